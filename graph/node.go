@@ -1,0 +1,38 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/customer"
+	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/gid"
+)
+
+// nodeTables maps the ent types reachable through `node` to their tables;
+// the others (sessions, login attempts) are not nodes.
+var nodeTables = map[string]string{
+	"APIKey":       apikey.Table,
+	"Customer":     customer.Table,
+	"CustomField":  customfield.Table,
+	"Organization": organization.Table,
+	"Tag":          tag.Table,
+	"User":         user.Table,
+}
+
+// nodeTable finds the table of a global ID from its prefix, so `node` costs
+// one query.
+func nodeTable(_ context.Context, id gid.ID) (string, error) {
+	typ, err := gid.TypeOf(id)
+	if err != nil {
+		return "", errNotFound
+	}
+	table, ok := nodeTables[typ]
+	if !ok {
+		return "", errNotFound
+	}
+	return table, nil
+}

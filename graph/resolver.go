@@ -1,0 +1,24 @@
+// Package graph is dakenh's GraphQL layer: thin resolvers over the domain
+// packages and ent, and the gqlgen executor generated from schema.graphqls
+// and entgql's ent.graphqls.
+package graph
+
+import (
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/internal/account"
+	"github.com/dakenh/dakenh/internal/auth"
+)
+
+// Resolver holds what the resolvers call; it is built once at start-up.
+type Resolver struct {
+	Client   *ent.Client
+	Auth     *auth.Service
+	Accounts *account.Service
+}
+
+// NewSchema returns the executable schema over the resolver.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	return NewExecutableSchema(Config{Resolvers: r})
+}

@@ -1,0 +1,285 @@
+// Package auth authenticates callers: passwords, revocable session tokens,
+// API keys and login rate limits. It turns a bearer token into the viewer
+// that every data rule reads.
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/session"
+	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// Options tunes the service; zero values take the defaults.
+type Options struct {
+	// SessionTTL is how long a login lasts (default 30 days).
+	SessionTTL time.Duration
+	// BcryptCost is the password hash cost (default bcrypt.DefaultCost;
+	// tests lower it to stay fast under the race detector).
+	BcryptCost int
+	// FailureWindow is how far back failed logins count (default 15 min).
+	FailureWindow time.Duration
+	// MaxFailuresPerAccount and MaxFailuresPerAddress are the failures
+	// allowed within the window before logins are refused (defaults 5, 20).
+	MaxFailuresPerAccount int
+	MaxFailuresPerAddress int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.SessionTTL == 0 {
+		o.SessionTTL = 30 * 24 * time.Hour
+	}
+	if o.BcryptCost == 0 {
+		o.BcryptCost = bcrypt.DefaultCost
+	}
+	if o.FailureWindow == 0 {
+		o.FailureWindow = 15 * time.Minute
+	}
+	if o.MaxFailuresPerAccount == 0 {
+		o.MaxFailuresPerAccount = 5
+	}
+	if o.MaxFailuresPerAddress == 0 {
+		o.MaxFailuresPerAddress = 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Service authenticates callers against the database.
+type Service struct {
+	client *ent.Client
+	opts   Options
+
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+// New returns a service over the ent client.
+func New(client *ent.Client, opts Options) *Service {
+	opts.defaults()
+	return &Service{client: client, opts: opts}
+}
+
+// errBadCredentials is the one answer to every failed login, so a caller
+// cannot learn which emails have accounts.
+var errBadCredentials = apierr.New(apierr.Unauthenticated, "invalid email or password")
+
+// NormalizeEmail lower-cases and trims an email address; accounts are found
+// by this form.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Session is a freshly issued login.
+type Session struct {
+	Token     string
+	ExpiresAt time.Time
+	User      *ent.User
+}
+
+// Login checks an email and password, enforcing the failure limits per
+// account and per client address, and issues a session.
+func (s *Service) Login(ctx context.Context, email, password, address string) (*Session, error) {
+	sys := viewer.SystemContext(ctx, "")
+	email = NormalizeEmail(email)
+	keys := []string{"email:" + email, "ip:" + address}
+	limits := []int{s.opts.MaxFailuresPerAccount, s.opts.MaxFailuresPerAddress}
+	since := s.opts.Now().Add(-s.opts.FailureWindow)
+	for i, key := range keys {
+		n, err := s.client.LoginAttempt.Query().
+			Where(loginattempt.Key(key), loginattempt.CreatedAtGT(since)).
+			Count(sys)
+		if err != nil {
+			return nil, err
+		}
+		if n >= limits[i] {
+			return nil, apierr.New(apierr.RateLimited, "too many failed logins; try again later")
+		}
+	}
+	u, err := s.client.User.Query().Where(user.Email(email)).Only(sys)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	if u == nil || !u.Active || !checkPassword(u.PasswordHash, password) {
+		if u == nil {
+			// Spend the same time as a wrong password for an unknown email.
+			checkPassword(s.dummy(), password)
+		}
+		bulk := make([]*ent.LoginAttemptCreate, len(keys))
+		for i, key := range keys {
+			bulk[i] = s.client.LoginAttempt.Create().SetKey(key).SetCreatedAt(s.opts.Now())
+		}
+		if err := s.client.LoginAttempt.CreateBulk(bulk...).Exec(sys); err != nil {
+			return nil, err
+		}
+		return nil, errBadCredentials
+	}
+	if _, err := s.client.LoginAttempt.Delete().Where(loginattempt.Key(keys[0])).Exec(sys); err != nil {
+		return nil, err
+	}
+	orgCtx := viewer.SystemContext(ctx, u.OrganizationID)
+	if u, err = u.Update().SetLastLoginAt(s.opts.Now()).Save(orgCtx); err != nil {
+		return nil, err
+	}
+	return s.IssueSession(ctx, u)
+}
+
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() {
+		h, _ := bcrypt.GenerateFromPassword([]byte("dakenh-timing-equalizer"), s.opts.BcryptCost)
+		s.dummyHash = string(h)
+	})
+	return s.dummyHash
+}
+
+// IssueSession creates a session for a user who has just proved who they
+// are (login or sign-up).
+func (s *Service) IssueSession(ctx context.Context, u *ent.User) (*Session, error) {
+	token := newToken(sessionPrefix)
+	exp := s.opts.Now().Add(s.opts.SessionTTL)
+	err := s.client.Session.Create().
+		SetOrganizationID(u.OrganizationID).
+		SetUserID(u.ID).
+		SetTokenHash(hashToken(token)).
+		SetExpiresAt(exp).
+		Exec(viewer.SystemContext(ctx, u.OrganizationID))
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Token: token, ExpiresAt: exp, User: u}, nil
+}
+
+// Authenticate resolves a bearer token to its viewer. A token that is
+// unknown, expired, revoked, or whose user is inactive is an
+// UNAUTHENTICATED error.
+func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
+	sys := viewer.SystemContext(ctx, "")
+	now := s.opts.Now()
+	switch {
+	case strings.HasPrefix(token, sessionPrefix):
+		ses, err := s.client.Session.Query().
+			Where(session.TokenHash(hashToken(token)), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
+			WithUser().
+			Only(sys)
+		if err != nil {
+			return nil, notAuthenticated(err)
+		}
+		if !ses.Edges.User.Active {
+			return nil, apierr.New(apierr.Unauthenticated, "this account is deactivated")
+		}
+		u := ses.Edges.User
+		return &viewer.Viewer{OrgID: u.OrganizationID, UserID: u.ID, Role: u.Role, SessionID: ses.ID}, nil
+	case strings.HasPrefix(token, apiKeyPrefix):
+		k, err := s.client.APIKey.Query().
+			Where(apikey.KeyHash(hashToken(token)), apikey.RevokedAtIsNil()).
+			Only(sys)
+		if err != nil {
+			return nil, notAuthenticated(err)
+		}
+		// Recording every use would turn each read into a write; a minute's
+		// precision is enough to tell which keys are alive.
+		if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
+			err := s.client.APIKey.UpdateOneID(k.ID).SetLastUsedAt(now).
+				Exec(viewer.SystemContext(ctx, k.OrganizationID))
+			if err != nil {
+				return nil, err
+			}
+		}
+		return &viewer.Viewer{OrgID: k.OrganizationID, APIKeyID: k.ID, Scopes: k.Scopes}, nil
+	}
+	return nil, apierr.New(apierr.Unauthenticated, "invalid token")
+}
+
+func notAuthenticated(err error) error {
+	if ent.IsNotFound(err) {
+		return apierr.New(apierr.Unauthenticated, "invalid or expired token")
+	}
+	return err
+}
+
+// Logout revokes the session of the viewer in ctx.
+func (s *Service) Logout(ctx context.Context) error {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.SessionID == "" {
+		return apierr.New(apierr.Unauthenticated, "logout needs a session token")
+	}
+	return s.client.Session.UpdateOneID(v.SessionID).
+		SetRevokedAt(s.opts.Now()).
+		Exec(viewer.SystemContext(ctx, v.OrgID))
+}
+
+// RevokeUserSessions ends every session of a user, e.g. on deactivation.
+func (s *Service) RevokeUserSessions(ctx context.Context, orgID, userID gid.ID) error {
+	_, err := s.client.Session.Update().
+		Where(session.UserID(userID), session.RevokedAtIsNil()).
+		SetRevokedAt(s.opts.Now()).
+		Save(viewer.SystemContext(ctx, orgID))
+	return err
+}
+
+// CreateAPIKey mints a key with the given scopes for the viewer's
+// organization and returns it with its record; the key is not stored and
+// cannot be shown again.
+func (s *Service) CreateAPIKey(ctx context.Context, name string, scopes []viewer.Scope) (string, *ent.APIKey, error) {
+	if len(scopes) == 0 {
+		return "", nil, apierr.BadInput("scopes", "an API key needs at least one scope")
+	}
+	uniq := make([]viewer.Scope, 0, len(scopes))
+	for _, sc := range scopes {
+		if !containsScope(uniq, sc) {
+			uniq = append(uniq, sc)
+		}
+	}
+	key := newToken(apiKeyPrefix)
+	c := s.client.APIKey.Create().
+		SetName(strings.TrimSpace(name)).
+		SetPrefix(key[:len(apiKeyPrefix)+6]).
+		SetKeyHash(hashToken(key)).
+		SetScopes(uniq)
+	if v := viewer.FromContext(ctx); v.IsUser() {
+		c.SetCreatedByID(v.UserID)
+	}
+	k, err := c.Save(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return key, k, nil
+}
+
+func containsScope(list []viewer.Scope, s viewer.Scope) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// RevokeAPIKey revokes a key of the viewer's organization; revoking twice
+// keeps the first revocation time.
+func (s *Service) RevokeAPIKey(ctx context.Context, id gid.ID) (*ent.APIKey, error) {
+	k, err := s.client.APIKey.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if k.RevokedAt != nil {
+		return k, nil
+	}
+	return k.Update().SetRevokedAt(s.opts.Now()).Save(ctx)
+}
+
+// ErrSignupDisabled is returned by callers that gate sign-up.
+var ErrSignupDisabled = errors.New("sign-up is disabled on this server")

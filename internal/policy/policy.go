@@ -1,0 +1,223 @@
+// Package policy holds the privacy rules every ent schema composes: tenant
+// isolation, API key scopes and roles. They are written against ent's generic
+// query and mutation interfaces, so the schema can use them before any code
+// is generated.
+package policy
+
+import (
+	"context"
+	"fmt"
+
+	"entgo.io/ent"
+	"entgo.io/ent/entql"
+	"entgo.io/ent/privacy"
+
+	entprivacy "github.com/dakenh/dakenh/ent/privacy"
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// OrgField is the column every tenant-owned table carries.
+const OrgField = "organization_id"
+
+// deny returns a privacy.Deny decision that also carries an API error code, so
+// the error presenter can tell a missing login from a missing permission.
+func deny(code apierr.Code, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", privacy.Deny, apierr.New(code, format, args...))
+}
+
+// Unauthenticated is the decision for a caller with no identity.
+func Unauthenticated() error { return deny(apierr.Unauthenticated, "authentication required") }
+
+// Forbidden is the decision for a caller without the needed role or scope.
+func Forbidden(format string, args ...any) error { return deny(apierr.Forbidden, format, args...) }
+
+type rule struct {
+	query    func(context.Context, ent.Query) error
+	mutation func(context.Context, ent.Mutation) error
+}
+
+func (r rule) EvalQuery(ctx context.Context, q ent.Query) error {
+	if r.query == nil {
+		return privacy.Skip
+	}
+	return r.query(ctx, q)
+}
+
+func (r rule) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if r.mutation == nil {
+		return privacy.Skip
+	}
+	return r.mutation(ctx, m)
+}
+
+// viewerRule builds a rule that applies the same viewer check to queries and
+// mutations.
+func viewerRule(f func(*viewer.Viewer) error) privacy.QueryMutationRule {
+	return rule{
+		query:    func(ctx context.Context, _ ent.Query) error { return f(viewer.FromContext(ctx)) },
+		mutation: func(ctx context.Context, _ ent.Mutation) error { return f(viewer.FromContext(ctx)) },
+	}
+}
+
+// DenyIfNoViewer denies anonymous access.
+func DenyIfNoViewer() privacy.QueryMutationRule {
+	return viewerRule(func(v *viewer.Viewer) error {
+		if v == nil {
+			return Unauthenticated()
+		}
+		return privacy.Skip
+	})
+}
+
+// AllowIfSystem lets trusted background work through. Tenant filtering still
+// applies when the system context names an organization, because it runs
+// before this rule in TenantPolicy.
+func AllowIfSystem() privacy.QueryMutationRule {
+	return viewerRule(func(v *viewer.Viewer) error {
+		if v != nil && v.System {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// AlwaysDeny ends a policy: whatever no earlier rule allowed is refused.
+func AlwaysDeny() privacy.QueryMutationRule {
+	return viewerRule(func(*viewer.Viewer) error { return Forbidden("permission denied") })
+}
+
+// AlwaysAllow ends a policy whose earlier rules already filtered or refused.
+func AlwaysAllow() privacy.QueryMutationRule {
+	return viewerRule(func(*viewer.Viewer) error { return privacy.Allow })
+}
+
+// FilterTenant restricts every query and every update or delete to the
+// viewer's organization, and refuses a create that names another one. Rows of
+// other organizations therefore look exactly like rows that do not exist.
+func FilterTenant() privacy.QueryMutationRule {
+	filter := FilterWhere(func(v *viewer.Viewer, f entprivacy.Filter) error {
+		tf, ok := f.(interface{ WhereOrganizationID(entql.StringP) })
+		if !ok {
+			return privacy.Denyf("policy: %T has no organization to filter by", f)
+		}
+		tf.WhereOrganizationID(entql.StringEQ(string(v.OrgID)))
+		return privacy.Skip
+	})
+	return rule{
+		query: filter.EvalQuery,
+		mutation: func(ctx context.Context, m ent.Mutation) error {
+			if !m.Op().Is(ent.OpCreate) {
+				return filter.EvalMutation(ctx, m)
+			}
+			v := viewer.FromContext(ctx)
+			if v == nil || v.OrgID == "" {
+				if v != nil && v.System {
+					return privacy.Skip
+				}
+				return Unauthenticated()
+			}
+			if got, ok := m.Field(OrgField); ok && orgOf(got) != v.OrgID {
+				return Forbidden("cannot create records in another organization")
+			}
+			return privacy.Skip
+		},
+	}
+}
+
+// FilterWhere builds a rule that narrows queries, updates and deletes with
+// the filter f adds for the viewer. A system viewer with no organization
+// (token lookups, which precede knowing the tenant) is not narrowed.
+func FilterWhere(f func(*viewer.Viewer, entprivacy.Filter) error) privacy.QueryMutationRule {
+	return entprivacy.FilterFunc(func(ctx context.Context, filter entprivacy.Filter) error {
+		v := viewer.FromContext(ctx)
+		switch {
+		case v == nil:
+			return Unauthenticated()
+		case v.OrgID == "" && v.System:
+			return privacy.Skip
+		case v.OrgID == "":
+			return Unauthenticated()
+		}
+		return f(v, filter)
+	})
+}
+
+func orgOf(v ent.Value) gid.ID {
+	switch x := v.(type) {
+	case gid.ID:
+		return x
+	case string:
+		return gid.ID(x)
+	}
+	return ""
+}
+
+// RequireScope makes API keys hold READ to query and WRITE to mutate; users
+// and the system pass through to the rules that follow.
+func RequireScope() privacy.QueryMutationRule {
+	return rule{
+		query: func(ctx context.Context, _ ent.Query) error {
+			if v := viewer.FromContext(ctx); v.IsAPIKey() && !v.Has(viewer.ScopeRead) {
+				return Forbidden("this API key lacks the READ scope")
+			}
+			return privacy.Skip
+		},
+		mutation: func(ctx context.Context, _ ent.Mutation) error {
+			if v := viewer.FromContext(ctx); v.IsAPIKey() && !v.Has(viewer.ScopeWrite) {
+				return Forbidden("this API key lacks the WRITE scope")
+			}
+			return privacy.Skip
+		},
+	}
+}
+
+// QueryRuleFunc adapts a function to a privacy.QueryRule; ent's generic
+// privacy package has only the mutation variant.
+type QueryRuleFunc func(context.Context, ent.Query) error
+
+// EvalQuery calls f.
+func (f QueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error { return f(ctx, q) }
+
+// AllowQuery allows any query that reached it; tenant filtering happened
+// earlier in the policy.
+func AllowQuery() privacy.QueryRule {
+	return QueryRuleFunc(func(context.Context, ent.Query) error { return privacy.Allow })
+}
+
+// AllowMutationIf allows a mutation when ok says so for the viewer, and skips
+// otherwise.
+func AllowMutationIf(ok func(*viewer.Viewer, ent.Mutation) bool) privacy.MutationRule {
+	return privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+		if ok(viewer.FromContext(ctx), m) {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// AllowQueryIf allows a query when ok says so for the viewer, and skips
+// otherwise.
+func AllowQueryIf(ok func(*viewer.Viewer) bool) privacy.QueryRule {
+	return QueryRuleFunc(func(ctx context.Context, _ ent.Query) error {
+		if ok(viewer.FromContext(ctx)) {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// Tenant is the policy of every tenant-owned entity: an identity is required,
+// rows are filtered to the viewer's organization, API keys need their scope,
+// and system work is then allowed. Entity policies follow with role rules.
+func Tenant() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			DenyIfNoViewer(), FilterTenant(), RequireScope(), AllowIfSystem(),
+		},
+		Mutation: privacy.MutationPolicy{
+			DenyIfNoViewer(), FilterTenant(), RequireScope(), AllowIfSystem(),
+		},
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/gorilla/websocket"
+	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	_ "github.com/dakenh/dakenh/ent/runtime" // ent hooks and privacy policies
+	"github.com/dakenh/dakenh/graph"
+	"github.com/dakenh/dakenh/internal/account"
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/auth"
+	crm "github.com/dakenh/dakenh/internal/customer"
+	"github.com/dakenh/dakenh/internal/database"
+	"github.com/dakenh/dakenh/internal/gqllimit"
+	"github.com/dakenh/dakenh/internal/metrics"
+	"github.com/dakenh/dakenh/internal/requestlog"
+	"github.com/dakenh/dakenh/internal/tenancy"
+)
+
+// API limits. Depth allows the playground's introspection query (13).
+const (
+	maxDepth      = 15
+	maxComplexity = 2000
+	maxPageSize   = 100
+)
+
+// App is one dakenh server: its database, services and HTTP handler.
+type App struct {
+	cfg     Config
+	logger  *slog.Logger
+	db      *database.DB
+	auth    *auth.Service
+	metrics *metrics.Metrics
+	handler http.Handler
+}
+
+// appOptions lets tests tune what production leaves at defaults.
+type appOptions struct {
+	auth auth.Options
+	db   *database.DB // an already open database, e.g. a test's
+}
+
+// newApp opens the database (migrating it) and builds the HTTP handler.
+func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*appOptions)) (*App, error) {
+	var o appOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	db := o.db
+	if db == nil {
+		var err error
+		db, err = database.Open(ctx, database.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("opening database: %w", err)
+		}
+	}
+	tenancy.Guard(db.Client)
+	crm.Register(db.Client)
+	a := &App{
+		cfg:     cfg,
+		logger:  logger,
+		db:      db,
+		auth:    auth.New(db.Client, o.auth),
+		metrics: metrics.New(),
+	}
+	a.handler = a.routes()
+	return a, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Stop stops background workers; later issues add them.
+func (a *App) Stop() {}
+
+// Close releases the database.
+func (a *App) Close() error { return a.db.Close() }
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	gql := a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes))
+	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
+	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))
+	mux.Handle("GET /healthz", a.metrics.Instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})))
+	mux.Handle("GET /readyz", a.metrics.Instrument("readyz", http.HandlerFunc(a.ready)))
+	mux.Handle("GET /metrics", a.metrics.Handler())
+
+	c := cors.New(cors.Options{
+		AllowedOrigins: a.cfg.CORSOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "X-Request-ID"},
+		ExposedHeaders: []string{"X-Request-ID"},
+		MaxAge:         600,
+	})
+	return requestlog.Middleware(a.logger)(c.Handler(mux))
+}
+
+// limitBody answers 413 for a body declared too large and caps the bytes
+// read from one that is not declared, so no request can exhaust memory.
+func limitBody(next http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = fmt.Fprintf(w, `{"errors":[{"message":"request body exceeds %d bytes","extensions":{"code":"BAD_USER_INPUT"}}]}`+"\n", max)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.db.Ping(ctx); err != nil {
+		requestlog.FromContext(ctx).Warn("database not ready", "err", err)
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (a *App) graphqlHandler() http.Handler {
+	srv := handler.New(graph.NewSchema(&graph.Resolver{
+		Client:   a.db.Client,
+		Auth:     a.auth,
+		Accounts: account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
+	}))
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		InitTimeout:           10 * time.Second,
+		InitFunc:              a.auth.WebsocketInit,
+		Upgrader: websocket.Upgrader{
+			CheckOrigin: a.allowedOrigin,
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if a.cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.FixedComplexityLimit(maxComplexity))
+	srv.Use(gqllimit.Depth{Max: maxDepth})
+	srv.Use(gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize})
+	srv.Use(a.metrics.GraphQL())
+	srv.SetErrorPresenter(apierr.Presenter(a.logger, graph.ClassifyError))
+	srv.SetRecoverFunc(apierr.Recover(a.logger))
+	return srv
+}
+
+// allowedOrigin applies the CORS origin list to WebSocket upgrades, which
+// browsers do not subject to CORS. Clients that send no Origin (servers,
+// mobile apps) are not browsers and pass.
+func (a *App) allowedOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || slices.Contains(a.cfg.CORSOrigins, "*") || slices.Contains(a.cfg.CORSOrigins, origin) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host // same-origin, e.g. the playground
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is the server's configuration, read from the environment (the
+// table in README.md and docs/api.md).
+type Config struct {
+	DatabaseURL   string
+	DataDir       string
+	Addr          string
+	Secret        []byte
+	CORSOrigins   []string
+	AllowSignUp   bool
+	Introspection bool
+	LogLevel      slog.Level
+	// MaxBodyBytes bounds a request body; CSV imports are the largest.
+	MaxBodyBytes int64
+}
+
+// configFromEnv reads the configuration. It may create the data directory
+// and a generated secret in it; warn receives what the operator should know.
+func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Config, error) {
+	c := Config{
+		DatabaseURL:   getenv("DATABASE_URL"),
+		DataDir:       or(getenv("DAKENH_DATA_DIR"), "./data"),
+		Addr:          or(getenv("DAKENH_ADDR"), ":8080"),
+		CORSOrigins:   splitList(or(getenv("DAKENH_CORS_ORIGINS"), "http://localhost:3000")),
+		MaxBodyBytes:  32 << 20,
+		Introspection: true,
+	}
+	var err error
+	if c.AllowSignUp, err = boolEnv(getenv, "DAKENH_ALLOW_SIGNUP", c.DatabaseURL == ""); err != nil {
+		return c, err
+	}
+	if c.Introspection, err = boolEnv(getenv, "DAKENH_INTROSPECTION", true); err != nil {
+		return c, err
+	}
+	if lvl := getenv("DAKENH_LOG_LEVEL"); lvl != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+			return c, fmt.Errorf("DAKENH_LOG_LEVEL: %w", err)
+		}
+	}
+	if s := getenv("DAKENH_SECRET"); s != "" {
+		if len(s) < 32 {
+			return c, errors.New("DAKENH_SECRET must be at least 32 characters")
+		}
+		c.Secret = []byte(s)
+	} else if c.Secret, err = generatedSecret(c.DataDir, warn); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// generatedSecret loads the secret kept in the data directory, creating it
+// on first start, so a bare `go run ./server` needs no settings and keeps
+// working across restarts.
+func generatedSecret(dir string, warn func(string, ...any)) ([]byte, error) {
+	path := filepath.Join(dir, "secret")
+	if b, err := os.ReadFile(path); err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	warn("DAKENH_SECRET is not set: generated one into the data directory; set it explicitly in production", "path", path)
+	return []byte(secret), nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func boolEnv(getenv func(string) string, name string, def bool) (bool, error) {
+	s := getenv(name)
+	if s == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not a boolean", name, s)
+	}
+	return b, nil
+}

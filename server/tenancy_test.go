@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestCrossTenantMatrix calls every query and mutation that takes an ID with
+// another organization's IDs, as that organization's OWNER, AGENT and API
+// key: each must answer NOT_FOUND (node: null) and change nothing.
+func TestCrossTenantMatrix(t *testing.T) {
+	e := newEnv(t)
+	victim := e.newTenant("Victim Org")
+	intruder := e.newTenant("Intruder Org")
+
+	var tag struct{ CreateTag struct{ ID string } }
+	e.must(victim.ownerToken, `mutation { createTag(input: {name: "vip"}) { id } }`, nil, &tag)
+	var field struct{ CreateCustomField struct{ ID string } }
+	e.must(victim.ownerToken, `mutation { createCustomField(input: {key: "zalo_name", label: "Zalo", type: TEXT}) { id } }`, nil, &field)
+	custA := e.createCustomer(victim.ownerToken, map[string]any{"name": "Nguyễn Văn A", "phone": "0912345678", "tagIDs": []string{tag.CreateTag.ID}})
+	custB := e.createCustomer(victim.ownerToken, map[string]any{"name": "Trần Thị B"})
+	mine := e.createCustomer(intruder.ownerToken, map[string]any{"name": "Intruder's own"})
+	var keys struct {
+		APIKeys struct {
+			Edges []struct{ Node struct{ ID string } }
+		} `json:"apiKeys"`
+	}
+	e.must(victim.ownerToken, `{ apiKeys(first: 1) { edges { node { id } } } }`, nil, &keys)
+	keyID := keys.APIKeys.Edges[0].Node.ID
+	var me struct {
+		Me struct{ Organization struct{ ID string } }
+	}
+	e.must(victim.ownerToken, `{ me { organization { id } } }`, nil, &me)
+	orgID := me.Me.Organization.ID
+
+	cases := []struct {
+		name, query string
+		vars        map[string]any
+	}{
+		{"updateUser", `mutation($id: ID!) { updateUser(id: $id, input: {name: "pwned"}) { id } }`, map[string]any{"id": victim.agentID}},
+		{"deactivateUser", `mutation($id: ID!) { deactivateUser(id: $id) { id } }`, map[string]any{"id": victim.agentID}},
+		{"revokeApiKey", `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, map[string]any{"id": keyID}},
+		{"updateCustomer", `mutation($id: ID!) { updateCustomer(id: $id, input: {name: "pwned"}) { id } }`, map[string]any{"id": custA}},
+		{"updateCustomerTags", `mutation($id: ID!, $t: ID!) { updateCustomer(id: $id, input: {addTagIDs: [$t]}) { id } }`, map[string]any{"id": mine, "t": tag.CreateTag.ID}},
+		{"deleteCustomer", `mutation($id: ID!) { deleteCustomer(id: $id) }`, map[string]any{"id": custA}},
+		{"mergeCustomersBothForeign", `mutation($s: ID!, $t: ID!) { mergeCustomers(sourceId: $s, targetId: $t) { id } }`, map[string]any{"s": custB, "t": custA}},
+		{"mergeCustomersIntoOwn", `mutation($s: ID!, $t: ID!) { mergeCustomers(sourceId: $s, targetId: $t) { id } }`, map[string]any{"s": custA, "t": mine}},
+		{"updateTag", `mutation($id: ID!) { updateTag(id: $id, input: {name: "pwned"}) { id } }`, map[string]any{"id": tag.CreateTag.ID}},
+		{"deleteTag", `mutation($id: ID!) { deleteTag(id: $id) }`, map[string]any{"id": tag.CreateTag.ID}},
+		{"updateCustomField", `mutation($id: ID!) { updateCustomField(id: $id, input: {label: "pwned"}) { id } }`, map[string]any{"id": field.CreateCustomField.ID}},
+		{"deleteCustomField", `mutation($id: ID!) { deleteCustomField(id: $id) }`, map[string]any{"id": field.CreateCustomField.ID}},
+		{"createCustomerWithForeignOwner", `mutation($o: ID!) { createCustomer(input: {name: "x", ownerID: $o}) { id } }`, map[string]any{"o": victim.agentID}},
+	}
+	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
+
+	for callerName, token := range callers {
+		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID} {
+			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
+				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
+				var out struct{ Node *struct{ ID string } }
+				_ = json.Unmarshal(r.Data, &out)
+				if out.Node != nil || r.code() != "NOT_FOUND" && !(r.code() == "FORBIDDEN" && sameAsMissing(e, token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})) {
+					t.Fatalf("node(%s) = %s %+v", id, r.Data, r.Errors)
+				}
+			})
+		}
+		t.Run(callerName+"/nodes", func(t *testing.T) {
+			r := e.gql(token, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": []string{custA, custB}})
+			var out struct{ Nodes []*struct{ ID string } }
+			_ = json.Unmarshal(r.Data, &out)
+			for _, n := range out.Nodes {
+				if n != nil {
+					t.Fatalf("nodes leaked %s", r.Data)
+				}
+			}
+		})
+		for _, tc := range cases {
+			t.Run(callerName+"/"+tc.name, func(t *testing.T) {
+				r := e.gql(token, tc.query, tc.vars)
+				// AGENTs lack the role for some operations; a role check
+				// may never reveal existence, so it must also say
+				// NOT_FOUND or FORBIDDEN exactly as for a missing ID.
+				if r.code() != "NOT_FOUND" && !(r.code() == "FORBIDDEN" && sameAsMissing(e, token, tc.query, tc.vars)) {
+					t.Fatalf("got %q %+v", r.code(), r.Errors)
+				}
+			})
+		}
+		t.Run(callerName+"/listsAreIsolated", func(t *testing.T) {
+			var out struct {
+				Customers struct{ TotalCount int }
+				Tags      struct{ TotalCount int }
+			}
+			e.must(token, `{ customers { totalCount } tags { totalCount } }`, nil, &out)
+			if out.Customers.TotalCount != 1 || out.Tags.TotalCount != 0 {
+				t.Fatalf("intruder sees %+v", out)
+			}
+		})
+	}
+
+	// Nothing of the victim changed.
+	var after struct {
+		Customers struct {
+			TotalCount int
+			Edges      []struct {
+				Node struct {
+					Name string
+					Tags []struct{ Name string }
+				}
+			}
+		}
+		Users struct {
+			Edges []struct {
+				Node struct {
+					Name   string
+					Active bool
+				}
+			}
+		}
+		Tags struct {
+			Edges []struct{ Node struct{ Name string } }
+		}
+		APIKeys struct {
+			Edges []struct{ Node struct{ RevokedAt *string } }
+		} `json:"apiKeys"`
+	}
+	e.must(victim.ownerToken, `{
+		customers(orderBy: [{field: NAME}]) { totalCount edges { node { name tags { name } } } }
+		users { edges { node { name active } } }
+		tags { edges { node { name } } }
+		apiKeys { edges { node { revokedAt } } }
+	}`, nil, &after)
+	if after.Customers.TotalCount != 2 || after.Customers.Edges[0].Node.Name != "Nguyễn Văn A" || len(after.Customers.Edges[0].Node.Tags) != 1 {
+		t.Fatalf("victim's customers changed: %+v", after.Customers)
+	}
+	for _, u := range after.Users.Edges {
+		if u.Node.Name == "pwned" || !u.Node.Active {
+			t.Fatalf("victim's users changed: %+v", after.Users)
+		}
+	}
+	if after.Tags.Edges[0].Node.Name != "vip" || after.APIKeys.Edges[0].Node.RevokedAt != nil {
+		t.Fatalf("victim's tags or keys changed: %+v %+v", after.Tags, after.APIKeys)
+	}
+}
+
+// sameAsMissing reports whether the caller gets the same answer for an ID
+// that does not exist: then a FORBIDDEN reveals nothing about the real one.
+func sameAsMissing(e *env, token, query string, vars map[string]any) bool {
+	missing := map[string]any{}
+	for k, v := range vars {
+		if s, ok := v.(string); ok && len(s) > 4 {
+			v = s[:4] + "01JD3Q2V5Z8N4M7K1P6R9T0W2X"
+		}
+		missing[k] = v
+	}
+	return e.gql(token, query, missing).code() == "FORBIDDEN"
+}
