@@ -9,16 +9,15 @@ import (
 	"context"
 	"strings"
 
+	"entgo.io/contrib/entgql"
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
 	crm "github.com/dakenh/dakenh/internal/customer"
-	"github.com/dakenh/dakenh/internal/viewer"
-
-	"entgo.io/contrib/entgql"
-	"github.com/dakenh/dakenh/ent"
-	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 // SignUp is the resolver for the signUp field.

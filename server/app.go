@@ -46,6 +46,7 @@ type App struct {
 	auth    *auth.Service
 	metrics *metrics.Metrics
 	handler http.Handler
+	workers workers
 }
 
 // appOptions lets tests tune what production leaves at defaults.
@@ -83,9 +84,6 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 
 // Handler returns the server's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
-
-// Stop stops background workers; later issues add them.
-func (a *App) Stop() {}
 
 // Close releases the database.
 func (a *App) Close() error { return a.db.Close() }

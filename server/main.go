@@ -45,6 +45,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer app.Close()
+	app.startWorkers()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

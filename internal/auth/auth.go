@@ -283,3 +283,22 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id gid.ID) (*ent.APIKey, err
 
 // ErrSignupDisabled is returned by callers that gate sign-up.
 var ErrSignupDisabled = errors.New("sign-up is disabled on this server")
+
+// Prune deletes what no longer matters: failed logins older than the
+// failure window, and sessions that ended (expired or revoked) over a week
+// ago. It returns how many rows it removed.
+func (s *Service) Prune(ctx context.Context) (int, error) {
+	sys := viewer.SystemContext(ctx, "")
+	now := s.opts.Now()
+	attempts, err := s.client.LoginAttempt.Delete().
+		Where(loginattempt.CreatedAtLT(now.Add(-s.opts.FailureWindow))).
+		Exec(sys)
+	if err != nil {
+		return 0, err
+	}
+	ended := now.Add(-7 * 24 * time.Hour)
+	sessions, err := s.client.Session.Delete().
+		Where(session.Or(session.ExpiresAtLT(ended), session.RevokedAtLT(ended))).
+		Exec(sys)
+	return attempts + sessions, err
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// pruneEvery is how often expired logins and sessions are deleted; the
+// work is small and idempotent, so replicas may overlap.
+const pruneEvery = 10 * time.Minute
+
+// workers runs the server's background loops; Stop cancels them and waits.
+type workers struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (a *App) startWorkers() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.workers.cancel = cancel
+	a.every(ctx, "prune", pruneEvery, func(ctx context.Context) error {
+		n, err := a.auth.Prune(ctx)
+		if n > 0 {
+			a.logger.Info("pruned ended sessions and login attempts", "rows", n)
+		}
+		return err
+	})
+}
+
+// every runs f now and then at each interval until ctx ends, logging
+// failures: a failed round is retried at the next tick.
+func (a *App) every(ctx context.Context, name string, interval time.Duration, f func(context.Context) error) {
+	a.workers.wg.Add(1)
+	go func() {
+		defer a.workers.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Warn("worker failed", "worker", name, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop stops the background workers and waits for them to return.
+func (a *App) Stop() {
+	if a.workers.cancel != nil {
+		a.workers.cancel()
+	}
+	a.workers.wg.Wait()
+}
