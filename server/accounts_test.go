@@ -87,6 +87,17 @@ func TestLoginLogoutMe(t *testing.T) {
 			t.Fatalf("got %d %+v", r.Status, r.Errors)
 		}
 	})
+	t.Run("NoSecretInLogs", func(t *testing.T) {
+		logs := e.logText()
+		for _, secret := range []string{"password AGENT", "correct horse", out.Login.Token, owner.ownerToken, owner.apiKey} {
+			if strings.Contains(logs, secret) {
+				t.Fatalf("the log contains a secret: %q", secret)
+			}
+		}
+		if !strings.Contains(logs, `"request_id"`) {
+			t.Fatal("requests are not logged with their ID")
+		}
+	})
 	t.Run("LogoutRevokesTheToken", func(t *testing.T) {
 		var lo struct{ Logout bool }
 		e.must(out.Login.Token, `mutation { logout }`, nil, &lo)

@@ -92,6 +92,7 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	gql := a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes))
 	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
+	mux.Handle("GET /customers.csv", a.metrics.Instrument("export", a.auth.Middleware(http.HandlerFunc(a.exportCustomers))))
 	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))
 	mux.Handle("GET /healthz", a.metrics.Instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))

@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -265,4 +268,49 @@ func TestImportExportMerge(t *testing.T) {
 			t.Fatalf("agent merge: %+v", r.Errors)
 		}
 	})
+}
+
+func TestExportDownload(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("Download Org")
+	e.createCustomer(tn.ownerToken, map[string]any{"name": "Nguyễn Văn A", "stage": "CUSTOMER"})
+	e.createCustomer(tn.ownerToken, map[string]any{"name": "Trần Thị B"})
+	get := func(token, query string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/customers.csv?"+query, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, tc := range []struct {
+		name, token, query string
+		status             int
+		rows               int
+	}{
+		{"OK", tn.adminToken, "", 200, 3},
+		{"Search", tn.apiKey, "search=nguyen", 200, 2},
+		{"Where", tn.adminToken, "where=" + url.QueryEscape(`{"stage":"CUSTOMER"}`), 200, 2},
+		{"ErrBadWhere", tn.adminToken, "where=%7B", 400, 0},
+		{"ErrAgent", tn.agentToken, "", 403, 0},
+		{"ErrAnonymous", "", "", 401, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := get(tc.token, tc.query)
+			if status != tc.status {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			if tc.rows > 0 {
+				rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+				if err != nil || len(rows) != tc.rows {
+					t.Fatalf("%d rows (%v): %q", len(rows), err, body)
+				}
+			}
+		})
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,17 @@ func TestHTTPRoutes(t *testing.T) {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("metrics lack %s", want)
 			}
+		}
+	})
+	t.Run("GraphQLOverGET", func(t *testing.T) {
+		resp, err := http.Get(e.srv.URL + "/graphql?query=" + url.QueryEscape(`{ __typename }`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"Query"`) {
+			t.Fatalf("GET /graphql = %d %s", resp.StatusCode, body)
 		}
 	})
 	t.Run("CORSPreflight", func(t *testing.T) {

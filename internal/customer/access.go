@@ -44,3 +44,10 @@ func trustedRead(ctx context.Context) context.Context {
 	}
 	return viewer.SystemContext(ctx, v.OrgID)
 }
+
+// CanExport reports whether the viewer may export customers, so a streaming
+// download can refuse before it sends its headers.
+func CanExport(ctx context.Context) error {
+	_, err := requireBulkAccess(ctx, viewer.ScopeRead, "export customers")
+	return err
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/dakenh/dakenh/ent/customfield"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/customer"
+	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 func TestNormalizePhone(t *testing.T) {
@@ -399,5 +400,28 @@ func TestHooksRunInTransactions(t *testing.T) {
 	var ae *apierr.Error
 	if !errors.As(err, &ae) || ae.Field != "phone" {
 		t.Fatalf("err = %v, want BAD_USER_INPUT on phone", err)
+	}
+}
+
+func TestWriteOnlyAPIKeyCanWrite(t *testing.T) {
+	// The hooks read the stored row and the custom field definitions; a key
+	// that may write but not read must still get its writes validated.
+	e := newEnv(t)
+	e.defineFields(t, e.org, field{key: "vip", typ: customfield.TypeBOOLEAN})
+	key := asKey(e.org, viewer.ScopeWrite)
+	c, err := e.client.Customer.Create().SetName("Nguyễn Văn A").SetCustomFields(map[string]any{"vip": true}).Save(key)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	_, err = e.client.Customer.Create().SetName("B").SetCustomFields(map[string]any{"vip": "yes"}).Save(key)
+	wantCode(t, err, apierr.BadUserInput, "customFields")
+	if err := e.client.Customer.UpdateOneID(c.ID).SetPhone("0912345678").Exec(key); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if got := e.client.Customer.GetX(asOwner(e.org), c.ID).SearchText; got != "nguyen van a 84912345678 0912345678" {
+		t.Fatalf("search text = %q", got)
+	}
+	if _, err := e.client.Customer.Query().All(key); apierr.CodeOf(err) != apierr.Forbidden {
+		t.Fatalf("the key read customers (err %v): the hooks must not widen what the caller itself may do", err)
 	}
 }

@@ -7,19 +7,17 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/customer"
-	"github.com/dakenh/dakenh/ent/customfield"
 	"github.com/dakenh/dakenh/ent/predicate"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/apierr"
-	"github.com/dakenh/dakenh/internal/fold"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -27,8 +25,10 @@ import (
 // The limits of one import. They bound the memory and time a single request
 // can take; a larger customer base is imported in several files.
 const (
+	// MaxImportBytes is the largest CSV text Import accepts.
 	MaxImportBytes = 50 << 20
-	MaxImportRows  = 200_000
+	// MaxImportRows is the most data rows (header excluded) Import accepts.
+	MaxImportRows = 200_000
 )
 
 // importBatchSize is how many rows share one transaction and one lookup of
@@ -234,30 +234,6 @@ func parseHeader(header []string, defs []*ent.CustomField) ([]column, error) {
 	return cols, nil
 }
 
-// rawRow is a data row as read, before validation.
-type rawRow struct {
-	line  int
-	cells []string
-}
-
-// row is a validated data row. Pointers and empty strings mean the cell was
-// empty, which leaves the field unchanged when the row updates a customer.
-type row struct {
-	line         int
-	name         string
-	phone        string // normalized
-	email        string // normalized
-	address      *string
-	gender       *customer.Gender
-	birthday     *time.Time
-	stage        *customer.Stage
-	score        *int
-	doNotContact *bool
-	owner        string // normalized email
-	tags         []string
-	custom       map[string]any
-}
-
 // op is the write planned for one customer of a batch: the final state of
 // a customer that rows of the batch create or update, and those rows' lines.
 type op struct {
@@ -390,173 +366,6 @@ func (im *importer) count(ops []*op) {
 	}
 }
 
-// parseRow validates one row with the same functions the hooks use.
-func (im *importer) parseRow(raw rawRow) (*row, error) {
-	if len(raw.cells) != len(im.cols) {
-		return nil, fmt.Errorf("the row has %d fields but the header has %d", len(raw.cells), len(im.cols))
-	}
-	r := &row{line: raw.line}
-	for i, c := range im.cols {
-		if !isText(raw.cells[i]) {
-			return nil, fmt.Errorf("%s: the cell is not UTF-8 text or contains a NUL character", c.header)
-		}
-		cell := strings.TrimSpace(unescapeCell(raw.cells[i]))
-		if cell == "" && c.builtin != colName {
-			continue
-		}
-		if err := r.set(c, cell, im.state.phones); err != nil {
-			return nil, fmt.Errorf("%s: %s", c.header, rowMessage(err))
-		}
-	}
-	if len(r.custom) > 0 {
-		// Types were parsed per column; this adds SELECT options and
-		// whatever else the hook would check.
-		defs := make([]*ent.CustomField, 0, len(im.cols))
-		for _, c := range im.cols {
-			if c.def != nil {
-				defs = append(defs, c.def)
-			}
-		}
-		if _, err := ValidateCustomFields(defs, r.custom); err != nil {
-			return nil, errors.New(rowMessage(err))
-		}
-	}
-	return r, nil
-}
-
-// set parses a non-empty cell (or the name cell, empty or not) into r, and
-// remembers normalized phone numbers in memo for the hooks.
-func (r *row) set(c column, cell string, memo map[string]string) error {
-	var err error
-	switch c.builtin {
-	case colID, colCreatedAt:
-		// Export writes them; they describe the stored row and are
-		// not the importer's to set.
-	case colName:
-		r.name, err = NormalizeName(cell)
-	case colPhone:
-		r.phone, err = NormalizePhone(cell)
-		if err == nil && r.phone != "" {
-			memo[PhoneInput(r.phone)] = r.phone
-		}
-	case colEmail:
-		r.email, err = NormalizeEmail(cell)
-	case colAddress:
-		var a string
-		if a, err = NormalizeAddress(cell); err == nil {
-			r.address = &a
-		}
-	case colGender:
-		var g customer.Gender
-		if g, err = parseGender(cell); err == nil {
-			r.gender = &g
-		}
-	case colBirthday:
-		var t time.Time
-		if t, err = parseDate(cell); err == nil {
-			r.birthday = &t
-		}
-	case colStage:
-		s := customer.Stage(strings.ToUpper(cell))
-		if customer.StageValidator(s) != nil {
-			return fmt.Errorf("%q is not a stage; use one of %s", cell, strings.Join(stages, ", "))
-		}
-		r.stage = &s
-	case colScore:
-		n, perr := strconv.Atoi(cell)
-		if perr != nil {
-			return fmt.Errorf("%q is not a whole number", cell)
-		}
-		r.score = &n
-	case colDoNotContact:
-		b, ok := parseBool(cell)
-		if !ok {
-			return fmt.Errorf("%q is not true or false", cell)
-		}
-		r.doNotContact = &b
-	case colOwner:
-		if r.owner, err = NormalizeEmail(cell); err != nil {
-			return fmt.Errorf("%q is not an email address", cell)
-		}
-	case colTags:
-		for name := range strings.SplitSeq(cell, TagSeparator) {
-			if strings.TrimSpace(name) == "" {
-				continue
-			}
-			n, err := NormalizeTagName(name)
-			if err != nil {
-				return err
-			}
-			if !slices.Contains(r.tags, n) {
-				r.tags = append(r.tags, n)
-			}
-		}
-	default:
-		v, err := parseCustomValue(c.def, cell)
-		if err != nil {
-			return err
-		}
-		if r.custom == nil {
-			r.custom = map[string]any{}
-		}
-		r.custom[c.def.Key] = v
-	}
-	return err
-}
-
-// parseGender accepts the enum values and their Vietnamese words in any case
-// and with or without diacritics.
-func parseGender(s string) (customer.Gender, error) {
-	switch fold.String(s) {
-	case "male", "nam":
-		return customer.GenderMALE, nil
-	case "female", "nu":
-		return customer.GenderFEMALE, nil
-	case "other", "khac":
-		return customer.GenderOTHER, nil
-	}
-	return "", fmt.Errorf("%q is not a gender; use MALE, FEMALE or OTHER (nam, nữ, khác)", s)
-}
-
-// parseBool accepts the ways spreadsheets and Vietnamese users write yes and
-// no.
-func parseBool(s string) (value, ok bool) {
-	switch fold.String(s) {
-	case "true", "1", "yes", "co":
-		return true, true
-	case "false", "0", "no", "khong":
-		return false, true
-	}
-	return false, false
-}
-
-// parseCustomValue turns a cell into the JSON value its definition's type
-// stores; ValidateCustomFields checks it afterwards like any other value.
-func parseCustomValue(def *ent.CustomField, s string) (any, error) {
-	switch def.Type {
-	case customfield.TypeNUMBER:
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || !isNumber(f) {
-			return nil, fmt.Errorf("%q is not a number", s)
-		}
-		return f, nil
-	case customfield.TypeBOOLEAN:
-		b, ok := parseBool(s)
-		if !ok {
-			return nil, fmt.Errorf("%q is not true or false", s)
-		}
-		return b, nil
-	default:
-		return s, nil
-	}
-}
-
-// stages lists the stage values for the message of a bad stage cell.
-var stages = []string{
-	string(customer.StageLEAD), string(customer.StageCONTACT), string(customer.StageOPPORTUNITY),
-	string(customer.StageCUSTOMER), string(customer.StageCHURNED),
-}
-
 // resolveOwners looks up the owners the batch names that no earlier batch
 // did, in one query, and fails the rows naming no user of the organization.
 func (im *importer) resolveOwners(rows []*row) error {
@@ -652,47 +461,59 @@ func (im *importer) plan(rows []*row) ([]*op, error) {
 }
 
 // existing loads the stored customers sharing a phone or email with the
-// batch, with their tags. Phones and emails are looked up separately, each
-// with one query for the whole batch, because SQLite does not use the
-// (organization_id, phone) and (organization_id, email) indexes for an OR of
-// the two and would scan the organization's every customer per batch.
+// batch, with their tags when the batch adds any. Phones and emails are
+// looked up separately, each with one query for the whole batch, because
+// SQLite does not use the (organization_id, phone) and (organization_id,
+// email) indexes for an OR of the two and would scan all of the
+// organization's customers for every batch. An email already held by a
+// customer found by phone is not looked up again: emails are unique, so no
+// other customer can hold it, and re-importing an export then costs one
+// query per batch.
 func (im *importer) existing(rows []*row) ([]*ent.Customer, error) {
 	var phones, emails []string
+	withTags := false
 	for _, r := range rows {
 		if r.phone != "" {
 			phones = append(phones, r.phone)
 		}
-		if r.email != "" {
+		withTags = withTags || len(r.tags) > 0
+	}
+	found, err := im.lookup(customer.PhoneIn(compact(phones)...), len(phones) > 0, withTags)
+	if err != nil {
+		return nil, err
+	}
+	held := make(map[string]bool, len(found))
+	for _, c := range found {
+		held[deref(c.Email)] = true
+	}
+	for _, r := range rows {
+		if r.email != "" && !held[r.email] {
 			emails = append(emails, r.email)
 		}
 	}
-	var found []*ent.Customer
-	seen := map[gid.ID]bool{}
-	for _, p := range []struct {
-		values []string
-		where  func(...string) predicate.Customer
-	}{
-		{phones, customer.PhoneIn},
-		{emails, customer.EmailIn},
-	} {
-		if len(p.values) == 0 {
-			continue
-		}
-		cs, err := im.client.Customer.Query().
-			Where(p.where(compact(p.values)...)).
-			WithTags(func(q *ent.TagQuery) { q.Select(tag.FieldID) }).
-			All(im.read)
-		if err != nil {
-			return nil, fmt.Errorf("customer: looking up existing customers: %w", err)
-		}
-		for _, c := range cs {
-			if !seen[c.ID] {
-				seen[c.ID] = true
-				found = append(found, c)
-			}
-		}
+	byEmail, err := im.lookup(customer.EmailIn(compact(emails)...), len(emails) > 0, withTags)
+	if err != nil {
+		return nil, err
 	}
-	return found, nil
+	// No customer is in both: one found by an email not held by any
+	// customer found by phone was not found by phone.
+	return append(found, byEmail...), nil
+}
+
+// lookup runs one of existing's queries, if needed.
+func (im *importer) lookup(where predicate.Customer, needed, withTags bool) ([]*ent.Customer, error) {
+	if !needed {
+		return nil, nil
+	}
+	q := im.client.Customer.Query().Where(where)
+	if withTags {
+		q.WithTags(func(q *ent.TagQuery) { q.Select(tag.FieldID) })
+	}
+	cs, err := q.All(im.read)
+	if err != nil {
+		return nil, fmt.Errorf("customer: looking up existing customers: %w", err)
+	}
+	return cs, nil
 }
 
 func compact(ss []string) []string {
@@ -791,6 +612,9 @@ func (im *importer) write(ops []*op) (err error) {
 			creates = append(creates, im.create(tx, o))
 			continue
 		}
+		if im.unchanged(o) {
+			continue
+		}
 		if err := im.update(tx, o).Exec(im.ctx); err != nil {
 			return err
 		}
@@ -804,6 +628,26 @@ func (im *importer) write(ops []*op) (err error) {
 		return fmt.Errorf("customer: committing an import batch: %w", err)
 	}
 	return nil
+}
+
+// unchanged reports whether o would leave its stored customer as it is, as
+// when a file is imported a second time: such rows still count as updated
+// but cost no write, which is most of an update's time.
+func (im *importer) unchanged(o *op) bool {
+	c := o.existing
+	return o.name == c.Name && o.phone == deref(c.Phone) && o.email == deref(c.Email) &&
+		keeps(o.address, c.Address) && keeps(o.gender, c.Gender) &&
+		(o.birthday == nil || c.Birthday != nil && o.birthday.Equal(*c.Birthday)) &&
+		keeps(o.stage, &c.Stage) && keeps(o.score, &c.Score) && keeps(o.doNotContact, &c.DoNotContact) &&
+		keeps(o.ownerID, c.OwnerID) &&
+		(!o.customSet || reflect.DeepEqual(o.custom, c.CustomFields)) &&
+		len(im.newTagIDs(o)) == 0
+}
+
+// keeps reports whether setting an op's optional field (nil: not in the
+// file) leaves the stored value as it is.
+func keeps[T comparable](set, stored *T) bool {
+	return set == nil || stored != nil && *set == *stored
 }
 
 func (im *importer) create(tx *ent.Tx, o *op) *ent.CustomerCreate {

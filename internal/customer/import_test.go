@@ -73,13 +73,15 @@ func TestImport(t *testing.T) {
 		/* 14 */ `Short row,0912000003`,
 		/* 15 */ `Bad date,,,,,1990-13-01,,,,,,,,,`,
 		/* 16 */ `Bad stage,,,,,,VIP,,,,,,,,`,
+		/* 17 */ `Bad "quote,,,,,,,,,,,,,,`,
+		/* 18 */ `Last good row,,last@example.com,,,,,,,,,,,,`,
 	}, "\n") + "\n"
 
 	res, err := customer.Import(ctx, e.client, csvText)
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	wantResult(t, res, 2, 2,
+	wantResult(t, res, 3, 2,
 		customer.RowError{Line: 5, Message: "Name: name is required"},
 		customer.RowError{Line: 6, Message: `Phone: "0912abc" is not a valid phone number`},
 		customer.RowError{Line: 9, Message: "the phone 0912345678 belongs to one customer and the email old@example.com to another; merge them first"},
@@ -90,10 +92,11 @@ func TestImport(t *testing.T) {
 		customer.RowError{Line: 14, Message: "the row has 2 fields but the header has 15"},
 		customer.RowError{Line: 15, Message: `Birthday: "1990-13-01" is not a date`},
 		customer.RowError{Line: 16, Message: `Stage: "VIP" is not a stage`},
+		customer.RowError{Line: 17, Message: `the row is not valid CSV: bare " in non-quoted-field`},
 	)
 
-	if n := e.client.Customer.Query().CountX(ctx); n != 3 {
-		t.Fatalf("%d customers, want 3", n)
+	if n := e.client.Customer.Query().CountX(ctx); n != 4 {
+		t.Fatalf("%d customers, want 4", n)
 	}
 	t.Run("a new row sets every column", func(t *testing.T) {
 		a := e.client.Customer.Query().Where(entcustomer.Phone("84912345678")).WithOwner().OnlyX(ctx)
@@ -357,5 +360,45 @@ func TestImportIsolatesARowTheDatabaseRefuses(t *testing.T) {
 	slices.Sort(names)
 	if !slices.Equal(names, []string{"A", "B"}) {
 		t.Fatalf("customers = %q, want A and B", names)
+	}
+}
+
+func TestImportUpdatesASingleChangedColumn(t *testing.T) {
+	e := newEnv(t)
+	ctx := asOwner(e.org)
+	e.defineFields(t, e.org, field{key: "company", typ: customfield.TypeTEXT})
+	agent := e.newUser(t, e.org, viewer.RoleAgent)
+	// Each row repeats the stored name and phone and changes one column,
+	// which must not be mistaken for a row that changes nothing.
+	tests := []struct {
+		column, cell string
+		check        func(*ent.Customer) bool
+	}{
+		{"email", "new@example.com", func(c *ent.Customer) bool { return str(c.Email) == `"new@example.com"` }},
+		{"address", "Hà Nội", func(c *ent.Customer) bool { return str(c.Address) == `"Hà Nội"` }},
+		{"gender", "nữ", func(c *ent.Customer) bool { return c.Gender != nil && *c.Gender == entcustomer.GenderFEMALE }},
+		{"birthday", "2000-01-02", func(c *ent.Customer) bool {
+			return c.Birthday != nil && c.Birthday.UTC().Format(customer.DateLayout) == "2000-01-02"
+		}},
+		{"stage", "CHURNED", func(c *ent.Customer) bool { return c.Stage == entcustomer.StageCHURNED }},
+		{"score", "42", func(c *ent.Customer) bool { return c.Score == 42 }},
+		{"doNotContact", "có", func(c *ent.Customer) bool { return c.DoNotContact }},
+		{"owner", agent.Email, func(c *ent.Customer) bool { return c.OwnerID != nil && *c.OwnerID == agent.ID }},
+		{"company", "ACME", func(c *ent.Customer) bool { return c.CustomFields["company"] == "ACME" }},
+		{"tags", "VIP", func(c *ent.Customer) bool { return slices.Equal(tagNames(t, ctx, c), []string{"VIP"}) }},
+	}
+	for i, tt := range tests {
+		t.Run(tt.column, func(t *testing.T) {
+			phone := fmt.Sprintf("09120000%02d", i)
+			c := mustCreate(t, ctx, e.client, func(c *ent.CustomerCreate) { c.SetName("Same").SetPhone(phone) })
+			res, err := customer.Import(ctx, e.client, fmt.Sprintf("name,phone,%s\nSame,%s,%s\n", tt.column, phone, tt.cell))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantResult(t, res, 0, 1)
+			if c = e.client.Customer.GetX(ctx, c.ID); !tt.check(c) {
+				t.Fatalf("%s was not updated: %+v", tt.column, c)
+			}
+		})
 	}
 }
