@@ -90,7 +90,7 @@ func (a *App) Close() error { return a.db.Close() }
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes))
+	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)))
 	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
 	mux.Handle("GET /customers.csv", a.metrics.Instrument("export", a.auth.Middleware(http.HandlerFunc(a.exportCustomers))))
 	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))
@@ -145,7 +145,7 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
-		InitFunc:              a.auth.WebsocketInit,
+		InitFunc:              a.websocketInit,
 		Upgrader: websocket.Upgrader{
 			CheckOrigin: a.allowedOrigin,
 		},

@@ -207,22 +207,33 @@ func TestWebSocket(t *testing.T) {
 			t.Fatalf("got %v", m)
 		}
 	})
-	for name, payload := range map[string]map[string]any{
-		"ErrNoToken":  {},
-		"ErrBadToken": {"Authorization": "Bearer dks_forged"},
+	readOnlyKey := e.createAPIKey(tn.ownerToken, "READ")
+	for _, tc := range []struct {
+		name, protocol string
+		payload        map[string]any
+		code           int
+	}{
+		{"ErrNoToken", "graphql-transport-ws", map[string]any{}, 4401},
+		{"ErrBadToken", "graphql-transport-ws", map[string]any{"Authorization": "Bearer dks_forged"}, 4401},
+		{"ErrKeyWithoutEvents", "graphql-transport-ws", map[string]any{"Authorization": readOnlyKey}, 4403},
+		{"ErrBadTokenLegacy", "graphql-ws", map[string]any{"Authorization": "Bearer dks_forged"}, 4401},
 	} {
-		t.Run(name, func(t *testing.T) {
-			c, _, err := wsDial(t, e, "graphql-transport-ws", "")
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := wsDial(t, e, tc.protocol, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			_ = c.WriteJSON(map[string]any{"type": "connection_init", "payload": payload})
+			_ = c.WriteJSON(map[string]any{"type": "connection_init", "payload": tc.payload})
 			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			for {
 				var m map[string]any
-				if err := c.ReadJSON(&m); err != nil {
-					return // closed without an ack
+				err := c.ReadJSON(&m)
+				if err != nil {
+					if !websocket.IsCloseError(err, tc.code) {
+						t.Fatalf("closed with %v, want code %d", err, tc.code)
+					}
+					return
 				}
 				if m["type"] == "connection_ack" {
 					t.Fatal("acknowledged without a valid token")

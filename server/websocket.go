@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// Close codes of the graphql-transport-ws protocol that api.md promises for
+// a rejected connection_init: 4401 when the caller is not authenticated,
+// 4403 when it is but may not use the event stream.
+const (
+	closeUnauthorized = 4401
+	closeForbidden    = 4403
+)
+
+// wsConn remembers the hijacked connection of a WebSocket upgrade, so a
+// rejected connection_init can be closed with the protocol's code: gqlgen's
+// transport always closes with 1000.
+type wsConn struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+type wsConnKey struct{}
+
+// captureWebSocket wraps upgrade requests so their connection is reachable
+// from the connection_init handler through the request context.
+func captureWebSocket(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		wc := &wsConn{}
+		ctx := context.WithValue(r.Context(), wsConnKey{}, wc)
+		next.ServeHTTP(&hijackCapture{ResponseWriter: w, wc: wc}, r.WithContext(ctx))
+	})
+}
+
+type hijackCapture struct {
+	http.ResponseWriter
+	wc *wsConn
+}
+
+func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		h.wc.mu.Lock()
+		h.wc.conn = conn
+		h.wc.mu.Unlock()
+	}
+	return conn, rw, err
+}
+
+func (h *hijackCapture) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// closeWith sends a close frame with code and reason. It runs before gqlgen
+// answers the failed connection_init (init is synchronous and no other
+// writer has started), so the client sees this code first; gqlgen's own
+// close that follows is ignored by a client that has already closed.
+func (wc *wsConn) closeWith(code int, reason string) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	if wc.conn == nil {
+		return
+	}
+	if len(reason) > 123 { // control frames carry at most 125 bytes
+		reason = reason[:123]
+	}
+	frame := make([]byte, 4, 4+len(reason))
+	frame[0] = 0x88 // FIN + close opcode; server frames are not masked
+	frame[1] = byte(2 + len(reason))
+	binary.BigEndian.PutUint16(frame[2:], uint16(code))
+	frame = append(frame, reason...)
+	_, _ = wc.conn.Write(frame)
+}
+
+// websocketInit authenticates connection_init and admits only viewers that
+// may follow the event stream: users, and API keys with the EVENTS scope.
+func (a *App) websocketInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	ctx, ack, err := a.auth.WebsocketInit(ctx, p)
+	code := closeUnauthorized
+	if err == nil && !viewer.FromContext(ctx).Has(viewer.ScopeEvents) {
+		err = apierr.New(apierr.Forbidden, "this API key lacks the EVENTS scope")
+		code = closeForbidden
+	}
+	if err != nil {
+		if wc, ok := ctx.Value(wsConnKey{}).(*wsConn); ok {
+			msg := "Unauthorized"
+			if code == closeForbidden {
+				msg = "Forbidden"
+			}
+			wc.closeWith(code, msg)
+		}
+		return ctx, nil, err
+	}
+	return ctx, ack, nil
+}
