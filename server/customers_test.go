@@ -37,7 +37,7 @@ func TestCustomerCRUD(t *testing.T) {
 		"customFields": map[string]any{"cmnd": "012345678"},
 	}}, &created)
 	c := created.CreateCustomer
-	if c.Name != "Nguyễn Văn Đạt" || *c.Phone != "84328123456" || *c.Email != "dat@example.vn" ||
+	if c.Name != "Nguyễn Văn Đạt" || *c.Phone != "+84328123456" || *c.Email != "dat@example.vn" ||
 		c.Stage != "CONTACT" || c.Owner.ID != tn.agentID || len(c.Tags) != 1 || c.CustomFields["cmnd"] != "012345678" {
 		t.Fatalf("created %+v", c)
 	}
@@ -257,7 +257,7 @@ func TestImportExportMerge(t *testing.T) {
 		e.must(tn.adminToken, `mutation($s: ID!, $t: ID!) { mergeCustomers(sourceId: $s, targetId: $t) { `+customerFields+` } }`,
 			map[string]any{"s": src.ID, "t": dst.ID}, &merged)
 		m := merged.MergeCustomers
-		if m.ID != dst.ID || *m.Phone != "84912000111" || m.Email == nil || *m.Email != "a@shop.vn" || len(m.Tags) != 2 {
+		if m.ID != dst.ID || *m.Phone != "+84912000111" || m.Email == nil || *m.Email != "a@shop.vn" || len(m.Tags) != 2 {
 			t.Fatalf("merged %+v", m)
 		}
 		if r := e.gql(tn.ownerToken, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": src.ID}); r.code() != "NOT_FOUND" {

@@ -30,7 +30,7 @@ func (Customer) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(200).
 			Annotations(entgql.OrderField("NAME")),
-		// phone is E.164 digits without the plus (84912345678), normalized by
+		// phone is E.164 (+84912345678), normalized by
 		// the customer hooks; unique per organization.
 		field.String("phone").Optional().Nillable().MaxLen(20),
 		field.String("email").Optional().Nillable().MaxLen(254),

@@ -167,7 +167,7 @@ type importKey struct{}
 type importState struct {
 	orgID  gid.ID
 	defs   []*ent.CustomField
-	phones map[string]string // PhoneInput(normalized) → normalized
+	phones map[string]bool // numbers NormalizePhone returned
 }
 
 func withImportState(ctx context.Context, s *importState) context.Context {
@@ -178,8 +178,8 @@ func withImportState(ctx context.Context, s *importState) context.Context {
 // Import already normalized the value.
 func normalizePhone(ctx context.Context, v string) (string, error) {
 	if s, ok := ctx.Value(importKey{}).(*importState); ok {
-		if n, ok := s.phones[v]; ok {
-			return n, nil
+		if s.phones[v] {
+			return v, nil
 		}
 	}
 	return NormalizePhone(v)

@@ -19,13 +19,13 @@ func TestNormalizePhone(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"national mobile", "0912345678", "84912345678"},
-		{"formatted with spaces and dots", "0912 345.678", "84912345678"},
-		{"international with plus", "+84 912 345 678", "84912345678"},
-		{"country code without plus", "84912345678", "84912345678"},
-		{"old 11-digit Viettel prefix", "01628123456", "84328123456"},
-		{"old 11-digit VinaPhone prefix", "0123 456 7890", "84834567890"},
-		{"foreign number with plus", "+1 415 555 2671", "14155552671"},
+		{"national mobile", "0912345678", "+84912345678"},
+		{"formatted with spaces and dots", "0912 345.678", "+84912345678"},
+		{"international with plus", "+84 912 345 678", "+84912345678"},
+		{"country code without plus", "84912345678", "+84912345678"},
+		{"old 11-digit Viettel prefix", "01628123456", "+84328123456"},
+		{"old 11-digit VinaPhone prefix", "0123 456 7890", "+84834567890"},
+		{"foreign number with plus", "+1 415 555 2671", "+14155552671"},
 		{"blank clears", "  ", ""},
 	}
 	for _, tt := range tests {
@@ -38,9 +38,9 @@ func TestNormalizePhone(t *testing.T) {
 				return
 			}
 			// What Import and Merge copy back in must normalize to itself.
-			again, err := customer.NormalizePhone(customer.PhoneInput(got))
+			again, err := customer.NormalizePhone(got)
 			if err != nil || again != got {
-				t.Fatalf("NormalizePhone(PhoneInput(%q)) = %q, %v; want it unchanged", got, again, err)
+				t.Fatalf("NormalizePhone(%q) = %q, %v; want it unchanged", got, again, err)
 			}
 		})
 	}
@@ -106,14 +106,14 @@ func TestCreateNormalizesFields(t *testing.T) {
 			build: func(c *ent.CustomerCreate) {
 				c.SetName("  Nguyễn Văn A ").SetPhone("0912 345 678").SetEmail(" An@Example.com")
 			},
-			wantName: "Nguyễn Văn A", wantPhone: ptr("84912345678"), wantEmail: ptr("an@example.com"),
-			wantSearch: "nguyen van a 84912345678 0912345678 an@example.com",
+			wantName: "Nguyễn Văn A", wantPhone: ptr("+84912345678"), wantEmail: ptr("an@example.com"),
+			wantSearch: "nguyen van a +84912345678 0912345678 an@example.com",
 		},
 		{
 			name:     "old 11-digit number renumbered",
 			build:    func(c *ent.CustomerCreate) { c.SetName("Trần Thị Đạt").SetPhone("01628123456") },
-			wantName: "Trần Thị Đạt", wantPhone: ptr("84328123456"),
-			wantSearch: "tran thi dat 84328123456 0328123456",
+			wantName: "Trần Thị Đạt", wantPhone: ptr("+84328123456"),
+			wantSearch: "tran thi dat +84328123456 0328123456",
 		},
 		{
 			name: "empty strings leave phone, email and address unset",
@@ -190,14 +190,14 @@ func TestUpdateOneRecomputesSearchText(t *testing.T) {
 		{
 			name:       "phone changed, name and email read from the row",
 			update:     func(u *ent.CustomerUpdateOne) { u.SetPhone("+84 983 000 111") },
-			wantSearch: "nguyen van a 84983000111 0983000111 a@example.com",
-			wantPhone:  ptr("84983000111"), wantEmail: ptr("a@example.com"),
+			wantSearch: "nguyen van a +84983000111 0983000111 a@example.com",
+			wantPhone:  ptr("+84983000111"), wantEmail: ptr("a@example.com"),
 		},
 		{
 			name:       "name changed",
 			update:     func(u *ent.CustomerUpdateOne) { u.SetName(" Nguyễn Văn Ánh ") },
-			wantSearch: "nguyen van anh 84912345678 0912345678 a@example.com",
-			wantPhone:  ptr("84912345678"), wantEmail: ptr("a@example.com"),
+			wantSearch: "nguyen van anh +84912345678 0912345678 a@example.com",
+			wantPhone:  ptr("+84912345678"), wantEmail: ptr("a@example.com"),
 		},
 		{
 			name:       "empty strings clear phone and email",
@@ -207,8 +207,8 @@ func TestUpdateOneRecomputesSearchText(t *testing.T) {
 		{
 			name:       "unrelated field leaves the search text alone",
 			update:     func(u *ent.CustomerUpdateOne) { u.SetStage(entcustomer.StageCUSTOMER) },
-			wantSearch: "nguyen van a 84912345678 0912345678 a@example.com",
-			wantPhone:  ptr("84912345678"), wantEmail: ptr("a@example.com"),
+			wantSearch: "nguyen van a +84912345678 0912345678 a@example.com",
+			wantPhone:  ptr("+84912345678"), wantEmail: ptr("a@example.com"),
 		},
 	}
 	for _, tt := range tests {
@@ -255,7 +255,7 @@ func TestBulkUpdate(t *testing.T) {
 			}
 		})
 	}
-	if c := e.client.Customer.Query().OnlyX(ctx); c.Name != "A" || *c.Phone != "84912345678" {
+	if c := e.client.Customer.Query().OnlyX(ctx); c.Name != "A" || *c.Phone != "+84912345678" {
 		t.Fatalf("refused updates changed the customer: %q %q", c.Name, *c.Phone)
 	}
 }
@@ -418,7 +418,7 @@ func TestWriteOnlyAPIKeyCanWrite(t *testing.T) {
 	if err := e.client.Customer.UpdateOneID(c.ID).SetPhone("0912345678").Exec(key); err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	if got := e.client.Customer.GetX(asOwner(e.org), c.ID).SearchText; got != "nguyen van a 84912345678 0912345678" {
+	if got := e.client.Customer.GetX(asOwner(e.org), c.ID).SearchText; got != "nguyen van a +84912345678 0912345678" {
 		t.Fatalf("search text = %q", got)
 	}
 	if _, err := e.client.Customer.Query().All(key); apierr.CodeOf(err) != apierr.Forbidden {

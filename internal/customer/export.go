@@ -141,7 +141,7 @@ func exportPhone(e164 string) string {
 	if national := phone.National(e164); national != e164 {
 		return national
 	}
-	return PhoneInput(e164)
+	return e164
 }
 
 // exportCustomValue formats a custom field value as Import parses it.

@@ -114,7 +114,7 @@ func Import(ctx context.Context, client *ent.Client, csvText string) (*ImportRes
 	im := &importer{
 		client: client,
 		read:   trustedRead(ctx),
-		state:  &importState{orgID: v.OrgID, defs: defs, phones: map[string]string{}},
+		state:  &importState{orgID: v.OrgID, defs: defs, phones: map[string]bool{}},
 		cols:   cols,
 		owners: map[string]*gid.ID{},
 		result: &ImportResult{},
@@ -662,7 +662,7 @@ func (im *importer) create(tx *ent.Tx, o *op) *ent.CustomerCreate {
 		SetNillableOwnerID(o.ownerID).
 		AddTagIDs(im.newTagIDs(o)...)
 	if o.phone != "" {
-		b.SetPhone(PhoneInput(o.phone))
+		b.SetPhone(o.phone)
 	}
 	if o.email != "" {
 		b.SetEmail(o.email)
@@ -688,7 +688,7 @@ func (im *importer) update(tx *ent.Tx, o *op) *ent.CustomerUpdateOne {
 		SetNillableOwnerID(o.ownerID).
 		AddTagIDs(im.newTagIDs(o)...)
 	if o.phone != "" {
-		b.SetPhone(PhoneInput(o.phone))
+		b.SetPhone(o.phone)
 	} else {
 		b.ClearPhone()
 	}

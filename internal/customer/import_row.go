@@ -68,7 +68,7 @@ func (im *importer) parseRow(raw rawRow) (*row, error) {
 
 // set parses a non-empty cell (or the name cell, empty or not) into r, and
 // remembers normalized phone numbers in memo for the hooks.
-func (r *row) set(c column, cell string, memo map[string]string) error {
+func (r *row) set(c column, cell string, memo map[string]bool) error {
 	var err error
 	switch c.builtin {
 	case colID, colCreatedAt:
@@ -79,7 +79,7 @@ func (r *row) set(c column, cell string, memo map[string]string) error {
 	case colPhone:
 		r.phone, err = NormalizePhone(cell)
 		if err == nil && r.phone != "" {
-			memo[PhoneInput(r.phone)] = r.phone
+			memo[r.phone] = true
 		}
 	case colEmail:
 		r.email, err = NormalizeEmail(cell)

@@ -99,7 +99,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("%d customers, want 4", n)
 	}
 	t.Run("a new row sets every column", func(t *testing.T) {
-		a := e.client.Customer.Query().Where(entcustomer.Phone("84912345678")).WithOwner().OnlyX(ctx)
+		a := e.client.Customer.Query().Where(entcustomer.Phone("+84912345678")).WithOwner().OnlyX(ctx)
 		if a.Name != "Nguyễn Văn A" || *a.Email != "a@example.com" || *a.Address != "12 Lê Lợi, Q1" ||
 			*a.Gender != entcustomer.GenderMALE || a.Birthday.UTC().Format(customer.DateLayout) != "1990-05-01" ||
 			a.Stage != entcustomer.StageLEAD || a.Score != 10 || a.DoNotContact || a.Edges.Owner.ID != e.org.owner.ID {
@@ -112,12 +112,12 @@ func TestImport(t *testing.T) {
 		if got := tagNames(t, ctx, a); !slices.Equal(got, []string{"VIP", "Zalo"}) {
 			t.Fatalf("tags = %q", got)
 		}
-		if a.SearchText != "nguyen van a 84912345678 0912345678 a@example.com" {
+		if a.SearchText != "nguyen van a +84912345678 0912345678 a@example.com" {
 			t.Fatalf("search text = %q", a.SearchText)
 		}
 	})
 	t.Run("a later row of the same file updates the customer an earlier row created", func(t *testing.T) {
-		b := e.client.Customer.Query().Where(entcustomer.Phone("84328123456")).OnlyX(ctx)
+		b := e.client.Customer.Query().Where(entcustomer.Phone("+84328123456")).OnlyX(ctx)
 		if b.Name != "Trần Thị B (2)" || *b.Email != "b@example.com" || *b.Address != "Tầng 3\n45 Hai Bà Trưng" ||
 			*b.Gender != entcustomer.GenderFEMALE || b.Stage != entcustomer.StageCUSTOMER {
 			t.Fatalf("customer B = %+v", b)
@@ -214,7 +214,7 @@ func TestImportFileFormats(t *testing.T) {
 			}
 			wantResult(t, res, 1, 0)
 			c := e.client.Customer.Query().OnlyX(ctx)
-			if c.Name != tt.wantName || *c.Phone != "84912345678" {
+			if c.Name != tt.wantName || *c.Phone != "+84912345678" {
 				t.Fatalf("customer = %q %s", c.Name, str(c.Phone))
 			}
 		})
@@ -268,11 +268,11 @@ func TestImportOrdersUpdatesThatPassAPhoneNumberOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantResult(t, res, 0, 3)
-	if got := *e.client.Customer.GetX(ctx, c1.ID).Phone; got != "84922222222" {
-		t.Fatalf("C1 phone = %s, want 84922222222", got)
+	if got := *e.client.Customer.GetX(ctx, c1.ID).Phone; got != "+84922222222" {
+		t.Fatalf("C1 phone = %s, want +84922222222", got)
 	}
-	if got := *e.client.Customer.GetX(ctx, c2.ID).Phone; got != "84933333333" {
-		t.Fatalf("C2 phone = %s, want 84933333333", got)
+	if got := *e.client.Customer.GetX(ctx, c2.ID).Phone; got != "+84933333333" {
+		t.Fatalf("C2 phone = %s, want +84933333333", got)
 	}
 }
 

@@ -74,7 +74,7 @@ func merge(ctx context.Context, tx *ent.Tx, sourceID, targetID gid.ID) (*ent.Cus
 		SetScore(max(target.Score, source.Score)).
 		SetDoNotContact(target.DoNotContact || source.DoNotContact)
 	if target.Phone == nil && source.Phone != nil {
-		u.SetPhone(PhoneInput(*source.Phone))
+		u.SetPhone(*source.Phone)
 	}
 	if target.Email == nil && source.Email != nil {
 		u.SetEmail(*source.Email)

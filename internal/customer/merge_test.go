@@ -53,10 +53,10 @@ func TestMerge(t *testing.T) {
 					SetCustomFields(map[string]any{"revenue": 7.0})
 			},
 			want: want{
-				name: "Nguyễn Thị Lan", phone: "84912345678", email: "lan@example.com", address: "12 Lê Lợi",
+				name: "Nguyễn Thị Lan", phone: "+84912345678", email: "lan@example.com", address: "12 Lê Lợi",
 				gender: "FEMALE", birthday: "1990-05-01", owner: "agent",
 				tags: []string{"Hot", "VIP", "Zalo"}, custom: "map[company:ACME revenue:7]", score: 30, dnc: true,
-				search: "nguyen thi lan 84912345678 0912345678 lan@example.com",
+				search: "nguyen thi lan +84912345678 0912345678 lan@example.com",
 			},
 		},
 		{
@@ -69,9 +69,9 @@ func TestMerge(t *testing.T) {
 					SetScore(2).SetOwner(e.org.owner)
 			},
 			want: want{
-				name: "New", phone: "84912345678", email: "new@example.com", address: "New address", owner: "owner",
+				name: "New", phone: "+84912345678", email: "new@example.com", address: "New address", owner: "owner",
 				custom: "map[]", score: 2,
-				search: "new 84912345678 0912345678 new@example.com",
+				search: "new +84912345678 0912345678 new@example.com",
 			},
 		},
 	}
@@ -199,7 +199,7 @@ func TestMergeMovesThePhoneNumberOfTheDeletedSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *merged.Phone != "14155552671" || *merged.Email != "s@example.com" {
+	if *merged.Phone != "+14155552671" || *merged.Email != "s@example.com" {
 		t.Fatalf("merged phone %s email %s", str(merged.Phone), str(merged.Email))
 	}
 	if ids := e.client.Customer.Query().IDsX(ctx); !slices.Equal(ids, []gid.ID{target.ID}) {

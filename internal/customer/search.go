@@ -13,7 +13,7 @@ import (
 // folded word of q must occur in the customer's search key, so case and
 // Vietnamese diacritics do not matter and words match in any order. When q is
 // a whole phone number in any common form, the customer with that number also
-// matches, so "0912 345 678" finds the customer stored as 84912345678. An
+// matches, so "0912 345 678" finds the customer stored as +84912345678. An
 // empty q restricts nothing.
 func SearchPredicate(q string) predicate.Customer {
 	terms := fold.Terms(q)

@@ -52,7 +52,7 @@ func NormalizeName(s string) (string, error) {
 	return s, nil
 }
 
-// NormalizePhone returns a phone number as E.164 digits without the plus
+// NormalizePhone returns a phone number in E.164 (+84912345678)
 // (see phone.Normalize), or "" for a blank input, which clears the field.
 func NormalizePhone(s string) (string, error) {
 	if strings.TrimSpace(s) == "" {
@@ -66,17 +66,6 @@ func NormalizePhone(s string) (string, error) {
 		return "", apierr.BadInput("phone", "%q is not a valid phone number: %s", s, strings.TrimPrefix(err.Error(), phone.ErrInvalid.Error()+": "))
 	}
 	return n, nil
-}
-
-// PhoneInput returns a stored phone number in a form that NormalizePhone maps
-// back to itself. Stored numbers have no plus, and a foreign one without its
-// plus would be read as Vietnamese, so code that copies a stored number into
-// a mutation (Import, Merge) must pass it through PhoneInput.
-func PhoneInput(e164 string) string {
-	if e164 == "" {
-		return ""
-	}
-	return "+" + e164
 }
 
 // NormalizeEmail trims and lower-cases an email address and checks that it

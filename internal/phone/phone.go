@@ -1,8 +1,8 @@
 // Package phone turns phone numbers as Vietnamese users type them into one
-// canonical key: E.164 digits without the plus ("84912345678").
+// canonical key: E.164 ("+84912345678"); Digits gives the form without the
+// plus that Zalo's APIs expect ("84912345678").
 //
-// That form is what Zalo's APIs expect, and a single canonical form is what
-// lets us deduplicate customers and match incoming messages to them no matter
+// A single canonical form is what lets us deduplicate customers and match incoming messages to them no matter
 // how the number was originally written. Validation is delegated to
 // libphonenumber (github.com/nyaruka/phonenumbers) so that numbering-plan
 // changes arrive with a dependency update rather than a code change; the only
@@ -69,7 +69,7 @@ var oldMobilePrefixes = map[string]string{
 }
 
 // Normalize validates a phone number as a person would type it and returns
-// it as E.164 digits without the plus, e.g. "84912345678".
+// it in E.164, e.g. "+84912345678".
 //
 // Numbers without a country code are taken as Vietnamese, with or without
 // the trunk 0 (spreadsheets routinely drop it), and a leading 84 is read as
@@ -113,19 +113,23 @@ func Normalize(raw string) (string, error) {
 }
 
 // National returns the Vietnamese national form of a number returned by
-// Normalize ("84912345678" becomes "0912345678"), which is how numbers are
+// Normalize ("+84912345678" becomes "0912345678"), which is how numbers are
 // shown to and typed by Vietnamese users. Any other input is returned
 // unchanged, because foreign numbers have no meaningful national form here.
 func National(e164 string) string {
-	if rest, ok := strings.CutPrefix(e164, vnCallingCode); ok && rest != "" {
+	if rest, ok := strings.CutPrefix(e164, "+"+vnCallingCode); ok && rest != "" {
 		return "0" + rest
 	}
 	return e164
 }
 
+// Digits returns a number returned by Normalize without its plus
+// ("84912345678"), the form Zalo's APIs take.
+func Digits(e164 string) string { return strings.TrimPrefix(e164, "+") }
+
 // SearchForms returns the forms of a number returned by Normalize that people
-// search by: the E.164 digits and, for Vietnamese numbers, the national form.
-// Indexing all of them lets a substring search for "0912" or "84912" find
+// search by: the E.164 form and, for Vietnamese numbers, the national form.
+// Indexing both lets a substring search for "0912", "84912" or "+84912" find
 // the customer without normalizing what is, at that point, only a fragment.
 func SearchForms(e164 string) []string {
 	if e164 == "" {
@@ -233,11 +237,21 @@ func validate(digits string) (string, error) {
 	case phonenumbers.INVALID_COUNTRY_CODE:
 		return "", fmt.Errorf("%w: unknown country code", ErrInvalid)
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	if !phonenumbers.IsValidNumber(num) && !isVietnameseMobile(digits) {
 		if num.GetCountryCode() == 84 {
 			return "", fmt.Errorf("%w: not a valid Vietnamese number", ErrInvalid)
 		}
 		return "", fmt.Errorf("%w: not a valid number for country code +%d", ErrInvalid, num.GetCountryCode())
 	}
-	return strings.TrimPrefix(phonenumbers.Format(num, phonenumbers.E164), "+"), nil
+	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+// isVietnameseMobile reports whether digits (country code included) have the
+// shape of a current Vietnamese mobile number: 9 digits after 84, starting
+// with 3, 5, 7, 8 or 9. Operators open new ranges within these blocks before
+// libphonenumber's metadata lists them, so its verdict alone would reject
+// real customers' numbers.
+func isVietnameseMobile(digits string) bool {
+	nsn, ok := strings.CutPrefix(digits, vnCallingCode)
+	return ok && len(nsn) == mobileNSNLen && strings.ContainsRune("35789", rune(nsn[0]))
 }

@@ -12,29 +12,31 @@ func TestNormalizeInputShapes(t *testing.T) {
 	tests := []struct {
 		name, raw, want string
 	}{
-		{"national with spaces", "0912 345 678", "84912345678"},
-		{"national compact", "0912345678", "84912345678"},
-		{"plus with dashes", "+84 912-345-678", "84912345678"},
-		{"country code without plus", "84912345678", "84912345678"},
-		{"parenthesised plus with dots", "(+84) 912.345.678", "84912345678"},
-		{"international prefix 00", "0084912345678", "84912345678"},
-		{"international prefix 00 spaced", "00 84 912 345 678", "84912345678"},
-		{"trunk 0 kept after country code", "+84 0912 345 678", "84912345678"},
-		{"trunk 0 kept after country code without plus", "840912345678", "84912345678"},
-		{"trunk 0 dropped by a spreadsheet", "912345678", "84912345678"},
-		{"084 mobile without trunk 0 is not a country code", "841234567", "84841234567"},
-		{"084 mobile with trunk 0", "0841 234 567", "84841234567"},
-		{"084 mobile with country code", "84841234567", "84841234567"},
-		{"slashes", "091/234/5678", "84912345678"},
-		{"surrounding whitespace", " \t0912345678\n", "84912345678"},
-		{"no-break spaces", "0912\u00a0345\u00a0678", "84912345678"},
-		{"bidi marks from a copied contact", "\u202a+84 912 345 678\u202c", "84912345678"},
-		{"en dash", "0912–345–678", "84912345678"},
-		{"Hanoi landline", "024 3825 1234", "842438251234"},
-		{"Hanoi landline international", "+84 24 3825 1234", "842438251234"},
-		{"Ho Chi Minh City landline", "(028) 3829 1234", "842838291234"},
-		{"toll free", "1800 1234", "8418001234"},
-		{"toll free international", "+84 1800 1234", "8418001234"},
+		{"national with spaces", "0912 345 678", "+84912345678"},
+		{"national compact", "0912345678", "+84912345678"},
+		{"plus with dashes", "+84 912-345-678", "+84912345678"},
+		{"country code without plus", "84912345678", "+84912345678"},
+		{"parenthesised plus with dots", "(+84) 912.345.678", "+84912345678"},
+		{"international prefix 00", "0084912345678", "+84912345678"},
+		{"international prefix 00 spaced", "00 84 912 345 678", "+84912345678"},
+		{"trunk 0 kept after country code", "+84 0912 345 678", "+84912345678"},
+		{"trunk 0 kept after country code without plus", "840912345678", "+84912345678"},
+		{"trunk 0 dropped by a spreadsheet", "912345678", "+84912345678"},
+		{"084 mobile without trunk 0 is not a country code", "841234567", "+84841234567"},
+		{"084 mobile with trunk 0", "0841 234 567", "+84841234567"},
+		{"084 mobile with country code", "84841234567", "+84841234567"},
+		{"slashes", "091/234/5678", "+84912345678"},
+		{"surrounding whitespace", " \t0912345678\n", "+84912345678"},
+		{"no-break spaces", "0912\u00a0345\u00a0678", "+84912345678"},
+		{"bidi marks from a copied contact", "\u202a+84 912 345 678\u202c", "+84912345678"},
+		{"en dash", "0912–345–678", "+84912345678"},
+		{"Hanoi landline", "024 3825 1234", "+842438251234"},
+		{"MobiFone 089, unknown to libphonenumber", "089 123 4567", "+84891234567"},
+		{"Vietnamobile 052, unknown to libphonenumber", "0521234567", "+84521234567"},
+		{"Hanoi landline international", "+84 24 3825 1234", "+842438251234"},
+		{"Ho Chi Minh City landline", "(028) 3829 1234", "+842838291234"},
+		{"toll free", "1800 1234", "+8418001234"},
+		{"toll free international", "+84 1800 1234", "+8418001234"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +80,7 @@ func TestNormalizeOldMobilePrefixes(t *testing.T) {
 	}
 	const subscriber = "4567890"
 	for _, r := range renumbering {
-		want := "84" + r.new[1:] + subscriber
+		want := "+84" + r.new[1:] + subscriber
 		oldNSN := r.old[1:] + subscriber
 		shapes := map[string]string{
 			"national":         r.old + subscriber,
@@ -112,15 +114,15 @@ func TestNormalizeForeign(t *testing.T) {
 	tests := []struct {
 		name, raw, want string
 	}{
-		{"Singapore mobile", "+65 9123 4567", "6591234567"},
-		{"Singapore via 00", "0065 9123 4567", "6591234567"},
-		{"United States", "+1 (202) 555-0123", "12025550123"},
-		{"United Kingdom landline", "+44 20 7946 0958", "442079460958"},
-		{"United Kingdom trunk 0 after country code", "+44 (0)20 7946 0958", "442079460958"},
-		{"Thailand mobile", "+66 81 234 5678", "66812345678"},
-		{"Japan mobile", "+81 90-1234-5678", "819012345678"},
-		{"Korea mobile", "+82 10-1234-5678", "821012345678"},
-		{"China mobile", "+86 138 0013 8000", "8613800138000"},
+		{"Singapore mobile", "+65 9123 4567", "+6591234567"},
+		{"Singapore via 00", "0065 9123 4567", "+6591234567"},
+		{"United States", "+1 (202) 555-0123", "+12025550123"},
+		{"United Kingdom landline", "+44 20 7946 0958", "+442079460958"},
+		{"United Kingdom trunk 0 after country code", "+44 (0)20 7946 0958", "+442079460958"},
+		{"Thailand mobile", "+66 81 234 5678", "+66812345678"},
+		{"Japan mobile", "+81 90-1234-5678", "+819012345678"},
+		{"Korea mobile", "+82 10-1234-5678", "+821012345678"},
+		{"China mobile", "+86 138 0013 8000", "+8613800138000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,11 +187,12 @@ func TestNormalizeInvalid(t *testing.T) {
 
 func TestNational(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"84912345678", "0912345678"},
-		{"842438251234", "02438251234"},
-		{"6591234567", "6591234567"},
-		{"12025550123", "12025550123"},
-		{"84", "84"},
+		{"+84912345678", "0912345678"},
+		{"+842438251234", "02438251234"},
+		{"+6591234567", "+6591234567"},
+		{"+12025550123", "+12025550123"},
+		{"+84", "+84"},
+		{"84912345678", "84912345678"},
 		{"", ""},
 	}
 	for _, tt := range tests {
@@ -199,14 +202,22 @@ func TestNational(t *testing.T) {
 	}
 }
 
+func TestDigits(t *testing.T) {
+	for in, want := range map[string]string{"+84912345678": "84912345678", "+6591234567": "6591234567", "": ""} {
+		if got := Digits(in); got != want {
+			t.Errorf("Digits(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestSearchForms(t *testing.T) {
 	tests := []struct {
 		in   string
 		want []string
 	}{
-		{"84912345678", []string{"84912345678", "0912345678"}},
-		{"842438251234", []string{"842438251234", "02438251234"}},
-		{"6591234567", []string{"6591234567"}},
+		{"+84912345678", []string{"+84912345678", "0912345678"}},
+		{"+842438251234", []string{"+842438251234", "02438251234"}},
+		{"+6591234567", []string{"+6591234567"}},
 		{"", nil},
 	}
 	for _, tt := range tests {
@@ -217,8 +228,7 @@ func TestSearchForms(t *testing.T) {
 }
 
 // TestNormalizeIsStable checks that stored numbers survive being normalized
-// again, e.g. by a re-import: Vietnamese results as they are, foreign ones
-// with the plus that marks them as foreign.
+// again, e.g. by a re-import.
 func TestNormalizeIsStable(t *testing.T) {
 	for _, raw := range []string{"0912345678", "01621234567", "024 3825 1234", "1800 1234", "+65 9123 4567", "+44 20 7946 0958"} {
 		first, err := Normalize(raw)
@@ -226,9 +236,6 @@ func TestNormalizeIsStable(t *testing.T) {
 			t.Fatalf("Normalize(%q): %v", raw, err)
 		}
 		again := first
-		if !strings.HasPrefix(first, "84") {
-			again = "+" + first
-		}
 		if second, err := Normalize(again); err != nil || second != first {
 			t.Errorf("Normalize(%q) = %q, %v; want %q", again, second, err, first)
 		}
@@ -247,11 +254,12 @@ func FuzzNormalize(f *testing.F) {
 			}
 			return
 		}
-		if len(got) > 15 || strings.Trim(got, "0123456789") != "" {
-			t.Fatalf("Normalize(%q) = %q, not E.164 digits", raw, got)
+		digits, ok := strings.CutPrefix(got, "+")
+		if !ok || len(digits) > 15 || strings.Trim(digits, "0123456789") != "" {
+			t.Fatalf("Normalize(%q) = %q, not E.164", raw, got)
 		}
-		if again, err := Normalize("+" + got); err != nil || again != got {
-			t.Fatalf("Normalize(%q) = %q, %v; want %q", "+"+got, again, err, got)
+		if again, err := Normalize(got); err != nil || again != got {
+			t.Fatalf("Normalize(%q) = %q, %v; want %q", got, again, err, got)
 		}
 	})
 }
@@ -262,8 +270,8 @@ func ExampleNormalize() {
 		fmt.Printf("%q %v\n", e164, err)
 	}
 	// Output:
-	// "84912345678" <nil>
-	// "84321234567" <nil>
-	// "6591234567" <nil>
+	// "+84912345678" <nil>
+	// "+84321234567" <nil>
+	// "+6591234567" <nil>
 	// "" invalid phone number: unexpected character 'A' at position 6
 }
