@@ -162,6 +162,15 @@ func TestInstrument(t *testing.T) {
 			wantCalls: 1,
 		},
 		{
+			name:      "switching protocols is final",
+			route:     "graphql",
+			handler:   func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusSwitchingProtocols) },
+			requests:  []request{{http.MethodGet, "/graphql"}},
+			method:    http.MethodGet,
+			wantCode:  "101",
+			wantCalls: 1,
+		},
+		{
 			name:    "raw paths collapse into the route",
 			route:   "files",
 			handler: func(w http.ResponseWriter, r *http.Request) {},
@@ -256,6 +265,18 @@ func (bothWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return nil, nil, http.ErrNotSupported
 }
 
+// readFromWriter has io.ReaderFrom, as net/http's writer has for sendfile,
+// and records whether it was reached.
+type readFromWriter struct {
+	http.ResponseWriter
+	used bool
+}
+
+func (w *readFromWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.used = true
+	return io.Copy(w.ResponseWriter, src)
+}
+
 func TestInstrumentKeepsOptionalInterfaces(t *testing.T) {
 	tests := []struct {
 		name                  string
@@ -282,6 +303,73 @@ func TestInstrumentKeepsOptionalInterfaces(t *testing.T) {
 			}
 			if !unwraps {
 				t.Error("wrapped writer does not Unwrap to the original")
+			}
+		})
+	}
+}
+
+// TestInstrumentCommittedStatus checks that writing, flushing and ReadFrom
+// record the implicit 200 they commit, so a status set afterwards (which
+// net/http ignores) is not what gets counted, and that a failed hijack is not
+// counted as a protocol switch.
+func TestInstrumentCommittedStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		writer  func() http.ResponseWriter
+		handler http.HandlerFunc
+	}{
+		{
+			name:   "write",
+			writer: func() http.ResponseWriter { return httptest.NewRecorder() },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "x")
+				w.WriteHeader(http.StatusInternalServerError)
+			},
+		},
+		{
+			name:   "flush",
+			writer: func() http.ResponseWriter { return httptest.NewRecorder() },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.(http.Flusher).Flush()
+				w.WriteHeader(http.StatusInternalServerError)
+			},
+		},
+		{
+			name:   "ReadFrom",
+			writer: func() http.ResponseWriter { return &readFromWriter{ResponseWriter: httptest.NewRecorder()} },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				// LimitReader hides strings.Reader's WriteTo, so io.Copy
+				// takes the ReadFrom path.
+				_, _ = io.Copy(w, io.LimitReader(strings.NewReader("0123456789"), 100))
+				w.WriteHeader(http.StatusInternalServerError)
+			},
+		},
+		{
+			name:   "failed hijack",
+			writer: func() http.ResponseWriter { return hijackWriter{httptest.NewRecorder()} },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if _, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					t.Error("Hijack succeeded, want http.ErrNotSupported")
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New()
+			w := tt.writer()
+			m.Instrument("r", tt.handler).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+			if rf, ok := w.(*readFromWriter); ok && !rf.used {
+				t.Error("io.Copy did not reach the underlying writer's ReadFrom")
+			}
+
+			families := scrape(t, m)
+			labels := map[string]string{"route": "r", "method": "GET", "code": "200"}
+			if got := counterValue(families, "dakenh_http_requests_total", labels); got != 1 {
+				t.Errorf("dakenh_http_requests_total%v = %v, want 1", labels, got)
+			}
+			if n := seriesCount(families, "dakenh_http_requests_total"); n != 1 {
+				t.Errorf("dakenh_http_requests_total has %d series, want 1", n)
 			}
 		})
 	}

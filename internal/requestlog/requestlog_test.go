@@ -283,12 +283,30 @@ func TestMiddlewareAccessLine(t *testing.T) {
 			wantPath: "/healthz", wantStatus: 200, wantBytes: 0, wantLevel: "INFO",
 		},
 		{
-			name:   "io.Copy through ReadFrom is counted",
+			name:   "informational status is not final",
+			method: http.MethodPut,
+			target: "/a",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusEarlyHints)
+				w.WriteHeader(http.StatusAccepted)
+			},
+			wantPath: "/a", wantStatus: 202, wantBytes: 0, wantLevel: "INFO",
+		},
+		{
+			name:     "switching protocols is final",
+			method:   http.MethodGet,
+			target:   "/graphql",
+			handler:  func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusSwitchingProtocols) },
+			wantPath: "/graphql", wantStatus: 101, wantBytes: 0, wantLevel: "INFO",
+		},
+		{
+			// httptest.ResponseRecorder has no ReadFrom, so neither has
+			// the wrapper and io.Copy goes through Write; the ReadFrom
+			// path is covered by TestMiddlewareCommittedStatus.
+			name:   "io.Copy without ReadFrom is counted",
 			method: http.MethodGet,
 			target: "/file",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				// LimitReader hides strings.Reader's WriteTo, so io.Copy
-				// takes the ReadFrom path.
 				_, _ = io.Copy(w, io.LimitReader(strings.NewReader("0123456789"), 100))
 			},
 			wantPath: "/file", wantStatus: 200, wantBytes: 10, wantLevel: "INFO",
@@ -365,6 +383,18 @@ func (bothWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return nil, nil, http.ErrNotSupported
 }
 
+// readFromWriter has io.ReaderFrom, as net/http's writer has for sendfile,
+// and records whether it was reached.
+type readFromWriter struct {
+	http.ResponseWriter
+	used bool
+}
+
+func (w *readFromWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.used = true
+	return io.Copy(w.ResponseWriter, src)
+}
+
 func TestMiddlewareKeepsOptionalInterfaces(t *testing.T) {
 	tests := []struct {
 		name                  string
@@ -391,6 +421,77 @@ func TestMiddlewareKeepsOptionalInterfaces(t *testing.T) {
 			}
 			if !unwraps {
 				t.Error("wrapped writer does not Unwrap to the original")
+			}
+		})
+	}
+}
+
+// TestMiddlewareCommittedStatus checks that writing, flushing and ReadFrom
+// record the implicit 200 they commit, so a status set afterwards (which
+// net/http ignores) is not what gets logged, that ReadFrom bytes are counted,
+// and that a failed hijack is not logged as a protocol switch.
+func TestMiddlewareCommittedStatus(t *testing.T) {
+	tests := []struct {
+		name      string
+		writer    func() http.ResponseWriter
+		handler   http.HandlerFunc
+		wantBytes float64
+	}{
+		{
+			name:   "write",
+			writer: func() http.ResponseWriter { return httptest.NewRecorder() },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "x")
+				w.WriteHeader(http.StatusInternalServerError)
+			},
+			wantBytes: 1,
+		},
+		{
+			name:   "flush",
+			writer: func() http.ResponseWriter { return httptest.NewRecorder() },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.(http.Flusher).Flush()
+				w.WriteHeader(http.StatusInternalServerError)
+			},
+			wantBytes: 0,
+		},
+		{
+			name:   "ReadFrom",
+			writer: func() http.ResponseWriter { return &readFromWriter{ResponseWriter: httptest.NewRecorder()} },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				// LimitReader hides strings.Reader's WriteTo, so io.Copy
+				// takes the ReadFrom path.
+				_, _ = io.Copy(w, io.LimitReader(strings.NewReader("0123456789"), 100))
+				w.WriteHeader(http.StatusInternalServerError)
+			},
+			wantBytes: 10,
+		},
+		{
+			name:   "failed hijack",
+			writer: func() http.ResponseWriter { return hijackWriter{httptest.NewRecorder()} },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if _, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					t.Error("Hijack succeeded, want http.ErrNotSupported")
+				}
+			},
+			wantBytes: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := tt.writer()
+			Middleware(NewLogger(&buf, slog.LevelInfo))(tt.handler).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+			if rf, ok := w.(*readFromWriter); ok && !rf.used {
+				t.Error("io.Copy did not reach the underlying writer's ReadFrom")
+			}
+
+			lines := decodeLines(t, buf.String())
+			if len(lines) != 1 {
+				t.Fatalf("got %d log lines, want 1:\n%s", len(lines), buf.String())
+			}
+			if lines[0]["status"] != float64(http.StatusOK) || lines[0]["bytes"] != tt.wantBytes || lines[0]["level"] != "INFO" {
+				t.Errorf("access line = %v, want status 200, bytes %v, level INFO", lines[0], tt.wantBytes)
 			}
 		})
 	}
