@@ -262,12 +262,14 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	// Generous: on a loaded machine migrating a new database takes a while.
 	var up bool
-	for i := 0; i < 100 && !up; i++ {
+	for deadline := time.Now().Add(60 * time.Second); !up && time.Now().Before(deadline); {
 		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
 			resp.Body.Close()
 			up = resp.StatusCode == 200
-		} else {
+		}
+		if !up {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
