@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/user"
@@ -145,40 +146,38 @@ func (s *Service) UpdateUser(ctx context.Context, id gid.ID, in UpdateUserInput)
 		return nil, err
 	}
 	v := viewer.FromContext(ctx)
-	upd := target.Update()
+	var set []func(*ent.UserUpdateOne)
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
 		if name == "" {
 			return nil, apierr.BadInput("name", "name is required")
 		}
-		upd.SetName(name)
+		set = append(set, func(u *ent.UserUpdateOne) { u.SetName(name) })
 	}
 	if in.Email != nil {
 		email, err := CheckEmail(*in.Email)
 		if err != nil {
 			return nil, err
 		}
-		upd.SetEmail(email)
+		set = append(set, func(u *ent.UserUpdateOne) { u.SetEmail(email) })
 	}
 	if in.Password != nil {
 		hash, err := s.auth.HashPassword(*in.Password)
 		if err != nil {
 			return nil, err
 		}
-		upd.SetPasswordHash(hash)
+		set = append(set, func(u *ent.UserUpdateOne) { u.SetPasswordHash(hash) })
 	}
+	demotesOwner := false
 	if in.Role != nil && *in.Role != target.Role {
 		if target.ID == v.UserID {
 			return nil, apierr.New(apierr.Forbidden, "you cannot change your own role")
 		}
-		if target.Role == viewer.RoleOwner {
-			if err := s.keepAnOwner(ctx, target.ID); err != nil {
-				return nil, err
-			}
-		}
-		upd.SetRole(*in.Role)
+		demotesOwner = target.Role == viewer.RoleOwner
+		role := *in.Role
+		set = append(set, func(u *ent.UserUpdateOne) { u.SetRole(role) })
 	}
-	u, err := upd.Save(ctx)
+	u, err := s.save(ctx, target, demotesOwner, set...)
 	if err != nil {
 		return nil, emailTaken(err)
 	}
@@ -201,12 +200,9 @@ func (s *Service) DeactivateUser(ctx context.Context, id gid.ID) (*ent.User, err
 	if target.ID == viewer.FromContext(ctx).UserID {
 		return nil, apierr.New(apierr.Forbidden, "you cannot deactivate yourself")
 	}
-	if target.Role == viewer.RoleOwner {
-		if err := s.keepAnOwner(ctx, target.ID); err != nil {
-			return nil, err
-		}
-	}
-	u, err := target.Update().SetActive(false).SetPresence(user.PresenceOFFLINE).Save(ctx)
+	u, err := s.save(ctx, target, target.Role == viewer.RoleOwner, func(u *ent.UserUpdateOne) {
+		u.SetActive(false).SetPresence(user.PresenceOFFLINE)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -233,10 +229,53 @@ func (s *Service) target(ctx context.Context, id gid.ID) (*ent.User, error) {
 	return target, nil
 }
 
+// save updates the target user. When the update removes an OWNER (demotion
+// or deactivation), it runs in a transaction that first writes the
+// organization's row: that serializes such updates (a row lock on
+// PostgreSQL, the write lock on SQLite), so two OWNERs removing each other at
+// once cannot both pass the last-OWNER check.
+func (s *Service) save(ctx context.Context, target *ent.User, removesOwner bool, set ...func(*ent.UserUpdateOne)) (*ent.User, error) {
+	apply := func(c *ent.Client) (*ent.User, error) {
+		upd := c.User.UpdateOneID(target.ID)
+		for _, f := range set {
+			f(upd)
+		}
+		return upd.Save(ctx)
+	}
+	if !removesOwner {
+		return apply(s.client)
+	}
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	err = tx.Organization.UpdateOneID(target.OrganizationID).
+		SetUpdatedAt(time.Now()).
+		Exec(viewer.SystemContext(ctx, target.OrganizationID))
+	if err != nil {
+		return nil, err
+	}
+	if err := keepAnOwner(ctx, tx.Client(), target); err != nil {
+		return nil, err
+	}
+	u, err := apply(tx.Client())
+	if err != nil {
+		return nil, err
+	}
+	return u, tx.Commit()
+}
+
 // keepAnOwner refuses to remove the last active OWNER of an organization.
-func (s *Service) keepAnOwner(ctx context.Context, leaving gid.ID) error {
-	n, err := s.client.User.Query().
-		Where(user.RoleEQ(viewer.RoleOwner), user.Active(true), user.IDNEQ(leaving)).
+// It names the leaving user's organization itself rather than relying on the
+// tenant filter, which a system context without an organization does not
+// apply: the OWNERs of other organizations must not count.
+func keepAnOwner(ctx context.Context, client *ent.Client, leaving *ent.User) error {
+	n, err := client.User.Query().
+		Where(
+			user.OrganizationID(leaving.OrganizationID),
+			user.RoleEQ(viewer.RoleOwner), user.Active(true), user.IDNEQ(leaving.ID),
+		).
 		Count(ctx)
 	if err != nil {
 		return err

@@ -113,7 +113,10 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
-	if u == nil || !u.Active || !checkPassword(u.PasswordHash, password) {
+	// bcrypt ignores bytes past 72, and no stored password is longer, so a
+	// longer one can only be wrong.
+	tooLong := len(password) > MaxPasswordBytes
+	if u == nil || !u.Active || tooLong || !checkPassword(u.PasswordHash, password) {
 		if u == nil {
 			// Spend the same time as a wrong password for an unknown email.
 			checkPassword(s.dummy(), password)

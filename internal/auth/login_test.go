@@ -1,0 +1,323 @@
+package auth_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+const (
+	chuEmail    = "chu@example.com"
+	chuPassword = "mật-khẩu-của-chủ"
+	window      = 15 * time.Minute // the default Options.FailureWindow
+)
+
+func TestLogin(t *testing.T) {
+	tests := []struct {
+		name     string
+		email    string
+		password string
+		// deactivate deactivates the account first.
+		deactivate bool
+		want       apierr.Code
+	}{
+		{name: "OK", email: chuEmail, password: chuPassword},
+		{name: "OKEmailCaseAndSpaceInsensitive", email: "  Chu@Example.COM ", password: chuPassword},
+		{name: "ErrWrongPassword", email: chuEmail, password: "mật-khẩu-sai", want: apierr.Unauthenticated},
+		{name: "ErrPasswordCaseSensitive", email: chuEmail, password: "MẬT-KHẨU-CỦA-CHỦ", want: apierr.Unauthenticated},
+		{name: "ErrUnknownEmail", email: "ai.do@example.com", password: chuPassword, want: apierr.Unauthenticated},
+		{name: "ErrDeactivated", email: chuEmail, password: chuPassword, deactivate: true, want: apierr.Unauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			org := e.org(t, "Công ty")
+			u := e.user(t, org, viewer.RoleOwner, chuEmail, chuPassword)
+			if tt.deactivate {
+				if err := u.Update().SetActive(false).Exec(viewer.SystemContext(t.Context(), org)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.clock.Advance(time.Hour)
+			now := e.clock.Now()
+
+			s, err := e.auth.Login(t.Context(), tt.email, tt.password, "203.0.113.7")
+			checkErr(t, err, tt.want, "")
+			if tt.want != "" {
+				if s != nil {
+					t.Fatalf("session = %+v, want nil with an error", s)
+				}
+				// Every failure counts once against the account and once
+				// against the address.
+				if n := e.attempts(t, "email:"+tt.email); n != 1 {
+					t.Fatalf("failures recorded for the account = %d, want 1", n)
+				}
+				if n := e.attempts(t, "ip:203.0.113.7"); n != 1 {
+					t.Fatalf("failures recorded for the address = %d, want 1", n)
+				}
+				return
+			}
+			if s.User.ID != u.ID {
+				t.Fatalf("session user = %s, want %s", s.User.ID, u.ID)
+			}
+			if want := now.Add(defaultSessionTTL); !s.ExpiresAt.Equal(want) {
+				t.Fatalf("ExpiresAt = %v, want %v", s.ExpiresAt, want)
+			}
+			if s.User.LastLoginAt == nil || !s.User.LastLoginAt.Equal(now) {
+				t.Fatalf("returned last_login_at = %v, want %v", s.User.LastLoginAt, now)
+			}
+			stored, err := e.client.User.Get(viewer.SystemContext(t.Context(), org), u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.LastLoginAt == nil || !stored.LastLoginAt.Equal(now) {
+				t.Fatalf("stored last_login_at = %v, want %v", stored.LastLoginAt, now)
+			}
+			v, err := e.auth.Authenticate(t.Context(), s.Token)
+			if err != nil {
+				t.Fatalf("Authenticate the new session: %v", err)
+			}
+			if v.UserID != u.ID || v.OrgID != org || v.Role != viewer.RoleOwner {
+				t.Fatalf("viewer = %+v, want user %s of %s as OWNER", v, u.ID, org)
+			}
+		})
+	}
+}
+
+// TestLoginFailuresLookAlike proves a caller cannot tell an unknown email
+// from a wrong password (or a deactivated account) by the error.
+func TestLoginFailuresLookAlike(t *testing.T) {
+	e := newEnv(t)
+	org := e.org(t, "Công ty")
+	e.user(t, org, viewer.RoleOwner, chuEmail, chuPassword)
+	off := e.user(t, org, viewer.RoleAgent, "nghi.viec@example.com", "mật-khẩu-cũ-nhé")
+	if err := off.Update().SetActive(false).Exec(viewer.SystemContext(t.Context(), org)); err != nil {
+		t.Fatal(err)
+	}
+	attempts := []struct{ name, email, password string }{
+		{"WrongPassword", chuEmail, "mật-khẩu-sai"},
+		{"UnknownEmail", "khong.co@example.com", "mật-khẩu-sai"},
+		{"UnknownEmailRightPasswordOfAnother", "khong.co@example.com", chuPassword},
+		{"Deactivated", "nghi.viec@example.com", "mật-khẩu-cũ-nhé"},
+	}
+	var first *apierr.Error
+	for _, a := range attempts {
+		t.Run(a.name, func(t *testing.T) {
+			_, err := e.auth.Login(t.Context(), a.email, a.password, "")
+			var got *apierr.Error
+			if !errors.As(err, &got) {
+				t.Fatalf("error = %v, want an *apierr.Error", err)
+			}
+			want := apierr.Error{Code: apierr.Unauthenticated, Message: "invalid email or password"}
+			if *got != want {
+				t.Fatalf("error = %+v, want %+v", *got, want)
+			}
+			if first == nil {
+				first = got
+			}
+			if got.Error() != first.Error() {
+				t.Fatalf("Error() = %q, want the same text as the first failure %q", got.Error(), first.Error())
+			}
+		})
+	}
+}
+
+// loginStep is one login attempt in a scenario: move the clock, try, check.
+type loginStep struct {
+	advance  time.Duration
+	email    string
+	password string
+	addr     string
+	want     apierr.Code // "" means the login succeeds
+}
+
+func repeat(n int, s loginStep) []loginStep {
+	out := make([]loginStep, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+func steps(groups ...[]loginStep) []loginStep {
+	var out []loginStep
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+func TestLoginLimits(t *testing.T) {
+	const (
+		addrA = "198.51.100.1"
+		addrB = "198.51.100.2"
+		other = "khac@example.com"
+	)
+	ok := loginStep{email: chuEmail, password: chuPassword, addr: addrA}
+	bad := loginStep{email: chuEmail, password: "mật-khẩu-sai", addr: addrA, want: apierr.Unauthenticated}
+	with := func(s loginStep, f func(*loginStep)) loginStep { f(&s); return s }
+	limited := func(s loginStep) loginStep { s.want = apierr.RateLimited; return s }
+	fromB := func(s *loginStep) { s.addr = addrB }
+	after := func(d time.Duration) func(*loginStep) { return func(s *loginStep) { s.advance = d } }
+	ghost := func(i int) loginStep {
+		return loginStep{email: fmt.Sprintf("ma%d@example.com", i), password: "mật-khẩu-sai", addr: addrA, want: apierr.Unauthenticated}
+	}
+
+	tests := []struct {
+		name  string
+		steps []loginStep
+		// wantAttempts are the failure rows left per key at the end.
+		wantAttempts map[string]int
+	}{
+		{
+			name: "PerAccountLimitOf5",
+			steps: steps(
+				repeat(5, bad),
+				[]loginStep{
+					limited(ok),              // even the right password
+					limited(with(ok, fromB)), // from any address
+					limited(bad),             // and a refused try is not counted
+					{email: other, password: chuPassword, addr: addrA}, // other accounts are unaffected
+				},
+			),
+			wantAttempts: map[string]int{"email:" + chuEmail: 5, "ip:" + addrA: 5, "ip:" + addrB: 0},
+		},
+		{
+			name: "PerAccountLimitResetsAfterWindow",
+			steps: steps(
+				repeat(5, bad),
+				[]loginStep{
+					limited(with(ok, after(window-time.Second))),
+					with(ok, after(2*time.Second)),
+				},
+			),
+			wantAttempts: map[string]int{"email:" + chuEmail: 0, "ip:" + addrA: 5},
+		},
+		{
+			name: "PerAddressLimitOf20",
+			steps: steps(
+				// 4 unknown accounts × 5 failures: each account stays
+				// within its own limit, the address reaches 20.
+				repeat(5, ghost(1)), repeat(5, ghost(2)), repeat(5, ghost(3)), repeat(5, ghost(4)),
+				[]loginStep{
+					limited(ok),
+					limited(loginStep{email: other, password: chuPassword, addr: addrA}), // any account from that address
+					with(ok, fromB), // the account itself is fine from elsewhere
+				},
+			),
+			wantAttempts: map[string]int{"ip:" + addrA: 20, "email:ma1@example.com": 5, "email:" + chuEmail: 0},
+		},
+		{
+			name: "PerAddressLimitResetsAfterWindow",
+			steps: steps(
+				repeat(5, ghost(1)), repeat(5, ghost(2)), repeat(5, ghost(3)), repeat(5, ghost(4)),
+				[]loginStep{
+					limited(with(ok, after(window-time.Second))),
+					with(ok, after(2*time.Second)),
+				},
+			),
+			wantAttempts: map[string]int{"ip:" + addrA: 20},
+		},
+		{
+			name: "FailuresInsideWindowAccumulate",
+			steps: steps(
+				// Spread over 14 minutes, all five still count.
+				[]loginStep{bad, with(bad, after(3*time.Minute)), with(bad, after(3*time.Minute)), with(bad, after(4*time.Minute)), with(bad, after(4*time.Minute))},
+				[]loginStep{
+					limited(ok),
+					// The first failure leaves the window: 4 remain.
+					with(ok, after(window-14*time.Minute+time.Second)),
+				},
+			),
+			wantAttempts: map[string]int{"email:" + chuEmail: 0, "ip:" + addrA: 5},
+		},
+		{
+			name: "SuccessClearsAccountFailures",
+			steps: steps(
+				repeat(4, bad),
+				[]loginStep{ok},
+				// Without the reset these would reach the limit after one.
+				repeat(4, bad),
+				[]loginStep{ok},
+				// The count restarted at zero and still limits at five.
+				repeat(5, bad),
+				[]loginStep{limited(ok)},
+			),
+			// Address failures are not cleared by a success.
+			wantAttempts: map[string]int{"email:" + chuEmail: 5, "ip:" + addrA: 13},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			org := e.org(t, "Công ty")
+			e.user(t, org, viewer.RoleOwner, chuEmail, chuPassword)
+			e.user(t, org, viewer.RoleAgent, other, chuPassword)
+			for i, st := range tt.steps {
+				e.clock.Advance(st.advance)
+				s, err := e.auth.Login(t.Context(), st.email, st.password, st.addr)
+				if got := apierr.CodeOf(err); got != st.want {
+					t.Fatalf("step %d (%s from %s): error = %v (code %q), want code %q", i+1, st.email, st.addr, err, got, st.want)
+				}
+				if st.want == "" && s == nil {
+					t.Fatalf("step %d: no session", i+1)
+				}
+				if st.want == apierr.RateLimited {
+					var ae *apierr.Error
+					errors.As(err, &ae)
+					if ae.Message != "too many failed logins; try again later" {
+						t.Fatalf("step %d: message = %q", i+1, ae.Message)
+					}
+				}
+			}
+			for key, want := range tt.wantAttempts {
+				if got := e.attempts(t, key); got != want {
+					t.Errorf("attempts[%q] = %d, want %d", key, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLoginLimitOptions(t *testing.T) {
+	e := newEnv(t)
+	svc := newService(e, 2, 3, time.Minute)
+	org := e.org(t, "Công ty")
+	e.user(t, org, viewer.RoleOwner, chuEmail, chuPassword)
+	for i := range 2 {
+		if _, err := svc.Login(t.Context(), chuEmail, "sai-mật-khẩu", "a"); apierr.CodeOf(err) != apierr.Unauthenticated {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	_, err := svc.Login(t.Context(), chuEmail, chuPassword, "b")
+	checkErr(t, err, apierr.RateLimited, "")
+	if _, err := svc.Login(t.Context(), "x@example.com", "sai-mật-khẩu", "a"); apierr.CodeOf(err) != apierr.Unauthenticated {
+		t.Fatalf("third address failure: %v", err)
+	}
+	_, err = svc.Login(t.Context(), "y@example.com", "sai-mật-khẩu", "a")
+	checkErr(t, err, apierr.RateLimited, "")
+	e.clock.Advance(time.Minute + time.Second)
+	if _, err := svc.Login(t.Context(), chuEmail, chuPassword, "a"); err != nil {
+		t.Fatalf("after the one-minute window: %v", err)
+	}
+}
+
+// TestLoginIgnoresNoBytesPast72 guards against bcrypt's truncation: a
+// 72-byte password followed by anything else is a wrong password.
+func TestLoginIgnoresNoBytesPast72(t *testing.T) {
+	e := newEnv(t)
+	org := e.org(t, "Công ty")
+	pw72 := strings.Repeat("ệ", 24) // 72 bytes
+	e.user(t, org, viewer.RoleOwner, chuEmail, pw72)
+	if _, err := e.auth.Login(t.Context(), chuEmail, pw72, "10.0.0.1"); err != nil {
+		t.Fatalf("the exact password: %v", err)
+	}
+	if _, err := e.auth.Login(t.Context(), chuEmail, pw72+"anything", "10.0.0.1"); apierr.CodeOf(err) != apierr.Unauthenticated {
+		t.Fatalf("a longer password logged in: %v", err)
+	}
+}
