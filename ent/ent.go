@@ -13,13 +13,20 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/event"
+	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/webhookevent"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -80,14 +87,21 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:       apikey.ValidColumn,
-			customfield.Table:  customfield.ValidColumn,
-			customer.Table:     customer.ValidColumn,
-			loginattempt.Table: loginattempt.ValidColumn,
-			organization.Table: organization.ValidColumn,
-			session.Table:      session.ValidColumn,
-			tag.Table:          tag.ValidColumn,
-			user.Table:         user.ValidColumn,
+			apikey.Table:          apikey.ValidColumn,
+			channel.Table:         channel.ValidColumn,
+			conversation.Table:    conversation.ValidColumn,
+			customfield.Table:     customfield.ValidColumn,
+			customer.Table:        customer.ValidColumn,
+			event.Table:           event.ValidColumn,
+			identity.Table:        identity.ValidColumn,
+			loginattempt.Table:    loginattempt.ValidColumn,
+			message.Table:         message.ValidColumn,
+			messagetemplate.Table: messagetemplate.ValidColumn,
+			organization.Table:    organization.ValidColumn,
+			session.Table:         session.ValidColumn,
+			tag.Table:             tag.ValidColumn,
+			user.Table:            user.ValidColumn,
+			webhookevent.Table:    webhookevent.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

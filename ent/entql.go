@@ -4,14 +4,21 @@ package ent
 
 import (
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/event"
+	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/webhookevent"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -21,7 +28,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 8)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -47,6 +54,62 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   channel.Table,
+			Columns: channel.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: channel.FieldID,
+			},
+		},
+		Type: "Channel",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			channel.FieldCreatedAt:            {Type: field.TypeTime, Column: channel.FieldCreatedAt},
+			channel.FieldUpdatedAt:            {Type: field.TypeTime, Column: channel.FieldUpdatedAt},
+			channel.FieldOrganizationID:       {Type: field.TypeString, Column: channel.FieldOrganizationID},
+			channel.FieldKind:                 {Type: field.TypeEnum, Column: channel.FieldKind},
+			channel.FieldExternalID:           {Type: field.TypeString, Column: channel.FieldExternalID},
+			channel.FieldName:                 {Type: field.TypeString, Column: channel.FieldName},
+			channel.FieldStatus:               {Type: field.TypeEnum, Column: channel.FieldStatus},
+			channel.FieldStatusReason:         {Type: field.TypeString, Column: channel.FieldStatusReason},
+			channel.FieldChatPermission:       {Type: field.TypeEnum, Column: channel.FieldChatPermission},
+			channel.FieldDescription:          {Type: field.TypeString, Column: channel.FieldDescription},
+			channel.FieldPublished:            {Type: field.TypeBool, Column: channel.FieldPublished},
+			channel.FieldIsTesting:            {Type: field.TypeBool, Column: channel.FieldIsTesting},
+			channel.FieldAppID:                {Type: field.TypeString, Column: channel.FieldAppID},
+			channel.FieldAccessToken:          {Type: field.TypeBytes, Column: channel.FieldAccessToken},
+			channel.FieldRefreshToken:         {Type: field.TypeBytes, Column: channel.FieldRefreshToken},
+			channel.FieldAppSecret:            {Type: field.TypeBytes, Column: channel.FieldAppSecret},
+			channel.FieldWebhookSecret:        {Type: field.TypeBytes, Column: channel.FieldWebhookSecret},
+			channel.FieldAccessTokenExpiresAt: {Type: field.TypeTime, Column: channel.FieldAccessTokenExpiresAt},
+			channel.FieldConnectedByID:        {Type: field.TypeString, Column: channel.FieldConnectedByID},
+			channel.FieldLastConnectedAt:      {Type: field.TypeTime, Column: channel.FieldLastConnectedAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   conversation.Table,
+			Columns: conversation.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: conversation.FieldID,
+			},
+		},
+		Type: "Conversation",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			conversation.FieldCreatedAt:      {Type: field.TypeTime, Column: conversation.FieldCreatedAt},
+			conversation.FieldUpdatedAt:      {Type: field.TypeTime, Column: conversation.FieldUpdatedAt},
+			conversation.FieldOrganizationID: {Type: field.TypeString, Column: conversation.FieldOrganizationID},
+			conversation.FieldChannelID:      {Type: field.TypeString, Column: conversation.FieldChannelID},
+			conversation.FieldCustomerID:     {Type: field.TypeString, Column: conversation.FieldCustomerID},
+			conversation.FieldStatus:         {Type: field.TypeEnum, Column: conversation.FieldStatus},
+			conversation.FieldAssigneeID:     {Type: field.TypeString, Column: conversation.FieldAssigneeID},
+			conversation.FieldUnreadCount:    {Type: field.TypeInt, Column: conversation.FieldUnreadCount},
+			conversation.FieldLastMessageAt:  {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
+			conversation.FieldLastInboundAt:  {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customfield.Table,
 			Columns: customfield.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -65,7 +128,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customfield.FieldOptions:        {Type: field.TypeJSON, Column: customfield.FieldOptions},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -94,7 +157,52 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldSearchText:     {Type: field.TypeString, Column: customer.FieldSearchText},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   event.Table,
+			Columns: event.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: event.FieldID,
+			},
+		},
+		Type: "Event",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			event.FieldOrganizationID: {Type: field.TypeString, Column: event.FieldOrganizationID},
+			event.FieldSeq:            {Type: field.TypeInt64, Column: event.FieldSeq},
+			event.FieldTopic:          {Type: field.TypeEnum, Column: event.FieldTopic},
+			event.FieldType:           {Type: field.TypeString, Column: event.FieldType},
+			event.FieldChannelID:      {Type: field.TypeString, Column: event.FieldChannelID},
+			event.FieldConversationID: {Type: field.TypeString, Column: event.FieldConversationID},
+			event.FieldMessageID:      {Type: field.TypeString, Column: event.FieldMessageID},
+			event.FieldAudienceUserID: {Type: field.TypeString, Column: event.FieldAudienceUserID},
+			event.FieldCreatedAt:      {Type: field.TypeTime, Column: event.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   identity.Table,
+			Columns: identity.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: identity.FieldID,
+			},
+		},
+		Type: "Identity",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			identity.FieldCreatedAt:        {Type: field.TypeTime, Column: identity.FieldCreatedAt},
+			identity.FieldUpdatedAt:        {Type: field.TypeTime, Column: identity.FieldUpdatedAt},
+			identity.FieldOrganizationID:   {Type: field.TypeString, Column: identity.FieldOrganizationID},
+			identity.FieldChannelID:        {Type: field.TypeString, Column: identity.FieldChannelID},
+			identity.FieldCustomerID:       {Type: field.TypeString, Column: identity.FieldCustomerID},
+			identity.FieldExternalID:       {Type: field.TypeString, Column: identity.FieldExternalID},
+			identity.FieldDisplayName:      {Type: field.TypeString, Column: identity.FieldDisplayName},
+			identity.FieldAvatarURL:        {Type: field.TypeString, Column: identity.FieldAvatarURL},
+			identity.FieldFollower:         {Type: field.TypeBool, Column: identity.FieldFollower},
+			identity.FieldProfileFetchedAt: {Type: field.TypeTime, Column: identity.FieldProfileFetchedAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -109,7 +217,58 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   message.Table,
+			Columns: message.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: message.FieldID,
+			},
+		},
+		Type: "Message",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			message.FieldCreatedAt:         {Type: field.TypeTime, Column: message.FieldCreatedAt},
+			message.FieldUpdatedAt:         {Type: field.TypeTime, Column: message.FieldUpdatedAt},
+			message.FieldOrganizationID:    {Type: field.TypeString, Column: message.FieldOrganizationID},
+			message.FieldConversationID:    {Type: field.TypeString, Column: message.FieldConversationID},
+			message.FieldChannelID:         {Type: field.TypeString, Column: message.FieldChannelID},
+			message.FieldDirection:         {Type: field.TypeEnum, Column: message.FieldDirection},
+			message.FieldKind:              {Type: field.TypeEnum, Column: message.FieldKind},
+			message.FieldText:              {Type: field.TypeString, Column: message.FieldText},
+			message.FieldAttachments:       {Type: field.TypeJSON, Column: message.FieldAttachments},
+			message.FieldProviderMessageID: {Type: field.TypeString, Column: message.FieldProviderMessageID},
+			message.FieldStatus:            {Type: field.TypeEnum, Column: message.FieldStatus},
+			message.FieldFailureReason:     {Type: field.TypeString, Column: message.FieldFailureReason},
+			message.FieldSenderType:        {Type: field.TypeEnum, Column: message.FieldSenderType},
+			message.FieldSenderUserID:      {Type: field.TypeString, Column: message.FieldSenderUserID},
+			message.FieldSentAt:            {Type: field.TypeTime, Column: message.FieldSentAt},
+			message.FieldDeliveredAt:       {Type: field.TypeTime, Column: message.FieldDeliveredAt},
+			message.FieldSeenAt:            {Type: field.TypeTime, Column: message.FieldSeenAt},
+			message.FieldAttempts:          {Type: field.TypeInt, Column: message.FieldAttempts},
+			message.FieldNextAttemptAt:     {Type: field.TypeTime, Column: message.FieldNextAttemptAt},
+			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   messagetemplate.Table,
+			Columns: messagetemplate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: messagetemplate.FieldID,
+			},
+		},
+		Type: "MessageTemplate",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			messagetemplate.FieldCreatedAt:      {Type: field.TypeTime, Column: messagetemplate.FieldCreatedAt},
+			messagetemplate.FieldUpdatedAt:      {Type: field.TypeTime, Column: messagetemplate.FieldUpdatedAt},
+			messagetemplate.FieldOrganizationID: {Type: field.TypeString, Column: messagetemplate.FieldOrganizationID},
+			messagetemplate.FieldName:           {Type: field.TypeString, Column: messagetemplate.FieldName},
+			messagetemplate.FieldContent:        {Type: field.TypeString, Column: messagetemplate.FieldContent},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -123,9 +282,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldCreatedAt: {Type: field.TypeTime, Column: organization.FieldCreatedAt},
 			organization.FieldUpdatedAt: {Type: field.TypeTime, Column: organization.FieldUpdatedAt},
 			organization.FieldName:      {Type: field.TypeString, Column: organization.FieldName},
+			organization.FieldEventSeq:  {Type: field.TypeInt64, Column: organization.FieldEventSeq},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -145,7 +305,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -163,7 +323,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:          {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -184,6 +344,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPresence:       {Type: field.TypeEnum, Column: user.FieldPresence},
 			user.FieldActive:         {Type: field.TypeBool, Column: user.FieldActive},
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   webhookevent.Table,
+			Columns: webhookevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: webhookevent.FieldID,
+			},
+		},
+		Type: "WebhookEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			webhookevent.FieldProvider:       {Type: field.TypeEnum, Column: webhookevent.FieldProvider},
+			webhookevent.FieldDedupeKey:      {Type: field.TypeString, Column: webhookevent.FieldDedupeKey},
+			webhookevent.FieldEventName:      {Type: field.TypeString, Column: webhookevent.FieldEventName},
+			webhookevent.FieldOrganizationID: {Type: field.TypeString, Column: webhookevent.FieldOrganizationID},
+			webhookevent.FieldChannelID:      {Type: field.TypeString, Column: webhookevent.FieldChannelID},
+			webhookevent.FieldPayload:        {Type: field.TypeBytes, Column: webhookevent.FieldPayload},
+			webhookevent.FieldReceivedAt:     {Type: field.TypeTime, Column: webhookevent.FieldReceivedAt},
+			webhookevent.FieldProcessedAt:    {Type: field.TypeTime, Column: webhookevent.FieldProcessedAt},
+			webhookevent.FieldAttempts:       {Type: field.TypeInt, Column: webhookevent.FieldAttempts},
+			webhookevent.FieldLastError:      {Type: field.TypeString, Column: webhookevent.FieldLastError},
+			webhookevent.FieldNextAttemptAt:  {Type: field.TypeTime, Column: webhookevent.FieldNextAttemptAt},
 		},
 	}
 	graph.MustAddE(
@@ -209,6 +393,102 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"APIKey",
 		"User",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channel.OrganizationTable,
+			Columns: []string{channel.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Channel",
+		"Organization",
+	)
+	graph.MustAddE(
+		"connected_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channel.ConnectedByTable,
+			Columns: []string{channel.ConnectedByColumn},
+			Bidi:    false,
+		},
+		"Channel",
+		"User",
+	)
+	graph.MustAddE(
+		"conversations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.ConversationsTable,
+			Columns: []string{channel.ConversationsColumn},
+			Bidi:    false,
+		},
+		"Channel",
+		"Conversation",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.OrganizationTable,
+			Columns: []string{conversation.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.ChannelTable,
+			Columns: []string{conversation.ChannelColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"Channel",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.CustomerTable,
+			Columns: []string{conversation.CustomerColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"Customer",
+	)
+	graph.MustAddE(
+		"assignee",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"User",
+	)
+	graph.MustAddE(
+		"messages",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.MessagesTable,
+			Columns: []string{conversation.MessagesColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"Message",
 	)
 	graph.MustAddE(
 		"organization",
@@ -257,6 +537,114 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Customer",
 		"Tag",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   event.OrganizationTable,
+			Columns: []string{event.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Event",
+		"Organization",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   identity.OrganizationTable,
+			Columns: []string{identity.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Identity",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   identity.ChannelTable,
+			Columns: []string{identity.ChannelColumn},
+			Bidi:    false,
+		},
+		"Identity",
+		"Channel",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   identity.CustomerTable,
+			Columns: []string{identity.CustomerColumn},
+			Bidi:    false,
+		},
+		"Identity",
+		"Customer",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   message.OrganizationTable,
+			Columns: []string{message.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Message",
+		"Organization",
+	)
+	graph.MustAddE(
+		"conversation",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   message.ConversationTable,
+			Columns: []string{message.ConversationColumn},
+			Bidi:    false,
+		},
+		"Message",
+		"Conversation",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   message.ChannelTable,
+			Columns: []string{message.ChannelColumn},
+			Bidi:    false,
+		},
+		"Message",
+		"Channel",
+	)
+	graph.MustAddE(
+		"sender_user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   message.SenderUserTable,
+			Columns: []string{message.SenderUserColumn},
+			Bidi:    false,
+		},
+		"Message",
+		"User",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   messagetemplate.OrganizationTable,
+			Columns: []string{messagetemplate.OrganizationColumn},
+			Bidi:    false,
+		},
+		"MessageTemplate",
+		"Organization",
 	)
 	graph.MustAddE(
 		"organization",
@@ -458,6 +846,348 @@ func (f *APIKeyFilter) WhereHasCreatedByWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ChannelQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ChannelQuery builder.
+func (_q *ChannelQuery) Filter() *ChannelFilter {
+	return &ChannelFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ChannelMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ChannelMutation builder.
+func (m *ChannelMutation) Filter() *ChannelFilter {
+	return &ChannelFilter{config: m.config, predicateAdder: m}
+}
+
+// ChannelFilter provides a generic filtering capability at runtime for ChannelQuery.
+type ChannelFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ChannelFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ChannelFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(channel.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ChannelFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ChannelFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *ChannelFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(channel.FieldOrganizationID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ChannelFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(channel.FieldKind))
+}
+
+// WhereExternalID applies the entql string predicate on the external_id field.
+func (f *ChannelFilter) WhereExternalID(p entql.StringP) {
+	f.Where(p.Field(channel.FieldExternalID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ChannelFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(channel.FieldName))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ChannelFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(channel.FieldStatus))
+}
+
+// WhereStatusReason applies the entql string predicate on the status_reason field.
+func (f *ChannelFilter) WhereStatusReason(p entql.StringP) {
+	f.Where(p.Field(channel.FieldStatusReason))
+}
+
+// WhereChatPermission applies the entql string predicate on the chat_permission field.
+func (f *ChannelFilter) WhereChatPermission(p entql.StringP) {
+	f.Where(p.Field(channel.FieldChatPermission))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *ChannelFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(channel.FieldDescription))
+}
+
+// WherePublished applies the entql bool predicate on the published field.
+func (f *ChannelFilter) WherePublished(p entql.BoolP) {
+	f.Where(p.Field(channel.FieldPublished))
+}
+
+// WhereIsTesting applies the entql bool predicate on the is_testing field.
+func (f *ChannelFilter) WhereIsTesting(p entql.BoolP) {
+	f.Where(p.Field(channel.FieldIsTesting))
+}
+
+// WhereAppID applies the entql string predicate on the app_id field.
+func (f *ChannelFilter) WhereAppID(p entql.StringP) {
+	f.Where(p.Field(channel.FieldAppID))
+}
+
+// WhereAccessToken applies the entql []byte predicate on the access_token field.
+func (f *ChannelFilter) WhereAccessToken(p entql.BytesP) {
+	f.Where(p.Field(channel.FieldAccessToken))
+}
+
+// WhereRefreshToken applies the entql []byte predicate on the refresh_token field.
+func (f *ChannelFilter) WhereRefreshToken(p entql.BytesP) {
+	f.Where(p.Field(channel.FieldRefreshToken))
+}
+
+// WhereAppSecret applies the entql []byte predicate on the app_secret field.
+func (f *ChannelFilter) WhereAppSecret(p entql.BytesP) {
+	f.Where(p.Field(channel.FieldAppSecret))
+}
+
+// WhereWebhookSecret applies the entql []byte predicate on the webhook_secret field.
+func (f *ChannelFilter) WhereWebhookSecret(p entql.BytesP) {
+	f.Where(p.Field(channel.FieldWebhookSecret))
+}
+
+// WhereAccessTokenExpiresAt applies the entql time.Time predicate on the access_token_expires_at field.
+func (f *ChannelFilter) WhereAccessTokenExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldAccessTokenExpiresAt))
+}
+
+// WhereConnectedByID applies the entql string predicate on the connected_by_id field.
+func (f *ChannelFilter) WhereConnectedByID(p entql.StringP) {
+	f.Where(p.Field(channel.FieldConnectedByID))
+}
+
+// WhereLastConnectedAt applies the entql time.Time predicate on the last_connected_at field.
+func (f *ChannelFilter) WhereLastConnectedAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldLastConnectedAt))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *ChannelFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConnectedBy applies a predicate to check if query has an edge connected_by.
+func (f *ChannelFilter) WhereHasConnectedBy() {
+	f.Where(entql.HasEdge("connected_by"))
+}
+
+// WhereHasConnectedByWith applies a predicate to check if query has an edge connected_by with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasConnectedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("connected_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversations applies a predicate to check if query has an edge conversations.
+func (f *ChannelFilter) WhereHasConversations() {
+	f.Where(entql.HasEdge("conversations"))
+}
+
+// WhereHasConversationsWith applies a predicate to check if query has an edge conversations with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasConversationsWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ConversationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ConversationQuery builder.
+func (_q *ConversationQuery) Filter() *ConversationFilter {
+	return &ConversationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ConversationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ConversationMutation builder.
+func (m *ConversationMutation) Filter() *ConversationFilter {
+	return &ConversationFilter{config: m.config, predicateAdder: m}
+}
+
+// ConversationFilter provides a generic filtering capability at runtime for ConversationQuery.
+type ConversationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ConversationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ConversationFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ConversationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ConversationFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *ConversationFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *ConversationFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldChannelID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *ConversationFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldCustomerID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ConversationFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldStatus))
+}
+
+// WhereAssigneeID applies the entql string predicate on the assignee_id field.
+func (f *ConversationFilter) WhereAssigneeID(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldAssigneeID))
+}
+
+// WhereUnreadCount applies the entql int predicate on the unread_count field.
+func (f *ConversationFilter) WhereUnreadCount(p entql.IntP) {
+	f.Where(p.Field(conversation.FieldUnreadCount))
+}
+
+// WhereLastMessageAt applies the entql time.Time predicate on the last_message_at field.
+func (f *ConversationFilter) WhereLastMessageAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldLastMessageAt))
+}
+
+// WhereLastInboundAt applies the entql time.Time predicate on the last_inbound_at field.
+func (f *ConversationFilter) WhereLastInboundAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldLastInboundAt))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *ConversationFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *ConversationFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *ConversationFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAssignee applies a predicate to check if query has an edge assignee.
+func (f *ConversationFilter) WhereHasAssignee() {
+	f.Where(entql.HasEdge("assignee"))
+}
+
+// WhereHasAssigneeWith applies a predicate to check if query has an edge assignee with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasAssigneeWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("assignee", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMessages applies a predicate to check if query has an edge messages.
+func (f *ConversationFilter) WhereHasMessages() {
+	f.Where(entql.HasEdge("messages"))
+}
+
+// WhereHasMessagesWith applies a predicate to check if query has an edge messages with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasMessagesWith(preds ...predicate.Message) {
+	f.Where(entql.HasEdgeWith("messages", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CustomFieldQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -486,7 +1216,7 @@ type CustomFieldFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomFieldFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -575,7 +1305,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -709,6 +1439,237 @@ func (f *CustomerFilter) WhereHasTagsWith(preds ...predicate.Tag) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *EventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EventQuery builder.
+func (_q *EventQuery) Filter() *EventFilter {
+	return &EventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EventMutation builder.
+func (m *EventMutation) Filter() *EventFilter {
+	return &EventFilter{config: m.config, predicateAdder: m}
+}
+
+// EventFilter provides a generic filtering capability at runtime for EventQuery.
+type EventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *EventFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(event.FieldID))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *EventFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(event.FieldOrganizationID))
+}
+
+// WhereSeq applies the entql int64 predicate on the seq field.
+func (f *EventFilter) WhereSeq(p entql.Int64P) {
+	f.Where(p.Field(event.FieldSeq))
+}
+
+// WhereTopic applies the entql string predicate on the topic field.
+func (f *EventFilter) WhereTopic(p entql.StringP) {
+	f.Where(p.Field(event.FieldTopic))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *EventFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(event.FieldType))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *EventFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(event.FieldChannelID))
+}
+
+// WhereConversationID applies the entql string predicate on the conversation_id field.
+func (f *EventFilter) WhereConversationID(p entql.StringP) {
+	f.Where(p.Field(event.FieldConversationID))
+}
+
+// WhereMessageID applies the entql string predicate on the message_id field.
+func (f *EventFilter) WhereMessageID(p entql.StringP) {
+	f.Where(p.Field(event.FieldMessageID))
+}
+
+// WhereAudienceUserID applies the entql string predicate on the audience_user_id field.
+func (f *EventFilter) WhereAudienceUserID(p entql.StringP) {
+	f.Where(p.Field(event.FieldAudienceUserID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *EventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(event.FieldCreatedAt))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *EventFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *EventFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *IdentityQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the IdentityQuery builder.
+func (_q *IdentityQuery) Filter() *IdentityFilter {
+	return &IdentityFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *IdentityMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the IdentityMutation builder.
+func (m *IdentityMutation) Filter() *IdentityFilter {
+	return &IdentityFilter{config: m.config, predicateAdder: m}
+}
+
+// IdentityFilter provides a generic filtering capability at runtime for IdentityQuery.
+type IdentityFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *IdentityFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *IdentityFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(identity.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *IdentityFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(identity.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *IdentityFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(identity.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *IdentityFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(identity.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *IdentityFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(identity.FieldChannelID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *IdentityFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(identity.FieldCustomerID))
+}
+
+// WhereExternalID applies the entql string predicate on the external_id field.
+func (f *IdentityFilter) WhereExternalID(p entql.StringP) {
+	f.Where(p.Field(identity.FieldExternalID))
+}
+
+// WhereDisplayName applies the entql string predicate on the display_name field.
+func (f *IdentityFilter) WhereDisplayName(p entql.StringP) {
+	f.Where(p.Field(identity.FieldDisplayName))
+}
+
+// WhereAvatarURL applies the entql string predicate on the avatar_url field.
+func (f *IdentityFilter) WhereAvatarURL(p entql.StringP) {
+	f.Where(p.Field(identity.FieldAvatarURL))
+}
+
+// WhereFollower applies the entql bool predicate on the follower field.
+func (f *IdentityFilter) WhereFollower(p entql.BoolP) {
+	f.Where(p.Field(identity.FieldFollower))
+}
+
+// WhereProfileFetchedAt applies the entql time.Time predicate on the profile_fetched_at field.
+func (f *IdentityFilter) WhereProfileFetchedAt(p entql.TimeP) {
+	f.Where(p.Field(identity.FieldProfileFetchedAt))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *IdentityFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *IdentityFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *IdentityFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *IdentityFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *IdentityFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *IdentityFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LoginAttemptQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -737,7 +1698,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -756,6 +1717,281 @@ func (f *LoginAttemptFilter) WhereKey(p entql.StringP) {
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
 func (f *LoginAttemptFilter) WhereCreatedAt(p entql.TimeP) {
 	f.Where(p.Field(loginattempt.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MessageQuery builder.
+func (_q *MessageQuery) Filter() *MessageFilter {
+	return &MessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MessageMutation builder.
+func (m *MessageMutation) Filter() *MessageFilter {
+	return &MessageFilter{config: m.config, predicateAdder: m}
+}
+
+// MessageFilter provides a generic filtering capability at runtime for MessageQuery.
+type MessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MessageFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(message.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MessageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MessageFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *MessageFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(message.FieldOrganizationID))
+}
+
+// WhereConversationID applies the entql string predicate on the conversation_id field.
+func (f *MessageFilter) WhereConversationID(p entql.StringP) {
+	f.Where(p.Field(message.FieldConversationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *MessageFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(message.FieldChannelID))
+}
+
+// WhereDirection applies the entql string predicate on the direction field.
+func (f *MessageFilter) WhereDirection(p entql.StringP) {
+	f.Where(p.Field(message.FieldDirection))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *MessageFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(message.FieldKind))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *MessageFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(message.FieldText))
+}
+
+// WhereAttachments applies the entql json.RawMessage predicate on the attachments field.
+func (f *MessageFilter) WhereAttachments(p entql.BytesP) {
+	f.Where(p.Field(message.FieldAttachments))
+}
+
+// WhereProviderMessageID applies the entql string predicate on the provider_message_id field.
+func (f *MessageFilter) WhereProviderMessageID(p entql.StringP) {
+	f.Where(p.Field(message.FieldProviderMessageID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *MessageFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(message.FieldStatus))
+}
+
+// WhereFailureReason applies the entql string predicate on the failure_reason field.
+func (f *MessageFilter) WhereFailureReason(p entql.StringP) {
+	f.Where(p.Field(message.FieldFailureReason))
+}
+
+// WhereSenderType applies the entql string predicate on the sender_type field.
+func (f *MessageFilter) WhereSenderType(p entql.StringP) {
+	f.Where(p.Field(message.FieldSenderType))
+}
+
+// WhereSenderUserID applies the entql string predicate on the sender_user_id field.
+func (f *MessageFilter) WhereSenderUserID(p entql.StringP) {
+	f.Where(p.Field(message.FieldSenderUserID))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *MessageFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldSentAt))
+}
+
+// WhereDeliveredAt applies the entql time.Time predicate on the delivered_at field.
+func (f *MessageFilter) WhereDeliveredAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldDeliveredAt))
+}
+
+// WhereSeenAt applies the entql time.Time predicate on the seen_at field.
+func (f *MessageFilter) WhereSeenAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldSeenAt))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *MessageFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(message.FieldAttempts))
+}
+
+// WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
+func (f *MessageFilter) WhereNextAttemptAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldNextAttemptAt))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *MessageFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(message.FieldLeaseUntil))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *MessageFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *MessageFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversation applies a predicate to check if query has an edge conversation.
+func (f *MessageFilter) WhereHasConversation() {
+	f.Where(entql.HasEdge("conversation"))
+}
+
+// WhereHasConversationWith applies a predicate to check if query has an edge conversation with a given conditions (other predicates).
+func (f *MessageFilter) WhereHasConversationWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversation", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *MessageFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *MessageFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSenderUser applies a predicate to check if query has an edge sender_user.
+func (f *MessageFilter) WhereHasSenderUser() {
+	f.Where(entql.HasEdge("sender_user"))
+}
+
+// WhereHasSenderUserWith applies a predicate to check if query has an edge sender_user with a given conditions (other predicates).
+func (f *MessageFilter) WhereHasSenderUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("sender_user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MessageTemplateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MessageTemplateQuery builder.
+func (_q *MessageTemplateQuery) Filter() *MessageTemplateFilter {
+	return &MessageTemplateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MessageTemplateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MessageTemplateMutation builder.
+func (m *MessageTemplateMutation) Filter() *MessageTemplateFilter {
+	return &MessageTemplateFilter{config: m.config, predicateAdder: m}
+}
+
+// MessageTemplateFilter provides a generic filtering capability at runtime for MessageTemplateQuery.
+type MessageTemplateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MessageTemplateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MessageTemplateFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(messagetemplate.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MessageTemplateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(messagetemplate.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MessageTemplateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(messagetemplate.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *MessageTemplateFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(messagetemplate.FieldOrganizationID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *MessageTemplateFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(messagetemplate.FieldName))
+}
+
+// WhereContent applies the entql string predicate on the content field.
+func (f *MessageTemplateFilter) WhereContent(p entql.StringP) {
+	f.Where(p.Field(messagetemplate.FieldContent))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *MessageTemplateFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *MessageTemplateFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -787,7 +2023,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -811,6 +2047,11 @@ func (f *OrganizationFilter) WhereUpdatedAt(p entql.TimeP) {
 // WhereName applies the entql string predicate on the name field.
 func (f *OrganizationFilter) WhereName(p entql.StringP) {
 	f.Where(p.Field(organization.FieldName))
+}
+
+// WhereEventSeq applies the entql int64 predicate on the event_seq field.
+func (f *OrganizationFilter) WhereEventSeq(p entql.Int64P) {
+	f.Where(p.Field(organization.FieldEventSeq))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -842,7 +2083,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -945,7 +2186,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1038,7 +2279,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1125,4 +2366,99 @@ func (f *UserFilter) WhereHasCustomersWith(preds ...predicate.Customer) {
 			p(s)
 		}
 	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *WebhookEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WebhookEventQuery builder.
+func (_q *WebhookEventQuery) Filter() *WebhookEventFilter {
+	return &WebhookEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WebhookEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WebhookEventMutation builder.
+func (m *WebhookEventMutation) Filter() *WebhookEventFilter {
+	return &WebhookEventFilter{config: m.config, predicateAdder: m}
+}
+
+// WebhookEventFilter provides a generic filtering capability at runtime for WebhookEventQuery.
+type WebhookEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WebhookEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *WebhookEventFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldID))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *WebhookEventFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldProvider))
+}
+
+// WhereDedupeKey applies the entql string predicate on the dedupe_key field.
+func (f *WebhookEventFilter) WhereDedupeKey(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldDedupeKey))
+}
+
+// WhereEventName applies the entql string predicate on the event_name field.
+func (f *WebhookEventFilter) WhereEventName(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldEventName))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *WebhookEventFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *WebhookEventFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldChannelID))
+}
+
+// WherePayload applies the entql []byte predicate on the payload field.
+func (f *WebhookEventFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(webhookevent.FieldPayload))
+}
+
+// WhereReceivedAt applies the entql time.Time predicate on the received_at field.
+func (f *WebhookEventFilter) WhereReceivedAt(p entql.TimeP) {
+	f.Where(p.Field(webhookevent.FieldReceivedAt))
+}
+
+// WhereProcessedAt applies the entql time.Time predicate on the processed_at field.
+func (f *WebhookEventFilter) WhereProcessedAt(p entql.TimeP) {
+	f.Where(p.Field(webhookevent.FieldProcessedAt))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *WebhookEventFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(webhookevent.FieldAttempts))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *WebhookEventFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldLastError))
+}
+
+// WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
+func (f *WebhookEventFilter) WhereNextAttemptAt(p entql.TimeP) {
+	f.Where(p.Field(webhookevent.FieldNextAttemptAt))
 }

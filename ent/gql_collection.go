@@ -11,8 +11,13 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
@@ -146,6 +151,413 @@ func newApiKeyPaginateArgs(rv map[string]any) *apikeyPaginateArgs {
 				args.opts = append(args.opts, WithApiKeyOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ChannelQuery) CollectFields(ctx context.Context, satisfies ...string) (*ChannelQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(channel.Columns))
+		selectedFields = []string{channel.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "connectedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withConnectedBy = query
+			if _, ok := fieldSeen[channel.FieldConnectedByID]; !ok {
+				selectedFields = append(selectedFields, channel.FieldConnectedByID)
+				fieldSeen[channel.FieldConnectedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[channel.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldCreatedAt)
+				fieldSeen[channel.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[channel.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldUpdatedAt)
+				fieldSeen[channel.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[channel.FieldKind]; !ok {
+				selectedFields = append(selectedFields, channel.FieldKind)
+				fieldSeen[channel.FieldKind] = struct{}{}
+			}
+		case "externalID":
+			if _, ok := fieldSeen[channel.FieldExternalID]; !ok {
+				selectedFields = append(selectedFields, channel.FieldExternalID)
+				fieldSeen[channel.FieldExternalID] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[channel.FieldName]; !ok {
+				selectedFields = append(selectedFields, channel.FieldName)
+				fieldSeen[channel.FieldName] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[channel.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, channel.FieldStatus)
+				fieldSeen[channel.FieldStatus] = struct{}{}
+			}
+		case "statusReason":
+			if _, ok := fieldSeen[channel.FieldStatusReason]; !ok {
+				selectedFields = append(selectedFields, channel.FieldStatusReason)
+				fieldSeen[channel.FieldStatusReason] = struct{}{}
+			}
+		case "chatPermission":
+			if _, ok := fieldSeen[channel.FieldChatPermission]; !ok {
+				selectedFields = append(selectedFields, channel.FieldChatPermission)
+				fieldSeen[channel.FieldChatPermission] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[channel.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, channel.FieldDescription)
+				fieldSeen[channel.FieldDescription] = struct{}{}
+			}
+		case "published":
+			if _, ok := fieldSeen[channel.FieldPublished]; !ok {
+				selectedFields = append(selectedFields, channel.FieldPublished)
+				fieldSeen[channel.FieldPublished] = struct{}{}
+			}
+		case "isTesting":
+			if _, ok := fieldSeen[channel.FieldIsTesting]; !ok {
+				selectedFields = append(selectedFields, channel.FieldIsTesting)
+				fieldSeen[channel.FieldIsTesting] = struct{}{}
+			}
+		case "lastConnectedAt":
+			if _, ok := fieldSeen[channel.FieldLastConnectedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldLastConnectedAt)
+				fieldSeen[channel.FieldLastConnectedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type channelPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ChannelPaginateOption
+}
+
+func newChannelPaginateArgs(rv map[string]any) *channelPaginateArgs {
+	args := &channelPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ChannelOrder{Field: &ChannelOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithChannelOrder(order))
+			}
+		case *ChannelOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithChannelOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ChannelWhereInput); ok {
+		args.opts = append(args.opts, WithChannelFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ConversationQuery) CollectFields(ctx context.Context, satisfies ...string) (*ConversationQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(conversation.Columns))
+		selectedFields = []string{conversation.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[conversation.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldChannelID)
+				fieldSeen[conversation.FieldChannelID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[conversation.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldCustomerID)
+				fieldSeen[conversation.FieldCustomerID] = struct{}{}
+			}
+
+		case "assignee":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withAssignee = query
+			if _, ok := fieldSeen[conversation.FieldAssigneeID]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldAssigneeID)
+				fieldSeen[conversation.FieldAssigneeID] = struct{}{}
+			}
+
+		case "messages":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MessageClient{config: _q.config}).Query()
+			)
+			args := newMessagePaginateArgs(fieldArgs(ctx, new(MessageWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newMessagePager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Conversation) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID gid.ID `sql:"conversation_id"`
+							Count  int    `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(conversation.MessagesColumn), ids...))
+						})
+						if err := query.GroupBy(conversation.MessagesColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[gid.ID]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[3] == nil {
+								nodes[i].Edges.totalCount[3] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[3][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Messages)
+							if nodes[i].Edges.totalCount[3] == nil {
+								nodes[i].Edges.totalCount[3] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[3][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(conversation.MessagesColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedMessages(alias, func(wq *MessageQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[conversation.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldCreatedAt)
+				fieldSeen[conversation.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[conversation.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldUpdatedAt)
+				fieldSeen[conversation.FieldUpdatedAt] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[conversation.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldStatus)
+				fieldSeen[conversation.FieldStatus] = struct{}{}
+			}
+		case "unreadCount":
+			if _, ok := fieldSeen[conversation.FieldUnreadCount]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldUnreadCount)
+				fieldSeen[conversation.FieldUnreadCount] = struct{}{}
+			}
+		case "lastMessageAt":
+			if _, ok := fieldSeen[conversation.FieldLastMessageAt]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldLastMessageAt)
+				fieldSeen[conversation.FieldLastMessageAt] = struct{}{}
+			}
+		case "lastInboundAt":
+			if _, ok := fieldSeen[conversation.FieldLastInboundAt]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldLastInboundAt)
+				fieldSeen[conversation.FieldLastInboundAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type conversationPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ConversationPaginateOption
+}
+
+func newConversationPaginateArgs(rv map[string]any) *conversationPaginateArgs {
+	args := &conversationPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ConversationOrder{Field: &ConversationOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithConversationOrder(order))
+			}
+		case *ConversationOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithConversationOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ConversationWhereInput); ok {
+		args.opts = append(args.opts, WithConversationFilter(v.Filter))
 	}
 	return args
 }
@@ -443,6 +855,425 @@ func newCustomerPaginateArgs(rv map[string]any) *customerPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*CustomerWhereInput); ok {
 		args.opts = append(args.opts, WithCustomerFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *IdentityQuery) CollectFields(ctx context.Context, satisfies ...string) (*IdentityQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *IdentityQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(identity.Columns))
+		selectedFields = []string{identity.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[identity.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, identity.FieldChannelID)
+				fieldSeen[identity.FieldChannelID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[identity.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, identity.FieldCustomerID)
+				fieldSeen[identity.FieldCustomerID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[identity.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, identity.FieldCreatedAt)
+				fieldSeen[identity.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[identity.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, identity.FieldUpdatedAt)
+				fieldSeen[identity.FieldUpdatedAt] = struct{}{}
+			}
+		case "externalID":
+			if _, ok := fieldSeen[identity.FieldExternalID]; !ok {
+				selectedFields = append(selectedFields, identity.FieldExternalID)
+				fieldSeen[identity.FieldExternalID] = struct{}{}
+			}
+		case "displayName":
+			if _, ok := fieldSeen[identity.FieldDisplayName]; !ok {
+				selectedFields = append(selectedFields, identity.FieldDisplayName)
+				fieldSeen[identity.FieldDisplayName] = struct{}{}
+			}
+		case "avatarURL":
+			if _, ok := fieldSeen[identity.FieldAvatarURL]; !ok {
+				selectedFields = append(selectedFields, identity.FieldAvatarURL)
+				fieldSeen[identity.FieldAvatarURL] = struct{}{}
+			}
+		case "follower":
+			if _, ok := fieldSeen[identity.FieldFollower]; !ok {
+				selectedFields = append(selectedFields, identity.FieldFollower)
+				fieldSeen[identity.FieldFollower] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type identityPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []IdentityPaginateOption
+}
+
+func newIdentityPaginateArgs(rv map[string]any) *identityPaginateArgs {
+	args := &identityPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &IdentityOrder{Field: &IdentityOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithIdentityOrder(order))
+			}
+		case *IdentityOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithIdentityOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *MessageQuery) CollectFields(ctx context.Context, satisfies ...string) (*MessageQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(message.Columns))
+		selectedFields = []string{message.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "conversation":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ConversationClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+				return err
+			}
+			_q.withConversation = query
+			if _, ok := fieldSeen[message.FieldConversationID]; !ok {
+				selectedFields = append(selectedFields, message.FieldConversationID)
+				fieldSeen[message.FieldConversationID] = struct{}{}
+			}
+
+		case "senderUser":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withSenderUser = query
+			if _, ok := fieldSeen[message.FieldSenderUserID]; !ok {
+				selectedFields = append(selectedFields, message.FieldSenderUserID)
+				fieldSeen[message.FieldSenderUserID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[message.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldCreatedAt)
+				fieldSeen[message.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[message.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldUpdatedAt)
+				fieldSeen[message.FieldUpdatedAt] = struct{}{}
+			}
+		case "direction":
+			if _, ok := fieldSeen[message.FieldDirection]; !ok {
+				selectedFields = append(selectedFields, message.FieldDirection)
+				fieldSeen[message.FieldDirection] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[message.FieldKind]; !ok {
+				selectedFields = append(selectedFields, message.FieldKind)
+				fieldSeen[message.FieldKind] = struct{}{}
+			}
+		case "text":
+			if _, ok := fieldSeen[message.FieldText]; !ok {
+				selectedFields = append(selectedFields, message.FieldText)
+				fieldSeen[message.FieldText] = struct{}{}
+			}
+		case "attachments":
+			if _, ok := fieldSeen[message.FieldAttachments]; !ok {
+				selectedFields = append(selectedFields, message.FieldAttachments)
+				fieldSeen[message.FieldAttachments] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[message.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, message.FieldStatus)
+				fieldSeen[message.FieldStatus] = struct{}{}
+			}
+		case "failureReason":
+			if _, ok := fieldSeen[message.FieldFailureReason]; !ok {
+				selectedFields = append(selectedFields, message.FieldFailureReason)
+				fieldSeen[message.FieldFailureReason] = struct{}{}
+			}
+		case "senderType":
+			if _, ok := fieldSeen[message.FieldSenderType]; !ok {
+				selectedFields = append(selectedFields, message.FieldSenderType)
+				fieldSeen[message.FieldSenderType] = struct{}{}
+			}
+		case "sentAt":
+			if _, ok := fieldSeen[message.FieldSentAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldSentAt)
+				fieldSeen[message.FieldSentAt] = struct{}{}
+			}
+		case "deliveredAt":
+			if _, ok := fieldSeen[message.FieldDeliveredAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldDeliveredAt)
+				fieldSeen[message.FieldDeliveredAt] = struct{}{}
+			}
+		case "seenAt":
+			if _, ok := fieldSeen[message.FieldSeenAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldSeenAt)
+				fieldSeen[message.FieldSeenAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type messagePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []MessagePaginateOption
+}
+
+func newMessagePaginateArgs(rv map[string]any) *messagePaginateArgs {
+	args := &messagePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &MessageOrder{Field: &MessageOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithMessageOrder(order))
+			}
+		case *MessageOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithMessageOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*MessageWhereInput); ok {
+		args.opts = append(args.opts, WithMessageFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *MessageTemplateQuery) CollectFields(ctx context.Context, satisfies ...string) (*MessageTemplateQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *MessageTemplateQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(messagetemplate.Columns))
+		selectedFields = []string{messagetemplate.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[messagetemplate.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, messagetemplate.FieldCreatedAt)
+				fieldSeen[messagetemplate.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[messagetemplate.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, messagetemplate.FieldUpdatedAt)
+				fieldSeen[messagetemplate.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[messagetemplate.FieldName]; !ok {
+				selectedFields = append(selectedFields, messagetemplate.FieldName)
+				fieldSeen[messagetemplate.FieldName] = struct{}{}
+			}
+		case "content":
+			if _, ok := fieldSeen[messagetemplate.FieldContent]; !ok {
+				selectedFields = append(selectedFields, messagetemplate.FieldContent)
+				fieldSeen[messagetemplate.FieldContent] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type messagetemplatePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []MessageTemplatePaginateOption
+}
+
+func newMessageTemplatePaginateArgs(rv map[string]any) *messagetemplatePaginateArgs {
+	args := &messagetemplatePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &MessageTemplateOrder{Field: &MessageTemplateOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithMessageTemplateOrder(order))
+			}
+		case *MessageTemplateOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithMessageTemplateOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*MessageTemplateWhereInput); ok {
+		args.opts = append(args.opts, WithMessageTemplateFilter(v.Filter))
 	}
 	return args
 }

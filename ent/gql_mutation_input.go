@@ -246,6 +246,52 @@ func (c *CustomerUpdateOne) SetInput(i UpdateCustomerInput) *CustomerUpdateOne {
 	return c
 }
 
+// CreateMessageTemplateInput represents a mutation input for creating messagetemplates.
+type CreateMessageTemplateInput struct {
+	Name    string
+	Content string
+}
+
+// Mutate applies the CreateMessageTemplateInput on the MessageTemplateMutation builder.
+func (i *CreateMessageTemplateInput) Mutate(m *MessageTemplateMutation) {
+	m.SetName(i.Name)
+	m.SetContent(i.Content)
+}
+
+// SetInput applies the change-set in the CreateMessageTemplateInput on the MessageTemplateCreate builder.
+func (c *MessageTemplateCreate) SetInput(i CreateMessageTemplateInput) *MessageTemplateCreate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// UpdateMessageTemplateInput represents a mutation input for updating messagetemplates.
+type UpdateMessageTemplateInput struct {
+	Name    *string
+	Content *string
+}
+
+// Mutate applies the UpdateMessageTemplateInput on the MessageTemplateMutation builder.
+func (i *UpdateMessageTemplateInput) Mutate(m *MessageTemplateMutation) {
+	if v := i.Name; v != nil {
+		m.SetName(*v)
+	}
+	if v := i.Content; v != nil {
+		m.SetContent(*v)
+	}
+}
+
+// SetInput applies the change-set in the UpdateMessageTemplateInput on the MessageTemplateUpdate builder.
+func (c *MessageTemplateUpdate) SetInput(i UpdateMessageTemplateInput) *MessageTemplateUpdate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// SetInput applies the change-set in the UpdateMessageTemplateInput on the MessageTemplateUpdateOne builder.
+func (c *MessageTemplateUpdateOne) SetInput(i UpdateMessageTemplateInput) *MessageTemplateUpdateOne {
+	i.Mutate(c.Mutation())
+	return c
+}
+
 // CreateTagInput represents a mutation input for creating tags.
 type CreateTagInput struct {
 	Name        string

@@ -58,6 +58,20 @@ func (_c *OrganizationCreate) SetName(v string) *OrganizationCreate {
 	return _c
 }
 
+// SetEventSeq sets the "event_seq" field.
+func (_c *OrganizationCreate) SetEventSeq(v int64) *OrganizationCreate {
+	_c.mutation.SetEventSeq(v)
+	return _c
+}
+
+// SetNillableEventSeq sets the "event_seq" field if the given value is not nil.
+func (_c *OrganizationCreate) SetNillableEventSeq(v *int64) *OrganizationCreate {
+	if v != nil {
+		_c.SetEventSeq(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *OrganizationCreate) SetID(v gid.ID) *OrganizationCreate {
 	_c.mutation.SetID(v)
@@ -123,6 +137,10 @@ func (_c *OrganizationCreate) defaults() error {
 		v := organization.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.EventSeq(); !ok {
+		v := organization.DefaultEventSeq
+		_c.mutation.SetEventSeq(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if organization.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized organization.DefaultID (forgotten import ent/runtime?)")
@@ -148,6 +166,9 @@ func (_c *OrganizationCreate) check() error {
 		if err := organization.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Organization.name": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.EventSeq(); !ok {
+		return &ValidationError{Name: "event_seq", err: errors.New(`ent: missing required field "Organization.event_seq"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := organization.IDValidator(string(v)); err != nil {
@@ -201,6 +222,10 @@ func (_c *OrganizationCreate) createSpec() (*Organization, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.Name(); ok {
 		_spec.SetField(organization.FieldName, field.TypeString, value)
 		_node.Name = value
+	}
+	if value, ok := _c.mutation.EventSeq(); ok {
+		_spec.SetField(organization.FieldEventSeq, field.TypeInt64, value)
+		_node.EventSeq = value
 	}
 	return _node, _spec
 }
@@ -275,6 +300,24 @@ func (u *OrganizationUpsert) SetName(v string) *OrganizationUpsert {
 // UpdateName sets the "name" field to the value that was provided on create.
 func (u *OrganizationUpsert) UpdateName() *OrganizationUpsert {
 	u.SetExcluded(organization.FieldName)
+	return u
+}
+
+// SetEventSeq sets the "event_seq" field.
+func (u *OrganizationUpsert) SetEventSeq(v int64) *OrganizationUpsert {
+	u.Set(organization.FieldEventSeq, v)
+	return u
+}
+
+// UpdateEventSeq sets the "event_seq" field to the value that was provided on create.
+func (u *OrganizationUpsert) UpdateEventSeq() *OrganizationUpsert {
+	u.SetExcluded(organization.FieldEventSeq)
+	return u
+}
+
+// AddEventSeq adds v to the "event_seq" field.
+func (u *OrganizationUpsert) AddEventSeq(v int64) *OrganizationUpsert {
+	u.Add(organization.FieldEventSeq, v)
 	return u
 }
 
@@ -354,6 +397,27 @@ func (u *OrganizationUpsertOne) SetName(v string) *OrganizationUpsertOne {
 func (u *OrganizationUpsertOne) UpdateName() *OrganizationUpsertOne {
 	return u.Update(func(s *OrganizationUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetEventSeq sets the "event_seq" field.
+func (u *OrganizationUpsertOne) SetEventSeq(v int64) *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.SetEventSeq(v)
+	})
+}
+
+// AddEventSeq adds v to the "event_seq" field.
+func (u *OrganizationUpsertOne) AddEventSeq(v int64) *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.AddEventSeq(v)
+	})
+}
+
+// UpdateEventSeq sets the "event_seq" field to the value that was provided on create.
+func (u *OrganizationUpsertOne) UpdateEventSeq() *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.UpdateEventSeq()
 	})
 }
 
@@ -600,6 +664,27 @@ func (u *OrganizationUpsertBulk) SetName(v string) *OrganizationUpsertBulk {
 func (u *OrganizationUpsertBulk) UpdateName() *OrganizationUpsertBulk {
 	return u.Update(func(s *OrganizationUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetEventSeq sets the "event_seq" field.
+func (u *OrganizationUpsertBulk) SetEventSeq(v int64) *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.SetEventSeq(v)
+	})
+}
+
+// AddEventSeq adds v to the "event_seq" field.
+func (u *OrganizationUpsertBulk) AddEventSeq(v int64) *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.AddEventSeq(v)
+	})
+}
+
+// UpdateEventSeq sets the "event_seq" field to the value that was provided on create.
+func (u *OrganizationUpsertBulk) UpdateEventSeq() *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.UpdateEventSeq()
 	})
 }
 

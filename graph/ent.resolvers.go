@@ -28,10 +28,28 @@ func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[gid.ID
 	return r.Client.APIKey.Query().Paginate(ctx, after, first, before, last, ent.WithApiKeyOrder(orderBy))
 }
 
+// Channels is the resolver for the channels field.
+func (r *queryResolver) Channels(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) (*ent.ChannelConnection, error) {
+	return r.Client.Channel.Query().Paginate(ctx, after, first, before, last,
+		ent.WithChannelOrder(orderBy), ent.WithChannelFilter(where.Filter))
+}
+
+// Conversations is the resolver for the conversations field.
+func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) (*ent.ConversationConnection, error) {
+	return r.Client.Conversation.Query().Paginate(ctx, after, first, before, last,
+		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
+}
+
 // CustomFields is the resolver for the customFields field.
 func (r *queryResolver) CustomFields(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CustomFieldOrder, where *ent.CustomFieldWhereInput) (*ent.CustomFieldConnection, error) {
 	return r.Client.CustomField.Query().Paginate(ctx, after, first, before, last,
 		ent.WithCustomFieldOrder(orderBy), ent.WithCustomFieldFilter(where.Filter))
+}
+
+// MessageTemplates is the resolver for the messageTemplates field.
+func (r *queryResolver) MessageTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageTemplateOrder, where *ent.MessageTemplateWhereInput) (*ent.MessageTemplateConnection, error) {
+	return r.Client.MessageTemplate.Query().Paginate(ctx, after, first, before, last,
+		ent.WithMessageTemplateOrder(orderBy), ent.WithMessageTemplateFilter(where.Filter))
 }
 
 // Tags is the resolver for the tags field.

@@ -4,8 +4,13 @@ import (
 	"context"
 
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
@@ -15,12 +20,17 @@ import (
 // nodeTables maps the ent types reachable through `node` to their tables;
 // the others (sessions, login attempts) are not nodes.
 var nodeTables = map[string]string{
-	"APIKey":       apikey.Table,
-	"Customer":     customer.Table,
-	"CustomField":  customfield.Table,
-	"Organization": organization.Table,
-	"Tag":          tag.Table,
-	"User":         user.Table,
+	"APIKey":          apikey.Table,
+	"Customer":        customer.Table,
+	"CustomField":     customfield.Table,
+	"Organization":    organization.Table,
+	"Tag":             tag.Table,
+	"User":            user.Table,
+	"Channel":         channel.Table,
+	"Identity":        identity.Table,
+	"Conversation":    conversation.Table,
+	"Message":         message.Table,
+	"MessageTemplate": messagetemplate.Table,
 }
 
 // nodeTable finds the table of a global ID from its prefix, so `node` costs

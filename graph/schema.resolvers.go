@@ -17,6 +17,7 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -123,6 +124,21 @@ func (r *mutationResolver) UpdateTag(ctx context.Context, id gid.ID, input ent.U
 // DeleteTag is the resolver for the deleteTag field.
 func (r *mutationResolver) DeleteTag(ctx context.Context, id gid.ID) (gid.ID, error) {
 	return id, r.Client.Tag.DeleteOneID(id).Exec(ctx)
+}
+
+// CreateMessageTemplate is the resolver for the createMessageTemplate field.
+func (r *mutationResolver) CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error) {
+	return r.Client.MessageTemplate.Create().SetInput(input).Save(ctx)
+}
+
+// UpdateMessageTemplate is the resolver for the updateMessageTemplate field.
+func (r *mutationResolver) UpdateMessageTemplate(ctx context.Context, id gid.ID, input ent.UpdateMessageTemplateInput) (*ent.MessageTemplate, error) {
+	return r.Client.MessageTemplate.UpdateOneID(id).SetInput(input).Save(ctx)
+}
+
+// DeleteMessageTemplates is the resolver for the deleteMessageTemplates field.
+func (r *mutationResolver) DeleteMessageTemplates(ctx context.Context, ids []gid.ID) (int, error) {
+	return inbox.DeleteTemplates(ctx, r.Client, ids)
 }
 
 // CreateCustomField is the resolver for the createCustomField field.

@@ -50,6 +50,138 @@ var (
 			},
 		},
 	}
+	// ChannelsColumns holds the columns for the "channels" table.
+	ChannelsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"ZALO_OA", "FACEBOOK_PAGE", "LIVETALK"}},
+		{Name: "external_id", Type: field.TypeString, Size: 100},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"CONNECTED", "DISCONNECTED"}, Default: "CONNECTED"},
+		{Name: "status_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "chat_permission", Type: field.TypeEnum, Enums: []string{"ONLY_ME", "SHARED"}, Default: "ONLY_ME"},
+		{Name: "description", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "published", Type: field.TypeBool, Default: false},
+		{Name: "is_testing", Type: field.TypeBool, Default: false},
+		{Name: "app_id", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "access_token", Type: field.TypeBytes, Nullable: true},
+		{Name: "refresh_token", Type: field.TypeBytes, Nullable: true},
+		{Name: "app_secret", Type: field.TypeBytes, Nullable: true},
+		{Name: "webhook_secret", Type: field.TypeBytes, Nullable: true},
+		{Name: "access_token_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_connected_at", Type: field.TypeTime},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "connected_by_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// ChannelsTable holds the schema information for the "channels" table.
+	ChannelsTable = &schema.Table{
+		Name:       "channels",
+		Columns:    ChannelsColumns,
+		PrimaryKey: []*schema.Column{ChannelsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "channels_organizations_organization",
+				Columns:    []*schema.Column{ChannelsColumns[19]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "channels_users_connected_by",
+				Columns:    []*schema.Column{ChannelsColumns[20]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "channel_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ChannelsColumns[19]},
+			},
+			{
+				Name:    "channel_kind_external_id",
+				Unique:  true,
+				Columns: []*schema.Column{ChannelsColumns[3], ChannelsColumns[4]},
+			},
+		},
+	}
+	// ConversationsColumns holds the columns for the "conversations" table.
+	ConversationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "PENDING", "RESOLVED"}, Default: "OPEN"},
+		{Name: "unread_count", Type: field.TypeInt, Default: 0},
+		{Name: "last_message_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_inbound_at", Type: field.TypeTime, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Size: 40},
+		{Name: "assignee_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// ConversationsTable holds the schema information for the "conversations" table.
+	ConversationsTable = &schema.Table{
+		Name:       "conversations",
+		Columns:    ConversationsColumns,
+		PrimaryKey: []*schema.Column{ConversationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "conversations_organizations_organization",
+				Columns:    []*schema.Column{ConversationsColumns[7]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "conversations_channels_channel",
+				Columns:    []*schema.Column{ConversationsColumns[8]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "conversations_customers_customer",
+				Columns:    []*schema.Column{ConversationsColumns[9]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "conversations_users_assignee",
+				Columns:    []*schema.Column{ConversationsColumns[10]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "conversation_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[7]},
+			},
+			{
+				Name:    "conversation_organization_id_last_message_at",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[7], ConversationsColumns[5]},
+			},
+			{
+				Name:    "conversation_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[9]},
+			},
+			{
+				Name:    "conversation_assignee_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[10]},
+			},
+			{
+				Name:    "conversation_channel_id_customer_id",
+				Unique:  true,
+				Columns: []*schema.Column{ConversationsColumns[8], ConversationsColumns[9]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status <> 'RESOLVED'",
+				},
+			},
+		},
+	}
 	// CustomFieldsColumns holds the columns for the "custom_fields" table.
 	CustomFieldsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -165,6 +297,102 @@ var (
 			},
 		},
 	}
+	// EventsColumns holds the columns for the "events" table.
+	EventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "seq", Type: field.TypeInt64},
+		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL"}},
+		{Name: "type", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Nullable: true},
+		{Name: "conversation_id", Type: field.TypeString, Nullable: true},
+		{Name: "message_id", Type: field.TypeString, Nullable: true},
+		{Name: "audience_user_id", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+	}
+	// EventsTable holds the schema information for the "events" table.
+	EventsTable = &schema.Table{
+		Name:       "events",
+		Columns:    EventsColumns,
+		PrimaryKey: []*schema.Column{EventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "events_organizations_organization",
+				Columns:    []*schema.Column{EventsColumns[9]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "event_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[9]},
+			},
+			{
+				Name:    "event_organization_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{EventsColumns[9], EventsColumns[1]},
+			},
+		},
+	}
+	// IdentitiesColumns holds the columns for the "identities" table.
+	IdentitiesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "external_id", Type: field.TypeString, Size: 100},
+		{Name: "display_name", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "avatar_url", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "follower", Type: field.TypeBool, Nullable: true},
+		{Name: "profile_fetched_at", Type: field.TypeTime, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Size: 40},
+	}
+	// IdentitiesTable holds the schema information for the "identities" table.
+	IdentitiesTable = &schema.Table{
+		Name:       "identities",
+		Columns:    IdentitiesColumns,
+		PrimaryKey: []*schema.Column{IdentitiesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "identities_organizations_organization",
+				Columns:    []*schema.Column{IdentitiesColumns[8]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "identities_channels_channel",
+				Columns:    []*schema.Column{IdentitiesColumns[9]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "identities_customers_customer",
+				Columns:    []*schema.Column{IdentitiesColumns[10]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "identity_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentitiesColumns[8]},
+			},
+			{
+				Name:    "identity_channel_id_external_id",
+				Unique:  true,
+				Columns: []*schema.Column{IdentitiesColumns[9], IdentitiesColumns[3]},
+			},
+			{
+				Name:    "identity_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentitiesColumns[10]},
+			},
+		},
+	}
 	// LoginAttemptsColumns holds the columns for the "login_attempts" table.
 	LoginAttemptsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -184,12 +412,126 @@ var (
 			},
 		},
 	}
+	// MessagesColumns holds the columns for the "messages" table.
+	MessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "direction", Type: field.TypeEnum, Enums: []string{"INBOUND", "OUTBOUND"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TEXT", "IMAGE", "FILE", "STICKER", "LINK", "LOCATION", "AUDIO", "VIDEO", "OTHER"}, Default: "TEXT"},
+		{Name: "text", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "attachments", Type: field.TypeJSON, Nullable: true},
+		{Name: "provider_message_id", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"RECEIVED", "QUEUED", "SENT", "DELIVERED", "SEEN", "FAILED"}},
+		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "sender_type", Type: field.TypeEnum, Enums: []string{"CUSTOMER", "USER", "SYSTEM"}},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "seen_at", Type: field.TypeTime, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "conversation_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "sender_user_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// MessagesTable holds the schema information for the "messages" table.
+	MessagesTable = &schema.Table{
+		Name:       "messages",
+		Columns:    MessagesColumns,
+		PrimaryKey: []*schema.Column{MessagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "messages_organizations_organization",
+				Columns:    []*schema.Column{MessagesColumns[17]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "messages_conversations_conversation",
+				Columns:    []*schema.Column{MessagesColumns[18]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "messages_channels_channel",
+				Columns:    []*schema.Column{MessagesColumns[19]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "messages_users_sender_user",
+				Columns:    []*schema.Column{MessagesColumns[20]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "message_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[17]},
+			},
+			{
+				Name:    "message_channel_id_provider_message_id",
+				Unique:  true,
+				Columns: []*schema.Column{MessagesColumns[19], MessagesColumns[7]},
+			},
+			{
+				Name:    "message_conversation_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[18], MessagesColumns[1]},
+			},
+			{
+				Name:    "message_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[15]},
+			},
+		},
+	}
+	// MessageTemplatesColumns holds the columns for the "message_templates" table.
+	MessageTemplatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "content", Type: field.TypeString, Size: 4000},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+	}
+	// MessageTemplatesTable holds the schema information for the "message_templates" table.
+	MessageTemplatesTable = &schema.Table{
+		Name:       "message_templates",
+		Columns:    MessageTemplatesColumns,
+		PrimaryKey: []*schema.Column{MessageTemplatesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "message_templates_organizations_organization",
+				Columns:    []*schema.Column{MessageTemplatesColumns[5]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "messagetemplate_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{MessageTemplatesColumns[5]},
+			},
+			{
+				Name:    "messagetemplate_organization_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{MessageTemplatesColumns[5], MessageTemplatesColumns[3]},
+			},
+		},
+	}
 	// OrganizationsColumns holds the columns for the "organizations" table.
 	OrganizationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "event_seq", Type: field.TypeInt64, Default: 0},
 	}
 	// OrganizationsTable holds the schema information for the "organizations" table.
 	OrganizationsTable = &schema.Table{
@@ -315,6 +657,39 @@ var (
 			},
 		},
 	}
+	// WebhookEventsColumns holds the columns for the "webhook_events" table.
+	WebhookEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "provider", Type: field.TypeEnum, Enums: []string{"ZALO", "FACEBOOK"}},
+		{Name: "dedupe_key", Type: field.TypeString, Size: 300},
+		{Name: "event_name", Type: field.TypeString, Size: 100},
+		{Name: "organization_id", Type: field.TypeString, Nullable: true},
+		{Name: "channel_id", Type: field.TypeString, Nullable: true},
+		{Name: "payload", Type: field.TypeBytes},
+		{Name: "received_at", Type: field.TypeTime},
+		{Name: "processed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+	}
+	// WebhookEventsTable holds the schema information for the "webhook_events" table.
+	WebhookEventsTable = &schema.Table{
+		Name:       "webhook_events",
+		Columns:    WebhookEventsColumns,
+		PrimaryKey: []*schema.Column{WebhookEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookevent_provider_dedupe_key",
+				Unique:  true,
+				Columns: []*schema.Column{WebhookEventsColumns[1], WebhookEventsColumns[2]},
+			},
+			{
+				Name:    "webhookevent_processed_at_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[8], WebhookEventsColumns[11]},
+			},
+		},
+	}
 	// CustomerTagsColumns holds the columns for the "customer_tags" table.
 	CustomerTagsColumns = []*schema.Column{
 		{Name: "customer_id", Type: field.TypeString, Size: 40},
@@ -343,13 +718,20 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		ChannelsTable,
+		ConversationsTable,
 		CustomFieldsTable,
 		CustomersTable,
+		EventsTable,
+		IdentitiesTable,
 		LoginAttemptsTable,
+		MessagesTable,
+		MessageTemplatesTable,
 		OrganizationsTable,
 		SessionsTable,
 		TagsTable,
 		UsersTable,
+		WebhookEventsTable,
 		CustomerTagsTable,
 	}
 )
@@ -357,9 +739,24 @@ var (
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = OrganizationsTable
 	APIKeysTable.ForeignKeys[1].RefTable = UsersTable
+	ChannelsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ChannelsTable.ForeignKeys[1].RefTable = UsersTable
+	ConversationsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ConversationsTable.ForeignKeys[1].RefTable = ChannelsTable
+	ConversationsTable.ForeignKeys[2].RefTable = CustomersTable
+	ConversationsTable.ForeignKeys[3].RefTable = UsersTable
 	CustomFieldsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomersTable.ForeignKeys[1].RefTable = UsersTable
+	EventsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	IdentitiesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	IdentitiesTable.ForeignKeys[1].RefTable = ChannelsTable
+	IdentitiesTable.ForeignKeys[2].RefTable = CustomersTable
+	MessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	MessagesTable.ForeignKeys[1].RefTable = ConversationsTable
+	MessagesTable.ForeignKeys[2].RefTable = ChannelsTable
+	MessagesTable.ForeignKeys[3].RefTable = UsersTable
+	MessageTemplatesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	SessionsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	SessionsTable.ForeignKeys[1].RefTable = UsersTable
 	TagsTable.ForeignKeys[0].RefTable = OrganizationsTable

@@ -7,14 +7,21 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/event"
+	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/schema"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/gid"
 
 	"entgo.io/ent"
@@ -84,6 +91,150 @@ func init() {
 	apikey.DefaultID = apikeyDescID.Default.(func() gid.ID)
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	apikey.IDValidator = apikeyDescID.Validators[0].(func(string) error)
+	channelMixin := schema.Channel{}.Mixin()
+	channel.Policy = privacy.NewPolicies(channelMixin[2], schema.Channel{})
+	channel.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := channel.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	channelMixinHooks2 := channelMixin[2].Hooks()
+
+	channel.Hooks[1] = channelMixinHooks2[0]
+	channelMixinFields0 := channelMixin[0].Fields()
+	_ = channelMixinFields0
+	channelMixinFields1 := channelMixin[1].Fields()
+	_ = channelMixinFields1
+	channelMixinFields2 := channelMixin[2].Fields()
+	_ = channelMixinFields2
+	channelFields := schema.Channel{}.Fields()
+	_ = channelFields
+	// channelDescCreatedAt is the schema descriptor for created_at field.
+	channelDescCreatedAt := channelMixinFields1[0].Descriptor()
+	// channel.DefaultCreatedAt holds the default value on creation for the created_at field.
+	channel.DefaultCreatedAt = channelDescCreatedAt.Default.(func() time.Time)
+	// channelDescUpdatedAt is the schema descriptor for updated_at field.
+	channelDescUpdatedAt := channelMixinFields1[1].Descriptor()
+	// channel.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	channel.DefaultUpdatedAt = channelDescUpdatedAt.Default.(func() time.Time)
+	// channel.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	channel.UpdateDefaultUpdatedAt = channelDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// channelDescOrganizationID is the schema descriptor for organization_id field.
+	channelDescOrganizationID := channelMixinFields2[0].Descriptor()
+	// channel.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	channel.OrganizationIDValidator = channelDescOrganizationID.Validators[0].(func(string) error)
+	// channelDescExternalID is the schema descriptor for external_id field.
+	channelDescExternalID := channelFields[1].Descriptor()
+	// channel.ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
+	channel.ExternalIDValidator = func() func(string) error {
+		validators := channelDescExternalID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(external_id string) error {
+			for _, fn := range fns {
+				if err := fn(external_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channelDescName is the schema descriptor for name field.
+	channelDescName := channelFields[2].Descriptor()
+	// channel.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	channel.NameValidator = func() func(string) error {
+		validators := channelDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channelDescStatusReason is the schema descriptor for status_reason field.
+	channelDescStatusReason := channelFields[4].Descriptor()
+	// channel.StatusReasonValidator is a validator for the "status_reason" field. It is called by the builders before save.
+	channel.StatusReasonValidator = channelDescStatusReason.Validators[0].(func(string) error)
+	// channelDescDescription is the schema descriptor for description field.
+	channelDescDescription := channelFields[6].Descriptor()
+	// channel.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	channel.DescriptionValidator = channelDescDescription.Validators[0].(func(string) error)
+	// channelDescPublished is the schema descriptor for published field.
+	channelDescPublished := channelFields[7].Descriptor()
+	// channel.DefaultPublished holds the default value on creation for the published field.
+	channel.DefaultPublished = channelDescPublished.Default.(bool)
+	// channelDescIsTesting is the schema descriptor for is_testing field.
+	channelDescIsTesting := channelFields[8].Descriptor()
+	// channel.DefaultIsTesting holds the default value on creation for the is_testing field.
+	channel.DefaultIsTesting = channelDescIsTesting.Default.(bool)
+	// channelDescAppID is the schema descriptor for app_id field.
+	channelDescAppID := channelFields[9].Descriptor()
+	// channel.AppIDValidator is a validator for the "app_id" field. It is called by the builders before save.
+	channel.AppIDValidator = channelDescAppID.Validators[0].(func(string) error)
+	// channelDescID is the schema descriptor for id field.
+	channelDescID := channelMixinFields0[0].Descriptor()
+	// channel.DefaultID holds the default value on creation for the id field.
+	channel.DefaultID = channelDescID.Default.(func() gid.ID)
+	// channel.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	channel.IDValidator = channelDescID.Validators[0].(func(string) error)
+	conversationMixin := schema.Conversation{}.Mixin()
+	conversation.Policy = privacy.NewPolicies(conversationMixin[2], schema.Conversation{})
+	conversation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := conversation.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	conversationMixinHooks2 := conversationMixin[2].Hooks()
+
+	conversation.Hooks[1] = conversationMixinHooks2[0]
+	conversationMixinFields0 := conversationMixin[0].Fields()
+	_ = conversationMixinFields0
+	conversationMixinFields1 := conversationMixin[1].Fields()
+	_ = conversationMixinFields1
+	conversationMixinFields2 := conversationMixin[2].Fields()
+	_ = conversationMixinFields2
+	conversationFields := schema.Conversation{}.Fields()
+	_ = conversationFields
+	// conversationDescCreatedAt is the schema descriptor for created_at field.
+	conversationDescCreatedAt := conversationMixinFields1[0].Descriptor()
+	// conversation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	conversation.DefaultCreatedAt = conversationDescCreatedAt.Default.(func() time.Time)
+	// conversationDescUpdatedAt is the schema descriptor for updated_at field.
+	conversationDescUpdatedAt := conversationMixinFields1[1].Descriptor()
+	// conversation.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	conversation.DefaultUpdatedAt = conversationDescUpdatedAt.Default.(func() time.Time)
+	// conversation.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	conversation.UpdateDefaultUpdatedAt = conversationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// conversationDescOrganizationID is the schema descriptor for organization_id field.
+	conversationDescOrganizationID := conversationMixinFields2[0].Descriptor()
+	// conversation.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	conversation.OrganizationIDValidator = conversationDescOrganizationID.Validators[0].(func(string) error)
+	// conversationDescUnreadCount is the schema descriptor for unread_count field.
+	conversationDescUnreadCount := conversationFields[4].Descriptor()
+	// conversation.DefaultUnreadCount holds the default value on creation for the unread_count field.
+	conversation.DefaultUnreadCount = conversationDescUnreadCount.Default.(int)
+	// conversation.UnreadCountValidator is a validator for the "unread_count" field. It is called by the builders before save.
+	conversation.UnreadCountValidator = conversationDescUnreadCount.Validators[0].(func(int) error)
+	// conversationDescID is the schema descriptor for id field.
+	conversationDescID := conversationMixinFields0[0].Descriptor()
+	// conversation.DefaultID holds the default value on creation for the id field.
+	conversation.DefaultID = conversationDescID.Default.(func() gid.ID)
+	// conversation.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	conversation.IDValidator = conversationDescID.Validators[0].(func(string) error)
 	customfieldMixin := schema.CustomField{}.Mixin()
 	customfield.Policy = privacy.NewPolicies(customfieldMixin[2], schema.CustomField{})
 	customfield.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -234,6 +385,120 @@ func init() {
 	customer.DefaultID = customerDescID.Default.(func() gid.ID)
 	// customer.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	customer.IDValidator = customerDescID.Validators[0].(func(string) error)
+	eventMixin := schema.Event{}.Mixin()
+	event.Policy = privacy.NewPolicies(eventMixin[1], schema.Event{})
+	event.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := event.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	eventMixinHooks1 := eventMixin[1].Hooks()
+
+	event.Hooks[1] = eventMixinHooks1[0]
+	eventMixinFields0 := eventMixin[0].Fields()
+	_ = eventMixinFields0
+	eventMixinFields1 := eventMixin[1].Fields()
+	_ = eventMixinFields1
+	eventFields := schema.Event{}.Fields()
+	_ = eventFields
+	// eventDescOrganizationID is the schema descriptor for organization_id field.
+	eventDescOrganizationID := eventMixinFields1[0].Descriptor()
+	// event.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	event.OrganizationIDValidator = eventDescOrganizationID.Validators[0].(func(string) error)
+	// eventDescType is the schema descriptor for type field.
+	eventDescType := eventFields[2].Descriptor()
+	// event.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	event.TypeValidator = func() func(string) error {
+		validators := eventDescType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(_type string) error {
+			for _, fn := range fns {
+				if err := fn(_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// eventDescID is the schema descriptor for id field.
+	eventDescID := eventMixinFields0[0].Descriptor()
+	// event.DefaultID holds the default value on creation for the id field.
+	event.DefaultID = eventDescID.Default.(func() gid.ID)
+	// event.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	event.IDValidator = eventDescID.Validators[0].(func(string) error)
+	identityMixin := schema.Identity{}.Mixin()
+	identity.Policy = privacy.NewPolicies(identityMixin[2], schema.Identity{})
+	identity.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := identity.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	identityMixinHooks2 := identityMixin[2].Hooks()
+
+	identity.Hooks[1] = identityMixinHooks2[0]
+	identityMixinFields0 := identityMixin[0].Fields()
+	_ = identityMixinFields0
+	identityMixinFields1 := identityMixin[1].Fields()
+	_ = identityMixinFields1
+	identityMixinFields2 := identityMixin[2].Fields()
+	_ = identityMixinFields2
+	identityFields := schema.Identity{}.Fields()
+	_ = identityFields
+	// identityDescCreatedAt is the schema descriptor for created_at field.
+	identityDescCreatedAt := identityMixinFields1[0].Descriptor()
+	// identity.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identity.DefaultCreatedAt = identityDescCreatedAt.Default.(func() time.Time)
+	// identityDescUpdatedAt is the schema descriptor for updated_at field.
+	identityDescUpdatedAt := identityMixinFields1[1].Descriptor()
+	// identity.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	identity.DefaultUpdatedAt = identityDescUpdatedAt.Default.(func() time.Time)
+	// identity.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	identity.UpdateDefaultUpdatedAt = identityDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// identityDescOrganizationID is the schema descriptor for organization_id field.
+	identityDescOrganizationID := identityMixinFields2[0].Descriptor()
+	// identity.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	identity.OrganizationIDValidator = identityDescOrganizationID.Validators[0].(func(string) error)
+	// identityDescExternalID is the schema descriptor for external_id field.
+	identityDescExternalID := identityFields[2].Descriptor()
+	// identity.ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
+	identity.ExternalIDValidator = func() func(string) error {
+		validators := identityDescExternalID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(external_id string) error {
+			for _, fn := range fns {
+				if err := fn(external_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// identityDescDisplayName is the schema descriptor for display_name field.
+	identityDescDisplayName := identityFields[3].Descriptor()
+	// identity.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	identity.DisplayNameValidator = identityDescDisplayName.Validators[0].(func(string) error)
+	// identityDescAvatarURL is the schema descriptor for avatar_url field.
+	identityDescAvatarURL := identityFields[4].Descriptor()
+	// identity.AvatarURLValidator is a validator for the "avatar_url" field. It is called by the builders before save.
+	identity.AvatarURLValidator = identityDescAvatarURL.Validators[0].(func(string) error)
+	// identityDescID is the schema descriptor for id field.
+	identityDescID := identityMixinFields0[0].Descriptor()
+	// identity.DefaultID holds the default value on creation for the id field.
+	identity.DefaultID = identityDescID.Default.(func() gid.ID)
+	// identity.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	identity.IDValidator = identityDescID.Validators[0].(func(string) error)
 	loginattemptMixin := schema.LoginAttempt{}.Mixin()
 	loginattempt.Policy = privacy.NewPolicies(schema.LoginAttempt{})
 	loginattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -262,6 +527,136 @@ func init() {
 	loginattempt.DefaultID = loginattemptDescID.Default.(func() gid.ID)
 	// loginattempt.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	loginattempt.IDValidator = loginattemptDescID.Validators[0].(func(string) error)
+	messageMixin := schema.Message{}.Mixin()
+	message.Policy = privacy.NewPolicies(messageMixin[2], schema.Message{})
+	message.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := message.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	messageMixinHooks2 := messageMixin[2].Hooks()
+
+	message.Hooks[1] = messageMixinHooks2[0]
+	messageMixinFields0 := messageMixin[0].Fields()
+	_ = messageMixinFields0
+	messageMixinFields1 := messageMixin[1].Fields()
+	_ = messageMixinFields1
+	messageMixinFields2 := messageMixin[2].Fields()
+	_ = messageMixinFields2
+	messageFields := schema.Message{}.Fields()
+	_ = messageFields
+	// messageDescCreatedAt is the schema descriptor for created_at field.
+	messageDescCreatedAt := messageMixinFields1[0].Descriptor()
+	// message.DefaultCreatedAt holds the default value on creation for the created_at field.
+	message.DefaultCreatedAt = messageDescCreatedAt.Default.(func() time.Time)
+	// messageDescUpdatedAt is the schema descriptor for updated_at field.
+	messageDescUpdatedAt := messageMixinFields1[1].Descriptor()
+	// message.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	message.DefaultUpdatedAt = messageDescUpdatedAt.Default.(func() time.Time)
+	// message.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	message.UpdateDefaultUpdatedAt = messageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// messageDescOrganizationID is the schema descriptor for organization_id field.
+	messageDescOrganizationID := messageMixinFields2[0].Descriptor()
+	// message.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	message.OrganizationIDValidator = messageDescOrganizationID.Validators[0].(func(string) error)
+	// messageDescProviderMessageID is the schema descriptor for provider_message_id field.
+	messageDescProviderMessageID := messageFields[6].Descriptor()
+	// message.ProviderMessageIDValidator is a validator for the "provider_message_id" field. It is called by the builders before save.
+	message.ProviderMessageIDValidator = messageDescProviderMessageID.Validators[0].(func(string) error)
+	// messageDescFailureReason is the schema descriptor for failure_reason field.
+	messageDescFailureReason := messageFields[8].Descriptor()
+	// message.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
+	message.FailureReasonValidator = messageDescFailureReason.Validators[0].(func(string) error)
+	// messageDescAttempts is the schema descriptor for attempts field.
+	messageDescAttempts := messageFields[14].Descriptor()
+	// message.DefaultAttempts holds the default value on creation for the attempts field.
+	message.DefaultAttempts = messageDescAttempts.Default.(int)
+	// messageDescID is the schema descriptor for id field.
+	messageDescID := messageMixinFields0[0].Descriptor()
+	// message.DefaultID holds the default value on creation for the id field.
+	message.DefaultID = messageDescID.Default.(func() gid.ID)
+	// message.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	message.IDValidator = messageDescID.Validators[0].(func(string) error)
+	messagetemplateMixin := schema.MessageTemplate{}.Mixin()
+	messagetemplate.Policy = privacy.NewPolicies(messagetemplateMixin[2], schema.MessageTemplate{})
+	messagetemplate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := messagetemplate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	messagetemplateMixinHooks2 := messagetemplateMixin[2].Hooks()
+
+	messagetemplate.Hooks[1] = messagetemplateMixinHooks2[0]
+	messagetemplateMixinFields0 := messagetemplateMixin[0].Fields()
+	_ = messagetemplateMixinFields0
+	messagetemplateMixinFields1 := messagetemplateMixin[1].Fields()
+	_ = messagetemplateMixinFields1
+	messagetemplateMixinFields2 := messagetemplateMixin[2].Fields()
+	_ = messagetemplateMixinFields2
+	messagetemplateFields := schema.MessageTemplate{}.Fields()
+	_ = messagetemplateFields
+	// messagetemplateDescCreatedAt is the schema descriptor for created_at field.
+	messagetemplateDescCreatedAt := messagetemplateMixinFields1[0].Descriptor()
+	// messagetemplate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	messagetemplate.DefaultCreatedAt = messagetemplateDescCreatedAt.Default.(func() time.Time)
+	// messagetemplateDescUpdatedAt is the schema descriptor for updated_at field.
+	messagetemplateDescUpdatedAt := messagetemplateMixinFields1[1].Descriptor()
+	// messagetemplate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	messagetemplate.DefaultUpdatedAt = messagetemplateDescUpdatedAt.Default.(func() time.Time)
+	// messagetemplate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	messagetemplate.UpdateDefaultUpdatedAt = messagetemplateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// messagetemplateDescOrganizationID is the schema descriptor for organization_id field.
+	messagetemplateDescOrganizationID := messagetemplateMixinFields2[0].Descriptor()
+	// messagetemplate.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	messagetemplate.OrganizationIDValidator = messagetemplateDescOrganizationID.Validators[0].(func(string) error)
+	// messagetemplateDescName is the schema descriptor for name field.
+	messagetemplateDescName := messagetemplateFields[0].Descriptor()
+	// messagetemplate.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	messagetemplate.NameValidator = func() func(string) error {
+		validators := messagetemplateDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// messagetemplateDescContent is the schema descriptor for content field.
+	messagetemplateDescContent := messagetemplateFields[1].Descriptor()
+	// messagetemplate.ContentValidator is a validator for the "content" field. It is called by the builders before save.
+	messagetemplate.ContentValidator = func() func(string) error {
+		validators := messagetemplateDescContent.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(content string) error {
+			for _, fn := range fns {
+				if err := fn(content); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// messagetemplateDescID is the schema descriptor for id field.
+	messagetemplateDescID := messagetemplateMixinFields0[0].Descriptor()
+	// messagetemplate.DefaultID holds the default value on creation for the id field.
+	messagetemplate.DefaultID = messagetemplateDescID.Default.(func() gid.ID)
+	// messagetemplate.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	messagetemplate.IDValidator = messagetemplateDescID.Validators[0].(func(string) error)
 	organizationMixin := schema.Organization{}.Mixin()
 	organization.Policy = privacy.NewPolicies(schema.Organization{})
 	organization.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -306,6 +701,10 @@ func init() {
 			return nil
 		}
 	}()
+	// organizationDescEventSeq is the schema descriptor for event_seq field.
+	organizationDescEventSeq := organizationFields[1].Descriptor()
+	// organization.DefaultEventSeq holds the default value on creation for the event_seq field.
+	organization.DefaultEventSeq = organizationDescEventSeq.Default.(int64)
 	// organizationDescID is the schema descriptor for id field.
 	organizationDescID := organizationMixinFields0[0].Descriptor()
 	// organization.DefaultID holds the default value on creation for the id field.
@@ -497,6 +896,60 @@ func init() {
 	user.DefaultID = userDescID.Default.(func() gid.ID)
 	// user.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	user.IDValidator = userDescID.Validators[0].(func(string) error)
+	webhookeventMixin := schema.WebhookEvent{}.Mixin()
+	webhookevent.Policy = privacy.NewPolicies(schema.WebhookEvent{})
+	webhookevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := webhookevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	webhookeventMixinFields0 := webhookeventMixin[0].Fields()
+	_ = webhookeventMixinFields0
+	webhookeventFields := schema.WebhookEvent{}.Fields()
+	_ = webhookeventFields
+	// webhookeventDescDedupeKey is the schema descriptor for dedupe_key field.
+	webhookeventDescDedupeKey := webhookeventFields[1].Descriptor()
+	// webhookevent.DedupeKeyValidator is a validator for the "dedupe_key" field. It is called by the builders before save.
+	webhookevent.DedupeKeyValidator = func() func(string) error {
+		validators := webhookeventDescDedupeKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(dedupe_key string) error {
+			for _, fn := range fns {
+				if err := fn(dedupe_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// webhookeventDescEventName is the schema descriptor for event_name field.
+	webhookeventDescEventName := webhookeventFields[2].Descriptor()
+	// webhookevent.EventNameValidator is a validator for the "event_name" field. It is called by the builders before save.
+	webhookevent.EventNameValidator = webhookeventDescEventName.Validators[0].(func(string) error)
+	// webhookeventDescReceivedAt is the schema descriptor for received_at field.
+	webhookeventDescReceivedAt := webhookeventFields[6].Descriptor()
+	// webhookevent.DefaultReceivedAt holds the default value on creation for the received_at field.
+	webhookevent.DefaultReceivedAt = webhookeventDescReceivedAt.Default.(func() time.Time)
+	// webhookeventDescAttempts is the schema descriptor for attempts field.
+	webhookeventDescAttempts := webhookeventFields[8].Descriptor()
+	// webhookevent.DefaultAttempts holds the default value on creation for the attempts field.
+	webhookevent.DefaultAttempts = webhookeventDescAttempts.Default.(int)
+	// webhookeventDescLastError is the schema descriptor for last_error field.
+	webhookeventDescLastError := webhookeventFields[9].Descriptor()
+	// webhookevent.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	webhookevent.LastErrorValidator = webhookeventDescLastError.Validators[0].(func(string) error)
+	// webhookeventDescID is the schema descriptor for id field.
+	webhookeventDescID := webhookeventMixinFields0[0].Descriptor()
+	// webhookevent.DefaultID holds the default value on creation for the id field.
+	webhookevent.DefaultID = webhookeventDescID.Default.(func() gid.ID)
+	// webhookevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	webhookevent.IDValidator = webhookeventDescID.Validators[0].(func(string) error)
 }
 
 const (

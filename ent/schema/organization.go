@@ -27,6 +27,10 @@ func (Organization) Mixin() []ent.Mixin {
 func (Organization) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(200),
+		// event_seq is the last sequence number of the organization's event
+		// log; incrementing it in a transaction orders that transaction's
+		// events after every committed one.
+		field.Int64("event_seq").Default(0).Annotations(entgql.Skip()),
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"slices"
 
 	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
+	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -130,6 +132,47 @@ type referenceMover func(ctx context.Context, tx *ent.Tx, from, to gid.ID) error
 // build until merge knows how to move it.
 var referenceMovers = map[string]referenceMover{
 	"customer_tags.customer_id": moveTags,
+	"identities.customer_id":    moveIdentities,
+	"conversations.customer_id": moveConversations,
+}
+
+// moveIdentities makes the source's channel identities the target's, so
+// their future messages reach the survivor. It acts as the system within the
+// organization: the merge is authorized, and identities on channels the
+// caller cannot see must move too.
+func moveIdentities(ctx context.Context, tx *ent.Tx, from, to gid.ID) error {
+	return tx.Identity.Update().Where(identity.CustomerID(from)).SetCustomerID(to).Exec(trustedRead(ctx))
+}
+
+// moveConversations gives the source's conversations, with their messages,
+// to the target. A customer has one unresolved conversation per channel, so
+// where both have one the source's is resolved first and stays as history.
+func moveConversations(ctx context.Context, tx *ent.Tx, from, to gid.ID) error {
+	sys := trustedRead(ctx)
+	open, err := tx.Conversation.Query().
+		Where(conversation.CustomerID(to), conversation.StatusNEQ(conversation.StatusRESOLVED)).
+		All(sys)
+	if err != nil {
+		return err
+	}
+	if len(open) > 0 {
+		channels := make([]gid.ID, len(open))
+		for i, c := range open {
+			channels[i] = c.ChannelID
+		}
+		err := tx.Conversation.Update().
+			Where(
+				conversation.CustomerID(from),
+				conversation.StatusNEQ(conversation.StatusRESOLVED),
+				conversation.ChannelIDIn(channels...),
+			).
+			SetStatus(conversation.StatusRESOLVED).
+			Exec(sys)
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Conversation.Update().Where(conversation.CustomerID(from)).SetCustomerID(to).Exec(sys)
 }
 
 // moveReferences moves everything that references customer from to

@@ -25,14 +25,21 @@ type ID string
 // prefixes maps each ent type to its ID prefix; it is the single place where
 // a new entity gets one, and types holds the reverse.
 var prefixes = map[string]string{
-	"Organization": "org",
-	"User":         "usr",
-	"Session":      "ses",
-	"APIKey":       "key",
-	"Customer":     "cus",
-	"Tag":          "tag",
-	"CustomField":  "cfd",
-	"LoginAttempt": "lat",
+	"Organization":    "org",
+	"User":            "usr",
+	"Session":         "ses",
+	"APIKey":          "key",
+	"Customer":        "cus",
+	"Tag":             "tag",
+	"CustomField":     "cfd",
+	"LoginAttempt":    "lat",
+	"Channel":         "cha",
+	"Identity":        "idt",
+	"Conversation":    "cnv",
+	"Message":         "msg",
+	"MessageTemplate": "tpl",
+	"Event":           "evt",
+	"WebhookEvent":    "whk",
 }
 
 var types = func() map[string]string {

@@ -7,6 +7,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"entgo.io/ent"
 	"entgo.io/ent/entql"
@@ -220,4 +221,27 @@ func Tenant() ent.Policy {
 			DenyIfNoViewer(), FilterTenant(), RequireScope(), AllowIfSystem(),
 		},
 	}
+}
+
+// FilterConversations keeps the conversations of ONLY_ME channels to the
+// user who connected the channel. path names the edges from the filtered
+// entity to its channel ("channel" for conversations,
+// "conversation.channel" for messages). System work sees everything in its
+// organization; API keys see only SHARED channels, since they are nobody's.
+func FilterConversations(path string) privacy.QueryMutationRule {
+	edges := strings.Split(path, ".")
+	return FilterWhere(func(v *viewer.Viewer, f entprivacy.Filter) error {
+		if v.System {
+			return privacy.Skip
+		}
+		p := entql.FieldEQ("chat_permission", "SHARED")
+		if v.IsUser() {
+			p = entql.Or(p, entql.FieldEQ("connected_by_id", string(v.UserID)))
+		}
+		for i := len(edges) - 1; i >= 0; i-- {
+			p = entql.HasEdgeWith(edges[i], p)
+		}
+		f.Where(p)
+		return privacy.Skip
+	})
 }

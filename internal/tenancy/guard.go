@@ -11,8 +11,13 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
@@ -46,7 +51,25 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	"User": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.User.Query().Where(user.IDIn(ids...)).Count(ctx)
 	},
+	"Channel": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Channel.Query().Where(channel.IDIn(ids...)).Count(ctx)
+	},
+	"Identity": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Identity.Query().Where(identity.IDIn(ids...)).Count(ctx)
+	},
+	"Conversation": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Conversation.Query().Where(conversation.IDIn(ids...)).Count(ctx)
+	},
+	"Message": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Message.Query().Where(message.IDIn(ids...)).Count(ctx)
+	},
+	"MessageTemplate": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.MessageTemplate.Query().Where(messagetemplate.IDIn(ids...)).Count(ctx)
+	},
 }
+
+// unlinkable are the types no edge points to: they need no counter.
+var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true}
 
 // NotFoundError is returned for a link to a row the tenant cannot see.
 type NotFoundError struct {

@@ -1,0 +1,783 @@
+// Package zalofake is a local Zalo server for tests: an httptest server that
+// answers the OA Open API and OAuth v4 paths of docs/providers.md, so that
+// tests of any package can run the zalo adapter over real HTTP.
+//
+// The fake checks what the real service would refuse (access_token header,
+// exact request bodies, secret_key, single-use refresh tokens) and answers
+// in Zalo's formats, error envelopes included. It records what it received,
+// and FailNext injects failures: HTTP errors, slow answers, error codes and
+// dropped connections.
+//
+// It deliberately does not import package zalo, so that the two encode and
+// decode the documented formats independently and each checks the other.
+//
+// Codes the fake answers, besides injected ones:
+//
+//	-216    wrong, unknown or expired access token (ExpireToken)
+//	-201    request body, query or upload not as documented; unknown user
+//	-14014  unknown or already used refresh token
+//	-14020  expired refresh token (ExpireRefreshToken)
+//	-14003  wrong app ID or secret_key, unknown grant, bad or reused code
+//	        (the real code for these cases is not documented)
+package zalofake
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Endpoint is the path of an endpoint the fake serves.
+type Endpoint string
+
+// The endpoints of the fake, by path.
+const (
+	// SendMessage is POST /v3.0/oa/message/cs.
+	SendMessage Endpoint = "/v3.0/oa/message/cs"
+	// UploadFile is POST /v2.0/oa/upload/file.
+	UploadFile Endpoint = "/v2.0/oa/upload/file"
+	// UserDetail is GET /v3.0/oa/user/detail.
+	UserDetail Endpoint = "/v3.0/oa/user/detail"
+	// AccessToken is POST /v4/oa/access_token, for code exchanges and
+	// refreshes.
+	AccessToken Endpoint = "/v4/oa/access_token"
+)
+
+// Defaults of a new fake.
+const (
+	// DefaultAppID is the app ID the fake accepts until SetApp.
+	DefaultAppID = "fake-app-id"
+	// DefaultAppSecret is the app secret the fake accepts until SetApp.
+	DefaultAppSecret = "fake-app-secret"
+	// TokenLifetime is the expires_in of the tokens the fake issues, in
+	// seconds (Zalo: about 25 hours).
+	TokenLifetime = 90000
+	// SignatureHeader carries the signature of a webhook post.
+	SignatureHeader = "X-ZEvent-Signature"
+)
+
+// maxRequestBytes bounds the request bodies the fake reads.
+const maxRequestBytes = 32 << 20
+
+// OA is an Official Account known to the fake, with its current tokens.
+type OA struct {
+	ID           string
+	AccessToken  string
+	RefreshToken string
+}
+
+// User is the profile UserDetail answers for a user.
+type User struct {
+	DisplayName string
+	Avatar      string
+	IsFollower  bool
+	Tags        []string
+	// Shared is sent as shared_info; nil leaves it out.
+	Shared *SharedInfo
+}
+
+// SharedInfo is the contact information a user shared with the OA.
+type SharedInfo struct {
+	Name    string
+	Phone   string
+	Address string
+}
+
+// SentMessage is a consultation message the fake accepted.
+type SentMessage struct {
+	// OAID is the OA whose token sent it.
+	OAID string
+	// UserID is recipient.user_id.
+	UserID string
+	// Text is message.text (a caption for an image).
+	Text string
+	// Attachment is message.attachment; nil for text messages.
+	Attachment *Attachment
+	// MessageID is the message_id the fake answered.
+	MessageID string
+}
+
+// Attachment is the attachment of a SentMessage.
+type Attachment struct {
+	// Type is "image" for a media template image, "file" for a file.
+	Type string
+	// URL is the image URL.
+	URL string
+	// FileToken is the token of the uploaded file.
+	FileToken string
+	// Filename is the name the file was uploaded under.
+	Filename string
+}
+
+// Upload is a file the fake accepted.
+type Upload struct {
+	OAID     string
+	Filename string
+	Content  []byte
+	// Token is the data.token the fake answered.
+	Token string
+}
+
+// Request is an HTTP request the fake received, failed ones included.
+type Request struct {
+	Method string
+	Path   string
+	// RawQuery is the query string as sent.
+	RawQuery string
+	Header   http.Header
+	Body     []byte
+}
+
+// Server is a fake Zalo. It is safe for concurrent use.
+type Server struct {
+	tb      testing.TB
+	srv     *httptest.Server
+	closing chan struct{} // closed at cleanup, to wake slow answers
+
+	mu        sync.Mutex
+	appID     string
+	appSecret string
+	oas       map[string]*oaState // by OA ID
+	users     map[string]User
+	codes     map[string]authCode
+	spent     map[string]bool // refresh tokens already used
+	failures  map[Endpoint][]Failure
+	sent      []SentMessage
+	uploads   []Upload
+	requests  []Request
+	refreshes int
+	seq       int
+}
+
+// oaState is an OA and the state of its tokens.
+type oaState struct {
+	OA
+	accessExpired  bool
+	refreshExpired bool
+	generation     int
+}
+
+// authCode is an authorization code issued by AuthorizationCode.
+type authCode struct {
+	oaID         string
+	codeVerifier string
+}
+
+// New starts a fake Zalo that lives until the end of the test.
+func New(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{
+		tb:        tb,
+		closing:   make(chan struct{}),
+		appID:     DefaultAppID,
+		appSecret: DefaultAppSecret,
+		oas:       map[string]*oaState{},
+		users:     map[string]User{},
+		codes:     map[string]authCode{},
+		spent:     map[string]bool{},
+		failures:  map[Endpoint][]Failure{},
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	tb.Cleanup(func() {
+		close(s.closing)
+		s.srv.Close()
+	})
+	return s
+}
+
+// URL returns the base URL of the fake, for both the Open API and OAuth.
+func (s *Server) URL() string { return s.srv.URL }
+
+// SetApp sets the app ID and secret the token endpoint accepts.
+func (s *Server) SetApp(appID, appSecret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appID, s.appSecret = appID, appSecret
+}
+
+// AppID returns the app ID the token endpoint accepts.
+func (s *Server) AppID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appID
+}
+
+// AppSecret returns the app secret the token endpoint accepts.
+func (s *Server) AppSecret() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appSecret
+}
+
+// AddOA registers an OA, or replaces one with the same ID, and returns it
+// with its tokens. Empty tokens are generated: "access-<ID>-1" and
+// "refresh-<ID>-1"; each refresh or code exchange then issues
+// "access-<ID>-<n>" and "refresh-<ID>-<n>" with the next n.
+func (s *Server) AddOA(oa OA) OA {
+	s.tb.Helper()
+	if oa.ID == "" {
+		s.tb.Fatalf("zalofake: AddOA: empty OA ID")
+	}
+	st := &oaState{OA: oa, generation: 1}
+	if st.AccessToken == "" {
+		st.AccessToken = fmt.Sprintf("access-%s-1", oa.ID)
+	}
+	if st.RefreshToken == "" {
+		st.RefreshToken = fmt.Sprintf("refresh-%s-1", oa.ID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oas[oa.ID] = st
+	return st.OA
+}
+
+// OA returns the OA with its current tokens.
+func (s *Server) OA(oaID string) OA {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.oaLocked(oaID).OA
+}
+
+// ExpireToken makes the OA's current access token invalid: the next call
+// with it gets error -216, until a refresh issues a new one.
+func (s *Server) ExpireToken(oaID string) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oaLocked(oaID).accessExpired = true
+}
+
+// ExpireRefreshToken makes the OA's current refresh token expired: refreshing
+// with it gets error -14020.
+func (s *Server) ExpireRefreshToken(oaID string) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oaLocked(oaID).refreshExpired = true
+}
+
+// AuthorizationCode simulates an admin's consent: it returns a single-use
+// code that the token endpoint exchanges for new tokens of the OA, given
+// codeVerifier.
+func (s *Server) AuthorizationCode(oaID, codeVerifier string) string {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oaLocked(oaID)
+	s.seq++
+	code := "code-" + strconv.Itoa(s.seq)
+	s.codes[code] = authCode{oaID: oaID, codeVerifier: codeVerifier}
+	return code
+}
+
+// SetUser sets the profile UserDetail answers for userID, for every OA.
+func (s *Server) SetUser(userID string, u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u.Tags = slices.Clone(u.Tags)
+	s.users[userID] = u
+}
+
+// Sent returns the messages accepted so far, oldest first.
+func (s *Server) Sent() []SentMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SentMessage, len(s.sent))
+	for i, m := range s.sent {
+		if m.Attachment != nil {
+			a := *m.Attachment
+			m.Attachment = &a
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// Uploads returns the files accepted so far, oldest first.
+func (s *Server) Uploads() []Upload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Upload, len(s.uploads))
+	for i, u := range s.uploads {
+		u.Content = slices.Clone(u.Content)
+		out[i] = u
+	}
+	return out
+}
+
+// Requests returns every request received so far, oldest first, the failed
+// and refused ones included.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		r.Header = r.Header.Clone()
+		r.Body = slices.Clone(r.Body)
+		out[i] = r
+	}
+	return out
+}
+
+// RefreshCount returns how many refreshes succeeded.
+func (s *Server) RefreshCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refreshes
+}
+
+// SignedEvent encodes event as a webhook post of the app and signs it as
+// Zalo does, returning the body and the X-ZEvent-Signature header value.
+//
+// A []byte, json.RawMessage or string event is used verbatim; anything else
+// is JSON-encoded, with app_id set to appID and timestamp set to now when
+// missing. The body's app_id must be appID.
+func (s *Server) SignedEvent(appID, secret string, event any) (body []byte, header string) {
+	s.tb.Helper()
+	switch v := event.(type) {
+	case []byte:
+		body = slices.Clone(v)
+	case json.RawMessage:
+		body = slices.Clone(v)
+	case string:
+		body = []byte(v)
+	default:
+		b, err := json.Marshal(event)
+		if err != nil {
+			s.tb.Fatalf("zalofake: SignedEvent: %v", err)
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(b, &fields); err != nil {
+			s.tb.Fatalf("zalofake: SignedEvent: event is not a JSON object: %v", err)
+		}
+		if _, ok := fields["app_id"]; !ok {
+			fields["app_id"], _ = json.Marshal(appID)
+		}
+		if _, ok := fields["timestamp"]; !ok {
+			fields["timestamp"], _ = json.Marshal(strconv.FormatInt(time.Now().UnixMilli(), 10))
+		}
+		body, _ = json.Marshal(fields)
+	}
+
+	var head struct {
+		AppID     json.RawMessage `json:"app_id"`
+		Timestamp json.RawMessage `json:"timestamp"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		s.tb.Fatalf("zalofake: SignedEvent: body is not a JSON object: %v", err)
+	}
+	if got := scalarText(head.AppID); got != appID {
+		s.tb.Fatalf("zalofake: SignedEvent: body's app_id is %q, want %q", got, appID)
+	}
+	return body, "mac=" + Signature(appID, body, scalarText(head.Timestamp), secret)
+}
+
+// Signature returns the hex mac Zalo puts in X-ZEvent-Signature: the plain
+// SHA-256 of appID + body + timestamp + secret.
+func Signature(appID string, body []byte, timestamp, secret string) string {
+	h := sha256.New()
+	h.Write([]byte(appID))
+	h.Write(body)
+	h.Write([]byte(timestamp))
+	h.Write([]byte(secret))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// scalarText returns the text of a JSON string or number.
+func scalarText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// oaLocked returns the OA or fails the test.
+func (s *Server) oaLocked(oaID string) *oaState {
+	s.tb.Helper()
+	st, ok := s.oas[oaID]
+	if !ok {
+		s.tb.Fatalf("zalofake: unknown OA %q; call AddOA first", oaID)
+	}
+	return st
+}
+
+// issueLocked gives the OA a new pair of tokens. The old refresh token is
+// spent, and only the new access token is valid from now on.
+func (s *Server) issueLocked(st *oaState) {
+	if st.RefreshToken != "" {
+		s.spent[st.RefreshToken] = true
+	}
+	st.generation++
+	st.AccessToken = fmt.Sprintf("access-%s-%d", st.ID, st.generation)
+	st.RefreshToken = fmt.Sprintf("refresh-%s-%d", st.ID, st.generation)
+	st.accessExpired, st.refreshExpired = false, false
+}
+
+// nextIDLocked returns a new identifier with the given prefix.
+func (s *Server) nextIDLocked(prefix string) string {
+	s.seq++
+	return prefix + strconv.Itoa(s.seq)
+}
+
+// serveHTTP records the request, applies an injected failure if one is
+// due, and otherwise answers as Zalo would.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes))
+	if err != nil {
+		return // the client went away
+	}
+	ep := Endpoint(r.URL.Path)
+
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		Header: r.Header.Clone(), Body: body,
+	})
+	f, failing := s.takeFailureLocked(ep)
+	s.mu.Unlock()
+
+	if failing && f.apply(w, r, ep, s.closing) {
+		return
+	}
+	switch ep {
+	case SendMessage:
+		s.handleSend(w, r, body)
+	case UploadFile:
+		s.handleUpload(w, r, body)
+	case UserDetail:
+		s.handleUserDetail(w, r)
+	case AccessToken:
+		s.handleAccessToken(w, r, body)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// authenticateLocked returns the OA whose valid access token the request carries.
+func (s *Server) authenticateLocked(r *http.Request) (*oaState, bool) {
+	token := r.Header.Get("access_token")
+	if token == "" {
+		return nil, false
+	}
+	for _, st := range s.oas {
+		if st.AccessToken == token && !st.accessExpired {
+			return st, true
+		}
+	}
+	return nil, false
+}
+
+// Answers in the Open API envelope.
+func writeSuccess(w http.ResponseWriter, data any) {
+	writeJSON(w, map[string]any{"error": 0, "message": "Success", "data": data})
+}
+
+func writeAPIError(w http.ResponseWriter, code int, message string) {
+	writeJSON(w, map[string]any{"error": code, "message": message})
+}
+
+func writeTokenInvalid(w http.ResponseWriter) {
+	writeAPIError(w, -216, "Access token is invalid")
+}
+
+func writeOAuthError(w http.ResponseWriter, code int, name, description string) {
+	writeJSON(w, map[string]any{
+		"error":             code,
+		"error_name":        name,
+		"error_reason":      name,
+		"error_description": description,
+	})
+}
+
+// writeJSON answers v with HTTP 200, as Zalo answers everything.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// sendBody is the documented body of POST /v3.0/oa/message/cs.
+type sendBody struct {
+	Recipient struct {
+		UserID string `json:"user_id"`
+	} `json:"recipient"`
+	Message struct {
+		Text       string `json:"text"`
+		Attachment *struct {
+			Type    string          `json:"type"`
+			Payload json.RawMessage `json:"payload"`
+		} `json:"attachment"`
+	} `json:"message"`
+}
+
+// decodeStrict decodes JSON into v, refusing fields the documentation does
+// not have and trailing data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data")
+	}
+	return nil
+}
+
+func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	oa, ok := s.authenticateLocked(r)
+	if !ok {
+		writeTokenInvalid(w)
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		writeAPIError(w, -201, "Content-Type must be application/json")
+		return
+	}
+	var b sendBody
+	if err := decodeStrict(body, &b); err != nil {
+		writeAPIError(w, -201, "Invalid parameters: "+err.Error())
+		return
+	}
+	if b.Recipient.UserID == "" {
+		writeAPIError(w, -201, "recipient.user_id is missing")
+		return
+	}
+	msg := SentMessage{OAID: oa.ID, UserID: b.Recipient.UserID, Text: b.Message.Text}
+	if a := b.Message.Attachment; a != nil {
+		att, reason := s.parseAttachmentLocked(oa.ID, a.Type, a.Payload)
+		if reason != "" {
+			writeAPIError(w, -201, reason)
+			return
+		}
+		msg.Attachment = att
+	} else if msg.Text == "" {
+		writeAPIError(w, -201, "message has neither text nor attachment")
+		return
+	}
+	msg.MessageID = s.nextIDLocked("msg-")
+	s.sent = append(s.sent, msg)
+	writeSuccess(w, map[string]any{"message_id": msg.MessageID, "user_id": msg.UserID})
+}
+
+// parseAttachmentLocked checks an attachment as documented: an image as a
+// media template with one element, or a file by the token of an upload of
+// the same OA. It returns the reason of a refusal.
+func (s *Server) parseAttachmentLocked(oaID, typ string, payload json.RawMessage) (*Attachment, string) {
+	switch typ {
+	case "template":
+		var p struct {
+			TemplateType string `json:"template_type"`
+			Elements     []struct {
+				MediaType string `json:"media_type"`
+				URL       string `json:"url"`
+			} `json:"elements"`
+		}
+		if err := decodeStrict(payload, &p); err != nil {
+			return nil, "invalid template payload: " + err.Error()
+		}
+		if p.TemplateType != "media" || len(p.Elements) != 1 ||
+			p.Elements[0].MediaType != "image" || p.Elements[0].URL == "" {
+			return nil, "template must be media with one image element with a url"
+		}
+		return &Attachment{Type: "image", URL: p.Elements[0].URL}, ""
+	case "file":
+		var p struct {
+			Token string `json:"token"`
+		}
+		if err := decodeStrict(payload, &p); err != nil {
+			return nil, "invalid file payload: " + err.Error()
+		}
+		for _, u := range s.uploads {
+			if u.Token == p.Token && u.OAID == oaID {
+				return &Attachment{Type: "file", FileToken: p.Token, Filename: u.Filename}, ""
+			}
+		}
+		return nil, "unknown file token"
+	default:
+		return nil, fmt.Sprintf("unknown attachment type %q", typ)
+	}
+}
+
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	oa, ok := s.authenticateLocked(r)
+	if !ok {
+		writeTokenInvalid(w)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	file, header, err := r.FormFile("file")
+	if err != nil {
+		writeAPIError(w, -201, "multipart field file is missing: "+err.Error())
+		return
+	}
+	defer file.Close()
+	content, err := io.ReadAll(file)
+	if err != nil {
+		writeAPIError(w, -201, "unreadable file")
+		return
+	}
+	up := Upload{OAID: oa.ID, Filename: header.Filename, Content: content, Token: s.nextIDLocked("file-")}
+	s.uploads = append(s.uploads, up)
+	writeSuccess(w, map[string]any{"token": up.Token})
+}
+
+func (s *Server) handleUserDetail(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.authenticateLocked(r); !ok {
+		writeTokenInvalid(w)
+		return
+	}
+	var q struct {
+		UserID string `json:"user_id"`
+	}
+	if err := decodeStrict([]byte(r.URL.Query().Get("data")), &q); err != nil || q.UserID == "" {
+		writeAPIError(w, -201, `data must be {"user_id":"…"}`)
+		return
+	}
+	u, ok := s.users[q.UserID]
+	if !ok {
+		writeAPIError(w, -201, "user_id is invalid")
+		return
+	}
+	data := map[string]any{
+		"user_id":             q.UserID,
+		"user_id_by_app":      "app-" + q.UserID,
+		"display_name":        u.DisplayName,
+		"avatar":              u.Avatar,
+		"user_is_follower":    u.IsFollower,
+		"tags_and_notes_info": map[string]any{"tag_names": nonNil(u.Tags), "notes": []string{}},
+	}
+	if u.Shared != nil {
+		data["shared_info"] = map[string]any{
+			"name": u.Shared.Name, "phone": u.Shared.Phone, "address": u.Shared.Address,
+		}
+	}
+	writeSuccess(w, data)
+}
+
+// nonNil returns s, or an empty slice for nil, so that it encodes as [].
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		writeOAuthError(w, -14003, "invalid_request", "body must be form-encoded")
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		writeOAuthError(w, -14003, "invalid_request", "malformed form")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if form.Get("app_id") != s.appID || r.Header.Get("secret_key") != s.appSecret {
+		writeOAuthError(w, -14003, "invalid_client", "app_id or secret_key is invalid")
+		return
+	}
+	var st *oaState
+	switch form.Get("grant_type") {
+	case "refresh_token":
+		if !sameKeys(form, "refresh_token", "app_id", "grant_type") {
+			writeOAuthError(w, -14003, "invalid_request", "unexpected form fields")
+			return
+		}
+		st = s.byRefreshTokenLocked(form.Get("refresh_token"))
+		switch {
+		case st == nil:
+			writeOAuthError(w, -14014, "invalid_grant", "Invalid refresh token")
+			return
+		case st.refreshExpired:
+			writeOAuthError(w, -14020, "invalid_grant", "Refresh token has expired")
+			return
+		}
+		s.refreshes++
+	case "authorization_code":
+		if !sameKeys(form, "code", "app_id", "grant_type", "code_verifier") {
+			writeOAuthError(w, -14003, "invalid_request", "unexpected form fields")
+			return
+		}
+		code, ok := s.codes[form.Get("code")]
+		if !ok || code.codeVerifier != form.Get("code_verifier") {
+			writeOAuthError(w, -14003, "invalid_grant", "Invalid code or code verifier")
+			return
+		}
+		delete(s.codes, form.Get("code")) // codes are single-use
+		st = s.oas[code.oaID]
+	default:
+		writeOAuthError(w, -14003, "unsupported_grant_type", "Unknown grant_type")
+		return
+	}
+	s.issueLocked(st)
+	writeJSON(w, map[string]any{
+		"access_token":  st.AccessToken,
+		"refresh_token": st.RefreshToken,
+		"expires_in":    strconv.Itoa(TokenLifetime), // a string, as Zalo sends it
+	})
+}
+
+// byRefreshTokenLocked returns the OA whose current refresh token is token;
+// spent tokens match nothing.
+func (s *Server) byRefreshTokenLocked(token string) *oaState {
+	if token == "" || s.spent[token] {
+		return nil
+	}
+	for _, st := range s.oas {
+		if st.RefreshToken == token {
+			return st
+		}
+	}
+	return nil
+}
+
+// sameKeys reports whether the form has exactly the given keys, once each.
+func sameKeys(form url.Values, keys ...string) bool {
+	if len(form) != len(keys) {
+		return false
+	}
+	for _, k := range keys {
+		if len(form[k]) != 1 {
+			return false
+		}
+	}
+	return true
+}
