@@ -206,11 +206,6 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, channel.FieldKind)
 				fieldSeen[channel.FieldKind] = struct{}{}
 			}
-		case "externalID":
-			if _, ok := fieldSeen[channel.FieldExternalID]; !ok {
-				selectedFields = append(selectedFields, channel.FieldExternalID)
-				fieldSeen[channel.FieldExternalID] = struct{}{}
-			}
 		case "name":
 			if _, ok := fieldSeen[channel.FieldName]; !ok {
 				selectedFields = append(selectedFields, channel.FieldName)

@@ -63,21 +63,6 @@ type ChannelWhereInput struct {
 	KindIn    []channel.Kind `json:"kindIn,omitempty"`
 	KindNotIn []channel.Kind `json:"kindNotIn,omitempty"`
 
-	// "external_id" field predicates.
-	ExternalID             *string  `json:"externalID,omitempty"`
-	ExternalIDNEQ          *string  `json:"externalIDNEQ,omitempty"`
-	ExternalIDIn           []string `json:"externalIDIn,omitempty"`
-	ExternalIDNotIn        []string `json:"externalIDNotIn,omitempty"`
-	ExternalIDGT           *string  `json:"externalIDGT,omitempty"`
-	ExternalIDGTE          *string  `json:"externalIDGTE,omitempty"`
-	ExternalIDLT           *string  `json:"externalIDLT,omitempty"`
-	ExternalIDLTE          *string  `json:"externalIDLTE,omitempty"`
-	ExternalIDContains     *string  `json:"externalIDContains,omitempty"`
-	ExternalIDHasPrefix    *string  `json:"externalIDHasPrefix,omitempty"`
-	ExternalIDHasSuffix    *string  `json:"externalIDHasSuffix,omitempty"`
-	ExternalIDEqualFold    *string  `json:"externalIDEqualFold,omitempty"`
-	ExternalIDContainsFold *string  `json:"externalIDContainsFold,omitempty"`
-
 	// "name" field predicates.
 	Name             *string  `json:"name,omitempty"`
 	NameNEQ          *string  `json:"nameNEQ,omitempty"`
@@ -316,45 +301,6 @@ func (i *ChannelWhereInput) P() (predicate.Channel, error) {
 	}
 	if len(i.KindNotIn) > 0 {
 		predicates = append(predicates, channel.KindNotIn(i.KindNotIn...))
-	}
-	if i.ExternalID != nil {
-		predicates = append(predicates, channel.ExternalIDEQ(*i.ExternalID))
-	}
-	if i.ExternalIDNEQ != nil {
-		predicates = append(predicates, channel.ExternalIDNEQ(*i.ExternalIDNEQ))
-	}
-	if len(i.ExternalIDIn) > 0 {
-		predicates = append(predicates, channel.ExternalIDIn(i.ExternalIDIn...))
-	}
-	if len(i.ExternalIDNotIn) > 0 {
-		predicates = append(predicates, channel.ExternalIDNotIn(i.ExternalIDNotIn...))
-	}
-	if i.ExternalIDGT != nil {
-		predicates = append(predicates, channel.ExternalIDGT(*i.ExternalIDGT))
-	}
-	if i.ExternalIDGTE != nil {
-		predicates = append(predicates, channel.ExternalIDGTE(*i.ExternalIDGTE))
-	}
-	if i.ExternalIDLT != nil {
-		predicates = append(predicates, channel.ExternalIDLT(*i.ExternalIDLT))
-	}
-	if i.ExternalIDLTE != nil {
-		predicates = append(predicates, channel.ExternalIDLTE(*i.ExternalIDLTE))
-	}
-	if i.ExternalIDContains != nil {
-		predicates = append(predicates, channel.ExternalIDContains(*i.ExternalIDContains))
-	}
-	if i.ExternalIDHasPrefix != nil {
-		predicates = append(predicates, channel.ExternalIDHasPrefix(*i.ExternalIDHasPrefix))
-	}
-	if i.ExternalIDHasSuffix != nil {
-		predicates = append(predicates, channel.ExternalIDHasSuffix(*i.ExternalIDHasSuffix))
-	}
-	if i.ExternalIDEqualFold != nil {
-		predicates = append(predicates, channel.ExternalIDEqualFold(*i.ExternalIDEqualFold))
-	}
-	if i.ExternalIDContainsFold != nil {
-		predicates = append(predicates, channel.ExternalIDContainsFold(*i.ExternalIDContainsFold))
 	}
 	if i.Name != nil {
 		predicates = append(predicates, channel.NameEQ(*i.Name))

@@ -269,28 +269,32 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIKey           func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateCustomField      func(childComplexity int, input ent.CreateCustomFieldInput) int
-		CreateCustomer         func(childComplexity int, input ent.CreateCustomerInput) int
-		CreateMessageTemplate  func(childComplexity int, input ent.CreateMessageTemplateInput) int
-		CreateTag              func(childComplexity int, input ent.CreateTagInput) int
-		CreateUser             func(childComplexity int, input model.CreateUserInput) int
-		DeactivateUser         func(childComplexity int, id gid.ID) int
-		DeleteCustomField      func(childComplexity int, id gid.ID) int
-		DeleteCustomer         func(childComplexity int, id gid.ID) int
-		DeleteMessageTemplates func(childComplexity int, ids []gid.ID) int
-		DeleteTag              func(childComplexity int, id gid.ID) int
-		ImportCustomers        func(childComplexity int, csv string) int
-		Login                  func(childComplexity int, email string, password string) int
-		Logout                 func(childComplexity int) int
-		MergeCustomers         func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
-		RevokeAPIKey           func(childComplexity int, id gid.ID) int
-		SignUp                 func(childComplexity int, input model.SignUpInput) int
-		UpdateCustomField      func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
-		UpdateCustomer         func(childComplexity int, id gid.ID, input ent.UpdateCustomerInput) int
-		UpdateMessageTemplate  func(childComplexity int, id gid.ID, input ent.UpdateMessageTemplateInput) int
-		UpdateTag              func(childComplexity int, id gid.ID, input ent.UpdateTagInput) int
-		UpdateUser             func(childComplexity int, id gid.ID, input model.UpdateUserInput) int
+		ConnectFacebookPage      func(childComplexity int, input model.ConnectFacebookPageInput) int
+		ConnectZaloOa            func(childComplexity int, input model.ConnectZaloOAInput) int
+		CreateAPIKey             func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateCustomField        func(childComplexity int, input ent.CreateCustomFieldInput) int
+		CreateCustomer           func(childComplexity int, input ent.CreateCustomerInput) int
+		CreateMessageTemplate    func(childComplexity int, input ent.CreateMessageTemplateInput) int
+		CreateTag                func(childComplexity int, input ent.CreateTagInput) int
+		CreateUser               func(childComplexity int, input model.CreateUserInput) int
+		DeactivateUser           func(childComplexity int, id gid.ID) int
+		DeleteCustomField        func(childComplexity int, id gid.ID) int
+		DeleteCustomer           func(childComplexity int, id gid.ID) int
+		DeleteMessageTemplates   func(childComplexity int, ids []gid.ID) int
+		DeleteTag                func(childComplexity int, id gid.ID) int
+		DisconnectChannel        func(childComplexity int, id gid.ID) int
+		ImportCustomers          func(childComplexity int, csv string) int
+		Login                    func(childComplexity int, email string, password string) int
+		Logout                   func(childComplexity int) int
+		MergeCustomers           func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
+		RevokeAPIKey             func(childComplexity int, id gid.ID) int
+		SetChannelChatPermission func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
+		SignUp                   func(childComplexity int, input model.SignUpInput) int
+		UpdateCustomField        func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
+		UpdateCustomer           func(childComplexity int, id gid.ID, input ent.UpdateCustomerInput) int
+		UpdateMessageTemplate    func(childComplexity int, id gid.ID, input ent.UpdateMessageTemplateInput) int
+		UpdateTag                func(childComplexity int, id gid.ID, input ent.UpdateTagInput) int
+		UpdateUser               func(childComplexity int, id gid.ID, input model.UpdateUserInput) int
 	}
 
 	Organization struct {
@@ -384,6 +388,10 @@ type MutationResolver interface {
 	CreateTag(ctx context.Context, input ent.CreateTagInput) (*ent.Tag, error)
 	UpdateTag(ctx context.Context, id gid.ID, input ent.UpdateTagInput) (*ent.Tag, error)
 	DeleteTag(ctx context.Context, id gid.ID) (gid.ID, error)
+	ConnectZaloOa(ctx context.Context, input model.ConnectZaloOAInput) (*ent.Channel, error)
+	ConnectFacebookPage(ctx context.Context, input model.ConnectFacebookPageInput) (*ent.Channel, error)
+	DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error)
+	SetChannelChatPermission(ctx context.Context, id gid.ID, permission channel.ChatPermission) (*ent.Channel, error)
 	CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error)
 	UpdateMessageTemplate(ctx context.Context, id gid.ID, input ent.UpdateMessageTemplateInput) (*ent.MessageTemplate, error)
 	DeleteMessageTemplates(ctx context.Context, ids []gid.ID) (int, error)
@@ -590,7 +598,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.Description(childComplexity), true
-	case "Channel.externalID":
+	case "Channel.externalId":
 		if e.ComplexityRoot.Channel.ExternalID == nil {
 			break
 		}
@@ -1277,6 +1285,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessageTemplateEdge.Node(childComplexity), true
 
+	case "Mutation.connectFacebookPage":
+		if e.ComplexityRoot.Mutation.ConnectFacebookPage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_connectFacebookPage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConnectFacebookPage(childComplexity, args["input"].(model.ConnectFacebookPageInput)), true
+	case "Mutation.connectZaloOA":
+		if e.ComplexityRoot.Mutation.ConnectZaloOa == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_connectZaloOA_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConnectZaloOa(childComplexity, args["input"].(model.ConnectZaloOAInput)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1398,6 +1428,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTag(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.disconnectChannel":
+		if e.ComplexityRoot.Mutation.DisconnectChannel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disconnectChannel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisconnectChannel(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.importCustomers":
 		if e.ComplexityRoot.Mutation.ImportCustomers == nil {
 			break
@@ -1448,6 +1489,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.setChannelChatPermission":
+		if e.ComplexityRoot.Mutation.SetChannelChatPermission == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setChannelChatPermission_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetChannelChatPermission(childComplexity, args["id"].(gid.ID), args["permission"].(channel.ChatPermission)), true
 	case "Mutation.signUp":
 		if e.ComplexityRoot.Mutation.SignUp == nil {
 			break
@@ -1872,6 +1924,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputApiKeyOrder,
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelWhereInput,
+		ec.unmarshalInputConnectFacebookPageInput,
+		ec.unmarshalInputConnectZaloOAInput,
 		ec.unmarshalInputConversationOrder,
 		ec.unmarshalInputConversationWhereInput,
 		ec.unmarshalInputCreateApiKeyInput,
@@ -2052,6 +2106,34 @@ type CreateApiKeyPayload {
   apiKey: ApiKey!
 }
 
+"""
+Connects a Zalo Official Account (OAuth v4 tokens of the app it authorized).
+` + "`" + `webhookSecret` + "`" + ` verifies the X-ZEvent-Signature of its webhooks; ` + "`" + `appSecret` + "`" + `
+lets the server refresh the access token before it expires.
+"""
+input ConnectZaloOAInput {
+  oaId: String!
+  name: String!
+  appId: String!
+  appSecret: String
+  accessToken: String!
+  refreshToken: String!
+  accessTokenExpiresAt: Time!
+  webhookSecret: String!
+  description: String
+  published: Boolean
+  isTesting: Boolean
+}
+
+"Connects a Facebook page: its page access token, the app's secret (it signs webhooks) and the webhook verify token."
+input ConnectFacebookPageInput {
+  pageId: String!
+  name: String!
+  pageAccessToken: String!
+  appSecret: String!
+  verifyToken: String!
+}
+
 "One CSV row that was not imported. Line 1 is the header row."
 type ImportError {
   line: Int!
@@ -2064,6 +2146,11 @@ type ImportCustomersPayload {
   "Rows that matched an existing customer by phone or email and updated it."
   updated: Int!
   errors: [ImportError!]!
+}
+
+extend type Channel {
+  "The OA ID or page ID."
+  externalId: String! @goField(name: "ExternalID")
 }
 
 extend type User {
@@ -2124,6 +2211,13 @@ type Mutation {
   createTag(input: CreateTagInput!): Tag!
   updateTag(id: ID!, input: UpdateTagInput!): Tag!
   deleteTag(id: ID!): ID!
+
+  "Connects an OA to the organization (admins). A new channel is ONLY_ME; reconnecting refreshes its credentials."
+  connectZaloOA(input: ConnectZaloOAInput!): Channel!
+  connectFacebookPage(input: ConnectFacebookPageInput!): Channel!
+  "Disconnects a channel (admins): its tokens are erased, its conversations stay."
+  disconnectChannel(id: ID!): Channel!
+  setChannelChatPermission(id: ID!, permission: ChatPermission!): Channel!
 
   createMessageTemplate(input: CreateMessageTemplateInput!): MessageTemplate!
   updateMessageTemplate(id: ID!, input: UpdateMessageTemplateInput!): MessageTemplate!
@@ -2229,8 +2323,6 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_updatedAt(ctx, field)
 	case "kind":
 		return ec.fieldContext_Channel_kind(ctx, field)
-	case "externalID":
-		return ec.fieldContext_Channel_externalID(ctx, field)
 	case "name":
 		return ec.fieldContext_Channel_name(ctx, field)
 	case "status":
@@ -2249,6 +2341,8 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_lastConnectedAt(ctx, field)
 	case "connectedBy":
 		return ec.fieldContext_Channel_connectedBy(ctx, field)
+	case "externalId":
+		return ec.fieldContext_Channel_externalId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Channel", field.Name)
 }
@@ -2841,6 +2935,34 @@ func (ec *executionContext) field_Conversation_messages_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_connectFacebookPage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConnectFacebookPageInput, error) {
+			return ec.unmarshalNConnectFacebookPageInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectFacebookPageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_connectZaloOA_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConnectZaloOAInput, error) {
+			return ec.unmarshalNConnectZaloOAInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectZaloOAInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2995,6 +3117,20 @@ func (ec *executionContext) field_Mutation_deleteTag_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_disconnectChannel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_importCustomers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3064,6 +3200,28 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setChannelChatPermission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "permission",
+		func(ctx context.Context, v any) (channel.ChatPermission, error) {
+			return ec.unmarshalNChatPermission2githubᚗcomᚋdakenhᚋdakenhᚋentᚋchannelᚐChatPermission(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permission"] = arg1
 	return args, nil
 }
 
@@ -4471,29 +4629,6 @@ func (ec *executionContext) fieldContext_Channel_kind(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChannelKind does not have child fields"))
 }
 
-func (ec *executionContext) _Channel_externalID(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Channel_externalID(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ExternalID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Channel_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
 func (ec *executionContext) _Channel_name(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4708,6 +4843,29 @@ func (ec *executionContext) fieldContext_Channel_connectedBy(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Channel_externalId(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_externalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
@@ -7984,6 +8142,182 @@ func (ec *executionContext) fieldContext_Mutation_deleteTag(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_connectZaloOA(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_connectZaloOA(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConnectZaloOa(ctx, fc.Args["input"].(model.ConnectZaloOAInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_connectZaloOA(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_connectZaloOA_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_connectFacebookPage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_connectFacebookPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConnectFacebookPage(ctx, fc.Args["input"].(model.ConnectFacebookPageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_connectFacebookPage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_connectFacebookPage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disconnectChannel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disconnectChannel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisconnectChannel(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disconnectChannel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disconnectChannel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setChannelChatPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setChannelChatPermission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetChannelChatPermission(ctx, fc.Args["id"].(gid.ID), fc.Args["permission"].(channel.ChatPermission))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setChannelChatPermission(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setChannelChatPermission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createMessageTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10858,7 +11192,7 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "chatPermission", "chatPermissionNEQ", "chatPermissionIn", "chatPermissionNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "published", "publishedNEQ", "isTesting", "isTestingNEQ", "lastConnectedAt", "lastConnectedAtNEQ", "lastConnectedAtIn", "lastConnectedAtNotIn", "lastConnectedAtGT", "lastConnectedAtGTE", "lastConnectedAtLT", "lastConnectedAtLTE", "hasConnectedBy", "hasConnectedByWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "chatPermission", "chatPermissionNEQ", "chatPermissionIn", "chatPermissionNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "published", "publishedNEQ", "isTesting", "isTestingNEQ", "lastConnectedAt", "lastConnectedAtNEQ", "lastConnectedAtIn", "lastConnectedAtNotIn", "lastConnectedAtGT", "lastConnectedAtGTE", "lastConnectedAtLT", "lastConnectedAtLTE", "hasConnectedBy", "hasConnectedByWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11082,97 +11416,6 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.KindNotIn = data
-		case "externalID":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalID"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalID = data
-		case "externalIDNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDNEQ = data
-		case "externalIDIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDIn = data
-		case "externalIDNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDNotIn = data
-		case "externalIDGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDGT = data
-		case "externalIDGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDGTE = data
-		case "externalIDLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDLT = data
-		case "externalIDLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDLTE = data
-		case "externalIDContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDContains = data
-		case "externalIDHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDHasPrefix = data
-		case "externalIDHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDHasSuffix = data
-		case "externalIDEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDEqualFold = data
-		case "externalIDContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalIDContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ExternalIDContainsFold = data
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -11628,6 +11871,164 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasConnectedByWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputConnectFacebookPageInput(ctx context.Context, obj any) (model.ConnectFacebookPageInput, error) {
+	var it model.ConnectFacebookPageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"pageId", "name", "pageAccessToken", "appSecret", "verifyToken"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "pageId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pageId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PageID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "pageAccessToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pageAccessToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PageAccessToken = data
+		case "appSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appSecret"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppSecret = data
+		case "verifyToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VerifyToken = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputConnectZaloOAInput(ctx context.Context, obj any) (model.ConnectZaloOAInput, error) {
+	var it model.ConnectZaloOAInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"oaId", "name", "appId", "appSecret", "accessToken", "refreshToken", "accessTokenExpiresAt", "webhookSecret", "description", "published", "isTesting"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "oaId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oaId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OaID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "appId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppID = data
+		case "appSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appSecret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppSecret = data
+		case "accessToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessToken = data
+		case "refreshToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshToken = data
+		case "accessTokenExpiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessTokenExpiresAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessTokenExpiresAt = data
+		case "webhookSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookSecret"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WebhookSecret = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "published":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("published"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Published = data
+		case "isTesting":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isTesting"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsTesting = data
 		}
 	}
 	return it, nil
@@ -17165,11 +17566,6 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "externalID":
-			out.Values[i] = ec._Channel_externalID(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "name":
 			out.Values[i] = ec._Channel_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17237,6 +17633,11 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "externalId":
+			out.Values[i] = ec._Channel_externalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18810,6 +19211,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "connectZaloOA":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_connectZaloOA(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connectFacebookPage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_connectFacebookPage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disconnectChannel":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disconnectChannel(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setChannelChatPermission":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setChannelChatPermission(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createMessageTemplate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createMessageTemplate(ctx, field)
@@ -20120,6 +20549,10 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNChannel2githubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx context.Context, sel ast.SelectionSet, v ent.Channel) graphql.Marshaler {
+	return ec._Channel(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx context.Context, sel ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -20193,6 +20626,16 @@ func (ec *executionContext) unmarshalNChatPermission2githubᚗcomᚋdakenhᚋdak
 
 func (ec *executionContext) marshalNChatPermission2githubᚗcomᚋdakenhᚋdakenhᚋentᚋchannelᚐChatPermission(ctx context.Context, sel ast.SelectionSet, v channel.ChatPermission) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNConnectFacebookPageInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectFacebookPageInput(ctx context.Context, v any) (model.ConnectFacebookPageInput, error) {
+	res, err := ec.unmarshalInputConnectFacebookPageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNConnectZaloOAInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectZaloOAInput(ctx context.Context, v any) (model.ConnectZaloOAInput, error) {
+	res, err := ec.unmarshalInputConnectZaloOAInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNConversation2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐConversation(ctx context.Context, sel ast.SelectionSet, v *ent.Conversation) graphql.Marshaler {

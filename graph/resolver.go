@@ -9,6 +9,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/inbox"
 )
 
 // Resolver holds what the resolvers call; it is built once at start-up.
@@ -16,6 +17,7 @@ type Resolver struct {
 	Client   *ent.Client
 	Auth     *auth.Service
 	Accounts *account.Service
+	Inbox    *inbox.Service
 }
 
 // NewSchema returns the executable schema over the resolver.

@@ -11,6 +11,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
@@ -124,6 +125,34 @@ func (r *mutationResolver) UpdateTag(ctx context.Context, id gid.ID, input ent.U
 // DeleteTag is the resolver for the deleteTag field.
 func (r *mutationResolver) DeleteTag(ctx context.Context, id gid.ID) (gid.ID, error) {
 	return id, r.Client.Tag.DeleteOneID(id).Exec(ctx)
+}
+
+// ConnectZaloOa is the resolver for the connectZaloOA field.
+func (r *mutationResolver) ConnectZaloOa(ctx context.Context, input model.ConnectZaloOAInput) (*ent.Channel, error) {
+	return r.Inbox.ConnectZaloOA(ctx, inbox.ConnectZaloOA{
+		OAID: input.OaID, Name: input.Name, AppID: input.AppID, AppSecret: deref(input.AppSecret),
+		AccessToken: input.AccessToken, RefreshToken: input.RefreshToken,
+		AccessTokenExpiresAt: input.AccessTokenExpiresAt, WebhookSecret: input.WebhookSecret,
+		Description: deref(input.Description), Published: deref(input.Published), IsTesting: deref(input.IsTesting),
+	})
+}
+
+// ConnectFacebookPage is the resolver for the connectFacebookPage field.
+func (r *mutationResolver) ConnectFacebookPage(ctx context.Context, input model.ConnectFacebookPageInput) (*ent.Channel, error) {
+	return r.Inbox.ConnectFacebookPage(ctx, inbox.ConnectFacebookPage{
+		PageID: input.PageID, Name: input.Name, PageAccessToken: input.PageAccessToken,
+		AppSecret: input.AppSecret, VerifyToken: input.VerifyToken,
+	})
+}
+
+// DisconnectChannel is the resolver for the disconnectChannel field.
+func (r *mutationResolver) DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error) {
+	return r.Inbox.DisconnectChannel(ctx, id)
+}
+
+// SetChannelChatPermission is the resolver for the setChannelChatPermission field.
+func (r *mutationResolver) SetChannelChatPermission(ctx context.Context, id gid.ID, permission channel.ChatPermission) (*ent.Channel, error) {
+	return r.Inbox.SetChatPermission(ctx, id, permission)
 }
 
 // CreateMessageTemplate is the resolver for the createMessageTemplate field.

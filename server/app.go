@@ -26,8 +26,10 @@ import (
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gqllimit"
+	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/requestlog"
+	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/tenancy"
 )
 
@@ -44,6 +46,7 @@ type App struct {
 	logger  *slog.Logger
 	db      *database.DB
 	auth    *auth.Service
+	inbox   *inbox.Service
 	metrics *metrics.Metrics
 	handler http.Handler
 	workers workers
@@ -71,11 +74,16 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	}
 	tenancy.Guard(db.Client)
 	crm.Register(db.Client)
+	box, err := secret.New(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{
 		cfg:     cfg,
 		logger:  logger,
 		db:      db,
 		auth:    auth.New(db.Client, o.auth),
+		inbox:   inbox.New(db.Client, box),
 		metrics: metrics.New(),
 	}
 	a.handler = a.routes()
@@ -141,6 +149,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Client:   a.db.Client,
 		Auth:     a.auth,
 		Accounts: account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
+		Inbox:    a.inbox,
 	}))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,

@@ -258,13 +258,21 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := Config{Addr: addr, DataDir: t.TempDir(), CORSOrigins: []string{"*"}, MaxBodyBytes: 1 << 20, Introspection: true}
+	cfg := Config{
+		Addr: addr, DataDir: t.TempDir(), CORSOrigins: []string{"*"}, MaxBodyBytes: 1 << 20, Introspection: true,
+		Secret: []byte("test-secret-test-secret-test-secret"),
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 	// Generous: on a loaded machine migrating a new database takes a while.
 	var up bool
 	for deadline := time.Now().Add(60 * time.Second); !up && time.Now().Before(deadline); {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v", err)
+		default:
+		}
 		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
 			resp.Body.Close()
 			up = resp.StatusCode == 200

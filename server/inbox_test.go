@@ -85,7 +85,9 @@ func seedConversation(t *testing.T, e *env, orgID, connectedBy gid.ID, perm chan
 func TestOnlyMeConversationsAreHidden(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("Visibility Org")
-	var me struct{ Me struct{ Organization struct{ ID gid.ID } } }
+	var me struct {
+		Me struct{ Organization struct{ ID gid.ID } }
+	}
 	e.must(tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
 	org := me.Me.Organization.ID
 	private := seedConversation(t, e, org, gid.ID(tn.agentID), channel.ChatPermissionONLY_ME, "riêng")
@@ -107,7 +109,9 @@ func TestOnlyMeConversationsAreHidden(t *testing.T) {
 					Edges []struct {
 						Node struct {
 							Channel  struct{ Name string }
-							Messages struct{ Edges []struct{ Node struct{ Text string } } }
+							Messages struct {
+								Edges []struct{ Node struct{ Text string } }
+							}
 						}
 					}
 				}

@@ -32,8 +32,11 @@ func (Channel) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("kind").Values("ZALO_OA", "FACEBOOK_PAGE", "LIVETALK").Immutable().
 			Annotations(entgql.Type("ChannelKind")),
-		// external_id is the OA ID or page ID; webhooks find the channel by it.
-		field.String("external_id").NotEmpty().MaxLen(100).Immutable(),
+		// external_id is the OA ID or page ID; webhooks find the channel by
+		// it. schema.graphqls exposes it as externalId, the name api.md
+		// gives it.
+		field.String("external_id").NotEmpty().MaxLen(100).Immutable().
+			Annotations(entgql.Skip()),
 		field.String("name").NotEmpty().MaxLen(200).
 			Annotations(entgql.OrderField("NAME")),
 		field.Enum("status").Values("CONNECTED", "DISCONNECTED").Default("CONNECTED").

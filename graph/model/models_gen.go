@@ -16,6 +16,32 @@ type AuthPayload struct {
 	User      *ent.User `json:"user"`
 }
 
+// Connects a Facebook page: its page access token, the app's secret (it signs webhooks) and the webhook verify token.
+type ConnectFacebookPageInput struct {
+	PageID          string `json:"pageId"`
+	Name            string `json:"name"`
+	PageAccessToken string `json:"pageAccessToken"`
+	AppSecret       string `json:"appSecret"`
+	VerifyToken     string `json:"verifyToken"`
+}
+
+// Connects a Zalo Official Account (OAuth v4 tokens of the app it authorized).
+// `webhookSecret` verifies the X-ZEvent-Signature of its webhooks; `appSecret`
+// lets the server refresh the access token before it expires.
+type ConnectZaloOAInput struct {
+	OaID                 string    `json:"oaId"`
+	Name                 string    `json:"name"`
+	AppID                string    `json:"appId"`
+	AppSecret            *string   `json:"appSecret,omitempty"`
+	AccessToken          string    `json:"accessToken"`
+	RefreshToken         string    `json:"refreshToken"`
+	AccessTokenExpiresAt time.Time `json:"accessTokenExpiresAt"`
+	WebhookSecret        string    `json:"webhookSecret"`
+	Description          *string   `json:"description,omitempty"`
+	Published            *bool     `json:"published,omitempty"`
+	IsTesting            *bool     `json:"isTesting,omitempty"`
+}
+
 type CreateAPIKeyInput struct {
 	Name   string         `json:"name"`
 	Scopes []viewer.Scope `json:"scopes"`

@@ -13,29 +13,24 @@
 //
 // # Errors
 //
-// Every non-nil error a Client returns falls in exactly one of three classes,
-// so that the delivery worker can decide what to do without knowing Zalo's
-// codes:
+// Every non-nil error a Client returns is in exactly one of three classes,
+// so that the delivery worker can react without knowing Zalo's codes:
 //
-//	class          test               what happened                                       caller's reaction
-//	-------------  -----------------  --------------------------------------------------  -----------------------------------
-//	token invalid  IsTokenInvalid     *APIError -216 (Open API) or -124 (ZNS)              refresh the token, retry once
-//	transient      IsTransient        *TransportError: connection refused/reset, DNS,     retry later with backoff
-//	                                  timeout (Config.Timeout or the caller's deadline),
-//	                                  context cancelled;
-//	                                  *HTTPError with status 5xx, 408 or 429, whatever
-//	                                  the body (a gateway's HTML page included);
-//	                                  *APIError -32 (OA rate limit) or -100 (ZNS
-//	                                  "unknown error, try again later")
-//	permanent      IsPermanent        *APIError with any other code, e.g. -201 invalid    do not retry; record the reason
-//	                                  parameters, -213 user is not a follower, -230
-//	                                  user has not interacted within 7 days;
-//	                                  *OAuthError (see IsRefreshRejected);
-//	                                  *HTTPError with another status (3xx, 4xx);
-//	                                  *MalformedResponseError: HTTP 200 whose body is
-//	                                  not Zalo's JSON (wrong base URL, changed API);
-//	                                  invalid arguments (ErrInvalidArgument) and
-//	                                  configuration errors
+//   - Token invalid (IsTokenInvalid): refresh the token, then retry once.
+//     *APIError -216, or -124 from ZNS.
+//   - Transient (IsTransient): retry later, with backoff.
+//     *TransportError: connection refused or reset, DNS failure, answer cut
+//     short, timeout (Config.Timeout or the caller's deadline), cancelled
+//     context. *HTTPError with status 5xx, 408 or 429, whatever the body (a
+//     gateway's HTML page, malformed JSON). *APIError -32 (OA rate limit)
+//     or -100 (ZNS "unknown error, try again later").
+//   - Permanent (IsPermanent): do not retry; record the reason.
+//     *APIError with any other code, e.g. -201 invalid parameters, -213 the
+//     user does not follow the OA, -230 the user has not interacted within
+//     7 days. *OAuthError (see below). *HTTPError with another status (3xx,
+//     4xx). *MalformedResponseError: HTTP 200 whose body is not Zalo's JSON
+//     (wrong base URL, changed API). ErrInvalidArgument, configuration
+//     errors, and errors reading the io.Reader given to UploadFile.
 //
 // An OAuth refusal (*OAuthError, e.g. -14014 invalid or already used refresh
 // token, -14020 expired) is permanent and IsRefreshRejected reports it: the

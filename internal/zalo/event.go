@@ -427,7 +427,10 @@ func (e *Event) IsEcho() bool {
 }
 
 // oaIsSender reports whether sender.id is the OA: for echoes, and for the
-// receipts, which report on a message the OA sent.
+// receipts, which report on a message the OA sent (the sample payloads of
+// Zalo's documentation have sender = OA, recipient = user for both). The
+// two OA-initiated call events are assumed to follow suit; their shape is
+// uncertain, and their oa_id, when present, decides first anyway.
 func (e *Event) oaIsSender() bool {
 	switch e.Name {
 	case EventUserReceivedMessage, EventUserSeenMessage, EventOASendConsent, EventOACallUser:

@@ -107,9 +107,9 @@ func (f Failure) apply(w http.ResponseWriter, r *http.Request, ep Endpoint, clos
 		}
 	case failErrorCode:
 		if ep == AccessToken {
-			writeOAuthError(w, f.code, "injected", "injected failure")
+			writeJSON(w, oauthError(f.code, "injected", "injected failure"))
 		} else {
-			writeAPIError(w, f.code, "injected failure")
+			writeJSON(w, apiError(f.code, "injected failure"))
 		}
 	case failReset:
 		reset(w)

@@ -1,0 +1,187 @@
+// Package event is dakenh's real-time backbone: a durable, per-organization,
+// ordered event log (the Event table), written in the same transaction as the
+// change it reports, and its live fan-out to subscribers.
+//
+// Three pieces cooperate:
+//
+//   - Append writes an event in the caller's transaction, numbered by the
+//     organization's event_seq counter, and after the commit tells the Bus.
+//   - A Bus carries tiny notices ("organization X reached seq N"), never
+//     event payloads: in process (MemoryBus) for the embedded server, or over
+//     PostgreSQL LISTEN/NOTIFY (PostgresBus) so replicas hear each other.
+//   - Subscribe returns a Stream that replays the log after a Cursor and then
+//     follows it, re-reading the log whenever a notice says there is more.
+//
+// The log, not the bus, is the source of truth. Notices may be lost (a crash
+// between commit and publish, a dropped LISTEN connection) or coalesced; a
+// stream only ever uses them as a hint to re-read from its own position, so a
+// lost notice delays an event by at most one safety poll and never loses it.
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dakenh/dakenh/ent"
+	entevent "github.com/dakenh/dakenh/ent/event"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// Topic says what kind of subject an event is about; subscriptions select
+// events by topic. It is the ent enum, so the log's column and this API
+// cannot drift apart.
+type Topic = entevent.Topic
+
+// The topics of the log.
+const (
+	// TopicMessage events are about one message; they must name its
+	// conversation, which decides who may see them.
+	TopicMessage Topic = entevent.TopicMESSAGE
+	// TopicConversation events are about one conversation, which they must
+	// name.
+	TopicConversation Topic = entevent.TopicCONVERSATION
+	// TopicCall events are about voice calls.
+	TopicCall Topic = entevent.TopicCALL
+	// TopicChannel events are about a channel. Whoever changes who may see a
+	// channel's conversations (chat permission, the connecting user) must
+	// append one, because streams cache conversation visibility until they
+	// see a CHANNEL event.
+	TopicChannel Topic = entevent.TopicCHANNEL
+)
+
+// Event types used across topics. Type is free text in the log (at most 40
+// characters) so a new kind of event needs no migration; these constants keep
+// the common ones spelled alike.
+const (
+	TypeCreated       = "CREATED"
+	TypeUpdated       = "UPDATED"
+	TypeOffered       = "OFFERED"
+	TypeAssigned      = "ASSIGNED"
+	TypeClaimed       = "CLAIMED"
+	TypeStatusChanged = "STATUS_CHANGED"
+	TypeDisconnected  = "DISCONNECTED"
+)
+
+// Entry is an event to append: what happened, to which subjects, and
+// optionally for whom.
+type Entry struct {
+	// OrgID is the organization whose log receives the event.
+	OrgID gid.ID
+	// Topic is the kind of subject.
+	Topic Topic
+	// Type is what happened, e.g. TypeCreated.
+	Type string
+	// ChannelID, ConversationID and MessageID name the subjects; empty ones
+	// are stored as NULL.
+	ChannelID, ConversationID, MessageID gid.ID
+	// AudienceUserID, when set, limits the event to that user, e.g. an
+	// offer made to one agent.
+	AudienceUserID gid.ID
+}
+
+// publishTimeout bounds the after-commit publish. The commit has already
+// succeeded, so a stuck bus must not hold the caller; streams' safety polls
+// cover a notice that was not sent.
+const publishTimeout = 5 * time.Second
+
+type busKey struct{}
+
+// WithBus returns a context whose Appends publish to bus after they commit.
+// The server puts its bus in the base context of requests and workers once,
+// so domain code that appends events does not need to carry it around.
+func WithBus(ctx context.Context, bus Bus) context.Context {
+	return context.WithValue(ctx, busKey{}, bus)
+}
+
+// BusFromContext returns the bus WithBus stored, or nil.
+func BusFromContext(ctx context.Context) Bus {
+	b, _ := ctx.Value(busKey{}).(Bus)
+	return b
+}
+
+// Append records e in tx as the organization's next event and returns it.
+//
+// Taking the next number increments the organization's event_seq in tx. That
+// UPDATE locks the organization's row until tx ends, so concurrent writers
+// queue behind each other and commit in seq order, and a rolled-back
+// transaction gives its number back. Readers can therefore read "every event
+// after seq N" and never see N+2 before N+1, which is what makes replay and
+// resume gap-free.
+//
+// The lock is held until tx ends, so append as late in the transaction as
+// the change allows. After a successful commit a Notice is published on the
+// bus of ctx (see WithBus); nothing is published on rollback. Without a bus
+// in ctx the event is still durable, and streams find it at their next
+// safety poll instead of at once.
+func Append(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event, error) {
+	if e.OrgID == "" {
+		return nil, errors.New("event: Append needs an organization")
+	}
+	if err := entevent.TopicValidator(e.Topic); err != nil {
+		return nil, fmt.Errorf("event: %w", err)
+	}
+	if (e.Topic == TopicMessage || e.Topic == TopicConversation) && e.ConversationID == "" {
+		// Without its conversation nobody could tell who may see the event,
+		// and it would reach everyone.
+		return nil, fmt.Errorf("event: a %s event must name its conversation", e.Topic)
+	}
+	if v := viewer.FromContext(ctx); v != nil && v.OrgID != "" && v.OrgID != e.OrgID {
+		return nil, fmt.Errorf("event: cannot append to another organization's log")
+	}
+	// The Event policy admits only the system; the tenant filter still
+	// confines these writes to e.OrgID.
+	sys := viewer.SystemContext(ctx, e.OrgID)
+	org, err := tx.Organization.UpdateOneID(e.OrgID).AddEventSeq(1).Save(sys)
+	if err != nil {
+		return nil, fmt.Errorf("event: taking the next sequence number: %w", err)
+	}
+	ev, err := tx.Event.Create().
+		SetOrganizationID(e.OrgID).
+		SetSeq(org.EventSeq).
+		SetTopic(e.Topic).
+		SetType(e.Type).
+		SetNillableChannelID(nonEmpty(e.ChannelID)).
+		SetNillableConversationID(nonEmpty(e.ConversationID)).
+		SetNillableMessageID(nonEmpty(e.MessageID)).
+		SetNillableAudienceUserID(nonEmpty(e.AudienceUserID)).
+		SetCreatedAt(time.Now()).
+		Save(sys)
+	if err != nil {
+		return nil, fmt.Errorf("event: appending %s %s: %w", e.Topic, e.Type, err)
+	}
+
+	// The bus is taken now, not at commit: Commit runs hooks with the
+	// context the transaction began with, which may not carry it.
+	if bus := BusFromContext(ctx); bus != nil {
+		n := Notice{OrgID: e.OrgID, Seq: ev.Seq}
+		tx.OnCommit(func(next ent.Committer) ent.Committer {
+			return ent.CommitFunc(func(cctx context.Context, tx *ent.Tx) error {
+				if err := next.Commit(cctx, tx); err != nil {
+					return err
+				}
+				// The request may end the moment Commit returns; the notice
+				// must still go out.
+				pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+				defer cancel()
+				// A failed publish is not the caller's failure: the event is
+				// committed, and streams' safety polls will find it. The bus
+				// logs its own errors.
+				_ = bus.Publish(pctx, n)
+				return nil
+			})
+		})
+	}
+	return ev, nil
+}
+
+// nonEmpty returns a pointer to id, or nil for the empty ID, so optional
+// references are stored as NULL rather than "".
+func nonEmpty(id gid.ID) *gid.ID {
+	if id == "" {
+		return nil
+	}
+	return &id
+}

@@ -1,0 +1,419 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/conversation"
+	entevent "github.com/dakenh/dakenh/ent/event"
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// Stream defaults and limits.
+const (
+	// DefaultBuffer is the capacity of a stream's channel when
+	// Options.Buffer is not set.
+	DefaultBuffer = 256
+	// DefaultPoll is how often a stream re-reads the log without a
+	// notice. Notices can be lost (a crash between commit and publish, a
+	// publish that failed); the poll bounds how late that makes an event.
+	DefaultPoll = 5 * time.Second
+	// pageSize is how many events one read of the log returns, so a long
+	// replay never holds the whole backlog in memory.
+	pageSize = 500
+	// visibilityCacheSize bounds the per-stream cache of which
+	// conversations the viewer may see; an agent's live traffic touches
+	// far fewer conversations than this at a time.
+	visibilityCacheSize = 256
+)
+
+// ReasonResumeFromCursor is the extensions.reason of errors that end a
+// stream which the client should simply resubscribe to, passing the cursor
+// of the last event it received as after.
+const ReasonResumeFromCursor = "RESUME_FROM_CURSOR"
+
+// ErrSlowConsumer ends a stream whose consumer fell too far behind: its
+// channel was full and Buffer more events had been committed behind the one
+// waiting to go in. Nothing is lost: the log keeps every event, and
+// resubscribing after the last received cursor continues exactly there.
+var ErrSlowConsumer = &apierr.Error{
+	Code:    apierr.FailedPrecondition,
+	Reason:  ReasonResumeFromCursor,
+	Message: "the event stream fell too far behind and was closed; resubscribe with after set to the cursor of the last event you received",
+}
+
+// ErrInterrupted ends the streams of a bus that closed, which happens when
+// the server shuts down; the client resumes on another replica or after the
+// restart.
+var ErrInterrupted = &apierr.Error{
+	Code:    apierr.FailedPrecondition,
+	Reason:  ReasonResumeFromCursor,
+	Message: "the event stream was interrupted; resubscribe with after set to the cursor of the last event you received",
+	Err:     ErrClosed,
+}
+
+// Options selects what a stream delivers and from where.
+type Options struct {
+	// Topics selects events by topic; empty means every topic.
+	Topics []Topic
+	// ConversationID, when set, limits the stream to that conversation's
+	// events.
+	ConversationID gid.ID
+	// After is where to start: the stream delivers the events after it.
+	// The zero Cursor means from now.
+	After Cursor
+	// Buffer is the capacity of the stream's channel; 0 means
+	// DefaultBuffer. It is also how far, in events committed after the
+	// stream started, the consumer may fall behind before ErrSlowConsumer.
+	Buffer int
+	// Poll is the safety-poll interval: 0 means DefaultPoll, a negative
+	// value turns polling off (for tests proving that notices alone
+	// suffice).
+	Poll time.Duration
+}
+
+// Delivery is one event a stream delivers, with the cursor to resume after
+// it.
+type Delivery struct {
+	// Cursor is the position just after Event.
+	Cursor Cursor
+	// Event is the log entry; its subjects are IDs, which the caller loads
+	// as the viewer.
+	Event *ent.Event
+}
+
+// Stream is one subscriber's ordered view of its organization's log: the
+// replay after a cursor, then live events, each delivered once and in
+// order. One goroutine, owned by the context given to Subscribe, feeds it;
+// cancelling that context ends it.
+type Stream struct {
+	// out has capacity Options.Buffer. When full, the feeding goroutine
+	// waits for the consumer while fewer than Buffer newer events are
+	// committed behind the waiting one, and then ends the stream with
+	// ErrSlowConsumer; it never blocks the bus meanwhile.
+	out  chan Delivery
+	done chan struct{}
+	err  error
+}
+
+// C returns the channel of deliveries. It is closed when the stream ends;
+// Err then says why.
+func (s *Stream) C() <-chan Delivery { return s.out }
+
+// Done returns a channel closed when the stream has ended, before C is
+// closed; events already in C can still be received.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Err returns why the stream ended: ErrSlowConsumer, ErrInterrupted, the
+// context's error when the subscriber cancelled, or a database error. It
+// returns nil while the stream runs.
+func (s *Stream) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Subscribe starts a stream of v's organization's events, as v may see them:
+// events for one other user (AudienceUserID) are skipped, and events about a
+// conversation are delivered only if v may see that conversation (ONLY_ME
+// channels' conversations only to the user who connected the channel). API
+// keys need the EVENTS scope.
+//
+// The stream first replays the events after opts.After, then follows the
+// log. It subscribes to bus before reading where the log ends, so an event
+// committed while the stream starts is either part of the replay or
+// announced by a notice it is already subscribed to; since every read
+// continues from the last sequence number read, no event is delivered twice
+// or skipped.
+//
+// The stream's goroutine stops when ctx is cancelled or the stream ends.
+func Subscribe(ctx context.Context, client *ent.Client, bus Bus, v *viewer.Viewer, opts Options) (*Stream, error) {
+	if client == nil || bus == nil {
+		return nil, errors.New("event: Subscribe needs a client and a bus")
+	}
+	if v == nil || v.OrgID == "" {
+		return nil, apierr.New(apierr.Unauthenticated, "authentication required")
+	}
+	if !v.Has(viewer.ScopeEvents) {
+		return nil, apierr.New(apierr.Forbidden, "this API key lacks the EVENTS scope")
+	}
+	topics := make(map[Topic]bool, len(opts.Topics))
+	for _, t := range opts.Topics {
+		if err := entevent.TopicValidator(t); err != nil {
+			return nil, apierr.BadInput("topics", "%q is not an event topic", t)
+		}
+		topics[t] = true
+	}
+	buffer := opts.Buffer
+	if buffer <= 0 {
+		buffer = DefaultBuffer
+	}
+	poll := opts.Poll
+	if poll == 0 {
+		poll = DefaultPoll
+	}
+	visible, err := simplelru.NewLRU[gid.ID, bool](visibilityCacheSize, nil)
+	if err != nil {
+		return nil, fmt.Errorf("event: %w", err)
+	}
+	r := &reader{
+		client:  client,
+		orgID:   v.OrgID,
+		userID:  v.UserID,
+		system:  v.System,
+		viewAs:  visibilityViewer(v),
+		topics:  topics,
+		conv:    opts.ConversationID,
+		buffer:  buffer,
+		visible: visible,
+	}
+	if r.conv != "" {
+		ok, err := r.canSee(ctx, r.conv)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, apierr.New(apierr.NotFound, "conversation not found")
+		}
+	}
+
+	// Subscribe first, read the head second: see the seam argument above.
+	notices, unsubscribe := bus.Subscribe(v.OrgID)
+	org, err := client.Organization.Get(viewer.SystemContext(ctx, v.OrgID), v.OrgID)
+	if err != nil {
+		unsubscribe()
+		return nil, fmt.Errorf("event: reading the log's head: %w", err)
+	}
+	switch head := org.EventSeq; {
+	case opts.After.IsZero():
+		r.last = head
+	case opts.After.seq > head:
+		// Cursors do not name their organization, so one from elsewhere
+		// (or from a restored backup) can point past this log's end.
+		unsubscribe()
+		return nil, apierr.BadInput("after", "after is not a position in this organization's event log")
+	default:
+		r.last = opts.After.seq
+	}
+	r.read, r.replayTo, r.head = r.last, org.EventSeq, org.EventSeq
+
+	s := &Stream{out: make(chan Delivery, buffer), done: make(chan struct{})}
+	go s.run(ctx, r, notices, unsubscribe, poll)
+	return s, nil
+}
+
+// visibilityViewer is the identity conversation visibility is checked as.
+// An API key with EVENTS but not READ may still see the organization's
+// stream (product.md §8), so the check lends it READ: it only asks whether
+// the conversation is visible, which FilterConversations decides the same
+// way for every key.
+func visibilityViewer(v *viewer.Viewer) *viewer.Viewer {
+	c := *v
+	if c.IsAPIKey() && !slices.Contains(c.Scopes, viewer.ScopeRead) {
+		c.Scopes = append(slices.Clone(c.Scopes), viewer.ScopeRead)
+	}
+	return &c
+}
+
+// run feeds the stream until it ends, then releases the bus subscription
+// and closes the channels: done first, so Err is set once C is closed.
+func (s *Stream) run(ctx context.Context, r *reader, notices <-chan Notice, unsubscribe func(), poll time.Duration) {
+	var tick <-chan time.Time
+	if poll > 0 {
+		t := time.NewTicker(poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	s.err = r.follow(ctx, s.out, notices, tick)
+	unsubscribe()
+	close(s.done)
+	close(s.out)
+}
+
+// reader is a stream's position and filters; only the stream's goroutine
+// uses it after Subscribe returns.
+type reader struct {
+	client *ent.Client
+	orgID  gid.ID
+	userID gid.ID
+	system bool
+	viewAs *viewer.Viewer
+	topics map[Topic]bool
+	conv   gid.ID
+	buffer int
+
+	// last is the sequence number of the last event processed (delivered
+	// or filtered out); the next read starts after it.
+	last int64
+	// read is the highest sequence number fetched from the log, possibly
+	// ahead of last while a page is being delivered.
+	read int64
+	// replayTo is the log's head when the stream started; the events up to
+	// it are the replay the subscriber asked for and never count as lag.
+	replayTo int64
+	// head is the highest sequence number known to exist, from reads and
+	// notices; head minus the waiting event is how far behind the
+	// consumer is.
+	head int64
+	// dirty says a notice or poll arrived while a delivery was waiting, so
+	// the log must be read again before waiting for the next one.
+	dirty   bool
+	visible *simplelru.LRU[gid.ID, bool]
+}
+
+// follow reads the log after r.last whenever there may be more: at start,
+// on a notice for a seq it has not read, on a resync and on each poll.
+func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan time.Time) error {
+	r.dirty = true
+	for {
+		for !r.dirty {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case n, ok := <-notices:
+				if !ok {
+					return ErrInterrupted
+				}
+				r.note(n)
+			case <-tick:
+				r.dirty = true
+			}
+		}
+		r.dirty = false
+		if err := r.catchUp(ctx, out, notices, tick); err != nil {
+			return err
+		}
+	}
+}
+
+// note records what a notice says about the log.
+func (r *reader) note(n Notice) {
+	r.head = max(r.head, n.Seq)
+	if n.Resync || n.Seq > r.read {
+		r.dirty = true
+	}
+}
+
+// catchUp delivers every visible event after r.last, page by page, until
+// the log is exhausted.
+func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan time.Time) error {
+	sys := viewer.SystemContext(ctx, r.orgID)
+	for {
+		page, err := r.client.Event.Query().
+			Where(entevent.SeqGT(r.last)).
+			Order(entevent.BySeq()).
+			Limit(pageSize).
+			All(sys)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("event: reading the log after %d: %w", r.last, err)
+		}
+		if len(page) > 0 {
+			r.read = page[len(page)-1].Seq
+			r.head = max(r.head, r.read)
+		}
+		for _, e := range page {
+			r.last = e.Seq
+			ok, err := r.wants(ctx, e)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := r.send(ctx, out, notices, tick, Delivery{Cursor: cursorAt(e.Seq), Event: e}); err != nil {
+				return err
+			}
+		}
+		if len(page) < pageSize {
+			return nil
+		}
+	}
+}
+
+// send puts d in out. While out is full it keeps draining notices, so it
+// learns how far the log has moved on, and gives up with ErrSlowConsumer
+// once Buffer events committed after the stream started are waiting behind
+// d. The replay (events up to replayTo) never counts: the subscriber asked
+// for it, and the log, not memory, holds it.
+func (r *reader) send(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan time.Time, d Delivery) error {
+	for {
+		if r.head-max(d.Event.Seq, r.replayTo) >= int64(r.buffer) {
+			select {
+			case out <- d:
+				return nil
+			default:
+				return ErrSlowConsumer
+			}
+		}
+		select {
+		case out <- d:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case n, ok := <-notices:
+			if !ok {
+				return ErrInterrupted
+			}
+			r.note(n)
+		case <-tick:
+			r.dirty = true
+		}
+	}
+}
+
+// wants reports whether the viewer may see e and asked for it. CHANNEL
+// events reset the visibility cache whether or not they are delivered,
+// since a channel's permission or owner decides who sees its
+// conversations.
+func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
+	if e.Topic == TopicChannel {
+		r.visible.Purge()
+	}
+	if len(r.topics) > 0 && !r.topics[e.Topic] {
+		return false, nil
+	}
+	if r.conv != "" && e.ConversationID != r.conv {
+		return false, nil
+	}
+	if e.AudienceUserID != "" && !r.system && e.AudienceUserID != r.userID {
+		return false, nil
+	}
+	if e.ConversationID != "" {
+		return r.canSee(ctx, e.ConversationID)
+	}
+	return true, nil
+}
+
+// canSee reports whether the viewer may see the conversation, asking the
+// database as the viewer so the Conversation policy decides, and caching
+// the answer for the stream's life (until a CHANNEL event).
+func (r *reader) canSee(ctx context.Context, id gid.ID) (bool, error) {
+	if ok, hit := r.visible.Get(id); hit {
+		return ok, nil
+	}
+	ok, err := r.client.Conversation.Query().
+		Where(conversation.ID(id)).
+		Exist(viewer.NewContext(ctx, r.viewAs))
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, fmt.Errorf("event: checking conversation %s: %w", id, err)
+	}
+	r.visible.Add(id, ok)
+	return ok, nil
+}

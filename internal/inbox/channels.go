@@ -1,0 +1,210 @@
+package inbox
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/secret"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// Service runs the inbox for every organization.
+type Service struct {
+	client *ent.Client
+	box    *secret.Box
+	now    func() time.Time
+}
+
+// New returns the inbox over the ent client, sealing channel credentials
+// with box.
+func New(client *ent.Client, box *secret.Box) *Service {
+	return &Service{client: client, box: box, now: time.Now}
+}
+
+// Credentials are a channel's secrets in clear, as a provider call needs
+// them. They never leave the server.
+type Credentials struct {
+	AccessToken, RefreshToken, AppSecret, WebhookSecret string
+}
+
+// sealContext binds a sealed value to its channel and column, so copying a
+// ciphertext into another row or column does not open it.
+func sealContext(id gid.ID, column string) string { return "channel:" + string(id) + ":" + column }
+
+// Open returns the clear credentials of a channel.
+func (s *Service) Open(ch *ent.Channel) (*Credentials, error) {
+	var c Credentials
+	for _, f := range []struct {
+		dst    *string
+		sealed []byte
+		column string
+	}{
+		{&c.AccessToken, ch.AccessToken, channel.FieldAccessToken},
+		{&c.RefreshToken, ch.RefreshToken, channel.FieldRefreshToken},
+		{&c.AppSecret, ch.AppSecret, channel.FieldAppSecret},
+		{&c.WebhookSecret, ch.WebhookSecret, channel.FieldWebhookSecret},
+	} {
+		v, err := s.box.Open(f.sealed, sealContext(ch.ID, f.column))
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = v
+	}
+	return &c, nil
+}
+
+// ConnectZaloOA is what connecting a Zalo Official Account needs
+// (providers.md: OAuth v4 tokens, the app, and the webhook signing secret).
+type ConnectZaloOA struct {
+	OAID, Name, AppID, AppSecret string
+	AccessToken, RefreshToken    string
+	AccessTokenExpiresAt         time.Time
+	WebhookSecret, Description   string
+	Published, IsTesting         bool
+}
+
+// ConnectFacebookPage is what connecting a Facebook page needs.
+type ConnectFacebookPage struct {
+	PageID, Name, PageAccessToken, AppSecret, VerifyToken string
+}
+
+// channelSpec is what both kinds of connection store.
+type channelSpec struct {
+	kind                    channel.Kind
+	externalID, name, appID string
+	creds                   Credentials
+	expiresAt               *time.Time
+	description             string
+	published, isTesting    bool
+}
+
+// ConnectZaloOA connects an OA to the viewer's organization, or refreshes
+// the credentials of one it already has. A new channel is ONLY_ME: its
+// conversations belong to the user who connected it.
+func (s *Service) ConnectZaloOA(ctx context.Context, in ConnectZaloOA) (*ent.Channel, error) {
+	if err := required(map[string]string{
+		"oaId": in.OAID, "name": in.Name, "appId": in.AppID, "accessToken": in.AccessToken,
+		"refreshToken": in.RefreshToken, "webhookSecret": in.WebhookSecret,
+	}); err != nil {
+		return nil, err
+	}
+	if in.AccessTokenExpiresAt.IsZero() {
+		return nil, apierr.BadInput("accessTokenExpiresAt", "accessTokenExpiresAt is required")
+	}
+	exp := in.AccessTokenExpiresAt
+	return s.connect(ctx, channelSpec{
+		kind: channel.KindZALO_OA, externalID: in.OAID, name: in.Name, appID: in.AppID,
+		creds:     Credentials{AccessToken: in.AccessToken, RefreshToken: in.RefreshToken, AppSecret: in.AppSecret, WebhookSecret: in.WebhookSecret},
+		expiresAt: &exp, description: in.Description, published: in.Published, isTesting: in.IsTesting,
+	})
+}
+
+// ConnectFacebookPage connects a page to the viewer's organization, or
+// refreshes the credentials of one it already has.
+func (s *Service) ConnectFacebookPage(ctx context.Context, in ConnectFacebookPage) (*ent.Channel, error) {
+	if err := required(map[string]string{
+		"pageId": in.PageID, "name": in.Name, "pageAccessToken": in.PageAccessToken,
+		"appSecret": in.AppSecret, "verifyToken": in.VerifyToken,
+	}); err != nil {
+		return nil, err
+	}
+	return s.connect(ctx, channelSpec{
+		kind: channel.KindFACEBOOK_PAGE, externalID: in.PageID, name: in.Name,
+		creds: Credentials{AccessToken: in.PageAccessToken, AppSecret: in.AppSecret, WebhookSecret: in.VerifyToken},
+	})
+}
+
+func required(fields map[string]string) error {
+	for _, name := range []string{"oaId", "pageId", "name", "appId", "accessToken", "pageAccessToken", "refreshToken", "appSecret", "webhookSecret", "verifyToken"} {
+		if v, ok := fields[name]; ok && strings.TrimSpace(v) == "" {
+			return apierr.BadInput(name, "%s is required", name)
+		}
+	}
+	return nil
+}
+
+func (s *Service) connect(ctx context.Context, spec channelSpec) (*ent.Channel, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsAdmin() {
+		return nil, apierr.New(apierr.Forbidden, "only an OWNER or ADMIN can connect channels")
+	}
+	// The OA or page may belong to another organization: look it up
+	// across tenants, since webhooks must name exactly one channel.
+	existing, err := s.client.Channel.Query().
+		Where(channel.KindEQ(spec.kind), channel.ExternalID(strings.TrimSpace(spec.externalID))).
+		Only(viewer.SystemContext(ctx, ""))
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	now := s.now()
+	if existing != nil {
+		if existing.OrganizationID != v.OrgID {
+			return nil, apierr.New(apierr.Conflict, "this channel is connected to another organization")
+		}
+		upd := existing.Update().
+			SetName(strings.TrimSpace(spec.name)).
+			SetStatus(channel.StatusCONNECTED).
+			ClearStatusReason().
+			SetLastConnectedAt(now).
+			SetDescription(spec.description).
+			SetPublished(spec.published).
+			SetIsTesting(spec.isTesting).
+			SetAppID(spec.appID).
+			SetNillableAccessTokenExpiresAt(spec.expiresAt)
+		s.seal(existing.ID, spec.creds, upd.Mutation())
+		return upd.Save(ctx)
+	}
+	id := gid.New("Channel")
+	create := s.client.Channel.Create().
+		SetID(id).
+		SetKind(spec.kind).
+		SetExternalID(strings.TrimSpace(spec.externalID)).
+		SetName(strings.TrimSpace(spec.name)).
+		SetChatPermission(channel.ChatPermissionONLY_ME).
+		SetConnectedByID(v.UserID).
+		SetLastConnectedAt(now).
+		SetDescription(spec.description).
+		SetPublished(spec.published).
+		SetIsTesting(spec.isTesting).
+		SetAppID(spec.appID).
+		SetNillableAccessTokenExpiresAt(spec.expiresAt)
+	s.seal(id, spec.creds, create.Mutation())
+	ch, err := create.Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, apierr.New(apierr.Conflict, "this channel is already connected")
+	}
+	return ch, err
+}
+
+// seal stores the credentials sealed into the mutation.
+func (s *Service) seal(id gid.ID, c Credentials, m *ent.ChannelMutation) {
+	m.SetAccessToken(s.box.Seal(c.AccessToken, sealContext(id, channel.FieldAccessToken)))
+	m.SetRefreshToken(s.box.Seal(c.RefreshToken, sealContext(id, channel.FieldRefreshToken)))
+	m.SetAppSecret(s.box.Seal(c.AppSecret, sealContext(id, channel.FieldAppSecret)))
+	m.SetWebhookSecret(s.box.Seal(c.WebhookSecret, sealContext(id, channel.FieldWebhookSecret)))
+}
+
+// DisconnectChannel stops a channel: its tokens and app secret are erased,
+// its conversations and messages stay. The webhook secret stays so that
+// late provider events still verify and are kept.
+func (s *Service) DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error) {
+	return s.client.Channel.UpdateOneID(id).
+		SetStatus(channel.StatusDISCONNECTED).
+		SetStatusReason("disconnected by a user").
+		ClearAccessToken().
+		ClearRefreshToken().
+		ClearAppSecret().
+		ClearAccessTokenExpiresAt().
+		Save(ctx)
+}
+
+// SetChatPermission makes a channel's conversations private to the user who
+// connected it (ONLY_ME) or shared with the organization (SHARED).
+func (s *Service) SetChatPermission(ctx context.Context, id gid.ID, p channel.ChatPermission) (*ent.Channel, error) {
+	return s.client.Channel.UpdateOneID(id).SetChatPermission(p).Save(ctx)
+}

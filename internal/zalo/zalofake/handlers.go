@@ -1,0 +1,348 @@
+package zalofake
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// method returns the HTTP method of the endpoint, and false for a path the
+// fake does not serve.
+func (ep Endpoint) method() (string, bool) {
+	switch ep {
+	case SendMessage, UploadFile, AccessToken:
+		return http.MethodPost, true
+	case UserDetail:
+		return http.MethodGet, true
+	}
+	return "", false
+}
+
+// serveHTTP records the request, applies an injected failure if one is
+// due, and otherwise answers as Zalo would: HTTP 200 with a JSON body, be it
+// a success or an error.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes))
+	if err != nil {
+		return // the client went away
+	}
+	ep := Endpoint(r.URL.Path)
+
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		Header: r.Header.Clone(), Body: body,
+	})
+	f, failing := s.takeFailureLocked(ep)
+	s.mu.Unlock()
+
+	if failing && f.apply(w, r, ep, s.closing) {
+		return
+	}
+	method, ok := ep.method()
+	switch {
+	case !ok:
+		http.NotFound(w, r)
+		return
+	case r.Method != method:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+
+	// The answer is built under the lock and written after it, so that a
+	// slow reader cannot hold up the other requests.
+	s.mu.Lock()
+	var answer any
+	switch ep {
+	case SendMessage:
+		answer = s.sendLocked(r, body)
+	case UploadFile:
+		answer = s.uploadLocked(r, body)
+	case UserDetail:
+		answer = s.userDetailLocked(r)
+	case AccessToken:
+		answer = s.accessTokenLocked(r, body)
+	}
+	s.mu.Unlock()
+	writeJSON(w, answer)
+}
+
+// writeJSON answers v with HTTP 200, as Zalo answers everything.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// success is an Open API success envelope.
+func success(data any) map[string]any {
+	return map[string]any{"error": 0, "message": "Success", "data": data}
+}
+
+// apiError is an Open API error envelope.
+func apiError(code int, message string) map[string]any {
+	return map[string]any{"error": code, "message": message}
+}
+
+// tokenInvalid is the answer to a missing, unknown or expired access token.
+func tokenInvalid() map[string]any { return apiError(-216, "Access token is invalid") }
+
+// oauthError is an error of the token endpoint.
+func oauthError(code int, name, description string) map[string]any {
+	return map[string]any{
+		"error":             code,
+		"error_name":        name,
+		"error_reason":      name,
+		"error_description": description,
+	}
+}
+
+// authenticateLocked returns the OA whose valid access token the request
+// carries in the bare access_token header.
+func (s *Server) authenticateLocked(r *http.Request) (*oaState, bool) {
+	token := r.Header.Get("access_token")
+	if token == "" {
+		return nil, false
+	}
+	for _, st := range s.oas {
+		if st.AccessToken == token && !st.accessExpired {
+			return st, true
+		}
+	}
+	return nil, false
+}
+
+// decodeStrict decodes JSON into v, refusing fields the documentation does
+// not have and trailing data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+// sendBody is the documented body of POST /v3.0/oa/message/cs.
+type sendBody struct {
+	Recipient struct {
+		UserID string `json:"user_id"`
+	} `json:"recipient"`
+	Message struct {
+		Text       string `json:"text"`
+		Attachment *struct {
+			Type    string          `json:"type"`
+			Payload json.RawMessage `json:"payload"`
+		} `json:"attachment"`
+	} `json:"message"`
+}
+
+// sendLocked answers POST /v3.0/oa/message/cs.
+func (s *Server) sendLocked(r *http.Request, body []byte) any {
+	oa, ok := s.authenticateLocked(r)
+	if !ok {
+		return tokenInvalid()
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		return apiError(-201, "Content-Type must be application/json")
+	}
+	var b sendBody
+	if err := decodeStrict(body, &b); err != nil {
+		return apiError(-201, "Invalid parameters: "+err.Error())
+	}
+	if b.Recipient.UserID == "" {
+		return apiError(-201, "recipient.user_id is missing")
+	}
+	msg := SentMessage{OAID: oa.ID, UserID: b.Recipient.UserID, Text: b.Message.Text}
+	if a := b.Message.Attachment; a != nil {
+		att, reason := s.parseAttachmentLocked(oa.ID, a.Type, a.Payload)
+		if reason != "" {
+			return apiError(-201, reason)
+		}
+		msg.Attachment = att
+	} else if msg.Text == "" {
+		return apiError(-201, "message has neither text nor attachment")
+	}
+	msg.MessageID = s.nextIDLocked("msg-")
+	s.sent = append(s.sent, msg)
+	return success(map[string]any{"message_id": msg.MessageID, "user_id": msg.UserID})
+}
+
+// parseAttachmentLocked checks an attachment as documented: an image as a
+// media template with one element, or a file by the token of an upload of
+// the same OA. It returns the reason of a refusal.
+func (s *Server) parseAttachmentLocked(oaID, typ string, payload json.RawMessage) (*Attachment, string) {
+	switch typ {
+	case "template":
+		var p struct {
+			TemplateType string `json:"template_type"`
+			Elements     []struct {
+				MediaType string `json:"media_type"`
+				URL       string `json:"url"`
+			} `json:"elements"`
+		}
+		if err := decodeStrict(payload, &p); err != nil {
+			return nil, "invalid template payload: " + err.Error()
+		}
+		if p.TemplateType != "media" || len(p.Elements) != 1 ||
+			p.Elements[0].MediaType != "image" || p.Elements[0].URL == "" {
+			return nil, "template must be media with one image element with a url"
+		}
+		return &Attachment{Type: "image", URL: p.Elements[0].URL}, ""
+	case "file":
+		var p struct {
+			Token string `json:"token"`
+		}
+		if err := decodeStrict(payload, &p); err != nil {
+			return nil, "invalid file payload: " + err.Error()
+		}
+		for _, u := range s.uploads {
+			if u.Token == p.Token && u.OAID == oaID {
+				return &Attachment{Type: "file", FileToken: p.Token, Filename: u.Filename}, ""
+			}
+		}
+		return nil, "unknown file token"
+	default:
+		return nil, fmt.Sprintf("unknown attachment type %q", typ)
+	}
+}
+
+// uploadLocked answers POST /v2.0/oa/upload/file.
+func (s *Server) uploadLocked(r *http.Request, body []byte) any {
+	oa, ok := s.authenticateLocked(r)
+	if !ok {
+		return tokenInvalid()
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	file, header, err := r.FormFile("file")
+	if err != nil {
+		return apiError(-201, "multipart field file is missing: "+err.Error())
+	}
+	defer file.Close()
+	content, err := io.ReadAll(file)
+	if err != nil {
+		return apiError(-201, "unreadable file")
+	}
+	up := Upload{OAID: oa.ID, Filename: header.Filename, Content: content, Token: s.nextIDLocked("file-")}
+	s.uploads = append(s.uploads, up)
+	return success(map[string]any{"token": up.Token})
+}
+
+// userDetailLocked answers GET /v3.0/oa/user/detail?data={"user_id":"…"}.
+func (s *Server) userDetailLocked(r *http.Request) any {
+	if _, ok := s.authenticateLocked(r); !ok {
+		return tokenInvalid()
+	}
+	var q struct {
+		UserID string `json:"user_id"`
+	}
+	if err := decodeStrict([]byte(r.URL.Query().Get("data")), &q); err != nil || q.UserID == "" {
+		return apiError(-201, `data must be {"user_id":"…"}`)
+	}
+	u, ok := s.users[q.UserID]
+	if !ok {
+		return apiError(-201, "user_id is invalid")
+	}
+	tags := u.Tags
+	if tags == nil {
+		tags = []string{} // Zalo sends [], not null
+	}
+	data := map[string]any{
+		"user_id":             q.UserID,
+		"user_id_by_app":      "app-" + q.UserID,
+		"display_name":        u.DisplayName,
+		"avatar":              u.Avatar,
+		"user_is_follower":    u.IsFollower,
+		"tags_and_notes_info": map[string]any{"tag_names": tags, "notes": []string{}},
+	}
+	if u.Shared != nil {
+		data["shared_info"] = map[string]any{
+			"name": u.Shared.Name, "phone": u.Shared.Phone, "address": u.Shared.Address,
+		}
+	}
+	return success(data)
+}
+
+// accessTokenLocked answers POST /v4/oa/access_token: a form authenticated
+// by the app secret in the secret_key header, granting a code exchange or
+// a refresh.
+func (s *Server) accessTokenLocked(r *http.Request, body []byte) any {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return oauthError(-14003, "invalid_request", "body must be form-encoded")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return oauthError(-14003, "invalid_request", "malformed form")
+	}
+	if form.Get("app_id") != s.appID || r.Header.Get("secret_key") != s.appSecret {
+		return oauthError(-14003, "invalid_client", "app_id or secret_key is invalid")
+	}
+	var st *oaState
+	switch form.Get("grant_type") {
+	case "refresh_token":
+		if !sameKeys(form, "refresh_token", "app_id", "grant_type") {
+			return oauthError(-14003, "invalid_request", "unexpected form fields")
+		}
+		st = s.byRefreshTokenLocked(form.Get("refresh_token"))
+		switch {
+		case st == nil:
+			return oauthError(-14014, "invalid_grant", "Invalid refresh token")
+		case st.refreshExpired:
+			return oauthError(-14020, "invalid_grant", "Refresh token has expired")
+		}
+		s.refreshes++
+	case "authorization_code":
+		if !sameKeys(form, "code", "app_id", "grant_type", "code_verifier") {
+			return oauthError(-14003, "invalid_request", "unexpected form fields")
+		}
+		code, ok := s.codes[form.Get("code")]
+		if !ok || code.codeVerifier != form.Get("code_verifier") {
+			return oauthError(-14003, "invalid_grant", "Invalid code or code verifier")
+		}
+		delete(s.codes, form.Get("code")) // codes are single-use
+		st = s.oas[code.oaID]
+	default:
+		return oauthError(-14003, "unsupported_grant_type", "Unknown grant_type")
+	}
+	s.issueLocked(st)
+	return map[string]any{
+		"access_token":  st.AccessToken,
+		"refresh_token": st.RefreshToken,
+		"expires_in":    strconv.Itoa(TokenLifetime), // a string, as Zalo sends it
+	}
+}
+
+// byRefreshTokenLocked returns the OA whose current refresh token is token;
+// spent tokens match nothing.
+func (s *Server) byRefreshTokenLocked(token string) *oaState {
+	if token == "" || s.spent[token] {
+		return nil
+	}
+	for _, st := range s.oas {
+		if st.RefreshToken == token {
+			return st
+		}
+	}
+	return nil
+}
+
+// sameKeys reports whether the form has exactly the given keys, once each.
+func sameKeys(form url.Values, keys ...string) bool {
+	if len(form) != len(keys) {
+		return false
+	}
+	for _, k := range keys {
+		if len(form[k]) != 1 {
+			return false
+		}
+	}
+	return true
+}
