@@ -19,6 +19,7 @@ import (
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -151,8 +152,22 @@ func Import(ctx context.Context, client *ent.Client, csvText string) (*ImportRes
 		return nil, err
 	}
 	slices.SortStableFunc(im.result.Errors, func(a, b RowError) int { return a.Line - b.Line })
+	if im.result.Imported+im.result.Updated >= analyzeAfterRows {
+		// The planner's statistics still describe the table before the
+		// import until autovacuum catches up; searching a freshly imported
+		// table would scan it instead of using the trigram index. ANALYZE
+		// is the same statement on PostgreSQL and SQLite. A failure only
+		// delays better plans, so it does not fail the import.
+		if _, err := client.ExecContext(ctx, "ANALYZE customers"); err != nil {
+			requestlog.FromContext(ctx).Warn("analyzing customers after an import failed", "err", err)
+		}
+	}
 	return im.result, nil
 }
+
+// analyzeAfterRows is the import size after which table statistics are
+// refreshed at once.
+const analyzeAfterRows = 5000
 
 // newCSVReader returns the reader Import uses for both of its passes.
 func newCSVReader(text string) *csv.Reader {
