@@ -9,6 +9,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
 )
 
@@ -18,6 +19,8 @@ type Resolver struct {
 	Auth     *auth.Service
 	Accounts *account.Service
 	Inbox    *inbox.Service
+	// Bus announces committed events to the subscriptions.
+	Bus event.Bus
 }
 
 // NewSchema returns the executable schema over the resolver.

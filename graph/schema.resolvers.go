@@ -12,15 +12,32 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
 	crm "github.com/dakenh/dakenh/internal/customer"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
+
+// Cursor is the resolver for the cursor field.
+func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (string, error) {
+	return obj.Cursor, obj.Err
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *conversationEventResolver) Cursor(ctx context.Context, obj *model.ConversationEvent) (string, error) {
+	return obj.Cursor, obj.Err
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *messageEventResolver) Cursor(ctx context.Context, obj *model.MessageEvent) (string, error) {
+	return obj.Cursor, obj.Err
+}
 
 // SignUp is the resolver for the signUp field.
 func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) (*model.AuthPayload, error) {
@@ -185,6 +202,26 @@ func (r *mutationResolver) DeleteCustomField(ctx context.Context, id gid.ID) (gi
 	return id, r.Client.CustomField.DeleteOneID(id).Exec(ctx)
 }
 
+// SendMessage is the resolver for the sendMessage field.
+func (r *mutationResolver) SendMessage(ctx context.Context, input inbox.SendMessageInput) (*ent.Message, error) {
+	return r.Inbox.SendMessage(ctx, input)
+}
+
+// SetConversationStatus is the resolver for the setConversationStatus field.
+func (r *mutationResolver) SetConversationStatus(ctx context.Context, id gid.ID, status conversation.Status) (*ent.Conversation, error) {
+	return r.Inbox.SetConversationStatus(ctx, id, status)
+}
+
+// AssignConversation is the resolver for the assignConversation field.
+func (r *mutationResolver) AssignConversation(ctx context.Context, id gid.ID, userID *gid.ID) (*ent.Conversation, error) {
+	return r.Inbox.AssignConversation(ctx, id, userID)
+}
+
+// MarkConversationRead is the resolver for the markConversationRead field.
+func (r *mutationResolver) MarkConversationRead(ctx context.Context, id gid.ID) (*ent.Conversation, error) {
+	return r.Inbox.MarkConversationRead(ctx, id)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -213,6 +250,38 @@ func (r *queryResolver) ExportCustomers(ctx context.Context, where *ent.Customer
 	return b.String(), nil
 }
 
+// MessageEvents is the resolver for the messageEvents field.
+func (r *subscriptionResolver) MessageEvents(ctx context.Context, conversationID *gid.ID, after *string) (<-chan *model.MessageEvent, error) {
+	opts := event.Options{Topics: []event.Topic{event.TopicMessage}, ConversationID: deref(conversationID)}
+	return follow(ctx, r.Resolver, after, opts,
+		func(ctx context.Context, e *ent.Event, cursor string) (*model.MessageEvent, error) {
+			m, err := r.Client.Message.Get(ctx, e.MessageID)
+			return &model.MessageEvent{Cursor: cursor, Type: model.MessageEventType(e.Type), Message: m}, err
+		},
+		func(err error) *model.MessageEvent { return &model.MessageEvent{Err: err} })
+}
+
+// ConversationEvents is the resolver for the conversationEvents field.
+func (r *subscriptionResolver) ConversationEvents(ctx context.Context, after *string) (<-chan *model.ConversationEvent, error) {
+	opts := event.Options{Topics: []event.Topic{event.TopicConversation}}
+	return follow(ctx, r.Resolver, after, opts,
+		func(ctx context.Context, e *ent.Event, cursor string) (*model.ConversationEvent, error) {
+			c, err := r.Client.Conversation.Get(ctx, e.ConversationID)
+			return &model.ConversationEvent{Cursor: cursor, Type: model.ConversationEventType(e.Type), Conversation: c}, err
+		},
+		func(err error) *model.ConversationEvent { return &model.ConversationEvent{Err: err} })
+}
+
+// CallEvents is the resolver for the callEvents field.
+func (r *subscriptionResolver) CallEvents(ctx context.Context, after *string) (<-chan *model.CallEvent, error) {
+	opts := event.Options{Topics: []event.Topic{event.TopicCall}}
+	return follow(ctx, r.Resolver, after, opts,
+		func(_ context.Context, e *ent.Event, cursor string) (*model.CallEvent, error) {
+			return &model.CallEvent{Cursor: cursor, Type: e.Type}, nil
+		},
+		func(err error) *model.CallEvent { return &model.CallEvent{Err: err} })
+}
+
 // Organization is the resolver for the organization field.
 func (r *userResolver) Organization(ctx context.Context, obj *ent.User) (*ent.Organization, error) {
 	// The user was loaded under the caller's rules, so its organization is
@@ -221,7 +290,25 @@ func (r *userResolver) Organization(ctx context.Context, obj *ent.User) (*ent.Or
 	return obj.QueryOrganization().Only(viewer.SystemContext(ctx, obj.OrganizationID))
 }
 
+// CallEvent returns CallEventResolver implementation.
+func (r *Resolver) CallEvent() CallEventResolver { return &callEventResolver{r} }
+
+// ConversationEvent returns ConversationEventResolver implementation.
+func (r *Resolver) ConversationEvent() ConversationEventResolver {
+	return &conversationEventResolver{r}
+}
+
+// MessageEvent returns MessageEventResolver implementation.
+func (r *Resolver) MessageEvent() MessageEventResolver { return &messageEventResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
+type callEventResolver struct{ *Resolver }
+type conversationEventResolver struct{ *Resolver }
+type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
+type subscriptionResolver struct{ *Resolver }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -25,12 +27,15 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
+	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/facebook"
 	"github.com/dakenh/dakenh/internal/gqllimit"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/tenancy"
+	"github.com/dakenh/dakenh/internal/zalo"
 )
 
 // API limits. Depth allows the playground's introspection query (13).
@@ -50,12 +55,16 @@ type App struct {
 	metrics *metrics.Metrics
 	handler http.Handler
 	workers workers
+	bus     event.Bus
 }
 
 // appOptions lets tests tune what production leaves at defaults.
 type appOptions struct {
 	auth auth.Options
 	db   *database.DB // an already open database, e.g. a test's
+	// inbox overrides the inbox's clock and download client; its
+	// provider clients come from the configuration unless set here.
+	inbox inbox.Options
 }
 
 // newApp opens the database (migrating it) and builds the HTTP handler.
@@ -78,23 +87,63 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	if err != nil {
 		return nil, err
 	}
+	bus, err := newBus(ctx, db, logger)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{
+		bus:     bus,
 		cfg:     cfg,
 		logger:  logger,
 		db:      db,
 		auth:    auth.New(db.Client, o.auth),
-		inbox:   inbox.New(db.Client, box),
+		inbox:   inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics: metrics.New(),
 	}
 	a.handler = a.routes()
 	return a, nil
 }
 
+// inboxOptions points the inbox's provider clients at the configured base
+// URLs, keeping whatever the test options already set.
+func inboxOptions(cfg Config, logger *slog.Logger, o inbox.Options) inbox.Options {
+	if o.Zalo == nil {
+		o.Zalo = zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, Now: o.Now})
+	}
+	if o.Facebook == nil {
+		o.Facebook = facebook.New(facebook.Config{GraphURL: cfg.FacebookGraphURL})
+	}
+	if o.Logger == nil {
+		o.Logger = logger
+	}
+	return o
+}
+
 // Handler returns the server's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
 // Close releases the database.
-func (a *App) Close() error { return a.db.Close() }
+func (a *App) Close() error {
+	return errors.Join(a.bus.Close(), a.db.Close())
+}
+
+// newBus returns the event bus: PostgreSQL's LISTEN/NOTIFY, so events reach
+// subscribers on every replica, or an in-process bus for the embedded
+// database, which has one process.
+func newBus(ctx context.Context, db *database.DB, logger *slog.Logger) (event.Bus, error) {
+	if db.Dialect == dialect.Postgres {
+		return event.NewPostgresBus(ctx, db.URL, logger)
+	}
+	return event.NewMemoryBus(), nil
+}
+
+// withBus puts the event bus in every request's context, so changes made
+// while serving it announce their events after commit.
+func (a *App) withBus(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(event.WithBus(r.Context(), a.bus)))
+	})
+}
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -107,6 +156,7 @@ func (a *App) routes() http.Handler {
 	})))
 	mux.Handle("GET /readyz", a.metrics.Instrument("readyz", http.HandlerFunc(a.ready)))
 	mux.Handle("GET /metrics", a.metrics.Handler())
+	a.webhookRoutes(mux)
 
 	c := cors.New(cors.Options{
 		AllowedOrigins: a.cfg.CORSOrigins,
@@ -115,7 +165,7 @@ func (a *App) routes() http.Handler {
 		ExposedHeaders: []string{"X-Request-ID"},
 		MaxAge:         600,
 	})
-	return requestlog.Middleware(a.logger)(c.Handler(mux))
+	return requestlog.Middleware(a.logger)(c.Handler(a.withBus(mux)))
 }
 
 // limitBody answers 413 for a body declared too large and caps the bytes
@@ -150,6 +200,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Auth:     a.auth,
 		Accounts: account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
 		Inbox:    a.inbox,
+		Bus:      a.bus,
 	}))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,

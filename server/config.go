@@ -25,6 +25,12 @@ type Config struct {
 	LogLevel      slog.Level
 	// MaxBodyBytes bounds a request body; CSV imports are the largest.
 	MaxBodyBytes int64
+	// ZaloOpenAPIURL, ZaloOAuthURL and FacebookGraphURL are the
+	// providers' base URLs, scheme and host only (api.md); empty means
+	// the adapters' production defaults.
+	ZaloOpenAPIURL   string
+	ZaloOAuthURL     string
+	FacebookGraphURL string
 }
 
 // configFromEnv reads the configuration. It may create the data directory
@@ -37,6 +43,10 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 		CORSOrigins:   splitList(or(getenv("DAKENH_CORS_ORIGINS"), "http://localhost:3000")),
 		MaxBodyBytes:  32 << 20,
 		Introspection: true,
+
+		ZaloOpenAPIURL:   getenv("ZALO_OPENAPI_URL"),
+		ZaloOAuthURL:     getenv("ZALO_OAUTH_URL"),
+		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
 	}
 	var err error
 	if c.AllowSignUp, err = boolEnv(getenv, "DAKENH_ALLOW_SIGNUP", c.DatabaseURL == ""); err != nil {

@@ -60,6 +60,14 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
+	// Cleanups run last-in first-out: the server closes first, then the
+	// workers stop and the event bus closes; the database is dbtest's.
+	t.Cleanup(func() {
+		app.Stop()
+		if err := app.bus.Close(); err != nil {
+			t.Errorf("closing the event bus: %v", err)
+		}
+	})
 	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {

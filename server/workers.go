@@ -4,6 +4,9 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/inbox"
 )
 
 // pruneEvery is how often expired logins and sessions are deleted; the
@@ -17,7 +20,7 @@ type workers struct {
 }
 
 func (a *App) startWorkers() {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(event.WithBus(context.Background(), a.bus))
 	a.workers.cancel = cancel
 	a.every(ctx, "prune", pruneEvery, func(ctx context.Context) error {
 		n, err := a.auth.Prune(ctx)
@@ -26,6 +29,11 @@ func (a *App) startWorkers() {
 		}
 		return err
 	})
+	a.startWebhookWorker(ctx)
+	// Outbound messages: woken by sendMessage, polling for retries and
+	// other replicas' messages; it returns once its deliveries finished.
+	a.workers.wg.Go(func() { a.inbox.RunDelivery(ctx) })
+	a.every(ctx, "zalo-token-refresh", inbox.ZaloRefreshEvery, a.inbox.RefreshZaloTokens)
 }
 
 // every runs f now and then at each interval until ctx ends, logging

@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/dakenh/dakenh/ent"
@@ -81,9 +85,136 @@ type SignUpInput struct {
 	Password         string `json:"password"`
 }
 
+// Live events of the viewer's organization, filtered by what the viewer may see.
+// Each event has a cursor; with `after` the stream first replays every later
+// event from the durable log, then goes live, with no gap and no duplicate. A
+// client that falls too far behind receives a FAILED_PRECONDITION error with
+// reason RESUME_FROM_CURSOR and resubscribes from its last cursor. API keys need
+// the EVENTS scope.
+type Subscription struct {
+}
+
 type UpdateUserInput struct {
 	Name     *string      `json:"name,omitempty"`
 	Email    *string      `json:"email,omitempty"`
 	Password *string      `json:"password,omitempty"`
 	Role     *viewer.Role `json:"role,omitempty"`
+}
+
+type ConversationEventType string
+
+const (
+	ConversationEventTypeCreated       ConversationEventType = "CREATED"
+	ConversationEventTypeOffered       ConversationEventType = "OFFERED"
+	ConversationEventTypeAssigned      ConversationEventType = "ASSIGNED"
+	ConversationEventTypeClaimed       ConversationEventType = "CLAIMED"
+	ConversationEventTypeStatusChanged ConversationEventType = "STATUS_CHANGED"
+	ConversationEventTypeUpdated       ConversationEventType = "UPDATED"
+)
+
+var AllConversationEventType = []ConversationEventType{
+	ConversationEventTypeCreated,
+	ConversationEventTypeOffered,
+	ConversationEventTypeAssigned,
+	ConversationEventTypeClaimed,
+	ConversationEventTypeStatusChanged,
+	ConversationEventTypeUpdated,
+}
+
+func (e ConversationEventType) IsValid() bool {
+	switch e {
+	case ConversationEventTypeCreated, ConversationEventTypeOffered, ConversationEventTypeAssigned, ConversationEventTypeClaimed, ConversationEventTypeStatusChanged, ConversationEventTypeUpdated:
+		return true
+	}
+	return false
+}
+
+func (e ConversationEventType) String() string {
+	return string(e)
+}
+
+func (e *ConversationEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConversationEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConversationEventType", str)
+	}
+	return nil
+}
+
+func (e ConversationEventType) MarshalGQL(w io.Writer) {
+	fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConversationEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConversationEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type MessageEventType string
+
+const (
+	MessageEventTypeCreated MessageEventType = "CREATED"
+	MessageEventTypeUpdated MessageEventType = "UPDATED"
+)
+
+var AllMessageEventType = []MessageEventType{
+	MessageEventTypeCreated,
+	MessageEventTypeUpdated,
+}
+
+func (e MessageEventType) IsValid() bool {
+	switch e {
+	case MessageEventTypeCreated, MessageEventTypeUpdated:
+		return true
+	}
+	return false
+}
+
+func (e MessageEventType) String() string {
+	return string(e)
+}
+
+func (e *MessageEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MessageEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MessageEventType", str)
+	}
+	return nil
+}
+
+func (e MessageEventType) MarshalGQL(w io.Writer) {
+	fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MessageEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MessageEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -52,6 +52,10 @@ type DB struct {
 	// Dialect is dialect.SQLite or dialect.Postgres, for the few queries
 	// that must differ between the two.
 	Dialect string
+	// URL is the PostgreSQL connection URL, for the connections that work
+	// outside the pool (LISTEN/NOTIFY); empty for SQLite. It may hold a
+	// password: never log it.
+	URL string
 }
 
 // Open opens the database cfg names and brings its schema up to date. It
@@ -67,7 +71,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	case "":
 		return openSQLite(ctx, cfg, log)
 	case "postgres", "postgresql":
-		return openPostgres(ctx, cfg, log)
+		db, err := openPostgres(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		db.URL = cfg.URL
+		return db, nil
 	case "?":
 		return nil, errors.New("database: DATABASE_URL is not a URL: use postgres://… or leave it empty for the embedded SQLite database")
 	default:

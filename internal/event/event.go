@@ -129,7 +129,7 @@ func Append(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event, error) {
 		return nil, fmt.Errorf("event: a %s event must name its conversation", e.Topic)
 	}
 	if v := viewer.FromContext(ctx); v != nil && v.OrgID != "" && v.OrgID != e.OrgID {
-		return nil, fmt.Errorf("event: cannot append to another organization's log")
+		return nil, errors.New("event: cannot append to another organization's log")
 	}
 	// The Event policy admits only the system; the tenant filter still
 	// confines these writes to e.OrgID.

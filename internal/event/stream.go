@@ -26,9 +26,6 @@ const (
 	// notice. Notices can be lost (a crash between commit and publish, a
 	// publish that failed); the poll bounds how late that makes an event.
 	DefaultPoll = 5 * time.Second
-	// pageSize is how many events one read of the log returns, so a long
-	// replay never holds the whole backlog in memory.
-	pageSize = 500
 	// visibilityCacheSize bounds the per-stream cache of which
 	// conversations the viewer may see; an agent's live traffic touches
 	// far fewer conversations than this at a time.
@@ -71,8 +68,11 @@ type Options struct {
 	// The zero Cursor means from now.
 	After Cursor
 	// Buffer is the capacity of the stream's channel; 0 means
-	// DefaultBuffer. It is also how far, in events committed after the
-	// stream started, the consumer may fall behind before ErrSlowConsumer.
+	// DefaultBuffer. It is also the slow-consumer threshold: while the
+	// channel is full the stream waits, but only until Buffer events of
+	// the organization's log (seen by this viewer or not) committed after
+	// the stream started are queued behind the waiting one; then it ends
+	// with ErrSlowConsumer.
 	Buffer int
 	// Poll is the safety-poll interval: 0 means DefaultPoll, a negative
 	// value turns polling off (for tests proving that notices alone
@@ -86,7 +86,8 @@ type Delivery struct {
 	// Cursor is the position just after Event.
 	Cursor Cursor
 	// Event is the log entry; its subjects are IDs, which the caller loads
-	// as the viewer.
+	// as the viewer. Streams of one organization share the value, so it
+	// must be treated as read-only.
 	Event *ent.Event
 }
 
@@ -95,10 +96,12 @@ type Delivery struct {
 // order. One goroutine, owned by the context given to Subscribe, feeds it;
 // cancelling that context ends it.
 type Stream struct {
-	// out has capacity Options.Buffer. When full, the feeding goroutine
-	// waits for the consumer while fewer than Buffer newer events are
-	// committed behind the waiting one, and then ends the stream with
-	// ErrSlowConsumer; it never blocks the bus meanwhile.
+	// out has capacity Options.Buffer. When it is full the feeding
+	// goroutine waits for the consumer, but only while fewer than Buffer
+	// events committed after the stream started are queued in the log
+	// behind the waiting one (the replay asked for never counts); then it
+	// ends the stream with ErrSlowConsumer. Waiting never blocks the bus:
+	// the stream's mailbox merges notices meanwhile.
 	out  chan Delivery
 	done chan struct{}
 	err  error
@@ -207,6 +210,10 @@ func Subscribe(ctx context.Context, client *ent.Client, bus Bus, v *viewer.Viewe
 		r.last = opts.After.seq
 	}
 	r.read, r.replayTo, r.head = r.last, org.EventSeq, org.EventSeq
+	// The first read must begin after the head was read, or it could miss
+	// an event committed before the bus subscription (so never announced)
+	// yet not replayed.
+	r.poke()
 
 	s := &Stream{out: make(chan Delivery, buffer), done: make(chan struct{})}
 	go s.run(ctx, r, notices, unsubscribe, poll)
@@ -266,16 +273,23 @@ type reader struct {
 	// notices; head minus the waiting event is how far behind the
 	// consumer is.
 	head int64
-	// dirty says a notice or poll arrived while a delivery was waiting, so
-	// the log must be read again before waiting for the next one.
-	dirty   bool
+	// dirty says the log must be read again before waiting for the next
+	// notice: one arrived, or a poll came due, while a delivery waited.
+	dirty bool
+	// strict says the next reads must begin after minRead was taken
+	// (logReads' ticket): a resync, a poll or the stream's start asks for
+	// whatever has committed by then, which a read already under way may
+	// not see. A notice's read may share any read, because it can check
+	// what it got against the notice's seq.
+	strict  bool
+	minRead uint64
 	visible *simplelru.LRU[gid.ID, bool]
 }
 
-// follow reads the log after r.last whenever there may be more: at start,
-// on a notice for a seq it has not read, on a resync and on each poll.
+// follow reads the log after r.last whenever there may be more: at start
+// (Subscribe has poked the reader), on a notice for a seq it has not read,
+// on a resync and on each poll.
 func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan time.Time) error {
-	r.dirty = true
 	for {
 		for !r.dirty {
 			select {
@@ -287,12 +301,23 @@ func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan
 				}
 				r.note(n)
 			case <-tick:
-				r.dirty = true
+				r.poke()
 			}
 		}
 		r.dirty = false
+		strict := r.strict
+		r.strict = false
+		if !strict {
+			r.minRead = 0
+		}
 		if err := r.catchUp(ctx, out, notices, tick); err != nil {
 			return err
+		}
+		if !strict && r.head > r.read {
+			// A shared read began before the announced event committed;
+			// one that begins now is sure to see it. Only one: a notice
+			// that even such a read cannot confirm must not make us spin.
+			r.poke()
 		}
 	}
 }
@@ -300,21 +325,26 @@ func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan
 // note records what a notice says about the log.
 func (r *reader) note(n Notice) {
 	r.head = max(r.head, n.Seq)
-	if n.Resync || n.Seq > r.read {
+	switch {
+	case n.Resync:
+		r.poke()
+	case n.Seq > r.read:
 		r.dirty = true
 	}
+}
+
+// poke marks the log as worth reading again by reads that begin from now
+// on.
+func (r *reader) poke() {
+	r.dirty, r.strict = true, true
+	r.minRead = logReads.ticket()
 }
 
 // catchUp delivers every visible event after r.last, page by page, until
 // the log is exhausted.
 func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan time.Time) error {
-	sys := viewer.SystemContext(ctx, r.orgID)
 	for {
-		page, err := r.client.Event.Query().
-			Where(entevent.SeqGT(r.last)).
-			Order(entevent.BySeq()).
-			Limit(pageSize).
-			All(sys)
+		page, err := logReads.read(ctx, r.client, r.orgID, r.last, r.minRead)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -370,7 +400,7 @@ func (r *reader) send(ctx context.Context, out chan<- Delivery, notices <-chan N
 			}
 			r.note(n)
 		case <-tick:
-			r.dirty = true
+			r.poke()
 		}
 	}
 }

@@ -18,12 +18,18 @@ type Service struct {
 	client *ent.Client
 	box    *secret.Box
 	now    func() time.Time
+	// out is the sending side: provider clients, the delivery worker's
+	// nudge and the token locks (outbound.go).
+	out outbound
 }
 
 // New returns the inbox over the ent client, sealing channel credentials
-// with box.
-func New(client *ent.Client, box *secret.Box) *Service {
-	return &Service{client: client, box: box, now: time.Now}
+// with box. Options, when given, replace the production providers and
+// clock (see Options); the last one wins.
+func New(client *ent.Client, box *secret.Box, opts ...Options) *Service {
+	s := &Service{client: client, box: box, now: time.Now}
+	s.configure(opts...)
+	return s
 }
 
 // Credentials are a channel's secrets in clear, as a provider call needs

@@ -1,0 +1,31 @@
+package model
+
+import "github.com/dakenh/dakenh/ent"
+
+// MessageEvent is one payload of the messageEvents subscription. Err, when
+// set, is the error the stream ends with (for example: resume from your last
+// cursor); it is reported through the cursor field so the client receives it
+// as a typed GraphQL error before the subscription completes.
+type MessageEvent struct {
+	Cursor  string
+	Type    MessageEventType
+	Message *ent.Message
+	Err     error
+}
+
+// ConversationEvent is one payload of the conversationEvents subscription;
+// Err is as for MessageEvent.
+type ConversationEvent struct {
+	Cursor       string
+	Type         ConversationEventType
+	Conversation *ent.Conversation
+	Err          error
+}
+
+// CallEvent is one payload of the callEvents subscription; Err is as for
+// MessageEvent.
+type CallEvent struct {
+	Cursor string
+	Type   string
+	Err    error
+}

@@ -1,0 +1,78 @@
+package graph
+
+import (
+	"context"
+	"slices"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// follow turns the viewer's event stream into a subscription channel:
+// load builds each payload (as the viewer, so privacy still applies), and
+// fail builds the last payload when the stream ends with an error, such as
+// "resume from your last cursor" for a client that fell behind.
+//
+// The returned channel is unbuffered: the stream's own bounded buffer is
+// where a slow client is detected, so no second queue may hide it.
+func follow[T any](ctx context.Context, r *Resolver, after *string, opts event.Options,
+	load func(context.Context, *ent.Event, string) (*T, error), fail func(error) *T) (<-chan *T, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return nil, apierr.New(apierr.Unauthenticated, "authentication required")
+	}
+	if after != nil && *after != "" {
+		c, err := event.ParseCursor(*after)
+		if err != nil {
+			return nil, err
+		}
+		opts.After = c
+	}
+	stream, err := event.Subscribe(ctx, r.Client, r.Bus, v, opts)
+	if err != nil {
+		return nil, err
+	}
+	loadCtx := viewer.NewContext(ctx, withRead(v))
+	out := make(chan *T)
+	go func() {
+		defer close(out)
+		send := func(item *T) bool {
+			select {
+			case out <- item:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for d := range stream.C() {
+			item, err := load(loadCtx, d.Event, d.Cursor.String())
+			if ent.IsNotFound(err) {
+				continue // deleted since, or no longer visible to the viewer
+			}
+			if err != nil {
+				send(fail(err))
+				return
+			}
+			if !send(item) {
+				return
+			}
+		}
+		if err := stream.Err(); err != nil && ctx.Err() == nil {
+			send(fail(err))
+		}
+	}()
+	return out, nil
+}
+
+// withRead lends an API key READ for loading the subjects of its events:
+// the EVENTS scope is the permission to see them.
+func withRead(v *viewer.Viewer) *viewer.Viewer {
+	if !v.IsAPIKey() || v.Has(viewer.ScopeRead) {
+		return v
+	}
+	lent := *v
+	lent.Scopes = append(slices.Clone(v.Scopes), viewer.ScopeRead)
+	return &lent
+}

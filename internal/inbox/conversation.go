@@ -1,0 +1,145 @@
+package inbox
+
+// Conversation mutations. Each changes the conversation and appends its
+// CONVERSATION event in one transaction; a call that changes nothing
+// appends nothing.
+//
+// Reading a conversation's messages needs no code here: Conversation.messages
+// is entgql's Relay connection, ordered by ID (ULIDs, so creation order)
+// unless orderBy says otherwise. A chat view asks for the newest page with
+// messages(last: N), which returns the N newest oldest-first, and pages back
+// with before: pageInfo.startCursor; messages(first: N, orderBy: {field:
+// CREATED_AT, direction: DESC}) returns them newest-first.
+
+import (
+	"context"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
+	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// ReasonOnlyMeChannel is the FAILED_PRECONDITION reason of assigning a
+// conversation of an ONLY_ME channel to someone other than the user who
+// connected the channel: nobody else may see it.
+const ReasonOnlyMeChannel = "ONLY_ME_CHANNEL"
+
+// SetConversationStatus moves a conversation the viewer can see to OPEN,
+// PENDING or RESOLVED, appending CONVERSATION STATUS_CHANGED. Reopening a
+// conversation while its customer has another unresolved one on the same
+// channel is a CONFLICT.
+func (s *Service) SetConversationStatus(ctx context.Context, id gid.ID, status conversation.Status) (*ent.Conversation, error) {
+	if err := conversation.StatusValidator(status); err != nil {
+		return nil, apierr.BadInput("status", "status must be OPEN, PENDING or RESOLVED")
+	}
+	return s.updateConversation(ctx, id, event.TypeStatusChanged,
+		func(c *ent.Conversation) bool { return c.Status != status },
+		func(u *ent.ConversationUpdateOne) { u.SetStatus(status) })
+}
+
+// AssignConversation gives a conversation to an active user of the
+// organization, or to nobody when userID is nil, appending CONVERSATION
+// ASSIGNED. Only OWNERs and ADMINs assign.
+func (s *Service) AssignConversation(ctx context.Context, id gid.ID, userID *gid.ID) (*ent.Conversation, error) {
+	if !viewer.FromContext(ctx).IsAdmin() {
+		return nil, apierr.New(apierr.Forbidden, "only an OWNER or ADMIN can assign conversations")
+	}
+	var assignee *ent.User
+	if userID != nil {
+		u, err := s.client.User.Query().Where(user.ID(*userID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, apierr.New(apierr.NotFound, "user not found")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !u.Active {
+			return nil, apierr.BadInput("userId", "the user is deactivated")
+		}
+		assignee = u
+	}
+	var check error
+	c, err := s.updateConversation(ctx, id, event.TypeAssigned,
+		func(c *ent.Conversation) bool {
+			ch := c.Edges.Channel
+			if assignee != nil && ch.ChatPermission == channel.ChatPermissionONLY_ME && ch.ConnectedByID != assignee.ID {
+				check = &apierr.Error{Code: apierr.FailedPrecondition, Reason: ReasonOnlyMeChannel,
+					Message: "this conversation's channel is ONLY_ME: only the user who connected it may have it"}
+				return false
+			}
+			if c.AssigneeID == nil || assignee == nil {
+				return (c.AssigneeID == nil) != (assignee == nil)
+			}
+			return *c.AssigneeID != assignee.ID
+		},
+		func(u *ent.ConversationUpdateOne) {
+			if assignee == nil {
+				u.ClearAssigneeID()
+			} else {
+				u.SetAssigneeID(assignee.ID)
+			}
+		})
+	if check != nil {
+		return nil, check
+	}
+	return c, err
+}
+
+// MarkConversationRead sets a conversation's unread count to zero,
+// appending CONVERSATION UPDATED.
+func (s *Service) MarkConversationRead(ctx context.Context, id gid.ID) (*ent.Conversation, error) {
+	return s.updateConversation(ctx, id, event.TypeUpdated,
+		func(c *ent.Conversation) bool { return c.UnreadCount != 0 },
+		func(u *ent.ConversationUpdateOne) { u.SetUnreadCount(0) })
+}
+
+// updateConversation loads the conversation as the viewer (one it may not
+// see is NOT_FOUND), and when changes says the update changes it, applies
+// set and appends the event of type typ, all in one transaction.
+func (s *Service) updateConversation(ctx context.Context, id gid.ID, typ string,
+	changes func(*ent.Conversation) bool, set func(*ent.ConversationUpdateOne),
+) (*ent.Conversation, error) {
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	// The row lock makes the "does it change" check and the update one
+	// step, so two concurrent identical calls append one event.
+	q := tx.Conversation.Query().Where(conversation.ID(id)).WithChannel().Unique(false)
+	q.Modify(lockOnPostgres())
+	c, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apierr.New(apierr.NotFound, "conversation not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !changes(c) {
+		return c.Unwrap(), tx.Rollback()
+	}
+	upd := tx.Conversation.UpdateOneID(id)
+	set(upd)
+	c, err = upd.Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, apierr.New(apierr.Conflict, "the customer already has an unresolved conversation on this channel")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := event.Append(ctx, tx, event.Entry{
+		OrgID: c.OrganizationID, Topic: event.TopicConversation, Type: typ,
+		ChannelID: c.ChannelID, ConversationID: c.ID,
+	}); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return c.Unwrap(), nil
+}

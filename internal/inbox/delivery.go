@@ -1,0 +1,472 @@
+package inbox
+
+// The delivery worker sends QUEUED outbound messages to Zalo and Messenger.
+//
+// The message table is the queue. A worker claims due messages in a short
+// transaction by setting lease_until and incrementing attempts, then calls
+// the provider outside any transaction, then records the outcome in another
+// short transaction, fenced by the attempts value it claimed with: if the
+// lease expired and another worker claimed the message meanwhile, the stale
+// outcome is discarded.
+//
+// Claiming. On PostgreSQL the candidates are selected FOR UPDATE SKIP LOCKED,
+// so two replicas claiming at once take disjoint rows without waiting for
+// each other; on SQLite every transaction takes the write lock at BEGIN
+// (database/sqlite.go), so claims are serialized. Either way the UPDATE that
+// sets the lease repeats the "still QUEUED, lease free" conditions, so a
+// row is claimed by one worker only. Only the oldest QUEUED message of a
+// conversation is claimable: a reply never overtakes an earlier one that is
+// being retried.
+//
+// Crashes. A worker that dies between claim and outcome leaves a lease that
+// expires after deliveryLease; the message is then claimable again, so
+// nothing is lost. Delivery is at least once: a crash (or a stall longer
+// than the lease) after the provider accepted a message but before SENT is
+// written sends it again, because neither Zalo's nor Messenger's send API
+// takes an idempotency key. The window is kept small: the outcome is written
+// right after the provider answers, with a context detached from the
+// worker's so a shutdown does not abandon it, and a stopping worker lets its
+// in-flight deliveries finish.
+//
+// Retries. Transient failures (5xx, timeouts, network errors, rate limits)
+// are retried after deliveryRetryDelay: 1 s doubling up to a 5 min cap, with equal
+// jitter (50–100 % of the nominal delay), so the first retry comes within
+// 2 s (1 s at most, plus the worker's 1 s poll). After MaxDeliveryAttempts
+// attempts, about 10–19 minutes after the first, the message is FAILED.
+// Permanent failures are FAILED at once with a reason agents can read.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// Delivery tuning.
+const (
+	// MaxDeliveryAttempts is how many times a message is tried before it
+	// is FAILED. A claim that never finished (a crash) counts as one.
+	MaxDeliveryAttempts = 12
+	// DeliveryPoll is how often an idle worker looks for due messages:
+	// retries coming due, and messages queued on other replicas, whose
+	// nudges do not reach this one.
+	DeliveryPoll = time.Second
+	// deliveryBatch is how many messages one claim takes; they are
+	// delivered concurrently.
+	deliveryBatch = 16
+	// deliveryLease is how long a claim keeps other workers away. It must
+	// exceed deliveryTimeout so that a live worker's claim never expires
+	// while it delivers.
+	deliveryLease = 2 * time.Minute
+	// deliveryTimeout bounds one delivery: download, upload, a token
+	// refresh and two provider calls at their own 10 s timeouts, with room
+	// to spare.
+	deliveryTimeout = 90 * time.Second
+	// outcomeTimeout bounds writing an outcome, which runs detached from
+	// the worker's context.
+	outcomeTimeout = 15 * time.Second
+	// deliveryRetryBase and deliveryRetryCap shape the backoff (see
+	// deliveryRetryDelay).
+	deliveryRetryBase = time.Second
+	deliveryRetryCap  = 5 * time.Minute
+)
+
+// deliveryRetryDelay is how long to wait after the attempt-th failed
+// attempt: deliveryRetryBase doubled per attempt, capped at deliveryRetryCap, with equal jitter so
+// that messages failed by one outage do not all come back at once. jitter
+// is in [0, 1).
+func deliveryRetryDelay(attempt int, jitter float64) time.Duration {
+	d := deliveryRetryCap
+	if attempt >= 1 && attempt < 20 {
+		d = min(deliveryRetryBase<<(attempt-1), deliveryRetryCap)
+	}
+	return d/2 + time.Duration(jitter*float64(d/2))
+}
+
+// RunDelivery delivers queued messages until ctx is cancelled: at once when
+// SendMessage nudges it, and otherwise every DeliveryPoll. Failures are
+// logged and retried at the next round. Deliveries already started finish
+// before it returns.
+func (s *Service) RunDelivery(ctx context.Context) {
+	t := time.NewTicker(DeliveryPoll)
+	defer t.Stop()
+	for {
+		for ctx.Err() == nil {
+			n, err := s.DeliverDue(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.out.logger.Warn("claiming messages to deliver failed", "err", err)
+				}
+				break
+			}
+			if n < deliveryBatch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.out.nudge:
+		case <-t.C:
+		}
+	}
+}
+
+// DeliverDue claims the messages that are due, up to one batch, delivers
+// them concurrently and records each outcome. It returns how many it
+// claimed; a full batch means more may be waiting. Cancelling ctx stops
+// claiming, not the deliveries already claimed.
+func (s *Service) DeliverDue(ctx context.Context) (int, error) {
+	claims, err := s.claim(ctx, deliveryBatch)
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	for _, c := range claims {
+		wg.Go(func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliveryTimeout)
+			defer cancel()
+			s.deliver(dctx, c)
+		})
+	}
+	wg.Wait()
+	return len(claims), nil
+}
+
+// deliveryClaim is a message a worker holds: its attempts value after the claim
+// fences the outcome.
+type deliveryClaim struct {
+	id       gid.ID
+	orgID    gid.ID
+	attempts int
+}
+
+// claim leases up to limit due messages to this worker.
+func (s *Service) claim(ctx context.Context, limit int) ([]deliveryClaim, error) {
+	sys := viewer.SystemContext(ctx, "")
+	now := s.now()
+	tx, err := s.client.Tx(sys)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	due := []predicate.Message{
+		message.StatusEQ(message.StatusQUEUED),
+		message.DirectionEQ(message.DirectionOUTBOUND),
+		message.NextAttemptAtLTE(now),
+		message.Or(message.LeaseUntilIsNil(), message.LeaseUntilLTE(now)),
+	}
+	q := tx.Message.Query().
+		Where(due...).
+		Where(oldestQueuedOfConversation()).
+		Order(message.ByNextAttemptAt(), message.ByID()).
+		Limit(limit).
+		Unique(false)
+	q.Modify(lockOnPostgres(sql.WithLockAction(sql.SkipLocked)))
+	rows, err := q.All(sys)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: selecting due messages: %w", err)
+	}
+	out := make([]deliveryClaim, 0, len(rows))
+	lease := now.Add(deliveryLease)
+	for _, m := range rows {
+		n, err := tx.Message.Update().
+			Where(message.ID(m.ID), message.Attempts(m.Attempts)).
+			Where(due...).
+			SetLeaseUntil(lease).
+			SetAttempts(m.Attempts + 1).
+			Save(sys)
+		if err != nil {
+			return nil, fmt.Errorf("inbox: leasing message %s: %w", m.ID, err)
+		}
+		if n == 1 {
+			out = append(out, deliveryClaim{id: m.ID, orgID: m.OrganizationID, attempts: m.Attempts + 1})
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// oldestQueuedOfConversation keeps messages that no earlier QUEUED message
+// of their conversation precedes, so a conversation's replies go out in
+// the order they were written. IDs are ULIDs, ordered by creation time.
+func oldestQueuedOfConversation() predicate.Message {
+	return func(s *sql.Selector) {
+		earlier := sql.Table(message.Table).As("earlier")
+		s.Where(sql.NotExists(
+			sql.Dialect(s.Dialect()).
+				Select(earlier.C(message.FieldID)).
+				From(earlier).
+				Where(sql.And(
+					sql.ColumnsEQ(earlier.C(message.FieldConversationID), s.C(message.FieldConversationID)),
+					sql.EQ(earlier.C(message.FieldStatus), message.StatusQUEUED.String()),
+					sql.ColumnsLT(earlier.C(message.FieldID), s.C(message.FieldID)),
+				)),
+		))
+	}
+}
+
+// lockOnPostgres returns a query modifier adding FOR UPDATE with opts on
+// PostgreSQL. SQLite has no row locks (and rejects the clause); there every
+// transaction holds the database's write lock from BEGIN, which serializes
+// what the row lock serializes on PostgreSQL.
+func lockOnPostgres(opts ...sql.LockOption) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		if s.Dialect() == dialect.Postgres {
+			s.ForUpdate(opts...)
+		}
+	}
+}
+
+// deliveryOutcome is what one delivery attempt came to.
+type deliveryOutcome struct {
+	// providerID is set when the provider accepted the message.
+	providerID string
+	// retry says the failure is transient: try again later.
+	retry bool
+	// reason explains a failure to agents; no secrets, no internals.
+	reason string
+	// cause is the underlying error, for the log only.
+	cause error
+	// disconnect, when set, is a Facebook page token the Graph API called
+	// invalid: the channel becomes DISCONNECTED unless it was reconnected
+	// with another token meanwhile.
+	disconnect *pageToken
+}
+
+// pageToken names the token a send used on a channel.
+type pageToken struct {
+	channelID gid.ID
+	token     string
+}
+
+func outcomeSent(id string) deliveryOutcome { return deliveryOutcome{providerID: id} }
+
+func outcomeFailed(reason string, cause error) deliveryOutcome {
+	return deliveryOutcome{reason: reason, cause: cause}
+}
+
+func outcomeRetry(reason string, cause error) deliveryOutcome {
+	return deliveryOutcome{retry: true, reason: reason, cause: cause}
+}
+
+// deliver sends one claimed message and records the outcome.
+func (s *Service) deliver(ctx context.Context, c deliveryClaim) {
+	var o deliveryOutcome
+	if c.attempts > MaxDeliveryAttempts {
+		// The previous claim was the last attempt and never finished: the
+		// worker died on it. Do not let one message crash workers forever.
+		o = outcomeFailed("Sending was interrupted too many times.", nil)
+	} else {
+		o = s.attempt(viewer.SystemContext(ctx, c.orgID), c)
+	}
+	if err := s.record(ctx, c, o); err != nil {
+		s.out.logger.Error("recording a delivery outcome failed; the message will be retried after its lease",
+			"message_id", c.id, "err", err)
+	}
+}
+
+// attempt loads the message and its channel and calls the provider.
+func (s *Service) attempt(ctx context.Context, c deliveryClaim) deliveryOutcome {
+	m, err := s.client.Message.Query().
+		Where(message.ID(c.id)).
+		WithConversation().
+		WithChannel().
+		Only(ctx)
+	if err != nil {
+		return outcomeRetry("The message could not be loaded.", err)
+	}
+	ch := m.Edges.Channel
+	if ch.Status != channel.StatusCONNECTED {
+		return outcomeFailed("The channel is disconnected; reconnect it and send the message again.", ErrChannelDisconnected)
+	}
+	switch ch.Kind {
+	case channel.KindZALO_OA:
+		return s.sendZalo(ctx, m, ch)
+	case channel.KindFACEBOOK_PAGE:
+		return s.sendFacebook(ctx, m, ch)
+	default:
+		return outcomeFailed(fmt.Sprintf("Sending messages is not supported on %s channels.", ch.Kind), nil)
+	}
+}
+
+// record writes the outcome of the attempt c holds, with its events, in one
+// transaction. An outcome whose claim was overtaken (the lease expired and
+// another worker claimed the message) is discarded.
+func (s *Service) record(ctx context.Context, c deliveryClaim, o deliveryOutcome) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	defer cancel()
+	var err error
+	// A lost outcome means sending again after the lease, so a failing
+	// write is tried a few times before giving up on it.
+	for try := range 3 {
+		if try > 0 {
+			select {
+			case <-time.After(time.Duration(try) * 250 * time.Millisecond):
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			}
+		}
+		err = s.recordOnce(ctx, c, o)
+		if ent.IsConstraintError(err) && o.providerID != "" {
+			// Another row already holds this provider ID: an echo webhook
+			// stored our own message before we could. The message was
+			// sent; record that without the ID rather than send it again.
+			s.out.logger.Warn("provider message ID already stored by another row; recording SENT without it",
+				"message_id", c.id)
+			o.providerID = ""
+			err = s.recordOnce(ctx, c, o)
+		}
+		if err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func (s *Service) recordOnce(ctx context.Context, c deliveryClaim, o deliveryOutcome) error {
+	sys := viewer.SystemContext(ctx, c.orgID)
+	now := s.now()
+	tx, err := s.client.Tx(sys)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	upd := tx.Message.Update().
+		Where(message.ID(c.id), message.StatusEQ(message.StatusQUEUED), message.Attempts(c.attempts)).
+		ClearLeaseUntil()
+	status := message.StatusQUEUED
+	switch {
+	case o.reason == "" && !o.retry:
+		status = message.StatusSENT
+		upd.SetStatus(status).SetSentAt(now).ClearNextAttemptAt().ClearFailureReason()
+		if o.providerID != "" {
+			upd.SetProviderMessageID(o.providerID)
+		}
+	case o.retry && c.attempts < MaxDeliveryAttempts:
+		upd.SetNextAttemptAt(now.Add(deliveryRetryDelay(c.attempts, rand.Float64())))
+	default:
+		reason := o.reason
+		if o.retry {
+			reason = fmt.Sprintf("Gave up after %d attempts. %s", c.attempts, reason)
+		}
+		status = message.StatusFAILED
+		upd.SetStatus(status).SetFailureReason(truncateReason(reason, 500)).ClearNextAttemptAt()
+	}
+	n, err := upd.Save(sys)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		s.out.logger.Warn("delivery outcome discarded: the message's lease was taken over",
+			"message_id", c.id, "attempt", c.attempts)
+		return nil
+	}
+	// The channel comes before the message event: Append locks the
+	// organization's event counter, which is always taken last so that
+	// this and a token refresh (channel, then counter) cannot deadlock.
+	if o.disconnect != nil {
+		if err := s.disconnectIfToken(sys, tx, *o.disconnect,
+			"Facebook no longer accepts the page's access token; reconnect the page."); err != nil {
+			return err
+		}
+	}
+	if status != message.StatusQUEUED {
+		m, err := tx.Message.Get(sys, c.id)
+		if err != nil {
+			return err
+		}
+		if _, err := event.Append(sys, tx, event.Entry{
+			OrgID: c.orgID, Topic: event.TopicMessage, Type: event.TypeUpdated,
+			ChannelID: m.ChannelID, ConversationID: m.ConversationID, MessageID: m.ID,
+		}); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.logOutcome(c, status, o)
+	return nil
+}
+
+func (s *Service) logOutcome(c deliveryClaim, status message.Status, o deliveryOutcome) {
+	log := s.out.logger.With("message_id", c.id, "attempt", c.attempts)
+	switch status {
+	case message.StatusSENT:
+		log.Info("message sent")
+	case message.StatusFAILED:
+		log.Warn("message failed", "reason", o.reason, "err", o.cause)
+	default:
+		log.Info("message delivery failed; will retry", "reason", o.reason, "err", o.cause)
+	}
+}
+
+// disconnectIfToken marks the channel DISCONNECTED, with its CHANNEL
+// DISCONNECTED event, if it is still connected with the token that was
+// refused; a channel reconnected meanwhile keeps working.
+func (s *Service) disconnectIfToken(ctx context.Context, tx *ent.Tx, pt pageToken, reason string) error {
+	q := tx.Channel.Query().Where(channel.ID(pt.channelID))
+	q.Modify(lockOnPostgres())
+	ch, err := q.Only(ctx)
+	if err != nil {
+		return err
+	}
+	if ch.Status != channel.StatusCONNECTED {
+		return nil
+	}
+	creds, err := s.Open(ch)
+	if err != nil {
+		return err
+	}
+	if creds.AccessToken != pt.token {
+		return nil
+	}
+	return markDisconnected(ctx, tx, ch, reason)
+}
+
+// markDisconnected marks ch DISCONNECTED with reason in tx and appends its
+// CHANNEL DISCONNECTED event. Its dead tokens are erased; the app and
+// webhook secrets stay so that late webhooks still verify.
+func markDisconnected(ctx context.Context, tx *ent.Tx, ch *ent.Channel, reason string) error {
+	if err := tx.Channel.UpdateOneID(ch.ID).
+		SetStatus(channel.StatusDISCONNECTED).
+		SetStatusReason(truncateReason(reason, 500)).
+		ClearAccessToken().
+		ClearRefreshToken().
+		ClearAccessTokenExpiresAt().
+		Exec(ctx); err != nil {
+		return err
+	}
+	_, err := event.Append(ctx, tx, event.Entry{
+		OrgID: ch.OrganizationID, Topic: event.TopicChannel, Type: event.TypeDisconnected, ChannelID: ch.ID,
+	})
+	return err
+}
+
+// truncateReason shortens s to at most n bytes on a rune boundary.
+func truncateReason(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,336 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
+	"github.com/dakenh/dakenh/internal/zalo"
+)
+
+// Defaults of InboundConfig.
+const (
+	// DefaultBatchSize is how many webhook events one claim takes.
+	DefaultBatchSize = 50
+	// DefaultPollInterval is how often Run looks for due events when no
+	// webhook wakes it: retries come due, and other replicas' events need
+	// a processor too.
+	DefaultPollInterval = 5 * time.Second
+)
+
+// Processing schedule. A claim leases its events for claimLease, so a
+// processor that dies mid-batch delays them by that much and loses none.
+// A failed event is retried after retryBase, doubling up to retryCap:
+// Zalo and Facebook are not waiting (they had their 200), and a permanent
+// failure costs one attempt per retryCap.
+const (
+	claimLease   = 2 * time.Minute
+	retryBase    = 5 * time.Second
+	retryCap     = 30 * time.Minute
+	profileRetry = time.Minute
+	maxLastError = 1000
+)
+
+// InboundConfig configures an Inbound. The zero value works.
+type InboundConfig struct {
+	// Zalo reads follower profiles. Default: a client for Zalo's
+	// production servers.
+	Zalo *zalo.Client
+	// Now is the clock of leases, retries and the times of messages.
+	// Default time.Now.
+	Now func() time.Time
+	// Logger receives failures; nil discards them. It never receives a
+	// message's content or a credential.
+	Logger *slog.Logger
+	// BatchSize is how many events a claim takes. Default
+	// DefaultBatchSize.
+	BatchSize int
+	// PollInterval is how often Run looks for due events unprompted.
+	// Default DefaultPollInterval.
+	PollInterval time.Duration
+}
+
+// Inbound is the inbox's intake: it stores provider webhooks as they
+// arrive (ReceiveZalo, ReceiveFacebook) and later turns them into
+// customers, identities, conversations, messages and receipts
+// (ProcessDue), then reads the new Zalo users' profiles (FetchProfiles).
+//
+// Storing is all a webhook request does, so the provider gets its 200 at
+// once; processing runs from the table, so an accepted event survives a
+// crash and a failing one is retried without holding up the rest. Any
+// number of Inbounds, in one process or in several replicas, may process
+// the same database: claims never overlap.
+type Inbound struct {
+	svc    *Service
+	client *ent.Client
+	zalo   *zalo.Client
+	now    func() time.Time
+	log    *slog.Logger
+	batch  int
+	poll   time.Duration
+	// nudge wakes Run after a webhook is stored. Its capacity is 1 and
+	// senders never block: one pending wake-up covers any number of
+	// events, since a round processes everything that is due.
+	nudge chan struct{}
+
+	// mu guards profileBlocked: channels whose profile reads failed for a
+	// reason that may pass (a Zalo outage, an expired token), skipped
+	// until the time given.
+	mu             sync.Mutex
+	profileBlocked map[gid.ID]time.Time
+}
+
+// NewInbound returns the intake of the inbox s.
+func NewInbound(s *Service, cfg InboundConfig) *Inbound {
+	in := &Inbound{
+		svc:            s,
+		client:         s.client,
+		zalo:           cfg.Zalo,
+		now:            cfg.Now,
+		log:            cfg.Logger,
+		batch:          cfg.BatchSize,
+		poll:           cfg.PollInterval,
+		nudge:          make(chan struct{}, 1),
+		profileBlocked: map[gid.ID]time.Time{},
+	}
+	if in.zalo == nil {
+		in.zalo = zalo.New(zalo.Config{})
+	}
+	if in.now == nil {
+		in.now = time.Now
+	}
+	if in.log == nil {
+		in.log = slog.New(slog.DiscardHandler)
+	}
+	if in.batch <= 0 {
+		in.batch = DefaultBatchSize
+	}
+	if in.poll <= 0 {
+		in.poll = DefaultPollInterval
+	}
+	return in
+}
+
+// wake wakes Run without waiting; a wake-up already pending absorbs it.
+func (in *Inbound) wake() {
+	select {
+	case in.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run processes webhook events until ctx ends: at once, whenever a webhook
+// is stored, and every PollInterval. Profiles are read after a round that
+// processed events, which may have brought new users, and otherwise once
+// per profileRetry, for those whose reads are waiting on Zalo.
+func (in *Inbound) Run(ctx context.Context) {
+	t := time.NewTicker(in.poll)
+	defer t.Stop()
+	var profilesRead time.Time
+	for {
+		n, err := in.ProcessDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			in.log.WarnContext(ctx, "processing webhook events failed", "err", err)
+		}
+		if n > 0 || time.Since(profilesRead) >= profileRetry {
+			if _, err := in.FetchProfiles(ctx); err != nil && ctx.Err() == nil {
+				in.log.WarnContext(ctx, "reading Zalo profiles failed", "err", err)
+			}
+			profilesRead = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-in.nudge:
+		case <-t.C:
+		}
+	}
+}
+
+// ProcessDue processes every webhook event that is due, oldest first, and
+// returns how many it processed. An event whose processing fails is
+// scheduled for a retry and does not stop the others; an error is
+// returned only when the database itself fails.
+func (in *Inbound) ProcessDue(ctx context.Context) (int, error) {
+	done := 0
+	for {
+		ids, err := in.claim(ctx)
+		if err != nil {
+			return done, err
+		}
+		for _, id := range ids {
+			ok, err := in.processOne(ctx, id)
+			if err != nil {
+				return done, err
+			}
+			if ok {
+				done++
+			}
+		}
+		if len(ids) < in.batch {
+			return done, nil
+		}
+	}
+}
+
+// claim takes the next batch of due events, oldest first, and leases them
+// by moving their next_attempt_at past the lease, so that no other
+// processor claims them meanwhile. On PostgreSQL, FOR UPDATE SKIP LOCKED
+// makes concurrent claims pass over each other's rows instead of taking
+// them twice or waiting; SQLite has one writer, and its transactions
+// begin with the write lock (database._txlock), so claims are serial.
+func (in *Inbound) claim(ctx context.Context) ([]gid.ID, error) {
+	sys := viewer.SystemContext(ctx, "")
+	tx, err := in.client.Tx(sys)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := in.now()
+	ids, err := lockSkipLocked(tx.WebhookEvent.Query().
+		Where(
+			webhookevent.ProcessedAtIsNil(),
+			webhookevent.Or(webhookevent.NextAttemptAtIsNil(), webhookevent.NextAttemptAtLTE(now)),
+		).
+		Order(webhookevent.ByReceivedAt(), webhookevent.ByID()).
+		Limit(in.batch)).
+		IDs(sys)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: claiming webhook events: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if err := tx.WebhookEvent.Update().
+		Where(webhookevent.IDIn(ids...)).
+		SetNextAttemptAt(now.Add(claimLease)).
+		Exec(sys); err != nil {
+		return nil, fmt.Errorf("inbox: leasing webhook events: %w", err)
+	}
+	return ids, tx.Commit()
+}
+
+// lockSkipLocked makes q lock the rows it reads on PostgreSQL, passing over
+// rows another transaction holds; on SQLite, which has no row locks, it
+// leaves q alone.
+func lockSkipLocked(q *ent.WebhookEventQuery) *ent.WebhookEventQuery {
+	// FOR UPDATE cannot be combined with DISTINCT.
+	q.Unique(false).Modify(func(s *sql.Selector) {
+		if s.Dialect() == dialect.Postgres {
+			s.ForUpdate(sql.WithLockAction(sql.SkipLocked))
+		}
+	})
+	return q
+}
+
+// processOne processes one claimed event in its own transaction, which
+// also marks it processed, or records why it failed and when to retry. It
+// reports whether the event was processed; false with a nil error means
+// it failed (and was rescheduled) or another processor had it.
+func (in *Inbound) processOne(ctx context.Context, id gid.ID) (bool, error) {
+	sys := viewer.SystemContext(ctx, "")
+	tx, err := in.client.Tx(sys)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	// The lease keeps other processors away; the lock and the
+	// processed_at check make sure of it should a lease run out while an
+	// event is still being processed.
+	ev, err := lockSkipLocked(tx.WebhookEvent.Query().
+		Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil())).
+		Only(sys)
+	if ent.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	now := in.now()
+	// The savepoint lets a failed event be rolled back while its row, still
+	// locked by this transaction, records the failure.
+	perr := savepoint(sys, tx, "inbound_event", func() error { return in.apply(ctx, tx, ev, now) })
+	if perr != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if errors.Is(perr, errSavepoint) {
+			return false, perr
+		}
+		attempts := ev.Attempts + 1
+		next := now.Add(retryDelay(attempts))
+		if err := tx.WebhookEvent.UpdateOneID(id).
+			SetAttempts(attempts).
+			SetLastError(clip(perr.Error(), maxLastError)).
+			SetNextAttemptAt(next).
+			Exec(sys); err != nil {
+			return false, err
+		}
+		if err := tx.Commit(); err != nil {
+			return false, err
+		}
+		in.log.WarnContext(ctx, "webhook event failed; will retry",
+			"webhook_event", id, "event", ev.EventName, "attempts", attempts, "next_attempt_at", next, "err", perr)
+		return false, nil
+	}
+	if err := tx.WebhookEvent.UpdateOneID(id).
+		SetProcessedAt(now).
+		ClearNextAttemptAt().
+		Exec(sys); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// retryDelay is the wait before attempt n+1 after n failures: retryBase,
+// doubling, at most retryCap.
+func retryDelay(failures int) time.Duration {
+	d := retryBase
+	for i := 1; i < failures && d < retryCap; i++ {
+		d *= 2
+	}
+	return min(d, retryCap)
+}
+
+// errSavepoint marks a failure of the savepoint statements themselves,
+// which leaves the transaction unusable.
+var errSavepoint = errors.New("inbox: savepoint failed")
+
+// savepoint runs f inside a savepoint of tx and rolls back to it when f
+// fails, so the transaction stays usable: on PostgreSQL a failed statement
+// (a unique violation between two processors, say) otherwise aborts the
+// whole transaction. A panic in f is turned into its error.
+func savepoint(ctx context.Context, tx *ent.Tx, name string, f func() error) (err error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("%w: %w", errSavepoint, err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("inbox: panic: %v\n%s", r, debug.Stack())
+		}
+		if err != nil {
+			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+				err = fmt.Errorf("%w: %w (after %w)", errSavepoint, rerr, err)
+			}
+			return
+		}
+		if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); rerr != nil {
+			err = fmt.Errorf("%w: %w", errSavepoint, rerr)
+		}
+	}()
+	return f()
+}

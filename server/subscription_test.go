@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/internal/dbtest"
+	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
+)
+
+// subscriber is a graphql-transport-ws client following one subscription.
+type subscriber struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func subscribe(t *testing.T, e *env, token, query string, vars map[string]any) *subscriber {
+	t.Helper()
+	c, _, err := wsDial(t, e, "graphql-transport-ws", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s := &subscriber{t: t, conn: c}
+	_ = c.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
+	if m := s.read(); m["type"] != "connection_ack" {
+		t.Fatalf("init: %v", m)
+	}
+	_ = c.WriteJSON(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": query, "variables": vars}})
+	return s
+}
+
+// read returns the next protocol message that is not a ping.
+func (s *subscriber) read() map[string]any {
+	s.t.Helper()
+	for {
+		_ = s.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		var m map[string]any
+		if err := s.conn.ReadJSON(&m); err != nil {
+			s.t.Fatalf("read: %v", err)
+		}
+		if m["type"] == "ping" {
+			_ = s.conn.WriteJSON(map[string]any{"type": "pong"})
+			continue
+		}
+		return m
+	}
+}
+
+// next returns the data of the next event.
+func (s *subscriber) next(v any) {
+	s.t.Helper()
+	m := s.read()
+	if m["type"] != "next" {
+		s.t.Fatalf("want an event, got %v", m)
+	}
+	raw, _ := json.Marshal(m["payload"])
+	var p struct {
+		Data   json.RawMessage
+		Errors []gqlError
+	}
+	_ = json.Unmarshal(raw, &p)
+	if len(p.Errors) > 0 {
+		s.t.Fatalf("event with errors: %+v", p.Errors)
+	}
+	if err := json.Unmarshal(p.Data, v); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// inboxFixture is a channel with one conversation, written as the system.
+type inboxFixture struct {
+	org, channel, conversation gid.ID
+}
+
+func newInboxFixture(t *testing.T, e *env, org, connectedBy gid.ID, perm channel.ChatPermission) inboxFixture {
+	t.Helper()
+	conv := seedConversation(t, e, org, connectedBy, perm, fmt.Sprint("kênh-", perm))
+	c := e.db.Client.Conversation.GetX(viewer.SystemContext(context.Background(), org), conv)
+	return inboxFixture{org: org, channel: c.ChannelID, conversation: conv}
+}
+
+// addMessage writes an inbound message and its event in one transaction,
+// through app's bus, as the inbox does.
+func addMessage(t *testing.T, e *env, f inboxFixture, text string) gid.ID {
+	t.Helper()
+	ctx := event.WithBus(viewer.SystemContext(context.Background(), f.org), e.app.bus)
+	tx, err := e.db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := tx.Message.Create().SetConversationID(f.conversation).SetChannelID(f.channel).
+		SetDirection("INBOUND").SetText(text).SetStatus("RECEIVED").SetSenderType("CUSTOMER").SaveX(ctx)
+	if _, err := event.Append(ctx, tx, event.Entry{OrgID: f.org, Topic: event.TopicMessage, Type: event.TypeCreated,
+		ChannelID: f.channel, ConversationID: f.conversation, MessageID: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
+}
+
+type messageEventOut struct {
+	MessageEvents struct {
+		Cursor, Type string
+		Message      struct{ Text string }
+	}
+}
+
+const messageEventsQuery = `subscription($after: String, $c: ID) { messageEvents(after: $after, conversationId: $c) { cursor type message { text } } }`
+
+// TestSubscriptionResumesWithoutGapOrDuplicate follows messageEvents over a
+// real WebSocket, disconnects, lets events happen, and resumes from the last
+// cursor: the replay holds exactly the missed events, then live ones follow.
+func TestSubscriptionResumesWithoutGapOrDuplicate(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("Stream Org")
+	org := orgOf(t, e, tn)
+	f := newInboxFixture(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED)
+
+	// Subscribing from the start of the log makes the test independent of
+	// when the server registers the subscription.
+	fromStart := map[string]any{"after": event.Start.String()}
+	s := subscribe(t, e, tn.agentToken, messageEventsQuery, fromStart)
+	addMessage(t, e, f, "một")
+	var first messageEventOut
+	s.next(&first)
+	if first.MessageEvents.Type != "CREATED" || first.MessageEvents.Message.Text != "một" {
+		t.Fatalf("first event %+v", first)
+	}
+	s.conn.Close()
+
+	addMessage(t, e, f, "hai")
+	addMessage(t, e, f, "ba")
+	resumed := subscribe(t, e, tn.apiKey, messageEventsQuery, map[string]any{"after": first.MessageEvents.Cursor})
+	var got []string
+	for range 2 {
+		var ev messageEventOut
+		resumed.next(&ev)
+		got = append(got, ev.MessageEvents.Message.Text)
+	}
+	addMessage(t, e, f, "bốn")
+	var live messageEventOut
+	resumed.next(&live)
+	got = append(got, live.MessageEvents.Message.Text)
+	if strings.Join(got, ",") != "hai,ba,bốn" {
+		t.Fatalf("after resuming got %v, want hai,ba,bốn", got)
+	}
+
+	t.Run("ErrBadCursor", func(t *testing.T) {
+		bad := subscribe(t, e, tn.agentToken, messageEventsQuery, map[string]any{"after": "not-a-cursor"})
+		m := bad.read()
+		// gqlgen reports a resolver's error as a payload with errors.
+		if (m["type"] != "error" && m["type"] != "next") || !strings.Contains(fmt.Sprint(m["payload"]), "BAD_USER_INPUT") {
+			t.Fatalf("got %v", m)
+		}
+	})
+}
+
+// TestSubscriptionHidesOnlyMeChannels checks that an agent's stream never
+// carries events of an ONLY_ME channel it does not own.
+func TestSubscriptionHidesOnlyMeChannels(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("Private Stream Org")
+	org := orgOf(t, e, tn)
+	private := newInboxFixture(t, e, org, gid.ID(tn.adminID), channel.ChatPermissionONLY_ME)
+	shared := newInboxFixture(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED)
+
+	fromStart := map[string]any{"after": event.Start.String()}
+	agent := subscribe(t, e, tn.agentToken, messageEventsQuery, fromStart)
+	owner := subscribe(t, e, tn.adminToken, messageEventsQuery, fromStart)
+	addMessage(t, e, private, "riêng tư")
+	addMessage(t, e, shared, "công khai")
+
+	var ev messageEventOut
+	agent.next(&ev)
+	if ev.MessageEvents.Message.Text != "công khai" {
+		t.Fatalf("the agent received %q first", ev.MessageEvents.Message.Text)
+	}
+	owner.next(&ev)
+	if ev.MessageEvents.Message.Text != "riêng tư" {
+		t.Fatalf("the channel's owner received %q first", ev.MessageEvents.Message.Text)
+	}
+}
+
+// TestSubscriptionAcrossInstances runs two servers on one PostgreSQL
+// database: a subscriber on one receives an event caused on the other.
+func TestSubscriptionAcrossInstances(t *testing.T) {
+	if dbtest.Dialect() != "postgres" {
+		t.Skip("replicas share events through PostgreSQL's LISTEN/NOTIFY")
+	}
+	a := newEnv(t)
+	b := newEnvOn(t, a.db)
+	if a.app.bus == b.app.bus {
+		t.Fatal("the two instances share a bus object")
+	}
+	tn := a.newTenant("Replica Org")
+	org := orgOf(t, a, tn)
+	f := newInboxFixture(t, a, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED)
+
+	s := subscribe(t, a, tn.agentToken, messageEventsQuery, map[string]any{"after": event.Start.String()})
+	addMessage(t, b, f, "từ máy B")
+	var ev messageEventOut
+	s.next(&ev)
+	if ev.MessageEvents.Message.Text != "từ máy B" {
+		t.Fatalf("got %+v", ev)
+	}
+}
+
+func orgOf(t *testing.T, e *env, tn *tenant) gid.ID {
+	t.Helper()
+	var me struct{ Me struct{ Organization struct{ ID gid.ID } } }
+	e.must(tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
+	return me.Me.Organization.ID
+}
+
