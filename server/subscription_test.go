@@ -219,8 +219,9 @@ func TestSubscriptionAcrossInstances(t *testing.T) {
 
 func orgOf(t *testing.T, e *env, tn *tenant) gid.ID {
 	t.Helper()
-	var me struct{ Me struct{ Organization struct{ ID gid.ID } } }
+	var me struct {
+		Me struct{ Organization struct{ ID gid.ID } }
+	}
 	e.must(tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
 	return me.Me.Organization.ID
 }
-
