@@ -9,18 +9,16 @@
 package metrics
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"time"
 
-	"github.com/felixge/httpsnoop"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dakenh/dakenh/internal/httpstat"
 )
 
 // namespace prefixes every application metric so that they are easy to tell
@@ -156,7 +154,7 @@ func (m *Metrics) Handler() http.Handler {
 // "graphql"), never the raw request path: paths are client-controlled and
 // would create unbounded time series.
 //
-// The ResponseWriter passed to h is wrapped with httpsnoop, so it keeps
+// The ResponseWriter passed to h is wrapped by httpstat.Wrap, so it keeps
 // exactly the optional interfaces (http.Flusher, http.Hijacker,
 // io.ReaderFrom, ...) of the underlying writer and unwraps to it for
 // http.ResponseController: SSE and WebSocket upgrades on /graphql keep
@@ -172,94 +170,14 @@ func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
 	// what the request log says.
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		var rec statusRecorder
-		h.ServeHTTP(rec.wrap(w), r)
+		ww, rec := httpstat.Wrap(w)
+		h.ServeHTTP(ww, r)
 		method := sanitizeMethod(r.Method)
-		code := strconv.Itoa(rec.statusCode())
+		code := strconv.Itoa(rec.Status())
 		requests.WithLabelValues(method, code).Inc()
 		durations.WithLabelValues(method, code).Observe(time.Since(start).Seconds())
 	})
 	return promhttp.InstrumentHandlerInFlight(m.httpInFlight.WithLabelValues(route), counted)
-}
-
-// statusRecorder remembers the status code a handler sends, through the
-// httpsnoop hooks installed by wrap.
-type statusRecorder struct {
-	code     int
-	hijacked bool
-}
-
-// wrap returns w wrapped so that rec sees the status it commits. httpsnoop
-// gives the wrapper exactly the optional interfaces of w: claiming one w
-// lacks would make gqlgen's SSE transport or the WebSocket upgrader choose a
-// path that then fails, and hiding one would break them outright.
-func (rec *statusRecorder) wrap(w http.ResponseWriter) http.ResponseWriter {
-	return httpsnoop.Wrap(w, httpsnoop.Hooks{
-		// Informational 1xx codes other than 101 may precede the final
-		// status (e.g. 103 Early Hints) and are not recorded.
-		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
-			return func(code int) {
-				if rec.code == 0 && (code >= http.StatusOK || code == http.StatusSwitchingProtocols) {
-					rec.code = code
-				}
-				next(code)
-			}
-		},
-		// The first write commits the implicit 200. httpsnoop also routes
-		// WriteString through this hook.
-		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
-			return func(b []byte) (int, error) {
-				rec.commit()
-				return next(b)
-			}
-		},
-		// ReadFrom (sendfile for static files) commits it too.
-		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
-			return func(src io.Reader) (int64, error) {
-				rec.commit()
-				return next(src)
-			}
-		},
-		// So does flushing, which sends the headers. httpsnoop also routes
-		// FlushError (used by http.ResponseController) through this hook.
-		Flush: func(next httpsnoop.FlushFunc) httpsnoop.FlushFunc {
-			return func() {
-				rec.commit()
-				next()
-			}
-		},
-		Hijack: func(next httpsnoop.HijackFunc) httpsnoop.HijackFunc {
-			return func() (net.Conn, *bufio.ReadWriter, error) {
-				conn, brw, err := next()
-				if err == nil {
-					rec.hijacked = true
-				}
-				return conn, brw, err
-			}
-		},
-	})
-}
-
-// commit records the implicit 200 that net/http sends when the body or the
-// headers go out before any status was written.
-func (rec *statusRecorder) commit() {
-	if rec.code == 0 {
-		rec.code = http.StatusOK
-	}
-}
-
-// statusCode returns the status the client saw: the one written, 101 for a
-// hijacked connection (a protocol switch such as a WebSocket upgrade), and
-// otherwise 200, which net/http sends when a handler writes nothing.
-func (rec *statusRecorder) statusCode() int {
-	switch {
-	case rec.code != 0:
-		return rec.code
-	case rec.hijacked:
-		return http.StatusSwitchingProtocols
-	default:
-		return http.StatusOK
-	}
 }
 
 // sanitizeMethod maps the request method onto a fixed set, because the

@@ -9,17 +9,15 @@
 package requestlog
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/felixge/httpsnoop"
+	"github.com/dakenh/dakenh/internal/httpstat"
 )
 
 // HeaderRequestID is the header carrying the request ID in both directions:
@@ -135,7 +133,7 @@ func ID(ctx context.Context) string {
 // The line has method, path (without the query string), status, bytes,
 // duration_ms, remote_addr and user_agent; never headers or bodies. It is
 // logged at Error level for 5xx responses and Info otherwise. The handler
-// sees a ResponseWriter wrapped with httpsnoop, which keeps exactly the
+// sees a ResponseWriter wrapped by httpstat.Wrap, which keeps exactly the
 // optional interfaces (http.Flusher, http.Hijacker, io.ReaderFrom, ...) of
 // the server's writer and unwraps to it for http.ResponseController; a
 // hijacked connection (a WebSocket upgrade) is logged with status 101 when
@@ -161,10 +159,10 @@ func Middleware(logger *slog.Logger) func(http.Handler) http.Handler {
 			ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 			ctx = WithLogger(ctx, reqLogger)
 
-			var rec responseRecorder
-			next.ServeHTTP(rec.wrap(w), r.WithContext(ctx))
+			ww, rec := httpstat.Wrap(w)
+			next.ServeHTTP(ww, r.WithContext(ctx))
 
-			status := rec.statusCode()
+			status := rec.Status()
 			level := slog.LevelInfo
 			if status >= http.StatusInternalServerError {
 				level = slog.LevelError
@@ -173,98 +171,12 @@ func Middleware(logger *slog.Logger) func(http.Handler) http.Handler {
 				slog.String("method", method),
 				slog.String("path", path),
 				slog.Int("status", status),
-				slog.Int64("bytes", rec.bytes),
+				slog.Int64("bytes", rec.Bytes()),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("remote_addr", r.RemoteAddr),
 				slog.String("user_agent", r.UserAgent()),
 			)
 		})
-	}
-}
-
-// responseRecorder remembers the status code and body size a handler sends,
-// through the httpsnoop hooks installed by wrap.
-type responseRecorder struct {
-	code     int
-	bytes    int64
-	hijacked bool
-}
-
-// wrap returns w wrapped so that rec sees the status and body bytes it
-// sends. httpsnoop gives the wrapper exactly the optional interfaces of w:
-// claiming one w lacks would make gqlgen's SSE transport or the WebSocket
-// upgrader choose a path that then fails, and hiding one would break them
-// outright.
-func (rec *responseRecorder) wrap(w http.ResponseWriter) http.ResponseWriter {
-	return httpsnoop.Wrap(w, httpsnoop.Hooks{
-		// Informational 1xx codes other than 101 may precede the final
-		// status (e.g. 103 Early Hints) and are not recorded.
-		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
-			return func(code int) {
-				if rec.code == 0 && (code >= http.StatusOK || code == http.StatusSwitchingProtocols) {
-					rec.code = code
-				}
-				next(code)
-			}
-		},
-		// The first write commits the implicit 200. httpsnoop also routes
-		// WriteString through this hook.
-		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
-			return func(b []byte) (int, error) {
-				rec.commit()
-				n, err := next(b)
-				rec.bytes += int64(n)
-				return n, err
-			}
-		},
-		// ReadFrom (sendfile for static files) commits it too.
-		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
-			return func(src io.Reader) (int64, error) {
-				rec.commit()
-				n, err := next(src)
-				rec.bytes += n
-				return n, err
-			}
-		},
-		// So does flushing, which sends the headers. httpsnoop also routes
-		// FlushError (used by http.ResponseController) through this hook.
-		Flush: func(next httpsnoop.FlushFunc) httpsnoop.FlushFunc {
-			return func() {
-				rec.commit()
-				next()
-			}
-		},
-		Hijack: func(next httpsnoop.HijackFunc) httpsnoop.HijackFunc {
-			return func() (net.Conn, *bufio.ReadWriter, error) {
-				conn, brw, err := next()
-				if err == nil {
-					rec.hijacked = true
-				}
-				return conn, brw, err
-			}
-		},
-	})
-}
-
-// commit records the implicit 200 that net/http sends when the body or the
-// headers go out before any status was written.
-func (rec *responseRecorder) commit() {
-	if rec.code == 0 {
-		rec.code = http.StatusOK
-	}
-}
-
-// statusCode returns the status the client saw: the one written, 101 for a
-// hijacked connection (a protocol switch such as a WebSocket upgrade), and
-// otherwise 200, which net/http sends when a handler writes nothing.
-func (rec *responseRecorder) statusCode() int {
-	switch {
-	case rec.code != 0:
-		return rec.code
-	case rec.hijacked:
-		return http.StatusSwitchingProtocols
-	default:
-		return http.StatusOK
 	}
 }
 

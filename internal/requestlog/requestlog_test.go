@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 )
 
 // secretValue is logged under sensitive keys; it must never reach the output.
@@ -269,49 +268,6 @@ func TestMiddlewareAccessLine(t *testing.T) {
 			wantPath: "/reset", wantStatus: 201, wantBytes: 5, wantLevel: "INFO",
 		},
 		{
-			name:     "implicit 200",
-			method:   http.MethodGet,
-			target:   "/graphql",
-			handler:  func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "{}") },
-			wantPath: "/graphql", wantStatus: 200, wantBytes: 2, wantLevel: "INFO",
-		},
-		{
-			name:     "nothing written",
-			method:   http.MethodGet,
-			target:   "/healthz",
-			handler:  func(w http.ResponseWriter, r *http.Request) {},
-			wantPath: "/healthz", wantStatus: 200, wantBytes: 0, wantLevel: "INFO",
-		},
-		{
-			name:   "informational status is not final",
-			method: http.MethodPut,
-			target: "/a",
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(http.StatusEarlyHints)
-				w.WriteHeader(http.StatusAccepted)
-			},
-			wantPath: "/a", wantStatus: 202, wantBytes: 0, wantLevel: "INFO",
-		},
-		{
-			name:     "switching protocols is final",
-			method:   http.MethodGet,
-			target:   "/graphql",
-			handler:  func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusSwitchingProtocols) },
-			wantPath: "/graphql", wantStatus: 101, wantBytes: 0, wantLevel: "INFO",
-		},
-		{
-			// httptest.ResponseRecorder has no ReadFrom, so neither has
-			// the wrapper and io.Copy goes through Write; the ReadFrom
-			// path is covered by TestMiddlewareCommittedStatus.
-			name:   "io.Copy without ReadFrom is counted",
-			method: http.MethodGet,
-			target: "/file",
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(w, io.LimitReader(strings.NewReader("0123456789"), 100))
-			},
-			wantPath: "/file", wantStatus: 200, wantBytes: 10, wantLevel: "INFO",
-		},
-		{
 			name:   "server error logged at error level",
 			method: http.MethodGet,
 			target: "/boom",
@@ -366,192 +322,44 @@ func TestMiddlewareAccessLine(t *testing.T) {
 	}
 }
 
-// Fake writers with each combination of optional interfaces.
-type (
-	plainWriter  struct{ http.ResponseWriter }
-	flushWriter  struct{ http.ResponseWriter }
-	hijackWriter struct{ http.ResponseWriter }
-	bothWriter   struct{ http.ResponseWriter }
-)
+// hijackWriter's Hijack succeeds, as net/http's does for an HTTP/1.x
+// request, without a real connection.
+type hijackWriter struct{ http.ResponseWriter }
 
-func (flushWriter) Flush() {}
 func (hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return nil, nil, http.ErrNotSupported
-}
-func (bothWriter) Flush() {}
-func (bothWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return nil, nil, http.ErrNotSupported
+	client, server := net.Pipe()
+	_ = client.Close()
+	return server, nil, nil
 }
 
-// readFromWriter has io.ReaderFrom, as net/http's writer has for sendfile,
-// and records whether it was reached.
-type readFromWriter struct {
-	http.ResponseWriter
-	used bool
-}
-
-func (w *readFromWriter) ReadFrom(src io.Reader) (int64, error) {
-	w.used = true
-	return io.Copy(w.ResponseWriter, src)
-}
-
-func TestMiddlewareKeepsOptionalInterfaces(t *testing.T) {
-	tests := []struct {
-		name                  string
-		writer                http.ResponseWriter
-		wantFlush, wantHijack bool
-	}{
-		{"neither", plainWriter{httptest.NewRecorder()}, false, false},
-		{"flusher", flushWriter{httptest.NewRecorder()}, true, false},
-		{"hijacker", hijackWriter{httptest.NewRecorder()}, false, true},
-		{"both", bothWriter{httptest.NewRecorder()}, true, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var gotFlush, gotHijack, unwraps bool
-			h := Middleware(NewLogger(io.Discard, slog.LevelInfo))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, gotFlush = w.(http.Flusher)
-				_, gotHijack = w.(http.Hijacker)
-				u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-				unwraps = ok && u.Unwrap() == tt.writer
-			}))
-			h.ServeHTTP(tt.writer, httptest.NewRequest(http.MethodGet, "/", nil))
-			if gotFlush != tt.wantFlush || gotHijack != tt.wantHijack {
-				t.Errorf("Flusher=%v Hijacker=%v, want %v %v", gotFlush, gotHijack, tt.wantFlush, tt.wantHijack)
-			}
-			if !unwraps {
-				t.Error("wrapped writer does not Unwrap to the original")
-			}
-		})
-	}
-}
-
-// TestMiddlewareCommittedStatus checks that writing, flushing and ReadFrom
-// record the implicit 200 they commit, so a status set afterwards (which
-// net/http ignores) is not what gets logged, that ReadFrom bytes are counted,
-// and that a failed hijack is not logged as a protocol switch.
-func TestMiddlewareCommittedStatus(t *testing.T) {
-	tests := []struct {
-		name      string
-		writer    func() http.ResponseWriter
-		handler   http.HandlerFunc
-		wantBytes float64
-	}{
-		{
-			name:   "write",
-			writer: func() http.ResponseWriter { return httptest.NewRecorder() },
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.WriteString(w, "x")
-				w.WriteHeader(http.StatusInternalServerError)
-			},
-			wantBytes: 1,
-		},
-		{
-			name:   "flush",
-			writer: func() http.ResponseWriter { return httptest.NewRecorder() },
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				w.(http.Flusher).Flush()
-				w.WriteHeader(http.StatusInternalServerError)
-			},
-			wantBytes: 0,
-		},
-		{
-			name:   "ReadFrom",
-			writer: func() http.ResponseWriter { return &readFromWriter{ResponseWriter: httptest.NewRecorder()} },
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				// LimitReader hides strings.Reader's WriteTo, so io.Copy
-				// takes the ReadFrom path.
-				_, _ = io.Copy(w, io.LimitReader(strings.NewReader("0123456789"), 100))
-				w.WriteHeader(http.StatusInternalServerError)
-			},
-			wantBytes: 10,
-		},
-		{
-			name:   "failed hijack",
-			writer: func() http.ResponseWriter { return hijackWriter{httptest.NewRecorder()} },
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				if _, _, err := w.(http.Hijacker).Hijack(); err == nil {
-					t.Error("Hijack succeeded, want http.ErrNotSupported")
-				}
-			},
-			wantBytes: 0,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			w := tt.writer()
-			Middleware(NewLogger(&buf, slog.LevelInfo))(tt.handler).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
-			if rf, ok := w.(*readFromWriter); ok && !rf.used {
-				t.Error("io.Copy did not reach the underlying writer's ReadFrom")
-			}
-
-			lines := decodeLines(t, buf.String())
-			if len(lines) != 1 {
-				t.Fatalf("got %d log lines, want 1:\n%s", len(lines), buf.String())
-			}
-			if lines[0]["status"] != float64(http.StatusOK) || lines[0]["bytes"] != tt.wantBytes || lines[0]["level"] != "INFO" {
-				t.Errorf("access line = %v, want status 200, bytes %v, level INFO", lines[0], tt.wantBytes)
-			}
-		})
-	}
-}
-
-func TestMiddlewareHijack(t *testing.T) {
+// TestMiddlewareRecordsWithHTTPStat checks that the handler gets the
+// server's writer wrapped by httpstat and that the access line of a hijacked
+// connection (a WebSocket upgrade), written when the handler returns, has
+// status 101 and no query string. The recording rules themselves are tested
+// in package httpstat.
+func TestMiddlewareRecordsWithHTTPStat(t *testing.T) {
 	var buf bytes.Buffer
-	logged := Middleware(NewLogger(&buf, slog.LevelInfo))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hj, ok := w.(http.Hijacker)
+	w := hijackWriter{httptest.NewRecorder()}
+	var unwraps bool
+	h := Middleware(NewLogger(&buf, slog.LevelInfo))(http.HandlerFunc(func(ww http.ResponseWriter, r *http.Request) {
+		u, ok := ww.(interface{ Unwrap() http.ResponseWriter })
+		unwraps = ok && u.Unwrap() == w
+		hj, ok := ww.(http.Hijacker)
 		if !ok {
 			t.Error("wrapped writer is not an http.Hijacker")
-			http.Error(w, "no hijack", http.StatusInternalServerError)
 			return
 		}
-		conn, brw, err := hj.Hijack()
+		conn, _, err := hj.Hijack()
 		if err != nil {
 			t.Errorf("Hijack: %v", err)
 			return
 		}
-		defer conn.Close()
-		// Switch to a line echo protocol, as a WebSocket upgrade would
-		// switch to WebSocket framing.
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-		_ = brw.Flush()
-		line, err := brw.ReadString('\n')
-		if err != nil {
-			t.Errorf("read after hijack: %v", err)
-			return
-		}
-		_, _ = brw.WriteString(line)
-		_ = brw.Flush()
+		_ = conn.Close()
 	}))
-	served := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		logged.ServeHTTP(w, r)
-		// The access line is written when the middleware returns.
-		close(served)
-	}))
-	defer srv.Close()
-
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/graphql?token="+secretValue, nil))
+	if !unwraps {
+		t.Error("wrapped writer does not Unwrap to the original")
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(conn, "GET /graphql?token="+secretValue+" HTTP/1.1\r\nHost: test\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("status %d, want 101", resp.StatusCode)
-	}
-	_, _ = io.WriteString(conn, "ping\n")
-	if line, err := br.ReadString('\n'); err != nil || line != "ping\n" {
-		t.Fatalf("echo = %q, %v; want \"ping\\n\"", line, err)
-	}
-	<-served
 
 	if strings.Contains(buf.String(), secretValue) {
 		t.Errorf("query string leaked: %s", buf.String())
@@ -560,7 +368,8 @@ func TestMiddlewareHijack(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("got %d log lines, want 1:\n%s", len(lines), buf.String())
 	}
-	if lines[0]["status"] != float64(http.StatusSwitchingProtocols) || lines[0]["path"] != "/graphql" {
-		t.Errorf("access line = %v, want status 101 and path /graphql", lines[0])
+	if lines[0]["status"] != float64(http.StatusSwitchingProtocols) || lines[0]["path"] != "/graphql" ||
+		lines[0]["bytes"] != float64(0) || lines[0]["level"] != "INFO" {
+		t.Errorf("access line = %v, want status 101, path /graphql, bytes 0, level INFO", lines[0])
 	}
 }
