@@ -56,6 +56,9 @@ type App struct {
 	handler http.Handler
 	workers workers
 	bus     event.Bus
+	// intake stores provider webhooks and processes them; the routes and
+	// the worker share it.
+	intake *inbox.Inbound
 }
 
 // appOptions lets tests tune what production leaves at defaults.
@@ -100,6 +103,10 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		inbox:   inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics: metrics.New(),
 	}
+	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
+		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
+		Logger: logger,
+	})
 	a.handler = a.routes()
 	return a, nil
 }

@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/dakenh/dakenh/internal/facebook"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -19,27 +18,10 @@ import (
 // kilobytes; a Messenger batch stays far below this.
 const maxWebhookBytes = 1 << 20
 
-// inbounds holds each App's webhook intake, which the routes (storing
-// events and nudging) and the worker (processing them) must share. It is
-// keyed by App because App has no field for it yet.
-var inbounds sync.Map // *App → *inbox.Inbound
-
-// intake returns the App's webhook intake, creating it on first use.
-func (a *App) intake() *inbox.Inbound {
-	if in, ok := inbounds.Load(a); ok {
-		return in.(*inbox.Inbound)
-	}
-	in, _ := inbounds.LoadOrStore(a, inbox.NewInbound(a.inbox, inbox.InboundConfig{
-		Zalo:   zalo.New(zalo.Config{OpenAPIURL: a.cfg.ZaloOpenAPIURL}),
-		Logger: a.logger,
-	}))
-	return in.(*inbox.Inbound)
-}
-
 // webhookRoutes mounts the provider webhooks. They answer as soon as the
 // event is stored; a worker processes it afterwards (startWebhookWorker).
 func (a *App) webhookRoutes(mux *http.ServeMux) {
-	in := a.intake()
+	in := a.intake
 	mux.Handle("POST /webhooks/zalo", a.metrics.Instrument("webhook_zalo",
 		receiveWebhook("zalo", zalo.SignatureHeader, in.ReceiveZalo)))
 	mux.Handle("POST /webhooks/facebook", a.metrics.Instrument("webhook_facebook",
@@ -116,7 +98,7 @@ func jsonContent(contentType string) bool {
 // startWebhookWorker runs the webhook processor until ctx ends; Stop waits
 // for it.
 func (a *App) startWebhookWorker(ctx context.Context) {
-	in := a.intake()
+	in := a.intake
 	a.workers.wg.Add(1)
 	go func() {
 		defer a.workers.wg.Done()

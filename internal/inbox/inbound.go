@@ -198,13 +198,13 @@ func (in *Inbound) claim(ctx context.Context) ([]gid.ID, error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 	now := in.now()
-	ids, err := lockSkipLocked(tx.WebhookEvent.Query().
+	ids, err := lockRows(tx.WebhookEvent.Query().
 		Where(
 			webhookevent.ProcessedAtIsNil(),
 			webhookevent.Or(webhookevent.NextAttemptAtIsNil(), webhookevent.NextAttemptAtLTE(now)),
 		).
 		Order(webhookevent.ByReceivedAt(), webhookevent.ByID()).
-		Limit(in.batch)).
+		Limit(in.batch), sql.SkipLocked).
 		IDs(sys)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: claiming webhook events: %w", err)
@@ -221,15 +221,21 @@ func (in *Inbound) claim(ctx context.Context) ([]gid.ID, error) {
 	return ids, tx.Commit()
 }
 
-// lockSkipLocked makes q lock the rows it reads on PostgreSQL, passing over
-// rows another transaction holds; on SQLite, which has no row locks, it
-// leaves q alone.
-func lockSkipLocked(q *ent.WebhookEventQuery) *ent.WebhookEventQuery {
-	// FOR UPDATE cannot be combined with DISTINCT.
+// lockRows makes q lock the rows it reads on PostgreSQL (FOR UPDATE, with
+// the given action when not ""); SQLite has no row locks, and q is left
+// alone there.
+func lockRows(q *ent.WebhookEventQuery, action sql.LockAction) *ent.WebhookEventQuery {
+	// FOR UPDATE cannot be combined with DISTINCT. Modify's Select is not
+	// needed: the modifier stays on q.
 	q.Unique(false).Modify(func(s *sql.Selector) {
-		if s.Dialect() == dialect.Postgres {
-			s.ForUpdate(sql.WithLockAction(sql.SkipLocked))
+		if s.Dialect() != dialect.Postgres {
+			return
 		}
+		if action == "" {
+			s.ForUpdate()
+			return
+		}
+		s.ForUpdate(sql.WithLockAction(action))
 	})
 	return q
 }
@@ -247,9 +253,13 @@ func (in *Inbound) processOne(ctx context.Context, id gid.ID) (bool, error) {
 	defer func() { _ = tx.Rollback() }()
 	// The lease keeps other processors away; the lock and the
 	// processed_at check make sure of it should a lease run out while an
-	// event is still being processed.
-	ev, err := lockSkipLocked(tx.WebhookEvent.Query().
-		Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil())).
+	// event is still being processed: a second processor waits for the
+	// first to commit, then finds the event processed. The lock waits
+	// rather than skips, because a concurrent claim may hold it for a
+	// moment: a SELECT … FOR UPDATE … LIMIT keeps the locks of rows it
+	// looked at and passed over until its transaction ends.
+	ev, err := lockRows(tx.WebhookEvent.Query().
+		Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil()), "").
 		Only(sys)
 	if ent.IsNotFound(err) {
 		return false, nil

@@ -78,13 +78,15 @@ func (in *Inbound) FetchProfiles(ctx context.Context) (int, error) {
 // whether it did; an error is returned only for database failures.
 func (in *Inbound) fetchProfile(ctx context.Context, idt *ent.Identity) (bool, error) {
 	ch := idt.Edges.Channel
-	creds, err := in.svc.Open(ch)
-	if err != nil || creds.AccessToken == "" {
+	// ZaloAccessToken refreshes a token that is about to expire, under
+	// the same lock as the refresh worker.
+	token, err := in.svc.ZaloAccessToken(ctx, ch.ID)
+	if err != nil || token == "" {
 		in.block(ch.ID)
 		in.log.WarnContext(ctx, "no usable access token to read Zalo profiles", "channel", ch.ID, "err", err)
 		return false, nil
 	}
-	u, err := in.zalo.UserDetail(ctx, creds.AccessToken, idt.ExternalID)
+	u, err := in.zalo.UserDetail(ctx, token, idt.ExternalID)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
