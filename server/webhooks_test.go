@@ -721,6 +721,32 @@ func TestZaloInbound(t *testing.T) {
 		}
 	})
 
+	t.Run("EchoBeforeTheSendIsRecorded", func(t *testing.T) {
+		// The delivery worker holds a message and Zalo already echoed it:
+		// the echo waits rather than store the message a second time.
+		echoed := w.msgID("oa")
+		held := w.db.Client.Message.Create().SetConversationID(conv.ID).SetChannelID(w.oa.ID).
+			SetDirection(message.DirectionOUTBOUND).SetText("Đang gửi").SetStatus(message.StatusQUEUED).
+			SetSenderType(message.SenderTypeUSER).SetSenderUserID(gid.ID(w.tn.adminID)).
+			SetNextAttemptAt(w.clock.Now()).SetLeaseUntil(w.clock.Now().Add(2 * time.Minute)).SaveX(w.sys())
+		w.sendZalo(w.oaEvent("oa_send_text", user, map[string]any{"msg_id": echoed, "text": "Đang gửi"}))
+		w.process()
+		if n := w.countMessages(w.oa, echoed); n != 0 {
+			t.Fatalf("the early echo stored %d messages", n)
+		}
+		// The worker records the send; the echo, retried, finds it.
+		w.db.Client.Message.UpdateOneID(held.ID).SetStatus(message.StatusSENT).SetProviderMessageID(echoed).
+			ClearLeaseUntil().ClearNextAttemptAt().ExecX(w.sys())
+		w.clock.Advance(time.Hour)
+		w.process()
+		if n := w.countMessages(w.oa, echoed); n != 1 {
+			t.Fatalf("after the retry there are %d messages with the echoed ID", n)
+		}
+		if rows := w.webhookRows(echoed); len(rows) != 1 || rows[0].ProcessedAt == nil {
+			t.Fatalf("the echo's webhook event is not processed: %+v", rows)
+		}
+	})
+
 	t.Run("Receipts", func(t *testing.T) {
 		seq := w.lastSeq()
 		w.sendZalo(w.oaEvent("user_received_message", user, map[string]any{"msg_id": ours}))

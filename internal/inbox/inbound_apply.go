@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -96,6 +97,10 @@ func (p *processing) flush(ctx context.Context) error {
 	return nil
 }
 
+// errEchoBeforeSent retries an echo that may be of a message still being
+// delivered.
+var errEchoBeforeSent = errors.New("inbox: an echo arrived while a send is in flight on its channel; retrying later")
+
 // incoming is a message a provider reported: one the customer sent, or an
 // echo of one the OA or page sent.
 type incoming struct {
@@ -122,6 +127,26 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 			Exist(ctx)
 		if err != nil || dup {
 			return err
+		}
+	}
+	if m.direction == message.DirectionOUTBOUND && m.providerID != "" {
+		// The echo of our own send can arrive before the delivery worker
+		// has recorded the provider's ID. While a send is in flight on
+		// this channel, wait for it (the event is retried with backoff)
+		// rather than store the same message twice.
+		inFlight, err := p.tx.Message.Query().
+			Where(
+				message.ChannelID(p.ch.ID),
+				message.DirectionEQ(message.DirectionOUTBOUND),
+				message.StatusEQ(message.StatusQUEUED),
+				message.LeaseUntilGT(p.now),
+			).
+			Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if inFlight {
+			return errEchoBeforeSent
 		}
 	}
 	idt, err := p.identity(ctx, m.userID, "")
