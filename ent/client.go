@@ -1192,6 +1192,22 @@ func (c *CustomerClient) QueryTags(_m *Customer) *TagQuery {
 	return query
 }
 
+// QuerySourceChannel queries the source_channel edge of a Customer.
+func (c *CustomerClient) QuerySourceChannel(_m *Customer) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customer.SourceChannelTable, customer.SourceChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *CustomerClient) Hooks() []Hook {
 	hooks := c.hooks.Customer

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/user"
@@ -45,6 +46,8 @@ type Customer struct {
 	Stage customer.Stage `json:"stage,omitempty"`
 	// OwnerID holds the value of the "owner_id" field.
 	OwnerID *gid.ID `json:"owner_id,omitempty"`
+	// SourceChannelID holds the value of the "source_channel_id" field.
+	SourceChannelID *gid.ID `json:"source_channel_id,omitempty"`
 	// Score holds the value of the "score" field.
 	Score int `json:"score,omitempty"`
 	// CustomFields holds the value of the "custom_fields" field.
@@ -67,11 +70,13 @@ type CustomerEdges struct {
 	Owner *User `json:"owner,omitempty"`
 	// Tags holds the value of the tags edge.
 	Tags []*Tag `json:"tags,omitempty"`
+	// SourceChannel holds the value of the source_channel edge.
+	SourceChannel *Channel `json:"source_channel,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 
 	namedTags map[string][]*Tag
 }
@@ -107,12 +112,23 @@ func (e CustomerEdges) TagsOrErr() ([]*Tag, error) {
 	return nil, &NotLoadedError{edge: "tags"}
 }
 
+// SourceChannelOrErr returns the SourceChannel value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e CustomerEdges) SourceChannelOrErr() (*Channel, error) {
+	if e.SourceChannel != nil {
+		return e.SourceChannel, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: channel.Label}
+	}
+	return nil, &NotLoadedError{edge: "source_channel"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Customer) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case customer.FieldOwnerID:
+		case customer.FieldOwnerID, customer.FieldSourceChannelID:
 			values[i] = &sql.NullScanner{S: new(gid.ID)}
 		case customer.FieldCustomFields:
 			values[i] = new([]byte)
@@ -226,6 +242,13 @@ func (_m *Customer) assignValues(columns []string, values []any) error {
 				_m.OwnerID = new(gid.ID)
 				*_m.OwnerID = *value.S.(*gid.ID)
 			}
+		case customer.FieldSourceChannelID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field source_channel_id", values[i])
+			} else if value.Valid {
+				_m.SourceChannelID = new(gid.ID)
+				*_m.SourceChannelID = *value.S.(*gid.ID)
+			}
 		case customer.FieldScore:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field score", values[i])
@@ -278,6 +301,11 @@ func (_m *Customer) QueryOwner() *UserQuery {
 // QueryTags queries the "tags" edge of the Customer entity.
 func (_m *Customer) QueryTags() *TagQuery {
 	return NewCustomerClient(_m.config).QueryTags(_m)
+}
+
+// QuerySourceChannel queries the "source_channel" edge of the Customer entity.
+func (_m *Customer) QuerySourceChannel() *ChannelQuery {
+	return NewCustomerClient(_m.config).QuerySourceChannel(_m)
 }
 
 // Update returns a builder for updating this Customer.
@@ -350,6 +378,11 @@ func (_m *Customer) String() string {
 	builder.WriteString(", ")
 	if v := _m.OwnerID; v != nil {
 		builder.WriteString("owner_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.SourceChannelID; v != nil {
+		builder.WriteString("source_channel_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/tag"
@@ -179,6 +180,20 @@ func (_c *CustomerCreate) SetNillableOwnerID(v *gid.ID) *CustomerCreate {
 	return _c
 }
 
+// SetSourceChannelID sets the "source_channel_id" field.
+func (_c *CustomerCreate) SetSourceChannelID(v gid.ID) *CustomerCreate {
+	_c.mutation.SetSourceChannelID(v)
+	return _c
+}
+
+// SetNillableSourceChannelID sets the "source_channel_id" field if the given value is not nil.
+func (_c *CustomerCreate) SetNillableSourceChannelID(v *gid.ID) *CustomerCreate {
+	if v != nil {
+		_c.SetSourceChannelID(*v)
+	}
+	return _c
+}
+
 // SetScore sets the "score" field.
 func (_c *CustomerCreate) SetScore(v int) *CustomerCreate {
 	_c.mutation.SetScore(v)
@@ -264,6 +279,11 @@ func (_c *CustomerCreate) AddTags(v ...*Tag) *CustomerCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddTagIDs(ids...)
+}
+
+// SetSourceChannel sets the "source_channel" edge to the Channel entity.
+func (_c *CustomerCreate) SetSourceChannel(v *Channel) *CustomerCreate {
+	return _c.SetSourceChannelID(v.ID)
 }
 
 // Mutation returns the CustomerMutation object of the builder.
@@ -557,6 +577,23 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SourceChannelIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customer.SourceChannelTable,
+			Columns: []string{customer.SourceChannelColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.SourceChannelID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -855,6 +892,9 @@ func (u *CustomerUpsertOne) UpdateNewValues() *CustomerUpsertOne {
 		}
 		if _, exists := u.create.mutation.OrganizationID(); exists {
 			s.SetIgnore(customer.FieldOrganizationID)
+		}
+		if _, exists := u.create.mutation.SourceChannelID(); exists {
+			s.SetIgnore(customer.FieldSourceChannelID)
 		}
 	}))
 	return u
@@ -1334,6 +1374,9 @@ func (u *CustomerUpsertBulk) UpdateNewValues() *CustomerUpsertBulk {
 			}
 			if _, exists := b.mutation.OrganizationID(); exists {
 				s.SetIgnore(customer.FieldOrganizationID)
+			}
+			if _, exists := b.mutation.SourceChannelID(); exists {
+				s.SetIgnore(customer.FieldSourceChannelID)
 			}
 		}
 	}))

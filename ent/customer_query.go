@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
@@ -25,16 +26,17 @@ import (
 // CustomerQuery is the builder for querying Customer entities.
 type CustomerQuery struct {
 	config
-	ctx              *QueryContext
-	order            []customer.OrderOption
-	inters           []Interceptor
-	predicates       []predicate.Customer
-	withOrganization *OrganizationQuery
-	withOwner        *UserQuery
-	withTags         *TagQuery
-	loadTotal        []func(context.Context, []*Customer) error
-	modifiers        []func(*sql.Selector)
-	withNamedTags    map[string]*TagQuery
+	ctx               *QueryContext
+	order             []customer.OrderOption
+	inters            []Interceptor
+	predicates        []predicate.Customer
+	withOrganization  *OrganizationQuery
+	withOwner         *UserQuery
+	withTags          *TagQuery
+	withSourceChannel *ChannelQuery
+	loadTotal         []func(context.Context, []*Customer) error
+	modifiers         []func(*sql.Selector)
+	withNamedTags     map[string]*TagQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -130,6 +132,28 @@ func (_q *CustomerQuery) QueryTags() *TagQuery {
 			sqlgraph.From(customer.Table, customer.FieldID, selector),
 			sqlgraph.To(tag.Table, tag.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, false, customer.TagsTable, customer.TagsPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySourceChannel chains the current query on the "source_channel" edge.
+func (_q *CustomerQuery) QuerySourceChannel() *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, selector),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, customer.SourceChannelTable, customer.SourceChannelColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -324,14 +348,15 @@ func (_q *CustomerQuery) Clone() *CustomerQuery {
 		return nil
 	}
 	return &CustomerQuery{
-		config:           _q.config,
-		ctx:              _q.ctx.Clone(),
-		order:            append([]customer.OrderOption{}, _q.order...),
-		inters:           append([]Interceptor{}, _q.inters...),
-		predicates:       append([]predicate.Customer{}, _q.predicates...),
-		withOrganization: _q.withOrganization.Clone(),
-		withOwner:        _q.withOwner.Clone(),
-		withTags:         _q.withTags.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]customer.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.Customer{}, _q.predicates...),
+		withOrganization:  _q.withOrganization.Clone(),
+		withOwner:         _q.withOwner.Clone(),
+		withTags:          _q.withTags.Clone(),
+		withSourceChannel: _q.withSourceChannel.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -369,6 +394,17 @@ func (_q *CustomerQuery) WithTags(opts ...func(*TagQuery)) *CustomerQuery {
 		opt(query)
 	}
 	_q.withTags = query
+	return _q
+}
+
+// WithSourceChannel tells the query-builder to eager-load the nodes that are connected to
+// the "source_channel" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithSourceChannel(opts ...func(*ChannelQuery)) *CustomerQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSourceChannel = query
 	return _q
 }
 
@@ -456,10 +492,11 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 	var (
 		nodes       = []*Customer{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withOrganization != nil,
 			_q.withOwner != nil,
 			_q.withTags != nil,
+			_q.withSourceChannel != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -499,6 +536,12 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 		if err := _q.loadTags(ctx, query, nodes,
 			func(n *Customer) { n.Edges.Tags = []*Tag{} },
 			func(n *Customer, e *Tag) { n.Edges.Tags = append(n.Edges.Tags, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSourceChannel; query != nil {
+		if err := _q.loadSourceChannel(ctx, query, nodes, nil,
+			func(n *Customer, e *Channel) { n.Edges.SourceChannel = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -639,6 +682,38 @@ func (_q *CustomerQuery) loadTags(ctx context.Context, query *TagQuery, nodes []
 	}
 	return nil
 }
+func (_q *CustomerQuery) loadSourceChannel(ctx context.Context, query *ChannelQuery, nodes []*Customer, init func(*Customer), assign func(*Customer, *Channel)) error {
+	ids := make([]gid.ID, 0, len(nodes))
+	nodeids := make(map[gid.ID][]*Customer)
+	for i := range nodes {
+		if nodes[i].SourceChannelID == nil {
+			continue
+		}
+		fk := *nodes[i].SourceChannelID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(channel.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "source_channel_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *CustomerQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -673,6 +748,9 @@ func (_q *CustomerQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withOwner != nil {
 			_spec.Node.AddColumnOnce(customer.FieldOwnerID)
+		}
+		if _q.withSourceChannel != nil {
+			_spec.Node.AddColumnOnce(customer.FieldSourceChannelID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

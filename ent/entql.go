@@ -139,22 +139,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Customer",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			customer.FieldCreatedAt:      {Type: field.TypeTime, Column: customer.FieldCreatedAt},
-			customer.FieldUpdatedAt:      {Type: field.TypeTime, Column: customer.FieldUpdatedAt},
-			customer.FieldOrganizationID: {Type: field.TypeString, Column: customer.FieldOrganizationID},
-			customer.FieldName:           {Type: field.TypeString, Column: customer.FieldName},
-			customer.FieldPhone:          {Type: field.TypeString, Column: customer.FieldPhone},
-			customer.FieldEmail:          {Type: field.TypeString, Column: customer.FieldEmail},
-			customer.FieldAvatarURL:      {Type: field.TypeString, Column: customer.FieldAvatarURL},
-			customer.FieldGender:         {Type: field.TypeEnum, Column: customer.FieldGender},
-			customer.FieldBirthday:       {Type: field.TypeTime, Column: customer.FieldBirthday},
-			customer.FieldAddress:        {Type: field.TypeString, Column: customer.FieldAddress},
-			customer.FieldStage:          {Type: field.TypeEnum, Column: customer.FieldStage},
-			customer.FieldOwnerID:        {Type: field.TypeString, Column: customer.FieldOwnerID},
-			customer.FieldScore:          {Type: field.TypeInt, Column: customer.FieldScore},
-			customer.FieldCustomFields:   {Type: field.TypeJSON, Column: customer.FieldCustomFields},
-			customer.FieldDoNotContact:   {Type: field.TypeBool, Column: customer.FieldDoNotContact},
-			customer.FieldSearchText:     {Type: field.TypeString, Column: customer.FieldSearchText},
+			customer.FieldCreatedAt:       {Type: field.TypeTime, Column: customer.FieldCreatedAt},
+			customer.FieldUpdatedAt:       {Type: field.TypeTime, Column: customer.FieldUpdatedAt},
+			customer.FieldOrganizationID:  {Type: field.TypeString, Column: customer.FieldOrganizationID},
+			customer.FieldName:            {Type: field.TypeString, Column: customer.FieldName},
+			customer.FieldPhone:           {Type: field.TypeString, Column: customer.FieldPhone},
+			customer.FieldEmail:           {Type: field.TypeString, Column: customer.FieldEmail},
+			customer.FieldAvatarURL:       {Type: field.TypeString, Column: customer.FieldAvatarURL},
+			customer.FieldGender:          {Type: field.TypeEnum, Column: customer.FieldGender},
+			customer.FieldBirthday:        {Type: field.TypeTime, Column: customer.FieldBirthday},
+			customer.FieldAddress:         {Type: field.TypeString, Column: customer.FieldAddress},
+			customer.FieldStage:           {Type: field.TypeEnum, Column: customer.FieldStage},
+			customer.FieldOwnerID:         {Type: field.TypeString, Column: customer.FieldOwnerID},
+			customer.FieldSourceChannelID: {Type: field.TypeString, Column: customer.FieldSourceChannelID},
+			customer.FieldScore:           {Type: field.TypeInt, Column: customer.FieldScore},
+			customer.FieldCustomFields:    {Type: field.TypeJSON, Column: customer.FieldCustomFields},
+			customer.FieldDoNotContact:    {Type: field.TypeBool, Column: customer.FieldDoNotContact},
+			customer.FieldSearchText:      {Type: field.TypeString, Column: customer.FieldSearchText},
 		},
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
@@ -537,6 +538,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Customer",
 		"Tag",
+	)
+	graph.MustAddE(
+		"source_channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   customer.SourceChannelTable,
+			Columns: []string{customer.SourceChannelColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"Channel",
 	)
 	graph.MustAddE(
 		"organization",
@@ -1376,6 +1389,11 @@ func (f *CustomerFilter) WhereOwnerID(p entql.StringP) {
 	f.Where(p.Field(customer.FieldOwnerID))
 }
 
+// WhereSourceChannelID applies the entql string predicate on the source_channel_id field.
+func (f *CustomerFilter) WhereSourceChannelID(p entql.StringP) {
+	f.Where(p.Field(customer.FieldSourceChannelID))
+}
+
 // WhereScore applies the entql int predicate on the score field.
 func (f *CustomerFilter) WhereScore(p entql.IntP) {
 	f.Where(p.Field(customer.FieldScore))
@@ -1432,6 +1450,20 @@ func (f *CustomerFilter) WhereHasTags() {
 // WhereHasTagsWith applies a predicate to check if query has an edge tags with a given conditions (other predicates).
 func (f *CustomerFilter) WhereHasTagsWith(preds ...predicate.Tag) {
 	f.Where(entql.HasEdgeWith("tags", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSourceChannel applies a predicate to check if query has an edge source_channel.
+func (f *CustomerFilter) WhereHasSourceChannel() {
+	f.Where(entql.HasEdge("source_channel"))
+}
+
+// WhereHasSourceChannelWith applies a predicate to check if query has an edge source_channel with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasSourceChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("source_channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -720,6 +720,21 @@ func (_q *CustomerQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			_q.WithNamedTags(alias, func(wq *TagQuery) {
 				*wq = *query
 			})
+
+		case "sourceChannel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withSourceChannel = query
+			if _, ok := fieldSeen[customer.FieldSourceChannelID]; !ok {
+				selectedFields = append(selectedFields, customer.FieldSourceChannelID)
+				fieldSeen[customer.FieldSourceChannelID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[customer.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, customer.FieldCreatedAt)

@@ -89,6 +89,14 @@ func (_m *Customer) Tags(ctx context.Context) (result []*Tag, err error) {
 	return result, err
 }
 
+func (_m *Customer) SourceChannel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.SourceChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySourceChannel().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Identity) Channel(ctx context.Context) (*Channel, error) {
 	result, err := _m.Edges.ChannelOrErr()
 	if IsNotLoaded(err) {

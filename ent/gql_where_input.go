@@ -1421,6 +1421,10 @@ type CustomerWhereInput struct {
 	// "tags" edge predicates.
 	HasTags     *bool            `json:"hasTags,omitempty"`
 	HasTagsWith []*TagWhereInput `json:"hasTagsWith,omitempty"`
+
+	// "source_channel" edge predicates.
+	HasSourceChannel     *bool                `json:"hasSourceChannel,omitempty"`
+	HasSourceChannelWith []*ChannelWhereInput `json:"hasSourceChannelWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1911,6 +1915,24 @@ func (i *CustomerWhereInput) P() (predicate.Customer, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, customer.HasTagsWith(with...))
+	}
+	if i.HasSourceChannel != nil {
+		p := customer.HasSourceChannel()
+		if !*i.HasSourceChannel {
+			p = customer.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSourceChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasSourceChannelWith))
+		for _, w := range i.HasSourceChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSourceChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, customer.HasSourceChannelWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

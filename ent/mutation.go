@@ -4712,35 +4712,37 @@ func (m *CustomFieldMutation) ResetEdge(name string) error {
 // CustomerMutation represents an operation that mutates the Customer nodes in the graph.
 type CustomerMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *gid.ID
-	created_at          *time.Time
-	updated_at          *time.Time
-	name                *string
-	phone               *string
-	email               *string
-	avatar_url          *string
-	gender              *customer.Gender
-	birthday            *time.Time
-	address             *string
-	stage               *customer.Stage
-	score               *int
-	addscore            *int
-	custom_fields       *map[string]interface{}
-	do_not_contact      *bool
-	search_text         *string
-	clearedFields       map[string]struct{}
-	organization        *gid.ID
-	clearedorganization bool
-	owner               *gid.ID
-	clearedowner        bool
-	tags                map[gid.ID]struct{}
-	removedtags         map[gid.ID]struct{}
-	clearedtags         bool
-	done                bool
-	oldValue            func(context.Context) (*Customer, error)
-	predicates          []predicate.Customer
+	op                    Op
+	typ                   string
+	id                    *gid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	name                  *string
+	phone                 *string
+	email                 *string
+	avatar_url            *string
+	gender                *customer.Gender
+	birthday              *time.Time
+	address               *string
+	stage                 *customer.Stage
+	score                 *int
+	addscore              *int
+	custom_fields         *map[string]interface{}
+	do_not_contact        *bool
+	search_text           *string
+	clearedFields         map[string]struct{}
+	organization          *gid.ID
+	clearedorganization   bool
+	owner                 *gid.ID
+	clearedowner          bool
+	tags                  map[gid.ID]struct{}
+	removedtags           map[gid.ID]struct{}
+	clearedtags           bool
+	source_channel        *gid.ID
+	clearedsource_channel bool
+	done                  bool
+	oldValue              func(context.Context) (*Customer, error)
+	predicates            []predicate.Customer
 }
 
 var _ ent.Mutation = (*CustomerMutation)(nil)
@@ -5370,6 +5372,55 @@ func (m *CustomerMutation) ResetOwnerID() {
 	delete(m.clearedFields, customer.FieldOwnerID)
 }
 
+// SetSourceChannelID sets the "source_channel_id" field.
+func (m *CustomerMutation) SetSourceChannelID(gi gid.ID) {
+	m.source_channel = &gi
+}
+
+// SourceChannelID returns the value of the "source_channel_id" field in the mutation.
+func (m *CustomerMutation) SourceChannelID() (r gid.ID, exists bool) {
+	v := m.source_channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceChannelID returns the old "source_channel_id" field's value of the Customer entity.
+// If the Customer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerMutation) OldSourceChannelID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceChannelID: %w", err)
+	}
+	return oldValue.SourceChannelID, nil
+}
+
+// ClearSourceChannelID clears the value of the "source_channel_id" field.
+func (m *CustomerMutation) ClearSourceChannelID() {
+	m.source_channel = nil
+	m.clearedFields[customer.FieldSourceChannelID] = struct{}{}
+}
+
+// SourceChannelIDCleared returns if the "source_channel_id" field was cleared in this mutation.
+func (m *CustomerMutation) SourceChannelIDCleared() bool {
+	_, ok := m.clearedFields[customer.FieldSourceChannelID]
+	return ok
+}
+
+// ResetSourceChannelID resets all changes to the "source_channel_id" field.
+func (m *CustomerMutation) ResetSourceChannelID() {
+	m.source_channel = nil
+	delete(m.clearedFields, customer.FieldSourceChannelID)
+}
+
 // SetScore sets the "score" field.
 func (m *CustomerMutation) SetScore(i int) {
 	m.score = &i
@@ -5655,6 +5706,33 @@ func (m *CustomerMutation) ResetTags() {
 	m.removedtags = nil
 }
 
+// ClearSourceChannel clears the "source_channel" edge to the Channel entity.
+func (m *CustomerMutation) ClearSourceChannel() {
+	m.clearedsource_channel = true
+	m.clearedFields[customer.FieldSourceChannelID] = struct{}{}
+}
+
+// SourceChannelCleared reports if the "source_channel" edge to the Channel entity was cleared.
+func (m *CustomerMutation) SourceChannelCleared() bool {
+	return m.SourceChannelIDCleared() || m.clearedsource_channel
+}
+
+// SourceChannelIDs returns the "source_channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SourceChannelID instead. It exists only for internal usage by the builders.
+func (m *CustomerMutation) SourceChannelIDs() (ids []gid.ID) {
+	if id := m.source_channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSourceChannel resets all changes to the "source_channel" edge.
+func (m *CustomerMutation) ResetSourceChannel() {
+	m.source_channel = nil
+	m.clearedsource_channel = false
+}
+
 // Where appends a list predicates to the CustomerMutation builder.
 func (m *CustomerMutation) Where(ps ...predicate.Customer) {
 	m.predicates = append(m.predicates, ps...)
@@ -5689,7 +5767,7 @@ func (m *CustomerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CustomerMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, customer.FieldCreatedAt)
 	}
@@ -5725,6 +5803,9 @@ func (m *CustomerMutation) Fields() []string {
 	}
 	if m.owner != nil {
 		fields = append(fields, customer.FieldOwnerID)
+	}
+	if m.source_channel != nil {
+		fields = append(fields, customer.FieldSourceChannelID)
 	}
 	if m.score != nil {
 		fields = append(fields, customer.FieldScore)
@@ -5770,6 +5851,8 @@ func (m *CustomerMutation) Field(name string) (ent.Value, bool) {
 		return m.Stage()
 	case customer.FieldOwnerID:
 		return m.OwnerID()
+	case customer.FieldSourceChannelID:
+		return m.SourceChannelID()
 	case customer.FieldScore:
 		return m.Score()
 	case customer.FieldCustomFields:
@@ -5811,6 +5894,8 @@ func (m *CustomerMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldStage(ctx)
 	case customer.FieldOwnerID:
 		return m.OldOwnerID(ctx)
+	case customer.FieldSourceChannelID:
+		return m.OldSourceChannelID(ctx)
 	case customer.FieldScore:
 		return m.OldScore(ctx)
 	case customer.FieldCustomFields:
@@ -5912,6 +5997,13 @@ func (m *CustomerMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetOwnerID(v)
 		return nil
+	case customer.FieldSourceChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceChannelID(v)
+		return nil
 	case customer.FieldScore:
 		v, ok := value.(int)
 		if !ok {
@@ -6006,6 +6098,9 @@ func (m *CustomerMutation) ClearedFields() []string {
 	if m.FieldCleared(customer.FieldOwnerID) {
 		fields = append(fields, customer.FieldOwnerID)
 	}
+	if m.FieldCleared(customer.FieldSourceChannelID) {
+		fields = append(fields, customer.FieldSourceChannelID)
+	}
 	if m.FieldCleared(customer.FieldCustomFields) {
 		fields = append(fields, customer.FieldCustomFields)
 	}
@@ -6043,6 +6138,9 @@ func (m *CustomerMutation) ClearField(name string) error {
 		return nil
 	case customer.FieldOwnerID:
 		m.ClearOwnerID()
+		return nil
+	case customer.FieldSourceChannelID:
+		m.ClearSourceChannelID()
 		return nil
 	case customer.FieldCustomFields:
 		m.ClearCustomFields()
@@ -6091,6 +6189,9 @@ func (m *CustomerMutation) ResetField(name string) error {
 	case customer.FieldOwnerID:
 		m.ResetOwnerID()
 		return nil
+	case customer.FieldSourceChannelID:
+		m.ResetSourceChannelID()
+		return nil
 	case customer.FieldScore:
 		m.ResetScore()
 		return nil
@@ -6109,7 +6210,7 @@ func (m *CustomerMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CustomerMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.organization != nil {
 		edges = append(edges, customer.EdgeOrganization)
 	}
@@ -6118,6 +6219,9 @@ func (m *CustomerMutation) AddedEdges() []string {
 	}
 	if m.tags != nil {
 		edges = append(edges, customer.EdgeTags)
+	}
+	if m.source_channel != nil {
+		edges = append(edges, customer.EdgeSourceChannel)
 	}
 	return edges
 }
@@ -6140,13 +6244,17 @@ func (m *CustomerMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case customer.EdgeSourceChannel:
+		if id := m.source_channel; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CustomerMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.removedtags != nil {
 		edges = append(edges, customer.EdgeTags)
 	}
@@ -6169,7 +6277,7 @@ func (m *CustomerMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CustomerMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedorganization {
 		edges = append(edges, customer.EdgeOrganization)
 	}
@@ -6178,6 +6286,9 @@ func (m *CustomerMutation) ClearedEdges() []string {
 	}
 	if m.clearedtags {
 		edges = append(edges, customer.EdgeTags)
+	}
+	if m.clearedsource_channel {
+		edges = append(edges, customer.EdgeSourceChannel)
 	}
 	return edges
 }
@@ -6192,6 +6303,8 @@ func (m *CustomerMutation) EdgeCleared(name string) bool {
 		return m.clearedowner
 	case customer.EdgeTags:
 		return m.clearedtags
+	case customer.EdgeSourceChannel:
+		return m.clearedsource_channel
 	}
 	return false
 }
@@ -6205,6 +6318,9 @@ func (m *CustomerMutation) ClearEdge(name string) error {
 		return nil
 	case customer.EdgeOwner:
 		m.ClearOwner()
+		return nil
+	case customer.EdgeSourceChannel:
+		m.ClearSourceChannel()
 		return nil
 	}
 	return fmt.Errorf("unknown Customer unique edge %s", name)
@@ -6222,6 +6338,9 @@ func (m *CustomerMutation) ResetEdge(name string) error {
 		return nil
 	case customer.EdgeTags:
 		m.ResetTags()
+		return nil
+	case customer.EdgeSourceChannel:
+		m.ResetSourceChannel()
 		return nil
 	}
 	return fmt.Errorf("unknown Customer edge %s", name)

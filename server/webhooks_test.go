@@ -543,6 +543,9 @@ func TestZaloInbound(t *testing.T) {
 		if cus.Name != "Khách Zalo 1001" {
 			t.Fatalf("new customer is named %q", cus.Name)
 		}
+		if cus.SourceChannelID == nil || *cus.SourceChannelID != w.oa.ID {
+			t.Fatalf("new customer's source channel is %v, want the OA", cus.SourceChannelID)
+		}
 		conv = w.db.Client.Conversation.Query().Where(conversation.CustomerID(cus.ID)).OnlyX(w.sys())
 		if conv.ChannelID != w.oa.ID || conv.Status != conversation.StatusOPEN || conv.UnreadCount != 1 ||
 			!conv.LastMessageAt.Equal(sentAt) || !conv.LastInboundAt.Equal(sentAt) {

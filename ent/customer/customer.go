@@ -43,6 +43,8 @@ const (
 	FieldStage = "stage"
 	// FieldOwnerID holds the string denoting the owner_id field in the database.
 	FieldOwnerID = "owner_id"
+	// FieldSourceChannelID holds the string denoting the source_channel_id field in the database.
+	FieldSourceChannelID = "source_channel_id"
 	// FieldScore holds the string denoting the score field in the database.
 	FieldScore = "score"
 	// FieldCustomFields holds the string denoting the custom_fields field in the database.
@@ -57,6 +59,8 @@ const (
 	EdgeOwner = "owner"
 	// EdgeTags holds the string denoting the tags edge name in mutations.
 	EdgeTags = "tags"
+	// EdgeSourceChannel holds the string denoting the source_channel edge name in mutations.
+	EdgeSourceChannel = "source_channel"
 	// Table holds the table name of the customer in the database.
 	Table = "customers"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -78,6 +82,13 @@ const (
 	// TagsInverseTable is the table name for the Tag entity.
 	// It exists in this package in order to avoid circular dependency with the "tag" package.
 	TagsInverseTable = "tags"
+	// SourceChannelTable is the table that holds the source_channel relation/edge.
+	SourceChannelTable = "customers"
+	// SourceChannelInverseTable is the table name for the Channel entity.
+	// It exists in this package in order to avoid circular dependency with the "channel" package.
+	SourceChannelInverseTable = "channels"
+	// SourceChannelColumn is the table column denoting the source_channel relation/edge.
+	SourceChannelColumn = "source_channel_id"
 )
 
 // Columns holds all SQL columns for customer fields.
@@ -95,6 +106,7 @@ var Columns = []string{
 	FieldAddress,
 	FieldStage,
 	FieldOwnerID,
+	FieldSourceChannelID,
 	FieldScore,
 	FieldCustomFields,
 	FieldDoNotContact,
@@ -276,6 +288,11 @@ func ByOwnerID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOwnerID, opts...).ToFunc()
 }
 
+// BySourceChannelID orders the results by the source_channel_id field.
+func BySourceChannelID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSourceChannelID, opts...).ToFunc()
+}
+
 // ByScore orders the results by the score field.
 func ByScore(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldScore, opts...).ToFunc()
@@ -318,6 +335,13 @@ func ByTags(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newTagsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// BySourceChannelField orders the results by source_channel field.
+func BySourceChannelField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSourceChannelStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newOrganizationStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -337,6 +361,13 @@ func newTagsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TagsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, false, TagsTable, TagsPrimaryKey...),
+	)
+}
+func newSourceChannelStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SourceChannelInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, SourceChannelTable, SourceChannelColumn),
 	)
 }
 

@@ -106,6 +106,11 @@ func OwnerID(v gid.ID) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldOwnerID, v))
 }
 
+// SourceChannelID applies equality check predicate on the "source_channel_id" field. It's identical to SourceChannelIDEQ.
+func SourceChannelID(v gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldSourceChannelID, v))
+}
+
 // Score applies equality check predicate on the "score" field. It's identical to ScoreEQ.
 func Score(v int) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldScore, v))
@@ -816,6 +821,86 @@ func OwnerIDContainsFold(v gid.ID) predicate.Customer {
 	return predicate.Customer(sql.FieldContainsFold(FieldOwnerID, vc))
 }
 
+// SourceChannelIDEQ applies the EQ predicate on the "source_channel_id" field.
+func SourceChannelIDEQ(v gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldSourceChannelID, v))
+}
+
+// SourceChannelIDNEQ applies the NEQ predicate on the "source_channel_id" field.
+func SourceChannelIDNEQ(v gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldNEQ(FieldSourceChannelID, v))
+}
+
+// SourceChannelIDIn applies the In predicate on the "source_channel_id" field.
+func SourceChannelIDIn(vs ...gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldIn(FieldSourceChannelID, vs...))
+}
+
+// SourceChannelIDNotIn applies the NotIn predicate on the "source_channel_id" field.
+func SourceChannelIDNotIn(vs ...gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldNotIn(FieldSourceChannelID, vs...))
+}
+
+// SourceChannelIDGT applies the GT predicate on the "source_channel_id" field.
+func SourceChannelIDGT(v gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldGT(FieldSourceChannelID, v))
+}
+
+// SourceChannelIDGTE applies the GTE predicate on the "source_channel_id" field.
+func SourceChannelIDGTE(v gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldGTE(FieldSourceChannelID, v))
+}
+
+// SourceChannelIDLT applies the LT predicate on the "source_channel_id" field.
+func SourceChannelIDLT(v gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldLT(FieldSourceChannelID, v))
+}
+
+// SourceChannelIDLTE applies the LTE predicate on the "source_channel_id" field.
+func SourceChannelIDLTE(v gid.ID) predicate.Customer {
+	return predicate.Customer(sql.FieldLTE(FieldSourceChannelID, v))
+}
+
+// SourceChannelIDContains applies the Contains predicate on the "source_channel_id" field.
+func SourceChannelIDContains(v gid.ID) predicate.Customer {
+	vc := string(v)
+	return predicate.Customer(sql.FieldContains(FieldSourceChannelID, vc))
+}
+
+// SourceChannelIDHasPrefix applies the HasPrefix predicate on the "source_channel_id" field.
+func SourceChannelIDHasPrefix(v gid.ID) predicate.Customer {
+	vc := string(v)
+	return predicate.Customer(sql.FieldHasPrefix(FieldSourceChannelID, vc))
+}
+
+// SourceChannelIDHasSuffix applies the HasSuffix predicate on the "source_channel_id" field.
+func SourceChannelIDHasSuffix(v gid.ID) predicate.Customer {
+	vc := string(v)
+	return predicate.Customer(sql.FieldHasSuffix(FieldSourceChannelID, vc))
+}
+
+// SourceChannelIDIsNil applies the IsNil predicate on the "source_channel_id" field.
+func SourceChannelIDIsNil() predicate.Customer {
+	return predicate.Customer(sql.FieldIsNull(FieldSourceChannelID))
+}
+
+// SourceChannelIDNotNil applies the NotNil predicate on the "source_channel_id" field.
+func SourceChannelIDNotNil() predicate.Customer {
+	return predicate.Customer(sql.FieldNotNull(FieldSourceChannelID))
+}
+
+// SourceChannelIDEqualFold applies the EqualFold predicate on the "source_channel_id" field.
+func SourceChannelIDEqualFold(v gid.ID) predicate.Customer {
+	vc := string(v)
+	return predicate.Customer(sql.FieldEqualFold(FieldSourceChannelID, vc))
+}
+
+// SourceChannelIDContainsFold applies the ContainsFold predicate on the "source_channel_id" field.
+func SourceChannelIDContainsFold(v gid.ID) predicate.Customer {
+	vc := string(v)
+	return predicate.Customer(sql.FieldContainsFold(FieldSourceChannelID, vc))
+}
+
 // ScoreEQ applies the EQ predicate on the "score" field.
 func ScoreEQ(v int) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldScore, v))
@@ -1002,6 +1087,29 @@ func HasTags() predicate.Customer {
 func HasTagsWith(preds ...predicate.Tag) predicate.Customer {
 	return predicate.Customer(func(s *sql.Selector) {
 		step := newTagsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasSourceChannel applies the HasEdge predicate on the "source_channel" edge.
+func HasSourceChannel() predicate.Customer {
+	return predicate.Customer(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, SourceChannelTable, SourceChannelColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSourceChannelWith applies the HasEdge predicate on the "source_channel" edge with a given conditions (other predicates).
+func HasSourceChannelWith(preds ...predicate.Channel) predicate.Customer {
+	return predicate.Customer(func(s *sql.Selector) {
+		step := newSourceChannelStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -238,6 +238,7 @@ var (
 		{Name: "search_text", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 		{Name: "owner_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "source_channel_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// CustomersTable holds the schema information for the "customers" table.
 	CustomersTable = &schema.Table{
@@ -255,6 +256,12 @@ var (
 				Symbol:     "customers_users_owner",
 				Columns:    []*schema.Column{CustomersColumns[16]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "customers_channels_source_channel",
+				Columns:    []*schema.Column{CustomersColumns[17]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -390,6 +397,14 @@ var (
 				Name:    "identity_customer_id",
 				Unique:  false,
 				Columns: []*schema.Column{IdentitiesColumns[10]},
+			},
+			{
+				Name:    "identity_channel_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentitiesColumns[9]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "profile_fetched_at IS NULL",
+				},
 			},
 		},
 	}
@@ -748,6 +763,7 @@ func init() {
 	CustomFieldsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomersTable.ForeignKeys[1].RefTable = UsersTable
+	CustomersTable.ForeignKeys[2].RefTable = ChannelsTable
 	EventsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	IdentitiesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	IdentitiesTable.ForeignKeys[1].RefTable = ChannelsTable

@@ -368,15 +368,15 @@ func init() {
 	// customer.AddressValidator is a validator for the "address" field. It is called by the builders before save.
 	customer.AddressValidator = customerDescAddress.Validators[0].(func(string) error)
 	// customerDescScore is the schema descriptor for score field.
-	customerDescScore := customerFields[9].Descriptor()
+	customerDescScore := customerFields[10].Descriptor()
 	// customer.DefaultScore holds the default value on creation for the score field.
 	customer.DefaultScore = customerDescScore.Default.(int)
 	// customerDescDoNotContact is the schema descriptor for do_not_contact field.
-	customerDescDoNotContact := customerFields[11].Descriptor()
+	customerDescDoNotContact := customerFields[12].Descriptor()
 	// customer.DefaultDoNotContact holds the default value on creation for the do_not_contact field.
 	customer.DefaultDoNotContact = customerDescDoNotContact.Default.(bool)
 	// customerDescSearchText is the schema descriptor for search_text field.
-	customerDescSearchText := customerFields[12].Descriptor()
+	customerDescSearchText := customerFields[13].Descriptor()
 	// customer.DefaultSearchText holds the default value on creation for the search_text field.
 	customer.DefaultSearchText = customerDescSearchText.Default.(string)
 	// customerDescID is the schema descriptor for id field.

@@ -44,6 +44,9 @@ func (Customer) Fields() []ent.Field {
 			Annotations(entgql.OrderField("STAGE")),
 		field.String("owner_id").GoType(gid.ID("")).Optional().Nillable().
 			Annotations(entgql.Skip()),
+		// source_channel_id is the channel the customer first wrote from.
+		field.String("source_channel_id").GoType(gid.ID("")).Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
 		field.Int("score").Default(0).
 			Annotations(entgql.OrderField("SCORE")),
 		field.JSON("custom_fields", map[string]any{}).Optional().
@@ -61,6 +64,8 @@ func (Customer) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("owner", User.Type).Field("owner_id").Unique(),
 		edge.To("tags", Tag.Type),
+		edge.To("source_channel", Channel.Type).Field("source_channel_id").Unique().Immutable().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
 

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/privacy"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
@@ -54,6 +55,9 @@ func (Identity) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("channel_id", "external_id").Unique(),
 		index.Fields("customer_id"),
+		// The profile worker looks for identities whose profile was never
+		// read; only those rows are indexed.
+		index.Fields("channel_id").Annotations(entsql.IndexWhere("profile_fetched_at IS NULL")),
 	}
 }
 

@@ -240,7 +240,7 @@ func (p *processing) identity(ctx context.Context, externalID, name string) (*en
 		customerName = n
 	}
 	err = savepoint(ctx, p.tx, "inbound_identity", func() error {
-		cus, err := p.tx.Customer.Create().SetName(customerName).Save(ctx)
+		cus, err := p.tx.Customer.Create().SetName(customerName).SetSourceChannelID(p.ch.ID).Save(ctx)
 		if err != nil {
 			return err
 		}
