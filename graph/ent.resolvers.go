@@ -34,12 +34,6 @@ func (r *queryResolver) Channels(ctx context.Context, after *entgql.Cursor[gid.I
 		ent.WithChannelOrder(orderBy), ent.WithChannelFilter(where.Filter))
 }
 
-// Conversations is the resolver for the conversations field.
-func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) (*ent.ConversationConnection, error) {
-	return r.Client.Conversation.Query().Paginate(ctx, after, first, before, last,
-		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
-}
-
 // CustomFields is the resolver for the customFields field.
 func (r *queryResolver) CustomFields(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CustomFieldOrder, where *ent.CustomFieldWhereInput) (*ent.CustomFieldConnection, error) {
 	return r.Client.CustomField.Query().Paginate(ctx, after, first, before, last,
@@ -64,11 +58,15 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[gid.ID],
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// Customer returns CustomerResolver implementation.
+func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
+type customerResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type userResolver struct{ *Resolver }

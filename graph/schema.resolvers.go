@@ -13,6 +13,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
+	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
@@ -32,6 +33,15 @@ func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (s
 // Cursor is the resolver for the cursor field.
 func (r *conversationEventResolver) Cursor(ctx context.Context, obj *model.ConversationEvent) (string, error) {
 	return obj.Cursor, obj.Err
+}
+
+// Timeline is the resolver for the timeline field.
+func (r *customerResolver) Timeline(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) (*ent.MessageConnection, error) {
+	// IDs are ULIDs, so ordering by ID descending is newest first.
+	return r.Client.Message.Query().
+		Where(message.HasConversationWith(conversation.CustomerID(obj.ID))).
+		Paginate(ctx, after, first, before, last,
+			ent.WithMessageOrder(&ent.MessageOrder{Direction: entgql.OrderDirectionDesc, Field: ent.MessageOrderFieldCreatedAt}))
 }
 
 // Cursor is the resolver for the cursor field.
@@ -239,6 +249,16 @@ func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[gid.
 			ent.WithCustomerOrder(orderBy),
 			ent.WithCustomerFilter(where.Filter),
 		)
+}
+
+// Conversations is the resolver for the conversations field.
+func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) (*ent.ConversationConnection, error) {
+	q := r.Client.Conversation.Query()
+	if s := deref(search); s != "" {
+		q.Where(conversation.HasCustomerWith(crm.SearchPredicate(s)))
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
 }
 
 // ExportCustomers is the resolver for the exportCustomers field.

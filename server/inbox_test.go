@@ -135,3 +135,66 @@ func TestOnlyMeConversationsAreHidden(t *testing.T) {
 		})
 	}
 }
+
+// TestConversationSearchAndTimeline finds conversations by their
+// customer's name without diacritics and lists a customer's messages
+// newest first, hiding those of ONLY_ME channels of others.
+func TestConversationSearchAndTimeline(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("Timeline Org")
+	var me struct{ Me struct{ Organization struct{ ID gid.ID } } }
+	e.must(tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
+	org := me.Me.Organization.ID
+	shared := seedConversation(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED, "Đức Anh")
+	seedConversation(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED, "Lan")
+
+	var found struct {
+		Conversations struct {
+			Edges []struct {
+				Node struct {
+					ID       gid.ID
+					Customer struct {
+						ID       gid.ID
+						Timeline struct {
+							Edges []struct{ Node struct{ Text string } }
+						}
+					}
+				}
+			}
+		}
+	}
+	e.must(tn.agentToken, `{ conversations(search: "khach duc anh") { edges { node { id customer { id timeline(first: 10) { edges { node { text } } } } } } } }`, nil, &found)
+	if len(found.Conversations.Edges) != 1 || found.Conversations.Edges[0].Node.ID != shared {
+		t.Fatalf("search found %+v", found.Conversations.Edges)
+	}
+
+	// A second conversation of the same customer on a private channel of
+	// the ADMIN, with a later message: visible to the ADMIN only.
+	ctx := viewer.SystemContext(context.Background(), org)
+	cust := found.Conversations.Edges[0].Node.Customer.ID
+	ch := e.db.Client.Channel.Create().SetKind(channel.KindFACEBOOK_PAGE).SetExternalID("page-riêng").SetName("riêng").
+		SetChatPermission(channel.ChatPermissionONLY_ME).SetConnectedByID(gid.ID(tn.adminID)).SetLastConnectedAt(time.Now()).SaveX(ctx)
+	conv := e.db.Client.Conversation.Create().SetChannelID(ch.ID).SetCustomerID(cust).SaveX(ctx)
+	e.db.Client.Message.Create().SetConversationID(conv.ID).SetChannelID(ch.ID).SetDirection(message.DirectionINBOUND).
+		SetText("tin mới nhất, riêng tư").SetStatus(message.StatusRECEIVED).SetSenderType(message.SenderTypeCUSTOMER).SaveX(ctx)
+
+	timeline := func(token string) []string {
+		var out struct {
+			Node struct {
+				Timeline struct{ Edges []struct{ Node struct{ Text string } } }
+			}
+		}
+		e.must(token, `query($id: ID!) { node(id: $id) { ... on Customer { timeline(first: 10) { edges { node { text } } } } } }`, map[string]any{"id": cust}, &out)
+		var texts []string
+		for _, edge := range out.Node.Timeline.Edges {
+			texts = append(texts, edge.Node.Text)
+		}
+		return texts
+	}
+	if got := strings.Join(timeline(tn.adminToken), "|"); got != "tin mới nhất, riêng tư|Xin chào từ Đức Anh" {
+		t.Fatalf("the ADMIN's timeline: %s", got)
+	}
+	if got := strings.Join(timeline(tn.agentToken), "|"); got != "Xin chào từ Đức Anh" {
+		t.Fatalf("the AGENT's timeline: %s", got)
+	}
+}

@@ -71,7 +71,8 @@ func (Conversation) Indexes() []ent.Index {
 func (Conversation) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),
-		entgql.QueryField(),
+		// The conversations query is declared in schema.graphqls: it adds
+		// a customer search.
 	}
 }
 
