@@ -210,7 +210,11 @@ func (a *App) graphqlHandler() http.Handler {
 		Bus:      a.bus,
 	}))
 	srv.AddTransport(transport.Websocket{
+		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
+		// ping/pong, and a client that stops answering is dropped after two
+		// intervals, so proxies never see an idle subscription.
 		KeepAlivePingInterval: 15 * time.Second,
+		PingPongInterval:      25 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              a.websocketInit,
 		Upgrader: websocket.Upgrader{
