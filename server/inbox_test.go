@@ -142,7 +142,9 @@ func TestOnlyMeConversationsAreHidden(t *testing.T) {
 func TestConversationSearchAndTimeline(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("Timeline Org")
-	var me struct{ Me struct{ Organization struct{ ID gid.ID } } }
+	var me struct {
+		Me struct{ Organization struct{ ID gid.ID } }
+	}
 	e.must(tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
 	org := me.Me.Organization.ID
 	shared := seedConversation(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED, "Đức Anh")
@@ -181,7 +183,9 @@ func TestConversationSearchAndTimeline(t *testing.T) {
 	timeline := func(token string) []string {
 		var out struct {
 			Node struct {
-				Timeline struct{ Edges []struct{ Node struct{ Text string } } }
+				Timeline struct {
+					Edges []struct{ Node struct{ Text string } }
+				}
 			}
 		}
 		e.must(token, `query($id: ID!) { node(id: $id) { ... on Customer { timeline(first: 10) { edges { node { text } } } } } }`, map[string]any{"id": cust}, &out)
