@@ -21,9 +21,12 @@ type Resolver struct {
 	Inbox    *inbox.Service
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
+
+	messages *messageLoader
 }
 
 // NewSchema returns the executable schema over the resolver.
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	r.messages = newMessageLoader()
 	return NewExecutableSchema(Config{Resolvers: r})
 }

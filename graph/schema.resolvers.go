@@ -275,7 +275,7 @@ func (r *subscriptionResolver) MessageEvents(ctx context.Context, conversationID
 	opts := event.Options{Topics: []event.Topic{event.TopicMessage}, ConversationID: deref(conversationID)}
 	return follow(ctx, r.Resolver, after, opts,
 		func(ctx context.Context, e *ent.Event, cursor string) (*model.MessageEvent, error) {
-			m, err := r.Client.Message.Get(ctx, e.MessageID)
+			m, err := r.messages.load(ctx, r.Client, e)
 			return &model.MessageEvent{Cursor: cursor, Type: model.MessageEventType(e.Type), Message: m}, err
 		},
 		func(err error) *model.MessageEvent { return &model.MessageEvent{Err: err} })
