@@ -85,11 +85,7 @@ func seedConversation(t *testing.T, e *env, orgID, connectedBy gid.ID, perm chan
 func TestOnlyMeConversationsAreHidden(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("Visibility Org")
-	var me struct {
-		Me struct{ Organization struct{ ID gid.ID } }
-	}
-	e.must(tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
-	org := me.Me.Organization.ID
+	org := orgOf(t, e, tn)
 	private := seedConversation(t, e, org, gid.ID(tn.agentID), channel.ChatPermissionONLY_ME, "riêng")
 	seedConversation(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED, "chung")
 
@@ -142,11 +138,7 @@ func TestOnlyMeConversationsAreHidden(t *testing.T) {
 func TestConversationSearchAndTimeline(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("Timeline Org")
-	var me struct {
-		Me struct{ Organization struct{ ID gid.ID } }
-	}
-	e.must(tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
-	org := me.Me.Organization.ID
+	org := orgOf(t, e, tn)
 	shared := seedConversation(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED, "Đức Anh")
 	seedConversation(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED, "Lan")
 
