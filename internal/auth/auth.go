@@ -5,7 +5,7 @@ package auth
 
 import (
 	"context"
-	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -242,7 +242,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, scopes []viewer
 	}
 	uniq := make([]viewer.Scope, 0, len(scopes))
 	for _, sc := range scopes {
-		if !containsScope(uniq, sc) {
+		if !slices.Contains(uniq, sc) {
 			uniq = append(uniq, sc)
 		}
 	}
@@ -262,15 +262,6 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, scopes []viewer
 	return key, k, nil
 }
 
-func containsScope(list []viewer.Scope, s viewer.Scope) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // RevokeAPIKey revokes a key of the viewer's organization; revoking twice
 // keeps the first revocation time.
 func (s *Service) RevokeAPIKey(ctx context.Context, id gid.ID) (*ent.APIKey, error) {
@@ -283,9 +274,6 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id gid.ID) (*ent.APIKey, err
 	}
 	return k.Update().SetRevokedAt(s.opts.Now()).Save(ctx)
 }
-
-// ErrSignupDisabled is returned by callers that gate sign-up.
-var ErrSignupDisabled = errors.New("sign-up is disabled on this server")
 
 // Prune deletes what no longer matters: failed logins older than the
 // failure window, and sessions that ended (expired or revoked) over a week

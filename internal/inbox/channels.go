@@ -93,10 +93,10 @@ type channelSpec struct {
 // the credentials of one it already has. A new channel is ONLY_ME: its
 // conversations belong to the user who connected it.
 func (s *Service) ConnectZaloOA(ctx context.Context, in ConnectZaloOA) (*ent.Channel, error) {
-	if err := required(map[string]string{
-		"oaId": in.OAID, "name": in.Name, "appId": in.AppID, "accessToken": in.AccessToken,
-		"refreshToken": in.RefreshToken, "webhookSecret": in.WebhookSecret,
-	}); err != nil {
+	if err := required(
+		"oaId", in.OAID, "name", in.Name, "appId", in.AppID, "accessToken", in.AccessToken,
+		"refreshToken", in.RefreshToken, "webhookSecret", in.WebhookSecret,
+	); err != nil {
 		return nil, err
 	}
 	if in.AccessTokenExpiresAt.IsZero() {
@@ -113,10 +113,10 @@ func (s *Service) ConnectZaloOA(ctx context.Context, in ConnectZaloOA) (*ent.Cha
 // ConnectFacebookPage connects a page to the viewer's organization, or
 // refreshes the credentials of one it already has.
 func (s *Service) ConnectFacebookPage(ctx context.Context, in ConnectFacebookPage) (*ent.Channel, error) {
-	if err := required(map[string]string{
-		"pageId": in.PageID, "name": in.Name, "pageAccessToken": in.PageAccessToken,
-		"appSecret": in.AppSecret, "verifyToken": in.VerifyToken,
-	}); err != nil {
+	if err := required(
+		"pageId", in.PageID, "name", in.Name, "pageAccessToken", in.PageAccessToken,
+		"appSecret", in.AppSecret, "verifyToken", in.VerifyToken,
+	); err != nil {
 		return nil, err
 	}
 	return s.connect(ctx, channelSpec{
@@ -125,10 +125,12 @@ func (s *Service) ConnectFacebookPage(ctx context.Context, in ConnectFacebookPag
 	})
 }
 
-func required(fields map[string]string) error {
-	for _, name := range []string{"oaId", "pageId", "name", "appId", "accessToken", "pageAccessToken", "refreshToken", "appSecret", "webhookSecret", "verifyToken"} {
-		if v, ok := fields[name]; ok && strings.TrimSpace(v) == "" {
-			return apierr.BadInput(name, "%s is required", name)
+// required reports the first blank value of name/value pairs, in the
+// order given, naming its GraphQL field.
+func required(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			return apierr.BadInput(pairs[i], "%s is required", pairs[i])
 		}
 	}
 	return nil
