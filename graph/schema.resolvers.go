@@ -286,6 +286,11 @@ func (r *subscriptionResolver) ConversationEvents(ctx context.Context, after *st
 	opts := event.Options{Topics: []event.Topic{event.TopicConversation}}
 	return follow(ctx, r.Resolver, after, opts,
 		func(ctx context.Context, e *ent.Event, cursor string) (*model.ConversationEvent, error) {
+			if e.AudienceUserID != "" {
+				// Addressed to this viewer, who may no longer see the
+				// conversation (an offer expired, a claim lost).
+				ctx = viewer.SystemContext(ctx, e.OrganizationID)
+			}
 			c, err := r.Client.Conversation.Get(ctx, e.ConversationID)
 			return &model.ConversationEvent{Cursor: cursor, Type: model.ConversationEventType(e.Type), Conversation: c}, err
 		},

@@ -78,7 +78,9 @@ type Entry struct {
 	// are stored as NULL.
 	ChannelID, ConversationID, MessageID gid.ID
 	// AudienceUserID, when set, limits the event to that user, e.g. an
-	// offer made to one agent.
+	// offer made to one agent; it reaches them even if they cannot see
+	// the conversation (any more), so subjects must be loaded for them
+	// as the system.
 	AudienceUserID gid.ID
 }
 

@@ -128,7 +128,8 @@ func (s *Stream) Err() error {
 }
 
 // Subscribe starts a stream of v's organization's events, as v may see them:
-// events for one other user (AudienceUserID) are skipped, and events about a
+// events addressed to a user (AudienceUserID) reach only that user, whether
+// or not they still see the conversation, and other events about a
 // conversation are delivered only if v may see that conversation (ONLY_ME
 // channels' conversations only to the user who connected the channel). API
 // keys need the EVENTS scope.
@@ -419,8 +420,10 @@ func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
 	if r.conv != "" && e.ConversationID != r.conv {
 		return false, nil
 	}
-	if e.AudienceUserID != "" && !r.system && e.AudienceUserID != r.userID {
-		return false, nil
+	if e.AudienceUserID != "" {
+		// The writer chose the audience, which may concern a conversation
+		// the user no longer sees: the offer that expired, the claim lost.
+		return r.system || e.AudienceUserID == r.userID, nil
 	}
 	if e.ConversationID != "" {
 		return r.canSee(ctx, e.ConversationID)
