@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -60,6 +61,8 @@ type Channel struct {
 	ConnectedByID gid.ID `json:"connected_by_id,omitempty"`
 	// LastConnectedAt holds the value of the "last_connected_at" field.
 	LastConnectedAt time.Time `json:"last_connected_at,omitempty"`
+	// RuleID holds the value of the "rule_id" field.
+	RuleID *gid.ID `json:"rule_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ChannelQuery when eager-loading is set.
 	Edges        ChannelEdges `json:"edges"`
@@ -72,13 +75,15 @@ type ChannelEdges struct {
 	Organization *Organization `json:"organization,omitempty"`
 	// ConnectedBy holds the value of the connected_by edge.
 	ConnectedBy *User `json:"connected_by,omitempty"`
+	// Rule holds the value of the rule edge.
+	Rule *Rule `json:"rule,omitempty"`
 	// Conversations holds the value of the conversations edge.
 	Conversations []*Conversation `json:"conversations,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
-	totalCount [1]map[string]int
+	totalCount [2]map[string]int
 
 	namedConversations map[string][]*Conversation
 }
@@ -105,10 +110,21 @@ func (e ChannelEdges) ConnectedByOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "connected_by"}
 }
 
+// RuleOrErr returns the Rule value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ChannelEdges) RuleOrErr() (*Rule, error) {
+	if e.Rule != nil {
+		return e.Rule, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: rule.Label}
+	}
+	return nil, &NotLoadedError{edge: "rule"}
+}
+
 // ConversationsOrErr returns the Conversations value or an error if the edge
 // was not loaded in eager-loading.
 func (e ChannelEdges) ConversationsOrErr() ([]*Conversation, error) {
-	if e.loadedTypes[2] {
+	if e.loadedTypes[3] {
 		return e.Conversations, nil
 	}
 	return nil, &NotLoadedError{edge: "conversations"}
@@ -119,6 +135,8 @@ func (*Channel) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case channel.FieldRuleID:
+			values[i] = &sql.NullScanner{S: new(gid.ID)}
 		case channel.FieldAccessToken, channel.FieldRefreshToken, channel.FieldAppSecret, channel.FieldWebhookSecret:
 			values[i] = new([]byte)
 		case channel.FieldID, channel.FieldOrganizationID, channel.FieldConnectedByID:
@@ -271,6 +289,13 @@ func (_m *Channel) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.LastConnectedAt = value.Time
 			}
+		case channel.FieldRuleID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field rule_id", values[i])
+			} else if value.Valid {
+				_m.RuleID = new(gid.ID)
+				*_m.RuleID = *value.S.(*gid.ID)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -292,6 +317,11 @@ func (_m *Channel) QueryOrganization() *OrganizationQuery {
 // QueryConnectedBy queries the "connected_by" edge of the Channel entity.
 func (_m *Channel) QueryConnectedBy() *UserQuery {
 	return NewChannelClient(_m.config).QueryConnectedBy(_m)
+}
+
+// QueryRule queries the "rule" edge of the Channel entity.
+func (_m *Channel) QueryRule() *RuleQuery {
+	return NewChannelClient(_m.config).QueryRule(_m)
 }
 
 // QueryConversations queries the "conversations" edge of the Channel entity.
@@ -379,6 +409,11 @@ func (_m *Channel) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_connected_at=")
 	builder.WriteString(_m.LastConnectedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.RuleID; v != nil {
+		builder.WriteString("rule_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -235,6 +236,20 @@ func (_c *ChannelCreate) SetLastConnectedAt(v time.Time) *ChannelCreate {
 	return _c
 }
 
+// SetRuleID sets the "rule_id" field.
+func (_c *ChannelCreate) SetRuleID(v gid.ID) *ChannelCreate {
+	_c.mutation.SetRuleID(v)
+	return _c
+}
+
+// SetNillableRuleID sets the "rule_id" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillableRuleID(v *gid.ID) *ChannelCreate {
+	if v != nil {
+		_c.SetRuleID(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ChannelCreate) SetID(v gid.ID) *ChannelCreate {
 	_c.mutation.SetID(v)
@@ -257,6 +272,11 @@ func (_c *ChannelCreate) SetOrganization(v *Organization) *ChannelCreate {
 // SetConnectedBy sets the "connected_by" edge to the User entity.
 func (_c *ChannelCreate) SetConnectedBy(v *User) *ChannelCreate {
 	return _c.SetConnectedByID(v.ID)
+}
+
+// SetRule sets the "rule" edge to the Rule entity.
+func (_c *ChannelCreate) SetRule(v *Rule) *ChannelCreate {
+	return _c.SetRuleID(v.ID)
 }
 
 // AddConversationIDs adds the "conversations" edge to the Conversation entity by IDs.
@@ -581,6 +601,23 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 		_node.ConnectedByID = nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.RuleIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channel.RuleTable,
+			Columns: []string{channel.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RuleID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	if nodes := _c.mutation.ConversationsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -892,6 +929,24 @@ func (u *ChannelUpsert) SetLastConnectedAt(v time.Time) *ChannelUpsert {
 // UpdateLastConnectedAt sets the "last_connected_at" field to the value that was provided on create.
 func (u *ChannelUpsert) UpdateLastConnectedAt() *ChannelUpsert {
 	u.SetExcluded(channel.FieldLastConnectedAt)
+	return u
+}
+
+// SetRuleID sets the "rule_id" field.
+func (u *ChannelUpsert) SetRuleID(v gid.ID) *ChannelUpsert {
+	u.Set(channel.FieldRuleID, v)
+	return u
+}
+
+// UpdateRuleID sets the "rule_id" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateRuleID() *ChannelUpsert {
+	u.SetExcluded(channel.FieldRuleID)
+	return u
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (u *ChannelUpsert) ClearRuleID() *ChannelUpsert {
+	u.SetNull(channel.FieldRuleID)
 	return u
 }
 
@@ -1239,6 +1294,27 @@ func (u *ChannelUpsertOne) SetLastConnectedAt(v time.Time) *ChannelUpsertOne {
 func (u *ChannelUpsertOne) UpdateLastConnectedAt() *ChannelUpsertOne {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateLastConnectedAt()
+	})
+}
+
+// SetRuleID sets the "rule_id" field.
+func (u *ChannelUpsertOne) SetRuleID(v gid.ID) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetRuleID(v)
+	})
+}
+
+// UpdateRuleID sets the "rule_id" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateRuleID() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateRuleID()
+	})
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (u *ChannelUpsertOne) ClearRuleID() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearRuleID()
 	})
 }
 
@@ -1753,6 +1829,27 @@ func (u *ChannelUpsertBulk) SetLastConnectedAt(v time.Time) *ChannelUpsertBulk {
 func (u *ChannelUpsertBulk) UpdateLastConnectedAt() *ChannelUpsertBulk {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateLastConnectedAt()
+	})
+}
+
+// SetRuleID sets the "rule_id" field.
+func (u *ChannelUpsertBulk) SetRuleID(v gid.ID) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetRuleID(v)
+	})
+}
+
+// UpdateRuleID sets the "rule_id" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateRuleID() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateRuleID()
+	})
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (u *ChannelUpsertBulk) ClearRuleID() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearRuleID()
 	})
 }
 

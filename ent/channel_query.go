@@ -18,6 +18,7 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -31,6 +32,7 @@ type ChannelQuery struct {
 	predicates             []predicate.Channel
 	withOrganization       *OrganizationQuery
 	withConnectedBy        *UserQuery
+	withRule               *RuleQuery
 	withConversations      *ConversationQuery
 	loadTotal              []func(context.Context, []*Channel) error
 	modifiers              []func(*sql.Selector)
@@ -108,6 +110,28 @@ func (_q *ChannelQuery) QueryConnectedBy() *UserQuery {
 			sqlgraph.From(channel.Table, channel.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, channel.ConnectedByTable, channel.ConnectedByColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRule chains the current query on the "rule" edge.
+func (_q *ChannelQuery) QueryRule() *RuleQuery {
+	query := (&RuleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, selector),
+			sqlgraph.To(rule.Table, rule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, channel.RuleTable, channel.RuleColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -331,6 +355,7 @@ func (_q *ChannelQuery) Clone() *ChannelQuery {
 		predicates:        append([]predicate.Channel{}, _q.predicates...),
 		withOrganization:  _q.withOrganization.Clone(),
 		withConnectedBy:   _q.withConnectedBy.Clone(),
+		withRule:          _q.withRule.Clone(),
 		withConversations: _q.withConversations.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -358,6 +383,17 @@ func (_q *ChannelQuery) WithConnectedBy(opts ...func(*UserQuery)) *ChannelQuery 
 		opt(query)
 	}
 	_q.withConnectedBy = query
+	return _q
+}
+
+// WithRule tells the query-builder to eager-load the nodes that are connected to
+// the "rule" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithRule(opts ...func(*RuleQuery)) *ChannelQuery {
+	query := (&RuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRule = query
 	return _q
 }
 
@@ -456,9 +492,10 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 	var (
 		nodes       = []*Channel{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withOrganization != nil,
 			_q.withConnectedBy != nil,
+			_q.withRule != nil,
 			_q.withConversations != nil,
 		}
 	)
@@ -492,6 +529,12 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 	if query := _q.withConnectedBy; query != nil {
 		if err := _q.loadConnectedBy(ctx, query, nodes, nil,
 			func(n *Channel, e *User) { n.Edges.ConnectedBy = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRule; query != nil {
+		if err := _q.loadRule(ctx, query, nodes, nil,
+			func(n *Channel, e *Rule) { n.Edges.Rule = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -575,6 +618,38 @@ func (_q *ChannelQuery) loadConnectedBy(ctx context.Context, query *UserQuery, n
 	}
 	return nil
 }
+func (_q *ChannelQuery) loadRule(ctx context.Context, query *RuleQuery, nodes []*Channel, init func(*Channel), assign func(*Channel, *Rule)) error {
+	ids := make([]gid.ID, 0, len(nodes))
+	nodeids := make(map[gid.ID][]*Channel)
+	for i := range nodes {
+		if nodes[i].RuleID == nil {
+			continue
+		}
+		fk := *nodes[i].RuleID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(rule.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "rule_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 func (_q *ChannelQuery) loadConversations(ctx context.Context, query *ConversationQuery, nodes []*Channel, init func(*Channel), assign func(*Channel, *Conversation)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[gid.ID]*Channel)
@@ -639,6 +714,9 @@ func (_q *ChannelQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withConnectedBy != nil {
 			_spec.Node.AddColumnOnce(channel.FieldConnectedByID)
+		}
+		if _q.withRule != nil {
+			_spec.Node.AddColumnOnce(channel.FieldRuleID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -270,9 +271,34 @@ func (_u *ChannelUpdate) SetNillableLastConnectedAt(v *time.Time) *ChannelUpdate
 	return _u
 }
 
+// SetRuleID sets the "rule_id" field.
+func (_u *ChannelUpdate) SetRuleID(v gid.ID) *ChannelUpdate {
+	_u.mutation.SetRuleID(v)
+	return _u
+}
+
+// SetNillableRuleID sets the "rule_id" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillableRuleID(v *gid.ID) *ChannelUpdate {
+	if v != nil {
+		_u.SetRuleID(*v)
+	}
+	return _u
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (_u *ChannelUpdate) ClearRuleID() *ChannelUpdate {
+	_u.mutation.ClearRuleID()
+	return _u
+}
+
 // SetConnectedBy sets the "connected_by" edge to the User entity.
 func (_u *ChannelUpdate) SetConnectedBy(v *User) *ChannelUpdate {
 	return _u.SetConnectedByID(v.ID)
+}
+
+// SetRule sets the "rule" edge to the Rule entity.
+func (_u *ChannelUpdate) SetRule(v *Rule) *ChannelUpdate {
+	return _u.SetRuleID(v.ID)
 }
 
 // AddConversationIDs adds the "conversations" edge to the Conversation entity by IDs.
@@ -298,6 +324,12 @@ func (_u *ChannelUpdate) Mutation() *ChannelMutation {
 // ClearConnectedBy clears the "connected_by" edge to the User entity.
 func (_u *ChannelUpdate) ClearConnectedBy() *ChannelUpdate {
 	_u.mutation.ClearConnectedBy()
+	return _u
+}
+
+// ClearRule clears the "rule" edge to the Rule entity.
+func (_u *ChannelUpdate) ClearRule() *ChannelUpdate {
+	_u.mutation.ClearRule()
 	return _u
 }
 
@@ -511,6 +543,35 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RuleCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channel.RuleTable,
+			Columns: []string{channel.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RuleIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channel.RuleTable,
+			Columns: []string{channel.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -823,9 +884,34 @@ func (_u *ChannelUpdateOne) SetNillableLastConnectedAt(v *time.Time) *ChannelUpd
 	return _u
 }
 
+// SetRuleID sets the "rule_id" field.
+func (_u *ChannelUpdateOne) SetRuleID(v gid.ID) *ChannelUpdateOne {
+	_u.mutation.SetRuleID(v)
+	return _u
+}
+
+// SetNillableRuleID sets the "rule_id" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillableRuleID(v *gid.ID) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetRuleID(*v)
+	}
+	return _u
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (_u *ChannelUpdateOne) ClearRuleID() *ChannelUpdateOne {
+	_u.mutation.ClearRuleID()
+	return _u
+}
+
 // SetConnectedBy sets the "connected_by" edge to the User entity.
 func (_u *ChannelUpdateOne) SetConnectedBy(v *User) *ChannelUpdateOne {
 	return _u.SetConnectedByID(v.ID)
+}
+
+// SetRule sets the "rule" edge to the Rule entity.
+func (_u *ChannelUpdateOne) SetRule(v *Rule) *ChannelUpdateOne {
+	return _u.SetRuleID(v.ID)
 }
 
 // AddConversationIDs adds the "conversations" edge to the Conversation entity by IDs.
@@ -851,6 +937,12 @@ func (_u *ChannelUpdateOne) Mutation() *ChannelMutation {
 // ClearConnectedBy clears the "connected_by" edge to the User entity.
 func (_u *ChannelUpdateOne) ClearConnectedBy() *ChannelUpdateOne {
 	_u.mutation.ClearConnectedBy()
+	return _u
+}
+
+// ClearRule clears the "rule" edge to the Rule entity.
+func (_u *ChannelUpdateOne) ClearRule() *ChannelUpdateOne {
+	_u.mutation.ClearRule()
 	return _u
 }
 
@@ -1094,6 +1186,35 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RuleCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channel.RuleTable,
+			Columns: []string{channel.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RuleIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channel.RuleTable,
+			Columns: []string{channel.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

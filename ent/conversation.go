@@ -12,7 +12,9 @@ import (
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -42,6 +44,16 @@ type Conversation struct {
 	LastMessageAt *time.Time `json:"last_message_at,omitempty"`
 	// LastInboundAt holds the value of the "last_inbound_at" field.
 	LastInboundAt *time.Time `json:"last_inbound_at,omitempty"`
+	// RuleID holds the value of the "rule_id" field.
+	RuleID *gid.ID `json:"rule_id,omitempty"`
+	// DepartmentID holds the value of the "department_id" field.
+	DepartmentID *gid.ID `json:"department_id,omitempty"`
+	// DistributionState holds the value of the "distribution_state" field.
+	DistributionState conversation.DistributionState `json:"distribution_state,omitempty"`
+	// OfferSeq holds the value of the "offer_seq" field.
+	OfferSeq int `json:"offer_seq,omitempty"`
+	// OfferExpiresAt holds the value of the "offer_expires_at" field.
+	OfferExpiresAt *time.Time `json:"offer_expires_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ConversationQuery when eager-loading is set.
 	Edges        ConversationEdges `json:"edges"`
@@ -58,14 +70,21 @@ type ConversationEdges struct {
 	Customer *Customer `json:"customer,omitempty"`
 	// Assignee holds the value of the assignee edge.
 	Assignee *User `json:"assignee,omitempty"`
+	// Rule holds the value of the rule edge.
+	Rule *Rule `json:"rule,omitempty"`
+	// Department holds the value of the department edge.
+	Department *Department `json:"department,omitempty"`
+	// Offers holds the value of the offers edge.
+	Offers []*Offer `json:"offers,omitempty"`
 	// Messages holds the value of the messages edge.
 	Messages []*Message `json:"messages,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
+	totalCount [6]map[string]int
 
+	namedOffers   map[string][]*Offer
 	namedMessages map[string][]*Message
 }
 
@@ -113,10 +132,41 @@ func (e ConversationEdges) AssigneeOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "assignee"}
 }
 
+// RuleOrErr returns the Rule value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ConversationEdges) RuleOrErr() (*Rule, error) {
+	if e.Rule != nil {
+		return e.Rule, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: rule.Label}
+	}
+	return nil, &NotLoadedError{edge: "rule"}
+}
+
+// DepartmentOrErr returns the Department value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ConversationEdges) DepartmentOrErr() (*Department, error) {
+	if e.Department != nil {
+		return e.Department, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: department.Label}
+	}
+	return nil, &NotLoadedError{edge: "department"}
+}
+
+// OffersOrErr returns the Offers value or an error if the edge
+// was not loaded in eager-loading.
+func (e ConversationEdges) OffersOrErr() ([]*Offer, error) {
+	if e.loadedTypes[6] {
+		return e.Offers, nil
+	}
+	return nil, &NotLoadedError{edge: "offers"}
+}
+
 // MessagesOrErr returns the Messages value or an error if the edge
 // was not loaded in eager-loading.
 func (e ConversationEdges) MessagesOrErr() ([]*Message, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[7] {
 		return e.Messages, nil
 	}
 	return nil, &NotLoadedError{edge: "messages"}
@@ -127,15 +177,15 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case conversation.FieldAssigneeID:
+		case conversation.FieldAssigneeID, conversation.FieldRuleID, conversation.FieldDepartmentID:
 			values[i] = &sql.NullScanner{S: new(gid.ID)}
 		case conversation.FieldID, conversation.FieldOrganizationID, conversation.FieldChannelID, conversation.FieldCustomerID:
 			values[i] = new(gid.ID)
-		case conversation.FieldUnreadCount:
+		case conversation.FieldUnreadCount, conversation.FieldOfferSeq:
 			values[i] = new(sql.NullInt64)
-		case conversation.FieldStatus:
+		case conversation.FieldStatus, conversation.FieldDistributionState:
 			values[i] = new(sql.NullString)
-		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt:
+		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldOfferExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -221,6 +271,39 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 				_m.LastInboundAt = new(time.Time)
 				*_m.LastInboundAt = value.Time
 			}
+		case conversation.FieldRuleID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field rule_id", values[i])
+			} else if value.Valid {
+				_m.RuleID = new(gid.ID)
+				*_m.RuleID = *value.S.(*gid.ID)
+			}
+		case conversation.FieldDepartmentID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field department_id", values[i])
+			} else if value.Valid {
+				_m.DepartmentID = new(gid.ID)
+				*_m.DepartmentID = *value.S.(*gid.ID)
+			}
+		case conversation.FieldDistributionState:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field distribution_state", values[i])
+			} else if value.Valid {
+				_m.DistributionState = conversation.DistributionState(value.String)
+			}
+		case conversation.FieldOfferSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field offer_seq", values[i])
+			} else if value.Valid {
+				_m.OfferSeq = int(value.Int64)
+			}
+		case conversation.FieldOfferExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field offer_expires_at", values[i])
+			} else if value.Valid {
+				_m.OfferExpiresAt = new(time.Time)
+				*_m.OfferExpiresAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -252,6 +335,21 @@ func (_m *Conversation) QueryCustomer() *CustomerQuery {
 // QueryAssignee queries the "assignee" edge of the Conversation entity.
 func (_m *Conversation) QueryAssignee() *UserQuery {
 	return NewConversationClient(_m.config).QueryAssignee(_m)
+}
+
+// QueryRule queries the "rule" edge of the Conversation entity.
+func (_m *Conversation) QueryRule() *RuleQuery {
+	return NewConversationClient(_m.config).QueryRule(_m)
+}
+
+// QueryDepartment queries the "department" edge of the Conversation entity.
+func (_m *Conversation) QueryDepartment() *DepartmentQuery {
+	return NewConversationClient(_m.config).QueryDepartment(_m)
+}
+
+// QueryOffers queries the "offers" edge of the Conversation entity.
+func (_m *Conversation) QueryOffers() *OfferQuery {
+	return NewConversationClient(_m.config).QueryOffers(_m)
 }
 
 // QueryMessages queries the "messages" edge of the Conversation entity.
@@ -317,8 +415,53 @@ func (_m *Conversation) String() string {
 		builder.WriteString("last_inbound_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	if v := _m.RuleID; v != nil {
+		builder.WriteString("rule_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.DepartmentID; v != nil {
+		builder.WriteString("department_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("distribution_state=")
+	builder.WriteString(fmt.Sprintf("%v", _m.DistributionState))
+	builder.WriteString(", ")
+	builder.WriteString("offer_seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OfferSeq))
+	builder.WriteString(", ")
+	if v := _m.OfferExpiresAt; v != nil {
+		builder.WriteString("offer_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedOffers returns the Offers named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Conversation) NamedOffers(name string) ([]*Offer, error) {
+	if _m.Edges.namedOffers == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedOffers[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Conversation) appendNamedOffers(name string, edges ...*Offer) {
+	if _m.Edges.namedOffers == nil {
+		_m.Edges.namedOffers = make(map[string][]*Offer)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedOffers[name] = []*Offer{}
+	} else {
+		_m.Edges.namedOffers[name] = append(_m.Edges.namedOffers[name], edges...)
+	}
 }
 
 // NamedMessages returns the Messages named value or an error if the edge was not

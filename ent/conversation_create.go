@@ -15,8 +15,11 @@ import (
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -145,6 +148,76 @@ func (_c *ConversationCreate) SetNillableLastInboundAt(v *time.Time) *Conversati
 	return _c
 }
 
+// SetRuleID sets the "rule_id" field.
+func (_c *ConversationCreate) SetRuleID(v gid.ID) *ConversationCreate {
+	_c.mutation.SetRuleID(v)
+	return _c
+}
+
+// SetNillableRuleID sets the "rule_id" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableRuleID(v *gid.ID) *ConversationCreate {
+	if v != nil {
+		_c.SetRuleID(*v)
+	}
+	return _c
+}
+
+// SetDepartmentID sets the "department_id" field.
+func (_c *ConversationCreate) SetDepartmentID(v gid.ID) *ConversationCreate {
+	_c.mutation.SetDepartmentID(v)
+	return _c
+}
+
+// SetNillableDepartmentID sets the "department_id" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableDepartmentID(v *gid.ID) *ConversationCreate {
+	if v != nil {
+		_c.SetDepartmentID(*v)
+	}
+	return _c
+}
+
+// SetDistributionState sets the "distribution_state" field.
+func (_c *ConversationCreate) SetDistributionState(v conversation.DistributionState) *ConversationCreate {
+	_c.mutation.SetDistributionState(v)
+	return _c
+}
+
+// SetNillableDistributionState sets the "distribution_state" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableDistributionState(v *conversation.DistributionState) *ConversationCreate {
+	if v != nil {
+		_c.SetDistributionState(*v)
+	}
+	return _c
+}
+
+// SetOfferSeq sets the "offer_seq" field.
+func (_c *ConversationCreate) SetOfferSeq(v int) *ConversationCreate {
+	_c.mutation.SetOfferSeq(v)
+	return _c
+}
+
+// SetNillableOfferSeq sets the "offer_seq" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableOfferSeq(v *int) *ConversationCreate {
+	if v != nil {
+		_c.SetOfferSeq(*v)
+	}
+	return _c
+}
+
+// SetOfferExpiresAt sets the "offer_expires_at" field.
+func (_c *ConversationCreate) SetOfferExpiresAt(v time.Time) *ConversationCreate {
+	_c.mutation.SetOfferExpiresAt(v)
+	return _c
+}
+
+// SetNillableOfferExpiresAt sets the "offer_expires_at" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableOfferExpiresAt(v *time.Time) *ConversationCreate {
+	if v != nil {
+		_c.SetOfferExpiresAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ConversationCreate) SetID(v gid.ID) *ConversationCreate {
 	_c.mutation.SetID(v)
@@ -177,6 +250,31 @@ func (_c *ConversationCreate) SetCustomer(v *Customer) *ConversationCreate {
 // SetAssignee sets the "assignee" edge to the User entity.
 func (_c *ConversationCreate) SetAssignee(v *User) *ConversationCreate {
 	return _c.SetAssigneeID(v.ID)
+}
+
+// SetRule sets the "rule" edge to the Rule entity.
+func (_c *ConversationCreate) SetRule(v *Rule) *ConversationCreate {
+	return _c.SetRuleID(v.ID)
+}
+
+// SetDepartment sets the "department" edge to the Department entity.
+func (_c *ConversationCreate) SetDepartment(v *Department) *ConversationCreate {
+	return _c.SetDepartmentID(v.ID)
+}
+
+// AddOfferIDs adds the "offers" edge to the Offer entity by IDs.
+func (_c *ConversationCreate) AddOfferIDs(ids ...gid.ID) *ConversationCreate {
+	_c.mutation.AddOfferIDs(ids...)
+	return _c
+}
+
+// AddOffers adds the "offers" edges to the Offer entity.
+func (_c *ConversationCreate) AddOffers(v ...*Offer) *ConversationCreate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddOfferIDs(ids...)
 }
 
 // AddMessageIDs adds the "messages" edge to the Message entity by IDs.
@@ -253,6 +351,14 @@ func (_c *ConversationCreate) defaults() error {
 		v := conversation.DefaultUnreadCount
 		_c.mutation.SetUnreadCount(v)
 	}
+	if _, ok := _c.mutation.DistributionState(); !ok {
+		v := conversation.DefaultDistributionState
+		_c.mutation.SetDistributionState(v)
+	}
+	if _, ok := _c.mutation.OfferSeq(); !ok {
+		v := conversation.DefaultOfferSeq
+		_c.mutation.SetOfferSeq(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if conversation.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized conversation.DefaultID (forgotten import ent/runtime?)")
@@ -300,6 +406,17 @@ func (_c *ConversationCreate) check() error {
 		if err := conversation.UnreadCountValidator(v); err != nil {
 			return &ValidationError{Name: "unread_count", err: fmt.Errorf(`ent: validator failed for field "Conversation.unread_count": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.DistributionState(); !ok {
+		return &ValidationError{Name: "distribution_state", err: errors.New(`ent: missing required field "Conversation.distribution_state"`)}
+	}
+	if v, ok := _c.mutation.DistributionState(); ok {
+		if err := conversation.DistributionStateValidator(v); err != nil {
+			return &ValidationError{Name: "distribution_state", err: fmt.Errorf(`ent: validator failed for field "Conversation.distribution_state": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.OfferSeq(); !ok {
+		return &ValidationError{Name: "offer_seq", err: errors.New(`ent: missing required field "Conversation.offer_seq"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := conversation.IDValidator(string(v)); err != nil {
@@ -375,6 +492,18 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		_spec.SetField(conversation.FieldLastInboundAt, field.TypeTime, value)
 		_node.LastInboundAt = &value
 	}
+	if value, ok := _c.mutation.DistributionState(); ok {
+		_spec.SetField(conversation.FieldDistributionState, field.TypeEnum, value)
+		_node.DistributionState = value
+	}
+	if value, ok := _c.mutation.OfferSeq(); ok {
+		_spec.SetField(conversation.FieldOfferSeq, field.TypeInt, value)
+		_node.OfferSeq = value
+	}
+	if value, ok := _c.mutation.OfferExpiresAt(); ok {
+		_spec.SetField(conversation.FieldOfferExpiresAt, field.TypeTime, value)
+		_node.OfferExpiresAt = &value
+	}
 	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -441,6 +570,56 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.AssigneeID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RuleIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.RuleTable,
+			Columns: []string{conversation.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RuleID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DepartmentIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.DepartmentTable,
+			Columns: []string{conversation.DepartmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.DepartmentID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.OffersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.OffersTable,
+			Columns: []string{conversation.OffersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(offer.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.MessagesIDs(); len(nodes) > 0 {
@@ -616,6 +795,90 @@ func (u *ConversationUpsert) UpdateLastInboundAt() *ConversationUpsert {
 // ClearLastInboundAt clears the value of the "last_inbound_at" field.
 func (u *ConversationUpsert) ClearLastInboundAt() *ConversationUpsert {
 	u.SetNull(conversation.FieldLastInboundAt)
+	return u
+}
+
+// SetRuleID sets the "rule_id" field.
+func (u *ConversationUpsert) SetRuleID(v gid.ID) *ConversationUpsert {
+	u.Set(conversation.FieldRuleID, v)
+	return u
+}
+
+// UpdateRuleID sets the "rule_id" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateRuleID() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldRuleID)
+	return u
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (u *ConversationUpsert) ClearRuleID() *ConversationUpsert {
+	u.SetNull(conversation.FieldRuleID)
+	return u
+}
+
+// SetDepartmentID sets the "department_id" field.
+func (u *ConversationUpsert) SetDepartmentID(v gid.ID) *ConversationUpsert {
+	u.Set(conversation.FieldDepartmentID, v)
+	return u
+}
+
+// UpdateDepartmentID sets the "department_id" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateDepartmentID() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldDepartmentID)
+	return u
+}
+
+// ClearDepartmentID clears the value of the "department_id" field.
+func (u *ConversationUpsert) ClearDepartmentID() *ConversationUpsert {
+	u.SetNull(conversation.FieldDepartmentID)
+	return u
+}
+
+// SetDistributionState sets the "distribution_state" field.
+func (u *ConversationUpsert) SetDistributionState(v conversation.DistributionState) *ConversationUpsert {
+	u.Set(conversation.FieldDistributionState, v)
+	return u
+}
+
+// UpdateDistributionState sets the "distribution_state" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateDistributionState() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldDistributionState)
+	return u
+}
+
+// SetOfferSeq sets the "offer_seq" field.
+func (u *ConversationUpsert) SetOfferSeq(v int) *ConversationUpsert {
+	u.Set(conversation.FieldOfferSeq, v)
+	return u
+}
+
+// UpdateOfferSeq sets the "offer_seq" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateOfferSeq() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldOfferSeq)
+	return u
+}
+
+// AddOfferSeq adds v to the "offer_seq" field.
+func (u *ConversationUpsert) AddOfferSeq(v int) *ConversationUpsert {
+	u.Add(conversation.FieldOfferSeq, v)
+	return u
+}
+
+// SetOfferExpiresAt sets the "offer_expires_at" field.
+func (u *ConversationUpsert) SetOfferExpiresAt(v time.Time) *ConversationUpsert {
+	u.Set(conversation.FieldOfferExpiresAt, v)
+	return u
+}
+
+// UpdateOfferExpiresAt sets the "offer_expires_at" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateOfferExpiresAt() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldOfferExpiresAt)
+	return u
+}
+
+// ClearOfferExpiresAt clears the value of the "offer_expires_at" field.
+func (u *ConversationUpsert) ClearOfferExpiresAt() *ConversationUpsert {
+	u.SetNull(conversation.FieldOfferExpiresAt)
 	return u
 }
 
@@ -799,6 +1062,104 @@ func (u *ConversationUpsertOne) UpdateLastInboundAt() *ConversationUpsertOne {
 func (u *ConversationUpsertOne) ClearLastInboundAt() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearLastInboundAt()
+	})
+}
+
+// SetRuleID sets the "rule_id" field.
+func (u *ConversationUpsertOne) SetRuleID(v gid.ID) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetRuleID(v)
+	})
+}
+
+// UpdateRuleID sets the "rule_id" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateRuleID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateRuleID()
+	})
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (u *ConversationUpsertOne) ClearRuleID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearRuleID()
+	})
+}
+
+// SetDepartmentID sets the "department_id" field.
+func (u *ConversationUpsertOne) SetDepartmentID(v gid.ID) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetDepartmentID(v)
+	})
+}
+
+// UpdateDepartmentID sets the "department_id" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateDepartmentID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateDepartmentID()
+	})
+}
+
+// ClearDepartmentID clears the value of the "department_id" field.
+func (u *ConversationUpsertOne) ClearDepartmentID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearDepartmentID()
+	})
+}
+
+// SetDistributionState sets the "distribution_state" field.
+func (u *ConversationUpsertOne) SetDistributionState(v conversation.DistributionState) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetDistributionState(v)
+	})
+}
+
+// UpdateDistributionState sets the "distribution_state" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateDistributionState() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateDistributionState()
+	})
+}
+
+// SetOfferSeq sets the "offer_seq" field.
+func (u *ConversationUpsertOne) SetOfferSeq(v int) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetOfferSeq(v)
+	})
+}
+
+// AddOfferSeq adds v to the "offer_seq" field.
+func (u *ConversationUpsertOne) AddOfferSeq(v int) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.AddOfferSeq(v)
+	})
+}
+
+// UpdateOfferSeq sets the "offer_seq" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateOfferSeq() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateOfferSeq()
+	})
+}
+
+// SetOfferExpiresAt sets the "offer_expires_at" field.
+func (u *ConversationUpsertOne) SetOfferExpiresAt(v time.Time) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetOfferExpiresAt(v)
+	})
+}
+
+// UpdateOfferExpiresAt sets the "offer_expires_at" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateOfferExpiresAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateOfferExpiresAt()
+	})
+}
+
+// ClearOfferExpiresAt clears the value of the "offer_expires_at" field.
+func (u *ConversationUpsertOne) ClearOfferExpiresAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearOfferExpiresAt()
 	})
 }
 
@@ -1149,6 +1510,104 @@ func (u *ConversationUpsertBulk) UpdateLastInboundAt() *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) ClearLastInboundAt() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearLastInboundAt()
+	})
+}
+
+// SetRuleID sets the "rule_id" field.
+func (u *ConversationUpsertBulk) SetRuleID(v gid.ID) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetRuleID(v)
+	})
+}
+
+// UpdateRuleID sets the "rule_id" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateRuleID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateRuleID()
+	})
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (u *ConversationUpsertBulk) ClearRuleID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearRuleID()
+	})
+}
+
+// SetDepartmentID sets the "department_id" field.
+func (u *ConversationUpsertBulk) SetDepartmentID(v gid.ID) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetDepartmentID(v)
+	})
+}
+
+// UpdateDepartmentID sets the "department_id" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateDepartmentID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateDepartmentID()
+	})
+}
+
+// ClearDepartmentID clears the value of the "department_id" field.
+func (u *ConversationUpsertBulk) ClearDepartmentID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearDepartmentID()
+	})
+}
+
+// SetDistributionState sets the "distribution_state" field.
+func (u *ConversationUpsertBulk) SetDistributionState(v conversation.DistributionState) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetDistributionState(v)
+	})
+}
+
+// UpdateDistributionState sets the "distribution_state" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateDistributionState() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateDistributionState()
+	})
+}
+
+// SetOfferSeq sets the "offer_seq" field.
+func (u *ConversationUpsertBulk) SetOfferSeq(v int) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetOfferSeq(v)
+	})
+}
+
+// AddOfferSeq adds v to the "offer_seq" field.
+func (u *ConversationUpsertBulk) AddOfferSeq(v int) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.AddOfferSeq(v)
+	})
+}
+
+// UpdateOfferSeq sets the "offer_seq" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateOfferSeq() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateOfferSeq()
+	})
+}
+
+// SetOfferExpiresAt sets the "offer_expires_at" field.
+func (u *ConversationUpsertBulk) SetOfferExpiresAt(v time.Time) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetOfferExpiresAt(v)
+	})
+}
+
+// UpdateOfferExpiresAt sets the "offer_expires_at" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateOfferExpiresAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateOfferExpiresAt()
+	})
+}
+
+// ClearOfferExpiresAt clears the value of the "offer_expires_at" field.
+func (u *ConversationUpsertBulk) ClearOfferExpiresAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearOfferExpiresAt()
 	})
 }
 

@@ -17,9 +17,12 @@ import (
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -35,9 +38,13 @@ type ConversationQuery struct {
 	withChannel       *ChannelQuery
 	withCustomer      *CustomerQuery
 	withAssignee      *UserQuery
+	withRule          *RuleQuery
+	withDepartment    *DepartmentQuery
+	withOffers        *OfferQuery
 	withMessages      *MessageQuery
 	loadTotal         []func(context.Context, []*Conversation) error
 	modifiers         []func(*sql.Selector)
+	withNamedOffers   map[string]*OfferQuery
 	withNamedMessages map[string]*MessageQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -156,6 +163,72 @@ func (_q *ConversationQuery) QueryAssignee() *UserQuery {
 			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, conversation.AssigneeTable, conversation.AssigneeColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRule chains the current query on the "rule" edge.
+func (_q *ConversationQuery) QueryRule() *RuleQuery {
+	query := (&RuleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
+			sqlgraph.To(rule.Table, rule.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversation.RuleTable, conversation.RuleColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDepartment chains the current query on the "department" edge.
+func (_q *ConversationQuery) QueryDepartment() *DepartmentQuery {
+	query := (&DepartmentClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
+			sqlgraph.To(department.Table, department.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversation.DepartmentTable, conversation.DepartmentColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryOffers chains the current query on the "offers" edge.
+func (_q *ConversationQuery) QueryOffers() *OfferQuery {
+	query := (&OfferClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
+			sqlgraph.To(offer.Table, offer.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, conversation.OffersTable, conversation.OffersColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -381,6 +454,9 @@ func (_q *ConversationQuery) Clone() *ConversationQuery {
 		withChannel:      _q.withChannel.Clone(),
 		withCustomer:     _q.withCustomer.Clone(),
 		withAssignee:     _q.withAssignee.Clone(),
+		withRule:         _q.withRule.Clone(),
+		withDepartment:   _q.withDepartment.Clone(),
+		withOffers:       _q.withOffers.Clone(),
 		withMessages:     _q.withMessages.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -430,6 +506,39 @@ func (_q *ConversationQuery) WithAssignee(opts ...func(*UserQuery)) *Conversatio
 		opt(query)
 	}
 	_q.withAssignee = query
+	return _q
+}
+
+// WithRule tells the query-builder to eager-load the nodes that are connected to
+// the "rule" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithRule(opts ...func(*RuleQuery)) *ConversationQuery {
+	query := (&RuleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRule = query
+	return _q
+}
+
+// WithDepartment tells the query-builder to eager-load the nodes that are connected to
+// the "department" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithDepartment(opts ...func(*DepartmentQuery)) *ConversationQuery {
+	query := (&DepartmentClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDepartment = query
+	return _q
+}
+
+// WithOffers tells the query-builder to eager-load the nodes that are connected to
+// the "offers" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithOffers(opts ...func(*OfferQuery)) *ConversationQuery {
+	query := (&OfferClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOffers = query
 	return _q
 }
 
@@ -528,11 +637,14 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*Conversation{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [8]bool{
 			_q.withOrganization != nil,
 			_q.withChannel != nil,
 			_q.withCustomer != nil,
 			_q.withAssignee != nil,
+			_q.withRule != nil,
+			_q.withDepartment != nil,
+			_q.withOffers != nil,
 			_q.withMessages != nil,
 		}
 	)
@@ -581,10 +693,36 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 			return nil, err
 		}
 	}
+	if query := _q.withRule; query != nil {
+		if err := _q.loadRule(ctx, query, nodes, nil,
+			func(n *Conversation, e *Rule) { n.Edges.Rule = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withDepartment; query != nil {
+		if err := _q.loadDepartment(ctx, query, nodes, nil,
+			func(n *Conversation, e *Department) { n.Edges.Department = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withOffers; query != nil {
+		if err := _q.loadOffers(ctx, query, nodes,
+			func(n *Conversation) { n.Edges.Offers = []*Offer{} },
+			func(n *Conversation, e *Offer) { n.Edges.Offers = append(n.Edges.Offers, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withMessages; query != nil {
 		if err := _q.loadMessages(ctx, query, nodes,
 			func(n *Conversation) { n.Edges.Messages = []*Message{} },
 			func(n *Conversation, e *Message) { n.Edges.Messages = append(n.Edges.Messages, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedOffers {
+		if err := _q.loadOffers(ctx, query, nodes,
+			func(n *Conversation) { n.appendNamedOffers(name) },
+			func(n *Conversation, e *Offer) { n.appendNamedOffers(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -722,6 +860,100 @@ func (_q *ConversationQuery) loadAssignee(ctx context.Context, query *UserQuery,
 	}
 	return nil
 }
+func (_q *ConversationQuery) loadRule(ctx context.Context, query *RuleQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *Rule)) error {
+	ids := make([]gid.ID, 0, len(nodes))
+	nodeids := make(map[gid.ID][]*Conversation)
+	for i := range nodes {
+		if nodes[i].RuleID == nil {
+			continue
+		}
+		fk := *nodes[i].RuleID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(rule.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "rule_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *ConversationQuery) loadDepartment(ctx context.Context, query *DepartmentQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *Department)) error {
+	ids := make([]gid.ID, 0, len(nodes))
+	nodeids := make(map[gid.ID][]*Conversation)
+	for i := range nodes {
+		if nodes[i].DepartmentID == nil {
+			continue
+		}
+		fk := *nodes[i].DepartmentID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(department.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "department_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *ConversationQuery) loadOffers(ctx context.Context, query *OfferQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *Offer)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[gid.ID]*Conversation)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(offer.FieldConversationID)
+	}
+	query.Where(predicate.Offer(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(conversation.OffersColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ConversationID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "conversation_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *ConversationQuery) loadMessages(ctx context.Context, query *MessageQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *Message)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[gid.ID]*Conversation)
@@ -792,6 +1024,12 @@ func (_q *ConversationQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withAssignee != nil {
 			_spec.Node.AddColumnOnce(conversation.FieldAssigneeID)
+		}
+		if _q.withRule != nil {
+			_spec.Node.AddColumnOnce(conversation.FieldRuleID)
+		}
+		if _q.withDepartment != nil {
+			_spec.Node.AddColumnOnce(conversation.FieldDepartmentID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -882,6 +1120,20 @@ func (_q *ConversationQuery) ForShare(opts ...sql.LockOption) *ConversationQuery
 func (_q *ConversationQuery) Modify(modifiers ...func(s *sql.Selector)) *ConversationSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedOffers tells the query-builder to eager-load the nodes that are connected to the "offers"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithNamedOffers(name string, opts ...func(*OfferQuery)) *ConversationQuery {
+	query := (&OfferClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedOffers == nil {
+		_q.withNamedOffers = make(map[string]*OfferQuery)
+	}
+	_q.withNamedOffers[name] = query
+	return _q
 }
 
 // WithNamedMessages tells the query-builder to eager-load the nodes that are connected to the "messages"

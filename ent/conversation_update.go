@@ -13,8 +13,11 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -148,6 +151,101 @@ func (_u *ConversationUpdate) ClearLastInboundAt() *ConversationUpdate {
 	return _u
 }
 
+// SetRuleID sets the "rule_id" field.
+func (_u *ConversationUpdate) SetRuleID(v gid.ID) *ConversationUpdate {
+	_u.mutation.SetRuleID(v)
+	return _u
+}
+
+// SetNillableRuleID sets the "rule_id" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableRuleID(v *gid.ID) *ConversationUpdate {
+	if v != nil {
+		_u.SetRuleID(*v)
+	}
+	return _u
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (_u *ConversationUpdate) ClearRuleID() *ConversationUpdate {
+	_u.mutation.ClearRuleID()
+	return _u
+}
+
+// SetDepartmentID sets the "department_id" field.
+func (_u *ConversationUpdate) SetDepartmentID(v gid.ID) *ConversationUpdate {
+	_u.mutation.SetDepartmentID(v)
+	return _u
+}
+
+// SetNillableDepartmentID sets the "department_id" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableDepartmentID(v *gid.ID) *ConversationUpdate {
+	if v != nil {
+		_u.SetDepartmentID(*v)
+	}
+	return _u
+}
+
+// ClearDepartmentID clears the value of the "department_id" field.
+func (_u *ConversationUpdate) ClearDepartmentID() *ConversationUpdate {
+	_u.mutation.ClearDepartmentID()
+	return _u
+}
+
+// SetDistributionState sets the "distribution_state" field.
+func (_u *ConversationUpdate) SetDistributionState(v conversation.DistributionState) *ConversationUpdate {
+	_u.mutation.SetDistributionState(v)
+	return _u
+}
+
+// SetNillableDistributionState sets the "distribution_state" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableDistributionState(v *conversation.DistributionState) *ConversationUpdate {
+	if v != nil {
+		_u.SetDistributionState(*v)
+	}
+	return _u
+}
+
+// SetOfferSeq sets the "offer_seq" field.
+func (_u *ConversationUpdate) SetOfferSeq(v int) *ConversationUpdate {
+	_u.mutation.ResetOfferSeq()
+	_u.mutation.SetOfferSeq(v)
+	return _u
+}
+
+// SetNillableOfferSeq sets the "offer_seq" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableOfferSeq(v *int) *ConversationUpdate {
+	if v != nil {
+		_u.SetOfferSeq(*v)
+	}
+	return _u
+}
+
+// AddOfferSeq adds value to the "offer_seq" field.
+func (_u *ConversationUpdate) AddOfferSeq(v int) *ConversationUpdate {
+	_u.mutation.AddOfferSeq(v)
+	return _u
+}
+
+// SetOfferExpiresAt sets the "offer_expires_at" field.
+func (_u *ConversationUpdate) SetOfferExpiresAt(v time.Time) *ConversationUpdate {
+	_u.mutation.SetOfferExpiresAt(v)
+	return _u
+}
+
+// SetNillableOfferExpiresAt sets the "offer_expires_at" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableOfferExpiresAt(v *time.Time) *ConversationUpdate {
+	if v != nil {
+		_u.SetOfferExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearOfferExpiresAt clears the value of the "offer_expires_at" field.
+func (_u *ConversationUpdate) ClearOfferExpiresAt() *ConversationUpdate {
+	_u.mutation.ClearOfferExpiresAt()
+	return _u
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_u *ConversationUpdate) SetCustomer(v *Customer) *ConversationUpdate {
 	return _u.SetCustomerID(v.ID)
@@ -156,6 +254,31 @@ func (_u *ConversationUpdate) SetCustomer(v *Customer) *ConversationUpdate {
 // SetAssignee sets the "assignee" edge to the User entity.
 func (_u *ConversationUpdate) SetAssignee(v *User) *ConversationUpdate {
 	return _u.SetAssigneeID(v.ID)
+}
+
+// SetRule sets the "rule" edge to the Rule entity.
+func (_u *ConversationUpdate) SetRule(v *Rule) *ConversationUpdate {
+	return _u.SetRuleID(v.ID)
+}
+
+// SetDepartment sets the "department" edge to the Department entity.
+func (_u *ConversationUpdate) SetDepartment(v *Department) *ConversationUpdate {
+	return _u.SetDepartmentID(v.ID)
+}
+
+// AddOfferIDs adds the "offers" edge to the Offer entity by IDs.
+func (_u *ConversationUpdate) AddOfferIDs(ids ...gid.ID) *ConversationUpdate {
+	_u.mutation.AddOfferIDs(ids...)
+	return _u
+}
+
+// AddOffers adds the "offers" edges to the Offer entity.
+func (_u *ConversationUpdate) AddOffers(v ...*Offer) *ConversationUpdate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOfferIDs(ids...)
 }
 
 // AddMessageIDs adds the "messages" edge to the Message entity by IDs.
@@ -188,6 +311,39 @@ func (_u *ConversationUpdate) ClearCustomer() *ConversationUpdate {
 func (_u *ConversationUpdate) ClearAssignee() *ConversationUpdate {
 	_u.mutation.ClearAssignee()
 	return _u
+}
+
+// ClearRule clears the "rule" edge to the Rule entity.
+func (_u *ConversationUpdate) ClearRule() *ConversationUpdate {
+	_u.mutation.ClearRule()
+	return _u
+}
+
+// ClearDepartment clears the "department" edge to the Department entity.
+func (_u *ConversationUpdate) ClearDepartment() *ConversationUpdate {
+	_u.mutation.ClearDepartment()
+	return _u
+}
+
+// ClearOffers clears all "offers" edges to the Offer entity.
+func (_u *ConversationUpdate) ClearOffers() *ConversationUpdate {
+	_u.mutation.ClearOffers()
+	return _u
+}
+
+// RemoveOfferIDs removes the "offers" edge to Offer entities by IDs.
+func (_u *ConversationUpdate) RemoveOfferIDs(ids ...gid.ID) *ConversationUpdate {
+	_u.mutation.RemoveOfferIDs(ids...)
+	return _u
+}
+
+// RemoveOffers removes "offers" edges to Offer entities.
+func (_u *ConversationUpdate) RemoveOffers(v ...*Offer) *ConversationUpdate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOfferIDs(ids...)
 }
 
 // ClearMessages clears all "messages" edges to the Message entity.
@@ -265,6 +421,11 @@ func (_u *ConversationUpdate) check() error {
 			return &ValidationError{Name: "unread_count", err: fmt.Errorf(`ent: validator failed for field "Conversation.unread_count": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.DistributionState(); ok {
+		if err := conversation.DistributionStateValidator(v); err != nil {
+			return &ValidationError{Name: "distribution_state", err: fmt.Errorf(`ent: validator failed for field "Conversation.distribution_state": %w`, err)}
+		}
+	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Conversation.organization"`)
 	}
@@ -319,6 +480,21 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.LastInboundAtCleared() {
 		_spec.ClearField(conversation.FieldLastInboundAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.DistributionState(); ok {
+		_spec.SetField(conversation.FieldDistributionState, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.OfferSeq(); ok {
+		_spec.SetField(conversation.FieldOfferSeq, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedOfferSeq(); ok {
+		_spec.AddField(conversation.FieldOfferSeq, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.OfferExpiresAt(); ok {
+		_spec.SetField(conversation.FieldOfferExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.OfferExpiresAtCleared() {
+		_spec.ClearField(conversation.FieldOfferExpiresAt, field.TypeTime)
+	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -370,6 +546,109 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RuleCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.RuleTable,
+			Columns: []string{conversation.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RuleIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.RuleTable,
+			Columns: []string{conversation.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DepartmentCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.DepartmentTable,
+			Columns: []string{conversation.DepartmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DepartmentIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.DepartmentTable,
+			Columns: []string{conversation.DepartmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OffersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.OffersTable,
+			Columns: []string{conversation.OffersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(offer.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOffersIDs(); len(nodes) > 0 && !_u.mutation.OffersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.OffersTable,
+			Columns: []string{conversation.OffersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(offer.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OffersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.OffersTable,
+			Columns: []string{conversation.OffersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(offer.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -559,6 +838,101 @@ func (_u *ConversationUpdateOne) ClearLastInboundAt() *ConversationUpdateOne {
 	return _u
 }
 
+// SetRuleID sets the "rule_id" field.
+func (_u *ConversationUpdateOne) SetRuleID(v gid.ID) *ConversationUpdateOne {
+	_u.mutation.SetRuleID(v)
+	return _u
+}
+
+// SetNillableRuleID sets the "rule_id" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableRuleID(v *gid.ID) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetRuleID(*v)
+	}
+	return _u
+}
+
+// ClearRuleID clears the value of the "rule_id" field.
+func (_u *ConversationUpdateOne) ClearRuleID() *ConversationUpdateOne {
+	_u.mutation.ClearRuleID()
+	return _u
+}
+
+// SetDepartmentID sets the "department_id" field.
+func (_u *ConversationUpdateOne) SetDepartmentID(v gid.ID) *ConversationUpdateOne {
+	_u.mutation.SetDepartmentID(v)
+	return _u
+}
+
+// SetNillableDepartmentID sets the "department_id" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableDepartmentID(v *gid.ID) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetDepartmentID(*v)
+	}
+	return _u
+}
+
+// ClearDepartmentID clears the value of the "department_id" field.
+func (_u *ConversationUpdateOne) ClearDepartmentID() *ConversationUpdateOne {
+	_u.mutation.ClearDepartmentID()
+	return _u
+}
+
+// SetDistributionState sets the "distribution_state" field.
+func (_u *ConversationUpdateOne) SetDistributionState(v conversation.DistributionState) *ConversationUpdateOne {
+	_u.mutation.SetDistributionState(v)
+	return _u
+}
+
+// SetNillableDistributionState sets the "distribution_state" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableDistributionState(v *conversation.DistributionState) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetDistributionState(*v)
+	}
+	return _u
+}
+
+// SetOfferSeq sets the "offer_seq" field.
+func (_u *ConversationUpdateOne) SetOfferSeq(v int) *ConversationUpdateOne {
+	_u.mutation.ResetOfferSeq()
+	_u.mutation.SetOfferSeq(v)
+	return _u
+}
+
+// SetNillableOfferSeq sets the "offer_seq" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableOfferSeq(v *int) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetOfferSeq(*v)
+	}
+	return _u
+}
+
+// AddOfferSeq adds value to the "offer_seq" field.
+func (_u *ConversationUpdateOne) AddOfferSeq(v int) *ConversationUpdateOne {
+	_u.mutation.AddOfferSeq(v)
+	return _u
+}
+
+// SetOfferExpiresAt sets the "offer_expires_at" field.
+func (_u *ConversationUpdateOne) SetOfferExpiresAt(v time.Time) *ConversationUpdateOne {
+	_u.mutation.SetOfferExpiresAt(v)
+	return _u
+}
+
+// SetNillableOfferExpiresAt sets the "offer_expires_at" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableOfferExpiresAt(v *time.Time) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetOfferExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearOfferExpiresAt clears the value of the "offer_expires_at" field.
+func (_u *ConversationUpdateOne) ClearOfferExpiresAt() *ConversationUpdateOne {
+	_u.mutation.ClearOfferExpiresAt()
+	return _u
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_u *ConversationUpdateOne) SetCustomer(v *Customer) *ConversationUpdateOne {
 	return _u.SetCustomerID(v.ID)
@@ -567,6 +941,31 @@ func (_u *ConversationUpdateOne) SetCustomer(v *Customer) *ConversationUpdateOne
 // SetAssignee sets the "assignee" edge to the User entity.
 func (_u *ConversationUpdateOne) SetAssignee(v *User) *ConversationUpdateOne {
 	return _u.SetAssigneeID(v.ID)
+}
+
+// SetRule sets the "rule" edge to the Rule entity.
+func (_u *ConversationUpdateOne) SetRule(v *Rule) *ConversationUpdateOne {
+	return _u.SetRuleID(v.ID)
+}
+
+// SetDepartment sets the "department" edge to the Department entity.
+func (_u *ConversationUpdateOne) SetDepartment(v *Department) *ConversationUpdateOne {
+	return _u.SetDepartmentID(v.ID)
+}
+
+// AddOfferIDs adds the "offers" edge to the Offer entity by IDs.
+func (_u *ConversationUpdateOne) AddOfferIDs(ids ...gid.ID) *ConversationUpdateOne {
+	_u.mutation.AddOfferIDs(ids...)
+	return _u
+}
+
+// AddOffers adds the "offers" edges to the Offer entity.
+func (_u *ConversationUpdateOne) AddOffers(v ...*Offer) *ConversationUpdateOne {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOfferIDs(ids...)
 }
 
 // AddMessageIDs adds the "messages" edge to the Message entity by IDs.
@@ -599,6 +998,39 @@ func (_u *ConversationUpdateOne) ClearCustomer() *ConversationUpdateOne {
 func (_u *ConversationUpdateOne) ClearAssignee() *ConversationUpdateOne {
 	_u.mutation.ClearAssignee()
 	return _u
+}
+
+// ClearRule clears the "rule" edge to the Rule entity.
+func (_u *ConversationUpdateOne) ClearRule() *ConversationUpdateOne {
+	_u.mutation.ClearRule()
+	return _u
+}
+
+// ClearDepartment clears the "department" edge to the Department entity.
+func (_u *ConversationUpdateOne) ClearDepartment() *ConversationUpdateOne {
+	_u.mutation.ClearDepartment()
+	return _u
+}
+
+// ClearOffers clears all "offers" edges to the Offer entity.
+func (_u *ConversationUpdateOne) ClearOffers() *ConversationUpdateOne {
+	_u.mutation.ClearOffers()
+	return _u
+}
+
+// RemoveOfferIDs removes the "offers" edge to Offer entities by IDs.
+func (_u *ConversationUpdateOne) RemoveOfferIDs(ids ...gid.ID) *ConversationUpdateOne {
+	_u.mutation.RemoveOfferIDs(ids...)
+	return _u
+}
+
+// RemoveOffers removes "offers" edges to Offer entities.
+func (_u *ConversationUpdateOne) RemoveOffers(v ...*Offer) *ConversationUpdateOne {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOfferIDs(ids...)
 }
 
 // ClearMessages clears all "messages" edges to the Message entity.
@@ -689,6 +1121,11 @@ func (_u *ConversationUpdateOne) check() error {
 			return &ValidationError{Name: "unread_count", err: fmt.Errorf(`ent: validator failed for field "Conversation.unread_count": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.DistributionState(); ok {
+		if err := conversation.DistributionStateValidator(v); err != nil {
+			return &ValidationError{Name: "distribution_state", err: fmt.Errorf(`ent: validator failed for field "Conversation.distribution_state": %w`, err)}
+		}
+	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Conversation.organization"`)
 	}
@@ -760,6 +1197,21 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	if _u.mutation.LastInboundAtCleared() {
 		_spec.ClearField(conversation.FieldLastInboundAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.DistributionState(); ok {
+		_spec.SetField(conversation.FieldDistributionState, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.OfferSeq(); ok {
+		_spec.SetField(conversation.FieldOfferSeq, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedOfferSeq(); ok {
+		_spec.AddField(conversation.FieldOfferSeq, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.OfferExpiresAt(); ok {
+		_spec.SetField(conversation.FieldOfferExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.OfferExpiresAtCleared() {
+		_spec.ClearField(conversation.FieldOfferExpiresAt, field.TypeTime)
+	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -811,6 +1263,109 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RuleCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.RuleTable,
+			Columns: []string{conversation.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RuleIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.RuleTable,
+			Columns: []string{conversation.RuleColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rule.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DepartmentCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.DepartmentTable,
+			Columns: []string{conversation.DepartmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DepartmentIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.DepartmentTable,
+			Columns: []string{conversation.DepartmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(department.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OffersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.OffersTable,
+			Columns: []string{conversation.OffersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(offer.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOffersIDs(); len(nodes) > 0 && !_u.mutation.OffersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.OffersTable,
+			Columns: []string{conversation.OffersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(offer.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OffersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.OffersTable,
+			Columns: []string{conversation.OffersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(offer.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

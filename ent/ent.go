@@ -17,12 +17,16 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
@@ -93,12 +97,16 @@ func checkColumn(t, c string) error {
 			conversation.Table:    conversation.ValidColumn,
 			customfield.Table:     customfield.ValidColumn,
 			customer.Table:        customer.ValidColumn,
+			department.Table:      department.ValidColumn,
 			event.Table:           event.ValidColumn,
 			identity.Table:        identity.ValidColumn,
 			loginattempt.Table:    loginattempt.ValidColumn,
+			member.Table:          member.ValidColumn,
 			message.Table:         message.ValidColumn,
 			messagetemplate.Table: messagetemplate.ValidColumn,
+			offer.Table:           offer.ValidColumn,
 			organization.Table:    organization.ValidColumn,
+			rule.Table:            rule.ValidColumn,
 			session.Table:         session.ValidColumn,
 			tag.Table:             tag.ValidColumn,
 			timer.Table:           timer.ValidColumn,

@@ -8,13 +8,17 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
@@ -29,7 +33,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -84,6 +88,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldAccessTokenExpiresAt: {Type: field.TypeTime, Column: channel.FieldAccessTokenExpiresAt},
 			channel.FieldConnectedByID:        {Type: field.TypeString, Column: channel.FieldConnectedByID},
 			channel.FieldLastConnectedAt:      {Type: field.TypeTime, Column: channel.FieldLastConnectedAt},
+			channel.FieldRuleID:               {Type: field.TypeString, Column: channel.FieldRuleID},
 		},
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
@@ -97,16 +102,21 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Conversation",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			conversation.FieldCreatedAt:      {Type: field.TypeTime, Column: conversation.FieldCreatedAt},
-			conversation.FieldUpdatedAt:      {Type: field.TypeTime, Column: conversation.FieldUpdatedAt},
-			conversation.FieldOrganizationID: {Type: field.TypeString, Column: conversation.FieldOrganizationID},
-			conversation.FieldChannelID:      {Type: field.TypeString, Column: conversation.FieldChannelID},
-			conversation.FieldCustomerID:     {Type: field.TypeString, Column: conversation.FieldCustomerID},
-			conversation.FieldStatus:         {Type: field.TypeEnum, Column: conversation.FieldStatus},
-			conversation.FieldAssigneeID:     {Type: field.TypeString, Column: conversation.FieldAssigneeID},
-			conversation.FieldUnreadCount:    {Type: field.TypeInt, Column: conversation.FieldUnreadCount},
-			conversation.FieldLastMessageAt:  {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
-			conversation.FieldLastInboundAt:  {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
+			conversation.FieldCreatedAt:         {Type: field.TypeTime, Column: conversation.FieldCreatedAt},
+			conversation.FieldUpdatedAt:         {Type: field.TypeTime, Column: conversation.FieldUpdatedAt},
+			conversation.FieldOrganizationID:    {Type: field.TypeString, Column: conversation.FieldOrganizationID},
+			conversation.FieldChannelID:         {Type: field.TypeString, Column: conversation.FieldChannelID},
+			conversation.FieldCustomerID:        {Type: field.TypeString, Column: conversation.FieldCustomerID},
+			conversation.FieldStatus:            {Type: field.TypeEnum, Column: conversation.FieldStatus},
+			conversation.FieldAssigneeID:        {Type: field.TypeString, Column: conversation.FieldAssigneeID},
+			conversation.FieldUnreadCount:       {Type: field.TypeInt, Column: conversation.FieldUnreadCount},
+			conversation.FieldLastMessageAt:     {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
+			conversation.FieldLastInboundAt:     {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
+			conversation.FieldRuleID:            {Type: field.TypeString, Column: conversation.FieldRuleID},
+			conversation.FieldDepartmentID:      {Type: field.TypeString, Column: conversation.FieldDepartmentID},
+			conversation.FieldDistributionState: {Type: field.TypeEnum, Column: conversation.FieldDistributionState},
+			conversation.FieldOfferSeq:          {Type: field.TypeInt, Column: conversation.FieldOfferSeq},
+			conversation.FieldOfferExpiresAt:    {Type: field.TypeTime, Column: conversation.FieldOfferExpiresAt},
 		},
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
@@ -161,6 +171,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   department.Table,
+			Columns: department.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: department.FieldID,
+			},
+		},
+		Type: "Department",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			department.FieldCreatedAt:           {Type: field.TypeTime, Column: department.FieldCreatedAt},
+			department.FieldUpdatedAt:           {Type: field.TypeTime, Column: department.FieldUpdatedAt},
+			department.FieldOrganizationID:      {Type: field.TypeString, Column: department.FieldOrganizationID},
+			department.FieldName:                {Type: field.TypeString, Column: department.FieldName},
+			department.FieldMethod:              {Type: field.TypeEnum, Column: department.FieldMethod},
+			department.FieldOfferTimeoutSeconds: {Type: field.TypeInt, Column: department.FieldOfferTimeoutSeconds},
+			department.FieldIsDefault:           {Type: field.TypeBool, Column: department.FieldIsDefault},
+			department.FieldTurn:                {Type: field.TypeInt, Column: department.FieldTurn},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -177,11 +208,12 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldChannelID:      {Type: field.TypeString, Column: event.FieldChannelID},
 			event.FieldConversationID: {Type: field.TypeString, Column: event.FieldConversationID},
 			event.FieldMessageID:      {Type: field.TypeString, Column: event.FieldMessageID},
+			event.FieldUserID:         {Type: field.TypeString, Column: event.FieldUserID},
 			event.FieldAudienceUserID: {Type: field.TypeString, Column: event.FieldAudienceUserID},
 			event.FieldCreatedAt:      {Type: field.TypeTime, Column: event.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -204,7 +236,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identity.FieldProfileFetchedAt: {Type: field.TypeTime, Column: identity.FieldProfileFetchedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -219,7 +251,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   member.Table,
+			Columns: member.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: member.FieldID,
+			},
+		},
+		Type: "Member",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			member.FieldCreatedAt:      {Type: field.TypeTime, Column: member.FieldCreatedAt},
+			member.FieldUpdatedAt:      {Type: field.TypeTime, Column: member.FieldUpdatedAt},
+			member.FieldOrganizationID: {Type: field.TypeString, Column: member.FieldOrganizationID},
+			member.FieldRuleID:         {Type: field.TypeString, Column: member.FieldRuleID},
+			member.FieldDepartmentID:   {Type: field.TypeString, Column: member.FieldDepartmentID},
+			member.FieldUserID:         {Type: field.TypeString, Column: member.FieldUserID},
+			member.FieldPosition:       {Type: field.TypeInt, Column: member.FieldPosition},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -252,7 +304,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   messagetemplate.Table,
 			Columns: messagetemplate.Columns,
@@ -270,7 +322,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messagetemplate.FieldContent:        {Type: field.TypeString, Column: messagetemplate.FieldContent},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   offer.Table,
+			Columns: offer.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: offer.FieldID,
+			},
+		},
+		Type: "Offer",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			offer.FieldCreatedAt:      {Type: field.TypeTime, Column: offer.FieldCreatedAt},
+			offer.FieldUpdatedAt:      {Type: field.TypeTime, Column: offer.FieldUpdatedAt},
+			offer.FieldOrganizationID: {Type: field.TypeString, Column: offer.FieldOrganizationID},
+			offer.FieldConversationID: {Type: field.TypeString, Column: offer.FieldConversationID},
+			offer.FieldUserID:         {Type: field.TypeString, Column: offer.FieldUserID},
+			offer.FieldStatus:         {Type: field.TypeEnum, Column: offer.FieldStatus},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -287,7 +358,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldEventSeq:  {Type: field.TypeInt64, Column: organization.FieldEventSeq},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   rule.Table,
+			Columns: rule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: rule.FieldID,
+			},
+		},
+		Type: "Rule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			rule.FieldCreatedAt:           {Type: field.TypeTime, Column: rule.FieldCreatedAt},
+			rule.FieldUpdatedAt:           {Type: field.TypeTime, Column: rule.FieldUpdatedAt},
+			rule.FieldOrganizationID:      {Type: field.TypeString, Column: rule.FieldOrganizationID},
+			rule.FieldName:                {Type: field.TypeString, Column: rule.FieldName},
+			rule.FieldMethod:              {Type: field.TypeEnum, Column: rule.FieldMethod},
+			rule.FieldOfferTimeoutSeconds: {Type: field.TypeInt, Column: rule.FieldOfferTimeoutSeconds},
+			rule.FieldOldConversations:    {Type: field.TypeEnum, Column: rule.FieldOldConversations},
+			rule.FieldTurn:                {Type: field.TypeInt, Column: rule.FieldTurn},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -307,7 +399,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -325,7 +417,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:          {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   timer.Table,
 			Columns: timer.Columns,
@@ -347,7 +439,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			timer.FieldLastError:      {Type: field.TypeString, Column: timer.FieldLastError},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -366,11 +458,12 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash:   {Type: field.TypeString, Column: user.FieldPasswordHash},
 			user.FieldRole:           {Type: field.TypeEnum, Column: user.FieldRole},
 			user.FieldPresence:       {Type: field.TypeEnum, Column: user.FieldPresence},
+			user.FieldLastSeenAt:     {Type: field.TypeTime, Column: user.FieldLastSeenAt},
 			user.FieldActive:         {Type: field.TypeBool, Column: user.FieldActive},
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -443,6 +536,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"rule",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channel.RuleTable,
+			Columns: []string{channel.RuleColumn},
+			Bidi:    false,
+		},
+		"Channel",
+		"Rule",
+	)
+	graph.MustAddE(
 		"conversations",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -501,6 +606,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Conversation",
 		"User",
+	)
+	graph.MustAddE(
+		"rule",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.RuleTable,
+			Columns: []string{conversation.RuleColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"Rule",
+	)
+	graph.MustAddE(
+		"department",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.DepartmentTable,
+			Columns: []string{conversation.DepartmentColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"Department",
+	)
+	graph.MustAddE(
+		"offers",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.OffersTable,
+			Columns: []string{conversation.OffersColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"Offer",
 	)
 	graph.MustAddE(
 		"messages",
@@ -579,6 +720,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   department.OrganizationTable,
+			Columns: []string{department.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Department",
+		"Organization",
+	)
+	graph.MustAddE(
+		"members",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   department.MembersTable,
+			Columns: []string{department.MembersColumn},
+			Bidi:    false,
+		},
+		"Department",
+		"Member",
+	)
+	graph.MustAddE(
+		"conversations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   department.ConversationsTable,
+			Columns: []string{department.ConversationsColumn},
+			Bidi:    false,
+		},
+		"Department",
+		"Conversation",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   event.OrganizationTable,
 			Columns: []string{event.OrganizationColumn},
 			Bidi:    false,
@@ -621,6 +798,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Identity",
 		"Customer",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   member.OrganizationTable,
+			Columns: []string{member.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Member",
+		"Organization",
+	)
+	graph.MustAddE(
+		"rule",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   member.RuleTable,
+			Columns: []string{member.RuleColumn},
+			Bidi:    false,
+		},
+		"Member",
+		"Rule",
+	)
+	graph.MustAddE(
+		"department",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   member.DepartmentTable,
+			Columns: []string{member.DepartmentColumn},
+			Bidi:    false,
+		},
+		"Member",
+		"Department",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   member.UserTable,
+			Columns: []string{member.UserColumn},
+			Bidi:    false,
+		},
+		"Member",
+		"User",
 	)
 	graph.MustAddE(
 		"organization",
@@ -681,6 +906,90 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"MessageTemplate",
 		"Organization",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offer.OrganizationTable,
+			Columns: []string{offer.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Offer",
+		"Organization",
+	)
+	graph.MustAddE(
+		"conversation",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offer.ConversationTable,
+			Columns: []string{offer.ConversationColumn},
+			Bidi:    false,
+		},
+		"Offer",
+		"Conversation",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   offer.UserTable,
+			Columns: []string{offer.UserColumn},
+			Bidi:    false,
+		},
+		"Offer",
+		"User",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   rule.OrganizationTable,
+			Columns: []string{rule.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Rule",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channels",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   rule.ChannelsTable,
+			Columns: []string{rule.ChannelsColumn},
+			Bidi:    false,
+		},
+		"Rule",
+		"Channel",
+	)
+	graph.MustAddE(
+		"members",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   rule.MembersTable,
+			Columns: []string{rule.MembersColumn},
+			Bidi:    false,
+		},
+		"Rule",
+		"Member",
+	)
+	graph.MustAddE(
+		"conversations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   rule.ConversationsTable,
+			Columns: []string{rule.ConversationsColumn},
+			Bidi:    false,
+		},
+		"Rule",
+		"Conversation",
 	)
 	graph.MustAddE(
 		"organization",
@@ -1033,6 +1342,11 @@ func (f *ChannelFilter) WhereLastConnectedAt(p entql.TimeP) {
 	f.Where(p.Field(channel.FieldLastConnectedAt))
 }
 
+// WhereRuleID applies the entql string predicate on the rule_id field.
+func (f *ChannelFilter) WhereRuleID(p entql.StringP) {
+	f.Where(p.Field(channel.FieldRuleID))
+}
+
 // WhereHasOrganization applies a predicate to check if query has an edge organization.
 func (f *ChannelFilter) WhereHasOrganization() {
 	f.Where(entql.HasEdge("organization"))
@@ -1055,6 +1369,20 @@ func (f *ChannelFilter) WhereHasConnectedBy() {
 // WhereHasConnectedByWith applies a predicate to check if query has an edge connected_by with a given conditions (other predicates).
 func (f *ChannelFilter) WhereHasConnectedByWith(preds ...predicate.User) {
 	f.Where(entql.HasEdgeWith("connected_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRule applies a predicate to check if query has an edge rule.
+func (f *ChannelFilter) WhereHasRule() {
+	f.Where(entql.HasEdge("rule"))
+}
+
+// WhereHasRuleWith applies a predicate to check if query has an edge rule with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasRuleWith(preds ...predicate.Rule) {
+	f.Where(entql.HasEdgeWith("rule", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -1165,6 +1493,31 @@ func (f *ConversationFilter) WhereLastInboundAt(p entql.TimeP) {
 	f.Where(p.Field(conversation.FieldLastInboundAt))
 }
 
+// WhereRuleID applies the entql string predicate on the rule_id field.
+func (f *ConversationFilter) WhereRuleID(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldRuleID))
+}
+
+// WhereDepartmentID applies the entql string predicate on the department_id field.
+func (f *ConversationFilter) WhereDepartmentID(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldDepartmentID))
+}
+
+// WhereDistributionState applies the entql string predicate on the distribution_state field.
+func (f *ConversationFilter) WhereDistributionState(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldDistributionState))
+}
+
+// WhereOfferSeq applies the entql int predicate on the offer_seq field.
+func (f *ConversationFilter) WhereOfferSeq(p entql.IntP) {
+	f.Where(p.Field(conversation.FieldOfferSeq))
+}
+
+// WhereOfferExpiresAt applies the entql time.Time predicate on the offer_expires_at field.
+func (f *ConversationFilter) WhereOfferExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldOfferExpiresAt))
+}
+
 // WhereHasOrganization applies a predicate to check if query has an edge organization.
 func (f *ConversationFilter) WhereHasOrganization() {
 	f.Where(entql.HasEdge("organization"))
@@ -1215,6 +1568,48 @@ func (f *ConversationFilter) WhereHasAssignee() {
 // WhereHasAssigneeWith applies a predicate to check if query has an edge assignee with a given conditions (other predicates).
 func (f *ConversationFilter) WhereHasAssigneeWith(preds ...predicate.User) {
 	f.Where(entql.HasEdgeWith("assignee", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRule applies a predicate to check if query has an edge rule.
+func (f *ConversationFilter) WhereHasRule() {
+	f.Where(entql.HasEdge("rule"))
+}
+
+// WhereHasRuleWith applies a predicate to check if query has an edge rule with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasRuleWith(preds ...predicate.Rule) {
+	f.Where(entql.HasEdgeWith("rule", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDepartment applies a predicate to check if query has an edge department.
+func (f *ConversationFilter) WhereHasDepartment() {
+	f.Where(entql.HasEdge("department"))
+}
+
+// WhereHasDepartmentWith applies a predicate to check if query has an edge department with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasDepartmentWith(preds ...predicate.Department) {
+	f.Where(entql.HasEdgeWith("department", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasOffers applies a predicate to check if query has an edge offers.
+func (f *ConversationFilter) WhereHasOffers() {
+	f.Where(entql.HasEdge("offers"))
+}
+
+// WhereHasOffersWith applies a predicate to check if query has an edge offers with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasOffersWith(preds ...predicate.Offer) {
+	f.Where(entql.HasEdgeWith("offers", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -1506,6 +1901,128 @@ func (f *CustomerFilter) WhereHasSourceChannelWith(preds ...predicate.Channel) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *DepartmentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DepartmentQuery builder.
+func (_q *DepartmentQuery) Filter() *DepartmentFilter {
+	return &DepartmentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DepartmentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DepartmentMutation builder.
+func (m *DepartmentMutation) Filter() *DepartmentFilter {
+	return &DepartmentFilter{config: m.config, predicateAdder: m}
+}
+
+// DepartmentFilter provides a generic filtering capability at runtime for DepartmentQuery.
+type DepartmentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DepartmentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DepartmentFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(department.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DepartmentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(department.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DepartmentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(department.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *DepartmentFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(department.FieldOrganizationID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *DepartmentFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(department.FieldName))
+}
+
+// WhereMethod applies the entql string predicate on the method field.
+func (f *DepartmentFilter) WhereMethod(p entql.StringP) {
+	f.Where(p.Field(department.FieldMethod))
+}
+
+// WhereOfferTimeoutSeconds applies the entql int predicate on the offer_timeout_seconds field.
+func (f *DepartmentFilter) WhereOfferTimeoutSeconds(p entql.IntP) {
+	f.Where(p.Field(department.FieldOfferTimeoutSeconds))
+}
+
+// WhereIsDefault applies the entql bool predicate on the is_default field.
+func (f *DepartmentFilter) WhereIsDefault(p entql.BoolP) {
+	f.Where(p.Field(department.FieldIsDefault))
+}
+
+// WhereTurn applies the entql int predicate on the turn field.
+func (f *DepartmentFilter) WhereTurn(p entql.IntP) {
+	f.Where(p.Field(department.FieldTurn))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *DepartmentFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *DepartmentFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMembers applies a predicate to check if query has an edge members.
+func (f *DepartmentFilter) WhereHasMembers() {
+	f.Where(entql.HasEdge("members"))
+}
+
+// WhereHasMembersWith applies a predicate to check if query has an edge members with a given conditions (other predicates).
+func (f *DepartmentFilter) WhereHasMembersWith(preds ...predicate.Member) {
+	f.Where(entql.HasEdgeWith("members", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversations applies a predicate to check if query has an edge conversations.
+func (f *DepartmentFilter) WhereHasConversations() {
+	f.Where(entql.HasEdge("conversations"))
+}
+
+// WhereHasConversationsWith applies a predicate to check if query has an edge conversations with a given conditions (other predicates).
+func (f *DepartmentFilter) WhereHasConversationsWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *EventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1534,7 +2051,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1578,6 +2095,11 @@ func (f *EventFilter) WhereConversationID(p entql.StringP) {
 // WhereMessageID applies the entql string predicate on the message_id field.
 func (f *EventFilter) WhereMessageID(p entql.StringP) {
 	f.Where(p.Field(event.FieldMessageID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *EventFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(event.FieldUserID))
 }
 
 // WhereAudienceUserID applies the entql string predicate on the audience_user_id field.
@@ -1633,7 +2155,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1765,7 +2287,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1784,6 +2306,137 @@ func (f *LoginAttemptFilter) WhereKey(p entql.StringP) {
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
 func (f *LoginAttemptFilter) WhereCreatedAt(p entql.TimeP) {
 	f.Where(p.Field(loginattempt.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MemberQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MemberQuery builder.
+func (_q *MemberQuery) Filter() *MemberFilter {
+	return &MemberFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MemberMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MemberMutation builder.
+func (m *MemberMutation) Filter() *MemberFilter {
+	return &MemberFilter{config: m.config, predicateAdder: m}
+}
+
+// MemberFilter provides a generic filtering capability at runtime for MemberQuery.
+type MemberFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MemberFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MemberFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(member.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MemberFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(member.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MemberFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(member.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *MemberFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(member.FieldOrganizationID))
+}
+
+// WhereRuleID applies the entql string predicate on the rule_id field.
+func (f *MemberFilter) WhereRuleID(p entql.StringP) {
+	f.Where(p.Field(member.FieldRuleID))
+}
+
+// WhereDepartmentID applies the entql string predicate on the department_id field.
+func (f *MemberFilter) WhereDepartmentID(p entql.StringP) {
+	f.Where(p.Field(member.FieldDepartmentID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *MemberFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(member.FieldUserID))
+}
+
+// WherePosition applies the entql int predicate on the position field.
+func (f *MemberFilter) WherePosition(p entql.IntP) {
+	f.Where(p.Field(member.FieldPosition))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *MemberFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *MemberFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRule applies a predicate to check if query has an edge rule.
+func (f *MemberFilter) WhereHasRule() {
+	f.Where(entql.HasEdge("rule"))
+}
+
+// WhereHasRuleWith applies a predicate to check if query has an edge rule with a given conditions (other predicates).
+func (f *MemberFilter) WhereHasRuleWith(preds ...predicate.Rule) {
+	f.Where(entql.HasEdgeWith("rule", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDepartment applies a predicate to check if query has an edge department.
+func (f *MemberFilter) WhereHasDepartment() {
+	f.Where(entql.HasEdge("department"))
+}
+
+// WhereHasDepartmentWith applies a predicate to check if query has an edge department with a given conditions (other predicates).
+func (f *MemberFilter) WhereHasDepartmentWith(preds ...predicate.Department) {
+	f.Where(entql.HasEdgeWith("department", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *MemberFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *MemberFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -1815,7 +2468,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2011,7 +2664,7 @@ type MessageTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2062,6 +2715,118 @@ func (f *MessageTemplateFilter) WhereHasOrganizationWith(preds ...predicate.Orga
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OfferQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OfferQuery builder.
+func (_q *OfferQuery) Filter() *OfferFilter {
+	return &OfferFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OfferMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OfferMutation builder.
+func (m *OfferMutation) Filter() *OfferFilter {
+	return &OfferFilter{config: m.config, predicateAdder: m}
+}
+
+// OfferFilter provides a generic filtering capability at runtime for OfferQuery.
+type OfferFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OfferFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *OfferFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OfferFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(offer.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *OfferFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(offer.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *OfferFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldOrganizationID))
+}
+
+// WhereConversationID applies the entql string predicate on the conversation_id field.
+func (f *OfferFilter) WhereConversationID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldConversationID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *OfferFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(offer.FieldUserID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *OfferFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(offer.FieldStatus))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *OfferFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *OfferFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversation applies a predicate to check if query has an edge conversation.
+func (f *OfferFilter) WhereHasConversation() {
+	f.Where(entql.HasEdge("conversation"))
+}
+
+// WhereHasConversationWith applies a predicate to check if query has an edge conversation with a given conditions (other predicates).
+func (f *OfferFilter) WhereHasConversationWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversation", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *OfferFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *OfferFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OrganizationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2090,7 +2855,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2122,6 +2887,142 @@ func (f *OrganizationFilter) WhereEventSeq(p entql.Int64P) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *RuleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RuleQuery builder.
+func (_q *RuleQuery) Filter() *RuleFilter {
+	return &RuleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RuleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RuleMutation builder.
+func (m *RuleMutation) Filter() *RuleFilter {
+	return &RuleFilter{config: m.config, predicateAdder: m}
+}
+
+// RuleFilter provides a generic filtering capability at runtime for RuleQuery.
+type RuleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RuleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RuleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(rule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RuleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(rule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RuleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(rule.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *RuleFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(rule.FieldOrganizationID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *RuleFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(rule.FieldName))
+}
+
+// WhereMethod applies the entql string predicate on the method field.
+func (f *RuleFilter) WhereMethod(p entql.StringP) {
+	f.Where(p.Field(rule.FieldMethod))
+}
+
+// WhereOfferTimeoutSeconds applies the entql int predicate on the offer_timeout_seconds field.
+func (f *RuleFilter) WhereOfferTimeoutSeconds(p entql.IntP) {
+	f.Where(p.Field(rule.FieldOfferTimeoutSeconds))
+}
+
+// WhereOldConversations applies the entql string predicate on the old_conversations field.
+func (f *RuleFilter) WhereOldConversations(p entql.StringP) {
+	f.Where(p.Field(rule.FieldOldConversations))
+}
+
+// WhereTurn applies the entql int predicate on the turn field.
+func (f *RuleFilter) WhereTurn(p entql.IntP) {
+	f.Where(p.Field(rule.FieldTurn))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *RuleFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *RuleFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannels applies a predicate to check if query has an edge channels.
+func (f *RuleFilter) WhereHasChannels() {
+	f.Where(entql.HasEdge("channels"))
+}
+
+// WhereHasChannelsWith applies a predicate to check if query has an edge channels with a given conditions (other predicates).
+func (f *RuleFilter) WhereHasChannelsWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channels", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMembers applies a predicate to check if query has an edge members.
+func (f *RuleFilter) WhereHasMembers() {
+	f.Where(entql.HasEdge("members"))
+}
+
+// WhereHasMembersWith applies a predicate to check if query has an edge members with a given conditions (other predicates).
+func (f *RuleFilter) WhereHasMembersWith(preds ...predicate.Member) {
+	f.Where(entql.HasEdgeWith("members", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversations applies a predicate to check if query has an edge conversations.
+func (f *RuleFilter) WhereHasConversations() {
+	f.Where(entql.HasEdge("conversations"))
+}
+
+// WhereHasConversationsWith applies a predicate to check if query has an edge conversations with a given conditions (other predicates).
+func (f *RuleFilter) WhereHasConversationsWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2150,7 +3051,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2253,7 +3154,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2346,7 +3247,7 @@ type TimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2445,7 +3346,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2494,6 +3395,11 @@ func (f *UserFilter) WhereRole(p entql.StringP) {
 // WherePresence applies the entql string predicate on the presence field.
 func (f *UserFilter) WherePresence(p entql.StringP) {
 	f.Where(p.Field(user.FieldPresence))
+}
+
+// WhereLastSeenAt applies the entql time.Time predicate on the last_seen_at field.
+func (f *UserFilter) WhereLastSeenAt(p entql.TimeP) {
+	f.Where(p.Field(user.FieldLastSeenAt))
 }
 
 // WhereActive applies the entql bool predicate on the active field.
@@ -2563,7 +3469,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

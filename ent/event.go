@@ -33,6 +33,8 @@ type Event struct {
 	ConversationID gid.ID `json:"conversation_id,omitempty"`
 	// MessageID holds the value of the "message_id" field.
 	MessageID gid.ID `json:"message_id,omitempty"`
+	// UserID holds the value of the "user_id" field.
+	UserID gid.ID `json:"user_id,omitempty"`
 	// AudienceUserID holds the value of the "audience_user_id" field.
 	AudienceUserID gid.ID `json:"audience_user_id,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -68,7 +70,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case event.FieldID, event.FieldOrganizationID, event.FieldChannelID, event.FieldConversationID, event.FieldMessageID, event.FieldAudienceUserID:
+		case event.FieldID, event.FieldOrganizationID, event.FieldChannelID, event.FieldConversationID, event.FieldMessageID, event.FieldUserID, event.FieldAudienceUserID:
 			values[i] = new(gid.ID)
 		case event.FieldSeq:
 			values[i] = new(sql.NullInt64)
@@ -138,6 +140,12 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field message_id", values[i])
 			} else if value != nil {
 				_m.MessageID = *value
+			}
+		case event.FieldUserID:
+			if value, ok := values[i].(*gid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field user_id", values[i])
+			} else if value != nil {
+				_m.UserID = *value
 			}
 		case event.FieldAudienceUserID:
 			if value, ok := values[i].(*gid.ID); !ok {
@@ -212,6 +220,9 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("message_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MessageID))
+	builder.WriteString(", ")
+	builder.WriteString("user_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.UserID))
 	builder.WriteString(", ")
 	builder.WriteString("audience_user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AudienceUserID))

@@ -91,6 +91,20 @@ func (_c *EventCreate) SetNillableMessageID(v *gid.ID) *EventCreate {
 	return _c
 }
 
+// SetUserID sets the "user_id" field.
+func (_c *EventCreate) SetUserID(v gid.ID) *EventCreate {
+	_c.mutation.SetUserID(v)
+	return _c
+}
+
+// SetNillableUserID sets the "user_id" field if the given value is not nil.
+func (_c *EventCreate) SetNillableUserID(v *gid.ID) *EventCreate {
+	if v != nil {
+		_c.SetUserID(*v)
+	}
+	return _c
+}
+
 // SetAudienceUserID sets the "audience_user_id" field.
 func (_c *EventCreate) SetAudienceUserID(v gid.ID) *EventCreate {
 	_c.mutation.SetAudienceUserID(v)
@@ -277,6 +291,10 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldMessageID, field.TypeString, value)
 		_node.MessageID = value
 	}
+	if value, ok := _c.mutation.UserID(); ok {
+		_spec.SetField(event.FieldUserID, field.TypeString, value)
+		_node.UserID = value
+	}
 	if value, ok := _c.mutation.AudienceUserID(); ok {
 		_spec.SetField(event.FieldAudienceUserID, field.TypeString, value)
 		_node.AudienceUserID = value
@@ -391,6 +409,9 @@ func (u *EventUpsertOne) UpdateNewValues() *EventUpsertOne {
 		}
 		if _, exists := u.create.mutation.MessageID(); exists {
 			s.SetIgnore(event.FieldMessageID)
+		}
+		if _, exists := u.create.mutation.UserID(); exists {
+			s.SetIgnore(event.FieldUserID)
 		}
 		if _, exists := u.create.mutation.AudienceUserID(); exists {
 			s.SetIgnore(event.FieldAudienceUserID)
@@ -632,6 +653,9 @@ func (u *EventUpsertBulk) UpdateNewValues() *EventUpsertBulk {
 			}
 			if _, exists := b.mutation.MessageID(); exists {
 				s.SetIgnore(event.FieldMessageID)
+			}
+			if _, exists := b.mutation.UserID(); exists {
+				s.SetIgnore(event.FieldUserID)
 			}
 			if _, exists := b.mutation.AudienceUserID(); exists {
 				s.SetIgnore(event.FieldAudienceUserID)

@@ -95,6 +95,9 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.MessageIDCleared() {
 		_spec.ClearField(event.FieldMessageID, field.TypeString)
 	}
+	if _u.mutation.UserIDCleared() {
+		_spec.ClearField(event.FieldUserID, field.TypeString)
+	}
 	if _u.mutation.AudienceUserIDCleared() {
 		_spec.ClearField(event.FieldAudienceUserID, field.TypeString)
 	}
@@ -216,6 +219,9 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.MessageIDCleared() {
 		_spec.ClearField(event.FieldMessageID, field.TypeString)
+	}
+	if _u.mutation.UserIDCleared() {
+		_spec.ClearField(event.FieldUserID, field.TypeString)
 	}
 	if _u.mutation.AudienceUserIDCleared() {
 		_spec.ClearField(event.FieldAudienceUserID, field.TypeString)

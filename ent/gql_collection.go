@@ -15,10 +15,12 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -190,6 +192,21 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[channel.FieldConnectedByID]; !ok {
 				selectedFields = append(selectedFields, channel.FieldConnectedByID)
 				fieldSeen[channel.FieldConnectedByID] = struct{}{}
+			}
+
+		case "rule":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RuleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ruleImplementors)...); err != nil {
+				return err
+			}
+			_q.withRule = query
+			if _, ok := fieldSeen[channel.FieldRuleID]; !ok {
+				selectedFields = append(selectedFields, channel.FieldRuleID)
+				fieldSeen[channel.FieldRuleID] = struct{}{}
 			}
 		case "createdAt":
 			if _, ok := fieldSeen[channel.FieldCreatedAt]; !ok {
@@ -376,6 +393,36 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				fieldSeen[conversation.FieldAssigneeID] = struct{}{}
 			}
 
+		case "rule":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RuleClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ruleImplementors)...); err != nil {
+				return err
+			}
+			_q.withRule = query
+			if _, ok := fieldSeen[conversation.FieldRuleID]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldRuleID)
+				fieldSeen[conversation.FieldRuleID] = struct{}{}
+			}
+
+		case "department":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DepartmentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, departmentImplementors)...); err != nil {
+				return err
+			}
+			_q.withDepartment = query
+			if _, ok := fieldSeen[conversation.FieldDepartmentID]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldDepartmentID)
+				fieldSeen[conversation.FieldDepartmentID] = struct{}{}
+			}
+
 		case "messages":
 			var (
 				alias = field.Alias
@@ -419,10 +466,10 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 						}
 						for i := range nodes {
 							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[3] == nil {
-								nodes[i].Edges.totalCount[3] = make(map[string]int)
+							if nodes[i].Edges.totalCount[5] == nil {
+								nodes[i].Edges.totalCount[5] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[3][alias] = n
+							nodes[i].Edges.totalCount[5][alias] = n
 						}
 						return nil
 					})
@@ -430,10 +477,10 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
 						for i := range nodes {
 							n := len(nodes[i].Edges.Messages)
-							if nodes[i].Edges.totalCount[3] == nil {
-								nodes[i].Edges.totalCount[3] = make(map[string]int)
+							if nodes[i].Edges.totalCount[5] == nil {
+								nodes[i].Edges.totalCount[5] = make(map[string]int)
 							}
-							nodes[i].Edges.totalCount[3][alias] = n
+							nodes[i].Edges.totalCount[5][alias] = n
 						}
 						return nil
 					})
@@ -493,6 +540,16 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			if _, ok := fieldSeen[conversation.FieldLastInboundAt]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldLastInboundAt)
 				fieldSeen[conversation.FieldLastInboundAt] = struct{}{}
+			}
+		case "distributionState":
+			if _, ok := fieldSeen[conversation.FieldDistributionState]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldDistributionState)
+				fieldSeen[conversation.FieldDistributionState] = struct{}{}
+			}
+		case "offerExpiresAt":
+			if _, ok := fieldSeen[conversation.FieldOfferExpiresAt]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldOfferExpiresAt)
+				fieldSeen[conversation.FieldOfferExpiresAt] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -865,6 +922,120 @@ func newCustomerPaginateArgs(rv map[string]any) *customerPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*CustomerWhereInput); ok {
 		args.opts = append(args.opts, WithCustomerFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DepartmentQuery) CollectFields(ctx context.Context, satisfies ...string) (*DepartmentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DepartmentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(department.Columns))
+		selectedFields = []string{department.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[department.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, department.FieldCreatedAt)
+				fieldSeen[department.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[department.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, department.FieldUpdatedAt)
+				fieldSeen[department.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[department.FieldName]; !ok {
+				selectedFields = append(selectedFields, department.FieldName)
+				fieldSeen[department.FieldName] = struct{}{}
+			}
+		case "method":
+			if _, ok := fieldSeen[department.FieldMethod]; !ok {
+				selectedFields = append(selectedFields, department.FieldMethod)
+				fieldSeen[department.FieldMethod] = struct{}{}
+			}
+		case "offerTimeoutSeconds":
+			if _, ok := fieldSeen[department.FieldOfferTimeoutSeconds]; !ok {
+				selectedFields = append(selectedFields, department.FieldOfferTimeoutSeconds)
+				fieldSeen[department.FieldOfferTimeoutSeconds] = struct{}{}
+			}
+		case "isDefault":
+			if _, ok := fieldSeen[department.FieldIsDefault]; !ok {
+				selectedFields = append(selectedFields, department.FieldIsDefault)
+				fieldSeen[department.FieldIsDefault] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type departmentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DepartmentPaginateOption
+}
+
+func newDepartmentPaginateArgs(rv map[string]any) *departmentPaginateArgs {
+	args := &departmentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DepartmentOrder{Field: &DepartmentOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDepartmentOrder(order))
+			}
+		case *DepartmentOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDepartmentOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*DepartmentWhereInput); ok {
+		args.opts = append(args.opts, WithDepartmentFilter(v.Filter))
 	}
 	return args
 }
@@ -1380,6 +1551,133 @@ func newOrganizationPaginateArgs(rv map[string]any) *organizationPaginateArgs {
 				args.opts = append(args.opts, WithOrganizationOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RuleQuery) CollectFields(ctx context.Context, satisfies ...string) (*RuleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RuleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(rule.Columns))
+		selectedFields = []string{rule.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channels":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedChannels(alias, func(wq *ChannelQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[rule.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, rule.FieldCreatedAt)
+				fieldSeen[rule.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[rule.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, rule.FieldUpdatedAt)
+				fieldSeen[rule.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[rule.FieldName]; !ok {
+				selectedFields = append(selectedFields, rule.FieldName)
+				fieldSeen[rule.FieldName] = struct{}{}
+			}
+		case "method":
+			if _, ok := fieldSeen[rule.FieldMethod]; !ok {
+				selectedFields = append(selectedFields, rule.FieldMethod)
+				fieldSeen[rule.FieldMethod] = struct{}{}
+			}
+		case "offerTimeoutSeconds":
+			if _, ok := fieldSeen[rule.FieldOfferTimeoutSeconds]; !ok {
+				selectedFields = append(selectedFields, rule.FieldOfferTimeoutSeconds)
+				fieldSeen[rule.FieldOfferTimeoutSeconds] = struct{}{}
+			}
+		case "oldConversations":
+			if _, ok := fieldSeen[rule.FieldOldConversations]; !ok {
+				selectedFields = append(selectedFields, rule.FieldOldConversations)
+				fieldSeen[rule.FieldOldConversations] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type rulePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RulePaginateOption
+}
+
+func newRulePaginateArgs(rv map[string]any) *rulePaginateArgs {
+	args := &rulePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RuleOrder{Field: &RuleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRuleOrder(order))
+			}
+		case *RuleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRuleOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*RuleWhereInput); ok {
+		args.opts = append(args.opts, WithRuleFilter(v.Filter))
 	}
 	return args
 }

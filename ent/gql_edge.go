@@ -24,6 +24,14 @@ func (_m *Channel) ConnectedBy(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Channel) Rule(ctx context.Context) (*Rule, error) {
+	result, err := _m.Edges.RuleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRule().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Conversation) Channel(ctx context.Context) (*Channel, error) {
 	result, err := _m.Edges.ChannelOrErr()
 	if IsNotLoaded(err) {
@@ -48,6 +56,22 @@ func (_m *Conversation) Assignee(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Conversation) Rule(ctx context.Context) (*Rule, error) {
+	result, err := _m.Edges.RuleOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRule().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Conversation) Department(ctx context.Context) (*Department, error) {
+	result, err := _m.Edges.DepartmentOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDepartment().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Conversation) Messages(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *MessageOrder, where *MessageWhereInput,
 ) (*MessageConnection, error) {
@@ -56,7 +80,7 @@ func (_m *Conversation) Messages(
 		WithMessageFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[3][alias]
+	totalCount, hasTotalCount := _m.Edges.totalCount[5][alias]
 	if nodes, err := _m.NamedMessages(alias); err == nil || hasTotalCount {
 		pager, err := newMessagePager(opts, last != nil)
 		if err != nil {
@@ -127,6 +151,18 @@ func (_m *Message) SenderUser(ctx context.Context) (*User, error) {
 		result, err = _m.QuerySenderUser().Only(ctx)
 	}
 	return result, MaskNotFound(err)
+}
+
+func (_m *Rule) Channels(ctx context.Context) (result []*Channel, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedChannels(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.ChannelsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannels().All(ctx)
+	}
+	return result, err
 }
 
 func (_m *Tag) Customers(

@@ -19,10 +19,12 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -1894,6 +1896,338 @@ func (_m *Customer) ToEdge(order *CustomerOrder) *CustomerEdge {
 	}
 }
 
+// DepartmentEdge is the edge representation of Department.
+type DepartmentEdge struct {
+	Node   *Department `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// DepartmentConnection is the connection containing edges to Department.
+type DepartmentConnection struct {
+	Edges      []*DepartmentEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *DepartmentConnection) build(nodes []*Department, pager *departmentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Department
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Department {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Department {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DepartmentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DepartmentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DepartmentPaginateOption enables pagination customization.
+type DepartmentPaginateOption func(*departmentPager) error
+
+// WithDepartmentOrder configures pagination ordering.
+func WithDepartmentOrder(order *DepartmentOrder) DepartmentPaginateOption {
+	if order == nil {
+		order = DefaultDepartmentOrder
+	}
+	o := *order
+	return func(pager *departmentPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDepartmentOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDepartmentFilter configures pagination filter.
+func WithDepartmentFilter(filter func(*DepartmentQuery) (*DepartmentQuery, error)) DepartmentPaginateOption {
+	return func(pager *departmentPager) error {
+		if filter == nil {
+			return errors.New("DepartmentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type departmentPager struct {
+	reverse bool
+	order   *DepartmentOrder
+	filter  func(*DepartmentQuery) (*DepartmentQuery, error)
+}
+
+func newDepartmentPager(opts []DepartmentPaginateOption, reverse bool) (*departmentPager, error) {
+	pager := &departmentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDepartmentOrder
+	}
+	return pager, nil
+}
+
+func (p *departmentPager) applyFilter(query *DepartmentQuery) (*DepartmentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *departmentPager) toCursor(_m *Department) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *departmentPager) applyCursors(query *DepartmentQuery, after, before *Cursor) (*DepartmentQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDepartmentOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *departmentPager) applyOrder(query *DepartmentQuery) *DepartmentQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDepartmentOrder.Field {
+		query = query.Order(DefaultDepartmentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *departmentPager) orderExpr(query *DepartmentQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDepartmentOrder.Field {
+			b.Comma().Ident(DefaultDepartmentOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Department.
+func (_m *DepartmentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DepartmentPaginateOption,
+) (*DepartmentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDepartmentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DepartmentConnection{Edges: []*DepartmentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DepartmentOrderFieldCreatedAt orders Department by created_at.
+	DepartmentOrderFieldCreatedAt = &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: department.FieldCreatedAt,
+		toTerm: department.ByCreatedAt,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// DepartmentOrderFieldUpdatedAt orders Department by updated_at.
+	DepartmentOrderFieldUpdatedAt = &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: department.FieldUpdatedAt,
+		toTerm: department.ByUpdatedAt,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// DepartmentOrderFieldName orders Department by name.
+	DepartmentOrderFieldName = &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: department.FieldName,
+		toTerm: department.ByName,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DepartmentOrderField) String() string {
+	var str string
+	switch f.column {
+	case DepartmentOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case DepartmentOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case DepartmentOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DepartmentOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DepartmentOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DepartmentOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DepartmentOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *DepartmentOrderFieldUpdatedAt
+	case "NAME":
+		*f = *DepartmentOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid DepartmentOrderField", str)
+	}
+	return nil
+}
+
+// DepartmentOrderField defines the ordering field of Department.
+type DepartmentOrderField struct {
+	// Value extracts the ordering value from the given Department.
+	Value    func(*Department) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) department.OrderOption
+	toCursor func(*Department) Cursor
+}
+
+// DepartmentOrder defines the ordering of Department.
+type DepartmentOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *DepartmentOrderField `json:"field"`
+}
+
+// DefaultDepartmentOrder is the default ordering of Department.
+var DefaultDepartmentOrder = &DepartmentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DepartmentOrderField{
+		Value: func(_m *Department) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: department.FieldID,
+		toTerm: department.ByID,
+		toCursor: func(_m *Department) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Department into DepartmentEdge.
+func (_m *Department) ToEdge(order *DepartmentOrder) *DepartmentEdge {
+	if order == nil {
+		order = DefaultDepartmentOrder
+	}
+	return &DepartmentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // IdentityEdge is the edge representation of Identity.
 type IdentityEdge struct {
 	Node   *Identity `json:"node"`
@@ -3163,6 +3497,338 @@ func (_m *Organization) ToEdge(order *OrganizationOrder) *OrganizationEdge {
 		order = DefaultOrganizationOrder
 	}
 	return &OrganizationEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RuleEdge is the edge representation of Rule.
+type RuleEdge struct {
+	Node   *Rule  `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// RuleConnection is the connection containing edges to Rule.
+type RuleConnection struct {
+	Edges      []*RuleEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func (c *RuleConnection) build(nodes []*Rule, pager *rulePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Rule
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Rule {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Rule {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RuleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RuleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RulePaginateOption enables pagination customization.
+type RulePaginateOption func(*rulePager) error
+
+// WithRuleOrder configures pagination ordering.
+func WithRuleOrder(order *RuleOrder) RulePaginateOption {
+	if order == nil {
+		order = DefaultRuleOrder
+	}
+	o := *order
+	return func(pager *rulePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRuleOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRuleFilter configures pagination filter.
+func WithRuleFilter(filter func(*RuleQuery) (*RuleQuery, error)) RulePaginateOption {
+	return func(pager *rulePager) error {
+		if filter == nil {
+			return errors.New("RuleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type rulePager struct {
+	reverse bool
+	order   *RuleOrder
+	filter  func(*RuleQuery) (*RuleQuery, error)
+}
+
+func newRulePager(opts []RulePaginateOption, reverse bool) (*rulePager, error) {
+	pager := &rulePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRuleOrder
+	}
+	return pager, nil
+}
+
+func (p *rulePager) applyFilter(query *RuleQuery) (*RuleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *rulePager) toCursor(_m *Rule) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *rulePager) applyCursors(query *RuleQuery, after, before *Cursor) (*RuleQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRuleOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *rulePager) applyOrder(query *RuleQuery) *RuleQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRuleOrder.Field {
+		query = query.Order(DefaultRuleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *rulePager) orderExpr(query *RuleQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRuleOrder.Field {
+			b.Comma().Ident(DefaultRuleOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Rule.
+func (_m *RuleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RulePaginateOption,
+) (*RuleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRulePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RuleConnection{Edges: []*RuleEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// RuleOrderFieldCreatedAt orders Rule by created_at.
+	RuleOrderFieldCreatedAt = &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: rule.FieldCreatedAt,
+		toTerm: rule.ByCreatedAt,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// RuleOrderFieldUpdatedAt orders Rule by updated_at.
+	RuleOrderFieldUpdatedAt = &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: rule.FieldUpdatedAt,
+		toTerm: rule.ByUpdatedAt,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// RuleOrderFieldName orders Rule by name.
+	RuleOrderFieldName = &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: rule.FieldName,
+		toTerm: rule.ByName,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f RuleOrderField) String() string {
+	var str string
+	switch f.column {
+	case RuleOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case RuleOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case RuleOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f RuleOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *RuleOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("RuleOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *RuleOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *RuleOrderFieldUpdatedAt
+	case "NAME":
+		*f = *RuleOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid RuleOrderField", str)
+	}
+	return nil
+}
+
+// RuleOrderField defines the ordering field of Rule.
+type RuleOrderField struct {
+	// Value extracts the ordering value from the given Rule.
+	Value    func(*Rule) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) rule.OrderOption
+	toCursor func(*Rule) Cursor
+}
+
+// RuleOrder defines the ordering of Rule.
+type RuleOrder struct {
+	Direction OrderDirection  `json:"direction"`
+	Field     *RuleOrderField `json:"field"`
+}
+
+// DefaultRuleOrder is the default ordering of Rule.
+var DefaultRuleOrder = &RuleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: rule.FieldID,
+		toTerm: rule.ByID,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Rule into RuleEdge.
+func (_m *Rule) ToEdge(order *RuleOrder) *RuleEdge {
+	if order == nil {
+		order = DefaultRuleOrder
+	}
+	return &RuleEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -11,9 +11,12 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/rule"
+	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -145,6 +148,10 @@ type ChannelWhereInput struct {
 	// "connected_by" edge predicates.
 	HasConnectedBy     *bool             `json:"hasConnectedBy,omitempty"`
 	HasConnectedByWith []*UserWhereInput `json:"hasConnectedByWith,omitempty"`
+
+	// "rule" edge predicates.
+	HasRule     *bool             `json:"hasRule,omitempty"`
+	HasRuleWith []*RuleWhereInput `json:"hasRuleWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -510,6 +517,24 @@ func (i *ChannelWhereInput) P() (predicate.Channel, error) {
 		}
 		predicates = append(predicates, channel.HasConnectedByWith(with...))
 	}
+	if i.HasRule != nil {
+		p := channel.HasRule()
+		if !*i.HasRule {
+			p = channel.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRuleWith) > 0 {
+		with := make([]predicate.Rule, 0, len(i.HasRuleWith))
+		for _, w := range i.HasRuleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRuleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, channel.HasRuleWith(with...))
+	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyChannelWhereInput
@@ -597,6 +622,24 @@ type ConversationWhereInput struct {
 	LastInboundAtIsNil  bool        `json:"lastInboundAtIsNil,omitempty"`
 	LastInboundAtNotNil bool        `json:"lastInboundAtNotNil,omitempty"`
 
+	// "distribution_state" field predicates.
+	DistributionState      *conversation.DistributionState  `json:"distributionState,omitempty"`
+	DistributionStateNEQ   *conversation.DistributionState  `json:"distributionStateNEQ,omitempty"`
+	DistributionStateIn    []conversation.DistributionState `json:"distributionStateIn,omitempty"`
+	DistributionStateNotIn []conversation.DistributionState `json:"distributionStateNotIn,omitempty"`
+
+	// "offer_expires_at" field predicates.
+	OfferExpiresAt       *time.Time  `json:"offerExpiresAt,omitempty"`
+	OfferExpiresAtNEQ    *time.Time  `json:"offerExpiresAtNEQ,omitempty"`
+	OfferExpiresAtIn     []time.Time `json:"offerExpiresAtIn,omitempty"`
+	OfferExpiresAtNotIn  []time.Time `json:"offerExpiresAtNotIn,omitempty"`
+	OfferExpiresAtGT     *time.Time  `json:"offerExpiresAtGT,omitempty"`
+	OfferExpiresAtGTE    *time.Time  `json:"offerExpiresAtGTE,omitempty"`
+	OfferExpiresAtLT     *time.Time  `json:"offerExpiresAtLT,omitempty"`
+	OfferExpiresAtLTE    *time.Time  `json:"offerExpiresAtLTE,omitempty"`
+	OfferExpiresAtIsNil  bool        `json:"offerExpiresAtIsNil,omitempty"`
+	OfferExpiresAtNotNil bool        `json:"offerExpiresAtNotNil,omitempty"`
+
 	// "channel" edge predicates.
 	HasChannel     *bool                `json:"hasChannel,omitempty"`
 	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
@@ -608,6 +651,14 @@ type ConversationWhereInput struct {
 	// "assignee" edge predicates.
 	HasAssignee     *bool             `json:"hasAssignee,omitempty"`
 	HasAssigneeWith []*UserWhereInput `json:"hasAssigneeWith,omitempty"`
+
+	// "rule" edge predicates.
+	HasRule     *bool             `json:"hasRule,omitempty"`
+	HasRuleWith []*RuleWhereInput `json:"hasRuleWith,omitempty"`
+
+	// "department" edge predicates.
+	HasDepartment     *bool                   `json:"hasDepartment,omitempty"`
+	HasDepartmentWith []*DepartmentWhereInput `json:"hasDepartmentWith,omitempty"`
 
 	// "messages" edge predicates.
 	HasMessages     *bool                `json:"hasMessages,omitempty"`
@@ -853,6 +904,48 @@ func (i *ConversationWhereInput) P() (predicate.Conversation, error) {
 	if i.LastInboundAtNotNil {
 		predicates = append(predicates, conversation.LastInboundAtNotNil())
 	}
+	if i.DistributionState != nil {
+		predicates = append(predicates, conversation.DistributionStateEQ(*i.DistributionState))
+	}
+	if i.DistributionStateNEQ != nil {
+		predicates = append(predicates, conversation.DistributionStateNEQ(*i.DistributionStateNEQ))
+	}
+	if len(i.DistributionStateIn) > 0 {
+		predicates = append(predicates, conversation.DistributionStateIn(i.DistributionStateIn...))
+	}
+	if len(i.DistributionStateNotIn) > 0 {
+		predicates = append(predicates, conversation.DistributionStateNotIn(i.DistributionStateNotIn...))
+	}
+	if i.OfferExpiresAt != nil {
+		predicates = append(predicates, conversation.OfferExpiresAtEQ(*i.OfferExpiresAt))
+	}
+	if i.OfferExpiresAtNEQ != nil {
+		predicates = append(predicates, conversation.OfferExpiresAtNEQ(*i.OfferExpiresAtNEQ))
+	}
+	if len(i.OfferExpiresAtIn) > 0 {
+		predicates = append(predicates, conversation.OfferExpiresAtIn(i.OfferExpiresAtIn...))
+	}
+	if len(i.OfferExpiresAtNotIn) > 0 {
+		predicates = append(predicates, conversation.OfferExpiresAtNotIn(i.OfferExpiresAtNotIn...))
+	}
+	if i.OfferExpiresAtGT != nil {
+		predicates = append(predicates, conversation.OfferExpiresAtGT(*i.OfferExpiresAtGT))
+	}
+	if i.OfferExpiresAtGTE != nil {
+		predicates = append(predicates, conversation.OfferExpiresAtGTE(*i.OfferExpiresAtGTE))
+	}
+	if i.OfferExpiresAtLT != nil {
+		predicates = append(predicates, conversation.OfferExpiresAtLT(*i.OfferExpiresAtLT))
+	}
+	if i.OfferExpiresAtLTE != nil {
+		predicates = append(predicates, conversation.OfferExpiresAtLTE(*i.OfferExpiresAtLTE))
+	}
+	if i.OfferExpiresAtIsNil {
+		predicates = append(predicates, conversation.OfferExpiresAtIsNil())
+	}
+	if i.OfferExpiresAtNotNil {
+		predicates = append(predicates, conversation.OfferExpiresAtNotNil())
+	}
 
 	if i.HasChannel != nil {
 		p := conversation.HasChannel()
@@ -907,6 +1000,42 @@ func (i *ConversationWhereInput) P() (predicate.Conversation, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, conversation.HasAssigneeWith(with...))
+	}
+	if i.HasRule != nil {
+		p := conversation.HasRule()
+		if !*i.HasRule {
+			p = conversation.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRuleWith) > 0 {
+		with := make([]predicate.Rule, 0, len(i.HasRuleWith))
+		for _, w := range i.HasRuleWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRuleWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, conversation.HasRuleWith(with...))
+	}
+	if i.HasDepartment != nil {
+		p := conversation.HasDepartment()
+		if !*i.HasDepartment {
+			p = conversation.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDepartmentWith) > 0 {
+		with := make([]predicate.Department, 0, len(i.HasDepartmentWith))
+		for _, w := range i.HasDepartmentWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDepartmentWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, conversation.HasDepartmentWith(with...))
 	}
 	if i.HasMessages != nil {
 		p := conversation.HasMessages()
@@ -1944,6 +2073,314 @@ func (i *CustomerWhereInput) P() (predicate.Customer, error) {
 	}
 }
 
+// DepartmentWhereInput represents a where input for filtering Department queries.
+type DepartmentWhereInput struct {
+	Predicates []predicate.Department  `json:"-"`
+	Not        *DepartmentWhereInput   `json:"not,omitempty"`
+	Or         []*DepartmentWhereInput `json:"or,omitempty"`
+	And        []*DepartmentWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "method" field predicates.
+	Method      *schematype.DistributionMethod  `json:"method,omitempty"`
+	MethodNEQ   *schematype.DistributionMethod  `json:"methodNEQ,omitempty"`
+	MethodIn    []schematype.DistributionMethod `json:"methodIn,omitempty"`
+	MethodNotIn []schematype.DistributionMethod `json:"methodNotIn,omitempty"`
+
+	// "offer_timeout_seconds" field predicates.
+	OfferTimeoutSeconds      *int  `json:"offerTimeoutSeconds,omitempty"`
+	OfferTimeoutSecondsNEQ   *int  `json:"offerTimeoutSecondsNEQ,omitempty"`
+	OfferTimeoutSecondsIn    []int `json:"offerTimeoutSecondsIn,omitempty"`
+	OfferTimeoutSecondsNotIn []int `json:"offerTimeoutSecondsNotIn,omitempty"`
+	OfferTimeoutSecondsGT    *int  `json:"offerTimeoutSecondsGT,omitempty"`
+	OfferTimeoutSecondsGTE   *int  `json:"offerTimeoutSecondsGTE,omitempty"`
+	OfferTimeoutSecondsLT    *int  `json:"offerTimeoutSecondsLT,omitempty"`
+	OfferTimeoutSecondsLTE   *int  `json:"offerTimeoutSecondsLTE,omitempty"`
+
+	// "is_default" field predicates.
+	IsDefault    *bool `json:"isDefault,omitempty"`
+	IsDefaultNEQ *bool `json:"isDefaultNEQ,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *DepartmentWhereInput) AddPredicates(predicates ...predicate.Department) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the DepartmentWhereInput filter on the DepartmentQuery builder.
+func (i *DepartmentWhereInput) Filter(q *DepartmentQuery) (*DepartmentQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyDepartmentWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyDepartmentWhereInput is returned in case the DepartmentWhereInput is empty.
+var ErrEmptyDepartmentWhereInput = errors.New("ent: empty predicate DepartmentWhereInput")
+
+// P returns a predicate for filtering departments.
+// An error is returned if the input is empty or invalid.
+func (i *DepartmentWhereInput) P() (predicate.Department, error) {
+	var predicates []predicate.Department
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, department.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Department, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, department.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Department, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, department.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, department.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, department.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, department.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, department.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, department.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, department.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, department.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, department.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, department.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, department.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, department.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, department.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, department.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, department.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, department.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, department.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, department.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, department.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, department.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, department.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, department.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, department.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, department.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, department.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, department.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, department.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, department.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, department.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, department.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, department.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, department.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, department.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, department.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, department.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, department.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, department.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, department.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Method != nil {
+		predicates = append(predicates, department.MethodEQ(*i.Method))
+	}
+	if i.MethodNEQ != nil {
+		predicates = append(predicates, department.MethodNEQ(*i.MethodNEQ))
+	}
+	if len(i.MethodIn) > 0 {
+		predicates = append(predicates, department.MethodIn(i.MethodIn...))
+	}
+	if len(i.MethodNotIn) > 0 {
+		predicates = append(predicates, department.MethodNotIn(i.MethodNotIn...))
+	}
+	if i.OfferTimeoutSeconds != nil {
+		predicates = append(predicates, department.OfferTimeoutSecondsEQ(*i.OfferTimeoutSeconds))
+	}
+	if i.OfferTimeoutSecondsNEQ != nil {
+		predicates = append(predicates, department.OfferTimeoutSecondsNEQ(*i.OfferTimeoutSecondsNEQ))
+	}
+	if len(i.OfferTimeoutSecondsIn) > 0 {
+		predicates = append(predicates, department.OfferTimeoutSecondsIn(i.OfferTimeoutSecondsIn...))
+	}
+	if len(i.OfferTimeoutSecondsNotIn) > 0 {
+		predicates = append(predicates, department.OfferTimeoutSecondsNotIn(i.OfferTimeoutSecondsNotIn...))
+	}
+	if i.OfferTimeoutSecondsGT != nil {
+		predicates = append(predicates, department.OfferTimeoutSecondsGT(*i.OfferTimeoutSecondsGT))
+	}
+	if i.OfferTimeoutSecondsGTE != nil {
+		predicates = append(predicates, department.OfferTimeoutSecondsGTE(*i.OfferTimeoutSecondsGTE))
+	}
+	if i.OfferTimeoutSecondsLT != nil {
+		predicates = append(predicates, department.OfferTimeoutSecondsLT(*i.OfferTimeoutSecondsLT))
+	}
+	if i.OfferTimeoutSecondsLTE != nil {
+		predicates = append(predicates, department.OfferTimeoutSecondsLTE(*i.OfferTimeoutSecondsLTE))
+	}
+	if i.IsDefault != nil {
+		predicates = append(predicates, department.IsDefaultEQ(*i.IsDefault))
+	}
+	if i.IsDefaultNEQ != nil {
+		predicates = append(predicates, department.IsDefaultNEQ(*i.IsDefaultNEQ))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyDepartmentWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return department.And(predicates...), nil
+	}
+}
+
 // MessageWhereInput represents a where input for filtering Message queries.
 type MessageWhereInput struct {
 	Predicates []predicate.Message  `json:"-"`
@@ -2799,6 +3236,344 @@ func (i *MessageTemplateWhereInput) P() (predicate.MessageTemplate, error) {
 		return predicates[0], nil
 	default:
 		return messagetemplate.And(predicates...), nil
+	}
+}
+
+// RuleWhereInput represents a where input for filtering Rule queries.
+type RuleWhereInput struct {
+	Predicates []predicate.Rule  `json:"-"`
+	Not        *RuleWhereInput   `json:"not,omitempty"`
+	Or         []*RuleWhereInput `json:"or,omitempty"`
+	And        []*RuleWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "method" field predicates.
+	Method      *schematype.DistributionMethod  `json:"method,omitempty"`
+	MethodNEQ   *schematype.DistributionMethod  `json:"methodNEQ,omitempty"`
+	MethodIn    []schematype.DistributionMethod `json:"methodIn,omitempty"`
+	MethodNotIn []schematype.DistributionMethod `json:"methodNotIn,omitempty"`
+
+	// "offer_timeout_seconds" field predicates.
+	OfferTimeoutSeconds      *int  `json:"offerTimeoutSeconds,omitempty"`
+	OfferTimeoutSecondsNEQ   *int  `json:"offerTimeoutSecondsNEQ,omitempty"`
+	OfferTimeoutSecondsIn    []int `json:"offerTimeoutSecondsIn,omitempty"`
+	OfferTimeoutSecondsNotIn []int `json:"offerTimeoutSecondsNotIn,omitempty"`
+	OfferTimeoutSecondsGT    *int  `json:"offerTimeoutSecondsGT,omitempty"`
+	OfferTimeoutSecondsGTE   *int  `json:"offerTimeoutSecondsGTE,omitempty"`
+	OfferTimeoutSecondsLT    *int  `json:"offerTimeoutSecondsLT,omitempty"`
+	OfferTimeoutSecondsLTE   *int  `json:"offerTimeoutSecondsLTE,omitempty"`
+
+	// "old_conversations" field predicates.
+	OldConversations      *rule.OldConversations  `json:"oldConversations,omitempty"`
+	OldConversationsNEQ   *rule.OldConversations  `json:"oldConversationsNEQ,omitempty"`
+	OldConversationsIn    []rule.OldConversations `json:"oldConversationsIn,omitempty"`
+	OldConversationsNotIn []rule.OldConversations `json:"oldConversationsNotIn,omitempty"`
+
+	// "channels" edge predicates.
+	HasChannels     *bool                `json:"hasChannels,omitempty"`
+	HasChannelsWith []*ChannelWhereInput `json:"hasChannelsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *RuleWhereInput) AddPredicates(predicates ...predicate.Rule) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the RuleWhereInput filter on the RuleQuery builder.
+func (i *RuleWhereInput) Filter(q *RuleQuery) (*RuleQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyRuleWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyRuleWhereInput is returned in case the RuleWhereInput is empty.
+var ErrEmptyRuleWhereInput = errors.New("ent: empty predicate RuleWhereInput")
+
+// P returns a predicate for filtering rules.
+// An error is returned if the input is empty or invalid.
+func (i *RuleWhereInput) P() (predicate.Rule, error) {
+	var predicates []predicate.Rule
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, rule.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Rule, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, rule.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Rule, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, rule.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, rule.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, rule.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, rule.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, rule.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, rule.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, rule.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, rule.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, rule.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, rule.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, rule.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, rule.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, rule.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, rule.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, rule.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, rule.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, rule.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, rule.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, rule.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, rule.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, rule.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, rule.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, rule.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, rule.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, rule.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, rule.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, rule.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, rule.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, rule.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, rule.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, rule.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, rule.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, rule.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, rule.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, rule.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, rule.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, rule.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, rule.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Method != nil {
+		predicates = append(predicates, rule.MethodEQ(*i.Method))
+	}
+	if i.MethodNEQ != nil {
+		predicates = append(predicates, rule.MethodNEQ(*i.MethodNEQ))
+	}
+	if len(i.MethodIn) > 0 {
+		predicates = append(predicates, rule.MethodIn(i.MethodIn...))
+	}
+	if len(i.MethodNotIn) > 0 {
+		predicates = append(predicates, rule.MethodNotIn(i.MethodNotIn...))
+	}
+	if i.OfferTimeoutSeconds != nil {
+		predicates = append(predicates, rule.OfferTimeoutSecondsEQ(*i.OfferTimeoutSeconds))
+	}
+	if i.OfferTimeoutSecondsNEQ != nil {
+		predicates = append(predicates, rule.OfferTimeoutSecondsNEQ(*i.OfferTimeoutSecondsNEQ))
+	}
+	if len(i.OfferTimeoutSecondsIn) > 0 {
+		predicates = append(predicates, rule.OfferTimeoutSecondsIn(i.OfferTimeoutSecondsIn...))
+	}
+	if len(i.OfferTimeoutSecondsNotIn) > 0 {
+		predicates = append(predicates, rule.OfferTimeoutSecondsNotIn(i.OfferTimeoutSecondsNotIn...))
+	}
+	if i.OfferTimeoutSecondsGT != nil {
+		predicates = append(predicates, rule.OfferTimeoutSecondsGT(*i.OfferTimeoutSecondsGT))
+	}
+	if i.OfferTimeoutSecondsGTE != nil {
+		predicates = append(predicates, rule.OfferTimeoutSecondsGTE(*i.OfferTimeoutSecondsGTE))
+	}
+	if i.OfferTimeoutSecondsLT != nil {
+		predicates = append(predicates, rule.OfferTimeoutSecondsLT(*i.OfferTimeoutSecondsLT))
+	}
+	if i.OfferTimeoutSecondsLTE != nil {
+		predicates = append(predicates, rule.OfferTimeoutSecondsLTE(*i.OfferTimeoutSecondsLTE))
+	}
+	if i.OldConversations != nil {
+		predicates = append(predicates, rule.OldConversationsEQ(*i.OldConversations))
+	}
+	if i.OldConversationsNEQ != nil {
+		predicates = append(predicates, rule.OldConversationsNEQ(*i.OldConversationsNEQ))
+	}
+	if len(i.OldConversationsIn) > 0 {
+		predicates = append(predicates, rule.OldConversationsIn(i.OldConversationsIn...))
+	}
+	if len(i.OldConversationsNotIn) > 0 {
+		predicates = append(predicates, rule.OldConversationsNotIn(i.OldConversationsNotIn...))
+	}
+
+	if i.HasChannels != nil {
+		p := rule.HasChannels()
+		if !*i.HasChannels {
+			p = rule.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelsWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelsWith))
+		for _, w := range i.HasChannelsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, rule.HasChannelsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyRuleWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return rule.And(predicates...), nil
 	}
 }
 

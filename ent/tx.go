@@ -24,18 +24,26 @@ type Tx struct {
 	CustomField *CustomFieldClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// Department is the client for interacting with the Department builders.
+	Department *DepartmentClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
+	// Member is the client for interacting with the Member builders.
+	Member *MemberClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
 	// MessageTemplate is the client for interacting with the MessageTemplate builders.
 	MessageTemplate *MessageTemplateClient
+	// Offer is the client for interacting with the Offer builders.
+	Offer *OfferClient
 	// Organization is the client for interacting with the Organization builders.
 	Organization *OrganizationClient
+	// Rule is the client for interacting with the Rule builders.
+	Rule *RuleClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// Tag is the client for interacting with the Tag builders.
@@ -182,12 +190,16 @@ func (tx *Tx) init() {
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.CustomField = NewCustomFieldClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
+	tx.Department = NewDepartmentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
+	tx.Member = NewMemberClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.MessageTemplate = NewMessageTemplateClient(tx.config)
+	tx.Offer = NewOfferClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
+	tx.Rule = NewRuleClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.Timer = NewTimerClient(tx.config)

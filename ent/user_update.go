@@ -108,6 +108,26 @@ func (_u *UserUpdate) SetNillablePresence(v *user.Presence) *UserUpdate {
 	return _u
 }
 
+// SetLastSeenAt sets the "last_seen_at" field.
+func (_u *UserUpdate) SetLastSeenAt(v time.Time) *UserUpdate {
+	_u.mutation.SetLastSeenAt(v)
+	return _u
+}
+
+// SetNillableLastSeenAt sets the "last_seen_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableLastSeenAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetLastSeenAt(*v)
+	}
+	return _u
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (_u *UserUpdate) ClearLastSeenAt() *UserUpdate {
+	_u.mutation.ClearLastSeenAt()
+	return _u
+}
+
 // SetActive sets the "active" field.
 func (_u *UserUpdate) SetActive(v bool) *UserUpdate {
 	_u.mutation.SetActive(v)
@@ -289,6 +309,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Presence(); ok {
 		_spec.SetField(user.FieldPresence, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.LastSeenAt(); ok {
+		_spec.SetField(user.FieldLastSeenAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastSeenAtCleared() {
+		_spec.ClearField(user.FieldLastSeenAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.Active(); ok {
 		_spec.SetField(user.FieldActive, field.TypeBool, value)
 	}
@@ -438,6 +464,26 @@ func (_u *UserUpdateOne) SetNillablePresence(v *user.Presence) *UserUpdateOne {
 	if v != nil {
 		_u.SetPresence(*v)
 	}
+	return _u
+}
+
+// SetLastSeenAt sets the "last_seen_at" field.
+func (_u *UserUpdateOne) SetLastSeenAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetLastSeenAt(v)
+	return _u
+}
+
+// SetNillableLastSeenAt sets the "last_seen_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableLastSeenAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetLastSeenAt(*v)
+	}
+	return _u
+}
+
+// ClearLastSeenAt clears the value of the "last_seen_at" field.
+func (_u *UserUpdateOne) ClearLastSeenAt() *UserUpdateOne {
+	_u.mutation.ClearLastSeenAt()
 	return _u
 }
 
@@ -651,6 +697,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.Presence(); ok {
 		_spec.SetField(user.FieldPresence, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.LastSeenAt(); ok {
+		_spec.SetField(user.FieldLastSeenAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastSeenAtCleared() {
+		_spec.ClearField(user.FieldLastSeenAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Active(); ok {
 		_spec.SetField(user.FieldActive, field.TypeBool, value)

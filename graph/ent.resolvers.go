@@ -40,10 +40,22 @@ func (r *queryResolver) CustomFields(ctx context.Context, after *entgql.Cursor[g
 		ent.WithCustomFieldOrder(orderBy), ent.WithCustomFieldFilter(where.Filter))
 }
 
+// Departments is the resolver for the departments field.
+func (r *queryResolver) Departments(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) (*ent.DepartmentConnection, error) {
+	return r.Client.Department.Query().Paginate(ctx, after, first, before, last,
+		ent.WithDepartmentOrder(orderBy), ent.WithDepartmentFilter(where.Filter))
+}
+
 // MessageTemplates is the resolver for the messageTemplates field.
 func (r *queryResolver) MessageTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageTemplateOrder, where *ent.MessageTemplateWhereInput) (*ent.MessageTemplateConnection, error) {
 	return r.Client.MessageTemplate.Query().Paginate(ctx, after, first, before, last,
 		ent.WithMessageTemplateOrder(orderBy), ent.WithMessageTemplateFilter(where.Filter))
+}
+
+// Rules is the resolver for the rules field.
+func (r *queryResolver) Rules(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) (*ent.RuleConnection, error) {
+	return r.Client.Rule.Query().Paginate(ctx, after, first, before, last,
+		ent.WithRuleOrder(orderBy), ent.WithRuleFilter(where.Filter))
 }
 
 // Tags is the resolver for the tags field.
@@ -58,15 +70,27 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[gid.ID],
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// Conversation returns ConversationResolver implementation.
+func (r *Resolver) Conversation() ConversationResolver { return &conversationResolver{r} }
+
 // Customer returns CustomerResolver implementation.
 func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
+
+// Department returns DepartmentResolver implementation.
+func (r *Resolver) Department() DepartmentResolver { return &departmentResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Rule returns RuleResolver implementation.
+func (r *Resolver) Rule() RuleResolver { return &ruleResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
+type conversationResolver struct{ *Resolver }
 type customerResolver struct{ *Resolver }
+type departmentResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
+type ruleResolver struct{ *Resolver }
 type userResolver struct{ *Resolver }

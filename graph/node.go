@@ -8,10 +8,12 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -31,6 +33,8 @@ var nodeTables = map[string]string{
 	"Conversation":    conversation.Table,
 	"Message":         message.Table,
 	"MessageTemplate": messagetemplate.Table,
+	"Rule":            rule.Table,
+	"Department":      department.Table,
 }
 
 // nodeTable finds the table of a global ID from its prefix, so `node` costs

@@ -9,6 +9,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
 )
@@ -19,6 +20,8 @@ type Resolver struct {
 	Auth     *auth.Service
 	Accounts *account.Service
 	Inbox    *inbox.Service
+	// Distribute runs rules, departments, offers, claims and presence.
+	Distribute *distribute.Engine
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 

@@ -13,12 +13,16 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
+	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/offer"
+	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
 	crm "github.com/dakenh/dakenh/internal/customer"
+	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -28,6 +32,17 @@ import (
 // Cursor is the resolver for the cursor field.
 func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (string, error) {
 	return obj.Cursor, obj.Err
+}
+
+// OfferedTo is the resolver for the offeredTo field.
+func (r *conversationResolver) OfferedTo(ctx context.Context, obj *ent.Conversation) ([]*ent.User, error) {
+	// The conversation was loaded under the viewer's rules; offers are
+	// the engine's, read as the system.
+	return obj.QueryOffers().
+		Where(offer.StatusEQ(offer.StatusPENDING)).
+		Order(offer.ByCreatedAt(), offer.ByUserID()).
+		QueryUser().
+		All(viewer.SystemContext(ctx, obj.OrganizationID))
 }
 
 // Cursor is the resolver for the cursor field.
@@ -42,6 +57,11 @@ func (r *customerResolver) Timeline(ctx context.Context, obj *ent.Customer, afte
 		Where(message.HasConversationWith(conversation.CustomerID(obj.ID))).
 		Paginate(ctx, after, first, before, last,
 			ent.WithMessageOrder(&ent.MessageOrder{Direction: entgql.OrderDirectionDesc, Field: ent.MessageOrderFieldCreatedAt}))
+}
+
+// Agents is the resolver for the agents field.
+func (r *departmentResolver) Agents(ctx context.Context, obj *ent.Department) ([]*ent.User, error) {
+	return agents(ctx, r.Client, member.DepartmentID(obj.ID))
 }
 
 // Cursor is the resolver for the cursor field.
@@ -224,12 +244,62 @@ func (r *mutationResolver) SetConversationStatus(ctx context.Context, id gid.ID,
 
 // AssignConversation is the resolver for the assignConversation field.
 func (r *mutationResolver) AssignConversation(ctx context.Context, id gid.ID, userID *gid.ID) (*ent.Conversation, error) {
-	return r.Inbox.AssignConversation(ctx, id, userID)
+	return r.Distribute.AssignConversation(ctx, id, userID)
 }
 
 // MarkConversationRead is the resolver for the markConversationRead field.
 func (r *mutationResolver) MarkConversationRead(ctx context.Context, id gid.ID) (*ent.Conversation, error) {
 	return r.Inbox.MarkConversationRead(ctx, id)
+}
+
+// ClaimConversation is the resolver for the claimConversation field.
+func (r *mutationResolver) ClaimConversation(ctx context.Context, id gid.ID) (*ent.Conversation, error) {
+	return r.Distribute.ClaimConversation(ctx, id)
+}
+
+// AcceptConversationOffer is the resolver for the acceptConversationOffer field.
+func (r *mutationResolver) AcceptConversationOffer(ctx context.Context, id gid.ID) (*ent.Conversation, error) {
+	return r.Distribute.AcceptConversationOffer(ctx, id)
+}
+
+// DeclineConversationOffer is the resolver for the declineConversationOffer field.
+func (r *mutationResolver) DeclineConversationOffer(ctx context.Context, id gid.ID) (*ent.Conversation, error) {
+	return r.Distribute.DeclineConversationOffer(ctx, id)
+}
+
+// CreateRule is the resolver for the createRule field.
+func (r *mutationResolver) CreateRule(ctx context.Context, input distribute.RuleInput) (*ent.Rule, error) {
+	return r.Distribute.CreateRule(ctx, input)
+}
+
+// UpdateRule is the resolver for the updateRule field.
+func (r *mutationResolver) UpdateRule(ctx context.Context, id gid.ID, input distribute.RuleUpdate) (*ent.Rule, error) {
+	return r.Distribute.UpdateRule(ctx, id, input)
+}
+
+// DeleteRule is the resolver for the deleteRule field.
+func (r *mutationResolver) DeleteRule(ctx context.Context, id gid.ID) (gid.ID, error) {
+	return id, r.Distribute.DeleteRule(ctx, id)
+}
+
+// CreateDepartment is the resolver for the createDepartment field.
+func (r *mutationResolver) CreateDepartment(ctx context.Context, input distribute.DepartmentInput) (*ent.Department, error) {
+	return r.Distribute.CreateDepartment(ctx, input)
+}
+
+// UpdateDepartment is the resolver for the updateDepartment field.
+func (r *mutationResolver) UpdateDepartment(ctx context.Context, id gid.ID, input distribute.DepartmentUpdate) (*ent.Department, error) {
+	return r.Distribute.UpdateDepartment(ctx, id, input)
+}
+
+// DeleteDepartment is the resolver for the deleteDepartment field.
+func (r *mutationResolver) DeleteDepartment(ctx context.Context, id gid.ID) (gid.ID, error) {
+	return id, r.Distribute.DeleteDepartment(ctx, id)
+}
+
+// SetPresence is the resolver for the setPresence field.
+func (r *mutationResolver) SetPresence(ctx context.Context, status user.Presence) (*ent.User, error) {
+	return r.Distribute.SetPresence(ctx, status)
 }
 
 // Me is the resolver for the me field.
@@ -270,6 +340,11 @@ func (r *queryResolver) ExportCustomers(ctx context.Context, where *ent.Customer
 	return b.String(), nil
 }
 
+// Agents is the resolver for the agents field.
+func (r *ruleResolver) Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error) {
+	return agents(ctx, r.Client, member.RuleID(obj.ID))
+}
+
 // MessageEvents is the resolver for the messageEvents field.
 func (r *subscriptionResolver) MessageEvents(ctx context.Context, conversationID *gid.ID, after *string) (<-chan *model.MessageEvent, error) {
 	opts := event.Options{Topics: []event.Topic{event.TopicMessage}, ConversationID: deref(conversationID)}
@@ -307,12 +382,28 @@ func (r *subscriptionResolver) CallEvents(ctx context.Context, after *string) (<
 		func(err error) *model.CallEvent { return &model.CallEvent{Err: err} })
 }
 
+// UserEvents is the resolver for the userEvents field.
+func (r *subscriptionResolver) UserEvents(ctx context.Context, after *string) (<-chan *model.UserEvent, error) {
+	opts := event.Options{Topics: []event.Topic{event.TopicUser}}
+	return follow(ctx, r.Resolver, after, opts,
+		func(ctx context.Context, e *ent.Event, cursor string) (*model.UserEvent, error) {
+			u, err := r.Client.User.Get(ctx, e.UserID)
+			return &model.UserEvent{Cursor: cursor, Type: model.UserEventType(e.Type), User: u}, err
+		},
+		func(err error) *model.UserEvent { return &model.UserEvent{Err: err} })
+}
+
 // Organization is the resolver for the organization field.
 func (r *userResolver) Organization(ctx context.Context, obj *ent.User) (*ent.Organization, error) {
 	// The user was loaded under the caller's rules, so its organization is
 	// theirs to see; the system context also serves signUp and login, whose
 	// callers have no viewer yet.
 	return obj.QueryOrganization().Only(viewer.SystemContext(ctx, obj.OrganizationID))
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *userEventResolver) Cursor(ctx context.Context, obj *model.UserEvent) (string, error) {
+	return obj.Cursor, obj.Err
 }
 
 // CallEvent returns CallEventResolver implementation.
@@ -332,8 +423,12 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
+// UserEvent returns UserEventResolver implementation.
+func (r *Resolver) UserEvent() UserEventResolver { return &userEventResolver{r} }
+
 type callEventResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
+type userEventResolver struct{ *Resolver }

@@ -27,11 +27,13 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
+	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/facebook"
 	"github.com/dakenh/dakenh/internal/gqllimit"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/metrics"
+	"github.com/dakenh/dakenh/internal/presence"
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/tenancy"
@@ -63,6 +65,12 @@ type App struct {
 	// timers runs the durable timers due on this replica; the features
 	// that schedule timers register their handlers on it.
 	timers *timer.Worker
+	// distribute hands conversations to agents; presence counts this
+	// replica's subscription sockets so that users who left go OFFLINE.
+	distribute *distribute.Engine
+	presence   *presence.Tracker
+	// now is the clock of timers, distribution and presence.
+	now func() time.Time
 }
 
 // appOptions lets tests tune what production leaves at defaults.
@@ -72,7 +80,8 @@ type appOptions struct {
 	// inbox overrides the inbox's clock and download client; its
 	// provider clients come from the configuration unless set here.
 	inbox inbox.Options
-	// now is the clock of timers; nil means time.Now.
+	// now is the clock of timers, distribution and presence; nil means
+	// time.Now.
 	now func() time.Time
 }
 
@@ -100,16 +109,25 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	if err != nil {
 		return nil, err
 	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	router := distribute.New(db.Client, distribute.Options{Now: o.now, Logger: logger})
+	o.inbox.Router = router
 	a := &App{
-		bus:     bus,
-		cfg:     cfg,
-		logger:  logger,
-		db:      db,
-		auth:    auth.New(db.Client, o.auth),
-		inbox:   inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
-		metrics: metrics.New(),
+		bus:        bus,
+		cfg:        cfg,
+		logger:     logger,
+		db:         db,
+		auth:       auth.New(db.Client, o.auth),
+		inbox:      inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
+		metrics:    metrics.New(),
+		distribute: router,
+		presence:   presence.NewTracker(),
+		now:        o.now,
 	}
 	a.timers = timer.NewWorker(db.Client, logger, o.now)
+	router.Register(a.timers)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
@@ -210,11 +228,12 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) graphqlHandler() http.Handler {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{
-		Client:   a.db.Client,
-		Auth:     a.auth,
-		Accounts: account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
-		Inbox:    a.inbox,
-		Bus:      a.bus,
+		Client:     a.db.Client,
+		Auth:       a.auth,
+		Accounts:   account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
+		Inbox:      a.inbox,
+		Distribute: a.distribute,
+		Bus:        a.bus,
 	}))
 	srv.AddTransport(transport.Websocket{
 		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
@@ -224,6 +243,7 @@ func (a *App) graphqlHandler() http.Handler {
 		PingPongInterval:      25 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              a.websocketInit,
+		CloseFunc:             websocketClosed,
 		Upgrader: websocket.Upgrader{
 			CheckOrigin: a.allowedOrigin,
 		},

@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/presence"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -103,5 +104,34 @@ func (a *App) websocketInit(ctx context.Context, p transport.InitPayload) (conte
 		}
 		return ctx, nil, err
 	}
-	return ctx, ack, nil
+	return a.trackPresence(ctx), ack, nil
+}
+
+// presenceKey holds, in a socket's context, the function that records its
+// closing with the presence tracker.
+type presenceKey struct{}
+
+// trackPresence counts an authenticated user's socket for presence: while
+// one is open on some replica, the user is not made OFFLINE. The user's
+// first socket here stamps them as seen at once.
+func (a *App) trackPresence(ctx context.Context) context.Context {
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() {
+		return ctx
+	}
+	closed, first := a.presence.Open(v.UserID)
+	if first {
+		if err := presence.Seen(ctx, a.db.Client, a.now(), v.UserID); err != nil {
+			a.logger.Warn("stamping a user as seen failed", "err", err)
+		}
+	}
+	return context.WithValue(ctx, presenceKey{}, closed)
+}
+
+// websocketClosed runs when a socket closes, with the context its
+// connection_init returned.
+func websocketClosed(ctx context.Context, _ int) {
+	if closed, ok := ctx.Value(presenceKey{}).(func()); ok {
+		closed()
+	}
 }

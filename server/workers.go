@@ -7,6 +7,7 @@ import (
 
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/presence"
 )
 
 // pruneEvery is how often expired logins and sessions are deleted; the
@@ -36,6 +37,22 @@ func (a *App) startWorkers() {
 	a.every(ctx, "zalo-token-refresh", inbox.ZaloRefreshEvery, a.inbox.RefreshZaloTokens)
 	// Durable timers: every replica runs one worker; claims never overlap.
 	a.workers.wg.Go(func() { a.timers.Run(ctx) })
+	a.every(ctx, "presence", presence.Heartbeat, a.sweepPresence)
+}
+
+// sweepPresence stamps the users with a subscription socket on this
+// replica as seen, then makes OFFLINE the users nobody has seen for the
+// grace period, on any replica.
+func (a *App) sweepPresence(ctx context.Context) error {
+	now := a.now()
+	if err := a.presence.Stamp(ctx, a.db.Client, now); err != nil {
+		return err
+	}
+	n, err := a.distribute.ExpirePresence(ctx, now.Add(-presence.Grace))
+	if n > 0 {
+		a.logger.Info("users without a subscription for the grace period are now OFFLINE", "users", n)
+	}
+	return err
 }
 
 // every runs f now and then at each interval until ctx ends, logging

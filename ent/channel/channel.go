@@ -59,10 +59,14 @@ const (
 	FieldConnectedByID = "connected_by_id"
 	// FieldLastConnectedAt holds the string denoting the last_connected_at field in the database.
 	FieldLastConnectedAt = "last_connected_at"
+	// FieldRuleID holds the string denoting the rule_id field in the database.
+	FieldRuleID = "rule_id"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
 	EdgeOrganization = "organization"
 	// EdgeConnectedBy holds the string denoting the connected_by edge name in mutations.
 	EdgeConnectedBy = "connected_by"
+	// EdgeRule holds the string denoting the rule edge name in mutations.
+	EdgeRule = "rule"
 	// EdgeConversations holds the string denoting the conversations edge name in mutations.
 	EdgeConversations = "conversations"
 	// Table holds the table name of the channel in the database.
@@ -81,6 +85,13 @@ const (
 	ConnectedByInverseTable = "users"
 	// ConnectedByColumn is the table column denoting the connected_by relation/edge.
 	ConnectedByColumn = "connected_by_id"
+	// RuleTable is the table that holds the rule relation/edge.
+	RuleTable = "channels"
+	// RuleInverseTable is the table name for the Rule entity.
+	// It exists in this package in order to avoid circular dependency with the "rule" package.
+	RuleInverseTable = "rules"
+	// RuleColumn is the table column denoting the rule relation/edge.
+	RuleColumn = "rule_id"
 	// ConversationsTable is the table that holds the conversations relation/edge.
 	ConversationsTable = "conversations"
 	// ConversationsInverseTable is the table name for the Conversation entity.
@@ -113,6 +124,7 @@ var Columns = []string{
 	FieldAccessTokenExpiresAt,
 	FieldConnectedByID,
 	FieldLastConnectedAt,
+	FieldRuleID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -325,6 +337,11 @@ func ByLastConnectedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastConnectedAt, opts...).ToFunc()
 }
 
+// ByRuleID orders the results by the rule_id field.
+func ByRuleID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRuleID, opts...).ToFunc()
+}
+
 // ByOrganizationField orders the results by organization field.
 func ByOrganizationField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -336,6 +353,13 @@ func ByOrganizationField(field string, opts ...sql.OrderTermOption) OrderOption 
 func ByConnectedByField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newConnectedByStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRuleField orders the results by rule field.
+func ByRuleField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRuleStep(), sql.OrderByField(field, opts...))
 	}
 }
 
@@ -364,6 +388,13 @@ func newConnectedByStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ConnectedByInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, ConnectedByTable, ConnectedByColumn),
+	)
+}
+func newRuleStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RuleInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, RuleTable, RuleColumn),
 	)
 }
 func newConversationsStep() *sqlgraph.Step {

@@ -141,6 +141,11 @@ func LastConnectedAt(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldLastConnectedAt, v))
 }
 
+// RuleID applies equality check predicate on the "rule_id" field. It's identical to RuleIDEQ.
+func RuleID(v gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldRuleID, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldCreatedAt, v))
@@ -1096,6 +1101,86 @@ func LastConnectedAtLTE(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldLTE(FieldLastConnectedAt, v))
 }
 
+// RuleIDEQ applies the EQ predicate on the "rule_id" field.
+func RuleIDEQ(v gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldRuleID, v))
+}
+
+// RuleIDNEQ applies the NEQ predicate on the "rule_id" field.
+func RuleIDNEQ(v gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldRuleID, v))
+}
+
+// RuleIDIn applies the In predicate on the "rule_id" field.
+func RuleIDIn(vs ...gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldRuleID, vs...))
+}
+
+// RuleIDNotIn applies the NotIn predicate on the "rule_id" field.
+func RuleIDNotIn(vs ...gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldRuleID, vs...))
+}
+
+// RuleIDGT applies the GT predicate on the "rule_id" field.
+func RuleIDGT(v gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldRuleID, v))
+}
+
+// RuleIDGTE applies the GTE predicate on the "rule_id" field.
+func RuleIDGTE(v gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldRuleID, v))
+}
+
+// RuleIDLT applies the LT predicate on the "rule_id" field.
+func RuleIDLT(v gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldRuleID, v))
+}
+
+// RuleIDLTE applies the LTE predicate on the "rule_id" field.
+func RuleIDLTE(v gid.ID) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldRuleID, v))
+}
+
+// RuleIDContains applies the Contains predicate on the "rule_id" field.
+func RuleIDContains(v gid.ID) predicate.Channel {
+	vc := string(v)
+	return predicate.Channel(sql.FieldContains(FieldRuleID, vc))
+}
+
+// RuleIDHasPrefix applies the HasPrefix predicate on the "rule_id" field.
+func RuleIDHasPrefix(v gid.ID) predicate.Channel {
+	vc := string(v)
+	return predicate.Channel(sql.FieldHasPrefix(FieldRuleID, vc))
+}
+
+// RuleIDHasSuffix applies the HasSuffix predicate on the "rule_id" field.
+func RuleIDHasSuffix(v gid.ID) predicate.Channel {
+	vc := string(v)
+	return predicate.Channel(sql.FieldHasSuffix(FieldRuleID, vc))
+}
+
+// RuleIDIsNil applies the IsNil predicate on the "rule_id" field.
+func RuleIDIsNil() predicate.Channel {
+	return predicate.Channel(sql.FieldIsNull(FieldRuleID))
+}
+
+// RuleIDNotNil applies the NotNil predicate on the "rule_id" field.
+func RuleIDNotNil() predicate.Channel {
+	return predicate.Channel(sql.FieldNotNull(FieldRuleID))
+}
+
+// RuleIDEqualFold applies the EqualFold predicate on the "rule_id" field.
+func RuleIDEqualFold(v gid.ID) predicate.Channel {
+	vc := string(v)
+	return predicate.Channel(sql.FieldEqualFold(FieldRuleID, vc))
+}
+
+// RuleIDContainsFold applies the ContainsFold predicate on the "rule_id" field.
+func RuleIDContainsFold(v gid.ID) predicate.Channel {
+	vc := string(v)
+	return predicate.Channel(sql.FieldContainsFold(FieldRuleID, vc))
+}
+
 // HasOrganization applies the HasEdge predicate on the "organization" edge.
 func HasOrganization() predicate.Channel {
 	return predicate.Channel(func(s *sql.Selector) {
@@ -1134,6 +1219,29 @@ func HasConnectedBy() predicate.Channel {
 func HasConnectedByWith(preds ...predicate.User) predicate.Channel {
 	return predicate.Channel(func(s *sql.Selector) {
 		step := newConnectedByStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRule applies the HasEdge predicate on the "rule" edge.
+func HasRule() predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, RuleTable, RuleColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRuleWith applies the HasEdge predicate on the "rule" edge with a given conditions (other predicates).
+func HasRuleWith(preds ...predicate.Rule) predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := newRuleStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -39,6 +39,16 @@ const (
 	FieldLastMessageAt = "last_message_at"
 	// FieldLastInboundAt holds the string denoting the last_inbound_at field in the database.
 	FieldLastInboundAt = "last_inbound_at"
+	// FieldRuleID holds the string denoting the rule_id field in the database.
+	FieldRuleID = "rule_id"
+	// FieldDepartmentID holds the string denoting the department_id field in the database.
+	FieldDepartmentID = "department_id"
+	// FieldDistributionState holds the string denoting the distribution_state field in the database.
+	FieldDistributionState = "distribution_state"
+	// FieldOfferSeq holds the string denoting the offer_seq field in the database.
+	FieldOfferSeq = "offer_seq"
+	// FieldOfferExpiresAt holds the string denoting the offer_expires_at field in the database.
+	FieldOfferExpiresAt = "offer_expires_at"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
 	EdgeOrganization = "organization"
 	// EdgeChannel holds the string denoting the channel edge name in mutations.
@@ -47,6 +57,12 @@ const (
 	EdgeCustomer = "customer"
 	// EdgeAssignee holds the string denoting the assignee edge name in mutations.
 	EdgeAssignee = "assignee"
+	// EdgeRule holds the string denoting the rule edge name in mutations.
+	EdgeRule = "rule"
+	// EdgeDepartment holds the string denoting the department edge name in mutations.
+	EdgeDepartment = "department"
+	// EdgeOffers holds the string denoting the offers edge name in mutations.
+	EdgeOffers = "offers"
 	// EdgeMessages holds the string denoting the messages edge name in mutations.
 	EdgeMessages = "messages"
 	// Table holds the table name of the conversation in the database.
@@ -79,6 +95,27 @@ const (
 	AssigneeInverseTable = "users"
 	// AssigneeColumn is the table column denoting the assignee relation/edge.
 	AssigneeColumn = "assignee_id"
+	// RuleTable is the table that holds the rule relation/edge.
+	RuleTable = "conversations"
+	// RuleInverseTable is the table name for the Rule entity.
+	// It exists in this package in order to avoid circular dependency with the "rule" package.
+	RuleInverseTable = "rules"
+	// RuleColumn is the table column denoting the rule relation/edge.
+	RuleColumn = "rule_id"
+	// DepartmentTable is the table that holds the department relation/edge.
+	DepartmentTable = "conversations"
+	// DepartmentInverseTable is the table name for the Department entity.
+	// It exists in this package in order to avoid circular dependency with the "department" package.
+	DepartmentInverseTable = "departments"
+	// DepartmentColumn is the table column denoting the department relation/edge.
+	DepartmentColumn = "department_id"
+	// OffersTable is the table that holds the offers relation/edge.
+	OffersTable = "offers"
+	// OffersInverseTable is the table name for the Offer entity.
+	// It exists in this package in order to avoid circular dependency with the "offer" package.
+	OffersInverseTable = "offers"
+	// OffersColumn is the table column denoting the offers relation/edge.
+	OffersColumn = "conversation_id"
 	// MessagesTable is the table that holds the messages relation/edge.
 	MessagesTable = "messages"
 	// MessagesInverseTable is the table name for the Message entity.
@@ -101,6 +138,11 @@ var Columns = []string{
 	FieldUnreadCount,
 	FieldLastMessageAt,
 	FieldLastInboundAt,
+	FieldRuleID,
+	FieldDepartmentID,
+	FieldDistributionState,
+	FieldOfferSeq,
+	FieldOfferExpiresAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -133,6 +175,8 @@ var (
 	DefaultUnreadCount int
 	// UnreadCountValidator is a validator for the "unread_count" field. It is called by the builders before save.
 	UnreadCountValidator func(int) error
+	// DefaultOfferSeq holds the default value on creation for the "offer_seq" field.
+	DefaultOfferSeq int
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() gid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -163,6 +207,35 @@ func StatusValidator(s Status) error {
 		return nil
 	default:
 		return fmt.Errorf("conversation: invalid enum value for status field: %q", s)
+	}
+}
+
+// DistributionState defines the type for the "distribution_state" enum field.
+type DistributionState string
+
+// DistributionStateNONE is the default value of the DistributionState enum.
+const DefaultDistributionState = DistributionStateNONE
+
+// DistributionState values.
+const (
+	DistributionStateNONE      DistributionState = "NONE"
+	DistributionStateUNCLAIMED DistributionState = "UNCLAIMED"
+	DistributionStateOFFERED   DistributionState = "OFFERED"
+	DistributionStateWAITING   DistributionState = "WAITING"
+	DistributionStateASSIGNED  DistributionState = "ASSIGNED"
+)
+
+func (ds DistributionState) String() string {
+	return string(ds)
+}
+
+// DistributionStateValidator is a validator for the "distribution_state" field enum values. It is called by the builders before save.
+func DistributionStateValidator(ds DistributionState) error {
+	switch ds {
+	case DistributionStateNONE, DistributionStateUNCLAIMED, DistributionStateOFFERED, DistributionStateWAITING, DistributionStateASSIGNED:
+		return nil
+	default:
+		return fmt.Errorf("conversation: invalid enum value for distribution_state field: %q", ds)
 	}
 }
 
@@ -224,6 +297,31 @@ func ByLastInboundAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastInboundAt, opts...).ToFunc()
 }
 
+// ByRuleID orders the results by the rule_id field.
+func ByRuleID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRuleID, opts...).ToFunc()
+}
+
+// ByDepartmentID orders the results by the department_id field.
+func ByDepartmentID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDepartmentID, opts...).ToFunc()
+}
+
+// ByDistributionState orders the results by the distribution_state field.
+func ByDistributionState(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDistributionState, opts...).ToFunc()
+}
+
+// ByOfferSeq orders the results by the offer_seq field.
+func ByOfferSeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOfferSeq, opts...).ToFunc()
+}
+
+// ByOfferExpiresAt orders the results by the offer_expires_at field.
+func ByOfferExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOfferExpiresAt, opts...).ToFunc()
+}
+
 // ByOrganizationField orders the results by organization field.
 func ByOrganizationField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -249,6 +347,34 @@ func ByCustomerField(field string, opts ...sql.OrderTermOption) OrderOption {
 func ByAssigneeField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newAssigneeStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRuleField orders the results by rule field.
+func ByRuleField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRuleStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByDepartmentField orders the results by department field.
+func ByDepartmentField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDepartmentStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByOffersCount orders the results by offers count.
+func ByOffersCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newOffersStep(), opts...)
+	}
+}
+
+// ByOffers orders the results by offers terms.
+func ByOffers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newOffersStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 
@@ -293,6 +419,27 @@ func newAssigneeStep() *sqlgraph.Step {
 		sqlgraph.Edge(sqlgraph.M2O, false, AssigneeTable, AssigneeColumn),
 	)
 }
+func newRuleStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RuleInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, RuleTable, RuleColumn),
+	)
+}
+func newDepartmentStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DepartmentInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, DepartmentTable, DepartmentColumn),
+	)
+}
+func newOffersStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(OffersInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, true, OffersTable, OffersColumn),
+	)
+}
 func newMessagesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -315,6 +462,24 @@ func (e *Status) UnmarshalGQL(val interface{}) error {
 	*e = Status(str)
 	if err := StatusValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Status", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e DistributionState) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *DistributionState) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = DistributionState(str)
+	if err := DistributionStateValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid DistributionState", str)
 	}
 	return nil
 }

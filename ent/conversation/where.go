@@ -101,6 +101,26 @@ func LastInboundAt(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldLastInboundAt, v))
 }
 
+// RuleID applies equality check predicate on the "rule_id" field. It's identical to RuleIDEQ.
+func RuleID(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldRuleID, v))
+}
+
+// DepartmentID applies equality check predicate on the "department_id" field. It's identical to DepartmentIDEQ.
+func DepartmentID(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldDepartmentID, v))
+}
+
+// OfferSeq applies equality check predicate on the "offer_seq" field. It's identical to OfferSeqEQ.
+func OfferSeq(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldOfferSeq, v))
+}
+
+// OfferExpiresAt applies equality check predicate on the "offer_expires_at" field. It's identical to OfferExpiresAtEQ.
+func OfferExpiresAt(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldOfferExpiresAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldCreatedAt, v))
@@ -631,6 +651,276 @@ func LastInboundAtNotNil() predicate.Conversation {
 	return predicate.Conversation(sql.FieldNotNull(FieldLastInboundAt))
 }
 
+// RuleIDEQ applies the EQ predicate on the "rule_id" field.
+func RuleIDEQ(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldRuleID, v))
+}
+
+// RuleIDNEQ applies the NEQ predicate on the "rule_id" field.
+func RuleIDNEQ(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldRuleID, v))
+}
+
+// RuleIDIn applies the In predicate on the "rule_id" field.
+func RuleIDIn(vs ...gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldRuleID, vs...))
+}
+
+// RuleIDNotIn applies the NotIn predicate on the "rule_id" field.
+func RuleIDNotIn(vs ...gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldRuleID, vs...))
+}
+
+// RuleIDGT applies the GT predicate on the "rule_id" field.
+func RuleIDGT(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldRuleID, v))
+}
+
+// RuleIDGTE applies the GTE predicate on the "rule_id" field.
+func RuleIDGTE(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldRuleID, v))
+}
+
+// RuleIDLT applies the LT predicate on the "rule_id" field.
+func RuleIDLT(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldRuleID, v))
+}
+
+// RuleIDLTE applies the LTE predicate on the "rule_id" field.
+func RuleIDLTE(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldRuleID, v))
+}
+
+// RuleIDContains applies the Contains predicate on the "rule_id" field.
+func RuleIDContains(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldContains(FieldRuleID, vc))
+}
+
+// RuleIDHasPrefix applies the HasPrefix predicate on the "rule_id" field.
+func RuleIDHasPrefix(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldHasPrefix(FieldRuleID, vc))
+}
+
+// RuleIDHasSuffix applies the HasSuffix predicate on the "rule_id" field.
+func RuleIDHasSuffix(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldHasSuffix(FieldRuleID, vc))
+}
+
+// RuleIDIsNil applies the IsNil predicate on the "rule_id" field.
+func RuleIDIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldRuleID))
+}
+
+// RuleIDNotNil applies the NotNil predicate on the "rule_id" field.
+func RuleIDNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldRuleID))
+}
+
+// RuleIDEqualFold applies the EqualFold predicate on the "rule_id" field.
+func RuleIDEqualFold(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldEqualFold(FieldRuleID, vc))
+}
+
+// RuleIDContainsFold applies the ContainsFold predicate on the "rule_id" field.
+func RuleIDContainsFold(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldContainsFold(FieldRuleID, vc))
+}
+
+// DepartmentIDEQ applies the EQ predicate on the "department_id" field.
+func DepartmentIDEQ(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldDepartmentID, v))
+}
+
+// DepartmentIDNEQ applies the NEQ predicate on the "department_id" field.
+func DepartmentIDNEQ(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldDepartmentID, v))
+}
+
+// DepartmentIDIn applies the In predicate on the "department_id" field.
+func DepartmentIDIn(vs ...gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldDepartmentID, vs...))
+}
+
+// DepartmentIDNotIn applies the NotIn predicate on the "department_id" field.
+func DepartmentIDNotIn(vs ...gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldDepartmentID, vs...))
+}
+
+// DepartmentIDGT applies the GT predicate on the "department_id" field.
+func DepartmentIDGT(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldDepartmentID, v))
+}
+
+// DepartmentIDGTE applies the GTE predicate on the "department_id" field.
+func DepartmentIDGTE(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldDepartmentID, v))
+}
+
+// DepartmentIDLT applies the LT predicate on the "department_id" field.
+func DepartmentIDLT(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldDepartmentID, v))
+}
+
+// DepartmentIDLTE applies the LTE predicate on the "department_id" field.
+func DepartmentIDLTE(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldDepartmentID, v))
+}
+
+// DepartmentIDContains applies the Contains predicate on the "department_id" field.
+func DepartmentIDContains(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldContains(FieldDepartmentID, vc))
+}
+
+// DepartmentIDHasPrefix applies the HasPrefix predicate on the "department_id" field.
+func DepartmentIDHasPrefix(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldHasPrefix(FieldDepartmentID, vc))
+}
+
+// DepartmentIDHasSuffix applies the HasSuffix predicate on the "department_id" field.
+func DepartmentIDHasSuffix(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldHasSuffix(FieldDepartmentID, vc))
+}
+
+// DepartmentIDIsNil applies the IsNil predicate on the "department_id" field.
+func DepartmentIDIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldDepartmentID))
+}
+
+// DepartmentIDNotNil applies the NotNil predicate on the "department_id" field.
+func DepartmentIDNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldDepartmentID))
+}
+
+// DepartmentIDEqualFold applies the EqualFold predicate on the "department_id" field.
+func DepartmentIDEqualFold(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldEqualFold(FieldDepartmentID, vc))
+}
+
+// DepartmentIDContainsFold applies the ContainsFold predicate on the "department_id" field.
+func DepartmentIDContainsFold(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldContainsFold(FieldDepartmentID, vc))
+}
+
+// DistributionStateEQ applies the EQ predicate on the "distribution_state" field.
+func DistributionStateEQ(v DistributionState) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldDistributionState, v))
+}
+
+// DistributionStateNEQ applies the NEQ predicate on the "distribution_state" field.
+func DistributionStateNEQ(v DistributionState) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldDistributionState, v))
+}
+
+// DistributionStateIn applies the In predicate on the "distribution_state" field.
+func DistributionStateIn(vs ...DistributionState) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldDistributionState, vs...))
+}
+
+// DistributionStateNotIn applies the NotIn predicate on the "distribution_state" field.
+func DistributionStateNotIn(vs ...DistributionState) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldDistributionState, vs...))
+}
+
+// OfferSeqEQ applies the EQ predicate on the "offer_seq" field.
+func OfferSeqEQ(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldOfferSeq, v))
+}
+
+// OfferSeqNEQ applies the NEQ predicate on the "offer_seq" field.
+func OfferSeqNEQ(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldOfferSeq, v))
+}
+
+// OfferSeqIn applies the In predicate on the "offer_seq" field.
+func OfferSeqIn(vs ...int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldOfferSeq, vs...))
+}
+
+// OfferSeqNotIn applies the NotIn predicate on the "offer_seq" field.
+func OfferSeqNotIn(vs ...int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldOfferSeq, vs...))
+}
+
+// OfferSeqGT applies the GT predicate on the "offer_seq" field.
+func OfferSeqGT(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldOfferSeq, v))
+}
+
+// OfferSeqGTE applies the GTE predicate on the "offer_seq" field.
+func OfferSeqGTE(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldOfferSeq, v))
+}
+
+// OfferSeqLT applies the LT predicate on the "offer_seq" field.
+func OfferSeqLT(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldOfferSeq, v))
+}
+
+// OfferSeqLTE applies the LTE predicate on the "offer_seq" field.
+func OfferSeqLTE(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldOfferSeq, v))
+}
+
+// OfferExpiresAtEQ applies the EQ predicate on the "offer_expires_at" field.
+func OfferExpiresAtEQ(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldOfferExpiresAt, v))
+}
+
+// OfferExpiresAtNEQ applies the NEQ predicate on the "offer_expires_at" field.
+func OfferExpiresAtNEQ(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldOfferExpiresAt, v))
+}
+
+// OfferExpiresAtIn applies the In predicate on the "offer_expires_at" field.
+func OfferExpiresAtIn(vs ...time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldOfferExpiresAt, vs...))
+}
+
+// OfferExpiresAtNotIn applies the NotIn predicate on the "offer_expires_at" field.
+func OfferExpiresAtNotIn(vs ...time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldOfferExpiresAt, vs...))
+}
+
+// OfferExpiresAtGT applies the GT predicate on the "offer_expires_at" field.
+func OfferExpiresAtGT(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldOfferExpiresAt, v))
+}
+
+// OfferExpiresAtGTE applies the GTE predicate on the "offer_expires_at" field.
+func OfferExpiresAtGTE(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldOfferExpiresAt, v))
+}
+
+// OfferExpiresAtLT applies the LT predicate on the "offer_expires_at" field.
+func OfferExpiresAtLT(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldOfferExpiresAt, v))
+}
+
+// OfferExpiresAtLTE applies the LTE predicate on the "offer_expires_at" field.
+func OfferExpiresAtLTE(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldOfferExpiresAt, v))
+}
+
+// OfferExpiresAtIsNil applies the IsNil predicate on the "offer_expires_at" field.
+func OfferExpiresAtIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldOfferExpiresAt))
+}
+
+// OfferExpiresAtNotNil applies the NotNil predicate on the "offer_expires_at" field.
+func OfferExpiresAtNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldOfferExpiresAt))
+}
+
 // HasOrganization applies the HasEdge predicate on the "organization" edge.
 func HasOrganization() predicate.Conversation {
 	return predicate.Conversation(func(s *sql.Selector) {
@@ -715,6 +1005,75 @@ func HasAssignee() predicate.Conversation {
 func HasAssigneeWith(preds ...predicate.User) predicate.Conversation {
 	return predicate.Conversation(func(s *sql.Selector) {
 		step := newAssigneeStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRule applies the HasEdge predicate on the "rule" edge.
+func HasRule() predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, RuleTable, RuleColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRuleWith applies the HasEdge predicate on the "rule" edge with a given conditions (other predicates).
+func HasRuleWith(preds ...predicate.Rule) predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := newRuleStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasDepartment applies the HasEdge predicate on the "department" edge.
+func HasDepartment() predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, DepartmentTable, DepartmentColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDepartmentWith applies the HasEdge predicate on the "department" edge with a given conditions (other predicates).
+func HasDepartmentWith(preds ...predicate.Department) predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := newDepartmentStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasOffers applies the HasEdge predicate on the "offers" edge.
+func HasOffers() predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, OffersTable, OffersColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasOffersWith applies the HasEdge predicate on the "offers" edge with a given conditions (other predicates).
+func HasOffersWith(preds ...predicate.Offer) predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := newOffersStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

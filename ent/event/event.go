@@ -32,6 +32,8 @@ const (
 	FieldConversationID = "conversation_id"
 	// FieldMessageID holds the string denoting the message_id field in the database.
 	FieldMessageID = "message_id"
+	// FieldUserID holds the string denoting the user_id field in the database.
+	FieldUserID = "user_id"
 	// FieldAudienceUserID holds the string denoting the audience_user_id field in the database.
 	FieldAudienceUserID = "audience_user_id"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -59,6 +61,7 @@ var Columns = []string{
 	FieldChannelID,
 	FieldConversationID,
 	FieldMessageID,
+	FieldUserID,
 	FieldAudienceUserID,
 	FieldCreatedAt,
 }
@@ -100,6 +103,7 @@ const (
 	TopicCONVERSATION Topic = "CONVERSATION"
 	TopicCALL         Topic = "CALL"
 	TopicCHANNEL      Topic = "CHANNEL"
+	TopicUSER         Topic = "USER"
 )
 
 func (t Topic) String() string {
@@ -109,7 +113,7 @@ func (t Topic) String() string {
 // TopicValidator is a validator for the "topic" field enum values. It is called by the builders before save.
 func TopicValidator(t Topic) error {
 	switch t {
-	case TopicMESSAGE, TopicCONVERSATION, TopicCALL, TopicCHANNEL:
+	case TopicMESSAGE, TopicCONVERSATION, TopicCALL, TopicCHANNEL, TopicUSER:
 		return nil
 	default:
 		return fmt.Errorf("event: invalid enum value for topic field: %q", t)
@@ -157,6 +161,11 @@ func ByConversationID(opts ...sql.OrderTermOption) OrderOption {
 // ByMessageID orders the results by the message_id field.
 func ByMessageID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMessageID, opts...).ToFunc()
+}
+
+// ByUserID orders the results by the user_id field.
+func ByUserID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUserID, opts...).ToFunc()
 }
 
 // ByAudienceUserID orders the results by the audience_user_id field.

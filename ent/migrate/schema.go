@@ -73,6 +73,7 @@ var (
 		{Name: "last_connected_at", Type: field.TypeTime},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 		{Name: "connected_by_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "rule_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// ChannelsTable holds the schema information for the "channels" table.
 	ChannelsTable = &schema.Table{
@@ -90,6 +91,12 @@ var (
 				Symbol:     "channels_users_connected_by",
 				Columns:    []*schema.Column{ChannelsColumns[20]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "channels_rules_rule",
+				Columns:    []*schema.Column{ChannelsColumns[21]},
+				RefColumns: []*schema.Column{RulesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -115,10 +122,15 @@ var (
 		{Name: "unread_count", Type: field.TypeInt, Default: 0},
 		{Name: "last_message_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_inbound_at", Type: field.TypeTime, Nullable: true},
+		{Name: "distribution_state", Type: field.TypeEnum, Enums: []string{"NONE", "UNCLAIMED", "OFFERED", "WAITING", "ASSIGNED"}, Default: "NONE"},
+		{Name: "offer_seq", Type: field.TypeInt, Default: 0},
+		{Name: "offer_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 		{Name: "channel_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Size: 40},
 		{Name: "assignee_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "rule_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "department_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// ConversationsTable holds the schema information for the "conversations" table.
 	ConversationsTable = &schema.Table{
@@ -128,26 +140,38 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "conversations_organizations_organization",
-				Columns:    []*schema.Column{ConversationsColumns[7]},
+				Columns:    []*schema.Column{ConversationsColumns[10]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_channels_channel",
-				Columns:    []*schema.Column{ConversationsColumns[8]},
+				Columns:    []*schema.Column{ConversationsColumns[11]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_customers_customer",
-				Columns:    []*schema.Column{ConversationsColumns[9]},
+				Columns:    []*schema.Column{ConversationsColumns[12]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_users_assignee",
-				Columns:    []*schema.Column{ConversationsColumns[10]},
+				Columns:    []*schema.Column{ConversationsColumns[13]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "conversations_rules_rule",
+				Columns:    []*schema.Column{ConversationsColumns[14]},
+				RefColumns: []*schema.Column{RulesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "conversations_departments_department",
+				Columns:    []*schema.Column{ConversationsColumns[15]},
+				RefColumns: []*schema.Column{DepartmentsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -155,27 +179,37 @@ var (
 			{
 				Name:    "conversation_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[7]},
+				Columns: []*schema.Column{ConversationsColumns[10]},
 			},
 			{
 				Name:    "conversation_organization_id_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[7], ConversationsColumns[5]},
+				Columns: []*schema.Column{ConversationsColumns[10], ConversationsColumns[5]},
 			},
 			{
 				Name:    "conversation_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[9]},
+				Columns: []*schema.Column{ConversationsColumns[12]},
 			},
 			{
 				Name:    "conversation_assignee_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[10]},
+				Columns: []*schema.Column{ConversationsColumns[13]},
+			},
+			{
+				Name:    "conversation_rule_id_distribution_state",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[14], ConversationsColumns[7]},
+			},
+			{
+				Name:    "conversation_department_id_distribution_state",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[15], ConversationsColumns[7]},
 			},
 			{
 				Name:    "conversation_channel_id_customer_id",
 				Unique:  true,
-				Columns: []*schema.Column{ConversationsColumns[8], ConversationsColumns[9]},
+				Columns: []*schema.Column{ConversationsColumns[11], ConversationsColumns[12]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status <> 'RESOLVED'",
 				},
@@ -304,15 +338,62 @@ var (
 			},
 		},
 	}
+	// DepartmentsColumns holds the columns for the "departments" table.
+	DepartmentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "method", Type: field.TypeEnum, Enums: []string{"ROUND_ROBIN", "SELF_CLAIM", "SEQUENTIAL", "BROADCAST", "RANDOM"}},
+		{Name: "offer_timeout_seconds", Type: field.TypeInt, Default: 30},
+		{Name: "is_default", Type: field.TypeBool, Default: false},
+		{Name: "turn", Type: field.TypeInt, Default: -1},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+	}
+	// DepartmentsTable holds the schema information for the "departments" table.
+	DepartmentsTable = &schema.Table{
+		Name:       "departments",
+		Columns:    DepartmentsColumns,
+		PrimaryKey: []*schema.Column{DepartmentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "departments_organizations_organization",
+				Columns:    []*schema.Column{DepartmentsColumns[8]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "department_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{DepartmentsColumns[8]},
+			},
+			{
+				Name:    "department_organization_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{DepartmentsColumns[8], DepartmentsColumns[3]},
+			},
+			{
+				Name:    "department_one_default",
+				Unique:  true,
+				Columns: []*schema.Column{DepartmentsColumns[8]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "is_default",
+				},
+			},
+		},
+	}
 	// EventsColumns holds the columns for the "events" table.
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "seq", Type: field.TypeInt64},
-		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL"}},
+		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER"}},
 		{Name: "type", Type: field.TypeString, Size: 40},
 		{Name: "channel_id", Type: field.TypeString, Nullable: true},
 		{Name: "conversation_id", Type: field.TypeString, Nullable: true},
 		{Name: "message_id", Type: field.TypeString, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
 		{Name: "audience_user_id", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
@@ -325,7 +406,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "events_organizations_organization",
-				Columns:    []*schema.Column{EventsColumns[9]},
+				Columns:    []*schema.Column{EventsColumns[10]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -334,12 +415,12 @@ var (
 			{
 				Name:    "event_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[9]},
+				Columns: []*schema.Column{EventsColumns[10]},
 			},
 			{
 				Name:    "event_organization_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{EventsColumns[9], EventsColumns[1]},
+				Columns: []*schema.Column{EventsColumns[10], EventsColumns[1]},
 			},
 		},
 	}
@@ -424,6 +505,71 @@ var (
 				Name:    "loginattempt_key_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{LoginAttemptsColumns[1], LoginAttemptsColumns[2]},
+			},
+		},
+	}
+	// MembersColumns holds the columns for the "members" table.
+	MembersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "position", Type: field.TypeInt},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "rule_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "department_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// MembersTable holds the schema information for the "members" table.
+	MembersTable = &schema.Table{
+		Name:       "members",
+		Columns:    MembersColumns,
+		PrimaryKey: []*schema.Column{MembersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "members_organizations_organization",
+				Columns:    []*schema.Column{MembersColumns[4]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "members_rules_rule",
+				Columns:    []*schema.Column{MembersColumns[5]},
+				RefColumns: []*schema.Column{RulesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "members_departments_department",
+				Columns:    []*schema.Column{MembersColumns[6]},
+				RefColumns: []*schema.Column{DepartmentsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "members_users_user",
+				Columns:    []*schema.Column{MembersColumns[7]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "member_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{MembersColumns[4]},
+			},
+			{
+				Name:    "member_rule_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{MembersColumns[5], MembersColumns[7]},
+			},
+			{
+				Name:    "member_department_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{MembersColumns[6], MembersColumns[7]},
+			},
+			{
+				Name:    "member_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{MembersColumns[7]},
 			},
 		},
 	}
@@ -540,6 +686,59 @@ var (
 			},
 		},
 	}
+	// OffersColumns holds the columns for the "offers" table.
+	OffersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "ACCEPTED", "DECLINED", "EXPIRED", "WITHDRAWN"}, Default: "PENDING"},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "conversation_id", Type: field.TypeString, Size: 40},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// OffersTable holds the schema information for the "offers" table.
+	OffersTable = &schema.Table{
+		Name:       "offers",
+		Columns:    OffersColumns,
+		PrimaryKey: []*schema.Column{OffersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "offers_organizations_organization",
+				Columns:    []*schema.Column{OffersColumns[4]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "offers_conversations_conversation",
+				Columns:    []*schema.Column{OffersColumns[5]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "offers_users_user",
+				Columns:    []*schema.Column{OffersColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "offer_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{OffersColumns[4]},
+			},
+			{
+				Name:    "offer_conversation_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{OffersColumns[5], OffersColumns[6]},
+			},
+			{
+				Name:    "offer_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{OffersColumns[6], OffersColumns[3]},
+			},
+		},
+	}
 	// OrganizationsColumns holds the columns for the "organizations" table.
 	OrganizationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -553,6 +752,44 @@ var (
 		Name:       "organizations",
 		Columns:    OrganizationsColumns,
 		PrimaryKey: []*schema.Column{OrganizationsColumns[0]},
+	}
+	// RulesColumns holds the columns for the "rules" table.
+	RulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "method", Type: field.TypeEnum, Enums: []string{"ROUND_ROBIN", "SELF_CLAIM", "SEQUENTIAL", "BROADCAST", "RANDOM"}},
+		{Name: "offer_timeout_seconds", Type: field.TypeInt, Default: 30},
+		{Name: "old_conversations", Type: field.TypeEnum, Enums: []string{"KEEP", "UNASSIGNED", "ALL"}, Default: "KEEP"},
+		{Name: "turn", Type: field.TypeInt, Default: -1},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+	}
+	// RulesTable holds the schema information for the "rules" table.
+	RulesTable = &schema.Table{
+		Name:       "rules",
+		Columns:    RulesColumns,
+		PrimaryKey: []*schema.Column{RulesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "rules_organizations_organization",
+				Columns:    []*schema.Column{RulesColumns[8]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "rule_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{RulesColumns[8]},
+			},
+			{
+				Name:    "rule_organization_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{RulesColumns[8], RulesColumns[3]},
+			},
+		},
 	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
@@ -686,6 +923,7 @@ var (
 		{Name: "password_hash", Type: field.TypeString},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"OWNER", "ADMIN", "AGENT"}},
 		{Name: "presence", Type: field.TypeEnum, Enums: []string{"ONLINE", "AWAY", "OFFLINE"}, Default: "OFFLINE"},
+		{Name: "last_seen_at", Type: field.TypeTime, Nullable: true},
 		{Name: "active", Type: field.TypeBool, Default: true},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
@@ -698,7 +936,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "users_organizations_organization",
-				Columns:    []*schema.Column{UsersColumns[10]},
+				Columns:    []*schema.Column{UsersColumns[11]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -707,12 +945,12 @@ var (
 			{
 				Name:    "user_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[10]},
+				Columns: []*schema.Column{UsersColumns[11]},
 			},
 			{
 				Name:    "user_organization_id_role",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[10], UsersColumns[6]},
+				Columns: []*schema.Column{UsersColumns[11], UsersColumns[6]},
 			},
 		},
 	}
@@ -781,12 +1019,16 @@ var (
 		ConversationsTable,
 		CustomFieldsTable,
 		CustomersTable,
+		DepartmentsTable,
 		EventsTable,
 		IdentitiesTable,
 		LoginAttemptsTable,
+		MembersTable,
 		MessagesTable,
 		MessageTemplatesTable,
+		OffersTable,
 		OrganizationsTable,
+		RulesTable,
 		SessionsTable,
 		TagsTable,
 		TimersTable,
@@ -801,23 +1043,35 @@ func init() {
 	APIKeysTable.ForeignKeys[1].RefTable = UsersTable
 	ChannelsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ChannelsTable.ForeignKeys[1].RefTable = UsersTable
+	ChannelsTable.ForeignKeys[2].RefTable = RulesTable
 	ConversationsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ConversationsTable.ForeignKeys[1].RefTable = ChannelsTable
 	ConversationsTable.ForeignKeys[2].RefTable = CustomersTable
 	ConversationsTable.ForeignKeys[3].RefTable = UsersTable
+	ConversationsTable.ForeignKeys[4].RefTable = RulesTable
+	ConversationsTable.ForeignKeys[5].RefTable = DepartmentsTable
 	CustomFieldsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomersTable.ForeignKeys[1].RefTable = UsersTable
 	CustomersTable.ForeignKeys[2].RefTable = ChannelsTable
+	DepartmentsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	EventsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	IdentitiesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	IdentitiesTable.ForeignKeys[1].RefTable = ChannelsTable
 	IdentitiesTable.ForeignKeys[2].RefTable = CustomersTable
+	MembersTable.ForeignKeys[0].RefTable = OrganizationsTable
+	MembersTable.ForeignKeys[1].RefTable = RulesTable
+	MembersTable.ForeignKeys[2].RefTable = DepartmentsTable
+	MembersTable.ForeignKeys[3].RefTable = UsersTable
 	MessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	MessagesTable.ForeignKeys[1].RefTable = ConversationsTable
 	MessagesTable.ForeignKeys[2].RefTable = ChannelsTable
 	MessagesTable.ForeignKeys[3].RefTable = UsersTable
 	MessageTemplatesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	OffersTable.ForeignKeys[0].RefTable = OrganizationsTable
+	OffersTable.ForeignKeys[1].RefTable = ConversationsTable
+	OffersTable.ForeignKeys[2].RefTable = UsersTable
+	RulesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	SessionsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	SessionsTable.ForeignKeys[1].RefTable = UsersTable
 	TagsTable.ForeignKeys[0].RefTable = OrganizationsTable

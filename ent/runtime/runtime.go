@@ -11,12 +11,16 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/schema"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
@@ -230,6 +234,10 @@ func init() {
 	conversation.DefaultUnreadCount = conversationDescUnreadCount.Default.(int)
 	// conversation.UnreadCountValidator is a validator for the "unread_count" field. It is called by the builders before save.
 	conversation.UnreadCountValidator = conversationDescUnreadCount.Validators[0].(func(int) error)
+	// conversationDescOfferSeq is the schema descriptor for offer_seq field.
+	conversationDescOfferSeq := conversationFields[10].Descriptor()
+	// conversation.DefaultOfferSeq holds the default value on creation for the offer_seq field.
+	conversation.DefaultOfferSeq = conversationDescOfferSeq.Default.(int)
 	// conversationDescID is the schema descriptor for id field.
 	conversationDescID := conversationMixinFields0[0].Descriptor()
 	// conversation.DefaultID holds the default value on creation for the id field.
@@ -386,6 +394,79 @@ func init() {
 	customer.DefaultID = customerDescID.Default.(func() gid.ID)
 	// customer.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	customer.IDValidator = customerDescID.Validators[0].(func(string) error)
+	departmentMixin := schema.Department{}.Mixin()
+	department.Policy = privacy.NewPolicies(departmentMixin[2], schema.Department{})
+	department.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := department.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	departmentMixinHooks2 := departmentMixin[2].Hooks()
+
+	department.Hooks[1] = departmentMixinHooks2[0]
+	departmentMixinFields0 := departmentMixin[0].Fields()
+	_ = departmentMixinFields0
+	departmentMixinFields1 := departmentMixin[1].Fields()
+	_ = departmentMixinFields1
+	departmentMixinFields2 := departmentMixin[2].Fields()
+	_ = departmentMixinFields2
+	departmentFields := schema.Department{}.Fields()
+	_ = departmentFields
+	// departmentDescCreatedAt is the schema descriptor for created_at field.
+	departmentDescCreatedAt := departmentMixinFields1[0].Descriptor()
+	// department.DefaultCreatedAt holds the default value on creation for the created_at field.
+	department.DefaultCreatedAt = departmentDescCreatedAt.Default.(func() time.Time)
+	// departmentDescUpdatedAt is the schema descriptor for updated_at field.
+	departmentDescUpdatedAt := departmentMixinFields1[1].Descriptor()
+	// department.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	department.DefaultUpdatedAt = departmentDescUpdatedAt.Default.(func() time.Time)
+	// department.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	department.UpdateDefaultUpdatedAt = departmentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// departmentDescOrganizationID is the schema descriptor for organization_id field.
+	departmentDescOrganizationID := departmentMixinFields2[0].Descriptor()
+	// department.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	department.OrganizationIDValidator = departmentDescOrganizationID.Validators[0].(func(string) error)
+	// departmentDescName is the schema descriptor for name field.
+	departmentDescName := departmentFields[0].Descriptor()
+	// department.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	department.NameValidator = func() func(string) error {
+		validators := departmentDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// departmentDescOfferTimeoutSeconds is the schema descriptor for offer_timeout_seconds field.
+	departmentDescOfferTimeoutSeconds := departmentFields[2].Descriptor()
+	// department.DefaultOfferTimeoutSeconds holds the default value on creation for the offer_timeout_seconds field.
+	department.DefaultOfferTimeoutSeconds = departmentDescOfferTimeoutSeconds.Default.(int)
+	// department.OfferTimeoutSecondsValidator is a validator for the "offer_timeout_seconds" field. It is called by the builders before save.
+	department.OfferTimeoutSecondsValidator = departmentDescOfferTimeoutSeconds.Validators[0].(func(int) error)
+	// departmentDescIsDefault is the schema descriptor for is_default field.
+	departmentDescIsDefault := departmentFields[3].Descriptor()
+	// department.DefaultIsDefault holds the default value on creation for the is_default field.
+	department.DefaultIsDefault = departmentDescIsDefault.Default.(bool)
+	// departmentDescTurn is the schema descriptor for turn field.
+	departmentDescTurn := departmentFields[4].Descriptor()
+	// department.DefaultTurn holds the default value on creation for the turn field.
+	department.DefaultTurn = departmentDescTurn.Default.(int)
+	// departmentDescID is the schema descriptor for id field.
+	departmentDescID := departmentMixinFields0[0].Descriptor()
+	// department.DefaultID holds the default value on creation for the id field.
+	department.DefaultID = departmentDescID.Default.(func() gid.ID)
+	// department.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	department.IDValidator = departmentDescID.Validators[0].(func(string) error)
 	eventMixin := schema.Event{}.Mixin()
 	event.Policy = privacy.NewPolicies(eventMixin[1], schema.Event{})
 	event.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -528,6 +609,51 @@ func init() {
 	loginattempt.DefaultID = loginattemptDescID.Default.(func() gid.ID)
 	// loginattempt.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	loginattempt.IDValidator = loginattemptDescID.Validators[0].(func(string) error)
+	memberMixin := schema.Member{}.Mixin()
+	member.Policy = privacy.NewPolicies(memberMixin[2], schema.Member{})
+	member.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := member.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	memberMixinHooks2 := memberMixin[2].Hooks()
+
+	member.Hooks[1] = memberMixinHooks2[0]
+	memberMixinFields0 := memberMixin[0].Fields()
+	_ = memberMixinFields0
+	memberMixinFields1 := memberMixin[1].Fields()
+	_ = memberMixinFields1
+	memberMixinFields2 := memberMixin[2].Fields()
+	_ = memberMixinFields2
+	memberFields := schema.Member{}.Fields()
+	_ = memberFields
+	// memberDescCreatedAt is the schema descriptor for created_at field.
+	memberDescCreatedAt := memberMixinFields1[0].Descriptor()
+	// member.DefaultCreatedAt holds the default value on creation for the created_at field.
+	member.DefaultCreatedAt = memberDescCreatedAt.Default.(func() time.Time)
+	// memberDescUpdatedAt is the schema descriptor for updated_at field.
+	memberDescUpdatedAt := memberMixinFields1[1].Descriptor()
+	// member.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	member.DefaultUpdatedAt = memberDescUpdatedAt.Default.(func() time.Time)
+	// member.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	member.UpdateDefaultUpdatedAt = memberDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// memberDescOrganizationID is the schema descriptor for organization_id field.
+	memberDescOrganizationID := memberMixinFields2[0].Descriptor()
+	// member.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	member.OrganizationIDValidator = memberDescOrganizationID.Validators[0].(func(string) error)
+	// memberDescPosition is the schema descriptor for position field.
+	memberDescPosition := memberFields[3].Descriptor()
+	// member.PositionValidator is a validator for the "position" field. It is called by the builders before save.
+	member.PositionValidator = memberDescPosition.Validators[0].(func(int) error)
+	// memberDescID is the schema descriptor for id field.
+	memberDescID := memberMixinFields0[0].Descriptor()
+	// member.DefaultID holds the default value on creation for the id field.
+	member.DefaultID = memberDescID.Default.(func() gid.ID)
+	// member.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	member.IDValidator = memberDescID.Validators[0].(func(string) error)
 	messageMixin := schema.Message{}.Mixin()
 	message.Policy = privacy.NewPolicies(messageMixin[2], schema.Message{})
 	message.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -658,6 +784,47 @@ func init() {
 	messagetemplate.DefaultID = messagetemplateDescID.Default.(func() gid.ID)
 	// messagetemplate.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	messagetemplate.IDValidator = messagetemplateDescID.Validators[0].(func(string) error)
+	offerMixin := schema.Offer{}.Mixin()
+	offer.Policy = privacy.NewPolicies(offerMixin[2], schema.Offer{})
+	offer.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := offer.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	offerMixinHooks2 := offerMixin[2].Hooks()
+
+	offer.Hooks[1] = offerMixinHooks2[0]
+	offerMixinFields0 := offerMixin[0].Fields()
+	_ = offerMixinFields0
+	offerMixinFields1 := offerMixin[1].Fields()
+	_ = offerMixinFields1
+	offerMixinFields2 := offerMixin[2].Fields()
+	_ = offerMixinFields2
+	offerFields := schema.Offer{}.Fields()
+	_ = offerFields
+	// offerDescCreatedAt is the schema descriptor for created_at field.
+	offerDescCreatedAt := offerMixinFields1[0].Descriptor()
+	// offer.DefaultCreatedAt holds the default value on creation for the created_at field.
+	offer.DefaultCreatedAt = offerDescCreatedAt.Default.(func() time.Time)
+	// offerDescUpdatedAt is the schema descriptor for updated_at field.
+	offerDescUpdatedAt := offerMixinFields1[1].Descriptor()
+	// offer.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	offer.DefaultUpdatedAt = offerDescUpdatedAt.Default.(func() time.Time)
+	// offer.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	offer.UpdateDefaultUpdatedAt = offerDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// offerDescOrganizationID is the schema descriptor for organization_id field.
+	offerDescOrganizationID := offerMixinFields2[0].Descriptor()
+	// offer.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	offer.OrganizationIDValidator = offerDescOrganizationID.Validators[0].(func(string) error)
+	// offerDescID is the schema descriptor for id field.
+	offerDescID := offerMixinFields0[0].Descriptor()
+	// offer.DefaultID holds the default value on creation for the id field.
+	offer.DefaultID = offerDescID.Default.(func() gid.ID)
+	// offer.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	offer.IDValidator = offerDescID.Validators[0].(func(string) error)
 	organizationMixin := schema.Organization{}.Mixin()
 	organization.Policy = privacy.NewPolicies(schema.Organization{})
 	organization.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -712,6 +879,75 @@ func init() {
 	organization.DefaultID = organizationDescID.Default.(func() gid.ID)
 	// organization.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	organization.IDValidator = organizationDescID.Validators[0].(func(string) error)
+	ruleMixin := schema.Rule{}.Mixin()
+	rule.Policy = privacy.NewPolicies(ruleMixin[2], schema.Rule{})
+	rule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := rule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ruleMixinHooks2 := ruleMixin[2].Hooks()
+
+	rule.Hooks[1] = ruleMixinHooks2[0]
+	ruleMixinFields0 := ruleMixin[0].Fields()
+	_ = ruleMixinFields0
+	ruleMixinFields1 := ruleMixin[1].Fields()
+	_ = ruleMixinFields1
+	ruleMixinFields2 := ruleMixin[2].Fields()
+	_ = ruleMixinFields2
+	ruleFields := schema.Rule{}.Fields()
+	_ = ruleFields
+	// ruleDescCreatedAt is the schema descriptor for created_at field.
+	ruleDescCreatedAt := ruleMixinFields1[0].Descriptor()
+	// rule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	rule.DefaultCreatedAt = ruleDescCreatedAt.Default.(func() time.Time)
+	// ruleDescUpdatedAt is the schema descriptor for updated_at field.
+	ruleDescUpdatedAt := ruleMixinFields1[1].Descriptor()
+	// rule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	rule.DefaultUpdatedAt = ruleDescUpdatedAt.Default.(func() time.Time)
+	// rule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	rule.UpdateDefaultUpdatedAt = ruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ruleDescOrganizationID is the schema descriptor for organization_id field.
+	ruleDescOrganizationID := ruleMixinFields2[0].Descriptor()
+	// rule.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	rule.OrganizationIDValidator = ruleDescOrganizationID.Validators[0].(func(string) error)
+	// ruleDescName is the schema descriptor for name field.
+	ruleDescName := ruleFields[0].Descriptor()
+	// rule.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	rule.NameValidator = func() func(string) error {
+		validators := ruleDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ruleDescOfferTimeoutSeconds is the schema descriptor for offer_timeout_seconds field.
+	ruleDescOfferTimeoutSeconds := ruleFields[2].Descriptor()
+	// rule.DefaultOfferTimeoutSeconds holds the default value on creation for the offer_timeout_seconds field.
+	rule.DefaultOfferTimeoutSeconds = ruleDescOfferTimeoutSeconds.Default.(int)
+	// rule.OfferTimeoutSecondsValidator is a validator for the "offer_timeout_seconds" field. It is called by the builders before save.
+	rule.OfferTimeoutSecondsValidator = ruleDescOfferTimeoutSeconds.Validators[0].(func(int) error)
+	// ruleDescTurn is the schema descriptor for turn field.
+	ruleDescTurn := ruleFields[4].Descriptor()
+	// rule.DefaultTurn holds the default value on creation for the turn field.
+	rule.DefaultTurn = ruleDescTurn.Default.(int)
+	// ruleDescID is the schema descriptor for id field.
+	ruleDescID := ruleMixinFields0[0].Descriptor()
+	// rule.DefaultID holds the default value on creation for the id field.
+	rule.DefaultID = ruleDescID.Default.(func() gid.ID)
+	// rule.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	rule.IDValidator = ruleDescID.Validators[0].(func(string) error)
 	sessionMixin := schema.Session{}.Mixin()
 	session.Policy = privacy.NewPolicies(sessionMixin[2], schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -961,7 +1197,7 @@ func init() {
 		}
 	}()
 	// userDescActive is the schema descriptor for active field.
-	userDescActive := userFields[5].Descriptor()
+	userDescActive := userFields[6].Descriptor()
 	// user.DefaultActive holds the default value on creation for the active field.
 	user.DefaultActive = userDescActive.Default.(bool)
 	// userDescID is the schema descriptor for id field.

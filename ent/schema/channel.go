@@ -63,6 +63,10 @@ func (Channel) Fields() []ent.Field {
 		field.String("connected_by_id").GoType(gid.ID("")).Optional().
 			Annotations(entgql.Skip()),
 		field.Time("last_connected_at"),
+		// rule_id is the distribution rule of the channel's conversations,
+		// if any; set through the rule's channel list.
+		field.String("rule_id").GoType(gid.ID("")).Optional().Nillable().
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -70,6 +74,7 @@ func (Channel) Fields() []ent.Field {
 func (Channel) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("connected_by", User.Type).Field("connected_by_id").Unique(),
+		edge.To("rule", Rule.Type).Field("rule_id").Unique(),
 		edge.From("conversations", Conversation.Type).Ref("channel").
 			Annotations(entgql.Skip()),
 	}

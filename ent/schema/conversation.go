@@ -40,6 +40,21 @@ func (Conversation) Fields() []ent.Field {
 			Annotations(entgql.OrderField("LAST_MESSAGE_AT")),
 		// last_inbound_at starts Messenger's 24-hour reply window.
 		field.Time("last_inbound_at").Optional().Nillable(),
+		// The distribution state (internal/distribute): the rule or
+		// department that distributes the conversation (neither: it is
+		// open to every member, or its channel is ONLY_ME), and where it
+		// stands. Only OFFERED conversations have PENDING offers.
+		field.String("rule_id").GoType(gid.ID("")).Optional().Nillable().
+			Annotations(entgql.Skip()),
+		field.String("department_id").GoType(gid.ID("")).Optional().Nillable().
+			Annotations(entgql.Skip()),
+		field.Enum("distribution_state").Values("NONE", "UNCLAIMED", "OFFERED", "WAITING", "ASSIGNED").Default("NONE").
+			Annotations(entgql.Type("DistributionState")),
+		// offer_seq numbers the steps of the distribution; an offer's
+		// timeout fires only if no step came since it was scheduled.
+		field.Int("offer_seq").Default(0).Annotations(entgql.Skip()),
+		// offer_expires_at is when the pending offers time out.
+		field.Time("offer_expires_at").Optional().Nillable(),
 	}
 }
 
@@ -49,6 +64,9 @@ func (Conversation) Edges() []ent.Edge {
 		edge.To("channel", Channel.Type).Field("channel_id").Unique().Required().Immutable(),
 		edge.To("customer", Customer.Type).Field("customer_id").Unique().Required(),
 		edge.To("assignee", User.Type).Field("assignee_id").Unique(),
+		edge.To("rule", Rule.Type).Field("rule_id").Unique(),
+		edge.To("department", Department.Type).Field("department_id").Unique(),
+		edge.From("offers", Offer.Type).Ref("conversation").Annotations(entgql.Skip()),
 		edge.From("messages", Message.Type).Ref("conversation").
 			Annotations(entgql.RelayConnection(), entgql.OrderField("MESSAGES_COUNT")),
 	}
@@ -60,6 +78,10 @@ func (Conversation) Indexes() []ent.Index {
 		index.Fields("organization_id", "last_message_at"),
 		index.Fields("customer_id"),
 		index.Fields("assignee_id"),
+		// Presence and membership changes look for a pool's waiting
+		// conversations.
+		index.Fields("rule_id", "distribution_state"),
+		index.Fields("department_id", "distribution_state"),
 		// Concurrent webhooks for a new customer must not open two
 		// conversations: only one unresolved per channel and customer.
 		index.Fields("channel_id", "customer_id").Unique().
@@ -78,10 +100,10 @@ func (Conversation) Annotations() []schema.Annotation {
 
 // Policy hides the conversations of ONLY_ME channels from everyone but the
 // user who connected the channel (admins and API keys included); on SHARED
-// channels every member sees them until distribution rules say otherwise.
+// channels agents see what distribution gives them (policy.FilterConversations).
 func (Conversation) Policy() ent.Policy {
 	return privacy.Policy{
-		Query:    privacy.QueryPolicy{policy.FilterConversations("channel"), policy.AllowQuery()},
-		Mutation: privacy.MutationPolicy{policy.FilterConversations("channel"), policy.AlwaysAllow()},
+		Query:    privacy.QueryPolicy{policy.FilterConversations(""), policy.AllowQuery()},
+		Mutation: privacy.MutationPolicy{policy.FilterConversations(""), policy.AlwaysAllow()},
 	}
 }

@@ -34,11 +34,13 @@ func (Event) Fields() []ent.Field {
 		// organization's counter, taken in the writing transaction, so
 		// events commit in seq order.
 		field.Int64("seq").Immutable(),
-		field.Enum("topic").Values("MESSAGE", "CONVERSATION", "CALL", "CHANNEL").Immutable(),
+		field.Enum("topic").Values("MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER").Immutable(),
 		field.String("type").NotEmpty().MaxLen(40).Immutable(),
 		id("channel_id"),
 		id("conversation_id"),
 		id("message_id"),
+		// user_id names the user a USER event is about (a presence change).
+		id("user_id"),
 		// audience_user_id limits the event to one user (an ONLY_ME
 		// channel's owner); empty means whoever may see the subject.
 		id("audience_user_id"),

@@ -91,7 +91,7 @@ func (Message) Annotations() []schema.Annotation {
 // Policy shows a message to whoever sees its conversation.
 func (Message) Policy() ent.Policy {
 	return privacy.Policy{
-		Query:    privacy.QueryPolicy{policy.FilterConversations("conversation.channel"), policy.AllowQuery()},
-		Mutation: privacy.MutationPolicy{policy.FilterConversations("conversation.channel"), policy.AlwaysAllow()},
+		Query:    privacy.QueryPolicy{policy.FilterConversations("conversation"), policy.AllowQuery()},
+		Mutation: privacy.MutationPolicy{policy.FilterConversations("conversation"), policy.AlwaysAllow()},
 	}
 }

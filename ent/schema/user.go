@@ -40,6 +40,11 @@ func (User) Fields() []ent.Field {
 			Annotations(entgql.Type("Role")),
 		field.Enum("presence").Values("ONLINE", "AWAY", "OFFLINE").Default("OFFLINE").
 			Annotations(entgql.Type("Presence")),
+		// last_seen_at is stamped while the user has a subscription socket
+		// open on some replica; ONLINE and AWAY users unseen for a grace
+		// period become OFFLINE.
+		field.Time("last_seen_at").Optional().Nillable().
+			Annotations(entgql.Skip()),
 		field.Bool("active").Default(true),
 		field.Time("last_login_at").Optional().Nillable(),
 	}

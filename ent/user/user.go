@@ -37,6 +37,8 @@ const (
 	FieldRole = "role"
 	// FieldPresence holds the string denoting the presence field in the database.
 	FieldPresence = "presence"
+	// FieldLastSeenAt holds the string denoting the last_seen_at field in the database.
+	FieldLastSeenAt = "last_seen_at"
 	// FieldActive holds the string denoting the active field in the database.
 	FieldActive = "active"
 	// FieldLastLoginAt holds the string denoting the last_login_at field in the database.
@@ -74,6 +76,7 @@ var Columns = []string{
 	FieldPasswordHash,
 	FieldRole,
 	FieldPresence,
+	FieldLastSeenAt,
 	FieldActive,
 	FieldLastLoginAt,
 }
@@ -199,6 +202,11 @@ func ByRole(opts ...sql.OrderTermOption) OrderOption {
 // ByPresence orders the results by the presence field.
 func ByPresence(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPresence, opts...).ToFunc()
+}
+
+// ByLastSeenAt orders the results by the last_seen_at field.
+func ByLastSeenAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastSeenAt, opts...).ToFunc()
 }
 
 // ByActive orders the results by the active field.

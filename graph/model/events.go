@@ -29,3 +29,12 @@ type CallEvent struct {
 	Type   string
 	Err    error
 }
+
+// UserEvent is one payload of the userEvents subscription; Err is as for
+// MessageEvent.
+type UserEvent struct {
+	Cursor string
+	Type   UserEventType
+	User   *ent.User
+	Err    error
+}

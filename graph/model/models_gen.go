@@ -101,6 +101,13 @@ type UpdateUserInput struct {
 	Role     *viewer.Role `json:"role,omitempty"`
 }
 
+// CREATED, OFFERED (to the agents now offered it, and admins), ASSIGNED,
+// CLAIMED, STATUS_CHANGED and UPDATED reach whoever may see the conversation.
+// OFFER_EXPIRED (an offer ended unanswered: timeout, the agent went away or
+// left the rule) and OFFER_DECLINED reach the agent concerned (and admins, for
+// expiries); an agent who loses sight of a conversation because another took
+// it receives the ASSIGNED or CLAIMED event too. WAITING: nobody could take
+// the conversation; it waits unassigned.
 type ConversationEventType string
 
 const (
@@ -110,6 +117,9 @@ const (
 	ConversationEventTypeClaimed       ConversationEventType = "CLAIMED"
 	ConversationEventTypeStatusChanged ConversationEventType = "STATUS_CHANGED"
 	ConversationEventTypeUpdated       ConversationEventType = "UPDATED"
+	ConversationEventTypeOfferExpired  ConversationEventType = "OFFER_EXPIRED"
+	ConversationEventTypeOfferDeclined ConversationEventType = "OFFER_DECLINED"
+	ConversationEventTypeWaiting       ConversationEventType = "WAITING"
 )
 
 var AllConversationEventType = []ConversationEventType{
@@ -119,11 +129,14 @@ var AllConversationEventType = []ConversationEventType{
 	ConversationEventTypeClaimed,
 	ConversationEventTypeStatusChanged,
 	ConversationEventTypeUpdated,
+	ConversationEventTypeOfferExpired,
+	ConversationEventTypeOfferDeclined,
+	ConversationEventTypeWaiting,
 }
 
 func (e ConversationEventType) IsValid() bool {
 	switch e {
-	case ConversationEventTypeCreated, ConversationEventTypeOffered, ConversationEventTypeAssigned, ConversationEventTypeClaimed, ConversationEventTypeStatusChanged, ConversationEventTypeUpdated:
+	case ConversationEventTypeCreated, ConversationEventTypeOffered, ConversationEventTypeAssigned, ConversationEventTypeClaimed, ConversationEventTypeStatusChanged, ConversationEventTypeUpdated, ConversationEventTypeOfferExpired, ConversationEventTypeOfferDeclined, ConversationEventTypeWaiting:
 		return true
 	}
 	return false
@@ -214,6 +227,59 @@ func (e *MessageEventType) UnmarshalJSON(b []byte) error {
 }
 
 func (e MessageEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type UserEventType string
+
+const (
+	UserEventTypePresenceChanged UserEventType = "PRESENCE_CHANGED"
+)
+
+var AllUserEventType = []UserEventType{
+	UserEventTypePresenceChanged,
+}
+
+func (e UserEventType) IsValid() bool {
+	switch e {
+	case UserEventTypePresenceChanged:
+		return true
+	}
+	return false
+}
+
+func (e UserEventType) String() string {
+	return string(e)
+}
+
+func (e *UserEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UserEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UserEventType", str)
+	}
+	return nil
+}
+
+func (e UserEventType) MarshalGQL(w io.Writer) {
+	fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UserEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UserEventType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -50,6 +50,9 @@ const (
 	// append one, because streams cache conversation visibility until they
 	// see a CHANNEL event.
 	TopicChannel Topic = entevent.TopicCHANNEL
+	// TopicUser events are about one user of the organization, such as a
+	// presence change; they must name the user.
+	TopicUser Topic = entevent.TopicUSER
 )
 
 // Event types used across topics. Type is free text in the log (at most 40
@@ -63,6 +66,11 @@ const (
 	TypeClaimed       = "CLAIMED"
 	TypeStatusChanged = "STATUS_CHANGED"
 	TypeDisconnected  = "DISCONNECTED"
+	// Distribution (internal/distribute).
+	TypeOfferExpired    = "OFFER_EXPIRED"
+	TypeOfferDeclined   = "OFFER_DECLINED"
+	TypeWaiting         = "WAITING"
+	TypePresenceChanged = "PRESENCE_CHANGED"
 )
 
 // Entry is an event to append: what happened, to which subjects, and
@@ -74,9 +82,9 @@ type Entry struct {
 	Topic Topic
 	// Type is what happened, e.g. TypeCreated.
 	Type string
-	// ChannelID, ConversationID and MessageID name the subjects; empty ones
-	// are stored as NULL.
-	ChannelID, ConversationID, MessageID gid.ID
+	// ChannelID, ConversationID, MessageID and UserID name the subjects;
+	// empty ones are stored as NULL.
+	ChannelID, ConversationID, MessageID, UserID gid.ID
 	// AudienceUserID, when set, limits the event to that user, e.g. an
 	// offer made to one agent; it reaches them even if they cannot see
 	// the conversation (any more), so subjects must be loaded for them
@@ -130,6 +138,9 @@ func Append(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event, error) {
 		// and it would reach everyone.
 		return nil, fmt.Errorf("event: a %s event must name its conversation", e.Topic)
 	}
+	if e.Topic == TopicUser && e.UserID == "" {
+		return nil, errors.New("event: a USER event must name its user")
+	}
 	if v := viewer.FromContext(ctx); v != nil && v.OrgID != "" && v.OrgID != e.OrgID {
 		return nil, errors.New("event: cannot append to another organization's log")
 	}
@@ -148,6 +159,7 @@ func Append(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event, error) {
 		SetNillableChannelID(nonEmpty(e.ChannelID)).
 		SetNillableConversationID(nonEmpty(e.ConversationID)).
 		SetNillableMessageID(nonEmpty(e.MessageID)).
+		SetNillableUserID(nonEmpty(e.UserID)).
 		SetNillableAudienceUserID(nonEmpty(e.AudienceUserID)).
 		SetCreatedAt(time.Now()).
 		Save(sys)

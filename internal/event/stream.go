@@ -406,13 +406,18 @@ func (r *reader) send(ctx context.Context, out chan<- Delivery, notices <-chan N
 	}
 }
 
-// wants reports whether the viewer may see e and asked for it. CHANNEL
-// events reset the visibility cache whether or not they are delivered,
-// since a channel's permission or owner decides who sees its
-// conversations.
+// wants reports whether the viewer may see e and asked for it. Events that
+// may change who sees a conversation update the visibility cache whether or
+// not they are delivered: a CHANNEL event (a channel's permission, owner or
+// distribution rule) resets it, and any other non-MESSAGE event naming a
+// conversation (an assignment, an offer, a claim) makes the stream check
+// that conversation again.
 func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
-	if e.Topic == TopicChannel {
+	switch {
+	case e.Topic == TopicChannel:
 		r.visible.Purge()
+	case e.Topic != TopicMessage && e.ConversationID != "":
+		r.visible.Remove(e.ConversationID)
 	}
 	if len(r.topics) > 0 && !r.topics[e.Topic] {
 		return false, nil

@@ -41,6 +41,10 @@ var prefixes = map[string]string{
 	"Event":           "evt",
 	"WebhookEvent":    "whk",
 	"Timer":           "tmr",
+	"Rule":            "rul",
+	"Department":      "dep",
+	"Member":          "mbr",
+	"Offer":           "ofr",
 }
 
 var types = func() map[string]string {

@@ -8,6 +8,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -21,6 +22,8 @@ type Service struct {
 	// out is the sending side: provider clients, the delivery worker's
 	// nudge and the token locks (outbound.go).
 	out outbound
+	// router distributes new conversations; nil leaves them open.
+	router *distribute.Engine
 }
 
 // New returns the inbox over the ent client, sealing channel credentials

@@ -2,7 +2,8 @@ package inbox
 
 // Conversation mutations. Each changes the conversation and appends its
 // CONVERSATION event in one transaction; a call that changes nothing
-// appends nothing.
+// appends nothing. Assigning is distribution's business
+// (internal/distribute).
 //
 // Reading a conversation's messages needs no code here: Conversation.messages
 // is entgql's Relay connection, ordered by ID (ULIDs, so creation order)
@@ -15,19 +16,11 @@ import (
 	"context"
 
 	"github.com/dakenh/dakenh/ent"
-	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
-	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
-	"github.com/dakenh/dakenh/internal/viewer"
 )
-
-// ReasonOnlyMeChannel is the FAILED_PRECONDITION reason of assigning a
-// conversation of an ONLY_ME channel to someone other than the user who
-// connected the channel: nobody else may see it.
-const ReasonOnlyMeChannel = "ONLY_ME_CHANNEL"
 
 // SetConversationStatus moves a conversation the viewer can see to OPEN,
 // PENDING or RESOLVED, appending CONVERSATION STATUS_CHANGED. Reopening a
@@ -40,54 +33,6 @@ func (s *Service) SetConversationStatus(ctx context.Context, id gid.ID, status c
 	return s.updateConversation(ctx, id, event.TypeStatusChanged,
 		func(c *ent.Conversation) bool { return c.Status != status },
 		func(u *ent.ConversationUpdateOne) { u.SetStatus(status) })
-}
-
-// AssignConversation gives a conversation to an active user of the
-// organization, or to nobody when userID is nil, appending CONVERSATION
-// ASSIGNED. Only OWNERs and ADMINs assign.
-func (s *Service) AssignConversation(ctx context.Context, id gid.ID, userID *gid.ID) (*ent.Conversation, error) {
-	if !viewer.FromContext(ctx).IsAdmin() {
-		return nil, apierr.New(apierr.Forbidden, "only an OWNER or ADMIN can assign conversations")
-	}
-	var assignee *ent.User
-	if userID != nil {
-		u, err := s.client.User.Query().Where(user.ID(*userID)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return nil, apierr.New(apierr.NotFound, "user not found")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !u.Active {
-			return nil, apierr.BadInput("userId", "the user is deactivated")
-		}
-		assignee = u
-	}
-	var check error
-	c, err := s.updateConversation(ctx, id, event.TypeAssigned,
-		func(c *ent.Conversation) bool {
-			ch := c.Edges.Channel
-			if assignee != nil && ch.ChatPermission == channel.ChatPermissionONLY_ME && ch.ConnectedByID != assignee.ID {
-				check = &apierr.Error{Code: apierr.FailedPrecondition, Reason: ReasonOnlyMeChannel,
-					Message: "this conversation's channel is ONLY_ME: only the user who connected it may have it"}
-				return false
-			}
-			if c.AssigneeID == nil || assignee == nil {
-				return (c.AssigneeID == nil) != (assignee == nil)
-			}
-			return *c.AssigneeID != assignee.ID
-		},
-		func(u *ent.ConversationUpdateOne) {
-			if assignee == nil {
-				u.ClearAssigneeID()
-			} else {
-				u.SetAssigneeID(assignee.ID)
-			}
-		})
-	if check != nil {
-		return nil, check
-	}
-	return c, err
 }
 
 // MarkConversationRead sets a conversation's unread count to zero,

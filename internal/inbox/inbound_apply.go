@@ -16,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	crm "github.com/dakenh/dakenh/internal/customer"
+	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -35,7 +36,7 @@ func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, 
 	if err != nil {
 		return err
 	}
-	p := &processing{tx: tx, ch: ch, now: now}
+	p := &processing{tx: tx, ch: ch, now: now, router: in.svc.router}
 	switch ev.Provider {
 	case webhookevent.ProviderZALO:
 		err = p.zalo(ctx, ev.Payload)
@@ -55,6 +56,7 @@ type processing struct {
 	ch     *ent.Channel
 	now    time.Time
 	events []event.Entry
+	router *distribute.Engine
 }
 
 // at returns when something the provider reports happened: its timestamp,
@@ -209,6 +211,15 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 	if created {
 		p.emit(event.TopicConversation, event.TypeCreated, conv.ID, "")
 		p.emit(event.TopicMessage, event.TypeCreated, conv.ID, msg.ID)
+		if p.router != nil {
+			// A new conversation is distributed in the transaction that
+			// opens it, so it is never seen undistributed.
+			evs, err := p.router.Route(ctx, p.tx, conv, p.ch)
+			if err != nil {
+				return err
+			}
+			p.events = append(p.events, evs...)
+		}
 	} else {
 		p.emit(event.TopicMessage, event.TypeCreated, conv.ID, msg.ID)
 		p.emit(event.TopicConversation, event.TypeUpdated, conv.ID, "")

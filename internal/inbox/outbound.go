@@ -17,6 +17,7 @@ import (
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/facebook"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -46,6 +47,9 @@ type Options struct {
 	// Logger receives delivery and refresh outcomes (IDs and error
 	// classes, never message text or tokens). Nil discards them.
 	Logger *slog.Logger
+	// Router distributes the conversations inbound messages open, in
+	// the transaction that opens them. Nil leaves them undistributed.
+	Router *distribute.Engine
 }
 
 // outbound is the Service's sending side: provider clients, the delivery
@@ -85,6 +89,7 @@ func (s *Service) configure(opts ...Options) {
 	if s.out.download == nil {
 		s.out.download = publicOnlyClient()
 	}
+	s.router = o.Router
 	s.out.logger = o.Logger
 	if s.out.logger == nil {
 		s.out.logger = slog.New(slog.DiscardHandler)

@@ -223,25 +223,59 @@ func Tenant() ent.Policy {
 	}
 }
 
-// FilterConversations keeps the conversations of ONLY_ME channels to the
-// user who connected the channel. path names the edges from the filtered
-// entity to its channel ("channel" for conversations,
-// "conversation.channel" for messages). System work sees everything in its
-// organization; API keys see only SHARED channels, since they are nobody's.
+// FilterConversations narrows conversations (path "") or the entities
+// reached from one (path "conversation" for messages) to those the viewer
+// may see:
+//
+//   - ONLY_ME channels: only the user who connected the channel.
+//   - SHARED channels: OWNERs, ADMINs and API keys see every conversation;
+//     an AGENT sees those assigned to them, those offered to them, the
+//     unassigned ones waiting or unclaimed in a rule or department they
+//     belong to, and every conversation in no rule and no department.
+//
+// System work sees everything in its organization.
 func FilterConversations(path string) privacy.QueryMutationRule {
-	edges := strings.Split(path, ".")
+	var edges []string
+	if path != "" {
+		edges = strings.Split(path, ".")
+	}
 	return FilterWhere(func(v *viewer.Viewer, f entprivacy.Filter) error {
 		if v.System {
 			return privacy.Skip
 		}
-		p := entql.FieldEQ("chat_permission", "SHARED")
-		if v.IsUser() {
-			p = entql.Or(p, entql.FieldEQ("connected_by_id", string(v.UserID)))
-		}
+		p := conversationsOf(v)
 		for i := len(edges) - 1; i >= 0; i-- {
 			p = entql.HasEdgeWith(edges[i], p)
 		}
 		f.Where(p)
 		return privacy.Skip
 	})
+}
+
+// conversationsOf is the predicate, on conversations, of those v may see.
+func conversationsOf(v *viewer.Viewer) entql.P {
+	shared := entql.HasEdgeWith("channel", entql.FieldEQ("chat_permission", "SHARED"))
+	if !v.IsUser() {
+		// API keys are nobody: they see no ONLY_ME channel.
+		return shared
+	}
+	me := string(v.UserID)
+	mine := entql.HasEdgeWith("channel",
+		entql.FieldEQ("chat_permission", "ONLY_ME"), entql.FieldEQ("connected_by_id", me))
+	if v.IsAdmin() {
+		return entql.Or(mine, shared)
+	}
+	member := entql.HasEdgeWith("members", entql.FieldEQ("user_id", me))
+	given := entql.Or(
+		entql.FieldEQ("assignee_id", me),
+		entql.HasEdgeWith("offers", entql.FieldEQ("user_id", me), entql.FieldEQ("status", "PENDING")),
+		entql.And(
+			entql.FieldNil("assignee_id"),
+			entql.FieldIn("distribution_state", "UNCLAIMED", "WAITING"),
+			entql.Or(entql.HasEdgeWith("rule", member), entql.HasEdgeWith("department", member)),
+		),
+		// Distribution has not reached it: open to every member.
+		entql.And(entql.FieldNil("rule_id"), entql.FieldNil("department_id")),
+	)
+	return entql.Or(mine, entql.And(shared, given))
 }

@@ -15,10 +15,14 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
+	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
@@ -65,6 +69,18 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"MessageTemplate": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.MessageTemplate.Query().Where(messagetemplate.IDIn(ids...)).Count(ctx)
+	},
+	"Rule": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Rule.Query().Where(rule.IDIn(ids...)).Count(ctx)
+	},
+	"Department": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Department.Query().Where(department.IDIn(ids...)).Count(ctx)
+	},
+	"Member": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Member.Query().Where(member.IDIn(ids...)).Count(ctx)
+	},
+	"Offer": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Offer.Query().Where(offer.IDIn(ids...)).Count(ctx)
 	},
 }
 

@@ -1,7 +1,15 @@
-// Package schematype holds the Go types of JSON columns. It lives apart from
-// ent/schema because the generated client imports these types while the
-// schema imports the generated privacy package.
+// Package schematype holds the Go types of JSON columns and of enums that
+// several entities share. It lives apart from ent/schema because the
+// generated client imports these types while the schema imports the
+// generated privacy package.
 package schematype
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+)
 
 // Attachment is a file, image, sticker or place carried by a message.
 type Attachment struct {
@@ -11,4 +19,52 @@ type Attachment struct {
 	Size      int64    `json:"size,omitempty"`
 	Latitude  *float64 `json:"latitude,omitempty"`
 	Longitude *float64 `json:"longitude,omitempty"`
+}
+
+// DistributionMethod is how a rule or a department distributes new
+// conversations among its agents (product.md §3). Rules and departments
+// share it because one engine implements each method for both.
+type DistributionMethod string
+
+// The distribution methods.
+const (
+	// RoundRobin assigns to the ONLINE agents in turn.
+	RoundRobin DistributionMethod = "ROUND_ROBIN"
+	// SelfClaim leaves the conversation unclaimed for the agents to claim.
+	SelfClaim DistributionMethod = "SELF_CLAIM"
+	// Sequential offers to one agent at a time, in list order.
+	Sequential DistributionMethod = "SEQUENTIAL"
+	// Broadcast offers to every ONLINE agent at once.
+	Broadcast DistributionMethod = "BROADCAST"
+	// Random offers to one random ONLINE agent at a time.
+	Random DistributionMethod = "RANDOM"
+)
+
+// Values lists the methods; ent uses it to build the enum column.
+func (DistributionMethod) Values() []string {
+	return []string{string(RoundRobin), string(SelfClaim), string(Sequential), string(Broadcast), string(Random)}
+}
+
+// Offers reports whether the method offers conversations to agents, who
+// accept or decline, rather than assigning or leaving them to be claimed.
+func (m DistributionMethod) Offers() bool {
+	return m == Sequential || m == Broadcast || m == Random
+}
+
+// MarshalGQL writes the method as a GraphQL enum value.
+func (m DistributionMethod) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(string(m)))
+}
+
+// UnmarshalGQL reads a method from a GraphQL enum value.
+func (m *DistributionMethod) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enum DistributionMethod must be a string, got %T", v)
+	}
+	if !slices.Contains(DistributionMethod("").Values(), s) {
+		return fmt.Errorf("%q is not a DistributionMethod", s)
+	}
+	*m = DistributionMethod(s)
+	return nil
 }
