@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/internal/gid"
 )
 
 // TestCrossTenantMatrix calls every query and mutation that takes an ID with
@@ -33,6 +36,26 @@ func TestCrossTenantMatrix(t *testing.T) {
 	e.must(victim.ownerToken, `{ me { organization { id } } }`, nil, &me)
 	orgID := me.Me.Organization.ID
 
+	// Distribution: the victim's rule over its OA, a department, and a
+	// conversation; the intruder's own OA.
+	var oa struct{ ConnectZaloOA struct{ ID string } }
+	e.must(victim.ownerToken, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
+		map[string]any{"in": zaloInput("oa-victim")}, &oa)
+	var ownOA struct{ ConnectZaloOA struct{ ID string } }
+	e.must(intruder.ownerToken, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
+		map[string]any{"in": zaloInput("oa-intruder")}, &ownOA)
+	var rule struct{ CreateRule struct{ ID string } }
+	e.must(victim.ownerToken, `mutation($in: CreateRuleInput!) { createRule(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"name": "Victim rule", "channelIds": []string{oa.ConnectZaloOA.ID}, "agentIds": []string{victim.agentID}, "method": "SELF_CLAIM",
+	}}, &rule)
+	ruleID := rule.CreateRule.ID
+	var dep struct{ CreateDepartment struct{ ID string } }
+	e.must(victim.ownerToken, `mutation($in: CreateDepartmentInput!) { createDepartment(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"name": "Victim department", "agentIds": []string{victim.agentID}, "method": "SEQUENTIAL",
+	}}, &dep)
+	depID := dep.CreateDepartment.ID
+	conv := string(seedConversation(t, e, gid.ID(orgID), gid.ID(victim.ownerID), channel.ChatPermissionSHARED, "victim"))
+
 	cases := []struct {
 		name, query string
 		vars        map[string]any
@@ -50,11 +73,25 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"updateCustomField", `mutation($id: ID!) { updateCustomField(id: $id, input: {label: "pwned"}) { id } }`, map[string]any{"id": field.CreateCustomField.ID}},
 		{"deleteCustomField", `mutation($id: ID!) { deleteCustomField(id: $id) }`, map[string]any{"id": field.CreateCustomField.ID}},
 		{"createCustomerWithForeignOwner", `mutation($o: ID!) { createCustomer(input: {name: "x", ownerID: $o}) { id } }`, map[string]any{"o": victim.agentID}},
+		{"updateRule", `mutation($id: ID!) { updateRule(id: $id, input: {name: "pwned"}) { id } }`, map[string]any{"id": ruleID}},
+		{"deleteRule", `mutation($id: ID!) { deleteRule(id: $id) }`, map[string]any{"id": ruleID}},
+		{"createRuleWithForeignChannel", `mutation($c: ID!, $a: ID!) { createRule(input: {name: "x", channelIds: [$c], agentIds: [$a], method: ROUND_ROBIN}) { id } }`,
+			map[string]any{"c": oa.ConnectZaloOA.ID, "a": intruder.agentID}},
+		{"createRuleWithForeignAgent", `mutation($c: ID!, $a: ID!) { createRule(input: {name: "x", channelIds: [$c], agentIds: [$a], method: ROUND_ROBIN}) { id } }`,
+			map[string]any{"c": ownOA.ConnectZaloOA.ID, "a": victim.agentID}},
+		{"updateDepartment", `mutation($id: ID!) { updateDepartment(id: $id, input: {name: "pwned"}) { id } }`, map[string]any{"id": depID}},
+		{"deleteDepartment", `mutation($id: ID!) { deleteDepartment(id: $id) }`, map[string]any{"id": depID}},
+		{"createDepartmentWithForeignAgent", `mutation($a: ID!) { createDepartment(input: {name: "x", agentIds: [$a], method: BROADCAST}) { id } }`,
+			map[string]any{"a": victim.agentID}},
+		{"claimConversation", `mutation($id: ID!) { claimConversation(id: $id) { id } }`, map[string]any{"id": conv}},
+		{"acceptConversationOffer", `mutation($id: ID!) { acceptConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
+		{"declineConversationOffer", `mutation($id: ID!) { declineConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
+		{"assignConversation", `mutation($id: ID!) { assignConversation(id: $id, userId: null) { id } }`, map[string]any{"id": conv}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 
 	for callerName, token := range callers {
-		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID} {
+		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, ruleID, depID, conv} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
@@ -122,14 +159,23 @@ func TestCrossTenantMatrix(t *testing.T) {
 		APIKeys struct {
 			Edges []struct{ Node struct{ RevokedAt *string } }
 		} `json:"apiKeys"`
+		Rules struct {
+			Edges []struct{ Node struct{ Name string } }
+		}
+		Departments struct {
+			Edges []struct{ Node struct{ Name string } }
+		}
 	}
 	e.must(victim.ownerToken, `{
 		customers(orderBy: [{field: NAME}]) { totalCount edges { node { name tags { name } } } }
 		users { edges { node { name active } } }
 		tags { edges { node { name } } }
 		apiKeys { edges { node { revokedAt } } }
+		rules { edges { node { name } } }
+		departments { edges { node { name } } }
 	}`, nil, &after)
-	if after.Customers.TotalCount != 2 || after.Customers.Edges[0].Node.Name != "Nguyễn Văn A" || len(after.Customers.Edges[0].Node.Tags) != 1 {
+	// The seeded conversation's customer ("Khách victim") sorts first.
+	if after.Customers.TotalCount != 3 || after.Customers.Edges[1].Node.Name != "Nguyễn Văn A" || len(after.Customers.Edges[1].Node.Tags) != 1 {
 		t.Fatalf("victim's customers changed: %+v", after.Customers)
 	}
 	for _, u := range after.Users.Edges {
@@ -139,6 +185,10 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	if after.Tags.Edges[0].Node.Name != "vip" || after.APIKeys.Edges[0].Node.RevokedAt != nil {
 		t.Fatalf("victim's tags or keys changed: %+v %+v", after.Tags, after.APIKeys)
+	}
+	if len(after.Rules.Edges) != 1 || after.Rules.Edges[0].Node.Name != "Victim rule" ||
+		len(after.Departments.Edges) != 1 || after.Departments.Edges[0].Node.Name != "Victim department" {
+		t.Fatalf("victim's distribution changed: %+v %+v", after.Rules, after.Departments)
 	}
 }
 
