@@ -29,7 +29,7 @@ import (
 // offers and presence. Replicas of it share its database and clock.
 type distEnv struct {
 	*env
-	t      *testing.T
+	t      testing.TB
 	tn     *tenant
 	org    gid.ID
 	zfake  *zalofake.Server
@@ -42,12 +42,16 @@ type distEnv struct {
 // distAgent is an AGENT of the organization and their session token.
 type distAgent struct{ id, token string }
 
-func newDistEnv(t *testing.T, agents int) *distEnv {
+func newDistEnv(t testing.TB, agents int) *distEnv {
 	t.Helper()
 	d := &distEnv{t: t, zfake: zalofake.New(t), clock: newTestClock()}
 	d.env = newEnv(t, d.options())
 	d.tn = d.newTenant("Chia Hội Thoại")
-	d.org = orgOf(t, d.env, d.tn)
+	var me struct {
+		Me struct{ Organization struct{ ID gid.ID } }
+	}
+	d.must(d.tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
+	d.org = me.Me.Organization.ID
 	d.zfake.AddOA(zalofake.OA{ID: testOAID, AccessToken: testZaloToken})
 	var z struct{ ConnectZaloOA struct{ ID gid.ID } }
 	d.must(d.tn.adminToken, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
@@ -147,16 +151,26 @@ func (d *distEnv) arrive() string {
 // conversationOf returns the conversation of a Zalo user.
 func (d *distEnv) conversationOf(user string) gid.ID {
 	d.t.Helper()
+	id, ok := d.findConversation(user)
+	if !ok {
+		d.t.Fatalf("%s has no conversation", user)
+	}
+	return gid.ID(id)
+}
+
+// findConversation returns the ID of a Zalo user's conversation, once it
+// exists.
+func (d *distEnv) findConversation(user string) (string, bool) {
 	sys := viewer.SystemContext(context.Background(), d.org)
 	idt, err := d.db.Client.Identity.Query().Where(identity.ExternalID(user)).Only(sys)
 	if err != nil {
-		d.t.Fatalf("the identity of %s: %v", user, err)
+		return "", false
 	}
-	c, err := d.db.Client.Conversation.Query().Where(conversation.CustomerID(idt.CustomerID)).Only(sys)
+	c, err := d.db.Client.Conversation.Query().Where(conversation.CustomerID(idt.CustomerID)).First(sys)
 	if err != nil {
-		d.t.Fatalf("the conversation of %s: %v", user, err)
+		return "", false
 	}
-	return c.ID
+	return string(c.ID), true
 }
 
 // convState is a conversation's distribution as the API shows it.

@@ -42,8 +42,10 @@ func (e *Engine) Route(ctx context.Context, tx *ent.Tx, c *ent.Conversation, ch 
 // already tells everyone who may see it.
 func (s *step) route(c *ent.Conversation, p *pool, fresh bool) (*ent.Conversation, error) {
 	prev := c.AssigneeID
-	if err := s.newRound(c); err != nil {
-		return nil, err
+	if !fresh { // a new conversation has no offers to forget
+		if err := s.newRound(c); err != nil {
+			return nil, err
+		}
 	}
 	// offer_expires_at is left to each method: ent cannot both clear and
 	// set a column in one update.
