@@ -13,6 +13,7 @@ import (
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -249,7 +250,7 @@ func (e *Engine) AssignConversation(ctx context.Context, id gid.ID, userID *gid.
 		// found; the row lock makes "does it change" and the update one
 		// step.
 		q := s.tx.Conversation.Query().Where(conversation.ID(id)).WithChannel().Unique(false)
-		q.Modify(forUpdate)
+		q.Modify(database.LockRows())
 		c, err := q.Only(ctx)
 		if ent.IsNotFound(err) {
 			return apierr.New(apierr.NotFound, "conversation not found")

@@ -9,6 +9,7 @@ import (
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
@@ -115,7 +116,7 @@ func (e *Engine) UpdateDepartment(ctx context.Context, id gid.ID, in DepartmentU
 	var out *ent.Department
 	err = e.inTx(ctx, v.OrgID, func(s *step) error {
 		q := s.tx.Department.Query().Where(department.ID(id)).Unique(false)
-		q.Modify(forUpdate)
+		q.Modify(database.LockRows())
 		if _, err := q.Only(ctx); ent.IsNotFound(err) {
 			return apierr.New(apierr.NotFound, "department not found")
 		} else if err != nil {

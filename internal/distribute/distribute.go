@@ -34,12 +34,10 @@ import (
 	"slices"
 	"time"
 
-	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
-
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/timer"
@@ -202,14 +200,6 @@ func (s *step) flush() error {
 // only one changing its distribution until the transaction ends.
 func (s *step) lockConversation(id gid.ID) (*ent.Conversation, error) {
 	q := s.tx.Conversation.Query().Where(conversation.ID(id)).Unique(false)
-	q.Modify(forUpdate)
+	q.Modify(database.LockRows())
 	return q.Only(s.ctx)
-}
-
-// forUpdate adds FOR UPDATE to a query on PostgreSQL; SQLite has no row
-// locks and would reject it.
-func forUpdate(sel *sql.Selector) {
-	if sel.Dialect() == dialect.Postgres {
-		sel.ForUpdate()
-	}
 }

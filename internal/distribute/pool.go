@@ -13,6 +13,7 @@ import (
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
@@ -158,7 +159,7 @@ func (s *step) nextInTurn(p *pool) (*ent.User, error) {
 	var turn int
 	if p.ruleID != "" {
 		q := s.tx.Rule.Query().Where(rule.ID(p.ruleID)).Unique(false)
-		q.Modify(forUpdate)
+		q.Modify(database.LockRows())
 		r, err := q.Only(s.ctx)
 		if err != nil {
 			return nil, fmt.Errorf("distribute: taking the turn of rule %s: %w", p.ruleID, err)
@@ -166,7 +167,7 @@ func (s *step) nextInTurn(p *pool) (*ent.User, error) {
 		turn = r.Turn
 	} else {
 		q := s.tx.Department.Query().Where(department.ID(p.departmentID)).Unique(false)
-		q.Modify(forUpdate)
+		q.Modify(database.LockRows())
 		d, err := q.Only(s.ctx)
 		if err != nil {
 			return nil, fmt.Errorf("distribute: taking the turn of department %s: %w", p.departmentID, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -88,7 +89,7 @@ func (e *Engine) ExpirePresence(ctx context.Context, cutoff time.Time) (int, err
 // cond under its lock; otherwise nothing happens and the user is nil.
 func (s *step) setPresence(id gid.ID, status user.Presence, seen bool, cond []predicate.User) (*ent.User, error) {
 	q := s.tx.User.Query().Where(user.ID(id)).Where(cond...).Unique(false)
-	q.Modify(forUpdate)
+	q.Modify(database.LockRows())
 	u, err := q.Only(s.ctx)
 	if ent.IsNotFound(err) && cond != nil {
 		return nil, nil

@@ -3,6 +3,7 @@ package distribute
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
@@ -183,12 +184,7 @@ func (s *step) offer(c *ent.Conversation, p *pool, upd *ent.ConversationUpdateOn
 }
 
 func triedBy(offers []*ent.Offer, userID gid.ID) bool {
-	for _, o := range offers {
-		if o.UserID == userID {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(offers, func(o *ent.Offer) bool { return o.UserID == userID })
 }
 
 // wait leaves c unassigned and WAITING: its pool's agents see it and may

@@ -2,6 +2,7 @@ package distribute
 
 import (
 	"context"
+	"slices"
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
@@ -10,6 +11,7 @@ import (
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
@@ -134,7 +136,7 @@ func (e *Engine) UpdateRule(ctx context.Context, id gid.ID, in RuleUpdate) (*ent
 	err = e.inTx(ctx, v.OrgID, func(s *step) error {
 		// The row lock orders concurrent changes of one rule.
 		q := s.tx.Rule.Query().Where(rule.ID(id)).Unique(false)
-		q.Modify(forUpdate)
+		q.Modify(database.LockRows())
 		if _, err := q.Only(ctx); ent.IsNotFound(err) {
 			return apierr.New(apierr.NotFound, "rule not found")
 		} else if err != nil {
@@ -233,12 +235,7 @@ func (s *step) leave(ctx context.Context, ch *ent.Channel, ruleID gid.ID) error 
 }
 
 func hasChannel(chs []*ent.Channel, id gid.ID) bool {
-	for _, ch := range chs {
-		if ch.ID == id {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(chs, func(ch *ent.Channel) bool { return ch.ID == id })
 }
 
 // DeleteRule deletes a rule (OWNERs and ADMINs): its channels leave it,

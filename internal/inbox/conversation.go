@@ -18,6 +18,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -57,7 +58,7 @@ func (s *Service) updateConversation(ctx context.Context, id gid.ID, typ string,
 	// The row lock makes the "does it change" check and the update one
 	// step, so two concurrent identical calls append one event.
 	q := tx.Conversation.Query().Where(conversation.ID(id)).WithChannel().Unique(false)
-	q.Modify(lockOnPostgres())
+	q.Modify(database.LockRows())
 	c, err := q.Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, apierr.New(apierr.NotFound, "conversation not found")

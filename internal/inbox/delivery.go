@@ -44,13 +44,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -176,7 +176,7 @@ func (s *Service) claim(ctx context.Context, limit int) ([]deliveryClaim, error)
 		Order(message.ByNextAttemptAt(), message.ByID()).
 		Limit(limit).
 		Unique(false)
-	q.Modify(lockOnPostgres(sql.WithLockAction(sql.SkipLocked)))
+	q.Modify(database.LockRows(sql.WithLockAction(sql.SkipLocked)))
 	rows, err := q.All(sys)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: selecting due messages: %w", err)
@@ -219,18 +219,6 @@ func oldestQueuedOfConversation() predicate.Message {
 					sql.ColumnsLT(earlier.C(message.FieldID), s.C(message.FieldID)),
 				)),
 		))
-	}
-}
-
-// lockOnPostgres returns a query modifier adding FOR UPDATE with opts on
-// PostgreSQL. SQLite has no row locks (and rejects the clause); there every
-// transaction holds the database's write lock from BEGIN, which serializes
-// what the row lock serializes on PostgreSQL.
-func lockOnPostgres(opts ...sql.LockOption) func(*sql.Selector) {
-	return func(s *sql.Selector) {
-		if s.Dialect() == dialect.Postgres {
-			s.ForUpdate(opts...)
-		}
 	}
 }
 
@@ -423,7 +411,7 @@ func (s *Service) logOutcome(c deliveryClaim, status message.Status, o deliveryO
 // refused; a channel reconnected meanwhile keeps working.
 func (s *Service) disconnectIfToken(ctx context.Context, tx *ent.Tx, pt pageToken, reason string) error {
 	q := tx.Channel.Query().Where(channel.ID(pt.channelID))
-	q.Modify(lockOnPostgres())
+	q.Modify(database.LockRows())
 	ch, err := q.Only(ctx)
 	if err != nil {
 		return err

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -111,7 +112,7 @@ func (s *Service) zaloToken(ctx context.Context, id gid.ID, refused string) (str
 	defer func() { _ = tx.Rollback() }()
 	// Waits for a concurrent refresher, then reads what it committed.
 	q := tx.Channel.Query().Where(channel.ID(id), channel.KindEQ(channel.KindZALO_OA))
-	q.Modify(lockOnPostgres())
+	q.Modify(database.LockRows())
 	ch, err := q.Only(sys)
 	if err != nil {
 		return "", fmt.Errorf("inbox: loading Zalo channel %s: %w", id, err)

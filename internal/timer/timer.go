@@ -22,16 +22,15 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/dakenh/dakenh/ent"
 	enttimer "github.com/dakenh/dakenh/ent/timer"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -248,11 +247,7 @@ func (w *Worker) runOne(ctx context.Context, kinds []string, handlers map[string
 		Where(enttimer.DueAtLTE(now), enttimer.KindIn(kinds...)).
 		Order(enttimer.ByDueAt(), enttimer.ByID()).
 		Unique(false)
-	q.Modify(func(s *sql.Selector) {
-		if s.Dialect() == dialect.Postgres {
-			s.ForUpdate(sql.WithLockAction(sql.SkipLocked))
-		}
-	})
+	q.Modify(database.LockRows(sql.WithLockAction(sql.SkipLocked)))
 	t, err := q.First(sys)
 	if ent.IsNotFound(err) {
 		return false, false, nil
@@ -262,14 +257,14 @@ func (w *Worker) runOne(ctx context.Context, kinds []string, handlers map[string
 	}
 
 	hctx := viewer.SystemContext(ctx, t.OrganizationID)
-	herr := savepoint(hctx, tx, func() error {
+	herr := database.Savepoint(hctx, tx, "timer_run", func() error {
 		if err := tx.Timer.DeleteOneID(t.ID).Exec(hctx); err != nil {
 			return err
 		}
 		return handlers[t.Kind](hctx, tx, t)
 	})
 	if herr != nil {
-		if ctx.Err() != nil || errors.Is(herr, errSavepoint) {
+		if ctx.Err() != nil || errors.Is(herr, database.ErrSavepoint) {
 			// Stopping, or the transaction is unusable: roll everything
 			// back and leave the timer as it was for the next claim.
 			return true, false, errors.Join(herr, ctx.Err())
@@ -363,35 +358,6 @@ func retryDelay(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, retryCap)
-}
-
-// errSavepoint marks a failure of the savepoint statements themselves,
-// which leaves the transaction unusable.
-var errSavepoint = errors.New("timer: savepoint failed")
-
-// savepoint runs f inside a savepoint of tx and rolls back to it when f
-// fails or panics, so the transaction stays usable to record the failure:
-// on PostgreSQL a failed statement otherwise aborts the whole transaction.
-func savepoint(ctx context.Context, tx *ent.Tx, f func() error) (err error) {
-	const name = "timer_run"
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("%w: %w", errSavepoint, err)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("timer: handler panicked: %v\n%s", r, debug.Stack())
-		}
-		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
-				err = fmt.Errorf("%w: %w (after %w)", errSavepoint, rerr, err)
-			}
-			return
-		}
-		if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); rerr != nil {
-			err = fmt.Errorf("%w: %w", errSavepoint, rerr)
-		}
-	}()
-	return f()
 }
 
 // clip shortens s to at most n bytes, on a rune boundary.
