@@ -214,13 +214,15 @@ func (w *Worker) RunDue(ctx context.Context) (int, error) {
 	if len(kinds) == 0 {
 		return 0, nil
 	}
-	// One reading of the clock for the whole round: a handler that
-	// schedules a timer due at once is run by the next round, not in a
-	// loop by this one.
-	now := w.now()
+	// A round runs the timers due at its start that existed before it
+	// began: one that a handler schedules, even due at once, waits for the
+	// next round instead of keeping this one going for ever. began is the
+	// wall clock, like the rows' updated_at; now is the injected clock of
+	// due times.
+	r := round{now: w.now(), began: time.Now()}
 	done := 0
 	for ctx.Err() == nil {
-		ran, ok, err := w.runOne(ctx, kinds, handlers, now)
+		ran, ok, err := w.runOne(ctx, kinds, handlers, r)
 		if err != nil {
 			return done, err
 		}
@@ -234,9 +236,14 @@ func (w *Worker) RunDue(ctx context.Context) (int, error) {
 	return done, ctx.Err()
 }
 
+// round is when a RunDue round runs.
+type round struct {
+	now, began time.Time
+}
+
 // runOne claims one due timer and runs it. ran says a timer was claimed; ok
 // says its handler succeeded.
-func (w *Worker) runOne(ctx context.Context, kinds []string, handlers map[string]Handler, now time.Time) (ran, ok bool, err error) {
+func (w *Worker) runOne(ctx context.Context, kinds []string, handlers map[string]Handler, r round) (ran, ok bool, err error) {
 	sys := viewer.SystemContext(ctx, "")
 	tx, err := w.client.Tx(sys)
 	if err != nil {
@@ -244,7 +251,7 @@ func (w *Worker) runOne(ctx context.Context, kinds []string, handlers map[string
 	}
 	defer func() { _ = tx.Rollback() }()
 	q := tx.Timer.Query().
-		Where(enttimer.DueAtLTE(now), enttimer.KindIn(kinds...)).
+		Where(enttimer.DueAtLTE(r.now), enttimer.UpdatedAtLT(r.began), enttimer.KindIn(kinds...)).
 		Order(enttimer.ByDueAt(), enttimer.ByID()).
 		Unique(false)
 	q.Modify(database.LockRows(sql.WithLockAction(sql.SkipLocked)))
@@ -270,7 +277,7 @@ func (w *Worker) runOne(ctx context.Context, kinds []string, handlers map[string
 			return true, false, errors.Join(herr, ctx.Err())
 		}
 		attempts := t.Attempts + 1
-		next := now.Add(retryDelay(attempts))
+		next := r.now.Add(retryDelay(attempts))
 		if err := tx.Timer.UpdateOneID(t.ID).
 			SetAttempts(attempts).
 			SetDueAt(next).

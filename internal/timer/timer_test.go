@@ -380,3 +380,21 @@ func TestRunIsWokenBySchedule(t *testing.T) {
 		t.Fatalf("ran %q", got)
 	}
 }
+
+// TestRoundRunsOnlyTimersThatExistedBeforeIt: a handler that schedules a
+// timer due at once does not keep its round going; the next round runs it.
+func TestRoundRunsOnlyTimersThatExistedBeforeIt(t *testing.T) {
+	f := newFixture(t)
+	w := timer.NewWorker(f.client, nil, f.clock.now)
+	calls := 0
+	w.Handle("again", func(ctx context.Context, tx *ent.Tx, tm *ent.Timer) error {
+		calls++
+		return timer.Schedule(ctx, tx, timer.Spec{OrgID: tm.OrganizationID, Kind: tm.Kind, Key: tm.Key, Due: tm.DueAt})
+	})
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "again", Key: "k", Due: f.clock.now()})
+	for round := 1; round <= 3; round++ {
+		if n := f.runDue(w); n != 1 || calls != round {
+			t.Fatalf("round %d ran %d timers, %d calls in all", round, n, calls)
+		}
+	}
+}
