@@ -262,20 +262,26 @@ func conversationsOf(v *viewer.Viewer) entql.P {
 	me := string(v.UserID)
 	mine := entql.HasEdgeWith("channel",
 		entql.FieldEQ("chat_permission", "ONLY_ME"), entql.FieldEQ("connected_by_id", me))
+	// SHARED is tested first: it is what most conversations are.
 	if v.IsAdmin() {
-		return entql.Or(mine, shared)
+		return entql.Or(shared, mine)
 	}
 	member := entql.HasEdgeWith("members", entql.FieldEQ("user_id", me))
+	// The column tests come first: OR stops at the first true term, and
+	// most conversations are settled by them before any subquery runs.
 	given := entql.Or(
 		entql.FieldEQ("assignee_id", me),
-		entql.HasEdgeWith("offers", entql.FieldEQ("user_id", me), entql.FieldEQ("status", "PENDING")),
+		// Distribution has not reached it: open to every member.
+		entql.And(entql.FieldNil("rule_id"), entql.FieldNil("department_id")),
+		entql.And(
+			entql.FieldEQ("distribution_state", "OFFERED"),
+			entql.HasEdgeWith("offers", entql.FieldEQ("user_id", me), entql.FieldEQ("status", "PENDING")),
+		),
 		entql.And(
 			entql.FieldNil("assignee_id"),
 			entql.FieldIn("distribution_state", "UNCLAIMED", "WAITING"),
 			entql.Or(entql.HasEdgeWith("rule", member), entql.HasEdgeWith("department", member)),
 		),
-		// Distribution has not reached it: open to every member.
-		entql.And(entql.FieldNil("rule_id"), entql.FieldNil("department_id")),
 	)
-	return entql.Or(mine, entql.And(shared, given))
+	return entql.Or(entql.And(shared, given), mine)
 }
