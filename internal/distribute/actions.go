@@ -19,10 +19,6 @@ import (
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
-// ReasonAlreadyTaken is the extensions.reason of the CONFLICT a claim or an
-// accept gets when another agent took the conversation first.
-const ReasonAlreadyTaken = "ALREADY_TAKEN"
-
 // action names what an agent tried, for the error that explains a refusal.
 type action int
 

@@ -47,8 +47,11 @@ import (
 // TimerOffer is the kind of the timers that end offers.
 const TimerOffer = "distribute.offer"
 
-// Reasons of the FAILED_PRECONDITION errors of claims and offers.
+// Reasons (extensions.reason) of the errors of claims and offers.
 const (
+	// ReasonAlreadyTaken is the reason of the CONFLICT a claim or an
+	// accept gets when another agent took the conversation first.
+	ReasonAlreadyTaken = "ALREADY_TAKEN"
 	// ReasonOfferNotYours: the conversation is not offered to the caller
 	// (any more): the offer expired, was declined or was withdrawn.
 	ReasonOfferNotYours = "OFFER_NOT_YOURS"

@@ -126,16 +126,6 @@ func (p *pool) online() []*ent.Member {
 	return out
 }
 
-// has reports whether the user is one of the pool's agents.
-func (p *pool) has(userID gid.ID) bool {
-	for _, m := range p.members {
-		if m.UserID == userID {
-			return true
-		}
-	}
-	return false
-}
-
 // userIDs returns the members' user IDs in list order.
 func (p *pool) userIDs() []gid.ID {
 	ids := make([]gid.ID, len(p.members))
