@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -59,6 +60,7 @@ type App struct {
 	// intake stores provider webhooks and processes them; the routes and
 	// the worker share it.
 	intake *inbox.Inbound
+	ws     wsTimings
 }
 
 // appOptions lets tests tune what production leaves at defaults.
@@ -68,6 +70,8 @@ type appOptions struct {
 	// inbox overrides the inbox's clock and download client; its
 	// provider clients come from the configuration unless set here.
 	inbox inbox.Options
+	// ws overrides the WebSocket timings.
+	ws wsTimings
 }
 
 // newApp opens the database (migrating it) and builds the HTTP handler.
@@ -102,6 +106,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		auth:    auth.New(db.Client, o.auth),
 		inbox:   inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics: metrics.New(),
+		ws:      o.ws.orDefault(),
 	}
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
@@ -154,7 +159,7 @@ func (a *App) withBus(next http.Handler) http.Handler {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)))
+	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)), a.ws.init)
 	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
 	mux.Handle("GET /customers.csv", a.metrics.Instrument("export", a.auth.Middleware(http.HandlerFunc(a.exportCustomers))))
 	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))
@@ -211,14 +216,16 @@ func (a *App) graphqlHandler() http.Handler {
 	}))
 	srv.AddTransport(transport.Websocket{
 		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
-		// ping/pong, and a client that stops answering is dropped after two
-		// intervals, so proxies never see an idle subscription.
-		KeepAlivePingInterval: 15 * time.Second,
-		PingPongInterval:      25 * time.Second,
-		InitTimeout:           10 * time.Second,
+		// ping/pong (see websocket.go). gqlgen's own init timeout is a
+		// backstop behind captureWebSocket's, which closes with 4408.
+		KeepAlivePingInterval: wsKeepAliveInterval,
+		PingPongInterval:      a.ws.ping,
+		InitTimeout:           2 * a.ws.init,
 		InitFunc:              a.websocketInit,
 		Upgrader: websocket.Upgrader{
 			CheckOrigin: a.allowedOrigin,
+			// Idle subscriptions hold no write buffer between messages.
+			WriteBufferPool: &sync.Pool{},
 		},
 	})
 	srv.AddTransport(transport.Options{})
