@@ -61,6 +61,8 @@ type App struct {
 	// the worker share it.
 	intake *inbox.Inbound
 	ws     wsTimings
+	// streamBuffer is graph.Resolver.StreamBuffer.
+	streamBuffer int
 }
 
 // appOptions lets tests tune what production leaves at defaults.
@@ -72,6 +74,8 @@ type appOptions struct {
 	inbox inbox.Options
 	// ws overrides the WebSocket timings.
 	ws wsTimings
+	// streamBuffer overrides the subscriptions' slow-consumer threshold.
+	streamBuffer int
 }
 
 // newApp opens the database (migrating it) and builds the HTTP handler.
@@ -107,6 +111,8 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		inbox:   inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics: metrics.New(),
 		ws:      o.ws.orDefault(),
+
+		streamBuffer: o.streamBuffer,
 	}
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
@@ -213,6 +219,8 @@ func (a *App) graphqlHandler() http.Handler {
 		Accounts: account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
 		Inbox:    a.inbox,
 		Bus:      a.bus,
+
+		StreamBuffer: a.streamBuffer,
 	}))
 	srv.AddTransport(transport.Websocket{
 		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
