@@ -376,31 +376,44 @@ func TestStreamVisibility(t *testing.T) {
 		})
 	}
 
-	// Streams cache who may see a conversation; a CHANNEL event is what
-	// tells them the answer may have changed.
-	t.Run("ChannelEventRefreshesVisibility", func(t *testing.T) {
-		s := subscribe(t, db.Client, bus, f.user(f.bob), event.Options{Poll: noPoll})
-		hidden := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
-		// Receiving a later event proves the stream has judged (and
-		// cached) the hidden one before the permission changes.
-		marker := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.sharedConv))
-		if got := seqs(receive(t, s, 1)); !slices.Equal(got, []int64{marker.Seq}) {
-			t.Fatalf("got %v, want %d and not %d", got, marker.Seq, hidden.Seq)
-		}
-		if _, err := db.Client.Channel.UpdateOne(f.private).SetChatPermission(channel.ChatPermissionSHARED).Save(f.sys()); err != nil {
-			t.Fatal(err)
-		}
-		changed := f.appendTx(t, bus, event.Entry{OrgID: f.org.ID, Topic: event.TopicChannel, Type: event.TypeUpdated, ChannelID: f.private.ID})
-		shown := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
-		if got := seqs(receive(t, s, 2)); !slices.Equal(got, []int64{changed.Seq, shown.Seq}) {
-			t.Errorf("got %v, want %d and %d", got, changed.Seq, shown.Seq)
-		}
-	})
+	// Streams cache who may see a conversation. Whoever changes that
+	// appends an event: about the channel, or about the conversation.
+	for _, tc := range []struct {
+		name    string
+		refresh func(f *fixture) event.Entry
+	}{
+		{"ChannelEventRefreshesVisibility", func(f *fixture) event.Entry {
+			return event.Entry{OrgID: f.org.ID, Topic: event.TopicChannel, Type: event.TypeUpdated, ChannelID: f.private.ID}
+		}},
+		{"ConversationEventRefreshesItsVisibility", func(f *fixture) event.Entry {
+			return f.entry(event.TopicConversation, event.TypeAssigned, f.privateConv)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, db.Client)
+			s := subscribe(t, db.Client, bus, f.user(f.bob), event.Options{Poll: noPoll})
+			hidden := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
+			// Receiving a later event proves the stream has judged (and
+			// cached) the hidden one before the permission changes.
+			marker := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.sharedConv))
+			if got := seqs(receive(t, s, 1)); !slices.Equal(got, []int64{marker.Seq}) {
+				t.Fatalf("got %v, want %d and not %d", got, marker.Seq, hidden.Seq)
+			}
+			if _, err := db.Client.Channel.UpdateOne(f.private).SetChatPermission(channel.ChatPermissionSHARED).Save(f.sys()); err != nil {
+				t.Fatal(err)
+			}
+			changed := f.appendTx(t, bus, tc.refresh(f))
+			shown := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
+			if got := seqs(receive(t, s, 2)); !slices.Equal(got, []int64{changed.Seq, shown.Seq}) {
+				t.Errorf("got %v, want %d and %d", got, changed.Seq, shown.Seq)
+			}
+		})
+	}
 }
 
 // TestStreamVisibilitySharing pins the process-wide visibility cache: the
 // streams of one viewer ask once per conversation, and a non-MESSAGE event
-// naming a conversation makes every stream ask again about it.
+// naming a conversation makes every viewer ask again about it.
 func TestStreamVisibilitySharing(t *testing.T) {
 	db, count := dbtest.OpenCounting(t)
 	f := newFixture(t, db.Client)
@@ -441,22 +454,4 @@ func TestStreamVisibilitySharing(t *testing.T) {
 		}
 	})
 
-	t.Run("ConversationEventRefreshesItsVisibility", func(t *testing.T) {
-		s := subscribe(t, db.Client, bus, f.user(f.bob), event.Options{Poll: noPoll})
-		hidden := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
-		marker := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.sharedConv))
-		if got := seqs(receive(t, s, 1)); !slices.Equal(got, []int64{marker.Seq}) {
-			t.Fatalf("got %v, want %d and not %d", got, marker.Seq, hidden.Seq)
-		}
-		// Whoever changes who may see a conversation appends an event about
-		// it; that event, not a CHANNEL one, must make the stream ask again.
-		if _, err := db.Client.Channel.UpdateOne(f.private).SetChatPermission(channel.ChatPermissionSHARED).Save(f.sys()); err != nil {
-			t.Fatal(err)
-		}
-		changed := f.appendTx(t, bus, f.entry(event.TopicConversation, event.TypeAssigned, f.privateConv))
-		shown := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
-		if got := seqs(receive(t, s, 2)); !slices.Equal(got, []int64{changed.Seq, shown.Seq}) {
-			t.Errorf("got %v, want %d and %d", got, changed.Seq, shown.Seq)
-		}
-	})
 }
