@@ -13,6 +13,14 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
+// FailureReason is the resolver for the failureReason field.
+func (r *messageResolver) FailureReason(ctx context.Context, obj *ent.Message) (*string, error) {
+	if obj.FailureReason == "" {
+		return nil, nil
+	}
+	return &obj.FailureReason, nil
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id gid.ID) (ent.Noder, error) {
 	return r.Client.Noder(ctx, id, ent.WithNodeType(nodeTable))
@@ -61,6 +69,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[gid.ID],
 // Customer returns CustomerResolver implementation.
 func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
 
+// Message returns MessageResolver implementation.
+func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -68,5 +79,6 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type customerResolver struct{ *Resolver }
+type messageResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type userResolver struct{ *Resolver }

@@ -45,6 +45,7 @@ type ResolverRoot interface {
 	CallEvent() CallEventResolver
 	ConversationEvent() ConversationEventResolver
 	Customer() CustomerResolver
+	Message() MessageResolver
 	MessageEvent() MessageEventResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -417,6 +418,9 @@ type ConversationEventResolver interface {
 }
 type CustomerResolver interface {
 	Timeline(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) (*ent.MessageConnection, error)
+}
+type MessageResolver interface {
+	FailureReason(ctx context.Context, obj *ent.Message) (*string, error)
 }
 type MessageEventResolver interface {
 	Cursor(ctx context.Context, obj *model.MessageEvent) (string, error)
@@ -7635,18 +7639,18 @@ func (ec *executionContext) _Message_failureReason(ctx context.Context, field gr
 			return ec.fieldContext_Message_failureReason(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.FailureReason, nil
+			return ec.Resolvers.Message().FailureReason(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Message_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Message", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Message_senderType(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
@@ -20300,7 +20304,38 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "failureReason":
-			out.Values[i] = ec._Message_failureReason(ctx, field, obj)
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Message_failureReason(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "senderType":
 			out.Values[i] = ec._Message_senderType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
