@@ -196,7 +196,7 @@ func TestSendMessageEndToEnd(t *testing.T) {
 
 			var st messageStatusOut
 			r.must(r.tn.agentToken, messageByID, map[string]any{"id": m.ID}, &st)
-			// failure_reason is an optional, not nillable, column: "" when none.
+			// A message that has not failed has no failure reason: null.
 			if st.Node.Status != "SENT" || st.Node.SentAt == nil || st.Node.FailureReason != nil {
 				t.Fatalf("after delivery: %+v", st.Node)
 			}
