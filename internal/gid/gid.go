@@ -40,6 +40,7 @@ var prefixes = map[string]string{
 	"MessageTemplate": "tpl",
 	"Event":           "evt",
 	"WebhookEvent":    "whk",
+	"AutoMessage":     "aum",
 }
 
 var types = func() map[string]string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -65,6 +66,9 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"MessageTemplate": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.MessageTemplate.Query().Where(messagetemplate.IDIn(ids...)).Count(ctx)
+	},
+	"AutoMessage": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.AutoMessage.Query().Where(automessage.IDIn(ids...)).Count(ctx)
 	},
 }
 
