@@ -30,6 +30,7 @@ import (
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 
@@ -69,6 +70,8 @@ type Client struct {
 	Session *SessionClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
+	// Timer is the client for interacting with the Timer builders.
+	Timer *TimerClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
@@ -98,6 +101,7 @@ func (c *Client) init() {
 	c.Organization = NewOrganizationClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Tag = NewTagClient(c.config)
+	c.Timer = NewTimerClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.WebhookEvent = NewWebhookEventClient(c.config)
 }
@@ -206,6 +210,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Organization:    NewOrganizationClient(cfg),
 		Session:         NewSessionClient(cfg),
 		Tag:             NewTagClient(cfg),
+		Timer:           NewTimerClient(cfg),
 		User:            NewUserClient(cfg),
 		WebhookEvent:    NewWebhookEventClient(cfg),
 	}, nil
@@ -241,6 +246,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Organization:    NewOrganizationClient(cfg),
 		Session:         NewSessionClient(cfg),
 		Tag:             NewTagClient(cfg),
+		Timer:           NewTimerClient(cfg),
 		User:            NewUserClient(cfg),
 		WebhookEvent:    NewWebhookEventClient(cfg),
 	}, nil
@@ -274,7 +280,7 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AutoMessage, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Event, c.Identity, c.LoginAttempt, c.Message, c.MessageTemplate,
-		c.Organization, c.Session, c.Tag, c.User, c.WebhookEvent,
+		c.Organization, c.Session, c.Tag, c.Timer, c.User, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -286,7 +292,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AutoMessage, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Event, c.Identity, c.LoginAttempt, c.Message, c.MessageTemplate,
-		c.Organization, c.Session, c.Tag, c.User, c.WebhookEvent,
+		c.Organization, c.Session, c.Tag, c.Timer, c.User, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -323,6 +329,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Session.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
+	case *TimerMutation:
+		return c.Timer.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	case *WebhookEventMutation:
@@ -2720,6 +2728,156 @@ func (c *TagClient) mutate(ctx context.Context, m *TagMutation) (Value, error) {
 	}
 }
 
+// TimerClient is a client for the Timer schema.
+type TimerClient struct {
+	config
+}
+
+// NewTimerClient returns a client for the Timer from the given config.
+func NewTimerClient(c config) *TimerClient {
+	return &TimerClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `timer.Hooks(f(g(h())))`.
+func (c *TimerClient) Use(hooks ...Hook) {
+	c.hooks.Timer = append(c.hooks.Timer, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `timer.Intercept(f(g(h())))`.
+func (c *TimerClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Timer = append(c.inters.Timer, interceptors...)
+}
+
+// Create returns a builder for creating a Timer entity.
+func (c *TimerClient) Create() *TimerCreate {
+	mutation := newTimerMutation(c.config, OpCreate)
+	return &TimerCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Timer entities.
+func (c *TimerClient) CreateBulk(builders ...*TimerCreate) *TimerCreateBulk {
+	return &TimerCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TimerClient) MapCreateBulk(slice any, setFunc func(*TimerCreate, int)) *TimerCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TimerCreateBulk{err: fmt.Errorf("calling to TimerClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TimerCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TimerCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Timer.
+func (c *TimerClient) Update() *TimerUpdate {
+	mutation := newTimerMutation(c.config, OpUpdate)
+	return &TimerUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TimerClient) UpdateOne(_m *Timer) *TimerUpdateOne {
+	mutation := newTimerMutation(c.config, OpUpdateOne, withTimer(_m))
+	return &TimerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TimerClient) UpdateOneID(id gid.ID) *TimerUpdateOne {
+	mutation := newTimerMutation(c.config, OpUpdateOne, withTimerID(id))
+	return &TimerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Timer.
+func (c *TimerClient) Delete() *TimerDelete {
+	mutation := newTimerMutation(c.config, OpDelete)
+	return &TimerDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TimerClient) DeleteOne(_m *Timer) *TimerDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TimerClient) DeleteOneID(id gid.ID) *TimerDeleteOne {
+	builder := c.Delete().Where(timer.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TimerDeleteOne{builder}
+}
+
+// Query returns a query builder for Timer.
+func (c *TimerClient) Query() *TimerQuery {
+	return &TimerQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTimer},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Timer entity by its id.
+func (c *TimerClient) Get(ctx context.Context, id gid.ID) (*Timer, error) {
+	return c.Query().Where(timer.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TimerClient) GetX(ctx context.Context, id gid.ID) *Timer {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a Timer.
+func (c *TimerClient) QueryOrganization(_m *Timer) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(timer.Table, timer.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, timer.OrganizationTable, timer.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TimerClient) Hooks() []Hook {
+	hooks := c.hooks.Timer
+	return append(hooks[:len(hooks):len(hooks)], timer.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TimerClient) Interceptors() []Interceptor {
+	return c.inters.Timer
+}
+
+func (c *TimerClient) mutate(ctx context.Context, m *TimerMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TimerCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TimerUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TimerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TimerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Timer mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -3025,12 +3183,12 @@ type (
 	hooks struct {
 		APIKey, AutoMessage, Channel, Conversation, CustomField, Customer, Event,
 		Identity, LoginAttempt, Message, MessageTemplate, Organization, Session, Tag,
-		User, WebhookEvent []ent.Hook
+		Timer, User, WebhookEvent []ent.Hook
 	}
 	inters struct {
 		APIKey, AutoMessage, Channel, Conversation, CustomField, Customer, Event,
 		Identity, LoginAttempt, Message, MessageTemplate, Organization, Session, Tag,
-		User, WebhookEvent []ent.Interceptor
+		Timer, User, WebhookEvent []ent.Interceptor
 	}
 )
 

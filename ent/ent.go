@@ -26,6 +26,7 @@ import (
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 )
@@ -102,6 +103,7 @@ func checkColumn(t, c string) error {
 			organization.Table:    organization.ValidColumn,
 			session.Table:         session.ValidColumn,
 			tag.Table:             tag.ValidColumn,
+			timer.Table:           timer.ValidColumn,
 			user.Table:            user.ValidColumn,
 			webhookevent.Table:    webhookevent.ValidColumn,
 		})

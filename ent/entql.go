@@ -18,6 +18,7 @@ import (
 	"github.com/dakenh/dakenh/ent/predicate"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 
@@ -29,7 +30,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 17)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -353,6 +354,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   timer.Table,
+			Columns: timer.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: timer.FieldID,
+			},
+		},
+		Type: "Timer",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			timer.FieldCreatedAt:      {Type: field.TypeTime, Column: timer.FieldCreatedAt},
+			timer.FieldUpdatedAt:      {Type: field.TypeTime, Column: timer.FieldUpdatedAt},
+			timer.FieldOrganizationID: {Type: field.TypeString, Column: timer.FieldOrganizationID},
+			timer.FieldKind:           {Type: field.TypeString, Column: timer.FieldKind},
+			timer.FieldKey:            {Type: field.TypeString, Column: timer.FieldKey},
+			timer.FieldDueAt:          {Type: field.TypeTime, Column: timer.FieldDueAt},
+			timer.FieldPayload:        {Type: field.TypeJSON, Column: timer.FieldPayload},
+			timer.FieldAttempts:       {Type: field.TypeInt, Column: timer.FieldAttempts},
+			timer.FieldLastError:      {Type: field.TypeString, Column: timer.FieldLastError},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -374,7 +397,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -781,6 +804,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Tag",
 		"Customer",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   timer.OrganizationTable,
+			Columns: []string{timer.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Timer",
+		"Organization",
 	)
 	graph.MustAddE(
 		"organization",
@@ -2519,6 +2554,105 @@ func (f *TagFilter) WhereHasCustomersWith(preds ...predicate.Customer) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TimerQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TimerQuery builder.
+func (_q *TimerQuery) Filter() *TimerFilter {
+	return &TimerFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TimerMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TimerMutation builder.
+func (m *TimerMutation) Filter() *TimerFilter {
+	return &TimerFilter{config: m.config, predicateAdder: m}
+}
+
+// TimerFilter provides a generic filtering capability at runtime for TimerQuery.
+type TimerFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TimerFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *TimerFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(timer.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TimerFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(timer.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TimerFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(timer.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *TimerFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(timer.FieldOrganizationID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *TimerFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(timer.FieldKind))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *TimerFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(timer.FieldKey))
+}
+
+// WhereDueAt applies the entql time.Time predicate on the due_at field.
+func (f *TimerFilter) WhereDueAt(p entql.TimeP) {
+	f.Where(p.Field(timer.FieldDueAt))
+}
+
+// WherePayload applies the entql json.RawMessage predicate on the payload field.
+func (f *TimerFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(timer.FieldPayload))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *TimerFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(timer.FieldAttempts))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *TimerFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(timer.FieldLastError))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *TimerFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *TimerFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2547,7 +2681,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2665,7 +2799,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -35,6 +35,7 @@ import (
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/tenancy"
+	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/zalo"
 )
 
@@ -59,6 +60,9 @@ type App struct {
 	// intake stores provider webhooks and processes them; the routes and
 	// the worker share it.
 	intake *inbox.Inbound
+	// timers runs the durable timers due on this replica; the features
+	// that schedule timers register their handlers on it.
+	timers *timer.Worker
 }
 
 // appOptions lets tests tune what production leaves at defaults.
@@ -68,6 +72,8 @@ type appOptions struct {
 	// inbox overrides the inbox's clock and download client; its
 	// provider clients come from the configuration unless set here.
 	inbox inbox.Options
+	// now is the clock of timers; nil means time.Now.
+	now func() time.Time
 }
 
 // newApp opens the database (migrating it) and builds the HTTP handler.
@@ -103,6 +109,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		inbox:   inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics: metrics.New(),
 	}
+	a.timers = timer.NewWorker(db.Client, logger, o.now)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,

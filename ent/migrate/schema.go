@@ -698,6 +698,50 @@ var (
 			},
 		},
 	}
+	// TimersColumns holds the columns for the "timers" table.
+	TimersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeString, Size: 100},
+		{Name: "key", Type: field.TypeString, Size: 200},
+		{Name: "due_at", Type: field.TypeTime},
+		{Name: "payload", Type: field.TypeJSON, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+	}
+	// TimersTable holds the schema information for the "timers" table.
+	TimersTable = &schema.Table{
+		Name:       "timers",
+		Columns:    TimersColumns,
+		PrimaryKey: []*schema.Column{TimersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "timers_organizations_organization",
+				Columns:    []*schema.Column{TimersColumns[9]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "timer_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{TimersColumns[9]},
+			},
+			{
+				Name:    "timer_organization_id_kind_key",
+				Unique:  true,
+				Columns: []*schema.Column{TimersColumns[9], TimersColumns[3], TimersColumns[4]},
+			},
+			{
+				Name:    "timer_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{TimersColumns[5]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -812,6 +856,7 @@ var (
 		OrganizationsTable,
 		SessionsTable,
 		TagsTable,
+		TimersTable,
 		UsersTable,
 		WebhookEventsTable,
 		CustomerTagsTable,
@@ -846,6 +891,7 @@ func init() {
 	SessionsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	SessionsTable.ForeignKeys[1].RefTable = UsersTable
 	TagsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	TimersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	UsersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomerTagsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerTagsTable.ForeignKeys[1].RefTable = TagsTable

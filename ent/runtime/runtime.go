@@ -21,6 +21,7 @@ import (
 	"github.com/dakenh/dakenh/ent/schema"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -884,6 +885,79 @@ func init() {
 	tag.DefaultID = tagDescID.Default.(func() gid.ID)
 	// tag.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	tag.IDValidator = tagDescID.Validators[0].(func(string) error)
+	timerMixin := schema.Timer{}.Mixin()
+	timer.Policy = privacy.NewPolicies(timerMixin[2], schema.Timer{})
+	timer.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := timer.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	timerMixinHooks2 := timerMixin[2].Hooks()
+
+	timer.Hooks[1] = timerMixinHooks2[0]
+	timerMixinFields0 := timerMixin[0].Fields()
+	_ = timerMixinFields0
+	timerMixinFields1 := timerMixin[1].Fields()
+	_ = timerMixinFields1
+	timerMixinFields2 := timerMixin[2].Fields()
+	_ = timerMixinFields2
+	timerFields := schema.Timer{}.Fields()
+	_ = timerFields
+	// timerDescCreatedAt is the schema descriptor for created_at field.
+	timerDescCreatedAt := timerMixinFields1[0].Descriptor()
+	// timer.DefaultCreatedAt holds the default value on creation for the created_at field.
+	timer.DefaultCreatedAt = timerDescCreatedAt.Default.(func() time.Time)
+	// timerDescUpdatedAt is the schema descriptor for updated_at field.
+	timerDescUpdatedAt := timerMixinFields1[1].Descriptor()
+	// timer.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	timer.DefaultUpdatedAt = timerDescUpdatedAt.Default.(func() time.Time)
+	// timer.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	timer.UpdateDefaultUpdatedAt = timerDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// timerDescOrganizationID is the schema descriptor for organization_id field.
+	timerDescOrganizationID := timerMixinFields2[0].Descriptor()
+	// timer.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	timer.OrganizationIDValidator = timerDescOrganizationID.Validators[0].(func(string) error)
+	// timerDescKind is the schema descriptor for kind field.
+	timerDescKind := timerFields[0].Descriptor()
+	// timer.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	timer.KindValidator = func() func(string) error {
+		validators := timerDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// timerDescKey is the schema descriptor for key field.
+	timerDescKey := timerFields[1].Descriptor()
+	// timer.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	timer.KeyValidator = timerDescKey.Validators[0].(func(string) error)
+	// timerDescAttempts is the schema descriptor for attempts field.
+	timerDescAttempts := timerFields[4].Descriptor()
+	// timer.DefaultAttempts holds the default value on creation for the attempts field.
+	timer.DefaultAttempts = timerDescAttempts.Default.(int)
+	// timer.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	timer.AttemptsValidator = timerDescAttempts.Validators[0].(func(int) error)
+	// timerDescLastError is the schema descriptor for last_error field.
+	timerDescLastError := timerFields[5].Descriptor()
+	// timer.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	timer.LastErrorValidator = timerDescLastError.Validators[0].(func(string) error)
+	// timerDescID is the schema descriptor for id field.
+	timerDescID := timerMixinFields0[0].Descriptor()
+	// timer.DefaultID holds the default value on creation for the id field.
+	timer.DefaultID = timerDescID.Default.(func() gid.ID)
+	// timer.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	timer.IDValidator = timerDescID.Validators[0].(func(string) error)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(userMixin[2], schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -40,6 +40,7 @@ var prefixes = map[string]string{
 	"MessageTemplate": "tpl",
 	"Event":           "evt",
 	"WebhookEvent":    "whk",
+	"Timer":           "tmr",
 	"AutoMessage":     "aum",
 }
 
