@@ -25,6 +25,7 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/automessage"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
@@ -110,6 +111,11 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		metrics: metrics.New(),
 	}
 	a.timers = timer.NewWorker(db.Client, logger, o.now)
+	// Auto-messages react inside the inbox's transactions and send what
+	// comes due from the timers.
+	autoMessages := automessage.New(a.inbox, automessage.Options{Now: o.now, Logger: logger})
+	a.inbox.Automate(autoMessages)
+	autoMessages.Register(a.timers)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
