@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
+	enttimer "github.com/dakenh/dakenh/ent/timer"
+	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -145,4 +150,256 @@ func TestAutoMessageConfig(t *testing.T) {
 			t.Fatalf("second delete: %q %+v", r.code(), r.Errors)
 		}
 	})
+}
+
+// sendingOnTheTestClock points the server's provider clients at the fakes
+// and runs its inbox, timers and auto-messages on the test clock, so a
+// test makes things come due by moving the clock.
+func sendingOnTheTestClock(w *webhookEnv) envOption {
+	return func(cfg *Config, o *appOptions) {
+		cfg.ZaloOpenAPIURL, cfg.ZaloOAuthURL, cfg.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
+		o.now = w.clock.Now
+		o.inbox.Now = w.clock.Now
+	}
+}
+
+// autoEnv is a webhookEnv whose server sends to the fakes on the test
+// clock.
+type autoEnv struct{ *webhookEnv }
+
+func newAutoEnv(t *testing.T) *autoEnv {
+	t.Helper()
+	a := &autoEnv{newWebhookEnv(t, sendingOnTheTestClock)}
+	a.fbfake.AddPage(testPageID, testFBPageToken)
+	return a
+}
+
+// configure creates an auto-message on ch as the ADMIN.
+func (a *autoEnv) configure(ch *ent.Channel, in map[string]any) {
+	a.t.Helper()
+	in["channelId"] = ch.ID
+	a.must(a.tn.adminToken, createAutoMessageMutation, map[string]any{"in": in}, nil)
+}
+
+// share makes ch SHARED, so that every user of the organization answers it.
+func (a *autoEnv) share(ch *ent.Channel) {
+	a.t.Helper()
+	a.must(a.tn.adminToken, `mutation($id: ID!) { setChannelChatPermission(id: $id, permission: SHARED) { id } }`,
+		map[string]any{"id": ch.ID}, nil)
+}
+
+// presence sets a user's presence.
+func (a *autoEnv) presence(userID string, p user.Presence) {
+	a.db.Client.User.UpdateOneID(gid.ID(userID)).SetPresence(p).ExecX(a.sys())
+}
+
+// zaloCustomerWrites posts a Zalo user's message and processes it.
+func (a *autoEnv) zaloCustomerWrites(userID, text string) {
+	a.t.Helper()
+	a.sendZalo(a.userEvent("user_send_text", userID, map[string]any{"msg_id": a.msgID("zm"), "text": text}))
+	a.process()
+}
+
+// messengerCustomerWrites posts a Messenger user's message and processes
+// it.
+func (a *autoEnv) messengerCustomerWrites(psid, text string) {
+	a.t.Helper()
+	a.sendFacebook(fbMessage(testPageID, psid, a.msgID("m_"), text, a.clock.Now().Add(-time.Second)))
+	a.process()
+}
+
+// tick moves the clock by d, runs the timers that came due, and delivers
+// what they queued.
+func (a *autoEnv) tick(d time.Duration) {
+	a.t.Helper()
+	a.clock.Advance(d)
+	ctx := context.Background()
+	for range 20 {
+		ran, err := a.app.timers.RunDue(ctx)
+		if err != nil {
+			a.t.Fatalf("RunDue: %v", err)
+		}
+		delivered, err := a.app.inbox.DeliverDue(ctx)
+		if err != nil {
+			a.t.Fatalf("DeliverDue: %v", err)
+		}
+		if ran == 0 && delivered == 0 {
+			return
+		}
+	}
+	a.t.Fatal("timers and deliveries kept finding work")
+}
+
+// zaloReceived returns the texts Zalo received for a user, in order.
+func (a *autoEnv) zaloReceived(userID string) []string {
+	out := []string{}
+	for _, m := range a.zfake.Sent() {
+		if m.UserID == userID {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// messengerReceived returns the texts Messenger received for a PSID.
+func (a *autoEnv) messengerReceived(psid string) []string {
+	out := []string{}
+	for _, m := range a.fbfake.Sent() {
+		if m.PSID == psid {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// expect fails unless got is want.
+func (a *autoEnv) expect(when string, got []string, want ...string) {
+	a.t.Helper()
+	if want == nil {
+		want = []string{}
+	}
+	if !slices.Equal(got, want) {
+		a.t.Fatalf("%s: provider received %q, want %q", when, got, want)
+	}
+}
+
+// conversationOf returns the open conversation of a user of ch.
+func (a *autoEnv) conversationOf(ch *ent.Channel, userID string) gid.ID {
+	a.t.Helper()
+	idt := a.identityOf(ch, userID)
+	if idt == nil {
+		a.t.Fatalf("no identity for %s", userID)
+	}
+	return a.db.Client.Conversation.Query().Where(conversation.CustomerID(idt.CustomerID)).OnlyIDX(a.sys())
+}
+
+// reply answers a conversation through sendMessage as token.
+func (a *autoEnv) reply(token string, conv gid.ID, text string) {
+	a.t.Helper()
+	a.must(token, sendMessageMutation, map[string]any{"in": map[string]any{"conversationId": conv, "text": text}}, nil)
+}
+
+// TestGreetingAndStartReachZalo: a new conversation gets the resent
+// greeting at once, then START's contents after the delay and at the
+// interval, delivered by Zalo as SYSTEM messages of their auto-message.
+func TestGreetingAndStartReachZalo(t *testing.T) {
+	a := newAutoEnv(t)
+	a.configure(a.oa, map[string]any{"kind": "GREETING", "title": "Chào mừng", "path": "/", "delaySeconds": 3,
+		"contents": []string{"Chào mừng đến Hoa Lan"}, "resendAsMessage": true})
+	a.configure(a.oa, map[string]any{"kind": "START", "delaySeconds": 10, "intervalSeconds": 30,
+		"contents": []string{"Shop có thể giúp gì ạ?", "Xem bảng giá tại hoalan.vn"}})
+	const user = "8130000000002001"
+
+	a.zaloCustomerWrites(user, "Chào shop")
+	a.tick(0)
+	a.expect("at once", a.zaloReceived(user), "Chào mừng đến Hoa Lan")
+	a.tick(9 * time.Second)
+	a.expect("after 9 s", a.zaloReceived(user), "Chào mừng đến Hoa Lan")
+	a.tick(time.Second)
+	a.expect("after the delay", a.zaloReceived(user), "Chào mừng đến Hoa Lan", "Shop có thể giúp gì ạ?")
+	a.zaloCustomerWrites(user, "Cho em xem giá")
+	a.tick(29 * time.Second)
+	a.expect("29 s later", a.zaloReceived(user), "Chào mừng đến Hoa Lan", "Shop có thể giúp gì ạ?")
+	a.tick(time.Second)
+	want := []string{"Chào mừng đến Hoa Lan", "Shop có thể giúp gì ạ?", "Xem bảng giá tại hoalan.vn"}
+	a.expect("after the interval", a.zaloReceived(user), want...)
+	a.tick(time.Hour)
+	a.expect("an hour later", a.zaloReceived(user), want...)
+
+	var out struct {
+		Node struct {
+			Messages struct {
+				Edges []struct {
+					Node struct {
+						Text, Status, SenderType string
+						AutoMessage              *struct{ Kind string }
+					}
+				}
+			}
+		}
+	}
+	a.must(a.tn.adminToken, `query($id: ID!) { node(id: $id) { ... on Conversation {
+		messages(first: 10, where: {direction: OUTBOUND}) { edges { node { text status senderType autoMessage { kind } } } } } } }`,
+		map[string]any{"id": a.conversationOf(a.oa, user)}, &out)
+	kinds := []string{"GREETING", "START", "START"}
+	if len(out.Node.Messages.Edges) != 3 {
+		t.Fatalf("outbound messages %+v", out.Node.Messages.Edges)
+	}
+	for i, e := range out.Node.Messages.Edges {
+		if n := e.Node; n.Text != want[i] || n.Status != "SENT" || n.SenderType != "SYSTEM" || n.AutoMessage == nil || n.AutoMessage.Kind != kinds[i] {
+			t.Fatalf("message %d: %+v", i, n)
+		}
+	}
+}
+
+// TestNoReplyReachesZaloUnlessAnswered: with an agent online, a customer
+// nobody answers gets NO_REPLY after its delay; a reply before then
+// cancels it.
+func TestNoReplyReachesZaloUnlessAnswered(t *testing.T) {
+	a := newAutoEnv(t)
+	a.share(a.oa)
+	a.presence(a.tn.agentID, user.PresenceONLINE)
+	a.configure(a.oa, map[string]any{"kind": "NO_REPLY", "delaySeconds": 60, "contents": []string{"Nhân viên sẽ trả lời ngay ạ"}})
+	a.configure(a.oa, map[string]any{"kind": "OFFLINE", "delaySeconds": 60, "contents": []string{"Shop đang nghỉ"}})
+
+	t.Run("SentWhenNobodyAnswers", func(t *testing.T) {
+		const user = "8130000000003001"
+		a.zaloCustomerWrites(user, "Shop ơi")
+		a.tick(59 * time.Second)
+		a.expect("after 59 s", a.zaloReceived(user))
+		a.tick(time.Second)
+		a.expect("after 60 s", a.zaloReceived(user), "Nhân viên sẽ trả lời ngay ạ")
+	})
+	t.Run("CancelledByAReply", func(t *testing.T) {
+		const user = "8130000000003002"
+		a.zaloCustomerWrites(user, "Shop ơi")
+		a.tick(30 * time.Second)
+		conv := a.conversationOf(a.oa, user)
+		pending := func() int {
+			return a.db.Client.Timer.Query().Where(enttimer.Key(string(conv))).CountX(a.sys())
+		}
+		if n := pending(); n != 1 {
+			t.Fatalf("%d timers pending before the reply, want NO_REPLY's", n)
+		}
+		a.reply(a.tn.agentToken, conv, "Dạ em đây ạ")
+		if n := pending(); n != 0 {
+			t.Fatalf("%d timers pending after the reply", n)
+		}
+		a.tick(time.Hour)
+		a.expect("after the reply", a.zaloReceived(user), "Dạ em đây ạ")
+	})
+	t.Run("CancelledByAReplyFromZalosOwnApp", func(t *testing.T) {
+		const user = "8130000000003003"
+		a.zaloCustomerWrites(user, "Shop ơi")
+		a.tick(30 * time.Second)
+		a.sendZalo(a.oaEvent("oa_send_text", user, map[string]any{"msg_id": a.msgID("echo"), "text": "Dạ em đây ạ"}))
+		a.process()
+		a.tick(time.Hour)
+		a.expect("after the reply", a.zaloReceived(user))
+	})
+}
+
+// TestOfflineReachesMessengerOnlyWhenNobodyIsOnline: on the page (ONLY_ME,
+// connected by the OWNER) OFFLINE goes out when the OWNER is not online,
+// and not when they come online before it is due.
+func TestOfflineReachesMessengerOnlyWhenNobodyIsOnline(t *testing.T) {
+	a := newAutoEnv(t)
+	a.configure(a.page, map[string]any{"kind": "OFFLINE", "delaySeconds": 90, "contents": []string{"Shop đang nghỉ, sáng mai trả lời ạ"}})
+	a.presence(a.tn.agentID, user.PresenceONLINE) // not theirs to answer: the page is the OWNER's
+
+	a.messengerCustomerWrites("psid-offline-1", "Còn hàng không ạ?")
+	a.tick(89 * time.Second)
+	a.expect("after 89 s", a.messengerReceived("psid-offline-1"))
+	a.tick(time.Second)
+	a.expect("after 90 s", a.messengerReceived("psid-offline-1"), "Shop đang nghỉ, sáng mai trả lời ạ")
+
+	a.messengerCustomerWrites("psid-offline-2", "Còn hàng không ạ?")
+	a.tick(30 * time.Second)
+	a.presence(a.tn.ownerID, user.PresenceONLINE)
+	a.tick(time.Hour)
+	a.expect("the OWNER came online", a.messengerReceived("psid-offline-2"))
+
+	a.messengerCustomerWrites("psid-offline-3", "Còn hàng không ạ?")
+	a.tick(time.Hour)
+	a.expect("the OWNER is online", a.messengerReceived("psid-offline-3"))
 }

@@ -89,9 +89,16 @@ type webhookEnv struct {
 	seq    atomic.Int64
 }
 
-func newWebhookEnv(t *testing.T) *webhookEnv {
+// newWebhookEnv builds the environment; opts configure its server, and
+// may use the fakes and the clock, which exist before it.
+func newWebhookEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *webhookEnv {
 	t.Helper()
-	w := &webhookEnv{env: newEnv(t), t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
+	w := &webhookEnv{t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
+	envOpts := make([]envOption, len(opts))
+	for i, o := range opts {
+		envOpts[i] = o(w)
+	}
+	w.env = newEnv(t, envOpts...)
 	w.tn = w.newTenant("Webhook Org")
 	w.zfake.AddOA(zalofake.OA{ID: testOAID, AccessToken: testZaloToken})
 	var z struct{ ConnectZaloOA struct{ ID gid.ID } }

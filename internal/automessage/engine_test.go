@@ -13,6 +13,7 @@ import (
 	entevent "github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/privacy"
+	enttimer "github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/dbtest"
@@ -192,6 +193,13 @@ func (e *engineEnv) pendingTimers() int {
 	return e.client.Timer.Query().CountX(e.sys())
 }
 
+// pendingFor returns the kinds of conv's pending timers.
+func (e *engineEnv) pendingFor(conv *ent.Conversation) []string {
+	kinds := e.client.Timer.Query().Where(enttimer.Key(string(conv.ID))).Order(enttimer.ByKind()).
+		Select(enttimer.FieldKind).StringsX(e.sys())
+	return append([]string{}, kinds...)
+}
+
 func TestStartSendsContentsInOrderAtTheirInterval(t *testing.T) {
 	e := newEngineEnv(t)
 	start := e.configure(automessage.CreateInput{Kind: entautomessage.KindSTART, Contents: []string{"Một", "Hai", "Ba"},
@@ -323,7 +331,13 @@ func TestNoReply(t *testing.T) {
 		e.t = t
 		conv := e.newConversation()
 		e.advance(59 * time.Second)
+		if got := e.pendingFor(conv); !slices.Equal(got, []string{automessage.TimerNoReply}) {
+			t.Fatalf("pending before the reply: %q", got)
+		}
 		e.reply(conv)
+		if got := e.pendingFor(conv); len(got) != 0 {
+			t.Fatalf("pending after the reply: %q", got)
+		}
 		e.advance(time.Hour)
 		e.expect(conv, "after the reply")
 	})
@@ -333,6 +347,9 @@ func TestNoReply(t *testing.T) {
 		e.advance(time.Minute)
 		e.expect(conv, "first", "Chờ chút ạ")
 		e.reply(conv)
+		if got := e.pendingFor(conv); len(got) != 0 {
+			t.Fatalf("pending after the reply: %q", got)
+		}
 		e.advance(time.Hour)
 		e.expect(conv, "after the reply", "Chờ chút ạ")
 	})
