@@ -12,6 +12,7 @@ import (
 	entautomessage "github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/predicate"
 	enttimer "github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/event"
@@ -139,7 +140,7 @@ func (e *Engine) CustomerWrote(ctx context.Context, tx *ent.Tx, ch *ent.Channel,
 	if a == nil {
 		return queued, nil
 	}
-	due, err := e.unscheduled(ctx, tx, conv, a)
+	due, err := unscheduled(ctx, tx, conv, a)
 	if err != nil || !due {
 		return queued, err
 	}
@@ -159,7 +160,7 @@ func (e *Engine) Replied(ctx context.Context, tx *ent.Tx, conv *ent.Conversation
 
 // unscheduled reports whether NO_REPLY or OFFLINE a is neither pending in
 // conv nor already sent since its last reply.
-func (e *Engine) unscheduled(ctx context.Context, tx *ent.Tx, conv *ent.Conversation, a *ent.AutoMessage) (bool, error) {
+func unscheduled(ctx context.Context, tx *ent.Tx, conv *ent.Conversation, a *ent.AutoMessage) (bool, error) {
 	// A timer a worker is running right now still counts as pending (its
 	// deletion is not committed), which keeps this transaction from
 	// writing a row the worker holds: see inbox.Automation.
@@ -173,18 +174,7 @@ func (e *Engine) unscheduled(ctx context.Context, tx *ent.Tx, conv *ent.Conversa
 	if err != nil || pending {
 		return false, err
 	}
-	since, err := lastReply(ctx, tx, conv.ID)
-	if err != nil {
-		return false, err
-	}
-	q := tx.Message.Query().Where(
-		message.ConversationID(conv.ID),
-		message.HasAutoMessageWith(entautomessage.KindEQ(a.Kind)),
-	)
-	if since != "" {
-		q.Where(message.IDGT(since))
-	}
-	sent, err := q.Exist(ctx)
+	sent, err := sinceLastReply(ctx, tx, conv.ID, message.HasAutoMessageWith(entautomessage.KindEQ(a.Kind)))
 	return !sent, err
 }
 
@@ -220,7 +210,7 @@ func (e *Engine) step(ctx context.Context, tx *ent.Tx, t *ent.Timer, kind entaut
 		return nil
 	}
 	if kind != entautomessage.KindSTART {
-		ok, err := e.unattended(ctx, tx, conv, kind)
+		ok, err := unattended(ctx, tx, conv, kind)
 		if err != nil || !ok {
 			return err
 		}
@@ -245,16 +235,8 @@ func (e *Engine) step(ctx context.Context, tx *ent.Tx, t *ent.Timer, kind entaut
 // conv: the customer wrote since the last reply (a reply racing this step
 // cancels it, but may commit between the claim and now), and agents are
 // online for NO_REPLY, nobody for OFFLINE.
-func (e *Engine) unattended(ctx context.Context, tx *ent.Tx, conv *ent.Conversation, kind entautomessage.Kind) (bool, error) {
-	since, err := lastReply(ctx, tx, conv.ID)
-	if err != nil {
-		return false, err
-	}
-	q := tx.Message.Query().Where(message.ConversationID(conv.ID), message.DirectionEQ(message.DirectionINBOUND))
-	if since != "" {
-		q.Where(message.IDGT(since))
-	}
-	waiting, err := q.Exist(ctx)
+func unattended(ctx context.Context, tx *ent.Tx, conv *ent.Conversation, kind entautomessage.Kind) (bool, error) {
+	waiting, err := sinceLastReply(ctx, tx, conv.ID, message.DirectionEQ(message.DirectionINBOUND))
 	if err != nil || !waiting {
 		return false, err
 	}
@@ -265,11 +247,11 @@ func (e *Engine) unattended(ctx context.Context, tx *ent.Tx, conv *ent.Conversat
 	return online == (kind == entautomessage.KindNO_REPLY), nil
 }
 
-// lastReply returns the ID of conv's latest reply, an outbound message no
-// auto-message sent, or "" when nobody has replied. IDs are ULIDs, so the
-// customer messages with a greater ID are the ones still unanswered.
-func lastReply(ctx context.Context, tx *ent.Tx, convID gid.ID) (gid.ID, error) {
-	id, err := tx.Message.Query().
+// sinceLastReply reports whether conv has a message matching p after its
+// latest reply, an outbound message no auto-message sent. IDs are ULIDs,
+// so "after" is a greater ID; with no reply yet, every message counts.
+func sinceLastReply(ctx context.Context, tx *ent.Tx, convID gid.ID, p predicate.Message) (bool, error) {
+	reply, err := tx.Message.Query().
 		Where(
 			message.ConversationID(convID),
 			message.DirectionEQ(message.DirectionOUTBOUND),
@@ -277,10 +259,14 @@ func lastReply(ctx context.Context, tx *ent.Tx, convID gid.ID) (gid.ID, error) {
 		).
 		Order(message.ByID(sql.OrderDesc())).
 		FirstID(ctx)
-	if ent.IsNotFound(err) {
-		return "", nil
+	if err != nil && !ent.IsNotFound(err) {
+		return false, err
 	}
-	return id, err
+	q := tx.Message.Query().Where(message.ConversationID(convID), p)
+	if reply != "" {
+		q.Where(message.IDGT(reply))
+	}
+	return q.Exist(ctx)
 }
 
 // queue queues content n of a in conv as a SYSTEM message. ok is false
