@@ -36,9 +36,24 @@ func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (s
 	return obj.Cursor, obj.Err
 }
 
+// Type is the resolver for the type field.
+func (r *callEventResolver) Type(ctx context.Context, obj *model.CallEvent) (string, error) {
+	return obj.Type, obj.Err
+}
+
 // Cursor is the resolver for the cursor field.
 func (r *conversationEventResolver) Cursor(ctx context.Context, obj *model.ConversationEvent) (string, error) {
 	return obj.Cursor, obj.Err
+}
+
+// Type is the resolver for the type field.
+func (r *conversationEventResolver) Type(ctx context.Context, obj *model.ConversationEvent) (model.ConversationEventType, error) {
+	return obj.Type, obj.Err
+}
+
+// Conversation is the resolver for the conversation field.
+func (r *conversationEventResolver) Conversation(ctx context.Context, obj *model.ConversationEvent) (*ent.Conversation, error) {
+	return obj.Conversation, obj.Err
 }
 
 // Timeline is the resolver for the timeline field.
@@ -53,6 +68,16 @@ func (r *customerResolver) Timeline(ctx context.Context, obj *ent.Customer, afte
 // Cursor is the resolver for the cursor field.
 func (r *messageEventResolver) Cursor(ctx context.Context, obj *model.MessageEvent) (string, error) {
 	return obj.Cursor, obj.Err
+}
+
+// Type is the resolver for the type field.
+func (r *messageEventResolver) Type(ctx context.Context, obj *model.MessageEvent) (model.MessageEventType, error) {
+	return obj.Type, obj.Err
+}
+
+// Message is the resolver for the message field.
+func (r *messageEventResolver) Message(ctx context.Context, obj *model.MessageEvent) (*ent.Message, error) {
+	return obj.Message, obj.Err
 }
 
 // SignUp is the resolver for the signUp field.

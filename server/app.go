@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -64,6 +65,9 @@ type App struct {
 	// timers runs the durable timers due on this replica; the features
 	// that schedule timers register their handlers on it.
 	timers *timer.Worker
+	ws     wsTimings
+	// streamBuffer is graph.Resolver.StreamBuffer.
+	streamBuffer int
 }
 
 // appOptions lets tests tune what production leaves at defaults.
@@ -75,6 +79,10 @@ type appOptions struct {
 	inbox inbox.Options
 	// now is the clock of timers; nil means time.Now.
 	now func() time.Time
+	// ws overrides the WebSocket timings.
+	ws wsTimings
+	// streamBuffer overrides the subscriptions' slow-consumer threshold.
+	streamBuffer int
 }
 
 // newApp opens the database (migrating it) and builds the HTTP handler.
@@ -109,6 +117,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		auth:    auth.New(db.Client, o.auth),
 		inbox:   inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics: metrics.New(),
+		ws:      o.ws.orDefault(),
+
+		streamBuffer: o.streamBuffer,
 	}
 	a.timers = timer.NewWorker(db.Client, logger, o.now)
 	// Auto-messages react inside the inbox's transactions and send what
@@ -167,7 +178,7 @@ func (a *App) withBus(next http.Handler) http.Handler {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)))
+	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)), a.ws.init)
 	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
 	mux.Handle("GET /customers.csv", a.metrics.Instrument("export", a.auth.Middleware(http.HandlerFunc(a.exportCustomers))))
 	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))
@@ -221,17 +232,21 @@ func (a *App) graphqlHandler() http.Handler {
 		Accounts: account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
 		Inbox:    a.inbox,
 		Bus:      a.bus,
+
+		StreamBuffer: a.streamBuffer,
 	}))
 	srv.AddTransport(transport.Websocket{
 		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
-		// ping/pong, and a client that stops answering is dropped after two
-		// intervals, so proxies never see an idle subscription.
-		KeepAlivePingInterval: 15 * time.Second,
-		PingPongInterval:      25 * time.Second,
-		InitTimeout:           10 * time.Second,
+		// ping/pong (see websocket.go). gqlgen's own init timeout is a
+		// backstop behind captureWebSocket's, which closes with 4408.
+		KeepAlivePingInterval: wsKeepAliveInterval,
+		PingPongInterval:      a.ws.ping,
+		InitTimeout:           2 * a.ws.init,
 		InitFunc:              a.websocketInit,
 		Upgrader: websocket.Upgrader{
 			CheckOrigin: a.allowedOrigin,
+			// Idle subscriptions hold no write buffer between messages.
+			WriteBufferPool: &sync.Pool{},
 		},
 	})
 	srv.AddTransport(transport.Options{})

@@ -152,24 +152,21 @@ func TestAutoMessageConfig(t *testing.T) {
 	})
 }
 
-// sendingOnTheTestClock points the server's provider clients at the fakes
-// and runs its inbox, timers and auto-messages on the test clock, so a
-// test makes things come due by moving the clock.
-func sendingOnTheTestClock(w *webhookEnv) envOption {
-	return func(cfg *Config, o *appOptions) {
-		cfg.ZaloOpenAPIURL, cfg.ZaloOAuthURL, cfg.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
+// onTheTestClock runs the server's inbox, timers and auto-messages on the
+// test clock, so a test makes things come due by moving the clock.
+func onTheTestClock(w *webhookEnv) envOption {
+	return func(_ *Config, o *appOptions) {
 		o.now = w.clock.Now
 		o.inbox.Now = w.clock.Now
 	}
 }
 
-// autoEnv is a webhookEnv whose server sends to the fakes on the test
-// clock.
+// autoEnv is a webhookEnv whose server runs on the test clock.
 type autoEnv struct{ *webhookEnv }
 
 func newAutoEnv(t *testing.T) *autoEnv {
 	t.Helper()
-	a := &autoEnv{newWebhookEnv(t, sendingOnTheTestClock)}
+	a := &autoEnv{newWebhookEnv(t, onTheTestClock)}
 	a.fbfake.AddPage(testPageID, testFBPageToken)
 	return a
 }

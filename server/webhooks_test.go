@@ -94,13 +94,18 @@ type webhookEnv struct {
 func newWebhookEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *webhookEnv {
 	t.Helper()
 	w := &webhookEnv{t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
-	envOpts := make([]envOption, len(opts))
-	for i, o := range opts {
-		envOpts[i] = o(w)
+	envOpts := []envOption{func(c *Config, _ *appOptions) {
+		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
+	}}
+	for _, o := range opts {
+		envOpts = append(envOpts, o(w))
 	}
 	w.env = newEnv(t, envOpts...)
 	w.tn = w.newTenant("Webhook Org")
-	w.zfake.AddOA(zalofake.OA{ID: testOAID, AccessToken: testZaloToken})
+	// The same app and token pair as zaloInput connects with, so that
+	// refreshes work.
+	w.zfake.SetApp("app-1", "APP-SECRET-zalo-1")
+	w.zfake.AddOA(zalofake.OA{ID: testOAID, AccessToken: testZaloToken, RefreshToken: "REFRESH-TOKEN-zalo-1"})
 	var z struct{ ConnectZaloOA struct{ ID gid.ID } }
 	w.must(w.tn.adminToken, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
 		map[string]any{"in": zaloInput(testOAID)}, &z)
@@ -930,6 +935,35 @@ func TestZaloProfileRetriesTransientFailures(t *testing.T) {
 	}
 	if c := w.db.Client.Customer.GetX(w.sys(), gone.CustomerID); c.Name != "Khách Zalo 7002" {
 		t.Fatalf("customer %q", c.Name)
+	}
+}
+
+// TestZaloProfileRefreshesAnExpiredToken reads a profile with an access
+// token Zalo no longer accepts (-216): the token is refreshed once and the
+// read retried, and the customer gets the profile's name.
+func TestZaloProfileRefreshesAnExpiredToken(t *testing.T) {
+	w := newWebhookEnv(t)
+	w.sendZalo(w.userEvent("user_send_text", "u-expired-7003", map[string]any{"msg_id": "p-exp", "text": "alo"}))
+	w.process()
+	w.zfake.SetUser("u-expired-7003", zalofake.User{DisplayName: "Phạm Thị Dung"})
+	w.zfake.ExpireToken(w.oa.ExternalID)
+
+	if n, err := w.in.FetchProfiles(context.Background()); err != nil || n != 1 {
+		t.Fatalf("FetchProfiles with an expired token = %d, %v", n, err)
+	}
+	if got := w.zfake.RefreshCount(); got != 1 {
+		t.Fatalf("%d refreshes, want 1", got)
+	}
+	idt := w.identityOf(w.oa, "u-expired-7003")
+	if c := w.db.Client.Customer.GetX(w.sys(), idt.CustomerID); c.Name != "Phạm Thị Dung" {
+		t.Fatalf("customer %q", c.Name)
+	}
+	creds, err := w.app.inbox.Open(w.db.Client.Channel.GetX(w.sys(), w.oa.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fake := w.zfake.OA(w.oa.ExternalID); creds.AccessToken != fake.AccessToken || creds.RefreshToken != fake.RefreshToken {
+		t.Error("the stored tokens are not the refreshed pair")
 	}
 }
 
