@@ -423,3 +423,28 @@ func TestOffline(t *testing.T) {
 		e.expect(conv, "only a deactivated user is online", "Shop đang nghỉ ạ")
 	})
 }
+
+// TestTwoReplicasSendEachStepOnce runs a START sequence with two replicas'
+// timer workers racing for every step: each content is queued once, in
+// order.
+func TestTwoReplicasSendEachStepOnce(t *testing.T) {
+	e := newEngineEnv(t)
+	other := timer.NewWorker(e.client, nil, e.clock.Now)
+	automessage.New(e.inbox, automessage.Options{Now: e.clock.Now}).Register(other)
+	e.configure(automessage.CreateInput{Kind: entautomessage.KindSTART, Contents: []string{"1", "2", "3", "4", "5"},
+		IntervalSeconds: ptr(10)})
+	conv := e.newConversation()
+	for range 6 {
+		var wg sync.WaitGroup
+		for _, w := range []*timer.Worker{e.timers, other} {
+			wg.Go(func() {
+				if _, err := w.RunDue(context.Background()); err != nil {
+					t.Errorf("RunDue: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		e.clock.Advance(10 * time.Second)
+	}
+	e.expect(conv, "after the race", "1", "2", "3", "4", "5")
+}
