@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -25,6 +26,7 @@ import (
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 )
@@ -88,6 +90,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:          apikey.ValidColumn,
+			automessage.Table:     automessage.ValidColumn,
 			channel.Table:         channel.ValidColumn,
 			conversation.Table:    conversation.ValidColumn,
 			customfield.Table:     customfield.ValidColumn,
@@ -100,6 +103,7 @@ func checkColumn(t, c string) error {
 			organization.Table:    organization.ValidColumn,
 			session.Table:         session.ValidColumn,
 			tag.Table:             tag.ValidColumn,
+			timer.Table:           timer.ValidColumn,
 			user.Table:            user.ValidColumn,
 			webhookevent.Table:    webhookevent.ValidColumn,
 		})

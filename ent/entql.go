@@ -4,6 +4,7 @@ package ent
 
 import (
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -17,6 +18,7 @@ import (
 	"github.com/dakenh/dakenh/ent/predicate"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 
@@ -28,7 +30,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 17)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -53,6 +55,31 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   automessage.Table,
+			Columns: automessage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: automessage.FieldID,
+			},
+		},
+		Type: "AutoMessage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			automessage.FieldCreatedAt:       {Type: field.TypeTime, Column: automessage.FieldCreatedAt},
+			automessage.FieldUpdatedAt:       {Type: field.TypeTime, Column: automessage.FieldUpdatedAt},
+			automessage.FieldOrganizationID:  {Type: field.TypeString, Column: automessage.FieldOrganizationID},
+			automessage.FieldChannelID:       {Type: field.TypeString, Column: automessage.FieldChannelID},
+			automessage.FieldKind:            {Type: field.TypeEnum, Column: automessage.FieldKind},
+			automessage.FieldTitle:           {Type: field.TypeString, Column: automessage.FieldTitle},
+			automessage.FieldPath:            {Type: field.TypeString, Column: automessage.FieldPath},
+			automessage.FieldContents:        {Type: field.TypeJSON, Column: automessage.FieldContents},
+			automessage.FieldDelaySeconds:    {Type: field.TypeInt, Column: automessage.FieldDelaySeconds},
+			automessage.FieldIntervalSeconds: {Type: field.TypeInt, Column: automessage.FieldIntervalSeconds},
+			automessage.FieldResendAsMessage: {Type: field.TypeBool, Column: automessage.FieldResendAsMessage},
+			automessage.FieldEnabled:         {Type: field.TypeBool, Column: automessage.FieldEnabled},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -85,7 +112,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldLastConnectedAt:      {Type: field.TypeTime, Column: channel.FieldLastConnectedAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -108,7 +135,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldLastInboundAt:  {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customfield.Table,
 			Columns: customfield.Columns,
@@ -128,7 +155,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customfield.FieldOptions:        {Type: field.TypeJSON, Column: customfield.FieldOptions},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -158,7 +185,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldSearchText:      {Type: field.TypeString, Column: customer.FieldSearchText},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -180,7 +207,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldCreatedAt:      {Type: field.TypeTime, Column: event.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -203,7 +230,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identity.FieldProfileFetchedAt: {Type: field.TypeTime, Column: identity.FieldProfileFetchedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -218,7 +245,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -243,6 +270,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldFailureReason:     {Type: field.TypeString, Column: message.FieldFailureReason},
 			message.FieldSenderType:        {Type: field.TypeEnum, Column: message.FieldSenderType},
 			message.FieldSenderUserID:      {Type: field.TypeString, Column: message.FieldSenderUserID},
+			message.FieldAutoMessageID:     {Type: field.TypeString, Column: message.FieldAutoMessageID},
 			message.FieldSentAt:            {Type: field.TypeTime, Column: message.FieldSentAt},
 			message.FieldDeliveredAt:       {Type: field.TypeTime, Column: message.FieldDeliveredAt},
 			message.FieldSeenAt:            {Type: field.TypeTime, Column: message.FieldSeenAt},
@@ -251,7 +279,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   messagetemplate.Table,
 			Columns: messagetemplate.Columns,
@@ -269,7 +297,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messagetemplate.FieldContent:        {Type: field.TypeString, Column: messagetemplate.FieldContent},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -286,7 +314,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldEventSeq:  {Type: field.TypeInt64, Column: organization.FieldEventSeq},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -306,7 +334,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -324,7 +352,29 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:          {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   timer.Table,
+			Columns: timer.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: timer.FieldID,
+			},
+		},
+		Type: "Timer",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			timer.FieldCreatedAt:      {Type: field.TypeTime, Column: timer.FieldCreatedAt},
+			timer.FieldUpdatedAt:      {Type: field.TypeTime, Column: timer.FieldUpdatedAt},
+			timer.FieldOrganizationID: {Type: field.TypeString, Column: timer.FieldOrganizationID},
+			timer.FieldKind:           {Type: field.TypeString, Column: timer.FieldKind},
+			timer.FieldKey:            {Type: field.TypeString, Column: timer.FieldKey},
+			timer.FieldDueAt:          {Type: field.TypeTime, Column: timer.FieldDueAt},
+			timer.FieldPayload:        {Type: field.TypeJSON, Column: timer.FieldPayload},
+			timer.FieldAttempts:       {Type: field.TypeInt, Column: timer.FieldAttempts},
+			timer.FieldLastError:      {Type: field.TypeString, Column: timer.FieldLastError},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -347,7 +397,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -400,6 +450,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   automessage.OrganizationTable,
+			Columns: []string{automessage.OrganizationColumn},
+			Bidi:    false,
+		},
+		"AutoMessage",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   automessage.ChannelTable,
+			Columns: []string{automessage.ChannelColumn},
+			Bidi:    false,
+		},
+		"AutoMessage",
+		"Channel",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   channel.OrganizationTable,
 			Columns: []string{channel.OrganizationColumn},
 			Bidi:    false,
@@ -430,6 +504,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Channel",
 		"Conversation",
+	)
+	graph.MustAddE(
+		"auto_messages",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+		},
+		"Channel",
+		"AutoMessage",
 	)
 	graph.MustAddE(
 		"organization",
@@ -648,6 +734,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"auto_message",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   message.AutoMessageTable,
+			Columns: []string{message.AutoMessageColumn},
+			Bidi:    false,
+		},
+		"Message",
+		"AutoMessage",
+	)
+	graph.MustAddE(
 		"organization",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -706,6 +804,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Tag",
 		"Customer",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   timer.OrganizationTable,
+			Columns: []string{timer.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Timer",
+		"Organization",
 	)
 	graph.MustAddE(
 		"organization",
@@ -859,6 +969,134 @@ func (f *APIKeyFilter) WhereHasCreatedByWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AutoMessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AutoMessageQuery builder.
+func (_q *AutoMessageQuery) Filter() *AutoMessageFilter {
+	return &AutoMessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AutoMessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AutoMessageMutation builder.
+func (m *AutoMessageMutation) Filter() *AutoMessageFilter {
+	return &AutoMessageFilter{config: m.config, predicateAdder: m}
+}
+
+// AutoMessageFilter provides a generic filtering capability at runtime for AutoMessageQuery.
+type AutoMessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AutoMessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AutoMessageFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AutoMessageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(automessage.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AutoMessageFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(automessage.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *AutoMessageFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *AutoMessageFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldChannelID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *AutoMessageFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldKind))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *AutoMessageFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldTitle))
+}
+
+// WherePath applies the entql string predicate on the path field.
+func (f *AutoMessageFilter) WherePath(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldPath))
+}
+
+// WhereContents applies the entql json.RawMessage predicate on the contents field.
+func (f *AutoMessageFilter) WhereContents(p entql.BytesP) {
+	f.Where(p.Field(automessage.FieldContents))
+}
+
+// WhereDelaySeconds applies the entql int predicate on the delay_seconds field.
+func (f *AutoMessageFilter) WhereDelaySeconds(p entql.IntP) {
+	f.Where(p.Field(automessage.FieldDelaySeconds))
+}
+
+// WhereIntervalSeconds applies the entql int predicate on the interval_seconds field.
+func (f *AutoMessageFilter) WhereIntervalSeconds(p entql.IntP) {
+	f.Where(p.Field(automessage.FieldIntervalSeconds))
+}
+
+// WhereResendAsMessage applies the entql bool predicate on the resend_as_message field.
+func (f *AutoMessageFilter) WhereResendAsMessage(p entql.BoolP) {
+	f.Where(p.Field(automessage.FieldResendAsMessage))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *AutoMessageFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(automessage.FieldEnabled))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *AutoMessageFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *AutoMessageFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *AutoMessageFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *AutoMessageFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ChannelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -887,7 +1125,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1040,6 +1278,20 @@ func (f *ChannelFilter) WhereHasConversationsWith(preds ...predicate.Conversatio
 	})))
 }
 
+// WhereHasAutoMessages applies a predicate to check if query has an edge auto_messages.
+func (f *ChannelFilter) WhereHasAutoMessages() {
+	f.Where(entql.HasEdge("auto_messages"))
+}
+
+// WhereHasAutoMessagesWith applies a predicate to check if query has an edge auto_messages with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasAutoMessagesWith(preds ...predicate.AutoMessage) {
+	f.Where(entql.HasEdgeWith("auto_messages", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *ConversationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1069,7 +1321,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1229,7 +1481,7 @@ type CustomFieldFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomFieldFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1318,7 +1570,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1499,7 +1751,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1598,7 +1850,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1730,7 +1982,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1780,7 +2032,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1859,6 +2111,11 @@ func (f *MessageFilter) WhereSenderType(p entql.StringP) {
 // WhereSenderUserID applies the entql string predicate on the sender_user_id field.
 func (f *MessageFilter) WhereSenderUserID(p entql.StringP) {
 	f.Where(p.Field(message.FieldSenderUserID))
+}
+
+// WhereAutoMessageID applies the entql string predicate on the auto_message_id field.
+func (f *MessageFilter) WhereAutoMessageID(p entql.StringP) {
+	f.Where(p.Field(message.FieldAutoMessageID))
 }
 
 // WhereSentAt applies the entql time.Time predicate on the sent_at field.
@@ -1947,6 +2204,20 @@ func (f *MessageFilter) WhereHasSenderUserWith(preds ...predicate.User) {
 	})))
 }
 
+// WhereHasAutoMessage applies a predicate to check if query has an edge auto_message.
+func (f *MessageFilter) WhereHasAutoMessage() {
+	f.Where(entql.HasEdge("auto_message"))
+}
+
+// WhereHasAutoMessageWith applies a predicate to check if query has an edge auto_message with a given conditions (other predicates).
+func (f *MessageFilter) WhereHasAutoMessageWith(preds ...predicate.AutoMessage) {
+	f.Where(entql.HasEdgeWith("auto_message", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *MessageTemplateQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1976,7 +2247,7 @@ type MessageTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2055,7 +2326,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2115,7 +2386,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2218,7 +2489,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2283,6 +2554,105 @@ func (f *TagFilter) WhereHasCustomersWith(preds ...predicate.Customer) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TimerQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TimerQuery builder.
+func (_q *TimerQuery) Filter() *TimerFilter {
+	return &TimerFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TimerMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TimerMutation builder.
+func (m *TimerMutation) Filter() *TimerFilter {
+	return &TimerFilter{config: m.config, predicateAdder: m}
+}
+
+// TimerFilter provides a generic filtering capability at runtime for TimerQuery.
+type TimerFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TimerFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *TimerFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(timer.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TimerFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(timer.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TimerFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(timer.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *TimerFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(timer.FieldOrganizationID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *TimerFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(timer.FieldKind))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *TimerFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(timer.FieldKey))
+}
+
+// WhereDueAt applies the entql time.Time predicate on the due_at field.
+func (f *TimerFilter) WhereDueAt(p entql.TimeP) {
+	f.Where(p.Field(timer.FieldDueAt))
+}
+
+// WherePayload applies the entql json.RawMessage predicate on the payload field.
+func (f *TimerFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(timer.FieldPayload))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *TimerFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(timer.FieldAttempts))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *TimerFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(timer.FieldLastError))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *TimerFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *TimerFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2311,7 +2681,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2429,7 +2799,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

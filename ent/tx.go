@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AutoMessage is the client for interacting with the AutoMessage builders.
+	AutoMessage *AutoMessageClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Conversation is the client for interacting with the Conversation builders.
@@ -40,6 +42,8 @@ type Tx struct {
 	Session *SessionClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
+	// Timer is the client for interacting with the Timer builders.
+	Timer *TimerClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
@@ -176,6 +180,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.AutoMessage = NewAutoMessageClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.CustomField = NewCustomFieldClient(tx.config)
@@ -188,6 +193,7 @@ func (tx *Tx) init() {
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
+	tx.Timer = NewTimerClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WebhookEvent = NewWebhookEventClient(tx.config)
 }

@@ -36,6 +36,12 @@ func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[gid.ID
 	return r.Client.APIKey.Query().Paginate(ctx, after, first, before, last, ent.WithApiKeyOrder(orderBy))
 }
 
+// AutoMessages is the resolver for the autoMessages field.
+func (r *queryResolver) AutoMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) (*ent.AutoMessageConnection, error) {
+	return r.Client.AutoMessage.Query().Paginate(ctx, after, first, before, last,
+		ent.WithAutoMessageOrder(orderBy), ent.WithAutoMessageFilter(where.Filter))
+}
+
 // Channels is the resolver for the channels field.
 func (r *queryResolver) Channels(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) (*ent.ChannelConnection, error) {
 	return r.Client.Channel.Query().Paginate(ctx, after, first, before, last,
@@ -66,6 +72,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[gid.ID],
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// AutoMessage returns AutoMessageResolver implementation.
+func (r *Resolver) AutoMessage() AutoMessageResolver { return &autoMessageResolver{r} }
+
 // Customer returns CustomerResolver implementation.
 func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
 
@@ -78,6 +87,7 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
+type autoMessageResolver struct{ *Resolver }
 type customerResolver struct{ *Resolver }
 type messageResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }

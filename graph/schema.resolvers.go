@@ -18,12 +18,18 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/automessage"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
+
+// ShowsPopup is the resolver for the showsPopup field.
+func (r *autoMessageResolver) ShowsPopup(ctx context.Context, obj *ent.AutoMessage) (bool, error) {
+	return automessage.ShowsPopup(obj), nil
+}
 
 // Cursor is the resolver for the cursor field.
 func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (string, error) {
@@ -235,6 +241,21 @@ func (r *mutationResolver) UpdateCustomField(ctx context.Context, id gid.ID, inp
 // DeleteCustomField is the resolver for the deleteCustomField field.
 func (r *mutationResolver) DeleteCustomField(ctx context.Context, id gid.ID) (gid.ID, error) {
 	return id, r.Client.CustomField.DeleteOneID(id).Exec(ctx)
+}
+
+// CreateAutoMessage is the resolver for the createAutoMessage field.
+func (r *mutationResolver) CreateAutoMessage(ctx context.Context, input automessage.CreateInput) (*ent.AutoMessage, error) {
+	return automessage.Create(ctx, r.Client, input)
+}
+
+// UpdateAutoMessage is the resolver for the updateAutoMessage field.
+func (r *mutationResolver) UpdateAutoMessage(ctx context.Context, id gid.ID, input automessage.UpdateInput) (*ent.AutoMessage, error) {
+	return automessage.Update(ctx, r.Client, id, input)
+}
+
+// DeleteAutoMessage is the resolver for the deleteAutoMessage field.
+func (r *mutationResolver) DeleteAutoMessage(ctx context.Context, id gid.ID) (gid.ID, error) {
+	return id, r.Client.AutoMessage.DeleteOneID(id).Exec(ctx)
 }
 
 // SendMessage is the resolver for the sendMessage field.

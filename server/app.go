@@ -26,6 +26,7 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/automessage"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
@@ -36,6 +37,7 @@ import (
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/tenancy"
+	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/zalo"
 )
 
@@ -60,6 +62,9 @@ type App struct {
 	// intake stores provider webhooks and processes them; the routes and
 	// the worker share it.
 	intake *inbox.Inbound
+	// timers runs the durable timers due on this replica; the features
+	// that schedule timers register their handlers on it.
+	timers *timer.Worker
 	ws     wsTimings
 	// streamBuffer is graph.Resolver.StreamBuffer.
 	streamBuffer int
@@ -72,6 +77,8 @@ type appOptions struct {
 	// inbox overrides the inbox's clock and download client; its
 	// provider clients come from the configuration unless set here.
 	inbox inbox.Options
+	// now is the clock of timers; nil means time.Now.
+	now func() time.Time
 	// ws overrides the WebSocket timings.
 	ws wsTimings
 	// streamBuffer overrides the subscriptions' slow-consumer threshold.
@@ -114,6 +121,12 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 
 		streamBuffer: o.streamBuffer,
 	}
+	a.timers = timer.NewWorker(db.Client, logger, o.now)
+	// Auto-messages react inside the inbox's transactions and send what
+	// comes due from the timers.
+	autoMessages := automessage.New(a.inbox, automessage.Options{Now: o.now, Logger: logger})
+	a.inbox.Automate(autoMessages)
+	autoMessages.Register(a.timers)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,

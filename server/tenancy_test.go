@@ -1,8 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 // TestCrossTenantMatrix calls every query and mutation that takes an ID with
@@ -32,6 +38,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	e.must(victim.ownerToken, `{ me { organization { id } } }`, nil, &me)
 	orgID := me.Me.Organization.ID
+	victimChannel := e.db.Client.Channel.Create().SetKind(channel.KindZALO_OA).SetExternalID("oa-victim").SetName("Victim OA").
+		SetConnectedByID(gid.ID(victim.ownerID)).SetLastConnectedAt(time.Now()).
+		SaveX(viewer.SystemContext(context.Background(), gid.ID(orgID))).ID
+	var auto struct{ CreateAutoMessage struct{ ID string } }
+	e.must(victim.ownerToken, `mutation($c: ID!) { createAutoMessage(input: {channelId: $c, kind: START, contents: ["Xin chào"]}) { id } }`,
+		map[string]any{"c": victimChannel}, &auto)
 
 	cases := []struct {
 		name, query string
@@ -49,12 +61,15 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"deleteTag", `mutation($id: ID!) { deleteTag(id: $id) }`, map[string]any{"id": tag.CreateTag.ID}},
 		{"updateCustomField", `mutation($id: ID!) { updateCustomField(id: $id, input: {label: "pwned"}) { id } }`, map[string]any{"id": field.CreateCustomField.ID}},
 		{"deleteCustomField", `mutation($id: ID!) { deleteCustomField(id: $id) }`, map[string]any{"id": field.CreateCustomField.ID}},
+		{"createAutoMessageOnForeignChannel", `mutation($c: ID!) { createAutoMessage(input: {channelId: $c, kind: OFFLINE, delaySeconds: 60, contents: ["x"]}) { id } }`, map[string]any{"c": victimChannel}},
+		{"updateAutoMessage", `mutation($id: ID!) { updateAutoMessage(id: $id, input: {contents: ["pwned"]}) { id } }`, map[string]any{"id": auto.CreateAutoMessage.ID}},
+		{"deleteAutoMessage", `mutation($id: ID!) { deleteAutoMessage(id: $id) }`, map[string]any{"id": auto.CreateAutoMessage.ID}},
 		{"createCustomerWithForeignOwner", `mutation($o: ID!) { createCustomer(input: {name: "x", ownerID: $o}) { id } }`, map[string]any{"o": victim.agentID}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 
 	for callerName, token := range callers {
-		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID} {
+		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
@@ -87,11 +102,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 		}
 		t.Run(callerName+"/listsAreIsolated", func(t *testing.T) {
 			var out struct {
-				Customers struct{ TotalCount int }
-				Tags      struct{ TotalCount int }
+				Customers    struct{ TotalCount int }
+				Tags         struct{ TotalCount int }
+				AutoMessages struct{ TotalCount int }
 			}
-			e.must(token, `{ customers { totalCount } tags { totalCount } }`, nil, &out)
-			if out.Customers.TotalCount != 1 || out.Tags.TotalCount != 0 {
+			e.must(token, `{ customers { totalCount } tags { totalCount } autoMessages { totalCount } }`, nil, &out)
+			if out.Customers.TotalCount != 1 || out.Tags.TotalCount != 0 || out.AutoMessages.TotalCount != 0 {
 				t.Fatalf("intruder sees %+v", out)
 			}
 		})
@@ -122,12 +138,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 		APIKeys struct {
 			Edges []struct{ Node struct{ RevokedAt *string } }
 		} `json:"apiKeys"`
+		AutoMessages struct {
+			Edges []struct{ Node struct{ Contents []string } }
+		}
 	}
 	e.must(victim.ownerToken, `{
 		customers(orderBy: [{field: NAME}]) { totalCount edges { node { name tags { name } } } }
 		users { edges { node { name active } } }
 		tags { edges { node { name } } }
 		apiKeys { edges { node { revokedAt } } }
+		autoMessages { edges { node { contents } } }
 	}`, nil, &after)
 	if after.Customers.TotalCount != 2 || after.Customers.Edges[0].Node.Name != "Nguyễn Văn A" || len(after.Customers.Edges[0].Node.Tags) != 1 {
 		t.Fatalf("victim's customers changed: %+v", after.Customers)
@@ -139,6 +159,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	if after.Tags.Edges[0].Node.Name != "vip" || after.APIKeys.Edges[0].Node.RevokedAt != nil {
 		t.Fatalf("victim's tags or keys changed: %+v %+v", after.Tags, after.APIKeys)
+	}
+	if len(after.AutoMessages.Edges) != 1 || after.AutoMessages.Edges[0].Node.Contents[0] != "Xin chào" {
+		t.Fatalf("victim's auto-messages changed: %+v", after.AutoMessages)
 	}
 }
 

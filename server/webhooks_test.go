@@ -89,12 +89,18 @@ type webhookEnv struct {
 	seq    atomic.Int64
 }
 
-func newWebhookEnv(t *testing.T) *webhookEnv {
+// newWebhookEnv builds the environment; opts configure its server, and
+// may use the fakes and the clock, which exist before it.
+func newWebhookEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *webhookEnv {
 	t.Helper()
 	w := &webhookEnv{t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
-	w.env = newEnv(t, func(c *Config, _ *appOptions) {
+	envOpts := []envOption{func(c *Config, _ *appOptions) {
 		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
-	})
+	}}
+	for _, o := range opts {
+		envOpts = append(envOpts, o(w))
+	}
+	w.env = newEnv(t, envOpts...)
 	w.tn = w.newTenant("Webhook Org")
 	// The same app and token pair as zaloInput connects with, so that
 	// refreshes work.

@@ -34,6 +34,8 @@ func (a *App) startWorkers() {
 	// other replicas' messages; it returns once its deliveries finished.
 	a.workers.wg.Go(func() { a.inbox.RunDelivery(ctx) })
 	a.every(ctx, "zalo-token-refresh", inbox.ZaloRefreshEvery, a.inbox.RefreshZaloTokens)
+	// Durable timers: every replica runs one worker; claims never overlap.
+	a.workers.wg.Go(func() { a.timers.Run(ctx) })
 }
 
 // every runs f now and then at each interval until ctx ends, logging

@@ -50,6 +50,65 @@ var (
 			},
 		},
 	}
+	// AutoMessagesColumns holds the columns for the "auto_messages" table.
+	AutoMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"GREETING", "START", "NO_REPLY", "OFFLINE"}},
+		{Name: "title", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "path", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "contents", Type: field.TypeJSON},
+		{Name: "delay_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "interval_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "resend_as_message", Type: field.TypeBool, Default: false},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+	}
+	// AutoMessagesTable holds the schema information for the "auto_messages" table.
+	AutoMessagesTable = &schema.Table{
+		Name:       "auto_messages",
+		Columns:    AutoMessagesColumns,
+		PrimaryKey: []*schema.Column{AutoMessagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "auto_messages_organizations_organization",
+				Columns:    []*schema.Column{AutoMessagesColumns[11]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "auto_messages_channels_channel",
+				Columns:    []*schema.Column{AutoMessagesColumns[12]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "automessage_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{AutoMessagesColumns[11]},
+			},
+			{
+				Name:    "automessage_channel_id_path",
+				Unique:  true,
+				Columns: []*schema.Column{AutoMessagesColumns[12], AutoMessagesColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "kind = 'GREETING'",
+				},
+			},
+			{
+				Name:    "automessage_channel_id_kind",
+				Unique:  true,
+				Columns: []*schema.Column{AutoMessagesColumns[12], AutoMessagesColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "kind <> 'GREETING'",
+				},
+			},
+		},
+	}
 	// ChannelsColumns holds the columns for the "channels" table.
 	ChannelsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -450,6 +509,7 @@ var (
 		{Name: "conversation_id", Type: field.TypeString, Size: 40},
 		{Name: "channel_id", Type: field.TypeString, Size: 40},
 		{Name: "sender_user_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "auto_message_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// MessagesTable holds the schema information for the "messages" table.
 	MessagesTable = &schema.Table{
@@ -479,6 +539,12 @@ var (
 				Symbol:     "messages_users_sender_user",
 				Columns:    []*schema.Column{MessagesColumns[20]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "messages_auto_messages_auto_message",
+				Columns:    []*schema.Column{MessagesColumns[21]},
+				RefColumns: []*schema.Column{AutoMessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -632,6 +698,50 @@ var (
 			},
 		},
 	}
+	// TimersColumns holds the columns for the "timers" table.
+	TimersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeString, Size: 100},
+		{Name: "key", Type: field.TypeString, Size: 200},
+		{Name: "due_at", Type: field.TypeTime},
+		{Name: "payload", Type: field.TypeJSON, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+	}
+	// TimersTable holds the schema information for the "timers" table.
+	TimersTable = &schema.Table{
+		Name:       "timers",
+		Columns:    TimersColumns,
+		PrimaryKey: []*schema.Column{TimersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "timers_organizations_organization",
+				Columns:    []*schema.Column{TimersColumns[9]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "timer_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{TimersColumns[9]},
+			},
+			{
+				Name:    "timer_organization_id_kind_key",
+				Unique:  true,
+				Columns: []*schema.Column{TimersColumns[9], TimersColumns[3], TimersColumns[4]},
+			},
+			{
+				Name:    "timer_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{TimersColumns[5]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -733,6 +843,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AutoMessagesTable,
 		ChannelsTable,
 		ConversationsTable,
 		CustomFieldsTable,
@@ -745,6 +856,7 @@ var (
 		OrganizationsTable,
 		SessionsTable,
 		TagsTable,
+		TimersTable,
 		UsersTable,
 		WebhookEventsTable,
 		CustomerTagsTable,
@@ -754,6 +866,8 @@ var (
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = OrganizationsTable
 	APIKeysTable.ForeignKeys[1].RefTable = UsersTable
+	AutoMessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	AutoMessagesTable.ForeignKeys[1].RefTable = ChannelsTable
 	ChannelsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ChannelsTable.ForeignKeys[1].RefTable = UsersTable
 	ConversationsTable.ForeignKeys[0].RefTable = OrganizationsTable
@@ -772,10 +886,12 @@ func init() {
 	MessagesTable.ForeignKeys[1].RefTable = ConversationsTable
 	MessagesTable.ForeignKeys[2].RefTable = ChannelsTable
 	MessagesTable.ForeignKeys[3].RefTable = UsersTable
+	MessagesTable.ForeignKeys[4].RefTable = AutoMessagesTable
 	MessageTemplatesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	SessionsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	SessionsTable.ForeignKeys[1].RefTable = UsersTable
 	TagsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	TimersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	UsersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomerTagsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerTagsTable.ForeignKeys[1].RefTable = TagsTable

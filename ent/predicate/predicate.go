@@ -9,6 +9,9 @@ import (
 // APIKey is the predicate function for apikey builders.
 type APIKey func(*sql.Selector)
 
+// AutoMessage is the predicate function for automessage builders.
+type AutoMessage func(*sql.Selector)
+
 // Channel is the predicate function for channel builders.
 type Channel func(*sql.Selector)
 
@@ -44,6 +47,9 @@ type Session func(*sql.Selector)
 
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)
+
+// Timer is the predicate function for timer builders.
+type Timer func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -20,6 +21,7 @@ import (
 	"github.com/dakenh/dakenh/ent/schema"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -91,6 +93,74 @@ func init() {
 	apikey.DefaultID = apikeyDescID.Default.(func() gid.ID)
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	apikey.IDValidator = apikeyDescID.Validators[0].(func(string) error)
+	automessageMixin := schema.AutoMessage{}.Mixin()
+	automessage.Policy = privacy.NewPolicies(automessageMixin[2], schema.AutoMessage{})
+	automessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := automessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	automessageMixinHooks2 := automessageMixin[2].Hooks()
+	automessageHooks := schema.AutoMessage{}.Hooks()
+
+	automessage.Hooks[1] = automessageMixinHooks2[0]
+
+	automessage.Hooks[2] = automessageHooks[0]
+	automessageMixinFields0 := automessageMixin[0].Fields()
+	_ = automessageMixinFields0
+	automessageMixinFields1 := automessageMixin[1].Fields()
+	_ = automessageMixinFields1
+	automessageMixinFields2 := automessageMixin[2].Fields()
+	_ = automessageMixinFields2
+	automessageFields := schema.AutoMessage{}.Fields()
+	_ = automessageFields
+	// automessageDescCreatedAt is the schema descriptor for created_at field.
+	automessageDescCreatedAt := automessageMixinFields1[0].Descriptor()
+	// automessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	automessage.DefaultCreatedAt = automessageDescCreatedAt.Default.(func() time.Time)
+	// automessageDescUpdatedAt is the schema descriptor for updated_at field.
+	automessageDescUpdatedAt := automessageMixinFields1[1].Descriptor()
+	// automessage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	automessage.DefaultUpdatedAt = automessageDescUpdatedAt.Default.(func() time.Time)
+	// automessage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	automessage.UpdateDefaultUpdatedAt = automessageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// automessageDescOrganizationID is the schema descriptor for organization_id field.
+	automessageDescOrganizationID := automessageMixinFields2[0].Descriptor()
+	// automessage.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	automessage.OrganizationIDValidator = automessageDescOrganizationID.Validators[0].(func(string) error)
+	// automessageDescTitle is the schema descriptor for title field.
+	automessageDescTitle := automessageFields[2].Descriptor()
+	// automessage.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	automessage.TitleValidator = automessageDescTitle.Validators[0].(func(string) error)
+	// automessageDescPath is the schema descriptor for path field.
+	automessageDescPath := automessageFields[3].Descriptor()
+	// automessage.PathValidator is a validator for the "path" field. It is called by the builders before save.
+	automessage.PathValidator = automessageDescPath.Validators[0].(func(string) error)
+	// automessageDescDelaySeconds is the schema descriptor for delay_seconds field.
+	automessageDescDelaySeconds := automessageFields[5].Descriptor()
+	// automessage.DefaultDelaySeconds holds the default value on creation for the delay_seconds field.
+	automessage.DefaultDelaySeconds = automessageDescDelaySeconds.Default.(int)
+	// automessageDescIntervalSeconds is the schema descriptor for interval_seconds field.
+	automessageDescIntervalSeconds := automessageFields[6].Descriptor()
+	// automessage.DefaultIntervalSeconds holds the default value on creation for the interval_seconds field.
+	automessage.DefaultIntervalSeconds = automessageDescIntervalSeconds.Default.(int)
+	// automessageDescResendAsMessage is the schema descriptor for resend_as_message field.
+	automessageDescResendAsMessage := automessageFields[7].Descriptor()
+	// automessage.DefaultResendAsMessage holds the default value on creation for the resend_as_message field.
+	automessage.DefaultResendAsMessage = automessageDescResendAsMessage.Default.(bool)
+	// automessageDescEnabled is the schema descriptor for enabled field.
+	automessageDescEnabled := automessageFields[8].Descriptor()
+	// automessage.DefaultEnabled holds the default value on creation for the enabled field.
+	automessage.DefaultEnabled = automessageDescEnabled.Default.(bool)
+	// automessageDescID is the schema descriptor for id field.
+	automessageDescID := automessageMixinFields0[0].Descriptor()
+	// automessage.DefaultID holds the default value on creation for the id field.
+	automessage.DefaultID = automessageDescID.Default.(func() gid.ID)
+	// automessage.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	automessage.IDValidator = automessageDescID.Validators[0].(func(string) error)
 	channelMixin := schema.Channel{}.Mixin()
 	channel.Policy = privacy.NewPolicies(channelMixin[2], schema.Channel{})
 	channel.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -571,7 +641,7 @@ func init() {
 	// message.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
 	message.FailureReasonValidator = messageDescFailureReason.Validators[0].(func(string) error)
 	// messageDescAttempts is the schema descriptor for attempts field.
-	messageDescAttempts := messageFields[14].Descriptor()
+	messageDescAttempts := messageFields[15].Descriptor()
 	// message.DefaultAttempts holds the default value on creation for the attempts field.
 	message.DefaultAttempts = messageDescAttempts.Default.(int)
 	// messageDescID is the schema descriptor for id field.
@@ -815,6 +885,79 @@ func init() {
 	tag.DefaultID = tagDescID.Default.(func() gid.ID)
 	// tag.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	tag.IDValidator = tagDescID.Validators[0].(func(string) error)
+	timerMixin := schema.Timer{}.Mixin()
+	timer.Policy = privacy.NewPolicies(timerMixin[2], schema.Timer{})
+	timer.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := timer.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	timerMixinHooks2 := timerMixin[2].Hooks()
+
+	timer.Hooks[1] = timerMixinHooks2[0]
+	timerMixinFields0 := timerMixin[0].Fields()
+	_ = timerMixinFields0
+	timerMixinFields1 := timerMixin[1].Fields()
+	_ = timerMixinFields1
+	timerMixinFields2 := timerMixin[2].Fields()
+	_ = timerMixinFields2
+	timerFields := schema.Timer{}.Fields()
+	_ = timerFields
+	// timerDescCreatedAt is the schema descriptor for created_at field.
+	timerDescCreatedAt := timerMixinFields1[0].Descriptor()
+	// timer.DefaultCreatedAt holds the default value on creation for the created_at field.
+	timer.DefaultCreatedAt = timerDescCreatedAt.Default.(func() time.Time)
+	// timerDescUpdatedAt is the schema descriptor for updated_at field.
+	timerDescUpdatedAt := timerMixinFields1[1].Descriptor()
+	// timer.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	timer.DefaultUpdatedAt = timerDescUpdatedAt.Default.(func() time.Time)
+	// timer.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	timer.UpdateDefaultUpdatedAt = timerDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// timerDescOrganizationID is the schema descriptor for organization_id field.
+	timerDescOrganizationID := timerMixinFields2[0].Descriptor()
+	// timer.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	timer.OrganizationIDValidator = timerDescOrganizationID.Validators[0].(func(string) error)
+	// timerDescKind is the schema descriptor for kind field.
+	timerDescKind := timerFields[0].Descriptor()
+	// timer.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	timer.KindValidator = func() func(string) error {
+		validators := timerDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// timerDescKey is the schema descriptor for key field.
+	timerDescKey := timerFields[1].Descriptor()
+	// timer.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	timer.KeyValidator = timerDescKey.Validators[0].(func(string) error)
+	// timerDescAttempts is the schema descriptor for attempts field.
+	timerDescAttempts := timerFields[4].Descriptor()
+	// timer.DefaultAttempts holds the default value on creation for the attempts field.
+	timer.DefaultAttempts = timerDescAttempts.Default.(int)
+	// timer.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	timer.AttemptsValidator = timerDescAttempts.Validators[0].(func(int) error)
+	// timerDescLastError is the schema descriptor for last_error field.
+	timerDescLastError := timerFields[5].Descriptor()
+	// timer.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	timer.LastErrorValidator = timerDescLastError.Validators[0].(func(string) error)
+	// timerDescID is the schema descriptor for id field.
+	timerDescID := timerMixinFields0[0].Descriptor()
+	// timer.DefaultID holds the default value on creation for the id field.
+	timer.DefaultID = timerDescID.Default.(func() gid.ID)
+	// timer.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	timer.IDValidator = timerDescID.Validators[0].(func(string) error)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(userMixin[2], schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -72,6 +72,7 @@ func (Channel) Edges() []ent.Edge {
 		edge.To("connected_by", User.Type).Field("connected_by_id").Unique(),
 		edge.From("conversations", Conversation.Type).Ref("channel").
 			Annotations(entgql.Skip()),
+		edge.From("auto_messages", AutoMessage.Type).Ref("channel"),
 	}
 }
 

@@ -40,6 +40,8 @@ var prefixes = map[string]string{
 	"MessageTemplate": "tpl",
 	"Event":           "evt",
 	"WebhookEvent":    "whk",
+	"Timer":           "tmr",
+	"AutoMessage":     "aum",
 }
 
 var types = func() map[string]string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -66,10 +67,13 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	"MessageTemplate": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.MessageTemplate.Query().Where(messagetemplate.IDIn(ids...)).Count(ctx)
 	},
+	"AutoMessage": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.AutoMessage.Query().Where(automessage.IDIn(ids...)).Count(ctx)
+	},
 }
 
 // unlinkable are the types no edge points to: they need no counter.
-var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true}
+var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true, "Timer": true}
 
 // NotFoundError is returned for a link to a row the tenant cannot see.
 type NotFoundError struct {
