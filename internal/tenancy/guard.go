@@ -108,6 +108,9 @@ func checkEdges(ctx context.Context, m ent.Mutation) error {
 			if !ok {
 				return fmt.Errorf("tenancy: edge %s has a %T id", edge, raw)
 			}
+			if id == v.OrgID {
+				continue // the tenant's own organization: nothing to check
+			}
 			typ, err := gid.TypeOf(id)
 			if err != nil {
 				return &NotFoundError{Edge: edge, ID: id}
