@@ -27,6 +27,7 @@ import (
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/privacy"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/facebook/fbfake"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -49,26 +50,9 @@ const (
 	testFBPageToken   = "PAGE-TOKEN-fb"
 )
 
-// testClock is a clock that moves only when told.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newTestClock returns the webhook tests' clock.
+func newTestClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 }
 
 // webhookEnv is a server whose organization connected a Zalo OA (by its
@@ -84,7 +68,7 @@ type webhookEnv struct {
 	fbfake *fbfake.Fake
 	oa     *ent.Channel
 	page   *ent.Channel
-	clock  *testClock
+	clock  *clocktest.Clock
 	in     *inbox.Inbound
 	seq    atomic.Int64
 }

@@ -16,6 +16,7 @@ import (
 	enttimer "github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/automessage"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -25,30 +26,12 @@ import (
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
-// clock is a clock the tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // engineEnv is an organization with a SHARED Zalo OA, an inbox whose
 // Automation is the engine, and a timer worker, all on one test clock.
 type engineEnv struct {
 	t      *testing.T
 	client *ent.Client
-	clock  *clock
+	clock  *clocktest.Clock
 	inbox  *inbox.Service
 	engine *automessage.Engine
 	timers *timer.Worker
@@ -63,7 +46,7 @@ func newEngineEnv(t *testing.T) *engineEnv {
 		t.Fatal(err)
 	}
 	// Whole seconds: both databases store times exactly at this precision.
-	c := &clock{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	e := &engineEnv{t: t, client: db.Client, clock: c, org: newOrg(t, db.Client, "Hoa Lan")}
 	e.inbox = inbox.New(db.Client, box, inbox.Options{Now: c.Now})
 	e.timers = timer.NewWorker(db.Client, nil, c.Now)
