@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -270,12 +270,12 @@ func (in *Inbound) processOne(ctx context.Context, id gid.ID) (bool, error) {
 	now := in.now()
 	// The savepoint lets a failed event be rolled back while its row, still
 	// locked by this transaction, records the failure.
-	perr := savepoint(sys, tx, "inbound_event", func() error { return in.apply(ctx, tx, ev, now) })
+	perr := database.Savepoint(sys, tx, "inbound_event", func() error { return in.apply(ctx, tx, ev, now) })
 	if perr != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		if errors.Is(perr, errSavepoint) {
+		if errors.Is(perr, database.ErrSavepoint) {
 			return false, perr
 		}
 		attempts := ev.Attempts + 1
@@ -314,33 +314,4 @@ func retryDelay(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, retryCap)
-}
-
-// errSavepoint marks a failure of the savepoint statements themselves,
-// which leaves the transaction unusable.
-var errSavepoint = errors.New("inbox: savepoint failed")
-
-// savepoint runs f inside a savepoint of tx and rolls back to it when f
-// fails, so the transaction stays usable: on PostgreSQL a failed statement
-// (a unique violation between two processors, say) otherwise aborts the
-// whole transaction. A panic in f is turned into its error.
-func savepoint(ctx context.Context, tx *ent.Tx, name string, f func() error) (err error) {
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("%w: %w", errSavepoint, err)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("inbox: panic: %v\n%s", r, debug.Stack())
-		}
-		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
-				err = fmt.Errorf("%w: %w (after %w)", errSavepoint, rerr, err)
-			}
-			return
-		}
-		if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); rerr != nil {
-			err = fmt.Errorf("%w: %w", errSavepoint, rerr)
-		}
-	}()
-	return f()
 }

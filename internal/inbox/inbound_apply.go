@@ -16,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	crm "github.com/dakenh/dakenh/internal/customer"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -189,7 +190,7 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 		create.SetStatus(message.StatusSENT).SetSenderType(message.SenderTypeUSER)
 	}
 	var msg *ent.Message
-	err = savepoint(ctx, p.tx, "inbound_message", func() (err error) {
+	err = database.Savepoint(ctx, p.tx, "inbound_message", func() (err error) {
 		msg, err = create.Save(ctx)
 		return err
 	})
@@ -257,7 +258,7 @@ func (p *processing) identity(ctx context.Context, externalID, name string) (*en
 	if n, err := crm.NormalizeName(name); err == nil {
 		customerName = n
 	}
-	err = savepoint(ctx, p.tx, "inbound_identity", func() error {
+	err = database.Savepoint(ctx, p.tx, "inbound_identity", func() error {
 		cus, err := p.tx.Customer.Create().SetName(customerName).SetSourceChannelID(p.ch.ID).Save(ctx)
 		if err != nil {
 			return err
@@ -314,7 +315,7 @@ func (p *processing) conversation(ctx context.Context, customerID gid.ID) (*ent.
 	if err == nil || !ent.IsNotFound(err) {
 		return conv, false, err
 	}
-	err = savepoint(ctx, p.tx, "inbound_conversation", func() (err error) {
+	err = database.Savepoint(ctx, p.tx, "inbound_conversation", func() (err error) {
 		conv, err = p.tx.Conversation.Create().
 			SetChannelID(p.ch.ID).
 			SetCustomerID(customerID).

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	enttimer "github.com/dakenh/dakenh/ent/timer"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -262,14 +262,14 @@ func (w *Worker) runOne(ctx context.Context, kinds []string, handlers map[string
 	}
 
 	hctx := viewer.SystemContext(ctx, t.OrganizationID)
-	herr := savepoint(hctx, tx, func() error {
+	herr := database.Savepoint(hctx, tx, "timer_run", func() error {
 		if err := tx.Timer.DeleteOneID(t.ID).Exec(hctx); err != nil {
 			return err
 		}
 		return handlers[t.Kind](hctx, tx, t)
 	})
 	if herr != nil {
-		if ctx.Err() != nil || errors.Is(herr, errSavepoint) {
+		if ctx.Err() != nil || errors.Is(herr, database.ErrSavepoint) {
 			// Stopping, or the transaction is unusable: roll everything
 			// back and leave the timer as it was for the next claim.
 			return true, false, errors.Join(herr, ctx.Err())
@@ -363,35 +363,6 @@ func retryDelay(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, retryCap)
-}
-
-// errSavepoint marks a failure of the savepoint statements themselves,
-// which leaves the transaction unusable.
-var errSavepoint = errors.New("timer: savepoint failed")
-
-// savepoint runs f inside a savepoint of tx and rolls back to it when f
-// fails or panics, so the transaction stays usable to record the failure:
-// on PostgreSQL a failed statement otherwise aborts the whole transaction.
-func savepoint(ctx context.Context, tx *ent.Tx, f func() error) (err error) {
-	const name = "timer_run"
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("%w: %w", errSavepoint, err)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("timer: handler panicked: %v\n%s", r, debug.Stack())
-		}
-		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
-				err = fmt.Errorf("%w: %w (after %w)", errSavepoint, rerr, err)
-			}
-			return
-		}
-		if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); rerr != nil {
-			err = fmt.Errorf("%w: %w", errSavepoint, rerr)
-		}
-	}()
-	return f()
 }
 
 // clip shortens s to at most n bytes, on a rune boundary.
