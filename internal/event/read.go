@@ -72,8 +72,9 @@ type flights[K comparable, V any] struct {
 	// query performs one flight.
 	query func(context.Context, K) (V, error)
 	// keep, if set, receives each successful result with its flight's
-	// number before the flight retires, so a cache of results has no
-	// window in which a caller finds neither the result nor the flight.
+	// number before the flight retires. A cache of results that looks
+	// itself up and joins under one lock, which keep also takes, then has
+	// no window in which a caller finds neither the result nor the flight.
 	keep func(K, V, uint64)
 
 	mu sync.Mutex
@@ -102,7 +103,11 @@ type flight[V any] struct {
 // the log after its position (events commit in seq order), so a shared page
 // is exactly what a private read begun at the same moment would return.
 func (f *flights[K, V]) do(ctx context.Context, key K, ticket uint64) (V, uint64, error) {
-	fl := f.join(ctx, key, ticket)
+	return f.join(ctx, key, ticket).wait(ctx)
+}
+
+// wait returns the flight's result once it has landed.
+func (fl *flight[V]) wait(ctx context.Context) (V, uint64, error) {
 	select {
 	case <-ctx.Done():
 		var zero V

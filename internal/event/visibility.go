@@ -144,12 +144,15 @@ func (c *visibilityCache) canSee(ctx context.Context, client *ent.Client, v *vie
 	if m, ok := c.stale.Peek(ck); ok {
 		need = max(need, m.moment)
 	}
-	a, hit := c.answers.Get(key)
-	c.mu.Unlock()
-	if hit && a.asked > need {
+	if a, hit := c.answers.Get(key); hit && a.asked > need {
+		c.mu.Unlock()
 		return a.ok, nil
 	}
-	ok, _, err := c.flights.do(ctx, key, need)
+	// Joined under mu: a flight that landed has kept its answer (keep
+	// takes mu), and one that has not is still in flight.
+	fl := c.flights.join(ctx, key, need)
+	c.mu.Unlock()
+	ok, _, err := fl.wait(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
