@@ -79,13 +79,16 @@ type ChannelEdges struct {
 	Rule *Rule `json:"rule,omitempty"`
 	// Conversations holds the value of the conversations edge.
 	Conversations []*Conversation `json:"conversations,omitempty"`
+	// AutoMessages holds the value of the auto_messages edge.
+	AutoMessages []*AutoMessage `json:"auto_messages,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 
 	namedConversations map[string][]*Conversation
+	namedAutoMessages  map[string][]*AutoMessage
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -128,6 +131,15 @@ func (e ChannelEdges) ConversationsOrErr() ([]*Conversation, error) {
 		return e.Conversations, nil
 	}
 	return nil, &NotLoadedError{edge: "conversations"}
+}
+
+// AutoMessagesOrErr returns the AutoMessages value or an error if the edge
+// was not loaded in eager-loading.
+func (e ChannelEdges) AutoMessagesOrErr() ([]*AutoMessage, error) {
+	if e.loadedTypes[4] {
+		return e.AutoMessages, nil
+	}
+	return nil, &NotLoadedError{edge: "auto_messages"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -329,6 +341,11 @@ func (_m *Channel) QueryConversations() *ConversationQuery {
 	return NewChannelClient(_m.config).QueryConversations(_m)
 }
 
+// QueryAutoMessages queries the "auto_messages" edge of the Channel entity.
+func (_m *Channel) QueryAutoMessages() *AutoMessageQuery {
+	return NewChannelClient(_m.config).QueryAutoMessages(_m)
+}
+
 // Update returns a builder for updating this Channel.
 // Note that you need to call Channel.Unwrap() before calling this method if this Channel
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -439,6 +456,30 @@ func (_m *Channel) appendNamedConversations(name string, edges ...*Conversation)
 		_m.Edges.namedConversations[name] = []*Conversation{}
 	} else {
 		_m.Edges.namedConversations[name] = append(_m.Edges.namedConversations[name], edges...)
+	}
+}
+
+// NamedAutoMessages returns the AutoMessages named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Channel) NamedAutoMessages(name string) ([]*AutoMessage, error) {
+	if _m.Edges.namedAutoMessages == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedAutoMessages[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Channel) appendNamedAutoMessages(name string, edges ...*AutoMessage) {
+	if _m.Edges.namedAutoMessages == nil {
+		_m.Edges.namedAutoMessages = make(map[string][]*AutoMessage)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedAutoMessages[name] = []*AutoMessage{}
+	} else {
+		_m.Edges.namedAutoMessages[name] = append(_m.Edges.namedAutoMessages[name], edges...)
 	}
 }
 

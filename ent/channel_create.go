@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/organization"
@@ -292,6 +293,21 @@ func (_c *ChannelCreate) AddConversations(v ...*Conversation) *ChannelCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddConversationIDs(ids...)
+}
+
+// AddAutoMessageIDs adds the "auto_messages" edge to the AutoMessage entity by IDs.
+func (_c *ChannelCreate) AddAutoMessageIDs(ids ...gid.ID) *ChannelCreate {
+	_c.mutation.AddAutoMessageIDs(ids...)
+	return _c
+}
+
+// AddAutoMessages adds the "auto_messages" edges to the AutoMessage entity.
+func (_c *ChannelCreate) AddAutoMessages(v ...*AutoMessage) *ChannelCreate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddAutoMessageIDs(ids...)
 }
 
 // Mutation returns the ChannelMutation object of the builder.
@@ -627,6 +643,22 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(conversation.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.AutoMessagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

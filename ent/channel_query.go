@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/organization"
@@ -34,9 +35,11 @@ type ChannelQuery struct {
 	withConnectedBy        *UserQuery
 	withRule               *RuleQuery
 	withConversations      *ConversationQuery
+	withAutoMessages       *AutoMessageQuery
 	loadTotal              []func(context.Context, []*Channel) error
 	modifiers              []func(*sql.Selector)
 	withNamedConversations map[string]*ConversationQuery
+	withNamedAutoMessages  map[string]*AutoMessageQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -154,6 +157,28 @@ func (_q *ChannelQuery) QueryConversations() *ConversationQuery {
 			sqlgraph.From(channel.Table, channel.FieldID, selector),
 			sqlgraph.To(conversation.Table, conversation.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, true, channel.ConversationsTable, channel.ConversationsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAutoMessages chains the current query on the "auto_messages" edge.
+func (_q *ChannelQuery) QueryAutoMessages() *AutoMessageQuery {
+	query := (&AutoMessageClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, selector),
+			sqlgraph.To(automessage.Table, automessage.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, channel.AutoMessagesTable, channel.AutoMessagesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -357,6 +382,7 @@ func (_q *ChannelQuery) Clone() *ChannelQuery {
 		withConnectedBy:   _q.withConnectedBy.Clone(),
 		withRule:          _q.withRule.Clone(),
 		withConversations: _q.withConversations.Clone(),
+		withAutoMessages:  _q.withAutoMessages.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -405,6 +431,17 @@ func (_q *ChannelQuery) WithConversations(opts ...func(*ConversationQuery)) *Cha
 		opt(query)
 	}
 	_q.withConversations = query
+	return _q
+}
+
+// WithAutoMessages tells the query-builder to eager-load the nodes that are connected to
+// the "auto_messages" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithAutoMessages(opts ...func(*AutoMessageQuery)) *ChannelQuery {
+	query := (&AutoMessageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAutoMessages = query
 	return _q
 }
 
@@ -492,11 +529,12 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 	var (
 		nodes       = []*Channel{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			_q.withOrganization != nil,
 			_q.withConnectedBy != nil,
 			_q.withRule != nil,
 			_q.withConversations != nil,
+			_q.withAutoMessages != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -545,10 +583,24 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 			return nil, err
 		}
 	}
+	if query := _q.withAutoMessages; query != nil {
+		if err := _q.loadAutoMessages(ctx, query, nodes,
+			func(n *Channel) { n.Edges.AutoMessages = []*AutoMessage{} },
+			func(n *Channel, e *AutoMessage) { n.Edges.AutoMessages = append(n.Edges.AutoMessages, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedConversations {
 		if err := _q.loadConversations(ctx, query, nodes,
 			func(n *Channel) { n.appendNamedConversations(name) },
 			func(n *Channel, e *Conversation) { n.appendNamedConversations(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedAutoMessages {
+		if err := _q.loadAutoMessages(ctx, query, nodes,
+			func(n *Channel) { n.appendNamedAutoMessages(name) },
+			func(n *Channel, e *AutoMessage) { n.appendNamedAutoMessages(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -665,6 +717,36 @@ func (_q *ChannelQuery) loadConversations(ctx context.Context, query *Conversati
 	}
 	query.Where(predicate.Conversation(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(channel.ConversationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ChannelID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "channel_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ChannelQuery) loadAutoMessages(ctx context.Context, query *AutoMessageQuery, nodes []*Channel, init func(*Channel), assign func(*Channel, *AutoMessage)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[gid.ID]*Channel)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(automessage.FieldChannelID)
+	}
+	query.Where(predicate.AutoMessage(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(channel.AutoMessagesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -820,6 +902,20 @@ func (_q *ChannelQuery) WithNamedConversations(name string, opts ...func(*Conver
 		_q.withNamedConversations = make(map[string]*ConversationQuery)
 	}
 	_q.withNamedConversations[name] = query
+	return _q
+}
+
+// WithNamedAutoMessages tells the query-builder to eager-load the nodes that are connected to the "auto_messages"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithNamedAutoMessages(name string, opts ...func(*AutoMessageQuery)) *ChannelQuery {
+	query := (&AutoMessageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedAutoMessages == nil {
+		_q.withNamedAutoMessages = make(map[string]*AutoMessageQuery)
+	}
+	_q.withNamedAutoMessages[name] = query
 	return _q
 }
 

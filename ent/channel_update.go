@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/predicate"
@@ -316,6 +317,21 @@ func (_u *ChannelUpdate) AddConversations(v ...*Conversation) *ChannelUpdate {
 	return _u.AddConversationIDs(ids...)
 }
 
+// AddAutoMessageIDs adds the "auto_messages" edge to the AutoMessage entity by IDs.
+func (_u *ChannelUpdate) AddAutoMessageIDs(ids ...gid.ID) *ChannelUpdate {
+	_u.mutation.AddAutoMessageIDs(ids...)
+	return _u
+}
+
+// AddAutoMessages adds the "auto_messages" edges to the AutoMessage entity.
+func (_u *ChannelUpdate) AddAutoMessages(v ...*AutoMessage) *ChannelUpdate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAutoMessageIDs(ids...)
+}
+
 // Mutation returns the ChannelMutation object of the builder.
 func (_u *ChannelUpdate) Mutation() *ChannelMutation {
 	return _u.mutation
@@ -352,6 +368,27 @@ func (_u *ChannelUpdate) RemoveConversations(v ...*Conversation) *ChannelUpdate 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveConversationIDs(ids...)
+}
+
+// ClearAutoMessages clears all "auto_messages" edges to the AutoMessage entity.
+func (_u *ChannelUpdate) ClearAutoMessages() *ChannelUpdate {
+	_u.mutation.ClearAutoMessages()
+	return _u
+}
+
+// RemoveAutoMessageIDs removes the "auto_messages" edge to AutoMessage entities by IDs.
+func (_u *ChannelUpdate) RemoveAutoMessageIDs(ids ...gid.ID) *ChannelUpdate {
+	_u.mutation.RemoveAutoMessageIDs(ids...)
+	return _u
+}
+
+// RemoveAutoMessages removes "auto_messages" edges to AutoMessage entities.
+func (_u *ChannelUpdate) RemoveAutoMessages(v ...*AutoMessage) *ChannelUpdate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAutoMessageIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -617,6 +654,51 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(conversation.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AutoMessagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAutoMessagesIDs(); len(nodes) > 0 && !_u.mutation.AutoMessagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AutoMessagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -929,6 +1011,21 @@ func (_u *ChannelUpdateOne) AddConversations(v ...*Conversation) *ChannelUpdateO
 	return _u.AddConversationIDs(ids...)
 }
 
+// AddAutoMessageIDs adds the "auto_messages" edge to the AutoMessage entity by IDs.
+func (_u *ChannelUpdateOne) AddAutoMessageIDs(ids ...gid.ID) *ChannelUpdateOne {
+	_u.mutation.AddAutoMessageIDs(ids...)
+	return _u
+}
+
+// AddAutoMessages adds the "auto_messages" edges to the AutoMessage entity.
+func (_u *ChannelUpdateOne) AddAutoMessages(v ...*AutoMessage) *ChannelUpdateOne {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAutoMessageIDs(ids...)
+}
+
 // Mutation returns the ChannelMutation object of the builder.
 func (_u *ChannelUpdateOne) Mutation() *ChannelMutation {
 	return _u.mutation
@@ -965,6 +1062,27 @@ func (_u *ChannelUpdateOne) RemoveConversations(v ...*Conversation) *ChannelUpda
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveConversationIDs(ids...)
+}
+
+// ClearAutoMessages clears all "auto_messages" edges to the AutoMessage entity.
+func (_u *ChannelUpdateOne) ClearAutoMessages() *ChannelUpdateOne {
+	_u.mutation.ClearAutoMessages()
+	return _u
+}
+
+// RemoveAutoMessageIDs removes the "auto_messages" edge to AutoMessage entities by IDs.
+func (_u *ChannelUpdateOne) RemoveAutoMessageIDs(ids ...gid.ID) *ChannelUpdateOne {
+	_u.mutation.RemoveAutoMessageIDs(ids...)
+	return _u
+}
+
+// RemoveAutoMessages removes "auto_messages" edges to AutoMessage entities.
+func (_u *ChannelUpdateOne) RemoveAutoMessages(v ...*AutoMessage) *ChannelUpdateOne {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAutoMessageIDs(ids...)
 }
 
 // Where appends a list predicates to the ChannelUpdate builder.
@@ -1260,6 +1378,51 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(conversation.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AutoMessagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAutoMessagesIDs(); len(nodes) > 0 && !_u.mutation.AutoMessagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AutoMessagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -17,6 +17,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -47,6 +48,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AutoMessage is the client for interacting with the AutoMessage builders.
+	AutoMessage *AutoMessageClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Conversation is the client for interacting with the Conversation builders.
@@ -97,6 +100,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
+	c.AutoMessage = NewAutoMessageClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
 	c.CustomField = NewCustomFieldClient(c.config)
@@ -209,6 +213,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:             ctx,
 		config:          cfg,
 		APIKey:          NewAPIKeyClient(cfg),
+		AutoMessage:     NewAutoMessageClient(cfg),
 		Channel:         NewChannelClient(cfg),
 		Conversation:    NewConversationClient(cfg),
 		CustomField:     NewCustomFieldClient(cfg),
@@ -248,6 +253,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:             ctx,
 		config:          cfg,
 		APIKey:          NewAPIKeyClient(cfg),
+		AutoMessage:     NewAutoMessageClient(cfg),
 		Channel:         NewChannelClient(cfg),
 		Conversation:    NewConversationClient(cfg),
 		CustomField:     NewCustomFieldClient(cfg),
@@ -296,10 +302,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Channel, c.Conversation, c.CustomField, c.Customer, c.Department,
-		c.Event, c.Identity, c.LoginAttempt, c.Member, c.Message, c.MessageTemplate,
-		c.Offer, c.Organization, c.Rule, c.Session, c.Tag, c.Timer, c.User,
-		c.WebhookEvent,
+		c.APIKey, c.AutoMessage, c.Channel, c.Conversation, c.CustomField, c.Customer,
+		c.Department, c.Event, c.Identity, c.LoginAttempt, c.Member, c.Message,
+		c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session, c.Tag, c.Timer,
+		c.User, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -309,10 +315,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Channel, c.Conversation, c.CustomField, c.Customer, c.Department,
-		c.Event, c.Identity, c.LoginAttempt, c.Member, c.Message, c.MessageTemplate,
-		c.Offer, c.Organization, c.Rule, c.Session, c.Tag, c.Timer, c.User,
-		c.WebhookEvent,
+		c.APIKey, c.AutoMessage, c.Channel, c.Conversation, c.CustomField, c.Customer,
+		c.Department, c.Event, c.Identity, c.LoginAttempt, c.Member, c.Message,
+		c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session, c.Tag, c.Timer,
+		c.User, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -323,6 +329,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *APIKeyMutation:
 		return c.APIKey.mutate(ctx, m)
+	case *AutoMessageMutation:
+		return c.AutoMessage.mutate(ctx, m)
 	case *ChannelMutation:
 		return c.Channel.mutate(ctx, m)
 	case *ConversationMutation:
@@ -532,6 +540,172 @@ func (c *APIKeyClient) mutate(ctx context.Context, m *APIKeyMutation) (Value, er
 	}
 }
 
+// AutoMessageClient is a client for the AutoMessage schema.
+type AutoMessageClient struct {
+	config
+}
+
+// NewAutoMessageClient returns a client for the AutoMessage from the given config.
+func NewAutoMessageClient(c config) *AutoMessageClient {
+	return &AutoMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `automessage.Hooks(f(g(h())))`.
+func (c *AutoMessageClient) Use(hooks ...Hook) {
+	c.hooks.AutoMessage = append(c.hooks.AutoMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `automessage.Intercept(f(g(h())))`.
+func (c *AutoMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AutoMessage = append(c.inters.AutoMessage, interceptors...)
+}
+
+// Create returns a builder for creating a AutoMessage entity.
+func (c *AutoMessageClient) Create() *AutoMessageCreate {
+	mutation := newAutoMessageMutation(c.config, OpCreate)
+	return &AutoMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AutoMessage entities.
+func (c *AutoMessageClient) CreateBulk(builders ...*AutoMessageCreate) *AutoMessageCreateBulk {
+	return &AutoMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AutoMessageClient) MapCreateBulk(slice any, setFunc func(*AutoMessageCreate, int)) *AutoMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AutoMessageCreateBulk{err: fmt.Errorf("calling to AutoMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AutoMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AutoMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AutoMessage.
+func (c *AutoMessageClient) Update() *AutoMessageUpdate {
+	mutation := newAutoMessageMutation(c.config, OpUpdate)
+	return &AutoMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AutoMessageClient) UpdateOne(_m *AutoMessage) *AutoMessageUpdateOne {
+	mutation := newAutoMessageMutation(c.config, OpUpdateOne, withAutoMessage(_m))
+	return &AutoMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AutoMessageClient) UpdateOneID(id gid.ID) *AutoMessageUpdateOne {
+	mutation := newAutoMessageMutation(c.config, OpUpdateOne, withAutoMessageID(id))
+	return &AutoMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AutoMessage.
+func (c *AutoMessageClient) Delete() *AutoMessageDelete {
+	mutation := newAutoMessageMutation(c.config, OpDelete)
+	return &AutoMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AutoMessageClient) DeleteOne(_m *AutoMessage) *AutoMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AutoMessageClient) DeleteOneID(id gid.ID) *AutoMessageDeleteOne {
+	builder := c.Delete().Where(automessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AutoMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for AutoMessage.
+func (c *AutoMessageClient) Query() *AutoMessageQuery {
+	return &AutoMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAutoMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AutoMessage entity by its id.
+func (c *AutoMessageClient) Get(ctx context.Context, id gid.ID) (*AutoMessage, error) {
+	return c.Query().Where(automessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AutoMessageClient) GetX(ctx context.Context, id gid.ID) *AutoMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a AutoMessage.
+func (c *AutoMessageClient) QueryOrganization(_m *AutoMessage) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(automessage.Table, automessage.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, automessage.OrganizationTable, automessage.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a AutoMessage.
+func (c *AutoMessageClient) QueryChannel(_m *AutoMessage) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(automessage.Table, automessage.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, automessage.ChannelTable, automessage.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AutoMessageClient) Hooks() []Hook {
+	hooks := c.hooks.AutoMessage
+	return append(hooks[:len(hooks):len(hooks)], automessage.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AutoMessageClient) Interceptors() []Interceptor {
+	return c.inters.AutoMessage
+}
+
+func (c *AutoMessageClient) mutate(ctx context.Context, m *AutoMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AutoMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AutoMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AutoMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AutoMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AutoMessage mutation op: %q", m.Op())
+	}
+}
+
 // ChannelClient is a client for the Channel schema.
 type ChannelClient struct {
 	config
@@ -697,6 +871,22 @@ func (c *ChannelClient) QueryConversations(_m *Channel) *ConversationQuery {
 			sqlgraph.From(channel.Table, channel.FieldID, id),
 			sqlgraph.To(conversation.Table, conversation.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, true, channel.ConversationsTable, channel.ConversationsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAutoMessages queries the auto_messages edge of a Channel.
+func (c *ChannelClient) QueryAutoMessages(_m *Channel) *AutoMessageQuery {
+	query := (&AutoMessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, id),
+			sqlgraph.To(automessage.Table, automessage.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, channel.AutoMessagesTable, channel.AutoMessagesColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2358,6 +2548,22 @@ func (c *MessageClient) QuerySenderUser(_m *Message) *UserQuery {
 	return query
 }
 
+// QueryAutoMessage queries the auto_message edge of a Message.
+func (c *MessageClient) QueryAutoMessage(_m *Message) *AutoMessageQuery {
+	query := (&AutoMessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(message.Table, message.FieldID, id),
+			sqlgraph.To(automessage.Table, automessage.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, message.AutoMessageTable, message.AutoMessageColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *MessageClient) Hooks() []Hook {
 	hooks := c.hooks.Message
@@ -3833,14 +4039,14 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Channel, Conversation, CustomField, Customer, Department, Event,
-		Identity, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
-		Rule, Session, Tag, Timer, User, WebhookEvent []ent.Hook
+		APIKey, AutoMessage, Channel, Conversation, CustomField, Customer, Department,
+		Event, Identity, LoginAttempt, Member, Message, MessageTemplate, Offer,
+		Organization, Rule, Session, Tag, Timer, User, WebhookEvent []ent.Hook
 	}
 	inters struct {
-		APIKey, Channel, Conversation, CustomField, Customer, Department, Event,
-		Identity, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
-		Rule, Session, Tag, Timer, User, WebhookEvent []ent.Interceptor
+		APIKey, AutoMessage, Channel, Conversation, CustomField, Customer, Department,
+		Event, Identity, LoginAttempt, Member, Message, MessageTemplate, Offer,
+		Organization, Rule, Session, Tag, Timer, User, WebhookEvent []ent.Interceptor
 	}
 )
 

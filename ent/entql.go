@@ -4,6 +4,7 @@ package ent
 
 import (
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -33,7 +34,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -58,6 +59,31 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   automessage.Table,
+			Columns: automessage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: automessage.FieldID,
+			},
+		},
+		Type: "AutoMessage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			automessage.FieldCreatedAt:       {Type: field.TypeTime, Column: automessage.FieldCreatedAt},
+			automessage.FieldUpdatedAt:       {Type: field.TypeTime, Column: automessage.FieldUpdatedAt},
+			automessage.FieldOrganizationID:  {Type: field.TypeString, Column: automessage.FieldOrganizationID},
+			automessage.FieldChannelID:       {Type: field.TypeString, Column: automessage.FieldChannelID},
+			automessage.FieldKind:            {Type: field.TypeEnum, Column: automessage.FieldKind},
+			automessage.FieldTitle:           {Type: field.TypeString, Column: automessage.FieldTitle},
+			automessage.FieldPath:            {Type: field.TypeString, Column: automessage.FieldPath},
+			automessage.FieldContents:        {Type: field.TypeJSON, Column: automessage.FieldContents},
+			automessage.FieldDelaySeconds:    {Type: field.TypeInt, Column: automessage.FieldDelaySeconds},
+			automessage.FieldIntervalSeconds: {Type: field.TypeInt, Column: automessage.FieldIntervalSeconds},
+			automessage.FieldResendAsMessage: {Type: field.TypeBool, Column: automessage.FieldResendAsMessage},
+			automessage.FieldEnabled:         {Type: field.TypeBool, Column: automessage.FieldEnabled},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -91,7 +117,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldRuleID:               {Type: field.TypeString, Column: channel.FieldRuleID},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -119,7 +145,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldOfferExpiresAt:    {Type: field.TypeTime, Column: conversation.FieldOfferExpiresAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customfield.Table,
 			Columns: customfield.Columns,
@@ -139,7 +165,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customfield.FieldOptions:        {Type: field.TypeJSON, Column: customfield.FieldOptions},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -169,7 +195,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldSearchText:      {Type: field.TypeString, Column: customer.FieldSearchText},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   department.Table,
 			Columns: department.Columns,
@@ -190,7 +216,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			department.FieldTurn:                {Type: field.TypeInt, Column: department.FieldTurn},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -213,7 +239,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldCreatedAt:      {Type: field.TypeTime, Column: event.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -236,7 +262,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identity.FieldProfileFetchedAt: {Type: field.TypeTime, Column: identity.FieldProfileFetchedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -251,7 +277,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   member.Table,
 			Columns: member.Columns,
@@ -271,7 +297,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldPosition:       {Type: field.TypeInt, Column: member.FieldPosition},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -296,6 +322,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldFailureReason:     {Type: field.TypeString, Column: message.FieldFailureReason},
 			message.FieldSenderType:        {Type: field.TypeEnum, Column: message.FieldSenderType},
 			message.FieldSenderUserID:      {Type: field.TypeString, Column: message.FieldSenderUserID},
+			message.FieldAutoMessageID:     {Type: field.TypeString, Column: message.FieldAutoMessageID},
 			message.FieldSentAt:            {Type: field.TypeTime, Column: message.FieldSentAt},
 			message.FieldDeliveredAt:       {Type: field.TypeTime, Column: message.FieldDeliveredAt},
 			message.FieldSeenAt:            {Type: field.TypeTime, Column: message.FieldSeenAt},
@@ -304,7 +331,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   messagetemplate.Table,
 			Columns: messagetemplate.Columns,
@@ -322,7 +349,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messagetemplate.FieldContent:        {Type: field.TypeString, Column: messagetemplate.FieldContent},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -341,7 +368,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldStatus:         {Type: field.TypeEnum, Column: offer.FieldStatus},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -358,7 +385,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldEventSeq:  {Type: field.TypeInt64, Column: organization.FieldEventSeq},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rule.Table,
 			Columns: rule.Columns,
@@ -379,7 +406,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldTurn:                {Type: field.TypeInt, Column: rule.FieldTurn},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -399,7 +426,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -417,7 +444,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:          {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   timer.Table,
 			Columns: timer.Columns,
@@ -439,7 +466,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			timer.FieldLastError:      {Type: field.TypeString, Column: timer.FieldLastError},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -463,7 +490,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -516,6 +543,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   automessage.OrganizationTable,
+			Columns: []string{automessage.OrganizationColumn},
+			Bidi:    false,
+		},
+		"AutoMessage",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   automessage.ChannelTable,
+			Columns: []string{automessage.ChannelColumn},
+			Bidi:    false,
+		},
+		"AutoMessage",
+		"Channel",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   channel.OrganizationTable,
 			Columns: []string{channel.OrganizationColumn},
 			Bidi:    false,
@@ -558,6 +609,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Channel",
 		"Conversation",
+	)
+	graph.MustAddE(
+		"auto_messages",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.AutoMessagesTable,
+			Columns: []string{channel.AutoMessagesColumn},
+			Bidi:    false,
+		},
+		"Channel",
+		"AutoMessage",
 	)
 	graph.MustAddE(
 		"organization",
@@ -896,6 +959,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"auto_message",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   message.AutoMessageTable,
+			Columns: []string{message.AutoMessageColumn},
+			Bidi:    false,
+		},
+		"Message",
+		"AutoMessage",
+	)
+	graph.MustAddE(
 		"organization",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1203,6 +1278,134 @@ func (f *APIKeyFilter) WhereHasCreatedByWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AutoMessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AutoMessageQuery builder.
+func (_q *AutoMessageQuery) Filter() *AutoMessageFilter {
+	return &AutoMessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AutoMessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AutoMessageMutation builder.
+func (m *AutoMessageMutation) Filter() *AutoMessageFilter {
+	return &AutoMessageFilter{config: m.config, predicateAdder: m}
+}
+
+// AutoMessageFilter provides a generic filtering capability at runtime for AutoMessageQuery.
+type AutoMessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AutoMessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AutoMessageFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AutoMessageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(automessage.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AutoMessageFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(automessage.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *AutoMessageFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *AutoMessageFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldChannelID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *AutoMessageFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldKind))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *AutoMessageFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldTitle))
+}
+
+// WherePath applies the entql string predicate on the path field.
+func (f *AutoMessageFilter) WherePath(p entql.StringP) {
+	f.Where(p.Field(automessage.FieldPath))
+}
+
+// WhereContents applies the entql json.RawMessage predicate on the contents field.
+func (f *AutoMessageFilter) WhereContents(p entql.BytesP) {
+	f.Where(p.Field(automessage.FieldContents))
+}
+
+// WhereDelaySeconds applies the entql int predicate on the delay_seconds field.
+func (f *AutoMessageFilter) WhereDelaySeconds(p entql.IntP) {
+	f.Where(p.Field(automessage.FieldDelaySeconds))
+}
+
+// WhereIntervalSeconds applies the entql int predicate on the interval_seconds field.
+func (f *AutoMessageFilter) WhereIntervalSeconds(p entql.IntP) {
+	f.Where(p.Field(automessage.FieldIntervalSeconds))
+}
+
+// WhereResendAsMessage applies the entql bool predicate on the resend_as_message field.
+func (f *AutoMessageFilter) WhereResendAsMessage(p entql.BoolP) {
+	f.Where(p.Field(automessage.FieldResendAsMessage))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *AutoMessageFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(automessage.FieldEnabled))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *AutoMessageFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *AutoMessageFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *AutoMessageFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *AutoMessageFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ChannelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1231,7 +1434,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1403,6 +1606,20 @@ func (f *ChannelFilter) WhereHasConversationsWith(preds ...predicate.Conversatio
 	})))
 }
 
+// WhereHasAutoMessages applies a predicate to check if query has an edge auto_messages.
+func (f *ChannelFilter) WhereHasAutoMessages() {
+	f.Where(entql.HasEdge("auto_messages"))
+}
+
+// WhereHasAutoMessagesWith applies a predicate to check if query has an edge auto_messages with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasAutoMessagesWith(preds ...predicate.AutoMessage) {
+	f.Where(entql.HasEdgeWith("auto_messages", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *ConversationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1432,7 +1649,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1659,7 +1876,7 @@ type CustomFieldFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomFieldFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1748,7 +1965,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1929,7 +2146,7 @@ type DepartmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DepartmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2051,7 +2268,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2155,7 +2372,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2287,7 +2504,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2337,7 +2554,7 @@ type MemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2468,7 +2685,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2547,6 +2764,11 @@ func (f *MessageFilter) WhereSenderType(p entql.StringP) {
 // WhereSenderUserID applies the entql string predicate on the sender_user_id field.
 func (f *MessageFilter) WhereSenderUserID(p entql.StringP) {
 	f.Where(p.Field(message.FieldSenderUserID))
+}
+
+// WhereAutoMessageID applies the entql string predicate on the auto_message_id field.
+func (f *MessageFilter) WhereAutoMessageID(p entql.StringP) {
+	f.Where(p.Field(message.FieldAutoMessageID))
 }
 
 // WhereSentAt applies the entql time.Time predicate on the sent_at field.
@@ -2635,6 +2857,20 @@ func (f *MessageFilter) WhereHasSenderUserWith(preds ...predicate.User) {
 	})))
 }
 
+// WhereHasAutoMessage applies a predicate to check if query has an edge auto_message.
+func (f *MessageFilter) WhereHasAutoMessage() {
+	f.Where(entql.HasEdge("auto_message"))
+}
+
+// WhereHasAutoMessageWith applies a predicate to check if query has an edge auto_message with a given conditions (other predicates).
+func (f *MessageFilter) WhereHasAutoMessageWith(preds ...predicate.AutoMessage) {
+	f.Where(entql.HasEdgeWith("auto_message", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *MessageTemplateQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2664,7 +2900,7 @@ type MessageTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2743,7 +2979,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2855,7 +3091,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2915,7 +3151,7 @@ type RuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3051,7 +3287,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3154,7 +3390,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3247,7 +3483,7 @@ type TimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3346,7 +3582,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3469,7 +3705,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

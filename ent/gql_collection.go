@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -158,6 +159,155 @@ func newApiKeyPaginateArgs(rv map[string]any) *apikeyPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AutoMessageQuery) CollectFields(ctx context.Context, satisfies ...string) (*AutoMessageQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AutoMessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(automessage.Columns))
+		selectedFields = []string{automessage.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[automessage.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldChannelID)
+				fieldSeen[automessage.FieldChannelID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[automessage.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldCreatedAt)
+				fieldSeen[automessage.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[automessage.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldUpdatedAt)
+				fieldSeen[automessage.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[automessage.FieldKind]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldKind)
+				fieldSeen[automessage.FieldKind] = struct{}{}
+			}
+		case "title":
+			if _, ok := fieldSeen[automessage.FieldTitle]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldTitle)
+				fieldSeen[automessage.FieldTitle] = struct{}{}
+			}
+		case "path":
+			if _, ok := fieldSeen[automessage.FieldPath]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldPath)
+				fieldSeen[automessage.FieldPath] = struct{}{}
+			}
+		case "contents":
+			if _, ok := fieldSeen[automessage.FieldContents]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldContents)
+				fieldSeen[automessage.FieldContents] = struct{}{}
+			}
+		case "delaySeconds":
+			if _, ok := fieldSeen[automessage.FieldDelaySeconds]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldDelaySeconds)
+				fieldSeen[automessage.FieldDelaySeconds] = struct{}{}
+			}
+		case "intervalSeconds":
+			if _, ok := fieldSeen[automessage.FieldIntervalSeconds]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldIntervalSeconds)
+				fieldSeen[automessage.FieldIntervalSeconds] = struct{}{}
+			}
+		case "resendAsMessage":
+			if _, ok := fieldSeen[automessage.FieldResendAsMessage]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldResendAsMessage)
+				fieldSeen[automessage.FieldResendAsMessage] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[automessage.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, automessage.FieldEnabled)
+				fieldSeen[automessage.FieldEnabled] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type automessagePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AutoMessagePaginateOption
+}
+
+func newAutoMessagePaginateArgs(rv map[string]any) *automessagePaginateArgs {
+	args := &automessagePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &AutoMessageOrder{Field: &AutoMessageOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAutoMessageOrder(order))
+			}
+		case *AutoMessageOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAutoMessageOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*AutoMessageWhereInput); ok {
+		args.opts = append(args.opts, WithAutoMessageFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *ChannelQuery) CollectFields(ctx context.Context, satisfies ...string) (*ChannelQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -208,6 +358,19 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, channel.FieldRuleID)
 				fieldSeen[channel.FieldRuleID] = struct{}{}
 			}
+
+		case "autoMessages":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AutoMessageClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, automessageImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedAutoMessages(alias, func(wq *AutoMessageQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[channel.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, channel.FieldCreatedAt)
@@ -1231,6 +1394,21 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[message.FieldSenderUserID]; !ok {
 				selectedFields = append(selectedFields, message.FieldSenderUserID)
 				fieldSeen[message.FieldSenderUserID] = struct{}{}
+			}
+
+		case "autoMessage":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AutoMessageClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, automessageImplementors)...); err != nil {
+				return err
+			}
+			_q.withAutoMessage = query
+			if _, ok := fieldSeen[message.FieldAutoMessageID]; !ok {
+				selectedFields = append(selectedFields, message.FieldAutoMessageID)
+				fieldSeen[message.FieldAutoMessageID] = struct{}{}
 			}
 		case "createdAt":
 			if _, ok := fieldSeen[message.FieldCreatedAt]; !ok {

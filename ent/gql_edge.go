@@ -16,6 +16,14 @@ func (_m *APIKey) CreatedBy(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *AutoMessage) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Channel) ConnectedBy(ctx context.Context) (*User, error) {
 	result, err := _m.Edges.ConnectedByOrErr()
 	if IsNotLoaded(err) {
@@ -30,6 +38,18 @@ func (_m *Channel) Rule(ctx context.Context) (*Rule, error) {
 		result, err = _m.QueryRule().Only(ctx)
 	}
 	return result, MaskNotFound(err)
+}
+
+func (_m *Channel) AutoMessages(ctx context.Context) (result []*AutoMessage, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedAutoMessages(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.AutoMessagesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAutoMessages().All(ctx)
+	}
+	return result, err
 }
 
 func (_m *Conversation) Channel(ctx context.Context) (*Channel, error) {
@@ -149,6 +169,14 @@ func (_m *Message) SenderUser(ctx context.Context) (*User, error) {
 	result, err := _m.Edges.SenderUserOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QuerySenderUser().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Message) AutoMessage(ctx context.Context) (*AutoMessage, error) {
+	result, err := _m.Edges.AutoMessageOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAutoMessage().Only(ctx)
 	}
 	return result, MaskNotFound(err)
 }

@@ -9,6 +9,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -34,6 +35,11 @@ var apikeyImplementors = []string{"ApiKey", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*APIKey) IsNode() {}
+
+var automessageImplementors = []string{"AutoMessage", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*AutoMessage) IsNode() {}
 
 var channelImplementors = []string{"Channel", "Node"}
 
@@ -162,6 +168,19 @@ func (c *Client) noder(ctx context.Context, table string, id gid.ID) (Noder, err
 			Where(apikey.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, apikeyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case automessage.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.AutoMessage.Query().
+			Where(automessage.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, automessageImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -399,6 +418,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []gid.ID) ([]Node
 		query := c.APIKey.Query().
 			Where(apikey.IDIn(ids...))
 		query, err := query.CollectFields(ctx, apikeyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case automessage.Table:
+		query := c.AutoMessage.Query().
+			Where(automessage.IDIn(ids...))
+		query, err := query.CollectFields(ctx, automessageImplementors...)
 		if err != nil {
 			return nil, err
 		}

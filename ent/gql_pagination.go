@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -441,6 +442,338 @@ func (_m *ApiKey) ToEdge(order *ApiKeyOrder) *ApiKeyEdge {
 		order = DefaultApiKeyOrder
 	}
 	return &ApiKeyEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// AutoMessageEdge is the edge representation of AutoMessage.
+type AutoMessageEdge struct {
+	Node   *AutoMessage `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// AutoMessageConnection is the connection containing edges to AutoMessage.
+type AutoMessageConnection struct {
+	Edges      []*AutoMessageEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *AutoMessageConnection) build(nodes []*AutoMessage, pager *automessagePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *AutoMessage
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *AutoMessage {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *AutoMessage {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*AutoMessageEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &AutoMessageEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// AutoMessagePaginateOption enables pagination customization.
+type AutoMessagePaginateOption func(*automessagePager) error
+
+// WithAutoMessageOrder configures pagination ordering.
+func WithAutoMessageOrder(order *AutoMessageOrder) AutoMessagePaginateOption {
+	if order == nil {
+		order = DefaultAutoMessageOrder
+	}
+	o := *order
+	return func(pager *automessagePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultAutoMessageOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithAutoMessageFilter configures pagination filter.
+func WithAutoMessageFilter(filter func(*AutoMessageQuery) (*AutoMessageQuery, error)) AutoMessagePaginateOption {
+	return func(pager *automessagePager) error {
+		if filter == nil {
+			return errors.New("AutoMessageQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type automessagePager struct {
+	reverse bool
+	order   *AutoMessageOrder
+	filter  func(*AutoMessageQuery) (*AutoMessageQuery, error)
+}
+
+func newAutoMessagePager(opts []AutoMessagePaginateOption, reverse bool) (*automessagePager, error) {
+	pager := &automessagePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultAutoMessageOrder
+	}
+	return pager, nil
+}
+
+func (p *automessagePager) applyFilter(query *AutoMessageQuery) (*AutoMessageQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *automessagePager) toCursor(_m *AutoMessage) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *automessagePager) applyCursors(query *AutoMessageQuery, after, before *Cursor) (*AutoMessageQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultAutoMessageOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *automessagePager) applyOrder(query *AutoMessageQuery) *AutoMessageQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultAutoMessageOrder.Field {
+		query = query.Order(DefaultAutoMessageOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *automessagePager) orderExpr(query *AutoMessageQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultAutoMessageOrder.Field {
+			b.Comma().Ident(DefaultAutoMessageOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to AutoMessage.
+func (_m *AutoMessageQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...AutoMessagePaginateOption,
+) (*AutoMessageConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newAutoMessagePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &AutoMessageConnection{Edges: []*AutoMessageEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// AutoMessageOrderFieldCreatedAt orders AutoMessage by created_at.
+	AutoMessageOrderFieldCreatedAt = &AutoMessageOrderField{
+		Value: func(_m *AutoMessage) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: automessage.FieldCreatedAt,
+		toTerm: automessage.ByCreatedAt,
+		toCursor: func(_m *AutoMessage) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// AutoMessageOrderFieldUpdatedAt orders AutoMessage by updated_at.
+	AutoMessageOrderFieldUpdatedAt = &AutoMessageOrderField{
+		Value: func(_m *AutoMessage) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: automessage.FieldUpdatedAt,
+		toTerm: automessage.ByUpdatedAt,
+		toCursor: func(_m *AutoMessage) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// AutoMessageOrderFieldKind orders AutoMessage by kind.
+	AutoMessageOrderFieldKind = &AutoMessageOrderField{
+		Value: func(_m *AutoMessage) (ent.Value, error) {
+			return _m.Kind, nil
+		},
+		column: automessage.FieldKind,
+		toTerm: automessage.ByKind,
+		toCursor: func(_m *AutoMessage) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Kind,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f AutoMessageOrderField) String() string {
+	var str string
+	switch f.column {
+	case AutoMessageOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case AutoMessageOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case AutoMessageOrderFieldKind.column:
+		str = "KIND"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f AutoMessageOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *AutoMessageOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("AutoMessageOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *AutoMessageOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *AutoMessageOrderFieldUpdatedAt
+	case "KIND":
+		*f = *AutoMessageOrderFieldKind
+	default:
+		return fmt.Errorf("%s is not a valid AutoMessageOrderField", str)
+	}
+	return nil
+}
+
+// AutoMessageOrderField defines the ordering field of AutoMessage.
+type AutoMessageOrderField struct {
+	// Value extracts the ordering value from the given AutoMessage.
+	Value    func(*AutoMessage) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) automessage.OrderOption
+	toCursor func(*AutoMessage) Cursor
+}
+
+// AutoMessageOrder defines the ordering of AutoMessage.
+type AutoMessageOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *AutoMessageOrderField `json:"field"`
+}
+
+// DefaultAutoMessageOrder is the default ordering of AutoMessage.
+var DefaultAutoMessageOrder = &AutoMessageOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &AutoMessageOrderField{
+		Value: func(_m *AutoMessage) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: automessage.FieldID,
+		toTerm: automessage.ByID,
+		toCursor: func(_m *AutoMessage) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts AutoMessage into AutoMessageEdge.
+func (_m *AutoMessage) ToEdge(order *AutoMessageOrder) *AutoMessageEdge {
+	if order == nil {
+		order = DefaultAutoMessageOrder
+	}
+	return &AutoMessageEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

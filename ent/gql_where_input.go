@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -22,6 +23,450 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
+
+// AutoMessageWhereInput represents a where input for filtering AutoMessage queries.
+type AutoMessageWhereInput struct {
+	Predicates []predicate.AutoMessage  `json:"-"`
+	Not        *AutoMessageWhereInput   `json:"not,omitempty"`
+	Or         []*AutoMessageWhereInput `json:"or,omitempty"`
+	And        []*AutoMessageWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *automessage.Kind  `json:"kind,omitempty"`
+	KindNEQ   *automessage.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []automessage.Kind `json:"kindIn,omitempty"`
+	KindNotIn []automessage.Kind `json:"kindNotIn,omitempty"`
+
+	// "title" field predicates.
+	Title             *string  `json:"title,omitempty"`
+	TitleNEQ          *string  `json:"titleNEQ,omitempty"`
+	TitleIn           []string `json:"titleIn,omitempty"`
+	TitleNotIn        []string `json:"titleNotIn,omitempty"`
+	TitleGT           *string  `json:"titleGT,omitempty"`
+	TitleGTE          *string  `json:"titleGTE,omitempty"`
+	TitleLT           *string  `json:"titleLT,omitempty"`
+	TitleLTE          *string  `json:"titleLTE,omitempty"`
+	TitleContains     *string  `json:"titleContains,omitempty"`
+	TitleHasPrefix    *string  `json:"titleHasPrefix,omitempty"`
+	TitleHasSuffix    *string  `json:"titleHasSuffix,omitempty"`
+	TitleIsNil        bool     `json:"titleIsNil,omitempty"`
+	TitleNotNil       bool     `json:"titleNotNil,omitempty"`
+	TitleEqualFold    *string  `json:"titleEqualFold,omitempty"`
+	TitleContainsFold *string  `json:"titleContainsFold,omitempty"`
+
+	// "path" field predicates.
+	Path             *string  `json:"path,omitempty"`
+	PathNEQ          *string  `json:"pathNEQ,omitempty"`
+	PathIn           []string `json:"pathIn,omitempty"`
+	PathNotIn        []string `json:"pathNotIn,omitempty"`
+	PathGT           *string  `json:"pathGT,omitempty"`
+	PathGTE          *string  `json:"pathGTE,omitempty"`
+	PathLT           *string  `json:"pathLT,omitempty"`
+	PathLTE          *string  `json:"pathLTE,omitempty"`
+	PathContains     *string  `json:"pathContains,omitempty"`
+	PathHasPrefix    *string  `json:"pathHasPrefix,omitempty"`
+	PathHasSuffix    *string  `json:"pathHasSuffix,omitempty"`
+	PathIsNil        bool     `json:"pathIsNil,omitempty"`
+	PathNotNil       bool     `json:"pathNotNil,omitempty"`
+	PathEqualFold    *string  `json:"pathEqualFold,omitempty"`
+	PathContainsFold *string  `json:"pathContainsFold,omitempty"`
+
+	// "delay_seconds" field predicates.
+	DelaySeconds      *int  `json:"delaySeconds,omitempty"`
+	DelaySecondsNEQ   *int  `json:"delaySecondsNEQ,omitempty"`
+	DelaySecondsIn    []int `json:"delaySecondsIn,omitempty"`
+	DelaySecondsNotIn []int `json:"delaySecondsNotIn,omitempty"`
+	DelaySecondsGT    *int  `json:"delaySecondsGT,omitempty"`
+	DelaySecondsGTE   *int  `json:"delaySecondsGTE,omitempty"`
+	DelaySecondsLT    *int  `json:"delaySecondsLT,omitempty"`
+	DelaySecondsLTE   *int  `json:"delaySecondsLTE,omitempty"`
+
+	// "interval_seconds" field predicates.
+	IntervalSeconds      *int  `json:"intervalSeconds,omitempty"`
+	IntervalSecondsNEQ   *int  `json:"intervalSecondsNEQ,omitempty"`
+	IntervalSecondsIn    []int `json:"intervalSecondsIn,omitempty"`
+	IntervalSecondsNotIn []int `json:"intervalSecondsNotIn,omitempty"`
+	IntervalSecondsGT    *int  `json:"intervalSecondsGT,omitempty"`
+	IntervalSecondsGTE   *int  `json:"intervalSecondsGTE,omitempty"`
+	IntervalSecondsLT    *int  `json:"intervalSecondsLT,omitempty"`
+	IntervalSecondsLTE   *int  `json:"intervalSecondsLTE,omitempty"`
+
+	// "resend_as_message" field predicates.
+	ResendAsMessage    *bool `json:"resendAsMessage,omitempty"`
+	ResendAsMessageNEQ *bool `json:"resendAsMessageNEQ,omitempty"`
+
+	// "enabled" field predicates.
+	Enabled    *bool `json:"enabled,omitempty"`
+	EnabledNEQ *bool `json:"enabledNEQ,omitempty"`
+
+	// "channel" edge predicates.
+	HasChannel     *bool                `json:"hasChannel,omitempty"`
+	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *AutoMessageWhereInput) AddPredicates(predicates ...predicate.AutoMessage) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the AutoMessageWhereInput filter on the AutoMessageQuery builder.
+func (i *AutoMessageWhereInput) Filter(q *AutoMessageQuery) (*AutoMessageQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyAutoMessageWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyAutoMessageWhereInput is returned in case the AutoMessageWhereInput is empty.
+var ErrEmptyAutoMessageWhereInput = errors.New("ent: empty predicate AutoMessageWhereInput")
+
+// P returns a predicate for filtering automessages.
+// An error is returned if the input is empty or invalid.
+func (i *AutoMessageWhereInput) P() (predicate.AutoMessage, error) {
+	var predicates []predicate.AutoMessage
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, automessage.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.AutoMessage, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, automessage.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.AutoMessage, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, automessage.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, automessage.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, automessage.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, automessage.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, automessage.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, automessage.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, automessage.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, automessage.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, automessage.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, automessage.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, automessage.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, automessage.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, automessage.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, automessage.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, automessage.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, automessage.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, automessage.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, automessage.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, automessage.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, automessage.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, automessage.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, automessage.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, automessage.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, automessage.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, automessage.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, automessage.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, automessage.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, automessage.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, automessage.KindNotIn(i.KindNotIn...))
+	}
+	if i.Title != nil {
+		predicates = append(predicates, automessage.TitleEQ(*i.Title))
+	}
+	if i.TitleNEQ != nil {
+		predicates = append(predicates, automessage.TitleNEQ(*i.TitleNEQ))
+	}
+	if len(i.TitleIn) > 0 {
+		predicates = append(predicates, automessage.TitleIn(i.TitleIn...))
+	}
+	if len(i.TitleNotIn) > 0 {
+		predicates = append(predicates, automessage.TitleNotIn(i.TitleNotIn...))
+	}
+	if i.TitleGT != nil {
+		predicates = append(predicates, automessage.TitleGT(*i.TitleGT))
+	}
+	if i.TitleGTE != nil {
+		predicates = append(predicates, automessage.TitleGTE(*i.TitleGTE))
+	}
+	if i.TitleLT != nil {
+		predicates = append(predicates, automessage.TitleLT(*i.TitleLT))
+	}
+	if i.TitleLTE != nil {
+		predicates = append(predicates, automessage.TitleLTE(*i.TitleLTE))
+	}
+	if i.TitleContains != nil {
+		predicates = append(predicates, automessage.TitleContains(*i.TitleContains))
+	}
+	if i.TitleHasPrefix != nil {
+		predicates = append(predicates, automessage.TitleHasPrefix(*i.TitleHasPrefix))
+	}
+	if i.TitleHasSuffix != nil {
+		predicates = append(predicates, automessage.TitleHasSuffix(*i.TitleHasSuffix))
+	}
+	if i.TitleIsNil {
+		predicates = append(predicates, automessage.TitleIsNil())
+	}
+	if i.TitleNotNil {
+		predicates = append(predicates, automessage.TitleNotNil())
+	}
+	if i.TitleEqualFold != nil {
+		predicates = append(predicates, automessage.TitleEqualFold(*i.TitleEqualFold))
+	}
+	if i.TitleContainsFold != nil {
+		predicates = append(predicates, automessage.TitleContainsFold(*i.TitleContainsFold))
+	}
+	if i.Path != nil {
+		predicates = append(predicates, automessage.PathEQ(*i.Path))
+	}
+	if i.PathNEQ != nil {
+		predicates = append(predicates, automessage.PathNEQ(*i.PathNEQ))
+	}
+	if len(i.PathIn) > 0 {
+		predicates = append(predicates, automessage.PathIn(i.PathIn...))
+	}
+	if len(i.PathNotIn) > 0 {
+		predicates = append(predicates, automessage.PathNotIn(i.PathNotIn...))
+	}
+	if i.PathGT != nil {
+		predicates = append(predicates, automessage.PathGT(*i.PathGT))
+	}
+	if i.PathGTE != nil {
+		predicates = append(predicates, automessage.PathGTE(*i.PathGTE))
+	}
+	if i.PathLT != nil {
+		predicates = append(predicates, automessage.PathLT(*i.PathLT))
+	}
+	if i.PathLTE != nil {
+		predicates = append(predicates, automessage.PathLTE(*i.PathLTE))
+	}
+	if i.PathContains != nil {
+		predicates = append(predicates, automessage.PathContains(*i.PathContains))
+	}
+	if i.PathHasPrefix != nil {
+		predicates = append(predicates, automessage.PathHasPrefix(*i.PathHasPrefix))
+	}
+	if i.PathHasSuffix != nil {
+		predicates = append(predicates, automessage.PathHasSuffix(*i.PathHasSuffix))
+	}
+	if i.PathIsNil {
+		predicates = append(predicates, automessage.PathIsNil())
+	}
+	if i.PathNotNil {
+		predicates = append(predicates, automessage.PathNotNil())
+	}
+	if i.PathEqualFold != nil {
+		predicates = append(predicates, automessage.PathEqualFold(*i.PathEqualFold))
+	}
+	if i.PathContainsFold != nil {
+		predicates = append(predicates, automessage.PathContainsFold(*i.PathContainsFold))
+	}
+	if i.DelaySeconds != nil {
+		predicates = append(predicates, automessage.DelaySecondsEQ(*i.DelaySeconds))
+	}
+	if i.DelaySecondsNEQ != nil {
+		predicates = append(predicates, automessage.DelaySecondsNEQ(*i.DelaySecondsNEQ))
+	}
+	if len(i.DelaySecondsIn) > 0 {
+		predicates = append(predicates, automessage.DelaySecondsIn(i.DelaySecondsIn...))
+	}
+	if len(i.DelaySecondsNotIn) > 0 {
+		predicates = append(predicates, automessage.DelaySecondsNotIn(i.DelaySecondsNotIn...))
+	}
+	if i.DelaySecondsGT != nil {
+		predicates = append(predicates, automessage.DelaySecondsGT(*i.DelaySecondsGT))
+	}
+	if i.DelaySecondsGTE != nil {
+		predicates = append(predicates, automessage.DelaySecondsGTE(*i.DelaySecondsGTE))
+	}
+	if i.DelaySecondsLT != nil {
+		predicates = append(predicates, automessage.DelaySecondsLT(*i.DelaySecondsLT))
+	}
+	if i.DelaySecondsLTE != nil {
+		predicates = append(predicates, automessage.DelaySecondsLTE(*i.DelaySecondsLTE))
+	}
+	if i.IntervalSeconds != nil {
+		predicates = append(predicates, automessage.IntervalSecondsEQ(*i.IntervalSeconds))
+	}
+	if i.IntervalSecondsNEQ != nil {
+		predicates = append(predicates, automessage.IntervalSecondsNEQ(*i.IntervalSecondsNEQ))
+	}
+	if len(i.IntervalSecondsIn) > 0 {
+		predicates = append(predicates, automessage.IntervalSecondsIn(i.IntervalSecondsIn...))
+	}
+	if len(i.IntervalSecondsNotIn) > 0 {
+		predicates = append(predicates, automessage.IntervalSecondsNotIn(i.IntervalSecondsNotIn...))
+	}
+	if i.IntervalSecondsGT != nil {
+		predicates = append(predicates, automessage.IntervalSecondsGT(*i.IntervalSecondsGT))
+	}
+	if i.IntervalSecondsGTE != nil {
+		predicates = append(predicates, automessage.IntervalSecondsGTE(*i.IntervalSecondsGTE))
+	}
+	if i.IntervalSecondsLT != nil {
+		predicates = append(predicates, automessage.IntervalSecondsLT(*i.IntervalSecondsLT))
+	}
+	if i.IntervalSecondsLTE != nil {
+		predicates = append(predicates, automessage.IntervalSecondsLTE(*i.IntervalSecondsLTE))
+	}
+	if i.ResendAsMessage != nil {
+		predicates = append(predicates, automessage.ResendAsMessageEQ(*i.ResendAsMessage))
+	}
+	if i.ResendAsMessageNEQ != nil {
+		predicates = append(predicates, automessage.ResendAsMessageNEQ(*i.ResendAsMessageNEQ))
+	}
+	if i.Enabled != nil {
+		predicates = append(predicates, automessage.EnabledEQ(*i.Enabled))
+	}
+	if i.EnabledNEQ != nil {
+		predicates = append(predicates, automessage.EnabledNEQ(*i.EnabledNEQ))
+	}
+
+	if i.HasChannel != nil {
+		p := automessage.HasChannel()
+		if !*i.HasChannel {
+			p = automessage.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelWith))
+		for _, w := range i.HasChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, automessage.HasChannelWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyAutoMessageWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return automessage.And(predicates...), nil
+	}
+}
 
 // ChannelWhereInput represents a where input for filtering Channel queries.
 type ChannelWhereInput struct {
@@ -152,6 +597,10 @@ type ChannelWhereInput struct {
 	// "rule" edge predicates.
 	HasRule     *bool             `json:"hasRule,omitempty"`
 	HasRuleWith []*RuleWhereInput `json:"hasRuleWith,omitempty"`
+
+	// "auto_messages" edge predicates.
+	HasAutoMessages     *bool                    `json:"hasAutoMessages,omitempty"`
+	HasAutoMessagesWith []*AutoMessageWhereInput `json:"hasAutoMessagesWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -534,6 +983,24 @@ func (i *ChannelWhereInput) P() (predicate.Channel, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, channel.HasRuleWith(with...))
+	}
+	if i.HasAutoMessages != nil {
+		p := channel.HasAutoMessages()
+		if !*i.HasAutoMessages {
+			p = channel.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasAutoMessagesWith) > 0 {
+		with := make([]predicate.AutoMessage, 0, len(i.HasAutoMessagesWith))
+		for _, w := range i.HasAutoMessagesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasAutoMessagesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, channel.HasAutoMessagesWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -2519,6 +2986,10 @@ type MessageWhereInput struct {
 	// "sender_user" edge predicates.
 	HasSenderUser     *bool             `json:"hasSenderUser,omitempty"`
 	HasSenderUserWith []*UserWhereInput `json:"hasSenderUserWith,omitempty"`
+
+	// "auto_message" edge predicates.
+	HasAutoMessage     *bool                    `json:"hasAutoMessage,omitempty"`
+	HasAutoMessageWith []*AutoMessageWhereInput `json:"hasAutoMessageWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -2928,6 +3399,24 @@ func (i *MessageWhereInput) P() (predicate.Message, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, message.HasSenderUserWith(with...))
+	}
+	if i.HasAutoMessage != nil {
+		p := message.HasAutoMessage()
+		if !*i.HasAutoMessage {
+			p = message.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasAutoMessageWith) > 0 {
+		with := make([]predicate.AutoMessage, 0, len(i.HasAutoMessageWith))
+		for _, w := range i.HasAutoMessageWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasAutoMessageWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, message.HasAutoMessageWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

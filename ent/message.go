@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/message"
@@ -52,6 +53,8 @@ type Message struct {
 	SenderType message.SenderType `json:"sender_type,omitempty"`
 	// SenderUserID holds the value of the "sender_user_id" field.
 	SenderUserID *gid.ID `json:"sender_user_id,omitempty"`
+	// AutoMessageID holds the value of the "auto_message_id" field.
+	AutoMessageID *gid.ID `json:"auto_message_id,omitempty"`
 	// SentAt holds the value of the "sent_at" field.
 	SentAt *time.Time `json:"sent_at,omitempty"`
 	// DeliveredAt holds the value of the "delivered_at" field.
@@ -80,11 +83,13 @@ type MessageEdges struct {
 	Channel *Channel `json:"channel,omitempty"`
 	// SenderUser holds the value of the sender_user edge.
 	SenderUser *User `json:"sender_user,omitempty"`
+	// AutoMessage holds the value of the auto_message edge.
+	AutoMessage *AutoMessage `json:"auto_message,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -131,12 +136,23 @@ func (e MessageEdges) SenderUserOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "sender_user"}
 }
 
+// AutoMessageOrErr returns the AutoMessage value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e MessageEdges) AutoMessageOrErr() (*AutoMessage, error) {
+	if e.AutoMessage != nil {
+		return e.AutoMessage, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: automessage.Label}
+	}
+	return nil, &NotLoadedError{edge: "auto_message"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Message) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case message.FieldSenderUserID:
+		case message.FieldSenderUserID, message.FieldAutoMessageID:
 			values[i] = &sql.NullScanner{S: new(gid.ID)}
 		case message.FieldAttachments:
 			values[i] = new([]byte)
@@ -257,6 +273,13 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				_m.SenderUserID = new(gid.ID)
 				*_m.SenderUserID = *value.S.(*gid.ID)
 			}
+		case message.FieldAutoMessageID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field auto_message_id", values[i])
+			} else if value.Valid {
+				_m.AutoMessageID = new(gid.ID)
+				*_m.AutoMessageID = *value.S.(*gid.ID)
+			}
 		case message.FieldSentAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field sent_at", values[i])
@@ -331,6 +354,11 @@ func (_m *Message) QuerySenderUser() *UserQuery {
 	return NewMessageClient(_m.config).QuerySenderUser(_m)
 }
 
+// QueryAutoMessage queries the "auto_message" edge of the Message entity.
+func (_m *Message) QueryAutoMessage() *AutoMessageQuery {
+	return NewMessageClient(_m.config).QueryAutoMessage(_m)
+}
+
 // Update returns a builder for updating this Message.
 // Note that you need to call Message.Unwrap() before calling this method if this Message
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -397,6 +425,11 @@ func (_m *Message) String() string {
 	builder.WriteString(", ")
 	if v := _m.SenderUserID; v != nil {
 		builder.WriteString("sender_user_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.AutoMessageID; v != nil {
+		builder.WriteString("auto_message_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

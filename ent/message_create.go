@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/message"
@@ -169,6 +170,20 @@ func (_c *MessageCreate) SetNillableSenderUserID(v *gid.ID) *MessageCreate {
 	return _c
 }
 
+// SetAutoMessageID sets the "auto_message_id" field.
+func (_c *MessageCreate) SetAutoMessageID(v gid.ID) *MessageCreate {
+	_c.mutation.SetAutoMessageID(v)
+	return _c
+}
+
+// SetNillableAutoMessageID sets the "auto_message_id" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableAutoMessageID(v *gid.ID) *MessageCreate {
+	if v != nil {
+		_c.SetAutoMessageID(*v)
+	}
+	return _c
+}
+
 // SetSentAt sets the "sent_at" field.
 func (_c *MessageCreate) SetSentAt(v time.Time) *MessageCreate {
 	_c.mutation.SetSentAt(v)
@@ -285,6 +300,11 @@ func (_c *MessageCreate) SetChannel(v *Channel) *MessageCreate {
 // SetSenderUser sets the "sender_user" edge to the User entity.
 func (_c *MessageCreate) SetSenderUser(v *User) *MessageCreate {
 	return _c.SetSenderUserID(v.ID)
+}
+
+// SetAutoMessage sets the "auto_message" edge to the AutoMessage entity.
+func (_c *MessageCreate) SetAutoMessage(v *AutoMessage) *MessageCreate {
+	return _c.SetAutoMessageID(v.ID)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -605,6 +625,23 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 		_node.SenderUserID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.AutoMessageIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   message.AutoMessageTable,
+			Columns: []string{message.AutoMessageColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.AutoMessageID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -910,6 +947,9 @@ func (u *MessageUpsertOne) UpdateNewValues() *MessageUpsertOne {
 		}
 		if _, exists := u.create.mutation.SenderUserID(); exists {
 			s.SetIgnore(message.FieldSenderUserID)
+		}
+		if _, exists := u.create.mutation.AutoMessageID(); exists {
+			s.SetIgnore(message.FieldAutoMessageID)
 		}
 	}))
 	return u
@@ -1397,6 +1437,9 @@ func (u *MessageUpsertBulk) UpdateNewValues() *MessageUpsertBulk {
 			}
 			if _, exists := b.mutation.SenderUserID(); exists {
 				s.SetIgnore(message.FieldSenderUserID)
+			}
+			if _, exists := b.mutation.AutoMessageID(); exists {
+				s.SetIgnore(message.FieldAutoMessageID)
 			}
 		}
 	}))

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/message"
@@ -33,6 +34,7 @@ type MessageQuery struct {
 	withConversation *ConversationQuery
 	withChannel      *ChannelQuery
 	withSenderUser   *UserQuery
+	withAutoMessage  *AutoMessageQuery
 	loadTotal        []func(context.Context, []*Message) error
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -152,6 +154,28 @@ func (_q *MessageQuery) QuerySenderUser() *UserQuery {
 			sqlgraph.From(message.Table, message.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, message.SenderUserTable, message.SenderUserColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAutoMessage chains the current query on the "auto_message" edge.
+func (_q *MessageQuery) QueryAutoMessage() *AutoMessageQuery {
+	query := (&AutoMessageClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(message.Table, message.FieldID, selector),
+			sqlgraph.To(automessage.Table, automessage.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, message.AutoMessageTable, message.AutoMessageColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -355,6 +379,7 @@ func (_q *MessageQuery) Clone() *MessageQuery {
 		withConversation: _q.withConversation.Clone(),
 		withChannel:      _q.withChannel.Clone(),
 		withSenderUser:   _q.withSenderUser.Clone(),
+		withAutoMessage:  _q.withAutoMessage.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -403,6 +428,17 @@ func (_q *MessageQuery) WithSenderUser(opts ...func(*UserQuery)) *MessageQuery {
 		opt(query)
 	}
 	_q.withSenderUser = query
+	return _q
+}
+
+// WithAutoMessage tells the query-builder to eager-load the nodes that are connected to
+// the "auto_message" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *MessageQuery) WithAutoMessage(opts ...func(*AutoMessageQuery)) *MessageQuery {
+	query := (&AutoMessageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAutoMessage = query
 	return _q
 }
 
@@ -490,11 +526,12 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 	var (
 		nodes       = []*Message{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			_q.withOrganization != nil,
 			_q.withConversation != nil,
 			_q.withChannel != nil,
 			_q.withSenderUser != nil,
+			_q.withAutoMessage != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -539,6 +576,12 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 	if query := _q.withSenderUser; query != nil {
 		if err := _q.loadSenderUser(ctx, query, nodes, nil,
 			func(n *Message, e *User) { n.Edges.SenderUser = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withAutoMessage; query != nil {
+		if err := _q.loadAutoMessage(ctx, query, nodes, nil,
+			func(n *Message, e *AutoMessage) { n.Edges.AutoMessage = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -669,6 +712,38 @@ func (_q *MessageQuery) loadSenderUser(ctx context.Context, query *UserQuery, no
 	}
 	return nil
 }
+func (_q *MessageQuery) loadAutoMessage(ctx context.Context, query *AutoMessageQuery, nodes []*Message, init func(*Message), assign func(*Message, *AutoMessage)) error {
+	ids := make([]gid.ID, 0, len(nodes))
+	nodeids := make(map[gid.ID][]*Message)
+	for i := range nodes {
+		if nodes[i].AutoMessageID == nil {
+			continue
+		}
+		fk := *nodes[i].AutoMessageID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(automessage.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "auto_message_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *MessageQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -709,6 +784,9 @@ func (_q *MessageQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withSenderUser != nil {
 			_spec.Node.AddColumnOnce(message.FieldSenderUserID)
+		}
+		if _q.withAutoMessage != nil {
+			_spec.Node.AddColumnOnce(message.FieldAutoMessageID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

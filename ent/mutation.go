@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -47,6 +48,7 @@ const (
 
 	// Node types.
 	TypeAPIKey          = "APIKey"
+	TypeAutoMessage     = "AutoMessage"
 	TypeChannel         = "Channel"
 	TypeConversation    = "Conversation"
 	TypeCustomField     = "CustomField"
@@ -1062,6 +1064,1158 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown APIKey edge %s", name)
 }
 
+// AutoMessageMutation represents an operation that mutates the AutoMessage nodes in the graph.
+type AutoMessageMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	kind                *automessage.Kind
+	title               *string
+	_path               *string
+	contents            *[]string
+	appendcontents      []string
+	delay_seconds       *int
+	adddelay_seconds    *int
+	interval_seconds    *int
+	addinterval_seconds *int
+	resend_as_message   *bool
+	enabled             *bool
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	done                bool
+	oldValue            func(context.Context) (*AutoMessage, error)
+	predicates          []predicate.AutoMessage
+}
+
+var _ ent.Mutation = (*AutoMessageMutation)(nil)
+
+// automessageOption allows management of the mutation configuration using functional options.
+type automessageOption func(*AutoMessageMutation)
+
+// newAutoMessageMutation creates new mutation for the AutoMessage entity.
+func newAutoMessageMutation(c config, op Op, opts ...automessageOption) *AutoMessageMutation {
+	m := &AutoMessageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAutoMessage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAutoMessageID sets the ID field of the mutation.
+func withAutoMessageID(id gid.ID) automessageOption {
+	return func(m *AutoMessageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AutoMessage
+		)
+		m.oldValue = func(ctx context.Context) (*AutoMessage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AutoMessage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAutoMessage sets the old AutoMessage of the mutation.
+func withAutoMessage(node *AutoMessage) automessageOption {
+	return func(m *AutoMessageMutation) {
+		m.oldValue = func(context.Context) (*AutoMessage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AutoMessageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AutoMessageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AutoMessage entities.
+func (m *AutoMessageMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AutoMessageMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AutoMessageMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AutoMessage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AutoMessageMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AutoMessageMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AutoMessageMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AutoMessageMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AutoMessageMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AutoMessageMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *AutoMessageMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *AutoMessageMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *AutoMessageMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *AutoMessageMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *AutoMessageMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *AutoMessageMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *AutoMessageMutation) SetKind(a automessage.Kind) {
+	m.kind = &a
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *AutoMessageMutation) Kind() (r automessage.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldKind(ctx context.Context) (v automessage.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *AutoMessageMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetTitle sets the "title" field.
+func (m *AutoMessageMutation) SetTitle(s string) {
+	m.title = &s
+}
+
+// Title returns the value of the "title" field in the mutation.
+func (m *AutoMessageMutation) Title() (r string, exists bool) {
+	v := m.title
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTitle returns the old "title" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldTitle(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTitle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTitle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTitle: %w", err)
+	}
+	return oldValue.Title, nil
+}
+
+// ClearTitle clears the value of the "title" field.
+func (m *AutoMessageMutation) ClearTitle() {
+	m.title = nil
+	m.clearedFields[automessage.FieldTitle] = struct{}{}
+}
+
+// TitleCleared returns if the "title" field was cleared in this mutation.
+func (m *AutoMessageMutation) TitleCleared() bool {
+	_, ok := m.clearedFields[automessage.FieldTitle]
+	return ok
+}
+
+// ResetTitle resets all changes to the "title" field.
+func (m *AutoMessageMutation) ResetTitle() {
+	m.title = nil
+	delete(m.clearedFields, automessage.FieldTitle)
+}
+
+// SetPath sets the "path" field.
+func (m *AutoMessageMutation) SetPath(s string) {
+	m._path = &s
+}
+
+// Path returns the value of the "path" field in the mutation.
+func (m *AutoMessageMutation) Path() (r string, exists bool) {
+	v := m._path
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPath returns the old "path" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldPath(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPath is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPath requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPath: %w", err)
+	}
+	return oldValue.Path, nil
+}
+
+// ClearPath clears the value of the "path" field.
+func (m *AutoMessageMutation) ClearPath() {
+	m._path = nil
+	m.clearedFields[automessage.FieldPath] = struct{}{}
+}
+
+// PathCleared returns if the "path" field was cleared in this mutation.
+func (m *AutoMessageMutation) PathCleared() bool {
+	_, ok := m.clearedFields[automessage.FieldPath]
+	return ok
+}
+
+// ResetPath resets all changes to the "path" field.
+func (m *AutoMessageMutation) ResetPath() {
+	m._path = nil
+	delete(m.clearedFields, automessage.FieldPath)
+}
+
+// SetContents sets the "contents" field.
+func (m *AutoMessageMutation) SetContents(s []string) {
+	m.contents = &s
+	m.appendcontents = nil
+}
+
+// Contents returns the value of the "contents" field in the mutation.
+func (m *AutoMessageMutation) Contents() (r []string, exists bool) {
+	v := m.contents
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContents returns the old "contents" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldContents(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContents is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContents requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContents: %w", err)
+	}
+	return oldValue.Contents, nil
+}
+
+// AppendContents adds s to the "contents" field.
+func (m *AutoMessageMutation) AppendContents(s []string) {
+	m.appendcontents = append(m.appendcontents, s...)
+}
+
+// AppendedContents returns the list of values that were appended to the "contents" field in this mutation.
+func (m *AutoMessageMutation) AppendedContents() ([]string, bool) {
+	if len(m.appendcontents) == 0 {
+		return nil, false
+	}
+	return m.appendcontents, true
+}
+
+// ResetContents resets all changes to the "contents" field.
+func (m *AutoMessageMutation) ResetContents() {
+	m.contents = nil
+	m.appendcontents = nil
+}
+
+// SetDelaySeconds sets the "delay_seconds" field.
+func (m *AutoMessageMutation) SetDelaySeconds(i int) {
+	m.delay_seconds = &i
+	m.adddelay_seconds = nil
+}
+
+// DelaySeconds returns the value of the "delay_seconds" field in the mutation.
+func (m *AutoMessageMutation) DelaySeconds() (r int, exists bool) {
+	v := m.delay_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDelaySeconds returns the old "delay_seconds" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldDelaySeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDelaySeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDelaySeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDelaySeconds: %w", err)
+	}
+	return oldValue.DelaySeconds, nil
+}
+
+// AddDelaySeconds adds i to the "delay_seconds" field.
+func (m *AutoMessageMutation) AddDelaySeconds(i int) {
+	if m.adddelay_seconds != nil {
+		*m.adddelay_seconds += i
+	} else {
+		m.adddelay_seconds = &i
+	}
+}
+
+// AddedDelaySeconds returns the value that was added to the "delay_seconds" field in this mutation.
+func (m *AutoMessageMutation) AddedDelaySeconds() (r int, exists bool) {
+	v := m.adddelay_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDelaySeconds resets all changes to the "delay_seconds" field.
+func (m *AutoMessageMutation) ResetDelaySeconds() {
+	m.delay_seconds = nil
+	m.adddelay_seconds = nil
+}
+
+// SetIntervalSeconds sets the "interval_seconds" field.
+func (m *AutoMessageMutation) SetIntervalSeconds(i int) {
+	m.interval_seconds = &i
+	m.addinterval_seconds = nil
+}
+
+// IntervalSeconds returns the value of the "interval_seconds" field in the mutation.
+func (m *AutoMessageMutation) IntervalSeconds() (r int, exists bool) {
+	v := m.interval_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIntervalSeconds returns the old "interval_seconds" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldIntervalSeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIntervalSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIntervalSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIntervalSeconds: %w", err)
+	}
+	return oldValue.IntervalSeconds, nil
+}
+
+// AddIntervalSeconds adds i to the "interval_seconds" field.
+func (m *AutoMessageMutation) AddIntervalSeconds(i int) {
+	if m.addinterval_seconds != nil {
+		*m.addinterval_seconds += i
+	} else {
+		m.addinterval_seconds = &i
+	}
+}
+
+// AddedIntervalSeconds returns the value that was added to the "interval_seconds" field in this mutation.
+func (m *AutoMessageMutation) AddedIntervalSeconds() (r int, exists bool) {
+	v := m.addinterval_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetIntervalSeconds resets all changes to the "interval_seconds" field.
+func (m *AutoMessageMutation) ResetIntervalSeconds() {
+	m.interval_seconds = nil
+	m.addinterval_seconds = nil
+}
+
+// SetResendAsMessage sets the "resend_as_message" field.
+func (m *AutoMessageMutation) SetResendAsMessage(b bool) {
+	m.resend_as_message = &b
+}
+
+// ResendAsMessage returns the value of the "resend_as_message" field in the mutation.
+func (m *AutoMessageMutation) ResendAsMessage() (r bool, exists bool) {
+	v := m.resend_as_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResendAsMessage returns the old "resend_as_message" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldResendAsMessage(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResendAsMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResendAsMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResendAsMessage: %w", err)
+	}
+	return oldValue.ResendAsMessage, nil
+}
+
+// ResetResendAsMessage resets all changes to the "resend_as_message" field.
+func (m *AutoMessageMutation) ResetResendAsMessage() {
+	m.resend_as_message = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *AutoMessageMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *AutoMessageMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the AutoMessage entity.
+// If the AutoMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoMessageMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *AutoMessageMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *AutoMessageMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[automessage.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *AutoMessageMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *AutoMessageMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *AutoMessageMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *AutoMessageMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[automessage.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *AutoMessageMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *AutoMessageMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *AutoMessageMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// Where appends a list predicates to the AutoMessageMutation builder.
+func (m *AutoMessageMutation) Where(ps ...predicate.AutoMessage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AutoMessageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AutoMessageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AutoMessage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AutoMessageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AutoMessageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AutoMessage).
+func (m *AutoMessageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AutoMessageMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.created_at != nil {
+		fields = append(fields, automessage.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, automessage.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, automessage.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, automessage.FieldChannelID)
+	}
+	if m.kind != nil {
+		fields = append(fields, automessage.FieldKind)
+	}
+	if m.title != nil {
+		fields = append(fields, automessage.FieldTitle)
+	}
+	if m._path != nil {
+		fields = append(fields, automessage.FieldPath)
+	}
+	if m.contents != nil {
+		fields = append(fields, automessage.FieldContents)
+	}
+	if m.delay_seconds != nil {
+		fields = append(fields, automessage.FieldDelaySeconds)
+	}
+	if m.interval_seconds != nil {
+		fields = append(fields, automessage.FieldIntervalSeconds)
+	}
+	if m.resend_as_message != nil {
+		fields = append(fields, automessage.FieldResendAsMessage)
+	}
+	if m.enabled != nil {
+		fields = append(fields, automessage.FieldEnabled)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AutoMessageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case automessage.FieldCreatedAt:
+		return m.CreatedAt()
+	case automessage.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case automessage.FieldOrganizationID:
+		return m.OrganizationID()
+	case automessage.FieldChannelID:
+		return m.ChannelID()
+	case automessage.FieldKind:
+		return m.Kind()
+	case automessage.FieldTitle:
+		return m.Title()
+	case automessage.FieldPath:
+		return m.Path()
+	case automessage.FieldContents:
+		return m.Contents()
+	case automessage.FieldDelaySeconds:
+		return m.DelaySeconds()
+	case automessage.FieldIntervalSeconds:
+		return m.IntervalSeconds()
+	case automessage.FieldResendAsMessage:
+		return m.ResendAsMessage()
+	case automessage.FieldEnabled:
+		return m.Enabled()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AutoMessageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case automessage.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case automessage.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case automessage.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case automessage.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case automessage.FieldKind:
+		return m.OldKind(ctx)
+	case automessage.FieldTitle:
+		return m.OldTitle(ctx)
+	case automessage.FieldPath:
+		return m.OldPath(ctx)
+	case automessage.FieldContents:
+		return m.OldContents(ctx)
+	case automessage.FieldDelaySeconds:
+		return m.OldDelaySeconds(ctx)
+	case automessage.FieldIntervalSeconds:
+		return m.OldIntervalSeconds(ctx)
+	case automessage.FieldResendAsMessage:
+		return m.OldResendAsMessage(ctx)
+	case automessage.FieldEnabled:
+		return m.OldEnabled(ctx)
+	}
+	return nil, fmt.Errorf("unknown AutoMessage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AutoMessageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case automessage.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case automessage.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case automessage.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case automessage.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case automessage.FieldKind:
+		v, ok := value.(automessage.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case automessage.FieldTitle:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTitle(v)
+		return nil
+	case automessage.FieldPath:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPath(v)
+		return nil
+	case automessage.FieldContents:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContents(v)
+		return nil
+	case automessage.FieldDelaySeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDelaySeconds(v)
+		return nil
+	case automessage.FieldIntervalSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIntervalSeconds(v)
+		return nil
+	case automessage.FieldResendAsMessage:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResendAsMessage(v)
+		return nil
+	case automessage.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AutoMessage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AutoMessageMutation) AddedFields() []string {
+	var fields []string
+	if m.adddelay_seconds != nil {
+		fields = append(fields, automessage.FieldDelaySeconds)
+	}
+	if m.addinterval_seconds != nil {
+		fields = append(fields, automessage.FieldIntervalSeconds)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AutoMessageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case automessage.FieldDelaySeconds:
+		return m.AddedDelaySeconds()
+	case automessage.FieldIntervalSeconds:
+		return m.AddedIntervalSeconds()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AutoMessageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case automessage.FieldDelaySeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDelaySeconds(v)
+		return nil
+	case automessage.FieldIntervalSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddIntervalSeconds(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AutoMessage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AutoMessageMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(automessage.FieldTitle) {
+		fields = append(fields, automessage.FieldTitle)
+	}
+	if m.FieldCleared(automessage.FieldPath) {
+		fields = append(fields, automessage.FieldPath)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AutoMessageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AutoMessageMutation) ClearField(name string) error {
+	switch name {
+	case automessage.FieldTitle:
+		m.ClearTitle()
+		return nil
+	case automessage.FieldPath:
+		m.ClearPath()
+		return nil
+	}
+	return fmt.Errorf("unknown AutoMessage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AutoMessageMutation) ResetField(name string) error {
+	switch name {
+	case automessage.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case automessage.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case automessage.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case automessage.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case automessage.FieldKind:
+		m.ResetKind()
+		return nil
+	case automessage.FieldTitle:
+		m.ResetTitle()
+		return nil
+	case automessage.FieldPath:
+		m.ResetPath()
+		return nil
+	case automessage.FieldContents:
+		m.ResetContents()
+		return nil
+	case automessage.FieldDelaySeconds:
+		m.ResetDelaySeconds()
+		return nil
+	case automessage.FieldIntervalSeconds:
+		m.ResetIntervalSeconds()
+		return nil
+	case automessage.FieldResendAsMessage:
+		m.ResetResendAsMessage()
+		return nil
+	case automessage.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	}
+	return fmt.Errorf("unknown AutoMessage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AutoMessageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.organization != nil {
+		edges = append(edges, automessage.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, automessage.EdgeChannel)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AutoMessageMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case automessage.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case automessage.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AutoMessageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AutoMessageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AutoMessageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedorganization {
+		edges = append(edges, automessage.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, automessage.EdgeChannel)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AutoMessageMutation) EdgeCleared(name string) bool {
+	switch name {
+	case automessage.EdgeOrganization:
+		return m.clearedorganization
+	case automessage.EdgeChannel:
+		return m.clearedchannel
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AutoMessageMutation) ClearEdge(name string) error {
+	switch name {
+	case automessage.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case automessage.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	}
+	return fmt.Errorf("unknown AutoMessage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AutoMessageMutation) ResetEdge(name string) error {
+	switch name {
+	case automessage.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case automessage.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	}
+	return fmt.Errorf("unknown AutoMessage edge %s", name)
+}
+
 // ChannelMutation represents an operation that mutates the Channel nodes in the graph.
 type ChannelMutation struct {
 	config
@@ -1096,6 +2250,9 @@ type ChannelMutation struct {
 	conversations           map[gid.ID]struct{}
 	removedconversations    map[gid.ID]struct{}
 	clearedconversations    bool
+	auto_messages           map[gid.ID]struct{}
+	removedauto_messages    map[gid.ID]struct{}
+	clearedauto_messages    bool
 	done                    bool
 	oldValue                func(context.Context) (*Channel, error)
 	predicates              []predicate.Channel
@@ -2226,6 +3383,60 @@ func (m *ChannelMutation) ResetConversations() {
 	m.removedconversations = nil
 }
 
+// AddAutoMessageIDs adds the "auto_messages" edge to the AutoMessage entity by ids.
+func (m *ChannelMutation) AddAutoMessageIDs(ids ...gid.ID) {
+	if m.auto_messages == nil {
+		m.auto_messages = make(map[gid.ID]struct{})
+	}
+	for i := range ids {
+		m.auto_messages[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAutoMessages clears the "auto_messages" edge to the AutoMessage entity.
+func (m *ChannelMutation) ClearAutoMessages() {
+	m.clearedauto_messages = true
+}
+
+// AutoMessagesCleared reports if the "auto_messages" edge to the AutoMessage entity was cleared.
+func (m *ChannelMutation) AutoMessagesCleared() bool {
+	return m.clearedauto_messages
+}
+
+// RemoveAutoMessageIDs removes the "auto_messages" edge to the AutoMessage entity by IDs.
+func (m *ChannelMutation) RemoveAutoMessageIDs(ids ...gid.ID) {
+	if m.removedauto_messages == nil {
+		m.removedauto_messages = make(map[gid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.auto_messages, ids[i])
+		m.removedauto_messages[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAutoMessages returns the removed IDs of the "auto_messages" edge to the AutoMessage entity.
+func (m *ChannelMutation) RemovedAutoMessagesIDs() (ids []gid.ID) {
+	for id := range m.removedauto_messages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AutoMessagesIDs returns the "auto_messages" edge IDs in the mutation.
+func (m *ChannelMutation) AutoMessagesIDs() (ids []gid.ID) {
+	for id := range m.auto_messages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAutoMessages resets all changes to the "auto_messages" edge.
+func (m *ChannelMutation) ResetAutoMessages() {
+	m.auto_messages = nil
+	m.clearedauto_messages = false
+	m.removedauto_messages = nil
+}
+
 // Where appends a list predicates to the ChannelMutation builder.
 func (m *ChannelMutation) Where(ps ...predicate.Channel) {
 	m.predicates = append(m.predicates, ps...)
@@ -2762,7 +3973,7 @@ func (m *ChannelMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ChannelMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.organization != nil {
 		edges = append(edges, channel.EdgeOrganization)
 	}
@@ -2774,6 +3985,9 @@ func (m *ChannelMutation) AddedEdges() []string {
 	}
 	if m.conversations != nil {
 		edges = append(edges, channel.EdgeConversations)
+	}
+	if m.auto_messages != nil {
+		edges = append(edges, channel.EdgeAutoMessages)
 	}
 	return edges
 }
@@ -2800,15 +4014,24 @@ func (m *ChannelMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case channel.EdgeAutoMessages:
+		ids := make([]ent.Value, 0, len(m.auto_messages))
+		for id := range m.auto_messages {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ChannelMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.removedconversations != nil {
 		edges = append(edges, channel.EdgeConversations)
+	}
+	if m.removedauto_messages != nil {
+		edges = append(edges, channel.EdgeAutoMessages)
 	}
 	return edges
 }
@@ -2823,13 +4046,19 @@ func (m *ChannelMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case channel.EdgeAutoMessages:
+		ids := make([]ent.Value, 0, len(m.removedauto_messages))
+		for id := range m.removedauto_messages {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ChannelMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.clearedorganization {
 		edges = append(edges, channel.EdgeOrganization)
 	}
@@ -2841,6 +4070,9 @@ func (m *ChannelMutation) ClearedEdges() []string {
 	}
 	if m.clearedconversations {
 		edges = append(edges, channel.EdgeConversations)
+	}
+	if m.clearedauto_messages {
+		edges = append(edges, channel.EdgeAutoMessages)
 	}
 	return edges
 }
@@ -2857,6 +4089,8 @@ func (m *ChannelMutation) EdgeCleared(name string) bool {
 		return m.clearedrule
 	case channel.EdgeConversations:
 		return m.clearedconversations
+	case channel.EdgeAutoMessages:
+		return m.clearedauto_messages
 	}
 	return false
 }
@@ -2893,6 +4127,9 @@ func (m *ChannelMutation) ResetEdge(name string) error {
 		return nil
 	case channel.EdgeConversations:
 		m.ResetConversations()
+		return nil
+	case channel.EdgeAutoMessages:
+		m.ResetAutoMessages()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel edge %s", name)
@@ -11404,6 +12641,8 @@ type MessageMutation struct {
 	clearedchannel      bool
 	sender_user         *gid.ID
 	clearedsender_user  bool
+	auto_message        *gid.ID
+	clearedauto_message bool
 	done                bool
 	oldValue            func(context.Context) (*Message, error)
 	predicates          []predicate.Message
@@ -12098,6 +13337,55 @@ func (m *MessageMutation) ResetSenderUserID() {
 	delete(m.clearedFields, message.FieldSenderUserID)
 }
 
+// SetAutoMessageID sets the "auto_message_id" field.
+func (m *MessageMutation) SetAutoMessageID(gi gid.ID) {
+	m.auto_message = &gi
+}
+
+// AutoMessageID returns the value of the "auto_message_id" field in the mutation.
+func (m *MessageMutation) AutoMessageID() (r gid.ID, exists bool) {
+	v := m.auto_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAutoMessageID returns the old "auto_message_id" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldAutoMessageID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAutoMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAutoMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAutoMessageID: %w", err)
+	}
+	return oldValue.AutoMessageID, nil
+}
+
+// ClearAutoMessageID clears the value of the "auto_message_id" field.
+func (m *MessageMutation) ClearAutoMessageID() {
+	m.auto_message = nil
+	m.clearedFields[message.FieldAutoMessageID] = struct{}{}
+}
+
+// AutoMessageIDCleared returns if the "auto_message_id" field was cleared in this mutation.
+func (m *MessageMutation) AutoMessageIDCleared() bool {
+	_, ok := m.clearedFields[message.FieldAutoMessageID]
+	return ok
+}
+
+// ResetAutoMessageID resets all changes to the "auto_message_id" field.
+func (m *MessageMutation) ResetAutoMessageID() {
+	m.auto_message = nil
+	delete(m.clearedFields, message.FieldAutoMessageID)
+}
+
 // SetSentAt sets the "sent_at" field.
 func (m *MessageMutation) SetSentAt(t time.Time) {
 	m.sent_at = &t
@@ -12507,6 +13795,33 @@ func (m *MessageMutation) ResetSenderUser() {
 	m.clearedsender_user = false
 }
 
+// ClearAutoMessage clears the "auto_message" edge to the AutoMessage entity.
+func (m *MessageMutation) ClearAutoMessage() {
+	m.clearedauto_message = true
+	m.clearedFields[message.FieldAutoMessageID] = struct{}{}
+}
+
+// AutoMessageCleared reports if the "auto_message" edge to the AutoMessage entity was cleared.
+func (m *MessageMutation) AutoMessageCleared() bool {
+	return m.AutoMessageIDCleared() || m.clearedauto_message
+}
+
+// AutoMessageIDs returns the "auto_message" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AutoMessageID instead. It exists only for internal usage by the builders.
+func (m *MessageMutation) AutoMessageIDs() (ids []gid.ID) {
+	if id := m.auto_message; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAutoMessage resets all changes to the "auto_message" edge.
+func (m *MessageMutation) ResetAutoMessage() {
+	m.auto_message = nil
+	m.clearedauto_message = false
+}
+
 // Where appends a list predicates to the MessageMutation builder.
 func (m *MessageMutation) Where(ps ...predicate.Message) {
 	m.predicates = append(m.predicates, ps...)
@@ -12541,7 +13856,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -12583,6 +13898,9 @@ func (m *MessageMutation) Fields() []string {
 	}
 	if m.sender_user != nil {
 		fields = append(fields, message.FieldSenderUserID)
+	}
+	if m.auto_message != nil {
+		fields = append(fields, message.FieldAutoMessageID)
 	}
 	if m.sent_at != nil {
 		fields = append(fields, message.FieldSentAt)
@@ -12638,6 +13956,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.SenderType()
 	case message.FieldSenderUserID:
 		return m.SenderUserID()
+	case message.FieldAutoMessageID:
+		return m.AutoMessageID()
 	case message.FieldSentAt:
 		return m.SentAt()
 	case message.FieldDeliveredAt:
@@ -12687,6 +14007,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldSenderType(ctx)
 	case message.FieldSenderUserID:
 		return m.OldSenderUserID(ctx)
+	case message.FieldAutoMessageID:
+		return m.OldAutoMessageID(ctx)
 	case message.FieldSentAt:
 		return m.OldSentAt(ctx)
 	case message.FieldDeliveredAt:
@@ -12806,6 +14128,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSenderUserID(v)
 		return nil
+	case message.FieldAutoMessageID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAutoMessageID(v)
+		return nil
 	case message.FieldSentAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -12908,6 +14237,9 @@ func (m *MessageMutation) ClearedFields() []string {
 	if m.FieldCleared(message.FieldSenderUserID) {
 		fields = append(fields, message.FieldSenderUserID)
 	}
+	if m.FieldCleared(message.FieldAutoMessageID) {
+		fields = append(fields, message.FieldAutoMessageID)
+	}
 	if m.FieldCleared(message.FieldSentAt) {
 		fields = append(fields, message.FieldSentAt)
 	}
@@ -12951,6 +14283,9 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldSenderUserID:
 		m.ClearSenderUserID()
+		return nil
+	case message.FieldAutoMessageID:
+		m.ClearAutoMessageID()
 		return nil
 	case message.FieldSentAt:
 		m.ClearSentAt()
@@ -13017,6 +14352,9 @@ func (m *MessageMutation) ResetField(name string) error {
 	case message.FieldSenderUserID:
 		m.ResetSenderUserID()
 		return nil
+	case message.FieldAutoMessageID:
+		m.ResetAutoMessageID()
+		return nil
 	case message.FieldSentAt:
 		m.ResetSentAt()
 		return nil
@@ -13041,7 +14379,7 @@ func (m *MessageMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *MessageMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.organization != nil {
 		edges = append(edges, message.EdgeOrganization)
 	}
@@ -13053,6 +14391,9 @@ func (m *MessageMutation) AddedEdges() []string {
 	}
 	if m.sender_user != nil {
 		edges = append(edges, message.EdgeSenderUser)
+	}
+	if m.auto_message != nil {
+		edges = append(edges, message.EdgeAutoMessage)
 	}
 	return edges
 }
@@ -13077,13 +14418,17 @@ func (m *MessageMutation) AddedIDs(name string) []ent.Value {
 		if id := m.sender_user; id != nil {
 			return []ent.Value{*id}
 		}
+	case message.EdgeAutoMessage:
+		if id := m.auto_message; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *MessageMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	return edges
 }
 
@@ -13095,7 +14440,7 @@ func (m *MessageMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *MessageMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.clearedorganization {
 		edges = append(edges, message.EdgeOrganization)
 	}
@@ -13107,6 +14452,9 @@ func (m *MessageMutation) ClearedEdges() []string {
 	}
 	if m.clearedsender_user {
 		edges = append(edges, message.EdgeSenderUser)
+	}
+	if m.clearedauto_message {
+		edges = append(edges, message.EdgeAutoMessage)
 	}
 	return edges
 }
@@ -13123,6 +14471,8 @@ func (m *MessageMutation) EdgeCleared(name string) bool {
 		return m.clearedchannel
 	case message.EdgeSenderUser:
 		return m.clearedsender_user
+	case message.EdgeAutoMessage:
+		return m.clearedauto_message
 	}
 	return false
 }
@@ -13143,6 +14493,9 @@ func (m *MessageMutation) ClearEdge(name string) error {
 	case message.EdgeSenderUser:
 		m.ClearSenderUser()
 		return nil
+	case message.EdgeAutoMessage:
+		m.ClearAutoMessage()
+		return nil
 	}
 	return fmt.Errorf("unknown Message unique edge %s", name)
 }
@@ -13162,6 +14515,9 @@ func (m *MessageMutation) ResetEdge(name string) error {
 		return nil
 	case message.EdgeSenderUser:
 		m.ResetSenderUser()
+		return nil
+	case message.EdgeAutoMessage:
+		m.ResetAutoMessage()
 		return nil
 	}
 	return fmt.Errorf("unknown Message edge %s", name)

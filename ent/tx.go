@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AutoMessage is the client for interacting with the AutoMessage builders.
+	AutoMessage *AutoMessageClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Conversation is the client for interacting with the Conversation builders.
@@ -186,6 +188,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.AutoMessage = NewAutoMessageClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.CustomField = NewCustomFieldClient(tx.config)

@@ -13,6 +13,14 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
+// FailureReason is the resolver for the failureReason field.
+func (r *messageResolver) FailureReason(ctx context.Context, obj *ent.Message) (*string, error) {
+	if obj.FailureReason == "" {
+		return nil, nil
+	}
+	return &obj.FailureReason, nil
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id gid.ID) (ent.Noder, error) {
 	return r.Client.Noder(ctx, id, ent.WithNodeType(nodeTable))
@@ -26,6 +34,12 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []gid.ID) ([]ent.Noder, e
 // APIKeys is the resolver for the apiKeys field.
 func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ApiKeyOrder) (*ent.ApiKeyConnection, error) {
 	return r.Client.APIKey.Query().Paginate(ctx, after, first, before, last, ent.WithApiKeyOrder(orderBy))
+}
+
+// AutoMessages is the resolver for the autoMessages field.
+func (r *queryResolver) AutoMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) (*ent.AutoMessageConnection, error) {
+	return r.Client.AutoMessage.Query().Paginate(ctx, after, first, before, last,
+		ent.WithAutoMessageOrder(orderBy), ent.WithAutoMessageFilter(where.Filter))
 }
 
 // Channels is the resolver for the channels field.
@@ -70,6 +84,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[gid.ID],
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// AutoMessage returns AutoMessageResolver implementation.
+func (r *Resolver) AutoMessage() AutoMessageResolver { return &autoMessageResolver{r} }
+
 // Conversation returns ConversationResolver implementation.
 func (r *Resolver) Conversation() ConversationResolver { return &conversationResolver{r} }
 
@@ -78,6 +95,9 @@ func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
 
 // Department returns DepartmentResolver implementation.
 func (r *Resolver) Department() DepartmentResolver { return &departmentResolver{r} }
+
+// Message returns MessageResolver implementation.
+func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
@@ -88,9 +108,11 @@ func (r *Resolver) Rule() RuleResolver { return &ruleResolver{r} }
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
+type autoMessageResolver struct{ *Resolver }
 type conversationResolver struct{ *Resolver }
 type customerResolver struct{ *Resolver }
 type departmentResolver struct{ *Resolver }
+type messageResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type ruleResolver struct{ *Resolver }
 type userResolver struct{ *Resolver }

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/dakenh/dakenh/ent"
+	automessage1 "github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -26,6 +27,7 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/graph/model"
+	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -44,11 +46,13 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AutoMessage() AutoMessageResolver
 	CallEvent() CallEventResolver
 	Conversation() ConversationResolver
 	ConversationEvent() ConversationEventResolver
 	Customer() CustomerResolver
 	Department() DepartmentResolver
+	Message() MessageResolver
 	MessageEvent() MessageEventResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -100,12 +104,40 @@ type ComplexityRoot struct {
 		User      func(childComplexity int) int
 	}
 
+	AutoMessage struct {
+		Channel         func(childComplexity int) int
+		Contents        func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		DelaySeconds    func(childComplexity int) int
+		Enabled         func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IntervalSeconds func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Path            func(childComplexity int) int
+		ResendAsMessage func(childComplexity int) int
+		ShowsPopup      func(childComplexity int) int
+		Title           func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+	}
+
+	AutoMessageConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AutoMessageEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CallEvent struct {
 		Cursor func(childComplexity int) int
 		Type   func(childComplexity int) int
 	}
 
 	Channel struct {
+		AutoMessages    func(childComplexity int) int
 		ChatPermission  func(childComplexity int) int
 		ConnectedBy     func(childComplexity int) int
 		CreatedAt       func(childComplexity int) int
@@ -275,6 +307,7 @@ type ComplexityRoot struct {
 
 	Message struct {
 		Attachments   func(childComplexity int) int
+		AutoMessage   func(childComplexity int) int
 		Conversation  func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		DeliveredAt   func(childComplexity int) int
@@ -334,6 +367,7 @@ type ComplexityRoot struct {
 		ConnectFacebookPage      func(childComplexity int, input model.ConnectFacebookPageInput) int
 		ConnectZaloOa            func(childComplexity int, input model.ConnectZaloOAInput) int
 		CreateAPIKey             func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateAutoMessage        func(childComplexity int, input automessage.CreateInput) int
 		CreateCustomField        func(childComplexity int, input ent.CreateCustomFieldInput) int
 		CreateCustomer           func(childComplexity int, input ent.CreateCustomerInput) int
 		CreateDepartment         func(childComplexity int, input distribute.DepartmentInput) int
@@ -343,6 +377,7 @@ type ComplexityRoot struct {
 		CreateUser               func(childComplexity int, input model.CreateUserInput) int
 		DeactivateUser           func(childComplexity int, id gid.ID) int
 		DeclineConversationOffer func(childComplexity int, id gid.ID) int
+		DeleteAutoMessage        func(childComplexity int, id gid.ID) int
 		DeleteCustomField        func(childComplexity int, id gid.ID) int
 		DeleteCustomer           func(childComplexity int, id gid.ID) int
 		DeleteDepartment         func(childComplexity int, id gid.ID) int
@@ -361,6 +396,7 @@ type ComplexityRoot struct {
 		SetConversationStatus    func(childComplexity int, id gid.ID, status conversation.Status) int
 		SetPresence              func(childComplexity int, status user.Presence) int
 		SignUp                   func(childComplexity int, input model.SignUpInput) int
+		UpdateAutoMessage        func(childComplexity int, id gid.ID, input automessage.UpdateInput) int
 		UpdateCustomField        func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
 		UpdateCustomer           func(childComplexity int, id gid.ID, input ent.UpdateCustomerInput) int
 		UpdateDepartment         func(childComplexity int, id gid.ID, input distribute.DepartmentUpdate) int
@@ -386,6 +422,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APIKeys          func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ApiKeyOrder) int
+		AutoMessages     func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) int
 		Channels         func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
 		Conversations    func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
 		CustomFields     func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CustomFieldOrder, where *ent.CustomFieldWhereInput) int
@@ -482,14 +519,20 @@ type ComplexityRoot struct {
 	}
 }
 
+type AutoMessageResolver interface {
+	ShowsPopup(ctx context.Context, obj *ent.AutoMessage) (bool, error)
+}
 type CallEventResolver interface {
 	Cursor(ctx context.Context, obj *model.CallEvent) (string, error)
+	Type(ctx context.Context, obj *model.CallEvent) (string, error)
 }
 type ConversationResolver interface {
 	OfferedTo(ctx context.Context, obj *ent.Conversation) ([]*ent.User, error)
 }
 type ConversationEventResolver interface {
 	Cursor(ctx context.Context, obj *model.ConversationEvent) (string, error)
+	Type(ctx context.Context, obj *model.ConversationEvent) (model.ConversationEventType, error)
+	Conversation(ctx context.Context, obj *model.ConversationEvent) (*ent.Conversation, error)
 }
 type CustomerResolver interface {
 	Timeline(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) (*ent.MessageConnection, error)
@@ -497,8 +540,13 @@ type CustomerResolver interface {
 type DepartmentResolver interface {
 	Agents(ctx context.Context, obj *ent.Department) ([]*ent.User, error)
 }
+type MessageResolver interface {
+	FailureReason(ctx context.Context, obj *ent.Message) (*string, error)
+}
 type MessageEventResolver interface {
 	Cursor(ctx context.Context, obj *model.MessageEvent) (string, error)
+	Type(ctx context.Context, obj *model.MessageEvent) (model.MessageEventType, error)
+	Message(ctx context.Context, obj *model.MessageEvent) (*ent.Message, error)
 }
 type MutationResolver interface {
 	SignUp(ctx context.Context, input model.SignUpInput) (*model.AuthPayload, error)
@@ -527,6 +575,9 @@ type MutationResolver interface {
 	CreateCustomField(ctx context.Context, input ent.CreateCustomFieldInput) (*ent.CustomField, error)
 	UpdateCustomField(ctx context.Context, id gid.ID, input ent.UpdateCustomFieldInput) (*ent.CustomField, error)
 	DeleteCustomField(ctx context.Context, id gid.ID) (gid.ID, error)
+	CreateAutoMessage(ctx context.Context, input automessage.CreateInput) (*ent.AutoMessage, error)
+	UpdateAutoMessage(ctx context.Context, id gid.ID, input automessage.UpdateInput) (*ent.AutoMessage, error)
+	DeleteAutoMessage(ctx context.Context, id gid.ID) (gid.ID, error)
 	SendMessage(ctx context.Context, input inbox.SendMessageInput) (*ent.Message, error)
 	SetConversationStatus(ctx context.Context, id gid.ID, status conversation.Status) (*ent.Conversation, error)
 	AssignConversation(ctx context.Context, id gid.ID, userID *gid.ID) (*ent.Conversation, error)
@@ -546,6 +597,7 @@ type QueryResolver interface {
 	Node(ctx context.Context, id gid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []gid.ID) ([]ent.Noder, error)
 	APIKeys(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ApiKeyOrder) (*ent.ApiKeyConnection, error)
+	AutoMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) (*ent.AutoMessageConnection, error)
 	Channels(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) (*ent.ChannelConnection, error)
 	CustomFields(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CustomFieldOrder, where *ent.CustomFieldWhereInput) (*ent.CustomFieldConnection, error)
 	Departments(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) (*ent.DepartmentConnection, error)
@@ -572,6 +624,8 @@ type UserResolver interface {
 }
 type UserEventResolver interface {
 	Cursor(ctx context.Context, obj *model.UserEvent) (string, error)
+	Type(ctx context.Context, obj *model.UserEvent) (model.UserEventType, error)
+	User(ctx context.Context, obj *model.UserEvent) (*ent.User, error)
 }
 
 type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
@@ -731,6 +785,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
 
+	case "AutoMessage.channel":
+		if e.ComplexityRoot.AutoMessage.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.Channel(childComplexity), true
+	case "AutoMessage.contents":
+		if e.ComplexityRoot.AutoMessage.Contents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.Contents(childComplexity), true
+	case "AutoMessage.createdAt":
+		if e.ComplexityRoot.AutoMessage.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.CreatedAt(childComplexity), true
+	case "AutoMessage.delaySeconds":
+		if e.ComplexityRoot.AutoMessage.DelaySeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.DelaySeconds(childComplexity), true
+	case "AutoMessage.enabled":
+		if e.ComplexityRoot.AutoMessage.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.Enabled(childComplexity), true
+	case "AutoMessage.id":
+		if e.ComplexityRoot.AutoMessage.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.ID(childComplexity), true
+	case "AutoMessage.intervalSeconds":
+		if e.ComplexityRoot.AutoMessage.IntervalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.IntervalSeconds(childComplexity), true
+	case "AutoMessage.kind":
+		if e.ComplexityRoot.AutoMessage.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.Kind(childComplexity), true
+	case "AutoMessage.path":
+		if e.ComplexityRoot.AutoMessage.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.Path(childComplexity), true
+	case "AutoMessage.resendAsMessage":
+		if e.ComplexityRoot.AutoMessage.ResendAsMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.ResendAsMessage(childComplexity), true
+	case "AutoMessage.showsPopup":
+		if e.ComplexityRoot.AutoMessage.ShowsPopup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.ShowsPopup(childComplexity), true
+	case "AutoMessage.title":
+		if e.ComplexityRoot.AutoMessage.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.Title(childComplexity), true
+	case "AutoMessage.updatedAt":
+		if e.ComplexityRoot.AutoMessage.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessage.UpdatedAt(childComplexity), true
+
+	case "AutoMessageConnection.edges":
+		if e.ComplexityRoot.AutoMessageConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessageConnection.Edges(childComplexity), true
+	case "AutoMessageConnection.pageInfo":
+		if e.ComplexityRoot.AutoMessageConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessageConnection.PageInfo(childComplexity), true
+	case "AutoMessageConnection.totalCount":
+		if e.ComplexityRoot.AutoMessageConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessageConnection.TotalCount(childComplexity), true
+
+	case "AutoMessageEdge.cursor":
+		if e.ComplexityRoot.AutoMessageEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessageEdge.Cursor(childComplexity), true
+	case "AutoMessageEdge.node":
+		if e.ComplexityRoot.AutoMessageEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMessageEdge.Node(childComplexity), true
+
 	case "CallEvent.cursor":
 		if e.ComplexityRoot.CallEvent.Cursor == nil {
 			break
@@ -744,6 +909,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CallEvent.Type(childComplexity), true
 
+	case "Channel.autoMessages":
+		if e.ComplexityRoot.Channel.AutoMessages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.AutoMessages(childComplexity), true
 	case "Channel.chatPermission":
 		if e.ComplexityRoot.Channel.ChatPermission == nil {
 			break
@@ -1428,6 +1599,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Attachments(childComplexity), true
+	case "Message.autoMessage":
+		if e.ComplexityRoot.Message.AutoMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.AutoMessage(childComplexity), true
 	case "Message.conversation":
 		if e.ComplexityRoot.Message.Conversation == nil {
 			break
@@ -1693,6 +1870,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(model.CreateAPIKeyInput)), true
+	case "Mutation.createAutoMessage":
+		if e.ComplexityRoot.Mutation.CreateAutoMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAutoMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAutoMessage(childComplexity, args["input"].(automessage.CreateInput)), true
 	case "Mutation.createCustomField":
 		if e.ComplexityRoot.Mutation.CreateCustomField == nil {
 			break
@@ -1792,6 +1980,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeclineConversationOffer(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.deleteAutoMessage":
+		if e.ComplexityRoot.Mutation.DeleteAutoMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAutoMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAutoMessage(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.deleteCustomField":
 		if e.ComplexityRoot.Mutation.DeleteCustomField == nil {
 			break
@@ -1985,6 +2184,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignUp(childComplexity, args["input"].(model.SignUpInput)), true
+	case "Mutation.updateAutoMessage":
+		if e.ComplexityRoot.Mutation.UpdateAutoMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAutoMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAutoMessage(childComplexity, args["id"].(gid.ID), args["input"].(automessage.UpdateInput)), true
 	case "Mutation.updateCustomField":
 		if e.ComplexityRoot.Mutation.UpdateCustomField == nil {
 			break
@@ -2124,6 +2334,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.ApiKeyOrder)), true
+	case "Query.autoMessages":
+		if e.ComplexityRoot.Query.AutoMessages == nil {
+			break
+		}
+
+		args, err := ec.field_Query_autoMessages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AutoMessages(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.AutoMessageOrder), args["where"].(*ent.AutoMessageWhereInput)), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -2592,6 +2813,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputApiKeyOrder,
 		ec.unmarshalInputAttachmentInput,
+		ec.unmarshalInputAutoMessageOrder,
+		ec.unmarshalInputAutoMessageWhereInput,
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelWhereInput,
 		ec.unmarshalInputConnectFacebookPageInput,
@@ -2599,6 +2822,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputConversationOrder,
 		ec.unmarshalInputConversationWhereInput,
 		ec.unmarshalInputCreateApiKeyInput,
+		ec.unmarshalInputCreateAutoMessageInput,
 		ec.unmarshalInputCreateCustomFieldInput,
 		ec.unmarshalInputCreateCustomerInput,
 		ec.unmarshalInputCreateDepartmentInput,
@@ -2624,6 +2848,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSignUpInput,
 		ec.unmarshalInputTagOrder,
 		ec.unmarshalInputTagWhereInput,
+		ec.unmarshalInputUpdateAutoMessageInput,
 		ec.unmarshalInputUpdateCustomFieldInput,
 		ec.unmarshalInputUpdateCustomerInput,
 		ec.unmarshalInputUpdateDepartmentInput,
@@ -2853,6 +3078,45 @@ input SendMessageInput @goModel(model: "github.com/dakenh/dakenh/internal/inbox.
   attachments: [AttachmentInput!]
 }
 
+"""
+A new auto-message of a channel (product.md §5). By kind:
+GREETING: the website widget's popup: ` + "`" + `title` + "`" + `, ` + "`" + `path` + "`" + ` (the page it pops up
+on; required and unique among the channel's greetings), one content, and
+` + "`" + `delaySeconds` + "`" + ` before it shows (0 hides it); with ` + "`" + `resendAsMessage` + "`" + ` its
+content is also sent as the first message of each new conversation.
+START: ` + "`" + `contents` + "`" + ` sent in order when a conversation opens, the first after
+` + "`" + `delaySeconds` + "`" + `, then one every ` + "`" + `intervalSeconds` + "`" + `.
+NO_REPLY: sent when a customer writes, agents are online and nobody
+answers within ` + "`" + `delaySeconds` + "`" + ` (at least 60); a reply cancels it.
+OFFLINE: sent when a customer writes while no agent is online, after
+` + "`" + `delaySeconds` + "`" + ` (at least 60), if still nobody is online.
+NO_REPLY and OFFLINE send their contents like START and once per run of
+customer messages between two replies.
+"""
+input CreateAutoMessageInput @goModel(model: "github.com/dakenh/dakenh/internal/automessage.CreateInput") {
+  channelId: ID!
+  kind: AutoMessageKind!
+  title: String
+  path: String
+  contents: [String!]!
+  delaySeconds: Int
+  intervalSeconds: Int
+  resendAsMessage: Boolean
+  "Defaults to true; a disabled auto-message is kept but never sent or shown."
+  enabled: Boolean
+}
+
+"The fields of an auto-message to change; its channel and kind stay."
+input UpdateAutoMessageInput @goModel(model: "github.com/dakenh/dakenh/internal/automessage.UpdateInput") {
+  title: String
+  path: String
+  contents: [String!]
+  delaySeconds: Int
+  intervalSeconds: Int
+  resendAsMessage: Boolean
+  enabled: Boolean
+}
+
 "One CSV row that was not imported. Line 1 is the header row."
 type ImportError {
   line: Int!
@@ -2865,6 +3129,11 @@ type ImportCustomersPayload {
   "Rows that matched an existing customer by phone or email and updated it."
   updated: Int!
   errors: [ImportError!]!
+}
+
+extend type AutoMessage {
+  "Whether the website widget shows this as a popup: an enabled GREETING with a delay above 0."
+  showsPopup: Boolean!
 }
 
 extend type Channel {
@@ -3035,6 +3304,13 @@ type Mutation {
   createCustomField(input: CreateCustomFieldInput!): CustomField!
   updateCustomField(id: ID!, input: UpdateCustomFieldInput!): CustomField!
   deleteCustomField(id: ID!): ID!
+
+  "Adds an auto-message to a channel (admins)."
+  createAutoMessage(input: CreateAutoMessageInput!): AutoMessage!
+  "Changes an auto-message (admins); messages it already queued are sent as they were."
+  updateAutoMessage(id: ID!, input: UpdateAutoMessageInput!): AutoMessage!
+  "Deletes an auto-message (admins); what it already sent stays in the conversations."
+  deleteAutoMessage(id: ID!): ID!
 
   """
   Queues a reply in a conversation and returns it QUEUED; the server then
@@ -3247,6 +3523,60 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_AutoMessage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AutoMessage_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AutoMessage_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_AutoMessage_updatedAt(ctx, field)
+	case "kind":
+		return ec.fieldContext_AutoMessage_kind(ctx, field)
+	case "title":
+		return ec.fieldContext_AutoMessage_title(ctx, field)
+	case "path":
+		return ec.fieldContext_AutoMessage_path(ctx, field)
+	case "contents":
+		return ec.fieldContext_AutoMessage_contents(ctx, field)
+	case "delaySeconds":
+		return ec.fieldContext_AutoMessage_delaySeconds(ctx, field)
+	case "intervalSeconds":
+		return ec.fieldContext_AutoMessage_intervalSeconds(ctx, field)
+	case "resendAsMessage":
+		return ec.fieldContext_AutoMessage_resendAsMessage(ctx, field)
+	case "enabled":
+		return ec.fieldContext_AutoMessage_enabled(ctx, field)
+	case "channel":
+		return ec.fieldContext_AutoMessage_channel(ctx, field)
+	case "showsPopup":
+		return ec.fieldContext_AutoMessage_showsPopup(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AutoMessage", field.Name)
+}
+
+func (ec *executionContext) childFields_AutoMessageConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AutoMessageConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AutoMessageConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AutoMessageConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AutoMessageConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AutoMessageEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_AutoMessageEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_AutoMessageEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AutoMessageEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CallEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cursor":
@@ -3287,6 +3617,8 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_connectedBy(ctx, field)
 	case "rule":
 		return ec.fieldContext_Channel_rule(ctx, field)
+	case "autoMessages":
+		return ec.fieldContext_Channel_autoMessages(ctx, field)
 	case "externalId":
 		return ec.fieldContext_Channel_externalId(ctx, field)
 	}
@@ -3601,6 +3933,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_conversation(ctx, field)
 	case "senderUser":
 		return ec.fieldContext_Message_senderUser(ctx, field)
+	case "autoMessage":
+		return ec.fieldContext_Message_autoMessage(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
 }
@@ -4151,6 +4485,20 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createAutoMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (automessage.CreateInput, error) {
+			return ec.unmarshalNCreateAutoMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋautomessageᚐCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCustomField_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4264,6 +4612,20 @@ func (ec *executionContext) field_Mutation_deactivateUser_args(ctx context.Conte
 }
 
 func (ec *executionContext) field_Mutation_declineConversationOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAutoMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -4547,6 +4909,28 @@ func (ec *executionContext) field_Mutation_signUp_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateAutoMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (automessage.UpdateInput, error) {
+			return ec.unmarshalNUpdateAutoMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋautomessageᚐUpdateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateCustomField_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4758,6 +5142,60 @@ func (ec *executionContext) field_Query_apiKeys_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["orderBy"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_autoMessages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.AutoMessageOrder, error) {
+			return ec.unmarshalOAutoMessageOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.AutoMessageWhereInput, error) {
+			return ec.unmarshalOAutoMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -6069,6 +6507,456 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _AutoMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_kind(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v automessage1.Kind) graphql.Marshaler {
+			return ec.marshalNAutoMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type AutoMessageKind does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_title(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_path(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_contents(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_contents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_contents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_delaySeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_delaySeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DelaySeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_delaySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_intervalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IntervalSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_resendAsMessage(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_resendAsMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResendAsMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_resendAsMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessage_channel(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AutoMessage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AutoMessage_showsPopup(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessage_showsPopup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AutoMessage().ShowsPopup(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessage_showsPopup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessage", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessageConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AutoMessageEdge) graphql.Marshaler {
+			return ec.marshalOAutoMessageEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AutoMessageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoMessageEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AutoMessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessageConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[gid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AutoMessageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AutoMessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessageConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessageConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AutoMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessageEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AutoMessage) graphql.Marshaler {
+			return ec.marshalOAutoMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AutoMessageEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoMessage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AutoMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMessageEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
 func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6101,7 +6989,7 @@ func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.C
 			return ec.fieldContext_CallEvent_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
+			return ec.Resolvers.CallEvent().Type(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6112,7 +7000,7 @@ func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CallEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
@@ -6450,6 +7338,38 @@ func (ec *executionContext) fieldContext_Channel_rule(_ context.Context, field g
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Rule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Channel_autoMessages(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_autoMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AutoMessages(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AutoMessage) graphql.Marshaler {
+			return ec.marshalOAutoMessage2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_autoMessages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Channel",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoMessage(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7237,7 +8157,7 @@ func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field g
 			return ec.fieldContext_ConversationEvent_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
+			return ec.Resolvers.ConversationEvent().Type(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.ConversationEventType) graphql.Marshaler {
@@ -7248,7 +8168,7 @@ func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEvent", field, false, false, errors.New("field of type ConversationEventType does not have child fields"))
+	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type ConversationEventType does not have child fields"))
 }
 
 func (ec *executionContext) _ConversationEvent_conversation(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
@@ -7260,7 +8180,7 @@ func (ec *executionContext) _ConversationEvent_conversation(ctx context.Context,
 			return ec.fieldContext_ConversationEvent_conversation(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Conversation, nil
+			return ec.Resolvers.ConversationEvent().Conversation(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Conversation) graphql.Marshaler {
@@ -7274,8 +8194,8 @@ func (ec *executionContext) fieldContext_ConversationEvent_conversation(_ contex
 	fc = &graphql.FieldContext{
 		Object:     "ConversationEvent",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Conversation(ctx, field)
 		},
@@ -9131,18 +10051,18 @@ func (ec *executionContext) _Message_failureReason(ctx context.Context, field gr
 			return ec.fieldContext_Message_failureReason(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.FailureReason, nil
+			return ec.Resolvers.Message().FailureReason(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Message_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Message", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Message_senderType(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
@@ -9296,6 +10216,38 @@ func (ec *executionContext) fieldContext_Message_senderUser(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Message_autoMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_autoMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AutoMessage(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AutoMessage) graphql.Marshaler {
+			return ec.marshalOAutoMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_autoMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoMessage(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9475,7 +10427,7 @@ func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphq
 			return ec.fieldContext_MessageEvent_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
+			return ec.Resolvers.MessageEvent().Type(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.MessageEventType) graphql.Marshaler {
@@ -9486,7 +10438,7 @@ func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_MessageEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEvent", field, false, false, errors.New("field of type MessageEventType does not have child fields"))
+	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type MessageEventType does not have child fields"))
 }
 
 func (ec *executionContext) _MessageEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
@@ -9498,7 +10450,7 @@ func (ec *executionContext) _MessageEvent_message(ctx context.Context, field gra
 			return ec.fieldContext_MessageEvent_message(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Message, nil
+			return ec.Resolvers.MessageEvent().Message(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
@@ -9512,8 +10464,8 @@ func (ec *executionContext) fieldContext_MessageEvent_message(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "MessageEvent",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Message(ctx, field)
 		},
@@ -10901,6 +11853,138 @@ func (ec *executionContext) fieldContext_Mutation_deleteCustomField(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createAutoMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateAutoMessage(ctx, fc.Args["input"].(automessage.CreateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AutoMessage) graphql.Marshaler {
+			return ec.marshalNAutoMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createAutoMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoMessage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createAutoMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAutoMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAutoMessage(ctx, fc.Args["id"].(gid.ID), fc.Args["input"].(automessage.UpdateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AutoMessage) graphql.Marshaler {
+			return ec.marshalNAutoMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAutoMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoMessage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAutoMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAutoMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAutoMessage(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAutoMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAutoMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11827,6 +12911,50 @@ func (ec *executionContext) fieldContext_Query_apiKeys(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_apiKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_autoMessages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_autoMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AutoMessages(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[gid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.AutoMessageOrder), fc.Args["where"].(*ent.AutoMessageWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AutoMessageConnection) graphql.Marshaler {
+			return ec.marshalNAutoMessageConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_autoMessages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoMessageConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_autoMessages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13638,7 +14766,7 @@ func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.C
 			return ec.fieldContext_UserEvent_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
+			return ec.Resolvers.UserEvent().Type(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.UserEventType) graphql.Marshaler {
@@ -13649,7 +14777,7 @@ func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_UserEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEvent", field, false, false, errors.New("field of type UserEventType does not have child fields"))
+	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type UserEventType does not have child fields"))
 }
 
 func (ec *executionContext) _UserEvent_user(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
@@ -13661,7 +14789,7 @@ func (ec *executionContext) _UserEvent_user(ctx context.Context, field graphql.C
 			return ec.fieldContext_UserEvent_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.User, nil
+			return ec.Resolvers.UserEvent().User(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -13675,8 +14803,8 @@ func (ec *executionContext) fieldContext_UserEvent_user(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "UserEvent",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -14835,6 +15963,651 @@ func (ec *executionContext) unmarshalInputAttachmentInput(ctx context.Context, o
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAutoMessageOrder(ctx context.Context, obj any) (ent.AutoMessageOrder, error) {
+	var it ent.AutoMessageOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNAutoMessageOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputAutoMessageWhereInput(ctx context.Context, obj any) (ent.AutoMessageWhereInput, error) {
+	var it ent.AutoMessageWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleIsNil", "titleNotNil", "titleEqualFold", "titleContainsFold", "path", "pathNEQ", "pathIn", "pathNotIn", "pathGT", "pathGTE", "pathLT", "pathLTE", "pathContains", "pathHasPrefix", "pathHasSuffix", "pathIsNil", "pathNotNil", "pathEqualFold", "pathContainsFold", "delaySeconds", "delaySecondsNEQ", "delaySecondsIn", "delaySecondsNotIn", "delaySecondsGT", "delaySecondsGTE", "delaySecondsLT", "delaySecondsLTE", "intervalSeconds", "intervalSecondsNEQ", "intervalSecondsIn", "intervalSecondsNotIn", "intervalSecondsGT", "intervalSecondsGTE", "intervalSecondsLT", "intervalSecondsLTE", "resendAsMessage", "resendAsMessageNEQ", "enabled", "enabledNEQ", "hasChannel", "hasChannelWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOAutoMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOAutoMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOAutoMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOAutoMessageKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOAutoMessageKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOAutoMessageKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOAutoMessageKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "titleNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleNEQ = data
+		case "titleIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleIn = data
+		case "titleNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleNotIn = data
+		case "titleGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleGT = data
+		case "titleGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleGTE = data
+		case "titleLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleLT = data
+		case "titleLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleLTE = data
+		case "titleContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleContains = data
+		case "titleHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleHasPrefix = data
+		case "titleHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleHasSuffix = data
+		case "titleIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleIsNil = data
+		case "titleNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleNotNil = data
+		case "titleEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleEqualFold = data
+		case "titleContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleContainsFold = data
+		case "path":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("path"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Path = data
+		case "pathNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathNEQ = data
+		case "pathIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathIn = data
+		case "pathNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathNotIn = data
+		case "pathGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathGT = data
+		case "pathGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathGTE = data
+		case "pathLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathLT = data
+		case "pathLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathLTE = data
+		case "pathContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathContains = data
+		case "pathHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathHasPrefix = data
+		case "pathHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathHasSuffix = data
+		case "pathIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathIsNil = data
+		case "pathNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathNotNil = data
+		case "pathEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathEqualFold = data
+		case "pathContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pathContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PathContainsFold = data
+		case "delaySeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySeconds = data
+		case "delaySecondsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySecondsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySecondsNEQ = data
+		case "delaySecondsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySecondsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySecondsIn = data
+		case "delaySecondsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySecondsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySecondsNotIn = data
+		case "delaySecondsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySecondsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySecondsGT = data
+		case "delaySecondsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySecondsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySecondsGTE = data
+		case "delaySecondsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySecondsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySecondsLT = data
+		case "delaySecondsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySecondsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySecondsLTE = data
+		case "intervalSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSeconds = data
+		case "intervalSecondsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSecondsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSecondsNEQ = data
+		case "intervalSecondsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSecondsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSecondsIn = data
+		case "intervalSecondsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSecondsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSecondsNotIn = data
+		case "intervalSecondsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSecondsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSecondsGT = data
+		case "intervalSecondsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSecondsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSecondsGTE = data
+		case "intervalSecondsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSecondsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSecondsLT = data
+		case "intervalSecondsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSecondsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSecondsLTE = data
+		case "resendAsMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resendAsMessage"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResendAsMessage = data
+		case "resendAsMessageNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resendAsMessageNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResendAsMessageNEQ = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "enabledNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabledNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnabledNEQ = data
+		case "hasChannel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannel = data
+		case "hasChannelWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannelWith"))
+			data, err := ec.unmarshalOChannelWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannelWith = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputChannelOrder(ctx context.Context, obj any) (ent.ChannelOrder, error) {
 	var it ent.ChannelOrder
 	if obj == nil {
@@ -14887,7 +16660,7 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "chatPermission", "chatPermissionNEQ", "chatPermissionIn", "chatPermissionNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "published", "publishedNEQ", "isTesting", "isTestingNEQ", "lastConnectedAt", "lastConnectedAtNEQ", "lastConnectedAtIn", "lastConnectedAtNotIn", "lastConnectedAtGT", "lastConnectedAtGTE", "lastConnectedAtLT", "lastConnectedAtLTE", "hasConnectedBy", "hasConnectedByWith", "hasRule", "hasRuleWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "chatPermission", "chatPermissionNEQ", "chatPermissionIn", "chatPermissionNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "published", "publishedNEQ", "isTesting", "isTestingNEQ", "lastConnectedAt", "lastConnectedAtNEQ", "lastConnectedAtIn", "lastConnectedAtNotIn", "lastConnectedAtGT", "lastConnectedAtGTE", "lastConnectedAtLT", "lastConnectedAtLTE", "hasConnectedBy", "hasConnectedByWith", "hasRule", "hasRuleWith", "hasAutoMessages", "hasAutoMessagesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15580,6 +17353,20 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasRuleWith = data
+		case "hasAutoMessages":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAutoMessages"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAutoMessages = data
+		case "hasAutoMessagesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAutoMessagesWith"))
+			data, err := ec.unmarshalOAutoMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAutoMessagesWith = data
 		}
 	}
 	return it, nil
@@ -16434,6 +18221,92 @@ func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context,
 				return it, err
 			}
 			it.Scopes = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCreateAutoMessageInput(ctx context.Context, obj any) (automessage.CreateInput, error) {
+	var it automessage.CreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "kind", "title", "path", "contents", "delaySeconds", "intervalSeconds", "resendAsMessage", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNAutoMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "path":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("path"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Path = data
+		case "contents":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contents"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Contents = data
+		case "delaySeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySeconds = data
+		case "intervalSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSeconds = data
+		case "resendAsMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resendAsMessage"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResendAsMessage = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
 		}
 	}
 	return it, nil
@@ -19308,7 +21181,7 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "direction", "directionNEQ", "directionIn", "directionNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textIsNil", "textNotNil", "textEqualFold", "textContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "failureReason", "failureReasonNEQ", "failureReasonIn", "failureReasonNotIn", "failureReasonGT", "failureReasonGTE", "failureReasonLT", "failureReasonLTE", "failureReasonContains", "failureReasonHasPrefix", "failureReasonHasSuffix", "failureReasonIsNil", "failureReasonNotNil", "failureReasonEqualFold", "failureReasonContainsFold", "senderType", "senderTypeNEQ", "senderTypeIn", "senderTypeNotIn", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "seenAt", "seenAtNEQ", "seenAtIn", "seenAtNotIn", "seenAtGT", "seenAtGTE", "seenAtLT", "seenAtLTE", "seenAtIsNil", "seenAtNotNil", "hasConversation", "hasConversationWith", "hasSenderUser", "hasSenderUserWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "direction", "directionNEQ", "directionIn", "directionNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textIsNil", "textNotNil", "textEqualFold", "textContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "failureReason", "failureReasonNEQ", "failureReasonIn", "failureReasonNotIn", "failureReasonGT", "failureReasonGTE", "failureReasonLT", "failureReasonLTE", "failureReasonContains", "failureReasonHasPrefix", "failureReasonHasSuffix", "failureReasonIsNil", "failureReasonNotNil", "failureReasonEqualFold", "failureReasonContainsFold", "senderType", "senderTypeNEQ", "senderTypeIn", "senderTypeNotIn", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "seenAt", "seenAtNEQ", "seenAtIn", "seenAtNotIn", "seenAtGT", "seenAtGTE", "seenAtLT", "seenAtLTE", "seenAtIsNil", "seenAtNotNil", "hasConversation", "hasConversationWith", "hasSenderUser", "hasSenderUserWith", "hasAutoMessage", "hasAutoMessageWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20064,6 +21937,20 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasSenderUserWith = data
+		case "hasAutoMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAutoMessage"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAutoMessage = data
+		case "hasAutoMessageWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAutoMessageWith"))
+			data, err := ec.unmarshalOAutoMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAutoMessageWith = data
 		}
 	}
 	return it, nil
@@ -21133,6 +23020,78 @@ func (ec *executionContext) unmarshalInputTagWhereInput(ctx context.Context, obj
 				return it, err
 			}
 			it.HasCustomersWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputUpdateAutoMessageInput(ctx context.Context, obj any) (automessage.UpdateInput, error) {
+	var it automessage.UpdateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "path", "contents", "delaySeconds", "intervalSeconds", "resendAsMessage", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "path":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("path"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Path = data
+		case "contents":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contents"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Contents = data
+		case "delaySeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySeconds = data
+		case "intervalSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSeconds = data
+		case "resendAsMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resendAsMessage"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResendAsMessage = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
 		}
 	}
 	return it, nil
@@ -22292,6 +24251,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Channel(ctx, sel, obj)
+	case *ent.AutoMessage:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AutoMessage(ctx, sel, obj)
 	case *ent.APIKey:
 		if obj == nil {
 			return graphql.Null
@@ -22596,6 +24560,248 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var autoMessageImplementors = []string{"AutoMessage", "Node"}
+
+func (ec *executionContext) _AutoMessage(ctx context.Context, sel ast.SelectionSet, obj *ent.AutoMessage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, autoMessageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AutoMessage")
+		case "id":
+			out.Values[i] = ec._AutoMessage_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._AutoMessage_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._AutoMessage_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._AutoMessage_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._AutoMessage_title(ctx, field, obj)
+		case "path":
+			out.Values[i] = ec._AutoMessage_path(ctx, field, obj)
+		case "contents":
+			out.Values[i] = ec._AutoMessage_contents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "delaySeconds":
+			out.Values[i] = ec._AutoMessage_delaySeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "intervalSeconds":
+			out.Values[i] = ec._AutoMessage_intervalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resendAsMessage":
+			out.Values[i] = ec._AutoMessage_resendAsMessage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._AutoMessage_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "channel":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AutoMessage_channel(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "showsPopup":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AutoMessage_showsPopup(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var autoMessageConnectionImplementors = []string{"AutoMessageConnection"}
+
+func (ec *executionContext) _AutoMessageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AutoMessageConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, autoMessageConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AutoMessageConnection")
+		case "edges":
+			out.Values[i] = ec._AutoMessageConnection_edges(ctx, field, obj)
+		case "pageInfo":
+			out.Values[i] = ec._AutoMessageConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._AutoMessageConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var autoMessageEdgeImplementors = []string{"AutoMessageEdge"}
+
+func (ec *executionContext) _AutoMessageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AutoMessageEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, autoMessageEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AutoMessageEdge")
+		case "node":
+			out.Values[i] = ec._AutoMessageEdge_node(ctx, field, obj)
+		case "cursor":
+			out.Values[i] = ec._AutoMessageEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var callEventImplementors = []string{"CallEvent"}
 
 func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet, obj *model.CallEvent) graphql.Marshaler {
@@ -22644,10 +24850,41 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "type":
-			out.Values[i] = ec._CallEvent_type(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CallEvent_type(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22779,6 +25016,39 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 					}
 				}()
 				res = ec._Channel_rule(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "autoMessages":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Channel_autoMessages(ctx, field, obj)
 				return res
 			}
 
@@ -23365,15 +25635,77 @@ func (ec *executionContext) _ConversationEvent(ctx context.Context, sel ast.Sele
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "type":
-			out.Values[i] = ec._ConversationEvent_type(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConversationEvent_type(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "conversation":
-			out.Values[i] = ec._ConversationEvent_conversation(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConversationEvent_conversation(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24362,7 +26694,38 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "failureReason":
-			out.Values[i] = ec._Message_failureReason(ctx, field, obj)
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Message_failureReason(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "senderType":
 			out.Values[i] = ec._Message_senderType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -24420,6 +26783,39 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 					}
 				}()
 				res = ec._Message_senderUser(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "autoMessage":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Message_autoMessage(ctx, field, obj)
 				return res
 			}
 
@@ -24601,15 +26997,77 @@ func (ec *executionContext) _MessageEvent(ctx context.Context, sel ast.Selection
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "type":
-			out.Values[i] = ec._MessageEvent_type(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._MessageEvent_type(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "message":
-			out.Values[i] = ec._MessageEvent_message(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._MessageEvent_message(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24980,6 +27438,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createAutoMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createAutoMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateAutoMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAutoMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAutoMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAutoMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "sendMessage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendMessage(ctx, field)
@@ -25273,6 +27752,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_apiKeys(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "autoMessages":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_autoMessages(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -26235,15 +28736,77 @@ func (ec *executionContext) _UserEvent(ctx context.Context, sel ast.SelectionSet
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "type":
-			out.Values[i] = ec._UserEvent_type(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UserEvent_type(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "user":
-			out.Values[i] = ec._UserEvent_user(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UserEvent_user(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26710,6 +29273,65 @@ func (ec *executionContext) marshalNAuthPayload2ᚖgithubᚗcomᚋdakenhᚋdaken
 	return ec._AuthPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAutoMessage2githubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessage(ctx context.Context, sel ast.SelectionSet, v ent.AutoMessage) graphql.Marshaler {
+	return ec._AutoMessage(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAutoMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessage(ctx context.Context, sel ast.SelectionSet, v *ent.AutoMessage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AutoMessage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAutoMessageConnection2githubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageConnection(ctx context.Context, sel ast.SelectionSet, v ent.AutoMessageConnection) graphql.Marshaler {
+	return ec._AutoMessageConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAutoMessageConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AutoMessageConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AutoMessageConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAutoMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx context.Context, v any) (automessage1.Kind, error) {
+	var res automessage1.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAutoMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx context.Context, sel ast.SelectionSet, v automessage1.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAutoMessageOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageOrderField(ctx context.Context, v any) (*ent.AutoMessageOrderField, error) {
+	var res = new(ent.AutoMessageOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAutoMessageOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.AutoMessageOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNAutoMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInput(ctx context.Context, v any) (*ent.AutoMessageWhereInput, error) {
+	res, err := ec.unmarshalInputAutoMessageWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -26929,6 +29551,11 @@ func (ec *executionContext) marshalNCreateApiKeyPayload2ᚖgithubᚗcomᚋdakenh
 		return graphql.Null
 	}
 	return ec._CreateApiKeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateAutoMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋautomessageᚐCreateInput(ctx context.Context, v any) (automessage.CreateInput, error) {
+	res, err := ec.unmarshalInputCreateAutoMessageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCreateCustomFieldInput2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCreateCustomFieldInput(ctx context.Context, v any) (ent.CreateCustomFieldInput, error) {
@@ -27611,6 +30238,36 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNTag2githubᚗcomᚋdakenhᚋdakenhᚋentᚐTag(ctx context.Context, sel ast.SelectionSet, v ent.Tag) graphql.Marshaler {
 	return ec._Tag(ctx, sel, &v)
 }
@@ -27674,6 +30331,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateAutoMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋautomessageᚐUpdateInput(ctx context.Context, v any) (automessage.UpdateInput, error) {
+	res, err := ec.unmarshalInputUpdateAutoMessageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNUpdateCustomFieldInput2githubᚗcomᚋdakenhᚋdakenhᚋentᚐUpdateCustomFieldInput(ctx context.Context, v any) (ent.UpdateCustomFieldInput, error) {
@@ -28011,6 +30673,139 @@ func (ec *executionContext) unmarshalOAttachmentInput2ᚕgithubᚗcomᚋdakenh�
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOAutoMessage2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AutoMessage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAutoMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOAutoMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessage(ctx context.Context, sel ast.SelectionSet, v *ent.AutoMessage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AutoMessage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOAutoMessageEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AutoMessageEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOAutoMessageEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOAutoMessageEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AutoMessageEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AutoMessageEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAutoMessageKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKindᚄ(ctx context.Context, v any) ([]automessage1.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]automessage1.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAutoMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOAutoMessageKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []automessage1.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAutoMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOAutoMessageKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx context.Context, v any) (*automessage1.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(automessage1.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAutoMessageKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx context.Context, sel ast.SelectionSet, v *automessage1.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOAutoMessageOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageOrder(ctx context.Context, v any) (*ent.AutoMessageOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAutoMessageOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAutoMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInputᚄ(ctx context.Context, v any) ([]*ent.AutoMessageWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.AutoMessageWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAutoMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOAutoMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐAutoMessageWhereInput(ctx context.Context, v any) (*ent.AutoMessageWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAutoMessageWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {

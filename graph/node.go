@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -35,6 +36,7 @@ var nodeTables = map[string]string{
 	"MessageTemplate": messagetemplate.Table,
 	"Rule":            rule.Table,
 	"Department":      department.Table,
+	"AutoMessage":     automessage.Table,
 }
 
 // nodeTable finds the table of a global ID from its prefix, so `node` costs

@@ -24,6 +24,9 @@ type Resolver struct {
 	Distribute *distribute.Engine
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
+	// StreamBuffer is each subscription's slow-consumer threshold (see
+	// event.Options.Buffer); 0 means event.DefaultBuffer.
+	StreamBuffer int
 
 	messages *messageLoader
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/automessage"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
@@ -29,9 +30,19 @@ import (
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
+// ShowsPopup is the resolver for the showsPopup field.
+func (r *autoMessageResolver) ShowsPopup(ctx context.Context, obj *ent.AutoMessage) (bool, error) {
+	return automessage.ShowsPopup(obj), nil
+}
+
 // Cursor is the resolver for the cursor field.
 func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (string, error) {
 	return obj.Cursor, obj.Err
+}
+
+// Type is the resolver for the type field.
+func (r *callEventResolver) Type(ctx context.Context, obj *model.CallEvent) (string, error) {
+	return obj.Type, obj.Err
 }
 
 // OfferedTo is the resolver for the offeredTo field.
@@ -48,6 +59,16 @@ func (r *conversationResolver) OfferedTo(ctx context.Context, obj *ent.Conversat
 // Cursor is the resolver for the cursor field.
 func (r *conversationEventResolver) Cursor(ctx context.Context, obj *model.ConversationEvent) (string, error) {
 	return obj.Cursor, obj.Err
+}
+
+// Type is the resolver for the type field.
+func (r *conversationEventResolver) Type(ctx context.Context, obj *model.ConversationEvent) (model.ConversationEventType, error) {
+	return obj.Type, obj.Err
+}
+
+// Conversation is the resolver for the conversation field.
+func (r *conversationEventResolver) Conversation(ctx context.Context, obj *model.ConversationEvent) (*ent.Conversation, error) {
+	return obj.Conversation, obj.Err
 }
 
 // Timeline is the resolver for the timeline field.
@@ -67,6 +88,16 @@ func (r *departmentResolver) Agents(ctx context.Context, obj *ent.Department) ([
 // Cursor is the resolver for the cursor field.
 func (r *messageEventResolver) Cursor(ctx context.Context, obj *model.MessageEvent) (string, error) {
 	return obj.Cursor, obj.Err
+}
+
+// Type is the resolver for the type field.
+func (r *messageEventResolver) Type(ctx context.Context, obj *model.MessageEvent) (model.MessageEventType, error) {
+	return obj.Type, obj.Err
+}
+
+// Message is the resolver for the message field.
+func (r *messageEventResolver) Message(ctx context.Context, obj *model.MessageEvent) (*ent.Message, error) {
+	return obj.Message, obj.Err
 }
 
 // SignUp is the resolver for the signUp field.
@@ -230,6 +261,21 @@ func (r *mutationResolver) UpdateCustomField(ctx context.Context, id gid.ID, inp
 // DeleteCustomField is the resolver for the deleteCustomField field.
 func (r *mutationResolver) DeleteCustomField(ctx context.Context, id gid.ID) (gid.ID, error) {
 	return id, r.Client.CustomField.DeleteOneID(id).Exec(ctx)
+}
+
+// CreateAutoMessage is the resolver for the createAutoMessage field.
+func (r *mutationResolver) CreateAutoMessage(ctx context.Context, input automessage.CreateInput) (*ent.AutoMessage, error) {
+	return automessage.Create(ctx, r.Client, input)
+}
+
+// UpdateAutoMessage is the resolver for the updateAutoMessage field.
+func (r *mutationResolver) UpdateAutoMessage(ctx context.Context, id gid.ID, input automessage.UpdateInput) (*ent.AutoMessage, error) {
+	return automessage.Update(ctx, r.Client, id, input)
+}
+
+// DeleteAutoMessage is the resolver for the deleteAutoMessage field.
+func (r *mutationResolver) DeleteAutoMessage(ctx context.Context, id gid.ID) (gid.ID, error) {
+	return id, r.Client.AutoMessage.DeleteOneID(id).Exec(ctx)
 }
 
 // SendMessage is the resolver for the sendMessage field.
@@ -404,6 +450,16 @@ func (r *userResolver) Organization(ctx context.Context, obj *ent.User) (*ent.Or
 // Cursor is the resolver for the cursor field.
 func (r *userEventResolver) Cursor(ctx context.Context, obj *model.UserEvent) (string, error) {
 	return obj.Cursor, obj.Err
+}
+
+// Type is the resolver for the type field.
+func (r *userEventResolver) Type(ctx context.Context, obj *model.UserEvent) (model.UserEventType, error) {
+	return obj.Type, obj.Err
+}
+
+// User is the resolver for the user field.
+func (r *userEventResolver) User(ctx context.Context, obj *model.UserEvent) (*ent.User, error) {
+	return obj.User, obj.Err
 }
 
 // CallEvent returns CallEventResolver implementation.

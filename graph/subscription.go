@@ -30,6 +30,7 @@ func follow[T any](ctx context.Context, r *Resolver, after *string, opts event.O
 		}
 		opts.After = c
 	}
+	opts.Buffer = r.StreamBuffer
 	stream, err := event.Subscribe(ctx, r.Client, r.Bus, v, opts)
 	if err != nil {
 		return nil, err

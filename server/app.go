@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -25,6 +26,7 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/automessage"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/distribute"
@@ -65,6 +67,9 @@ type App struct {
 	// timers runs the durable timers due on this replica; the features
 	// that schedule timers register their handlers on it.
 	timers *timer.Worker
+	ws     wsTimings
+	// streamBuffer is graph.Resolver.StreamBuffer.
+	streamBuffer int
 	// distribute hands conversations to agents; presence counts this
 	// replica's subscription sockets so that users who left go OFFLINE.
 	distribute *distribute.Engine
@@ -83,6 +88,10 @@ type appOptions struct {
 	// now is the clock of timers, distribution and presence; nil means
 	// time.Now.
 	now func() time.Time
+	// ws overrides the WebSocket timings.
+	ws wsTimings
+	// streamBuffer overrides the subscriptions' slow-consumer threshold.
+	streamBuffer int
 }
 
 // newApp opens the database (migrating it) and builds the HTTP handler.
@@ -122,12 +131,20 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		auth:       auth.New(db.Client, o.auth),
 		inbox:      inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics:    metrics.New(),
+		ws:         o.ws.orDefault(),
 		distribute: router,
 		presence:   presence.NewTracker(),
 		now:        o.now,
+
+		streamBuffer: o.streamBuffer,
 	}
 	a.timers = timer.NewWorker(db.Client, logger, o.now)
 	router.Register(a.timers)
+	// Auto-messages react inside the inbox's transactions and send what
+	// comes due from the timers.
+	autoMessages := automessage.New(a.inbox, automessage.Options{Now: o.now, Logger: logger})
+	a.inbox.Automate(autoMessages)
+	autoMessages.Register(a.timers)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
@@ -179,7 +196,7 @@ func (a *App) withBus(next http.Handler) http.Handler {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)))
+	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)), a.ws.init)
 	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
 	mux.Handle("GET /customers.csv", a.metrics.Instrument("export", a.auth.Middleware(http.HandlerFunc(a.exportCustomers))))
 	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))
@@ -234,18 +251,22 @@ func (a *App) graphqlHandler() http.Handler {
 		Inbox:      a.inbox,
 		Distribute: a.distribute,
 		Bus:        a.bus,
+
+		StreamBuffer: a.streamBuffer,
 	}))
 	srv.AddTransport(transport.Websocket{
 		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
-		// ping/pong, and a client that stops answering is dropped after two
-		// intervals, so proxies never see an idle subscription.
-		KeepAlivePingInterval: 15 * time.Second,
-		PingPongInterval:      25 * time.Second,
-		InitTimeout:           10 * time.Second,
+		// ping/pong (see websocket.go). gqlgen's own init timeout is a
+		// backstop behind captureWebSocket's, which closes with 4408.
+		KeepAlivePingInterval: wsKeepAliveInterval,
+		PingPongInterval:      a.ws.ping,
+		InitTimeout:           2 * a.ws.init,
 		InitFunc:              a.websocketInit,
 		CloseFunc:             websocketClosed,
 		Upgrader: websocket.Upgrader{
 			CheckOrigin: a.allowedOrigin,
+			// Idle subscriptions hold no write buffer between messages.
+			WriteBufferPool: &sync.Pool{},
 		},
 	})
 	srv.AddTransport(transport.Options{})

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	entevent "github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/facebook/fbfake"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -22,24 +22,12 @@ import (
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
 )
 
-// replyClock is the inbox's clock in these tests, moved by hand.
-type replyClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *replyClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
 // replyEnv is a server whose provider base URLs point at the Zalo and
 // Facebook fakes, with an organization that has a Zalo OA and a Facebook
 // page, each with one customer conversation.
 type replyEnv struct {
 	*env
-	clock *replyClock
+	clock *clocktest.Clock
 	zalo  *zalofake.Server
 	fb    *fbfake.Fake
 	files *httptest.Server
@@ -54,7 +42,7 @@ type replyEnv struct {
 func newReplyEnv(t *testing.T) *replyEnv {
 	t.Helper()
 	r := &replyEnv{
-		clock: &replyClock{now: time.Now().UTC().Truncate(time.Second)},
+		clock: clocktest.New(time.Now().UTC().Truncate(time.Second)),
 		zalo:  zalofake.New(t), fb: fbfake.New(t),
 		oaUser: "zalo-user-42", psid: "psid-42",
 	}
@@ -178,9 +166,7 @@ func TestSendMessageEndToEnd(t *testing.T) {
 			}, "RESPONSE Chào chị, em gửi báo giá to " + r.psid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r.clock.mu.Lock()
-			r.clock.now = r.clock.now.Add(time.Minute)
-			r.clock.mu.Unlock()
+			r.clock.Advance(time.Minute)
 			in := tc.in
 			in["conversationId"] = tc.conv()
 			var out struct{ SendMessage sentOut }
@@ -196,8 +182,8 @@ func TestSendMessageEndToEnd(t *testing.T) {
 
 			var st messageStatusOut
 			r.must(r.tn.agentToken, messageByID, map[string]any{"id": m.ID}, &st)
-			// failure_reason is an optional, not nillable, column: "" when none.
-			if st.Node.Status != "SENT" || st.Node.SentAt == nil || st.Node.FailureReason != nil && *st.Node.FailureReason != "" {
+			// A message that has not failed has no failure reason: null.
+			if st.Node.Status != "SENT" || st.Node.SentAt == nil || st.Node.FailureReason != nil {
 				t.Fatalf("after delivery: %+v", st.Node)
 			}
 			if got := tc.provider(); got != tc.want {
@@ -270,9 +256,7 @@ func TestSendMessageFailuresThroughTheAPI(t *testing.T) {
 			r.deliver()
 			m := r.db.Client.Message.GetX(r.sys(), gid.ID(out.SendMessage.ID))
 			if m.NextAttemptAt != nil {
-				r.clock.mu.Lock()
-				r.clock.now = *m.NextAttemptAt
-				r.clock.mu.Unlock()
+				r.clock.Set(*m.NextAttemptAt)
 			}
 		}
 		var st messageStatusOut

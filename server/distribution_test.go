@@ -16,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/event"
@@ -34,7 +35,7 @@ type distEnv struct {
 	org    gid.ID
 	zfake  *zalofake.Server
 	oa     gid.ID
-	clock  *testClock
+	clock  *clocktest.Clock
 	agents []distAgent
 	users  atomic.Int64
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,73 @@ func orgOf(t *testing.T, e *env, tn *tenant) gid.ID {
 	}
 	e.must(tn.ownerToken, `{ me { organization { id } } }`, nil, &me)
 	return me.Me.Organization.ID
+}
+
+// TestSubscriptionSlowSubscriberResumes follows messageEvents with a client
+// that stops reading: the server's writes block, the stream's threshold (8
+// here) is passed, and the subscription ends with RESUME_FROM_CURSOR after
+// the events it had sent. Resuming from the last cursor received delivers
+// the rest, in order, with no gap and no duplicate; publishers and other
+// subscribers were never held up.
+func TestSubscriptionSlowSubscriberResumes(t *testing.T) {
+	e := newEnv(t, func(_ *Config, o *appOptions) { o.streamBuffer = 8 })
+	tn := e.newTenant("Slow Org")
+	f := newInboxFixture(t, e, orgOf(t, e, tn), gid.ID(tn.ownerID), channel.ChatPermissionSHARED)
+
+	fromStart := map[string]any{"after": event.Start.String()}
+	slow := subscribe(t, e, tn.agentToken, messageEventsQuery, fromStart)
+	fast := subscribe(t, e, tn.ownerToken, messageEventsQuery, fromStart)
+
+	// 25 MB of events is more than the kernel buffers of both ends hold,
+	// so the server's writes to the slow subscriber block.
+	const total = 200
+	big := strings.Repeat("x", 128<<10)
+	var sent []string
+	for i := range total {
+		text := fmt.Sprintf("%04d %s", i, big)
+		addMessage(t, e, f, text)
+		sent = append(sent, text[:4])
+		var ev messageEventOut
+		fast.next(&ev) // the other subscriber keeps up throughout
+		if got := ev.MessageEvents.Message.Text[:4]; got != sent[i] {
+			t.Fatalf("the fast subscriber got %s, want %s", got, sent[i])
+		}
+	}
+
+	// Now read what the slow subscriber was sent: a prefix of the events,
+	// then the error telling it to resume, then the end.
+	var got []string
+	var last string
+	for {
+		m := slow.read()
+		if m["type"] == "complete" {
+			break
+		}
+		raw, _ := json.Marshal(m["payload"])
+		var p struct {
+			Data   *messageEventOut
+			Errors []gqlError
+		}
+		_ = json.Unmarshal(raw, &p)
+		if len(p.Errors) > 0 {
+			if p.Errors[0].Extensions["code"] != "FAILED_PRECONDITION" || p.Errors[0].Extensions["reason"] != "RESUME_FROM_CURSOR" {
+				t.Fatalf("ended with %+v", p.Errors)
+			}
+			continue
+		}
+		got = append(got, p.Data.MessageEvents.Message.Text[:4])
+		last = p.Data.MessageEvents.Cursor
+	}
+	if len(got) == 0 || len(got) >= total || !slices.Equal(got, sent[:len(got)]) {
+		t.Fatalf("before the error the slow subscriber got %d events (%v…), want a proper prefix of %d", len(got), got[:min(len(got), 3)], total)
+	}
+
+	resumed := subscribe(t, e, tn.agentToken, messageEventsQuery, map[string]any{"after": last})
+	for _, want := range sent[len(got):] {
+		var ev messageEventOut
+		resumed.next(&ev)
+		if text := ev.MessageEvents.Message.Text[:4]; text != want {
+			t.Fatalf("after resuming got %s, want %s", text, want)
+		}
+	}
 }

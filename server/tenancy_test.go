@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 // TestCrossTenantMatrix calls every query and mutation that takes an ID with
@@ -35,18 +38,21 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	e.must(victim.ownerToken, `{ me { organization { id } } }`, nil, &me)
 	orgID := me.Me.Organization.ID
+	victimChannel := e.db.Client.Channel.Create().SetKind(channel.KindZALO_OA).SetExternalID("oa-victim").SetName("Victim OA").
+		SetConnectedByID(gid.ID(victim.ownerID)).SetLastConnectedAt(time.Now()).
+		SaveX(viewer.SystemContext(context.Background(), gid.ID(orgID))).ID
+	var auto struct{ CreateAutoMessage struct{ ID string } }
+	e.must(victim.ownerToken, `mutation($c: ID!) { createAutoMessage(input: {channelId: $c, kind: START, contents: ["Xin chào"]}) { id } }`,
+		map[string]any{"c": victimChannel}, &auto)
 
 	// Distribution: the victim's rule over its OA, a department, and a
 	// conversation; the intruder's own OA.
-	var oa struct{ ConnectZaloOA struct{ ID string } }
-	e.must(victim.ownerToken, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
-		map[string]any{"in": zaloInput("oa-victim")}, &oa)
 	var ownOA struct{ ConnectZaloOA struct{ ID string } }
 	e.must(intruder.ownerToken, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
 		map[string]any{"in": zaloInput("oa-intruder")}, &ownOA)
 	var rule struct{ CreateRule struct{ ID string } }
 	e.must(victim.ownerToken, `mutation($in: CreateRuleInput!) { createRule(input: $in) { id } }`, map[string]any{"in": map[string]any{
-		"name": "Victim rule", "channelIds": []string{oa.ConnectZaloOA.ID}, "agentIds": []string{victim.agentID}, "method": "SELF_CLAIM",
+		"name": "Victim rule", "channelIds": []gid.ID{victimChannel}, "agentIds": []string{victim.agentID}, "method": "SELF_CLAIM",
 	}}, &rule)
 	ruleID := rule.CreateRule.ID
 	var dep struct{ CreateDepartment struct{ ID string } }
@@ -72,11 +78,14 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"deleteTag", `mutation($id: ID!) { deleteTag(id: $id) }`, map[string]any{"id": tag.CreateTag.ID}},
 		{"updateCustomField", `mutation($id: ID!) { updateCustomField(id: $id, input: {label: "pwned"}) { id } }`, map[string]any{"id": field.CreateCustomField.ID}},
 		{"deleteCustomField", `mutation($id: ID!) { deleteCustomField(id: $id) }`, map[string]any{"id": field.CreateCustomField.ID}},
+		{"createAutoMessageOnForeignChannel", `mutation($c: ID!) { createAutoMessage(input: {channelId: $c, kind: OFFLINE, delaySeconds: 60, contents: ["x"]}) { id } }`, map[string]any{"c": victimChannel}},
+		{"updateAutoMessage", `mutation($id: ID!) { updateAutoMessage(id: $id, input: {contents: ["pwned"]}) { id } }`, map[string]any{"id": auto.CreateAutoMessage.ID}},
+		{"deleteAutoMessage", `mutation($id: ID!) { deleteAutoMessage(id: $id) }`, map[string]any{"id": auto.CreateAutoMessage.ID}},
 		{"createCustomerWithForeignOwner", `mutation($o: ID!) { createCustomer(input: {name: "x", ownerID: $o}) { id } }`, map[string]any{"o": victim.agentID}},
 		{"updateRule", `mutation($id: ID!) { updateRule(id: $id, input: {name: "pwned"}) { id } }`, map[string]any{"id": ruleID}},
 		{"deleteRule", `mutation($id: ID!) { deleteRule(id: $id) }`, map[string]any{"id": ruleID}},
 		{"createRuleWithForeignChannel", `mutation($c: ID!, $a: ID!) { createRule(input: {name: "x", channelIds: [$c], agentIds: [$a], method: ROUND_ROBIN}) { id } }`,
-			map[string]any{"c": oa.ConnectZaloOA.ID, "a": intruder.agentID}},
+			map[string]any{"c": victimChannel, "a": intruder.agentID}},
 		{"createRuleWithForeignAgent", `mutation($c: ID!, $a: ID!) { createRule(input: {name: "x", channelIds: [$c], agentIds: [$a], method: ROUND_ROBIN}) { id } }`,
 			map[string]any{"c": ownOA.ConnectZaloOA.ID, "a": victim.agentID}},
 		{"updateDepartment", `mutation($id: ID!) { updateDepartment(id: $id, input: {name: "pwned"}) { id } }`, map[string]any{"id": depID}},
@@ -91,7 +100,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 
 	for callerName, token := range callers {
-		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, ruleID, depID, conv} {
+		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
@@ -124,11 +133,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 		}
 		t.Run(callerName+"/listsAreIsolated", func(t *testing.T) {
 			var out struct {
-				Customers struct{ TotalCount int }
-				Tags      struct{ TotalCount int }
+				Customers    struct{ TotalCount int }
+				Tags         struct{ TotalCount int }
+				AutoMessages struct{ TotalCount int }
 			}
-			e.must(token, `{ customers { totalCount } tags { totalCount } }`, nil, &out)
-			if out.Customers.TotalCount != 1 || out.Tags.TotalCount != 0 {
+			e.must(token, `{ customers { totalCount } tags { totalCount } autoMessages { totalCount } }`, nil, &out)
+			if out.Customers.TotalCount != 1 || out.Tags.TotalCount != 0 || out.AutoMessages.TotalCount != 0 {
 				t.Fatalf("intruder sees %+v", out)
 			}
 		})
@@ -165,6 +175,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 		Departments struct {
 			Edges []struct{ Node struct{ Name string } }
 		}
+		AutoMessages struct {
+			Edges []struct{ Node struct{ Contents []string } }
+		}
 	}
 	e.must(victim.ownerToken, `{
 		customers(orderBy: [{field: NAME}]) { totalCount edges { node { name tags { name } } } }
@@ -173,6 +186,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		apiKeys { edges { node { revokedAt } } }
 		rules { edges { node { name } } }
 		departments { edges { node { name } } }
+		autoMessages { edges { node { contents } } }
 	}`, nil, &after)
 	// The seeded conversation's customer ("Khách victim") sorts first.
 	if after.Customers.TotalCount != 3 || after.Customers.Edges[1].Node.Name != "Nguyễn Văn A" || len(after.Customers.Edges[1].Node.Tags) != 1 {
@@ -189,6 +203,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if len(after.Rules.Edges) != 1 || after.Rules.Edges[0].Node.Name != "Victim rule" ||
 		len(after.Departments.Edges) != 1 || after.Departments.Edges[0].Node.Name != "Victim department" {
 		t.Fatalf("victim's distribution changed: %+v %+v", after.Rules, after.Departments)
+	}
+	if len(after.AutoMessages.Edges) != 1 || after.AutoMessages.Edges[0].Node.Contents[0] != "Xin chào" {
+		t.Fatalf("victim's auto-messages changed: %+v", after.AutoMessages)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/privacy"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/facebook/fbfake"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -49,26 +50,9 @@ const (
 	testFBPageToken   = "PAGE-TOKEN-fb"
 )
 
-// testClock is a clock that moves only when told.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newTestClock returns the webhook tests' clock.
+func newTestClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 }
 
 // webhookEnv is a server whose organization connected a Zalo OA (by its
@@ -84,16 +68,28 @@ type webhookEnv struct {
 	fbfake *fbfake.Fake
 	oa     *ent.Channel
 	page   *ent.Channel
-	clock  *testClock
+	clock  *clocktest.Clock
 	in     *inbox.Inbound
 	seq    atomic.Int64
 }
 
-func newWebhookEnv(t *testing.T) *webhookEnv {
+// newWebhookEnv builds the environment; opts configure its server, and
+// may use the fakes and the clock, which exist before it.
+func newWebhookEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *webhookEnv {
 	t.Helper()
-	w := &webhookEnv{env: newEnv(t), t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
+	w := &webhookEnv{t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
+	envOpts := []envOption{func(c *Config, _ *appOptions) {
+		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
+	}}
+	for _, o := range opts {
+		envOpts = append(envOpts, o(w))
+	}
+	w.env = newEnv(t, envOpts...)
 	w.tn = w.newTenant("Webhook Org")
-	w.zfake.AddOA(zalofake.OA{ID: testOAID, AccessToken: testZaloToken})
+	// The same app and token pair as zaloInput connects with, so that
+	// refreshes work.
+	w.zfake.SetApp("app-1", "APP-SECRET-zalo-1")
+	w.zfake.AddOA(zalofake.OA{ID: testOAID, AccessToken: testZaloToken, RefreshToken: "REFRESH-TOKEN-zalo-1"})
 	var z struct{ ConnectZaloOA struct{ ID gid.ID } }
 	w.must(w.tn.adminToken, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
 		map[string]any{"in": zaloInput(testOAID)}, &z)
@@ -923,6 +919,35 @@ func TestZaloProfileRetriesTransientFailures(t *testing.T) {
 	}
 	if c := w.db.Client.Customer.GetX(w.sys(), gone.CustomerID); c.Name != "Khách Zalo 7002" {
 		t.Fatalf("customer %q", c.Name)
+	}
+}
+
+// TestZaloProfileRefreshesAnExpiredToken reads a profile with an access
+// token Zalo no longer accepts (-216): the token is refreshed once and the
+// read retried, and the customer gets the profile's name.
+func TestZaloProfileRefreshesAnExpiredToken(t *testing.T) {
+	w := newWebhookEnv(t)
+	w.sendZalo(w.userEvent("user_send_text", "u-expired-7003", map[string]any{"msg_id": "p-exp", "text": "alo"}))
+	w.process()
+	w.zfake.SetUser("u-expired-7003", zalofake.User{DisplayName: "Phạm Thị Dung"})
+	w.zfake.ExpireToken(w.oa.ExternalID)
+
+	if n, err := w.in.FetchProfiles(context.Background()); err != nil || n != 1 {
+		t.Fatalf("FetchProfiles with an expired token = %d, %v", n, err)
+	}
+	if got := w.zfake.RefreshCount(); got != 1 {
+		t.Fatalf("%d refreshes, want 1", got)
+	}
+	idt := w.identityOf(w.oa, "u-expired-7003")
+	if c := w.db.Client.Customer.GetX(w.sys(), idt.CustomerID); c.Name != "Phạm Thị Dung" {
+		t.Fatalf("customer %q", c.Name)
+	}
+	creds, err := w.app.inbox.Open(w.db.Client.Channel.GetX(w.sys(), w.oa.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fake := w.zfake.OA(w.oa.ExternalID); creds.AccessToken != fake.AccessToken || creds.RefreshToken != fake.RefreshToken {
+		t.Error("the stored tokens are not the refreshed pair")
 	}
 }
 

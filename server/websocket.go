@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
@@ -18,24 +19,61 @@ import (
 // Close codes of the graphql-transport-ws protocol that api.md promises for
 // a rejected connection_init: 4401 when the caller is not authenticated,
 // 4403 when it is but may not use the event stream.
+// 4408 ends a connection that sent no connection_init in time.
 const (
 	closeUnauthorized = 4401
 	closeForbidden    = 4403
+	closeInitTimeout  = 4408
 )
 
+// WebSocket timings.
+const (
+	// wsInitTimeout is how long a new connection has to send
+	// connection_init.
+	wsInitTimeout = 10 * time.Second
+	// wsPingInterval is the graphql-transport-ws ping interval; a client
+	// that stops answering is dropped after two, so proxies never see an
+	// idle subscription and a vanished client is found in under a minute.
+	wsPingInterval = 25 * time.Second
+	// wsKeepAliveInterval is the legacy graphql-ws "ka" interval.
+	wsKeepAliveInterval = 15 * time.Second
+)
+
+// wsTimings are the WebSocket timings; tests shorten them.
+type wsTimings struct {
+	init, ping time.Duration
+}
+
+// orDefault fills unset timings with the defaults.
+func (t wsTimings) orDefault() wsTimings {
+	if t.init <= 0 {
+		t.init = wsInitTimeout
+	}
+	if t.ping <= 0 {
+		t.ping = wsPingInterval
+	}
+	return t
+}
+
 // wsConn remembers the hijacked connection of a WebSocket upgrade, so a
-// rejected connection_init can be closed with the protocol's code: gqlgen's
-// transport always closes with 1000.
+// rejected or missing connection_init can be closed with the protocol's
+// code: gqlgen's transport closes with 1000, or 1002 on its init timeout.
 type wsConn struct {
 	mu   sync.Mutex
 	conn net.Conn
+	// initTimer closes the connection with 4408 unless connection_init
+	// arrives first; inited says it did, timedOut that it did not.
+	initTimer *time.Timer
+	inited    bool
+	timedOut  bool
 }
 
 type wsConnKey struct{}
 
 // captureWebSocket wraps upgrade requests so their connection is reachable
-// from the connection_init handler through the request context.
-func captureWebSocket(next http.Handler) http.Handler {
+// from the connection_init handler through the request context, and starts
+// the init timeout once the connection is upgraded.
+func captureWebSocket(next http.Handler, initTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") == "" {
 			next.ServeHTTP(w, r)
@@ -43,23 +81,55 @@ func captureWebSocket(next http.Handler) http.Handler {
 		}
 		wc := &wsConn{}
 		ctx := context.WithValue(r.Context(), wsConnKey{}, wc)
-		next.ServeHTTP(&hijackCapture{ResponseWriter: w, wc: wc}, r.WithContext(ctx))
+		next.ServeHTTP(&hijackCapture{ResponseWriter: w, wc: wc, initTimeout: initTimeout}, r.WithContext(ctx))
 	})
 }
 
 type hijackCapture struct {
 	http.ResponseWriter
-	wc *wsConn
+	wc          *wsConn
+	initTimeout time.Duration
 }
 
 func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err == nil {
-		h.wc.mu.Lock()
-		h.wc.conn = conn
-		h.wc.mu.Unlock()
+		wc := h.wc
+		wc.mu.Lock()
+		wc.conn = conn
+		wc.initTimer = time.AfterFunc(h.initTimeout, wc.expireInit)
+		wc.mu.Unlock()
 	}
 	return conn, rw, err
+}
+
+// expireInit closes a connection that never sent connection_init; closing
+// the socket ends gqlgen's read loop and its cleanup.
+func (wc *wsConn) expireInit() {
+	wc.mu.Lock()
+	if wc.inited {
+		wc.mu.Unlock()
+		return
+	}
+	wc.timedOut = true
+	wc.mu.Unlock()
+	wc.closeWith(closeInitTimeout, "Connection initialisation timeout")
+	_ = wc.conn.Close()
+}
+
+// init records that connection_init arrived; it reports false when the
+// init timeout has already closed the connection.
+func (wc *wsConn) init() bool {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	if wc.timedOut {
+		return false
+	}
+	wc.inited = true
+	if wc.initTimer != nil {
+		wc.initTimer.Stop()
+	}
+	return true
 }
 
 func (h *hijackCapture) Unwrap() http.ResponseWriter { return h.ResponseWriter }
@@ -88,6 +158,9 @@ func (wc *wsConn) closeWith(code int, reason string) {
 // websocketInit authenticates connection_init and admits only viewers that
 // may follow the event stream: users, and API keys with the EVENTS scope.
 func (a *App) websocketInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	if wc, ok := ctx.Value(wsConnKey{}).(*wsConn); ok && !wc.init() {
+		return ctx, nil, apierr.New(apierr.Unauthenticated, "connection initialisation timeout")
+	}
 	ctx, ack, err := a.auth.WebsocketInit(ctx, p)
 	code := closeUnauthorized
 	if err == nil && !viewer.FromContext(ctx).Has(viewer.ScopeEvents) {

@@ -69,6 +69,8 @@ const (
 	EdgeRule = "rule"
 	// EdgeConversations holds the string denoting the conversations edge name in mutations.
 	EdgeConversations = "conversations"
+	// EdgeAutoMessages holds the string denoting the auto_messages edge name in mutations.
+	EdgeAutoMessages = "auto_messages"
 	// Table holds the table name of the channel in the database.
 	Table = "channels"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -99,6 +101,13 @@ const (
 	ConversationsInverseTable = "conversations"
 	// ConversationsColumn is the table column denoting the conversations relation/edge.
 	ConversationsColumn = "channel_id"
+	// AutoMessagesTable is the table that holds the auto_messages relation/edge.
+	AutoMessagesTable = "auto_messages"
+	// AutoMessagesInverseTable is the table name for the AutoMessage entity.
+	// It exists in this package in order to avoid circular dependency with the "automessage" package.
+	AutoMessagesInverseTable = "auto_messages"
+	// AutoMessagesColumn is the table column denoting the auto_messages relation/edge.
+	AutoMessagesColumn = "channel_id"
 )
 
 // Columns holds all SQL columns for channel fields.
@@ -376,6 +385,20 @@ func ByConversations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newConversationsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByAutoMessagesCount orders the results by auto_messages count.
+func ByAutoMessagesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newAutoMessagesStep(), opts...)
+	}
+}
+
+// ByAutoMessages orders the results by auto_messages terms.
+func ByAutoMessages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAutoMessagesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newOrganizationStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -402,6 +425,13 @@ func newConversationsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ConversationsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, true, ConversationsTable, ConversationsColumn),
+	)
+}
+func newAutoMessagesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AutoMessagesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, true, AutoMessagesTable, AutoMessagesColumn),
 	)
 }
 

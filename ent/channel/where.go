@@ -1273,6 +1273,29 @@ func HasConversationsWith(preds ...predicate.Conversation) predicate.Channel {
 	})
 }
 
+// HasAutoMessages applies the HasEdge predicate on the "auto_messages" edge.
+func HasAutoMessages() predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, AutoMessagesTable, AutoMessagesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAutoMessagesWith applies the HasEdge predicate on the "auto_messages" edge with a given conditions (other predicates).
+func HasAutoMessagesWith(preds ...predicate.AutoMessage) predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := newAutoMessagesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Channel) predicate.Channel {
 	return predicate.Channel(sql.AndPredicates(predicates...))

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -112,6 +113,33 @@ func (f TraverseAPIKey) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.APIKeyQuery", q)
+}
+
+// The AutoMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AutoMessageFunc func(context.Context, *ent.AutoMessageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AutoMessageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AutoMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AutoMessageQuery", q)
+}
+
+// The TraverseAutoMessage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAutoMessage func(context.Context, *ent.AutoMessageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAutoMessage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAutoMessage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AutoMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AutoMessageQuery", q)
 }
 
 // The ChannelFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -632,6 +660,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
+	case *ent.AutoMessageQuery:
+		return &query[*ent.AutoMessageQuery, predicate.AutoMessage, automessage.OrderOption]{typ: ent.TypeAutoMessage, tq: q}, nil
 	case *ent.ChannelQuery:
 		return &query[*ent.ChannelQuery, predicate.Channel, channel.OrderOption]{typ: ent.TypeChannel, tq: q}, nil
 	case *ent.ConversationQuery:

@@ -47,6 +47,8 @@ const (
 	FieldSenderType = "sender_type"
 	// FieldSenderUserID holds the string denoting the sender_user_id field in the database.
 	FieldSenderUserID = "sender_user_id"
+	// FieldAutoMessageID holds the string denoting the auto_message_id field in the database.
+	FieldAutoMessageID = "auto_message_id"
 	// FieldSentAt holds the string denoting the sent_at field in the database.
 	FieldSentAt = "sent_at"
 	// FieldDeliveredAt holds the string denoting the delivered_at field in the database.
@@ -67,6 +69,8 @@ const (
 	EdgeChannel = "channel"
 	// EdgeSenderUser holds the string denoting the sender_user edge name in mutations.
 	EdgeSenderUser = "sender_user"
+	// EdgeAutoMessage holds the string denoting the auto_message edge name in mutations.
+	EdgeAutoMessage = "auto_message"
 	// Table holds the table name of the message in the database.
 	Table = "messages"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -97,6 +101,13 @@ const (
 	SenderUserInverseTable = "users"
 	// SenderUserColumn is the table column denoting the sender_user relation/edge.
 	SenderUserColumn = "sender_user_id"
+	// AutoMessageTable is the table that holds the auto_message relation/edge.
+	AutoMessageTable = "messages"
+	// AutoMessageInverseTable is the table name for the AutoMessage entity.
+	// It exists in this package in order to avoid circular dependency with the "automessage" package.
+	AutoMessageInverseTable = "auto_messages"
+	// AutoMessageColumn is the table column denoting the auto_message relation/edge.
+	AutoMessageColumn = "auto_message_id"
 )
 
 // Columns holds all SQL columns for message fields.
@@ -116,6 +127,7 @@ var Columns = []string{
 	FieldFailureReason,
 	FieldSenderType,
 	FieldSenderUserID,
+	FieldAutoMessageID,
 	FieldSentAt,
 	FieldDeliveredAt,
 	FieldSeenAt,
@@ -342,6 +354,11 @@ func BySenderUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSenderUserID, opts...).ToFunc()
 }
 
+// ByAutoMessageID orders the results by the auto_message_id field.
+func ByAutoMessageID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAutoMessageID, opts...).ToFunc()
+}
+
 // BySentAt orders the results by the sent_at field.
 func BySentAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSentAt, opts...).ToFunc()
@@ -399,6 +416,13 @@ func BySenderUserField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newSenderUserStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByAutoMessageField orders the results by auto_message field.
+func ByAutoMessageField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAutoMessageStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newOrganizationStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -425,6 +449,13 @@ func newSenderUserStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SenderUserInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, SenderUserTable, SenderUserColumn),
+	)
+}
+func newAutoMessageStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AutoMessageInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, AutoMessageTable, AutoMessageColumn),
 	)
 }
 

@@ -101,6 +101,11 @@ func SenderUserID(v gid.ID) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldSenderUserID, v))
 }
 
+// AutoMessageID applies equality check predicate on the "auto_message_id" field. It's identical to AutoMessageIDEQ.
+func AutoMessageID(v gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldAutoMessageID, v))
+}
+
 // SentAt applies equality check predicate on the "sent_at" field. It's identical to SentAtEQ.
 func SentAt(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldSentAt, v))
@@ -816,6 +821,86 @@ func SenderUserIDContainsFold(v gid.ID) predicate.Message {
 	return predicate.Message(sql.FieldContainsFold(FieldSenderUserID, vc))
 }
 
+// AutoMessageIDEQ applies the EQ predicate on the "auto_message_id" field.
+func AutoMessageIDEQ(v gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldAutoMessageID, v))
+}
+
+// AutoMessageIDNEQ applies the NEQ predicate on the "auto_message_id" field.
+func AutoMessageIDNEQ(v gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldAutoMessageID, v))
+}
+
+// AutoMessageIDIn applies the In predicate on the "auto_message_id" field.
+func AutoMessageIDIn(vs ...gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldAutoMessageID, vs...))
+}
+
+// AutoMessageIDNotIn applies the NotIn predicate on the "auto_message_id" field.
+func AutoMessageIDNotIn(vs ...gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldAutoMessageID, vs...))
+}
+
+// AutoMessageIDGT applies the GT predicate on the "auto_message_id" field.
+func AutoMessageIDGT(v gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldAutoMessageID, v))
+}
+
+// AutoMessageIDGTE applies the GTE predicate on the "auto_message_id" field.
+func AutoMessageIDGTE(v gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldAutoMessageID, v))
+}
+
+// AutoMessageIDLT applies the LT predicate on the "auto_message_id" field.
+func AutoMessageIDLT(v gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldAutoMessageID, v))
+}
+
+// AutoMessageIDLTE applies the LTE predicate on the "auto_message_id" field.
+func AutoMessageIDLTE(v gid.ID) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldAutoMessageID, v))
+}
+
+// AutoMessageIDContains applies the Contains predicate on the "auto_message_id" field.
+func AutoMessageIDContains(v gid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldContains(FieldAutoMessageID, vc))
+}
+
+// AutoMessageIDHasPrefix applies the HasPrefix predicate on the "auto_message_id" field.
+func AutoMessageIDHasPrefix(v gid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldHasPrefix(FieldAutoMessageID, vc))
+}
+
+// AutoMessageIDHasSuffix applies the HasSuffix predicate on the "auto_message_id" field.
+func AutoMessageIDHasSuffix(v gid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldHasSuffix(FieldAutoMessageID, vc))
+}
+
+// AutoMessageIDIsNil applies the IsNil predicate on the "auto_message_id" field.
+func AutoMessageIDIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldAutoMessageID))
+}
+
+// AutoMessageIDNotNil applies the NotNil predicate on the "auto_message_id" field.
+func AutoMessageIDNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldAutoMessageID))
+}
+
+// AutoMessageIDEqualFold applies the EqualFold predicate on the "auto_message_id" field.
+func AutoMessageIDEqualFold(v gid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldEqualFold(FieldAutoMessageID, vc))
+}
+
+// AutoMessageIDContainsFold applies the ContainsFold predicate on the "auto_message_id" field.
+func AutoMessageIDContainsFold(v gid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldContainsFold(FieldAutoMessageID, vc))
+}
+
 // SentAtEQ applies the EQ predicate on the "sent_at" field.
 func SentAtEQ(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldSentAt, v))
@@ -1190,6 +1275,29 @@ func HasSenderUser() predicate.Message {
 func HasSenderUserWith(preds ...predicate.User) predicate.Message {
 	return predicate.Message(func(s *sql.Selector) {
 		step := newSenderUserStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasAutoMessage applies the HasEdge predicate on the "auto_message" edge.
+func HasAutoMessage() predicate.Message {
+	return predicate.Message(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, AutoMessageTable, AutoMessageColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAutoMessageWith applies the HasEdge predicate on the "auto_message" edge with a given conditions (other predicates).
+func HasAutoMessageWith(preds ...predicate.AutoMessage) predicate.Message {
+	return predicate.Message(func(s *sql.Selector) {
+		step := newAutoMessageStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

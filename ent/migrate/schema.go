@@ -50,6 +50,65 @@ var (
 			},
 		},
 	}
+	// AutoMessagesColumns holds the columns for the "auto_messages" table.
+	AutoMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"GREETING", "START", "NO_REPLY", "OFFLINE"}},
+		{Name: "title", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "path", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "contents", Type: field.TypeJSON},
+		{Name: "delay_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "interval_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "resend_as_message", Type: field.TypeBool, Default: false},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+	}
+	// AutoMessagesTable holds the schema information for the "auto_messages" table.
+	AutoMessagesTable = &schema.Table{
+		Name:       "auto_messages",
+		Columns:    AutoMessagesColumns,
+		PrimaryKey: []*schema.Column{AutoMessagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "auto_messages_organizations_organization",
+				Columns:    []*schema.Column{AutoMessagesColumns[11]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "auto_messages_channels_channel",
+				Columns:    []*schema.Column{AutoMessagesColumns[12]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "automessage_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{AutoMessagesColumns[11]},
+			},
+			{
+				Name:    "automessage_channel_id_path",
+				Unique:  true,
+				Columns: []*schema.Column{AutoMessagesColumns[12], AutoMessagesColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "kind = 'GREETING'",
+				},
+			},
+			{
+				Name:    "automessage_channel_id_kind",
+				Unique:  true,
+				Columns: []*schema.Column{AutoMessagesColumns[12], AutoMessagesColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "kind <> 'GREETING'",
+				},
+			},
+		},
+	}
 	// ChannelsColumns holds the columns for the "channels" table.
 	ChannelsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -596,6 +655,7 @@ var (
 		{Name: "conversation_id", Type: field.TypeString, Size: 40},
 		{Name: "channel_id", Type: field.TypeString, Size: 40},
 		{Name: "sender_user_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "auto_message_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// MessagesTable holds the schema information for the "messages" table.
 	MessagesTable = &schema.Table{
@@ -625,6 +685,12 @@ var (
 				Symbol:     "messages_users_sender_user",
 				Columns:    []*schema.Column{MessagesColumns[20]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "messages_auto_messages_auto_message",
+				Columns:    []*schema.Column{MessagesColumns[21]},
+				RefColumns: []*schema.Column{AutoMessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -1015,6 +1081,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AutoMessagesTable,
 		ChannelsTable,
 		ConversationsTable,
 		CustomFieldsTable,
@@ -1041,6 +1108,8 @@ var (
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = OrganizationsTable
 	APIKeysTable.ForeignKeys[1].RefTable = UsersTable
+	AutoMessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	AutoMessagesTable.ForeignKeys[1].RefTable = ChannelsTable
 	ChannelsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ChannelsTable.ForeignKeys[1].RefTable = UsersTable
 	ChannelsTable.ForeignKeys[2].RefTable = RulesTable
@@ -1067,6 +1136,7 @@ func init() {
 	MessagesTable.ForeignKeys[1].RefTable = ConversationsTable
 	MessagesTable.ForeignKeys[2].RefTable = ChannelsTable
 	MessagesTable.ForeignKeys[3].RefTable = UsersTable
+	MessagesTable.ForeignKeys[4].RefTable = AutoMessagesTable
 	MessageTemplatesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	OffersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	OffersTable.ForeignKeys[1].RefTable = ConversationsTable

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -96,6 +97,74 @@ func init() {
 	apikey.DefaultID = apikeyDescID.Default.(func() gid.ID)
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	apikey.IDValidator = apikeyDescID.Validators[0].(func(string) error)
+	automessageMixin := schema.AutoMessage{}.Mixin()
+	automessage.Policy = privacy.NewPolicies(automessageMixin[2], schema.AutoMessage{})
+	automessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := automessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	automessageMixinHooks2 := automessageMixin[2].Hooks()
+	automessageHooks := schema.AutoMessage{}.Hooks()
+
+	automessage.Hooks[1] = automessageMixinHooks2[0]
+
+	automessage.Hooks[2] = automessageHooks[0]
+	automessageMixinFields0 := automessageMixin[0].Fields()
+	_ = automessageMixinFields0
+	automessageMixinFields1 := automessageMixin[1].Fields()
+	_ = automessageMixinFields1
+	automessageMixinFields2 := automessageMixin[2].Fields()
+	_ = automessageMixinFields2
+	automessageFields := schema.AutoMessage{}.Fields()
+	_ = automessageFields
+	// automessageDescCreatedAt is the schema descriptor for created_at field.
+	automessageDescCreatedAt := automessageMixinFields1[0].Descriptor()
+	// automessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	automessage.DefaultCreatedAt = automessageDescCreatedAt.Default.(func() time.Time)
+	// automessageDescUpdatedAt is the schema descriptor for updated_at field.
+	automessageDescUpdatedAt := automessageMixinFields1[1].Descriptor()
+	// automessage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	automessage.DefaultUpdatedAt = automessageDescUpdatedAt.Default.(func() time.Time)
+	// automessage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	automessage.UpdateDefaultUpdatedAt = automessageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// automessageDescOrganizationID is the schema descriptor for organization_id field.
+	automessageDescOrganizationID := automessageMixinFields2[0].Descriptor()
+	// automessage.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	automessage.OrganizationIDValidator = automessageDescOrganizationID.Validators[0].(func(string) error)
+	// automessageDescTitle is the schema descriptor for title field.
+	automessageDescTitle := automessageFields[2].Descriptor()
+	// automessage.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	automessage.TitleValidator = automessageDescTitle.Validators[0].(func(string) error)
+	// automessageDescPath is the schema descriptor for path field.
+	automessageDescPath := automessageFields[3].Descriptor()
+	// automessage.PathValidator is a validator for the "path" field. It is called by the builders before save.
+	automessage.PathValidator = automessageDescPath.Validators[0].(func(string) error)
+	// automessageDescDelaySeconds is the schema descriptor for delay_seconds field.
+	automessageDescDelaySeconds := automessageFields[5].Descriptor()
+	// automessage.DefaultDelaySeconds holds the default value on creation for the delay_seconds field.
+	automessage.DefaultDelaySeconds = automessageDescDelaySeconds.Default.(int)
+	// automessageDescIntervalSeconds is the schema descriptor for interval_seconds field.
+	automessageDescIntervalSeconds := automessageFields[6].Descriptor()
+	// automessage.DefaultIntervalSeconds holds the default value on creation for the interval_seconds field.
+	automessage.DefaultIntervalSeconds = automessageDescIntervalSeconds.Default.(int)
+	// automessageDescResendAsMessage is the schema descriptor for resend_as_message field.
+	automessageDescResendAsMessage := automessageFields[7].Descriptor()
+	// automessage.DefaultResendAsMessage holds the default value on creation for the resend_as_message field.
+	automessage.DefaultResendAsMessage = automessageDescResendAsMessage.Default.(bool)
+	// automessageDescEnabled is the schema descriptor for enabled field.
+	automessageDescEnabled := automessageFields[8].Descriptor()
+	// automessage.DefaultEnabled holds the default value on creation for the enabled field.
+	automessage.DefaultEnabled = automessageDescEnabled.Default.(bool)
+	// automessageDescID is the schema descriptor for id field.
+	automessageDescID := automessageMixinFields0[0].Descriptor()
+	// automessage.DefaultID holds the default value on creation for the id field.
+	automessage.DefaultID = automessageDescID.Default.(func() gid.ID)
+	// automessage.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	automessage.IDValidator = automessageDescID.Validators[0].(func(string) error)
 	channelMixin := schema.Channel{}.Mixin()
 	channel.Policy = privacy.NewPolicies(channelMixin[2], schema.Channel{})
 	channel.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -698,7 +767,7 @@ func init() {
 	// message.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
 	message.FailureReasonValidator = messageDescFailureReason.Validators[0].(func(string) error)
 	// messageDescAttempts is the schema descriptor for attempts field.
-	messageDescAttempts := messageFields[14].Descriptor()
+	messageDescAttempts := messageFields[15].Descriptor()
 	// message.DefaultAttempts holds the default value on creation for the attempts field.
 	message.DefaultAttempts = messageDescAttempts.Default.(int)
 	// messageDescID is the schema descriptor for id field.

@@ -77,6 +77,7 @@ func (Channel) Edges() []ent.Edge {
 		edge.To("rule", Rule.Type).Field("rule_id").Unique(),
 		edge.From("conversations", Conversation.Type).Ref("channel").
 			Annotations(entgql.Skip()),
+		edge.From("auto_messages", AutoMessage.Type).Ref("channel"),
 	}
 }
 

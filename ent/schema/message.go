@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/privacy"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
@@ -52,6 +53,10 @@ func (Message) Fields() []ent.Field {
 			Annotations(entgql.Type("SenderType")),
 		field.String("sender_user_id").GoType(gid.ID("")).Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()),
+		// auto_message_id names the auto-message a SYSTEM message was sent
+		// for; it also tells auto-messages from replies.
+		field.String("auto_message_id").GoType(gid.ID("")).Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
 		field.Time("sent_at").Optional().Nillable(),
 		field.Time("delivered_at").Optional().Nillable(),
 		field.Time("seen_at").Optional().Nillable(),
@@ -70,6 +75,9 @@ func (Message) Edges() []ent.Edge {
 		edge.To("channel", Channel.Type).Field("channel_id").Unique().Required().Immutable().
 			Annotations(entgql.Skip()),
 		edge.To("sender_user", User.Type).Field("sender_user_id").Unique().Immutable(),
+		// Deleting an auto-message keeps the messages it sent.
+		edge.To("auto_message", AutoMessage.Type).Field("auto_message_id").Unique().Immutable().
+			Annotations(entsql.OnDelete(entsql.SetNull)),
 	}
 }
 

@@ -4,8 +4,9 @@ import "github.com/dakenh/dakenh/ent"
 
 // MessageEvent is one payload of the messageEvents subscription. Err, when
 // set, is the error the stream ends with (for example: resume from your last
-// cursor); it is reported through the cursor field so the client receives it
-// as a typed GraphQL error before the subscription completes.
+// cursor). Every field reports it, so the client receives it as a typed
+// GraphQL error before the subscription completes whatever it selected, and
+// no non-null field comes back empty as an internal error.
 type MessageEvent struct {
 	Cursor  string
 	Type    MessageEventType

@@ -3,7 +3,6 @@ package account_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -23,29 +23,11 @@ import (
 // t0 is the fake clock's starting time.
 var t0 = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
 
-// clock is a fake clock that only moves when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a fresh database with auth and account services; sign-up is
 // enabled unless the test builds its own account service.
 type env struct {
 	client *ent.Client
-	clock  *clock
+	clock  *clocktest.Clock
 	auth   *auth.Service
 	acct   *account.Service
 }
@@ -53,7 +35,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := dbtest.Open(t)
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	a := auth.New(db.Client, auth.Options{BcryptCost: bcrypt.MinCost, Now: c.Now})
 	return &env{client: db.Client, clock: c, auth: a, acct: account.New(db.Client, a, true)}
 }

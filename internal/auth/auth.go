@@ -5,6 +5,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -92,26 +93,47 @@ type Session struct {
 
 // Login checks an email and password, enforcing the failure limits per
 // account and per client address, and issues a session.
+//
+// Each login records itself as a failure before counting, and withdraws the
+// record unless it fails: concurrent attempts then count each other, so a
+// burst of guesses gets no more tries than the limits allow (the m-th
+// attempt to pass the check sees at least m failures).
 func (s *Service) Login(ctx context.Context, email, password, address string) (*Session, error) {
 	sys := viewer.SystemContext(ctx, "")
 	email = NormalizeEmail(email)
 	keys := []string{"email:" + email, "ip:" + address}
 	limits := []int{s.opts.MaxFailuresPerAccount, s.opts.MaxFailuresPerAddress}
-	since := s.opts.Now().Add(-s.opts.FailureWindow)
+	now := s.opts.Now()
+	bulk := make([]*ent.LoginAttemptCreate, len(keys))
+	for i, key := range keys {
+		bulk[i] = s.client.LoginAttempt.Create().SetKey(key).SetCreatedAt(now)
+	}
+	mine, err := s.client.LoginAttempt.CreateBulk(bulk...).Save(sys)
+	if err != nil {
+		return nil, err
+	}
+	withdraw := func() error {
+		_, err := s.client.LoginAttempt.Delete().Where(loginattempt.IDIn(mine[0].ID, mine[1].ID)).Exec(sys)
+		return err
+	}
+	since := now.Add(-s.opts.FailureWindow)
 	for i, key := range keys {
 		n, err := s.client.LoginAttempt.Query().
 			Where(loginattempt.Key(key), loginattempt.CreatedAtGT(since)).
 			Count(sys)
 		if err != nil {
-			return nil, err
+			return nil, errors.Join(err, withdraw())
 		}
-		if n >= limits[i] {
+		if n > limits[i] {
+			if err := withdraw(); err != nil {
+				return nil, err
+			}
 			return nil, apierr.New(apierr.RateLimited, "too many failed logins; try again later")
 		}
 	}
 	u, err := s.client.User.Query().Where(user.Email(email)).Only(sys)
 	if err != nil && !ent.IsNotFound(err) {
-		return nil, err
+		return nil, errors.Join(err, withdraw())
 	}
 	// bcrypt ignores bytes past 72, and no stored password is longer, so a
 	// longer one can only be wrong.
@@ -121,16 +143,12 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 			// Spend the same time as a wrong password for an unknown email.
 			checkPassword(s.dummy(), password)
 		}
-		bulk := make([]*ent.LoginAttemptCreate, len(keys))
-		for i, key := range keys {
-			bulk[i] = s.client.LoginAttempt.Create().SetKey(key).SetCreatedAt(s.opts.Now())
-		}
-		if err := s.client.LoginAttempt.CreateBulk(bulk...).Exec(sys); err != nil {
-			return nil, err
-		}
-		return nil, errBadCredentials
+		return nil, errBadCredentials // the records stay: it failed
 	}
-	if _, err := s.client.LoginAttempt.Delete().Where(loginattempt.Key(keys[0])).Exec(sys); err != nil {
+	// A success clears the account's failures, not the address's.
+	if _, err := s.client.LoginAttempt.Delete().
+		Where(loginattempt.Or(loginattempt.Key(keys[0]), loginattempt.ID(mine[1].ID))).
+		Exec(sys); err != nil {
 		return nil, err
 	}
 	orgCtx := viewer.SystemContext(ctx, u.OrganizationID)

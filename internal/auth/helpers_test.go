@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	_ "github.com/dakenh/dakenh/ent/runtime"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -24,42 +24,17 @@ import (
 // read-back times compare equal on both databases.
 var t0 = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
 
-// clock is a fake clock that only moves when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set moves the clock to t, forwards or backwards.
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // env is a fresh database with an auth service on a fake clock.
 type env struct {
 	client *ent.Client
-	clock  *clock
+	clock  *clocktest.Clock
 	auth   *auth.Service
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := dbtest.Open(t)
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	return &env{
 		client: db.Client,
 		clock:  c,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -319,5 +320,43 @@ func TestLoginIgnoresNoBytesPast72(t *testing.T) {
 	}
 	if _, err := e.auth.Login(t.Context(), chuEmail, pw72+"anything", "10.0.0.1"); apierr.CodeOf(err) != apierr.Unauthenticated {
 		t.Fatalf("a longer password logged in: %v", err)
+	}
+}
+
+// TestLoginLimitHoldsUnderConcurrency sends a burst of wrong passwords for
+// one account at once: no more of them may reach the password check than
+// the limit allows, and only those are recorded.
+func TestLoginLimitHoldsUnderConcurrency(t *testing.T) {
+	e := newEnv(t)
+	svc := newService(e, 5, 1000, time.Minute)
+	org := e.org(t, "Công ty")
+	e.user(t, org, viewer.RoleOwner, chuEmail, chuPassword)
+
+	const burst = 30
+	codes := make(chan apierr.Code, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			_, err := svc.Login(t.Context(), chuEmail, "sai-mật-khẩu", fmt.Sprint("10.0.0.", i))
+			codes <- apierr.CodeOf(err)
+		})
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for c := range codes {
+		switch c {
+		case apierr.Unauthenticated:
+			checked++
+		case apierr.RateLimited:
+		default:
+			t.Fatalf("unexpected outcome %q", c)
+		}
+	}
+	if checked > 5 {
+		t.Errorf("%d of %d concurrent guesses reached the password check, want at most 5", checked, burst)
+	}
+	if got := e.attempts(t, "email:"+chuEmail); got != checked {
+		t.Errorf("%d failures recorded for %d checked guesses", got, checked)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	stdsql "database/sql"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
@@ -14,14 +16,45 @@ import (
 // may load edges in parallel.
 type Counter struct {
 	n atomic.Int64
+
+	mu sync.Mutex
+	// queries are the statements counted since the last Reset.
+	queries []string
 }
 
 // Count returns the number of statements executed since the last Reset.
 func (c *Counter) Count() int { return int(c.n.Load()) }
 
+// CountContaining returns how many of the statements executed since the
+// last Reset contain s, such as a table's quoted name.
+func (c *Counter) CountContaining(s string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, q := range c.queries {
+		if strings.Contains(q, s) {
+			n++
+		}
+	}
+	return n
+}
+
 // Reset sets the count to zero, typically after a test's fixtures are
 // created and just before the request under test.
-func (c *Counter) Reset() { c.n.Store(0) }
+func (c *Counter) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n.Store(0)
+	c.queries = nil
+}
+
+// add counts query.
+func (c *Counter) add(query string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n.Add(1)
+	c.queries = append(c.queries, query)
+}
 
 // wrap is the database.Config.WrapDriver hook that installs the counter.
 func (c *Counter) wrap(drv dialect.Driver) dialect.Driver {
@@ -38,13 +71,13 @@ type countingDriver struct {
 
 // Exec counts and forwards a statement.
 func (d *countingDriver) Exec(ctx context.Context, query string, args, v any) error {
-	d.c.n.Add(1)
+	d.c.add(query)
 	return d.Driver.Exec(ctx, query, args, v)
 }
 
 // Query counts and forwards a query.
 func (d *countingDriver) Query(ctx context.Context, query string, args, v any) error {
-	d.c.n.Add(1)
+	d.c.add(query)
 	return d.Driver.Query(ctx, query, args, v)
 }
 
@@ -57,7 +90,7 @@ func (d *countingDriver) ExecContext(ctx context.Context, query string, args ...
 	if !ok {
 		return nil, fmt.Errorf("dbtest: driver %T does not support ExecContext", d.Driver)
 	}
-	d.c.n.Add(1)
+	d.c.add(query)
 	return ex.ExecContext(ctx, query, args...)
 }
 
@@ -70,7 +103,7 @@ func (d *countingDriver) QueryContext(ctx context.Context, query string, args ..
 	if !ok {
 		return nil, fmt.Errorf("dbtest: driver %T does not support QueryContext", d.Driver)
 	}
-	d.c.n.Add(1)
+	d.c.add(query)
 	return q.QueryContext(ctx, query, args...)
 }
 
@@ -107,13 +140,13 @@ type countingTx struct {
 
 // Exec counts and forwards a statement.
 func (t *countingTx) Exec(ctx context.Context, query string, args, v any) error {
-	t.c.n.Add(1)
+	t.c.add(query)
 	return t.Tx.Exec(ctx, query, args, v)
 }
 
 // Query counts and forwards a query.
 func (t *countingTx) Query(ctx context.Context, query string, args, v any) error {
-	t.c.n.Add(1)
+	t.c.add(query)
 	return t.Tx.Query(ctx, query, args, v)
 }
 
@@ -125,7 +158,7 @@ func (t *countingTx) ExecContext(ctx context.Context, query string, args ...any)
 	if !ok {
 		return nil, fmt.Errorf("dbtest: transaction %T does not support ExecContext", t.Tx)
 	}
-	t.c.n.Add(1)
+	t.c.add(query)
 	return ex.ExecContext(ctx, query, args...)
 }
 
@@ -137,6 +170,6 @@ func (t *countingTx) QueryContext(ctx context.Context, query string, args ...any
 	if !ok {
 		return nil, fmt.Errorf("dbtest: transaction %T does not support QueryContext", t.Tx)
 	}
-	t.c.n.Add(1)
+	t.c.add(query)
 	return q.QueryContext(ctx, query, args...)
 }

@@ -394,10 +394,10 @@ func TestPresenceExpiresWithoutSockets(t *testing.T) {
 	f.rule(schematype.Sequential, keep, a...)
 	f.presence(online, a...)
 	c := f.arrive(f.channel)
-	f.clock.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	// Agent 2 was seen a minute after Agent 1 set their presence.
 	f.presence(online, a[1])
-	if n, err := f.engine.ExpirePresence(context.Background(), f.clock.now().Add(-30*time.Second)); err != nil || n != 1 {
+	if n, err := f.engine.ExpirePresence(context.Background(), f.clock.Now().Add(-30*time.Second)); err != nil || n != 1 {
 		t.Fatalf("ExpirePresence: %d, %v", n, err)
 	}
 	got, err := f.client.User.Get(f.sys(), a[0].ID)
@@ -407,7 +407,7 @@ func TestPresenceExpiresWithoutSockets(t *testing.T) {
 	if s := f.state(c.ID); s != "OFFERED Agent 2" {
 		t.Fatalf("the stale agent's offer moved: %s", s)
 	}
-	if n, _ := f.engine.ExpirePresence(context.Background(), f.clock.now().Add(-30*time.Second)); n != 0 {
+	if n, _ := f.engine.ExpirePresence(context.Background(), f.clock.Now().Add(-30*time.Second)); n != 0 {
 		t.Fatalf("expired again: %d", n)
 	}
 }

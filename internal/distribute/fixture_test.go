@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
@@ -28,24 +28,6 @@ import (
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
-// clock is a clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fixture is an organization with an OWNER, agents (all OFFLINE), a SHARED
 // Zalo OA, the engine on a test clock and a timer worker running its
 // timers.
@@ -54,7 +36,7 @@ type fixture struct {
 	client  *ent.Client
 	engine  *distribute.Engine
 	timers  *timer.Worker
-	clock   *clock
+	clock   *clocktest.Clock
 	org     gid.ID
 	owner   *ent.User
 	agents  []*ent.User
@@ -69,9 +51,9 @@ func newFixture(t *testing.T, agents int) *fixture {
 	t.Helper()
 	client := dbtest.Open(t).Client
 	tenancy.Guard(client)
-	f := &fixture{t: t, client: client, clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}}
-	f.engine = distribute.New(client, distribute.Options{Now: f.clock.now, Intn: f.intn})
-	f.timers = timer.NewWorker(client, nil, f.clock.now)
+	f := &fixture{t: t, client: client, clock: clocktest.New(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))}
+	f.engine = distribute.New(client, distribute.Options{Now: f.clock.Now, Intn: f.intn})
+	f.timers = timer.NewWorker(client, nil, f.clock.Now)
 	f.engine.Register(f.timers)
 	ctx := viewer.SystemContext(context.Background(), "")
 	org, err := client.Organization.Create().SetName("Chia hội thoại").Save(ctx)
@@ -117,7 +99,7 @@ func (f *fixture) user(name string, role viewer.Role) *ent.User {
 func (f *fixture) newChannel(name string, kind channel.Kind, perm channel.ChatPermission) *ent.Channel {
 	f.t.Helper()
 	ch, err := f.client.Channel.Create().SetKind(kind).SetExternalID(string(gid.New("Channel"))).SetName(name).
-		SetChatPermission(perm).SetConnectedByID(f.owner.ID).SetLastConnectedAt(f.clock.now()).Save(f.sys())
+		SetChatPermission(perm).SetConnectedByID(f.owner.ID).SetLastConnectedAt(f.clock.Now()).Save(f.sys())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -165,7 +147,7 @@ func (f *fixture) arrive(ch *ent.Channel) *ent.Conversation {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.clock.advance(time.Second) // keeps creation order unambiguous
+	f.clock.Advance(time.Second) // keeps creation order unambiguous
 	tx, err := f.client.Tx(ctx)
 	if err != nil {
 		f.t.Fatal(err)
@@ -173,7 +155,7 @@ func (f *fixture) arrive(ch *ent.Channel) *ent.Conversation {
 	defer tx.Rollback()
 	f.n++
 	cus := tx.Customer.Create().SetName(fmt.Sprint("Khách ", f.n)).SaveX(ctx)
-	c := tx.Conversation.Create().SetChannelID(ch.ID).SetCustomerID(cus.ID).SetCreatedAt(f.clock.now()).SaveX(ctx)
+	c := tx.Conversation.Create().SetChannelID(ch.ID).SetCustomerID(cus.ID).SetCreatedAt(f.clock.Now()).SaveX(ctx)
 	entries := []event.Entry{{OrgID: f.org, Topic: event.TopicConversation, Type: event.TypeCreated, ChannelID: ch.ID, ConversationID: c.ID}}
 	routed, err := f.engine.Route(ctx, tx, c, ch)
 	if err != nil {
@@ -236,7 +218,7 @@ func (f *fixture) name(id gid.ID) string {
 // runDue moves the clock and runs the timers then due.
 func (f *fixture) runDue(d time.Duration) int {
 	f.t.Helper()
-	f.clock.advance(d)
+	f.clock.Advance(d)
 	n, err := f.timers.RunDue(context.Background())
 	if err != nil {
 		f.t.Fatalf("RunDue: %v", err)

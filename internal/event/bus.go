@@ -19,6 +19,10 @@ type Notice struct {
 	// Resync says notices may have been lost (the bus was disconnected), so
 	// the receiver must re-read the log whatever Seq says.
 	Resync bool
+	// ticket, on a resync, is the moment (see ticket) the bus noticed the
+	// loss; receivers' re-reads then share queries begun after it instead
+	// of each taking its own ticket.
+	ticket uint64
 }
 
 // Bus carries notices between the writers of the event log and its readers,
@@ -97,7 +101,7 @@ func (s *subscription) close() {
 
 // merge combines two notices for the same organization.
 func merge(a, b Notice) Notice {
-	return Notice{OrgID: a.OrgID, Seq: max(a.Seq, b.Seq), Resync: a.Resync || b.Resync}
+	return Notice{OrgID: a.OrgID, Seq: max(a.Seq, b.Seq), Resync: a.Resync || b.Resync, ticket: max(a.ticket, b.ticket)}
 }
 
 // subscribe registers a mailbox for orgID.
@@ -148,9 +152,10 @@ func (h *hub) deliver(n Notice) {
 func (h *hub) resyncAll() {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	m := ticket()
 	for org, set := range h.subs {
 		for s := range set {
-			s.offer(Notice{OrgID: org, Resync: true})
+			s.offer(Notice{OrgID: org, Resync: true, ticket: m})
 		}
 	}
 }

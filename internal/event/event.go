@@ -45,10 +45,13 @@ const (
 	TopicConversation Topic = entevent.TopicCONVERSATION
 	// TopicCall events are about voice calls.
 	TopicCall Topic = entevent.TopicCALL
-	// TopicChannel events are about a channel. Whoever changes who may see a
-	// channel's conversations (chat permission, the connecting user) must
-	// append one, because streams cache conversation visibility until they
-	// see a CHANNEL event.
+	// TopicChannel events are about a channel.
+	//
+	// Streams cache who may see each conversation. Whoever changes that
+	// must append an event other than a MESSAGE one in the same
+	// transaction: naming the conversation (an assignment, an offer) makes
+	// streams ask again about it, and naming none (a channel's permission
+	// or owner changed) makes them ask again about every conversation.
 	TopicChannel Topic = entevent.TopicCHANNEL
 	// TopicUser events are about one user of the organization, such as a
 	// presence change; they must name the user.

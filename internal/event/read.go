@@ -3,6 +3,7 @@ package event
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dakenh/dakenh/ent"
@@ -15,10 +16,21 @@ import (
 // never holds the whole backlog in memory.
 const pageSize = 500
 
-// readTimeout bounds one read of the log. A read runs detached from the
+// readTimeout bounds one shared query. A query runs detached from the
 // context of the stream that started it, because other streams may be
 // waiting on it; the timeout is what stops it if the database hangs.
 const readTimeout = 30 * time.Second
+
+// moments numbers the beginnings of shared queries (log reads and
+// visibility checks) across the process. A stream that learns something
+// committed (a notice, a poll, an event it read) takes the current moment
+// as a ticket; any query numbered above it began afterwards and so sees
+// what had committed.
+var moments atomic.Uint64
+
+// ticket returns a number below that of every shared query beginning after
+// this call.
+func ticket() uint64 { return moments.Load() }
 
 // logReads shares reads of the log between streams. After a notice every
 // caught-up stream of the organization asks for the same page at once; with
@@ -26,23 +38,9 @@ const readTimeout = 30 * time.Second
 //
 // A stream may only join a read that began after whatever made it read (a
 // notice, a resync, a poll, its own start), or the read could predate the
-// very event it was told about. Reads are therefore numbered as they begin,
-// and a stream asks for a read numbered above the ticket it took when it
+// very event it was told about: it passes the ticket it took when it
 // learned there was something to read.
 var logReads = newFlights(readPage)
-
-// flights is a single-flight group whose callers can refuse flights that
-// began too early.
-type flights struct {
-	// query performs one read.
-	query func(context.Context, flightKey) ([]*ent.Event, error)
-
-	mu sync.Mutex
-	// began numbers reads as they begin.
-	began uint64
-	// inFlight holds the latest unfinished read per key.
-	inFlight map[flightKey]*flight
-}
 
 // flightKey identifies one page: the same position of the same log.
 type flightKey struct {
@@ -51,75 +49,98 @@ type flightKey struct {
 	after  int64
 }
 
-// newFlights returns an empty group whose reads run query.
-func newFlights(query func(context.Context, flightKey) ([]*ent.Event, error)) *flights {
-	return &flights{query: query, inFlight: make(map[flightKey]*flight)}
-}
-
 // readPage reads the page key names: up to pageSize events after key.after,
 // in order, as the system of key.org (the Event policy admits nobody else).
+// Before any stream sees the page, it tells the shared visibility cache
+// which answers the page's events may have changed.
 func readPage(ctx context.Context, key flightKey) ([]*ent.Event, error) {
-	return key.client.Event.Query().
+	page, err := key.client.Event.Query().
 		Where(entevent.SeqGT(key.after)).
 		Order(entevent.BySeq()).
 		Limit(pageSize).
 		All(viewer.SystemContext(ctx, key.org))
+	if err == nil {
+		visibility.invalidate(orgKey{key.client, key.org}, page)
+	}
+	return page, err
 }
 
-// flight is one read of a page; page and err are set before done closes.
-type flight struct {
+// flights is a single-flight group whose callers can refuse flights that
+// began too early: each caller passes a ticket, and joins only a flight
+// numbered above it.
+type flights[K comparable, V any] struct {
+	// query performs one flight.
+	query func(context.Context, K) (V, error)
+	// keep, if set, receives each successful result with its flight's
+	// number before the flight retires. A cache of results that looks
+	// itself up and joins under one lock, which keep also takes, then has
+	// no window in which a caller finds neither the result nor the flight.
+	keep func(K, V, uint64)
+
+	mu sync.Mutex
+	// inFlight holds the latest unfinished flight per key.
+	inFlight map[K]*flight[V]
+}
+
+// newFlights returns an empty group whose flights run query.
+func newFlights[K comparable, V any](query func(context.Context, K) (V, error)) *flights[K, V] {
+	return &flights[K, V]{query: query, inFlight: make(map[K]*flight[V])}
+}
+
+// flight is one query; val and err are set before done closes.
+type flight[V any] struct {
 	n    uint64
 	done chan struct{}
-	page []*ent.Event
+	val  V
 	err  error
 }
 
-// ticket returns a number below that of every read beginning after this
-// call.
-func (f *flights) ticket() uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.began
+// do returns the result of a flight for key numbered above ticket, joining
+// one in flight or beginning one, and that flight's number. The result is
+// shared between callers and must be treated as read-only.
+//
+// For the log this is sound because any read returns a gap-free prefix of
+// the log after its position (events commit in seq order), so a shared page
+// is exactly what a private read begun at the same moment would return.
+func (f *flights[K, V]) do(ctx context.Context, key K, ticket uint64) (V, uint64, error) {
+	return f.join(ctx, key, ticket).wait(ctx)
 }
 
-// read returns up to pageSize events of org's log after seq after, in
-// order, from a read numbered above ticket: joining one in flight, or
-// beginning one. Any read returns a gap-free prefix of the log after its
-// position (events commit in seq order), so a shared page is exactly what a
-// private read begun at the same moment would return. The returned events
-// are shared between callers.
-func (f *flights) read(ctx context.Context, client *ent.Client, org gid.ID, after int64, ticket uint64) ([]*ent.Event, error) {
-	fl := f.join(ctx, flightKey{client, org, after}, ticket)
+// wait returns the flight's result once it has landed.
+func (fl *flight[V]) wait(ctx context.Context) (V, uint64, error) {
 	select {
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		var zero V
+		return zero, 0, ctx.Err()
 	case <-fl.done:
-		return fl.page, fl.err
+		return fl.val, fl.n, fl.err
 	}
 }
 
 // join returns the latest flight for key if it began after ticket, or
 // begins a new one.
-func (f *flights) join(ctx context.Context, key flightKey, ticket uint64) *flight {
+func (f *flights[K, V]) join(ctx context.Context, key K, ticket uint64) *flight[V] {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl := f.inFlight[key]; fl != nil && fl.n > ticket {
 		return fl
 	}
-	f.began++
-	fl := &flight{n: f.began, done: make(chan struct{})}
+	fl := &flight[V]{n: moments.Add(1), done: make(chan struct{})}
 	f.inFlight[key] = fl
-	// The read's goroutine is owned by the flight: it ends when the query
+	// The query's goroutine is owned by the flight: it ends when the query
 	// returns, which readTimeout bounds whoever is waiting.
 	go f.run(context.WithoutCancel(ctx), key, fl)
 	return fl
 }
 
 // run performs fl's query and retires it.
-func (f *flights) run(ctx context.Context, key flightKey, fl *flight) {
+func (f *flights[K, V]) run(ctx context.Context, key K, fl *flight[V]) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	fl.page, fl.err = f.query(ctx, key)
+	fl.val, fl.err = f.query(ctx, key)
+	if fl.err == nil && f.keep != nil {
+		f.keep(key, fl.val, fl.n)
+	}
 	f.mu.Lock()
 	if f.inFlight[key] == fl {
 		delete(f.inFlight, key)

@@ -37,7 +37,7 @@ func TestFlights(t *testing.T) {
 		t.Error("a read of another page shared the flight")
 	}
 	<-started
-	ticket := f.ticket()
+	ticket := ticket()
 	second := f.join(ctx, key, ticket)
 	if second == first {
 		t.Fatal("a read asked for after its ticket joined an earlier one")
@@ -50,13 +50,13 @@ func TestFlights(t *testing.T) {
 	}
 	close(release)
 	<-started
-	for _, fl := range []*flight{first, second, otherPage} {
+	for _, fl := range []*flight[[]*ent.Event]{first, second, otherPage} {
 		<-fl.done
-		if fl.err != nil || len(fl.page) != 1 {
-			t.Errorf("flight %d: %v, %v", fl.n, fl.page, fl.err)
+		if fl.err != nil || len(fl.val) != 1 {
+			t.Errorf("flight %d: %v, %v", fl.n, fl.val, fl.err)
 		}
 	}
-	if first.page[0] == second.page[0] || queries.Load() != 3 {
+	if first.val[0] == second.val[0] || queries.Load() != 3 {
 		t.Errorf("%d queries, want 3 (two of the first page, one of the other)", queries.Load())
 	}
 	f.mu.Lock()

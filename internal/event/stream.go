@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-
 	"github.com/dakenh/dakenh/ent"
-	"github.com/dakenh/dakenh/ent/conversation"
 	entevent "github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -25,11 +21,14 @@ const (
 	// DefaultPoll is how often a stream re-reads the log without a
 	// notice. Notices can be lost (a crash between commit and publish, a
 	// publish that failed); the poll bounds how late that makes an event.
+	// The streams of a process poll together (see pollers).
 	DefaultPoll = 5 * time.Second
-	// visibilityCacheSize bounds the per-stream cache of which
-	// conversations the viewer may see; an agent's live traffic touches
-	// far fewer conversations than this at a time.
-	visibilityCacheSize = 256
+	// outCapacity caps the capacity of a stream's channel. Buffer, not
+	// the channel, is the slow-consumer threshold: a full channel makes
+	// the stream wait while it counts the events behind, so the channel
+	// needs only a little slack, and 10,000 idle streams do not each hold
+	// Buffer slots.
+	outCapacity = 16
 )
 
 // ReasonResumeFromCursor is the extensions.reason of errors that end a
@@ -67,12 +66,11 @@ type Options struct {
 	// After is where to start: the stream delivers the events after it.
 	// The zero Cursor means from now.
 	After Cursor
-	// Buffer is the capacity of the stream's channel; 0 means
-	// DefaultBuffer. It is also the slow-consumer threshold: while the
-	// channel is full the stream waits, but only until Buffer events of
-	// the organization's log (seen by this viewer or not) committed after
-	// the stream started are queued behind the waiting one; then it ends
-	// with ErrSlowConsumer.
+	// Buffer is the slow-consumer threshold; 0 means DefaultBuffer.
+	// While the stream's channel (of capacity min(Buffer, 16)) is full the
+	// stream waits, but only until Buffer events of the organization's log
+	// (seen by this viewer or not) committed after the stream started are
+	// queued behind the waiting one; then it ends with ErrSlowConsumer.
 	Buffer int
 	// Poll is the safety-poll interval: 0 means DefaultPoll, a negative
 	// value turns polling off (for tests proving that notices alone
@@ -96,7 +94,7 @@ type Delivery struct {
 // order. One goroutine, owned by the context given to Subscribe, feeds it;
 // cancelling that context ends it.
 type Stream struct {
-	// out has capacity Options.Buffer. When it is full the feeding
+	// out has capacity min(Options.Buffer, outCapacity). When it is full the feeding
 	// goroutine waits for the consumer, but only while fewer than Buffer
 	// events committed after the stream started are queued in the log
 	// behind the waiting one (the replay asked for never counts); then it
@@ -167,20 +165,13 @@ func Subscribe(ctx context.Context, client *ent.Client, bus Bus, v *viewer.Viewe
 	if poll == 0 {
 		poll = DefaultPoll
 	}
-	visible, err := simplelru.NewLRU[gid.ID, bool](visibilityCacheSize, nil)
-	if err != nil {
-		return nil, fmt.Errorf("event: %w", err)
-	}
 	r := &reader{
-		client:  client,
-		orgID:   v.OrgID,
-		userID:  v.UserID,
-		system:  v.System,
-		viewAs:  visibilityViewer(v),
-		topics:  topics,
-		conv:    opts.ConversationID,
-		buffer:  buffer,
-		visible: visible,
+		client: client,
+		viewer: v,
+		since:  ticket(),
+		topics: topics,
+		conv:   opts.ConversationID,
+		buffer: buffer,
 	}
 	if r.conv != "" {
 		ok, err := r.canSee(ctx, r.conv)
@@ -216,32 +207,19 @@ func Subscribe(ctx context.Context, client *ent.Client, bus Bus, v *viewer.Viewe
 	// yet not replayed.
 	r.poke()
 
-	s := &Stream{out: make(chan Delivery, buffer), done: make(chan struct{})}
+	s := &Stream{out: make(chan Delivery, min(buffer, outCapacity)), done: make(chan struct{})}
 	go s.run(ctx, r, notices, unsubscribe, poll)
 	return s, nil
-}
-
-// visibilityViewer is the identity conversation visibility is checked as.
-// An API key with EVENTS but not READ may still see the organization's
-// stream (product.md §8), so the check lends it READ: it only asks whether
-// the conversation is visible, which FilterConversations decides the same
-// way for every key.
-func visibilityViewer(v *viewer.Viewer) *viewer.Viewer {
-	c := *v
-	if c.IsAPIKey() && !slices.Contains(c.Scopes, viewer.ScopeRead) {
-		c.Scopes = append(slices.Clone(c.Scopes), viewer.ScopeRead)
-	}
-	return &c
 }
 
 // run feeds the stream until it ends, then releases the bus subscription
 // and closes the channels: done first, so Err is set once C is closed.
 func (s *Stream) run(ctx context.Context, r *reader, notices <-chan Notice, unsubscribe func(), poll time.Duration) {
-	var tick <-chan time.Time
+	var tick <-chan uint64
 	if poll > 0 {
-		t := time.NewTicker(poll)
-		defer t.Stop()
-		tick = t.C
+		ch, stop := subscribePoll(poll)
+		defer stop()
+		tick = ch
 	}
 	s.err = r.follow(ctx, s.out, notices, tick)
 	unsubscribe()
@@ -253,10 +231,10 @@ func (s *Stream) run(ctx context.Context, r *reader, notices <-chan Notice, unsu
 // uses it after Subscribe returns.
 type reader struct {
 	client *ent.Client
-	orgID  gid.ID
-	userID gid.ID
-	system bool
-	viewAs *viewer.Viewer
+	viewer *viewer.Viewer
+	// since is the moment the stream started: visibility answers asked
+	// before it are not used (see visibility).
+	since  uint64
 	topics map[Topic]bool
 	conv   gid.ID
 	buffer int
@@ -284,13 +262,12 @@ type reader struct {
 	// what it got against the notice's seq.
 	strict  bool
 	minRead uint64
-	visible *simplelru.LRU[gid.ID, bool]
 }
 
 // follow reads the log after r.last whenever there may be more: at start
 // (Subscribe has poked the reader), on a notice for a seq it has not read,
 // on a resync and on each poll.
-func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan time.Time) error {
+func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan uint64) error {
 	for {
 		for !r.dirty {
 			select {
@@ -301,8 +278,8 @@ func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan
 					return ErrInterrupted
 				}
 				r.note(n)
-			case <-tick:
-				r.poke()
+			case m := <-tick:
+				r.pokeAt(m)
 			}
 		}
 		r.dirty = false
@@ -327,6 +304,8 @@ func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan
 func (r *reader) note(n Notice) {
 	r.head = max(r.head, n.Seq)
 	switch {
+	case n.Resync && n.ticket != 0:
+		r.pokeAt(n.ticket)
 	case n.Resync:
 		r.poke()
 	case n.Seq > r.read:
@@ -336,16 +315,23 @@ func (r *reader) note(n Notice) {
 
 // poke marks the log as worth reading again by reads that begin from now
 // on.
-func (r *reader) poke() {
+func (r *reader) poke() { r.pokeAt(ticket()) }
+
+// pokeAt marks the log as worth reading again by reads numbered above m, a
+// ticket taken by whoever noticed the reason (the poller, the bus).
+func (r *reader) pokeAt(m uint64) {
+	if !r.strict {
+		r.minRead = 0
+	}
 	r.dirty, r.strict = true, true
-	r.minRead = logReads.ticket()
+	r.minRead = max(r.minRead, m)
 }
 
 // catchUp delivers every visible event after r.last, page by page, until
 // the log is exhausted.
-func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan time.Time) error {
+func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan uint64) error {
 	for {
-		page, err := logReads.read(ctx, r.client, r.orgID, r.last, r.minRead)
+		page, _, err := logReads.do(ctx, flightKey{r.client, r.viewer.OrgID, r.last}, r.minRead)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -380,7 +366,7 @@ func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-cha
 // once Buffer events committed after the stream started are waiting behind
 // d. The replay (events up to replayTo) never counts: the subscriber asked
 // for it, and the log, not memory, holds it.
-func (r *reader) send(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan time.Time, d Delivery) error {
+func (r *reader) send(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan uint64, d Delivery) error {
 	for {
 		if r.head-max(d.Event.Seq, r.replayTo) >= int64(r.buffer) {
 			select {
@@ -400,25 +386,14 @@ func (r *reader) send(ctx context.Context, out chan<- Delivery, notices <-chan N
 				return ErrInterrupted
 			}
 			r.note(n)
-		case <-tick:
-			r.poke()
+		case m := <-tick:
+			r.pokeAt(m)
 		}
 	}
 }
 
-// wants reports whether the viewer may see e and asked for it. Events that
-// may change who sees a conversation update the visibility cache whether or
-// not they are delivered: a CHANNEL event (a channel's permission, owner or
-// distribution rule) resets it, and any other non-MESSAGE event naming a
-// conversation (an assignment, an offer, a claim) makes the stream check
-// that conversation again.
+// wants reports whether the viewer may see e and asked for it.
 func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
-	switch {
-	case e.Topic == TopicChannel:
-		r.visible.Purge()
-	case e.Topic != TopicMessage && e.ConversationID != "":
-		r.visible.Remove(e.ConversationID)
-	}
 	if len(r.topics) > 0 && !r.topics[e.Topic] {
 		return false, nil
 	}
@@ -428,7 +403,7 @@ func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
 	if e.AudienceUserID != "" {
 		// The writer chose the audience, which may concern a conversation
 		// the user no longer sees: the offer that expired, the claim lost.
-		return r.system || e.AudienceUserID == r.userID, nil
+		return r.viewer.System || e.AudienceUserID == r.viewer.UserID, nil
 	}
 	if e.ConversationID != "" {
 		return r.canSee(ctx, e.ConversationID)
@@ -436,22 +411,9 @@ func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
 	return true, nil
 }
 
-// canSee reports whether the viewer may see the conversation, asking the
-// database as the viewer so the Conversation policy decides, and caching
-// the answer for the stream's life (until a CHANNEL event).
+// canSee reports whether the viewer may see the conversation, as the
+// Conversation policy decides, sharing the answer with the process's other
+// streams (see visibility).
 func (r *reader) canSee(ctx context.Context, id gid.ID) (bool, error) {
-	if ok, hit := r.visible.Get(id); hit {
-		return ok, nil
-	}
-	ok, err := r.client.Conversation.Query().
-		Where(conversation.ID(id)).
-		Exist(viewer.NewContext(ctx, r.viewAs))
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		return false, fmt.Errorf("event: checking conversation %s: %w", id, err)
-	}
-	r.visible.Add(id, ok)
-	return ok, nil
+	return visibility.canSee(ctx, r.client, r.viewer, id, r.since)
 }

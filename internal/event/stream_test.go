@@ -376,24 +376,82 @@ func TestStreamVisibility(t *testing.T) {
 		})
 	}
 
-	// Streams cache who may see a conversation; a CHANNEL event is what
-	// tells them the answer may have changed.
-	t.Run("ChannelEventRefreshesVisibility", func(t *testing.T) {
-		s := subscribe(t, db.Client, bus, f.user(f.bob), event.Options{Poll: noPoll})
-		hidden := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
-		// Receiving a later event proves the stream has judged (and
-		// cached) the hidden one before the permission changes.
-		marker := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.sharedConv))
-		if got := seqs(receive(t, s, 1)); !slices.Equal(got, []int64{marker.Seq}) {
-			t.Fatalf("got %v, want %d and not %d", got, marker.Seq, hidden.Seq)
+	// Streams cache who may see a conversation. Whoever changes that
+	// appends an event: about the channel, or about the conversation.
+	for _, tc := range []struct {
+		name    string
+		refresh func(f *fixture) event.Entry
+	}{
+		{"ChannelEventRefreshesVisibility", func(f *fixture) event.Entry {
+			return event.Entry{OrgID: f.org.ID, Topic: event.TopicChannel, Type: event.TypeUpdated, ChannelID: f.private.ID}
+		}},
+		{"ConversationEventRefreshesItsVisibility", func(f *fixture) event.Entry {
+			return f.entry(event.TopicConversation, event.TypeAssigned, f.privateConv)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, db.Client)
+			s := subscribe(t, db.Client, bus, f.user(f.bob), event.Options{Poll: noPoll})
+			hidden := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
+			// Receiving a later event proves the stream has judged (and
+			// cached) the hidden one before the permission changes.
+			marker := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.sharedConv))
+			if got := seqs(receive(t, s, 1)); !slices.Equal(got, []int64{marker.Seq}) {
+				t.Fatalf("got %v, want %d and not %d", got, marker.Seq, hidden.Seq)
+			}
+			if _, err := db.Client.Channel.UpdateOne(f.private).SetChatPermission(channel.ChatPermissionSHARED).Save(f.sys()); err != nil {
+				t.Fatal(err)
+			}
+			changed := f.appendTx(t, bus, tc.refresh(f))
+			shown := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
+			if got := seqs(receive(t, s, 2)); !slices.Equal(got, []int64{changed.Seq, shown.Seq}) {
+				t.Errorf("got %v, want %d and %d", got, changed.Seq, shown.Seq)
+			}
+		})
+	}
+}
+
+// TestStreamVisibilitySharing pins the process-wide visibility cache: the
+// streams of one viewer ask once per conversation, and a non-MESSAGE event
+// naming a conversation makes every viewer ask again about it.
+func TestStreamVisibilitySharing(t *testing.T) {
+	db, count := dbtest.OpenCounting(t)
+	f := newFixture(t, db.Client)
+	bus := event.NewMemoryBus()
+	defer bus.Close()
+	const conversations = "conversations" // the table, however the dialect quotes it
+
+	t.Run("OneQueryPerViewerAndConversation", func(t *testing.T) {
+		var streams []*event.Stream
+		for range 10 {
+			streams = append(streams,
+				subscribe(t, db.Client, bus, f.user(f.bob), event.Options{Poll: noPoll}),
+				subscribe(t, db.Client, bus, f.user(f.owner), event.Options{Poll: noPoll}))
 		}
-		if _, err := db.Client.Channel.UpdateOne(f.private).SetChatPermission(channel.ChatPermissionSHARED).Save(f.sys()); err != nil {
-			t.Fatal(err)
+		deliver := func(e event.Entry) {
+			t.Helper()
+			ev := f.appendTx(t, bus, e)
+			for _, s := range streams {
+				if got := receive(t, s, 1)[0].Event.Seq; got != ev.Seq {
+					t.Fatalf("received %d, want %d", got, ev.Seq)
+				}
+			}
 		}
-		changed := f.appendTx(t, bus, event.Entry{OrgID: f.org.ID, Topic: event.TopicChannel, Type: event.TypeUpdated, ChannelID: f.private.ID})
-		shown := f.appendTx(t, bus, f.entry(event.TopicMessage, event.TypeCreated, f.privateConv))
-		if got := seqs(receive(t, s, 2)); !slices.Equal(got, []int64{changed.Seq, shown.Seq}) {
-			t.Errorf("got %v, want %d and %d", got, changed.Seq, shown.Seq)
+		count.Reset()
+		deliver(f.entry(event.TopicMessage, event.TypeCreated, f.sharedConv))
+		if n := count.CountContaining(conversations); n != 2 {
+			t.Errorf("20 streams of 2 viewers asked %d times about a new conversation, want 2", n)
+		}
+		count.Reset()
+		deliver(f.entry(event.TopicMessage, event.TypeCreated, f.sharedConv))
+		if n := count.CountContaining(conversations); n != 0 {
+			t.Errorf("a second message asked %d times, want 0", n)
+		}
+		count.Reset()
+		deliver(f.entry(event.TopicConversation, event.TypeAssigned, f.sharedConv))
+		if n := count.CountContaining(conversations); n != 2 {
+			t.Errorf("an assignment made 2 viewers ask %d times, want 2", n)
 		}
 	})
+
 }

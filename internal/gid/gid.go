@@ -45,6 +45,7 @@ var prefixes = map[string]string{
 	"Department":      "dep",
 	"Member":          "mbr",
 	"Offer":           "ofr",
+	"AutoMessage":     "aum",
 }
 
 var types = func() map[string]string {

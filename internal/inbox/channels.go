@@ -24,13 +24,16 @@ type Service struct {
 	out outbound
 	// router distributes new conversations; nil leaves them open.
 	router *distribute.Engine
+	// automation reacts to conversations in the inbox's transactions
+	// (automation.go).
+	automation Automation
 }
 
 // New returns the inbox over the ent client, sealing channel credentials
 // with box. Options, when given, replace the production providers and
 // clock (see Options); the last one wins.
 func New(client *ent.Client, box *secret.Box, opts ...Options) *Service {
-	s := &Service{client: client, box: box, now: time.Now}
+	s := &Service{client: client, box: box, now: time.Now, automation: noAutomation{}}
 	s.configure(opts...)
 	return s
 }

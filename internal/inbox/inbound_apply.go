@@ -37,7 +37,7 @@ func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, 
 	if err != nil {
 		return err
 	}
-	p := &processing{tx: tx, ch: ch, now: now, router: in.svc.router}
+	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router}
 	switch ev.Provider {
 	case webhookevent.ProviderZALO:
 		err = p.zalo(ctx, ev.Payload)
@@ -56,6 +56,7 @@ type processing struct {
 	tx     *ent.Tx
 	ch     *ent.Channel
 	now    time.Time
+	auto   Automation
 	events []event.Entry
 	router *distribute.Engine
 }
@@ -162,6 +163,13 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 	}
 
 	inbound := m.direction == message.DirectionINBOUND
+	if !inbound {
+		// A reply sent from the provider's own app answers the customer
+		// too. Before the conversation is written: see Automation.
+		if err := p.auto.Replied(ctx, p.tx, conv); err != nil {
+			return err
+		}
+	}
 	create := p.tx.Message.Create().
 		SetConversationID(conv.ID).
 		SetChannelID(p.ch.ID).
@@ -225,6 +233,16 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 		p.emit(event.TopicMessage, event.TypeCreated, conv.ID, msg.ID)
 		p.emit(event.TopicConversation, event.TypeUpdated, conv.ID, "")
 	}
+	if !inbound {
+		return nil
+	}
+	// After the customer's message and its events, so that what the
+	// automation queues follows them in the conversation and in the log.
+	queued, err := p.auto.CustomerWrote(ctx, p.tx, p.ch, conv, created, p.now)
+	if err != nil {
+		return err
+	}
+	p.events = append(p.events, queued...)
 	return nil
 }
 

@@ -87,6 +87,16 @@ func (in *Inbound) fetchProfile(ctx context.Context, idt *ent.Identity) (bool, e
 		return false, nil
 	}
 	u, err := in.zalo.UserDetail(ctx, token, idt.ExternalID)
+	if zalo.IsTokenInvalid(err) {
+		// Refused early: refresh (or take the token another caller has
+		// just obtained) and read once more.
+		if token, err = in.svc.ZaloAccessTokenAfterRefusal(ctx, ch.ID, token); err != nil {
+			in.block(ch.ID)
+			in.log.WarnContext(ctx, "the refused Zalo access token could not be refreshed", "channel", ch.ID, "err", err)
+			return false, nil
+		}
+		u, err = in.zalo.UserDetail(ctx, token, idt.ExternalID)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()

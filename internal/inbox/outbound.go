@@ -137,7 +137,9 @@ type SendMessageInput struct {
 // SendMessage stores a reply as QUEUED, in the same transaction as its
 // MESSAGE CREATED event and the conversation's new last_message_at, and
 // wakes the delivery worker, which sends it afterwards with retries
-// (delivery.go). The sender is the viewer, or SYSTEM for an API key.
+// (delivery.go). The sender is the viewer, or SYSTEM for an API key. The
+// reply also tells the inbox's Automation that the conversation was
+// answered, in the same transaction.
 //
 // A conversation the viewer may not see (another organization's, or an
 // ONLY_ME channel's of someone else) is NOT_FOUND; a DISCONNECTED channel
@@ -166,50 +168,97 @@ func (s *Service) SendMessage(ctx context.Context, in SendMessageInput) (*ent.Me
 	if err != nil {
 		return nil, err
 	}
-	if err := checkChannelCanSend(conv.Edges.Channel, in.Text, atts); err != nil {
+	// Before the reply is written: a timer worker running one of the
+	// conversation's timers holds the timer's row and then the
+	// conversation's, so the timers must be touched first (see
+	// Automation).
+	if err := s.automation.Replied(ctx, tx, conv); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	create := tx.Message.Create().
-		SetConversationID(conv.ID).
-		SetChannelID(conv.ChannelID).
-		SetDirection(message.DirectionOUTBOUND).
-		SetKind(kind).
-		SetStatus(message.StatusQUEUED).
-		SetNextAttemptAt(now)
-	if in.Text != "" {
-		create.SetText(in.Text)
-	}
-	if len(atts) > 0 {
-		create.SetAttachments(atts)
-	}
-	if v.IsUser() {
-		create.SetSenderType(message.SenderTypeUSER).SetSenderUserID(v.UserID)
-	} else {
-		create.SetSenderType(message.SenderTypeSYSTEM)
-	}
-	msg, err := create.Save(ctx)
+	msg, created, err := s.QueueMessage(ctx, tx, conv, Outgoing{
+		Kind: kind, Text: in.Text, Attachments: atts, SenderUserID: v.UserID,
+	}, s.now())
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Conversation.UpdateOneID(conv.ID).SetLastMessageAt(now).Exec(ctx); err != nil {
-		return nil, err
-	}
-	// Last, because Append holds the organization's event counter until
-	// the commit.
-	if _, err := event.Append(ctx, tx, event.Entry{
-		OrgID: conv.OrganizationID, Topic: event.TopicMessage, Type: event.TypeCreated,
-		ChannelID: conv.ChannelID, ConversationID: conv.ID, MessageID: msg.ID,
-	}); err != nil {
+	if _, err := event.Append(ctx, tx, created); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	s.nudgeDelivery()
 	// Unwrap detaches the row from the committed transaction, so the
 	// resolvers can load its edges.
 	return msg.Unwrap(), nil
+}
+
+// Outgoing is a message to queue in a conversation: text, one attachment,
+// or both (as checkOutgoing and checkChannelCanSend allow), and who sends
+// it.
+type Outgoing struct {
+	Kind        message.Kind
+	Text        string
+	Attachments []schematype.Attachment
+	// SenderUserID is the user who wrote the message; empty means the
+	// system (an API key, an auto-message).
+	SenderUserID gid.ID
+	// AutoMessageID names the auto-message the system sends it for.
+	AutoMessageID gid.ID
+}
+
+// QueueMessage stores out in conv as QUEUED and due at now, and moves the
+// conversation's last_message_at; the delivery worker sends it once tx
+// commits (the commit wakes this process's worker). conv's channel must be
+// loaded; one that cannot send out is refused as SendMessage refuses it.
+//
+// It returns the message and its MESSAGE CREATED event, which the caller
+// appends to the log as late in tx as it can, since Append holds the
+// organization's event counter until the commit.
+func (s *Service) QueueMessage(ctx context.Context, tx *ent.Tx, conv *ent.Conversation, out Outgoing, now time.Time) (*ent.Message, event.Entry, error) {
+	if err := checkChannelCanSend(conv.Edges.Channel, out.Text, out.Attachments); err != nil {
+		return nil, event.Entry{}, err
+	}
+	create := tx.Message.Create().
+		SetConversationID(conv.ID).
+		SetChannelID(conv.ChannelID).
+		SetDirection(message.DirectionOUTBOUND).
+		SetKind(out.Kind).
+		SetStatus(message.StatusQUEUED).
+		SetNextAttemptAt(now)
+	if out.Text != "" {
+		create.SetText(out.Text)
+	}
+	if len(out.Attachments) > 0 {
+		create.SetAttachments(out.Attachments)
+	}
+	if out.SenderUserID != "" {
+		create.SetSenderType(message.SenderTypeUSER).SetSenderUserID(out.SenderUserID)
+	} else {
+		create.SetSenderType(message.SenderTypeSYSTEM)
+	}
+	if out.AutoMessageID != "" {
+		create.SetAutoMessageID(out.AutoMessageID)
+	}
+	msg, err := create.Save(ctx)
+	if err != nil {
+		return nil, event.Entry{}, err
+	}
+	if err := tx.Conversation.UpdateOneID(conv.ID).SetLastMessageAt(now).Exec(ctx); err != nil {
+		return nil, event.Entry{}, err
+	}
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			if err := next.Commit(ctx, tx); err != nil {
+				return err
+			}
+			s.nudgeDelivery()
+			return nil
+		})
+	})
+	return msg, event.Entry{
+		OrgID: conv.OrganizationID, Topic: event.TopicMessage, Type: event.TypeCreated,
+		ChannelID: conv.ChannelID, ConversationID: conv.ID, MessageID: msg.ID,
+	}, nil
 }
 
 // nudgeDelivery wakes this process's delivery worker without waiting.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/facebook"
@@ -27,48 +27,13 @@ import (
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
 )
 
-// outboxClock is a clock tests move by hand, so leases, retries, token
-// expiry and Messenger's windows are exercised without sleeping.
-type outboxClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newOutboxClock() *outboxClock {
-	// Whole seconds: both databases store times exactly at this precision.
-	return &outboxClock{now: time.Now().UTC().Truncate(time.Second)}
-}
-
-// Now returns the clock's time.
-func (c *outboxClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *outboxClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set moves the clock to t, if t is later.
-func (c *outboxClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.now) {
-		c.now = t
-	}
-}
-
 // outbox is one organization with a Zalo OA and a Facebook page, each with
 // a customer conversation, over the providers' fakes.
 type outbox struct {
 	t     *testing.T
 	db    *database.DB
 	box   *secret.Box
-	clock *outboxClock
+	clock *clocktest.Clock
 	zalo  *zalofake.Server
 	fb    *fbfake.Fake
 	svc   *Service
@@ -87,7 +52,7 @@ const outboxSecret = "outbox-test-secret-outbox-test-secret"
 // newOutbox builds the fixture on a fresh database.
 func newOutbox(t *testing.T) *outbox {
 	t.Helper()
-	o := &outbox{t: t, db: dbtest.Open(t), clock: newOutboxClock(), zalo: zalofake.New(t), fb: fbfake.New(t)}
+	o := &outbox{t: t, db: dbtest.Open(t), clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), zalo: zalofake.New(t), fb: fbfake.New(t)}
 	var err error
 	if o.box, err = secret.New([]byte(outboxSecret)); err != nil {
 		t.Fatal(err)

@@ -62,6 +62,13 @@ func (s *Service) ZaloAccessToken(ctx context.Context, channelID gid.ID) (string
 	return s.zaloToken(ctx, channelID, "")
 }
 
+// ZaloAccessTokenAfterRefusal is ZaloAccessToken for a caller whose call
+// Zalo just refused with refused (-216: revoked, or expired early): it
+// refreshes unless another caller already replaced that token.
+func (s *Service) ZaloAccessTokenAfterRefusal(ctx context.Context, channelID gid.ID, refused string) (string, error) {
+	return s.zaloToken(ctx, channelID, refused)
+}
+
 // RefreshZaloTokens refreshes every connected OA token that expires within
 // ZaloRefreshBefore. It is the refresh worker's round; a token that fails
 // is retried at the next round.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/apikey"
+	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -82,6 +83,9 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	"Offer": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.Offer.Query().Where(offer.IDIn(ids...)).Count(ctx)
 	},
+	"AutoMessage": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.AutoMessage.Query().Where(automessage.IDIn(ids...)).Count(ctx)
+	},
 }
 
 // unlinkable are the types no edge points to: they need no counter.
@@ -119,6 +123,9 @@ func checkEdges(ctx context.Context, m ent.Mutation) error {
 			id, ok := raw.(gid.ID)
 			if !ok {
 				return fmt.Errorf("tenancy: edge %s has a %T id", edge, raw)
+			}
+			if id == v.OrgID {
+				continue // the tenant's own organization: nothing to check
 			}
 			typ, err := gid.TypeOf(id)
 			if err != nil {

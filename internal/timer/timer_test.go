@@ -10,43 +10,26 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	enttimer "github.com/dakenh/dakenh/ent/timer"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
-// clock is a clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fixture is a database with two organizations and a clock.
 type fixture struct {
 	t          *testing.T
 	client     *ent.Client
 	org, other gid.ID
-	clock      *clock
+	clock      *clocktest.Clock
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	client := dbtest.Open(t).Client
 	ctx := viewer.SystemContext(context.Background(), "")
-	f := &fixture{t: t, client: client, clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}}
+	f := &fixture{t: t, client: client, clock: clocktest.New(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))}
 	for _, id := range []*gid.ID{&f.org, &f.other} {
 		o, err := client.Organization.Create().SetName("Timers").Save(ctx)
 		if err != nil {
@@ -111,19 +94,19 @@ func TestTimerRunsOnceWhenDue(t *testing.T) {
 		payload        map[string]any
 	}
 	var calls []call
-	w := timer.NewWorker(f.client, nil, f.clock.now)
+	w := timer.NewWorker(f.client, nil, f.clock.Now)
 	w.Handle("offer", func(ctx context.Context, tx *ent.Tx, tm *ent.Timer) error {
 		v := viewer.FromContext(ctx)
 		calls = append(calls, call{tm.OrganizationID, v.OrgID, v.System, tm.Key, tm.Payload})
 		return nil
 	})
-	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.now().Add(10 * time.Second),
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.Now().Add(10 * time.Second),
 		Payload: map[string]any{"agent": "usr_1", "round": 2}})
 
 	if n := f.runDue(w); n != 0 || len(calls) != 0 {
 		t.Fatalf("before its due time: ran %d, calls %+v", n, calls)
 	}
-	f.clock.advance(10 * time.Second)
+	f.clock.Advance(10 * time.Second)
 	if n := f.runDue(w); n != 1 {
 		t.Fatalf("at its due time: ran %d, want 1", n)
 	}
@@ -134,7 +117,7 @@ func TestTimerRunsOnceWhenDue(t *testing.T) {
 	if left := f.timers(); len(left) != 0 {
 		t.Fatalf("the timer is still stored: %+v", left)
 	}
-	f.clock.advance(time.Hour)
+	f.clock.Advance(time.Hour)
 	if n := f.runDue(w); n != 0 || len(calls) != 1 {
 		t.Fatalf("ran again: %d, calls %+v", n, calls)
 	}
@@ -142,7 +125,7 @@ func TestTimerRunsOnceWhenDue(t *testing.T) {
 
 func TestScheduleReplacesThePendingTimer(t *testing.T) {
 	f := newFixture(t)
-	now := f.clock.now()
+	now := f.clock.Now()
 	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: now.Add(time.Minute), Payload: map[string]any{"agent": "a"}})
 	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: now.Add(2 * time.Minute), Payload: map[string]any{"agent": "b"}})
 	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_2", Due: now.Add(3 * time.Minute)})
@@ -164,8 +147,8 @@ func TestScheduleReplacesThePendingTimer(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	f := newFixture(t)
-	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.now()})
-	f.schedule(timer.Spec{OrgID: f.other, Kind: "offer", Key: "cnv_1", Due: f.clock.now()})
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.Now()})
+	f.schedule(timer.Spec{OrgID: f.other, Kind: "offer", Key: "cnv_1", Due: f.clock.Now()})
 	f.inTx(f.org, func(ctx context.Context, tx *ent.Tx) error {
 		if err := timer.Cancel(ctx, tx, f.org, "offer", "cnv_1"); err != nil {
 			return err
@@ -187,7 +170,7 @@ func TestCancel(t *testing.T) {
 		if err := timer.Cancel(f.sys(f.org), tx, f.other, "offer", "cnv_1"); err == nil {
 			t.Fatal("cancelled another organization's timer")
 		}
-		if err := timer.Schedule(f.sys(f.org), tx, timer.Spec{OrgID: f.other, Kind: "offer", Due: f.clock.now()}); err == nil {
+		if err := timer.Schedule(f.sys(f.org), tx, timer.Spec{OrgID: f.other, Kind: "offer", Due: f.clock.Now()}); err == nil {
 			t.Fatal("scheduled a timer for another organization")
 		}
 	})
@@ -197,13 +180,13 @@ func TestCancel(t *testing.T) {
 // handler wrote is undone, and its timer comes back after a backoff.
 func TestFailingHandlerIsRolledBackAndRetried(t *testing.T) {
 	f := newFixture(t)
-	w := timer.NewWorker(f.client, nil, f.clock.now)
+	w := timer.NewWorker(f.client, nil, f.clock.Now)
 	fail := []string{"error", "panic"}
 	calls := 0
 	w.Handle("flaky", func(ctx context.Context, tx *ent.Tx, tm *ent.Timer) error {
 		calls++
 		// A side effect that must not survive a failure.
-		if err := timer.Schedule(ctx, tx, timer.Spec{OrgID: tm.OrganizationID, Kind: "side", Key: fmt.Sprint(calls), Due: f.clock.now()}); err != nil {
+		if err := timer.Schedule(ctx, tx, timer.Spec{OrgID: tm.OrganizationID, Kind: "side", Key: fmt.Sprint(calls), Due: f.clock.Now()}); err != nil {
 			return err
 		}
 		if len(fail) == 0 {
@@ -216,28 +199,28 @@ func TestFailingHandlerIsRolledBackAndRetried(t *testing.T) {
 		}
 		return errors.New("provider down")
 	})
-	f.schedule(timer.Spec{OrgID: f.org, Kind: "flaky", Key: "k", Due: f.clock.now()})
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "flaky", Key: "k", Due: f.clock.Now()})
 
 	if n := f.runDue(w); n != 0 || calls != 1 {
 		t.Fatalf("first round: %d ran, %d calls", n, calls)
 	}
 	got := f.timers()
 	if len(got) != 1 || got[0].Kind != "flaky" || got[0].Attempts != 1 || got[0].LastError != "provider down" ||
-		!got[0].DueAt.Equal(f.clock.now().Add(5*time.Second)) {
+		!got[0].DueAt.Equal(f.clock.Now().Add(5*time.Second)) {
 		t.Fatalf("after a failure, timers %+v", got)
 	}
 	if n := f.runDue(w); n != 0 || calls != 1 {
 		t.Fatalf("retried before the backoff: %d ran, %d calls", n, calls)
 	}
-	f.clock.advance(5 * time.Second)
+	f.clock.Advance(5 * time.Second)
 	if n := f.runDue(w); n != 0 || calls != 2 {
 		t.Fatalf("second round: %d ran, %d calls", n, calls)
 	}
 	got = f.timers()
-	if len(got) != 1 || got[0].Attempts != 2 || !got[0].DueAt.Equal(f.clock.now().Add(10*time.Second)) {
+	if len(got) != 1 || got[0].Attempts != 2 || !got[0].DueAt.Equal(f.clock.Now().Add(10*time.Second)) {
 		t.Fatalf("after a panic, timers %+v", got)
 	}
-	f.clock.advance(10 * time.Second)
+	f.clock.Advance(10 * time.Second)
 	if n := f.runDue(w); n != 1 || calls != 3 {
 		t.Fatalf("third round: %d ran, %d calls", n, calls)
 	}
@@ -251,17 +234,17 @@ func TestFailingHandlerIsRolledBackAndRetried(t *testing.T) {
 // the handler runs, so scheduling the same key again keeps the new timer.
 func TestHandlerMayRescheduleItsOwnTimer(t *testing.T) {
 	f := newFixture(t)
-	w := timer.NewWorker(f.client, nil, f.clock.now)
+	w := timer.NewWorker(f.client, nil, f.clock.Now)
 	w.Handle("offer", func(ctx context.Context, tx *ent.Tx, tm *ent.Timer) error {
 		return timer.Schedule(ctx, tx, timer.Spec{OrgID: tm.OrganizationID, Kind: tm.Kind, Key: tm.Key,
 			Due: tm.DueAt.Add(30 * time.Second), Payload: map[string]any{"step": "next"}})
 	})
-	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.now()})
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.Now()})
 	if n := f.runDue(w); n != 1 {
 		t.Fatalf("ran %d, want 1 (the rescheduled timer is not due yet)", n)
 	}
 	got := f.timers()
-	if len(got) != 1 || !got[0].DueAt.Equal(f.clock.now().Add(30*time.Second)) || got[0].Payload["step"] != "next" {
+	if len(got) != 1 || !got[0].DueAt.Equal(f.clock.Now().Add(30*time.Second)) || got[0].Payload["step"] != "next" {
 		t.Fatalf("timers %+v", got)
 	}
 }
@@ -271,12 +254,12 @@ func TestHandlerMayRescheduleItsOwnTimer(t *testing.T) {
 // it was, and another worker runs it once.
 func TestTimerSurvivesADeadWorker(t *testing.T) {
 	f := newFixture(t)
-	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.now()})
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.Now()})
 
 	ctx, die := context.WithCancel(context.Background())
-	dying := timer.NewWorker(f.client, nil, f.clock.now)
+	dying := timer.NewWorker(f.client, nil, f.clock.Now)
 	dying.Handle("offer", func(hctx context.Context, tx *ent.Tx, tm *ent.Timer) error {
-		if err := timer.Schedule(hctx, tx, timer.Spec{OrgID: tm.OrganizationID, Kind: "side", Key: "dead", Due: f.clock.now()}); err != nil {
+		if err := timer.Schedule(hctx, tx, timer.Spec{OrgID: tm.OrganizationID, Kind: "side", Key: "dead", Due: f.clock.Now()}); err != nil {
 			return err
 		}
 		die()
@@ -291,7 +274,7 @@ func TestTimerSurvivesADeadWorker(t *testing.T) {
 	}
 
 	calls := 0
-	alive := timer.NewWorker(f.client, nil, f.clock.now)
+	alive := timer.NewWorker(f.client, nil, f.clock.Now)
 	alive.Handle("offer", func(context.Context, *ent.Tx, *ent.Timer) error { calls++; return nil })
 	if n := f.runDue(alive); n != 1 || calls != 1 {
 		t.Fatalf("the surviving worker ran %d (%d calls), want 1", n, calls)
@@ -310,7 +293,7 @@ func TestRacingWorkersRunEachTimerOnce(t *testing.T) {
 	f := newFixture(t)
 	f.inTx(f.org, func(ctx context.Context, tx *ent.Tx) error {
 		for i := range timers {
-			if err := timer.Schedule(ctx, tx, timer.Spec{OrgID: f.org, Kind: "offer", Key: fmt.Sprint(i), Due: f.clock.now()}); err != nil {
+			if err := timer.Schedule(ctx, tx, timer.Spec{OrgID: f.org, Kind: "offer", Key: fmt.Sprint(i), Due: f.clock.Now()}); err != nil {
 				return err
 			}
 		}
@@ -322,7 +305,7 @@ func TestRacingWorkersRunEachTimerOnce(t *testing.T) {
 	total := make([]int, workers)
 	errs := make([]error, workers)
 	for i := range workers {
-		w := timer.NewWorker(f.client, nil, f.clock.now)
+		w := timer.NewWorker(f.client, nil, f.clock.Now)
 		w.Handle("offer", func(_ context.Context, _ *ent.Tx, tm *ent.Timer) error {
 			mu.Lock()
 			handled[tm.Key]++
@@ -356,8 +339,8 @@ func TestRacingWorkersRunEachTimerOnce(t *testing.T) {
 // so replicas of an older version leave newer kinds to the others.
 func TestUnknownKindsAreLeftAlone(t *testing.T) {
 	f := newFixture(t)
-	f.schedule(timer.Spec{OrgID: f.org, Kind: "automessage", Key: "x", Due: f.clock.now()})
-	w := timer.NewWorker(f.client, nil, f.clock.now)
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "automessage", Key: "x", Due: f.clock.Now()})
+	w := timer.NewWorker(f.client, nil, f.clock.Now)
 	w.Handle("offer", func(context.Context, *ent.Tx, *ent.Timer) error { return nil })
 	if n := f.runDue(w); n != 0 || len(f.timers()) != 1 {
 		t.Fatalf("ran %d; timers %+v", n, f.timers())
@@ -369,13 +352,13 @@ func TestUnknownKindsAreLeftAlone(t *testing.T) {
 func TestRunIsWokenBySchedule(t *testing.T) {
 	f := newFixture(t)
 	ran := make(chan string, 1)
-	w := timer.NewWorker(f.client, nil, f.clock.now)
+	w := timer.NewWorker(f.client, nil, f.clock.Now)
 	w.Handle("offer", func(_ context.Context, _ *ent.Tx, tm *ent.Timer) error { ran <- tm.Key; return nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "now", Due: f.clock.now()})
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "now", Due: f.clock.Now()})
 	if got := <-ran; got != "now" {
 		t.Fatalf("ran %q", got)
 	}
@@ -385,13 +368,13 @@ func TestRunIsWokenBySchedule(t *testing.T) {
 // timer due at once does not keep its round going; the next round runs it.
 func TestRoundRunsOnlyTimersThatExistedBeforeIt(t *testing.T) {
 	f := newFixture(t)
-	w := timer.NewWorker(f.client, nil, f.clock.now)
+	w := timer.NewWorker(f.client, nil, f.clock.Now)
 	calls := 0
 	w.Handle("again", func(ctx context.Context, tx *ent.Tx, tm *ent.Timer) error {
 		calls++
 		return timer.Schedule(ctx, tx, timer.Spec{OrgID: tm.OrganizationID, Kind: tm.Kind, Key: tm.Key, Due: tm.DueAt})
 	})
-	f.schedule(timer.Spec{OrgID: f.org, Kind: "again", Key: "k", Due: f.clock.now()})
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "again", Key: "k", Due: f.clock.Now()})
 	for round := 1; round <= 3; round++ {
 		if n := f.runDue(w); n != 1 || calls != round {
 			t.Fatalf("round %d ran %d timers, %d calls in all", round, n, calls)

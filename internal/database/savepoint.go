@@ -6,39 +6,26 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
-
 	"github.com/dakenh/dakenh/ent"
 )
 
-// LockRows returns a query modifier that locks the rows the query reads, on
-// PostgreSQL: FOR UPDATE, with opts such as SKIP LOCKED. SQLite has no row
-// locks and rejects the clause; its transactions take the write lock at
-// BEGIN (sqliteParams), which already excludes every other writer.
-func LockRows(opts ...sql.LockOption) func(*sql.Selector) {
-	return func(s *sql.Selector) {
-		if s.Dialect() == dialect.Postgres {
-			s.ForUpdate(opts...)
-		}
-	}
-}
-
 // ErrSavepoint marks a failure of the savepoint statements themselves,
-// which leaves the transaction unusable.
+// which leaves the transaction unusable: the caller must roll it back.
 var ErrSavepoint = errors.New("database: savepoint failed")
 
 // Savepoint runs f inside a savepoint of tx and rolls back to it when f
-// fails, so the transaction stays usable: on PostgreSQL a failed statement
-// (a unique violation between two processors, say) otherwise aborts the
-// whole transaction. A panic in f is turned into its error.
+// fails or panics, so the transaction stays usable (to record the failure,
+// or to go on with other work): on PostgreSQL a failed statement, such as a
+// unique violation between two replicas, otherwise aborts the whole
+// transaction. A panic in f becomes its error. name must be a plain SQL
+// identifier.
 func Savepoint(ctx context.Context, tx *ent.Tx, name string, f func() error) (err error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("%w: %w", ErrSavepoint, err)
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("database: panic: %v\n%s", r, debug.Stack())
+			err = fmt.Errorf("panic in savepoint %s: %v\n%s", name, r, debug.Stack())
 		}
 		if err != nil {
 			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
