@@ -149,6 +149,9 @@ func (e *Engine) act(ctx context.Context, id gid.ID, a action, write func(*step,
 	}
 	var out *ent.Conversation
 	err := e.inTx(ctx, v.OrgID, func(s *step) error {
+		if err := s.holdOfferTimer(id); err != nil {
+			return err
+		}
 		c, err := write(s, v)
 		if err != nil {
 			return err
@@ -245,6 +248,9 @@ func (e *Engine) AssignConversation(ctx context.Context, id gid.ID, userID *gid.
 		// Loaded as the viewer, so a conversation they may not see is not
 		// found; the row lock makes "does it change" and the update one
 		// step.
+		if err := s.holdOfferTimer(id); err != nil {
+			return err
+		}
 		q := s.tx.Conversation.Query().Where(conversation.ID(id)).WithChannel().Unique(false)
 		q.Modify(database.LockRows())
 		c, err := q.Only(ctx)

@@ -202,7 +202,18 @@ func (s *step) flush() error {
 // (SQLite transactions already exclude each other), so the step is the
 // only one changing its distribution until the transaction ends.
 func (s *step) lockConversation(id gid.ID) (*ent.Conversation, error) {
+	if err := s.holdOfferTimer(id); err != nil {
+		return nil, err
+	}
 	q := s.tx.Conversation.Query().Where(conversation.ID(id)).Unique(false)
 	q.Modify(database.LockRows())
 	return q.Only(s.ctx)
+}
+
+// holdOfferTimer locks the conversation's offer timer, if any, before the
+// step writes the conversation. A timer worker locks the timer first and
+// the conversation second; every step that may cancel or replace the timer
+// after writing the conversation must take the same order (timer.Hold).
+func (s *step) holdOfferTimer(id gid.ID) error {
+	return timer.Hold(s.ctx, s.tx, s.org, TimerOffer, string(id))
 }

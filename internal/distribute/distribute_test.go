@@ -15,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent/privacy"
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
+	enttimer "github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/distribute"
@@ -720,5 +721,57 @@ func TestVisibility(t *testing.T) {
 	// An agent outside the rule cannot take it or learn anything about it.
 	if _, err := f.engine.AcceptConversationOffer(f.as(a[2]), offered.ID); code(err) != "NOT_FOUND" {
 		t.Fatalf("an outsider accepting: %v", err)
+	}
+}
+
+// TestTimeoutsAndAcceptsRace: offers time out while their agent accepts
+// them, all at once. Each accept either wins or finds the offer gone, the
+// timer worker never fails (no deadlock between its timer row and the
+// conversation row), and every conversation ends in one consistent state.
+func TestTimeoutsAndAcceptsRace(t *testing.T) {
+	const convs = 20
+	f := newFixture(t, 2)
+	a := f.agents
+	f.presence(online, a...)
+	f.rule(schematype.Sequential, keep, a...)
+	ids := make([]gid.ID, convs)
+	for i := range ids {
+		ids[i] = f.arrive(f.channel).ID
+	}
+	f.clock.Advance(time.Minute)
+	var wg sync.WaitGroup
+	errs := make([]error, convs)
+	for i, id := range ids {
+		wg.Go(func() { _, errs[i] = f.engine.AcceptConversationOffer(f.as(a[0]), id) })
+	}
+	var ran int
+	var runErr error
+	wg.Go(func() { ran, runErr = f.timers.RunDue(context.Background()) })
+	wg.Wait()
+	if runErr != nil {
+		t.Fatalf("RunDue: %v", runErr)
+	}
+	accepted := 0
+	for i, err := range errs {
+		switch code(err) {
+		case "":
+			accepted++
+			if s := f.state(ids[i]); s != "ASSIGNED Agent 1" {
+				t.Errorf("an accepted conversation is %s", s)
+			}
+		case "FAILED_PRECONDITION OFFER_NOT_YOURS":
+			if s := f.state(ids[i]); s != "OFFERED Agent 2" {
+				t.Errorf("a conversation whose offer expired first is %s", s)
+			}
+		default:
+			t.Errorf("accept %d: %v", i, err)
+		}
+	}
+	failed, err := f.client.Timer.Query().Where(enttimer.AttemptsGT(0)).Count(f.sys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed != 0 || ran+accepted != convs {
+		t.Fatalf("%d timers failed; %d ran and %d accepts won, for %d conversations", failed, ran, accepted, convs)
 	}
 }

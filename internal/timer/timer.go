@@ -140,6 +140,28 @@ func Cancel(ctx context.Context, tx *ent.Tx, orgID gid.ID, kind, key string) err
 	return nil
 }
 
+// Hold locks the pending timer of (orgID, kind, key), if there is one,
+// until tx ends: workers pass it over meanwhile, and Hold waits while a
+// worker runs it. A transaction that changes what a timer's handler works
+// on, and may cancel or replace that timer, calls Hold first: it then takes
+// its locks in the order a worker does (the timer, then what the handler
+// touches) and cannot deadlock with a running handler. On SQLite, whose
+// transactions exclude each other, there is nothing to lock.
+func Hold(ctx context.Context, tx *ent.Tx, orgID gid.ID, kind, key string) error {
+	sys, err := systemOf(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	q := tx.Timer.Query().
+		Where(enttimer.OrganizationID(orgID), enttimer.Kind(kind), enttimer.Key(key)).
+		Unique(false)
+	q.Modify(database.LockRows())
+	if _, err := q.IDs(sys); err != nil {
+		return fmt.Errorf("timer: holding %s %q: %w", kind, key, err)
+	}
+	return nil
+}
+
 // systemOf returns the system context of orgID, refusing another
 // organization than the caller's: the Timer policy admits only the system,
 // and the tenant filter then confines it to orgID.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/dakenh/dakenh/ent"
 	enttimer "github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/internal/clocktest"
@@ -379,5 +381,34 @@ func TestRoundRunsOnlyTimersThatExistedBeforeIt(t *testing.T) {
 		if n := f.runDue(w); n != 1 || calls != round {
 			t.Fatalf("round %d ran %d timers, %d calls in all", round, n, calls)
 		}
+	}
+}
+
+// TestHoldKeepsWorkersAway: while a transaction holds a timer, workers pass
+// it over; once the transaction ends, they run it. (On SQLite a
+// transaction already excludes every other writer.)
+func TestHoldKeepsWorkersAway(t *testing.T) {
+	if dbtest.Dialect() != dialect.Postgres {
+		t.Skip("SQLite transactions exclude each other; there is no row to hold")
+	}
+	f := newFixture(t)
+	f.schedule(timer.Spec{OrgID: f.org, Kind: "offer", Key: "cnv_1", Due: f.clock.Now()})
+	w := timer.NewWorker(f.client, nil, f.clock.Now)
+	w.Handle("offer", func(context.Context, *ent.Tx, *ent.Timer) error { return nil })
+	tx, err := f.client.Tx(f.sys(f.org))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := timer.Hold(f.sys(f.org), tx, f.org, "offer", "cnv_1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.runDue(w); n != 0 {
+		t.Fatalf("a worker ran a held timer (%d)", n)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.runDue(w); n != 1 {
+		t.Fatalf("after the hold ended, %d timers ran", n)
 	}
 }
