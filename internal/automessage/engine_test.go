@@ -13,6 +13,7 @@ import (
 	entevent "github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/privacy"
+	"github.com/dakenh/dakenh/ent/schema/schematype"
 	enttimer "github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/automessage"
@@ -404,6 +405,22 @@ func TestOffline(t *testing.T) {
 		conv := e.newConversation()
 		e.advance(2 * time.Minute)
 		e.expect(conv, "only a deactivated user is online", "Shop đang nghỉ ạ")
+	})
+	t.Run("RuleCountsOnlyItsAgents", func(t *testing.T) {
+		e.t = t
+		e.client.User.UpdateOne(e.agent).SetActive(true).SetPresence(user.PresenceONLINE).ExecX(e.sys())
+		e.setPresence(e.owner, user.PresenceOFFLINE)
+		r := e.client.Rule.Create().SetName("Nhóm chủ shop").SetMethod(schematype.SelfClaim).SaveX(e.sys())
+		e.client.Member.Create().SetRuleID(r.ID).SetUserID(e.owner.ID).SetPosition(0).ExecX(e.sys())
+		e.ch = e.client.Channel.UpdateOne(e.ch).SetRuleID(r.ID).SaveX(e.sys())
+		conv := e.newConversation()
+		e.advance(2 * time.Minute)
+		e.expect(conv, "only an agent outside the rule is online", "Shop đang nghỉ ạ")
+
+		e.setPresence(e.owner, user.PresenceONLINE)
+		conv = e.newConversation()
+		e.advance(2 * time.Minute)
+		e.expect(conv, "the rule's agent is online", "Chờ chút ạ")
 	})
 }
 

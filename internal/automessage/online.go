@@ -4,26 +4,23 @@ import (
 	"context"
 
 	"github.com/dakenh/dakenh/ent"
-	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/distribute"
 )
 
 // agentsOnline reports whether someone who answers ch's conversations is
-// online: for an ONLY_ME channel the user who connected it, for a SHARED
-// one any active user of the organization with presence ONLINE. It is the
-// one place that decides who answers a channel, so that distribution rules
-// can name a SHARED channel's agents here.
+// online: the user who connected an ONLY_ME channel, or for a SHARED one the
+// agents of its rule or of the default department (everyone when neither
+// distributes it), as distribution decides.
 func agentsOnline(ctx context.Context, tx *ent.Tx, ch *ent.Channel) (bool, error) {
-	q := tx.User.Query().Where(
+	answerers, err := distribute.Answerers(ctx, tx, ch)
+	if err != nil {
+		return false, err
+	}
+	return tx.User.Query().Where(
+		answerers,
 		user.OrganizationID(ch.OrganizationID),
 		user.Active(true),
 		user.PresenceEQ(user.PresenceONLINE),
-	)
-	if ch.ChatPermission == channel.ChatPermissionONLY_ME {
-		if ch.ConnectedByID == "" {
-			return false, nil
-		}
-		q.Where(user.ID(ch.ConnectedByID))
-	}
-	return q.Exist(ctx)
+	).Exist(ctx)
 }

@@ -1,6 +1,7 @@
 package distribute
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -181,4 +182,26 @@ func (s *step) nextInTurn(p *pool) (*ent.User, error) {
 		return nil, fmt.Errorf("distribute: advancing the turn: %w", err)
 	}
 	return next.Edges.User, nil
+}
+
+// Answerers returns the predicate, on users, of those who answer ch's new
+// conversations: for an ONLY_ME channel the user who connected it; for a
+// SHARED one the agents of its pool (its rule, or the default department),
+// or every user of the organization when no pool distributes it. Other
+// features (the OFFLINE and NO_REPLY auto-messages) ask whether any of
+// them is online.
+func Answerers(ctx context.Context, tx *ent.Tx, ch *ent.Channel) (predicate.User, error) {
+	if ch.ChatPermission != channel.ChatPermissionSHARED {
+		return user.ID(ch.ConnectedByID), nil
+	}
+	s := &step{ctx: ctx, tx: tx}
+	p, err := s.channelPool(ch)
+	if err != nil || p == nil {
+		return user.OrganizationID(ch.OrganizationID), err
+	}
+	ids := make([]gid.ID, len(p.members))
+	for i, m := range p.members {
+		ids[i] = m.UserID
+	}
+	return user.IDIn(ids...), nil
 }
