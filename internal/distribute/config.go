@@ -103,22 +103,12 @@ func loadAgents(ctx context.Context, tx *ent.Tx, ids []gid.ID) ([]*ent.User, err
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[gid.ID]*ent.User, len(us))
-	for _, u := range us {
-		byID[u.ID] = u
-	}
-	out := make([]*ent.User, len(ids))
-	for i, id := range ids {
-		u := byID[id]
-		switch {
-		case u == nil:
-			return nil, apierr.New(apierr.NotFound, "user %s not found", id)
-		case !u.Active:
-			return nil, apierr.BadInput("agentIds", "user %s is deactivated", id)
+	return inOrder(ids, us, func(u *ent.User) gid.ID { return u.ID }, "user", func(u *ent.User) error {
+		if !u.Active {
+			return apierr.BadInput("agentIds", "user %s is deactivated", u.ID)
 		}
-		out[i] = u
-	}
-	return out, nil
+		return nil
+	})
 }
 
 // loadChannels returns the channels of the IDs, in the order given, as the
@@ -131,15 +121,29 @@ func loadChannels(ctx context.Context, tx *ent.Tx, ids []gid.ID) ([]*ent.Channel
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[gid.ID]*ent.Channel, len(chs))
-	for _, ch := range chs {
-		byID[ch.ID] = ch
+	return inOrder(ids, chs, func(ch *ent.Channel) gid.ID { return ch.ID }, "channel", nil)
+}
+
+// inOrder returns rows in the order of ids, checking each in that order:
+// an ID with no row (another organization's, or none at all) is NOT_FOUND,
+// named as noun, and check (if not nil) may refuse a row.
+func inOrder[T any](ids []gid.ID, rows []T, idOf func(T) gid.ID, noun string, check func(T) error) ([]T, error) {
+	byID := make(map[gid.ID]T, len(rows))
+	for _, r := range rows {
+		byID[idOf(r)] = r
 	}
-	out := make([]*ent.Channel, len(ids))
+	out := make([]T, len(ids))
 	for i, id := range ids {
-		if out[i] = byID[id]; out[i] == nil {
-			return nil, apierr.New(apierr.NotFound, "channel %s not found", id)
+		r, ok := byID[id]
+		if !ok {
+			return nil, apierr.New(apierr.NotFound, "%s %s not found", noun, id)
 		}
+		if check != nil {
+			if err := check(r); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = r
 	}
 	return out, nil
 }
