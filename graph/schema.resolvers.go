@@ -352,7 +352,7 @@ func (r *mutationResolver) SetPresence(ctx context.Context, status user.Presence
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
 	if !v.IsUser() {
-		return nil, apierr.New(apierr.Unauthenticated, "sign in as a user to use me")
+		return nil, apierr.NeedCredentials("sign in as a user to use me")
 	}
 	return r.Client.User.Get(ctx, v.UserID)
 }

@@ -2,11 +2,13 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -21,7 +23,7 @@ func follow[T any](ctx context.Context, r *Resolver, after *string, opts event.O
 	load func(context.Context, *ent.Event, string) (*T, error), fail func(error) *T) (<-chan *T, error) {
 	v := viewer.FromContext(ctx)
 	if v == nil {
-		return nil, apierr.New(apierr.Unauthenticated, "authentication required")
+		return nil, apierr.NeedCredentials("authentication required")
 	}
 	if after != nil && *after != "" {
 		c, err := event.ParseCursor(*after)
@@ -53,7 +55,7 @@ func follow[T any](ctx context.Context, r *Resolver, after *string, opts event.O
 				continue // deleted since, or no longer visible to the viewer
 			}
 			if err != nil {
-				send(fail(err))
+				send(fail(resumable(ctx, err)))
 				return
 			}
 			if !send(item) {
@@ -61,10 +63,22 @@ func follow[T any](ctx context.Context, r *Resolver, after *string, opts event.O
 			}
 		}
 		if err := stream.Err(); err != nil && ctx.Err() == nil {
-			send(fail(err))
+			send(fail(resumable(ctx, err)))
 		}
 	}()
 	return out, nil
+}
+
+// resumable is the error that ends a subscription: the server's own
+// failures (a database outage) become the resume error, so clients
+// resubscribe from their last cursor instead of giving up, and their
+// cause is logged here since the client never sees it.
+func resumable(ctx context.Context, err error) error {
+	out := event.Resumable(err)
+	if e, ok := apierr.As(out); ok && e.Err != nil && !errors.Is(e.Err, event.ErrClosed) {
+		requestlog.FromContext(ctx).WarnContext(ctx, "a subscription ended on a server failure; the client will resume", "err", e.Err)
+	}
+	return out
 }
 
 // withRead lends an API key READ for loading the subjects of its events:

@@ -281,6 +281,7 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.Use(gqllimit.Depth{Max: maxDepth})
 	srv.Use(gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize})
 	srv.Use(a.metrics.GraphQL())
+	srv.Use(auth.Challenge{})
 	srv.SetErrorPresenter(apierr.Presenter(a.logger, graph.ClassifyError))
 	srv.SetRecoverFunc(apierr.Recover(a.logger))
 	return srv

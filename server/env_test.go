@@ -72,7 +72,9 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
+			logw.mu.Lock()
 			t.Logf("server log:\n%s", logw.w.String())
+			logw.mu.Unlock()
 		}
 	})
 	return &env{t: t, app: app, srv: srv, db: db, logw: logw}

@@ -13,17 +13,21 @@ import (
 
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/presence"
+	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 // Close codes of the graphql-transport-ws protocol that api.md promises for
 // a rejected connection_init: 4401 when the caller is not authenticated,
-// 4403 when it is but may not use the event stream.
-// 4408 ends a connection that sent no connection_init in time.
+// 4403 when it is but may not use the event stream. 4408 ends a connection
+// that sent no connection_init in time. 1011 (RFC 6455's "internal error")
+// says the server could not check the credentials, say because its
+// database is down: the client keeps its token and reconnects later.
 const (
 	closeUnauthorized = 4401
 	closeForbidden    = 4403
 	closeInitTimeout  = 4408
+	closeInternal     = 1011
 )
 
 // WebSocket timings.
@@ -162,17 +166,22 @@ func (a *App) websocketInit(ctx context.Context, p transport.InitPayload) (conte
 		return ctx, nil, apierr.New(apierr.Unauthenticated, "connection initialisation timeout")
 	}
 	ctx, ack, err := a.auth.WebsocketInit(ctx, p)
-	code := closeUnauthorized
 	if err == nil && !viewer.FromContext(ctx).Has(viewer.ScopeEvents) {
 		err = apierr.New(apierr.Forbidden, "this API key lacks the EVENTS scope")
-		code = closeForbidden
 	}
 	if err != nil {
+		code, msg := closeUnauthorized, "Unauthorized"
+		switch apierr.CodeOf(err) {
+		case apierr.Unauthenticated:
+		case apierr.Forbidden:
+			code, msg = closeForbidden, "Forbidden"
+		default:
+			requestlog.FromContext(ctx).ErrorContext(ctx, "authenticating a WebSocket failed", "err", err)
+			code, msg = closeInternal, "Internal Error"
+			// gqlgen sends the error's text to the client: not the cause.
+			err = apierr.New(apierr.Internal, "the service is temporarily unavailable; try again shortly")
+		}
 		if wc, ok := ctx.Value(wsConnKey{}).(*wsConn); ok {
-			msg := "Unauthorized"
-			if code == closeForbidden {
-				msg = "Forbidden"
-			}
 			wc.closeWith(code, msg)
 		}
 		return ctx, nil, err
