@@ -34,6 +34,7 @@ import (
 	"github.com/dakenh/dakenh/internal/facebook"
 	"github.com/dakenh/dakenh/internal/gqllimit"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/presence"
 	"github.com/dakenh/dakenh/internal/requestlog"
@@ -59,6 +60,9 @@ type App struct {
 	inbox   *inbox.Service
 	metrics *metrics.Metrics
 	handler http.Handler
+	// box seals credentials; while it has a previous key, a worker moves
+	// what that key sealed onto the current one.
+	box     *secret.Box
 	workers workers
 	bus     event.Bus
 	// intake stores provider webhooks and processes them; the routes and
@@ -110,8 +114,11 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	}
 	tenancy.Guard(db.Client)
 	crm.Register(db.Client)
-	box, err := secret.New(cfg.Secret)
+	box, err := secret.New(cfg.Secret, cfg.PreviousSecrets...)
 	if err != nil {
+		return nil, err
+	}
+	if err := keyring.Check(ctx, db, box, sealedColumns()); err != nil {
 		return nil, err
 	}
 	bus, err := newBus(ctx, db, logger)
@@ -128,6 +135,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		cfg:        cfg,
 		logger:     logger,
 		db:         db,
+		box:        box,
 		auth:       auth.New(db.Client, o.auth),
 		inbox:      inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics:    metrics.New(),
@@ -152,6 +160,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	a.handler = a.routes()
 	return a, nil
 }
+
+// sealedColumns are every column sealed under the server secret.
+func sealedColumns() []keyring.Column { return inbox.SealedColumns() }
 
 // inboxOptions points the inbox's provider clients at the configured base
 // URLs, keeping whatever the test options already set.

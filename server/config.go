@@ -15,14 +15,16 @@ import (
 // Config is the server's configuration, read from the environment (the
 // table in README.md and docs/api.md).
 type Config struct {
-	DatabaseURL   string
-	DataDir       string
-	Addr          string
-	Secret        []byte
-	CORSOrigins   []string
-	AllowSignUp   bool
-	Introspection bool
-	LogLevel      slog.Level
+	DatabaseURL string
+	DataDir     string
+	Addr        string
+	Secret      []byte
+	// PreviousSecrets open values sealed before a rotation of Secret.
+	PreviousSecrets [][]byte
+	CORSOrigins     []string
+	AllowSignUp     bool
+	Introspection   bool
+	LogLevel        slog.Level
 	// MaxBodyBytes bounds a request body; CSV imports are the largest.
 	MaxBodyBytes int64
 	// ZaloOpenAPIURL, ZaloOAuthURL and FacebookGraphURL are the
@@ -60,13 +62,26 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 			return c, fmt.Errorf("DAKENH_LOG_LEVEL: %w", err)
 		}
 	}
-	if s := getenv("DAKENH_SECRET"); s != "" {
+	switch s := getenv("DAKENH_SECRET"); {
+	case s != "":
 		if len(s) < 32 {
 			return c, errors.New("DAKENH_SECRET must be at least 32 characters")
 		}
 		c.Secret = []byte(s)
-	} else if c.Secret, err = generatedSecret(c.DataDir, warn); err != nil {
-		return c, err
+	case c.DatabaseURL != "":
+		// Replicas each generating their own would not open each other's
+		// sealed credentials.
+		return c, errors.New("DAKENH_SECRET must be set when DATABASE_URL is: every replica on the database needs the same secret (32+ characters)")
+	default:
+		if c.Secret, err = generatedSecret(c.DataDir, warn); err != nil {
+			return c, err
+		}
+	}
+	if s := getenv("DAKENH_SECRET_PREVIOUS"); s != "" {
+		if len(s) < 32 {
+			return c, errors.New("DAKENH_SECRET_PREVIOUS must be at least 32 characters")
+		}
+		c.PreviousSecrets = [][]byte{[]byte(s)}
 	}
 	return c, nil
 }

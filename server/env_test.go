@@ -48,7 +48,7 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 		Introspection: true,
 		CORSOrigins:   []string{"http://localhost:3000"},
 		MaxBodyBytes:  1 << 20,
-		Secret:        []byte("test-secret-test-secret-test-secret"),
+		Secret:        []byte(testSecret),
 	}
 	o := appOptions{db: db, auth: auth.Options{BcryptCost: bcrypt.MinCost}}
 	for _, f := range opts {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/presence"
 )
 
@@ -38,6 +39,25 @@ func (a *App) startWorkers() {
 	// Durable timers: every replica runs one worker; claims never overlap.
 	a.workers.wg.Go(func() { a.timers.Run(ctx) })
 	a.every(ctx, "presence", presence.Heartbeat, a.sweepPresence)
+	if a.box.Rotating() {
+		a.every(ctx, "reseal", resealEvery, a.reseal)
+	}
+}
+
+// resealEvery is how often, while DAKENH_SECRET_PREVIOUS is set, values
+// sealed under the previous secret are looked for: the first pass at start
+// moves what there is; later ones catch what a replica still running with
+// the old secret wrote during the rollout.
+const resealEvery = 10 * time.Minute
+
+// reseal moves the values sealed under the previous secret onto the
+// current one.
+func (a *App) reseal(ctx context.Context) error {
+	res, err := keyring.Reseal(ctx, a.db, a.box, sealedColumns(), 100)
+	if res.Moved > 0 || res.Unopenable > 0 {
+		a.logger.InfoContext(ctx, "resealed values under the current DAKENH_SECRET", "moved", res.Moved, "unopenable", res.Unopenable)
+	}
+	return err
 }
 
 // sweepPresence stamps the users with a subscription socket on this
