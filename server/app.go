@@ -207,7 +207,7 @@ func (a *App) withBus(next http.Handler) http.Handler {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)), a.ws.init)
+	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)), a.ws.init, a.allowedOrigin)
 	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
 	mux.Handle("GET /customers.csv", a.metrics.Instrument("export", a.auth.Middleware(http.HandlerFunc(a.exportCustomers))))
 	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))

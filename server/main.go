@@ -28,6 +28,8 @@ func main() {
 		os.Exit(2)
 	}
 	logger := requestlog.NewLogger(os.Stderr, cfg.LogLevel)
+	// Libraries that print with the standard log package write JSON too.
+	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, logger); err != nil {

@@ -124,9 +124,24 @@ func TestOutageIsNotABadCredential(t *testing.T) {
 	if m := sub.read(); m["type"] != "complete" {
 		t.Fatalf("after the resume error: %v, want complete", m)
 	}
+	// A resolver failing on the outage: its ERROR line names the request
+	// like every other line.
+	if _, r := rawPost(t, e, "", `mutation { login(email: "ai@example.vn", password: "mật khẩu nào đó") { token } }`); r.code() != "INTERNAL" {
+		t.Errorf("a login during the outage: %+v, want INTERNAL", r.Errors)
+	}
 	logs := e.logText()
-	if !strings.Contains(logs, `"msg":"authenticating a request failed"`) || !strings.Contains(logs, `"msg":"authenticating a WebSocket failed"`) {
-		t.Errorf("the failed authentications are not logged:\n%s", logs)
+	if !strings.Contains(logs, `"msg":"authenticating a request failed"`) || !strings.Contains(logs, `"msg":"authenticating a WebSocket failed"`) ||
+		!strings.Contains(logs, `"msg":"graphql: unhandled error"`) {
+		t.Errorf("the failures are not logged:\n%s", logs)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+		if id, _ := m["request_id"].(string); m["level"] == "ERROR" && id == "" {
+			t.Errorf("an ERROR line names no request: %s", line)
+		}
 	}
 
 	if o.end == nil {
