@@ -182,6 +182,14 @@ func inboxOptions(cfg Config, logger *slog.Logger, o inbox.Options) inbox.Option
 // Handler returns the server's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
+// MetricsHandler returns the handler of the metrics address
+// (DAKENH_METRICS_ADDR): /metrics and nothing else.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	return mux
+}
+
 // Close releases the database.
 func (a *App) Close() error {
 	return errors.Join(a.bus.Close(), a.db.Close())
@@ -215,7 +223,9 @@ func (a *App) routes() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})))
 	mux.Handle("GET /readyz", a.metrics.Instrument("readyz", http.HandlerFunc(a.ready)))
-	mux.Handle("GET /metrics", a.metrics.Handler())
+	if a.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.metrics.Handler())
+	}
 	a.webhookRoutes(mux)
 
 	c := cors.New(cors.Options{

@@ -18,6 +18,9 @@ type Config struct {
 	DatabaseURL string
 	DataDir     string
 	Addr        string
+	// MetricsAddr, when set, is where /metrics is served instead of Addr,
+	// so Prometheus scrapes a port the public never reaches.
+	MetricsAddr string
 	Secret      []byte
 	// PreviousSecrets open values sealed before a rotation of Secret.
 	PreviousSecrets [][]byte
@@ -42,6 +45,7 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 		DatabaseURL:   getenv("DATABASE_URL"),
 		DataDir:       or(getenv("DAKENH_DATA_DIR"), "./data"),
 		Addr:          or(getenv("DAKENH_ADDR"), ":8080"),
+		MetricsAddr:   getenv("DAKENH_METRICS_ADDR"),
 		CORSOrigins:   splitList(or(getenv("DAKENH_CORS_ORIGINS"), "http://localhost:3000")),
 		MaxBodyBytes:  32 << 20,
 		Introspection: true,
