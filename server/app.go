@@ -16,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/gorilla/websocket"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -36,6 +35,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/metrics"
+	"github.com/dakenh/dakenh/internal/playground"
 	"github.com/dakenh/dakenh/internal/presence"
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/secret"
@@ -60,6 +60,8 @@ type App struct {
 	inbox   *inbox.Service
 	metrics *metrics.Metrics
 	handler http.Handler
+	// playground serves GraphiQL and its files from the binary.
+	playground http.Handler
 	// box seals credentials; while it has a previous key, a worker moves
 	// what that key sealed onto the current one.
 	box     *secret.Box
@@ -157,6 +159,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
 	})
+	if a.playground, err = playground.Handler("/graphql"); err != nil {
+		return nil, err
+	}
 	a.handler = a.routes()
 	return a, nil
 }
@@ -218,7 +223,8 @@ func (a *App) routes() http.Handler {
 	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)), a.ws.init, a.allowedOrigin)
 	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
 	mux.Handle("GET /customers.csv", a.metrics.Instrument("export", a.auth.Middleware(http.HandlerFunc(a.exportCustomers))))
-	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))
+	mux.Handle("GET /{$}", a.metrics.Instrument("playground", a.playground))
+	mux.Handle("GET "+playground.AssetsPath, a.metrics.Instrument("playground", a.playground))
 	mux.Handle("GET /healthz", a.metrics.Instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})))
