@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/requestlog"
@@ -19,19 +20,13 @@ import (
 //
 // The returned channel is unbuffered: the stream's own bounded buffer is
 // where a slow client is detected, so no second queue may hide it.
-func follow[T any](ctx context.Context, r *Resolver, after *string, opts event.Options,
-	load func(context.Context, *ent.Event, string) (*T, error), fail func(error) *T) (<-chan *T, error) {
+func follow[T any](ctx context.Context, r *Resolver, after *ent.Cursor, opts event.Options,
+	load func(context.Context, *ent.Event, event.Cursor) (*T, error), fail func(error) *T) (<-chan *T, error) {
 	v := viewer.FromContext(ctx)
 	if v == nil {
 		return nil, apierr.NeedCredentials("authentication required")
 	}
-	if after != nil && *after != "" {
-		c, err := event.ParseCursor(*after)
-		if err != nil {
-			return nil, err
-		}
-		opts.After = c
-	}
+	opts.After = model.StreamPosition(after)
 	opts.Buffer = r.StreamBuffer
 	stream, err := event.Subscribe(ctx, r.Client, r.Bus, v, opts)
 	if err != nil {
@@ -50,7 +45,7 @@ func follow[T any](ctx context.Context, r *Resolver, after *string, opts event.O
 			}
 		}
 		for d := range stream.C() {
-			item, err := load(loadCtx, d.Event, d.Cursor.String())
+			item, err := load(loadCtx, d.Event, d.Cursor)
 			if ent.IsNotFound(err) {
 				continue // deleted since, or no longer visible to the viewer
 			}

@@ -299,6 +299,7 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	srv.SetValidationRulesFn(graph.ValidationRules)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if a.cfg.Introspection {
 		srv.Use(extension.Introspection{})
