@@ -342,7 +342,7 @@ func TestCursorScalar(t *testing.T) {
 	t.Run("Introspection", func(t *testing.T) {
 		var out struct {
 			Time, Map, Cursor struct{ SpecifiedByURL string }
-			Subscription     struct {
+			Subscription      struct {
 				Fields []struct {
 					Name string
 					Args []struct {
