@@ -9,20 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/gorilla/websocket"
 
 	"github.com/dakenh/dakenh/ent/conversation"
-	"github.com/dakenh/dakenh/internal/database"
-	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
 )
 
 // BenchmarkDistribution measures distribution end to end on two server
-// instances sharing one database (on PostgreSQL each has its own
-// connection pool, as replicas do):
+// instances sharing one PostgreSQL database, each with its own connection
+// pool as replicas have (one instance on SQLite, which serves a single
+// process):
 //
 //  1. Latency. One agent follows conversationEvents over WebSocket; a new
 //     customer writes (a webhook posted to the first instance, whose
@@ -37,12 +35,6 @@ import (
 //     (conversations left undistributed) is the baseline: what processing
 //     new conversations costs without distribution.
 //
-//  2. Latency. One agent follows conversationEvents over WebSocket; a new
-//     customer writes (a webhook posted to the first instance, whose
-//     workers run), one at a time, and the benchmark times from the POST to
-//     the agent receiving ASSIGNED (round robin), then OFFERED
-//     (sequential).
-//
 //     DAKENH_TEST_DB=postgres go test ./server -run '^$' -bench Distribution -benchtime 1x -timeout 30m
 func BenchmarkDistribution(b *testing.B) {
 	const (
@@ -54,15 +46,7 @@ func BenchmarkDistribution(b *testing.B) {
 	)
 	d := newDistEnv(b, agents)
 	d.online(d.agents...)
-	db := d.db
-	if dbtest.Dialect() == dialect.Postgres {
-		var err error
-		if db, err = database.Open(context.Background(), database.Config{URL: d.db.URL}); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-	}
-	replica := d.replica(db)
+	servers := d.replicas()
 	sys := viewer.SystemContext(context.Background(), d.org)
 	count := func(state conversation.DistributionState) int {
 		return d.db.Client.Conversation.Query().Where(conversation.DistributionStateEQ(state)).CountX(sys)
@@ -80,10 +64,7 @@ func BenchmarkDistribution(b *testing.B) {
 		var wg sync.WaitGroup
 		var next atomic.Int64
 		for c := range clients {
-			srv := d.env
-			if c%2 == 1 {
-				srv = replica
-			}
+			srv := servers[c%len(servers)]
 			wg.Go(func() {
 				for next.Add(1) <= conversations {
 					d.post(srv)
@@ -91,11 +72,13 @@ func BenchmarkDistribution(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		ctxA, stopA := context.WithCancel(event.WithBus(context.Background(), d.app.bus))
-		ctxB, stopB := context.WithCancel(event.WithBus(context.Background(), replica.app.bus))
+		var stops []context.CancelFunc
 		start := time.Now()
-		d.app.startWebhookWorker(ctxA)
-		replica.app.startWebhookWorker(ctxB)
+		for _, s := range servers {
+			ctx, stop := context.WithCancel(event.WithBus(context.Background(), s.app.bus))
+			stops = append(stops, stop)
+			s.app.startWebhookWorker(ctx)
+		}
 		for !done() {
 			if time.Since(start) > deadline {
 				b.Fatalf("the batch was not processed within %v", deadline)
@@ -103,10 +86,10 @@ func BenchmarkDistribution(b *testing.B) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		took := time.Since(start)
-		stopA()
-		stopB()
-		d.app.Stop()
-		replica.app.Stop()
+		for i, s := range servers {
+			stops[i]()
+			s.app.Stop()
+		}
 		return conversations / took.Seconds()
 	}
 

@@ -229,7 +229,7 @@ func TestSendMessageWorkerRuns(t *testing.T) {
 	r.must(r.tn.agentToken, sendMessageMutation, map[string]any{"in": map[string]any{"conversationId": r.oaConv, "text": "Có ngay ạ"}}, &out)
 
 	// Waiting, not timing: the deadline only bounds a broken worker.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		var st messageStatusOut
 		r.must(r.tn.agentToken, messageByID, map[string]any{"id": out.SendMessage.ID}, &st)

@@ -83,6 +83,25 @@ func (d *distEnv) replica(db *database.DB) *env {
 	return newEnvOn(d.t, db, d.options())
 }
 
+// replicas returns the servers a multi-replica test spreads its work over.
+// On PostgreSQL that is the environment's server and a second one with its
+// own connection pool, as a replica has. The embedded SQLite database
+// serves a single process, so there the test runs the same engines through
+// the one server, and says so.
+func (d *distEnv) replicas() []*env {
+	d.t.Helper()
+	if dbtest.Dialect() != dialect.Postgres {
+		d.t.Log("SQLite serves a single server process: the replicas' work goes through one instance (replicas need PostgreSQL)")
+		return []*env{d.env}
+	}
+	db, err := database.Open(context.Background(), database.Config{URL: d.db.URL})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { db.Close() })
+	return []*env{d.env, d.replica(db)}
+}
+
 // presence sets a user's presence through the API.
 func (d *distEnv) presence(token, status string) {
 	d.t.Helper()
@@ -288,37 +307,24 @@ func expectEvents(t *testing.T, s *subscriber, conv string, types ...string) {
 }
 
 // TestRoundRobinStaysEvenAcrossReplicas: 1,000 new conversations arrive at
-// once, through two server instances on one database, each running its
-// webhook worker; round robin among seven ONLINE agents gives each 142 or
-// 143.
+// once, through two server instances on one database (one on SQLite, see
+// replicas), each running its webhook worker; round robin among seven
+// ONLINE agents gives each 142 or 143.
 func TestRoundRobinStaysEvenAcrossReplicas(t *testing.T) {
 	const arrivals, agents, clients = 1000, 7, 16
 	d := newDistEnv(t, agents)
 	d.online(d.agents...)
 	d.createRule("ROUND_ROBIN", "KEEP", d.agents...)
-	// On PostgreSQL the second instance has its own connection pool, as a
-	// replica does; SQLite's file has one writer, shared in process.
-	db := d.db
-	if dbtest.Dialect() == dialect.Postgres {
-		var err error
-		if db, err = database.Open(context.Background(), database.Config{URL: d.db.URL}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+	servers := d.replicas()
+	for _, s := range servers {
+		s.app.startWorkers()
+		t.Cleanup(s.app.Stop)
 	}
-	b := d.replica(db)
-	d.app.startWorkers()
-	t.Cleanup(d.app.Stop)
-	b.app.startWorkers()
-	t.Cleanup(b.app.Stop)
 
 	var wg sync.WaitGroup
 	var next atomic.Int64
 	for c := range clients {
-		srv := d.env
-		if c%2 == 1 {
-			srv = b
-		}
+		srv := servers[c%len(servers)]
 		wg.Go(func() {
 			for next.Add(1) <= arrivals {
 				d.post(srv)
@@ -334,7 +340,7 @@ func TestRoundRobinStaysEvenAcrossReplicas(t *testing.T) {
 	}
 	// The workers finish in their own time; the deadline only keeps a
 	// broken build from hanging.
-	for deadline := time.Now().Add(5 * time.Minute); assigned() < arrivals; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * patience); assigned() < arrivals; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d conversations assigned", assigned(), arrivals)
 		}
@@ -534,7 +540,7 @@ func TestOfferSurvivesRestartAndDeadReplica(t *testing.T) {
 	// (database/sql ends a cancelled transaction asynchronously); until
 	// then the row stays locked and is passed over.
 	ran := 0
-	for deadline := time.Now().Add(time.Minute); ran == 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); ran == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the surviving replica never ran the timer")
 		}
@@ -694,7 +700,7 @@ func TestPresenceFollowsSubscriptionSockets(t *testing.T) {
 	gone.conn.Close()
 	// The server notices the close on its own time; the deadline only
 	// keeps a broken build from hanging.
-	for deadline := time.Now().Add(time.Minute); d.app.presence.Sockets(gid.ID(a[0].id)) > 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); d.app.presence.Sockets(gid.ID(a[0].id)) > 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the closed socket is still counted")
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -21,6 +22,12 @@ import (
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/requestlog"
 )
+
+// patience is how long a test waits for what must happen before it
+// concludes that it never will. It only stops a broken build from hanging:
+// tests wait on conditions, and a loaded machine running the race detector
+// may take many seconds for what usually takes milliseconds.
+const patience = 2 * time.Minute
 
 // env is one dakenh server on a fresh database, reached over real HTTP.
 type env struct {

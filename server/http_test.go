@@ -154,7 +154,7 @@ func TestGraphQLLimits(t *testing.T) {
 // wsDial opens a GraphQL WebSocket with the given subprotocol and origin.
 func wsDial(t *testing.T, e *env, protocol, origin string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	d := websocket.Dialer{Subprotocols: []string{protocol}, HandshakeTimeout: 5 * time.Second}
+	d := websocket.Dialer{Subprotocols: []string{protocol}, HandshakeTimeout: patience}
 	h := http.Header{}
 	if origin != "" {
 		h.Set("Origin", origin)
@@ -167,7 +167,7 @@ func TestWebSocket(t *testing.T) {
 	tn := e.newTenant("WS Org")
 	read := func(t *testing.T, c *websocket.Conn) map[string]any {
 		t.Helper()
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(patience))
 		var m map[string]any
 		if err := c.ReadJSON(&m); err != nil {
 			t.Fatalf("read: %v", err)
@@ -225,7 +225,7 @@ func TestWebSocket(t *testing.T) {
 			}
 			defer c.Close()
 			_ = c.WriteJSON(map[string]any{"type": "connection_init", "payload": tc.payload})
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_ = c.SetReadDeadline(time.Now().Add(patience))
 			for {
 				var m map[string]any
 				err := c.ReadJSON(&m)
@@ -267,7 +267,7 @@ func TestGracefulShutdown(t *testing.T) {
 	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 	// Generous: on a loaded machine migrating a new database takes a while.
 	var up bool
-	for deadline := time.Now().Add(60 * time.Second); !up && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(patience); !up && time.Now().Before(deadline); {
 		select {
 		case err := <-done:
 			t.Fatalf("run returned early: %v", err)
@@ -290,7 +290,7 @@ func TestGracefulShutdown(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run returned %v", err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("server did not stop")
 	}
 }

@@ -44,7 +44,7 @@ func subscribe(t *testing.T, e *env, token, query string, vars map[string]any) *
 func (s *subscriber) read() map[string]any {
 	s.t.Helper()
 	for {
-		_ = s.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_ = s.conn.SetReadDeadline(time.Now().Add(patience))
 		var m map[string]any
 		if err := s.conn.ReadJSON(&m); err != nil {
 			s.t.Fatalf("read: %v", err)

@@ -29,7 +29,7 @@ func TestWebSocketTimings(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = c.Close() })
 		// Generous: the server acts on its own timings well before this.
-		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(patience))
 		return c
 	}
 	read := func(t *testing.T, c *websocket.Conn) (map[string]any, error) {

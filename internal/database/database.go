@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/dakenh/dakenh/ent"
 	// The runtime package registers the schema's hooks, policies and default
@@ -47,8 +46,15 @@ type Config struct {
 type DB struct {
 	// Client is the ent client; it shares SQL's pool.
 	Client *ent.Client
-	// SQL is the connection pool under Client.
+	// SQL is the connection pool under Client that writes: on SQLite its
+	// single writer connection (see openSQLite).
 	SQL *sql.DB
+	// read is the SQLite reader pool, nil on PostgreSQL, where SQL serves
+	// reads too.
+	read *sql.DB
+	// release gives up what Open holds besides the pools (the SQLite data
+	// directory's lock); nil when there is nothing.
+	release func() error
 	// Dialect is dialect.SQLite or dialect.Postgres, for the few queries
 	// that must differ between the two.
 	Dialect string
@@ -85,31 +91,44 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 }
 
-// newDB builds the ent client over an opened, migrated pool.
-func newDB(pool *sql.DB, dialectName string, wrap func(dialect.Driver) dialect.Driver) *DB {
-	var drv dialect.Driver = entsql.OpenDB(dialectName, pool)
+// newDB builds the ent client over drv, the driver of an opened, migrated
+// database whose writing pool is pool.
+func newDB(drv dialect.Driver, pool *sql.DB, wrap func(dialect.Driver) dialect.Driver) *DB {
+	name := drv.Dialect()
 	if wrap != nil {
 		drv = wrap(drv)
 	}
 	return &DB{
 		Client:  ent.NewClient(ent.Driver(drv)),
 		SQL:     pool,
-		Dialect: dialectName,
+		Dialect: name,
 	}
 }
 
-// Close closes the client and its pool.
+// Close closes the client and its pools, then releases the data
+// directory's lock, so a process that opens it next finds it free.
 func (db *DB) Close() error {
-	// Closing the ent driver closes the pool it wraps.
-	return db.Client.Close()
+	// Closing the ent driver closes the pools it wraps.
+	err := db.Client.Close()
+	if db.release != nil {
+		err = errors.Join(err, db.release())
+		db.release = nil
+	}
+	return err
 }
 
 // Ping reports whether the database answers, for /readyz. It runs a real
 // query rather than only checking out a connection, so a database that
 // accepts connections but cannot serve them is reported too.
 func (db *DB) Ping(ctx context.Context) error {
+	pool := db.SQL
+	if db.read != nil {
+		// Readiness is whether the database answers, not whether the
+		// writer is free: a long write must not fail the probe.
+		pool = db.read
+	}
 	var one int
-	if err := db.SQL.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := pool.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("database: ping: %w", err)
 	}
 	return nil

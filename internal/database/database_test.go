@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	neturl "net/url"
 	"os"
 	"path/filepath"
@@ -88,34 +89,139 @@ func TestSQLitePragmas(t *testing.T) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	want := map[string]string{
+	shared := map[string]string{
 		"foreign_keys": "1",
 		"journal_mode": "wal",
 		"busy_timeout": "10000",
 		"synchronous":  "1", // NORMAL
 	}
-	// Pragmas are per connection; hold several at once so the pool must
-	// open new ones, and check each.
-	var conns []*sql.Conn
-	for range 3 {
-		c, err := db.SQL.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns = append(conns, c)
-	}
-	for i, c := range conns {
-		for p, w := range want {
-			var got string
-			if err := c.QueryRowContext(ctx, "PRAGMA "+p).Scan(&got); err != nil {
-				t.Fatalf("conn %d: PRAGMA %s: %v", i, p, err)
+	for _, tc := range []struct {
+		name      string
+		pool      *sql.DB
+		conns     int
+		queryOnly string
+	}{
+		// The writer pool has exactly one connection; the readers refuse
+		// to write.
+		{"Writer", db.SQL, 1, "0"},
+		{"Readers", database.ReaderPool(db), 3, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.pool.Stats().MaxOpenConnections; tc.name == "Writer" && got != 1 {
+				t.Errorf("writer pool allows %d connections, want 1", got)
 			}
-			if got != w {
-				t.Errorf("conn %d: PRAGMA %s = %s, want %s", i, p, got, w)
+			want := maps.Clone(shared)
+			want["query_only"] = tc.queryOnly
+			// Pragmas are per connection; hold several at once so the
+			// pool must open new ones, and check each.
+			var conns []*sql.Conn
+			for range tc.conns {
+				c, err := tc.pool.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				conns = append(conns, c)
 			}
+			for i, c := range conns {
+				for p, w := range want {
+					var got string
+					if err := c.QueryRowContext(ctx, "PRAGMA "+p).Scan(&got); err != nil {
+						t.Fatalf("conn %d: PRAGMA %s: %v", i, p, err)
+					}
+					if got != w {
+						t.Errorf("conn %d: PRAGMA %s = %s, want %s", i, p, got, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSQLiteReadsBesideAWrite: while a write transaction holds the writer,
+// plain reads and read-only transactions go on, on the readers, and see
+// the last committed state; a second write waits in the process for the
+// writer instead of failing with SQLITE_BUSY.
+func TestSQLiteReadsBesideAWrite(t *testing.T) {
+	ctx := system()
+	db, err := database.Open(ctx, database.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	org := db.Client.Organization.Create().SetName("before").SaveX(ctx)
+
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Organization.UpdateOne(org).SetName("during").ExecX(ctx)
+
+	if got := db.Client.Organization.GetX(ctx, org.ID).Name; got != "before" {
+		t.Errorf("a read beside the open write sees %q, want the committed %q", got, "before")
+	}
+	ro, err := db.Client.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ro.Organization.GetX(ctx, org.ID).Name; got != "before" {
+		t.Errorf("a read-only transaction sees %q", got)
+	}
+	if err := ro.Organization.UpdateOne(org).SetName("x").Exec(ctx); err == nil {
+		t.Error("a read-only transaction wrote")
+	}
+	ro.Rollback()
+
+	second := make(chan error, 1)
+	go func() {
+		second <- db.Client.Organization.UpdateOne(org).SetName("after").Exec(ctx)
+	}()
+	// The second write queues for the writer connection in database/sql
+	// (its wait count goes up); it cannot finish while the first holds it.
+	for db.SQL.Stats().WaitCount == 0 {
+		select {
+		case err := <-second:
+			t.Fatalf("a second write did not wait for the first: %v", err)
+		case <-time.After(time.Millisecond):
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatalf("the queued write: %v", err)
+	}
+	if got := db.Client.Organization.GetX(ctx, org.ID).Name; got != "after" {
+		t.Errorf("name = %q, want after", got)
+	}
+}
+
+// TestSQLiteDataDirIsLocked: the embedded database serves one process; a
+// second Open of the same data directory is refused, saying why, until the
+// first closes.
+func TestSQLiteDataDirIsLocked(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	first, err := database.Open(ctx, database.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := database.Open(ctx, database.Config{DataDir: dir})
+	if err == nil {
+		second.Close()
+		t.Fatal("a second Open of the data directory succeeded")
+	}
+	if !errors.Is(err, database.ErrDataDirInUse) || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("err = %v, want ErrDataDirInUse pointing at PostgreSQL for replicas", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := database.Open(ctx, database.Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Open after the first closed: %v", err)
+	}
+	again.Close()
 }
 
 // TestSQLiteConcurrentWriteTransactions proves _txlock=immediate: with

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database/postgres"
 	"github.com/golang-migrate/migrate/v4/source"
@@ -62,7 +63,7 @@ func openPostgres(ctx context.Context, cfg Config, log *slog.Logger) (_ *DB, err
 	if err := migratePostgres(ctx, pool, log); err != nil {
 		return nil, err
 	}
-	return newDB(pool, dialect.Postgres, cfg.WrapDriver), nil
+	return newDB(entsql.OpenDB(dialect.Postgres, pool), pool, cfg.WrapDriver), nil
 }
 
 // ensureTrgm installs pg_trgm, whose gin_trgm_ops the customer search index

@@ -211,7 +211,7 @@ func TestCallerContextEndsTheSend(t *testing.T) {
 }
 
 func TestSlowAnswerWithinTimeoutSucceeds(t *testing.T) {
-	fake, c := newFake(t, 5*time.Second)
+	fake, c := newFake(t, time.Minute)
 	fake.FailNext(1, fbfake.Slow(50*time.Millisecond))
 
 	id, err := c.SendText(t.Context(), pageID, pageToken, psid, "xin chào", facebook.SendOptions{})
@@ -275,7 +275,7 @@ func TestTransportErrorsNeverQuoteTheToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := facebook.New(facebook.Config{GraphURL: tt.graphURL, Timeout: 5 * time.Second})
+			c := facebook.New(facebook.Config{GraphURL: tt.graphURL, Timeout: time.Minute})
 			_, err := c.SendText(t.Context(), pageID, pageToken, psid, "xin chào", facebook.SendOptions{})
 			if err == nil {
 				t.Fatal("SendText succeeded, want an error")

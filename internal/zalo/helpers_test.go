@@ -30,8 +30,9 @@ func newClient(t *testing.T, fake *zalofake.Server, opts ...func(*zalo.Config)) 
 		OpenAPIURL: fake.URL(),
 		OAuthURL:   fake.URL(),
 		HTTPClient: &http.Client{Transport: tr},
-		Timeout:    5 * time.Second,
-		Now:        func() time.Time { return testNow },
+		// Generous: only the tests of timeouts set a short one.
+		Timeout: time.Minute,
+		Now:     func() time.Time { return testNow },
 	}
 	for _, o := range opts {
 		o(&cfg)
