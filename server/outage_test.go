@@ -29,8 +29,8 @@ type outage struct {
 
 // newOutage returns, on PostgreSQL, a database on the test's own server,
 // which the outage stops for real (the shared test server is never
-// touched); on SQLite, the embedded database, whose pool the outage closes,
-// so every statement fails as it would with a broken disk.
+// touched); on SQLite, the embedded database, whose pools the outage
+// closes, so every statement fails as it would with a broken disk.
 func newOutage(t *testing.T) outage {
 	t.Helper()
 	if dbtest.Dialect() == dialect.Postgres {
@@ -38,7 +38,7 @@ func newOutage(t *testing.T) outage {
 		return outage{db: srv.Open(), begin: srv.Stop, end: srv.Start}
 	}
 	db := dbtest.Open(t)
-	return outage{db: db, begin: func() { _ = db.SQL.Close() }}
+	return outage{db: db, begin: func() { _ = db.Client.Close() }}
 }
 
 // rawPost posts a GraphQL query with a bearer token and returns the
