@@ -407,6 +407,27 @@ func TestConcurrentClaimsHaveExactlyOneWinner(t *testing.T) {
 	}
 }
 
+// TestALateStreamHearsOnlyItsOwnOffers: an agent whose stream replays the
+// log after an offer moved on to them hears of their own offer, not of the
+// earlier one made to someone else, although they may see the
+// conversation by the time their stream reads it.
+func TestALateStreamHearsOnlyItsOwnOffers(t *testing.T) {
+	d := newDistEnv(t, 2)
+	a := d.agents
+	d.online(a...)
+	d.createRule("SEQUENTIAL", "KEEP", a...)
+	conv := d.arrive()
+	d.runDue(30 * time.Second)
+	if s := d.state(conv); s != "OFFERED 1" {
+		t.Fatalf("after the timeout: %s", s)
+	}
+	late := followConversations(t, d.env, a[1].token)
+	if code := d.act("declineConversationOffer", a[1].token, conv); code != "" {
+		t.Fatalf("decline: %s", code)
+	}
+	expectEvents(t, late, conv, "OFFERED", "OFFER_DECLINED")
+}
+
 // TestSequentialOffersWalkTheList: offers move on when they time out (the
 // test moves the clock) and at once on a decline; each agent's stream
 // hears exactly its part, and the admin's hears everything.

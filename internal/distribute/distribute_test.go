@@ -117,7 +117,7 @@ func TestSequentialWalksTheListOnTimeoutAndDecline(t *testing.T) {
 		t.Fatal("an offered conversation is seen by the offered agent only")
 	}
 	evs, seq := f.eventsOf(c.ID, 0)
-	if evs != "CREATED OFFERED" {
+	if evs != "CREATED OFFERED OFFERED→Agent 1" {
 		t.Fatalf("events %q", evs)
 	}
 	if n := f.runDue(29 * time.Second); n != 0 || f.state(c.ID) != "OFFERED Agent 1" {
@@ -130,7 +130,7 @@ func TestSequentialWalksTheListOnTimeoutAndDecline(t *testing.T) {
 		t.Fatalf("after the timeout: %s", s)
 	}
 	evs, seq = f.eventsOf(c.ID, seq)
-	if evs != "OFFER_EXPIRED→Agent 1 OFFER_EXPIRED→Chủ shop OFFERED" {
+	if evs != "OFFER_EXPIRED→Agent 1 OFFER_EXPIRED→Chủ shop OFFERED OFFERED→Agent 2" {
 		t.Fatalf("expiry events %q", evs)
 	}
 
@@ -143,7 +143,7 @@ func TestSequentialWalksTheListOnTimeoutAndDecline(t *testing.T) {
 		t.Fatalf("after declining: %s", s)
 	}
 	evs, seq = f.eventsOf(c.ID, seq)
-	if evs != "OFFER_DECLINED→Agent 2 OFFERED" {
+	if evs != "OFFER_DECLINED→Agent 2 OFFERED OFFERED→Agent 3" {
 		t.Fatalf("decline events %q", evs)
 	}
 	// The earlier offers are no longer theirs.

@@ -179,7 +179,14 @@ func (s *step) offer(c *ent.Conversation, p *pool, upd *ent.ConversationUpdateOn
 	}); err != nil {
 		return nil, err
 	}
+	// Watchers of every conversation hear of the offer once; each agent
+	// offered it hears of it in a copy addressed to them (see the event
+	// package's reader), so that a late read never tells an agent of
+	// someone else's offer.
 	s.emit(event.TypeOffered, c, "")
+	for _, u := range picks {
+		s.emit(event.TypeOffered, c, u)
+	}
 	return c, nil
 }
 

@@ -426,6 +426,9 @@ func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
 	if r.conv != "" && e.ConversationID != r.conv {
 		return false, nil
 	}
+	if e.Type == TypeOffered && e.Topic == TopicConversation {
+		return r.wantsOffer(ctx, e)
+	}
 	if e.AudienceUserID != "" {
 		// The writer chose the audience, which may concern a conversation
 		// the user no longer sees: the offer that expired, the claim lost.
@@ -435,6 +438,23 @@ func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
 		return r.canSee(ctx, e.ConversationID)
 	}
 	return true, nil
+}
+
+// wantsOffer decides for an OFFERED event. An offer is announced twice:
+// once addressed to each agent it is made to, and once unaddressed for
+// those who watch every conversation (owners, admins, API keys, the
+// system). Visibility is decided when a stream reads an event, so an
+// agent's stream reading late, or replaying, would otherwise also deliver
+// an earlier offer made to someone else of a conversation since offered to
+// this agent.
+func (r *reader) wantsOffer(ctx context.Context, e *ent.Event) (bool, error) {
+	if r.viewer.IsUser() && r.viewer.Role == viewer.RoleAgent {
+		return e.AudienceUserID == r.viewer.UserID, nil
+	}
+	if e.AudienceUserID != "" {
+		return false, nil
+	}
+	return r.canSee(ctx, e.ConversationID)
 }
 
 // canSee reports whether the viewer may see the conversation, as the
