@@ -98,6 +98,7 @@ func (h *harness) command(ctx context.Context, name string, args ...string) *exe
 // proc is a server process the harness started.
 type proc struct {
 	name string
+	envs []string // the settings the harness gave it
 	cmd  *exec.Cmd
 	url  string // http://127.0.0.1:port
 	log  string
@@ -133,7 +134,7 @@ func (h *harness) start(ctx context.Context, name string, env []string, ready st
 		logf.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, envs: env, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); logf.Close(); close(p.done) }()
 	h.mu.Lock()
 	h.procs = append(h.procs, p)
@@ -160,6 +161,16 @@ func (h *harness) start(ctx context.Context, name string, env []string, ready st
 			return nil, fmt.Errorf("%s not ready after 2 minutes\n%s", name, p.logTail())
 		}
 	}
+}
+
+// env returns the value of a setting the harness gave the process.
+func (p *proc) env(name string) string {
+	for _, e := range p.envs {
+		if v, ok := strings.CutPrefix(e, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // pid is the server's process ID. A process started through a shell or

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	osexec "os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -109,6 +110,13 @@ func benchInbox(ctx context.Context, h *harness) error {
 
 // startDakenh runs the built server with the harness's settings plus env.
 func (h *harness) startDakenh(ctx context.Context, name string, env ...string) (*proc, error) {
+	if h.o.profile {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, fmt.Sprintf("DAKENH_DEBUG_ADDR=127.0.0.1:%d", port))
+	}
 	env = append([]string{
 		"DAKENH_ADDR=127.0.0.1:{port}",
 		"DAKENH_SECRET=bench-secret-bench-secret-bench-secret",
@@ -135,6 +143,7 @@ func (h *harness) dakenhInbox(ctx context.Context, p *proc, token, name string) 
 func (h *harness) httpContender(ctx context.Context, name string, p *proc, token, query, root string) *contender {
 	body := gqlBody(query)
 	url := p.url + "/graphql"
+	runs := 0
 	return &contender{
 		name: name,
 		warm: func() error {
@@ -149,9 +158,13 @@ func (h *harness) httpContender(ctx context.Context, name string, p *proc, token
 			return err
 		},
 		run: func() (result, error) {
+			profiled := h.profile(ctx, p, name, &runs)
 			before := p.cpu()
 			r, err := httpLoad(ctx, url, token, body, h.o.clients, h.o.duration)
 			r.cpu = p.cpu() - before
+			if perr := profiled(); err == nil {
+				err = perr
+			}
 			return r, err
 		},
 	}
@@ -228,4 +241,44 @@ func post(ctx context.Context, url, token string, body []byte) ([]byte, error) {
 		return raw, fmt.Errorf("status %d: %.500s", resp.StatusCode, raw)
 	}
 	return raw, nil
+}
+
+// profile starts taking a CPU profile of p's first measured run when -profile
+// is set and p serves the profiler; the function it returns waits for the
+// profile and writes it to <cache>/<name>.pprof.
+func (h *harness) profile(ctx context.Context, p *proc, name string, runs *int) func() error {
+	*runs++
+	debug := p.env("DAKENH_DEBUG_ADDR")
+	if !h.o.profile || debug == "" || *runs > 1 {
+		return func() error { return nil }
+	}
+	secs := max(1, int(h.o.duration.Seconds())-1)
+	done := make(chan error, 1)
+	go func() {
+		raw, err := get(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debug, secs))
+		if err == nil {
+			path := filepath.Join(h.o.cache, strings.NewReplacer(" ", "-", ",", "", "(", "", ")", "").Replace(name)+".pprof")
+			err = os.WriteFile(path, raw, 0o644)
+			fmt.Fprintf(os.Stderr, "  CPU profile: go tool pprof %s\n", path)
+		}
+		done <- err
+	}()
+	return func() error { return <-done }
+}
+
+// get fetches url.
+func get(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	return io.ReadAll(resp.Body)
 }

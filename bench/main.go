@@ -40,6 +40,7 @@ type options struct {
 	sqlite   bool // also run the inbox on the embedded SQLite database
 	subs     int  // fan-out subscribers
 	events   int  // processing: webhook events per run
+	profile  bool // save a CPU profile of dakenh's first measured run
 }
 
 func main() {
@@ -54,6 +55,7 @@ func main() {
 	flag.BoolVar(&o.reload, "reload", false, "reload the data set even if the database already holds it")
 	flag.BoolVar(&o.sqlite, "sqlite", false, "inbox: also measure dakenh on the embedded SQLite database (same data set)")
 	flag.IntVar(&o.subs, "subs", 10000, "fanout: WebSocket subscribers")
+	flag.BoolVar(&o.profile, "profile", false, "save CPU profiles of dakenh's first measured run of each page into the cache directory (go tool pprof <file>)")
 	flag.IntVar(&o.events, "events", 2000, "process: webhook events per run")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench [flags] inbox|process|fanout|all\n")

@@ -32,6 +32,7 @@ import (
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/facebook"
+	"github.com/dakenh/dakenh/internal/gqlhttp"
 	"github.com/dakenh/dakenh/internal/gqllimit"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/metrics"
@@ -110,6 +111,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	}
 	tenancy.Guard(db.Client)
 	crm.Register(db.Client)
+	if err := inbox.BackfillLastMessages(ctx, db.Client); err != nil {
+		return nil, fmt.Errorf("conversations' last messages: %w", err)
+	}
 	box, err := secret.New(cfg.Secret)
 	if err != nil {
 		return nil, err
@@ -271,7 +275,7 @@ func (a *App) graphqlHandler() http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(gqlhttp.POST{}) // transport.POST, without encoding the response twice
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if a.cfg.Introspection {
 		srv.Use(extension.Introspection{})

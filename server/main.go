@@ -45,6 +45,11 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer app.Close()
+	if cfg.DebugAddr != "" {
+		if err := serveDebug(ctx, cfg.DebugAddr, logger); err != nil {
+			return err
+		}
+	}
 	app.startWorkers()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
