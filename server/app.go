@@ -125,6 +125,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	if o.now == nil {
 		o.now = time.Now
 	}
+	// Logouts, revocations and role changes reach the other replicas'
+	// session caches through the bus.
+	o.auth.Bus = bus
 	router := distribute.New(db.Client, distribute.Options{Now: o.now, Logger: logger})
 	o.inbox.Router = router
 	a := &App{
