@@ -138,7 +138,9 @@ func TestInboxPageStatementCount(t *testing.T) {
 							Node struct {
 								Customer    *struct{ Name string }
 								LastMessage *struct{ Text string }
-								Messages    *struct{ Edges []struct{ Node struct{ Text string } } }
+								Messages    *struct {
+									Edges []struct{ Node struct{ Text string } }
+								}
 							}
 						}
 					}
