@@ -77,6 +77,14 @@ func benchInbox(ctx context.Context, h *harness) error {
 	peerNoLast := h.httpContender(ctx, "PostGraphile 4, no last message", peer, "", fmt.Sprintf(peerPage, ""), "allConversations")
 	sqlNoLast := h.sqlContender(ctx, "SQL, no last message", fmt.Sprintf(sqlPage, "", ""), ds)
 	cs = append(cs, noLast, peerNoLast, sqlNoLast)
+	for i, settings := range h.o.variants {
+		vp, err := h.startDakenh(ctx, fmt.Sprintf("dakenh-variant-%d", i+1), append([]string{"DATABASE_URL=" + h.dbURL}, strings.Fields(settings)...)...)
+		if err != nil {
+			return err
+		}
+		v, _ := h.dakenhInbox(ctx, vp, ds.token, "dakenh "+settings)
+		cs = append(cs, v)
+	}
 	var lite, liteNoLast *contender
 	if h.o.sqlite {
 		dir, lds, err := h.sqliteData(ctx)

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -41,7 +42,16 @@ type options struct {
 	subs     int  // fan-out subscribers
 	events   int  // processing: webhook events per run
 	profile  bool // save a CPU profile of dakenh's first measured run
+	// variants are extra dakenh servers measured beside the default one,
+	// each with its own settings (e.g. GOGC=100), on the full page.
+	variants listFlag
 }
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
 	var o options
@@ -56,6 +66,7 @@ func main() {
 	flag.BoolVar(&o.sqlite, "sqlite", false, "inbox: also measure dakenh on the embedded SQLite database (same data set)")
 	flag.IntVar(&o.subs, "subs", 10000, "fanout: WebSocket subscribers")
 	flag.BoolVar(&o.profile, "profile", false, "save CPU profiles of dakenh's first measured run of each page into the cache directory (go tool pprof <file>)")
+	flag.Var(&o.variants, "variant", "inbox: also measure the full page on another dakenh process with these `settings` (space-separated KEY=VALUE, e.g. GOGC=100); repeatable")
 	flag.IntVar(&o.events, "events", 2000, "process: webhook events per run")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench [flags] inbox|process|fanout|all\n")

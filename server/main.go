@@ -27,6 +27,7 @@ func main() {
 		bootLog.Error("configuration", "err", err)
 		os.Exit(2)
 	}
+	tuneGC(os.Getenv)
 	logger := requestlog.NewLogger(os.Stderr, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
