@@ -34,8 +34,9 @@ type harness struct {
 	dbURL  string // the benchmark database
 	admin  *sql.DB
 
-	mu    sync.Mutex
-	procs []*proc
+	mu       sync.Mutex
+	procs    []*proc
+	cleanups []func()
 }
 
 func newHarness(ctx context.Context, o options) (*harness, error) {
@@ -72,8 +73,23 @@ func (h *harness) header() {
 	fmt.Printf("rounds %d × %v per contender (interleaved), %d clients\n\n", h.o.rounds, h.o.duration, h.o.clients)
 }
 
-// close stops every process the harness started.
+// close stops every process the harness started and runs the cleanups.
 func (h *harness) close() {
+	h.stopProcs()
+	h.mu.Lock()
+	cleanups := h.cleanups
+	h.cleanups = nil
+	h.mu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	if h.admin != nil {
+		h.admin.Close()
+	}
+}
+
+// stopProcs stops the processes started so far, newest first.
+func (h *harness) stopProcs() {
 	h.mu.Lock()
 	procs := h.procs
 	h.procs = nil
@@ -81,9 +97,13 @@ func (h *harness) close() {
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].stop()
 	}
-	if h.admin != nil {
-		h.admin.Close()
-	}
+}
+
+// cleanup registers f to run when the harness closes.
+func (h *harness) cleanup(f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cleanups = append(h.cleanups, f)
 }
 
 // command returns a command run from the module root with its output on

@@ -73,6 +73,14 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if flag.Arg(0) == "broadcast-server" && flag.NArg() == 2 {
+		// The fan-out benchmark's bare broadcast, run by the harness.
+		if err := serveBroadcast(flag.Arg(1)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if flag.NArg() != 1 {
 		flag.Usage()
 		os.Exit(2)
@@ -88,12 +96,14 @@ func main() {
 
 func run(ctx context.Context, o options, what string) error {
 	benches := map[string]func(context.Context, *harness) error{
-		"inbox": benchInbox,
+		"inbox":   benchInbox,
+		"process": benchProcess,
+		"fanout":  benchFanout,
 	}
 	var order []string
 	switch what {
 	case "all":
-		order = []string{"inbox"}
+		order = []string{"inbox", "process", "fanout"}
 	case "inbox", "process", "fanout":
 		if benches[what] == nil {
 			return fmt.Errorf("%s is not measured yet", what)
