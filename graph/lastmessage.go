@@ -8,20 +8,25 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/internal/gid"
-	"github.com/dakenh/dakenh/internal/viewer"
+	"github.com/dakenh/dakenh/internal/policy"
 )
 
 // A conversation's last message is read by its key (last_message_id),
 // never by searching the conversation's messages. The conversations were
-// loaded under the viewer's rules, so their last messages are theirs to
-// see: they are read as the system of the conversations' organization,
-// which keeps the tenant filter but does not check each message's
-// conversation against the visibility rules again.
+// loaded under the viewer's visibility rules, so their last messages are
+// read with policy.VisibilityChecked: tenant, scope and role rules apply as
+// always, but each message is not checked against the visibility rules
+// again.
 
 // loadLastMessages reads the last messages of a page of conversations in
-// one query when the operation asks for them.
+// one query when the operation asks for them, with the columns and edges
+// the operation asks for (entgql's field collection).
 func loadLastMessages(ctx context.Context, client *ent.Client, page *ent.ConversationConnection) error {
-	if page == nil || len(page.Edges) == 0 || !selects(ctx, "edges", "node", "lastMessage") {
+	if page == nil || len(page.Edges) == 0 {
+		return nil
+	}
+	fields := selected(ctx, "edges", "node", "lastMessage")
+	if len(fields) == 0 {
 		return nil
 	}
 	byID := make(map[gid.ID][]*ent.Conversation, len(page.Edges))
@@ -37,8 +42,17 @@ func loadLastMessages(ctx context.Context, client *ent.Client, page *ent.Convers
 	if len(ids) == 0 {
 		return nil
 	}
-	ms, err := client.Message.Query().Where(message.IDIn(ids...)).
-		All(viewer.SystemContext(ctx, page.Edges[0].Node.OrganizationID))
+	q := client.Message.Query().Where(message.IDIn(ids...))
+	if len(fields) == 1 {
+		// Several selections of lastMessage (aliases) would each need
+		// their own columns; then every column is read.
+		var err error
+		q, err = q.CollectFields(graphql.WithFieldContext(ctx, &graphql.FieldContext{Field: fields[0]}), "Message")
+		if err != nil {
+			return err
+		}
+	}
+	ms, err := q.All(policy.VisibilityChecked(ctx))
 	if err != nil {
 		return err
 	}
@@ -59,36 +73,33 @@ func lastMessage(ctx context.Context, c *ent.Conversation) (*ent.Message, error)
 	if c.Edges.LastMessage != nil {
 		return c.Edges.LastMessage, nil
 	}
-	m, err := c.QueryLastMessage().Only(viewer.SystemContext(ctx, c.OrganizationID))
+	m, err := c.QueryLastMessage().Only(policy.VisibilityChecked(ctx))
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
 	return m, err
 }
 
-// selects reports whether the current field's selection reaches the
-// field path (through fragments and aliases), e.g. edges, node,
-// lastMessage under a connection.
-func selects(ctx context.Context, path ...string) bool {
+// selected returns the selections of the field path under the current
+// field (through fragments and aliases), e.g. edges, node, lastMessage
+// under a connection.
+func selected(ctx context.Context, path ...string) []graphql.CollectedField {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
-		return false
+		return nil
 	}
 	op := graphql.GetOperationContext(ctx)
-	sets := [][]graphql.CollectedField{graphql.CollectFields(op, fc.Field.Selections, nil)}
+	level := []graphql.CollectedField{fc.Field}
 	for _, name := range path {
-		var next [][]graphql.CollectedField
-		for _, fields := range sets {
-			for _, f := range fields {
+		var next []graphql.CollectedField
+		for _, parent := range level {
+			for _, f := range graphql.CollectFields(op, parent.Selections, nil) {
 				if f.Name == name {
-					next = append(next, graphql.CollectFields(op, f.Selections, nil))
+					next = append(next, f)
 				}
 			}
 		}
-		if len(next) == 0 {
-			return false
-		}
-		sets = next
+		level = next
 	}
-	return true
+	return level
 }
