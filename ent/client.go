@@ -25,6 +25,7 @@ import (
 	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/keycheck"
 	"github.com/dakenh/dakenh/ent/loginattempt"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
@@ -64,6 +65,8 @@ type Client struct {
 	Event *EventClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
+	// KeyCheck is the client for interacting with the KeyCheck builders.
+	KeyCheck *KeyCheckClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
 	// Member is the client for interacting with the Member builders.
@@ -108,6 +111,7 @@ func (c *Client) init() {
 	c.Department = NewDepartmentClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.Identity = NewIdentityClient(c.config)
+	c.KeyCheck = NewKeyCheckClient(c.config)
 	c.LoginAttempt = NewLoginAttemptClient(c.config)
 	c.Member = NewMemberClient(c.config)
 	c.Message = NewMessageClient(c.config)
@@ -221,6 +225,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Department:      NewDepartmentClient(cfg),
 		Event:           NewEventClient(cfg),
 		Identity:        NewIdentityClient(cfg),
+		KeyCheck:        NewKeyCheckClient(cfg),
 		LoginAttempt:    NewLoginAttemptClient(cfg),
 		Member:          NewMemberClient(cfg),
 		Message:         NewMessageClient(cfg),
@@ -261,6 +266,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Department:      NewDepartmentClient(cfg),
 		Event:           NewEventClient(cfg),
 		Identity:        NewIdentityClient(cfg),
+		KeyCheck:        NewKeyCheckClient(cfg),
 		LoginAttempt:    NewLoginAttemptClient(cfg),
 		Member:          NewMemberClient(cfg),
 		Message:         NewMessageClient(cfg),
@@ -303,9 +309,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AutoMessage, c.Channel, c.Conversation, c.CustomField, c.Customer,
-		c.Department, c.Event, c.Identity, c.LoginAttempt, c.Member, c.Message,
-		c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session, c.Tag, c.Timer,
-		c.User, c.WebhookEvent,
+		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
+		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
+		c.Tag, c.Timer, c.User, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -316,9 +322,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AutoMessage, c.Channel, c.Conversation, c.CustomField, c.Customer,
-		c.Department, c.Event, c.Identity, c.LoginAttempt, c.Member, c.Message,
-		c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session, c.Tag, c.Timer,
-		c.User, c.WebhookEvent,
+		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
+		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
+		c.Tag, c.Timer, c.User, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -345,6 +351,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Event.mutate(ctx, m)
 	case *IdentityMutation:
 		return c.Identity.mutate(ctx, m)
+	case *KeyCheckMutation:
+		return c.KeyCheck.mutate(ctx, m)
 	case *LoginAttemptMutation:
 		return c.LoginAttempt.mutate(ctx, m)
 	case *MemberMutation:
@@ -2057,6 +2065,140 @@ func (c *IdentityClient) mutate(ctx context.Context, m *IdentityMutation) (Value
 		return (&IdentityDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Identity mutation op: %q", m.Op())
+	}
+}
+
+// KeyCheckClient is a client for the KeyCheck schema.
+type KeyCheckClient struct {
+	config
+}
+
+// NewKeyCheckClient returns a client for the KeyCheck from the given config.
+func NewKeyCheckClient(c config) *KeyCheckClient {
+	return &KeyCheckClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `keycheck.Hooks(f(g(h())))`.
+func (c *KeyCheckClient) Use(hooks ...Hook) {
+	c.hooks.KeyCheck = append(c.hooks.KeyCheck, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `keycheck.Intercept(f(g(h())))`.
+func (c *KeyCheckClient) Intercept(interceptors ...Interceptor) {
+	c.inters.KeyCheck = append(c.inters.KeyCheck, interceptors...)
+}
+
+// Create returns a builder for creating a KeyCheck entity.
+func (c *KeyCheckClient) Create() *KeyCheckCreate {
+	mutation := newKeyCheckMutation(c.config, OpCreate)
+	return &KeyCheckCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of KeyCheck entities.
+func (c *KeyCheckClient) CreateBulk(builders ...*KeyCheckCreate) *KeyCheckCreateBulk {
+	return &KeyCheckCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *KeyCheckClient) MapCreateBulk(slice any, setFunc func(*KeyCheckCreate, int)) *KeyCheckCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &KeyCheckCreateBulk{err: fmt.Errorf("calling to KeyCheckClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*KeyCheckCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &KeyCheckCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for KeyCheck.
+func (c *KeyCheckClient) Update() *KeyCheckUpdate {
+	mutation := newKeyCheckMutation(c.config, OpUpdate)
+	return &KeyCheckUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *KeyCheckClient) UpdateOne(_m *KeyCheck) *KeyCheckUpdateOne {
+	mutation := newKeyCheckMutation(c.config, OpUpdateOne, withKeyCheck(_m))
+	return &KeyCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *KeyCheckClient) UpdateOneID(id gid.ID) *KeyCheckUpdateOne {
+	mutation := newKeyCheckMutation(c.config, OpUpdateOne, withKeyCheckID(id))
+	return &KeyCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for KeyCheck.
+func (c *KeyCheckClient) Delete() *KeyCheckDelete {
+	mutation := newKeyCheckMutation(c.config, OpDelete)
+	return &KeyCheckDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *KeyCheckClient) DeleteOne(_m *KeyCheck) *KeyCheckDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *KeyCheckClient) DeleteOneID(id gid.ID) *KeyCheckDeleteOne {
+	builder := c.Delete().Where(keycheck.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &KeyCheckDeleteOne{builder}
+}
+
+// Query returns a query builder for KeyCheck.
+func (c *KeyCheckClient) Query() *KeyCheckQuery {
+	return &KeyCheckQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeKeyCheck},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a KeyCheck entity by its id.
+func (c *KeyCheckClient) Get(ctx context.Context, id gid.ID) (*KeyCheck, error) {
+	return c.Query().Where(keycheck.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *KeyCheckClient) GetX(ctx context.Context, id gid.ID) *KeyCheck {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *KeyCheckClient) Hooks() []Hook {
+	hooks := c.hooks.KeyCheck
+	return append(hooks[:len(hooks):len(hooks)], keycheck.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *KeyCheckClient) Interceptors() []Interceptor {
+	return c.inters.KeyCheck
+}
+
+func (c *KeyCheckClient) mutate(ctx context.Context, m *KeyCheckMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&KeyCheckCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&KeyCheckUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&KeyCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&KeyCheckDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown KeyCheck mutation op: %q", m.Op())
 	}
 }
 
@@ -4056,13 +4198,14 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 type (
 	hooks struct {
 		APIKey, AutoMessage, Channel, Conversation, CustomField, Customer, Department,
-		Event, Identity, LoginAttempt, Member, Message, MessageTemplate, Offer,
-		Organization, Rule, Session, Tag, Timer, User, WebhookEvent []ent.Hook
+		Event, Identity, KeyCheck, LoginAttempt, Member, Message, MessageTemplate,
+		Offer, Organization, Rule, Session, Tag, Timer, User, WebhookEvent []ent.Hook
 	}
 	inters struct {
 		APIKey, AutoMessage, Channel, Conversation, CustomField, Customer, Department,
-		Event, Identity, LoginAttempt, Member, Message, MessageTemplate, Offer,
-		Organization, Rule, Session, Tag, Timer, User, WebhookEvent []ent.Interceptor
+		Event, Identity, KeyCheck, LoginAttempt, Member, Message, MessageTemplate,
+		Offer, Organization, Rule, Session, Tag, Timer, User,
+		WebhookEvent []ent.Interceptor
 	}
 )
 

@@ -21,6 +21,7 @@ import (
 	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/keycheck"
 	"github.com/dakenh/dakenh/ent/loginattempt"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
@@ -102,6 +103,7 @@ func checkColumn(t, c string) error {
 			department.Table:      department.ValidColumn,
 			event.Table:           event.ValidColumn,
 			identity.Table:        identity.ValidColumn,
+			keycheck.Table:        keycheck.ValidColumn,
 			loginattempt.Table:    loginattempt.ValidColumn,
 			member.Table:          member.ValidColumn,
 			message.Table:         message.ValidColumn,

@@ -32,6 +32,8 @@ type Tx struct {
 	Event *EventClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
+	// KeyCheck is the client for interacting with the KeyCheck builders.
+	KeyCheck *KeyCheckClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
 	// Member is the client for interacting with the Member builders.
@@ -196,6 +198,7 @@ func (tx *Tx) init() {
 	tx.Department = NewDepartmentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
+	tx.KeyCheck = NewKeyCheckClient(tx.config)
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
 	tx.Member = NewMemberClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)

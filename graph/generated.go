@@ -463,10 +463,10 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		CallEvents         func(childComplexity int, after *string) int
-		ConversationEvents func(childComplexity int, after *string) int
-		MessageEvents      func(childComplexity int, conversationID *gid.ID, after *string) int
-		UserEvents         func(childComplexity int, after *string) int
+		CallEvents         func(childComplexity int, after *entgql.Cursor[gid.ID]) int
+		ConversationEvents func(childComplexity int, after *entgql.Cursor[gid.ID]) int
+		MessageEvents      func(childComplexity int, conversationID *gid.ID, after *entgql.Cursor[gid.ID]) int
+		UserEvents         func(childComplexity int, after *entgql.Cursor[gid.ID]) int
 	}
 
 	Tag struct {
@@ -524,7 +524,7 @@ type AutoMessageResolver interface {
 	ShowsPopup(ctx context.Context, obj *ent.AutoMessage) (bool, error)
 }
 type CallEventResolver interface {
-	Cursor(ctx context.Context, obj *model.CallEvent) (string, error)
+	Cursor(ctx context.Context, obj *model.CallEvent) (*entgql.Cursor[gid.ID], error)
 	Type(ctx context.Context, obj *model.CallEvent) (string, error)
 }
 type ConversationResolver interface {
@@ -532,7 +532,7 @@ type ConversationResolver interface {
 	LastMessage(ctx context.Context, obj *ent.Conversation) (*ent.Message, error)
 }
 type ConversationEventResolver interface {
-	Cursor(ctx context.Context, obj *model.ConversationEvent) (string, error)
+	Cursor(ctx context.Context, obj *model.ConversationEvent) (*entgql.Cursor[gid.ID], error)
 	Type(ctx context.Context, obj *model.ConversationEvent) (model.ConversationEventType, error)
 	Conversation(ctx context.Context, obj *model.ConversationEvent) (*ent.Conversation, error)
 }
@@ -546,7 +546,7 @@ type MessageResolver interface {
 	FailureReason(ctx context.Context, obj *ent.Message) (*string, error)
 }
 type MessageEventResolver interface {
-	Cursor(ctx context.Context, obj *model.MessageEvent) (string, error)
+	Cursor(ctx context.Context, obj *model.MessageEvent) (*entgql.Cursor[gid.ID], error)
 	Type(ctx context.Context, obj *model.MessageEvent) (model.MessageEventType, error)
 	Message(ctx context.Context, obj *model.MessageEvent) (*ent.Message, error)
 }
@@ -616,16 +616,16 @@ type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
 }
 type SubscriptionResolver interface {
-	MessageEvents(ctx context.Context, conversationID *gid.ID, after *string) (<-chan *model.MessageEvent, error)
-	ConversationEvents(ctx context.Context, after *string) (<-chan *model.ConversationEvent, error)
-	CallEvents(ctx context.Context, after *string) (<-chan *model.CallEvent, error)
-	UserEvents(ctx context.Context, after *string) (<-chan *model.UserEvent, error)
+	MessageEvents(ctx context.Context, conversationID *gid.ID, after *entgql.Cursor[gid.ID]) (<-chan *model.MessageEvent, error)
+	ConversationEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.ConversationEvent, error)
+	CallEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.CallEvent, error)
+	UserEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.UserEvent, error)
 }
 type UserResolver interface {
 	Organization(ctx context.Context, obj *ent.User) (*ent.Organization, error)
 }
 type UserEventResolver interface {
-	Cursor(ctx context.Context, obj *model.UserEvent) (string, error)
+	Cursor(ctx context.Context, obj *model.UserEvent) (*entgql.Cursor[gid.ID], error)
 	Type(ctx context.Context, obj *model.UserEvent) (model.UserEventType, error)
 	User(ctx context.Context, obj *model.UserEvent) (*ent.User, error)
 }
@@ -2590,7 +2590,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.CallEvents(childComplexity, args["after"].(*string)), true
+		return e.ComplexityRoot.Subscription.CallEvents(childComplexity, args["after"].(*entgql.Cursor[gid.ID])), true
 	case "Subscription.conversationEvents":
 		if e.ComplexityRoot.Subscription.ConversationEvents == nil {
 			break
@@ -2601,7 +2601,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ConversationEvents(childComplexity, args["after"].(*string)), true
+		return e.ComplexityRoot.Subscription.ConversationEvents(childComplexity, args["after"].(*entgql.Cursor[gid.ID])), true
 	case "Subscription.messageEvents":
 		if e.ComplexityRoot.Subscription.MessageEvents == nil {
 			break
@@ -2612,7 +2612,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.MessageEvents(childComplexity, args["conversationId"].(*gid.ID), args["after"].(*string)), true
+		return e.ComplexityRoot.Subscription.MessageEvents(childComplexity, args["conversationId"].(*gid.ID), args["after"].(*entgql.Cursor[gid.ID])), true
 	case "Subscription.userEvents":
 		if e.ComplexityRoot.Subscription.UserEvents == nil {
 			break
@@ -2623,7 +2623,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.UserEvents(childComplexity, args["after"].(*string)), true
+		return e.ComplexityRoot.Subscription.UserEvents(childComplexity, args["after"].(*entgql.Cursor[gid.ID])), true
 
 	case "Tag.color":
 		if e.ComplexityRoot.Tag.Color == nil {
@@ -2973,11 +2973,16 @@ var sources = []*ast.Source{
 # and orderings generated from the ent schema are in graph/ent.graphqls; this
 # file adds the operations and the types that have no table behind them.
 
-"An RFC 3339 timestamp."
-scalar Time
+"An RFC 3339 timestamp, such as 2026-11-23T08:00:00+07:00."
+scalar Time @specifiedBy(url: "https://datatracker.ietf.org/doc/html/rfc3339")
 
-"A JSON object."
-scalar Map
+"A JSON object (RFC 8259), such as a customer's custom field values."
+scalar Map @specifiedBy(url: "https://datatracker.ietf.org/doc/html/rfc8259")
+
+# Cursor (declared in graph/ent.graphqls) is an opaque position to resume
+# from: a connection's after/before, and an event stream's after (the cursor
+# of the last event received). Clients keep it as a string and never parse it.
+extend scalar Cursor @specifiedBy(url: "https://relay.dev/graphql/connections.htm#sec-Cursor")
 
 "What an API key may do: READ queries, WRITE mutations, EVENTS subscriptions."
 enum ApiKeyScope {
@@ -3386,7 +3391,7 @@ enum MessageEventType {
 "A new message or a change of one (status, delivery, read)."
 type MessageEvent {
   "Pass it as ` + "`" + `after` + "`" + ` to resume right after this event."
-  cursor: String!
+  cursor: Cursor!
   type: MessageEventType!
   message: Message!
 }
@@ -3414,7 +3419,7 @@ enum ConversationEventType {
 
 type ConversationEvent {
   "Pass it as ` + "`" + `after` + "`" + ` to resume right after this event."
-  cursor: String!
+  cursor: Cursor!
   type: ConversationEventType!
   conversation: Conversation!
 }
@@ -3426,7 +3431,7 @@ enum UserEventType {
 "A change of a user of the organization, such as their presence."
 type UserEvent {
   "Pass it as ` + "`" + `after` + "`" + ` to resume right after this event."
-  cursor: String!
+  cursor: Cursor!
   type: UserEventType!
   user: User!
 }
@@ -3434,7 +3439,7 @@ type UserEvent {
 "Voice-call events (ringing, answered, ended, permission granted/expired) arrive with voice calls; the stream can be followed already."
 type CallEvent {
   "Pass it as ` + "`" + `after` + "`" + ` to resume right after this event."
-  cursor: String!
+  cursor: Cursor!
   type: String!
 }
 
@@ -3447,11 +3452,11 @@ reason RESUME_FROM_CURSOR and resubscribes from its last cursor. API keys need
 the EVENTS scope.
 """
 type Subscription {
-  messageEvents(conversationId: ID, after: String): MessageEvent!
-  conversationEvents(after: String): ConversationEvent!
-  callEvents(after: String): CallEvent!
+  messageEvents(conversationId: ID, after: Cursor): MessageEvent!
+  conversationEvents(after: Cursor): ConversationEvent!
+  callEvents(after: Cursor): CallEvent!
   "Presence changes of the organization's users."
-  userEvents(after: String): UserEvent!
+  userEvents(after: Cursor): UserEvent!
 }
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
@@ -5772,8 +5777,8 @@ func (ec *executionContext) field_Subscription_callEvents_args(ctx context.Conte
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5786,8 +5791,8 @@ func (ec *executionContext) field_Subscription_conversationEvents_args(ctx conte
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5808,8 +5813,8 @@ func (ec *executionContext) field_Subscription_messageEvents_args(ctx context.Co
 	}
 	args["conversationId"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5822,8 +5827,8 @@ func (ec *executionContext) field_Subscription_userEvents_args(ctx context.Conte
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6986,15 +6991,15 @@ func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql
 			return ec.Resolvers.CallEvent().Cursor(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_CallEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
@@ -8186,15 +8191,15 @@ func (ec *executionContext) _ConversationEvent_cursor(ctx context.Context, field
 			return ec.Resolvers.ConversationEvent().Cursor(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
@@ -10456,15 +10461,15 @@ func (ec *executionContext) _MessageEvent_cursor(ctx context.Context, field grap
 			return ec.Resolvers.MessageEvent().Cursor(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_MessageEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
@@ -13935,7 +13940,7 @@ func (ec *executionContext) _Subscription_messageEvents(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().MessageEvents(ctx, fc.Args["conversationId"].(*gid.ID), fc.Args["after"].(*string))
+			return ec.Resolvers.Subscription().MessageEvents(ctx, fc.Args["conversationId"].(*gid.ID), fc.Args["after"].(*entgql.Cursor[gid.ID]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MessageEvent) graphql.Marshaler {
@@ -13979,7 +13984,7 @@ func (ec *executionContext) _Subscription_conversationEvents(ctx context.Context
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ConversationEvents(ctx, fc.Args["after"].(*string))
+			return ec.Resolvers.Subscription().ConversationEvents(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ConversationEvent) graphql.Marshaler {
@@ -14023,7 +14028,7 @@ func (ec *executionContext) _Subscription_callEvents(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().CallEvents(ctx, fc.Args["after"].(*string))
+			return ec.Resolvers.Subscription().CallEvents(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CallEvent) graphql.Marshaler {
@@ -14067,7 +14072,7 @@ func (ec *executionContext) _Subscription_userEvents(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().UserEvents(ctx, fc.Args["after"].(*string))
+			return ec.Resolvers.Subscription().UserEvents(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UserEvent) graphql.Marshaler {
@@ -14795,15 +14800,15 @@ func (ec *executionContext) _UserEvent_cursor(ctx context.Context, field graphql
 			return ec.Resolvers.UserEvent().Cursor(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_UserEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
@@ -28436,13 +28441,41 @@ func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋdakenhᚋda
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[gid.ID], error) {
-	var res entgql.Cursor[gid.ID]
-	err := res.UnmarshalGQL(v)
+	res, err := model.UnmarshalCursor(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
-	return v
+	_ = sel
+	res := model.MarshalCursor(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalNCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+	res, err := model.UnmarshalCursor(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	_ = sel
+	res := model.MarshalCursor(*v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalNCustomField2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomField(ctx context.Context, sel ast.SelectionSet, v ent.CustomField) graphql.Marshaler {
@@ -30037,16 +30070,17 @@ func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(entgql.Cursor[gid.ID])
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	res, err := model.UnmarshalCursor(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	res := model.MarshalCursor(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalOCustomField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomField(ctx context.Context, sel ast.SelectionSet, v *ent.CustomField) graphql.Marshaler {

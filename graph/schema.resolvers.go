@@ -36,8 +36,8 @@ func (r *autoMessageResolver) ShowsPopup(ctx context.Context, obj *ent.AutoMessa
 }
 
 // Cursor is the resolver for the cursor field.
-func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (string, error) {
-	return obj.Cursor, obj.Err
+func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (*entgql.Cursor[gid.ID], error) {
+	return new(model.EventCursor(obj.Cursor)), obj.Err
 }
 
 // Type is the resolver for the type field.
@@ -62,8 +62,8 @@ func (r *conversationResolver) LastMessage(ctx context.Context, obj *ent.Convers
 }
 
 // Cursor is the resolver for the cursor field.
-func (r *conversationEventResolver) Cursor(ctx context.Context, obj *model.ConversationEvent) (string, error) {
-	return obj.Cursor, obj.Err
+func (r *conversationEventResolver) Cursor(ctx context.Context, obj *model.ConversationEvent) (*entgql.Cursor[gid.ID], error) {
+	return new(model.EventCursor(obj.Cursor)), obj.Err
 }
 
 // Type is the resolver for the type field.
@@ -91,8 +91,8 @@ func (r *departmentResolver) Agents(ctx context.Context, obj *ent.Department) ([
 }
 
 // Cursor is the resolver for the cursor field.
-func (r *messageEventResolver) Cursor(ctx context.Context, obj *model.MessageEvent) (string, error) {
-	return obj.Cursor, obj.Err
+func (r *messageEventResolver) Cursor(ctx context.Context, obj *model.MessageEvent) (*entgql.Cursor[gid.ID], error) {
+	return new(model.EventCursor(obj.Cursor)), obj.Err
 }
 
 // Type is the resolver for the type field.
@@ -357,7 +357,7 @@ func (r *mutationResolver) SetPresence(ctx context.Context, status user.Presence
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
 	if !v.IsUser() {
-		return nil, apierr.New(apierr.Unauthenticated, "sign in as a user to use me")
+		return nil, apierr.NeedCredentials("sign in as a user to use me")
 	}
 	return r.Client.User.Get(ctx, v.UserID)
 }
@@ -401,10 +401,10 @@ func (r *ruleResolver) Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, 
 }
 
 // MessageEvents is the resolver for the messageEvents field.
-func (r *subscriptionResolver) MessageEvents(ctx context.Context, conversationID *gid.ID, after *string) (<-chan *model.MessageEvent, error) {
+func (r *subscriptionResolver) MessageEvents(ctx context.Context, conversationID *gid.ID, after *entgql.Cursor[gid.ID]) (<-chan *model.MessageEvent, error) {
 	opts := event.Options{Topics: []event.Topic{event.TopicMessage}, ConversationID: deref(conversationID)}
 	return follow(ctx, r.Resolver, after, opts,
-		func(ctx context.Context, e *ent.Event, cursor string) (*model.MessageEvent, error) {
+		func(ctx context.Context, e *ent.Event, cursor event.Cursor) (*model.MessageEvent, error) {
 			m, err := r.messages.load(ctx, r.Client, e)
 			return &model.MessageEvent{Cursor: cursor, Type: model.MessageEventType(e.Type), Message: m}, err
 		},
@@ -412,10 +412,10 @@ func (r *subscriptionResolver) MessageEvents(ctx context.Context, conversationID
 }
 
 // ConversationEvents is the resolver for the conversationEvents field.
-func (r *subscriptionResolver) ConversationEvents(ctx context.Context, after *string) (<-chan *model.ConversationEvent, error) {
+func (r *subscriptionResolver) ConversationEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.ConversationEvent, error) {
 	opts := event.Options{Topics: []event.Topic{event.TopicConversation}}
 	return follow(ctx, r.Resolver, after, opts,
-		func(ctx context.Context, e *ent.Event, cursor string) (*model.ConversationEvent, error) {
+		func(ctx context.Context, e *ent.Event, cursor event.Cursor) (*model.ConversationEvent, error) {
 			if e.AudienceUserID != "" {
 				// Addressed to this viewer, who may no longer see the
 				// conversation (an offer expired, a claim lost).
@@ -428,20 +428,20 @@ func (r *subscriptionResolver) ConversationEvents(ctx context.Context, after *st
 }
 
 // CallEvents is the resolver for the callEvents field.
-func (r *subscriptionResolver) CallEvents(ctx context.Context, after *string) (<-chan *model.CallEvent, error) {
+func (r *subscriptionResolver) CallEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.CallEvent, error) {
 	opts := event.Options{Topics: []event.Topic{event.TopicCall}}
 	return follow(ctx, r.Resolver, after, opts,
-		func(_ context.Context, e *ent.Event, cursor string) (*model.CallEvent, error) {
+		func(_ context.Context, e *ent.Event, cursor event.Cursor) (*model.CallEvent, error) {
 			return &model.CallEvent{Cursor: cursor, Type: e.Type}, nil
 		},
 		func(err error) *model.CallEvent { return &model.CallEvent{Err: err} })
 }
 
 // UserEvents is the resolver for the userEvents field.
-func (r *subscriptionResolver) UserEvents(ctx context.Context, after *string) (<-chan *model.UserEvent, error) {
+func (r *subscriptionResolver) UserEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.UserEvent, error) {
 	opts := event.Options{Topics: []event.Topic{event.TopicUser}}
 	return follow(ctx, r.Resolver, after, opts,
-		func(ctx context.Context, e *ent.Event, cursor string) (*model.UserEvent, error) {
+		func(ctx context.Context, e *ent.Event, cursor event.Cursor) (*model.UserEvent, error) {
 			u, err := r.Client.User.Get(ctx, e.UserID)
 			return &model.UserEvent{Cursor: cursor, Type: model.UserEventType(e.Type), User: u}, err
 		},
@@ -457,8 +457,8 @@ func (r *userResolver) Organization(ctx context.Context, obj *ent.User) (*ent.Or
 }
 
 // Cursor is the resolver for the cursor field.
-func (r *userEventResolver) Cursor(ctx context.Context, obj *model.UserEvent) (string, error) {
-	return obj.Cursor, obj.Err
+func (r *userEventResolver) Cursor(ctx context.Context, obj *model.UserEvent) (*entgql.Cursor[gid.ID], error) {
+	return new(model.EventCursor(obj.Cursor)), obj.Err
 }
 
 // Type is the resolver for the type field.

@@ -16,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/gorilla/websocket"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -35,7 +34,9 @@ import (
 	"github.com/dakenh/dakenh/internal/gqlhttp"
 	"github.com/dakenh/dakenh/internal/gqllimit"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/metrics"
+	"github.com/dakenh/dakenh/internal/playground"
 	"github.com/dakenh/dakenh/internal/presence"
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/secret"
@@ -60,6 +61,11 @@ type App struct {
 	inbox   *inbox.Service
 	metrics *metrics.Metrics
 	handler http.Handler
+	// playground serves GraphiQL and its files from the binary.
+	playground http.Handler
+	// box seals credentials; while it has a previous key, a worker moves
+	// what that key sealed onto the current one.
+	box     *secret.Box
 	workers workers
 	bus     event.Bus
 	// intake stores provider webhooks and processes them; the routes and
@@ -114,8 +120,11 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	if err := inbox.BackfillLastMessages(ctx, db.Client); err != nil {
 		return nil, fmt.Errorf("conversations' last messages: %w", err)
 	}
-	box, err := secret.New(cfg.Secret)
+	box, err := secret.New(cfg.Secret, cfg.PreviousSecrets...)
 	if err != nil {
+		return nil, err
+	}
+	if err := keyring.Check(ctx, db, box, sealedColumns()); err != nil {
 		return nil, err
 	}
 	bus, err := newBus(ctx, db, logger)
@@ -135,6 +144,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		cfg:        cfg,
 		logger:     logger,
 		db:         db,
+		box:        box,
 		auth:       auth.New(db.Client, o.auth),
 		inbox:      inbox.New(db.Client, box, inboxOptions(cfg, logger, o.inbox)),
 		metrics:    metrics.New(),
@@ -156,9 +166,15 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
 	})
+	if a.playground, err = playground.Handler("/graphql"); err != nil {
+		return nil, err
+	}
 	a.handler = a.routes()
 	return a, nil
 }
+
+// sealedColumns are every column sealed under the server secret.
+func sealedColumns() []keyring.Column { return inbox.SealedColumns() }
 
 // inboxOptions points the inbox's provider clients at the configured base
 // URLs, keeping whatever the test options already set.
@@ -177,6 +193,14 @@ func inboxOptions(cfg Config, logger *slog.Logger, o inbox.Options) inbox.Option
 
 // Handler returns the server's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// MetricsHandler returns the handler of the metrics address
+// (DAKENH_METRICS_ADDR): /metrics and nothing else.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	return mux
+}
 
 // Close releases the database.
 func (a *App) Close() error {
@@ -203,15 +227,18 @@ func (a *App) withBus(next http.Handler) http.Handler {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)), a.ws.init)
+	gql := captureWebSocket(a.auth.Middleware(limitBody(a.graphqlHandler(), a.cfg.MaxBodyBytes)), a.ws.init, a.allowedOrigin)
 	mux.Handle("/graphql", a.metrics.Instrument("graphql", gql))
 	mux.Handle("GET /customers.csv", a.metrics.Instrument("export", a.auth.Middleware(http.HandlerFunc(a.exportCustomers))))
-	mux.Handle("GET /{$}", a.metrics.Instrument("playground", playground.Handler("dakenh", "/graphql")))
+	mux.Handle("GET /{$}", a.metrics.Instrument("playground", a.playground))
+	mux.Handle("GET "+playground.AssetsPath, a.metrics.Instrument("playground", a.playground))
 	mux.Handle("GET /healthz", a.metrics.Instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})))
 	mux.Handle("GET /readyz", a.metrics.Instrument("readyz", http.HandlerFunc(a.ready)))
-	mux.Handle("GET /metrics", a.metrics.Handler())
+	if a.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.metrics.Handler())
+	}
 	a.webhookRoutes(mux)
 
 	c := cors.New(cors.Options{
@@ -279,6 +306,7 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(gqlhttp.POST{}) // transport.POST, without encoding the response twice
+	srv.SetValidationRulesFn(graph.ValidationRules)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if a.cfg.Introspection {
 		srv.Use(extension.Introspection{})
@@ -288,6 +316,7 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.Use(gqllimit.Depth{Max: maxDepth})
 	srv.Use(gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize})
 	srv.Use(a.metrics.GraphQL())
+	srv.Use(auth.Challenge{})
 	srv.SetErrorPresenter(apierr.Presenter(a.logger, graph.ClassifyError))
 	srv.SetRecoverFunc(apierr.Recover(a.logger))
 	return srv

@@ -15,14 +15,19 @@ import (
 // Config is the server's configuration, read from the environment (the
 // table in README.md and docs/api.md).
 type Config struct {
-	DatabaseURL   string
-	DataDir       string
-	Addr          string
-	Secret        []byte
-	CORSOrigins   []string
-	AllowSignUp   bool
-	Introspection bool
-	LogLevel      slog.Level
+	DatabaseURL string
+	DataDir     string
+	Addr        string
+	// MetricsAddr, when set, is where /metrics is served instead of Addr,
+	// so Prometheus scrapes a port the public never reaches.
+	MetricsAddr string
+	Secret      []byte
+	// PreviousSecrets open values sealed before a rotation of Secret.
+	PreviousSecrets [][]byte
+	CORSOrigins     []string
+	AllowSignUp     bool
+	Introspection   bool
+	LogLevel        slog.Level
 	// MaxBodyBytes bounds a request body; CSV imports are the largest.
 	MaxBodyBytes int64
 	// ZaloOpenAPIURL, ZaloOAuthURL and FacebookGraphURL are the
@@ -42,6 +47,7 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 		DatabaseURL:   getenv("DATABASE_URL"),
 		DataDir:       or(getenv("DAKENH_DATA_DIR"), "./data"),
 		Addr:          or(getenv("DAKENH_ADDR"), ":8080"),
+		MetricsAddr:   getenv("DAKENH_METRICS_ADDR"),
 		CORSOrigins:   splitList(or(getenv("DAKENH_CORS_ORIGINS"), "http://localhost:3000")),
 		MaxBodyBytes:  32 << 20,
 		Introspection: true,
@@ -63,13 +69,26 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 			return c, fmt.Errorf("DAKENH_LOG_LEVEL: %w", err)
 		}
 	}
-	if s := getenv("DAKENH_SECRET"); s != "" {
+	switch s := getenv("DAKENH_SECRET"); {
+	case s != "":
 		if len(s) < 32 {
 			return c, errors.New("DAKENH_SECRET must be at least 32 characters")
 		}
 		c.Secret = []byte(s)
-	} else if c.Secret, err = generatedSecret(c.DataDir, warn); err != nil {
-		return c, err
+	case c.DatabaseURL != "":
+		// Replicas each generating their own would not open each other's
+		// sealed credentials.
+		return c, errors.New("DAKENH_SECRET must be set when DATABASE_URL is: every replica on the database needs the same secret (32+ characters)")
+	default:
+		if c.Secret, err = generatedSecret(c.DataDir, warn); err != nil {
+			return c, err
+		}
+	}
+	if s := getenv("DAKENH_SECRET_PREVIOUS"); s != "" {
+		if len(s) < 32 {
+			return c, errors.New("DAKENH_SECRET_PREVIOUS must be at least 32 characters")
+		}
+		c.PreviousSecrets = [][]byte{[]byte(s)}
 	}
 	return c, nil
 }

@@ -55,7 +55,7 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 		Introspection: true,
 		CORSOrigins:   []string{"http://localhost:3000"},
 		MaxBodyBytes:  1 << 20,
-		Secret:        []byte("test-secret-test-secret-test-secret"),
+		Secret:        []byte(testSecret),
 	}
 	o := appOptions{db: db, auth: auth.Options{BcryptCost: bcrypt.MinCost}}
 	for _, f := range opts {
@@ -79,7 +79,9 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
+			logw.mu.Lock()
 			t.Logf("server log:\n%s", logw.w.String())
+			logw.mu.Unlock()
 		}
 	})
 	return &env{t: t, app: app, srv: srv, db: db, logw: logw}

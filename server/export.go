@@ -6,6 +6,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/auth"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/requestlog"
 )
@@ -62,6 +63,9 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	msg := e.Message
 	if e.Code == apierr.Internal {
 		msg = "internal error"
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", auth.BearerChallenge)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

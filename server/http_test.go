@@ -260,7 +260,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ln.Close()
 	cfg := Config{
 		Addr: addr, DataDir: t.TempDir(), CORSOrigins: []string{"*"}, MaxBodyBytes: 1 << 20, Introspection: true,
-		Secret: []byte("test-secret-test-secret-test-secret"),
+		Secret: []byte(testSecret),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -29,6 +29,8 @@ func main() {
 	}
 	tuneGC(os.Getenv)
 	logger := requestlog.NewLogger(os.Stderr, cfg.LogLevel)
+	// Libraries that print with the standard log package write JSON too.
+	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, logger); err != nil {
@@ -68,18 +70,42 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{ln}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		servers = append(servers, &http.Server{
+			Handler:           app.MetricsHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          srv.ErrorLog,
+		})
+		listeners = append(listeners, mln)
+		logger.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	logger.Info("dakenh listening", "addr", ln.Addr().String(), "database", app.db.Dialect)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			_ = s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	for _, s := range servers[1:] {
+		_ = s.Shutdown(sctx)
+	}
 	err = srv.Shutdown(sctx)
 	cancelBase()
 	app.Stop()

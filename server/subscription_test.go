@@ -295,3 +295,87 @@ func TestSubscriptionSlowSubscriberResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestCursorScalar checks that the event streams' positions are Cursors,
+// like connections', that clients declaring them String keep working, and
+// that neither kind of cursor is taken where the other belongs.
+func TestCursorScalar(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("Cursor Org")
+	f := newInboxFixture(t, e, orgOf(t, e, tn), gid.ID(tn.ownerID), channel.ChatPermissionSHARED)
+	addMessage(t, e, f, "một")
+	const typed = `subscription($after: Cursor) { messageEvents(after: $after) { cursor type message { text } } }`
+	var ev messageEventOut
+	subscribe(t, e, tn.ownerToken, typed, map[string]any{"after": event.Start.String()}).next(&ev)
+	if ev.MessageEvents.Message.Text != "một" {
+		t.Fatalf("the typed subscription got %q", ev.MessageEvents.Message.Text)
+	}
+
+	t.Run("OKStringVariable", func(t *testing.T) {
+		legacy := subscribe(t, e, tn.ownerToken, messageEventsQuery, map[string]any{"after": ev.MessageEvents.Cursor})
+		addMessage(t, e, f, "hai")
+		var next messageEventOut
+		legacy.next(&next)
+		if next.MessageEvents.Message.Text != "hai" {
+			t.Fatalf("resuming with a String variable got %q", next.MessageEvents.Message.Text)
+		}
+	})
+	t.Run("ErrConnectionCursorOnAStream", func(t *testing.T) {
+		e.createCustomer(tn.ownerToken, map[string]any{"name": "Khách"})
+		var page struct {
+			Customers struct{ Edges []struct{ Cursor string } }
+		}
+		e.must(tn.ownerToken, `{ customers(first: 1) { edges { cursor } } }`, nil, &page)
+		s := subscribe(t, e, tn.ownerToken, typed, map[string]any{"after": page.Customers.Edges[0].Cursor})
+		m := s.read()
+		raw, _ := json.Marshal(m["payload"])
+		if !strings.Contains(string(raw), `"BAD_USER_INPUT"`) || !strings.Contains(string(raw), `"field":"after"`) {
+			t.Fatalf("a connection's cursor as a stream's after: %v", m)
+		}
+	})
+	t.Run("ErrStreamCursorOnAConnection", func(t *testing.T) {
+		r := e.gql(tn.ownerToken, `query($a: Cursor) { customers(after: $a) { totalCount } }`, map[string]any{"a": ev.MessageEvents.Cursor})
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "after" {
+			t.Fatalf("a stream's cursor as a connection's after: %+v", r.Errors)
+		}
+	})
+	t.Run("Introspection", func(t *testing.T) {
+		var out struct {
+			Time, Map, Cursor struct{ SpecifiedByURL string }
+			Subscription      struct {
+				Fields []struct {
+					Name string
+					Args []struct {
+						Name string
+						Type struct{ Name string }
+					}
+				}
+			}
+			Event struct {
+				Fields []struct {
+					Name string
+					Type struct{ OfType struct{ Name string } }
+				}
+			}
+		}
+		e.must("", `{ Time: __type(name: "Time") { specifiedByURL } Map: __type(name: "Map") { specifiedByURL }
+			Cursor: __type(name: "Cursor") { specifiedByURL }
+			Subscription: __type(name: "Subscription") { fields { name args { name type { name } } } }
+			Event: __type(name: "MessageEvent") { fields { name type { ofType { name } } } } }`, nil, &out)
+		if out.Time.SpecifiedByURL == "" || out.Map.SpecifiedByURL == "" || out.Cursor.SpecifiedByURL == "" {
+			t.Errorf("scalars without @specifiedBy: %+v", out)
+		}
+		for _, f := range out.Subscription.Fields {
+			for _, a := range f.Args {
+				if a.Name == "after" && a.Type.Name != "Cursor" {
+					t.Errorf("%s(after:) is %s, want Cursor", f.Name, a.Type.Name)
+				}
+			}
+		}
+		for _, f := range out.Event.Fields {
+			if f.Name == "cursor" && f.Type.OfType.Name != "Cursor" {
+				t.Errorf("MessageEvent.cursor is %s, want Cursor", f.Type.OfType.Name)
+			}
+		}
+	})
+}

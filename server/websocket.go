@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"net"
 	"net/http"
@@ -10,20 +11,25 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
 
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/presence"
+	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 // Close codes of the graphql-transport-ws protocol that api.md promises for
 // a rejected connection_init: 4401 when the caller is not authenticated,
-// 4403 when it is but may not use the event stream.
-// 4408 ends a connection that sent no connection_init in time.
+// 4403 when it is but may not use the event stream. 4408 ends a connection
+// that sent no connection_init in time. 1011 (RFC 6455's "internal error")
+// says the server could not check the credentials, say because its
+// database is down: the client keeps its token and reconnects later.
 const (
 	closeUnauthorized = 4401
 	closeForbidden    = 4403
 	closeInitTimeout  = 4408
+	closeInternal     = 1011
 )
 
 // WebSocket timings.
@@ -72,17 +78,44 @@ type wsConnKey struct{}
 
 // captureWebSocket wraps upgrade requests so their connection is reachable
 // from the connection_init handler through the request context, and starts
-// the init timeout once the connection is upgraded.
-func captureWebSocket(next http.Handler, initTimeout time.Duration) http.Handler {
+// the init timeout once the connection is upgraded. An upgrade that would
+// fail is refused here, with a JSON error and a log line that names the
+// request: gqlgen would print gorilla's error as plain text to the process
+// log instead.
+func captureWebSocket(next http.Handler, initTimeout time.Duration, allowedOrigin func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") == "" {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if status, code, problem := upgradeProblem(r, allowedOrigin); problem != "" {
+			requestlog.FromContext(r.Context()).InfoContext(r.Context(), "WebSocket upgrade refused", "status", status, "reason", problem)
+			writeError(w, status, apierr.New(code, "%s", problem))
 			return
 		}
 		wc := &wsConn{}
 		ctx := context.WithValue(r.Context(), wsConnKey{}, wc)
 		next.ServeHTTP(&hijackCapture{ResponseWriter: w, wc: wc, initTimeout: initTimeout}, r.WithContext(ctx))
 	})
+}
+
+// upgradeProblem says why gorilla's Upgrader would refuse r (the checks of
+// websocket.Upgrader.Upgrade, in its order), or "" when it would not.
+func upgradeProblem(r *http.Request, allowedOrigin func(*http.Request) bool) (int, apierr.Code, string) {
+	switch {
+	case !websocket.IsWebSocketUpgrade(r):
+		return http.StatusBadRequest, apierr.BadUserInput, "a WebSocket upgrade needs Connection: Upgrade and Upgrade: websocket"
+	case r.Method != http.MethodGet:
+		return http.StatusMethodNotAllowed, apierr.BadUserInput, "a WebSocket upgrade must be a GET"
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return http.StatusBadRequest, apierr.BadUserInput, "only WebSocket version 13 is supported"
+	case !allowedOrigin(r):
+		return http.StatusForbidden, apierr.Forbidden, "this origin may not open WebSockets here"
+	}
+	if key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-WebSocket-Key")); err != nil || len(key) != 16 {
+		return http.StatusBadRequest, apierr.BadUserInput, "Sec-WebSocket-Key must be 16 bytes in base64"
+	}
+	return 0, "", ""
 }
 
 type hijackCapture struct {
@@ -162,17 +195,22 @@ func (a *App) websocketInit(ctx context.Context, p transport.InitPayload) (conte
 		return ctx, nil, apierr.New(apierr.Unauthenticated, "connection initialisation timeout")
 	}
 	ctx, ack, err := a.auth.WebsocketInit(ctx, p)
-	code := closeUnauthorized
 	if err == nil && !viewer.FromContext(ctx).Has(viewer.ScopeEvents) {
 		err = apierr.New(apierr.Forbidden, "this API key lacks the EVENTS scope")
-		code = closeForbidden
 	}
 	if err != nil {
+		code, msg := closeUnauthorized, "Unauthorized"
+		switch apierr.CodeOf(err) {
+		case apierr.Unauthenticated:
+		case apierr.Forbidden:
+			code, msg = closeForbidden, "Forbidden"
+		default:
+			requestlog.FromContext(ctx).ErrorContext(ctx, "authenticating a WebSocket failed", "err", err)
+			code, msg = closeInternal, "Internal Error"
+			// gqlgen sends the error's text to the client: not the cause.
+			err = apierr.New(apierr.Internal, "the service is temporarily unavailable; try again shortly")
+		}
 		if wc, ok := ctx.Value(wsConnKey{}).(*wsConn); ok {
-			msg := "Unauthorized"
-			if code == closeForbidden {
-				msg = "Forbidden"
-			}
 			wc.closeWith(code, msg)
 		}
 		return ctx, nil, err
@@ -195,7 +233,7 @@ func (a *App) trackPresence(ctx context.Context) context.Context {
 	closed, first := a.presence.Open(v.UserID)
 	if first {
 		if err := presence.Seen(ctx, a.db.Client, a.now(), v.UserID); err != nil {
-			a.logger.Warn("stamping a user as seen failed", "err", err)
+			a.logger.WarnContext(ctx, "stamping a user as seen failed", "err", err)
 		}
 	}
 	return context.WithValue(ctx, presenceKey{}, closed)

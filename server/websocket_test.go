@@ -1,6 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"log"
+	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +113,61 @@ func TestWebSocketTimings(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRefusedUpgradesLogJSON sends upgrades gorilla refuses: each is
+// answered with a coded JSON error and logged as one JSON line with the
+// request's id, and nothing reaches the standard logger as plain text.
+func TestRefusedUpgradesLogJSON(t *testing.T) {
+	e := newEnv(t)
+	var std bytes.Buffer
+	log.SetOutput(&std)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	good := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+	for _, tc := range []struct {
+		name   string
+		method string
+		change map[string]string
+		status int
+		code   string
+	}{
+		{"ErrNoConnectionUpgrade", "GET", map[string]string{"Connection": "keep-alive"}, 400, "BAD_USER_INPUT"},
+		{"ErrPost", "POST", nil, 405, "BAD_USER_INPUT"},
+		{"ErrVersion", "GET", map[string]string{"Sec-WebSocket-Version": "8"}, 400, "BAD_USER_INPUT"},
+		{"ErrOrigin", "GET", map[string]string{"Origin": "https://evil.example"}, 403, "FORBIDDEN"},
+		{"ErrKey", "GET", map[string]string{"Sec-WebSocket-Key": "short"}, 400, "BAD_USER_INPUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, e.srv.URL+"/graphql", nil)
+			for k, v := range good {
+				req.Header.Set(k, v)
+			}
+			for k, v := range tc.change {
+				req.Header.Set(k, v)
+			}
+			resp := e.send(req)
+			if resp.Status != tc.status || resp.code() != tc.code {
+				t.Fatalf("got %d %+v, want %d %s", resp.Status, resp.Errors, tc.status, tc.code)
+			}
+		})
+	}
+	if std.Len() > 0 {
+		t.Fatalf("plain text reached the standard logger: %q", std.String())
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(e.logText()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+		if m["msg"] == "WebSocket upgrade refused" {
+			n++
+			if id, _ := m["request_id"].(string); id == "" {
+				t.Fatalf("the refusal names no request: %v", m)
+			}
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d refusals logged, want 5", n)
+	}
 }

@@ -7,7 +7,9 @@ import (
 
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/presence"
+	"github.com/dakenh/dakenh/internal/requestlog"
 )
 
 // pruneEvery is how often expired logins and sessions are deleted; the
@@ -26,18 +28,37 @@ func (a *App) startWorkers() {
 	a.every(ctx, "prune", pruneEvery, func(ctx context.Context) error {
 		n, err := a.auth.Prune(ctx)
 		if n > 0 {
-			a.logger.Info("pruned ended sessions and login attempts", "rows", n)
+			a.logger.InfoContext(ctx, "pruned ended sessions and login attempts", "rows", n)
 		}
 		return err
 	})
-	a.startWebhookWorker(ctx)
+	a.startWebhookWorker(requestlog.With(ctx, "worker", "webhooks"))
 	// Outbound messages: woken by sendMessage, polling for retries and
 	// other replicas' messages; it returns once its deliveries finished.
-	a.workers.wg.Go(func() { a.inbox.RunDelivery(ctx) })
+	a.workers.wg.Go(func() { a.inbox.RunDelivery(requestlog.With(ctx, "worker", "delivery")) })
 	a.every(ctx, "zalo-token-refresh", inbox.ZaloRefreshEvery, a.inbox.RefreshZaloTokens)
 	// Durable timers: every replica runs one worker; claims never overlap.
-	a.workers.wg.Go(func() { a.timers.Run(ctx) })
+	a.workers.wg.Go(func() { a.timers.Run(requestlog.With(ctx, "worker", "timers")) })
 	a.every(ctx, "presence", presence.Heartbeat, a.sweepPresence)
+	if a.box.Rotating() {
+		a.every(ctx, "reseal", resealEvery, a.reseal)
+	}
+}
+
+// resealEvery is how often, while DAKENH_SECRET_PREVIOUS is set, values
+// sealed under the previous secret are looked for: the first pass at start
+// moves what there is; later ones catch what a replica still running with
+// the old secret wrote during the rollout.
+const resealEvery = 10 * time.Minute
+
+// reseal moves the values sealed under the previous secret onto the
+// current one.
+func (a *App) reseal(ctx context.Context) error {
+	res, err := keyring.Reseal(ctx, a.db, a.box, sealedColumns(), 100)
+	if res.Moved > 0 || res.Unopenable > 0 {
+		a.logger.InfoContext(ctx, "resealed values under the current DAKENH_SECRET", "moved", res.Moved, "unopenable", res.Unopenable)
+	}
+	return err
 }
 
 // sweepPresence stamps the users with a subscription socket on this
@@ -50,14 +71,16 @@ func (a *App) sweepPresence(ctx context.Context) error {
 	}
 	n, err := a.distribute.ExpirePresence(ctx, now.Add(-presence.Grace))
 	if n > 0 {
-		a.logger.Info("users without a subscription for the grace period are now OFFLINE", "users", n)
+		a.logger.InfoContext(ctx, "users without a subscription for the grace period are now OFFLINE", "users", n)
 	}
 	return err
 }
 
 // every runs f now and then at each interval until ctx ends, logging
-// failures: a failed round is retried at the next tick.
+// failures: a failed round is retried at the next tick. f's context names
+// the worker in every line logged with it.
 func (a *App) every(ctx context.Context, name string, interval time.Duration, f func(context.Context) error) {
+	ctx = requestlog.With(ctx, "worker", name)
 	a.workers.wg.Add(1)
 	go func() {
 		defer a.workers.wg.Done()
@@ -65,7 +88,7 @@ func (a *App) every(ctx context.Context, name string, interval time.Duration, f 
 		defer t.Stop()
 		for {
 			if err := f(ctx); err != nil && ctx.Err() == nil {
-				a.logger.Warn("worker failed", "worker", name, "err", err)
+				a.logger.WarnContext(ctx, "worker failed", "err", err)
 			}
 			select {
 			case <-ctx.Done():

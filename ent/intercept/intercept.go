@@ -17,6 +17,7 @@ import (
 	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/keycheck"
 	"github.com/dakenh/dakenh/ent/loginattempt"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
@@ -329,6 +330,33 @@ func (f TraverseIdentity) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.IdentityQuery", q)
+}
+
+// The KeyCheckFunc type is an adapter to allow the use of ordinary function as a Querier.
+type KeyCheckFunc func(context.Context, *ent.KeyCheckQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f KeyCheckFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.KeyCheckQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.KeyCheckQuery", q)
+}
+
+// The TraverseKeyCheck type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseKeyCheck func(context.Context, *ent.KeyCheckQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseKeyCheck) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseKeyCheck) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KeyCheckQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.KeyCheckQuery", q)
 }
 
 // The LoginAttemptFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -676,6 +704,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.EventQuery, predicate.Event, event.OrderOption]{typ: ent.TypeEvent, tq: q}, nil
 	case *ent.IdentityQuery:
 		return &query[*ent.IdentityQuery, predicate.Identity, identity.OrderOption]{typ: ent.TypeIdentity, tq: q}, nil
+	case *ent.KeyCheckQuery:
+		return &query[*ent.KeyCheckQuery, predicate.KeyCheck, keycheck.OrderOption]{typ: ent.TypeKeyCheck, tq: q}, nil
 	case *ent.LoginAttemptQuery:
 		return &query[*ent.LoginAttemptQuery, predicate.LoginAttempt, loginattempt.OrderOption]{typ: ent.TypeLoginAttempt, tq: q}, nil
 	case *ent.MemberQuery:

@@ -555,6 +555,20 @@ var (
 			},
 		},
 	}
+	// KeyChecksColumns holds the columns for the "key_checks" table.
+	KeyChecksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "sealed", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// KeyChecksTable holds the schema information for the "key_checks" table.
+	KeyChecksTable = &schema.Table{
+		Name:       "key_checks",
+		Columns:    KeyChecksColumns,
+		PrimaryKey: []*schema.Column{KeyChecksColumns[0]},
+	}
 	// LoginAttemptsColumns holds the columns for the "login_attempts" table.
 	LoginAttemptsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1096,6 +1110,7 @@ var (
 		DepartmentsTable,
 		EventsTable,
 		IdentitiesTable,
+		KeyChecksTable,
 		LoginAttemptsTable,
 		MembersTable,
 		MessagesTable,

@@ -33,6 +33,9 @@ type Event func(*sql.Selector)
 // Identity is the predicate function for identity builders.
 type Identity func(*sql.Selector)
 
+// KeyCheck is the predicate function for keycheck builders.
+type KeyCheck func(*sql.Selector)
+
 // LoginAttempt is the predicate function for loginattempt builders.
 type LoginAttempt func(*sql.Selector)
 

@@ -327,6 +327,30 @@ func (f IdentityMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IdentityMutation", m)
 }
 
+// The KeyCheckQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type KeyCheckQueryRuleFunc func(context.Context, *ent.KeyCheckQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f KeyCheckQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KeyCheckQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.KeyCheckQuery", q)
+}
+
+// The KeyCheckMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type KeyCheckMutationRuleFunc func(context.Context, *ent.KeyCheckMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f KeyCheckMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.KeyCheckMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.KeyCheckMutation", m)
+}
+
 // The LoginAttemptQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LoginAttemptQueryRuleFunc func(context.Context, *ent.LoginAttemptQuery) error
@@ -668,6 +692,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.IdentityQuery:
 		return q.Filter(), nil
+	case *ent.KeyCheckQuery:
+		return q.Filter(), nil
 	case *ent.LoginAttemptQuery:
 		return q.Filter(), nil
 	case *ent.MemberQuery:
@@ -716,6 +742,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.EventMutation:
 		return m.Filter(), nil
 	case *ent.IdentityMutation:
+		return m.Filter(), nil
+	case *ent.KeyCheckMutation:
 		return m.Filter(), nil
 	case *ent.LoginAttemptMutation:
 		return m.Filter(), nil

@@ -15,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/keycheck"
 	"github.com/dakenh/dakenh/ent/loginattempt"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
@@ -650,6 +651,54 @@ func init() {
 	identity.DefaultID = identityDescID.Default.(func() gid.ID)
 	// identity.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	identity.IDValidator = identityDescID.Validators[0].(func(string) error)
+	keycheckMixin := schema.KeyCheck{}.Mixin()
+	keycheck.Policy = privacy.NewPolicies(schema.KeyCheck{})
+	keycheck.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := keycheck.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	keycheckMixinFields0 := keycheckMixin[0].Fields()
+	_ = keycheckMixinFields0
+	keycheckFields := schema.KeyCheck{}.Fields()
+	_ = keycheckFields
+	// keycheckDescName is the schema descriptor for name field.
+	keycheckDescName := keycheckFields[0].Descriptor()
+	// keycheck.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	keycheck.NameValidator = func() func(string) error {
+		validators := keycheckDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// keycheckDescCreatedAt is the schema descriptor for created_at field.
+	keycheckDescCreatedAt := keycheckFields[2].Descriptor()
+	// keycheck.DefaultCreatedAt holds the default value on creation for the created_at field.
+	keycheck.DefaultCreatedAt = keycheckDescCreatedAt.Default.(func() time.Time)
+	// keycheckDescUpdatedAt is the schema descriptor for updated_at field.
+	keycheckDescUpdatedAt := keycheckFields[3].Descriptor()
+	// keycheck.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	keycheck.DefaultUpdatedAt = keycheckDescUpdatedAt.Default.(func() time.Time)
+	// keycheck.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	keycheck.UpdateDefaultUpdatedAt = keycheckDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// keycheckDescID is the schema descriptor for id field.
+	keycheckDescID := keycheckMixinFields0[0].Descriptor()
+	// keycheck.DefaultID holds the default value on creation for the id field.
+	keycheck.DefaultID = keycheckDescID.Default.(func() gid.ID)
+	// keycheck.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	keycheck.IDValidator = keycheckDescID.Validators[0].(func(string) error)
 	loginattemptMixin := schema.LoginAttempt{}.Mixin()
 	loginattempt.Policy = privacy.NewPolicies(schema.LoginAttempt{})
 	loginattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -26,7 +26,8 @@ func (LoginAttempt) Mixin() []ent.Mixin {
 // Fields returns the login attempt's fields.
 func (LoginAttempt) Fields() []ent.Field {
 	return []ent.Field{
-		// key is "email:<address>" or "ip:<address>"; never a password.
+		// key is "pair:<email> <address>", "email:<email>" or
+		// "ip:<address>" (hashed when too long); never a password.
 		field.String("key").MaxLen(300).Immutable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
 	}

@@ -1,6 +1,9 @@
 package model
 
-import "github.com/dakenh/dakenh/ent"
+import (
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/internal/event"
+)
 
 // MessageEvent is one payload of the messageEvents subscription. Err, when
 // set, is the error the stream ends with (for example: resume from your last
@@ -8,7 +11,7 @@ import "github.com/dakenh/dakenh/ent"
 // GraphQL error before the subscription completes whatever it selected, and
 // no non-null field comes back empty as an internal error.
 type MessageEvent struct {
-	Cursor  string
+	Cursor  event.Cursor
 	Type    MessageEventType
 	Message *ent.Message
 	Err     error
@@ -17,7 +20,7 @@ type MessageEvent struct {
 // ConversationEvent is one payload of the conversationEvents subscription;
 // Err is as for MessageEvent.
 type ConversationEvent struct {
-	Cursor       string
+	Cursor       event.Cursor
 	Type         ConversationEventType
 	Conversation *ent.Conversation
 	Err          error
@@ -26,7 +29,7 @@ type ConversationEvent struct {
 // CallEvent is one payload of the callEvents subscription; Err is as for
 // MessageEvent.
 type CallEvent struct {
-	Cursor string
+	Cursor event.Cursor
 	Type   string
 	Err    error
 }
@@ -34,7 +37,7 @@ type CallEvent struct {
 // UserEvent is one payload of the userEvents subscription; Err is as for
 // MessageEvent.
 type UserEvent struct {
-	Cursor string
+	Cursor event.Cursor
 	Type   UserEventType
 	User   *ent.User
 	Err    error

@@ -217,7 +217,7 @@ func (s *Service) DeactivateUser(ctx context.Context, id gid.ID) (*ent.User, err
 func (s *Service) target(ctx context.Context, id gid.ID) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
 	if v == nil {
-		return nil, apierr.New(apierr.Unauthenticated, "authentication required")
+		return nil, apierr.NeedCredentials("authentication required")
 	}
 	target, err := s.client.User.Get(ctx, id)
 	if err != nil {

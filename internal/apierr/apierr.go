@@ -156,3 +156,20 @@ func CodeOf(err error) Code {
 	}
 	return Internal
 }
+
+// ErrNoCredentials is the cause of the UNAUTHENTICATED errors that mean "this
+// needs a token and the request carried none", as opposed to a refused
+// login; the HTTP layer answers those with a Bearer challenge.
+var ErrNoCredentials = errors.New("apierr: the request carries no credentials")
+
+// NeedCredentials returns the UNAUTHENTICATED error of an anonymous caller
+// asking for something that needs a session token or an API key.
+func NeedCredentials(format string, args ...any) *Error {
+	return &Error{Code: Unauthenticated, Message: fmt.Sprintf(format, args...), Err: ErrNoCredentials}
+}
+
+// NeedsCredentials reports whether err, or the error a GraphQL error wraps,
+// came from NeedCredentials.
+func NeedsCredentials(err error) bool {
+	return errors.Is(err, ErrNoCredentials)
+}

@@ -5,12 +5,15 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/dakenh/dakenh/ent"
@@ -33,10 +36,21 @@ type Options struct {
 	BcryptCost int
 	// FailureWindow is how far back failed logins count (default 15 min).
 	FailureWindow time.Duration
-	// MaxFailuresPerAccount and MaxFailuresPerAddress are the failures
-	// allowed within the window before logins are refused (defaults 5, 20).
-	MaxFailuresPerAccount int
-	MaxFailuresPerAddress int
+	// MaxFailuresPerAccountAddress, MaxFailuresPerAccount and
+	// MaxFailuresPerAddress are the failures allowed within the window for
+	// one account from one address (default 5), for one account from any
+	// address (default 20) and from one address for any account (default
+	// 100) before logins back off. The first is the one people meet; the
+	// others stop guessing spread over many addresses or many accounts,
+	// and are high enough that an office behind one NAT address is not
+	// locked out by a colleague.
+	MaxFailuresPerAccountAddress int
+	MaxFailuresPerAccount        int
+	MaxFailuresPerAddress        int
+	// Backoff is how long a login waits after the last failure once a
+	// limit is passed; it doubles with each failure over the limit, up to
+	// FailureWindow (default 1 s).
+	Backoff time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// SessionCacheTTL is how long a session token's viewer is remembered
@@ -57,11 +71,17 @@ func (o *Options) defaults() {
 	if o.FailureWindow == 0 {
 		o.FailureWindow = 15 * time.Minute
 	}
+	if o.MaxFailuresPerAccountAddress == 0 {
+		o.MaxFailuresPerAccountAddress = 5
+	}
 	if o.MaxFailuresPerAccount == 0 {
-		o.MaxFailuresPerAccount = 5
+		o.MaxFailuresPerAccount = 20
 	}
 	if o.MaxFailuresPerAddress == 0 {
-		o.MaxFailuresPerAddress = 20
+		o.MaxFailuresPerAddress = 100
+	}
+	if o.Backoff == 0 {
+		o.Backoff = time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -109,17 +129,25 @@ type Session struct {
 }
 
 // Login checks an email and password, enforcing the failure limits per
-// account and per client address, and issues a session.
+// account and client address, per account and per address, and issues a
+// session.
+//
+// Past a limit a login is not refused for the rest of the window: it backs
+// off, allowed again once Backoff has passed since the key's last failure,
+// a delay that doubles with each failure over the limit (up to the
+// window). Guessing slows to a crawl while the person who mistyped waits
+// seconds, not a quarter of an hour.
 //
 // Each login records itself as a failure before counting, and withdraws the
 // record unless it fails: concurrent attempts then count each other, so a
 // burst of guesses gets no more tries than the limits allow (the m-th
-// attempt to pass the check sees at least m failures).
+// attempt to pass the check sees at least m failures, and a failure of a
+// concurrent attempt just before it).
 func (s *Service) Login(ctx context.Context, email, password, address string) (*Session, error) {
 	sys := viewer.SystemContext(ctx, "")
 	email = NormalizeEmail(email)
-	keys := []string{"email:" + email, "ip:" + address}
-	limits := []int{s.opts.MaxFailuresPerAccount, s.opts.MaxFailuresPerAddress}
+	keys := []string{attemptKey("pair:", email+" "+address), attemptKey("email:", email), attemptKey("ip:", address)}
+	limits := []int{s.opts.MaxFailuresPerAccountAddress, s.opts.MaxFailuresPerAccount, s.opts.MaxFailuresPerAddress}
 	now := s.opts.Now()
 	bulk := make([]*ent.LoginAttemptCreate, len(keys))
 	for i, key := range keys {
@@ -129,19 +157,20 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]gid.ID, len(mine))
+	for i, m := range mine {
+		ids[i] = m.ID
+	}
 	withdraw := func() error {
-		_, err := s.client.LoginAttempt.Delete().Where(loginattempt.IDIn(mine[0].ID, mine[1].ID)).Exec(sys)
+		_, err := s.client.LoginAttempt.Delete().Where(loginattempt.IDIn(ids...)).Exec(sys)
 		return err
 	}
-	since := now.Add(-s.opts.FailureWindow)
 	for i, key := range keys {
-		n, err := s.client.LoginAttempt.Query().
-			Where(loginattempt.Key(key), loginattempt.CreatedAtGT(since)).
-			Count(sys)
+		ok, err := s.mayTry(sys, key, limits[i], ids, now)
 		if err != nil {
 			return nil, errors.Join(err, withdraw())
 		}
-		if n > limits[i] {
+		if !ok {
 			if err := withdraw(); err != nil {
 				return nil, err
 			}
@@ -164,7 +193,7 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 	}
 	// A success clears the account's failures, not the address's.
 	if _, err := s.client.LoginAttempt.Delete().
-		Where(loginattempt.Or(loginattempt.Key(keys[0]), loginattempt.ID(mine[1].ID))).
+		Where(loginattempt.Or(loginattempt.KeyIn(keys[0], keys[1]), loginattempt.ID(mine[2].ID))).
 		Exec(sys); err != nil {
 		return nil, err
 	}
@@ -173,6 +202,50 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 		return nil, err
 	}
 	return s.IssueSession(ctx, u)
+}
+
+// mayTry reports whether a login may go on under key's limit: within it,
+// or past it once the backoff since the key's last failure (other than
+// this login's own records, mine) has passed.
+func (s *Service) mayTry(sys context.Context, key string, limit int, mine []gid.ID, now time.Time) (bool, error) {
+	since := now.Add(-s.opts.FailureWindow)
+	n, err := s.client.LoginAttempt.Query().
+		Where(loginattempt.Key(key), loginattempt.CreatedAtGT(since)).
+		Count(sys)
+	if err != nil || n <= limit {
+		return err == nil, err
+	}
+	last, err := s.client.LoginAttempt.Query().
+		Where(loginattempt.Key(key), loginattempt.CreatedAtGT(since), loginattempt.IDNotIn(mine...)).
+		Order(loginattempt.ByCreatedAt(entsql.OrderDesc())).
+		First(sys)
+	if err != nil {
+		return false, err
+	}
+	return now.Sub(last.CreatedAt) >= s.backoff(n-limit), nil
+}
+
+// backoff is the wait after the last failure of a key over its limit by
+// over failures: Backoff, doubling each time, at most the window.
+func (s *Service) backoff(over int) time.Duration {
+	d := s.opts.Backoff
+	for i := 1; i < over && d < s.opts.FailureWindow; i++ {
+		d *= 2
+	}
+	return min(d, s.opts.FailureWindow)
+}
+
+// maxAttemptKey is the longest key login_attempts holds.
+const maxAttemptKey = 300
+
+// attemptKey builds a failure key, hashing one whose value (say, a very
+// long email typed into the login form) would not fit.
+func attemptKey(prefix, value string) string {
+	if k := prefix + value; len(k) <= maxAttemptKey {
+		return k
+	}
+	sum := sha256.Sum256([]byte(value))
+	return prefix + "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func (s *Service) dummy() string {

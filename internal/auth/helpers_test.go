@@ -44,14 +44,9 @@ func newEnv(t *testing.T) *env {
 
 // newService returns a second service over e's database and clock with
 // other login limits.
-func newService(e *env, perAccount, perAddress int, window time.Duration) *auth.Service {
-	return auth.New(e.client, auth.Options{
-		BcryptCost:            bcrypt.MinCost,
-		Now:                   e.clock.Now,
-		FailureWindow:         window,
-		MaxFailuresPerAccount: perAccount,
-		MaxFailuresPerAddress: perAddress,
-	})
+func newService(e *env, o auth.Options) *auth.Service {
+	o.BcryptCost, o.Now = bcrypt.MinCost, e.clock.Now
+	return auth.New(e.client, o)
 }
 
 // org creates an organization as the system.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -164,10 +165,12 @@ func TestLoginLimits(t *testing.T) {
 	with := func(s loginStep, f func(*loginStep)) loginStep { f(&s); return s }
 	limited := func(s loginStep) loginStep { s.want = apierr.RateLimited; return s }
 	fromB := func(s *loginStep) { s.addr = addrB }
+	from := func(addr string) func(*loginStep) { return func(s *loginStep) { s.addr = addr } }
 	after := func(d time.Duration) func(*loginStep) { return func(s *loginStep) { s.advance = d } }
 	ghost := func(i int) loginStep {
 		return loginStep{email: fmt.Sprintf("ma%d@example.com", i), password: "mật-khẩu-sai", addr: addrA, want: apierr.Unauthenticated}
 	}
+	pair := func(email, addr string) string { return "pair:" + email + " " + addr }
 
 	tests := []struct {
 		name  string
@@ -176,66 +179,72 @@ func TestLoginLimits(t *testing.T) {
 		wantAttempts map[string]int
 	}{
 		{
-			name: "PerAccountLimitOf5",
+			name: "PerAccountAndAddressLimitOf5",
 			steps: steps(
 				repeat(5, bad),
 				[]loginStep{
-					limited(ok),              // even the right password
-					limited(with(ok, fromB)), // from any address
-					limited(bad),             // and a refused try is not counted
-					{email: other, password: chuPassword, addr: addrA}, // other accounts are unaffected
+					limited(ok),     // even the right password
+					limited(bad),    // and a refused try is not counted
+					with(ok, fromB), // the account from another address
+					{email: other, password: chuPassword, addr: addrA}, // another account from the same address
 				},
 			),
-			wantAttempts: map[string]int{"email:" + chuEmail: 5, "ip:" + addrA: 5, "ip:" + addrB: 0},
+			wantAttempts: map[string]int{pair(chuEmail, addrA): 5, "email:" + chuEmail: 0, "ip:" + addrA: 5, "ip:" + addrB: 0},
 		},
 		{
-			name: "PerAccountLimitResetsAfterWindow",
+			name: "BackoffDoubles",
 			steps: steps(
 				repeat(5, bad),
 				[]loginStep{
-					limited(with(ok, after(window-time.Second))),
-					with(ok, after(2*time.Second)),
+					with(bad, after(time.Second)),           // 1 s after the 5th failure: allowed
+					limited(with(bad, after(time.Second))),  // the 7th waits 2 s
+					with(bad, after(time.Second)),           // 2 s after the 6th
+					limited(with(ok, after(3*time.Second))), // the 8th waits 4 s
+					with(ok, after(time.Second)),            // and gets in
 				},
 			),
-			wantAttempts: map[string]int{"email:" + chuEmail: 0, "ip:" + addrA: 5},
+			wantAttempts: map[string]int{pair(chuEmail, addrA): 0, "email:" + chuEmail: 0, "ip:" + addrA: 7},
 		},
 		{
-			name: "PerAddressLimitOf20",
+			name: "OfficeBehindOneAddress",
 			steps: steps(
-				// 4 unknown accounts × 5 failures: each account stays
-				// within its own limit, the address reaches 20.
-				repeat(5, ghost(1)), repeat(5, ghost(2)), repeat(5, ghost(3)), repeat(5, ghost(4)),
-				[]loginStep{
-					limited(ok),
-					limited(loginStep{email: other, password: chuPassword, addr: addrA}), // any account from that address
-					with(ok, fromB), // the account itself is fine from elsewhere
-				},
+				// 19 colleagues each fail 5 times from the office's one
+				// address: each is held back alone, the rest go on.
+				func() []loginStep {
+					var out []loginStep
+					for i := range 19 {
+						out = append(out, repeat(5, ghost(i))...)
+					}
+					return out
+				}(),
+				[]loginStep{limited(ghost(3)), ok},
 			),
-			wantAttempts: map[string]int{"ip:" + addrA: 20, "email:ma1@example.com": 5, "email:" + chuEmail: 0},
+			wantAttempts: map[string]int{"ip:" + addrA: 95, pair("ma3@example.com", addrA): 5},
 		},
 		{
-			name: "PerAddressLimitResetsAfterWindow",
+			name: "PerAccountLimitOf20AcrossAddresses",
 			steps: steps(
-				repeat(5, ghost(1)), repeat(5, ghost(2)), repeat(5, ghost(3)), repeat(5, ghost(4)),
-				[]loginStep{
-					limited(with(ok, after(window-time.Second))),
-					with(ok, after(2*time.Second)),
-				},
+				func() []loginStep {
+					var out []loginStep
+					for i := range 20 {
+						out = append(out, with(bad, from(fmt.Sprint("203.0.113.", i))))
+					}
+					return out
+				}(),
+				[]loginStep{limited(with(ok, fromB)), with(ok, after(time.Second))},
 			),
-			wantAttempts: map[string]int{"ip:" + addrA: 20},
+			wantAttempts: map[string]int{"email:" + chuEmail: 0, pair(chuEmail, "203.0.113.7"): 1},
 		},
 		{
-			name: "FailuresInsideWindowAccumulate",
+			name: "FailuresLeaveTheWindow",
 			steps: steps(
-				// Spread over 14 minutes, all five still count.
-				[]loginStep{bad, with(bad, after(3*time.Minute)), with(bad, after(3*time.Minute)), with(bad, after(4*time.Minute)), with(bad, after(4*time.Minute))},
-				[]loginStep{
-					limited(ok),
-					// The first failure leaves the window: 4 remain.
-					with(ok, after(window-14*time.Minute+time.Second)),
-				},
+				repeat(5, bad),
+				// All five have left the window: five more are free.
+				[]loginStep{with(bad, after(window+time.Second))},
+				repeat(4, bad),
+				[]loginStep{limited(ok)},
 			),
-			wantAttempts: map[string]int{"email:" + chuEmail: 0, "ip:" + addrA: 5},
+			wantAttempts: map[string]int{pair(chuEmail, addrA): 10, "email:" + chuEmail: 10},
 		},
 		{
 			name: "SuccessClearsAccountFailures",
@@ -250,7 +259,7 @@ func TestLoginLimits(t *testing.T) {
 				[]loginStep{limited(ok)},
 			),
 			// Address failures are not cleared by a success.
-			wantAttempts: map[string]int{"email:" + chuEmail: 5, "ip:" + addrA: 13},
+			wantAttempts: map[string]int{pair(chuEmail, addrA): 5, "email:" + chuEmail: 5, "ip:" + addrA: 13},
 		},
 	}
 	for _, tt := range tests {
@@ -287,25 +296,35 @@ func TestLoginLimits(t *testing.T) {
 
 func TestLoginLimitOptions(t *testing.T) {
 	e := newEnv(t)
-	svc := newService(e, 2, 3, time.Minute)
+	svc := newService(e, auth.Options{MaxFailuresPerAccountAddress: 1, MaxFailuresPerAccount: 2, MaxFailuresPerAddress: 3,
+		FailureWindow: time.Minute, Backoff: 10 * time.Second})
 	org := e.org(t, "Công ty")
 	e.user(t, org, viewer.RoleOwner, chuEmail, chuPassword)
-	for i := range 2 {
-		if _, err := svc.Login(t.Context(), chuEmail, "sai-mật-khẩu", "a"); apierr.CodeOf(err) != apierr.Unauthenticated {
-			t.Fatalf("failure %d: %v", i+1, err)
-		}
+	try := func(email, password, addr string, want apierr.Code) {
+		t.Helper()
+		_, err := svc.Login(t.Context(), email, password, addr)
+		checkErr(t, err, want, "")
 	}
-	_, err := svc.Login(t.Context(), chuEmail, chuPassword, "b")
-	checkErr(t, err, apierr.RateLimited, "")
-	if _, err := svc.Login(t.Context(), "x@example.com", "sai-mật-khẩu", "a"); apierr.CodeOf(err) != apierr.Unauthenticated {
-		t.Fatalf("third address failure: %v", err)
-	}
-	_, err = svc.Login(t.Context(), "y@example.com", "sai-mật-khẩu", "a")
-	checkErr(t, err, apierr.RateLimited, "")
+	try(chuEmail, "sai-mật-khẩu", "a", apierr.Unauthenticated)
+	try(chuEmail, chuPassword, "a", apierr.RateLimited) // the pair's limit of 1
+	try(chuEmail, "sai-mật-khẩu", "b", apierr.Unauthenticated)
+	try(chuEmail, chuPassword, "c", apierr.RateLimited) // the account's limit of 2
+	try("x@example.com", "sai-mật-khẩu", "a", apierr.Unauthenticated)
+	try("y@example.com", "sai-mật-khẩu", "a", apierr.Unauthenticated)
+	try("z@example.com", "sai-mật-khẩu", "a", apierr.RateLimited) // the address's limit of 3
+	e.clock.Advance(10 * time.Second)
+	try(chuEmail, chuPassword, "c", "") // the backoff has passed
 	e.clock.Advance(time.Minute + time.Second)
-	if _, err := svc.Login(t.Context(), chuEmail, chuPassword, "a"); err != nil {
-		t.Fatalf("after the one-minute window: %v", err)
-	}
+	try(chuEmail, chuPassword, "a", "") // and so has the window
+}
+
+// TestLoginKeysFit logs in with an email far longer than any account's:
+// the failure is recorded under a hashed key, never an error.
+func TestLoginKeysFit(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("a", 400) + "@example.com"
+	_, err := e.auth.Login(t.Context(), long, "mật-khẩu", "198.51.100.1")
+	checkErr(t, err, apierr.Unauthenticated, "")
 }
 
 // TestLoginIgnoresNoBytesPast72 guards against bcrypt's truncation: a
@@ -327,36 +346,51 @@ func TestLoginIgnoresNoBytesPast72(t *testing.T) {
 // one account at once: no more of them may reach the password check than
 // the limit allows, and only those are recorded.
 func TestLoginLimitHoldsUnderConcurrency(t *testing.T) {
-	e := newEnv(t)
-	svc := newService(e, 5, 1000, time.Minute)
-	org := e.org(t, "Công ty")
-	e.user(t, org, viewer.RoleOwner, chuEmail, chuPassword)
+	for _, tc := range []struct {
+		name string
+		addr func(i int) string
+		opts auth.Options
+		key  string
+	}{
+		{"OneAccountManyAddresses", func(i int) string { return fmt.Sprint("10.0.0.", i) },
+			auth.Options{MaxFailuresPerAccount: 5, MaxFailuresPerAddress: 1000, FailureWindow: time.Minute}, "email:" + chuEmail},
+		{"OneAccountOneAddress", func(int) string { return "10.0.0.1" },
+			auth.Options{MaxFailuresPerAccountAddress: 5, MaxFailuresPerAddress: 1000, FailureWindow: time.Minute}, "pair:" + chuEmail + " 10.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			svc := newService(e, tc.opts)
+			org := e.org(t, "Công ty")
+			e.user(t, org, viewer.RoleOwner, chuEmail, chuPassword)
 
-	const burst = 30
-	codes := make(chan apierr.Code, burst)
-	var wg sync.WaitGroup
-	for i := range burst {
-		wg.Go(func() {
-			_, err := svc.Login(t.Context(), chuEmail, "sai-mật-khẩu", fmt.Sprint("10.0.0.", i))
-			codes <- apierr.CodeOf(err)
+			const burst = 30
+			codes := make(chan apierr.Code, burst)
+			var wg sync.WaitGroup
+			for i := range burst {
+				wg.Go(func() {
+					_, err := svc.Login(t.Context(), chuEmail, "sai-mật-khẩu", tc.addr(i))
+					codes <- apierr.CodeOf(err)
+				})
+			}
+			wg.Wait()
+			close(codes)
+			checked := 0
+			for c := range codes {
+				switch c {
+				case apierr.Unauthenticated:
+					checked++
+				case apierr.RateLimited:
+				default:
+					t.Fatalf("unexpected outcome %q", c)
+				}
+			}
+			// The clock stands still: the backoff lets none past the limit.
+			if checked > 5 {
+				t.Errorf("%d of %d concurrent guesses reached the password check, want at most 5", checked, burst)
+			}
+			if got := e.attempts(t, tc.key); got != checked {
+				t.Errorf("%d failures recorded for %d checked guesses", got, checked)
+			}
 		})
-	}
-	wg.Wait()
-	close(codes)
-	checked := 0
-	for c := range codes {
-		switch c {
-		case apierr.Unauthenticated:
-			checked++
-		case apierr.RateLimited:
-		default:
-			t.Fatalf("unexpected outcome %q", c)
-		}
-	}
-	if checked > 5 {
-		t.Errorf("%d of %d concurrent guesses reached the password check, want at most 5", checked, burst)
-	}
-	if got := e.attempts(t, "email:"+chuEmail); got != checked {
-		t.Errorf("%d failures recorded for %d checked guesses", got, checked)
 	}
 }

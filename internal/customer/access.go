@@ -15,7 +15,7 @@ func requireBulkAccess(ctx context.Context, scope viewer.Scope, action string) (
 	v := viewer.FromContext(ctx)
 	switch {
 	case v == nil:
-		return nil, apierr.New(apierr.Unauthenticated, "authentication required")
+		return nil, apierr.NeedCredentials("authentication required")
 	case v.System, v.IsAdmin():
 	case v.IsAPIKey():
 		if !v.Has(scope) {

@@ -177,3 +177,24 @@ func TestPostgresDatabasesAreDropped(t *testing.T) {
 		t.Error("no published template database")
 	}
 }
+
+func TestPrivateServerStopsAndStarts(t *testing.T) {
+	srv := dbtest.StartServer(t)
+	db := srv.Open()
+	ctx := t.Context()
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("a fresh private server does not answer: %v", err)
+	}
+	srv.Stop()
+	if err := db.Ping(ctx); err == nil {
+		t.Fatal("a stopped server still answers")
+	}
+	srv.Start()
+	// database/sql drops the connections the stop broke and dials anew.
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("the restarted server does not answer: %v", err)
+	}
+	if n, err := db.Client.User.Query().Count(viewer.SystemContext(ctx, "")); err != nil || n != 0 {
+		t.Fatalf("users on the migrated database = %d, %v; want 0", n, err)
+	}
+}

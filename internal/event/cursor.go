@@ -68,5 +68,11 @@ func ParseCursor(s string) (Cursor, error) {
 	if err != nil || seq < 0 || strconv.FormatInt(seq, 10) != rest {
 		return Cursor{}, bad
 	}
-	return cursorAt(seq), nil
+	// The decoder skips line breaks, so "djE6\nNzA" would read as the
+	// cursor of "djE6NzA"; only String's own form is a cursor.
+	c := cursorAt(seq)
+	if c.String() != s {
+		return Cursor{}, bad
+	}
+	return c, nil
 }

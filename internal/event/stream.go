@@ -56,6 +56,28 @@ var ErrInterrupted = &apierr.Error{
 	Err:     ErrClosed,
 }
 
+// Interrupted is the error that ends a stream the server could not go on
+// feeding because of a failure of its own, such as its database going
+// away: like ErrInterrupted, the client resubscribes after its last cursor
+// (once the server is back, nothing is lost), rather than treating an
+// outage as a broken request. cause is kept for logs.
+func Interrupted(cause error) error {
+	e := *ErrInterrupted
+	e.Err = cause
+	return &e
+}
+
+// Resumable returns err as a client should see it at the end of a stream:
+// API errors (a slow consumer, a closing bus, a refused request) as they
+// are, and any other failure, which can only be the server's, as
+// Interrupted.
+func Resumable(err error) error {
+	if _, ok := apierr.As(err); ok || err == nil {
+		return err
+	}
+	return Interrupted(err)
+}
+
 // Options selects what a stream delivers and from where.
 type Options struct {
 	// Topics selects events by topic; empty means every topic.
@@ -114,8 +136,9 @@ func (s *Stream) C() <-chan Delivery { return s.out }
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
 // Err returns why the stream ended: ErrSlowConsumer, ErrInterrupted, the
-// context's error when the subscriber cancelled, or a database error. It
-// returns nil while the stream runs.
+// context's error when the subscriber cancelled, or Interrupted with the
+// cause when the server failed (a database error). It returns nil while
+// the stream runs.
 func (s *Stream) Err() error {
 	select {
 	case <-s.done:
@@ -145,7 +168,7 @@ func Subscribe(ctx context.Context, client *ent.Client, bus Bus, v *viewer.Viewe
 		return nil, errors.New("event: Subscribe needs a client and a bus")
 	}
 	if v == nil || v.OrgID == "" {
-		return nil, apierr.New(apierr.Unauthenticated, "authentication required")
+		return nil, apierr.NeedCredentials("authentication required")
 	}
 	if !v.Has(viewer.ScopeEvents) {
 		return nil, apierr.New(apierr.Forbidden, "this API key lacks the EVENTS scope")
@@ -222,6 +245,9 @@ func (s *Stream) run(ctx context.Context, r *reader, notices <-chan Notice, unsu
 		tick = ch
 	}
 	s.err = r.follow(ctx, s.out, notices, tick)
+	if ctx.Err() == nil {
+		s.err = Resumable(s.err)
+	}
 	unsubscribe()
 	close(s.done)
 	close(s.out)

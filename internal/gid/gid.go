@@ -46,6 +46,7 @@ var prefixes = map[string]string{
 	"Member":          "mbr",
 	"Offer":           "ofr",
 	"AutoMessage":     "aum",
+	"KeyCheck":        "kck",
 }
 
 var types = func() map[string]string {

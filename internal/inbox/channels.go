@@ -10,6 +10,7 @@ import (
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -47,6 +48,19 @@ type Credentials struct {
 // sealContext binds a sealed value to its channel and column, so copying a
 // ciphertext into another row or column does not open it.
 func sealContext(id gid.ID, column string) string { return "channel:" + string(id) + ":" + column }
+
+// SealedColumns are the channel columns sealed under the server secret,
+// for the key check and the re-seal of a secret rotation.
+func SealedColumns() []keyring.Column {
+	var cols []keyring.Column
+	for _, column := range []string{channel.FieldAccessToken, channel.FieldRefreshToken, channel.FieldAppSecret, channel.FieldWebhookSecret} {
+		cols = append(cols, keyring.Column{
+			Table: channel.Table, Column: column,
+			Context: func(id string) string { return sealContext(gid.ID(id), column) },
+		})
+	}
+	return cols
+}
 
 // Open returns the clear credentials of a channel.
 func (s *Service) Open(ch *ent.Channel) (*Credentials, error) {

@@ -53,6 +53,7 @@ import (
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -109,7 +110,7 @@ func (s *Service) RunDelivery(ctx context.Context) {
 			n, err := s.DeliverDue(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
-					s.out.logger.Warn("claiming messages to deliver failed", "err", err)
+					s.out.logger.WarnContext(ctx, "claiming messages to deliver failed", "err", err)
 				}
 				break
 			}
@@ -256,6 +257,8 @@ func outcomeRetry(reason string, cause error) deliveryOutcome {
 
 // deliver sends one claimed message and records the outcome.
 func (s *Service) deliver(ctx context.Context, c deliveryClaim) {
+	// Every line about this delivery names its message.
+	ctx = requestlog.With(ctx, "message_id", c.id)
 	var o deliveryOutcome
 	if c.attempts > MaxDeliveryAttempts {
 		// The previous claim was the last attempt and never finished: the
@@ -265,8 +268,7 @@ func (s *Service) deliver(ctx context.Context, c deliveryClaim) {
 		o = s.attempt(viewer.SystemContext(ctx, c.orgID), c)
 	}
 	if err := s.record(ctx, c, o); err != nil {
-		s.out.logger.Error("recording a delivery outcome failed; the message will be retried after its lease",
-			"message_id", c.id, "err", err)
+		s.out.logger.ErrorContext(ctx, "recording a delivery outcome failed; the message will be retried after its lease", "err", err)
 	}
 }
 
@@ -316,8 +318,7 @@ func (s *Service) record(ctx context.Context, c deliveryClaim, o deliveryOutcome
 			// Another row already holds this provider ID: an echo webhook
 			// stored our own message before we could. The message was
 			// sent; record that without the ID rather than send it again.
-			s.out.logger.Warn("provider message ID already stored by another row; recording SENT without it",
-				"message_id", c.id)
+			s.out.logger.WarnContext(ctx, "provider message ID already stored by another row; recording SENT without it")
 			o.providerID = ""
 			err = s.recordOnce(ctx, c, o)
 		}
@@ -362,8 +363,7 @@ func (s *Service) recordOnce(ctx context.Context, c deliveryClaim, o deliveryOut
 		return err
 	}
 	if n == 0 {
-		s.out.logger.Warn("delivery outcome discarded: the message's lease was taken over",
-			"message_id", c.id, "attempt", c.attempts)
+		s.out.logger.WarnContext(ctx, "delivery outcome discarded: the message's lease was taken over", "attempt", c.attempts)
 		return nil
 	}
 	// The channel comes before the message event: Append locks the
@@ -390,19 +390,19 @@ func (s *Service) recordOnce(ctx context.Context, c deliveryClaim, o deliveryOut
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.logOutcome(c, status, o)
+	s.logOutcome(ctx, c, status, o)
 	return nil
 }
 
-func (s *Service) logOutcome(c deliveryClaim, status message.Status, o deliveryOutcome) {
-	log := s.out.logger.With("message_id", c.id, "attempt", c.attempts)
+func (s *Service) logOutcome(ctx context.Context, c deliveryClaim, status message.Status, o deliveryOutcome) {
+	log := s.out.logger.With("attempt", c.attempts)
 	switch status {
 	case message.StatusSENT:
-		log.Info("message sent")
+		log.InfoContext(ctx, "message sent")
 	case message.StatusFAILED:
-		log.Warn("message failed", "reason", o.reason, "err", o.cause)
+		log.WarnContext(ctx, "message failed", "reason", o.reason, "err", o.cause)
 	default:
-		log.Info("message delivery failed; will retry", "reason", o.reason, "err", o.cause)
+		log.InfoContext(ctx, "message delivery failed; will retry", "reason", o.reason, "err", o.cause)
 	}
 }
 

@@ -147,7 +147,7 @@ type SendMessageInput struct {
 func (s *Service) SendMessage(ctx context.Context, in SendMessageInput) (*ent.Message, error) {
 	v := viewer.FromContext(ctx)
 	if v == nil || v.OrgID == "" {
-		return nil, apierr.New(apierr.Unauthenticated, "authentication required")
+		return nil, apierr.NeedCredentials("authentication required")
 	}
 	kind, atts, err := checkOutgoing(in)
 	if err != nil {

@@ -93,7 +93,7 @@ func (s *Service) RefreshZaloTokens(ctx context.Context) error {
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrChannelDisconnected):
-			s.out.logger.Warn("Zalo OA disconnected: its token could not be refreshed", "channel_id", id, "err", err)
+			s.out.logger.WarnContext(ctx, "Zalo OA disconnected: its token could not be refreshed", "channel_id", id, "err", err)
 		default:
 			errs = append(errs, fmt.Errorf("channel %s: %w", id, err))
 		}
@@ -180,7 +180,7 @@ func (s *Service) zaloToken(ctx context.Context, id gid.ID, refused string) (str
 	if err := tx.Commit(); err != nil {
 		return "", fmt.Errorf("inbox: storing the refreshed token of channel %s: %w", id, err)
 	}
-	s.out.logger.Info("Zalo OA token refreshed", "channel_id", id, "expires_at", tok.ExpiresAt)
+	s.out.logger.InfoContext(ctx, "Zalo OA token refreshed", "channel_id", id, "expires_at", tok.ExpiresAt)
 	return tok.AccessToken, nil
 }
 

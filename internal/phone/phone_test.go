@@ -243,7 +243,8 @@ func TestNormalizeIsStable(t *testing.T) {
 }
 
 func FuzzNormalize(f *testing.F) {
-	for _, seed := range []string{"0912 345 678", "+84 162 123 4567", "0084912345678", "+65 9123 4567", "024 3825 1234", "84", "+", "00", ""} {
+	for _, seed := range []string{"0912 345 678", "+84 162 123 4567", "0084912345678", "+65 9123 4567", "024 3825 1234", "84", "+", "00", "",
+		"(+84) 90-123-4567", "+84 0912345678", "+84\u200b912345678", "091234567890123456", "0912345678 ext 5"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -260,6 +261,13 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if again, err := Normalize(got); err != nil || again != got {
 			t.Fatalf("Normalize(%q) = %q, %v; want %q", got, again, err, got)
+		}
+		// A Vietnamese number shown in its national form reads back as the
+		// same number.
+		if nat := National(got); nat != got {
+			if back, err := Normalize(nat); err != nil || back != got {
+				t.Fatalf("the national form %q of %q normalizes to %q, %v", nat, got, back, err)
+			}
 		}
 	})
 }

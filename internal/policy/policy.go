@@ -29,7 +29,9 @@ func deny(code apierr.Code, format string, args ...any) error {
 }
 
 // Unauthenticated is the decision for a caller with no identity.
-func Unauthenticated() error { return deny(apierr.Unauthenticated, "authentication required") }
+func Unauthenticated() error {
+	return fmt.Errorf("%w: %w", privacy.Deny, apierr.NeedCredentials("authentication required"))
+}
 
 // Forbidden is the decision for a caller without the needed role or scope.
 func Forbidden(format string, args ...any) error { return deny(apierr.Forbidden, format, args...) }

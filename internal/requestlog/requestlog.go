@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,11 +57,70 @@ var sensitiveKeyParts = []string{
 // Values logged with slog.Any are serialized as a whole and their contents
 // are not inspected: log structs and maps through slog.Group or a
 // slog.LogValuer for redaction to apply to their fields.
+//
+// A record logged with a context (InfoContext, ErrorContext, …) also
+// carries the request ID Middleware stored in it and the attributes With
+// added, so a line logged through any logger, not only FromContext's,
+// names the request or the job it belongs to.
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+	return slog.New(contextHandler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level:       level,
 		ReplaceAttr: redactAttr,
-	}))
+	})})
+}
+
+// contextHandler adds the context's request ID and With attributes to
+// each record. has lists the keys the logger already carries (FromContext's
+// logger has request_id), which are not added twice.
+type contextHandler struct {
+	slog.Handler
+	has []string
+}
+
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx != nil {
+		if id := ID(ctx); id != "" && !slices.Contains(h.has, "request_id") {
+			r.AddAttrs(slog.String("request_id", id))
+		}
+		if attrs, ok := ctx.Value(attrsKey{}).([]slog.Attr); ok {
+			for _, a := range attrs {
+				if !slices.Contains(h.has, a.Key) {
+					r.AddAttrs(a)
+				}
+			}
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	has := slices.Clone(h.has)
+	for _, a := range attrs {
+		has = append(has, a.Key)
+	}
+	return contextHandler{Handler: h.Handler.WithAttrs(attrs), has: has}
+}
+
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{Handler: h.Handler.WithGroup(name), has: h.has}
+}
+
+type attrsKey struct{}
+
+// With returns a copy of ctx whose log records carry args (key-value pairs
+// or slog.Attrs, as slog.Logger.With takes) besides any ctx already adds:
+// a background worker names itself, a job its ID, so their lines can be
+// told apart like a request's.
+func With(ctx context.Context, args ...any) context.Context {
+	r := slog.NewRecord(time.Time{}, 0, "", 0)
+	r.Add(args...)
+	attrs, _ := ctx.Value(attrsKey{}).([]slog.Attr)
+	attrs = slices.Clip(attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		attrs = append(attrs, a)
+		return true
+	})
+	return context.WithValue(ctx, attrsKey{}, attrs)
 }
 
 // redactAttr is the slog ReplaceAttr hook. slog calls it for every non-group

@@ -373,3 +373,41 @@ func TestMiddlewareRecordsWithHTTPStat(t *testing.T) {
 		t.Errorf("access line = %v, want status 101, path /graphql, bytes 0, level INFO", lines[0])
 	}
 }
+
+// TestContextAttributes checks that a line logged with a request's or a
+// job's context names it, whichever logger writes it, and only once.
+func TestContextAttributes(t *testing.T) {
+	var buf bytes.Buffer
+	logger := NewLogger(&buf, slog.LevelDebug)
+	var reqCtx context.Context
+	Middleware(logger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqCtx = r.Context()
+		logger.ErrorContext(r.Context(), "from the server's logger")
+		FromContext(r.Context()).ErrorContext(r.Context(), "from the request's logger")
+		FromContext(r.Context()).Error("without a context")
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	job := With(context.Background(), "worker", "delivery")
+	logger.WarnContext(With(job, slog.String("job", "msg_1")), "a job's line")
+	logger.WarnContext(job, "a worker's line")
+	logger.Warn("no context at all")
+
+	lines := decodeLines(t, buf.String())
+	id := ID(reqCtx)
+	want := []map[string]any{
+		{"request_id": id}, {"request_id": id}, {"request_id": id}, {"request_id": id}, // the access line is the 4th
+		{"worker": "delivery", "job": "msg_1"}, {"worker": "delivery"}, {},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), buf.String())
+	}
+	for i, w := range want {
+		for _, k := range []string{"request_id", "worker", "job"} {
+			if got, ok := lines[i][k]; ok != (w[k] != nil) || (ok && got != w[k]) {
+				t.Errorf("line %d (%v) has %s = %v, want %v", i, lines[i]["msg"], k, got, w[k])
+			}
+		}
+	}
+	if n := strings.Count(strings.Split(buf.String(), "\n")[1], `"request_id"`); n != 1 {
+		t.Fatalf("the request's logger wrote request_id %d times", n)
+	}
+}

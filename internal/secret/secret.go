@@ -30,60 +30,99 @@ const hkdfInfo = "dakenh/secret/v1"
 // context, or tampered bytes.
 var ErrOpen = errors.New("secret: value does not open with this key and context")
 
-// Box seals and opens values under one key. It is safe for concurrent use.
+// Box seals values under its current key and opens values sealed under it
+// or under one of its previous keys, so the server secret can be rotated
+// without losing what the old one sealed. It is safe for concurrent use.
 type Box struct {
-	aead interface {
-		Seal(dst, nonce, plaintext, additionalData []byte) []byte
-		Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
-		NonceSize() int
-	}
+	// keys[0] is the current key; the rest are previous ones, tried in
+	// order.
+	keys []aead
+}
+
+type aead interface {
+	Seal(dst, nonce, plaintext, additionalData []byte) []byte
+	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
+	NonceSize() int
 }
 
 // New derives the sealing key from the server secret, which must hold at
-// least 32 bytes.
-func New(serverSecret []byte) (*Box, error) {
-	if len(serverSecret) < 32 {
-		return nil, fmt.Errorf("secret: the server secret must have at least 32 bytes, got %d", len(serverSecret))
+// least 32 bytes, and the opening-only keys from previous secrets (the
+// ones being rotated away from), which must too.
+func New(serverSecret []byte, previous ...[]byte) (*Box, error) {
+	b := &Box{}
+	for i, s := range append([][]byte{serverSecret}, previous...) {
+		if len(s) < 32 {
+			which := "the server secret"
+			if i > 0 {
+				which = "a previous server secret"
+			}
+			return nil, fmt.Errorf("secret: %s must have at least 32 bytes, got %d", which, len(s))
+		}
+		key, err := hkdf.Key(sha256.New, s, nil, hkdfInfo, chacha20poly1305.KeySize)
+		if err != nil {
+			return nil, err
+		}
+		a, err := chacha20poly1305.NewX(key)
+		if err != nil {
+			return nil, err
+		}
+		b.keys = append(b.keys, a)
 	}
-	key, err := hkdf.Key(sha256.New, serverSecret, nil, hkdfInfo, chacha20poly1305.KeySize)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return nil, err
-	}
-	return &Box{aead: aead}, nil
+	return b, nil
 }
 
-// Seal encrypts plaintext bound to context. An empty plaintext seals to nil,
-// so an unset credential stays visibly unset.
+// Rotating reports whether the box has previous keys, so values sealed
+// under them may still need moving to the current one.
+func (b *Box) Rotating() bool { return len(b.keys) > 1 }
+
+// Seal encrypts plaintext bound to context under the current key. An
+// empty plaintext seals to nil, so an unset credential stays visibly unset.
 func (b *Box) Seal(plaintext, context string) []byte {
 	if plaintext == "" {
 		return nil
 	}
-	n := b.aead.NonceSize()
+	k := b.keys[0]
+	n := k.NonceSize()
 	out := make([]byte, 1+n, 1+n+len(plaintext)+chacha20poly1305.Overhead)
 	out[0] = version
 	if _, err := rand.Read(out[1 : 1+n]); err != nil {
 		panic("secret: no randomness: " + err.Error()) // crypto/rand never fails on supported platforms
 	}
-	return b.aead.Seal(out, out[1:1+n], []byte(plaintext), []byte(context))
+	return k.Seal(out, out[1:1+n], []byte(plaintext), []byte(context))
 }
 
-// Open decrypts a value sealed with the same key and context; nil opens to
-// the empty string.
+// Open decrypts a value sealed with the same context under the current or
+// a previous key; nil opens to the empty string.
 func (b *Box) Open(sealed []byte, context string) (string, error) {
+	plain, _, err := b.open(sealed, context)
+	return plain, err
+}
+
+// Reseal returns a value sealed under a previous key sealed anew under the
+// current one, with changed true; a value already under the current key
+// (or nil) comes back as it is, with changed false. A value no key opens is
+// ErrOpen.
+func (b *Box) Reseal(sealed []byte, context string) (out []byte, changed bool, err error) {
+	plain, key, err := b.open(sealed, context)
+	if err != nil || key == 0 {
+		return sealed, false, err
+	}
+	return b.Seal(plain, context), true, nil
+}
+
+// open decrypts sealed and says which key opened it (0 is the current).
+func (b *Box) open(sealed []byte, context string) (string, int, error) {
 	if len(sealed) == 0 {
-		return "", nil
+		return "", 0, nil
 	}
-	n := b.aead.NonceSize()
-	if len(sealed) < 1+n+chacha20poly1305.Overhead || sealed[0] != version {
-		return "", ErrOpen
+	for i, k := range b.keys {
+		n := k.NonceSize()
+		if len(sealed) < 1+n+chacha20poly1305.Overhead || sealed[0] != version {
+			return "", 0, ErrOpen
+		}
+		if plain, err := k.Open(nil, sealed[1:1+n], sealed[1+n:], []byte(context)); err == nil {
+			return string(plain), i, nil
+		}
 	}
-	plain, err := b.aead.Open(nil, sealed[1:1+n], sealed[1+n:], []byte(context))
-	if err != nil {
-		return "", ErrOpen
-	}
-	return string(plain), nil
+	return "", 0, ErrOpen
 }

@@ -68,3 +68,53 @@ func TestNewRejectsShortSecret(t *testing.T) {
 		t.Fatal("a 31-byte secret was accepted")
 	}
 }
+
+func TestRotation(t *testing.T) {
+	oldSecret := []byte("the-old-server-secret-the-old-server")
+	old, _ := New(oldSecret)
+	rotating, err := New(serverSecret, oldSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, _ := New(serverSecret)
+	const ctx = "channel:cha_1:app_secret"
+	sealedOld := old.Seal("app-secret", ctx)
+
+	t.Run("PreviousKeyOpens", func(t *testing.T) {
+		if got, err := rotating.Open(sealedOld, ctx); err != nil || got != "app-secret" {
+			t.Fatalf("Open = %q, %v", got, err)
+		}
+		if _, err := current.Open(sealedOld, ctx); !errors.Is(err, ErrOpen) {
+			t.Fatalf("a box without the previous key opened it: %v", err)
+		}
+	})
+	t.Run("ResealMovesToTheCurrentKey", func(t *testing.T) {
+		moved, changed, err := rotating.Reseal(sealedOld, ctx)
+		if err != nil || !changed {
+			t.Fatalf("Reseal = changed %v, %v", changed, err)
+		}
+		if got, err := current.Open(moved, ctx); err != nil || got != "app-secret" {
+			t.Fatalf("the current key alone opens the resealed value as %q, %v", got, err)
+		}
+		again, changed, err := rotating.Reseal(moved, ctx)
+		if err != nil || changed || !bytes.Equal(again, moved) {
+			t.Fatalf("resealing a current value changed it (%v, %v)", changed, err)
+		}
+	})
+	t.Run("ErrNoKeyOpens", func(t *testing.T) {
+		stranger, _ := New([]byte("a-stranger-server-secret-a-stranger"))
+		if _, _, err := rotating.Reseal(stranger.Seal("x", ctx), ctx); !errors.Is(err, ErrOpen) {
+			t.Fatalf("Reseal of a stranger's value = %v, want ErrOpen", err)
+		}
+	})
+	t.Run("Rotating", func(t *testing.T) {
+		if !rotating.Rotating() || current.Rotating() {
+			t.Fatal("Rotating does not say whether there are previous keys")
+		}
+	})
+	t.Run("ErrShortPreviousSecret", func(t *testing.T) {
+		if _, err := New(serverSecret, []byte("short")); err == nil {
+			t.Fatal("a short previous secret was accepted")
+		}
+	})
+}
