@@ -40,7 +40,7 @@ END;
 // minimalStatements is the minimal transaction's statement count.
 const minimalStatements = 6
 
-var benchMetric = regexp.MustCompile(`([0-9.e+]+) ([a-z0-9/_-]+)`)
+var benchMetric = regexp.MustCompile(`([0-9.e+]+) ([A-Za-z0-9/_%-]+)`)
 
 // benchProcess measures inbound processing: dakenh's webhook processor
 // (server/bench_inbox_test.go's BenchmarkWebhookIngestion: 5,000 stored
