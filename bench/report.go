@@ -82,9 +82,12 @@ func table(title string, cs []*contender, unit string) {
 		if c.median(func(r result) float64 { return float64(r.cpu) }) > 0 {
 			cpu = fmt.Sprintf("%.2f", c.median(result.cpuPerOp))
 		}
-		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.2f\t%.2f\t%s\t%s\t\n", c.name, strings.Join(each, " "), c.rate(),
-			c.median(func(r result) float64 { return ms(r.p50) }), c.median(func(r result) float64 { return ms(r.p99) }),
-			cpu, loadRange(c))
+		p99 := "–" // pgbench reports a mean latency only
+		if v := c.median(func(r result) float64 { return ms(r.p99) }); v > 0 {
+			p99 = fmt.Sprintf("%.2f", v)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.2f\t%s\t%s\t%s\t\n", c.name, strings.Join(each, " "), c.rate(),
+			c.median(func(r result) float64 { return ms(r.p50) }), p99, cpu, loadRange(c))
 	}
 	w.Flush()
 	fmt.Println()
