@@ -22,9 +22,15 @@ import (
 func TestLastMessage(t *testing.T) {
 	w := newWebhookEnv(t)
 	const user = "8130000000002001"
-	type last struct{ Text, Direction string }
+	type last struct {
+		Text, Direction string
+		Conversation    struct {
+			ID       gid.ID
+			Messages struct{ TotalCount int }
+		}
+	}
 	var conv gid.ID
-	check := func(t *testing.T, wantLast, wantStored string) {
+	check := func(t *testing.T, wantMessages int, wantLast, wantStored string) {
 		t.Helper()
 		var page struct {
 			Conversations struct {
@@ -37,7 +43,8 @@ func TestLastMessage(t *testing.T) {
 				}
 			}
 		}
-		w.must(w.tn.adminToken, `{ conversations(first: 10) { edges { node { id lastMessage { text direction }
+		w.must(w.tn.adminToken, `{ conversations(first: 10) { edges { node { id
+			lastMessage { text direction conversation { id messages(first: 1) { totalCount } } }
 			messages(last: 1) { edges { node { text direction } } } } } } }`, nil, &page)
 		if len(page.Conversations.Edges) != 1 {
 			t.Fatalf("%d conversations, want 1", len(page.Conversations.Edges))
@@ -46,6 +53,11 @@ func TestLastMessage(t *testing.T) {
 		conv = n.ID
 		if n.LastMessage == nil || n.LastMessage.Text != wantLast || len(n.Messages.Edges) != 1 || n.Messages.Edges[0].Node.Text != wantStored {
 			t.Fatalf("page: lastMessage %+v, messages(last: 1) %+v; want %q and %q", n.LastMessage, n.Messages.Edges, wantLast, wantStored)
+		}
+		// Edges under the last message are loaded with it, under the
+		// viewer's rules.
+		if c := n.LastMessage.Conversation; c.ID != n.ID || c.Messages.TotalCount != wantMessages {
+			t.Fatalf("lastMessage.conversation %+v, want %s with %d messages", c, n.ID, wantMessages)
 		}
 		var node struct {
 			Node struct{ LastMessage *last }
@@ -59,18 +71,18 @@ func TestLastMessage(t *testing.T) {
 
 	w.sendZalo(w.userEvent("user_send_text", user, map[string]any{"msg_id": w.msgID("lm"), "text": "Shop ơi"}))
 	w.process()
-	check(t, "Shop ơi", "Shop ơi")
+	check(t, 1, "Shop ơi", "Shop ơi")
 
 	var sent struct{ SendMessage struct{ ID gid.ID } }
 	w.must(w.tn.adminToken, sendMessageMutation, map[string]any{"in": map[string]any{"conversationId": conv, "text": "Dạ shop nghe"}}, &sent)
-	check(t, "Dạ shop nghe", "Dạ shop nghe")
+	check(t, 2, "Dạ shop nghe", "Dạ shop nghe")
 
 	// The provider delivers, after the reply, a message the customer sent
 	// before it.
 	late := w.userEvent("user_send_text", user, map[string]any{"msg_id": w.msgID("lm"), "text": "Còn hàng không?"})
 	w.sendZalo(late)
 	w.process()
-	check(t, "Dạ shop nghe", "Còn hàng không?")
+	check(t, 3, "Dạ shop nghe", "Còn hàng không?")
 
 	// An agent, who cannot see the ONLY_ME channel, finds no conversation.
 	r := w.gql(w.tn.agentToken, `query($id: ID!) { node(id: $id) { ... on Conversation { lastMessage { text } } } }`, map[string]any{"id": conv})
