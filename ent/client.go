@@ -1148,6 +1148,22 @@ func (c *ConversationClient) QueryOffers(_m *Conversation) *OfferQuery {
 	return query
 }
 
+// QueryLastMessage queries the last_message edge of a Conversation.
+func (c *ConversationClient) QueryLastMessage(_m *Conversation) *MessageQuery {
+	query := (&MessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, id),
+			sqlgraph.To(message.Table, message.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversation.LastMessageTable, conversation.LastMessageColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryMessages queries the messages edge of a Conversation.
 func (c *ConversationClient) QueryMessages(_m *Conversation) *MessageQuery {
 	query := (&MessageClient{config: c.config}).Query()

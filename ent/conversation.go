@@ -13,6 +13,7 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/department"
+	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/user"
@@ -42,6 +43,8 @@ type Conversation struct {
 	UnreadCount int `json:"unread_count,omitempty"`
 	// LastMessageAt holds the value of the "last_message_at" field.
 	LastMessageAt *time.Time `json:"last_message_at,omitempty"`
+	// LastMessageID holds the value of the "last_message_id" field.
+	LastMessageID *gid.ID `json:"last_message_id,omitempty"`
 	// LastInboundAt holds the value of the "last_inbound_at" field.
 	LastInboundAt *time.Time `json:"last_inbound_at,omitempty"`
 	// RuleID holds the value of the "rule_id" field.
@@ -76,11 +79,13 @@ type ConversationEdges struct {
 	Department *Department `json:"department,omitempty"`
 	// Offers holds the value of the offers edge.
 	Offers []*Offer `json:"offers,omitempty"`
+	// LastMessage holds the value of the last_message edge.
+	LastMessage *Message `json:"last_message,omitempty"`
 	// Messages holds the value of the messages edge.
 	Messages []*Message `json:"messages,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [8]bool
+	loadedTypes [9]bool
 	// totalCount holds the count of the edges above.
 	totalCount [6]map[string]int
 
@@ -163,10 +168,21 @@ func (e ConversationEdges) OffersOrErr() ([]*Offer, error) {
 	return nil, &NotLoadedError{edge: "offers"}
 }
 
+// LastMessageOrErr returns the LastMessage value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ConversationEdges) LastMessageOrErr() (*Message, error) {
+	if e.LastMessage != nil {
+		return e.LastMessage, nil
+	} else if e.loadedTypes[7] {
+		return nil, &NotFoundError{label: message.Label}
+	}
+	return nil, &NotLoadedError{edge: "last_message"}
+}
+
 // MessagesOrErr returns the Messages value or an error if the edge
 // was not loaded in eager-loading.
 func (e ConversationEdges) MessagesOrErr() ([]*Message, error) {
-	if e.loadedTypes[7] {
+	if e.loadedTypes[8] {
 		return e.Messages, nil
 	}
 	return nil, &NotLoadedError{edge: "messages"}
@@ -177,7 +193,7 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case conversation.FieldAssigneeID, conversation.FieldRuleID, conversation.FieldDepartmentID:
+		case conversation.FieldAssigneeID, conversation.FieldLastMessageID, conversation.FieldRuleID, conversation.FieldDepartmentID:
 			values[i] = &sql.NullScanner{S: new(gid.ID)}
 		case conversation.FieldID, conversation.FieldOrganizationID, conversation.FieldChannelID, conversation.FieldCustomerID:
 			values[i] = new(gid.ID)
@@ -263,6 +279,13 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.LastMessageAt = new(time.Time)
 				*_m.LastMessageAt = value.Time
+			}
+		case conversation.FieldLastMessageID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field last_message_id", values[i])
+			} else if value.Valid {
+				_m.LastMessageID = new(gid.ID)
+				*_m.LastMessageID = *value.S.(*gid.ID)
 			}
 		case conversation.FieldLastInboundAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -352,6 +375,11 @@ func (_m *Conversation) QueryOffers() *OfferQuery {
 	return NewConversationClient(_m.config).QueryOffers(_m)
 }
 
+// QueryLastMessage queries the "last_message" edge of the Conversation entity.
+func (_m *Conversation) QueryLastMessage() *MessageQuery {
+	return NewConversationClient(_m.config).QueryLastMessage(_m)
+}
+
 // QueryMessages queries the "messages" edge of the Conversation entity.
 func (_m *Conversation) QueryMessages() *MessageQuery {
 	return NewConversationClient(_m.config).QueryMessages(_m)
@@ -409,6 +437,11 @@ func (_m *Conversation) String() string {
 	if v := _m.LastMessageAt; v != nil {
 		builder.WriteString("last_message_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.LastMessageID; v != nil {
+		builder.WriteString("last_message_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	if v := _m.LastInboundAt; v != nil {

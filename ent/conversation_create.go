@@ -134,6 +134,20 @@ func (_c *ConversationCreate) SetNillableLastMessageAt(v *time.Time) *Conversati
 	return _c
 }
 
+// SetLastMessageID sets the "last_message_id" field.
+func (_c *ConversationCreate) SetLastMessageID(v gid.ID) *ConversationCreate {
+	_c.mutation.SetLastMessageID(v)
+	return _c
+}
+
+// SetNillableLastMessageID sets the "last_message_id" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableLastMessageID(v *gid.ID) *ConversationCreate {
+	if v != nil {
+		_c.SetLastMessageID(*v)
+	}
+	return _c
+}
+
 // SetLastInboundAt sets the "last_inbound_at" field.
 func (_c *ConversationCreate) SetLastInboundAt(v time.Time) *ConversationCreate {
 	_c.mutation.SetLastInboundAt(v)
@@ -275,6 +289,11 @@ func (_c *ConversationCreate) AddOffers(v ...*Offer) *ConversationCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddOfferIDs(ids...)
+}
+
+// SetLastMessage sets the "last_message" edge to the Message entity.
+func (_c *ConversationCreate) SetLastMessage(v *Message) *ConversationCreate {
+	return _c.SetLastMessageID(v.ID)
 }
 
 // AddMessageIDs adds the "messages" edge to the Message entity by IDs.
@@ -622,6 +641,23 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.LastMessageIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.LastMessageTable,
+			Columns: []string{conversation.LastMessageColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.LastMessageID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	if nodes := _c.mutation.MessagesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -777,6 +813,24 @@ func (u *ConversationUpsert) UpdateLastMessageAt() *ConversationUpsert {
 // ClearLastMessageAt clears the value of the "last_message_at" field.
 func (u *ConversationUpsert) ClearLastMessageAt() *ConversationUpsert {
 	u.SetNull(conversation.FieldLastMessageAt)
+	return u
+}
+
+// SetLastMessageID sets the "last_message_id" field.
+func (u *ConversationUpsert) SetLastMessageID(v gid.ID) *ConversationUpsert {
+	u.Set(conversation.FieldLastMessageID, v)
+	return u
+}
+
+// UpdateLastMessageID sets the "last_message_id" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateLastMessageID() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldLastMessageID)
+	return u
+}
+
+// ClearLastMessageID clears the value of the "last_message_id" field.
+func (u *ConversationUpsert) ClearLastMessageID() *ConversationUpsert {
+	u.SetNull(conversation.FieldLastMessageID)
 	return u
 }
 
@@ -1041,6 +1095,27 @@ func (u *ConversationUpsertOne) UpdateLastMessageAt() *ConversationUpsertOne {
 func (u *ConversationUpsertOne) ClearLastMessageAt() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearLastMessageAt()
+	})
+}
+
+// SetLastMessageID sets the "last_message_id" field.
+func (u *ConversationUpsertOne) SetLastMessageID(v gid.ID) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetLastMessageID(v)
+	})
+}
+
+// UpdateLastMessageID sets the "last_message_id" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateLastMessageID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateLastMessageID()
+	})
+}
+
+// ClearLastMessageID clears the value of the "last_message_id" field.
+func (u *ConversationUpsertOne) ClearLastMessageID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearLastMessageID()
 	})
 }
 
@@ -1489,6 +1564,27 @@ func (u *ConversationUpsertBulk) UpdateLastMessageAt() *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) ClearLastMessageAt() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearLastMessageAt()
+	})
+}
+
+// SetLastMessageID sets the "last_message_id" field.
+func (u *ConversationUpsertBulk) SetLastMessageID(v gid.ID) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetLastMessageID(v)
+	})
+}
+
+// UpdateLastMessageID sets the "last_message_id" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateLastMessageID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateLastMessageID()
+	})
+}
+
+// ClearLastMessageID clears the value of the "last_message_id" field.
+func (u *ConversationUpsertBulk) ClearLastMessageID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearLastMessageID()
 	})
 }
 

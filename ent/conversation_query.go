@@ -41,6 +41,7 @@ type ConversationQuery struct {
 	withRule          *RuleQuery
 	withDepartment    *DepartmentQuery
 	withOffers        *OfferQuery
+	withLastMessage   *MessageQuery
 	withMessages      *MessageQuery
 	loadTotal         []func(context.Context, []*Conversation) error
 	modifiers         []func(*sql.Selector)
@@ -229,6 +230,28 @@ func (_q *ConversationQuery) QueryOffers() *OfferQuery {
 			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
 			sqlgraph.To(offer.Table, offer.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, true, conversation.OffersTable, conversation.OffersColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryLastMessage chains the current query on the "last_message" edge.
+func (_q *ConversationQuery) QueryLastMessage() *MessageQuery {
+	query := (&MessageClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
+			sqlgraph.To(message.Table, message.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversation.LastMessageTable, conversation.LastMessageColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -457,6 +480,7 @@ func (_q *ConversationQuery) Clone() *ConversationQuery {
 		withRule:         _q.withRule.Clone(),
 		withDepartment:   _q.withDepartment.Clone(),
 		withOffers:       _q.withOffers.Clone(),
+		withLastMessage:  _q.withLastMessage.Clone(),
 		withMessages:     _q.withMessages.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -539,6 +563,17 @@ func (_q *ConversationQuery) WithOffers(opts ...func(*OfferQuery)) *Conversation
 		opt(query)
 	}
 	_q.withOffers = query
+	return _q
+}
+
+// WithLastMessage tells the query-builder to eager-load the nodes that are connected to
+// the "last_message" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithLastMessage(opts ...func(*MessageQuery)) *ConversationQuery {
+	query := (&MessageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withLastMessage = query
 	return _q
 }
 
@@ -637,7 +672,7 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*Conversation{}
 		_spec       = _q.querySpec()
-		loadedTypes = [8]bool{
+		loadedTypes = [9]bool{
 			_q.withOrganization != nil,
 			_q.withChannel != nil,
 			_q.withCustomer != nil,
@@ -645,6 +680,7 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 			_q.withRule != nil,
 			_q.withDepartment != nil,
 			_q.withOffers != nil,
+			_q.withLastMessage != nil,
 			_q.withMessages != nil,
 		}
 	)
@@ -709,6 +745,12 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadOffers(ctx, query, nodes,
 			func(n *Conversation) { n.Edges.Offers = []*Offer{} },
 			func(n *Conversation, e *Offer) { n.Edges.Offers = append(n.Edges.Offers, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withLastMessage; query != nil {
+		if err := _q.loadLastMessage(ctx, query, nodes, nil,
+			func(n *Conversation, e *Message) { n.Edges.LastMessage = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -954,6 +996,38 @@ func (_q *ConversationQuery) loadOffers(ctx context.Context, query *OfferQuery, 
 	}
 	return nil
 }
+func (_q *ConversationQuery) loadLastMessage(ctx context.Context, query *MessageQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *Message)) error {
+	ids := make([]gid.ID, 0, len(nodes))
+	nodeids := make(map[gid.ID][]*Conversation)
+	for i := range nodes {
+		if nodes[i].LastMessageID == nil {
+			continue
+		}
+		fk := *nodes[i].LastMessageID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(message.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "last_message_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 func (_q *ConversationQuery) loadMessages(ctx context.Context, query *MessageQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *Message)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[gid.ID]*Conversation)
@@ -1030,6 +1104,9 @@ func (_q *ConversationQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withDepartment != nil {
 			_spec.Node.AddColumnOnce(conversation.FieldDepartmentID)
+		}
+		if _q.withLastMessage != nil {
+			_spec.Node.AddColumnOnce(conversation.FieldLastMessageID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

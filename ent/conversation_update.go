@@ -131,6 +131,26 @@ func (_u *ConversationUpdate) ClearLastMessageAt() *ConversationUpdate {
 	return _u
 }
 
+// SetLastMessageID sets the "last_message_id" field.
+func (_u *ConversationUpdate) SetLastMessageID(v gid.ID) *ConversationUpdate {
+	_u.mutation.SetLastMessageID(v)
+	return _u
+}
+
+// SetNillableLastMessageID sets the "last_message_id" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableLastMessageID(v *gid.ID) *ConversationUpdate {
+	if v != nil {
+		_u.SetLastMessageID(*v)
+	}
+	return _u
+}
+
+// ClearLastMessageID clears the value of the "last_message_id" field.
+func (_u *ConversationUpdate) ClearLastMessageID() *ConversationUpdate {
+	_u.mutation.ClearLastMessageID()
+	return _u
+}
+
 // SetLastInboundAt sets the "last_inbound_at" field.
 func (_u *ConversationUpdate) SetLastInboundAt(v time.Time) *ConversationUpdate {
 	_u.mutation.SetLastInboundAt(v)
@@ -281,6 +301,11 @@ func (_u *ConversationUpdate) AddOffers(v ...*Offer) *ConversationUpdate {
 	return _u.AddOfferIDs(ids...)
 }
 
+// SetLastMessage sets the "last_message" edge to the Message entity.
+func (_u *ConversationUpdate) SetLastMessage(v *Message) *ConversationUpdate {
+	return _u.SetLastMessageID(v.ID)
+}
+
 // AddMessageIDs adds the "messages" edge to the Message entity by IDs.
 func (_u *ConversationUpdate) AddMessageIDs(ids ...gid.ID) *ConversationUpdate {
 	_u.mutation.AddMessageIDs(ids...)
@@ -344,6 +369,12 @@ func (_u *ConversationUpdate) RemoveOffers(v ...*Offer) *ConversationUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveOfferIDs(ids...)
+}
+
+// ClearLastMessage clears the "last_message" edge to the Message entity.
+func (_u *ConversationUpdate) ClearLastMessage() *ConversationUpdate {
+	_u.mutation.ClearLastMessage()
+	return _u
 }
 
 // ClearMessages clears all "messages" edges to the Message entity.
@@ -656,6 +687,35 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.LastMessageCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.LastMessageTable,
+			Columns: []string{conversation.LastMessageColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LastMessageIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.LastMessageTable,
+			Columns: []string{conversation.LastMessageColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _u.mutation.MessagesCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -818,6 +878,26 @@ func (_u *ConversationUpdateOne) ClearLastMessageAt() *ConversationUpdateOne {
 	return _u
 }
 
+// SetLastMessageID sets the "last_message_id" field.
+func (_u *ConversationUpdateOne) SetLastMessageID(v gid.ID) *ConversationUpdateOne {
+	_u.mutation.SetLastMessageID(v)
+	return _u
+}
+
+// SetNillableLastMessageID sets the "last_message_id" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableLastMessageID(v *gid.ID) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetLastMessageID(*v)
+	}
+	return _u
+}
+
+// ClearLastMessageID clears the value of the "last_message_id" field.
+func (_u *ConversationUpdateOne) ClearLastMessageID() *ConversationUpdateOne {
+	_u.mutation.ClearLastMessageID()
+	return _u
+}
+
 // SetLastInboundAt sets the "last_inbound_at" field.
 func (_u *ConversationUpdateOne) SetLastInboundAt(v time.Time) *ConversationUpdateOne {
 	_u.mutation.SetLastInboundAt(v)
@@ -968,6 +1048,11 @@ func (_u *ConversationUpdateOne) AddOffers(v ...*Offer) *ConversationUpdateOne {
 	return _u.AddOfferIDs(ids...)
 }
 
+// SetLastMessage sets the "last_message" edge to the Message entity.
+func (_u *ConversationUpdateOne) SetLastMessage(v *Message) *ConversationUpdateOne {
+	return _u.SetLastMessageID(v.ID)
+}
+
 // AddMessageIDs adds the "messages" edge to the Message entity by IDs.
 func (_u *ConversationUpdateOne) AddMessageIDs(ids ...gid.ID) *ConversationUpdateOne {
 	_u.mutation.AddMessageIDs(ids...)
@@ -1031,6 +1116,12 @@ func (_u *ConversationUpdateOne) RemoveOffers(v ...*Offer) *ConversationUpdateOn
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveOfferIDs(ids...)
+}
+
+// ClearLastMessage clears the "last_message" edge to the Message entity.
+func (_u *ConversationUpdateOne) ClearLastMessage() *ConversationUpdateOne {
+	_u.mutation.ClearLastMessage()
+	return _u
 }
 
 // ClearMessages clears all "messages" edges to the Message entity.
@@ -1366,6 +1457,35 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(offer.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LastMessageCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.LastMessageTable,
+			Columns: []string{conversation.LastMessageColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LastMessageIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.LastMessageTable,
+			Columns: []string{conversation.LastMessageColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -138,6 +138,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldAssigneeID:        {Type: field.TypeString, Column: conversation.FieldAssigneeID},
 			conversation.FieldUnreadCount:       {Type: field.TypeInt, Column: conversation.FieldUnreadCount},
 			conversation.FieldLastMessageAt:     {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
+			conversation.FieldLastMessageID:     {Type: field.TypeString, Column: conversation.FieldLastMessageID},
 			conversation.FieldLastInboundAt:     {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
 			conversation.FieldRuleID:            {Type: field.TypeString, Column: conversation.FieldRuleID},
 			conversation.FieldDepartmentID:      {Type: field.TypeString, Column: conversation.FieldDepartmentID},
@@ -723,6 +724,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Conversation",
 		"Offer",
+	)
+	graph.MustAddE(
+		"last_message",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.LastMessageTable,
+			Columns: []string{conversation.LastMessageColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"Message",
 	)
 	graph.MustAddE(
 		"messages",
@@ -1723,6 +1736,11 @@ func (f *ConversationFilter) WhereLastMessageAt(p entql.TimeP) {
 	f.Where(p.Field(conversation.FieldLastMessageAt))
 }
 
+// WhereLastMessageID applies the entql string predicate on the last_message_id field.
+func (f *ConversationFilter) WhereLastMessageID(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldLastMessageID))
+}
+
 // WhereLastInboundAt applies the entql time.Time predicate on the last_inbound_at field.
 func (f *ConversationFilter) WhereLastInboundAt(p entql.TimeP) {
 	f.Where(p.Field(conversation.FieldLastInboundAt))
@@ -1845,6 +1863,20 @@ func (f *ConversationFilter) WhereHasOffers() {
 // WhereHasOffersWith applies a predicate to check if query has an edge offers with a given conditions (other predicates).
 func (f *ConversationFilter) WhereHasOffersWith(preds ...predicate.Offer) {
 	f.Where(entql.HasEdgeWith("offers", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasLastMessage applies a predicate to check if query has an edge last_message.
+func (f *ConversationFilter) WhereHasLastMessage() {
+	f.Where(entql.HasEdge("last_message"))
+}
+
+// WhereHasLastMessageWith applies a predicate to check if query has an edge last_message with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasLastMessageWith(preds ...predicate.Message) {
+	f.Where(entql.HasEdgeWith("last_message", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -4170,6 +4170,8 @@ type ConversationMutation struct {
 	offers              map[gid.ID]struct{}
 	removedoffers       map[gid.ID]struct{}
 	clearedoffers       bool
+	last_message        *gid.ID
+	clearedlast_message bool
 	messages            map[gid.ID]struct{}
 	removedmessages     map[gid.ID]struct{}
 	clearedmessages     bool
@@ -4650,6 +4652,55 @@ func (m *ConversationMutation) LastMessageAtCleared() bool {
 func (m *ConversationMutation) ResetLastMessageAt() {
 	m.last_message_at = nil
 	delete(m.clearedFields, conversation.FieldLastMessageAt)
+}
+
+// SetLastMessageID sets the "last_message_id" field.
+func (m *ConversationMutation) SetLastMessageID(gi gid.ID) {
+	m.last_message = &gi
+}
+
+// LastMessageID returns the value of the "last_message_id" field in the mutation.
+func (m *ConversationMutation) LastMessageID() (r gid.ID, exists bool) {
+	v := m.last_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastMessageID returns the old "last_message_id" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldLastMessageID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastMessageID: %w", err)
+	}
+	return oldValue.LastMessageID, nil
+}
+
+// ClearLastMessageID clears the value of the "last_message_id" field.
+func (m *ConversationMutation) ClearLastMessageID() {
+	m.last_message = nil
+	m.clearedFields[conversation.FieldLastMessageID] = struct{}{}
+}
+
+// LastMessageIDCleared returns if the "last_message_id" field was cleared in this mutation.
+func (m *ConversationMutation) LastMessageIDCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldLastMessageID]
+	return ok
+}
+
+// ResetLastMessageID resets all changes to the "last_message_id" field.
+func (m *ConversationMutation) ResetLastMessageID() {
+	m.last_message = nil
+	delete(m.clearedFields, conversation.FieldLastMessageID)
 }
 
 // SetLastInboundAt sets the "last_inbound_at" field.
@@ -5156,6 +5207,33 @@ func (m *ConversationMutation) ResetOffers() {
 	m.removedoffers = nil
 }
 
+// ClearLastMessage clears the "last_message" edge to the Message entity.
+func (m *ConversationMutation) ClearLastMessage() {
+	m.clearedlast_message = true
+	m.clearedFields[conversation.FieldLastMessageID] = struct{}{}
+}
+
+// LastMessageCleared reports if the "last_message" edge to the Message entity was cleared.
+func (m *ConversationMutation) LastMessageCleared() bool {
+	return m.LastMessageIDCleared() || m.clearedlast_message
+}
+
+// LastMessageIDs returns the "last_message" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// LastMessageID instead. It exists only for internal usage by the builders.
+func (m *ConversationMutation) LastMessageIDs() (ids []gid.ID) {
+	if id := m.last_message; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetLastMessage resets all changes to the "last_message" edge.
+func (m *ConversationMutation) ResetLastMessage() {
+	m.last_message = nil
+	m.clearedlast_message = false
+}
+
 // AddMessageIDs adds the "messages" edge to the Message entity by ids.
 func (m *ConversationMutation) AddMessageIDs(ids ...gid.ID) {
 	if m.messages == nil {
@@ -5244,7 +5322,7 @@ func (m *ConversationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConversationMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.created_at != nil {
 		fields = append(fields, conversation.FieldCreatedAt)
 	}
@@ -5271,6 +5349,9 @@ func (m *ConversationMutation) Fields() []string {
 	}
 	if m.last_message_at != nil {
 		fields = append(fields, conversation.FieldLastMessageAt)
+	}
+	if m.last_message != nil {
+		fields = append(fields, conversation.FieldLastMessageID)
 	}
 	if m.last_inbound_at != nil {
 		fields = append(fields, conversation.FieldLastInboundAt)
@@ -5316,6 +5397,8 @@ func (m *ConversationMutation) Field(name string) (ent.Value, bool) {
 		return m.UnreadCount()
 	case conversation.FieldLastMessageAt:
 		return m.LastMessageAt()
+	case conversation.FieldLastMessageID:
+		return m.LastMessageID()
 	case conversation.FieldLastInboundAt:
 		return m.LastInboundAt()
 	case conversation.FieldRuleID:
@@ -5355,6 +5438,8 @@ func (m *ConversationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldUnreadCount(ctx)
 	case conversation.FieldLastMessageAt:
 		return m.OldLastMessageAt(ctx)
+	case conversation.FieldLastMessageID:
+		return m.OldLastMessageID(ctx)
 	case conversation.FieldLastInboundAt:
 		return m.OldLastInboundAt(ctx)
 	case conversation.FieldRuleID:
@@ -5438,6 +5523,13 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetLastMessageAt(v)
+		return nil
+	case conversation.FieldLastMessageID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastMessageID(v)
 		return nil
 	case conversation.FieldLastInboundAt:
 		v, ok := value.(time.Time)
@@ -5544,6 +5636,9 @@ func (m *ConversationMutation) ClearedFields() []string {
 	if m.FieldCleared(conversation.FieldLastMessageAt) {
 		fields = append(fields, conversation.FieldLastMessageAt)
 	}
+	if m.FieldCleared(conversation.FieldLastMessageID) {
+		fields = append(fields, conversation.FieldLastMessageID)
+	}
 	if m.FieldCleared(conversation.FieldLastInboundAt) {
 		fields = append(fields, conversation.FieldLastInboundAt)
 	}
@@ -5575,6 +5670,9 @@ func (m *ConversationMutation) ClearField(name string) error {
 		return nil
 	case conversation.FieldLastMessageAt:
 		m.ClearLastMessageAt()
+		return nil
+	case conversation.FieldLastMessageID:
+		m.ClearLastMessageID()
 		return nil
 	case conversation.FieldLastInboundAt:
 		m.ClearLastInboundAt()
@@ -5623,6 +5721,9 @@ func (m *ConversationMutation) ResetField(name string) error {
 	case conversation.FieldLastMessageAt:
 		m.ResetLastMessageAt()
 		return nil
+	case conversation.FieldLastMessageID:
+		m.ResetLastMessageID()
+		return nil
 	case conversation.FieldLastInboundAt:
 		m.ResetLastInboundAt()
 		return nil
@@ -5647,7 +5748,7 @@ func (m *ConversationMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ConversationMutation) AddedEdges() []string {
-	edges := make([]string, 0, 8)
+	edges := make([]string, 0, 9)
 	if m.organization != nil {
 		edges = append(edges, conversation.EdgeOrganization)
 	}
@@ -5668,6 +5769,9 @@ func (m *ConversationMutation) AddedEdges() []string {
 	}
 	if m.offers != nil {
 		edges = append(edges, conversation.EdgeOffers)
+	}
+	if m.last_message != nil {
+		edges = append(edges, conversation.EdgeLastMessage)
 	}
 	if m.messages != nil {
 		edges = append(edges, conversation.EdgeMessages)
@@ -5709,6 +5813,10 @@ func (m *ConversationMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case conversation.EdgeLastMessage:
+		if id := m.last_message; id != nil {
+			return []ent.Value{*id}
+		}
 	case conversation.EdgeMessages:
 		ids := make([]ent.Value, 0, len(m.messages))
 		for id := range m.messages {
@@ -5721,7 +5829,7 @@ func (m *ConversationMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ConversationMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 8)
+	edges := make([]string, 0, 9)
 	if m.removedoffers != nil {
 		edges = append(edges, conversation.EdgeOffers)
 	}
@@ -5753,7 +5861,7 @@ func (m *ConversationMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ConversationMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 8)
+	edges := make([]string, 0, 9)
 	if m.clearedorganization {
 		edges = append(edges, conversation.EdgeOrganization)
 	}
@@ -5774,6 +5882,9 @@ func (m *ConversationMutation) ClearedEdges() []string {
 	}
 	if m.clearedoffers {
 		edges = append(edges, conversation.EdgeOffers)
+	}
+	if m.clearedlast_message {
+		edges = append(edges, conversation.EdgeLastMessage)
 	}
 	if m.clearedmessages {
 		edges = append(edges, conversation.EdgeMessages)
@@ -5799,6 +5910,8 @@ func (m *ConversationMutation) EdgeCleared(name string) bool {
 		return m.cleareddepartment
 	case conversation.EdgeOffers:
 		return m.clearedoffers
+	case conversation.EdgeLastMessage:
+		return m.clearedlast_message
 	case conversation.EdgeMessages:
 		return m.clearedmessages
 	}
@@ -5826,6 +5939,9 @@ func (m *ConversationMutation) ClearEdge(name string) error {
 		return nil
 	case conversation.EdgeDepartment:
 		m.ClearDepartment()
+		return nil
+	case conversation.EdgeLastMessage:
+		m.ClearLastMessage()
 		return nil
 	}
 	return fmt.Errorf("unknown Conversation unique edge %s", name)
@@ -5855,6 +5971,9 @@ func (m *ConversationMutation) ResetEdge(name string) error {
 		return nil
 	case conversation.EdgeOffers:
 		m.ResetOffers()
+		return nil
+	case conversation.EdgeLastMessage:
+		m.ResetLastMessage()
 		return nil
 	case conversation.EdgeMessages:
 		m.ResetMessages()

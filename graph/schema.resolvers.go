@@ -56,6 +56,11 @@ func (r *conversationResolver) OfferedTo(ctx context.Context, obj *ent.Conversat
 		All(viewer.SystemContext(ctx, obj.OrganizationID))
 }
 
+// LastMessage is the resolver for the lastMessage field.
+func (r *conversationResolver) LastMessage(ctx context.Context, obj *ent.Conversation) (*ent.Message, error) {
+	return lastMessage(ctx, obj)
+}
+
 // Cursor is the resolver for the cursor field.
 func (r *conversationEventResolver) Cursor(ctx context.Context, obj *model.ConversationEvent) (*entgql.Cursor[gid.ID], error) {
 	return new(model.EventCursor(obj.Cursor)), obj.Err
@@ -373,8 +378,12 @@ func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[
 	if s := deref(search); s != "" {
 		q.Where(conversation.HasCustomerWith(crm.SearchPredicate(s)))
 	}
-	return q.Paginate(ctx, after, first, before, last,
+	page, err := q.Paginate(ctx, after, first, before, last,
 		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
+	if err != nil {
+		return nil, err
+	}
+	return page, loadLastMessages(ctx, r.Client, page)
 }
 
 // ExportCustomers is the resolver for the exportCustomers field.

@@ -31,6 +31,7 @@ import (
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/facebook"
+	"github.com/dakenh/dakenh/internal/gqlhttp"
 	"github.com/dakenh/dakenh/internal/gqllimit"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
@@ -116,6 +117,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	}
 	tenancy.Guard(db.Client)
 	crm.Register(db.Client)
+	if err := inbox.BackfillLastMessages(ctx, db.Client); err != nil {
+		return nil, fmt.Errorf("conversations' last messages: %w", err)
+	}
 	box, err := secret.New(cfg.Secret, cfg.PreviousSecrets...)
 	if err != nil {
 		return nil, err
@@ -130,6 +134,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	if o.now == nil {
 		o.now = time.Now
 	}
+	// Logouts, revocations and role changes reach the other replicas'
+	// session caches through the bus.
+	o.auth.Bus = bus
 	router := distribute.New(db.Client, distribute.Options{Now: o.now, Logger: logger})
 	o.inbox.Router = router
 	a := &App{
@@ -298,7 +305,7 @@ func (a *App) graphqlHandler() http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(gqlhttp.POST{}) // transport.POST, without encoding the response twice
 	srv.SetValidationRulesFn(graph.ValidationRules)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if a.cfg.Introspection {

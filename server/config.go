@@ -36,6 +36,8 @@ type Config struct {
 	ZaloOpenAPIURL   string
 	ZaloOAuthURL     string
 	FacebookGraphURL string
+	// DebugAddr, when set, serves the Go profiler there (debug.go).
+	DebugAddr string
 }
 
 // configFromEnv reads the configuration. It may create the data directory
@@ -53,6 +55,7 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 		ZaloOpenAPIURL:   getenv("ZALO_OPENAPI_URL"),
 		ZaloOAuthURL:     getenv("ZALO_OAUTH_URL"),
 		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
+		DebugAddr:        getenv("DAKENH_DEBUG_ADDR"),
 	}
 	var err error
 	if c.AllowSignUp, err = boolEnv(getenv, "DAKENH_ALLOW_SIGNUP", c.DatabaseURL == ""); err != nil {

@@ -27,6 +27,7 @@ func main() {
 		bootLog.Error("configuration", "err", err)
 		os.Exit(2)
 	}
+	tuneGC(os.Getenv)
 	logger := requestlog.NewLogger(os.Stderr, cfg.LogLevel)
 	// Libraries that print with the standard log package write JSON too.
 	slog.SetDefault(logger)
@@ -47,6 +48,11 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer app.Close()
+	if cfg.DebugAddr != "" {
+		if err := serveDebug(ctx, cfg.DebugAddr, logger); err != nil {
+			return err
+		}
+	}
 	app.startWorkers()
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -37,6 +37,8 @@ const (
 	FieldUnreadCount = "unread_count"
 	// FieldLastMessageAt holds the string denoting the last_message_at field in the database.
 	FieldLastMessageAt = "last_message_at"
+	// FieldLastMessageID holds the string denoting the last_message_id field in the database.
+	FieldLastMessageID = "last_message_id"
 	// FieldLastInboundAt holds the string denoting the last_inbound_at field in the database.
 	FieldLastInboundAt = "last_inbound_at"
 	// FieldRuleID holds the string denoting the rule_id field in the database.
@@ -63,6 +65,8 @@ const (
 	EdgeDepartment = "department"
 	// EdgeOffers holds the string denoting the offers edge name in mutations.
 	EdgeOffers = "offers"
+	// EdgeLastMessage holds the string denoting the last_message edge name in mutations.
+	EdgeLastMessage = "last_message"
 	// EdgeMessages holds the string denoting the messages edge name in mutations.
 	EdgeMessages = "messages"
 	// Table holds the table name of the conversation in the database.
@@ -116,6 +120,13 @@ const (
 	OffersInverseTable = "offers"
 	// OffersColumn is the table column denoting the offers relation/edge.
 	OffersColumn = "conversation_id"
+	// LastMessageTable is the table that holds the last_message relation/edge.
+	LastMessageTable = "conversations"
+	// LastMessageInverseTable is the table name for the Message entity.
+	// It exists in this package in order to avoid circular dependency with the "message" package.
+	LastMessageInverseTable = "messages"
+	// LastMessageColumn is the table column denoting the last_message relation/edge.
+	LastMessageColumn = "last_message_id"
 	// MessagesTable is the table that holds the messages relation/edge.
 	MessagesTable = "messages"
 	// MessagesInverseTable is the table name for the Message entity.
@@ -137,6 +148,7 @@ var Columns = []string{
 	FieldAssigneeID,
 	FieldUnreadCount,
 	FieldLastMessageAt,
+	FieldLastMessageID,
 	FieldLastInboundAt,
 	FieldRuleID,
 	FieldDepartmentID,
@@ -292,6 +304,11 @@ func ByLastMessageAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastMessageAt, opts...).ToFunc()
 }
 
+// ByLastMessageID orders the results by the last_message_id field.
+func ByLastMessageID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastMessageID, opts...).ToFunc()
+}
+
 // ByLastInboundAt orders the results by the last_inbound_at field.
 func ByLastInboundAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastInboundAt, opts...).ToFunc()
@@ -378,6 +395,13 @@ func ByOffers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByLastMessageField orders the results by last_message field.
+func ByLastMessageField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newLastMessageStep(), sql.OrderByField(field, opts...))
+	}
+}
+
 // ByMessagesCount orders the results by messages count.
 func ByMessagesCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -438,6 +462,13 @@ func newOffersStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(OffersInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, true, OffersTable, OffersColumn),
+	)
+}
+func newLastMessageStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(LastMessageInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, LastMessageTable, LastMessageColumn),
 	)
 }
 func newMessagesStep() *sqlgraph.Step {

@@ -96,6 +96,11 @@ func LastMessageAt(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldLastMessageAt, v))
 }
 
+// LastMessageID applies equality check predicate on the "last_message_id" field. It's identical to LastMessageIDEQ.
+func LastMessageID(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldLastMessageID, v))
+}
+
 // LastInboundAt applies equality check predicate on the "last_inbound_at" field. It's identical to LastInboundAtEQ.
 func LastInboundAt(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldLastInboundAt, v))
@@ -601,6 +606,86 @@ func LastMessageAtNotNil() predicate.Conversation {
 	return predicate.Conversation(sql.FieldNotNull(FieldLastMessageAt))
 }
 
+// LastMessageIDEQ applies the EQ predicate on the "last_message_id" field.
+func LastMessageIDEQ(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldLastMessageID, v))
+}
+
+// LastMessageIDNEQ applies the NEQ predicate on the "last_message_id" field.
+func LastMessageIDNEQ(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldLastMessageID, v))
+}
+
+// LastMessageIDIn applies the In predicate on the "last_message_id" field.
+func LastMessageIDIn(vs ...gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldLastMessageID, vs...))
+}
+
+// LastMessageIDNotIn applies the NotIn predicate on the "last_message_id" field.
+func LastMessageIDNotIn(vs ...gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldLastMessageID, vs...))
+}
+
+// LastMessageIDGT applies the GT predicate on the "last_message_id" field.
+func LastMessageIDGT(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldLastMessageID, v))
+}
+
+// LastMessageIDGTE applies the GTE predicate on the "last_message_id" field.
+func LastMessageIDGTE(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldLastMessageID, v))
+}
+
+// LastMessageIDLT applies the LT predicate on the "last_message_id" field.
+func LastMessageIDLT(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldLastMessageID, v))
+}
+
+// LastMessageIDLTE applies the LTE predicate on the "last_message_id" field.
+func LastMessageIDLTE(v gid.ID) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldLastMessageID, v))
+}
+
+// LastMessageIDContains applies the Contains predicate on the "last_message_id" field.
+func LastMessageIDContains(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldContains(FieldLastMessageID, vc))
+}
+
+// LastMessageIDHasPrefix applies the HasPrefix predicate on the "last_message_id" field.
+func LastMessageIDHasPrefix(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldHasPrefix(FieldLastMessageID, vc))
+}
+
+// LastMessageIDHasSuffix applies the HasSuffix predicate on the "last_message_id" field.
+func LastMessageIDHasSuffix(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldHasSuffix(FieldLastMessageID, vc))
+}
+
+// LastMessageIDIsNil applies the IsNil predicate on the "last_message_id" field.
+func LastMessageIDIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldLastMessageID))
+}
+
+// LastMessageIDNotNil applies the NotNil predicate on the "last_message_id" field.
+func LastMessageIDNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldLastMessageID))
+}
+
+// LastMessageIDEqualFold applies the EqualFold predicate on the "last_message_id" field.
+func LastMessageIDEqualFold(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldEqualFold(FieldLastMessageID, vc))
+}
+
+// LastMessageIDContainsFold applies the ContainsFold predicate on the "last_message_id" field.
+func LastMessageIDContainsFold(v gid.ID) predicate.Conversation {
+	vc := string(v)
+	return predicate.Conversation(sql.FieldContainsFold(FieldLastMessageID, vc))
+}
+
 // LastInboundAtEQ applies the EQ predicate on the "last_inbound_at" field.
 func LastInboundAtEQ(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldLastInboundAt, v))
@@ -1074,6 +1159,29 @@ func HasOffers() predicate.Conversation {
 func HasOffersWith(preds ...predicate.Offer) predicate.Conversation {
 	return predicate.Conversation(func(s *sql.Selector) {
 		step := newOffersStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasLastMessage applies the HasEdge predicate on the "last_message" edge.
+func HasLastMessage() predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, LastMessageTable, LastMessageColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasLastMessageWith applies the HasEdge predicate on the "last_message" edge with a given conditions (other predicates).
+func HasLastMessageWith(preds ...predicate.Message) predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := newLastMessageStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -190,6 +190,7 @@ var (
 		{Name: "assignee_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "rule_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "department_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "last_message_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// ConversationsTable holds the schema information for the "conversations" table.
 	ConversationsTable = &schema.Table{
@@ -231,6 +232,12 @@ var (
 				Symbol:     "conversations_departments_department",
 				Columns:    []*schema.Column{ConversationsColumns[15]},
 				RefColumns: []*schema.Column{DepartmentsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "conversations_messages_last_message",
+				Columns:    []*schema.Column{ConversationsColumns[16]},
+				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -1134,6 +1141,7 @@ func init() {
 	ConversationsTable.ForeignKeys[3].RefTable = UsersTable
 	ConversationsTable.ForeignKeys[4].RefTable = RulesTable
 	ConversationsTable.ForeignKeys[5].RefTable = DepartmentsTable
+	ConversationsTable.ForeignKeys[6].RefTable = MessagesTable
 	CustomFieldsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CustomersTable.ForeignKeys[1].RefTable = UsersTable

@@ -305,7 +305,7 @@ func init() {
 	// conversation.UnreadCountValidator is a validator for the "unread_count" field. It is called by the builders before save.
 	conversation.UnreadCountValidator = conversationDescUnreadCount.Validators[0].(func(int) error)
 	// conversationDescOfferSeq is the schema descriptor for offer_seq field.
-	conversationDescOfferSeq := conversationFields[10].Descriptor()
+	conversationDescOfferSeq := conversationFields[11].Descriptor()
 	// conversation.DefaultOfferSeq holds the default value on creation for the offer_seq field.
 	conversation.DefaultOfferSeq = conversationDescOfferSeq.Default.(int)
 	// conversationDescID is the schema descriptor for id field.

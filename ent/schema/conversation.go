@@ -38,6 +38,12 @@ func (Conversation) Fields() []ent.Field {
 		field.Int("unread_count").Default(0).NonNegative(),
 		field.Time("last_message_at").Optional().Nillable().
 			Annotations(entgql.OrderField("LAST_MESSAGE_AT")),
+		// last_message_id is the newest message, the one last_message_at
+		// dates; it is set in the transaction that stores a message, so
+		// an inbox page reads each conversation's last message by its key
+		// instead of searching the conversation's messages.
+		field.String("last_message_id").GoType(gid.ID("")).Optional().Nillable().
+			Annotations(entgql.Skip()),
 		// last_inbound_at starts Messenger's 24-hour reply window.
 		field.Time("last_inbound_at").Optional().Nillable(),
 		// The distribution state (internal/distribute): the rule or
@@ -67,6 +73,9 @@ func (Conversation) Edges() []ent.Edge {
 		edge.To("rule", Rule.Type).Field("rule_id").Unique(),
 		edge.To("department", Department.Type).Field("department_id").Unique(),
 		edge.From("offers", Offer.Type).Ref("conversation").Annotations(entgql.Skip()),
+		// lastMessage is resolved by graph (the page loads them at once).
+		edge.To("last_message", Message.Type).Field("last_message_id").Unique().
+			Annotations(entgql.Skip(), entsql.OnDelete(entsql.SetNull)),
 		edge.From("messages", Message.Type).Ref("conversation").
 			Annotations(entgql.RelayConnection(), entgql.OrderField("MESSAGES_COUNT")),
 	}

@@ -186,6 +186,9 @@ func (s *Service) UpdateUser(ctx context.Context, id gid.ID, in UpdateUserInput)
 		if err := s.auth.RevokeUserSessions(ctx, u.OrganizationID, u.ID); err != nil {
 			return nil, err
 		}
+	} else if u.Role != target.Role {
+		// Their sessions now carry another role.
+		s.auth.ForgetUser(ctx, u.OrganizationID, u.ID)
 	}
 	return u, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -52,6 +53,12 @@ type Options struct {
 	Backoff time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// SessionCacheTTL is how long a session token's viewer is remembered
+	// (default DefaultSessionCacheTTL; negative: never).
+	SessionCacheTTL time.Duration
+	// Bus carries the forgetting of sessions to the other replicas; nil
+	// keeps it to this process (one process, or tests).
+	Bus event.Bus
 }
 
 func (o *Options) defaults() {
@@ -79,6 +86,9 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.SessionCacheTTL == 0 {
+		o.SessionCacheTTL = DefaultSessionCacheTTL
+	}
 }
 
 // Service authenticates callers against the database.
@@ -88,12 +98,19 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummyHash string
+
+	// sessions remembers session tokens (cache.go); nil when disabled.
+	sessions *sessionCache
 }
 
 // New returns a service over the ent client.
 func New(client *ent.Client, opts Options) *Service {
 	opts.defaults()
-	return &Service{client: client, opts: opts}
+	s := &Service{client: client, opts: opts}
+	if opts.SessionCacheTTL > 0 {
+		s.sessions = newSessionCache(opts.SessionCacheTTL, opts.Bus)
+	}
+	return s
 }
 
 // errBadCredentials is the one answer to every failed login, so a caller
@@ -264,8 +281,16 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 	now := s.opts.Now()
 	switch {
 	case strings.HasPrefix(token, sessionPrefix):
+		hash := hashToken(token)
+		var gen uint64
+		if s.sessions != nil {
+			if v, ok := s.sessions.get(string(hash), now); ok {
+				return v, nil
+			}
+			gen = s.sessions.gen.Load()
+		}
 		ses, err := s.client.Session.Query().
-			Where(session.TokenHash(hashToken(token)), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
+			Where(session.TokenHash(hash), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
 			WithUser().
 			Only(sys)
 		if err != nil {
@@ -275,7 +300,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 			return nil, apierr.New(apierr.Unauthenticated, "this account is deactivated")
 		}
 		u := ses.Edges.User
-		return &viewer.Viewer{OrgID: u.OrganizationID, UserID: u.ID, Role: u.Role, SessionID: ses.ID}, nil
+		v := &viewer.Viewer{OrgID: u.OrganizationID, UserID: u.ID, Role: u.Role, SessionID: ses.ID}
+		if s.sessions != nil {
+			s.sessions.put(string(hash), gen, v, ses.ExpiresAt)
+		}
+		return v, nil
 	case strings.HasPrefix(token, apiKeyPrefix):
 		k, err := s.client.APIKey.Query().
 			Where(apikey.KeyHash(hashToken(token)), apikey.RevokedAtIsNil()).
@@ -310,9 +339,14 @@ func (s *Service) Logout(ctx context.Context) error {
 	if v == nil || v.SessionID == "" {
 		return apierr.New(apierr.Unauthenticated, "logout needs a session token")
 	}
-	return s.client.Session.UpdateOneID(v.SessionID).
+	err := s.client.Session.UpdateOneID(v.SessionID).
 		SetRevokedAt(s.opts.Now()).
 		Exec(viewer.SystemContext(ctx, v.OrgID))
+	if err != nil {
+		return err
+	}
+	s.ForgetUser(ctx, v.OrgID, v.UserID)
+	return nil
 }
 
 // RevokeUserSessions ends every session of a user, e.g. on deactivation.
@@ -321,7 +355,20 @@ func (s *Service) RevokeUserSessions(ctx context.Context, orgID, userID gid.ID) 
 		Where(session.UserID(userID), session.RevokedAtIsNil()).
 		SetRevokedAt(s.opts.Now()).
 		Save(viewer.SystemContext(ctx, orgID))
-	return err
+	if err != nil {
+		return err
+	}
+	s.ForgetUser(ctx, orgID, userID)
+	return nil
+}
+
+// ForgetUser makes every replica read the user's sessions from the database
+// again: the caller has committed a change to what they authenticate as
+// (their role, their being active, their sessions).
+func (s *Service) ForgetUser(ctx context.Context, orgID, userID gid.ID) {
+	if s.sessions != nil {
+		s.sessions.forgetUser(ctx, orgID, userID)
+	}
 }
 
 // CreateAPIKey mints a key with the given scopes for the viewer's

@@ -18,7 +18,7 @@ import (
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	// lib/pq is the driver golang-migrate's postgres driver is built on;
 	// sharing it keeps one set of connection semantics.
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 
 	"github.com/dakenh/dakenh/ent/migrate/migrations"
 )
@@ -45,10 +45,12 @@ const trgmLockID = 0x64616b656e68 // "dakenh"
 
 // openPostgres connects to cfg.URL and applies the embedded migrations.
 func openPostgres(ctx context.Context, cfg Config, log *slog.Logger) (_ *DB, err error) {
-	pool, err := sql.Open("postgres", cfg.URL)
+	connector, err := pq.NewConnector(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
+	// Statements are prepared once per connection (prepare.go).
+	pool := sql.OpenDB(preparingConnector{connector})
 	defer closeOnErr(pool, &err)
 	pool.SetMaxOpenConns(pgMaxOpenConns)
 	pool.SetMaxIdleConns(pgMaxIdleConns)

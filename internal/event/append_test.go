@@ -3,6 +3,7 @@ package event_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -140,7 +141,7 @@ func TestAppendPublishesOnlyAfterCommit(t *testing.T) {
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
 		}
-		if n := <-notices; n != (event.Notice{OrgID: f.org.ID, Seq: 1}) {
+		if n := <-notices; !reflect.DeepEqual(n, event.Notice{OrgID: f.org.ID, Seq: 1}) {
 			t.Errorf("notice = %+v, want seq 1 of %s", n, f.org.ID)
 		}
 		empty(t, "after the commit's notice")

@@ -3,6 +3,7 @@ package event
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/dakenh/dakenh/internal/gid"
@@ -19,6 +20,11 @@ type Notice struct {
 	// Resync says notices may have been lost (the bus was disconnected), so
 	// the receiver must re-read the log whatever Seq says.
 	Resync bool
+	// Users are users whose authentication changed (sessions revoked,
+	// deactivated, role changed): whoever remembers what a token stands
+	// for forgets them (internal/auth). Such a notice carries Seq 0, which
+	// log readers ignore; a Resync means any of them may have been lost.
+	Users []gid.ID
 	// ticket, on a resync, is the moment (see ticket) the bus noticed the
 	// loss; receivers' re-reads then share queries begun after it instead
 	// of each taking its own ticket.
@@ -99,9 +105,22 @@ func (s *subscription) close() {
 	}
 }
 
+// maxNoticeUsers bounds the users one merged notice names; past it the
+// merge says Resync instead, which tells every receiver to start over.
+const maxNoticeUsers = 64
+
 // merge combines two notices for the same organization.
 func merge(a, b Notice) Notice {
-	return Notice{OrgID: a.OrgID, Seq: max(a.Seq, b.Seq), Resync: a.Resync || b.Resync, ticket: max(a.ticket, b.ticket)}
+	n := Notice{OrgID: a.OrgID, Seq: max(a.Seq, b.Seq), Resync: a.Resync || b.Resync, ticket: max(a.ticket, b.ticket)}
+	if len(a.Users)+len(b.Users) > 0 {
+		n.Users = append(slices.Clone(a.Users), b.Users...)
+		slices.Sort(n.Users)
+		n.Users = slices.Compact(n.Users)
+		if len(n.Users) > maxNoticeUsers {
+			n.Users, n.Resync = nil, true
+		}
+	}
+	return n
 }
 
 // subscribe registers a mailbox for orgID.

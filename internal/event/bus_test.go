@@ -3,6 +3,7 @@ package event_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -43,13 +44,13 @@ func TestBus(t *testing.T) {
 				publish(t, bus, event.Notice{OrgID: a, Seq: 1})
 				publish(t, bus, event.Notice{OrgID: b, Seq: 7})
 				for i, ch := range []<-chan event.Notice{a1, a2} {
-					if n := <-ch; n != (event.Notice{OrgID: a, Seq: 1}) {
+					if n := <-ch; !reflect.DeepEqual(n, event.Notice{OrgID: a, Seq: 1}) {
 						t.Errorf("subscriber %d of a got %+v", i, n)
 					}
 				}
 				// a's notice was published first, so had it reached b's
 				// subscriber it would be what b1 holds now.
-				if n := <-b1; n != (event.Notice{OrgID: b, Seq: 7}) {
+				if n := <-b1; !reflect.DeepEqual(n, event.Notice{OrgID: b, Seq: 7}) {
 					t.Errorf("subscriber of b got %+v, want only b's notice", n)
 				}
 			})
@@ -120,7 +121,7 @@ func TestMemoryBusCoalesces(t *testing.T) {
 	for _, seq := range []int64{3, 9, 5} {
 		publish(t, bus, event.Notice{OrgID: org, Seq: seq})
 	}
-	if n := <-ch; n != (event.Notice{OrgID: org, Seq: 9}) {
+	if n := <-ch; !reflect.DeepEqual(n, event.Notice{OrgID: org, Seq: 9}) {
 		t.Errorf("got %+v, want one notice with seq 9", n)
 	}
 	select {
@@ -130,7 +131,7 @@ func TestMemoryBusCoalesces(t *testing.T) {
 	}
 	publish(t, bus, event.Notice{OrgID: org, Resync: true})
 	publish(t, bus, event.Notice{OrgID: org, Seq: 10})
-	if n := <-ch; n != (event.Notice{OrgID: org, Seq: 10, Resync: true}) {
+	if n := <-ch; !reflect.DeepEqual(n, event.Notice{OrgID: org, Seq: 10, Resync: true}) {
 		t.Errorf("got %+v, want seq 10 with the resync kept", n)
 	}
 }

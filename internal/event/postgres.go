@@ -178,20 +178,36 @@ func (b *PostgresBus) Close() error {
 	return b.closeErr
 }
 
-// formatPayload encodes a notice as "<org>:<seq>".
+// formatPayload encodes a notice as "<org>:<seq>", followed by
+// ":<user>,<user>…" when it names users.
 func formatPayload(n Notice) string {
-	return string(n.OrgID) + ":" + strconv.FormatInt(n.Seq, 10)
+	s := string(n.OrgID) + ":" + strconv.FormatInt(n.Seq, 10)
+	if len(n.Users) > 0 {
+		users := make([]string, len(n.Users))
+		for i, u := range n.Users {
+			users[i] = string(u)
+		}
+		s += ":" + strings.Join(users, ",")
+	}
+	return s
 }
 
 // parsePayload decodes formatPayload's envelope.
 func parsePayload(s string) (Notice, error) {
-	org, seq, ok := strings.Cut(s, ":")
+	org, rest, ok := strings.Cut(s, ":")
 	if !ok || org == "" {
 		return Notice{}, fmt.Errorf("payload %q is not <org>:<seq>", s)
 	}
+	seq, users, _ := strings.Cut(rest, ":")
 	n, err := strconv.ParseInt(seq, 10, 64)
 	if err != nil || n < 0 {
 		return Notice{}, fmt.Errorf("payload %q has no valid seq", s)
 	}
-	return Notice{OrgID: gid.ID(org), Seq: n}, nil
+	notice := Notice{OrgID: gid.ID(org), Seq: n}
+	for u := range strings.SplitSeq(users, ",") {
+		if u != "" {
+			notice.Users = append(notice.Users, gid.ID(u))
+		}
+	}
+	return notice, nil
 }

@@ -2,6 +2,7 @@ package event_test
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -118,7 +119,7 @@ func TestPostgresBusIgnoresForeignNotifications(t *testing.T) {
 		}
 	}
 	publish(t, bus, event.Notice{OrgID: org, Seq: 42})
-	if n := <-ch; n != (event.Notice{OrgID: org, Seq: 42}) {
+	if n := <-ch; !reflect.DeepEqual(n, event.Notice{OrgID: org, Seq: 42}) {
 		t.Errorf("got %+v, want seq 42", n)
 	}
 }
@@ -137,9 +138,11 @@ func TestParsePayload(t *testing.T) {
 		{"org_x:", event.Notice{}, false},
 		{"org_x:-3", event.Notice{}, false},
 		{"org_x:3x", event.Notice{}, false},
+		{"org_x:0:usr_a,usr_b", event.Notice{OrgID: "org_x", Users: []gid.ID{"usr_a", "usr_b"}}, true},
+		{"org_x:0:", event.Notice{OrgID: "org_x"}, true},
 	} {
 		got, err := event.ParsePayload(tc.payload)
-		if (err == nil) != tc.ok || got != tc.want {
+		if (err == nil) != tc.ok || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParsePayload(%q) = %+v, %v; want %+v, ok %v", tc.payload, got, err, tc.want, tc.ok)
 		}
 	}

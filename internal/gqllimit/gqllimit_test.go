@@ -461,7 +461,7 @@ func TestPageSizeIgnoresOtherArguments(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := graphql.WithFieldContext(context.Background(), &graphql.FieldContext{Args: tt.args})
 			called := false
-			_, err := gqllimit.PageSize{Max: 100}.InterceptField(ctx, func(context.Context) (any, error) {
+			_, err := gqllimit.InterceptField(gqllimit.PageSize{Max: 100}, ctx, func(context.Context) (any, error) {
 				called = true
 				return "ok", nil
 			})
@@ -486,7 +486,7 @@ func TestPageSizeSizedInts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := graphql.WithFieldContext(context.Background(), &graphql.FieldContext{Args: map[string]any{"last": tt.value}})
-			_, err := gqllimit.PageSize{Max: 100}.InterceptField(ctx, func(context.Context) (any, error) {
+			_, err := gqllimit.InterceptField(gqllimit.PageSize{Max: 100}, ctx, func(context.Context) (any, error) {
 				t.Fatal("resolver ran")
 				return nil, nil
 			})

@@ -204,8 +204,8 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 	}
 
 	upd := p.tx.Conversation.UpdateOneID(conv.ID)
-	if conv.LastMessageAt == nil || m.at.After(*conv.LastMessageAt) {
-		upd.SetLastMessageAt(m.at)
+	if conv.LastMessageAt == nil || !m.at.Before(*conv.LastMessageAt) {
+		setLastMessage(upd.SetLastMessageAt(m.at), msg)
 	}
 	if inbound {
 		if conv.LastInboundAt == nil || m.at.After(*conv.LastInboundAt) {

@@ -243,7 +243,7 @@ func (s *Service) QueueMessage(ctx context.Context, tx *ent.Tx, conv *ent.Conver
 	if err != nil {
 		return nil, event.Entry{}, err
 	}
-	if err := tx.Conversation.UpdateOneID(conv.ID).SetLastMessageAt(now).Exec(ctx); err != nil {
+	if err := setLastMessage(tx.Conversation.UpdateOneID(conv.ID).SetLastMessageAt(now), msg).Exec(ctx); err != nil {
 		return nil, event.Entry{}, err
 	}
 	tx.OnCommit(func(next ent.Committer) ent.Committer {

@@ -236,12 +236,14 @@ func Tenant() ent.Policy {
 //     belong to, and every conversation in no rule and no department.
 //
 // System work sees everything in its organization.
+//
+// A query whose context says VisibilityChecked is not narrowed again.
 func FilterConversations(path string) privacy.QueryMutationRule {
 	var edges []string
 	if path != "" {
 		edges = strings.Split(path, ".")
 	}
-	return FilterWhere(func(v *viewer.Viewer, f entprivacy.Filter) error {
+	filter := FilterWhere(func(v *viewer.Viewer, f entprivacy.Filter) error {
 		if v.System {
 			return privacy.Skip
 		}
@@ -252,6 +254,26 @@ func FilterConversations(path string) privacy.QueryMutationRule {
 		f.Where(p)
 		return privacy.Skip
 	})
+	return rule{
+		query: func(ctx context.Context, q ent.Query) error {
+			if ctx.Value(visibilityCheckedKey{}) != nil {
+				return privacy.Skip
+			}
+			return filter.EvalQuery(ctx, q)
+		},
+		mutation: filter.EvalMutation,
+	}
+}
+
+type visibilityCheckedKey struct{}
+
+// VisibilityChecked returns a context for reading what belongs to
+// conversations the viewer was just shown under FilterConversations (a
+// page's last messages, and the edges under them): their visibility is
+// settled, so the queries skip the filter's subqueries. Tenant isolation,
+// scopes and roles still apply; mutations are always filtered.
+func VisibilityChecked(ctx context.Context) context.Context {
+	return context.WithValue(ctx, visibilityCheckedKey{}, true)
 }
 
 // conversationsOf is the predicate, on conversations, of those v may see.
