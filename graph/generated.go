@@ -3092,7 +3092,7 @@ input SendMessageInput @goModel(model: "github.com/dakenh/dakenh/internal/inbox.
 }
 
 """
-A new auto-message of a channel (product.md §5). By kind:
+A new auto-message of a channel (README.md, "Auto-messages"). By kind:
 GREETING: the website widget's popup: ` + "`" + `title` + "`" + `, ` + "`" + `path` + "`" + ` (the page it pops up
 on; required and unique among the channel's greetings), one content, and
 ` + "`" + `delaySeconds` + "`" + ` before it shows (0 hides it); with ` + "`" + `resendAsMessage` + "`" + ` its

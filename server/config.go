@@ -31,7 +31,7 @@ type Config struct {
 	// MaxBodyBytes bounds a request body; CSV imports are the largest.
 	MaxBodyBytes int64
 	// ZaloOpenAPIURL, ZaloOAuthURL and FacebookGraphURL are the
-	// providers' base URLs, scheme and host only (api.md); empty means
+	// providers' base URLs, scheme and host only (docs/providers.md); empty means
 	// the adapters' production defaults.
 	ZaloOpenAPIURL   string
 	ZaloOAuthURL     string

@@ -78,7 +78,7 @@ func seedConversation(t *testing.T, e *env, orgID, connectedBy gid.ID, perm chan
 	return conv.ID
 }
 
-// TestOnlyMeConversationsAreHidden checks product.md §2: the conversations
+// TestOnlyMeConversationsAreHidden checks README.md, "Channels": the conversations
 // of an ONLY_ME channel are seen by the user who connected it and nobody
 // else, admins and API keys included, whether listed, fetched by node or
 // reached through their messages.

@@ -19,7 +19,7 @@ import (
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
-// Close codes of the graphql-transport-ws protocol that api.md promises for
+// Close codes of the graphql-transport-ws protocol that docs/api.md promises for
 // a rejected connection_init: 4401 when the caller is not authenticated,
 // 4403 when it is but may not use the event stream. 4408 ends a connection
 // that sent no connection_init in time. 1011 (RFC 6455's "internal error")

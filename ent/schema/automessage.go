@@ -16,7 +16,7 @@ import (
 )
 
 // AutoMessage is a message a channel sends customers on its own
-// (product.md §5): a GREETING popup of the website widget, optionally
+// (README.md, "Auto-messages"): a GREETING popup of the website widget, optionally
 // re-sent as the first message; START messages when a conversation opens;
 // NO_REPLY messages when agents are online but nobody answers; OFFLINE
 // messages when no agent is online. The rules that tie the fields to the
@@ -72,7 +72,7 @@ func (AutoMessage) Indexes() []ent.Index {
 }
 
 // Annotations configures GraphQL generation. The mutations are declared in
-// schema.graphqls, whose inputs use the names api.md gives them.
+// schema.graphqls, whose inputs keep the names clients depend on.
 func (AutoMessage) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),

@@ -19,7 +19,7 @@ import (
 // Limits of auto-messages.
 const (
 	// MinUnattendedDelaySeconds is the shortest delay of NO_REPLY and
-	// OFFLINE messages (product.md §5): agents get at least a minute to
+	// OFFLINE messages (README.md, "Auto-messages"): agents get at least a minute to
 	// answer before the channel answers for them.
 	MinUnattendedDelaySeconds = 60
 	// MaxAutoMessageSeconds bounds delays and intervals to a week, far

@@ -15,7 +15,7 @@ import (
 )
 
 // Channel is a Zalo Official Account, a Facebook page or a website widget an
-// organization talks to customers through (product.md §2). Its credentials
+// organization talks to customers through (README.md, "Channels"). Its credentials
 // are sealed by internal/secret and never leave the server.
 type Channel struct{ ent.Schema }
 
@@ -33,8 +33,8 @@ func (Channel) Fields() []ent.Field {
 		field.Enum("kind").Values("ZALO_OA", "FACEBOOK_PAGE", "LIVETALK").Immutable().
 			Annotations(entgql.Type("ChannelKind")),
 		// external_id is the OA ID or page ID; webhooks find the channel by
-		// it. schema.graphqls exposes it as externalId, the name api.md
-		// gives it.
+		// it. schema.graphqls exposes it as externalId, the name clients
+		// know it by.
 		field.String("external_id").NotEmpty().MaxLen(100).Immutable().
 			Annotations(entgql.Skip()),
 		field.String("name").NotEmpty().MaxLen(200).

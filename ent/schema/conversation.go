@@ -15,7 +15,7 @@ import (
 )
 
 // Conversation is the thread between a customer and an organization on one
-// channel (product.md §5). At most one per channel and customer is open at a
+// channel (README.md, "Conversations and messages"). At most one per channel and customer is open at a
 // time; a resolved one stays as history.
 type Conversation struct{ ent.Schema }
 

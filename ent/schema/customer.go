@@ -17,7 +17,7 @@ import (
 )
 
 // Customer is a person or business an organization sells to and cares for
-// (product.md §4).
+// (README.md, "Customers").
 type Customer struct{ ent.Schema }
 
 // Mixin returns the customer's mixins.

@@ -12,7 +12,7 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 )
 
-// Department is a receiving department ("bộ phận tiếp nhận", product.md §1):
+// Department is a receiving department ("bộ phận tiếp nhận", README.md, "Departments"):
 // a named group of agents with a distribution method and an offer timeout.
 // The organization's default department receives the conversations of its
 // SHARED Zalo and Facebook channels that are in no rule. The same engine

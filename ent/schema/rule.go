@@ -14,7 +14,7 @@ import (
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
-// Rule is a distribution rule ("quy tắc chia hội thoại", product.md §3): the
+// Rule is a distribution rule ("quy tắc chia hội thoại", README.md, "Distribution"): the
 // conversations of its channels go to its agents by its method. A channel
 // belongs to at most one rule.
 type Rule struct{ ent.Schema }

@@ -8,7 +8,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
-// CreateInput is what createAutoMessage takes (api.md). Fields left nil
+// CreateInput is what createAutoMessage takes (schema.graphqls). Fields left nil
 // take the schema's defaults: no title, no path, no delay or interval, not
 // re-sent, enabled.
 type CreateInput struct {
@@ -70,7 +70,7 @@ func Update(ctx context.Context, client *ent.Client, id gid.ID, in UpdateInput) 
 
 // ShowsPopup reports whether the website widget shows a as a popup: an
 // enabled GREETING whose delay is above zero (a delay of 0 hides it,
-// product.md §5).
+// README.md, "Auto-messages").
 func ShowsPopup(a *ent.AutoMessage) bool {
 	return a.Kind == entautomessage.KindGREETING && a.Enabled && a.DelaySeconds > 0
 }

@@ -1,4 +1,4 @@
-// Package automessage is the auto-messages of product.md §5: the messages a
+// Package automessage is the auto-messages of README.md, "Auto-messages": the messages a
 // channel sends customers on its own.
 //
 // Configuration: Create and Update write AutoMessage rows; the rules each

@@ -1,4 +1,4 @@
-// Package customer is the customer domain of product.md §4: the rules every
+// Package customer is the customer domain of README.md, "Customers": the rules every
 // customer write obeys (normalized phone and email, a search key that ignores
 // Vietnamese diacritics, typed custom fields), search, CSV import and export,
 // and merging two customers into one.

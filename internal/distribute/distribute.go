@@ -1,5 +1,5 @@
 // Package distribute hands conversations of SHARED channels to agents
-// (product.md §3): by the rule of their channel, or by the organization's
+// (README.md, "Distribution"): by the rule of their channel, or by the organization's
 // default department when the channel is in no rule. Rules and departments
 // are two ways to configure the same thing, a pool (an ordered list of
 // agents, a method and an offer timeout), and one engine distributes for

@@ -20,7 +20,7 @@ var ruleMethods = []schematype.DistributionMethod{
 	schematype.RoundRobin, schematype.SelfClaim, schematype.Sequential, schematype.Broadcast, schematype.Random,
 }
 
-// RuleInput is what createRule takes (api.md).
+// RuleInput is what createRule takes (schema.graphqls).
 type RuleInput struct {
 	Name                string
 	ChannelIDs          []gid.ID

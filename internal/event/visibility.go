@@ -181,7 +181,7 @@ func (c *visibilityCache) keep(key visibilityKey, ok bool, n uint64) {
 
 // askVisibility asks the database whether the viewer key describes may see
 // the conversation. API keys are lent READ: the EVENTS scope is enough to
-// follow the stream (product.md §8), and FilterConversations treats every
+// follow the stream (docs/api.md, "Subscriptions and resuming"), and FilterConversations treats every
 // key alike.
 func askVisibility(ctx context.Context, key visibilityKey) (bool, error) {
 	v := &viewer.Viewer{

@@ -85,7 +85,7 @@ func (s *Service) Open(ch *ent.Channel) (*Credentials, error) {
 }
 
 // ConnectZaloOA is what connecting a Zalo Official Account needs
-// (providers.md: OAuth v4 tokens, the app, and the webhook signing secret).
+// (docs/providers.md: OAuth v4 tokens, the app, and the webhook signing secret).
 type ConnectZaloOA struct {
 	OAID, Name, AppID, AppSecret string
 	AccessToken, RefreshToken    string

@@ -15,7 +15,7 @@ import (
 	"github.com/dakenh/dakenh/internal/zalo"
 )
 
-// Messenger's reply windows (providers.md): a RESPONSE within 24 hours of
+// Messenger's reply windows (docs/providers.md): a RESPONSE within 24 hours of
 // the customer's last message, a HUMAN_AGENT tagged reply within 7 days.
 const (
 	messengerResponseWindow   = 24 * time.Hour

@@ -123,7 +123,7 @@ const (
 	ReasonChannelUnsupported = "CHANNEL_UNSUPPORTED"
 )
 
-// SendMessageInput is what sendMessage takes (api.md): the conversation to
+// SendMessageInput is what sendMessage takes (schema.graphqls): the conversation to
 // answer, and text, one attachment, or both where the provider sends them
 // as one message (an image with a caption on Zalo).
 type SendMessageInput struct {

@@ -16,7 +16,7 @@ import (
 // Role is a staff user's role in their organization.
 type Role string
 
-// The roles of product.md §1.
+// The roles of docs/api.md, "Roles".
 const (
 	RoleOwner Role = "OWNER"
 	RoleAdmin Role = "ADMIN"
@@ -40,7 +40,7 @@ func (r *Role) UnmarshalGQL(v any) error { return unmarshalEnum(v, r, Role("").V
 // Scope is what an API key may do.
 type Scope string
 
-// The API key scopes of api.md.
+// The API key scopes of docs/api.md.
 const (
 	ScopeRead   Scope = "READ"
 	ScopeWrite  Scope = "WRITE"

@@ -93,7 +93,7 @@ func New(cfg Config) *Client {
 }
 
 // baseURL checks a configured base URL and strips its trailing slash, so
-// that the paths of providers.md can be appended.
+// that the paths of docs/providers.md can be appended.
 func baseURL(name, raw, def string) (string, error) {
 	s := strings.TrimRight(strings.TrimSpace(raw), "/")
 	if s == "" {

@@ -22,7 +22,7 @@ type Attachment struct {
 }
 
 // DistributionMethod is how a rule or a department distributes new
-// conversations among its agents (product.md §3). Rules and departments
+// conversations among its agents (README.md, "Distribution"). Rules and departments
 // share it because one engine implements each method for both.
 type DistributionMethod string
 
