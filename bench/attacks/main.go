@@ -68,19 +68,20 @@ func attacks() []attack {
 
 func main() {
 	bin := flag.String("bin", "", "dakenh server `binary` to attack")
+	only := flag.String("only", "", "send only the attacks whose name contains this `text`")
 	timeout := flag.Duration("timeout", 30*time.Second, "how long the client waits for one answer")
 	flag.Parse()
 	if *bin == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*bin, *timeout); err != nil {
+	if err := run(*bin, *only, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "attacks:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, timeout time.Duration) error {
+func run(bin, only string, timeout time.Duration) error {
 	dir, err := os.MkdirTemp("", "dakenh-attacks")
 	if err != nil {
 		return err
@@ -98,6 +99,9 @@ func run(bin string, timeout time.Duration) error {
 	fmt.Println("| Attack | Answer time | HTTP | Code | Response bytes |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, a := range attacks() {
+		if !strings.Contains(a.name, only) {
+			continue
+		}
 		began := time.Now()
 		status, code, size, err := send(s.url, token, a, timeout)
 		took := time.Since(began)
