@@ -50,6 +50,12 @@ const (
 	maxDepth      = 15
 	maxComplexity = 2000
 	maxPageSize   = 100
+	// Bounds checked before validation (gqllimit.Document), far above the
+	// documents the playground and the web client send.
+	maxTokens  = 20000
+	maxFields  = 2000
+	maxAliases = 200
+	maxSpreads = 500
 )
 
 // App is one dakenh server: its database, services and HTTP handler.
@@ -307,11 +313,13 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(gqlhttp.POST{}) // transport.POST, without encoding the response twice
 	srv.SetValidationRulesFn(graph.ValidationRules)
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queries := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queries)
 	if a.cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(gqllimit.Document{MaxTokens: maxTokens, MaxFields: maxFields, MaxAliases: maxAliases, MaxSpreads: maxSpreads, Cache: queries})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
 	srv.Use(gqllimit.Depth{Max: maxDepth})
 	srv.Use(gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize})

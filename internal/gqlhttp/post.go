@@ -45,15 +45,14 @@ func (p POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		write(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
+		w.WriteHeader(http.StatusBadRequest)
+		write(w, exec.DispatchError(ctx, gqlerror.List{badRequest("body", "could not read the request body")}))
 		return
 	}
 	var params graphql.RawParams
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
+	if err := decodeParams(body, &params); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		write(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %+v body:%s", err, body)}))
+		write(w, exec.DispatchError(ctx, gqlerror.List{err}))
 		return
 	}
 	params.Headers = r.Header

@@ -29,7 +29,6 @@ func TestSameAnswersAsGqlgen(t *testing.T) {
 		{"an unknown accept header", `{"query":"{ name }"}`, "text/html"},
 		{"parse error", `{"query":"{ name"}`, ""},
 		{"validation error", `{"query":"{ nope }"}`, ""},
-		{"body that is not JSON", `{"query":`, ""},
 		{"no query", `{}`, ""},
 	}
 	for _, c := range cases {
@@ -62,4 +61,29 @@ func do(t *testing.T, h http.Handler, body, accept string) *httptest.ResponseRec
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
+}
+
+// TestMalformedBodies wants a body that is not a GraphQL-over-HTTP request
+// answered 400 BAD_USER_INPUT naming the parameter at fault, with a message
+// that quotes nothing of the body (which the presenter may log).
+func TestMalformedBodies(t *testing.T) {
+	srv := testserver.New()
+	srv.AddTransport(gqlhttp.POST{})
+	for _, c := range []struct{ name, body, field string }{
+		{"NotJSON", `{"query":"{ name }", "password": "pw-123`, "body"},
+		{"Array", `[{"query":"pw-123"}]`, "body"},
+		{"QueryNotString", `{"query":{"pw":"pw-123"}}`, "query"},
+		{"VariablesNotObject", `{"query":"{ name }","variables":"pw-123"}`, "variables"},
+		{"ExtensionsNotObject", `{"query":"{ name }","extensions":["pw-123"]}`, "extensions"},
+		{"OperationNameNotString", `{"query":"{ name }","operationName":1}`, "operationName"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := do(t, srv, c.body, "")
+			body := rec.Body.String()
+			if rec.Code != http.StatusBadRequest || !strings.Contains(body, `"code":"BAD_USER_INPUT"`) ||
+				!strings.Contains(body, `"field":"`+c.field+`"`) || strings.Contains(body, "pw-123") {
+				t.Fatalf("got %d %s", rec.Code, body)
+			}
+		})
+	}
 }
