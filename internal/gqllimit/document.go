@@ -73,9 +73,8 @@ func (d Document) MutateOperationParameters(ctx context.Context, params *graphql
 		}
 		return nil
 	}
-	c := docCounter{fragments: map[string]*ast.FragmentDefinition{}, memo: map[string]int{}, visiting: map[string]bool{}, max: d.MaxFields}
+	c := docCounter{fragments: newFragmentMemo(doc.Fragments), max: d.MaxFields}
 	for _, f := range doc.Fragments {
-		c.fragments[f.Name] = f
 		c.written(f.SelectionSet)
 	}
 	for _, op := range doc.Operations {
@@ -113,9 +112,7 @@ func LimitError(limit, format string, args ...any) *gqlerror.Error {
 // docCounter counts a document's written aliases and spreads, and the
 // fields its operations expand to with each fragment's count memoised.
 type docCounter struct {
-	fragments map[string]*ast.FragmentDefinition
-	memo      map[string]int
-	visiting  map[string]bool
+	fragments fragmentMemo
 	max       int
 	aliases   int
 	spreads   int
@@ -149,29 +146,11 @@ func (c *docCounter) expanded(set ast.SelectionSet) int {
 		case *ast.InlineFragment:
 			n += c.expanded(s.SelectionSet)
 		case *ast.FragmentSpread:
-			n += c.fragment(s.Name)
+			n += c.fragments.of(s.Name, c.expanded)
 		}
 		if n > c.max {
 			return c.max + 1
 		}
 	}
-	return n
-}
-
-// fragment returns the memoised field count of the named fragment. A spread
-// that closes a cycle, or names an unknown fragment, counts nothing:
-// validation rejects such documents.
-func (c *docCounter) fragment(name string) int {
-	if n, ok := c.memo[name]; ok {
-		return n
-	}
-	def, ok := c.fragments[name]
-	if !ok || c.visiting[name] {
-		return 0
-	}
-	c.visiting[name] = true
-	n := c.expanded(def.SelectionSet)
-	delete(c.visiting, name)
-	c.memo[name] = n
 	return n
 }

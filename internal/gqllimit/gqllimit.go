@@ -78,29 +78,17 @@ func (d Depth) MutateOperationContext(_ context.Context, opCtx *graphql.Operatio
 // operationDepth returns the maximum field depth of op, resolving fragment
 // spreads against doc.
 func operationDepth(doc *ast.QueryDocument, op *ast.OperationDefinition) int {
-	w := depthWalker{
-		fragments: map[string]*ast.FragmentDefinition{},
-		memo:      map[string]int{},
-		visiting:  map[string]bool{},
-	}
+	var fragments ast.FragmentDefinitionList
 	if doc != nil {
-		for _, f := range doc.Fragments {
-			w.fragments[f.Name] = f
-		}
+		fragments = doc.Fragments
 	}
+	w := depthWalker{fragments: newFragmentMemo(fragments)}
 	return w.selectionSet(op.SelectionSet)
 }
 
-// depthWalker computes depths with memoized fragment depths, so a document
-// that spreads the same fragments many times (a cheap way to build a huge
-// tree from a small query) is still measured in time linear in its size.
+// depthWalker computes depths with each fragment's depth memoised.
 type depthWalker struct {
-	fragments map[string]*ast.FragmentDefinition
-	memo      map[string]int
-	// visiting holds the fragments on the current spread chain. Validation
-	// rejects fragment cycles, but this extension must not hang or overflow
-	// the stack if it is ever run with customized validation rules.
-	visiting map[string]bool
+	fragments fragmentMemo
 }
 
 // selectionSet returns the depth contributed by set: the deepest of its
@@ -115,27 +103,9 @@ func (w *depthWalker) selectionSet(set ast.SelectionSet) int {
 		case *ast.InlineFragment:
 			d = w.selectionSet(s.SelectionSet)
 		case *ast.FragmentSpread:
-			d = w.fragment(s.Name)
+			d = w.fragments.of(s.Name, w.selectionSet)
 		}
 		deepest = max(deepest, d)
 	}
 	return deepest
-}
-
-// fragment returns the depth of the named fragment's selection set. A spread
-// that closes a cycle, or names an unknown fragment, contributes nothing:
-// such documents are invalid and are only measured, never executed.
-func (w *depthWalker) fragment(name string) int {
-	if d, ok := w.memo[name]; ok {
-		return d
-	}
-	def, ok := w.fragments[name]
-	if !ok || w.visiting[name] {
-		return 0
-	}
-	w.visiting[name] = true
-	d := w.selectionSet(def.SelectionSet)
-	delete(w.visiting, name)
-	w.memo[name] = d
-	return d
 }
