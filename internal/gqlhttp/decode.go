@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -55,10 +54,7 @@ func decodeParams(body []byte, params *graphql.RawParams) *gqlerror.Error {
 }
 
 // badRequest returns the BAD_USER_INPUT error of a request that is not a
-// well-formed GraphQL-over-HTTP request.
+// well-formed GraphQL-over-HTTP request, naming the parameter at fault.
 func badRequest(field, format string, args ...any) *gqlerror.Error {
-	return &gqlerror.Error{
-		Message:    fmt.Sprintf(format, args...),
-		Extensions: map[string]any{"code": string(apierr.BadUserInput), "field": field},
-	}
+	return apierr.BadInput(field, format, args...).GraphQL()
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/dakenh/dakenh/internal/apierr"
 )
 
 // Depth is a gqlgen handler extension that rejects an operation whose
@@ -65,10 +64,7 @@ func (d Depth) MutateOperationContext(_ context.Context, opCtx *graphql.Operatio
 	if depth <= d.Max {
 		return nil
 	}
-	err := &gqlerror.Error{
-		Message:    fmt.Sprintf("query depth %d exceeds the maximum of %d", depth, d.Max),
-		Extensions: map[string]any{"code": string(apierr.BadUserInput)},
-	}
+	err := LimitError(LimitDepth, "query depth %d exceeds the maximum of %d", depth, d.Max)
 	if pos := opCtx.Operation.Position; pos != nil && pos.Line > 0 {
 		err.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
 	}
