@@ -45,19 +45,6 @@ import (
 	"github.com/dakenh/dakenh/internal/zalo"
 )
 
-// API limits. Depth allows the playground's introspection query (13).
-const (
-	maxDepth      = 15
-	maxComplexity = 2000
-	maxPageSize   = 100
-	// Bounds checked before validation (gqllimit.Document), far above the
-	// documents the playground and the web client send.
-	maxTokens  = 20000
-	maxFields  = 2000
-	maxAliases = 200
-	maxSpreads = 500
-)
-
 // App is one dakenh server: its database, services and HTTP handler.
 type App struct {
 	cfg     Config
@@ -320,7 +307,7 @@ func (a *App) graphqlHandler() http.Handler {
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(gqllimit.Document{MaxTokens: maxTokens, MaxFields: maxFields, MaxAliases: maxAliases, MaxSpreads: maxSpreads, Cache: queries})
-	srv.Use(extension.FixedComplexityLimit(maxComplexity))
+	srv.Use(&gqllimit.Complexity{Max: maxComplexity, DefaultPage: maxPageSize})
 	srv.Use(gqllimit.Depth{Max: maxDepth})
 	srv.Use(gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize})
 	srv.Use(a.metrics.GraphQL())

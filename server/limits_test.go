@@ -34,6 +34,8 @@ func TestAttackQueries(t *testing.T) {
 		{"Aliases", aliases.String(), "aliases"},
 		{"Tokens", "{ " + strings.Repeat("__typename ", 30_000) + "}", "tokens"},
 		{"Spreads", "query { me { " + strings.Repeat("...U ", 1000) + "} } fragment U on User { id }", "fragmentSpreads"},
+		{"NestedConnections", "{ customers(first: 100) { edges { node { id tags { customers(first: 100) { edges { node { id tags { customers(first: 100) { edges { node { id name } } } } } } } } } } } }", "complexity"},
+		{"NestedDefaultPages", "{ customers { edges { node { id tags { customers { edges { node { id name } } } } } } } }", "complexity"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.gql(tn.agentToken, tc.query, nil)

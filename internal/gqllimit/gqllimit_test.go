@@ -32,6 +32,7 @@ type Query {
   viewer: User
   users(first: Int, last: Int): UserConnection
   top(first: Int!): [User!]
+  nodes(ids: [ID!]!): [User]
   boom: String
   fail: String
 }
