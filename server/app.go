@@ -298,18 +298,19 @@ func (a *App) graphqlHandler() http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(gqlhttp.POST{}) // transport.POST, without encoding the response twice
+	srv.AddTransport(gqlhttp.POST{MaxBatch: maxBatch}) // transport.POST, without encoding the response twice
 	srv.SetValidationRulesFn(graph.ValidationRules)
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
 	if a.cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(gqlhttp.PersistedQueries{AutomaticPersistedQuery: extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}})
 	srv.Use(gqllimit.Document{MaxTokens: maxTokens, MaxFields: maxFields, MaxAliases: maxAliases, MaxSpreads: maxSpreads, Cache: queries})
 	srv.Use(&gqllimit.Complexity{Max: maxComplexity, DefaultPage: maxPageSize})
 	srv.Use(gqllimit.Depth{Max: maxDepth})
 	srv.Use(gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize})
+	srv.Use(&gqllimit.Arguments{MaxList: maxListItems, MaxString: maxStringChars, Lists: listBounds, Strings: stringBounds})
 	srv.Use(a.metrics.GraphQL())
 	srv.Use(auth.Challenge{})
 	srv.SetErrorPresenter(apierr.Presenter(a.logger, graph.ClassifyError))

@@ -21,4 +21,27 @@ const (
 	// maxPageSize is the largest first/last, and the page of a connection
 	// asked with neither.
 	maxPageSize = 100
+	// maxListItems bounds every list argument (nodes(ids:) included) and
+	// maxStringChars every string argument, where listBounds and
+	// stringBounds say nothing else (gqllimit.Arguments).
+	maxListItems   = 100
+	maxStringChars = 10_000
+	// maxBatch bounds the operations of one batched POST (an array body,
+	// as Apollo's BatchHttpLink sends); each is within all of the above.
+	maxBatch = 20
+)
+
+// listBounds and stringBounds are the arguments and input fields whose
+// bounds differ from maxListItems and maxStringChars, by schema coordinate;
+// -1 leaves the value to the request body's limit.
+var (
+	listBounds = map[string]int{}
+
+	stringBounds = map[string]int{
+		"Query.customers(search:)":       200,
+		"Query.conversations(search:)":   200,
+		"Query.exportCustomers(search:)": 200,
+		// A whole file; customer.MaxImportBytes and the body limit bound it.
+		"Mutation.importCustomers(csv:)": -1,
+	}
 )

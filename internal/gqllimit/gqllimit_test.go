@@ -409,6 +409,10 @@ func TestPageSizeThroughHandler(t *testing.T) {
 			wantField: "first", wantMsg: "first must not exceed 100, got 101", wantPath: []any{"top"}, resolver: "Query.top",
 		},
 		{name: "non-null int argument within the limit", query: `{ top(first: 5) { name } }`, resolver: "Query.top"},
+		{
+			name: "first and last together", query: `{ users(first: 2, last: 2) { totalCount } }`,
+			wantField: "last", wantMsg: "first and last cannot be given together: page forward with first and after, or backward with last and before", wantPath: []any{"users"}, resolver: "Query.users",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -456,7 +460,8 @@ func TestPageSizeIgnoresOtherArguments(t *testing.T) {
 		{name: "other int args", args: map[string]any{"limit": 1000, "offset": -5}},
 		{name: "first is a string", args: map[string]any{"first": "1000"}},
 		{name: "first is a nil pointer", args: map[string]any{"first": (*int)(nil)}},
-		{name: "sized ints within the limit", args: map[string]any{"first": int32(10), "last": ptr(int64(10))}},
+		{name: "sized first within the limit", args: map[string]any{"first": int32(10)}},
+		{name: "sized last within the limit", args: map[string]any{"last": ptr(int64(10))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
