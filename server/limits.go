@@ -29,6 +29,10 @@ const (
 	// maxBatch bounds the operations of one batched POST (an array body,
 	// as Apollo's BatchHttpLink sends); each is within all of the above.
 	maxBatch = 20
+	// maxResponseBytes bounds one operation's response, counted as its
+	// fields resolve (gqllimit.Response): far above a page of 100
+	// customers (about 100 KB), far below what would strain memory.
+	maxResponseBytes = 16 << 20
 )
 
 // listBounds and stringBounds are the arguments and input fields whose

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,7 +10,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // TestAttackQueries sends the small documents that once kept a core busy
@@ -296,4 +302,106 @@ func (e *env) metricsText() string {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return string(raw)
+}
+
+// TestResponseBytes asks for more than an operation may answer: the
+// operation stops with the limit's one error and no data, and is counted
+// as stopped; a smaller page passes.
+func TestResponseBytes(t *testing.T) {
+	e := newEnv(t, func(_ *Config, o *appOptions) { o.maxResponseBytes = 2000 })
+	tn := e.newTenant("Bytes Org")
+	for i := range 30 {
+		e.createCustomer(tn.ownerToken, map[string]any{"name": fmt.Sprintf("Customer with a long enough name %d", i)})
+	}
+	r := e.gql(tn.ownerToken, `{ customers(first: 100) { edges { node { id name createdAt } } } }`, nil)
+	if len(r.Errors) != 1 || r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["limit"] != "responseBytes" || string(r.Data) != "null" {
+		t.Fatalf("got %d %s %+v", r.Status, r.Data, r.Errors)
+	}
+	if m := e.metricsText(); !strings.Contains(m, `dakenh_graphql_operations_stopped_total{reason="responseBytes"} 1`) {
+		t.Errorf("not counted as stopped:\n%s", m)
+	}
+	var page struct{ Customers struct{ Edges []struct{ Node struct{ ID string } } } }
+	e.must(tn.ownerToken, `{ customers(first: 5) { edges { node { id } } } }`, nil, &page)
+	if len(page.Customers.Edges) != 5 {
+		t.Fatalf("page of %d", len(page.Customers.Edges))
+	}
+}
+
+// holdField is a test extension that holds up the first resolution of one
+// field until the field's context ends, and counts the fields that still
+// reach it afterwards.
+type holdField struct {
+	field   string // "Type.field"
+	held    chan struct{}
+	once    sync.Once
+	ended   atomic.Bool // the held field's context ended
+	reached atomic.Int64
+}
+
+func (*holdField) ExtensionName() string                   { return "HoldField" }
+func (*holdField) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (h *holdField) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	if h.ended.Load() {
+		h.reached.Add(1)
+	}
+	fc := graphql.GetFieldContext(ctx)
+	hold := false
+	if fc != nil && fc.Object+"."+fc.Field.Name == h.field {
+		h.once.Do(func() { hold = true })
+	}
+	if hold {
+		close(h.held)
+		select {
+		case <-ctx.Done():
+			h.ended.Store(true)
+		case <-time.After(patience):
+		}
+	}
+	return next(ctx)
+}
+
+// TestClientGoneStopsWork holds a query's field until the client that sent
+// it disconnects: the field's context ends with the request, and no field
+// after it resolves, the operation being counted as stopped.
+func TestClientGoneStopsWork(t *testing.T) {
+	hold := &holdField{field: "Customer.name", held: make(chan struct{})}
+	e := newEnv(t, func(_ *Config, o *appOptions) { o.extensions = append(o.extensions, hold) })
+	tn := e.newTenant("Gone Org")
+	// One customer: a list of one resolves its items' fields in order, so
+	// phone and email come after name.
+	e.createCustomer(tn.ownerToken, map[string]any{"name": "Lan", "phone": "0901234567", "email": "lan@example.com"})
+	ctx, cancel := context.WithCancel(context.Background())
+	body, _ := json.Marshal(map[string]any{"query": `{ customers(first: 10) { edges { node { id name phone email } } } }`})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tn.ownerToken)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := e.srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-hold.held
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the request finished although its client went away")
+	}
+	const stopped = `dakenh_graphql_operations_stopped_total{reason="canceled"} 1`
+	for deadline := time.Now().Add(patience); !strings.Contains(e.metricsText(), stopped); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the operation was not stopped:\n%s", e.metricsText())
+		}
+	}
+	if !hold.ended.Load() {
+		t.Fatal("the held field's context did not end with the request")
+	}
+	if n := hold.reached.Load(); n != 0 {
+		t.Errorf("%d fields resolved after the client went away", n)
+	}
+	if log := e.logText(); strings.Contains(log, `"level":"ERROR"`) {
+		t.Errorf("a client going away logged at ERROR:\n%s", log)
+	}
 }
