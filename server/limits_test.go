@@ -320,7 +320,11 @@ func TestResponseBytes(t *testing.T) {
 	if m := e.metricsText(); !strings.Contains(m, `dakenh_graphql_operations_stopped_total{reason="responseBytes"} 1`) {
 		t.Errorf("not counted as stopped:\n%s", m)
 	}
-	var page struct{ Customers struct{ Edges []struct{ Node struct{ ID string } } } }
+	var page struct {
+		Customers struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
 	e.must(tn.ownerToken, `{ customers(first: 5) { edges { node { id } } } }`, nil, &page)
 	if len(page.Customers.Edges) != 5 {
 		t.Fatalf("page of %d", len(page.Customers.Edges))
