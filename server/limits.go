@@ -16,7 +16,7 @@ const (
 	// maxComplexity bounds an operation's cost, where a connection's
 	// selections count once per item of its page (gqllimit.Complexity): an
 	// inbox page of 50 conversations with their last 20 messages costs
-	// about 8,500; two nested connections of 100 cost over 40,000.
+	// about 8,000; two nested connections of 100 cost over 30,000.
 	maxComplexity = 10_000
 	// maxPageSize is the largest first/last, and the page of a connection
 	// asked with neither.

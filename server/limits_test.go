@@ -54,6 +54,13 @@ func TestAttackQueries(t *testing.T) {
 			}
 		})
 	}
+	t.Run("TheREADMEExample", func(t *testing.T) {
+		// README, "Limits": its cost is worked out there.
+		r := e.gql(tn.agentToken, "{ customers(first: 100) { edges { node { tags { customers(first: 100) { edges { node { name } } } } } } } }", nil)
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Message != "operation costs 30401, more than the maximum of 10000: a connection's selections count once per item of its page" {
+			t.Fatalf("got %+v", r.Errors)
+		}
+	})
 	t.Run("OrdinaryFragmentsPass", func(t *testing.T) {
 		q := "query { me { ...A ...B } } fragment A on User { id email } fragment B on User { id role }"
 		if r := e.gql(tn.agentToken, q, nil); r.code() != "" {

@@ -518,6 +518,14 @@ func TestValidate(t *testing.T) {
 		{name: "PageSize positive", ext: gqllimit.PageSize{Max: 100}},
 		{name: "PageSize zero", ext: gqllimit.PageSize{}, wantErr: true},
 		{name: "PageSize negative", ext: &gqllimit.PageSize{Max: -3}, wantErr: true},
+		{name: "Complexity", ext: &gqllimit.Complexity{Max: 10, DefaultPage: 10}},
+		{name: "Complexity without a default page", ext: &gqllimit.Complexity{Max: 10}, wantErr: true},
+		{name: "Arguments", ext: &gqllimit.Arguments{MaxList: 1, MaxString: 1, Lists: map[string]int{"Query.nodes(ids:)": 5}, Strings: map[string]int{"User.name": 3}}},
+		{name: "Arguments zero", ext: &gqllimit.Arguments{MaxList: 1}, wantErr: true},
+		{name: "Arguments bound of an unknown argument", ext: &gqllimit.Arguments{MaxList: 1, MaxString: 1, Lists: map[string]int{"Query.nodes(names:)": 5}}, wantErr: true},
+		{name: "Arguments bound of an unknown field", ext: &gqllimit.Arguments{MaxList: 1, MaxString: 1, Strings: map[string]int{"User.nick": 5}}, wantErr: true},
+		{name: "Response", ext: gqllimit.Response{MaxBytes: 1}},
+		{name: "Response zero", ext: gqllimit.Response{}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
