@@ -1,9 +1,16 @@
 // Package gqllimit contains gqlgen handler extensions that bound the cost a
-// single GraphQL request can impose: how deeply a query may nest and how many
-// items a connection may return per page. They complement, not replace,
-// gqlgen's complexity limit: depth catches pathological nesting cheaply
-// before execution, and the page-size check rejects oversized pages before
-// a resolver runs a query against the database.
+// single GraphQL request can impose, each refusing what it bounds with
+// BAD_USER_INPUT and extensions.limit naming the bound (names.go):
+//
+//   - Document measures the query before validation (tokens, expanded
+//     fields, aliases, spreads), fragments memoised;
+//   - Depth bounds nesting, Complexity prices the operation with pages
+//     multiplied, Arguments bounds lists and strings and refuses NULs, all
+//     before any resolver runs;
+//   - PageSize checks first/last where the connection resolves and gives a
+//     connection asked with neither its default page;
+//   - Response stops an operation whose response outgrows its bound or
+//     whose client went away.
 package gqllimit
 
 import (

@@ -436,6 +436,9 @@ func TestPageSizeThroughHandler(t *testing.T) {
 			}
 			e := resp.Errors[0]
 			wantExt := map[string]any{"code": "BAD_USER_INPUT", "field": tt.wantField}
+			if strings.Contains(tt.wantMsg, "must not exceed") {
+				wantExt["limit"] = "pageSize"
+			}
 			if e.Message != tt.wantMsg || !reflect.DeepEqual(e.Extensions, wantExt) {
 				t.Errorf("error = %q %v, want %q %v", e.Message, e.Extensions, tt.wantMsg, wantExt)
 			}

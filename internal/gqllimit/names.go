@@ -14,6 +14,8 @@ const (
 	LimitSpreads = "fragmentSpreads"
 	// LimitDepth bounds how deeply selections nest (Depth).
 	LimitDepth = "depth"
+	// LimitPageSize bounds first and last (PageSize).
+	LimitPageSize = "pageSize"
 	// LimitComplexity bounds an operation's cost, pages multiplied
 	// (Complexity).
 	LimitComplexity = "complexity"

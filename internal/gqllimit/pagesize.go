@@ -173,7 +173,9 @@ func (p PageSize) interceptField(ctx context.Context, next graphql.Resolver) (an
 				return nil, apierr.BadInput(name, "%s must not be negative, got %d", name, n)
 			}
 			if n > int64(p.Max) {
-				return nil, apierr.BadInput(name, "%s must not exceed %d, got %d", name, p.Max, n)
+				e := apierr.BadInput(name, "%s must not exceed %d, got %d", name, p.Max, n)
+				e.Limit = LimitPageSize
+				return nil, e
 			}
 		}
 	}
