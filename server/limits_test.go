@@ -174,6 +174,9 @@ func TestArgumentBounds(t *testing.T) {
 			t.Fatalf("imported %d", out.ImportCustomers.Imported)
 		}
 	})
+	if m := e.metricsText(); strings.Contains(m, `dakenh_graphql_errors_total{code="INTERNAL"}`) {
+		t.Errorf("bounds counted as INTERNAL:\n%s", m)
+	}
 }
 
 // TestClientMistakesAreClientErrors sends what clients get wrong and checks
@@ -272,8 +275,8 @@ func TestClientMistakesAreClientErrors(t *testing.T) {
 			t.Fatalf("a batch of 20: %+v", out)
 		}
 	})
-	if log := e.logText(); strings.Contains(log, `"level":"ERROR"`) {
-		t.Errorf("client mistakes logged at ERROR:\n%s", log)
+	if log := e.logText(); strings.Contains(log, `"level":"ERROR"`) || strings.Contains(log, `"level":"WARN"`) {
+		t.Errorf("client mistakes logged above INFO:\n%s", log)
 	}
 	if m := e.metricsText(); strings.Contains(m, `dakenh_graphql_errors_total{code="INTERNAL"}`) {
 		t.Errorf("client mistakes counted as INTERNAL:\n%s", m)
