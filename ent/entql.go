@@ -347,6 +347,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSeenAt:            {Type: field.TypeTime, Column: message.FieldSeenAt},
 			message.FieldAttempts:          {Type: field.TypeInt, Column: message.FieldAttempts},
 			message.FieldNextAttemptAt:     {Type: field.TypeTime, Column: message.FieldNextAttemptAt},
+			message.FieldLastError:         {Type: field.TypeString, Column: message.FieldLastError},
 			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
 		},
 	}
@@ -2904,6 +2905,11 @@ func (f *MessageFilter) WhereAttempts(p entql.IntP) {
 // WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
 func (f *MessageFilter) WhereNextAttemptAt(p entql.TimeP) {
 	f.Where(p.Field(message.FieldNextAttemptAt))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *MessageFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(message.FieldLastError))
 }
 
 // WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.

@@ -13246,6 +13246,7 @@ type MessageMutation struct {
 	attempts            *int
 	addattempts         *int
 	next_attempt_at     *time.Time
+	last_error          *string
 	lease_until         *time.Time
 	clearedFields       map[string]struct{}
 	organization        *gid.ID
@@ -14253,6 +14254,55 @@ func (m *MessageMutation) ResetNextAttemptAt() {
 	delete(m.clearedFields, message.FieldNextAttemptAt)
 }
 
+// SetLastError sets the "last_error" field.
+func (m *MessageMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *MessageMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldLastError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *MessageMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[message.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *MessageMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[message.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *MessageMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, message.FieldLastError)
+}
+
 // SetLeaseUntil sets the "lease_until" field.
 func (m *MessageMutation) SetLeaseUntil(t time.Time) {
 	m.lease_until = &t
@@ -14471,7 +14521,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -14532,6 +14582,9 @@ func (m *MessageMutation) Fields() []string {
 	if m.next_attempt_at != nil {
 		fields = append(fields, message.FieldNextAttemptAt)
 	}
+	if m.last_error != nil {
+		fields = append(fields, message.FieldLastError)
+	}
 	if m.lease_until != nil {
 		fields = append(fields, message.FieldLeaseUntil)
 	}
@@ -14583,6 +14636,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Attempts()
 	case message.FieldNextAttemptAt:
 		return m.NextAttemptAt()
+	case message.FieldLastError:
+		return m.LastError()
 	case message.FieldLeaseUntil:
 		return m.LeaseUntil()
 	}
@@ -14634,6 +14689,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldAttempts(ctx)
 	case message.FieldNextAttemptAt:
 		return m.OldNextAttemptAt(ctx)
+	case message.FieldLastError:
+		return m.OldLastError(ctx)
 	case message.FieldLeaseUntil:
 		return m.OldLeaseUntil(ctx)
 	}
@@ -14785,6 +14842,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNextAttemptAt(v)
 		return nil
+	case message.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
 	case message.FieldLeaseUntil:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -14867,6 +14931,9 @@ func (m *MessageMutation) ClearedFields() []string {
 	if m.FieldCleared(message.FieldNextAttemptAt) {
 		fields = append(fields, message.FieldNextAttemptAt)
 	}
+	if m.FieldCleared(message.FieldLastError) {
+		fields = append(fields, message.FieldLastError)
+	}
 	if m.FieldCleared(message.FieldLeaseUntil) {
 		fields = append(fields, message.FieldLeaseUntil)
 	}
@@ -14913,6 +14980,9 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldNextAttemptAt:
 		m.ClearNextAttemptAt()
+		return nil
+	case message.FieldLastError:
+		m.ClearLastError()
 		return nil
 	case message.FieldLeaseUntil:
 		m.ClearLeaseUntil()
@@ -14984,6 +15054,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldNextAttemptAt:
 		m.ResetNextAttemptAt()
+		return nil
+	case message.FieldLastError:
+		m.ResetLastError()
 		return nil
 	case message.FieldLeaseUntil:
 		m.ResetLeaseUntil()

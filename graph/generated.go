@@ -308,6 +308,7 @@ type ComplexityRoot struct {
 
 	Message struct {
 		Attachments   func(childComplexity int) int
+		Attempts      func(childComplexity int) int
 		AutoMessage   func(childComplexity int) int
 		Conversation  func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
@@ -316,6 +317,8 @@ type ComplexityRoot struct {
 		FailureReason func(childComplexity int) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
+		LastError     func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
 		SeenAt        func(childComplexity int) int
 		SenderType    func(childComplexity int) int
 		SenderUser    func(childComplexity int) int
@@ -364,6 +367,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptConversationOffer  func(childComplexity int, id gid.ID) int
 		AssignConversation       func(childComplexity int, id gid.ID, userID *gid.ID) int
+		CancelMessage            func(childComplexity int, id gid.ID) int
 		ClaimConversation        func(childComplexity int, id gid.ID) int
 		ConnectFacebookPage      func(childComplexity int, input model.ConnectFacebookPageInput) int
 		ConnectZaloOa            func(childComplexity int, input model.ConnectZaloOAInput) int
@@ -391,6 +395,7 @@ type ComplexityRoot struct {
 		Logout                   func(childComplexity int) int
 		MarkConversationRead     func(childComplexity int, id gid.ID) int
 		MergeCustomers           func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
+		RetryMessage             func(childComplexity int, id gid.ID) int
 		RevokeAPIKey             func(childComplexity int, id gid.ID) int
 		SendMessage              func(childComplexity int, input inbox.SendMessageInput) int
 		SetChannelChatPermission func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
@@ -581,6 +586,8 @@ type MutationResolver interface {
 	UpdateAutoMessage(ctx context.Context, id gid.ID, input automessage.UpdateInput) (*ent.AutoMessage, error)
 	DeleteAutoMessage(ctx context.Context, id gid.ID) (gid.ID, error)
 	SendMessage(ctx context.Context, input inbox.SendMessageInput) (*ent.Message, error)
+	RetryMessage(ctx context.Context, id gid.ID) (*ent.Message, error)
+	CancelMessage(ctx context.Context, id gid.ID) (*ent.Message, error)
 	SetConversationStatus(ctx context.Context, id gid.ID, status conversation.Status) (*ent.Conversation, error)
 	AssignConversation(ctx context.Context, id gid.ID, userID *gid.ID) (*ent.Conversation, error)
 	MarkConversationRead(ctx context.Context, id gid.ID) (*ent.Conversation, error)
@@ -1607,6 +1614,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Attachments(childComplexity), true
+	case "Message.attempts":
+		if e.ComplexityRoot.Message.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Attempts(childComplexity), true
 	case "Message.autoMessage":
 		if e.ComplexityRoot.Message.AutoMessage == nil {
 			break
@@ -1655,6 +1668,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Kind(childComplexity), true
+	case "Message.lastError":
+		if e.ComplexityRoot.Message.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.LastError(childComplexity), true
+	case "Message.nextAttemptAt":
+		if e.ComplexityRoot.Message.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.NextAttemptAt(childComplexity), true
 	case "Message.seenAt":
 		if e.ComplexityRoot.Message.SeenAt == nil {
 			break
@@ -1834,6 +1859,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssignConversation(childComplexity, args["id"].(gid.ID), args["userId"].(*gid.ID)), true
+	case "Mutation.cancelMessage":
+		if e.ComplexityRoot.Mutation.CancelMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelMessage(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.claimConversation":
 		if e.ComplexityRoot.Mutation.ClaimConversation == nil {
 			break
@@ -2126,6 +2162,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MergeCustomers(childComplexity, args["sourceId"].(gid.ID), args["targetId"].(gid.ID)), true
+	case "Mutation.retryMessage":
+		if e.ComplexityRoot.Mutation.RetryMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryMessage(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.revokeApiKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -3340,6 +3387,18 @@ type Mutation {
   CHANNEL_DISCONNECTED.
   """
   sendMessage(input: SendMessageInput!): Message!
+  """
+  Sends a FAILED reply again: it is QUEUED, due now, with its attempts
+  counted from zero. Another status is FAILED_PRECONDITION with reason
+  MESSAGE_NOT_FAILED; a disconnected channel, CHANNEL_DISCONNECTED.
+  """
+  retryMessage(id: ID!): Message!
+  """
+  Takes back a QUEUED reply before it goes out; it becomes CANCELLED and is
+  never sent. Another status is FAILED_PRECONDITION with reason
+  MESSAGE_NOT_QUEUED; a reply being sent at this moment, DELIVERY_IN_PROGRESS.
+  """
+  cancelMessage(id: ID!): Message!
   "Sets a conversation's status."
   setConversationStatus(id: ID!, status: ConversationStatus!): Conversation!
   "Assigns a conversation to an active user, or unassigns it with a null userId (admins)."
@@ -3951,6 +4010,12 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_deliveredAt(ctx, field)
 	case "seenAt":
 		return ec.fieldContext_Message_seenAt(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Message_attempts(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_Message_nextAttemptAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Message_lastError(ctx, field)
 	case "conversation":
 		return ec.fieldContext_Message_conversation(ctx, field)
 	case "senderUser":
@@ -4451,6 +4516,20 @@ func (ec *executionContext) field_Mutation_assignConversation_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_claimConversation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4828,6 +4907,20 @@ func (ec *executionContext) field_Mutation_mergeCustomers_args(ctx context.Conte
 		return nil, err
 	}
 	args["targetId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retryMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -10211,6 +10304,75 @@ func (ec *executionContext) fieldContext_Message_seenAt(_ context.Context, field
 	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Message_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_nextAttemptAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextAttemptAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Message_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Message_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12077,6 +12239,94 @@ func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_sendMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryMessage(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelMessage(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25987,6 +26237,15 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			out.Values[i] = ec._Message_deliveredAt(ctx, field, obj)
 		case "seenAt":
 			out.Values[i] = ec._Message_seenAt(ctx, field, obj)
+		case "attempts":
+			out.Values[i] = ec._Message_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextAttemptAt":
+			out.Values[i] = ec._Message_nextAttemptAt(ctx, field, obj)
+		case "lastError":
+			out.Values[i] = ec._Message_lastError(ctx, field, obj)
 		case "conversation":
 			out.Values[i] = ec._Message_conversation(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -26526,6 +26785,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "sendMessage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelMessage(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -288,6 +288,16 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input inbox.SendMess
 	return r.Inbox.SendMessage(ctx, input)
 }
 
+// RetryMessage is the resolver for the retryMessage field.
+func (r *mutationResolver) RetryMessage(ctx context.Context, id gid.ID) (*ent.Message, error) {
+	return r.Inbox.RetryMessage(ctx, id)
+}
+
+// CancelMessage is the resolver for the cancelMessage field.
+func (r *mutationResolver) CancelMessage(ctx context.Context, id gid.ID) (*ent.Message, error) {
+	return r.Inbox.CancelMessage(ctx, id)
+}
+
 // SetConversationStatus is the resolver for the setConversationStatus field.
 func (r *mutationResolver) SetConversationStatus(ctx context.Context, id gid.ID, status conversation.Status) (*ent.Conversation, error) {
 	return r.Inbox.SetConversationStatus(ctx, id, status)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -61,6 +62,14 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}}, &dep)
 	depID := dep.CreateDepartment.ID
 	conv := string(seedConversation(t, e, gid.ID(orgID), gid.ID(victim.ownerID), channel.ChatPermissionSHARED, "victim"))
+	sys := viewer.SystemContext(context.Background(), gid.ID(orgID))
+	convRow := e.db.Client.Conversation.GetX(sys, gid.ID(conv))
+	failedReply := string(e.db.Client.Message.Create().SetConversationID(convRow.ID).SetChannelID(convRow.ChannelID).
+		SetDirection(message.DirectionOUTBOUND).SetText("x").SetStatus(message.StatusFAILED).
+		SetSenderType(message.SenderTypeSYSTEM).SaveX(sys).ID)
+	queuedReply := string(e.db.Client.Message.Create().SetConversationID(convRow.ID).SetChannelID(convRow.ChannelID).
+		SetDirection(message.DirectionOUTBOUND).SetText("y").SetStatus(message.StatusQUEUED).
+		SetSenderType(message.SenderTypeSYSTEM).SaveX(sys).ID)
 
 	cases := []struct {
 		name, query string
@@ -96,6 +105,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"acceptConversationOffer", `mutation($id: ID!) { acceptConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"declineConversationOffer", `mutation($id: ID!) { declineConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"assignConversation", `mutation($id: ID!) { assignConversation(id: $id, userId: null) { id } }`, map[string]any{"id": conv}},
+		{"retryMessage", `mutation($id: ID!) { retryMessage(id: $id) { id } }`, map[string]any{"id": failedReply}},
+		{"cancelMessage", `mutation($id: ID!) { cancelMessage(id: $id) { id } }`, map[string]any{"id": queuedReply}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 
