@@ -532,6 +532,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldAttempts:       {Type: field.TypeInt, Column: webhookevent.FieldAttempts},
 			webhookevent.FieldLastError:      {Type: field.TypeString, Column: webhookevent.FieldLastError},
 			webhookevent.FieldNextAttemptAt:  {Type: field.TypeTime, Column: webhookevent.FieldNextAttemptAt},
+			webhookevent.FieldDeadAt:         {Type: field.TypeTime, Column: webhookevent.FieldDeadAt},
 		},
 	}
 	graph.MustAddE(
@@ -3885,4 +3886,9 @@ func (f *WebhookEventFilter) WhereLastError(p entql.StringP) {
 // WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
 func (f *WebhookEventFilter) WhereNextAttemptAt(p entql.TimeP) {
 	f.Where(p.Field(webhookevent.FieldNextAttemptAt))
+}
+
+// WhereDeadAt applies the entql time.Time predicate on the dead_at field.
+func (f *WebhookEventFilter) WhereDeadAt(p entql.TimeP) {
+	f.Where(p.Field(webhookevent.FieldDeadAt))
 }

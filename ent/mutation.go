@@ -21627,6 +21627,7 @@ type WebhookEventMutation struct {
 	addattempts     *int
 	last_error      *string
 	next_attempt_at *time.Time
+	dead_at         *time.Time
 	clearedFields   map[string]struct{}
 	done            bool
 	oldValue        func(context.Context) (*WebhookEvent, error)
@@ -22218,6 +22219,55 @@ func (m *WebhookEventMutation) ResetNextAttemptAt() {
 	delete(m.clearedFields, webhookevent.FieldNextAttemptAt)
 }
 
+// SetDeadAt sets the "dead_at" field.
+func (m *WebhookEventMutation) SetDeadAt(t time.Time) {
+	m.dead_at = &t
+}
+
+// DeadAt returns the value of the "dead_at" field in the mutation.
+func (m *WebhookEventMutation) DeadAt() (r time.Time, exists bool) {
+	v := m.dead_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeadAt returns the old "dead_at" field's value of the WebhookEvent entity.
+// If the WebhookEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookEventMutation) OldDeadAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeadAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeadAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeadAt: %w", err)
+	}
+	return oldValue.DeadAt, nil
+}
+
+// ClearDeadAt clears the value of the "dead_at" field.
+func (m *WebhookEventMutation) ClearDeadAt() {
+	m.dead_at = nil
+	m.clearedFields[webhookevent.FieldDeadAt] = struct{}{}
+}
+
+// DeadAtCleared returns if the "dead_at" field was cleared in this mutation.
+func (m *WebhookEventMutation) DeadAtCleared() bool {
+	_, ok := m.clearedFields[webhookevent.FieldDeadAt]
+	return ok
+}
+
+// ResetDeadAt resets all changes to the "dead_at" field.
+func (m *WebhookEventMutation) ResetDeadAt() {
+	m.dead_at = nil
+	delete(m.clearedFields, webhookevent.FieldDeadAt)
+}
+
 // Where appends a list predicates to the WebhookEventMutation builder.
 func (m *WebhookEventMutation) Where(ps ...predicate.WebhookEvent) {
 	m.predicates = append(m.predicates, ps...)
@@ -22252,7 +22302,7 @@ func (m *WebhookEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WebhookEventMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.provider != nil {
 		fields = append(fields, webhookevent.FieldProvider)
 	}
@@ -22286,6 +22336,9 @@ func (m *WebhookEventMutation) Fields() []string {
 	if m.next_attempt_at != nil {
 		fields = append(fields, webhookevent.FieldNextAttemptAt)
 	}
+	if m.dead_at != nil {
+		fields = append(fields, webhookevent.FieldDeadAt)
+	}
 	return fields
 }
 
@@ -22316,6 +22369,8 @@ func (m *WebhookEventMutation) Field(name string) (ent.Value, bool) {
 		return m.LastError()
 	case webhookevent.FieldNextAttemptAt:
 		return m.NextAttemptAt()
+	case webhookevent.FieldDeadAt:
+		return m.DeadAt()
 	}
 	return nil, false
 }
@@ -22347,6 +22402,8 @@ func (m *WebhookEventMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldLastError(ctx)
 	case webhookevent.FieldNextAttemptAt:
 		return m.OldNextAttemptAt(ctx)
+	case webhookevent.FieldDeadAt:
+		return m.OldDeadAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown WebhookEvent field %s", name)
 }
@@ -22433,6 +22490,13 @@ func (m *WebhookEventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNextAttemptAt(v)
 		return nil
+	case webhookevent.FieldDeadAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeadAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent field %s", name)
 }
@@ -22493,6 +22557,9 @@ func (m *WebhookEventMutation) ClearedFields() []string {
 	if m.FieldCleared(webhookevent.FieldNextAttemptAt) {
 		fields = append(fields, webhookevent.FieldNextAttemptAt)
 	}
+	if m.FieldCleared(webhookevent.FieldDeadAt) {
+		fields = append(fields, webhookevent.FieldDeadAt)
+	}
 	return fields
 }
 
@@ -22521,6 +22588,9 @@ func (m *WebhookEventMutation) ClearField(name string) error {
 		return nil
 	case webhookevent.FieldNextAttemptAt:
 		m.ClearNextAttemptAt()
+		return nil
+	case webhookevent.FieldDeadAt:
+		m.ClearDeadAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent nullable field %s", name)
@@ -22562,6 +22632,9 @@ func (m *WebhookEventMutation) ResetField(name string) error {
 		return nil
 	case webhookevent.FieldNextAttemptAt:
 		m.ResetNextAttemptAt()
+		return nil
+	case webhookevent.FieldDeadAt:
+		m.ResetDeadAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent field %s", name)

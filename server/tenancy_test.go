@@ -8,6 +8,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -71,6 +72,11 @@ func TestCrossTenantMatrix(t *testing.T) {
 		SetDirection(message.DirectionOUTBOUND).SetText("y").SetStatus(message.StatusQUEUED).
 		SetSenderType(message.SenderTypeSYSTEM).SaveX(sys).ID)
 
+	deadEvent := string(e.db.Client.WebhookEvent.Create().SetProvider(webhookevent.ProviderZALO).
+		SetDedupeKey("oa-victim:dead").SetEventName("user_send_text").SetOrganizationID(gid.ID(orgID)).
+		SetChannelID(victimChannel).SetPayload([]byte(`{}`)).SetAttempts(10).SetDeadAt(time.Now()).
+		SaveX(viewer.SystemContext(context.Background(), "")).ID)
+
 	cases := []struct {
 		name, query string
 		vars        map[string]any
@@ -105,6 +111,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"acceptConversationOffer", `mutation($id: ID!) { acceptConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"declineConversationOffer", `mutation($id: ID!) { declineConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"assignConversation", `mutation($id: ID!) { assignConversation(id: $id, userId: null) { id } }`, map[string]any{"id": conv}},
+		{"replayWebhookEvent", `mutation($id: ID!) { replayWebhookEvent(id: $id) { id } }`, map[string]any{"id": deadEvent}},
 		{"retryMessage", `mutation($id: ID!) { retryMessage(id: $id) { id } }`, map[string]any{"id": failedReply}},
 		{"cancelMessage", `mutation($id: ID!) { cancelMessage(id: $id) { id } }`, map[string]any{"id": queuedReply}},
 	}

@@ -1056,6 +1056,7 @@ var (
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
 		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "dead_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WebhookEventsTable holds the schema information for the "webhook_events" table.
 	WebhookEventsTable = &schema.Table{
@@ -1072,6 +1073,11 @@ var (
 				Name:    "webhookevent_processed_at_next_attempt_at",
 				Unique:  false,
 				Columns: []*schema.Column{WebhookEventsColumns[8], WebhookEventsColumns[11]},
+			},
+			{
+				Name:    "webhookevent_organization_id_dead_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[4], WebhookEventsColumns[12]},
 			},
 		},
 	}

@@ -346,7 +346,7 @@ func (s *Service) recordOnce(ctx context.Context, c deliveryClaim, o deliveryOut
 		status = message.StatusSENT
 		upd.SetStatus(status).SetSentAt(now).ClearNextAttemptAt().ClearFailureReason().ClearLastError()
 		if o.providerID != "" {
-			upd.SetProviderMessageID(o.providerID)
+			upd.SetProviderMessageID(fitID(o.providerID, maxProviderMessageID))
 		}
 	case o.retry && c.attempts < MaxDeliveryAttempts:
 		upd.SetNextAttemptAt(now.Add(deliveryRetryDelay(c.attempts, rand.Float64()))).
