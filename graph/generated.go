@@ -18,7 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/dakenh/dakenh/ent"
 	automessage1 "github.com/dakenh/dakenh/ent/automessage"
-	"github.com/dakenh/dakenh/ent/call"
+	call1 "github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
@@ -31,6 +31,7 @@ import (
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/automessage"
+	"github.com/dakenh/dakenh/internal/call"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -51,6 +52,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AutoMessage() AutoMessageResolver
 	CallEvent() CallEventResolver
+	CallSettings() CallSettingsResolver
 	Conversation() ConversationResolver
 	ConversationEvent() ConversationEventResolver
 	Customer() CustomerResolver
@@ -193,6 +195,29 @@ type ComplexityRoot struct {
 		RequestedBy func(childComplexity int) int
 		Status      func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+	}
+
+	CallSettings struct {
+		BusyReply       func(childComplexity int) int
+		Channel         func(childComplexity int) int
+		ClosedDates     func(childComplexity int) int
+		Enabled         func(childComplexity int) int
+		OutOfHoursReply func(childComplexity int) int
+		Timezone        func(childComplexity int) int
+		Windows         func(childComplexity int) int
+	}
+
+	CallTicket struct {
+		Call      func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		Link      func(childComplexity int) int
+		QRCode    func(childComplexity int) int
+	}
+
+	CallWindow struct {
+		End      func(childComplexity int) int
+		Start    func(childComplexity int) int
+		Weekdays func(childComplexity int) int
 	}
 
 	Channel struct {
@@ -422,6 +447,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AcceptConversationOffer  func(childComplexity int, id gid.ID) int
+		AddCallOperator          func(childComplexity int, input call.AddOperatorInput) int
 		AssignConversation       func(childComplexity int, id gid.ID, userID *gid.ID) int
 		ClaimConversation        func(childComplexity int, id gid.ID) int
 		ConnectFacebookPage      func(childComplexity int, input model.ConnectFacebookPageInput) int
@@ -450,13 +476,17 @@ type ComplexityRoot struct {
 		Logout                   func(childComplexity int) int
 		MarkConversationRead     func(childComplexity int, id gid.ID) int
 		MergeCustomers           func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
+		RemoveCallOperator       func(childComplexity int, id gid.ID) int
+		RequestCallPermission    func(childComplexity int, input call.PermissionRequest) int
 		RevokeAPIKey             func(childComplexity int, id gid.ID) int
 		SendMessage              func(childComplexity int, input inbox.SendMessageInput) int
 		SetChannelChatPermission func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
 		SetConversationStatus    func(childComplexity int, id gid.ID, status conversation.Status) int
 		SetPresence              func(childComplexity int, status user.Presence) int
 		SignUp                   func(childComplexity int, input model.SignUpInput) int
+		StartCall                func(childComplexity int, input call.StartCallInput) int
 		UpdateAutoMessage        func(childComplexity int, id gid.ID, input automessage.UpdateInput) int
+		UpdateCallSettings       func(childComplexity int, channelID gid.ID, input call.SettingsInput) int
 		UpdateCustomField        func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
 		UpdateCustomer           func(childComplexity int, id gid.ID, input ent.UpdateCustomerInput) int
 		UpdateDepartment         func(childComplexity int, id gid.ID, input distribute.DepartmentUpdate) int
@@ -483,6 +513,9 @@ type ComplexityRoot struct {
 	Query struct {
 		APIKeys          func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ApiKeyOrder) int
 		AutoMessages     func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) int
+		CallOperators    func(childComplexity int, channelID gid.ID) int
+		CallPermission   func(childComplexity int, channelID gid.ID, customerID gid.ID) int
+		CallSettings     func(childComplexity int, channelID gid.ID) int
 		Channels         func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
 		Conversations    func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
 		CustomFields     func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CustomFieldOrder, where *ent.CustomFieldWhereInput) int
@@ -586,6 +619,9 @@ type CallEventResolver interface {
 	Cursor(ctx context.Context, obj *model.CallEvent) (*entgql.Cursor[gid.ID], error)
 	Type(ctx context.Context, obj *model.CallEvent) (string, error)
 }
+type CallSettingsResolver interface {
+	Channel(ctx context.Context, obj *ent.CallSettings) (*ent.Channel, error)
+}
 type ConversationResolver interface {
 	OfferedTo(ctx context.Context, obj *ent.Conversation) ([]*ent.User, error)
 	LastMessage(ctx context.Context, obj *ent.Conversation) (*ent.Message, error)
@@ -653,6 +689,11 @@ type MutationResolver interface {
 	UpdateDepartment(ctx context.Context, id gid.ID, input distribute.DepartmentUpdate) (*ent.Department, error)
 	DeleteDepartment(ctx context.Context, id gid.ID) (gid.ID, error)
 	SetPresence(ctx context.Context, status user.Presence) (*ent.User, error)
+	UpdateCallSettings(ctx context.Context, channelID gid.ID, input call.SettingsInput) (*ent.CallSettings, error)
+	AddCallOperator(ctx context.Context, input call.AddOperatorInput) (*ent.CallOperator, error)
+	RemoveCallOperator(ctx context.Context, id gid.ID) (gid.ID, error)
+	RequestCallPermission(ctx context.Context, input call.PermissionRequest) (*ent.CallPermission, error)
+	StartCall(ctx context.Context, input call.StartCallInput) (*call.Ticket, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id gid.ID) (ent.Noder, error)
@@ -670,6 +711,9 @@ type QueryResolver interface {
 	Customers(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput, search *string) (*ent.CustomerConnection, error)
 	Conversations(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) (*ent.ConversationConnection, error)
 	ExportCustomers(ctx context.Context, where *ent.CustomerWhereInput, search *string) (string, error)
+	CallSettings(ctx context.Context, channelID gid.ID) (*ent.CallSettings, error)
+	CallOperators(ctx context.Context, channelID gid.ID) ([]*ent.CallOperator, error)
+	CallPermission(ctx context.Context, channelID gid.ID, customerID gid.ID) (*ent.CallPermission, error)
 }
 type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
@@ -1220,6 +1264,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallPermission.UpdatedAt(childComplexity), true
+
+	case "CallSettings.busyReply":
+		if e.ComplexityRoot.CallSettings.BusyReply == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.BusyReply(childComplexity), true
+	case "CallSettings.channel":
+		if e.ComplexityRoot.CallSettings.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.Channel(childComplexity), true
+	case "CallSettings.closedDates":
+		if e.ComplexityRoot.CallSettings.ClosedDates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.ClosedDates(childComplexity), true
+	case "CallSettings.enabled":
+		if e.ComplexityRoot.CallSettings.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.Enabled(childComplexity), true
+	case "CallSettings.outOfHoursReply":
+		if e.ComplexityRoot.CallSettings.OutOfHoursReply == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.OutOfHoursReply(childComplexity), true
+	case "CallSettings.timezone":
+		if e.ComplexityRoot.CallSettings.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.Timezone(childComplexity), true
+	case "CallSettings.windows":
+		if e.ComplexityRoot.CallSettings.Windows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.Windows(childComplexity), true
+
+	case "CallTicket.call":
+		if e.ComplexityRoot.CallTicket.Call == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallTicket.Call(childComplexity), true
+	case "CallTicket.expiresAt":
+		if e.ComplexityRoot.CallTicket.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallTicket.ExpiresAt(childComplexity), true
+	case "CallTicket.link":
+		if e.ComplexityRoot.CallTicket.Link == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallTicket.Link(childComplexity), true
+	case "CallTicket.qrCode":
+		if e.ComplexityRoot.CallTicket.QRCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallTicket.QRCode(childComplexity), true
+
+	case "CallWindow.end":
+		if e.ComplexityRoot.CallWindow.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallWindow.End(childComplexity), true
+	case "CallWindow.start":
+		if e.ComplexityRoot.CallWindow.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallWindow.Start(childComplexity), true
+	case "CallWindow.weekdays":
+		if e.ComplexityRoot.CallWindow.Weekdays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallWindow.Weekdays(childComplexity), true
 
 	case "Channel.autoMessages":
 		if e.ComplexityRoot.Channel.AutoMessages == nil {
@@ -2133,6 +2264,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcceptConversationOffer(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.addCallOperator":
+		if e.ComplexityRoot.Mutation.AddCallOperator == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addCallOperator_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddCallOperator(childComplexity, args["input"].(call.AddOperatorInput)), true
 	case "Mutation.assignConversation":
 		if e.ComplexityRoot.Mutation.AssignConversation == nil {
 			break
@@ -2436,6 +2578,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MergeCustomers(childComplexity, args["sourceId"].(gid.ID), args["targetId"].(gid.ID)), true
+	case "Mutation.removeCallOperator":
+		if e.ComplexityRoot.Mutation.RemoveCallOperator == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeCallOperator_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveCallOperator(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.requestCallPermission":
+		if e.ComplexityRoot.Mutation.RequestCallPermission == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestCallPermission_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestCallPermission(childComplexity, args["input"].(call.PermissionRequest)), true
 	case "Mutation.revokeApiKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -2502,6 +2666,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignUp(childComplexity, args["input"].(model.SignUpInput)), true
+	case "Mutation.startCall":
+		if e.ComplexityRoot.Mutation.StartCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartCall(childComplexity, args["input"].(call.StartCallInput)), true
 	case "Mutation.updateAutoMessage":
 		if e.ComplexityRoot.Mutation.UpdateAutoMessage == nil {
 			break
@@ -2513,6 +2688,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAutoMessage(childComplexity, args["id"].(gid.ID), args["input"].(automessage.UpdateInput)), true
+	case "Mutation.updateCallSettings":
+		if e.ComplexityRoot.Mutation.UpdateCallSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCallSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCallSettings(childComplexity, args["channelId"].(gid.ID), args["input"].(call.SettingsInput)), true
 	case "Mutation.updateCustomField":
 		if e.ComplexityRoot.Mutation.UpdateCustomField == nil {
 			break
@@ -2663,6 +2849,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AutoMessages(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.AutoMessageOrder), args["where"].(*ent.AutoMessageWhereInput)), true
+	case "Query.callOperators":
+		if e.ComplexityRoot.Query.CallOperators == nil {
+			break
+		}
+
+		args, err := ec.field_Query_callOperators_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CallOperators(childComplexity, args["channelId"].(gid.ID)), true
+	case "Query.callPermission":
+		if e.ComplexityRoot.Query.CallPermission == nil {
+			break
+		}
+
+		args, err := ec.field_Query_callPermission_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CallPermission(childComplexity, args["channelId"].(gid.ID), args["customerId"].(gid.ID)), true
+	case "Query.callSettings":
+		if e.ComplexityRoot.Query.CallSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Query_callSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CallSettings(childComplexity, args["channelId"].(gid.ID)), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -3129,6 +3348,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputAddCallOperatorInput,
 		ec.unmarshalInputApiKeyOrder,
 		ec.unmarshalInputAttachmentInput,
 		ec.unmarshalInputAutoMessageOrder,
@@ -3138,7 +3358,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCallOrder,
 		ec.unmarshalInputCallPermissionOrder,
 		ec.unmarshalInputCallPermissionWhereInput,
+		ec.unmarshalInputCallSettingsInput,
 		ec.unmarshalInputCallWhereInput,
+		ec.unmarshalInputCallWindowInput,
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelWhereInput,
 		ec.unmarshalInputConnectFacebookPageInput,
@@ -3166,10 +3388,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputMessageTemplateWhereInput,
 		ec.unmarshalInputMessageWhereInput,
 		ec.unmarshalInputOrganizationOrder,
+		ec.unmarshalInputRequestCallPermissionInput,
 		ec.unmarshalInputRuleOrder,
 		ec.unmarshalInputRuleWhereInput,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSignUpInput,
+		ec.unmarshalInputStartCallInput,
 		ec.unmarshalInputTagOrder,
 		ec.unmarshalInputTagWhereInput,
 		ec.unmarshalInputUpdateAutoMessageInput,
@@ -3774,6 +3998,133 @@ type Subscription {
   "Presence changes of the organization's users."
   userEvents(after: Cursor): UserEvent!
 }
+
+# Voice calls on a Zalo OA (README.md, "Voice calls").
+
+"A day of the week, Monday first."
+enum Weekday @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.Weekday") {
+  MON
+  TUE
+  WED
+  THU
+  FRI
+  SAT
+  SUN
+}
+
+"A stretch of local time, on some weekdays, during which the OA makes and receives calls."
+type CallWindow @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.CallWindow") {
+  weekdays: [Weekday!]!
+  "HH:MM, in the settings' time zone."
+  start: String!
+  "HH:MM, after start; 24:00 ends at midnight."
+  end: String!
+}
+
+input CallWindowInput @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.CallWindow") {
+  weekdays: [Weekday!]!
+  start: String!
+  end: String!
+}
+
+"""
+How a Zalo OA takes voice calls. An OA whose calls were never configured has
+these defaults: calls off, no windows, Asia/Ho_Chi_Minh.
+"""
+type CallSettings {
+  channel: Channel!
+  enabled: Boolean!
+  "The IANA time zone windows and closed dates are read in."
+  timezone: String!
+  "Calls may be made and received inside any of these windows."
+  windows: [CallWindow!]!
+  "Local dates (2027-01-28) on which no window opens, such as Tết."
+  closedDates: [String!]!
+  "Sent to a customer who calls outside every window."
+  outOfHoursReply: String!
+  "Sent to a customer whose call was missed while every operator was busy."
+  busyReply: String!
+}
+
+"""
+Changes call settings; fields left out keep their value, a list given
+replaces the old one. A bad time, a window with end <= start, an unknown zone
+or weekday, or a bad date is BAD_USER_INPUT naming the field (e.g.
+input.windows[1].end), and nothing changes.
+"""
+input CallSettingsInput @goModel(model: "github.com/dakenh/dakenh/internal/call.SettingsInput") {
+  enabled: Boolean
+  timezone: String
+  windows: [CallWindowInput!]
+  closedDates: [String!]
+  outOfHoursReply: String
+  busyReply: String
+}
+
+input AddCallOperatorInput @goModel(model: "github.com/dakenh/dakenh/internal/call.AddOperatorInput") {
+  channelId: ID!
+  userId: ID!
+  role: CallOperatorRole!
+}
+
+input RequestCallPermissionInput @goModel(model: "github.com/dakenh/dakenh/internal/call.PermissionRequest") {
+  channelId: ID!
+  customerId: ID!
+  reason: CallPermissionReason!
+  callType: CallType!
+}
+
+input StartCallInput @goModel(model: "github.com/dakenh/dakenh/internal/call.StartCallInput") {
+  channelId: ID!
+  customerId: ID!
+  kind: CallKind!
+}
+
+"What an operator places a call with: Zalo's link, shown as a QR code, valid for 2 minutes."
+type CallTicket @goModel(model: "github.com/dakenh/dakenh/internal/call.Ticket") {
+  "The call, OUTBOUND and RINGING; it ends CANCELLED if the ticket expires unused."
+  call: Call!
+  link: String!
+  qrCode: String!
+  "Issue time + 120 s."
+  expiresAt: Time!
+}
+
+extend type Query {
+  "An OA's call settings (admins)."
+  callSettings(channelId: ID!): CallSettings!
+  "An OA's call operators, at most 5; deactivated users are left out."
+  callOperators(channelId: ID!): [CallOperator!]!
+  "The customer's latest call permission on the OA, or null when never asked."
+  callPermission(channelId: ID!, customerId: ID!): CallPermission
+}
+
+extend type Mutation {
+  "Changes an OA's call settings (admins)."
+  updateCallSettings(channelId: ID!, input: CallSettingsInput!): CallSettings!
+  """
+  Makes an active user an operator of the OA (admins). A 6th operator is
+  FAILED_PRECONDITION with reason OPERATOR_LIMIT; the same user twice CONFLICT.
+  """
+  addCallOperator(input: AddCallOperatorInput!): CallOperator!
+  "Removes an operator (admins)."
+  removeCallOperator(id: ID!): ID!
+  """
+  Sends the customer Zalo's call permission request (operators of the OA).
+  FAILED_PRECONDITION reasons: NOT_CALL_OPERATOR, CHANNEL_DISCONNECTED,
+  DO_NOT_CONTACT, NO_PHONE, PERMISSION_PENDING (asked in the last 24 h and not
+  answered), PROVIDER_REFUSED, PROVIDER_UNAVAILABLE.
+  """
+  requestCallPermission(input: RequestCallPermissionInput!): CallPermission!
+  """
+  A ticket to call the customer (operators of the OA). Refused with
+  FAILED_PRECONDITION and extensions.reason, checked in this order:
+  CALLS_DISABLED, CHANNEL_DISCONNECTED, NOT_CALL_OPERATOR, OUTSIDE_CALL_WINDOW,
+  NO_CALL_PERMISSION, CALL_PERMISSION_EXPIRED; then DO_NOT_CONTACT,
+  NO_ZALO_USER (the customer never wrote to the OA), PROVIDER_REFUSED.
+  """
+  startCall(input: StartCallInput!): CallTicket!
+}
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 }
@@ -3969,6 +4320,104 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_type(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_CallOperator(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CallOperator_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CallOperator_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CallOperator_updatedAt(ctx, field)
+	case "role":
+		return ec.fieldContext_CallOperator_role(ctx, field)
+	case "channel":
+		return ec.fieldContext_CallOperator_channel(ctx, field)
+	case "user":
+		return ec.fieldContext_CallOperator_user(ctx, field)
+	case "addedBy":
+		return ec.fieldContext_CallOperator_addedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallOperator", field.Name)
+}
+
+func (ec *executionContext) childFields_CallPermission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CallPermission_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CallPermission_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CallPermission_updatedAt(ctx, field)
+	case "status":
+		return ec.fieldContext_CallPermission_status(ctx, field)
+	case "reason":
+		return ec.fieldContext_CallPermission_reason(ctx, field)
+	case "callType":
+		return ec.fieldContext_CallPermission_callType(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_CallPermission_requestedAt(ctx, field)
+	case "answeredAt":
+		return ec.fieldContext_CallPermission_answeredAt(ctx, field)
+	case "grantedAt":
+		return ec.fieldContext_CallPermission_grantedAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CallPermission_expiresAt(ctx, field)
+	case "channel":
+		return ec.fieldContext_CallPermission_channel(ctx, field)
+	case "customer":
+		return ec.fieldContext_CallPermission_customer(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_CallPermission_requestedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallPermission", field.Name)
+}
+
+func (ec *executionContext) childFields_CallSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "channel":
+		return ec.fieldContext_CallSettings_channel(ctx, field)
+	case "enabled":
+		return ec.fieldContext_CallSettings_enabled(ctx, field)
+	case "timezone":
+		return ec.fieldContext_CallSettings_timezone(ctx, field)
+	case "windows":
+		return ec.fieldContext_CallSettings_windows(ctx, field)
+	case "closedDates":
+		return ec.fieldContext_CallSettings_closedDates(ctx, field)
+	case "outOfHoursReply":
+		return ec.fieldContext_CallSettings_outOfHoursReply(ctx, field)
+	case "busyReply":
+		return ec.fieldContext_CallSettings_busyReply(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_CallTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "call":
+		return ec.fieldContext_CallTicket_call(ctx, field)
+	case "link":
+		return ec.fieldContext_CallTicket_link(ctx, field)
+	case "qrCode":
+		return ec.fieldContext_CallTicket_qrCode(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CallTicket_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallTicket", field.Name)
+}
+
+func (ec *executionContext) childFields_CallWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "weekdays":
+		return ec.fieldContext_CallWindow_weekdays(ctx, field)
+	case "start":
+		return ec.fieldContext_CallWindow_start(ctx, field)
+	case "end":
+		return ec.fieldContext_CallWindow_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallWindow", field.Name)
 }
 
 func (ec *executionContext) childFields_Channel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4793,6 +5242,20 @@ func (ec *executionContext) field_Mutation_acceptConversationOffer_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addCallOperator_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (call.AddOperatorInput, error) {
+			return ec.unmarshalNAddCallOperatorInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐAddOperatorInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_assignConversation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5195,6 +5658,34 @@ func (ec *executionContext) field_Mutation_mergeCustomers_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeCallOperator_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestCallPermission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (call.PermissionRequest, error) {
+			return ec.unmarshalNRequestCallPermissionInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐPermissionRequest(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5295,6 +5786,20 @@ func (ec *executionContext) field_Mutation_signUp_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_startCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (call.StartCallInput, error) {
+			return ec.unmarshalNStartCallInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐStartCallInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateAutoMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5309,6 +5814,28 @@ func (ec *executionContext) field_Mutation_updateAutoMessage_args(ctx context.Co
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (automessage.UpdateInput, error) {
 			return ec.unmarshalNUpdateAutoMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋautomessageᚐUpdateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCallSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (call.SettingsInput, error) {
+			return ec.unmarshalNCallSettingsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5582,6 +6109,56 @@ func (ec *executionContext) field_Query_autoMessages_args(ctx context.Context, r
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_callOperators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_callPermission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "customerId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customerId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_callSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
 	return args, nil
 }
 
@@ -7424,7 +8001,7 @@ func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.C
 			return obj.Direction, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v call.Direction) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v call1.Direction) graphql.Marshaler {
 			return ec.marshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx, selections, v)
 		},
 		true,
@@ -7447,7 +8024,7 @@ func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.Collec
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v call.Kind) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v call1.Kind) graphql.Marshaler {
 			return ec.marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, selections, v)
 		},
 		true,
@@ -7470,7 +8047,7 @@ func (ec *executionContext) _Call_status(ctx context.Context, field graphql.Coll
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v call.Status) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v call1.Status) graphql.Marshaler {
 			return ec.marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, selections, v)
 		},
 		true,
@@ -7493,7 +8070,7 @@ func (ec *executionContext) _Call_result(ctx context.Context, field graphql.Coll
 			return obj.Result, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *call.Result) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v *call1.Result) graphql.Marshaler {
 			return ec.marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, selections, v)
 		},
 		true,
@@ -8438,6 +9015,355 @@ func (ec *executionContext) fieldContext_CallPermission_requestedBy(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CallSettings_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CallSettings().Channel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallSettings",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallSettings_windows(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_windows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Windows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.CallWindow) graphql.Marshaler {
+			return ec.marshalNCallWindow2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_windows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallWindow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallSettings_closedDates(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_closedDates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedDates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_closedDates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_outOfHoursReply(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutOfHoursReply, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_outOfHoursReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_busyReply(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusyReply, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_busyReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallTicket_call(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallTicket_call(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Call, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalNCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallTicket_call(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallTicket",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Call(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallTicket_link(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Link, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallTicket_link(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallTicket_qrCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QRCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallTicket_qrCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallTicket_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallWindow_weekdays(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallWindow_weekdays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekdays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekdayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallWindow_weekdays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type Weekday does not have child fields"))
+}
+
+func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallWindow_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallWindow_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
@@ -14070,6 +14996,226 @@ func (ec *executionContext) fieldContext_Mutation_setPresence(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateCallSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCallSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCallSettings(ctx, fc.Args["channelId"].(gid.ID), fc.Args["input"].(call.SettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallSettings) graphql.Marshaler {
+			return ec.marshalNCallSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCallSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCallSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addCallOperator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddCallOperator(ctx, fc.Args["input"].(call.AddOperatorInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallOperator) graphql.Marshaler {
+			return ec.marshalNCallOperator2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addCallOperator(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallOperator(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addCallOperator_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeCallOperator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveCallOperator(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeCallOperator(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeCallOperator_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestCallPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestCallPermission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestCallPermission(ctx, fc.Args["input"].(call.PermissionRequest))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+			return ec.marshalNCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestCallPermission(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallPermission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestCallPermission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartCall(ctx, fc.Args["input"].(call.StartCallInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *call.Ticket) graphql.Marshaler {
+			return ec.marshalNCallTicket2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallTicket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14896,6 +16042,138 @@ func (ec *executionContext) fieldContext_Query_exportCustomers(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_exportCustomers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CallSettings(ctx, fc.Args["channelId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallSettings) graphql.Marshaler {
+			return ec.marshalNCallSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_callSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callOperators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callOperators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CallOperators(ctx, fc.Args["channelId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CallOperator) graphql.Marshaler {
+			return ec.marshalNCallOperator2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callOperators(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallOperator(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_callOperators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callPermission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CallPermission(ctx, fc.Args["channelId"].(gid.ID), fc.Args["customerId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+			return ec.marshalOCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callPermission(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallPermission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_callPermission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17340,6 +18618,50 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAddCallOperatorInput(ctx context.Context, obj any) (call.AddOperatorInput, error) {
+	var it call.AddOperatorInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "userId", "role"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNCallOperatorRole2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputApiKeyOrder(ctx context.Context, obj any) (ent.ApiKeyOrder, error) {
 	var it ent.ApiKeyOrder
 	if obj == nil {
@@ -19086,6 +20408,71 @@ func (ec *executionContext) unmarshalInputCallPermissionWhereInput(ctx context.C
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCallSettingsInput(ctx context.Context, obj any) (call.SettingsInput, error) {
+	var it call.SettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"enabled", "timezone", "windows", "closedDates", "outOfHoursReply", "busyReply"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		case "windows":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("windows"))
+			data, err := ec.unmarshalOCallWindowInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindowᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Windows = data
+		case "closedDates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("closedDates"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClosedDates = data
+		case "outOfHoursReply":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outOfHoursReply"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OutOfHoursReply = data
+		case "busyReply":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("busyReply"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusyReply = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, obj any) (ent.CallWhereInput, error) {
 	var it ent.CallWhereInput
 	if obj == nil {
@@ -19937,6 +21324,50 @@ func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.HasOperatorWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallWindowInput(ctx context.Context, obj any) (schematype.CallWindow, error) {
+	var it schematype.CallWindow
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"weekdays", "start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "weekdays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekdays"))
+			data, err := ec.unmarshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekdayᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekdays = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
 		}
 	}
 	return it, nil
@@ -25331,6 +26762,57 @@ func (ec *executionContext) unmarshalInputOrganizationOrder(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputRequestCallPermissionInput(ctx context.Context, obj any) (call.PermissionRequest, error) {
+	var it call.PermissionRequest
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "customerId", "reason", "callType"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNCallPermissionReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "callType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callType"))
+			data, err := ec.unmarshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallType = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputRuleOrder(ctx context.Context, obj any) (ent.RuleOrder, error) {
 	var it ent.RuleOrder
 	if obj == nil {
@@ -25891,6 +27373,50 @@ func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputStartCallInput(ctx context.Context, obj any) (call.StartCallInput, error) {
+	var it call.StartCallInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "customerId", "kind"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
 		}
 	}
 	return it, nil
@@ -28435,6 +29961,178 @@ func (ec *executionContext) _CallPermission(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var callSettingsImplementors = []string{"CallSettings"}
+
+func (ec *executionContext) _CallSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.CallSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallSettings")
+		case "channel":
+			out.Values[i] = ec._CallSettings_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enabled":
+			out.Values[i] = ec._CallSettings_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timezone":
+			out.Values[i] = ec._CallSettings_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windows":
+			out.Values[i] = ec._CallSettings_windows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closedDates":
+			out.Values[i] = ec._CallSettings_closedDates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outOfHoursReply":
+			out.Values[i] = ec._CallSettings_outOfHoursReply(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "busyReply":
+			out.Values[i] = ec._CallSettings_busyReply(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callTicketImplementors = []string{"CallTicket"}
+
+func (ec *executionContext) _CallTicket(ctx context.Context, sel ast.SelectionSet, obj *call.Ticket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callTicketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallTicket")
+		case "call":
+			out.Values[i] = ec._CallTicket_call(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "link":
+			out.Values[i] = ec._CallTicket_link(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "qrCode":
+			out.Values[i] = ec._CallTicket_qrCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._CallTicket_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callWindowImplementors = []string{"CallWindow"}
+
+func (ec *executionContext) _CallWindow(ctx context.Context, sel ast.SelectionSet, obj *schematype.CallWindow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callWindowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallWindow")
+		case "weekdays":
+			out.Values[i] = ec._CallWindow_weekdays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._CallWindow_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._CallWindow_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var channelImplementors = []string{"Channel", "Node"}
 
 func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, obj *ent.Channel) graphql.Marshaler {
@@ -30249,6 +31947,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateCallSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCallSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addCallOperator":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addCallOperator(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeCallOperator":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeCallOperator(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestCallPermission":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestCallPermission(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30711,6 +32444,69 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "callSettings":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_callSettings(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "callOperators":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_callOperators(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "callPermission":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_callPermission(ctx, field)
 				return res
 			}
 
@@ -31640,6 +33436,11 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAddCallOperatorInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐAddOperatorInput(ctx context.Context, v any) (call.AddOperatorInput, error) {
+	res, err := ec.unmarshalInputAddCallOperatorInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNApiKey2githubᚗcomᚋdakenhᚋdakenhᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v ent.APIKey) graphql.Marshaler {
 	return ec._ApiKey(ctx, sel, &v)
 }
@@ -31823,13 +33624,23 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) unmarshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, v any) (call.Direction, error) {
-	var res call.Direction
+func (ec *executionContext) marshalNCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx context.Context, sel ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Call(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, v any) (call1.Direction, error) {
+	var res call1.Direction
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, sel ast.SelectionSet, v call.Direction) graphql.Marshaler {
+func (ec *executionContext) marshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, sel ast.SelectionSet, v call1.Direction) graphql.Marshaler {
 	return v
 }
 
@@ -31847,14 +33658,44 @@ func (ec *executionContext) marshalNCallEvent2ᚖgithubᚗcomᚋdakenhᚋdakenh�
 	return ec._CallEvent(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, v any) (call.Kind, error) {
-	var res call.Kind
+func (ec *executionContext) unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, v any) (call1.Kind, error) {
+	var res call1.Kind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, sel ast.SelectionSet, v call.Kind) graphql.Marshaler {
+func (ec *executionContext) marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, sel ast.SelectionSet, v call1.Kind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNCallOperator2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx context.Context, sel ast.SelectionSet, v ent.CallOperator) graphql.Marshaler {
+	return ec._CallOperator(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallOperator2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.CallOperator) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallOperator2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCallOperator2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx context.Context, sel ast.SelectionSet, v *ent.CallOperator) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallOperator(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCallOperatorOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorOrderField(ctx context.Context, v any) (*ent.CallOperatorOrderField, error) {
@@ -31904,6 +33745,20 @@ func (ec *executionContext) marshalNCallOrderField2ᚖgithubᚗcomᚋdakenhᚋda
 	return v
 }
 
+func (ec *executionContext) marshalNCallPermission2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx context.Context, sel ast.SelectionSet, v ent.CallPermission) graphql.Marshaler {
+	return ec._CallPermission(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx context.Context, sel ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallPermission(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCallPermissionOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionOrderField(ctx context.Context, v any) (*ent.CallPermissionOrderField, error) {
 	var res = new(ent.CallPermissionOrderField)
 	err := res.UnmarshalGQL(v)
@@ -31945,24 +33800,57 @@ func (ec *executionContext) unmarshalNCallPermissionWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, v any) (call.Result, error) {
-	var res call.Result
+func (ec *executionContext) unmarshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, v any) (call1.Result, error) {
+	var res call1.Result
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, sel ast.SelectionSet, v call.Result) graphql.Marshaler {
+func (ec *executionContext) marshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, sel ast.SelectionSet, v call1.Result) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, v any) (call.Status, error) {
-	var res call.Status
+func (ec *executionContext) marshalNCallSettings2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCallSettings(ctx context.Context, sel ast.SelectionSet, v ent.CallSettings) graphql.Marshaler {
+	return ec._CallSettings(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallSettings(ctx context.Context, sel ast.SelectionSet, v *ent.CallSettings) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallSettingsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐSettingsInput(ctx context.Context, v any) (call.SettingsInput, error) {
+	res, err := ec.unmarshalInputCallSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, v any) (call1.Status, error) {
+	var res call1.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, sel ast.SelectionSet, v call.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, sel ast.SelectionSet, v call1.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNCallTicket2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐTicket(ctx context.Context, sel ast.SelectionSet, v call.Ticket) graphql.Marshaler {
+	return ec._CallTicket(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallTicket2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐTicket(ctx context.Context, sel ast.SelectionSet, v *call.Ticket) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallTicket(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx context.Context, v any) (callpermission.CallType, error) {
@@ -31978,6 +33866,31 @@ func (ec *executionContext) marshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋen
 func (ec *executionContext) unmarshalNCallWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallWhereInput(ctx context.Context, v any) (*ent.CallWhereInput, error) {
 	res, err := ec.unmarshalInputCallWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallWindow2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindow(ctx context.Context, sel ast.SelectionSet, v schematype.CallWindow) graphql.Marshaler {
+	return ec._CallWindow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallWindow2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindowᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.CallWindow) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallWindow2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCallWindowInput2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindow(ctx context.Context, v any) (schematype.CallWindow, error) {
+	res, err := ec.unmarshalInputCallWindowInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNChannel2githubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx context.Context, sel ast.SelectionSet, v ent.Channel) graphql.Marshaler {
@@ -32789,6 +34702,11 @@ func (ec *executionContext) marshalNPresence2githubᚗcomᚋdakenhᚋdakenhᚋen
 	return v
 }
 
+func (ec *executionContext) unmarshalNRequestCallPermissionInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐPermissionRequest(ctx context.Context, v any) (call.PermissionRequest, error) {
+	res, err := ec.unmarshalInputRequestCallPermissionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋviewerᚐRole(ctx context.Context, v any) (viewer.Role, error) {
 	var res viewer.Role
 	err := res.UnmarshalGQL(v)
@@ -32865,6 +34783,11 @@ func (ec *executionContext) marshalNSenderType2githubᚗcomᚋdakenhᚋdakenhᚋ
 
 func (ec *executionContext) unmarshalNSignUpInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐSignUpInput(ctx context.Context, v any) (model.SignUpInput, error) {
 	res, err := ec.unmarshalInputSignUpInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNStartCallInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐStartCallInput(ctx context.Context, v any) (call.StartCallInput, error) {
+	res, err := ec.unmarshalInputStartCallInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -33106,6 +35029,47 @@ func (ec *executionContext) marshalNUserOrderField2ᚖgithubᚗcomᚋdakenhᚋda
 func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUserWhereInput(ctx context.Context, v any) (*ent.UserWhereInput, error) {
 	res, err := ec.unmarshalInputUserWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekday(ctx context.Context, v any) (schematype.Weekday, error) {
+	var res schematype.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekday(ctx context.Context, sel ast.SelectionSet, v schematype.Weekday) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekdayᚄ(ctx context.Context, v any) ([]schematype.Weekday, error) {
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.Weekday) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -33491,14 +35455,14 @@ func (ec *executionContext) marshalOCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋent
 	return ec._Call(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirectionᚄ(ctx context.Context, v any) ([]call.Direction, error) {
+func (ec *executionContext) unmarshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirectionᚄ(ctx context.Context, v any) ([]call1.Direction, error) {
 	if v == nil {
 		return nil, nil
 	}
 	var vSlice []any
 	vSlice = graphql.CoerceList(v)
 	var err error
-	res := make([]call.Direction, len(vSlice))
+	res := make([]call1.Direction, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx, vSlice[i])
@@ -33509,7 +35473,7 @@ func (ec *executionContext) unmarshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋd
 	return res, nil
 }
 
-func (ec *executionContext) marshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirectionᚄ(ctx context.Context, sel ast.SelectionSet, v []call.Direction) graphql.Marshaler {
+func (ec *executionContext) marshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirectionᚄ(ctx context.Context, sel ast.SelectionSet, v []call1.Direction) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -33528,16 +35492,16 @@ func (ec *executionContext) marshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdak
 	return ret
 }
 
-func (ec *executionContext) unmarshalOCallDirection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, v any) (*call.Direction, error) {
+func (ec *executionContext) unmarshalOCallDirection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, v any) (*call1.Direction, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(call.Direction)
+	var res = new(call1.Direction)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCallDirection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, sel ast.SelectionSet, v *call.Direction) graphql.Marshaler {
+func (ec *executionContext) marshalOCallDirection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, sel ast.SelectionSet, v *call1.Direction) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -33564,14 +35528,14 @@ func (ec *executionContext) marshalOCallEdge2ᚖgithubᚗcomᚋdakenhᚋdakenh�
 	return ec._CallEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKindᚄ(ctx context.Context, v any) ([]call.Kind, error) {
+func (ec *executionContext) unmarshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKindᚄ(ctx context.Context, v any) ([]call1.Kind, error) {
 	if v == nil {
 		return nil, nil
 	}
 	var vSlice []any
 	vSlice = graphql.CoerceList(v)
 	var err error
-	res := make([]call.Kind, len(vSlice))
+	res := make([]call1.Kind, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, vSlice[i])
@@ -33582,7 +35546,7 @@ func (ec *executionContext) unmarshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenh
 	return res, nil
 }
 
-func (ec *executionContext) marshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []call.Kind) graphql.Marshaler {
+func (ec *executionContext) marshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []call1.Kind) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -33601,16 +35565,16 @@ func (ec *executionContext) marshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenh�
 	return ret
 }
 
-func (ec *executionContext) unmarshalOCallKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, v any) (*call.Kind, error) {
+func (ec *executionContext) unmarshalOCallKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, v any) (*call1.Kind, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(call.Kind)
+	var res = new(call1.Kind)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCallKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, sel ast.SelectionSet, v *call.Kind) graphql.Marshaler {
+func (ec *executionContext) marshalOCallKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, sel ast.SelectionSet, v *call1.Kind) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -33694,6 +35658,13 @@ func (ec *executionContext) unmarshalOCallOperatorWhereInput2ᚖgithubᚗcomᚋd
 	}
 	res, err := ec.unmarshalInputCallOperatorWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx context.Context, sel ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CallPermission(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCallPermissionReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReasonᚄ(ctx context.Context, v any) ([]callpermission.Reason, error) {
@@ -33828,14 +35799,14 @@ func (ec *executionContext) unmarshalOCallPermissionWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResultᚄ(ctx context.Context, v any) ([]call.Result, error) {
+func (ec *executionContext) unmarshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResultᚄ(ctx context.Context, v any) ([]call1.Result, error) {
 	if v == nil {
 		return nil, nil
 	}
 	var vSlice []any
 	vSlice = graphql.CoerceList(v)
 	var err error
-	res := make([]call.Result, len(vSlice))
+	res := make([]call1.Result, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, vSlice[i])
@@ -33846,7 +35817,7 @@ func (ec *executionContext) unmarshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdake
 	return res, nil
 }
 
-func (ec *executionContext) marshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResultᚄ(ctx context.Context, sel ast.SelectionSet, v []call.Result) graphql.Marshaler {
+func (ec *executionContext) marshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResultᚄ(ctx context.Context, sel ast.SelectionSet, v []call1.Result) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -33865,30 +35836,30 @@ func (ec *executionContext) marshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenh
 	return ret
 }
 
-func (ec *executionContext) unmarshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, v any) (*call.Result, error) {
+func (ec *executionContext) unmarshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, v any) (*call1.Result, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(call.Result)
+	var res = new(call1.Result)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, sel ast.SelectionSet, v *call.Result) graphql.Marshaler {
+func (ec *executionContext) marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, sel ast.SelectionSet, v *call1.Result) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return v
 }
 
-func (ec *executionContext) unmarshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx context.Context, v any) ([]call.Status, error) {
+func (ec *executionContext) unmarshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx context.Context, v any) ([]call1.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
 	var vSlice []any
 	vSlice = graphql.CoerceList(v)
 	var err error
-	res := make([]call.Status, len(vSlice))
+	res := make([]call1.Status, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, vSlice[i])
@@ -33899,7 +35870,7 @@ func (ec *executionContext) unmarshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdake
 	return res, nil
 }
 
-func (ec *executionContext) marshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []call.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []call1.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -33918,16 +35889,16 @@ func (ec *executionContext) marshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenh
 	return ret
 }
 
-func (ec *executionContext) unmarshalOCallStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, v any) (*call.Status, error) {
+func (ec *executionContext) unmarshalOCallStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, v any) (*call1.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(call.Status)
+	var res = new(call1.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCallStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, sel ast.SelectionSet, v *call.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOCallStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, sel ast.SelectionSet, v *call1.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -34011,6 +35982,24 @@ func (ec *executionContext) unmarshalOCallWhereInput2ᚖgithubᚗcomᚋdakenhᚋ
 	}
 	res, err := ec.unmarshalInputCallWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCallWindowInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindowᚄ(ctx context.Context, v any) ([]schematype.CallWindow, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.CallWindow, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallWindowInput2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindow(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOChannel2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Channel) graphql.Marshaler {
