@@ -406,11 +406,6 @@ func (_q *CallQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, call.FieldResult)
 				fieldSeen[call.FieldResult] = struct{}{}
 			}
-		case "providerCallID":
-			if _, ok := fieldSeen[call.FieldProviderCallID]; !ok {
-				selectedFields = append(selectedFields, call.FieldProviderCallID)
-				fieldSeen[call.FieldProviderCallID] = struct{}{}
-			}
 		case "startedAt":
 			if _, ok := fieldSeen[call.FieldStartedAt]; !ok {
 				selectedFields = append(selectedFields, call.FieldStartedAt)
@@ -430,11 +425,6 @@ func (_q *CallQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[call.FieldDurationSeconds]; !ok {
 				selectedFields = append(selectedFields, call.FieldDurationSeconds)
 				fieldSeen[call.FieldDurationSeconds] = struct{}{}
-			}
-		case "recordingURL":
-			if _, ok := fieldSeen[call.FieldRecordingURL]; !ok {
-				selectedFields = append(selectedFields, call.FieldRecordingURL)
-				fieldSeen[call.FieldRecordingURL] = struct{}{}
 			}
 		case "id":
 		case "__typename":

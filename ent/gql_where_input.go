@@ -534,23 +534,6 @@ type CallWhereInput struct {
 	ResultIsNil  bool          `json:"resultIsNil,omitempty"`
 	ResultNotNil bool          `json:"resultNotNil,omitempty"`
 
-	// "provider_call_id" field predicates.
-	ProviderCallID             *string  `json:"providerCallID,omitempty"`
-	ProviderCallIDNEQ          *string  `json:"providerCallIDNEQ,omitempty"`
-	ProviderCallIDIn           []string `json:"providerCallIDIn,omitempty"`
-	ProviderCallIDNotIn        []string `json:"providerCallIDNotIn,omitempty"`
-	ProviderCallIDGT           *string  `json:"providerCallIDGT,omitempty"`
-	ProviderCallIDGTE          *string  `json:"providerCallIDGTE,omitempty"`
-	ProviderCallIDLT           *string  `json:"providerCallIDLT,omitempty"`
-	ProviderCallIDLTE          *string  `json:"providerCallIDLTE,omitempty"`
-	ProviderCallIDContains     *string  `json:"providerCallIDContains,omitempty"`
-	ProviderCallIDHasPrefix    *string  `json:"providerCallIDHasPrefix,omitempty"`
-	ProviderCallIDHasSuffix    *string  `json:"providerCallIDHasSuffix,omitempty"`
-	ProviderCallIDIsNil        bool     `json:"providerCallIDIsNil,omitempty"`
-	ProviderCallIDNotNil       bool     `json:"providerCallIDNotNil,omitempty"`
-	ProviderCallIDEqualFold    *string  `json:"providerCallIDEqualFold,omitempty"`
-	ProviderCallIDContainsFold *string  `json:"providerCallIDContainsFold,omitempty"`
-
 	// "started_at" field predicates.
 	StartedAt      *time.Time  `json:"startedAt,omitempty"`
 	StartedAtNEQ   *time.Time  `json:"startedAtNEQ,omitempty"`
@@ -596,23 +579,6 @@ type CallWhereInput struct {
 	DurationSecondsLTE    *int  `json:"durationSecondsLTE,omitempty"`
 	DurationSecondsIsNil  bool  `json:"durationSecondsIsNil,omitempty"`
 	DurationSecondsNotNil bool  `json:"durationSecondsNotNil,omitempty"`
-
-	// "recording_url" field predicates.
-	RecordingURL             *string  `json:"recordingURL,omitempty"`
-	RecordingURLNEQ          *string  `json:"recordingURLNEQ,omitempty"`
-	RecordingURLIn           []string `json:"recordingURLIn,omitempty"`
-	RecordingURLNotIn        []string `json:"recordingURLNotIn,omitempty"`
-	RecordingURLGT           *string  `json:"recordingURLGT,omitempty"`
-	RecordingURLGTE          *string  `json:"recordingURLGTE,omitempty"`
-	RecordingURLLT           *string  `json:"recordingURLLT,omitempty"`
-	RecordingURLLTE          *string  `json:"recordingURLLTE,omitempty"`
-	RecordingURLContains     *string  `json:"recordingURLContains,omitempty"`
-	RecordingURLHasPrefix    *string  `json:"recordingURLHasPrefix,omitempty"`
-	RecordingURLHasSuffix    *string  `json:"recordingURLHasSuffix,omitempty"`
-	RecordingURLIsNil        bool     `json:"recordingURLIsNil,omitempty"`
-	RecordingURLNotNil       bool     `json:"recordingURLNotNil,omitempty"`
-	RecordingURLEqualFold    *string  `json:"recordingURLEqualFold,omitempty"`
-	RecordingURLContainsFold *string  `json:"recordingURLContainsFold,omitempty"`
 
 	// "channel" edge predicates.
 	HasChannel     *bool                `json:"hasChannel,omitempty"`
@@ -824,51 +790,6 @@ func (i *CallWhereInput) P() (predicate.Call, error) {
 	if i.ResultNotNil {
 		predicates = append(predicates, call.ResultNotNil())
 	}
-	if i.ProviderCallID != nil {
-		predicates = append(predicates, call.ProviderCallIDEQ(*i.ProviderCallID))
-	}
-	if i.ProviderCallIDNEQ != nil {
-		predicates = append(predicates, call.ProviderCallIDNEQ(*i.ProviderCallIDNEQ))
-	}
-	if len(i.ProviderCallIDIn) > 0 {
-		predicates = append(predicates, call.ProviderCallIDIn(i.ProviderCallIDIn...))
-	}
-	if len(i.ProviderCallIDNotIn) > 0 {
-		predicates = append(predicates, call.ProviderCallIDNotIn(i.ProviderCallIDNotIn...))
-	}
-	if i.ProviderCallIDGT != nil {
-		predicates = append(predicates, call.ProviderCallIDGT(*i.ProviderCallIDGT))
-	}
-	if i.ProviderCallIDGTE != nil {
-		predicates = append(predicates, call.ProviderCallIDGTE(*i.ProviderCallIDGTE))
-	}
-	if i.ProviderCallIDLT != nil {
-		predicates = append(predicates, call.ProviderCallIDLT(*i.ProviderCallIDLT))
-	}
-	if i.ProviderCallIDLTE != nil {
-		predicates = append(predicates, call.ProviderCallIDLTE(*i.ProviderCallIDLTE))
-	}
-	if i.ProviderCallIDContains != nil {
-		predicates = append(predicates, call.ProviderCallIDContains(*i.ProviderCallIDContains))
-	}
-	if i.ProviderCallIDHasPrefix != nil {
-		predicates = append(predicates, call.ProviderCallIDHasPrefix(*i.ProviderCallIDHasPrefix))
-	}
-	if i.ProviderCallIDHasSuffix != nil {
-		predicates = append(predicates, call.ProviderCallIDHasSuffix(*i.ProviderCallIDHasSuffix))
-	}
-	if i.ProviderCallIDIsNil {
-		predicates = append(predicates, call.ProviderCallIDIsNil())
-	}
-	if i.ProviderCallIDNotNil {
-		predicates = append(predicates, call.ProviderCallIDNotNil())
-	}
-	if i.ProviderCallIDEqualFold != nil {
-		predicates = append(predicates, call.ProviderCallIDEqualFold(*i.ProviderCallIDEqualFold))
-	}
-	if i.ProviderCallIDContainsFold != nil {
-		predicates = append(predicates, call.ProviderCallIDContainsFold(*i.ProviderCallIDContainsFold))
-	}
 	if i.StartedAt != nil {
 		predicates = append(predicates, call.StartedAtEQ(*i.StartedAt))
 	}
@@ -982,51 +903,6 @@ func (i *CallWhereInput) P() (predicate.Call, error) {
 	}
 	if i.DurationSecondsNotNil {
 		predicates = append(predicates, call.DurationSecondsNotNil())
-	}
-	if i.RecordingURL != nil {
-		predicates = append(predicates, call.RecordingURLEQ(*i.RecordingURL))
-	}
-	if i.RecordingURLNEQ != nil {
-		predicates = append(predicates, call.RecordingURLNEQ(*i.RecordingURLNEQ))
-	}
-	if len(i.RecordingURLIn) > 0 {
-		predicates = append(predicates, call.RecordingURLIn(i.RecordingURLIn...))
-	}
-	if len(i.RecordingURLNotIn) > 0 {
-		predicates = append(predicates, call.RecordingURLNotIn(i.RecordingURLNotIn...))
-	}
-	if i.RecordingURLGT != nil {
-		predicates = append(predicates, call.RecordingURLGT(*i.RecordingURLGT))
-	}
-	if i.RecordingURLGTE != nil {
-		predicates = append(predicates, call.RecordingURLGTE(*i.RecordingURLGTE))
-	}
-	if i.RecordingURLLT != nil {
-		predicates = append(predicates, call.RecordingURLLT(*i.RecordingURLLT))
-	}
-	if i.RecordingURLLTE != nil {
-		predicates = append(predicates, call.RecordingURLLTE(*i.RecordingURLLTE))
-	}
-	if i.RecordingURLContains != nil {
-		predicates = append(predicates, call.RecordingURLContains(*i.RecordingURLContains))
-	}
-	if i.RecordingURLHasPrefix != nil {
-		predicates = append(predicates, call.RecordingURLHasPrefix(*i.RecordingURLHasPrefix))
-	}
-	if i.RecordingURLHasSuffix != nil {
-		predicates = append(predicates, call.RecordingURLHasSuffix(*i.RecordingURLHasSuffix))
-	}
-	if i.RecordingURLIsNil {
-		predicates = append(predicates, call.RecordingURLIsNil())
-	}
-	if i.RecordingURLNotNil {
-		predicates = append(predicates, call.RecordingURLNotNil())
-	}
-	if i.RecordingURLEqualFold != nil {
-		predicates = append(predicates, call.RecordingURLEqualFold(*i.RecordingURLEqualFold))
-	}
-	if i.RecordingURLContainsFold != nil {
-		predicates = append(predicates, call.RecordingURLContainsFold(*i.RecordingURLContainsFold))
 	}
 
 	if i.HasChannel != nil {

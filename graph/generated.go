@@ -1061,13 +1061,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Call.Operator(childComplexity), true
-	case "Call.providerCallID":
+	case "Call.providerCallId":
 		if e.ComplexityRoot.Call.ProviderCallID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Call.ProviderCallID(childComplexity), true
-	case "Call.recordingURL":
+	case "Call.recordingUrl":
 		if e.ComplexityRoot.Call.RecordingURL == nil {
 			break
 		}
@@ -4021,8 +4021,12 @@ type CallWindow @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.
   end: String!
 }
 
-input CallWindowInput @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.CallWindow") {
-  weekdays: [Weekday!]!
+"""
+A call window to save. Weekdays are the names of Weekday as strings
+("MON"), so an unknown one is BAD_USER_INPUT naming it, like a bad time.
+"""
+input CallWindowInput @goModel(model: "github.com/dakenh/dakenh/internal/call.WindowInput") {
+  weekdays: [String!]!
   start: String!
   end: String!
 }
@@ -4124,6 +4128,13 @@ extend type Mutation {
   NO_ZALO_USER (the customer never wrote to the OA), PROVIDER_REFUSED.
   """
   startCall(input: StartCallInput!): CallTicket!
+}
+
+extend type Call {
+  "Zalo's call_id, once Zalo reported the call."
+  providerCallId: String
+  "Where the call's recording can be played, when Zalo gave one."
+  recordingUrl: String
 }
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
@@ -4280,8 +4291,6 @@ func (ec *executionContext) childFields_Call(ctx context.Context, field graphql.
 		return ec.fieldContext_Call_status(ctx, field)
 	case "result":
 		return ec.fieldContext_Call_result(ctx, field)
-	case "providerCallID":
-		return ec.fieldContext_Call_providerCallID(ctx, field)
 	case "startedAt":
 		return ec.fieldContext_Call_startedAt(ctx, field)
 	case "answeredAt":
@@ -4290,14 +4299,16 @@ func (ec *executionContext) childFields_Call(ctx context.Context, field graphql.
 		return ec.fieldContext_Call_endedAt(ctx, field)
 	case "durationSeconds":
 		return ec.fieldContext_Call_durationSeconds(ctx, field)
-	case "recordingURL":
-		return ec.fieldContext_Call_recordingURL(ctx, field)
 	case "channel":
 		return ec.fieldContext_Call_channel(ctx, field)
 	case "customer":
 		return ec.fieldContext_Call_customer(ctx, field)
 	case "operator":
 		return ec.fieldContext_Call_operator(ctx, field)
+	case "providerCallId":
+		return ec.fieldContext_Call_providerCallId(ctx, field)
+	case "recordingUrl":
+		return ec.fieldContext_Call_recordingUrl(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Call", field.Name)
 }
@@ -8081,29 +8092,6 @@ func (ec *executionContext) fieldContext_Call_result(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallResult does not have child fields"))
 }
 
-func (ec *executionContext) _Call_providerCallID(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Call_providerCallID(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ProviderCallID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Call_providerCallID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
 func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8194,29 +8182,6 @@ func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Call_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
-func (ec *executionContext) _Call_recordingURL(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Call_recordingURL(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.RecordingURL, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Call_recordingURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Call_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
@@ -8313,6 +8278,52 @@ func (ec *executionContext) fieldContext_Call_operator(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Call_providerCallId(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_providerCallId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProviderCallID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_providerCallId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_recordingUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordingURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_recordingUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _CallConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
@@ -20442,7 +20453,7 @@ func (ec *executionContext) unmarshalInputCallSettingsInput(ctx context.Context,
 			it.Timezone = data
 		case "windows":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("windows"))
-			data, err := ec.unmarshalOCallWindowInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindowᚄ(ctx, v)
+			data, err := ec.unmarshalOCallWindowInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐWindowInputᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -20484,7 +20495,7 @@ func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "direction", "directionNEQ", "directionIn", "directionNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "result", "resultNEQ", "resultIn", "resultNotIn", "resultIsNil", "resultNotNil", "providerCallID", "providerCallIDNEQ", "providerCallIDIn", "providerCallIDNotIn", "providerCallIDGT", "providerCallIDGTE", "providerCallIDLT", "providerCallIDLTE", "providerCallIDContains", "providerCallIDHasPrefix", "providerCallIDHasSuffix", "providerCallIDIsNil", "providerCallIDNotNil", "providerCallIDEqualFold", "providerCallIDContainsFold", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "answeredAt", "answeredAtNEQ", "answeredAtIn", "answeredAtNotIn", "answeredAtGT", "answeredAtGTE", "answeredAtLT", "answeredAtLTE", "answeredAtIsNil", "answeredAtNotNil", "endedAt", "endedAtNEQ", "endedAtIn", "endedAtNotIn", "endedAtGT", "endedAtGTE", "endedAtLT", "endedAtLTE", "endedAtIsNil", "endedAtNotNil", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "durationSecondsIsNil", "durationSecondsNotNil", "recordingURL", "recordingURLNEQ", "recordingURLIn", "recordingURLNotIn", "recordingURLGT", "recordingURLGTE", "recordingURLLT", "recordingURLLTE", "recordingURLContains", "recordingURLHasPrefix", "recordingURLHasSuffix", "recordingURLIsNil", "recordingURLNotNil", "recordingURLEqualFold", "recordingURLContainsFold", "hasChannel", "hasChannelWith", "hasCustomer", "hasCustomerWith", "hasOperator", "hasOperatorWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "direction", "directionNEQ", "directionIn", "directionNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "result", "resultNEQ", "resultIn", "resultNotIn", "resultIsNil", "resultNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "answeredAt", "answeredAtNEQ", "answeredAtIn", "answeredAtNotIn", "answeredAtGT", "answeredAtGTE", "answeredAtLT", "answeredAtLTE", "answeredAtIsNil", "answeredAtNotNil", "endedAt", "endedAtNEQ", "endedAtIn", "endedAtNotIn", "endedAtGT", "endedAtGTE", "endedAtLT", "endedAtLTE", "endedAtIsNil", "endedAtNotNil", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "durationSecondsIsNil", "durationSecondsNotNil", "hasChannel", "hasChannelWith", "hasCustomer", "hasCustomerWith", "hasOperator", "hasOperatorWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20806,111 +20817,6 @@ func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.ResultNotNil = data
-		case "providerCallID":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallID"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallID = data
-		case "providerCallIDNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDNEQ = data
-		case "providerCallIDIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDIn = data
-		case "providerCallIDNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDNotIn = data
-		case "providerCallIDGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDGT = data
-		case "providerCallIDGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDGTE = data
-		case "providerCallIDLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDLT = data
-		case "providerCallIDLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDLTE = data
-		case "providerCallIDContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDContains = data
-		case "providerCallIDHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDHasPrefix = data
-		case "providerCallIDHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDHasSuffix = data
-		case "providerCallIDIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDIsNil = data
-		case "providerCallIDNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDNotNil = data
-		case "providerCallIDEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDEqualFold = data
-		case "providerCallIDContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerCallIDContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderCallIDContainsFold = data
 		case "startedAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -21177,111 +21083,6 @@ func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.DurationSecondsNotNil = data
-		case "recordingURL":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURL"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURL = data
-		case "recordingURLNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLNEQ = data
-		case "recordingURLIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLIn = data
-		case "recordingURLNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLNotIn = data
-		case "recordingURLGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLGT = data
-		case "recordingURLGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLGTE = data
-		case "recordingURLLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLLT = data
-		case "recordingURLLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLLTE = data
-		case "recordingURLContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLContains = data
-		case "recordingURLHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLHasPrefix = data
-		case "recordingURLHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLHasSuffix = data
-		case "recordingURLIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLIsNil = data
-		case "recordingURLNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLNotNil = data
-		case "recordingURLEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLEqualFold = data
-		case "recordingURLContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recordingURLContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.RecordingURLContainsFold = data
 		case "hasChannel":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -21329,8 +21130,8 @@ func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, ob
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputCallWindowInput(ctx context.Context, obj any) (schematype.CallWindow, error) {
-	var it schematype.CallWindow
+func (ec *executionContext) unmarshalInputCallWindowInput(ctx context.Context, obj any) (call.WindowInput, error) {
+	var it call.WindowInput
 	if obj == nil {
 		return it, nil
 	}
@@ -21349,7 +21150,7 @@ func (ec *executionContext) unmarshalInputCallWindowInput(ctx context.Context, o
 		switch k {
 		case "weekdays":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekdays"))
-			data, err := ec.unmarshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekdayᚄ(ctx, v)
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -29627,8 +29428,6 @@ func (ec *executionContext) _Call(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "result":
 			out.Values[i] = ec._Call_result(ctx, field, obj)
-		case "providerCallID":
-			out.Values[i] = ec._Call_providerCallID(ctx, field, obj)
 		case "startedAt":
 			out.Values[i] = ec._Call_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -29640,8 +29439,6 @@ func (ec *executionContext) _Call(ctx context.Context, sel ast.SelectionSet, obj
 			out.Values[i] = ec._Call_endedAt(ctx, field, obj)
 		case "durationSeconds":
 			out.Values[i] = ec._Call_durationSeconds(ctx, field, obj)
-		case "recordingURL":
-			out.Values[i] = ec._Call_recordingURL(ctx, field, obj)
 		case "channel":
 			out.Values[i] = ec._Call_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -29654,6 +29451,10 @@ func (ec *executionContext) _Call(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "operator":
 			out.Values[i] = ec._Call_operator(ctx, field, obj)
+		case "providerCallId":
+			out.Values[i] = ec._Call_providerCallId(ctx, field, obj)
+		case "recordingUrl":
+			out.Values[i] = ec._Call_recordingUrl(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -33888,7 +33689,7 @@ func (ec *executionContext) marshalNCallWindow2ᚕgithubᚗcomᚋdakenhᚋdakenh
 	return ret
 }
 
-func (ec *executionContext) unmarshalNCallWindowInput2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindow(ctx context.Context, v any) (schematype.CallWindow, error) {
+func (ec *executionContext) unmarshalNCallWindowInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐWindowInput(ctx context.Context, v any) (call.WindowInput, error) {
 	res, err := ec.unmarshalInputCallWindowInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -35984,17 +35785,17 @@ func (ec *executionContext) unmarshalOCallWhereInput2ᚖgithubᚗcomᚋdakenhᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOCallWindowInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindowᚄ(ctx context.Context, v any) ([]schematype.CallWindow, error) {
+func (ec *executionContext) unmarshalOCallWindowInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐWindowInputᚄ(ctx context.Context, v any) ([]call.WindowInput, error) {
 	if v == nil {
 		return nil, nil
 	}
 	var vSlice []any
 	vSlice = graphql.CoerceList(v)
 	var err error
-	res := make([]schematype.CallWindow, len(vSlice))
+	res := make([]call.WindowInput, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNCallWindowInput2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindow(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNCallWindowInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐWindowInput(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}

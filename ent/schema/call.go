@@ -47,14 +47,17 @@ func (Call) Fields() []ent.Field {
 			Optional().Nillable().
 			Annotations(entgql.Type("CallResult")),
 		// provider_call_id is Zalo's call_id; providers retry webhooks, so
-		// it is unique per channel.
-		field.String("provider_call_id").Optional().Nillable().MaxLen(200),
+		// it is unique per channel. schema.graphqls exposes it as
+		// providerCallId, as it does recordingUrl.
+		field.String("provider_call_id").Optional().Nillable().MaxLen(200).
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)),
 		field.Time("started_at").
 			Annotations(entgql.OrderField("STARTED_AT")),
 		field.Time("answered_at").Optional().Nillable(),
 		field.Time("ended_at").Optional().Nillable(),
 		field.Int("duration_seconds").Optional().Nillable().NonNegative(),
-		field.String("recording_url").Optional().Nillable().MaxLen(2048),
+		field.String("recording_url").Optional().Nillable().MaxLen(2048).
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)),
 		// The ticket of an outbound call: the provider's call link and QR
 		// code, valid until ticket_expires_at; an unused ticket ends the
 		// call CANCELLED then.

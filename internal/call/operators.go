@@ -93,7 +93,8 @@ func (s *Service) AddOperator(ctx context.Context, in AddOperatorInput) (*ent.Ca
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	// Its edges load outside the finished transaction.
+	return out.Unwrap(), nil
 }
 
 // RemoveOperator removes an operator from their OA. Admins only.

@@ -134,7 +134,7 @@ func (s *Service) RequestPermission(ctx context.Context, in PermissionRequest) (
 	if err != nil {
 		return nil, s.providerError(ctx, ch, "the call permission request", err)
 	}
-	return out, nil
+	return out.Unwrap(), nil
 }
 
 // Permission returns the customer's latest call permission on the OA, or

@@ -19,10 +19,26 @@ import (
 type SettingsInput struct {
 	Enabled         *bool
 	Timezone        *string
-	Windows         []schematype.CallWindow
+	Windows         []WindowInput
 	ClosedDates     []string
 	OutOfHoursReply *string
 	BusyReply       *string
+}
+
+// WindowInput is a call window as typed (CallWindowInput): weekdays by
+// name, checked with the rest of the settings.
+type WindowInput struct {
+	Weekdays   []string
+	Start, End string
+}
+
+// window converts w; Parse checks the weekdays' names.
+func (w WindowInput) window() schematype.CallWindow {
+	days := make([]schematype.Weekday, len(w.Weekdays))
+	for i, d := range w.Weekdays {
+		days[i] = schematype.Weekday(strings.ToUpper(strings.TrimSpace(d)))
+	}
+	return schematype.CallWindow{Weekdays: days, Start: strings.TrimSpace(w.Start), End: strings.TrimSpace(w.End)}
 }
 
 // Settings returns the OA's call settings, or the defaults (calls off, no
@@ -98,7 +114,10 @@ func (s *Service) UpdateSettings(ctx context.Context, channelID gid.ID, in Setti
 			next.Timezone = strings.TrimSpace(*in.Timezone)
 		}
 		if in.Windows != nil {
-			next.Windows = in.Windows
+			next.Windows = make([]schematype.CallWindow, len(in.Windows))
+			for i, w := range in.Windows {
+				next.Windows[i] = w.window()
+			}
 		}
 		if in.ClosedDates != nil {
 			next.ClosedDates = in.ClosedDates
@@ -146,7 +165,7 @@ func (s *Service) UpdateSettings(ctx context.Context, channelID gid.ID, in Setti
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return out.Unwrap(), nil
 }
 
 // Hours returns the parsed windows of settings, for deciding whether an

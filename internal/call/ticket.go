@@ -152,6 +152,7 @@ func (s *Service) StartCall(ctx context.Context, in StartCallInput) (*Ticket, er
 	if err != nil {
 		return nil, err
 	}
+	t.Call = t.Call.Unwrap()
 	return t, nil
 }
 
@@ -185,9 +186,15 @@ func (s *Service) usablePermission(ctx context.Context, ch *ent.Channel, cust *e
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
-	if last != nil && (last.Status == callpermission.StatusEXPIRED || last.Status == callpermission.StatusGRANTED) && last.ExpiresAt != nil {
+	ended := last != nil && last.ExpiresAt != nil &&
+		(last.Status == callpermission.StatusEXPIRED || last.Status == callpermission.StatusGRANTED && !last.ExpiresAt.After(now))
+	if ended {
 		return nil, apierr.Precondition(ReasonCallPermissionExpired,
 			"%s's permission for calls ended at %s; ask them again", cust.Name, last.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if last != nil && last.Status == callpermission.StatusGRANTED {
+		return nil, apierr.Precondition(ReasonNoCallPermission,
+			"%s allowed %s calls only; request their permission for %s calls", cust.Name, last.CallType, kind)
 	}
 	return nil, apierr.Precondition(ReasonNoCallPermission,
 		"%s has not allowed %s to call them (%s); request their permission first", cust.Name, ch.Name, kind)
