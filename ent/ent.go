@@ -14,6 +14,10 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
+	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -96,6 +100,10 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:          apikey.ValidColumn,
 			automessage.Table:     automessage.ValidColumn,
+			call.Table:            call.ValidColumn,
+			calloperator.Table:    calloperator.ValidColumn,
+			callpermission.Table:  callpermission.ValidColumn,
+			callsettings.Table:    callsettings.ValidColumn,
 			channel.Table:         channel.ValidColumn,
 			conversation.Table:    conversation.ValidColumn,
 			customfield.Table:     customfield.ValidColumn,

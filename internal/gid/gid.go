@@ -47,6 +47,10 @@ var prefixes = map[string]string{
 	"Offer":           "ofr",
 	"AutoMessage":     "aum",
 	"KeyCheck":        "kck",
+	"CallSettings":    "cst",
+	"CallOperator":    "cop",
+	"CallPermission":  "cpm",
+	"Call":            "cal",
 }
 
 var types = func() map[string]string {
