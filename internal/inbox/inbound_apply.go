@@ -37,7 +37,7 @@ func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, 
 	if err != nil {
 		return err
 	}
-	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router, calls: in.svc.calls}
+	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router, calls: in.svc.calls, queue: in.svc.QueueMessage}
 	payload := stripNUL(ev.Payload)
 	switch ev.Provider {
 	case webhookevent.ProviderZALO:
@@ -61,6 +61,8 @@ type processing struct {
 	events []event.Entry
 	router *distribute.Engine
 	calls  Calls
+	// queue queues a message for delivery (Service.QueueMessage).
+	queue func(ctx context.Context, tx *ent.Tx, conv *ent.Conversation, out Outgoing, now time.Time) (*ent.Message, event.Entry, error)
 }
 
 // at returns when something the provider reports happened: its timestamp,

@@ -46,6 +46,8 @@ func (p *processing) zalo(ctx context.Context, payload []byte) error {
 			return nil
 		}
 		return p.calls.ApplyConsent(ctx, p.tx, p.ch, e, at)
+	case e.Name == zalo.EventUserCallOA || e.Name == zalo.EventOACallUser:
+		return p.call(ctx, e, at)
 	case e.Name == zalo.EventUserSubmitInfo:
 		return p.submitInfo(ctx, e.UserID(), submittedInfo{
 			name:    e.Info.Name,

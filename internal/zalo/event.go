@@ -222,6 +222,17 @@ type CallDetails struct {
 	TalkTime string
 	// StatusCode is status_code.
 	StatusCode string
+	// InitTime is init_time, when the call was placed (milliseconds), as
+	// sent.
+	InitTime string
+	// WaitingTime is waiting_time, how long it rang (seconds), as sent.
+	WaitingTime string
+	// CallType is call_type: AUDIO or VIDEO.
+	CallType string
+	// AgentID is agent_id, the agent the call link was asked for.
+	AgentID string
+	// RecordingURL is recording_url, when Zalo recorded the call.
+	RecordingURL string
 }
 
 // ConsentDetails are the details of oa_send_consent and user_reply_consent.
@@ -269,6 +280,11 @@ type wireEvent struct {
 	CallDuration  flexString `json:"call_duration"`
 	TalkTime      flexString `json:"talk_time"`
 	StatusCode    flexString `json:"status_code"`
+	InitTime      flexString `json:"init_time"`
+	WaitingTime   flexString `json:"waiting_time"`
+	CallType      string     `json:"call_type"`
+	AgentID       flexString `json:"agent_id"`
+	RecordingURL  string     `json:"recording_url"`
 	Phone         flexString `json:"phone"`
 	RequestType   string     `json:"request_type"`
 	UserConsent   string     `json:"user_consent"`
@@ -341,10 +357,15 @@ func ParseEvent(body []byte) (*Event, error) {
 		RecipientID: string(w.Recipient.ID),
 		FollowerID:  string(w.Follower.ID),
 		Call: CallDetails{
-			ID:         string(w.CallID),
-			Duration:   string(w.CallDuration),
-			TalkTime:   string(w.TalkTime),
-			StatusCode: string(w.StatusCode),
+			ID:           string(w.CallID),
+			Duration:     string(w.CallDuration),
+			TalkTime:     string(w.TalkTime),
+			StatusCode:   string(w.StatusCode),
+			InitTime:     string(w.InitTime),
+			WaitingTime:  string(w.WaitingTime),
+			CallType:     w.CallType,
+			AgentID:      string(w.AgentID),
+			RecordingURL: w.RecordingURL,
 		},
 		Consent: ConsentDetails{
 			Phone:         string(w.Phone),
