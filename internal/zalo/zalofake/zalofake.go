@@ -474,3 +474,53 @@ func (s *Server) nextIDLocked(prefix string) string {
 	s.seq++
 	return prefix + strconv.Itoa(s.seq)
 }
+
+// CallEnded is the webhook Zalo sends when a call of an OA ends:
+// user_call_oa for a call the user placed, oa_call_user (Outbound) for one
+// the OA placed, in the shape of docs/providers.md.
+type CallEnded struct {
+	OAID, UserID, CallID string
+	Outbound             bool
+	// Video makes call_type VIDEO (else AUDIO).
+	Video bool
+	// Init is init_time; Duration, Talk are call_duration and talk_time,
+	// Waiting is waiting_time.
+	Init                    time.Time
+	Duration, Talk, Waiting time.Duration
+	StatusCode              int
+	AgentID, RecordingURL   string
+	// Timestamp is when Zalo sends the event; zero means Init + Duration.
+	Timestamp time.Time
+}
+
+// Event returns the webhook's JSON fields, for SignedEvent.
+func (c CallEnded) Event(appID string) map[string]any {
+	name, typ := "user_call_oa", "AUDIO"
+	if c.Outbound {
+		name = "oa_call_user"
+	}
+	if c.Video {
+		typ = "VIDEO"
+	}
+	ts := c.Timestamp
+	if ts.IsZero() {
+		ts = c.Init.Add(c.Duration)
+	}
+	ev := map[string]any{
+		"app_id": appID, "oa_id": c.OAID, "event_name": name, "user_id": c.UserID,
+		"call_id": c.CallID, "call_type": typ,
+		"init_time":     strconv.FormatInt(c.Init.UnixMilli(), 10),
+		"call_duration": c.Duration.Milliseconds(),
+		"talk_time":     c.Talk.Milliseconds(),
+		"waiting_time":  int64(c.Waiting.Seconds()),
+		"status_code":   c.StatusCode,
+		"timestamp":     strconv.FormatInt(ts.UnixMilli(), 10),
+	}
+	if c.AgentID != "" {
+		ev["agent_id"] = c.AgentID
+	}
+	if c.RecordingURL != "" {
+		ev["recording_url"] = c.RecordingURL
+	}
+	return ev
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	entcall "github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/zalo/zalofake"
+)
+
+// callEnded posts and processes the webhook of a call that ended.
+func (c *callEnv) callEnded(ev zalofake.CallEnded) {
+	c.t.Helper()
+	if ev.OAID == "" {
+		ev.OAID = testOAID
+	}
+	c.sendZalo(ev.Event(testZaloAppID))
+	c.process()
+}
+
+// deliverAll runs the delivery queue until it is empty.
+func (c *callEnv) deliverAll() {
+	c.t.Helper()
+	for {
+		n, err := c.app.inbox.DeliverDue(context.Background())
+		if err != nil {
+			c.t.Fatalf("DeliverDue: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// sentTo returns the texts the fake OA sent to the Zalo user.
+func (c *callEnv) sentTo(user string) []string {
+	var out []string
+	for _, m := range c.zfake.Sent() {
+		if m.UserID == user {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+func TestCallWebhooks(t *testing.T) {
+	c := newCallEnv(t)
+	const outOfHours, busy = "Ngoài giờ làm việc ạ", "Tư vấn viên đang bận ạ"
+	c.settings(c.tn.adminToken, map[string]any{"enabled": true, "windows": everyDay,
+		"outOfHoursReply": outOfHours, "busyReply": busy}).decode(t, nil)
+	c.addOperator(c.tn.adminToken, c.tn.adminID, "ADMIN").decode(t, nil)
+	_, seq := c.callEvents(0)
+	now := c.clock.Now()
+
+	t.Run("InboundFromAnUnknownCaller", func(t *testing.T) {
+		c.callEnded(zalofake.CallEnded{UserID: "zu-new-caller", CallID: "zc-in-1", Init: now.Add(-2 * time.Minute),
+			Duration: 90 * time.Second, Talk: 75 * time.Second, Waiting: 15 * time.Second, StatusCode: 0,
+			RecordingURL: "https://rec.example/zc-in-1.mp3"})
+		idt := c.identityOf(c.oa, "zu-new-caller")
+		if idt == nil {
+			t.Fatal("the unknown caller did not become a customer")
+		}
+		got := c.db.Client.Call.Query().Where(entcall.ProviderCallID("zc-in-1")).OnlyX(c.sys())
+		if got.Direction != entcall.DirectionINBOUND || got.Status != entcall.StatusENDED || *got.Result != entcall.ResultANSWERED ||
+			got.CustomerID != idt.CustomerID || *got.DurationSeconds != 75 || !got.StartedAt.Equal(now.Add(-2*time.Minute)) ||
+			!got.EndedAt.Equal(now.Add(-30*time.Second)) || !got.AnsweredAt.Equal(now.Add(-105*time.Second)) ||
+			*got.RecordingURL != "https://rec.example/zc-in-1.mp3" {
+			t.Fatalf("call %+v", got)
+		}
+		var evs []string
+		evs, seq = c.callEvents(seq)
+		if fmt.Sprint(evs) != "[RINGING ANSWERED ENDED]" {
+			t.Fatalf("events %v", evs)
+		}
+		// Zalo's retry, and a late event with the same call_id that says
+		// otherwise, change nothing.
+		c.callEnded(zalofake.CallEnded{UserID: "zu-new-caller", CallID: "zc-in-1", Init: now.Add(-2 * time.Minute),
+			Duration: 90 * time.Second, Talk: 75 * time.Second})
+		c.callEnded(zalofake.CallEnded{UserID: "zu-new-caller", CallID: "zc-in-1", Outbound: true, Init: now.Add(-2 * time.Minute),
+			Duration: 10 * time.Second, StatusCode: 1, Timestamp: now})
+		if n := c.db.Client.Call.Query().Where(entcall.ProviderCallID("zc-in-1")).CountX(c.sys()); n != 1 {
+			t.Fatalf("%d calls for one call_id", n)
+		}
+		again := c.db.Client.Call.Query().Where(entcall.ProviderCallID("zc-in-1")).OnlyX(c.sys())
+		if *again.Result != entcall.ResultANSWERED || !again.UpdatedAt.Equal(got.UpdatedAt) {
+			t.Fatalf("an ENDED call changed: %+v", again)
+		}
+		if evs, _ := c.callEvents(seq); len(evs) != 0 {
+			t.Fatalf("duplicates appended %v", evs)
+		}
+		if len(c.sentTo("zu-new-caller")) != 0 {
+			t.Fatal("an answered call in hours got a reply")
+		}
+	})
+
+	t.Run("OutOfOrderEvents", func(t *testing.T) {
+		// The later call's event arrives first; each keeps its own times.
+		c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "zc-in-3", Init: now.Add(-time.Minute), Duration: 20 * time.Second, Talk: 10 * time.Second})
+		c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "zc-in-2", Init: now.Add(-10 * time.Minute), Duration: 30 * time.Second, StatusCode: 1})
+		second := c.db.Client.Call.Query().Where(entcall.ProviderCallID("zc-in-2")).OnlyX(c.sys())
+		third := c.db.Client.Call.Query().Where(entcall.ProviderCallID("zc-in-3")).OnlyX(c.sys())
+		if *second.Result != entcall.ResultREJECTED || !second.StartedAt.Equal(now.Add(-10*time.Minute)) || second.AnsweredAt != nil ||
+			*third.Result != entcall.ResultANSWERED || !third.StartedAt.Equal(now.Add(-time.Minute)) {
+			t.Fatalf("calls %+v %+v", second, third)
+		}
+		_, seq = c.callEvents(seq)
+	})
+
+	t.Run("OutboundCompletesTheTicket", func(t *testing.T) {
+		ticket := c.db.Client.Call.Create().SetChannelID(c.oa.ID).SetCustomerID(c.customer).SetOperatorID(gid.ID(c.tn.adminID)).
+			SetDirection(entcall.DirectionOUTBOUND).SetStatus(entcall.StatusRINGING).SetStartedAt(now.Add(-time.Minute)).
+			SetTicketExpiresAt(now.Add(time.Minute)).SaveX(c.sys())
+		c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "zc-out-1", Outbound: true, Init: now.Add(-50 * time.Second),
+			Duration: 40 * time.Second, Talk: 30 * time.Second, AgentID: c.tn.adminID})
+		got := c.db.Client.Call.GetX(c.sys(), ticket.ID)
+		if got.Status != entcall.StatusENDED || *got.Result != entcall.ResultANSWERED || *got.ProviderCallID != "zc-out-1" ||
+			*got.DurationSeconds != 30 || !got.StartedAt.Equal(ticket.StartedAt) {
+			t.Fatalf("ticket's call %+v", got)
+		}
+		// Without a ticket, an outbound call is recorded on its own, its
+		// operator the agent Zalo names; no talk and no known code is NO_ANSWER.
+		c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "zc-out-2", Outbound: true, Init: now.Add(-20 * time.Second),
+			Duration: 15 * time.Second, StatusCode: 99, AgentID: c.tn.adminID})
+		own := c.db.Client.Call.Query().Where(entcall.ProviderCallID("zc-out-2")).OnlyX(c.sys())
+		if own.ID == ticket.ID || *own.Result != entcall.ResultNO_ANSWER || own.OperatorID == nil || *own.OperatorID != gid.ID(c.tn.adminID) {
+			t.Fatalf("call %+v", own)
+		}
+		var evs []string
+		if evs, seq = c.callEvents(seq); fmt.Sprint(evs) != "[ANSWERED ENDED ENDED]" {
+			t.Fatalf("events %v", evs)
+		}
+	})
+
+	t.Run("BusyReply", func(t *testing.T) {
+		// The only operator holds a ticket: a missed call gets the busy reply.
+		c.db.Client.Call.Create().SetChannelID(c.oa.ID).SetCustomerID(c.customer).SetOperatorID(gid.ID(c.tn.adminID)).
+			SetDirection(entcall.DirectionOUTBOUND).SetStatus(entcall.StatusRINGING).SetStartedAt(now).ExecX(c.sys())
+		c.callEnded(zalofake.CallEnded{UserID: "zu-busy", CallID: "zc-in-busy", Init: now.Add(-30 * time.Second), Duration: 20 * time.Second})
+		c.deliverAll()
+		if got := c.sentTo("zu-busy"); fmt.Sprint(got) != "["+busy+"]" {
+			t.Fatalf("sent %q", got)
+		}
+	})
+
+	t.Run("OutOfHoursReply", func(t *testing.T) {
+		// Saturday 16:00 in Vietnam is outside weekday windows.
+		c.settings(c.tn.adminToken, map[string]any{"windows": []map[string]any{
+			{"weekdays": []string{"MON", "TUE", "WED", "THU", "FRI"}, "start": "08:00", "end": "17:30"},
+		}}).decode(t, nil)
+		c.callEnded(zalofake.CallEnded{UserID: "zu-late", CallID: "zc-in-late", Init: now.Add(-30 * time.Second), Duration: 20 * time.Second})
+		c.deliverAll()
+		if got := c.sentTo("zu-late"); fmt.Sprint(got) != "["+outOfHours+"]" {
+			t.Fatalf("sent %q", got)
+		}
+	})
+}
