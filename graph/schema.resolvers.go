@@ -376,27 +376,27 @@ func (r *mutationResolver) ReplayWebhookEvent(ctx context.Context, id gid.ID) (*
 
 // UpdateCallSettings is the resolver for the updateCallSettings field.
 func (r *mutationResolver) UpdateCallSettings(ctx context.Context, channelID gid.ID, input call.SettingsInput) (*ent.CallSettings, error) {
-	return r.Calls.UpdateSettings(ctx, channelID, input)
+	return r.Resolver.Calls.UpdateSettings(ctx, channelID, input)
 }
 
 // AddCallOperator is the resolver for the addCallOperator field.
 func (r *mutationResolver) AddCallOperator(ctx context.Context, input call.AddOperatorInput) (*ent.CallOperator, error) {
-	return r.Calls.AddOperator(ctx, input)
+	return r.Resolver.Calls.AddOperator(ctx, input)
 }
 
 // RemoveCallOperator is the resolver for the removeCallOperator field.
 func (r *mutationResolver) RemoveCallOperator(ctx context.Context, id gid.ID) (gid.ID, error) {
-	return id, r.Calls.RemoveOperator(ctx, id)
+	return id, r.Resolver.Calls.RemoveOperator(ctx, id)
 }
 
 // RequestCallPermission is the resolver for the requestCallPermission field.
 func (r *mutationResolver) RequestCallPermission(ctx context.Context, input call.PermissionRequest) (*ent.CallPermission, error) {
-	return r.Calls.RequestPermission(ctx, input)
+	return r.Resolver.Calls.RequestPermission(ctx, input)
 }
 
 // StartCall is the resolver for the startCall field.
 func (r *mutationResolver) StartCall(ctx context.Context, input call.StartCallInput) (*call.Ticket, error) {
-	return r.Calls.StartCall(ctx, input)
+	return r.Resolver.Calls.StartCall(ctx, input)
 }
 
 // Me is the resolver for the me field.
@@ -448,17 +448,30 @@ func (r *queryResolver) DeadWebhookEvents(ctx context.Context, channelID *gid.ID
 
 // CallSettings is the resolver for the callSettings field.
 func (r *queryResolver) CallSettings(ctx context.Context, channelID gid.ID) (*ent.CallSettings, error) {
-	return r.Calls.Settings(ctx, channelID)
+	return r.Resolver.Calls.Settings(ctx, channelID)
 }
 
 // CallOperators is the resolver for the callOperators field.
 func (r *queryResolver) CallOperators(ctx context.Context, channelID gid.ID) ([]*ent.CallOperator, error) {
-	return r.Calls.Operators(ctx, channelID)
+	return r.Resolver.Calls.Operators(ctx, channelID)
 }
 
 // CallPermission is the resolver for the callPermission field.
 func (r *queryResolver) CallPermission(ctx context.Context, channelID gid.ID, customerID gid.ID) (*ent.CallPermission, error) {
-	return r.Calls.Permission(ctx, channelID, customerID)
+	return r.Resolver.Calls.Permission(ctx, channelID, customerID)
+}
+
+// Calls is the resolver for the calls field.
+func (r *queryResolver) Calls(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CallOrder, where *ent.CallWhereInput, search *string) (*ent.CallConnection, error) {
+	match, err := call.SearchPredicate(ctx, r.Client, deref(search))
+	if err != nil {
+		return nil, err
+	}
+	if orderBy == nil {
+		orderBy = call.DefaultOrder
+	}
+	return r.Client.Call.Query().Where(match).Paginate(ctx, after, first, before, last,
+		ent.WithCallOrder(orderBy), ent.WithCallFilter(where.Filter))
 }
 
 // Agents is the resolver for the agents field.
