@@ -157,3 +157,69 @@ func TestCallWebhooks(t *testing.T) {
 		}
 	})
 }
+
+const callsQuery = `query($first: Int, $where: CallWhereInput, $search: String) {
+	calls(first: $first, where: $where, search: $search) {
+		totalCount edges { node { id providerCallId direction kind result operator { id } customer { id name } channel { id } } } } }`
+
+// historyIDs returns the providerCallIds calls answers with, in order.
+func (c *callEnv) historyIDs(token string, where map[string]any, search string) string {
+	c.t.Helper()
+	var out struct {
+		Calls struct {
+			Edges []struct{ Node struct{ ProviderCallID string } }
+		}
+	}
+	vars := map[string]any{"first": 50, "search": search}
+	if where != nil {
+		vars["where"] = where
+	}
+	c.must(token, callsQuery, vars, &out)
+	var ids []string
+	for _, e := range out.Calls.Edges {
+		ids = append(ids, e.Node.ProviderCallID)
+	}
+	return fmt.Sprint(ids)
+}
+
+func TestCallHistory(t *testing.T) {
+	c := newCallEnv(t)
+	c.settings(c.tn.adminToken, map[string]any{"enabled": true, "windows": everyDay}).decode(t, nil)
+	c.addOperator(c.tn.adminToken, c.tn.adminID, "ADMIN").decode(t, nil)
+	c.must(c.tn.adminToken, `mutation($id: ID!) { updateCustomer(id: $id, input: {name: "Nguyễn Thị Hoa"}) { id } }`,
+		map[string]any{"id": c.customer}, nil)
+	c.db.Client.User.UpdateOneID(gid.ID(c.tn.adminID)).SetName("Trần Văn Đức").ExecX(c.sys())
+	now := c.clock.Now()
+	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "h1", Init: now.Add(-10 * time.Minute), Duration: time.Minute, Talk: 50 * time.Second})
+	c.callEnded(zalofake.CallEnded{UserID: "zu-other", CallID: "h2", Init: now.Add(-5 * time.Minute), Duration: 20 * time.Second})
+	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "h3", Outbound: true, Video: true, Init: now.Add(-time.Minute),
+		Duration: 30 * time.Second, AgentID: c.tn.adminID})
+
+	admin := c.tn.adminToken
+	for _, tc := range []struct {
+		name   string
+		where  map[string]any
+		search string
+		want   string
+	}{
+		{"NewestFirst", nil, "", "[h3 h2 h1]"},
+		{"SearchCustomerWithoutDiacritics", nil, "nguyen THI hoa", "[h3 h1]"},
+		{"SearchCustomerPhone", nil, "0912 345 678", "[h3 h1]"},
+		{"SearchOperator", nil, "tran van duc", "[h3]"},
+		{"SearchNothing", nil, "không ai", "[]"},
+		{"Result", map[string]any{"result": "MISSED"}, "", "[h2]"},
+		{"ResultIn", map[string]any{"resultIn": []string{"ANSWERED", "NO_ANSWER"}}, "", "[h3 h1]"},
+		{"Direction", map[string]any{"direction": "OUTBOUND"}, "", "[h3]"},
+		{"Kind", map[string]any{"kind": "VIDEO"}, "", "[h3]"},
+		{"Operator", map[string]any{"hasOperatorWith": []map[string]any{{"id": c.tn.adminID}}}, "", "[h3]"},
+		{"Channel", map[string]any{"hasChannelWith": []map[string]any{{"id": c.oa.ID}}}, "", "[h3 h2 h1]"},
+		{"StartedAtRange", map[string]any{"startedAtGTE": now.Add(-6 * time.Minute), "startedAtLT": now.Add(-2 * time.Minute)}, "", "[h2]"},
+		{"SearchAndFilter", map[string]any{"direction": "INBOUND"}, "hoa", "[h1]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := c.historyIDs(admin, tc.where, tc.search); got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
