@@ -168,8 +168,10 @@ type ComplexityRoot struct {
 	}
 
 	CallEvent struct {
-		Cursor func(childComplexity int) int
-		Type   func(childComplexity int) int
+		Call       func(childComplexity int) int
+		Cursor     func(childComplexity int) int
+		Permission func(childComplexity int) int
+		Type       func(childComplexity int) int
 	}
 
 	CallOperator struct {
@@ -1165,12 +1167,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CallEdge.Node(childComplexity), true
 
+	case "CallEvent.call":
+		if e.ComplexityRoot.CallEvent.Call == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallEvent.Call(childComplexity), true
 	case "CallEvent.cursor":
 		if e.ComplexityRoot.CallEvent.Cursor == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CallEvent.Cursor(childComplexity), true
+	case "CallEvent.permission":
+		if e.ComplexityRoot.CallEvent.Permission == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallEvent.Permission(childComplexity), true
 	case "CallEvent.type":
 		if e.ComplexityRoot.CallEvent.Type == nil {
 			break
@@ -4182,11 +4196,21 @@ type UserEvent {
   user: User!
 }
 
-"Voice-call events (ringing, answered, ended, permission granted/expired) arrive with voice calls; the stream can be followed already."
+"""
+A voice-call event: RINGING, ANSWERED, ENDED with its call;
+PERMISSION_REQUESTED, PERMISSION_GRANTED, PERMISSION_DENIED,
+PERMISSION_EXPIRED with its permission. Owners, admins and EVENTS keys
+receive every one; an agent those of the OAs they operate and of customers
+whose conversations they may see.
+"""
 type CallEvent {
   "Pass it as ` + "`" + `after` + "`" + ` to resume right after this event."
   cursor: Cursor!
   type: String!
+  "The call of RINGING, ANSWERED and ENDED."
+  call: Call
+  "The permission of the PERMISSION_* events."
+  permission: CallPermission
 }
 
 """
@@ -4562,6 +4586,10 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_cursor(ctx, field)
 	case "type":
 		return ec.fieldContext_CallEvent_type(ctx, field)
+	case "call":
+		return ec.fieldContext_CallEvent_call(ctx, field)
+	case "permission":
+		return ec.fieldContext_CallEvent_permission(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
 }
@@ -8901,6 +8929,70 @@ func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_CallEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallEvent_call(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallEvent_call(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Call, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalOCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallEvent_call(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Call(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallEvent_permission(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallEvent_permission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permission, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+			return ec.marshalOCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallEvent_permission(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallPermission(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
@@ -30480,6 +30572,10 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "call":
+			out.Values[i] = ec._CallEvent_call(ctx, field, obj)
+		case "permission":
+			out.Values[i] = ec._CallEvent_permission(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -510,8 +510,31 @@ func (r *subscriptionResolver) ConversationEvents(ctx context.Context, after *en
 func (r *subscriptionResolver) CallEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.CallEvent, error) {
 	opts := event.Options{Topics: []event.Topic{event.TopicCall}}
 	return follow(ctx, r.Resolver, after, opts,
-		func(_ context.Context, e *ent.Event, cursor event.Cursor) (*model.CallEvent, error) {
-			return &model.CallEvent{Cursor: cursor, Type: e.Type}, nil
+		func(ctx context.Context, e *ent.Event, cursor event.Cursor) (*model.CallEvent, error) {
+			out := &model.CallEvent{Cursor: cursor, Type: e.Type}
+			var channelID, customerID gid.ID
+			var err error
+			switch {
+			case e.CallID != "":
+				if out.Call, err = r.Client.Call.Get(ctx, e.CallID); err == nil {
+					channelID, customerID = out.Call.ChannelID, out.Call.CustomerID
+				}
+			case e.CallPermissionID != "":
+				if out.Permission, err = r.Client.CallPermission.Get(ctx, e.CallPermissionID); err == nil {
+					channelID, customerID = out.Permission.ChannelID, out.Permission.CustomerID
+				}
+			default:
+				return nil, &ent.NotFoundError{}
+			}
+			if err != nil {
+				return nil, err
+			}
+			if ok, err := r.Resolver.Calls.CanFollow(ctx, channelID, customerID); err != nil {
+				return nil, err
+			} else if !ok {
+				return nil, &ent.NotFoundError{}
+			}
+			return out, nil
 		},
 		func(err error) *model.CallEvent { return &model.CallEvent{Err: err} })
 }

@@ -29,9 +29,11 @@ type ConversationEvent struct {
 // CallEvent is one payload of the callEvents subscription; Err is as for
 // MessageEvent.
 type CallEvent struct {
-	Cursor event.Cursor
-	Type   string
-	Err    error
+	Cursor     event.Cursor
+	Type       string
+	Call       *ent.Call
+	Permission *ent.CallPermission
+	Err        error
 }
 
 // UserEvent is one payload of the userEvents subscription; Err is as for
