@@ -223,3 +223,72 @@ func TestCallHistory(t *testing.T) {
 		})
 	}
 }
+
+const callEventsSubscription = `subscription($after: Cursor) { callEvents(after: $after) {
+	cursor type call { providerCallId direction result } permission { id status } } }`
+
+type callEventOut struct {
+	CallEvents struct {
+		Cursor string
+		Type   string
+		Call   *struct{ ProviderCallID, Direction string }
+	}
+}
+
+// nextCallEvents reads n events of s as "type:providerCallId".
+func nextCallEvents(s *subscriber, n int) ([]string, []string) {
+	var got, cursors []string
+	for range n {
+		var ev callEventOut
+		s.next(&ev)
+		id := ""
+		if ev.CallEvents.Call != nil {
+			id = ev.CallEvents.Call.ProviderCallID
+		}
+		got = append(got, ev.CallEvents.Type+":"+id)
+		cursors = append(cursors, ev.CallEvents.Cursor)
+	}
+	return got, cursors
+}
+
+func TestCallEventsReplayAndVisibility(t *testing.T) {
+	c := newCallEnv(t)
+	c.settings(c.tn.adminToken, map[string]any{"enabled": true, "windows": everyDay}).decode(t, nil)
+	c.addOperator(c.tn.adminToken, c.tn.adminID, "ADMIN").decode(t, nil)
+	// A SHARED OA in no rule: the agent sees every conversation of it, so
+	// the calls of customers who wrote, and not those of a mere caller.
+	c.must(c.tn.adminToken, `mutation($id: ID!) { setChannelChatPermission(id: $id, permission: SHARED) { id } }`,
+		map[string]any{"id": c.oa.ID}, nil)
+	now := c.clock.Now()
+
+	live := subscribe(t, c.env, c.tn.adminToken, callEventsSubscription, nil)
+	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "e1", Init: now.Add(-3 * time.Minute), Duration: time.Minute, Talk: 30 * time.Second})
+	got, cursors := nextCallEvents(live, 3)
+	if fmt.Sprint(got) != "[RINGING:e1 ANSWERED:e1 ENDED:e1]" {
+		t.Fatalf("live %v", got)
+	}
+	c.callEnded(zalofake.CallEnded{UserID: "zu-stranger", CallID: "e2", Init: now.Add(-2 * time.Minute), Duration: 20 * time.Second})
+	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "e3", Init: now.Add(-time.Minute), Duration: 20 * time.Second})
+	c.requestPermission(c.tn.adminToken, c.customer).decode(t, nil)
+
+	from := map[string]any{"after": cursors[0]}
+	admin := subscribe(t, c.env, c.tn.adminToken, callEventsSubscription, from)
+	if got, _ := nextCallEvents(admin, 6); fmt.Sprint(got) != "[ANSWERED:e1 ENDED:e1 RINGING:e2 ENDED:e2 RINGING:e3 ENDED:e3]" {
+		t.Fatalf("admin replay %v", got)
+	}
+	var perm callEventOut
+	admin.next(&perm)
+	if perm.CallEvents.Type != "PERMISSION_REQUESTED" || perm.CallEvents.Call != nil {
+		t.Fatalf("permission event %+v", perm)
+	}
+	// The agent operates no OA: the stranger's call (no conversation) is
+	// skipped; the permission of a customer they see is not.
+	agent := subscribe(t, c.env, c.tn.agentToken, callEventsSubscription, from)
+	if got, _ := nextCallEvents(agent, 5); fmt.Sprint(got) != "[ANSWERED:e1 ENDED:e1 RINGING:e3 ENDED:e3 PERMISSION_REQUESTED:]" {
+		t.Fatalf("agent replay %v", got)
+	}
+	key := subscribe(t, c.env, c.tn.apiKey, callEventsSubscription, from)
+	if got, _ := nextCallEvents(key, 6); fmt.Sprint(got) != "[ANSWERED:e1 ENDED:e1 RINGING:e2 ENDED:e2 RINGING:e3 ENDED:e3]" {
+		t.Fatalf("API key replay %v", got)
+	}
+}
