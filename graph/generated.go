@@ -52,6 +52,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AutoMessage() AutoMessageResolver
 	CallEvent() CallEventResolver
+	CallReportRow() CallReportRowResolver
 	CallSettings() CallSettingsResolver
 	Conversation() ConversationResolver
 	ConversationEvent() ConversationEventResolver
@@ -198,6 +199,17 @@ type ComplexityRoot struct {
 		RequestedBy func(childComplexity int) int
 		Status      func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+	}
+
+	CallReportRow struct {
+		Answered       func(childComplexity int) int
+		AverageSeconds func(childComplexity int) int
+		Day            func(childComplexity int) int
+		Key            func(childComplexity int) int
+		Missed         func(childComplexity int) int
+		Operator       func(childComplexity int) int
+		TalkSeconds    func(childComplexity int) int
+		Total          func(childComplexity int) int
 	}
 
 	CallSettings struct {
@@ -524,6 +536,7 @@ type ComplexityRoot struct {
 		AutoMessages      func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) int
 		CallOperators     func(childComplexity int, channelID gid.ID) int
 		CallPermission    func(childComplexity int, channelID gid.ID, customerID gid.ID) int
+		CallReport        func(childComplexity int, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) int
 		CallSettings      func(childComplexity int, channelID gid.ID) int
 		Calls             func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CallOrder, where *ent.CallWhereInput, search *string) int
 		Channels          func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
@@ -642,6 +655,9 @@ type CallEventResolver interface {
 	Cursor(ctx context.Context, obj *model.CallEvent) (*entgql.Cursor[gid.ID], error)
 	Type(ctx context.Context, obj *model.CallEvent) (string, error)
 }
+type CallReportRowResolver interface {
+	Operator(ctx context.Context, obj *call.ReportRow) (*ent.User, error)
+}
 type CallSettingsResolver interface {
 	Channel(ctx context.Context, obj *ent.CallSettings) (*ent.Channel, error)
 }
@@ -742,6 +758,7 @@ type QueryResolver interface {
 	CallOperators(ctx context.Context, channelID gid.ID) ([]*ent.CallOperator, error)
 	CallPermission(ctx context.Context, channelID gid.ID, customerID gid.ID) (*ent.CallPermission, error)
 	Calls(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CallOrder, where *ent.CallWhereInput, search *string) (*ent.CallConnection, error)
+	CallReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) ([]*call.ReportRow, error)
 }
 type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
@@ -1313,6 +1330,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallPermission.UpdatedAt(childComplexity), true
+
+	case "CallReportRow.answered":
+		if e.ComplexityRoot.CallReportRow.Answered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallReportRow.Answered(childComplexity), true
+	case "CallReportRow.averageSeconds":
+		if e.ComplexityRoot.CallReportRow.AverageSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallReportRow.AverageSeconds(childComplexity), true
+	case "CallReportRow.day":
+		if e.ComplexityRoot.CallReportRow.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallReportRow.Day(childComplexity), true
+	case "CallReportRow.key":
+		if e.ComplexityRoot.CallReportRow.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallReportRow.Key(childComplexity), true
+	case "CallReportRow.missed":
+		if e.ComplexityRoot.CallReportRow.Missed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallReportRow.Missed(childComplexity), true
+	case "CallReportRow.operator":
+		if e.ComplexityRoot.CallReportRow.Operator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallReportRow.Operator(childComplexity), true
+	case "CallReportRow.talkSeconds":
+		if e.ComplexityRoot.CallReportRow.TalkSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallReportRow.TalkSeconds(childComplexity), true
+	case "CallReportRow.total":
+		if e.ComplexityRoot.CallReportRow.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallReportRow.Total(childComplexity), true
 
 	case "CallSettings.busyReply":
 		if e.ComplexityRoot.CallSettings.BusyReply == nil {
@@ -2971,6 +3037,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CallPermission(childComplexity, args["channelId"].(gid.ID), args["customerId"].(gid.ID)), true
+	case "Query.callReport":
+		if e.ComplexityRoot.Query.CallReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_callReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CallReport(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["channelId"].(*gid.ID), args["groupBy"].(call.ReportGrouping)), true
 	case "Query.callSettings":
 		if e.ComplexityRoot.Query.CallSettings == nil {
 			break
@@ -4375,6 +4452,38 @@ extend type Mutation {
   startCall(input: StartCallInput!): CallTicket!
 }
 
+"How callReport groups calls."
+enum CallReportGrouping @goModel(model: "github.com/dakenh/dakenh/internal/call.ReportGrouping") {
+  OPERATOR
+  DAY
+}
+
+"""
+One row of callReport: the calls of one operator (key: the user's ID, or
+NONE for calls no operator took) or of one local day (key: 2026-11-21).
+` + "`" + `missed` + "`" + ` counts MISSED and NO_ANSWER calls; ` + "`" + `talkSeconds` + "`" + ` sums the answered
+calls' talk time and ` + "`" + `averageSeconds` + "`" + ` is its mean over them.
+"""
+type CallReportRow @goModel(model: "github.com/dakenh/dakenh/internal/call.ReportRow") {
+  key: String!
+  operator: User
+  day: String
+  total: Int!
+  answered: Int!
+  missed: Int!
+  talkSeconds: Int!
+  averageSeconds: Float!
+}
+
+extend type Query {
+  """
+  Counts the calls that started in [from, to) (at most 366 days), of one OA
+  or of all, per operator (most calls first) or per day in the OA's time
+  zone (Asia/Ho_Chi_Minh across OAs).
+  """
+  callReport(from: Time!, to: Time!, channelId: ID, groupBy: CallReportGrouping!): [CallReportRow!]!
+}
+
 extend type Call {
   "Zalo's call_id, once Zalo reported the call."
   providerCallId: String
@@ -4644,6 +4753,28 @@ func (ec *executionContext) childFields_CallPermission(ctx context.Context, fiel
 		return ec.fieldContext_CallPermission_requestedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallPermission", field.Name)
+}
+
+func (ec *executionContext) childFields_CallReportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_CallReportRow_key(ctx, field)
+	case "operator":
+		return ec.fieldContext_CallReportRow_operator(ctx, field)
+	case "day":
+		return ec.fieldContext_CallReportRow_day(ctx, field)
+	case "total":
+		return ec.fieldContext_CallReportRow_total(ctx, field)
+	case "answered":
+		return ec.fieldContext_CallReportRow_answered(ctx, field)
+	case "missed":
+		return ec.fieldContext_CallReportRow_missed(ctx, field)
+	case "talkSeconds":
+		return ec.fieldContext_CallReportRow_talkSeconds(ctx, field)
+	case "averageSeconds":
+		return ec.fieldContext_CallReportRow_averageSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallReportRow", field.Name)
 }
 
 func (ec *executionContext) childFields_CallSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6489,6 +6620,44 @@ func (ec *executionContext) field_Query_callPermission_args(ctx context.Context,
 		return nil, err
 	}
 	args["customerId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_callReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (*gid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (call.ReportGrouping, error) {
+			return ec.unmarshalNCallReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐReportGrouping(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg3
 	return args, nil
 }
 
@@ -9507,6 +9676,199 @@ func (ec *executionContext) fieldContext_CallPermission_requestedBy(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CallReportRow_key(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallReportRow_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallReportRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallReportRow_operator(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallReportRow_operator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CallReportRow().Operator(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallReportRow_operator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallReportRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallReportRow_day(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallReportRow_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallReportRow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallReportRow_total(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallReportRow_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallReportRow_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CallReportRow_answered(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallReportRow_answered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Answered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallReportRow_answered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CallReportRow_missed(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallReportRow_missed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Missed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallReportRow_missed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CallReportRow_talkSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallReportRow_talkSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TalkSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallReportRow_talkSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CallReportRow_averageSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallReportRow_averageSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AverageSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallReportRow_averageSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Float does not have child fields"))
 }
 
 func (ec *executionContext) _CallSettings_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
@@ -16955,6 +17317,50 @@ func (ec *executionContext) fieldContext_Query_calls(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_calls_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CallReport(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["channelId"].(*gid.ID), fc.Args["groupBy"].(call.ReportGrouping))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*call.ReportRow) graphql.Marshaler {
+			return ec.marshalNCallReportRow2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐReportRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallReportRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_callReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30752,6 +31158,74 @@ func (ec *executionContext) _CallPermission(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var callReportRowImplementors = []string{"CallReportRow"}
+
+func (ec *executionContext) _CallReportRow(ctx context.Context, sel ast.SelectionSet, obj *call.ReportRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callReportRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallReportRow")
+		case "key":
+			out.Values[i] = ec._CallReportRow_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operator":
+			out.Values[i] = ec._CallReportRow_operator(ctx, field, obj)
+		case "day":
+			out.Values[i] = ec._CallReportRow_day(ctx, field, obj)
+		case "total":
+			out.Values[i] = ec._CallReportRow_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "answered":
+			out.Values[i] = ec._CallReportRow_answered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missed":
+			out.Values[i] = ec._CallReportRow_missed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "talkSeconds":
+			out.Values[i] = ec._CallReportRow_talkSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "averageSeconds":
+			out.Values[i] = ec._CallReportRow_averageSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var callSettingsImplementors = []string{"CallSettings"}
 
 func (ec *executionContext) _CallSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.CallSettings) graphql.Marshaler {
@@ -33381,6 +33855,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "callReport":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_callReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -34749,6 +35245,49 @@ func (ec *executionContext) unmarshalNCallPermissionWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCallReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐReportGrouping(ctx context.Context, v any) (call.ReportGrouping, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := call.ReportGrouping(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐReportGrouping(ctx context.Context, sel ast.SelectionSet, v call.ReportGrouping) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNCallReportRow2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐReportRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*call.ReportRow) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallReportRow2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐReportRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCallReportRow2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐReportRow(ctx context.Context, sel ast.SelectionSet, v *call.ReportRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallReportRow(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, v any) (call1.Result, error) {
 	var res call1.Result
 	err := res.UnmarshalGQL(v)
@@ -35311,6 +35850,22 @@ func (ec *executionContext) unmarshalNDistributionState2githubᚗcomᚋdakenhᚋ
 
 func (ec *executionContext) marshalNDistributionState2githubᚗcomᚋdakenhᚋdakenhᚋentᚋconversationᚐDistributionState(ctx context.Context, sel ast.SelectionSet, v conversation.DistributionState) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx context.Context, v any) (gid.ID, error) {

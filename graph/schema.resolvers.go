@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"strings"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/dakenh/dakenh/ent"
@@ -44,6 +45,18 @@ func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (*
 // Type is the resolver for the type field.
 func (r *callEventResolver) Type(ctx context.Context, obj *model.CallEvent) (string, error) {
 	return obj.Type, obj.Err
+}
+
+// Operator is the resolver for the operator field.
+func (r *callReportRowResolver) Operator(ctx context.Context, obj *call.ReportRow) (*ent.User, error) {
+	if obj.OperatorID == "" {
+		return nil, nil
+	}
+	u, err := r.Client.User.Get(ctx, obj.OperatorID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return u, err
 }
 
 // Channel is the resolver for the channel field.
@@ -474,6 +487,11 @@ func (r *queryResolver) Calls(ctx context.Context, after *entgql.Cursor[gid.ID],
 		ent.WithCallOrder(orderBy), ent.WithCallFilter(where.Filter))
 }
 
+// CallReport is the resolver for the callReport field.
+func (r *queryResolver) CallReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) ([]*call.ReportRow, error) {
+	return r.Resolver.Calls.Report(ctx, from, to, channelID, groupBy)
+}
+
 // Agents is the resolver for the agents field.
 func (r *ruleResolver) Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error) {
 	return agents(ctx, r.Client, member.RuleID(obj.ID))
@@ -607,6 +625,9 @@ func (r *webhookEventResolver) Payload(ctx context.Context, obj *ent.WebhookEven
 // CallEvent returns CallEventResolver implementation.
 func (r *Resolver) CallEvent() CallEventResolver { return &callEventResolver{r} }
 
+// CallReportRow returns CallReportRowResolver implementation.
+func (r *Resolver) CallReportRow() CallReportRowResolver { return &callReportRowResolver{r} }
+
 // CallSettings returns CallSettingsResolver implementation.
 func (r *Resolver) CallSettings() CallSettingsResolver { return &callSettingsResolver{r} }
 
@@ -631,6 +652,7 @@ func (r *Resolver) UserEvent() UserEventResolver { return &userEventResolver{r} 
 func (r *Resolver) WebhookEvent() WebhookEventResolver { return &webhookEventResolver{r} }
 
 type callEventResolver struct{ *Resolver }
+type callReportRowResolver struct{ *Resolver }
 type callSettingsResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
