@@ -167,7 +167,9 @@ func (c *callEnv) historyIDs(token string, where map[string]any, search string) 
 	c.t.Helper()
 	var out struct {
 		Calls struct {
-			Edges []struct{ Node struct{ ProviderCallID string } }
+			Edges []struct {
+				Node struct{ ProviderCallID string }
+			}
 		}
 	}
 	vars := map[string]any{"first": 50, "search": search}
@@ -290,5 +292,59 @@ func TestCallEventsReplayAndVisibility(t *testing.T) {
 	key := subscribe(t, c.env, c.tn.apiKey, callEventsSubscription, from)
 	if got, _ := nextCallEvents(key, 6); fmt.Sprint(got) != "[ANSWERED:e1 ENDED:e1 RINGING:e2 ENDED:e2 RINGING:e3 ENDED:e3]" {
 		t.Fatalf("API key replay %v", got)
+	}
+}
+
+const callReportQuery = `query($from: Time!, $to: Time!, $c: ID, $by: CallReportGrouping!) {
+	callReport(from: $from, to: $to, channelId: $c, groupBy: $by) {
+		key operator { id } day total answered missed talkSeconds averageSeconds } }`
+
+func TestCallReport(t *testing.T) {
+	c := newCallEnv(t)
+	c.settings(c.tn.adminToken, map[string]any{"enabled": true, "windows": []map[string]any{
+		{"weekdays": []string{"MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"}, "start": "00:00", "end": "24:00"}}}).decode(t, nil)
+	now := c.clock.Now() // 2026-11-21 16:00 in Vietnam
+	// 17:30 UTC on the 20th is 00:30 on the 21st in Vietnam.
+	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "r0", Init: time.Date(2026, 11, 20, 17, 30, 0, 0, time.UTC), Duration: 20 * time.Second, Talk: 10 * time.Second})
+	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "r1", Init: time.Date(2026, 11, 20, 16, 0, 0, 0, time.UTC), Duration: 20 * time.Second})
+	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "r2", Outbound: true, Init: now.Add(-time.Hour), Duration: 70 * time.Second,
+		Talk: 60 * time.Second, AgentID: c.tn.adminID})
+	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "r3", Outbound: true, Init: now.Add(-30 * time.Minute), Duration: 10 * time.Second,
+		StatusCode: 2, AgentID: c.tn.adminID})
+
+	report := func(by string, channel any) string {
+		t.Helper()
+		var out struct {
+			CallReport []struct {
+				Key                                  string
+				Operator                             *struct{ ID string }
+				Day                                  *string
+				Total, Answered, Missed, TalkSeconds int
+				AverageSeconds                       float64
+			}
+		}
+		c.must(c.tn.adminToken, callReportQuery, map[string]any{"from": now.Add(-48 * time.Hour), "to": now, "c": channel, "by": by}, &out)
+		var b []string
+		for _, r := range out.CallReport {
+			who := ""
+			if r.Operator != nil {
+				who = "op"
+			}
+			if r.Day != nil {
+				who = *r.Day
+			}
+			b = append(b, fmt.Sprintf("%s(%s) %d/%d/%d %ds avg %.1f", r.Key, who, r.Total, r.Answered, r.Missed, r.TalkSeconds, r.AverageSeconds))
+		}
+		return fmt.Sprint(b)
+	}
+	if got, want := report("DAY", c.oa.ID), "[2026-11-20(2026-11-20) 1/0/1 0s avg 0.0 2026-11-21(2026-11-21) 3/2/0 70s avg 35.0]"; got != want {
+		t.Fatalf("by day\n got %s\nwant %s", got, want)
+	}
+	if got, want := report("OPERATOR", nil), "[NONE() 2/1/1 10s avg 10.0 "+c.tn.adminID+"(op) 2/1/0 60s avg 60.0]"; got != want {
+		t.Fatalf("by operator\n got %s\nwant %s", got, want)
+	}
+	r := c.gql(c.tn.adminToken, callReportQuery, map[string]any{"from": now, "to": now, "by": "DAY"})
+	if r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("an empty range: %s", r.code())
 	}
 }
