@@ -142,6 +142,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": own, "u": custA}},
 		{"callPermission", `query($c: ID!, $u: ID!) { callPermission(channelId: $c, customerId: $u) { id } }`, map[string]any{"c": vc, "u": custA}},
 		{"callPermissionForeignCustomer", `query($c: ID!, $u: ID!) { callPermission(channelId: $c, customerId: $u) { id } }`, map[string]any{"c": own, "u": custA}},
+		{"callReport", `query($c: ID!) { callReport(from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z", channelId: $c, groupBy: DAY) { key } }`,
+			map[string]any{"c": vc}},
 		{"startCallOnForeignChannel", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": vc, "u": mine}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
