@@ -534,6 +534,27 @@ func TestCallPermission(t *testing.T) {
 			t.Fatalf("got %s %+v", reasonOf(r), r.Errors)
 		}
 	})
+	t.Run("RefreshesARefusedToken", func(t *testing.T) {
+		other := c.customerWhoWrote("zu-refresh", "0977123456")
+		c.zfake.ExpireToken(testOAID)
+		before := c.zfake.RefreshCount()
+		var out struct{ RequestCallPermission permissionOut }
+		c.requestPermission(c.tn.adminToken, other).decode(t, &out)
+		sent := c.zfake.ConsentRequests()
+		if out.RequestCallPermission.Status != "REQUESTED" || c.zfake.RefreshCount() != before+1 || sent[len(sent)-1].Phone != "84977123456" {
+			t.Fatalf("after a refused token: %+v, %d refreshes, Zalo received %+v", out, c.zfake.RefreshCount()-before, sent)
+		}
+	})
+	t.Run("ErrProviderUnavailable", func(t *testing.T) {
+		other := c.customerWhoWrote("zu-outage", "0977654321")
+		c.zfake.FailNext(zalofake.RequestConsent, 1, zalofake.Status(503))
+		if r := c.requestPermission(c.tn.adminToken, other); reasonOf(r) != "FAILED_PRECONDITION/PROVIDER_UNAVAILABLE" {
+			t.Fatalf("got %s %+v", reasonOf(r), r.Errors)
+		}
+		if c.permission(other) != nil {
+			t.Fatal("a request Zalo never took was recorded")
+		}
+	})
 	t.Run("ErrNoPhone", func(t *testing.T) {
 		other := c.customerWhoWrote("zu-nophone", "")
 		if r := c.requestPermission(c.tn.adminToken, other); reasonOf(r) != "FAILED_PRECONDITION/NO_PHONE" {
