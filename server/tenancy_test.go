@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -61,6 +63,19 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}}, &dep)
 	depID := dep.CreateDepartment.ID
 	conv := string(seedConversation(t, e, gid.ID(orgID), gid.ID(victim.ownerID), channel.ChatPermissionSHARED, "victim"))
+	sys := viewer.SystemContext(context.Background(), gid.ID(orgID))
+	convRow := e.db.Client.Conversation.GetX(sys, gid.ID(conv))
+	failedReply := string(e.db.Client.Message.Create().SetConversationID(convRow.ID).SetChannelID(convRow.ChannelID).
+		SetDirection(message.DirectionOUTBOUND).SetText("x").SetStatus(message.StatusFAILED).
+		SetSenderType(message.SenderTypeSYSTEM).SaveX(sys).ID)
+	queuedReply := string(e.db.Client.Message.Create().SetConversationID(convRow.ID).SetChannelID(convRow.ChannelID).
+		SetDirection(message.DirectionOUTBOUND).SetText("y").SetStatus(message.StatusQUEUED).
+		SetSenderType(message.SenderTypeSYSTEM).SaveX(sys).ID)
+
+	deadEvent := string(e.db.Client.WebhookEvent.Create().SetProvider(webhookevent.ProviderZALO).
+		SetDedupeKey("oa-victim:dead").SetEventName("user_send_text").SetOrganizationID(gid.ID(orgID)).
+		SetChannelID(victimChannel).SetPayload([]byte(`{}`)).SetAttempts(10).SetDeadAt(time.Now()).
+		SaveX(viewer.SystemContext(context.Background(), "")).ID)
 
 	// Voice calls: the victim's operator on its OA, a granted permission
 	// of its customer and a call.
@@ -68,7 +83,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	e.must(victim.ownerToken, `mutation($c: ID!, $u: ID!) { addCallOperator(input: {channelId: $c, userId: $u, role: CUSTOMER_CARE}) { id } }`,
 		map[string]any{"c": victimChannel, "u": victim.agentID}, &op)
 	opID := op.AddCallOperator.ID
-	victimSys := viewer.SystemContext(context.Background(), gid.ID(orgID))
+	victimSys := sys
 	perm := e.db.Client.CallPermission.Create().SetChannelID(victimChannel).SetCustomerID(gid.ID(custA)).SetPhone("84912345678").
 		SetReason("CONSULTATION").SetCallType("AUDIO").SetRequestedAt(time.Now()).SetStatus("GRANTED").
 		SetGrantedAt(time.Now()).SetExpiresAt(time.Now().Add(time.Hour)).SaveX(victimSys)
@@ -128,6 +143,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": vc, "u": mine}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
+		{"replayWebhookEvent", `mutation($id: ID!) { replayWebhookEvent(id: $id) { id } }`, map[string]any{"id": deadEvent}},
+		{"retryMessage", `mutation($id: ID!) { retryMessage(id: $id) { id } }`, map[string]any{"id": failedReply}},
+		{"cancelMessage", `mutation($id: ID!) { cancelMessage(id: $id) { id } }`, map[string]any{"id": queuedReply}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 
