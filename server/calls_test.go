@@ -528,6 +528,13 @@ func TestCallPermission(t *testing.T) {
 			t.Fatalf("after Zalo's EXPIRED: %+v", p)
 		}
 	})
+	t.Run("PhoneInAnyForm", func(t *testing.T) {
+		c.requestPermission(c.tn.adminToken, c.customer).decode(t, nil)
+		c.grant("0912345678", 0)
+		if p := c.permission(c.customer); p.Status != "GRANTED" {
+			t.Fatalf("granted by the national form: %+v", p)
+		}
+	})
 	t.Run("ErrDoNotContact", func(t *testing.T) {
 		other := c.customerWhoWrote("zu-dnc", "0987654321")
 		c.must(c.tn.adminToken, `mutation($id: ID!) { updateCustomer(id: $id, input: {doNotContact: true}) { id } }`, map[string]any{"id": other}, nil)
