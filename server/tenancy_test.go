@@ -125,6 +125,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"acceptConversationOffer", `mutation($id: ID!) { acceptConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"declineConversationOffer", `mutation($id: ID!) { declineConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"assignConversation", `mutation($id: ID!) { assignConversation(id: $id, userId: null) { id } }`, map[string]any{"id": conv}},
+		{"replayWebhookEvent", `mutation($id: ID!) { replayWebhookEvent(id: $id) { id } }`, map[string]any{"id": deadEvent}},
+		{"retryMessage", `mutation($id: ID!) { retryMessage(id: $id) { id } }`, map[string]any{"id": failedReply}},
+		{"cancelMessage", `mutation($id: ID!) { cancelMessage(id: $id) { id } }`, map[string]any{"id": queuedReply}},
 		{"callSettings", `query($c: ID!) { callSettings(channelId: $c) { enabled } }`, map[string]any{"c": vc}},
 		{"updateCallSettings", `mutation($c: ID!) { updateCallSettings(channelId: $c, input: {enabled: true}) { enabled } }`, map[string]any{"c": vc}},
 		{"callOperators", `query($c: ID!) { callOperators(channelId: $c) { id } }`, map[string]any{"c": vc}},
@@ -143,9 +146,6 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": vc, "u": mine}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
-		{"replayWebhookEvent", `mutation($id: ID!) { replayWebhookEvent(id: $id) { id } }`, map[string]any{"id": deadEvent}},
-		{"retryMessage", `mutation($id: ID!) { retryMessage(id: $id) { id } }`, map[string]any{"id": failedReply}},
-		{"cancelMessage", `mutation($id: ID!) { cancelMessage(id: $id) { id } }`, map[string]any{"id": queuedReply}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 
