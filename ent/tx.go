@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// Activity is the client for interacting with the Activity builders.
+	Activity *ActivityClient
 	// AutoMessage is the client for interacting with the AutoMessage builders.
 	AutoMessage *AutoMessageClient
 	// Channel is the client for interacting with the Channel builders.
@@ -190,6 +192,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.Activity = NewActivityClient(tx.config)
 	tx.AutoMessage = NewAutoMessageClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)

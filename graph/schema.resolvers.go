@@ -19,6 +19,7 @@ import (
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
@@ -384,6 +385,11 @@ func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[
 		return nil, err
 	}
 	return page, loadLastMessages(ctx, r.Client, page)
+}
+
+// ActivityLog is the resolver for the activityLog field.
+func (r *queryResolver) ActivityLog(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) (*ent.ActivityConnection, error) {
+	return activity.Log(ctx, r.Client, after, first, before, last, where)
 }
 
 // ExportCustomers is the resolver for the exportCustomers field.
