@@ -22,18 +22,28 @@ var secretWords = map[string]bool{
 	"credential": true, "credentials": true, "hash": true, "salt": true, "signature": true,
 }
 
+// keyKinds are the words that make a "key" a credential: apiKey,
+// accessKey, privateKey...
+var keyKinds = map[string]bool{
+	"api": true, "access": true, "private": true, "secret": true, "signing": true,
+	"encryption": true, "client": true, "app": true, "master": true, "auth": true, "session": true,
+}
+
 // SecretKey reports whether a details key looks like it holds a secret: one
 // of its words (split at case changes, '_', '-' and '.') is token, secret,
-// password, credential, hash, salt or signature, or its last word is key
-// (key, apiKey, accessKey), the name a minted API key goes by. A key that
-// only mentions one (keyPrefix, apiKeyId) is not.
+// password, credential, hash, salt or signature; or it is "key" itself (the
+// name a minted API key goes by) or ends with a credential's key (apiKey,
+// accessKey, privateKey). A key that only mentions one (keyPrefix, apiKeyId)
+// or names another kind of key (fieldKey, a custom field's) is not.
 func SecretKey(k string) bool {
 	ws := words(k)
 	if len(ws) == 0 {
 		return false
 	}
-	if ws[len(ws)-1] == "key" || ws[len(ws)-1] == "keys" {
-		return true
+	if last := ws[len(ws)-1]; last == "key" || last == "keys" {
+		if len(ws) == 1 || keyKinds[ws[len(ws)-2]] {
+			return true
+		}
 	}
 	for _, w := range ws {
 		if secretWords[w] {
@@ -47,7 +57,7 @@ func SecretKey(k string) bool {
 			return true
 		}
 	}
-	return false
+	return strings.HasSuffix(lower, "apikey") || strings.HasSuffix(lower, "accesskey") || strings.HasSuffix(lower, "privatekey")
 }
 
 // words splits a key into lower-case words at case changes and separators.
