@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 
+	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/channel"
@@ -37,6 +38,7 @@ var nodeTables = map[string]string{
 	"Rule":            rule.Table,
 	"Department":      department.Table,
 	"AutoMessage":     automessage.Table,
+	"Activity":        activity.Table,
 }
 
 // nodeTable finds the table of a global ID from its prefix, so `node` costs

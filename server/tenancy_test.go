@@ -61,6 +61,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}}, &dep)
 	depID := dep.CreateDepartment.ID
 	conv := string(seedConversation(t, e, gid.ID(orgID), gid.ID(victim.ownerID), channel.ChatPermissionSHARED, "victim"))
+	entry := e.activityLog(victim.ownerToken, nil, 1, "").rows[0].ID
 
 	cases := []struct {
 		name, query string
@@ -95,12 +96,15 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"claimConversation", `mutation($id: ID!) { claimConversation(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"acceptConversationOffer", `mutation($id: ID!) { acceptConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"declineConversationOffer", `mutation($id: ID!) { declineConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
+		{"activityLogByChannel", `query($c: ID!) { activityLog(where: {channelID: $c}) { totalCount } }`, map[string]any{"c": victimChannel}},
+		{"activityLogByActor", `query($a: ID!) { activityLog(where: {actorID: $a}) { totalCount } }`, map[string]any{"a": victim.ownerID}},
+		{"activityLogByAPIKey", `query($k: ID!) { activityLog(where: {apiKeyIDIn: [$k]}) { totalCount } }`, map[string]any{"k": keyID}},
 		{"assignConversation", `mutation($id: ID!) { assignConversation(id: $id, userId: null) { id } }`, map[string]any{"id": conv}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 
 	for callerName, token := range callers {
-		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv} {
+		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv, entry} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
