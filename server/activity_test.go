@@ -247,9 +247,26 @@ func TestActivityLog(t *testing.T) {
 			},
 		}}
 	})
+	t.Run("DefaultMoves", func(t *testing.T) {
+		// The department that loses the default role says so too.
+		var out struct{ CreateDepartment struct{ ID string } }
+		e.must(tn.ownerToken, `mutation($a: ID!) { createDepartment(input: {name: "Support", agentIds: [$a], method: BROADCAST, isDefault: true}) { id } }`,
+			map[string]any{"a": tn.agentID}, &out)
+		p := e.activityLog(tn.ownerToken, nil, 2, "")
+		if p.total != count+2 {
+			t.Fatalf("moving the default left %d entries, want 2", p.total-count)
+		}
+		count = p.total
+		assertEntry(t, p.rows[1], wantActivity{action: "DEPARTMENT_UPDATED", actor: tn.ownerID, subject: dep, details: map[string]any{
+			"name": "Sales", "changes": map[string]any{"isDefault": change(true, false)},
+		}})
+		assertEntry(t, p.rows[0], wantActivity{action: "DEPARTMENT_CREATED", actor: tn.ownerID, subject: out.CreateDepartment.ID, details: map[string]any{
+			"name": "Support", "method": "BROADCAST", "offerTimeoutSeconds": 30, "isDefault": true, "agentIds": []string{tn.agentID},
+		}})
+	})
 	step("deleteDepartment", tn.ownerToken, `mutation($id: ID!) { deleteDepartment(id: $id) }`, map[string]any{"id": dep}, func(json.RawMessage) wantActivity {
 		return wantActivity{action: "DEPARTMENT_DELETED", actor: tn.ownerID, subject: dep, details: map[string]any{
-			"name": "Sales", "method": "SEQUENTIAL", "offerTimeoutSeconds": 60, "isDefault": true, "agentIds": []string{tn.adminID},
+			"name": "Sales", "method": "SEQUENTIAL", "offerTimeoutSeconds": 60, "isDefault": false, "agentIds": []string{tn.adminID},
 		}}
 	})
 

@@ -90,15 +90,34 @@ func (e *Engine) CreateDepartment(ctx context.Context, in DepartmentInput) (*ent
 }
 
 // takeDefault clears the default flag of the other departments when a
-// department is to become the default.
+// department is to become the default; the one that loses it has its own
+// activity entry.
 func (s *step) takeDefault(ctx context.Context, isDefault *bool, except gid.ID) error {
 	if isDefault == nil || !*isDefault {
 		return nil
 	}
-	return s.tx.Department.Update().
+	losing, err := s.tx.Department.Query().
+		Where(department.IsDefault(true), department.IDNEQ(except)).
+		All(ctx)
+	if err != nil || len(losing) == 0 {
+		return err
+	}
+	if err := s.tx.Department.Update().
 		Where(department.IsDefault(true), department.IDNEQ(except)).
 		SetIsDefault(false).
-		Exec(ctx)
+		Exec(ctx); err != nil {
+		return err
+	}
+	for _, d := range losing {
+		err := s.record(ctx, activity.DepartmentUpdated, d.ID, map[string]any{
+			"name":    d.Name,
+			"changes": activity.Changes(map[string]any{"isDefault": true}, map[string]any{"isDefault": false}),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // UpdateDepartment changes a department (OWNERs and ADMINs). Agents who
