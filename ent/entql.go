@@ -369,6 +369,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSeenAt:            {Type: field.TypeTime, Column: message.FieldSeenAt},
 			message.FieldAttempts:          {Type: field.TypeInt, Column: message.FieldAttempts},
 			message.FieldNextAttemptAt:     {Type: field.TypeTime, Column: message.FieldNextAttemptAt},
+			message.FieldLastError:         {Type: field.TypeString, Column: message.FieldLastError},
 			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
 		},
 	}
@@ -553,6 +554,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldAttempts:       {Type: field.TypeInt, Column: webhookevent.FieldAttempts},
 			webhookevent.FieldLastError:      {Type: field.TypeString, Column: webhookevent.FieldLastError},
 			webhookevent.FieldNextAttemptAt:  {Type: field.TypeTime, Column: webhookevent.FieldNextAttemptAt},
+			webhookevent.FieldDeadAt:         {Type: field.TypeTime, Column: webhookevent.FieldDeadAt},
 		},
 	}
 	graph.MustAddE(
@@ -3112,6 +3114,11 @@ func (f *MessageFilter) WhereNextAttemptAt(p entql.TimeP) {
 	f.Where(p.Field(message.FieldNextAttemptAt))
 }
 
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *MessageFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(message.FieldLastError))
+}
+
 // WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
 func (f *MessageFilter) WhereLeaseUntil(p entql.TimeP) {
 	f.Where(p.Field(message.FieldLeaseUntil))
@@ -4085,4 +4092,9 @@ func (f *WebhookEventFilter) WhereLastError(p entql.StringP) {
 // WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
 func (f *WebhookEventFilter) WhereNextAttemptAt(p entql.TimeP) {
 	f.Where(p.Field(webhookevent.FieldNextAttemptAt))
+}
+
+// WhereDeadAt applies the entql time.Time predicate on the dead_at field.
+func (f *WebhookEventFilter) WhereDeadAt(p entql.TimeP) {
+	f.Where(p.Field(webhookevent.FieldDeadAt))
 }

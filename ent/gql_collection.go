@@ -1615,6 +1615,21 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, message.FieldSeenAt)
 				fieldSeen[message.FieldSeenAt] = struct{}{}
 			}
+		case "attempts":
+			if _, ok := fieldSeen[message.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, message.FieldAttempts)
+				fieldSeen[message.FieldAttempts] = struct{}{}
+			}
+		case "nextAttemptAt":
+			if _, ok := fieldSeen[message.FieldNextAttemptAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldNextAttemptAt)
+				fieldSeen[message.FieldNextAttemptAt] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[message.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, message.FieldLastError)
+				fieldSeen[message.FieldLastError] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -65,6 +65,8 @@ type Message struct {
 	Attempts int `json:"attempts,omitempty"`
 	// NextAttemptAt holds the value of the "next_attempt_at" field.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// LastError holds the value of the "last_error" field.
+	LastError *string `json:"last_error,omitempty"`
 	// LeaseUntil holds the value of the "lease_until" field.
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -160,7 +162,7 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 			values[i] = new(gid.ID)
 		case message.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case message.FieldDirection, message.FieldKind, message.FieldText, message.FieldProviderMessageID, message.FieldStatus, message.FieldFailureReason, message.FieldSenderType:
+		case message.FieldDirection, message.FieldKind, message.FieldText, message.FieldProviderMessageID, message.FieldStatus, message.FieldFailureReason, message.FieldSenderType, message.FieldLastError:
 			values[i] = new(sql.NullString)
 		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldSentAt, message.FieldDeliveredAt, message.FieldSeenAt, message.FieldNextAttemptAt, message.FieldLeaseUntil:
 			values[i] = new(sql.NullTime)
@@ -314,6 +316,13 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				_m.NextAttemptAt = new(time.Time)
 				*_m.NextAttemptAt = value.Time
 			}
+		case message.FieldLastError:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field last_error", values[i])
+			} else if value.Valid {
+				_m.LastError = new(string)
+				*_m.LastError = value.String
+			}
 		case message.FieldLeaseUntil:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field lease_until", values[i])
@@ -454,6 +463,11 @@ func (_m *Message) String() string {
 	if v := _m.NextAttemptAt; v != nil {
 		builder.WriteString("next_attempt_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.LastError; v != nil {
+		builder.WriteString("last_error=")
+		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")
 	if v := _m.LeaseUntil; v != nil {

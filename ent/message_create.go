@@ -254,6 +254,20 @@ func (_c *MessageCreate) SetNillableNextAttemptAt(v *time.Time) *MessageCreate {
 	return _c
 }
 
+// SetLastError sets the "last_error" field.
+func (_c *MessageCreate) SetLastError(v string) *MessageCreate {
+	_c.mutation.SetLastError(v)
+	return _c
+}
+
+// SetNillableLastError sets the "last_error" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableLastError(v *string) *MessageCreate {
+	if v != nil {
+		_c.SetLastError(*v)
+	}
+	return _c
+}
+
 // SetLeaseUntil sets the "lease_until" field.
 func (_c *MessageCreate) SetLeaseUntil(v time.Time) *MessageCreate {
 	_c.mutation.SetLeaseUntil(v)
@@ -443,6 +457,11 @@ func (_c *MessageCreate) check() error {
 	if _, ok := _c.mutation.Attempts(); !ok {
 		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "Message.attempts"`)}
 	}
+	if v, ok := _c.mutation.LastError(); ok {
+		if err := message.LastErrorValidator(v); err != nil {
+			return &ValidationError{Name: "last_error", err: fmt.Errorf(`ent: validator failed for field "Message.last_error": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := message.IDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Message.id": %w`, err)}
@@ -552,6 +571,10 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.NextAttemptAt(); ok {
 		_spec.SetField(message.FieldNextAttemptAt, field.TypeTime, value)
 		_node.NextAttemptAt = &value
+	}
+	if value, ok := _c.mutation.LastError(); ok {
+		_spec.SetField(message.FieldLastError, field.TypeString, value)
+		_node.LastError = &value
 	}
 	if value, ok := _c.mutation.LeaseUntil(); ok {
 		_spec.SetField(message.FieldLeaseUntil, field.TypeTime, value)
@@ -892,6 +915,24 @@ func (u *MessageUpsert) ClearNextAttemptAt() *MessageUpsert {
 	return u
 }
 
+// SetLastError sets the "last_error" field.
+func (u *MessageUpsert) SetLastError(v string) *MessageUpsert {
+	u.Set(message.FieldLastError, v)
+	return u
+}
+
+// UpdateLastError sets the "last_error" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateLastError() *MessageUpsert {
+	u.SetExcluded(message.FieldLastError)
+	return u
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (u *MessageUpsert) ClearLastError() *MessageUpsert {
+	u.SetNull(message.FieldLastError)
+	return u
+}
+
 // SetLeaseUntil sets the "lease_until" field.
 func (u *MessageUpsert) SetLeaseUntil(v time.Time) *MessageUpsert {
 	u.Set(message.FieldLeaseUntil, v)
@@ -1210,6 +1251,27 @@ func (u *MessageUpsertOne) UpdateNextAttemptAt() *MessageUpsertOne {
 func (u *MessageUpsertOne) ClearNextAttemptAt() *MessageUpsertOne {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearNextAttemptAt()
+	})
+}
+
+// SetLastError sets the "last_error" field.
+func (u *MessageUpsertOne) SetLastError(v string) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetLastError(v)
+	})
+}
+
+// UpdateLastError sets the "last_error" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateLastError() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateLastError()
+	})
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (u *MessageUpsertOne) ClearLastError() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearLastError()
 	})
 }
 
@@ -1701,6 +1763,27 @@ func (u *MessageUpsertBulk) UpdateNextAttemptAt() *MessageUpsertBulk {
 func (u *MessageUpsertBulk) ClearNextAttemptAt() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearNextAttemptAt()
+	})
+}
+
+// SetLastError sets the "last_error" field.
+func (u *MessageUpsertBulk) SetLastError(v string) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetLastError(v)
+	})
+}
+
+// UpdateLastError sets the "last_error" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateLastError() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateLastError()
+	})
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (u *MessageUpsertBulk) ClearLastError() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearLastError()
 	})
 }
 

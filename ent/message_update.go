@@ -244,6 +244,26 @@ func (_u *MessageUpdate) ClearNextAttemptAt() *MessageUpdate {
 	return _u
 }
 
+// SetLastError sets the "last_error" field.
+func (_u *MessageUpdate) SetLastError(v string) *MessageUpdate {
+	_u.mutation.SetLastError(v)
+	return _u
+}
+
+// SetNillableLastError sets the "last_error" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableLastError(v *string) *MessageUpdate {
+	if v != nil {
+		_u.SetLastError(*v)
+	}
+	return _u
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (_u *MessageUpdate) ClearLastError() *MessageUpdate {
+	_u.mutation.ClearLastError()
+	return _u
+}
+
 // SetLeaseUntil sets the "lease_until" field.
 func (_u *MessageUpdate) SetLeaseUntil(v time.Time) *MessageUpdate {
 	_u.mutation.SetLeaseUntil(v)
@@ -331,6 +351,11 @@ func (_u *MessageUpdate) check() error {
 	if v, ok := _u.mutation.FailureReason(); ok {
 		if err := message.FailureReasonValidator(v); err != nil {
 			return &ValidationError{Name: "failure_reason", err: fmt.Errorf(`ent: validator failed for field "Message.failure_reason": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.LastError(); ok {
+		if err := message.LastErrorValidator(v); err != nil {
+			return &ValidationError{Name: "last_error", err: fmt.Errorf(`ent: validator failed for field "Message.last_error": %w`, err)}
 		}
 	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
@@ -430,6 +455,12 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.NextAttemptAtCleared() {
 		_spec.ClearField(message.FieldNextAttemptAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastError(); ok {
+		_spec.SetField(message.FieldLastError, field.TypeString, value)
+	}
+	if _u.mutation.LastErrorCleared() {
+		_spec.ClearField(message.FieldLastError, field.TypeString)
 	}
 	if value, ok := _u.mutation.LeaseUntil(); ok {
 		_spec.SetField(message.FieldLeaseUntil, field.TypeTime, value)
@@ -672,6 +703,26 @@ func (_u *MessageUpdateOne) ClearNextAttemptAt() *MessageUpdateOne {
 	return _u
 }
 
+// SetLastError sets the "last_error" field.
+func (_u *MessageUpdateOne) SetLastError(v string) *MessageUpdateOne {
+	_u.mutation.SetLastError(v)
+	return _u
+}
+
+// SetNillableLastError sets the "last_error" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableLastError(v *string) *MessageUpdateOne {
+	if v != nil {
+		_u.SetLastError(*v)
+	}
+	return _u
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (_u *MessageUpdateOne) ClearLastError() *MessageUpdateOne {
+	_u.mutation.ClearLastError()
+	return _u
+}
+
 // SetLeaseUntil sets the "lease_until" field.
 func (_u *MessageUpdateOne) SetLeaseUntil(v time.Time) *MessageUpdateOne {
 	_u.mutation.SetLeaseUntil(v)
@@ -772,6 +823,11 @@ func (_u *MessageUpdateOne) check() error {
 	if v, ok := _u.mutation.FailureReason(); ok {
 		if err := message.FailureReasonValidator(v); err != nil {
 			return &ValidationError{Name: "failure_reason", err: fmt.Errorf(`ent: validator failed for field "Message.failure_reason": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.LastError(); ok {
+		if err := message.LastErrorValidator(v); err != nil {
+			return &ValidationError{Name: "last_error", err: fmt.Errorf(`ent: validator failed for field "Message.last_error": %w`, err)}
 		}
 	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
@@ -888,6 +944,12 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if _u.mutation.NextAttemptAtCleared() {
 		_spec.ClearField(message.FieldNextAttemptAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastError(); ok {
+		_spec.SetField(message.FieldLastError, field.TypeString, value)
+	}
+	if _u.mutation.LastErrorCleared() {
+		_spec.ClearField(message.FieldLastError, field.TypeString)
 	}
 	if value, ok := _u.mutation.LeaseUntil(); ok {
 		_spec.SetField(message.FieldLeaseUntil, field.TypeTime, value)

@@ -14248,6 +14248,7 @@ type MessageMutation struct {
 	attempts            *int
 	addattempts         *int
 	next_attempt_at     *time.Time
+	last_error          *string
 	lease_until         *time.Time
 	clearedFields       map[string]struct{}
 	organization        *gid.ID
@@ -15255,6 +15256,55 @@ func (m *MessageMutation) ResetNextAttemptAt() {
 	delete(m.clearedFields, message.FieldNextAttemptAt)
 }
 
+// SetLastError sets the "last_error" field.
+func (m *MessageMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *MessageMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldLastError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *MessageMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[message.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *MessageMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[message.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *MessageMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, message.FieldLastError)
+}
+
 // SetLeaseUntil sets the "lease_until" field.
 func (m *MessageMutation) SetLeaseUntil(t time.Time) {
 	m.lease_until = &t
@@ -15473,7 +15523,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -15534,6 +15584,9 @@ func (m *MessageMutation) Fields() []string {
 	if m.next_attempt_at != nil {
 		fields = append(fields, message.FieldNextAttemptAt)
 	}
+	if m.last_error != nil {
+		fields = append(fields, message.FieldLastError)
+	}
 	if m.lease_until != nil {
 		fields = append(fields, message.FieldLeaseUntil)
 	}
@@ -15585,6 +15638,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Attempts()
 	case message.FieldNextAttemptAt:
 		return m.NextAttemptAt()
+	case message.FieldLastError:
+		return m.LastError()
 	case message.FieldLeaseUntil:
 		return m.LeaseUntil()
 	}
@@ -15636,6 +15691,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldAttempts(ctx)
 	case message.FieldNextAttemptAt:
 		return m.OldNextAttemptAt(ctx)
+	case message.FieldLastError:
+		return m.OldLastError(ctx)
 	case message.FieldLeaseUntil:
 		return m.OldLeaseUntil(ctx)
 	}
@@ -15787,6 +15844,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNextAttemptAt(v)
 		return nil
+	case message.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
 	case message.FieldLeaseUntil:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -15869,6 +15933,9 @@ func (m *MessageMutation) ClearedFields() []string {
 	if m.FieldCleared(message.FieldNextAttemptAt) {
 		fields = append(fields, message.FieldNextAttemptAt)
 	}
+	if m.FieldCleared(message.FieldLastError) {
+		fields = append(fields, message.FieldLastError)
+	}
 	if m.FieldCleared(message.FieldLeaseUntil) {
 		fields = append(fields, message.FieldLeaseUntil)
 	}
@@ -15915,6 +15982,9 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldNextAttemptAt:
 		m.ClearNextAttemptAt()
+		return nil
+	case message.FieldLastError:
+		m.ClearLastError()
 		return nil
 	case message.FieldLeaseUntil:
 		m.ClearLeaseUntil()
@@ -15986,6 +16056,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldNextAttemptAt:
 		m.ResetNextAttemptAt()
+		return nil
+	case message.FieldLastError:
+		m.ResetLastError()
 		return nil
 	case message.FieldLeaseUntil:
 		m.ResetLeaseUntil()
@@ -22556,6 +22629,7 @@ type WebhookEventMutation struct {
 	addattempts     *int
 	last_error      *string
 	next_attempt_at *time.Time
+	dead_at         *time.Time
 	clearedFields   map[string]struct{}
 	done            bool
 	oldValue        func(context.Context) (*WebhookEvent, error)
@@ -23147,6 +23221,55 @@ func (m *WebhookEventMutation) ResetNextAttemptAt() {
 	delete(m.clearedFields, webhookevent.FieldNextAttemptAt)
 }
 
+// SetDeadAt sets the "dead_at" field.
+func (m *WebhookEventMutation) SetDeadAt(t time.Time) {
+	m.dead_at = &t
+}
+
+// DeadAt returns the value of the "dead_at" field in the mutation.
+func (m *WebhookEventMutation) DeadAt() (r time.Time, exists bool) {
+	v := m.dead_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeadAt returns the old "dead_at" field's value of the WebhookEvent entity.
+// If the WebhookEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookEventMutation) OldDeadAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeadAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeadAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeadAt: %w", err)
+	}
+	return oldValue.DeadAt, nil
+}
+
+// ClearDeadAt clears the value of the "dead_at" field.
+func (m *WebhookEventMutation) ClearDeadAt() {
+	m.dead_at = nil
+	m.clearedFields[webhookevent.FieldDeadAt] = struct{}{}
+}
+
+// DeadAtCleared returns if the "dead_at" field was cleared in this mutation.
+func (m *WebhookEventMutation) DeadAtCleared() bool {
+	_, ok := m.clearedFields[webhookevent.FieldDeadAt]
+	return ok
+}
+
+// ResetDeadAt resets all changes to the "dead_at" field.
+func (m *WebhookEventMutation) ResetDeadAt() {
+	m.dead_at = nil
+	delete(m.clearedFields, webhookevent.FieldDeadAt)
+}
+
 // Where appends a list predicates to the WebhookEventMutation builder.
 func (m *WebhookEventMutation) Where(ps ...predicate.WebhookEvent) {
 	m.predicates = append(m.predicates, ps...)
@@ -23181,7 +23304,7 @@ func (m *WebhookEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WebhookEventMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.provider != nil {
 		fields = append(fields, webhookevent.FieldProvider)
 	}
@@ -23215,6 +23338,9 @@ func (m *WebhookEventMutation) Fields() []string {
 	if m.next_attempt_at != nil {
 		fields = append(fields, webhookevent.FieldNextAttemptAt)
 	}
+	if m.dead_at != nil {
+		fields = append(fields, webhookevent.FieldDeadAt)
+	}
 	return fields
 }
 
@@ -23245,6 +23371,8 @@ func (m *WebhookEventMutation) Field(name string) (ent.Value, bool) {
 		return m.LastError()
 	case webhookevent.FieldNextAttemptAt:
 		return m.NextAttemptAt()
+	case webhookevent.FieldDeadAt:
+		return m.DeadAt()
 	}
 	return nil, false
 }
@@ -23276,6 +23404,8 @@ func (m *WebhookEventMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldLastError(ctx)
 	case webhookevent.FieldNextAttemptAt:
 		return m.OldNextAttemptAt(ctx)
+	case webhookevent.FieldDeadAt:
+		return m.OldDeadAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown WebhookEvent field %s", name)
 }
@@ -23362,6 +23492,13 @@ func (m *WebhookEventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNextAttemptAt(v)
 		return nil
+	case webhookevent.FieldDeadAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeadAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent field %s", name)
 }
@@ -23422,6 +23559,9 @@ func (m *WebhookEventMutation) ClearedFields() []string {
 	if m.FieldCleared(webhookevent.FieldNextAttemptAt) {
 		fields = append(fields, webhookevent.FieldNextAttemptAt)
 	}
+	if m.FieldCleared(webhookevent.FieldDeadAt) {
+		fields = append(fields, webhookevent.FieldDeadAt)
+	}
 	return fields
 }
 
@@ -23450,6 +23590,9 @@ func (m *WebhookEventMutation) ClearField(name string) error {
 		return nil
 	case webhookevent.FieldNextAttemptAt:
 		m.ClearNextAttemptAt()
+		return nil
+	case webhookevent.FieldDeadAt:
+		m.ClearDeadAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent nullable field %s", name)
@@ -23491,6 +23634,9 @@ func (m *WebhookEventMutation) ResetField(name string) error {
 		return nil
 	case webhookevent.FieldNextAttemptAt:
 		m.ResetNextAttemptAt()
+		return nil
+	case webhookevent.FieldDeadAt:
+		m.ResetDeadAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent field %s", name)

@@ -40,7 +40,9 @@ type WebhookEvent struct {
 	LastError string `json:"last_error,omitempty"`
 	// NextAttemptAt holds the value of the "next_attempt_at" field.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
-	selectValues  sql.SelectValues
+	// DeadAt holds the value of the "dead_at" field.
+	DeadAt       *time.Time `json:"dead_at,omitempty"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -58,7 +60,7 @@ func (*WebhookEvent) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case webhookevent.FieldProvider, webhookevent.FieldDedupeKey, webhookevent.FieldEventName, webhookevent.FieldLastError:
 			values[i] = new(sql.NullString)
-		case webhookevent.FieldReceivedAt, webhookevent.FieldProcessedAt, webhookevent.FieldNextAttemptAt:
+		case webhookevent.FieldReceivedAt, webhookevent.FieldProcessedAt, webhookevent.FieldNextAttemptAt, webhookevent.FieldDeadAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -151,6 +153,13 @@ func (_m *WebhookEvent) assignValues(columns []string, values []any) error {
 				_m.NextAttemptAt = new(time.Time)
 				*_m.NextAttemptAt = value.Time
 			}
+		case webhookevent.FieldDeadAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field dead_at", values[i])
+			} else if value.Valid {
+				_m.DeadAt = new(time.Time)
+				*_m.DeadAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -225,6 +234,11 @@ func (_m *WebhookEvent) String() string {
 	builder.WriteString(", ")
 	if v := _m.NextAttemptAt; v != nil {
 		builder.WriteString("next_attempt_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.DeadAt; v != nil {
+		builder.WriteString("dead_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -146,6 +146,20 @@ func (_c *WebhookEventCreate) SetNillableNextAttemptAt(v *time.Time) *WebhookEve
 	return _c
 }
 
+// SetDeadAt sets the "dead_at" field.
+func (_c *WebhookEventCreate) SetDeadAt(v time.Time) *WebhookEventCreate {
+	_c.mutation.SetDeadAt(v)
+	return _c
+}
+
+// SetNillableDeadAt sets the "dead_at" field if the given value is not nil.
+func (_c *WebhookEventCreate) SetNillableDeadAt(v *time.Time) *WebhookEventCreate {
+	if v != nil {
+		_c.SetDeadAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WebhookEventCreate) SetID(v gid.ID) *WebhookEventCreate {
 	_c.mutation.SetID(v)
@@ -343,6 +357,10 @@ func (_c *WebhookEventCreate) createSpec() (*WebhookEvent, *sqlgraph.CreateSpec)
 		_spec.SetField(webhookevent.FieldNextAttemptAt, field.TypeTime, value)
 		_node.NextAttemptAt = &value
 	}
+	if value, ok := _c.mutation.DeadAt(); ok {
+		_spec.SetField(webhookevent.FieldDeadAt, field.TypeTime, value)
+		_node.DeadAt = &value
+	}
 	return _node, _spec
 }
 
@@ -464,6 +482,24 @@ func (u *WebhookEventUpsert) UpdateNextAttemptAt() *WebhookEventUpsert {
 // ClearNextAttemptAt clears the value of the "next_attempt_at" field.
 func (u *WebhookEventUpsert) ClearNextAttemptAt() *WebhookEventUpsert {
 	u.SetNull(webhookevent.FieldNextAttemptAt)
+	return u
+}
+
+// SetDeadAt sets the "dead_at" field.
+func (u *WebhookEventUpsert) SetDeadAt(v time.Time) *WebhookEventUpsert {
+	u.Set(webhookevent.FieldDeadAt, v)
+	return u
+}
+
+// UpdateDeadAt sets the "dead_at" field to the value that was provided on create.
+func (u *WebhookEventUpsert) UpdateDeadAt() *WebhookEventUpsert {
+	u.SetExcluded(webhookevent.FieldDeadAt)
+	return u
+}
+
+// ClearDeadAt clears the value of the "dead_at" field.
+func (u *WebhookEventUpsert) ClearDeadAt() *WebhookEventUpsert {
+	u.SetNull(webhookevent.FieldDeadAt)
 	return u
 }
 
@@ -617,6 +653,27 @@ func (u *WebhookEventUpsertOne) UpdateNextAttemptAt() *WebhookEventUpsertOne {
 func (u *WebhookEventUpsertOne) ClearNextAttemptAt() *WebhookEventUpsertOne {
 	return u.Update(func(s *WebhookEventUpsert) {
 		s.ClearNextAttemptAt()
+	})
+}
+
+// SetDeadAt sets the "dead_at" field.
+func (u *WebhookEventUpsertOne) SetDeadAt(v time.Time) *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetDeadAt(v)
+	})
+}
+
+// UpdateDeadAt sets the "dead_at" field to the value that was provided on create.
+func (u *WebhookEventUpsertOne) UpdateDeadAt() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateDeadAt()
+	})
+}
+
+// ClearDeadAt clears the value of the "dead_at" field.
+func (u *WebhookEventUpsertOne) ClearDeadAt() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.ClearDeadAt()
 	})
 }
 
@@ -937,6 +994,27 @@ func (u *WebhookEventUpsertBulk) UpdateNextAttemptAt() *WebhookEventUpsertBulk {
 func (u *WebhookEventUpsertBulk) ClearNextAttemptAt() *WebhookEventUpsertBulk {
 	return u.Update(func(s *WebhookEventUpsert) {
 		s.ClearNextAttemptAt()
+	})
+}
+
+// SetDeadAt sets the "dead_at" field.
+func (u *WebhookEventUpsertBulk) SetDeadAt(v time.Time) *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetDeadAt(v)
+	})
+}
+
+// UpdateDeadAt sets the "dead_at" field to the value that was provided on create.
+func (u *WebhookEventUpsertBulk) UpdateDeadAt() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateDeadAt()
+	})
+}
+
+// ClearDeadAt clears the value of the "dead_at" field.
+func (u *WebhookEventUpsertBulk) ClearDeadAt() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.ClearDeadAt()
 	})
 }
 

@@ -110,6 +110,26 @@ func (_u *WebhookEventUpdate) ClearNextAttemptAt() *WebhookEventUpdate {
 	return _u
 }
 
+// SetDeadAt sets the "dead_at" field.
+func (_u *WebhookEventUpdate) SetDeadAt(v time.Time) *WebhookEventUpdate {
+	_u.mutation.SetDeadAt(v)
+	return _u
+}
+
+// SetNillableDeadAt sets the "dead_at" field if the given value is not nil.
+func (_u *WebhookEventUpdate) SetNillableDeadAt(v *time.Time) *WebhookEventUpdate {
+	if v != nil {
+		_u.SetDeadAt(*v)
+	}
+	return _u
+}
+
+// ClearDeadAt clears the value of the "dead_at" field.
+func (_u *WebhookEventUpdate) ClearDeadAt() *WebhookEventUpdate {
+	_u.mutation.ClearDeadAt()
+	return _u
+}
+
 // Mutation returns the WebhookEventMutation object of the builder.
 func (_u *WebhookEventUpdate) Mutation() *WebhookEventMutation {
 	return _u.mutation
@@ -199,6 +219,12 @@ func (_u *WebhookEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.NextAttemptAtCleared() {
 		_spec.ClearField(webhookevent.FieldNextAttemptAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DeadAt(); ok {
+		_spec.SetField(webhookevent.FieldDeadAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeadAtCleared() {
+		_spec.ClearField(webhookevent.FieldDeadAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -300,6 +326,26 @@ func (_u *WebhookEventUpdateOne) SetNillableNextAttemptAt(v *time.Time) *Webhook
 // ClearNextAttemptAt clears the value of the "next_attempt_at" field.
 func (_u *WebhookEventUpdateOne) ClearNextAttemptAt() *WebhookEventUpdateOne {
 	_u.mutation.ClearNextAttemptAt()
+	return _u
+}
+
+// SetDeadAt sets the "dead_at" field.
+func (_u *WebhookEventUpdateOne) SetDeadAt(v time.Time) *WebhookEventUpdateOne {
+	_u.mutation.SetDeadAt(v)
+	return _u
+}
+
+// SetNillableDeadAt sets the "dead_at" field if the given value is not nil.
+func (_u *WebhookEventUpdateOne) SetNillableDeadAt(v *time.Time) *WebhookEventUpdateOne {
+	if v != nil {
+		_u.SetDeadAt(*v)
+	}
+	return _u
+}
+
+// ClearDeadAt clears the value of the "dead_at" field.
+func (_u *WebhookEventUpdateOne) ClearDeadAt() *WebhookEventUpdateOne {
+	_u.mutation.ClearDeadAt()
 	return _u
 }
 
@@ -422,6 +468,12 @@ func (_u *WebhookEventUpdateOne) sqlSave(ctx context.Context) (_node *WebhookEve
 	}
 	if _u.mutation.NextAttemptAtCleared() {
 		_spec.ClearField(webhookevent.FieldNextAttemptAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DeadAt(); ok {
+		_spec.SetField(webhookevent.FieldDeadAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeadAtCleared() {
+		_spec.ClearField(webhookevent.FieldDeadAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &WebhookEvent{config: _u.config}

@@ -289,6 +289,16 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input inbox.SendMess
 	return r.Inbox.SendMessage(ctx, input)
 }
 
+// RetryMessage is the resolver for the retryMessage field.
+func (r *mutationResolver) RetryMessage(ctx context.Context, id gid.ID) (*ent.Message, error) {
+	return r.Inbox.RetryMessage(ctx, id)
+}
+
+// CancelMessage is the resolver for the cancelMessage field.
+func (r *mutationResolver) CancelMessage(ctx context.Context, id gid.ID) (*ent.Message, error) {
+	return r.Inbox.CancelMessage(ctx, id)
+}
+
 // SetConversationStatus is the resolver for the setConversationStatus field.
 func (r *mutationResolver) SetConversationStatus(ctx context.Context, id gid.ID, status conversation.Status) (*ent.Conversation, error) {
 	return r.Inbox.SetConversationStatus(ctx, id, status)
@@ -354,6 +364,11 @@ func (r *mutationResolver) SetPresence(ctx context.Context, status user.Presence
 	return r.Distribute.SetPresence(ctx, status)
 }
 
+// ReplayWebhookEvent is the resolver for the replayWebhookEvent field.
+func (r *mutationResolver) ReplayWebhookEvent(ctx context.Context, id gid.ID) (*ent.WebhookEvent, error) {
+	return r.Inbox.ReplayEvent(ctx, id)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -399,6 +414,11 @@ func (r *queryResolver) ExportCustomers(ctx context.Context, where *ent.Customer
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// DeadWebhookEvents is the resolver for the deadWebhookEvents field.
+func (r *queryResolver) DeadWebhookEvents(ctx context.Context, channelID *gid.ID, first int) ([]*ent.WebhookEvent, error) {
+	return r.Inbox.DeadEvents(ctx, channelID, first)
 }
 
 // Agents is the resolver for the agents field.
@@ -477,6 +497,37 @@ func (r *userEventResolver) User(ctx context.Context, obj *model.UserEvent) (*en
 	return obj.User, obj.Err
 }
 
+// Provider is the resolver for the provider field.
+func (r *webhookEventResolver) Provider(ctx context.Context, obj *ent.WebhookEvent) (string, error) {
+	return string(obj.Provider), nil
+}
+
+// Channel is the resolver for the channel field.
+func (r *webhookEventResolver) Channel(ctx context.Context, obj *ent.WebhookEvent) (*ent.Channel, error) {
+	if obj.ChannelID == nil {
+		return nil, nil
+	}
+	// A channel the viewer may not see, or one deleted since, is null.
+	ch, err := r.Client.Channel.Get(ctx, *obj.ChannelID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return ch, err
+}
+
+// LastError is the resolver for the lastError field.
+func (r *webhookEventResolver) LastError(ctx context.Context, obj *ent.WebhookEvent) (*string, error) {
+	if obj.LastError == "" {
+		return nil, nil
+	}
+	return &obj.LastError, nil
+}
+
+// Payload is the resolver for the payload field.
+func (r *webhookEventResolver) Payload(ctx context.Context, obj *ent.WebhookEvent) (string, error) {
+	return strings.ToValidUTF8(string(obj.Payload), "\uFFFD"), nil
+}
+
 // CallEvent returns CallEventResolver implementation.
 func (r *Resolver) CallEvent() CallEventResolver { return &callEventResolver{r} }
 
@@ -497,9 +548,13 @@ func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionRes
 // UserEvent returns UserEventResolver implementation.
 func (r *Resolver) UserEvent() UserEventResolver { return &userEventResolver{r} }
 
+// WebhookEvent returns WebhookEventResolver implementation.
+func (r *Resolver) WebhookEvent() WebhookEventResolver { return &webhookEventResolver{r} }
+
 type callEventResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
 type userEventResolver struct{ *Resolver }
+type webhookEventResolver struct{ *Resolver }

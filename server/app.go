@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -45,19 +47,6 @@ import (
 	"github.com/dakenh/dakenh/internal/zalo"
 )
 
-// API limits. Depth allows the playground's introspection query (13).
-const (
-	maxDepth      = 15
-	maxComplexity = 2000
-	maxPageSize   = 100
-	// Bounds checked before validation (gqllimit.Document), far above the
-	// documents the playground and the web client send.
-	maxTokens  = 20000
-	maxFields  = 2000
-	maxAliases = 200
-	maxSpreads = 500
-)
-
 // App is one dakenh server: its database, services and HTTP handler.
 type App struct {
 	cfg     Config
@@ -89,6 +78,10 @@ type App struct {
 	presence   *presence.Tracker
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
+	// maxResponseBytes bounds one operation's response (appOptions).
+	maxResponseBytes int
+	// extensions are appOptions.extensions.
+	extensions []graphql.HandlerExtension
 }
 
 // appOptions lets tests tune what production leaves at defaults.
@@ -105,6 +98,11 @@ type appOptions struct {
 	ws wsTimings
 	// streamBuffer overrides the subscriptions' slow-consumer threshold.
 	streamBuffer int
+	// maxResponseBytes overrides maxResponseBytes.
+	maxResponseBytes int
+	// extensions are added to the GraphQL handler after its own, so that
+	// tests can observe or hold up fields.
+	extensions []graphql.HandlerExtension
 }
 
 // newApp opens the database (migrating it) and builds the HTTP handler.
@@ -159,7 +157,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		presence:   presence.NewTracker(),
 		now:        o.now,
 
-		streamBuffer: o.streamBuffer,
+		streamBuffer:     o.streamBuffer,
+		maxResponseBytes: cmp.Or(o.maxResponseBytes, maxResponseBytes),
+		extensions:       o.extensions,
 	}
 	a.timers = timer.NewWorker(db.Client, logger, o.now)
 	router.Register(a.timers)
@@ -311,20 +311,26 @@ func (a *App) graphqlHandler() http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(gqlhttp.POST{}) // transport.POST, without encoding the response twice
+	srv.AddTransport(gqlhttp.POST{MaxBatch: maxBatch}) // transport.POST, without encoding the response twice
 	srv.SetValidationRulesFn(graph.ValidationRules)
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
 	if a.cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(gqlhttp.PersistedQueries{AutomaticPersistedQuery: extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}})
 	srv.Use(gqllimit.Document{MaxTokens: maxTokens, MaxFields: maxFields, MaxAliases: maxAliases, MaxSpreads: maxSpreads, Cache: queries})
-	srv.Use(extension.FixedComplexityLimit(maxComplexity))
+	srv.Use(&gqllimit.Complexity{Max: maxComplexity, DefaultPage: maxPageSize})
 	srv.Use(gqllimit.Depth{Max: maxDepth})
 	srv.Use(gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize})
+	srv.Use(&gqllimit.Arguments{MaxList: maxListItems, MaxString: maxStringChars, Lists: listBounds, Strings: stringBounds})
 	srv.Use(a.metrics.GraphQL())
 	srv.Use(auth.Challenge{})
+	// After the metrics, which count the one error of a stopped operation.
+	srv.Use(gqllimit.Response{MaxBytes: a.maxResponseBytes, Stopped: a.metrics.OperationStopped})
+	for _, ext := range a.extensions {
+		srv.Use(ext)
+	}
 	srv.SetErrorPresenter(apierr.Presenter(a.logger, graph.ClassifyError))
 	srv.SetRecoverFunc(apierr.Recover(a.logger))
 	return srv

@@ -488,3 +488,143 @@ func TestConversationMessagesNewestPage(t *testing.T) {
 	}
 	t.Errorf("the conversation is not listed")
 }
+
+const messageDeliveryByID = `query($id: ID!) { node(id: $id) { ... on Message { id status failureReason attempts lastError nextAttemptAt } } }`
+
+type messageDeliveryOut struct {
+	Node struct {
+		ID, Status               string
+		FailureReason, LastError *string
+		Attempts                 int
+		NextAttemptAt            *time.Time
+	}
+}
+
+// TestDeliveryIsVisibleAndAgentsCanActOnIt: a reply in trouble shows its
+// attempts, last error and next attempt while still QUEUED, with an
+// UPDATED event per failed attempt; a FAILED reply can be sent again and a
+// QUEUED one cancelled, and every other state is refused with its reason.
+func TestDeliveryIsVisibleAndAgentsCanActOnIt(t *testing.T) {
+	r := newReplyEnv(t)
+	send := func(text string) string {
+		var out struct{ SendMessage sentOut }
+		r.must(r.tn.agentToken, sendMessageMutation, map[string]any{"in": map[string]any{"conversationId": r.oaConv, "text": text}}, &out)
+		return out.SendMessage.ID
+	}
+	read := func(id string) messageDeliveryOut {
+		var st messageDeliveryOut
+		r.must(r.tn.agentToken, messageDeliveryByID, map[string]any{"id": id}, &st)
+		return st
+	}
+	updates := func(id string) int {
+		return r.db.Client.Event.Query().Where(entevent.MessageID(gid.ID(id)), entevent.Type("UPDATED")).CountX(r.sys())
+	}
+	refused := func(t *testing.T, mutation, id, code, reason string) {
+		t.Helper()
+		res := r.gql(r.tn.agentToken, `mutation($id: ID!) { `+mutation+`(id: $id) { id status } }`, map[string]any{"id": id})
+		if res.code() != code || reason != "" && res.Errors[0].Extensions["reason"] != reason {
+			t.Fatalf("%s: got %q %+v, want %s %s", mutation, res.code(), res.Errors, code, reason)
+		}
+	}
+
+	t.Run("FailedAttemptsShowWhileQueued", func(t *testing.T) {
+		r.zalo.FailNext(zalofake.SendMessage, 2, zalofake.Status(http.StatusInternalServerError))
+		id := send("Đơn hàng đang giao")
+		for attempt := 1; attempt <= 2; attempt++ {
+			r.deliver()
+			st := read(id).Node
+			if st.Status != "QUEUED" || st.Attempts != attempt || st.LastError == nil || *st.LastError == "" ||
+				st.NextAttemptAt == nil || !st.NextAttemptAt.After(r.clock.Now()) || st.FailureReason != nil {
+				t.Fatalf("after attempt %d: %+v", attempt, st)
+			}
+			if n := updates(id); n != attempt {
+				t.Fatalf("after attempt %d: %d UPDATED events", attempt, n)
+			}
+			r.clock.Set(*st.NextAttemptAt)
+		}
+		r.deliver()
+		if st := read(id).Node; st.Status != "SENT" || st.Attempts != 3 || st.LastError != nil || st.NextAttemptAt != nil {
+			t.Fatalf("after the third attempt: %+v", st)
+		}
+		if n := updates(id); n != 3 {
+			t.Fatalf("%d UPDATED events, want 3", n)
+		}
+		refused(t, "retryMessage", id, "FAILED_PRECONDITION", inbox.ReasonMessageNotFailed)
+		refused(t, "cancelMessage", id, "FAILED_PRECONDITION", inbox.ReasonMessageNotQueued)
+	})
+
+	t.Run("RetryAFailedReply", func(t *testing.T) {
+		r.zalo.FailNext(zalofake.SendMessage, 1, zalofake.ErrorCode(-230))
+		id := send("Anh còn quan tâm không ạ")
+		r.deliver()
+		if st := read(id).Node; st.Status != "FAILED" || st.LastError == nil || st.FailureReason == nil {
+			t.Fatalf("after a permanent failure: %+v", st)
+		}
+		before := len(r.zalo.Sent())
+		var out struct {
+			RetryMessage struct {
+				Status   string
+				Attempts int
+			}
+		}
+		r.must(r.tn.agentToken, `mutation($id: ID!) { retryMessage(id: $id) { status attempts } }`, map[string]any{"id": id}, &out)
+		if out.RetryMessage.Status != "QUEUED" || out.RetryMessage.Attempts != 0 {
+			t.Fatalf("retryMessage returned %+v", out.RetryMessage)
+		}
+		r.deliver()
+		if st := read(id).Node; st.Status != "SENT" || st.FailureReason != nil || len(r.zalo.Sent()) != before+1 {
+			t.Fatalf("after the retry: %+v, %d sends", st, len(r.zalo.Sent())-before)
+		}
+	})
+
+	t.Run("CancelAQueuedReply", func(t *testing.T) {
+		id := send("Gửi nhầm")
+		var out struct{ CancelMessage struct{ Status string } }
+		r.must(r.tn.agentToken, `mutation($id: ID!) { cancelMessage(id: $id) { status } }`, map[string]any{"id": id}, &out)
+		if out.CancelMessage.Status != "CANCELLED" {
+			t.Fatalf("cancelMessage returned %+v", out.CancelMessage)
+		}
+		before := len(r.zalo.Sent())
+		r.deliver()
+		if st := read(id).Node; st.Status != "CANCELLED" || len(r.zalo.Sent()) != before {
+			t.Fatalf("a cancelled reply: %+v, %d sends", st, len(r.zalo.Sent())-before)
+		}
+		refused(t, "cancelMessage", id, "FAILED_PRECONDITION", inbox.ReasonMessageNotQueued)
+		refused(t, "retryMessage", id, "FAILED_PRECONDITION", inbox.ReasonMessageNotFailed)
+	})
+
+	t.Run("NotWhileBeingSent", func(t *testing.T) {
+		id := send("Đang gửi")
+		// A worker's claim: the lease a delivery holds while it calls Zalo.
+		r.db.Client.Message.UpdateOneID(gid.ID(id)).SetLeaseUntil(r.clock.Now().Add(time.Minute)).ExecX(r.sys())
+		refused(t, "cancelMessage", id, "FAILED_PRECONDITION", inbox.ReasonDeliveryInProgress)
+		r.clock.Set(r.clock.Now().Add(2 * time.Minute))
+		r.deliver()
+		if st := read(id).Node; st.Status != "SENT" {
+			t.Fatalf("the reply whose cancel was refused: %+v", st)
+		}
+	})
+
+	t.Run("InboundAndForeignAndReadOnly", func(t *testing.T) {
+		inbound := r.db.Client.Message.Create().SetConversationID(r.oaConv).SetChannelID(r.oaID).
+			SetDirection(message.DirectionINBOUND).SetText("Cho hỏi giá").SetStatus(message.StatusRECEIVED).
+			SetSenderType(message.SenderTypeCUSTOMER).SaveX(r.sys())
+		refused(t, "retryMessage", string(inbound.ID), "FAILED_PRECONDITION", inbox.ReasonMessageNotFailed)
+		refused(t, "cancelMessage", string(inbound.ID), "FAILED_PRECONDITION", inbox.ReasonMessageNotQueued)
+		id := send("Của tổ chức khác")
+		other := r.newTenant("Foreign Delivery Org")
+		for _, m := range []string{"retryMessage", "cancelMessage"} {
+			res := r.gql(other.ownerToken, `mutation($id: ID!) { `+m+`(id: $id) { id } }`, map[string]any{"id": id})
+			if res.code() != "NOT_FOUND" {
+				t.Errorf("%s by another organization: %q %+v", m, res.code(), res.Errors)
+			}
+		}
+		res := r.gql(r.createAPIKey(r.tn.ownerToken, "READ"), `mutation($id: ID!) { cancelMessage(id: $id) { id } }`, map[string]any{"id": id})
+		if res.code() != "FORBIDDEN" {
+			t.Errorf("cancelMessage with a READ key: %q %+v", res.code(), res.Errors)
+		}
+		if st := read(id).Node; st.Status != "QUEUED" {
+			t.Errorf("refused cancels changed the message: %+v", st)
+		}
+	})
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -62,6 +64,19 @@ func TestCrossTenantMatrix(t *testing.T) {
 	depID := dep.CreateDepartment.ID
 	conv := string(seedConversation(t, e, gid.ID(orgID), gid.ID(victim.ownerID), channel.ChatPermissionSHARED, "victim"))
 	entry := e.activityLog(victim.ownerToken, nil, 1, "").rows[0].ID
+	sys := viewer.SystemContext(context.Background(), gid.ID(orgID))
+	convRow := e.db.Client.Conversation.GetX(sys, gid.ID(conv))
+	failedReply := string(e.db.Client.Message.Create().SetConversationID(convRow.ID).SetChannelID(convRow.ChannelID).
+		SetDirection(message.DirectionOUTBOUND).SetText("x").SetStatus(message.StatusFAILED).
+		SetSenderType(message.SenderTypeSYSTEM).SaveX(sys).ID)
+	queuedReply := string(e.db.Client.Message.Create().SetConversationID(convRow.ID).SetChannelID(convRow.ChannelID).
+		SetDirection(message.DirectionOUTBOUND).SetText("y").SetStatus(message.StatusQUEUED).
+		SetSenderType(message.SenderTypeSYSTEM).SaveX(sys).ID)
+
+	deadEvent := string(e.db.Client.WebhookEvent.Create().SetProvider(webhookevent.ProviderZALO).
+		SetDedupeKey("oa-victim:dead").SetEventName("user_send_text").SetOrganizationID(gid.ID(orgID)).
+		SetChannelID(victimChannel).SetPayload([]byte(`{}`)).SetAttempts(10).SetDeadAt(time.Now()).
+		SaveX(viewer.SystemContext(context.Background(), "")).ID)
 
 	cases := []struct {
 		name, query string
@@ -100,6 +115,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"activityLogByActor", `query($a: ID!) { activityLog(where: {actorID: $a}) { totalCount } }`, map[string]any{"a": victim.ownerID}},
 		{"activityLogByAPIKey", `query($k: ID!) { activityLog(where: {apiKeyIDIn: [$k]}) { totalCount } }`, map[string]any{"k": keyID}},
 		{"assignConversation", `mutation($id: ID!) { assignConversation(id: $id, userId: null) { id } }`, map[string]any{"id": conv}},
+		{"replayWebhookEvent", `mutation($id: ID!) { replayWebhookEvent(id: $id) { id } }`, map[string]any{"id": deadEvent}},
+		{"retryMessage", `mutation($id: ID!) { retryMessage(id: $id) { id } }`, map[string]any{"id": failedReply}},
+		{"cancelMessage", `mutation($id: ID!) { cancelMessage(id: $id) { id } }`, map[string]any{"id": queuedReply}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 

@@ -59,6 +59,8 @@ const (
 	FieldAttempts = "attempts"
 	// FieldNextAttemptAt holds the string denoting the next_attempt_at field in the database.
 	FieldNextAttemptAt = "next_attempt_at"
+	// FieldLastError holds the string denoting the last_error field in the database.
+	FieldLastError = "last_error"
 	// FieldLeaseUntil holds the string denoting the lease_until field in the database.
 	FieldLeaseUntil = "lease_until"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
@@ -133,6 +135,7 @@ var Columns = []string{
 	FieldSeenAt,
 	FieldAttempts,
 	FieldNextAttemptAt,
+	FieldLastError,
 	FieldLeaseUntil,
 }
 
@@ -168,6 +171,8 @@ var (
 	FailureReasonValidator func(string) error
 	// DefaultAttempts holds the default value on creation for the "attempts" field.
 	DefaultAttempts int
+	// LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	LastErrorValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() gid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -241,6 +246,7 @@ const (
 	StatusDELIVERED Status = "DELIVERED"
 	StatusSEEN      Status = "SEEN"
 	StatusFAILED    Status = "FAILED"
+	StatusCANCELLED Status = "CANCELLED"
 )
 
 func (s Status) String() string {
@@ -250,7 +256,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusRECEIVED, StatusQUEUED, StatusSENT, StatusDELIVERED, StatusSEEN, StatusFAILED:
+	case StatusRECEIVED, StatusQUEUED, StatusSENT, StatusDELIVERED, StatusSEEN, StatusFAILED, StatusCANCELLED:
 		return nil
 	default:
 		return fmt.Errorf("message: invalid enum value for status field: %q", s)
@@ -382,6 +388,11 @@ func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
 // ByNextAttemptAt orders the results by the next_attempt_at field.
 func ByNextAttemptAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNextAttemptAt, opts...).ToFunc()
+}
+
+// ByLastError orders the results by the last_error field.
+func ByLastError(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastError, opts...).ToFunc()
 }
 
 // ByLeaseUntil orders the results by the lease_until field.

@@ -734,7 +734,7 @@ var (
 		{Name: "text", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "attachments", Type: field.TypeJSON, Nullable: true},
 		{Name: "provider_message_id", Type: field.TypeString, Nullable: true, Size: 200},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"RECEIVED", "QUEUED", "SENT", "DELIVERED", "SEEN", "FAILED"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"RECEIVED", "QUEUED", "SENT", "DELIVERED", "SEEN", "FAILED", "CANCELLED"}},
 		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 500},
 		{Name: "sender_type", Type: field.TypeEnum, Enums: []string{"CUSTOMER", "USER", "SYSTEM"}},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
@@ -742,6 +742,7 @@ var (
 		{Name: "seen_at", Type: field.TypeTime, Nullable: true},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 500},
 		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 		{Name: "conversation_id", Type: field.TypeString, Size: 40},
@@ -757,31 +758,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_organizations_organization",
-				Columns:    []*schema.Column{MessagesColumns[17]},
+				Columns:    []*schema.Column{MessagesColumns[18]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_conversations_conversation",
-				Columns:    []*schema.Column{MessagesColumns[18]},
+				Columns:    []*schema.Column{MessagesColumns[19]},
 				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_channels_channel",
-				Columns:    []*schema.Column{MessagesColumns[19]},
+				Columns:    []*schema.Column{MessagesColumns[20]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_users_sender_user",
-				Columns:    []*schema.Column{MessagesColumns[20]},
+				Columns:    []*schema.Column{MessagesColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "messages_auto_messages_auto_message",
-				Columns:    []*schema.Column{MessagesColumns[21]},
+				Columns:    []*schema.Column{MessagesColumns[22]},
 				RefColumns: []*schema.Column{AutoMessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -790,17 +791,17 @@ var (
 			{
 				Name:    "message_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[17]},
+				Columns: []*schema.Column{MessagesColumns[18]},
 			},
 			{
 				Name:    "message_channel_id_provider_message_id",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[19], MessagesColumns[7]},
+				Columns: []*schema.Column{MessagesColumns[20], MessagesColumns[7]},
 			},
 			{
 				Name:    "message_conversation_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[18], MessagesColumns[1]},
+				Columns: []*schema.Column{MessagesColumns[19], MessagesColumns[1]},
 			},
 			{
 				Name:    "message_status_next_attempt_at",
@@ -1126,6 +1127,7 @@ var (
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
 		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "dead_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WebhookEventsTable holds the schema information for the "webhook_events" table.
 	WebhookEventsTable = &schema.Table{
@@ -1142,6 +1144,11 @@ var (
 				Name:    "webhookevent_processed_at_next_attempt_at",
 				Unique:  false,
 				Columns: []*schema.Column{WebhookEventsColumns[8], WebhookEventsColumns[11]},
+			},
+			{
+				Name:    "webhookevent_organization_id_dead_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[4], WebhookEventsColumns[12]},
 			},
 		},
 	}

@@ -871,6 +871,10 @@ func init() {
 	messageDescAttempts := messageFields[15].Descriptor()
 	// message.DefaultAttempts holds the default value on creation for the attempts field.
 	message.DefaultAttempts = messageDescAttempts.Default.(int)
+	// messageDescLastError is the schema descriptor for last_error field.
+	messageDescLastError := messageFields[17].Descriptor()
+	// message.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	message.LastErrorValidator = messageDescLastError.Validators[0].(func(string) error)
 	// messageDescID is the schema descriptor for id field.
 	messageDescID := messageMixinFields0[0].Descriptor()
 	// message.DefaultID holds the default value on creation for the id field.

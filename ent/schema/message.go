@@ -46,7 +46,7 @@ func (Message) Fields() []ent.Field {
 		field.String("provider_message_id").Optional().Nillable().MaxLen(200).
 			Annotations(entgql.Skip()),
 		field.Enum("status").
-			Values("RECEIVED", "QUEUED", "SENT", "DELIVERED", "SEEN", "FAILED").
+			Values("RECEIVED", "QUEUED", "SENT", "DELIVERED", "SEEN", "FAILED", "CANCELLED").
 			Annotations(entgql.Type("MessageStatus")),
 		field.String("failure_reason").Optional().MaxLen(500),
 		field.Enum("sender_type").Values("CUSTOMER", "USER", "SYSTEM").Immutable().
@@ -60,10 +60,16 @@ func (Message) Fields() []ent.Field {
 		field.Time("sent_at").Optional().Nillable(),
 		field.Time("delivered_at").Optional().Nillable(),
 		field.Time("seen_at").Optional().Nillable(),
-		// The delivery queue: attempts made, when to try next, and until
-		// when a worker holds the row.
-		field.Int("attempts").Default(0).Annotations(entgql.Skip()),
-		field.Time("next_attempt_at").Optional().Nillable().Annotations(entgql.Skip()),
+		// The delivery queue: attempts made, when to try next, why the
+		// last attempt failed, and until when a worker holds the row. The
+		// first three are shown so an agent sees a reply in trouble before
+		// it is FAILED.
+		field.Int("attempts").Default(0).
+			Annotations(entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)),
+		field.Time("next_attempt_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)),
+		field.String("last_error").Optional().Nillable().MaxLen(500).
+			Annotations(entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)),
 		field.Time("lease_until").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }

@@ -41,6 +41,9 @@ func (WebhookEvent) Fields() []ent.Field {
 		field.Int("attempts").Default(0),
 		field.String("last_error").Optional().MaxLen(1000),
 		field.Time("next_attempt_at").Optional().Nillable(),
+		// dead_at is when the event was parked after failing
+		// MaxEventAttempts times; it waits for an admin to replay it.
+		field.Time("dead_at").Optional().Nillable(),
 	}
 }
 
@@ -49,6 +52,7 @@ func (WebhookEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("provider", "dedupe_key").Unique(),
 		index.Fields("processed_at", "next_attempt_at"),
+		index.Fields("organization_id", "dead_at"),
 	}
 }
 

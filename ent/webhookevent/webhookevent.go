@@ -40,6 +40,8 @@ const (
 	FieldLastError = "last_error"
 	// FieldNextAttemptAt holds the string denoting the next_attempt_at field in the database.
 	FieldNextAttemptAt = "next_attempt_at"
+	// FieldDeadAt holds the string denoting the dead_at field in the database.
+	FieldDeadAt = "dead_at"
 	// Table holds the table name of the webhookevent in the database.
 	Table = "webhook_events"
 )
@@ -58,6 +60,7 @@ var Columns = []string{
 	FieldAttempts,
 	FieldLastError,
 	FieldNextAttemptAt,
+	FieldDeadAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -173,6 +176,11 @@ func ByLastError(opts ...sql.OrderTermOption) OrderOption {
 // ByNextAttemptAt orders the results by the next_attempt_at field.
 func ByNextAttemptAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNextAttemptAt, opts...).ToFunc()
+}
+
+// ByDeadAt orders the results by the dead_at field.
+func ByDeadAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeadAt, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

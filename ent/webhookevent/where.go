@@ -105,6 +105,11 @@ func NextAttemptAt(v time.Time) predicate.WebhookEvent {
 	return predicate.WebhookEvent(sql.FieldEQ(FieldNextAttemptAt, v))
 }
 
+// DeadAt applies equality check predicate on the "dead_at" field. It's identical to DeadAtEQ.
+func DeadAt(v time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldEQ(FieldDeadAt, v))
+}
+
 // ProviderEQ applies the EQ predicate on the "provider" field.
 func ProviderEQ(v Provider) predicate.WebhookEvent {
 	return predicate.WebhookEvent(sql.FieldEQ(FieldProvider, v))
@@ -708,6 +713,56 @@ func NextAttemptAtIsNil() predicate.WebhookEvent {
 // NextAttemptAtNotNil applies the NotNil predicate on the "next_attempt_at" field.
 func NextAttemptAtNotNil() predicate.WebhookEvent {
 	return predicate.WebhookEvent(sql.FieldNotNull(FieldNextAttemptAt))
+}
+
+// DeadAtEQ applies the EQ predicate on the "dead_at" field.
+func DeadAtEQ(v time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldEQ(FieldDeadAt, v))
+}
+
+// DeadAtNEQ applies the NEQ predicate on the "dead_at" field.
+func DeadAtNEQ(v time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldNEQ(FieldDeadAt, v))
+}
+
+// DeadAtIn applies the In predicate on the "dead_at" field.
+func DeadAtIn(vs ...time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldIn(FieldDeadAt, vs...))
+}
+
+// DeadAtNotIn applies the NotIn predicate on the "dead_at" field.
+func DeadAtNotIn(vs ...time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldNotIn(FieldDeadAt, vs...))
+}
+
+// DeadAtGT applies the GT predicate on the "dead_at" field.
+func DeadAtGT(v time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldGT(FieldDeadAt, v))
+}
+
+// DeadAtGTE applies the GTE predicate on the "dead_at" field.
+func DeadAtGTE(v time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldGTE(FieldDeadAt, v))
+}
+
+// DeadAtLT applies the LT predicate on the "dead_at" field.
+func DeadAtLT(v time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldLT(FieldDeadAt, v))
+}
+
+// DeadAtLTE applies the LTE predicate on the "dead_at" field.
+func DeadAtLTE(v time.Time) predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldLTE(FieldDeadAt, v))
+}
+
+// DeadAtIsNil applies the IsNil predicate on the "dead_at" field.
+func DeadAtIsNil() predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldIsNull(FieldDeadAt))
+}
+
+// DeadAtNotNil applies the NotNil predicate on the "dead_at" field.
+func DeadAtNotNil() predicate.WebhookEvent {
+	return predicate.WebhookEvent(sql.FieldNotNull(FieldDeadAt))
 }
 
 // And groups predicates with the AND operator between them.

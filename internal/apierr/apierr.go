@@ -75,6 +75,9 @@ type Error struct {
 	// Reason, when set, is sent as extensions.reason and names the violated
 	// rule for FAILED_PRECONDITION.
 	Reason string
+	// Limit, when set, is sent as extensions.limit and names the server
+	// limit a BAD_USER_INPUT request exceeds (see OverLimit).
+	Limit string
 	// Err is the cause, for logs only.
 	Err error
 }
@@ -118,6 +121,13 @@ func New(code Code, format string, args ...any) *Error {
 // field (e.g. "first" or "input.email"), so clients can highlight it.
 func BadInput(field, format string, args ...any) *Error {
 	return &Error{Code: BadUserInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// OverLimit returns the BAD_USER_INPUT Error of a request over one of the
+// server's limits, with Limit naming it (e.g. "complexity" or "tokens") so a
+// client can tell which one without parsing the message.
+func OverLimit(limit, format string, args ...any) *Error {
+	return &Error{Code: BadUserInput, Limit: limit, Message: fmt.Sprintf(format, args...)}
 }
 
 // Precondition returns a FAILED_PRECONDITION Error with a stable,

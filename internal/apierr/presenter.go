@@ -18,6 +18,7 @@ const (
 	extCode   = "code"
 	extField  = "field"
 	extReason = "reason"
+	extLimit  = "limit"
 )
 
 // Presenter returns a gqlgen error presenter that enforces the API error
@@ -127,6 +128,32 @@ func present(ctx context.Context, logger *slog.Logger, err error, e *Error) *gql
 // graphql.AddFieldLocationToError), falling back to the context's field, so
 // the client can tell which field failed.
 func build(ctx context.Context, err error, e *Error) *gqlerror.Error {
+	out := e.GraphQL()
+	var gqlErr *gqlerror.Error
+	if errors.As(err, &gqlErr) {
+		out.Path = gqlErr.Path
+		out.Locations = gqlErr.Locations
+	}
+	if out.Path == nil {
+		out.Path = graphql.GetPath(ctx)
+	}
+	if out.Locations == nil {
+		// gqlgen adds the field's location to resolver errors but not to
+		// recovered panics or argument errors; the spec wants one on all.
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Field != nil {
+			if pos := fc.Field.Position; pos != nil && pos.Line > 0 {
+				out.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
+			}
+		}
+	}
+	return out
+}
+
+// GraphQL returns e as a client sees it, without a path or locations: the
+// one construction of the wire error, used by Presenter for field errors and
+// by the transport and limit extensions for errors of a whole request (a
+// malformed body, a document over a limit) that no field owns.
+func (e *Error) GraphQL() *gqlerror.Error {
 	out := &gqlerror.Error{
 		Err:        e,
 		Message:    e.message(),
@@ -144,22 +171,8 @@ func build(ctx context.Context, err error, e *Error) *gqlerror.Error {
 	if e.Reason != "" {
 		out.Extensions[extReason] = e.Reason
 	}
-	var gqlErr *gqlerror.Error
-	if errors.As(err, &gqlErr) {
-		out.Path = gqlErr.Path
-		out.Locations = gqlErr.Locations
-	}
-	if out.Path == nil {
-		out.Path = graphql.GetPath(ctx)
-	}
-	if out.Locations == nil {
-		// gqlgen adds the field's location to resolver errors but not to
-		// recovered panics or argument errors; the spec wants one on all.
-		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Field != nil {
-			if pos := fc.Field.Position; pos != nil && pos.Line > 0 {
-				out.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
-			}
-		}
+	if e.Limit != "" {
+		out.Extensions[extLimit] = e.Limit
 	}
 	return out
 }

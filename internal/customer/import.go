@@ -30,6 +30,9 @@ const (
 	MaxImportBytes = 50 << 20
 	// MaxImportRows is the most data rows (header excluded) Import accepts.
 	MaxImportRows = 200_000
+	// MaxRowTags is the most distinct tags one row may name; a row naming
+	// more is reported in ImportResult.Errors and not imported.
+	MaxRowTags = 50
 )
 
 // importBatchSize is how many rows share one transaction and one lookup of

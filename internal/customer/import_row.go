@@ -129,9 +129,13 @@ func (r *row) set(c column, cell string, memo map[string]bool) error {
 			if err != nil {
 				return err
 			}
-			if !slices.Contains(r.tags, n) {
-				r.tags = append(r.tags, n)
+			if slices.Contains(r.tags, n) {
+				continue
 			}
+			if len(r.tags) == MaxRowTags {
+				return fmt.Errorf("more than %d tags in one row", MaxRowTags)
+			}
+			r.tags = append(r.tags, n)
 		}
 	default:
 		v, err := parseCustomValue(c.def, cell)

@@ -3,6 +3,7 @@ package customer_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -180,6 +181,24 @@ func TestImportLimits(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a row with too many tags is a row error", func(t *testing.T) {
+		tags := func(n int) string {
+			names := make([]string, n)
+			for i := range names {
+				names[i] = fmt.Sprintf("t%d", i)
+			}
+			return strings.Join(names, ";")
+		}
+		csv := "name,phone,tags\nMany,0901234567," + tags(10_000) + "\nFifty,0901234568," + tags(customer.MaxRowTags) + "\n"
+		res, err := customer.Import(ctx, e.client, csv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []customer.RowError{{Line: 2, Message: "tags: more than 50 tags in one row"}}
+		if res.Imported != 1 || !reflect.DeepEqual(res.Errors, want) {
+			t.Fatalf("Import = %d imported, errors %+v; want 1, %+v", res.Imported, res.Errors, want)
+		}
+	})
 	t.Run("exactly the row limit is accepted", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("imports 200000 rows")

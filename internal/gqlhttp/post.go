@@ -9,11 +9,13 @@ package gqlhttp
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -25,7 +27,17 @@ import (
 // answers as gqlgen's transport.POST does, errors included. A client that
 // asks for another response type (application/graphql-response+json) is
 // served by transport.POST itself.
+//
+// It also takes batches, as Apollo's BatchHttpLink sends them: a JSON array
+// of requests, answered by an array of their responses in the same order.
+// Each operation runs on its own, one after the other, within every limit
+// a single request has; a batch of more than MaxBatch operations is refused
+// whole (HTTP 400, BAD_USER_INPUT with extensions.limit "batch").
 type POST struct {
+	// MaxBatch is the most operations one batch may hold; 0 refuses
+	// batches.
+	MaxBatch int
+
 	fallback transport.POST
 }
 
@@ -34,7 +46,8 @@ var _ graphql.Transport = POST{}
 // Supports reports whether the request is a GraphQL POST.
 func (p POST) Supports(r *http.Request) bool { return p.fallback.Supports(r) }
 
-// Do executes the request's operation and writes its response.
+// Do executes the request's operation, or each operation of a batch, and
+// writes the response.
 func (p POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	if !acceptsJSON(r.Header.Get("Accept")) {
 		p.fallback.Do(w, r, exec)
@@ -49,24 +62,68 @@ func (p POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 		write(w, exec.DispatchError(ctx, gqlerror.List{badRequest("body", "could not read the request body")}))
 		return
 	}
+	if isBatch(body) {
+		p.batch(w, r, exec, body, start)
+		return
+	}
 	var params graphql.RawParams
-	if err := decodeParams(body, &params); err != nil {
+	if err := decodeParams(body, &params, "request body"); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		write(w, exec.DispatchError(ctx, gqlerror.List{err}))
 		return
 	}
-	params.Headers = r.Header
-	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	rc, errs := exec.CreateOperationContext(ctx, &params)
-	if errs != nil {
-		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			w.WriteHeader(http.StatusUnprocessableEntity)
-		}
-		write(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+	status, resp := run(r, exec, &params, start)
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+	}
+	write(w, resp)
+}
+
+// batch runs the operations of a batched body in order and writes the
+// array of their responses. A batch that is not a JSON array of at most
+// MaxBatch items is refused whole; an item that is not a request gets its
+// own error in its place.
+func (p POST) batch(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, body []byte, start time.Time) {
+	ctx := r.Context()
+	items, err := decodeBatch(body, p.MaxBatch)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		write(w, exec.DispatchError(ctx, gqlerror.List{err}))
 		return
 	}
+	_, _ = io.WriteString(w, "[")
+	for i, item := range items {
+		if i > 0 {
+			_, _ = io.WriteString(w, ",")
+		}
+		var params graphql.RawParams
+		if err := decodeParams(item, &params, fmt.Sprintf("operation %d of the batch", i+1)); err != nil {
+			write(w, exec.DispatchError(ctx, gqlerror.List{err}))
+			continue
+		}
+		_, resp := run(r, exec, &params, start)
+		write(w, resp)
+	}
+	_, _ = io.WriteString(w, "]")
+}
+
+// run executes one decoded request and returns its HTTP status (422 for a
+// request gqlgen cannot execute at all, as transport.POST answers) and
+// its response.
+func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, start time.Time) (int, *graphql.Response) {
+	ctx := r.Context()
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	rc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		status := http.StatusOK
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			status = http.StatusUnprocessableEntity
+		}
+		return status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	write(w, responses(ctx))
+	return http.StatusOK, responses(ctx)
 }
 
 // acceptsJSON reports whether gqlgen's transport would answer a request

@@ -69,7 +69,7 @@ func (d Document) MutateOperationParameters(ctx context.Context, params *graphql
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: params.Query}, d.MaxTokens)
 	if err != nil {
 		if gqlErr, ok := err.(*gqlerror.Error); ok && isTokenLimit(gqlErr) {
-			return LimitError("tokens", "query has more than %d tokens", d.MaxTokens)
+			return LimitError(LimitTokens, "query has more than %d tokens", d.MaxTokens)
 		}
 		return nil
 	}
@@ -81,14 +81,14 @@ func (d Document) MutateOperationParameters(ctx context.Context, params *graphql
 		c.written(op.SelectionSet)
 	}
 	if c.aliases > d.MaxAliases {
-		return LimitError("aliases", "query has %d aliases, more than the maximum of %d", c.aliases, d.MaxAliases)
+		return LimitError(LimitAliases, "query has %d aliases, more than the maximum of %d", c.aliases, d.MaxAliases)
 	}
 	if c.spreads > d.MaxSpreads {
-		return LimitError("fragmentSpreads", "query has %d fragment spreads, more than the maximum of %d", c.spreads, d.MaxSpreads)
+		return LimitError(LimitSpreads, "query has %d fragment spreads, more than the maximum of %d", c.spreads, d.MaxSpreads)
 	}
 	for _, op := range doc.Operations {
 		if n := c.expanded(op.SelectionSet); n > d.MaxFields {
-			return LimitError("fields", "operation has more than %d fields once its fragments are expanded", d.MaxFields)
+			return LimitError(LimitFields, "operation has more than %d fields once its fragments are expanded", d.MaxFields)
 		}
 	}
 	return nil
@@ -100,13 +100,9 @@ func isTokenLimit(err *gqlerror.Error) bool {
 }
 
 // LimitError returns the error of a request over one of the server's
-// limits: BAD_USER_INPUT, with extensions.limit naming the limit so a client
-// can tell which one without parsing the message.
+// limits: apierr.OverLimit as the client sees it.
 func LimitError(limit, format string, args ...any) *gqlerror.Error {
-	return &gqlerror.Error{
-		Message:    fmt.Sprintf(format, args...),
-		Extensions: map[string]any{"code": string(apierr.BadUserInput), "limit": limit},
-	}
+	return apierr.OverLimit(limit, format, args...).GraphQL()
 }
 
 // docCounter counts a document's written aliases and spreads, and the

@@ -13,6 +13,9 @@ type fragmentMemo struct {
 	// rejects fragment cycles, but the limits measure documents before (or
 	// without) it and must not hang or overflow the stack on one.
 	visiting map[string]bool
+	// measured counts the fragments measured rather than found in memo, so
+	// a test can tell that each was measured once.
+	measured int
 }
 
 // newFragmentMemo returns a memo over the fragments defined in list.
@@ -40,6 +43,7 @@ func (m *fragmentMemo) of(name string, measure func(ast.SelectionSet) int) int {
 		return 0
 	}
 	m.visiting[name] = true
+	m.measured++
 	n := measure(def.SelectionSet)
 	delete(m.visiting, name)
 	m.memo[name] = n

@@ -1,9 +1,16 @@
 // Package gqllimit contains gqlgen handler extensions that bound the cost a
-// single GraphQL request can impose: how deeply a query may nest and how many
-// items a connection may return per page. They complement, not replace,
-// gqlgen's complexity limit: depth catches pathological nesting cheaply
-// before execution, and the page-size check rejects oversized pages before
-// a resolver runs a query against the database.
+// single GraphQL request can impose, each refusing what it bounds with
+// BAD_USER_INPUT and extensions.limit naming the bound (names.go):
+//
+//   - Document measures the query before validation (tokens, expanded
+//     fields, aliases, spreads), fragments memoised;
+//   - Depth bounds nesting, Complexity prices the operation with pages
+//     multiplied, Arguments bounds lists and strings and refuses NULs, all
+//     before any resolver runs;
+//   - PageSize checks first/last where the connection resolves and gives a
+//     connection asked with neither its default page;
+//   - Response stops an operation whose response outgrows its bound or
+//     whose client went away.
 package gqllimit
 
 import (
@@ -13,8 +20,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"github.com/dakenh/dakenh/internal/apierr"
 )
 
 // Depth is a gqlgen handler extension that rejects an operation whose
@@ -65,10 +70,7 @@ func (d Depth) MutateOperationContext(_ context.Context, opCtx *graphql.Operatio
 	if depth <= d.Max {
 		return nil
 	}
-	err := &gqlerror.Error{
-		Message:    fmt.Sprintf("query depth %d exceeds the maximum of %d", depth, d.Max),
-		Extensions: map[string]any{"code": string(apierr.BadUserInput)},
-	}
+	err := LimitError(LimitDepth, "query depth %d exceeds the maximum of %d", depth, d.Max)
 	if pos := opCtx.Operation.Position; pos != nil && pos.Line > 0 {
 		err.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
 	}

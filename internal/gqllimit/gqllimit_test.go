@@ -32,6 +32,7 @@ type Query {
   viewer: User
   users(first: Int, last: Int): UserConnection
   top(first: Int!): [User!]
+  nodes(ids: [ID!]!): [User]
   boom: String
   fail: String
 }
@@ -408,6 +409,10 @@ func TestPageSizeThroughHandler(t *testing.T) {
 			wantField: "first", wantMsg: "first must not exceed 100, got 101", wantPath: []any{"top"}, resolver: "Query.top",
 		},
 		{name: "non-null int argument within the limit", query: `{ top(first: 5) { name } }`, resolver: "Query.top"},
+		{
+			name: "first and last together", query: `{ users(first: 2, last: 2) { totalCount } }`,
+			wantField: "last", wantMsg: "first and last cannot be given together: page forward with first and after, or backward with last and before", wantPath: []any{"users"}, resolver: "Query.users",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -431,6 +436,9 @@ func TestPageSizeThroughHandler(t *testing.T) {
 			}
 			e := resp.Errors[0]
 			wantExt := map[string]any{"code": "BAD_USER_INPUT", "field": tt.wantField}
+			if strings.Contains(tt.wantMsg, "must not exceed") {
+				wantExt["limit"] = "pageSize"
+			}
 			if e.Message != tt.wantMsg || !reflect.DeepEqual(e.Extensions, wantExt) {
 				t.Errorf("error = %q %v, want %q %v", e.Message, e.Extensions, tt.wantMsg, wantExt)
 			}
@@ -455,7 +463,8 @@ func TestPageSizeIgnoresOtherArguments(t *testing.T) {
 		{name: "other int args", args: map[string]any{"limit": 1000, "offset": -5}},
 		{name: "first is a string", args: map[string]any{"first": "1000"}},
 		{name: "first is a nil pointer", args: map[string]any{"first": (*int)(nil)}},
-		{name: "sized ints within the limit", args: map[string]any{"first": int32(10), "last": ptr(int64(10))}},
+		{name: "sized first within the limit", args: map[string]any{"first": int32(10)}},
+		{name: "sized last within the limit", args: map[string]any{"last": ptr(int64(10))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -512,6 +521,14 @@ func TestValidate(t *testing.T) {
 		{name: "PageSize positive", ext: gqllimit.PageSize{Max: 100}},
 		{name: "PageSize zero", ext: gqllimit.PageSize{}, wantErr: true},
 		{name: "PageSize negative", ext: &gqllimit.PageSize{Max: -3}, wantErr: true},
+		{name: "Complexity", ext: &gqllimit.Complexity{Max: 10, DefaultPage: 10}},
+		{name: "Complexity without a default page", ext: &gqllimit.Complexity{Max: 10}, wantErr: true},
+		{name: "Arguments", ext: &gqllimit.Arguments{MaxList: 1, MaxString: 1, Lists: map[string]int{"Query.nodes(ids:)": 5}, Strings: map[string]int{"User.name": 3}}},
+		{name: "Arguments zero", ext: &gqllimit.Arguments{MaxList: 1}, wantErr: true},
+		{name: "Arguments bound of an unknown argument", ext: &gqllimit.Arguments{MaxList: 1, MaxString: 1, Lists: map[string]int{"Query.nodes(names:)": 5}}, wantErr: true},
+		{name: "Arguments bound of an unknown field", ext: &gqllimit.Arguments{MaxList: 1, MaxString: 1, Strings: map[string]int{"User.nick": 5}}, wantErr: true},
+		{name: "Response", ext: gqllimit.Response{MaxBytes: 1}},
+		{name: "Response zero", ext: gqllimit.Response{}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

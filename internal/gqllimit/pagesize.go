@@ -14,7 +14,8 @@ import (
 
 // PageSize is a gqlgen handler extension that rejects, before its resolver
 // runs, any field whose "first" or "last" argument is negative or greater
-// than Max. Every Relay connection in the API takes these arguments, so one
+// than Max, or that is given both (Relay pagination goes one way at a
+// time). Every Relay connection in the API takes these arguments, so one
 // extension bounds them all without each resolver repeating the check.
 //
 // It reads the operation once, when gqlgen has parsed and validated it and
@@ -145,6 +146,9 @@ func (w *pageWalker) acts(f *ast.Field) bool {
 			return true
 		}
 	}
+	if given == len(pageArgs) {
+		return true // both: refused
+	}
 	return w.p.Default > 0 && takes == len(pageArgs) && given == 0
 }
 
@@ -155,6 +159,11 @@ func (w *pageWalker) acts(f *ast.Field) bool {
 func (p PageSize) interceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	if fc := graphql.GetFieldContext(ctx); fc != nil && len(fc.Args) > 0 {
 		p.applyDefault(fc)
+		if _, first := intArg(fc.Args["first"]); first {
+			if _, last := intArg(fc.Args["last"]); last {
+				return nil, apierr.BadInput("last", "first and last cannot be given together: page forward with first and after, or backward with last and before")
+			}
+		}
 		for _, name := range pageArgs {
 			n, ok := intArg(fc.Args[name])
 			if !ok {
@@ -164,7 +173,9 @@ func (p PageSize) interceptField(ctx context.Context, next graphql.Resolver) (an
 				return nil, apierr.BadInput(name, "%s must not be negative, got %d", name, n)
 			}
 			if n > int64(p.Max) {
-				return nil, apierr.BadInput(name, "%s must not exceed %d, got %d", name, p.Max, n)
+				e := apierr.BadInput(name, "%s must not exceed %d, got %d", name, p.Max, n)
+				e.Limit = LimitPageSize
+				return nil, e
 			}
 		}
 	}

@@ -345,19 +345,21 @@ func (s *Service) recordOnce(ctx context.Context, c deliveryClaim, o deliveryOut
 	switch {
 	case o.reason == "" && !o.retry:
 		status = message.StatusSENT
-		upd.SetStatus(status).SetSentAt(now).ClearNextAttemptAt().ClearFailureReason()
+		upd.SetStatus(status).SetSentAt(now).ClearNextAttemptAt().ClearFailureReason().ClearLastError()
 		if o.providerID != "" {
-			upd.SetProviderMessageID(o.providerID)
+			upd.SetProviderMessageID(fitID(o.providerID, maxProviderMessageID))
 		}
 	case o.retry && c.attempts < MaxDeliveryAttempts:
-		upd.SetNextAttemptAt(now.Add(deliveryRetryDelay(c.attempts, rand.Float64())))
+		upd.SetNextAttemptAt(now.Add(deliveryRetryDelay(c.attempts, rand.Float64()))).
+			SetLastError(truncateReason(o.reason, 500))
 	default:
 		reason := o.reason
 		if o.retry {
 			reason = fmt.Sprintf("Gave up after %d attempts. %s", c.attempts, reason)
 		}
 		status = message.StatusFAILED
-		upd.SetStatus(status).SetFailureReason(truncateReason(reason, 500)).ClearNextAttemptAt()
+		upd.SetStatus(status).SetFailureReason(truncateReason(reason, 500)).
+			SetLastError(truncateReason(o.reason, 500)).ClearNextAttemptAt()
 	}
 	n, err := upd.Save(sys)
 	if err != nil {
@@ -376,17 +378,15 @@ func (s *Service) recordOnce(ctx context.Context, c deliveryClaim, o deliveryOut
 			return err
 		}
 	}
-	if status != message.StatusQUEUED {
-		m, err := tx.Message.Get(sys, c.id)
-		if err != nil {
-			return err
-		}
-		if _, err := event.Append(sys, tx, event.Entry{
-			OrgID: c.orgID, Topic: event.TopicMessage, Type: event.TypeUpdated,
-			ChannelID: m.ChannelID, ConversationID: m.ConversationID, MessageID: m.ID,
-		}); err != nil {
-			return err
-		}
+	// Every outcome is an UPDATED event, a failed attempt that will be
+	// retried too: an agent sees attempts and lastError move while the
+	// reply is still QUEUED.
+	m, err := tx.Message.Get(sys, c.id)
+	if err != nil {
+		return err
+	}
+	if err := appendUpdated(sys, tx, m); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err

@@ -41,6 +41,12 @@ const (
 	maxLastError = 1000
 )
 
+// MaxEventAttempts is how many times a webhook event is tried before it is
+// parked as dead, about 1.5 hours after the first: a failure that lasts
+// that long is one a person must look at (DeadEvents), and retrying it
+// forever would only hide it.
+const MaxEventAttempts = 10
+
 // InboundConfig configures an Inbound. The zero value works.
 type InboundConfig struct {
 	// Zalo reads follower profiles. Default: a client for Zalo's
@@ -200,6 +206,7 @@ func (in *Inbound) claim(ctx context.Context) ([]gid.ID, error) {
 	ids, err := lockRows(tx.WebhookEvent.Query().
 		Where(
 			webhookevent.ProcessedAtIsNil(),
+			webhookevent.DeadAtIsNil(),
 			webhookevent.Or(webhookevent.NextAttemptAtIsNil(), webhookevent.NextAttemptAtLTE(now)),
 		).
 		Order(webhookevent.ByReceivedAt(), webhookevent.ByID()).
@@ -273,19 +280,29 @@ func (in *Inbound) processOne(ctx context.Context, id gid.ID) (bool, error) {
 			return false, perr
 		}
 		attempts := ev.Attempts + 1
-		next := now.Add(retryDelay(attempts))
-		if err := tx.WebhookEvent.UpdateOneID(id).
+		upd := tx.WebhookEvent.UpdateOneID(id).
 			SetAttempts(attempts).
-			SetLastError(clip(perr.Error(), maxLastError)).
-			SetNextAttemptAt(next).
-			Exec(sys); err != nil {
+			SetLastError(clip(cleanText(perr.Error()), maxLastError))
+		dead := attempts >= MaxEventAttempts
+		next := now.Add(retryDelay(attempts))
+		if dead {
+			upd.SetDeadAt(now).ClearNextAttemptAt()
+		} else {
+			upd.SetNextAttemptAt(next)
+		}
+		if err := upd.Exec(sys); err != nil {
 			return false, err
 		}
 		if err := tx.Commit(); err != nil {
 			return false, err
 		}
-		in.log.WarnContext(ctx, "webhook event failed; will retry",
-			"webhook_event", id, "event", ev.EventName, "attempts", attempts, "next_attempt_at", next, "err", perr)
+		if dead {
+			in.log.ErrorContext(ctx, "webhook event failed too many times; parked until an admin replays it",
+				"webhook_event", id, "event", ev.EventName, "attempts", attempts, "err", perr)
+		} else {
+			in.log.WarnContext(ctx, "webhook event failed; will retry",
+				"webhook_event", id, "event", ev.EventName, "attempts", attempts, "next_attempt_at", next, "err", perr)
+		}
 		return false, nil
 	}
 	if err := tx.WebhookEvent.UpdateOneID(id).

@@ -38,11 +38,12 @@ func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, 
 		return err
 	}
 	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router}
+	payload := stripNUL(ev.Payload)
 	switch ev.Provider {
 	case webhookevent.ProviderZALO:
-		err = p.zalo(ctx, ev.Payload)
+		err = p.zalo(ctx, payload)
 	case webhookevent.ProviderFACEBOOK:
-		err = p.facebook(ctx, ev.Payload)
+		err = p.facebook(ctx, payload)
 	}
 	if err != nil {
 		return err
@@ -125,6 +126,7 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 	if m.userID == "" {
 		return nil
 	}
+	m.providerID = fitID(m.providerID, maxProviderMessageID)
 	if m.providerID != "" {
 		dup, err := p.tx.Message.Query().
 			Where(message.ChannelID(p.ch.ID), message.ProviderMessageID(m.providerID)).
@@ -249,7 +251,7 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 // findIdentity returns the identity of externalID on the channel, or nil.
 func (p *processing) findIdentity(ctx context.Context, externalID string) (*ent.Identity, error) {
 	idt, err := p.tx.Identity.Query().
-		Where(identity.ChannelID(p.ch.ID), identity.ExternalID(externalID)).
+		Where(identity.ChannelID(p.ch.ID), identity.ExternalID(fitID(externalID, maxExternalID))).
 		Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
@@ -261,6 +263,7 @@ func (p *processing) findIdentity(ctx context.Context, externalID string) (*ent.
 // and a new customer for it when the channel does not know the user yet.
 // The customer is named name, or a placeholder until the profile is read.
 func (p *processing) identity(ctx context.Context, externalID, name string) (*ent.Identity, error) {
+	externalID = fitID(externalID, maxExternalID)
 	idt, err := p.findIdentity(ctx, externalID)
 	if idt != nil || err != nil {
 		return idt, err
@@ -361,7 +364,7 @@ func (p *processing) receipt(ctx context.Context, providerIDs []string, status m
 	var ids []string
 	for _, id := range providerIDs {
 		if id != "" {
-			ids = append(ids, id)
+			ids = append(ids, fitID(id, maxProviderMessageID))
 		}
 	}
 	if len(ids) == 0 {

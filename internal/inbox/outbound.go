@@ -246,19 +246,23 @@ func (s *Service) QueueMessage(ctx context.Context, tx *ent.Tx, conv *ent.Conver
 	if err := setLastMessage(tx.Conversation.UpdateOneID(conv.ID).SetLastMessageAt(now), msg).Exec(ctx); err != nil {
 		return nil, event.Entry{}, err
 	}
-	tx.OnCommit(func(next ent.Committer) ent.Committer {
-		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-			if err := next.Commit(ctx, tx); err != nil {
-				return err
-			}
-			s.nudgeDelivery()
-			return nil
-		})
-	})
+	tx.OnCommit(s.nudgeOnCommit)
 	return msg, event.Entry{
 		OrgID: conv.OrganizationID, Topic: event.TopicMessage, Type: event.TypeCreated,
 		ChannelID: conv.ChannelID, ConversationID: conv.ID, MessageID: msg.ID,
 	}, nil
+}
+
+// nudgeOnCommit is a commit hook that wakes this process's delivery worker
+// once the transaction that queued a message has committed.
+func (s *Service) nudgeOnCommit(next ent.Committer) ent.Committer {
+	return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+		if err := next.Commit(ctx, tx); err != nil {
+			return err
+		}
+		s.nudgeDelivery()
+		return nil
+	})
 }
 
 // nudgeDelivery wakes this process's delivery worker without waiting.

@@ -48,7 +48,7 @@ func (in *Inbound) ReceiveZalo(ctx context.Context, signature string, body []byt
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrWebhookInvalid, err)
 	}
-	oaID := e.OAID()
+	oaID := cleanText(e.OAID())
 	if oaID == "" {
 		return fmt.Errorf("%w: the event names no OA", ErrWebhookInvalid)
 	}
@@ -114,7 +114,9 @@ func (in *Inbound) ReceiveFacebook(ctx context.Context, signature string, body [
 	}
 	var pages []string
 	seen := map[string]bool{}
-	for _, e := range entries.Entry {
+	for i := range entries.Entry {
+		e := &entries.Entry[i]
+		e.ID = cleanText(e.ID)
 		if e.ID == "" {
 			return fmt.Errorf("%w: an entry names no page", ErrWebhookInvalid)
 		}
@@ -255,7 +257,7 @@ func (in *Inbound) store(ctx context.Context, rows []received) error {
 		creates[i] = tx.WebhookEvent.Create().
 			SetProvider(r.provider).
 			SetDedupeKey(r.key).
-			SetEventName(clip(r.name, maxEventName)).
+			SetEventName(clip(cleanText(r.name), maxEventName)).
 			SetOrganizationID(r.channel.OrganizationID).
 			SetChannelID(r.channel.ID).
 			SetPayload(r.payload).
@@ -283,7 +285,7 @@ func (s *Service) openColumn(ch *ent.Channel, sealed []byte, column string) (str
 // dedupeKey scopes a provider's key to the OA or page and keeps it within
 // the column, hashing the rare key that would not fit.
 func dedupeKey(scope, key string) string {
-	k := scope + ":" + key
+	k := cleanText(scope + ":" + key)
 	if len(k) <= maxDedupeKey {
 		return k
 	}

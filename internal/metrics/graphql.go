@@ -32,6 +32,12 @@ func (m *Metrics) GraphQL() graphql.HandlerExtension {
 	return graphqlExtension{m: m}
 }
 
+// OperationStopped counts a GraphQL operation stopped before it finished,
+// by reason (gqllimit.Response's Stopped hook).
+func (m *Metrics) OperationStopped(reason string) {
+	m.gqlStopped.WithLabelValues(reason).Inc()
+}
+
 // graphqlExtension implements the gqlgen hooks. It is a value type holding
 // only a pointer, so all copies record into the same Metrics.
 type graphqlExtension struct {

@@ -64,6 +64,7 @@ type Metrics struct {
 	gqlOperations *prometheus.CounterVec
 	gqlDuration   *prometheus.HistogramVec
 	gqlErrors     *prometheus.CounterVec
+	gqlStopped    *prometheus.CounterVec
 
 	operationNames *labelLimiter
 	errorCodes     *labelLimiter
@@ -114,6 +115,12 @@ func New() *Metrics {
 			Name:      "errors_total",
 			Help:      "GraphQL errors returned to clients, by extensions.code, including parse and validation failures.",
 		}, []string{"code"}),
+		gqlStopped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Subsystem: "graphql",
+			Name:      "operations_stopped_total",
+			Help:      "GraphQL operations stopped before they finished, by reason: canceled (the client went away) or responseBytes (the response grew past its limit).",
+		}, []string{"reason"}),
 		operationNames: newLabelLimiter(maxOperationNames),
 		errorCodes:     newLabelLimiter(maxErrorCodes),
 	}
@@ -121,7 +128,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.httpInFlight,
-		m.gqlOperations, m.gqlDuration, m.gqlErrors,
+		m.gqlOperations, m.gqlDuration, m.gqlErrors, m.gqlStopped,
 	)
 	// Build the handler once: InstrumentMetricHandler and HandlerOpts.Registry
 	// register promhttp_* collectors, and doing that per Handler() call
