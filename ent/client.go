@@ -19,6 +19,10 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
+	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -54,6 +58,14 @@ type Client struct {
 	Activity *ActivityClient
 	// AutoMessage is the client for interacting with the AutoMessage builders.
 	AutoMessage *AutoMessageClient
+	// Call is the client for interacting with the Call builders.
+	Call *CallClient
+	// CallOperator is the client for interacting with the CallOperator builders.
+	CallOperator *CallOperatorClient
+	// CallPermission is the client for interacting with the CallPermission builders.
+	CallPermission *CallPermissionClient
+	// CallSettings is the client for interacting with the CallSettings builders.
+	CallSettings *CallSettingsClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Conversation is the client for interacting with the Conversation builders.
@@ -108,6 +120,10 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.Activity = NewActivityClient(c.config)
 	c.AutoMessage = NewAutoMessageClient(c.config)
+	c.Call = NewCallClient(c.config)
+	c.CallOperator = NewCallOperatorClient(c.config)
+	c.CallPermission = NewCallPermissionClient(c.config)
+	c.CallSettings = NewCallSettingsClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
 	c.CustomField = NewCustomFieldClient(c.config)
@@ -223,6 +239,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIKey:          NewAPIKeyClient(cfg),
 		Activity:        NewActivityClient(cfg),
 		AutoMessage:     NewAutoMessageClient(cfg),
+		Call:            NewCallClient(cfg),
+		CallOperator:    NewCallOperatorClient(cfg),
+		CallPermission:  NewCallPermissionClient(cfg),
+		CallSettings:    NewCallSettingsClient(cfg),
 		Channel:         NewChannelClient(cfg),
 		Conversation:    NewConversationClient(cfg),
 		CustomField:     NewCustomFieldClient(cfg),
@@ -265,6 +285,10 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIKey:          NewAPIKeyClient(cfg),
 		Activity:        NewActivityClient(cfg),
 		AutoMessage:     NewAutoMessageClient(cfg),
+		Call:            NewCallClient(cfg),
+		CallOperator:    NewCallOperatorClient(cfg),
+		CallPermission:  NewCallPermissionClient(cfg),
+		CallSettings:    NewCallSettingsClient(cfg),
 		Channel:         NewChannelClient(cfg),
 		Conversation:    NewConversationClient(cfg),
 		CustomField:     NewCustomFieldClient(cfg),
@@ -314,10 +338,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Activity, c.AutoMessage, c.Channel, c.Conversation, c.CustomField,
-		c.Customer, c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt,
-		c.Member, c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule,
-		c.Session, c.Tag, c.Timer, c.User, c.WebhookEvent,
+		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallOperator, c.CallPermission,
+		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
+		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
+		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
+		c.Tag, c.Timer, c.User, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -327,10 +352,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Activity, c.AutoMessage, c.Channel, c.Conversation, c.CustomField,
-		c.Customer, c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt,
-		c.Member, c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule,
-		c.Session, c.Tag, c.Timer, c.User, c.WebhookEvent,
+		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallOperator, c.CallPermission,
+		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
+		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
+		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
+		c.Tag, c.Timer, c.User, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -345,6 +371,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Activity.mutate(ctx, m)
 	case *AutoMessageMutation:
 		return c.AutoMessage.mutate(ctx, m)
+	case *CallMutation:
+		return c.Call.mutate(ctx, m)
+	case *CallOperatorMutation:
+		return c.CallOperator.mutate(ctx, m)
+	case *CallPermissionMutation:
+		return c.CallPermission.mutate(ctx, m)
+	case *CallSettingsMutation:
+		return c.CallSettings.mutate(ctx, m)
 	case *ChannelMutation:
 		return c.Channel.mutate(ctx, m)
 	case *ConversationMutation:
@@ -917,6 +951,782 @@ func (c *AutoMessageClient) mutate(ctx context.Context, m *AutoMessageMutation) 
 		return (&AutoMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AutoMessage mutation op: %q", m.Op())
+	}
+}
+
+// CallClient is a client for the Call schema.
+type CallClient struct {
+	config
+}
+
+// NewCallClient returns a client for the Call from the given config.
+func NewCallClient(c config) *CallClient {
+	return &CallClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `call.Hooks(f(g(h())))`.
+func (c *CallClient) Use(hooks ...Hook) {
+	c.hooks.Call = append(c.hooks.Call, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `call.Intercept(f(g(h())))`.
+func (c *CallClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Call = append(c.inters.Call, interceptors...)
+}
+
+// Create returns a builder for creating a Call entity.
+func (c *CallClient) Create() *CallCreate {
+	mutation := newCallMutation(c.config, OpCreate)
+	return &CallCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Call entities.
+func (c *CallClient) CreateBulk(builders ...*CallCreate) *CallCreateBulk {
+	return &CallCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CallClient) MapCreateBulk(slice any, setFunc func(*CallCreate, int)) *CallCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CallCreateBulk{err: fmt.Errorf("calling to CallClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CallCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CallCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Call.
+func (c *CallClient) Update() *CallUpdate {
+	mutation := newCallMutation(c.config, OpUpdate)
+	return &CallUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CallClient) UpdateOne(_m *Call) *CallUpdateOne {
+	mutation := newCallMutation(c.config, OpUpdateOne, withCall(_m))
+	return &CallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CallClient) UpdateOneID(id gid.ID) *CallUpdateOne {
+	mutation := newCallMutation(c.config, OpUpdateOne, withCallID(id))
+	return &CallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Call.
+func (c *CallClient) Delete() *CallDelete {
+	mutation := newCallMutation(c.config, OpDelete)
+	return &CallDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CallClient) DeleteOne(_m *Call) *CallDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CallClient) DeleteOneID(id gid.ID) *CallDeleteOne {
+	builder := c.Delete().Where(call.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CallDeleteOne{builder}
+}
+
+// Query returns a query builder for Call.
+func (c *CallClient) Query() *CallQuery {
+	return &CallQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCall},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Call entity by its id.
+func (c *CallClient) Get(ctx context.Context, id gid.ID) (*Call, error) {
+	return c.Query().Where(call.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CallClient) GetX(ctx context.Context, id gid.ID) *Call {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a Call.
+func (c *CallClient) QueryOrganization(_m *Call) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(call.Table, call.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, call.OrganizationTable, call.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a Call.
+func (c *CallClient) QueryChannel(_m *Call) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(call.Table, call.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, call.ChannelTable, call.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a Call.
+func (c *CallClient) QueryCustomer(_m *Call) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(call.Table, call.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, call.CustomerTable, call.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryOperator queries the operator edge of a Call.
+func (c *CallClient) QueryOperator(_m *Call) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(call.Table, call.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, call.OperatorTable, call.OperatorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPermission queries the permission edge of a Call.
+func (c *CallClient) QueryPermission(_m *Call) *CallPermissionQuery {
+	query := (&CallPermissionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(call.Table, call.FieldID, id),
+			sqlgraph.To(callpermission.Table, callpermission.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, call.PermissionTable, call.PermissionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CallClient) Hooks() []Hook {
+	hooks := c.hooks.Call
+	return append(hooks[:len(hooks):len(hooks)], call.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CallClient) Interceptors() []Interceptor {
+	return c.inters.Call
+}
+
+func (c *CallClient) mutate(ctx context.Context, m *CallMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CallCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CallUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CallDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Call mutation op: %q", m.Op())
+	}
+}
+
+// CallOperatorClient is a client for the CallOperator schema.
+type CallOperatorClient struct {
+	config
+}
+
+// NewCallOperatorClient returns a client for the CallOperator from the given config.
+func NewCallOperatorClient(c config) *CallOperatorClient {
+	return &CallOperatorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `calloperator.Hooks(f(g(h())))`.
+func (c *CallOperatorClient) Use(hooks ...Hook) {
+	c.hooks.CallOperator = append(c.hooks.CallOperator, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `calloperator.Intercept(f(g(h())))`.
+func (c *CallOperatorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CallOperator = append(c.inters.CallOperator, interceptors...)
+}
+
+// Create returns a builder for creating a CallOperator entity.
+func (c *CallOperatorClient) Create() *CallOperatorCreate {
+	mutation := newCallOperatorMutation(c.config, OpCreate)
+	return &CallOperatorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CallOperator entities.
+func (c *CallOperatorClient) CreateBulk(builders ...*CallOperatorCreate) *CallOperatorCreateBulk {
+	return &CallOperatorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CallOperatorClient) MapCreateBulk(slice any, setFunc func(*CallOperatorCreate, int)) *CallOperatorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CallOperatorCreateBulk{err: fmt.Errorf("calling to CallOperatorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CallOperatorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CallOperatorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CallOperator.
+func (c *CallOperatorClient) Update() *CallOperatorUpdate {
+	mutation := newCallOperatorMutation(c.config, OpUpdate)
+	return &CallOperatorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CallOperatorClient) UpdateOne(_m *CallOperator) *CallOperatorUpdateOne {
+	mutation := newCallOperatorMutation(c.config, OpUpdateOne, withCallOperator(_m))
+	return &CallOperatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CallOperatorClient) UpdateOneID(id gid.ID) *CallOperatorUpdateOne {
+	mutation := newCallOperatorMutation(c.config, OpUpdateOne, withCallOperatorID(id))
+	return &CallOperatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CallOperator.
+func (c *CallOperatorClient) Delete() *CallOperatorDelete {
+	mutation := newCallOperatorMutation(c.config, OpDelete)
+	return &CallOperatorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CallOperatorClient) DeleteOne(_m *CallOperator) *CallOperatorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CallOperatorClient) DeleteOneID(id gid.ID) *CallOperatorDeleteOne {
+	builder := c.Delete().Where(calloperator.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CallOperatorDeleteOne{builder}
+}
+
+// Query returns a query builder for CallOperator.
+func (c *CallOperatorClient) Query() *CallOperatorQuery {
+	return &CallOperatorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCallOperator},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CallOperator entity by its id.
+func (c *CallOperatorClient) Get(ctx context.Context, id gid.ID) (*CallOperator, error) {
+	return c.Query().Where(calloperator.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CallOperatorClient) GetX(ctx context.Context, id gid.ID) *CallOperator {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a CallOperator.
+func (c *CallOperatorClient) QueryOrganization(_m *CallOperator) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(calloperator.Table, calloperator.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, calloperator.OrganizationTable, calloperator.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a CallOperator.
+func (c *CallOperatorClient) QueryChannel(_m *CallOperator) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(calloperator.Table, calloperator.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, calloperator.ChannelTable, calloperator.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a CallOperator.
+func (c *CallOperatorClient) QueryUser(_m *CallOperator) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(calloperator.Table, calloperator.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, calloperator.UserTable, calloperator.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAddedBy queries the added_by edge of a CallOperator.
+func (c *CallOperatorClient) QueryAddedBy(_m *CallOperator) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(calloperator.Table, calloperator.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, calloperator.AddedByTable, calloperator.AddedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CallOperatorClient) Hooks() []Hook {
+	hooks := c.hooks.CallOperator
+	return append(hooks[:len(hooks):len(hooks)], calloperator.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CallOperatorClient) Interceptors() []Interceptor {
+	return c.inters.CallOperator
+}
+
+func (c *CallOperatorClient) mutate(ctx context.Context, m *CallOperatorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CallOperatorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CallOperatorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CallOperatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CallOperatorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CallOperator mutation op: %q", m.Op())
+	}
+}
+
+// CallPermissionClient is a client for the CallPermission schema.
+type CallPermissionClient struct {
+	config
+}
+
+// NewCallPermissionClient returns a client for the CallPermission from the given config.
+func NewCallPermissionClient(c config) *CallPermissionClient {
+	return &CallPermissionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `callpermission.Hooks(f(g(h())))`.
+func (c *CallPermissionClient) Use(hooks ...Hook) {
+	c.hooks.CallPermission = append(c.hooks.CallPermission, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `callpermission.Intercept(f(g(h())))`.
+func (c *CallPermissionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CallPermission = append(c.inters.CallPermission, interceptors...)
+}
+
+// Create returns a builder for creating a CallPermission entity.
+func (c *CallPermissionClient) Create() *CallPermissionCreate {
+	mutation := newCallPermissionMutation(c.config, OpCreate)
+	return &CallPermissionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CallPermission entities.
+func (c *CallPermissionClient) CreateBulk(builders ...*CallPermissionCreate) *CallPermissionCreateBulk {
+	return &CallPermissionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CallPermissionClient) MapCreateBulk(slice any, setFunc func(*CallPermissionCreate, int)) *CallPermissionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CallPermissionCreateBulk{err: fmt.Errorf("calling to CallPermissionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CallPermissionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CallPermissionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CallPermission.
+func (c *CallPermissionClient) Update() *CallPermissionUpdate {
+	mutation := newCallPermissionMutation(c.config, OpUpdate)
+	return &CallPermissionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CallPermissionClient) UpdateOne(_m *CallPermission) *CallPermissionUpdateOne {
+	mutation := newCallPermissionMutation(c.config, OpUpdateOne, withCallPermission(_m))
+	return &CallPermissionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CallPermissionClient) UpdateOneID(id gid.ID) *CallPermissionUpdateOne {
+	mutation := newCallPermissionMutation(c.config, OpUpdateOne, withCallPermissionID(id))
+	return &CallPermissionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CallPermission.
+func (c *CallPermissionClient) Delete() *CallPermissionDelete {
+	mutation := newCallPermissionMutation(c.config, OpDelete)
+	return &CallPermissionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CallPermissionClient) DeleteOne(_m *CallPermission) *CallPermissionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CallPermissionClient) DeleteOneID(id gid.ID) *CallPermissionDeleteOne {
+	builder := c.Delete().Where(callpermission.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CallPermissionDeleteOne{builder}
+}
+
+// Query returns a query builder for CallPermission.
+func (c *CallPermissionClient) Query() *CallPermissionQuery {
+	return &CallPermissionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCallPermission},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CallPermission entity by its id.
+func (c *CallPermissionClient) Get(ctx context.Context, id gid.ID) (*CallPermission, error) {
+	return c.Query().Where(callpermission.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CallPermissionClient) GetX(ctx context.Context, id gid.ID) *CallPermission {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a CallPermission.
+func (c *CallPermissionClient) QueryOrganization(_m *CallPermission) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(callpermission.Table, callpermission.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, callpermission.OrganizationTable, callpermission.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a CallPermission.
+func (c *CallPermissionClient) QueryChannel(_m *CallPermission) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(callpermission.Table, callpermission.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, callpermission.ChannelTable, callpermission.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a CallPermission.
+func (c *CallPermissionClient) QueryCustomer(_m *CallPermission) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(callpermission.Table, callpermission.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, callpermission.CustomerTable, callpermission.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRequestedBy queries the requested_by edge of a CallPermission.
+func (c *CallPermissionClient) QueryRequestedBy(_m *CallPermission) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(callpermission.Table, callpermission.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, callpermission.RequestedByTable, callpermission.RequestedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CallPermissionClient) Hooks() []Hook {
+	hooks := c.hooks.CallPermission
+	return append(hooks[:len(hooks):len(hooks)], callpermission.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CallPermissionClient) Interceptors() []Interceptor {
+	return c.inters.CallPermission
+}
+
+func (c *CallPermissionClient) mutate(ctx context.Context, m *CallPermissionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CallPermissionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CallPermissionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CallPermissionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CallPermissionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CallPermission mutation op: %q", m.Op())
+	}
+}
+
+// CallSettingsClient is a client for the CallSettings schema.
+type CallSettingsClient struct {
+	config
+}
+
+// NewCallSettingsClient returns a client for the CallSettings from the given config.
+func NewCallSettingsClient(c config) *CallSettingsClient {
+	return &CallSettingsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `callsettings.Hooks(f(g(h())))`.
+func (c *CallSettingsClient) Use(hooks ...Hook) {
+	c.hooks.CallSettings = append(c.hooks.CallSettings, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `callsettings.Intercept(f(g(h())))`.
+func (c *CallSettingsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CallSettings = append(c.inters.CallSettings, interceptors...)
+}
+
+// Create returns a builder for creating a CallSettings entity.
+func (c *CallSettingsClient) Create() *CallSettingsCreate {
+	mutation := newCallSettingsMutation(c.config, OpCreate)
+	return &CallSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CallSettings entities.
+func (c *CallSettingsClient) CreateBulk(builders ...*CallSettingsCreate) *CallSettingsCreateBulk {
+	return &CallSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CallSettingsClient) MapCreateBulk(slice any, setFunc func(*CallSettingsCreate, int)) *CallSettingsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CallSettingsCreateBulk{err: fmt.Errorf("calling to CallSettingsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CallSettingsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CallSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CallSettings.
+func (c *CallSettingsClient) Update() *CallSettingsUpdate {
+	mutation := newCallSettingsMutation(c.config, OpUpdate)
+	return &CallSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CallSettingsClient) UpdateOne(_m *CallSettings) *CallSettingsUpdateOne {
+	mutation := newCallSettingsMutation(c.config, OpUpdateOne, withCallSettings(_m))
+	return &CallSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CallSettingsClient) UpdateOneID(id gid.ID) *CallSettingsUpdateOne {
+	mutation := newCallSettingsMutation(c.config, OpUpdateOne, withCallSettingsID(id))
+	return &CallSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CallSettings.
+func (c *CallSettingsClient) Delete() *CallSettingsDelete {
+	mutation := newCallSettingsMutation(c.config, OpDelete)
+	return &CallSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CallSettingsClient) DeleteOne(_m *CallSettings) *CallSettingsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CallSettingsClient) DeleteOneID(id gid.ID) *CallSettingsDeleteOne {
+	builder := c.Delete().Where(callsettings.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CallSettingsDeleteOne{builder}
+}
+
+// Query returns a query builder for CallSettings.
+func (c *CallSettingsClient) Query() *CallSettingsQuery {
+	return &CallSettingsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCallSettings},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CallSettings entity by its id.
+func (c *CallSettingsClient) Get(ctx context.Context, id gid.ID) (*CallSettings, error) {
+	return c.Query().Where(callsettings.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CallSettingsClient) GetX(ctx context.Context, id gid.ID) *CallSettings {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a CallSettings.
+func (c *CallSettingsClient) QueryOrganization(_m *CallSettings) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(callsettings.Table, callsettings.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, callsettings.OrganizationTable, callsettings.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a CallSettings.
+func (c *CallSettingsClient) QueryChannel(_m *CallSettings) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(callsettings.Table, callsettings.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, callsettings.ChannelTable, callsettings.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CallSettingsClient) Hooks() []Hook {
+	hooks := c.hooks.CallSettings
+	return append(hooks[:len(hooks):len(hooks)], callsettings.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CallSettingsClient) Interceptors() []Interceptor {
+	return c.inters.CallSettings
+}
+
+func (c *CallSettingsClient) mutate(ctx context.Context, m *CallSettingsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CallSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CallSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CallSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CallSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CallSettings mutation op: %q", m.Op())
 	}
 }
 
@@ -4403,16 +5213,16 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Activity, AutoMessage, Channel, Conversation, CustomField, Customer,
-		Department, Event, Identity, KeyCheck, LoginAttempt, Member, Message,
-		MessageTemplate, Offer, Organization, Rule, Session, Tag, Timer, User,
-		WebhookEvent []ent.Hook
+		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
+		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
+		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
+		Rule, Session, Tag, Timer, User, WebhookEvent []ent.Hook
 	}
 	inters struct {
-		APIKey, Activity, AutoMessage, Channel, Conversation, CustomField, Customer,
-		Department, Event, Identity, KeyCheck, LoginAttempt, Member, Message,
-		MessageTemplate, Offer, Organization, Rule, Session, Tag, Timer, User,
-		WebhookEvent []ent.Interceptor
+		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
+		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
+		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
+		Rule, Session, Tag, Timer, User, WebhookEvent []ent.Interceptor
 	}
 )
 

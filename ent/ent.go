@@ -15,6 +15,10 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
+	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -98,6 +102,10 @@ func checkColumn(t, c string) error {
 			apikey.Table:          apikey.ValidColumn,
 			activity.Table:        activity.ValidColumn,
 			automessage.Table:     automessage.ValidColumn,
+			call.Table:            call.ValidColumn,
+			calloperator.Table:    calloperator.ValidColumn,
+			callpermission.Table:  callpermission.ValidColumn,
+			callsettings.Table:    callsettings.ValidColumn,
 			channel.Table:         channel.ValidColumn,
 			conversation.Table:    conversation.ValidColumn,
 			customfield.Table:     customfield.ValidColumn,

@@ -6,6 +6,10 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
+	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -36,7 +40,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 23)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 27)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -108,6 +112,109 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   call.Table,
+			Columns: call.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: call.FieldID,
+			},
+		},
+		Type: "Call",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			call.FieldCreatedAt:       {Type: field.TypeTime, Column: call.FieldCreatedAt},
+			call.FieldUpdatedAt:       {Type: field.TypeTime, Column: call.FieldUpdatedAt},
+			call.FieldOrganizationID:  {Type: field.TypeString, Column: call.FieldOrganizationID},
+			call.FieldChannelID:       {Type: field.TypeString, Column: call.FieldChannelID},
+			call.FieldCustomerID:      {Type: field.TypeString, Column: call.FieldCustomerID},
+			call.FieldOperatorID:      {Type: field.TypeString, Column: call.FieldOperatorID},
+			call.FieldDirection:       {Type: field.TypeEnum, Column: call.FieldDirection},
+			call.FieldKind:            {Type: field.TypeEnum, Column: call.FieldKind},
+			call.FieldStatus:          {Type: field.TypeEnum, Column: call.FieldStatus},
+			call.FieldResult:          {Type: field.TypeEnum, Column: call.FieldResult},
+			call.FieldProviderCallID:  {Type: field.TypeString, Column: call.FieldProviderCallID},
+			call.FieldStartedAt:       {Type: field.TypeTime, Column: call.FieldStartedAt},
+			call.FieldAnsweredAt:      {Type: field.TypeTime, Column: call.FieldAnsweredAt},
+			call.FieldEndedAt:         {Type: field.TypeTime, Column: call.FieldEndedAt},
+			call.FieldDurationSeconds: {Type: field.TypeInt, Column: call.FieldDurationSeconds},
+			call.FieldRecordingURL:    {Type: field.TypeString, Column: call.FieldRecordingURL},
+			call.FieldTicketLink:      {Type: field.TypeString, Column: call.FieldTicketLink},
+			call.FieldTicketQrCode:    {Type: field.TypeString, Column: call.FieldTicketQrCode},
+			call.FieldTicketExpiresAt: {Type: field.TypeTime, Column: call.FieldTicketExpiresAt},
+			call.FieldPermissionID:    {Type: field.TypeString, Column: call.FieldPermissionID},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   calloperator.Table,
+			Columns: calloperator.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: calloperator.FieldID,
+			},
+		},
+		Type: "CallOperator",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			calloperator.FieldCreatedAt:      {Type: field.TypeTime, Column: calloperator.FieldCreatedAt},
+			calloperator.FieldUpdatedAt:      {Type: field.TypeTime, Column: calloperator.FieldUpdatedAt},
+			calloperator.FieldOrganizationID: {Type: field.TypeString, Column: calloperator.FieldOrganizationID},
+			calloperator.FieldChannelID:      {Type: field.TypeString, Column: calloperator.FieldChannelID},
+			calloperator.FieldUserID:         {Type: field.TypeString, Column: calloperator.FieldUserID},
+			calloperator.FieldRole:           {Type: field.TypeEnum, Column: calloperator.FieldRole},
+			calloperator.FieldAddedByID:      {Type: field.TypeString, Column: calloperator.FieldAddedByID},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   callpermission.Table,
+			Columns: callpermission.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: callpermission.FieldID,
+			},
+		},
+		Type: "CallPermission",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			callpermission.FieldCreatedAt:      {Type: field.TypeTime, Column: callpermission.FieldCreatedAt},
+			callpermission.FieldUpdatedAt:      {Type: field.TypeTime, Column: callpermission.FieldUpdatedAt},
+			callpermission.FieldOrganizationID: {Type: field.TypeString, Column: callpermission.FieldOrganizationID},
+			callpermission.FieldChannelID:      {Type: field.TypeString, Column: callpermission.FieldChannelID},
+			callpermission.FieldCustomerID:     {Type: field.TypeString, Column: callpermission.FieldCustomerID},
+			callpermission.FieldPhone:          {Type: field.TypeString, Column: callpermission.FieldPhone},
+			callpermission.FieldStatus:         {Type: field.TypeEnum, Column: callpermission.FieldStatus},
+			callpermission.FieldReason:         {Type: field.TypeEnum, Column: callpermission.FieldReason},
+			callpermission.FieldCallType:       {Type: field.TypeEnum, Column: callpermission.FieldCallType},
+			callpermission.FieldRequestedByID:  {Type: field.TypeString, Column: callpermission.FieldRequestedByID},
+			callpermission.FieldRequestedAt:    {Type: field.TypeTime, Column: callpermission.FieldRequestedAt},
+			callpermission.FieldAnsweredAt:     {Type: field.TypeTime, Column: callpermission.FieldAnsweredAt},
+			callpermission.FieldGrantedAt:      {Type: field.TypeTime, Column: callpermission.FieldGrantedAt},
+			callpermission.FieldExpiresAt:      {Type: field.TypeTime, Column: callpermission.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   callsettings.Table,
+			Columns: callsettings.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: callsettings.FieldID,
+			},
+		},
+		Type: "CallSettings",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			callsettings.FieldCreatedAt:       {Type: field.TypeTime, Column: callsettings.FieldCreatedAt},
+			callsettings.FieldUpdatedAt:       {Type: field.TypeTime, Column: callsettings.FieldUpdatedAt},
+			callsettings.FieldOrganizationID:  {Type: field.TypeString, Column: callsettings.FieldOrganizationID},
+			callsettings.FieldChannelID:       {Type: field.TypeString, Column: callsettings.FieldChannelID},
+			callsettings.FieldEnabled:         {Type: field.TypeBool, Column: callsettings.FieldEnabled},
+			callsettings.FieldTimezone:        {Type: field.TypeString, Column: callsettings.FieldTimezone},
+			callsettings.FieldWindows:         {Type: field.TypeJSON, Column: callsettings.FieldWindows},
+			callsettings.FieldClosedDates:     {Type: field.TypeJSON, Column: callsettings.FieldClosedDates},
+			callsettings.FieldOutOfHoursReply: {Type: field.TypeString, Column: callsettings.FieldOutOfHoursReply},
+			callsettings.FieldBusyReply:       {Type: field.TypeString, Column: callsettings.FieldBusyReply},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -140,7 +247,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldRuleID:               {Type: field.TypeString, Column: channel.FieldRuleID},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -169,7 +276,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldOfferExpiresAt:    {Type: field.TypeTime, Column: conversation.FieldOfferExpiresAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customfield.Table,
 			Columns: customfield.Columns,
@@ -189,7 +296,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customfield.FieldOptions:        {Type: field.TypeJSON, Column: customfield.FieldOptions},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -219,7 +326,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldSearchText:      {Type: field.TypeString, Column: customer.FieldSearchText},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   department.Table,
 			Columns: department.Columns,
@@ -240,7 +347,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			department.FieldTurn:                {Type: field.TypeInt, Column: department.FieldTurn},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -251,19 +358,21 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Event",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			event.FieldOrganizationID: {Type: field.TypeString, Column: event.FieldOrganizationID},
-			event.FieldSeq:            {Type: field.TypeInt64, Column: event.FieldSeq},
-			event.FieldTopic:          {Type: field.TypeEnum, Column: event.FieldTopic},
-			event.FieldType:           {Type: field.TypeString, Column: event.FieldType},
-			event.FieldChannelID:      {Type: field.TypeString, Column: event.FieldChannelID},
-			event.FieldConversationID: {Type: field.TypeString, Column: event.FieldConversationID},
-			event.FieldMessageID:      {Type: field.TypeString, Column: event.FieldMessageID},
-			event.FieldUserID:         {Type: field.TypeString, Column: event.FieldUserID},
-			event.FieldAudienceUserID: {Type: field.TypeString, Column: event.FieldAudienceUserID},
-			event.FieldCreatedAt:      {Type: field.TypeTime, Column: event.FieldCreatedAt},
+			event.FieldOrganizationID:   {Type: field.TypeString, Column: event.FieldOrganizationID},
+			event.FieldSeq:              {Type: field.TypeInt64, Column: event.FieldSeq},
+			event.FieldTopic:            {Type: field.TypeEnum, Column: event.FieldTopic},
+			event.FieldType:             {Type: field.TypeString, Column: event.FieldType},
+			event.FieldChannelID:        {Type: field.TypeString, Column: event.FieldChannelID},
+			event.FieldConversationID:   {Type: field.TypeString, Column: event.FieldConversationID},
+			event.FieldMessageID:        {Type: field.TypeString, Column: event.FieldMessageID},
+			event.FieldUserID:           {Type: field.TypeString, Column: event.FieldUserID},
+			event.FieldCallID:           {Type: field.TypeString, Column: event.FieldCallID},
+			event.FieldCallPermissionID: {Type: field.TypeString, Column: event.FieldCallPermissionID},
+			event.FieldAudienceUserID:   {Type: field.TypeString, Column: event.FieldAudienceUserID},
+			event.FieldCreatedAt:        {Type: field.TypeTime, Column: event.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -286,7 +395,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identity.FieldProfileFetchedAt: {Type: field.TypeTime, Column: identity.FieldProfileFetchedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keycheck.Table,
 			Columns: keycheck.Columns,
@@ -303,7 +412,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keycheck.FieldUpdatedAt: {Type: field.TypeTime, Column: keycheck.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -318,7 +427,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   member.Table,
 			Columns: member.Columns,
@@ -338,7 +447,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldPosition:       {Type: field.TypeInt, Column: member.FieldPosition},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -373,7 +482,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   messagetemplate.Table,
 			Columns: messagetemplate.Columns,
@@ -391,7 +500,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messagetemplate.FieldContent:        {Type: field.TypeString, Column: messagetemplate.FieldContent},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -410,7 +519,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldStatus:         {Type: field.TypeEnum, Column: offer.FieldStatus},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -427,7 +536,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldEventSeq:  {Type: field.TypeInt64, Column: organization.FieldEventSeq},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rule.Table,
 			Columns: rule.Columns,
@@ -448,7 +557,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldTurn:                {Type: field.TypeInt, Column: rule.FieldTurn},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -468,7 +577,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -486,7 +595,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:          {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   timer.Table,
 			Columns: timer.Columns,
@@ -508,7 +617,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			timer.FieldLastError:      {Type: field.TypeString, Column: timer.FieldLastError},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -532,7 +641,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -651,6 +760,186 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"AutoMessage",
+		"Channel",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   call.OrganizationTable,
+			Columns: []string{call.OrganizationColumn},
+			Bidi:    false,
+		},
+		"Call",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   call.ChannelTable,
+			Columns: []string{call.ChannelColumn},
+			Bidi:    false,
+		},
+		"Call",
+		"Channel",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   call.CustomerTable,
+			Columns: []string{call.CustomerColumn},
+			Bidi:    false,
+		},
+		"Call",
+		"Customer",
+	)
+	graph.MustAddE(
+		"operator",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   call.OperatorTable,
+			Columns: []string{call.OperatorColumn},
+			Bidi:    false,
+		},
+		"Call",
+		"User",
+	)
+	graph.MustAddE(
+		"permission",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   call.PermissionTable,
+			Columns: []string{call.PermissionColumn},
+			Bidi:    false,
+		},
+		"Call",
+		"CallPermission",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   calloperator.OrganizationTable,
+			Columns: []string{calloperator.OrganizationColumn},
+			Bidi:    false,
+		},
+		"CallOperator",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   calloperator.ChannelTable,
+			Columns: []string{calloperator.ChannelColumn},
+			Bidi:    false,
+		},
+		"CallOperator",
+		"Channel",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   calloperator.UserTable,
+			Columns: []string{calloperator.UserColumn},
+			Bidi:    false,
+		},
+		"CallOperator",
+		"User",
+	)
+	graph.MustAddE(
+		"added_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   calloperator.AddedByTable,
+			Columns: []string{calloperator.AddedByColumn},
+			Bidi:    false,
+		},
+		"CallOperator",
+		"User",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   callpermission.OrganizationTable,
+			Columns: []string{callpermission.OrganizationColumn},
+			Bidi:    false,
+		},
+		"CallPermission",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   callpermission.ChannelTable,
+			Columns: []string{callpermission.ChannelColumn},
+			Bidi:    false,
+		},
+		"CallPermission",
+		"Channel",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   callpermission.CustomerTable,
+			Columns: []string{callpermission.CustomerColumn},
+			Bidi:    false,
+		},
+		"CallPermission",
+		"Customer",
+	)
+	graph.MustAddE(
+		"requested_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   callpermission.RequestedByTable,
+			Columns: []string{callpermission.RequestedByColumn},
+			Bidi:    false,
+		},
+		"CallPermission",
+		"User",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   callsettings.OrganizationTable,
+			Columns: []string{callsettings.OrganizationColumn},
+			Bidi:    false,
+		},
+		"CallSettings",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   callsettings.ChannelTable,
+			Columns: []string{callsettings.ChannelColumn},
+			Bidi:    false,
+		},
+		"CallSettings",
 		"Channel",
 	)
 	graph.MustAddE(
@@ -1645,6 +1934,631 @@ func (f *AutoMessageFilter) WhereHasChannelWith(preds ...predicate.Channel) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CallQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CallQuery builder.
+func (_q *CallQuery) Filter() *CallFilter {
+	return &CallFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CallMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CallMutation builder.
+func (m *CallMutation) Filter() *CallFilter {
+	return &CallFilter{config: m.config, predicateAdder: m}
+}
+
+// CallFilter provides a generic filtering capability at runtime for CallQuery.
+type CallFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CallFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CallFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(call.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CallFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(call.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CallFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(call.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *CallFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(call.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *CallFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(call.FieldChannelID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *CallFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(call.FieldCustomerID))
+}
+
+// WhereOperatorID applies the entql string predicate on the operator_id field.
+func (f *CallFilter) WhereOperatorID(p entql.StringP) {
+	f.Where(p.Field(call.FieldOperatorID))
+}
+
+// WhereDirection applies the entql string predicate on the direction field.
+func (f *CallFilter) WhereDirection(p entql.StringP) {
+	f.Where(p.Field(call.FieldDirection))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *CallFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(call.FieldKind))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CallFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(call.FieldStatus))
+}
+
+// WhereResult applies the entql string predicate on the result field.
+func (f *CallFilter) WhereResult(p entql.StringP) {
+	f.Where(p.Field(call.FieldResult))
+}
+
+// WhereProviderCallID applies the entql string predicate on the provider_call_id field.
+func (f *CallFilter) WhereProviderCallID(p entql.StringP) {
+	f.Where(p.Field(call.FieldProviderCallID))
+}
+
+// WhereStartedAt applies the entql time.Time predicate on the started_at field.
+func (f *CallFilter) WhereStartedAt(p entql.TimeP) {
+	f.Where(p.Field(call.FieldStartedAt))
+}
+
+// WhereAnsweredAt applies the entql time.Time predicate on the answered_at field.
+func (f *CallFilter) WhereAnsweredAt(p entql.TimeP) {
+	f.Where(p.Field(call.FieldAnsweredAt))
+}
+
+// WhereEndedAt applies the entql time.Time predicate on the ended_at field.
+func (f *CallFilter) WhereEndedAt(p entql.TimeP) {
+	f.Where(p.Field(call.FieldEndedAt))
+}
+
+// WhereDurationSeconds applies the entql int predicate on the duration_seconds field.
+func (f *CallFilter) WhereDurationSeconds(p entql.IntP) {
+	f.Where(p.Field(call.FieldDurationSeconds))
+}
+
+// WhereRecordingURL applies the entql string predicate on the recording_url field.
+func (f *CallFilter) WhereRecordingURL(p entql.StringP) {
+	f.Where(p.Field(call.FieldRecordingURL))
+}
+
+// WhereTicketLink applies the entql string predicate on the ticket_link field.
+func (f *CallFilter) WhereTicketLink(p entql.StringP) {
+	f.Where(p.Field(call.FieldTicketLink))
+}
+
+// WhereTicketQrCode applies the entql string predicate on the ticket_qr_code field.
+func (f *CallFilter) WhereTicketQrCode(p entql.StringP) {
+	f.Where(p.Field(call.FieldTicketQrCode))
+}
+
+// WhereTicketExpiresAt applies the entql time.Time predicate on the ticket_expires_at field.
+func (f *CallFilter) WhereTicketExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(call.FieldTicketExpiresAt))
+}
+
+// WherePermissionID applies the entql string predicate on the permission_id field.
+func (f *CallFilter) WherePermissionID(p entql.StringP) {
+	f.Where(p.Field(call.FieldPermissionID))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *CallFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *CallFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *CallFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *CallFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *CallFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *CallFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasOperator applies a predicate to check if query has an edge operator.
+func (f *CallFilter) WhereHasOperator() {
+	f.Where(entql.HasEdge("operator"))
+}
+
+// WhereHasOperatorWith applies a predicate to check if query has an edge operator with a given conditions (other predicates).
+func (f *CallFilter) WhereHasOperatorWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("operator", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPermission applies a predicate to check if query has an edge permission.
+func (f *CallFilter) WhereHasPermission() {
+	f.Where(entql.HasEdge("permission"))
+}
+
+// WhereHasPermissionWith applies a predicate to check if query has an edge permission with a given conditions (other predicates).
+func (f *CallFilter) WhereHasPermissionWith(preds ...predicate.CallPermission) {
+	f.Where(entql.HasEdgeWith("permission", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CallOperatorQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CallOperatorQuery builder.
+func (_q *CallOperatorQuery) Filter() *CallOperatorFilter {
+	return &CallOperatorFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CallOperatorMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CallOperatorMutation builder.
+func (m *CallOperatorMutation) Filter() *CallOperatorFilter {
+	return &CallOperatorFilter{config: m.config, predicateAdder: m}
+}
+
+// CallOperatorFilter provides a generic filtering capability at runtime for CallOperatorQuery.
+type CallOperatorFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CallOperatorFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CallOperatorFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(calloperator.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CallOperatorFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(calloperator.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CallOperatorFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(calloperator.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *CallOperatorFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(calloperator.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *CallOperatorFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(calloperator.FieldChannelID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *CallOperatorFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(calloperator.FieldUserID))
+}
+
+// WhereRole applies the entql string predicate on the role field.
+func (f *CallOperatorFilter) WhereRole(p entql.StringP) {
+	f.Where(p.Field(calloperator.FieldRole))
+}
+
+// WhereAddedByID applies the entql string predicate on the added_by_id field.
+func (f *CallOperatorFilter) WhereAddedByID(p entql.StringP) {
+	f.Where(p.Field(calloperator.FieldAddedByID))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *CallOperatorFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *CallOperatorFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *CallOperatorFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *CallOperatorFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *CallOperatorFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *CallOperatorFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAddedBy applies a predicate to check if query has an edge added_by.
+func (f *CallOperatorFilter) WhereHasAddedBy() {
+	f.Where(entql.HasEdge("added_by"))
+}
+
+// WhereHasAddedByWith applies a predicate to check if query has an edge added_by with a given conditions (other predicates).
+func (f *CallOperatorFilter) WhereHasAddedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("added_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CallPermissionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CallPermissionQuery builder.
+func (_q *CallPermissionQuery) Filter() *CallPermissionFilter {
+	return &CallPermissionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CallPermissionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CallPermissionMutation builder.
+func (m *CallPermissionMutation) Filter() *CallPermissionFilter {
+	return &CallPermissionFilter{config: m.config, predicateAdder: m}
+}
+
+// CallPermissionFilter provides a generic filtering capability at runtime for CallPermissionQuery.
+type CallPermissionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CallPermissionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CallPermissionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CallPermissionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(callpermission.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CallPermissionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(callpermission.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *CallPermissionFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *CallPermissionFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldChannelID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *CallPermissionFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldCustomerID))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *CallPermissionFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldPhone))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CallPermissionFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldStatus))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *CallPermissionFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldReason))
+}
+
+// WhereCallType applies the entql string predicate on the call_type field.
+func (f *CallPermissionFilter) WhereCallType(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldCallType))
+}
+
+// WhereRequestedByID applies the entql string predicate on the requested_by_id field.
+func (f *CallPermissionFilter) WhereRequestedByID(p entql.StringP) {
+	f.Where(p.Field(callpermission.FieldRequestedByID))
+}
+
+// WhereRequestedAt applies the entql time.Time predicate on the requested_at field.
+func (f *CallPermissionFilter) WhereRequestedAt(p entql.TimeP) {
+	f.Where(p.Field(callpermission.FieldRequestedAt))
+}
+
+// WhereAnsweredAt applies the entql time.Time predicate on the answered_at field.
+func (f *CallPermissionFilter) WhereAnsweredAt(p entql.TimeP) {
+	f.Where(p.Field(callpermission.FieldAnsweredAt))
+}
+
+// WhereGrantedAt applies the entql time.Time predicate on the granted_at field.
+func (f *CallPermissionFilter) WhereGrantedAt(p entql.TimeP) {
+	f.Where(p.Field(callpermission.FieldGrantedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *CallPermissionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(callpermission.FieldExpiresAt))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *CallPermissionFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *CallPermissionFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *CallPermissionFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *CallPermissionFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *CallPermissionFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *CallPermissionFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRequestedBy applies a predicate to check if query has an edge requested_by.
+func (f *CallPermissionFilter) WhereHasRequestedBy() {
+	f.Where(entql.HasEdge("requested_by"))
+}
+
+// WhereHasRequestedByWith applies a predicate to check if query has an edge requested_by with a given conditions (other predicates).
+func (f *CallPermissionFilter) WhereHasRequestedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("requested_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CallSettingsQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CallSettingsQuery builder.
+func (_q *CallSettingsQuery) Filter() *CallSettingsFilter {
+	return &CallSettingsFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CallSettingsMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CallSettingsMutation builder.
+func (m *CallSettingsMutation) Filter() *CallSettingsFilter {
+	return &CallSettingsFilter{config: m.config, predicateAdder: m}
+}
+
+// CallSettingsFilter provides a generic filtering capability at runtime for CallSettingsQuery.
+type CallSettingsFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CallSettingsFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CallSettingsFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(callsettings.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CallSettingsFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(callsettings.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CallSettingsFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(callsettings.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *CallSettingsFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(callsettings.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *CallSettingsFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(callsettings.FieldChannelID))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *CallSettingsFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(callsettings.FieldEnabled))
+}
+
+// WhereTimezone applies the entql string predicate on the timezone field.
+func (f *CallSettingsFilter) WhereTimezone(p entql.StringP) {
+	f.Where(p.Field(callsettings.FieldTimezone))
+}
+
+// WhereWindows applies the entql json.RawMessage predicate on the windows field.
+func (f *CallSettingsFilter) WhereWindows(p entql.BytesP) {
+	f.Where(p.Field(callsettings.FieldWindows))
+}
+
+// WhereClosedDates applies the entql json.RawMessage predicate on the closed_dates field.
+func (f *CallSettingsFilter) WhereClosedDates(p entql.BytesP) {
+	f.Where(p.Field(callsettings.FieldClosedDates))
+}
+
+// WhereOutOfHoursReply applies the entql string predicate on the out_of_hours_reply field.
+func (f *CallSettingsFilter) WhereOutOfHoursReply(p entql.StringP) {
+	f.Where(p.Field(callsettings.FieldOutOfHoursReply))
+}
+
+// WhereBusyReply applies the entql string predicate on the busy_reply field.
+func (f *CallSettingsFilter) WhereBusyReply(p entql.StringP) {
+	f.Where(p.Field(callsettings.FieldBusyReply))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *CallSettingsFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *CallSettingsFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *CallSettingsFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *CallSettingsFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ChannelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1673,7 +2587,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1888,7 +2802,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2134,7 +3048,7 @@ type CustomFieldFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomFieldFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2223,7 +3137,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2404,7 +3318,7 @@ type DepartmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DepartmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2526,7 +3440,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2575,6 +3489,16 @@ func (f *EventFilter) WhereMessageID(p entql.StringP) {
 // WhereUserID applies the entql string predicate on the user_id field.
 func (f *EventFilter) WhereUserID(p entql.StringP) {
 	f.Where(p.Field(event.FieldUserID))
+}
+
+// WhereCallID applies the entql string predicate on the call_id field.
+func (f *EventFilter) WhereCallID(p entql.StringP) {
+	f.Where(p.Field(event.FieldCallID))
+}
+
+// WhereCallPermissionID applies the entql string predicate on the call_permission_id field.
+func (f *EventFilter) WhereCallPermissionID(p entql.StringP) {
+	f.Where(p.Field(event.FieldCallPermissionID))
 }
 
 // WhereAudienceUserID applies the entql string predicate on the audience_user_id field.
@@ -2630,7 +3554,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2762,7 +3686,7 @@ type KeyCheckFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeyCheckFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2822,7 +3746,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2872,7 +3796,7 @@ type MemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3003,7 +3927,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3223,7 +4147,7 @@ type MessageTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3302,7 +4226,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3414,7 +4338,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3474,7 +4398,7 @@ type RuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3610,7 +4534,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3713,7 +4637,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3806,7 +4730,7 @@ type TimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3905,7 +4829,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4028,7 +4952,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -35,6 +35,10 @@ type Event struct {
 	MessageID gid.ID `json:"message_id,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID gid.ID `json:"user_id,omitempty"`
+	// CallID holds the value of the "call_id" field.
+	CallID gid.ID `json:"call_id,omitempty"`
+	// CallPermissionID holds the value of the "call_permission_id" field.
+	CallPermissionID gid.ID `json:"call_permission_id,omitempty"`
 	// AudienceUserID holds the value of the "audience_user_id" field.
 	AudienceUserID gid.ID `json:"audience_user_id,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -70,7 +74,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case event.FieldID, event.FieldOrganizationID, event.FieldChannelID, event.FieldConversationID, event.FieldMessageID, event.FieldUserID, event.FieldAudienceUserID:
+		case event.FieldID, event.FieldOrganizationID, event.FieldChannelID, event.FieldConversationID, event.FieldMessageID, event.FieldUserID, event.FieldCallID, event.FieldCallPermissionID, event.FieldAudienceUserID:
 			values[i] = new(gid.ID)
 		case event.FieldSeq:
 			values[i] = new(sql.NullInt64)
@@ -146,6 +150,18 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field user_id", values[i])
 			} else if value != nil {
 				_m.UserID = *value
+			}
+		case event.FieldCallID:
+			if value, ok := values[i].(*gid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field call_id", values[i])
+			} else if value != nil {
+				_m.CallID = *value
+			}
+		case event.FieldCallPermissionID:
+			if value, ok := values[i].(*gid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field call_permission_id", values[i])
+			} else if value != nil {
+				_m.CallPermissionID = *value
 			}
 		case event.FieldAudienceUserID:
 			if value, ok := values[i].(*gid.ID); !ok {
@@ -223,6 +239,12 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UserID))
+	builder.WriteString(", ")
+	builder.WriteString("call_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CallID))
+	builder.WriteString(", ")
+	builder.WriteString("call_permission_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CallPermissionID))
 	builder.WriteString(", ")
 	builder.WriteString("audience_user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AudienceUserID))

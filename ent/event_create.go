@@ -105,6 +105,34 @@ func (_c *EventCreate) SetNillableUserID(v *gid.ID) *EventCreate {
 	return _c
 }
 
+// SetCallID sets the "call_id" field.
+func (_c *EventCreate) SetCallID(v gid.ID) *EventCreate {
+	_c.mutation.SetCallID(v)
+	return _c
+}
+
+// SetNillableCallID sets the "call_id" field if the given value is not nil.
+func (_c *EventCreate) SetNillableCallID(v *gid.ID) *EventCreate {
+	if v != nil {
+		_c.SetCallID(*v)
+	}
+	return _c
+}
+
+// SetCallPermissionID sets the "call_permission_id" field.
+func (_c *EventCreate) SetCallPermissionID(v gid.ID) *EventCreate {
+	_c.mutation.SetCallPermissionID(v)
+	return _c
+}
+
+// SetNillableCallPermissionID sets the "call_permission_id" field if the given value is not nil.
+func (_c *EventCreate) SetNillableCallPermissionID(v *gid.ID) *EventCreate {
+	if v != nil {
+		_c.SetCallPermissionID(*v)
+	}
+	return _c
+}
+
 // SetAudienceUserID sets the "audience_user_id" field.
 func (_c *EventCreate) SetAudienceUserID(v gid.ID) *EventCreate {
 	_c.mutation.SetAudienceUserID(v)
@@ -295,6 +323,14 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldUserID, field.TypeString, value)
 		_node.UserID = value
 	}
+	if value, ok := _c.mutation.CallID(); ok {
+		_spec.SetField(event.FieldCallID, field.TypeString, value)
+		_node.CallID = value
+	}
+	if value, ok := _c.mutation.CallPermissionID(); ok {
+		_spec.SetField(event.FieldCallPermissionID, field.TypeString, value)
+		_node.CallPermissionID = value
+	}
 	if value, ok := _c.mutation.AudienceUserID(); ok {
 		_spec.SetField(event.FieldAudienceUserID, field.TypeString, value)
 		_node.AudienceUserID = value
@@ -412,6 +448,12 @@ func (u *EventUpsertOne) UpdateNewValues() *EventUpsertOne {
 		}
 		if _, exists := u.create.mutation.UserID(); exists {
 			s.SetIgnore(event.FieldUserID)
+		}
+		if _, exists := u.create.mutation.CallID(); exists {
+			s.SetIgnore(event.FieldCallID)
+		}
+		if _, exists := u.create.mutation.CallPermissionID(); exists {
+			s.SetIgnore(event.FieldCallPermissionID)
 		}
 		if _, exists := u.create.mutation.AudienceUserID(); exists {
 			s.SetIgnore(event.FieldAudienceUserID)
@@ -656,6 +698,12 @@ func (u *EventUpsertBulk) UpdateNewValues() *EventUpsertBulk {
 			}
 			if _, exists := b.mutation.UserID(); exists {
 				s.SetIgnore(event.FieldUserID)
+			}
+			if _, exists := b.mutation.CallID(); exists {
+				s.SetIgnore(event.FieldCallID)
+			}
+			if _, exists := b.mutation.CallPermissionID(); exists {
+				s.SetIgnore(event.FieldCallPermissionID)
 			}
 			if _, exists := b.mutation.AudienceUserID(); exists {
 				s.SetIgnore(event.FieldAudienceUserID)

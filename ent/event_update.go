@@ -98,6 +98,12 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.UserIDCleared() {
 		_spec.ClearField(event.FieldUserID, field.TypeString)
 	}
+	if _u.mutation.CallIDCleared() {
+		_spec.ClearField(event.FieldCallID, field.TypeString)
+	}
+	if _u.mutation.CallPermissionIDCleared() {
+		_spec.ClearField(event.FieldCallPermissionID, field.TypeString)
+	}
 	if _u.mutation.AudienceUserIDCleared() {
 		_spec.ClearField(event.FieldAudienceUserID, field.TypeString)
 	}
@@ -222,6 +228,12 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.UserIDCleared() {
 		_spec.ClearField(event.FieldUserID, field.TypeString)
+	}
+	if _u.mutation.CallIDCleared() {
+		_spec.ClearField(event.FieldCallID, field.TypeString)
+	}
+	if _u.mutation.CallPermissionIDCleared() {
+		_spec.ClearField(event.FieldCallPermissionID, field.TypeString)
 	}
 	if _u.mutation.AudienceUserIDCleared() {
 		_spec.ClearField(event.FieldAudienceUserID, field.TypeString)

@@ -13,6 +13,9 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -448,6 +451,503 @@ func newAutoMessagePaginateArgs(rv map[string]any) *automessagePaginateArgs {
 	}
 	if v, ok := rv[whereField].(*AutoMessageWhereInput); ok {
 		args.opts = append(args.opts, WithAutoMessageFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CallQuery) CollectFields(ctx context.Context, satisfies ...string) (*CallQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CallQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(call.Columns))
+		selectedFields = []string{call.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[call.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, call.FieldChannelID)
+				fieldSeen[call.FieldChannelID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[call.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, call.FieldCustomerID)
+				fieldSeen[call.FieldCustomerID] = struct{}{}
+			}
+
+		case "operator":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withOperator = query
+			if _, ok := fieldSeen[call.FieldOperatorID]; !ok {
+				selectedFields = append(selectedFields, call.FieldOperatorID)
+				fieldSeen[call.FieldOperatorID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[call.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, call.FieldCreatedAt)
+				fieldSeen[call.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[call.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, call.FieldUpdatedAt)
+				fieldSeen[call.FieldUpdatedAt] = struct{}{}
+			}
+		case "direction":
+			if _, ok := fieldSeen[call.FieldDirection]; !ok {
+				selectedFields = append(selectedFields, call.FieldDirection)
+				fieldSeen[call.FieldDirection] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[call.FieldKind]; !ok {
+				selectedFields = append(selectedFields, call.FieldKind)
+				fieldSeen[call.FieldKind] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[call.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, call.FieldStatus)
+				fieldSeen[call.FieldStatus] = struct{}{}
+			}
+		case "result":
+			if _, ok := fieldSeen[call.FieldResult]; !ok {
+				selectedFields = append(selectedFields, call.FieldResult)
+				fieldSeen[call.FieldResult] = struct{}{}
+			}
+		case "startedAt":
+			if _, ok := fieldSeen[call.FieldStartedAt]; !ok {
+				selectedFields = append(selectedFields, call.FieldStartedAt)
+				fieldSeen[call.FieldStartedAt] = struct{}{}
+			}
+		case "answeredAt":
+			if _, ok := fieldSeen[call.FieldAnsweredAt]; !ok {
+				selectedFields = append(selectedFields, call.FieldAnsweredAt)
+				fieldSeen[call.FieldAnsweredAt] = struct{}{}
+			}
+		case "endedAt":
+			if _, ok := fieldSeen[call.FieldEndedAt]; !ok {
+				selectedFields = append(selectedFields, call.FieldEndedAt)
+				fieldSeen[call.FieldEndedAt] = struct{}{}
+			}
+		case "durationSeconds":
+			if _, ok := fieldSeen[call.FieldDurationSeconds]; !ok {
+				selectedFields = append(selectedFields, call.FieldDurationSeconds)
+				fieldSeen[call.FieldDurationSeconds] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type callPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CallPaginateOption
+}
+
+func newCallPaginateArgs(rv map[string]any) *callPaginateArgs {
+	args := &callPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CallOrder{Field: &CallOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCallOrder(order))
+			}
+		case *CallOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCallOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*CallWhereInput); ok {
+		args.opts = append(args.opts, WithCallFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CallOperatorQuery) CollectFields(ctx context.Context, satisfies ...string) (*CallOperatorQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CallOperatorQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(calloperator.Columns))
+		selectedFields = []string{calloperator.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[calloperator.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, calloperator.FieldChannelID)
+				fieldSeen[calloperator.FieldChannelID] = struct{}{}
+			}
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[calloperator.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, calloperator.FieldUserID)
+				fieldSeen[calloperator.FieldUserID] = struct{}{}
+			}
+
+		case "addedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withAddedBy = query
+			if _, ok := fieldSeen[calloperator.FieldAddedByID]; !ok {
+				selectedFields = append(selectedFields, calloperator.FieldAddedByID)
+				fieldSeen[calloperator.FieldAddedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[calloperator.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, calloperator.FieldCreatedAt)
+				fieldSeen[calloperator.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[calloperator.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, calloperator.FieldUpdatedAt)
+				fieldSeen[calloperator.FieldUpdatedAt] = struct{}{}
+			}
+		case "role":
+			if _, ok := fieldSeen[calloperator.FieldRole]; !ok {
+				selectedFields = append(selectedFields, calloperator.FieldRole)
+				fieldSeen[calloperator.FieldRole] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type calloperatorPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CallOperatorPaginateOption
+}
+
+func newCallOperatorPaginateArgs(rv map[string]any) *calloperatorPaginateArgs {
+	args := &calloperatorPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CallOperatorOrder{Field: &CallOperatorOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCallOperatorOrder(order))
+			}
+		case *CallOperatorOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCallOperatorOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*CallOperatorWhereInput); ok {
+		args.opts = append(args.opts, WithCallOperatorFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CallPermissionQuery) CollectFields(ctx context.Context, satisfies ...string) (*CallPermissionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CallPermissionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(callpermission.Columns))
+		selectedFields = []string{callpermission.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[callpermission.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldChannelID)
+				fieldSeen[callpermission.FieldChannelID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[callpermission.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldCustomerID)
+				fieldSeen[callpermission.FieldCustomerID] = struct{}{}
+			}
+
+		case "requestedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withRequestedBy = query
+			if _, ok := fieldSeen[callpermission.FieldRequestedByID]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldRequestedByID)
+				fieldSeen[callpermission.FieldRequestedByID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[callpermission.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldCreatedAt)
+				fieldSeen[callpermission.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[callpermission.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldUpdatedAt)
+				fieldSeen[callpermission.FieldUpdatedAt] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[callpermission.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldStatus)
+				fieldSeen[callpermission.FieldStatus] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[callpermission.FieldReason]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldReason)
+				fieldSeen[callpermission.FieldReason] = struct{}{}
+			}
+		case "callType":
+			if _, ok := fieldSeen[callpermission.FieldCallType]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldCallType)
+				fieldSeen[callpermission.FieldCallType] = struct{}{}
+			}
+		case "requestedAt":
+			if _, ok := fieldSeen[callpermission.FieldRequestedAt]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldRequestedAt)
+				fieldSeen[callpermission.FieldRequestedAt] = struct{}{}
+			}
+		case "answeredAt":
+			if _, ok := fieldSeen[callpermission.FieldAnsweredAt]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldAnsweredAt)
+				fieldSeen[callpermission.FieldAnsweredAt] = struct{}{}
+			}
+		case "grantedAt":
+			if _, ok := fieldSeen[callpermission.FieldGrantedAt]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldGrantedAt)
+				fieldSeen[callpermission.FieldGrantedAt] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[callpermission.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, callpermission.FieldExpiresAt)
+				fieldSeen[callpermission.FieldExpiresAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type callpermissionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CallPermissionPaginateOption
+}
+
+func newCallPermissionPaginateArgs(rv map[string]any) *callpermissionPaginateArgs {
+	args := &callpermissionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CallPermissionOrder{Field: &CallPermissionOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCallPermissionOrder(order))
+			}
+		case *CallPermissionOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCallPermissionOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*CallPermissionWhereInput); ok {
+		args.opts = append(args.opts, WithCallPermissionFilter(v.Filter))
 	}
 	return args
 }

@@ -48,6 +48,78 @@ func (_m *AutoMessage) Channel(ctx context.Context) (*Channel, error) {
 	return result, err
 }
 
+func (_m *Call) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Call) Customer(ctx context.Context) (*Customer, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Call) Operator(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.OperatorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOperator().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *CallOperator) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CallOperator) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CallOperator) AddedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.AddedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAddedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *CallPermission) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CallPermission) Customer(ctx context.Context) (*Customer, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CallPermission) RequestedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.RequestedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRequestedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Channel) ConnectedBy(ctx context.Context) (*User, error) {
 	result, err := _m.Edges.ConnectedByOrErr()
 	if IsNotLoaded(err) {

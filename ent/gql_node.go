@@ -11,6 +11,9 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -46,6 +49,21 @@ var automessageImplementors = []string{"AutoMessage", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*AutoMessage) IsNode() {}
+
+var callImplementors = []string{"Call", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Call) IsNode() {}
+
+var calloperatorImplementors = []string{"CallOperator", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CallOperator) IsNode() {}
+
+var callpermissionImplementors = []string{"CallPermission", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CallPermission) IsNode() {}
 
 var channelImplementors = []string{"Channel", "Node"}
 
@@ -200,6 +218,45 @@ func (c *Client) noder(ctx context.Context, table string, id gid.ID) (Noder, err
 			Where(automessage.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, automessageImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case call.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Call.Query().
+			Where(call.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, callImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case calloperator.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.CallOperator.Query().
+			Where(calloperator.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, calloperatorImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case callpermission.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.CallPermission.Query().
+			Where(callpermission.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, callpermissionImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -469,6 +526,54 @@ func (c *Client) noders(ctx context.Context, table string, ids []gid.ID) ([]Node
 		query := c.AutoMessage.Query().
 			Where(automessage.IDIn(ids...))
 		query, err := query.CollectFields(ctx, automessageImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case call.Table:
+		query := c.Call.Query().
+			Where(call.IDIn(ids...))
+		query, err := query.CollectFields(ctx, callImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case calloperator.Table:
+		query := c.CallOperator.Query().
+			Where(calloperator.IDIn(ids...))
+		query, err := query.CollectFields(ctx, calloperatorImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case callpermission.Table:
+		query := c.CallPermission.Query().
+			Where(callpermission.IDIn(ids...))
+		query, err := query.CollectFields(ctx, callpermissionImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,9 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -1071,6 +1074,966 @@ func (_m *AutoMessage) ToEdge(order *AutoMessageOrder) *AutoMessageEdge {
 		order = DefaultAutoMessageOrder
 	}
 	return &AutoMessageEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CallEdge is the edge representation of Call.
+type CallEdge struct {
+	Node   *Call  `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// CallConnection is the connection containing edges to Call.
+type CallConnection struct {
+	Edges      []*CallEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func (c *CallConnection) build(nodes []*Call, pager *callPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Call
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Call {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Call {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CallEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CallEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CallPaginateOption enables pagination customization.
+type CallPaginateOption func(*callPager) error
+
+// WithCallOrder configures pagination ordering.
+func WithCallOrder(order *CallOrder) CallPaginateOption {
+	if order == nil {
+		order = DefaultCallOrder
+	}
+	o := *order
+	return func(pager *callPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCallOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCallFilter configures pagination filter.
+func WithCallFilter(filter func(*CallQuery) (*CallQuery, error)) CallPaginateOption {
+	return func(pager *callPager) error {
+		if filter == nil {
+			return errors.New("CallQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type callPager struct {
+	reverse bool
+	order   *CallOrder
+	filter  func(*CallQuery) (*CallQuery, error)
+}
+
+func newCallPager(opts []CallPaginateOption, reverse bool) (*callPager, error) {
+	pager := &callPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCallOrder
+	}
+	return pager, nil
+}
+
+func (p *callPager) applyFilter(query *CallQuery) (*CallQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *callPager) toCursor(_m *Call) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *callPager) applyCursors(query *CallQuery, after, before *Cursor) (*CallQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCallOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *callPager) applyOrder(query *CallQuery) *CallQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCallOrder.Field {
+		query = query.Order(DefaultCallOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *callPager) orderExpr(query *CallQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCallOrder.Field {
+			b.Comma().Ident(DefaultCallOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Call.
+func (_m *CallQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CallPaginateOption,
+) (*CallConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCallPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CallConnection{Edges: []*CallEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CallOrderFieldCreatedAt orders Call by created_at.
+	CallOrderFieldCreatedAt = &CallOrderField{
+		Value: func(_m *Call) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: call.FieldCreatedAt,
+		toTerm: call.ByCreatedAt,
+		toCursor: func(_m *Call) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CallOrderFieldUpdatedAt orders Call by updated_at.
+	CallOrderFieldUpdatedAt = &CallOrderField{
+		Value: func(_m *Call) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: call.FieldUpdatedAt,
+		toTerm: call.ByUpdatedAt,
+		toCursor: func(_m *Call) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// CallOrderFieldStartedAt orders Call by started_at.
+	CallOrderFieldStartedAt = &CallOrderField{
+		Value: func(_m *Call) (ent.Value, error) {
+			return _m.StartedAt, nil
+		},
+		column: call.FieldStartedAt,
+		toTerm: call.ByStartedAt,
+		toCursor: func(_m *Call) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.StartedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CallOrderField) String() string {
+	var str string
+	switch f.column {
+	case CallOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CallOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case CallOrderFieldStartedAt.column:
+		str = "STARTED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CallOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CallOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CallOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CallOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CallOrderFieldUpdatedAt
+	case "STARTED_AT":
+		*f = *CallOrderFieldStartedAt
+	default:
+		return fmt.Errorf("%s is not a valid CallOrderField", str)
+	}
+	return nil
+}
+
+// CallOrderField defines the ordering field of Call.
+type CallOrderField struct {
+	// Value extracts the ordering value from the given Call.
+	Value    func(*Call) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) call.OrderOption
+	toCursor func(*Call) Cursor
+}
+
+// CallOrder defines the ordering of Call.
+type CallOrder struct {
+	Direction OrderDirection  `json:"direction"`
+	Field     *CallOrderField `json:"field"`
+}
+
+// DefaultCallOrder is the default ordering of Call.
+var DefaultCallOrder = &CallOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CallOrderField{
+		Value: func(_m *Call) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: call.FieldID,
+		toTerm: call.ByID,
+		toCursor: func(_m *Call) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Call into CallEdge.
+func (_m *Call) ToEdge(order *CallOrder) *CallEdge {
+	if order == nil {
+		order = DefaultCallOrder
+	}
+	return &CallEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CallOperatorEdge is the edge representation of CallOperator.
+type CallOperatorEdge struct {
+	Node   *CallOperator `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// CallOperatorConnection is the connection containing edges to CallOperator.
+type CallOperatorConnection struct {
+	Edges      []*CallOperatorEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *CallOperatorConnection) build(nodes []*CallOperator, pager *calloperatorPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CallOperator
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CallOperator {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CallOperator {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CallOperatorEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CallOperatorEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CallOperatorPaginateOption enables pagination customization.
+type CallOperatorPaginateOption func(*calloperatorPager) error
+
+// WithCallOperatorOrder configures pagination ordering.
+func WithCallOperatorOrder(order *CallOperatorOrder) CallOperatorPaginateOption {
+	if order == nil {
+		order = DefaultCallOperatorOrder
+	}
+	o := *order
+	return func(pager *calloperatorPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCallOperatorOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCallOperatorFilter configures pagination filter.
+func WithCallOperatorFilter(filter func(*CallOperatorQuery) (*CallOperatorQuery, error)) CallOperatorPaginateOption {
+	return func(pager *calloperatorPager) error {
+		if filter == nil {
+			return errors.New("CallOperatorQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type calloperatorPager struct {
+	reverse bool
+	order   *CallOperatorOrder
+	filter  func(*CallOperatorQuery) (*CallOperatorQuery, error)
+}
+
+func newCallOperatorPager(opts []CallOperatorPaginateOption, reverse bool) (*calloperatorPager, error) {
+	pager := &calloperatorPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCallOperatorOrder
+	}
+	return pager, nil
+}
+
+func (p *calloperatorPager) applyFilter(query *CallOperatorQuery) (*CallOperatorQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *calloperatorPager) toCursor(_m *CallOperator) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *calloperatorPager) applyCursors(query *CallOperatorQuery, after, before *Cursor) (*CallOperatorQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCallOperatorOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *calloperatorPager) applyOrder(query *CallOperatorQuery) *CallOperatorQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCallOperatorOrder.Field {
+		query = query.Order(DefaultCallOperatorOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *calloperatorPager) orderExpr(query *CallOperatorQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCallOperatorOrder.Field {
+			b.Comma().Ident(DefaultCallOperatorOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CallOperator.
+func (_m *CallOperatorQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CallOperatorPaginateOption,
+) (*CallOperatorConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCallOperatorPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CallOperatorConnection{Edges: []*CallOperatorEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CallOperatorOrderFieldCreatedAt orders CallOperator by created_at.
+	CallOperatorOrderFieldCreatedAt = &CallOperatorOrderField{
+		Value: func(_m *CallOperator) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: calloperator.FieldCreatedAt,
+		toTerm: calloperator.ByCreatedAt,
+		toCursor: func(_m *CallOperator) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CallOperatorOrderFieldUpdatedAt orders CallOperator by updated_at.
+	CallOperatorOrderFieldUpdatedAt = &CallOperatorOrderField{
+		Value: func(_m *CallOperator) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: calloperator.FieldUpdatedAt,
+		toTerm: calloperator.ByUpdatedAt,
+		toCursor: func(_m *CallOperator) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CallOperatorOrderField) String() string {
+	var str string
+	switch f.column {
+	case CallOperatorOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CallOperatorOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CallOperatorOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CallOperatorOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CallOperatorOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CallOperatorOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CallOperatorOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid CallOperatorOrderField", str)
+	}
+	return nil
+}
+
+// CallOperatorOrderField defines the ordering field of CallOperator.
+type CallOperatorOrderField struct {
+	// Value extracts the ordering value from the given CallOperator.
+	Value    func(*CallOperator) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) calloperator.OrderOption
+	toCursor func(*CallOperator) Cursor
+}
+
+// CallOperatorOrder defines the ordering of CallOperator.
+type CallOperatorOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *CallOperatorOrderField `json:"field"`
+}
+
+// DefaultCallOperatorOrder is the default ordering of CallOperator.
+var DefaultCallOperatorOrder = &CallOperatorOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CallOperatorOrderField{
+		Value: func(_m *CallOperator) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: calloperator.FieldID,
+		toTerm: calloperator.ByID,
+		toCursor: func(_m *CallOperator) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CallOperator into CallOperatorEdge.
+func (_m *CallOperator) ToEdge(order *CallOperatorOrder) *CallOperatorEdge {
+	if order == nil {
+		order = DefaultCallOperatorOrder
+	}
+	return &CallOperatorEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CallPermissionEdge is the edge representation of CallPermission.
+type CallPermissionEdge struct {
+	Node   *CallPermission `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// CallPermissionConnection is the connection containing edges to CallPermission.
+type CallPermissionConnection struct {
+	Edges      []*CallPermissionEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *CallPermissionConnection) build(nodes []*CallPermission, pager *callpermissionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CallPermission
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CallPermission {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CallPermission {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CallPermissionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CallPermissionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CallPermissionPaginateOption enables pagination customization.
+type CallPermissionPaginateOption func(*callpermissionPager) error
+
+// WithCallPermissionOrder configures pagination ordering.
+func WithCallPermissionOrder(order *CallPermissionOrder) CallPermissionPaginateOption {
+	if order == nil {
+		order = DefaultCallPermissionOrder
+	}
+	o := *order
+	return func(pager *callpermissionPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCallPermissionOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCallPermissionFilter configures pagination filter.
+func WithCallPermissionFilter(filter func(*CallPermissionQuery) (*CallPermissionQuery, error)) CallPermissionPaginateOption {
+	return func(pager *callpermissionPager) error {
+		if filter == nil {
+			return errors.New("CallPermissionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type callpermissionPager struct {
+	reverse bool
+	order   *CallPermissionOrder
+	filter  func(*CallPermissionQuery) (*CallPermissionQuery, error)
+}
+
+func newCallPermissionPager(opts []CallPermissionPaginateOption, reverse bool) (*callpermissionPager, error) {
+	pager := &callpermissionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCallPermissionOrder
+	}
+	return pager, nil
+}
+
+func (p *callpermissionPager) applyFilter(query *CallPermissionQuery) (*CallPermissionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *callpermissionPager) toCursor(_m *CallPermission) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *callpermissionPager) applyCursors(query *CallPermissionQuery, after, before *Cursor) (*CallPermissionQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCallPermissionOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *callpermissionPager) applyOrder(query *CallPermissionQuery) *CallPermissionQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCallPermissionOrder.Field {
+		query = query.Order(DefaultCallPermissionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *callpermissionPager) orderExpr(query *CallPermissionQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCallPermissionOrder.Field {
+			b.Comma().Ident(DefaultCallPermissionOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CallPermission.
+func (_m *CallPermissionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CallPermissionPaginateOption,
+) (*CallPermissionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCallPermissionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CallPermissionConnection{Edges: []*CallPermissionEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CallPermissionOrderFieldCreatedAt orders CallPermission by created_at.
+	CallPermissionOrderFieldCreatedAt = &CallPermissionOrderField{
+		Value: func(_m *CallPermission) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: callpermission.FieldCreatedAt,
+		toTerm: callpermission.ByCreatedAt,
+		toCursor: func(_m *CallPermission) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CallPermissionOrderFieldUpdatedAt orders CallPermission by updated_at.
+	CallPermissionOrderFieldUpdatedAt = &CallPermissionOrderField{
+		Value: func(_m *CallPermission) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: callpermission.FieldUpdatedAt,
+		toTerm: callpermission.ByUpdatedAt,
+		toCursor: func(_m *CallPermission) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CallPermissionOrderField) String() string {
+	var str string
+	switch f.column {
+	case CallPermissionOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CallPermissionOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CallPermissionOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CallPermissionOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CallPermissionOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CallPermissionOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CallPermissionOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid CallPermissionOrderField", str)
+	}
+	return nil
+}
+
+// CallPermissionOrderField defines the ordering field of CallPermission.
+type CallPermissionOrderField struct {
+	// Value extracts the ordering value from the given CallPermission.
+	Value    func(*CallPermission) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) callpermission.OrderOption
+	toCursor func(*CallPermission) Cursor
+}
+
+// CallPermissionOrder defines the ordering of CallPermission.
+type CallPermissionOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *CallPermissionOrderField `json:"field"`
+}
+
+// DefaultCallPermissionOrder is the default ordering of CallPermission.
+var DefaultCallPermissionOrder = &CallPermissionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CallPermissionOrderField{
+		Value: func(_m *CallPermission) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: callpermission.FieldID,
+		toTerm: callpermission.ByID,
+		toCursor: func(_m *CallPermission) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CallPermission into CallPermissionEdge.
+func (_m *CallPermission) ToEdge(order *CallPermissionOrder) *CallPermissionEdge {
+	if order == nil {
+		order = DefaultCallPermissionOrder
+	}
+	return &CallPermissionEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

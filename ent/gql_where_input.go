@@ -9,6 +9,9 @@ import (
 
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -970,6 +973,1252 @@ func (i *AutoMessageWhereInput) P() (predicate.AutoMessage, error) {
 		return predicates[0], nil
 	default:
 		return automessage.And(predicates...), nil
+	}
+}
+
+// CallWhereInput represents a where input for filtering Call queries.
+type CallWhereInput struct {
+	Predicates []predicate.Call  `json:"-"`
+	Not        *CallWhereInput   `json:"not,omitempty"`
+	Or         []*CallWhereInput `json:"or,omitempty"`
+	And        []*CallWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "direction" field predicates.
+	Direction      *call.Direction  `json:"direction,omitempty"`
+	DirectionNEQ   *call.Direction  `json:"directionNEQ,omitempty"`
+	DirectionIn    []call.Direction `json:"directionIn,omitempty"`
+	DirectionNotIn []call.Direction `json:"directionNotIn,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *call.Kind  `json:"kind,omitempty"`
+	KindNEQ   *call.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []call.Kind `json:"kindIn,omitempty"`
+	KindNotIn []call.Kind `json:"kindNotIn,omitempty"`
+
+	// "status" field predicates.
+	Status      *call.Status  `json:"status,omitempty"`
+	StatusNEQ   *call.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []call.Status `json:"statusIn,omitempty"`
+	StatusNotIn []call.Status `json:"statusNotIn,omitempty"`
+
+	// "result" field predicates.
+	Result       *call.Result  `json:"result,omitempty"`
+	ResultNEQ    *call.Result  `json:"resultNEQ,omitempty"`
+	ResultIn     []call.Result `json:"resultIn,omitempty"`
+	ResultNotIn  []call.Result `json:"resultNotIn,omitempty"`
+	ResultIsNil  bool          `json:"resultIsNil,omitempty"`
+	ResultNotNil bool          `json:"resultNotNil,omitempty"`
+
+	// "started_at" field predicates.
+	StartedAt      *time.Time  `json:"startedAt,omitempty"`
+	StartedAtNEQ   *time.Time  `json:"startedAtNEQ,omitempty"`
+	StartedAtIn    []time.Time `json:"startedAtIn,omitempty"`
+	StartedAtNotIn []time.Time `json:"startedAtNotIn,omitempty"`
+	StartedAtGT    *time.Time  `json:"startedAtGT,omitempty"`
+	StartedAtGTE   *time.Time  `json:"startedAtGTE,omitempty"`
+	StartedAtLT    *time.Time  `json:"startedAtLT,omitempty"`
+	StartedAtLTE   *time.Time  `json:"startedAtLTE,omitempty"`
+
+	// "answered_at" field predicates.
+	AnsweredAt       *time.Time  `json:"answeredAt,omitempty"`
+	AnsweredAtNEQ    *time.Time  `json:"answeredAtNEQ,omitempty"`
+	AnsweredAtIn     []time.Time `json:"answeredAtIn,omitempty"`
+	AnsweredAtNotIn  []time.Time `json:"answeredAtNotIn,omitempty"`
+	AnsweredAtGT     *time.Time  `json:"answeredAtGT,omitempty"`
+	AnsweredAtGTE    *time.Time  `json:"answeredAtGTE,omitempty"`
+	AnsweredAtLT     *time.Time  `json:"answeredAtLT,omitempty"`
+	AnsweredAtLTE    *time.Time  `json:"answeredAtLTE,omitempty"`
+	AnsweredAtIsNil  bool        `json:"answeredAtIsNil,omitempty"`
+	AnsweredAtNotNil bool        `json:"answeredAtNotNil,omitempty"`
+
+	// "ended_at" field predicates.
+	EndedAt       *time.Time  `json:"endedAt,omitempty"`
+	EndedAtNEQ    *time.Time  `json:"endedAtNEQ,omitempty"`
+	EndedAtIn     []time.Time `json:"endedAtIn,omitempty"`
+	EndedAtNotIn  []time.Time `json:"endedAtNotIn,omitempty"`
+	EndedAtGT     *time.Time  `json:"endedAtGT,omitempty"`
+	EndedAtGTE    *time.Time  `json:"endedAtGTE,omitempty"`
+	EndedAtLT     *time.Time  `json:"endedAtLT,omitempty"`
+	EndedAtLTE    *time.Time  `json:"endedAtLTE,omitempty"`
+	EndedAtIsNil  bool        `json:"endedAtIsNil,omitempty"`
+	EndedAtNotNil bool        `json:"endedAtNotNil,omitempty"`
+
+	// "duration_seconds" field predicates.
+	DurationSeconds       *int  `json:"durationSeconds,omitempty"`
+	DurationSecondsNEQ    *int  `json:"durationSecondsNEQ,omitempty"`
+	DurationSecondsIn     []int `json:"durationSecondsIn,omitempty"`
+	DurationSecondsNotIn  []int `json:"durationSecondsNotIn,omitempty"`
+	DurationSecondsGT     *int  `json:"durationSecondsGT,omitempty"`
+	DurationSecondsGTE    *int  `json:"durationSecondsGTE,omitempty"`
+	DurationSecondsLT     *int  `json:"durationSecondsLT,omitempty"`
+	DurationSecondsLTE    *int  `json:"durationSecondsLTE,omitempty"`
+	DurationSecondsIsNil  bool  `json:"durationSecondsIsNil,omitempty"`
+	DurationSecondsNotNil bool  `json:"durationSecondsNotNil,omitempty"`
+
+	// "channel" edge predicates.
+	HasChannel     *bool                `json:"hasChannel,omitempty"`
+	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
+
+	// "customer" edge predicates.
+	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
+	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+
+	// "operator" edge predicates.
+	HasOperator     *bool             `json:"hasOperator,omitempty"`
+	HasOperatorWith []*UserWhereInput `json:"hasOperatorWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CallWhereInput) AddPredicates(predicates ...predicate.Call) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CallWhereInput filter on the CallQuery builder.
+func (i *CallWhereInput) Filter(q *CallQuery) (*CallQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCallWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCallWhereInput is returned in case the CallWhereInput is empty.
+var ErrEmptyCallWhereInput = errors.New("ent: empty predicate CallWhereInput")
+
+// P returns a predicate for filtering calls.
+// An error is returned if the input is empty or invalid.
+func (i *CallWhereInput) P() (predicate.Call, error) {
+	var predicates []predicate.Call
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, call.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Call, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, call.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Call, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, call.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, call.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, call.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, call.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, call.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, call.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, call.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, call.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, call.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, call.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, call.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, call.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, call.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, call.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, call.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, call.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, call.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, call.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, call.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, call.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, call.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, call.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, call.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, call.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, call.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Direction != nil {
+		predicates = append(predicates, call.DirectionEQ(*i.Direction))
+	}
+	if i.DirectionNEQ != nil {
+		predicates = append(predicates, call.DirectionNEQ(*i.DirectionNEQ))
+	}
+	if len(i.DirectionIn) > 0 {
+		predicates = append(predicates, call.DirectionIn(i.DirectionIn...))
+	}
+	if len(i.DirectionNotIn) > 0 {
+		predicates = append(predicates, call.DirectionNotIn(i.DirectionNotIn...))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, call.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, call.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, call.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, call.KindNotIn(i.KindNotIn...))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, call.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, call.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, call.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, call.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Result != nil {
+		predicates = append(predicates, call.ResultEQ(*i.Result))
+	}
+	if i.ResultNEQ != nil {
+		predicates = append(predicates, call.ResultNEQ(*i.ResultNEQ))
+	}
+	if len(i.ResultIn) > 0 {
+		predicates = append(predicates, call.ResultIn(i.ResultIn...))
+	}
+	if len(i.ResultNotIn) > 0 {
+		predicates = append(predicates, call.ResultNotIn(i.ResultNotIn...))
+	}
+	if i.ResultIsNil {
+		predicates = append(predicates, call.ResultIsNil())
+	}
+	if i.ResultNotNil {
+		predicates = append(predicates, call.ResultNotNil())
+	}
+	if i.StartedAt != nil {
+		predicates = append(predicates, call.StartedAtEQ(*i.StartedAt))
+	}
+	if i.StartedAtNEQ != nil {
+		predicates = append(predicates, call.StartedAtNEQ(*i.StartedAtNEQ))
+	}
+	if len(i.StartedAtIn) > 0 {
+		predicates = append(predicates, call.StartedAtIn(i.StartedAtIn...))
+	}
+	if len(i.StartedAtNotIn) > 0 {
+		predicates = append(predicates, call.StartedAtNotIn(i.StartedAtNotIn...))
+	}
+	if i.StartedAtGT != nil {
+		predicates = append(predicates, call.StartedAtGT(*i.StartedAtGT))
+	}
+	if i.StartedAtGTE != nil {
+		predicates = append(predicates, call.StartedAtGTE(*i.StartedAtGTE))
+	}
+	if i.StartedAtLT != nil {
+		predicates = append(predicates, call.StartedAtLT(*i.StartedAtLT))
+	}
+	if i.StartedAtLTE != nil {
+		predicates = append(predicates, call.StartedAtLTE(*i.StartedAtLTE))
+	}
+	if i.AnsweredAt != nil {
+		predicates = append(predicates, call.AnsweredAtEQ(*i.AnsweredAt))
+	}
+	if i.AnsweredAtNEQ != nil {
+		predicates = append(predicates, call.AnsweredAtNEQ(*i.AnsweredAtNEQ))
+	}
+	if len(i.AnsweredAtIn) > 0 {
+		predicates = append(predicates, call.AnsweredAtIn(i.AnsweredAtIn...))
+	}
+	if len(i.AnsweredAtNotIn) > 0 {
+		predicates = append(predicates, call.AnsweredAtNotIn(i.AnsweredAtNotIn...))
+	}
+	if i.AnsweredAtGT != nil {
+		predicates = append(predicates, call.AnsweredAtGT(*i.AnsweredAtGT))
+	}
+	if i.AnsweredAtGTE != nil {
+		predicates = append(predicates, call.AnsweredAtGTE(*i.AnsweredAtGTE))
+	}
+	if i.AnsweredAtLT != nil {
+		predicates = append(predicates, call.AnsweredAtLT(*i.AnsweredAtLT))
+	}
+	if i.AnsweredAtLTE != nil {
+		predicates = append(predicates, call.AnsweredAtLTE(*i.AnsweredAtLTE))
+	}
+	if i.AnsweredAtIsNil {
+		predicates = append(predicates, call.AnsweredAtIsNil())
+	}
+	if i.AnsweredAtNotNil {
+		predicates = append(predicates, call.AnsweredAtNotNil())
+	}
+	if i.EndedAt != nil {
+		predicates = append(predicates, call.EndedAtEQ(*i.EndedAt))
+	}
+	if i.EndedAtNEQ != nil {
+		predicates = append(predicates, call.EndedAtNEQ(*i.EndedAtNEQ))
+	}
+	if len(i.EndedAtIn) > 0 {
+		predicates = append(predicates, call.EndedAtIn(i.EndedAtIn...))
+	}
+	if len(i.EndedAtNotIn) > 0 {
+		predicates = append(predicates, call.EndedAtNotIn(i.EndedAtNotIn...))
+	}
+	if i.EndedAtGT != nil {
+		predicates = append(predicates, call.EndedAtGT(*i.EndedAtGT))
+	}
+	if i.EndedAtGTE != nil {
+		predicates = append(predicates, call.EndedAtGTE(*i.EndedAtGTE))
+	}
+	if i.EndedAtLT != nil {
+		predicates = append(predicates, call.EndedAtLT(*i.EndedAtLT))
+	}
+	if i.EndedAtLTE != nil {
+		predicates = append(predicates, call.EndedAtLTE(*i.EndedAtLTE))
+	}
+	if i.EndedAtIsNil {
+		predicates = append(predicates, call.EndedAtIsNil())
+	}
+	if i.EndedAtNotNil {
+		predicates = append(predicates, call.EndedAtNotNil())
+	}
+	if i.DurationSeconds != nil {
+		predicates = append(predicates, call.DurationSecondsEQ(*i.DurationSeconds))
+	}
+	if i.DurationSecondsNEQ != nil {
+		predicates = append(predicates, call.DurationSecondsNEQ(*i.DurationSecondsNEQ))
+	}
+	if len(i.DurationSecondsIn) > 0 {
+		predicates = append(predicates, call.DurationSecondsIn(i.DurationSecondsIn...))
+	}
+	if len(i.DurationSecondsNotIn) > 0 {
+		predicates = append(predicates, call.DurationSecondsNotIn(i.DurationSecondsNotIn...))
+	}
+	if i.DurationSecondsGT != nil {
+		predicates = append(predicates, call.DurationSecondsGT(*i.DurationSecondsGT))
+	}
+	if i.DurationSecondsGTE != nil {
+		predicates = append(predicates, call.DurationSecondsGTE(*i.DurationSecondsGTE))
+	}
+	if i.DurationSecondsLT != nil {
+		predicates = append(predicates, call.DurationSecondsLT(*i.DurationSecondsLT))
+	}
+	if i.DurationSecondsLTE != nil {
+		predicates = append(predicates, call.DurationSecondsLTE(*i.DurationSecondsLTE))
+	}
+	if i.DurationSecondsIsNil {
+		predicates = append(predicates, call.DurationSecondsIsNil())
+	}
+	if i.DurationSecondsNotNil {
+		predicates = append(predicates, call.DurationSecondsNotNil())
+	}
+
+	if i.HasChannel != nil {
+		p := call.HasChannel()
+		if !*i.HasChannel {
+			p = call.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelWith))
+		for _, w := range i.HasChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, call.HasChannelWith(with...))
+	}
+	if i.HasCustomer != nil {
+		p := call.HasCustomer()
+		if !*i.HasCustomer {
+			p = call.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCustomerWith) > 0 {
+		with := make([]predicate.Customer, 0, len(i.HasCustomerWith))
+		for _, w := range i.HasCustomerWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCustomerWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, call.HasCustomerWith(with...))
+	}
+	if i.HasOperator != nil {
+		p := call.HasOperator()
+		if !*i.HasOperator {
+			p = call.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasOperatorWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasOperatorWith))
+		for _, w := range i.HasOperatorWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasOperatorWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, call.HasOperatorWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCallWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return call.And(predicates...), nil
+	}
+}
+
+// CallOperatorWhereInput represents a where input for filtering CallOperator queries.
+type CallOperatorWhereInput struct {
+	Predicates []predicate.CallOperator  `json:"-"`
+	Not        *CallOperatorWhereInput   `json:"not,omitempty"`
+	Or         []*CallOperatorWhereInput `json:"or,omitempty"`
+	And        []*CallOperatorWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "role" field predicates.
+	Role      *calloperator.Role  `json:"role,omitempty"`
+	RoleNEQ   *calloperator.Role  `json:"roleNEQ,omitempty"`
+	RoleIn    []calloperator.Role `json:"roleIn,omitempty"`
+	RoleNotIn []calloperator.Role `json:"roleNotIn,omitempty"`
+
+	// "channel" edge predicates.
+	HasChannel     *bool                `json:"hasChannel,omitempty"`
+	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+
+	// "added_by" edge predicates.
+	HasAddedBy     *bool             `json:"hasAddedBy,omitempty"`
+	HasAddedByWith []*UserWhereInput `json:"hasAddedByWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CallOperatorWhereInput) AddPredicates(predicates ...predicate.CallOperator) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CallOperatorWhereInput filter on the CallOperatorQuery builder.
+func (i *CallOperatorWhereInput) Filter(q *CallOperatorQuery) (*CallOperatorQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCallOperatorWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCallOperatorWhereInput is returned in case the CallOperatorWhereInput is empty.
+var ErrEmptyCallOperatorWhereInput = errors.New("ent: empty predicate CallOperatorWhereInput")
+
+// P returns a predicate for filtering calloperators.
+// An error is returned if the input is empty or invalid.
+func (i *CallOperatorWhereInput) P() (predicate.CallOperator, error) {
+	var predicates []predicate.CallOperator
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, calloperator.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.CallOperator, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, calloperator.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.CallOperator, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, calloperator.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, calloperator.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, calloperator.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, calloperator.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, calloperator.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, calloperator.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, calloperator.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, calloperator.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, calloperator.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, calloperator.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, calloperator.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, calloperator.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, calloperator.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, calloperator.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, calloperator.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, calloperator.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, calloperator.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, calloperator.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, calloperator.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, calloperator.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, calloperator.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, calloperator.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, calloperator.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, calloperator.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, calloperator.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Role != nil {
+		predicates = append(predicates, calloperator.RoleEQ(*i.Role))
+	}
+	if i.RoleNEQ != nil {
+		predicates = append(predicates, calloperator.RoleNEQ(*i.RoleNEQ))
+	}
+	if len(i.RoleIn) > 0 {
+		predicates = append(predicates, calloperator.RoleIn(i.RoleIn...))
+	}
+	if len(i.RoleNotIn) > 0 {
+		predicates = append(predicates, calloperator.RoleNotIn(i.RoleNotIn...))
+	}
+
+	if i.HasChannel != nil {
+		p := calloperator.HasChannel()
+		if !*i.HasChannel {
+			p = calloperator.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelWith))
+		for _, w := range i.HasChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, calloperator.HasChannelWith(with...))
+	}
+	if i.HasUser != nil {
+		p := calloperator.HasUser()
+		if !*i.HasUser {
+			p = calloperator.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, calloperator.HasUserWith(with...))
+	}
+	if i.HasAddedBy != nil {
+		p := calloperator.HasAddedBy()
+		if !*i.HasAddedBy {
+			p = calloperator.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasAddedByWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasAddedByWith))
+		for _, w := range i.HasAddedByWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasAddedByWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, calloperator.HasAddedByWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCallOperatorWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return calloperator.And(predicates...), nil
+	}
+}
+
+// CallPermissionWhereInput represents a where input for filtering CallPermission queries.
+type CallPermissionWhereInput struct {
+	Predicates []predicate.CallPermission  `json:"-"`
+	Not        *CallPermissionWhereInput   `json:"not,omitempty"`
+	Or         []*CallPermissionWhereInput `json:"or,omitempty"`
+	And        []*CallPermissionWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "status" field predicates.
+	Status      *callpermission.Status  `json:"status,omitempty"`
+	StatusNEQ   *callpermission.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []callpermission.Status `json:"statusIn,omitempty"`
+	StatusNotIn []callpermission.Status `json:"statusNotIn,omitempty"`
+
+	// "reason" field predicates.
+	Reason      *callpermission.Reason  `json:"reason,omitempty"`
+	ReasonNEQ   *callpermission.Reason  `json:"reasonNEQ,omitempty"`
+	ReasonIn    []callpermission.Reason `json:"reasonIn,omitempty"`
+	ReasonNotIn []callpermission.Reason `json:"reasonNotIn,omitempty"`
+
+	// "call_type" field predicates.
+	CallType      *callpermission.CallType  `json:"callType,omitempty"`
+	CallTypeNEQ   *callpermission.CallType  `json:"callTypeNEQ,omitempty"`
+	CallTypeIn    []callpermission.CallType `json:"callTypeIn,omitempty"`
+	CallTypeNotIn []callpermission.CallType `json:"callTypeNotIn,omitempty"`
+
+	// "requested_at" field predicates.
+	RequestedAt      *time.Time  `json:"requestedAt,omitempty"`
+	RequestedAtNEQ   *time.Time  `json:"requestedAtNEQ,omitempty"`
+	RequestedAtIn    []time.Time `json:"requestedAtIn,omitempty"`
+	RequestedAtNotIn []time.Time `json:"requestedAtNotIn,omitempty"`
+	RequestedAtGT    *time.Time  `json:"requestedAtGT,omitempty"`
+	RequestedAtGTE   *time.Time  `json:"requestedAtGTE,omitempty"`
+	RequestedAtLT    *time.Time  `json:"requestedAtLT,omitempty"`
+	RequestedAtLTE   *time.Time  `json:"requestedAtLTE,omitempty"`
+
+	// "answered_at" field predicates.
+	AnsweredAt       *time.Time  `json:"answeredAt,omitempty"`
+	AnsweredAtNEQ    *time.Time  `json:"answeredAtNEQ,omitempty"`
+	AnsweredAtIn     []time.Time `json:"answeredAtIn,omitempty"`
+	AnsweredAtNotIn  []time.Time `json:"answeredAtNotIn,omitempty"`
+	AnsweredAtGT     *time.Time  `json:"answeredAtGT,omitempty"`
+	AnsweredAtGTE    *time.Time  `json:"answeredAtGTE,omitempty"`
+	AnsweredAtLT     *time.Time  `json:"answeredAtLT,omitempty"`
+	AnsweredAtLTE    *time.Time  `json:"answeredAtLTE,omitempty"`
+	AnsweredAtIsNil  bool        `json:"answeredAtIsNil,omitempty"`
+	AnsweredAtNotNil bool        `json:"answeredAtNotNil,omitempty"`
+
+	// "granted_at" field predicates.
+	GrantedAt       *time.Time  `json:"grantedAt,omitempty"`
+	GrantedAtNEQ    *time.Time  `json:"grantedAtNEQ,omitempty"`
+	GrantedAtIn     []time.Time `json:"grantedAtIn,omitempty"`
+	GrantedAtNotIn  []time.Time `json:"grantedAtNotIn,omitempty"`
+	GrantedAtGT     *time.Time  `json:"grantedAtGT,omitempty"`
+	GrantedAtGTE    *time.Time  `json:"grantedAtGTE,omitempty"`
+	GrantedAtLT     *time.Time  `json:"grantedAtLT,omitempty"`
+	GrantedAtLTE    *time.Time  `json:"grantedAtLTE,omitempty"`
+	GrantedAtIsNil  bool        `json:"grantedAtIsNil,omitempty"`
+	GrantedAtNotNil bool        `json:"grantedAtNotNil,omitempty"`
+
+	// "expires_at" field predicates.
+	ExpiresAt       *time.Time  `json:"expiresAt,omitempty"`
+	ExpiresAtNEQ    *time.Time  `json:"expiresAtNEQ,omitempty"`
+	ExpiresAtIn     []time.Time `json:"expiresAtIn,omitempty"`
+	ExpiresAtNotIn  []time.Time `json:"expiresAtNotIn,omitempty"`
+	ExpiresAtGT     *time.Time  `json:"expiresAtGT,omitempty"`
+	ExpiresAtGTE    *time.Time  `json:"expiresAtGTE,omitempty"`
+	ExpiresAtLT     *time.Time  `json:"expiresAtLT,omitempty"`
+	ExpiresAtLTE    *time.Time  `json:"expiresAtLTE,omitempty"`
+	ExpiresAtIsNil  bool        `json:"expiresAtIsNil,omitempty"`
+	ExpiresAtNotNil bool        `json:"expiresAtNotNil,omitempty"`
+
+	// "channel" edge predicates.
+	HasChannel     *bool                `json:"hasChannel,omitempty"`
+	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
+
+	// "customer" edge predicates.
+	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
+	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+
+	// "requested_by" edge predicates.
+	HasRequestedBy     *bool             `json:"hasRequestedBy,omitempty"`
+	HasRequestedByWith []*UserWhereInput `json:"hasRequestedByWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CallPermissionWhereInput) AddPredicates(predicates ...predicate.CallPermission) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CallPermissionWhereInput filter on the CallPermissionQuery builder.
+func (i *CallPermissionWhereInput) Filter(q *CallPermissionQuery) (*CallPermissionQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCallPermissionWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCallPermissionWhereInput is returned in case the CallPermissionWhereInput is empty.
+var ErrEmptyCallPermissionWhereInput = errors.New("ent: empty predicate CallPermissionWhereInput")
+
+// P returns a predicate for filtering callpermissions.
+// An error is returned if the input is empty or invalid.
+func (i *CallPermissionWhereInput) P() (predicate.CallPermission, error) {
+	var predicates []predicate.CallPermission
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, callpermission.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.CallPermission, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, callpermission.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.CallPermission, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, callpermission.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, callpermission.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, callpermission.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, callpermission.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, callpermission.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, callpermission.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, callpermission.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, callpermission.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, callpermission.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, callpermission.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, callpermission.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, callpermission.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, callpermission.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, callpermission.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, callpermission.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, callpermission.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, callpermission.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, callpermission.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, callpermission.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, callpermission.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, callpermission.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, callpermission.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, callpermission.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, callpermission.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, callpermission.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, callpermission.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, callpermission.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, callpermission.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, callpermission.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, callpermission.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, callpermission.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, callpermission.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, callpermission.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.CallType != nil {
+		predicates = append(predicates, callpermission.CallTypeEQ(*i.CallType))
+	}
+	if i.CallTypeNEQ != nil {
+		predicates = append(predicates, callpermission.CallTypeNEQ(*i.CallTypeNEQ))
+	}
+	if len(i.CallTypeIn) > 0 {
+		predicates = append(predicates, callpermission.CallTypeIn(i.CallTypeIn...))
+	}
+	if len(i.CallTypeNotIn) > 0 {
+		predicates = append(predicates, callpermission.CallTypeNotIn(i.CallTypeNotIn...))
+	}
+	if i.RequestedAt != nil {
+		predicates = append(predicates, callpermission.RequestedAtEQ(*i.RequestedAt))
+	}
+	if i.RequestedAtNEQ != nil {
+		predicates = append(predicates, callpermission.RequestedAtNEQ(*i.RequestedAtNEQ))
+	}
+	if len(i.RequestedAtIn) > 0 {
+		predicates = append(predicates, callpermission.RequestedAtIn(i.RequestedAtIn...))
+	}
+	if len(i.RequestedAtNotIn) > 0 {
+		predicates = append(predicates, callpermission.RequestedAtNotIn(i.RequestedAtNotIn...))
+	}
+	if i.RequestedAtGT != nil {
+		predicates = append(predicates, callpermission.RequestedAtGT(*i.RequestedAtGT))
+	}
+	if i.RequestedAtGTE != nil {
+		predicates = append(predicates, callpermission.RequestedAtGTE(*i.RequestedAtGTE))
+	}
+	if i.RequestedAtLT != nil {
+		predicates = append(predicates, callpermission.RequestedAtLT(*i.RequestedAtLT))
+	}
+	if i.RequestedAtLTE != nil {
+		predicates = append(predicates, callpermission.RequestedAtLTE(*i.RequestedAtLTE))
+	}
+	if i.AnsweredAt != nil {
+		predicates = append(predicates, callpermission.AnsweredAtEQ(*i.AnsweredAt))
+	}
+	if i.AnsweredAtNEQ != nil {
+		predicates = append(predicates, callpermission.AnsweredAtNEQ(*i.AnsweredAtNEQ))
+	}
+	if len(i.AnsweredAtIn) > 0 {
+		predicates = append(predicates, callpermission.AnsweredAtIn(i.AnsweredAtIn...))
+	}
+	if len(i.AnsweredAtNotIn) > 0 {
+		predicates = append(predicates, callpermission.AnsweredAtNotIn(i.AnsweredAtNotIn...))
+	}
+	if i.AnsweredAtGT != nil {
+		predicates = append(predicates, callpermission.AnsweredAtGT(*i.AnsweredAtGT))
+	}
+	if i.AnsweredAtGTE != nil {
+		predicates = append(predicates, callpermission.AnsweredAtGTE(*i.AnsweredAtGTE))
+	}
+	if i.AnsweredAtLT != nil {
+		predicates = append(predicates, callpermission.AnsweredAtLT(*i.AnsweredAtLT))
+	}
+	if i.AnsweredAtLTE != nil {
+		predicates = append(predicates, callpermission.AnsweredAtLTE(*i.AnsweredAtLTE))
+	}
+	if i.AnsweredAtIsNil {
+		predicates = append(predicates, callpermission.AnsweredAtIsNil())
+	}
+	if i.AnsweredAtNotNil {
+		predicates = append(predicates, callpermission.AnsweredAtNotNil())
+	}
+	if i.GrantedAt != nil {
+		predicates = append(predicates, callpermission.GrantedAtEQ(*i.GrantedAt))
+	}
+	if i.GrantedAtNEQ != nil {
+		predicates = append(predicates, callpermission.GrantedAtNEQ(*i.GrantedAtNEQ))
+	}
+	if len(i.GrantedAtIn) > 0 {
+		predicates = append(predicates, callpermission.GrantedAtIn(i.GrantedAtIn...))
+	}
+	if len(i.GrantedAtNotIn) > 0 {
+		predicates = append(predicates, callpermission.GrantedAtNotIn(i.GrantedAtNotIn...))
+	}
+	if i.GrantedAtGT != nil {
+		predicates = append(predicates, callpermission.GrantedAtGT(*i.GrantedAtGT))
+	}
+	if i.GrantedAtGTE != nil {
+		predicates = append(predicates, callpermission.GrantedAtGTE(*i.GrantedAtGTE))
+	}
+	if i.GrantedAtLT != nil {
+		predicates = append(predicates, callpermission.GrantedAtLT(*i.GrantedAtLT))
+	}
+	if i.GrantedAtLTE != nil {
+		predicates = append(predicates, callpermission.GrantedAtLTE(*i.GrantedAtLTE))
+	}
+	if i.GrantedAtIsNil {
+		predicates = append(predicates, callpermission.GrantedAtIsNil())
+	}
+	if i.GrantedAtNotNil {
+		predicates = append(predicates, callpermission.GrantedAtNotNil())
+	}
+	if i.ExpiresAt != nil {
+		predicates = append(predicates, callpermission.ExpiresAtEQ(*i.ExpiresAt))
+	}
+	if i.ExpiresAtNEQ != nil {
+		predicates = append(predicates, callpermission.ExpiresAtNEQ(*i.ExpiresAtNEQ))
+	}
+	if len(i.ExpiresAtIn) > 0 {
+		predicates = append(predicates, callpermission.ExpiresAtIn(i.ExpiresAtIn...))
+	}
+	if len(i.ExpiresAtNotIn) > 0 {
+		predicates = append(predicates, callpermission.ExpiresAtNotIn(i.ExpiresAtNotIn...))
+	}
+	if i.ExpiresAtGT != nil {
+		predicates = append(predicates, callpermission.ExpiresAtGT(*i.ExpiresAtGT))
+	}
+	if i.ExpiresAtGTE != nil {
+		predicates = append(predicates, callpermission.ExpiresAtGTE(*i.ExpiresAtGTE))
+	}
+	if i.ExpiresAtLT != nil {
+		predicates = append(predicates, callpermission.ExpiresAtLT(*i.ExpiresAtLT))
+	}
+	if i.ExpiresAtLTE != nil {
+		predicates = append(predicates, callpermission.ExpiresAtLTE(*i.ExpiresAtLTE))
+	}
+	if i.ExpiresAtIsNil {
+		predicates = append(predicates, callpermission.ExpiresAtIsNil())
+	}
+	if i.ExpiresAtNotNil {
+		predicates = append(predicates, callpermission.ExpiresAtNotNil())
+	}
+
+	if i.HasChannel != nil {
+		p := callpermission.HasChannel()
+		if !*i.HasChannel {
+			p = callpermission.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelWith))
+		for _, w := range i.HasChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, callpermission.HasChannelWith(with...))
+	}
+	if i.HasCustomer != nil {
+		p := callpermission.HasCustomer()
+		if !*i.HasCustomer {
+			p = callpermission.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCustomerWith) > 0 {
+		with := make([]predicate.Customer, 0, len(i.HasCustomerWith))
+		for _, w := range i.HasCustomerWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCustomerWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, callpermission.HasCustomerWith(with...))
+	}
+	if i.HasRequestedBy != nil {
+		p := callpermission.HasRequestedBy()
+		if !*i.HasRequestedBy {
+			p = callpermission.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRequestedByWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasRequestedByWith))
+		for _, w := range i.HasRequestedByWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRequestedByWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, callpermission.HasRequestedByWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCallPermissionWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return callpermission.And(predicates...), nil
 	}
 }
 

@@ -14,6 +14,10 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
+	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -52,6 +56,10 @@ const (
 	TypeAPIKey          = "APIKey"
 	TypeActivity        = "Activity"
 	TypeAutoMessage     = "AutoMessage"
+	TypeCall            = "Call"
+	TypeCallOperator    = "CallOperator"
+	TypeCallPermission  = "CallPermission"
+	TypeCallSettings    = "CallSettings"
 	TypeChannel         = "Channel"
 	TypeConversation    = "Conversation"
 	TypeCustomField     = "CustomField"
@@ -3218,6 +3226,4976 @@ func (m *AutoMessageMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown AutoMessage edge %s", name)
+}
+
+// CallMutation represents an operation that mutates the Call nodes in the graph.
+type CallMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	direction           *call.Direction
+	kind                *call.Kind
+	status              *call.Status
+	result              *call.Result
+	provider_call_id    *string
+	started_at          *time.Time
+	answered_at         *time.Time
+	ended_at            *time.Time
+	duration_seconds    *int
+	addduration_seconds *int
+	recording_url       *string
+	ticket_link         *string
+	ticket_qr_code      *string
+	ticket_expires_at   *time.Time
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	customer            *gid.ID
+	clearedcustomer     bool
+	operator            *gid.ID
+	clearedoperator     bool
+	permission          *gid.ID
+	clearedpermission   bool
+	done                bool
+	oldValue            func(context.Context) (*Call, error)
+	predicates          []predicate.Call
+}
+
+var _ ent.Mutation = (*CallMutation)(nil)
+
+// callOption allows management of the mutation configuration using functional options.
+type callOption func(*CallMutation)
+
+// newCallMutation creates new mutation for the Call entity.
+func newCallMutation(c config, op Op, opts ...callOption) *CallMutation {
+	m := &CallMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCall,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCallID sets the ID field of the mutation.
+func withCallID(id gid.ID) callOption {
+	return func(m *CallMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Call
+		)
+		m.oldValue = func(ctx context.Context) (*Call, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Call.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCall sets the old Call of the mutation.
+func withCall(node *Call) callOption {
+	return func(m *CallMutation) {
+		m.oldValue = func(context.Context) (*Call, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CallMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CallMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Call entities.
+func (m *CallMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CallMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CallMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Call.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CallMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CallMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CallMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CallMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CallMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CallMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *CallMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *CallMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *CallMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *CallMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *CallMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *CallMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *CallMutation) SetCustomerID(gi gid.ID) {
+	m.customer = &gi
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *CallMutation) CustomerID() (r gid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldCustomerID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *CallMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetOperatorID sets the "operator_id" field.
+func (m *CallMutation) SetOperatorID(gi gid.ID) {
+	m.operator = &gi
+}
+
+// OperatorID returns the value of the "operator_id" field in the mutation.
+func (m *CallMutation) OperatorID() (r gid.ID, exists bool) {
+	v := m.operator
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOperatorID returns the old "operator_id" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldOperatorID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOperatorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOperatorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOperatorID: %w", err)
+	}
+	return oldValue.OperatorID, nil
+}
+
+// ClearOperatorID clears the value of the "operator_id" field.
+func (m *CallMutation) ClearOperatorID() {
+	m.operator = nil
+	m.clearedFields[call.FieldOperatorID] = struct{}{}
+}
+
+// OperatorIDCleared returns if the "operator_id" field was cleared in this mutation.
+func (m *CallMutation) OperatorIDCleared() bool {
+	_, ok := m.clearedFields[call.FieldOperatorID]
+	return ok
+}
+
+// ResetOperatorID resets all changes to the "operator_id" field.
+func (m *CallMutation) ResetOperatorID() {
+	m.operator = nil
+	delete(m.clearedFields, call.FieldOperatorID)
+}
+
+// SetDirection sets the "direction" field.
+func (m *CallMutation) SetDirection(c call.Direction) {
+	m.direction = &c
+}
+
+// Direction returns the value of the "direction" field in the mutation.
+func (m *CallMutation) Direction() (r call.Direction, exists bool) {
+	v := m.direction
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDirection returns the old "direction" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldDirection(ctx context.Context) (v call.Direction, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDirection is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDirection requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDirection: %w", err)
+	}
+	return oldValue.Direction, nil
+}
+
+// ResetDirection resets all changes to the "direction" field.
+func (m *CallMutation) ResetDirection() {
+	m.direction = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *CallMutation) SetKind(c call.Kind) {
+	m.kind = &c
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *CallMutation) Kind() (r call.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldKind(ctx context.Context) (v call.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *CallMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *CallMutation) SetStatus(c call.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CallMutation) Status() (r call.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldStatus(ctx context.Context) (v call.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CallMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetResult sets the "result" field.
+func (m *CallMutation) SetResult(c call.Result) {
+	m.result = &c
+}
+
+// Result returns the value of the "result" field in the mutation.
+func (m *CallMutation) Result() (r call.Result, exists bool) {
+	v := m.result
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResult returns the old "result" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldResult(ctx context.Context) (v *call.Result, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResult is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResult requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResult: %w", err)
+	}
+	return oldValue.Result, nil
+}
+
+// ClearResult clears the value of the "result" field.
+func (m *CallMutation) ClearResult() {
+	m.result = nil
+	m.clearedFields[call.FieldResult] = struct{}{}
+}
+
+// ResultCleared returns if the "result" field was cleared in this mutation.
+func (m *CallMutation) ResultCleared() bool {
+	_, ok := m.clearedFields[call.FieldResult]
+	return ok
+}
+
+// ResetResult resets all changes to the "result" field.
+func (m *CallMutation) ResetResult() {
+	m.result = nil
+	delete(m.clearedFields, call.FieldResult)
+}
+
+// SetProviderCallID sets the "provider_call_id" field.
+func (m *CallMutation) SetProviderCallID(s string) {
+	m.provider_call_id = &s
+}
+
+// ProviderCallID returns the value of the "provider_call_id" field in the mutation.
+func (m *CallMutation) ProviderCallID() (r string, exists bool) {
+	v := m.provider_call_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProviderCallID returns the old "provider_call_id" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldProviderCallID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProviderCallID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProviderCallID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProviderCallID: %w", err)
+	}
+	return oldValue.ProviderCallID, nil
+}
+
+// ClearProviderCallID clears the value of the "provider_call_id" field.
+func (m *CallMutation) ClearProviderCallID() {
+	m.provider_call_id = nil
+	m.clearedFields[call.FieldProviderCallID] = struct{}{}
+}
+
+// ProviderCallIDCleared returns if the "provider_call_id" field was cleared in this mutation.
+func (m *CallMutation) ProviderCallIDCleared() bool {
+	_, ok := m.clearedFields[call.FieldProviderCallID]
+	return ok
+}
+
+// ResetProviderCallID resets all changes to the "provider_call_id" field.
+func (m *CallMutation) ResetProviderCallID() {
+	m.provider_call_id = nil
+	delete(m.clearedFields, call.FieldProviderCallID)
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *CallMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *CallMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldStartedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *CallMutation) ResetStartedAt() {
+	m.started_at = nil
+}
+
+// SetAnsweredAt sets the "answered_at" field.
+func (m *CallMutation) SetAnsweredAt(t time.Time) {
+	m.answered_at = &t
+}
+
+// AnsweredAt returns the value of the "answered_at" field in the mutation.
+func (m *CallMutation) AnsweredAt() (r time.Time, exists bool) {
+	v := m.answered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnsweredAt returns the old "answered_at" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldAnsweredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnsweredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnsweredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnsweredAt: %w", err)
+	}
+	return oldValue.AnsweredAt, nil
+}
+
+// ClearAnsweredAt clears the value of the "answered_at" field.
+func (m *CallMutation) ClearAnsweredAt() {
+	m.answered_at = nil
+	m.clearedFields[call.FieldAnsweredAt] = struct{}{}
+}
+
+// AnsweredAtCleared returns if the "answered_at" field was cleared in this mutation.
+func (m *CallMutation) AnsweredAtCleared() bool {
+	_, ok := m.clearedFields[call.FieldAnsweredAt]
+	return ok
+}
+
+// ResetAnsweredAt resets all changes to the "answered_at" field.
+func (m *CallMutation) ResetAnsweredAt() {
+	m.answered_at = nil
+	delete(m.clearedFields, call.FieldAnsweredAt)
+}
+
+// SetEndedAt sets the "ended_at" field.
+func (m *CallMutation) SetEndedAt(t time.Time) {
+	m.ended_at = &t
+}
+
+// EndedAt returns the value of the "ended_at" field in the mutation.
+func (m *CallMutation) EndedAt() (r time.Time, exists bool) {
+	v := m.ended_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndedAt returns the old "ended_at" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldEndedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndedAt: %w", err)
+	}
+	return oldValue.EndedAt, nil
+}
+
+// ClearEndedAt clears the value of the "ended_at" field.
+func (m *CallMutation) ClearEndedAt() {
+	m.ended_at = nil
+	m.clearedFields[call.FieldEndedAt] = struct{}{}
+}
+
+// EndedAtCleared returns if the "ended_at" field was cleared in this mutation.
+func (m *CallMutation) EndedAtCleared() bool {
+	_, ok := m.clearedFields[call.FieldEndedAt]
+	return ok
+}
+
+// ResetEndedAt resets all changes to the "ended_at" field.
+func (m *CallMutation) ResetEndedAt() {
+	m.ended_at = nil
+	delete(m.clearedFields, call.FieldEndedAt)
+}
+
+// SetDurationSeconds sets the "duration_seconds" field.
+func (m *CallMutation) SetDurationSeconds(i int) {
+	m.duration_seconds = &i
+	m.addduration_seconds = nil
+}
+
+// DurationSeconds returns the value of the "duration_seconds" field in the mutation.
+func (m *CallMutation) DurationSeconds() (r int, exists bool) {
+	v := m.duration_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDurationSeconds returns the old "duration_seconds" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldDurationSeconds(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDurationSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDurationSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDurationSeconds: %w", err)
+	}
+	return oldValue.DurationSeconds, nil
+}
+
+// AddDurationSeconds adds i to the "duration_seconds" field.
+func (m *CallMutation) AddDurationSeconds(i int) {
+	if m.addduration_seconds != nil {
+		*m.addduration_seconds += i
+	} else {
+		m.addduration_seconds = &i
+	}
+}
+
+// AddedDurationSeconds returns the value that was added to the "duration_seconds" field in this mutation.
+func (m *CallMutation) AddedDurationSeconds() (r int, exists bool) {
+	v := m.addduration_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearDurationSeconds clears the value of the "duration_seconds" field.
+func (m *CallMutation) ClearDurationSeconds() {
+	m.duration_seconds = nil
+	m.addduration_seconds = nil
+	m.clearedFields[call.FieldDurationSeconds] = struct{}{}
+}
+
+// DurationSecondsCleared returns if the "duration_seconds" field was cleared in this mutation.
+func (m *CallMutation) DurationSecondsCleared() bool {
+	_, ok := m.clearedFields[call.FieldDurationSeconds]
+	return ok
+}
+
+// ResetDurationSeconds resets all changes to the "duration_seconds" field.
+func (m *CallMutation) ResetDurationSeconds() {
+	m.duration_seconds = nil
+	m.addduration_seconds = nil
+	delete(m.clearedFields, call.FieldDurationSeconds)
+}
+
+// SetRecordingURL sets the "recording_url" field.
+func (m *CallMutation) SetRecordingURL(s string) {
+	m.recording_url = &s
+}
+
+// RecordingURL returns the value of the "recording_url" field in the mutation.
+func (m *CallMutation) RecordingURL() (r string, exists bool) {
+	v := m.recording_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecordingURL returns the old "recording_url" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldRecordingURL(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecordingURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecordingURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecordingURL: %w", err)
+	}
+	return oldValue.RecordingURL, nil
+}
+
+// ClearRecordingURL clears the value of the "recording_url" field.
+func (m *CallMutation) ClearRecordingURL() {
+	m.recording_url = nil
+	m.clearedFields[call.FieldRecordingURL] = struct{}{}
+}
+
+// RecordingURLCleared returns if the "recording_url" field was cleared in this mutation.
+func (m *CallMutation) RecordingURLCleared() bool {
+	_, ok := m.clearedFields[call.FieldRecordingURL]
+	return ok
+}
+
+// ResetRecordingURL resets all changes to the "recording_url" field.
+func (m *CallMutation) ResetRecordingURL() {
+	m.recording_url = nil
+	delete(m.clearedFields, call.FieldRecordingURL)
+}
+
+// SetTicketLink sets the "ticket_link" field.
+func (m *CallMutation) SetTicketLink(s string) {
+	m.ticket_link = &s
+}
+
+// TicketLink returns the value of the "ticket_link" field in the mutation.
+func (m *CallMutation) TicketLink() (r string, exists bool) {
+	v := m.ticket_link
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketLink returns the old "ticket_link" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldTicketLink(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketLink is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketLink requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketLink: %w", err)
+	}
+	return oldValue.TicketLink, nil
+}
+
+// ClearTicketLink clears the value of the "ticket_link" field.
+func (m *CallMutation) ClearTicketLink() {
+	m.ticket_link = nil
+	m.clearedFields[call.FieldTicketLink] = struct{}{}
+}
+
+// TicketLinkCleared returns if the "ticket_link" field was cleared in this mutation.
+func (m *CallMutation) TicketLinkCleared() bool {
+	_, ok := m.clearedFields[call.FieldTicketLink]
+	return ok
+}
+
+// ResetTicketLink resets all changes to the "ticket_link" field.
+func (m *CallMutation) ResetTicketLink() {
+	m.ticket_link = nil
+	delete(m.clearedFields, call.FieldTicketLink)
+}
+
+// SetTicketQrCode sets the "ticket_qr_code" field.
+func (m *CallMutation) SetTicketQrCode(s string) {
+	m.ticket_qr_code = &s
+}
+
+// TicketQrCode returns the value of the "ticket_qr_code" field in the mutation.
+func (m *CallMutation) TicketQrCode() (r string, exists bool) {
+	v := m.ticket_qr_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketQrCode returns the old "ticket_qr_code" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldTicketQrCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketQrCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketQrCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketQrCode: %w", err)
+	}
+	return oldValue.TicketQrCode, nil
+}
+
+// ClearTicketQrCode clears the value of the "ticket_qr_code" field.
+func (m *CallMutation) ClearTicketQrCode() {
+	m.ticket_qr_code = nil
+	m.clearedFields[call.FieldTicketQrCode] = struct{}{}
+}
+
+// TicketQrCodeCleared returns if the "ticket_qr_code" field was cleared in this mutation.
+func (m *CallMutation) TicketQrCodeCleared() bool {
+	_, ok := m.clearedFields[call.FieldTicketQrCode]
+	return ok
+}
+
+// ResetTicketQrCode resets all changes to the "ticket_qr_code" field.
+func (m *CallMutation) ResetTicketQrCode() {
+	m.ticket_qr_code = nil
+	delete(m.clearedFields, call.FieldTicketQrCode)
+}
+
+// SetTicketExpiresAt sets the "ticket_expires_at" field.
+func (m *CallMutation) SetTicketExpiresAt(t time.Time) {
+	m.ticket_expires_at = &t
+}
+
+// TicketExpiresAt returns the value of the "ticket_expires_at" field in the mutation.
+func (m *CallMutation) TicketExpiresAt() (r time.Time, exists bool) {
+	v := m.ticket_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketExpiresAt returns the old "ticket_expires_at" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldTicketExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketExpiresAt: %w", err)
+	}
+	return oldValue.TicketExpiresAt, nil
+}
+
+// ClearTicketExpiresAt clears the value of the "ticket_expires_at" field.
+func (m *CallMutation) ClearTicketExpiresAt() {
+	m.ticket_expires_at = nil
+	m.clearedFields[call.FieldTicketExpiresAt] = struct{}{}
+}
+
+// TicketExpiresAtCleared returns if the "ticket_expires_at" field was cleared in this mutation.
+func (m *CallMutation) TicketExpiresAtCleared() bool {
+	_, ok := m.clearedFields[call.FieldTicketExpiresAt]
+	return ok
+}
+
+// ResetTicketExpiresAt resets all changes to the "ticket_expires_at" field.
+func (m *CallMutation) ResetTicketExpiresAt() {
+	m.ticket_expires_at = nil
+	delete(m.clearedFields, call.FieldTicketExpiresAt)
+}
+
+// SetPermissionID sets the "permission_id" field.
+func (m *CallMutation) SetPermissionID(gi gid.ID) {
+	m.permission = &gi
+}
+
+// PermissionID returns the value of the "permission_id" field in the mutation.
+func (m *CallMutation) PermissionID() (r gid.ID, exists bool) {
+	v := m.permission
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPermissionID returns the old "permission_id" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldPermissionID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPermissionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPermissionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPermissionID: %w", err)
+	}
+	return oldValue.PermissionID, nil
+}
+
+// ClearPermissionID clears the value of the "permission_id" field.
+func (m *CallMutation) ClearPermissionID() {
+	m.permission = nil
+	m.clearedFields[call.FieldPermissionID] = struct{}{}
+}
+
+// PermissionIDCleared returns if the "permission_id" field was cleared in this mutation.
+func (m *CallMutation) PermissionIDCleared() bool {
+	_, ok := m.clearedFields[call.FieldPermissionID]
+	return ok
+}
+
+// ResetPermissionID resets all changes to the "permission_id" field.
+func (m *CallMutation) ResetPermissionID() {
+	m.permission = nil
+	delete(m.clearedFields, call.FieldPermissionID)
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *CallMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[call.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *CallMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *CallMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *CallMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *CallMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[call.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *CallMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *CallMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *CallMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *CallMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[call.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *CallMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *CallMutation) CustomerIDs() (ids []gid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *CallMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearOperator clears the "operator" edge to the User entity.
+func (m *CallMutation) ClearOperator() {
+	m.clearedoperator = true
+	m.clearedFields[call.FieldOperatorID] = struct{}{}
+}
+
+// OperatorCleared reports if the "operator" edge to the User entity was cleared.
+func (m *CallMutation) OperatorCleared() bool {
+	return m.OperatorIDCleared() || m.clearedoperator
+}
+
+// OperatorIDs returns the "operator" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OperatorID instead. It exists only for internal usage by the builders.
+func (m *CallMutation) OperatorIDs() (ids []gid.ID) {
+	if id := m.operator; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOperator resets all changes to the "operator" edge.
+func (m *CallMutation) ResetOperator() {
+	m.operator = nil
+	m.clearedoperator = false
+}
+
+// ClearPermission clears the "permission" edge to the CallPermission entity.
+func (m *CallMutation) ClearPermission() {
+	m.clearedpermission = true
+	m.clearedFields[call.FieldPermissionID] = struct{}{}
+}
+
+// PermissionCleared reports if the "permission" edge to the CallPermission entity was cleared.
+func (m *CallMutation) PermissionCleared() bool {
+	return m.PermissionIDCleared() || m.clearedpermission
+}
+
+// PermissionIDs returns the "permission" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PermissionID instead. It exists only for internal usage by the builders.
+func (m *CallMutation) PermissionIDs() (ids []gid.ID) {
+	if id := m.permission; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPermission resets all changes to the "permission" edge.
+func (m *CallMutation) ResetPermission() {
+	m.permission = nil
+	m.clearedpermission = false
+}
+
+// Where appends a list predicates to the CallMutation builder.
+func (m *CallMutation) Where(ps ...predicate.Call) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CallMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CallMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Call, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CallMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CallMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Call).
+func (m *CallMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CallMutation) Fields() []string {
+	fields := make([]string, 0, 20)
+	if m.created_at != nil {
+		fields = append(fields, call.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, call.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, call.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, call.FieldChannelID)
+	}
+	if m.customer != nil {
+		fields = append(fields, call.FieldCustomerID)
+	}
+	if m.operator != nil {
+		fields = append(fields, call.FieldOperatorID)
+	}
+	if m.direction != nil {
+		fields = append(fields, call.FieldDirection)
+	}
+	if m.kind != nil {
+		fields = append(fields, call.FieldKind)
+	}
+	if m.status != nil {
+		fields = append(fields, call.FieldStatus)
+	}
+	if m.result != nil {
+		fields = append(fields, call.FieldResult)
+	}
+	if m.provider_call_id != nil {
+		fields = append(fields, call.FieldProviderCallID)
+	}
+	if m.started_at != nil {
+		fields = append(fields, call.FieldStartedAt)
+	}
+	if m.answered_at != nil {
+		fields = append(fields, call.FieldAnsweredAt)
+	}
+	if m.ended_at != nil {
+		fields = append(fields, call.FieldEndedAt)
+	}
+	if m.duration_seconds != nil {
+		fields = append(fields, call.FieldDurationSeconds)
+	}
+	if m.recording_url != nil {
+		fields = append(fields, call.FieldRecordingURL)
+	}
+	if m.ticket_link != nil {
+		fields = append(fields, call.FieldTicketLink)
+	}
+	if m.ticket_qr_code != nil {
+		fields = append(fields, call.FieldTicketQrCode)
+	}
+	if m.ticket_expires_at != nil {
+		fields = append(fields, call.FieldTicketExpiresAt)
+	}
+	if m.permission != nil {
+		fields = append(fields, call.FieldPermissionID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CallMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case call.FieldCreatedAt:
+		return m.CreatedAt()
+	case call.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case call.FieldOrganizationID:
+		return m.OrganizationID()
+	case call.FieldChannelID:
+		return m.ChannelID()
+	case call.FieldCustomerID:
+		return m.CustomerID()
+	case call.FieldOperatorID:
+		return m.OperatorID()
+	case call.FieldDirection:
+		return m.Direction()
+	case call.FieldKind:
+		return m.Kind()
+	case call.FieldStatus:
+		return m.Status()
+	case call.FieldResult:
+		return m.Result()
+	case call.FieldProviderCallID:
+		return m.ProviderCallID()
+	case call.FieldStartedAt:
+		return m.StartedAt()
+	case call.FieldAnsweredAt:
+		return m.AnsweredAt()
+	case call.FieldEndedAt:
+		return m.EndedAt()
+	case call.FieldDurationSeconds:
+		return m.DurationSeconds()
+	case call.FieldRecordingURL:
+		return m.RecordingURL()
+	case call.FieldTicketLink:
+		return m.TicketLink()
+	case call.FieldTicketQrCode:
+		return m.TicketQrCode()
+	case call.FieldTicketExpiresAt:
+		return m.TicketExpiresAt()
+	case call.FieldPermissionID:
+		return m.PermissionID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CallMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case call.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case call.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case call.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case call.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case call.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case call.FieldOperatorID:
+		return m.OldOperatorID(ctx)
+	case call.FieldDirection:
+		return m.OldDirection(ctx)
+	case call.FieldKind:
+		return m.OldKind(ctx)
+	case call.FieldStatus:
+		return m.OldStatus(ctx)
+	case call.FieldResult:
+		return m.OldResult(ctx)
+	case call.FieldProviderCallID:
+		return m.OldProviderCallID(ctx)
+	case call.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case call.FieldAnsweredAt:
+		return m.OldAnsweredAt(ctx)
+	case call.FieldEndedAt:
+		return m.OldEndedAt(ctx)
+	case call.FieldDurationSeconds:
+		return m.OldDurationSeconds(ctx)
+	case call.FieldRecordingURL:
+		return m.OldRecordingURL(ctx)
+	case call.FieldTicketLink:
+		return m.OldTicketLink(ctx)
+	case call.FieldTicketQrCode:
+		return m.OldTicketQrCode(ctx)
+	case call.FieldTicketExpiresAt:
+		return m.OldTicketExpiresAt(ctx)
+	case call.FieldPermissionID:
+		return m.OldPermissionID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Call field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case call.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case call.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case call.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case call.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case call.FieldCustomerID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case call.FieldOperatorID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOperatorID(v)
+		return nil
+	case call.FieldDirection:
+		v, ok := value.(call.Direction)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDirection(v)
+		return nil
+	case call.FieldKind:
+		v, ok := value.(call.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case call.FieldStatus:
+		v, ok := value.(call.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case call.FieldResult:
+		v, ok := value.(call.Result)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResult(v)
+		return nil
+	case call.FieldProviderCallID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProviderCallID(v)
+		return nil
+	case call.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case call.FieldAnsweredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAnsweredAt(v)
+		return nil
+	case call.FieldEndedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndedAt(v)
+		return nil
+	case call.FieldDurationSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDurationSeconds(v)
+		return nil
+	case call.FieldRecordingURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecordingURL(v)
+		return nil
+	case call.FieldTicketLink:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketLink(v)
+		return nil
+	case call.FieldTicketQrCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketQrCode(v)
+		return nil
+	case call.FieldTicketExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketExpiresAt(v)
+		return nil
+	case call.FieldPermissionID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPermissionID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Call field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CallMutation) AddedFields() []string {
+	var fields []string
+	if m.addduration_seconds != nil {
+		fields = append(fields, call.FieldDurationSeconds)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CallMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case call.FieldDurationSeconds:
+		return m.AddedDurationSeconds()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case call.FieldDurationSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDurationSeconds(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Call numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CallMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(call.FieldOperatorID) {
+		fields = append(fields, call.FieldOperatorID)
+	}
+	if m.FieldCleared(call.FieldResult) {
+		fields = append(fields, call.FieldResult)
+	}
+	if m.FieldCleared(call.FieldProviderCallID) {
+		fields = append(fields, call.FieldProviderCallID)
+	}
+	if m.FieldCleared(call.FieldAnsweredAt) {
+		fields = append(fields, call.FieldAnsweredAt)
+	}
+	if m.FieldCleared(call.FieldEndedAt) {
+		fields = append(fields, call.FieldEndedAt)
+	}
+	if m.FieldCleared(call.FieldDurationSeconds) {
+		fields = append(fields, call.FieldDurationSeconds)
+	}
+	if m.FieldCleared(call.FieldRecordingURL) {
+		fields = append(fields, call.FieldRecordingURL)
+	}
+	if m.FieldCleared(call.FieldTicketLink) {
+		fields = append(fields, call.FieldTicketLink)
+	}
+	if m.FieldCleared(call.FieldTicketQrCode) {
+		fields = append(fields, call.FieldTicketQrCode)
+	}
+	if m.FieldCleared(call.FieldTicketExpiresAt) {
+		fields = append(fields, call.FieldTicketExpiresAt)
+	}
+	if m.FieldCleared(call.FieldPermissionID) {
+		fields = append(fields, call.FieldPermissionID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CallMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CallMutation) ClearField(name string) error {
+	switch name {
+	case call.FieldOperatorID:
+		m.ClearOperatorID()
+		return nil
+	case call.FieldResult:
+		m.ClearResult()
+		return nil
+	case call.FieldProviderCallID:
+		m.ClearProviderCallID()
+		return nil
+	case call.FieldAnsweredAt:
+		m.ClearAnsweredAt()
+		return nil
+	case call.FieldEndedAt:
+		m.ClearEndedAt()
+		return nil
+	case call.FieldDurationSeconds:
+		m.ClearDurationSeconds()
+		return nil
+	case call.FieldRecordingURL:
+		m.ClearRecordingURL()
+		return nil
+	case call.FieldTicketLink:
+		m.ClearTicketLink()
+		return nil
+	case call.FieldTicketQrCode:
+		m.ClearTicketQrCode()
+		return nil
+	case call.FieldTicketExpiresAt:
+		m.ClearTicketExpiresAt()
+		return nil
+	case call.FieldPermissionID:
+		m.ClearPermissionID()
+		return nil
+	}
+	return fmt.Errorf("unknown Call nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CallMutation) ResetField(name string) error {
+	switch name {
+	case call.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case call.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case call.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case call.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case call.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case call.FieldOperatorID:
+		m.ResetOperatorID()
+		return nil
+	case call.FieldDirection:
+		m.ResetDirection()
+		return nil
+	case call.FieldKind:
+		m.ResetKind()
+		return nil
+	case call.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case call.FieldResult:
+		m.ResetResult()
+		return nil
+	case call.FieldProviderCallID:
+		m.ResetProviderCallID()
+		return nil
+	case call.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case call.FieldAnsweredAt:
+		m.ResetAnsweredAt()
+		return nil
+	case call.FieldEndedAt:
+		m.ResetEndedAt()
+		return nil
+	case call.FieldDurationSeconds:
+		m.ResetDurationSeconds()
+		return nil
+	case call.FieldRecordingURL:
+		m.ResetRecordingURL()
+		return nil
+	case call.FieldTicketLink:
+		m.ResetTicketLink()
+		return nil
+	case call.FieldTicketQrCode:
+		m.ResetTicketQrCode()
+		return nil
+	case call.FieldTicketExpiresAt:
+		m.ResetTicketExpiresAt()
+		return nil
+	case call.FieldPermissionID:
+		m.ResetPermissionID()
+		return nil
+	}
+	return fmt.Errorf("unknown Call field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CallMutation) AddedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.organization != nil {
+		edges = append(edges, call.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, call.EdgeChannel)
+	}
+	if m.customer != nil {
+		edges = append(edges, call.EdgeCustomer)
+	}
+	if m.operator != nil {
+		edges = append(edges, call.EdgeOperator)
+	}
+	if m.permission != nil {
+		edges = append(edges, call.EdgePermission)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CallMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case call.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case call.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case call.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case call.EdgeOperator:
+		if id := m.operator; id != nil {
+			return []ent.Value{*id}
+		}
+	case call.EdgePermission:
+		if id := m.permission; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CallMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 5)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CallMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CallMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.clearedorganization {
+		edges = append(edges, call.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, call.EdgeChannel)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, call.EdgeCustomer)
+	}
+	if m.clearedoperator {
+		edges = append(edges, call.EdgeOperator)
+	}
+	if m.clearedpermission {
+		edges = append(edges, call.EdgePermission)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CallMutation) EdgeCleared(name string) bool {
+	switch name {
+	case call.EdgeOrganization:
+		return m.clearedorganization
+	case call.EdgeChannel:
+		return m.clearedchannel
+	case call.EdgeCustomer:
+		return m.clearedcustomer
+	case call.EdgeOperator:
+		return m.clearedoperator
+	case call.EdgePermission:
+		return m.clearedpermission
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CallMutation) ClearEdge(name string) error {
+	switch name {
+	case call.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case call.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case call.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case call.EdgeOperator:
+		m.ClearOperator()
+		return nil
+	case call.EdgePermission:
+		m.ClearPermission()
+		return nil
+	}
+	return fmt.Errorf("unknown Call unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CallMutation) ResetEdge(name string) error {
+	switch name {
+	case call.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case call.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case call.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case call.EdgeOperator:
+		m.ResetOperator()
+		return nil
+	case call.EdgePermission:
+		m.ResetPermission()
+		return nil
+	}
+	return fmt.Errorf("unknown Call edge %s", name)
+}
+
+// CallOperatorMutation represents an operation that mutates the CallOperator nodes in the graph.
+type CallOperatorMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	role                *calloperator.Role
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	user                *gid.ID
+	cleareduser         bool
+	added_by            *gid.ID
+	clearedadded_by     bool
+	done                bool
+	oldValue            func(context.Context) (*CallOperator, error)
+	predicates          []predicate.CallOperator
+}
+
+var _ ent.Mutation = (*CallOperatorMutation)(nil)
+
+// calloperatorOption allows management of the mutation configuration using functional options.
+type calloperatorOption func(*CallOperatorMutation)
+
+// newCallOperatorMutation creates new mutation for the CallOperator entity.
+func newCallOperatorMutation(c config, op Op, opts ...calloperatorOption) *CallOperatorMutation {
+	m := &CallOperatorMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCallOperator,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCallOperatorID sets the ID field of the mutation.
+func withCallOperatorID(id gid.ID) calloperatorOption {
+	return func(m *CallOperatorMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CallOperator
+		)
+		m.oldValue = func(ctx context.Context) (*CallOperator, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CallOperator.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCallOperator sets the old CallOperator of the mutation.
+func withCallOperator(node *CallOperator) calloperatorOption {
+	return func(m *CallOperatorMutation) {
+		m.oldValue = func(context.Context) (*CallOperator, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CallOperatorMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CallOperatorMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CallOperator entities.
+func (m *CallOperatorMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CallOperatorMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CallOperatorMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CallOperator.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CallOperatorMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CallOperatorMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CallOperator entity.
+// If the CallOperator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallOperatorMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CallOperatorMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CallOperatorMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CallOperatorMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CallOperator entity.
+// If the CallOperator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallOperatorMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CallOperatorMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *CallOperatorMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *CallOperatorMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the CallOperator entity.
+// If the CallOperator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallOperatorMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *CallOperatorMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *CallOperatorMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *CallOperatorMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the CallOperator entity.
+// If the CallOperator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallOperatorMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *CallOperatorMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *CallOperatorMutation) SetUserID(gi gid.ID) {
+	m.user = &gi
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *CallOperatorMutation) UserID() (r gid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the CallOperator entity.
+// If the CallOperator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallOperatorMutation) OldUserID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *CallOperatorMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetRole sets the "role" field.
+func (m *CallOperatorMutation) SetRole(c calloperator.Role) {
+	m.role = &c
+}
+
+// Role returns the value of the "role" field in the mutation.
+func (m *CallOperatorMutation) Role() (r calloperator.Role, exists bool) {
+	v := m.role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRole returns the old "role" field's value of the CallOperator entity.
+// If the CallOperator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallOperatorMutation) OldRole(ctx context.Context) (v calloperator.Role, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRole: %w", err)
+	}
+	return oldValue.Role, nil
+}
+
+// ResetRole resets all changes to the "role" field.
+func (m *CallOperatorMutation) ResetRole() {
+	m.role = nil
+}
+
+// SetAddedByID sets the "added_by_id" field.
+func (m *CallOperatorMutation) SetAddedByID(gi gid.ID) {
+	m.added_by = &gi
+}
+
+// AddedByID returns the value of the "added_by_id" field in the mutation.
+func (m *CallOperatorMutation) AddedByID() (r gid.ID, exists bool) {
+	v := m.added_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddedByID returns the old "added_by_id" field's value of the CallOperator entity.
+// If the CallOperator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallOperatorMutation) OldAddedByID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddedByID: %w", err)
+	}
+	return oldValue.AddedByID, nil
+}
+
+// ClearAddedByID clears the value of the "added_by_id" field.
+func (m *CallOperatorMutation) ClearAddedByID() {
+	m.added_by = nil
+	m.clearedFields[calloperator.FieldAddedByID] = struct{}{}
+}
+
+// AddedByIDCleared returns if the "added_by_id" field was cleared in this mutation.
+func (m *CallOperatorMutation) AddedByIDCleared() bool {
+	_, ok := m.clearedFields[calloperator.FieldAddedByID]
+	return ok
+}
+
+// ResetAddedByID resets all changes to the "added_by_id" field.
+func (m *CallOperatorMutation) ResetAddedByID() {
+	m.added_by = nil
+	delete(m.clearedFields, calloperator.FieldAddedByID)
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *CallOperatorMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[calloperator.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *CallOperatorMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *CallOperatorMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *CallOperatorMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *CallOperatorMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[calloperator.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *CallOperatorMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *CallOperatorMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *CallOperatorMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *CallOperatorMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[calloperator.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *CallOperatorMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *CallOperatorMutation) UserIDs() (ids []gid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *CallOperatorMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// ClearAddedBy clears the "added_by" edge to the User entity.
+func (m *CallOperatorMutation) ClearAddedBy() {
+	m.clearedadded_by = true
+	m.clearedFields[calloperator.FieldAddedByID] = struct{}{}
+}
+
+// AddedByCleared reports if the "added_by" edge to the User entity was cleared.
+func (m *CallOperatorMutation) AddedByCleared() bool {
+	return m.AddedByIDCleared() || m.clearedadded_by
+}
+
+// AddedByIDs returns the "added_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AddedByID instead. It exists only for internal usage by the builders.
+func (m *CallOperatorMutation) AddedByIDs() (ids []gid.ID) {
+	if id := m.added_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAddedBy resets all changes to the "added_by" edge.
+func (m *CallOperatorMutation) ResetAddedBy() {
+	m.added_by = nil
+	m.clearedadded_by = false
+}
+
+// Where appends a list predicates to the CallOperatorMutation builder.
+func (m *CallOperatorMutation) Where(ps ...predicate.CallOperator) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CallOperatorMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CallOperatorMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CallOperator, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CallOperatorMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CallOperatorMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CallOperator).
+func (m *CallOperatorMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CallOperatorMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.created_at != nil {
+		fields = append(fields, calloperator.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, calloperator.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, calloperator.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, calloperator.FieldChannelID)
+	}
+	if m.user != nil {
+		fields = append(fields, calloperator.FieldUserID)
+	}
+	if m.role != nil {
+		fields = append(fields, calloperator.FieldRole)
+	}
+	if m.added_by != nil {
+		fields = append(fields, calloperator.FieldAddedByID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CallOperatorMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case calloperator.FieldCreatedAt:
+		return m.CreatedAt()
+	case calloperator.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case calloperator.FieldOrganizationID:
+		return m.OrganizationID()
+	case calloperator.FieldChannelID:
+		return m.ChannelID()
+	case calloperator.FieldUserID:
+		return m.UserID()
+	case calloperator.FieldRole:
+		return m.Role()
+	case calloperator.FieldAddedByID:
+		return m.AddedByID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CallOperatorMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case calloperator.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case calloperator.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case calloperator.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case calloperator.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case calloperator.FieldUserID:
+		return m.OldUserID(ctx)
+	case calloperator.FieldRole:
+		return m.OldRole(ctx)
+	case calloperator.FieldAddedByID:
+		return m.OldAddedByID(ctx)
+	}
+	return nil, fmt.Errorf("unknown CallOperator field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallOperatorMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case calloperator.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case calloperator.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case calloperator.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case calloperator.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case calloperator.FieldUserID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case calloperator.FieldRole:
+		v, ok := value.(calloperator.Role)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRole(v)
+		return nil
+	case calloperator.FieldAddedByID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CallOperator field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CallOperatorMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CallOperatorMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallOperatorMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CallOperator numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CallOperatorMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(calloperator.FieldAddedByID) {
+		fields = append(fields, calloperator.FieldAddedByID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CallOperatorMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CallOperatorMutation) ClearField(name string) error {
+	switch name {
+	case calloperator.FieldAddedByID:
+		m.ClearAddedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown CallOperator nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CallOperatorMutation) ResetField(name string) error {
+	switch name {
+	case calloperator.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case calloperator.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case calloperator.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case calloperator.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case calloperator.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case calloperator.FieldRole:
+		m.ResetRole()
+		return nil
+	case calloperator.FieldAddedByID:
+		m.ResetAddedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown CallOperator field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CallOperatorMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.organization != nil {
+		edges = append(edges, calloperator.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, calloperator.EdgeChannel)
+	}
+	if m.user != nil {
+		edges = append(edges, calloperator.EdgeUser)
+	}
+	if m.added_by != nil {
+		edges = append(edges, calloperator.EdgeAddedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CallOperatorMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case calloperator.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case calloperator.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case calloperator.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	case calloperator.EdgeAddedBy:
+		if id := m.added_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CallOperatorMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CallOperatorMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CallOperatorMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedorganization {
+		edges = append(edges, calloperator.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, calloperator.EdgeChannel)
+	}
+	if m.cleareduser {
+		edges = append(edges, calloperator.EdgeUser)
+	}
+	if m.clearedadded_by {
+		edges = append(edges, calloperator.EdgeAddedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CallOperatorMutation) EdgeCleared(name string) bool {
+	switch name {
+	case calloperator.EdgeOrganization:
+		return m.clearedorganization
+	case calloperator.EdgeChannel:
+		return m.clearedchannel
+	case calloperator.EdgeUser:
+		return m.cleareduser
+	case calloperator.EdgeAddedBy:
+		return m.clearedadded_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CallOperatorMutation) ClearEdge(name string) error {
+	switch name {
+	case calloperator.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case calloperator.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case calloperator.EdgeUser:
+		m.ClearUser()
+		return nil
+	case calloperator.EdgeAddedBy:
+		m.ClearAddedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown CallOperator unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CallOperatorMutation) ResetEdge(name string) error {
+	switch name {
+	case calloperator.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case calloperator.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case calloperator.EdgeUser:
+		m.ResetUser()
+		return nil
+	case calloperator.EdgeAddedBy:
+		m.ResetAddedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown CallOperator edge %s", name)
+}
+
+// CallPermissionMutation represents an operation that mutates the CallPermission nodes in the graph.
+type CallPermissionMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	phone               *string
+	status              *callpermission.Status
+	reason              *callpermission.Reason
+	call_type           *callpermission.CallType
+	requested_at        *time.Time
+	answered_at         *time.Time
+	granted_at          *time.Time
+	expires_at          *time.Time
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	customer            *gid.ID
+	clearedcustomer     bool
+	requested_by        *gid.ID
+	clearedrequested_by bool
+	done                bool
+	oldValue            func(context.Context) (*CallPermission, error)
+	predicates          []predicate.CallPermission
+}
+
+var _ ent.Mutation = (*CallPermissionMutation)(nil)
+
+// callpermissionOption allows management of the mutation configuration using functional options.
+type callpermissionOption func(*CallPermissionMutation)
+
+// newCallPermissionMutation creates new mutation for the CallPermission entity.
+func newCallPermissionMutation(c config, op Op, opts ...callpermissionOption) *CallPermissionMutation {
+	m := &CallPermissionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCallPermission,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCallPermissionID sets the ID field of the mutation.
+func withCallPermissionID(id gid.ID) callpermissionOption {
+	return func(m *CallPermissionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CallPermission
+		)
+		m.oldValue = func(ctx context.Context) (*CallPermission, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CallPermission.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCallPermission sets the old CallPermission of the mutation.
+func withCallPermission(node *CallPermission) callpermissionOption {
+	return func(m *CallPermissionMutation) {
+		m.oldValue = func(context.Context) (*CallPermission, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CallPermissionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CallPermissionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CallPermission entities.
+func (m *CallPermissionMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CallPermissionMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CallPermissionMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CallPermission.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CallPermissionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CallPermissionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CallPermissionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CallPermissionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CallPermissionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CallPermissionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *CallPermissionMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *CallPermissionMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *CallPermissionMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *CallPermissionMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *CallPermissionMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *CallPermissionMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *CallPermissionMutation) SetCustomerID(gi gid.ID) {
+	m.customer = &gi
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *CallPermissionMutation) CustomerID() (r gid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldCustomerID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *CallPermissionMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetPhone sets the "phone" field.
+func (m *CallPermissionMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *CallPermissionMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *CallPermissionMutation) ResetPhone() {
+	m.phone = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *CallPermissionMutation) SetStatus(c callpermission.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CallPermissionMutation) Status() (r callpermission.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldStatus(ctx context.Context) (v callpermission.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CallPermissionMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *CallPermissionMutation) SetReason(c callpermission.Reason) {
+	m.reason = &c
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *CallPermissionMutation) Reason() (r callpermission.Reason, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldReason(ctx context.Context) (v callpermission.Reason, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *CallPermissionMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetCallType sets the "call_type" field.
+func (m *CallPermissionMutation) SetCallType(ct callpermission.CallType) {
+	m.call_type = &ct
+}
+
+// CallType returns the value of the "call_type" field in the mutation.
+func (m *CallPermissionMutation) CallType() (r callpermission.CallType, exists bool) {
+	v := m.call_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCallType returns the old "call_type" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldCallType(ctx context.Context) (v callpermission.CallType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCallType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCallType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCallType: %w", err)
+	}
+	return oldValue.CallType, nil
+}
+
+// ResetCallType resets all changes to the "call_type" field.
+func (m *CallPermissionMutation) ResetCallType() {
+	m.call_type = nil
+}
+
+// SetRequestedByID sets the "requested_by_id" field.
+func (m *CallPermissionMutation) SetRequestedByID(gi gid.ID) {
+	m.requested_by = &gi
+}
+
+// RequestedByID returns the value of the "requested_by_id" field in the mutation.
+func (m *CallPermissionMutation) RequestedByID() (r gid.ID, exists bool) {
+	v := m.requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedByID returns the old "requested_by_id" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldRequestedByID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedByID: %w", err)
+	}
+	return oldValue.RequestedByID, nil
+}
+
+// ClearRequestedByID clears the value of the "requested_by_id" field.
+func (m *CallPermissionMutation) ClearRequestedByID() {
+	m.requested_by = nil
+	m.clearedFields[callpermission.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByIDCleared returns if the "requested_by_id" field was cleared in this mutation.
+func (m *CallPermissionMutation) RequestedByIDCleared() bool {
+	_, ok := m.clearedFields[callpermission.FieldRequestedByID]
+	return ok
+}
+
+// ResetRequestedByID resets all changes to the "requested_by_id" field.
+func (m *CallPermissionMutation) ResetRequestedByID() {
+	m.requested_by = nil
+	delete(m.clearedFields, callpermission.FieldRequestedByID)
+}
+
+// SetRequestedAt sets the "requested_at" field.
+func (m *CallPermissionMutation) SetRequestedAt(t time.Time) {
+	m.requested_at = &t
+}
+
+// RequestedAt returns the value of the "requested_at" field in the mutation.
+func (m *CallPermissionMutation) RequestedAt() (r time.Time, exists bool) {
+	v := m.requested_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedAt returns the old "requested_at" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldRequestedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedAt: %w", err)
+	}
+	return oldValue.RequestedAt, nil
+}
+
+// ResetRequestedAt resets all changes to the "requested_at" field.
+func (m *CallPermissionMutation) ResetRequestedAt() {
+	m.requested_at = nil
+}
+
+// SetAnsweredAt sets the "answered_at" field.
+func (m *CallPermissionMutation) SetAnsweredAt(t time.Time) {
+	m.answered_at = &t
+}
+
+// AnsweredAt returns the value of the "answered_at" field in the mutation.
+func (m *CallPermissionMutation) AnsweredAt() (r time.Time, exists bool) {
+	v := m.answered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnsweredAt returns the old "answered_at" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldAnsweredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnsweredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnsweredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnsweredAt: %w", err)
+	}
+	return oldValue.AnsweredAt, nil
+}
+
+// ClearAnsweredAt clears the value of the "answered_at" field.
+func (m *CallPermissionMutation) ClearAnsweredAt() {
+	m.answered_at = nil
+	m.clearedFields[callpermission.FieldAnsweredAt] = struct{}{}
+}
+
+// AnsweredAtCleared returns if the "answered_at" field was cleared in this mutation.
+func (m *CallPermissionMutation) AnsweredAtCleared() bool {
+	_, ok := m.clearedFields[callpermission.FieldAnsweredAt]
+	return ok
+}
+
+// ResetAnsweredAt resets all changes to the "answered_at" field.
+func (m *CallPermissionMutation) ResetAnsweredAt() {
+	m.answered_at = nil
+	delete(m.clearedFields, callpermission.FieldAnsweredAt)
+}
+
+// SetGrantedAt sets the "granted_at" field.
+func (m *CallPermissionMutation) SetGrantedAt(t time.Time) {
+	m.granted_at = &t
+}
+
+// GrantedAt returns the value of the "granted_at" field in the mutation.
+func (m *CallPermissionMutation) GrantedAt() (r time.Time, exists bool) {
+	v := m.granted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGrantedAt returns the old "granted_at" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldGrantedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGrantedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGrantedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGrantedAt: %w", err)
+	}
+	return oldValue.GrantedAt, nil
+}
+
+// ClearGrantedAt clears the value of the "granted_at" field.
+func (m *CallPermissionMutation) ClearGrantedAt() {
+	m.granted_at = nil
+	m.clearedFields[callpermission.FieldGrantedAt] = struct{}{}
+}
+
+// GrantedAtCleared returns if the "granted_at" field was cleared in this mutation.
+func (m *CallPermissionMutation) GrantedAtCleared() bool {
+	_, ok := m.clearedFields[callpermission.FieldGrantedAt]
+	return ok
+}
+
+// ResetGrantedAt resets all changes to the "granted_at" field.
+func (m *CallPermissionMutation) ResetGrantedAt() {
+	m.granted_at = nil
+	delete(m.clearedFields, callpermission.FieldGrantedAt)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *CallPermissionMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *CallPermissionMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the CallPermission entity.
+// If the CallPermission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallPermissionMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *CallPermissionMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[callpermission.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *CallPermissionMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[callpermission.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *CallPermissionMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, callpermission.FieldExpiresAt)
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *CallPermissionMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[callpermission.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *CallPermissionMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *CallPermissionMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *CallPermissionMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *CallPermissionMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[callpermission.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *CallPermissionMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *CallPermissionMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *CallPermissionMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *CallPermissionMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[callpermission.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *CallPermissionMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *CallPermissionMutation) CustomerIDs() (ids []gid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *CallPermissionMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearRequestedBy clears the "requested_by" edge to the User entity.
+func (m *CallPermissionMutation) ClearRequestedBy() {
+	m.clearedrequested_by = true
+	m.clearedFields[callpermission.FieldRequestedByID] = struct{}{}
+}
+
+// RequestedByCleared reports if the "requested_by" edge to the User entity was cleared.
+func (m *CallPermissionMutation) RequestedByCleared() bool {
+	return m.RequestedByIDCleared() || m.clearedrequested_by
+}
+
+// RequestedByIDs returns the "requested_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RequestedByID instead. It exists only for internal usage by the builders.
+func (m *CallPermissionMutation) RequestedByIDs() (ids []gid.ID) {
+	if id := m.requested_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRequestedBy resets all changes to the "requested_by" edge.
+func (m *CallPermissionMutation) ResetRequestedBy() {
+	m.requested_by = nil
+	m.clearedrequested_by = false
+}
+
+// Where appends a list predicates to the CallPermissionMutation builder.
+func (m *CallPermissionMutation) Where(ps ...predicate.CallPermission) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CallPermissionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CallPermissionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CallPermission, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CallPermissionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CallPermissionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CallPermission).
+func (m *CallPermissionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CallPermissionMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.created_at != nil {
+		fields = append(fields, callpermission.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, callpermission.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, callpermission.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, callpermission.FieldChannelID)
+	}
+	if m.customer != nil {
+		fields = append(fields, callpermission.FieldCustomerID)
+	}
+	if m.phone != nil {
+		fields = append(fields, callpermission.FieldPhone)
+	}
+	if m.status != nil {
+		fields = append(fields, callpermission.FieldStatus)
+	}
+	if m.reason != nil {
+		fields = append(fields, callpermission.FieldReason)
+	}
+	if m.call_type != nil {
+		fields = append(fields, callpermission.FieldCallType)
+	}
+	if m.requested_by != nil {
+		fields = append(fields, callpermission.FieldRequestedByID)
+	}
+	if m.requested_at != nil {
+		fields = append(fields, callpermission.FieldRequestedAt)
+	}
+	if m.answered_at != nil {
+		fields = append(fields, callpermission.FieldAnsweredAt)
+	}
+	if m.granted_at != nil {
+		fields = append(fields, callpermission.FieldGrantedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, callpermission.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CallPermissionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case callpermission.FieldCreatedAt:
+		return m.CreatedAt()
+	case callpermission.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case callpermission.FieldOrganizationID:
+		return m.OrganizationID()
+	case callpermission.FieldChannelID:
+		return m.ChannelID()
+	case callpermission.FieldCustomerID:
+		return m.CustomerID()
+	case callpermission.FieldPhone:
+		return m.Phone()
+	case callpermission.FieldStatus:
+		return m.Status()
+	case callpermission.FieldReason:
+		return m.Reason()
+	case callpermission.FieldCallType:
+		return m.CallType()
+	case callpermission.FieldRequestedByID:
+		return m.RequestedByID()
+	case callpermission.FieldRequestedAt:
+		return m.RequestedAt()
+	case callpermission.FieldAnsweredAt:
+		return m.AnsweredAt()
+	case callpermission.FieldGrantedAt:
+		return m.GrantedAt()
+	case callpermission.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CallPermissionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case callpermission.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case callpermission.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case callpermission.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case callpermission.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case callpermission.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case callpermission.FieldPhone:
+		return m.OldPhone(ctx)
+	case callpermission.FieldStatus:
+		return m.OldStatus(ctx)
+	case callpermission.FieldReason:
+		return m.OldReason(ctx)
+	case callpermission.FieldCallType:
+		return m.OldCallType(ctx)
+	case callpermission.FieldRequestedByID:
+		return m.OldRequestedByID(ctx)
+	case callpermission.FieldRequestedAt:
+		return m.OldRequestedAt(ctx)
+	case callpermission.FieldAnsweredAt:
+		return m.OldAnsweredAt(ctx)
+	case callpermission.FieldGrantedAt:
+		return m.OldGrantedAt(ctx)
+	case callpermission.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown CallPermission field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallPermissionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case callpermission.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case callpermission.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case callpermission.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case callpermission.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case callpermission.FieldCustomerID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case callpermission.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case callpermission.FieldStatus:
+		v, ok := value.(callpermission.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case callpermission.FieldReason:
+		v, ok := value.(callpermission.Reason)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case callpermission.FieldCallType:
+		v, ok := value.(callpermission.CallType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCallType(v)
+		return nil
+	case callpermission.FieldRequestedByID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedByID(v)
+		return nil
+	case callpermission.FieldRequestedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedAt(v)
+		return nil
+	case callpermission.FieldAnsweredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAnsweredAt(v)
+		return nil
+	case callpermission.FieldGrantedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGrantedAt(v)
+		return nil
+	case callpermission.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CallPermission field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CallPermissionMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CallPermissionMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallPermissionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CallPermission numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CallPermissionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(callpermission.FieldRequestedByID) {
+		fields = append(fields, callpermission.FieldRequestedByID)
+	}
+	if m.FieldCleared(callpermission.FieldAnsweredAt) {
+		fields = append(fields, callpermission.FieldAnsweredAt)
+	}
+	if m.FieldCleared(callpermission.FieldGrantedAt) {
+		fields = append(fields, callpermission.FieldGrantedAt)
+	}
+	if m.FieldCleared(callpermission.FieldExpiresAt) {
+		fields = append(fields, callpermission.FieldExpiresAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CallPermissionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CallPermissionMutation) ClearField(name string) error {
+	switch name {
+	case callpermission.FieldRequestedByID:
+		m.ClearRequestedByID()
+		return nil
+	case callpermission.FieldAnsweredAt:
+		m.ClearAnsweredAt()
+		return nil
+	case callpermission.FieldGrantedAt:
+		m.ClearGrantedAt()
+		return nil
+	case callpermission.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CallPermission nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CallPermissionMutation) ResetField(name string) error {
+	switch name {
+	case callpermission.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case callpermission.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case callpermission.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case callpermission.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case callpermission.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case callpermission.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case callpermission.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case callpermission.FieldReason:
+		m.ResetReason()
+		return nil
+	case callpermission.FieldCallType:
+		m.ResetCallType()
+		return nil
+	case callpermission.FieldRequestedByID:
+		m.ResetRequestedByID()
+		return nil
+	case callpermission.FieldRequestedAt:
+		m.ResetRequestedAt()
+		return nil
+	case callpermission.FieldAnsweredAt:
+		m.ResetAnsweredAt()
+		return nil
+	case callpermission.FieldGrantedAt:
+		m.ResetGrantedAt()
+		return nil
+	case callpermission.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CallPermission field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CallPermissionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.organization != nil {
+		edges = append(edges, callpermission.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, callpermission.EdgeChannel)
+	}
+	if m.customer != nil {
+		edges = append(edges, callpermission.EdgeCustomer)
+	}
+	if m.requested_by != nil {
+		edges = append(edges, callpermission.EdgeRequestedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CallPermissionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case callpermission.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case callpermission.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case callpermission.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case callpermission.EdgeRequestedBy:
+		if id := m.requested_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CallPermissionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CallPermissionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CallPermissionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedorganization {
+		edges = append(edges, callpermission.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, callpermission.EdgeChannel)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, callpermission.EdgeCustomer)
+	}
+	if m.clearedrequested_by {
+		edges = append(edges, callpermission.EdgeRequestedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CallPermissionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case callpermission.EdgeOrganization:
+		return m.clearedorganization
+	case callpermission.EdgeChannel:
+		return m.clearedchannel
+	case callpermission.EdgeCustomer:
+		return m.clearedcustomer
+	case callpermission.EdgeRequestedBy:
+		return m.clearedrequested_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CallPermissionMutation) ClearEdge(name string) error {
+	switch name {
+	case callpermission.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case callpermission.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case callpermission.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case callpermission.EdgeRequestedBy:
+		m.ClearRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown CallPermission unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CallPermissionMutation) ResetEdge(name string) error {
+	switch name {
+	case callpermission.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case callpermission.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case callpermission.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case callpermission.EdgeRequestedBy:
+		m.ResetRequestedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown CallPermission edge %s", name)
+}
+
+// CallSettingsMutation represents an operation that mutates the CallSettings nodes in the graph.
+type CallSettingsMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	enabled             *bool
+	timezone            *string
+	windows             *[]schematype.CallWindow
+	appendwindows       []schematype.CallWindow
+	closed_dates        *[]string
+	appendclosed_dates  []string
+	out_of_hours_reply  *string
+	busy_reply          *string
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	done                bool
+	oldValue            func(context.Context) (*CallSettings, error)
+	predicates          []predicate.CallSettings
+}
+
+var _ ent.Mutation = (*CallSettingsMutation)(nil)
+
+// callsettingsOption allows management of the mutation configuration using functional options.
+type callsettingsOption func(*CallSettingsMutation)
+
+// newCallSettingsMutation creates new mutation for the CallSettings entity.
+func newCallSettingsMutation(c config, op Op, opts ...callsettingsOption) *CallSettingsMutation {
+	m := &CallSettingsMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCallSettings,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCallSettingsID sets the ID field of the mutation.
+func withCallSettingsID(id gid.ID) callsettingsOption {
+	return func(m *CallSettingsMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CallSettings
+		)
+		m.oldValue = func(ctx context.Context) (*CallSettings, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CallSettings.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCallSettings sets the old CallSettings of the mutation.
+func withCallSettings(node *CallSettings) callsettingsOption {
+	return func(m *CallSettingsMutation) {
+		m.oldValue = func(context.Context) (*CallSettings, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CallSettingsMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CallSettingsMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CallSettings entities.
+func (m *CallSettingsMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CallSettingsMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CallSettingsMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CallSettings.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CallSettingsMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CallSettingsMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CallSettingsMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CallSettingsMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CallSettingsMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CallSettingsMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *CallSettingsMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *CallSettingsMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *CallSettingsMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *CallSettingsMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *CallSettingsMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *CallSettingsMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *CallSettingsMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *CallSettingsMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *CallSettingsMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetTimezone sets the "timezone" field.
+func (m *CallSettingsMutation) SetTimezone(s string) {
+	m.timezone = &s
+}
+
+// Timezone returns the value of the "timezone" field in the mutation.
+func (m *CallSettingsMutation) Timezone() (r string, exists bool) {
+	v := m.timezone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimezone returns the old "timezone" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldTimezone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimezone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimezone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimezone: %w", err)
+	}
+	return oldValue.Timezone, nil
+}
+
+// ResetTimezone resets all changes to the "timezone" field.
+func (m *CallSettingsMutation) ResetTimezone() {
+	m.timezone = nil
+}
+
+// SetWindows sets the "windows" field.
+func (m *CallSettingsMutation) SetWindows(sw []schematype.CallWindow) {
+	m.windows = &sw
+	m.appendwindows = nil
+}
+
+// Windows returns the value of the "windows" field in the mutation.
+func (m *CallSettingsMutation) Windows() (r []schematype.CallWindow, exists bool) {
+	v := m.windows
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWindows returns the old "windows" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldWindows(ctx context.Context) (v []schematype.CallWindow, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWindows is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWindows requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWindows: %w", err)
+	}
+	return oldValue.Windows, nil
+}
+
+// AppendWindows adds sw to the "windows" field.
+func (m *CallSettingsMutation) AppendWindows(sw []schematype.CallWindow) {
+	m.appendwindows = append(m.appendwindows, sw...)
+}
+
+// AppendedWindows returns the list of values that were appended to the "windows" field in this mutation.
+func (m *CallSettingsMutation) AppendedWindows() ([]schematype.CallWindow, bool) {
+	if len(m.appendwindows) == 0 {
+		return nil, false
+	}
+	return m.appendwindows, true
+}
+
+// ResetWindows resets all changes to the "windows" field.
+func (m *CallSettingsMutation) ResetWindows() {
+	m.windows = nil
+	m.appendwindows = nil
+}
+
+// SetClosedDates sets the "closed_dates" field.
+func (m *CallSettingsMutation) SetClosedDates(s []string) {
+	m.closed_dates = &s
+	m.appendclosed_dates = nil
+}
+
+// ClosedDates returns the value of the "closed_dates" field in the mutation.
+func (m *CallSettingsMutation) ClosedDates() (r []string, exists bool) {
+	v := m.closed_dates
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedDates returns the old "closed_dates" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldClosedDates(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedDates is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedDates requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedDates: %w", err)
+	}
+	return oldValue.ClosedDates, nil
+}
+
+// AppendClosedDates adds s to the "closed_dates" field.
+func (m *CallSettingsMutation) AppendClosedDates(s []string) {
+	m.appendclosed_dates = append(m.appendclosed_dates, s...)
+}
+
+// AppendedClosedDates returns the list of values that were appended to the "closed_dates" field in this mutation.
+func (m *CallSettingsMutation) AppendedClosedDates() ([]string, bool) {
+	if len(m.appendclosed_dates) == 0 {
+		return nil, false
+	}
+	return m.appendclosed_dates, true
+}
+
+// ResetClosedDates resets all changes to the "closed_dates" field.
+func (m *CallSettingsMutation) ResetClosedDates() {
+	m.closed_dates = nil
+	m.appendclosed_dates = nil
+}
+
+// SetOutOfHoursReply sets the "out_of_hours_reply" field.
+func (m *CallSettingsMutation) SetOutOfHoursReply(s string) {
+	m.out_of_hours_reply = &s
+}
+
+// OutOfHoursReply returns the value of the "out_of_hours_reply" field in the mutation.
+func (m *CallSettingsMutation) OutOfHoursReply() (r string, exists bool) {
+	v := m.out_of_hours_reply
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutOfHoursReply returns the old "out_of_hours_reply" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldOutOfHoursReply(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutOfHoursReply is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutOfHoursReply requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutOfHoursReply: %w", err)
+	}
+	return oldValue.OutOfHoursReply, nil
+}
+
+// ResetOutOfHoursReply resets all changes to the "out_of_hours_reply" field.
+func (m *CallSettingsMutation) ResetOutOfHoursReply() {
+	m.out_of_hours_reply = nil
+}
+
+// SetBusyReply sets the "busy_reply" field.
+func (m *CallSettingsMutation) SetBusyReply(s string) {
+	m.busy_reply = &s
+}
+
+// BusyReply returns the value of the "busy_reply" field in the mutation.
+func (m *CallSettingsMutation) BusyReply() (r string, exists bool) {
+	v := m.busy_reply
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusyReply returns the old "busy_reply" field's value of the CallSettings entity.
+// If the CallSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallSettingsMutation) OldBusyReply(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusyReply is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusyReply requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusyReply: %w", err)
+	}
+	return oldValue.BusyReply, nil
+}
+
+// ResetBusyReply resets all changes to the "busy_reply" field.
+func (m *CallSettingsMutation) ResetBusyReply() {
+	m.busy_reply = nil
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *CallSettingsMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[callsettings.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *CallSettingsMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *CallSettingsMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *CallSettingsMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *CallSettingsMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[callsettings.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *CallSettingsMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *CallSettingsMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *CallSettingsMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// Where appends a list predicates to the CallSettingsMutation builder.
+func (m *CallSettingsMutation) Where(ps ...predicate.CallSettings) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CallSettingsMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CallSettingsMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CallSettings, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CallSettingsMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CallSettingsMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CallSettings).
+func (m *CallSettingsMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CallSettingsMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, callsettings.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, callsettings.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, callsettings.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, callsettings.FieldChannelID)
+	}
+	if m.enabled != nil {
+		fields = append(fields, callsettings.FieldEnabled)
+	}
+	if m.timezone != nil {
+		fields = append(fields, callsettings.FieldTimezone)
+	}
+	if m.windows != nil {
+		fields = append(fields, callsettings.FieldWindows)
+	}
+	if m.closed_dates != nil {
+		fields = append(fields, callsettings.FieldClosedDates)
+	}
+	if m.out_of_hours_reply != nil {
+		fields = append(fields, callsettings.FieldOutOfHoursReply)
+	}
+	if m.busy_reply != nil {
+		fields = append(fields, callsettings.FieldBusyReply)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CallSettingsMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case callsettings.FieldCreatedAt:
+		return m.CreatedAt()
+	case callsettings.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case callsettings.FieldOrganizationID:
+		return m.OrganizationID()
+	case callsettings.FieldChannelID:
+		return m.ChannelID()
+	case callsettings.FieldEnabled:
+		return m.Enabled()
+	case callsettings.FieldTimezone:
+		return m.Timezone()
+	case callsettings.FieldWindows:
+		return m.Windows()
+	case callsettings.FieldClosedDates:
+		return m.ClosedDates()
+	case callsettings.FieldOutOfHoursReply:
+		return m.OutOfHoursReply()
+	case callsettings.FieldBusyReply:
+		return m.BusyReply()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CallSettingsMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case callsettings.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case callsettings.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case callsettings.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case callsettings.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case callsettings.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case callsettings.FieldTimezone:
+		return m.OldTimezone(ctx)
+	case callsettings.FieldWindows:
+		return m.OldWindows(ctx)
+	case callsettings.FieldClosedDates:
+		return m.OldClosedDates(ctx)
+	case callsettings.FieldOutOfHoursReply:
+		return m.OldOutOfHoursReply(ctx)
+	case callsettings.FieldBusyReply:
+		return m.OldBusyReply(ctx)
+	}
+	return nil, fmt.Errorf("unknown CallSettings field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallSettingsMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case callsettings.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case callsettings.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case callsettings.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case callsettings.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case callsettings.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case callsettings.FieldTimezone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimezone(v)
+		return nil
+	case callsettings.FieldWindows:
+		v, ok := value.([]schematype.CallWindow)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWindows(v)
+		return nil
+	case callsettings.FieldClosedDates:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedDates(v)
+		return nil
+	case callsettings.FieldOutOfHoursReply:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutOfHoursReply(v)
+		return nil
+	case callsettings.FieldBusyReply:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusyReply(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CallSettings field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CallSettingsMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CallSettingsMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallSettingsMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CallSettings numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CallSettingsMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CallSettingsMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CallSettingsMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CallSettings nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CallSettingsMutation) ResetField(name string) error {
+	switch name {
+	case callsettings.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case callsettings.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case callsettings.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case callsettings.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case callsettings.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case callsettings.FieldTimezone:
+		m.ResetTimezone()
+		return nil
+	case callsettings.FieldWindows:
+		m.ResetWindows()
+		return nil
+	case callsettings.FieldClosedDates:
+		m.ResetClosedDates()
+		return nil
+	case callsettings.FieldOutOfHoursReply:
+		m.ResetOutOfHoursReply()
+		return nil
+	case callsettings.FieldBusyReply:
+		m.ResetBusyReply()
+		return nil
+	}
+	return fmt.Errorf("unknown CallSettings field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CallSettingsMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.organization != nil {
+		edges = append(edges, callsettings.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, callsettings.EdgeChannel)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CallSettingsMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case callsettings.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case callsettings.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CallSettingsMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CallSettingsMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CallSettingsMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedorganization {
+		edges = append(edges, callsettings.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, callsettings.EdgeChannel)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CallSettingsMutation) EdgeCleared(name string) bool {
+	switch name {
+	case callsettings.EdgeOrganization:
+		return m.clearedorganization
+	case callsettings.EdgeChannel:
+		return m.clearedchannel
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CallSettingsMutation) ClearEdge(name string) error {
+	switch name {
+	case callsettings.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case callsettings.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	}
+	return fmt.Errorf("unknown CallSettings unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CallSettingsMutation) ResetEdge(name string) error {
+	switch name {
+	case callsettings.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case callsettings.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	}
+	return fmt.Errorf("unknown CallSettings edge %s", name)
 }
 
 // ChannelMutation represents an operation that mutates the Channel nodes in the graph.
@@ -10385,6 +15363,8 @@ type EventMutation struct {
 	conversation_id     *gid.ID
 	message_id          *gid.ID
 	user_id             *gid.ID
+	call_id             *gid.ID
+	call_permission_id  *gid.ID
 	audience_user_id    *gid.ID
 	created_at          *time.Time
 	clearedFields       map[string]struct{}
@@ -10859,6 +15839,104 @@ func (m *EventMutation) ResetUserID() {
 	delete(m.clearedFields, event.FieldUserID)
 }
 
+// SetCallID sets the "call_id" field.
+func (m *EventMutation) SetCallID(gi gid.ID) {
+	m.call_id = &gi
+}
+
+// CallID returns the value of the "call_id" field in the mutation.
+func (m *EventMutation) CallID() (r gid.ID, exists bool) {
+	v := m.call_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCallID returns the old "call_id" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldCallID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCallID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCallID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCallID: %w", err)
+	}
+	return oldValue.CallID, nil
+}
+
+// ClearCallID clears the value of the "call_id" field.
+func (m *EventMutation) ClearCallID() {
+	m.call_id = nil
+	m.clearedFields[event.FieldCallID] = struct{}{}
+}
+
+// CallIDCleared returns if the "call_id" field was cleared in this mutation.
+func (m *EventMutation) CallIDCleared() bool {
+	_, ok := m.clearedFields[event.FieldCallID]
+	return ok
+}
+
+// ResetCallID resets all changes to the "call_id" field.
+func (m *EventMutation) ResetCallID() {
+	m.call_id = nil
+	delete(m.clearedFields, event.FieldCallID)
+}
+
+// SetCallPermissionID sets the "call_permission_id" field.
+func (m *EventMutation) SetCallPermissionID(gi gid.ID) {
+	m.call_permission_id = &gi
+}
+
+// CallPermissionID returns the value of the "call_permission_id" field in the mutation.
+func (m *EventMutation) CallPermissionID() (r gid.ID, exists bool) {
+	v := m.call_permission_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCallPermissionID returns the old "call_permission_id" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldCallPermissionID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCallPermissionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCallPermissionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCallPermissionID: %w", err)
+	}
+	return oldValue.CallPermissionID, nil
+}
+
+// ClearCallPermissionID clears the value of the "call_permission_id" field.
+func (m *EventMutation) ClearCallPermissionID() {
+	m.call_permission_id = nil
+	m.clearedFields[event.FieldCallPermissionID] = struct{}{}
+}
+
+// CallPermissionIDCleared returns if the "call_permission_id" field was cleared in this mutation.
+func (m *EventMutation) CallPermissionIDCleared() bool {
+	_, ok := m.clearedFields[event.FieldCallPermissionID]
+	return ok
+}
+
+// ResetCallPermissionID resets all changes to the "call_permission_id" field.
+func (m *EventMutation) ResetCallPermissionID() {
+	m.call_permission_id = nil
+	delete(m.clearedFields, event.FieldCallPermissionID)
+}
+
 // SetAudienceUserID sets the "audience_user_id" field.
 func (m *EventMutation) SetAudienceUserID(gi gid.ID) {
 	m.audience_user_id = &gi
@@ -11005,7 +16083,7 @@ func (m *EventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EventMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 12)
 	if m.organization != nil {
 		fields = append(fields, event.FieldOrganizationID)
 	}
@@ -11029,6 +16107,12 @@ func (m *EventMutation) Fields() []string {
 	}
 	if m.user_id != nil {
 		fields = append(fields, event.FieldUserID)
+	}
+	if m.call_id != nil {
+		fields = append(fields, event.FieldCallID)
+	}
+	if m.call_permission_id != nil {
+		fields = append(fields, event.FieldCallPermissionID)
 	}
 	if m.audience_user_id != nil {
 		fields = append(fields, event.FieldAudienceUserID)
@@ -11060,6 +16144,10 @@ func (m *EventMutation) Field(name string) (ent.Value, bool) {
 		return m.MessageID()
 	case event.FieldUserID:
 		return m.UserID()
+	case event.FieldCallID:
+		return m.CallID()
+	case event.FieldCallPermissionID:
+		return m.CallPermissionID()
 	case event.FieldAudienceUserID:
 		return m.AudienceUserID()
 	case event.FieldCreatedAt:
@@ -11089,6 +16177,10 @@ func (m *EventMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldMessageID(ctx)
 	case event.FieldUserID:
 		return m.OldUserID(ctx)
+	case event.FieldCallID:
+		return m.OldCallID(ctx)
+	case event.FieldCallPermissionID:
+		return m.OldCallPermissionID(ctx)
 	case event.FieldAudienceUserID:
 		return m.OldAudienceUserID(ctx)
 	case event.FieldCreatedAt:
@@ -11157,6 +16249,20 @@ func (m *EventMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserID(v)
+		return nil
+	case event.FieldCallID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCallID(v)
+		return nil
+	case event.FieldCallPermissionID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCallPermissionID(v)
 		return nil
 	case event.FieldAudienceUserID:
 		v, ok := value.(gid.ID)
@@ -11229,6 +16335,12 @@ func (m *EventMutation) ClearedFields() []string {
 	if m.FieldCleared(event.FieldUserID) {
 		fields = append(fields, event.FieldUserID)
 	}
+	if m.FieldCleared(event.FieldCallID) {
+		fields = append(fields, event.FieldCallID)
+	}
+	if m.FieldCleared(event.FieldCallPermissionID) {
+		fields = append(fields, event.FieldCallPermissionID)
+	}
 	if m.FieldCleared(event.FieldAudienceUserID) {
 		fields = append(fields, event.FieldAudienceUserID)
 	}
@@ -11257,6 +16369,12 @@ func (m *EventMutation) ClearField(name string) error {
 		return nil
 	case event.FieldUserID:
 		m.ClearUserID()
+		return nil
+	case event.FieldCallID:
+		m.ClearCallID()
+		return nil
+	case event.FieldCallPermissionID:
+		m.ClearCallPermissionID()
 		return nil
 	case event.FieldAudienceUserID:
 		m.ClearAudienceUserID()
@@ -11292,6 +16410,12 @@ func (m *EventMutation) ResetField(name string) error {
 		return nil
 	case event.FieldUserID:
 		m.ResetUserID()
+		return nil
+	case event.FieldCallID:
+		m.ResetCallID()
+		return nil
+	case event.FieldCallPermissionID:
+		m.ResetCallPermissionID()
 		return nil
 	case event.FieldAudienceUserID:
 		m.ResetAudienceUserID()

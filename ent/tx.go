@@ -20,6 +20,14 @@ type Tx struct {
 	Activity *ActivityClient
 	// AutoMessage is the client for interacting with the AutoMessage builders.
 	AutoMessage *AutoMessageClient
+	// Call is the client for interacting with the Call builders.
+	Call *CallClient
+	// CallOperator is the client for interacting with the CallOperator builders.
+	CallOperator *CallOperatorClient
+	// CallPermission is the client for interacting with the CallPermission builders.
+	CallPermission *CallPermissionClient
+	// CallSettings is the client for interacting with the CallSettings builders.
+	CallSettings *CallSettingsClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Conversation is the client for interacting with the Conversation builders.
@@ -194,6 +202,10 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Activity = NewActivityClient(tx.config)
 	tx.AutoMessage = NewAutoMessageClient(tx.config)
+	tx.Call = NewCallClient(tx.config)
+	tx.CallOperator = NewCallOperatorClient(tx.config)
+	tx.CallPermission = NewCallPermissionClient(tx.config)
+	tx.CallSettings = NewCallSettingsClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.CustomField = NewCustomFieldClient(tx.config)

@@ -18,6 +18,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/dakenh/dakenh/ent"
 	automessage1 "github.com/dakenh/dakenh/ent/automessage"
+	call1 "github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -28,6 +31,7 @@ import (
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/automessage"
+	"github.com/dakenh/dakenh/internal/call"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -48,6 +52,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AutoMessage() AutoMessageResolver
 	CallEvent() CallEventResolver
+	CallSettings() CallSettingsResolver
 	Conversation() ConversationResolver
 	ConversationEvent() ConversationEventResolver
 	Customer() CustomerResolver
@@ -154,9 +159,88 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Call struct {
+		AnsweredAt      func(childComplexity int) int
+		Channel         func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Customer        func(childComplexity int) int
+		Direction       func(childComplexity int) int
+		DurationSeconds func(childComplexity int) int
+		EndedAt         func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Operator        func(childComplexity int) int
+		ProviderCallID  func(childComplexity int) int
+		RecordingURL    func(childComplexity int) int
+		Result          func(childComplexity int) int
+		StartedAt       func(childComplexity int) int
+		Status          func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+	}
+
+	CallConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	CallEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CallEvent struct {
 		Cursor func(childComplexity int) int
 		Type   func(childComplexity int) int
+	}
+
+	CallOperator struct {
+		AddedBy   func(childComplexity int) int
+		Channel   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Role      func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+		User      func(childComplexity int) int
+	}
+
+	CallPermission struct {
+		AnsweredAt  func(childComplexity int) int
+		CallType    func(childComplexity int) int
+		Channel     func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Customer    func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
+		GrantedAt   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Reason      func(childComplexity int) int
+		RequestedAt func(childComplexity int) int
+		RequestedBy func(childComplexity int) int
+		Status      func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
+	CallSettings struct {
+		BusyReply       func(childComplexity int) int
+		Channel         func(childComplexity int) int
+		ClosedDates     func(childComplexity int) int
+		Enabled         func(childComplexity int) int
+		OutOfHoursReply func(childComplexity int) int
+		Timezone        func(childComplexity int) int
+		Windows         func(childComplexity int) int
+	}
+
+	CallTicket struct {
+		Call      func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		Link      func(childComplexity int) int
+		QRCode    func(childComplexity int) int
+	}
+
+	CallWindow struct {
+		End      func(childComplexity int) int
+		Start    func(childComplexity int) int
+		Weekdays func(childComplexity int) int
 	}
 
 	Channel struct {
@@ -389,6 +473,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AcceptConversationOffer  func(childComplexity int, id gid.ID) int
+		AddCallOperator          func(childComplexity int, input call.AddOperatorInput) int
 		AssignConversation       func(childComplexity int, id gid.ID, userID *gid.ID) int
 		CancelMessage            func(childComplexity int, id gid.ID) int
 		ClaimConversation        func(childComplexity int, id gid.ID) int
@@ -418,7 +503,9 @@ type ComplexityRoot struct {
 		Logout                   func(childComplexity int) int
 		MarkConversationRead     func(childComplexity int, id gid.ID) int
 		MergeCustomers           func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
+		RemoveCallOperator       func(childComplexity int, id gid.ID) int
 		ReplayWebhookEvent       func(childComplexity int, id gid.ID) int
+		RequestCallPermission    func(childComplexity int, input call.PermissionRequest) int
 		RetryMessage             func(childComplexity int, id gid.ID) int
 		RevokeAPIKey             func(childComplexity int, id gid.ID) int
 		SendMessage              func(childComplexity int, input inbox.SendMessageInput) int
@@ -426,7 +513,9 @@ type ComplexityRoot struct {
 		SetConversationStatus    func(childComplexity int, id gid.ID, status conversation.Status) int
 		SetPresence              func(childComplexity int, status user.Presence) int
 		SignUp                   func(childComplexity int, input model.SignUpInput) int
+		StartCall                func(childComplexity int, input call.StartCallInput) int
 		UpdateAutoMessage        func(childComplexity int, id gid.ID, input automessage.UpdateInput) int
+		UpdateCallSettings       func(childComplexity int, channelID gid.ID, input call.SettingsInput) int
 		UpdateCustomField        func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
 		UpdateCustomer           func(childComplexity int, id gid.ID, input ent.UpdateCustomerInput) int
 		UpdateDepartment         func(childComplexity int, id gid.ID, input distribute.DepartmentUpdate) int
@@ -454,6 +543,9 @@ type ComplexityRoot struct {
 		APIKeys           func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ApiKeyOrder) int
 		ActivityLog       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) int
 		AutoMessages      func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) int
+		CallOperators     func(childComplexity int, channelID gid.ID) int
+		CallPermission    func(childComplexity int, channelID gid.ID, customerID gid.ID) int
+		CallSettings      func(childComplexity int, channelID gid.ID) int
 		Channels          func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
 		Conversations     func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
 		CustomFields      func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CustomFieldOrder, where *ent.CustomFieldWhereInput) int
@@ -570,6 +662,9 @@ type CallEventResolver interface {
 	Cursor(ctx context.Context, obj *model.CallEvent) (*entgql.Cursor[gid.ID], error)
 	Type(ctx context.Context, obj *model.CallEvent) (string, error)
 }
+type CallSettingsResolver interface {
+	Channel(ctx context.Context, obj *ent.CallSettings) (*ent.Channel, error)
+}
 type ConversationResolver interface {
 	OfferedTo(ctx context.Context, obj *ent.Conversation) ([]*ent.User, error)
 	LastMessage(ctx context.Context, obj *ent.Conversation) (*ent.Message, error)
@@ -640,6 +735,11 @@ type MutationResolver interface {
 	DeleteDepartment(ctx context.Context, id gid.ID) (gid.ID, error)
 	SetPresence(ctx context.Context, status user.Presence) (*ent.User, error)
 	ReplayWebhookEvent(ctx context.Context, id gid.ID) (*ent.WebhookEvent, error)
+	UpdateCallSettings(ctx context.Context, channelID gid.ID, input call.SettingsInput) (*ent.CallSettings, error)
+	AddCallOperator(ctx context.Context, input call.AddOperatorInput) (*ent.CallOperator, error)
+	RemoveCallOperator(ctx context.Context, id gid.ID) (gid.ID, error)
+	RequestCallPermission(ctx context.Context, input call.PermissionRequest) (*ent.CallPermission, error)
+	StartCall(ctx context.Context, input call.StartCallInput) (*call.Ticket, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id gid.ID) (ent.Noder, error)
@@ -659,6 +759,9 @@ type QueryResolver interface {
 	ActivityLog(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) (*ent.ActivityConnection, error)
 	ExportCustomers(ctx context.Context, where *ent.CustomerWhereInput, search *string) (string, error)
 	DeadWebhookEvents(ctx context.Context, channelID *gid.ID, first int) ([]*ent.WebhookEvent, error)
+	CallSettings(ctx context.Context, channelID gid.ID) (*ent.CallSettings, error)
+	CallOperators(ctx context.Context, channelID gid.ID) ([]*ent.CallOperator, error)
+	CallPermission(ctx context.Context, channelID gid.ID, customerID gid.ID) (*ent.CallPermission, error)
 }
 type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
@@ -1036,6 +1139,135 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AutoMessageEdge.Node(childComplexity), true
 
+	case "Call.answeredAt":
+		if e.ComplexityRoot.Call.AnsweredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.AnsweredAt(childComplexity), true
+	case "Call.channel":
+		if e.ComplexityRoot.Call.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.Channel(childComplexity), true
+	case "Call.createdAt":
+		if e.ComplexityRoot.Call.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.CreatedAt(childComplexity), true
+	case "Call.customer":
+		if e.ComplexityRoot.Call.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.Customer(childComplexity), true
+	case "Call.direction":
+		if e.ComplexityRoot.Call.Direction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.Direction(childComplexity), true
+	case "Call.durationSeconds":
+		if e.ComplexityRoot.Call.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.DurationSeconds(childComplexity), true
+	case "Call.endedAt":
+		if e.ComplexityRoot.Call.EndedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.EndedAt(childComplexity), true
+	case "Call.id":
+		if e.ComplexityRoot.Call.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.ID(childComplexity), true
+	case "Call.kind":
+		if e.ComplexityRoot.Call.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.Kind(childComplexity), true
+	case "Call.operator":
+		if e.ComplexityRoot.Call.Operator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.Operator(childComplexity), true
+	case "Call.providerCallId":
+		if e.ComplexityRoot.Call.ProviderCallID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.ProviderCallID(childComplexity), true
+	case "Call.recordingUrl":
+		if e.ComplexityRoot.Call.RecordingURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.RecordingURL(childComplexity), true
+	case "Call.result":
+		if e.ComplexityRoot.Call.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.Result(childComplexity), true
+	case "Call.startedAt":
+		if e.ComplexityRoot.Call.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.StartedAt(childComplexity), true
+	case "Call.status":
+		if e.ComplexityRoot.Call.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.Status(childComplexity), true
+	case "Call.updatedAt":
+		if e.ComplexityRoot.Call.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.UpdatedAt(childComplexity), true
+
+	case "CallConnection.edges":
+		if e.ComplexityRoot.CallConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallConnection.Edges(childComplexity), true
+	case "CallConnection.pageInfo":
+		if e.ComplexityRoot.CallConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallConnection.PageInfo(childComplexity), true
+	case "CallConnection.totalCount":
+		if e.ComplexityRoot.CallConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallConnection.TotalCount(childComplexity), true
+
+	case "CallEdge.cursor":
+		if e.ComplexityRoot.CallEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallEdge.Cursor(childComplexity), true
+	case "CallEdge.node":
+		if e.ComplexityRoot.CallEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallEdge.Node(childComplexity), true
+
 	case "CallEvent.cursor":
 		if e.ComplexityRoot.CallEvent.Cursor == nil {
 			break
@@ -1048,6 +1280,215 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallEvent.Type(childComplexity), true
+
+	case "CallOperator.addedBy":
+		if e.ComplexityRoot.CallOperator.AddedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallOperator.AddedBy(childComplexity), true
+	case "CallOperator.channel":
+		if e.ComplexityRoot.CallOperator.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallOperator.Channel(childComplexity), true
+	case "CallOperator.createdAt":
+		if e.ComplexityRoot.CallOperator.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallOperator.CreatedAt(childComplexity), true
+	case "CallOperator.id":
+		if e.ComplexityRoot.CallOperator.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallOperator.ID(childComplexity), true
+	case "CallOperator.role":
+		if e.ComplexityRoot.CallOperator.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallOperator.Role(childComplexity), true
+	case "CallOperator.updatedAt":
+		if e.ComplexityRoot.CallOperator.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallOperator.UpdatedAt(childComplexity), true
+	case "CallOperator.user":
+		if e.ComplexityRoot.CallOperator.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallOperator.User(childComplexity), true
+
+	case "CallPermission.answeredAt":
+		if e.ComplexityRoot.CallPermission.AnsweredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.AnsweredAt(childComplexity), true
+	case "CallPermission.callType":
+		if e.ComplexityRoot.CallPermission.CallType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.CallType(childComplexity), true
+	case "CallPermission.channel":
+		if e.ComplexityRoot.CallPermission.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.Channel(childComplexity), true
+	case "CallPermission.createdAt":
+		if e.ComplexityRoot.CallPermission.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.CreatedAt(childComplexity), true
+	case "CallPermission.customer":
+		if e.ComplexityRoot.CallPermission.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.Customer(childComplexity), true
+	case "CallPermission.expiresAt":
+		if e.ComplexityRoot.CallPermission.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.ExpiresAt(childComplexity), true
+	case "CallPermission.grantedAt":
+		if e.ComplexityRoot.CallPermission.GrantedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.GrantedAt(childComplexity), true
+	case "CallPermission.id":
+		if e.ComplexityRoot.CallPermission.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.ID(childComplexity), true
+	case "CallPermission.reason":
+		if e.ComplexityRoot.CallPermission.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.Reason(childComplexity), true
+	case "CallPermission.requestedAt":
+		if e.ComplexityRoot.CallPermission.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.RequestedAt(childComplexity), true
+	case "CallPermission.requestedBy":
+		if e.ComplexityRoot.CallPermission.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.RequestedBy(childComplexity), true
+	case "CallPermission.status":
+		if e.ComplexityRoot.CallPermission.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.Status(childComplexity), true
+	case "CallPermission.updatedAt":
+		if e.ComplexityRoot.CallPermission.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallPermission.UpdatedAt(childComplexity), true
+
+	case "CallSettings.busyReply":
+		if e.ComplexityRoot.CallSettings.BusyReply == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.BusyReply(childComplexity), true
+	case "CallSettings.channel":
+		if e.ComplexityRoot.CallSettings.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.Channel(childComplexity), true
+	case "CallSettings.closedDates":
+		if e.ComplexityRoot.CallSettings.ClosedDates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.ClosedDates(childComplexity), true
+	case "CallSettings.enabled":
+		if e.ComplexityRoot.CallSettings.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.Enabled(childComplexity), true
+	case "CallSettings.outOfHoursReply":
+		if e.ComplexityRoot.CallSettings.OutOfHoursReply == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.OutOfHoursReply(childComplexity), true
+	case "CallSettings.timezone":
+		if e.ComplexityRoot.CallSettings.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.Timezone(childComplexity), true
+	case "CallSettings.windows":
+		if e.ComplexityRoot.CallSettings.Windows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSettings.Windows(childComplexity), true
+
+	case "CallTicket.call":
+		if e.ComplexityRoot.CallTicket.Call == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallTicket.Call(childComplexity), true
+	case "CallTicket.expiresAt":
+		if e.ComplexityRoot.CallTicket.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallTicket.ExpiresAt(childComplexity), true
+	case "CallTicket.link":
+		if e.ComplexityRoot.CallTicket.Link == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallTicket.Link(childComplexity), true
+	case "CallTicket.qrCode":
+		if e.ComplexityRoot.CallTicket.QRCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallTicket.QRCode(childComplexity), true
+
+	case "CallWindow.end":
+		if e.ComplexityRoot.CallWindow.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallWindow.End(childComplexity), true
+	case "CallWindow.start":
+		if e.ComplexityRoot.CallWindow.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallWindow.Start(childComplexity), true
+	case "CallWindow.weekdays":
+		if e.ComplexityRoot.CallWindow.Weekdays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallWindow.Weekdays(childComplexity), true
 
 	case "Channel.autoMessages":
 		if e.ComplexityRoot.Channel.AutoMessages == nil {
@@ -1979,6 +2420,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcceptConversationOffer(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.addCallOperator":
+		if e.ComplexityRoot.Mutation.AddCallOperator == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addCallOperator_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddCallOperator(childComplexity, args["input"].(call.AddOperatorInput)), true
 	case "Mutation.assignConversation":
 		if e.ComplexityRoot.Mutation.AssignConversation == nil {
 			break
@@ -2293,6 +2745,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MergeCustomers(childComplexity, args["sourceId"].(gid.ID), args["targetId"].(gid.ID)), true
+	case "Mutation.removeCallOperator":
+		if e.ComplexityRoot.Mutation.RemoveCallOperator == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeCallOperator_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveCallOperator(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.replayWebhookEvent":
 		if e.ComplexityRoot.Mutation.ReplayWebhookEvent == nil {
 			break
@@ -2304,6 +2767,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReplayWebhookEvent(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.requestCallPermission":
+		if e.ComplexityRoot.Mutation.RequestCallPermission == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestCallPermission_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestCallPermission(childComplexity, args["input"].(call.PermissionRequest)), true
 	case "Mutation.retryMessage":
 		if e.ComplexityRoot.Mutation.RetryMessage == nil {
 			break
@@ -2381,6 +2855,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignUp(childComplexity, args["input"].(model.SignUpInput)), true
+	case "Mutation.startCall":
+		if e.ComplexityRoot.Mutation.StartCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartCall(childComplexity, args["input"].(call.StartCallInput)), true
 	case "Mutation.updateAutoMessage":
 		if e.ComplexityRoot.Mutation.UpdateAutoMessage == nil {
 			break
@@ -2392,6 +2877,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAutoMessage(childComplexity, args["id"].(gid.ID), args["input"].(automessage.UpdateInput)), true
+	case "Mutation.updateCallSettings":
+		if e.ComplexityRoot.Mutation.UpdateCallSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCallSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCallSettings(childComplexity, args["channelId"].(gid.ID), args["input"].(call.SettingsInput)), true
 	case "Mutation.updateCustomField":
 		if e.ComplexityRoot.Mutation.UpdateCustomField == nil {
 			break
@@ -2553,6 +3049,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AutoMessages(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.AutoMessageOrder), args["where"].(*ent.AutoMessageWhereInput)), true
+	case "Query.callOperators":
+		if e.ComplexityRoot.Query.CallOperators == nil {
+			break
+		}
+
+		args, err := ec.field_Query_callOperators_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CallOperators(childComplexity, args["channelId"].(gid.ID)), true
+	case "Query.callPermission":
+		if e.ComplexityRoot.Query.CallPermission == nil {
+			break
+		}
+
+		args, err := ec.field_Query_callPermission_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CallPermission(childComplexity, args["channelId"].(gid.ID), args["customerId"].(gid.ID)), true
+	case "Query.callSettings":
+		if e.ComplexityRoot.Query.CallSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Query_callSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CallSettings(childComplexity, args["channelId"].(gid.ID)), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -3087,10 +3616,19 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputActivityOrder,
 		ec.unmarshalInputActivityWhereInput,
+		ec.unmarshalInputAddCallOperatorInput,
 		ec.unmarshalInputApiKeyOrder,
 		ec.unmarshalInputAttachmentInput,
 		ec.unmarshalInputAutoMessageOrder,
 		ec.unmarshalInputAutoMessageWhereInput,
+		ec.unmarshalInputCallOperatorOrder,
+		ec.unmarshalInputCallOperatorWhereInput,
+		ec.unmarshalInputCallOrder,
+		ec.unmarshalInputCallPermissionOrder,
+		ec.unmarshalInputCallPermissionWhereInput,
+		ec.unmarshalInputCallSettingsInput,
+		ec.unmarshalInputCallWhereInput,
+		ec.unmarshalInputCallWindowInput,
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelWhereInput,
 		ec.unmarshalInputConnectFacebookPageInput,
@@ -3118,10 +3656,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputMessageTemplateWhereInput,
 		ec.unmarshalInputMessageWhereInput,
 		ec.unmarshalInputOrganizationOrder,
+		ec.unmarshalInputRequestCallPermissionInput,
 		ec.unmarshalInputRuleOrder,
 		ec.unmarshalInputRuleWhereInput,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSignUpInput,
+		ec.unmarshalInputStartCallInput,
 		ec.unmarshalInputTagOrder,
 		ec.unmarshalInputTagWhereInput,
 		ec.unmarshalInputUpdateAutoMessageInput,
@@ -3787,6 +4327,144 @@ type Subscription {
   "Presence changes of the organization's users."
   userEvents(after: Cursor): UserEvent!
 }
+
+# Voice calls on a Zalo OA (README.md, "Voice calls").
+
+"A day of the week, Monday first."
+enum Weekday @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.Weekday") {
+  MON
+  TUE
+  WED
+  THU
+  FRI
+  SAT
+  SUN
+}
+
+"A stretch of local time, on some weekdays, during which the OA makes and receives calls."
+type CallWindow @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.CallWindow") {
+  weekdays: [Weekday!]!
+  "HH:MM, in the settings' time zone."
+  start: String!
+  "HH:MM, after start; 24:00 ends at midnight."
+  end: String!
+}
+
+"""
+A call window to save. Weekdays are the names of Weekday as strings
+("MON"), so an unknown one is BAD_USER_INPUT naming it, like a bad time.
+"""
+input CallWindowInput @goModel(model: "github.com/dakenh/dakenh/internal/call.WindowInput") {
+  weekdays: [String!]!
+  start: String!
+  end: String!
+}
+
+"""
+How a Zalo OA takes voice calls. An OA whose calls were never configured has
+these defaults: calls off, no windows, Asia/Ho_Chi_Minh.
+"""
+type CallSettings {
+  channel: Channel!
+  enabled: Boolean!
+  "The IANA time zone windows and closed dates are read in."
+  timezone: String!
+  "Calls may be made and received inside any of these windows."
+  windows: [CallWindow!]!
+  "Local dates (2027-01-28) on which no window opens, such as Tết."
+  closedDates: [String!]!
+  "Sent to a customer who calls outside every window."
+  outOfHoursReply: String!
+  "Sent to a customer whose call was missed while every operator was busy."
+  busyReply: String!
+}
+
+"""
+Changes call settings; fields left out keep their value, a list given
+replaces the old one. A bad time, a window with end <= start, an unknown zone
+or weekday, or a bad date is BAD_USER_INPUT naming the field (e.g.
+input.windows[1].end), and nothing changes.
+"""
+input CallSettingsInput @goModel(model: "github.com/dakenh/dakenh/internal/call.SettingsInput") {
+  enabled: Boolean
+  timezone: String
+  windows: [CallWindowInput!]
+  closedDates: [String!]
+  outOfHoursReply: String
+  busyReply: String
+}
+
+input AddCallOperatorInput @goModel(model: "github.com/dakenh/dakenh/internal/call.AddOperatorInput") {
+  channelId: ID!
+  userId: ID!
+  role: CallOperatorRole!
+}
+
+input RequestCallPermissionInput @goModel(model: "github.com/dakenh/dakenh/internal/call.PermissionRequest") {
+  channelId: ID!
+  customerId: ID!
+  reason: CallPermissionReason!
+  callType: CallType!
+}
+
+input StartCallInput @goModel(model: "github.com/dakenh/dakenh/internal/call.StartCallInput") {
+  channelId: ID!
+  customerId: ID!
+  kind: CallKind!
+}
+
+"What an operator places a call with: Zalo's link, shown as a QR code, valid for 2 minutes."
+type CallTicket @goModel(model: "github.com/dakenh/dakenh/internal/call.Ticket") {
+  "The call, OUTBOUND and RINGING; it ends CANCELLED if the ticket expires unused."
+  call: Call!
+  link: String!
+  qrCode: String!
+  "Issue time + 120 s."
+  expiresAt: Time!
+}
+
+extend type Query {
+  "An OA's call settings (admins)."
+  callSettings(channelId: ID!): CallSettings!
+  "An OA's call operators, at most 5; deactivated users are left out."
+  callOperators(channelId: ID!): [CallOperator!]!
+  "The customer's latest call permission on the OA, or null when never asked."
+  callPermission(channelId: ID!, customerId: ID!): CallPermission
+}
+
+extend type Mutation {
+  "Changes an OA's call settings (admins)."
+  updateCallSettings(channelId: ID!, input: CallSettingsInput!): CallSettings!
+  """
+  Makes an active user an operator of the OA (admins). A 6th operator is
+  FAILED_PRECONDITION with reason OPERATOR_LIMIT; the same user twice CONFLICT.
+  """
+  addCallOperator(input: AddCallOperatorInput!): CallOperator!
+  "Removes an operator (admins)."
+  removeCallOperator(id: ID!): ID!
+  """
+  Sends the customer Zalo's call permission request (operators of the OA).
+  FAILED_PRECONDITION reasons: NOT_CALL_OPERATOR, CHANNEL_DISCONNECTED,
+  DO_NOT_CONTACT, NO_PHONE, PERMISSION_PENDING (asked in the last 24 h and not
+  answered), PROVIDER_REFUSED, PROVIDER_UNAVAILABLE.
+  """
+  requestCallPermission(input: RequestCallPermissionInput!): CallPermission!
+  """
+  A ticket to call the customer (operators of the OA). Refused with
+  FAILED_PRECONDITION and extensions.reason, checked in this order:
+  CALLS_DISABLED, CHANNEL_DISCONNECTED, NOT_CALL_OPERATOR, OUTSIDE_CALL_WINDOW,
+  NO_CALL_PERMISSION, CALL_PERMISSION_EXPIRED; then DO_NOT_CONTACT,
+  NO_ZALO_USER (the customer never wrote to the OA), PROVIDER_REFUSED.
+  """
+  startCall(input: StartCallInput!): CallTicket!
+}
+
+extend type Call {
+  "Zalo's call_id, once Zalo reported the call."
+  providerCallId: String
+  "Where the call's recording can be played, when Zalo gave one."
+  recordingUrl: String
+}
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 }
@@ -3970,6 +4648,54 @@ func (ec *executionContext) childFields_AutoMessageEdge(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type AutoMessageEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Call(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Call_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Call_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Call_updatedAt(ctx, field)
+	case "direction":
+		return ec.fieldContext_Call_direction(ctx, field)
+	case "kind":
+		return ec.fieldContext_Call_kind(ctx, field)
+	case "status":
+		return ec.fieldContext_Call_status(ctx, field)
+	case "result":
+		return ec.fieldContext_Call_result(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_Call_startedAt(ctx, field)
+	case "answeredAt":
+		return ec.fieldContext_Call_answeredAt(ctx, field)
+	case "endedAt":
+		return ec.fieldContext_Call_endedAt(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_Call_durationSeconds(ctx, field)
+	case "channel":
+		return ec.fieldContext_Call_channel(ctx, field)
+	case "customer":
+		return ec.fieldContext_Call_customer(ctx, field)
+	case "operator":
+		return ec.fieldContext_Call_operator(ctx, field)
+	case "providerCallId":
+		return ec.fieldContext_Call_providerCallId(ctx, field)
+	case "recordingUrl":
+		return ec.fieldContext_Call_recordingUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Call", field.Name)
+}
+
+func (ec *executionContext) childFields_CallEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_CallEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_CallEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CallEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cursor":
@@ -3978,6 +4704,104 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_type(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_CallOperator(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CallOperator_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CallOperator_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CallOperator_updatedAt(ctx, field)
+	case "role":
+		return ec.fieldContext_CallOperator_role(ctx, field)
+	case "channel":
+		return ec.fieldContext_CallOperator_channel(ctx, field)
+	case "user":
+		return ec.fieldContext_CallOperator_user(ctx, field)
+	case "addedBy":
+		return ec.fieldContext_CallOperator_addedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallOperator", field.Name)
+}
+
+func (ec *executionContext) childFields_CallPermission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CallPermission_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CallPermission_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CallPermission_updatedAt(ctx, field)
+	case "status":
+		return ec.fieldContext_CallPermission_status(ctx, field)
+	case "reason":
+		return ec.fieldContext_CallPermission_reason(ctx, field)
+	case "callType":
+		return ec.fieldContext_CallPermission_callType(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_CallPermission_requestedAt(ctx, field)
+	case "answeredAt":
+		return ec.fieldContext_CallPermission_answeredAt(ctx, field)
+	case "grantedAt":
+		return ec.fieldContext_CallPermission_grantedAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CallPermission_expiresAt(ctx, field)
+	case "channel":
+		return ec.fieldContext_CallPermission_channel(ctx, field)
+	case "customer":
+		return ec.fieldContext_CallPermission_customer(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_CallPermission_requestedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallPermission", field.Name)
+}
+
+func (ec *executionContext) childFields_CallSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "channel":
+		return ec.fieldContext_CallSettings_channel(ctx, field)
+	case "enabled":
+		return ec.fieldContext_CallSettings_enabled(ctx, field)
+	case "timezone":
+		return ec.fieldContext_CallSettings_timezone(ctx, field)
+	case "windows":
+		return ec.fieldContext_CallSettings_windows(ctx, field)
+	case "closedDates":
+		return ec.fieldContext_CallSettings_closedDates(ctx, field)
+	case "outOfHoursReply":
+		return ec.fieldContext_CallSettings_outOfHoursReply(ctx, field)
+	case "busyReply":
+		return ec.fieldContext_CallSettings_busyReply(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_CallTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "call":
+		return ec.fieldContext_CallTicket_call(ctx, field)
+	case "link":
+		return ec.fieldContext_CallTicket_link(ctx, field)
+	case "qrCode":
+		return ec.fieldContext_CallTicket_qrCode(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CallTicket_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallTicket", field.Name)
+}
+
+func (ec *executionContext) childFields_CallWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "weekdays":
+		return ec.fieldContext_CallWindow_weekdays(ctx, field)
+	case "start":
+		return ec.fieldContext_CallWindow_start(ctx, field)
+	case "end":
+		return ec.fieldContext_CallWindow_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallWindow", field.Name)
 }
 
 func (ec *executionContext) childFields_Channel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4832,6 +5656,20 @@ func (ec *executionContext) field_Mutation_acceptConversationOffer_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addCallOperator_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (call.AddOperatorInput, error) {
+			return ec.unmarshalNAddCallOperatorInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐAddOperatorInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_assignConversation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5248,6 +6086,20 @@ func (ec *executionContext) field_Mutation_mergeCustomers_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeCallOperator_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_replayWebhookEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5259,6 +6111,20 @@ func (ec *executionContext) field_Mutation_replayWebhookEvent_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestCallPermission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (call.PermissionRequest, error) {
+			return ec.unmarshalNRequestCallPermissionInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐPermissionRequest(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5376,6 +6242,20 @@ func (ec *executionContext) field_Mutation_signUp_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_startCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (call.StartCallInput, error) {
+			return ec.unmarshalNStartCallInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐStartCallInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateAutoMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5390,6 +6270,28 @@ func (ec *executionContext) field_Mutation_updateAutoMessage_args(ctx context.Co
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (automessage.UpdateInput, error) {
 			return ec.unmarshalNUpdateAutoMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋautomessageᚐUpdateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCallSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (call.SettingsInput, error) {
+			return ec.unmarshalNCallSettingsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5709,6 +6611,56 @@ func (ec *executionContext) field_Query_autoMessages_args(ctx context.Context, r
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_callOperators_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_callPermission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "customerId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customerId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_callSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
 	return args, nil
 }
 
@@ -7845,6 +8797,543 @@ func (ec *executionContext) fieldContext_AutoMessageEdge_cursor(_ context.Contex
 	return graphql.NewScalarFieldContext("AutoMessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _Call_id(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Call_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Call_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_direction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Direction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v call1.Direction) graphql.Marshaler {
+			return ec.marshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallDirection does not have child fields"))
+}
+
+func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v call1.Kind) graphql.Marshaler {
+			return ec.marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallKind does not have child fields"))
+}
+
+func (ec *executionContext) _Call_status(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v call1.Status) graphql.Marshaler {
+			return ec.marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallStatus does not have child fields"))
+}
+
+func (ec *executionContext) _Call_result(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *call1.Result) graphql.Marshaler {
+			return ec.marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallResult does not have child fields"))
+}
+
+func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Call_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_answeredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AnsweredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Call_endedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_endedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Call_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Call",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Call_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Call",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Call_operator(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_operator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operator(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_operator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Call",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Call_providerCallId(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_providerCallId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProviderCallID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_providerCallId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_recordingUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordingURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_recordingUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CallEdge) graphql.Marshaler {
+			return ec.marshalOCallEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[gid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CallEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalOCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Call(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
 func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7889,6 +9378,869 @@ func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_CallEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallOperator_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallOperator_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CallOperator_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallOperator_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallOperator_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallOperator_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallOperator_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallOperator_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallOperator_role(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallOperator_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v calloperator.Role) graphql.Marshaler {
+			return ec.marshalNCallOperatorRole2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallOperator_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type CallOperatorRole does not have child fields"))
+}
+
+func (ec *executionContext) _CallOperator_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallOperator_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallOperator_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallOperator",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallOperator_user(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallOperator_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallOperator_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallOperator",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallOperator_addedBy(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallOperator_addedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AddedBy(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallOperator_addedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallOperator",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallPermission_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_status(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v callpermission.Status) graphql.Marshaler {
+			return ec.marshalNCallPermissionStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallPermissionStatus does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_reason(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v callpermission.Reason) graphql.Marshaler {
+			return ec.marshalNCallPermissionReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallPermissionReason does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_callType(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_callType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CallType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v callpermission.CallType) graphql.Marshaler {
+			return ec.marshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_callType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallType does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_requestedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_requestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_answeredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AnsweredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_grantedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_grantedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_grantedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallPermission_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallPermission",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallPermission_customer(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallPermission",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallPermission_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallPermission_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallPermission_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallPermission",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallSettings_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CallSettings().Channel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallSettings",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallSettings_windows(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_windows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Windows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.CallWindow) graphql.Marshaler {
+			return ec.marshalNCallWindow2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_windows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallWindow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallSettings_closedDates(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_closedDates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedDates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_closedDates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_outOfHoursReply(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutOfHoursReply, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_outOfHoursReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSettings_busyReply(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusyReply, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSettings_busyReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallTicket_call(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallTicket_call(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Call, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalNCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallTicket_call(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallTicket",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Call(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallTicket_link(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Link, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallTicket_link(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallTicket_qrCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QRCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallTicket_qrCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallTicket_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CallWindow_weekdays(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallWindow_weekdays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekdays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekdayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallWindow_weekdays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type Weekday does not have child fields"))
+}
+
+func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallWindow_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallWindow_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
@@ -13722,6 +16074,226 @@ func (ec *executionContext) fieldContext_Mutation_replayWebhookEvent(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateCallSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCallSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCallSettings(ctx, fc.Args["channelId"].(gid.ID), fc.Args["input"].(call.SettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallSettings) graphql.Marshaler {
+			return ec.marshalNCallSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCallSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCallSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addCallOperator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddCallOperator(ctx, fc.Args["input"].(call.AddOperatorInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallOperator) graphql.Marshaler {
+			return ec.marshalNCallOperator2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addCallOperator(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallOperator(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addCallOperator_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeCallOperator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveCallOperator(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeCallOperator(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeCallOperator_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestCallPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestCallPermission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestCallPermission(ctx, fc.Args["input"].(call.PermissionRequest))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+			return ec.marshalNCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestCallPermission(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallPermission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestCallPermission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartCall(ctx, fc.Args["input"].(call.StartCallInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *call.Ticket) graphql.Marshaler {
+			return ec.marshalNCallTicket2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallTicket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14636,6 +17208,138 @@ func (ec *executionContext) fieldContext_Query_deadWebhookEvents(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_deadWebhookEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CallSettings(ctx, fc.Args["channelId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallSettings) graphql.Marshaler {
+			return ec.marshalNCallSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_callSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callOperators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callOperators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CallOperators(ctx, fc.Args["channelId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CallOperator) graphql.Marshaler {
+			return ec.marshalNCallOperator2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callOperators(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallOperator(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_callOperators_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callPermission(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CallPermission(ctx, fc.Args["channelId"].(gid.ID), fc.Args["customerId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+			return ec.marshalOCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callPermission(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallPermission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_callPermission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18032,6 +20736,50 @@ func (ec *executionContext) unmarshalInputActivityWhereInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAddCallOperatorInput(ctx context.Context, obj any) (call.AddOperatorInput, error) {
+	var it call.AddOperatorInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "userId", "role"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNCallOperatorRole2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputApiKeyOrder(ctx context.Context, obj any) (ent.ApiKeyOrder, error) {
 	var it ent.ApiKeyOrder
 	if obj == nil {
@@ -18764,6 +21512,1770 @@ func (ec *executionContext) unmarshalInputAutoMessageWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.HasChannelWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallOperatorOrder(ctx context.Context, obj any) (ent.CallOperatorOrder, error) {
+	var it ent.CallOperatorOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCallOperatorOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallOperatorWhereInput(ctx context.Context, obj any) (ent.CallOperatorWhereInput, error) {
+	var it ent.CallOperatorWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "role", "roleNEQ", "roleIn", "roleNotIn", "hasChannel", "hasChannelWith", "hasUser", "hasUserWith", "hasAddedBy", "hasAddedByWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOCallOperatorWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOCallOperatorWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOCallOperatorWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalOCallOperatorRole2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "roleNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("roleNEQ"))
+			data, err := ec.unmarshalOCallOperatorRole2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RoleNEQ = data
+		case "roleIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("roleIn"))
+			data, err := ec.unmarshalOCallOperatorRole2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRoleᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RoleIn = data
+		case "roleNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("roleNotIn"))
+			data, err := ec.unmarshalOCallOperatorRole2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRoleᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RoleNotIn = data
+		case "hasChannel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannel = data
+		case "hasChannelWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannelWith"))
+			data, err := ec.unmarshalOChannelWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannelWith = data
+		case "hasUser":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasUser"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasUser = data
+		case "hasUserWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasUserWith"))
+			data, err := ec.unmarshalOUserWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUserWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasUserWith = data
+		case "hasAddedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAddedBy"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAddedBy = data
+		case "hasAddedByWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAddedByWith"))
+			data, err := ec.unmarshalOUserWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUserWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAddedByWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallOrder(ctx context.Context, obj any) (ent.CallOrder, error) {
+	var it ent.CallOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCallOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallPermissionOrder(ctx context.Context, obj any) (ent.CallPermissionOrder, error) {
+	var it ent.CallPermissionOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCallPermissionOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallPermissionWhereInput(ctx context.Context, obj any) (ent.CallPermissionWhereInput, error) {
+	var it ent.CallPermissionWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "callType", "callTypeNEQ", "callTypeIn", "callTypeNotIn", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "answeredAt", "answeredAtNEQ", "answeredAtIn", "answeredAtNotIn", "answeredAtGT", "answeredAtGTE", "answeredAtLT", "answeredAtLTE", "answeredAtIsNil", "answeredAtNotNil", "grantedAt", "grantedAtNEQ", "grantedAtIn", "grantedAtNotIn", "grantedAtGT", "grantedAtGTE", "grantedAtLT", "grantedAtLTE", "grantedAtIsNil", "grantedAtNotNil", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "expiresAtIsNil", "expiresAtNotNil", "hasChannel", "hasChannelWith", "hasCustomer", "hasCustomerWith", "hasRequestedBy", "hasRequestedByWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOCallPermissionWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOCallPermissionWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOCallPermissionWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOCallPermissionStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOCallPermissionStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOCallPermissionStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOCallPermissionStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOCallPermissionReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "reasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
+			data, err := ec.unmarshalOCallPermissionReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNEQ = data
+		case "reasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
+			data, err := ec.unmarshalOCallPermissionReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReasonᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIn = data
+		case "reasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
+			data, err := ec.unmarshalOCallPermissionReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReasonᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotIn = data
+		case "callType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callType"))
+			data, err := ec.unmarshalOCallType2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallType = data
+		case "callTypeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callTypeNEQ"))
+			data, err := ec.unmarshalOCallType2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallTypeNEQ = data
+		case "callTypeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callTypeIn"))
+			data, err := ec.unmarshalOCallType2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallTypeIn = data
+		case "callTypeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callTypeNotIn"))
+			data, err := ec.unmarshalOCallType2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallTypeNotIn = data
+		case "requestedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedAt = data
+		case "requestedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedAtNEQ = data
+		case "requestedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedAtIn = data
+		case "requestedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedAtNotIn = data
+		case "requestedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedAtGT = data
+		case "requestedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedAtGTE = data
+		case "requestedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedAtLT = data
+		case "requestedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedAtLTE = data
+		case "answeredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAt = data
+		case "answeredAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtNEQ = data
+		case "answeredAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtIn = data
+		case "answeredAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtNotIn = data
+		case "answeredAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtGT = data
+		case "answeredAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtGTE = data
+		case "answeredAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtLT = data
+		case "answeredAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtLTE = data
+		case "answeredAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtIsNil = data
+		case "answeredAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtNotNil = data
+		case "grantedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAt = data
+		case "grantedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtNEQ = data
+		case "grantedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtIn = data
+		case "grantedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtNotIn = data
+		case "grantedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtGT = data
+		case "grantedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtGTE = data
+		case "grantedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtLT = data
+		case "grantedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtLTE = data
+		case "grantedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtIsNil = data
+		case "grantedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grantedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GrantedAtNotNil = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		case "expiresAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNEQ = data
+		case "expiresAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtIn = data
+		case "expiresAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNotIn = data
+		case "expiresAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtGT = data
+		case "expiresAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtGTE = data
+		case "expiresAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtLT = data
+		case "expiresAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtLTE = data
+		case "expiresAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtIsNil = data
+		case "expiresAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNotNil = data
+		case "hasChannel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannel = data
+		case "hasChannelWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannelWith"))
+			data, err := ec.unmarshalOChannelWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannelWith = data
+		case "hasCustomer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomer"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomer = data
+		case "hasCustomerWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomerWith"))
+			data, err := ec.unmarshalOCustomerWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomerWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomerWith = data
+		case "hasRequestedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRequestedBy"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRequestedBy = data
+		case "hasRequestedByWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRequestedByWith"))
+			data, err := ec.unmarshalOUserWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUserWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRequestedByWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallSettingsInput(ctx context.Context, obj any) (call.SettingsInput, error) {
+	var it call.SettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"enabled", "timezone", "windows", "closedDates", "outOfHoursReply", "busyReply"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		case "windows":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("windows"))
+			data, err := ec.unmarshalOCallWindowInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐWindowInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Windows = data
+		case "closedDates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("closedDates"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClosedDates = data
+		case "outOfHoursReply":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outOfHoursReply"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OutOfHoursReply = data
+		case "busyReply":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("busyReply"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusyReply = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, obj any) (ent.CallWhereInput, error) {
+	var it ent.CallWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "direction", "directionNEQ", "directionIn", "directionNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "result", "resultNEQ", "resultIn", "resultNotIn", "resultIsNil", "resultNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "answeredAt", "answeredAtNEQ", "answeredAtIn", "answeredAtNotIn", "answeredAtGT", "answeredAtGTE", "answeredAtLT", "answeredAtLTE", "answeredAtIsNil", "answeredAtNotNil", "endedAt", "endedAtNEQ", "endedAtIn", "endedAtNotIn", "endedAtGT", "endedAtGTE", "endedAtLT", "endedAtLTE", "endedAtIsNil", "endedAtNotNil", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "durationSecondsIsNil", "durationSecondsNotNil", "hasChannel", "hasChannelWith", "hasCustomer", "hasCustomerWith", "hasOperator", "hasOperatorWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOCallWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOCallWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOCallWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalOCallDirection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "directionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("directionNEQ"))
+			data, err := ec.unmarshalOCallDirection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DirectionNEQ = data
+		case "directionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("directionIn"))
+			data, err := ec.unmarshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirectionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DirectionIn = data
+		case "directionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("directionNotIn"))
+			data, err := ec.unmarshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirectionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DirectionNotIn = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOCallKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOCallKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOCallStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOCallStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "result":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("result"))
+			data, err := ec.unmarshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Result = data
+		case "resultNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resultNEQ"))
+			data, err := ec.unmarshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResultNEQ = data
+		case "resultIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resultIn"))
+			data, err := ec.unmarshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResultᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResultIn = data
+		case "resultNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resultNotIn"))
+			data, err := ec.unmarshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResultᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResultNotIn = data
+		case "resultIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resultIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResultIsNil = data
+		case "resultNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resultNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResultNotNil = data
+		case "startedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAt = data
+		case "startedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtNEQ = data
+		case "startedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtIn = data
+		case "startedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtNotIn = data
+		case "startedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtGT = data
+		case "startedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtGTE = data
+		case "startedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtLT = data
+		case "startedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartedAtLTE = data
+		case "answeredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAt = data
+		case "answeredAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtNEQ = data
+		case "answeredAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtIn = data
+		case "answeredAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtNotIn = data
+		case "answeredAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtGT = data
+		case "answeredAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtGTE = data
+		case "answeredAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtLT = data
+		case "answeredAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtLTE = data
+		case "answeredAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtIsNil = data
+		case "answeredAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answeredAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnsweredAtNotNil = data
+		case "endedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAt = data
+		case "endedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtNEQ = data
+		case "endedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtIn = data
+		case "endedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtNotIn = data
+		case "endedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtGT = data
+		case "endedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtGTE = data
+		case "endedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtLT = data
+		case "endedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtLTE = data
+		case "endedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtIsNil = data
+		case "endedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndedAtNotNil = data
+		case "durationSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSeconds = data
+		case "durationSecondsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsNEQ = data
+		case "durationSecondsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsIn = data
+		case "durationSecondsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsNotIn = data
+		case "durationSecondsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsGT = data
+		case "durationSecondsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsGTE = data
+		case "durationSecondsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsLT = data
+		case "durationSecondsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsLTE = data
+		case "durationSecondsIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsIsNil = data
+		case "durationSecondsNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationSecondsNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationSecondsNotNil = data
+		case "hasChannel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannel = data
+		case "hasChannelWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannelWith"))
+			data, err := ec.unmarshalOChannelWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannelWith = data
+		case "hasCustomer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomer"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomer = data
+		case "hasCustomerWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomerWith"))
+			data, err := ec.unmarshalOCustomerWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomerWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomerWith = data
+		case "hasOperator":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOperator"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasOperator = data
+		case "hasOperatorWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOperatorWith"))
+			data, err := ec.unmarshalOUserWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUserWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasOperatorWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCallWindowInput(ctx context.Context, obj any) (call.WindowInput, error) {
+	var it call.WindowInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"weekdays", "start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "weekdays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekdays"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekdays = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
 		}
 	}
 	return it, nil
@@ -24158,6 +28670,57 @@ func (ec *executionContext) unmarshalInputOrganizationOrder(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputRequestCallPermissionInput(ctx context.Context, obj any) (call.PermissionRequest, error) {
+	var it call.PermissionRequest
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "customerId", "reason", "callType"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNCallPermissionReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "callType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callType"))
+			data, err := ec.unmarshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallType = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputRuleOrder(ctx context.Context, obj any) (ent.RuleOrder, error) {
 	var it ent.RuleOrder
 	if obj == nil {
@@ -24718,6 +29281,50 @@ func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputStartCallInput(ctx context.Context, obj any) (call.StartCallInput, error) {
+	var it call.StartCallInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "customerId", "kind"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
 		}
 	}
 	return it, nil
@@ -26412,6 +31019,21 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Channel(ctx, sel, obj)
+	case *ent.CallPermission:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CallPermission(ctx, sel, obj)
+	case *ent.CallOperator:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CallOperator(ctx, sel, obj)
+	case *ent.Call:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Call(ctx, sel, obj)
 	case *ent.AutoMessage:
 		if obj == nil {
 			return graphql.Null
@@ -27021,6 +31643,186 @@ func (ec *executionContext) _AutoMessageEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
+var callImplementors = []string{"Call", "Node"}
+
+func (ec *executionContext) _Call(ctx context.Context, sel ast.SelectionSet, obj *ent.Call) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Call")
+		case "id":
+			out.Values[i] = ec._Call_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Call_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Call_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "direction":
+			out.Values[i] = ec._Call_direction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._Call_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Call_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "result":
+			out.Values[i] = ec._Call_result(ctx, field, obj)
+		case "startedAt":
+			out.Values[i] = ec._Call_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "answeredAt":
+			out.Values[i] = ec._Call_answeredAt(ctx, field, obj)
+		case "endedAt":
+			out.Values[i] = ec._Call_endedAt(ctx, field, obj)
+		case "durationSeconds":
+			out.Values[i] = ec._Call_durationSeconds(ctx, field, obj)
+		case "channel":
+			out.Values[i] = ec._Call_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customer":
+			out.Values[i] = ec._Call_customer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operator":
+			out.Values[i] = ec._Call_operator(ctx, field, obj)
+		case "providerCallId":
+			out.Values[i] = ec._Call_providerCallId(ctx, field, obj)
+		case "recordingUrl":
+			out.Values[i] = ec._Call_recordingUrl(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callConnectionImplementors = []string{"CallConnection"}
+
+func (ec *executionContext) _CallConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CallConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallConnection")
+		case "edges":
+			out.Values[i] = ec._CallConnection_edges(ctx, field, obj)
+		case "pageInfo":
+			out.Values[i] = ec._CallConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._CallConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callEdgeImplementors = []string{"CallEdge"}
+
+func (ec *executionContext) _CallEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CallEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallEdge")
+		case "node":
+			out.Values[i] = ec._CallEdge_node(ctx, field, obj)
+		case "cursor":
+			out.Values[i] = ec._CallEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var callEventImplementors = []string{"CallEvent"}
 
 func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet, obj *model.CallEvent) graphql.Marshaler {
@@ -27039,6 +31841,331 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 			}
 		case "type":
 			out.Values[i] = ec._CallEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callOperatorImplementors = []string{"CallOperator", "Node"}
+
+func (ec *executionContext) _CallOperator(ctx context.Context, sel ast.SelectionSet, obj *ent.CallOperator) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callOperatorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallOperator")
+		case "id":
+			out.Values[i] = ec._CallOperator_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._CallOperator_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._CallOperator_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._CallOperator_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "channel":
+			out.Values[i] = ec._CallOperator_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "user":
+			out.Values[i] = ec._CallOperator_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addedBy":
+			out.Values[i] = ec._CallOperator_addedBy(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callPermissionImplementors = []string{"CallPermission", "Node"}
+
+func (ec *executionContext) _CallPermission(ctx context.Context, sel ast.SelectionSet, obj *ent.CallPermission) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callPermissionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallPermission")
+		case "id":
+			out.Values[i] = ec._CallPermission_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._CallPermission_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._CallPermission_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._CallPermission_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._CallPermission_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "callType":
+			out.Values[i] = ec._CallPermission_callType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestedAt":
+			out.Values[i] = ec._CallPermission_requestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "answeredAt":
+			out.Values[i] = ec._CallPermission_answeredAt(ctx, field, obj)
+		case "grantedAt":
+			out.Values[i] = ec._CallPermission_grantedAt(ctx, field, obj)
+		case "expiresAt":
+			out.Values[i] = ec._CallPermission_expiresAt(ctx, field, obj)
+		case "channel":
+			out.Values[i] = ec._CallPermission_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customer":
+			out.Values[i] = ec._CallPermission_customer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestedBy":
+			out.Values[i] = ec._CallPermission_requestedBy(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callSettingsImplementors = []string{"CallSettings"}
+
+func (ec *executionContext) _CallSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.CallSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallSettings")
+		case "channel":
+			out.Values[i] = ec._CallSettings_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enabled":
+			out.Values[i] = ec._CallSettings_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timezone":
+			out.Values[i] = ec._CallSettings_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windows":
+			out.Values[i] = ec._CallSettings_windows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closedDates":
+			out.Values[i] = ec._CallSettings_closedDates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outOfHoursReply":
+			out.Values[i] = ec._CallSettings_outOfHoursReply(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "busyReply":
+			out.Values[i] = ec._CallSettings_busyReply(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callTicketImplementors = []string{"CallTicket"}
+
+func (ec *executionContext) _CallTicket(ctx context.Context, sel ast.SelectionSet, obj *call.Ticket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callTicketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallTicket")
+		case "call":
+			out.Values[i] = ec._CallTicket_call(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "link":
+			out.Values[i] = ec._CallTicket_link(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "qrCode":
+			out.Values[i] = ec._CallTicket_qrCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._CallTicket_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callWindowImplementors = []string{"CallWindow"}
+
+func (ec *executionContext) _CallWindow(ctx context.Context, sel ast.SelectionSet, obj *schematype.CallWindow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callWindowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallWindow")
+		case "weekdays":
+			out.Values[i] = ec._CallWindow_weekdays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._CallWindow_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._CallWindow_end(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -28909,6 +34036,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateCallSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCallSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addCallOperator":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addCallOperator(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeCallOperator":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeCallOperator(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestCallPermission":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestCallPermission(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29415,6 +34577,69 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "callSettings":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_callSettings(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "callOperators":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_callOperators(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "callPermission":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_callPermission(ctx, field)
 				return res
 			}
 
@@ -30449,6 +35674,11 @@ func (ec *executionContext) unmarshalNActivityWhereInput2ᚖgithubᚗcomᚋdaken
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNAddCallOperatorInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐAddOperatorInput(ctx context.Context, v any) (call.AddOperatorInput, error) {
+	res, err := ec.unmarshalInputAddCallOperatorInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNApiKey2githubᚗcomᚋdakenhᚋdakenhᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v ent.APIKey) graphql.Marshaler {
 	return ec._ApiKey(ctx, sel, &v)
 }
@@ -30632,6 +35862,26 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx context.Context, sel ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Call(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, v any) (call1.Direction, error) {
+	var res call1.Direction
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, sel ast.SelectionSet, v call1.Direction) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNCallEvent2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐCallEvent(ctx context.Context, sel ast.SelectionSet, v model.CallEvent) graphql.Marshaler {
 	return ec._CallEvent(ctx, sel, &v)
 }
@@ -30644,6 +35894,241 @@ func (ec *executionContext) marshalNCallEvent2ᚖgithubᚗcomᚋdakenhᚋdakenh�
 		return graphql.Null
 	}
 	return ec._CallEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, v any) (call1.Kind, error) {
+	var res call1.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, sel ast.SelectionSet, v call1.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCallOperator2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx context.Context, sel ast.SelectionSet, v ent.CallOperator) graphql.Marshaler {
+	return ec._CallOperator(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallOperator2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.CallOperator) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallOperator2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCallOperator2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx context.Context, sel ast.SelectionSet, v *ent.CallOperator) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallOperator(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallOperatorOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorOrderField(ctx context.Context, v any) (*ent.CallOperatorOrderField, error) {
+	var res = new(ent.CallOperatorOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallOperatorOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CallOperatorOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNCallOperatorRole2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx context.Context, v any) (calloperator.Role, error) {
+	var res calloperator.Role
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallOperatorRole2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx context.Context, sel ast.SelectionSet, v calloperator.Role) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCallOperatorWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorWhereInput(ctx context.Context, v any) (*ent.CallOperatorWhereInput, error) {
+	res, err := ec.unmarshalInputCallOperatorWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCallOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOrderField(ctx context.Context, v any) (*ent.CallOrderField, error) {
+	var res = new(ent.CallOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CallOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNCallPermission2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx context.Context, sel ast.SelectionSet, v ent.CallPermission) graphql.Marshaler {
+	return ec._CallPermission(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx context.Context, sel ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallPermission(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallPermissionOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionOrderField(ctx context.Context, v any) (*ent.CallPermissionOrderField, error) {
+	var res = new(ent.CallPermissionOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallPermissionOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CallPermissionOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNCallPermissionReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx context.Context, v any) (callpermission.Reason, error) {
+	var res callpermission.Reason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallPermissionReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx context.Context, sel ast.SelectionSet, v callpermission.Reason) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCallPermissionStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx context.Context, v any) (callpermission.Status, error) {
+	var res callpermission.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallPermissionStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx context.Context, sel ast.SelectionSet, v callpermission.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCallPermissionWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionWhereInput(ctx context.Context, v any) (*ent.CallPermissionWhereInput, error) {
+	res, err := ec.unmarshalInputCallPermissionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, v any) (call1.Result, error) {
+	var res call1.Result
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, sel ast.SelectionSet, v call1.Result) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCallSettings2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCallSettings(ctx context.Context, sel ast.SelectionSet, v ent.CallSettings) graphql.Marshaler {
+	return ec._CallSettings(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallSettings(ctx context.Context, sel ast.SelectionSet, v *ent.CallSettings) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallSettingsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐSettingsInput(ctx context.Context, v any) (call.SettingsInput, error) {
+	res, err := ec.unmarshalInputCallSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, v any) (call1.Status, error) {
+	var res call1.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, sel ast.SelectionSet, v call1.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCallTicket2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐTicket(ctx context.Context, sel ast.SelectionSet, v call.Ticket) graphql.Marshaler {
+	return ec._CallTicket(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallTicket2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐTicket(ctx context.Context, sel ast.SelectionSet, v *call.Ticket) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallTicket(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx context.Context, v any) (callpermission.CallType, error) {
+	var res callpermission.CallType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx context.Context, sel ast.SelectionSet, v callpermission.CallType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCallWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallWhereInput(ctx context.Context, v any) (*ent.CallWhereInput, error) {
+	res, err := ec.unmarshalInputCallWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallWindow2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindow(ctx context.Context, sel ast.SelectionSet, v schematype.CallWindow) graphql.Marshaler {
+	return ec._CallWindow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallWindow2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindowᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.CallWindow) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallWindow2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐCallWindow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCallWindowInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐWindowInput(ctx context.Context, v any) (call.WindowInput, error) {
+	res, err := ec.unmarshalInputCallWindowInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNChannel2githubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx context.Context, sel ast.SelectionSet, v ent.Channel) graphql.Marshaler {
@@ -31455,6 +36940,11 @@ func (ec *executionContext) marshalNPresence2githubᚗcomᚋdakenhᚋdakenhᚋen
 	return v
 }
 
+func (ec *executionContext) unmarshalNRequestCallPermissionInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐPermissionRequest(ctx context.Context, v any) (call.PermissionRequest, error) {
+	res, err := ec.unmarshalInputRequestCallPermissionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋviewerᚐRole(ctx context.Context, v any) (viewer.Role, error) {
 	var res viewer.Role
 	err := res.UnmarshalGQL(v)
@@ -31531,6 +37021,11 @@ func (ec *executionContext) marshalNSenderType2githubᚗcomᚋdakenhᚋdakenhᚋ
 
 func (ec *executionContext) unmarshalNSignUpInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐSignUpInput(ctx context.Context, v any) (model.SignUpInput, error) {
 	res, err := ec.unmarshalInputSignUpInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNStartCallInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐStartCallInput(ctx context.Context, v any) (call.StartCallInput, error) {
+	res, err := ec.unmarshalInputStartCallInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -31802,6 +37297,47 @@ func (ec *executionContext) marshalNWebhookEvent2ᚖgithubᚗcomᚋdakenhᚋdake
 		return graphql.Null
 	}
 	return ec._WebhookEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekday(ctx context.Context, v any) (schematype.Weekday, error) {
+	var res schematype.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekday(ctx context.Context, sel ast.SelectionSet, v schematype.Weekday) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekdayᚄ(ctx context.Context, v any) ([]schematype.Weekday, error) {
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.Weekday) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -32231,6 +37767,560 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx context.Context, sel ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Call(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirectionᚄ(ctx context.Context, v any) ([]call1.Direction, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]call1.Direction, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCallDirection2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirectionᚄ(ctx context.Context, sel ast.SelectionSet, v []call1.Direction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCallDirection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, v any) (*call1.Direction, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(call1.Direction)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallDirection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx context.Context, sel ast.SelectionSet, v *call1.Direction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOCallEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.CallEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOCallEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOCallEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallEdge(ctx context.Context, sel ast.SelectionSet, v *ent.CallEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CallEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKindᚄ(ctx context.Context, v any) ([]call1.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]call1.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCallKind2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []call1.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCallKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, v any) (*call1.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(call1.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, sel ast.SelectionSet, v *call1.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCallOperatorRole2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRoleᚄ(ctx context.Context, v any) ([]calloperator.Role, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]calloperator.Role, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallOperatorRole2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCallOperatorRole2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRoleᚄ(ctx context.Context, sel ast.SelectionSet, v []calloperator.Role) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallOperatorRole2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCallOperatorRole2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx context.Context, v any) (*calloperator.Role, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(calloperator.Role)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallOperatorRole2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx context.Context, sel ast.SelectionSet, v *calloperator.Role) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCallOperatorWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorWhereInputᚄ(ctx context.Context, v any) ([]*ent.CallOperatorWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.CallOperatorWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallOperatorWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOCallOperatorWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperatorWhereInput(ctx context.Context, v any) (*ent.CallOperatorWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCallOperatorWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermission(ctx context.Context, sel ast.SelectionSet, v *ent.CallPermission) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CallPermission(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCallPermissionReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReasonᚄ(ctx context.Context, v any) ([]callpermission.Reason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]callpermission.Reason, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallPermissionReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCallPermissionReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReasonᚄ(ctx context.Context, sel ast.SelectionSet, v []callpermission.Reason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallPermissionReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCallPermissionReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx context.Context, v any) (*callpermission.Reason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(callpermission.Reason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallPermissionReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx context.Context, sel ast.SelectionSet, v *callpermission.Reason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCallPermissionStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatusᚄ(ctx context.Context, v any) ([]callpermission.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]callpermission.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallPermissionStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCallPermissionStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []callpermission.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallPermissionStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCallPermissionStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx context.Context, v any) (*callpermission.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(callpermission.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallPermissionStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx context.Context, sel ast.SelectionSet, v *callpermission.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCallPermissionWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionWhereInputᚄ(ctx context.Context, v any) ([]*ent.CallPermissionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.CallPermissionWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallPermissionWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOCallPermissionWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallPermissionWhereInput(ctx context.Context, v any) (*ent.CallPermissionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCallPermissionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResultᚄ(ctx context.Context, v any) ([]call1.Result, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]call1.Result, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCallResult2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResultᚄ(ctx context.Context, sel ast.SelectionSet, v []call1.Result) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallResult2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, v any) (*call1.Result, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(call1.Result)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, sel ast.SelectionSet, v *call1.Result) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx context.Context, v any) ([]call1.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]call1.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []call1.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCallStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, v any) (*call1.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(call1.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, sel ast.SelectionSet, v *call1.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCallType2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallTypeᚄ(ctx context.Context, v any) ([]callpermission.CallType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]callpermission.CallType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCallType2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []callpermission.CallType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCallType2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx context.Context, v any) (*callpermission.CallType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(callpermission.CallType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallType2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx context.Context, sel ast.SelectionSet, v *callpermission.CallType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOCallWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallWhereInputᚄ(ctx context.Context, v any) ([]*ent.CallWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.CallWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOCallWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCallWhereInput(ctx context.Context, v any) (*ent.CallWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCallWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCallWindowInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐWindowInputᚄ(ctx context.Context, v any) ([]call.WindowInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]call.WindowInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallWindowInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐWindowInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOChannel2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Channel) graphql.Marshaler {

@@ -6,6 +6,9 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	entcall "github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -39,6 +42,9 @@ var nodeTables = map[string]string{
 	"Department":      department.Table,
 	"AutoMessage":     automessage.Table,
 	"Activity":        activity.Table,
+	"CallOperator":    calloperator.Table,
+	"CallPermission":  callpermission.Table,
+	"Call":            entcall.Table,
 }
 
 // nodeTable finds the table of a global ID from its prefix, so `node` costs

@@ -9,6 +9,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/call"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -22,6 +23,8 @@ type Resolver struct {
 	Inbox    *inbox.Service
 	// Distribute runs rules, departments, offers, claims and presence.
 	Distribute *distribute.Engine
+	// Calls runs voice calls: settings, operators, permissions, tickets.
+	Calls *call.Service
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 	// StreamBuffer is each subscription's slow-consumer threshold (see

@@ -23,6 +23,7 @@ import (
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
+	"github.com/dakenh/dakenh/internal/call"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
@@ -44,6 +45,11 @@ func (r *callEventResolver) Cursor(ctx context.Context, obj *model.CallEvent) (*
 // Type is the resolver for the type field.
 func (r *callEventResolver) Type(ctx context.Context, obj *model.CallEvent) (string, error) {
 	return obj.Type, obj.Err
+}
+
+// Channel is the resolver for the channel field.
+func (r *callSettingsResolver) Channel(ctx context.Context, obj *ent.CallSettings) (*ent.Channel, error) {
+	return r.Client.Channel.Get(ctx, obj.ChannelID)
 }
 
 // OfferedTo is the resolver for the offeredTo field.
@@ -369,6 +375,31 @@ func (r *mutationResolver) ReplayWebhookEvent(ctx context.Context, id gid.ID) (*
 	return r.Inbox.ReplayEvent(ctx, id)
 }
 
+// UpdateCallSettings is the resolver for the updateCallSettings field.
+func (r *mutationResolver) UpdateCallSettings(ctx context.Context, channelID gid.ID, input call.SettingsInput) (*ent.CallSettings, error) {
+	return r.Calls.UpdateSettings(ctx, channelID, input)
+}
+
+// AddCallOperator is the resolver for the addCallOperator field.
+func (r *mutationResolver) AddCallOperator(ctx context.Context, input call.AddOperatorInput) (*ent.CallOperator, error) {
+	return r.Calls.AddOperator(ctx, input)
+}
+
+// RemoveCallOperator is the resolver for the removeCallOperator field.
+func (r *mutationResolver) RemoveCallOperator(ctx context.Context, id gid.ID) (gid.ID, error) {
+	return id, r.Calls.RemoveOperator(ctx, id)
+}
+
+// RequestCallPermission is the resolver for the requestCallPermission field.
+func (r *mutationResolver) RequestCallPermission(ctx context.Context, input call.PermissionRequest) (*ent.CallPermission, error) {
+	return r.Calls.RequestPermission(ctx, input)
+}
+
+// StartCall is the resolver for the startCall field.
+func (r *mutationResolver) StartCall(ctx context.Context, input call.StartCallInput) (*call.Ticket, error) {
+	return r.Calls.StartCall(ctx, input)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -419,6 +450,21 @@ func (r *queryResolver) ExportCustomers(ctx context.Context, where *ent.Customer
 // DeadWebhookEvents is the resolver for the deadWebhookEvents field.
 func (r *queryResolver) DeadWebhookEvents(ctx context.Context, channelID *gid.ID, first int) ([]*ent.WebhookEvent, error) {
 	return r.Inbox.DeadEvents(ctx, channelID, first)
+}
+
+// CallSettings is the resolver for the callSettings field.
+func (r *queryResolver) CallSettings(ctx context.Context, channelID gid.ID) (*ent.CallSettings, error) {
+	return r.Calls.Settings(ctx, channelID)
+}
+
+// CallOperators is the resolver for the callOperators field.
+func (r *queryResolver) CallOperators(ctx context.Context, channelID gid.ID) ([]*ent.CallOperator, error) {
+	return r.Calls.Operators(ctx, channelID)
+}
+
+// CallPermission is the resolver for the callPermission field.
+func (r *queryResolver) CallPermission(ctx context.Context, channelID gid.ID, customerID gid.ID) (*ent.CallPermission, error) {
+	return r.Calls.Permission(ctx, channelID, customerID)
 }
 
 // Agents is the resolver for the agents field.
@@ -531,6 +577,9 @@ func (r *webhookEventResolver) Payload(ctx context.Context, obj *ent.WebhookEven
 // CallEvent returns CallEventResolver implementation.
 func (r *Resolver) CallEvent() CallEventResolver { return &callEventResolver{r} }
 
+// CallSettings returns CallSettingsResolver implementation.
+func (r *Resolver) CallSettings() CallSettingsResolver { return &callSettingsResolver{r} }
+
 // ConversationEvent returns ConversationEventResolver implementation.
 func (r *Resolver) ConversationEvent() ConversationEventResolver {
 	return &conversationEventResolver{r}
@@ -552,6 +601,7 @@ func (r *Resolver) UserEvent() UserEventResolver { return &userEventResolver{r} 
 func (r *Resolver) WebhookEvent() WebhookEventResolver { return &webhookEventResolver{r} }
 
 type callEventResolver struct{ *Resolver }
+type callSettingsResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }

@@ -293,6 +293,34 @@ func TestActivityLog(t *testing.T) {
 		return wantActivity{action: "AUTO_MESSAGE_DELETED", actor: tn.ownerID, channel: zalo, subject: auto, details: autoSummary("Chào bạn")}
 	})
 
+	// Voice calls on the OA.
+	step("updateCallSettings", tn.adminToken, `mutation($c: ID!, $in: CallSettingsInput!) { updateCallSettings(channelId: $c, input: $in) { enabled } }`,
+		map[string]any{"c": zalo, "in": map[string]any{
+			"enabled": true, "windows": []map[string]any{{"weekdays": []string{"MON", "TUE"}, "start": "08:00", "end": "12:00"}},
+			"busyReply": "Các tư vấn viên đang bận.",
+		}}, func(json.RawMessage) wantActivity {
+			return wantActivity{action: "CALL_SETTINGS_UPDATED", actor: tn.adminID, channel: zalo, subject: zalo, details: map[string]any{
+				"name": "Shop Hoa Lan OA 2", "changes": map[string]any{
+					"enabled":   change(false, true),
+					"windows":   change([]string{}, []map[string]any{{"weekdays": []string{"MON", "TUE"}, "start": "08:00", "end": "12:00"}}),
+					"busyReply": change("", "Các tư vấn viên đang bận."),
+				},
+			}}
+		})
+	var op string
+	step("addCallOperator", tn.ownerToken, `mutation($c: ID!, $u: ID!) { addCallOperator(input: {channelId: $c, userId: $u, role: CUSTOMER_CARE}) { id } }`,
+		map[string]any{"c": zalo, "u": tn.agentID}, func(d json.RawMessage) wantActivity {
+			op = field(d, "addCallOperator", "id")
+			return wantActivity{action: "CALL_OPERATOR_ADDED", actor: tn.ownerID, channel: zalo, subject: op, details: map[string]any{
+				"userId": tn.agentID, "userName": "User AGENT", "role": "CUSTOMER_CARE",
+			}}
+		})
+	step("removeCallOperator", tn.adminToken, `mutation($id: ID!) { removeCallOperator(id: $id) }`, map[string]any{"id": op}, func(json.RawMessage) wantActivity {
+		return wantActivity{action: "CALL_OPERATOR_REMOVED", actor: tn.adminID, channel: zalo, subject: op, details: map[string]any{
+			"userId": tn.agentID, "userName": "User AGENT", "role": "CUSTOMER_CARE",
+		}}
+	})
+
 	// API keys: the key itself never, its prefix to tell it apart.
 	var newKey, newKeyID, newKeyPrefix string
 	step("createApiKey", tn.ownerToken, `mutation { createApiKey(input: {name: "CRM sync", scopes: [READ]}) { key apiKey { id prefix } } }`, nil,

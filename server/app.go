@@ -28,6 +28,7 @@ import (
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
+	"github.com/dakenh/dakenh/internal/call"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/distribute"
@@ -76,6 +77,8 @@ type App struct {
 	// replica's subscription sockets so that users who left go OFFLINE.
 	distribute *distribute.Engine
 	presence   *presence.Tracker
+	// calls runs voice calls; its timers run on timers.
+	calls *call.Service
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -168,6 +171,16 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	autoMessages := automessage.New(a.inbox, automessage.Options{Now: o.now, Logger: logger})
 	a.inbox.Automate(autoMessages)
 	autoMessages.Register(a.timers)
+	// Voice calls: tokens come from the inbox, which also hands them the
+	// call permission webhooks.
+	a.calls = call.New(db.Client, call.Options{
+		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, Now: o.now}),
+		Tokens: a.inbox,
+		Now:    o.now,
+		Logger: logger,
+	})
+	a.calls.Register(a.timers)
+	a.inbox.HandleCalls(a.calls)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
@@ -290,6 +303,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Accounts:   account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
 		Inbox:      a.inbox,
 		Distribute: a.distribute,
+		Calls:      a.calls,
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

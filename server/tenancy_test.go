@@ -78,6 +78,20 @@ func TestCrossTenantMatrix(t *testing.T) {
 		SetChannelID(victimChannel).SetPayload([]byte(`{}`)).SetAttempts(10).SetDeadAt(time.Now()).
 		SaveX(viewer.SystemContext(context.Background(), "")).ID)
 
+	// Voice calls: the victim's operator on its OA, a granted permission
+	// of its customer and a call.
+	var op struct{ AddCallOperator struct{ ID string } }
+	e.must(victim.ownerToken, `mutation($c: ID!, $u: ID!) { addCallOperator(input: {channelId: $c, userId: $u, role: CUSTOMER_CARE}) { id } }`,
+		map[string]any{"c": victimChannel, "u": victim.agentID}, &op)
+	opID := op.AddCallOperator.ID
+	victimSys := sys
+	perm := e.db.Client.CallPermission.Create().SetChannelID(victimChannel).SetCustomerID(gid.ID(custA)).SetPhone("84912345678").
+		SetReason("CONSULTATION").SetCallType("AUDIO").SetRequestedAt(time.Now()).SetStatus("GRANTED").
+		SetGrantedAt(time.Now()).SetExpiresAt(time.Now().Add(time.Hour)).SaveX(victimSys)
+	victimCall := e.db.Client.Call.Create().SetChannelID(victimChannel).SetCustomerID(gid.ID(custA)).SetDirection("INBOUND").
+		SetStartedAt(time.Now()).SaveX(victimSys)
+	vc, own := string(victimChannel), ownOA.ConnectZaloOA.ID
+
 	cases := []struct {
 		name, query string
 		vars        map[string]any
@@ -118,11 +132,30 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"replayWebhookEvent", `mutation($id: ID!) { replayWebhookEvent(id: $id) { id } }`, map[string]any{"id": deadEvent}},
 		{"retryMessage", `mutation($id: ID!) { retryMessage(id: $id) { id } }`, map[string]any{"id": failedReply}},
 		{"cancelMessage", `mutation($id: ID!) { cancelMessage(id: $id) { id } }`, map[string]any{"id": queuedReply}},
+		{"callSettings", `query($c: ID!) { callSettings(channelId: $c) { enabled } }`, map[string]any{"c": vc}},
+		{"updateCallSettings", `mutation($c: ID!) { updateCallSettings(channelId: $c, input: {enabled: true}) { enabled } }`, map[string]any{"c": vc}},
+		{"callOperators", `query($c: ID!) { callOperators(channelId: $c) { id } }`, map[string]any{"c": vc}},
+		{"addCallOperatorOnForeignChannel", `mutation($c: ID!, $u: ID!) { addCallOperator(input: {channelId: $c, userId: $u, role: ADMIN}) { id } }`,
+			map[string]any{"c": vc, "u": intruder.agentID}},
+		{"addCallOperatorForeignUser", `mutation($c: ID!, $u: ID!) { addCallOperator(input: {channelId: $c, userId: $u, role: ADMIN}) { id } }`,
+			map[string]any{"c": own, "u": victim.ownerID}},
+		{"removeCallOperator", `mutation($id: ID!) { removeCallOperator(id: $id) }`, map[string]any{"id": opID}},
+		{"requestCallPermissionOnForeignChannel", `mutation($c: ID!, $u: ID!) { requestCallPermission(input: {channelId: $c, customerId: $u, reason: DELIVERY, callType: AUDIO}) { id } }`,
+			map[string]any{"c": vc, "u": mine}},
+		{"requestCallPermissionForeignCustomer", `mutation($c: ID!, $u: ID!) { requestCallPermission(input: {channelId: $c, customerId: $u, reason: DELIVERY, callType: AUDIO}) { id } }`,
+			map[string]any{"c": own, "u": custA}},
+		{"callPermission", `query($c: ID!, $u: ID!) { callPermission(channelId: $c, customerId: $u) { id } }`, map[string]any{"c": vc, "u": custA}},
+		{"callPermissionForeignCustomer", `query($c: ID!, $u: ID!) { callPermission(channelId: $c, customerId: $u) { id } }`, map[string]any{"c": own, "u": custA}},
+		{"startCallOnForeignChannel", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
+			map[string]any{"c": vc, "u": mine}},
+		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
+			map[string]any{"c": own, "u": custA}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 
 	for callerName, token := range callers {
-		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv, entry} {
+		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv,
+			opID, string(perm.ID), string(victimCall.ID), entry} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
@@ -228,6 +261,18 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	if len(after.AutoMessages.Edges) != 1 || after.AutoMessages.Edges[0].Node.Contents[0] != "Xin chào" {
 		t.Fatalf("victim's auto-messages changed: %+v", after.AutoMessages)
+	}
+	var calls struct {
+		CallSettings  struct{ Enabled bool }
+		CallOperators []struct{ ID string }
+	}
+	e.must(victim.ownerToken, `query($c: ID!) { callSettings(channelId: $c) { enabled } callOperators(channelId: $c) { id } }`,
+		map[string]any{"c": vc}, &calls)
+	if calls.CallSettings.Enabled || len(calls.CallOperators) != 1 || calls.CallOperators[0].ID != opID {
+		t.Fatalf("victim's calls changed: %+v", calls)
+	}
+	if n := e.db.Client.CallPermission.Query().CountX(victimSys); n != 1 {
+		t.Fatalf("victim has %d call permissions", n)
 	}
 }
 

@@ -34,6 +34,10 @@ const (
 	FieldMessageID = "message_id"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
+	// FieldCallID holds the string denoting the call_id field in the database.
+	FieldCallID = "call_id"
+	// FieldCallPermissionID holds the string denoting the call_permission_id field in the database.
+	FieldCallPermissionID = "call_permission_id"
 	// FieldAudienceUserID holds the string denoting the audience_user_id field in the database.
 	FieldAudienceUserID = "audience_user_id"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -62,6 +66,8 @@ var Columns = []string{
 	FieldConversationID,
 	FieldMessageID,
 	FieldUserID,
+	FieldCallID,
+	FieldCallPermissionID,
 	FieldAudienceUserID,
 	FieldCreatedAt,
 }
@@ -166,6 +172,16 @@ func ByMessageID(opts ...sql.OrderTermOption) OrderOption {
 // ByUserID orders the results by the user_id field.
 func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserID, opts...).ToFunc()
+}
+
+// ByCallID orders the results by the call_id field.
+func ByCallID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCallID, opts...).ToFunc()
+}
+
+// ByCallPermissionID orders the results by the call_permission_id field.
+func ByCallPermissionID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCallPermissionID, opts...).ToFunc()
 }
 
 // ByAudienceUserID orders the results by the audience_user_id field.

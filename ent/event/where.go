@@ -91,6 +91,16 @@ func UserID(v gid.ID) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldUserID, v))
 }
 
+// CallID applies equality check predicate on the "call_id" field. It's identical to CallIDEQ.
+func CallID(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldCallID, v))
+}
+
+// CallPermissionID applies equality check predicate on the "call_permission_id" field. It's identical to CallPermissionIDEQ.
+func CallPermissionID(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldCallPermissionID, v))
+}
+
 // AudienceUserID applies equality check predicate on the "audience_user_id" field. It's identical to AudienceUserIDEQ.
 func AudienceUserID(v gid.ID) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldAudienceUserID, v))
@@ -614,6 +624,166 @@ func UserIDEqualFold(v gid.ID) predicate.Event {
 func UserIDContainsFold(v gid.ID) predicate.Event {
 	vc := string(v)
 	return predicate.Event(sql.FieldContainsFold(FieldUserID, vc))
+}
+
+// CallIDEQ applies the EQ predicate on the "call_id" field.
+func CallIDEQ(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldCallID, v))
+}
+
+// CallIDNEQ applies the NEQ predicate on the "call_id" field.
+func CallIDNEQ(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldCallID, v))
+}
+
+// CallIDIn applies the In predicate on the "call_id" field.
+func CallIDIn(vs ...gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldCallID, vs...))
+}
+
+// CallIDNotIn applies the NotIn predicate on the "call_id" field.
+func CallIDNotIn(vs ...gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldCallID, vs...))
+}
+
+// CallIDGT applies the GT predicate on the "call_id" field.
+func CallIDGT(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldCallID, v))
+}
+
+// CallIDGTE applies the GTE predicate on the "call_id" field.
+func CallIDGTE(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldCallID, v))
+}
+
+// CallIDLT applies the LT predicate on the "call_id" field.
+func CallIDLT(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldCallID, v))
+}
+
+// CallIDLTE applies the LTE predicate on the "call_id" field.
+func CallIDLTE(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldCallID, v))
+}
+
+// CallIDContains applies the Contains predicate on the "call_id" field.
+func CallIDContains(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldContains(FieldCallID, vc))
+}
+
+// CallIDHasPrefix applies the HasPrefix predicate on the "call_id" field.
+func CallIDHasPrefix(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldHasPrefix(FieldCallID, vc))
+}
+
+// CallIDHasSuffix applies the HasSuffix predicate on the "call_id" field.
+func CallIDHasSuffix(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldHasSuffix(FieldCallID, vc))
+}
+
+// CallIDIsNil applies the IsNil predicate on the "call_id" field.
+func CallIDIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldCallID))
+}
+
+// CallIDNotNil applies the NotNil predicate on the "call_id" field.
+func CallIDNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldCallID))
+}
+
+// CallIDEqualFold applies the EqualFold predicate on the "call_id" field.
+func CallIDEqualFold(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldEqualFold(FieldCallID, vc))
+}
+
+// CallIDContainsFold applies the ContainsFold predicate on the "call_id" field.
+func CallIDContainsFold(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldContainsFold(FieldCallID, vc))
+}
+
+// CallPermissionIDEQ applies the EQ predicate on the "call_permission_id" field.
+func CallPermissionIDEQ(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldCallPermissionID, v))
+}
+
+// CallPermissionIDNEQ applies the NEQ predicate on the "call_permission_id" field.
+func CallPermissionIDNEQ(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldCallPermissionID, v))
+}
+
+// CallPermissionIDIn applies the In predicate on the "call_permission_id" field.
+func CallPermissionIDIn(vs ...gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldCallPermissionID, vs...))
+}
+
+// CallPermissionIDNotIn applies the NotIn predicate on the "call_permission_id" field.
+func CallPermissionIDNotIn(vs ...gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldCallPermissionID, vs...))
+}
+
+// CallPermissionIDGT applies the GT predicate on the "call_permission_id" field.
+func CallPermissionIDGT(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldCallPermissionID, v))
+}
+
+// CallPermissionIDGTE applies the GTE predicate on the "call_permission_id" field.
+func CallPermissionIDGTE(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldCallPermissionID, v))
+}
+
+// CallPermissionIDLT applies the LT predicate on the "call_permission_id" field.
+func CallPermissionIDLT(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldCallPermissionID, v))
+}
+
+// CallPermissionIDLTE applies the LTE predicate on the "call_permission_id" field.
+func CallPermissionIDLTE(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldCallPermissionID, v))
+}
+
+// CallPermissionIDContains applies the Contains predicate on the "call_permission_id" field.
+func CallPermissionIDContains(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldContains(FieldCallPermissionID, vc))
+}
+
+// CallPermissionIDHasPrefix applies the HasPrefix predicate on the "call_permission_id" field.
+func CallPermissionIDHasPrefix(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldHasPrefix(FieldCallPermissionID, vc))
+}
+
+// CallPermissionIDHasSuffix applies the HasSuffix predicate on the "call_permission_id" field.
+func CallPermissionIDHasSuffix(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldHasSuffix(FieldCallPermissionID, vc))
+}
+
+// CallPermissionIDIsNil applies the IsNil predicate on the "call_permission_id" field.
+func CallPermissionIDIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldCallPermissionID))
+}
+
+// CallPermissionIDNotNil applies the NotNil predicate on the "call_permission_id" field.
+func CallPermissionIDNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldCallPermissionID))
+}
+
+// CallPermissionIDEqualFold applies the EqualFold predicate on the "call_permission_id" field.
+func CallPermissionIDEqualFold(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldEqualFold(FieldCallPermissionID, vc))
+}
+
+// CallPermissionIDContainsFold applies the ContainsFold predicate on the "call_permission_id" field.
+func CallPermissionIDContainsFold(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldContainsFold(FieldCallPermissionID, vc))
 }
 
 // AudienceUserIDEQ applies the EQ predicate on the "audience_user_id" field.

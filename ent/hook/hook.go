@@ -45,6 +45,54 @@ func (f AutoMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AutoMessageMutation", m)
 }
 
+// The CallFunc type is an adapter to allow the use of ordinary
+// function as Call mutator.
+type CallFunc func(context.Context, *ent.CallMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CallFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CallMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CallMutation", m)
+}
+
+// The CallOperatorFunc type is an adapter to allow the use of ordinary
+// function as CallOperator mutator.
+type CallOperatorFunc func(context.Context, *ent.CallOperatorMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CallOperatorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CallOperatorMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CallOperatorMutation", m)
+}
+
+// The CallPermissionFunc type is an adapter to allow the use of ordinary
+// function as CallPermission mutator.
+type CallPermissionFunc func(context.Context, *ent.CallPermissionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CallPermissionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CallPermissionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CallPermissionMutation", m)
+}
+
+// The CallSettingsFunc type is an adapter to allow the use of ordinary
+// function as CallSettings mutator.
+type CallSettingsFunc func(context.Context, *ent.CallSettingsMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CallSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CallSettingsMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CallSettingsMutation", m)
+}
+
 // The ChannelFunc type is an adapter to allow the use of ordinary
 // function as Channel mutator.
 type ChannelFunc func(context.Context, *ent.ChannelMutation) (ent.Value, error)

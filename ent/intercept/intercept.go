@@ -11,6 +11,10 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
+	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -169,6 +173,114 @@ func (f TraverseAutoMessage) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AutoMessageQuery", q)
+}
+
+// The CallFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CallFunc func(context.Context, *ent.CallQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CallFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CallQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CallQuery", q)
+}
+
+// The TraverseCall type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCall func(context.Context, *ent.CallQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCall) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCall) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CallQuery", q)
+}
+
+// The CallOperatorFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CallOperatorFunc func(context.Context, *ent.CallOperatorQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CallOperatorFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CallOperatorQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CallOperatorQuery", q)
+}
+
+// The TraverseCallOperator type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCallOperator func(context.Context, *ent.CallOperatorQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCallOperator) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCallOperator) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallOperatorQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CallOperatorQuery", q)
+}
+
+// The CallPermissionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CallPermissionFunc func(context.Context, *ent.CallPermissionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CallPermissionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CallPermissionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CallPermissionQuery", q)
+}
+
+// The TraverseCallPermission type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCallPermission func(context.Context, *ent.CallPermissionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCallPermission) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCallPermission) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallPermissionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CallPermissionQuery", q)
+}
+
+// The CallSettingsFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CallSettingsFunc func(context.Context, *ent.CallSettingsQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CallSettingsFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CallSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CallSettingsQuery", q)
+}
+
+// The TraverseCallSettings type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCallSettings func(context.Context, *ent.CallSettingsQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCallSettings) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCallSettings) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CallSettingsQuery", q)
 }
 
 // The ChannelFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -720,6 +832,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ActivityQuery, predicate.Activity, activity.OrderOption]{typ: ent.TypeActivity, tq: q}, nil
 	case *ent.AutoMessageQuery:
 		return &query[*ent.AutoMessageQuery, predicate.AutoMessage, automessage.OrderOption]{typ: ent.TypeAutoMessage, tq: q}, nil
+	case *ent.CallQuery:
+		return &query[*ent.CallQuery, predicate.Call, call.OrderOption]{typ: ent.TypeCall, tq: q}, nil
+	case *ent.CallOperatorQuery:
+		return &query[*ent.CallOperatorQuery, predicate.CallOperator, calloperator.OrderOption]{typ: ent.TypeCallOperator, tq: q}, nil
+	case *ent.CallPermissionQuery:
+		return &query[*ent.CallPermissionQuery, predicate.CallPermission, callpermission.OrderOption]{typ: ent.TypeCallPermission, tq: q}, nil
+	case *ent.CallSettingsQuery:
+		return &query[*ent.CallSettingsQuery, predicate.CallSettings, callsettings.OrderOption]{typ: ent.TypeCallSettings, tq: q}, nil
 	case *ent.ChannelQuery:
 		return &query[*ent.ChannelQuery, predicate.Channel, channel.OrderOption]{typ: ent.TypeChannel, tq: q}, nil
 	case *ent.ConversationQuery:

@@ -180,6 +180,273 @@ var (
 			},
 		},
 	}
+	// CallsColumns holds the columns for the "calls" table.
+	CallsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "direction", Type: field.TypeEnum, Enums: []string{"INBOUND", "OUTBOUND"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"AUDIO", "VIDEO"}, Default: "AUDIO"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"RINGING", "IN_PROGRESS", "ENDED"}, Default: "RINGING"},
+		{Name: "result", Type: field.TypeEnum, Nullable: true, Enums: []string{"ANSWERED", "MISSED", "REJECTED", "BUSY", "NO_ANSWER", "FAILED", "CANCELLED"}},
+		{Name: "provider_call_id", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "started_at", Type: field.TypeTime},
+		{Name: "answered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "ended_at", Type: field.TypeTime, Nullable: true},
+		{Name: "duration_seconds", Type: field.TypeInt, Nullable: true},
+		{Name: "recording_url", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "ticket_link", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "ticket_qr_code", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "ticket_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Size: 40},
+		{Name: "operator_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "permission_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// CallsTable holds the schema information for the "calls" table.
+	CallsTable = &schema.Table{
+		Name:       "calls",
+		Columns:    CallsColumns,
+		PrimaryKey: []*schema.Column{CallsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "calls_organizations_organization",
+				Columns:    []*schema.Column{CallsColumns[16]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "calls_channels_channel",
+				Columns:    []*schema.Column{CallsColumns[17]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "calls_customers_customer",
+				Columns:    []*schema.Column{CallsColumns[18]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "calls_users_operator",
+				Columns:    []*schema.Column{CallsColumns[19]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "calls_call_permissions_permission",
+				Columns:    []*schema.Column{CallsColumns[20]},
+				RefColumns: []*schema.Column{CallPermissionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "call_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{CallsColumns[16]},
+			},
+			{
+				Name:    "call_channel_id_provider_call_id",
+				Unique:  true,
+				Columns: []*schema.Column{CallsColumns[17], CallsColumns[7]},
+			},
+			{
+				Name:    "call_organization_id_started_at",
+				Unique:  false,
+				Columns: []*schema.Column{CallsColumns[16], CallsColumns[8]},
+			},
+			{
+				Name:    "call_customer_id_started_at",
+				Unique:  false,
+				Columns: []*schema.Column{CallsColumns[18], CallsColumns[8]},
+			},
+			{
+				Name:    "call_operator_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{CallsColumns[19], CallsColumns[5]},
+			},
+		},
+	}
+	// CallOperatorsColumns holds the columns for the "call_operators" table.
+	CallOperatorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "CUSTOMER_CARE"}},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+		{Name: "added_by_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// CallOperatorsTable holds the schema information for the "call_operators" table.
+	CallOperatorsTable = &schema.Table{
+		Name:       "call_operators",
+		Columns:    CallOperatorsColumns,
+		PrimaryKey: []*schema.Column{CallOperatorsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "call_operators_organizations_organization",
+				Columns:    []*schema.Column{CallOperatorsColumns[4]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "call_operators_channels_channel",
+				Columns:    []*schema.Column{CallOperatorsColumns[5]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "call_operators_users_user",
+				Columns:    []*schema.Column{CallOperatorsColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "call_operators_users_added_by",
+				Columns:    []*schema.Column{CallOperatorsColumns[7]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "calloperator_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{CallOperatorsColumns[4]},
+			},
+			{
+				Name:    "calloperator_channel_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{CallOperatorsColumns[5], CallOperatorsColumns[6]},
+			},
+			{
+				Name:    "calloperator_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{CallOperatorsColumns[6]},
+			},
+		},
+	}
+	// CallPermissionsColumns holds the columns for the "call_permissions" table.
+	CallPermissionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "phone", Type: field.TypeString, Size: 20},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "GRANTED", "DENIED", "EXPIRED"}, Default: "REQUESTED"},
+		{Name: "reason", Type: field.TypeEnum, Enums: []string{"CONSULTATION", "ORDER_CONFIRMATION", "DELIVERY", "FLIGHT", "ORDER_UPDATE"}},
+		{Name: "call_type", Type: field.TypeEnum, Enums: []string{"AUDIO", "VIDEO", "AUDIO_AND_VIDEO"}},
+		{Name: "requested_at", Type: field.TypeTime},
+		{Name: "answered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "granted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Size: 40},
+		{Name: "requested_by_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// CallPermissionsTable holds the schema information for the "call_permissions" table.
+	CallPermissionsTable = &schema.Table{
+		Name:       "call_permissions",
+		Columns:    CallPermissionsColumns,
+		PrimaryKey: []*schema.Column{CallPermissionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "call_permissions_organizations_organization",
+				Columns:    []*schema.Column{CallPermissionsColumns[11]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "call_permissions_channels_channel",
+				Columns:    []*schema.Column{CallPermissionsColumns[12]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "call_permissions_customers_customer",
+				Columns:    []*schema.Column{CallPermissionsColumns[13]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "call_permissions_users_requested_by",
+				Columns:    []*schema.Column{CallPermissionsColumns[14]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "callpermission_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{CallPermissionsColumns[11]},
+			},
+			{
+				Name:    "callpermission_channel_id_customer_id_requested_at",
+				Unique:  false,
+				Columns: []*schema.Column{CallPermissionsColumns[12], CallPermissionsColumns[13], CallPermissionsColumns[7]},
+			},
+			{
+				Name:    "callpermission_channel_id_phone_requested_at",
+				Unique:  false,
+				Columns: []*schema.Column{CallPermissionsColumns[12], CallPermissionsColumns[3], CallPermissionsColumns[7]},
+			},
+			{
+				Name:    "callpermission_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{CallPermissionsColumns[13]},
+			},
+		},
+	}
+	// CallSettingsColumns holds the columns for the "call_settings" table.
+	CallSettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "enabled", Type: field.TypeBool, Default: false},
+		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "Asia/Ho_Chi_Minh"},
+		{Name: "windows", Type: field.TypeJSON},
+		{Name: "closed_dates", Type: field.TypeJSON},
+		{Name: "out_of_hours_reply", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "busy_reply", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+	}
+	// CallSettingsTable holds the schema information for the "call_settings" table.
+	CallSettingsTable = &schema.Table{
+		Name:       "call_settings",
+		Columns:    CallSettingsColumns,
+		PrimaryKey: []*schema.Column{CallSettingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "call_settings_organizations_organization",
+				Columns:    []*schema.Column{CallSettingsColumns[9]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "call_settings_channels_channel",
+				Columns:    []*schema.Column{CallSettingsColumns[10]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "callsettings_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{CallSettingsColumns[9]},
+			},
+			{
+				Name:    "callsettings_channel_id",
+				Unique:  true,
+				Columns: []*schema.Column{CallSettingsColumns[10]},
+			},
+		},
+	}
 	// ChannelsColumns holds the columns for the "channels" table.
 	ChannelsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -531,6 +798,8 @@ var (
 		{Name: "conversation_id", Type: field.TypeString, Nullable: true},
 		{Name: "message_id", Type: field.TypeString, Nullable: true},
 		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "call_id", Type: field.TypeString, Nullable: true},
+		{Name: "call_permission_id", Type: field.TypeString, Nullable: true},
 		{Name: "audience_user_id", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
@@ -543,7 +812,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "events_organizations_organization",
-				Columns:    []*schema.Column{EventsColumns[10]},
+				Columns:    []*schema.Column{EventsColumns[12]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -552,12 +821,12 @@ var (
 			{
 				Name:    "event_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[10]},
+				Columns: []*schema.Column{EventsColumns[12]},
 			},
 			{
 				Name:    "event_organization_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{EventsColumns[10], EventsColumns[1]},
+				Columns: []*schema.Column{EventsColumns[12], EventsColumns[1]},
 			},
 		},
 	}
@@ -1182,6 +1451,10 @@ var (
 		APIKeysTable,
 		ActivitiesTable,
 		AutoMessagesTable,
+		CallsTable,
+		CallOperatorsTable,
+		CallPermissionsTable,
+		CallSettingsTable,
 		ChannelsTable,
 		ConversationsTable,
 		CustomFieldsTable,
@@ -1215,6 +1488,21 @@ func init() {
 	ActivitiesTable.ForeignKeys[3].RefTable = ChannelsTable
 	AutoMessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	AutoMessagesTable.ForeignKeys[1].RefTable = ChannelsTable
+	CallsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	CallsTable.ForeignKeys[1].RefTable = ChannelsTable
+	CallsTable.ForeignKeys[2].RefTable = CustomersTable
+	CallsTable.ForeignKeys[3].RefTable = UsersTable
+	CallsTable.ForeignKeys[4].RefTable = CallPermissionsTable
+	CallOperatorsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	CallOperatorsTable.ForeignKeys[1].RefTable = ChannelsTable
+	CallOperatorsTable.ForeignKeys[2].RefTable = UsersTable
+	CallOperatorsTable.ForeignKeys[3].RefTable = UsersTable
+	CallPermissionsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	CallPermissionsTable.ForeignKeys[1].RefTable = ChannelsTable
+	CallPermissionsTable.ForeignKeys[2].RefTable = CustomersTable
+	CallPermissionsTable.ForeignKeys[3].RefTable = UsersTable
+	CallSettingsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	CallSettingsTable.ForeignKeys[1].RefTable = ChannelsTable
 	ChannelsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ChannelsTable.ForeignKeys[1].RefTable = UsersTable
 	ChannelsTable.ForeignKeys[2].RefTable = RulesTable

@@ -15,6 +15,18 @@ type Activity func(*sql.Selector)
 // AutoMessage is the predicate function for automessage builders.
 type AutoMessage func(*sql.Selector)
 
+// Call is the predicate function for call builders.
+type Call func(*sql.Selector)
+
+// CallOperator is the predicate function for calloperator builders.
+type CallOperator func(*sql.Selector)
+
+// CallPermission is the predicate function for callpermission builders.
+type CallPermission func(*sql.Selector)
+
+// CallSettings is the predicate function for callsettings builders.
+type CallSettings func(*sql.Selector)
+
 // Channel is the predicate function for channel builders.
 type Channel func(*sql.Selector)
 

@@ -183,6 +183,102 @@ func (f AutoMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AutoMessageMutation", m)
 }
 
+// The CallQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CallQueryRuleFunc func(context.Context, *ent.CallQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CallQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CallQuery", q)
+}
+
+// The CallMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CallMutationRuleFunc func(context.Context, *ent.CallMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CallMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CallMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CallMutation", m)
+}
+
+// The CallOperatorQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CallOperatorQueryRuleFunc func(context.Context, *ent.CallOperatorQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CallOperatorQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallOperatorQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CallOperatorQuery", q)
+}
+
+// The CallOperatorMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CallOperatorMutationRuleFunc func(context.Context, *ent.CallOperatorMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CallOperatorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CallOperatorMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CallOperatorMutation", m)
+}
+
+// The CallPermissionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CallPermissionQueryRuleFunc func(context.Context, *ent.CallPermissionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CallPermissionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallPermissionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CallPermissionQuery", q)
+}
+
+// The CallPermissionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CallPermissionMutationRuleFunc func(context.Context, *ent.CallPermissionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CallPermissionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CallPermissionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CallPermissionMutation", m)
+}
+
+// The CallSettingsQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CallSettingsQueryRuleFunc func(context.Context, *ent.CallSettingsQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CallSettingsQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CallSettingsQuery", q)
+}
+
+// The CallSettingsMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CallSettingsMutationRuleFunc func(context.Context, *ent.CallSettingsMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CallSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CallSettingsMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CallSettingsMutation", m)
+}
+
 // The ChannelQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ChannelQueryRuleFunc func(context.Context, *ent.ChannelQuery) error
@@ -704,6 +800,14 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AutoMessageQuery:
 		return q.Filter(), nil
+	case *ent.CallQuery:
+		return q.Filter(), nil
+	case *ent.CallOperatorQuery:
+		return q.Filter(), nil
+	case *ent.CallPermissionQuery:
+		return q.Filter(), nil
+	case *ent.CallSettingsQuery:
+		return q.Filter(), nil
 	case *ent.ChannelQuery:
 		return q.Filter(), nil
 	case *ent.ConversationQuery:
@@ -756,6 +860,14 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ActivityMutation:
 		return m.Filter(), nil
 	case *ent.AutoMessageMutation:
+		return m.Filter(), nil
+	case *ent.CallMutation:
+		return m.Filter(), nil
+	case *ent.CallOperatorMutation:
+		return m.Filter(), nil
+	case *ent.CallPermissionMutation:
+		return m.Filter(), nil
+	case *ent.CallSettingsMutation:
 		return m.Filter(), nil
 	case *ent.ChannelMutation:
 		return m.Filter(), nil

@@ -9,6 +9,10 @@ import (
 	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
+	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -218,6 +222,236 @@ func init() {
 	automessage.DefaultID = automessageDescID.Default.(func() gid.ID)
 	// automessage.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	automessage.IDValidator = automessageDescID.Validators[0].(func(string) error)
+	callMixin := schema.Call{}.Mixin()
+	call.Policy = privacy.NewPolicies(callMixin[2], schema.Call{})
+	call.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := call.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	callMixinHooks2 := callMixin[2].Hooks()
+
+	call.Hooks[1] = callMixinHooks2[0]
+	callMixinFields0 := callMixin[0].Fields()
+	_ = callMixinFields0
+	callMixinFields1 := callMixin[1].Fields()
+	_ = callMixinFields1
+	callMixinFields2 := callMixin[2].Fields()
+	_ = callMixinFields2
+	callFields := schema.Call{}.Fields()
+	_ = callFields
+	// callDescCreatedAt is the schema descriptor for created_at field.
+	callDescCreatedAt := callMixinFields1[0].Descriptor()
+	// call.DefaultCreatedAt holds the default value on creation for the created_at field.
+	call.DefaultCreatedAt = callDescCreatedAt.Default.(func() time.Time)
+	// callDescUpdatedAt is the schema descriptor for updated_at field.
+	callDescUpdatedAt := callMixinFields1[1].Descriptor()
+	// call.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	call.DefaultUpdatedAt = callDescUpdatedAt.Default.(func() time.Time)
+	// call.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	call.UpdateDefaultUpdatedAt = callDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// callDescOrganizationID is the schema descriptor for organization_id field.
+	callDescOrganizationID := callMixinFields2[0].Descriptor()
+	// call.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	call.OrganizationIDValidator = callDescOrganizationID.Validators[0].(func(string) error)
+	// callDescProviderCallID is the schema descriptor for provider_call_id field.
+	callDescProviderCallID := callFields[7].Descriptor()
+	// call.ProviderCallIDValidator is a validator for the "provider_call_id" field. It is called by the builders before save.
+	call.ProviderCallIDValidator = callDescProviderCallID.Validators[0].(func(string) error)
+	// callDescDurationSeconds is the schema descriptor for duration_seconds field.
+	callDescDurationSeconds := callFields[11].Descriptor()
+	// call.DurationSecondsValidator is a validator for the "duration_seconds" field. It is called by the builders before save.
+	call.DurationSecondsValidator = callDescDurationSeconds.Validators[0].(func(int) error)
+	// callDescRecordingURL is the schema descriptor for recording_url field.
+	callDescRecordingURL := callFields[12].Descriptor()
+	// call.RecordingURLValidator is a validator for the "recording_url" field. It is called by the builders before save.
+	call.RecordingURLValidator = callDescRecordingURL.Validators[0].(func(string) error)
+	// callDescTicketLink is the schema descriptor for ticket_link field.
+	callDescTicketLink := callFields[13].Descriptor()
+	// call.TicketLinkValidator is a validator for the "ticket_link" field. It is called by the builders before save.
+	call.TicketLinkValidator = callDescTicketLink.Validators[0].(func(string) error)
+	// callDescID is the schema descriptor for id field.
+	callDescID := callMixinFields0[0].Descriptor()
+	// call.DefaultID holds the default value on creation for the id field.
+	call.DefaultID = callDescID.Default.(func() gid.ID)
+	// call.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	call.IDValidator = callDescID.Validators[0].(func(string) error)
+	calloperatorMixin := schema.CallOperator{}.Mixin()
+	calloperator.Policy = privacy.NewPolicies(calloperatorMixin[2], schema.CallOperator{})
+	calloperator.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := calloperator.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	calloperatorMixinHooks2 := calloperatorMixin[2].Hooks()
+
+	calloperator.Hooks[1] = calloperatorMixinHooks2[0]
+	calloperatorMixinFields0 := calloperatorMixin[0].Fields()
+	_ = calloperatorMixinFields0
+	calloperatorMixinFields1 := calloperatorMixin[1].Fields()
+	_ = calloperatorMixinFields1
+	calloperatorMixinFields2 := calloperatorMixin[2].Fields()
+	_ = calloperatorMixinFields2
+	calloperatorFields := schema.CallOperator{}.Fields()
+	_ = calloperatorFields
+	// calloperatorDescCreatedAt is the schema descriptor for created_at field.
+	calloperatorDescCreatedAt := calloperatorMixinFields1[0].Descriptor()
+	// calloperator.DefaultCreatedAt holds the default value on creation for the created_at field.
+	calloperator.DefaultCreatedAt = calloperatorDescCreatedAt.Default.(func() time.Time)
+	// calloperatorDescUpdatedAt is the schema descriptor for updated_at field.
+	calloperatorDescUpdatedAt := calloperatorMixinFields1[1].Descriptor()
+	// calloperator.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	calloperator.DefaultUpdatedAt = calloperatorDescUpdatedAt.Default.(func() time.Time)
+	// calloperator.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	calloperator.UpdateDefaultUpdatedAt = calloperatorDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// calloperatorDescOrganizationID is the schema descriptor for organization_id field.
+	calloperatorDescOrganizationID := calloperatorMixinFields2[0].Descriptor()
+	// calloperator.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	calloperator.OrganizationIDValidator = calloperatorDescOrganizationID.Validators[0].(func(string) error)
+	// calloperatorDescID is the schema descriptor for id field.
+	calloperatorDescID := calloperatorMixinFields0[0].Descriptor()
+	// calloperator.DefaultID holds the default value on creation for the id field.
+	calloperator.DefaultID = calloperatorDescID.Default.(func() gid.ID)
+	// calloperator.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	calloperator.IDValidator = calloperatorDescID.Validators[0].(func(string) error)
+	callpermissionMixin := schema.CallPermission{}.Mixin()
+	callpermission.Policy = privacy.NewPolicies(callpermissionMixin[2], schema.CallPermission{})
+	callpermission.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := callpermission.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	callpermissionMixinHooks2 := callpermissionMixin[2].Hooks()
+
+	callpermission.Hooks[1] = callpermissionMixinHooks2[0]
+	callpermissionMixinFields0 := callpermissionMixin[0].Fields()
+	_ = callpermissionMixinFields0
+	callpermissionMixinFields1 := callpermissionMixin[1].Fields()
+	_ = callpermissionMixinFields1
+	callpermissionMixinFields2 := callpermissionMixin[2].Fields()
+	_ = callpermissionMixinFields2
+	callpermissionFields := schema.CallPermission{}.Fields()
+	_ = callpermissionFields
+	// callpermissionDescCreatedAt is the schema descriptor for created_at field.
+	callpermissionDescCreatedAt := callpermissionMixinFields1[0].Descriptor()
+	// callpermission.DefaultCreatedAt holds the default value on creation for the created_at field.
+	callpermission.DefaultCreatedAt = callpermissionDescCreatedAt.Default.(func() time.Time)
+	// callpermissionDescUpdatedAt is the schema descriptor for updated_at field.
+	callpermissionDescUpdatedAt := callpermissionMixinFields1[1].Descriptor()
+	// callpermission.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	callpermission.DefaultUpdatedAt = callpermissionDescUpdatedAt.Default.(func() time.Time)
+	// callpermission.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	callpermission.UpdateDefaultUpdatedAt = callpermissionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// callpermissionDescOrganizationID is the schema descriptor for organization_id field.
+	callpermissionDescOrganizationID := callpermissionMixinFields2[0].Descriptor()
+	// callpermission.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	callpermission.OrganizationIDValidator = callpermissionDescOrganizationID.Validators[0].(func(string) error)
+	// callpermissionDescPhone is the schema descriptor for phone field.
+	callpermissionDescPhone := callpermissionFields[2].Descriptor()
+	// callpermission.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	callpermission.PhoneValidator = func() func(string) error {
+		validators := callpermissionDescPhone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(phone string) error {
+			for _, fn := range fns {
+				if err := fn(phone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// callpermissionDescID is the schema descriptor for id field.
+	callpermissionDescID := callpermissionMixinFields0[0].Descriptor()
+	// callpermission.DefaultID holds the default value on creation for the id field.
+	callpermission.DefaultID = callpermissionDescID.Default.(func() gid.ID)
+	// callpermission.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	callpermission.IDValidator = callpermissionDescID.Validators[0].(func(string) error)
+	callsettingsMixin := schema.CallSettings{}.Mixin()
+	callsettings.Policy = privacy.NewPolicies(callsettingsMixin[2], schema.CallSettings{})
+	callsettings.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := callsettings.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	callsettingsMixinHooks2 := callsettingsMixin[2].Hooks()
+
+	callsettings.Hooks[1] = callsettingsMixinHooks2[0]
+	callsettingsMixinFields0 := callsettingsMixin[0].Fields()
+	_ = callsettingsMixinFields0
+	callsettingsMixinFields1 := callsettingsMixin[1].Fields()
+	_ = callsettingsMixinFields1
+	callsettingsMixinFields2 := callsettingsMixin[2].Fields()
+	_ = callsettingsMixinFields2
+	callsettingsFields := schema.CallSettings{}.Fields()
+	_ = callsettingsFields
+	// callsettingsDescCreatedAt is the schema descriptor for created_at field.
+	callsettingsDescCreatedAt := callsettingsMixinFields1[0].Descriptor()
+	// callsettings.DefaultCreatedAt holds the default value on creation for the created_at field.
+	callsettings.DefaultCreatedAt = callsettingsDescCreatedAt.Default.(func() time.Time)
+	// callsettingsDescUpdatedAt is the schema descriptor for updated_at field.
+	callsettingsDescUpdatedAt := callsettingsMixinFields1[1].Descriptor()
+	// callsettings.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	callsettings.DefaultUpdatedAt = callsettingsDescUpdatedAt.Default.(func() time.Time)
+	// callsettings.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	callsettings.UpdateDefaultUpdatedAt = callsettingsDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// callsettingsDescOrganizationID is the schema descriptor for organization_id field.
+	callsettingsDescOrganizationID := callsettingsMixinFields2[0].Descriptor()
+	// callsettings.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	callsettings.OrganizationIDValidator = callsettingsDescOrganizationID.Validators[0].(func(string) error)
+	// callsettingsDescEnabled is the schema descriptor for enabled field.
+	callsettingsDescEnabled := callsettingsFields[1].Descriptor()
+	// callsettings.DefaultEnabled holds the default value on creation for the enabled field.
+	callsettings.DefaultEnabled = callsettingsDescEnabled.Default.(bool)
+	// callsettingsDescTimezone is the schema descriptor for timezone field.
+	callsettingsDescTimezone := callsettingsFields[2].Descriptor()
+	// callsettings.DefaultTimezone holds the default value on creation for the timezone field.
+	callsettings.DefaultTimezone = callsettingsDescTimezone.Default.(string)
+	// callsettings.TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
+	callsettings.TimezoneValidator = func() func(string) error {
+		validators := callsettingsDescTimezone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(timezone string) error {
+			for _, fn := range fns {
+				if err := fn(timezone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// callsettingsDescOutOfHoursReply is the schema descriptor for out_of_hours_reply field.
+	callsettingsDescOutOfHoursReply := callsettingsFields[5].Descriptor()
+	// callsettings.DefaultOutOfHoursReply holds the default value on creation for the out_of_hours_reply field.
+	callsettings.DefaultOutOfHoursReply = callsettingsDescOutOfHoursReply.Default.(string)
+	// callsettingsDescBusyReply is the schema descriptor for busy_reply field.
+	callsettingsDescBusyReply := callsettingsFields[6].Descriptor()
+	// callsettings.DefaultBusyReply holds the default value on creation for the busy_reply field.
+	callsettings.DefaultBusyReply = callsettingsDescBusyReply.Default.(string)
+	// callsettingsDescID is the schema descriptor for id field.
+	callsettingsDescID := callsettingsMixinFields0[0].Descriptor()
+	// callsettings.DefaultID holds the default value on creation for the id field.
+	callsettings.DefaultID = callsettingsDescID.Default.(func() gid.ID)
+	// callsettings.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	callsettings.IDValidator = callsettingsDescID.Validators[0].(func(string) error)
 	channelMixin := schema.Channel{}.Mixin()
 	channel.Policy = privacy.NewPolicies(channelMixin[2], schema.Channel{})
 	channel.Hooks[0] = func(next ent.Mutator) ent.Mutator {

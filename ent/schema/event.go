@@ -41,6 +41,10 @@ func (Event) Fields() []ent.Field {
 		id("message_id"),
 		// user_id names the user a USER event is about (a presence change).
 		id("user_id"),
+		// call_id and call_permission_id name the subject of a CALL
+		// event.
+		id("call_id"),
+		id("call_permission_id"),
 		// audience_user_id limits the event to one user (an ONLY_ME
 		// channel's owner); empty means whoever may see the subject.
 		id("audience_user_id"),

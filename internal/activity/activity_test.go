@@ -61,6 +61,7 @@ func TestChanges(t *testing.T) {
 		{"Cleared", thing{Expires: &t0}, thing{}, `{"expiresAt":{"from":"2026-12-01T09:00:00Z","to":null}}`},
 		{"Maps", map[string]any{"agent_ids": []string{"a"}, "name": "x", "gone": 1}, map[string]any{"agent_ids": []string{"a", "b"}, "name": "x"},
 			`{"agentIds":{"from":["a"],"to":["a","b"]},"gone":{"from":1,"to":null}}`},
+		{"NilListIsEmpty", map[string]any{"windows": nil}, map[string]any{"windows": []string{}}, `{}`},
 		{"FromNil", nil, map[string]any{"name": "x", "password": "p"}, `{"name":{"from":null,"to":"x"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

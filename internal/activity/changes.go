@@ -177,9 +177,13 @@ func plain(v reflect.Value) any {
 	return v.Interface()
 }
 
-// equal compares two field values; times compare as instants and other
-// values by their JSON, so a typed enum equals its string.
+// equal compares two field values; times compare as instants, a nil list
+// equals an empty one, and other values compare by their JSON, so a typed
+// enum equals its string.
 func equal(a, b any) bool {
+	if empty(a) && empty(b) {
+		return true
+	}
 	if ta, ok := a.(time.Time); ok {
 		tb, ok := b.(time.Time)
 		return ok && ta.Equal(tb)
@@ -211,4 +215,17 @@ func camel(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// empty reports whether v is nil or an empty list or map.
+func empty(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Map:
+		return rv.Len() == 0
+	}
+	return false
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/identity"
@@ -131,9 +133,23 @@ type referenceMover func(ctx context.Context, tx *ent.Tx, from, to gid.ID) error
 // customers (channel identities, conversations, calls, ZNS sends…) fails the
 // build until merge knows how to move it.
 var referenceMovers = map[string]referenceMover{
-	"customer_tags.customer_id": moveTags,
-	"identities.customer_id":    moveIdentities,
-	"conversations.customer_id": moveConversations,
+	"customer_tags.customer_id":    moveTags,
+	"identities.customer_id":       moveIdentities,
+	"conversations.customer_id":    moveConversations,
+	"calls.customer_id":            moveCalls,
+	"call_permissions.customer_id": moveCallPermissions,
+}
+
+// moveCalls gives the source's call history to the target. It acts as the
+// system: calls are written only by the call package and the webhooks.
+func moveCalls(ctx context.Context, tx *ent.Tx, from, to gid.ID) error {
+	return tx.Call.Update().Where(call.CustomerID(from)).SetCustomerID(to).Exec(trustedRead(ctx))
+}
+
+// moveCallPermissions gives the source's call permissions to the target, so
+// a grant the customer gave still lets the OA call the survivor.
+func moveCallPermissions(ctx context.Context, tx *ent.Tx, from, to gid.ID) error {
+	return tx.CallPermission.Update().Where(callpermission.CustomerID(from)).SetCustomerID(to).Exec(trustedRead(ctx))
 }
 
 // moveIdentities makes the source's channel identities the target's, so

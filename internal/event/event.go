@@ -74,6 +74,15 @@ const (
 	TypeOfferDeclined   = "OFFER_DECLINED"
 	TypeWaiting         = "WAITING"
 	TypePresenceChanged = "PRESENCE_CHANGED"
+	// Voice calls (internal/call): a CALL event names its call or its
+	// call permission.
+	TypeRinging             = "RINGING"
+	TypeAnswered            = "ANSWERED"
+	TypeEnded               = "ENDED"
+	TypePermissionRequested = "PERMISSION_REQUESTED"
+	TypePermissionGranted   = "PERMISSION_GRANTED"
+	TypePermissionDenied    = "PERMISSION_DENIED"
+	TypePermissionExpired   = "PERMISSION_EXPIRED"
 )
 
 // Entry is an event to append: what happened, to which subjects, and
@@ -88,6 +97,8 @@ type Entry struct {
 	// ChannelID, ConversationID, MessageID and UserID name the subjects;
 	// empty ones are stored as NULL.
 	ChannelID, ConversationID, MessageID, UserID gid.ID
+	// CallID and CallPermissionID name the subject of a CALL event.
+	CallID, CallPermissionID gid.ID
 	// AudienceUserID, when set, limits the event to that user, e.g. an
 	// offer made to one agent; it reaches them even if they cannot see
 	// the conversation (any more), so subjects must be loaded for them
@@ -163,6 +174,8 @@ func Append(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event, error) {
 		SetNillableConversationID(nonEmpty(e.ConversationID)).
 		SetNillableMessageID(nonEmpty(e.MessageID)).
 		SetNillableUserID(nonEmpty(e.UserID)).
+		SetNillableCallID(nonEmpty(e.CallID)).
+		SetNillableCallPermissionID(nonEmpty(e.CallPermissionID)).
 		SetNillableAudienceUserID(nonEmpty(e.AudienceUserID)).
 		SetCreatedAt(time.Now()).
 		Save(sys)

@@ -38,7 +38,8 @@ const (
 //     claim); readPage marks these before any stream sees the page;
 //   - after the latest read holding an event of the organization that names
 //     no conversation (a channel's permission, owner or rule changed), but
-//     a USER event (a presence change), which changes no one's view.
+//     a USER event (a presence change) or a CALL event, which change no
+//     one's view of conversations.
 var visibility = newVisibilityCache()
 
 type orgKey struct {
@@ -136,9 +137,11 @@ func (c *visibilityCache) invalidate(org orgKey, page []*ent.Event) {
 }
 
 // changesVisibility reports whether an event may change who sees a
-// conversation: any but a MESSAGE or a USER event.
+// conversation: any but a MESSAGE, a USER or a CALL event (calls and call
+// permissions name no conversation, and would otherwise make every stream
+// of the organization ask again about every conversation).
 func changesVisibility(e *ent.Event) bool {
-	return e.Topic != TopicMessage && e.Topic != TopicUser
+	return e.Topic != TopicMessage && e.Topic != TopicUser && e.Topic != TopicCall
 }
 
 // canSee reports whether v may see conversation conv, from an answer asked

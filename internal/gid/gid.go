@@ -48,6 +48,10 @@ var prefixes = map[string]string{
 	"AutoMessage":     "aum",
 	"KeyCheck":        "kck",
 	"Activity":        "act",
+	"CallSettings":    "cst",
+	"CallOperator":    "cop",
+	"CallPermission":  "cpm",
+	"Call":            "cal",
 }
 
 var types = func() map[string]string {

@@ -30,6 +30,8 @@ type Service struct {
 	// automation reacts to conversations in the inbox's transactions
 	// (automation.go).
 	automation Automation
+	// calls applies the call webhooks (calls.go); nil ignores them.
+	calls Calls
 }
 
 // New returns the inbox over the ent client, sealing channel credentials

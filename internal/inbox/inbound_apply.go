@@ -37,7 +37,7 @@ func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, 
 	if err != nil {
 		return err
 	}
-	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router}
+	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router, calls: in.svc.calls}
 	payload := stripNUL(ev.Payload)
 	switch ev.Provider {
 	case webhookevent.ProviderZALO:
@@ -60,6 +60,7 @@ type processing struct {
 	auto   Automation
 	events []event.Entry
 	router *distribute.Engine
+	calls  Calls
 }
 
 // at returns when something the provider reports happened: its timestamp,

@@ -10,9 +10,9 @@ import (
 	"github.com/dakenh/dakenh/internal/zalo"
 )
 
-// zalo applies a stored Zalo webhook post. Events the inbox has no use for
-// (consents and calls, which belong to the call features, and names Zalo
-// may add) change nothing; their rows stay for diagnosis.
+// zalo applies a stored Zalo webhook post. Call permission events go to
+// the inbox's Calls; events the inbox has no use for (names Zalo may add)
+// change nothing, and their rows stay for diagnosis.
 func (p *processing) zalo(ctx context.Context, payload []byte) error {
 	e, err := zalo.ParseEvent(payload)
 	if err != nil || !e.Known() {
@@ -41,6 +41,11 @@ func (p *processing) zalo(ctx context.Context, payload []byte) error {
 		return p.follow(ctx, e.UserID(), true)
 	case e.Name == zalo.EventUnfollow:
 		return p.follow(ctx, e.UserID(), false)
+	case e.Name == zalo.EventOASendConsent || e.Name == zalo.EventUserReplyConsent:
+		if p.calls == nil {
+			return nil
+		}
+		return p.calls.ApplyConsent(ctx, p.tx, p.ch, e, at)
 	case e.Name == zalo.EventUserSubmitInfo:
 		return p.submitInfo(ctx, e.UserID(), submittedInfo{
 			name:    e.Info.Name,

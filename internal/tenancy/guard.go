@@ -12,6 +12,10 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
+	entcall "github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/calloperator"
+	"github.com/dakenh/dakenh/ent/callpermission"
+	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
@@ -85,6 +89,18 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"AutoMessage": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.AutoMessage.Query().Where(automessage.IDIn(ids...)).Count(ctx)
+	},
+	"CallSettings": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.CallSettings.Query().Where(callsettings.IDIn(ids...)).Count(ctx)
+	},
+	"CallOperator": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.CallOperator.Query().Where(calloperator.IDIn(ids...)).Count(ctx)
+	},
+	"CallPermission": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.CallPermission.Query().Where(callpermission.IDIn(ids...)).Count(ctx)
+	},
+	"Call": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.Call.Query().Where(entcall.IDIn(ids...)).Count(ctx)
 	},
 }
 

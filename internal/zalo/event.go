@@ -236,6 +236,9 @@ type ConsentDetails struct {
 	UserConsent string
 	// ExpiredTime is when the permission ends, as sent.
 	ExpiredTime string
+	// ConfirmedTime is when the user answered (user_reply_consent), as
+	// sent.
+	ConfirmedTime string
 }
 
 // ErrInvalidEvent is wrapped by the errors of ParseEvent: the body is not
@@ -262,14 +265,15 @@ type wireEvent struct {
 	Info         *wireInfo    `json:"info"`
 	DeliveryTime flexString   `json:"delivery_time"`
 
-	CallID       flexString `json:"call_id"`
-	CallDuration flexString `json:"call_duration"`
-	TalkTime     flexString `json:"talk_time"`
-	StatusCode   flexString `json:"status_code"`
-	Phone        flexString `json:"phone"`
-	RequestType  string     `json:"request_type"`
-	UserConsent  string     `json:"user_consent"`
-	ExpiredTime  flexString `json:"expired_time"`
+	CallID        flexString `json:"call_id"`
+	CallDuration  flexString `json:"call_duration"`
+	TalkTime      flexString `json:"talk_time"`
+	StatusCode    flexString `json:"status_code"`
+	Phone         flexString `json:"phone"`
+	RequestType   string     `json:"request_type"`
+	UserConsent   string     `json:"user_consent"`
+	ExpiredTime   flexString `json:"expired_time"`
+	ConfirmedTime flexString `json:"confirmed_time"`
 }
 
 type wireMessage struct {
@@ -343,10 +347,11 @@ func ParseEvent(body []byte) (*Event, error) {
 			StatusCode: string(w.StatusCode),
 		},
 		Consent: ConsentDetails{
-			Phone:       string(w.Phone),
-			RequestType: w.RequestType,
-			UserConsent: w.UserConsent,
-			ExpiredTime: string(w.ExpiredTime),
+			Phone:         string(w.Phone),
+			RequestType:   w.RequestType,
+			UserConsent:   w.UserConsent,
+			ExpiredTime:   string(w.ExpiredTime),
+			ConfirmedTime: string(w.ConfirmedTime),
 		},
 		Raw:    slices.Clone(json.RawMessage(body)),
 		oaID:   string(w.OAID),
@@ -517,4 +522,26 @@ func (e *Event) DedupeKey() string {
 func hashHex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// Expires returns when a granted permission ends (ExpiredTime), or the
+// zero time when Zalo gave none: absent, 0, or not a number of
+// milliseconds, since the field's shape is uncertain and the product then
+// applies its own default.
+func (c ConsentDetails) Expires() time.Time {
+	t, err := flexString(c.ExpiredTime).millis()
+	if err != nil || t.UnixMilli() <= 0 {
+		return time.Time{}
+	}
+	return t
+}
+
+// Confirmed returns when the user answered (ConfirmedTime), or the zero
+// time when it is absent or not a number of milliseconds.
+func (c ConsentDetails) Confirmed() time.Time {
+	t, err := flexString(c.ConfirmedTime).millis()
+	if err != nil || t.UnixMilli() <= 0 {
+		return time.Time{}
+	}
+	return t
 }

@@ -68,3 +68,49 @@ func (m *DistributionMethod) UnmarshalGQL(v any) error {
 	*m = DistributionMethod(s)
 	return nil
 }
+
+// Weekday is a day of the week in a call window, MON to SUN.
+type Weekday string
+
+// The weekdays, Monday first as Vietnamese calendars show them.
+const (
+	Monday    Weekday = "MON"
+	Tuesday   Weekday = "TUE"
+	Wednesday Weekday = "WED"
+	Thursday  Weekday = "THU"
+	Friday    Weekday = "FRI"
+	Saturday  Weekday = "SAT"
+	Sunday    Weekday = "SUN"
+)
+
+// Values lists the weekdays in order.
+func (Weekday) Values() []string {
+	return []string{"MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"}
+}
+
+// MarshalGQL writes the weekday as a GraphQL enum value.
+func (d Weekday) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(string(d)))
+}
+
+// UnmarshalGQL reads a weekday from a GraphQL enum value.
+func (d *Weekday) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enum Weekday must be a string, got %T", v)
+	}
+	if !slices.Contains(Weekday("").Values(), s) {
+		return fmt.Errorf("%q is not a Weekday", s)
+	}
+	*d = Weekday(s)
+	return nil
+}
+
+// CallWindow is a stretch of local time, on some weekdays, during which a
+// Zalo OA makes and receives calls: Start and End are "HH:MM" in the call
+// settings' time zone, End after Start.
+type CallWindow struct {
+	Weekdays []Weekday `json:"weekdays"`
+	Start    string    `json:"start"`
+	End      string    `json:"end"`
+}

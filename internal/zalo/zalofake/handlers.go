@@ -16,7 +16,7 @@ import (
 // fake does not serve.
 func (ep Endpoint) method() (string, bool) {
 	switch ep {
-	case SendMessage, UploadFile, AccessToken:
+	case SendMessage, UploadFile, AccessToken, RequestConsent, CallOutbound:
 		return http.MethodPost, true
 	case UserDetail:
 		return http.MethodGet, true
@@ -68,6 +68,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		answer = s.userDetailLocked(r)
 	case AccessToken:
 		answer = s.accessTokenLocked(r, body)
+	case RequestConsent:
+		answer = s.requestConsentLocked(r, body)
+	case CallOutbound:
+		answer = s.callOutboundLocked(r, body)
 	}
 	s.mu.Unlock()
 	writeJSON(w, answer)
@@ -345,4 +349,63 @@ func sameKeys(form url.Values, keys ...string) bool {
 		}
 	}
 	return true
+}
+
+// requestConsentLocked answers POST /v2.0/oa/call/requestconsent
+// {phone, call_type, reason_code}: the phone in Zalo's 84… form, one of the
+// documented call types and reason codes.
+func (s *Server) requestConsentLocked(r *http.Request, body []byte) any {
+	oa, ok := s.authenticateLocked(r)
+	if !ok {
+		return tokenInvalid()
+	}
+	var b struct {
+		Phone      string `json:"phone"`
+		CallType   string `json:"call_type"`
+		ReasonCode int    `json:"reason_code"`
+	}
+	if err := decodeStrict(body, &b); err != nil {
+		return apiError(-201, "Invalid parameters: "+err.Error())
+	}
+	switch {
+	case !strings.HasPrefix(b.Phone, "84") || len(b.Phone) < 10 || strings.Trim(b.Phone, "0123456789") != "":
+		return apiError(-201, "phone must be 84xxxxxxxxx")
+	case b.CallType != "audio" && b.CallType != "video" && b.CallType != "audio_and_video":
+		return apiError(-201, "call_type must be audio, video or audio_and_video")
+	case b.ReasonCode != 101 && b.ReasonCode != 103 && b.ReasonCode != 105 && b.ReasonCode != 106 && b.ReasonCode != 107:
+		return apiError(-201, "reason_code is invalid")
+	}
+	s.consents = append(s.consents, ConsentRequest{OAID: oa.ID, Phone: b.Phone, CallType: b.CallType, ReasonCode: b.ReasonCode})
+	return success(map[string]any{"phone": b.Phone})
+}
+
+// callOutboundLocked answers POST /v3.0/oa/call/outbound {user_id,
+// call_type, agent_id?} with a call link, its QR code and its ttl.
+func (s *Server) callOutboundLocked(r *http.Request, body []byte) any {
+	oa, ok := s.authenticateLocked(r)
+	if !ok {
+		return tokenInvalid()
+	}
+	var b struct {
+		UserID   string `json:"user_id"`
+		CallType string `json:"call_type"`
+		AgentID  string `json:"agent_id"`
+	}
+	if err := decodeStrict(body, &b); err != nil {
+		return apiError(-201, "Invalid parameters: "+err.Error())
+	}
+	switch {
+	case b.UserID == "":
+		return apiError(-201, "user_id is missing")
+	case b.CallType != "audio" && b.CallType != "video":
+		return apiError(-201, "call_type must be audio or video")
+	}
+	id := s.nextIDLocked("call-")
+	link := CallLinkRequest{
+		OAID: oa.ID, UserID: b.UserID, CallType: b.CallType, AgentID: b.AgentID,
+		Link:   "https://call.zalo.me/" + id,
+		QRCode: "https://call.zalo.me/qr/" + id + ".png",
+	}
+	s.callLinks = append(s.callLinks, link)
+	return success(map[string]any{"call_link": link.Link, "qr_code": link.QRCode, "ttl": CallLinkTTL})
 }

@@ -50,7 +50,16 @@ const (
 	// AccessToken is POST /v4/oa/access_token, for code exchanges and
 	// refreshes.
 	AccessToken Endpoint = "/v4/oa/access_token"
+	// RequestConsent is POST /v2.0/oa/call/requestconsent, the call
+	// permission request.
+	RequestConsent Endpoint = "/v2.0/oa/call/requestconsent"
+	// CallOutbound is POST /v3.0/oa/call/outbound, the call link.
+	CallOutbound Endpoint = "/v3.0/oa/call/outbound"
 )
+
+// CallLinkTTL is the ttl, in seconds, of the call links the fake issues
+// (Zalo's links live 48 hours).
+const CallLinkTTL = 48 * 3600
 
 // Defaults of a new fake.
 const (
@@ -127,6 +136,25 @@ type Upload struct {
 	Token string
 }
 
+// ConsentRequest is a call permission request the fake accepted.
+type ConsentRequest struct {
+	OAID       string
+	Phone      string
+	CallType   string
+	ReasonCode int
+}
+
+// CallLinkRequest is a call link the fake issued.
+type CallLinkRequest struct {
+	OAID     string
+	UserID   string
+	CallType string
+	AgentID  string
+	// Link and QRCode are what the fake answered.
+	Link   string
+	QRCode string
+}
+
 // Request is an HTTP request the fake received, failed ones included.
 type Request struct {
 	Method string
@@ -153,6 +181,8 @@ type Server struct {
 	failures  map[Endpoint][]Failure
 	sent      []SentMessage
 	uploads   []Upload
+	consents  []ConsentRequest
+	callLinks []CallLinkRequest
 	requests  []Request
 	refreshes int
 	seq       int
@@ -313,6 +343,21 @@ func (s *Server) Uploads() []Upload {
 		out[i] = u
 	}
 	return out
+}
+
+// ConsentRequests returns the call permission requests the fake accepted,
+// in order.
+func (s *Server) ConsentRequests() []ConsentRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.consents)
+}
+
+// CallLinks returns the call links the fake issued, in order.
+func (s *Server) CallLinks() []CallLinkRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.callLinks)
 }
 
 // Requests returns every request received so far, oldest first, the failed
