@@ -221,6 +221,12 @@ func (s *Service) mayTry(sys context.Context, key string, limit int, mine []gid.
 		Where(loginattempt.Key(key), loginattempt.CreatedAtGT(since), loginattempt.IDNotIn(mine...)).
 		Order(loginattempt.ByCreatedAt(entsql.OrderDesc())).
 		First(sys)
+	if ent.IsNotFound(err) {
+		// Between the count and this read, the concurrent logins counted
+		// withdrew their records (they were refused, or succeeded): no
+		// failure is left to back off from.
+		return true, nil
+	}
 	if err != nil {
 		return false, err
 	}
