@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
@@ -99,6 +100,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:          apikey.ValidColumn,
+			activity.Table:        activity.ValidColumn,
 			automessage.Table:     automessage.ValidColumn,
 			call.Table:            call.ValidColumn,
 			calloperator.Table:    calloperator.ValidColumn,

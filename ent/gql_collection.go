@@ -10,6 +10,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
@@ -157,6 +158,150 @@ func newApiKeyPaginateArgs(rv map[string]any) *apikeyPaginateArgs {
 				args.opts = append(args.opts, WithApiKeyOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ActivityQuery) CollectFields(ctx context.Context, satisfies ...string) (*ActivityQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ActivityQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(activity.Columns))
+		selectedFields = []string{activity.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "actor":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withActor = query
+			if _, ok := fieldSeen[activity.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, activity.FieldActorID)
+				fieldSeen[activity.FieldActorID] = struct{}{}
+			}
+
+		case "apiKey":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&APIKeyClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, apikeyImplementors)...); err != nil {
+				return err
+			}
+			_q.withAPIKey = query
+			if _, ok := fieldSeen[activity.FieldAPIKeyID]; !ok {
+				selectedFields = append(selectedFields, activity.FieldAPIKeyID)
+				fieldSeen[activity.FieldAPIKeyID] = struct{}{}
+			}
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[activity.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, activity.FieldChannelID)
+				fieldSeen[activity.FieldChannelID] = struct{}{}
+			}
+		case "action":
+			if _, ok := fieldSeen[activity.FieldAction]; !ok {
+				selectedFields = append(selectedFields, activity.FieldAction)
+				fieldSeen[activity.FieldAction] = struct{}{}
+			}
+		case "details":
+			if _, ok := fieldSeen[activity.FieldDetails]; !ok {
+				selectedFields = append(selectedFields, activity.FieldDetails)
+				fieldSeen[activity.FieldDetails] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[activity.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, activity.FieldCreatedAt)
+				fieldSeen[activity.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type activityPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ActivityPaginateOption
+}
+
+func newActivityPaginateArgs(rv map[string]any) *activityPaginateArgs {
+	args := &activityPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ActivityOrder{Field: &ActivityOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithActivityOrder(order))
+			}
+		case *ActivityOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithActivityOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ActivityWhereInput); ok {
+		args.opts = append(args.opts, WithActivityFilter(v.Filter))
 	}
 	return args
 }

@@ -8,6 +8,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
@@ -38,6 +39,11 @@ var apikeyImplementors = []string{"ApiKey", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*APIKey) IsNode() {}
+
+var activityImplementors = []string{"Activity", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Activity) IsNode() {}
 
 var automessageImplementors = []string{"AutoMessage", "Node"}
 
@@ -186,6 +192,19 @@ func (c *Client) noder(ctx context.Context, table string, id gid.ID) (Noder, err
 			Where(apikey.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, apikeyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case activity.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Activity.Query().
+			Where(activity.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, activityImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -475,6 +494,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []gid.ID) ([]Node
 		query := c.APIKey.Query().
 			Where(apikey.IDIn(ids...))
 		query, err := query.CollectFields(ctx, apikeyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case activity.Table:
+		query := c.Activity.Query().
+			Where(activity.IDIn(ids...))
+		query, err := query.CollectFields(ctx, activityImplementors...)
 		if err != nil {
 			return nil, err
 		}

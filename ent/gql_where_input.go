@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/calloperator"
@@ -26,6 +27,510 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
+
+// ActivityWhereInput represents a where input for filtering Activity queries.
+type ActivityWhereInput struct {
+	Predicates []predicate.Activity  `json:"-"`
+	Not        *ActivityWhereInput   `json:"not,omitempty"`
+	Or         []*ActivityWhereInput `json:"or,omitempty"`
+	And        []*ActivityWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "actor_id" field predicates.
+	ActorID             *gid.ID  `json:"actorID,omitempty"`
+	ActorIDNEQ          *gid.ID  `json:"actorIDNEQ,omitempty"`
+	ActorIDIn           []gid.ID `json:"actorIDIn,omitempty"`
+	ActorIDNotIn        []gid.ID `json:"actorIDNotIn,omitempty"`
+	ActorIDGT           *gid.ID  `json:"actorIDGT,omitempty"`
+	ActorIDGTE          *gid.ID  `json:"actorIDGTE,omitempty"`
+	ActorIDLT           *gid.ID  `json:"actorIDLT,omitempty"`
+	ActorIDLTE          *gid.ID  `json:"actorIDLTE,omitempty"`
+	ActorIDContains     *gid.ID  `json:"actorIDContains,omitempty"`
+	ActorIDHasPrefix    *gid.ID  `json:"actorIDHasPrefix,omitempty"`
+	ActorIDHasSuffix    *gid.ID  `json:"actorIDHasSuffix,omitempty"`
+	ActorIDIsNil        bool     `json:"actorIDIsNil,omitempty"`
+	ActorIDNotNil       bool     `json:"actorIDNotNil,omitempty"`
+	ActorIDEqualFold    *gid.ID  `json:"actorIDEqualFold,omitempty"`
+	ActorIDContainsFold *gid.ID  `json:"actorIDContainsFold,omitempty"`
+
+	// "api_key_id" field predicates.
+	APIKeyID             *gid.ID  `json:"apiKeyID,omitempty"`
+	APIKeyIDNEQ          *gid.ID  `json:"apiKeyIDNEQ,omitempty"`
+	APIKeyIDIn           []gid.ID `json:"apiKeyIDIn,omitempty"`
+	APIKeyIDNotIn        []gid.ID `json:"apiKeyIDNotIn,omitempty"`
+	APIKeyIDGT           *gid.ID  `json:"apiKeyIDGT,omitempty"`
+	APIKeyIDGTE          *gid.ID  `json:"apiKeyIDGTE,omitempty"`
+	APIKeyIDLT           *gid.ID  `json:"apiKeyIDLT,omitempty"`
+	APIKeyIDLTE          *gid.ID  `json:"apiKeyIDLTE,omitempty"`
+	APIKeyIDContains     *gid.ID  `json:"apiKeyIDContains,omitempty"`
+	APIKeyIDHasPrefix    *gid.ID  `json:"apiKeyIDHasPrefix,omitempty"`
+	APIKeyIDHasSuffix    *gid.ID  `json:"apiKeyIDHasSuffix,omitempty"`
+	APIKeyIDIsNil        bool     `json:"apiKeyIDIsNil,omitempty"`
+	APIKeyIDNotNil       bool     `json:"apiKeyIDNotNil,omitempty"`
+	APIKeyIDEqualFold    *gid.ID  `json:"apiKeyIDEqualFold,omitempty"`
+	APIKeyIDContainsFold *gid.ID  `json:"apiKeyIDContainsFold,omitempty"`
+
+	// "action" field predicates.
+	Action             *string  `json:"action,omitempty"`
+	ActionNEQ          *string  `json:"actionNEQ,omitempty"`
+	ActionIn           []string `json:"actionIn,omitempty"`
+	ActionNotIn        []string `json:"actionNotIn,omitempty"`
+	ActionGT           *string  `json:"actionGT,omitempty"`
+	ActionGTE          *string  `json:"actionGTE,omitempty"`
+	ActionLT           *string  `json:"actionLT,omitempty"`
+	ActionLTE          *string  `json:"actionLTE,omitempty"`
+	ActionContains     *string  `json:"actionContains,omitempty"`
+	ActionHasPrefix    *string  `json:"actionHasPrefix,omitempty"`
+	ActionHasSuffix    *string  `json:"actionHasSuffix,omitempty"`
+	ActionEqualFold    *string  `json:"actionEqualFold,omitempty"`
+	ActionContainsFold *string  `json:"actionContainsFold,omitempty"`
+
+	// "channel_id" field predicates.
+	ChannelID             *gid.ID  `json:"channelID,omitempty"`
+	ChannelIDNEQ          *gid.ID  `json:"channelIDNEQ,omitempty"`
+	ChannelIDIn           []gid.ID `json:"channelIDIn,omitempty"`
+	ChannelIDNotIn        []gid.ID `json:"channelIDNotIn,omitempty"`
+	ChannelIDGT           *gid.ID  `json:"channelIDGT,omitempty"`
+	ChannelIDGTE          *gid.ID  `json:"channelIDGTE,omitempty"`
+	ChannelIDLT           *gid.ID  `json:"channelIDLT,omitempty"`
+	ChannelIDLTE          *gid.ID  `json:"channelIDLTE,omitempty"`
+	ChannelIDContains     *gid.ID  `json:"channelIDContains,omitempty"`
+	ChannelIDHasPrefix    *gid.ID  `json:"channelIDHasPrefix,omitempty"`
+	ChannelIDHasSuffix    *gid.ID  `json:"channelIDHasSuffix,omitempty"`
+	ChannelIDIsNil        bool     `json:"channelIDIsNil,omitempty"`
+	ChannelIDNotNil       bool     `json:"channelIDNotNil,omitempty"`
+	ChannelIDEqualFold    *gid.ID  `json:"channelIDEqualFold,omitempty"`
+	ChannelIDContainsFold *gid.ID  `json:"channelIDContainsFold,omitempty"`
+
+	// "subject_id" field predicates.
+	SubjectID             *gid.ID  `json:"subjectID,omitempty"`
+	SubjectIDNEQ          *gid.ID  `json:"subjectIDNEQ,omitempty"`
+	SubjectIDIn           []gid.ID `json:"subjectIDIn,omitempty"`
+	SubjectIDNotIn        []gid.ID `json:"subjectIDNotIn,omitempty"`
+	SubjectIDGT           *gid.ID  `json:"subjectIDGT,omitempty"`
+	SubjectIDGTE          *gid.ID  `json:"subjectIDGTE,omitempty"`
+	SubjectIDLT           *gid.ID  `json:"subjectIDLT,omitempty"`
+	SubjectIDLTE          *gid.ID  `json:"subjectIDLTE,omitempty"`
+	SubjectIDContains     *gid.ID  `json:"subjectIDContains,omitempty"`
+	SubjectIDHasPrefix    *gid.ID  `json:"subjectIDHasPrefix,omitempty"`
+	SubjectIDHasSuffix    *gid.ID  `json:"subjectIDHasSuffix,omitempty"`
+	SubjectIDIsNil        bool     `json:"subjectIDIsNil,omitempty"`
+	SubjectIDNotNil       bool     `json:"subjectIDNotNil,omitempty"`
+	SubjectIDEqualFold    *gid.ID  `json:"subjectIDEqualFold,omitempty"`
+	SubjectIDContainsFold *gid.ID  `json:"subjectIDContainsFold,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "actor" edge predicates.
+	HasActor     *bool             `json:"hasActor,omitempty"`
+	HasActorWith []*UserWhereInput `json:"hasActorWith,omitempty"`
+
+	// "channel" edge predicates.
+	HasChannel     *bool                `json:"hasChannel,omitempty"`
+	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ActivityWhereInput) AddPredicates(predicates ...predicate.Activity) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ActivityWhereInput filter on the ActivityQuery builder.
+func (i *ActivityWhereInput) Filter(q *ActivityQuery) (*ActivityQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyActivityWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyActivityWhereInput is returned in case the ActivityWhereInput is empty.
+var ErrEmptyActivityWhereInput = errors.New("ent: empty predicate ActivityWhereInput")
+
+// P returns a predicate for filtering activities.
+// An error is returned if the input is empty or invalid.
+func (i *ActivityWhereInput) P() (predicate.Activity, error) {
+	var predicates []predicate.Activity
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, activity.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Activity, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, activity.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Activity, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, activity.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, activity.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, activity.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, activity.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, activity.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, activity.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, activity.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, activity.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, activity.IDLTE(*i.IDLTE))
+	}
+	if i.ActorID != nil {
+		predicates = append(predicates, activity.ActorIDEQ(*i.ActorID))
+	}
+	if i.ActorIDNEQ != nil {
+		predicates = append(predicates, activity.ActorIDNEQ(*i.ActorIDNEQ))
+	}
+	if len(i.ActorIDIn) > 0 {
+		predicates = append(predicates, activity.ActorIDIn(i.ActorIDIn...))
+	}
+	if len(i.ActorIDNotIn) > 0 {
+		predicates = append(predicates, activity.ActorIDNotIn(i.ActorIDNotIn...))
+	}
+	if i.ActorIDGT != nil {
+		predicates = append(predicates, activity.ActorIDGT(*i.ActorIDGT))
+	}
+	if i.ActorIDGTE != nil {
+		predicates = append(predicates, activity.ActorIDGTE(*i.ActorIDGTE))
+	}
+	if i.ActorIDLT != nil {
+		predicates = append(predicates, activity.ActorIDLT(*i.ActorIDLT))
+	}
+	if i.ActorIDLTE != nil {
+		predicates = append(predicates, activity.ActorIDLTE(*i.ActorIDLTE))
+	}
+	if i.ActorIDContains != nil {
+		predicates = append(predicates, activity.ActorIDContains(*i.ActorIDContains))
+	}
+	if i.ActorIDHasPrefix != nil {
+		predicates = append(predicates, activity.ActorIDHasPrefix(*i.ActorIDHasPrefix))
+	}
+	if i.ActorIDHasSuffix != nil {
+		predicates = append(predicates, activity.ActorIDHasSuffix(*i.ActorIDHasSuffix))
+	}
+	if i.ActorIDIsNil {
+		predicates = append(predicates, activity.ActorIDIsNil())
+	}
+	if i.ActorIDNotNil {
+		predicates = append(predicates, activity.ActorIDNotNil())
+	}
+	if i.ActorIDEqualFold != nil {
+		predicates = append(predicates, activity.ActorIDEqualFold(*i.ActorIDEqualFold))
+	}
+	if i.ActorIDContainsFold != nil {
+		predicates = append(predicates, activity.ActorIDContainsFold(*i.ActorIDContainsFold))
+	}
+	if i.APIKeyID != nil {
+		predicates = append(predicates, activity.APIKeyIDEQ(*i.APIKeyID))
+	}
+	if i.APIKeyIDNEQ != nil {
+		predicates = append(predicates, activity.APIKeyIDNEQ(*i.APIKeyIDNEQ))
+	}
+	if len(i.APIKeyIDIn) > 0 {
+		predicates = append(predicates, activity.APIKeyIDIn(i.APIKeyIDIn...))
+	}
+	if len(i.APIKeyIDNotIn) > 0 {
+		predicates = append(predicates, activity.APIKeyIDNotIn(i.APIKeyIDNotIn...))
+	}
+	if i.APIKeyIDGT != nil {
+		predicates = append(predicates, activity.APIKeyIDGT(*i.APIKeyIDGT))
+	}
+	if i.APIKeyIDGTE != nil {
+		predicates = append(predicates, activity.APIKeyIDGTE(*i.APIKeyIDGTE))
+	}
+	if i.APIKeyIDLT != nil {
+		predicates = append(predicates, activity.APIKeyIDLT(*i.APIKeyIDLT))
+	}
+	if i.APIKeyIDLTE != nil {
+		predicates = append(predicates, activity.APIKeyIDLTE(*i.APIKeyIDLTE))
+	}
+	if i.APIKeyIDContains != nil {
+		predicates = append(predicates, activity.APIKeyIDContains(*i.APIKeyIDContains))
+	}
+	if i.APIKeyIDHasPrefix != nil {
+		predicates = append(predicates, activity.APIKeyIDHasPrefix(*i.APIKeyIDHasPrefix))
+	}
+	if i.APIKeyIDHasSuffix != nil {
+		predicates = append(predicates, activity.APIKeyIDHasSuffix(*i.APIKeyIDHasSuffix))
+	}
+	if i.APIKeyIDIsNil {
+		predicates = append(predicates, activity.APIKeyIDIsNil())
+	}
+	if i.APIKeyIDNotNil {
+		predicates = append(predicates, activity.APIKeyIDNotNil())
+	}
+	if i.APIKeyIDEqualFold != nil {
+		predicates = append(predicates, activity.APIKeyIDEqualFold(*i.APIKeyIDEqualFold))
+	}
+	if i.APIKeyIDContainsFold != nil {
+		predicates = append(predicates, activity.APIKeyIDContainsFold(*i.APIKeyIDContainsFold))
+	}
+	if i.Action != nil {
+		predicates = append(predicates, activity.ActionEQ(*i.Action))
+	}
+	if i.ActionNEQ != nil {
+		predicates = append(predicates, activity.ActionNEQ(*i.ActionNEQ))
+	}
+	if len(i.ActionIn) > 0 {
+		predicates = append(predicates, activity.ActionIn(i.ActionIn...))
+	}
+	if len(i.ActionNotIn) > 0 {
+		predicates = append(predicates, activity.ActionNotIn(i.ActionNotIn...))
+	}
+	if i.ActionGT != nil {
+		predicates = append(predicates, activity.ActionGT(*i.ActionGT))
+	}
+	if i.ActionGTE != nil {
+		predicates = append(predicates, activity.ActionGTE(*i.ActionGTE))
+	}
+	if i.ActionLT != nil {
+		predicates = append(predicates, activity.ActionLT(*i.ActionLT))
+	}
+	if i.ActionLTE != nil {
+		predicates = append(predicates, activity.ActionLTE(*i.ActionLTE))
+	}
+	if i.ActionContains != nil {
+		predicates = append(predicates, activity.ActionContains(*i.ActionContains))
+	}
+	if i.ActionHasPrefix != nil {
+		predicates = append(predicates, activity.ActionHasPrefix(*i.ActionHasPrefix))
+	}
+	if i.ActionHasSuffix != nil {
+		predicates = append(predicates, activity.ActionHasSuffix(*i.ActionHasSuffix))
+	}
+	if i.ActionEqualFold != nil {
+		predicates = append(predicates, activity.ActionEqualFold(*i.ActionEqualFold))
+	}
+	if i.ActionContainsFold != nil {
+		predicates = append(predicates, activity.ActionContainsFold(*i.ActionContainsFold))
+	}
+	if i.ChannelID != nil {
+		predicates = append(predicates, activity.ChannelIDEQ(*i.ChannelID))
+	}
+	if i.ChannelIDNEQ != nil {
+		predicates = append(predicates, activity.ChannelIDNEQ(*i.ChannelIDNEQ))
+	}
+	if len(i.ChannelIDIn) > 0 {
+		predicates = append(predicates, activity.ChannelIDIn(i.ChannelIDIn...))
+	}
+	if len(i.ChannelIDNotIn) > 0 {
+		predicates = append(predicates, activity.ChannelIDNotIn(i.ChannelIDNotIn...))
+	}
+	if i.ChannelIDGT != nil {
+		predicates = append(predicates, activity.ChannelIDGT(*i.ChannelIDGT))
+	}
+	if i.ChannelIDGTE != nil {
+		predicates = append(predicates, activity.ChannelIDGTE(*i.ChannelIDGTE))
+	}
+	if i.ChannelIDLT != nil {
+		predicates = append(predicates, activity.ChannelIDLT(*i.ChannelIDLT))
+	}
+	if i.ChannelIDLTE != nil {
+		predicates = append(predicates, activity.ChannelIDLTE(*i.ChannelIDLTE))
+	}
+	if i.ChannelIDContains != nil {
+		predicates = append(predicates, activity.ChannelIDContains(*i.ChannelIDContains))
+	}
+	if i.ChannelIDHasPrefix != nil {
+		predicates = append(predicates, activity.ChannelIDHasPrefix(*i.ChannelIDHasPrefix))
+	}
+	if i.ChannelIDHasSuffix != nil {
+		predicates = append(predicates, activity.ChannelIDHasSuffix(*i.ChannelIDHasSuffix))
+	}
+	if i.ChannelIDIsNil {
+		predicates = append(predicates, activity.ChannelIDIsNil())
+	}
+	if i.ChannelIDNotNil {
+		predicates = append(predicates, activity.ChannelIDNotNil())
+	}
+	if i.ChannelIDEqualFold != nil {
+		predicates = append(predicates, activity.ChannelIDEqualFold(*i.ChannelIDEqualFold))
+	}
+	if i.ChannelIDContainsFold != nil {
+		predicates = append(predicates, activity.ChannelIDContainsFold(*i.ChannelIDContainsFold))
+	}
+	if i.SubjectID != nil {
+		predicates = append(predicates, activity.SubjectIDEQ(*i.SubjectID))
+	}
+	if i.SubjectIDNEQ != nil {
+		predicates = append(predicates, activity.SubjectIDNEQ(*i.SubjectIDNEQ))
+	}
+	if len(i.SubjectIDIn) > 0 {
+		predicates = append(predicates, activity.SubjectIDIn(i.SubjectIDIn...))
+	}
+	if len(i.SubjectIDNotIn) > 0 {
+		predicates = append(predicates, activity.SubjectIDNotIn(i.SubjectIDNotIn...))
+	}
+	if i.SubjectIDGT != nil {
+		predicates = append(predicates, activity.SubjectIDGT(*i.SubjectIDGT))
+	}
+	if i.SubjectIDGTE != nil {
+		predicates = append(predicates, activity.SubjectIDGTE(*i.SubjectIDGTE))
+	}
+	if i.SubjectIDLT != nil {
+		predicates = append(predicates, activity.SubjectIDLT(*i.SubjectIDLT))
+	}
+	if i.SubjectIDLTE != nil {
+		predicates = append(predicates, activity.SubjectIDLTE(*i.SubjectIDLTE))
+	}
+	if i.SubjectIDContains != nil {
+		predicates = append(predicates, activity.SubjectIDContains(*i.SubjectIDContains))
+	}
+	if i.SubjectIDHasPrefix != nil {
+		predicates = append(predicates, activity.SubjectIDHasPrefix(*i.SubjectIDHasPrefix))
+	}
+	if i.SubjectIDHasSuffix != nil {
+		predicates = append(predicates, activity.SubjectIDHasSuffix(*i.SubjectIDHasSuffix))
+	}
+	if i.SubjectIDIsNil {
+		predicates = append(predicates, activity.SubjectIDIsNil())
+	}
+	if i.SubjectIDNotNil {
+		predicates = append(predicates, activity.SubjectIDNotNil())
+	}
+	if i.SubjectIDEqualFold != nil {
+		predicates = append(predicates, activity.SubjectIDEqualFold(*i.SubjectIDEqualFold))
+	}
+	if i.SubjectIDContainsFold != nil {
+		predicates = append(predicates, activity.SubjectIDContainsFold(*i.SubjectIDContainsFold))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, activity.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, activity.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, activity.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, activity.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, activity.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, activity.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, activity.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, activity.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+
+	if i.HasActor != nil {
+		p := activity.HasActor()
+		if !*i.HasActor {
+			p = activity.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasActorWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasActorWith))
+		for _, w := range i.HasActorWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasActorWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, activity.HasActorWith(with...))
+	}
+	if i.HasChannel != nil {
+		p := activity.HasChannel()
+		if !*i.HasChannel {
+			p = activity.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelWith))
+		for _, w := range i.HasChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, activity.HasChannelWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyActivityWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return activity.And(predicates...), nil
+	}
+}
 
 // AutoMessageWhereInput represents a where input for filtering AutoMessage queries.
 type AutoMessageWhereInput struct {

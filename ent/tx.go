@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// Activity is the client for interacting with the Activity builders.
+	Activity *ActivityClient
 	// AutoMessage is the client for interacting with the AutoMessage builders.
 	AutoMessage *AutoMessageClient
 	// Call is the client for interacting with the Call builders.
@@ -198,6 +200,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.Activity = NewActivityClient(tx.config)
 	tx.AutoMessage = NewAutoMessageClient(tx.config)
 	tx.Call = NewCallClient(tx.config)
 	tx.CallOperator = NewCallOperatorClient(tx.config)

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 
+	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	entcall "github.com/dakenh/dakenh/ent/call"
@@ -40,6 +41,7 @@ var nodeTables = map[string]string{
 	"Rule":            rule.Table,
 	"Department":      department.Table,
 	"AutoMessage":     automessage.Table,
+	"Activity":        activity.Table,
 	"CallOperator":    calloperator.Table,
 	"CallPermission":  callpermission.Table,
 	"Call":            entcall.Table,

@@ -20,6 +20,7 @@ import (
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
@@ -216,17 +217,17 @@ func (r *mutationResolver) ImportCustomers(ctx context.Context, csv string) (*mo
 
 // CreateTag is the resolver for the createTag field.
 func (r *mutationResolver) CreateTag(ctx context.Context, input ent.CreateTagInput) (*ent.Tag, error) {
-	return r.Client.Tag.Create().SetInput(input).Save(ctx)
+	return crm.CreateTag(ctx, r.Client, input)
 }
 
 // UpdateTag is the resolver for the updateTag field.
 func (r *mutationResolver) UpdateTag(ctx context.Context, id gid.ID, input ent.UpdateTagInput) (*ent.Tag, error) {
-	return r.Client.Tag.UpdateOneID(id).SetInput(input).Save(ctx)
+	return crm.UpdateTag(ctx, r.Client, id, input)
 }
 
 // DeleteTag is the resolver for the deleteTag field.
 func (r *mutationResolver) DeleteTag(ctx context.Context, id gid.ID) (gid.ID, error) {
-	return id, r.Client.Tag.DeleteOneID(id).Exec(ctx)
+	return id, crm.DeleteTag(ctx, r.Client, id)
 }
 
 // ConnectZaloOa is the resolver for the connectZaloOA field.
@@ -259,12 +260,12 @@ func (r *mutationResolver) SetChannelChatPermission(ctx context.Context, id gid.
 
 // CreateMessageTemplate is the resolver for the createMessageTemplate field.
 func (r *mutationResolver) CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error) {
-	return r.Client.MessageTemplate.Create().SetInput(input).Save(ctx)
+	return inbox.CreateTemplate(ctx, r.Client, input)
 }
 
 // UpdateMessageTemplate is the resolver for the updateMessageTemplate field.
 func (r *mutationResolver) UpdateMessageTemplate(ctx context.Context, id gid.ID, input ent.UpdateMessageTemplateInput) (*ent.MessageTemplate, error) {
-	return r.Client.MessageTemplate.UpdateOneID(id).SetInput(input).Save(ctx)
+	return inbox.UpdateTemplate(ctx, r.Client, id, input)
 }
 
 // DeleteMessageTemplates is the resolver for the deleteMessageTemplates field.
@@ -274,17 +275,17 @@ func (r *mutationResolver) DeleteMessageTemplates(ctx context.Context, ids []gid
 
 // CreateCustomField is the resolver for the createCustomField field.
 func (r *mutationResolver) CreateCustomField(ctx context.Context, input ent.CreateCustomFieldInput) (*ent.CustomField, error) {
-	return r.Client.CustomField.Create().SetInput(input).Save(ctx)
+	return crm.CreateField(ctx, r.Client, input)
 }
 
 // UpdateCustomField is the resolver for the updateCustomField field.
 func (r *mutationResolver) UpdateCustomField(ctx context.Context, id gid.ID, input ent.UpdateCustomFieldInput) (*ent.CustomField, error) {
-	return r.Client.CustomField.UpdateOneID(id).SetInput(input).Save(ctx)
+	return crm.UpdateField(ctx, r.Client, id, input)
 }
 
 // DeleteCustomField is the resolver for the deleteCustomField field.
 func (r *mutationResolver) DeleteCustomField(ctx context.Context, id gid.ID) (gid.ID, error) {
-	return id, r.Client.CustomField.DeleteOneID(id).Exec(ctx)
+	return id, crm.DeleteField(ctx, r.Client, id)
 }
 
 // CreateAutoMessage is the resolver for the createAutoMessage field.
@@ -299,7 +300,7 @@ func (r *mutationResolver) UpdateAutoMessage(ctx context.Context, id gid.ID, inp
 
 // DeleteAutoMessage is the resolver for the deleteAutoMessage field.
 func (r *mutationResolver) DeleteAutoMessage(ctx context.Context, id gid.ID) (gid.ID, error) {
-	return id, r.Client.AutoMessage.DeleteOneID(id).Exec(ctx)
+	return id, automessage.Delete(ctx, r.Client, id)
 }
 
 // SendMessage is the resolver for the sendMessage field.
@@ -443,6 +444,11 @@ func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[
 		return nil, err
 	}
 	return page, loadLastMessages(ctx, r.Client, page)
+}
+
+// ActivityLog is the resolver for the activityLog field.
+func (r *queryResolver) ActivityLog(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) (*ent.ActivityConnection, error) {
+	return activity.Log(ctx, r.Client, after, first, before, last, where)
 }
 
 // ExportCustomers is the resolver for the exportCustomers field.

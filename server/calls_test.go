@@ -12,6 +12,7 @@ import (
 	"github.com/dakenh/dakenh/ent/channel"
 	entevent "github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/privacy"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
 )
@@ -527,11 +528,39 @@ func TestCallPermission(t *testing.T) {
 			t.Fatalf("after Zalo's EXPIRED: %+v", p)
 		}
 	})
+	t.Run("PhoneInAnyForm", func(t *testing.T) {
+		c.requestPermission(c.tn.adminToken, c.customer).decode(t, nil)
+		c.grant("0912345678", 0)
+		if p := c.permission(c.customer); p.Status != "GRANTED" {
+			t.Fatalf("granted by the national form: %+v", p)
+		}
+	})
 	t.Run("ErrDoNotContact", func(t *testing.T) {
 		other := c.customerWhoWrote("zu-dnc", "0987654321")
 		c.must(c.tn.adminToken, `mutation($id: ID!) { updateCustomer(id: $id, input: {doNotContact: true}) { id } }`, map[string]any{"id": other}, nil)
 		if r := c.requestPermission(c.tn.adminToken, other); reasonOf(r) != "FAILED_PRECONDITION/DO_NOT_CONTACT" {
 			t.Fatalf("got %s %+v", reasonOf(r), r.Errors)
+		}
+	})
+	t.Run("RefreshesARefusedToken", func(t *testing.T) {
+		other := c.customerWhoWrote("zu-refresh", "0977123456")
+		c.zfake.ExpireToken(testOAID)
+		before := c.zfake.RefreshCount()
+		var out struct{ RequestCallPermission permissionOut }
+		c.requestPermission(c.tn.adminToken, other).decode(t, &out)
+		sent := c.zfake.ConsentRequests()
+		if out.RequestCallPermission.Status != "REQUESTED" || c.zfake.RefreshCount() != before+1 || sent[len(sent)-1].Phone != "84977123456" {
+			t.Fatalf("after a refused token: %+v, %d refreshes, Zalo received %+v", out, c.zfake.RefreshCount()-before, sent)
+		}
+	})
+	t.Run("ErrProviderUnavailable", func(t *testing.T) {
+		other := c.customerWhoWrote("zu-outage", "0977654321")
+		c.zfake.FailNext(zalofake.RequestConsent, 1, zalofake.Status(503))
+		if r := c.requestPermission(c.tn.adminToken, other); reasonOf(r) != "FAILED_PRECONDITION/PROVIDER_UNAVAILABLE" {
+			t.Fatalf("got %s %+v", reasonOf(r), r.Errors)
+		}
+		if c.permission(other) != nil {
+			t.Fatal("a request Zalo never took was recorded")
 		}
 	})
 	t.Run("ErrNoPhone", func(t *testing.T) {
@@ -642,4 +671,38 @@ func TestStartCall(t *testing.T) {
 			t.Fatalf("got %s", reasonOf(r))
 		}
 	})
+}
+
+// TestCallEventsStream follows callEvents over a WebSocket while an
+// operator asks permission, the customer grants it and a ticket opens a
+// call, then resumes from the first event's cursor.
+func TestCallEventsStream(t *testing.T) {
+	c := newCallEnv(t)
+	c.settings(c.tn.adminToken, map[string]any{"enabled": true, "windows": everyDay}).decode(t, nil)
+	c.addOperator(c.tn.adminToken, c.tn.adminID, "ADMIN").decode(t, nil)
+	const sub = `subscription($after: Cursor) { callEvents(after: $after) { cursor type } }`
+	// From the start of the log, so the test does not depend on when the
+	// server registers the subscription.
+	s := subscribe(t, c.env, c.tn.apiKey, sub, map[string]any{"after": event.Start.String()})
+	type ev struct{ CallEvents struct{ Cursor, Type string } }
+	c.requestPermission(c.tn.adminToken, c.customer).decode(t, nil)
+	c.grant("84912345678", 0)
+	c.startCall(c.tn.adminToken, c.customer, "AUDIO").decode(t, nil)
+	var got []ev
+	for range 3 {
+		var e ev
+		s.next(&e)
+		got = append(got, e)
+	}
+	if got[0].CallEvents.Type != "PERMISSION_REQUESTED" || got[1].CallEvents.Type != "PERMISSION_GRANTED" || got[2].CallEvents.Type != "RINGING" {
+		t.Fatalf("events %+v", got)
+	}
+	resumed := subscribe(t, c.env, c.tn.apiKey, sub, map[string]any{"after": got[0].CallEvents.Cursor})
+	for _, want := range []string{"PERMISSION_GRANTED", "RINGING"} {
+		var e ev
+		resumed.next(&e)
+		if e.CallEvents.Type != want {
+			t.Fatalf("resumed with %s, want %s", e.CallEvents.Type, want)
+		}
+	}
 }

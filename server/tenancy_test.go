@@ -63,6 +63,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}}, &dep)
 	depID := dep.CreateDepartment.ID
 	conv := string(seedConversation(t, e, gid.ID(orgID), gid.ID(victim.ownerID), channel.ChatPermissionSHARED, "victim"))
+	entry := e.activityLog(victim.ownerToken, nil, 1, "").rows[0].ID
 	sys := viewer.SystemContext(context.Background(), gid.ID(orgID))
 	convRow := e.db.Client.Conversation.GetX(sys, gid.ID(conv))
 	failedReply := string(e.db.Client.Message.Create().SetConversationID(convRow.ID).SetChannelID(convRow.ChannelID).
@@ -124,6 +125,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"claimConversation", `mutation($id: ID!) { claimConversation(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"acceptConversationOffer", `mutation($id: ID!) { acceptConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
 		{"declineConversationOffer", `mutation($id: ID!) { declineConversationOffer(id: $id) { id } }`, map[string]any{"id": conv}},
+		{"activityLogByChannel", `query($c: ID!) { activityLog(where: {channelID: $c}) { totalCount } }`, map[string]any{"c": victimChannel}},
+		{"activityLogByActor", `query($a: ID!) { activityLog(where: {actorID: $a}) { totalCount } }`, map[string]any{"a": victim.ownerID}},
+		{"activityLogByAPIKey", `query($k: ID!) { activityLog(where: {apiKeyIDIn: [$k]}) { totalCount } }`, map[string]any{"k": keyID}},
 		{"assignConversation", `mutation($id: ID!) { assignConversation(id: $id, userId: null) { id } }`, map[string]any{"id": conv}},
 		{"replayWebhookEvent", `mutation($id: ID!) { replayWebhookEvent(id: $id) { id } }`, map[string]any{"id": deadEvent}},
 		{"retryMessage", `mutation($id: ID!) { retryMessage(id: $id) { id } }`, map[string]any{"id": failedReply}},
@@ -153,7 +157,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 
 	for callerName, token := range callers {
 		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv,
-			opID, string(perm.ID), string(victimCall.ID)} {
+			opID, string(perm.ID), string(victimCall.ID), entry} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }

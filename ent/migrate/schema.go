@@ -50,6 +50,77 @@ var (
 			},
 		},
 	}
+	// ActivitiesColumns holds the columns for the "activities" table.
+	ActivitiesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "action", Type: field.TypeString, Size: 60},
+		{Name: "subject_id", Type: field.TypeString, Nullable: true},
+		{Name: "details", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "actor_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "api_key_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// ActivitiesTable holds the schema information for the "activities" table.
+	ActivitiesTable = &schema.Table{
+		Name:       "activities",
+		Columns:    ActivitiesColumns,
+		PrimaryKey: []*schema.Column{ActivitiesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "activities_organizations_organization",
+				Columns:    []*schema.Column{ActivitiesColumns[5]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "activities_users_actor",
+				Columns:    []*schema.Column{ActivitiesColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "activities_api_keys_api_key",
+				Columns:    []*schema.Column{ActivitiesColumns[7]},
+				RefColumns: []*schema.Column{APIKeysColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "activities_channels_channel",
+				Columns:    []*schema.Column{ActivitiesColumns[8]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "activity_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ActivitiesColumns[5]},
+			},
+			{
+				Name:    "activity_organization_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivitiesColumns[5], ActivitiesColumns[4]},
+			},
+			{
+				Name:    "activity_organization_id_channel_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivitiesColumns[5], ActivitiesColumns[8], ActivitiesColumns[4]},
+			},
+			{
+				Name:    "activity_organization_id_action_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivitiesColumns[5], ActivitiesColumns[1], ActivitiesColumns[4]},
+			},
+			{
+				Name:    "activity_organization_id_actor_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivitiesColumns[5], ActivitiesColumns[6], ActivitiesColumns[4]},
+			},
+		},
+	}
 	// AutoMessagesColumns holds the columns for the "auto_messages" table.
 	AutoMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1378,6 +1449,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		ActivitiesTable,
 		AutoMessagesTable,
 		CallsTable,
 		CallOperatorsTable,
@@ -1410,6 +1482,10 @@ var (
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = OrganizationsTable
 	APIKeysTable.ForeignKeys[1].RefTable = UsersTable
+	ActivitiesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ActivitiesTable.ForeignKeys[1].RefTable = UsersTable
+	ActivitiesTable.ForeignKeys[2].RefTable = APIKeysTable
+	ActivitiesTable.ForeignKeys[3].RefTable = ChannelsTable
 	AutoMessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	AutoMessagesTable.ForeignKeys[1].RefTable = ChannelsTable
 	CallsTable.ForeignKeys[0].RefTable = OrganizationsTable

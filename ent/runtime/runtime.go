@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/dakenh/dakenh/ent/activity"
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
@@ -102,6 +103,57 @@ func init() {
 	apikey.DefaultID = apikeyDescID.Default.(func() gid.ID)
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	apikey.IDValidator = apikeyDescID.Validators[0].(func(string) error)
+	activityMixin := schema.Activity{}.Mixin()
+	activity.Policy = privacy.NewPolicies(activityMixin[1], schema.Activity{})
+	activity.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := activity.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	activityMixinHooks1 := activityMixin[1].Hooks()
+
+	activity.Hooks[1] = activityMixinHooks1[0]
+	activityMixinFields0 := activityMixin[0].Fields()
+	_ = activityMixinFields0
+	activityMixinFields1 := activityMixin[1].Fields()
+	_ = activityMixinFields1
+	activityFields := schema.Activity{}.Fields()
+	_ = activityFields
+	// activityDescOrganizationID is the schema descriptor for organization_id field.
+	activityDescOrganizationID := activityMixinFields1[0].Descriptor()
+	// activity.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	activity.OrganizationIDValidator = activityDescOrganizationID.Validators[0].(func(string) error)
+	// activityDescAction is the schema descriptor for action field.
+	activityDescAction := activityFields[2].Descriptor()
+	// activity.ActionValidator is a validator for the "action" field. It is called by the builders before save.
+	activity.ActionValidator = func() func(string) error {
+		validators := activityDescAction.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(action string) error {
+			for _, fn := range fns {
+				if err := fn(action); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// activityDescCreatedAt is the schema descriptor for created_at field.
+	activityDescCreatedAt := activityFields[6].Descriptor()
+	// activity.DefaultCreatedAt holds the default value on creation for the created_at field.
+	activity.DefaultCreatedAt = activityDescCreatedAt.Default.(func() time.Time)
+	// activityDescID is the schema descriptor for id field.
+	activityDescID := activityMixinFields0[0].Descriptor()
+	// activity.DefaultID holds the default value on creation for the id field.
+	activity.DefaultID = activityDescID.Default.(func() gid.ID)
+	// activity.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	activity.IDValidator = activityDescID.Validators[0].(func(string) error)
 	automessageMixin := schema.AutoMessage{}.Mixin()
 	automessage.Policy = privacy.NewPolicies(automessageMixin[2], schema.AutoMessage{})
 	automessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -13,8 +13,10 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/auth"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -124,13 +126,22 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.client.User.Create().
-		SetName(name).
-		SetEmail(email).
-		SetPasswordHash(hash).
-		SetRole(in.Role).
-		Save(ctx)
-	return u, emailTaken(err)
+	u, err := database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.User, error) {
+		u, err := tx.User.Create().
+			SetName(name).
+			SetEmail(email).
+			SetPasswordHash(hash).
+			SetRole(in.Role).
+			Save(ctx)
+		if err != nil {
+			return nil, emailTaken(err)
+		}
+		return u, activity.Record(ctx, tx, activity.Entry{
+			Action: activity.UserCreated, SubjectID: u.ID,
+			Details: map[string]any{"name": u.Name, "email": u.Email, "role": u.Role},
+		})
+	})
+	return u, err
 }
 
 // UpdateUserInput changes a user; nil fields stay as they are.
@@ -177,7 +188,18 @@ func (s *Service) UpdateUser(ctx context.Context, id gid.ID, in UpdateUserInput)
 		role := *in.Role
 		set = append(set, func(u *ent.UserUpdateOne) { u.SetRole(role) })
 	}
-	u, err := s.save(ctx, target, demotesOwner, set...)
+	// A new password is a change the log names without its value.
+	var also []string
+	if in.Password != nil {
+		also = append(also, "password")
+	}
+	u, err := s.save(ctx, target, demotesOwner, func(u *ent.User) activity.Entry {
+		details := map[string]any{"name": u.Name, "changes": activity.Changes(target, u)}
+		if len(also) > 0 {
+			details["alsoChanged"] = also
+		}
+		return activity.Entry{Action: activity.UserUpdated, SubjectID: u.ID, Details: details}
+	}, set...)
 	if err != nil {
 		return nil, emailTaken(err)
 	}
@@ -203,7 +225,12 @@ func (s *Service) DeactivateUser(ctx context.Context, id gid.ID) (*ent.User, err
 	if target.ID == viewer.FromContext(ctx).UserID {
 		return nil, apierr.New(apierr.Forbidden, "you cannot deactivate yourself")
 	}
-	u, err := s.save(ctx, target, target.Role == viewer.RoleOwner, func(u *ent.UserUpdateOne) {
+	u, err := s.save(ctx, target, target.Role == viewer.RoleOwner, func(u *ent.User) activity.Entry {
+		return activity.Entry{
+			Action: activity.UserDeactivated, SubjectID: u.ID,
+			Details: map[string]any{"name": u.Name, "email": u.Email, "role": u.Role},
+		}
+	}, func(u *ent.UserUpdateOne) {
 		u.SetActive(false).SetPresence(user.PresenceOFFLINE)
 	})
 	if err != nil {
@@ -232,41 +259,35 @@ func (s *Service) target(ctx context.Context, id gid.ID) (*ent.User, error) {
 	return target, nil
 }
 
-// save updates the target user. When the update removes an OWNER (demotion
-// or deactivation), it runs in a transaction that first writes the
-// organization's row: that serializes such updates (a row lock on
-// PostgreSQL, the write lock on SQLite), so two OWNERs removing each other at
-// once cannot both pass the last-OWNER check.
-func (s *Service) save(ctx context.Context, target *ent.User, removesOwner bool, set ...func(*ent.UserUpdateOne)) (*ent.User, error) {
-	apply := func(c *ent.Client) (*ent.User, error) {
-		upd := c.User.UpdateOneID(target.ID)
+// save updates the target user in a transaction that records the activity
+// entry the update makes. When the update removes an OWNER (demotion or
+// deactivation), the transaction first writes the organization's row: that
+// serializes such updates (a row lock on PostgreSQL, the write lock on
+// SQLite), so two OWNERs removing each other at once cannot both pass the
+// last-OWNER check.
+func (s *Service) save(ctx context.Context, target *ent.User, removesOwner bool, entry func(*ent.User) activity.Entry, set ...func(*ent.UserUpdateOne)) (*ent.User, error) {
+	return database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.User, error) {
+		if removesOwner {
+			err := tx.Organization.UpdateOneID(target.OrganizationID).
+				SetUpdatedAt(time.Now()).
+				Exec(viewer.SystemContext(ctx, target.OrganizationID))
+			if err != nil {
+				return nil, err
+			}
+			if err := keepAnOwner(ctx, tx.Client(), target); err != nil {
+				return nil, err
+			}
+		}
+		upd := tx.User.UpdateOneID(target.ID)
 		for _, f := range set {
 			f(upd)
 		}
-		return upd.Save(ctx)
-	}
-	if !removesOwner {
-		return apply(s.client)
-	}
-	tx, err := s.client.Tx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	err = tx.Organization.UpdateOneID(target.OrganizationID).
-		SetUpdatedAt(time.Now()).
-		Exec(viewer.SystemContext(ctx, target.OrganizationID))
-	if err != nil {
-		return nil, err
-	}
-	if err := keepAnOwner(ctx, tx.Client(), target); err != nil {
-		return nil, err
-	}
-	u, err := apply(tx.Client())
-	if err != nil {
-		return nil, err
-	}
-	return u, tx.Commit()
+		u, err := upd.Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return u, activity.Record(ctx, tx, entry(u))
+	})
 }
 
 // keepAnOwner refuses to remove the last active OWNER of an organization.

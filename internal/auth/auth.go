@@ -21,7 +21,9 @@ import (
 	"github.com/dakenh/dakenh/ent/loginattempt"
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -219,6 +221,12 @@ func (s *Service) mayTry(sys context.Context, key string, limit int, mine []gid.
 		Where(loginattempt.Key(key), loginattempt.CreatedAtGT(since), loginattempt.IDNotIn(mine...)).
 		Order(loginattempt.ByCreatedAt(entsql.OrderDesc())).
 		First(sys)
+	if ent.IsNotFound(err) {
+		// Between the count and this read, the concurrent logins counted
+		// withdrew their records (they were refused, or succeeded): no
+		// failure is left to back off from.
+		return true, nil
+	}
 	if err != nil {
 		return false, err
 	}
@@ -385,15 +393,25 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, scopes []viewer
 		}
 	}
 	key := newToken(apiKeyPrefix)
-	c := s.client.APIKey.Create().
-		SetName(strings.TrimSpace(name)).
-		SetPrefix(key[:len(apiKeyPrefix)+6]).
-		SetKeyHash(hashToken(key)).
-		SetScopes(uniq)
-	if v := viewer.FromContext(ctx); v.IsUser() {
-		c.SetCreatedByID(v.UserID)
-	}
-	k, err := c.Save(ctx)
+	k, err := database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.APIKey, error) {
+		c := tx.APIKey.Create().
+			SetName(strings.TrimSpace(name)).
+			SetPrefix(key[:len(apiKeyPrefix)+6]).
+			SetKeyHash(hashToken(key)).
+			SetScopes(uniq)
+		if v := viewer.FromContext(ctx); v.IsUser() {
+			c.SetCreatedByID(v.UserID)
+		}
+		k, err := c.Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// The prefix tells keys apart; the key itself is never recorded.
+		return k, activity.Record(ctx, tx, activity.Entry{
+			Action: activity.APIKeyCreated, SubjectID: k.ID,
+			Details: map[string]any{"name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes},
+		})
+	})
 	if err != nil {
 		return "", nil, err
 	}
@@ -401,16 +419,25 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, scopes []viewer
 }
 
 // RevokeAPIKey revokes a key of the viewer's organization; revoking twice
-// keeps the first revocation time.
+// keeps the first revocation time, and records nothing the second time.
 func (s *Service) RevokeAPIKey(ctx context.Context, id gid.ID) (*ent.APIKey, error) {
-	k, err := s.client.APIKey.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if k.RevokedAt != nil {
-		return k, nil
-	}
-	return k.Update().SetRevokedAt(s.opts.Now()).Save(ctx)
+	return database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.APIKey, error) {
+		k, err := tx.APIKey.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if k.RevokedAt != nil {
+			return k, nil
+		}
+		k, err = k.Update().SetRevokedAt(s.opts.Now()).Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return k, activity.Record(ctx, tx, activity.Entry{
+			Action: activity.APIKeyRevoked, SubjectID: k.ID,
+			Details: map[string]any{"name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes},
+		})
+	})
 }
 
 // Prune deletes what no longer matters: failed logins older than the

@@ -6,6 +6,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -88,7 +89,13 @@ func (s *Service) AddOperator(ctx context.Context, in AddOperatorInput) (*ent.Ca
 		if ent.IsConstraintError(err) {
 			return apierr.Wrap(apierr.Conflict, err, u.Name+" is already an operator of "+ch.Name)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Entry{
+			Action: activity.CallOperatorAdded, ChannelID: ch.ID, SubjectID: out.ID,
+			Details: map[string]any{"userId": u.ID, "userName": u.Name, "role": out.Role},
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -111,6 +118,16 @@ func (s *Service) RemoveOperator(ctx context.Context, id gid.ID) error {
 		if err := lockChannel(sys, tx, op.ChannelID); err != nil {
 			return err
 		}
-		return tx.CallOperator.DeleteOneID(op.ID).Exec(viewer.NewContext(sys, v))
+		if err := tx.CallOperator.DeleteOneID(op.ID).Exec(viewer.NewContext(sys, v)); err != nil {
+			return err
+		}
+		u, err := tx.User.Get(sys, op.UserID)
+		if err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Entry{
+			Action: activity.CallOperatorRemoved, ChannelID: op.ChannelID, SubjectID: op.ID,
+			Details: map[string]any{"userId": u.ID, "userName": u.Name, "role": op.Role},
+		})
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/callsettings"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/callhours"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -160,7 +161,14 @@ func (s *Service) UpdateSettings(ctx context.Context, channelID gid.ID, in Setti
 				SetBusyReply(next.BusyReply).
 				Save(actx)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Entry{
+			// The settings are the channel's; their own row has no GraphQL ID.
+			Action: activity.CallSettingsUpdated, ChannelID: ch.ID, SubjectID: ch.ID,
+			Details: map[string]any{"name": ch.Name, "changes": activity.Changes(cur, out)},
+		})
 	})
 	if err != nil {
 		return nil, err

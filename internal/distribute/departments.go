@@ -8,6 +8,7 @@ import (
 	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -73,8 +74,14 @@ func (e *Engine) CreateDepartment(ctx context.Context, in DepartmentInput) (*ent
 			return err
 		}
 		out = d
-		_, err = setMembers(ctx, s.tx, member.DepartmentID(d.ID), func(m *ent.MemberCreate) { m.SetDepartmentID(d.ID) }, agents)
-		return err
+		if _, err = setMembers(ctx, s.tx, member.DepartmentID(d.ID), func(m *ent.MemberCreate) { m.SetDepartmentID(d.ID) }, agents); err != nil {
+			return err
+		}
+		state, err := s.departmentState(d.ID)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, activity.DepartmentCreated, d.ID, state)
 	})
 	if err != nil {
 		return nil, err
@@ -83,15 +90,34 @@ func (e *Engine) CreateDepartment(ctx context.Context, in DepartmentInput) (*ent
 }
 
 // takeDefault clears the default flag of the other departments when a
-// department is to become the default.
+// department is to become the default; the one that loses it has its own
+// activity entry.
 func (s *step) takeDefault(ctx context.Context, isDefault *bool, except gid.ID) error {
 	if isDefault == nil || !*isDefault {
 		return nil
 	}
-	return s.tx.Department.Update().
+	losing, err := s.tx.Department.Query().
+		Where(department.IsDefault(true), department.IDNEQ(except)).
+		All(ctx)
+	if err != nil || len(losing) == 0 {
+		return err
+	}
+	if err := s.tx.Department.Update().
 		Where(department.IsDefault(true), department.IDNEQ(except)).
 		SetIsDefault(false).
-		Exec(ctx)
+		Exec(ctx); err != nil {
+		return err
+	}
+	for _, d := range losing {
+		err := s.record(ctx, activity.DepartmentUpdated, d.ID, map[string]any{
+			"name":    d.Name,
+			"changes": activity.Changes(map[string]any{"isDefault": true}, map[string]any{"isDefault": false}),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // UpdateDepartment changes a department (OWNERs and ADMINs). Agents who
@@ -114,7 +140,7 @@ func (e *Engine) UpdateDepartment(ctx context.Context, id gid.ID, in DepartmentU
 		}
 	}
 	var out *ent.Department
-	err = e.inTx(ctx, v.OrgID, func(s *step) error {
+	err = e.inTx(ctx, v.OrgID, func(s *step) (err error) {
 		q := s.tx.Department.Query().Where(department.ID(id)).Unique(false)
 		q.Modify(database.LockRows())
 		if _, err := q.Only(ctx); ent.IsNotFound(err) {
@@ -122,6 +148,20 @@ func (e *Engine) UpdateDepartment(ctx context.Context, id gid.ID, in DepartmentU
 		} else if err != nil {
 			return err
 		}
+		before, err := s.departmentState(id)
+		if err != nil {
+			return err
+		}
+		// Recorded last, once the update has done everything it does.
+		defer func() {
+			if err != nil {
+				return
+			}
+			var after map[string]any
+			if after, err = s.departmentState(id); err == nil {
+				err = s.record(ctx, activity.DepartmentUpdated, id, changed(before, after))
+			}
+		}()
 		if err := s.takeDefault(ctx, in.IsDefault, id); err != nil {
 			return err
 		}
@@ -189,6 +229,13 @@ func (e *Engine) DeleteDepartment(ctx context.Context, id gid.ID) error {
 		if _, err := s.tx.Department.Get(ctx, id); ent.IsNotFound(err) {
 			return apierr.New(apierr.NotFound, "department not found")
 		} else if err != nil {
+			return err
+		}
+		before, err := s.departmentState(id)
+		if err != nil {
+			return err
+		}
+		if err := s.record(ctx, activity.DepartmentDeleted, id, before); err != nil {
 			return err
 		}
 		if err := s.release(conversation.DepartmentID(id)); err != nil {

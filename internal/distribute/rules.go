@@ -10,6 +10,7 @@ import (
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -102,7 +103,11 @@ func (e *Engine) CreateRule(ctx context.Context, in RuleInput) (*ent.Rule, error
 				return err
 			}
 		}
-		return nil
+		state, err := s.ruleState(r.ID)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, activity.RuleCreated, r.ID, state)
 	})
 	if err != nil {
 		return nil, err
@@ -133,7 +138,7 @@ func (e *Engine) UpdateRule(ctx context.Context, id gid.ID, in RuleUpdate) (*ent
 		}
 	}
 	var out *ent.Rule
-	err = e.inTx(ctx, v.OrgID, func(s *step) error {
+	err = e.inTx(ctx, v.OrgID, func(s *step) (err error) {
 		// The row lock orders concurrent changes of one rule.
 		q := s.tx.Rule.Query().Where(rule.ID(id)).Unique(false)
 		q.Modify(database.LockRows())
@@ -142,6 +147,20 @@ func (e *Engine) UpdateRule(ctx context.Context, id gid.ID, in RuleUpdate) (*ent
 		} else if err != nil {
 			return err
 		}
+		before, err := s.ruleState(id)
+		if err != nil {
+			return err
+		}
+		// Recorded last, once the update has done everything it does.
+		defer func() {
+			if err != nil {
+				return
+			}
+			var after map[string]any
+			if after, err = s.ruleState(id); err == nil {
+				err = s.record(ctx, activity.RuleUpdated, id, changed(before, after))
+			}
+		}()
 		upd := s.tx.Rule.UpdateOneID(id)
 		if in.Name != nil {
 			upd.SetName(name)
@@ -250,6 +269,13 @@ func (e *Engine) DeleteRule(ctx context.Context, id gid.ID) error {
 		if _, err := s.tx.Rule.Get(ctx, id); ent.IsNotFound(err) {
 			return apierr.New(apierr.NotFound, "rule not found")
 		} else if err != nil {
+			return err
+		}
+		before, err := s.ruleState(id)
+		if err != nil {
+			return err
+		}
+		if err := s.record(ctx, activity.RuleDeleted, id, before); err != nil {
 			return err
 		}
 		chans, err := s.tx.Channel.Query().Where(channel.RuleID(id)).All(ctx)

@@ -47,6 +47,7 @@ var prefixes = map[string]string{
 	"Offer":           "ofr",
 	"AutoMessage":     "aum",
 	"KeyCheck":        "kck",
+	"Activity":        "act",
 	"CallSettings":    "cst",
 	"CallOperator":    "cop",
 	"CallPermission":  "cpm",

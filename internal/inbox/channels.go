@@ -7,7 +7,9 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/keyring"
@@ -171,44 +173,67 @@ func (s *Service) connect(ctx context.Context, spec channelSpec) (*ent.Channel, 
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
+	if existing != nil && existing.OrganizationID != v.OrgID {
+		return nil, apierr.New(apierr.Conflict, "this channel is connected to another organization")
+	}
 	now := s.now()
-	if existing != nil {
-		if existing.OrganizationID != v.OrgID {
-			return nil, apierr.New(apierr.Conflict, "this channel is connected to another organization")
+	return database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.Channel, error) {
+		if existing != nil {
+			upd := tx.Channel.UpdateOneID(existing.ID).
+				SetName(strings.TrimSpace(spec.name)).
+				SetStatus(channel.StatusCONNECTED).
+				ClearStatusReason().
+				SetLastConnectedAt(now).
+				SetDescription(spec.description).
+				SetPublished(spec.published).
+				SetIsTesting(spec.isTesting).
+				SetAppID(spec.appID).
+				SetNillableAccessTokenExpiresAt(spec.expiresAt)
+			s.seal(existing.ID, spec.creds, upd.Mutation())
+			ch, err := upd.Save(ctx)
+			if err != nil {
+				return nil, err
+			}
+			// The credentials are sealed and not in Changes; that they
+			// were replaced is all the entry says of them.
+			return ch, activity.Record(ctx, tx, activity.Entry{
+				Action: activity.ChannelConnected, ChannelID: ch.ID, SubjectID: ch.ID,
+				Details: map[string]any{
+					"kind": ch.Kind, "externalId": ch.ExternalID, "name": ch.Name, "reconnected": true,
+					"changes": activity.Changes(existing, ch),
+				},
+			})
 		}
-		upd := existing.Update().
+		id := gid.New("Channel")
+		create := tx.Channel.Create().
+			SetID(id).
+			SetKind(spec.kind).
+			SetExternalID(strings.TrimSpace(spec.externalID)).
 			SetName(strings.TrimSpace(spec.name)).
-			SetStatus(channel.StatusCONNECTED).
-			ClearStatusReason().
+			SetChatPermission(channel.ChatPermissionONLY_ME).
+			SetConnectedByID(v.UserID).
 			SetLastConnectedAt(now).
 			SetDescription(spec.description).
 			SetPublished(spec.published).
 			SetIsTesting(spec.isTesting).
 			SetAppID(spec.appID).
 			SetNillableAccessTokenExpiresAt(spec.expiresAt)
-		s.seal(existing.ID, spec.creds, upd.Mutation())
-		return upd.Save(ctx)
-	}
-	id := gid.New("Channel")
-	create := s.client.Channel.Create().
-		SetID(id).
-		SetKind(spec.kind).
-		SetExternalID(strings.TrimSpace(spec.externalID)).
-		SetName(strings.TrimSpace(spec.name)).
-		SetChatPermission(channel.ChatPermissionONLY_ME).
-		SetConnectedByID(v.UserID).
-		SetLastConnectedAt(now).
-		SetDescription(spec.description).
-		SetPublished(spec.published).
-		SetIsTesting(spec.isTesting).
-		SetAppID(spec.appID).
-		SetNillableAccessTokenExpiresAt(spec.expiresAt)
-	s.seal(id, spec.creds, create.Mutation())
-	ch, err := create.Save(ctx)
-	if ent.IsConstraintError(err) {
-		return nil, apierr.New(apierr.Conflict, "this channel is already connected")
-	}
-	return ch, err
+		s.seal(id, spec.creds, create.Mutation())
+		ch, err := create.Save(ctx)
+		if ent.IsConstraintError(err) {
+			return nil, apierr.New(apierr.Conflict, "this channel is already connected")
+		}
+		if err != nil {
+			return nil, err
+		}
+		return ch, activity.Record(ctx, tx, activity.Entry{
+			Action: activity.ChannelConnected, ChannelID: ch.ID, SubjectID: ch.ID,
+			Details: map[string]any{
+				"kind": ch.Kind, "externalId": ch.ExternalID, "name": ch.Name, "reconnected": false,
+				"chatPermission": ch.ChatPermission,
+			},
+		})
+	})
 }
 
 // seal stores the credentials sealed into the mutation.
@@ -223,18 +248,44 @@ func (s *Service) seal(id gid.ID, c Credentials, m *ent.ChannelMutation) {
 // its conversations and messages stay. The webhook secret stays so that
 // late provider events still verify and are kept.
 func (s *Service) DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error) {
-	return s.client.Channel.UpdateOneID(id).
-		SetStatus(channel.StatusDISCONNECTED).
-		SetStatusReason("disconnected by a user").
-		ClearAccessToken().
-		ClearRefreshToken().
-		ClearAppSecret().
-		ClearAccessTokenExpiresAt().
-		Save(ctx)
+	return database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.Channel, error) {
+		before, err := tx.Channel.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := tx.Channel.UpdateOneID(id).
+			SetStatus(channel.StatusDISCONNECTED).
+			SetStatusReason("disconnected by a user").
+			ClearAccessToken().
+			ClearRefreshToken().
+			ClearAppSecret().
+			ClearAccessTokenExpiresAt().
+			Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return ch, activity.Record(ctx, tx, activity.Entry{
+			Action: activity.ChannelDisconnected, ChannelID: id, SubjectID: id,
+			Details: map[string]any{"kind": ch.Kind, "name": ch.Name, "changes": activity.Changes(before, ch)},
+		})
+	})
 }
 
 // SetChatPermission makes a channel's conversations private to the user who
 // connected it (ONLY_ME) or shared with the organization (SHARED).
 func (s *Service) SetChatPermission(ctx context.Context, id gid.ID, p channel.ChatPermission) (*ent.Channel, error) {
-	return s.client.Channel.UpdateOneID(id).SetChatPermission(p).Save(ctx)
+	return database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.Channel, error) {
+		before, err := tx.Channel.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := tx.Channel.UpdateOneID(id).SetChatPermission(p).Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return ch, activity.Record(ctx, tx, activity.Entry{
+			Action: activity.ChatPermissionChanged, ChannelID: id, SubjectID: id,
+			Details: map[string]any{"name": ch.Name, "changes": activity.Changes(before, ch)},
+		})
+	})
 }

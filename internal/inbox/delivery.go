@@ -50,6 +50,7 @@ import (
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/internal/activity"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -430,22 +431,34 @@ func (s *Service) disconnectIfToken(ctx context.Context, tx *ent.Tx, pt pageToke
 }
 
 // markDisconnected marks ch DISCONNECTED with reason in tx and appends its
-// CHANNEL DISCONNECTED event. Its dead tokens are erased; the app and
-// webhook secrets stay so that late webhooks still verify.
+// CHANNEL DISCONNECTED event and its activity entry, which has no actor:
+// the provider refused the channel's tokens. Its dead tokens are erased;
+// the app and webhook secrets stay so that late webhooks still verify.
 func markDisconnected(ctx context.Context, tx *ent.Tx, ch *ent.Channel, reason string) error {
+	reason = truncateReason(reason, 500)
 	if err := tx.Channel.UpdateOneID(ch.ID).
 		SetStatus(channel.StatusDISCONNECTED).
-		SetStatusReason(truncateReason(reason, 500)).
+		SetStatusReason(reason).
 		ClearAccessToken().
 		ClearRefreshToken().
 		ClearAccessTokenExpiresAt().
 		Exec(ctx); err != nil {
 		return err
 	}
-	_, err := event.Append(ctx, tx, event.Entry{
+	if _, err := event.Append(ctx, tx, event.Entry{
 		OrgID: ch.OrganizationID, Topic: event.TopicChannel, Type: event.TypeDisconnected, ChannelID: ch.ID,
+	}); err != nil {
+		return err
+	}
+	return activity.Record(viewer.SystemContext(ctx, ch.OrganizationID), tx, activity.Entry{
+		Action: activity.ChannelDisconnected, ChannelID: ch.ID, SubjectID: ch.ID,
+		Details: map[string]any{
+			"kind": ch.Kind, "name": ch.Name, "automatic": true,
+			"changes": activity.Changes(
+				map[string]any{"status": ch.Status, "statusReason": ch.StatusReason},
+				map[string]any{"status": channel.StatusDISCONNECTED, "statusReason": reason}),
+		},
 	})
-	return err
 }
 
 // truncateReason shortens s to at most n bytes on a rune boundary.

@@ -30,11 +30,15 @@ const (
 
 // Processing schedule. A claim leases its events for claimLease, so a
 // processor that dies mid-batch delays them by that much and loses none.
+// The lease can be short: it only spares other processors wasted work.
+// Should it run out while an event is still being processed, processOne's
+// row lock and processed_at check make a second processor wait and then
+// skip the event, so nothing is applied twice.
 // A failed event is retried after retryBase, doubling up to retryCap:
 // Zalo and Facebook are not waiting (they had their 200), and a permanent
 // failure costs one attempt per retryCap.
 const (
-	claimLease   = 2 * time.Minute
+	claimLease   = 15 * time.Second
 	retryBase    = 5 * time.Second
 	retryCap     = 30 * time.Minute
 	profileRetry = time.Minute

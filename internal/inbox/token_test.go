@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -127,6 +128,13 @@ func TestRefreshZaloTokens(t *testing.T) {
 		}
 		if evs := o.events(); !slices.Equal(evs, []string{"CHANNEL DISCONNECTED " + string(o.oa.ID)}) {
 			t.Errorf("events = %v", evs)
+		}
+		// The activity log says the channel went, with no actor.
+		a := o.db.Client.Activity.Query().OnlyX(o.sys())
+		b, _ := json.Marshal(a.Details)
+		want := `{"automatic":true,"changes":{"status":{"from":"CONNECTED","to":"DISCONNECTED"},"statusReason":{"from":"","to":"` + ch.StatusReason + `"}},"kind":"ZALO_OA","name":"` + ch.Name + `"}`
+		if a.Action != "CHANNEL_DISCONNECTED" || a.ActorID != nil || a.APIKeyID != nil || *a.ChannelID != o.oa.ID || string(b) != want {
+			t.Errorf("activity %s actor %v channel %v details %s", a.Action, a.ActorID, a.ChannelID, b)
 		}
 		if _, err := o.svc.ZaloAccessToken(context.Background(), o.oa.ID); !errors.Is(err, ErrChannelDisconnected) {
 			t.Errorf("token of a disconnected OA: %v", err)
