@@ -6,6 +6,7 @@
 //	go run ./bench inbox      # the inbox page: dakenh vs PostGraphile vs pgbench
 //	go run ./bench process    # inbound processing vs the minimal transaction
 //	go run ./bench fanout     # one event to N subscribers vs a bare broadcast
+//	go run ./bench calls      # the call history page on 100,000 calls
 //	go run ./bench all
 //
 // It builds dakenh, loads the data set (20,000 customers, 20,000
@@ -69,7 +70,7 @@ func main() {
 	flag.Var(&o.variants, "variant", "inbox: also measure the full page on another dakenh process with these `settings` (space-separated KEY=VALUE, e.g. GOGC=100); repeatable")
 	flag.IntVar(&o.events, "events", 2000, "process: webhook events per run")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench [flags] inbox|process|fanout|all\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench [flags] inbox|process|fanout|calls|all\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -99,18 +100,19 @@ func run(ctx context.Context, o options, what string) error {
 		"inbox":   benchInbox,
 		"process": benchProcess,
 		"fanout":  benchFanout,
+		"calls":   benchCalls,
 	}
 	var order []string
 	switch what {
 	case "all":
-		order = []string{"inbox", "process", "fanout"}
-	case "inbox", "process", "fanout":
+		order = []string{"inbox", "process", "fanout", "calls"}
+	case "inbox", "process", "fanout", "calls":
 		if benches[what] == nil {
 			return fmt.Errorf("%s is not measured yet", what)
 		}
 		order = []string{what}
 	default:
-		return fmt.Errorf("unknown benchmark %q (inbox, process, fanout or all)", what)
+		return fmt.Errorf("unknown benchmark %q (inbox, process, fanout, calls or all)", what)
 	}
 	h, err := newHarness(ctx, o)
 	if err != nil {
