@@ -39,7 +39,7 @@ type replyEnv struct {
 	oaUser, psid, oaName string
 }
 
-func newReplyEnv(t *testing.T) *replyEnv {
+func newReplyEnv(t *testing.T, opts ...func(*replyEnv) envOption) *replyEnv {
 	t.Helper()
 	r := &replyEnv{
 		clock: clocktest.New(time.Now().UTC().Truncate(time.Second)),
@@ -50,12 +50,12 @@ func newReplyEnv(t *testing.T) *replyEnv {
 	mux.HandleFunc("GET /hop-dong.pdf", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("%PDF hợp đồng")) })
 	r.files = httptest.NewServer(mux)
 	t.Cleanup(r.files.Close)
-	r.env = newEnv(t, func(cfg *Config, o *appOptions) {
+	r.env = newEnv(t, append([]envOption{func(cfg *Config, o *appOptions) {
 		cfg.ZaloOpenAPIURL, cfg.ZaloOAuthURL, cfg.FacebookGraphURL = r.zalo.URL(), r.zalo.URL(), r.fb.URL()
 		// The test's file server is on loopback, which the production
 		// download client refuses.
 		o.inbox = inbox.Options{Now: r.clock.Now, DownloadClient: r.files.Client()}
-	})
+	}}, replyOptions(r, opts)...)...)
 	r.tn = r.newTenant("Reply Org")
 	var me struct {
 		Me struct{ Organization struct{ ID gid.ID } }
@@ -627,4 +627,13 @@ func TestDeliveryIsVisibleAndAgentsCanActOnIt(t *testing.T) {
 			t.Errorf("refused cancels changed the message: %+v", st)
 		}
 	})
+}
+
+// replyOptions applies newReplyEnv's options to r.
+func replyOptions(r *replyEnv, opts []func(*replyEnv) envOption) []envOption {
+	out := make([]envOption, len(opts))
+	for i, o := range opts {
+		out[i] = o(r)
+	}
+	return out
 }

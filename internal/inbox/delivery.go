@@ -67,9 +67,14 @@ const (
 	// retries coming due, and messages queued on other replicas, whose
 	// nudges do not reach this one.
 	DeliveryPoll = time.Second
-	// deliveryBatch is how many messages one claim takes; they are
-	// delivered concurrently.
+	// deliveryBatch is how many deliveries one worker runs at once, and
+	// the most one claim takes.
 	deliveryBatch = 16
+	// maxInFlightPerChannel is how many of one channel's messages may be
+	// in delivery at once, across workers and replicas: a channel whose
+	// provider hangs holds that many of a worker's slots, never all of
+	// them, so other channels' (and other organizations') replies go on.
+	maxInFlightPerChannel = 4
 	// deliveryLease is how long a claim keeps other workers away. It must
 	// exceed deliveryTimeout so that a live worker's claim never expires
 	// while it delivers.
@@ -100,32 +105,58 @@ func deliveryRetryDelay(attempt int, jitter float64) time.Duration {
 }
 
 // RunDelivery delivers queued messages until ctx is cancelled: at once when
-// SendMessage nudges it, and otherwise every DeliveryPoll. Failures are
-// logged and retried at the next round. Deliveries already started finish
-// before it returns.
+// SendMessage nudges it, and otherwise every DeliveryPoll. It runs up to
+// deliveryBatch deliveries at once and claims more as each one finishes,
+// so a slow provider holds only its own slots, not a whole batch.
+// Failures are logged and retried at the next round. Deliveries already
+// started finish before it returns.
 func (s *Service) RunDelivery(ctx context.Context) {
 	t := time.NewTicker(DeliveryPoll)
 	defer t.Stop()
+	// done receives one token per finished delivery; its capacity is the
+	// slot count, so a delivery never blocks on it.
+	done := make(chan struct{}, deliveryBatch)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	running := 0
 	for {
-		for ctx.Err() == nil {
-			n, err := s.DeliverDue(ctx)
+		for running < deliveryBatch && ctx.Err() == nil {
+			claims, err := s.claim(ctx, deliveryBatch-running)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.out.logger.WarnContext(ctx, "claiming messages to deliver failed", "err", err)
 				}
 				break
 			}
-			if n < deliveryBatch {
+			if len(claims) == 0 {
 				break
+			}
+			running += len(claims)
+			for _, c := range claims {
+				wg.Go(func() {
+					defer func() { done <- struct{}{} }()
+					s.deliverDetached(ctx, c)
+				})
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-done:
+			running--
 		case <-s.out.nudge:
 		case <-t.C:
 		}
 	}
+}
+
+// deliverDetached delivers c within deliveryTimeout, on a context that
+// ctx's cancellation does not reach: a stopping worker lets the
+// deliveries it started finish.
+func (s *Service) deliverDetached(ctx context.Context, c deliveryClaim) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliveryTimeout)
+	defer cancel()
+	s.deliver(dctx, c)
 }
 
 // DeliverDue claims the messages that are due, up to one batch, delivers
@@ -139,11 +170,7 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 	}
 	var wg sync.WaitGroup
 	for _, c := range claims {
-		wg.Go(func() {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliveryTimeout)
-			defer cancel()
-			s.deliver(dctx, c)
-		})
+		wg.Go(func() { s.deliverDetached(ctx, c) })
 	}
 	wg.Wait()
 	return len(claims), nil
@@ -157,7 +184,10 @@ type deliveryClaim struct {
 	attempts int
 }
 
-// claim leases up to limit due messages to this worker.
+// claim leases up to limit due messages to this worker, at most
+// maxInFlightPerChannel of a channel counting those already leased to any
+// worker. Channels at their limit are left out of the selection, so that
+// their backlog cannot fill it and starve the others.
 func (s *Service) claim(ctx context.Context, limit int) ([]deliveryClaim, error) {
 	sys := viewer.SystemContext(ctx, "")
 	now := s.now()
@@ -172,8 +202,28 @@ func (s *Service) claim(ctx context.Context, limit int) ([]deliveryClaim, error)
 		message.NextAttemptAtLTE(now),
 		message.Or(message.LeaseUntilIsNil(), message.LeaseUntilLTE(now)),
 	}
+	var leased []struct {
+		ChannelID gid.ID `json:"channel_id"`
+		Count     int    `json:"count"`
+	}
+	if err := tx.Message.Query().
+		Where(message.StatusEQ(message.StatusQUEUED), message.LeaseUntilGT(now)).
+		GroupBy(message.FieldChannelID).
+		Aggregate(ent.Count()).
+		Scan(sys, &leased); err != nil {
+		return nil, fmt.Errorf("inbox: counting deliveries in flight: %w", err)
+	}
+	budget := map[gid.ID]int{}
+	var full []gid.ID
+	for _, l := range leased {
+		budget[l.ChannelID] = maxInFlightPerChannel - l.Count
+		if l.Count >= maxInFlightPerChannel {
+			full = append(full, l.ChannelID)
+		}
+	}
 	q := tx.Message.Query().
 		Where(due...).
+		Where(message.ChannelIDNotIn(full...)).
 		Where(oldestQueuedOfConversation()).
 		Order(message.ByNextAttemptAt(), message.ByID()).
 		Limit(limit).
@@ -186,6 +236,14 @@ func (s *Service) claim(ctx context.Context, limit int) ([]deliveryClaim, error)
 	out := make([]deliveryClaim, 0, len(rows))
 	lease := now.Add(deliveryLease)
 	for _, m := range rows {
+		left, seen := budget[m.ChannelID]
+		if !seen {
+			left = maxInFlightPerChannel
+		}
+		if left <= 0 {
+			continue // left for a later claim, once the channel has a free slot
+		}
+		budget[m.ChannelID] = left - 1
 		n, err := tx.Message.Update().
 			Where(message.ID(m.ID), message.Attempts(m.Attempts)).
 			Where(due...).
