@@ -7,6 +7,7 @@ import (
 	"time"
 
 	entcall "github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
 )
@@ -263,7 +264,10 @@ func TestCallEventsReplayAndVisibility(t *testing.T) {
 		map[string]any{"id": c.oa.ID}, nil)
 	now := c.clock.Now()
 
-	live := subscribe(t, c.env, c.tn.adminToken, callEventsSubscription, nil)
+	// From the start of the log, not from "now": a stream without a cursor
+	// starts wherever the log is when the server takes it up, which may be
+	// after the call below (the test has made no call event before it).
+	live := subscribe(t, c.env, c.tn.adminToken, callEventsSubscription, map[string]any{"after": event.Start.String()})
 	c.callEnded(zalofake.CallEnded{UserID: c.zaloUser, CallID: "e1", Init: now.Add(-3 * time.Minute), Duration: time.Minute, Talk: 30 * time.Second})
 	got, cursors := nextCallEvents(live, 3)
 	if fmt.Sprint(got) != "[RINGING:e1 ANSWERED:e1 ENDED:e1]" {
