@@ -81,14 +81,17 @@ type ChannelEdges struct {
 	Conversations []*Conversation `json:"conversations,omitempty"`
 	// AutoMessages holds the value of the auto_messages edge.
 	AutoMessages []*AutoMessage `json:"auto_messages,omitempty"`
+	// CallOperators holds the value of the call_operators edge.
+	CallOperators []*CallOperator `json:"call_operators,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
 	namedConversations map[string][]*Conversation
 	namedAutoMessages  map[string][]*AutoMessage
+	namedCallOperators map[string][]*CallOperator
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -140,6 +143,15 @@ func (e ChannelEdges) AutoMessagesOrErr() ([]*AutoMessage, error) {
 		return e.AutoMessages, nil
 	}
 	return nil, &NotLoadedError{edge: "auto_messages"}
+}
+
+// CallOperatorsOrErr returns the CallOperators value or an error if the edge
+// was not loaded in eager-loading.
+func (e ChannelEdges) CallOperatorsOrErr() ([]*CallOperator, error) {
+	if e.loadedTypes[5] {
+		return e.CallOperators, nil
+	}
+	return nil, &NotLoadedError{edge: "call_operators"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -346,6 +358,11 @@ func (_m *Channel) QueryAutoMessages() *AutoMessageQuery {
 	return NewChannelClient(_m.config).QueryAutoMessages(_m)
 }
 
+// QueryCallOperators queries the "call_operators" edge of the Channel entity.
+func (_m *Channel) QueryCallOperators() *CallOperatorQuery {
+	return NewChannelClient(_m.config).QueryCallOperators(_m)
+}
+
 // Update returns a builder for updating this Channel.
 // Note that you need to call Channel.Unwrap() before calling this method if this Channel
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -480,6 +497,30 @@ func (_m *Channel) appendNamedAutoMessages(name string, edges ...*AutoMessage) {
 		_m.Edges.namedAutoMessages[name] = []*AutoMessage{}
 	} else {
 		_m.Edges.namedAutoMessages[name] = append(_m.Edges.namedAutoMessages[name], edges...)
+	}
+}
+
+// NamedCallOperators returns the CallOperators named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Channel) NamedCallOperators(name string) ([]*CallOperator, error) {
+	if _m.Edges.namedCallOperators == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedCallOperators[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Channel) appendNamedCallOperators(name string, edges ...*CallOperator) {
+	if _m.Edges.namedCallOperators == nil {
+		_m.Edges.namedCallOperators = make(map[string][]*CallOperator)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedCallOperators[name] = []*CallOperator{}
+	} else {
+		_m.Edges.namedCallOperators[name] = append(_m.Edges.namedCallOperators[name], edges...)
 	}
 }
 

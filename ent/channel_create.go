@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/organization"
@@ -308,6 +309,21 @@ func (_c *ChannelCreate) AddAutoMessages(v ...*AutoMessage) *ChannelCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddAutoMessageIDs(ids...)
+}
+
+// AddCallOperatorIDs adds the "call_operators" edge to the CallOperator entity by IDs.
+func (_c *ChannelCreate) AddCallOperatorIDs(ids ...gid.ID) *ChannelCreate {
+	_c.mutation.AddCallOperatorIDs(ids...)
+	return _c
+}
+
+// AddCallOperators adds the "call_operators" edges to the CallOperator entity.
+func (_c *ChannelCreate) AddCallOperators(v ...*CallOperator) *ChannelCreate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCallOperatorIDs(ids...)
 }
 
 // Mutation returns the ChannelMutation object of the builder.
@@ -659,6 +675,22 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CallOperatorsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.CallOperatorsTable,
+			Columns: []string{channel.CallOperatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(calloperator.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/organization"
@@ -36,10 +37,12 @@ type ChannelQuery struct {
 	withRule               *RuleQuery
 	withConversations      *ConversationQuery
 	withAutoMessages       *AutoMessageQuery
+	withCallOperators      *CallOperatorQuery
 	loadTotal              []func(context.Context, []*Channel) error
 	modifiers              []func(*sql.Selector)
 	withNamedConversations map[string]*ConversationQuery
 	withNamedAutoMessages  map[string]*AutoMessageQuery
+	withNamedCallOperators map[string]*CallOperatorQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -179,6 +182,28 @@ func (_q *ChannelQuery) QueryAutoMessages() *AutoMessageQuery {
 			sqlgraph.From(channel.Table, channel.FieldID, selector),
 			sqlgraph.To(automessage.Table, automessage.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, true, channel.AutoMessagesTable, channel.AutoMessagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCallOperators chains the current query on the "call_operators" edge.
+func (_q *ChannelQuery) QueryCallOperators() *CallOperatorQuery {
+	query := (&CallOperatorClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, selector),
+			sqlgraph.To(calloperator.Table, calloperator.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, channel.CallOperatorsTable, channel.CallOperatorsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -383,6 +408,7 @@ func (_q *ChannelQuery) Clone() *ChannelQuery {
 		withRule:          _q.withRule.Clone(),
 		withConversations: _q.withConversations.Clone(),
 		withAutoMessages:  _q.withAutoMessages.Clone(),
+		withCallOperators: _q.withCallOperators.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -442,6 +468,17 @@ func (_q *ChannelQuery) WithAutoMessages(opts ...func(*AutoMessageQuery)) *Chann
 		opt(query)
 	}
 	_q.withAutoMessages = query
+	return _q
+}
+
+// WithCallOperators tells the query-builder to eager-load the nodes that are connected to
+// the "call_operators" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithCallOperators(opts ...func(*CallOperatorQuery)) *ChannelQuery {
+	query := (&CallOperatorClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCallOperators = query
 	return _q
 }
 
@@ -529,12 +566,13 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 	var (
 		nodes       = []*Channel{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withOrganization != nil,
 			_q.withConnectedBy != nil,
 			_q.withRule != nil,
 			_q.withConversations != nil,
 			_q.withAutoMessages != nil,
+			_q.withCallOperators != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -590,6 +628,13 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 			return nil, err
 		}
 	}
+	if query := _q.withCallOperators; query != nil {
+		if err := _q.loadCallOperators(ctx, query, nodes,
+			func(n *Channel) { n.Edges.CallOperators = []*CallOperator{} },
+			func(n *Channel, e *CallOperator) { n.Edges.CallOperators = append(n.Edges.CallOperators, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedConversations {
 		if err := _q.loadConversations(ctx, query, nodes,
 			func(n *Channel) { n.appendNamedConversations(name) },
@@ -601,6 +646,13 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 		if err := _q.loadAutoMessages(ctx, query, nodes,
 			func(n *Channel) { n.appendNamedAutoMessages(name) },
 			func(n *Channel, e *AutoMessage) { n.appendNamedAutoMessages(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedCallOperators {
+		if err := _q.loadCallOperators(ctx, query, nodes,
+			func(n *Channel) { n.appendNamedCallOperators(name) },
+			func(n *Channel, e *CallOperator) { n.appendNamedCallOperators(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -747,6 +799,36 @@ func (_q *ChannelQuery) loadAutoMessages(ctx context.Context, query *AutoMessage
 	}
 	query.Where(predicate.AutoMessage(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(channel.AutoMessagesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ChannelID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "channel_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ChannelQuery) loadCallOperators(ctx context.Context, query *CallOperatorQuery, nodes []*Channel, init func(*Channel), assign func(*Channel, *CallOperator)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[gid.ID]*Channel)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(calloperator.FieldChannelID)
+	}
+	query.Where(predicate.CallOperator(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(channel.CallOperatorsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -916,6 +998,20 @@ func (_q *ChannelQuery) WithNamedAutoMessages(name string, opts ...func(*AutoMes
 		_q.withNamedAutoMessages = make(map[string]*AutoMessageQuery)
 	}
 	_q.withNamedAutoMessages[name] = query
+	return _q
+}
+
+// WithNamedCallOperators tells the query-builder to eager-load the nodes that are connected to the "call_operators"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithNamedCallOperators(name string, opts ...func(*CallOperatorQuery)) *ChannelQuery {
+	query := (&CallOperatorClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedCallOperators == nil {
+		_q.withNamedCallOperators = make(map[string]*CallOperatorQuery)
+	}
+	_q.withNamedCallOperators[name] = query
 	return _q
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/automessage"
+	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/predicate"
@@ -332,6 +333,21 @@ func (_u *ChannelUpdate) AddAutoMessages(v ...*AutoMessage) *ChannelUpdate {
 	return _u.AddAutoMessageIDs(ids...)
 }
 
+// AddCallOperatorIDs adds the "call_operators" edge to the CallOperator entity by IDs.
+func (_u *ChannelUpdate) AddCallOperatorIDs(ids ...gid.ID) *ChannelUpdate {
+	_u.mutation.AddCallOperatorIDs(ids...)
+	return _u
+}
+
+// AddCallOperators adds the "call_operators" edges to the CallOperator entity.
+func (_u *ChannelUpdate) AddCallOperators(v ...*CallOperator) *ChannelUpdate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCallOperatorIDs(ids...)
+}
+
 // Mutation returns the ChannelMutation object of the builder.
 func (_u *ChannelUpdate) Mutation() *ChannelMutation {
 	return _u.mutation
@@ -389,6 +405,27 @@ func (_u *ChannelUpdate) RemoveAutoMessages(v ...*AutoMessage) *ChannelUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAutoMessageIDs(ids...)
+}
+
+// ClearCallOperators clears all "call_operators" edges to the CallOperator entity.
+func (_u *ChannelUpdate) ClearCallOperators() *ChannelUpdate {
+	_u.mutation.ClearCallOperators()
+	return _u
+}
+
+// RemoveCallOperatorIDs removes the "call_operators" edge to CallOperator entities by IDs.
+func (_u *ChannelUpdate) RemoveCallOperatorIDs(ids ...gid.ID) *ChannelUpdate {
+	_u.mutation.RemoveCallOperatorIDs(ids...)
+	return _u
+}
+
+// RemoveCallOperators removes "call_operators" edges to CallOperator entities.
+func (_u *ChannelUpdate) RemoveCallOperators(v ...*CallOperator) *ChannelUpdate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCallOperatorIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -699,6 +736,51 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CallOperatorsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.CallOperatorsTable,
+			Columns: []string{channel.CallOperatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(calloperator.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCallOperatorsIDs(); len(nodes) > 0 && !_u.mutation.CallOperatorsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.CallOperatorsTable,
+			Columns: []string{channel.CallOperatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(calloperator.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CallOperatorsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.CallOperatorsTable,
+			Columns: []string{channel.CallOperatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(calloperator.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1026,6 +1108,21 @@ func (_u *ChannelUpdateOne) AddAutoMessages(v ...*AutoMessage) *ChannelUpdateOne
 	return _u.AddAutoMessageIDs(ids...)
 }
 
+// AddCallOperatorIDs adds the "call_operators" edge to the CallOperator entity by IDs.
+func (_u *ChannelUpdateOne) AddCallOperatorIDs(ids ...gid.ID) *ChannelUpdateOne {
+	_u.mutation.AddCallOperatorIDs(ids...)
+	return _u
+}
+
+// AddCallOperators adds the "call_operators" edges to the CallOperator entity.
+func (_u *ChannelUpdateOne) AddCallOperators(v ...*CallOperator) *ChannelUpdateOne {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCallOperatorIDs(ids...)
+}
+
 // Mutation returns the ChannelMutation object of the builder.
 func (_u *ChannelUpdateOne) Mutation() *ChannelMutation {
 	return _u.mutation
@@ -1083,6 +1180,27 @@ func (_u *ChannelUpdateOne) RemoveAutoMessages(v ...*AutoMessage) *ChannelUpdate
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAutoMessageIDs(ids...)
+}
+
+// ClearCallOperators clears all "call_operators" edges to the CallOperator entity.
+func (_u *ChannelUpdateOne) ClearCallOperators() *ChannelUpdateOne {
+	_u.mutation.ClearCallOperators()
+	return _u
+}
+
+// RemoveCallOperatorIDs removes the "call_operators" edge to CallOperator entities by IDs.
+func (_u *ChannelUpdateOne) RemoveCallOperatorIDs(ids ...gid.ID) *ChannelUpdateOne {
+	_u.mutation.RemoveCallOperatorIDs(ids...)
+	return _u
+}
+
+// RemoveCallOperators removes "call_operators" edges to CallOperator entities.
+func (_u *ChannelUpdateOne) RemoveCallOperators(v ...*CallOperator) *ChannelUpdateOne {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCallOperatorIDs(ids...)
 }
 
 // Where appends a list predicates to the ChannelUpdate builder.
@@ -1423,6 +1541,51 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(automessage.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CallOperatorsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.CallOperatorsTable,
+			Columns: []string{channel.CallOperatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(calloperator.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCallOperatorsIDs(); len(nodes) > 0 && !_u.mutation.CallOperatorsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.CallOperatorsTable,
+			Columns: []string{channel.CallOperatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(calloperator.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CallOperatorsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.CallOperatorsTable,
+			Columns: []string{channel.CallOperatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(calloperator.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

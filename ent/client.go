@@ -1918,6 +1918,22 @@ func (c *ChannelClient) QueryAutoMessages(_m *Channel) *AutoMessageQuery {
 	return query
 }
 
+// QueryCallOperators queries the call_operators edge of a Channel.
+func (c *ChannelClient) QueryCallOperators(_m *Channel) *CallOperatorQuery {
+	query := (&CallOperatorClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, id),
+			sqlgraph.To(calloperator.Table, calloperator.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, channel.CallOperatorsTable, channel.CallOperatorsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ChannelClient) Hooks() []Hook {
 	hooks := c.hooks.Channel
@@ -2537,6 +2553,22 @@ func (c *CustomerClient) QuerySourceChannel(_m *Customer) *ChannelQuery {
 			sqlgraph.From(customer.Table, customer.FieldID, id),
 			sqlgraph.To(channel.Table, channel.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, customer.SourceChannelTable, customer.SourceChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryConversations queries the conversations edge of a Customer.
+func (c *CustomerClient) QueryConversations(_m *Customer) *ConversationQuery {
+	query := (&ConversationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, customer.ConversationsTable, customer.ConversationsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil

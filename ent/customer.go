@@ -72,13 +72,16 @@ type CustomerEdges struct {
 	Tags []*Tag `json:"tags,omitempty"`
 	// SourceChannel holds the value of the source_channel edge.
 	SourceChannel *Channel `json:"source_channel,omitempty"`
+	// Conversations holds the value of the conversations edge.
+	Conversations []*Conversation `json:"conversations,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
-	namedTags map[string][]*Tag
+	namedTags          map[string][]*Tag
+	namedConversations map[string][]*Conversation
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -121,6 +124,15 @@ func (e CustomerEdges) SourceChannelOrErr() (*Channel, error) {
 		return nil, &NotFoundError{label: channel.Label}
 	}
 	return nil, &NotLoadedError{edge: "source_channel"}
+}
+
+// ConversationsOrErr returns the Conversations value or an error if the edge
+// was not loaded in eager-loading.
+func (e CustomerEdges) ConversationsOrErr() ([]*Conversation, error) {
+	if e.loadedTypes[4] {
+		return e.Conversations, nil
+	}
+	return nil, &NotLoadedError{edge: "conversations"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -308,6 +320,11 @@ func (_m *Customer) QuerySourceChannel() *ChannelQuery {
 	return NewCustomerClient(_m.config).QuerySourceChannel(_m)
 }
 
+// QueryConversations queries the "conversations" edge of the Customer entity.
+func (_m *Customer) QueryConversations() *ConversationQuery {
+	return NewCustomerClient(_m.config).QueryConversations(_m)
+}
+
 // Update returns a builder for updating this Customer.
 // Note that you need to call Customer.Unwrap() before calling this method if this Customer
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -422,6 +439,30 @@ func (_m *Customer) appendNamedTags(name string, edges ...*Tag) {
 		_m.Edges.namedTags[name] = []*Tag{}
 	} else {
 		_m.Edges.namedTags[name] = append(_m.Edges.namedTags[name], edges...)
+	}
+}
+
+// NamedConversations returns the Conversations named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Customer) NamedConversations(name string) ([]*Conversation, error) {
+	if _m.Edges.namedConversations == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedConversations[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Customer) appendNamedConversations(name string, edges ...*Conversation) {
+	if _m.Edges.namedConversations == nil {
+		_m.Edges.namedConversations = make(map[string][]*Conversation)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedConversations[name] = []*Conversation{}
+	} else {
+		_m.Edges.namedConversations[name] = append(_m.Edges.namedConversations[name], edges...)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
@@ -26,17 +27,19 @@ import (
 // CustomerQuery is the builder for querying Customer entities.
 type CustomerQuery struct {
 	config
-	ctx               *QueryContext
-	order             []customer.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.Customer
-	withOrganization  *OrganizationQuery
-	withOwner         *UserQuery
-	withTags          *TagQuery
-	withSourceChannel *ChannelQuery
-	loadTotal         []func(context.Context, []*Customer) error
-	modifiers         []func(*sql.Selector)
-	withNamedTags     map[string]*TagQuery
+	ctx                    *QueryContext
+	order                  []customer.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.Customer
+	withOrganization       *OrganizationQuery
+	withOwner              *UserQuery
+	withTags               *TagQuery
+	withSourceChannel      *ChannelQuery
+	withConversations      *ConversationQuery
+	loadTotal              []func(context.Context, []*Customer) error
+	modifiers              []func(*sql.Selector)
+	withNamedTags          map[string]*TagQuery
+	withNamedConversations map[string]*ConversationQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -154,6 +157,28 @@ func (_q *CustomerQuery) QuerySourceChannel() *ChannelQuery {
 			sqlgraph.From(customer.Table, customer.FieldID, selector),
 			sqlgraph.To(channel.Table, channel.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, customer.SourceChannelTable, customer.SourceChannelColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryConversations chains the current query on the "conversations" edge.
+func (_q *CustomerQuery) QueryConversations() *ConversationQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, selector),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, customer.ConversationsTable, customer.ConversationsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -357,6 +382,7 @@ func (_q *CustomerQuery) Clone() *CustomerQuery {
 		withOwner:         _q.withOwner.Clone(),
 		withTags:          _q.withTags.Clone(),
 		withSourceChannel: _q.withSourceChannel.Clone(),
+		withConversations: _q.withConversations.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -405,6 +431,17 @@ func (_q *CustomerQuery) WithSourceChannel(opts ...func(*ChannelQuery)) *Custome
 		opt(query)
 	}
 	_q.withSourceChannel = query
+	return _q
+}
+
+// WithConversations tells the query-builder to eager-load the nodes that are connected to
+// the "conversations" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithConversations(opts ...func(*ConversationQuery)) *CustomerQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withConversations = query
 	return _q
 }
 
@@ -492,11 +529,12 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 	var (
 		nodes       = []*Customer{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			_q.withOrganization != nil,
 			_q.withOwner != nil,
 			_q.withTags != nil,
 			_q.withSourceChannel != nil,
+			_q.withConversations != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -545,10 +583,24 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 			return nil, err
 		}
 	}
+	if query := _q.withConversations; query != nil {
+		if err := _q.loadConversations(ctx, query, nodes,
+			func(n *Customer) { n.Edges.Conversations = []*Conversation{} },
+			func(n *Customer, e *Conversation) { n.Edges.Conversations = append(n.Edges.Conversations, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedTags {
 		if err := _q.loadTags(ctx, query, nodes,
 			func(n *Customer) { n.appendNamedTags(name) },
 			func(n *Customer, e *Tag) { n.appendNamedTags(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedConversations {
+		if err := _q.loadConversations(ctx, query, nodes,
+			func(n *Customer) { n.appendNamedConversations(name) },
+			func(n *Customer, e *Conversation) { n.appendNamedConversations(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -714,6 +766,36 @@ func (_q *CustomerQuery) loadSourceChannel(ctx context.Context, query *ChannelQu
 	}
 	return nil
 }
+func (_q *CustomerQuery) loadConversations(ctx context.Context, query *ConversationQuery, nodes []*Customer, init func(*Customer), assign func(*Customer, *Conversation)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[gid.ID]*Customer)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(conversation.FieldCustomerID)
+	}
+	query.Where(predicate.Conversation(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(customer.ConversationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.CustomerID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "customer_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *CustomerQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -854,6 +936,20 @@ func (_q *CustomerQuery) WithNamedTags(name string, opts ...func(*TagQuery)) *Cu
 		_q.withNamedTags = make(map[string]*TagQuery)
 	}
 	_q.withNamedTags[name] = query
+	return _q
+}
+
+// WithNamedConversations tells the query-builder to eager-load the nodes that are connected to the "conversations"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithNamedConversations(name string, opts ...func(*ConversationQuery)) *CustomerQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedConversations == nil {
+		_q.withNamedConversations = make(map[string]*ConversationQuery)
+	}
+	_q.withNamedConversations[name] = query
 	return _q
 }
 

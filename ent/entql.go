@@ -1003,6 +1003,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"AutoMessage",
 	)
 	graph.MustAddE(
+		"call_operators",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   channel.CallOperatorsTable,
+			Columns: []string{channel.CallOperatorsColumn},
+			Bidi:    false,
+		},
+		"Channel",
+		"CallOperator",
+	)
+	graph.MustAddE(
 		"organization",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1169,6 +1181,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Customer",
 		"Channel",
+	)
+	graph.MustAddE(
+		"conversations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   customer.ConversationsTable,
+			Columns: []string{customer.ConversationsColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"Conversation",
 	)
 	graph.MustAddE(
 		"organization",
@@ -2773,6 +2797,20 @@ func (f *ChannelFilter) WhereHasAutoMessagesWith(preds ...predicate.AutoMessage)
 	})))
 }
 
+// WhereHasCallOperators applies a predicate to check if query has an edge call_operators.
+func (f *ChannelFilter) WhereHasCallOperators() {
+	f.Where(entql.HasEdge("call_operators"))
+}
+
+// WhereHasCallOperatorsWith applies a predicate to check if query has an edge call_operators with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasCallOperatorsWith(preds ...predicate.CallOperator) {
+	f.Where(entql.HasEdgeWith("call_operators", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *ConversationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -3283,6 +3321,20 @@ func (f *CustomerFilter) WhereHasSourceChannel() {
 // WhereHasSourceChannelWith applies a predicate to check if query has an edge source_channel with a given conditions (other predicates).
 func (f *CustomerFilter) WhereHasSourceChannelWith(preds ...predicate.Channel) {
 	f.Where(entql.HasEdgeWith("source_channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversations applies a predicate to check if query has an edge conversations.
+func (f *CustomerFilter) WhereHasConversations() {
+	f.Where(entql.HasEdge("conversations"))
+}
+
+// WhereHasConversationsWith applies a predicate to check if query has an edge conversations with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasConversationsWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversations", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

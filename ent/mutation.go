@@ -8235,6 +8235,9 @@ type ChannelMutation struct {
 	auto_messages           map[gid.ID]struct{}
 	removedauto_messages    map[gid.ID]struct{}
 	clearedauto_messages    bool
+	call_operators          map[gid.ID]struct{}
+	removedcall_operators   map[gid.ID]struct{}
+	clearedcall_operators   bool
 	done                    bool
 	oldValue                func(context.Context) (*Channel, error)
 	predicates              []predicate.Channel
@@ -9419,6 +9422,60 @@ func (m *ChannelMutation) ResetAutoMessages() {
 	m.removedauto_messages = nil
 }
 
+// AddCallOperatorIDs adds the "call_operators" edge to the CallOperator entity by ids.
+func (m *ChannelMutation) AddCallOperatorIDs(ids ...gid.ID) {
+	if m.call_operators == nil {
+		m.call_operators = make(map[gid.ID]struct{})
+	}
+	for i := range ids {
+		m.call_operators[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCallOperators clears the "call_operators" edge to the CallOperator entity.
+func (m *ChannelMutation) ClearCallOperators() {
+	m.clearedcall_operators = true
+}
+
+// CallOperatorsCleared reports if the "call_operators" edge to the CallOperator entity was cleared.
+func (m *ChannelMutation) CallOperatorsCleared() bool {
+	return m.clearedcall_operators
+}
+
+// RemoveCallOperatorIDs removes the "call_operators" edge to the CallOperator entity by IDs.
+func (m *ChannelMutation) RemoveCallOperatorIDs(ids ...gid.ID) {
+	if m.removedcall_operators == nil {
+		m.removedcall_operators = make(map[gid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.call_operators, ids[i])
+		m.removedcall_operators[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCallOperators returns the removed IDs of the "call_operators" edge to the CallOperator entity.
+func (m *ChannelMutation) RemovedCallOperatorsIDs() (ids []gid.ID) {
+	for id := range m.removedcall_operators {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CallOperatorsIDs returns the "call_operators" edge IDs in the mutation.
+func (m *ChannelMutation) CallOperatorsIDs() (ids []gid.ID) {
+	for id := range m.call_operators {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCallOperators resets all changes to the "call_operators" edge.
+func (m *ChannelMutation) ResetCallOperators() {
+	m.call_operators = nil
+	m.clearedcall_operators = false
+	m.removedcall_operators = nil
+}
+
 // Where appends a list predicates to the ChannelMutation builder.
 func (m *ChannelMutation) Where(ps ...predicate.Channel) {
 	m.predicates = append(m.predicates, ps...)
@@ -9955,7 +10012,7 @@ func (m *ChannelMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ChannelMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.organization != nil {
 		edges = append(edges, channel.EdgeOrganization)
 	}
@@ -9970,6 +10027,9 @@ func (m *ChannelMutation) AddedEdges() []string {
 	}
 	if m.auto_messages != nil {
 		edges = append(edges, channel.EdgeAutoMessages)
+	}
+	if m.call_operators != nil {
+		edges = append(edges, channel.EdgeCallOperators)
 	}
 	return edges
 }
@@ -10002,18 +10062,27 @@ func (m *ChannelMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case channel.EdgeCallOperators:
+		ids := make([]ent.Value, 0, len(m.call_operators))
+		for id := range m.call_operators {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ChannelMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedconversations != nil {
 		edges = append(edges, channel.EdgeConversations)
 	}
 	if m.removedauto_messages != nil {
 		edges = append(edges, channel.EdgeAutoMessages)
+	}
+	if m.removedcall_operators != nil {
+		edges = append(edges, channel.EdgeCallOperators)
 	}
 	return edges
 }
@@ -10034,13 +10103,19 @@ func (m *ChannelMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case channel.EdgeCallOperators:
+		ids := make([]ent.Value, 0, len(m.removedcall_operators))
+		for id := range m.removedcall_operators {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ChannelMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedorganization {
 		edges = append(edges, channel.EdgeOrganization)
 	}
@@ -10055,6 +10130,9 @@ func (m *ChannelMutation) ClearedEdges() []string {
 	}
 	if m.clearedauto_messages {
 		edges = append(edges, channel.EdgeAutoMessages)
+	}
+	if m.clearedcall_operators {
+		edges = append(edges, channel.EdgeCallOperators)
 	}
 	return edges
 }
@@ -10073,6 +10151,8 @@ func (m *ChannelMutation) EdgeCleared(name string) bool {
 		return m.clearedconversations
 	case channel.EdgeAutoMessages:
 		return m.clearedauto_messages
+	case channel.EdgeCallOperators:
+		return m.clearedcall_operators
 	}
 	return false
 }
@@ -10112,6 +10192,9 @@ func (m *ChannelMutation) ResetEdge(name string) error {
 		return nil
 	case channel.EdgeAutoMessages:
 		m.ResetAutoMessages()
+		return nil
+	case channel.EdgeCallOperators:
+		m.ResetCallOperators()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel edge %s", name)
@@ -12742,6 +12825,9 @@ type CustomerMutation struct {
 	clearedtags           bool
 	source_channel        *gid.ID
 	clearedsource_channel bool
+	conversations         map[gid.ID]struct{}
+	removedconversations  map[gid.ID]struct{}
+	clearedconversations  bool
 	done                  bool
 	oldValue              func(context.Context) (*Customer, error)
 	predicates            []predicate.Customer
@@ -13735,6 +13821,60 @@ func (m *CustomerMutation) ResetSourceChannel() {
 	m.clearedsource_channel = false
 }
 
+// AddConversationIDs adds the "conversations" edge to the Conversation entity by ids.
+func (m *CustomerMutation) AddConversationIDs(ids ...gid.ID) {
+	if m.conversations == nil {
+		m.conversations = make(map[gid.ID]struct{})
+	}
+	for i := range ids {
+		m.conversations[ids[i]] = struct{}{}
+	}
+}
+
+// ClearConversations clears the "conversations" edge to the Conversation entity.
+func (m *CustomerMutation) ClearConversations() {
+	m.clearedconversations = true
+}
+
+// ConversationsCleared reports if the "conversations" edge to the Conversation entity was cleared.
+func (m *CustomerMutation) ConversationsCleared() bool {
+	return m.clearedconversations
+}
+
+// RemoveConversationIDs removes the "conversations" edge to the Conversation entity by IDs.
+func (m *CustomerMutation) RemoveConversationIDs(ids ...gid.ID) {
+	if m.removedconversations == nil {
+		m.removedconversations = make(map[gid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.conversations, ids[i])
+		m.removedconversations[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedConversations returns the removed IDs of the "conversations" edge to the Conversation entity.
+func (m *CustomerMutation) RemovedConversationsIDs() (ids []gid.ID) {
+	for id := range m.removedconversations {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ConversationsIDs returns the "conversations" edge IDs in the mutation.
+func (m *CustomerMutation) ConversationsIDs() (ids []gid.ID) {
+	for id := range m.conversations {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetConversations resets all changes to the "conversations" edge.
+func (m *CustomerMutation) ResetConversations() {
+	m.conversations = nil
+	m.clearedconversations = false
+	m.removedconversations = nil
+}
+
 // Where appends a list predicates to the CustomerMutation builder.
 func (m *CustomerMutation) Where(ps ...predicate.Customer) {
 	m.predicates = append(m.predicates, ps...)
@@ -14212,7 +14352,7 @@ func (m *CustomerMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CustomerMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.organization != nil {
 		edges = append(edges, customer.EdgeOrganization)
 	}
@@ -14224,6 +14364,9 @@ func (m *CustomerMutation) AddedEdges() []string {
 	}
 	if m.source_channel != nil {
 		edges = append(edges, customer.EdgeSourceChannel)
+	}
+	if m.conversations != nil {
+		edges = append(edges, customer.EdgeConversations)
 	}
 	return edges
 }
@@ -14250,15 +14393,24 @@ func (m *CustomerMutation) AddedIDs(name string) []ent.Value {
 		if id := m.source_channel; id != nil {
 			return []ent.Value{*id}
 		}
+	case customer.EdgeConversations:
+		ids := make([]ent.Value, 0, len(m.conversations))
+		for id := range m.conversations {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CustomerMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.removedtags != nil {
 		edges = append(edges, customer.EdgeTags)
+	}
+	if m.removedconversations != nil {
+		edges = append(edges, customer.EdgeConversations)
 	}
 	return edges
 }
@@ -14273,13 +14425,19 @@ func (m *CustomerMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case customer.EdgeConversations:
+		ids := make([]ent.Value, 0, len(m.removedconversations))
+		for id := range m.removedconversations {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CustomerMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.clearedorganization {
 		edges = append(edges, customer.EdgeOrganization)
 	}
@@ -14291,6 +14449,9 @@ func (m *CustomerMutation) ClearedEdges() []string {
 	}
 	if m.clearedsource_channel {
 		edges = append(edges, customer.EdgeSourceChannel)
+	}
+	if m.clearedconversations {
+		edges = append(edges, customer.EdgeConversations)
 	}
 	return edges
 }
@@ -14307,6 +14468,8 @@ func (m *CustomerMutation) EdgeCleared(name string) bool {
 		return m.clearedtags
 	case customer.EdgeSourceChannel:
 		return m.clearedsource_channel
+	case customer.EdgeConversations:
+		return m.clearedconversations
 	}
 	return false
 }
@@ -14343,6 +14506,9 @@ func (m *CustomerMutation) ResetEdge(name string) error {
 		return nil
 	case customer.EdgeSourceChannel:
 		m.ResetSourceChannel()
+		return nil
+	case customer.EdgeConversations:
+		m.ResetConversations()
 		return nil
 	}
 	return fmt.Errorf("unknown Customer edge %s", name)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	entcall "github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/conversation"
+	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
@@ -225,6 +227,29 @@ func TestCallHistory(t *testing.T) {
 			}
 		})
 	}
+
+	// An agent sees the calls of customers whose conversations they may
+	// see, and every call of an OA they operate.
+	t.Run("AgentSeesWhatTheyMayFollow", func(t *testing.T) {
+		hidden := c.db.Client.Customer.Query().Where(customer.Name("Khách Zalo ther")).OnlyX(c.sys())
+		if n := c.db.Client.Conversation.Query().Where(conversation.CustomerID(hidden.ID)).CountX(c.sys()); n != 0 {
+			t.Fatalf("the other caller has %d conversations", n)
+		}
+		// The OA is ONLY_ME, its admin's: its conversations are hidden from
+		// the agent, and so are its calls.
+		if got := c.historyIDs(c.tn.agentToken, nil, ""); got != "[]" {
+			t.Fatalf("an agent sees %s of an ONLY_ME OA's calls", got)
+		}
+		c.must(c.tn.adminToken, `mutation($id: ID!) { setChannelChatPermission(id: $id, permission: SHARED) { id } }`,
+			map[string]any{"id": c.oa.ID}, nil)
+		if got := c.historyIDs(c.tn.agentToken, nil, ""); got != "[h3 h1]" {
+			t.Fatalf("a non-operator agent sees %s, want the calls of the customer with a conversation", got)
+		}
+		c.addOperator(c.tn.adminToken, c.tn.agentID, "CUSTOMER_CARE").decode(t, nil)
+		if got := c.historyIDs(c.tn.agentToken, nil, ""); got != "[h3 h2 h1]" {
+			t.Fatalf("an operator agent sees %s, want every call of the OA", got)
+		}
+	})
 }
 
 const callEventsSubscription = `subscription($after: Cursor) { callEvents(after: $after) {

@@ -71,6 +71,8 @@ const (
 	EdgeConversations = "conversations"
 	// EdgeAutoMessages holds the string denoting the auto_messages edge name in mutations.
 	EdgeAutoMessages = "auto_messages"
+	// EdgeCallOperators holds the string denoting the call_operators edge name in mutations.
+	EdgeCallOperators = "call_operators"
 	// Table holds the table name of the channel in the database.
 	Table = "channels"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -108,6 +110,13 @@ const (
 	AutoMessagesInverseTable = "auto_messages"
 	// AutoMessagesColumn is the table column denoting the auto_messages relation/edge.
 	AutoMessagesColumn = "channel_id"
+	// CallOperatorsTable is the table that holds the call_operators relation/edge.
+	CallOperatorsTable = "call_operators"
+	// CallOperatorsInverseTable is the table name for the CallOperator entity.
+	// It exists in this package in order to avoid circular dependency with the "calloperator" package.
+	CallOperatorsInverseTable = "call_operators"
+	// CallOperatorsColumn is the table column denoting the call_operators relation/edge.
+	CallOperatorsColumn = "channel_id"
 )
 
 // Columns holds all SQL columns for channel fields.
@@ -399,6 +408,20 @@ func ByAutoMessages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newAutoMessagesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByCallOperatorsCount orders the results by call_operators count.
+func ByCallOperatorsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCallOperatorsStep(), opts...)
+	}
+}
+
+// ByCallOperators orders the results by call_operators terms.
+func ByCallOperators(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCallOperatorsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newOrganizationStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -432,6 +455,13 @@ func newAutoMessagesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(AutoMessagesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, true, AutoMessagesTable, AutoMessagesColumn),
+	)
+}
+func newCallOperatorsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CallOperatorsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, true, CallOperatorsTable, CallOperatorsColumn),
 	)
 }
 

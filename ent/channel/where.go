@@ -1296,6 +1296,29 @@ func HasAutoMessagesWith(preds ...predicate.AutoMessage) predicate.Channel {
 	})
 }
 
+// HasCallOperators applies the HasEdge predicate on the "call_operators" edge.
+func HasCallOperators() predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, CallOperatorsTable, CallOperatorsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCallOperatorsWith applies the HasEdge predicate on the "call_operators" edge with a given conditions (other predicates).
+func HasCallOperatorsWith(preds ...predicate.CallOperator) predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := newCallOperatorsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Channel) predicate.Channel {
 	return predicate.Channel(sql.AndPredicates(predicates...))

@@ -61,6 +61,8 @@ const (
 	EdgeTags = "tags"
 	// EdgeSourceChannel holds the string denoting the source_channel edge name in mutations.
 	EdgeSourceChannel = "source_channel"
+	// EdgeConversations holds the string denoting the conversations edge name in mutations.
+	EdgeConversations = "conversations"
 	// Table holds the table name of the customer in the database.
 	Table = "customers"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -89,6 +91,13 @@ const (
 	SourceChannelInverseTable = "channels"
 	// SourceChannelColumn is the table column denoting the source_channel relation/edge.
 	SourceChannelColumn = "source_channel_id"
+	// ConversationsTable is the table that holds the conversations relation/edge.
+	ConversationsTable = "conversations"
+	// ConversationsInverseTable is the table name for the Conversation entity.
+	// It exists in this package in order to avoid circular dependency with the "conversation" package.
+	ConversationsInverseTable = "conversations"
+	// ConversationsColumn is the table column denoting the conversations relation/edge.
+	ConversationsColumn = "customer_id"
 )
 
 // Columns holds all SQL columns for customer fields.
@@ -342,6 +351,20 @@ func BySourceChannelField(field string, opts ...sql.OrderTermOption) OrderOption
 		sqlgraph.OrderByNeighborTerms(s, newSourceChannelStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByConversationsCount orders the results by conversations count.
+func ByConversationsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newConversationsStep(), opts...)
+	}
+}
+
+// ByConversations orders the results by conversations terms.
+func ByConversations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newConversationsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newOrganizationStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -368,6 +391,13 @@ func newSourceChannelStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SourceChannelInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, SourceChannelTable, SourceChannelColumn),
+	)
+}
+func newConversationsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ConversationsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, true, ConversationsTable, ConversationsColumn),
 	)
 }
 

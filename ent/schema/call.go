@@ -106,11 +106,12 @@ func (Call) Annotations() []schema.Annotation {
 	}
 }
 
-// Policy lets members read calls and leaves every change to the call
-// package and the webhook processing, which write as the system.
+// Policy lets members read the calls they may see (policy.FilterCalls) and
+// leaves every change to the call package and the webhook processing,
+// which write as the system.
 func (Call) Policy() ent.Policy {
 	return privacy.Policy{
-		Query:    privacy.QueryPolicy{policy.AllowQuery()},
+		Query:    privacy.QueryPolicy{policy.FilterCalls(), policy.AllowQuery()},
 		Mutation: privacy.MutationPolicy{policy.AlwaysDeny()},
 	}
 }

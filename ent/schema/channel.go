@@ -78,6 +78,9 @@ func (Channel) Edges() []ent.Edge {
 		edge.From("conversations", Conversation.Type).Ref("channel").
 			Annotations(entgql.Skip()),
 		edge.From("auto_messages", AutoMessage.Type).Ref("channel"),
+		// For policies: an OA's operators see its calls.
+		edge.From("call_operators", CallOperator.Type).Ref("channel").
+			Annotations(entgql.Skip()),
 	}
 }
 

@@ -66,6 +66,10 @@ func (Customer) Edges() []ent.Edge {
 		edge.To("tags", Tag.Type),
 		edge.To("source_channel", Channel.Type).Field("source_channel_id").Unique().Immutable().
 			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+		// For policies: who may see a customer's calls depends on their
+		// conversations.
+		edge.From("conversations", Conversation.Type).Ref("customer").
+			Annotations(entgql.Skip()),
 	}
 }
 

@@ -309,3 +309,20 @@ func conversationsOf(v *viewer.Viewer) entql.P {
 	)
 	return entql.Or(entql.And(shared, given), mine)
 }
+
+// FilterCalls narrows an AGENT's calls to those of the OAs they operate and
+// those of customers with a conversation the agent may see (as
+// FilterConversations decides). Owners, admins, API keys and the system
+// see every call of the organization.
+func FilterCalls() privacy.QueryMutationRule {
+	return FilterWhere(func(v *viewer.Viewer, f entprivacy.Filter) error {
+		if v.System || !v.IsUser() || v.IsAdmin() {
+			return privacy.Skip
+		}
+		f.Where(entql.Or(
+			entql.HasEdgeWith("channel", entql.HasEdgeWith("call_operators", entql.FieldEQ("user_id", string(v.UserID)))),
+			entql.HasEdgeWith("customer", entql.HasEdgeWith("conversations", conversationsOf(v))),
+		))
+		return privacy.Skip
+	})
+}
