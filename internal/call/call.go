@@ -24,6 +24,7 @@ import (
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/policy"
 	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -128,14 +129,7 @@ func (s *Service) Register(w *timer.Worker) {
 
 // requireAdmin refuses whoever is not an OWNER or ADMIN.
 func requireAdmin(ctx context.Context) (*viewer.Viewer, error) {
-	v := viewer.FromContext(ctx)
-	if v == nil || v.OrgID == "" {
-		return nil, apierr.NeedCredentials("authentication required")
-	}
-	if !v.IsAdmin() {
-		return nil, apierr.New(apierr.Forbidden, "only an OWNER or ADMIN can configure calls")
-	}
-	return v, nil
+	return policy.RequireAdmin(ctx, "configure calls")
 }
 
 // requireViewer returns the signed-in viewer.

@@ -29,4 +29,3 @@ func (s *Service) CanFollow(ctx context.Context, channelID, customerID gid.ID) (
 	}
 	return s.client.Conversation.Query().Where(conversation.CustomerID(customerID)).Exist(ctx)
 }
-

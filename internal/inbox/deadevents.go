@@ -11,6 +11,7 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/policy"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -23,7 +24,7 @@ const MaxDeadEventsPage = 100
 // no one's inbox, so they are read as the system, within the viewer's
 // organization.
 func (s *Service) DeadEvents(ctx context.Context, channelID *gid.ID, first int) ([]*ent.WebhookEvent, error) {
-	v, err := requireAdmin(ctx, "only an OWNER or ADMIN can see failed webhook events")
+	v, err := policy.RequireAdmin(ctx, "see failed webhook events")
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func (s *Service) DeadEvents(ctx context.Context, channelID *gid.ID, first int) 
 // error stays until an attempt succeeds or fails anew. An event that is
 // not parked, or is another organization's, is NOT_FOUND. Admins only.
 func (s *Service) ReplayEvent(ctx context.Context, id gid.ID) (*ent.WebhookEvent, error) {
-	v, err := requireAdmin(ctx, "only an OWNER or ADMIN can replay webhook events")
+	v, err := policy.RequireAdmin(ctx, "replay webhook events")
 	if err != nil {
 		return nil, err
 	}
@@ -63,17 +64,4 @@ func (s *Service) ReplayEvent(ctx context.Context, id gid.ID) (*ent.WebhookEvent
 		return nil, apierr.New(apierr.NotFound, "failed webhook event not found")
 	}
 	return s.client.WebhookEvent.Get(sys, id)
-}
-
-// requireAdmin returns the viewer when it is an OWNER or ADMIN user, and a
-// FORBIDDEN error saying msg otherwise.
-func requireAdmin(ctx context.Context, msg string) (*viewer.Viewer, error) {
-	v := viewer.FromContext(ctx)
-	if v == nil || v.OrgID == "" {
-		return nil, apierr.NeedCredentials("authentication required")
-	}
-	if !v.IsAdmin() {
-		return nil, &apierr.Error{Code: apierr.Forbidden, Message: msg}
-	}
-	return v, nil
 }

@@ -326,3 +326,17 @@ func FilterCalls() privacy.QueryMutationRule {
 		return privacy.Skip
 	})
 }
+
+// RequireAdmin returns the viewer of ctx when it is an OWNER or ADMIN user;
+// otherwise UNAUTHENTICATED without a viewer, or FORBIDDEN saying "only an
+// OWNER or ADMIN can " followed by what.
+func RequireAdmin(ctx context.Context, what string) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.OrgID == "" {
+		return nil, apierr.NeedCredentials("authentication required")
+	}
+	if !v.IsAdmin() {
+		return nil, &apierr.Error{Code: apierr.Forbidden, Message: "only an OWNER or ADMIN can " + what}
+	}
+	return v, nil
+}
