@@ -364,7 +364,9 @@ func TestKill9WhileDeliveringReplies(t *testing.T) {
 			t.Fatalf("%d of %d conversations after %v", len(convs), users, patience)
 		}
 		var out struct {
-			Conversations struct{ Edges []struct{ Node struct{ ID string } } }
+			Conversations struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		srv.graphql(t, token, `{ conversations(first: 10) { edges { node { id } } } }`, nil, &out)
 		convs = convs[:0]
@@ -402,7 +404,11 @@ func TestKill9WhileDeliveringReplies(t *testing.T) {
 			Conversations struct {
 				Edges []struct {
 					Node struct {
-						Messages struct{ Edges []struct{ Node struct{ Direction, Status string } } }
+						Messages struct {
+							Edges []struct {
+								Node struct{ Direction, Status string }
+							}
+						}
 					}
 				}
 			}
