@@ -6,6 +6,7 @@ import (
 	"time"
 
 	entcall "github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/internal/call"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
@@ -122,4 +123,78 @@ func TestCallReportedAfterTicketExpiry(t *testing.T) {
 			t.Fatalf("the unused ticket's call %+v", r)
 		}
 	})
+}
+
+// TestInboundCallByPhone: Zalo may name a caller by phone number alone, or
+// with a user ID the OA does not know yet; the number finds the customer
+// who has it, normalized as customers' numbers are, or a new customer is
+// created with it.
+func TestInboundCallByPhone(t *testing.T) {
+	c := newCallEnv(t)
+	const outOfHours = "Ngoài giờ làm việc ạ"
+	// Saturday 16:00 in Vietnam is outside weekday windows: every caller
+	// who can be written to gets the out-of-hours reply.
+	c.settings(c.tn.adminToken, map[string]any{"enabled": true, "outOfHoursReply": outOfHours, "windows": []map[string]any{
+		{"weekdays": []string{"MON", "TUE", "WED", "THU", "FRI"}, "start": "08:00", "end": "17:30"},
+	}}).decode(t, nil)
+	now := c.clock.Now()
+	customers := func() int { return c.db.Client.Customer.Query().CountX(c.sys()) }
+	before := customers()
+	ended := func(user, phone, id string) {
+		c.callEnded(zalofake.CallEnded{UserID: user, Phone: phone, CallID: id, Init: now.Add(-time.Minute),
+			Duration: 40 * time.Second, Talk: 30 * time.Second})
+	}
+
+	t.Run("PhoneOfAKnownCustomer", func(t *testing.T) {
+		ended("", "84912345678", "zc-p1")
+		if got := c.customerCalls(c.customer); got != "[zc-p1:ANSWERED]" {
+			t.Fatalf("the customer's calls %s", got)
+		}
+		if customers() != before {
+			t.Fatal("a customer was created for a known number")
+		}
+	})
+	t.Run("NewNumberBecomesACustomer", func(t *testing.T) {
+		ended("", "0987 000 111", "zc-p2")
+		ended("", "+84987000111", "zc-p3") // the same number in another form
+		cus := c.db.Client.Customer.Query().Where(customer.Phone("+84987000111")).OnlyX(c.sys())
+		if cus.Name != "Khách Zalo 0111" || customers() != before+1 {
+			t.Fatalf("new customer %+v, %d customers", cus, customers()-before)
+		}
+		if got := c.customerCalls(cus.ID); got != "[zc-p3:ANSWERED zc-p2:ANSWERED]" {
+			t.Fatalf("the new customer's calls %s", got)
+		}
+	})
+	t.Run("UnknownUserWithAKnownNumber", func(t *testing.T) {
+		known := gid.ID(c.createCustomer(c.tn.adminToken, map[string]any{"name": "Lê Văn Tám", "phone": "0903 333 444"}))
+		n := customers()
+		ended("zu-by-phone", "84903333444", "zc-p4")
+		if got := c.customerCalls(known); got != "[zc-p4:ANSWERED]" {
+			t.Fatalf("the customer's calls %s", got)
+		}
+		if idt := c.identityOf(c.oa, "zu-by-phone"); idt == nil || idt.CustomerID != known || customers() != n {
+			t.Fatalf("identity %+v, %d new customers", idt, customers()-n)
+		}
+		// The user can be written to: the reply reaches them.
+		c.deliverAll()
+		if got := c.sentTo("zu-by-phone"); fmt.Sprint(got) != "["+outOfHours+"]" {
+			t.Fatalf("sent %q", got)
+		}
+		// Their next call, by user ID alone, is the same customer's.
+		ended("zu-by-phone", "", "zc-p5")
+		if got := c.customerCalls(known); got != "[zc-p5:ANSWERED zc-p4:ANSWERED]" {
+			t.Fatalf("the customer's calls %s", got)
+		}
+	})
+	t.Run("NoCallerIsIgnored", func(t *testing.T) {
+		n := customers()
+		ended("", "12", "zc-p6")
+		if k := c.db.Client.Call.Query().Where(entcall.ProviderCallID("zc-p6")).CountX(c.sys()); k != 0 || customers() != n {
+			t.Fatalf("%d calls, %d customers for an event naming no caller", k, customers()-n)
+		}
+	})
+	c.deliverAll()
+	if n := len(c.zfake.Sent()); n != 2 { // the out-of-hours replies of zu-by-phone's two calls
+		t.Fatalf("Zalo sent %d messages: %+v", n, c.zfake.Sent())
+	}
 }
