@@ -4,11 +4,13 @@
 //
 // Each kind is a Kind: its own table, order column and visibility (the ent
 // privacy policy of its entity, evaluated for the viewer of the request).
-// A page asks every kind for one more row than the page past the cursor, in
-// the page's order, and merges them, so a page costs one statement per kind
-// whatever its size. Cursors are the (time, ID) of an interaction, which
-// orders every kind alike: a new kind (ZNS messages) is one more Kind, and
-// the cursors handed out before it stay valid.
+// A page asks every kind for the keys of one more row than the page past
+// the cursor, in the page's order, merges them, and loads the nodes it
+// keeps kind by kind with what the request selects of them, so a page
+// costs the same statements whatever its size. Cursors are the (time, ID)
+// of an interaction, which orders every kind alike: a new kind (ZNS
+// messages) is one more Kind, and the cursors handed out before it stay
+// valid.
 package interaction
 
 import (
@@ -224,17 +226,17 @@ func nodeContext(ctx context.Context) context.Context {
 // list's order (backward: strictly before it), dated by the column at,
 // and the order to read them in; a nil from restricts nothing.
 func past(at string, from *Key, backward bool) (where func(*sql.Selector), order []func(*sql.Selector)) {
-	dir, cmpAt, cmpID := ent.Desc, sql.LT, sql.LT
+	dir, beyond := ent.Desc, sql.LT
 	if backward {
-		dir, cmpAt, cmpID = ent.Asc, sql.GT, sql.GT
+		dir, beyond = ent.Asc, sql.GT
 	}
 	where = func(s *sql.Selector) {
 		if from == nil {
 			return
 		}
 		s.Where(sql.Or(
-			cmpAt(s.C(at), from.At),
-			sql.And(sql.EQ(s.C(at), from.At), cmpID(s.C("id"), from.ID)),
+			beyond(s.C(at), from.At),
+			sql.And(sql.EQ(s.C(at), from.At), beyond(s.C("id"), from.ID)),
 		))
 	}
 	return where, []func(*sql.Selector){dir(at), dir("id")}

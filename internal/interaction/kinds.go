@@ -10,7 +10,9 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
-// Kinds returns the kinds of interaction a customer has, over client.
+// Kinds returns the kinds of interaction a customer has, over client. A
+// new kind (ZNS messages) is a Kind over its table added here and a member
+// of schema.graphqls's Interaction union.
 func Kinds(client *ent.Client) []Kind {
 	return []Kind{Messages{client}, Calls{client}}
 }
