@@ -245,6 +245,13 @@ func lockRows(q *ent.WebhookEventQuery, action sql.LockAction) *ent.WebhookEvent
 	return q
 }
 
+// ProcessEvent processes the stored webhook event id now, as a claimed
+// one is: for a job engine that hands events out itself (the job engine
+// benchmark, BENCHMARKS.md).
+func (in *Inbound) ProcessEvent(ctx context.Context, id gid.ID) (bool, error) {
+	return in.processOne(ctx, id)
+}
+
 // processOne processes one claimed event in its own transaction, which
 // also marks it processed, or records why it failed and when to retry. It
 // reports whether the event was processed; false with a nil error means
