@@ -28,6 +28,7 @@ import (
 	"github.com/dakenh/dakenh/ent/privacy"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/clocktest"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/facebook/fbfake"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -77,6 +78,13 @@ type webhookEnv struct {
 // may use the fakes and the clock, which exist before it.
 func newWebhookEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *webhookEnv {
 	t.Helper()
+	return newWebhookEnvOn(t, dbtest.Open(t), opts...)
+}
+
+// newWebhookEnvOn is newWebhookEnv on the database db, such as one whose
+// statements are counted.
+func newWebhookEnvOn(t *testing.T, db *database.DB, opts ...func(*webhookEnv) envOption) *webhookEnv {
+	t.Helper()
 	w := &webhookEnv{t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
 	envOpts := []envOption{func(c *Config, _ *appOptions) {
 		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
@@ -84,7 +92,7 @@ func newWebhookEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *webhookEn
 	for _, o := range opts {
 		envOpts = append(envOpts, o(w))
 	}
-	w.env = newEnv(t, envOpts...)
+	w.env = newEnvOn(t, db, envOpts...)
 	w.tn = w.newTenant("Webhook Org")
 	// The same app and token pair as zaloInput connects with, so that
 	// refreshes work.

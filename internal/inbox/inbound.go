@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	stdsql "database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,6 +93,8 @@ type Inbound struct {
 	// senders never block: one pending wake-up covers any number of
 	// events, since a round processes everything that is due.
 	nudge chan struct{}
+	// channels are the channels of the events processed so far.
+	channels channelCache
 
 	// mu guards profileBlocked: channels whose profile reads failed for a
 	// reason that may pass (a Zalo outage, an expired token), skipped
@@ -245,6 +248,22 @@ func lockRows(q *ent.WebhookEventQuery, action sql.LockAction) *ent.WebhookEvent
 	return q
 }
 
+// takeEvent locks a claimed event that is still unprocessed, marks it
+// processed and returns it, with the version of its channel (see
+// channelCache), in one statement. The placeholders are numbered, which
+// both PostgreSQL and the SQLite driver read.
+const takeEvent = `UPDATE webhook_events SET processed_at = $1, next_attempt_at = NULL
+WHERE id = $2 AND processed_at IS NULL
+RETURNING provider, event_name, organization_id, channel_id, payload, attempts,
+  (SELECT CAST(channels.updated_at AS TEXT) FROM channels WHERE channels.id = webhook_events.channel_id)`
+
+// errStoredMeanwhile ends the processing of an event whose message turns
+// out to be stored already, by another processor or as the delivery
+// worker's own send, after the event opened something (a customer, a
+// conversation) for it: the transaction is rolled back, and the event
+// marked processed in another.
+var errStoredMeanwhile = errors.New("inbox: the message was stored meanwhile")
+
 // processOne processes one claimed event in its own transaction, which
 // also marks it processed, or records why it failed and when to retry. It
 // reports whether the event was processed; false with a nil error means
@@ -256,69 +275,91 @@ func (in *Inbound) processOne(ctx context.Context, id gid.ID) (bool, error) {
 		return false, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	// The lease keeps other processors away; the lock and the
-	// processed_at check make sure of it should a lease run out while an
-	// event is still being processed: a second processor waits for the
-	// first to commit, then finds the event processed. The lock waits
-	// rather than skips, because a concurrent claim may hold it for a
-	// moment: a SELECT … FOR UPDATE … LIMIT keeps the locks of rows it
-	// looked at and passed over until its transaction ends.
-	ev, err := lockRows(tx.WebhookEvent.Query().
-		Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil()), "").
-		Only(sys)
-	if ent.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
+	now := in.now()
+	// The lease keeps other processors away; the row lock of the UPDATE
+	// and its processed_at condition make sure of it should a lease run
+	// out while an event is still being processed: a second processor
+	// waits for the first to commit, then finds the event processed. The
+	// lock waits rather than skips, because a concurrent claim may hold it
+	// for a moment: a SELECT … FOR UPDATE … LIMIT keeps the locks of rows
+	// it looked at and passed over until its transaction ends.
+	ev, chVersion, err := takeEventRow(sys, tx, id, now)
+	if ev == nil || err != nil {
 		return false, err
 	}
-	now := in.now()
-	// The savepoint lets a failed event be rolled back while its row, still
-	// locked by this transaction, records the failure.
-	perr := database.Savepoint(sys, tx, "inbound_event", func() error { return in.apply(ctx, tx, ev, now) })
-	if perr != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		if errors.Is(perr, database.ErrSavepoint) {
-			return false, perr
-		}
-		attempts := ev.Attempts + 1
-		upd := tx.WebhookEvent.UpdateOneID(id).
-			SetAttempts(attempts).
-			SetLastError(clip(cleanText(perr.Error()), maxLastError))
-		dead := attempts >= MaxEventAttempts
-		next := now.Add(retryDelay(attempts))
-		if dead {
-			upd.SetDeadAt(now).ClearNextAttemptAt()
-		} else {
-			upd.SetNextAttemptAt(next)
-		}
-		if err := upd.Exec(sys); err != nil {
-			return false, err
-		}
+	perr := in.apply(ctx, tx, ev, chVersion, now)
+	if perr == nil {
 		if err := tx.Commit(); err != nil {
 			return false, err
 		}
-		if dead {
-			in.log.ErrorContext(ctx, "webhook event failed too many times; parked until an admin replays it",
-				"webhook_event", id, "event", ev.EventName, "attempts", attempts, "err", perr)
-		} else {
-			in.log.WarnContext(ctx, "webhook event failed; will retry",
-				"webhook_event", id, "event", ev.EventName, "attempts", attempts, "next_attempt_at", next, "err", perr)
-		}
-		return false, nil
+		return true, nil
 	}
-	if err := tx.WebhookEvent.UpdateOneID(id).
-		SetProcessedAt(now).
-		ClearNextAttemptAt().
-		Exec(sys); err != nil {
+	// Whatever apply did is taken back with the whole transaction (on
+	// PostgreSQL a failed statement leaves it unusable anyway); the
+	// outcome is recorded in a new one. The lease still keeps other
+	// processors away meanwhile, and the conditions on processed_at and
+	// attempts make a late record a no-op should one have taken the event.
+	_ = tx.Rollback()
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if errors.Is(perr, errStoredMeanwhile) {
+		err := in.client.WebhookEvent.Update().
+			Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil()).
+			SetProcessedAt(now).
+			ClearNextAttemptAt().
+			Exec(sys)
+		return err == nil, err
+	}
+	attempts := ev.Attempts + 1
+	upd := in.client.WebhookEvent.Update().
+		Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil(), webhookevent.Attempts(ev.Attempts)).
+		SetAttempts(attempts).
+		SetLastError(clip(cleanText(perr.Error()), maxLastError))
+	dead := attempts >= MaxEventAttempts
+	next := now.Add(retryDelay(attempts))
+	if dead {
+		upd.SetDeadAt(now).ClearNextAttemptAt()
+	} else {
+		upd.SetNextAttemptAt(next)
+	}
+	if err := upd.Exec(sys); err != nil {
 		return false, err
 	}
-	if err := tx.Commit(); err != nil {
-		return false, err
+	if dead {
+		in.log.ErrorContext(ctx, "webhook event failed too many times; parked until an admin replays it",
+			"webhook_event", id, "event", ev.EventName, "attempts", attempts, "err", perr)
+	} else {
+		in.log.WarnContext(ctx, "webhook event failed; will retry",
+			"webhook_event", id, "event", ev.EventName, "attempts", attempts, "next_attempt_at", next, "err", perr)
 	}
-	return true, nil
+	return false, nil
+}
+
+// takeEventRow runs takeEvent in tx. It returns nil for an event that is
+// processed already (or gone), and the channel's version, "" when the
+// event names no channel or its channel is gone.
+func takeEventRow(ctx context.Context, tx *ent.Tx, id gid.ID, now time.Time) (*ent.WebhookEvent, string, error) {
+	rows, err := tx.QueryContext(ctx, takeEvent, now, string(id))
+	if err != nil {
+		return nil, "", fmt.Errorf("inbox: taking webhook event %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, "", rows.Err()
+	}
+	ev := &ent.WebhookEvent{ID: id}
+	var org, ch, version stdsql.NullString
+	if err := rows.Scan(&ev.Provider, &ev.EventName, &org, &ch, &ev.Payload, &ev.Attempts, &version); err != nil {
+		return nil, "", fmt.Errorf("inbox: reading webhook event %s: %w", id, err)
+	}
+	if org.Valid {
+		ev.OrganizationID = new(gid.ID(org.String))
+	}
+	if ch.Valid {
+		ev.ChannelID = new(gid.ID(ch.String))
+	}
+	return ev, version.String, rows.Close()
 }
 
 // retryDelay is the wait before attempt n+1 after n failures: retryBase,
