@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/database"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -181,16 +184,17 @@ func (in *Inbound) ProcessDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return done, err
 		}
-		for _, id := range ids {
-			ok, err := in.processOne(ctx, id)
+		claimed := len(ids)
+		for len(ids) > 0 {
+			n := min(len(ids), txBatch)
+			k, err := in.processBatch(ctx, ids[:n])
+			done += k
 			if err != nil {
 				return done, err
 			}
-			if ok {
-				done++
-			}
+			ids = ids[n:]
 		}
-		if len(ids) < in.batch {
+		if claimed < in.batch {
 			return done, nil
 		}
 	}
@@ -287,7 +291,10 @@ func (in *Inbound) processOne(ctx context.Context, id gid.ID) (bool, error) {
 	if ev == nil || err != nil {
 		return false, err
 	}
-	perr := in.apply(ctx, tx, ev, chVersion, now)
+	entries, perr := in.apply(ctx, tx, ev, chVersion, now)
+	if perr == nil {
+		perr = appendEvents(ctx, tx, entries)
+	}
 	if perr == nil {
 		if err := tx.Commit(); err != nil {
 			return false, err
@@ -360,6 +367,103 @@ func takeEventRow(ctx context.Context, tx *ent.Tx, id gid.ID, now time.Time) (*e
 		ev.ChannelID = new(gid.ID(ch.String))
 	}
 	return ev, version.String, rows.Close()
+}
+
+// txBatch is how many claimed events at most one transaction processes:
+// one commit, and one append of their events, for all of them. A
+// transaction holds the rows it wrote until it commits, so a conversation
+// an agent is answering waits for at most that many events.
+const txBatch = 20
+
+// processBatch processes claimed events in one transaction, which also
+// marks them processed, and returns how many it processed. Their events
+// are appended together at the end, so the organization's counter is
+// locked last and for a moment only, as every writer locks it. An event
+// that fails takes the transaction with it: the ones before it are
+// processed again together, it alone by processOne, which records its
+// failure, and those after it together.
+func (in *Inbound) processBatch(ctx context.Context, ids []gid.ID) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if len(ids) == 1 {
+		ok, err := in.processOne(ctx, ids[0])
+		if ok {
+			return 1, err
+		}
+		return 0, err
+	}
+	sys := viewer.SystemContext(ctx, "")
+	tx, err := in.client.Tx(sys)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	done := 0
+	var entries []event.Entry
+	for i, id := range ids {
+		now := in.now()
+		// As in processOne.
+		ev, chVersion, err := takeEventRow(sys, tx, id, now)
+		if err != nil {
+			return 0, err
+		}
+		if ev == nil {
+			continue
+		}
+		evs, perr := in.apply(ctx, tx, ev, chVersion, now)
+		if perr != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			_ = tx.Rollback()
+			return in.splitBatch(ctx, ids, i)
+		}
+		entries = append(entries, evs...)
+		done++
+	}
+	if err := appendEvents(ctx, tx, entries); err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		// The failing event is not known: one at a time.
+		_ = tx.Rollback()
+		return in.splitBatch(ctx, ids, 0)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return done, nil
+}
+
+// splitBatch processes ids, whose transaction failed at ids[i], without
+// it: ids[:i] together, ids[i] alone, ids[i+1:] together.
+func (in *Inbound) splitBatch(ctx context.Context, ids []gid.ID, i int) (int, error) {
+	done := 0
+	for _, part := range [][]gid.ID{ids[:i], ids[i : i+1], ids[i+1:]} {
+		n, err := in.processBatch(ctx, part)
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// appendEvents appends the entries of processed webhook events, each
+// organization's together, the organizations in the order of their IDs so
+// that two transactions lock their counters in the same order.
+func appendEvents(ctx context.Context, tx *ent.Tx, entries []event.Entry) error {
+	byOrg := map[gid.ID][]event.Entry{}
+	for _, e := range entries {
+		byOrg[e.OrgID] = append(byOrg[e.OrgID], e)
+	}
+	for _, org := range slices.Sorted(maps.Keys(byOrg)) {
+		if _, err := event.AppendAll(viewer.SystemContext(ctx, org), tx, byOrg[org]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // retryDelay is the wait before attempt n+1 after n failures: retryBase,

@@ -28,16 +28,17 @@ import (
 )
 
 // apply carries out one stored event in tx, as the system of the event's
-// organization. chVersion is the version of the event's channel that
-// takeEvent read, "" when there is none.
-func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, chVersion string, now time.Time) error {
+// organization, and returns the events to append for it. chVersion is the
+// version of the event's channel that takeEvent read, "" when there is
+// none.
+func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, chVersion string, now time.Time) ([]event.Entry, error) {
 	if ev.OrganizationID == nil || ev.ChannelID == nil || chVersion == "" {
-		return nil // nothing to attach it to; kept for diagnosis
+		return nil, nil // nothing to attach it to; kept for diagnosis
 	}
 	ctx = viewer.SystemContext(ctx, *ev.OrganizationID)
 	ch, err := in.channels.get(ctx, tx, *ev.OrganizationID, *ev.ChannelID, chVersion)
 	if ch == nil || err != nil {
-		return err
+		return nil, err
 	}
 	// The channel is the organization's (the cache checks it, or the
 	// tenant filter read it), and takeEvent's statement found it in tx.
@@ -50,14 +51,12 @@ func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, 
 	case webhookevent.ProviderFACEBOOK:
 		err = p.facebook(ctx, payload)
 	}
-	if err != nil {
-		return err
-	}
-	return p.flush(ctx)
+	return p.events, err
 }
 
 // processing is the state of one event being applied: its transaction,
-// its channel, and the log entries to append once the changes are made.
+// its channel, and the log entries to append once the changes are made
+// (appendEvents).
 type processing struct {
 	tx     *ent.Tx
 	ch     *ent.Channel
@@ -98,17 +97,6 @@ func (p *processing) emit(topic event.Topic, typ string, conversationID, message
 	p.events = append(p.events, e)
 }
 
-// flush appends the queued events, together. It runs last because
-// appending locks the organization's event counter until the transaction
-// ends.
-func (p *processing) flush(ctx context.Context) error {
-	if _, err := event.AppendAll(ctx, p.tx, p.events...); err != nil {
-		return err
-	}
-	p.events = nil
-	return nil
-}
-
 // errEchoBeforeSent retries an echo that may be of a message still being
 // delivered.
 var errEchoBeforeSent = errors.New("inbox: an echo arrived while a send is in flight on its channel; retrying later")
@@ -130,11 +118,12 @@ type incoming struct {
 // provider ID the channel already has is a no-op: a retry, or the echo of
 // our own send.
 //
-// A customer's message to a conversation still open costs six statements
-// besides the event's own: the conversation, found through the identity;
+// A customer's message to a conversation still open costs four statements
+// besides taking the event: the conversation, found through the identity;
 // the message, inserted unless the channel has its provider ID; the
-// conversation's counters; the channel's auto-messages; the two numbers
-// of the log and the two events.
+// conversation's counters; the channel's auto-messages. Its events are
+// appended with those of the other events of its transaction
+// (appendEvents).
 func (p *processing) message(ctx context.Context, m incoming) error {
 	if m.userID == "" {
 		return nil
