@@ -18,8 +18,11 @@ const (
 	// openConversationStatements are those of a customer's message to a
 	// conversation still open: the event, taken and marked processed; the
 	// conversation, found through the identity; the message; the
-	// conversation's counters; the channel's auto-messages.
-	openConversationStatements = 5
+	// conversation's counters.
+	openConversationStatements = 4
+	// autoMessageStatements are those of reading a channel's auto-messages,
+	// once per transaction.
+	autoMessageStatements = 1
 	// appendStatements are those of appending the events of a
 	// transaction's messages: their numbers of the log, and the events.
 	appendStatements = 2
@@ -32,10 +35,11 @@ const (
 // TestInboundStatementCount pins the SQL statements of processing Zalo
 // messages, so that they cannot creep back: a batch of messages from
 // customers whose conversations are open, processed in one transaction,
-// costs one claim, openConversationStatements each and one append of
-// their events (two statements, however many events), whatever the batch
-// size: a message alone costs 7, and each one more in its transaction 5;
-// a new user's first message at most newCustomerStatements.
+// costs one claim, openConversationStatements each, one read of the
+// channel's auto-messages and one append of their events (two statements,
+// however many events), whatever the batch size: a message alone costs 7,
+// and each one more in its transaction 4; a new user's first message at
+// most newCustomerStatements.
 func TestInboundStatementCount(t *testing.T) {
 	db, counter := dbtest.OpenCounting(t)
 	w := newWebhookEnvOn(t, db)
@@ -72,7 +76,7 @@ func TestInboundStatementCount(t *testing.T) {
 		if n := w.process(); n != batch {
 			t.Fatalf("processed %d events, want %d", n, batch)
 		}
-		want := claimStatements + batch*openConversationStatements + appendStatements
+		want := claimStatements + batch*openConversationStatements + autoMessageStatements + appendStatements
 		if got := counter.Count(); got != want {
 			t.Errorf("%d messages to open conversations: %d statements, want %d:\n%s", batch, got, want, report())
 		}

@@ -118,12 +118,12 @@ type incoming struct {
 // provider ID the channel already has is a no-op: a retry, or the echo of
 // our own send.
 //
-// A customer's message to a conversation still open costs four statements
-// besides taking the event: the conversation, found through the identity;
-// the message, inserted unless the channel has its provider ID; the
-// conversation's counters; the channel's auto-messages. Its events are
-// appended with those of the other events of its transaction
-// (appendEvents).
+// A customer's message to a conversation still open costs three
+// statements besides taking the event: the conversation, found through the
+// identity; the message, inserted unless the channel has its provider ID;
+// the conversation's counters. The automation reads the channel's
+// auto-messages once per transaction, and the events are appended with
+// those of the other events of the transaction (appendEvents).
 func (p *processing) message(ctx context.Context, m incoming) error {
 	if m.userID == "" {
 		return nil
