@@ -4,8 +4,9 @@
 //
 // Three pieces cooperate:
 //
-//   - Append writes an event in the caller's transaction, numbered by the
-//     organization's event_seq counter, and after the commit tells the Bus.
+//   - Append (AppendAll for several) writes events in the caller's
+//     transaction, numbered by the organization's event_seq counter in the
+//     statement that bumps it, and after the commit tells the Bus.
 //   - A Bus carries tiny notices ("organization X reached seq N"), never
 //     event payloads: in process (MemoryBus) for the embedded server, or over
 //     PostgreSQL LISTEN/NOTIFY (PostgresBus) so replicas hear each other.
