@@ -39,7 +39,7 @@ type options struct {
 	warmup   time.Duration
 	clients  int
 	reload   bool // reload the data set even when the database holds it
-	sqlite   bool // also run the inbox on the embedded SQLite database
+	sqlite   bool // also run the inbox and the processing on the embedded SQLite database
 	subs     int  // fan-out subscribers
 	events   int  // processing: webhook events per run
 	profile  bool // save a CPU profile of dakenh's first measured run
@@ -64,7 +64,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured load before the first round of each contender")
 	flag.IntVar(&o.clients, "clients", 8, "concurrent clients of the inbox page")
 	flag.BoolVar(&o.reload, "reload", false, "reload the data set even if the database already holds it")
-	flag.BoolVar(&o.sqlite, "sqlite", false, "inbox: also measure dakenh on the embedded SQLite database (same data set)")
+	flag.BoolVar(&o.sqlite, "sqlite", false, "inbox and process: also measure dakenh on the embedded SQLite database (the inbox on the same data set)")
 	flag.IntVar(&o.subs, "subs", 10000, "fanout: WebSocket subscribers")
 	flag.BoolVar(&o.profile, "profile", false, "save CPU profiles of dakenh's first measured run of each page into the cache directory (go tool pprof <file>)")
 	flag.Var(&o.variants, "variant", "inbox: also measure the full page on another dakenh process with these `settings` (space-separated KEY=VALUE, e.g. GOGC=100); repeatable")

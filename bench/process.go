@@ -60,6 +60,7 @@ func benchProcess(ctx context.Context, h *harness) error {
 	}
 	vars := map[string]string{"org": string(ds.orgID)}
 	var dk1, dk4, stmts []float64
+	var lite1, lite4, liteStmts []float64 // the same on SQLite, with -sqlite
 	pg1 := &contender{name: "minimal transaction, pgbench, 1 client"}
 	pg4 := &contender{name: "minimal transaction, pgbench, 4 clients"}
 	for r := range h.o.rounds {
@@ -81,6 +82,14 @@ func benchProcess(ctx context.Context, h *harness) error {
 		}
 		dk1, dk4, stmts = append(dk1, m["processed-events/s"]), append(dk4, m["processed-events/s-4procs"]), append(stmts, m["process-stmts/event"])
 		fmt.Fprintf(os.Stderr, "  dakenh: %.1f events/s (1 worker), %.1f/s (4), %.1f statements/event\n", dk1[r], dk4[r], stmts[r])
+		if h.o.sqlite {
+			m, err := h.goBench(ctx, "WebhookIngestion", "sqlite")
+			if err != nil {
+				return err
+			}
+			lite1, lite4, liteStmts = append(lite1, m["processed-events/s"]), append(lite4, m["processed-events/s-4procs"]), append(liteStmts, m["process-stmts/event"])
+			fmt.Fprintf(os.Stderr, "  dakenh on SQLite: %.1f events/s (1 worker), %.1f/s (4), %.1f statements/event\n", lite1[r], lite4[r], liteStmts[r])
+		}
 	}
 	fmt.Printf("Inbound processing, PostgreSQL (dakenh: BenchmarkWebhookIngestion on a fresh database; minimal transaction: %d statements on the data set)\n", minimalStatements)
 	fmt.Printf("  dakenh, 1 worker         %s events/s (rounds %v)\n", f0(median(dk1)), f0s(dk1))
@@ -90,6 +99,12 @@ func benchProcess(ctx context.Context, h *harness) error {
 	fmt.Printf("  dakenh statements per event: %.1f (minimal: %d; goal ≤ 8)\n", median(stmts), minimalStatements)
 	fmt.Printf("  ratio, 1 worker / 1 client:   %.2f×   (goal ≥ 0.5)\n", median(dk1)/pg1.rate())
 	fmt.Printf("  ratio, 4 workers / 4 clients: %.2f×   (goal ≥ 0.5)\n", median(dk4)/pg4.rate())
+	if h.o.sqlite {
+		fmt.Printf("  dakenh on SQLite, 1 worker   %s events/s (rounds %v)\n", f0(median(lite1)), f0s(lite1))
+		fmt.Printf("  dakenh on SQLite, 4 workers  %s events/s (rounds %v)\n", f0(median(lite4)), f0s(lite4))
+		fmt.Printf("  dakenh on SQLite statements per event: %.1f\n", median(liteStmts))
+		fmt.Printf("  ratio, SQLite / PostgreSQL, 1 worker: %.2f×   (goal ≥ 1)\n", median(lite1)/median(dk1))
+	}
 	fmt.Printf("load average at the end: %s\n\n", loadAvg())
 	return nil
 }

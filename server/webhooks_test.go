@@ -28,6 +28,7 @@ import (
 	"github.com/dakenh/dakenh/ent/privacy"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/clocktest"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/facebook/fbfake"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -77,6 +78,13 @@ type webhookEnv struct {
 // may use the fakes and the clock, which exist before it.
 func newWebhookEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *webhookEnv {
 	t.Helper()
+	return newWebhookEnvOn(t, dbtest.Open(t), opts...)
+}
+
+// newWebhookEnvOn is newWebhookEnv on the database db, such as one whose
+// statements are counted.
+func newWebhookEnvOn(t *testing.T, db *database.DB, opts ...func(*webhookEnv) envOption) *webhookEnv {
+	t.Helper()
 	w := &webhookEnv{t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
 	envOpts := []envOption{func(c *Config, _ *appOptions) {
 		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
@@ -84,7 +92,7 @@ func newWebhookEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *webhookEn
 	for _, o := range opts {
 		envOpts = append(envOpts, o(w))
 	}
-	w.env = newEnv(t, envOpts...)
+	w.env = newEnvOn(t, db, envOpts...)
 	w.tn = w.newTenant("Webhook Org")
 	// The same app and token pair as zaloInput connects with, so that
 	// refreshes work.
@@ -1389,5 +1397,69 @@ func TestRacingProcessorsShareTheNewCustomer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFailingEventInABatch: the events claimed together are processed in
+// one transaction; one that fails in the middle is rolled back alone and
+// rescheduled, and the others are processed once each, their events in
+// the log in order and without gaps.
+func TestFailingEventInABatch(t *testing.T) {
+	w := newWebhookEnv(t)
+	w.db.Client.Message.Use(func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if mm, ok := m.(*ent.MessageMutation); ok {
+				if text, _ := mm.Text(); text == "tin nhắn hỏng" {
+					return nil, errors.New("injected failure")
+				}
+			}
+			return next.Mutate(ctx, m)
+		})
+	})
+	const good = 6
+	for i := range good + 1 {
+		text, id := fmt.Sprint("tin ", i), fmt.Sprint("batch-good-", i)
+		if i == good/2 {
+			text, id = "tin nhắn hỏng", "batch-bad"
+		}
+		w.sendZalo(w.userEvent("user_send_text", fmt.Sprint("u-batch-", i), map[string]any{"msg_id": id, "text": text}))
+	}
+	before := w.lastSeq()
+	if n := w.process(); n != good {
+		t.Fatalf("processed %d, want %d", n, good)
+	}
+	for i := range good + 1 {
+		if i == good/2 {
+			continue
+		}
+		if n := w.countMessages(w.oa, fmt.Sprint("batch-good-", i)); n != 1 {
+			t.Errorf("message %d stored %d times", i, n)
+		}
+	}
+	if w.identityOf(w.oa, fmt.Sprint("u-batch-", good/2)) != nil {
+		t.Error("the failed event left an identity behind")
+	}
+	if r := w.webhookRows(":batch-bad")[0]; r.ProcessedAt != nil || r.Attempts != 1 || !strings.Contains(r.LastError, "injected failure") {
+		t.Errorf("the failed event's row: %+v", r)
+	}
+	// Each good message opened a conversation: CONVERSATION CREATED and
+	// MESSAGE CREATED (and what distribution adds), numbered in order.
+	evs, last := w.eventsAfter(before)
+	if last != before+int64(len(evs)) {
+		t.Errorf("events up to seq %d after %d: %d of them, with gaps", last, before, len(evs))
+	}
+	created := 0
+	for _, e := range evs {
+		if e.Topic == string(entevent.TopicMESSAGE) && e.Type == "CREATED" {
+			created++
+		}
+	}
+	if created != good {
+		t.Errorf("%d MESSAGE CREATED events, want %d: %+v", created, good, evs)
+	}
+	for _, r := range w.webhookRows("") {
+		if !strings.HasSuffix(r.DedupeKey, ":batch-bad") && (r.ProcessedAt == nil || r.Attempts != 0) {
+			t.Errorf("row %s: %+v", r.DedupeKey, r)
+		}
 	}
 }

@@ -59,6 +59,7 @@ type Engine struct {
 	inbox *inbox.Service
 	now   func() time.Time
 	log   *slog.Logger
+	memo  enabledMemo
 }
 
 var _ inbox.Automation = (*Engine)(nil)
@@ -92,10 +93,7 @@ func (e *Engine) Register(w *timer.Worker) {
 // was sent since the last reply: a customer who writes five times before
 // anyone answers gets it once, timed from the first message.
 func (e *Engine) CustomerWrote(ctx context.Context, tx *ent.Tx, ch *ent.Channel, conv *ent.Conversation, opened bool, now time.Time) ([]event.Entry, error) {
-	autos, err := tx.AutoMessage.Query().
-		Where(entautomessage.ChannelID(ch.ID), entautomessage.Enabled(true)).
-		Order(entautomessage.ByID()).
-		All(ctx)
+	autos, err := e.enabled(ctx, tx, ch.ID)
 	if err != nil || len(autos) == 0 {
 		return nil, err
 	}

@@ -39,6 +39,14 @@ func (c *Counter) CountContaining(s string) int {
 	return n
 }
 
+// Queries returns the statements executed since the last Reset, in order,
+// for a test's failure message.
+func (c *Counter) Queries() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.queries...)
+}
+
 // Reset sets the count to zero, typically after a test's fixtures are
 // created and just before the request under test.
 func (c *Counter) Reset() {

@@ -187,12 +187,10 @@ func (s *step) channelEvent(channelID gid.ID) {
 	s.events = append(s.events, event.Entry{OrgID: s.org, Topic: event.TopicChannel, Type: event.TypeUpdated, ChannelID: channelID})
 }
 
-// flush appends the queued events.
+// flush appends the queued events, together.
 func (s *step) flush() error {
-	for _, e := range s.events {
-		if _, err := event.Append(s.ctx, s.tx, e); err != nil {
-			return err
-		}
+	if _, err := event.AppendAll(s.ctx, s.tx, s.events...); err != nil {
+		return err
 	}
 	s.events = nil
 	return nil

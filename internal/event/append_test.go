@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -221,4 +222,60 @@ func eventSeqs(evs []*ent.Event) []int64 {
 		out[i] = e.Seq
 	}
 	return out
+}
+
+// TestAppendStatementCount pins what appending costs: two statements for
+// any number of events of a transaction, one taking their numbers in the
+// UPDATE that bumps the counter and one inserting them, numbered in order
+// without gaps.
+func TestAppendStatementCount(t *testing.T) {
+	db, counter := dbtest.OpenCounting(t)
+	f := newFixture(t, db.Client)
+	for _, n := range []int{1, 3, 10} {
+		entries := make([]event.Entry, n)
+		for i := range entries {
+			entries[i] = f.entry(event.TopicConversation, event.TypeUpdated, f.sharedConv)
+		}
+		tx, err := db.Client.Tx(f.sys())
+		if err != nil {
+			t.Fatal(err)
+		}
+		counter.Reset()
+		evs, err := event.AppendAll(f.sys(), tx, entries...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := counter.Count(); got != 2 {
+			t.Errorf("appending %d events: %d statements, want 2:\n%s", n, got, strings.Join(counter.Queries(), "\n"))
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(evs); i++ {
+			if evs[i].Seq != evs[i-1].Seq+1 {
+				t.Errorf("appending %d events: seqs %d then %d", n, evs[i-1].Seq, evs[i].Seq)
+			}
+		}
+		org := db.Client.Organization.GetX(f.sys(), f.org.ID)
+		if last := evs[len(evs)-1].Seq; org.EventSeq != last {
+			t.Errorf("event_seq = %d after appending up to %d", org.EventSeq, last)
+		}
+	}
+}
+
+// TestAppendAllOneOrganization: the events of one AppendAll share the
+// organization whose counter numbers them.
+func TestAppendAllOneOrganization(t *testing.T) {
+	db := dbtest.Open(t)
+	f := newFixture(t, db.Client)
+	other := f.entry(event.TopicChannel, event.TypeDisconnected, nil)
+	other.OrgID = gid.New("Organization")
+	tx, err := db.Client.Tx(viewer.SystemContext(context.Background(), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := event.AppendAll(viewer.SystemContext(context.Background(), ""), tx, f.entry(event.TopicChannel, event.TypeDisconnected, nil), other); err == nil {
+		t.Fatal("AppendAll accepted the events of two organizations")
+	}
 }

@@ -4,8 +4,9 @@
 //
 // Three pieces cooperate:
 //
-//   - Append writes an event in the caller's transaction, numbered by the
-//     organization's event_seq counter, and after the commit tells the Bus.
+//   - Append (AppendAll for several) writes events in the caller's
+//     transaction, numbered by the organization's event_seq counter in the
+//     statement that bumps it, and after the commit tells the Bus.
 //   - A Bus carries tiny notices ("organization X reached seq N"), never
 //     event payloads: in process (MemoryBus) for the embedded server, or over
 //     PostgreSQL LISTEN/NOTIFY (PostgresBus) so replicas hear each other.
@@ -127,66 +128,87 @@ func BusFromContext(ctx context.Context) Bus {
 }
 
 // Append records e in tx as the organization's next event and returns it.
+// It is AppendAll of one entry.
+func Append(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event, error) {
+	evs, err := AppendAll(ctx, tx, e)
+	if err != nil {
+		return nil, err
+	}
+	return evs[0], nil
+}
+
+// takeSeq takes n numbers of the organization's log in the statement that
+// bumps its counter and returns the last of them. The placeholders are
+// numbered, which both PostgreSQL and the SQLite driver read. It does not
+// touch updated_at: numbering events is not a change of the organization.
+const takeSeq = `UPDATE organizations SET event_seq = event_seq + $1 WHERE id = $2 RETURNING event_seq`
+
+// AppendAll records the entries in tx as the organization's next events, in
+// their order, and returns them: two statements whatever their number, one
+// that takes their sequence numbers and one that inserts them.
 //
-// Taking the next number increments the organization's event_seq in tx. That
+// Taking the numbers increments the organization's event_seq in tx. That
 // UPDATE locks the organization's row until tx ends, so concurrent writers
 // queue behind each other and commit in seq order, and a rolled-back
-// transaction gives its number back. Readers can therefore read "every event
-// after seq N" and never see N+2 before N+1, which is what makes replay and
-// resume gap-free.
+// transaction gives its numbers back. Readers can therefore read "every
+// event after seq N" and never see N+2 before N+1, which is what makes
+// replay and resume gap-free.
 //
 // The lock is held until tx ends, so append as late in the transaction as
-// the change allows. After a successful commit a Notice is published on the
-// bus of ctx (see WithBus); nothing is published on rollback. Without a bus
-// in ctx the event is still durable, and streams find it at their next
+// the change allows, and append a transaction's events together. After a
+// successful commit a Notice of the last one is published on the bus of
+// ctx (see WithBus); nothing is published on rollback. Without a bus in
+// ctx the events are still durable, and streams find them at their next
 // safety poll instead of at once.
-func Append(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event, error) {
-	if e.OrgID == "" {
-		return nil, errors.New("event: Append needs an organization")
+//
+// Every entry must be of one organization. With none, AppendAll does
+// nothing.
+func AppendAll(ctx context.Context, tx *ent.Tx, entries ...Entry) ([]*ent.Event, error) {
+	if len(entries) == 0 {
+		return nil, nil
 	}
-	if err := entevent.TopicValidator(e.Topic); err != nil {
-		return nil, fmt.Errorf("event: %w", err)
-	}
-	if (e.Topic == TopicMessage || e.Topic == TopicConversation) && e.ConversationID == "" {
-		// Without its conversation nobody could tell who may see the event,
-		// and it would reach everyone.
-		return nil, fmt.Errorf("event: a %s event must name its conversation", e.Topic)
-	}
-	if e.Topic == TopicUser && e.UserID == "" {
-		return nil, errors.New("event: a USER event must name its user")
-	}
-	if v := viewer.FromContext(ctx); v != nil && v.OrgID != "" && v.OrgID != e.OrgID {
-		return nil, errors.New("event: cannot append to another organization's log")
+	orgID := entries[0].OrgID
+	for _, e := range entries {
+		if err := e.check(ctx); err != nil {
+			return nil, err
+		}
+		if e.OrgID != orgID {
+			return nil, errors.New("event: AppendAll needs the events of one organization")
+		}
 	}
 	// The Event policy admits only the system; the tenant filter still
-	// confines these writes to e.OrgID.
-	sys := viewer.SystemContext(ctx, e.OrgID)
-	org, err := tx.Organization.UpdateOneID(e.OrgID).AddEventSeq(1).Save(sys)
+	// confines these writes to orgID.
+	sys := viewer.SystemContext(ctx, orgID)
+	last, err := nextSeq(sys, tx, orgID, len(entries))
 	if err != nil {
-		return nil, fmt.Errorf("event: taking the next sequence number: %w", err)
+		return nil, err
 	}
-	ev, err := tx.Event.Create().
-		SetOrganizationID(e.OrgID).
-		SetSeq(org.EventSeq).
-		SetTopic(e.Topic).
-		SetType(e.Type).
-		SetNillableChannelID(nonEmpty(e.ChannelID)).
-		SetNillableConversationID(nonEmpty(e.ConversationID)).
-		SetNillableMessageID(nonEmpty(e.MessageID)).
-		SetNillableUserID(nonEmpty(e.UserID)).
-		SetNillableCallID(nonEmpty(e.CallID)).
-		SetNillableCallPermissionID(nonEmpty(e.CallPermissionID)).
-		SetNillableAudienceUserID(nonEmpty(e.AudienceUserID)).
-		SetCreatedAt(time.Now()).
-		Save(sys)
+	now := time.Now()
+	creates := make([]*ent.EventCreate, len(entries))
+	for i, e := range entries {
+		creates[i] = tx.Event.Create().
+			SetOrganizationID(orgID).
+			SetSeq(last - int64(len(entries)-1-i)).
+			SetTopic(e.Topic).
+			SetType(e.Type).
+			SetNillableChannelID(nonEmpty(e.ChannelID)).
+			SetNillableConversationID(nonEmpty(e.ConversationID)).
+			SetNillableMessageID(nonEmpty(e.MessageID)).
+			SetNillableUserID(nonEmpty(e.UserID)).
+			SetNillableCallID(nonEmpty(e.CallID)).
+			SetNillableCallPermissionID(nonEmpty(e.CallPermissionID)).
+			SetNillableAudienceUserID(nonEmpty(e.AudienceUserID)).
+			SetCreatedAt(now)
+	}
+	evs, err := tx.Event.CreateBulk(creates...).Save(sys)
 	if err != nil {
-		return nil, fmt.Errorf("event: appending %s %s: %w", e.Topic, e.Type, err)
+		return nil, fmt.Errorf("event: appending %d events (%s %s first): %w", len(entries), entries[0].Topic, entries[0].Type, err)
 	}
 
 	// The bus is taken now, not at commit: Commit runs hooks with the
 	// context the transaction began with, which may not carry it.
 	if bus := BusFromContext(ctx); bus != nil {
-		n := Notice{OrgID: e.OrgID, Seq: ev.Seq}
+		n := Notice{OrgID: orgID, Seq: last}
 		tx.OnCommit(func(next ent.Committer) ent.Committer {
 			return ent.CommitFunc(func(cctx context.Context, tx *ent.Tx) error {
 				if err := next.Commit(cctx, tx); err != nil {
@@ -204,7 +226,53 @@ func Append(ctx context.Context, tx *ent.Tx, e Entry) (*ent.Event, error) {
 			})
 		})
 	}
-	return ev, nil
+	return evs, nil
+}
+
+// check reports what makes e unfit for the log of ctx's viewer.
+func (e Entry) check(ctx context.Context) error {
+	if e.OrgID == "" {
+		return errors.New("event: Append needs an organization")
+	}
+	if err := entevent.TopicValidator(e.Topic); err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
+	if (e.Topic == TopicMessage || e.Topic == TopicConversation) && e.ConversationID == "" {
+		// Without its conversation nobody could tell who may see the event,
+		// and it would reach everyone.
+		return fmt.Errorf("event: a %s event must name its conversation", e.Topic)
+	}
+	if e.Topic == TopicUser && e.UserID == "" {
+		return errors.New("event: a USER event must name its user")
+	}
+	if e.Type == "" {
+		return errors.New("event: an event needs a type")
+	}
+	if v := viewer.FromContext(ctx); v != nil && v.OrgID != "" && v.OrgID != e.OrgID {
+		return errors.New("event: cannot append to another organization's log")
+	}
+	return nil
+}
+
+// nextSeq adds n to the organization's event counter and returns its new
+// value, the last of the n numbers taken.
+func nextSeq(ctx context.Context, tx *ent.Tx, orgID gid.ID, n int) (int64, error) {
+	rows, err := tx.QueryContext(ctx, takeSeq, n, string(orgID))
+	if err != nil {
+		return 0, fmt.Errorf("event: taking the next sequence number: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("event: taking the next sequence number: %w", err)
+		}
+		return 0, fmt.Errorf("event: taking the next sequence number: organization %s not found", orgID)
+	}
+	var seq int64
+	if err := rows.Scan(&seq); err != nil {
+		return 0, fmt.Errorf("event: taking the next sequence number: %w", err)
+	}
+	return seq, rows.Close()
 }
 
 // nonEmpty returns a pointer to id, or nil for the empty ID, so optional

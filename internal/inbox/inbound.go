@@ -2,9 +2,12 @@ package inbox
 
 import (
 	"context"
+	stdsql "database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/database"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -92,6 +96,8 @@ type Inbound struct {
 	// senders never block: one pending wake-up covers any number of
 	// events, since a round processes everything that is due.
 	nudge chan struct{}
+	// channels are the channels of the events processed so far.
+	channels channelCache
 
 	// mu guards profileBlocked: channels whose profile reads failed for a
 	// reason that may pass (a Zalo outage, an expired token), skipped
@@ -178,16 +184,17 @@ func (in *Inbound) ProcessDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return done, err
 		}
-		for _, id := range ids {
-			ok, err := in.processOne(ctx, id)
+		claimed := len(ids)
+		for len(ids) > 0 {
+			n := min(len(ids), txBatch)
+			k, err := in.processBatch(ctx, ids[:n])
+			done += k
 			if err != nil {
 				return done, err
 			}
-			if ok {
-				done++
-			}
+			ids = ids[n:]
 		}
-		if len(ids) < in.batch {
+		if claimed < in.batch {
 			return done, nil
 		}
 	}
@@ -245,12 +252,29 @@ func lockRows(q *ent.WebhookEventQuery, action sql.LockAction) *ent.WebhookEvent
 	return q
 }
 
-// ProcessEvent processes the stored webhook event id now, as a claimed
-// one is: for a job engine that hands events out itself (the job engine
-// benchmark, BENCHMARKS.md).
+// ProcessEvent processes the stored webhook event id now, alone in its
+// transaction, as a failing event of a batch is: for a job engine that
+// hands events out one at a time itself (the job engine benchmark,
+// BENCHMARKS.md).
 func (in *Inbound) ProcessEvent(ctx context.Context, id gid.ID) (bool, error) {
 	return in.processOne(ctx, id)
 }
+
+// takeEvent locks a claimed event that is still unprocessed, marks it
+// processed and returns it, with the version of its channel (see
+// channelCache), in one statement. The placeholders are numbered, which
+// both PostgreSQL and the SQLite driver read.
+const takeEvent = `UPDATE webhook_events SET processed_at = $1, next_attempt_at = NULL
+WHERE id = $2 AND processed_at IS NULL
+RETURNING provider, event_name, organization_id, channel_id, payload, attempts,
+  (SELECT CAST(channels.updated_at AS TEXT) FROM channels WHERE channels.id = webhook_events.channel_id)`
+
+// errStoredMeanwhile ends the processing of an event whose message turns
+// out to be stored already, by another processor or as the delivery
+// worker's own send, after the event opened something (a customer, a
+// conversation) for it: the transaction is rolled back, and the event
+// marked processed in another.
+var errStoredMeanwhile = errors.New("inbox: the message was stored meanwhile")
 
 // processOne processes one claimed event in its own transaction, which
 // also marks it processed, or records why it failed and when to retry. It
@@ -263,69 +287,191 @@ func (in *Inbound) processOne(ctx context.Context, id gid.ID) (bool, error) {
 		return false, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	// The lease keeps other processors away; the lock and the
-	// processed_at check make sure of it should a lease run out while an
-	// event is still being processed: a second processor waits for the
-	// first to commit, then finds the event processed. The lock waits
-	// rather than skips, because a concurrent claim may hold it for a
-	// moment: a SELECT … FOR UPDATE … LIMIT keeps the locks of rows it
-	// looked at and passed over until its transaction ends.
-	ev, err := lockRows(tx.WebhookEvent.Query().
-		Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil()), "").
-		Only(sys)
-	if ent.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
+	now := in.now()
+	// The lease keeps other processors away; the row lock of the UPDATE
+	// and its processed_at condition make sure of it should a lease run
+	// out while an event is still being processed: a second processor
+	// waits for the first to commit, then finds the event processed. The
+	// lock waits rather than skips, because a concurrent claim may hold it
+	// for a moment: a SELECT … FOR UPDATE … LIMIT keeps the locks of rows
+	// it looked at and passed over until its transaction ends.
+	ev, chVersion, err := takeEventRow(sys, tx, id, now)
+	if ev == nil || err != nil {
 		return false, err
 	}
-	now := in.now()
-	// The savepoint lets a failed event be rolled back while its row, still
-	// locked by this transaction, records the failure.
-	perr := database.Savepoint(sys, tx, "inbound_event", func() error { return in.apply(ctx, tx, ev, now) })
-	if perr != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		if errors.Is(perr, database.ErrSavepoint) {
-			return false, perr
-		}
-		attempts := ev.Attempts + 1
-		upd := tx.WebhookEvent.UpdateOneID(id).
-			SetAttempts(attempts).
-			SetLastError(clip(cleanText(perr.Error()), maxLastError))
-		dead := attempts >= MaxEventAttempts
-		next := now.Add(retryDelay(attempts))
-		if dead {
-			upd.SetDeadAt(now).ClearNextAttemptAt()
-		} else {
-			upd.SetNextAttemptAt(next)
-		}
-		if err := upd.Exec(sys); err != nil {
-			return false, err
-		}
+	entries, perr := in.apply(ctx, tx, ev, chVersion, now)
+	if perr == nil {
+		perr = appendEvents(ctx, tx, entries)
+	}
+	if perr == nil {
 		if err := tx.Commit(); err != nil {
 			return false, err
 		}
-		if dead {
-			in.log.ErrorContext(ctx, "webhook event failed too many times; parked until an admin replays it",
-				"webhook_event", id, "event", ev.EventName, "attempts", attempts, "err", perr)
-		} else {
-			in.log.WarnContext(ctx, "webhook event failed; will retry",
-				"webhook_event", id, "event", ev.EventName, "attempts", attempts, "next_attempt_at", next, "err", perr)
-		}
-		return false, nil
+		return true, nil
 	}
-	if err := tx.WebhookEvent.UpdateOneID(id).
-		SetProcessedAt(now).
-		ClearNextAttemptAt().
-		Exec(sys); err != nil {
+	// Whatever apply did is taken back with the whole transaction (on
+	// PostgreSQL a failed statement leaves it unusable anyway); the
+	// outcome is recorded in a new one. The lease still keeps other
+	// processors away meanwhile, and the conditions on processed_at and
+	// attempts make a late record a no-op should one have taken the event.
+	_ = tx.Rollback()
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if errors.Is(perr, errStoredMeanwhile) {
+		err := in.client.WebhookEvent.Update().
+			Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil()).
+			SetProcessedAt(now).
+			ClearNextAttemptAt().
+			Exec(sys)
+		return err == nil, err
+	}
+	attempts := ev.Attempts + 1
+	upd := in.client.WebhookEvent.Update().
+		Where(webhookevent.ID(id), webhookevent.ProcessedAtIsNil(), webhookevent.Attempts(ev.Attempts)).
+		SetAttempts(attempts).
+		SetLastError(clip(cleanText(perr.Error()), maxLastError))
+	dead := attempts >= MaxEventAttempts
+	next := now.Add(retryDelay(attempts))
+	if dead {
+		upd.SetDeadAt(now).ClearNextAttemptAt()
+	} else {
+		upd.SetNextAttemptAt(next)
+	}
+	if err := upd.Exec(sys); err != nil {
 		return false, err
+	}
+	if dead {
+		in.log.ErrorContext(ctx, "webhook event failed too many times; parked until an admin replays it",
+			"webhook_event", id, "event", ev.EventName, "attempts", attempts, "err", perr)
+	} else {
+		in.log.WarnContext(ctx, "webhook event failed; will retry",
+			"webhook_event", id, "event", ev.EventName, "attempts", attempts, "next_attempt_at", next, "err", perr)
+	}
+	return false, nil
+}
+
+// takeEventRow runs takeEvent in tx. It returns nil for an event that is
+// processed already (or gone), and the channel's version, "" when the
+// event names no channel or its channel is gone.
+func takeEventRow(ctx context.Context, tx *ent.Tx, id gid.ID, now time.Time) (*ent.WebhookEvent, string, error) {
+	rows, err := tx.QueryContext(ctx, takeEvent, now, string(id))
+	if err != nil {
+		return nil, "", fmt.Errorf("inbox: taking webhook event %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, "", rows.Err()
+	}
+	ev := &ent.WebhookEvent{ID: id}
+	var org, ch, version stdsql.NullString
+	if err := rows.Scan(&ev.Provider, &ev.EventName, &org, &ch, &ev.Payload, &ev.Attempts, &version); err != nil {
+		return nil, "", fmt.Errorf("inbox: reading webhook event %s: %w", id, err)
+	}
+	if org.Valid {
+		ev.OrganizationID = new(gid.ID(org.String))
+	}
+	if ch.Valid {
+		ev.ChannelID = new(gid.ID(ch.String))
+	}
+	return ev, version.String, rows.Close()
+}
+
+// txBatch is how many claimed events at most one transaction processes:
+// one commit, and one append of their events, for all of them. A
+// transaction holds the rows it wrote until it commits, so a conversation
+// an agent is answering waits for at most that many events.
+const txBatch = 20
+
+// processBatch processes claimed events in one transaction, which also
+// marks them processed, and returns how many it processed. Their events
+// are appended together at the end, so the organization's counter is
+// locked last and for a moment only, as every writer locks it. An event
+// that fails takes the transaction with it: the ones before it are
+// processed again together, it alone by processOne, which records its
+// failure, and those after it together.
+func (in *Inbound) processBatch(ctx context.Context, ids []gid.ID) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if len(ids) == 1 {
+		ok, err := in.processOne(ctx, ids[0])
+		if ok {
+			return 1, err
+		}
+		return 0, err
+	}
+	sys := viewer.SystemContext(ctx, "")
+	tx, err := in.client.Tx(sys)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	done := 0
+	var entries []event.Entry
+	for i, id := range ids {
+		now := in.now()
+		// As in processOne.
+		ev, chVersion, err := takeEventRow(sys, tx, id, now)
+		if err != nil {
+			return 0, err
+		}
+		if ev == nil {
+			continue
+		}
+		evs, perr := in.apply(ctx, tx, ev, chVersion, now)
+		if perr != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			_ = tx.Rollback()
+			return in.splitBatch(ctx, ids, i)
+		}
+		entries = append(entries, evs...)
+		done++
+	}
+	if err := appendEvents(ctx, tx, entries); err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		// The failing event is not known: one at a time.
+		_ = tx.Rollback()
+		return in.splitBatch(ctx, ids, 0)
 	}
 	if err := tx.Commit(); err != nil {
-		return false, err
+		return 0, err
 	}
-	return true, nil
+	return done, nil
+}
+
+// splitBatch processes ids, whose transaction failed at ids[i], without
+// it: ids[:i] together, ids[i] alone, ids[i+1:] together.
+func (in *Inbound) splitBatch(ctx context.Context, ids []gid.ID, i int) (int, error) {
+	done := 0
+	for _, part := range [][]gid.ID{ids[:i], ids[i : i+1], ids[i+1:]} {
+		n, err := in.processBatch(ctx, part)
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// appendEvents appends the entries of processed webhook events, each
+// organization's together, the organizations in the order of their IDs so
+// that two transactions lock their counters in the same order.
+func appendEvents(ctx context.Context, tx *ent.Tx, entries []event.Entry) error {
+	byOrg := map[gid.ID][]event.Entry{}
+	for _, e := range entries {
+		byOrg[e.OrgID] = append(byOrg[e.OrgID], e)
+	}
+	for _, org := range slices.Sorted(maps.Keys(byOrg)) {
+		if _, err := event.AppendAll(viewer.SystemContext(ctx, org), tx, byOrg[org]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // retryDelay is the wait before attempt n+1 after n failures: retryBase,

@@ -2,10 +2,13 @@ package inbox
 
 import (
 	"context"
+	stdsql "database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
@@ -20,23 +23,26 @@ import (
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/tenancy"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 // apply carries out one stored event in tx, as the system of the event's
-// organization.
-func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, now time.Time) error {
-	if ev.OrganizationID == nil || ev.ChannelID == nil {
-		return nil // nothing to attach it to; kept for diagnosis
+// organization, and returns the events to append for it. chVersion is the
+// version of the event's channel that takeEvent read, "" when there is
+// none.
+func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, chVersion string, now time.Time) ([]event.Entry, error) {
+	if ev.OrganizationID == nil || ev.ChannelID == nil || chVersion == "" {
+		return nil, nil // nothing to attach it to; kept for diagnosis
 	}
 	ctx = viewer.SystemContext(ctx, *ev.OrganizationID)
-	ch, err := tx.Channel.Get(ctx, *ev.ChannelID)
-	if ent.IsNotFound(err) {
-		return nil
+	ch, err := in.channels.get(ctx, tx, *ev.OrganizationID, *ev.ChannelID, chVersion)
+	if ch == nil || err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return err
-	}
+	// The channel is the organization's (the cache checks it, or the
+	// tenant filter read it), and takeEvent's statement found it in tx.
+	ctx = tenancy.WithKnown(ctx, ch.ID)
 	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router, calls: in.svc.calls, queue: in.svc.QueueMessage}
 	payload := stripNUL(ev.Payload)
 	switch ev.Provider {
@@ -45,14 +51,12 @@ func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, 
 	case webhookevent.ProviderFACEBOOK:
 		err = p.facebook(ctx, payload)
 	}
-	if err != nil {
-		return err
-	}
-	return p.flush(ctx)
+	return p.events, err
 }
 
 // processing is the state of one event being applied: its transaction,
-// its channel, and the log entries to append once the changes are made.
+// its channel, and the log entries to append once the changes are made
+// (appendEvents).
 type processing struct {
 	tx     *ent.Tx
 	ch     *ent.Channel
@@ -93,18 +97,6 @@ func (p *processing) emit(topic event.Topic, typ string, conversationID, message
 	p.events = append(p.events, e)
 }
 
-// flush appends the queued events. It runs last because appending locks
-// the organization's event counter until the transaction ends.
-func (p *processing) flush(ctx context.Context) error {
-	for _, e := range p.events {
-		if _, err := event.Append(ctx, p.tx, e); err != nil {
-			return err
-		}
-	}
-	p.events = nil
-	return nil
-}
-
 // errEchoBeforeSent retries an echo that may be of a message still being
 // delivered.
 var errEchoBeforeSent = errors.New("inbox: an echo arrived while a send is in flight on its channel; retrying later")
@@ -125,20 +117,29 @@ type incoming struct {
 // customer, their identity and the conversation as needed. A message whose
 // provider ID the channel already has is a no-op: a retry, or the echo of
 // our own send.
+//
+// A customer's message to a conversation still open costs three
+// statements besides taking the event: the conversation, found through the
+// identity; the message, inserted unless the channel has its provider ID;
+// the conversation's counters. The automation reads the channel's
+// auto-messages once per transaction, and the events are appended with
+// those of the other events of the transaction (appendEvents).
 func (p *processing) message(ctx context.Context, m incoming) error {
 	if m.userID == "" {
 		return nil
 	}
 	m.providerID = fitID(m.providerID, maxProviderMessageID)
-	if m.providerID != "" {
+	inbound := m.direction == message.DirectionINBOUND
+	if !inbound && m.providerID != "" {
+		// Most echoes are of our own sends, stored already: they must
+		// change nothing, not even the automation's timers, which the
+		// insert's own check would come too late for.
 		dup, err := p.tx.Message.Query().
 			Where(message.ChannelID(p.ch.ID), message.ProviderMessageID(m.providerID)).
 			Exist(ctx)
 		if err != nil || dup {
 			return err
 		}
-	}
-	if m.direction == message.DirectionOUTBOUND && m.providerID != "" {
 		// The echo of our own send can arrive before the delivery worker
 		// has recorded the provider's ID. While a send is in flight on
 		// this channel, wait for it (the event is retried with backoff)
@@ -158,16 +159,13 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 			return errEchoBeforeSent
 		}
 	}
-	idt, err := p.identity(ctx, m.userID, "")
+	conv, created, err := p.openConversation(ctx, m.userID)
 	if err != nil {
 		return err
 	}
-	conv, created, err := p.conversation(ctx, idt.CustomerID)
-	if err != nil {
-		return err
-	}
+	// Read or created in tx under the tenant filter.
+	ctx = tenancy.WithKnown(ctx, conv.ID)
 
-	inbound := m.direction == message.DirectionINBOUND
 	if !inbound {
 		// A reply sent from the provider's own app answers the customer
 		// too. Before the conversation is written: see Automation.
@@ -196,21 +194,24 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 		// but none of ours.
 		create.SetStatus(message.StatusSENT).SetSenderType(message.SenderTypeUSER)
 	}
-	var msg *ent.Message
-	err = database.Savepoint(ctx, p.tx, "inbound_message", func() (err error) {
-		msg, err = create.Save(ctx)
-		return err
-	})
-	if ent.IsConstraintError(err) && m.providerID != "" {
-		return nil // another processor stored the same provider message meanwhile
+	// The channel's unique provider IDs decide whether the message is new,
+	// in the insert itself: a concurrent processor storing the same one
+	// makes this insert wait for it and then do nothing, with no error
+	// that would need a savepoint.
+	msgID, err := create.OnConflict(sql.DoNothing()).ID(ctx)
+	if errors.Is(err, stdsql.ErrNoRows) {
+		// Stored meanwhile. What this event did before (a customer, a
+		// conversation, the automation's timers) is taken back.
+		return errStoredMeanwhile
 	}
 	if err != nil {
 		return err
 	}
 
-	upd := p.tx.Conversation.UpdateOneID(conv.ID)
+	// The values are known: no read-back.
+	upd := p.tx.Conversation.Update().Where(conversation.ID(conv.ID))
 	if conv.LastMessageAt == nil || !m.at.Before(*conv.LastMessageAt) {
-		setLastMessage(upd.SetLastMessageAt(m.at), msg)
+		setLastMessageID(upd.SetLastMessageAt(m.at), msgID)
 	}
 	if inbound {
 		if conv.LastInboundAt == nil || m.at.After(*conv.LastInboundAt) {
@@ -224,7 +225,7 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 
 	if created {
 		p.emit(event.TopicConversation, event.TypeCreated, conv.ID, "")
-		p.emit(event.TopicMessage, event.TypeCreated, conv.ID, msg.ID)
+		p.emit(event.TopicMessage, event.TypeCreated, conv.ID, msgID)
 		if p.router != nil {
 			// A new conversation is distributed in the transaction that
 			// opens it, so it is never seen undistributed.
@@ -235,7 +236,7 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 			p.events = append(p.events, evs...)
 		}
 	} else {
-		p.emit(event.TopicMessage, event.TypeCreated, conv.ID, msg.ID)
+		p.emit(event.TopicMessage, event.TypeCreated, conv.ID, msgID)
 		p.emit(event.TopicConversation, event.TypeUpdated, conv.ID, "")
 	}
 	if !inbound {
@@ -249,6 +250,36 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 	}
 	p.events = append(p.events, queued...)
 	return nil
+}
+
+// openConversation returns the unresolved conversation on the channel of
+// the user externalID, creating their customer, identity and conversation
+// as needed, and whether it created the conversation. A user the channel
+// knows, in a conversation still open, costs one statement.
+func (p *processing) openConversation(ctx context.Context, externalID string) (*ent.Conversation, bool, error) {
+	externalID = fitID(externalID, maxExternalID)
+	conv, err := p.tx.Conversation.Query().
+		Where(
+			conversation.ChannelID(p.ch.ID),
+			conversation.StatusNEQ(conversation.StatusRESOLVED),
+			func(s *sql.Selector) {
+				t := sql.Table(identity.Table)
+				s.Where(sql.In(s.C(conversation.FieldCustomerID),
+					sql.Select(t.C(identity.FieldCustomerID)).From(t).Where(sql.And(
+						sql.EQ(t.C(identity.FieldChannelID), string(p.ch.ID)),
+						sql.EQ(t.C(identity.FieldExternalID), externalID),
+					))))
+			},
+		).
+		First(ctx)
+	if err == nil || !ent.IsNotFound(err) {
+		return conv, false, err
+	}
+	idt, err := p.identity(ctx, externalID, "")
+	if err != nil {
+		return nil, false, err
+	}
+	return p.conversation(ctx, idt.CustomerID)
 }
 
 // findIdentity returns the identity of externalID on the channel, or nil.
@@ -282,7 +313,9 @@ func (p *processing) identity(ctx context.Context, externalID, name string) (*en
 // identityOf returns the identity of externalID on the channel; when the
 // channel does not know the user yet, it creates the identity for the
 // customer customerOf returns, which runs in the same savepoint (so a
-// customer it creates goes with an identity that conflicts).
+// customer it creates goes with an identity that conflicts). customerOf
+// must return a customer it read or created in tx under the tenant
+// filter: the link to it is not counted again (tenancy.WithKnown).
 func (p *processing) identityOf(ctx context.Context, externalID string, customerOf func() (gid.ID, error)) (*ent.Identity, error) {
 	externalID = fitID(externalID, maxExternalID)
 	idt, err := p.findIdentity(ctx, externalID)
@@ -298,7 +331,7 @@ func (p *processing) identityOf(ctx context.Context, externalID string, customer
 			SetChannelID(p.ch.ID).
 			SetCustomerID(customerID).
 			SetExternalID(externalID).
-			Save(ctx)
+			Save(tenancy.WithKnown(ctx, customerID))
 		return err
 	})
 	if ent.IsConstraintError(err) {
@@ -346,19 +379,23 @@ func (p *processing) conversation(ctx context.Context, customerID gid.ID) (*ent.
 	if err == nil || !ent.IsNotFound(err) {
 		return conv, false, err
 	}
-	err = database.Savepoint(ctx, p.tx, "inbound_conversation", func() (err error) {
-		conv, err = p.tx.Conversation.Create().
-			SetChannelID(p.ch.ID).
-			SetCustomerID(customerID).
-			Save(ctx)
-		return err
-	})
-	if ent.IsConstraintError(err) {
-		// The partial unique index allows one unresolved conversation per
-		// channel and customer; another processor opened it first.
+	// The partial unique index allows one unresolved conversation per
+	// channel and customer. Should another processor open it first, the
+	// insert waits for it and then does nothing, with no error that would
+	// need a savepoint; the conversation is then theirs.
+	create := p.tx.Conversation.Create().
+		SetChannelID(p.ch.ID).
+		SetCustomerID(customerID)
+	id, err := create.OnConflict(sql.DoNothing()).ID(tenancy.WithKnown(ctx, customerID))
+	if errors.Is(err, stdsql.ErrNoRows) {
 		conv, err = find()
 		return conv, false, err
 	}
+	if err != nil {
+		return nil, false, err
+	}
+	// With its defaults, for the distribution and the automation.
+	conv, err = p.tx.Conversation.Get(ctx, id)
 	return conv, err == nil, err
 }
 
@@ -478,7 +515,7 @@ func (p *processing) follow(ctx context.Context, userID string, following bool) 
 	if idt == nil || err != nil {
 		return err
 	}
-	return p.tx.Identity.UpdateOne(idt).SetFollower(following).Exec(ctx)
+	return p.tx.Identity.Update().Where(identity.ID(idt.ID)).SetFollower(following).Exec(ctx)
 }
 
 // submittedInfo is a contact form a user filled in.

@@ -187,7 +187,7 @@ func (in *Inbound) storeProfile(ctx context.Context, tx *ent.Tx, ch *ent.Channel
 	for _, id := range convs {
 		p.emit(event.TopicConversation, event.TypeUpdated, id, "")
 	}
-	return p.flush(ctx)
+	return appendEvents(ctx, tx, p.events)
 }
 
 // block skips the channel's profiles for profileRetry.
