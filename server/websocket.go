@@ -45,6 +45,15 @@ const (
 	wsKeepAliveInterval = 15 * time.Second
 )
 
+// WebSocket buffers. Client messages are small (connection_init, subscribe,
+// pong), and a longer one is read in several pieces; events go out as
+// prepared frames, written without the write buffer, which the other
+// messages take from a pool only while they are written.
+const (
+	wsReadBuffer  = 1024
+	wsWriteBuffer = 1024
+)
+
 // wsTimings are the WebSocket timings; tests shorten them.
 type wsTimings struct {
 	init, ping time.Duration
