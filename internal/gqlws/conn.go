@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -210,32 +209,13 @@ func (c *conn) read() {
 	}
 }
 
-// subscribe starts the operation of a subscribe (start) message.
+// subscribe starts the operation of a subscribe (start) message. The
+// subscription is registered here, in order with the socket's other
+// messages (a complete right behind it cancels it); the operation is
+// parsed, validated and started in a goroutine of its own, which ends once
+// the stream runs, so that the reader's stack stays shallow.
 func (c *conn) subscribe(m message) {
-	start := graphql.Now()
-	params := &graphql.RawParams{}
-	dec := json.NewDecoder(bytes.NewReader(m.Payload))
-	dec.UseNumber()
-	if err := dec.Decode(params); err != nil {
-		c.sendErrors(m.ID, &gqlerror.Error{Message: "invalid json"})
-		c.complete(m.ID)
-		return
-	}
-	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	params.Headers = c.headers
-	ctx := graphql.StartOperationTrace(c.ctx)
-	rc, errs := c.exec.CreateOperationContext(ctx, params)
-	if errs != nil {
-		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
-		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			c.sendErrors(m.ID, resp.Errors...)
-		} else {
-			c.sendResponse(m.ID, &graphql.Response{Errors: errs})
-		}
-		c.complete(m.ID)
-		return
-	}
-	s := newSubscription(c, m.ID, rc, viewerKey(ctx))
+	s := newSubscription(c, m.ID)
 	c.mu.Lock()
 	if c.active[m.ID] != nil {
 		c.mu.Unlock()
@@ -245,10 +225,7 @@ func (c *conn) subscribe(m message) {
 	}
 	c.active[m.ID] = s
 	c.mu.Unlock()
-	// The operation starts in a goroutine of its own, which ends once the
-	// stream runs: its resolver's queries would otherwise deepen the
-	// reader's stack for good.
-	go s.start()
+	go s.start(m.Payload, graphql.Now())
 }
 
 // remove forgets s once it has ended.

@@ -11,8 +11,10 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -75,12 +77,9 @@ func Item(ctx context.Context) (any, bool) {
 
 type renderItem struct{ item any }
 
-func newSubscription(c *conn, id string, rc *graphql.OperationContext, viewerKey string) *Subscription {
-	ctx, cancel := context.WithCancel(graphql.WithOperationContext(c.ctx, rc))
-	s := &Subscription{conn: c, id: id, rc: rc, cancel: cancel, room: make(chan struct{}, 1)}
-	s.ctx = context.WithValue(ctx, subscriptionKey{}, s)
-	s.group = groupOf(rc, viewerKey)
-	return s
+func newSubscription(c *conn, id string) *Subscription {
+	ctx, cancel := context.WithCancel(c.ctx)
+	return &Subscription{conn: c, id: id, ctx: ctx, cancel: cancel, room: make(chan struct{}, 1)}
 }
 
 // Follow makes the subscription's payloads those of an event stream:
@@ -97,32 +96,60 @@ func (s *Subscription) Follow(load func(event.Delivery) (any, error), fail func(
 	return nil
 }
 
-// start runs the operation: its root resolver either follows a stream
-// (which takes over), or fails, and that response ends the operation.
-func (s *Subscription) start() {
+// start parses and validates the operation and runs it: its root
+// resolver either follows a stream (which takes over), or fails, and that
+// response ends the operation.
+func (s *Subscription) start(payload []byte, read time.Time) {
+	c := s.conn
+	end := func() {
+		c.complete(s.id)
+		c.remove(s)
+		s.cancel()
+	}
+	params := &graphql.RawParams{}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(params); err != nil {
+		c.sendErrors(s.id, &gqlerror.Error{Message: "invalid json"})
+		end()
+		return
+	}
+	params.ReadTime = graphql.TraceTiming{Start: read, End: graphql.Now()}
+	params.Headers = c.headers
+	ctx := graphql.StartOperationTrace(s.ctx)
+	rc, errs := c.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			c.sendErrors(s.id, resp.Errors...)
+		} else {
+			c.sendResponse(s.id, &graphql.Response{Errors: errs})
+		}
+		end()
+		return
+	}
+	s.rc = rc
+	s.group = groupOf(rc, viewerKey(ctx))
+	s.ctx = context.WithValue(graphql.WithOperationContext(s.ctx, rc), subscriptionKey{}, s)
 	defer func() {
 		if r := recover(); r != nil {
-			err := s.rc.Recover(s.ctx, r)
+			err := rc.Recover(s.ctx, r)
 			var gqlErr *gqlerror.Error
 			if !errors.As(err, &gqlErr) {
 				gqlErr = &gqlerror.Error{Message: fmt.Sprint(err)}
 			}
-			s.conn.sendErrors(s.id, gqlErr)
-			s.conn.complete(s.id)
-			s.conn.remove(s)
-			s.cancel()
+			c.sendErrors(s.id, gqlErr)
+			end()
 		}
 	}()
-	responses, ctx := s.conn.exec.DispatchOperation(s.ctx, s.rc)
+	responses, rctx := c.exec.DispatchOperation(s.ctx, rc)
 	if s.following.Load() {
 		return
 	}
-	if resp := responses(ctx); resp != nil {
-		s.conn.sendResponse(s.id, resp)
+	if resp := responses(rctx); resp != nil {
+		c.sendResponse(s.id, resp)
 	}
-	s.conn.complete(s.id)
-	s.conn.remove(s)
-	s.cancel()
+	end()
 }
 
 var _ event.Sink = (*Subscription)(nil)
