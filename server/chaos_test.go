@@ -143,12 +143,12 @@ func (c *childServer) graphql(t *testing.T, token, query string, vars map[string
 	}
 }
 
-// TestKill9WhileReceivingAndProcessingWebhooks kills the server with
-// SIGKILL in the middle of a webhook burst, while it is storing and
-// processing events, restarts it, and lets the provider resend what was not
-// answered 200, as Zalo does: every event becomes exactly one message, and
-// none is left unprocessed.
-func TestKill9WhileReceivingAndProcessingWebhooks(t *testing.T) {
+// chaosSetup returns a Zalo fake with the test OA, the environment of a
+// child server on the test's database, and open, which reads that
+// database once no server holds it (the embedded database serves one
+// process).
+func chaosSetup(t *testing.T) (*zalofake.Server, []string, func() *database.DB) {
+	t.Helper()
 	zfake := zalofake.New(t)
 	zfake.SetApp("app-1", "APP-SECRET-zalo-1")
 	zfake.AddOA(zalofake.OA{ID: testOAID, AccessToken: testZaloToken, RefreshToken: "REFRESH-TOKEN-zalo-1"})
@@ -156,31 +156,74 @@ func TestKill9WhileReceivingAndProcessingWebhooks(t *testing.T) {
 		"DAKENH_SECRET=chaos-secret-chaos-secret-chaos-secret", "DAKENH_ALLOW_SIGNUP=true",
 		"ZALO_OPENAPI_URL=" + zfake.URL(), "ZALO_OAUTH_URL=" + zfake.URL(),
 	}
-	// open reads the database once no server holds it (the embedded
-	// database serves one process).
-	var open func() *database.DB
 	if dbtest.Dialect() == dialect.Postgres {
 		db := dbtest.Open(t)
-		env = append(env, "DATABASE_URL="+db.URL)
-		open = func() *database.DB { return db }
-	} else {
-		dir := t.TempDir()
-		env = append(env, "DATABASE_URL=", "DAKENH_DATA_DIR="+dir)
-		open = func() *database.DB {
-			db, err := database.Open(context.Background(), database.Config{DataDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
-			return db
-		}
+		return zfake, append(env, "DATABASE_URL="+db.URL), func() *database.DB { return db }
 	}
+	dir := t.TempDir()
+	return zfake, append(env, "DATABASE_URL=", "DAKENH_DATA_DIR="+dir), func() *database.DB {
+		db, err := database.Open(context.Background(), database.Config{DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+}
 
-	srv := startChild(t, env)
+// chaosOrg signs up the organization of a chaos test on srv and connects
+// the test OA; it returns the owner's token.
+func chaosOrg(t *testing.T, srv *childServer) string {
+	t.Helper()
 	var up struct{ SignUp struct{ Token string } }
 	srv.graphql(t, "", `mutation { signUp(input: {organizationName: "Chaos", name: "Chủ", email: "chu@chaos.vn", password: "mat-khau-dai-chaos"}) { token } }`, nil, &up)
 	srv.graphql(t, up.SignUp.Token, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
 		map[string]any{"in": zaloInput(testOAID)}, nil)
+	return up.SignUp.Token
+}
+
+// chaosLogin logs the chaos organization's owner in on srv.
+func chaosLogin(t *testing.T, srv *childServer) string {
+	t.Helper()
+	var out struct{ Login struct{ Token string } }
+	srv.graphql(t, "", `mutation { login(email: "chu@chaos.vn", password: "mat-khau-dai-chaos") { token } }`, nil, &out)
+	return out.Login.Token
+}
+
+// postWebhook posts a signed Zalo event to srv and says whether it was
+// answered 200.
+func postWebhook(srv *childServer, body []byte, sig string) bool {
+	req, _ := http.NewRequest(http.MethodPost, srv.url+"/webhooks/zalo", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(zalofake.SignatureHeader, sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// chaosText is a signed text from user to the test OA.
+func chaosText(zfake *zalofake.Server, user, msgID, text string) ([]byte, string) {
+	return zfake.SignedEvent(testZaloAppID, testZaloSecret, map[string]any{
+		"app_id": testZaloAppID, "event_name": "user_send_text",
+		"timestamp": strconv.FormatInt(time.Now().Add(-time.Minute).UnixMilli(), 10),
+		"sender":    map[string]any{"id": user}, "recipient": map[string]any{"id": testOAID},
+		"message": map[string]any{"msg_id": msgID, "text": text},
+	})
+}
+
+// TestKill9WhileReceivingAndProcessingWebhooks kills the server with
+// SIGKILL in the middle of a webhook burst, while it is storing and
+// processing events, restarts it, and lets the provider resend what was not
+// answered 200, as Zalo does: every event becomes exactly one message, and
+// none is left unprocessed.
+func TestKill9WhileReceivingAndProcessingWebhooks(t *testing.T) {
+	zfake, env, open := chaosSetup(t)
+	srv := startChild(t, env)
+	chaosOrg(t, srv)
 
 	const users, perUser = 20, 20
 	type post struct {
@@ -189,13 +232,7 @@ func TestKill9WhileReceivingAndProcessingWebhooks(t *testing.T) {
 	}
 	var posts []post
 	for i := range users * perUser {
-		user := fmt.Sprint("chaos-user-", i%users)
-		body, sig := zfake.SignedEvent(testZaloAppID, testZaloSecret, map[string]any{
-			"app_id": testZaloAppID, "event_name": "user_send_text",
-			"timestamp": strconv.FormatInt(time.Now().Add(-time.Minute).UnixMilli(), 10),
-			"sender":    map[string]any{"id": user}, "recipient": map[string]any{"id": testOAID},
-			"message": map[string]any{"msg_id": fmt.Sprint("chaos-msg-", i), "text": fmt.Sprint("tin ", i)},
-		})
+		body, sig := chaosText(zfake, fmt.Sprint("chaos-user-", i%users), fmt.Sprint("chaos-msg-", i), fmt.Sprint("tin ", i))
 		posts = append(posts, post{body, sig})
 	}
 	// send posts each event once to the current server and returns those
@@ -210,16 +247,7 @@ func TestKill9WhileReceivingAndProcessingWebhooks(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				for i := range next {
-					req, _ := http.NewRequest(http.MethodPost, srv.url+"/webhooks/zalo", bytes.NewReader(posts[i].body))
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set(zalofake.SignatureHeader, posts[i].sig)
-					resp, err := http.DefaultClient.Do(req)
-					ok := err == nil && resp.StatusCode == http.StatusOK
-					if err == nil {
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-					}
-					if !ok {
+					if !postWebhook(srv, posts[i].body, posts[i].sig) {
 						mu.Lock()
 						failed = append(failed, i)
 						mu.Unlock()
@@ -259,8 +287,7 @@ func TestKill9WhileReceivingAndProcessingWebhooks(t *testing.T) {
 	if len(left) > 0 {
 		t.Fatalf("%d events not accepted after the restart", len(left))
 	}
-	var token struct{ Login struct{ Token string } }
-	srv.graphql(t, "", `mutation { login(email: "chu@chaos.vn", password: "mat-khau-dai-chaos") { token } }`, nil, &token)
+	token := chaosLogin(t, srv)
 	deadline := time.Now().Add(patience)
 	for stored := 0; stored < len(posts); {
 		if time.Now().After(deadline) {
@@ -273,7 +300,7 @@ func TestKill9WhileReceivingAndProcessingWebhooks(t *testing.T) {
 				}
 			}
 		}
-		srv.graphql(t, token.Login.Token, `{ conversations(first: 50) { edges { node { messages { totalCount } } } } }`, nil, &out)
+		srv.graphql(t, token, `{ conversations(first: 50) { edges { node { messages { totalCount } } } } }`, nil, &out)
 		stored = 0
 		for _, e := range out.Conversations.Edges {
 			stored += e.Node.Messages.TotalCount
@@ -306,6 +333,137 @@ func TestKill9WhileReceivingAndProcessingWebhooks(t *testing.T) {
 	if n := db.Client.WebhookEvent.Query().Where(webhookevent.ProcessedAtIsNil()).CountX(sys); n != 0 {
 		t.Errorf("%d webhook events left unprocessed", n)
 	}
+	if strings.Contains(srv.log.String(), `"level":"ERROR"`) {
+		t.Errorf("the restarted server logged errors:\n%s", srv.log)
+	}
+}
+
+// TestKill9WhileDeliveringReplies kills the server with SIGKILL while its
+// worker is sending replies to a slow provider, and restarts it: every reply
+// is stored once and reaches the customer, in its conversation's order, and
+// the restarted server takes over the dead one's deliveries once their 15 s
+// leases end. Delivery is at least once (neither provider takes an
+// idempotency key), so a reply the provider took just before the kill,
+// whose outcome was not yet written, may be sent again: at most the four a
+// channel has in flight.
+func TestKill9WhileDeliveringReplies(t *testing.T) {
+	zfake, env, open := chaosSetup(t)
+	srv := startChild(t, env)
+	token := chaosOrg(t, srv)
+
+	const users, perUser = 4, 15
+	for u := range users {
+		body, sig := chaosText(zfake, fmt.Sprint("reply-user-", u), fmt.Sprint("reply-in-", u), "cho mình hỏi")
+		if !postWebhook(srv, body, sig) {
+			t.Fatal("an inbound message was refused")
+		}
+	}
+	var convs []string
+	for deadline := time.Now().Add(patience); len(convs) < users; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d conversations after %v", len(convs), users, patience)
+		}
+		var out struct {
+			Conversations struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
+		}
+		srv.graphql(t, token, `{ conversations(first: 10) { edges { node { id } } } }`, nil, &out)
+		convs = convs[:0]
+		for _, e := range out.Conversations.Edges {
+			convs = append(convs, e.Node.ID)
+		}
+	}
+
+	// Every send takes 300 ms, so the kill finds deliveries in flight.
+	zfake.FailNext(zalofake.SendMessage, 10*users*perUser, zalofake.Slow(300*time.Millisecond))
+	for k := range perUser {
+		for c, id := range convs {
+			srv.graphql(t, token, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
+				map[string]any{"in": map[string]any{"conversationId": id, "text": fmt.Sprintf("trả lời %d-%02d", c, k)}}, nil)
+		}
+	}
+	for len(zfake.Sent()) < users*perUser/3 {
+		time.Sleep(10 * time.Millisecond) // polling the condition, not waiting for it
+	}
+	srv.kill()
+	before := len(zfake.Sent())
+	if before >= users*perUser {
+		t.Fatal("every reply was sent before the kill")
+	}
+	t.Logf("killed after %d of %d replies were sent", before, users*perUser)
+
+	restarted := time.Now()
+	srv = startChild(t, env)
+	token = chaosLogin(t, srv)
+	for deadline := time.Now().Add(patience); ; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("replies still unsent %v after the restart\n%s", patience, srv.log)
+		}
+		var out struct {
+			Conversations struct {
+				Edges []struct {
+					Node struct {
+						Messages struct {
+							Edges []struct {
+								Node struct{ Direction, Status string }
+							}
+						}
+					}
+				}
+			}
+		}
+		srv.graphql(t, token, `{ conversations(first: 10) { edges { node { messages(first: 50) { edges { node { direction status } } } } } } }`, nil, &out)
+		sent := 0
+		for _, c := range out.Conversations.Edges {
+			for _, m := range c.Node.Messages.Edges {
+				if m.Node.Direction == "OUTBOUND" && m.Node.Status == "SENT" {
+					sent++
+				}
+			}
+		}
+		if sent == users*perUser {
+			break
+		}
+	}
+	t.Logf("every reply sent %v after the restart", time.Since(restarted).Round(time.Millisecond))
+	srv.stop(t)
+
+	db := open()
+	sys := viewer.SystemContext(context.Background(), "")
+	stored := db.Client.Message.Query().Where(message.DirectionEQ(message.DirectionOUTBOUND)).AllX(sys)
+	if len(stored) != users*perUser {
+		t.Errorf("%d replies stored, want %d", len(stored), users*perUser)
+	}
+	for _, m := range stored {
+		if m.Status != message.StatusSENT || m.ProviderMessageID == nil {
+			t.Errorf("reply %q is %s (%q)", m.Text, m.Status, m.FailureReason)
+		}
+	}
+	times := map[string]int{}
+	last := map[string]string{}
+	for _, s := range zfake.Sent() {
+		times[s.Text]++
+		if s.Text < last[s.UserID] {
+			t.Errorf("to %s, %q went out after %q", s.UserID, s.Text, last[s.UserID])
+		}
+		last[s.UserID] = s.Text
+	}
+	again := 0
+	for c := range users {
+		for k := range perUser {
+			switch n := times[fmt.Sprintf("trả lời %d-%02d", c, k)]; {
+			case n == 0:
+				t.Errorf("reply %d-%02d never reached the provider", c, k)
+			case n > 1:
+				again += n - 1
+			}
+		}
+	}
+	if again > 4 {
+		t.Errorf("%d replies sent again after the kill; at most the 4 in flight may be", again)
+	}
+	t.Logf("%d replies sent a second time", again)
 	if strings.Contains(srv.log.String(), `"level":"ERROR"`) {
 		t.Errorf("the restarted server logged errors:\n%s", srv.log)
 	}

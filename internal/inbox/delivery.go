@@ -18,9 +18,11 @@ package inbox
 // conversation is claimable: a reply never overtakes an earlier one that is
 // being retried.
 //
-// Crashes. A worker that dies between claim and outcome leaves a lease that
-// expires after deliveryLease; the message is then claimable again, so
-// nothing is lost. Delivery is at least once: a crash (or a stall longer
+// Crashes. A worker renews its lease every leaseRenewal while it delivers,
+// so a lease outlives a live delivery however slow the provider is, and a
+// worker that dies between claim and outcome leaves a lease that expires
+// within deliveryLease (15 s); the message is then claimable again, so
+// nothing is lost and a crashed replica's replies go out seconds later. Delivery is at least once: a crash (or a stall longer
 // than the lease) after the provider accepted a message but before SENT is
 // written sends it again, because neither Zalo's nor Messenger's send API
 // takes an idempotency key. The window is kept small: the outcome is written
@@ -75,10 +77,14 @@ const (
 	// provider hangs holds that many of a worker's slots, never all of
 	// them, so other channels' (and other organizations') replies go on.
 	maxInFlightPerChannel = 4
-	// deliveryLease is how long a claim keeps other workers away. It must
-	// exceed deliveryTimeout so that a live worker's claim never expires
-	// while it delivers.
-	deliveryLease = 2 * time.Minute
+	// deliveryLease is how long a claim keeps other workers away without
+	// being renewed: how soon a crashed worker's messages are claimable
+	// again.
+	deliveryLease = 15 * time.Second
+	// leaseRenewal is how often a delivering worker extends its lease to
+	// deliveryLease from then: three renewals fit in one lease, so one
+	// slow or failed renewal does not lose it.
+	leaseRenewal = deliveryLease / 3
 	// deliveryTimeout bounds one delivery: download, upload, a token
 	// refresh and two provider calls at their own 10 s timeouts, with room
 	// to spare.
@@ -152,11 +158,50 @@ func (s *Service) RunDelivery(ctx context.Context) {
 
 // deliverDetached delivers c within deliveryTimeout, on a context that
 // ctx's cancellation does not reach: a stopping worker lets the
-// deliveries it started finish.
+// deliveries it started finish. It holds c's lease while it delivers.
 func (s *Service) deliverDetached(ctx context.Context, c deliveryClaim) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliveryTimeout)
+	renewing := make(chan struct{})
+	defer func() { <-renewing }()
 	defer cancel()
+	go func() {
+		defer close(renewing)
+		s.holdLease(dctx, c, cancel)
+	}()
 	s.deliver(dctx, c)
+}
+
+// holdLease renews c's lease every leaseRenewal (renewEvery) until ctx ends. A renewal
+// that finds the claim gone (its lease ran out during an outage and
+// another worker claimed the message) calls lost, which stops this
+// delivery: the other worker's is the live one, and this outcome would be
+// discarded anyway. A renewal that fails is logged and tried again at the
+// next tick; the lease outlasts two of them.
+func (s *Service) holdLease(ctx context.Context, c deliveryClaim, lost func()) {
+	t := time.NewTicker(s.out.renewEvery)
+	defer t.Stop()
+	sys := viewer.SystemContext(ctx, c.orgID)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.client.Message.Update().
+			Where(message.ID(c.id), message.StatusEQ(message.StatusQUEUED), message.Attempts(c.attempts)).
+			SetLeaseUntil(s.now().Add(deliveryLease)).
+			Save(sys)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			s.out.logger.WarnContext(ctx, "renewing a delivery lease failed", "message_id", c.id, "err", err)
+		case n == 0:
+			s.out.logger.WarnContext(ctx, "delivery stopped: the message's lease was taken over", "message_id", c.id, "attempt", c.attempts)
+			lost()
+			return
+		}
+	}
 }
 
 // DeliverDue claims the messages that are due, up to one batch, delivers

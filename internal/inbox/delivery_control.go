@@ -34,8 +34,9 @@ const (
 // may not see is NOT_FOUND.
 //
 // Counting attempts from zero is safe although attempts fence outcomes
-// (delivery.go): a FAILED message has no live claim, because a worker's
-// lease always outlasts its delivery and its outcome write.
+// (delivery.go): a FAILED message has no live claim, because a worker
+// renews its lease while it delivers and writes its outcome before it lets
+// the lease go.
 func (s *Service) RetryMessage(ctx context.Context, id gid.ID) (*ent.Message, error) {
 	return s.changeQueued(ctx, id, func(tx *ent.Tx, m *ent.Message) error {
 		if m.Direction != message.DirectionOUTBOUND || m.Status != message.StatusFAILED {

@@ -472,6 +472,76 @@ func TestDeliveryCrashResumesAfterLease(t *testing.T) {
 	}
 }
 
+// TestDeliveryRenewsItsLease: a worker renews its lease while a slow
+// provider holds the delivery, so no other worker claims the message
+// however far past the first lease it runs; and a worker whose claim was
+// taken over stops its delivery instead of sending a second time.
+func TestDeliveryRenewsItsLease(t *testing.T) {
+	o := newOutbox(t)
+	leaseOf := func(id gid.ID) time.Time {
+		if l := o.message(id).LeaseUntil; l != nil {
+			return *l
+		}
+		return time.Time{}
+	}
+	deliverInBackground := func(m *ent.Message, slow time.Duration) (*Service, deliveryClaim, chan struct{}) {
+		o.zalo.FailNext(zalofake.SendMessage, 1, zalofake.Slow(slow))
+		w := o.newService()
+		w.out.renewEvery = 10 * time.Millisecond
+		claims, err := w.claim(context.Background(), deliveryBatch)
+		if err != nil || len(claims) != 1 || claims[0].id != m.ID {
+			t.Fatalf("claim = %v, %v; want %s", claims, err, m.ID)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			w.deliverDetached(context.Background(), claims[0])
+		}()
+		return w, claims[0], done
+	}
+
+	t.Run("HeldWhileSending", func(t *testing.T) {
+		m := o.send(o.oaConv, "Dạ đơn của anh đang được đóng gói")
+		_, _, done := deliverInBackground(m, 2*time.Second)
+		// Four steps of two thirds of a lease: far past the first one.
+		for range 4 {
+			o.clock.Advance(deliveryLease * 2 / 3)
+			for leaseOf(m.ID).Before(o.clock.Now().Add(deliveryLease / 2)) {
+				select {
+				case <-done:
+					t.Fatal("the delivery ended without renewing its lease")
+				case <-time.After(5 * time.Millisecond): // polling for the renewal, not timing it
+				}
+			}
+			if n, err := o.newService().DeliverDue(context.Background()); n != 0 || err != nil {
+				t.Fatalf("another worker claimed the message being sent: %d (%v)", n, err)
+			}
+		}
+		<-done
+		got := o.message(m.ID)
+		if got.Status != message.StatusSENT || got.Attempts != 1 || len(o.zalo.Sent()) != 1 {
+			t.Fatalf("status %s, attempts %d, %d sends; want SENT once on the first claim", got.Status, got.Attempts, len(o.zalo.Sent()))
+		}
+	})
+
+	t.Run("StopsWhenTakenOver", func(t *testing.T) {
+		before := len(o.zalo.Sent())
+		m := o.send(o.oaConv, "Anh ơi shop gửi mã vận đơn")
+		_, c, done := deliverInBackground(m, 5*time.Second)
+		// What a second worker's claim does once a lease ran out.
+		if err := o.db.Client.Message.UpdateOneID(m.ID).SetAttempts(c.attempts + 1).Exec(o.sys()); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if n := len(o.zalo.Sent()) - before; n != 0 {
+			t.Fatalf("the overtaken worker still sent the message (%d sends)", n)
+		}
+		if got := o.message(m.ID); got.Status != message.StatusQUEUED || got.Attempts != c.attempts+1 {
+			t.Fatalf("the overtaken worker changed the message: %s, attempts %d", got.Status, got.Attempts)
+		}
+	})
+}
+
 // TestDeliveryTwoWorkersNeverSendTwice runs two replicas' workers on one
 // database at once: every message is sent exactly once, and each
 // conversation's messages in the order they were written.

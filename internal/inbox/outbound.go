@@ -63,6 +63,9 @@ type outbound struct {
 	// 1 and a non-blocking send: a nudge that finds one pending is
 	// dropped, since one wake-up claims every due message anyway.
 	nudge chan struct{}
+	// renewEvery is how often a delivery renews its lease: leaseRenewal,
+	// shorter in tests.
+	renewEvery time.Duration
 	// tokenLocks serialize the refreshes of one OA within this process
 	// (see lockToken); the database lock does so across processes.
 	tokenLocks [tokenLockStripes]chan struct{}
@@ -95,6 +98,7 @@ func (s *Service) configure(opts ...Options) {
 		s.out.logger = slog.New(slog.DiscardHandler)
 	}
 	s.out.nudge = make(chan struct{}, 1)
+	s.out.renewEvery = leaseRenewal
 	for i := range s.out.tokenLocks {
 		s.out.tokenLocks[i] = make(chan struct{}, 1)
 	}
