@@ -131,6 +131,11 @@ func (f *flights[K, V]) do(ctx context.Context, key K, ticket uint64) (V, uint64
 // wait returns the flight's result once it has landed.
 func (fl *flight[V]) wait(ctx context.Context) (V, uint64, error) {
 	select {
+	case <-fl.done: // landed already (a kept read): no need to park
+		return fl.val, fl.n, fl.err
+	default:
+	}
+	select {
 	case <-ctx.Done():
 		var zero V
 		return zero, 0, ctx.Err()

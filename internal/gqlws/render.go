@@ -42,28 +42,25 @@ func newRenders() *renders {
 type rendered struct {
 	payload []byte
 
-	mu     sync.Mutex
-	frames map[string]*websocket.PreparedMessage
+	// frames holds the prepared messages by type and operation ID;
+	// subscribers mostly share one (clients number their first
+	// operation alike), found without a lock.
+	frames sync.Map
 }
 
 // frame returns the message of type typ with the payload for operation
 // id, prepared once for every socket that sends it.
 func (r *rendered) frame(typ, id string) *websocket.PreparedMessage {
 	key := typ + "\x00" + id
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if pm := r.frames[key]; pm != nil {
-		return pm
+	if pm, ok := r.frames.Load(key); ok {
+		return pm.(*websocket.PreparedMessage)
 	}
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frameOf(id, typ, r.payload))
 	if err != nil {
 		panic(err) // only fails for an invalid message type
 	}
-	if r.frames == nil {
-		r.frames = map[string]*websocket.PreparedMessage{}
-	}
-	r.frames[key] = pm
-	return pm
+	got, _ := r.frames.LoadOrStore(key, pm)
+	return got.(*websocket.PreparedMessage)
 }
 
 // get returns group's render of d, running render when no other stream of
@@ -71,11 +68,13 @@ func (r *rendered) frame(typ, id string) *websocket.PreparedMessage {
 // stacks stay shallow) and is not cancelled with the caller.
 func (rs *renders) get(ctx context.Context, group string, d event.Delivery, render func() ([]byte, error)) (*rendered, error) {
 	key := group + string(d.Event.OrganizationID) + "/" + strconv.FormatInt(d.Event.Seq, 10)
-	if r, ok := rs.recent.Get(key); ok {
+	// Peek, under the read lock: the thousands of subscribers of one
+	// event look it up at once, and a render matters only for moments.
+	if r, ok := rs.recent.Peek(key); ok {
 		return r, nil
 	}
 	ch := rs.flights.DoChan(key, func() (any, error) {
-		if r, ok := rs.recent.Get(key); ok {
+		if r, ok := rs.recent.Peek(key); ok {
 			return r, nil
 		}
 		rs.ran.Add(1)
