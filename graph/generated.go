@@ -35,6 +35,7 @@ import (
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/interaction"
 	"github.com/dakenh/dakenh/internal/viewer"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -360,6 +361,7 @@ type ComplexityRoot struct {
 		Email         func(childComplexity int) int
 		Gender        func(childComplexity int) int
 		ID            func(childComplexity int) int
+		Interactions  func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) int
 		Name          func(childComplexity int) int
 		Owner         func(childComplexity int) int
 		Phone         func(childComplexity int) int
@@ -425,6 +427,17 @@ type ComplexityRoot struct {
 	ImportError struct {
 		Line    func(childComplexity int) int
 		Message func(childComplexity int) int
+	}
+
+	InteractionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	InteractionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Message struct {
@@ -695,6 +708,7 @@ type ConversationEventResolver interface {
 }
 type CustomerResolver interface {
 	Timeline(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) (*ent.MessageConnection, error)
+	Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) (*interaction.Connection, error)
 }
 type DepartmentResolver interface {
 	Agents(ctx context.Context, obj *ent.Department) ([]*ent.User, error)
@@ -2002,6 +2016,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.ID(childComplexity), true
+	case "Customer.interactions":
+		if e.ComplexityRoot.Customer.Interactions == nil {
+			break
+		}
+
+		args, err := ec.field_Customer_interactions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Customer.Interactions(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int)), true
 	case "Customer.name":
 		if e.ComplexityRoot.Customer.Name == nil {
 			break
@@ -2261,6 +2286,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportError.Message(childComplexity), true
+
+	case "InteractionConnection.edges":
+		if e.ComplexityRoot.InteractionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionConnection.Edges(childComplexity), true
+	case "InteractionConnection.pageInfo":
+		if e.ComplexityRoot.InteractionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionConnection.PageInfo(childComplexity), true
+	case "InteractionConnection.totalCount":
+		if e.ComplexityRoot.InteractionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionConnection.TotalCount(childComplexity), true
+
+	case "InteractionEdge.cursor":
+		if e.ComplexityRoot.InteractionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionEdge.Cursor(childComplexity), true
+	case "InteractionEdge.node":
+		if e.ComplexityRoot.InteractionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InteractionEdge.Node(childComplexity), true
 
 	case "Message.attachments":
 		if e.ComplexityRoot.Message.Attachments == nil {
@@ -4068,11 +4125,44 @@ extend type Channel {
 
 extend type Customer {
   """
-  The customer's interaction timeline, newest first: the messages of all
-  their conversations the viewer may see (calls and ZNS join it when those
-  arrive).
+  The messages of all the customer's conversations the viewer may see,
+  newest first. ` + "`" + `interactions` + "`" + ` lists them with the customer's calls.
   """
   timeline(after: Cursor, first: Int, before: Cursor, last: Int): MessageConnection!
+  """
+  Everything that happened between the customer and the organization,
+  newest first, whatever its kind: the messages of their conversations
+  (dated by their creation) and their calls (dated by their start), each
+  kind shown as its own rules say: an agent sees the messages of the
+  conversations they may see and the calls of the OAs they operate or of
+  customers whose conversations they may see. Cursors hold an
+  interaction's time and ID, which order every kind alike, so a page costs
+  the same few statements whatever its size and a cursor stays valid as
+  new interactions arrive.
+  """
+  interactions(after: Cursor, first: Int, before: Cursor, last: Int): InteractionConnection!
+}
+
+"""
+One interaction of a customer, of any kind: a ` + "`" + `Message` + "`" + ` or a ` + "`" + `Call` + "`" + `. More
+kinds join this union as dakenh records them (ZNS messages next), each with
+its own time and visibility, without changing the connection, its order or
+the cursors already handed out; a client selects the kinds it knows with
+` + "`" + `... on Message` + "`" + `, ` + "`" + `... on Call` + "`" + ` and skips the others.
+"""
+union Interaction @goModel(model: "github.com/dakenh/dakenh/ent.Noder") = Message | Call
+
+type InteractionEdge @goModel(model: "github.com/dakenh/dakenh/internal/interaction.Edge") {
+  node: Interaction!
+  cursor: Cursor!
+}
+
+"A page of a customer's interactions, newest first."
+type InteractionConnection @goModel(model: "github.com/dakenh/dakenh/internal/interaction.Connection") {
+  edges: [InteractionEdge!]!
+  pageInfo: PageInfo!
+  "How many interactions of every kind the customer has that the viewer may see."
+  totalCount: Int!
 }
 
 extend type User {
@@ -5227,6 +5317,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_sourceChannel(ctx, field)
 	case "timeline":
 		return ec.fieldContext_Customer_timeline(ctx, field)
+	case "interactions":
+		return ec.fieldContext_Customer_interactions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -5317,6 +5409,28 @@ func (ec *executionContext) childFields_ImportError(ctx context.Context, field g
 		return ec.fieldContext_ImportError_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportError", field.Name)
+}
+
+func (ec *executionContext) childFields_InteractionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_InteractionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_InteractionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_InteractionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InteractionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_InteractionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_InteractionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_InteractionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InteractionEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5800,6 +5914,44 @@ func (ec *executionContext) field_Conversation_messages_args(ctx context.Context
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Customer_interactions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -12851,6 +13003,50 @@ func (ec *executionContext) fieldContext_Customer_timeline(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Customer_interactions(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_interactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Customer().Interactions(ctx, obj, fc.Args["after"].(*entgql.Cursor[gid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[gid.ID]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *interaction.Connection) graphql.Marshaler {
+			return ec.marshalNInteractionConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinteractionᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_interactions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InteractionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Customer_interactions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13675,6 +13871,139 @@ func (ec *executionContext) _ImportError_message(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ImportError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _InteractionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*interaction.Edge) graphql.Marshaler {
+			return ec.marshalNInteractionEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinteractionᚐEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InteractionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InteractionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InteractionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[gid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InteractionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InteractionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InteractionConnection", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ent.Noder) graphql.Marshaler {
+			return ec.marshalNInteraction2githubᚗcomᚋdakenhᚋdakenhᚋentᚐNoder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, errors.New("field of type Interaction does not have child fields"))
+}
+
+func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InteractionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InteractionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
@@ -31599,6 +31928,29 @@ func (ec *executionContext) unmarshalInputUserWhereInput(ctx context.Context, ob
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Interaction(ctx context.Context, sel ast.SelectionSet, obj ent.Noder) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case *ent.Message:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Message(ctx, sel, obj)
+	case *ent.Call:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Call(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Interaction must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj ent.Noder) graphql.Marshaler {
 	switch obj := (obj).(type) {
 	case nil:
@@ -32287,7 +32639,7 @@ func (ec *executionContext) _AutoMessageEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
-var callImplementors = []string{"Call", "Node"}
+var callImplementors = []string{"Call", "Interaction", "Node"}
 
 func (ec *executionContext) _Call(ctx context.Context, sel ast.SelectionSet, obj *ent.Call) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, callImplementors)
@@ -33596,6 +33948,11 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "interactions":
+			out.Values[i] = ec._Customer_interactions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -34030,7 +34387,100 @@ func (ec *executionContext) _ImportError(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
-var messageImplementors = []string{"Message", "Node"}
+var interactionConnectionImplementors = []string{"InteractionConnection"}
+
+func (ec *executionContext) _InteractionConnection(ctx context.Context, sel ast.SelectionSet, obj *interaction.Connection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, interactionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InteractionConnection")
+		case "edges":
+			out.Values[i] = ec._InteractionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._InteractionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._InteractionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var interactionEdgeImplementors = []string{"InteractionEdge"}
+
+func (ec *executionContext) _InteractionEdge(ctx context.Context, sel ast.SelectionSet, obj *interaction.Edge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, interactionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InteractionEdge")
+		case "node":
+			out.Values[i] = ec._InteractionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._InteractionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var messageImplementors = []string{"Message", "Interaction", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, messageImplementors)
@@ -37545,6 +37995,56 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNInteraction2githubᚗcomᚋdakenhᚋdakenhᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Interaction(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInteractionConnection2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinteractionᚐConnection(ctx context.Context, sel ast.SelectionSet, v interaction.Connection) graphql.Marshaler {
+	return ec._InteractionConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNInteractionConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinteractionᚐConnection(ctx context.Context, sel ast.SelectionSet, v *interaction.Connection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._InteractionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInteractionEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinteractionᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*interaction.Edge) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInteractionEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinteractionᚐEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInteractionEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinteractionᚐEdge(ctx context.Context, sel ast.SelectionSet, v *interaction.Edge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._InteractionEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMessage2githubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v ent.Message) graphql.Marshaler {

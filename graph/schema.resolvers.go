@@ -30,6 +30,7 @@ import (
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/interaction"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -103,6 +104,11 @@ func (r *customerResolver) Timeline(ctx context.Context, obj *ent.Customer, afte
 		Where(message.HasConversationWith(conversation.CustomerID(obj.ID))).
 		Paginate(ctx, after, first, before, last,
 			ent.WithMessageOrder(&ent.MessageOrder{Direction: entgql.OrderDirectionDesc, Field: ent.MessageOrderFieldCreatedAt}))
+}
+
+// Interactions is the resolver for the interactions field.
+func (r *customerResolver) Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) (*interaction.Connection, error) {
+	return interaction.Paginate(ctx, interaction.Kinds(r.Client), obj.ID, after, first, before, last)
 }
 
 // Agents is the resolver for the agents field.

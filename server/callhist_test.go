@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dakenh/dakenh/ent"
 	entcall "github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
+	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
@@ -248,6 +250,28 @@ func TestCallHistory(t *testing.T) {
 		c.addOperator(c.tn.adminToken, c.tn.agentID, "CUSTOMER_CARE").decode(t, nil)
 		if got := c.historyIDs(c.tn.agentToken, nil, ""); got != "[h3 h2 h1]" {
 			t.Fatalf("an operator agent sees %s, want every call of the OA", got)
+		}
+	})
+
+	// A search matching more customers than the calls query takes as a
+	// list still finds their calls (through a subquery).
+	t.Run("SearchMatchingThousandsOfCustomers", func(t *testing.T) {
+		var bulk []*ent.CustomerCreate
+		for i := range 1001 {
+			name := fmt.Sprintf("Lý Thường Kiệt %d", i)
+			bulk = append(bulk, c.db.Client.Customer.Create().SetName(name).SetSearchText(crm.SearchText(name, "", "")))
+		}
+		many := c.db.Client.Customer.CreateBulk(bulk...).SaveX(c.sys())
+		for i, cu := range []*ent.Customer{many[0], many[1000]} {
+			c.db.Client.Call.Create().SetChannelID(c.oa.ID).SetCustomerID(cu.ID).SetDirection(entcall.DirectionINBOUND).
+				SetStatus(entcall.StatusENDED).SetResult(entcall.ResultMISSED).SetStartedAt(now.Add(-time.Duration(20+i) * time.Minute)).
+				SetProviderCallID(fmt.Sprint("many-", i)).ExecX(c.sys())
+		}
+		if got := c.historyIDs(admin, nil, "ly thuong kiet"); got != "[many-0 many-1]" {
+			t.Fatalf("got %s", got)
+		}
+		if got := c.historyIDs(admin, nil, "ly thuong kiet 1000"); got != "[many-1]" {
+			t.Fatalf("got %s", got)
 		}
 	})
 }

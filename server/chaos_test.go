@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/dbtest"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
 )
@@ -467,4 +469,226 @@ func TestKill9WhileDeliveringReplies(t *testing.T) {
 	if strings.Contains(srv.log.String(), `"level":"ERROR"`) {
 		t.Errorf("the restarted server logged errors:\n%s", srv.log)
 	}
+}
+
+// TestPostgresRestartUnderLoad restarts PostgreSQL under a running server
+// while signed webhooks keep arriving and a subscriber follows the
+// messages. The server is not restarted: /readyz answers 503 while the
+// database is down and 200 once it is back; every webhook answered 200
+// becomes exactly one message, and those refused meanwhile are accepted
+// when the provider sends them again; the subscriber's stream ends with the
+// resume error and, resumed from its last cursor, misses and repeats
+// nothing.
+func TestPostgresRestartUnderLoad(t *testing.T) {
+	if dbtest.Dialect() != dialect.Postgres {
+		t.Skip("PostgreSQL only: the embedded database restarts with its server (TestKill9WhileReceivingAndProcessingWebhooks)")
+	}
+	pg := dbtest.StartServer(t)
+	db := pg.Open()
+	w := newWebhookEnv(t, func(*webhookEnv) envOption { return func(_ *Config, a *appOptions) { a.db = db } })
+	w.app.startWorkers()
+	t.Cleanup(w.app.Stop)
+
+	const events = 600
+	posts := make([]struct {
+		body []byte
+		sig  string
+	}, events)
+	for i := range posts {
+		user := fmt.Sprint("restart-user-", i%30)
+		posts[i].body, posts[i].sig = w.zaloEvent(benchZaloText(user, fmt.Sprint("restart-msg-", i), fmt.Sprint("tin ", i)))
+	}
+	// The admin connected the OA, whose conversations are theirs alone
+	// (ONLY_ME).
+	sub := followMessages(t, w.env, w.tn.adminToken, event.Start.String())
+
+	// Eight senders post every event until it is answered 200; a refused
+	// one goes back in the queue and is sent again 20 ms later, as a
+	// provider retries.
+	queue := make(chan int, events)
+	for i := range events {
+		queue <- i
+	}
+	var accepted, refused atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range queue {
+				req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/webhooks/zalo", bytes.NewReader(posts[i].body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set(zalofake.SignatureHeader, posts[i].sig)
+				resp, err := w.srv.Client().Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != http.StatusOK {
+					refused.Add(1)
+					time.Sleep(20 * time.Millisecond) // the provider's pause before it retries
+					queue <- i
+					continue
+				}
+				if accepted.Add(1) == events {
+					close(queue)
+				}
+			}
+		})
+	}
+	ready := func() int {
+		resp, err := http.Get(w.srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(patience); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after %v (%d accepted, %d refused, the stream read %d messages)",
+					what, patience, accepted.Load(), refused.Load(), len(sub.snapshot().created))
+			}
+		}
+	}
+
+	waitFor("a quarter of the events accepted", func() bool { return accepted.Load() >= events/4 })
+	pg.Stop()
+	waitFor("/readyz answers 503", func() bool { return ready() == http.StatusServiceUnavailable })
+	down := refused.Load()
+	waitFor("webhooks refused during the outage", func() bool { return refused.Load() >= down+20 })
+	pg.Start()
+	waitFor("/readyz answers 200 again", func() bool { return ready() == http.StatusOK })
+	t.Logf("%d accepted before the restart ended, %d refused during it", accepted.Load(), refused.Load())
+	wg.Wait()
+
+	sys := viewer.SystemContext(context.Background(), "")
+	stored := func() int {
+		n, err := db.Client.Message.Query().Where(message.ProviderMessageIDHasPrefix("restart-msg-")).Count(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor("every event processed", func() bool { return stored() >= events })
+	var rows []struct {
+		ProviderMessageID string `json:"provider_message_id"`
+		Count             int    `json:"count"`
+	}
+	if err := db.Client.Message.Query().Where(message.ProviderMessageIDHasPrefix("restart-msg-")).
+		GroupBy(message.FieldProviderMessageID).Aggregate(ent.Count()).Scan(sys, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != events {
+		t.Errorf("%d distinct messages, want %d", len(rows), events)
+	}
+	for _, r := range rows {
+		if r.Count != 1 {
+			t.Errorf("message %s stored %d times", r.ProviderMessageID, r.Count)
+		}
+	}
+
+	// The stream either carries on across the restart (its reads fell
+	// between the outage's failures, and the bus's safety poll caught up)
+	// or ends with the resume error; resumed from its last cursor, it
+	// brings the rest.
+	waitFor("the stream brings every message or ends", func() bool {
+		s := sub.snapshot()
+		return len(s.created) >= events || s.end != ""
+	})
+	first := sub.snapshot()
+	all := first.created
+	if first.end != "" {
+		if !first.resume {
+			t.Fatalf("the stream across the restart ended with %q, want RESUME_FROM_CURSOR", first.end)
+		}
+		rest := followMessages(t, w.env, w.tn.adminToken, first.cursor)
+		waitFor("the resumed stream brings every message", func() bool { return len(first.created)+len(rest.snapshot().created) >= events })
+		all = append(all, rest.snapshot().created...)
+		t.Logf("the stream ended with the resume error after %d messages and was resumed", len(first.created))
+	} else {
+		t.Log("the stream carried on across the restart")
+	}
+	created := map[string]int{}
+	for _, text := range all {
+		created[text]++
+	}
+	for i := range events {
+		if n := created[fmt.Sprint("tin ", i)]; n != 1 {
+			t.Errorf("message %d reached the subscriber %d times", i, n)
+		}
+	}
+}
+
+// streamReader follows a subscription of messageEventsQuery on its own
+// goroutine and keeps what it read: the texts of CREATED events, the
+// cursor to resume after (the last event's, or where it started), and how
+// the stream ended.
+type streamReader struct {
+	mu    sync.Mutex
+	state streamState
+}
+
+type streamState struct {
+	created []string
+	cursor  string
+	// end is why the stream ended; resume says it ended with
+	// RESUME_FROM_CURSOR.
+	end    string
+	resume bool
+}
+
+func followMessages(t *testing.T, e *env, token, after string) *streamReader {
+	s := subscribe(t, e, token, messageEventsQuery, map[string]any{"after": after})
+	r := &streamReader{state: streamState{cursor: after}}
+	go func() {
+		for {
+			_ = s.conn.SetReadDeadline(time.Now().Add(2 * patience))
+			var m struct {
+				Type    string
+				Payload struct {
+					Data   messageEventOut
+					Errors []gqlError
+				}
+			}
+			if err := s.conn.ReadJSON(&m); err != nil {
+				r.finish(err.Error(), false)
+				return
+			}
+			switch {
+			case m.Type == "ping":
+				_ = s.conn.WriteJSON(map[string]any{"type": "pong"})
+			case m.Type == "next" && len(m.Payload.Errors) > 0:
+				e := m.Payload.Errors[0]
+				r.finish(e.Message, e.Extensions["reason"] == "RESUME_FROM_CURSOR")
+				return
+			case m.Type == "next":
+				ev := m.Payload.Data.MessageEvents
+				r.mu.Lock()
+				if ev.Type == "CREATED" {
+					r.state.created = append(r.state.created, ev.Message.Text)
+				}
+				r.state.cursor = ev.Cursor
+				r.mu.Unlock()
+			default:
+				r.finish("the stream ended with "+m.Type, false)
+				return
+			}
+		}
+	}()
+	return r
+}
+
+func (r *streamReader) finish(why string, resume bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state.end, r.state.resume = why, resume
+}
+
+func (r *streamReader) snapshot() streamState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.state
+	s.created = slices.Clone(s.created)
+	return s
 }

@@ -84,7 +84,7 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 			logw.mu.Unlock()
 		}
 	})
-	return &env{t: t, app: app, srv: srv, db: db, logw: logw}
+	return &env{t: t, app: app, srv: srv, db: o.db, logw: logw}
 }
 
 // lockedWriter serializes the server's concurrent log writes.

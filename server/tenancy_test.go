@@ -188,6 +188,22 @@ func TestCrossTenantMatrix(t *testing.T) {
 				}
 			})
 		}
+		t.Run(callerName+"/callsFilteredByForeignIDs", func(t *testing.T) {
+			// The history's filters take IDs inside where-inputs: another
+			// organization's channel, customer, operator or call matches
+			// nothing, and the history shows none of its calls.
+			var out struct {
+				All, Filtered struct{ TotalCount int }
+			}
+			e.must(token, `query($c: ID!, $u: ID!, $o: ID!, $k: ID!) {
+				all: calls { totalCount }
+				filtered: calls(where: {or: [{hasChannelWith: [{id: $c}]}, {hasCustomerWith: [{id: $u}]},
+					{hasOperatorWith: [{id: $o}]}, {id: $k}]}) { totalCount } }`,
+				map[string]any{"c": vc, "u": custA, "o": victim.ownerID, "k": victimCall.ID}, &out)
+			if out.All.TotalCount != 0 || out.Filtered.TotalCount != 0 {
+				t.Fatalf("the intruder's history shows %+v", out)
+			}
+		})
 		t.Run(callerName+"/listsAreIsolated", func(t *testing.T) {
 			var out struct {
 				Customers    struct{ TotalCount int }

@@ -16,13 +16,26 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
+// maxSearchCustomers is how many customers a history search may match and
+// still be handed to the calls query as a list of IDs.
+const maxSearchCustomers = 1000
+
 // SearchPredicate returns the calls a history search box query q finds:
 // those whose customer matches q as the customer search does (names
 // without diacritics, phones in any form), and those whose operator's name
 // holds every folded word of q. An empty q restricts nothing.
 //
-// Operators are users of the organization, a short list, so their names
-// are folded here rather than kept in a search column.
+// The matching customers are found first, in a statement of their own
+// (their search column is trigram-indexed), and the calls query gets their
+// IDs: a list PostgreSQL plans well whatever its statistics, walking the
+// calls' start index when many customers match and the customers' calls
+// when few do, where a subquery on the customers left it to estimates
+// that, when wrong, made it read every call of the organization once per
+// matching customer (BENCHMARKS.md, "Call history"). Past
+// maxSearchCustomers the subquery stays: a search that broad matches
+// calls early in the start index. Operators are users of the
+// organization, a short list, so their names are folded here rather than
+// kept in a search column.
 func SearchPredicate(ctx context.Context, c *ent.Client, q string) (predicate.Call, error) {
 	terms := fold.Terms(q)
 	if len(terms) == 0 {
@@ -46,7 +59,14 @@ func SearchPredicate(ctx context.Context, c *ent.Client, q string) (predicate.Ca
 			ops = append(ops, u.ID)
 		}
 	}
-	byCustomer := entcall.HasCustomerWith(crm.SearchPredicate(q))
+	customers, err := c.Customer.Query().Where(crm.SearchPredicate(q)).Limit(maxSearchCustomers + 1).IDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byCustomer := entcall.CustomerIDIn(customers...)
+	if len(customers) > maxSearchCustomers {
+		byCustomer = entcall.HasCustomerWith(crm.SearchPredicate(q))
+	}
 	if len(ops) == 0 {
 		return byCustomer, nil
 	}

@@ -55,8 +55,10 @@ func resultOf(dir entcall.Direction, talk time.Duration, code string) entcall.Re
 //     call is never changed again, so a retry or a late duplicate changes
 //     nothing;
 //   - an outbound call is matched to the operator's (or, without an
-//     agent, any operator's) newest ticket for that customer still
-//     RINGING and not yet reported, else recorded on its own;
+//     agent, any operator's) newest ticket for that customer that was
+//     valid when the call was placed and that no provider event has
+//     reported, even when its expiry has since ended it CANCELLED (see
+//     ticketOf), else recorded on its own;
 //   - an inbound call outside the OA's windows gets the out-of-hours
 //     reply; one missed while every operator is in a call (a ticket or a
 //     call not ENDED) gets the busy reply.
@@ -124,15 +126,7 @@ func (s *Service) applyCall(ctx context.Context, tx *ent.Tx, ch *ent.Channel, e 
 		}
 	}
 	if existing == nil && dir == entcall.DirectionOUTBOUND {
-		q := tx.Call.Query().Where(
-			entcall.ChannelID(ch.ID), entcall.CustomerID(customerID),
-			entcall.DirectionEQ(entcall.DirectionOUTBOUND),
-			entcall.StatusEQ(entcall.StatusRINGING), entcall.ProviderCallIDIsNil())
-		if operator != "" {
-			q.Where(entcall.OperatorID(operator))
-		}
-		existing, err = q.Order(ent.Desc(entcall.FieldStartedAt), ent.Desc(entcall.FieldID)).First(ctx)
-		if err != nil && !ent.IsNotFound(err) {
+		if existing, err = ticketOf(ctx, tx, ch.ID, customerID, operator, started); err != nil {
 			return out, err
 		}
 	}
@@ -214,6 +208,35 @@ func (s *Service) applyCall(ctx context.Context, tx *ent.Tx, ch *ent.Channel, e 
 		out.reply = cs.BusyReply
 	}
 	return out, nil
+}
+
+// ticketOf returns the newest ticket of the OA for the customer (and the
+// operator, when known) that a call placed at started was made with: one
+// valid at that instant (issued at or before it, expiring at or after it)
+// that no provider event has reported yet, or nil. Zalo reports a call
+// when it ends, often after the ticket's two minutes, by which time the
+// expiry has ended the call CANCELLED; that ending is the ticket's, not
+// the provider's, so the event still completes the call rather than
+// recording it a second time. A call a provider event ended has its
+// provider_call_id and is never matched again.
+func ticketOf(ctx context.Context, tx *ent.Tx, channelID, customerID, operator gid.ID, started time.Time) (*ent.Call, error) {
+	q := tx.Call.Query().Where(
+		entcall.ChannelID(channelID), entcall.CustomerID(customerID),
+		entcall.DirectionEQ(entcall.DirectionOUTBOUND),
+		entcall.ProviderCallIDIsNil(),
+		entcall.StartedAtLTE(started), entcall.TicketExpiresAtGTE(started),
+		entcall.Or(
+			entcall.StatusEQ(entcall.StatusRINGING),
+			entcall.And(entcall.StatusEQ(entcall.StatusENDED), entcall.ResultEQ(entcall.ResultCANCELLED)),
+		))
+	if operator != "" {
+		q.Where(entcall.OperatorID(operator))
+	}
+	c, err := q.Order(ent.Desc(entcall.FieldStartedAt), ent.Desc(entcall.FieldID)).First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return c, err
 }
 
 // everyOperatorBusy reports whether the OA has active operators and every

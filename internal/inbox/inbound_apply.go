@@ -266,23 +266,37 @@ func (p *processing) findIdentity(ctx context.Context, externalID string) (*ent.
 // and a new customer for it when the channel does not know the user yet.
 // The customer is named name, or a placeholder until the profile is read.
 func (p *processing) identity(ctx context.Context, externalID, name string) (*ent.Identity, error) {
+	return p.identityOf(ctx, externalID, func() (gid.ID, error) {
+		customerName := placeholderName(p.ch.Kind, fitID(externalID, maxExternalID))
+		if n, err := crm.NormalizeName(name); err == nil {
+			customerName = n
+		}
+		cus, err := p.tx.Customer.Create().SetName(customerName).SetSourceChannelID(p.ch.ID).Save(ctx)
+		if err != nil {
+			return "", err
+		}
+		return cus.ID, nil
+	})
+}
+
+// identityOf returns the identity of externalID on the channel; when the
+// channel does not know the user yet, it creates the identity for the
+// customer customerOf returns, which runs in the same savepoint (so a
+// customer it creates goes with an identity that conflicts).
+func (p *processing) identityOf(ctx context.Context, externalID string, customerOf func() (gid.ID, error)) (*ent.Identity, error) {
 	externalID = fitID(externalID, maxExternalID)
 	idt, err := p.findIdentity(ctx, externalID)
 	if idt != nil || err != nil {
 		return idt, err
 	}
-	customerName := placeholderName(p.ch.Kind, externalID)
-	if n, err := crm.NormalizeName(name); err == nil {
-		customerName = n
-	}
 	err = database.Savepoint(ctx, p.tx, "inbound_identity", func() error {
-		cus, err := p.tx.Customer.Create().SetName(customerName).SetSourceChannelID(p.ch.ID).Save(ctx)
+		customerID, err := customerOf()
 		if err != nil {
 			return err
 		}
 		idt, err = p.tx.Identity.Create().
 			SetChannelID(p.ch.ID).
-			SetCustomerID(cus.ID).
+			SetCustomerID(customerID).
 			SetExternalID(externalID).
 			Save(ctx)
 		return err

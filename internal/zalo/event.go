@@ -233,6 +233,9 @@ type CallDetails struct {
 	AgentID string
 	// RecordingURL is recording_url, when Zalo recorded the call.
 	RecordingURL string
+	// Phone is phone, the customer's number as sent (84…): Zalo may name
+	// the caller by it instead of, or besides, user_id.
+	Phone string
 }
 
 // ConsentDetails are the details of oa_send_consent and user_reply_consent.
@@ -377,6 +380,9 @@ func ParseEvent(body []byte) (*Event, error) {
 		Raw:    slices.Clone(json.RawMessage(body)),
 		oaID:   string(w.OAID),
 		userID: string(w.UserID),
+	}
+	if e.Name == EventUserCallOA || e.Name == EventOACallUser {
+		e.Call.Phone = string(w.Phone)
 	}
 	if w.Info != nil {
 		e.Info = SubmittedInfo{

@@ -340,6 +340,17 @@ func TestParseEvent(t *testing.T) {
 			},
 		},
 		{
+			name: "UserCallOAByPhone",
+			body: `{"app_id":"a","oa_id":"oa1","phone":"84912345678","event_name":"user_call_oa","timestamp":"1700000000000",
+				"call_id":"call-78","call_duration":"20000","status_code":6}`,
+			want: eventSummary{
+				Name: zalo.EventUserCallOA, AppID: "a", Timestamp: ts,
+				Call:    zalo.CallDetails{ID: "call-78", Duration: "20000", StatusCode: "6", Phone: "84912345678"},
+				Consent: zalo.ConsentDetails{Phone: "84912345678"},
+				OAID:    "oa1", Known: true, DedupeKey: "user_call_oa:call-78",
+			},
+		},
+		{
 			name: "UnknownEventStillParses",
 			body: `{"app_id":"a","event_name":"user_click_button","timestamp":"1700000000000",
 				"sender":{"id":"u1"},"recipient":{"id":"oa1"},"message":{"msg_id":"m-click","text":"#buy"}}`,

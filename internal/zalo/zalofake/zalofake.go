@@ -480,7 +480,9 @@ func (s *Server) nextIDLocked(prefix string) string {
 // the OA placed, in the shape of docs/providers.md.
 type CallEnded struct {
 	OAID, UserID, CallID string
-	Outbound             bool
+	// Phone names the user by number (84…); UserID may then be empty.
+	Phone    string
+	Outbound bool
 	// Video makes call_type VIDEO (else AUDIO).
 	Video bool
 	// Init is init_time; Duration, Talk are call_duration and talk_time,
@@ -507,7 +509,7 @@ func (c CallEnded) Event(appID string) map[string]any {
 		ts = c.Init.Add(c.Duration)
 	}
 	ev := map[string]any{
-		"app_id": appID, "oa_id": c.OAID, "event_name": name, "user_id": c.UserID,
+		"app_id": appID, "oa_id": c.OAID, "event_name": name,
 		"call_id": c.CallID, "call_type": typ,
 		"init_time":     strconv.FormatInt(c.Init.UnixMilli(), 10),
 		"call_duration": c.Duration.Milliseconds(),
@@ -515,6 +517,12 @@ func (c CallEnded) Event(appID string) map[string]any {
 		"waiting_time":  int64(c.Waiting.Seconds()),
 		"status_code":   c.StatusCode,
 		"timestamp":     strconv.FormatInt(ts.UnixMilli(), 10),
+	}
+	if c.UserID != "" {
+		ev["user_id"] = c.UserID
+	}
+	if c.Phone != "" {
+		ev["phone"] = c.Phone
 	}
 	if c.AgentID != "" {
 		ev["agent_id"] = c.AgentID
