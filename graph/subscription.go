@@ -9,30 +9,74 @@ import (
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/gqlws"
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
-// follow turns the viewer's event stream into a subscription channel:
-// load builds each payload (as the viewer, so privacy still applies), and
-// fail builds the last payload when the stream ends with an error, such as
-// "resume from your last cursor" for a client that fell behind.
+// follow turns the viewer's event stream into the subscription's
+// payloads: load builds each payload (as the viewer, so privacy still
+// applies), and fail builds the last payload when the stream ends with an
+// error, such as "resume from your last cursor" for a client that fell
+// behind.
 //
-// The returned channel is unbuffered: the stream's own bounded buffer is
-// where a slow client is detected, so no second queue may hide it.
+// Through the WebSocket transport (gqlws) the stream's own goroutine
+// renders and queues each payload, shared by the subscriptions that render
+// alike; the channel returned then never delivers. A render asks for one
+// payload (gqlws.Item), which the channel holds. Through any other
+// transport a goroutine forwards the stream to the channel, which is
+// unbuffered: the stream's own bounded buffer is where a slow client is
+// detected, so no second queue may hide it.
 func follow[T any](ctx context.Context, r *Resolver, after *ent.Cursor, opts event.Options,
 	load func(context.Context, *ent.Event, event.Cursor) (*T, error), fail func(error) *T) (<-chan *T, error) {
+	if item, ok := gqlws.Item(ctx); ok {
+		out := make(chan *T, 1)
+		out <- item.(*T)
+		close(out)
+		return out, nil
+	}
 	v := viewer.FromContext(ctx)
 	if v == nil {
 		return nil, apierr.NeedCredentials("authentication required")
 	}
 	opts.After = model.StreamPosition(after)
 	opts.Buffer = r.StreamBuffer
+	loadCtx := viewer.NewContext(ctx, withRead(v))
+	if sub := gqlws.FromContext(ctx); sub != nil {
+		// Loads are shared by the streams rendering alike, so one
+		// stream's end must not cancel them.
+		loadCtx := context.WithoutCancel(loadCtx)
+		err := sub.Follow(
+			func(d event.Delivery) (any, error) {
+				item, err := load(loadCtx, d.Event, d.Cursor)
+				if ent.IsNotFound(err) {
+					return nil, nil // deleted since, or no longer visible to the viewer
+				}
+				if err != nil || item == nil {
+					return nil, err
+				}
+				return item, nil
+			},
+			func(err error) any {
+				if err == nil || ctx.Err() != nil {
+					return nil
+				}
+				return fail(resumable(ctx, err))
+			},
+			func(sink event.Sink) error {
+				opts.Sink = sink
+				_, err := event.Subscribe(ctx, r.Client, r.Bus, v, opts)
+				return err
+			})
+		if err != nil {
+			return nil, err
+		}
+		return make(chan *T), nil
+	}
 	stream, err := event.Subscribe(ctx, r.Client, r.Bus, v, opts)
 	if err != nil {
 		return nil, err
 	}
-	loadCtx := viewer.NewContext(ctx, withRead(v))
 	out := make(chan *T)
 	go func() {
 		defer close(out)

@@ -36,6 +36,7 @@ import (
 	"github.com/dakenh/dakenh/internal/facebook"
 	"github.com/dakenh/dakenh/internal/gqlhttp"
 	"github.com/dakenh/dakenh/internal/gqllimit"
+	"github.com/dakenh/dakenh/internal/gqlws"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/metrics"
@@ -71,6 +72,8 @@ type App struct {
 	// that schedule timers register their handlers on it.
 	timers *timer.Worker
 	ws     wsTimings
+	// subscriptions is the WebSocket transport of the subscriptions.
+	subscriptions *gqlws.Transport
 	// streamBuffer is graph.Resolver.StreamBuffer.
 	streamBuffer int
 	// distribute hands conversations to agents; presence counts this
@@ -308,21 +311,25 @@ func (a *App) graphqlHandler() http.Handler {
 
 		StreamBuffer: a.streamBuffer,
 	}))
-	srv.AddTransport(transport.Websocket{
+	a.subscriptions = gqlws.New(gqlws.Transport{
 		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
-		// ping/pong (see websocket.go). gqlgen's own init timeout is a
-		// backstop behind captureWebSocket's, which closes with 4408.
-		KeepAlivePingInterval: wsKeepAliveInterval,
-		PingPongInterval:      a.ws.ping,
-		InitTimeout:           2 * a.ws.init,
-		InitFunc:              a.websocketInit,
-		CloseFunc:             websocketClosed,
+		// ping/pong (see websocket.go). This init timeout is a backstop
+		// behind captureWebSocket's, which closes with 4408.
+		KeepAliveInterval: wsKeepAliveInterval,
+		PingInterval:      a.ws.ping,
+		InitTimeout:       2 * a.ws.init,
+		InitFunc:          a.websocketInit,
+		CloseFunc:         websocketClosed,
 		Upgrader: websocket.Upgrader{
 			CheckOrigin: a.allowedOrigin,
-			// Idle subscriptions hold no write buffer between messages.
+			// An idle socket holds a small read buffer and no write
+			// buffer; events go out as prepared frames.
+			ReadBufferSize:  wsReadBuffer,
+			WriteBufferSize: wsWriteBuffer,
 			WriteBufferPool: &sync.Pool{},
 		},
 	})
+	srv.AddTransport(a.subscriptions)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(gqlhttp.POST{MaxBatch: maxBatch}) // transport.POST, without encoding the response twice

@@ -61,6 +61,11 @@ func startBenchServer(b *testing.B, bin, providerURL string) *benchServer {
 		"ZALO_OAUTH_URL=" + providerURL,
 		"FACEBOOK_GRAPH_URL=" + providerURL,
 	}
+	if addr := os.Getenv("DAKENH_BENCH_DEBUG_ADDR"); addr != "" {
+		// The profiler of the server under test, e.g. for
+		// go tool pprof http://<addr>/debug/pprof/heap during the idle window.
+		env = append(env, "DAKENH_DEBUG_ADDR="+addr)
+	}
 	var db *database.DB
 	if dbtest.Dialect() == "postgres" {
 		// A fresh migrated database, dropped after the server stops

@@ -379,3 +379,66 @@ func TestCursorScalar(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionRendersOncePerViewer follows messageEvents with two
+// sockets of an agent and two of the admin who connected an ONLY_ME
+// channel, all with the same operation: the admin's sockets get the
+// private message and the shared one, the agent's only the shared one,
+// and each event is rendered once per viewer, not once per socket.
+func TestSubscriptionRendersOncePerViewer(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("Shared Render Org")
+	org := orgOf(t, e, tn)
+	private := newInboxFixture(t, e, org, gid.ID(tn.adminID), channel.ChatPermissionONLY_ME)
+	shared := newInboxFixture(t, e, org, gid.ID(tn.ownerID), channel.ChatPermissionSHARED)
+
+	// A message before the two, replayed: once every socket has it, every
+	// stream is live, and only the two messages below remain to render.
+	addMessage(t, e, shared, "mở đầu")
+	const query = `subscription($after: String) { messageEvents(after: $after) { type message { text conversation { id } } } }`
+	fromStart := map[string]any{"after": event.Start.String()}
+	var agents, admins []*subscriber
+	for range 2 {
+		agents = append(agents, subscribe(t, e, tn.agentToken, query, fromStart))
+		admins = append(admins, subscribe(t, e, tn.adminToken, query, fromStart))
+	}
+	type out struct {
+		MessageEvents struct {
+			Message struct {
+				Text         string
+				Conversation struct{ ID string }
+			}
+		}
+	}
+	for _, s := range append(slices.Clone(agents), admins...) {
+		var ev out
+		s.next(&ev)
+		if ev.MessageEvents.Message.Text != "mở đầu" {
+			t.Fatalf("first event %q", ev.MessageEvents.Message.Text)
+		}
+	}
+	before := e.app.subscriptions.Renders()
+	addMessage(t, e, private, "riêng tư")
+	addMessage(t, e, shared, "công khai")
+	for _, s := range admins {
+		for _, want := range []inboxFixture{private, shared} {
+			var ev out
+			s.next(&ev)
+			if got := ev.MessageEvents.Message.Conversation.ID; got != string(want.conversation) {
+				t.Fatalf("the admin got conversation %s, want %s", got, want.conversation)
+			}
+		}
+	}
+	for _, s := range agents {
+		var ev out
+		s.next(&ev)
+		if got := ev.MessageEvents.Message.Text; got != "công khai" {
+			t.Fatalf("the agent got %q, want only the shared message", got)
+		}
+	}
+	// The admin's two events and the agent's one: 3 renders for 6
+	// deliveries. Sharing across viewers would make 2; none, 6.
+	if n := e.app.subscriptions.Renders() - before; n != 3 {
+		t.Fatalf("%d renders, want 3 (one per event and viewer)", n)
+	}
+}

@@ -45,6 +45,15 @@ const (
 	wsKeepAliveInterval = 15 * time.Second
 )
 
+// WebSocket buffers. Client messages are small (connection_init, subscribe,
+// pong), and a longer one is read in several pieces; events go out as
+// prepared frames, written without the write buffer, which the other
+// messages take from a pool only while they are written.
+const (
+	wsReadBuffer  = 1024
+	wsWriteBuffer = 1024
+)
+
 // wsTimings are the WebSocket timings; tests shorten them.
 type wsTimings struct {
 	init, ping time.Duration
@@ -63,7 +72,7 @@ func (t wsTimings) orDefault() wsTimings {
 
 // wsConn remembers the hijacked connection of a WebSocket upgrade, so a
 // rejected or missing connection_init can be closed with the protocol's
-// code: gqlgen's transport closes with 1000, or 1002 on its init timeout.
+// code: the transport (gqlws) closes with 1000, or 1002 on its own init timeout.
 type wsConn struct {
 	mu   sync.Mutex
 	conn net.Conn
@@ -80,8 +89,8 @@ type wsConnKey struct{}
 // from the connection_init handler through the request context, and starts
 // the init timeout once the connection is upgraded. An upgrade that would
 // fail is refused here, with a JSON error and a log line that names the
-// request: gqlgen would print gorilla's error as plain text to the process
-// log instead.
+// request: gorilla's upgrader would answer in plain text, and the
+// transport logs nothing.
 func captureWebSocket(next http.Handler, initTimeout time.Duration, allowedOrigin func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") == "" {
@@ -137,7 +146,7 @@ func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // expireInit closes a connection that never sent connection_init; closing
-// the socket ends gqlgen's read loop and its cleanup.
+// the socket ends the transport's read loop and its cleanup.
 func (wc *wsConn) expireInit() {
 	wc.mu.Lock()
 	if wc.inited {
@@ -167,10 +176,11 @@ func (wc *wsConn) init() bool {
 
 func (h *hijackCapture) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
-// closeWith sends a close frame with code and reason. It runs before gqlgen
-// answers the failed connection_init (init is synchronous and no other
-// writer has started), so the client sees this code first; gqlgen's own
-// close that follows is ignored by a client that has already closed.
+// closeWith sends a close frame with code and reason. It runs before the
+// transport answers the failed connection_init (init is synchronous and no
+// other writer has started), so the client sees this code first; the
+// transport's own close that follows is ignored by a client that has
+// already closed.
 func (wc *wsConn) closeWith(code int, reason string) {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
@@ -207,7 +217,7 @@ func (a *App) websocketInit(ctx context.Context, p transport.InitPayload) (conte
 		default:
 			requestlog.FromContext(ctx).ErrorContext(ctx, "authenticating a WebSocket failed", "err", err)
 			code, msg = closeInternal, "Internal Error"
-			// gqlgen sends the error's text to the client: not the cause.
+			// the transport sends the error's text to the client: not the cause.
 			err = apierr.New(apierr.Internal, "the service is temporarily unavailable; try again shortly")
 		}
 		if wc, ok := ctx.Value(wsConnKey{}).(*wsConn); ok {

@@ -40,7 +40,20 @@ func ticket() uint64 { return moments.Load() }
 // notice, a resync, a poll, its own start), or the read could predate the
 // very event it was told about: it passes the ticket it took when it
 // learned there was something to read.
-var logReads = newFlights(readPage)
+var logReads = func() *flights[flightKey, []*ent.Event] {
+	f := newFlights(readPage)
+	f.retain = landedPages
+	return f
+}()
+
+// landedPages bounds the landed reads logReads keeps for streams that come
+// to the same position after the read has ended. A read of the log stays
+// valid for any caller whose ticket it is numbered above, however long
+// ago it landed: the log only grows, at its end, so the page is still a
+// gap-free prefix of what follows its position (a caller that needs
+// more reads again). After a notice the organization's streams reach
+// the read over tens of milliseconds, not all while it is in flight.
+const landedPages = 64
 
 // flightKey identifies one page: the same position of the same log.
 type flightKey struct {
@@ -77,9 +90,18 @@ type flights[K comparable, V any] struct {
 	// no window in which a caller finds neither the result nor the flight.
 	keep func(K, V, uint64)
 
+	// retain, if positive, keeps the latest successful flight per key
+	// once it has landed, for up to retain keys: callers whose ticket it is
+	// numbered above take its result without a query. Only for queries
+	// whose result stays valid for such callers (see logReads).
+	retain int
+
 	mu sync.Mutex
 	// inFlight holds the latest unfinished flight per key.
 	inFlight map[K]*flight[V]
+	// landed holds retained flights; it is cleared when it reaches
+	// retain keys.
+	landed map[K]*flight[V]
 }
 
 // newFlights returns an empty group whose flights run query.
@@ -109,6 +131,11 @@ func (f *flights[K, V]) do(ctx context.Context, key K, ticket uint64) (V, uint64
 // wait returns the flight's result once it has landed.
 func (fl *flight[V]) wait(ctx context.Context) (V, uint64, error) {
 	select {
+	case <-fl.done: // landed already (a kept read): no need to park
+		return fl.val, fl.n, fl.err
+	default:
+	}
+	select {
 	case <-ctx.Done():
 		var zero V
 		return zero, 0, ctx.Err()
@@ -123,6 +150,9 @@ func (f *flights[K, V]) join(ctx context.Context, key K, ticket uint64) *flight[
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl := f.inFlight[key]; fl != nil && fl.n > ticket {
+		return fl
+	}
+	if fl := f.landed[key]; fl != nil && fl.n > ticket {
 		return fl
 	}
 	fl := &flight[V]{n: moments.Add(1), done: make(chan struct{})}
@@ -144,6 +174,14 @@ func (f *flights[K, V]) run(ctx context.Context, key K, fl *flight[V]) {
 	f.mu.Lock()
 	if f.inFlight[key] == fl {
 		delete(f.inFlight, key)
+	}
+	if f.retain > 0 && fl.err == nil {
+		if len(f.landed) >= f.retain || f.landed == nil {
+			f.landed = make(map[K]*flight[V], f.retain)
+		}
+		if old := f.landed[key]; old == nil || old.n < fl.n {
+			f.landed[key] = fl
+		}
 	}
 	f.mu.Unlock()
 	close(fl.done)

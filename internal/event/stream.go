@@ -98,6 +98,28 @@ type Options struct {
 	// value turns polling off (for tests proving that notices alone
 	// suffice).
 	Poll time.Duration
+	// Sink, when set, takes the deliveries in the stream's own goroutine
+	// instead of C, so that a consumer which only forwards (to a socket)
+	// needs no goroutine of its own; C is then nil.
+	Sink Sink
+}
+
+// ErrFull is what a Sink's Deliver returns when it has no room for the
+// delivery now: the stream waits for Room, counting the events behind as it
+// does for a full channel, and ends with ErrSlowConsumer once Buffer are.
+var ErrFull = errors.New("event: the sink is full")
+
+// Sink consumes a stream's deliveries in the stream's goroutine.
+type Sink interface {
+	// Deliver takes d without waiting for the consumer: it returns ErrFull
+	// when it has no room (the stream tries again once Room fires), and
+	// any other error ends the stream with that error.
+	Deliver(d Delivery) error
+	// Room returns a channel that receives when room may have been made.
+	Room() <-chan struct{}
+	// End is called once the stream has ended, with the error Err
+	// returns.
+	End(err error)
 }
 
 // Delivery is one event a stream delivers, with the cursor to resume after
@@ -123,6 +145,7 @@ type Stream struct {
 	// ends the stream with ErrSlowConsumer. Waiting never blocks the bus:
 	// the stream's mailbox merges notices meanwhile.
 	out  chan Delivery
+	sink Sink
 	done chan struct{}
 	err  error
 }
@@ -230,7 +253,11 @@ func Subscribe(ctx context.Context, client *ent.Client, bus Bus, v *viewer.Viewe
 	// yet not replayed.
 	r.poke()
 
-	s := &Stream{out: make(chan Delivery, min(buffer, outCapacity)), done: make(chan struct{})}
+	s := &Stream{sink: opts.Sink, done: make(chan struct{})}
+	if s.sink == nil {
+		s.out = make(chan Delivery, min(buffer, outCapacity))
+	}
+	r.sink = s.sink
 	go s.run(ctx, r, notices, unsubscribe, poll)
 	return s, nil
 }
@@ -250,6 +277,10 @@ func (s *Stream) run(ctx context.Context, r *reader, notices <-chan Notice, unsu
 	}
 	unsubscribe()
 	close(s.done)
+	if s.sink != nil {
+		s.sink.End(s.err)
+		return
+	}
 	close(s.out)
 }
 
@@ -264,6 +295,8 @@ type reader struct {
 	topics map[Topic]bool
 	conv   gid.ID
 	buffer int
+	// sink, when set, takes the deliveries instead of the channel.
+	sink Sink
 
 	// last is the sequence number of the last event processed (delivered
 	// or filtered out); the next read starts after it.
@@ -393,6 +426,9 @@ func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-cha
 // d. The replay (events up to replayTo) never counts: the subscriber asked
 // for it, and the log, not memory, holds it.
 func (r *reader) send(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan uint64, d Delivery) error {
+	if r.sink != nil {
+		return r.sendSink(ctx, notices, tick, d)
+	}
 	for {
 		if r.head-max(d.Event.Seq, r.replayTo) >= int64(r.buffer) {
 			select {
@@ -405,6 +441,32 @@ func (r *reader) send(ctx context.Context, out chan<- Delivery, notices <-chan N
 		select {
 		case out <- d:
 			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case n, ok := <-notices:
+			if !ok {
+				return ErrInterrupted
+			}
+			r.note(n)
+		case m := <-tick:
+			r.pokeAt(m)
+		}
+	}
+}
+
+// sendSink is send for a Sink: the same wait and the same threshold, with
+// the sink's Room in place of a free slot.
+func (r *reader) sendSink(ctx context.Context, notices <-chan Notice, tick <-chan uint64, d Delivery) error {
+	for {
+		err := r.sink.Deliver(d)
+		if !errors.Is(err, ErrFull) {
+			return err
+		}
+		if r.head-max(d.Event.Seq, r.replayTo) >= int64(r.buffer) {
+			return ErrSlowConsumer
+		}
+		select {
+		case <-r.sink.Room():
 		case <-ctx.Done():
 			return ctx.Err()
 		case n, ok := <-notices:

@@ -59,7 +59,7 @@ func (p POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		write(w, exec.DispatchError(ctx, gqlerror.List{badRequest("body", "could not read the request body")}))
+		Write(w, exec.DispatchError(ctx, gqlerror.List{badRequest("body", "could not read the request body")}))
 		return
 	}
 	if isBatch(body) {
@@ -69,14 +69,14 @@ func (p POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 	var params graphql.RawParams
 	if err := decodeParams(body, &params, "request body"); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		write(w, exec.DispatchError(ctx, gqlerror.List{err}))
+		Write(w, exec.DispatchError(ctx, gqlerror.List{err}))
 		return
 	}
 	status, resp := run(r, exec, &params, start)
 	if status != http.StatusOK {
 		w.WriteHeader(status)
 	}
-	write(w, resp)
+	Write(w, resp)
 }
 
 // batch runs the operations of a batched body in order and writes the
@@ -88,7 +88,7 @@ func (p POST) batch(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	items, err := decodeBatch(body, p.MaxBatch)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		write(w, exec.DispatchError(ctx, gqlerror.List{err}))
+		Write(w, exec.DispatchError(ctx, gqlerror.List{err}))
 		return
 	}
 	_, _ = io.WriteString(w, "[")
@@ -98,11 +98,11 @@ func (p POST) batch(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 		}
 		var params graphql.RawParams
 		if err := decodeParams(item, &params, fmt.Sprintf("operation %d of the batch", i+1)); err != nil {
-			write(w, exec.DispatchError(ctx, gqlerror.List{err}))
+			Write(w, exec.DispatchError(ctx, gqlerror.List{err}))
 			continue
 		}
 		_, resp := run(r, exec, &params, start)
-		write(w, resp)
+		Write(w, resp)
 	}
 	_, _ = io.WriteString(w, "]")
 }
@@ -150,9 +150,9 @@ func acceptsJSON(accept string) bool {
 
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// write writes resp as encoding/json would (the fields in
+// Write writes resp as encoding/json would (the fields in
 // graphql.Response's order), copying the rendered data as it is.
-func write(w io.Writer, resp *graphql.Response) {
+func Write(w io.Writer, resp *graphql.Response) {
 	if resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
 		// Incremental delivery, which POST does not stream: leave it to
 		// encoding/json.
