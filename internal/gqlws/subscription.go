@@ -173,10 +173,7 @@ func (s *Subscription) Deliver(d event.Delivery) error {
 		return nil // not for this viewer
 	}
 	s.pending.Add(1)
-	s.conn.mu.Lock()
-	queued := s.conn.queueLocked(frame{shared: r.frame(s.conn.nextType(), s.id), sub: s})
-	s.conn.mu.Unlock()
-	if !queued {
+	if !s.conn.deliver(frame{shared: r.frame(s.conn.nextType(), s.id), sub: s}) {
 		s.pending.Add(-1) // the socket closed; the stream is being cancelled
 	}
 	return nil

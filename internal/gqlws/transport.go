@@ -71,13 +71,15 @@ func (t *Transport) Supports(r *http.Request) bool { return r.Header.Get("Upgrad
 // the request's goroutine, deep with net/http's and the middleware's
 // frames, ends.
 func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ws, err := t.Upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	ws, err := t.Upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	c := &conn{
 		t:       t,
 		ws:      ws,
+		tc:      hj.conn,
 		exec:    exec,
 		headers: r.Header,
 		// The socket outlives the request: net/http cancels the
