@@ -187,6 +187,8 @@ func (d *dispatcher) run() {
 // round applies a notice or tick to every parked stream, then delivers
 // for those that have something to read.
 func (d *dispatcher) round(apply func(*reader)) {
+	// Whatever the notices applied announce has committed before now.
+	begun := ticket()
 	d.mu.Lock()
 	var work []*Stream
 	for s := range d.parked {
@@ -205,7 +207,7 @@ func (d *dispatcher) round(apply func(*reader)) {
 	var next atomic.Int64
 	worker := func() {
 		for i := int(next.Add(1) - 1); i < len(work); i = int(next.Add(1) - 1) {
-			back[i] = work[i].step()
+			back[i] = work[i].step(begun)
 		}
 	}
 	var wg sync.WaitGroup
@@ -235,7 +237,13 @@ func (d *dispatcher) round(apply func(*reader)) {
 // it reports whether the stream must go back to a goroutine of its own:
 // its sink is full (the goroutine waits for room, with the stream's
 // slow-consumer threshold), it failed (r.fail), or its context ended.
-func (s *Stream) step() bool {
+//
+// begun is a ticket taken after the round's notices arrived. A read that
+// missed an announced event is retried by one begun after it, as follow
+// does with a ticket of its own: here all the round's streams pass the
+// same one, so that their retries share one read instead of each, taken
+// after the previous stream's read began, needing a query of its own.
+func (s *Stream) step(begun uint64) bool {
 	r := s.r
 	for r.dirty {
 		r.dirty = false
@@ -261,7 +269,7 @@ func (s *Stream) step() bool {
 			return true
 		}
 		if !strict && r.head > r.read {
-			r.poke()
+			r.pokeAt(begun)
 		}
 	}
 	return false
