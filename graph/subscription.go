@@ -43,9 +43,12 @@ func follow[T any](ctx context.Context, r *Resolver, after *ent.Cursor, opts eve
 	opts.Buffer = r.StreamBuffer
 	loadCtx := viewer.NewContext(ctx, withRead(v))
 	if sub := gqlws.FromContext(ctx); sub != nil {
-		// Loads are shared by the streams rendering alike, so one
-		// stream's end must not cancel them.
-		loadCtx := context.WithoutCancel(loadCtx)
+		// The stream and the loads run with the subscription's context,
+		// not the resolver's: an idle subscription then keeps none of
+		// its first execution's state. Loads are shared by the streams
+		// rendering alike, so one stream's end must not cancel them.
+		ctx := sub.Context()
+		loadCtx := context.WithoutCancel(viewer.NewContext(ctx, withRead(v)))
 		err := sub.Follow(
 			func(d event.Delivery) (any, error) {
 				item, err := load(loadCtx, d.Event, d.Cursor)
