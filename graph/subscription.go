@@ -20,8 +20,8 @@ import (
 // error, such as "resume from your last cursor" for a client that fell
 // behind.
 //
-// Through the WebSocket transport (gqlws) the stream's own goroutine
-// renders and queues each payload, shared by the subscriptions that render
+// Through the WebSocket transport (gqlws) the stream (its goroutine, or its
+// organization's dispatcher) renders and writes each payload, shared by the subscriptions that render
 // alike; the channel returned then never delivers. A render asks for one
 // payload (gqlws.Item), which the channel holds. Through any other
 // transport a goroutine forwards the stream to the channel, which is

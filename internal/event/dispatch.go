@@ -43,6 +43,11 @@ type dispatcher struct {
 
 	mu     sync.Mutex
 	parked map[*Stream]struct{}
+	// seq and resync are the highest seq and resync ticket of the notices
+	// the dispatcher has taken: a stream parking after the bus offered a
+	// notice to the dispatcher but before it offered it to the stream's
+	// own mailbox learns it from these.
+	seq, resync uint64
 	// busy counts the streams taken out for a round.
 	busy int
 	// retired says the dispatcher has stopped: park finds another.
@@ -121,6 +126,12 @@ func (s *Stream) parkLocked(d *dispatcher) bool {
 		s.r.pokeAt(m)
 	default:
 	}
+	if d.seq > s.r.noted {
+		s.r.note(Notice{Seq: int64(d.seq)})
+	}
+	if d.resync > s.r.resynced {
+		s.r.note(Notice{Resync: true, ticket: d.resync})
+	}
 	if s.r.dirty {
 		return false
 	}
@@ -174,6 +185,15 @@ func (d *dispatcher) run() {
 				d.interrupt()
 				return
 			}
+			if n.Resync && n.ticket == 0 {
+				n.ticket = ticket()
+			}
+			d.mu.Lock()
+			d.seq = max(d.seq, uint64(max(n.Seq, 0)))
+			if n.Resync {
+				d.resync = max(d.resync, n.ticket)
+			}
+			d.mu.Unlock()
 			d.round(func(r *reader) { r.note(n) })
 		case m := <-d.tick:
 			d.round(func(r *reader) { r.pokeAt(m) })

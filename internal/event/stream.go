@@ -98,9 +98,11 @@ type Options struct {
 	// value turns polling off (for tests proving that notices alone
 	// suffice).
 	Poll time.Duration
-	// Sink, when set, takes the deliveries in the stream's own goroutine
-	// instead of C, so that a consumer which only forwards (to a socket)
-	// needs no goroutine of its own; C is then nil.
+	// Sink, when set, takes the deliveries instead of C, so that a
+	// consumer which only forwards (to a socket) needs no goroutine of its
+	// own; C is then nil. A stream with a Sink also has none once it has
+	// caught up: it waits with its organization's dispatcher (see
+	// dispatcher).
 	Sink Sink
 }
 
@@ -109,7 +111,8 @@ type Options struct {
 // does for a full channel, and ends with ErrSlowConsumer once Buffer are.
 var ErrFull = errors.New("event: the sink is full")
 
-// Sink consumes a stream's deliveries in the stream's goroutine.
+// Sink consumes a stream's deliveries, in the stream's goroutine or in its
+// organization's dispatcher, never in both at once.
 type Sink interface {
 	// Deliver takes d without waiting for the consumer: it returns ErrFull
 	// when it has no room (the stream tries again once Room fires), and
@@ -303,8 +306,9 @@ func (s *Stream) run() {
 	close(s.out)
 }
 
-// reader is a stream's position and filters; only the stream's goroutine
-// uses it after Subscribe returns.
+// reader is a stream's position and filters; after Subscribe returns only
+// the stream's goroutine uses it, or, while the stream is parked, its
+// dispatcher.
 type reader struct {
 	client *ent.Client
 	viewer *viewer.Viewer
@@ -343,6 +347,9 @@ type reader struct {
 	// what it got against the notice's seq.
 	strict  bool
 	minRead uint64
+	// noted and resynced are the highest seq and resync ticket of the
+	// notices applied (see parkLocked).
+	noted, resynced uint64
 }
 
 // follow reads the log after r.last whenever there may be more: at start
@@ -399,11 +406,14 @@ func (s *Stream) follow() (parked bool, err error) {
 // note records what a notice says about the log.
 func (r *reader) note(n Notice) {
 	r.head = max(r.head, n.Seq)
+	r.noted = max(r.noted, uint64(max(n.Seq, 0)))
+	if n.Resync && n.ticket == 0 {
+		n.ticket = ticket()
+	}
 	switch {
-	case n.Resync && n.ticket != 0:
-		r.pokeAt(n.ticket)
 	case n.Resync:
-		r.poke()
+		r.resynced = max(r.resynced, n.ticket)
+		r.pokeAt(n.ticket)
 	case n.Seq > r.read:
 		r.dirty = true
 	}

@@ -30,8 +30,9 @@ const maxPending = 16
 
 // Subscription is one operation of a socket. Its root resolver finds it
 // in its context (FromContext) and hands it the event stream (Follow);
-// the stream's goroutine then renders and queues each event through it,
-// with no goroutine of the subscription's own.
+// the stream (its goroutine, or its organization's dispatcher once it has
+// caught up) then renders and writes each event through it, with no
+// goroutine of the subscription's own.
 //
 // Subscriptions render together: those with the same operation, the same
 // variables (but for the arguments of the stream's own field, such as
