@@ -136,29 +136,33 @@ var (
 
 // ping sends graphql-transport-ws's ping; a client that has not answered
 // the previous one keeps the read deadline that drops it.
+// Like an event's frame, it is written at once when the socket takes it
+// (deliver), so an idle socket's pings start no writer goroutine.
 func (c *conn) ping() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
-	c.queueLocked(frame{data: pingFrame})
 	if c.gotPong {
 		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.t.PingInterval))
 	}
 	c.gotPong = false
 	c.timer.Reset(c.t.PingInterval)
+	c.mu.Unlock()
+	c.deliver(frame{data: pingFrame})
 }
 
 // keepAlive sends the legacy protocol's "ka".
 func (c *conn) keepAlive() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
-	c.queueLocked(frame{data: kaFrame})
 	c.timer.Reset(c.t.KeepAliveInterval)
+	c.mu.Unlock()
+	c.deliver(frame{data: kaFrame})
 }
 
 // next reads one message.
@@ -300,9 +304,9 @@ func (c *conn) queueLocked(f frame) bool {
 	return true
 }
 
-// deliver writes an event's frame at once when nothing else is queued or
-// being written, and queues it otherwise; it reports false once the socket
-// is closed.
+// deliver writes a frame at once when nothing else is queued or being
+// written and the socket takes it without blocking, and queues it
+// otherwise; it reports false once the socket is closed.
 func (c *conn) deliver(f frame) bool {
 	c.mu.Lock()
 	if c.closed || c.writing || !c.tc.canTry() {
