@@ -79,8 +79,13 @@ type budgetKey struct{}
 type budget struct {
 	max     int64
 	written atomic.Int64
-	// stopped is set when a field found the operation's context done and
-	// did not resolve.
+	// done is set once the operation's context is done (the client left,
+	// or the budget ran out): each field reads a flag rather than asking
+	// its context, whose Err walks every field context above it and takes
+	// a lock.
+	done atomic.Bool
+	// stopped is set when a field found the operation done and did not
+	// resolve.
 	stopped atomic.Bool
 	cancel  context.CancelCauseFunc
 }
@@ -101,6 +106,7 @@ func (r Response) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	opCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b := &budget{max: int64(r.MaxBytes), cancel: cancel}
+	defer context.AfterFunc(opCtx, func() { b.done.Store(true) })()
 	resp := next(context.WithValue(opCtx, budgetKey{}, b))
 	switch {
 	case errors.Is(context.Cause(opCtx), errTooLarge):
@@ -126,7 +132,7 @@ func (r Response) InterceptField(ctx context.Context, next graphql.Resolver) (an
 	if !ok {
 		return next(ctx)
 	}
-	if ctx.Err() != nil {
+	if b.done.Load() {
 		b.stopped.Store(true)
 		cause := context.Cause(ctx)
 		if errors.Is(cause, errTooLarge) {
@@ -143,6 +149,7 @@ func (r Response) InterceptField(ctx context.Context, next graphql.Resolver) (an
 	n += valueBytes(res)
 	if b.written.Add(n) > b.max {
 		b.cancel(errTooLarge)
+		b.done.Store(true) // at once: the next field stops
 	}
 	return res, err
 }
