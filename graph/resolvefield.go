@@ -6,6 +6,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/dakenh/dakenh/internal/gqllimit"
 )
 
 // The generated executor resolves every field through resolveField and
@@ -18,8 +20,9 @@ import (
 // resolveField is graphql.ResolveField (gqlgen v0.17) without two of its
 // allocations per field: the result is marshaled directly instead of
 // through a closure, and the field context keeps the resolver's value as
-// it came instead of boxing it again. Its signature is gqlgen's, so that a
-// gqlgen upgrade that changes it fails to compile here.
+// it came instead of boxing it again. It also keeps the response's budget
+// (gqllimit.Response), which is no field interceptor. Its signature is
+// gqlgen's, so that a gqlgen upgrade that changes it fails to compile here.
 func resolveField[T any](
 	ctx context.Context,
 	oc *graphql.OperationContext,
@@ -51,7 +54,15 @@ func resolveField[T any](
 	if middlewareChain != nil {
 		next = middlewareChain(ctx, next)
 	}
+	// The response's budget (gqllimit.Response): no field resolves once
+	// the operation stopped, and each counts what it adds.
+	budget := gqllimit.FieldBudget(ctx)
+	if err := budget.Stopped(ctx); err != nil {
+		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
 	res, err := oc.ResolverMiddleware(ctx, next)
+	budget.Count(field.Alias, res)
 	if err != nil {
 		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
 		return graphql.Null
