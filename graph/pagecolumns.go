@@ -16,8 +16,8 @@ import (
 // column, because such a resolver may need any. lastMessage needs one
 // column, last_message_id. lastMessageColumns lets a conversation page that
 // asks lastMessage beside entgql's own fields read only the columns those
-// fields map to and last_message_id: at 50 conversations that is ten
-// columns fewer per row, five of them timestamps, which the driver parses
+// fields map to and last_message_id: for the inbox page, 8 of a
+// conversation's 17 columns, and not 4 timestamps the driver would parse
 // one by one.
 
 // entSchemaSource is the schema file entgql generates; the fields it
