@@ -87,8 +87,7 @@ type Budget struct {
 	written atomic.Int64
 	// done is set once the operation's context is done (the client left,
 	// or the budget ran out): each field reads a flag rather than asking
-	// its context, whose Err walks every field context above it and takes
-	// a lock.
+	// its context, whose Err walks every field context above it.
 	done atomic.Bool
 	// stopped is set when a field found the operation done and did not
 	// resolve.
