@@ -66,7 +66,9 @@ func BenchmarkInboxPageAllocs(b *testing.B) {
 	} {
 		query := fmt.Sprintf(page, p.last)
 		var out struct {
-			Conversations struct{ Edges []struct{ Node struct{ ID gid.ID } } }
+			Conversations struct {
+				Edges []struct{ Node struct{ ID gid.ID } }
+			}
 		}
 		e.must(tn.ownerToken, query, nil, &out) // and the session is remembered
 		if len(out.Conversations.Edges) != 50 {
