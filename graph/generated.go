@@ -7872,7 +7872,7 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Activity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7891,11 +7891,11 @@ func (ec *executionContext) _Activity_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Activity_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Activity_action(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7914,11 +7914,11 @@ func (ec *executionContext) _Activity_action(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Activity_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Activity_details(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7937,11 +7937,11 @@ func (ec *executionContext) _Activity_details(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Activity_details(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Map does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsMap)
 }
 
 func (ec *executionContext) _Activity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7960,11 +7960,11 @@ func (ec *executionContext) _Activity_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Activity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Activity_actor(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7996,7 +7996,7 @@ func (ec *executionContext) fieldContext_Activity_actor(_ context.Context, field
 }
 
 func (ec *executionContext) _Activity_apiKey(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8028,7 +8028,7 @@ func (ec *executionContext) fieldContext_Activity_apiKey(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Activity_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8060,7 +8060,7 @@ func (ec *executionContext) fieldContext_Activity_channel(_ context.Context, fie
 }
 
 func (ec *executionContext) _Activity_subjectId(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8079,11 +8079,11 @@ func (ec *executionContext) _Activity_subjectId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Activity_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _ActivityConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8115,7 +8115,7 @@ func (ec *executionContext) fieldContext_ActivityConnection_edges(_ context.Cont
 }
 
 func (ec *executionContext) _ActivityConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8147,7 +8147,7 @@ func (ec *executionContext) fieldContext_ActivityConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _ActivityConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8166,11 +8166,11 @@ func (ec *executionContext) _ActivityConnection_totalCount(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_ActivityConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ActivityConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ActivityConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ActivityEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8202,7 +8202,7 @@ func (ec *executionContext) fieldContext_ActivityEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _ActivityEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8221,11 +8221,11 @@ func (ec *executionContext) _ActivityEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ActivityEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ActivityEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ActivityEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8244,11 +8244,11 @@ func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8267,11 +8267,11 @@ func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8290,11 +8290,11 @@ func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8313,11 +8313,11 @@ func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8336,11 +8336,11 @@ func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_prefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8359,11 +8359,11 @@ func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type ApiKeyScope does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsApiKeyScope)
 }
 
 func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8382,11 +8382,11 @@ func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8405,11 +8405,11 @@ func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8441,7 +8441,7 @@ func (ec *executionContext) fieldContext_ApiKey_createdBy(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8473,7 +8473,7 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_edges(_ context.Contex
 }
 
 func (ec *executionContext) _ApiKeyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8505,7 +8505,7 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _ApiKeyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8524,11 +8524,11 @@ func (ec *executionContext) _ApiKeyConnection_totalCount(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_ApiKeyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKeyConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ApiKeyConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ApiKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8560,7 +8560,7 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8579,11 +8579,11 @@ func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ApiKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKeyEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ApiKeyEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8602,11 +8602,11 @@ func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_url(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8625,11 +8625,11 @@ func (ec *executionContext) _Attachment_url(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_name(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8648,11 +8648,11 @@ func (ec *executionContext) _Attachment_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_size(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8671,11 +8671,11 @@ func (ec *executionContext) _Attachment_size(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Attachment_latitude(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8694,11 +8694,11 @@ func (ec *executionContext) _Attachment_latitude(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_latitude(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _Attachment_longitude(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8717,11 +8717,11 @@ func (ec *executionContext) _Attachment_longitude(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_longitude(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8740,11 +8740,11 @@ func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AuthPayload_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AuthPayload", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8763,11 +8763,11 @@ func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuthPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AuthPayload", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8799,7 +8799,7 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _AutoMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8818,11 +8818,11 @@ func (ec *executionContext) _AutoMessage_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _AutoMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8841,11 +8841,11 @@ func (ec *executionContext) _AutoMessage_createdAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AutoMessage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8864,11 +8864,11 @@ func (ec *executionContext) _AutoMessage_updatedAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AutoMessage_kind(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8887,11 +8887,11 @@ func (ec *executionContext) _AutoMessage_kind(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type AutoMessageKind does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsAutoMessageKind)
 }
 
 func (ec *executionContext) _AutoMessage_title(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8910,11 +8910,11 @@ func (ec *executionContext) _AutoMessage_title(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_path(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8933,11 +8933,11 @@ func (ec *executionContext) _AutoMessage_path(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_contents(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8956,11 +8956,11 @@ func (ec *executionContext) _AutoMessage_contents(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_contents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_delaySeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8979,11 +8979,11 @@ func (ec *executionContext) _AutoMessage_delaySeconds(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_delaySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessage_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9002,11 +9002,11 @@ func (ec *executionContext) _AutoMessage_intervalSeconds(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessage_resendAsMessage(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9025,11 +9025,11 @@ func (ec *executionContext) _AutoMessage_resendAsMessage(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_resendAsMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessage_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9048,11 +9048,11 @@ func (ec *executionContext) _AutoMessage_enabled(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessage_channel(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9084,7 +9084,7 @@ func (ec *executionContext) fieldContext_AutoMessage_channel(_ context.Context, 
 }
 
 func (ec *executionContext) _AutoMessage_showsPopup(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9103,11 +9103,11 @@ func (ec *executionContext) _AutoMessage_showsPopup(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_showsPopup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, true, true, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, true, true, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9139,7 +9139,7 @@ func (ec *executionContext) fieldContext_AutoMessageConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _AutoMessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9171,7 +9171,7 @@ func (ec *executionContext) fieldContext_AutoMessageConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _AutoMessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9190,11 +9190,11 @@ func (ec *executionContext) _AutoMessageConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessageConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessageConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9226,7 +9226,7 @@ func (ec *executionContext) fieldContext_AutoMessageEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _AutoMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9245,11 +9245,11 @@ func (ec *executionContext) _AutoMessageEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("AutoMessageEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Call_id(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9268,11 +9268,11 @@ func (ec *executionContext) _Call_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Call_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Call_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9291,11 +9291,11 @@ func (ec *executionContext) _Call_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9314,11 +9314,11 @@ func (ec *executionContext) _Call_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9337,11 +9337,11 @@ func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallDirection does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallDirection)
 }
 
 func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9360,11 +9360,11 @@ func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Call_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallKind does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallKind)
 }
 
 func (ec *executionContext) _Call_status(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9383,11 +9383,11 @@ func (ec *executionContext) _Call_status(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Call_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallStatus does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallStatus)
 }
 
 func (ec *executionContext) _Call_result(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9406,11 +9406,11 @@ func (ec *executionContext) _Call_result(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Call_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallResult does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallResult)
 }
 
 func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9429,11 +9429,11 @@ func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9452,11 +9452,11 @@ func (ec *executionContext) _Call_answeredAt(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Call_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_endedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9475,11 +9475,11 @@ func (ec *executionContext) _Call_endedAt(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Call_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9498,11 +9498,11 @@ func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Call_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Call_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9534,7 +9534,7 @@ func (ec *executionContext) fieldContext_Call_channel(_ context.Context, field g
 }
 
 func (ec *executionContext) _Call_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9566,7 +9566,7 @@ func (ec *executionContext) fieldContext_Call_customer(_ context.Context, field 
 }
 
 func (ec *executionContext) _Call_operator(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9598,7 +9598,7 @@ func (ec *executionContext) fieldContext_Call_operator(_ context.Context, field 
 }
 
 func (ec *executionContext) _Call_providerCallId(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9617,11 +9617,11 @@ func (ec *executionContext) _Call_providerCallId(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Call_providerCallId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9640,11 +9640,11 @@ func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Call_recordingUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9676,7 +9676,7 @@ func (ec *executionContext) fieldContext_CallConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _CallConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9708,7 +9708,7 @@ func (ec *executionContext) fieldContext_CallConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _CallConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9727,11 +9727,11 @@ func (ec *executionContext) _CallConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9763,7 +9763,7 @@ func (ec *executionContext) fieldContext_CallEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _CallEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9782,11 +9782,11 @@ func (ec *executionContext) _CallEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CallEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9805,11 +9805,11 @@ func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CallEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CallEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9828,11 +9828,11 @@ func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CallEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallEvent_call(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9864,7 +9864,7 @@ func (ec *executionContext) fieldContext_CallEvent_call(_ context.Context, field
 }
 
 func (ec *executionContext) _CallEvent_permission(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9896,7 +9896,7 @@ func (ec *executionContext) fieldContext_CallEvent_permission(_ context.Context,
 }
 
 func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9915,11 +9915,11 @@ func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CallOperator_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9938,11 +9938,11 @@ func (ec *executionContext) _CallOperator_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallOperator_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9961,11 +9961,11 @@ func (ec *executionContext) _CallOperator_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallOperator_role(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9984,11 +9984,11 @@ func (ec *executionContext) _CallOperator_role(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type CallOperatorRole does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsCallOperatorRole)
 }
 
 func (ec *executionContext) _CallOperator_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10020,7 +10020,7 @@ func (ec *executionContext) fieldContext_CallOperator_channel(_ context.Context,
 }
 
 func (ec *executionContext) _CallOperator_user(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10052,7 +10052,7 @@ func (ec *executionContext) fieldContext_CallOperator_user(_ context.Context, fi
 }
 
 func (ec *executionContext) _CallOperator_addedBy(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10084,7 +10084,7 @@ func (ec *executionContext) fieldContext_CallOperator_addedBy(_ context.Context,
 }
 
 func (ec *executionContext) _CallPermission_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10103,11 +10103,11 @@ func (ec *executionContext) _CallPermission_id(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CallPermission_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10126,11 +10126,11 @@ func (ec *executionContext) _CallPermission_createdAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10149,11 +10149,11 @@ func (ec *executionContext) _CallPermission_updatedAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_status(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10172,11 +10172,11 @@ func (ec *executionContext) _CallPermission_status(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallPermissionStatus does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallPermissionStatus)
 }
 
 func (ec *executionContext) _CallPermission_reason(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10195,11 +10195,11 @@ func (ec *executionContext) _CallPermission_reason(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallPermissionReason does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallPermissionReason)
 }
 
 func (ec *executionContext) _CallPermission_callType(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10218,11 +10218,11 @@ func (ec *executionContext) _CallPermission_callType(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_callType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallType does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallType)
 }
 
 func (ec *executionContext) _CallPermission_requestedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10241,11 +10241,11 @@ func (ec *executionContext) _CallPermission_requestedAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10264,11 +10264,11 @@ func (ec *executionContext) _CallPermission_answeredAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_grantedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10287,11 +10287,11 @@ func (ec *executionContext) _CallPermission_grantedAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_grantedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10310,11 +10310,11 @@ func (ec *executionContext) _CallPermission_expiresAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10346,7 +10346,7 @@ func (ec *executionContext) fieldContext_CallPermission_channel(_ context.Contex
 }
 
 func (ec *executionContext) _CallPermission_customer(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10378,7 +10378,7 @@ func (ec *executionContext) fieldContext_CallPermission_customer(_ context.Conte
 }
 
 func (ec *executionContext) _CallPermission_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10410,7 +10410,7 @@ func (ec *executionContext) fieldContext_CallPermission_requestedBy(_ context.Co
 }
 
 func (ec *executionContext) _CallReportRow_key(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10429,11 +10429,11 @@ func (ec *executionContext) _CallReportRow_key(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallReportRow_operator(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10465,7 +10465,7 @@ func (ec *executionContext) fieldContext_CallReportRow_operator(_ context.Contex
 }
 
 func (ec *executionContext) _CallReportRow_day(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10484,11 +10484,11 @@ func (ec *executionContext) _CallReportRow_day(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallReportRow_total(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10507,11 +10507,11 @@ func (ec *executionContext) _CallReportRow_total(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_answered(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10530,11 +10530,11 @@ func (ec *executionContext) _CallReportRow_answered(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_answered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_missed(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10553,11 +10553,11 @@ func (ec *executionContext) _CallReportRow_missed(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_missed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_talkSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10576,11 +10576,11 @@ func (ec *executionContext) _CallReportRow_talkSeconds(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_talkSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_averageSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10599,11 +10599,11 @@ func (ec *executionContext) _CallReportRow_averageSeconds(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_averageSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _CallSettings_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10635,7 +10635,7 @@ func (ec *executionContext) fieldContext_CallSettings_channel(_ context.Context,
 }
 
 func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10654,11 +10654,11 @@ func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10677,11 +10677,11 @@ func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_windows(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10713,7 +10713,7 @@ func (ec *executionContext) fieldContext_CallSettings_windows(_ context.Context,
 }
 
 func (ec *executionContext) _CallSettings_closedDates(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10732,11 +10732,11 @@ func (ec *executionContext) _CallSettings_closedDates(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_closedDates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10755,11 +10755,11 @@ func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_outOfHoursReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10778,11 +10778,11 @@ func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_busyReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_call(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10814,7 +10814,7 @@ func (ec *executionContext) fieldContext_CallTicket_call(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10833,11 +10833,11 @@ func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_link(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10856,11 +10856,11 @@ func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_qrCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10879,11 +10879,11 @@ func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallWindow_weekdays(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10902,11 +10902,11 @@ func (ec *executionContext) _CallWindow_weekdays(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_weekdays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type Weekday does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsWeekday)
 }
 
 func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10925,11 +10925,11 @@ func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10948,11 +10948,11 @@ func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10971,11 +10971,11 @@ func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Channel_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Channel_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10994,11 +10994,11 @@ func (ec *executionContext) _Channel_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11017,11 +11017,11 @@ func (ec *executionContext) _Channel_updatedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11040,11 +11040,11 @@ func (ec *executionContext) _Channel_kind(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Channel_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChannelKind does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChannelKind)
 }
 
 func (ec *executionContext) _Channel_name(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11063,11 +11063,11 @@ func (ec *executionContext) _Channel_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Channel_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_status(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11086,11 +11086,11 @@ func (ec *executionContext) _Channel_status(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Channel_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChannelStatus does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChannelStatus)
 }
 
 func (ec *executionContext) _Channel_statusReason(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11109,11 +11109,11 @@ func (ec *executionContext) _Channel_statusReason(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Channel_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_chatPermission(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11132,11 +11132,11 @@ func (ec *executionContext) _Channel_chatPermission(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Channel_chatPermission(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChatPermission does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChatPermission)
 }
 
 func (ec *executionContext) _Channel_description(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11155,11 +11155,11 @@ func (ec *executionContext) _Channel_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Channel_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_published(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11178,11 +11178,11 @@ func (ec *executionContext) _Channel_published(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Channel_isTesting(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11201,11 +11201,11 @@ func (ec *executionContext) _Channel_isTesting(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_isTesting(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Channel_lastConnectedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11224,11 +11224,11 @@ func (ec *executionContext) _Channel_lastConnectedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Channel_lastConnectedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_connectedBy(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11260,7 +11260,7 @@ func (ec *executionContext) fieldContext_Channel_connectedBy(_ context.Context, 
 }
 
 func (ec *executionContext) _Channel_rule(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11292,7 +11292,7 @@ func (ec *executionContext) fieldContext_Channel_rule(_ context.Context, field g
 }
 
 func (ec *executionContext) _Channel_autoMessages(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11324,7 +11324,7 @@ func (ec *executionContext) fieldContext_Channel_autoMessages(_ context.Context,
 }
 
 func (ec *executionContext) _Channel_externalId(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11343,11 +11343,11 @@ func (ec *executionContext) _Channel_externalId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Channel_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11379,7 +11379,7 @@ func (ec *executionContext) fieldContext_ChannelConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _ChannelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11411,7 +11411,7 @@ func (ec *executionContext) fieldContext_ChannelConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _ChannelConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11430,11 +11430,11 @@ func (ec *executionContext) _ChannelConnection_totalCount(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_ChannelConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChannelConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ChannelConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ChannelEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11466,7 +11466,7 @@ func (ec *executionContext) fieldContext_ChannelEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _ChannelEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11485,11 +11485,11 @@ func (ec *executionContext) _ChannelEdge_cursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ChannelEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChannelEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ChannelEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11508,11 +11508,11 @@ func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11531,11 +11531,11 @@ func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11554,11 +11554,11 @@ func (ec *executionContext) _Conversation_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_status(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11577,11 +11577,11 @@ func (ec *executionContext) _Conversation_status(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type ConversationStatus does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsConversationStatus)
 }
 
 func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11600,11 +11600,11 @@ func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_unreadCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11623,11 +11623,11 @@ func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_lastMessageAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_lastInboundAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11646,11 +11646,11 @@ func (ec *executionContext) _Conversation_lastInboundAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_lastInboundAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_distributionState(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11669,11 +11669,11 @@ func (ec *executionContext) _Conversation_distributionState(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_distributionState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type DistributionState does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsDistributionState)
 }
 
 func (ec *executionContext) _Conversation_offerExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11692,11 +11692,11 @@ func (ec *executionContext) _Conversation_offerExpiresAt(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_offerExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11728,7 +11728,7 @@ func (ec *executionContext) fieldContext_Conversation_channel(_ context.Context,
 }
 
 func (ec *executionContext) _Conversation_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11760,7 +11760,7 @@ func (ec *executionContext) fieldContext_Conversation_customer(_ context.Context
 }
 
 func (ec *executionContext) _Conversation_assignee(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11792,7 +11792,7 @@ func (ec *executionContext) fieldContext_Conversation_assignee(_ context.Context
 }
 
 func (ec *executionContext) _Conversation_rule(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11824,7 +11824,7 @@ func (ec *executionContext) fieldContext_Conversation_rule(_ context.Context, fi
 }
 
 func (ec *executionContext) _Conversation_department(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11856,7 +11856,7 @@ func (ec *executionContext) fieldContext_Conversation_department(_ context.Conte
 }
 
 func (ec *executionContext) _Conversation_messages(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11900,7 +11900,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 }
 
 func (ec *executionContext) _Conversation_offeredTo(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11932,7 +11932,7 @@ func (ec *executionContext) fieldContext_Conversation_offeredTo(_ context.Contex
 }
 
 func (ec *executionContext) _Conversation_lastMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11964,7 +11964,7 @@ func (ec *executionContext) fieldContext_Conversation_lastMessage(_ context.Cont
 }
 
 func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11996,7 +11996,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_edges(_ context.
 }
 
 func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12028,7 +12028,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12047,11 +12047,11 @@ func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_ConversationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ConversationConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12083,7 +12083,7 @@ func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context
 }
 
 func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12102,11 +12102,11 @@ func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ConversationEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ConversationEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12125,11 +12125,11 @@ func (ec *executionContext) _ConversationEvent_cursor(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ConversationEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12148,11 +12148,11 @@ func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type ConversationEventType does not have child fields"))
+	return scalarFieldContext("ConversationEvent", field, true, true, noChildFieldsConversationEventType)
 }
 
 func (ec *executionContext) _ConversationEvent_conversation(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12184,7 +12184,7 @@ func (ec *executionContext) fieldContext_ConversationEvent_conversation(_ contex
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12203,11 +12203,11 @@ func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_CreateApiKeyPayload_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CreateApiKeyPayload", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CreateApiKeyPayload", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12239,7 +12239,7 @@ func (ec *executionContext) fieldContext_CreateApiKeyPayload_apiKey(_ context.Co
 }
 
 func (ec *executionContext) _CustomField_id(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12258,11 +12258,11 @@ func (ec *executionContext) _CustomField_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CustomField_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12281,11 +12281,11 @@ func (ec *executionContext) _CustomField_createdAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CustomField_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12304,11 +12304,11 @@ func (ec *executionContext) _CustomField_updatedAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CustomField_key(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12327,11 +12327,11 @@ func (ec *executionContext) _CustomField_key(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomField_label(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12350,11 +12350,11 @@ func (ec *executionContext) _CustomField_label(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomField_type(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12373,11 +12373,11 @@ func (ec *executionContext) _CustomField_type(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type CustomFieldType does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsCustomFieldType)
 }
 
 func (ec *executionContext) _CustomField_options(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12396,11 +12396,11 @@ func (ec *executionContext) _CustomField_options(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomFieldConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12432,7 +12432,7 @@ func (ec *executionContext) fieldContext_CustomFieldConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _CustomFieldConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12464,7 +12464,7 @@ func (ec *executionContext) fieldContext_CustomFieldConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _CustomFieldConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12483,11 +12483,11 @@ func (ec *executionContext) _CustomFieldConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_CustomFieldConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomFieldConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CustomFieldConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CustomFieldEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12519,7 +12519,7 @@ func (ec *executionContext) fieldContext_CustomFieldEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _CustomFieldEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12538,11 +12538,11 @@ func (ec *executionContext) _CustomFieldEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CustomFieldEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomFieldEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CustomFieldEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12561,11 +12561,11 @@ func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12584,11 +12584,11 @@ func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12607,11 +12607,11 @@ func (ec *executionContext) _Customer_updatedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_name(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12630,11 +12630,11 @@ func (ec *executionContext) _Customer_name(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Customer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_phone(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12653,11 +12653,11 @@ func (ec *executionContext) _Customer_phone(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12676,11 +12676,11 @@ func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12699,11 +12699,11 @@ func (ec *executionContext) _Customer_avatarURL(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_gender(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12722,11 +12722,11 @@ func (ec *executionContext) _Customer_gender(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Customer_gender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type CustomerGender does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsCustomerGender)
 }
 
 func (ec *executionContext) _Customer_birthday(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12745,11 +12745,11 @@ func (ec *executionContext) _Customer_birthday(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Customer_birthday(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_address(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12768,11 +12768,11 @@ func (ec *executionContext) _Customer_address(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Customer_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_stage(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12791,11 +12791,11 @@ func (ec *executionContext) _Customer_stage(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type CustomerStage does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsCustomerStage)
 }
 
 func (ec *executionContext) _Customer_score(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12814,11 +12814,11 @@ func (ec *executionContext) _Customer_score(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Customer_customFields(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12837,11 +12837,11 @@ func (ec *executionContext) _Customer_customFields(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Customer_customFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Map does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsMap)
 }
 
 func (ec *executionContext) _Customer_doNotContact(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12860,11 +12860,11 @@ func (ec *executionContext) _Customer_doNotContact(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Customer_doNotContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Customer_owner(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12896,7 +12896,7 @@ func (ec *executionContext) fieldContext_Customer_owner(_ context.Context, field
 }
 
 func (ec *executionContext) _Customer_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12928,7 +12928,7 @@ func (ec *executionContext) fieldContext_Customer_tags(_ context.Context, field 
 }
 
 func (ec *executionContext) _Customer_sourceChannel(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12960,7 +12960,7 @@ func (ec *executionContext) fieldContext_Customer_sourceChannel(_ context.Contex
 }
 
 func (ec *executionContext) _Customer_timeline(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13004,7 +13004,7 @@ func (ec *executionContext) fieldContext_Customer_timeline(ctx context.Context, 
 }
 
 func (ec *executionContext) _Customer_interactions(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13048,7 +13048,7 @@ func (ec *executionContext) fieldContext_Customer_interactions(ctx context.Conte
 }
 
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13080,7 +13080,7 @@ func (ec *executionContext) fieldContext_CustomerConnection_edges(_ context.Cont
 }
 
 func (ec *executionContext) _CustomerConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13112,7 +13112,7 @@ func (ec *executionContext) fieldContext_CustomerConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _CustomerConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13131,11 +13131,11 @@ func (ec *executionContext) _CustomerConnection_totalCount(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_CustomerConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomerConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CustomerConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CustomerEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13167,7 +13167,7 @@ func (ec *executionContext) fieldContext_CustomerEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13186,11 +13186,11 @@ func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomerEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CustomerEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Department_id(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13209,11 +13209,11 @@ func (ec *executionContext) _Department_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Department_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Department_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13232,11 +13232,11 @@ func (ec *executionContext) _Department_createdAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Department_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13255,11 +13255,11 @@ func (ec *executionContext) _Department_updatedAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Department_name(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13278,11 +13278,11 @@ func (ec *executionContext) _Department_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Department_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Department_method(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13301,11 +13301,11 @@ func (ec *executionContext) _Department_method(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Department_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type DistributionMethod does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsDistributionMethod)
 }
 
 func (ec *executionContext) _Department_offerTimeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13324,11 +13324,11 @@ func (ec *executionContext) _Department_offerTimeoutSeconds(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_Department_offerTimeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Department_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13347,11 +13347,11 @@ func (ec *executionContext) _Department_isDefault(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Department_agents(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13383,7 +13383,7 @@ func (ec *executionContext) fieldContext_Department_agents(_ context.Context, fi
 }
 
 func (ec *executionContext) _DepartmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13415,7 +13415,7 @@ func (ec *executionContext) fieldContext_DepartmentConnection_edges(_ context.Co
 }
 
 func (ec *executionContext) _DepartmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13447,7 +13447,7 @@ func (ec *executionContext) fieldContext_DepartmentConnection_pageInfo(_ context
 }
 
 func (ec *executionContext) _DepartmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13466,11 +13466,11 @@ func (ec *executionContext) _DepartmentConnection_totalCount(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_DepartmentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DepartmentConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("DepartmentConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _DepartmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13502,7 +13502,7 @@ func (ec *executionContext) fieldContext_DepartmentEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _DepartmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13521,11 +13521,11 @@ func (ec *executionContext) _DepartmentEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_DepartmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DepartmentEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("DepartmentEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13544,11 +13544,11 @@ func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Identity_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13567,11 +13567,11 @@ func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Identity_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13590,11 +13590,11 @@ func (ec *executionContext) _Identity_updatedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Identity_externalID(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13613,11 +13613,11 @@ func (ec *executionContext) _Identity_externalID(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Identity_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13636,11 +13636,11 @@ func (ec *executionContext) _Identity_displayName(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Identity_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13659,11 +13659,11 @@ func (ec *executionContext) _Identity_avatarURL(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_follower(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13682,11 +13682,11 @@ func (ec *executionContext) _Identity_follower(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Identity_follower(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Identity_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13718,7 +13718,7 @@ func (ec *executionContext) fieldContext_Identity_channel(_ context.Context, fie
 }
 
 func (ec *executionContext) _Identity_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13750,7 +13750,7 @@ func (ec *executionContext) fieldContext_Identity_customer(_ context.Context, fi
 }
 
 func (ec *executionContext) _ImportCustomersPayload_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13769,11 +13769,11 @@ func (ec *executionContext) _ImportCustomersPayload_imported(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_ImportCustomersPayload_imported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportCustomersPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportCustomersPayload", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportCustomersPayload_updated(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13792,11 +13792,11 @@ func (ec *executionContext) _ImportCustomersPayload_updated(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_ImportCustomersPayload_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportCustomersPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportCustomersPayload", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportCustomersPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13828,7 +13828,7 @@ func (ec *executionContext) fieldContext_ImportCustomersPayload_errors(_ context
 }
 
 func (ec *executionContext) _ImportError_line(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13847,11 +13847,11 @@ func (ec *executionContext) _ImportError_line(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ImportError_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportError", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportError", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportError_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13870,11 +13870,11 @@ func (ec *executionContext) _ImportError_message(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ImportError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportError", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ImportError", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _InteractionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13906,7 +13906,7 @@ func (ec *executionContext) fieldContext_InteractionConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _InteractionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13938,7 +13938,7 @@ func (ec *executionContext) fieldContext_InteractionConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _InteractionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13957,11 +13957,11 @@ func (ec *executionContext) _InteractionConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_InteractionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionConnection", field, true, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("InteractionConnection", field, true, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13980,11 +13980,11 @@ func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_InteractionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, errors.New("field of type Interaction does not have child fields"))
+	return scalarFieldContext("InteractionEdge", field, false, false, noChildFieldsInteraction)
 }
 
 func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14003,11 +14003,11 @@ func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_InteractionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("InteractionEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14026,11 +14026,11 @@ func (ec *executionContext) _Message_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Message_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14049,11 +14049,11 @@ func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14072,11 +14072,11 @@ func (ec *executionContext) _Message_updatedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14095,11 +14095,11 @@ func (ec *executionContext) _Message_direction(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageDirection does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageDirection)
 }
 
 func (ec *executionContext) _Message_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14118,11 +14118,11 @@ func (ec *executionContext) _Message_kind(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Message_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageKind does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageKind)
 }
 
 func (ec *executionContext) _Message_text(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14141,11 +14141,11 @@ func (ec *executionContext) _Message_text(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Message_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_attachments(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14177,7 +14177,7 @@ func (ec *executionContext) fieldContext_Message_attachments(_ context.Context, 
 }
 
 func (ec *executionContext) _Message_status(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14196,11 +14196,11 @@ func (ec *executionContext) _Message_status(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageStatus does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageStatus)
 }
 
 func (ec *executionContext) _Message_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14219,11 +14219,11 @@ func (ec *executionContext) _Message_failureReason(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Message_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_senderType(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14242,11 +14242,11 @@ func (ec *executionContext) _Message_senderType(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Message_senderType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type SenderType does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsSenderType)
 }
 
 func (ec *executionContext) _Message_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14265,11 +14265,11 @@ func (ec *executionContext) _Message_sentAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14288,11 +14288,11 @@ func (ec *executionContext) _Message_deliveredAt(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Message_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_seenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14311,11 +14311,11 @@ func (ec *executionContext) _Message_seenAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_seenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14334,11 +14334,11 @@ func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Message_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Message_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14357,11 +14357,11 @@ func (ec *executionContext) _Message_nextAttemptAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Message_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14380,11 +14380,11 @@ func (ec *executionContext) _Message_lastError(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14416,7 +14416,7 @@ func (ec *executionContext) fieldContext_Message_conversation(_ context.Context,
 }
 
 func (ec *executionContext) _Message_senderUser(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14448,7 +14448,7 @@ func (ec *executionContext) fieldContext_Message_senderUser(_ context.Context, f
 }
 
 func (ec *executionContext) _Message_autoMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14480,7 +14480,7 @@ func (ec *executionContext) fieldContext_Message_autoMessage(_ context.Context, 
 }
 
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14512,7 +14512,7 @@ func (ec *executionContext) fieldContext_MessageConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14544,7 +14544,7 @@ func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14563,11 +14563,11 @@ func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("MessageConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14599,7 +14599,7 @@ func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14618,11 +14618,11 @@ func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _MessageEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14641,11 +14641,11 @@ func (ec *executionContext) _MessageEvent_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_MessageEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14664,11 +14664,11 @@ func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_MessageEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type MessageEventType does not have child fields"))
+	return scalarFieldContext("MessageEvent", field, true, true, noChildFieldsMessageEventType)
 }
 
 func (ec *executionContext) _MessageEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14700,7 +14700,7 @@ func (ec *executionContext) fieldContext_MessageEvent_message(_ context.Context,
 }
 
 func (ec *executionContext) _MessageTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14719,11 +14719,11 @@ func (ec *executionContext) _MessageTemplate_id(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _MessageTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14742,11 +14742,11 @@ func (ec *executionContext) _MessageTemplate_createdAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _MessageTemplate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14765,11 +14765,11 @@ func (ec *executionContext) _MessageTemplate_updatedAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _MessageTemplate_name(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14788,11 +14788,11 @@ func (ec *executionContext) _MessageTemplate_name(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _MessageTemplate_content(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14811,11 +14811,11 @@ func (ec *executionContext) _MessageTemplate_content(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _MessageTemplateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14847,7 +14847,7 @@ func (ec *executionContext) fieldContext_MessageTemplateConnection_edges(_ conte
 }
 
 func (ec *executionContext) _MessageTemplateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14879,7 +14879,7 @@ func (ec *executionContext) fieldContext_MessageTemplateConnection_pageInfo(_ co
 }
 
 func (ec *executionContext) _MessageTemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14898,11 +14898,11 @@ func (ec *executionContext) _MessageTemplateConnection_totalCount(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplateConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("MessageTemplateConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _MessageTemplateEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14934,7 +14934,7 @@ func (ec *executionContext) fieldContext_MessageTemplateEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _MessageTemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14953,11 +14953,11 @@ func (ec *executionContext) _MessageTemplateEdge_cursor(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplateEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageTemplateEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15001,7 +15001,7 @@ func (ec *executionContext) fieldContext_Mutation_signUp(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15045,7 +15045,7 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15064,11 +15064,11 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Mutation", field, true, true, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Mutation_createUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15112,7 +15112,7 @@ func (ec *executionContext) fieldContext_Mutation_createUser(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15156,7 +15156,7 @@ func (ec *executionContext) fieldContext_Mutation_updateUser(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_deactivateUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15200,7 +15200,7 @@ func (ec *executionContext) fieldContext_Mutation_deactivateUser(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15244,7 +15244,7 @@ func (ec *executionContext) fieldContext_Mutation_createApiKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15288,7 +15288,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_createCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15332,7 +15332,7 @@ func (ec *executionContext) fieldContext_Mutation_createCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_updateCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15376,7 +15376,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_deleteCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15420,7 +15420,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_mergeCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15464,7 +15464,7 @@ func (ec *executionContext) fieldContext_Mutation_mergeCustomers(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_importCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15508,7 +15508,7 @@ func (ec *executionContext) fieldContext_Mutation_importCustomers(ctx context.Co
 }
 
 func (ec *executionContext) _Mutation_createTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15552,7 +15552,7 @@ func (ec *executionContext) fieldContext_Mutation_createTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_updateTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15596,7 +15596,7 @@ func (ec *executionContext) fieldContext_Mutation_updateTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_deleteTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15640,7 +15640,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_connectZaloOA(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15684,7 +15684,7 @@ func (ec *executionContext) fieldContext_Mutation_connectZaloOA(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_connectFacebookPage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15728,7 +15728,7 @@ func (ec *executionContext) fieldContext_Mutation_connectFacebookPage(ctx contex
 }
 
 func (ec *executionContext) _Mutation_disconnectChannel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15772,7 +15772,7 @@ func (ec *executionContext) fieldContext_Mutation_disconnectChannel(ctx context.
 }
 
 func (ec *executionContext) _Mutation_setChannelChatPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15816,7 +15816,7 @@ func (ec *executionContext) fieldContext_Mutation_setChannelChatPermission(ctx c
 }
 
 func (ec *executionContext) _Mutation_createMessageTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15860,7 +15860,7 @@ func (ec *executionContext) fieldContext_Mutation_createMessageTemplate(ctx cont
 }
 
 func (ec *executionContext) _Mutation_updateMessageTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15904,7 +15904,7 @@ func (ec *executionContext) fieldContext_Mutation_updateMessageTemplate(ctx cont
 }
 
 func (ec *executionContext) _Mutation_deleteMessageTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15948,7 +15948,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteMessageTemplates(ctx con
 }
 
 func (ec *executionContext) _Mutation_createCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15992,7 +15992,7 @@ func (ec *executionContext) fieldContext_Mutation_createCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_updateCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16036,7 +16036,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_deleteCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16080,7 +16080,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_createAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16124,7 +16124,7 @@ func (ec *executionContext) fieldContext_Mutation_createAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_updateAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16168,7 +16168,7 @@ func (ec *executionContext) fieldContext_Mutation_updateAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_deleteAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16212,7 +16212,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16256,7 +16256,7 @@ func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_retryMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16300,7 +16300,7 @@ func (ec *executionContext) fieldContext_Mutation_retryMessage(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_cancelMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16344,7 +16344,7 @@ func (ec *executionContext) fieldContext_Mutation_cancelMessage(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_setConversationStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16388,7 +16388,7 @@ func (ec *executionContext) fieldContext_Mutation_setConversationStatus(ctx cont
 }
 
 func (ec *executionContext) _Mutation_assignConversation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16432,7 +16432,7 @@ func (ec *executionContext) fieldContext_Mutation_assignConversation(ctx context
 }
 
 func (ec *executionContext) _Mutation_markConversationRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16476,7 +16476,7 @@ func (ec *executionContext) fieldContext_Mutation_markConversationRead(ctx conte
 }
 
 func (ec *executionContext) _Mutation_claimConversation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16520,7 +16520,7 @@ func (ec *executionContext) fieldContext_Mutation_claimConversation(ctx context.
 }
 
 func (ec *executionContext) _Mutation_acceptConversationOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16564,7 +16564,7 @@ func (ec *executionContext) fieldContext_Mutation_acceptConversationOffer(ctx co
 }
 
 func (ec *executionContext) _Mutation_declineConversationOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16608,7 +16608,7 @@ func (ec *executionContext) fieldContext_Mutation_declineConversationOffer(ctx c
 }
 
 func (ec *executionContext) _Mutation_createRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16652,7 +16652,7 @@ func (ec *executionContext) fieldContext_Mutation_createRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_updateRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16696,7 +16696,7 @@ func (ec *executionContext) fieldContext_Mutation_updateRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_deleteRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16740,7 +16740,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_createDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16784,7 +16784,7 @@ func (ec *executionContext) fieldContext_Mutation_createDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_updateDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16828,7 +16828,7 @@ func (ec *executionContext) fieldContext_Mutation_updateDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_deleteDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16872,7 +16872,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_setPresence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16916,7 +16916,7 @@ func (ec *executionContext) fieldContext_Mutation_setPresence(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_replayWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16960,7 +16960,7 @@ func (ec *executionContext) fieldContext_Mutation_replayWebhookEvent(ctx context
 }
 
 func (ec *executionContext) _Mutation_updateCallSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17004,7 +17004,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCallSettings(ctx context
 }
 
 func (ec *executionContext) _Mutation_addCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17048,7 +17048,7 @@ func (ec *executionContext) fieldContext_Mutation_addCallOperator(ctx context.Co
 }
 
 func (ec *executionContext) _Mutation_removeCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17092,7 +17092,7 @@ func (ec *executionContext) fieldContext_Mutation_removeCallOperator(ctx context
 }
 
 func (ec *executionContext) _Mutation_requestCallPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17136,7 +17136,7 @@ func (ec *executionContext) fieldContext_Mutation_requestCallPermission(ctx cont
 }
 
 func (ec *executionContext) _Mutation_startCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17180,7 +17180,7 @@ func (ec *executionContext) fieldContext_Mutation_startCall(ctx context.Context,
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17199,11 +17199,11 @@ func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Organization_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17222,11 +17222,11 @@ func (ec *executionContext) _Organization_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Organization_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Organization_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17245,11 +17245,11 @@ func (ec *executionContext) _Organization_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Organization_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17268,11 +17268,11 @@ func (ec *executionContext) _Organization_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Organization_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17291,11 +17291,11 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17314,11 +17314,11 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17337,11 +17337,11 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17360,11 +17360,11 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17408,7 +17408,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17452,7 +17452,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17496,7 +17496,7 @@ func (ec *executionContext) fieldContext_Query_apiKeys(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _Query_autoMessages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17540,7 +17540,7 @@ func (ec *executionContext) fieldContext_Query_autoMessages(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_channels(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17584,7 +17584,7 @@ func (ec *executionContext) fieldContext_Query_channels(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Query_customFields(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17628,7 +17628,7 @@ func (ec *executionContext) fieldContext_Query_customFields(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_departments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17672,7 +17672,7 @@ func (ec *executionContext) fieldContext_Query_departments(ctx context.Context, 
 }
 
 func (ec *executionContext) _Query_messageTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17716,7 +17716,7 @@ func (ec *executionContext) fieldContext_Query_messageTemplates(ctx context.Cont
 }
 
 func (ec *executionContext) _Query_rules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17760,7 +17760,7 @@ func (ec *executionContext) fieldContext_Query_rules(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17804,7 +17804,7 @@ func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17848,7 +17848,7 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17880,7 +17880,7 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17924,7 +17924,7 @@ func (ec *executionContext) fieldContext_Query_customers(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Query_conversations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17968,7 +17968,7 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 }
 
 func (ec *executionContext) _Query_activityLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18012,7 +18012,7 @@ func (ec *executionContext) fieldContext_Query_activityLog(ctx context.Context, 
 }
 
 func (ec *executionContext) _Query_exportCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18056,7 +18056,7 @@ func (ec *executionContext) fieldContext_Query_exportCustomers(ctx context.Conte
 }
 
 func (ec *executionContext) _Query_deadWebhookEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18100,7 +18100,7 @@ func (ec *executionContext) fieldContext_Query_deadWebhookEvents(ctx context.Con
 }
 
 func (ec *executionContext) _Query_callSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18144,7 +18144,7 @@ func (ec *executionContext) fieldContext_Query_callSettings(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_callOperators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18188,7 +18188,7 @@ func (ec *executionContext) fieldContext_Query_callOperators(ctx context.Context
 }
 
 func (ec *executionContext) _Query_callPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18232,7 +18232,7 @@ func (ec *executionContext) fieldContext_Query_callPermission(ctx context.Contex
 }
 
 func (ec *executionContext) _Query_calls(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18276,7 +18276,7 @@ func (ec *executionContext) fieldContext_Query_calls(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_callReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18320,7 +18320,7 @@ func (ec *executionContext) fieldContext_Query_callReport(ctx context.Context, f
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18364,7 +18364,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18396,7 +18396,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18415,11 +18415,11 @@ func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Rule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Rule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18438,11 +18438,11 @@ func (ec *executionContext) _Rule_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Rule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Rule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18461,11 +18461,11 @@ func (ec *executionContext) _Rule_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Rule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Rule_name(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18484,11 +18484,11 @@ func (ec *executionContext) _Rule_name(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Rule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Rule_method(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18507,11 +18507,11 @@ func (ec *executionContext) _Rule_method(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Rule_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type DistributionMethod does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsDistributionMethod)
 }
 
 func (ec *executionContext) _Rule_offerTimeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18530,11 +18530,11 @@ func (ec *executionContext) _Rule_offerTimeoutSeconds(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Rule_offerTimeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Rule_oldConversations(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18553,11 +18553,11 @@ func (ec *executionContext) _Rule_oldConversations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Rule_oldConversations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type OldConversationPolicy does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsOldConversationPolicy)
 }
 
 func (ec *executionContext) _Rule_channels(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18589,7 +18589,7 @@ func (ec *executionContext) fieldContext_Rule_channels(_ context.Context, field 
 }
 
 func (ec *executionContext) _Rule_agents(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18621,7 +18621,7 @@ func (ec *executionContext) fieldContext_Rule_agents(_ context.Context, field gr
 }
 
 func (ec *executionContext) _RuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18653,7 +18653,7 @@ func (ec *executionContext) fieldContext_RuleConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _RuleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18685,7 +18685,7 @@ func (ec *executionContext) fieldContext_RuleConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _RuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18704,11 +18704,11 @@ func (ec *executionContext) _RuleConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_RuleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RuleConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("RuleConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _RuleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18740,7 +18740,7 @@ func (ec *executionContext) fieldContext_RuleEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18759,7 +18759,7 @@ func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_RuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RuleEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("RuleEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Subscription_messageEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -18939,7 +18939,7 @@ func (ec *executionContext) fieldContext_Subscription_userEvents(ctx context.Con
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18958,11 +18958,11 @@ func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.Collected
 	)
 }
 func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18981,11 +18981,11 @@ func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Tag_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Tag_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19004,11 +19004,11 @@ func (ec *executionContext) _Tag_updatedAt(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Tag_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19027,11 +19027,11 @@ func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Tag_color(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19050,11 +19050,11 @@ func (ec *executionContext) _Tag_color(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Tag_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Tag_customers(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19098,7 +19098,7 @@ func (ec *executionContext) fieldContext_Tag_customers(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _TagConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19130,7 +19130,7 @@ func (ec *executionContext) fieldContext_TagConnection_edges(_ context.Context, 
 }
 
 func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19162,7 +19162,7 @@ func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Contex
 }
 
 func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19181,11 +19181,11 @@ func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_TagConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TagConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("TagConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _TagEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19217,7 +19217,7 @@ func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field g
 }
 
 func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19236,11 +19236,11 @@ func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TagEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("TagEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19259,11 +19259,11 @@ func (ec *executionContext) _User_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19282,11 +19282,11 @@ func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19305,11 +19305,11 @@ func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19328,11 +19328,11 @@ func (ec *executionContext) _User_name(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_User_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19351,11 +19351,11 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19374,11 +19374,11 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Role does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsRole)
 }
 
 func (ec *executionContext) _User_presence(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19397,11 +19397,11 @@ func (ec *executionContext) _User_presence(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_User_presence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Presence does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsPresence)
 }
 
 func (ec *executionContext) _User_active(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19420,11 +19420,11 @@ func (ec *executionContext) _User_active(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_User_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19443,11 +19443,11 @@ func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_User_lastLoginAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_organization(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19479,7 +19479,7 @@ func (ec *executionContext) fieldContext_User_organization(_ context.Context, fi
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19511,7 +19511,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19543,7 +19543,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19562,11 +19562,11 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("UserConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19598,7 +19598,7 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19617,11 +19617,11 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("UserEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _UserEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19640,11 +19640,11 @@ func (ec *executionContext) _UserEvent_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_UserEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("UserEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19663,11 +19663,11 @@ func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_UserEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type UserEventType does not have child fields"))
+	return scalarFieldContext("UserEvent", field, true, true, noChildFieldsUserEventType)
 }
 
 func (ec *executionContext) _UserEvent_user(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19699,7 +19699,7 @@ func (ec *executionContext) fieldContext_UserEvent_user(_ context.Context, field
 }
 
 func (ec *executionContext) _WebhookEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19718,11 +19718,11 @@ func (ec *executionContext) _WebhookEvent_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _WebhookEvent_provider(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19741,11 +19741,11 @@ func (ec *executionContext) _WebhookEvent_provider(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_eventName(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19764,11 +19764,11 @@ func (ec *executionContext) _WebhookEvent_eventName(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_eventName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_channel(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19800,7 +19800,7 @@ func (ec *executionContext) fieldContext_WebhookEvent_channel(_ context.Context,
 }
 
 func (ec *executionContext) _WebhookEvent_receivedAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19819,11 +19819,11 @@ func (ec *executionContext) _WebhookEvent_receivedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _WebhookEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19842,11 +19842,11 @@ func (ec *executionContext) _WebhookEvent_attempts(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _WebhookEvent_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19865,11 +19865,11 @@ func (ec *executionContext) _WebhookEvent_lastError(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_deadAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19888,11 +19888,11 @@ func (ec *executionContext) _WebhookEvent_deadAt(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_deadAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _WebhookEvent_payload(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19911,11 +19911,11 @@ func (ec *executionContext) _WebhookEvent_payload(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_payload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19934,11 +19934,11 @@ func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19957,11 +19957,11 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___Directive_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Directive", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19980,11 +19980,11 @@ func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20003,11 +20003,11 @@ func (ec *executionContext) ___Directive_locations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Directive_locations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type __DirectiveLocation does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFields__DirectiveLocation)
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20050,7 +20050,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20069,11 +20069,11 @@ func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20092,11 +20092,11 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20115,11 +20115,11 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20138,11 +20138,11 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20161,11 +20161,11 @@ func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20184,11 +20184,11 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext___Field_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20231,7 +20231,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 }
 
 func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20263,7 +20263,7 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20282,11 +20282,11 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20305,11 +20305,11 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20328,11 +20328,11 @@ func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20351,11 +20351,11 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20387,7 +20387,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20406,11 +20406,11 @@ func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20429,11 +20429,11 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20452,11 +20452,11 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20475,11 +20475,11 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Schema_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Schema", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Schema", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20511,7 +20511,7 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 }
 
 func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20543,7 +20543,7 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 }
 
 func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20575,7 +20575,7 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 }
 
 func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20607,7 +20607,7 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 }
 
 func (ec *executionContext) ___Schema_directives(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20639,7 +20639,7 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 }
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20658,11 +20658,11 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type __TypeKind does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFields__TypeKind)
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20681,11 +20681,11 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20704,11 +20704,11 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext___Type_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20727,11 +20727,11 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20775,7 +20775,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 }
 
 func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20807,7 +20807,7 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 }
 
 func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20839,7 +20839,7 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 }
 
 func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20883,7 +20883,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 }
 
 func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20915,7 +20915,7 @@ func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20947,7 +20947,7 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20966,7 +20966,7 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsBoolean)
 }
 
 // endregion **************************** field.gotpl *****************************
@@ -38458,13 +38458,13 @@ func (ec *executionContext) unmarshalNTagWhereInput2ᚖgithubᚗcomᚋdakenhᚋd
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := model.MarshalTime(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -41392,7 +41392,7 @@ func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -41402,7 +41402,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := model.MarshalTime(*v)
 	return res
 }
 
@@ -41558,3 +41558,48 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 }
 
 // endregion ***************************** type.gotpl *****************************
+
+// The Child of the scalar fields of each type (graph/gqlgen).
+var (
+	noChildFieldsApiKeyScope           = noChildFields("ApiKeyScope")
+	noChildFieldsAutoMessageKind       = noChildFields("AutoMessageKind")
+	noChildFieldsBoolean               = noChildFields("Boolean")
+	noChildFieldsCallDirection         = noChildFields("CallDirection")
+	noChildFieldsCallKind              = noChildFields("CallKind")
+	noChildFieldsCallOperatorRole      = noChildFields("CallOperatorRole")
+	noChildFieldsCallPermissionReason  = noChildFields("CallPermissionReason")
+	noChildFieldsCallPermissionStatus  = noChildFields("CallPermissionStatus")
+	noChildFieldsCallResult            = noChildFields("CallResult")
+	noChildFieldsCallStatus            = noChildFields("CallStatus")
+	noChildFieldsCallType              = noChildFields("CallType")
+	noChildFieldsChannelKind           = noChildFields("ChannelKind")
+	noChildFieldsChannelStatus         = noChildFields("ChannelStatus")
+	noChildFieldsChatPermission        = noChildFields("ChatPermission")
+	noChildFieldsConversationEventType = noChildFields("ConversationEventType")
+	noChildFieldsConversationStatus    = noChildFields("ConversationStatus")
+	noChildFieldsCursor                = noChildFields("Cursor")
+	noChildFieldsCustomFieldType       = noChildFields("CustomFieldType")
+	noChildFieldsCustomerGender        = noChildFields("CustomerGender")
+	noChildFieldsCustomerStage         = noChildFields("CustomerStage")
+	noChildFieldsDistributionMethod    = noChildFields("DistributionMethod")
+	noChildFieldsDistributionState     = noChildFields("DistributionState")
+	noChildFieldsFloat                 = noChildFields("Float")
+	noChildFieldsID                    = noChildFields("ID")
+	noChildFieldsInt                   = noChildFields("Int")
+	noChildFieldsInteraction           = noChildFields("Interaction")
+	noChildFieldsMap                   = noChildFields("Map")
+	noChildFieldsMessageDirection      = noChildFields("MessageDirection")
+	noChildFieldsMessageEventType      = noChildFields("MessageEventType")
+	noChildFieldsMessageKind           = noChildFields("MessageKind")
+	noChildFieldsMessageStatus         = noChildFields("MessageStatus")
+	noChildFieldsOldConversationPolicy = noChildFields("OldConversationPolicy")
+	noChildFieldsPresence              = noChildFields("Presence")
+	noChildFieldsRole                  = noChildFields("Role")
+	noChildFieldsSenderType            = noChildFields("SenderType")
+	noChildFieldsString                = noChildFields("String")
+	noChildFieldsTime                  = noChildFields("Time")
+	noChildFieldsUserEventType         = noChildFields("UserEventType")
+	noChildFieldsWeekday               = noChildFields("Weekday")
+	noChildFields__DirectiveLocation   = noChildFields("__DirectiveLocation")
+	noChildFields__TypeKind            = noChildFields("__TypeKind")
+)
