@@ -140,7 +140,6 @@ func (s *Stream) parkLocked(d *dispatcher) bool {
 		s.stopTick()
 	}
 	s.notices, s.unsubscribe, s.tick, s.stopTick = nil, nil, nil, nil
-	s.d = d
 	s.stopWatch = context.AfterFunc(s.ctx, func() { d.release(s) })
 	d.parked[s] = struct{}{}
 	parkedStreams.Add(1)
@@ -153,7 +152,7 @@ func (s *Stream) parkLocked(d *dispatcher) bool {
 func (s *Stream) resume() {
 	parkedStreams.Add(-1)
 	s.stopWatch()
-	s.d, s.stopWatch = nil, nil
+	s.stopWatch = nil
 	s.notices, s.unsubscribe = s.bus.Subscribe(s.r.viewer.OrgID)
 	if s.poll > 0 {
 		s.tick, s.stopTick = subscribePoll(s.poll)

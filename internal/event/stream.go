@@ -153,7 +153,8 @@ type Stream struct {
 	err  error
 
 	// What the feeding goroutine uses; a parked stream (see dispatcher)
-	// has no goroutine, mailbox or poll, and d is its dispatcher.
+	// has no goroutine, mailbox or poll, and stopWatch stops its
+	// dispatcher's watch of ctx.
 	ctx         context.Context
 	r           *reader
 	bus         Bus
@@ -162,7 +163,6 @@ type Stream struct {
 	unsubscribe func()
 	tick        <-chan uint64
 	stopTick    func()
-	d           *dispatcher
 	stopWatch   func() bool
 }
 
