@@ -85,10 +85,12 @@ type budgetKey struct{}
 type Budget struct {
 	max     int64
 	written atomic.Int64
-	// done is set once the operation's context is done (the client left,
-	// or the budget ran out): each field reads a flag rather than asking
-	// its context, whose Err walks every field context above it.
-	done atomic.Bool
+	// ctx is the operation's own context, done once the client left or the
+	// budget ran out: each field asks it rather than its own context,
+	// whose Err walks every field context above it. (A flag set by
+	// context.AfterFunc would be set by another goroutine, later: fields
+	// resolving meanwhile would not stop.)
+	ctx context.Context
 	// stopped is set when a field found the operation done and did not
 	// resolve.
 	stopped atomic.Bool
@@ -110,8 +112,7 @@ func (r Response) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	}
 	opCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	b := &Budget{max: int64(r.MaxBytes), cancel: cancel}
-	defer context.AfterFunc(opCtx, func() { b.done.Store(true) })()
+	b := &Budget{max: int64(r.MaxBytes), ctx: opCtx, cancel: cancel}
 	resp := next(context.WithValue(opCtx, budgetKey{}, b))
 	switch {
 	case errors.Is(context.Cause(opCtx), errTooLarge):
@@ -141,7 +142,7 @@ func FieldBudget(ctx context.Context) *Budget {
 // operation has stopped (its client left, or its response grew too large),
 // and nil until then or with no budget.
 func (b *Budget) Stopped(ctx context.Context) error {
-	if b == nil || !b.done.Load() {
+	if b == nil || b.ctx.Err() == nil {
 		return nil
 	}
 	b.stopped.Store(true)
@@ -162,8 +163,7 @@ func (b *Budget) Count(alias string, v any) {
 	}
 	n := int64(4) + int64(len(alias)) + valueBytes(v) // quotes, colon, comma
 	if b.written.Add(n) > b.max {
-		b.cancel(errTooLarge)
-		b.done.Store(true) // at once: the next field stops
+		b.cancel(errTooLarge) // at once: the next field stops
 	}
 }
 
