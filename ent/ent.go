@@ -38,6 +38,7 @@ import (
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 )
 
@@ -125,6 +126,7 @@ func checkColumn(t, c string) error {
 			tag.Table:             tag.ValidColumn,
 			timer.Table:           timer.ValidColumn,
 			user.Table:            user.ValidColumn,
+			webhookendpoint.Table: webhookendpoint.ValidColumn,
 			webhookevent.Table:    webhookevent.ValidColumn,
 		})
 	})

@@ -309,3 +309,11 @@ func (_m *Tag) Customers(
 	}
 	return _m.QueryCustomers().Paginate(ctx, after, first, before, last, opts...)
 }
+
+func (_m *WebhookEndpoint) CreatedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.CreatedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCreatedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -419,6 +420,26 @@ func (r *mutationResolver) StartCall(ctx context.Context, input call.StartCallIn
 	return r.Resolver.Calls.StartCall(ctx, input)
 }
 
+// CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
+func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input partner.CreateEndpointInput) (*partner.EndpointSecret, error) {
+	return r.Partners.CreateEndpoint(ctx, input)
+}
+
+// UpdateWebhookEndpoint is the resolver for the updateWebhookEndpoint field.
+func (r *mutationResolver) UpdateWebhookEndpoint(ctx context.Context, id gid.ID, input partner.UpdateEndpointInput) (*ent.WebhookEndpoint, error) {
+	return r.Partners.UpdateEndpoint(ctx, id, input)
+}
+
+// DeleteWebhookEndpoint is the resolver for the deleteWebhookEndpoint field.
+func (r *mutationResolver) DeleteWebhookEndpoint(ctx context.Context, id gid.ID) (gid.ID, error) {
+	return r.Partners.DeleteEndpoint(ctx, id)
+}
+
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id gid.ID) (*partner.EndpointSecret, error) {
+	return r.Partners.RotateSecret(ctx, id)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -502,6 +523,16 @@ func (r *queryResolver) Calls(ctx context.Context, after *entgql.Cursor[gid.ID],
 // CallReport is the resolver for the callReport field.
 func (r *queryResolver) CallReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) ([]*call.ReportRow, error) {
 	return r.Resolver.Calls.Report(ctx, from, to, channelID, groupBy)
+}
+
+// WebhookEndpoints is the resolver for the webhookEndpoints field.
+func (r *queryResolver) WebhookEndpoints(ctx context.Context) ([]*ent.WebhookEndpoint, error) {
+	return r.Partners.Endpoints(ctx)
+}
+
+// WebhookEventTypes is the resolver for the webhookEventTypes field.
+func (r *queryResolver) WebhookEventTypes(ctx context.Context) ([]string, error) {
+	return partner.EventTypes(), nil
 }
 
 // Agents is the resolver for the agents field.

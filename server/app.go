@@ -40,6 +40,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/metrics"
+	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/playground"
 	"github.com/dakenh/dakenh/internal/presence"
 	"github.com/dakenh/dakenh/internal/requestlog"
@@ -82,6 +83,8 @@ type App struct {
 	presence   *presence.Tracker
 	// calls runs voice calls; its timers run on timers.
 	calls *call.Service
+	// partners runs partner webhooks.
+	partners *partner.Service
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -183,6 +186,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		Logger: logger,
 	})
 	a.calls.Register(a.timers)
+	a.partners = partner.New(db.Client, box, partner.Options{AllowInsecure: cfg.AllowInsecureWebhooks, Now: o.now})
 	a.inbox.HandleCalls(a.calls)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
@@ -196,7 +200,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 }
 
 // sealedColumns are every column sealed under the server secret.
-func sealedColumns() []keyring.Column { return inbox.SealedColumns() }
+func sealedColumns() []keyring.Column {
+	return append(inbox.SealedColumns(), partner.SealedColumns()...)
+}
 
 // inboxOptions points the inbox's provider clients at the configured base
 // URLs, keeping whatever the test options already set.
@@ -307,6 +313,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Inbox:      a.inbox,
 		Distribute: a.distribute,
 		Calls:      a.calls,
+		Partners:   a.partners,
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

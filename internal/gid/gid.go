@@ -52,6 +52,7 @@ var prefixes = map[string]string{
 	"CallOperator":    "cop",
 	"CallPermission":  "cpm",
 	"Call":            "cal",
+	"WebhookEndpoint": "whe",
 }
 
 var types = func() map[string]string {

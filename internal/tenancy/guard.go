@@ -32,6 +32,7 @@ import (
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -102,6 +103,9 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"Call": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.Call.Query().Where(entcall.IDIn(ids...)).Count(ctx)
+	},
+	"WebhookEndpoint": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.WebhookEndpoint.Query().Where(webhookendpoint.IDIn(ids...)).Count(ctx)
 	},
 }
 
