@@ -265,6 +265,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldChannelID:         {Type: field.TypeString, Column: conversation.FieldChannelID},
 			conversation.FieldCustomerID:        {Type: field.TypeString, Column: conversation.FieldCustomerID},
 			conversation.FieldStatus:            {Type: field.TypeEnum, Column: conversation.FieldStatus},
+			conversation.FieldResolvedAt:        {Type: field.TypeTime, Column: conversation.FieldResolvedAt},
 			conversation.FieldAssigneeID:        {Type: field.TypeString, Column: conversation.FieldAssigneeID},
 			conversation.FieldUnreadCount:       {Type: field.TypeInt, Column: conversation.FieldUnreadCount},
 			conversation.FieldLastMessageAt:     {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
@@ -2929,6 +2930,11 @@ func (f *ConversationFilter) WhereCustomerID(p entql.StringP) {
 // WhereStatus applies the entql string predicate on the status field.
 func (f *ConversationFilter) WhereStatus(p entql.StringP) {
 	f.Where(p.Field(conversation.FieldStatus))
+}
+
+// WhereResolvedAt applies the entql time.Time predicate on the resolved_at field.
+func (f *ConversationFilter) WhereResolvedAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldResolvedAt))
 }
 
 // WhereAssigneeID applies the entql string predicate on the assignee_id field.

@@ -1335,6 +1335,11 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, conversation.FieldStatus)
 				fieldSeen[conversation.FieldStatus] = struct{}{}
 			}
+		case "resolvedAt":
+			if _, ok := fieldSeen[conversation.FieldResolvedAt]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldResolvedAt)
+				fieldSeen[conversation.FieldResolvedAt] = struct{}{}
+			}
 		case "unreadCount":
 			if _, ok := fieldSeen[conversation.FieldUnreadCount]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldUnreadCount)

@@ -10211,6 +10211,7 @@ type ConversationMutation struct {
 	created_at          *time.Time
 	updated_at          *time.Time
 	status              *conversation.Status
+	resolved_at         *time.Time
 	unread_count        *int
 	addunread_count     *int
 	last_message_at     *time.Time
@@ -10563,6 +10564,55 @@ func (m *ConversationMutation) OldStatus(ctx context.Context) (v conversation.St
 // ResetStatus resets all changes to the "status" field.
 func (m *ConversationMutation) ResetStatus() {
 	m.status = nil
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (m *ConversationMutation) SetResolvedAt(t time.Time) {
+	m.resolved_at = &t
+}
+
+// ResolvedAt returns the value of the "resolved_at" field in the mutation.
+func (m *ConversationMutation) ResolvedAt() (r time.Time, exists bool) {
+	v := m.resolved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolvedAt returns the old "resolved_at" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldResolvedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolvedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolvedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolvedAt: %w", err)
+	}
+	return oldValue.ResolvedAt, nil
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (m *ConversationMutation) ClearResolvedAt() {
+	m.resolved_at = nil
+	m.clearedFields[conversation.FieldResolvedAt] = struct{}{}
+}
+
+// ResolvedAtCleared returns if the "resolved_at" field was cleared in this mutation.
+func (m *ConversationMutation) ResolvedAtCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldResolvedAt]
+	return ok
+}
+
+// ResetResolvedAt resets all changes to the "resolved_at" field.
+func (m *ConversationMutation) ResetResolvedAt() {
+	m.resolved_at = nil
+	delete(m.clearedFields, conversation.FieldResolvedAt)
 }
 
 // SetAssigneeID sets the "assignee_id" field.
@@ -11387,7 +11437,7 @@ func (m *ConversationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConversationMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, conversation.FieldCreatedAt)
 	}
@@ -11405,6 +11455,9 @@ func (m *ConversationMutation) Fields() []string {
 	}
 	if m.status != nil {
 		fields = append(fields, conversation.FieldStatus)
+	}
+	if m.resolved_at != nil {
+		fields = append(fields, conversation.FieldResolvedAt)
 	}
 	if m.assignee != nil {
 		fields = append(fields, conversation.FieldAssigneeID)
@@ -11456,6 +11509,8 @@ func (m *ConversationMutation) Field(name string) (ent.Value, bool) {
 		return m.CustomerID()
 	case conversation.FieldStatus:
 		return m.Status()
+	case conversation.FieldResolvedAt:
+		return m.ResolvedAt()
 	case conversation.FieldAssigneeID:
 		return m.AssigneeID()
 	case conversation.FieldUnreadCount:
@@ -11497,6 +11552,8 @@ func (m *ConversationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldCustomerID(ctx)
 	case conversation.FieldStatus:
 		return m.OldStatus(ctx)
+	case conversation.FieldResolvedAt:
+		return m.OldResolvedAt(ctx)
 	case conversation.FieldAssigneeID:
 		return m.OldAssigneeID(ctx)
 	case conversation.FieldUnreadCount:
@@ -11567,6 +11624,13 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStatus(v)
+		return nil
+	case conversation.FieldResolvedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolvedAt(v)
 		return nil
 	case conversation.FieldAssigneeID:
 		v, ok := value.(gid.ID)
@@ -11695,6 +11759,9 @@ func (m *ConversationMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *ConversationMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(conversation.FieldResolvedAt) {
+		fields = append(fields, conversation.FieldResolvedAt)
+	}
 	if m.FieldCleared(conversation.FieldAssigneeID) {
 		fields = append(fields, conversation.FieldAssigneeID)
 	}
@@ -11730,6 +11797,9 @@ func (m *ConversationMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *ConversationMutation) ClearField(name string) error {
 	switch name {
+	case conversation.FieldResolvedAt:
+		m.ClearResolvedAt()
+		return nil
 	case conversation.FieldAssigneeID:
 		m.ClearAssigneeID()
 		return nil
@@ -11776,6 +11846,9 @@ func (m *ConversationMutation) ResetField(name string) error {
 		return nil
 	case conversation.FieldStatus:
 		m.ResetStatus()
+		return nil
+	case conversation.FieldResolvedAt:
+		m.ResetResolvedAt()
 		return nil
 	case conversation.FieldAssigneeID:
 		m.ResetAssigneeID()

@@ -37,6 +37,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
 	"github.com/dakenh/dakenh/internal/partner"
+	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -58,6 +59,7 @@ type ResolverRoot interface {
 	CallSettings() CallSettingsResolver
 	Conversation() ConversationResolver
 	ConversationEvent() ConversationEventResolver
+	ConversationReportRow() ConversationReportRowResolver
 	Customer() CustomerResolver
 	Department() DepartmentResolver
 	Message() MessageResolver
@@ -303,6 +305,7 @@ type ComplexityRoot struct {
 		Messages          func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
 		OfferExpiresAt    func(childComplexity int) int
 		OfferedTo         func(childComplexity int) int
+		ResolvedAt        func(childComplexity int) int
 		Rule              func(childComplexity int) int
 		Status            func(childComplexity int) int
 		UnreadCount       func(childComplexity int) int
@@ -324,6 +327,21 @@ type ComplexityRoot struct {
 		Conversation func(childComplexity int) int
 		Cursor       func(childComplexity int) int
 		Type         func(childComplexity int) int
+	}
+
+	ConversationReportRow struct {
+		Agent                      func(childComplexity int) int
+		Channel                    func(childComplexity int) int
+		Day                        func(childComplexity int) int
+		FirstResponseMedianSeconds func(childComplexity int) int
+		FirstResponseP90Seconds    func(childComplexity int) int
+		Key                        func(childComplexity int) int
+		MessagesIn                 func(childComplexity int) int
+		MessagesOut                func(childComplexity int) int
+		Opened                     func(childComplexity int) int
+		ResolutionMedianSeconds    func(childComplexity int) int
+		ResolutionP90Seconds       func(childComplexity int) int
+		Resolved                   func(childComplexity int) int
 	}
 
 	CreateApiKeyPayload struct {
@@ -577,30 +595,31 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys           func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ApiKeyOrder) int
-		ActivityLog       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) int
-		AutoMessages      func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) int
-		CallOperators     func(childComplexity int, channelID gid.ID) int
-		CallPermission    func(childComplexity int, channelID gid.ID, customerID gid.ID) int
-		CallReport        func(childComplexity int, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) int
-		CallSettings      func(childComplexity int, channelID gid.ID) int
-		Calls             func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CallOrder, where *ent.CallWhereInput, search *string) int
-		Channels          func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
-		Conversations     func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
-		CustomFields      func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CustomFieldOrder, where *ent.CustomFieldWhereInput) int
-		Customers         func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput, search *string) int
-		DeadWebhookEvents func(childComplexity int, channelID *gid.ID, first int) int
-		Departments       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) int
-		ExportCustomers   func(childComplexity int, where *ent.CustomerWhereInput, search *string) int
-		Me                func(childComplexity int) int
-		MessageTemplates  func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageTemplateOrder, where *ent.MessageTemplateWhereInput) int
-		Node              func(childComplexity int, id gid.ID) int
-		Nodes             func(childComplexity int, ids []gid.ID) int
-		Rules             func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) int
-		Tags              func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
-		Users             func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
-		WebhookEndpoints  func(childComplexity int) int
-		WebhookEventTypes func(childComplexity int) int
+		APIKeys            func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ApiKeyOrder) int
+		ActivityLog        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) int
+		AutoMessages       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) int
+		CallOperators      func(childComplexity int, channelID gid.ID) int
+		CallPermission     func(childComplexity int, channelID gid.ID, customerID gid.ID) int
+		CallReport         func(childComplexity int, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) int
+		CallSettings       func(childComplexity int, channelID gid.ID) int
+		Calls              func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CallOrder, where *ent.CallWhereInput, search *string) int
+		Channels           func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
+		ConversationReport func(childComplexity int, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) int
+		Conversations      func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
+		CustomFields       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CustomFieldOrder, where *ent.CustomFieldWhereInput) int
+		Customers          func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput, search *string) int
+		DeadWebhookEvents  func(childComplexity int, channelID *gid.ID, first int) int
+		Departments        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) int
+		ExportCustomers    func(childComplexity int, where *ent.CustomerWhereInput, search *string) int
+		Me                 func(childComplexity int) int
+		MessageTemplates   func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageTemplateOrder, where *ent.MessageTemplateWhereInput) int
+		Node               func(childComplexity int, id gid.ID) int
+		Nodes              func(childComplexity int, ids []gid.ID) int
+		Rules              func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) int
+		Tags               func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) int
+		Users              func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) int
+		WebhookEndpoints   func(childComplexity int) int
+		WebhookEventTypes  func(childComplexity int) int
 	}
 
 	Rule struct {
@@ -731,6 +750,10 @@ type ConversationEventResolver interface {
 	Type(ctx context.Context, obj *model.ConversationEvent) (model.ConversationEventType, error)
 	Conversation(ctx context.Context, obj *model.ConversationEvent) (*ent.Conversation, error)
 }
+type ConversationReportRowResolver interface {
+	Agent(ctx context.Context, obj *report.Row) (*ent.User, error)
+	Channel(ctx context.Context, obj *report.Row) (*ent.Channel, error)
+}
 type CustomerResolver interface {
 	Timeline(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) (*ent.MessageConnection, error)
 	Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int) (*interaction.Connection, error)
@@ -828,6 +851,7 @@ type QueryResolver interface {
 	CallReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) ([]*call.ReportRow, error)
 	WebhookEndpoints(ctx context.Context) ([]*ent.WebhookEndpoint, error)
 	WebhookEventTypes(ctx context.Context) ([]string, error)
+	ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error)
 }
 type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
@@ -1829,6 +1853,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.OfferedTo(childComplexity), true
+	case "Conversation.resolvedAt":
+		if e.ComplexityRoot.Conversation.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ResolvedAt(childComplexity), true
 	case "Conversation.rule":
 		if e.ComplexityRoot.Conversation.Rule == nil {
 			break
@@ -1904,6 +1934,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConversationEvent.Type(childComplexity), true
+
+	case "ConversationReportRow.agent":
+		if e.ComplexityRoot.ConversationReportRow.Agent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.Agent(childComplexity), true
+	case "ConversationReportRow.channel":
+		if e.ComplexityRoot.ConversationReportRow.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.Channel(childComplexity), true
+	case "ConversationReportRow.day":
+		if e.ComplexityRoot.ConversationReportRow.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.Day(childComplexity), true
+	case "ConversationReportRow.firstResponseMedianSeconds":
+		if e.ComplexityRoot.ConversationReportRow.FirstResponseMedianSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.FirstResponseMedianSeconds(childComplexity), true
+	case "ConversationReportRow.firstResponseP90Seconds":
+		if e.ComplexityRoot.ConversationReportRow.FirstResponseP90Seconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.FirstResponseP90Seconds(childComplexity), true
+	case "ConversationReportRow.key":
+		if e.ComplexityRoot.ConversationReportRow.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.Key(childComplexity), true
+	case "ConversationReportRow.messagesIn":
+		if e.ComplexityRoot.ConversationReportRow.MessagesIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.MessagesIn(childComplexity), true
+	case "ConversationReportRow.messagesOut":
+		if e.ComplexityRoot.ConversationReportRow.MessagesOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.MessagesOut(childComplexity), true
+	case "ConversationReportRow.opened":
+		if e.ComplexityRoot.ConversationReportRow.Opened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.Opened(childComplexity), true
+	case "ConversationReportRow.resolutionMedianSeconds":
+		if e.ComplexityRoot.ConversationReportRow.ResolutionMedianSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.ResolutionMedianSeconds(childComplexity), true
+	case "ConversationReportRow.resolutionP90Seconds":
+		if e.ComplexityRoot.ConversationReportRow.ResolutionP90Seconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.ResolutionP90Seconds(childComplexity), true
+	case "ConversationReportRow.resolved":
+		if e.ComplexityRoot.ConversationReportRow.Resolved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationReportRow.Resolved(childComplexity), true
 
 	case "CreateApiKeyPayload.apiKey":
 		if e.ComplexityRoot.CreateApiKeyPayload.APIKey == nil {
@@ -3342,6 +3445,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Channels(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.ChannelOrder), args["where"].(*ent.ChannelWhereInput)), true
+	case "Query.conversationReport":
+		if e.ComplexityRoot.Query.ConversationReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_conversationReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ConversationReport(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["channelId"].(*gid.ID), args["groupBy"].(report.Grouping)), true
 	case "Query.conversations":
 		if e.ComplexityRoot.Query.Conversations == nil {
 			break
@@ -4940,6 +5054,65 @@ extend type Mutation {
   """
   rotateWebhookSecret(id: ID!): CreateWebhookEndpointPayload!
 }
+
+# The conversation report (README.md, "Conversation report").
+
+"How conversationReport groups."
+enum ConversationReportGrouping @goModel(model: "github.com/dakenh/dakenh/internal/report.Grouping") {
+  AGENT
+  CHANNEL
+  DAY
+}
+
+"""
+One row of conversationReport, for one agent (key: the user's ID, or NONE),
+one channel (key: its ID) or one local day in Asia/Ho_Chi_Minh (key:
+2026-12-03). Each figure counts what happened in [from, to):
+
+- opened: conversations created in the range (a customer's first message
+  after the last one was resolved opens a new one). By agent: the current
+  assignee; by day: the day it was created.
+- resolved: conversations whose status became RESOLVED in the range and
+  still is (merging customers resolves the source's open ones, and counts).
+  By agent: the assignee; by day: the day it was resolved.
+- messagesIn: customers' messages received in the range, attributed to the
+  conversation's assignee. messagesOut: replies sent in the range
+  (auto-messages and system replies included, failed and cancelled ones
+  not), attributed to the user who sent them (NONE for the system).
+- firstResponse*: for the conversations opened in the range that an agent
+  answered, the time from the conversation's opening to its first reply
+  written by a user (not an auto-message), in seconds. Unanswered
+  conversations are left out of the times (compare with opened).
+- resolution*: for the conversations resolved in the range, the time from
+  opening to resolution, in seconds.
+- Median and p90 are nearest-rank: the value at position ceil(p·n) of the n
+  times in order; null when there are none.
+"""
+type ConversationReportRow @goModel(model: "github.com/dakenh/dakenh/internal/report.Row") {
+  key: String!
+  agent: User
+  channel: Channel
+  day: String
+  opened: Int!
+  resolved: Int!
+  messagesIn: Int!
+  messagesOut: Int!
+  firstResponseMedianSeconds: Float
+  firstResponseP90Seconds: Float
+  resolutionMedianSeconds: Float
+  resolutionP90Seconds: Float
+}
+
+extend type Query {
+  """
+  The dashboard's conversation figures for [from, to) (at most 366 days),
+  of one channel or of all, per agent or channel (most opened first) or per
+  local day in Asia/Ho_Chi_Minh (in order). Owners, admins and API keys with
+  READ; it covers the SHARED channels and the ONLY_ME channels the viewer
+  connected. Computed by the database.
+  """
+  conversationReport(from: Time!, to: Time!, channelId: ID, groupBy: ConversationReportGrouping!): [ConversationReportRow!]!
+}
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 }
@@ -5387,6 +5560,8 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_updatedAt(ctx, field)
 	case "status":
 		return ec.fieldContext_Conversation_status(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Conversation_resolvedAt(ctx, field)
 	case "unreadCount":
 		return ec.fieldContext_Conversation_unreadCount(ctx, field)
 	case "lastMessageAt":
@@ -5449,6 +5624,36 @@ func (ec *executionContext) childFields_ConversationEvent(ctx context.Context, f
 		return ec.fieldContext_ConversationEvent_conversation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConversationEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ConversationReportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ConversationReportRow_key(ctx, field)
+	case "agent":
+		return ec.fieldContext_ConversationReportRow_agent(ctx, field)
+	case "channel":
+		return ec.fieldContext_ConversationReportRow_channel(ctx, field)
+	case "day":
+		return ec.fieldContext_ConversationReportRow_day(ctx, field)
+	case "opened":
+		return ec.fieldContext_ConversationReportRow_opened(ctx, field)
+	case "resolved":
+		return ec.fieldContext_ConversationReportRow_resolved(ctx, field)
+	case "messagesIn":
+		return ec.fieldContext_ConversationReportRow_messagesIn(ctx, field)
+	case "messagesOut":
+		return ec.fieldContext_ConversationReportRow_messagesOut(ctx, field)
+	case "firstResponseMedianSeconds":
+		return ec.fieldContext_ConversationReportRow_firstResponseMedianSeconds(ctx, field)
+	case "firstResponseP90Seconds":
+		return ec.fieldContext_ConversationReportRow_firstResponseP90Seconds(ctx, field)
+	case "resolutionMedianSeconds":
+		return ec.fieldContext_ConversationReportRow_resolutionMedianSeconds(ctx, field)
+	case "resolutionP90Seconds":
+		return ec.fieldContext_ConversationReportRow_resolutionP90Seconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConversationReportRow", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7490,6 +7695,44 @@ func (ec *executionContext) field_Query_channels_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_conversationReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (*gid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (report.Grouping, error) {
+			return ec.unmarshalNConversationReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐGrouping(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg3
 	return args, nil
 }
 
@@ -11904,6 +12147,29 @@ func (ec *executionContext) fieldContext_Conversation_status(_ context.Context, 
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type ConversationStatus does not have child fields"))
 }
 
+func (ec *executionContext) _Conversation_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12505,6 +12771,300 @@ func (ec *executionContext) fieldContext_ConversationEvent_conversation(_ contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ConversationReportRow_key(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_agent(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_agent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConversationReportRow().Agent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_agent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConversationReportRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConversationReportRow_channel(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConversationReportRow().Channel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalOChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConversationReportRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConversationReportRow_day(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_opened(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_opened(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Opened, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_opened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_resolved(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_resolved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_resolved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_messagesIn(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_messagesIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MessagesIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_messagesIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_messagesOut(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_messagesOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MessagesOut, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_messagesOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_firstResponseMedianSeconds(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_firstResponseMedianSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponseMedianSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_firstResponseMedianSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_firstResponseP90Seconds(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_firstResponseP90Seconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponseP90Seconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_firstResponseP90Seconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_resolutionMedianSeconds(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_resolutionMedianSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionMedianSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_resolutionMedianSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationReportRow_resolutionP90Seconds(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationReportRow_resolutionP90Seconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionP90Seconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationReportRow_resolutionP90Seconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationReportRow", field, false, false, errors.New("field of type Float does not have child fields"))
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
@@ -18927,6 +19487,50 @@ func (ec *executionContext) _Query_webhookEventTypes(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Query_webhookEventTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Query", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Query_conversationReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_conversationReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ConversationReport(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["channelId"].(*gid.ID), fc.Args["groupBy"].(report.Grouping))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*report.Row) graphql.Marshaler {
+			return ec.marshalNConversationReportRow2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_conversationReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConversationReportRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_conversationReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -26077,7 +26681,7 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "unreadCount", "unreadCountNEQ", "unreadCountIn", "unreadCountNotIn", "unreadCountGT", "unreadCountGTE", "unreadCountLT", "unreadCountLTE", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastMessageAtIsNil", "lastMessageAtNotNil", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "distributionState", "distributionStateNEQ", "distributionStateIn", "distributionStateNotIn", "offerExpiresAt", "offerExpiresAtNEQ", "offerExpiresAtIn", "offerExpiresAtNotIn", "offerExpiresAtGT", "offerExpiresAtGTE", "offerExpiresAtLT", "offerExpiresAtLTE", "offerExpiresAtIsNil", "offerExpiresAtNotNil", "hasChannel", "hasChannelWith", "hasCustomer", "hasCustomerWith", "hasAssignee", "hasAssigneeWith", "hasRule", "hasRuleWith", "hasDepartment", "hasDepartmentWith", "hasMessages", "hasMessagesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "resolvedAt", "resolvedAtNEQ", "resolvedAtIn", "resolvedAtNotIn", "resolvedAtGT", "resolvedAtGTE", "resolvedAtLT", "resolvedAtLTE", "resolvedAtIsNil", "resolvedAtNotNil", "unreadCount", "unreadCountNEQ", "unreadCountIn", "unreadCountNotIn", "unreadCountGT", "unreadCountGTE", "unreadCountLT", "unreadCountLTE", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastMessageAtIsNil", "lastMessageAtNotNil", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "distributionState", "distributionStateNEQ", "distributionStateIn", "distributionStateNotIn", "offerExpiresAt", "offerExpiresAtNEQ", "offerExpiresAtIn", "offerExpiresAtNotIn", "offerExpiresAtGT", "offerExpiresAtGTE", "offerExpiresAtLT", "offerExpiresAtLTE", "offerExpiresAtIsNil", "offerExpiresAtNotNil", "hasChannel", "hasChannelWith", "hasCustomer", "hasCustomerWith", "hasAssignee", "hasAssigneeWith", "hasRule", "hasRuleWith", "hasDepartment", "hasDepartmentWith", "hasMessages", "hasMessagesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -26301,6 +26905,76 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.StatusNotIn = data
+		case "resolvedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAt = data
+		case "resolvedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtNEQ = data
+		case "resolvedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtIn = data
+		case "resolvedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtNotIn = data
+		case "resolvedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtGT = data
+		case "resolvedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtGTE = data
+		case "resolvedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtLT = data
+		case "resolvedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtLTE = data
+		case "resolvedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtIsNil = data
+		case "resolvedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtNotNil = data
 		case "unreadCount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unreadCount"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -34426,6 +35100,8 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "resolvedAt":
+			out.Values[i] = ec._Conversation_resolvedAt(ctx, field, obj)
 		case "unreadCount":
 			out.Values[i] = ec._Conversation_unreadCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -34606,6 +35282,79 @@ func (ec *executionContext) _ConversationEvent(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var conversationReportRowImplementors = []string{"ConversationReportRow"}
+
+func (ec *executionContext) _ConversationReportRow(ctx context.Context, sel ast.SelectionSet, obj *report.Row) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, conversationReportRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConversationReportRow")
+		case "key":
+			out.Values[i] = ec._ConversationReportRow_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "agent":
+			out.Values[i] = ec._ConversationReportRow_agent(ctx, field, obj)
+		case "channel":
+			out.Values[i] = ec._ConversationReportRow_channel(ctx, field, obj)
+		case "day":
+			out.Values[i] = ec._ConversationReportRow_day(ctx, field, obj)
+		case "opened":
+			out.Values[i] = ec._ConversationReportRow_opened(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolved":
+			out.Values[i] = ec._ConversationReportRow_resolved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "messagesIn":
+			out.Values[i] = ec._ConversationReportRow_messagesIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "messagesOut":
+			out.Values[i] = ec._ConversationReportRow_messagesOut(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstResponseMedianSeconds":
+			out.Values[i] = ec._ConversationReportRow_firstResponseMedianSeconds(ctx, field, obj)
+		case "firstResponseP90Seconds":
+			out.Values[i] = ec._ConversationReportRow_firstResponseP90Seconds(ctx, field, obj)
+		case "resolutionMedianSeconds":
+			out.Values[i] = ec._ConversationReportRow_resolutionMedianSeconds(ctx, field, obj)
+		case "resolutionP90Seconds":
+			out.Values[i] = ec._ConversationReportRow_resolutionP90Seconds(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -36924,6 +37673,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "conversationReport":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_conversationReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -38693,6 +39464,49 @@ func (ec *executionContext) marshalNConversationOrderField2ᚖgithubᚗcomᚋdak
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalNConversationReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐGrouping(ctx context.Context, v any) (report.Grouping, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := report.Grouping(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConversationReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐGrouping(ctx context.Context, sel ast.SelectionSet, v report.Grouping) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNConversationReportRow2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*report.Row) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConversationReportRow2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConversationReportRow2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐRow(ctx context.Context, sel ast.SelectionSet, v *report.Row) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConversationReportRow(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNConversationStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋconversationᚐStatus(ctx context.Context, v any) (conversation.Status, error) {

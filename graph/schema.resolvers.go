@@ -32,6 +32,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
 	"github.com/dakenh/dakenh/internal/partner"
+	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -96,6 +97,30 @@ func (r *conversationEventResolver) Type(ctx context.Context, obj *model.Convers
 // Conversation is the resolver for the conversation field.
 func (r *conversationEventResolver) Conversation(ctx context.Context, obj *model.ConversationEvent) (*ent.Conversation, error) {
 	return obj.Conversation, obj.Err
+}
+
+// Agent is the resolver for the agent field.
+func (r *conversationReportRowResolver) Agent(ctx context.Context, obj *report.Row) (*ent.User, error) {
+	if obj.AgentID == "" {
+		return nil, nil
+	}
+	u, err := r.Client.User.Get(ctx, obj.AgentID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// Channel is the resolver for the channel field.
+func (r *conversationReportRowResolver) Channel(ctx context.Context, obj *report.Row) (*ent.Channel, error) {
+	if obj.ChannelID == "" {
+		return nil, nil
+	}
+	ch, err := r.Client.Channel.Get(ctx, obj.ChannelID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return ch, err
 }
 
 // Timeline is the resolver for the timeline field.
@@ -535,6 +560,11 @@ func (r *queryResolver) WebhookEventTypes(ctx context.Context) ([]string, error)
 	return partner.EventTypes(), nil
 }
 
+// ConversationReport is the resolver for the conversationReport field.
+func (r *queryResolver) ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error) {
+	return r.Reports.Conversations(ctx, from, to, channelID, groupBy)
+}
+
 // Agents is the resolver for the agents field.
 func (r *ruleResolver) Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error) {
 	return agents(ctx, r.Client, member.RuleID(obj.ID))
@@ -679,6 +709,11 @@ func (r *Resolver) ConversationEvent() ConversationEventResolver {
 	return &conversationEventResolver{r}
 }
 
+// ConversationReportRow returns ConversationReportRowResolver implementation.
+func (r *Resolver) ConversationReportRow() ConversationReportRowResolver {
+	return &conversationReportRowResolver{r}
+}
+
 // MessageEvent returns MessageEventResolver implementation.
 func (r *Resolver) MessageEvent() MessageEventResolver { return &messageEventResolver{r} }
 
@@ -698,6 +733,7 @@ type callEventResolver struct{ *Resolver }
 type callReportRowResolver struct{ *Resolver }
 type callSettingsResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
+type conversationReportRowResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }

@@ -43,6 +43,7 @@ import (
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/playground"
 	"github.com/dakenh/dakenh/internal/presence"
+	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/tenancy"
@@ -132,6 +133,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	crm.Register(db.Client)
 	if err := inbox.BackfillLastMessages(ctx, db.Client); err != nil {
 		return nil, fmt.Errorf("conversations' last messages: %w", err)
+	}
+	if err := report.Backfill(ctx, db.Client); err != nil {
+		return nil, err
 	}
 	box, err := secret.New(cfg.Secret, cfg.PreviousSecrets...)
 	if err != nil {
@@ -314,6 +318,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Distribute: a.distribute,
 		Calls:      a.calls,
 		Partners:   a.partners,
+		Reports:    report.New(a.db.Client, a.db.Dialect),
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

@@ -561,8 +561,11 @@ func init() {
 		})
 	}
 	conversationMixinHooks2 := conversationMixin[2].Hooks()
+	conversationHooks := schema.Conversation{}.Hooks()
 
 	conversation.Hooks[1] = conversationMixinHooks2[0]
+
+	conversation.Hooks[2] = conversationHooks[0]
 	conversationMixinFields0 := conversationMixin[0].Fields()
 	_ = conversationMixinFields0
 	conversationMixinFields1 := conversationMixin[1].Fields()
@@ -586,13 +589,13 @@ func init() {
 	// conversation.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
 	conversation.OrganizationIDValidator = conversationDescOrganizationID.Validators[0].(func(string) error)
 	// conversationDescUnreadCount is the schema descriptor for unread_count field.
-	conversationDescUnreadCount := conversationFields[4].Descriptor()
+	conversationDescUnreadCount := conversationFields[5].Descriptor()
 	// conversation.DefaultUnreadCount holds the default value on creation for the unread_count field.
 	conversation.DefaultUnreadCount = conversationDescUnreadCount.Default.(int)
 	// conversation.UnreadCountValidator is a validator for the "unread_count" field. It is called by the builders before save.
 	conversation.UnreadCountValidator = conversationDescUnreadCount.Validators[0].(func(int) error)
 	// conversationDescOfferSeq is the schema descriptor for offer_seq field.
-	conversationDescOfferSeq := conversationFields[11].Descriptor()
+	conversationDescOfferSeq := conversationFields[12].Descriptor()
 	// conversation.DefaultOfferSeq holds the default value on creation for the offer_seq field.
 	conversation.DefaultOfferSeq = conversationDescOfferSeq.Default.(int)
 	// conversationDescID is the schema descriptor for id field.
