@@ -58,7 +58,7 @@ func (s *Service) RetryMessage(ctx context.Context, id gid.ID) (*ent.Message, er
 				Message: "the message changed meanwhile; reload it"}
 		}
 		if err == nil {
-			tx.OnCommit(s.nudgeOnCommit)
+			s.out.worker.NudgeOnCommit(tx)
 		}
 		return err
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/internal/delivery"
 	"github.com/dakenh/dakenh/internal/facebook"
 	"github.com/dakenh/dakenh/internal/zalo"
 )
@@ -147,7 +148,7 @@ func zaloReason(err error) string {
 		case zalo.CodeTokenInvalid:
 			return "Zalo refused the OA's access token even after it was refreshed; reconnect the OA."
 		}
-		msg := strings.TrimSuffix(truncateReason(strings.TrimSpace(e.Message), 200), ".")
+		msg := strings.TrimSuffix(delivery.Truncate(strings.TrimSpace(e.Message), 200), ".")
 		if msg == "" {
 			return fmt.Sprintf("Zalo refused the message (error %d).", e.Code)
 		}

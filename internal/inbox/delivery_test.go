@@ -19,6 +19,7 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
+	"github.com/dakenh/dakenh/internal/delivery"
 	"github.com/dakenh/dakenh/internal/facebook/fbfake"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
@@ -270,7 +271,7 @@ func TestDeliveryOutageThenRecovery(t *testing.T) {
 				t.Errorf("retry delays %v: the first must come within 2 s", delays)
 			}
 			for i := 1; i < len(delays); i++ {
-				if lo := deliveryRetryBase << (i - 1); delays[i] < lo {
+				if lo := time.Second << (i - 1); delays[i] < lo {
 					t.Errorf("delay %d = %v, want at least %v (doubling)", i, delays[i], lo)
 				}
 			}
@@ -297,26 +298,6 @@ func TestDeliveryGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 	if n := len(o.zalo.Requests()); n != MaxDeliveryAttempts {
 		t.Errorf("Zalo got %d requests, want %d", n, MaxDeliveryAttempts)
-	}
-}
-
-func TestDeliveryRetryDelay(t *testing.T) {
-	for _, tc := range []struct {
-		attempt int
-		lo, hi  time.Duration
-	}{
-		{1, 500 * time.Millisecond, time.Second},
-		{2, time.Second, 2 * time.Second},
-		{5, 8 * time.Second, 16 * time.Second},
-		{10, 150 * time.Second, 300 * time.Second},
-		{MaxDeliveryAttempts, 150 * time.Second, 300 * time.Second},
-		{1000, 150 * time.Second, 300 * time.Second},
-	} {
-		for _, jitter := range []float64{0, 0.5, 0.999999} {
-			if d := deliveryRetryDelay(tc.attempt, jitter); d < tc.lo || d > tc.hi {
-				t.Errorf("deliveryRetryDelay(%d, %v) = %v, want within [%v, %v]", tc.attempt, jitter, d, tc.lo, tc.hi)
-			}
-		}
 	}
 }
 
@@ -446,7 +427,7 @@ func TestDeliveryCrashResumesAfterLease(t *testing.T) {
 	o := newOutbox(t)
 	m := o.send(o.oaConv, "Shop giao hàng trong 2 giờ ạ")
 	crashed := o.newService()
-	claims, err := crashed.claim(context.Background(), deliveryBatch)
+	claims, err := crashed.out.worker.Claim(context.Background(), delivery.Slots)
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("claim = %v, %v; want the message", claims, err)
 	}
@@ -456,7 +437,7 @@ func TestDeliveryCrashResumesAfterLease(t *testing.T) {
 	if n, err := restarted.DeliverDue(context.Background()); n != 0 || err != nil {
 		t.Fatalf("before the lease expired another worker claimed %d (%v)", n, err)
 	}
-	o.clock.Advance(deliveryLease)
+	o.clock.Advance(delivery.Lease)
 	o.deliverAll(restarted)
 
 	got := o.message(m.ID)
@@ -464,7 +445,8 @@ func TestDeliveryCrashResumesAfterLease(t *testing.T) {
 		t.Fatalf("status %s, %d sends, attempts %d; want SENT once on the second claim", got.Status, len(o.zalo.Sent()), got.Attempts)
 	}
 	// The dead worker comes back with a stale outcome: it must not win.
-	if err := crashed.record(context.Background(), claims[0], outcomeFailed("stale", nil)); err != nil {
+	stale := outcomeFailed("stale", nil)
+	if err := crashed.out.worker.Record(context.Background(), claims[0], stale, stale.outcome()); err != nil {
 		t.Fatal(err)
 	}
 	if again := o.message(m.ID); again.Status != message.StatusSENT || *again.ProviderMessageID != *got.ProviderMessageID {
@@ -484,18 +466,18 @@ func TestDeliveryRenewsItsLease(t *testing.T) {
 		}
 		return time.Time{}
 	}
-	deliverInBackground := func(m *ent.Message, slow time.Duration) (*Service, deliveryClaim, chan struct{}) {
+	deliverInBackground := func(m *ent.Message, slow time.Duration) (*Service, delivery.Claim, chan struct{}) {
 		o.zalo.FailNext(zalofake.SendMessage, 1, zalofake.Slow(slow))
 		w := o.newService()
-		w.out.renewEvery = 10 * time.Millisecond
-		claims, err := w.claim(context.Background(), deliveryBatch)
-		if err != nil || len(claims) != 1 || claims[0].id != m.ID {
+		w.out.worker.SetRenewEvery(10 * time.Millisecond)
+		claims, err := w.out.worker.Claim(context.Background(), delivery.Slots)
+		if err != nil || len(claims) != 1 || claims[0].ID != m.ID {
 			t.Fatalf("claim = %v, %v; want %s", claims, err, m.ID)
 		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			w.deliverDetached(context.Background(), claims[0])
+			w.out.worker.Deliver(context.Background(), claims[0])
 		}()
 		return w, claims[0], done
 	}
@@ -505,8 +487,8 @@ func TestDeliveryRenewsItsLease(t *testing.T) {
 		_, _, done := deliverInBackground(m, 2*time.Second)
 		// Four steps of two thirds of a lease: far past the first one.
 		for range 4 {
-			o.clock.Advance(deliveryLease * 2 / 3)
-			for leaseOf(m.ID).Before(o.clock.Now().Add(deliveryLease / 2)) {
+			o.clock.Advance(delivery.Lease * 2 / 3)
+			for leaseOf(m.ID).Before(o.clock.Now().Add(delivery.Lease / 2)) {
 				select {
 				case <-done:
 					t.Fatal("the delivery ended without renewing its lease")
@@ -529,14 +511,14 @@ func TestDeliveryRenewsItsLease(t *testing.T) {
 		m := o.send(o.oaConv, "Anh ơi shop gửi mã vận đơn")
 		_, c, done := deliverInBackground(m, 5*time.Second)
 		// What a second worker's claim does once a lease ran out.
-		if err := o.db.Client.Message.UpdateOneID(m.ID).SetAttempts(c.attempts + 1).Exec(o.sys()); err != nil {
+		if err := o.db.Client.Message.UpdateOneID(m.ID).SetAttempts(c.Attempts + 1).Exec(o.sys()); err != nil {
 			t.Fatal(err)
 		}
 		<-done
 		if n := len(o.zalo.Sent()) - before; n != 0 {
 			t.Fatalf("the overtaken worker still sent the message (%d sends)", n)
 		}
-		if got := o.message(m.ID); got.Status != message.StatusQUEUED || got.Attempts != c.attempts+1 {
+		if got := o.message(m.ID); got.Status != message.StatusQUEUED || got.Attempts != c.Attempts+1 {
 			t.Fatalf("the overtaken worker changed the message: %s, attempts %d", got.Status, got.Attempts)
 		}
 	})
@@ -653,9 +635,7 @@ func TestSendMessageQueues(t *testing.T) {
 	if evs := o.events(); !slices.Equal(evs, []string{"MESSAGE CREATED " + string(m.ID)}) {
 		t.Errorf("events = %v", evs)
 	}
-	select {
-	case <-o.svc.out.nudge:
-	default:
+	if !o.svc.out.worker.Nudged() {
 		t.Error("the delivery worker was not nudged")
 	}
 	// The returned row is detached from the committed transaction.

@@ -17,6 +17,7 @@ import (
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/delivery"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/facebook"
@@ -59,13 +60,8 @@ type outbound struct {
 	facebook *facebook.Client
 	download *http.Client
 	logger   *slog.Logger
-	// nudge wakes the delivery worker when a message is queued. Capacity
-	// 1 and a non-blocking send: a nudge that finds one pending is
-	// dropped, since one wake-up claims every due message anyway.
-	nudge chan struct{}
-	// renewEvery is how often a delivery renews its lease: leaseRenewal,
-	// shorter in tests.
-	renewEvery time.Duration
+	// worker delivers the message table's QUEUED replies.
+	worker *delivery.Worker[deliveryOutcome]
 	// tokenLocks serialize the refreshes of one OA within this process
 	// (see lockToken); the database lock does so across processes.
 	tokenLocks [tokenLockStripes]chan struct{}
@@ -97,8 +93,10 @@ func (s *Service) configure(opts ...Options) {
 	if s.out.logger == nil {
 		s.out.logger = slog.New(slog.DiscardHandler)
 	}
-	s.out.nudge = make(chan struct{}, 1)
-	s.out.renewEvery = leaseRenewal
+	s.out.worker = delivery.New(messageQueue{s}, delivery.Config{
+		Name: "message", LogKey: "message_id", Logger: s.out.logger,
+		Now: func() time.Time { return s.now() },
+	})
 	for i := range s.out.tokenLocks {
 		s.out.tokenLocks[i] = make(chan struct{}, 1)
 	}
@@ -250,32 +248,11 @@ func (s *Service) QueueMessage(ctx context.Context, tx *ent.Tx, conv *ent.Conver
 	if err := setLastMessage(tx.Conversation.UpdateOneID(conv.ID).SetLastMessageAt(now), msg).Exec(ctx); err != nil {
 		return nil, event.Entry{}, err
 	}
-	tx.OnCommit(s.nudgeOnCommit)
+	s.out.worker.NudgeOnCommit(tx)
 	return msg, event.Entry{
 		OrgID: conv.OrganizationID, Topic: event.TopicMessage, Type: event.TypeCreated,
 		ChannelID: conv.ChannelID, ConversationID: conv.ID, MessageID: msg.ID,
 	}, nil
-}
-
-// nudgeOnCommit is a commit hook that wakes this process's delivery worker
-// once the transaction that queued a message has committed.
-func (s *Service) nudgeOnCommit(next ent.Committer) ent.Committer {
-	return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-		if err := next.Commit(ctx, tx); err != nil {
-			return err
-		}
-		s.nudgeDelivery()
-		return nil
-	})
-}
-
-// nudgeDelivery wakes this process's delivery worker without waiting.
-// Other replicas find the message at their next poll.
-func (s *Service) nudgeDelivery() {
-	select {
-	case s.out.nudge <- struct{}{}:
-	default:
-	}
 }
 
 // checkOutgoing validates what does not depend on the channel and returns
