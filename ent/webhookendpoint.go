@@ -43,6 +43,10 @@ type WebhookEndpoint struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	// DisabledReason holds the value of the "disabled_reason" field.
 	DisabledReason *string `json:"disabled_reason,omitempty"`
+	// EventCursor holds the value of the "event_cursor" field.
+	EventCursor int64 `json:"event_cursor,omitempty"`
+	// FailingSince holds the value of the "failing_since" field.
+	FailingSince *time.Time `json:"failing_since,omitempty"`
 	// CreatedByID holds the value of the "created_by_id" field.
 	CreatedByID *gid.ID `json:"created_by_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -57,11 +61,15 @@ type WebhookEndpointEdges struct {
 	Organization *Organization `json:"organization,omitempty"`
 	// CreatedBy holds the value of the created_by edge.
 	CreatedBy *User `json:"created_by,omitempty"`
+	// Deliveries holds the value of the deliveries edge.
+	Deliveries []*WebhookDelivery `json:"deliveries,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
+
+	namedDeliveries map[string][]*WebhookDelivery
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -86,6 +94,15 @@ func (e WebhookEndpointEdges) CreatedByOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "created_by"}
 }
 
+// DeliveriesOrErr returns the Deliveries value or an error if the edge
+// was not loaded in eager-loading.
+func (e WebhookEndpointEdges) DeliveriesOrErr() ([]*WebhookDelivery, error) {
+	if e.loadedTypes[2] {
+		return e.Deliveries, nil
+	}
+	return nil, &NotLoadedError{edge: "deliveries"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*WebhookEndpoint) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -99,9 +116,11 @@ func (*WebhookEndpoint) scanValues(columns []string) ([]any, error) {
 			values[i] = new(gid.ID)
 		case webhookendpoint.FieldEnabled:
 			values[i] = new(sql.NullBool)
+		case webhookendpoint.FieldEventCursor:
+			values[i] = new(sql.NullInt64)
 		case webhookendpoint.FieldURL, webhookendpoint.FieldDescription, webhookendpoint.FieldDisabledReason:
 			values[i] = new(sql.NullString)
-		case webhookendpoint.FieldCreatedAt, webhookendpoint.FieldUpdatedAt, webhookendpoint.FieldPreviousSecretExpiresAt:
+		case webhookendpoint.FieldCreatedAt, webhookendpoint.FieldUpdatedAt, webhookendpoint.FieldPreviousSecretExpiresAt, webhookendpoint.FieldFailingSince:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -194,6 +213,19 @@ func (_m *WebhookEndpoint) assignValues(columns []string, values []any) error {
 				_m.DisabledReason = new(string)
 				*_m.DisabledReason = value.String
 			}
+		case webhookendpoint.FieldEventCursor:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field event_cursor", values[i])
+			} else if value.Valid {
+				_m.EventCursor = value.Int64
+			}
+		case webhookendpoint.FieldFailingSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field failing_since", values[i])
+			} else if value.Valid {
+				_m.FailingSince = new(time.Time)
+				*_m.FailingSince = value.Time
+			}
 		case webhookendpoint.FieldCreatedByID:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
 				return fmt.Errorf("unexpected type %T for field created_by_id", values[i])
@@ -222,6 +254,11 @@ func (_m *WebhookEndpoint) QueryOrganization() *OrganizationQuery {
 // QueryCreatedBy queries the "created_by" edge of the WebhookEndpoint entity.
 func (_m *WebhookEndpoint) QueryCreatedBy() *UserQuery {
 	return NewWebhookEndpointClient(_m.config).QueryCreatedBy(_m)
+}
+
+// QueryDeliveries queries the "deliveries" edge of the WebhookEndpoint entity.
+func (_m *WebhookEndpoint) QueryDeliveries() *WebhookDeliveryQuery {
+	return NewWebhookEndpointClient(_m.config).QueryDeliveries(_m)
 }
 
 // Update returns a builder for updating this WebhookEndpoint.
@@ -282,12 +319,44 @@ func (_m *WebhookEndpoint) String() string {
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")
+	builder.WriteString("event_cursor=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EventCursor))
+	builder.WriteString(", ")
+	if v := _m.FailingSince; v != nil {
+		builder.WriteString("failing_since=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
 	if v := _m.CreatedByID; v != nil {
 		builder.WriteString("created_by_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedDeliveries returns the Deliveries named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *WebhookEndpoint) NamedDeliveries(name string) ([]*WebhookDelivery, error) {
+	if _m.Edges.namedDeliveries == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedDeliveries[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *WebhookEndpoint) appendNamedDeliveries(name string, edges ...*WebhookDelivery) {
+	if _m.Edges.namedDeliveries == nil {
+		_m.Edges.namedDeliveries = make(map[string][]*WebhookDelivery)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedDeliveries[name] = []*WebhookDelivery{}
+	} else {
+		_m.Edges.namedDeliveries[name] = append(_m.Edges.namedDeliveries[name], edges...)
+	}
 }
 
 // WebhookEndpoints is a parsable slice of WebhookEndpoint.

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/internal/gid"
 )
@@ -140,6 +141,34 @@ func (_c *WebhookEndpointCreate) SetNillableDisabledReason(v *string) *WebhookEn
 	return _c
 }
 
+// SetEventCursor sets the "event_cursor" field.
+func (_c *WebhookEndpointCreate) SetEventCursor(v int64) *WebhookEndpointCreate {
+	_c.mutation.SetEventCursor(v)
+	return _c
+}
+
+// SetNillableEventCursor sets the "event_cursor" field if the given value is not nil.
+func (_c *WebhookEndpointCreate) SetNillableEventCursor(v *int64) *WebhookEndpointCreate {
+	if v != nil {
+		_c.SetEventCursor(*v)
+	}
+	return _c
+}
+
+// SetFailingSince sets the "failing_since" field.
+func (_c *WebhookEndpointCreate) SetFailingSince(v time.Time) *WebhookEndpointCreate {
+	_c.mutation.SetFailingSince(v)
+	return _c
+}
+
+// SetNillableFailingSince sets the "failing_since" field if the given value is not nil.
+func (_c *WebhookEndpointCreate) SetNillableFailingSince(v *time.Time) *WebhookEndpointCreate {
+	if v != nil {
+		_c.SetFailingSince(*v)
+	}
+	return _c
+}
+
 // SetCreatedByID sets the "created_by_id" field.
 func (_c *WebhookEndpointCreate) SetCreatedByID(v gid.ID) *WebhookEndpointCreate {
 	_c.mutation.SetCreatedByID(v)
@@ -176,6 +205,21 @@ func (_c *WebhookEndpointCreate) SetOrganization(v *Organization) *WebhookEndpoi
 // SetCreatedBy sets the "created_by" edge to the User entity.
 func (_c *WebhookEndpointCreate) SetCreatedBy(v *User) *WebhookEndpointCreate {
 	return _c.SetCreatedByID(v.ID)
+}
+
+// AddDeliveryIDs adds the "deliveries" edge to the WebhookDelivery entity by IDs.
+func (_c *WebhookEndpointCreate) AddDeliveryIDs(ids ...gid.ID) *WebhookEndpointCreate {
+	_c.mutation.AddDeliveryIDs(ids...)
+	return _c
+}
+
+// AddDeliveries adds the "deliveries" edges to the WebhookDelivery entity.
+func (_c *WebhookEndpointCreate) AddDeliveries(v ...*WebhookDelivery) *WebhookEndpointCreate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDeliveryIDs(ids...)
 }
 
 // Mutation returns the WebhookEndpointMutation object of the builder.
@@ -237,6 +281,10 @@ func (_c *WebhookEndpointCreate) defaults() error {
 		v := webhookendpoint.DefaultEnabled
 		_c.mutation.SetEnabled(v)
 	}
+	if _, ok := _c.mutation.EventCursor(); !ok {
+		v := webhookendpoint.DefaultEventCursor
+		_c.mutation.SetEventCursor(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if webhookendpoint.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized webhookendpoint.DefaultID (forgotten import ent/runtime?)")
@@ -287,6 +335,9 @@ func (_c *WebhookEndpointCreate) check() error {
 	}
 	if _, ok := _c.mutation.Secret(); !ok {
 		return &ValidationError{Name: "secret", err: errors.New(`ent: missing required field "WebhookEndpoint.secret"`)}
+	}
+	if _, ok := _c.mutation.EventCursor(); !ok {
+		return &ValidationError{Name: "event_cursor", err: errors.New(`ent: missing required field "WebhookEndpoint.event_cursor"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := webhookendpoint.IDValidator(string(v)); err != nil {
@@ -372,6 +423,14 @@ func (_c *WebhookEndpointCreate) createSpec() (*WebhookEndpoint, *sqlgraph.Creat
 		_spec.SetField(webhookendpoint.FieldDisabledReason, field.TypeString, value)
 		_node.DisabledReason = &value
 	}
+	if value, ok := _c.mutation.EventCursor(); ok {
+		_spec.SetField(webhookendpoint.FieldEventCursor, field.TypeInt64, value)
+		_node.EventCursor = value
+	}
+	if value, ok := _c.mutation.FailingSince(); ok {
+		_spec.SetField(webhookendpoint.FieldFailingSince, field.TypeTime, value)
+		_node.FailingSince = &value
+	}
 	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -404,6 +463,22 @@ func (_c *WebhookEndpointCreate) createSpec() (*WebhookEndpoint, *sqlgraph.Creat
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.CreatedByID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   webhookendpoint.DeliveriesTable,
+			Columns: []string{webhookendpoint.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -581,6 +656,42 @@ func (u *WebhookEndpointUpsert) UpdateDisabledReason() *WebhookEndpointUpsert {
 // ClearDisabledReason clears the value of the "disabled_reason" field.
 func (u *WebhookEndpointUpsert) ClearDisabledReason() *WebhookEndpointUpsert {
 	u.SetNull(webhookendpoint.FieldDisabledReason)
+	return u
+}
+
+// SetEventCursor sets the "event_cursor" field.
+func (u *WebhookEndpointUpsert) SetEventCursor(v int64) *WebhookEndpointUpsert {
+	u.Set(webhookendpoint.FieldEventCursor, v)
+	return u
+}
+
+// UpdateEventCursor sets the "event_cursor" field to the value that was provided on create.
+func (u *WebhookEndpointUpsert) UpdateEventCursor() *WebhookEndpointUpsert {
+	u.SetExcluded(webhookendpoint.FieldEventCursor)
+	return u
+}
+
+// AddEventCursor adds v to the "event_cursor" field.
+func (u *WebhookEndpointUpsert) AddEventCursor(v int64) *WebhookEndpointUpsert {
+	u.Add(webhookendpoint.FieldEventCursor, v)
+	return u
+}
+
+// SetFailingSince sets the "failing_since" field.
+func (u *WebhookEndpointUpsert) SetFailingSince(v time.Time) *WebhookEndpointUpsert {
+	u.Set(webhookendpoint.FieldFailingSince, v)
+	return u
+}
+
+// UpdateFailingSince sets the "failing_since" field to the value that was provided on create.
+func (u *WebhookEndpointUpsert) UpdateFailingSince() *WebhookEndpointUpsert {
+	u.SetExcluded(webhookendpoint.FieldFailingSince)
+	return u
+}
+
+// ClearFailingSince clears the value of the "failing_since" field.
+func (u *WebhookEndpointUpsert) ClearFailingSince() *WebhookEndpointUpsert {
+	u.SetNull(webhookendpoint.FieldFailingSince)
 	return u
 }
 
@@ -785,6 +896,48 @@ func (u *WebhookEndpointUpsertOne) UpdateDisabledReason() *WebhookEndpointUpsert
 func (u *WebhookEndpointUpsertOne) ClearDisabledReason() *WebhookEndpointUpsertOne {
 	return u.Update(func(s *WebhookEndpointUpsert) {
 		s.ClearDisabledReason()
+	})
+}
+
+// SetEventCursor sets the "event_cursor" field.
+func (u *WebhookEndpointUpsertOne) SetEventCursor(v int64) *WebhookEndpointUpsertOne {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.SetEventCursor(v)
+	})
+}
+
+// AddEventCursor adds v to the "event_cursor" field.
+func (u *WebhookEndpointUpsertOne) AddEventCursor(v int64) *WebhookEndpointUpsertOne {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.AddEventCursor(v)
+	})
+}
+
+// UpdateEventCursor sets the "event_cursor" field to the value that was provided on create.
+func (u *WebhookEndpointUpsertOne) UpdateEventCursor() *WebhookEndpointUpsertOne {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.UpdateEventCursor()
+	})
+}
+
+// SetFailingSince sets the "failing_since" field.
+func (u *WebhookEndpointUpsertOne) SetFailingSince(v time.Time) *WebhookEndpointUpsertOne {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.SetFailingSince(v)
+	})
+}
+
+// UpdateFailingSince sets the "failing_since" field to the value that was provided on create.
+func (u *WebhookEndpointUpsertOne) UpdateFailingSince() *WebhookEndpointUpsertOne {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.UpdateFailingSince()
+	})
+}
+
+// ClearFailingSince clears the value of the "failing_since" field.
+func (u *WebhookEndpointUpsertOne) ClearFailingSince() *WebhookEndpointUpsertOne {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.ClearFailingSince()
 	})
 }
 
@@ -1156,6 +1309,48 @@ func (u *WebhookEndpointUpsertBulk) UpdateDisabledReason() *WebhookEndpointUpser
 func (u *WebhookEndpointUpsertBulk) ClearDisabledReason() *WebhookEndpointUpsertBulk {
 	return u.Update(func(s *WebhookEndpointUpsert) {
 		s.ClearDisabledReason()
+	})
+}
+
+// SetEventCursor sets the "event_cursor" field.
+func (u *WebhookEndpointUpsertBulk) SetEventCursor(v int64) *WebhookEndpointUpsertBulk {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.SetEventCursor(v)
+	})
+}
+
+// AddEventCursor adds v to the "event_cursor" field.
+func (u *WebhookEndpointUpsertBulk) AddEventCursor(v int64) *WebhookEndpointUpsertBulk {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.AddEventCursor(v)
+	})
+}
+
+// UpdateEventCursor sets the "event_cursor" field to the value that was provided on create.
+func (u *WebhookEndpointUpsertBulk) UpdateEventCursor() *WebhookEndpointUpsertBulk {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.UpdateEventCursor()
+	})
+}
+
+// SetFailingSince sets the "failing_since" field.
+func (u *WebhookEndpointUpsertBulk) SetFailingSince(v time.Time) *WebhookEndpointUpsertBulk {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.SetFailingSince(v)
+	})
+}
+
+// UpdateFailingSince sets the "failing_since" field to the value that was provided on create.
+func (u *WebhookEndpointUpsertBulk) UpdateFailingSince() *WebhookEndpointUpsertBulk {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.UpdateFailingSince()
+	})
+}
+
+// ClearFailingSince clears the value of the "failing_since" field.
+func (u *WebhookEndpointUpsertBulk) ClearFailingSince() *WebhookEndpointUpsertBulk {
+	return u.Update(func(s *WebhookEndpointUpsert) {
+		s.ClearFailingSince()
 	})
 }
 

@@ -13,7 +13,9 @@ import (
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/internal/gid"
 )
 
 // WebhookEndpointUpdate is the builder for updating WebhookEndpoint entities.
@@ -148,9 +150,86 @@ func (_u *WebhookEndpointUpdate) ClearDisabledReason() *WebhookEndpointUpdate {
 	return _u
 }
 
+// SetEventCursor sets the "event_cursor" field.
+func (_u *WebhookEndpointUpdate) SetEventCursor(v int64) *WebhookEndpointUpdate {
+	_u.mutation.ResetEventCursor()
+	_u.mutation.SetEventCursor(v)
+	return _u
+}
+
+// SetNillableEventCursor sets the "event_cursor" field if the given value is not nil.
+func (_u *WebhookEndpointUpdate) SetNillableEventCursor(v *int64) *WebhookEndpointUpdate {
+	if v != nil {
+		_u.SetEventCursor(*v)
+	}
+	return _u
+}
+
+// AddEventCursor adds value to the "event_cursor" field.
+func (_u *WebhookEndpointUpdate) AddEventCursor(v int64) *WebhookEndpointUpdate {
+	_u.mutation.AddEventCursor(v)
+	return _u
+}
+
+// SetFailingSince sets the "failing_since" field.
+func (_u *WebhookEndpointUpdate) SetFailingSince(v time.Time) *WebhookEndpointUpdate {
+	_u.mutation.SetFailingSince(v)
+	return _u
+}
+
+// SetNillableFailingSince sets the "failing_since" field if the given value is not nil.
+func (_u *WebhookEndpointUpdate) SetNillableFailingSince(v *time.Time) *WebhookEndpointUpdate {
+	if v != nil {
+		_u.SetFailingSince(*v)
+	}
+	return _u
+}
+
+// ClearFailingSince clears the value of the "failing_since" field.
+func (_u *WebhookEndpointUpdate) ClearFailingSince() *WebhookEndpointUpdate {
+	_u.mutation.ClearFailingSince()
+	return _u
+}
+
+// AddDeliveryIDs adds the "deliveries" edge to the WebhookDelivery entity by IDs.
+func (_u *WebhookEndpointUpdate) AddDeliveryIDs(ids ...gid.ID) *WebhookEndpointUpdate {
+	_u.mutation.AddDeliveryIDs(ids...)
+	return _u
+}
+
+// AddDeliveries adds the "deliveries" edges to the WebhookDelivery entity.
+func (_u *WebhookEndpointUpdate) AddDeliveries(v ...*WebhookDelivery) *WebhookEndpointUpdate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDeliveryIDs(ids...)
+}
+
 // Mutation returns the WebhookEndpointMutation object of the builder.
 func (_u *WebhookEndpointUpdate) Mutation() *WebhookEndpointMutation {
 	return _u.mutation
+}
+
+// ClearDeliveries clears all "deliveries" edges to the WebhookDelivery entity.
+func (_u *WebhookEndpointUpdate) ClearDeliveries() *WebhookEndpointUpdate {
+	_u.mutation.ClearDeliveries()
+	return _u
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to WebhookDelivery entities by IDs.
+func (_u *WebhookEndpointUpdate) RemoveDeliveryIDs(ids ...gid.ID) *WebhookEndpointUpdate {
+	_u.mutation.RemoveDeliveryIDs(ids...)
+	return _u
+}
+
+// RemoveDeliveries removes "deliveries" edges to WebhookDelivery entities.
+func (_u *WebhookEndpointUpdate) RemoveDeliveries(v ...*WebhookDelivery) *WebhookEndpointUpdate {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDeliveryIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -271,6 +350,63 @@ func (_u *WebhookEndpointUpdate) sqlSave(ctx context.Context) (_node int, err er
 	}
 	if _u.mutation.DisabledReasonCleared() {
 		_spec.ClearField(webhookendpoint.FieldDisabledReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.EventCursor(); ok {
+		_spec.SetField(webhookendpoint.FieldEventCursor, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedEventCursor(); ok {
+		_spec.AddField(webhookendpoint.FieldEventCursor, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.FailingSince(); ok {
+		_spec.SetField(webhookendpoint.FieldFailingSince, field.TypeTime, value)
+	}
+	if _u.mutation.FailingSinceCleared() {
+		_spec.ClearField(webhookendpoint.FieldFailingSince, field.TypeTime)
+	}
+	if _u.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   webhookendpoint.DeliveriesTable,
+			Columns: []string{webhookendpoint.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDeliveriesIDs(); len(nodes) > 0 && !_u.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   webhookendpoint.DeliveriesTable,
+			Columns: []string{webhookendpoint.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   webhookendpoint.DeliveriesTable,
+			Columns: []string{webhookendpoint.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -412,9 +548,86 @@ func (_u *WebhookEndpointUpdateOne) ClearDisabledReason() *WebhookEndpointUpdate
 	return _u
 }
 
+// SetEventCursor sets the "event_cursor" field.
+func (_u *WebhookEndpointUpdateOne) SetEventCursor(v int64) *WebhookEndpointUpdateOne {
+	_u.mutation.ResetEventCursor()
+	_u.mutation.SetEventCursor(v)
+	return _u
+}
+
+// SetNillableEventCursor sets the "event_cursor" field if the given value is not nil.
+func (_u *WebhookEndpointUpdateOne) SetNillableEventCursor(v *int64) *WebhookEndpointUpdateOne {
+	if v != nil {
+		_u.SetEventCursor(*v)
+	}
+	return _u
+}
+
+// AddEventCursor adds value to the "event_cursor" field.
+func (_u *WebhookEndpointUpdateOne) AddEventCursor(v int64) *WebhookEndpointUpdateOne {
+	_u.mutation.AddEventCursor(v)
+	return _u
+}
+
+// SetFailingSince sets the "failing_since" field.
+func (_u *WebhookEndpointUpdateOne) SetFailingSince(v time.Time) *WebhookEndpointUpdateOne {
+	_u.mutation.SetFailingSince(v)
+	return _u
+}
+
+// SetNillableFailingSince sets the "failing_since" field if the given value is not nil.
+func (_u *WebhookEndpointUpdateOne) SetNillableFailingSince(v *time.Time) *WebhookEndpointUpdateOne {
+	if v != nil {
+		_u.SetFailingSince(*v)
+	}
+	return _u
+}
+
+// ClearFailingSince clears the value of the "failing_since" field.
+func (_u *WebhookEndpointUpdateOne) ClearFailingSince() *WebhookEndpointUpdateOne {
+	_u.mutation.ClearFailingSince()
+	return _u
+}
+
+// AddDeliveryIDs adds the "deliveries" edge to the WebhookDelivery entity by IDs.
+func (_u *WebhookEndpointUpdateOne) AddDeliveryIDs(ids ...gid.ID) *WebhookEndpointUpdateOne {
+	_u.mutation.AddDeliveryIDs(ids...)
+	return _u
+}
+
+// AddDeliveries adds the "deliveries" edges to the WebhookDelivery entity.
+func (_u *WebhookEndpointUpdateOne) AddDeliveries(v ...*WebhookDelivery) *WebhookEndpointUpdateOne {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDeliveryIDs(ids...)
+}
+
 // Mutation returns the WebhookEndpointMutation object of the builder.
 func (_u *WebhookEndpointUpdateOne) Mutation() *WebhookEndpointMutation {
 	return _u.mutation
+}
+
+// ClearDeliveries clears all "deliveries" edges to the WebhookDelivery entity.
+func (_u *WebhookEndpointUpdateOne) ClearDeliveries() *WebhookEndpointUpdateOne {
+	_u.mutation.ClearDeliveries()
+	return _u
+}
+
+// RemoveDeliveryIDs removes the "deliveries" edge to WebhookDelivery entities by IDs.
+func (_u *WebhookEndpointUpdateOne) RemoveDeliveryIDs(ids ...gid.ID) *WebhookEndpointUpdateOne {
+	_u.mutation.RemoveDeliveryIDs(ids...)
+	return _u
+}
+
+// RemoveDeliveries removes "deliveries" edges to WebhookDelivery entities.
+func (_u *WebhookEndpointUpdateOne) RemoveDeliveries(v ...*WebhookDelivery) *WebhookEndpointUpdateOne {
+	ids := make([]gid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDeliveryIDs(ids...)
 }
 
 // Where appends a list predicates to the WebhookEndpointUpdate builder.
@@ -565,6 +778,63 @@ func (_u *WebhookEndpointUpdateOne) sqlSave(ctx context.Context) (_node *Webhook
 	}
 	if _u.mutation.DisabledReasonCleared() {
 		_spec.ClearField(webhookendpoint.FieldDisabledReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.EventCursor(); ok {
+		_spec.SetField(webhookendpoint.FieldEventCursor, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedEventCursor(); ok {
+		_spec.AddField(webhookendpoint.FieldEventCursor, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.FailingSince(); ok {
+		_spec.SetField(webhookendpoint.FieldFailingSince, field.TypeTime, value)
+	}
+	if _u.mutation.FailingSinceCleared() {
+		_spec.ClearField(webhookendpoint.FieldFailingSince, field.TypeTime)
+	}
+	if _u.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   webhookendpoint.DeliveriesTable,
+			Columns: []string{webhookendpoint.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDeliveriesIDs(); len(nodes) > 0 && !_u.mutation.DeliveriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   webhookendpoint.DeliveriesTable,
+			Columns: []string{webhookendpoint.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DeliveriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   webhookendpoint.DeliveriesTable,
+			Columns: []string{webhookendpoint.DeliveriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webhookdelivery.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &WebhookEndpoint{config: _u.config}

@@ -465,6 +465,11 @@ func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id gid.ID) (
 	return r.Partners.RotateSecret(ctx, id)
 }
 
+// RedeliverWebhook is the resolver for the redeliverWebhook field.
+func (r *mutationResolver) RedeliverWebhook(ctx context.Context, deliveryID gid.ID) (*ent.WebhookDelivery, error) {
+	return r.Partners.Redeliver(ctx, deliveryID)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -558,6 +563,11 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context) ([]*ent.WebhookEnd
 // WebhookEventTypes is the resolver for the webhookEventTypes field.
 func (r *queryResolver) WebhookEventTypes(ctx context.Context) ([]string, error) {
 	return partner.EventTypes(), nil
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) (*ent.WebhookDeliveryConnection, error) {
+	return r.Partners.DeliveryConnection(ctx, endpointID, after, first)
 }
 
 // ConversationReport is the resolver for the conversationReport field.

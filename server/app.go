@@ -14,6 +14,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -84,8 +85,11 @@ type App struct {
 	presence   *presence.Tracker
 	// calls runs voice calls; its timers run on timers.
 	calls *call.Service
-	// partners runs partner webhooks.
-	partners *partner.Service
+	// partners runs partner webhooks: the endpoints; deliveries feeds and
+	// sends their events, rendered by webhooks.
+	partners   *partner.Service
+	deliveries *partner.Deliveries
+	webhooks   webhookRenderer
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -110,6 +114,8 @@ type appOptions struct {
 	streamBuffer int
 	// maxResponseBytes overrides maxResponseBytes.
 	maxResponseBytes int
+	// webhookPoll overrides how often partner webhooks look for work.
+	webhookPoll time.Duration
 	// extensions are added to the GraphQL handler after its own, so that
 	// tests can observe or hold up fields.
 	extensions []graphql.HandlerExtension
@@ -200,6 +206,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		return nil, err
 	}
 	a.handler = a.routes()
+	a.deliveries = partner.NewDeliveries(a.partners, partner.DeliveryConfig{
+		Render: a.webhooks.render, Metrics: a.metrics, Logger: logger, Poll: o.webhookPoll,
+	})
 	return a, nil
 }
 
@@ -310,7 +319,7 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) graphqlHandler() http.Handler {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{
+	es := graph.NewSchema(&graph.Resolver{
 		Client:     a.db.Client,
 		Auth:       a.auth,
 		Accounts:   account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
@@ -322,7 +331,9 @@ func (a *App) graphqlHandler() http.Handler {
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,
-	}))
+	})
+	a.webhooks = webhookRenderer{exec: executor.New(es)}
+	srv := handler.New(es)
 	a.subscriptions = gqlws.New(gqlws.Transport{
 		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
 		// ping/pong (see websocket.go). This init timeout is a backstop

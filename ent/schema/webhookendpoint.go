@@ -44,6 +44,13 @@ func (WebhookEndpoint) Fields() []ent.Field {
 		// disabled_reason says why an endpoint is off when the server
 		// turned it off itself (FAILING: no delivery succeeded for days).
 		field.String("disabled_reason").Optional().Nillable(),
+		// event_cursor is the seq of the last event of the log the feeder
+		// has considered for this endpoint: events after it are still to
+		// be turned into deliveries.
+		field.Int64("event_cursor").Default(0).Annotations(entgql.Skip()),
+		// failing_since is when deliveries to the endpoint started failing
+		// without a success since; three days of it disable the endpoint.
+		field.Time("failing_since").Optional().Nillable(),
 		field.String("created_by_id").GoType(gid.ID("")).Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()),
 	}
@@ -54,6 +61,8 @@ func (WebhookEndpoint) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("created_by", User.Type).Field("created_by_id").Unique().Immutable().
 			Annotations(entsql.OnDelete(entsql.SetNull)),
+		edge.From("deliveries", WebhookDelivery.Type).Ref("endpoint").
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -68,7 +77,11 @@ func (WebhookEndpoint) Annotations() []schema.Annotation {
 // Policy leaves endpoints to OWNERs, ADMINs and API keys holding WRITE:
 // an endpoint receives every event of the organization it chose, so
 // whoever may point one somewhere must be trusted with all of them.
-func (WebhookEndpoint) Policy() ent.Policy {
+func (WebhookEndpoint) Policy() ent.Policy { return endpointManagers() }
+
+// endpointManagers is the policy of endpoints, their deliveries and their
+// attempts.
+func endpointManagers() ent.Policy {
 	manager := func(v *viewer.Viewer) bool { return v.IsAdmin() || v.IsAPIKey() && v.Has(viewer.ScopeWrite) }
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{policy.AllowQueryIf(manager), policy.AlwaysDeny()},

@@ -53,6 +53,8 @@ var prefixes = map[string]string{
 	"CallPermission":  "cpm",
 	"Call":            "cal",
 	"WebhookEndpoint": "whe",
+	"WebhookDelivery": "whd",
+	"WebhookAttempt":  "wha",
 }
 
 var types = func() map[string]string {

@@ -107,8 +107,13 @@ func (s *Service) CreateEndpoint(ctx context.Context, in CreateEndpointInput) (*
 	id := gid.New("WebhookEndpoint")
 	sec := newSecret()
 	e, err := database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.WebhookEndpoint, error) {
+		cursor, err := startCursor(ctx, tx, viewer.FromContext(ctx).OrgID)
+		if err != nil {
+			return nil, err
+		}
 		e, err := tx.WebhookEndpoint.Create().
 			SetID(id).
+			SetEventCursor(cursor).
 			SetURL(u).
 			SetEvents(events).
 			SetDescription(desc).
@@ -167,8 +172,10 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id gid.ID, in UpdateEndpoi
 		if in.Events != nil {
 			up.SetEvents(in.Events)
 		}
-		if in.Enabled != nil && *in.Enabled {
-			up.ClearDisabledReason()
+		if in.Enabled != nil && *in.Enabled && !before.Enabled {
+			// A fresh start: three more days of failures before the
+			// server disables it again.
+			up.ClearDisabledReason().ClearFailingSince()
 		}
 		after, err := up.Save(ctx)
 		if err != nil {

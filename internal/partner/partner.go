@@ -40,6 +40,9 @@ type Service struct {
 	box      *secret.Box
 	insecure bool
 	now      func() time.Time
+	// nudge wakes the delivery worker (see NewDeliveries); nil until
+	// there is one.
+	nudge func()
 }
 
 // New returns the service over client, sealing secrets with box.
