@@ -102,7 +102,9 @@ type hookEnv struct {
 	conv gid.ID
 }
 
-func newHookEnv(t *testing.T, opts ...envOption) *hookEnv {
+func newHookEnv(t *testing.T, opts ...envOption) *hookEnv { return newHookEnvTB(t, opts...) }
+
+func newHookEnvTB(t testing.TB, opts ...envOption) *hookEnv {
 	opts = append([]envOption{func(c *Config, o *appOptions) {
 		c.AllowInsecureWebhooks = true
 		o.webhookPoll = 20 * time.Millisecond
