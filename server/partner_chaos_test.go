@@ -24,7 +24,9 @@ func TestKill9WhileDeliveringPartnerWebhooks(t *testing.T) {
 	// Deliveries see what an API key sees: the OA's conversations once it
 	// is SHARED.
 	var chs struct {
-		Channels struct{ Edges []struct{ Node struct{ ID string } } }
+		Channels struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	srv.graphql(t, token, `{ channels { edges { node { id } } } }`, nil, &chs)
 	srv.graphql(t, token, `mutation($id: ID!) { setChannelChatPermission(id: $id, permission: SHARED) { id } }`,
