@@ -8770,7 +8770,7 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Activity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8789,11 +8789,11 @@ func (ec *executionContext) _Activity_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Activity_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Activity_action(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8812,11 +8812,11 @@ func (ec *executionContext) _Activity_action(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Activity_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Activity_details(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8835,11 +8835,11 @@ func (ec *executionContext) _Activity_details(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Activity_details(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Map does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsMap)
 }
 
 func (ec *executionContext) _Activity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8858,11 +8858,11 @@ func (ec *executionContext) _Activity_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Activity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Activity_actor(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8894,7 +8894,7 @@ func (ec *executionContext) fieldContext_Activity_actor(_ context.Context, field
 }
 
 func (ec *executionContext) _Activity_apiKey(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8926,7 +8926,7 @@ func (ec *executionContext) fieldContext_Activity_apiKey(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Activity_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8958,7 +8958,7 @@ func (ec *executionContext) fieldContext_Activity_channel(_ context.Context, fie
 }
 
 func (ec *executionContext) _Activity_subjectId(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8977,11 +8977,11 @@ func (ec *executionContext) _Activity_subjectId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Activity_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _ActivityConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9013,7 +9013,7 @@ func (ec *executionContext) fieldContext_ActivityConnection_edges(_ context.Cont
 }
 
 func (ec *executionContext) _ActivityConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9045,7 +9045,7 @@ func (ec *executionContext) fieldContext_ActivityConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _ActivityConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9064,11 +9064,11 @@ func (ec *executionContext) _ActivityConnection_totalCount(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_ActivityConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ActivityConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ActivityConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ActivityEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9100,7 +9100,7 @@ func (ec *executionContext) fieldContext_ActivityEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _ActivityEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9119,11 +9119,11 @@ func (ec *executionContext) _ActivityEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ActivityEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ActivityEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ActivityEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9142,11 +9142,11 @@ func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9165,11 +9165,11 @@ func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9188,11 +9188,11 @@ func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9211,11 +9211,11 @@ func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9234,11 +9234,11 @@ func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_prefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9257,11 +9257,11 @@ func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type ApiKeyScope does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsApiKeyScope)
 }
 
 func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9280,11 +9280,11 @@ func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9303,11 +9303,11 @@ func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9339,7 +9339,7 @@ func (ec *executionContext) fieldContext_ApiKey_createdBy(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9371,7 +9371,7 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_edges(_ context.Contex
 }
 
 func (ec *executionContext) _ApiKeyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9403,7 +9403,7 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _ApiKeyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9422,11 +9422,11 @@ func (ec *executionContext) _ApiKeyConnection_totalCount(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_ApiKeyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKeyConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ApiKeyConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ApiKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9458,7 +9458,7 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9477,11 +9477,11 @@ func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ApiKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKeyEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ApiKeyEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9500,11 +9500,11 @@ func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_url(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9523,11 +9523,11 @@ func (ec *executionContext) _Attachment_url(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_name(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9546,11 +9546,11 @@ func (ec *executionContext) _Attachment_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_size(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9569,11 +9569,11 @@ func (ec *executionContext) _Attachment_size(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Attachment_latitude(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9592,11 +9592,11 @@ func (ec *executionContext) _Attachment_latitude(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_latitude(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _Attachment_longitude(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9615,11 +9615,11 @@ func (ec *executionContext) _Attachment_longitude(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_longitude(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9638,11 +9638,11 @@ func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AuthPayload_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AuthPayload", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9661,11 +9661,11 @@ func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuthPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AuthPayload", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9697,7 +9697,7 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _AutoMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9716,11 +9716,11 @@ func (ec *executionContext) _AutoMessage_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _AutoMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9739,11 +9739,11 @@ func (ec *executionContext) _AutoMessage_createdAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AutoMessage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9762,11 +9762,11 @@ func (ec *executionContext) _AutoMessage_updatedAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AutoMessage_kind(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9785,11 +9785,11 @@ func (ec *executionContext) _AutoMessage_kind(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type AutoMessageKind does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsAutoMessageKind)
 }
 
 func (ec *executionContext) _AutoMessage_title(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9808,11 +9808,11 @@ func (ec *executionContext) _AutoMessage_title(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_path(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9831,11 +9831,11 @@ func (ec *executionContext) _AutoMessage_path(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_contents(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9854,11 +9854,11 @@ func (ec *executionContext) _AutoMessage_contents(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_contents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_delaySeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9877,11 +9877,11 @@ func (ec *executionContext) _AutoMessage_delaySeconds(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_delaySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessage_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9900,11 +9900,11 @@ func (ec *executionContext) _AutoMessage_intervalSeconds(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessage_resendAsMessage(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9923,11 +9923,11 @@ func (ec *executionContext) _AutoMessage_resendAsMessage(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_resendAsMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessage_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9946,11 +9946,11 @@ func (ec *executionContext) _AutoMessage_enabled(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessage_channel(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9982,7 +9982,7 @@ func (ec *executionContext) fieldContext_AutoMessage_channel(_ context.Context, 
 }
 
 func (ec *executionContext) _AutoMessage_showsPopup(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10001,11 +10001,11 @@ func (ec *executionContext) _AutoMessage_showsPopup(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_showsPopup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, true, true, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, true, true, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10037,7 +10037,7 @@ func (ec *executionContext) fieldContext_AutoMessageConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _AutoMessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10069,7 +10069,7 @@ func (ec *executionContext) fieldContext_AutoMessageConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _AutoMessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10088,11 +10088,11 @@ func (ec *executionContext) _AutoMessageConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessageConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessageConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10124,7 +10124,7 @@ func (ec *executionContext) fieldContext_AutoMessageEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _AutoMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10143,11 +10143,11 @@ func (ec *executionContext) _AutoMessageEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("AutoMessageEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Call_id(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10166,11 +10166,11 @@ func (ec *executionContext) _Call_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Call_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Call_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10189,11 +10189,11 @@ func (ec *executionContext) _Call_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10212,11 +10212,11 @@ func (ec *executionContext) _Call_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10235,11 +10235,11 @@ func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallDirection does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallDirection)
 }
 
 func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10258,11 +10258,11 @@ func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Call_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallKind does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallKind)
 }
 
 func (ec *executionContext) _Call_status(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10281,11 +10281,11 @@ func (ec *executionContext) _Call_status(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Call_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallStatus does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallStatus)
 }
 
 func (ec *executionContext) _Call_result(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10304,11 +10304,11 @@ func (ec *executionContext) _Call_result(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Call_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallResult does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallResult)
 }
 
 func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10327,11 +10327,11 @@ func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10350,11 +10350,11 @@ func (ec *executionContext) _Call_answeredAt(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Call_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_endedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10373,11 +10373,11 @@ func (ec *executionContext) _Call_endedAt(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Call_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10396,11 +10396,11 @@ func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Call_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Call_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10432,7 +10432,7 @@ func (ec *executionContext) fieldContext_Call_channel(_ context.Context, field g
 }
 
 func (ec *executionContext) _Call_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10464,7 +10464,7 @@ func (ec *executionContext) fieldContext_Call_customer(_ context.Context, field 
 }
 
 func (ec *executionContext) _Call_operator(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10496,7 +10496,7 @@ func (ec *executionContext) fieldContext_Call_operator(_ context.Context, field 
 }
 
 func (ec *executionContext) _Call_providerCallId(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10515,11 +10515,11 @@ func (ec *executionContext) _Call_providerCallId(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Call_providerCallId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10538,11 +10538,11 @@ func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Call_recordingUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10574,7 +10574,7 @@ func (ec *executionContext) fieldContext_CallConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _CallConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10606,7 +10606,7 @@ func (ec *executionContext) fieldContext_CallConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _CallConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10625,11 +10625,11 @@ func (ec *executionContext) _CallConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10661,7 +10661,7 @@ func (ec *executionContext) fieldContext_CallEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _CallEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10680,11 +10680,11 @@ func (ec *executionContext) _CallEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CallEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10703,11 +10703,11 @@ func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CallEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CallEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10726,11 +10726,11 @@ func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CallEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallEvent_call(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10762,7 +10762,7 @@ func (ec *executionContext) fieldContext_CallEvent_call(_ context.Context, field
 }
 
 func (ec *executionContext) _CallEvent_permission(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10794,7 +10794,7 @@ func (ec *executionContext) fieldContext_CallEvent_permission(_ context.Context,
 }
 
 func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10813,11 +10813,11 @@ func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CallOperator_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10836,11 +10836,11 @@ func (ec *executionContext) _CallOperator_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallOperator_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10859,11 +10859,11 @@ func (ec *executionContext) _CallOperator_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallOperator_role(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10882,11 +10882,11 @@ func (ec *executionContext) _CallOperator_role(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type CallOperatorRole does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsCallOperatorRole)
 }
 
 func (ec *executionContext) _CallOperator_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10918,7 +10918,7 @@ func (ec *executionContext) fieldContext_CallOperator_channel(_ context.Context,
 }
 
 func (ec *executionContext) _CallOperator_user(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10950,7 +10950,7 @@ func (ec *executionContext) fieldContext_CallOperator_user(_ context.Context, fi
 }
 
 func (ec *executionContext) _CallOperator_addedBy(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10982,7 +10982,7 @@ func (ec *executionContext) fieldContext_CallOperator_addedBy(_ context.Context,
 }
 
 func (ec *executionContext) _CallPermission_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11001,11 +11001,11 @@ func (ec *executionContext) _CallPermission_id(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CallPermission_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11024,11 +11024,11 @@ func (ec *executionContext) _CallPermission_createdAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11047,11 +11047,11 @@ func (ec *executionContext) _CallPermission_updatedAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_status(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11070,11 +11070,11 @@ func (ec *executionContext) _CallPermission_status(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallPermissionStatus does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallPermissionStatus)
 }
 
 func (ec *executionContext) _CallPermission_reason(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11093,11 +11093,11 @@ func (ec *executionContext) _CallPermission_reason(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallPermissionReason does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallPermissionReason)
 }
 
 func (ec *executionContext) _CallPermission_callType(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11116,11 +11116,11 @@ func (ec *executionContext) _CallPermission_callType(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_callType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallType does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallType)
 }
 
 func (ec *executionContext) _CallPermission_requestedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11139,11 +11139,11 @@ func (ec *executionContext) _CallPermission_requestedAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11162,11 +11162,11 @@ func (ec *executionContext) _CallPermission_answeredAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_grantedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11185,11 +11185,11 @@ func (ec *executionContext) _CallPermission_grantedAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_grantedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11208,11 +11208,11 @@ func (ec *executionContext) _CallPermission_expiresAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11244,7 +11244,7 @@ func (ec *executionContext) fieldContext_CallPermission_channel(_ context.Contex
 }
 
 func (ec *executionContext) _CallPermission_customer(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11276,7 +11276,7 @@ func (ec *executionContext) fieldContext_CallPermission_customer(_ context.Conte
 }
 
 func (ec *executionContext) _CallPermission_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11308,7 +11308,7 @@ func (ec *executionContext) fieldContext_CallPermission_requestedBy(_ context.Co
 }
 
 func (ec *executionContext) _CallReportRow_key(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11327,11 +11327,11 @@ func (ec *executionContext) _CallReportRow_key(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallReportRow_operator(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11363,7 +11363,7 @@ func (ec *executionContext) fieldContext_CallReportRow_operator(_ context.Contex
 }
 
 func (ec *executionContext) _CallReportRow_day(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11382,11 +11382,11 @@ func (ec *executionContext) _CallReportRow_day(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallReportRow_total(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11405,11 +11405,11 @@ func (ec *executionContext) _CallReportRow_total(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_answered(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11428,11 +11428,11 @@ func (ec *executionContext) _CallReportRow_answered(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_answered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_missed(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11451,11 +11451,11 @@ func (ec *executionContext) _CallReportRow_missed(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_missed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_talkSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11474,11 +11474,11 @@ func (ec *executionContext) _CallReportRow_talkSeconds(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_talkSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_averageSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11497,11 +11497,11 @@ func (ec *executionContext) _CallReportRow_averageSeconds(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_averageSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _CallSettings_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11533,7 +11533,7 @@ func (ec *executionContext) fieldContext_CallSettings_channel(_ context.Context,
 }
 
 func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11552,11 +11552,11 @@ func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11575,11 +11575,11 @@ func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_windows(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11611,7 +11611,7 @@ func (ec *executionContext) fieldContext_CallSettings_windows(_ context.Context,
 }
 
 func (ec *executionContext) _CallSettings_closedDates(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11630,11 +11630,11 @@ func (ec *executionContext) _CallSettings_closedDates(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_closedDates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11653,11 +11653,11 @@ func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_outOfHoursReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11676,11 +11676,11 @@ func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_busyReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_call(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11712,7 +11712,7 @@ func (ec *executionContext) fieldContext_CallTicket_call(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11731,11 +11731,11 @@ func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_link(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11754,11 +11754,11 @@ func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_qrCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11777,11 +11777,11 @@ func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallWindow_weekdays(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11800,11 +11800,11 @@ func (ec *executionContext) _CallWindow_weekdays(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_weekdays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type Weekday does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsWeekday)
 }
 
 func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11823,11 +11823,11 @@ func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11846,11 +11846,11 @@ func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11869,11 +11869,11 @@ func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Channel_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Channel_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11892,11 +11892,11 @@ func (ec *executionContext) _Channel_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11915,11 +11915,11 @@ func (ec *executionContext) _Channel_updatedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11938,11 +11938,11 @@ func (ec *executionContext) _Channel_kind(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Channel_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChannelKind does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChannelKind)
 }
 
 func (ec *executionContext) _Channel_name(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11961,11 +11961,11 @@ func (ec *executionContext) _Channel_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Channel_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_status(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11984,11 +11984,11 @@ func (ec *executionContext) _Channel_status(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Channel_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChannelStatus does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChannelStatus)
 }
 
 func (ec *executionContext) _Channel_statusReason(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12007,11 +12007,11 @@ func (ec *executionContext) _Channel_statusReason(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Channel_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_chatPermission(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12030,11 +12030,11 @@ func (ec *executionContext) _Channel_chatPermission(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Channel_chatPermission(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChatPermission does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChatPermission)
 }
 
 func (ec *executionContext) _Channel_description(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12053,11 +12053,11 @@ func (ec *executionContext) _Channel_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Channel_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_published(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12076,11 +12076,11 @@ func (ec *executionContext) _Channel_published(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Channel_isTesting(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12099,11 +12099,11 @@ func (ec *executionContext) _Channel_isTesting(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_isTesting(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Channel_lastConnectedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12122,11 +12122,11 @@ func (ec *executionContext) _Channel_lastConnectedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Channel_lastConnectedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_connectedBy(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12158,7 +12158,7 @@ func (ec *executionContext) fieldContext_Channel_connectedBy(_ context.Context, 
 }
 
 func (ec *executionContext) _Channel_rule(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12190,7 +12190,7 @@ func (ec *executionContext) fieldContext_Channel_rule(_ context.Context, field g
 }
 
 func (ec *executionContext) _Channel_autoMessages(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12222,7 +12222,7 @@ func (ec *executionContext) fieldContext_Channel_autoMessages(_ context.Context,
 }
 
 func (ec *executionContext) _Channel_externalId(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12241,11 +12241,11 @@ func (ec *executionContext) _Channel_externalId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Channel_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12277,7 +12277,7 @@ func (ec *executionContext) fieldContext_ChannelConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _ChannelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12309,7 +12309,7 @@ func (ec *executionContext) fieldContext_ChannelConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _ChannelConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12328,11 +12328,11 @@ func (ec *executionContext) _ChannelConnection_totalCount(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_ChannelConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChannelConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ChannelConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ChannelEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12364,7 +12364,7 @@ func (ec *executionContext) fieldContext_ChannelEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _ChannelEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12383,11 +12383,11 @@ func (ec *executionContext) _ChannelEdge_cursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ChannelEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChannelEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ChannelEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12406,11 +12406,11 @@ func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12429,11 +12429,11 @@ func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12452,11 +12452,11 @@ func (ec *executionContext) _Conversation_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_status(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12475,7 +12475,7 @@ func (ec *executionContext) _Conversation_status(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type ConversationStatus does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsConversationStatus)
 }
 
 func (ec *executionContext) _Conversation_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
@@ -12502,7 +12502,7 @@ func (ec *executionContext) fieldContext_Conversation_resolvedAt(_ context.Conte
 }
 
 func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12521,11 +12521,11 @@ func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_unreadCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12544,11 +12544,11 @@ func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_lastMessageAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_lastInboundAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12567,11 +12567,11 @@ func (ec *executionContext) _Conversation_lastInboundAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_lastInboundAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_distributionState(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12590,11 +12590,11 @@ func (ec *executionContext) _Conversation_distributionState(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_distributionState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type DistributionState does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsDistributionState)
 }
 
 func (ec *executionContext) _Conversation_offerExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12613,11 +12613,11 @@ func (ec *executionContext) _Conversation_offerExpiresAt(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_offerExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12649,7 +12649,7 @@ func (ec *executionContext) fieldContext_Conversation_channel(_ context.Context,
 }
 
 func (ec *executionContext) _Conversation_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12681,7 +12681,7 @@ func (ec *executionContext) fieldContext_Conversation_customer(_ context.Context
 }
 
 func (ec *executionContext) _Conversation_assignee(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12713,7 +12713,7 @@ func (ec *executionContext) fieldContext_Conversation_assignee(_ context.Context
 }
 
 func (ec *executionContext) _Conversation_rule(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12745,7 +12745,7 @@ func (ec *executionContext) fieldContext_Conversation_rule(_ context.Context, fi
 }
 
 func (ec *executionContext) _Conversation_department(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12777,7 +12777,7 @@ func (ec *executionContext) fieldContext_Conversation_department(_ context.Conte
 }
 
 func (ec *executionContext) _Conversation_messages(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12821,7 +12821,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 }
 
 func (ec *executionContext) _Conversation_offeredTo(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12853,7 +12853,7 @@ func (ec *executionContext) fieldContext_Conversation_offeredTo(_ context.Contex
 }
 
 func (ec *executionContext) _Conversation_lastMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12885,7 +12885,7 @@ func (ec *executionContext) fieldContext_Conversation_lastMessage(_ context.Cont
 }
 
 func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12917,7 +12917,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_edges(_ context.
 }
 
 func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12949,7 +12949,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12968,11 +12968,11 @@ func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_ConversationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ConversationConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13004,7 +13004,7 @@ func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context
 }
 
 func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13023,11 +13023,11 @@ func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ConversationEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ConversationEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13046,11 +13046,11 @@ func (ec *executionContext) _ConversationEvent_cursor(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ConversationEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13069,11 +13069,11 @@ func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type ConversationEventType does not have child fields"))
+	return scalarFieldContext("ConversationEvent", field, true, true, noChildFieldsConversationEventType)
 }
 
 func (ec *executionContext) _ConversationEvent_conversation(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13399,7 +13399,7 @@ func (ec *executionContext) fieldContext_ConversationReportRow_resolutionP90Seco
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13418,11 +13418,11 @@ func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_CreateApiKeyPayload_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CreateApiKeyPayload", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CreateApiKeyPayload", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13509,7 +13509,7 @@ func (ec *executionContext) fieldContext_CreateWebhookEndpointPayload_secret(_ c
 }
 
 func (ec *executionContext) _CustomField_id(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13528,11 +13528,11 @@ func (ec *executionContext) _CustomField_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CustomField_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13551,11 +13551,11 @@ func (ec *executionContext) _CustomField_createdAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CustomField_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13574,11 +13574,11 @@ func (ec *executionContext) _CustomField_updatedAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CustomField_key(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13597,11 +13597,11 @@ func (ec *executionContext) _CustomField_key(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomField_label(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13620,11 +13620,11 @@ func (ec *executionContext) _CustomField_label(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomField_type(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13643,11 +13643,11 @@ func (ec *executionContext) _CustomField_type(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type CustomFieldType does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsCustomFieldType)
 }
 
 func (ec *executionContext) _CustomField_options(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13666,11 +13666,11 @@ func (ec *executionContext) _CustomField_options(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomFieldConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13702,7 +13702,7 @@ func (ec *executionContext) fieldContext_CustomFieldConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _CustomFieldConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13734,7 +13734,7 @@ func (ec *executionContext) fieldContext_CustomFieldConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _CustomFieldConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13753,11 +13753,11 @@ func (ec *executionContext) _CustomFieldConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_CustomFieldConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomFieldConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CustomFieldConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CustomFieldEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13789,7 +13789,7 @@ func (ec *executionContext) fieldContext_CustomFieldEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _CustomFieldEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13808,11 +13808,11 @@ func (ec *executionContext) _CustomFieldEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CustomFieldEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomFieldEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CustomFieldEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13831,11 +13831,11 @@ func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13854,11 +13854,11 @@ func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13877,11 +13877,11 @@ func (ec *executionContext) _Customer_updatedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_name(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13900,11 +13900,11 @@ func (ec *executionContext) _Customer_name(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Customer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_phone(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13923,11 +13923,11 @@ func (ec *executionContext) _Customer_phone(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13946,11 +13946,11 @@ func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13969,11 +13969,11 @@ func (ec *executionContext) _Customer_avatarURL(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_gender(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13992,11 +13992,11 @@ func (ec *executionContext) _Customer_gender(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Customer_gender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type CustomerGender does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsCustomerGender)
 }
 
 func (ec *executionContext) _Customer_birthday(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14015,11 +14015,11 @@ func (ec *executionContext) _Customer_birthday(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Customer_birthday(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_address(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14038,11 +14038,11 @@ func (ec *executionContext) _Customer_address(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Customer_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_stage(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14061,11 +14061,11 @@ func (ec *executionContext) _Customer_stage(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type CustomerStage does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsCustomerStage)
 }
 
 func (ec *executionContext) _Customer_score(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14084,11 +14084,11 @@ func (ec *executionContext) _Customer_score(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Customer_customFields(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14107,11 +14107,11 @@ func (ec *executionContext) _Customer_customFields(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Customer_customFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Map does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsMap)
 }
 
 func (ec *executionContext) _Customer_doNotContact(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14130,11 +14130,11 @@ func (ec *executionContext) _Customer_doNotContact(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Customer_doNotContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Customer_owner(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14166,7 +14166,7 @@ func (ec *executionContext) fieldContext_Customer_owner(_ context.Context, field
 }
 
 func (ec *executionContext) _Customer_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14198,7 +14198,7 @@ func (ec *executionContext) fieldContext_Customer_tags(_ context.Context, field 
 }
 
 func (ec *executionContext) _Customer_sourceChannel(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14230,7 +14230,7 @@ func (ec *executionContext) fieldContext_Customer_sourceChannel(_ context.Contex
 }
 
 func (ec *executionContext) _Customer_timeline(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14274,7 +14274,7 @@ func (ec *executionContext) fieldContext_Customer_timeline(ctx context.Context, 
 }
 
 func (ec *executionContext) _Customer_interactions(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14318,7 +14318,7 @@ func (ec *executionContext) fieldContext_Customer_interactions(ctx context.Conte
 }
 
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14350,7 +14350,7 @@ func (ec *executionContext) fieldContext_CustomerConnection_edges(_ context.Cont
 }
 
 func (ec *executionContext) _CustomerConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14382,7 +14382,7 @@ func (ec *executionContext) fieldContext_CustomerConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _CustomerConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14401,11 +14401,11 @@ func (ec *executionContext) _CustomerConnection_totalCount(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_CustomerConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomerConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CustomerConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CustomerEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14437,7 +14437,7 @@ func (ec *executionContext) fieldContext_CustomerEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14456,11 +14456,11 @@ func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomerEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CustomerEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Department_id(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14479,11 +14479,11 @@ func (ec *executionContext) _Department_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Department_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Department_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14502,11 +14502,11 @@ func (ec *executionContext) _Department_createdAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Department_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14525,11 +14525,11 @@ func (ec *executionContext) _Department_updatedAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Department_name(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14548,11 +14548,11 @@ func (ec *executionContext) _Department_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Department_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Department_method(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14571,11 +14571,11 @@ func (ec *executionContext) _Department_method(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Department_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type DistributionMethod does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsDistributionMethod)
 }
 
 func (ec *executionContext) _Department_offerTimeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14594,11 +14594,11 @@ func (ec *executionContext) _Department_offerTimeoutSeconds(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_Department_offerTimeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Department_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14617,11 +14617,11 @@ func (ec *executionContext) _Department_isDefault(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Department_agents(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14653,7 +14653,7 @@ func (ec *executionContext) fieldContext_Department_agents(_ context.Context, fi
 }
 
 func (ec *executionContext) _DepartmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14685,7 +14685,7 @@ func (ec *executionContext) fieldContext_DepartmentConnection_edges(_ context.Co
 }
 
 func (ec *executionContext) _DepartmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14717,7 +14717,7 @@ func (ec *executionContext) fieldContext_DepartmentConnection_pageInfo(_ context
 }
 
 func (ec *executionContext) _DepartmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14736,11 +14736,11 @@ func (ec *executionContext) _DepartmentConnection_totalCount(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_DepartmentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DepartmentConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("DepartmentConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _DepartmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14772,7 +14772,7 @@ func (ec *executionContext) fieldContext_DepartmentEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _DepartmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14791,11 +14791,11 @@ func (ec *executionContext) _DepartmentEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_DepartmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DepartmentEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("DepartmentEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14814,11 +14814,11 @@ func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Identity_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14837,11 +14837,11 @@ func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Identity_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14860,11 +14860,11 @@ func (ec *executionContext) _Identity_updatedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Identity_externalID(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14883,11 +14883,11 @@ func (ec *executionContext) _Identity_externalID(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Identity_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14906,11 +14906,11 @@ func (ec *executionContext) _Identity_displayName(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Identity_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14929,11 +14929,11 @@ func (ec *executionContext) _Identity_avatarURL(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_follower(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14952,11 +14952,11 @@ func (ec *executionContext) _Identity_follower(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Identity_follower(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Identity_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14988,7 +14988,7 @@ func (ec *executionContext) fieldContext_Identity_channel(_ context.Context, fie
 }
 
 func (ec *executionContext) _Identity_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15020,7 +15020,7 @@ func (ec *executionContext) fieldContext_Identity_customer(_ context.Context, fi
 }
 
 func (ec *executionContext) _ImportCustomersPayload_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15039,11 +15039,11 @@ func (ec *executionContext) _ImportCustomersPayload_imported(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_ImportCustomersPayload_imported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportCustomersPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportCustomersPayload", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportCustomersPayload_updated(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15062,11 +15062,11 @@ func (ec *executionContext) _ImportCustomersPayload_updated(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_ImportCustomersPayload_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportCustomersPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportCustomersPayload", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportCustomersPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15098,7 +15098,7 @@ func (ec *executionContext) fieldContext_ImportCustomersPayload_errors(_ context
 }
 
 func (ec *executionContext) _ImportError_line(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15117,11 +15117,11 @@ func (ec *executionContext) _ImportError_line(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ImportError_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportError", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportError", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportError_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15140,11 +15140,11 @@ func (ec *executionContext) _ImportError_message(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ImportError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportError", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ImportError", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _InteractionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15176,7 +15176,7 @@ func (ec *executionContext) fieldContext_InteractionConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _InteractionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15208,7 +15208,7 @@ func (ec *executionContext) fieldContext_InteractionConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _InteractionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15227,11 +15227,11 @@ func (ec *executionContext) _InteractionConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_InteractionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionConnection", field, true, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("InteractionConnection", field, true, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15250,11 +15250,11 @@ func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_InteractionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, errors.New("field of type Interaction does not have child fields"))
+	return scalarFieldContext("InteractionEdge", field, false, false, noChildFieldsInteraction)
 }
 
 func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15273,11 +15273,11 @@ func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_InteractionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("InteractionEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15296,11 +15296,11 @@ func (ec *executionContext) _Message_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Message_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15319,11 +15319,11 @@ func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15342,11 +15342,11 @@ func (ec *executionContext) _Message_updatedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15365,11 +15365,11 @@ func (ec *executionContext) _Message_direction(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageDirection does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageDirection)
 }
 
 func (ec *executionContext) _Message_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15388,11 +15388,11 @@ func (ec *executionContext) _Message_kind(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Message_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageKind does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageKind)
 }
 
 func (ec *executionContext) _Message_text(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15411,11 +15411,11 @@ func (ec *executionContext) _Message_text(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Message_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_attachments(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15447,7 +15447,7 @@ func (ec *executionContext) fieldContext_Message_attachments(_ context.Context, 
 }
 
 func (ec *executionContext) _Message_status(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15466,11 +15466,11 @@ func (ec *executionContext) _Message_status(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageStatus does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageStatus)
 }
 
 func (ec *executionContext) _Message_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15489,11 +15489,11 @@ func (ec *executionContext) _Message_failureReason(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Message_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_senderType(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15512,11 +15512,11 @@ func (ec *executionContext) _Message_senderType(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Message_senderType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type SenderType does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsSenderType)
 }
 
 func (ec *executionContext) _Message_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15535,11 +15535,11 @@ func (ec *executionContext) _Message_sentAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15558,11 +15558,11 @@ func (ec *executionContext) _Message_deliveredAt(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Message_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_seenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15581,11 +15581,11 @@ func (ec *executionContext) _Message_seenAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_seenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15604,11 +15604,11 @@ func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Message_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Message_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15627,11 +15627,11 @@ func (ec *executionContext) _Message_nextAttemptAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Message_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15650,11 +15650,11 @@ func (ec *executionContext) _Message_lastError(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15686,7 +15686,7 @@ func (ec *executionContext) fieldContext_Message_conversation(_ context.Context,
 }
 
 func (ec *executionContext) _Message_senderUser(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15718,7 +15718,7 @@ func (ec *executionContext) fieldContext_Message_senderUser(_ context.Context, f
 }
 
 func (ec *executionContext) _Message_autoMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15750,7 +15750,7 @@ func (ec *executionContext) fieldContext_Message_autoMessage(_ context.Context, 
 }
 
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15782,7 +15782,7 @@ func (ec *executionContext) fieldContext_MessageConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15814,7 +15814,7 @@ func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15833,11 +15833,11 @@ func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("MessageConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15869,7 +15869,7 @@ func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15888,11 +15888,11 @@ func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _MessageEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15911,11 +15911,11 @@ func (ec *executionContext) _MessageEvent_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_MessageEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15934,11 +15934,11 @@ func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_MessageEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type MessageEventType does not have child fields"))
+	return scalarFieldContext("MessageEvent", field, true, true, noChildFieldsMessageEventType)
 }
 
 func (ec *executionContext) _MessageEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15970,7 +15970,7 @@ func (ec *executionContext) fieldContext_MessageEvent_message(_ context.Context,
 }
 
 func (ec *executionContext) _MessageTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15989,11 +15989,11 @@ func (ec *executionContext) _MessageTemplate_id(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _MessageTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16012,11 +16012,11 @@ func (ec *executionContext) _MessageTemplate_createdAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _MessageTemplate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16035,11 +16035,11 @@ func (ec *executionContext) _MessageTemplate_updatedAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _MessageTemplate_name(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16058,11 +16058,11 @@ func (ec *executionContext) _MessageTemplate_name(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _MessageTemplate_content(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16081,11 +16081,11 @@ func (ec *executionContext) _MessageTemplate_content(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _MessageTemplateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16117,7 +16117,7 @@ func (ec *executionContext) fieldContext_MessageTemplateConnection_edges(_ conte
 }
 
 func (ec *executionContext) _MessageTemplateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16149,7 +16149,7 @@ func (ec *executionContext) fieldContext_MessageTemplateConnection_pageInfo(_ co
 }
 
 func (ec *executionContext) _MessageTemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16168,11 +16168,11 @@ func (ec *executionContext) _MessageTemplateConnection_totalCount(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplateConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("MessageTemplateConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _MessageTemplateEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16204,7 +16204,7 @@ func (ec *executionContext) fieldContext_MessageTemplateEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _MessageTemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16223,11 +16223,11 @@ func (ec *executionContext) _MessageTemplateEdge_cursor(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplateEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageTemplateEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16271,7 +16271,7 @@ func (ec *executionContext) fieldContext_Mutation_signUp(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16315,7 +16315,7 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16334,11 +16334,11 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Mutation", field, true, true, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Mutation_createUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16382,7 +16382,7 @@ func (ec *executionContext) fieldContext_Mutation_createUser(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16426,7 +16426,7 @@ func (ec *executionContext) fieldContext_Mutation_updateUser(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_deactivateUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16470,7 +16470,7 @@ func (ec *executionContext) fieldContext_Mutation_deactivateUser(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16514,7 +16514,7 @@ func (ec *executionContext) fieldContext_Mutation_createApiKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16558,7 +16558,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_createCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16602,7 +16602,7 @@ func (ec *executionContext) fieldContext_Mutation_createCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_updateCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16646,7 +16646,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_deleteCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16690,7 +16690,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_mergeCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16734,7 +16734,7 @@ func (ec *executionContext) fieldContext_Mutation_mergeCustomers(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_importCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16778,7 +16778,7 @@ func (ec *executionContext) fieldContext_Mutation_importCustomers(ctx context.Co
 }
 
 func (ec *executionContext) _Mutation_createTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16822,7 +16822,7 @@ func (ec *executionContext) fieldContext_Mutation_createTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_updateTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16866,7 +16866,7 @@ func (ec *executionContext) fieldContext_Mutation_updateTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_deleteTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16910,7 +16910,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_connectZaloOA(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16954,7 +16954,7 @@ func (ec *executionContext) fieldContext_Mutation_connectZaloOA(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_connectFacebookPage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16998,7 +16998,7 @@ func (ec *executionContext) fieldContext_Mutation_connectFacebookPage(ctx contex
 }
 
 func (ec *executionContext) _Mutation_disconnectChannel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17042,7 +17042,7 @@ func (ec *executionContext) fieldContext_Mutation_disconnectChannel(ctx context.
 }
 
 func (ec *executionContext) _Mutation_setChannelChatPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17086,7 +17086,7 @@ func (ec *executionContext) fieldContext_Mutation_setChannelChatPermission(ctx c
 }
 
 func (ec *executionContext) _Mutation_createMessageTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17130,7 +17130,7 @@ func (ec *executionContext) fieldContext_Mutation_createMessageTemplate(ctx cont
 }
 
 func (ec *executionContext) _Mutation_updateMessageTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17174,7 +17174,7 @@ func (ec *executionContext) fieldContext_Mutation_updateMessageTemplate(ctx cont
 }
 
 func (ec *executionContext) _Mutation_deleteMessageTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17218,7 +17218,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteMessageTemplates(ctx con
 }
 
 func (ec *executionContext) _Mutation_createCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17262,7 +17262,7 @@ func (ec *executionContext) fieldContext_Mutation_createCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_updateCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17306,7 +17306,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_deleteCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17350,7 +17350,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_createAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17394,7 +17394,7 @@ func (ec *executionContext) fieldContext_Mutation_createAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_updateAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17438,7 +17438,7 @@ func (ec *executionContext) fieldContext_Mutation_updateAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_deleteAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17482,7 +17482,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17526,7 +17526,7 @@ func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_retryMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17570,7 +17570,7 @@ func (ec *executionContext) fieldContext_Mutation_retryMessage(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_cancelMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17614,7 +17614,7 @@ func (ec *executionContext) fieldContext_Mutation_cancelMessage(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_setConversationStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17658,7 +17658,7 @@ func (ec *executionContext) fieldContext_Mutation_setConversationStatus(ctx cont
 }
 
 func (ec *executionContext) _Mutation_assignConversation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17702,7 +17702,7 @@ func (ec *executionContext) fieldContext_Mutation_assignConversation(ctx context
 }
 
 func (ec *executionContext) _Mutation_markConversationRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17746,7 +17746,7 @@ func (ec *executionContext) fieldContext_Mutation_markConversationRead(ctx conte
 }
 
 func (ec *executionContext) _Mutation_claimConversation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17790,7 +17790,7 @@ func (ec *executionContext) fieldContext_Mutation_claimConversation(ctx context.
 }
 
 func (ec *executionContext) _Mutation_acceptConversationOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17834,7 +17834,7 @@ func (ec *executionContext) fieldContext_Mutation_acceptConversationOffer(ctx co
 }
 
 func (ec *executionContext) _Mutation_declineConversationOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17878,7 +17878,7 @@ func (ec *executionContext) fieldContext_Mutation_declineConversationOffer(ctx c
 }
 
 func (ec *executionContext) _Mutation_createRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17922,7 +17922,7 @@ func (ec *executionContext) fieldContext_Mutation_createRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_updateRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17966,7 +17966,7 @@ func (ec *executionContext) fieldContext_Mutation_updateRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_deleteRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18010,7 +18010,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_createDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18054,7 +18054,7 @@ func (ec *executionContext) fieldContext_Mutation_createDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_updateDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18098,7 +18098,7 @@ func (ec *executionContext) fieldContext_Mutation_updateDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_deleteDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18142,7 +18142,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_setPresence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18186,7 +18186,7 @@ func (ec *executionContext) fieldContext_Mutation_setPresence(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_replayWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18230,7 +18230,7 @@ func (ec *executionContext) fieldContext_Mutation_replayWebhookEvent(ctx context
 }
 
 func (ec *executionContext) _Mutation_updateCallSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18274,7 +18274,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCallSettings(ctx context
 }
 
 func (ec *executionContext) _Mutation_addCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18318,7 +18318,7 @@ func (ec *executionContext) fieldContext_Mutation_addCallOperator(ctx context.Co
 }
 
 func (ec *executionContext) _Mutation_removeCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18362,7 +18362,7 @@ func (ec *executionContext) fieldContext_Mutation_removeCallOperator(ctx context
 }
 
 func (ec *executionContext) _Mutation_requestCallPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18406,7 +18406,7 @@ func (ec *executionContext) fieldContext_Mutation_requestCallPermission(ctx cont
 }
 
 func (ec *executionContext) _Mutation_startCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18670,7 +18670,7 @@ func (ec *executionContext) fieldContext_Mutation_redeliverWebhook(ctx context.C
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18689,11 +18689,11 @@ func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Organization_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18712,11 +18712,11 @@ func (ec *executionContext) _Organization_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Organization_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Organization_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18735,11 +18735,11 @@ func (ec *executionContext) _Organization_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Organization_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18758,11 +18758,11 @@ func (ec *executionContext) _Organization_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Organization_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18781,11 +18781,11 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18804,11 +18804,11 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18827,11 +18827,11 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18850,11 +18850,11 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18898,7 +18898,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18942,7 +18942,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18986,7 +18986,7 @@ func (ec *executionContext) fieldContext_Query_apiKeys(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _Query_autoMessages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19030,7 +19030,7 @@ func (ec *executionContext) fieldContext_Query_autoMessages(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_channels(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19074,7 +19074,7 @@ func (ec *executionContext) fieldContext_Query_channels(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Query_customFields(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19118,7 +19118,7 @@ func (ec *executionContext) fieldContext_Query_customFields(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_departments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19162,7 +19162,7 @@ func (ec *executionContext) fieldContext_Query_departments(ctx context.Context, 
 }
 
 func (ec *executionContext) _Query_messageTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19206,7 +19206,7 @@ func (ec *executionContext) fieldContext_Query_messageTemplates(ctx context.Cont
 }
 
 func (ec *executionContext) _Query_rules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19250,7 +19250,7 @@ func (ec *executionContext) fieldContext_Query_rules(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19294,7 +19294,7 @@ func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19338,7 +19338,7 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19370,7 +19370,7 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19414,7 +19414,7 @@ func (ec *executionContext) fieldContext_Query_customers(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Query_conversations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19458,7 +19458,7 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 }
 
 func (ec *executionContext) _Query_activityLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19502,7 +19502,7 @@ func (ec *executionContext) fieldContext_Query_activityLog(ctx context.Context, 
 }
 
 func (ec *executionContext) _Query_exportCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19546,7 +19546,7 @@ func (ec *executionContext) fieldContext_Query_exportCustomers(ctx context.Conte
 }
 
 func (ec *executionContext) _Query_deadWebhookEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19590,7 +19590,7 @@ func (ec *executionContext) fieldContext_Query_deadWebhookEvents(ctx context.Con
 }
 
 func (ec *executionContext) _Query_callSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19634,7 +19634,7 @@ func (ec *executionContext) fieldContext_Query_callSettings(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_callOperators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19678,7 +19678,7 @@ func (ec *executionContext) fieldContext_Query_callOperators(ctx context.Context
 }
 
 func (ec *executionContext) _Query_callPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19722,7 +19722,7 @@ func (ec *executionContext) fieldContext_Query_callPermission(ctx context.Contex
 }
 
 func (ec *executionContext) _Query_calls(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19766,7 +19766,7 @@ func (ec *executionContext) fieldContext_Query_calls(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_callReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19953,7 +19953,7 @@ func (ec *executionContext) fieldContext_Query_conversationReport(ctx context.Co
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19997,7 +19997,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20029,7 +20029,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20048,11 +20048,11 @@ func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Rule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Rule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20071,11 +20071,11 @@ func (ec *executionContext) _Rule_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Rule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Rule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20094,11 +20094,11 @@ func (ec *executionContext) _Rule_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Rule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Rule_name(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20117,11 +20117,11 @@ func (ec *executionContext) _Rule_name(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Rule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Rule_method(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20140,11 +20140,11 @@ func (ec *executionContext) _Rule_method(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Rule_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type DistributionMethod does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsDistributionMethod)
 }
 
 func (ec *executionContext) _Rule_offerTimeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20163,11 +20163,11 @@ func (ec *executionContext) _Rule_offerTimeoutSeconds(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Rule_offerTimeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Rule_oldConversations(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20186,11 +20186,11 @@ func (ec *executionContext) _Rule_oldConversations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Rule_oldConversations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type OldConversationPolicy does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsOldConversationPolicy)
 }
 
 func (ec *executionContext) _Rule_channels(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20222,7 +20222,7 @@ func (ec *executionContext) fieldContext_Rule_channels(_ context.Context, field 
 }
 
 func (ec *executionContext) _Rule_agents(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20254,7 +20254,7 @@ func (ec *executionContext) fieldContext_Rule_agents(_ context.Context, field gr
 }
 
 func (ec *executionContext) _RuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20286,7 +20286,7 @@ func (ec *executionContext) fieldContext_RuleConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _RuleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20318,7 +20318,7 @@ func (ec *executionContext) fieldContext_RuleConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _RuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20337,11 +20337,11 @@ func (ec *executionContext) _RuleConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_RuleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RuleConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("RuleConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _RuleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20373,7 +20373,7 @@ func (ec *executionContext) fieldContext_RuleEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20392,7 +20392,7 @@ func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_RuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RuleEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("RuleEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Subscription_messageEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -20572,7 +20572,7 @@ func (ec *executionContext) fieldContext_Subscription_userEvents(ctx context.Con
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20591,11 +20591,11 @@ func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.Collected
 	)
 }
 func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20614,11 +20614,11 @@ func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Tag_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Tag_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20637,11 +20637,11 @@ func (ec *executionContext) _Tag_updatedAt(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Tag_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20660,11 +20660,11 @@ func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Tag_color(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20683,11 +20683,11 @@ func (ec *executionContext) _Tag_color(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Tag_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Tag_customers(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20731,7 +20731,7 @@ func (ec *executionContext) fieldContext_Tag_customers(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _TagConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20763,7 +20763,7 @@ func (ec *executionContext) fieldContext_TagConnection_edges(_ context.Context, 
 }
 
 func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20795,7 +20795,7 @@ func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Contex
 }
 
 func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20814,11 +20814,11 @@ func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_TagConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TagConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("TagConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _TagEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20850,7 +20850,7 @@ func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field g
 }
 
 func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20869,11 +20869,11 @@ func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TagEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("TagEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20892,11 +20892,11 @@ func (ec *executionContext) _User_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20915,11 +20915,11 @@ func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20938,11 +20938,11 @@ func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20961,11 +20961,11 @@ func (ec *executionContext) _User_name(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_User_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20984,11 +20984,11 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21007,11 +21007,11 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Role does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsRole)
 }
 
 func (ec *executionContext) _User_presence(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21030,11 +21030,11 @@ func (ec *executionContext) _User_presence(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_User_presence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Presence does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsPresence)
 }
 
 func (ec *executionContext) _User_active(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21053,11 +21053,11 @@ func (ec *executionContext) _User_active(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_User_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21076,11 +21076,11 @@ func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_User_lastLoginAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_organization(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21112,7 +21112,7 @@ func (ec *executionContext) fieldContext_User_organization(_ context.Context, fi
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21144,7 +21144,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21176,7 +21176,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21195,11 +21195,11 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("UserConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21231,7 +21231,7 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21250,11 +21250,11 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("UserEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _UserEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21273,11 +21273,11 @@ func (ec *executionContext) _UserEvent_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_UserEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("UserEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21296,11 +21296,11 @@ func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_UserEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type UserEventType does not have child fields"))
+	return scalarFieldContext("UserEvent", field, true, true, noChildFieldsUserEventType)
 }
 
 func (ec *executionContext) _UserEvent_user(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22154,7 +22154,7 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_createdBy(_ context.Con
 }
 
 func (ec *executionContext) _WebhookEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22173,11 +22173,11 @@ func (ec *executionContext) _WebhookEvent_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _WebhookEvent_provider(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22196,11 +22196,11 @@ func (ec *executionContext) _WebhookEvent_provider(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_eventName(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22219,11 +22219,11 @@ func (ec *executionContext) _WebhookEvent_eventName(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_eventName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_channel(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22255,7 +22255,7 @@ func (ec *executionContext) fieldContext_WebhookEvent_channel(_ context.Context,
 }
 
 func (ec *executionContext) _WebhookEvent_receivedAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22274,11 +22274,11 @@ func (ec *executionContext) _WebhookEvent_receivedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _WebhookEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22297,11 +22297,11 @@ func (ec *executionContext) _WebhookEvent_attempts(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _WebhookEvent_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22320,11 +22320,11 @@ func (ec *executionContext) _WebhookEvent_lastError(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_deadAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22343,11 +22343,11 @@ func (ec *executionContext) _WebhookEvent_deadAt(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_deadAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _WebhookEvent_payload(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22366,11 +22366,11 @@ func (ec *executionContext) _WebhookEvent_payload(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_payload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22389,11 +22389,11 @@ func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22412,11 +22412,11 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___Directive_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Directive", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22435,11 +22435,11 @@ func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22458,11 +22458,11 @@ func (ec *executionContext) ___Directive_locations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Directive_locations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type __DirectiveLocation does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFields__DirectiveLocation)
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22505,7 +22505,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22524,11 +22524,11 @@ func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22547,11 +22547,11 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22570,11 +22570,11 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22593,11 +22593,11 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22616,11 +22616,11 @@ func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22639,11 +22639,11 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext___Field_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22686,7 +22686,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 }
 
 func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22718,7 +22718,7 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22737,11 +22737,11 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22760,11 +22760,11 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22783,11 +22783,11 @@ func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22806,11 +22806,11 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22842,7 +22842,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22861,11 +22861,11 @@ func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22884,11 +22884,11 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22907,11 +22907,11 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22930,11 +22930,11 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Schema_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Schema", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Schema", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22966,7 +22966,7 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 }
 
 func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22998,7 +22998,7 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 }
 
 func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23030,7 +23030,7 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 }
 
 func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23062,7 +23062,7 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 }
 
 func (ec *executionContext) ___Schema_directives(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23094,7 +23094,7 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 }
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23113,11 +23113,11 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type __TypeKind does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFields__TypeKind)
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23136,11 +23136,11 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23159,11 +23159,11 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext___Type_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23182,11 +23182,11 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23230,7 +23230,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 }
 
 func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23262,7 +23262,7 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 }
 
 func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23294,7 +23294,7 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 }
 
 func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23338,7 +23338,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 }
 
 func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23370,7 +23370,7 @@ func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23402,7 +23402,7 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23421,7 +23421,7 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsBoolean)
 }
 
 // endregion **************************** field.gotpl *****************************
@@ -41737,13 +41737,13 @@ func (ec *executionContext) unmarshalNTagWhereInput2ᚖgithubᚗcomᚋdakenhᚋd
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := model.MarshalTime(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -44770,7 +44770,7 @@ func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -44780,7 +44780,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := model.MarshalTime(*v)
 	return res
 }
 
@@ -44982,3 +44982,48 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 }
 
 // endregion ***************************** type.gotpl *****************************
+
+// The Child of the scalar fields of each type (graph/gqlgen).
+var (
+	noChildFieldsApiKeyScope           = noChildFields("ApiKeyScope")
+	noChildFieldsAutoMessageKind       = noChildFields("AutoMessageKind")
+	noChildFieldsBoolean               = noChildFields("Boolean")
+	noChildFieldsCallDirection         = noChildFields("CallDirection")
+	noChildFieldsCallKind              = noChildFields("CallKind")
+	noChildFieldsCallOperatorRole      = noChildFields("CallOperatorRole")
+	noChildFieldsCallPermissionReason  = noChildFields("CallPermissionReason")
+	noChildFieldsCallPermissionStatus  = noChildFields("CallPermissionStatus")
+	noChildFieldsCallResult            = noChildFields("CallResult")
+	noChildFieldsCallStatus            = noChildFields("CallStatus")
+	noChildFieldsCallType              = noChildFields("CallType")
+	noChildFieldsChannelKind           = noChildFields("ChannelKind")
+	noChildFieldsChannelStatus         = noChildFields("ChannelStatus")
+	noChildFieldsChatPermission        = noChildFields("ChatPermission")
+	noChildFieldsConversationEventType = noChildFields("ConversationEventType")
+	noChildFieldsConversationStatus    = noChildFields("ConversationStatus")
+	noChildFieldsCursor                = noChildFields("Cursor")
+	noChildFieldsCustomFieldType       = noChildFields("CustomFieldType")
+	noChildFieldsCustomerGender        = noChildFields("CustomerGender")
+	noChildFieldsCustomerStage         = noChildFields("CustomerStage")
+	noChildFieldsDistributionMethod    = noChildFields("DistributionMethod")
+	noChildFieldsDistributionState     = noChildFields("DistributionState")
+	noChildFieldsFloat                 = noChildFields("Float")
+	noChildFieldsID                    = noChildFields("ID")
+	noChildFieldsInt                   = noChildFields("Int")
+	noChildFieldsInteraction           = noChildFields("Interaction")
+	noChildFieldsMap                   = noChildFields("Map")
+	noChildFieldsMessageDirection      = noChildFields("MessageDirection")
+	noChildFieldsMessageEventType      = noChildFields("MessageEventType")
+	noChildFieldsMessageKind           = noChildFields("MessageKind")
+	noChildFieldsMessageStatus         = noChildFields("MessageStatus")
+	noChildFieldsOldConversationPolicy = noChildFields("OldConversationPolicy")
+	noChildFieldsPresence              = noChildFields("Presence")
+	noChildFieldsRole                  = noChildFields("Role")
+	noChildFieldsSenderType            = noChildFields("SenderType")
+	noChildFieldsString                = noChildFields("String")
+	noChildFieldsTime                  = noChildFields("Time")
+	noChildFieldsUserEventType         = noChildFields("UserEventType")
+	noChildFieldsWeekday               = noChildFields("Weekday")
+	noChildFields__DirectiveLocation   = noChildFields("__DirectiveLocation")
+	noChildFields__TypeKind            = noChildFields("__TypeKind")
+)
