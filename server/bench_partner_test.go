@@ -21,9 +21,9 @@ import (
 //
 //	DAKENH_TEST_DB=postgres go test ./server -run '^$' -bench PartnerWebhooks -benchtime 1x
 func BenchmarkPartnerWebhooks(b *testing.B) {
-	for _, endpoints := range []int{1, 50} {
+	for _, tc := range []struct{ endpoints, events int }{{1, 400}, {50, 40}} {
+		endpoints, events := tc.endpoints, tc.events
 		b.Run(fmt.Sprintf("endpoints=%d", endpoints), func(b *testing.B) {
-			const events = 400
 			h := newHookEnvTB(b)
 			var got atomic.Int64
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
