@@ -236,6 +236,17 @@ func TestPartnerWebhookDelivery(t *testing.T) {
 	})
 
 	t.Run("Log", func(t *testing.T) {
+		// The partner has the last POST before the server has written
+		// its outcome.
+		waitFor(t, "six deliveries logged as delivered", func() bool {
+			n := 0
+			for _, r := range h.deliveries(ep.ID) {
+				if r.Status == "DELIVERED" {
+					n++
+				}
+			}
+			return n == 6
+		})
 		rows := h.deliveries(ep.ID)
 		if len(rows) != 6 {
 			t.Fatalf("%d deliveries logged", len(rows))
