@@ -37,6 +37,8 @@ type Conversation struct {
 	CustomerID gid.ID `json:"customer_id,omitempty"`
 	// Status holds the value of the "status" field.
 	Status conversation.Status `json:"status,omitempty"`
+	// ResolvedAt holds the value of the "resolved_at" field.
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	// AssigneeID holds the value of the "assignee_id" field.
 	AssigneeID *gid.ID `json:"assignee_id,omitempty"`
 	// UnreadCount holds the value of the "unread_count" field.
@@ -201,7 +203,7 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case conversation.FieldStatus, conversation.FieldDistributionState:
 			values[i] = new(sql.NullString)
-		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldOfferExpiresAt:
+		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldResolvedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldOfferExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -259,6 +261,13 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
 				_m.Status = conversation.Status(value.String)
+			}
+		case conversation.FieldResolvedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resolved_at", values[i])
+			} else if value.Valid {
+				_m.ResolvedAt = new(time.Time)
+				*_m.ResolvedAt = value.Time
 			}
 		case conversation.FieldAssigneeID:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
@@ -425,6 +434,11 @@ func (_m *Conversation) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
+	builder.WriteString(", ")
+	if v := _m.ResolvedAt; v != nil {
+		builder.WriteString("resolved_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	if v := _m.AssigneeID; v != nil {
 		builder.WriteString("assignee_id=")

@@ -92,6 +92,20 @@ func (_c *ConversationCreate) SetNillableStatus(v *conversation.Status) *Convers
 	return _c
 }
 
+// SetResolvedAt sets the "resolved_at" field.
+func (_c *ConversationCreate) SetResolvedAt(v time.Time) *ConversationCreate {
+	_c.mutation.SetResolvedAt(v)
+	return _c
+}
+
+// SetNillableResolvedAt sets the "resolved_at" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableResolvedAt(v *time.Time) *ConversationCreate {
+	if v != nil {
+		_c.SetResolvedAt(*v)
+	}
+	return _c
+}
+
 // SetAssigneeID sets the "assignee_id" field.
 func (_c *ConversationCreate) SetAssigneeID(v gid.ID) *ConversationCreate {
 	_c.mutation.SetAssigneeID(v)
@@ -499,6 +513,10 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
 	}
+	if value, ok := _c.mutation.ResolvedAt(); ok {
+		_spec.SetField(conversation.FieldResolvedAt, field.TypeTime, value)
+		_node.ResolvedAt = &value
+	}
 	if value, ok := _c.mutation.UnreadCount(); ok {
 		_spec.SetField(conversation.FieldUnreadCount, field.TypeInt, value)
 		_node.UnreadCount = value
@@ -759,6 +777,24 @@ func (u *ConversationUpsert) SetStatus(v conversation.Status) *ConversationUpser
 // UpdateStatus sets the "status" field to the value that was provided on create.
 func (u *ConversationUpsert) UpdateStatus() *ConversationUpsert {
 	u.SetExcluded(conversation.FieldStatus)
+	return u
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (u *ConversationUpsert) SetResolvedAt(v time.Time) *ConversationUpsert {
+	u.Set(conversation.FieldResolvedAt, v)
+	return u
+}
+
+// UpdateResolvedAt sets the "resolved_at" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateResolvedAt() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldResolvedAt)
+	return u
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (u *ConversationUpsert) ClearResolvedAt() *ConversationUpsert {
+	u.SetNull(conversation.FieldResolvedAt)
 	return u
 }
 
@@ -1032,6 +1068,27 @@ func (u *ConversationUpsertOne) SetStatus(v conversation.Status) *ConversationUp
 func (u *ConversationUpsertOne) UpdateStatus() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (u *ConversationUpsertOne) SetResolvedAt(v time.Time) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetResolvedAt(v)
+	})
+}
+
+// UpdateResolvedAt sets the "resolved_at" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateResolvedAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateResolvedAt()
+	})
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (u *ConversationUpsertOne) ClearResolvedAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearResolvedAt()
 	})
 }
 
@@ -1501,6 +1558,27 @@ func (u *ConversationUpsertBulk) SetStatus(v conversation.Status) *ConversationU
 func (u *ConversationUpsertBulk) UpdateStatus() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (u *ConversationUpsertBulk) SetResolvedAt(v time.Time) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetResolvedAt(v)
+	})
+}
+
+// UpdateResolvedAt sets the "resolved_at" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateResolvedAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateResolvedAt()
+	})
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (u *ConversationUpsertBulk) ClearResolvedAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearResolvedAt()
 	})
 }
 

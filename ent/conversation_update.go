@@ -70,6 +70,26 @@ func (_u *ConversationUpdate) SetNillableStatus(v *conversation.Status) *Convers
 	return _u
 }
 
+// SetResolvedAt sets the "resolved_at" field.
+func (_u *ConversationUpdate) SetResolvedAt(v time.Time) *ConversationUpdate {
+	_u.mutation.SetResolvedAt(v)
+	return _u
+}
+
+// SetNillableResolvedAt sets the "resolved_at" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableResolvedAt(v *time.Time) *ConversationUpdate {
+	if v != nil {
+		_u.SetResolvedAt(*v)
+	}
+	return _u
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (_u *ConversationUpdate) ClearResolvedAt() *ConversationUpdate {
+	_u.mutation.ClearResolvedAt()
+	return _u
+}
+
 // SetAssigneeID sets the "assignee_id" field.
 func (_u *ConversationUpdate) SetAssigneeID(v gid.ID) *ConversationUpdate {
 	_u.mutation.SetAssigneeID(v)
@@ -493,6 +513,12 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.ResolvedAt(); ok {
+		_spec.SetField(conversation.FieldResolvedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolvedAtCleared() {
+		_spec.ClearField(conversation.FieldResolvedAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.UnreadCount(); ok {
 		_spec.SetField(conversation.FieldUnreadCount, field.TypeInt, value)
 	}
@@ -814,6 +840,26 @@ func (_u *ConversationUpdateOne) SetNillableStatus(v *conversation.Status) *Conv
 	if v != nil {
 		_u.SetStatus(*v)
 	}
+	return _u
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (_u *ConversationUpdateOne) SetResolvedAt(v time.Time) *ConversationUpdateOne {
+	_u.mutation.SetResolvedAt(v)
+	return _u
+}
+
+// SetNillableResolvedAt sets the "resolved_at" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableResolvedAt(v *time.Time) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetResolvedAt(*v)
+	}
+	return _u
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (_u *ConversationUpdateOne) ClearResolvedAt() *ConversationUpdateOne {
+	_u.mutation.ClearResolvedAt()
 	return _u
 }
 
@@ -1269,6 +1315,12 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.ResolvedAt(); ok {
+		_spec.SetField(conversation.FieldResolvedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ResolvedAtCleared() {
+		_spec.ClearField(conversation.FieldResolvedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.UnreadCount(); ok {
 		_spec.SetField(conversation.FieldUnreadCount, field.TypeInt, value)

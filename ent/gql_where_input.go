@@ -2809,6 +2809,18 @@ type ConversationWhereInput struct {
 	StatusIn    []conversation.Status `json:"statusIn,omitempty"`
 	StatusNotIn []conversation.Status `json:"statusNotIn,omitempty"`
 
+	// "resolved_at" field predicates.
+	ResolvedAt       *time.Time  `json:"resolvedAt,omitempty"`
+	ResolvedAtNEQ    *time.Time  `json:"resolvedAtNEQ,omitempty"`
+	ResolvedAtIn     []time.Time `json:"resolvedAtIn,omitempty"`
+	ResolvedAtNotIn  []time.Time `json:"resolvedAtNotIn,omitempty"`
+	ResolvedAtGT     *time.Time  `json:"resolvedAtGT,omitempty"`
+	ResolvedAtGTE    *time.Time  `json:"resolvedAtGTE,omitempty"`
+	ResolvedAtLT     *time.Time  `json:"resolvedAtLT,omitempty"`
+	ResolvedAtLTE    *time.Time  `json:"resolvedAtLTE,omitempty"`
+	ResolvedAtIsNil  bool        `json:"resolvedAtIsNil,omitempty"`
+	ResolvedAtNotNil bool        `json:"resolvedAtNotNil,omitempty"`
+
 	// "unread_count" field predicates.
 	UnreadCount      *int  `json:"unreadCount,omitempty"`
 	UnreadCountNEQ   *int  `json:"unreadCountNEQ,omitempty"`
@@ -3040,6 +3052,36 @@ func (i *ConversationWhereInput) P() (predicate.Conversation, error) {
 	}
 	if len(i.StatusNotIn) > 0 {
 		predicates = append(predicates, conversation.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.ResolvedAt != nil {
+		predicates = append(predicates, conversation.ResolvedAtEQ(*i.ResolvedAt))
+	}
+	if i.ResolvedAtNEQ != nil {
+		predicates = append(predicates, conversation.ResolvedAtNEQ(*i.ResolvedAtNEQ))
+	}
+	if len(i.ResolvedAtIn) > 0 {
+		predicates = append(predicates, conversation.ResolvedAtIn(i.ResolvedAtIn...))
+	}
+	if len(i.ResolvedAtNotIn) > 0 {
+		predicates = append(predicates, conversation.ResolvedAtNotIn(i.ResolvedAtNotIn...))
+	}
+	if i.ResolvedAtGT != nil {
+		predicates = append(predicates, conversation.ResolvedAtGT(*i.ResolvedAtGT))
+	}
+	if i.ResolvedAtGTE != nil {
+		predicates = append(predicates, conversation.ResolvedAtGTE(*i.ResolvedAtGTE))
+	}
+	if i.ResolvedAtLT != nil {
+		predicates = append(predicates, conversation.ResolvedAtLT(*i.ResolvedAtLT))
+	}
+	if i.ResolvedAtLTE != nil {
+		predicates = append(predicates, conversation.ResolvedAtLTE(*i.ResolvedAtLTE))
+	}
+	if i.ResolvedAtIsNil {
+		predicates = append(predicates, conversation.ResolvedAtIsNil())
+	}
+	if i.ResolvedAtNotNil {
+		predicates = append(predicates, conversation.ResolvedAtNotNil())
 	}
 	if i.UnreadCount != nil {
 		predicates = append(predicates, conversation.UnreadCountEQ(*i.UnreadCount))

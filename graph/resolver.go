@@ -13,6 +13,8 @@ import (
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/partner"
+	"github.com/dakenh/dakenh/internal/report"
 )
 
 // Resolver holds what the resolvers call; it is built once at start-up.
@@ -25,6 +27,10 @@ type Resolver struct {
 	Distribute *distribute.Engine
 	// Calls runs voice calls: settings, operators, permissions, tickets.
 	Calls *call.Service
+	// Partners runs partner webhooks: endpoints, secrets, deliveries.
+	Partners *partner.Service
+	// Reports computes the dashboard's reports.
+	Reports *report.Reporter
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 	// StreamBuffer is each subscription's slow-consumer threshold (see

@@ -31,6 +31,8 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/partner"
+	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -95,6 +97,30 @@ func (r *conversationEventResolver) Type(ctx context.Context, obj *model.Convers
 // Conversation is the resolver for the conversation field.
 func (r *conversationEventResolver) Conversation(ctx context.Context, obj *model.ConversationEvent) (*ent.Conversation, error) {
 	return obj.Conversation, obj.Err
+}
+
+// Agent is the resolver for the agent field.
+func (r *conversationReportRowResolver) Agent(ctx context.Context, obj *report.Row) (*ent.User, error) {
+	if obj.AgentID == "" {
+		return nil, nil
+	}
+	u, err := r.Client.User.Get(ctx, obj.AgentID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// Channel is the resolver for the channel field.
+func (r *conversationReportRowResolver) Channel(ctx context.Context, obj *report.Row) (*ent.Channel, error) {
+	if obj.ChannelID == "" {
+		return nil, nil
+	}
+	ch, err := r.Client.Channel.Get(ctx, obj.ChannelID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return ch, err
 }
 
 // Timeline is the resolver for the timeline field.
@@ -419,6 +445,31 @@ func (r *mutationResolver) StartCall(ctx context.Context, input call.StartCallIn
 	return r.Resolver.Calls.StartCall(ctx, input)
 }
 
+// CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
+func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input partner.CreateEndpointInput) (*partner.EndpointSecret, error) {
+	return r.Partners.CreateEndpoint(ctx, input)
+}
+
+// UpdateWebhookEndpoint is the resolver for the updateWebhookEndpoint field.
+func (r *mutationResolver) UpdateWebhookEndpoint(ctx context.Context, id gid.ID, input partner.UpdateEndpointInput) (*ent.WebhookEndpoint, error) {
+	return r.Partners.UpdateEndpoint(ctx, id, input)
+}
+
+// DeleteWebhookEndpoint is the resolver for the deleteWebhookEndpoint field.
+func (r *mutationResolver) DeleteWebhookEndpoint(ctx context.Context, id gid.ID) (gid.ID, error) {
+	return r.Partners.DeleteEndpoint(ctx, id)
+}
+
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id gid.ID) (*partner.EndpointSecret, error) {
+	return r.Partners.RotateSecret(ctx, id)
+}
+
+// RedeliverWebhook is the resolver for the redeliverWebhook field.
+func (r *mutationResolver) RedeliverWebhook(ctx context.Context, deliveryID gid.ID) (*ent.WebhookDelivery, error) {
+	return r.Partners.Redeliver(ctx, deliveryID)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -502,6 +553,26 @@ func (r *queryResolver) Calls(ctx context.Context, after *entgql.Cursor[gid.ID],
 // CallReport is the resolver for the callReport field.
 func (r *queryResolver) CallReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) ([]*call.ReportRow, error) {
 	return r.Resolver.Calls.Report(ctx, from, to, channelID, groupBy)
+}
+
+// WebhookEndpoints is the resolver for the webhookEndpoints field.
+func (r *queryResolver) WebhookEndpoints(ctx context.Context) ([]*ent.WebhookEndpoint, error) {
+	return r.Partners.Endpoints(ctx)
+}
+
+// WebhookEventTypes is the resolver for the webhookEventTypes field.
+func (r *queryResolver) WebhookEventTypes(ctx context.Context) ([]string, error) {
+	return partner.EventTypes(), nil
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) (*ent.WebhookDeliveryConnection, error) {
+	return r.Partners.DeliveryConnection(ctx, endpointID, after, first)
+}
+
+// ConversationReport is the resolver for the conversationReport field.
+func (r *queryResolver) ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error) {
+	return r.Reports.Conversations(ctx, from, to, channelID, groupBy)
 }
 
 // Agents is the resolver for the agents field.
@@ -648,6 +719,11 @@ func (r *Resolver) ConversationEvent() ConversationEventResolver {
 	return &conversationEventResolver{r}
 }
 
+// ConversationReportRow returns ConversationReportRowResolver implementation.
+func (r *Resolver) ConversationReportRow() ConversationReportRowResolver {
+	return &conversationReportRowResolver{r}
+}
+
 // MessageEvent returns MessageEventResolver implementation.
 func (r *Resolver) MessageEvent() MessageEventResolver { return &messageEventResolver{r} }
 
@@ -667,6 +743,7 @@ type callEventResolver struct{ *Resolver }
 type callReportRowResolver struct{ *Resolver }
 type callSettingsResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
+type conversationReportRowResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }

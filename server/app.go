@@ -14,6 +14,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -40,8 +41,10 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/metrics"
+	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/playground"
 	"github.com/dakenh/dakenh/internal/presence"
+	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/requestlog"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/tenancy"
@@ -82,6 +85,11 @@ type App struct {
 	presence   *presence.Tracker
 	// calls runs voice calls; its timers run on timers.
 	calls *call.Service
+	// partners runs partner webhooks: the endpoints; deliveries feeds and
+	// sends their events, rendered by webhooks.
+	partners   *partner.Service
+	deliveries *partner.Deliveries
+	webhooks   webhookRenderer
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -106,6 +114,8 @@ type appOptions struct {
 	streamBuffer int
 	// maxResponseBytes overrides maxResponseBytes.
 	maxResponseBytes int
+	// webhookPoll overrides how often partner webhooks look for work.
+	webhookPoll time.Duration
 	// extensions are added to the GraphQL handler after its own, so that
 	// tests can observe or hold up fields.
 	extensions []graphql.HandlerExtension
@@ -129,6 +139,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	crm.Register(db.Client)
 	if err := inbox.BackfillLastMessages(ctx, db.Client); err != nil {
 		return nil, fmt.Errorf("conversations' last messages: %w", err)
+	}
+	if err := report.Backfill(ctx, db.Client); err != nil {
+		return nil, err
 	}
 	box, err := secret.New(cfg.Secret, cfg.PreviousSecrets...)
 	if err != nil {
@@ -183,6 +196,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		Logger: logger,
 	})
 	a.calls.Register(a.timers)
+	a.partners = partner.New(db.Client, box, partner.Options{AllowInsecure: cfg.AllowInsecureWebhooks, Now: o.now})
 	a.inbox.HandleCalls(a.calls)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
@@ -192,11 +206,16 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		return nil, err
 	}
 	a.handler = a.routes()
+	a.deliveries = partner.NewDeliveries(a.partners, partner.DeliveryConfig{
+		Render: a.webhooks.render, Metrics: a.metrics, Logger: logger, Poll: o.webhookPoll,
+	})
 	return a, nil
 }
 
 // sealedColumns are every column sealed under the server secret.
-func sealedColumns() []keyring.Column { return inbox.SealedColumns() }
+func sealedColumns() []keyring.Column {
+	return append(inbox.SealedColumns(), partner.SealedColumns()...)
+}
 
 // inboxOptions points the inbox's provider clients at the configured base
 // URLs, keeping whatever the test options already set.
@@ -300,17 +319,21 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) graphqlHandler() http.Handler {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{
+	es := graph.NewSchema(&graph.Resolver{
 		Client:     a.db.Client,
 		Auth:       a.auth,
 		Accounts:   account.New(a.db.Client, a.auth, a.cfg.AllowSignUp),
 		Inbox:      a.inbox,
 		Distribute: a.distribute,
 		Calls:      a.calls,
+		Partners:   a.partners,
+		Reports:    report.New(a.db.Client, a.db.Dialect),
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,
-	}))
+	})
+	a.webhooks = webhookRenderer{exec: executor.New(es)}
+	srv := handler.New(es)
 	a.subscriptions = gqlws.New(gqlws.Transport{
 		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws gets
 		// ping/pong (see websocket.go). This init timeout is a backstop

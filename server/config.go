@@ -38,6 +38,9 @@ type Config struct {
 	FacebookGraphURL string
 	// DebugAddr, when set, serves the Go profiler there (debug.go).
 	DebugAddr string
+	// AllowInsecureWebhooks lets partner webhook endpoints use http to
+	// loopback and deliveries reach loopback addresses, for development.
+	AllowInsecureWebhooks bool
 }
 
 // configFromEnv reads the configuration. It may create the data directory
@@ -62,6 +65,9 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 		return c, err
 	}
 	if c.Introspection, err = boolEnv(getenv, "DAKENH_INTROSPECTION", true); err != nil {
+		return c, err
+	}
+	if c.AllowInsecureWebhooks, err = boolEnv(getenv, "DAKENH_ALLOW_INSECURE_WEBHOOKS", false); err != nil {
 		return c, err
 	}
 	if lvl := getenv("DAKENH_LOG_LEVEL"); lvl != "" {

@@ -65,7 +65,7 @@ func TestMessageTemplates(t *testing.T) {
 // seedConversation creates, as the system, a channel with the given chat
 // permission connected by a user, a customer and a conversation with one
 // inbound message; it returns the conversation's ID.
-func seedConversation(t *testing.T, e *env, orgID, connectedBy gid.ID, perm channel.ChatPermission, name string) gid.ID {
+func seedConversation(t testing.TB, e *env, orgID, connectedBy gid.ID, perm channel.ChatPermission, name string) gid.ID {
 	t.Helper()
 	ctx := viewer.SystemContext(context.Background(), orgID)
 	c := e.db.Client

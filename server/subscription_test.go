@@ -218,7 +218,7 @@ func TestSubscriptionAcrossInstances(t *testing.T) {
 	}
 }
 
-func orgOf(t *testing.T, e *env, tn *tenant) gid.ID {
+func orgOf(t testing.TB, e *env, tn *tenant) gid.ID {
 	t.Helper()
 	var me struct {
 		Me struct{ Organization struct{ ID gid.ID } }

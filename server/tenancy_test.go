@@ -91,6 +91,11 @@ func TestCrossTenantMatrix(t *testing.T) {
 	victimCall := e.db.Client.Call.Create().SetChannelID(victimChannel).SetCustomerID(gid.ID(custA)).SetDirection("INBOUND").
 		SetStartedAt(time.Now()).SaveX(victimSys)
 	vc, own := string(victimChannel), ownOA.ConnectZaloOA.ID
+	var hook struct {
+		CreateWebhookEndpoint struct{ Endpoint struct{ ID string } }
+	}
+	e.must(victim.ownerToken, `mutation { createWebhookEndpoint(input: {url: "https://partner.example.vn/hook", events: ["*"]}) { endpoint { id } } }`, nil, &hook)
+	hookID := hook.CreateWebhookEndpoint.Endpoint.ID
 
 	cases := []struct {
 		name, query string
@@ -148,6 +153,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"callPermissionForeignCustomer", `query($c: ID!, $u: ID!) { callPermission(channelId: $c, customerId: $u) { id } }`, map[string]any{"c": own, "u": custA}},
 		{"callReport", `query($c: ID!) { callReport(from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z", channelId: $c, groupBy: DAY) { key } }`,
 			map[string]any{"c": vc}},
+		{"updateWebhookEndpoint", `mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: {url: "https://intruder.example.vn/"}) { id } }`, map[string]any{"id": hookID}},
+		{"disableWebhookEndpoint", `mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: {enabled: false}) { id } }`, map[string]any{"id": hookID}},
+		{"deleteWebhookEndpoint", `mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`, map[string]any{"id": hookID}},
+		{"rotateWebhookSecret", `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, map[string]any{"id": hookID}},
+		{"conversationReportOnForeignChannel", `query($c: ID!) { conversationReport(from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z", channelId: $c, groupBy: DAY) { key } }`,
+			map[string]any{"c": vc}},
 		{"startCallOnForeignChannel", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": vc, "u": mine}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
@@ -157,7 +168,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 
 	for callerName, token := range callers {
 		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv,
-			opID, string(perm.ID), string(victimCall.ID), entry} {
+			opID, string(perm.ID), string(victimCall.ID), entry, hookID} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
@@ -213,6 +224,20 @@ func TestCrossTenantMatrix(t *testing.T) {
 			e.must(token, `{ customers { totalCount } tags { totalCount } autoMessages { totalCount } }`, nil, &out)
 			if out.Customers.TotalCount != 1 || out.Tags.TotalCount != 0 || out.AutoMessages.TotalCount != 0 {
 				t.Fatalf("intruder sees %+v", out)
+			}
+		})
+		t.Run(callerName+"/webhookEndpointsAreIsolated", func(t *testing.T) {
+			r := e.gql(token, `{ webhookEndpoints { id } }`, nil)
+			if callerName == "AGENT" {
+				if r.code() != "FORBIDDEN" {
+					t.Fatalf("an agent listed endpoints: %s %+v", r.Data, r.Errors)
+				}
+				return
+			}
+			var out struct{ WebhookEndpoints []struct{ ID string } }
+			r.decode(t, &out)
+			if len(out.WebhookEndpoints) != 0 {
+				t.Fatalf("intruder sees endpoints %+v", out)
 			}
 		})
 	}
@@ -279,6 +304,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	if len(after.AutoMessages.Edges) != 1 || after.AutoMessages.Edges[0].Node.Contents[0] != "Xin chào" {
 		t.Fatalf("victim's auto-messages changed: %+v", after.AutoMessages)
+	}
+	var hooks struct {
+		WebhookEndpoints []struct {
+			URL     string
+			Enabled bool
+		}
+	}
+	e.must(victim.ownerToken, `{ webhookEndpoints { url enabled } }`, nil, &hooks)
+	if len(hooks.WebhookEndpoints) != 1 || hooks.WebhookEndpoints[0].URL != "https://partner.example.vn/hook" || !hooks.WebhookEndpoints[0].Enabled {
+		t.Fatalf("victim's webhook endpoints changed: %+v", hooks)
 	}
 	var calls struct {
 		CallSettings  struct{ Enabled bool }

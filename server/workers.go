@@ -30,12 +30,22 @@ func (a *App) startWorkers() {
 		if n > 0 {
 			a.logger.InfoContext(ctx, "pruned ended sessions and login attempts", "rows", n)
 		}
+		if err != nil {
+			return err
+		}
+		n, err = a.deliveries.Prune(ctx)
+		if n > 0 {
+			a.logger.InfoContext(ctx, "pruned the partner webhook delivery log older than 30 days", "rows", n)
+		}
 		return err
 	})
 	a.startWebhookWorker(requestlog.With(ctx, "worker", "webhooks"))
 	// Outbound messages: woken by sendMessage, polling for retries and
 	// other replicas' messages; it returns once its deliveries finished.
 	a.workers.wg.Go(func() { a.inbox.RunDelivery(requestlog.With(ctx, "worker", "delivery")) })
+	// Partner webhooks: the log's events fed to endpoints and delivered,
+	// polling for new events and retries.
+	a.workers.wg.Go(func() { a.deliveries.Run(requestlog.With(ctx, "worker", "partner-webhooks")) })
 	a.every(ctx, "zalo-token-refresh", inbox.ZaloRefreshEvery, a.inbox.RefreshZaloTokens)
 	// Durable timers: every replica runs one worker; claims never overlap.
 	a.workers.wg.Go(func() { a.timers.Run(requestlog.With(ctx, "worker", "timers")) })

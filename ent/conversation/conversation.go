@@ -31,6 +31,8 @@ const (
 	FieldCustomerID = "customer_id"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
+	// FieldResolvedAt holds the string denoting the resolved_at field in the database.
+	FieldResolvedAt = "resolved_at"
 	// FieldAssigneeID holds the string denoting the assignee_id field in the database.
 	FieldAssigneeID = "assignee_id"
 	// FieldUnreadCount holds the string denoting the unread_count field in the database.
@@ -145,6 +147,7 @@ var Columns = []string{
 	FieldChannelID,
 	FieldCustomerID,
 	FieldStatus,
+	FieldResolvedAt,
 	FieldAssigneeID,
 	FieldUnreadCount,
 	FieldLastMessageAt,
@@ -173,7 +176,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/dakenh/dakenh/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -287,6 +290,11 @@ func ByCustomerID(opts ...sql.OrderTermOption) OrderOption {
 // ByStatus orders the results by the status field.
 func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
+}
+
+// ByResolvedAt orders the results by the resolved_at field.
+func ByResolvedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResolvedAt, opts...).ToFunc()
 }
 
 // ByAssigneeID orders the results by the assignee_id field.

@@ -94,6 +94,9 @@ func (Message) Indexes() []ent.Index {
 		index.Fields("channel_id", "provider_message_id").Unique(),
 		index.Fields("conversation_id", "created_at"),
 		index.Fields("status", "next_attempt_at"),
+		// The conversation report counts an organization's messages in a
+		// range.
+		index.Fields("organization_id", "created_at"),
 	}
 }
 

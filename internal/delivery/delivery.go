@@ -191,6 +191,11 @@ type Config struct {
 	// RenewEvery is how often a delivery renews its lease: a third of
 	// Lease by default, so one slow or failed renewal does not lose it.
 	RenewEvery time.Duration
+	// RetryDelay is the wait after the attempt-th failed attempt, given a
+	// jitter in [0, 1); nil means the package's RetryDelay. A queue whose
+	// partners may be down for a day (partner webhooks) spreads its
+	// MaxAttempts over longer.
+	RetryDelay func(attempt int, jitter float64) time.Duration
 	// Now is the clock of leases and retries; nil means time.Now.
 	Now func() time.Time
 	// Logger receives outcomes (IDs and reasons, never contents); nil
@@ -235,6 +240,9 @@ func New[T any](q Queue[T], cfg Config) *Worker[T] {
 	defDur(&cfg.RenewEvery, cfg.Lease/3)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RetryDelay == nil {
+		cfg.RetryDelay = RetryDelay
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -419,7 +427,7 @@ func (w *Worker[T]) decide(c Claim, o Outcome) Result {
 		return Result{State: StateSent}
 	case o.Retry && c.Attempts < w.cfg.MaxAttempts:
 		return Result{State: StateQueued, LastError: Truncate(o.Reason, maxReason),
-			NextAttemptAt: w.cfg.Now().Add(RetryDelay(c.Attempts, rand.Float64()))}
+			NextAttemptAt: w.cfg.Now().Add(w.cfg.RetryDelay(c.Attempts, rand.Float64()))}
 	default:
 		reason := o.Reason
 		if o.Retry {

@@ -76,3 +76,8 @@ func ParseCursor(s string) (Cursor, error) {
 	}
 	return c, nil
 }
+
+// CursorAfter returns the cursor just after the event numbered seq: what a
+// subscription's event carries as its cursor, for those who hand events on
+// by other means (partner webhooks) and let clients resume a stream there.
+func CursorAfter(seq int64) Cursor { return cursorAt(seq) }

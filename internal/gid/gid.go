@@ -52,6 +52,9 @@ var prefixes = map[string]string{
 	"CallOperator":    "cop",
 	"CallPermission":  "cpm",
 	"Call":            "cal",
+	"WebhookEndpoint": "whe",
+	"WebhookDelivery": "whd",
+	"WebhookAttempt":  "wha",
 }
 
 var types = func() map[string]string {

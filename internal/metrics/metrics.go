@@ -68,6 +68,8 @@ type Metrics struct {
 
 	operationNames *labelLimiter
 	errorCodes     *labelLimiter
+
+	webhooks *webhookMetrics
 }
 
 // New creates a Metrics with its own registry holding the Go runtime
@@ -130,6 +132,7 @@ func New() *Metrics {
 		m.httpRequests, m.httpDuration, m.httpInFlight,
 		m.gqlOperations, m.gqlDuration, m.gqlErrors, m.gqlStopped,
 	)
+	m.webhooks = newWebhookMetrics(reg)
 	// Build the handler once: InstrumentMetricHandler and HandlerOpts.Registry
 	// register promhttp_* collectors, and doing that per Handler() call
 	// would be wasted work on every call after the first.

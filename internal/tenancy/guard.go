@@ -32,6 +32,8 @@ import (
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/webhookdelivery"
+	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -103,10 +105,16 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	"Call": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.Call.Query().Where(entcall.IDIn(ids...)).Count(ctx)
 	},
+	"WebhookEndpoint": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.WebhookEndpoint.Query().Where(webhookendpoint.IDIn(ids...)).Count(ctx)
+	},
+	"WebhookDelivery": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.WebhookDelivery.Query().Where(webhookdelivery.IDIn(ids...)).Count(ctx)
+	},
 }
 
 // unlinkable are the types no edge points to: they need no counter.
-var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true, "Timer": true, "KeyCheck": true, "Activity": true}
+var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true, "Timer": true, "KeyCheck": true, "Activity": true, "WebhookAttempt": true}
 
 // NotFoundError is returned for a link to a row the tenant cannot see.
 type NotFoundError struct {
