@@ -10,6 +10,7 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/connect"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -25,6 +26,8 @@ type Resolver struct {
 	Distribute *distribute.Engine
 	// Calls runs voice calls: settings, operators, permissions, tickets.
 	Calls *call.Service
+	// Connect connects channels by the providers' consent screens.
+	Connect *connect.Service
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 	// StreamBuffer is each subscription's slow-consumer threshold (see

@@ -29,6 +29,7 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/connect"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/distribute"
@@ -82,6 +83,8 @@ type App struct {
 	presence   *presence.Tracker
 	// calls runs voice calls; its timers run on timers.
 	calls *call.Service
+	// connect runs the OAuth consent flows that connect channels.
+	connect *connect.Service
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -188,6 +191,16 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
 	})
+	if a.connect, err = connect.New(connect.Config{
+		Client: db.Client, Box: box, Inbox: a.inbox,
+		Zalo: zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, Now: o.now}),
+		App: connect.ZaloApp{
+			AppID: cfg.OAuth.ZaloAppID, AppSecret: cfg.OAuth.ZaloAppSecret, WebhookSecret: cfg.OAuth.ZaloWebhookSecret,
+		},
+		AppURL: cfg.OAuth.AppURL, Now: o.now, Logger: logger,
+	}); err != nil {
+		return nil, err
+	}
 	if a.playground, err = playground.Handler("/graphql"); err != nil {
 		return nil, err
 	}
@@ -262,6 +275,7 @@ func (a *App) routes() http.Handler {
 		mux.Handle("GET /metrics", a.metrics.Handler())
 	}
 	a.webhookRoutes(mux)
+	mux.Handle("GET /oauth/zalo/callback", a.metrics.Instrument("oauth", a.connect.ZaloCallback()))
 
 	c := cors.New(cors.Options{
 		AllowedOrigins: a.cfg.CORSOrigins,
@@ -307,6 +321,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Inbox:      a.inbox,
 		Distribute: a.distribute,
 		Calls:      a.calls,
+		Connect:    a.connect,
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,
