@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -86,6 +87,12 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 			FacebookVerifyToken: getenv("FACEBOOK_VERIFY_TOKEN"),
 			AppURL:              strings.TrimSpace(getenv("DAKENH_APP_URL")),
 		},
+	}
+	if u := c.OAuth.AppURL; u != "" {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return c, errors.New("DAKENH_APP_URL must be an http(s) URL with a host")
+		}
 	}
 	var err error
 	if c.AllowSignUp, err = boolEnv(getenv, "DAKENH_ALLOW_SIGNUP", c.DatabaseURL == ""); err != nil {
