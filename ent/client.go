@@ -35,6 +35,7 @@ import (
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/oauthstate"
 	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/rule"
@@ -93,6 +94,8 @@ type Client struct {
 	Message *MessageClient
 	// MessageTemplate is the client for interacting with the MessageTemplate builders.
 	MessageTemplate *MessageTemplateClient
+	// OAuthState is the client for interacting with the OAuthState builders.
+	OAuthState *OAuthStateClient
 	// Offer is the client for interacting with the Offer builders.
 	Offer *OfferClient
 	// Organization is the client for interacting with the Organization builders.
@@ -145,6 +148,7 @@ func (c *Client) init() {
 	c.Member = NewMemberClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.MessageTemplate = NewMessageTemplateClient(c.config)
+	c.OAuthState = NewOAuthStateClient(c.config)
 	c.Offer = NewOfferClient(c.config)
 	c.Organization = NewOrganizationClient(c.config)
 	c.Rule = NewRuleClient(c.config)
@@ -267,6 +271,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Member:          NewMemberClient(cfg),
 		Message:         NewMessageClient(cfg),
 		MessageTemplate: NewMessageTemplateClient(cfg),
+		OAuthState:      NewOAuthStateClient(cfg),
 		Offer:           NewOfferClient(cfg),
 		Organization:    NewOrganizationClient(cfg),
 		Rule:            NewRuleClient(cfg),
@@ -316,6 +321,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Member:          NewMemberClient(cfg),
 		Message:         NewMessageClient(cfg),
 		MessageTemplate: NewMessageTemplateClient(cfg),
+		OAuthState:      NewOAuthStateClient(cfg),
 		Offer:           NewOfferClient(cfg),
 		Organization:    NewOrganizationClient(cfg),
 		Rule:            NewRuleClient(cfg),
@@ -359,9 +365,9 @@ func (c *Client) Use(hooks ...Hook) {
 		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallOperator, c.CallPermission,
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
-		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
-		c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery, c.WebhookEndpoint,
-		c.WebhookEvent,
+		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
+		c.Session, c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery,
+		c.WebhookEndpoint, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -374,9 +380,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallOperator, c.CallPermission,
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
-		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
-		c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery, c.WebhookEndpoint,
-		c.WebhookEvent,
+		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
+		c.Session, c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery,
+		c.WebhookEndpoint, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -423,6 +429,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Message.mutate(ctx, m)
 	case *MessageTemplateMutation:
 		return c.MessageTemplate.mutate(ctx, m)
+	case *OAuthStateMutation:
+		return c.OAuthState.mutate(ctx, m)
 	case *OfferMutation:
 		return c.Offer.mutate(ctx, m)
 	case *OrganizationMutation:
@@ -3972,6 +3980,140 @@ func (c *MessageTemplateClient) mutate(ctx context.Context, m *MessageTemplateMu
 	}
 }
 
+// OAuthStateClient is a client for the OAuthState schema.
+type OAuthStateClient struct {
+	config
+}
+
+// NewOAuthStateClient returns a client for the OAuthState from the given config.
+func NewOAuthStateClient(c config) *OAuthStateClient {
+	return &OAuthStateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `oauthstate.Hooks(f(g(h())))`.
+func (c *OAuthStateClient) Use(hooks ...Hook) {
+	c.hooks.OAuthState = append(c.hooks.OAuthState, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `oauthstate.Intercept(f(g(h())))`.
+func (c *OAuthStateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OAuthState = append(c.inters.OAuthState, interceptors...)
+}
+
+// Create returns a builder for creating a OAuthState entity.
+func (c *OAuthStateClient) Create() *OAuthStateCreate {
+	mutation := newOAuthStateMutation(c.config, OpCreate)
+	return &OAuthStateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OAuthState entities.
+func (c *OAuthStateClient) CreateBulk(builders ...*OAuthStateCreate) *OAuthStateCreateBulk {
+	return &OAuthStateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OAuthStateClient) MapCreateBulk(slice any, setFunc func(*OAuthStateCreate, int)) *OAuthStateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OAuthStateCreateBulk{err: fmt.Errorf("calling to OAuthStateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OAuthStateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OAuthStateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OAuthState.
+func (c *OAuthStateClient) Update() *OAuthStateUpdate {
+	mutation := newOAuthStateMutation(c.config, OpUpdate)
+	return &OAuthStateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OAuthStateClient) UpdateOne(_m *OAuthState) *OAuthStateUpdateOne {
+	mutation := newOAuthStateMutation(c.config, OpUpdateOne, withOAuthState(_m))
+	return &OAuthStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OAuthStateClient) UpdateOneID(id gid.ID) *OAuthStateUpdateOne {
+	mutation := newOAuthStateMutation(c.config, OpUpdateOne, withOAuthStateID(id))
+	return &OAuthStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OAuthState.
+func (c *OAuthStateClient) Delete() *OAuthStateDelete {
+	mutation := newOAuthStateMutation(c.config, OpDelete)
+	return &OAuthStateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OAuthStateClient) DeleteOne(_m *OAuthState) *OAuthStateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OAuthStateClient) DeleteOneID(id gid.ID) *OAuthStateDeleteOne {
+	builder := c.Delete().Where(oauthstate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OAuthStateDeleteOne{builder}
+}
+
+// Query returns a query builder for OAuthState.
+func (c *OAuthStateClient) Query() *OAuthStateQuery {
+	return &OAuthStateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOAuthState},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OAuthState entity by its id.
+func (c *OAuthStateClient) Get(ctx context.Context, id gid.ID) (*OAuthState, error) {
+	return c.Query().Where(oauthstate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OAuthStateClient) GetX(ctx context.Context, id gid.ID) *OAuthState {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OAuthStateClient) Hooks() []Hook {
+	hooks := c.hooks.OAuthState
+	return append(hooks[:len(hooks):len(hooks)], oauthstate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OAuthStateClient) Interceptors() []Interceptor {
+	return c.inters.OAuthState
+}
+
+func (c *OAuthStateClient) mutate(ctx context.Context, m *OAuthStateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OAuthStateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OAuthStateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OAuthStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OAuthStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OAuthState mutation op: %q", m.Op())
+	}
+}
+
 // OfferClient is a client for the Offer schema.
 type OfferClient struct {
 	config
@@ -5803,15 +5945,15 @@ type (
 	hooks struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
-		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
-		Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
+		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
+		Organization, Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
 		WebhookEndpoint, WebhookEvent []ent.Hook
 	}
 	inters struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
-		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
-		Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
+		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
+		Organization, Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
 		WebhookEndpoint, WebhookEvent []ent.Interceptor
 	}
 )

@@ -31,6 +31,7 @@ import (
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/oauthstate"
 	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/rule"
@@ -121,6 +122,7 @@ func checkColumn(t, c string) error {
 			member.Table:          member.ValidColumn,
 			message.Table:         message.ValidColumn,
 			messagetemplate.Table: messagetemplate.ValidColumn,
+			oauthstate.Table:      oauthstate.ValidColumn,
 			offer.Table:           offer.ValidColumn,
 			organization.Table:    organization.ValidColumn,
 			rule.Table:            rule.ValidColumn,

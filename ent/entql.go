@@ -22,6 +22,7 @@ import (
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/oauthstate"
 	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
@@ -43,7 +44,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 30)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -506,6 +507,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   oauthstate.Table,
+			Columns: oauthstate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: oauthstate.FieldID,
+			},
+		},
+		Type: "OAuthState",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			oauthstate.FieldStateHash:      {Type: field.TypeString, Column: oauthstate.FieldStateHash},
+			oauthstate.FieldProvider:       {Type: field.TypeEnum, Column: oauthstate.FieldProvider},
+			oauthstate.FieldOrganizationID: {Type: field.TypeString, Column: oauthstate.FieldOrganizationID},
+			oauthstate.FieldUserID:         {Type: field.TypeString, Column: oauthstate.FieldUserID},
+			oauthstate.FieldCodeVerifier:   {Type: field.TypeBytes, Column: oauthstate.FieldCodeVerifier},
+			oauthstate.FieldRedirectURI:    {Type: field.TypeString, Column: oauthstate.FieldRedirectURI},
+			oauthstate.FieldCreatedAt:      {Type: field.TypeTime, Column: oauthstate.FieldCreatedAt},
+			oauthstate.FieldExpiresAt:      {Type: field.TypeTime, Column: oauthstate.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -523,7 +545,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldStatus:         {Type: field.TypeEnum, Column: offer.FieldStatus},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -540,7 +562,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldEventSeq:  {Type: field.TypeInt64, Column: organization.FieldEventSeq},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rule.Table,
 			Columns: rule.Columns,
@@ -561,7 +583,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldTurn:                {Type: field.TypeInt, Column: rule.FieldTurn},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -581,7 +603,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -599,7 +621,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:          {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   timer.Table,
 			Columns: timer.Columns,
@@ -621,7 +643,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			timer.FieldLastError:      {Type: field.TypeString, Column: timer.FieldLastError},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -645,7 +667,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -665,7 +687,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldResponse:       {Type: field.TypeString, Column: webhookattempt.FieldResponse},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -692,7 +714,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -719,7 +741,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookendpoint.FieldCreatedByID:             {Type: field.TypeString, Column: webhookendpoint.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -4429,6 +4451,86 @@ func (f *MessageTemplateFilter) WhereHasOrganizationWith(preds ...predicate.Orga
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OAuthStateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OAuthStateQuery builder.
+func (_q *OAuthStateQuery) Filter() *OAuthStateFilter {
+	return &OAuthStateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OAuthStateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OAuthStateMutation builder.
+func (m *OAuthStateMutation) Filter() *OAuthStateFilter {
+	return &OAuthStateFilter{config: m.config, predicateAdder: m}
+}
+
+// OAuthStateFilter provides a generic filtering capability at runtime for OAuthStateQuery.
+type OAuthStateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OAuthStateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *OAuthStateFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldID))
+}
+
+// WhereStateHash applies the entql string predicate on the state_hash field.
+func (f *OAuthStateFilter) WhereStateHash(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldStateHash))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *OAuthStateFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldProvider))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *OAuthStateFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldOrganizationID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *OAuthStateFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldUserID))
+}
+
+// WhereCodeVerifier applies the entql []byte predicate on the code_verifier field.
+func (f *OAuthStateFilter) WhereCodeVerifier(p entql.BytesP) {
+	f.Where(p.Field(oauthstate.FieldCodeVerifier))
+}
+
+// WhereRedirectURI applies the entql string predicate on the redirect_uri field.
+func (f *OAuthStateFilter) WhereRedirectURI(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldRedirectURI))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OAuthStateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(oauthstate.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *OAuthStateFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(oauthstate.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OfferQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4457,7 +4559,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4569,7 +4671,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4629,7 +4731,7 @@ type RuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4765,7 +4867,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4868,7 +4970,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4961,7 +5063,7 @@ type TimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5060,7 +5162,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5183,7 +5285,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5286,7 +5388,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5438,7 +5540,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5590,7 +5692,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

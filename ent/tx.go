@@ -52,6 +52,8 @@ type Tx struct {
 	Message *MessageClient
 	// MessageTemplate is the client for interacting with the MessageTemplate builders.
 	MessageTemplate *MessageTemplateClient
+	// OAuthState is the client for interacting with the OAuthState builders.
+	OAuthState *OAuthStateClient
 	// Offer is the client for interacting with the Offer builders.
 	Offer *OfferClient
 	// Organization is the client for interacting with the Organization builders.
@@ -224,6 +226,7 @@ func (tx *Tx) init() {
 	tx.Member = NewMemberClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.MessageTemplate = NewMessageTemplateClient(tx.config)
+	tx.OAuthState = NewOAuthStateClient(tx.config)
 	tx.Offer = NewOfferClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.Rule = NewRuleClient(tx.config)

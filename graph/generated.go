@@ -570,6 +570,7 @@ type ComplexityRoot struct {
 		SetPresence              func(childComplexity int, status user.Presence) int
 		SignUp                   func(childComplexity int, input model.SignUpInput) int
 		StartCall                func(childComplexity int, input call.StartCallInput) int
+		StartZaloConnect         func(childComplexity int, redirectURI string) int
 		UpdateAutoMessage        func(childComplexity int, id gid.ID, input automessage.UpdateInput) int
 		UpdateCallSettings       func(childComplexity int, channelID gid.ID, input call.SettingsInput) int
 		UpdateCustomField        func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
@@ -764,6 +765,12 @@ type ComplexityRoot struct {
 		Provider   func(childComplexity int) int
 		ReceivedAt func(childComplexity int) int
 	}
+
+	ZaloConnectStart struct {
+		ExpiresAt func(childComplexity int) int
+		State     func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
 }
 
 type AutoMessageResolver interface {
@@ -826,6 +833,7 @@ type MutationResolver interface {
 	DeleteTag(ctx context.Context, id gid.ID) (gid.ID, error)
 	ConnectZaloOa(ctx context.Context, input model.ConnectZaloOAInput) (*ent.Channel, error)
 	ConnectFacebookPage(ctx context.Context, input model.ConnectFacebookPageInput) (*ent.Channel, error)
+	StartZaloConnect(ctx context.Context, redirectURI string) (*model.ZaloConnectStart, error)
 	DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error)
 	SetChannelChatPermission(ctx context.Context, id gid.ID, permission channel.ChatPermission) (*ent.Channel, error)
 	CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error)
@@ -3236,6 +3244,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartCall(childComplexity, args["input"].(call.StartCallInput)), true
+	case "Mutation.startZaloConnect":
+		if e.ComplexityRoot.Mutation.StartZaloConnect == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startZaloConnect_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartZaloConnect(childComplexity, args["redirectUri"].(string)), true
 	case "Mutation.updateAutoMessage":
 		if e.ComplexityRoot.Mutation.UpdateAutoMessage == nil {
 			break
@@ -4246,6 +4265,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WebhookEvent.ReceivedAt(childComplexity), true
 
+	case "ZaloConnectStart.expiresAt":
+		if e.ComplexityRoot.ZaloConnectStart.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZaloConnectStart.ExpiresAt(childComplexity), true
+	case "ZaloConnectStart.state":
+		if e.ComplexityRoot.ZaloConnectStart.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZaloConnectStart.State(childComplexity), true
+	case "ZaloConnectStart.url":
+		if e.ComplexityRoot.ZaloConnectStart.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZaloConnectStart.URL(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -4489,6 +4527,14 @@ input CreateApiKeyInput {
 type CreateApiKeyPayload {
   key: String!
   apiKey: ApiKey!
+}
+
+"An attempt to connect a Zalo OA by consent, valid until expiresAt."
+type ZaloConnectStart {
+  "Zalo's consent page, with the PKCE challenge and state of this attempt."
+  url: String!
+  state: String!
+  expiresAt: Time!
 }
 
 """
@@ -4838,6 +4884,15 @@ type Mutation {
   "Connects an OA to the organization (admins). A new channel is ONLY_ME; reconnecting refreshes its credentials."
   connectZaloOA(input: ConnectZaloOAInput!): Channel!
   connectFacebookPage(input: ConnectFacebookPageInput!): Channel!
+  """
+  Starts connecting a Zalo OA by Zalo's consent screen (admins): send the
+  admin's browser to ` + "`" + `url` + "`" + `. ` + "`" + `redirectUri` + "`" + ` is this server's
+  /oauth/zalo/callback as registered in the Zalo app; Zalo sends the admin
+  back there, and the server then redirects to the frontend (DAKENH_APP_URL)
+  with ?channel=<id> or ?error=<code>. FAILED_PRECONDITION NOT_CONFIGURED when
+  the server has no Zalo app.
+  """
+  startZaloConnect(redirectUri: String!): ZaloConnectStart!
   "Disconnects a channel (admins): its tokens are erased, its conversations stay."
   disconnectChannel(id: ID!): Channel!
   setChannelChatPermission(id: ID!, permission: ChatPermission!): Channel!
@@ -6499,6 +6554,18 @@ func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_ZaloConnectStart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_ZaloConnectStart_url(ctx, field)
+	case "state":
+		return ec.fieldContext_ZaloConnectStart_state(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ZaloConnectStart_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZaloConnectStart", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -7412,6 +7479,20 @@ func (ec *executionContext) field_Mutation_startCall_args(ctx context.Context, r
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startZaloConnect_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "redirectUri",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["redirectUri"] = arg0
 	return args, nil
 }
 
@@ -16997,6 +17078,50 @@ func (ec *executionContext) fieldContext_Mutation_connectFacebookPage(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startZaloConnect(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startZaloConnect(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartZaloConnect(ctx, fc.Args["redirectUri"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ZaloConnectStart) graphql.Marshaler {
+			return ec.marshalNZaloConnectStart2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZaloConnectStart(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startZaloConnect(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZaloConnectStart(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startZaloConnect_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_disconnectChannel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -22367,6 +22492,75 @@ func (ec *executionContext) _WebhookEvent_payload(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_WebhookEvent_payload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZaloConnectStart_url(ctx context.Context, field graphql.CollectedField, obj *model.ZaloConnectStart) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZaloConnectStart_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZaloConnectStart_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZaloConnectStart", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZaloConnectStart_state(ctx context.Context, field graphql.CollectedField, obj *model.ZaloConnectStart) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZaloConnectStart_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZaloConnectStart_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZaloConnectStart", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZaloConnectStart_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.ZaloConnectStart) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZaloConnectStart_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZaloConnectStart_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZaloConnectStart", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -37801,6 +37995,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startZaloConnect":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startZaloConnect(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "disconnectChannel":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_disconnectChannel(ctx, field)
@@ -39705,6 +39906,55 @@ func (ec *executionContext) _WebhookEvent(ctx context.Context, sel ast.Selection
 			out.Values[i] = ec._WebhookEvent_deadAt(ctx, field, obj)
 		case "payload":
 			out.Values[i] = ec._WebhookEvent_payload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var zaloConnectStartImplementors = []string{"ZaloConnectStart"}
+
+func (ec *executionContext) _ZaloConnectStart(ctx context.Context, sel ast.SelectionSet, obj *model.ZaloConnectStart) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, zaloConnectStartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZaloConnectStart")
+		case "url":
+			out.Values[i] = ec._ZaloConnectStart_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._ZaloConnectStart_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._ZaloConnectStart_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -42049,6 +42299,20 @@ func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNZaloConnectStart2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZaloConnectStart(ctx context.Context, sel ast.SelectionSet, v model.ZaloConnectStart) graphql.Marshaler {
+	return ec._ZaloConnectStart(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZaloConnectStart2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZaloConnectStart(ctx context.Context, sel ast.SelectionSet, v *model.ZaloConnectStart) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZaloConnectStart(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

@@ -10,6 +10,7 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/connect"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
@@ -31,6 +32,8 @@ type Resolver struct {
 	Partners *partner.Service
 	// Reports computes the dashboard's reports.
 	Reports *report.Reporter
+	// Connect connects channels by the providers' consent screens.
+	Connect *connect.Service
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 	// StreamBuffer is each subscription's slow-consumer threshold (see

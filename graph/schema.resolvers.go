@@ -280,6 +280,15 @@ func (r *mutationResolver) ConnectFacebookPage(ctx context.Context, input model.
 	})
 }
 
+// StartZaloConnect is the resolver for the startZaloConnect field.
+func (r *mutationResolver) StartZaloConnect(ctx context.Context, redirectURI string) (*model.ZaloConnectStart, error) {
+	st, err := r.Connect.StartZalo(ctx, redirectURI)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ZaloConnectStart{URL: st.URL, State: st.State, ExpiresAt: st.ExpiresAt}, nil
+}
+
 // DisconnectChannel is the resolver for the disconnectChannel field.
 func (r *mutationResolver) DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error) {
 	return r.Inbox.DisconnectChannel(ctx, id)

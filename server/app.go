@@ -30,6 +30,7 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/connect"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/distribute"
@@ -90,6 +91,8 @@ type App struct {
 	partners   *partner.Service
 	deliveries *partner.Deliveries
 	webhooks   webhookRenderer
+	// connect runs the OAuth consent flows that connect channels.
+	connect *connect.Service
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -202,6 +205,16 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
 	})
+	if a.connect, err = connect.New(connect.Config{
+		Client: db.Client, Box: box, Inbox: a.inbox,
+		Zalo: zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, Now: o.now}),
+		App: connect.ZaloApp{
+			AppID: cfg.OAuth.ZaloAppID, AppSecret: cfg.OAuth.ZaloAppSecret, WebhookSecret: cfg.OAuth.ZaloWebhookSecret,
+		},
+		AppURL: cfg.OAuth.AppURL, Now: o.now, Logger: logger,
+	}); err != nil {
+		return nil, err
+	}
 	if a.playground, err = playground.Handler("/graphql"); err != nil {
 		return nil, err
 	}
@@ -281,6 +294,7 @@ func (a *App) routes() http.Handler {
 		mux.Handle("GET /metrics", a.metrics.Handler())
 	}
 	a.webhookRoutes(mux)
+	mux.Handle("GET /oauth/zalo/callback", a.metrics.Instrument("oauth", a.connect.ZaloCallback()))
 
 	c := cors.New(cors.Options{
 		AllowedOrigins: a.cfg.CORSOrigins,
@@ -328,6 +342,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Calls:      a.calls,
 		Partners:   a.partners,
 		Reports:    report.New(a.db.Client, a.db.Dialect),
+		Connect:    a.connect,
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

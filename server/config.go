@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,27 @@ type Config struct {
 	// AllowInsecureWebhooks lets partner webhook endpoints use http to
 	// loopback and deliveries reach loopback addresses, for development.
 	AllowInsecureWebhooks bool
+	// OAuth holds the server's provider apps, for channels connected by
+	// consent rather than pasted tokens.
+	OAuth OAuthConfig
+}
+
+// OAuthConfig is the business's (or the host's) Zalo and Facebook apps and
+// the frontend the consent flows send the admin back to. Channels connected
+// with pasted per-channel secrets do not need them.
+type OAuthConfig struct {
+	ZaloAppID, ZaloAppSecret string
+	// ZaloWebhookSecret is the OA Secret Key of the Zalo app's webhook
+	// settings, which signs the webhooks of the OAs connected through it.
+	ZaloWebhookSecret string
+	FacebookAppID     string
+	FacebookAppSecret string
+	// FacebookVerifyToken answers Facebook's webhook verification for the
+	// pages connected through the app.
+	FacebookVerifyToken string
+	// AppURL is the frontend (DAKENH_APP_URL), the only redirect target of
+	// the OAuth callbacks.
+	AppURL string
 }
 
 // configFromEnv reads the configuration. It may create the data directory
@@ -59,6 +81,21 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 		ZaloOAuthURL:     getenv("ZALO_OAUTH_URL"),
 		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
 		DebugAddr:        getenv("DAKENH_DEBUG_ADDR"),
+		OAuth: OAuthConfig{
+			ZaloAppID:           strings.TrimSpace(getenv("ZALO_APP_ID")),
+			ZaloAppSecret:       getenv("ZALO_APP_SECRET"),
+			ZaloWebhookSecret:   getenv("ZALO_WEBHOOK_SECRET"),
+			FacebookAppID:       strings.TrimSpace(getenv("FACEBOOK_APP_ID")),
+			FacebookAppSecret:   getenv("FACEBOOK_APP_SECRET"),
+			FacebookVerifyToken: getenv("FACEBOOK_VERIFY_TOKEN"),
+			AppURL:              strings.TrimSpace(getenv("DAKENH_APP_URL")),
+		},
+	}
+	if u := c.OAuth.AppURL; u != "" {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return c, errors.New("DAKENH_APP_URL must be an http(s) URL with a host")
+		}
 	}
 	var err error
 	if c.AllowSignUp, err = boolEnv(getenv, "DAKENH_ALLOW_SIGNUP", c.DatabaseURL == ""); err != nil {

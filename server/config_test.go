@@ -29,6 +29,21 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Fatalf("previous %q", c.PreviousSecrets)
 			}
 		}},
+		{name: "OKOAuthApps", env: map[string]string{
+			"ZALO_APP_ID": "zapp", "ZALO_APP_SECRET": "zsecret", "ZALO_WEBHOOK_SECRET": "zhook",
+			"FACEBOOK_APP_ID": "fapp", "FACEBOOK_APP_SECRET": "fsecret", "FACEBOOK_VERIFY_TOKEN": "fverify",
+			"DAKENH_APP_URL": "https://crm.example.vn/settings/channels",
+		}, check: func(t *testing.T, c Config) {
+			want := OAuthConfig{
+				ZaloAppID: "zapp", ZaloAppSecret: "zsecret", ZaloWebhookSecret: "zhook",
+				FacebookAppID: "fapp", FacebookAppSecret: "fsecret", FacebookVerifyToken: "fverify",
+				AppURL: "https://crm.example.vn/settings/channels",
+			}
+			if c.OAuth != want {
+				t.Fatalf("OAuth = %+v, want %+v", c.OAuth, want)
+			}
+		}},
+		{name: "ErrAppURL", env: map[string]string{"DAKENH_APP_URL": "javascript:alert(1)"}, wantErr: "DAKENH_APP_URL must be an http(s) URL"},
 		{name: "ErrPostgresWithoutSecret", env: map[string]string{"DATABASE_URL": pg}, wantErr: "DAKENH_SECRET must be set when DATABASE_URL is"},
 		{name: "ErrShortSecret", env: map[string]string{"DAKENH_SECRET": "short"}, wantErr: "DAKENH_SECRET must be at least 32"},
 		{name: "ErrShortPrevious", env: map[string]string{"DAKENH_SECRET": key, "DAKENH_SECRET_PREVIOUS": "short"}, wantErr: "DAKENH_SECRET_PREVIOUS must be at least 32"},

@@ -237,6 +237,18 @@ func (f MessageTemplateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Va
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MessageTemplateMutation", m)
 }
 
+// The OAuthStateFunc type is an adapter to allow the use of ordinary
+// function as OAuthState mutator.
+type OAuthStateFunc func(context.Context, *ent.OAuthStateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OAuthStateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OAuthStateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OAuthStateMutation", m)
+}
+
 // The OfferFunc type is an adapter to allow the use of ordinary
 // function as Offer mutator.
 type OfferFunc func(context.Context, *ent.OfferMutation) (ent.Value, error)

@@ -27,6 +27,7 @@ import (
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/oauthstate"
 	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
@@ -610,6 +611,33 @@ func (f TraverseMessageTemplate) Traverse(ctx context.Context, q ent.Query) erro
 	return fmt.Errorf("unexpected query type %T. expect *ent.MessageTemplateQuery", q)
 }
 
+// The OAuthStateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OAuthStateFunc func(context.Context, *ent.OAuthStateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OAuthStateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OAuthStateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OAuthStateQuery", q)
+}
+
+// The TraverseOAuthState type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOAuthState func(context.Context, *ent.OAuthStateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOAuthState) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOAuthState) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OAuthStateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OAuthStateQuery", q)
+}
+
 // The OfferFunc type is an adapter to allow the use of ordinary function as a Querier.
 type OfferFunc func(context.Context, *ent.OfferQuery) (ent.Value, error)
 
@@ -948,6 +976,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.MessageTemplateQuery:
 		return &query[*ent.MessageTemplateQuery, predicate.MessageTemplate, messagetemplate.OrderOption]{typ: ent.TypeMessageTemplate, tq: q}, nil
+	case *ent.OAuthStateQuery:
+		return &query[*ent.OAuthStateQuery, predicate.OAuthState, oauthstate.OrderOption]{typ: ent.TypeOAuthState, tq: q}, nil
 	case *ent.OfferQuery:
 		return &query[*ent.OfferQuery, predicate.Offer, offer.OrderOption]{typ: ent.TypeOffer, tq: q}, nil
 	case *ent.OrganizationQuery:

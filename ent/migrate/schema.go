@@ -1130,6 +1130,31 @@ var (
 			},
 		},
 	}
+	// OauthStatesColumns holds the columns for the "oauth_states" table.
+	OauthStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "state_hash", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "provider", Type: field.TypeEnum, Enums: []string{"ZALO"}},
+		{Name: "organization_id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "code_verifier", Type: field.TypeBytes},
+		{Name: "redirect_uri", Type: field.TypeString, Size: 2000},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// OauthStatesTable holds the schema information for the "oauth_states" table.
+	OauthStatesTable = &schema.Table{
+		Name:       "oauth_states",
+		Columns:    OauthStatesColumns,
+		PrimaryKey: []*schema.Column{OauthStatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "oauthstate_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{OauthStatesColumns[8]},
+			},
+		},
+	}
 	// OffersColumns holds the columns for the "offers" table.
 	OffersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1636,6 +1661,7 @@ var (
 		MembersTable,
 		MessagesTable,
 		MessageTemplatesTable,
+		OauthStatesTable,
 		OffersTable,
 		OrganizationsTable,
 		RulesTable,

@@ -63,6 +63,9 @@ type Message func(*sql.Selector)
 // MessageTemplate is the predicate function for messagetemplate builders.
 type MessageTemplate func(*sql.Selector)
 
+// OAuthState is the predicate function for oauthstate builders.
+type OAuthState func(*sql.Selector)
+
 // Offer is the predicate function for offer builders.
 type Offer func(*sql.Selector)
 

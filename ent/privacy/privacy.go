@@ -567,6 +567,30 @@ func (f MessageTemplateMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MessageTemplateMutation", m)
 }
 
+// The OAuthStateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OAuthStateQueryRuleFunc func(context.Context, *ent.OAuthStateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OAuthStateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OAuthStateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OAuthStateQuery", q)
+}
+
+// The OAuthStateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OAuthStateMutationRuleFunc func(context.Context, *ent.OAuthStateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OAuthStateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OAuthStateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OAuthStateMutation", m)
+}
+
 // The OfferQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type OfferQueryRuleFunc func(context.Context, *ent.OfferQuery) error
@@ -904,6 +928,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.MessageTemplateQuery:
 		return q.Filter(), nil
+	case *ent.OAuthStateQuery:
+		return q.Filter(), nil
 	case *ent.OfferQuery:
 		return q.Filter(), nil
 	case *ent.OrganizationQuery:
@@ -970,6 +996,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MessageMutation:
 		return m.Filter(), nil
 	case *ent.MessageTemplateMutation:
+		return m.Filter(), nil
+	case *ent.OAuthStateMutation:
 		return m.Filter(), nil
 	case *ent.OfferMutation:
 		return m.Filter(), nil

@@ -25,6 +25,7 @@ import (
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
+	"github.com/dakenh/dakenh/ent/oauthstate"
 	"github.com/dakenh/dakenh/ent/offer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/rule"
@@ -1198,6 +1199,38 @@ func init() {
 	messagetemplate.DefaultID = messagetemplateDescID.Default.(func() gid.ID)
 	// messagetemplate.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	messagetemplate.IDValidator = messagetemplateDescID.Validators[0].(func(string) error)
+	oauthstateMixin := schema.OAuthState{}.Mixin()
+	oauthstate.Policy = privacy.NewPolicies(schema.OAuthState{})
+	oauthstate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := oauthstate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	oauthstateMixinFields0 := oauthstateMixin[0].Fields()
+	_ = oauthstateMixinFields0
+	oauthstateFields := schema.OAuthState{}.Fields()
+	_ = oauthstateFields
+	// oauthstateDescStateHash is the schema descriptor for state_hash field.
+	oauthstateDescStateHash := oauthstateFields[0].Descriptor()
+	// oauthstate.StateHashValidator is a validator for the "state_hash" field. It is called by the builders before save.
+	oauthstate.StateHashValidator = oauthstateDescStateHash.Validators[0].(func(string) error)
+	// oauthstateDescRedirectURI is the schema descriptor for redirect_uri field.
+	oauthstateDescRedirectURI := oauthstateFields[5].Descriptor()
+	// oauthstate.RedirectURIValidator is a validator for the "redirect_uri" field. It is called by the builders before save.
+	oauthstate.RedirectURIValidator = oauthstateDescRedirectURI.Validators[0].(func(string) error)
+	// oauthstateDescCreatedAt is the schema descriptor for created_at field.
+	oauthstateDescCreatedAt := oauthstateFields[6].Descriptor()
+	// oauthstate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	oauthstate.DefaultCreatedAt = oauthstateDescCreatedAt.Default.(func() time.Time)
+	// oauthstateDescID is the schema descriptor for id field.
+	oauthstateDescID := oauthstateMixinFields0[0].Descriptor()
+	// oauthstate.DefaultID holds the default value on creation for the id field.
+	oauthstate.DefaultID = oauthstateDescID.Default.(func() gid.ID)
+	// oauthstate.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	oauthstate.IDValidator = oauthstateDescID.Validators[0].(func(string) error)
 	offerMixin := schema.Offer{}.Mixin()
 	offer.Policy = privacy.NewPolicies(offerMixin[2], schema.Offer{})
 	offer.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -101,6 +101,14 @@ type UpdateUserInput struct {
 	Role     *viewer.Role `json:"role,omitempty"`
 }
 
+// An attempt to connect a Zalo OA by consent, valid until expiresAt.
+type ZaloConnectStart struct {
+	// Zalo's consent page, with the PKCE challenge and state of this attempt.
+	URL       string    `json:"url"`
+	State     string    `json:"state"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 // CREATED, OFFERED (to the agents now offered it, and admins), ASSIGNED,
 // CLAIMED, STATUS_CHANGED and UPDATED reach whoever may see the conversation.
 // OFFER_EXPIRED (an offer ended unanswered: timeout, the agent went away or

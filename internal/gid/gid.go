@@ -33,6 +33,7 @@ var prefixes = map[string]string{
 	"Tag":             "tag",
 	"CustomField":     "cfd",
 	"LoginAttempt":    "lat",
+	"OAuthState":      "oas",
 	"Channel":         "cha",
 	"Identity":        "idt",
 	"Conversation":    "cnv",

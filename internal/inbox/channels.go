@@ -96,6 +96,12 @@ type ConnectZaloOA struct {
 	AccessTokenExpiresAt         time.Time
 	WebhookSecret, Description   string
 	Published, IsTesting         bool
+	// KeepSettings makes a reconnect leave the channel's description,
+	// published and testing flags as they are: a consent carries none.
+	KeepSettings bool
+	// Via, when set, says in the activity entry how the channel was
+	// connected (e.g. "oauth").
+	Via string
 }
 
 // ConnectFacebookPage is what connecting a Facebook page needs.
@@ -111,6 +117,8 @@ type channelSpec struct {
 	expiresAt               *time.Time
 	description             string
 	published, isTesting    bool
+	keepSettings            bool
+	via                     string
 }
 
 // ConnectZaloOA connects an OA to the viewer's organization, or refreshes
@@ -131,6 +139,7 @@ func (s *Service) ConnectZaloOA(ctx context.Context, in ConnectZaloOA) (*ent.Cha
 		kind: channel.KindZALO_OA, externalID: in.OAID, name: in.Name, appID: in.AppID,
 		creds:     Credentials{AccessToken: in.AccessToken, RefreshToken: in.RefreshToken, AppSecret: in.AppSecret, WebhookSecret: in.WebhookSecret},
 		expiresAt: &exp, description: in.Description, published: in.Published, isTesting: in.IsTesting,
+		keepSettings: in.KeepSettings, via: in.Via,
 	})
 }
 
@@ -184,11 +193,11 @@ func (s *Service) connect(ctx context.Context, spec channelSpec) (*ent.Channel, 
 				SetStatus(channel.StatusCONNECTED).
 				ClearStatusReason().
 				SetLastConnectedAt(now).
-				SetDescription(spec.description).
-				SetPublished(spec.published).
-				SetIsTesting(spec.isTesting).
 				SetAppID(spec.appID).
 				SetNillableAccessTokenExpiresAt(spec.expiresAt)
+			if !spec.keepSettings {
+				upd.SetDescription(spec.description).SetPublished(spec.published).SetIsTesting(spec.isTesting)
+			}
 			s.seal(existing.ID, spec.creds, upd.Mutation())
 			ch, err := upd.Save(ctx)
 			if err != nil {
@@ -198,10 +207,10 @@ func (s *Service) connect(ctx context.Context, spec channelSpec) (*ent.Channel, 
 			// were replaced is all the entry says of them.
 			return ch, activity.Record(ctx, tx, activity.Entry{
 				Action: activity.ChannelConnected, ChannelID: ch.ID, SubjectID: ch.ID,
-				Details: map[string]any{
+				Details: spec.details(map[string]any{
 					"kind": ch.Kind, "externalId": ch.ExternalID, "name": ch.Name, "reconnected": true,
 					"changes": activity.Changes(existing, ch),
-				},
+				}),
 			})
 		}
 		id := gid.New("Channel")
@@ -228,12 +237,21 @@ func (s *Service) connect(ctx context.Context, spec channelSpec) (*ent.Channel, 
 		}
 		return ch, activity.Record(ctx, tx, activity.Entry{
 			Action: activity.ChannelConnected, ChannelID: ch.ID, SubjectID: ch.ID,
-			Details: map[string]any{
+			Details: spec.details(map[string]any{
 				"kind": ch.Kind, "externalId": ch.ExternalID, "name": ch.Name, "reconnected": false,
 				"chatPermission": ch.ChatPermission,
-			},
+			}),
 		})
 	})
+}
+
+// details adds how the channel was connected, when known, to an activity
+// entry's details.
+func (spec channelSpec) details(d map[string]any) map[string]any {
+	if spec.via != "" {
+		d["via"] = spec.via
+	}
+	return d
 }
 
 // seal stores the credentials sealed into the mutation.

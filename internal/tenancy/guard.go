@@ -114,7 +114,7 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 }
 
 // unlinkable are the types no edge points to: they need no counter.
-var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true, "Timer": true, "KeyCheck": true, "Activity": true, "WebhookAttempt": true}
+var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true, "Timer": true, "KeyCheck": true, "Activity": true, "WebhookAttempt": true, "OAuthState": true}
 
 // NotFoundError is returned for a link to a row the tenant cannot see.
 type NotFoundError struct {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,7 +19,7 @@ func (ep Endpoint) method() (string, bool) {
 	switch ep {
 	case SendMessage, UploadFile, AccessToken, RequestConsent, CallOutbound:
 		return http.MethodPost, true
-	case UserDetail:
+	case UserDetail, Permission, OAProfile:
 		return http.MethodGet, true
 	}
 	return "", false
@@ -55,6 +56,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if ep == Permission {
+		s.mu.Lock()
+		target, problem := s.permissionLocked(r)
+		s.mu.Unlock()
+		if problem != "" {
+			http.Error(w, problem, http.StatusBadRequest)
+			return
+		}
+		http.Redirect(w, r, target, http.StatusFound)
+		return
+	}
+
 	// The answer is built under the lock and written after it, so that a
 	// slow reader cannot hold up the other requests.
 	s.mu.Lock()
@@ -72,6 +85,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		answer = s.requestConsentLocked(r, body)
 	case CallOutbound:
 		answer = s.callOutboundLocked(r, body)
+	case OAProfile:
+		answer = s.oaProfileLocked(r)
 	}
 	s.mu.Unlock()
 	writeJSON(w, answer)
@@ -308,7 +323,7 @@ func (s *Server) accessTokenLocked(r *http.Request, body []byte) any {
 			return oauthError(-14003, "invalid_request", "unexpected form fields")
 		}
 		code, ok := s.codes[form.Get("code")]
-		if !ok || code.codeVerifier != form.Get("code_verifier") {
+		if !ok || code.codeChallenge != Challenge(form.Get("code_verifier")) {
 			return oauthError(-14003, "invalid_grant", "Invalid code or code verifier")
 		}
 		delete(s.codes, form.Get("code")) // codes are single-use
@@ -408,4 +423,51 @@ func (s *Server) callOutboundLocked(r *http.Request, body []byte) any {
 	}
 	s.callLinks = append(s.callLinks, link)
 	return success(map[string]any{"call_link": link.Link, "qr_code": link.QRCode, "ttl": CallLinkTTL})
+}
+
+// permissionLocked answers the consent page GET /v4/oa/permission
+// ?app_id=&redirect_uri=&code_challenge=&state=: the redirect target, or
+// why there is none.
+func (s *Server) permissionLocked(r *http.Request) (target, problem string) {
+	q := r.URL.Query()
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	switch {
+	case q.Get("app_id") != s.appID:
+		return "", "app_id is invalid"
+	case err != nil || redirect.Host == "" || (redirect.Scheme != "http" && redirect.Scheme != "https"):
+		return "", "redirect_uri is invalid"
+	case len(s.redirectURIs) > 0 && !slices.Contains(s.redirectURIs, q.Get("redirect_uri")):
+		return "", "redirect_uri is not registered for the app"
+	case q.Get("code_challenge") == "" || q.Get("state") == "":
+		return "", "code_challenge and state are required"
+	}
+	back := redirect.Query()
+	back.Set("state", q.Get("state"))
+	if s.consentOA == "" {
+		back.Set("error", "access_denied")
+	} else {
+		code := s.nextIDLocked("code-")
+		s.codes[code] = authCode{oaID: s.consentOA, codeChallenge: q.Get("code_challenge")}
+		back.Set("code", code)
+		back.Set("oa_id", s.consentOA)
+	}
+	redirect.RawQuery = back.Encode()
+	return redirect.String(), ""
+}
+
+// oaProfileLocked answers GET /v2.0/oa/getoa for the OA whose token the
+// request carries.
+func (s *Server) oaProfileLocked(r *http.Request) any {
+	oa, ok := s.authenticateLocked(r)
+	if !ok {
+		return tokenInvalid()
+	}
+	name := oa.Name
+	if name == "" {
+		name = "OA " + oa.ID
+	}
+	return success(map[string]any{
+		"oa_id": oa.ID, "name": name, "description": "", "avatar": "",
+		"cover": "", "is_verified": false,
+	})
 }

@@ -17,12 +17,19 @@
 //	-201    request body, query or upload not as documented; unknown user
 //	-14014  unknown or already used refresh token
 //	-14020  expired refresh token (ExpireRefreshToken)
-//	-14003  wrong app ID or secret_key, unknown grant, bad or reused code
+//	-14003  wrong app ID or secret_key, unknown grant, bad or reused code,
+//	        code verifier whose S256 is not the consent's code_challenge
 //	        (the real code for these cases is not documented)
+//
+// The consent page (Permission) answers a redirect, not JSON: to
+// redirect_uri with code, oa_id and state, or error=access_denied when the
+// admin refuses (Consent); a wrong app_id, an unregistered redirect_uri or
+// a missing code_challenge or state get HTTP 400, as no redirect is safe.
 package zalofake
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -55,6 +62,12 @@ const (
 	RequestConsent Endpoint = "/v2.0/oa/call/requestconsent"
 	// CallOutbound is POST /v3.0/oa/call/outbound, the call link.
 	CallOutbound Endpoint = "/v3.0/oa/call/outbound"
+	// Permission is GET /v4/oa/permission, the consent page: it redirects
+	// the browser to redirect_uri with a code, the OA's id and the state
+	// (see Consent).
+	Permission Endpoint = "/v4/oa/permission"
+	// OAProfile is GET /v2.0/oa/getoa, the OA's own profile.
+	OAProfile Endpoint = "/v2.0/oa/getoa"
 )
 
 // CallLinkTTL is the ttl, in seconds, of the call links the fake issues
@@ -79,7 +92,9 @@ const maxRequestBytes = 32 << 20
 
 // OA is an Official Account known to the fake, with its current tokens.
 type OA struct {
-	ID           string
+	ID string
+	// Name is the name OAProfile answers; empty means "OA <ID>".
+	Name         string
 	AccessToken  string
 	RefreshToken string
 }
@@ -184,8 +199,13 @@ type Server struct {
 	consents  []ConsentRequest
 	callLinks []CallLinkRequest
 	requests  []Request
-	refreshes int
-	seq       int
+	// consentOA is the OA the next consents grant; "" denies them.
+	consentOA string
+	// redirectURIs are the callback URLs registered for the app; empty
+	// accepts any.
+	redirectURIs []string
+	refreshes    int
+	seq          int
 }
 
 // oaState is an OA and the state of its tokens.
@@ -196,10 +216,11 @@ type oaState struct {
 	generation     int
 }
 
-// authCode is an authorization code issued by AuthorizationCode.
+// authCode is an authorization code issued by a consent or by
+// AuthorizationCode, with the PKCE challenge its exchange must answer.
 type authCode struct {
-	oaID         string
-	codeVerifier string
+	oaID          string
+	codeChallenge string
 }
 
 // New starts a fake Zalo that lives until the end of the test.
@@ -306,8 +327,36 @@ func (s *Server) AuthorizationCode(oaID, codeVerifier string) string {
 	s.oaLocked(oaID)
 	s.seq++
 	code := "code-" + strconv.Itoa(s.seq)
-	s.codes[code] = authCode{oaID: oaID, codeVerifier: codeVerifier}
+	s.codes[code] = authCode{oaID: oaID, codeChallenge: Challenge(codeVerifier)}
 	return code
+}
+
+// Challenge is the S256 PKCE challenge of a code verifier: the unpadded
+// base64url SHA-256 of it.
+func Challenge(codeVerifier string) string {
+	sum := sha256.Sum256([]byte(codeVerifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Consent makes the consent page grant the OA: the next visits to
+// Permission redirect with a code for it. An empty oaID makes the admin
+// refuse: the redirect then carries error=access_denied and no code.
+func (s *Server) Consent(oaID string) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if oaID != "" {
+		s.oaLocked(oaID)
+	}
+	s.consentOA = oaID
+}
+
+// RegisterRedirectURI registers a callback URL of the app: once any is
+// registered, the consent page refuses the others, as Zalo does.
+func (s *Server) RegisterRedirectURI(uri string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.redirectURIs = append(s.redirectURIs, uri)
 }
 
 // SetUser sets the profile UserDetail answers for userID, for every OA.

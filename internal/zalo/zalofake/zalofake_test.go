@@ -197,7 +197,7 @@ func TestSlowAnswerCompletesWithinTheClientTimeout(t *testing.T) {
 func TestUnknownPathIs404(t *testing.T) {
 	fake := zalofake.New(t)
 
-	resp, err := http.Get(fake.URL() + "/v2.0/oa/getoa")
+	resp, err := http.Get(fake.URL() + "/v2.0/oa/unknown")
 	if err != nil {
 		t.Fatal(err)
 	}
