@@ -202,7 +202,7 @@ func sealedColumns() []keyring.Column { return inbox.SealedColumns() }
 // URLs, keeping whatever the test options already set.
 func inboxOptions(cfg Config, logger *slog.Logger, o inbox.Options) inbox.Options {
 	if o.Zalo == nil {
-		o.Zalo = zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, Now: o.Now})
+		o.Zalo = zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, ZNSURL: cfg.ZNSAPIURL, Now: o.Now})
 	}
 	if o.Facebook == nil {
 		o.Facebook = facebook.New(facebook.Config{GraphURL: cfg.FacebookGraphURL})

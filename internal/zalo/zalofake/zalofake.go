@@ -186,6 +186,11 @@ type Server struct {
 	requests  []Request
 	refreshes int
 	seq       int
+	// The ZNS side (zns.go).
+	zns           map[string]*znsState // by OA ID
+	refusedPhones map[string]int
+	znsSent       []ZNSMessage
+	now           func() time.Time
 }
 
 // oaState is an OA and the state of its tokens.
@@ -215,6 +220,9 @@ func New(tb testing.TB) *Server {
 		codes:     map[string]authCode{},
 		spent:     map[string]bool{},
 		failures:  map[Endpoint][]Failure{},
+
+		zns:           map[string]*znsState{},
+		refusedPhones: map[string]int{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	tb.Cleanup(func() {
