@@ -43,6 +43,7 @@ import (
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 
 	stdsql "database/sql"
 )
@@ -106,6 +107,8 @@ type Client struct {
 	User *UserClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// ZnsTemplate is the client for interacting with the ZnsTemplate builders.
+	ZnsTemplate *ZnsTemplateClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -144,6 +147,7 @@ func (c *Client) init() {
 	c.Timer = NewTimerClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.WebhookEvent = NewWebhookEventClient(c.config)
+	c.ZnsTemplate = NewZnsTemplateClient(c.config)
 }
 
 type (
@@ -263,6 +267,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Timer:           NewTimerClient(cfg),
 		User:            NewUserClient(cfg),
 		WebhookEvent:    NewWebhookEventClient(cfg),
+		ZnsTemplate:     NewZnsTemplateClient(cfg),
 	}, nil
 }
 
@@ -309,6 +314,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Timer:           NewTimerClient(cfg),
 		User:            NewUserClient(cfg),
 		WebhookEvent:    NewWebhookEventClient(cfg),
+		ZnsTemplate:     NewZnsTemplateClient(cfg),
 	}, nil
 }
 
@@ -342,7 +348,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
-		c.Tag, c.Timer, c.User, c.WebhookEvent,
+		c.Tag, c.Timer, c.User, c.WebhookEvent, c.ZnsTemplate,
 	} {
 		n.Use(hooks...)
 	}
@@ -356,7 +362,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
-		c.Tag, c.Timer, c.User, c.WebhookEvent,
+		c.Tag, c.Timer, c.User, c.WebhookEvent, c.ZnsTemplate,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -419,6 +425,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	case *WebhookEventMutation:
 		return c.WebhookEvent.mutate(ctx, m)
+	case *ZnsTemplateMutation:
+		return c.ZnsTemplate.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -5242,19 +5250,185 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 	}
 }
 
+// ZnsTemplateClient is a client for the ZnsTemplate schema.
+type ZnsTemplateClient struct {
+	config
+}
+
+// NewZnsTemplateClient returns a client for the ZnsTemplate from the given config.
+func NewZnsTemplateClient(c config) *ZnsTemplateClient {
+	return &ZnsTemplateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `znstemplate.Hooks(f(g(h())))`.
+func (c *ZnsTemplateClient) Use(hooks ...Hook) {
+	c.hooks.ZnsTemplate = append(c.hooks.ZnsTemplate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `znstemplate.Intercept(f(g(h())))`.
+func (c *ZnsTemplateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ZnsTemplate = append(c.inters.ZnsTemplate, interceptors...)
+}
+
+// Create returns a builder for creating a ZnsTemplate entity.
+func (c *ZnsTemplateClient) Create() *ZnsTemplateCreate {
+	mutation := newZnsTemplateMutation(c.config, OpCreate)
+	return &ZnsTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ZnsTemplate entities.
+func (c *ZnsTemplateClient) CreateBulk(builders ...*ZnsTemplateCreate) *ZnsTemplateCreateBulk {
+	return &ZnsTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ZnsTemplateClient) MapCreateBulk(slice any, setFunc func(*ZnsTemplateCreate, int)) *ZnsTemplateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ZnsTemplateCreateBulk{err: fmt.Errorf("calling to ZnsTemplateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ZnsTemplateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ZnsTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ZnsTemplate.
+func (c *ZnsTemplateClient) Update() *ZnsTemplateUpdate {
+	mutation := newZnsTemplateMutation(c.config, OpUpdate)
+	return &ZnsTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ZnsTemplateClient) UpdateOne(_m *ZnsTemplate) *ZnsTemplateUpdateOne {
+	mutation := newZnsTemplateMutation(c.config, OpUpdateOne, withZnsTemplate(_m))
+	return &ZnsTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ZnsTemplateClient) UpdateOneID(id gid.ID) *ZnsTemplateUpdateOne {
+	mutation := newZnsTemplateMutation(c.config, OpUpdateOne, withZnsTemplateID(id))
+	return &ZnsTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ZnsTemplate.
+func (c *ZnsTemplateClient) Delete() *ZnsTemplateDelete {
+	mutation := newZnsTemplateMutation(c.config, OpDelete)
+	return &ZnsTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ZnsTemplateClient) DeleteOne(_m *ZnsTemplate) *ZnsTemplateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ZnsTemplateClient) DeleteOneID(id gid.ID) *ZnsTemplateDeleteOne {
+	builder := c.Delete().Where(znstemplate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ZnsTemplateDeleteOne{builder}
+}
+
+// Query returns a query builder for ZnsTemplate.
+func (c *ZnsTemplateClient) Query() *ZnsTemplateQuery {
+	return &ZnsTemplateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeZnsTemplate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ZnsTemplate entity by its id.
+func (c *ZnsTemplateClient) Get(ctx context.Context, id gid.ID) (*ZnsTemplate, error) {
+	return c.Query().Where(znstemplate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ZnsTemplateClient) GetX(ctx context.Context, id gid.ID) *ZnsTemplate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a ZnsTemplate.
+func (c *ZnsTemplateClient) QueryOrganization(_m *ZnsTemplate) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znstemplate.Table, znstemplate.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znstemplate.OrganizationTable, znstemplate.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a ZnsTemplate.
+func (c *ZnsTemplateClient) QueryChannel(_m *ZnsTemplate) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znstemplate.Table, znstemplate.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znstemplate.ChannelTable, znstemplate.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ZnsTemplateClient) Hooks() []Hook {
+	hooks := c.hooks.ZnsTemplate
+	return append(hooks[:len(hooks):len(hooks)], znstemplate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ZnsTemplateClient) Interceptors() []Interceptor {
+	return c.inters.ZnsTemplate
+}
+
+func (c *ZnsTemplateClient) mutate(ctx context.Context, m *ZnsTemplateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ZnsTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ZnsTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ZnsTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ZnsTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ZnsTemplate mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
-		Rule, Session, Tag, Timer, User, WebhookEvent []ent.Hook
+		Rule, Session, Tag, Timer, User, WebhookEvent, ZnsTemplate []ent.Hook
 	}
 	inters struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
-		Rule, Session, Tag, Timer, User, WebhookEvent []ent.Interceptor
+		Rule, Session, Tag, Timer, User, WebhookEvent, ZnsTemplate []ent.Interceptor
 	}
 )
 

@@ -39,6 +39,7 @@ import (
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -126,6 +127,7 @@ func checkColumn(t, c string) error {
 			timer.Table:           timer.ValidColumn,
 			user.Table:            user.ValidColumn,
 			webhookevent.Table:    webhookevent.ValidColumn,
+			znstemplate.Table:     znstemplate.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

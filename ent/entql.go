@@ -31,6 +31,7 @@ import (
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -40,7 +41,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 27)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -664,6 +665,35 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldLastError:      {Type: field.TypeString, Column: webhookevent.FieldLastError},
 			webhookevent.FieldNextAttemptAt:  {Type: field.TypeTime, Column: webhookevent.FieldNextAttemptAt},
 			webhookevent.FieldDeadAt:         {Type: field.TypeTime, Column: webhookevent.FieldDeadAt},
+		},
+	}
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   znstemplate.Table,
+			Columns: znstemplate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: znstemplate.FieldID,
+			},
+		},
+		Type: "ZnsTemplate",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			znstemplate.FieldCreatedAt:      {Type: field.TypeTime, Column: znstemplate.FieldCreatedAt},
+			znstemplate.FieldUpdatedAt:      {Type: field.TypeTime, Column: znstemplate.FieldUpdatedAt},
+			znstemplate.FieldOrganizationID: {Type: field.TypeString, Column: znstemplate.FieldOrganizationID},
+			znstemplate.FieldChannelID:      {Type: field.TypeString, Column: znstemplate.FieldChannelID},
+			znstemplate.FieldTemplateID:     {Type: field.TypeString, Column: znstemplate.FieldTemplateID},
+			znstemplate.FieldName:           {Type: field.TypeString, Column: znstemplate.FieldName},
+			znstemplate.FieldStatus:         {Type: field.TypeEnum, Column: znstemplate.FieldStatus},
+			znstemplate.FieldTag:            {Type: field.TypeString, Column: znstemplate.FieldTag},
+			znstemplate.FieldParams:         {Type: field.TypeJSON, Column: znstemplate.FieldParams},
+			znstemplate.FieldPrice:          {Type: field.TypeInt, Column: znstemplate.FieldPrice},
+			znstemplate.FieldQuality:        {Type: field.TypeString, Column: znstemplate.FieldQuality},
+			znstemplate.FieldPreviewURL:     {Type: field.TypeString, Column: znstemplate.FieldPreviewURL},
+			znstemplate.FieldTimeoutMs:      {Type: field.TypeInt, Column: znstemplate.FieldTimeoutMs},
+			znstemplate.FieldDailyQuota:     {Type: field.TypeInt, Column: znstemplate.FieldDailyQuota},
+			znstemplate.FieldRemainingQuota: {Type: field.TypeInt, Column: znstemplate.FieldRemainingQuota},
+			znstemplate.FieldSyncedAt:       {Type: field.TypeTime, Column: znstemplate.FieldSyncedAt},
 		},
 	}
 	graph.MustAddE(
@@ -1565,6 +1595,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Customer",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znstemplate.OrganizationTable,
+			Columns: []string{znstemplate.OrganizationColumn},
+			Bidi:    false,
+		},
+		"ZnsTemplate",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znstemplate.ChannelTable,
+			Columns: []string{znstemplate.ChannelColumn},
+			Bidi:    false,
+		},
+		"ZnsTemplate",
+		"Channel",
 	)
 	return graph
 }()
@@ -5073,4 +5127,152 @@ func (f *WebhookEventFilter) WhereNextAttemptAt(p entql.TimeP) {
 // WhereDeadAt applies the entql time.Time predicate on the dead_at field.
 func (f *WebhookEventFilter) WhereDeadAt(p entql.TimeP) {
 	f.Where(p.Field(webhookevent.FieldDeadAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ZnsTemplateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ZnsTemplateQuery builder.
+func (_q *ZnsTemplateQuery) Filter() *ZnsTemplateFilter {
+	return &ZnsTemplateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ZnsTemplateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ZnsTemplateMutation builder.
+func (m *ZnsTemplateMutation) Filter() *ZnsTemplateFilter {
+	return &ZnsTemplateFilter{config: m.config, predicateAdder: m}
+}
+
+// ZnsTemplateFilter provides a generic filtering capability at runtime for ZnsTemplateQuery.
+type ZnsTemplateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ZnsTemplateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ZnsTemplateFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ZnsTemplateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(znstemplate.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ZnsTemplateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(znstemplate.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *ZnsTemplateFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *ZnsTemplateFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldChannelID))
+}
+
+// WhereTemplateID applies the entql string predicate on the template_id field.
+func (f *ZnsTemplateFilter) WhereTemplateID(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldTemplateID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ZnsTemplateFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldName))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ZnsTemplateFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldStatus))
+}
+
+// WhereTag applies the entql string predicate on the tag field.
+func (f *ZnsTemplateFilter) WhereTag(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldTag))
+}
+
+// WhereParams applies the entql json.RawMessage predicate on the params field.
+func (f *ZnsTemplateFilter) WhereParams(p entql.BytesP) {
+	f.Where(p.Field(znstemplate.FieldParams))
+}
+
+// WherePrice applies the entql int predicate on the price field.
+func (f *ZnsTemplateFilter) WherePrice(p entql.IntP) {
+	f.Where(p.Field(znstemplate.FieldPrice))
+}
+
+// WhereQuality applies the entql string predicate on the quality field.
+func (f *ZnsTemplateFilter) WhereQuality(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldQuality))
+}
+
+// WherePreviewURL applies the entql string predicate on the preview_url field.
+func (f *ZnsTemplateFilter) WherePreviewURL(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldPreviewURL))
+}
+
+// WhereTimeoutMs applies the entql int predicate on the timeout_ms field.
+func (f *ZnsTemplateFilter) WhereTimeoutMs(p entql.IntP) {
+	f.Where(p.Field(znstemplate.FieldTimeoutMs))
+}
+
+// WhereDailyQuota applies the entql int predicate on the daily_quota field.
+func (f *ZnsTemplateFilter) WhereDailyQuota(p entql.IntP) {
+	f.Where(p.Field(znstemplate.FieldDailyQuota))
+}
+
+// WhereRemainingQuota applies the entql int predicate on the remaining_quota field.
+func (f *ZnsTemplateFilter) WhereRemainingQuota(p entql.IntP) {
+	f.Where(p.Field(znstemplate.FieldRemainingQuota))
+}
+
+// WhereSyncedAt applies the entql time.Time predicate on the synced_at field.
+func (f *ZnsTemplateFilter) WhereSyncedAt(p entql.TimeP) {
+	f.Where(p.Field(znstemplate.FieldSyncedAt))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *ZnsTemplateFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *ZnsTemplateFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *ZnsTemplateFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *ZnsTemplateFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
 }

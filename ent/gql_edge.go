@@ -309,3 +309,11 @@ func (_m *Tag) Customers(
 	}
 	return _m.QueryCustomers().Paginate(ctx, after, first, before, last, opts...)
 }
+
+func (_m *ZnsTemplate) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, err
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/hashicorp/go-multierror"
 )
@@ -124,6 +125,11 @@ var userImplementors = []string{"User", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*User) IsNode() {}
+
+var znstemplateImplementors = []string{"ZnsTemplate", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ZnsTemplate) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -413,6 +419,19 @@ func (c *Client) noder(ctx context.Context, table string, id gid.ID) (Noder, err
 			Where(user.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, userImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case znstemplate.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ZnsTemplate.Query().
+			Where(znstemplate.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, znstemplateImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -766,6 +785,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []gid.ID) ([]Node
 		query := c.User.Query().
 			Where(user.IDIn(ids...))
 		query, err := query.CollectFields(ctx, userImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case znstemplate.Table:
+		query := c.ZnsTemplate.Query().
+			Where(znstemplate.IDIn(ids...))
+		query, err := query.CollectFields(ctx, znstemplateImplementors...)
 		if err != nil {
 			return nil, err
 		}

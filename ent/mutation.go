@@ -40,6 +40,7 @@ import (
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -80,6 +81,7 @@ const (
 	TypeTimer           = "Timer"
 	TypeUser            = "User"
 	TypeWebhookEvent    = "WebhookEvent"
+	TypeZnsTemplate     = "ZnsTemplate"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -28978,4 +28980,1397 @@ func (m *WebhookEventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *WebhookEventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown WebhookEvent edge %s", name)
+}
+
+// ZnsTemplateMutation represents an operation that mutates the ZnsTemplate nodes in the graph.
+type ZnsTemplateMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	template_id         *string
+	name                *string
+	status              *znstemplate.Status
+	tag                 *string
+	params              *[]schematype.ZnsParam
+	appendparams        []schematype.ZnsParam
+	price               *int
+	addprice            *int
+	quality             *string
+	preview_url         *string
+	timeout_ms          *int
+	addtimeout_ms       *int
+	daily_quota         *int
+	adddaily_quota      *int
+	remaining_quota     *int
+	addremaining_quota  *int
+	synced_at           *time.Time
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	done                bool
+	oldValue            func(context.Context) (*ZnsTemplate, error)
+	predicates          []predicate.ZnsTemplate
+}
+
+var _ ent.Mutation = (*ZnsTemplateMutation)(nil)
+
+// znstemplateOption allows management of the mutation configuration using functional options.
+type znstemplateOption func(*ZnsTemplateMutation)
+
+// newZnsTemplateMutation creates new mutation for the ZnsTemplate entity.
+func newZnsTemplateMutation(c config, op Op, opts ...znstemplateOption) *ZnsTemplateMutation {
+	m := &ZnsTemplateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeZnsTemplate,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withZnsTemplateID sets the ID field of the mutation.
+func withZnsTemplateID(id gid.ID) znstemplateOption {
+	return func(m *ZnsTemplateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ZnsTemplate
+		)
+		m.oldValue = func(ctx context.Context) (*ZnsTemplate, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ZnsTemplate.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withZnsTemplate sets the old ZnsTemplate of the mutation.
+func withZnsTemplate(node *ZnsTemplate) znstemplateOption {
+	return func(m *ZnsTemplateMutation) {
+		m.oldValue = func(context.Context) (*ZnsTemplate, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ZnsTemplateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ZnsTemplateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ZnsTemplate entities.
+func (m *ZnsTemplateMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ZnsTemplateMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ZnsTemplateMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ZnsTemplate.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ZnsTemplateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ZnsTemplateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ZnsTemplateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ZnsTemplateMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ZnsTemplateMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ZnsTemplateMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *ZnsTemplateMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *ZnsTemplateMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *ZnsTemplateMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *ZnsTemplateMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *ZnsTemplateMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *ZnsTemplateMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetTemplateID sets the "template_id" field.
+func (m *ZnsTemplateMutation) SetTemplateID(s string) {
+	m.template_id = &s
+}
+
+// TemplateID returns the value of the "template_id" field in the mutation.
+func (m *ZnsTemplateMutation) TemplateID() (r string, exists bool) {
+	v := m.template_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplateID returns the old "template_id" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldTemplateID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplateID: %w", err)
+	}
+	return oldValue.TemplateID, nil
+}
+
+// ResetTemplateID resets all changes to the "template_id" field.
+func (m *ZnsTemplateMutation) ResetTemplateID() {
+	m.template_id = nil
+}
+
+// SetName sets the "name" field.
+func (m *ZnsTemplateMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ZnsTemplateMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ZnsTemplateMutation) ResetName() {
+	m.name = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ZnsTemplateMutation) SetStatus(z znstemplate.Status) {
+	m.status = &z
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ZnsTemplateMutation) Status() (r znstemplate.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldStatus(ctx context.Context) (v znstemplate.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ZnsTemplateMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetTag sets the "tag" field.
+func (m *ZnsTemplateMutation) SetTag(s string) {
+	m.tag = &s
+}
+
+// Tag returns the value of the "tag" field in the mutation.
+func (m *ZnsTemplateMutation) Tag() (r string, exists bool) {
+	v := m.tag
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTag returns the old "tag" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldTag(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTag is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTag requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTag: %w", err)
+	}
+	return oldValue.Tag, nil
+}
+
+// ResetTag resets all changes to the "tag" field.
+func (m *ZnsTemplateMutation) ResetTag() {
+	m.tag = nil
+}
+
+// SetParams sets the "params" field.
+func (m *ZnsTemplateMutation) SetParams(sp []schematype.ZnsParam) {
+	m.params = &sp
+	m.appendparams = nil
+}
+
+// Params returns the value of the "params" field in the mutation.
+func (m *ZnsTemplateMutation) Params() (r []schematype.ZnsParam, exists bool) {
+	v := m.params
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParams returns the old "params" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldParams(ctx context.Context) (v []schematype.ZnsParam, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParams is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParams requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParams: %w", err)
+	}
+	return oldValue.Params, nil
+}
+
+// AppendParams adds sp to the "params" field.
+func (m *ZnsTemplateMutation) AppendParams(sp []schematype.ZnsParam) {
+	m.appendparams = append(m.appendparams, sp...)
+}
+
+// AppendedParams returns the list of values that were appended to the "params" field in this mutation.
+func (m *ZnsTemplateMutation) AppendedParams() ([]schematype.ZnsParam, bool) {
+	if len(m.appendparams) == 0 {
+		return nil, false
+	}
+	return m.appendparams, true
+}
+
+// ResetParams resets all changes to the "params" field.
+func (m *ZnsTemplateMutation) ResetParams() {
+	m.params = nil
+	m.appendparams = nil
+}
+
+// SetPrice sets the "price" field.
+func (m *ZnsTemplateMutation) SetPrice(i int) {
+	m.price = &i
+	m.addprice = nil
+}
+
+// Price returns the value of the "price" field in the mutation.
+func (m *ZnsTemplateMutation) Price() (r int, exists bool) {
+	v := m.price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrice returns the old "price" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldPrice(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrice: %w", err)
+	}
+	return oldValue.Price, nil
+}
+
+// AddPrice adds i to the "price" field.
+func (m *ZnsTemplateMutation) AddPrice(i int) {
+	if m.addprice != nil {
+		*m.addprice += i
+	} else {
+		m.addprice = &i
+	}
+}
+
+// AddedPrice returns the value that was added to the "price" field in this mutation.
+func (m *ZnsTemplateMutation) AddedPrice() (r int, exists bool) {
+	v := m.addprice
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPrice resets all changes to the "price" field.
+func (m *ZnsTemplateMutation) ResetPrice() {
+	m.price = nil
+	m.addprice = nil
+}
+
+// SetQuality sets the "quality" field.
+func (m *ZnsTemplateMutation) SetQuality(s string) {
+	m.quality = &s
+}
+
+// Quality returns the value of the "quality" field in the mutation.
+func (m *ZnsTemplateMutation) Quality() (r string, exists bool) {
+	v := m.quality
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuality returns the old "quality" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldQuality(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuality is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuality requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuality: %w", err)
+	}
+	return oldValue.Quality, nil
+}
+
+// ResetQuality resets all changes to the "quality" field.
+func (m *ZnsTemplateMutation) ResetQuality() {
+	m.quality = nil
+}
+
+// SetPreviewURL sets the "preview_url" field.
+func (m *ZnsTemplateMutation) SetPreviewURL(s string) {
+	m.preview_url = &s
+}
+
+// PreviewURL returns the value of the "preview_url" field in the mutation.
+func (m *ZnsTemplateMutation) PreviewURL() (r string, exists bool) {
+	v := m.preview_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreviewURL returns the old "preview_url" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldPreviewURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreviewURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreviewURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreviewURL: %w", err)
+	}
+	return oldValue.PreviewURL, nil
+}
+
+// ResetPreviewURL resets all changes to the "preview_url" field.
+func (m *ZnsTemplateMutation) ResetPreviewURL() {
+	m.preview_url = nil
+}
+
+// SetTimeoutMs sets the "timeout_ms" field.
+func (m *ZnsTemplateMutation) SetTimeoutMs(i int) {
+	m.timeout_ms = &i
+	m.addtimeout_ms = nil
+}
+
+// TimeoutMs returns the value of the "timeout_ms" field in the mutation.
+func (m *ZnsTemplateMutation) TimeoutMs() (r int, exists bool) {
+	v := m.timeout_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeoutMs returns the old "timeout_ms" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldTimeoutMs(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeoutMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeoutMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeoutMs: %w", err)
+	}
+	return oldValue.TimeoutMs, nil
+}
+
+// AddTimeoutMs adds i to the "timeout_ms" field.
+func (m *ZnsTemplateMutation) AddTimeoutMs(i int) {
+	if m.addtimeout_ms != nil {
+		*m.addtimeout_ms += i
+	} else {
+		m.addtimeout_ms = &i
+	}
+}
+
+// AddedTimeoutMs returns the value that was added to the "timeout_ms" field in this mutation.
+func (m *ZnsTemplateMutation) AddedTimeoutMs() (r int, exists bool) {
+	v := m.addtimeout_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTimeoutMs resets all changes to the "timeout_ms" field.
+func (m *ZnsTemplateMutation) ResetTimeoutMs() {
+	m.timeout_ms = nil
+	m.addtimeout_ms = nil
+}
+
+// SetDailyQuota sets the "daily_quota" field.
+func (m *ZnsTemplateMutation) SetDailyQuota(i int) {
+	m.daily_quota = &i
+	m.adddaily_quota = nil
+}
+
+// DailyQuota returns the value of the "daily_quota" field in the mutation.
+func (m *ZnsTemplateMutation) DailyQuota() (r int, exists bool) {
+	v := m.daily_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDailyQuota returns the old "daily_quota" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldDailyQuota(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDailyQuota is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDailyQuota requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDailyQuota: %w", err)
+	}
+	return oldValue.DailyQuota, nil
+}
+
+// AddDailyQuota adds i to the "daily_quota" field.
+func (m *ZnsTemplateMutation) AddDailyQuota(i int) {
+	if m.adddaily_quota != nil {
+		*m.adddaily_quota += i
+	} else {
+		m.adddaily_quota = &i
+	}
+}
+
+// AddedDailyQuota returns the value that was added to the "daily_quota" field in this mutation.
+func (m *ZnsTemplateMutation) AddedDailyQuota() (r int, exists bool) {
+	v := m.adddaily_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDailyQuota resets all changes to the "daily_quota" field.
+func (m *ZnsTemplateMutation) ResetDailyQuota() {
+	m.daily_quota = nil
+	m.adddaily_quota = nil
+}
+
+// SetRemainingQuota sets the "remaining_quota" field.
+func (m *ZnsTemplateMutation) SetRemainingQuota(i int) {
+	m.remaining_quota = &i
+	m.addremaining_quota = nil
+}
+
+// RemainingQuota returns the value of the "remaining_quota" field in the mutation.
+func (m *ZnsTemplateMutation) RemainingQuota() (r int, exists bool) {
+	v := m.remaining_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemainingQuota returns the old "remaining_quota" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldRemainingQuota(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemainingQuota is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemainingQuota requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemainingQuota: %w", err)
+	}
+	return oldValue.RemainingQuota, nil
+}
+
+// AddRemainingQuota adds i to the "remaining_quota" field.
+func (m *ZnsTemplateMutation) AddRemainingQuota(i int) {
+	if m.addremaining_quota != nil {
+		*m.addremaining_quota += i
+	} else {
+		m.addremaining_quota = &i
+	}
+}
+
+// AddedRemainingQuota returns the value that was added to the "remaining_quota" field in this mutation.
+func (m *ZnsTemplateMutation) AddedRemainingQuota() (r int, exists bool) {
+	v := m.addremaining_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRemainingQuota resets all changes to the "remaining_quota" field.
+func (m *ZnsTemplateMutation) ResetRemainingQuota() {
+	m.remaining_quota = nil
+	m.addremaining_quota = nil
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (m *ZnsTemplateMutation) SetSyncedAt(t time.Time) {
+	m.synced_at = &t
+}
+
+// SyncedAt returns the value of the "synced_at" field in the mutation.
+func (m *ZnsTemplateMutation) SyncedAt() (r time.Time, exists bool) {
+	v := m.synced_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSyncedAt returns the old "synced_at" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldSyncedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSyncedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSyncedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSyncedAt: %w", err)
+	}
+	return oldValue.SyncedAt, nil
+}
+
+// ResetSyncedAt resets all changes to the "synced_at" field.
+func (m *ZnsTemplateMutation) ResetSyncedAt() {
+	m.synced_at = nil
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *ZnsTemplateMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[znstemplate.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *ZnsTemplateMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *ZnsTemplateMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *ZnsTemplateMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *ZnsTemplateMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[znstemplate.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *ZnsTemplateMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *ZnsTemplateMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *ZnsTemplateMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// Where appends a list predicates to the ZnsTemplateMutation builder.
+func (m *ZnsTemplateMutation) Where(ps ...predicate.ZnsTemplate) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ZnsTemplateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ZnsTemplateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ZnsTemplate, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ZnsTemplateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ZnsTemplateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ZnsTemplate).
+func (m *ZnsTemplateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ZnsTemplateMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.created_at != nil {
+		fields = append(fields, znstemplate.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, znstemplate.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, znstemplate.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, znstemplate.FieldChannelID)
+	}
+	if m.template_id != nil {
+		fields = append(fields, znstemplate.FieldTemplateID)
+	}
+	if m.name != nil {
+		fields = append(fields, znstemplate.FieldName)
+	}
+	if m.status != nil {
+		fields = append(fields, znstemplate.FieldStatus)
+	}
+	if m.tag != nil {
+		fields = append(fields, znstemplate.FieldTag)
+	}
+	if m.params != nil {
+		fields = append(fields, znstemplate.FieldParams)
+	}
+	if m.price != nil {
+		fields = append(fields, znstemplate.FieldPrice)
+	}
+	if m.quality != nil {
+		fields = append(fields, znstemplate.FieldQuality)
+	}
+	if m.preview_url != nil {
+		fields = append(fields, znstemplate.FieldPreviewURL)
+	}
+	if m.timeout_ms != nil {
+		fields = append(fields, znstemplate.FieldTimeoutMs)
+	}
+	if m.daily_quota != nil {
+		fields = append(fields, znstemplate.FieldDailyQuota)
+	}
+	if m.remaining_quota != nil {
+		fields = append(fields, znstemplate.FieldRemainingQuota)
+	}
+	if m.synced_at != nil {
+		fields = append(fields, znstemplate.FieldSyncedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ZnsTemplateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case znstemplate.FieldCreatedAt:
+		return m.CreatedAt()
+	case znstemplate.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case znstemplate.FieldOrganizationID:
+		return m.OrganizationID()
+	case znstemplate.FieldChannelID:
+		return m.ChannelID()
+	case znstemplate.FieldTemplateID:
+		return m.TemplateID()
+	case znstemplate.FieldName:
+		return m.Name()
+	case znstemplate.FieldStatus:
+		return m.Status()
+	case znstemplate.FieldTag:
+		return m.Tag()
+	case znstemplate.FieldParams:
+		return m.Params()
+	case znstemplate.FieldPrice:
+		return m.Price()
+	case znstemplate.FieldQuality:
+		return m.Quality()
+	case znstemplate.FieldPreviewURL:
+		return m.PreviewURL()
+	case znstemplate.FieldTimeoutMs:
+		return m.TimeoutMs()
+	case znstemplate.FieldDailyQuota:
+		return m.DailyQuota()
+	case znstemplate.FieldRemainingQuota:
+		return m.RemainingQuota()
+	case znstemplate.FieldSyncedAt:
+		return m.SyncedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ZnsTemplateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case znstemplate.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case znstemplate.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case znstemplate.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case znstemplate.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case znstemplate.FieldTemplateID:
+		return m.OldTemplateID(ctx)
+	case znstemplate.FieldName:
+		return m.OldName(ctx)
+	case znstemplate.FieldStatus:
+		return m.OldStatus(ctx)
+	case znstemplate.FieldTag:
+		return m.OldTag(ctx)
+	case znstemplate.FieldParams:
+		return m.OldParams(ctx)
+	case znstemplate.FieldPrice:
+		return m.OldPrice(ctx)
+	case znstemplate.FieldQuality:
+		return m.OldQuality(ctx)
+	case znstemplate.FieldPreviewURL:
+		return m.OldPreviewURL(ctx)
+	case znstemplate.FieldTimeoutMs:
+		return m.OldTimeoutMs(ctx)
+	case znstemplate.FieldDailyQuota:
+		return m.OldDailyQuota(ctx)
+	case znstemplate.FieldRemainingQuota:
+		return m.OldRemainingQuota(ctx)
+	case znstemplate.FieldSyncedAt:
+		return m.OldSyncedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ZnsTemplate field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsTemplateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case znstemplate.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case znstemplate.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case znstemplate.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case znstemplate.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case znstemplate.FieldTemplateID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplateID(v)
+		return nil
+	case znstemplate.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case znstemplate.FieldStatus:
+		v, ok := value.(znstemplate.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case znstemplate.FieldTag:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTag(v)
+		return nil
+	case znstemplate.FieldParams:
+		v, ok := value.([]schematype.ZnsParam)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParams(v)
+		return nil
+	case znstemplate.FieldPrice:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrice(v)
+		return nil
+	case znstemplate.FieldQuality:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuality(v)
+		return nil
+	case znstemplate.FieldPreviewURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreviewURL(v)
+		return nil
+	case znstemplate.FieldTimeoutMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeoutMs(v)
+		return nil
+	case znstemplate.FieldDailyQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDailyQuota(v)
+		return nil
+	case znstemplate.FieldRemainingQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemainingQuota(v)
+		return nil
+	case znstemplate.FieldSyncedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSyncedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ZnsTemplateMutation) AddedFields() []string {
+	var fields []string
+	if m.addprice != nil {
+		fields = append(fields, znstemplate.FieldPrice)
+	}
+	if m.addtimeout_ms != nil {
+		fields = append(fields, znstemplate.FieldTimeoutMs)
+	}
+	if m.adddaily_quota != nil {
+		fields = append(fields, znstemplate.FieldDailyQuota)
+	}
+	if m.addremaining_quota != nil {
+		fields = append(fields, znstemplate.FieldRemainingQuota)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ZnsTemplateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case znstemplate.FieldPrice:
+		return m.AddedPrice()
+	case znstemplate.FieldTimeoutMs:
+		return m.AddedTimeoutMs()
+	case znstemplate.FieldDailyQuota:
+		return m.AddedDailyQuota()
+	case znstemplate.FieldRemainingQuota:
+		return m.AddedRemainingQuota()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsTemplateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case znstemplate.FieldPrice:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPrice(v)
+		return nil
+	case znstemplate.FieldTimeoutMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTimeoutMs(v)
+		return nil
+	case znstemplate.FieldDailyQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDailyQuota(v)
+		return nil
+	case znstemplate.FieldRemainingQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRemainingQuota(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ZnsTemplateMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ZnsTemplateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ZnsTemplateMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ZnsTemplate nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ZnsTemplateMutation) ResetField(name string) error {
+	switch name {
+	case znstemplate.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case znstemplate.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case znstemplate.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case znstemplate.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case znstemplate.FieldTemplateID:
+		m.ResetTemplateID()
+		return nil
+	case znstemplate.FieldName:
+		m.ResetName()
+		return nil
+	case znstemplate.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case znstemplate.FieldTag:
+		m.ResetTag()
+		return nil
+	case znstemplate.FieldParams:
+		m.ResetParams()
+		return nil
+	case znstemplate.FieldPrice:
+		m.ResetPrice()
+		return nil
+	case znstemplate.FieldQuality:
+		m.ResetQuality()
+		return nil
+	case znstemplate.FieldPreviewURL:
+		m.ResetPreviewURL()
+		return nil
+	case znstemplate.FieldTimeoutMs:
+		m.ResetTimeoutMs()
+		return nil
+	case znstemplate.FieldDailyQuota:
+		m.ResetDailyQuota()
+		return nil
+	case znstemplate.FieldRemainingQuota:
+		m.ResetRemainingQuota()
+		return nil
+	case znstemplate.FieldSyncedAt:
+		m.ResetSyncedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ZnsTemplateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.organization != nil {
+		edges = append(edges, znstemplate.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, znstemplate.EdgeChannel)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ZnsTemplateMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case znstemplate.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case znstemplate.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ZnsTemplateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ZnsTemplateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ZnsTemplateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedorganization {
+		edges = append(edges, znstemplate.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, znstemplate.EdgeChannel)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ZnsTemplateMutation) EdgeCleared(name string) bool {
+	switch name {
+	case znstemplate.EdgeOrganization:
+		return m.clearedorganization
+	case znstemplate.EdgeChannel:
+		return m.clearedchannel
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ZnsTemplateMutation) ClearEdge(name string) error {
+	switch name {
+	case znstemplate.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case znstemplate.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ZnsTemplateMutation) ResetEdge(name string) error {
+	switch name {
+	case znstemplate.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case znstemplate.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate edge %s", name)
 }

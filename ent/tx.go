@@ -68,6 +68,8 @@ type Tx struct {
 	User *UserClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// ZnsTemplate is the client for interacting with the ZnsTemplate builders.
+	ZnsTemplate *ZnsTemplateClient
 
 	// lazily loaded.
 	client     *Client
@@ -226,6 +228,7 @@ func (tx *Tx) init() {
 	tx.Timer = NewTimerClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WebhookEvent = NewWebhookEventClient(tx.config)
+	tx.ZnsTemplate = NewZnsTemplateClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -84,6 +84,12 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[gid.ID],
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// ZnsTemplates is the resolver for the znsTemplates field.
+func (r *queryResolver) ZnsTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) (*ent.ZnsTemplateConnection, error) {
+	return r.Client.ZnsTemplate.Query().Paginate(ctx, after, first, before, last,
+		ent.WithZnsTemplateOrder(orderBy), ent.WithZnsTemplateFilter(where.Filter))
+}
+
 // AutoMessage returns AutoMessageResolver implementation.
 func (r *Resolver) AutoMessage() AutoMessageResolver { return &autoMessageResolver{r} }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/zns"
 )
 
 // Resolver holds what the resolvers call; it is built once at start-up.
@@ -25,6 +26,8 @@ type Resolver struct {
 	Distribute *distribute.Engine
 	// Calls runs voice calls: settings, operators, permissions, tickets.
 	Calls *call.Service
+	// ZNS syncs ZNS templates and sends ZNS messages.
+	ZNS *zns.Service
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 	// StreamBuffer is each subscription's slow-consumer threshold (see

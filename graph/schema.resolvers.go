@@ -419,6 +419,11 @@ func (r *mutationResolver) StartCall(ctx context.Context, input call.StartCallIn
 	return r.Resolver.Calls.StartCall(ctx, input)
 }
 
+// SyncZnsTemplates is the resolver for the syncZnsTemplates field.
+func (r *mutationResolver) SyncZnsTemplates(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplate, error) {
+	return r.ZNS.Sync(ctx, channelID)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)

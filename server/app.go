@@ -47,6 +47,7 @@ import (
 	"github.com/dakenh/dakenh/internal/tenancy"
 	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/zalo"
+	"github.com/dakenh/dakenh/internal/zns"
 )
 
 // App is one dakenh server: its database, services and HTTP handler.
@@ -82,6 +83,8 @@ type App struct {
 	presence   *presence.Tracker
 	// calls runs voice calls; its timers run on timers.
 	calls *call.Service
+	// zns sends ZNS messages and keeps the OAs' templates in step.
+	zns *zns.Service
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -184,6 +187,15 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	})
 	a.calls.Register(a.timers)
 	a.inbox.HandleCalls(a.calls)
+	// ZNS: tokens from the inbox too, which hands it the ZNS webhooks.
+	a.zns = zns.New(db.Client, zns.Options{
+		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, ZNSURL: cfg.ZNSAPIURL, Now: o.now}),
+		Tokens: a.inbox,
+		Now:    o.now,
+		Logger: logger,
+	})
+	a.zns.Register(a.timers)
+	a.inbox.HandleZNS(a.zns)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
@@ -307,6 +319,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Inbox:      a.inbox,
 		Distribute: a.distribute,
 		Calls:      a.calls,
+		ZNS:        a.zns,
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

@@ -91,6 +91,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 	victimCall := e.db.Client.Call.Create().SetChannelID(victimChannel).SetCustomerID(gid.ID(custA)).SetDirection("INBOUND").
 		SetStartedAt(time.Now()).SaveX(victimSys)
 	vc, own := string(victimChannel), ownOA.ConnectZaloOA.ID
+	// ZNS: a template of the victim's OA.
+	victimTemplate := e.db.Client.ZnsTemplate.Create().SetChannelID(victimChannel).SetTemplateID("231456").SetName("Victim template").
+		SetStatus("ENABLE").SetParams(nil).SetSyncedAt(time.Now()).SaveX(victimSys)
 
 	cases := []struct {
 		name, query string
@@ -150,6 +153,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": vc}},
 		{"startCallOnForeignChannel", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": vc, "u": mine}},
+		{"syncZnsTemplates", `mutation($c: ID!) { syncZnsTemplates(channelId: $c) { id } }`, map[string]any{"c": vc}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
 	}
@@ -157,7 +161,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 
 	for callerName, token := range callers {
 		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv,
-			opID, string(perm.ID), string(victimCall.ID), entry} {
+			opID, string(perm.ID), string(victimCall.ID), entry, string(victimTemplate.ID)} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
@@ -202,6 +206,18 @@ func TestCrossTenantMatrix(t *testing.T) {
 				map[string]any{"c": vc, "u": custA, "o": victim.ownerID, "k": victimCall.ID}, &out)
 			if out.All.TotalCount != 0 || out.Filtered.TotalCount != 0 {
 				t.Fatalf("the intruder's history shows %+v", out)
+			}
+		})
+		t.Run(callerName+"/znsTemplatesFilteredByForeignIDs", func(t *testing.T) {
+			var out struct {
+				All, Filtered struct{ TotalCount int }
+			}
+			e.must(token, `query($c: ID!, $k: ID!) {
+				all: znsTemplates { totalCount }
+				filtered: znsTemplates(where: {or: [{hasChannelWith: [{id: $c}]}, {id: $k}, {templateID: "231456"}]}) { totalCount } }`,
+				map[string]any{"c": vc, "k": victimTemplate.ID}, &out)
+			if out.All.TotalCount != 0 || out.Filtered.TotalCount != 0 {
+				t.Fatalf("the intruder sees ZNS templates %+v", out)
 			}
 		})
 		t.Run(callerName+"/listsAreIsolated", func(t *testing.T) {

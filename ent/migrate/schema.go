@@ -1421,6 +1421,63 @@ var (
 			},
 		},
 	}
+	// ZnsTemplatesColumns holds the columns for the "zns_templates" table.
+	ZnsTemplatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "template_id", Type: field.TypeString, Size: 64},
+		{Name: "name", Type: field.TypeString, Size: 500},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ENABLE", "PENDING_REVIEW", "REJECT", "DISABLE", "DELETE"}},
+		{Name: "tag", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "params", Type: field.TypeJSON},
+		{Name: "price", Type: field.TypeInt, Default: 0},
+		{Name: "quality", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "preview_url", Type: field.TypeString, Size: 2048, Default: ""},
+		{Name: "timeout_ms", Type: field.TypeInt, Default: 0},
+		{Name: "daily_quota", Type: field.TypeInt, Default: 0},
+		{Name: "remaining_quota", Type: field.TypeInt, Default: 0},
+		{Name: "synced_at", Type: field.TypeTime},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+	}
+	// ZnsTemplatesTable holds the schema information for the "zns_templates" table.
+	ZnsTemplatesTable = &schema.Table{
+		Name:       "zns_templates",
+		Columns:    ZnsTemplatesColumns,
+		PrimaryKey: []*schema.Column{ZnsTemplatesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "zns_templates_organizations_organization",
+				Columns:    []*schema.Column{ZnsTemplatesColumns[15]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_templates_channels_channel",
+				Columns:    []*schema.Column{ZnsTemplatesColumns[16]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "znstemplate_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsTemplatesColumns[15]},
+			},
+			{
+				Name:    "znstemplate_channel_id_template_id",
+				Unique:  true,
+				Columns: []*schema.Column{ZnsTemplatesColumns[16], ZnsTemplatesColumns[3]},
+			},
+			{
+				Name:    "znstemplate_organization_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsTemplatesColumns[15], ZnsTemplatesColumns[5]},
+			},
+		},
+	}
 	// CustomerTagsColumns holds the columns for the "customer_tags" table.
 	CustomerTagsColumns = []*schema.Column{
 		{Name: "customer_id", Type: field.TypeString, Size: 40},
@@ -1475,6 +1532,7 @@ var (
 		TimersTable,
 		UsersTable,
 		WebhookEventsTable,
+		ZnsTemplatesTable,
 		CustomerTagsTable,
 	}
 )
@@ -1541,6 +1599,8 @@ func init() {
 	TagsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	TimersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	UsersTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ZnsTemplatesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ZnsTemplatesTable.ForeignKeys[1].RefTable = ChannelsTable
 	CustomerTagsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerTagsTable.ForeignKeys[1].RefTable = TagsTable
 }

@@ -86,3 +86,6 @@ type User func(*sql.Selector)
 
 // WebhookEvent is the predicate function for webhookevent builders.
 type WebhookEvent func(*sql.Selector)
+
+// ZnsTemplate is the predicate function for znstemplate builders.
+type ZnsTemplate func(*sql.Selector)

@@ -759,6 +759,30 @@ func (f WebhookEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebhookEventMutation", m)
 }
 
+// The ZnsTemplateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ZnsTemplateQueryRuleFunc func(context.Context, *ent.ZnsTemplateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ZnsTemplateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsTemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ZnsTemplateQuery", q)
+}
+
+// The ZnsTemplateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ZnsTemplateMutationRuleFunc func(context.Context, *ent.ZnsTemplateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ZnsTemplateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ZnsTemplateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ZnsTemplateMutation", m)
+}
+
 type (
 	// Filter is the interface that wraps the Where function
 	// for filtering nodes in queries and mutations.
@@ -848,6 +872,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.WebhookEventQuery:
 		return q.Filter(), nil
+	case *ent.ZnsTemplateQuery:
+		return q.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected query type %T for query filter", q)
 	}
@@ -908,6 +934,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.UserMutation:
 		return m.Filter(), nil
 	case *ent.WebhookEventMutation:
+		return m.Filter(), nil
+	case *ent.ZnsTemplateMutation:
 		return m.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected mutation type %T for mutation filter", m)

@@ -52,6 +52,7 @@ var prefixes = map[string]string{
 	"CallOperator":    "cop",
 	"CallPermission":  "cpm",
 	"Call":            "cal",
+	"ZnsTemplate":     "znt",
 }
 
 var types = func() map[string]string {

@@ -141,8 +141,12 @@ func TestSendZNSErrors(t *testing.T) {
 		{"DailyLimit", func(f *zalofake.Server, oa zalofake.OA) { f.SetZNSQuota(oa.ID, 500, 0) }, zalo.ZNSSend{Data: ok}, zalo.CodeZNSDailyLimit, "permanent"},
 		{"NoPermission", nil, zalo.ZNSSend{TemplateID: "999", Data: ok}, zalo.CodeZNSNoTemplatePermission, "permanent"},
 		{"UserRefused", func(f *zalofake.Server, _ zalofake.OA) { f.RefusePhone("84987654321", zalo.CodeZNSUserRefused) }, zalo.ZNSSend{Data: ok}, zalo.CodeZNSUserRefused, "permanent"},
-		{"Unknown", func(f *zalofake.Server, _ zalofake.OA) { f.FailNext(zalofake.ZNSSend, 1, zalofake.ErrorCode(zalo.CodeZNSUnknown)) }, zalo.ZNSSend{Data: ok}, zalo.CodeZNSUnknown, "transient"},
-		{"Gateway", func(f *zalofake.Server, _ zalofake.OA) { f.FailNext(zalofake.ZNSSend, 1, zalofake.Status(http.StatusBadGateway)) }, zalo.ZNSSend{Data: ok}, 0, "transient"},
+		{"Unknown", func(f *zalofake.Server, _ zalofake.OA) {
+			f.FailNext(zalofake.ZNSSend, 1, zalofake.ErrorCode(zalo.CodeZNSUnknown))
+		}, zalo.ZNSSend{Data: ok}, zalo.CodeZNSUnknown, "transient"},
+		{"Gateway", func(f *zalofake.Server, _ zalofake.OA) {
+			f.FailNext(zalofake.ZNSSend, 1, zalofake.Status(http.StatusBadGateway))
+		}, zalo.ZNSSend{Data: ok}, 0, "transient"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, oa := newFake(t)
