@@ -43,6 +43,7 @@ import (
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 
 	stdsql "database/sql"
@@ -107,6 +108,8 @@ type Client struct {
 	User *UserClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// ZnsMessage is the client for interacting with the ZnsMessage builders.
+	ZnsMessage *ZnsMessageClient
 	// ZnsTemplate is the client for interacting with the ZnsTemplate builders.
 	ZnsTemplate *ZnsTemplateClient
 }
@@ -147,6 +150,7 @@ func (c *Client) init() {
 	c.Timer = NewTimerClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.WebhookEvent = NewWebhookEventClient(c.config)
+	c.ZnsMessage = NewZnsMessageClient(c.config)
 	c.ZnsTemplate = NewZnsTemplateClient(c.config)
 }
 
@@ -267,6 +271,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Timer:           NewTimerClient(cfg),
 		User:            NewUserClient(cfg),
 		WebhookEvent:    NewWebhookEventClient(cfg),
+		ZnsMessage:      NewZnsMessageClient(cfg),
 		ZnsTemplate:     NewZnsTemplateClient(cfg),
 	}, nil
 }
@@ -314,6 +319,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Timer:           NewTimerClient(cfg),
 		User:            NewUserClient(cfg),
 		WebhookEvent:    NewWebhookEventClient(cfg),
+		ZnsMessage:      NewZnsMessageClient(cfg),
 		ZnsTemplate:     NewZnsTemplateClient(cfg),
 	}, nil
 }
@@ -348,7 +354,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
-		c.Tag, c.Timer, c.User, c.WebhookEvent, c.ZnsTemplate,
+		c.Tag, c.Timer, c.User, c.WebhookEvent, c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Use(hooks...)
 	}
@@ -362,7 +368,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.Offer, c.Organization, c.Rule, c.Session,
-		c.Tag, c.Timer, c.User, c.WebhookEvent, c.ZnsTemplate,
+		c.Tag, c.Timer, c.User, c.WebhookEvent, c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -425,6 +431,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	case *WebhookEventMutation:
 		return c.WebhookEvent.mutate(ctx, m)
+	case *ZnsMessageMutation:
+		return c.ZnsMessage.mutate(ctx, m)
 	case *ZnsTemplateMutation:
 		return c.ZnsTemplate.mutate(ctx, m)
 	default:
@@ -5250,6 +5258,220 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 	}
 }
 
+// ZnsMessageClient is a client for the ZnsMessage schema.
+type ZnsMessageClient struct {
+	config
+}
+
+// NewZnsMessageClient returns a client for the ZnsMessage from the given config.
+func NewZnsMessageClient(c config) *ZnsMessageClient {
+	return &ZnsMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `znsmessage.Hooks(f(g(h())))`.
+func (c *ZnsMessageClient) Use(hooks ...Hook) {
+	c.hooks.ZnsMessage = append(c.hooks.ZnsMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `znsmessage.Intercept(f(g(h())))`.
+func (c *ZnsMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ZnsMessage = append(c.inters.ZnsMessage, interceptors...)
+}
+
+// Create returns a builder for creating a ZnsMessage entity.
+func (c *ZnsMessageClient) Create() *ZnsMessageCreate {
+	mutation := newZnsMessageMutation(c.config, OpCreate)
+	return &ZnsMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ZnsMessage entities.
+func (c *ZnsMessageClient) CreateBulk(builders ...*ZnsMessageCreate) *ZnsMessageCreateBulk {
+	return &ZnsMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ZnsMessageClient) MapCreateBulk(slice any, setFunc func(*ZnsMessageCreate, int)) *ZnsMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ZnsMessageCreateBulk{err: fmt.Errorf("calling to ZnsMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ZnsMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ZnsMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ZnsMessage.
+func (c *ZnsMessageClient) Update() *ZnsMessageUpdate {
+	mutation := newZnsMessageMutation(c.config, OpUpdate)
+	return &ZnsMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ZnsMessageClient) UpdateOne(_m *ZnsMessage) *ZnsMessageUpdateOne {
+	mutation := newZnsMessageMutation(c.config, OpUpdateOne, withZnsMessage(_m))
+	return &ZnsMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ZnsMessageClient) UpdateOneID(id gid.ID) *ZnsMessageUpdateOne {
+	mutation := newZnsMessageMutation(c.config, OpUpdateOne, withZnsMessageID(id))
+	return &ZnsMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ZnsMessage.
+func (c *ZnsMessageClient) Delete() *ZnsMessageDelete {
+	mutation := newZnsMessageMutation(c.config, OpDelete)
+	return &ZnsMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ZnsMessageClient) DeleteOne(_m *ZnsMessage) *ZnsMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ZnsMessageClient) DeleteOneID(id gid.ID) *ZnsMessageDeleteOne {
+	builder := c.Delete().Where(znsmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ZnsMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for ZnsMessage.
+func (c *ZnsMessageClient) Query() *ZnsMessageQuery {
+	return &ZnsMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeZnsMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ZnsMessage entity by its id.
+func (c *ZnsMessageClient) Get(ctx context.Context, id gid.ID) (*ZnsMessage, error) {
+	return c.Query().Where(znsmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ZnsMessageClient) GetX(ctx context.Context, id gid.ID) *ZnsMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryOrganization(_m *ZnsMessage) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.OrganizationTable, znsmessage.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryChannel(_m *ZnsMessage) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.ChannelTable, znsmessage.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTemplate queries the template edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryTemplate(_m *ZnsMessage) *ZnsTemplateQuery {
+	query := (&ZnsTemplateClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(znstemplate.Table, znstemplate.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.TemplateTable, znsmessage.TemplateColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryCustomer(_m *ZnsMessage) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.CustomerTable, znsmessage.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySender queries the sender edge of a ZnsMessage.
+func (c *ZnsMessageClient) QuerySender(_m *ZnsMessage) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.SenderTable, znsmessage.SenderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ZnsMessageClient) Hooks() []Hook {
+	hooks := c.hooks.ZnsMessage
+	return append(hooks[:len(hooks):len(hooks)], znsmessage.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ZnsMessageClient) Interceptors() []Interceptor {
+	return c.inters.ZnsMessage
+}
+
+func (c *ZnsMessageClient) mutate(ctx context.Context, m *ZnsMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ZnsMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ZnsMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ZnsMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ZnsMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ZnsMessage mutation op: %q", m.Op())
+	}
+}
+
 // ZnsTemplateClient is a client for the ZnsTemplate schema.
 type ZnsTemplateClient struct {
 	config
@@ -5422,13 +5644,15 @@ type (
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
-		Rule, Session, Tag, Timer, User, WebhookEvent, ZnsTemplate []ent.Hook
+		Rule, Session, Tag, Timer, User, WebhookEvent, ZnsMessage,
+		ZnsTemplate []ent.Hook
 	}
 	inters struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, Offer, Organization,
-		Rule, Session, Tag, Timer, User, WebhookEvent, ZnsTemplate []ent.Interceptor
+		Rule, Session, Tag, Timer, User, WebhookEvent, ZnsMessage,
+		ZnsTemplate []ent.Interceptor
 	}
 )
 

@@ -39,6 +39,7 @@ import (
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 )
 
@@ -127,6 +128,7 @@ func checkColumn(t, c string) error {
 			timer.Table:           timer.ValidColumn,
 			user.Table:            user.ValidColumn,
 			webhookevent.Table:    webhookevent.ValidColumn,
+			znsmessage.Table:      znsmessage.ValidColumn,
 			znstemplate.Table:     znstemplate.ValidColumn,
 		})
 	})

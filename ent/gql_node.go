@@ -26,6 +26,7 @@ import (
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/hashicorp/go-multierror"
@@ -125,6 +126,11 @@ var userImplementors = []string{"User", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*User) IsNode() {}
+
+var znsmessageImplementors = []string{"ZnsMessage", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ZnsMessage) IsNode() {}
 
 var znstemplateImplementors = []string{"ZnsTemplate", "Node"}
 
@@ -419,6 +425,19 @@ func (c *Client) noder(ctx context.Context, table string, id gid.ID) (Noder, err
 			Where(user.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, userImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case znsmessage.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ZnsMessage.Query().
+			Where(znsmessage.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, znsmessageImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -785,6 +804,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []gid.ID) ([]Node
 		query := c.User.Query().
 			Where(user.IDIn(ids...))
 		query, err := query.CollectFields(ctx, userImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case znsmessage.Table:
+		query := c.ZnsMessage.Query().
+			Where(znsmessage.IDIn(ids...))
+		query, err := query.CollectFields(ctx, znsmessageImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -68,6 +68,8 @@ type Tx struct {
 	User *UserClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// ZnsMessage is the client for interacting with the ZnsMessage builders.
+	ZnsMessage *ZnsMessageClient
 	// ZnsTemplate is the client for interacting with the ZnsTemplate builders.
 	ZnsTemplate *ZnsTemplateClient
 
@@ -228,6 +230,7 @@ func (tx *Tx) init() {
 	tx.Timer = NewTimerClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WebhookEvent = NewWebhookEventClient(tx.config)
+	tx.ZnsMessage = NewZnsMessageClient(tx.config)
 	tx.ZnsTemplate = NewZnsTemplateClient(tx.config)
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
 	"github.com/dakenh/dakenh/internal/viewer"
+	"github.com/dakenh/dakenh/internal/zns"
 )
 
 // ShowsPopup is the resolver for the showsPopup field.
@@ -422,6 +423,11 @@ func (r *mutationResolver) StartCall(ctx context.Context, input call.StartCallIn
 // SyncZnsTemplates is the resolver for the syncZnsTemplates field.
 func (r *mutationResolver) SyncZnsTemplates(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplate, error) {
 	return r.ZNS.Sync(ctx, channelID)
+}
+
+// SendZns is the resolver for the sendZns field.
+func (r *mutationResolver) SendZns(ctx context.Context, input zns.SendInput) (*ent.ZnsMessage, error) {
+	return r.ZNS.Send(ctx, input)
 }
 
 // Me is the resolver for the me field.

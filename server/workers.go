@@ -37,6 +37,8 @@ func (a *App) startWorkers() {
 	// Outbound messages: woken by sendMessage, polling for retries and
 	// other replicas' messages; it returns once its deliveries finished.
 	a.workers.wg.Go(func() { a.inbox.RunDelivery(requestlog.With(ctx, "worker", "delivery")) })
+	// ZNS messages go out through their own delivery queue.
+	a.workers.wg.Go(func() { a.zns.RunDelivery(requestlog.With(ctx, "worker", "zns-delivery")) })
 	a.every(ctx, "zalo-token-refresh", inbox.ZaloRefreshEvery, a.inbox.RefreshZaloTokens)
 	// Durable timers: every replica runs one worker; claims never overlap.
 	a.workers.wg.Go(func() { a.timers.Run(requestlog.With(ctx, "worker", "timers")) })

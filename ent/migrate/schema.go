@@ -1421,6 +1421,101 @@ var (
 			},
 		},
 	}
+	// ZnsMessagesColumns holds the columns for the "zns_messages" table.
+	ZnsMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "phone", Type: field.TypeString, Size: 20},
+		{Name: "params", Type: field.TypeJSON},
+		{Name: "tracking_id", Type: field.TypeString, Size: 48},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "SENT", "DELIVERED", "FAILED"}, Default: "QUEUED"},
+		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "provider_message_id", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "development", Type: field.TypeBool, Default: false},
+		{Name: "cost", Type: field.TypeInt, Default: 0},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "template_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "sender_user_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// ZnsMessagesTable holds the schema information for the "zns_messages" table.
+	ZnsMessagesTable = &schema.Table{
+		Name:       "zns_messages",
+		Columns:    ZnsMessagesColumns,
+		PrimaryKey: []*schema.Column{ZnsMessagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "zns_messages_organizations_organization",
+				Columns:    []*schema.Column{ZnsMessagesColumns[17]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_messages_channels_channel",
+				Columns:    []*schema.Column{ZnsMessagesColumns[18]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_messages_zns_templates_template",
+				Columns:    []*schema.Column{ZnsMessagesColumns[19]},
+				RefColumns: []*schema.Column{ZnsTemplatesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_messages_customers_customer",
+				Columns:    []*schema.Column{ZnsMessagesColumns[20]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "zns_messages_users_sender",
+				Columns:    []*schema.Column{ZnsMessagesColumns[21]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "znsmessage_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsMessagesColumns[17]},
+			},
+			{
+				Name:    "znsmessage_channel_id_tracking_id",
+				Unique:  true,
+				Columns: []*schema.Column{ZnsMessagesColumns[18], ZnsMessagesColumns[5]},
+			},
+			{
+				Name:    "znsmessage_channel_id_provider_message_id",
+				Unique:  true,
+				Columns: []*schema.Column{ZnsMessagesColumns[18], ZnsMessagesColumns[9]},
+			},
+			{
+				Name:    "znsmessage_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsMessagesColumns[6], ZnsMessagesColumns[15]},
+			},
+			{
+				Name:    "znsmessage_organization_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsMessagesColumns[17], ZnsMessagesColumns[1]},
+			},
+			{
+				Name:    "znsmessage_customer_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsMessagesColumns[20], ZnsMessagesColumns[1]},
+			},
+		},
+	}
 	// ZnsTemplatesColumns holds the columns for the "zns_templates" table.
 	ZnsTemplatesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1532,6 +1627,7 @@ var (
 		TimersTable,
 		UsersTable,
 		WebhookEventsTable,
+		ZnsMessagesTable,
 		ZnsTemplatesTable,
 		CustomerTagsTable,
 	}
@@ -1599,6 +1695,11 @@ func init() {
 	TagsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	TimersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	UsersTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ZnsMessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ZnsMessagesTable.ForeignKeys[1].RefTable = ChannelsTable
+	ZnsMessagesTable.ForeignKeys[2].RefTable = ZnsTemplatesTable
+	ZnsMessagesTable.ForeignKeys[3].RefTable = CustomersTable
+	ZnsMessagesTable.ForeignKeys[4].RefTable = UsersTable
 	ZnsTemplatesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ZnsTemplatesTable.ForeignKeys[1].RefTable = ChannelsTable
 	CustomerTagsTable.ForeignKeys[0].RefTable = CustomersTable

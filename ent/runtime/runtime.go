@@ -34,6 +34,7 @@ import (
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 
@@ -1669,6 +1670,111 @@ func init() {
 	webhookevent.DefaultID = webhookeventDescID.Default.(func() gid.ID)
 	// webhookevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	webhookevent.IDValidator = webhookeventDescID.Validators[0].(func(string) error)
+	znsmessageMixin := schema.ZnsMessage{}.Mixin()
+	znsmessage.Policy = privacy.NewPolicies(znsmessageMixin[2], schema.ZnsMessage{})
+	znsmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := znsmessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	znsmessageMixinHooks2 := znsmessageMixin[2].Hooks()
+
+	znsmessage.Hooks[1] = znsmessageMixinHooks2[0]
+	znsmessageMixinFields0 := znsmessageMixin[0].Fields()
+	_ = znsmessageMixinFields0
+	znsmessageMixinFields1 := znsmessageMixin[1].Fields()
+	_ = znsmessageMixinFields1
+	znsmessageMixinFields2 := znsmessageMixin[2].Fields()
+	_ = znsmessageMixinFields2
+	znsmessageFields := schema.ZnsMessage{}.Fields()
+	_ = znsmessageFields
+	// znsmessageDescCreatedAt is the schema descriptor for created_at field.
+	znsmessageDescCreatedAt := znsmessageMixinFields1[0].Descriptor()
+	// znsmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	znsmessage.DefaultCreatedAt = znsmessageDescCreatedAt.Default.(func() time.Time)
+	// znsmessageDescUpdatedAt is the schema descriptor for updated_at field.
+	znsmessageDescUpdatedAt := znsmessageMixinFields1[1].Descriptor()
+	// znsmessage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	znsmessage.DefaultUpdatedAt = znsmessageDescUpdatedAt.Default.(func() time.Time)
+	// znsmessage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	znsmessage.UpdateDefaultUpdatedAt = znsmessageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// znsmessageDescOrganizationID is the schema descriptor for organization_id field.
+	znsmessageDescOrganizationID := znsmessageMixinFields2[0].Descriptor()
+	// znsmessage.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	znsmessage.OrganizationIDValidator = znsmessageDescOrganizationID.Validators[0].(func(string) error)
+	// znsmessageDescPhone is the schema descriptor for phone field.
+	znsmessageDescPhone := znsmessageFields[3].Descriptor()
+	// znsmessage.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	znsmessage.PhoneValidator = func() func(string) error {
+		validators := znsmessageDescPhone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(phone string) error {
+			for _, fn := range fns {
+				if err := fn(phone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// znsmessageDescTrackingID is the schema descriptor for tracking_id field.
+	znsmessageDescTrackingID := znsmessageFields[5].Descriptor()
+	// znsmessage.TrackingIDValidator is a validator for the "tracking_id" field. It is called by the builders before save.
+	znsmessage.TrackingIDValidator = func() func(string) error {
+		validators := znsmessageDescTrackingID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(tracking_id string) error {
+			for _, fn := range fns {
+				if err := fn(tracking_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// znsmessageDescFailureReason is the schema descriptor for failure_reason field.
+	znsmessageDescFailureReason := znsmessageFields[7].Descriptor()
+	// znsmessage.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
+	znsmessage.FailureReasonValidator = znsmessageDescFailureReason.Validators[0].(func(string) error)
+	// znsmessageDescLastError is the schema descriptor for last_error field.
+	znsmessageDescLastError := znsmessageFields[8].Descriptor()
+	// znsmessage.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	znsmessage.LastErrorValidator = znsmessageDescLastError.Validators[0].(func(string) error)
+	// znsmessageDescProviderMessageID is the schema descriptor for provider_message_id field.
+	znsmessageDescProviderMessageID := znsmessageFields[9].Descriptor()
+	// znsmessage.ProviderMessageIDValidator is a validator for the "provider_message_id" field. It is called by the builders before save.
+	znsmessage.ProviderMessageIDValidator = znsmessageDescProviderMessageID.Validators[0].(func(string) error)
+	// znsmessageDescDevelopment is the schema descriptor for development field.
+	znsmessageDescDevelopment := znsmessageFields[10].Descriptor()
+	// znsmessage.DefaultDevelopment holds the default value on creation for the development field.
+	znsmessage.DefaultDevelopment = znsmessageDescDevelopment.Default.(bool)
+	// znsmessageDescCost is the schema descriptor for cost field.
+	znsmessageDescCost := znsmessageFields[11].Descriptor()
+	// znsmessage.DefaultCost holds the default value on creation for the cost field.
+	znsmessage.DefaultCost = znsmessageDescCost.Default.(int)
+	// znsmessage.CostValidator is a validator for the "cost" field. It is called by the builders before save.
+	znsmessage.CostValidator = znsmessageDescCost.Validators[0].(func(int) error)
+	// znsmessageDescAttempts is the schema descriptor for attempts field.
+	znsmessageDescAttempts := znsmessageFields[15].Descriptor()
+	// znsmessage.DefaultAttempts holds the default value on creation for the attempts field.
+	znsmessage.DefaultAttempts = znsmessageDescAttempts.Default.(int)
+	// znsmessage.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	znsmessage.AttemptsValidator = znsmessageDescAttempts.Validators[0].(func(int) error)
+	// znsmessageDescID is the schema descriptor for id field.
+	znsmessageDescID := znsmessageMixinFields0[0].Descriptor()
+	// znsmessage.DefaultID holds the default value on creation for the id field.
+	znsmessage.DefaultID = znsmessageDescID.Default.(func() gid.ID)
+	// znsmessage.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	znsmessage.IDValidator = znsmessageDescID.Validators[0].(func(string) error)
 	znstemplateMixin := schema.ZnsTemplate{}.Mixin()
 	znstemplate.Policy = privacy.NewPolicies(znstemplateMixin[2], schema.ZnsTemplate{})
 	znstemplate.Hooks[0] = func(next ent.Mutator) ent.Mutator {

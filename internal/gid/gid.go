@@ -53,6 +53,7 @@ var prefixes = map[string]string{
 	"CallPermission":  "cpm",
 	"Call":            "cal",
 	"ZnsTemplate":     "znt",
+	"ZnsMessage":      "znm",
 }
 
 var types = func() map[string]string {

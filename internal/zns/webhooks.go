@@ -2,9 +2,12 @@ package zns
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -43,8 +46,54 @@ func (s *Service) ApplyEvent(ctx context.Context, tx *ent.Tx, ch *ent.Channel, e
 		return true, s.syncSoon(ctx, tx, ch)
 	case zalo.EventChangeOADailyQuota:
 		return true, s.syncSoon(ctx, tx, ch)
+	case zalo.EventUserReceivedMessage:
+		if e.Message.TrackingID == "" {
+			return false, nil // a chat message's receipt
+		}
+		return true, s.delivered(ctx, tx, ch, e, at)
 	}
 	return false, nil
+}
+
+// errNotSentYet makes the inbox retry a receipt that overtook the send's
+// own outcome: Zalo may confirm delivery before the worker recorded SENT.
+var errNotSentYet = errors.New("zns: a delivery receipt arrived before the send was recorded; retrying later")
+
+// delivered applies ZNS's user_received_message: the channel's message
+// with that msg_id, or else that tracking_id, becomes DELIVERED at the
+// delivery_time. A receipt for a message sent by another system is
+// ignored; a repeated one changes nothing.
+func (s *Service) delivered(ctx context.Context, tx *ent.Tx, ch *ent.Channel, e *zalo.Event, at time.Time) error {
+	byID := []predicate.ZnsMessage{znsmessage.TrackingID(e.Message.TrackingID)}
+	if e.Message.ID != "" {
+		byID = append(byID, znsmessage.ProviderMessageID(e.Message.ID))
+	}
+	m, err := tx.ZnsMessage.Query().
+		Where(znsmessage.ChannelID(ch.ID), znsmessage.Or(byID...)).
+		Order(znsmessage.ByID()).
+		First(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch m.Status {
+	case znsmessage.StatusQUEUED:
+		return errNotSentYet
+	case znsmessage.StatusSENT:
+	default:
+		return nil
+	}
+	when := at
+	if !e.DeliveryTime.IsZero() && !e.DeliveryTime.After(s.now()) {
+		when = e.DeliveryTime
+	}
+	return tx.ZnsMessage.Update().
+		Where(znsmessage.ID(m.ID), znsmessage.StatusEQ(znsmessage.StatusSENT)).
+		SetStatus(znsmessage.StatusDELIVERED).
+		SetDeliveredAt(when).
+		Exec(ctx)
 }
 
 // syncSoon makes ch's periodic sync due now.

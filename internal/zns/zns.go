@@ -17,6 +17,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/delivery"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -74,6 +75,8 @@ type Service struct {
 	tokens Tokens
 	now    func() time.Time
 	log    *slog.Logger
+	// worker delivers the QUEUED ZNS messages (delivery.go).
+	worker *delivery.Worker[sent]
 }
 
 // New returns the ZNS service over client.
@@ -87,7 +90,11 @@ func New(client *ent.Client, o Options) *Service {
 	if o.Zalo == nil {
 		o.Zalo = zalo.New(zalo.Config{})
 	}
-	return &Service{client: client, zalo: o.Zalo, tokens: o.Tokens, now: o.Now, log: o.Logger}
+	s := &Service{client: client, zalo: o.Zalo, tokens: o.Tokens, now: o.Now, log: o.Logger}
+	s.worker = delivery.New(znsQueue{s}, delivery.Config{
+		Name: "ZNS message", LogKey: "zns_message_id", Logger: o.Logger, Now: o.Now,
+	})
+	return s
 }
 
 // Register gives w the handler of the periodic template sync. Call it once
