@@ -4560,8 +4560,9 @@ extend type Customer {
   """
   Everything that happened between the customer and the organization,
   newest first, whatever its kind: the messages of their conversations
-  (dated by their creation) and their calls (dated by their start), each
-  kind shown as its own rules say: an agent sees the messages of the
+  (dated by their creation), their calls (dated by their start) and the
+  ZNS messages sent to them (dated by their creation), each kind shown as
+  its own rules say: an agent sees the messages of the
   conversations they may see and the calls of the OAs they operate or of
   customers whose conversations they may see. Cursors hold an
   interaction's time and ID, which order every kind alike, so a page costs
@@ -4572,13 +4573,13 @@ extend type Customer {
 }
 
 """
-One interaction of a customer, of any kind: a ` + "`" + `Message` + "`" + ` or a ` + "`" + `Call` + "`" + `. More
-kinds join this union as dakenh records them (ZNS messages next), each with
+One interaction of a customer, of any kind: a ` + "`" + `Message` + "`" + `, a ` + "`" + `Call` + "`" + ` or a
+` + "`" + `ZnsMessage` + "`" + `. More kinds join this union as dakenh records them, each with
 its own time and visibility, without changing the connection, its order or
 the cursors already handed out; a client selects the kinds it knows with
 ` + "`" + `... on Message` + "`" + `, ` + "`" + `... on Call` + "`" + ` and skips the others.
 """
-union Interaction @goModel(model: "github.com/dakenh/dakenh/ent.Noder") = Message | Call
+union Interaction @goModel(model: "github.com/dakenh/dakenh/ent.Noder") = Message | Call | ZnsMessage
 
 type InteractionEdge @goModel(model: "github.com/dakenh/dakenh/internal/interaction.Edge") {
   node: Interaction!
@@ -35952,6 +35953,11 @@ func (ec *executionContext) _Interaction(ctx context.Context, sel ast.SelectionS
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.ZnsMessage:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ZnsMessage(ctx, sel, obj)
 	case *ent.Message:
 		if obj == nil {
 			return graphql.Null
@@ -40602,7 +40608,7 @@ func (ec *executionContext) _WebhookEvent(ctx context.Context, sel ast.Selection
 	return out
 }
 
-var znsMessageImplementors = []string{"ZnsMessage", "Node"}
+var znsMessageImplementors = []string{"ZnsMessage", "Interaction", "Node"}
 
 func (ec *executionContext) _ZnsMessage(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsMessage) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, znsMessageImplementors)

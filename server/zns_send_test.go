@@ -402,3 +402,49 @@ func TestSendZnsQuotaExhausted(t *testing.T) {
 		t.Errorf("Zalo got %d sends, %d stored", n, z.znsMessageCount())
 	}
 }
+
+// TestZnsInInteractionsAndMerge: a customer's ZNS messages are among their
+// interactions, and a merge gives them to the survivor.
+func TestZnsInInteractionsAndMerge(t *testing.T) {
+	z := newSyncedZnsEnv(t)
+	source := z.createCustomer(z.tn.adminToken, map[string]any{"name": "Phạm D", "phone": "0912345678"})
+	target := z.createCustomer(z.tn.adminToken, map[string]any{"name": "Phạm Văn D"})
+	m, r := z.sendZns(z.env, z.tn.agentToken, map[string]any{"customerId": source, "phone": nil})
+	if r.code() != "" {
+		t.Fatal(r.Errors)
+	}
+	const q = `query($id: ID!) { node(id: $id) { ... on Customer { interactions(first: 10) { totalCount
+		edges { node { __typename ... on ZnsMessage { id status template { templateId } } } } } } } }`
+	interactions := func(id string) (int, []string) {
+		var out struct {
+			Node struct {
+				Interactions struct {
+					TotalCount int
+					Edges      []struct {
+						Node struct {
+							Typename string `json:"__typename"`
+							ID       gid.ID
+						}
+					}
+				}
+			}
+		}
+		z.must(z.tn.agentToken, q, map[string]any{"id": id}, &out)
+		var ids []string
+		for _, e := range out.Node.Interactions.Edges {
+			ids = append(ids, e.Node.Typename+":"+string(e.Node.ID))
+		}
+		return out.Node.Interactions.TotalCount, ids
+	}
+	if n, ids := interactions(source); n != 1 || len(ids) != 1 || ids[0] != "ZnsMessage:"+string(m.ID) {
+		t.Fatalf("the source's interactions: %d %v", n, ids)
+	}
+	z.must(z.tn.adminToken, `mutation($s: ID!, $t: ID!) { mergeCustomers(sourceId: $s, targetId: $t) { id } }`,
+		map[string]any{"s": source, "t": target}, nil)
+	if n, ids := interactions(target); n != 1 || ids[0] != "ZnsMessage:"+string(m.ID) {
+		t.Fatalf("the survivor's interactions: %d %v", n, ids)
+	}
+	if got := z.znsMessage(m.ID); got.Customer == nil || string(got.Customer.ID) != target {
+		t.Errorf("the message's customer after the merge: %+v", got.Customer)
+	}
+}
