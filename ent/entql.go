@@ -370,6 +370,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldUserID:           {Type: field.TypeString, Column: event.FieldUserID},
 			event.FieldCallID:           {Type: field.TypeString, Column: event.FieldCallID},
 			event.FieldCallPermissionID: {Type: field.TypeString, Column: event.FieldCallPermissionID},
+			event.FieldZnsMessageID:     {Type: field.TypeString, Column: event.FieldZnsMessageID},
 			event.FieldAudienceUserID:   {Type: field.TypeString, Column: event.FieldAudienceUserID},
 			event.FieldCreatedAt:        {Type: field.TypeTime, Column: event.FieldCreatedAt},
 		},
@@ -3700,6 +3701,11 @@ func (f *EventFilter) WhereCallID(p entql.StringP) {
 // WhereCallPermissionID applies the entql string predicate on the call_permission_id field.
 func (f *EventFilter) WhereCallPermissionID(p entql.StringP) {
 	f.Where(p.Field(event.FieldCallPermissionID))
+}
+
+// WhereZnsMessageID applies the entql string predicate on the zns_message_id field.
+func (f *EventFilter) WhereZnsMessageID(p entql.StringP) {
+	f.Where(p.Field(event.FieldZnsMessageID))
 }
 
 // WhereAudienceUserID applies the entql string predicate on the audience_user_id field.

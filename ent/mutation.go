@@ -15535,6 +15535,7 @@ type EventMutation struct {
 	user_id             *gid.ID
 	call_id             *gid.ID
 	call_permission_id  *gid.ID
+	zns_message_id      *gid.ID
 	audience_user_id    *gid.ID
 	created_at          *time.Time
 	clearedFields       map[string]struct{}
@@ -16107,6 +16108,55 @@ func (m *EventMutation) ResetCallPermissionID() {
 	delete(m.clearedFields, event.FieldCallPermissionID)
 }
 
+// SetZnsMessageID sets the "zns_message_id" field.
+func (m *EventMutation) SetZnsMessageID(gi gid.ID) {
+	m.zns_message_id = &gi
+}
+
+// ZnsMessageID returns the value of the "zns_message_id" field in the mutation.
+func (m *EventMutation) ZnsMessageID() (r gid.ID, exists bool) {
+	v := m.zns_message_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldZnsMessageID returns the old "zns_message_id" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldZnsMessageID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldZnsMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldZnsMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldZnsMessageID: %w", err)
+	}
+	return oldValue.ZnsMessageID, nil
+}
+
+// ClearZnsMessageID clears the value of the "zns_message_id" field.
+func (m *EventMutation) ClearZnsMessageID() {
+	m.zns_message_id = nil
+	m.clearedFields[event.FieldZnsMessageID] = struct{}{}
+}
+
+// ZnsMessageIDCleared returns if the "zns_message_id" field was cleared in this mutation.
+func (m *EventMutation) ZnsMessageIDCleared() bool {
+	_, ok := m.clearedFields[event.FieldZnsMessageID]
+	return ok
+}
+
+// ResetZnsMessageID resets all changes to the "zns_message_id" field.
+func (m *EventMutation) ResetZnsMessageID() {
+	m.zns_message_id = nil
+	delete(m.clearedFields, event.FieldZnsMessageID)
+}
+
 // SetAudienceUserID sets the "audience_user_id" field.
 func (m *EventMutation) SetAudienceUserID(gi gid.ID) {
 	m.audience_user_id = &gi
@@ -16253,7 +16303,7 @@ func (m *EventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EventMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.organization != nil {
 		fields = append(fields, event.FieldOrganizationID)
 	}
@@ -16283,6 +16333,9 @@ func (m *EventMutation) Fields() []string {
 	}
 	if m.call_permission_id != nil {
 		fields = append(fields, event.FieldCallPermissionID)
+	}
+	if m.zns_message_id != nil {
+		fields = append(fields, event.FieldZnsMessageID)
 	}
 	if m.audience_user_id != nil {
 		fields = append(fields, event.FieldAudienceUserID)
@@ -16318,6 +16371,8 @@ func (m *EventMutation) Field(name string) (ent.Value, bool) {
 		return m.CallID()
 	case event.FieldCallPermissionID:
 		return m.CallPermissionID()
+	case event.FieldZnsMessageID:
+		return m.ZnsMessageID()
 	case event.FieldAudienceUserID:
 		return m.AudienceUserID()
 	case event.FieldCreatedAt:
@@ -16351,6 +16406,8 @@ func (m *EventMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldCallID(ctx)
 	case event.FieldCallPermissionID:
 		return m.OldCallPermissionID(ctx)
+	case event.FieldZnsMessageID:
+		return m.OldZnsMessageID(ctx)
 	case event.FieldAudienceUserID:
 		return m.OldAudienceUserID(ctx)
 	case event.FieldCreatedAt:
@@ -16434,6 +16491,13 @@ func (m *EventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCallPermissionID(v)
 		return nil
+	case event.FieldZnsMessageID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetZnsMessageID(v)
+		return nil
 	case event.FieldAudienceUserID:
 		v, ok := value.(gid.ID)
 		if !ok {
@@ -16511,6 +16575,9 @@ func (m *EventMutation) ClearedFields() []string {
 	if m.FieldCleared(event.FieldCallPermissionID) {
 		fields = append(fields, event.FieldCallPermissionID)
 	}
+	if m.FieldCleared(event.FieldZnsMessageID) {
+		fields = append(fields, event.FieldZnsMessageID)
+	}
 	if m.FieldCleared(event.FieldAudienceUserID) {
 		fields = append(fields, event.FieldAudienceUserID)
 	}
@@ -16545,6 +16612,9 @@ func (m *EventMutation) ClearField(name string) error {
 		return nil
 	case event.FieldCallPermissionID:
 		m.ClearCallPermissionID()
+		return nil
+	case event.FieldZnsMessageID:
+		m.ClearZnsMessageID()
 		return nil
 	case event.FieldAudienceUserID:
 		m.ClearAudienceUserID()
@@ -16586,6 +16656,9 @@ func (m *EventMutation) ResetField(name string) error {
 		return nil
 	case event.FieldCallPermissionID:
 		m.ResetCallPermissionID()
+		return nil
+	case event.FieldZnsMessageID:
+		m.ResetZnsMessageID()
 		return nil
 	case event.FieldAudienceUserID:
 		m.ResetAudienceUserID()

@@ -71,6 +71,7 @@ type ResolverRoot interface {
 	User() UserResolver
 	UserEvent() UserEventResolver
 	WebhookEvent() WebhookEventResolver
+	ZnsEvent() ZnsEventResolver
 	ZnsMessage() ZnsMessageResolver
 }
 
@@ -627,6 +628,7 @@ type ComplexityRoot struct {
 		ConversationEvents func(childComplexity int, after *entgql.Cursor[gid.ID]) int
 		MessageEvents      func(childComplexity int, conversationID *gid.ID, after *entgql.Cursor[gid.ID]) int
 		UserEvents         func(childComplexity int, after *entgql.Cursor[gid.ID]) int
+		ZnsEvents          func(childComplexity int, after *entgql.Cursor[gid.ID]) int
 	}
 
 	Tag struct {
@@ -689,6 +691,12 @@ type ComplexityRoot struct {
 		Payload    func(childComplexity int) int
 		Provider   func(childComplexity int) int
 		ReceivedAt func(childComplexity int) int
+	}
+
+	ZnsEvent struct {
+		Cursor  func(childComplexity int) int
+		Message func(childComplexity int) int
+		Type    func(childComplexity int) int
 	}
 
 	ZnsMessage struct {
@@ -887,6 +895,7 @@ type SubscriptionResolver interface {
 	ConversationEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.ConversationEvent, error)
 	CallEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.CallEvent, error)
 	UserEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.UserEvent, error)
+	ZnsEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.ZnsEvent, error)
 }
 type UserResolver interface {
 	Organization(ctx context.Context, obj *ent.User) (*ent.Organization, error)
@@ -904,6 +913,11 @@ type WebhookEventResolver interface {
 	LastError(ctx context.Context, obj *ent.WebhookEvent) (*string, error)
 
 	Payload(ctx context.Context, obj *ent.WebhookEvent) (string, error)
+}
+type ZnsEventResolver interface {
+	Cursor(ctx context.Context, obj *model.ZnsEvent) (*entgql.Cursor[gid.ID], error)
+	Type(ctx context.Context, obj *model.ZnsEvent) (string, error)
+	Message(ctx context.Context, obj *model.ZnsEvent) (*ent.ZnsMessage, error)
 }
 type ZnsMessageResolver interface {
 	Params(ctx context.Context, obj *ent.ZnsMessage) (map[string]any, error)
@@ -3653,6 +3667,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.UserEvents(childComplexity, args["after"].(*entgql.Cursor[gid.ID])), true
+	case "Subscription.znsEvents":
+		if e.ComplexityRoot.Subscription.ZnsEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_znsEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ZnsEvents(childComplexity, args["after"].(*entgql.Cursor[gid.ID])), true
 
 	case "Tag.color":
 		if e.ComplexityRoot.Tag.Color == nil {
@@ -3894,6 +3919,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookEvent.ReceivedAt(childComplexity), true
+
+	case "ZnsEvent.cursor":
+		if e.ComplexityRoot.ZnsEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsEvent.Cursor(childComplexity), true
+	case "ZnsEvent.message":
+		if e.ComplexityRoot.ZnsEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsEvent.Message(childComplexity), true
+	case "ZnsEvent.type":
+		if e.ComplexityRoot.ZnsEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsEvent.Type(childComplexity), true
 
 	case "ZnsMessage.channel":
 		if e.ComplexityRoot.ZnsMessage.Channel == nil {
@@ -5211,6 +5255,22 @@ extend type Mutation {
   """
   sendZns(input: SendZnsInput!): ZnsMessage!
 }
+
+"""
+A ZNS message reached a status: QUEUED, SENT, DELIVERED or FAILED. Every
+member of the organization sees them, and API keys with EVENTS.
+"""
+type ZnsEvent {
+  "Pass it as ` + "`" + `after` + "`" + ` to resume right after this event."
+  cursor: Cursor!
+  type: String!
+  message: ZnsMessage!
+}
+
+extend type Subscription {
+  "The organization's ZNS messages as they are queued, sent, delivered or fail."
+  znsEvents(after: Cursor): ZnsEvent!
+}
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 }
@@ -6240,6 +6300,18 @@ func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field 
 		return ec.fieldContext_WebhookEvent_payload(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ZnsEvent_cursor(ctx, field)
+	case "type":
+		return ec.fieldContext_ZnsEvent_type(ctx, field)
+	case "message":
+		return ec.fieldContext_ZnsEvent_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_ZnsMessage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8509,6 +8581,20 @@ func (ec *executionContext) field_Subscription_messageEvents_args(ctx context.Co
 }
 
 func (ec *executionContext) field_Subscription_userEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_znsEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
@@ -19883,6 +19969,50 @@ func (ec *executionContext) fieldContext_Subscription_userEvents(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_znsEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_znsEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ZnsEvents(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ZnsEvent) graphql.Marshaler {
+			return ec.marshalNZnsEvent2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZnsEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_znsEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_znsEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20857,6 +20987,84 @@ func (ec *executionContext) _WebhookEvent_payload(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_WebhookEvent_payload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ZnsEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsEvent().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ZnsEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _ZnsEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsEvent().Type(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ZnsEvent", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ZnsEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsEvent().Message(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsMessage) graphql.Marshaler {
+			return ec.marshalNZnsMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsMessage(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ZnsMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
@@ -40168,6 +40376,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_callEvents(ctx, fields[0])
 	case "userEvents":
 		return ec._Subscription_userEvents(ctx, fields[0])
+	case "znsEvents":
+		return ec._Subscription_znsEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -40582,6 +40792,55 @@ func (ec *executionContext) _WebhookEvent(ctx context.Context, sel ast.Selection
 			out.Values[i] = ec._WebhookEvent_deadAt(ctx, field, obj)
 		case "payload":
 			out.Values[i] = ec._WebhookEvent_payload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsEventImplementors = []string{"ZnsEvent"}
+
+func (ec *executionContext) _ZnsEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ZnsEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsEvent")
+		case "cursor":
+			out.Values[i] = ec._ZnsEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._ZnsEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ZnsEvent_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -43243,6 +43502,20 @@ func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNZnsEvent2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZnsEvent(ctx context.Context, sel ast.SelectionSet, v model.ZnsEvent) graphql.Marshaler {
+	return ec._ZnsEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZnsEvent2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZnsEvent(ctx context.Context, sel ast.SelectionSet, v *model.ZnsEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNZnsMessage2githubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx context.Context, sel ast.SelectionSet, v ent.ZnsMessage) graphql.Marshaler {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
 )
@@ -68,11 +70,12 @@ func (z *znsEnv) sendZns(e *env, token string, in map[string]any) (*znsMessageOu
 	return &out.SendZns, r
 }
 
-// deliverZns runs the ZNS delivery worker until nothing is due.
+// deliverZns runs the ZNS delivery worker until nothing is due, with the
+// server's event bus as the running worker has it.
 func (z *znsEnv) deliverZns() {
 	z.t.Helper()
 	for range 20 {
-		n, err := z.app.zns.DeliverDue(context.Background())
+		n, err := z.app.zns.DeliverDue(event.WithBus(context.Background(), z.app.bus))
 		if err != nil {
 			z.t.Fatalf("DeliverDue: %v", err)
 		}
@@ -446,5 +449,72 @@ func TestZnsInInteractionsAndMerge(t *testing.T) {
 	}
 	if got := z.znsMessage(m.ID); got.Customer == nil || string(got.Customer.ID) != target {
 		t.Errorf("the message's customer after the merge: %+v", got.Customer)
+	}
+}
+
+// TestZnsEvents follows znsEvents over a WebSocket while a message is
+// queued, fails once, is sent and delivered; a second subscription resumes
+// after the first event and gets the rest. (Each organization has its own
+// log, so no other organization's stream can carry them.)
+func TestZnsEvents(t *testing.T) {
+	z := newSyncedZnsEnv(t)
+	const q = `subscription($after: Cursor) { znsEvents(after: $after) { cursor type message { id status trackingId } } }`
+	type ev struct {
+		ZnsEvents struct {
+			Cursor  string
+			Type    string
+			Message struct {
+				ID         gid.ID
+				Status     string
+				TrackingID string
+			}
+		}
+	}
+	sub := subscribe(t, z.env, z.tn.agentToken, q, nil)
+
+	// evt-2 is refused by Zalo, then evt-1 fails once with a 503 (an
+	// attempt that will be retried has no event) and is sent.
+	z.zfake.RefusePhone("84912000111", -139)
+	if _, r := z.sendZns(z.env, z.tn.agentToken, map[string]any{"trackingId": "evt-2", "phone": "0912000111"}); r.code() != "" {
+		t.Fatal(r.Errors)
+	}
+	z.deliverZns()
+	z.zfake.FailNext(zalofake.ZNSSend, 1, zalofake.Status(http.StatusServiceUnavailable))
+	m, r := z.sendZns(z.env, z.tn.agentToken, map[string]any{"trackingId": "evt-1"})
+	if r.code() != "" {
+		t.Fatal(r.Errors)
+	}
+	z.deliverZns()
+	row := z.db.Client.ZnsMessage.GetX(z.sys(), m.ID)
+	if row.Status != znsmessage.StatusQUEUED || row.NextAttemptAt == nil {
+		t.Fatalf("after the 503: %s", row.Status)
+	}
+	z.clock.Set(*row.NextAttemptAt)
+	z.deliverZns()
+	sent := z.zfake.ZNSSent()
+	z.sendZalo(zalofake.ZNSDelivered(testZaloAppID, sent[len(sent)-1], z.clock.Now()))
+	z.process()
+
+	var got []string
+	var first string
+	for range 5 {
+		var e ev
+		sub.next(&e)
+		if first == "" {
+			first = e.ZnsEvents.Cursor
+		}
+		got = append(got, e.ZnsEvents.Message.TrackingID+" "+e.ZnsEvents.Type)
+	}
+	want := []string{"evt-2 QUEUED", "evt-2 FAILED", "evt-1 QUEUED", "evt-1 SENT", "evt-1 DELIVERED"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	resumed := subscribe(t, z.env, z.tn.apiKey, q, map[string]any{"after": first})
+	for range 4 {
+		var e ev
+		resumed.next(&e)
+		if e.ZnsEvents.Message.TrackingID == "evt-2" && e.ZnsEvents.Type == "QUEUED" {
+			t.Fatal("the resumed stream repeated the event it resumed after")
+		}
 	}
 }

@@ -792,7 +792,7 @@ var (
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "seq", Type: field.TypeInt64},
-		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER"}},
+		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER", "ZNS"}},
 		{Name: "type", Type: field.TypeString, Size: 40},
 		{Name: "channel_id", Type: field.TypeString, Nullable: true},
 		{Name: "conversation_id", Type: field.TypeString, Nullable: true},
@@ -800,6 +800,7 @@ var (
 		{Name: "user_id", Type: field.TypeString, Nullable: true},
 		{Name: "call_id", Type: field.TypeString, Nullable: true},
 		{Name: "call_permission_id", Type: field.TypeString, Nullable: true},
+		{Name: "zns_message_id", Type: field.TypeString, Nullable: true},
 		{Name: "audience_user_id", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
@@ -812,7 +813,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "events_organizations_organization",
-				Columns:    []*schema.Column{EventsColumns[12]},
+				Columns:    []*schema.Column{EventsColumns[13]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -821,12 +822,12 @@ var (
 			{
 				Name:    "event_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[12]},
+				Columns: []*schema.Column{EventsColumns[13]},
 			},
 			{
 				Name:    "event_organization_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{EventsColumns[12], EventsColumns[1]},
+				Columns: []*schema.Column{EventsColumns[13], EventsColumns[1]},
 			},
 		},
 	}

@@ -244,5 +244,16 @@ func (q znsQueue) Record(ctx context.Context, c delivery.Claim, v sent, _ delive
 	if err != nil {
 		return err
 	}
+	// The event comes last: Append takes the organization's event
+	// counter, which every writer takes last.
+	if typ := map[delivery.State]string{delivery.StateSent: EventSent, delivery.StateFailed: EventFailed}[r.State]; typ != "" {
+		m, err := tx.ZnsMessage.Get(sys, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := appendEvent(sys, tx, m, typ); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
 }

@@ -144,6 +144,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.ZnsMessage, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := appendEvent(sys, tx, m, EventQueued); err != nil {
+		return nil, err
+	}
 	s.worker.NudgeOnCommit(tx)
 	if err := tx.Commit(); err != nil {
 		if ent.IsConstraintError(err) {

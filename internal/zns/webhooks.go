@@ -89,11 +89,15 @@ func (s *Service) delivered(ctx context.Context, tx *ent.Tx, ch *ent.Channel, e 
 	if !e.DeliveryTime.IsZero() && !e.DeliveryTime.After(s.now()) {
 		when = e.DeliveryTime
 	}
-	return tx.ZnsMessage.Update().
+	n, err := tx.ZnsMessage.Update().
 		Where(znsmessage.ID(m.ID), znsmessage.StatusEQ(znsmessage.StatusSENT)).
 		SetStatus(znsmessage.StatusDELIVERED).
 		SetDeliveredAt(when).
-		Exec(ctx)
+		Save(ctx)
+	if err != nil || n == 0 {
+		return err
+	}
+	return appendEvent(ctx, tx, m, EventDelivered)
 }
 
 // syncSoon makes ch's periodic sync due now.
