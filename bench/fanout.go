@@ -29,6 +29,7 @@ func benchFanout(ctx context.Context, h *harness) error {
 		return fmt.Errorf("-subs must be 1000 or 10000 (BenchmarkFanout's sizes), not %d", h.o.subs)
 	}
 	var dk, bare []map[string]float64
+	variants := make([][]map[string]float64, len(h.o.variants))
 	for r := range h.o.rounds {
 		fmt.Fprintf(os.Stderr, "round %d/%d (load %s)\n", r+1, h.o.rounds, loadAvg())
 		m, err := h.goBench(ctx, fmt.Sprintf("Fanout/subs=%d$", h.o.subs), "")
@@ -36,8 +37,17 @@ func benchFanout(ctx context.Context, h *harness) error {
 			return err
 		}
 		dk = append(dk, m)
-		fmt.Fprintf(os.Stderr, "  dakenh: new conversation p50 %.0f ms p99 %.0f ms, same p50 %.0f p99 %.0f, %.0f kB/sub (load %s)\n",
+		fmt.Fprintf(os.Stderr, "  dakenh: new conversation p50 %.0f ms p99 %.0f ms, same p50 %.0f p99 %.0f, %.1f kB/sub (load %s)\n",
 			m["new-conv-p50-ms"], m["new-conv-p99-ms"], m["same-conv-p50-ms"], m["same-conv-p99-ms"], m["kB/sub"], loadAvg())
+		for i, settings := range h.o.variants {
+			m, err := h.goBench(ctx, fmt.Sprintf("Fanout/subs=%d$", h.o.subs), "", strings.Fields(settings)...)
+			if err != nil {
+				return err
+			}
+			variants[i] = append(variants[i], m)
+			fmt.Fprintf(os.Stderr, "  dakenh %s: new conversation p50 %.0f ms p99 %.0f ms, same p50 %.0f p99 %.0f, %.1f kB/sub (load %s)\n",
+				settings, m["new-conv-p50-ms"], m["new-conv-p99-ms"], m["same-conv-p50-ms"], m["same-conv-p99-ms"], m["kB/sub"], loadAvg())
+		}
 		b, err := h.bareBroadcast(ctx, h.o.subs)
 		if err != nil {
 			return err
@@ -58,9 +68,19 @@ func benchFanout(ctx context.Context, h *harness) error {
 	fmt.Printf("  %-44s %9.0f %9.0f %12.2f %10.1f\n", "dakenh, message of a new conversation", med(dk, "new-conv-p50-ms"), med(dk, "new-conv-p99-ms"), med(dk, "new-conv-server-cpu-s"), med(dk, "kB/sub"))
 	fmt.Printf("  %-44s %9.0f %9.0f %12.2f\n", "dakenh, next message of that conversation", med(dk, "same-conv-p50-ms"), med(dk, "same-conv-p99-ms"), med(dk, "same-conv-server-cpu-s"))
 	fmt.Printf("  %-44s %9.0f %9.0f %12.2f %10.1f\n", fmt.Sprintf("bare gorilla/websocket broadcast, %d B", len(broadcastFrame)), med(bare, "p50-ms"), med(bare, "p99-ms"), med(bare, "server-cpu-s"), med(bare, "kB/sub"))
+	for i, settings := range h.o.variants {
+		v := variants[i]
+		fmt.Printf("  %-44s %9.0f %9.0f %12.2f %10.1f\n", "dakenh "+settings+", new conversation", med(v, "new-conv-p50-ms"), med(v, "new-conv-p99-ms"), med(v, "new-conv-server-cpu-s"), med(v, "kB/sub"))
+		fmt.Printf("  %-44s %9.0f %9.0f %12.2f\n", "dakenh "+settings+", next message", med(v, "same-conv-p50-ms"), med(v, "same-conv-p99-ms"), med(v, "same-conv-server-cpu-s"))
+	}
 	fmt.Printf("  p99 ratio, dakenh (next message) / bare:   %.2f×   (goal ≤ 1.5)\n", med(dk, "same-conv-p99-ms")/med(bare, "p99-ms"))
 	fmt.Printf("  p99 ratio, dakenh (new conversation) / bare: %.2f×\n", med(dk, "new-conv-p99-ms")/med(bare, "p99-ms"))
 	fmt.Printf("  dakenh RSS per idle subscriber: %.1f kB (goal ≤ 24)\n", med(dk, "kB/sub"))
+	for i, settings := range h.o.variants {
+		v := variants[i]
+		fmt.Printf("  dakenh %s: p99 ratios %.2f× (next message), %.2f× (new conversation); %.1f kB per idle subscriber\n",
+			settings, med(v, "same-conv-p99-ms")/med(bare, "p99-ms"), med(v, "new-conv-p99-ms")/med(bare, "p99-ms"), med(v, "kB/sub"))
+	}
 	fmt.Printf("load average at the end: %s\n\n", loadAvg())
 	return nil
 }

@@ -67,7 +67,7 @@ func main() {
 	flag.BoolVar(&o.sqlite, "sqlite", false, "inbox and process: also measure dakenh on the embedded SQLite database (the inbox on the same data set)")
 	flag.IntVar(&o.subs, "subs", 10000, "fanout: WebSocket subscribers")
 	flag.BoolVar(&o.profile, "profile", false, "save CPU profiles of dakenh's first measured run of each page into the cache directory (go tool pprof <file>)")
-	flag.Var(&o.variants, "variant", "inbox: also measure the full page on another dakenh process with these `settings` (space-separated KEY=VALUE, e.g. GOGC=100); repeatable")
+	flag.Var(&o.variants, "variant", "inbox: also measure the full page on another dakenh process with these `settings` (space-separated KEY=VALUE, e.g. GOGC=100); fanout: also measure a server with them; repeatable")
 	flag.IntVar(&o.events, "events", 2000, "process: webhook events per run")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench [flags] inbox|process|fanout|calls|all\n")

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // minimalTransaction is what processing one inbound message to an
@@ -110,14 +111,16 @@ func benchProcess(ctx context.Context, h *harness) error {
 }
 
 // goBench runs one of the server package's benchmarks once on PostgreSQL
-// (or SQLite when dialect is "sqlite") and returns its reported metrics.
-func (h *harness) goBench(ctx context.Context, name, dialect string) (map[string]float64, error) {
+// (or SQLite when dialect is "sqlite") and returns its reported metrics;
+// serverEnv (KEY=VALUE …) is the environment added to the server the
+// benchmark starts, for those that start one.
+func (h *harness) goBench(ctx context.Context, name, dialect string, serverEnv ...string) (map[string]float64, error) {
 	if dialect == "" {
 		dialect = "postgres"
 	}
 	var out bytes.Buffer
 	cmd := h.command(ctx, "go", "test", "./server", "-run", "^$", "-bench", name, "-benchtime", "1x", "-timeout", "30m")
-	cmd.Env = append(os.Environ(), "DAKENH_TEST_DB="+dialect)
+	cmd.Env = append(os.Environ(), "DAKENH_TEST_DB="+dialect, "DAKENH_BENCH_SERVER_ENV="+strings.Join(serverEnv, " "))
 	cmd.Stdout = &out
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("go test -bench %s: %w\n%s", name, err, out.String())

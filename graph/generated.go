@@ -8727,7 +8727,7 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Activity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8746,11 +8746,11 @@ func (ec *executionContext) _Activity_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Activity_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Activity_action(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8769,11 +8769,11 @@ func (ec *executionContext) _Activity_action(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Activity_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Activity_details(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8792,11 +8792,11 @@ func (ec *executionContext) _Activity_details(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Activity_details(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Map does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsMap)
 }
 
 func (ec *executionContext) _Activity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8815,11 +8815,11 @@ func (ec *executionContext) _Activity_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Activity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Activity_actor(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8851,7 +8851,7 @@ func (ec *executionContext) fieldContext_Activity_actor(_ context.Context, field
 }
 
 func (ec *executionContext) _Activity_apiKey(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8883,7 +8883,7 @@ func (ec *executionContext) fieldContext_Activity_apiKey(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Activity_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8915,7 +8915,7 @@ func (ec *executionContext) fieldContext_Activity_channel(_ context.Context, fie
 }
 
 func (ec *executionContext) _Activity_subjectId(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8934,11 +8934,11 @@ func (ec *executionContext) _Activity_subjectId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Activity_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Activity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Activity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _ActivityConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8970,7 +8970,7 @@ func (ec *executionContext) fieldContext_ActivityConnection_edges(_ context.Cont
 }
 
 func (ec *executionContext) _ActivityConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9002,7 +9002,7 @@ func (ec *executionContext) fieldContext_ActivityConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _ActivityConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9021,11 +9021,11 @@ func (ec *executionContext) _ActivityConnection_totalCount(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_ActivityConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ActivityConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ActivityConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ActivityEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9057,7 +9057,7 @@ func (ec *executionContext) fieldContext_ActivityEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _ActivityEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9076,11 +9076,11 @@ func (ec *executionContext) _ActivityEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ActivityEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ActivityEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ActivityEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9099,11 +9099,11 @@ func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9122,11 +9122,11 @@ func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9145,11 +9145,11 @@ func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9168,11 +9168,11 @@ func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9191,11 +9191,11 @@ func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_prefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9214,11 +9214,11 @@ func (ec *executionContext) _ApiKey_scopes(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type ApiKeyScope does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsApiKeyScope)
 }
 
 func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9237,11 +9237,11 @@ func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9260,11 +9260,11 @@ func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ApiKey", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ApiKey_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9296,7 +9296,7 @@ func (ec *executionContext) fieldContext_ApiKey_createdBy(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9328,7 +9328,7 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_edges(_ context.Contex
 }
 
 func (ec *executionContext) _ApiKeyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9360,7 +9360,7 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _ApiKeyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9379,11 +9379,11 @@ func (ec *executionContext) _ApiKeyConnection_totalCount(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_ApiKeyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKeyConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ApiKeyConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ApiKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9415,7 +9415,7 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9434,11 +9434,11 @@ func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ApiKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKeyEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ApiKeyEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9457,11 +9457,11 @@ func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_url(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9480,11 +9480,11 @@ func (ec *executionContext) _Attachment_url(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_name(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9503,11 +9503,11 @@ func (ec *executionContext) _Attachment_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Attachment_size(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9526,11 +9526,11 @@ func (ec *executionContext) _Attachment_size(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Attachment_latitude(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9549,11 +9549,11 @@ func (ec *executionContext) _Attachment_latitude(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_latitude(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _Attachment_longitude(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9572,11 +9572,11 @@ func (ec *executionContext) _Attachment_longitude(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_longitude(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("Attachment", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9595,11 +9595,11 @@ func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AuthPayload_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AuthPayload", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9618,11 +9618,11 @@ func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AuthPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AuthPayload", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9654,7 +9654,7 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _AutoMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9673,11 +9673,11 @@ func (ec *executionContext) _AutoMessage_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _AutoMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9696,11 +9696,11 @@ func (ec *executionContext) _AutoMessage_createdAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AutoMessage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9719,11 +9719,11 @@ func (ec *executionContext) _AutoMessage_updatedAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _AutoMessage_kind(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9742,11 +9742,11 @@ func (ec *executionContext) _AutoMessage_kind(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type AutoMessageKind does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsAutoMessageKind)
 }
 
 func (ec *executionContext) _AutoMessage_title(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9765,11 +9765,11 @@ func (ec *executionContext) _AutoMessage_title(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_path(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9788,11 +9788,11 @@ func (ec *executionContext) _AutoMessage_path(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_contents(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9811,11 +9811,11 @@ func (ec *executionContext) _AutoMessage_contents(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_contents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _AutoMessage_delaySeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9834,11 +9834,11 @@ func (ec *executionContext) _AutoMessage_delaySeconds(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_delaySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessage_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9857,11 +9857,11 @@ func (ec *executionContext) _AutoMessage_intervalSeconds(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessage_resendAsMessage(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9880,11 +9880,11 @@ func (ec *executionContext) _AutoMessage_resendAsMessage(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_resendAsMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessage_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9903,11 +9903,11 @@ func (ec *executionContext) _AutoMessage_enabled(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessage_channel(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9939,7 +9939,7 @@ func (ec *executionContext) fieldContext_AutoMessage_channel(_ context.Context, 
 }
 
 func (ec *executionContext) _AutoMessage_showsPopup(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9958,11 +9958,11 @@ func (ec *executionContext) _AutoMessage_showsPopup(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessage_showsPopup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessage", field, true, true, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("AutoMessage", field, true, true, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _AutoMessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9994,7 +9994,7 @@ func (ec *executionContext) fieldContext_AutoMessageConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _AutoMessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10026,7 +10026,7 @@ func (ec *executionContext) fieldContext_AutoMessageConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _AutoMessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10045,11 +10045,11 @@ func (ec *executionContext) _AutoMessageConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessageConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("AutoMessageConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _AutoMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10081,7 +10081,7 @@ func (ec *executionContext) fieldContext_AutoMessageEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _AutoMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10100,11 +10100,11 @@ func (ec *executionContext) _AutoMessageEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AutoMessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AutoMessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("AutoMessageEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Call_id(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10123,11 +10123,11 @@ func (ec *executionContext) _Call_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Call_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Call_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10146,11 +10146,11 @@ func (ec *executionContext) _Call_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10169,11 +10169,11 @@ func (ec *executionContext) _Call_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10192,11 +10192,11 @@ func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallDirection does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallDirection)
 }
 
 func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10215,11 +10215,11 @@ func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Call_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallKind does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallKind)
 }
 
 func (ec *executionContext) _Call_status(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10238,11 +10238,11 @@ func (ec *executionContext) _Call_status(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Call_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallStatus does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallStatus)
 }
 
 func (ec *executionContext) _Call_result(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10261,11 +10261,11 @@ func (ec *executionContext) _Call_result(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Call_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type CallResult does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsCallResult)
 }
 
 func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10284,11 +10284,11 @@ func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Call_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10307,11 +10307,11 @@ func (ec *executionContext) _Call_answeredAt(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Call_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_endedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10330,11 +10330,11 @@ func (ec *executionContext) _Call_endedAt(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Call_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10353,11 +10353,11 @@ func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Call_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Call_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10389,7 +10389,7 @@ func (ec *executionContext) fieldContext_Call_channel(_ context.Context, field g
 }
 
 func (ec *executionContext) _Call_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10421,7 +10421,7 @@ func (ec *executionContext) fieldContext_Call_customer(_ context.Context, field 
 }
 
 func (ec *executionContext) _Call_operator(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10453,7 +10453,7 @@ func (ec *executionContext) fieldContext_Call_operator(_ context.Context, field 
 }
 
 func (ec *executionContext) _Call_providerCallId(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10472,11 +10472,11 @@ func (ec *executionContext) _Call_providerCallId(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Call_providerCallId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10495,11 +10495,11 @@ func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Call_recordingUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Call", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Call", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10531,7 +10531,7 @@ func (ec *executionContext) fieldContext_CallConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _CallConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10563,7 +10563,7 @@ func (ec *executionContext) fieldContext_CallConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _CallConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10582,11 +10582,11 @@ func (ec *executionContext) _CallConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10618,7 +10618,7 @@ func (ec *executionContext) fieldContext_CallEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _CallEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10637,11 +10637,11 @@ func (ec *executionContext) _CallEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CallEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10660,11 +10660,11 @@ func (ec *executionContext) _CallEvent_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CallEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CallEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10683,11 +10683,11 @@ func (ec *executionContext) _CallEvent_type(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CallEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallEvent_call(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10719,7 +10719,7 @@ func (ec *executionContext) fieldContext_CallEvent_call(_ context.Context, field
 }
 
 func (ec *executionContext) _CallEvent_permission(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10751,7 +10751,7 @@ func (ec *executionContext) fieldContext_CallEvent_permission(_ context.Context,
 }
 
 func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10770,11 +10770,11 @@ func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CallOperator_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10793,11 +10793,11 @@ func (ec *executionContext) _CallOperator_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallOperator_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10816,11 +10816,11 @@ func (ec *executionContext) _CallOperator_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallOperator_role(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10839,11 +10839,11 @@ func (ec *executionContext) _CallOperator_role(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallOperator_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallOperator", field, false, false, errors.New("field of type CallOperatorRole does not have child fields"))
+	return scalarFieldContext("CallOperator", field, false, false, noChildFieldsCallOperatorRole)
 }
 
 func (ec *executionContext) _CallOperator_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10875,7 +10875,7 @@ func (ec *executionContext) fieldContext_CallOperator_channel(_ context.Context,
 }
 
 func (ec *executionContext) _CallOperator_user(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10907,7 +10907,7 @@ func (ec *executionContext) fieldContext_CallOperator_user(_ context.Context, fi
 }
 
 func (ec *executionContext) _CallOperator_addedBy(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10939,7 +10939,7 @@ func (ec *executionContext) fieldContext_CallOperator_addedBy(_ context.Context,
 }
 
 func (ec *executionContext) _CallPermission_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10958,11 +10958,11 @@ func (ec *executionContext) _CallPermission_id(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CallPermission_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10981,11 +10981,11 @@ func (ec *executionContext) _CallPermission_createdAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11004,11 +11004,11 @@ func (ec *executionContext) _CallPermission_updatedAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_status(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11027,11 +11027,11 @@ func (ec *executionContext) _CallPermission_status(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallPermissionStatus does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallPermissionStatus)
 }
 
 func (ec *executionContext) _CallPermission_reason(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11050,11 +11050,11 @@ func (ec *executionContext) _CallPermission_reason(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallPermissionReason does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallPermissionReason)
 }
 
 func (ec *executionContext) _CallPermission_callType(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11073,11 +11073,11 @@ func (ec *executionContext) _CallPermission_callType(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_callType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type CallType does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsCallType)
 }
 
 func (ec *executionContext) _CallPermission_requestedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11096,11 +11096,11 @@ func (ec *executionContext) _CallPermission_requestedAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11119,11 +11119,11 @@ func (ec *executionContext) _CallPermission_answeredAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_grantedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11142,11 +11142,11 @@ func (ec *executionContext) _CallPermission_grantedAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_grantedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11165,11 +11165,11 @@ func (ec *executionContext) _CallPermission_expiresAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallPermission_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallPermission", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallPermission", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallPermission_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11201,7 +11201,7 @@ func (ec *executionContext) fieldContext_CallPermission_channel(_ context.Contex
 }
 
 func (ec *executionContext) _CallPermission_customer(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11233,7 +11233,7 @@ func (ec *executionContext) fieldContext_CallPermission_customer(_ context.Conte
 }
 
 func (ec *executionContext) _CallPermission_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11265,7 +11265,7 @@ func (ec *executionContext) fieldContext_CallPermission_requestedBy(_ context.Co
 }
 
 func (ec *executionContext) _CallReportRow_key(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11284,11 +11284,11 @@ func (ec *executionContext) _CallReportRow_key(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallReportRow_operator(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11320,7 +11320,7 @@ func (ec *executionContext) fieldContext_CallReportRow_operator(_ context.Contex
 }
 
 func (ec *executionContext) _CallReportRow_day(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11339,11 +11339,11 @@ func (ec *executionContext) _CallReportRow_day(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallReportRow_total(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11362,11 +11362,11 @@ func (ec *executionContext) _CallReportRow_total(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_answered(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11385,11 +11385,11 @@ func (ec *executionContext) _CallReportRow_answered(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_answered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_missed(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11408,11 +11408,11 @@ func (ec *executionContext) _CallReportRow_missed(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_missed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_talkSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11431,11 +11431,11 @@ func (ec *executionContext) _CallReportRow_talkSeconds(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_talkSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CallReportRow_averageSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11454,11 +11454,11 @@ func (ec *executionContext) _CallReportRow_averageSeconds(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_CallReportRow_averageSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallReportRow", field, false, false, errors.New("field of type Float does not have child fields"))
+	return scalarFieldContext("CallReportRow", field, false, false, noChildFieldsFloat)
 }
 
 func (ec *executionContext) _CallSettings_channel(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11490,7 +11490,7 @@ func (ec *executionContext) fieldContext_CallSettings_channel(_ context.Context,
 }
 
 func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11509,11 +11509,11 @@ func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11532,11 +11532,11 @@ func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_windows(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11568,7 +11568,7 @@ func (ec *executionContext) fieldContext_CallSettings_windows(_ context.Context,
 }
 
 func (ec *executionContext) _CallSettings_closedDates(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11587,11 +11587,11 @@ func (ec *executionContext) _CallSettings_closedDates(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_closedDates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11610,11 +11610,11 @@ func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_outOfHoursReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11633,11 +11633,11 @@ func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CallSettings_busyReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallSettings", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_call(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11669,7 +11669,7 @@ func (ec *executionContext) fieldContext_CallTicket_call(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11688,11 +11688,11 @@ func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_link(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11711,11 +11711,11 @@ func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_qrCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11734,11 +11734,11 @@ func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CallTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallTicket", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CallTicket", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallWindow_weekdays(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11757,11 +11757,11 @@ func (ec *executionContext) _CallWindow_weekdays(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_weekdays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type Weekday does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsWeekday)
 }
 
 func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11780,11 +11780,11 @@ func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11803,11 +11803,11 @@ func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CallWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CallWindow", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CallWindow", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11826,11 +11826,11 @@ func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Channel_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Channel_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11849,11 +11849,11 @@ func (ec *executionContext) _Channel_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11872,11 +11872,11 @@ func (ec *executionContext) _Channel_updatedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11895,11 +11895,11 @@ func (ec *executionContext) _Channel_kind(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Channel_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChannelKind does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChannelKind)
 }
 
 func (ec *executionContext) _Channel_name(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11918,11 +11918,11 @@ func (ec *executionContext) _Channel_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Channel_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_status(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11941,11 +11941,11 @@ func (ec *executionContext) _Channel_status(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Channel_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChannelStatus does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChannelStatus)
 }
 
 func (ec *executionContext) _Channel_statusReason(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11964,11 +11964,11 @@ func (ec *executionContext) _Channel_statusReason(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Channel_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_chatPermission(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11987,11 +11987,11 @@ func (ec *executionContext) _Channel_chatPermission(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Channel_chatPermission(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type ChatPermission does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsChatPermission)
 }
 
 func (ec *executionContext) _Channel_description(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12010,11 +12010,11 @@ func (ec *executionContext) _Channel_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Channel_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Channel_published(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12033,11 +12033,11 @@ func (ec *executionContext) _Channel_published(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Channel_isTesting(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12056,11 +12056,11 @@ func (ec *executionContext) _Channel_isTesting(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Channel_isTesting(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Channel_lastConnectedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12079,11 +12079,11 @@ func (ec *executionContext) _Channel_lastConnectedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Channel_lastConnectedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Channel_connectedBy(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12115,7 +12115,7 @@ func (ec *executionContext) fieldContext_Channel_connectedBy(_ context.Context, 
 }
 
 func (ec *executionContext) _Channel_rule(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12147,7 +12147,7 @@ func (ec *executionContext) fieldContext_Channel_rule(_ context.Context, field g
 }
 
 func (ec *executionContext) _Channel_autoMessages(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12179,7 +12179,7 @@ func (ec *executionContext) fieldContext_Channel_autoMessages(_ context.Context,
 }
 
 func (ec *executionContext) _Channel_externalId(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12198,11 +12198,11 @@ func (ec *executionContext) _Channel_externalId(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Channel_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Channel", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12234,7 +12234,7 @@ func (ec *executionContext) fieldContext_ChannelConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _ChannelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12266,7 +12266,7 @@ func (ec *executionContext) fieldContext_ChannelConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _ChannelConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12285,11 +12285,11 @@ func (ec *executionContext) _ChannelConnection_totalCount(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_ChannelConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChannelConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ChannelConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ChannelEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12321,7 +12321,7 @@ func (ec *executionContext) fieldContext_ChannelEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _ChannelEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12340,11 +12340,11 @@ func (ec *executionContext) _ChannelEdge_cursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ChannelEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChannelEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ChannelEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12363,11 +12363,11 @@ func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12386,11 +12386,11 @@ func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12409,11 +12409,11 @@ func (ec *executionContext) _Conversation_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_status(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12432,11 +12432,11 @@ func (ec *executionContext) _Conversation_status(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type ConversationStatus does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsConversationStatus)
 }
 
 func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12455,11 +12455,11 @@ func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_unreadCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12478,11 +12478,11 @@ func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_lastMessageAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_lastInboundAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12501,11 +12501,11 @@ func (ec *executionContext) _Conversation_lastInboundAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_lastInboundAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_distributionState(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12524,11 +12524,11 @@ func (ec *executionContext) _Conversation_distributionState(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_distributionState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type DistributionState does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsDistributionState)
 }
 
 func (ec *executionContext) _Conversation_offerExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12547,11 +12547,11 @@ func (ec *executionContext) _Conversation_offerExpiresAt(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_offerExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Conversation", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Conversation_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12583,7 +12583,7 @@ func (ec *executionContext) fieldContext_Conversation_channel(_ context.Context,
 }
 
 func (ec *executionContext) _Conversation_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12615,7 +12615,7 @@ func (ec *executionContext) fieldContext_Conversation_customer(_ context.Context
 }
 
 func (ec *executionContext) _Conversation_assignee(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12647,7 +12647,7 @@ func (ec *executionContext) fieldContext_Conversation_assignee(_ context.Context
 }
 
 func (ec *executionContext) _Conversation_rule(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12679,7 +12679,7 @@ func (ec *executionContext) fieldContext_Conversation_rule(_ context.Context, fi
 }
 
 func (ec *executionContext) _Conversation_department(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12711,7 +12711,7 @@ func (ec *executionContext) fieldContext_Conversation_department(_ context.Conte
 }
 
 func (ec *executionContext) _Conversation_messages(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12755,7 +12755,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 }
 
 func (ec *executionContext) _Conversation_offeredTo(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12787,7 +12787,7 @@ func (ec *executionContext) fieldContext_Conversation_offeredTo(_ context.Contex
 }
 
 func (ec *executionContext) _Conversation_lastMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12819,7 +12819,7 @@ func (ec *executionContext) fieldContext_Conversation_lastMessage(_ context.Cont
 }
 
 func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12851,7 +12851,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_edges(_ context.
 }
 
 func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12883,7 +12883,7 @@ func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12902,11 +12902,11 @@ func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_ConversationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ConversationConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12938,7 +12938,7 @@ func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context
 }
 
 func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12957,11 +12957,11 @@ func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ConversationEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ConversationEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12980,11 +12980,11 @@ func (ec *executionContext) _ConversationEvent_cursor(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ConversationEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13003,11 +13003,11 @@ func (ec *executionContext) _ConversationEvent_type(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ConversationEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ConversationEvent", field, true, true, errors.New("field of type ConversationEventType does not have child fields"))
+	return scalarFieldContext("ConversationEvent", field, true, true, noChildFieldsConversationEventType)
 }
 
 func (ec *executionContext) _ConversationEvent_conversation(ctx context.Context, field graphql.CollectedField, obj *model.ConversationEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13039,7 +13039,7 @@ func (ec *executionContext) fieldContext_ConversationEvent_conversation(_ contex
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13058,11 +13058,11 @@ func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_CreateApiKeyPayload_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CreateApiKeyPayload", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CreateApiKeyPayload", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13094,7 +13094,7 @@ func (ec *executionContext) fieldContext_CreateApiKeyPayload_apiKey(_ context.Co
 }
 
 func (ec *executionContext) _CustomField_id(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13113,11 +13113,11 @@ func (ec *executionContext) _CustomField_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _CustomField_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13136,11 +13136,11 @@ func (ec *executionContext) _CustomField_createdAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CustomField_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13159,11 +13159,11 @@ func (ec *executionContext) _CustomField_updatedAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CustomField_key(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13182,11 +13182,11 @@ func (ec *executionContext) _CustomField_key(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomField_label(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13205,11 +13205,11 @@ func (ec *executionContext) _CustomField_label(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomField_type(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13228,11 +13228,11 @@ func (ec *executionContext) _CustomField_type(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type CustomFieldType does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsCustomFieldType)
 }
 
 func (ec *executionContext) _CustomField_options(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13251,11 +13251,11 @@ func (ec *executionContext) _CustomField_options(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CustomField_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomField", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("CustomField", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CustomFieldConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13287,7 +13287,7 @@ func (ec *executionContext) fieldContext_CustomFieldConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _CustomFieldConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13319,7 +13319,7 @@ func (ec *executionContext) fieldContext_CustomFieldConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _CustomFieldConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13338,11 +13338,11 @@ func (ec *executionContext) _CustomFieldConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_CustomFieldConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomFieldConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CustomFieldConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CustomFieldEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13374,7 +13374,7 @@ func (ec *executionContext) fieldContext_CustomFieldEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _CustomFieldEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13393,11 +13393,11 @@ func (ec *executionContext) _CustomFieldEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_CustomFieldEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomFieldEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CustomFieldEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13416,11 +13416,11 @@ func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13439,11 +13439,11 @@ func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13462,11 +13462,11 @@ func (ec *executionContext) _Customer_updatedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_name(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13485,11 +13485,11 @@ func (ec *executionContext) _Customer_name(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Customer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_phone(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13508,11 +13508,11 @@ func (ec *executionContext) _Customer_phone(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13531,11 +13531,11 @@ func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13554,11 +13554,11 @@ func (ec *executionContext) _Customer_avatarURL(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Customer_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_gender(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13577,11 +13577,11 @@ func (ec *executionContext) _Customer_gender(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Customer_gender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type CustomerGender does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsCustomerGender)
 }
 
 func (ec *executionContext) _Customer_birthday(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13600,11 +13600,11 @@ func (ec *executionContext) _Customer_birthday(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Customer_birthday(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Customer_address(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13623,11 +13623,11 @@ func (ec *executionContext) _Customer_address(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Customer_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Customer_stage(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13646,11 +13646,11 @@ func (ec *executionContext) _Customer_stage(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type CustomerStage does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsCustomerStage)
 }
 
 func (ec *executionContext) _Customer_score(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13669,11 +13669,11 @@ func (ec *executionContext) _Customer_score(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Customer_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Customer_customFields(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13692,11 +13692,11 @@ func (ec *executionContext) _Customer_customFields(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Customer_customFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Map does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsMap)
 }
 
 func (ec *executionContext) _Customer_doNotContact(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13715,11 +13715,11 @@ func (ec *executionContext) _Customer_doNotContact(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Customer_doNotContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Customer", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Customer", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Customer_owner(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13751,7 +13751,7 @@ func (ec *executionContext) fieldContext_Customer_owner(_ context.Context, field
 }
 
 func (ec *executionContext) _Customer_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13783,7 +13783,7 @@ func (ec *executionContext) fieldContext_Customer_tags(_ context.Context, field 
 }
 
 func (ec *executionContext) _Customer_sourceChannel(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13815,7 +13815,7 @@ func (ec *executionContext) fieldContext_Customer_sourceChannel(_ context.Contex
 }
 
 func (ec *executionContext) _Customer_timeline(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13859,7 +13859,7 @@ func (ec *executionContext) fieldContext_Customer_timeline(ctx context.Context, 
 }
 
 func (ec *executionContext) _Customer_interactions(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13903,7 +13903,7 @@ func (ec *executionContext) fieldContext_Customer_interactions(ctx context.Conte
 }
 
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13935,7 +13935,7 @@ func (ec *executionContext) fieldContext_CustomerConnection_edges(_ context.Cont
 }
 
 func (ec *executionContext) _CustomerConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13967,7 +13967,7 @@ func (ec *executionContext) fieldContext_CustomerConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _CustomerConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13986,11 +13986,11 @@ func (ec *executionContext) _CustomerConnection_totalCount(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_CustomerConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomerConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("CustomerConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _CustomerEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14022,7 +14022,7 @@ func (ec *executionContext) fieldContext_CustomerEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14041,11 +14041,11 @@ func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CustomerEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("CustomerEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Department_id(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14064,11 +14064,11 @@ func (ec *executionContext) _Department_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Department_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Department_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14087,11 +14087,11 @@ func (ec *executionContext) _Department_createdAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Department_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14110,11 +14110,11 @@ func (ec *executionContext) _Department_updatedAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Department_name(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14133,11 +14133,11 @@ func (ec *executionContext) _Department_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Department_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Department_method(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14156,11 +14156,11 @@ func (ec *executionContext) _Department_method(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Department_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type DistributionMethod does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsDistributionMethod)
 }
 
 func (ec *executionContext) _Department_offerTimeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14179,11 +14179,11 @@ func (ec *executionContext) _Department_offerTimeoutSeconds(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_Department_offerTimeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Department_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14202,11 +14202,11 @@ func (ec *executionContext) _Department_isDefault(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Department_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Department", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Department", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Department_agents(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14238,7 +14238,7 @@ func (ec *executionContext) fieldContext_Department_agents(_ context.Context, fi
 }
 
 func (ec *executionContext) _DepartmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14270,7 +14270,7 @@ func (ec *executionContext) fieldContext_DepartmentConnection_edges(_ context.Co
 }
 
 func (ec *executionContext) _DepartmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14302,7 +14302,7 @@ func (ec *executionContext) fieldContext_DepartmentConnection_pageInfo(_ context
 }
 
 func (ec *executionContext) _DepartmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14321,11 +14321,11 @@ func (ec *executionContext) _DepartmentConnection_totalCount(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_DepartmentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DepartmentConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("DepartmentConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _DepartmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14357,7 +14357,7 @@ func (ec *executionContext) fieldContext_DepartmentEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _DepartmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14376,11 +14376,11 @@ func (ec *executionContext) _DepartmentEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_DepartmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DepartmentEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("DepartmentEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14399,11 +14399,11 @@ func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Identity_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14422,11 +14422,11 @@ func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Identity_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14445,11 +14445,11 @@ func (ec *executionContext) _Identity_updatedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Identity_externalID(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14468,11 +14468,11 @@ func (ec *executionContext) _Identity_externalID(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Identity_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14491,11 +14491,11 @@ func (ec *executionContext) _Identity_displayName(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Identity_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14514,11 +14514,11 @@ func (ec *executionContext) _Identity_avatarURL(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Identity_avatarURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_follower(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14537,11 +14537,11 @@ func (ec *executionContext) _Identity_follower(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Identity_follower(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Identity", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Identity", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Identity_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14573,7 +14573,7 @@ func (ec *executionContext) fieldContext_Identity_channel(_ context.Context, fie
 }
 
 func (ec *executionContext) _Identity_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14605,7 +14605,7 @@ func (ec *executionContext) fieldContext_Identity_customer(_ context.Context, fi
 }
 
 func (ec *executionContext) _ImportCustomersPayload_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14624,11 +14624,11 @@ func (ec *executionContext) _ImportCustomersPayload_imported(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_ImportCustomersPayload_imported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportCustomersPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportCustomersPayload", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportCustomersPayload_updated(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14647,11 +14647,11 @@ func (ec *executionContext) _ImportCustomersPayload_updated(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_ImportCustomersPayload_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportCustomersPayload", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportCustomersPayload", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportCustomersPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14683,7 +14683,7 @@ func (ec *executionContext) fieldContext_ImportCustomersPayload_errors(_ context
 }
 
 func (ec *executionContext) _ImportError_line(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14702,11 +14702,11 @@ func (ec *executionContext) _ImportError_line(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ImportError_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportError", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ImportError", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ImportError_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14725,11 +14725,11 @@ func (ec *executionContext) _ImportError_message(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ImportError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportError", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ImportError", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _InteractionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14761,7 +14761,7 @@ func (ec *executionContext) fieldContext_InteractionConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _InteractionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14793,7 +14793,7 @@ func (ec *executionContext) fieldContext_InteractionConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _InteractionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *interaction.Connection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14812,11 +14812,11 @@ func (ec *executionContext) _InteractionConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_InteractionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionConnection", field, true, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("InteractionConnection", field, true, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14835,11 +14835,11 @@ func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_InteractionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, errors.New("field of type Interaction does not have child fields"))
+	return scalarFieldContext("InteractionEdge", field, false, false, noChildFieldsInteraction)
 }
 
 func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14858,11 +14858,11 @@ func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_InteractionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InteractionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("InteractionEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14881,11 +14881,11 @@ func (ec *executionContext) _Message_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Message_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14904,11 +14904,11 @@ func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14927,11 +14927,11 @@ func (ec *executionContext) _Message_updatedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14950,11 +14950,11 @@ func (ec *executionContext) _Message_direction(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageDirection does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageDirection)
 }
 
 func (ec *executionContext) _Message_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14973,11 +14973,11 @@ func (ec *executionContext) _Message_kind(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Message_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageKind does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageKind)
 }
 
 func (ec *executionContext) _Message_text(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14996,11 +14996,11 @@ func (ec *executionContext) _Message_text(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Message_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_attachments(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15032,7 +15032,7 @@ func (ec *executionContext) fieldContext_Message_attachments(_ context.Context, 
 }
 
 func (ec *executionContext) _Message_status(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15051,11 +15051,11 @@ func (ec *executionContext) _Message_status(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type MessageStatus does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsMessageStatus)
 }
 
 func (ec *executionContext) _Message_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15074,11 +15074,11 @@ func (ec *executionContext) _Message_failureReason(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Message_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_senderType(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15097,11 +15097,11 @@ func (ec *executionContext) _Message_senderType(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Message_senderType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type SenderType does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsSenderType)
 }
 
 func (ec *executionContext) _Message_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15120,11 +15120,11 @@ func (ec *executionContext) _Message_sentAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15143,11 +15143,11 @@ func (ec *executionContext) _Message_deliveredAt(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Message_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_seenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15166,11 +15166,11 @@ func (ec *executionContext) _Message_seenAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Message_seenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15189,11 +15189,11 @@ func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Message_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Message_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15212,11 +15212,11 @@ func (ec *executionContext) _Message_nextAttemptAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Message_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15235,11 +15235,11 @@ func (ec *executionContext) _Message_lastError(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Message_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Message", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Message_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15271,7 +15271,7 @@ func (ec *executionContext) fieldContext_Message_conversation(_ context.Context,
 }
 
 func (ec *executionContext) _Message_senderUser(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15303,7 +15303,7 @@ func (ec *executionContext) fieldContext_Message_senderUser(_ context.Context, f
 }
 
 func (ec *executionContext) _Message_autoMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15335,7 +15335,7 @@ func (ec *executionContext) fieldContext_Message_autoMessage(_ context.Context, 
 }
 
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15367,7 +15367,7 @@ func (ec *executionContext) fieldContext_MessageConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15399,7 +15399,7 @@ func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15418,11 +15418,11 @@ func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("MessageConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _MessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15454,7 +15454,7 @@ func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15473,11 +15473,11 @@ func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_MessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _MessageEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15496,11 +15496,11 @@ func (ec *executionContext) _MessageEvent_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_MessageEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15519,11 +15519,11 @@ func (ec *executionContext) _MessageEvent_type(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_MessageEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageEvent", field, true, true, errors.New("field of type MessageEventType does not have child fields"))
+	return scalarFieldContext("MessageEvent", field, true, true, noChildFieldsMessageEventType)
 }
 
 func (ec *executionContext) _MessageEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.MessageEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15555,7 +15555,7 @@ func (ec *executionContext) fieldContext_MessageEvent_message(_ context.Context,
 }
 
 func (ec *executionContext) _MessageTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15574,11 +15574,11 @@ func (ec *executionContext) _MessageTemplate_id(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _MessageTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15597,11 +15597,11 @@ func (ec *executionContext) _MessageTemplate_createdAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _MessageTemplate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15620,11 +15620,11 @@ func (ec *executionContext) _MessageTemplate_updatedAt(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _MessageTemplate_name(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15643,11 +15643,11 @@ func (ec *executionContext) _MessageTemplate_name(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _MessageTemplate_content(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15666,11 +15666,11 @@ func (ec *executionContext) _MessageTemplate_content(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplate_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("MessageTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _MessageTemplateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15702,7 +15702,7 @@ func (ec *executionContext) fieldContext_MessageTemplateConnection_edges(_ conte
 }
 
 func (ec *executionContext) _MessageTemplateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15734,7 +15734,7 @@ func (ec *executionContext) fieldContext_MessageTemplateConnection_pageInfo(_ co
 }
 
 func (ec *executionContext) _MessageTemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15753,11 +15753,11 @@ func (ec *executionContext) _MessageTemplateConnection_totalCount(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplateConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("MessageTemplateConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _MessageTemplateEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15789,7 +15789,7 @@ func (ec *executionContext) fieldContext_MessageTemplateEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _MessageTemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15808,11 +15808,11 @@ func (ec *executionContext) _MessageTemplateEdge_cursor(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_MessageTemplateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageTemplateEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("MessageTemplateEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15856,7 +15856,7 @@ func (ec *executionContext) fieldContext_Mutation_signUp(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15900,7 +15900,7 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15919,11 +15919,11 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("Mutation", field, true, true, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _Mutation_createUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15967,7 +15967,7 @@ func (ec *executionContext) fieldContext_Mutation_createUser(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16011,7 +16011,7 @@ func (ec *executionContext) fieldContext_Mutation_updateUser(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_deactivateUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16055,7 +16055,7 @@ func (ec *executionContext) fieldContext_Mutation_deactivateUser(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16099,7 +16099,7 @@ func (ec *executionContext) fieldContext_Mutation_createApiKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16143,7 +16143,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_createCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16187,7 +16187,7 @@ func (ec *executionContext) fieldContext_Mutation_createCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_updateCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16231,7 +16231,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_deleteCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16275,7 +16275,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteCustomer(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_mergeCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16319,7 +16319,7 @@ func (ec *executionContext) fieldContext_Mutation_mergeCustomers(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_importCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16363,7 +16363,7 @@ func (ec *executionContext) fieldContext_Mutation_importCustomers(ctx context.Co
 }
 
 func (ec *executionContext) _Mutation_createTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16407,7 +16407,7 @@ func (ec *executionContext) fieldContext_Mutation_createTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_updateTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16451,7 +16451,7 @@ func (ec *executionContext) fieldContext_Mutation_updateTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_deleteTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16495,7 +16495,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteTag(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_connectZaloOA(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16539,7 +16539,7 @@ func (ec *executionContext) fieldContext_Mutation_connectZaloOA(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_connectFacebookPage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16583,7 +16583,7 @@ func (ec *executionContext) fieldContext_Mutation_connectFacebookPage(ctx contex
 }
 
 func (ec *executionContext) _Mutation_disconnectChannel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16627,7 +16627,7 @@ func (ec *executionContext) fieldContext_Mutation_disconnectChannel(ctx context.
 }
 
 func (ec *executionContext) _Mutation_setChannelChatPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16671,7 +16671,7 @@ func (ec *executionContext) fieldContext_Mutation_setChannelChatPermission(ctx c
 }
 
 func (ec *executionContext) _Mutation_createMessageTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16715,7 +16715,7 @@ func (ec *executionContext) fieldContext_Mutation_createMessageTemplate(ctx cont
 }
 
 func (ec *executionContext) _Mutation_updateMessageTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16759,7 +16759,7 @@ func (ec *executionContext) fieldContext_Mutation_updateMessageTemplate(ctx cont
 }
 
 func (ec *executionContext) _Mutation_deleteMessageTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16803,7 +16803,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteMessageTemplates(ctx con
 }
 
 func (ec *executionContext) _Mutation_createCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16847,7 +16847,7 @@ func (ec *executionContext) fieldContext_Mutation_createCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_updateCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16891,7 +16891,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_deleteCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16935,7 +16935,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteCustomField(ctx context.
 }
 
 func (ec *executionContext) _Mutation_createAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16979,7 +16979,7 @@ func (ec *executionContext) fieldContext_Mutation_createAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_updateAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17023,7 +17023,7 @@ func (ec *executionContext) fieldContext_Mutation_updateAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_deleteAutoMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17067,7 +17067,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteAutoMessage(ctx context.
 }
 
 func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17111,7 +17111,7 @@ func (ec *executionContext) fieldContext_Mutation_sendMessage(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_retryMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17155,7 +17155,7 @@ func (ec *executionContext) fieldContext_Mutation_retryMessage(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_cancelMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17199,7 +17199,7 @@ func (ec *executionContext) fieldContext_Mutation_cancelMessage(ctx context.Cont
 }
 
 func (ec *executionContext) _Mutation_setConversationStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17243,7 +17243,7 @@ func (ec *executionContext) fieldContext_Mutation_setConversationStatus(ctx cont
 }
 
 func (ec *executionContext) _Mutation_assignConversation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17287,7 +17287,7 @@ func (ec *executionContext) fieldContext_Mutation_assignConversation(ctx context
 }
 
 func (ec *executionContext) _Mutation_markConversationRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17331,7 +17331,7 @@ func (ec *executionContext) fieldContext_Mutation_markConversationRead(ctx conte
 }
 
 func (ec *executionContext) _Mutation_claimConversation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17375,7 +17375,7 @@ func (ec *executionContext) fieldContext_Mutation_claimConversation(ctx context.
 }
 
 func (ec *executionContext) _Mutation_acceptConversationOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17419,7 +17419,7 @@ func (ec *executionContext) fieldContext_Mutation_acceptConversationOffer(ctx co
 }
 
 func (ec *executionContext) _Mutation_declineConversationOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17463,7 +17463,7 @@ func (ec *executionContext) fieldContext_Mutation_declineConversationOffer(ctx c
 }
 
 func (ec *executionContext) _Mutation_createRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17507,7 +17507,7 @@ func (ec *executionContext) fieldContext_Mutation_createRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_updateRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17551,7 +17551,7 @@ func (ec *executionContext) fieldContext_Mutation_updateRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_deleteRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17595,7 +17595,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteRule(ctx context.Context
 }
 
 func (ec *executionContext) _Mutation_createDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17639,7 +17639,7 @@ func (ec *executionContext) fieldContext_Mutation_createDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_updateDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17683,7 +17683,7 @@ func (ec *executionContext) fieldContext_Mutation_updateDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_deleteDepartment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17727,7 +17727,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteDepartment(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_setPresence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17771,7 +17771,7 @@ func (ec *executionContext) fieldContext_Mutation_setPresence(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_replayWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17815,7 +17815,7 @@ func (ec *executionContext) fieldContext_Mutation_replayWebhookEvent(ctx context
 }
 
 func (ec *executionContext) _Mutation_updateCallSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17859,7 +17859,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCallSettings(ctx context
 }
 
 func (ec *executionContext) _Mutation_addCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17903,7 +17903,7 @@ func (ec *executionContext) fieldContext_Mutation_addCallOperator(ctx context.Co
 }
 
 func (ec *executionContext) _Mutation_removeCallOperator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17947,7 +17947,7 @@ func (ec *executionContext) fieldContext_Mutation_removeCallOperator(ctx context
 }
 
 func (ec *executionContext) _Mutation_requestCallPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17991,7 +17991,7 @@ func (ec *executionContext) fieldContext_Mutation_requestCallPermission(ctx cont
 }
 
 func (ec *executionContext) _Mutation_startCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18035,7 +18035,7 @@ func (ec *executionContext) fieldContext_Mutation_startCall(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_syncZnsTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18079,7 +18079,7 @@ func (ec *executionContext) fieldContext_Mutation_syncZnsTemplates(ctx context.C
 }
 
 func (ec *executionContext) _Mutation_sendZns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18123,7 +18123,7 @@ func (ec *executionContext) fieldContext_Mutation_sendZns(ctx context.Context, f
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18142,11 +18142,11 @@ func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Organization_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18165,11 +18165,11 @@ func (ec *executionContext) _Organization_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Organization_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Organization_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18188,11 +18188,11 @@ func (ec *executionContext) _Organization_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Organization_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18211,11 +18211,11 @@ func (ec *executionContext) _Organization_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Organization_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Organization", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18234,11 +18234,11 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18257,11 +18257,11 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18280,11 +18280,11 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18303,11 +18303,11 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("PageInfo", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18351,7 +18351,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18395,7 +18395,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18439,7 +18439,7 @@ func (ec *executionContext) fieldContext_Query_apiKeys(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _Query_autoMessages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18483,7 +18483,7 @@ func (ec *executionContext) fieldContext_Query_autoMessages(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_channels(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18527,7 +18527,7 @@ func (ec *executionContext) fieldContext_Query_channels(ctx context.Context, fie
 }
 
 func (ec *executionContext) _Query_customFields(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18571,7 +18571,7 @@ func (ec *executionContext) fieldContext_Query_customFields(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_departments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18615,7 +18615,7 @@ func (ec *executionContext) fieldContext_Query_departments(ctx context.Context, 
 }
 
 func (ec *executionContext) _Query_messageTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18659,7 +18659,7 @@ func (ec *executionContext) fieldContext_Query_messageTemplates(ctx context.Cont
 }
 
 func (ec *executionContext) _Query_rules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18703,7 +18703,7 @@ func (ec *executionContext) fieldContext_Query_rules(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_tags(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18747,7 +18747,7 @@ func (ec *executionContext) fieldContext_Query_tags(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18791,7 +18791,7 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_znsMessages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18835,7 +18835,7 @@ func (ec *executionContext) fieldContext_Query_znsMessages(ctx context.Context, 
 }
 
 func (ec *executionContext) _Query_znsTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18879,7 +18879,7 @@ func (ec *executionContext) fieldContext_Query_znsTemplates(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18911,7 +18911,7 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18955,7 +18955,7 @@ func (ec *executionContext) fieldContext_Query_customers(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Query_conversations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -18999,7 +18999,7 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 }
 
 func (ec *executionContext) _Query_activityLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19043,7 +19043,7 @@ func (ec *executionContext) fieldContext_Query_activityLog(ctx context.Context, 
 }
 
 func (ec *executionContext) _Query_exportCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19087,7 +19087,7 @@ func (ec *executionContext) fieldContext_Query_exportCustomers(ctx context.Conte
 }
 
 func (ec *executionContext) _Query_deadWebhookEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19131,7 +19131,7 @@ func (ec *executionContext) fieldContext_Query_deadWebhookEvents(ctx context.Con
 }
 
 func (ec *executionContext) _Query_callSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19175,7 +19175,7 @@ func (ec *executionContext) fieldContext_Query_callSettings(ctx context.Context,
 }
 
 func (ec *executionContext) _Query_callOperators(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19219,7 +19219,7 @@ func (ec *executionContext) fieldContext_Query_callOperators(ctx context.Context
 }
 
 func (ec *executionContext) _Query_callPermission(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19263,7 +19263,7 @@ func (ec *executionContext) fieldContext_Query_callPermission(ctx context.Contex
 }
 
 func (ec *executionContext) _Query_calls(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19307,7 +19307,7 @@ func (ec *executionContext) fieldContext_Query_calls(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_callReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19351,7 +19351,7 @@ func (ec *executionContext) fieldContext_Query_callReport(ctx context.Context, f
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19395,7 +19395,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19427,7 +19427,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19446,11 +19446,11 @@ func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Rule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Rule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19469,11 +19469,11 @@ func (ec *executionContext) _Rule_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Rule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Rule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19492,11 +19492,11 @@ func (ec *executionContext) _Rule_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Rule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Rule_name(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19515,11 +19515,11 @@ func (ec *executionContext) _Rule_name(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Rule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Rule_method(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19538,11 +19538,11 @@ func (ec *executionContext) _Rule_method(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Rule_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type DistributionMethod does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsDistributionMethod)
 }
 
 func (ec *executionContext) _Rule_offerTimeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19561,11 +19561,11 @@ func (ec *executionContext) _Rule_offerTimeoutSeconds(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Rule_offerTimeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _Rule_oldConversations(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19584,11 +19584,11 @@ func (ec *executionContext) _Rule_oldConversations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Rule_oldConversations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Rule", field, false, false, errors.New("field of type OldConversationPolicy does not have child fields"))
+	return scalarFieldContext("Rule", field, false, false, noChildFieldsOldConversationPolicy)
 }
 
 func (ec *executionContext) _Rule_channels(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19620,7 +19620,7 @@ func (ec *executionContext) fieldContext_Rule_channels(_ context.Context, field 
 }
 
 func (ec *executionContext) _Rule_agents(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19652,7 +19652,7 @@ func (ec *executionContext) fieldContext_Rule_agents(_ context.Context, field gr
 }
 
 func (ec *executionContext) _RuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19684,7 +19684,7 @@ func (ec *executionContext) fieldContext_RuleConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _RuleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19716,7 +19716,7 @@ func (ec *executionContext) fieldContext_RuleConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _RuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19735,11 +19735,11 @@ func (ec *executionContext) _RuleConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_RuleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RuleConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("RuleConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _RuleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19771,7 +19771,7 @@ func (ec *executionContext) fieldContext_RuleEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -19790,7 +19790,7 @@ func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_RuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RuleEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("RuleEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _Subscription_messageEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -20014,7 +20014,7 @@ func (ec *executionContext) fieldContext_Subscription_znsEvents(ctx context.Cont
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20033,11 +20033,11 @@ func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.Collected
 	)
 }
 func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20056,11 +20056,11 @@ func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Tag_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Tag_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20079,11 +20079,11 @@ func (ec *executionContext) _Tag_updatedAt(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Tag_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20102,11 +20102,11 @@ func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Tag_color(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20125,11 +20125,11 @@ func (ec *executionContext) _Tag_color(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Tag_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Tag", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("Tag", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Tag_customers(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20173,7 +20173,7 @@ func (ec *executionContext) fieldContext_Tag_customers(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _TagConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20205,7 +20205,7 @@ func (ec *executionContext) fieldContext_TagConnection_edges(_ context.Context, 
 }
 
 func (ec *executionContext) _TagConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20237,7 +20237,7 @@ func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Contex
 }
 
 func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20256,11 +20256,11 @@ func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_TagConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TagConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("TagConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _TagEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20292,7 +20292,7 @@ func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field g
 }
 
 func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20311,11 +20311,11 @@ func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TagEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("TagEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20334,11 +20334,11 @@ func (ec *executionContext) _User_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20357,11 +20357,11 @@ func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20380,11 +20380,11 @@ func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20403,11 +20403,11 @@ func (ec *executionContext) _User_name(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_User_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20426,11 +20426,11 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20449,11 +20449,11 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Role does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsRole)
 }
 
 func (ec *executionContext) _User_presence(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20472,11 +20472,11 @@ func (ec *executionContext) _User_presence(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_User_presence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Presence does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsPresence)
 }
 
 func (ec *executionContext) _User_active(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20495,11 +20495,11 @@ func (ec *executionContext) _User_active(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_User_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20518,11 +20518,11 @@ func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_User_lastLoginAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("User", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _User_organization(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20554,7 +20554,7 @@ func (ec *executionContext) fieldContext_User_organization(_ context.Context, fi
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20586,7 +20586,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20618,7 +20618,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20637,11 +20637,11 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("UserConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20673,7 +20673,7 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20692,11 +20692,11 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("UserEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _UserEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20715,11 +20715,11 @@ func (ec *executionContext) _UserEvent_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_UserEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("UserEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20738,11 +20738,11 @@ func (ec *executionContext) _UserEvent_type(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_UserEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserEvent", field, true, true, errors.New("field of type UserEventType does not have child fields"))
+	return scalarFieldContext("UserEvent", field, true, true, noChildFieldsUserEventType)
 }
 
 func (ec *executionContext) _UserEvent_user(ctx context.Context, field graphql.CollectedField, obj *model.UserEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20774,7 +20774,7 @@ func (ec *executionContext) fieldContext_UserEvent_user(_ context.Context, field
 }
 
 func (ec *executionContext) _WebhookEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20793,11 +20793,11 @@ func (ec *executionContext) _WebhookEvent_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _WebhookEvent_provider(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20816,11 +20816,11 @@ func (ec *executionContext) _WebhookEvent_provider(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_eventName(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20839,11 +20839,11 @@ func (ec *executionContext) _WebhookEvent_eventName(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_eventName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_channel(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20875,7 +20875,7 @@ func (ec *executionContext) fieldContext_WebhookEvent_channel(_ context.Context,
 }
 
 func (ec *executionContext) _WebhookEvent_receivedAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20894,11 +20894,11 @@ func (ec *executionContext) _WebhookEvent_receivedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _WebhookEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20917,11 +20917,11 @@ func (ec *executionContext) _WebhookEvent_attempts(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _WebhookEvent_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20940,11 +20940,11 @@ func (ec *executionContext) _WebhookEvent_lastError(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _WebhookEvent_deadAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20963,11 +20963,11 @@ func (ec *executionContext) _WebhookEvent_deadAt(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_deadAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _WebhookEvent_payload(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -20986,11 +20986,11 @@ func (ec *executionContext) _WebhookEvent_payload(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_WebhookEvent_payload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("WebhookEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21009,11 +21009,11 @@ func (ec *executionContext) _ZnsEvent_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_ZnsEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsEvent", field, true, true, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ZnsEvent", field, true, true, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ZnsEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21032,11 +21032,11 @@ func (ec *executionContext) _ZnsEvent_type(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ZnsEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsEvent", field, true, true, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsEvent", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21068,7 +21068,7 @@ func (ec *executionContext) fieldContext_ZnsEvent_message(_ context.Context, fie
 }
 
 func (ec *executionContext) _ZnsMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21087,11 +21087,11 @@ func (ec *executionContext) _ZnsMessage_id(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _ZnsMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21110,11 +21110,11 @@ func (ec *executionContext) _ZnsMessage_createdAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ZnsMessage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21133,11 +21133,11 @@ func (ec *executionContext) _ZnsMessage_updatedAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ZnsMessage_phone(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21156,11 +21156,11 @@ func (ec *executionContext) _ZnsMessage_phone(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsMessage_params(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21179,11 +21179,11 @@ func (ec *executionContext) _ZnsMessage_params(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, true, true, errors.New("field of type Map does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, true, true, noChildFieldsMap)
 }
 
 func (ec *executionContext) _ZnsMessage_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21202,11 +21202,11 @@ func (ec *executionContext) _ZnsMessage_status(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type ZnsMessageStatus does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsZnsMessageStatus)
 }
 
 func (ec *executionContext) _ZnsMessage_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21225,11 +21225,11 @@ func (ec *executionContext) _ZnsMessage_failureReason(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsMessage_development(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21248,11 +21248,11 @@ func (ec *executionContext) _ZnsMessage_development(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_development(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _ZnsMessage_cost(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21271,11 +21271,11 @@ func (ec *executionContext) _ZnsMessage_cost(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsMessage_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21294,11 +21294,11 @@ func (ec *executionContext) _ZnsMessage_sentAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ZnsMessage_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21317,11 +21317,11 @@ func (ec *executionContext) _ZnsMessage_deliveredAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ZnsMessage_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21353,7 +21353,7 @@ func (ec *executionContext) fieldContext_ZnsMessage_channel(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsMessage_template(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21385,7 +21385,7 @@ func (ec *executionContext) fieldContext_ZnsMessage_template(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsMessage_customer(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21417,7 +21417,7 @@ func (ec *executionContext) fieldContext_ZnsMessage_customer(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsMessage_trackingId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21436,11 +21436,11 @@ func (ec *executionContext) _ZnsMessage_trackingId(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_trackingId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsMessage_providerMessageId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21459,11 +21459,11 @@ func (ec *executionContext) _ZnsMessage_providerMessageId(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessage_providerMessageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessage", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsMessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21495,7 +21495,7 @@ func (ec *executionContext) fieldContext_ZnsMessageConnection_edges(_ context.Co
 }
 
 func (ec *executionContext) _ZnsMessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21527,7 +21527,7 @@ func (ec *executionContext) fieldContext_ZnsMessageConnection_pageInfo(_ context
 }
 
 func (ec *executionContext) _ZnsMessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21546,11 +21546,11 @@ func (ec *executionContext) _ZnsMessageConnection_totalCount(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessageConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsMessageConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21582,7 +21582,7 @@ func (ec *executionContext) fieldContext_ZnsMessageEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21601,11 +21601,11 @@ func (ec *executionContext) _ZnsMessageEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ZnsMessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsMessageEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ZnsMessageEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) _ZnsParam_name(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21624,11 +21624,11 @@ func (ec *executionContext) _ZnsParam_name(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ZnsParam_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsParam", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsParam_type(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21647,11 +21647,11 @@ func (ec *executionContext) _ZnsParam_type(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ZnsParam_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsParam", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsParam_required(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21670,11 +21670,11 @@ func (ec *executionContext) _ZnsParam_required(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ZnsParam_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsParam", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _ZnsParam_minLength(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21693,11 +21693,11 @@ func (ec *executionContext) _ZnsParam_minLength(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ZnsParam_minLength(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsParam", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsParam_maxLength(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21716,11 +21716,11 @@ func (ec *executionContext) _ZnsParam_maxLength(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ZnsParam_maxLength(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsParam", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsParam_acceptNull(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21739,11 +21739,11 @@ func (ec *executionContext) _ZnsParam_acceptNull(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ZnsParam_acceptNull(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsParam", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) _ZnsTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21762,11 +21762,11 @@ func (ec *executionContext) _ZnsTemplate_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type ID does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsID)
 }
 
 func (ec *executionContext) _ZnsTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21785,11 +21785,11 @@ func (ec *executionContext) _ZnsTemplate_createdAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ZnsTemplate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21808,11 +21808,11 @@ func (ec *executionContext) _ZnsTemplate_updatedAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ZnsTemplate_name(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21831,11 +21831,11 @@ func (ec *executionContext) _ZnsTemplate_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsTemplate_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21854,11 +21854,11 @@ func (ec *executionContext) _ZnsTemplate_status(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type ZnsTemplateStatus does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsZnsTemplateStatus)
 }
 
 func (ec *executionContext) _ZnsTemplate_tag(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21877,11 +21877,11 @@ func (ec *executionContext) _ZnsTemplate_tag(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_tag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsTemplate_params(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21913,7 +21913,7 @@ func (ec *executionContext) fieldContext_ZnsTemplate_params(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsTemplate_price(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21932,11 +21932,11 @@ func (ec *executionContext) _ZnsTemplate_price(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsTemplate_quality(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21955,11 +21955,11 @@ func (ec *executionContext) _ZnsTemplate_quality(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_quality(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsTemplate_dailyQuota(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -21978,11 +21978,11 @@ func (ec *executionContext) _ZnsTemplate_dailyQuota(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_dailyQuota(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsTemplate_remainingQuota(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22001,11 +22001,11 @@ func (ec *executionContext) _ZnsTemplate_remainingQuota(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_remainingQuota(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsTemplate_syncedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22024,11 +22024,11 @@ func (ec *executionContext) _ZnsTemplate_syncedAt(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_syncedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type Time does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _ZnsTemplate_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22060,7 +22060,7 @@ func (ec *executionContext) fieldContext_ZnsTemplate_channel(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsTemplate_templateId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22079,11 +22079,11 @@ func (ec *executionContext) _ZnsTemplate_templateId(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_templateId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsTemplate_previewUrl(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22102,11 +22102,11 @@ func (ec *executionContext) _ZnsTemplate_previewUrl(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_previewUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _ZnsTemplate_timeoutMs(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22125,11 +22125,11 @@ func (ec *executionContext) _ZnsTemplate_timeoutMs(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplate_timeoutMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplate", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsTemplateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22161,7 +22161,7 @@ func (ec *executionContext) fieldContext_ZnsTemplateConnection_edges(_ context.C
 }
 
 func (ec *executionContext) _ZnsTemplateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22193,7 +22193,7 @@ func (ec *executionContext) fieldContext_ZnsTemplateConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _ZnsTemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22212,11 +22212,11 @@ func (ec *executionContext) _ZnsTemplateConnection_totalCount(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplateConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return scalarFieldContext("ZnsTemplateConnection", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsTemplateEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22248,7 +22248,7 @@ func (ec *executionContext) fieldContext_ZnsTemplateEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _ZnsTemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22267,11 +22267,11 @@ func (ec *executionContext) _ZnsTemplateEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ZnsTemplateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ZnsTemplateEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+	return scalarFieldContext("ZnsTemplateEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22290,11 +22290,11 @@ func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22313,11 +22313,11 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___Directive_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Directive", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22336,11 +22336,11 @@ func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22359,11 +22359,11 @@ func (ec *executionContext) ___Directive_locations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Directive_locations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, errors.New("field of type __DirectiveLocation does not have child fields"))
+	return scalarFieldContext("__Directive", field, false, false, noChildFields__DirectiveLocation)
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22406,7 +22406,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22425,11 +22425,11 @@ func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22448,11 +22448,11 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22471,11 +22471,11 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22494,11 +22494,11 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__EnumValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22517,11 +22517,11 @@ func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22540,11 +22540,11 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext___Field_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22587,7 +22587,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 }
 
 func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22619,7 +22619,7 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22638,11 +22638,11 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22661,11 +22661,11 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Field", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22684,11 +22684,11 @@ func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22707,11 +22707,11 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22743,7 +22743,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22762,11 +22762,11 @@ func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22785,11 +22785,11 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsBoolean)
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22808,11 +22808,11 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__InputValue", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22831,11 +22831,11 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Schema_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Schema", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Schema", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22867,7 +22867,7 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 }
 
 func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22899,7 +22899,7 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 }
 
 func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22931,7 +22931,7 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 }
 
 func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22963,7 +22963,7 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 }
 
 func (ec *executionContext) ___Schema_directives(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -22995,7 +22995,7 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 }
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23014,11 +23014,11 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type __TypeKind does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFields__TypeKind)
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23037,11 +23037,11 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23060,11 +23060,11 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext___Type_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23083,11 +23083,11 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type String does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsString)
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23131,7 +23131,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 }
 
 func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23163,7 +23163,7 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 }
 
 func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23195,7 +23195,7 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 }
 
 func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23239,7 +23239,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 }
 
 func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23271,7 +23271,7 @@ func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23303,7 +23303,7 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -23322,7 +23322,7 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, errors.New("field of type Boolean does not have child fields"))
+	return scalarFieldContext("__Type", field, true, false, noChildFieldsBoolean)
 }
 
 // endregion **************************** field.gotpl *****************************
@@ -43289,13 +43289,13 @@ func (ec *executionContext) unmarshalNTagWhereInput2ᚖgithubᚗcomᚋdakenhᚋd
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := model.MarshalTime(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -46387,7 +46387,7 @@ func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -46397,7 +46397,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := model.MarshalTime(*v)
 	return res
 }
 
@@ -46781,3 +46781,50 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 }
 
 // endregion ***************************** type.gotpl *****************************
+
+// The Child of the scalar fields of each type (graph/gqlgen).
+var (
+	noChildFieldsApiKeyScope           = noChildFields("ApiKeyScope")
+	noChildFieldsAutoMessageKind       = noChildFields("AutoMessageKind")
+	noChildFieldsBoolean               = noChildFields("Boolean")
+	noChildFieldsCallDirection         = noChildFields("CallDirection")
+	noChildFieldsCallKind              = noChildFields("CallKind")
+	noChildFieldsCallOperatorRole      = noChildFields("CallOperatorRole")
+	noChildFieldsCallPermissionReason  = noChildFields("CallPermissionReason")
+	noChildFieldsCallPermissionStatus  = noChildFields("CallPermissionStatus")
+	noChildFieldsCallResult            = noChildFields("CallResult")
+	noChildFieldsCallStatus            = noChildFields("CallStatus")
+	noChildFieldsCallType              = noChildFields("CallType")
+	noChildFieldsChannelKind           = noChildFields("ChannelKind")
+	noChildFieldsChannelStatus         = noChildFields("ChannelStatus")
+	noChildFieldsChatPermission        = noChildFields("ChatPermission")
+	noChildFieldsConversationEventType = noChildFields("ConversationEventType")
+	noChildFieldsConversationStatus    = noChildFields("ConversationStatus")
+	noChildFieldsCursor                = noChildFields("Cursor")
+	noChildFieldsCustomFieldType       = noChildFields("CustomFieldType")
+	noChildFieldsCustomerGender        = noChildFields("CustomerGender")
+	noChildFieldsCustomerStage         = noChildFields("CustomerStage")
+	noChildFieldsDistributionMethod    = noChildFields("DistributionMethod")
+	noChildFieldsDistributionState     = noChildFields("DistributionState")
+	noChildFieldsFloat                 = noChildFields("Float")
+	noChildFieldsID                    = noChildFields("ID")
+	noChildFieldsInt                   = noChildFields("Int")
+	noChildFieldsInteraction           = noChildFields("Interaction")
+	noChildFieldsMap                   = noChildFields("Map")
+	noChildFieldsMessageDirection      = noChildFields("MessageDirection")
+	noChildFieldsMessageEventType      = noChildFields("MessageEventType")
+	noChildFieldsMessageKind           = noChildFields("MessageKind")
+	noChildFieldsMessageStatus         = noChildFields("MessageStatus")
+	noChildFieldsOldConversationPolicy = noChildFields("OldConversationPolicy")
+	noChildFieldsPresence              = noChildFields("Presence")
+	noChildFieldsRole                  = noChildFields("Role")
+	noChildFieldsSenderType            = noChildFields("SenderType")
+	noChildFieldsString                = noChildFields("String")
+	noChildFieldsTime                  = noChildFields("Time")
+	noChildFieldsUserEventType         = noChildFields("UserEventType")
+	noChildFieldsWeekday               = noChildFields("Weekday")
+	noChildFieldsZnsMessageStatus      = noChildFields("ZnsMessageStatus")
+	noChildFieldsZnsTemplateStatus     = noChildFields("ZnsTemplateStatus")
+	noChildFields__DirectiveLocation   = noChildFields("__DirectiveLocation")
+	noChildFields__TypeKind            = noChildFields("__TypeKind")
+)

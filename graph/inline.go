@@ -13,8 +13,13 @@ import (
 // into the element's error and a null list.
 func marshalSliceInline(ctx context.Context, n int, marshal func(context.Context, int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, n)
+	// The elements' field contexts and indexes, allocated at once.
+	fcs := make([]graphql.FieldContext, n)
+	index := make([]int, n)
 	for i := range n {
-		if !marshalElement(graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i}), i, ret, marshal) {
+		index[i] = i
+		fcs[i].Index = &index[i]
+		if !marshalElement(graphql.WithFieldContext(ctx, &fcs[i]), i, ret, marshal) {
 			return nil
 		}
 	}

@@ -455,7 +455,7 @@ func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[
 	if s := deref(search); s != "" {
 		q.Where(conversation.HasCustomerWith(crm.SearchPredicate(s)))
 	}
-	page, err := q.Paginate(ctx, after, first, before, last,
+	page, err := q.Paginate(lastMessageColumns(ctx, q), after, first, before, last,
 		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
 	if err != nil {
 		return nil, err

@@ -20,8 +20,8 @@ import (
 // error, such as "resume from your last cursor" for a client that fell
 // behind.
 //
-// Through the WebSocket transport (gqlws) the stream's own goroutine
-// renders and queues each payload, shared by the subscriptions that render
+// Through the WebSocket transport (gqlws) the stream (its goroutine, or its
+// organization's dispatcher) renders and writes each payload, shared by the subscriptions that render
 // alike; the channel returned then never delivers. A render asks for one
 // payload (gqlws.Item), which the channel holds. Through any other
 // transport a goroutine forwards the stream to the channel, which is
@@ -43,9 +43,12 @@ func follow[T any](ctx context.Context, r *Resolver, after *ent.Cursor, opts eve
 	opts.Buffer = r.StreamBuffer
 	loadCtx := viewer.NewContext(ctx, withRead(v))
 	if sub := gqlws.FromContext(ctx); sub != nil {
-		// Loads are shared by the streams rendering alike, so one
-		// stream's end must not cancel them.
-		loadCtx := context.WithoutCancel(loadCtx)
+		// The stream and the loads run with the subscription's context,
+		// not the resolver's: an idle subscription then keeps none of
+		// its first execution's state. Loads are shared by the streams
+		// rendering alike, so one stream's end must not cancel them.
+		ctx := sub.Context()
+		loadCtx := context.WithoutCancel(viewer.NewContext(ctx, withRead(v)))
 		err := sub.Follow(
 			func(d event.Delivery) (any, error) {
 				item, err := load(loadCtx, d.Event, d.Cursor)

@@ -90,7 +90,9 @@ func BenchmarkJobEngines(b *testing.B) {
 		map[string]any{"in": zaloInput(testOAID)}, nil)
 	ctx := event.WithBus(context.Background(), e.app.bus)
 	sys := viewer.SystemContext(context.Background(), "")
-	count := func() int { return db.Client.Message.Query().Where(message.DirectionEQ(message.DirectionINBOUND)).CountX(sys) }
+	count := func() int {
+		return db.Client.Message.Query().Where(message.DirectionEQ(message.DirectionINBOUND)).CountX(sys)
+	}
 	newInbound := func() *inbox.Inbound {
 		return inbox.NewInbound(e.app.inbox, inbox.InboundConfig{Zalo: zalo.New(zalo.Config{OpenAPIURL: zfake.URL()}), Logger: e.app.logger})
 	}

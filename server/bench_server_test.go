@@ -61,6 +61,9 @@ func startBenchServer(b *testing.B, bin, providerURL string) *benchServer {
 		"ZALO_OAUTH_URL=" + providerURL,
 		"FACEBOOK_GRAPH_URL=" + providerURL,
 	}
+	// Settings of the server under test beside the defaults, e.g.
+	// DAKENH_BENCH_SERVER_ENV='GOGC=100' (the harness's -variant).
+	env = append(env, strings.Fields(os.Getenv("DAKENH_BENCH_SERVER_ENV"))...)
 	if addr := os.Getenv("DAKENH_BENCH_DEBUG_ADDR"); addr != "" {
 		// The profiler of the server under test, e.g. for
 		// go tool pprof http://<addr>/debug/pprof/heap during the idle window.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,9 +177,25 @@ func TestInboxPageStatementCount(t *testing.T) {
 					}
 				}
 				if got != 5 {
-					t.Errorf("%s, first %d, %s: %d statements, want 5", who.name, n, last.name, got)
+					t.Errorf("%s, first %d, %s: %d statements, want 5: %q", who.name, n, last.name, got, counter.Queries())
+				}
+				// The page reads the columns its fields map to, and
+				// last_message_id for lastMessage; not every column.
+				if page := pageStatement(counter.Queries()); last.name == "lastMessage" &&
+					(!strings.Contains(page, "last_message_id") || strings.Contains(page, "last_inbound_at")) {
+					t.Errorf("%s, first %d: the page reads %s", who.name, n, page)
 				}
 			}
 		}
 	}
+}
+
+// pageStatement returns the statement that read a page of conversations.
+func pageStatement(queries []string) string {
+	for _, q := range queries {
+		if i := strings.Index(q, " FROM "); i >= 0 && strings.Contains(q[i:i+len(" FROM ")+len("conversations")+2], "conversations") {
+			return q
+		}
+	}
+	return ""
 }

@@ -50,7 +50,7 @@ const (
 // prepared frames, written without the write buffer, which the other
 // messages take from a pool only while they are written.
 const (
-	wsReadBuffer  = 1024
+	wsReadBuffer  = 256
 	wsWriteBuffer = 1024
 )
 

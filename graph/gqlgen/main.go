@@ -14,12 +14,19 @@
 // such as Conversation.offeredTo) then queries once per element in turn
 // instead of at once, which on a pool of a few connections and a couple
 // of cores costs little, and is what eager loading avoids anyway.
+//
+// It also points every field at graph's resolveField and every scalar
+// field's context at scalarFieldContext (graph/resolvefield.go), gqlgen's
+// own with fewer allocations per field.
 package main
 
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"os"
+	"regexp"
+	"slices"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
@@ -41,7 +48,7 @@ func generate() error {
 	if err := api.Generate(cfg, api.AddPlugin(inline{})); err != nil {
 		return err
 	}
-	return inlineLists(cfg.Exec.Filename)
+	return rewrite(cfg.Exec.Filename)
 }
 
 // inline is the gqlgen plugin that runs the fields of every non-root
@@ -68,21 +75,71 @@ var (
 	inlineCall = []byte("marshalSliceInline(ctx, len(v), ")
 )
 
-// inlineLists rewrites the executor's list marshalers to marshal elements
-// in order. It fails if gqlgen's template changed, so that a gqlgen upgrade
-// cannot silently bring the goroutines back.
-func inlineLists(path string) error {
+// rewrite rewrites the executor's list marshalers to marshal elements in
+// order, and its fields to resolve through graph's helpers. It fails if
+// gqlgen's template changed, so that a gqlgen upgrade cannot silently
+// bring the goroutines back or drop the helpers.
+func rewrite(path string) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
+	if src, err = inlineLists(path, src); err != nil {
+		return err
+	}
+	if src, err = resolveFields(path, src); err != nil {
+		return err
+	}
+	if src, err = format.Source(src); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, src, 0o644)
+}
+
+// inlineLists replaces gqlgen's list marshaler.
+func inlineLists(path string, src []byte) ([]byte, error) {
 	n := bytes.Count(src, sliceCall)
 	if n == 0 {
-		return fmt.Errorf("%s: no %q: gqlgen's list marshaler changed; update graph/gqlgen", path, sliceCall)
+		return nil, fmt.Errorf("%s: no %q: gqlgen's list marshaler changed; update graph/gqlgen", path, sliceCall)
 	}
 	out := bytes.ReplaceAll(src, sliceCall, inlineCall)
 	if bytes.Contains(out, []byte("MarshalSliceConcurrently")) {
-		return fmt.Errorf("%s: a list marshaler this generator does not recognize calls MarshalSliceConcurrently; update graph/gqlgen", path)
+		return nil, fmt.Errorf("%s: a list marshaler this generator does not recognize calls MarshalSliceConcurrently; update graph/gqlgen", path)
 	}
-	return os.WriteFile(path, out, 0o644)
+	return out, nil
+}
+
+var (
+	resolveCall = []byte("graphql.ResolveField(")
+	// scalarContext is how gqlgen's template builds a scalar field's
+	// context; the error it makes per call becomes a Child made once per
+	// scalar type.
+	scalarContext = regexp.MustCompile(`graphql\.NewScalarFieldContext\((.*), errors\.New\("field of type (\w+) does not have child fields"\)\)`)
+)
+
+// resolveFields points fields at graph's resolveField and scalar field
+// contexts at scalarFieldContext, with one Child per scalar type declared
+// at the end of the file.
+func resolveFields(path string, src []byte) ([]byte, error) {
+	if !bytes.Contains(src, resolveCall) {
+		return nil, fmt.Errorf("%s: no %q: gqlgen's field resolution changed; update graph/gqlgen", path, resolveCall)
+	}
+	out := bytes.ReplaceAll(src, resolveCall, []byte("resolveField("))
+	var types []string
+	out = scalarContext.ReplaceAllFunc(out, func(m []byte) []byte {
+		sub := scalarContext.FindSubmatch(m)
+		if typ := string(sub[2]); !slices.Contains(types, typ) {
+			types = append(types, typ)
+		}
+		return fmt.Appendf(nil, "scalarFieldContext(%s, noChildFields%s)", sub[1], sub[2])
+	})
+	if len(types) == 0 || bytes.Contains(out, []byte("graphql.NewScalarFieldContext(")) {
+		return nil, fmt.Errorf("%s: a scalar field context this generator does not recognize; update graph/gqlgen", path)
+	}
+	slices.Sort(types)
+	out = append(out, "\n// The Child of the scalar fields of each type (graph/gqlgen).\nvar (\n"...)
+	for _, typ := range types {
+		out = fmt.Appendf(out, "\tnoChildFields%s = noChildFields(%q)\n", typ, typ)
+	}
+	return append(out, ")\n"...), nil
 }

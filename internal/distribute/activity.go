@@ -71,6 +71,26 @@ func (s *step) record(ctx context.Context, action activity.Action, subject gid.I
 	return activity.Record(ctx, s.tx, activity.Entry{Action: action, SubjectID: subject, Details: details})
 }
 
+// recordUpdate takes the state of the rule or department id now, through
+// state, and returns what the update defers: once the update has done
+// everything it does without error, it records action with what changed.
+func (s *step) recordUpdate(ctx context.Context, action activity.Action, id gid.ID, state func(gid.ID) (map[string]any, error)) (func(*error), error) {
+	before, err := state(id)
+	if err != nil {
+		return nil, err
+	}
+	return func(errp *error) {
+		if *errp != nil {
+			return
+		}
+		after, err := state(id)
+		if err == nil {
+			err = s.record(ctx, action, id, changed(before, after))
+		}
+		*errp = err
+	}, nil
+}
+
 // changed is the details of an update: what changed between two states.
 func changed(before, after map[string]any) map[string]any {
 	return map[string]any{"name": after["name"], "changes": activity.Changes(before, after)}

@@ -148,20 +148,11 @@ func (e *Engine) UpdateDepartment(ctx context.Context, id gid.ID, in DepartmentU
 		} else if err != nil {
 			return err
 		}
-		before, err := s.departmentState(id)
+		recorded, err := s.recordUpdate(ctx, activity.DepartmentUpdated, id, s.departmentState)
 		if err != nil {
 			return err
 		}
-		// Recorded last, once the update has done everything it does.
-		defer func() {
-			if err != nil {
-				return
-			}
-			var after map[string]any
-			if after, err = s.departmentState(id); err == nil {
-				err = s.record(ctx, activity.DepartmentUpdated, id, changed(before, after))
-			}
-		}()
+		defer recorded(&err)
 		if err := s.takeDefault(ctx, in.IsDefault, id); err != nil {
 			return err
 		}

@@ -147,20 +147,11 @@ func (e *Engine) UpdateRule(ctx context.Context, id gid.ID, in RuleUpdate) (*ent
 		} else if err != nil {
 			return err
 		}
-		before, err := s.ruleState(id)
+		recorded, err := s.recordUpdate(ctx, activity.RuleUpdated, id, s.ruleState)
 		if err != nil {
 			return err
 		}
-		// Recorded last, once the update has done everything it does.
-		defer func() {
-			if err != nil {
-				return
-			}
-			var after map[string]any
-			if after, err = s.ruleState(id); err == nil {
-				err = s.record(ctx, activity.RuleUpdated, id, changed(before, after))
-			}
-		}()
+		defer recorded(&err)
 		upd := s.tx.Rule.UpdateOneID(id)
 		if in.Name != nil {
 			upd.SetName(name)

@@ -10,3 +10,7 @@ func SetListenerHook(b *PostgresBus, f func(pq.ListenerEventType)) { b.hook.Stor
 
 // ParsePayload exposes the NOTIFY envelope decoder to the tests.
 var ParsePayload = parsePayload
+
+// ParkedStreams returns how many streams wait in a dispatcher with no
+// goroutine of their own.
+func ParkedStreams() int64 { return parkedStreams.Load() }

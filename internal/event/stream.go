@@ -98,9 +98,11 @@ type Options struct {
 	// value turns polling off (for tests proving that notices alone
 	// suffice).
 	Poll time.Duration
-	// Sink, when set, takes the deliveries in the stream's own goroutine
-	// instead of C, so that a consumer which only forwards (to a socket)
-	// needs no goroutine of its own; C is then nil.
+	// Sink, when set, takes the deliveries instead of C, so that a
+	// consumer which only forwards (to a socket) needs no goroutine of its
+	// own; C is then nil. A stream with a Sink also has none once it has
+	// caught up: it waits with its organization's dispatcher (see
+	// dispatcher).
 	Sink Sink
 }
 
@@ -109,7 +111,8 @@ type Options struct {
 // does for a full channel, and ends with ErrSlowConsumer once Buffer are.
 var ErrFull = errors.New("event: the sink is full")
 
-// Sink consumes a stream's deliveries in the stream's goroutine.
+// Sink consumes a stream's deliveries, in the stream's goroutine or in its
+// organization's dispatcher, never in both at once.
 type Sink interface {
 	// Deliver takes d without waiting for the consumer: it returns ErrFull
 	// when it has no room (the stream tries again once Room fires), and
@@ -148,6 +151,19 @@ type Stream struct {
 	sink Sink
 	done chan struct{}
 	err  error
+
+	// What the feeding goroutine uses; a parked stream (see dispatcher)
+	// has no goroutine, mailbox or poll, and stopWatch stops its
+	// dispatcher's watch of ctx.
+	ctx         context.Context
+	r           *reader
+	bus         Bus
+	poll        time.Duration
+	notices     <-chan Notice
+	unsubscribe func()
+	tick        <-chan uint64
+	stopTick    func()
+	stopWatch   func() bool
 }
 
 // C returns the channel of deliveries. It is closed when the stream ends;
@@ -253,29 +269,35 @@ func Subscribe(ctx context.Context, client *ent.Client, bus Bus, v *viewer.Viewe
 	// yet not replayed.
 	r.poke()
 
-	s := &Stream{sink: opts.Sink, done: make(chan struct{})}
+	s := &Stream{sink: opts.Sink, done: make(chan struct{}), ctx: ctx, r: r, bus: bus, poll: poll,
+		notices: notices, unsubscribe: unsubscribe}
 	if s.sink == nil {
 		s.out = make(chan Delivery, min(buffer, outCapacity))
 	}
 	r.sink = s.sink
-	go s.run(ctx, r, notices, unsubscribe, poll)
+	if poll > 0 {
+		s.tick, s.stopTick = subscribePoll(poll)
+	}
+	go s.run()
 	return s, nil
 }
 
-// run feeds the stream until it ends, then releases the bus subscription
-// and closes the channels: done first, so Err is set once C is closed.
-func (s *Stream) run(ctx context.Context, r *reader, notices <-chan Notice, unsubscribe func(), poll time.Duration) {
-	var tick <-chan uint64
-	if poll > 0 {
-		ch, stop := subscribePoll(poll)
-		defer stop()
-		tick = ch
+// run feeds the stream until it ends or parks (see dispatcher), then
+// releases the bus subscription and closes the channels: done first, so
+// Err is set once C is closed.
+func (s *Stream) run() {
+	parked, err := s.follow()
+	if parked {
+		return
 	}
-	s.err = r.follow(ctx, s.out, notices, tick)
-	if ctx.Err() == nil {
+	s.err = err
+	if s.ctx.Err() == nil {
 		s.err = Resumable(s.err)
 	}
-	unsubscribe()
+	s.unsubscribe()
+	if s.stopTick != nil {
+		s.stopTick()
+	}
 	close(s.done)
 	if s.sink != nil {
 		s.sink.End(s.err)
@@ -284,8 +306,9 @@ func (s *Stream) run(ctx context.Context, r *reader, notices <-chan Notice, unsu
 	close(s.out)
 }
 
-// reader is a stream's position and filters; only the stream's goroutine
-// uses it after Subscribe returns.
+// reader is a stream's position and filters; after Subscribe returns only
+// the stream's goroutine uses it, or, while the stream is parked, its
+// dispatcher.
 type reader struct {
 	client *ent.Client
 	viewer *viewer.Viewer
@@ -297,6 +320,9 @@ type reader struct {
 	buffer int
 	// sink, when set, takes the deliveries instead of the channel.
 	sink Sink
+	// fail is what the stream ends with once its goroutine resumes: the
+	// dispatcher's delivery failed, or the bus closed while it was parked.
+	fail error
 
 	// last is the sequence number of the last event processed (delivered
 	// or filtered out); the next read starts after it.
@@ -321,23 +347,41 @@ type reader struct {
 	// what it got against the notice's seq.
 	strict  bool
 	minRead uint64
+	// noted and resynced are the highest seq and resync ticket of the
+	// notices applied (see parkLocked).
+	noted, resynced uint64
 }
 
 // follow reads the log after r.last whenever there may be more: at start
 // (Subscribe has poked the reader), on a notice for a seq it has not read,
-// on a resync and on each poll.
-func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan uint64) error {
+// on a resync and on each poll. A stream with a sink parks once it has
+// caught up, and follow then returns with parked set.
+func (s *Stream) follow() (parked bool, err error) {
+	r, ctx := s.r, s.ctx
+	send := func(d Delivery) error { return r.send(ctx, s.out, s.notices, s.tick, d) }
 	for {
+		if r.fail != nil {
+			return false, r.fail
+		}
 		for !r.dirty {
+			if r.sink != nil && s.park() {
+				return true, nil
+			}
+			if r.fail != nil {
+				return false, r.fail
+			}
+			if r.dirty {
+				break
+			}
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
-			case n, ok := <-notices:
+				return false, ctx.Err()
+			case n, ok := <-s.notices:
 				if !ok {
-					return ErrInterrupted
+					return false, ErrInterrupted
 				}
 				r.note(n)
-			case m := <-tick:
+			case m := <-s.tick:
 				r.pokeAt(m)
 			}
 		}
@@ -347,8 +391,8 @@ func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan
 		if !strict {
 			r.minRead = 0
 		}
-		if err := r.catchUp(ctx, out, notices, tick); err != nil {
-			return err
+		if err := r.catchUp(ctx, send); err != nil {
+			return false, err
 		}
 		if !strict && r.head > r.read {
 			// A shared read began before the announced event committed;
@@ -362,11 +406,14 @@ func (r *reader) follow(ctx context.Context, out chan<- Delivery, notices <-chan
 // note records what a notice says about the log.
 func (r *reader) note(n Notice) {
 	r.head = max(r.head, n.Seq)
+	r.noted = max(r.noted, uint64(max(n.Seq, 0)))
+	if n.Resync && n.ticket == 0 {
+		n.ticket = ticket()
+	}
 	switch {
-	case n.Resync && n.ticket != 0:
-		r.pokeAt(n.ticket)
 	case n.Resync:
-		r.poke()
+		r.resynced = max(r.resynced, n.ticket)
+		r.pokeAt(n.ticket)
 	case n.Seq > r.read:
 		r.dirty = true
 	}
@@ -388,7 +435,7 @@ func (r *reader) pokeAt(m uint64) {
 
 // catchUp delivers every visible event after r.last, page by page, until
 // the log is exhausted.
-func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-chan Notice, tick <-chan uint64) error {
+func (r *reader) catchUp(ctx context.Context, send func(Delivery) error) error {
 	for {
 		page, _, err := logReads.do(ctx, flightKey{r.client, r.viewer.OrgID, r.last}, r.minRead)
 		if err != nil {
@@ -402,6 +449,7 @@ func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-cha
 			r.head = max(r.head, r.read)
 		}
 		for _, e := range page {
+			before := r.last
 			r.last = e.Seq
 			ok, err := r.wants(ctx, e)
 			if err != nil {
@@ -410,7 +458,11 @@ func (r *reader) catchUp(ctx context.Context, out chan<- Delivery, notices <-cha
 			if !ok {
 				continue
 			}
-			if err := r.send(ctx, out, notices, tick, Delivery{Cursor: cursorAt(e.Seq), Event: e}); err != nil {
+			if err := send(Delivery{Cursor: cursorAt(e.Seq), Event: e}); err != nil {
+				if errors.Is(err, errWouldWait) {
+					// Not delivered: the stream's goroutine reads it again.
+					r.last, r.dirty = before, true
+				}
 				return err
 			}
 		}

@@ -112,8 +112,30 @@ func TypeOf(id ID) (string, error) {
 // String returns the ID as a string.
 func (id ID) String() string { return string(id) }
 
-// MarshalGQL writes the ID as a GraphQL string.
-func (id ID) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(id))) }
+// MarshalGQL writes the ID as a GraphQL string. An ID the server made
+// needs no escaping and is written as it is, between quotes, without
+// building a quoted copy (a page writes hundreds of IDs); any other string
+// a client sent is quoted.
+func (id ID) MarshalGQL(w io.Writer) {
+	if !plain(string(id)) {
+		_, _ = io.WriteString(w, strconv.Quote(string(id)))
+		return
+	}
+	_, _ = io.WriteString(w, `"`)
+	_, _ = io.WriteString(w, string(id))
+	_, _ = io.WriteString(w, `"`)
+}
+
+// plain reports whether s is printable ASCII with no quote or backslash,
+// so that strconv.Quote would only add the quotes.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
 
 // UnmarshalGQL reads an ID from a GraphQL value. The shape is not checked here
 // so that a malformed ID answers like a missing one (NOT_FOUND), not with a

@@ -1,6 +1,7 @@
 package gid
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,17 @@ func TestNewIsMonotonic(t *testing.T) {
 			t.Fatalf("IDs not increasing: %q then %q", prev, next)
 		}
 		prev = next
+	}
+}
+
+// TestMarshalGQLQuotes writes every ID as strconv.Quote does, the IDs the
+// server makes and strings a client sent alike.
+func TestMarshalGQLQuotes(t *testing.T) {
+	for _, id := range []ID{New("Customer"), "", "abc", `a"b`, `a\b`, "a\nb", "khách", "\x7f", "tab\there"} {
+		var b strings.Builder
+		id.MarshalGQL(&b)
+		if want := strconv.Quote(string(id)); b.String() != want {
+			t.Errorf("%q: wrote %s, want %s", string(id), b.String(), want)
+		}
 	}
 }

@@ -44,6 +44,13 @@ const (
 // cancellation without running its resolver) and what runs sees its
 // context done. Subscriptions, whose events are each small and which end
 // with their socket, are left alone.
+//
+// The executor does the per-field part: it asks each field's Budget
+// (FieldBudget) whether the operation Stopped before resolving the field,
+// and Counts what the field resolved to (graph's resolveField does, for
+// every field). As a gqlgen field interceptor the same work cost two
+// closures and three calls around each of the thousand fields of an inbox
+// page.
 type Response struct {
 	// MaxBytes bounds the bytes of one operation's response; it must be
 	// positive.
@@ -57,7 +64,6 @@ type Response struct {
 var (
 	_ graphql.HandlerExtension    = Response{}
 	_ graphql.ResponseInterceptor = Response{}
-	_ graphql.FieldInterceptor    = Response{}
 )
 
 // ExtensionName returns the name gqlgen shows for this extension.
@@ -71,16 +77,20 @@ func (r Response) Validate(graphql.ExecutableSchema) error {
 	return nil
 }
 
-// budgetKey is the context key of an operation's *budget.
+// budgetKey is the context key of an operation's *Budget.
 type budgetKey struct{}
 
-// budget is what one operation has written and how to stop it. Fields
-// resolve concurrently, hence the atomics.
-type budget struct {
+// Budget is what one query or mutation has written and how to stop it.
+// Root fields resolve concurrently, hence the atomics.
+type Budget struct {
 	max     int64
 	written atomic.Int64
-	// stopped is set when a field found the operation's context done and
-	// did not resolve.
+	// done is set once the operation's context is done (the client left,
+	// or the budget ran out): each field reads a flag rather than asking
+	// its context, whose Err walks every field context above it.
+	done atomic.Bool
+	// stopped is set when a field found the operation done and did not
+	// resolve.
 	stopped atomic.Bool
 	cancel  context.CancelCauseFunc
 }
@@ -100,7 +110,8 @@ func (r Response) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	}
 	opCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	b := &budget{max: int64(r.MaxBytes), cancel: cancel}
+	b := &Budget{max: int64(r.MaxBytes), cancel: cancel}
+	defer context.AfterFunc(opCtx, func() { b.done.Store(true) })()
 	resp := next(context.WithValue(opCtx, budgetKey{}, b))
 	switch {
 	case errors.Is(context.Cause(opCtx), errTooLarge):
@@ -119,32 +130,41 @@ func (r Response) stopped(reason string) {
 	}
 }
 
-// InterceptField resolves a field unless its operation is already stopped,
-// and counts what it adds to the response.
-func (r Response) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	b, ok := ctx.Value(budgetKey{}).(*budget)
-	if !ok {
-		return next(ctx)
+// FieldBudget returns the budget of the operation ctx is a field of, or
+// nil outside a query or mutation that Response runs.
+func FieldBudget(ctx context.Context) *Budget {
+	b, _ := ctx.Value(budgetKey{}).(*Budget)
+	return b
+}
+
+// Stopped returns the error a field answers instead of resolving once its
+// operation has stopped (its client left, or its response grew too large),
+// and nil until then or with no budget.
+func (b *Budget) Stopped(ctx context.Context) error {
+	if b == nil || !b.done.Load() {
+		return nil
 	}
-	if ctx.Err() != nil {
-		b.stopped.Store(true)
-		cause := context.Cause(ctx)
-		if errors.Is(cause, errTooLarge) {
-			// The operation answers the limit's error alone.
-			return nil, apierr.OverLimit(LimitResponseBytes, "response too large")
-		}
-		return nil, cause
+	b.stopped.Store(true)
+	cause := context.Cause(ctx)
+	if errors.Is(cause, errTooLarge) {
+		// The operation answers the limit's error alone.
+		return apierr.OverLimit(LimitResponseBytes, "response too large")
 	}
-	res, err := next(ctx)
-	n := int64(4) // quotes, colon, comma
-	if fc := graphql.GetFieldContext(ctx); fc != nil {
-		n += int64(len(fc.Field.Alias))
+	return cause
+}
+
+// Count adds about what a field with this alias, resolved to v, writes to
+// the response, and stops the operation past its budget. With no budget it
+// does nothing.
+func (b *Budget) Count(alias string, v any) {
+	if b == nil {
+		return
 	}
-	n += valueBytes(res)
+	n := int64(4) + int64(len(alias)) + valueBytes(v) // quotes, colon, comma
 	if b.written.Add(n) > b.max {
 		b.cancel(errTooLarge)
+		b.done.Store(true) // at once: the next field stops
 	}
-	return res, err
 }
 
 // valueBytes estimates the JSON bytes of a resolved value on its own: a

@@ -27,10 +27,15 @@ const (
 // frames to the client go through a queue, written by a goroutine that
 // exists only while the queue is not empty, so a slow client never holds
 // up the event streams (they see a full Subscription instead) and an idle
-// socket holds no writer.
+// socket holds no writer. An event frame for a socket with nothing queued
+// is written at once by whoever delivers it, without blocking (see
+// tryConn); only what the socket does not take at once waits for the
+// writer.
 type conn struct {
-	t       *Transport
-	ws      *websocket.Conn
+	t  *Transport
+	ws *websocket.Conn
+	// tc is ws's connection.
+	tc      *tryConn
 	exec    graphql.GraphExecutor
 	headers http.Header
 	proto   string
@@ -131,29 +136,33 @@ var (
 
 // ping sends graphql-transport-ws's ping; a client that has not answered
 // the previous one keeps the read deadline that drops it.
+// Like an event's frame, it is written at once when the socket takes it
+// (deliver), so an idle socket's pings start no writer goroutine.
 func (c *conn) ping() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
-	c.queueLocked(frame{data: pingFrame})
 	if c.gotPong {
 		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.t.PingInterval))
 	}
 	c.gotPong = false
 	c.timer.Reset(c.t.PingInterval)
+	c.mu.Unlock()
+	c.deliver(frame{data: pingFrame})
 }
 
 // keepAlive sends the legacy protocol's "ka".
 func (c *conn) keepAlive() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
-	c.queueLocked(frame{data: kaFrame})
 	c.timer.Reset(c.t.KeepAliveInterval)
+	c.mu.Unlock()
+	c.deliver(frame{data: kaFrame})
 }
 
 // next reads one message.
@@ -295,9 +304,50 @@ func (c *conn) queueLocked(f frame) bool {
 	return true
 }
 
-// write is the writer goroutine: it writes the queue until it is empty,
-// and closes the socket once it is closed and written.
+// deliver writes a frame at once when nothing else is queued or being
+// written and the socket takes it without blocking, and queues it
+// otherwise; it reports false once the socket is closed.
+func (c *conn) deliver(f frame) bool {
+	c.mu.Lock()
+	if c.closed || c.writing || !c.tc.canTry() {
+		ok := c.queueLocked(f)
+		c.mu.Unlock()
+		return ok
+	}
+	c.writing = true
+	c.mu.Unlock()
+	left, err := c.tc.try(func() error { return c.writeFrame(f) })
+	if f.sub != nil {
+		f.sub.written() // what is left of it is the writer's next write
+	}
+	if err != nil {
+		c.close(websocket.CloseAbnormalClosure, "")
+	}
+	c.mu.Lock()
+	if !left && len(c.queue) == 0 && !c.closed {
+		c.writing = false
+		c.mu.Unlock()
+		return true
+	}
+	c.mu.Unlock()
+	go c.write()
+	return true
+}
+
+// writeFrame writes one frame.
+func (c *conn) writeFrame(f frame) error {
+	if f.shared != nil {
+		return c.ws.WritePreparedMessage(f.shared)
+	}
+	return c.ws.WriteMessage(websocket.TextMessage, f.data)
+}
+
+// write is the writer goroutine: it writes what a try left and the queue
+// until it is empty, and closes the socket once it is closed and written.
 func (c *conn) write() {
+	if err := c.tc.flush(); err != nil {
+		c.close(websocket.CloseAbnormalClosure, "")
+	}
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
@@ -316,12 +366,7 @@ func (c *conn) write() {
 		c.queue[0] = frame{}
 		c.queue = c.queue[1:]
 		c.mu.Unlock()
-		var err error
-		if f.shared != nil {
-			err = c.ws.WritePreparedMessage(f.shared)
-		} else {
-			err = c.ws.WriteMessage(websocket.TextMessage, f.data)
-		}
+		err := c.writeFrame(f)
 		if f.sub != nil {
 			f.sub.written()
 		}

@@ -30,8 +30,9 @@ const maxPending = 16
 
 // Subscription is one operation of a socket. Its root resolver finds it
 // in its context (FromContext) and hands it the event stream (Follow);
-// the stream's goroutine then renders and queues each event through it,
-// with no goroutine of the subscription's own.
+// the stream (its goroutine, or its organization's dispatcher once it has
+// caught up) then renders and writes each event through it, with no
+// goroutine of the subscription's own.
 //
 // Subscriptions render together: those with the same operation, the same
 // variables (but for the arguments of the stream's own field, such as
@@ -40,10 +41,13 @@ const maxPending = 16
 // event is rendered once for all of them and written as one prepared
 // frame. Subscribers who see differently never share a render.
 type Subscription struct {
-	conn   *conn
-	id     string
-	rc     *graphql.OperationContext
-	ctx    context.Context
+	conn *conn
+	id   string
+	rc   *graphql.OperationContext
+	ctx  context.Context
+	// base is the subscription's context before the operation ran: the
+	// socket's values, cancelled when the subscription ends.
+	base   context.Context
 	cancel context.CancelFunc
 	// group names the renders this subscription shares.
 	group string
@@ -79,8 +83,14 @@ type renderItem struct{ item any }
 
 func newSubscription(c *conn, id string) *Subscription {
 	ctx, cancel := context.WithCancel(c.ctx)
-	return &Subscription{conn: c, id: id, ctx: ctx, cancel: cancel, room: make(chan struct{}, 1)}
+	return &Subscription{conn: c, id: id, ctx: ctx, base: ctx, cancel: cancel, room: make(chan struct{}, 1)}
 }
+
+// Context returns the context the subscription's stream and loads should
+// run with: the socket's (its viewer, its logger), cancelled when the
+// subscription ends, without the state of the operation's first execution,
+// which an idle subscription would otherwise keep alive.
+func (s *Subscription) Context() context.Context { return s.base }
 
 // Follow makes the subscription's payloads those of an event stream:
 // load builds an event's payload as the subscription's viewer (nil, nil
@@ -89,6 +99,9 @@ func newSubscription(c *conn, id string) *Subscription {
 // subscribes with the subscription as the stream's Sink.
 func (s *Subscription) Follow(load func(event.Delivery) (any, error), fail func(error) any, start func(event.Sink) error) error {
 	s.load, s.fail = load, fail
+	// Renders need the operation, not its first execution's state.
+	s.rc = operationOf(s.rc)
+	s.ctx = context.WithValue(graphql.WithOperationContext(s.base, s.rc), subscriptionKey{}, s)
 	if err := start(s); err != nil {
 		return err
 	}
@@ -173,10 +186,7 @@ func (s *Subscription) Deliver(d event.Delivery) error {
 		return nil // not for this viewer
 	}
 	s.pending.Add(1)
-	s.conn.mu.Lock()
-	queued := s.conn.queueLocked(frame{shared: r.frame(s.conn.nextType(), s.id), sub: s})
-	s.conn.mu.Unlock()
-	if !queued {
+	if !s.conn.deliver(frame{shared: r.frame(s.conn.nextType(), s.id), sub: s}) {
 		s.pending.Add(-1) // the socket closed; the stream is being cancelled
 	}
 	return nil
@@ -214,14 +224,7 @@ func (s *Subscription) End(err error) {
 // subscription's viewer. The context outlives s, since other
 // subscriptions of the group may wait for the result.
 func (s *Subscription) render(item any) ([]byte, error) {
-	src := s.rc
-	rc := &graphql.OperationContext{
-		RawQuery: src.RawQuery, Variables: src.Variables, OperationName: src.OperationName,
-		Doc: src.Doc, Extensions: src.Extensions, Headers: src.Headers, Operation: src.Operation,
-		DisableIntrospection: src.DisableIntrospection, RecoverFunc: src.RecoverFunc,
-		ResolverMiddleware: src.ResolverMiddleware, RootResolverMiddleware: src.RootResolverMiddleware,
-		Stats: graphql.Stats{OperationStart: graphql.Now()},
-	}
+	rc := operationOf(s.rc)
 	ctx := context.WithValue(context.WithoutCancel(s.ctx), itemKey{}, renderItem{item})
 	responses, ctx := s.conn.exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
@@ -229,6 +232,18 @@ func (s *Subscription) render(item any) ([]byte, error) {
 		return nil, errors.New("gqlws: the operation rendered no payload")
 	}
 	return encodeResponse(resp), nil
+}
+
+// operationOf returns a fresh operation context for src's operation: what
+// an execution reads, without what one left (stats, collected fields).
+func operationOf(src *graphql.OperationContext) *graphql.OperationContext {
+	return &graphql.OperationContext{
+		RawQuery: src.RawQuery, Variables: src.Variables, OperationName: src.OperationName,
+		Doc: src.Doc, Extensions: src.Extensions, Headers: src.Headers, Operation: src.Operation,
+		DisableIntrospection: src.DisableIntrospection, RecoverFunc: src.RecoverFunc,
+		ResolverMiddleware: src.ResolverMiddleware, RootResolverMiddleware: src.RootResolverMiddleware,
+		Stats: graphql.Stats{OperationStart: graphql.Now()},
+	}
 }
 
 // encodeResponse returns resp's JSON.

@@ -4,12 +4,13 @@
 //
 // It replaces gqlgen's transport, which runs five goroutines per socket
 // and subscription and renders every event once per subscriber. Here an
-// idle socket with one subscription holds two goroutines (the socket's
-// reader and the event stream's), timers instead of ping goroutines, and
-// no write buffer; an event is rendered once per distinct subscription
-// (operation, variables below the stream's field, and viewer: see
-// Subscription) and written to every subscriber as the same pre-encoded
-// frame.
+// idle socket holds one goroutine (its reader; the event stream, once
+// caught up, waits with its organization's dispatcher in internal/event),
+// timers instead of ping goroutines, and no write buffer; an event is
+// rendered once per distinct subscription (operation, variables below the
+// stream's field, and viewer: see Subscription) and written to every
+// subscriber as the same pre-encoded frame, by whoever delivers it when
+// the socket takes it without blocking (see tryConn).
 package gqlws
 
 import (
@@ -71,13 +72,15 @@ func (t *Transport) Supports(r *http.Request) bool { return r.Header.Get("Upgrad
 // the request's goroutine, deep with net/http's and the middleware's
 // frames, ends.
 func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ws, err := t.Upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	ws, err := t.Upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	c := &conn{
 		t:       t,
 		ws:      ws,
+		tc:      hj.conn,
 		exec:    exec,
 		headers: r.Header,
 		// The socket outlives the request: net/http cancels the
