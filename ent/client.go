@@ -47,6 +47,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 
 	stdsql "database/sql"
 )
@@ -118,6 +120,10 @@ type Client struct {
 	WebhookEndpoint *WebhookEndpointClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// ZnsMessage is the client for interacting with the ZnsMessage builders.
+	ZnsMessage *ZnsMessageClient
+	// ZnsTemplate is the client for interacting with the ZnsTemplate builders.
+	ZnsTemplate *ZnsTemplateClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -160,6 +166,8 @@ func (c *Client) init() {
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
 	c.WebhookEndpoint = NewWebhookEndpointClient(c.config)
 	c.WebhookEvent = NewWebhookEventClient(c.config)
+	c.ZnsMessage = NewZnsMessageClient(c.config)
+	c.ZnsTemplate = NewZnsTemplateClient(c.config)
 }
 
 type (
@@ -283,6 +291,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		WebhookDelivery: NewWebhookDeliveryClient(cfg),
 		WebhookEndpoint: NewWebhookEndpointClient(cfg),
 		WebhookEvent:    NewWebhookEventClient(cfg),
+		ZnsMessage:      NewZnsMessageClient(cfg),
+		ZnsTemplate:     NewZnsTemplateClient(cfg),
 	}, nil
 }
 
@@ -333,6 +343,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		WebhookDelivery: NewWebhookDeliveryClient(cfg),
 		WebhookEndpoint: NewWebhookEndpointClient(cfg),
 		WebhookEvent:    NewWebhookEventClient(cfg),
+		ZnsMessage:      NewZnsMessageClient(cfg),
+		ZnsTemplate:     NewZnsTemplateClient(cfg),
 	}, nil
 }
 
@@ -367,7 +379,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
 		c.Session, c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery,
-		c.WebhookEndpoint, c.WebhookEvent,
+		c.WebhookEndpoint, c.WebhookEvent, c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Use(hooks...)
 	}
@@ -382,7 +394,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
 		c.Session, c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery,
-		c.WebhookEndpoint, c.WebhookEvent,
+		c.WebhookEndpoint, c.WebhookEvent, c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -453,6 +465,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.WebhookEndpoint.mutate(ctx, m)
 	case *WebhookEventMutation:
 		return c.WebhookEvent.mutate(ctx, m)
+	case *ZnsMessageMutation:
+		return c.ZnsMessage.mutate(ctx, m)
+	case *ZnsTemplateMutation:
+		return c.ZnsTemplate.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -5940,6 +5956,386 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 	}
 }
 
+// ZnsMessageClient is a client for the ZnsMessage schema.
+type ZnsMessageClient struct {
+	config
+}
+
+// NewZnsMessageClient returns a client for the ZnsMessage from the given config.
+func NewZnsMessageClient(c config) *ZnsMessageClient {
+	return &ZnsMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `znsmessage.Hooks(f(g(h())))`.
+func (c *ZnsMessageClient) Use(hooks ...Hook) {
+	c.hooks.ZnsMessage = append(c.hooks.ZnsMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `znsmessage.Intercept(f(g(h())))`.
+func (c *ZnsMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ZnsMessage = append(c.inters.ZnsMessage, interceptors...)
+}
+
+// Create returns a builder for creating a ZnsMessage entity.
+func (c *ZnsMessageClient) Create() *ZnsMessageCreate {
+	mutation := newZnsMessageMutation(c.config, OpCreate)
+	return &ZnsMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ZnsMessage entities.
+func (c *ZnsMessageClient) CreateBulk(builders ...*ZnsMessageCreate) *ZnsMessageCreateBulk {
+	return &ZnsMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ZnsMessageClient) MapCreateBulk(slice any, setFunc func(*ZnsMessageCreate, int)) *ZnsMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ZnsMessageCreateBulk{err: fmt.Errorf("calling to ZnsMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ZnsMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ZnsMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ZnsMessage.
+func (c *ZnsMessageClient) Update() *ZnsMessageUpdate {
+	mutation := newZnsMessageMutation(c.config, OpUpdate)
+	return &ZnsMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ZnsMessageClient) UpdateOne(_m *ZnsMessage) *ZnsMessageUpdateOne {
+	mutation := newZnsMessageMutation(c.config, OpUpdateOne, withZnsMessage(_m))
+	return &ZnsMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ZnsMessageClient) UpdateOneID(id gid.ID) *ZnsMessageUpdateOne {
+	mutation := newZnsMessageMutation(c.config, OpUpdateOne, withZnsMessageID(id))
+	return &ZnsMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ZnsMessage.
+func (c *ZnsMessageClient) Delete() *ZnsMessageDelete {
+	mutation := newZnsMessageMutation(c.config, OpDelete)
+	return &ZnsMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ZnsMessageClient) DeleteOne(_m *ZnsMessage) *ZnsMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ZnsMessageClient) DeleteOneID(id gid.ID) *ZnsMessageDeleteOne {
+	builder := c.Delete().Where(znsmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ZnsMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for ZnsMessage.
+func (c *ZnsMessageClient) Query() *ZnsMessageQuery {
+	return &ZnsMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeZnsMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ZnsMessage entity by its id.
+func (c *ZnsMessageClient) Get(ctx context.Context, id gid.ID) (*ZnsMessage, error) {
+	return c.Query().Where(znsmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ZnsMessageClient) GetX(ctx context.Context, id gid.ID) *ZnsMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryOrganization(_m *ZnsMessage) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.OrganizationTable, znsmessage.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryChannel(_m *ZnsMessage) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.ChannelTable, znsmessage.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTemplate queries the template edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryTemplate(_m *ZnsMessage) *ZnsTemplateQuery {
+	query := (&ZnsTemplateClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(znstemplate.Table, znstemplate.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.TemplateTable, znsmessage.TemplateColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryCustomer(_m *ZnsMessage) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.CustomerTable, znsmessage.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySender queries the sender edge of a ZnsMessage.
+func (c *ZnsMessageClient) QuerySender(_m *ZnsMessage) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.SenderTable, znsmessage.SenderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ZnsMessageClient) Hooks() []Hook {
+	hooks := c.hooks.ZnsMessage
+	return append(hooks[:len(hooks):len(hooks)], znsmessage.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ZnsMessageClient) Interceptors() []Interceptor {
+	return c.inters.ZnsMessage
+}
+
+func (c *ZnsMessageClient) mutate(ctx context.Context, m *ZnsMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ZnsMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ZnsMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ZnsMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ZnsMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ZnsMessage mutation op: %q", m.Op())
+	}
+}
+
+// ZnsTemplateClient is a client for the ZnsTemplate schema.
+type ZnsTemplateClient struct {
+	config
+}
+
+// NewZnsTemplateClient returns a client for the ZnsTemplate from the given config.
+func NewZnsTemplateClient(c config) *ZnsTemplateClient {
+	return &ZnsTemplateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `znstemplate.Hooks(f(g(h())))`.
+func (c *ZnsTemplateClient) Use(hooks ...Hook) {
+	c.hooks.ZnsTemplate = append(c.hooks.ZnsTemplate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `znstemplate.Intercept(f(g(h())))`.
+func (c *ZnsTemplateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ZnsTemplate = append(c.inters.ZnsTemplate, interceptors...)
+}
+
+// Create returns a builder for creating a ZnsTemplate entity.
+func (c *ZnsTemplateClient) Create() *ZnsTemplateCreate {
+	mutation := newZnsTemplateMutation(c.config, OpCreate)
+	return &ZnsTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ZnsTemplate entities.
+func (c *ZnsTemplateClient) CreateBulk(builders ...*ZnsTemplateCreate) *ZnsTemplateCreateBulk {
+	return &ZnsTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ZnsTemplateClient) MapCreateBulk(slice any, setFunc func(*ZnsTemplateCreate, int)) *ZnsTemplateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ZnsTemplateCreateBulk{err: fmt.Errorf("calling to ZnsTemplateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ZnsTemplateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ZnsTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ZnsTemplate.
+func (c *ZnsTemplateClient) Update() *ZnsTemplateUpdate {
+	mutation := newZnsTemplateMutation(c.config, OpUpdate)
+	return &ZnsTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ZnsTemplateClient) UpdateOne(_m *ZnsTemplate) *ZnsTemplateUpdateOne {
+	mutation := newZnsTemplateMutation(c.config, OpUpdateOne, withZnsTemplate(_m))
+	return &ZnsTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ZnsTemplateClient) UpdateOneID(id gid.ID) *ZnsTemplateUpdateOne {
+	mutation := newZnsTemplateMutation(c.config, OpUpdateOne, withZnsTemplateID(id))
+	return &ZnsTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ZnsTemplate.
+func (c *ZnsTemplateClient) Delete() *ZnsTemplateDelete {
+	mutation := newZnsTemplateMutation(c.config, OpDelete)
+	return &ZnsTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ZnsTemplateClient) DeleteOne(_m *ZnsTemplate) *ZnsTemplateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ZnsTemplateClient) DeleteOneID(id gid.ID) *ZnsTemplateDeleteOne {
+	builder := c.Delete().Where(znstemplate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ZnsTemplateDeleteOne{builder}
+}
+
+// Query returns a query builder for ZnsTemplate.
+func (c *ZnsTemplateClient) Query() *ZnsTemplateQuery {
+	return &ZnsTemplateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeZnsTemplate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ZnsTemplate entity by its id.
+func (c *ZnsTemplateClient) Get(ctx context.Context, id gid.ID) (*ZnsTemplate, error) {
+	return c.Query().Where(znstemplate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ZnsTemplateClient) GetX(ctx context.Context, id gid.ID) *ZnsTemplate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a ZnsTemplate.
+func (c *ZnsTemplateClient) QueryOrganization(_m *ZnsTemplate) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znstemplate.Table, znstemplate.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znstemplate.OrganizationTable, znstemplate.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a ZnsTemplate.
+func (c *ZnsTemplateClient) QueryChannel(_m *ZnsTemplate) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znstemplate.Table, znstemplate.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znstemplate.ChannelTable, znstemplate.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ZnsTemplateClient) Hooks() []Hook {
+	hooks := c.hooks.ZnsTemplate
+	return append(hooks[:len(hooks):len(hooks)], znstemplate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ZnsTemplateClient) Interceptors() []Interceptor {
+	return c.inters.ZnsTemplate
+}
+
+func (c *ZnsTemplateClient) mutate(ctx context.Context, m *ZnsTemplateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ZnsTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ZnsTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ZnsTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ZnsTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ZnsTemplate mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
@@ -5947,14 +6343,14 @@ type (
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
 		Organization, Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
-		WebhookEndpoint, WebhookEvent []ent.Hook
+		WebhookEndpoint, WebhookEvent, ZnsMessage, ZnsTemplate []ent.Hook
 	}
 	inters struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
 		Organization, Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
-		WebhookEndpoint, WebhookEvent []ent.Interceptor
+		WebhookEndpoint, WebhookEvent, ZnsMessage, ZnsTemplate []ent.Interceptor
 	}
 )
 

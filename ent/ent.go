@@ -43,6 +43,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -134,6 +136,8 @@ func checkColumn(t, c string) error {
 			webhookdelivery.Table: webhookdelivery.ValidColumn,
 			webhookendpoint.Table: webhookendpoint.ValidColumn,
 			webhookevent.Table:    webhookevent.ValidColumn,
+			znsmessage.Table:      znsmessage.ValidColumn,
+			znstemplate.Table:     znstemplate.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -35,6 +35,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -44,7 +46,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -373,6 +375,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldUserID:           {Type: field.TypeString, Column: event.FieldUserID},
 			event.FieldCallID:           {Type: field.TypeString, Column: event.FieldCallID},
 			event.FieldCallPermissionID: {Type: field.TypeString, Column: event.FieldCallPermissionID},
+			event.FieldZnsMessageID:     {Type: field.TypeString, Column: event.FieldZnsMessageID},
 			event.FieldAudienceUserID:   {Type: field.TypeString, Column: event.FieldAudienceUserID},
 			event.FieldCreatedAt:        {Type: field.TypeTime, Column: event.FieldCreatedAt},
 		},
@@ -764,6 +767,69 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldLastError:      {Type: field.TypeString, Column: webhookevent.FieldLastError},
 			webhookevent.FieldNextAttemptAt:  {Type: field.TypeTime, Column: webhookevent.FieldNextAttemptAt},
 			webhookevent.FieldDeadAt:         {Type: field.TypeTime, Column: webhookevent.FieldDeadAt},
+		},
+	}
+	graph.Nodes[31] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   znsmessage.Table,
+			Columns: znsmessage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: znsmessage.FieldID,
+			},
+		},
+		Type: "ZnsMessage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			znsmessage.FieldCreatedAt:         {Type: field.TypeTime, Column: znsmessage.FieldCreatedAt},
+			znsmessage.FieldUpdatedAt:         {Type: field.TypeTime, Column: znsmessage.FieldUpdatedAt},
+			znsmessage.FieldOrganizationID:    {Type: field.TypeString, Column: znsmessage.FieldOrganizationID},
+			znsmessage.FieldChannelID:         {Type: field.TypeString, Column: znsmessage.FieldChannelID},
+			znsmessage.FieldTemplateID:        {Type: field.TypeString, Column: znsmessage.FieldTemplateID},
+			znsmessage.FieldCustomerID:        {Type: field.TypeString, Column: znsmessage.FieldCustomerID},
+			znsmessage.FieldPhone:             {Type: field.TypeString, Column: znsmessage.FieldPhone},
+			znsmessage.FieldParams:            {Type: field.TypeJSON, Column: znsmessage.FieldParams},
+			znsmessage.FieldTrackingID:        {Type: field.TypeString, Column: znsmessage.FieldTrackingID},
+			znsmessage.FieldStatus:            {Type: field.TypeEnum, Column: znsmessage.FieldStatus},
+			znsmessage.FieldFailureReason:     {Type: field.TypeString, Column: znsmessage.FieldFailureReason},
+			znsmessage.FieldLastError:         {Type: field.TypeString, Column: znsmessage.FieldLastError},
+			znsmessage.FieldProviderMessageID: {Type: field.TypeString, Column: znsmessage.FieldProviderMessageID},
+			znsmessage.FieldDevelopment:       {Type: field.TypeBool, Column: znsmessage.FieldDevelopment},
+			znsmessage.FieldCost:              {Type: field.TypeInt, Column: znsmessage.FieldCost},
+			znsmessage.FieldSentAt:            {Type: field.TypeTime, Column: znsmessage.FieldSentAt},
+			znsmessage.FieldDeliveredAt:       {Type: field.TypeTime, Column: znsmessage.FieldDeliveredAt},
+			znsmessage.FieldSenderUserID:      {Type: field.TypeString, Column: znsmessage.FieldSenderUserID},
+			znsmessage.FieldAttempts:          {Type: field.TypeInt, Column: znsmessage.FieldAttempts},
+			znsmessage.FieldNextAttemptAt:     {Type: field.TypeTime, Column: znsmessage.FieldNextAttemptAt},
+			znsmessage.FieldLeaseUntil:        {Type: field.TypeTime, Column: znsmessage.FieldLeaseUntil},
+		},
+	}
+	graph.Nodes[32] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   znstemplate.Table,
+			Columns: znstemplate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: znstemplate.FieldID,
+			},
+		},
+		Type: "ZnsTemplate",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			znstemplate.FieldCreatedAt:      {Type: field.TypeTime, Column: znstemplate.FieldCreatedAt},
+			znstemplate.FieldUpdatedAt:      {Type: field.TypeTime, Column: znstemplate.FieldUpdatedAt},
+			znstemplate.FieldOrganizationID: {Type: field.TypeString, Column: znstemplate.FieldOrganizationID},
+			znstemplate.FieldChannelID:      {Type: field.TypeString, Column: znstemplate.FieldChannelID},
+			znstemplate.FieldTemplateID:     {Type: field.TypeString, Column: znstemplate.FieldTemplateID},
+			znstemplate.FieldName:           {Type: field.TypeString, Column: znstemplate.FieldName},
+			znstemplate.FieldStatus:         {Type: field.TypeEnum, Column: znstemplate.FieldStatus},
+			znstemplate.FieldTag:            {Type: field.TypeString, Column: znstemplate.FieldTag},
+			znstemplate.FieldParams:         {Type: field.TypeJSON, Column: znstemplate.FieldParams},
+			znstemplate.FieldPrice:          {Type: field.TypeInt, Column: znstemplate.FieldPrice},
+			znstemplate.FieldQuality:        {Type: field.TypeString, Column: znstemplate.FieldQuality},
+			znstemplate.FieldPreviewURL:     {Type: field.TypeString, Column: znstemplate.FieldPreviewURL},
+			znstemplate.FieldTimeoutMs:      {Type: field.TypeInt, Column: znstemplate.FieldTimeoutMs},
+			znstemplate.FieldDailyQuota:     {Type: field.TypeInt, Column: znstemplate.FieldDailyQuota},
+			znstemplate.FieldRemainingQuota: {Type: field.TypeInt, Column: znstemplate.FieldRemainingQuota},
+			znstemplate.FieldSyncedAt:       {Type: field.TypeTime, Column: znstemplate.FieldSyncedAt},
 		},
 	}
 	graph.MustAddE(
@@ -1761,6 +1827,90 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"WebhookEndpoint",
 		"WebhookDelivery",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znsmessage.OrganizationTable,
+			Columns: []string{znsmessage.OrganizationColumn},
+			Bidi:    false,
+		},
+		"ZnsMessage",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znsmessage.ChannelTable,
+			Columns: []string{znsmessage.ChannelColumn},
+			Bidi:    false,
+		},
+		"ZnsMessage",
+		"Channel",
+	)
+	graph.MustAddE(
+		"template",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znsmessage.TemplateTable,
+			Columns: []string{znsmessage.TemplateColumn},
+			Bidi:    false,
+		},
+		"ZnsMessage",
+		"ZnsTemplate",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znsmessage.CustomerTable,
+			Columns: []string{znsmessage.CustomerColumn},
+			Bidi:    false,
+		},
+		"ZnsMessage",
+		"Customer",
+	)
+	graph.MustAddE(
+		"sender",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znsmessage.SenderTable,
+			Columns: []string{znsmessage.SenderColumn},
+			Bidi:    false,
+		},
+		"ZnsMessage",
+		"User",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znstemplate.OrganizationTable,
+			Columns: []string{znstemplate.OrganizationColumn},
+			Bidi:    false,
+		},
+		"ZnsTemplate",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znstemplate.ChannelTable,
+			Columns: []string{znstemplate.ChannelColumn},
+			Bidi:    false,
+		},
+		"ZnsTemplate",
+		"Channel",
 	)
 	return graph
 }()
@@ -3752,6 +3902,11 @@ func (f *EventFilter) WhereCallID(p entql.StringP) {
 // WhereCallPermissionID applies the entql string predicate on the call_permission_id field.
 func (f *EventFilter) WhereCallPermissionID(p entql.StringP) {
 	f.Where(p.Field(event.FieldCallPermissionID))
+}
+
+// WhereZnsMessageID applies the entql string predicate on the zns_message_id field.
+func (f *EventFilter) WhereZnsMessageID(p entql.StringP) {
+	f.Where(p.Field(event.FieldZnsMessageID))
 }
 
 // WhereAudienceUserID applies the entql string predicate on the audience_user_id field.
@@ -5761,4 +5916,367 @@ func (f *WebhookEventFilter) WhereNextAttemptAt(p entql.TimeP) {
 // WhereDeadAt applies the entql time.Time predicate on the dead_at field.
 func (f *WebhookEventFilter) WhereDeadAt(p entql.TimeP) {
 	f.Where(p.Field(webhookevent.FieldDeadAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ZnsMessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ZnsMessageQuery builder.
+func (_q *ZnsMessageQuery) Filter() *ZnsMessageFilter {
+	return &ZnsMessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ZnsMessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ZnsMessageMutation builder.
+func (m *ZnsMessageMutation) Filter() *ZnsMessageFilter {
+	return &ZnsMessageFilter{config: m.config, predicateAdder: m}
+}
+
+// ZnsMessageFilter provides a generic filtering capability at runtime for ZnsMessageQuery.
+type ZnsMessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ZnsMessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ZnsMessageFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ZnsMessageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(znsmessage.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ZnsMessageFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(znsmessage.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *ZnsMessageFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *ZnsMessageFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldChannelID))
+}
+
+// WhereTemplateID applies the entql string predicate on the template_id field.
+func (f *ZnsMessageFilter) WhereTemplateID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldTemplateID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *ZnsMessageFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldCustomerID))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *ZnsMessageFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldPhone))
+}
+
+// WhereParams applies the entql json.RawMessage predicate on the params field.
+func (f *ZnsMessageFilter) WhereParams(p entql.BytesP) {
+	f.Where(p.Field(znsmessage.FieldParams))
+}
+
+// WhereTrackingID applies the entql string predicate on the tracking_id field.
+func (f *ZnsMessageFilter) WhereTrackingID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldTrackingID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ZnsMessageFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldStatus))
+}
+
+// WhereFailureReason applies the entql string predicate on the failure_reason field.
+func (f *ZnsMessageFilter) WhereFailureReason(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldFailureReason))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *ZnsMessageFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldLastError))
+}
+
+// WhereProviderMessageID applies the entql string predicate on the provider_message_id field.
+func (f *ZnsMessageFilter) WhereProviderMessageID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldProviderMessageID))
+}
+
+// WhereDevelopment applies the entql bool predicate on the development field.
+func (f *ZnsMessageFilter) WhereDevelopment(p entql.BoolP) {
+	f.Where(p.Field(znsmessage.FieldDevelopment))
+}
+
+// WhereCost applies the entql int predicate on the cost field.
+func (f *ZnsMessageFilter) WhereCost(p entql.IntP) {
+	f.Where(p.Field(znsmessage.FieldCost))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *ZnsMessageFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(znsmessage.FieldSentAt))
+}
+
+// WhereDeliveredAt applies the entql time.Time predicate on the delivered_at field.
+func (f *ZnsMessageFilter) WhereDeliveredAt(p entql.TimeP) {
+	f.Where(p.Field(znsmessage.FieldDeliveredAt))
+}
+
+// WhereSenderUserID applies the entql string predicate on the sender_user_id field.
+func (f *ZnsMessageFilter) WhereSenderUserID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldSenderUserID))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *ZnsMessageFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(znsmessage.FieldAttempts))
+}
+
+// WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
+func (f *ZnsMessageFilter) WhereNextAttemptAt(p entql.TimeP) {
+	f.Where(p.Field(znsmessage.FieldNextAttemptAt))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *ZnsMessageFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(znsmessage.FieldLeaseUntil))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *ZnsMessageFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *ZnsMessageFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *ZnsMessageFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *ZnsMessageFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTemplate applies a predicate to check if query has an edge template.
+func (f *ZnsMessageFilter) WhereHasTemplate() {
+	f.Where(entql.HasEdge("template"))
+}
+
+// WhereHasTemplateWith applies a predicate to check if query has an edge template with a given conditions (other predicates).
+func (f *ZnsMessageFilter) WhereHasTemplateWith(preds ...predicate.ZnsTemplate) {
+	f.Where(entql.HasEdgeWith("template", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *ZnsMessageFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *ZnsMessageFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSender applies a predicate to check if query has an edge sender.
+func (f *ZnsMessageFilter) WhereHasSender() {
+	f.Where(entql.HasEdge("sender"))
+}
+
+// WhereHasSenderWith applies a predicate to check if query has an edge sender with a given conditions (other predicates).
+func (f *ZnsMessageFilter) WhereHasSenderWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("sender", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ZnsTemplateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ZnsTemplateQuery builder.
+func (_q *ZnsTemplateQuery) Filter() *ZnsTemplateFilter {
+	return &ZnsTemplateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ZnsTemplateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ZnsTemplateMutation builder.
+func (m *ZnsTemplateMutation) Filter() *ZnsTemplateFilter {
+	return &ZnsTemplateFilter{config: m.config, predicateAdder: m}
+}
+
+// ZnsTemplateFilter provides a generic filtering capability at runtime for ZnsTemplateQuery.
+type ZnsTemplateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ZnsTemplateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ZnsTemplateFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ZnsTemplateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(znstemplate.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ZnsTemplateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(znstemplate.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *ZnsTemplateFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *ZnsTemplateFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldChannelID))
+}
+
+// WhereTemplateID applies the entql string predicate on the template_id field.
+func (f *ZnsTemplateFilter) WhereTemplateID(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldTemplateID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ZnsTemplateFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldName))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ZnsTemplateFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldStatus))
+}
+
+// WhereTag applies the entql string predicate on the tag field.
+func (f *ZnsTemplateFilter) WhereTag(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldTag))
+}
+
+// WhereParams applies the entql json.RawMessage predicate on the params field.
+func (f *ZnsTemplateFilter) WhereParams(p entql.BytesP) {
+	f.Where(p.Field(znstemplate.FieldParams))
+}
+
+// WherePrice applies the entql int predicate on the price field.
+func (f *ZnsTemplateFilter) WherePrice(p entql.IntP) {
+	f.Where(p.Field(znstemplate.FieldPrice))
+}
+
+// WhereQuality applies the entql string predicate on the quality field.
+func (f *ZnsTemplateFilter) WhereQuality(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldQuality))
+}
+
+// WherePreviewURL applies the entql string predicate on the preview_url field.
+func (f *ZnsTemplateFilter) WherePreviewURL(p entql.StringP) {
+	f.Where(p.Field(znstemplate.FieldPreviewURL))
+}
+
+// WhereTimeoutMs applies the entql int predicate on the timeout_ms field.
+func (f *ZnsTemplateFilter) WhereTimeoutMs(p entql.IntP) {
+	f.Where(p.Field(znstemplate.FieldTimeoutMs))
+}
+
+// WhereDailyQuota applies the entql int predicate on the daily_quota field.
+func (f *ZnsTemplateFilter) WhereDailyQuota(p entql.IntP) {
+	f.Where(p.Field(znstemplate.FieldDailyQuota))
+}
+
+// WhereRemainingQuota applies the entql int predicate on the remaining_quota field.
+func (f *ZnsTemplateFilter) WhereRemainingQuota(p entql.IntP) {
+	f.Where(p.Field(znstemplate.FieldRemainingQuota))
+}
+
+// WhereSyncedAt applies the entql time.Time predicate on the synced_at field.
+func (f *ZnsTemplateFilter) WhereSyncedAt(p entql.TimeP) {
+	f.Where(p.Field(znstemplate.FieldSyncedAt))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *ZnsTemplateFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *ZnsTemplateFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *ZnsTemplateFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *ZnsTemplateFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
 }

@@ -39,6 +39,8 @@ type Event struct {
 	CallID gid.ID `json:"call_id,omitempty"`
 	// CallPermissionID holds the value of the "call_permission_id" field.
 	CallPermissionID gid.ID `json:"call_permission_id,omitempty"`
+	// ZnsMessageID holds the value of the "zns_message_id" field.
+	ZnsMessageID gid.ID `json:"zns_message_id,omitempty"`
 	// AudienceUserID holds the value of the "audience_user_id" field.
 	AudienceUserID gid.ID `json:"audience_user_id,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -74,7 +76,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case event.FieldID, event.FieldOrganizationID, event.FieldChannelID, event.FieldConversationID, event.FieldMessageID, event.FieldUserID, event.FieldCallID, event.FieldCallPermissionID, event.FieldAudienceUserID:
+		case event.FieldID, event.FieldOrganizationID, event.FieldChannelID, event.FieldConversationID, event.FieldMessageID, event.FieldUserID, event.FieldCallID, event.FieldCallPermissionID, event.FieldZnsMessageID, event.FieldAudienceUserID:
 			values[i] = new(gid.ID)
 		case event.FieldSeq:
 			values[i] = new(sql.NullInt64)
@@ -163,6 +165,12 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.CallPermissionID = *value
 			}
+		case event.FieldZnsMessageID:
+			if value, ok := values[i].(*gid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field zns_message_id", values[i])
+			} else if value != nil {
+				_m.ZnsMessageID = *value
+			}
 		case event.FieldAudienceUserID:
 			if value, ok := values[i].(*gid.ID); !ok {
 				return fmt.Errorf("unexpected type %T for field audience_user_id", values[i])
@@ -245,6 +253,9 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("call_permission_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CallPermissionID))
+	builder.WriteString(", ")
+	builder.WriteString("zns_message_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ZnsMessageID))
 	builder.WriteString(", ")
 	builder.WriteString("audience_user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AudienceUserID))

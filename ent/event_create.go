@@ -133,6 +133,20 @@ func (_c *EventCreate) SetNillableCallPermissionID(v *gid.ID) *EventCreate {
 	return _c
 }
 
+// SetZnsMessageID sets the "zns_message_id" field.
+func (_c *EventCreate) SetZnsMessageID(v gid.ID) *EventCreate {
+	_c.mutation.SetZnsMessageID(v)
+	return _c
+}
+
+// SetNillableZnsMessageID sets the "zns_message_id" field if the given value is not nil.
+func (_c *EventCreate) SetNillableZnsMessageID(v *gid.ID) *EventCreate {
+	if v != nil {
+		_c.SetZnsMessageID(*v)
+	}
+	return _c
+}
+
 // SetAudienceUserID sets the "audience_user_id" field.
 func (_c *EventCreate) SetAudienceUserID(v gid.ID) *EventCreate {
 	_c.mutation.SetAudienceUserID(v)
@@ -331,6 +345,10 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldCallPermissionID, field.TypeString, value)
 		_node.CallPermissionID = value
 	}
+	if value, ok := _c.mutation.ZnsMessageID(); ok {
+		_spec.SetField(event.FieldZnsMessageID, field.TypeString, value)
+		_node.ZnsMessageID = value
+	}
 	if value, ok := _c.mutation.AudienceUserID(); ok {
 		_spec.SetField(event.FieldAudienceUserID, field.TypeString, value)
 		_node.AudienceUserID = value
@@ -454,6 +472,9 @@ func (u *EventUpsertOne) UpdateNewValues() *EventUpsertOne {
 		}
 		if _, exists := u.create.mutation.CallPermissionID(); exists {
 			s.SetIgnore(event.FieldCallPermissionID)
+		}
+		if _, exists := u.create.mutation.ZnsMessageID(); exists {
+			s.SetIgnore(event.FieldZnsMessageID)
 		}
 		if _, exists := u.create.mutation.AudienceUserID(); exists {
 			s.SetIgnore(event.FieldAudienceUserID)
@@ -704,6 +725,9 @@ func (u *EventUpsertBulk) UpdateNewValues() *EventUpsertBulk {
 			}
 			if _, exists := b.mutation.CallPermissionID(); exists {
 				s.SetIgnore(event.FieldCallPermissionID)
+			}
+			if _, exists := b.mutation.ZnsMessageID(); exists {
+				s.SetIgnore(event.FieldZnsMessageID)
 			}
 			if _, exists := b.mutation.AudienceUserID(); exists {
 				s.SetIgnore(event.FieldAudienceUserID)

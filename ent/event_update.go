@@ -104,6 +104,9 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.CallPermissionIDCleared() {
 		_spec.ClearField(event.FieldCallPermissionID, field.TypeString)
 	}
+	if _u.mutation.ZnsMessageIDCleared() {
+		_spec.ClearField(event.FieldZnsMessageID, field.TypeString)
+	}
 	if _u.mutation.AudienceUserIDCleared() {
 		_spec.ClearField(event.FieldAudienceUserID, field.TypeString)
 	}
@@ -234,6 +237,9 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.CallPermissionIDCleared() {
 		_spec.ClearField(event.FieldCallPermissionID, field.TypeString)
+	}
+	if _u.mutation.ZnsMessageIDCleared() {
+		_spec.ClearField(event.FieldZnsMessageID, field.TypeString)
 	}
 	if _u.mutation.AudienceUserIDCleared() {
 		_spec.ClearField(event.FieldAudienceUserID, field.TypeString)

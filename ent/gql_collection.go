@@ -31,6 +31,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
@@ -3229,6 +3231,339 @@ func newWebhookEndpointPaginateArgs(rv map[string]any) *webhookendpointPaginateA
 				args.opts = append(args.opts, WithWebhookEndpointOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ZnsMessageQuery) CollectFields(ctx context.Context, satisfies ...string) (*ZnsMessageQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ZnsMessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(znsmessage.Columns))
+		selectedFields = []string{znsmessage.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[znsmessage.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldChannelID)
+				fieldSeen[znsmessage.FieldChannelID] = struct{}{}
+			}
+
+		case "template":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ZnsTemplateClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, znstemplateImplementors)...); err != nil {
+				return err
+			}
+			_q.withTemplate = query
+			if _, ok := fieldSeen[znsmessage.FieldTemplateID]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldTemplateID)
+				fieldSeen[znsmessage.FieldTemplateID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[znsmessage.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldCustomerID)
+				fieldSeen[znsmessage.FieldCustomerID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[znsmessage.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldCreatedAt)
+				fieldSeen[znsmessage.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[znsmessage.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldUpdatedAt)
+				fieldSeen[znsmessage.FieldUpdatedAt] = struct{}{}
+			}
+		case "phone":
+			if _, ok := fieldSeen[znsmessage.FieldPhone]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldPhone)
+				fieldSeen[znsmessage.FieldPhone] = struct{}{}
+			}
+		case "params":
+			if _, ok := fieldSeen[znsmessage.FieldParams]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldParams)
+				fieldSeen[znsmessage.FieldParams] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[znsmessage.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldStatus)
+				fieldSeen[znsmessage.FieldStatus] = struct{}{}
+			}
+		case "failureReason":
+			if _, ok := fieldSeen[znsmessage.FieldFailureReason]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldFailureReason)
+				fieldSeen[znsmessage.FieldFailureReason] = struct{}{}
+			}
+		case "development":
+			if _, ok := fieldSeen[znsmessage.FieldDevelopment]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldDevelopment)
+				fieldSeen[znsmessage.FieldDevelopment] = struct{}{}
+			}
+		case "cost":
+			if _, ok := fieldSeen[znsmessage.FieldCost]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldCost)
+				fieldSeen[znsmessage.FieldCost] = struct{}{}
+			}
+		case "sentAt":
+			if _, ok := fieldSeen[znsmessage.FieldSentAt]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldSentAt)
+				fieldSeen[znsmessage.FieldSentAt] = struct{}{}
+			}
+		case "deliveredAt":
+			if _, ok := fieldSeen[znsmessage.FieldDeliveredAt]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldDeliveredAt)
+				fieldSeen[znsmessage.FieldDeliveredAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type znsmessagePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ZnsMessagePaginateOption
+}
+
+func newZnsMessagePaginateArgs(rv map[string]any) *znsmessagePaginateArgs {
+	args := &znsmessagePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ZnsMessageOrder{Field: &ZnsMessageOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithZnsMessageOrder(order))
+			}
+		case *ZnsMessageOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithZnsMessageOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ZnsMessageWhereInput); ok {
+		args.opts = append(args.opts, WithZnsMessageFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ZnsTemplateQuery) CollectFields(ctx context.Context, satisfies ...string) (*ZnsTemplateQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ZnsTemplateQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(znstemplate.Columns))
+		selectedFields = []string{znstemplate.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[znstemplate.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldChannelID)
+				fieldSeen[znstemplate.FieldChannelID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[znstemplate.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldCreatedAt)
+				fieldSeen[znstemplate.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[znstemplate.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldUpdatedAt)
+				fieldSeen[znstemplate.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[znstemplate.FieldName]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldName)
+				fieldSeen[znstemplate.FieldName] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[znstemplate.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldStatus)
+				fieldSeen[znstemplate.FieldStatus] = struct{}{}
+			}
+		case "tag":
+			if _, ok := fieldSeen[znstemplate.FieldTag]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldTag)
+				fieldSeen[znstemplate.FieldTag] = struct{}{}
+			}
+		case "params":
+			if _, ok := fieldSeen[znstemplate.FieldParams]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldParams)
+				fieldSeen[znstemplate.FieldParams] = struct{}{}
+			}
+		case "price":
+			if _, ok := fieldSeen[znstemplate.FieldPrice]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldPrice)
+				fieldSeen[znstemplate.FieldPrice] = struct{}{}
+			}
+		case "quality":
+			if _, ok := fieldSeen[znstemplate.FieldQuality]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldQuality)
+				fieldSeen[znstemplate.FieldQuality] = struct{}{}
+			}
+		case "dailyQuota":
+			if _, ok := fieldSeen[znstemplate.FieldDailyQuota]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldDailyQuota)
+				fieldSeen[znstemplate.FieldDailyQuota] = struct{}{}
+			}
+		case "remainingQuota":
+			if _, ok := fieldSeen[znstemplate.FieldRemainingQuota]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldRemainingQuota)
+				fieldSeen[znstemplate.FieldRemainingQuota] = struct{}{}
+			}
+		case "syncedAt":
+			if _, ok := fieldSeen[znstemplate.FieldSyncedAt]; !ok {
+				selectedFields = append(selectedFields, znstemplate.FieldSyncedAt)
+				fieldSeen[znstemplate.FieldSyncedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type znstemplatePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ZnsTemplatePaginateOption
+}
+
+func newZnsTemplatePaginateArgs(rv map[string]any) *znstemplatePaginateArgs {
+	args := &znstemplatePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ZnsTemplateOrder{Field: &ZnsTemplateOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithZnsTemplateOrder(order))
+			}
+		case *ZnsTemplateOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithZnsTemplateOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ZnsTemplateWhereInput); ok {
+		args.opts = append(args.opts, WithZnsTemplateFilter(v.Filter))
 	}
 	return args
 }

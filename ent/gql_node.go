@@ -29,6 +29,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/hashicorp/go-multierror"
 )
@@ -142,6 +144,16 @@ var webhookendpointImplementors = []string{"WebhookEndpoint", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*WebhookEndpoint) IsNode() {}
+
+var znsmessageImplementors = []string{"ZnsMessage", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ZnsMessage) IsNode() {}
+
+var znstemplateImplementors = []string{"ZnsTemplate", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ZnsTemplate) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -470,6 +482,32 @@ func (c *Client) noder(ctx context.Context, table string, id gid.ID) (Noder, err
 			Where(webhookendpoint.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, webhookendpointImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case znsmessage.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ZnsMessage.Query().
+			Where(znsmessage.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, znsmessageImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case znstemplate.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ZnsTemplate.Query().
+			Where(znstemplate.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, znstemplateImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -871,6 +909,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []gid.ID) ([]Node
 		query := c.WebhookEndpoint.Query().
 			Where(webhookendpoint.IDIn(ids...))
 		query, err := query.CollectFields(ctx, webhookendpointImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case znsmessage.Table:
+		query := c.ZnsMessage.Query().
+			Where(znsmessage.IDIn(ids...))
+		query, err := query.CollectFields(ctx, znsmessageImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case znstemplate.Table:
+		query := c.ZnsTemplate.Query().
+			Where(znstemplate.IDIn(ids...))
+		query, err := query.CollectFields(ctx, znstemplateImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -35,6 +35,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -6984,6 +6986,652 @@ func (_m *WebhookEndpoint) ToEdge(order *WebhookEndpointOrder) *WebhookEndpointE
 		order = DefaultWebhookEndpointOrder
 	}
 	return &WebhookEndpointEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ZnsMessageEdge is the edge representation of ZnsMessage.
+type ZnsMessageEdge struct {
+	Node   *ZnsMessage `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// ZnsMessageConnection is the connection containing edges to ZnsMessage.
+type ZnsMessageConnection struct {
+	Edges      []*ZnsMessageEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *ZnsMessageConnection) build(nodes []*ZnsMessage, pager *znsmessagePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ZnsMessage
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ZnsMessage {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ZnsMessage {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ZnsMessageEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ZnsMessageEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ZnsMessagePaginateOption enables pagination customization.
+type ZnsMessagePaginateOption func(*znsmessagePager) error
+
+// WithZnsMessageOrder configures pagination ordering.
+func WithZnsMessageOrder(order *ZnsMessageOrder) ZnsMessagePaginateOption {
+	if order == nil {
+		order = DefaultZnsMessageOrder
+	}
+	o := *order
+	return func(pager *znsmessagePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultZnsMessageOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithZnsMessageFilter configures pagination filter.
+func WithZnsMessageFilter(filter func(*ZnsMessageQuery) (*ZnsMessageQuery, error)) ZnsMessagePaginateOption {
+	return func(pager *znsmessagePager) error {
+		if filter == nil {
+			return errors.New("ZnsMessageQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type znsmessagePager struct {
+	reverse bool
+	order   *ZnsMessageOrder
+	filter  func(*ZnsMessageQuery) (*ZnsMessageQuery, error)
+}
+
+func newZnsMessagePager(opts []ZnsMessagePaginateOption, reverse bool) (*znsmessagePager, error) {
+	pager := &znsmessagePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultZnsMessageOrder
+	}
+	return pager, nil
+}
+
+func (p *znsmessagePager) applyFilter(query *ZnsMessageQuery) (*ZnsMessageQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *znsmessagePager) toCursor(_m *ZnsMessage) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *znsmessagePager) applyCursors(query *ZnsMessageQuery, after, before *Cursor) (*ZnsMessageQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultZnsMessageOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *znsmessagePager) applyOrder(query *ZnsMessageQuery) *ZnsMessageQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultZnsMessageOrder.Field {
+		query = query.Order(DefaultZnsMessageOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *znsmessagePager) orderExpr(query *ZnsMessageQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultZnsMessageOrder.Field {
+			b.Comma().Ident(DefaultZnsMessageOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ZnsMessage.
+func (_m *ZnsMessageQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ZnsMessagePaginateOption,
+) (*ZnsMessageConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newZnsMessagePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ZnsMessageConnection{Edges: []*ZnsMessageEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ZnsMessageOrderFieldCreatedAt orders ZnsMessage by created_at.
+	ZnsMessageOrderFieldCreatedAt = &ZnsMessageOrderField{
+		Value: func(_m *ZnsMessage) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: znsmessage.FieldCreatedAt,
+		toTerm: znsmessage.ByCreatedAt,
+		toCursor: func(_m *ZnsMessage) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ZnsMessageOrderFieldUpdatedAt orders ZnsMessage by updated_at.
+	ZnsMessageOrderFieldUpdatedAt = &ZnsMessageOrderField{
+		Value: func(_m *ZnsMessage) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: znsmessage.FieldUpdatedAt,
+		toTerm: znsmessage.ByUpdatedAt,
+		toCursor: func(_m *ZnsMessage) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ZnsMessageOrderField) String() string {
+	var str string
+	switch f.column {
+	case ZnsMessageOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ZnsMessageOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ZnsMessageOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ZnsMessageOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ZnsMessageOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ZnsMessageOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ZnsMessageOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ZnsMessageOrderField", str)
+	}
+	return nil
+}
+
+// ZnsMessageOrderField defines the ordering field of ZnsMessage.
+type ZnsMessageOrderField struct {
+	// Value extracts the ordering value from the given ZnsMessage.
+	Value    func(*ZnsMessage) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) znsmessage.OrderOption
+	toCursor func(*ZnsMessage) Cursor
+}
+
+// ZnsMessageOrder defines the ordering of ZnsMessage.
+type ZnsMessageOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *ZnsMessageOrderField `json:"field"`
+}
+
+// DefaultZnsMessageOrder is the default ordering of ZnsMessage.
+var DefaultZnsMessageOrder = &ZnsMessageOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ZnsMessageOrderField{
+		Value: func(_m *ZnsMessage) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: znsmessage.FieldID,
+		toTerm: znsmessage.ByID,
+		toCursor: func(_m *ZnsMessage) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ZnsMessage into ZnsMessageEdge.
+func (_m *ZnsMessage) ToEdge(order *ZnsMessageOrder) *ZnsMessageEdge {
+	if order == nil {
+		order = DefaultZnsMessageOrder
+	}
+	return &ZnsMessageEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ZnsTemplateEdge is the edge representation of ZnsTemplate.
+type ZnsTemplateEdge struct {
+	Node   *ZnsTemplate `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// ZnsTemplateConnection is the connection containing edges to ZnsTemplate.
+type ZnsTemplateConnection struct {
+	Edges      []*ZnsTemplateEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *ZnsTemplateConnection) build(nodes []*ZnsTemplate, pager *znstemplatePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ZnsTemplate
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ZnsTemplate {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ZnsTemplate {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ZnsTemplateEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ZnsTemplateEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ZnsTemplatePaginateOption enables pagination customization.
+type ZnsTemplatePaginateOption func(*znstemplatePager) error
+
+// WithZnsTemplateOrder configures pagination ordering.
+func WithZnsTemplateOrder(order *ZnsTemplateOrder) ZnsTemplatePaginateOption {
+	if order == nil {
+		order = DefaultZnsTemplateOrder
+	}
+	o := *order
+	return func(pager *znstemplatePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultZnsTemplateOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithZnsTemplateFilter configures pagination filter.
+func WithZnsTemplateFilter(filter func(*ZnsTemplateQuery) (*ZnsTemplateQuery, error)) ZnsTemplatePaginateOption {
+	return func(pager *znstemplatePager) error {
+		if filter == nil {
+			return errors.New("ZnsTemplateQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type znstemplatePager struct {
+	reverse bool
+	order   *ZnsTemplateOrder
+	filter  func(*ZnsTemplateQuery) (*ZnsTemplateQuery, error)
+}
+
+func newZnsTemplatePager(opts []ZnsTemplatePaginateOption, reverse bool) (*znstemplatePager, error) {
+	pager := &znstemplatePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultZnsTemplateOrder
+	}
+	return pager, nil
+}
+
+func (p *znstemplatePager) applyFilter(query *ZnsTemplateQuery) (*ZnsTemplateQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *znstemplatePager) toCursor(_m *ZnsTemplate) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *znstemplatePager) applyCursors(query *ZnsTemplateQuery, after, before *Cursor) (*ZnsTemplateQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultZnsTemplateOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *znstemplatePager) applyOrder(query *ZnsTemplateQuery) *ZnsTemplateQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultZnsTemplateOrder.Field {
+		query = query.Order(DefaultZnsTemplateOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *znstemplatePager) orderExpr(query *ZnsTemplateQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultZnsTemplateOrder.Field {
+			b.Comma().Ident(DefaultZnsTemplateOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ZnsTemplate.
+func (_m *ZnsTemplateQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ZnsTemplatePaginateOption,
+) (*ZnsTemplateConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newZnsTemplatePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ZnsTemplateConnection{Edges: []*ZnsTemplateEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ZnsTemplateOrderFieldCreatedAt orders ZnsTemplate by created_at.
+	ZnsTemplateOrderFieldCreatedAt = &ZnsTemplateOrderField{
+		Value: func(_m *ZnsTemplate) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: znstemplate.FieldCreatedAt,
+		toTerm: znstemplate.ByCreatedAt,
+		toCursor: func(_m *ZnsTemplate) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ZnsTemplateOrderFieldUpdatedAt orders ZnsTemplate by updated_at.
+	ZnsTemplateOrderFieldUpdatedAt = &ZnsTemplateOrderField{
+		Value: func(_m *ZnsTemplate) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: znstemplate.FieldUpdatedAt,
+		toTerm: znstemplate.ByUpdatedAt,
+		toCursor: func(_m *ZnsTemplate) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// ZnsTemplateOrderFieldSyncedAt orders ZnsTemplate by synced_at.
+	ZnsTemplateOrderFieldSyncedAt = &ZnsTemplateOrderField{
+		Value: func(_m *ZnsTemplate) (ent.Value, error) {
+			return _m.SyncedAt, nil
+		},
+		column: znstemplate.FieldSyncedAt,
+		toTerm: znstemplate.BySyncedAt,
+		toCursor: func(_m *ZnsTemplate) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.SyncedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ZnsTemplateOrderField) String() string {
+	var str string
+	switch f.column {
+	case ZnsTemplateOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ZnsTemplateOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case ZnsTemplateOrderFieldSyncedAt.column:
+		str = "SYNCED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ZnsTemplateOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ZnsTemplateOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ZnsTemplateOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ZnsTemplateOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ZnsTemplateOrderFieldUpdatedAt
+	case "SYNCED_AT":
+		*f = *ZnsTemplateOrderFieldSyncedAt
+	default:
+		return fmt.Errorf("%s is not a valid ZnsTemplateOrderField", str)
+	}
+	return nil
+}
+
+// ZnsTemplateOrderField defines the ordering field of ZnsTemplate.
+type ZnsTemplateOrderField struct {
+	// Value extracts the ordering value from the given ZnsTemplate.
+	Value    func(*ZnsTemplate) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) znstemplate.OrderOption
+	toCursor func(*ZnsTemplate) Cursor
+}
+
+// ZnsTemplateOrder defines the ordering of ZnsTemplate.
+type ZnsTemplateOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *ZnsTemplateOrderField `json:"field"`
+}
+
+// DefaultZnsTemplateOrder is the default ordering of ZnsTemplate.
+var DefaultZnsTemplateOrder = &ZnsTemplateOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ZnsTemplateOrderField{
+		Value: func(_m *ZnsTemplate) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: znstemplate.FieldID,
+		toTerm: znstemplate.ByID,
+		toCursor: func(_m *ZnsTemplate) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ZnsTemplate into ZnsTemplateEdge.
+func (_m *ZnsTemplate) ToEdge(order *ZnsTemplateOrder) *ZnsTemplateEdge {
+	if order == nil {
+		order = DefaultZnsTemplateOrder
+	}
+	return &ZnsTemplateEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -6577,5 +6579,1225 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 		return predicates[0], nil
 	default:
 		return user.And(predicates...), nil
+	}
+}
+
+// ZnsMessageWhereInput represents a where input for filtering ZnsMessage queries.
+type ZnsMessageWhereInput struct {
+	Predicates []predicate.ZnsMessage  `json:"-"`
+	Not        *ZnsMessageWhereInput   `json:"not,omitempty"`
+	Or         []*ZnsMessageWhereInput `json:"or,omitempty"`
+	And        []*ZnsMessageWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "phone" field predicates.
+	Phone             *string  `json:"phone,omitempty"`
+	PhoneNEQ          *string  `json:"phoneNEQ,omitempty"`
+	PhoneIn           []string `json:"phoneIn,omitempty"`
+	PhoneNotIn        []string `json:"phoneNotIn,omitempty"`
+	PhoneGT           *string  `json:"phoneGT,omitempty"`
+	PhoneGTE          *string  `json:"phoneGTE,omitempty"`
+	PhoneLT           *string  `json:"phoneLT,omitempty"`
+	PhoneLTE          *string  `json:"phoneLTE,omitempty"`
+	PhoneContains     *string  `json:"phoneContains,omitempty"`
+	PhoneHasPrefix    *string  `json:"phoneHasPrefix,omitempty"`
+	PhoneHasSuffix    *string  `json:"phoneHasSuffix,omitempty"`
+	PhoneEqualFold    *string  `json:"phoneEqualFold,omitempty"`
+	PhoneContainsFold *string  `json:"phoneContainsFold,omitempty"`
+
+	// "tracking_id" field predicates.
+	TrackingID             *string  `json:"trackingID,omitempty"`
+	TrackingIDNEQ          *string  `json:"trackingIDNEQ,omitempty"`
+	TrackingIDIn           []string `json:"trackingIDIn,omitempty"`
+	TrackingIDNotIn        []string `json:"trackingIDNotIn,omitempty"`
+	TrackingIDGT           *string  `json:"trackingIDGT,omitempty"`
+	TrackingIDGTE          *string  `json:"trackingIDGTE,omitempty"`
+	TrackingIDLT           *string  `json:"trackingIDLT,omitempty"`
+	TrackingIDLTE          *string  `json:"trackingIDLTE,omitempty"`
+	TrackingIDContains     *string  `json:"trackingIDContains,omitempty"`
+	TrackingIDHasPrefix    *string  `json:"trackingIDHasPrefix,omitempty"`
+	TrackingIDHasSuffix    *string  `json:"trackingIDHasSuffix,omitempty"`
+	TrackingIDEqualFold    *string  `json:"trackingIDEqualFold,omitempty"`
+	TrackingIDContainsFold *string  `json:"trackingIDContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *znsmessage.Status  `json:"status,omitempty"`
+	StatusNEQ   *znsmessage.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []znsmessage.Status `json:"statusIn,omitempty"`
+	StatusNotIn []znsmessage.Status `json:"statusNotIn,omitempty"`
+
+	// "failure_reason" field predicates.
+	FailureReason             *string  `json:"failureReason,omitempty"`
+	FailureReasonNEQ          *string  `json:"failureReasonNEQ,omitempty"`
+	FailureReasonIn           []string `json:"failureReasonIn,omitempty"`
+	FailureReasonNotIn        []string `json:"failureReasonNotIn,omitempty"`
+	FailureReasonGT           *string  `json:"failureReasonGT,omitempty"`
+	FailureReasonGTE          *string  `json:"failureReasonGTE,omitempty"`
+	FailureReasonLT           *string  `json:"failureReasonLT,omitempty"`
+	FailureReasonLTE          *string  `json:"failureReasonLTE,omitempty"`
+	FailureReasonContains     *string  `json:"failureReasonContains,omitempty"`
+	FailureReasonHasPrefix    *string  `json:"failureReasonHasPrefix,omitempty"`
+	FailureReasonHasSuffix    *string  `json:"failureReasonHasSuffix,omitempty"`
+	FailureReasonIsNil        bool     `json:"failureReasonIsNil,omitempty"`
+	FailureReasonNotNil       bool     `json:"failureReasonNotNil,omitempty"`
+	FailureReasonEqualFold    *string  `json:"failureReasonEqualFold,omitempty"`
+	FailureReasonContainsFold *string  `json:"failureReasonContainsFold,omitempty"`
+
+	// "provider_message_id" field predicates.
+	ProviderMessageID             *string  `json:"providerMessageID,omitempty"`
+	ProviderMessageIDNEQ          *string  `json:"providerMessageIDNEQ,omitempty"`
+	ProviderMessageIDIn           []string `json:"providerMessageIDIn,omitempty"`
+	ProviderMessageIDNotIn        []string `json:"providerMessageIDNotIn,omitempty"`
+	ProviderMessageIDGT           *string  `json:"providerMessageIDGT,omitempty"`
+	ProviderMessageIDGTE          *string  `json:"providerMessageIDGTE,omitempty"`
+	ProviderMessageIDLT           *string  `json:"providerMessageIDLT,omitempty"`
+	ProviderMessageIDLTE          *string  `json:"providerMessageIDLTE,omitempty"`
+	ProviderMessageIDContains     *string  `json:"providerMessageIDContains,omitempty"`
+	ProviderMessageIDHasPrefix    *string  `json:"providerMessageIDHasPrefix,omitempty"`
+	ProviderMessageIDHasSuffix    *string  `json:"providerMessageIDHasSuffix,omitempty"`
+	ProviderMessageIDIsNil        bool     `json:"providerMessageIDIsNil,omitempty"`
+	ProviderMessageIDNotNil       bool     `json:"providerMessageIDNotNil,omitempty"`
+	ProviderMessageIDEqualFold    *string  `json:"providerMessageIDEqualFold,omitempty"`
+	ProviderMessageIDContainsFold *string  `json:"providerMessageIDContainsFold,omitempty"`
+
+	// "development" field predicates.
+	Development    *bool `json:"development,omitempty"`
+	DevelopmentNEQ *bool `json:"developmentNEQ,omitempty"`
+
+	// "cost" field predicates.
+	Cost      *int  `json:"cost,omitempty"`
+	CostNEQ   *int  `json:"costNEQ,omitempty"`
+	CostIn    []int `json:"costIn,omitempty"`
+	CostNotIn []int `json:"costNotIn,omitempty"`
+	CostGT    *int  `json:"costGT,omitempty"`
+	CostGTE   *int  `json:"costGTE,omitempty"`
+	CostLT    *int  `json:"costLT,omitempty"`
+	CostLTE   *int  `json:"costLTE,omitempty"`
+
+	// "sent_at" field predicates.
+	SentAt       *time.Time  `json:"sentAt,omitempty"`
+	SentAtNEQ    *time.Time  `json:"sentAtNEQ,omitempty"`
+	SentAtIn     []time.Time `json:"sentAtIn,omitempty"`
+	SentAtNotIn  []time.Time `json:"sentAtNotIn,omitempty"`
+	SentAtGT     *time.Time  `json:"sentAtGT,omitempty"`
+	SentAtGTE    *time.Time  `json:"sentAtGTE,omitempty"`
+	SentAtLT     *time.Time  `json:"sentAtLT,omitempty"`
+	SentAtLTE    *time.Time  `json:"sentAtLTE,omitempty"`
+	SentAtIsNil  bool        `json:"sentAtIsNil,omitempty"`
+	SentAtNotNil bool        `json:"sentAtNotNil,omitempty"`
+
+	// "delivered_at" field predicates.
+	DeliveredAt       *time.Time  `json:"deliveredAt,omitempty"`
+	DeliveredAtNEQ    *time.Time  `json:"deliveredAtNEQ,omitempty"`
+	DeliveredAtIn     []time.Time `json:"deliveredAtIn,omitempty"`
+	DeliveredAtNotIn  []time.Time `json:"deliveredAtNotIn,omitempty"`
+	DeliveredAtGT     *time.Time  `json:"deliveredAtGT,omitempty"`
+	DeliveredAtGTE    *time.Time  `json:"deliveredAtGTE,omitempty"`
+	DeliveredAtLT     *time.Time  `json:"deliveredAtLT,omitempty"`
+	DeliveredAtLTE    *time.Time  `json:"deliveredAtLTE,omitempty"`
+	DeliveredAtIsNil  bool        `json:"deliveredAtIsNil,omitempty"`
+	DeliveredAtNotNil bool        `json:"deliveredAtNotNil,omitempty"`
+
+	// "channel" edge predicates.
+	HasChannel     *bool                `json:"hasChannel,omitempty"`
+	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
+
+	// "template" edge predicates.
+	HasTemplate     *bool                    `json:"hasTemplate,omitempty"`
+	HasTemplateWith []*ZnsTemplateWhereInput `json:"hasTemplateWith,omitempty"`
+
+	// "customer" edge predicates.
+	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
+	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ZnsMessageWhereInput) AddPredicates(predicates ...predicate.ZnsMessage) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ZnsMessageWhereInput filter on the ZnsMessageQuery builder.
+func (i *ZnsMessageWhereInput) Filter(q *ZnsMessageQuery) (*ZnsMessageQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyZnsMessageWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyZnsMessageWhereInput is returned in case the ZnsMessageWhereInput is empty.
+var ErrEmptyZnsMessageWhereInput = errors.New("ent: empty predicate ZnsMessageWhereInput")
+
+// P returns a predicate for filtering znsmessages.
+// An error is returned if the input is empty or invalid.
+func (i *ZnsMessageWhereInput) P() (predicate.ZnsMessage, error) {
+	var predicates []predicate.ZnsMessage
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, znsmessage.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.ZnsMessage, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, znsmessage.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.ZnsMessage, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, znsmessage.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, znsmessage.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, znsmessage.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, znsmessage.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, znsmessage.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, znsmessage.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, znsmessage.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, znsmessage.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, znsmessage.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, znsmessage.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, znsmessage.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, znsmessage.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, znsmessage.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, znsmessage.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, znsmessage.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, znsmessage.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, znsmessage.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, znsmessage.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, znsmessage.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, znsmessage.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, znsmessage.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, znsmessage.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, znsmessage.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, znsmessage.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, znsmessage.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Phone != nil {
+		predicates = append(predicates, znsmessage.PhoneEQ(*i.Phone))
+	}
+	if i.PhoneNEQ != nil {
+		predicates = append(predicates, znsmessage.PhoneNEQ(*i.PhoneNEQ))
+	}
+	if len(i.PhoneIn) > 0 {
+		predicates = append(predicates, znsmessage.PhoneIn(i.PhoneIn...))
+	}
+	if len(i.PhoneNotIn) > 0 {
+		predicates = append(predicates, znsmessage.PhoneNotIn(i.PhoneNotIn...))
+	}
+	if i.PhoneGT != nil {
+		predicates = append(predicates, znsmessage.PhoneGT(*i.PhoneGT))
+	}
+	if i.PhoneGTE != nil {
+		predicates = append(predicates, znsmessage.PhoneGTE(*i.PhoneGTE))
+	}
+	if i.PhoneLT != nil {
+		predicates = append(predicates, znsmessage.PhoneLT(*i.PhoneLT))
+	}
+	if i.PhoneLTE != nil {
+		predicates = append(predicates, znsmessage.PhoneLTE(*i.PhoneLTE))
+	}
+	if i.PhoneContains != nil {
+		predicates = append(predicates, znsmessage.PhoneContains(*i.PhoneContains))
+	}
+	if i.PhoneHasPrefix != nil {
+		predicates = append(predicates, znsmessage.PhoneHasPrefix(*i.PhoneHasPrefix))
+	}
+	if i.PhoneHasSuffix != nil {
+		predicates = append(predicates, znsmessage.PhoneHasSuffix(*i.PhoneHasSuffix))
+	}
+	if i.PhoneEqualFold != nil {
+		predicates = append(predicates, znsmessage.PhoneEqualFold(*i.PhoneEqualFold))
+	}
+	if i.PhoneContainsFold != nil {
+		predicates = append(predicates, znsmessage.PhoneContainsFold(*i.PhoneContainsFold))
+	}
+	if i.TrackingID != nil {
+		predicates = append(predicates, znsmessage.TrackingIDEQ(*i.TrackingID))
+	}
+	if i.TrackingIDNEQ != nil {
+		predicates = append(predicates, znsmessage.TrackingIDNEQ(*i.TrackingIDNEQ))
+	}
+	if len(i.TrackingIDIn) > 0 {
+		predicates = append(predicates, znsmessage.TrackingIDIn(i.TrackingIDIn...))
+	}
+	if len(i.TrackingIDNotIn) > 0 {
+		predicates = append(predicates, znsmessage.TrackingIDNotIn(i.TrackingIDNotIn...))
+	}
+	if i.TrackingIDGT != nil {
+		predicates = append(predicates, znsmessage.TrackingIDGT(*i.TrackingIDGT))
+	}
+	if i.TrackingIDGTE != nil {
+		predicates = append(predicates, znsmessage.TrackingIDGTE(*i.TrackingIDGTE))
+	}
+	if i.TrackingIDLT != nil {
+		predicates = append(predicates, znsmessage.TrackingIDLT(*i.TrackingIDLT))
+	}
+	if i.TrackingIDLTE != nil {
+		predicates = append(predicates, znsmessage.TrackingIDLTE(*i.TrackingIDLTE))
+	}
+	if i.TrackingIDContains != nil {
+		predicates = append(predicates, znsmessage.TrackingIDContains(*i.TrackingIDContains))
+	}
+	if i.TrackingIDHasPrefix != nil {
+		predicates = append(predicates, znsmessage.TrackingIDHasPrefix(*i.TrackingIDHasPrefix))
+	}
+	if i.TrackingIDHasSuffix != nil {
+		predicates = append(predicates, znsmessage.TrackingIDHasSuffix(*i.TrackingIDHasSuffix))
+	}
+	if i.TrackingIDEqualFold != nil {
+		predicates = append(predicates, znsmessage.TrackingIDEqualFold(*i.TrackingIDEqualFold))
+	}
+	if i.TrackingIDContainsFold != nil {
+		predicates = append(predicates, znsmessage.TrackingIDContainsFold(*i.TrackingIDContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, znsmessage.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, znsmessage.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, znsmessage.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, znsmessage.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.FailureReason != nil {
+		predicates = append(predicates, znsmessage.FailureReasonEQ(*i.FailureReason))
+	}
+	if i.FailureReasonNEQ != nil {
+		predicates = append(predicates, znsmessage.FailureReasonNEQ(*i.FailureReasonNEQ))
+	}
+	if len(i.FailureReasonIn) > 0 {
+		predicates = append(predicates, znsmessage.FailureReasonIn(i.FailureReasonIn...))
+	}
+	if len(i.FailureReasonNotIn) > 0 {
+		predicates = append(predicates, znsmessage.FailureReasonNotIn(i.FailureReasonNotIn...))
+	}
+	if i.FailureReasonGT != nil {
+		predicates = append(predicates, znsmessage.FailureReasonGT(*i.FailureReasonGT))
+	}
+	if i.FailureReasonGTE != nil {
+		predicates = append(predicates, znsmessage.FailureReasonGTE(*i.FailureReasonGTE))
+	}
+	if i.FailureReasonLT != nil {
+		predicates = append(predicates, znsmessage.FailureReasonLT(*i.FailureReasonLT))
+	}
+	if i.FailureReasonLTE != nil {
+		predicates = append(predicates, znsmessage.FailureReasonLTE(*i.FailureReasonLTE))
+	}
+	if i.FailureReasonContains != nil {
+		predicates = append(predicates, znsmessage.FailureReasonContains(*i.FailureReasonContains))
+	}
+	if i.FailureReasonHasPrefix != nil {
+		predicates = append(predicates, znsmessage.FailureReasonHasPrefix(*i.FailureReasonHasPrefix))
+	}
+	if i.FailureReasonHasSuffix != nil {
+		predicates = append(predicates, znsmessage.FailureReasonHasSuffix(*i.FailureReasonHasSuffix))
+	}
+	if i.FailureReasonIsNil {
+		predicates = append(predicates, znsmessage.FailureReasonIsNil())
+	}
+	if i.FailureReasonNotNil {
+		predicates = append(predicates, znsmessage.FailureReasonNotNil())
+	}
+	if i.FailureReasonEqualFold != nil {
+		predicates = append(predicates, znsmessage.FailureReasonEqualFold(*i.FailureReasonEqualFold))
+	}
+	if i.FailureReasonContainsFold != nil {
+		predicates = append(predicates, znsmessage.FailureReasonContainsFold(*i.FailureReasonContainsFold))
+	}
+	if i.ProviderMessageID != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDEQ(*i.ProviderMessageID))
+	}
+	if i.ProviderMessageIDNEQ != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDNEQ(*i.ProviderMessageIDNEQ))
+	}
+	if len(i.ProviderMessageIDIn) > 0 {
+		predicates = append(predicates, znsmessage.ProviderMessageIDIn(i.ProviderMessageIDIn...))
+	}
+	if len(i.ProviderMessageIDNotIn) > 0 {
+		predicates = append(predicates, znsmessage.ProviderMessageIDNotIn(i.ProviderMessageIDNotIn...))
+	}
+	if i.ProviderMessageIDGT != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDGT(*i.ProviderMessageIDGT))
+	}
+	if i.ProviderMessageIDGTE != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDGTE(*i.ProviderMessageIDGTE))
+	}
+	if i.ProviderMessageIDLT != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDLT(*i.ProviderMessageIDLT))
+	}
+	if i.ProviderMessageIDLTE != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDLTE(*i.ProviderMessageIDLTE))
+	}
+	if i.ProviderMessageIDContains != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDContains(*i.ProviderMessageIDContains))
+	}
+	if i.ProviderMessageIDHasPrefix != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDHasPrefix(*i.ProviderMessageIDHasPrefix))
+	}
+	if i.ProviderMessageIDHasSuffix != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDHasSuffix(*i.ProviderMessageIDHasSuffix))
+	}
+	if i.ProviderMessageIDIsNil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDIsNil())
+	}
+	if i.ProviderMessageIDNotNil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDNotNil())
+	}
+	if i.ProviderMessageIDEqualFold != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDEqualFold(*i.ProviderMessageIDEqualFold))
+	}
+	if i.ProviderMessageIDContainsFold != nil {
+		predicates = append(predicates, znsmessage.ProviderMessageIDContainsFold(*i.ProviderMessageIDContainsFold))
+	}
+	if i.Development != nil {
+		predicates = append(predicates, znsmessage.DevelopmentEQ(*i.Development))
+	}
+	if i.DevelopmentNEQ != nil {
+		predicates = append(predicates, znsmessage.DevelopmentNEQ(*i.DevelopmentNEQ))
+	}
+	if i.Cost != nil {
+		predicates = append(predicates, znsmessage.CostEQ(*i.Cost))
+	}
+	if i.CostNEQ != nil {
+		predicates = append(predicates, znsmessage.CostNEQ(*i.CostNEQ))
+	}
+	if len(i.CostIn) > 0 {
+		predicates = append(predicates, znsmessage.CostIn(i.CostIn...))
+	}
+	if len(i.CostNotIn) > 0 {
+		predicates = append(predicates, znsmessage.CostNotIn(i.CostNotIn...))
+	}
+	if i.CostGT != nil {
+		predicates = append(predicates, znsmessage.CostGT(*i.CostGT))
+	}
+	if i.CostGTE != nil {
+		predicates = append(predicates, znsmessage.CostGTE(*i.CostGTE))
+	}
+	if i.CostLT != nil {
+		predicates = append(predicates, znsmessage.CostLT(*i.CostLT))
+	}
+	if i.CostLTE != nil {
+		predicates = append(predicates, znsmessage.CostLTE(*i.CostLTE))
+	}
+	if i.SentAt != nil {
+		predicates = append(predicates, znsmessage.SentAtEQ(*i.SentAt))
+	}
+	if i.SentAtNEQ != nil {
+		predicates = append(predicates, znsmessage.SentAtNEQ(*i.SentAtNEQ))
+	}
+	if len(i.SentAtIn) > 0 {
+		predicates = append(predicates, znsmessage.SentAtIn(i.SentAtIn...))
+	}
+	if len(i.SentAtNotIn) > 0 {
+		predicates = append(predicates, znsmessage.SentAtNotIn(i.SentAtNotIn...))
+	}
+	if i.SentAtGT != nil {
+		predicates = append(predicates, znsmessage.SentAtGT(*i.SentAtGT))
+	}
+	if i.SentAtGTE != nil {
+		predicates = append(predicates, znsmessage.SentAtGTE(*i.SentAtGTE))
+	}
+	if i.SentAtLT != nil {
+		predicates = append(predicates, znsmessage.SentAtLT(*i.SentAtLT))
+	}
+	if i.SentAtLTE != nil {
+		predicates = append(predicates, znsmessage.SentAtLTE(*i.SentAtLTE))
+	}
+	if i.SentAtIsNil {
+		predicates = append(predicates, znsmessage.SentAtIsNil())
+	}
+	if i.SentAtNotNil {
+		predicates = append(predicates, znsmessage.SentAtNotNil())
+	}
+	if i.DeliveredAt != nil {
+		predicates = append(predicates, znsmessage.DeliveredAtEQ(*i.DeliveredAt))
+	}
+	if i.DeliveredAtNEQ != nil {
+		predicates = append(predicates, znsmessage.DeliveredAtNEQ(*i.DeliveredAtNEQ))
+	}
+	if len(i.DeliveredAtIn) > 0 {
+		predicates = append(predicates, znsmessage.DeliveredAtIn(i.DeliveredAtIn...))
+	}
+	if len(i.DeliveredAtNotIn) > 0 {
+		predicates = append(predicates, znsmessage.DeliveredAtNotIn(i.DeliveredAtNotIn...))
+	}
+	if i.DeliveredAtGT != nil {
+		predicates = append(predicates, znsmessage.DeliveredAtGT(*i.DeliveredAtGT))
+	}
+	if i.DeliveredAtGTE != nil {
+		predicates = append(predicates, znsmessage.DeliveredAtGTE(*i.DeliveredAtGTE))
+	}
+	if i.DeliveredAtLT != nil {
+		predicates = append(predicates, znsmessage.DeliveredAtLT(*i.DeliveredAtLT))
+	}
+	if i.DeliveredAtLTE != nil {
+		predicates = append(predicates, znsmessage.DeliveredAtLTE(*i.DeliveredAtLTE))
+	}
+	if i.DeliveredAtIsNil {
+		predicates = append(predicates, znsmessage.DeliveredAtIsNil())
+	}
+	if i.DeliveredAtNotNil {
+		predicates = append(predicates, znsmessage.DeliveredAtNotNil())
+	}
+
+	if i.HasChannel != nil {
+		p := znsmessage.HasChannel()
+		if !*i.HasChannel {
+			p = znsmessage.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelWith))
+		for _, w := range i.HasChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znsmessage.HasChannelWith(with...))
+	}
+	if i.HasTemplate != nil {
+		p := znsmessage.HasTemplate()
+		if !*i.HasTemplate {
+			p = znsmessage.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTemplateWith) > 0 {
+		with := make([]predicate.ZnsTemplate, 0, len(i.HasTemplateWith))
+		for _, w := range i.HasTemplateWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTemplateWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znsmessage.HasTemplateWith(with...))
+	}
+	if i.HasCustomer != nil {
+		p := znsmessage.HasCustomer()
+		if !*i.HasCustomer {
+			p = znsmessage.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCustomerWith) > 0 {
+		with := make([]predicate.Customer, 0, len(i.HasCustomerWith))
+		for _, w := range i.HasCustomerWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCustomerWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znsmessage.HasCustomerWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyZnsMessageWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return znsmessage.And(predicates...), nil
+	}
+}
+
+// ZnsTemplateWhereInput represents a where input for filtering ZnsTemplate queries.
+type ZnsTemplateWhereInput struct {
+	Predicates []predicate.ZnsTemplate  `json:"-"`
+	Not        *ZnsTemplateWhereInput   `json:"not,omitempty"`
+	Or         []*ZnsTemplateWhereInput `json:"or,omitempty"`
+	And        []*ZnsTemplateWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "template_id" field predicates.
+	TemplateID             *string  `json:"templateID,omitempty"`
+	TemplateIDNEQ          *string  `json:"templateIDNEQ,omitempty"`
+	TemplateIDIn           []string `json:"templateIDIn,omitempty"`
+	TemplateIDNotIn        []string `json:"templateIDNotIn,omitempty"`
+	TemplateIDGT           *string  `json:"templateIDGT,omitempty"`
+	TemplateIDGTE          *string  `json:"templateIDGTE,omitempty"`
+	TemplateIDLT           *string  `json:"templateIDLT,omitempty"`
+	TemplateIDLTE          *string  `json:"templateIDLTE,omitempty"`
+	TemplateIDContains     *string  `json:"templateIDContains,omitempty"`
+	TemplateIDHasPrefix    *string  `json:"templateIDHasPrefix,omitempty"`
+	TemplateIDHasSuffix    *string  `json:"templateIDHasSuffix,omitempty"`
+	TemplateIDEqualFold    *string  `json:"templateIDEqualFold,omitempty"`
+	TemplateIDContainsFold *string  `json:"templateIDContainsFold,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *znstemplate.Status  `json:"status,omitempty"`
+	StatusNEQ   *znstemplate.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []znstemplate.Status `json:"statusIn,omitempty"`
+	StatusNotIn []znstemplate.Status `json:"statusNotIn,omitempty"`
+
+	// "tag" field predicates.
+	Tag             *string  `json:"tag,omitempty"`
+	TagNEQ          *string  `json:"tagNEQ,omitempty"`
+	TagIn           []string `json:"tagIn,omitempty"`
+	TagNotIn        []string `json:"tagNotIn,omitempty"`
+	TagGT           *string  `json:"tagGT,omitempty"`
+	TagGTE          *string  `json:"tagGTE,omitempty"`
+	TagLT           *string  `json:"tagLT,omitempty"`
+	TagLTE          *string  `json:"tagLTE,omitempty"`
+	TagContains     *string  `json:"tagContains,omitempty"`
+	TagHasPrefix    *string  `json:"tagHasPrefix,omitempty"`
+	TagHasSuffix    *string  `json:"tagHasSuffix,omitempty"`
+	TagEqualFold    *string  `json:"tagEqualFold,omitempty"`
+	TagContainsFold *string  `json:"tagContainsFold,omitempty"`
+
+	// "price" field predicates.
+	Price      *int  `json:"price,omitempty"`
+	PriceNEQ   *int  `json:"priceNEQ,omitempty"`
+	PriceIn    []int `json:"priceIn,omitempty"`
+	PriceNotIn []int `json:"priceNotIn,omitempty"`
+	PriceGT    *int  `json:"priceGT,omitempty"`
+	PriceGTE   *int  `json:"priceGTE,omitempty"`
+	PriceLT    *int  `json:"priceLT,omitempty"`
+	PriceLTE   *int  `json:"priceLTE,omitempty"`
+
+	// "quality" field predicates.
+	Quality             *string  `json:"quality,omitempty"`
+	QualityNEQ          *string  `json:"qualityNEQ,omitempty"`
+	QualityIn           []string `json:"qualityIn,omitempty"`
+	QualityNotIn        []string `json:"qualityNotIn,omitempty"`
+	QualityGT           *string  `json:"qualityGT,omitempty"`
+	QualityGTE          *string  `json:"qualityGTE,omitempty"`
+	QualityLT           *string  `json:"qualityLT,omitempty"`
+	QualityLTE          *string  `json:"qualityLTE,omitempty"`
+	QualityContains     *string  `json:"qualityContains,omitempty"`
+	QualityHasPrefix    *string  `json:"qualityHasPrefix,omitempty"`
+	QualityHasSuffix    *string  `json:"qualityHasSuffix,omitempty"`
+	QualityEqualFold    *string  `json:"qualityEqualFold,omitempty"`
+	QualityContainsFold *string  `json:"qualityContainsFold,omitempty"`
+
+	// "daily_quota" field predicates.
+	DailyQuota      *int  `json:"dailyQuota,omitempty"`
+	DailyQuotaNEQ   *int  `json:"dailyQuotaNEQ,omitempty"`
+	DailyQuotaIn    []int `json:"dailyQuotaIn,omitempty"`
+	DailyQuotaNotIn []int `json:"dailyQuotaNotIn,omitempty"`
+	DailyQuotaGT    *int  `json:"dailyQuotaGT,omitempty"`
+	DailyQuotaGTE   *int  `json:"dailyQuotaGTE,omitempty"`
+	DailyQuotaLT    *int  `json:"dailyQuotaLT,omitempty"`
+	DailyQuotaLTE   *int  `json:"dailyQuotaLTE,omitempty"`
+
+	// "remaining_quota" field predicates.
+	RemainingQuota      *int  `json:"remainingQuota,omitempty"`
+	RemainingQuotaNEQ   *int  `json:"remainingQuotaNEQ,omitempty"`
+	RemainingQuotaIn    []int `json:"remainingQuotaIn,omitempty"`
+	RemainingQuotaNotIn []int `json:"remainingQuotaNotIn,omitempty"`
+	RemainingQuotaGT    *int  `json:"remainingQuotaGT,omitempty"`
+	RemainingQuotaGTE   *int  `json:"remainingQuotaGTE,omitempty"`
+	RemainingQuotaLT    *int  `json:"remainingQuotaLT,omitempty"`
+	RemainingQuotaLTE   *int  `json:"remainingQuotaLTE,omitempty"`
+
+	// "synced_at" field predicates.
+	SyncedAt      *time.Time  `json:"syncedAt,omitempty"`
+	SyncedAtNEQ   *time.Time  `json:"syncedAtNEQ,omitempty"`
+	SyncedAtIn    []time.Time `json:"syncedAtIn,omitempty"`
+	SyncedAtNotIn []time.Time `json:"syncedAtNotIn,omitempty"`
+	SyncedAtGT    *time.Time  `json:"syncedAtGT,omitempty"`
+	SyncedAtGTE   *time.Time  `json:"syncedAtGTE,omitempty"`
+	SyncedAtLT    *time.Time  `json:"syncedAtLT,omitempty"`
+	SyncedAtLTE   *time.Time  `json:"syncedAtLTE,omitempty"`
+
+	// "channel" edge predicates.
+	HasChannel     *bool                `json:"hasChannel,omitempty"`
+	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ZnsTemplateWhereInput) AddPredicates(predicates ...predicate.ZnsTemplate) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ZnsTemplateWhereInput filter on the ZnsTemplateQuery builder.
+func (i *ZnsTemplateWhereInput) Filter(q *ZnsTemplateQuery) (*ZnsTemplateQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyZnsTemplateWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyZnsTemplateWhereInput is returned in case the ZnsTemplateWhereInput is empty.
+var ErrEmptyZnsTemplateWhereInput = errors.New("ent: empty predicate ZnsTemplateWhereInput")
+
+// P returns a predicate for filtering znstemplates.
+// An error is returned if the input is empty or invalid.
+func (i *ZnsTemplateWhereInput) P() (predicate.ZnsTemplate, error) {
+	var predicates []predicate.ZnsTemplate
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, znstemplate.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.ZnsTemplate, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, znstemplate.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.ZnsTemplate, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, znstemplate.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, znstemplate.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, znstemplate.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, znstemplate.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, znstemplate.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, znstemplate.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, znstemplate.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, znstemplate.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, znstemplate.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, znstemplate.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, znstemplate.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, znstemplate.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, znstemplate.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, znstemplate.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, znstemplate.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, znstemplate.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, znstemplate.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, znstemplate.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, znstemplate.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, znstemplate.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, znstemplate.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, znstemplate.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, znstemplate.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, znstemplate.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, znstemplate.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.TemplateID != nil {
+		predicates = append(predicates, znstemplate.TemplateIDEQ(*i.TemplateID))
+	}
+	if i.TemplateIDNEQ != nil {
+		predicates = append(predicates, znstemplate.TemplateIDNEQ(*i.TemplateIDNEQ))
+	}
+	if len(i.TemplateIDIn) > 0 {
+		predicates = append(predicates, znstemplate.TemplateIDIn(i.TemplateIDIn...))
+	}
+	if len(i.TemplateIDNotIn) > 0 {
+		predicates = append(predicates, znstemplate.TemplateIDNotIn(i.TemplateIDNotIn...))
+	}
+	if i.TemplateIDGT != nil {
+		predicates = append(predicates, znstemplate.TemplateIDGT(*i.TemplateIDGT))
+	}
+	if i.TemplateIDGTE != nil {
+		predicates = append(predicates, znstemplate.TemplateIDGTE(*i.TemplateIDGTE))
+	}
+	if i.TemplateIDLT != nil {
+		predicates = append(predicates, znstemplate.TemplateIDLT(*i.TemplateIDLT))
+	}
+	if i.TemplateIDLTE != nil {
+		predicates = append(predicates, znstemplate.TemplateIDLTE(*i.TemplateIDLTE))
+	}
+	if i.TemplateIDContains != nil {
+		predicates = append(predicates, znstemplate.TemplateIDContains(*i.TemplateIDContains))
+	}
+	if i.TemplateIDHasPrefix != nil {
+		predicates = append(predicates, znstemplate.TemplateIDHasPrefix(*i.TemplateIDHasPrefix))
+	}
+	if i.TemplateIDHasSuffix != nil {
+		predicates = append(predicates, znstemplate.TemplateIDHasSuffix(*i.TemplateIDHasSuffix))
+	}
+	if i.TemplateIDEqualFold != nil {
+		predicates = append(predicates, znstemplate.TemplateIDEqualFold(*i.TemplateIDEqualFold))
+	}
+	if i.TemplateIDContainsFold != nil {
+		predicates = append(predicates, znstemplate.TemplateIDContainsFold(*i.TemplateIDContainsFold))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, znstemplate.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, znstemplate.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, znstemplate.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, znstemplate.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, znstemplate.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, znstemplate.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, znstemplate.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, znstemplate.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, znstemplate.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, znstemplate.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, znstemplate.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, znstemplate.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, znstemplate.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, znstemplate.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, znstemplate.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, znstemplate.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, znstemplate.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Tag != nil {
+		predicates = append(predicates, znstemplate.TagEQ(*i.Tag))
+	}
+	if i.TagNEQ != nil {
+		predicates = append(predicates, znstemplate.TagNEQ(*i.TagNEQ))
+	}
+	if len(i.TagIn) > 0 {
+		predicates = append(predicates, znstemplate.TagIn(i.TagIn...))
+	}
+	if len(i.TagNotIn) > 0 {
+		predicates = append(predicates, znstemplate.TagNotIn(i.TagNotIn...))
+	}
+	if i.TagGT != nil {
+		predicates = append(predicates, znstemplate.TagGT(*i.TagGT))
+	}
+	if i.TagGTE != nil {
+		predicates = append(predicates, znstemplate.TagGTE(*i.TagGTE))
+	}
+	if i.TagLT != nil {
+		predicates = append(predicates, znstemplate.TagLT(*i.TagLT))
+	}
+	if i.TagLTE != nil {
+		predicates = append(predicates, znstemplate.TagLTE(*i.TagLTE))
+	}
+	if i.TagContains != nil {
+		predicates = append(predicates, znstemplate.TagContains(*i.TagContains))
+	}
+	if i.TagHasPrefix != nil {
+		predicates = append(predicates, znstemplate.TagHasPrefix(*i.TagHasPrefix))
+	}
+	if i.TagHasSuffix != nil {
+		predicates = append(predicates, znstemplate.TagHasSuffix(*i.TagHasSuffix))
+	}
+	if i.TagEqualFold != nil {
+		predicates = append(predicates, znstemplate.TagEqualFold(*i.TagEqualFold))
+	}
+	if i.TagContainsFold != nil {
+		predicates = append(predicates, znstemplate.TagContainsFold(*i.TagContainsFold))
+	}
+	if i.Price != nil {
+		predicates = append(predicates, znstemplate.PriceEQ(*i.Price))
+	}
+	if i.PriceNEQ != nil {
+		predicates = append(predicates, znstemplate.PriceNEQ(*i.PriceNEQ))
+	}
+	if len(i.PriceIn) > 0 {
+		predicates = append(predicates, znstemplate.PriceIn(i.PriceIn...))
+	}
+	if len(i.PriceNotIn) > 0 {
+		predicates = append(predicates, znstemplate.PriceNotIn(i.PriceNotIn...))
+	}
+	if i.PriceGT != nil {
+		predicates = append(predicates, znstemplate.PriceGT(*i.PriceGT))
+	}
+	if i.PriceGTE != nil {
+		predicates = append(predicates, znstemplate.PriceGTE(*i.PriceGTE))
+	}
+	if i.PriceLT != nil {
+		predicates = append(predicates, znstemplate.PriceLT(*i.PriceLT))
+	}
+	if i.PriceLTE != nil {
+		predicates = append(predicates, znstemplate.PriceLTE(*i.PriceLTE))
+	}
+	if i.Quality != nil {
+		predicates = append(predicates, znstemplate.QualityEQ(*i.Quality))
+	}
+	if i.QualityNEQ != nil {
+		predicates = append(predicates, znstemplate.QualityNEQ(*i.QualityNEQ))
+	}
+	if len(i.QualityIn) > 0 {
+		predicates = append(predicates, znstemplate.QualityIn(i.QualityIn...))
+	}
+	if len(i.QualityNotIn) > 0 {
+		predicates = append(predicates, znstemplate.QualityNotIn(i.QualityNotIn...))
+	}
+	if i.QualityGT != nil {
+		predicates = append(predicates, znstemplate.QualityGT(*i.QualityGT))
+	}
+	if i.QualityGTE != nil {
+		predicates = append(predicates, znstemplate.QualityGTE(*i.QualityGTE))
+	}
+	if i.QualityLT != nil {
+		predicates = append(predicates, znstemplate.QualityLT(*i.QualityLT))
+	}
+	if i.QualityLTE != nil {
+		predicates = append(predicates, znstemplate.QualityLTE(*i.QualityLTE))
+	}
+	if i.QualityContains != nil {
+		predicates = append(predicates, znstemplate.QualityContains(*i.QualityContains))
+	}
+	if i.QualityHasPrefix != nil {
+		predicates = append(predicates, znstemplate.QualityHasPrefix(*i.QualityHasPrefix))
+	}
+	if i.QualityHasSuffix != nil {
+		predicates = append(predicates, znstemplate.QualityHasSuffix(*i.QualityHasSuffix))
+	}
+	if i.QualityEqualFold != nil {
+		predicates = append(predicates, znstemplate.QualityEqualFold(*i.QualityEqualFold))
+	}
+	if i.QualityContainsFold != nil {
+		predicates = append(predicates, znstemplate.QualityContainsFold(*i.QualityContainsFold))
+	}
+	if i.DailyQuota != nil {
+		predicates = append(predicates, znstemplate.DailyQuotaEQ(*i.DailyQuota))
+	}
+	if i.DailyQuotaNEQ != nil {
+		predicates = append(predicates, znstemplate.DailyQuotaNEQ(*i.DailyQuotaNEQ))
+	}
+	if len(i.DailyQuotaIn) > 0 {
+		predicates = append(predicates, znstemplate.DailyQuotaIn(i.DailyQuotaIn...))
+	}
+	if len(i.DailyQuotaNotIn) > 0 {
+		predicates = append(predicates, znstemplate.DailyQuotaNotIn(i.DailyQuotaNotIn...))
+	}
+	if i.DailyQuotaGT != nil {
+		predicates = append(predicates, znstemplate.DailyQuotaGT(*i.DailyQuotaGT))
+	}
+	if i.DailyQuotaGTE != nil {
+		predicates = append(predicates, znstemplate.DailyQuotaGTE(*i.DailyQuotaGTE))
+	}
+	if i.DailyQuotaLT != nil {
+		predicates = append(predicates, znstemplate.DailyQuotaLT(*i.DailyQuotaLT))
+	}
+	if i.DailyQuotaLTE != nil {
+		predicates = append(predicates, znstemplate.DailyQuotaLTE(*i.DailyQuotaLTE))
+	}
+	if i.RemainingQuota != nil {
+		predicates = append(predicates, znstemplate.RemainingQuotaEQ(*i.RemainingQuota))
+	}
+	if i.RemainingQuotaNEQ != nil {
+		predicates = append(predicates, znstemplate.RemainingQuotaNEQ(*i.RemainingQuotaNEQ))
+	}
+	if len(i.RemainingQuotaIn) > 0 {
+		predicates = append(predicates, znstemplate.RemainingQuotaIn(i.RemainingQuotaIn...))
+	}
+	if len(i.RemainingQuotaNotIn) > 0 {
+		predicates = append(predicates, znstemplate.RemainingQuotaNotIn(i.RemainingQuotaNotIn...))
+	}
+	if i.RemainingQuotaGT != nil {
+		predicates = append(predicates, znstemplate.RemainingQuotaGT(*i.RemainingQuotaGT))
+	}
+	if i.RemainingQuotaGTE != nil {
+		predicates = append(predicates, znstemplate.RemainingQuotaGTE(*i.RemainingQuotaGTE))
+	}
+	if i.RemainingQuotaLT != nil {
+		predicates = append(predicates, znstemplate.RemainingQuotaLT(*i.RemainingQuotaLT))
+	}
+	if i.RemainingQuotaLTE != nil {
+		predicates = append(predicates, znstemplate.RemainingQuotaLTE(*i.RemainingQuotaLTE))
+	}
+	if i.SyncedAt != nil {
+		predicates = append(predicates, znstemplate.SyncedAtEQ(*i.SyncedAt))
+	}
+	if i.SyncedAtNEQ != nil {
+		predicates = append(predicates, znstemplate.SyncedAtNEQ(*i.SyncedAtNEQ))
+	}
+	if len(i.SyncedAtIn) > 0 {
+		predicates = append(predicates, znstemplate.SyncedAtIn(i.SyncedAtIn...))
+	}
+	if len(i.SyncedAtNotIn) > 0 {
+		predicates = append(predicates, znstemplate.SyncedAtNotIn(i.SyncedAtNotIn...))
+	}
+	if i.SyncedAtGT != nil {
+		predicates = append(predicates, znstemplate.SyncedAtGT(*i.SyncedAtGT))
+	}
+	if i.SyncedAtGTE != nil {
+		predicates = append(predicates, znstemplate.SyncedAtGTE(*i.SyncedAtGTE))
+	}
+	if i.SyncedAtLT != nil {
+		predicates = append(predicates, znstemplate.SyncedAtLT(*i.SyncedAtLT))
+	}
+	if i.SyncedAtLTE != nil {
+		predicates = append(predicates, znstemplate.SyncedAtLTE(*i.SyncedAtLTE))
+	}
+
+	if i.HasChannel != nil {
+		p := znstemplate.HasChannel()
+		if !*i.HasChannel {
+			p = znstemplate.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelWith))
+		for _, w := range i.HasChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znstemplate.HasChannelWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyZnsTemplateWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return znstemplate.And(predicates...), nil
 	}
 }

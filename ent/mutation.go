@@ -44,6 +44,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -88,6 +90,8 @@ const (
 	TypeWebhookDelivery = "WebhookDelivery"
 	TypeWebhookEndpoint = "WebhookEndpoint"
 	TypeWebhookEvent    = "WebhookEvent"
+	TypeZnsMessage      = "ZnsMessage"
+	TypeZnsTemplate     = "ZnsTemplate"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -15612,6 +15616,7 @@ type EventMutation struct {
 	user_id             *gid.ID
 	call_id             *gid.ID
 	call_permission_id  *gid.ID
+	zns_message_id      *gid.ID
 	audience_user_id    *gid.ID
 	created_at          *time.Time
 	clearedFields       map[string]struct{}
@@ -16184,6 +16189,55 @@ func (m *EventMutation) ResetCallPermissionID() {
 	delete(m.clearedFields, event.FieldCallPermissionID)
 }
 
+// SetZnsMessageID sets the "zns_message_id" field.
+func (m *EventMutation) SetZnsMessageID(gi gid.ID) {
+	m.zns_message_id = &gi
+}
+
+// ZnsMessageID returns the value of the "zns_message_id" field in the mutation.
+func (m *EventMutation) ZnsMessageID() (r gid.ID, exists bool) {
+	v := m.zns_message_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldZnsMessageID returns the old "zns_message_id" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldZnsMessageID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldZnsMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldZnsMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldZnsMessageID: %w", err)
+	}
+	return oldValue.ZnsMessageID, nil
+}
+
+// ClearZnsMessageID clears the value of the "zns_message_id" field.
+func (m *EventMutation) ClearZnsMessageID() {
+	m.zns_message_id = nil
+	m.clearedFields[event.FieldZnsMessageID] = struct{}{}
+}
+
+// ZnsMessageIDCleared returns if the "zns_message_id" field was cleared in this mutation.
+func (m *EventMutation) ZnsMessageIDCleared() bool {
+	_, ok := m.clearedFields[event.FieldZnsMessageID]
+	return ok
+}
+
+// ResetZnsMessageID resets all changes to the "zns_message_id" field.
+func (m *EventMutation) ResetZnsMessageID() {
+	m.zns_message_id = nil
+	delete(m.clearedFields, event.FieldZnsMessageID)
+}
+
 // SetAudienceUserID sets the "audience_user_id" field.
 func (m *EventMutation) SetAudienceUserID(gi gid.ID) {
 	m.audience_user_id = &gi
@@ -16330,7 +16384,7 @@ func (m *EventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EventMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.organization != nil {
 		fields = append(fields, event.FieldOrganizationID)
 	}
@@ -16360,6 +16414,9 @@ func (m *EventMutation) Fields() []string {
 	}
 	if m.call_permission_id != nil {
 		fields = append(fields, event.FieldCallPermissionID)
+	}
+	if m.zns_message_id != nil {
+		fields = append(fields, event.FieldZnsMessageID)
 	}
 	if m.audience_user_id != nil {
 		fields = append(fields, event.FieldAudienceUserID)
@@ -16395,6 +16452,8 @@ func (m *EventMutation) Field(name string) (ent.Value, bool) {
 		return m.CallID()
 	case event.FieldCallPermissionID:
 		return m.CallPermissionID()
+	case event.FieldZnsMessageID:
+		return m.ZnsMessageID()
 	case event.FieldAudienceUserID:
 		return m.AudienceUserID()
 	case event.FieldCreatedAt:
@@ -16428,6 +16487,8 @@ func (m *EventMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldCallID(ctx)
 	case event.FieldCallPermissionID:
 		return m.OldCallPermissionID(ctx)
+	case event.FieldZnsMessageID:
+		return m.OldZnsMessageID(ctx)
 	case event.FieldAudienceUserID:
 		return m.OldAudienceUserID(ctx)
 	case event.FieldCreatedAt:
@@ -16511,6 +16572,13 @@ func (m *EventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCallPermissionID(v)
 		return nil
+	case event.FieldZnsMessageID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetZnsMessageID(v)
+		return nil
 	case event.FieldAudienceUserID:
 		v, ok := value.(gid.ID)
 		if !ok {
@@ -16588,6 +16656,9 @@ func (m *EventMutation) ClearedFields() []string {
 	if m.FieldCleared(event.FieldCallPermissionID) {
 		fields = append(fields, event.FieldCallPermissionID)
 	}
+	if m.FieldCleared(event.FieldZnsMessageID) {
+		fields = append(fields, event.FieldZnsMessageID)
+	}
 	if m.FieldCleared(event.FieldAudienceUserID) {
 		fields = append(fields, event.FieldAudienceUserID)
 	}
@@ -16622,6 +16693,9 @@ func (m *EventMutation) ClearField(name string) error {
 		return nil
 	case event.FieldCallPermissionID:
 		m.ClearCallPermissionID()
+		return nil
+	case event.FieldZnsMessageID:
+		m.ClearZnsMessageID()
 		return nil
 	case event.FieldAudienceUserID:
 		m.ClearAudienceUserID()
@@ -16663,6 +16737,9 @@ func (m *EventMutation) ResetField(name string) error {
 		return nil
 	case event.FieldCallPermissionID:
 		m.ResetCallPermissionID()
+		return nil
+	case event.FieldZnsMessageID:
+		m.ResetZnsMessageID()
 		return nil
 	case event.FieldAudienceUserID:
 		m.ResetAudienceUserID()
@@ -33372,4 +33449,3303 @@ func (m *WebhookEventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *WebhookEventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown WebhookEvent edge %s", name)
+}
+
+// ZnsMessageMutation represents an operation that mutates the ZnsMessage nodes in the graph.
+type ZnsMessageMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	phone               *string
+	params              *map[string]string
+	tracking_id         *string
+	status              *znsmessage.Status
+	failure_reason      *string
+	last_error          *string
+	provider_message_id *string
+	development         *bool
+	cost                *int
+	addcost             *int
+	sent_at             *time.Time
+	delivered_at        *time.Time
+	attempts            *int
+	addattempts         *int
+	next_attempt_at     *time.Time
+	lease_until         *time.Time
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	template            *gid.ID
+	clearedtemplate     bool
+	customer            *gid.ID
+	clearedcustomer     bool
+	sender              *gid.ID
+	clearedsender       bool
+	done                bool
+	oldValue            func(context.Context) (*ZnsMessage, error)
+	predicates          []predicate.ZnsMessage
+}
+
+var _ ent.Mutation = (*ZnsMessageMutation)(nil)
+
+// znsmessageOption allows management of the mutation configuration using functional options.
+type znsmessageOption func(*ZnsMessageMutation)
+
+// newZnsMessageMutation creates new mutation for the ZnsMessage entity.
+func newZnsMessageMutation(c config, op Op, opts ...znsmessageOption) *ZnsMessageMutation {
+	m := &ZnsMessageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeZnsMessage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withZnsMessageID sets the ID field of the mutation.
+func withZnsMessageID(id gid.ID) znsmessageOption {
+	return func(m *ZnsMessageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ZnsMessage
+		)
+		m.oldValue = func(ctx context.Context) (*ZnsMessage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ZnsMessage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withZnsMessage sets the old ZnsMessage of the mutation.
+func withZnsMessage(node *ZnsMessage) znsmessageOption {
+	return func(m *ZnsMessageMutation) {
+		m.oldValue = func(context.Context) (*ZnsMessage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ZnsMessageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ZnsMessageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ZnsMessage entities.
+func (m *ZnsMessageMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ZnsMessageMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ZnsMessageMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ZnsMessage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ZnsMessageMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ZnsMessageMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ZnsMessageMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ZnsMessageMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ZnsMessageMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ZnsMessageMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *ZnsMessageMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *ZnsMessageMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *ZnsMessageMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *ZnsMessageMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *ZnsMessageMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *ZnsMessageMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetTemplateID sets the "template_id" field.
+func (m *ZnsMessageMutation) SetTemplateID(gi gid.ID) {
+	m.template = &gi
+}
+
+// TemplateID returns the value of the "template_id" field in the mutation.
+func (m *ZnsMessageMutation) TemplateID() (r gid.ID, exists bool) {
+	v := m.template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplateID returns the old "template_id" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldTemplateID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplateID: %w", err)
+	}
+	return oldValue.TemplateID, nil
+}
+
+// ResetTemplateID resets all changes to the "template_id" field.
+func (m *ZnsMessageMutation) ResetTemplateID() {
+	m.template = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *ZnsMessageMutation) SetCustomerID(gi gid.ID) {
+	m.customer = &gi
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *ZnsMessageMutation) CustomerID() (r gid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldCustomerID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ClearCustomerID clears the value of the "customer_id" field.
+func (m *ZnsMessageMutation) ClearCustomerID() {
+	m.customer = nil
+	m.clearedFields[znsmessage.FieldCustomerID] = struct{}{}
+}
+
+// CustomerIDCleared returns if the "customer_id" field was cleared in this mutation.
+func (m *ZnsMessageMutation) CustomerIDCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldCustomerID]
+	return ok
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *ZnsMessageMutation) ResetCustomerID() {
+	m.customer = nil
+	delete(m.clearedFields, znsmessage.FieldCustomerID)
+}
+
+// SetPhone sets the "phone" field.
+func (m *ZnsMessageMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *ZnsMessageMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *ZnsMessageMutation) ResetPhone() {
+	m.phone = nil
+}
+
+// SetParams sets the "params" field.
+func (m *ZnsMessageMutation) SetParams(value map[string]string) {
+	m.params = &value
+}
+
+// Params returns the value of the "params" field in the mutation.
+func (m *ZnsMessageMutation) Params() (r map[string]string, exists bool) {
+	v := m.params
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParams returns the old "params" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldParams(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParams is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParams requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParams: %w", err)
+	}
+	return oldValue.Params, nil
+}
+
+// ResetParams resets all changes to the "params" field.
+func (m *ZnsMessageMutation) ResetParams() {
+	m.params = nil
+}
+
+// SetTrackingID sets the "tracking_id" field.
+func (m *ZnsMessageMutation) SetTrackingID(s string) {
+	m.tracking_id = &s
+}
+
+// TrackingID returns the value of the "tracking_id" field in the mutation.
+func (m *ZnsMessageMutation) TrackingID() (r string, exists bool) {
+	v := m.tracking_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrackingID returns the old "tracking_id" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldTrackingID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrackingID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrackingID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrackingID: %w", err)
+	}
+	return oldValue.TrackingID, nil
+}
+
+// ResetTrackingID resets all changes to the "tracking_id" field.
+func (m *ZnsMessageMutation) ResetTrackingID() {
+	m.tracking_id = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ZnsMessageMutation) SetStatus(z znsmessage.Status) {
+	m.status = &z
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ZnsMessageMutation) Status() (r znsmessage.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldStatus(ctx context.Context) (v znsmessage.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ZnsMessageMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetFailureReason sets the "failure_reason" field.
+func (m *ZnsMessageMutation) SetFailureReason(s string) {
+	m.failure_reason = &s
+}
+
+// FailureReason returns the value of the "failure_reason" field in the mutation.
+func (m *ZnsMessageMutation) FailureReason() (r string, exists bool) {
+	v := m.failure_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailureReason returns the old "failure_reason" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldFailureReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailureReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailureReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailureReason: %w", err)
+	}
+	return oldValue.FailureReason, nil
+}
+
+// ClearFailureReason clears the value of the "failure_reason" field.
+func (m *ZnsMessageMutation) ClearFailureReason() {
+	m.failure_reason = nil
+	m.clearedFields[znsmessage.FieldFailureReason] = struct{}{}
+}
+
+// FailureReasonCleared returns if the "failure_reason" field was cleared in this mutation.
+func (m *ZnsMessageMutation) FailureReasonCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldFailureReason]
+	return ok
+}
+
+// ResetFailureReason resets all changes to the "failure_reason" field.
+func (m *ZnsMessageMutation) ResetFailureReason() {
+	m.failure_reason = nil
+	delete(m.clearedFields, znsmessage.FieldFailureReason)
+}
+
+// SetLastError sets the "last_error" field.
+func (m *ZnsMessageMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *ZnsMessageMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldLastError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *ZnsMessageMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[znsmessage.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *ZnsMessageMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *ZnsMessageMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, znsmessage.FieldLastError)
+}
+
+// SetProviderMessageID sets the "provider_message_id" field.
+func (m *ZnsMessageMutation) SetProviderMessageID(s string) {
+	m.provider_message_id = &s
+}
+
+// ProviderMessageID returns the value of the "provider_message_id" field in the mutation.
+func (m *ZnsMessageMutation) ProviderMessageID() (r string, exists bool) {
+	v := m.provider_message_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProviderMessageID returns the old "provider_message_id" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldProviderMessageID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProviderMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProviderMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProviderMessageID: %w", err)
+	}
+	return oldValue.ProviderMessageID, nil
+}
+
+// ClearProviderMessageID clears the value of the "provider_message_id" field.
+func (m *ZnsMessageMutation) ClearProviderMessageID() {
+	m.provider_message_id = nil
+	m.clearedFields[znsmessage.FieldProviderMessageID] = struct{}{}
+}
+
+// ProviderMessageIDCleared returns if the "provider_message_id" field was cleared in this mutation.
+func (m *ZnsMessageMutation) ProviderMessageIDCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldProviderMessageID]
+	return ok
+}
+
+// ResetProviderMessageID resets all changes to the "provider_message_id" field.
+func (m *ZnsMessageMutation) ResetProviderMessageID() {
+	m.provider_message_id = nil
+	delete(m.clearedFields, znsmessage.FieldProviderMessageID)
+}
+
+// SetDevelopment sets the "development" field.
+func (m *ZnsMessageMutation) SetDevelopment(b bool) {
+	m.development = &b
+}
+
+// Development returns the value of the "development" field in the mutation.
+func (m *ZnsMessageMutation) Development() (r bool, exists bool) {
+	v := m.development
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDevelopment returns the old "development" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldDevelopment(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDevelopment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDevelopment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDevelopment: %w", err)
+	}
+	return oldValue.Development, nil
+}
+
+// ResetDevelopment resets all changes to the "development" field.
+func (m *ZnsMessageMutation) ResetDevelopment() {
+	m.development = nil
+}
+
+// SetCost sets the "cost" field.
+func (m *ZnsMessageMutation) SetCost(i int) {
+	m.cost = &i
+	m.addcost = nil
+}
+
+// Cost returns the value of the "cost" field in the mutation.
+func (m *ZnsMessageMutation) Cost() (r int, exists bool) {
+	v := m.cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCost returns the old "cost" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldCost(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCost: %w", err)
+	}
+	return oldValue.Cost, nil
+}
+
+// AddCost adds i to the "cost" field.
+func (m *ZnsMessageMutation) AddCost(i int) {
+	if m.addcost != nil {
+		*m.addcost += i
+	} else {
+		m.addcost = &i
+	}
+}
+
+// AddedCost returns the value that was added to the "cost" field in this mutation.
+func (m *ZnsMessageMutation) AddedCost() (r int, exists bool) {
+	v := m.addcost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCost resets all changes to the "cost" field.
+func (m *ZnsMessageMutation) ResetCost() {
+	m.cost = nil
+	m.addcost = nil
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *ZnsMessageMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *ZnsMessageMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *ZnsMessageMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[znsmessage.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *ZnsMessageMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *ZnsMessageMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, znsmessage.FieldSentAt)
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (m *ZnsMessageMutation) SetDeliveredAt(t time.Time) {
+	m.delivered_at = &t
+}
+
+// DeliveredAt returns the value of the "delivered_at" field in the mutation.
+func (m *ZnsMessageMutation) DeliveredAt() (r time.Time, exists bool) {
+	v := m.delivered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveredAt returns the old "delivered_at" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldDeliveredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveredAt: %w", err)
+	}
+	return oldValue.DeliveredAt, nil
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (m *ZnsMessageMutation) ClearDeliveredAt() {
+	m.delivered_at = nil
+	m.clearedFields[znsmessage.FieldDeliveredAt] = struct{}{}
+}
+
+// DeliveredAtCleared returns if the "delivered_at" field was cleared in this mutation.
+func (m *ZnsMessageMutation) DeliveredAtCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldDeliveredAt]
+	return ok
+}
+
+// ResetDeliveredAt resets all changes to the "delivered_at" field.
+func (m *ZnsMessageMutation) ResetDeliveredAt() {
+	m.delivered_at = nil
+	delete(m.clearedFields, znsmessage.FieldDeliveredAt)
+}
+
+// SetSenderUserID sets the "sender_user_id" field.
+func (m *ZnsMessageMutation) SetSenderUserID(gi gid.ID) {
+	m.sender = &gi
+}
+
+// SenderUserID returns the value of the "sender_user_id" field in the mutation.
+func (m *ZnsMessageMutation) SenderUserID() (r gid.ID, exists bool) {
+	v := m.sender
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSenderUserID returns the old "sender_user_id" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldSenderUserID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSenderUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSenderUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSenderUserID: %w", err)
+	}
+	return oldValue.SenderUserID, nil
+}
+
+// ClearSenderUserID clears the value of the "sender_user_id" field.
+func (m *ZnsMessageMutation) ClearSenderUserID() {
+	m.sender = nil
+	m.clearedFields[znsmessage.FieldSenderUserID] = struct{}{}
+}
+
+// SenderUserIDCleared returns if the "sender_user_id" field was cleared in this mutation.
+func (m *ZnsMessageMutation) SenderUserIDCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldSenderUserID]
+	return ok
+}
+
+// ResetSenderUserID resets all changes to the "sender_user_id" field.
+func (m *ZnsMessageMutation) ResetSenderUserID() {
+	m.sender = nil
+	delete(m.clearedFields, znsmessage.FieldSenderUserID)
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *ZnsMessageMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *ZnsMessageMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *ZnsMessageMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *ZnsMessageMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *ZnsMessageMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetNextAttemptAt sets the "next_attempt_at" field.
+func (m *ZnsMessageMutation) SetNextAttemptAt(t time.Time) {
+	m.next_attempt_at = &t
+}
+
+// NextAttemptAt returns the value of the "next_attempt_at" field in the mutation.
+func (m *ZnsMessageMutation) NextAttemptAt() (r time.Time, exists bool) {
+	v := m.next_attempt_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextAttemptAt returns the old "next_attempt_at" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldNextAttemptAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextAttemptAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextAttemptAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextAttemptAt: %w", err)
+	}
+	return oldValue.NextAttemptAt, nil
+}
+
+// ClearNextAttemptAt clears the value of the "next_attempt_at" field.
+func (m *ZnsMessageMutation) ClearNextAttemptAt() {
+	m.next_attempt_at = nil
+	m.clearedFields[znsmessage.FieldNextAttemptAt] = struct{}{}
+}
+
+// NextAttemptAtCleared returns if the "next_attempt_at" field was cleared in this mutation.
+func (m *ZnsMessageMutation) NextAttemptAtCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldNextAttemptAt]
+	return ok
+}
+
+// ResetNextAttemptAt resets all changes to the "next_attempt_at" field.
+func (m *ZnsMessageMutation) ResetNextAttemptAt() {
+	m.next_attempt_at = nil
+	delete(m.clearedFields, znsmessage.FieldNextAttemptAt)
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *ZnsMessageMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *ZnsMessageMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *ZnsMessageMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[znsmessage.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *ZnsMessageMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *ZnsMessageMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, znsmessage.FieldLeaseUntil)
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *ZnsMessageMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[znsmessage.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *ZnsMessageMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *ZnsMessageMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *ZnsMessageMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *ZnsMessageMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[znsmessage.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *ZnsMessageMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *ZnsMessageMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *ZnsMessageMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearTemplate clears the "template" edge to the ZnsTemplate entity.
+func (m *ZnsMessageMutation) ClearTemplate() {
+	m.clearedtemplate = true
+	m.clearedFields[znsmessage.FieldTemplateID] = struct{}{}
+}
+
+// TemplateCleared reports if the "template" edge to the ZnsTemplate entity was cleared.
+func (m *ZnsMessageMutation) TemplateCleared() bool {
+	return m.clearedtemplate
+}
+
+// TemplateIDs returns the "template" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TemplateID instead. It exists only for internal usage by the builders.
+func (m *ZnsMessageMutation) TemplateIDs() (ids []gid.ID) {
+	if id := m.template; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTemplate resets all changes to the "template" edge.
+func (m *ZnsMessageMutation) ResetTemplate() {
+	m.template = nil
+	m.clearedtemplate = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *ZnsMessageMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[znsmessage.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *ZnsMessageMutation) CustomerCleared() bool {
+	return m.CustomerIDCleared() || m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *ZnsMessageMutation) CustomerIDs() (ids []gid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *ZnsMessageMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// SetSenderID sets the "sender" edge to the User entity by id.
+func (m *ZnsMessageMutation) SetSenderID(id gid.ID) {
+	m.sender = &id
+}
+
+// ClearSender clears the "sender" edge to the User entity.
+func (m *ZnsMessageMutation) ClearSender() {
+	m.clearedsender = true
+	m.clearedFields[znsmessage.FieldSenderUserID] = struct{}{}
+}
+
+// SenderCleared reports if the "sender" edge to the User entity was cleared.
+func (m *ZnsMessageMutation) SenderCleared() bool {
+	return m.SenderUserIDCleared() || m.clearedsender
+}
+
+// SenderID returns the "sender" edge ID in the mutation.
+func (m *ZnsMessageMutation) SenderID() (id gid.ID, exists bool) {
+	if m.sender != nil {
+		return *m.sender, true
+	}
+	return
+}
+
+// SenderIDs returns the "sender" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SenderID instead. It exists only for internal usage by the builders.
+func (m *ZnsMessageMutation) SenderIDs() (ids []gid.ID) {
+	if id := m.sender; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSender resets all changes to the "sender" edge.
+func (m *ZnsMessageMutation) ResetSender() {
+	m.sender = nil
+	m.clearedsender = false
+}
+
+// Where appends a list predicates to the ZnsMessageMutation builder.
+func (m *ZnsMessageMutation) Where(ps ...predicate.ZnsMessage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ZnsMessageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ZnsMessageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ZnsMessage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ZnsMessageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ZnsMessageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ZnsMessage).
+func (m *ZnsMessageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ZnsMessageMutation) Fields() []string {
+	fields := make([]string, 0, 21)
+	if m.created_at != nil {
+		fields = append(fields, znsmessage.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, znsmessage.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, znsmessage.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, znsmessage.FieldChannelID)
+	}
+	if m.template != nil {
+		fields = append(fields, znsmessage.FieldTemplateID)
+	}
+	if m.customer != nil {
+		fields = append(fields, znsmessage.FieldCustomerID)
+	}
+	if m.phone != nil {
+		fields = append(fields, znsmessage.FieldPhone)
+	}
+	if m.params != nil {
+		fields = append(fields, znsmessage.FieldParams)
+	}
+	if m.tracking_id != nil {
+		fields = append(fields, znsmessage.FieldTrackingID)
+	}
+	if m.status != nil {
+		fields = append(fields, znsmessage.FieldStatus)
+	}
+	if m.failure_reason != nil {
+		fields = append(fields, znsmessage.FieldFailureReason)
+	}
+	if m.last_error != nil {
+		fields = append(fields, znsmessage.FieldLastError)
+	}
+	if m.provider_message_id != nil {
+		fields = append(fields, znsmessage.FieldProviderMessageID)
+	}
+	if m.development != nil {
+		fields = append(fields, znsmessage.FieldDevelopment)
+	}
+	if m.cost != nil {
+		fields = append(fields, znsmessage.FieldCost)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, znsmessage.FieldSentAt)
+	}
+	if m.delivered_at != nil {
+		fields = append(fields, znsmessage.FieldDeliveredAt)
+	}
+	if m.sender != nil {
+		fields = append(fields, znsmessage.FieldSenderUserID)
+	}
+	if m.attempts != nil {
+		fields = append(fields, znsmessage.FieldAttempts)
+	}
+	if m.next_attempt_at != nil {
+		fields = append(fields, znsmessage.FieldNextAttemptAt)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, znsmessage.FieldLeaseUntil)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ZnsMessageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case znsmessage.FieldCreatedAt:
+		return m.CreatedAt()
+	case znsmessage.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case znsmessage.FieldOrganizationID:
+		return m.OrganizationID()
+	case znsmessage.FieldChannelID:
+		return m.ChannelID()
+	case znsmessage.FieldTemplateID:
+		return m.TemplateID()
+	case znsmessage.FieldCustomerID:
+		return m.CustomerID()
+	case znsmessage.FieldPhone:
+		return m.Phone()
+	case znsmessage.FieldParams:
+		return m.Params()
+	case znsmessage.FieldTrackingID:
+		return m.TrackingID()
+	case znsmessage.FieldStatus:
+		return m.Status()
+	case znsmessage.FieldFailureReason:
+		return m.FailureReason()
+	case znsmessage.FieldLastError:
+		return m.LastError()
+	case znsmessage.FieldProviderMessageID:
+		return m.ProviderMessageID()
+	case znsmessage.FieldDevelopment:
+		return m.Development()
+	case znsmessage.FieldCost:
+		return m.Cost()
+	case znsmessage.FieldSentAt:
+		return m.SentAt()
+	case znsmessage.FieldDeliveredAt:
+		return m.DeliveredAt()
+	case znsmessage.FieldSenderUserID:
+		return m.SenderUserID()
+	case znsmessage.FieldAttempts:
+		return m.Attempts()
+	case znsmessage.FieldNextAttemptAt:
+		return m.NextAttemptAt()
+	case znsmessage.FieldLeaseUntil:
+		return m.LeaseUntil()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ZnsMessageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case znsmessage.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case znsmessage.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case znsmessage.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case znsmessage.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case znsmessage.FieldTemplateID:
+		return m.OldTemplateID(ctx)
+	case znsmessage.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case znsmessage.FieldPhone:
+		return m.OldPhone(ctx)
+	case znsmessage.FieldParams:
+		return m.OldParams(ctx)
+	case znsmessage.FieldTrackingID:
+		return m.OldTrackingID(ctx)
+	case znsmessage.FieldStatus:
+		return m.OldStatus(ctx)
+	case znsmessage.FieldFailureReason:
+		return m.OldFailureReason(ctx)
+	case znsmessage.FieldLastError:
+		return m.OldLastError(ctx)
+	case znsmessage.FieldProviderMessageID:
+		return m.OldProviderMessageID(ctx)
+	case znsmessage.FieldDevelopment:
+		return m.OldDevelopment(ctx)
+	case znsmessage.FieldCost:
+		return m.OldCost(ctx)
+	case znsmessage.FieldSentAt:
+		return m.OldSentAt(ctx)
+	case znsmessage.FieldDeliveredAt:
+		return m.OldDeliveredAt(ctx)
+	case znsmessage.FieldSenderUserID:
+		return m.OldSenderUserID(ctx)
+	case znsmessage.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case znsmessage.FieldNextAttemptAt:
+		return m.OldNextAttemptAt(ctx)
+	case znsmessage.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
+	}
+	return nil, fmt.Errorf("unknown ZnsMessage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsMessageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case znsmessage.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case znsmessage.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case znsmessage.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case znsmessage.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case znsmessage.FieldTemplateID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplateID(v)
+		return nil
+	case znsmessage.FieldCustomerID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case znsmessage.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case znsmessage.FieldParams:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParams(v)
+		return nil
+	case znsmessage.FieldTrackingID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrackingID(v)
+		return nil
+	case znsmessage.FieldStatus:
+		v, ok := value.(znsmessage.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case znsmessage.FieldFailureReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailureReason(v)
+		return nil
+	case znsmessage.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case znsmessage.FieldProviderMessageID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProviderMessageID(v)
+		return nil
+	case znsmessage.FieldDevelopment:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDevelopment(v)
+		return nil
+	case znsmessage.FieldCost:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCost(v)
+		return nil
+	case znsmessage.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	case znsmessage.FieldDeliveredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveredAt(v)
+		return nil
+	case znsmessage.FieldSenderUserID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSenderUserID(v)
+		return nil
+	case znsmessage.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case znsmessage.FieldNextAttemptAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextAttemptAt(v)
+		return nil
+	case znsmessage.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsMessage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ZnsMessageMutation) AddedFields() []string {
+	var fields []string
+	if m.addcost != nil {
+		fields = append(fields, znsmessage.FieldCost)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, znsmessage.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ZnsMessageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case znsmessage.FieldCost:
+		return m.AddedCost()
+	case znsmessage.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsMessageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case znsmessage.FieldCost:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCost(v)
+		return nil
+	case znsmessage.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsMessage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ZnsMessageMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(znsmessage.FieldCustomerID) {
+		fields = append(fields, znsmessage.FieldCustomerID)
+	}
+	if m.FieldCleared(znsmessage.FieldFailureReason) {
+		fields = append(fields, znsmessage.FieldFailureReason)
+	}
+	if m.FieldCleared(znsmessage.FieldLastError) {
+		fields = append(fields, znsmessage.FieldLastError)
+	}
+	if m.FieldCleared(znsmessage.FieldProviderMessageID) {
+		fields = append(fields, znsmessage.FieldProviderMessageID)
+	}
+	if m.FieldCleared(znsmessage.FieldSentAt) {
+		fields = append(fields, znsmessage.FieldSentAt)
+	}
+	if m.FieldCleared(znsmessage.FieldDeliveredAt) {
+		fields = append(fields, znsmessage.FieldDeliveredAt)
+	}
+	if m.FieldCleared(znsmessage.FieldSenderUserID) {
+		fields = append(fields, znsmessage.FieldSenderUserID)
+	}
+	if m.FieldCleared(znsmessage.FieldNextAttemptAt) {
+		fields = append(fields, znsmessage.FieldNextAttemptAt)
+	}
+	if m.FieldCleared(znsmessage.FieldLeaseUntil) {
+		fields = append(fields, znsmessage.FieldLeaseUntil)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ZnsMessageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ZnsMessageMutation) ClearField(name string) error {
+	switch name {
+	case znsmessage.FieldCustomerID:
+		m.ClearCustomerID()
+		return nil
+	case znsmessage.FieldFailureReason:
+		m.ClearFailureReason()
+		return nil
+	case znsmessage.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case znsmessage.FieldProviderMessageID:
+		m.ClearProviderMessageID()
+		return nil
+	case znsmessage.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	case znsmessage.FieldDeliveredAt:
+		m.ClearDeliveredAt()
+		return nil
+	case znsmessage.FieldSenderUserID:
+		m.ClearSenderUserID()
+		return nil
+	case znsmessage.FieldNextAttemptAt:
+		m.ClearNextAttemptAt()
+		return nil
+	case znsmessage.FieldLeaseUntil:
+		m.ClearLeaseUntil()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsMessage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ZnsMessageMutation) ResetField(name string) error {
+	switch name {
+	case znsmessage.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case znsmessage.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case znsmessage.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case znsmessage.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case znsmessage.FieldTemplateID:
+		m.ResetTemplateID()
+		return nil
+	case znsmessage.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case znsmessage.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case znsmessage.FieldParams:
+		m.ResetParams()
+		return nil
+	case znsmessage.FieldTrackingID:
+		m.ResetTrackingID()
+		return nil
+	case znsmessage.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case znsmessage.FieldFailureReason:
+		m.ResetFailureReason()
+		return nil
+	case znsmessage.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case znsmessage.FieldProviderMessageID:
+		m.ResetProviderMessageID()
+		return nil
+	case znsmessage.FieldDevelopment:
+		m.ResetDevelopment()
+		return nil
+	case znsmessage.FieldCost:
+		m.ResetCost()
+		return nil
+	case znsmessage.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	case znsmessage.FieldDeliveredAt:
+		m.ResetDeliveredAt()
+		return nil
+	case znsmessage.FieldSenderUserID:
+		m.ResetSenderUserID()
+		return nil
+	case znsmessage.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case znsmessage.FieldNextAttemptAt:
+		m.ResetNextAttemptAt()
+		return nil
+	case znsmessage.FieldLeaseUntil:
+		m.ResetLeaseUntil()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsMessage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ZnsMessageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.organization != nil {
+		edges = append(edges, znsmessage.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, znsmessage.EdgeChannel)
+	}
+	if m.template != nil {
+		edges = append(edges, znsmessage.EdgeTemplate)
+	}
+	if m.customer != nil {
+		edges = append(edges, znsmessage.EdgeCustomer)
+	}
+	if m.sender != nil {
+		edges = append(edges, znsmessage.EdgeSender)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ZnsMessageMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case znsmessage.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case znsmessage.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case znsmessage.EdgeTemplate:
+		if id := m.template; id != nil {
+			return []ent.Value{*id}
+		}
+	case znsmessage.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case znsmessage.EdgeSender:
+		if id := m.sender; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ZnsMessageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 5)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ZnsMessageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ZnsMessageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.clearedorganization {
+		edges = append(edges, znsmessage.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, znsmessage.EdgeChannel)
+	}
+	if m.clearedtemplate {
+		edges = append(edges, znsmessage.EdgeTemplate)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, znsmessage.EdgeCustomer)
+	}
+	if m.clearedsender {
+		edges = append(edges, znsmessage.EdgeSender)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ZnsMessageMutation) EdgeCleared(name string) bool {
+	switch name {
+	case znsmessage.EdgeOrganization:
+		return m.clearedorganization
+	case znsmessage.EdgeChannel:
+		return m.clearedchannel
+	case znsmessage.EdgeTemplate:
+		return m.clearedtemplate
+	case znsmessage.EdgeCustomer:
+		return m.clearedcustomer
+	case znsmessage.EdgeSender:
+		return m.clearedsender
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ZnsMessageMutation) ClearEdge(name string) error {
+	switch name {
+	case znsmessage.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case znsmessage.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case znsmessage.EdgeTemplate:
+		m.ClearTemplate()
+		return nil
+	case znsmessage.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case znsmessage.EdgeSender:
+		m.ClearSender()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsMessage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ZnsMessageMutation) ResetEdge(name string) error {
+	switch name {
+	case znsmessage.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case znsmessage.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case znsmessage.EdgeTemplate:
+		m.ResetTemplate()
+		return nil
+	case znsmessage.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case znsmessage.EdgeSender:
+		m.ResetSender()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsMessage edge %s", name)
+}
+
+// ZnsTemplateMutation represents an operation that mutates the ZnsTemplate nodes in the graph.
+type ZnsTemplateMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	template_id         *string
+	name                *string
+	status              *znstemplate.Status
+	tag                 *string
+	params              *[]schematype.ZnsParam
+	appendparams        []schematype.ZnsParam
+	price               *int
+	addprice            *int
+	quality             *string
+	preview_url         *string
+	timeout_ms          *int
+	addtimeout_ms       *int
+	daily_quota         *int
+	adddaily_quota      *int
+	remaining_quota     *int
+	addremaining_quota  *int
+	synced_at           *time.Time
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	done                bool
+	oldValue            func(context.Context) (*ZnsTemplate, error)
+	predicates          []predicate.ZnsTemplate
+}
+
+var _ ent.Mutation = (*ZnsTemplateMutation)(nil)
+
+// znstemplateOption allows management of the mutation configuration using functional options.
+type znstemplateOption func(*ZnsTemplateMutation)
+
+// newZnsTemplateMutation creates new mutation for the ZnsTemplate entity.
+func newZnsTemplateMutation(c config, op Op, opts ...znstemplateOption) *ZnsTemplateMutation {
+	m := &ZnsTemplateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeZnsTemplate,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withZnsTemplateID sets the ID field of the mutation.
+func withZnsTemplateID(id gid.ID) znstemplateOption {
+	return func(m *ZnsTemplateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ZnsTemplate
+		)
+		m.oldValue = func(ctx context.Context) (*ZnsTemplate, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ZnsTemplate.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withZnsTemplate sets the old ZnsTemplate of the mutation.
+func withZnsTemplate(node *ZnsTemplate) znstemplateOption {
+	return func(m *ZnsTemplateMutation) {
+		m.oldValue = func(context.Context) (*ZnsTemplate, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ZnsTemplateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ZnsTemplateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ZnsTemplate entities.
+func (m *ZnsTemplateMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ZnsTemplateMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ZnsTemplateMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ZnsTemplate.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ZnsTemplateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ZnsTemplateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ZnsTemplateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ZnsTemplateMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ZnsTemplateMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ZnsTemplateMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *ZnsTemplateMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *ZnsTemplateMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *ZnsTemplateMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *ZnsTemplateMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *ZnsTemplateMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *ZnsTemplateMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetTemplateID sets the "template_id" field.
+func (m *ZnsTemplateMutation) SetTemplateID(s string) {
+	m.template_id = &s
+}
+
+// TemplateID returns the value of the "template_id" field in the mutation.
+func (m *ZnsTemplateMutation) TemplateID() (r string, exists bool) {
+	v := m.template_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplateID returns the old "template_id" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldTemplateID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplateID: %w", err)
+	}
+	return oldValue.TemplateID, nil
+}
+
+// ResetTemplateID resets all changes to the "template_id" field.
+func (m *ZnsTemplateMutation) ResetTemplateID() {
+	m.template_id = nil
+}
+
+// SetName sets the "name" field.
+func (m *ZnsTemplateMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ZnsTemplateMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ZnsTemplateMutation) ResetName() {
+	m.name = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ZnsTemplateMutation) SetStatus(z znstemplate.Status) {
+	m.status = &z
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ZnsTemplateMutation) Status() (r znstemplate.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldStatus(ctx context.Context) (v znstemplate.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ZnsTemplateMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetTag sets the "tag" field.
+func (m *ZnsTemplateMutation) SetTag(s string) {
+	m.tag = &s
+}
+
+// Tag returns the value of the "tag" field in the mutation.
+func (m *ZnsTemplateMutation) Tag() (r string, exists bool) {
+	v := m.tag
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTag returns the old "tag" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldTag(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTag is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTag requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTag: %w", err)
+	}
+	return oldValue.Tag, nil
+}
+
+// ResetTag resets all changes to the "tag" field.
+func (m *ZnsTemplateMutation) ResetTag() {
+	m.tag = nil
+}
+
+// SetParams sets the "params" field.
+func (m *ZnsTemplateMutation) SetParams(sp []schematype.ZnsParam) {
+	m.params = &sp
+	m.appendparams = nil
+}
+
+// Params returns the value of the "params" field in the mutation.
+func (m *ZnsTemplateMutation) Params() (r []schematype.ZnsParam, exists bool) {
+	v := m.params
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParams returns the old "params" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldParams(ctx context.Context) (v []schematype.ZnsParam, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParams is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParams requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParams: %w", err)
+	}
+	return oldValue.Params, nil
+}
+
+// AppendParams adds sp to the "params" field.
+func (m *ZnsTemplateMutation) AppendParams(sp []schematype.ZnsParam) {
+	m.appendparams = append(m.appendparams, sp...)
+}
+
+// AppendedParams returns the list of values that were appended to the "params" field in this mutation.
+func (m *ZnsTemplateMutation) AppendedParams() ([]schematype.ZnsParam, bool) {
+	if len(m.appendparams) == 0 {
+		return nil, false
+	}
+	return m.appendparams, true
+}
+
+// ResetParams resets all changes to the "params" field.
+func (m *ZnsTemplateMutation) ResetParams() {
+	m.params = nil
+	m.appendparams = nil
+}
+
+// SetPrice sets the "price" field.
+func (m *ZnsTemplateMutation) SetPrice(i int) {
+	m.price = &i
+	m.addprice = nil
+}
+
+// Price returns the value of the "price" field in the mutation.
+func (m *ZnsTemplateMutation) Price() (r int, exists bool) {
+	v := m.price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrice returns the old "price" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldPrice(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrice: %w", err)
+	}
+	return oldValue.Price, nil
+}
+
+// AddPrice adds i to the "price" field.
+func (m *ZnsTemplateMutation) AddPrice(i int) {
+	if m.addprice != nil {
+		*m.addprice += i
+	} else {
+		m.addprice = &i
+	}
+}
+
+// AddedPrice returns the value that was added to the "price" field in this mutation.
+func (m *ZnsTemplateMutation) AddedPrice() (r int, exists bool) {
+	v := m.addprice
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPrice resets all changes to the "price" field.
+func (m *ZnsTemplateMutation) ResetPrice() {
+	m.price = nil
+	m.addprice = nil
+}
+
+// SetQuality sets the "quality" field.
+func (m *ZnsTemplateMutation) SetQuality(s string) {
+	m.quality = &s
+}
+
+// Quality returns the value of the "quality" field in the mutation.
+func (m *ZnsTemplateMutation) Quality() (r string, exists bool) {
+	v := m.quality
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuality returns the old "quality" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldQuality(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuality is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuality requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuality: %w", err)
+	}
+	return oldValue.Quality, nil
+}
+
+// ResetQuality resets all changes to the "quality" field.
+func (m *ZnsTemplateMutation) ResetQuality() {
+	m.quality = nil
+}
+
+// SetPreviewURL sets the "preview_url" field.
+func (m *ZnsTemplateMutation) SetPreviewURL(s string) {
+	m.preview_url = &s
+}
+
+// PreviewURL returns the value of the "preview_url" field in the mutation.
+func (m *ZnsTemplateMutation) PreviewURL() (r string, exists bool) {
+	v := m.preview_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreviewURL returns the old "preview_url" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldPreviewURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreviewURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreviewURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreviewURL: %w", err)
+	}
+	return oldValue.PreviewURL, nil
+}
+
+// ResetPreviewURL resets all changes to the "preview_url" field.
+func (m *ZnsTemplateMutation) ResetPreviewURL() {
+	m.preview_url = nil
+}
+
+// SetTimeoutMs sets the "timeout_ms" field.
+func (m *ZnsTemplateMutation) SetTimeoutMs(i int) {
+	m.timeout_ms = &i
+	m.addtimeout_ms = nil
+}
+
+// TimeoutMs returns the value of the "timeout_ms" field in the mutation.
+func (m *ZnsTemplateMutation) TimeoutMs() (r int, exists bool) {
+	v := m.timeout_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeoutMs returns the old "timeout_ms" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldTimeoutMs(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeoutMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeoutMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeoutMs: %w", err)
+	}
+	return oldValue.TimeoutMs, nil
+}
+
+// AddTimeoutMs adds i to the "timeout_ms" field.
+func (m *ZnsTemplateMutation) AddTimeoutMs(i int) {
+	if m.addtimeout_ms != nil {
+		*m.addtimeout_ms += i
+	} else {
+		m.addtimeout_ms = &i
+	}
+}
+
+// AddedTimeoutMs returns the value that was added to the "timeout_ms" field in this mutation.
+func (m *ZnsTemplateMutation) AddedTimeoutMs() (r int, exists bool) {
+	v := m.addtimeout_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTimeoutMs resets all changes to the "timeout_ms" field.
+func (m *ZnsTemplateMutation) ResetTimeoutMs() {
+	m.timeout_ms = nil
+	m.addtimeout_ms = nil
+}
+
+// SetDailyQuota sets the "daily_quota" field.
+func (m *ZnsTemplateMutation) SetDailyQuota(i int) {
+	m.daily_quota = &i
+	m.adddaily_quota = nil
+}
+
+// DailyQuota returns the value of the "daily_quota" field in the mutation.
+func (m *ZnsTemplateMutation) DailyQuota() (r int, exists bool) {
+	v := m.daily_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDailyQuota returns the old "daily_quota" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldDailyQuota(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDailyQuota is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDailyQuota requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDailyQuota: %w", err)
+	}
+	return oldValue.DailyQuota, nil
+}
+
+// AddDailyQuota adds i to the "daily_quota" field.
+func (m *ZnsTemplateMutation) AddDailyQuota(i int) {
+	if m.adddaily_quota != nil {
+		*m.adddaily_quota += i
+	} else {
+		m.adddaily_quota = &i
+	}
+}
+
+// AddedDailyQuota returns the value that was added to the "daily_quota" field in this mutation.
+func (m *ZnsTemplateMutation) AddedDailyQuota() (r int, exists bool) {
+	v := m.adddaily_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDailyQuota resets all changes to the "daily_quota" field.
+func (m *ZnsTemplateMutation) ResetDailyQuota() {
+	m.daily_quota = nil
+	m.adddaily_quota = nil
+}
+
+// SetRemainingQuota sets the "remaining_quota" field.
+func (m *ZnsTemplateMutation) SetRemainingQuota(i int) {
+	m.remaining_quota = &i
+	m.addremaining_quota = nil
+}
+
+// RemainingQuota returns the value of the "remaining_quota" field in the mutation.
+func (m *ZnsTemplateMutation) RemainingQuota() (r int, exists bool) {
+	v := m.remaining_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemainingQuota returns the old "remaining_quota" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldRemainingQuota(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemainingQuota is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemainingQuota requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemainingQuota: %w", err)
+	}
+	return oldValue.RemainingQuota, nil
+}
+
+// AddRemainingQuota adds i to the "remaining_quota" field.
+func (m *ZnsTemplateMutation) AddRemainingQuota(i int) {
+	if m.addremaining_quota != nil {
+		*m.addremaining_quota += i
+	} else {
+		m.addremaining_quota = &i
+	}
+}
+
+// AddedRemainingQuota returns the value that was added to the "remaining_quota" field in this mutation.
+func (m *ZnsTemplateMutation) AddedRemainingQuota() (r int, exists bool) {
+	v := m.addremaining_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRemainingQuota resets all changes to the "remaining_quota" field.
+func (m *ZnsTemplateMutation) ResetRemainingQuota() {
+	m.remaining_quota = nil
+	m.addremaining_quota = nil
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (m *ZnsTemplateMutation) SetSyncedAt(t time.Time) {
+	m.synced_at = &t
+}
+
+// SyncedAt returns the value of the "synced_at" field in the mutation.
+func (m *ZnsTemplateMutation) SyncedAt() (r time.Time, exists bool) {
+	v := m.synced_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSyncedAt returns the old "synced_at" field's value of the ZnsTemplate entity.
+// If the ZnsTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsTemplateMutation) OldSyncedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSyncedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSyncedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSyncedAt: %w", err)
+	}
+	return oldValue.SyncedAt, nil
+}
+
+// ResetSyncedAt resets all changes to the "synced_at" field.
+func (m *ZnsTemplateMutation) ResetSyncedAt() {
+	m.synced_at = nil
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *ZnsTemplateMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[znstemplate.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *ZnsTemplateMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *ZnsTemplateMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *ZnsTemplateMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *ZnsTemplateMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[znstemplate.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *ZnsTemplateMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *ZnsTemplateMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *ZnsTemplateMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// Where appends a list predicates to the ZnsTemplateMutation builder.
+func (m *ZnsTemplateMutation) Where(ps ...predicate.ZnsTemplate) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ZnsTemplateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ZnsTemplateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ZnsTemplate, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ZnsTemplateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ZnsTemplateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ZnsTemplate).
+func (m *ZnsTemplateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ZnsTemplateMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.created_at != nil {
+		fields = append(fields, znstemplate.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, znstemplate.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, znstemplate.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, znstemplate.FieldChannelID)
+	}
+	if m.template_id != nil {
+		fields = append(fields, znstemplate.FieldTemplateID)
+	}
+	if m.name != nil {
+		fields = append(fields, znstemplate.FieldName)
+	}
+	if m.status != nil {
+		fields = append(fields, znstemplate.FieldStatus)
+	}
+	if m.tag != nil {
+		fields = append(fields, znstemplate.FieldTag)
+	}
+	if m.params != nil {
+		fields = append(fields, znstemplate.FieldParams)
+	}
+	if m.price != nil {
+		fields = append(fields, znstemplate.FieldPrice)
+	}
+	if m.quality != nil {
+		fields = append(fields, znstemplate.FieldQuality)
+	}
+	if m.preview_url != nil {
+		fields = append(fields, znstemplate.FieldPreviewURL)
+	}
+	if m.timeout_ms != nil {
+		fields = append(fields, znstemplate.FieldTimeoutMs)
+	}
+	if m.daily_quota != nil {
+		fields = append(fields, znstemplate.FieldDailyQuota)
+	}
+	if m.remaining_quota != nil {
+		fields = append(fields, znstemplate.FieldRemainingQuota)
+	}
+	if m.synced_at != nil {
+		fields = append(fields, znstemplate.FieldSyncedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ZnsTemplateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case znstemplate.FieldCreatedAt:
+		return m.CreatedAt()
+	case znstemplate.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case znstemplate.FieldOrganizationID:
+		return m.OrganizationID()
+	case znstemplate.FieldChannelID:
+		return m.ChannelID()
+	case znstemplate.FieldTemplateID:
+		return m.TemplateID()
+	case znstemplate.FieldName:
+		return m.Name()
+	case znstemplate.FieldStatus:
+		return m.Status()
+	case znstemplate.FieldTag:
+		return m.Tag()
+	case znstemplate.FieldParams:
+		return m.Params()
+	case znstemplate.FieldPrice:
+		return m.Price()
+	case znstemplate.FieldQuality:
+		return m.Quality()
+	case znstemplate.FieldPreviewURL:
+		return m.PreviewURL()
+	case znstemplate.FieldTimeoutMs:
+		return m.TimeoutMs()
+	case znstemplate.FieldDailyQuota:
+		return m.DailyQuota()
+	case znstemplate.FieldRemainingQuota:
+		return m.RemainingQuota()
+	case znstemplate.FieldSyncedAt:
+		return m.SyncedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ZnsTemplateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case znstemplate.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case znstemplate.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case znstemplate.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case znstemplate.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case znstemplate.FieldTemplateID:
+		return m.OldTemplateID(ctx)
+	case znstemplate.FieldName:
+		return m.OldName(ctx)
+	case znstemplate.FieldStatus:
+		return m.OldStatus(ctx)
+	case znstemplate.FieldTag:
+		return m.OldTag(ctx)
+	case znstemplate.FieldParams:
+		return m.OldParams(ctx)
+	case znstemplate.FieldPrice:
+		return m.OldPrice(ctx)
+	case znstemplate.FieldQuality:
+		return m.OldQuality(ctx)
+	case znstemplate.FieldPreviewURL:
+		return m.OldPreviewURL(ctx)
+	case znstemplate.FieldTimeoutMs:
+		return m.OldTimeoutMs(ctx)
+	case znstemplate.FieldDailyQuota:
+		return m.OldDailyQuota(ctx)
+	case znstemplate.FieldRemainingQuota:
+		return m.OldRemainingQuota(ctx)
+	case znstemplate.FieldSyncedAt:
+		return m.OldSyncedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ZnsTemplate field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsTemplateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case znstemplate.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case znstemplate.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case znstemplate.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case znstemplate.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case znstemplate.FieldTemplateID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplateID(v)
+		return nil
+	case znstemplate.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case znstemplate.FieldStatus:
+		v, ok := value.(znstemplate.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case znstemplate.FieldTag:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTag(v)
+		return nil
+	case znstemplate.FieldParams:
+		v, ok := value.([]schematype.ZnsParam)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParams(v)
+		return nil
+	case znstemplate.FieldPrice:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrice(v)
+		return nil
+	case znstemplate.FieldQuality:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuality(v)
+		return nil
+	case znstemplate.FieldPreviewURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreviewURL(v)
+		return nil
+	case znstemplate.FieldTimeoutMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeoutMs(v)
+		return nil
+	case znstemplate.FieldDailyQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDailyQuota(v)
+		return nil
+	case znstemplate.FieldRemainingQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemainingQuota(v)
+		return nil
+	case znstemplate.FieldSyncedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSyncedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ZnsTemplateMutation) AddedFields() []string {
+	var fields []string
+	if m.addprice != nil {
+		fields = append(fields, znstemplate.FieldPrice)
+	}
+	if m.addtimeout_ms != nil {
+		fields = append(fields, znstemplate.FieldTimeoutMs)
+	}
+	if m.adddaily_quota != nil {
+		fields = append(fields, znstemplate.FieldDailyQuota)
+	}
+	if m.addremaining_quota != nil {
+		fields = append(fields, znstemplate.FieldRemainingQuota)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ZnsTemplateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case znstemplate.FieldPrice:
+		return m.AddedPrice()
+	case znstemplate.FieldTimeoutMs:
+		return m.AddedTimeoutMs()
+	case znstemplate.FieldDailyQuota:
+		return m.AddedDailyQuota()
+	case znstemplate.FieldRemainingQuota:
+		return m.AddedRemainingQuota()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsTemplateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case znstemplate.FieldPrice:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPrice(v)
+		return nil
+	case znstemplate.FieldTimeoutMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTimeoutMs(v)
+		return nil
+	case znstemplate.FieldDailyQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDailyQuota(v)
+		return nil
+	case znstemplate.FieldRemainingQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRemainingQuota(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ZnsTemplateMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ZnsTemplateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ZnsTemplateMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ZnsTemplate nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ZnsTemplateMutation) ResetField(name string) error {
+	switch name {
+	case znstemplate.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case znstemplate.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case znstemplate.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case znstemplate.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case znstemplate.FieldTemplateID:
+		m.ResetTemplateID()
+		return nil
+	case znstemplate.FieldName:
+		m.ResetName()
+		return nil
+	case znstemplate.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case znstemplate.FieldTag:
+		m.ResetTag()
+		return nil
+	case znstemplate.FieldParams:
+		m.ResetParams()
+		return nil
+	case znstemplate.FieldPrice:
+		m.ResetPrice()
+		return nil
+	case znstemplate.FieldQuality:
+		m.ResetQuality()
+		return nil
+	case znstemplate.FieldPreviewURL:
+		m.ResetPreviewURL()
+		return nil
+	case znstemplate.FieldTimeoutMs:
+		m.ResetTimeoutMs()
+		return nil
+	case znstemplate.FieldDailyQuota:
+		m.ResetDailyQuota()
+		return nil
+	case znstemplate.FieldRemainingQuota:
+		m.ResetRemainingQuota()
+		return nil
+	case znstemplate.FieldSyncedAt:
+		m.ResetSyncedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ZnsTemplateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.organization != nil {
+		edges = append(edges, znstemplate.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, znstemplate.EdgeChannel)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ZnsTemplateMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case znstemplate.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case znstemplate.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ZnsTemplateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ZnsTemplateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ZnsTemplateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedorganization {
+		edges = append(edges, znstemplate.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, znstemplate.EdgeChannel)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ZnsTemplateMutation) EdgeCleared(name string) bool {
+	switch name {
+	case znstemplate.EdgeOrganization:
+		return m.clearedorganization
+	case znstemplate.EdgeChannel:
+		return m.clearedchannel
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ZnsTemplateMutation) ClearEdge(name string) error {
+	switch name {
+	case znstemplate.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case znstemplate.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ZnsTemplateMutation) ResetEdge(name string) error {
+	switch name {
+	case znstemplate.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case znstemplate.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsTemplate edge %s", name)
 }

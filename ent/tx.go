@@ -76,6 +76,10 @@ type Tx struct {
 	WebhookEndpoint *WebhookEndpointClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// ZnsMessage is the client for interacting with the ZnsMessage builders.
+	ZnsMessage *ZnsMessageClient
+	// ZnsTemplate is the client for interacting with the ZnsTemplate builders.
+	ZnsTemplate *ZnsTemplateClient
 
 	// lazily loaded.
 	client     *Client
@@ -238,6 +242,8 @@ func (tx *Tx) init() {
 	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
 	tx.WebhookEndpoint = NewWebhookEndpointClient(tx.config)
 	tx.WebhookEvent = NewWebhookEventClient(tx.config)
+	tx.ZnsMessage = NewZnsMessageClient(tx.config)
+	tx.ZnsTemplate = NewZnsTemplateClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -84,6 +84,27 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[gid.ID],
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// ZnsMessages is the resolver for the znsMessages field.
+func (r *queryResolver) ZnsMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) (*ent.ZnsMessageConnection, error) {
+	return r.Client.ZnsMessage.Query().Paginate(ctx, after, first, before, last,
+		ent.WithZnsMessageOrder(orderBy), ent.WithZnsMessageFilter(where.Filter))
+}
+
+// ZnsTemplates is the resolver for the znsTemplates field.
+func (r *queryResolver) ZnsTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) (*ent.ZnsTemplateConnection, error) {
+	return r.Client.ZnsTemplate.Query().Paginate(ctx, after, first, before, last,
+		ent.WithZnsTemplateOrder(orderBy), ent.WithZnsTemplateFilter(where.Filter))
+}
+
+// Params is the resolver for the params field.
+func (r *znsMessageResolver) Params(ctx context.Context, obj *ent.ZnsMessage) (map[string]any, error) {
+	out := make(map[string]any, len(obj.Params))
+	for k, v := range obj.Params {
+		out[k] = v
+	}
+	return out, nil
+}
+
 // AutoMessage returns AutoMessageResolver implementation.
 func (r *Resolver) AutoMessage() AutoMessageResolver { return &autoMessageResolver{r} }
 
@@ -108,6 +129,9 @@ func (r *Resolver) Rule() RuleResolver { return &ruleResolver{r} }
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
+// ZnsMessage returns ZnsMessageResolver implementation.
+func (r *Resolver) ZnsMessage() ZnsMessageResolver { return &znsMessageResolver{r} }
+
 type autoMessageResolver struct{ *Resolver }
 type conversationResolver struct{ *Resolver }
 type customerResolver struct{ *Resolver }
@@ -116,3 +140,4 @@ type messageResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type ruleResolver struct{ *Resolver }
 type userResolver struct{ *Resolver }
+type znsMessageResolver struct{ *Resolver }

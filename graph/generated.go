@@ -30,6 +30,8 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/call"
@@ -40,6 +42,7 @@ import (
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
+	"github.com/dakenh/dakenh/internal/zns"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -72,6 +75,8 @@ type ResolverRoot interface {
 	User() UserResolver
 	UserEvent() UserEventResolver
 	WebhookEvent() WebhookEventResolver
+	ZnsEvent() ZnsEventResolver
+	ZnsMessage() ZnsMessageResolver
 }
 
 type DirectiveRoot struct {
@@ -565,12 +570,14 @@ type ComplexityRoot struct {
 		RevokeAPIKey             func(childComplexity int, id gid.ID) int
 		RotateWebhookSecret      func(childComplexity int, id gid.ID) int
 		SendMessage              func(childComplexity int, input inbox.SendMessageInput) int
+		SendZns                  func(childComplexity int, input zns.SendInput) int
 		SetChannelChatPermission func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
 		SetConversationStatus    func(childComplexity int, id gid.ID, status conversation.Status) int
 		SetPresence              func(childComplexity int, status user.Presence) int
 		SignUp                   func(childComplexity int, input model.SignUpInput) int
 		StartCall                func(childComplexity int, input call.StartCallInput) int
 		StartZaloConnect         func(childComplexity int, redirectURI string) int
+		SyncZnsTemplates         func(childComplexity int, channelID gid.ID) int
 		UpdateAutoMessage        func(childComplexity int, id gid.ID, input automessage.UpdateInput) int
 		UpdateCallSettings       func(childComplexity int, channelID gid.ID, input call.SettingsInput) int
 		UpdateCustomField        func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
@@ -624,6 +631,8 @@ type ComplexityRoot struct {
 		WebhookDeliveries  func(childComplexity int, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) int
 		WebhookEndpoints   func(childComplexity int) int
 		WebhookEventTypes  func(childComplexity int) int
+		ZnsMessages        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) int
+		ZnsTemplates       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) int
 	}
 
 	Rule struct {
@@ -654,6 +663,7 @@ type ComplexityRoot struct {
 		ConversationEvents func(childComplexity int, after *entgql.Cursor[gid.ID]) int
 		MessageEvents      func(childComplexity int, conversationID *gid.ID, after *entgql.Cursor[gid.ID]) int
 		UserEvents         func(childComplexity int, after *entgql.Cursor[gid.ID]) int
+		ZnsEvents          func(childComplexity int, after *entgql.Cursor[gid.ID]) int
 	}
 
 	Tag struct {
@@ -771,6 +781,81 @@ type ComplexityRoot struct {
 		State     func(childComplexity int) int
 		URL       func(childComplexity int) int
 	}
+
+	ZnsEvent struct {
+		Cursor  func(childComplexity int) int
+		Message func(childComplexity int) int
+		Type    func(childComplexity int) int
+	}
+
+	ZnsMessage struct {
+		Channel           func(childComplexity int) int
+		Cost              func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		Customer          func(childComplexity int) int
+		DeliveredAt       func(childComplexity int) int
+		Development       func(childComplexity int) int
+		FailureReason     func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Params            func(childComplexity int) int
+		Phone             func(childComplexity int) int
+		ProviderMessageID func(childComplexity int) int
+		SentAt            func(childComplexity int) int
+		Status            func(childComplexity int) int
+		Template          func(childComplexity int) int
+		TrackingID        func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+	}
+
+	ZnsMessageConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ZnsMessageEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ZnsParam struct {
+		AcceptNull func(childComplexity int) int
+		MaxLength  func(childComplexity int) int
+		MinLength  func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Required   func(childComplexity int) int
+		Type       func(childComplexity int) int
+	}
+
+	ZnsTemplate struct {
+		Channel        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DailyQuota     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Params         func(childComplexity int) int
+		PreviewURL     func(childComplexity int) int
+		Price          func(childComplexity int) int
+		Quality        func(childComplexity int) int
+		RemainingQuota func(childComplexity int) int
+		Status         func(childComplexity int) int
+		SyncedAt       func(childComplexity int) int
+		Tag            func(childComplexity int) int
+		TemplateID     func(childComplexity int) int
+		TimeoutMs      func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+	}
+
+	ZnsTemplateConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ZnsTemplateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
 }
 
 type AutoMessageResolver interface {
@@ -872,6 +957,8 @@ type MutationResolver interface {
 	DeleteWebhookEndpoint(ctx context.Context, id gid.ID) (gid.ID, error)
 	RotateWebhookSecret(ctx context.Context, id gid.ID) (*partner.EndpointSecret, error)
 	RedeliverWebhook(ctx context.Context, deliveryID gid.ID) (*ent.WebhookDelivery, error)
+	SyncZnsTemplates(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplate, error)
+	SendZns(ctx context.Context, input zns.SendInput) (*ent.ZnsMessage, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id gid.ID) (ent.Noder, error)
@@ -885,6 +972,8 @@ type QueryResolver interface {
 	Rules(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) (*ent.RuleConnection, error)
 	Tags(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) (*ent.TagConnection, error)
 	Users(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
+	ZnsMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) (*ent.ZnsMessageConnection, error)
+	ZnsTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) (*ent.ZnsTemplateConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
 	Customers(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput, search *string) (*ent.CustomerConnection, error)
 	Conversations(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) (*ent.ConversationConnection, error)
@@ -909,6 +998,7 @@ type SubscriptionResolver interface {
 	ConversationEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.ConversationEvent, error)
 	CallEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.CallEvent, error)
 	UserEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.UserEvent, error)
+	ZnsEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.ZnsEvent, error)
 }
 type UserResolver interface {
 	Organization(ctx context.Context, obj *ent.User) (*ent.Organization, error)
@@ -926,6 +1016,14 @@ type WebhookEventResolver interface {
 	LastError(ctx context.Context, obj *ent.WebhookEvent) (*string, error)
 
 	Payload(ctx context.Context, obj *ent.WebhookEvent) (string, error)
+}
+type ZnsEventResolver interface {
+	Cursor(ctx context.Context, obj *model.ZnsEvent) (*entgql.Cursor[gid.ID], error)
+	Type(ctx context.Context, obj *model.ZnsEvent) (string, error)
+	Message(ctx context.Context, obj *model.ZnsEvent) (*ent.ZnsMessage, error)
+}
+type ZnsMessageResolver interface {
+	Params(ctx context.Context, obj *ent.ZnsMessage) (map[string]any, error)
 }
 
 type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
@@ -3189,6 +3287,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(inbox.SendMessageInput)), true
+	case "Mutation.sendZns":
+		if e.ComplexityRoot.Mutation.SendZns == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendZns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendZns(childComplexity, args["input"].(zns.SendInput)), true
 	case "Mutation.setChannelChatPermission":
 		if e.ComplexityRoot.Mutation.SetChannelChatPermission == nil {
 			break
@@ -3255,6 +3364,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartZaloConnect(childComplexity, args["redirectUri"].(string)), true
+	case "Mutation.syncZnsTemplates":
+		if e.ComplexityRoot.Mutation.SyncZnsTemplates == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncZnsTemplates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncZnsTemplates(childComplexity, args["channelId"].(gid.ID)), true
 	case "Mutation.updateAutoMessage":
 		if e.ComplexityRoot.Mutation.UpdateAutoMessage == nil {
 			break
@@ -3688,6 +3808,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WebhookEventTypes(childComplexity), true
+	case "Query.znsMessages":
+		if e.ComplexityRoot.Query.ZnsMessages == nil {
+			break
+		}
+
+		args, err := ec.field_Query_znsMessages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ZnsMessages(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.ZnsMessageOrder), args["where"].(*ent.ZnsMessageWhereInput)), true
+	case "Query.znsTemplates":
+		if e.ComplexityRoot.Query.ZnsTemplates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_znsTemplates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ZnsTemplates(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.ZnsTemplateOrder), args["where"].(*ent.ZnsTemplateWhereInput)), true
 
 	case "Rule.agents":
 		if e.ComplexityRoot.Rule.Agents == nil {
@@ -3820,6 +3962,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.UserEvents(childComplexity, args["after"].(*entgql.Cursor[gid.ID])), true
+	case "Subscription.znsEvents":
+		if e.ComplexityRoot.Subscription.ZnsEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_znsEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ZnsEvents(childComplexity, args["after"].(*entgql.Cursor[gid.ID])), true
 
 	case "Tag.color":
 		if e.ComplexityRoot.Tag.Color == nil {
@@ -4284,6 +4437,320 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ZaloConnectStart.URL(childComplexity), true
 
+	case "ZnsEvent.cursor":
+		if e.ComplexityRoot.ZnsEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsEvent.Cursor(childComplexity), true
+	case "ZnsEvent.message":
+		if e.ComplexityRoot.ZnsEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsEvent.Message(childComplexity), true
+	case "ZnsEvent.type":
+		if e.ComplexityRoot.ZnsEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsEvent.Type(childComplexity), true
+
+	case "ZnsMessage.channel":
+		if e.ComplexityRoot.ZnsMessage.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Channel(childComplexity), true
+	case "ZnsMessage.cost":
+		if e.ComplexityRoot.ZnsMessage.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Cost(childComplexity), true
+	case "ZnsMessage.createdAt":
+		if e.ComplexityRoot.ZnsMessage.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.CreatedAt(childComplexity), true
+	case "ZnsMessage.customer":
+		if e.ComplexityRoot.ZnsMessage.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Customer(childComplexity), true
+	case "ZnsMessage.deliveredAt":
+		if e.ComplexityRoot.ZnsMessage.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.DeliveredAt(childComplexity), true
+	case "ZnsMessage.development":
+		if e.ComplexityRoot.ZnsMessage.Development == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Development(childComplexity), true
+	case "ZnsMessage.failureReason":
+		if e.ComplexityRoot.ZnsMessage.FailureReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.FailureReason(childComplexity), true
+	case "ZnsMessage.id":
+		if e.ComplexityRoot.ZnsMessage.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.ID(childComplexity), true
+	case "ZnsMessage.params":
+		if e.ComplexityRoot.ZnsMessage.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Params(childComplexity), true
+	case "ZnsMessage.phone":
+		if e.ComplexityRoot.ZnsMessage.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Phone(childComplexity), true
+	case "ZnsMessage.providerMessageId":
+		if e.ComplexityRoot.ZnsMessage.ProviderMessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.ProviderMessageID(childComplexity), true
+	case "ZnsMessage.sentAt":
+		if e.ComplexityRoot.ZnsMessage.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.SentAt(childComplexity), true
+	case "ZnsMessage.status":
+		if e.ComplexityRoot.ZnsMessage.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Status(childComplexity), true
+	case "ZnsMessage.template":
+		if e.ComplexityRoot.ZnsMessage.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Template(childComplexity), true
+	case "ZnsMessage.trackingId":
+		if e.ComplexityRoot.ZnsMessage.TrackingID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.TrackingID(childComplexity), true
+	case "ZnsMessage.updatedAt":
+		if e.ComplexityRoot.ZnsMessage.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.UpdatedAt(childComplexity), true
+
+	case "ZnsMessageConnection.edges":
+		if e.ComplexityRoot.ZnsMessageConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessageConnection.Edges(childComplexity), true
+	case "ZnsMessageConnection.pageInfo":
+		if e.ComplexityRoot.ZnsMessageConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessageConnection.PageInfo(childComplexity), true
+	case "ZnsMessageConnection.totalCount":
+		if e.ComplexityRoot.ZnsMessageConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessageConnection.TotalCount(childComplexity), true
+
+	case "ZnsMessageEdge.cursor":
+		if e.ComplexityRoot.ZnsMessageEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessageEdge.Cursor(childComplexity), true
+	case "ZnsMessageEdge.node":
+		if e.ComplexityRoot.ZnsMessageEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessageEdge.Node(childComplexity), true
+
+	case "ZnsParam.acceptNull":
+		if e.ComplexityRoot.ZnsParam.AcceptNull == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsParam.AcceptNull(childComplexity), true
+	case "ZnsParam.maxLength":
+		if e.ComplexityRoot.ZnsParam.MaxLength == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsParam.MaxLength(childComplexity), true
+	case "ZnsParam.minLength":
+		if e.ComplexityRoot.ZnsParam.MinLength == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsParam.MinLength(childComplexity), true
+	case "ZnsParam.name":
+		if e.ComplexityRoot.ZnsParam.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsParam.Name(childComplexity), true
+	case "ZnsParam.required":
+		if e.ComplexityRoot.ZnsParam.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsParam.Required(childComplexity), true
+	case "ZnsParam.type":
+		if e.ComplexityRoot.ZnsParam.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsParam.Type(childComplexity), true
+
+	case "ZnsTemplate.channel":
+		if e.ComplexityRoot.ZnsTemplate.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.Channel(childComplexity), true
+	case "ZnsTemplate.createdAt":
+		if e.ComplexityRoot.ZnsTemplate.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.CreatedAt(childComplexity), true
+	case "ZnsTemplate.dailyQuota":
+		if e.ComplexityRoot.ZnsTemplate.DailyQuota == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.DailyQuota(childComplexity), true
+	case "ZnsTemplate.id":
+		if e.ComplexityRoot.ZnsTemplate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.ID(childComplexity), true
+	case "ZnsTemplate.name":
+		if e.ComplexityRoot.ZnsTemplate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.Name(childComplexity), true
+	case "ZnsTemplate.params":
+		if e.ComplexityRoot.ZnsTemplate.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.Params(childComplexity), true
+	case "ZnsTemplate.previewUrl":
+		if e.ComplexityRoot.ZnsTemplate.PreviewURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.PreviewURL(childComplexity), true
+	case "ZnsTemplate.price":
+		if e.ComplexityRoot.ZnsTemplate.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.Price(childComplexity), true
+	case "ZnsTemplate.quality":
+		if e.ComplexityRoot.ZnsTemplate.Quality == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.Quality(childComplexity), true
+	case "ZnsTemplate.remainingQuota":
+		if e.ComplexityRoot.ZnsTemplate.RemainingQuota == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.RemainingQuota(childComplexity), true
+	case "ZnsTemplate.status":
+		if e.ComplexityRoot.ZnsTemplate.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.Status(childComplexity), true
+	case "ZnsTemplate.syncedAt":
+		if e.ComplexityRoot.ZnsTemplate.SyncedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.SyncedAt(childComplexity), true
+	case "ZnsTemplate.tag":
+		if e.ComplexityRoot.ZnsTemplate.Tag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.Tag(childComplexity), true
+	case "ZnsTemplate.templateId":
+		if e.ComplexityRoot.ZnsTemplate.TemplateID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.TemplateID(childComplexity), true
+	case "ZnsTemplate.timeoutMs":
+		if e.ComplexityRoot.ZnsTemplate.TimeoutMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.TimeoutMs(childComplexity), true
+	case "ZnsTemplate.updatedAt":
+		if e.ComplexityRoot.ZnsTemplate.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplate.UpdatedAt(childComplexity), true
+
+	case "ZnsTemplateConnection.edges":
+		if e.ComplexityRoot.ZnsTemplateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplateConnection.Edges(childComplexity), true
+	case "ZnsTemplateConnection.pageInfo":
+		if e.ComplexityRoot.ZnsTemplateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplateConnection.PageInfo(childComplexity), true
+	case "ZnsTemplateConnection.totalCount":
+		if e.ComplexityRoot.ZnsTemplateConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplateConnection.TotalCount(childComplexity), true
+
+	case "ZnsTemplateEdge.cursor":
+		if e.ComplexityRoot.ZnsTemplateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplateEdge.Cursor(childComplexity), true
+	case "ZnsTemplateEdge.node":
+		if e.ComplexityRoot.ZnsTemplateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsTemplateEdge.Node(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -4339,6 +4806,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRuleOrder,
 		ec.unmarshalInputRuleWhereInput,
 		ec.unmarshalInputSendMessageInput,
+		ec.unmarshalInputSendZnsInput,
 		ec.unmarshalInputSignUpInput,
 		ec.unmarshalInputStartCallInput,
 		ec.unmarshalInputTagOrder,
@@ -4355,6 +4823,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUserOrder,
 		ec.unmarshalInputUserWhereInput,
 		ec.unmarshalInputWebhookDeliveryOrder,
+		ec.unmarshalInputZnsMessageOrder,
+		ec.unmarshalInputZnsMessageWhereInput,
+		ec.unmarshalInputZnsTemplateOrder,
+		ec.unmarshalInputZnsTemplateWhereInput,
 	)
 	first := true
 
@@ -4660,8 +5132,9 @@ extend type Customer {
   """
   Everything that happened between the customer and the organization,
   newest first, whatever its kind: the messages of their conversations
-  (dated by their creation) and their calls (dated by their start), each
-  kind shown as its own rules say: an agent sees the messages of the
+  (dated by their creation), their calls (dated by their start) and the
+  ZNS messages sent to them (dated by their creation), each kind shown as
+  its own rules say: an agent sees the messages of the
   conversations they may see and the calls of the OAs they operate or of
   customers whose conversations they may see. Cursors hold an
   interaction's time and ID, which order every kind alike, so a page costs
@@ -4672,13 +5145,13 @@ extend type Customer {
 }
 
 """
-One interaction of a customer, of any kind: a ` + "`" + `Message` + "`" + ` or a ` + "`" + `Call` + "`" + `. More
-kinds join this union as dakenh records them (ZNS messages next), each with
+One interaction of a customer, of any kind: a ` + "`" + `Message` + "`" + `, a ` + "`" + `Call` + "`" + ` or a
+` + "`" + `ZnsMessage` + "`" + `. More kinds join this union as dakenh records them, each with
 its own time and visibility, without changing the connection, its order or
 the cursors already handed out; a client selects the kinds it knows with
 ` + "`" + `... on Message` + "`" + `, ` + "`" + `... on Call` + "`" + ` and skips the others.
 """
-union Interaction @goModel(model: "github.com/dakenh/dakenh/ent.Noder") = Message | Call
+union Interaction @goModel(model: "github.com/dakenh/dakenh/ent.Noder") = Message | Call | ZnsMessage
 
 type InteractionEdge @goModel(model: "github.com/dakenh/dakenh/internal/interaction.Edge") {
   node: Interaction!
@@ -5384,6 +5857,88 @@ extend type Query {
   connected. Computed by the database.
   """
   conversationReport(from: Time!, to: Time!, channelId: ID, groupBy: ConversationReportGrouping!): [ConversationReportRow!]!
+}
+
+# ZNS, the Zalo Notification Service (README.md, "ZNS").
+
+"A parameter of a ZNS template: its name in params, its type and bounds."
+type ZnsParam @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.ZnsParam") {
+  name: String!
+  "STRING, NUMBER, DATE, … as Zalo names it."
+  type: String!
+  required: Boolean!
+  "Length bounds in characters; 0 means none."
+  minLength: Int!
+  maxLength: Int!
+  acceptNull: Boolean!
+}
+
+extend type Mutation {
+  """
+  Pulls every ZNS template of the OA from Zalo and returns them (admins and
+  WRITE keys). A template no longer on Zalo becomes DELETE.
+  FAILED_PRECONDITION reasons: CHANNEL_DISCONNECTED, CHANNEL_UNSUPPORTED (not
+  a Zalo OA), PROVIDER_REFUSED, PROVIDER_UNAVAILABLE.
+  """
+  syncZnsTemplates(channelId: ID!): [ZnsTemplate!]!
+}
+
+extend type ZnsTemplate {
+  "Zalo's ID of the template, the templateId sendZns takes."
+  templateId: String!
+  previewUrl: String!
+  "How long Zalo tries to deliver a message of this template, in milliseconds."
+  timeoutMs: Int!
+}
+
+extend type ZnsMessage {
+  "The sender's key: the same trackingId on the same channel is one message."
+  trackingId: String!
+  "Zalo's msg_id, once Zalo accepted the send."
+  providerMessageId: String
+}
+
+input SendZnsInput @goModel(model: "github.com/dakenh/dakenh/internal/zns.SendInput") {
+  "A connected Zalo OA."
+  channelId: ID!
+  "Zalo's ID of an ENABLE template of that OA (ZnsTemplate.templateId)."
+  templateId: String!
+  "Any Vietnamese form; sent to Zalo as 84…. Optional when customerId has one."
+  phone: String
+  "The template's parameters by name."
+  params: Map!
+  "At most 48 characters; the same one on the same channel sends once."
+  trackingId: String!
+  customerId: ID
+}
+
+extend type Mutation {
+  """
+  Queues one ZNS message (admins, agents for customers they may see, WRITE
+  keys). A parameter the template refuses is BAD_USER_INPUT with
+  extensions.field "params.<name>", nothing stored or sent.
+  FAILED_PRECONDITION reasons: TEMPLATE_NOT_ENABLED, DO_NOT_CONTACT,
+  QUOTA_EXHAUSTED, CHANNEL_DISCONNECTED, CHANNEL_UNSUPPORTED. The same
+  trackingId on the same channel again returns the first message and sends
+  nothing.
+  """
+  sendZns(input: SendZnsInput!): ZnsMessage!
+}
+
+"""
+A ZNS message reached a status: QUEUED, SENT, DELIVERED or FAILED. Every
+member of the organization sees them, and API keys with EVENTS.
+"""
+type ZnsEvent {
+  "Pass it as ` + "`" + `after` + "`" + ` to resume right after this event."
+  cursor: Cursor!
+  type: String!
+  message: ZnsMessage!
+}
+
+extend type Subscription {
+  "The organization's ZNS messages as they are queued, sent, delivered or fail."
+  znsEvents(after: Cursor): ZnsEvent!
 }
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
@@ -6566,6 +7121,156 @@ func (ec *executionContext) childFields_ZaloConnectStart(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ZaloConnectStart", field.Name)
 }
 
+func (ec *executionContext) childFields_ZnsEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ZnsEvent_cursor(ctx, field)
+	case "type":
+		return ec.fieldContext_ZnsEvent_type(ctx, field)
+	case "message":
+		return ec.fieldContext_ZnsEvent_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsMessage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ZnsMessage_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ZnsMessage_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ZnsMessage_updatedAt(ctx, field)
+	case "phone":
+		return ec.fieldContext_ZnsMessage_phone(ctx, field)
+	case "params":
+		return ec.fieldContext_ZnsMessage_params(ctx, field)
+	case "status":
+		return ec.fieldContext_ZnsMessage_status(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_ZnsMessage_failureReason(ctx, field)
+	case "development":
+		return ec.fieldContext_ZnsMessage_development(ctx, field)
+	case "cost":
+		return ec.fieldContext_ZnsMessage_cost(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_ZnsMessage_sentAt(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_ZnsMessage_deliveredAt(ctx, field)
+	case "channel":
+		return ec.fieldContext_ZnsMessage_channel(ctx, field)
+	case "template":
+		return ec.fieldContext_ZnsMessage_template(ctx, field)
+	case "customer":
+		return ec.fieldContext_ZnsMessage_customer(ctx, field)
+	case "trackingId":
+		return ec.fieldContext_ZnsMessage_trackingId(ctx, field)
+	case "providerMessageId":
+		return ec.fieldContext_ZnsMessage_providerMessageId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsMessage", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsMessageConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ZnsMessageConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ZnsMessageConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ZnsMessageConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsMessageConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsMessageEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ZnsMessageEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ZnsMessageEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsMessageEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsParam(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ZnsParam_name(ctx, field)
+	case "type":
+		return ec.fieldContext_ZnsParam_type(ctx, field)
+	case "required":
+		return ec.fieldContext_ZnsParam_required(ctx, field)
+	case "minLength":
+		return ec.fieldContext_ZnsParam_minLength(ctx, field)
+	case "maxLength":
+		return ec.fieldContext_ZnsParam_maxLength(ctx, field)
+	case "acceptNull":
+		return ec.fieldContext_ZnsParam_acceptNull(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsParam", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ZnsTemplate_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ZnsTemplate_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ZnsTemplate_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_ZnsTemplate_name(ctx, field)
+	case "status":
+		return ec.fieldContext_ZnsTemplate_status(ctx, field)
+	case "tag":
+		return ec.fieldContext_ZnsTemplate_tag(ctx, field)
+	case "params":
+		return ec.fieldContext_ZnsTemplate_params(ctx, field)
+	case "price":
+		return ec.fieldContext_ZnsTemplate_price(ctx, field)
+	case "quality":
+		return ec.fieldContext_ZnsTemplate_quality(ctx, field)
+	case "dailyQuota":
+		return ec.fieldContext_ZnsTemplate_dailyQuota(ctx, field)
+	case "remainingQuota":
+		return ec.fieldContext_ZnsTemplate_remainingQuota(ctx, field)
+	case "syncedAt":
+		return ec.fieldContext_ZnsTemplate_syncedAt(ctx, field)
+	case "channel":
+		return ec.fieldContext_ZnsTemplate_channel(ctx, field)
+	case "templateId":
+		return ec.fieldContext_ZnsTemplate_templateId(ctx, field)
+	case "previewUrl":
+		return ec.fieldContext_ZnsTemplate_previewUrl(ctx, field)
+	case "timeoutMs":
+		return ec.fieldContext_ZnsTemplate_timeoutMs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsTemplate", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsTemplateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ZnsTemplateConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ZnsTemplateConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ZnsTemplateConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsTemplateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsTemplateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ZnsTemplateEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ZnsTemplateEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsTemplateEdge", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -7396,6 +8101,20 @@ func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_sendZns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (zns.SendInput, error) {
+			return ec.unmarshalNSendZnsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋznsᚐSendInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setChannelChatPermission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7493,6 +8212,20 @@ func (ec *executionContext) field_Mutation_startZaloConnect_args(ctx context.Con
 		return nil, err
 	}
 	args["redirectUri"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncZnsTemplates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
 	return args, nil
 }
 
@@ -8668,6 +9401,114 @@ func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_znsMessages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.ZnsMessageOrder, error) {
+			return ec.unmarshalOZnsMessageOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.ZnsMessageWhereInput, error) {
+			return ec.unmarshalOZnsMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_znsTemplates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.ZnsTemplateOrder, error) {
+			return ec.unmarshalOZnsTemplateOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.ZnsTemplateWhereInput, error) {
+			return ec.unmarshalOZnsTemplateWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_callEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8719,6 +9560,20 @@ func (ec *executionContext) field_Subscription_messageEvents_args(ctx context.Co
 }
 
 func (ec *executionContext) field_Subscription_userEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_znsEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
@@ -18794,6 +19649,94 @@ func (ec *executionContext) fieldContext_Mutation_redeliverWebhook(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_syncZnsTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncZnsTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncZnsTemplates(ctx, fc.Args["channelId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ZnsTemplate) graphql.Marshaler {
+			return ec.marshalNZnsTemplate2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncZnsTemplates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsTemplate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncZnsTemplates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendZns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendZns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendZns(ctx, fc.Args["input"].(zns.SendInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsMessage) graphql.Marshaler {
+			return ec.marshalNZnsMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendZns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsMessage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendZns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -19456,6 +20399,94 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_users_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_znsMessages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_znsMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ZnsMessages(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[gid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ZnsMessageOrder), fc.Args["where"].(*ent.ZnsMessageWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsMessageConnection) graphql.Marshaler {
+			return ec.marshalNZnsMessageConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_znsMessages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsMessageConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_znsMessages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_znsTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_znsTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ZnsTemplates(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[gid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ZnsTemplateOrder), fc.Args["where"].(*ent.ZnsTemplateWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsTemplateConnection) graphql.Marshaler {
+			return ec.marshalNZnsTemplateConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_znsTemplates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsTemplateConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_znsTemplates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -20690,6 +21721,50 @@ func (ec *executionContext) fieldContext_Subscription_userEvents(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_userEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_znsEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_znsEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ZnsEvents(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ZnsEvent) graphql.Marshaler {
+			return ec.marshalNZnsEvent2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZnsEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_znsEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_znsEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -22561,6 +23636,1287 @@ func (ec *executionContext) _ZaloConnectStart_expiresAt(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_ZaloConnectStart_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return scalarFieldContext("ZaloConnectStart", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsEvent().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsEvent", field, true, true, noChildFieldsCursor)
+}
+
+func (ec *executionContext) _ZnsEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsEvent().Type(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsEvent", field, true, true, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsEvent().Message(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsMessage) graphql.Marshaler {
+			return ec.marshalNZnsMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsMessage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _ZnsMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsMessage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsMessage_phone(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsMessage_params(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_params(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsMessage().Params(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, true, true, noChildFieldsMap)
+}
+
+func (ec *executionContext) _ZnsMessage_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v znsmessage.Status) graphql.Marshaler {
+			return ec.marshalNZnsMessageStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsZnsMessageStatus)
+}
+
+func (ec *executionContext) _ZnsMessage_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_failureReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsMessage_development(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_development(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Development, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_development(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsBoolean)
+}
+
+func (ec *executionContext) _ZnsMessage_cost(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_cost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsMessage_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_sentAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsMessage_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsMessage_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsMessage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsMessage_template(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsTemplate) graphql.Marshaler {
+			return ec.marshalNZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsMessage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsMessage_customer(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsMessage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsMessage_trackingId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_trackingId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrackingID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_trackingId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsMessage_providerMessageId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_providerMessageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProviderMessageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_providerMessageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessage", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsMessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessageConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ZnsMessageEdge) graphql.Marshaler {
+			return ec.marshalOZnsMessageEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsMessageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsMessageEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsMessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessageConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[gid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsMessageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsMessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessageConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessageConnection", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageEdge) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessageEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsMessage) graphql.Marshaler {
+			return ec.marshalOZnsMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsMessageEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsMessage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageEdge) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessageEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsMessageEdge", field, false, false, noChildFieldsCursor)
+}
+
+func (ec *executionContext) _ZnsParam_name(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsParam_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsParam_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsParam_type(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsParam_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsParam_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsParam_required(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsParam_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsParam_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsBoolean)
+}
+
+func (ec *executionContext) _ZnsParam_minLength(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsParam_minLength(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinLength, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsParam_minLength(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsParam_maxLength(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsParam_maxLength(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxLength, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsParam_maxLength(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsParam_acceptNull(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsParam_acceptNull(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcceptNull, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsParam_acceptNull(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsBoolean)
+}
+
+func (ec *executionContext) _ZnsTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _ZnsTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsTemplate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsTemplate_name(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsTemplate_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v znstemplate.Status) graphql.Marshaler {
+			return ec.marshalNZnsTemplateStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsZnsTemplateStatus)
+}
+
+func (ec *executionContext) _ZnsTemplate_tag(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_tag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_tag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsTemplate_params(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_params(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Params, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.ZnsParam) graphql.Marshaler {
+			return ec.marshalNZnsParam2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐZnsParamᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsTemplate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsParam(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsTemplate_price(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_price(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Price, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsTemplate_quality(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_quality(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quality, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_quality(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsTemplate_dailyQuota(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_dailyQuota(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DailyQuota, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_dailyQuota(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsTemplate_remainingQuota(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_remainingQuota(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemainingQuota, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_remainingQuota(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsTemplate_syncedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_syncedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SyncedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_syncedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsTemplate_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsTemplate",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsTemplate_templateId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_templateId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TemplateID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_templateId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsTemplate_previewUrl(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_previewUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviewURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_previewUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsTemplate_timeoutMs(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplate_timeoutMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeoutMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplate_timeoutMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplate", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsTemplateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplateConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ZnsTemplateEdge) graphql.Marshaler {
+			return ec.marshalOZnsTemplateEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplateConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsTemplateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsTemplateEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsTemplateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplateConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[gid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplateConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsTemplateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsTemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplateConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplateConnection", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsTemplateEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateEdge) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplateEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsTemplate) graphql.Marshaler {
+			return ec.marshalOZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplateEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsTemplateEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsTemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateEdge) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsTemplateEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsTemplateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsTemplateEdge", field, false, false, noChildFieldsCursor)
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -32971,6 +35327,71 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSendZnsInput(ctx context.Context, obj any) (zns.SendInput, error) {
+	var it zns.SendInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "templateId", "phone", "params", "trackingId", "customerId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "templateId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalNMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		case "trackingId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingID = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj any) (model.SignUpInput, error) {
 	var it model.SignUpInput
 	if obj == nil {
@@ -34779,6 +37200,1814 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryOrder(ctx context.Conte
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputZnsMessageOrder(ctx context.Context, obj any) (ent.ZnsMessageOrder, error) {
+	var it ent.ZnsMessageOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNZnsMessageOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputZnsMessageWhereInput(ctx context.Context, obj any) (ent.ZnsMessageWhereInput, error) {
+	var it ent.ZnsMessageWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneEqualFold", "phoneContainsFold", "trackingID", "trackingIDNEQ", "trackingIDIn", "trackingIDNotIn", "trackingIDGT", "trackingIDGTE", "trackingIDLT", "trackingIDLTE", "trackingIDContains", "trackingIDHasPrefix", "trackingIDHasSuffix", "trackingIDEqualFold", "trackingIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "failureReason", "failureReasonNEQ", "failureReasonIn", "failureReasonNotIn", "failureReasonGT", "failureReasonGTE", "failureReasonLT", "failureReasonLTE", "failureReasonContains", "failureReasonHasPrefix", "failureReasonHasSuffix", "failureReasonIsNil", "failureReasonNotNil", "failureReasonEqualFold", "failureReasonContainsFold", "providerMessageID", "providerMessageIDNEQ", "providerMessageIDIn", "providerMessageIDNotIn", "providerMessageIDGT", "providerMessageIDGTE", "providerMessageIDLT", "providerMessageIDLTE", "providerMessageIDContains", "providerMessageIDHasPrefix", "providerMessageIDHasSuffix", "providerMessageIDIsNil", "providerMessageIDNotNil", "providerMessageIDEqualFold", "providerMessageIDContainsFold", "development", "developmentNEQ", "cost", "costNEQ", "costIn", "costNotIn", "costGT", "costGTE", "costLT", "costLTE", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "hasChannel", "hasChannelWith", "hasTemplate", "hasTemplateWith", "hasCustomer", "hasCustomerWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOZnsMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOZnsMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOZnsMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "phoneNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNEQ = data
+		case "phoneIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneIn = data
+		case "phoneNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNotIn = data
+		case "phoneGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneGT = data
+		case "phoneGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneGTE = data
+		case "phoneLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneLT = data
+		case "phoneLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneLTE = data
+		case "phoneContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneContains = data
+		case "phoneHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneHasPrefix = data
+		case "phoneHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneHasSuffix = data
+		case "phoneEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneEqualFold = data
+		case "phoneContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneContainsFold = data
+		case "trackingID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingID = data
+		case "trackingIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDNEQ = data
+		case "trackingIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDIn = data
+		case "trackingIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDNotIn = data
+		case "trackingIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDGT = data
+		case "trackingIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDGTE = data
+		case "trackingIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDLT = data
+		case "trackingIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDLTE = data
+		case "trackingIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDContains = data
+		case "trackingIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDHasPrefix = data
+		case "trackingIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDHasSuffix = data
+		case "trackingIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDEqualFold = data
+		case "trackingIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDContainsFold = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOZnsMessageStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOZnsMessageStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOZnsMessageStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOZnsMessageStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "failureReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReason = data
+		case "failureReasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonNEQ = data
+		case "failureReasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonIn = data
+		case "failureReasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonNotIn = data
+		case "failureReasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonGT = data
+		case "failureReasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonGTE = data
+		case "failureReasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonLT = data
+		case "failureReasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonLTE = data
+		case "failureReasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonContains = data
+		case "failureReasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonHasPrefix = data
+		case "failureReasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonHasSuffix = data
+		case "failureReasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonIsNil = data
+		case "failureReasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonNotNil = data
+		case "failureReasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonEqualFold = data
+		case "failureReasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failureReasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailureReasonContainsFold = data
+		case "providerMessageID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageID = data
+		case "providerMessageIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDNEQ = data
+		case "providerMessageIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDIn = data
+		case "providerMessageIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDNotIn = data
+		case "providerMessageIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDGT = data
+		case "providerMessageIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDGTE = data
+		case "providerMessageIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDLT = data
+		case "providerMessageIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDLTE = data
+		case "providerMessageIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDContains = data
+		case "providerMessageIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDHasPrefix = data
+		case "providerMessageIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDHasSuffix = data
+		case "providerMessageIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDIsNil = data
+		case "providerMessageIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDNotNil = data
+		case "providerMessageIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDEqualFold = data
+		case "providerMessageIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerMessageIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderMessageIDContainsFold = data
+		case "development":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("development"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Development = data
+		case "developmentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developmentNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DevelopmentNEQ = data
+		case "cost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cost"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cost = data
+		case "costNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostNEQ = data
+		case "costIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostIn = data
+		case "costNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostNotIn = data
+		case "costGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostGT = data
+		case "costGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostGTE = data
+		case "costLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostLT = data
+		case "costLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostLTE = data
+		case "sentAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAt = data
+		case "sentAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtNEQ = data
+		case "sentAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtIn = data
+		case "sentAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtNotIn = data
+		case "sentAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtGT = data
+		case "sentAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtGTE = data
+		case "sentAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtLT = data
+		case "sentAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtLTE = data
+		case "sentAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtIsNil = data
+		case "sentAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentAtNotNil = data
+		case "deliveredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAt = data
+		case "deliveredAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtNEQ = data
+		case "deliveredAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtIn = data
+		case "deliveredAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtNotIn = data
+		case "deliveredAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtGT = data
+		case "deliveredAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtGTE = data
+		case "deliveredAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtLT = data
+		case "deliveredAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtLTE = data
+		case "deliveredAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtIsNil = data
+		case "deliveredAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredAtNotNil = data
+		case "hasChannel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannel = data
+		case "hasChannelWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannelWith"))
+			data, err := ec.unmarshalOChannelWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannelWith = data
+		case "hasTemplate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTemplate"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTemplate = data
+		case "hasTemplateWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTemplateWith"))
+			data, err := ec.unmarshalOZnsTemplateWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTemplateWith = data
+		case "hasCustomer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomer"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomer = data
+		case "hasCustomerWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomerWith"))
+			data, err := ec.unmarshalOCustomerWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomerWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomerWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputZnsTemplateOrder(ctx context.Context, obj any) (ent.ZnsTemplateOrder, error) {
+	var it ent.ZnsTemplateOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNZnsTemplateOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputZnsTemplateWhereInput(ctx context.Context, obj any) (ent.ZnsTemplateWhereInput, error) {
+	var it ent.ZnsTemplateWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "templateID", "templateIDNEQ", "templateIDIn", "templateIDNotIn", "templateIDGT", "templateIDGTE", "templateIDLT", "templateIDLTE", "templateIDContains", "templateIDHasPrefix", "templateIDHasSuffix", "templateIDEqualFold", "templateIDContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "tag", "tagNEQ", "tagIn", "tagNotIn", "tagGT", "tagGTE", "tagLT", "tagLTE", "tagContains", "tagHasPrefix", "tagHasSuffix", "tagEqualFold", "tagContainsFold", "price", "priceNEQ", "priceIn", "priceNotIn", "priceGT", "priceGTE", "priceLT", "priceLTE", "quality", "qualityNEQ", "qualityIn", "qualityNotIn", "qualityGT", "qualityGTE", "qualityLT", "qualityLTE", "qualityContains", "qualityHasPrefix", "qualityHasSuffix", "qualityEqualFold", "qualityContainsFold", "dailyQuota", "dailyQuotaNEQ", "dailyQuotaIn", "dailyQuotaNotIn", "dailyQuotaGT", "dailyQuotaGTE", "dailyQuotaLT", "dailyQuotaLTE", "remainingQuota", "remainingQuotaNEQ", "remainingQuotaIn", "remainingQuotaNotIn", "remainingQuotaGT", "remainingQuotaGTE", "remainingQuotaLT", "remainingQuotaLTE", "syncedAt", "syncedAtNEQ", "syncedAtIn", "syncedAtNotIn", "syncedAtGT", "syncedAtGTE", "syncedAtLT", "syncedAtLTE", "hasChannel", "hasChannelWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOZnsTemplateWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOZnsTemplateWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOZnsTemplateWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "templateID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "templateIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDNEQ = data
+		case "templateIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDIn = data
+		case "templateIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDNotIn = data
+		case "templateIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDGT = data
+		case "templateIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDGTE = data
+		case "templateIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDLT = data
+		case "templateIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDLTE = data
+		case "templateIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDContains = data
+		case "templateIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDHasPrefix = data
+		case "templateIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDHasSuffix = data
+		case "templateIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDEqualFold = data
+		case "templateIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDContainsFold = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOZnsTemplateStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOZnsTemplateStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOZnsTemplateStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOZnsTemplateStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "tag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tag"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tag = data
+		case "tagNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagNEQ = data
+		case "tagIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagIn = data
+		case "tagNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagNotIn = data
+		case "tagGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagGT = data
+		case "tagGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagGTE = data
+		case "tagLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagLT = data
+		case "tagLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagLTE = data
+		case "tagContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagContains = data
+		case "tagHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagHasPrefix = data
+		case "tagHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagHasSuffix = data
+		case "tagEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagEqualFold = data
+		case "tagContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagContainsFold = data
+		case "price":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Price = data
+		case "priceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceNEQ = data
+		case "priceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceIn = data
+		case "priceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceNotIn = data
+		case "priceGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceGT = data
+		case "priceGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceGTE = data
+		case "priceLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceLT = data
+		case "priceLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceLTE = data
+		case "quality":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quality"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quality = data
+		case "qualityNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityNEQ = data
+		case "qualityIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityIn = data
+		case "qualityNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityNotIn = data
+		case "qualityGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityGT = data
+		case "qualityGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityGTE = data
+		case "qualityLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityLT = data
+		case "qualityLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityLTE = data
+		case "qualityContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityContains = data
+		case "qualityHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityHasPrefix = data
+		case "qualityHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityHasSuffix = data
+		case "qualityEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityEqualFold = data
+		case "qualityContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qualityContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QualityContainsFold = data
+		case "dailyQuota":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyQuota"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyQuota = data
+		case "dailyQuotaNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyQuotaNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyQuotaNEQ = data
+		case "dailyQuotaIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyQuotaIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyQuotaIn = data
+		case "dailyQuotaNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyQuotaNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyQuotaNotIn = data
+		case "dailyQuotaGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyQuotaGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyQuotaGT = data
+		case "dailyQuotaGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyQuotaGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyQuotaGTE = data
+		case "dailyQuotaLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyQuotaLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyQuotaLT = data
+		case "dailyQuotaLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dailyQuotaLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DailyQuotaLTE = data
+		case "remainingQuota":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("remainingQuota"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemainingQuota = data
+		case "remainingQuotaNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("remainingQuotaNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemainingQuotaNEQ = data
+		case "remainingQuotaIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("remainingQuotaIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemainingQuotaIn = data
+		case "remainingQuotaNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("remainingQuotaNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemainingQuotaNotIn = data
+		case "remainingQuotaGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("remainingQuotaGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemainingQuotaGT = data
+		case "remainingQuotaGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("remainingQuotaGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemainingQuotaGTE = data
+		case "remainingQuotaLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("remainingQuotaLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemainingQuotaLT = data
+		case "remainingQuotaLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("remainingQuotaLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemainingQuotaLTE = data
+		case "syncedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAt = data
+		case "syncedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtNEQ = data
+		case "syncedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtIn = data
+		case "syncedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtNotIn = data
+		case "syncedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtGT = data
+		case "syncedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtGTE = data
+		case "syncedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtLT = data
+		case "syncedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtLTE = data
+		case "hasChannel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannel = data
+		case "hasChannelWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannelWith"))
+			data, err := ec.unmarshalOChannelWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannelWith = data
+		}
+	}
+	return it, nil
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -34787,6 +39016,11 @@ func (ec *executionContext) _Interaction(ctx context.Context, sel ast.SelectionS
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.ZnsMessage:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ZnsMessage(ctx, sel, obj)
 	case *ent.Message:
 		if obj == nil {
 			return graphql.Null
@@ -34810,6 +39044,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.ZnsTemplate:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ZnsTemplate(ctx, sel, obj)
+	case *ent.ZnsMessage:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ZnsMessage(ctx, sel, obj)
 	case *ent.WebhookEndpoint:
 		if obj == nil {
 			return graphql.Null
@@ -38268,6 +42512,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "syncZnsTemplates":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncZnsTemplates(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendZns":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendZns(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -38639,6 +42897,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_users(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "znsMessages":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_znsMessages(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "znsTemplates":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_znsTemplates(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -39193,6 +43495,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_callEvents(ctx, fields[0])
 	case "userEvents":
 		return ec._Subscription_userEvents(ctx, fields[0])
+	case "znsEvents":
+		return ec._Subscription_znsEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -39955,6 +44259,506 @@ func (ec *executionContext) _ZaloConnectStart(ctx context.Context, sel ast.Selec
 			}
 		case "expiresAt":
 			out.Values[i] = ec._ZaloConnectStart_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsEventImplementors = []string{"ZnsEvent"}
+
+func (ec *executionContext) _ZnsEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ZnsEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsEvent")
+		case "cursor":
+			out.Values[i] = ec._ZnsEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._ZnsEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ZnsEvent_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsMessageImplementors = []string{"ZnsMessage", "Interaction", "Node"}
+
+func (ec *executionContext) _ZnsMessage(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsMessage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsMessageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsMessage")
+		case "id":
+			out.Values[i] = ec._ZnsMessage_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ZnsMessage_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ZnsMessage_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "phone":
+			out.Values[i] = ec._ZnsMessage_phone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "params":
+			out.Values[i] = ec._ZnsMessage_params(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ZnsMessage_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failureReason":
+			out.Values[i] = ec._ZnsMessage_failureReason(ctx, field, obj)
+		case "development":
+			out.Values[i] = ec._ZnsMessage_development(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cost":
+			out.Values[i] = ec._ZnsMessage_cost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sentAt":
+			out.Values[i] = ec._ZnsMessage_sentAt(ctx, field, obj)
+		case "deliveredAt":
+			out.Values[i] = ec._ZnsMessage_deliveredAt(ctx, field, obj)
+		case "channel":
+			out.Values[i] = ec._ZnsMessage_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "template":
+			out.Values[i] = ec._ZnsMessage_template(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customer":
+			out.Values[i] = ec._ZnsMessage_customer(ctx, field, obj)
+		case "trackingId":
+			out.Values[i] = ec._ZnsMessage_trackingId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "providerMessageId":
+			out.Values[i] = ec._ZnsMessage_providerMessageId(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsMessageConnectionImplementors = []string{"ZnsMessageConnection"}
+
+func (ec *executionContext) _ZnsMessageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsMessageConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsMessageConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsMessageConnection")
+		case "edges":
+			out.Values[i] = ec._ZnsMessageConnection_edges(ctx, field, obj)
+		case "pageInfo":
+			out.Values[i] = ec._ZnsMessageConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ZnsMessageConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsMessageEdgeImplementors = []string{"ZnsMessageEdge"}
+
+func (ec *executionContext) _ZnsMessageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsMessageEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsMessageEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsMessageEdge")
+		case "node":
+			out.Values[i] = ec._ZnsMessageEdge_node(ctx, field, obj)
+		case "cursor":
+			out.Values[i] = ec._ZnsMessageEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsParamImplementors = []string{"ZnsParam"}
+
+func (ec *executionContext) _ZnsParam(ctx context.Context, sel ast.SelectionSet, obj *schematype.ZnsParam) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsParamImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsParam")
+		case "name":
+			out.Values[i] = ec._ZnsParam_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._ZnsParam_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "required":
+			out.Values[i] = ec._ZnsParam_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "minLength":
+			out.Values[i] = ec._ZnsParam_minLength(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxLength":
+			out.Values[i] = ec._ZnsParam_maxLength(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptNull":
+			out.Values[i] = ec._ZnsParam_acceptNull(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsTemplateImplementors = []string{"ZnsTemplate", "Node"}
+
+func (ec *executionContext) _ZnsTemplate(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsTemplate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsTemplateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsTemplate")
+		case "id":
+			out.Values[i] = ec._ZnsTemplate_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ZnsTemplate_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ZnsTemplate_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._ZnsTemplate_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ZnsTemplate_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tag":
+			out.Values[i] = ec._ZnsTemplate_tag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "params":
+			out.Values[i] = ec._ZnsTemplate_params(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "price":
+			out.Values[i] = ec._ZnsTemplate_price(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quality":
+			out.Values[i] = ec._ZnsTemplate_quality(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dailyQuota":
+			out.Values[i] = ec._ZnsTemplate_dailyQuota(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remainingQuota":
+			out.Values[i] = ec._ZnsTemplate_remainingQuota(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "syncedAt":
+			out.Values[i] = ec._ZnsTemplate_syncedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "channel":
+			out.Values[i] = ec._ZnsTemplate_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "templateId":
+			out.Values[i] = ec._ZnsTemplate_templateId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previewUrl":
+			out.Values[i] = ec._ZnsTemplate_previewUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeoutMs":
+			out.Values[i] = ec._ZnsTemplate_timeoutMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsTemplateConnectionImplementors = []string{"ZnsTemplateConnection"}
+
+func (ec *executionContext) _ZnsTemplateConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsTemplateConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsTemplateConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsTemplateConnection")
+		case "edges":
+			out.Values[i] = ec._ZnsTemplateConnection_edges(ctx, field, obj)
+		case "pageInfo":
+			out.Values[i] = ec._ZnsTemplateConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ZnsTemplateConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsTemplateEdgeImplementors = []string{"ZnsTemplateEdge"}
+
+func (ec *executionContext) _ZnsTemplateEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsTemplateEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsTemplateEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsTemplateEdge")
+		case "node":
+			out.Values[i] = ec._ZnsTemplateEdge_node(ctx, field, obj)
+		case "cursor":
+			out.Values[i] = ec._ZnsTemplateEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -41576,6 +46380,28 @@ func (ec *executionContext) marshalNInteractionEdge2ᚖgithubᚗcomᚋdakenhᚋd
 	return ec._InteractionEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNMap2map(ctx context.Context, v any) (map[string]any, error) {
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalMap(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNMessage2githubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v ent.Message) graphql.Marshaler {
 	return ec._Message(ctx, sel, &v)
 }
@@ -41868,6 +46694,11 @@ func (ec *executionContext) unmarshalNRuleWhereInput2ᚖgithubᚗcomᚋdakenhᚋ
 
 func (ec *executionContext) unmarshalNSendMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinboxᚐSendMessageInput(ctx context.Context, v any) (inbox.SendMessageInput, error) {
 	res, err := ec.unmarshalInputSendMessageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSendZnsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋznsᚐSendInput(ctx context.Context, v any) (zns.SendInput, error) {
+	res, err := ec.unmarshalInputSendZnsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -42313,6 +47144,170 @@ func (ec *executionContext) marshalNZaloConnectStart2ᚖgithubᚗcomᚋdakenhᚋ
 		return graphql.Null
 	}
 	return ec._ZaloConnectStart(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNZnsEvent2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZnsEvent(ctx context.Context, sel ast.SelectionSet, v model.ZnsEvent) graphql.Marshaler {
+	return ec._ZnsEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZnsEvent2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZnsEvent(ctx context.Context, sel ast.SelectionSet, v *model.ZnsEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNZnsMessage2githubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx context.Context, sel ast.SelectionSet, v ent.ZnsMessage) graphql.Marshaler {
+	return ec._ZnsMessage(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZnsMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsMessage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsMessage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNZnsMessageConnection2githubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageConnection(ctx context.Context, sel ast.SelectionSet, v ent.ZnsMessageConnection) graphql.Marshaler {
+	return ec._ZnsMessageConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZnsMessageConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsMessageConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsMessageConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNZnsMessageOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageOrderField(ctx context.Context, v any) (*ent.ZnsMessageOrderField, error) {
+	var res = new(ent.ZnsMessageOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsMessageOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsMessageOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNZnsMessageStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx context.Context, v any) (znsmessage.Status, error) {
+	var res znsmessage.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsMessageStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx context.Context, sel ast.SelectionSet, v znsmessage.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNZnsMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInput(ctx context.Context, v any) (*ent.ZnsMessageWhereInput, error) {
+	res, err := ec.unmarshalInputZnsMessageWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsParam2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐZnsParam(ctx context.Context, sel ast.SelectionSet, v schematype.ZnsParam) graphql.Marshaler {
+	return ec._ZnsParam(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZnsParam2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐZnsParamᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ZnsParam) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsParam2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐZnsParam(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNZnsTemplate2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ZnsTemplate) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsTemplate) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsTemplate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNZnsTemplateConnection2githubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateConnection(ctx context.Context, sel ast.SelectionSet, v ent.ZnsTemplateConnection) graphql.Marshaler {
+	return ec._ZnsTemplateConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZnsTemplateConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsTemplateConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsTemplateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNZnsTemplateOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateOrderField(ctx context.Context, v any) (*ent.ZnsTemplateOrderField, error) {
+	var res = new(ent.ZnsTemplateOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsTemplateOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsTemplateOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNZnsTemplateStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx context.Context, v any) (znstemplate.Status, error) {
+	var res znstemplate.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsTemplateStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx context.Context, sel ast.SelectionSet, v znstemplate.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNZnsTemplateWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInput(ctx context.Context, v any) (*ent.ZnsTemplateWhereInput, error) {
+	res, err := ec.unmarshalInputZnsTemplateWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -45155,6 +50150,234 @@ func (ec *executionContext) marshalOWebhookDeliveryEdge2ᚖgithubᚗcomᚋdakenh
 	return ec._WebhookDeliveryEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOZnsMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsMessage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ZnsMessage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOZnsMessageEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ZnsMessageEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOZnsMessageEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOZnsMessageEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsMessageEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ZnsMessageEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOZnsMessageOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageOrder(ctx context.Context, v any) (*ent.ZnsMessageOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputZnsMessageOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOZnsMessageStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatusᚄ(ctx context.Context, v any) ([]znsmessage.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]znsmessage.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsMessageStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOZnsMessageStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []znsmessage.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsMessageStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOZnsMessageStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx context.Context, v any) (*znsmessage.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(znsmessage.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOZnsMessageStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx context.Context, sel ast.SelectionSet, v *znsmessage.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOZnsMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInputᚄ(ctx context.Context, v any) ([]*ent.ZnsMessageWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ZnsMessageWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOZnsMessageWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInput(ctx context.Context, v any) (*ent.ZnsMessageWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputZnsMessageWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsTemplate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ZnsTemplate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOZnsTemplateEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ZnsTemplateEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOZnsTemplateEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOZnsTemplateEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsTemplateEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ZnsTemplateEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOZnsTemplateOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateOrder(ctx context.Context, v any) (*ent.ZnsTemplateOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputZnsTemplateOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOZnsTemplateStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatusᚄ(ctx context.Context, v any) ([]znstemplate.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]znstemplate.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsTemplateStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOZnsTemplateStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []znstemplate.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsTemplateStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOZnsTemplateStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx context.Context, v any) (*znstemplate.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(znstemplate.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOZnsTemplateStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx context.Context, sel ast.SelectionSet, v *znstemplate.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOZnsTemplateWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInputᚄ(ctx context.Context, v any) ([]*ent.ZnsTemplateWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ZnsTemplateWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsTemplateWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOZnsTemplateWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInput(ctx context.Context, v any) (*ent.ZnsTemplateWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputZnsTemplateWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -45289,6 +50512,8 @@ var (
 	noChildFieldsUserEventType         = noChildFields("UserEventType")
 	noChildFieldsWebhookDeliveryStatus = noChildFields("WebhookDeliveryStatus")
 	noChildFieldsWeekday               = noChildFields("Weekday")
+	noChildFieldsZnsMessageStatus      = noChildFields("ZnsMessageStatus")
+	noChildFieldsZnsTemplateStatus     = noChildFields("ZnsTemplateStatus")
 	noChildFields__DirectiveLocation   = noChildFields("__DirectiveLocation")
 	noChildFields__TypeKind            = noChildFields("__TypeKind")
 )

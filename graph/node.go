@@ -21,6 +21,8 @@ import (
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
@@ -45,6 +47,8 @@ var nodeTables = map[string]string{
 	"CallOperator":    calloperator.Table,
 	"CallPermission":  callpermission.Table,
 	"Call":            entcall.Table,
+	"ZnsTemplate":     znstemplate.Table,
+	"ZnsMessage":      znsmessage.Table,
 }
 
 // nodeTable finds the table of a global ID from its prefix, so `node` costs

@@ -16,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
+	"github.com/dakenh/dakenh/internal/zns"
 )
 
 // Resolver holds what the resolvers call; it is built once at start-up.
@@ -34,6 +35,8 @@ type Resolver struct {
 	Reports *report.Reporter
 	// Connect connects channels by the providers' consent screens.
 	Connect *connect.Service
+	// ZNS syncs ZNS templates and sends ZNS messages.
+	ZNS *zns.Service
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 	// StreamBuffer is each subscription's slow-consumer threshold (see

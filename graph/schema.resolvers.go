@@ -34,6 +34,7 @@ import (
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
+	"github.com/dakenh/dakenh/internal/zns"
 )
 
 // ShowsPopup is the resolver for the showsPopup field.
@@ -479,6 +480,16 @@ func (r *mutationResolver) RedeliverWebhook(ctx context.Context, deliveryID gid.
 	return r.Partners.Redeliver(ctx, deliveryID)
 }
 
+// SyncZnsTemplates is the resolver for the syncZnsTemplates field.
+func (r *mutationResolver) SyncZnsTemplates(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplate, error) {
+	return r.ZNS.Sync(ctx, channelID)
+}
+
+// SendZns is the resolver for the sendZns field.
+func (r *mutationResolver) SendZns(ctx context.Context, input zns.SendInput) (*ent.ZnsMessage, error) {
+	return r.ZNS.Send(ctx, input)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -660,6 +671,17 @@ func (r *subscriptionResolver) UserEvents(ctx context.Context, after *entgql.Cur
 		func(err error) *model.UserEvent { return &model.UserEvent{Err: err} })
 }
 
+// ZnsEvents is the resolver for the znsEvents field.
+func (r *subscriptionResolver) ZnsEvents(ctx context.Context, after *entgql.Cursor[gid.ID]) (<-chan *model.ZnsEvent, error) {
+	opts := event.Options{Topics: []event.Topic{event.TopicZNS}}
+	return follow(ctx, r.Resolver, after, opts,
+		func(ctx context.Context, e *ent.Event, cursor event.Cursor) (*model.ZnsEvent, error) {
+			m, err := r.Client.ZnsMessage.Get(ctx, e.ZnsMessageID)
+			return &model.ZnsEvent{Cursor: cursor, Type: e.Type, Message: m}, err
+		},
+		func(err error) *model.ZnsEvent { return &model.ZnsEvent{Err: err} })
+}
+
 // Organization is the resolver for the organization field.
 func (r *userResolver) Organization(ctx context.Context, obj *ent.User) (*ent.Organization, error) {
 	// The user was loaded under the caller's rules, so its organization is
@@ -714,6 +736,21 @@ func (r *webhookEventResolver) Payload(ctx context.Context, obj *ent.WebhookEven
 	return strings.ToValidUTF8(string(obj.Payload), "\uFFFD"), nil
 }
 
+// Cursor is the resolver for the cursor field.
+func (r *znsEventResolver) Cursor(ctx context.Context, obj *model.ZnsEvent) (*entgql.Cursor[gid.ID], error) {
+	return new(model.EventCursor(obj.Cursor)), obj.Err
+}
+
+// Type is the resolver for the type field.
+func (r *znsEventResolver) Type(ctx context.Context, obj *model.ZnsEvent) (string, error) {
+	return obj.Type, obj.Err
+}
+
+// Message is the resolver for the message field.
+func (r *znsEventResolver) Message(ctx context.Context, obj *model.ZnsEvent) (*ent.ZnsMessage, error) {
+	return obj.Message, obj.Err
+}
+
 // CallEvent returns CallEventResolver implementation.
 func (r *Resolver) CallEvent() CallEventResolver { return &callEventResolver{r} }
 
@@ -748,6 +785,9 @@ func (r *Resolver) UserEvent() UserEventResolver { return &userEventResolver{r} 
 // WebhookEvent returns WebhookEventResolver implementation.
 func (r *Resolver) WebhookEvent() WebhookEventResolver { return &webhookEventResolver{r} }
 
+// ZnsEvent returns ZnsEventResolver implementation.
+func (r *Resolver) ZnsEvent() ZnsEventResolver { return &znsEventResolver{r} }
+
 type callEventResolver struct{ *Resolver }
 type callReportRowResolver struct{ *Resolver }
 type callSettingsResolver struct{ *Resolver }
@@ -758,3 +798,4 @@ type mutationResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
 type userEventResolver struct{ *Resolver }
 type webhookEventResolver struct{ *Resolver }
+type znsEventResolver struct{ *Resolver }

@@ -51,6 +51,7 @@ import (
 	"github.com/dakenh/dakenh/internal/tenancy"
 	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/zalo"
+	"github.com/dakenh/dakenh/internal/zns"
 )
 
 // App is one dakenh server: its database, services and HTTP handler.
@@ -93,6 +94,8 @@ type App struct {
 	webhooks   webhookRenderer
 	// connect runs the OAuth consent flows that connect channels.
 	connect *connect.Service
+	// zns sends ZNS messages and keeps the OAs' templates in step.
+	zns *zns.Service
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -201,6 +204,15 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	a.calls.Register(a.timers)
 	a.partners = partner.New(db.Client, box, partner.Options{AllowInsecure: cfg.AllowInsecureWebhooks, Now: o.now})
 	a.inbox.HandleCalls(a.calls)
+	// ZNS: tokens from the inbox too, which hands it the ZNS webhooks.
+	a.zns = zns.New(db.Client, zns.Options{
+		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, ZNSURL: cfg.ZNSAPIURL, Now: o.now}),
+		Tokens: a.inbox,
+		Now:    o.now,
+		Logger: logger,
+	})
+	a.zns.Register(a.timers)
+	a.inbox.HandleZNS(a.zns)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
 		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
 		Logger: logger,
@@ -234,7 +246,7 @@ func sealedColumns() []keyring.Column {
 // URLs, keeping whatever the test options already set.
 func inboxOptions(cfg Config, logger *slog.Logger, o inbox.Options) inbox.Options {
 	if o.Zalo == nil {
-		o.Zalo = zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, Now: o.Now})
+		o.Zalo = zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, ZNSURL: cfg.ZNSAPIURL, Now: o.Now})
 	}
 	if o.Facebook == nil {
 		o.Facebook = facebook.New(facebook.Config{GraphURL: cfg.FacebookGraphURL})
@@ -343,6 +355,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Partners:   a.partners,
 		Reports:    report.New(a.db.Client, a.db.Dialect),
 		Connect:    a.connect,
+		ZNS:        a.zns,
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

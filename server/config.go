@@ -31,11 +31,12 @@ type Config struct {
 	LogLevel        slog.Level
 	// MaxBodyBytes bounds a request body; CSV imports are the largest.
 	MaxBodyBytes int64
-	// ZaloOpenAPIURL, ZaloOAuthURL and FacebookGraphURL are the
+	// ZaloOpenAPIURL, ZaloOAuthURL, ZNSAPIURL and FacebookGraphURL are the
 	// providers' base URLs, scheme and host only (docs/providers.md); empty means
 	// the adapters' production defaults.
 	ZaloOpenAPIURL   string
 	ZaloOAuthURL     string
+	ZNSAPIURL        string
 	FacebookGraphURL string
 	// DebugAddr, when set, serves the Go profiler there (debug.go).
 	DebugAddr string
@@ -79,6 +80,7 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 
 		ZaloOpenAPIURL:   getenv("ZALO_OPENAPI_URL"),
 		ZaloOAuthURL:     getenv("ZALO_OAUTH_URL"),
+		ZNSAPIURL:        getenv("ZNS_API_URL"),
 		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
 		DebugAddr:        getenv("DAKENH_DEBUG_ADDR"),
 		OAuth: OAuthConfig{

@@ -106,6 +106,6 @@ func TestSecretRotation(t *testing.T) {
 // zaloURLs points a replica at w's fake providers.
 func (w *webhookEnv) zaloURLs() envOption {
 	return func(c *Config, _ *appOptions) {
-		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
+		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.ZNSAPIURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
 	}
 }

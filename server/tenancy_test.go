@@ -96,6 +96,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 	}
 	e.must(victim.ownerToken, `mutation { createWebhookEndpoint(input: {url: "https://partner.example.vn/hook", events: ["*"]}) { endpoint { id } } }`, nil, &hook)
 	hookID := hook.CreateWebhookEndpoint.Endpoint.ID
+	// ZNS: a template of the victim's OA.
+	victimTemplate := e.db.Client.ZnsTemplate.Create().SetChannelID(victimChannel).SetTemplateID("231456").SetName("Victim template").
+		SetStatus("ENABLE").SetParams(nil).SetSyncedAt(time.Now()).SetRemainingQuota(100).SaveX(victimSys)
+	victimZns := e.db.Client.ZnsMessage.Create().SetChannelID(victimChannel).SetTemplateID(victimTemplate.ID).SetPhone("+84912345678").
+		SetParams(map[string]string{}).SetTrackingID("victim-1").SetCustomerID(gid.ID(custA)).SaveX(victimSys)
+	// The intruder's own OA has the same template, so only the customer is foreign.
+	ownOARow := e.db.Client.Channel.GetX(viewer.SystemContext(context.Background(), ""), gid.ID(ownOA.ConnectZaloOA.ID))
+	e.db.Client.ZnsTemplate.Create().SetChannelID(ownOARow.ID).SetTemplateID("231456").SetName("Own template").
+		SetStatus("ENABLE").SetParams(nil).SetSyncedAt(time.Now()).SetRemainingQuota(100).
+		SaveX(viewer.SystemContext(context.Background(), ownOARow.OrganizationID))
 
 	cases := []struct {
 		name, query string
@@ -161,6 +171,11 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": vc}},
 		{"startCallOnForeignChannel", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": vc, "u": mine}},
+		{"syncZnsTemplates", `mutation($c: ID!) { syncZnsTemplates(channelId: $c) { id } }`, map[string]any{"c": vc}},
+		{"sendZnsOnForeignChannel", `mutation($c: ID!) { sendZns(input: {channelId: $c, templateId: "231456", phone: "0912345678", params: {}, trackingId: "victim-1"}) { id } }`,
+			map[string]any{"c": vc}},
+		{"sendZnsForeignCustomer", `mutation($c: ID!, $u: ID!) { sendZns(input: {channelId: $c, templateId: "231456", customerId: $u, params: {}, trackingId: "x"}) { id } }`,
+			map[string]any{"c": own, "u": custA}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
 	}
@@ -168,7 +183,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 
 	for callerName, token := range callers {
 		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv,
-			opID, string(perm.ID), string(victimCall.ID), entry, hookID} {
+			opID, string(perm.ID), string(victimCall.ID), entry, hookID, string(victimTemplate.ID), string(victimZns.ID)} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
@@ -213,6 +228,25 @@ func TestCrossTenantMatrix(t *testing.T) {
 				map[string]any{"c": vc, "u": custA, "o": victim.ownerID, "k": victimCall.ID}, &out)
 			if out.All.TotalCount != 0 || out.Filtered.TotalCount != 0 {
 				t.Fatalf("the intruder's history shows %+v", out)
+			}
+		})
+		t.Run(callerName+"/znsTemplatesFilteredByForeignIDs", func(t *testing.T) {
+			var out struct {
+				All, Filtered struct{ TotalCount int }
+			}
+			e.must(token, `query($c: ID!, $k: ID!) {
+				all: znsTemplates { totalCount }
+				filtered: znsTemplates(where: {or: [{hasChannelWith: [{id: $c}]}, {id: $k}]}) { totalCount } }`,
+				map[string]any{"c": vc, "k": victimTemplate.ID}, &out)
+			if out.All.TotalCount != 1 || out.Filtered.TotalCount != 0 { // its own template only
+				t.Fatalf("the intruder sees ZNS templates %+v", out)
+			}
+			e.must(token, `query($c: ID!, $k: ID!, $u: ID!) {
+				all: znsMessages { totalCount }
+				filtered: znsMessages(where: {or: [{hasChannelWith: [{id: $c}]}, {id: $k}, {hasCustomerWith: [{id: $u}]}]}) { totalCount } }`,
+				map[string]any{"c": vc, "k": victimZns.ID, "u": custA}, &out)
+			if out.All.TotalCount != 0 || out.Filtered.TotalCount != 0 {
+				t.Fatalf("the intruder sees ZNS messages %+v", out)
 			}
 		})
 		t.Run(callerName+"/listsAreIsolated", func(t *testing.T) {

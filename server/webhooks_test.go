@@ -87,7 +87,7 @@ func newWebhookEnvOn(t *testing.T, db *database.DB, opts ...func(*webhookEnv) en
 	t.Helper()
 	w := &webhookEnv{t: t, zfake: zalofake.New(t), fbfake: fbfake.New(t), clock: newTestClock()}
 	envOpts := []envOption{func(c *Config, _ *appOptions) {
-		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
+		c.ZaloOpenAPIURL, c.ZaloOAuthURL, c.ZNSAPIURL, c.FacebookGraphURL = w.zfake.URL(), w.zfake.URL(), w.zfake.URL(), w.fbfake.URL()
 	}}
 	for _, o := range opts {
 		envOpts = append(envOpts, o(w))

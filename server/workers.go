@@ -10,6 +10,7 @@ import (
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/presence"
 	"github.com/dakenh/dakenh/internal/requestlog"
+	"github.com/dakenh/dakenh/internal/zns"
 )
 
 // pruneEvery is how often expired logins and sessions are deleted; the
@@ -46,10 +47,15 @@ func (a *App) startWorkers() {
 	// Partner webhooks: the log's events fed to endpoints and delivered,
 	// polling for new events and retries.
 	a.workers.wg.Go(func() { a.deliveries.Run(requestlog.With(ctx, "worker", "partner-webhooks")) })
+	// ZNS messages go out through their own delivery queue.
+	a.workers.wg.Go(func() { a.zns.RunDelivery(requestlog.With(ctx, "worker", "zns-delivery")) })
 	a.every(ctx, "zalo-token-refresh", inbox.ZaloRefreshEvery, a.inbox.RefreshZaloTokens)
 	// Durable timers: every replica runs one worker; claims never overlap.
 	a.workers.wg.Go(func() { a.timers.Run(requestlog.With(ctx, "worker", "timers")) })
 	a.every(ctx, "presence", presence.Heartbeat, a.sweepPresence)
+	// Every connected OA has a periodic ZNS template sync; a newly
+	// connected one gets its own within zns.EnsureEvery.
+	a.every(ctx, "zns-sync-schedule", zns.EnsureEvery, a.zns.EnsureSyncs)
 	if a.box.Rotating() {
 		a.every(ctx, "reseal", resealEvery, a.reseal)
 	}

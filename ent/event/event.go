@@ -38,6 +38,8 @@ const (
 	FieldCallID = "call_id"
 	// FieldCallPermissionID holds the string denoting the call_permission_id field in the database.
 	FieldCallPermissionID = "call_permission_id"
+	// FieldZnsMessageID holds the string denoting the zns_message_id field in the database.
+	FieldZnsMessageID = "zns_message_id"
 	// FieldAudienceUserID holds the string denoting the audience_user_id field in the database.
 	FieldAudienceUserID = "audience_user_id"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -68,6 +70,7 @@ var Columns = []string{
 	FieldUserID,
 	FieldCallID,
 	FieldCallPermissionID,
+	FieldZnsMessageID,
 	FieldAudienceUserID,
 	FieldCreatedAt,
 }
@@ -110,6 +113,7 @@ const (
 	TopicCALL         Topic = "CALL"
 	TopicCHANNEL      Topic = "CHANNEL"
 	TopicUSER         Topic = "USER"
+	TopicZNS          Topic = "ZNS"
 )
 
 func (t Topic) String() string {
@@ -119,7 +123,7 @@ func (t Topic) String() string {
 // TopicValidator is a validator for the "topic" field enum values. It is called by the builders before save.
 func TopicValidator(t Topic) error {
 	switch t {
-	case TopicMESSAGE, TopicCONVERSATION, TopicCALL, TopicCHANNEL, TopicUSER:
+	case TopicMESSAGE, TopicCONVERSATION, TopicCALL, TopicCHANNEL, TopicUSER, TopicZNS:
 		return nil
 	default:
 		return fmt.Errorf("event: invalid enum value for topic field: %q", t)
@@ -182,6 +186,11 @@ func ByCallID(opts ...sql.OrderTermOption) OrderOption {
 // ByCallPermissionID orders the results by the call_permission_id field.
 func ByCallPermissionID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCallPermissionID, opts...).ToFunc()
+}
+
+// ByZnsMessageID orders the results by the zns_message_id field.
+func ByZnsMessageID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldZnsMessageID, opts...).ToFunc()
 }
 
 // ByAudienceUserID orders the results by the audience_user_id field.

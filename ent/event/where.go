@@ -101,6 +101,11 @@ func CallPermissionID(v gid.ID) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldCallPermissionID, v))
 }
 
+// ZnsMessageID applies equality check predicate on the "zns_message_id" field. It's identical to ZnsMessageIDEQ.
+func ZnsMessageID(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldZnsMessageID, v))
+}
+
 // AudienceUserID applies equality check predicate on the "audience_user_id" field. It's identical to AudienceUserIDEQ.
 func AudienceUserID(v gid.ID) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldAudienceUserID, v))
@@ -784,6 +789,86 @@ func CallPermissionIDEqualFold(v gid.ID) predicate.Event {
 func CallPermissionIDContainsFold(v gid.ID) predicate.Event {
 	vc := string(v)
 	return predicate.Event(sql.FieldContainsFold(FieldCallPermissionID, vc))
+}
+
+// ZnsMessageIDEQ applies the EQ predicate on the "zns_message_id" field.
+func ZnsMessageIDEQ(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldZnsMessageID, v))
+}
+
+// ZnsMessageIDNEQ applies the NEQ predicate on the "zns_message_id" field.
+func ZnsMessageIDNEQ(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldZnsMessageID, v))
+}
+
+// ZnsMessageIDIn applies the In predicate on the "zns_message_id" field.
+func ZnsMessageIDIn(vs ...gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldZnsMessageID, vs...))
+}
+
+// ZnsMessageIDNotIn applies the NotIn predicate on the "zns_message_id" field.
+func ZnsMessageIDNotIn(vs ...gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldZnsMessageID, vs...))
+}
+
+// ZnsMessageIDGT applies the GT predicate on the "zns_message_id" field.
+func ZnsMessageIDGT(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldZnsMessageID, v))
+}
+
+// ZnsMessageIDGTE applies the GTE predicate on the "zns_message_id" field.
+func ZnsMessageIDGTE(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldZnsMessageID, v))
+}
+
+// ZnsMessageIDLT applies the LT predicate on the "zns_message_id" field.
+func ZnsMessageIDLT(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldZnsMessageID, v))
+}
+
+// ZnsMessageIDLTE applies the LTE predicate on the "zns_message_id" field.
+func ZnsMessageIDLTE(v gid.ID) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldZnsMessageID, v))
+}
+
+// ZnsMessageIDContains applies the Contains predicate on the "zns_message_id" field.
+func ZnsMessageIDContains(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldContains(FieldZnsMessageID, vc))
+}
+
+// ZnsMessageIDHasPrefix applies the HasPrefix predicate on the "zns_message_id" field.
+func ZnsMessageIDHasPrefix(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldHasPrefix(FieldZnsMessageID, vc))
+}
+
+// ZnsMessageIDHasSuffix applies the HasSuffix predicate on the "zns_message_id" field.
+func ZnsMessageIDHasSuffix(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldHasSuffix(FieldZnsMessageID, vc))
+}
+
+// ZnsMessageIDIsNil applies the IsNil predicate on the "zns_message_id" field.
+func ZnsMessageIDIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldZnsMessageID))
+}
+
+// ZnsMessageIDNotNil applies the NotNil predicate on the "zns_message_id" field.
+func ZnsMessageIDNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldZnsMessageID))
+}
+
+// ZnsMessageIDEqualFold applies the EqualFold predicate on the "zns_message_id" field.
+func ZnsMessageIDEqualFold(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldEqualFold(FieldZnsMessageID, vc))
+}
+
+// ZnsMessageIDContainsFold applies the ContainsFold predicate on the "zns_message_id" field.
+func ZnsMessageIDContainsFold(v gid.ID) predicate.Event {
+	vc := string(v)
+	return predicate.Event(sql.FieldContainsFold(FieldZnsMessageID, vc))
 }
 
 // AudienceUserIDEQ applies the EQ predicate on the "audience_user_id" field.

@@ -381,6 +381,30 @@ func (f WebhookEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebhookEventMutation", m)
 }
 
+// The ZnsMessageFunc type is an adapter to allow the use of ordinary
+// function as ZnsMessage mutator.
+type ZnsMessageFunc func(context.Context, *ent.ZnsMessageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ZnsMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ZnsMessageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ZnsMessageMutation", m)
+}
+
+// The ZnsTemplateFunc type is an adapter to allow the use of ordinary
+// function as ZnsTemplate mutator.
+type ZnsTemplateFunc func(context.Context, *ent.ZnsTemplateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ZnsTemplateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ZnsTemplateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ZnsTemplateMutation", m)
+}
+
 // Condition is a hook condition function.
 type Condition func(context.Context, ent.Mutation) bool
 

@@ -40,6 +40,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 )
 
 // The Query interface represents an operation that queries a graph.
@@ -935,6 +937,60 @@ func (f TraverseWebhookEvent) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.WebhookEventQuery", q)
 }
 
+// The ZnsMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ZnsMessageFunc func(context.Context, *ent.ZnsMessageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ZnsMessageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ZnsMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ZnsMessageQuery", q)
+}
+
+// The TraverseZnsMessage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseZnsMessage func(context.Context, *ent.ZnsMessageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseZnsMessage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseZnsMessage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ZnsMessageQuery", q)
+}
+
+// The ZnsTemplateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ZnsTemplateFunc func(context.Context, *ent.ZnsTemplateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ZnsTemplateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ZnsTemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ZnsTemplateQuery", q)
+}
+
+// The TraverseZnsTemplate type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseZnsTemplate func(context.Context, *ent.ZnsTemplateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseZnsTemplate) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseZnsTemplate) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsTemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ZnsTemplateQuery", q)
+}
+
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
@@ -1000,6 +1056,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.WebhookEndpointQuery, predicate.WebhookEndpoint, webhookendpoint.OrderOption]{typ: ent.TypeWebhookEndpoint, tq: q}, nil
 	case *ent.WebhookEventQuery:
 		return &query[*ent.WebhookEventQuery, predicate.WebhookEvent, webhookevent.OrderOption]{typ: ent.TypeWebhookEvent, tq: q}, nil
+	case *ent.ZnsMessageQuery:
+		return &query[*ent.ZnsMessageQuery, predicate.ZnsMessage, znsmessage.OrderOption]{typ: ent.TypeZnsMessage, tq: q}, nil
+	case *ent.ZnsTemplateQuery:
+		return &query[*ent.ZnsTemplateQuery, predicate.ZnsTemplate, znstemplate.OrderOption]{typ: ent.TypeZnsTemplate, tq: q}, nil
 	default:
 		return nil, fmt.Errorf("unknown query type %T", q)
 	}

@@ -803,7 +803,7 @@ var (
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "seq", Type: field.TypeInt64},
-		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER"}},
+		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER", "ZNS"}},
 		{Name: "type", Type: field.TypeString, Size: 40},
 		{Name: "channel_id", Type: field.TypeString, Nullable: true},
 		{Name: "conversation_id", Type: field.TypeString, Nullable: true},
@@ -811,6 +811,7 @@ var (
 		{Name: "user_id", Type: field.TypeString, Nullable: true},
 		{Name: "call_id", Type: field.TypeString, Nullable: true},
 		{Name: "call_permission_id", Type: field.TypeString, Nullable: true},
+		{Name: "zns_message_id", Type: field.TypeString, Nullable: true},
 		{Name: "audience_user_id", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
@@ -823,7 +824,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "events_organizations_organization",
-				Columns:    []*schema.Column{EventsColumns[12]},
+				Columns:    []*schema.Column{EventsColumns[13]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -832,12 +833,12 @@ var (
 			{
 				Name:    "event_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[12]},
+				Columns: []*schema.Column{EventsColumns[13]},
 			},
 			{
 				Name:    "event_organization_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{EventsColumns[12], EventsColumns[1]},
+				Columns: []*schema.Column{EventsColumns[13], EventsColumns[1]},
 			},
 		},
 	}
@@ -1615,6 +1616,158 @@ var (
 			},
 		},
 	}
+	// ZnsMessagesColumns holds the columns for the "zns_messages" table.
+	ZnsMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "phone", Type: field.TypeString, Size: 20},
+		{Name: "params", Type: field.TypeJSON},
+		{Name: "tracking_id", Type: field.TypeString, Size: 48},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "SENT", "DELIVERED", "FAILED"}, Default: "QUEUED"},
+		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "provider_message_id", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "development", Type: field.TypeBool, Default: false},
+		{Name: "cost", Type: field.TypeInt, Default: 0},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "template_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "sender_user_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// ZnsMessagesTable holds the schema information for the "zns_messages" table.
+	ZnsMessagesTable = &schema.Table{
+		Name:       "zns_messages",
+		Columns:    ZnsMessagesColumns,
+		PrimaryKey: []*schema.Column{ZnsMessagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "zns_messages_organizations_organization",
+				Columns:    []*schema.Column{ZnsMessagesColumns[17]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_messages_channels_channel",
+				Columns:    []*schema.Column{ZnsMessagesColumns[18]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_messages_zns_templates_template",
+				Columns:    []*schema.Column{ZnsMessagesColumns[19]},
+				RefColumns: []*schema.Column{ZnsTemplatesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_messages_customers_customer",
+				Columns:    []*schema.Column{ZnsMessagesColumns[20]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "zns_messages_users_sender",
+				Columns:    []*schema.Column{ZnsMessagesColumns[21]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "znsmessage_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsMessagesColumns[17]},
+			},
+			{
+				Name:    "znsmessage_channel_id_tracking_id",
+				Unique:  true,
+				Columns: []*schema.Column{ZnsMessagesColumns[18], ZnsMessagesColumns[5]},
+			},
+			{
+				Name:    "znsmessage_channel_id_provider_message_id",
+				Unique:  true,
+				Columns: []*schema.Column{ZnsMessagesColumns[18], ZnsMessagesColumns[9]},
+			},
+			{
+				Name:    "znsmessage_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsMessagesColumns[6], ZnsMessagesColumns[15]},
+			},
+			{
+				Name:    "znsmessage_organization_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsMessagesColumns[17], ZnsMessagesColumns[1]},
+			},
+			{
+				Name:    "znsmessage_customer_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsMessagesColumns[20], ZnsMessagesColumns[1]},
+			},
+		},
+	}
+	// ZnsTemplatesColumns holds the columns for the "zns_templates" table.
+	ZnsTemplatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "template_id", Type: field.TypeString, Size: 64},
+		{Name: "name", Type: field.TypeString, Size: 500},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ENABLE", "PENDING_REVIEW", "REJECT", "DISABLE", "DELETE"}},
+		{Name: "tag", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "params", Type: field.TypeJSON},
+		{Name: "price", Type: field.TypeInt, Default: 0},
+		{Name: "quality", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "preview_url", Type: field.TypeString, Size: 2048, Default: ""},
+		{Name: "timeout_ms", Type: field.TypeInt, Default: 0},
+		{Name: "daily_quota", Type: field.TypeInt, Default: 0},
+		{Name: "remaining_quota", Type: field.TypeInt, Default: 0},
+		{Name: "synced_at", Type: field.TypeTime},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+	}
+	// ZnsTemplatesTable holds the schema information for the "zns_templates" table.
+	ZnsTemplatesTable = &schema.Table{
+		Name:       "zns_templates",
+		Columns:    ZnsTemplatesColumns,
+		PrimaryKey: []*schema.Column{ZnsTemplatesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "zns_templates_organizations_organization",
+				Columns:    []*schema.Column{ZnsTemplatesColumns[15]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_templates_channels_channel",
+				Columns:    []*schema.Column{ZnsTemplatesColumns[16]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "znstemplate_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsTemplatesColumns[15]},
+			},
+			{
+				Name:    "znstemplate_channel_id_template_id",
+				Unique:  true,
+				Columns: []*schema.Column{ZnsTemplatesColumns[16], ZnsTemplatesColumns[3]},
+			},
+			{
+				Name:    "znstemplate_organization_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsTemplatesColumns[15], ZnsTemplatesColumns[5]},
+			},
+		},
+	}
 	// CustomerTagsColumns holds the columns for the "customer_tags" table.
 	CustomerTagsColumns = []*schema.Column{
 		{Name: "customer_id", Type: field.TypeString, Size: 40},
@@ -1673,6 +1826,8 @@ var (
 		WebhookDeliveriesTable,
 		WebhookEndpointsTable,
 		WebhookEventsTable,
+		ZnsMessagesTable,
+		ZnsTemplatesTable,
 		CustomerTagsTable,
 	}
 )
@@ -1745,6 +1900,13 @@ func init() {
 	WebhookDeliveriesTable.ForeignKeys[1].RefTable = WebhookEndpointsTable
 	WebhookEndpointsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	WebhookEndpointsTable.ForeignKeys[1].RefTable = UsersTable
+	ZnsMessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ZnsMessagesTable.ForeignKeys[1].RefTable = ChannelsTable
+	ZnsMessagesTable.ForeignKeys[2].RefTable = ZnsTemplatesTable
+	ZnsMessagesTable.ForeignKeys[3].RefTable = CustomersTable
+	ZnsMessagesTable.ForeignKeys[4].RefTable = UsersTable
+	ZnsTemplatesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ZnsTemplatesTable.ForeignKeys[1].RefTable = ChannelsTable
 	CustomerTagsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomerTagsTable.ForeignKeys[1].RefTable = TagsTable
 }

@@ -98,3 +98,9 @@ type WebhookEndpoint func(*sql.Selector)
 
 // WebhookEvent is the predicate function for webhookevent builders.
 type WebhookEvent func(*sql.Selector)
+
+// ZnsMessage is the predicate function for znsmessage builders.
+type ZnsMessage func(*sql.Selector)
+
+// ZnsTemplate is the predicate function for znstemplate builders.
+type ZnsTemplate func(*sql.Selector)

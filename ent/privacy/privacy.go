@@ -855,6 +855,54 @@ func (f WebhookEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebhookEventMutation", m)
 }
 
+// The ZnsMessageQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ZnsMessageQueryRuleFunc func(context.Context, *ent.ZnsMessageQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ZnsMessageQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ZnsMessageQuery", q)
+}
+
+// The ZnsMessageMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ZnsMessageMutationRuleFunc func(context.Context, *ent.ZnsMessageMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ZnsMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ZnsMessageMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ZnsMessageMutation", m)
+}
+
+// The ZnsTemplateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ZnsTemplateQueryRuleFunc func(context.Context, *ent.ZnsTemplateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ZnsTemplateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsTemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ZnsTemplateQuery", q)
+}
+
+// The ZnsTemplateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ZnsTemplateMutationRuleFunc func(context.Context, *ent.ZnsTemplateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ZnsTemplateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ZnsTemplateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ZnsTemplateMutation", m)
+}
+
 type (
 	// Filter is the interface that wraps the Where function
 	// for filtering nodes in queries and mutations.
@@ -952,6 +1000,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.WebhookEventQuery:
 		return q.Filter(), nil
+	case *ent.ZnsMessageQuery:
+		return q.Filter(), nil
+	case *ent.ZnsTemplateQuery:
+		return q.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected query type %T for query filter", q)
 	}
@@ -1020,6 +1072,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.WebhookEndpointMutation:
 		return m.Filter(), nil
 	case *ent.WebhookEventMutation:
+		return m.Filter(), nil
+	case *ent.ZnsMessageMutation:
+		return m.Filter(), nil
+	case *ent.ZnsTemplateMutation:
 		return m.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected mutation type %T for mutation filter", m)

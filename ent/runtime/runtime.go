@@ -38,6 +38,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 
 	"entgo.io/ent"
@@ -1872,6 +1874,216 @@ func init() {
 	webhookevent.DefaultID = webhookeventDescID.Default.(func() gid.ID)
 	// webhookevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	webhookevent.IDValidator = webhookeventDescID.Validators[0].(func(string) error)
+	znsmessageMixin := schema.ZnsMessage{}.Mixin()
+	znsmessage.Policy = privacy.NewPolicies(znsmessageMixin[2], schema.ZnsMessage{})
+	znsmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := znsmessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	znsmessageMixinHooks2 := znsmessageMixin[2].Hooks()
+
+	znsmessage.Hooks[1] = znsmessageMixinHooks2[0]
+	znsmessageMixinFields0 := znsmessageMixin[0].Fields()
+	_ = znsmessageMixinFields0
+	znsmessageMixinFields1 := znsmessageMixin[1].Fields()
+	_ = znsmessageMixinFields1
+	znsmessageMixinFields2 := znsmessageMixin[2].Fields()
+	_ = znsmessageMixinFields2
+	znsmessageFields := schema.ZnsMessage{}.Fields()
+	_ = znsmessageFields
+	// znsmessageDescCreatedAt is the schema descriptor for created_at field.
+	znsmessageDescCreatedAt := znsmessageMixinFields1[0].Descriptor()
+	// znsmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	znsmessage.DefaultCreatedAt = znsmessageDescCreatedAt.Default.(func() time.Time)
+	// znsmessageDescUpdatedAt is the schema descriptor for updated_at field.
+	znsmessageDescUpdatedAt := znsmessageMixinFields1[1].Descriptor()
+	// znsmessage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	znsmessage.DefaultUpdatedAt = znsmessageDescUpdatedAt.Default.(func() time.Time)
+	// znsmessage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	znsmessage.UpdateDefaultUpdatedAt = znsmessageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// znsmessageDescOrganizationID is the schema descriptor for organization_id field.
+	znsmessageDescOrganizationID := znsmessageMixinFields2[0].Descriptor()
+	// znsmessage.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	znsmessage.OrganizationIDValidator = znsmessageDescOrganizationID.Validators[0].(func(string) error)
+	// znsmessageDescPhone is the schema descriptor for phone field.
+	znsmessageDescPhone := znsmessageFields[3].Descriptor()
+	// znsmessage.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	znsmessage.PhoneValidator = func() func(string) error {
+		validators := znsmessageDescPhone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(phone string) error {
+			for _, fn := range fns {
+				if err := fn(phone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// znsmessageDescTrackingID is the schema descriptor for tracking_id field.
+	znsmessageDescTrackingID := znsmessageFields[5].Descriptor()
+	// znsmessage.TrackingIDValidator is a validator for the "tracking_id" field. It is called by the builders before save.
+	znsmessage.TrackingIDValidator = func() func(string) error {
+		validators := znsmessageDescTrackingID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(tracking_id string) error {
+			for _, fn := range fns {
+				if err := fn(tracking_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// znsmessageDescFailureReason is the schema descriptor for failure_reason field.
+	znsmessageDescFailureReason := znsmessageFields[7].Descriptor()
+	// znsmessage.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
+	znsmessage.FailureReasonValidator = znsmessageDescFailureReason.Validators[0].(func(string) error)
+	// znsmessageDescLastError is the schema descriptor for last_error field.
+	znsmessageDescLastError := znsmessageFields[8].Descriptor()
+	// znsmessage.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	znsmessage.LastErrorValidator = znsmessageDescLastError.Validators[0].(func(string) error)
+	// znsmessageDescProviderMessageID is the schema descriptor for provider_message_id field.
+	znsmessageDescProviderMessageID := znsmessageFields[9].Descriptor()
+	// znsmessage.ProviderMessageIDValidator is a validator for the "provider_message_id" field. It is called by the builders before save.
+	znsmessage.ProviderMessageIDValidator = znsmessageDescProviderMessageID.Validators[0].(func(string) error)
+	// znsmessageDescDevelopment is the schema descriptor for development field.
+	znsmessageDescDevelopment := znsmessageFields[10].Descriptor()
+	// znsmessage.DefaultDevelopment holds the default value on creation for the development field.
+	znsmessage.DefaultDevelopment = znsmessageDescDevelopment.Default.(bool)
+	// znsmessageDescCost is the schema descriptor for cost field.
+	znsmessageDescCost := znsmessageFields[11].Descriptor()
+	// znsmessage.DefaultCost holds the default value on creation for the cost field.
+	znsmessage.DefaultCost = znsmessageDescCost.Default.(int)
+	// znsmessage.CostValidator is a validator for the "cost" field. It is called by the builders before save.
+	znsmessage.CostValidator = znsmessageDescCost.Validators[0].(func(int) error)
+	// znsmessageDescAttempts is the schema descriptor for attempts field.
+	znsmessageDescAttempts := znsmessageFields[15].Descriptor()
+	// znsmessage.DefaultAttempts holds the default value on creation for the attempts field.
+	znsmessage.DefaultAttempts = znsmessageDescAttempts.Default.(int)
+	// znsmessage.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	znsmessage.AttemptsValidator = znsmessageDescAttempts.Validators[0].(func(int) error)
+	// znsmessageDescID is the schema descriptor for id field.
+	znsmessageDescID := znsmessageMixinFields0[0].Descriptor()
+	// znsmessage.DefaultID holds the default value on creation for the id field.
+	znsmessage.DefaultID = znsmessageDescID.Default.(func() gid.ID)
+	// znsmessage.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	znsmessage.IDValidator = znsmessageDescID.Validators[0].(func(string) error)
+	znstemplateMixin := schema.ZnsTemplate{}.Mixin()
+	znstemplate.Policy = privacy.NewPolicies(znstemplateMixin[2], schema.ZnsTemplate{})
+	znstemplate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := znstemplate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	znstemplateMixinHooks2 := znstemplateMixin[2].Hooks()
+
+	znstemplate.Hooks[1] = znstemplateMixinHooks2[0]
+	znstemplateMixinFields0 := znstemplateMixin[0].Fields()
+	_ = znstemplateMixinFields0
+	znstemplateMixinFields1 := znstemplateMixin[1].Fields()
+	_ = znstemplateMixinFields1
+	znstemplateMixinFields2 := znstemplateMixin[2].Fields()
+	_ = znstemplateMixinFields2
+	znstemplateFields := schema.ZnsTemplate{}.Fields()
+	_ = znstemplateFields
+	// znstemplateDescCreatedAt is the schema descriptor for created_at field.
+	znstemplateDescCreatedAt := znstemplateMixinFields1[0].Descriptor()
+	// znstemplate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	znstemplate.DefaultCreatedAt = znstemplateDescCreatedAt.Default.(func() time.Time)
+	// znstemplateDescUpdatedAt is the schema descriptor for updated_at field.
+	znstemplateDescUpdatedAt := znstemplateMixinFields1[1].Descriptor()
+	// znstemplate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	znstemplate.DefaultUpdatedAt = znstemplateDescUpdatedAt.Default.(func() time.Time)
+	// znstemplate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	znstemplate.UpdateDefaultUpdatedAt = znstemplateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// znstemplateDescOrganizationID is the schema descriptor for organization_id field.
+	znstemplateDescOrganizationID := znstemplateMixinFields2[0].Descriptor()
+	// znstemplate.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	znstemplate.OrganizationIDValidator = znstemplateDescOrganizationID.Validators[0].(func(string) error)
+	// znstemplateDescTemplateID is the schema descriptor for template_id field.
+	znstemplateDescTemplateID := znstemplateFields[1].Descriptor()
+	// znstemplate.TemplateIDValidator is a validator for the "template_id" field. It is called by the builders before save.
+	znstemplate.TemplateIDValidator = func() func(string) error {
+		validators := znstemplateDescTemplateID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(template_id string) error {
+			for _, fn := range fns {
+				if err := fn(template_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// znstemplateDescName is the schema descriptor for name field.
+	znstemplateDescName := znstemplateFields[2].Descriptor()
+	// znstemplate.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	znstemplate.NameValidator = znstemplateDescName.Validators[0].(func(string) error)
+	// znstemplateDescTag is the schema descriptor for tag field.
+	znstemplateDescTag := znstemplateFields[4].Descriptor()
+	// znstemplate.DefaultTag holds the default value on creation for the tag field.
+	znstemplate.DefaultTag = znstemplateDescTag.Default.(string)
+	// znstemplate.TagValidator is a validator for the "tag" field. It is called by the builders before save.
+	znstemplate.TagValidator = znstemplateDescTag.Validators[0].(func(string) error)
+	// znstemplateDescPrice is the schema descriptor for price field.
+	znstemplateDescPrice := znstemplateFields[6].Descriptor()
+	// znstemplate.DefaultPrice holds the default value on creation for the price field.
+	znstemplate.DefaultPrice = znstemplateDescPrice.Default.(int)
+	// znstemplate.PriceValidator is a validator for the "price" field. It is called by the builders before save.
+	znstemplate.PriceValidator = znstemplateDescPrice.Validators[0].(func(int) error)
+	// znstemplateDescQuality is the schema descriptor for quality field.
+	znstemplateDescQuality := znstemplateFields[7].Descriptor()
+	// znstemplate.DefaultQuality holds the default value on creation for the quality field.
+	znstemplate.DefaultQuality = znstemplateDescQuality.Default.(string)
+	// znstemplate.QualityValidator is a validator for the "quality" field. It is called by the builders before save.
+	znstemplate.QualityValidator = znstemplateDescQuality.Validators[0].(func(string) error)
+	// znstemplateDescPreviewURL is the schema descriptor for preview_url field.
+	znstemplateDescPreviewURL := znstemplateFields[8].Descriptor()
+	// znstemplate.DefaultPreviewURL holds the default value on creation for the preview_url field.
+	znstemplate.DefaultPreviewURL = znstemplateDescPreviewURL.Default.(string)
+	// znstemplate.PreviewURLValidator is a validator for the "preview_url" field. It is called by the builders before save.
+	znstemplate.PreviewURLValidator = znstemplateDescPreviewURL.Validators[0].(func(string) error)
+	// znstemplateDescTimeoutMs is the schema descriptor for timeout_ms field.
+	znstemplateDescTimeoutMs := znstemplateFields[9].Descriptor()
+	// znstemplate.DefaultTimeoutMs holds the default value on creation for the timeout_ms field.
+	znstemplate.DefaultTimeoutMs = znstemplateDescTimeoutMs.Default.(int)
+	// znstemplate.TimeoutMsValidator is a validator for the "timeout_ms" field. It is called by the builders before save.
+	znstemplate.TimeoutMsValidator = znstemplateDescTimeoutMs.Validators[0].(func(int) error)
+	// znstemplateDescDailyQuota is the schema descriptor for daily_quota field.
+	znstemplateDescDailyQuota := znstemplateFields[10].Descriptor()
+	// znstemplate.DefaultDailyQuota holds the default value on creation for the daily_quota field.
+	znstemplate.DefaultDailyQuota = znstemplateDescDailyQuota.Default.(int)
+	// znstemplate.DailyQuotaValidator is a validator for the "daily_quota" field. It is called by the builders before save.
+	znstemplate.DailyQuotaValidator = znstemplateDescDailyQuota.Validators[0].(func(int) error)
+	// znstemplateDescRemainingQuota is the schema descriptor for remaining_quota field.
+	znstemplateDescRemainingQuota := znstemplateFields[11].Descriptor()
+	// znstemplate.DefaultRemainingQuota holds the default value on creation for the remaining_quota field.
+	znstemplate.DefaultRemainingQuota = znstemplateDescRemainingQuota.Default.(int)
+	// znstemplate.RemainingQuotaValidator is a validator for the "remaining_quota" field. It is called by the builders before save.
+	znstemplate.RemainingQuotaValidator = znstemplateDescRemainingQuota.Validators[0].(func(int) error)
+	// znstemplateDescID is the schema descriptor for id field.
+	znstemplateDescID := znstemplateMixinFields0[0].Descriptor()
+	// znstemplate.DefaultID holds the default value on creation for the id field.
+	znstemplate.DefaultID = znstemplateDescID.Default.(func() gid.ID)
+	// znstemplate.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	znstemplate.IDValidator = znstemplateDescID.Validators[0].(func(string) error)
 }
 
 const (

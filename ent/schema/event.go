@@ -34,7 +34,7 @@ func (Event) Fields() []ent.Field {
 		// organization's counter, taken in the writing transaction, so
 		// events commit in seq order.
 		field.Int64("seq").Immutable(),
-		field.Enum("topic").Values("MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER").Immutable(),
+		field.Enum("topic").Values("MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER", "ZNS").Immutable(),
 		field.String("type").NotEmpty().MaxLen(40).Immutable(),
 		id("channel_id"),
 		id("conversation_id"),
@@ -45,6 +45,8 @@ func (Event) Fields() []ent.Field {
 		// event.
 		id("call_id"),
 		id("call_permission_id"),
+		// zns_message_id names the subject of a ZNS event.
+		id("zns_message_id"),
 		// audience_user_id limits the event to one user (an ONLY_ME
 		// channel's owner); empty means whoever may see the subject.
 		id("audience_user_id"),

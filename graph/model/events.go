@@ -36,6 +36,15 @@ type CallEvent struct {
 	Err        error
 }
 
+// ZnsEvent is one payload of the znsEvents subscription; Err is as for
+// MessageEvent.
+type ZnsEvent struct {
+	Cursor  event.Cursor
+	Type    string
+	Message *ent.ZnsMessage
+	Err     error
+}
+
 // UserEvent is one payload of the userEvents subscription; Err is as for
 // MessageEvent.
 type UserEvent struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -138,6 +139,14 @@ var referenceMovers = map[string]referenceMover{
 	"conversations.customer_id":    moveConversations,
 	"calls.customer_id":            moveCalls,
 	"call_permissions.customer_id": moveCallPermissions,
+	"zns_messages.customer_id":     moveZnsMessages,
+}
+
+// moveZnsMessages gives the source's ZNS messages to the target, so they
+// stay in the survivor's interactions and its reports. It acts as the
+// system: ZNS messages are written only by the zns package.
+func moveZnsMessages(ctx context.Context, tx *ent.Tx, from, to gid.ID) error {
+	return tx.ZnsMessage.Update().Where(znsmessage.CustomerID(from)).SetCustomerID(to).Exec(trustedRead(ctx))
 }
 
 // moveCalls gives the source's call history to the target. It acts as the

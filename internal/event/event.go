@@ -46,6 +46,9 @@ const (
 	TopicConversation Topic = entevent.TopicCONVERSATION
 	// TopicCall events are about voice calls.
 	TopicCall Topic = entevent.TopicCALL
+	// TopicZNS events are about ZNS messages: QUEUED, SENT, DELIVERED,
+	// FAILED.
+	TopicZNS Topic = entevent.TopicZNS
 	// TopicChannel events are about a channel.
 	//
 	// Streams cache who may see each conversation. Whoever changes that
@@ -100,6 +103,8 @@ type Entry struct {
 	ChannelID, ConversationID, MessageID, UserID gid.ID
 	// CallID and CallPermissionID name the subject of a CALL event.
 	CallID, CallPermissionID gid.ID
+	// ZnsMessageID names the subject of a ZNS event.
+	ZnsMessageID gid.ID
 	// AudienceUserID, when set, limits the event to that user, e.g. an
 	// offer made to one agent; it reaches them even if they cannot see
 	// the conversation (any more), so subjects must be loaded for them
@@ -197,6 +202,7 @@ func AppendAll(ctx context.Context, tx *ent.Tx, entries ...Entry) ([]*ent.Event,
 			SetNillableUserID(nonEmpty(e.UserID)).
 			SetNillableCallID(nonEmpty(e.CallID)).
 			SetNillableCallPermissionID(nonEmpty(e.CallPermissionID)).
+			SetNillableZnsMessageID(nonEmpty(e.ZnsMessageID)).
 			SetNillableAudienceUserID(nonEmpty(e.AudienceUserID)).
 			SetCreatedAt(now)
 	}

@@ -137,11 +137,12 @@ func (c *visibilityCache) invalidate(org orgKey, page []*ent.Event) {
 }
 
 // changesVisibility reports whether an event may change who sees a
-// conversation: any but a MESSAGE, a USER or a CALL event (calls and call
-// permissions name no conversation, and would otherwise make every stream
-// of the organization ask again about every conversation).
+// conversation: any but a MESSAGE, a USER, a CALL or a ZNS event (calls,
+// call permissions and ZNS messages name no conversation, and would
+// otherwise make every stream of the organization ask again about every
+// conversation).
 func changesVisibility(e *ent.Event) bool {
-	return e.Topic != TopicMessage && e.Topic != TopicUser && e.Topic != TopicCall
+	return e.Topic != TopicMessage && e.Topic != TopicUser && e.Topic != TopicCall && e.Topic != TopicZNS
 }
 
 // canSee reports whether v may see conversation conv, from an answer asked

@@ -56,6 +56,8 @@ var prefixes = map[string]string{
 	"WebhookEndpoint": "whe",
 	"WebhookDelivery": "whd",
 	"WebhookAttempt":  "wha",
+	"ZnsTemplate":     "znt",
+	"ZnsMessage":      "znm",
 }
 
 var types = func() map[string]string {

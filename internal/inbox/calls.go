@@ -149,6 +149,18 @@ func (p *processing) customerByPhone(ctx context.Context, e164, hint string) (gi
 	return id, err
 }
 
+// ZNS applies the ZNS webhooks of Zalo OAs inside the inbox's processing
+// transaction, as Calls does. internal/zns implements it.
+type ZNS interface {
+	// ApplyEvent applies e of OA ch, reported at, and reports whether
+	// it was a ZNS event.
+	ApplyEvent(ctx context.Context, tx *ent.Tx, ch *ent.Channel, e *zalo.Event, at time.Time) (bool, error)
+}
+
+// HandleZNS makes z apply the ZNS webhooks. Call it once at start-up,
+// before the inbox processes webhooks.
+func (s *Service) HandleZNS(z ZNS) { s.zns = z }
+
 // HandleCalls makes c apply the call webhooks. Call it once at start-up,
 // before the inbox processes webhooks.
 func (s *Service) HandleCalls(c Calls) { s.calls = c }

@@ -32,6 +32,8 @@ type Service struct {
 	automation Automation
 	// calls applies the call webhooks (calls.go); nil ignores them.
 	calls Calls
+	// zns applies the ZNS webhooks (calls.go); nil ignores them.
+	zns ZNS
 }
 
 // New returns the inbox over the ent client, sealing channel credentials

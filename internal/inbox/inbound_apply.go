@@ -43,7 +43,7 @@ func (in *Inbound) apply(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, 
 	// The channel is the organization's (the cache checks it, or the
 	// tenant filter read it), and takeEvent's statement found it in tx.
 	ctx = tenancy.WithKnown(ctx, ch.ID)
-	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router, calls: in.svc.calls, queue: in.svc.QueueMessage}
+	p := &processing{tx: tx, ch: ch, now: now, auto: in.svc.automation, router: in.svc.router, calls: in.svc.calls, zns: in.svc.zns, queue: in.svc.QueueMessage}
 	payload := stripNUL(ev.Payload)
 	switch ev.Provider {
 	case webhookevent.ProviderZALO:
@@ -65,6 +65,7 @@ type processing struct {
 	events []event.Entry
 	router *distribute.Engine
 	calls  Calls
+	zns    ZNS
 	// queue queues a message for delivery (Service.QueueMessage).
 	queue func(ctx context.Context, tx *ent.Tx, conv *ent.Conversation, out Outgoing, now time.Time) (*ent.Message, event.Entry, error)
 }

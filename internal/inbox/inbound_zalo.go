@@ -10,8 +10,8 @@ import (
 	"github.com/dakenh/dakenh/internal/zalo"
 )
 
-// zalo applies a stored Zalo webhook post. Call permission events go to
-// the inbox's Calls; events the inbox has no use for (names Zalo may add)
+// zalo applies a stored Zalo webhook post. ZNS events go to the inbox's
+// ZNS first, call permission events to its Calls; events the inbox has no use for (names Zalo may add)
 // change nothing, and their rows stay for diagnosis.
 func (p *processing) zalo(ctx context.Context, payload []byte) error {
 	e, err := zalo.ParseEvent(payload)
@@ -21,6 +21,11 @@ func (p *processing) zalo(ctx context.Context, payload []byte) error {
 		return nil
 	}
 	at := p.at(e.Timestamp)
+	if p.zns != nil {
+		if handled, err := p.zns.ApplyEvent(ctx, p.tx, p.ch, e, at); handled || err != nil {
+			return err
+		}
+	}
 	switch {
 	case isZaloUserMessage(e.Name):
 		return p.message(ctx, zaloMessage(e, message.DirectionINBOUND, at))

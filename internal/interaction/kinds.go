@@ -7,14 +7,15 @@ import (
 	entcall "github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/message"
+	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/internal/gid"
 )
 
 // Kinds returns the kinds of interaction a customer has, over client. A
-// new kind (ZNS messages) is a Kind over its table added here and a member
-// of schema.graphqls's Interaction union.
+// new kind is a Kind over its table added here and a member of
+// schema.graphqls's Interaction union.
 func Kinds(client *ent.Client) []Kind {
-	return []Kind{Messages{client}, Calls{client}}
+	return []Kind{Messages{client}, Calls{client}, ZnsMessages{client}}
 }
 
 // Messages are the messages of the customer's conversations, dated by
@@ -99,6 +100,48 @@ func (c Calls) Load(ctx context.Context, ids []gid.ID) (map[gid.ID]ent.Noder, er
 // Count implements Kind.
 func (c Calls) Count(ctx context.Context, customerID gid.ID) (int, error) {
 	return c.query(customerID).Count(ctx)
+}
+
+// ZnsMessages are the ZNS messages sent to the customer, dated by their
+// creation (when they were queued). Every member sees them, as the
+// ZnsMessage policy says.
+type ZnsMessages struct{ Client *ent.Client }
+
+func (z ZnsMessages) query(customerID gid.ID) *ent.ZnsMessageQuery {
+	return z.Client.ZnsMessage.Query().Where(znsmessage.CustomerID(customerID))
+}
+
+// Keys implements Kind.
+func (z ZnsMessages) Keys(ctx context.Context, customerID gid.ID, from *Key, backward bool, n int) ([]Key, error) {
+	where, order := past(znsmessage.FieldCreatedAt, from, backward)
+	q := z.query(customerID).Where(where).Limit(n)
+	for _, o := range order {
+		q.Order(o)
+	}
+	msgs, err := q.Select(znsmessage.FieldID, znsmessage.FieldCreatedAt).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]Key, len(msgs))
+	for i, m := range msgs {
+		keys[i] = Key{At: m.CreatedAt, ID: m.ID}
+	}
+	return keys, nil
+}
+
+// Load implements Kind.
+func (z ZnsMessages) Load(ctx context.Context, ids []gid.ID) (map[gid.ID]ent.Noder, error) {
+	q, err := z.Client.ZnsMessage.Query().Where(znsmessage.IDIn(ids...)).CollectFields(ctx, "ZnsMessage")
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := q.All(ctx)
+	return byID(msgs, func(m *ent.ZnsMessage) gid.ID { return m.ID }), err
+}
+
+// Count implements Kind.
+func (z ZnsMessages) Count(ctx context.Context, customerID gid.ID) (int, error) {
+	return z.query(customerID).Count(ctx)
 }
 
 // byID indexes the nodes a Load read by their IDs.

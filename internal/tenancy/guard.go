@@ -34,6 +34,8 @@ import (
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
@@ -110,6 +112,12 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"WebhookDelivery": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.WebhookDelivery.Query().Where(webhookdelivery.IDIn(ids...)).Count(ctx)
+	},
+	"ZnsTemplate": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.ZnsTemplate.Query().Where(znstemplate.IDIn(ids...)).Count(ctx)
+	},
+	"ZnsMessage": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.ZnsMessage.Query().Where(znsmessage.IDIn(ids...)).Count(ctx)
 	},
 }
 

@@ -18,6 +18,7 @@ package timer
 
 import (
 	"context"
+	stdsql "database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,6 +120,36 @@ func Schedule(ctx context.Context, tx *ent.Tx, s Spec) error {
 			return nil
 		})
 	})
+	return nil
+}
+
+// ScheduleIfAbsent creates the timer s in tx unless (OrgID, Kind, Key)
+// already has a pending one, which it leaves as it is: for timers that
+// every replica makes sure of, where replacing would keep postponing one.
+func ScheduleIfAbsent(ctx context.Context, tx *ent.Tx, s Spec) error {
+	sys, err := systemOf(ctx, s.OrgID)
+	if err != nil {
+		return err
+	}
+	if s.Kind == "" || s.Due.IsZero() {
+		return errors.New("timer: ScheduleIfAbsent needs a kind and a due time")
+	}
+	create := tx.Timer.Create().
+		SetOrganizationID(s.OrgID).
+		SetKind(s.Kind).
+		SetKey(s.Key).
+		SetDueAt(s.Due).
+		SetAttempts(0)
+	if s.Payload != nil {
+		create.SetPayload(s.Payload)
+	}
+	err = create.
+		OnConflictColumns(enttimer.FieldOrganizationID, enttimer.FieldKind, enttimer.FieldKey).
+		DoNothing().
+		Exec(sys)
+	if err != nil && !errors.Is(err, stdsql.ErrNoRows) {
+		return fmt.Errorf("timer: scheduling %s %q: %w", s.Kind, s.Key, err)
+	}
 	return nil
 }
 

@@ -39,6 +39,9 @@ type Config struct {
 	// OAuthURL is the OAuth base URL, scheme and host only
 	// (ZALO_OAUTH_URL). Default DefaultOAuthURL.
 	OAuthURL string
+	// ZNSURL is the ZNS base URL, scheme and host only (ZNS_API_URL).
+	// Default DefaultZNSURL.
+	ZNSURL string
 	// HTTPClient sends the requests. Default: a client with
 	// http.DefaultTransport. Its CheckRedirect is replaced, see New.
 	HTTPClient *http.Client
@@ -56,6 +59,7 @@ type Config struct {
 type Client struct {
 	openAPIURL string
 	oauthURL   string
+	znsURL     string
 	hc         *http.Client
 	timeout    time.Duration
 	now        func() time.Time
@@ -85,10 +89,11 @@ func New(cfg Config) *Client {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	var errOpen, errOAuth error
+	var errOpen, errOAuth, errZNS error
 	c.openAPIURL, errOpen = baseURL("OpenAPIURL", cfg.OpenAPIURL, DefaultOpenAPIURL)
 	c.oauthURL, errOAuth = baseURL("OAuthURL", cfg.OAuthURL, DefaultOAuthURL)
-	c.configErr = errors.Join(errOpen, errOAuth)
+	c.znsURL, errZNS = baseURL("ZNSURL", cfg.ZNSURL, DefaultZNSURL)
+	c.configErr = errors.Join(errOpen, errOAuth, errZNS)
 	return c
 }
 

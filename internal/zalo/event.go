@@ -52,6 +52,10 @@ const (
 	EventUserReplyConsent EventName = "user_reply_consent"
 	EventUserCallOA       EventName = "user_call_oa"
 	EventOACallUser       EventName = "oa_call_user"
+
+	// The ZNS events about an OA's templates and quota.
+	EventChangeTemplateStatus EventName = "change_template_status"
+	EventChangeOADailyQuota   EventName = "change_oa_daily_quota"
 )
 
 // EventNames returns the event names of docs/providers.md.
@@ -65,6 +69,7 @@ func EventNames() []EventName {
 		EventOASendFile, EventOASendSticker,
 		EventFollow, EventUnfollow, EventUserSubmitInfo,
 		EventOASendConsent, EventUserReplyConsent, EventUserCallOA, EventOACallUser,
+		EventChangeTemplateStatus, EventChangeOADailyQuota,
 	}
 }
 
@@ -141,6 +146,10 @@ type Event struct {
 	Call CallDetails
 	// Consent holds the details of the call permission events.
 	Consent ConsentDetails
+	// Template is the change of change_template_status.
+	Template TemplateChange
+	// Quota is the change of change_oa_daily_quota.
+	Quota QuotaChange
 	// Raw is the post's body as received.
 	Raw json.RawMessage
 
@@ -255,6 +264,22 @@ type ConsentDetails struct {
 	ConfirmedTime string
 }
 
+// TemplateChange is a ZNS template's new status (change_template_status).
+type TemplateChange struct {
+	// ID is Zalo's template ID.
+	ID string
+	// PrevStatus and NewStatus are the statuses as sent: ENABLE,
+	// PENDING_REVIEW, REJECT, DISABLE or DELETE.
+	PrevStatus, NewStatus string
+	// Reason is Zalo's explanation, if any.
+	Reason string
+}
+
+// QuotaChange is an OA's new daily ZNS quota (change_oa_daily_quota).
+type QuotaChange struct {
+	Prev, New int
+}
+
 // ErrInvalidEvent is wrapped by the errors of ParseEvent: the body is not
 // a Zalo event, and the webhook answers 400.
 var ErrInvalidEvent = errors.New("invalid webhook event")
@@ -293,6 +318,13 @@ type wireEvent struct {
 	UserConsent   string     `json:"user_consent"`
 	ExpiredTime   flexString `json:"expired_time"`
 	ConfirmedTime flexString `json:"confirmed_time"`
+
+	// The ZNS template and quota events. Other events may use these names
+	// differently, so they are decoded for those two events only.
+	TemplateID flexString      `json:"template_id"`
+	Status     json.RawMessage `json:"status"`
+	Reason     json.RawMessage `json:"reason"`
+	Quota      json.RawMessage `json:"quota"`
 }
 
 type wireMessage struct {
@@ -384,6 +416,9 @@ func ParseEvent(body []byte) (*Event, error) {
 	if e.Name == EventUserCallOA || e.Name == EventOACallUser {
 		e.Call.Phone = string(w.Phone)
 	}
+	if err := w.parseZNS(e); err != nil {
+		return nil, invalidEvent(err)
+	}
 	if w.Info != nil {
 		e.Info = SubmittedInfo{
 			Name: w.Info.Name, Phone: string(w.Info.Phone), Address: w.Info.Address,
@@ -405,6 +440,50 @@ func ParseEvent(body []byte) (*Event, error) {
 		return nil, invalidEvent(fmt.Errorf("delivery_time: %w", err))
 	}
 	return e, nil
+}
+
+// parseZNS fills the template or quota change of the ZNS events.
+func (w *wireEvent) parseZNS(e *Event) error {
+	switch e.Name {
+	case EventChangeTemplateStatus:
+		var st struct {
+			Prev flexString `json:"prev_status"`
+			New  flexString `json:"new_status"`
+		}
+		var reason flexString
+		if len(w.Status) > 0 {
+			if err := json.Unmarshal(w.Status, &st); err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+		}
+		if len(w.Reason) > 0 {
+			if err := json.Unmarshal(w.Reason, &reason); err != nil {
+				reason = flexString(w.Reason) // an object: kept as sent
+			}
+		}
+		if w.TemplateID == "" || st.New == "" {
+			return errors.New("change_template_status without template_id or status.new_status")
+		}
+		e.Template = TemplateChange{ID: string(w.TemplateID), PrevStatus: string(st.Prev), NewStatus: string(st.New), Reason: string(reason)}
+	case EventChangeOADailyQuota:
+		var q struct {
+			Prev flexString `json:"prev_value"`
+			New  flexString `json:"new_value"`
+		}
+		if len(w.Quota) == 0 {
+			return errors.New("change_oa_daily_quota without quota")
+		}
+		if err := json.Unmarshal(w.Quota, &q); err != nil {
+			return fmt.Errorf("quota: %w", err)
+		}
+		prev, err1 := q.Prev.int64()
+		next, err2 := q.New.int64()
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("quota: %w", err)
+		}
+		e.Quota = QuotaChange{Prev: int(prev), New: int(next)}
+	}
+	return nil
 }
 
 // parse converts the wire message.
@@ -535,6 +614,8 @@ func (e *Event) DedupeKey() string {
 		return prefix + e.Message.ID
 	case e.Call.ID != "":
 		return prefix + e.Call.ID
+	case e.Template.ID != "":
+		return prefix + e.Template.ID + ":" + e.Template.NewStatus + ":" + strconv.FormatInt(e.Timestamp.UnixMilli(), 10)
 	default:
 		user := e.UserID()
 		if user == "" {

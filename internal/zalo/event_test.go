@@ -512,6 +512,7 @@ func TestEventNames(t *testing.T) {
 		"oa_send_text", "oa_send_image", "oa_send_gif", "oa_send_list", "oa_send_file", "oa_send_sticker",
 		"follow", "unfollow", "user_submit_info",
 		"oa_send_consent", "user_reply_consent", "user_call_oa", "oa_call_user",
+		"change_template_status", "change_oa_daily_quota",
 	}
 	got := zalo.EventNames()
 	if !reflect.DeepEqual(got, want) {
@@ -553,5 +554,37 @@ func TestEventKinds(t *testing.T) {
 		if got := tt.name.Kind(); got != tt.want {
 			t.Errorf("%s.Kind() = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestParseZNSTemplateAndQuotaEvents(t *testing.T) {
+	e, err := zalo.ParseEvent([]byte(`{"app_id":"a","oa_id":"oa-1","event_name":"change_template_status","timestamp":"1767600000000",
+		"template_id":231456,"status":{"prev_status":"PENDING_REVIEW","new_status":"ENABLE"},"reason":"approved"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (zalo.TemplateChange{ID: "231456", PrevStatus: "PENDING_REVIEW", NewStatus: "ENABLE", Reason: "approved"}); e.Template != want || e.OAID() != "oa-1" {
+		t.Errorf("template change %+v of OA %q", e.Template, e.OAID())
+	}
+	if k := e.DedupeKey(); k != "change_template_status:231456:ENABLE:1767600000000" {
+		t.Errorf("dedupe key %q", k)
+	}
+	e, err = zalo.ParseEvent([]byte(`{"app_id":"a","oa_id":"oa-1","event_name":"change_oa_daily_quota","timestamp":"1767600000000",
+		"quota":{"prev_value":"500","new_value":2000}}`))
+	if err != nil || e.Quota != (zalo.QuotaChange{Prev: 500, New: 2000}) {
+		t.Fatalf("quota change %+v, %v", e.Quota, err)
+	}
+	for _, bad := range []string{
+		`{"event_name":"change_template_status","timestamp":"1","template_id":"1"}`,
+		`{"event_name":"change_template_status","timestamp":"1","template_id":"1","status":"ENABLE"}`,
+		`{"event_name":"change_oa_daily_quota","timestamp":"1","quota":{"new_value":"many"}}`,
+	} {
+		if _, err := zalo.ParseEvent([]byte(bad)); !errors.Is(err, zalo.ErrInvalidEvent) {
+			t.Errorf("ParseEvent(%s) = %v, want ErrInvalidEvent", bad, err)
+		}
+	}
+	// Another event's "status" is not read as a template's.
+	if _, err := zalo.ParseEvent([]byte(`{"event_name":"follow","timestamp":"1","status":"x","follower":{"id":"u"}}`)); err != nil {
+		t.Errorf("a follow with a status string: %v", err)
 	}
 }

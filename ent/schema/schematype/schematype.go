@@ -114,3 +114,16 @@ type CallWindow struct {
 	Start    string    `json:"start"`
 	End      string    `json:"end"`
 }
+
+// ZnsParam is a parameter of a ZNS template, as Zalo's template detail
+// describes it: its name in template_data, its type (STRING, NUMBER,
+// DATE, …), whether a send must give it, its length bounds in characters
+// (0: none) and whether null is accepted.
+type ZnsParam struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Required   bool   `json:"required"`
+	MinLength  int    `json:"minLength"`
+	MaxLength  int    `json:"maxLength"`
+	AcceptNull bool   `json:"acceptNull"`
+}

@@ -17,9 +17,9 @@ import (
 // fake does not serve.
 func (ep Endpoint) method() (string, bool) {
 	switch ep {
-	case SendMessage, UploadFile, AccessToken, RequestConsent, CallOutbound:
+	case SendMessage, UploadFile, AccessToken, RequestConsent, CallOutbound, ZNSSend:
 		return http.MethodPost, true
-	case UserDetail, Permission, OAProfile:
+	case UserDetail, Permission, OAProfile, ZNSTemplateList, ZNSTemplateDetail, ZNSTemplateDetailOld, ZNSQuota:
 		return http.MethodGet, true
 	}
 	return "", false
@@ -87,6 +87,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		answer = s.callOutboundLocked(r, body)
 	case OAProfile:
 		answer = s.oaProfileLocked(r)
+	case ZNSTemplateList:
+		answer = s.znsTemplateListLocked(r)
+	case ZNSTemplateDetail:
+		answer = s.znsTemplateDetailLocked(r)
+	case ZNSTemplateDetailOld:
+		answer = apiError(-106, "This API is no longer supported; use /template/info/v2")
+	case ZNSSend:
+		answer = s.znsSendLocked(r, body)
+	case ZNSQuota:
+		answer = s.znsQuotaLocked(r)
 	}
 	s.mu.Unlock()
 	writeJSON(w, answer)

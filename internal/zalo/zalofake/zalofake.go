@@ -206,6 +206,11 @@ type Server struct {
 	redirectURIs []string
 	refreshes    int
 	seq          int
+	// The ZNS side (zns.go).
+	zns           map[string]*znsState // by OA ID
+	refusedPhones map[string]int
+	znsSent       []ZNSMessage
+	now           func() time.Time
 }
 
 // oaState is an OA and the state of its tokens.
@@ -236,6 +241,9 @@ func New(tb testing.TB) *Server {
 		codes:     map[string]authCode{},
 		spent:     map[string]bool{},
 		failures:  map[Endpoint][]Failure{},
+
+		zns:           map[string]*znsState{},
+		refusedPhones: map[string]int{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	tb.Cleanup(func() {

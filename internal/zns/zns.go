@@ -1,0 +1,162 @@
+// Package zns sends ZNS messages, the Zalo Notification Service: paid,
+// pre-approved template messages to a phone number (README.md, "ZNS").
+//
+// Templates are created and approved on Zalo; Sync pulls an OA's templates
+// (the list in pages of 100, then each one's detail) and stores them per
+// channel, a template gone from Zalo becoming DELETE. A durable timer per
+// connected OA syncs again every SyncEvery, run by one replica at a time,
+// and Zalo's change_template_status and change_oa_daily_quota webhooks keep
+// statuses and quotas fresh in between.
+package zns
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/delivery"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/timer"
+	"github.com/dakenh/dakenh/internal/viewer"
+	"github.com/dakenh/dakenh/internal/zalo"
+)
+
+// Reasons of this package's FAILED_PRECONDITION errors.
+const (
+	ReasonChannelDisconnected = "CHANNEL_DISCONNECTED"
+	// ReasonChannelUnsupported: ZNS is sent from Zalo OAs only.
+	ReasonChannelUnsupported = "CHANNEL_UNSUPPORTED"
+	// ReasonProviderRefused: Zalo refused the request; the message says
+	// why.
+	ReasonProviderRefused = "PROVIDER_REFUSED"
+	// ReasonProviderUnavailable: Zalo could not be reached; try again.
+	ReasonProviderUnavailable = "PROVIDER_UNAVAILABLE"
+)
+
+// Sync schedule.
+const (
+	// SyncEvery is how often each connected OA's templates are synced.
+	SyncEvery = 4 * time.Hour
+	// syncRetry is how soon a periodic sync that failed is tried again.
+	syncRetry = 10 * time.Minute
+	// firstSync is how soon after start-up (or a connection) an OA with
+	// no pending sync is synced.
+	firstSync = time.Minute
+	// EnsureEvery is how often a replica makes sure every connected OA
+	// has a periodic sync (EnsureSyncs).
+	EnsureEvery = 10 * time.Minute
+	// timerSync is the kind of the periodic sync's timer, keyed by channel.
+	timerSync = "zns.template_sync"
+)
+
+// Tokens hands out Zalo OA access tokens, refreshing them as needed; the
+// inbox implements it.
+type Tokens interface {
+	ZaloAccessToken(ctx context.Context, channelID gid.ID) (string, error)
+	ZaloAccessTokenAfterRefusal(ctx context.Context, channelID gid.ID, refused string) (string, error)
+}
+
+// Options configures New. Zalo and Tokens are required; Now and Logger
+// default to the wall clock and a discarding logger.
+type Options struct {
+	Zalo   *zalo.Client
+	Tokens Tokens
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service runs ZNS over one database.
+type Service struct {
+	client *ent.Client
+	zalo   *zalo.Client
+	tokens Tokens
+	now    func() time.Time
+	log    *slog.Logger
+	// worker delivers the QUEUED ZNS messages (delivery.go).
+	worker *delivery.Worker[sent]
+}
+
+// New returns the ZNS service over client.
+func New(client *ent.Client, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Zalo == nil {
+		o.Zalo = zalo.New(zalo.Config{})
+	}
+	s := &Service{client: client, zalo: o.Zalo, tokens: o.Tokens, now: o.Now, log: o.Logger}
+	s.worker = delivery.New(znsQueue{s}, delivery.Config{
+		Name: "ZNS message", LogKey: "zns_message_id", Logger: o.Logger, Now: o.Now,
+	})
+	return s
+}
+
+// Register gives w the handler of the periodic template sync. Call it once
+// at start-up, before w runs.
+func (s *Service) Register(w *timer.Worker) {
+	w.Handle(timerSync, s.periodicSync)
+}
+
+// requireSyncer returns the viewer when they may sync templates: an OWNER
+// or ADMIN, or an API key with the WRITE scope.
+func requireSyncer(ctx context.Context) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	switch {
+	case v == nil || v.OrgID == "":
+		return nil, apierr.NeedCredentials("authentication required")
+	case v.IsAdmin(), v.IsAPIKey() && v.Has(viewer.ScopeWrite), v.System:
+		return v, nil
+	}
+	return nil, &apierr.Error{Code: apierr.Forbidden, Message: "only an OWNER or ADMIN, or a WRITE API key, can sync ZNS templates"}
+}
+
+// withToken runs f with the OA's access token, and once more with a
+// refreshed one when Zalo refused it (-124).
+func (s *Service) withToken(ctx context.Context, channelID gid.ID, f func(token string) error) error {
+	if s.tokens == nil {
+		return errors.New("zns: no Zalo token source configured")
+	}
+	token, err := s.tokens.ZaloAccessToken(ctx, channelID)
+	if err != nil {
+		return tokenError{err}
+	}
+	err = f(token)
+	if !zalo.IsTokenInvalid(err) {
+		return err
+	}
+	if token, err = s.tokens.ZaloAccessTokenAfterRefusal(ctx, channelID, token); err != nil {
+		return tokenError{err}
+	}
+	return f(token)
+}
+
+// tokenError is a failure to obtain an access token.
+type tokenError struct{ err error }
+
+func (e tokenError) Error() string { return "zns: obtaining the OA's access token: " + e.err.Error() }
+func (e tokenError) Unwrap() error { return e.err }
+
+// providerError turns a failed Zalo call (what) into the API's error.
+func providerError(what string, err error) error {
+	if _, ok := apierr.As(err); ok || err == nil {
+		return err
+	}
+	var api *zalo.APIError
+	switch {
+	case errors.As(err, &api):
+		out := apierr.Precondition(ReasonProviderRefused, "Zalo refused to %s (error %d: %s)", what, api.Code, api.Message)
+		out.Err = err
+		return out
+	case zalo.IsTransient(err) || errors.As(err, new(tokenError)):
+		out := apierr.Precondition(ReasonProviderUnavailable, "Zalo could not be reached to %s; try again", what)
+		out.Err = err
+		return out
+	}
+	return err
+}
