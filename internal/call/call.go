@@ -79,18 +79,11 @@ const (
 	timerTicketExpiry     = "call.ticket_expiry"
 )
 
-// Tokens hands out Zalo OA access tokens, refreshing them as needed; the
-// inbox implements it.
-type Tokens interface {
-	ZaloAccessToken(ctx context.Context, channelID gid.ID) (string, error)
-	ZaloAccessTokenAfterRefusal(ctx context.Context, channelID gid.ID, refused string) (string, error)
-}
-
 // Options configures New. Zalo and Tokens are required; Now and Logger
 // default to the wall clock and a discarding logger.
 type Options struct {
 	Zalo   *zalo.Client
-	Tokens Tokens
+	Tokens zalo.Tokens
 	// Now is the clock of windows, permissions and tickets; tests pass
 	// one they move.
 	Now    func() time.Time
@@ -101,7 +94,7 @@ type Options struct {
 type Service struct {
 	client *ent.Client
 	zalo   *zalo.Client
-	tokens Tokens
+	tokens zalo.Tokens
 	now    func() time.Time
 	log    *slog.Logger
 }

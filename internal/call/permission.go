@@ -92,7 +92,7 @@ func (s *Service) RequestPermission(ctx context.Context, in PermissionRequest) (
 	req := zalo.ConsentRequest{Phone: phone.Digits(*cust.Phone), CallType: callType, ReasonCode: code}
 
 	var out *ent.CallPermission
-	err = s.withToken(ctx, ch, func(token string) error {
+	err = zalo.WithToken(ctx, s.tokens, ch.ID, func(token string) error {
 		return s.inTx(ctx, v.OrgID, func(sys context.Context, tx *ent.Tx) error {
 			if err := lockChannel(sys, tx, ch.ID); err != nil {
 				return err
@@ -300,39 +300,13 @@ func appendPermissionEvent(ctx context.Context, tx *ent.Tx, p *ent.CallPermissio
 	return err
 }
 
-// withToken runs f with the OA's access token, and once more with a
-// refreshed one when Zalo refused it (-216).
-func (s *Service) withToken(ctx context.Context, ch *ent.Channel, f func(token string) error) error {
-	if s.tokens == nil {
-		return errors.New("call: no Zalo token source configured")
-	}
-	token, err := s.tokens.ZaloAccessToken(ctx, ch.ID)
-	if err != nil {
-		return tokenError{err}
-	}
-	err = f(token)
-	if !zalo.IsTokenInvalid(err) {
-		return err
-	}
-	if token, err = s.tokens.ZaloAccessTokenAfterRefusal(ctx, ch.ID, token); err != nil {
-		return tokenError{err}
-	}
-	return f(token)
-}
-
-// tokenError is a failure to obtain an access token.
-type tokenError struct{ err error }
-
-func (e tokenError) Error() string { return "call: obtaining the OA's access token: " + e.err.Error() }
-func (e tokenError) Unwrap() error { return e.err }
-
 // providerError turns a failure of a Zalo call (what) into the API's
 // error; errors of ours (the database) and API errors pass unchanged.
 func (s *Service) providerError(ctx context.Context, ch *ent.Channel, what string, err error) error {
 	if _, ok := apierr.As(err); ok || err == nil {
 		return err
 	}
-	if _, ok := errors.AsType[tokenError](err); ok {
+	if _, ok := errors.AsType[zalo.TokenError](err); ok {
 		// The token source disconnects a channel whose refresh Zalo
 		// rejects; tell the operator so.
 		if cur, lerr := s.client.Channel.Get(ctx, ch.ID); lerr == nil && cur.Status != channel.StatusCONNECTED {

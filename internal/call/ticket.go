@@ -110,7 +110,7 @@ func (s *Service) StartCall(ctx context.Context, in StartCallInput) (*Ticket, er
 		callType = zalo.CallVideo
 	}
 	var link zalo.CallLink
-	err = s.withToken(ctx, ch, func(token string) error {
+	err = zalo.WithToken(ctx, s.tokens, ch.ID, func(token string) error {
 		var err error
 		link, err = s.zalo.OutboundCallLink(ctx, token, zalo.CallLinkRequest{
 			UserID: idt.ExternalID, CallType: callType, AgentID: string(v.UserID),

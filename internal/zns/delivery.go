@@ -137,7 +137,7 @@ func (q znsQueue) Attempt(ctx context.Context, c delivery.Claim) (sent, delivery
 		return res, delivery.Failed("The OA is disconnected; reconnect it and send the message again.", nil)
 	}
 	var ans zalo.ZNSSent
-	err = q.s.withToken(ctx, ch.ID, func(token string) error {
+	err = zalo.WithToken(ctx, q.s.tokens, ch.ID, func(token string) error {
 		var err error
 		ans, err = q.s.zalo.SendZNS(ctx, token, zalo.ZNSSend{
 			Phone: phone.Digits(m.Phone), TemplateID: tpl.TemplateID, Data: m.Params,
@@ -149,7 +149,7 @@ func (q znsQueue) Attempt(ctx context.Context, c delivery.Claim) (sent, delivery
 		res.msgID, res.at, res.quota = ans.MsgID, ans.SentTime, ans.Quota
 		return res, delivery.Sent()
 	}
-	var te tokenError
+	var te zalo.TokenError
 	if errors.As(err, &te) {
 		if cur, lerr := q.s.client.Channel.Get(ctx, ch.ID); lerr == nil && cur.Status != channel.StatusCONNECTED {
 			return res, delivery.Failed("The OA's authorization has expired and it was disconnected; reconnect the OA and send the message again.", err)

@@ -68,7 +68,7 @@ func checkChannel(ch *ent.Channel) error {
 // sync reads ch's templates from Zalo and stores them, as the system.
 func (s *Service) sync(ctx context.Context, ch *ent.Channel) error {
 	var details []zalo.ZNSTemplate
-	err := s.withToken(ctx, ch.ID, func(token string) error {
+	err := zalo.WithToken(ctx, s.tokens, ch.ID, func(token string) error {
 		list, err := s.zalo.AllZNSTemplates(ctx, token)
 		if err != nil {
 			return err

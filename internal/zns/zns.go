@@ -18,7 +18,6 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/delivery"
-	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -52,18 +51,11 @@ const (
 	timerSync = "zns.template_sync"
 )
 
-// Tokens hands out Zalo OA access tokens, refreshing them as needed; the
-// inbox implements it.
-type Tokens interface {
-	ZaloAccessToken(ctx context.Context, channelID gid.ID) (string, error)
-	ZaloAccessTokenAfterRefusal(ctx context.Context, channelID gid.ID, refused string) (string, error)
-}
-
 // Options configures New. Zalo and Tokens are required; Now and Logger
 // default to the wall clock and a discarding logger.
 type Options struct {
 	Zalo   *zalo.Client
-	Tokens Tokens
+	Tokens zalo.Tokens
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -72,7 +64,7 @@ type Options struct {
 type Service struct {
 	client *ent.Client
 	zalo   *zalo.Client
-	tokens Tokens
+	tokens zalo.Tokens
 	now    func() time.Time
 	log    *slog.Logger
 	// worker delivers the QUEUED ZNS messages (delivery.go).
@@ -118,29 +110,6 @@ func requireSyncer(ctx context.Context) (*viewer.Viewer, error) {
 
 // withToken runs f with the OA's access token, and once more with a
 // refreshed one when Zalo refused it (-124).
-func (s *Service) withToken(ctx context.Context, channelID gid.ID, f func(token string) error) error {
-	if s.tokens == nil {
-		return errors.New("zns: no Zalo token source configured")
-	}
-	token, err := s.tokens.ZaloAccessToken(ctx, channelID)
-	if err != nil {
-		return tokenError{err}
-	}
-	err = f(token)
-	if !zalo.IsTokenInvalid(err) {
-		return err
-	}
-	if token, err = s.tokens.ZaloAccessTokenAfterRefusal(ctx, channelID, token); err != nil {
-		return tokenError{err}
-	}
-	return f(token)
-}
-
-// tokenError is a failure to obtain an access token.
-type tokenError struct{ err error }
-
-func (e tokenError) Error() string { return "zns: obtaining the OA's access token: " + e.err.Error() }
-func (e tokenError) Unwrap() error { return e.err }
 
 // providerError turns a failed Zalo call (what) into the API's error.
 func providerError(what string, err error) error {
@@ -153,7 +122,7 @@ func providerError(what string, err error) error {
 		out := apierr.Precondition(ReasonProviderRefused, "Zalo refused to %s (error %d: %s)", what, api.Code, api.Message)
 		out.Err = err
 		return out
-	case zalo.IsTransient(err) || errors.As(err, new(tokenError)):
+	case zalo.IsTransient(err) || errors.As(err, new(zalo.TokenError)):
 		out := apierr.Precondition(ReasonProviderUnavailable, "Zalo could not be reached to %s; try again", what)
 		out.Err = err
 		return out
