@@ -85,15 +85,21 @@ const (
 )
 
 // RetryDelay is how long to wait after the attempt-th failed attempt:
-// 1 s doubled per attempt, capped at 5 min, with equal jitter (50–100 % of
-// the nominal delay) so that rows failed by one outage do not all come
-// back at once. jitter is in [0, 1).
-func RetryDelay(attempt int, jitter float64) time.Duration {
-	d := retryCap
-	if attempt >= 1 && attempt < 20 {
-		d = min(retryBase<<(attempt-1), retryCap)
+// 1 s doubled per attempt, capped at 5 min, with equal jitter (see
+// Backoff).
+var RetryDelay = Backoff(retryBase, retryCap)
+
+// Backoff returns a Config.RetryDelay: base doubled per attempt, capped at
+// limit, with equal jitter (50–100 % of the nominal delay) so that rows
+// failed by one outage do not all come back at once. jitter is in [0, 1).
+func Backoff(base, limit time.Duration) func(attempt int, jitter float64) time.Duration {
+	return func(attempt int, jitter float64) time.Duration {
+		d := limit
+		if attempt >= 1 && attempt < 20 {
+			d = min(base<<(attempt-1), limit)
+		}
+		return d/2 + time.Duration(jitter*float64(d/2))
 	}
-	return d/2 + time.Duration(jitter*float64(d/2))
 }
 
 // Claim is a row a worker holds: its attempts value after the claim fences

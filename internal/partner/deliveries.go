@@ -63,13 +63,7 @@ const DisabledFailing = "FAILING"
 // doubled per attempt up to 4 h, with equal jitter (50–100 % of it), so
 // MaxAttempts span at least 24 hours (about 48 at most) and the deliveries
 // an outage failed do not all come back at once. jitter is in [0, 1).
-func RetryDelay(attempt int, jitter float64) time.Duration {
-	d := retryCap
-	if attempt >= 1 && attempt < 20 {
-		d = min(retryBase<<(attempt-1), retryCap)
-	}
-	return d/2 + time.Duration(jitter*float64(d/2))
-}
+var RetryDelay = delivery.Backoff(retryBase, retryCap)
 
 // Recorder receives one observation per attempt (internal/metrics).
 type Recorder interface {
