@@ -32,6 +32,7 @@ import (
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/delivery"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -81,6 +82,9 @@ type DeliveryConfig struct {
 	// Poll is how often the log is looked at for new events and due
 	// retries; 0 means delivery.Poll.
 	Poll time.Duration
+	// Bus wakes the feed as soon as an organization with enabled
+	// endpoints appends to its log; nil leaves it to Poll.
+	Bus event.Bus
 }
 
 // Deliveries feeds the log's events to the endpoints and delivers them.
@@ -94,6 +98,7 @@ type Deliveries struct {
 	poll   time.Duration
 	now    func() time.Time
 	worker *delivery.Worker[attempt]
+	follow *follower
 }
 
 // NewDeliveries returns the deliveries of s's endpoints.
@@ -101,6 +106,7 @@ func NewDeliveries(s *Service, cfg DeliveryConfig) *Deliveries {
 	d := &Deliveries{
 		s: s, client: s.client, http: NewClient(s.insecure), render: cfg.Render,
 		rec: cfg.Metrics, log: cfg.Logger, poll: cfg.Poll, now: s.now,
+		follow: newFollower(cfg.Bus),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -123,27 +129,43 @@ func NewDeliveries(s *Service, cfg DeliveryConfig) *Deliveries {
 		Logger:     d.log,
 	})
 	s.nudge = d.worker.Nudge
+	s.wakeFeed = d.follow.poke
 	return d
 }
 
 // Run feeds and delivers until ctx is cancelled; deliveries already
-// started finish before it returns.
+// started finish before it returns. The feed runs when the bus says an
+// organization with enabled endpoints appended to its log, when an
+// endpoint is created or updated here, soon after it skipped an endpoint
+// being fed elsewhere or left more than a batch, and otherwise every Poll.
 func (d *Deliveries) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		d.worker.Run(ctx)
 	}()
+	defer d.follow.stop()
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
+	var retry <-chan time.Time
 	for {
-		if _, err := d.Feed(ctx); err != nil && ctx.Err() == nil {
+		if err := d.follow.refresh(ctx, d); err != nil && ctx.Err() == nil {
+			d.log.WarnContext(ctx, "following organizations for webhook deliveries failed", "err", err)
+		}
+		_, again, err := d.feed(ctx)
+		if err != nil && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "feeding webhook deliveries failed", "err", err)
+		}
+		retry = nil
+		if again {
+			retry = time.After(min(feedRetry, d.poll))
 		}
 		select {
 		case <-ctx.Done():
 			<-done
 			return
+		case <-d.follow.wake:
+		case <-retry:
 		case <-t.C:
 		}
 	}
