@@ -314,7 +314,9 @@ func TestFacebookConnectionLost(t *testing.T) {
 	f.deliver()
 
 	status := func() string {
-		var out struct{ Node struct{ ConnectionStatus string } }
+		var out struct {
+			Node struct{ ConnectionStatus string }
+		}
 		f.must(f.tn.adminToken, `query($id: ID!) { node(id: $id) { ... on Channel { connectionStatus } } }`, map[string]any{"id": chID}, &out)
 		return out.Node.ConnectionStatus
 	}
