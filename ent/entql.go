@@ -250,6 +250,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldAccessTokenExpiresAt: {Type: field.TypeTime, Column: channel.FieldAccessTokenExpiresAt},
 			channel.FieldConnectedByID:        {Type: field.TypeString, Column: channel.FieldConnectedByID},
 			channel.FieldLastConnectedAt:      {Type: field.TypeTime, Column: channel.FieldLastConnectedAt},
+			channel.FieldConnectionLostAt:     {Type: field.TypeTime, Column: channel.FieldConnectionLostAt},
 			channel.FieldRuleID:               {Type: field.TypeString, Column: channel.FieldRuleID},
 		},
 	}
@@ -3066,6 +3067,11 @@ func (f *ChannelFilter) WhereConnectedByID(p entql.StringP) {
 // WhereLastConnectedAt applies the entql time.Time predicate on the last_connected_at field.
 func (f *ChannelFilter) WhereLastConnectedAt(p entql.TimeP) {
 	f.Where(p.Field(channel.FieldLastConnectedAt))
+}
+
+// WhereConnectionLostAt applies the entql time.Time predicate on the connection_lost_at field.
+func (f *ChannelFilter) WhereConnectionLostAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldConnectionLostAt))
 }
 
 // WhereRuleID applies the entql string predicate on the rule_id field.

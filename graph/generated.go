@@ -61,6 +61,7 @@ type ResolverRoot interface {
 	CallEvent() CallEventResolver
 	CallReportRow() CallReportRowResolver
 	CallSettings() CallSettingsResolver
+	Channel() ChannelResolver
 	Conversation() ConversationResolver
 	ConversationEvent() ConversationEventResolver
 	ConversationReportRow() ConversationReportRowResolver
@@ -77,6 +78,7 @@ type ResolverRoot interface {
 	WebhookEvent() WebhookEventResolver
 	ZnsEvent() ZnsEventResolver
 	ZnsMessage() ZnsMessageResolver
+	ChannelWhereInput() ChannelWhereInputResolver
 }
 
 type DirectiveRoot struct {
@@ -268,22 +270,24 @@ type ComplexityRoot struct {
 	}
 
 	Channel struct {
-		AutoMessages    func(childComplexity int) int
-		ChatPermission  func(childComplexity int) int
-		ConnectedBy     func(childComplexity int) int
-		CreatedAt       func(childComplexity int) int
-		Description     func(childComplexity int) int
-		ExternalID      func(childComplexity int) int
-		ID              func(childComplexity int) int
-		IsTesting       func(childComplexity int) int
-		Kind            func(childComplexity int) int
-		LastConnectedAt func(childComplexity int) int
-		Name            func(childComplexity int) int
-		Published       func(childComplexity int) int
-		Rule            func(childComplexity int) int
-		Status          func(childComplexity int) int
-		StatusReason    func(childComplexity int) int
-		UpdatedAt       func(childComplexity int) int
+		AutoMessages     func(childComplexity int) int
+		ChatPermission   func(childComplexity int) int
+		ConnectedBy      func(childComplexity int) int
+		ConnectionStatus func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		ExternalID       func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IsTesting        func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		LastConnectedAt  func(childComplexity int) int
+		Mine             func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Published        func(childComplexity int) int
+		Rule             func(childComplexity int) int
+		Status           func(childComplexity int) int
+		StatusReason     func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
 	}
 
 	ChannelConnection struct {
@@ -436,6 +440,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FacebookPage struct {
+		Channel          func(childComplexity int) int
+		Connected        func(childComplexity int) int
+		ConnectionStatus func(childComplexity int) int
+		Name             func(childComplexity int) int
+		PageID           func(childComplexity int) int
+	}
+
 	Identity struct {
 		AvatarURL   func(childComplexity int) int
 		Channel     func(childComplexity int) int
@@ -535,6 +547,7 @@ type ComplexityRoot struct {
 		CancelMessage            func(childComplexity int, id gid.ID) int
 		ClaimConversation        func(childComplexity int, id gid.ID) int
 		ConnectFacebookPage      func(childComplexity int, input model.ConnectFacebookPageInput) int
+		ConnectFacebookPages     func(childComplexity int, input model.ConnectFacebookPagesInput) int
 		ConnectZaloOa            func(childComplexity int, input model.ConnectZaloOAInput) int
 		CreateAPIKey             func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateAutoMessage        func(childComplexity int, input automessage.CreateInput) int
@@ -621,6 +634,7 @@ type ComplexityRoot struct {
 		DeadWebhookEvents  func(childComplexity int, channelID *gid.ID, first int) int
 		Departments        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) int
 		ExportCustomers    func(childComplexity int, where *ent.CustomerWhereInput, search *string) int
+		FacebookPages      func(childComplexity int, userAccessToken string) int
 		Me                 func(childComplexity int) int
 		MessageTemplates   func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageTemplateOrder, where *ent.MessageTemplateWhereInput) int
 		Node               func(childComplexity int, id gid.ID) int
@@ -871,6 +885,10 @@ type CallReportRowResolver interface {
 type CallSettingsResolver interface {
 	Channel(ctx context.Context, obj *ent.CallSettings) (*ent.Channel, error)
 }
+type ChannelResolver interface {
+	ConnectionStatus(ctx context.Context, obj *ent.Channel) (model.ConnectionStatus, error)
+	Mine(ctx context.Context, obj *ent.Channel) (bool, error)
+}
 type ConversationResolver interface {
 	OfferedTo(ctx context.Context, obj *ent.Conversation) ([]*ent.User, error)
 	LastMessage(ctx context.Context, obj *ent.Conversation) (*ent.Message, error)
@@ -919,6 +937,7 @@ type MutationResolver interface {
 	ConnectZaloOa(ctx context.Context, input model.ConnectZaloOAInput) (*ent.Channel, error)
 	ConnectFacebookPage(ctx context.Context, input model.ConnectFacebookPageInput) (*ent.Channel, error)
 	StartZaloConnect(ctx context.Context, redirectURI string) (*model.ZaloConnectStart, error)
+	ConnectFacebookPages(ctx context.Context, input model.ConnectFacebookPagesInput) ([]*ent.Channel, error)
 	DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error)
 	SetChannelChatPermission(ctx context.Context, id gid.ID, permission channel.ChatPermission) (*ent.Channel, error)
 	CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error)
@@ -975,6 +994,7 @@ type QueryResolver interface {
 	ZnsMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) (*ent.ZnsMessageConnection, error)
 	ZnsTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) (*ent.ZnsTemplateConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
+	FacebookPages(ctx context.Context, userAccessToken string) ([]*model.FacebookPage, error)
 	Customers(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput, search *string) (*ent.CustomerConnection, error)
 	Conversations(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) (*ent.ConversationConnection, error)
 	ActivityLog(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) (*ent.ActivityConnection, error)
@@ -1024,6 +1044,10 @@ type ZnsEventResolver interface {
 }
 type ZnsMessageResolver interface {
 	Params(ctx context.Context, obj *ent.ZnsMessage) (map[string]any, error)
+}
+
+type ChannelWhereInputResolver interface {
+	ConnectedByMe(ctx context.Context, obj *ent.ChannelWhereInput, data *bool) error
 }
 
 type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
@@ -1805,6 +1829,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.ConnectedBy(childComplexity), true
+	case "Channel.connectionStatus":
+		if e.ComplexityRoot.Channel.ConnectionStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.ConnectionStatus(childComplexity), true
 	case "Channel.createdAt":
 		if e.ComplexityRoot.Channel.CreatedAt == nil {
 			break
@@ -1847,6 +1877,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.LastConnectedAt(childComplexity), true
+	case "Channel.mine":
+		if e.ComplexityRoot.Channel.Mine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.Mine(childComplexity), true
 	case "Channel.name":
 		if e.ComplexityRoot.Channel.Name == nil {
 			break
@@ -2493,6 +2529,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DepartmentEdge.Node(childComplexity), true
 
+	case "FacebookPage.channel":
+		if e.ComplexityRoot.FacebookPage.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.Channel(childComplexity), true
+	case "FacebookPage.connected":
+		if e.ComplexityRoot.FacebookPage.Connected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.Connected(childComplexity), true
+	case "FacebookPage.connectionStatus":
+		if e.ComplexityRoot.FacebookPage.ConnectionStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.ConnectionStatus(childComplexity), true
+	case "FacebookPage.name":
+		if e.ComplexityRoot.FacebookPage.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.Name(childComplexity), true
+	case "FacebookPage.pageId":
+		if e.ComplexityRoot.FacebookPage.PageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.PageID(childComplexity), true
+
 	case "Identity.avatarURL":
 		if e.ComplexityRoot.Identity.AvatarURL == nil {
 			break
@@ -2907,6 +2974,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ConnectFacebookPage(childComplexity, args["input"].(model.ConnectFacebookPageInput)), true
+	case "Mutation.connectFacebookPages":
+		if e.ComplexityRoot.Mutation.ConnectFacebookPages == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_connectFacebookPages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConnectFacebookPages(childComplexity, args["input"].(model.ConnectFacebookPagesInput)), true
 	case "Mutation.connectZaloOA":
 		if e.ComplexityRoot.Mutation.ConnectZaloOa == nil {
 			break
@@ -3712,6 +3790,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ExportCustomers(childComplexity, args["where"].(*ent.CustomerWhereInput), args["search"].(*string)), true
+	case "Query.facebookPages":
+		if e.ComplexityRoot.Query.FacebookPages == nil {
+			break
+		}
+
+		args, err := ec.field_Query_facebookPages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FacebookPages(childComplexity, args["userAccessToken"].(string)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -4777,6 +4866,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelWhereInput,
 		ec.unmarshalInputConnectFacebookPageInput,
+		ec.unmarshalInputConnectFacebookPagesInput,
 		ec.unmarshalInputConnectZaloOAInput,
 		ec.unmarshalInputConversationOrder,
 		ec.unmarshalInputConversationWhereInput,
@@ -5010,6 +5100,49 @@ type ZaloConnectStart {
 }
 
 """
+Whether a channel works: CONNECTED; CONNECTION_LOST when the provider
+refused its token (Zalo refresh refused, or -216 after a refresh; Facebook
+code 190) or the page stopped sending its webhooks to the app, until an
+admin reconnects it; NOT_CONNECTED for a page Facebook lists that is not
+connected, or a channel an admin disconnected.
+"""
+enum ConnectionStatus {
+  NOT_CONNECTED
+  CONNECTED
+  CONNECTION_LOST
+}
+
+"A page the Facebook user administers, and whether the organization has it already."
+type FacebookPage {
+  pageId: String!
+  name: String!
+  "Whether the organization has the page connected and working."
+  connected: Boolean!
+  connectionStatus: ConnectionStatus!
+  "The organization's channel of the page, if it has one."
+  channel: Channel
+}
+
+"""
+Connects the chosen pages of the Facebook user whose short-lived token
+Facebook Login gave the frontend, with the chat permission of new channels.
+"""
+input ConnectFacebookPagesInput {
+  userAccessToken: String!
+  pageIds: [String!]!
+  chatPermission: ChatPermission
+}
+
+extend input ChannelWhereInput {
+  """
+  true: the channels the viewer connected ("Trang của tôi"); false: the
+  SHARED channels connected by others in a rule or department the viewer
+  belongs to ("Được chia sẻ với tôi").
+  """
+  connectedByMe: Boolean
+}
+
+"""
 Connects a Zalo Official Account (OAuth v4 tokens of the app it authorized).
 ` + "`" + `webhookSecret` + "`" + ` verifies the X-ZEvent-Signature of its webhooks; ` + "`" + `appSecret` + "`" + `
 lets the server refresh the access token before it expires.
@@ -5121,6 +5254,9 @@ extend type AutoMessage {
 extend type Channel {
   "The OA ID or page ID."
   externalId: String! @goField(name: "ExternalID")
+  connectionStatus: ConnectionStatus!
+  "Whether the viewer connected the channel."
+  mine: Boolean!
 }
 
 extend type Customer {
@@ -5254,6 +5390,13 @@ input UpdateDepartmentInput @goModel(model: "github.com/dakenh/dakenh/internal/d
 extend type Query {
   "The signed-in user. API keys have no user and get UNAUTHENTICATED."
   me: User!
+  """
+  The pages the Facebook user administers (admins), from the short-lived
+  user token Facebook Login gave the frontend, each with whether the
+  organization has it connected. FAILED_PRECONDITION reason NOT_CONFIGURED
+  without a Facebook app.
+  """
+  facebookPages(userAccessToken: String!): [FacebookPage!]!
 
   """
   Customers of the viewer's organization. ` + "`" + `search` + "`" + ` matches name, phone or
@@ -5366,6 +5509,14 @@ type Mutation {
   the server has no Zalo app.
   """
   startZaloConnect(redirectUri: String!): ZaloConnectStart!
+  """
+  Connects the chosen pages (admins) with the server's Facebook app: each
+  page's token is stored and the app subscribed to its messaging webhooks.
+  A page that fails is an error whose extensions.field is pageIds.<id>; the
+  others are connected and returned. Only pages the user administers can be
+  connected. FAILED_PRECONDITION reason NOT_CONFIGURED without a Facebook app.
+  """
+  connectFacebookPages(input: ConnectFacebookPagesInput!): [Channel!]!
   "Disconnects a channel (admins): its tokens are erased, its conversations stay."
   disconnectChannel(id: ID!): Channel!
   setChannelChatPermission(id: ID!, permission: ChatPermission!): Channel!
@@ -6351,6 +6502,10 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_autoMessages(ctx, field)
 	case "externalId":
 		return ec.fieldContext_Channel_externalId(ctx, field)
+	case "connectionStatus":
+		return ec.fieldContext_Channel_connectionStatus(ctx, field)
+	case "mine":
+		return ec.fieldContext_Channel_mine(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Channel", field.Name)
 }
@@ -6653,6 +6808,22 @@ func (ec *executionContext) childFields_DepartmentEdge(ctx context.Context, fiel
 		return ec.fieldContext_DepartmentEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DepartmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FacebookPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageId":
+		return ec.fieldContext_FacebookPage_pageId(ctx, field)
+	case "name":
+		return ec.fieldContext_FacebookPage_name(ctx, field)
+	case "connected":
+		return ec.fieldContext_FacebookPage_connected(ctx, field)
+	case "connectionStatus":
+		return ec.fieldContext_FacebookPage_connectionStatus(ctx, field)
+	case "channel":
+		return ec.fieldContext_FacebookPage_channel(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FacebookPage", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportCustomersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7601,6 +7772,20 @@ func (ec *executionContext) field_Mutation_connectFacebookPage_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ConnectFacebookPageInput, error) {
 			return ec.unmarshalNConnectFacebookPageInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectFacebookPageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_connectFacebookPages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConnectFacebookPagesInput, error) {
+			return ec.unmarshalNConnectFacebookPagesInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectFacebookPagesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9124,6 +9309,20 @@ func (ec *executionContext) field_Query_exportCustomers_args(ctx context.Context
 		return nil, err
 	}
 	args["search"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_facebookPages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userAccessToken",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userAccessToken"] = arg0
 	return args, nil
 }
 
@@ -13180,6 +13379,52 @@ func (ec *executionContext) fieldContext_Channel_externalId(_ context.Context, f
 	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
+func (ec *executionContext) _Channel_connectionStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_connectionStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Channel().ConnectionStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ConnectionStatus) graphql.Marshaler {
+			return ec.marshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_connectionStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("Channel", field, true, true, noChildFieldsConnectionStatus)
+}
+
+func (ec *executionContext) _Channel_mine(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_mine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Channel().Mine(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_mine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("Channel", field, true, true, noChildFieldsBoolean)
+}
+
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -15730,6 +15975,130 @@ func (ec *executionContext) fieldContext_DepartmentEdge_cursor(_ context.Context
 	return scalarFieldContext("DepartmentEdge", field, false, false, noChildFieldsCursor)
 }
 
+func (ec *executionContext) _FacebookPage_pageId(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_pageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_pageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("FacebookPage", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _FacebookPage_name(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("FacebookPage", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _FacebookPage_connected(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_connected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_connected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("FacebookPage", field, false, false, noChildFieldsBoolean)
+}
+
+func (ec *executionContext) _FacebookPage_connectionStatus(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_connectionStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ConnectionStatus) graphql.Marshaler {
+			return ec.marshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_connectionStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("FacebookPage", field, false, false, noChildFieldsConnectionStatus)
+}
+
+func (ec *executionContext) _FacebookPage_channel(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalOChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FacebookPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -17971,6 +18340,50 @@ func (ec *executionContext) fieldContext_Mutation_startZaloConnect(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_startZaloConnect_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_connectFacebookPages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_connectFacebookPages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConnectFacebookPages(ctx, fc.Args["input"].(model.ConnectFacebookPagesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_connectFacebookPages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_connectFacebookPages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -20521,6 +20934,50 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_facebookPages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_facebookPages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FacebookPages(ctx, fc.Args["userAccessToken"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FacebookPage) graphql.Marshaler {
+			return ec.marshalNFacebookPage2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐFacebookPageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_facebookPages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FacebookPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_facebookPages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -29311,7 +29768,7 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "chatPermission", "chatPermissionNEQ", "chatPermissionIn", "chatPermissionNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "published", "publishedNEQ", "isTesting", "isTestingNEQ", "lastConnectedAt", "lastConnectedAtNEQ", "lastConnectedAtIn", "lastConnectedAtNotIn", "lastConnectedAtGT", "lastConnectedAtGTE", "lastConnectedAtLT", "lastConnectedAtLTE", "hasConnectedBy", "hasConnectedByWith", "hasRule", "hasRuleWith", "hasAutoMessages", "hasAutoMessagesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "chatPermission", "chatPermissionNEQ", "chatPermissionIn", "chatPermissionNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "published", "publishedNEQ", "isTesting", "isTestingNEQ", "lastConnectedAt", "lastConnectedAtNEQ", "lastConnectedAtIn", "lastConnectedAtNotIn", "lastConnectedAtGT", "lastConnectedAtGTE", "lastConnectedAtLT", "lastConnectedAtLTE", "hasConnectedBy", "hasConnectedByWith", "hasRule", "hasRuleWith", "hasAutoMessages", "hasAutoMessagesWith", "connectedByMe"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30018,6 +30475,15 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasAutoMessagesWith = data
+		case "connectedByMe":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectedByMe"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ChannelWhereInput().ConnectedByMe(ctx, &it, data); err != nil {
+				return it, err
+			}
 		}
 	}
 	return it, nil
@@ -30076,6 +30542,50 @@ func (ec *executionContext) unmarshalInputConnectFacebookPageInput(ctx context.C
 				return it, err
 			}
 			it.VerifyToken = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputConnectFacebookPagesInput(ctx context.Context, obj any) (model.ConnectFacebookPagesInput, error) {
+	var it model.ConnectFacebookPagesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userAccessToken", "pageIds", "chatPermission"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userAccessToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userAccessToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserAccessToken = data
+		case "pageIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pageIds"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PageIds = data
+		case "chatPermission":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chatPermission"))
+			data, err := ec.unmarshalOChatPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋchannelᚐChatPermission(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChatPermission = data
 		}
 	}
 	return it, nil
@@ -40450,6 +40960,16 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "connectionStatus":
+			out.Values[i] = ec._Channel_connectionStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mine":
+			out.Values[i] = ec._Channel_mine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -41457,6 +41977,62 @@ func (ec *executionContext) _DepartmentEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var facebookPageImplementors = []string{"FacebookPage"}
+
+func (ec *executionContext) _FacebookPage(ctx context.Context, sel ast.SelectionSet, obj *model.FacebookPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, facebookPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FacebookPage")
+		case "pageId":
+			out.Values[i] = ec._FacebookPage_pageId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._FacebookPage_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connected":
+			out.Values[i] = ec._FacebookPage_connected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connectionStatus":
+			out.Values[i] = ec._FacebookPage_connectionStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "channel":
+			out.Values[i] = ec._FacebookPage_channel(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var identityImplementors = []string{"Identity", "Node"}
 
 func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet, obj *ent.Identity) graphql.Marshaler {
@@ -42246,6 +42822,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "connectFacebookPages":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_connectFacebookPages(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "disconnectChannel":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_disconnectChannel(ctx, field)
@@ -42963,6 +43546,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_me(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "facebookPages":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_facebookPages(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -45673,6 +46278,22 @@ func (ec *executionContext) marshalNChannel2githubᚗcomᚋdakenhᚋdakenhᚋent
 	return ec._Channel(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNChannel2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Channel) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx context.Context, sel ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -45753,9 +46374,24 @@ func (ec *executionContext) unmarshalNConnectFacebookPageInput2githubᚗcomᚋda
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNConnectFacebookPagesInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectFacebookPagesInput(ctx context.Context, v any) (model.ConnectFacebookPagesInput, error) {
+	res, err := ec.unmarshalInputConnectFacebookPagesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNConnectZaloOAInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectZaloOAInput(ctx context.Context, v any) (model.ConnectZaloOAInput, error) {
 	res, err := ec.unmarshalInputConnectZaloOAInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx context.Context, v any) (model.ConnectionStatus, error) {
+	var res model.ConnectionStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx context.Context, sel ast.SelectionSet, v model.ConnectionStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNConversation2githubᚗcomᚋdakenhᚋdakenhᚋentᚐConversation(ctx context.Context, sel ast.SelectionSet, v ent.Conversation) graphql.Marshaler {
@@ -46200,6 +46836,32 @@ func (ec *executionContext) unmarshalNDistributionState2githubᚗcomᚋdakenhᚋ
 
 func (ec *executionContext) marshalNDistributionState2githubᚗcomᚋdakenhᚋdakenhᚋentᚋconversationᚐDistributionState(ctx context.Context, sel ast.SelectionSet, v conversation.DistributionState) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNFacebookPage2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐFacebookPageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FacebookPage) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFacebookPage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐFacebookPage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFacebookPage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐFacebookPage(ctx context.Context, sel ast.SelectionSet, v *model.FacebookPage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FacebookPage(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -50486,6 +51148,7 @@ var (
 	noChildFieldsChannelKind           = noChildFields("ChannelKind")
 	noChildFieldsChannelStatus         = noChildFields("ChannelStatus")
 	noChildFieldsChatPermission        = noChildFields("ChatPermission")
+	noChildFieldsConnectionStatus      = noChildFields("ConnectionStatus")
 	noChildFieldsConversationEventType = noChildFields("ConversationEventType")
 	noChildFieldsConversationStatus    = noChildFields("ConversationStatus")
 	noChildFieldsCursor                = noChildFields("Cursor")

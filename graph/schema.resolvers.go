@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
@@ -25,6 +26,7 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/connect"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
@@ -67,6 +69,17 @@ func (r *callReportRowResolver) Operator(ctx context.Context, obj *call.ReportRo
 // Channel is the resolver for the channel field.
 func (r *callSettingsResolver) Channel(ctx context.Context, obj *ent.CallSettings) (*ent.Channel, error) {
 	return r.Client.Channel.Get(ctx, obj.ChannelID)
+}
+
+// ConnectionStatus is the resolver for the connectionStatus field.
+func (r *channelResolver) ConnectionStatus(ctx context.Context, obj *ent.Channel) (model.ConnectionStatus, error) {
+	return model.ConnectionStatus(connect.Status(obj)), nil
+}
+
+// Mine is the resolver for the mine field.
+func (r *channelResolver) Mine(ctx context.Context, obj *ent.Channel) (bool, error) {
+	v := viewer.FromContext(ctx)
+	return v.IsUser() && obj.ConnectedByID == v.UserID, nil
 }
 
 // OfferedTo is the resolver for the offeredTo field.
@@ -290,6 +303,23 @@ func (r *mutationResolver) StartZaloConnect(ctx context.Context, redirectURI str
 	return &model.ZaloConnectStart{URL: st.URL, State: st.State, ExpiresAt: st.ExpiresAt}, nil
 }
 
+// ConnectFacebookPages is the resolver for the connectFacebookPages field.
+func (r *mutationResolver) ConnectFacebookPages(ctx context.Context, input model.ConnectFacebookPagesInput) ([]*ent.Channel, error) {
+	in := connect.ConnectFacebookPages{UserAccessToken: input.UserAccessToken, PageIDs: input.PageIds}
+	if input.ChatPermission != nil {
+		in.ChatPermission = *input.ChatPermission
+	}
+	chans, perPage, err := r.Connect.ConnectFacebookPages(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	// The pages that failed are errors beside the ones connected.
+	for _, e := range perPage {
+		graphql.AddError(ctx, e)
+	}
+	return chans, nil
+}
+
 // DisconnectChannel is the resolver for the disconnectChannel field.
 func (r *mutationResolver) DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error) {
 	return r.Inbox.DisconnectChannel(ctx, id)
@@ -497,6 +527,22 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 		return nil, apierr.NeedCredentials("sign in as a user to use me")
 	}
 	return r.Client.User.Get(ctx, v.UserID)
+}
+
+// FacebookPages is the resolver for the facebookPages field.
+func (r *queryResolver) FacebookPages(ctx context.Context, userAccessToken string) ([]*model.FacebookPage, error) {
+	pages, err := r.Connect.FacebookPages(ctx, userAccessToken)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.FacebookPage, len(pages))
+	for i, p := range pages {
+		out[i] = &model.FacebookPage{
+			PageID: p.PageID, Name: p.Name, Connected: p.Connected(),
+			ConnectionStatus: model.ConnectionStatus(connect.Status(p.Channel)), Channel: p.Channel,
+		}
+	}
+	return out, nil
 }
 
 // Customers is the resolver for the customers field.
@@ -749,6 +795,27 @@ func (r *znsEventResolver) Type(ctx context.Context, obj *model.ZnsEvent) (strin
 // Message is the resolver for the message field.
 func (r *znsEventResolver) Message(ctx context.Context, obj *model.ZnsEvent) (*ent.ZnsMessage, error) {
 	return obj.Message, obj.Err
+}
+
+// ConnectedByMe is the resolver for the connectedByMe field.
+func (r *channelWhereInputResolver) ConnectedByMe(ctx context.Context, obj *ent.ChannelWhereInput, data *bool) error {
+	if data == nil {
+		return nil
+	}
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() {
+		return apierr.BadInput("where.connectedByMe", "connectedByMe needs a signed-in user")
+	}
+	if *data {
+		obj.AddPredicates(channel.ConnectedByID(v.UserID))
+		return nil
+	}
+	shared, err := distribute.SharedWith(ctx, r.Client, v.UserID)
+	if err != nil {
+		return err
+	}
+	obj.AddPredicates(channel.ConnectedByIDNEQ(v.UserID), shared)
+	return nil
 }
 
 // CallEvent returns CallEventResolver implementation.

@@ -214,8 +214,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	a.zns.Register(a.timers)
 	a.inbox.HandleZNS(a.zns)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
-		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
-		Logger: logger,
+		Zalo:                zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
+		Logger:              logger,
+		FacebookVerifyToken: cfg.OAuth.FacebookVerifyToken,
 	})
 	if a.connect, err = connect.New(connect.Config{
 		Client: db.Client, Box: box, Inbox: a.inbox,
@@ -223,10 +224,15 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		App: connect.ZaloApp{
 			AppID: cfg.OAuth.ZaloAppID, AppSecret: cfg.OAuth.ZaloAppSecret, WebhookSecret: cfg.OAuth.ZaloWebhookSecret,
 		},
+		Facebook: facebook.New(facebook.Config{GraphURL: cfg.FacebookGraphURL}),
+		FacebookApp: connect.FacebookApp{
+			AppID: cfg.OAuth.FacebookAppID, AppSecret: cfg.OAuth.FacebookAppSecret, VerifyToken: cfg.OAuth.FacebookVerifyToken,
+		},
 		AppURL: cfg.OAuth.AppURL, Now: o.now, Logger: logger,
 	}); err != nil {
 		return nil, err
 	}
+	a.connect.Register(a.timers)
 	if a.playground, err = playground.Handler("/graphql"); err != nil {
 		return nil, err
 	}

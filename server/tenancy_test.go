@@ -214,6 +214,26 @@ func TestCrossTenantMatrix(t *testing.T) {
 				}
 			})
 		}
+		t.Run(callerName+"/channelsConnectedByMe", func(t *testing.T) {
+			// "My pages" and "shared with me" hold no other organization's
+			// channel, and mine is never true of one.
+			if callerName == "APIKey" {
+				return // the filter needs a user
+			}
+			for _, m := range []bool{true, false} {
+				var out struct {
+					Channels struct {
+						Edges []struct{ Node struct{ ID string } }
+					}
+				}
+				e.must(token, `query($m: Boolean!) { channels(where: {connectedByMe: $m}) { edges { node { id } } } }`, map[string]any{"m": m}, &out)
+				for _, edge := range out.Channels.Edges {
+					if edge.Node.ID == string(victimChannel) {
+						t.Fatalf("connectedByMe %v lists the victim's channel", m)
+					}
+				}
+			}
+		})
 		t.Run(callerName+"/callsFilteredByForeignIDs", func(t *testing.T) {
 			// The history's filters take IDs inside where-inputs: another
 			// organization's channel, customer, operator or call matches

@@ -468,6 +468,7 @@ var (
 		{Name: "webhook_secret", Type: field.TypeBytes, Nullable: true},
 		{Name: "access_token_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_connected_at", Type: field.TypeTime},
+		{Name: "connection_lost_at", Type: field.TypeTime, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 		{Name: "connected_by_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "rule_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -480,19 +481,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channels_organizations_organization",
-				Columns:    []*schema.Column{ChannelsColumns[19]},
+				Columns:    []*schema.Column{ChannelsColumns[20]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "channels_users_connected_by",
-				Columns:    []*schema.Column{ChannelsColumns[20]},
+				Columns:    []*schema.Column{ChannelsColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "channels_rules_rule",
-				Columns:    []*schema.Column{ChannelsColumns[21]},
+				Columns:    []*schema.Column{ChannelsColumns[22]},
 				RefColumns: []*schema.Column{RulesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -501,7 +502,7 @@ var (
 			{
 				Name:    "channel_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[19]},
+				Columns: []*schema.Column{ChannelsColumns[20]},
 			},
 			{
 				Name:    "channel_kind_external_id",

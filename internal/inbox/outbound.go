@@ -344,3 +344,8 @@ func unsupportedChannel(k channel.Kind) error {
 // channel that is DISCONNECTED, or that it just disconnected because Zalo
 // rejected its refresh token.
 var ErrChannelDisconnected = errors.New("inbox: the channel is disconnected")
+
+// ErrConnectionLost wraps ErrChannelDisconnected for a channel whose
+// provider refused its token (connectionStatus CONNECTION_LOST): what waits
+// on it is kept for the reconnect.
+var ErrConnectionLost = fmt.Errorf("%w: the connection was lost", ErrChannelDisconnected)
