@@ -152,13 +152,21 @@ func (s *Service) Send(ctx context.Context, in Input) (*ent.Message, error) {
 	if cus.DoNotContact {
 		return nil, apierr.Precondition(zns.ReasonDoNotContact, "the customer asked not to be contacted")
 	}
-	conv, err := s.client.Conversation.Query().
+	latest, err := s.client.Conversation.Query().
 		Where(conversation.ChannelID(ch.ID), conversation.CustomerID(cus.ID)).
 		Order(ent.Desc(conversation.FieldCreatedAt), ent.Desc(conversation.FieldID)).
-		WithChannel().
-		First(ctx)
+		FirstID(sys)
 	if ent.IsNotFound(err) {
 		return nil, apierr.Precondition(ReasonNotAFollower, "the customer has no Zalo conversation on this OA")
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The message joins that conversation, so the viewer must see it,
+	// as a reply's sender must.
+	conv, err := s.client.Conversation.Query().Where(conversation.ID(latest)).WithChannel().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apierr.New(apierr.NotFound, "conversation not found")
 	}
 	if err != nil {
 		return nil, err
