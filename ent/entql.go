@@ -476,6 +476,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldKind:              {Type: field.TypeEnum, Column: message.FieldKind},
 			message.FieldText:              {Type: field.TypeString, Column: message.FieldText},
 			message.FieldAttachments:       {Type: field.TypeJSON, Column: message.FieldAttachments},
+			message.FieldContent:           {Type: field.TypeJSON, Column: message.FieldContent},
 			message.FieldProviderMessageID: {Type: field.TypeString, Column: message.FieldProviderMessageID},
 			message.FieldStatus:            {Type: field.TypeEnum, Column: message.FieldStatus},
 			message.FieldFailureReason:     {Type: field.TypeString, Column: message.FieldFailureReason},
@@ -4395,6 +4396,11 @@ func (f *MessageFilter) WhereText(p entql.StringP) {
 // WhereAttachments applies the entql json.RawMessage predicate on the attachments field.
 func (f *MessageFilter) WhereAttachments(p entql.BytesP) {
 	f.Where(p.Field(message.FieldAttachments))
+}
+
+// WhereContent applies the entql json.RawMessage predicate on the content field.
+func (f *MessageFilter) WhereContent(p entql.BytesP) {
+	f.Where(p.Field(message.FieldContent))
 }
 
 // WhereProviderMessageID applies the entql string predicate on the provider_message_id field.

@@ -19759,6 +19759,7 @@ type MessageMutation struct {
 	text                *string
 	attachments         *[]schematype.Attachment
 	appendattachments   []schematype.Attachment
+	content             **schematype.OAContent
 	provider_message_id *string
 	status              *message.Status
 	failure_reason      *string
@@ -20255,6 +20256,55 @@ func (m *MessageMutation) ResetAttachments() {
 	m.attachments = nil
 	m.appendattachments = nil
 	delete(m.clearedFields, message.FieldAttachments)
+}
+
+// SetContent sets the "content" field.
+func (m *MessageMutation) SetContent(sc *schematype.OAContent) {
+	m.content = &sc
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *MessageMutation) Content() (r *schematype.OAContent, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldContent(ctx context.Context) (v *schematype.OAContent, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// ClearContent clears the value of the "content" field.
+func (m *MessageMutation) ClearContent() {
+	m.content = nil
+	m.clearedFields[message.FieldContent] = struct{}{}
+}
+
+// ContentCleared returns if the "content" field was cleared in this mutation.
+func (m *MessageMutation) ContentCleared() bool {
+	_, ok := m.clearedFields[message.FieldContent]
+	return ok
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *MessageMutation) ResetContent() {
+	m.content = nil
+	delete(m.clearedFields, message.FieldContent)
 }
 
 // SetProviderMessageID sets the "provider_message_id" field.
@@ -21044,7 +21094,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 23)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -21071,6 +21121,9 @@ func (m *MessageMutation) Fields() []string {
 	}
 	if m.attachments != nil {
 		fields = append(fields, message.FieldAttachments)
+	}
+	if m.content != nil {
+		fields = append(fields, message.FieldContent)
 	}
 	if m.provider_message_id != nil {
 		fields = append(fields, message.FieldProviderMessageID)
@@ -21137,6 +21190,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Text()
 	case message.FieldAttachments:
 		return m.Attachments()
+	case message.FieldContent:
+		return m.Content()
 	case message.FieldProviderMessageID:
 		return m.ProviderMessageID()
 	case message.FieldStatus:
@@ -21190,6 +21245,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldText(ctx)
 	case message.FieldAttachments:
 		return m.OldAttachments(ctx)
+	case message.FieldContent:
+		return m.OldContent(ctx)
 	case message.FieldProviderMessageID:
 		return m.OldProviderMessageID(ctx)
 	case message.FieldStatus:
@@ -21287,6 +21344,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAttachments(v)
+		return nil
+	case message.FieldContent:
+		v, ok := value.(*schematype.OAContent)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
 		return nil
 	case message.FieldProviderMessageID:
 		v, ok := value.(string)
@@ -21430,6 +21494,9 @@ func (m *MessageMutation) ClearedFields() []string {
 	if m.FieldCleared(message.FieldAttachments) {
 		fields = append(fields, message.FieldAttachments)
 	}
+	if m.FieldCleared(message.FieldContent) {
+		fields = append(fields, message.FieldContent)
+	}
 	if m.FieldCleared(message.FieldProviderMessageID) {
 		fields = append(fields, message.FieldProviderMessageID)
 	}
@@ -21479,6 +21546,9 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldAttachments:
 		m.ClearAttachments()
+		return nil
+	case message.FieldContent:
+		m.ClearContent()
 		return nil
 	case message.FieldProviderMessageID:
 		m.ClearProviderMessageID()
@@ -21544,6 +21614,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldAttachments:
 		m.ResetAttachments()
+		return nil
+	case message.FieldContent:
+		m.ResetContent()
 		return nil
 	case message.FieldProviderMessageID:
 		m.ResetProviderMessageID()

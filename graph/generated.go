@@ -39,6 +39,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -70,6 +71,7 @@ type ResolverRoot interface {
 	Message() MessageResolver
 	MessageEvent() MessageEventResolver
 	Mutation() MutationResolver
+	OAMessageContent() OAMessageContentResolver
 	Query() QueryResolver
 	Rule() RuleResolver
 	Subscription() SubscriptionResolver
@@ -78,6 +80,7 @@ type ResolverRoot interface {
 	WebhookEvent() WebhookEventResolver
 	ZnsEvent() ZnsEventResolver
 	ZnsMessage() ZnsMessageResolver
+	ZnsReportRow() ZnsReportRowResolver
 	ChannelWhereInput() ChannelWhereInputResolver
 }
 
@@ -486,6 +489,7 @@ type ComplexityRoot struct {
 		Attachments   func(childComplexity int) int
 		Attempts      func(childComplexity int) int
 		AutoMessage   func(childComplexity int) int
+		Content       func(childComplexity int) int
 		Conversation  func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		DeliveredAt   func(childComplexity int) int
@@ -583,6 +587,7 @@ type ComplexityRoot struct {
 		RevokeAPIKey             func(childComplexity int, id gid.ID) int
 		RotateWebhookSecret      func(childComplexity int, id gid.ID) int
 		SendMessage              func(childComplexity int, input inbox.SendMessageInput) int
+		SendOAMessage            func(childComplexity int, input oamessage.Input) int
 		SendZns                  func(childComplexity int, input zns.SendInput) int
 		SetChannelChatPermission func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
 		SetConversationStatus    func(childComplexity int, id gid.ID, status conversation.Status) int
@@ -601,6 +606,12 @@ type ComplexityRoot struct {
 		UpdateTag                func(childComplexity int, id gid.ID, input ent.UpdateTagInput) int
 		UpdateUser               func(childComplexity int, id gid.ID, input model.UpdateUserInput) int
 		UpdateWebhookEndpoint    func(childComplexity int, id gid.ID, input partner.UpdateEndpointInput) int
+	}
+
+	OAMessageContent struct {
+		ImageURL     func(childComplexity int) int
+		TemplateData func(childComplexity int) int
+		TemplateID   func(childComplexity int) int
 	}
 
 	Organization struct {
@@ -646,6 +657,7 @@ type ComplexityRoot struct {
 		WebhookEndpoints   func(childComplexity int) int
 		WebhookEventTypes  func(childComplexity int) int
 		ZnsMessages        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) int
+		ZnsReport          func(childComplexity int, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) int
 		ZnsTemplates       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) int
 	}
 
@@ -841,6 +853,16 @@ type ComplexityRoot struct {
 		Type       func(childComplexity int) int
 	}
 
+	ZnsReportRow struct {
+		Cost      func(childComplexity int) int
+		Day       func(childComplexity int) int
+		Delivered func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Key       func(childComplexity int) int
+		Sent      func(childComplexity int) int
+		Template  func(childComplexity int) int
+	}
+
 	ZnsTemplate struct {
 		Channel        func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
@@ -978,6 +1000,10 @@ type MutationResolver interface {
 	RedeliverWebhook(ctx context.Context, deliveryID gid.ID) (*ent.WebhookDelivery, error)
 	SyncZnsTemplates(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplate, error)
 	SendZns(ctx context.Context, input zns.SendInput) (*ent.ZnsMessage, error)
+	SendOAMessage(ctx context.Context, input oamessage.Input) (*ent.Message, error)
+}
+type OAMessageContentResolver interface {
+	TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id gid.ID) (ent.Noder, error)
@@ -1009,6 +1035,7 @@ type QueryResolver interface {
 	WebhookEventTypes(ctx context.Context) ([]string, error)
 	WebhookDeliveries(ctx context.Context, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) (*ent.WebhookDeliveryConnection, error)
 	ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error)
+	ZnsReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) ([]*report.ZnsRow, error)
 }
 type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
@@ -1044,6 +1071,9 @@ type ZnsEventResolver interface {
 }
 type ZnsMessageResolver interface {
 	Params(ctx context.Context, obj *ent.ZnsMessage) (map[string]any, error)
+}
+type ZnsReportRowResolver interface {
+	Template(ctx context.Context, obj *report.ZnsRow) (*ent.ZnsTemplate, error)
 }
 
 type ChannelWhereInputResolver interface {
@@ -2697,6 +2727,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.AutoMessage(childComplexity), true
+	case "Message.content":
+		if e.ComplexityRoot.Message.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Content(childComplexity), true
 	case "Message.conversation":
 		if e.ComplexityRoot.Message.Conversation == nil {
 			break
@@ -3365,6 +3401,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(inbox.SendMessageInput)), true
+	case "Mutation.sendOAMessage":
+		if e.ComplexityRoot.Mutation.SendOAMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendOAMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendOAMessage(childComplexity, args["input"].(oamessage.Input)), true
 	case "Mutation.sendZns":
 		if e.ComplexityRoot.Mutation.SendZns == nil {
 			break
@@ -3563,6 +3610,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateWebhookEndpoint(childComplexity, args["id"].(gid.ID), args["input"].(partner.UpdateEndpointInput)), true
+
+	case "OAMessageContent.imageUrl":
+		if e.ComplexityRoot.OAMessageContent.ImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAMessageContent.ImageURL(childComplexity), true
+	case "OAMessageContent.templateData":
+		if e.ComplexityRoot.OAMessageContent.TemplateData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAMessageContent.TemplateData(childComplexity), true
+	case "OAMessageContent.templateId":
+		if e.ComplexityRoot.OAMessageContent.TemplateID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAMessageContent.TemplateID(childComplexity), true
 
 	case "Organization.createdAt":
 		if e.ComplexityRoot.Organization.CreatedAt == nil {
@@ -3908,6 +3974,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ZnsMessages(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.ZnsMessageOrder), args["where"].(*ent.ZnsMessageWhereInput)), true
+	case "Query.znsReport":
+		if e.ComplexityRoot.Query.ZnsReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_znsReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ZnsReport(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["channelId"].(*gid.ID), args["groupBy"].(report.ZnsGrouping)), true
 	case "Query.znsTemplates":
 		if e.ComplexityRoot.Query.ZnsTemplates == nil {
 			break
@@ -4711,6 +4788,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ZnsParam.Type(childComplexity), true
 
+	case "ZnsReportRow.cost":
+		if e.ComplexityRoot.ZnsReportRow.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Cost(childComplexity), true
+	case "ZnsReportRow.day":
+		if e.ComplexityRoot.ZnsReportRow.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Day(childComplexity), true
+	case "ZnsReportRow.delivered":
+		if e.ComplexityRoot.ZnsReportRow.Delivered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Delivered(childComplexity), true
+	case "ZnsReportRow.failed":
+		if e.ComplexityRoot.ZnsReportRow.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Failed(childComplexity), true
+	case "ZnsReportRow.key":
+		if e.ComplexityRoot.ZnsReportRow.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Key(childComplexity), true
+	case "ZnsReportRow.sent":
+		if e.ComplexityRoot.ZnsReportRow.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Sent(childComplexity), true
+	case "ZnsReportRow.template":
+		if e.ComplexityRoot.ZnsReportRow.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Template(childComplexity), true
+
 	case "ZnsTemplate.channel":
 		if e.ComplexityRoot.ZnsTemplate.Channel == nil {
 			break
@@ -4896,6 +5016,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRuleOrder,
 		ec.unmarshalInputRuleWhereInput,
 		ec.unmarshalInputSendMessageInput,
+		ec.unmarshalInputSendOAMessageInput,
 		ec.unmarshalInputSendZnsInput,
 		ec.unmarshalInputSignUpInput,
 		ec.unmarshalInputStartCallInput,
@@ -6091,6 +6212,97 @@ extend type Subscription {
   "The organization's ZNS messages as they are queued, sent, delivered or fail."
   znsEvents(after: Cursor): ZnsEvent!
 }
+
+# The ZNS report (README.md, "ZNS report").
+
+"How znsReport groups."
+enum ZnsReportGrouping @goModel(model: "github.com/dakenh/dakenh/internal/report.ZnsGrouping") {
+  TEMPLATE
+  DAY
+}
+
+"""
+One row of znsReport, for one template (key: the ZnsTemplate's ID) or one
+local day in Asia/Ho_Chi_Minh (key: 2026-12-03), over the ZNS messages
+created in [from, to):
+
+- sent: the messages Zalo accepted, the delivered ones included.
+- delivered: the messages with a delivery receipt.
+- failed: the messages that will not be sent.
+- cost: the sum of the sent messages' costs, in VND (each the template's
+  price when it was sent).
+
+Messages still QUEUED count nowhere.
+"""
+type ZnsReportRow @goModel(model: "github.com/dakenh/dakenh/internal/report.ZnsRow") {
+  key: String!
+  template: ZnsTemplate
+  day: String
+  sent: Int!
+  delivered: Int!
+  failed: Int!
+  cost: Int!
+}
+
+extend type Query {
+  """
+  The ZNS figures of [from, to) (at most 366 days), per template (most sent
+  first) or per day (in order), of one OA or of all. Owners, admins and API
+  keys with READ. Computed by the database in one statement.
+  """
+  znsReport(from: Time!, to: Time!, channelId: ID, groupBy: ZnsReportGrouping!): [ZnsReportRow!]!
+}
+
+# OA messages (README.md, "OA messages").
+
+"""
+What an OA message carries besides its text and attachments: the picture
+of a FORM, the template and data of a PROMOTION or TRANSACTION.
+"""
+type OAMessageContent @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.OAContent") {
+  imageUrl: String
+  templateId: String
+  templateData: Map
+}
+
+"The kinds of sendOAMessage."
+enum OAMessageKind @goModel(model: "github.com/dakenh/dakenh/internal/oamessage.Kind") {
+  TEXT
+  IMAGE
+  FORM
+  PROMOTION
+  TRANSACTION
+}
+
+input SendOAMessageInput @goModel(model: "github.com/dakenh/dakenh/internal/oamessage.Input") {
+  "A connected Zalo OA."
+  channelId: ID!
+  "A customer who has a Zalo ID on that OA (a follower)."
+  customerId: ID!
+  kind: OAMessageKind!
+  "TEXT: the message; IMAGE: an optional caption; FORM: its title."
+  text: String
+  "IMAGE: the picture (required); FORM: its picture (required)."
+  imageUrl: String
+  "PROMOTION and TRANSACTION: Zalo's ID of an ENABLE template of the OA."
+  templateId: String
+  "PROMOTION and TRANSACTION: the template's parameters by name."
+  templateData: Map
+}
+
+extend type Mutation {
+  """
+  Queues an OA message to a follower, in the customer's Zalo conversation,
+  sent by the delivery queue as replies are (members who may see the
+  customer, WRITE keys). TEXT, IMAGE and FORM are consultation messages;
+  PROMOTION and TRANSACTION are template messages by Zalo user ID. A field
+  the kind refuses is BAD_USER_INPUT with extensions.field, nothing stored.
+  FAILED_PRECONDITION reasons: NOT_A_FOLLOWER, OUTSIDE_MESSAGING_WINDOW
+  (no interaction in 7 days), DO_NOT_CONTACT, TEMPLATE_NOT_ENABLED,
+  QUOTA_EXHAUSTED, CHANNEL_DISCONNECTED, CHANNEL_UNSUPPORTED.
+  """
+  sendOAMessage(input: SendOAMessageInput!): Message!
+}
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 }
@@ -6886,6 +7098,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_text(ctx, field)
 	case "attachments":
 		return ec.fieldContext_Message_attachments(ctx, field)
+	case "content":
+		return ec.fieldContext_Message_content(ctx, field)
 	case "status":
 		return ec.fieldContext_Message_status(ctx, field)
 	case "failureReason":
@@ -6984,6 +7198,18 @@ func (ec *executionContext) childFields_MessageTemplateEdge(ctx context.Context,
 		return ec.fieldContext_MessageTemplateEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MessageTemplateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OAMessageContent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "imageUrl":
+		return ec.fieldContext_OAMessageContent_imageUrl(ctx, field)
+	case "templateId":
+		return ec.fieldContext_OAMessageContent_templateId(ctx, field)
+	case "templateData":
+		return ec.fieldContext_OAMessageContent_templateData(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OAMessageContent", field.Name)
 }
 
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7380,6 +7606,26 @@ func (ec *executionContext) childFields_ZnsParam(ctx context.Context, field grap
 		return ec.fieldContext_ZnsParam_acceptNull(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ZnsParam", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsReportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ZnsReportRow_key(ctx, field)
+	case "template":
+		return ec.fieldContext_ZnsReportRow_template(ctx, field)
+	case "day":
+		return ec.fieldContext_ZnsReportRow_day(ctx, field)
+	case "sent":
+		return ec.fieldContext_ZnsReportRow_sent(ctx, field)
+	case "delivered":
+		return ec.fieldContext_ZnsReportRow_delivered(ctx, field)
+	case "failed":
+		return ec.fieldContext_ZnsReportRow_failed(ctx, field)
+	case "cost":
+		return ec.fieldContext_ZnsReportRow_cost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsReportRow", field.Name)
 }
 
 func (ec *executionContext) childFields_ZnsTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8278,6 +8524,20 @@ func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (inbox.SendMessageInput, error) {
 			return ec.unmarshalNSendMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinboxᚐSendMessageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendOAMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (oamessage.Input, error) {
+			return ec.unmarshalNSendOAMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9651,6 +9911,44 @@ func (ec *executionContext) field_Query_znsMessages_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_znsReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (*gid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (report.ZnsGrouping, error) {
+			return ec.unmarshalNZnsReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsGrouping(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg3
 	return args, nil
 }
 
@@ -16751,6 +17049,38 @@ func (ec *executionContext) fieldContext_Message_attachments(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Message_content(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.OAContent) graphql.Marshaler {
+			return ec.marshalOOAMessageContent2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐOAContent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAMessageContent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Message_status(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -20150,6 +20480,119 @@ func (ec *executionContext) fieldContext_Mutation_sendZns(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_sendOAMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendOAMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendOAMessage(ctx, fc.Args["input"].(oamessage.Input))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendOAMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendOAMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OAMessageContent_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAMessageContent_imageUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OAMessageContent_imageUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("OAMessageContent", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _OAMessageContent_templateId(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAMessageContent_templateId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TemplateID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OAMessageContent_templateId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("OAMessageContent", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _OAMessageContent_templateData(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAMessageContent_templateData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OAMessageContent().TemplateData(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OAMessageContent_templateData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("OAMessageContent", field, true, true, noChildFieldsMap)
+}
+
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -21559,6 +22002,50 @@ func (ec *executionContext) fieldContext_Query_conversationReport(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_conversationReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_znsReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_znsReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ZnsReport(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["channelId"].(*gid.ID), fc.Args["groupBy"].(report.ZnsGrouping))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*report.ZnsRow) graphql.Marshaler {
+			return ec.marshalNZnsReportRow2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_znsReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsReportRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_znsReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24846,6 +25333,176 @@ func (ec *executionContext) _ZnsParam_acceptNull(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ZnsParam_acceptNull(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsBoolean)
+}
+
+func (ec *executionContext) _ZnsReportRow_key(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsReportRow_template(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsReportRow().Template(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsTemplate) graphql.Marshaler {
+			return ec.marshalOZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsReportRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsReportRow_day(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsReportRow_sent(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_sent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsReportRow_delivered(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_delivered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Delivered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_delivered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsReportRow_failed(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsReportRow_cost(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_cost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
@@ -35837,6 +36494,78 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSendOAMessageInput(ctx context.Context, obj any) (oamessage.Input, error) {
+	var it oamessage.Input
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "customerId", "kind", "text", "imageUrl", "templateId", "templateData"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNOAMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		case "imageUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageURL = data
+		case "templateId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "templateData":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateData"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateData = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSendZnsInput(ctx context.Context, obj any) (zns.SendInput, error) {
 	var it zns.SendInput
 	if obj == nil {
@@ -42329,6 +43058,8 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			out.Values[i] = ec._Message_text(ctx, field, obj)
 		case "attachments":
 			out.Values[i] = ec._Message_attachments(ctx, field, obj)
+		case "content":
+			out.Values[i] = ec._Message_content(ctx, field, obj)
 		case "status":
 			out.Values[i] = ec._Message_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -43109,6 +43840,53 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "sendOAMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendOAMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var oAMessageContentImplementors = []string{"OAMessageContent"}
+
+func (ec *executionContext) _OAMessageContent(ctx context.Context, sel ast.SelectionSet, obj *schematype.OAContent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oAMessageContentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OAMessageContent")
+		case "imageUrl":
+			out.Values[i] = ec._OAMessageContent_imageUrl(ctx, field, obj)
+		case "templateId":
+			out.Values[i] = ec._OAMessageContent_templateId(ctx, field, obj)
+		case "templateData":
+			out.Values[i] = ec._OAMessageContent_templateData(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -43873,6 +44651,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_conversationReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "znsReport":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_znsReport(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -45163,6 +45963,69 @@ func (ec *executionContext) _ZnsParam(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "acceptNull":
 			out.Values[i] = ec._ZnsParam_acceptNull(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsReportRowImplementors = []string{"ZnsReportRow"}
+
+func (ec *executionContext) _ZnsReportRow(ctx context.Context, sel ast.SelectionSet, obj *report.ZnsRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsReportRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsReportRow")
+		case "key":
+			out.Values[i] = ec._ZnsReportRow_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "template":
+			out.Values[i] = ec._ZnsReportRow_template(ctx, field, obj)
+		case "day":
+			out.Values[i] = ec._ZnsReportRow_day(ctx, field, obj)
+		case "sent":
+			out.Values[i] = ec._ZnsReportRow_sent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delivered":
+			out.Values[i] = ec._ZnsReportRow_delivered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ZnsReportRow_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cost":
+			out.Values[i] = ec._ZnsReportRow_cost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47226,6 +48089,23 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋent
 	return ret
 }
 
+func (ec *executionContext) unmarshalNOAMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐKind(ctx context.Context, v any) (oamessage.Kind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := oamessage.Kind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOAMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐKind(ctx context.Context, sel ast.SelectionSet, v oamessage.Kind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNOldConversationPolicy2githubᚗcomᚋdakenhᚋdakenhᚋentᚋruleᚐOldConversations(ctx context.Context, v any) (rule.OldConversations, error) {
 	var res rule.OldConversations
 	err := res.UnmarshalGQL(v)
@@ -47356,6 +48236,11 @@ func (ec *executionContext) unmarshalNRuleWhereInput2ᚖgithubᚗcomᚋdakenhᚋ
 
 func (ec *executionContext) unmarshalNSendMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinboxᚐSendMessageInput(ctx context.Context, v any) (inbox.SendMessageInput, error) {
 	res, err := ec.unmarshalInputSendMessageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSendOAMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐInput(ctx context.Context, v any) (oamessage.Input, error) {
+	res, err := ec.unmarshalInputSendOAMessageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -47899,6 +48784,49 @@ func (ec *executionContext) marshalNZnsParam2ᚕgithubᚗcomᚋdakenhᚋdakenh�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNZnsReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsGrouping(ctx context.Context, v any) (report.ZnsGrouping, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := report.ZnsGrouping(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsGrouping(ctx context.Context, sel ast.SelectionSet, v report.ZnsGrouping) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNZnsReportRow2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*report.ZnsRow) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsReportRow2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNZnsReportRow2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsRow(ctx context.Context, sel ast.SelectionSet, v *report.ZnsRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsReportRow(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNZnsTemplate2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ZnsTemplate) graphql.Marshaler {
@@ -50230,6 +51158,13 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋdakenhᚋdakenhᚋentᚐ
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOAMessageContent2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐOAContent(ctx context.Context, sel ast.SelectionSet, v *schematype.OAContent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OAMessageContent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOOldConversationPolicy2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋruleᚐOldConversationsᚄ(ctx context.Context, v any) ([]rule.OldConversations, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/offer"
+	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
@@ -33,6 +34,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -520,6 +522,23 @@ func (r *mutationResolver) SendZns(ctx context.Context, input zns.SendInput) (*e
 	return r.ZNS.Send(ctx, input)
 }
 
+// SendOAMessage is the resolver for the sendOAMessage field.
+func (r *mutationResolver) SendOAMessage(ctx context.Context, input oamessage.Input) (*ent.Message, error) {
+	return r.OAMessages.Send(ctx, input)
+}
+
+// TemplateData is the resolver for the templateData field.
+func (r *oAMessageContentResolver) TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error) {
+	if obj.TemplateData == nil {
+		return nil, nil
+	}
+	out := make(map[string]any, len(obj.TemplateData))
+	for k, v := range obj.TemplateData {
+		out[k] = v
+	}
+	return out, nil
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -639,6 +658,11 @@ func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID gid.ID
 // ConversationReport is the resolver for the conversationReport field.
 func (r *queryResolver) ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error) {
 	return r.Reports.Conversations(ctx, from, to, channelID, groupBy)
+}
+
+// ZnsReport is the resolver for the znsReport field.
+func (r *queryResolver) ZnsReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) ([]*report.ZnsRow, error) {
+	return r.Reports.Zns(ctx, from, to, channelID, groupBy)
 }
 
 // Agents is the resolver for the agents field.
@@ -797,6 +821,18 @@ func (r *znsEventResolver) Message(ctx context.Context, obj *model.ZnsEvent) (*e
 	return obj.Message, obj.Err
 }
 
+// Template is the resolver for the template field.
+func (r *znsReportRowResolver) Template(ctx context.Context, obj *report.ZnsRow) (*ent.ZnsTemplate, error) {
+	if obj.TemplateID == "" {
+		return nil, nil
+	}
+	t, err := r.Client.ZnsTemplate.Get(ctx, obj.TemplateID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return t, err
+}
+
 // ConnectedByMe is the resolver for the connectedByMe field.
 func (r *channelWhereInputResolver) ConnectedByMe(ctx context.Context, obj *ent.ChannelWhereInput, data *bool) error {
 	if data == nil {
@@ -843,6 +879,9 @@ func (r *Resolver) MessageEvent() MessageEventResolver { return &messageEventRes
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
+// OAMessageContent returns OAMessageContentResolver implementation.
+func (r *Resolver) OAMessageContent() OAMessageContentResolver { return &oAMessageContentResolver{r} }
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
@@ -855,6 +894,9 @@ func (r *Resolver) WebhookEvent() WebhookEventResolver { return &webhookEventRes
 // ZnsEvent returns ZnsEventResolver implementation.
 func (r *Resolver) ZnsEvent() ZnsEventResolver { return &znsEventResolver{r} }
 
+// ZnsReportRow returns ZnsReportRowResolver implementation.
+func (r *Resolver) ZnsReportRow() ZnsReportRowResolver { return &znsReportRowResolver{r} }
+
 type callEventResolver struct{ *Resolver }
 type callReportRowResolver struct{ *Resolver }
 type callSettingsResolver struct{ *Resolver }
@@ -862,7 +904,9 @@ type conversationEventResolver struct{ *Resolver }
 type conversationReportRowResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
+type oAMessageContentResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
 type userEventResolver struct{ *Resolver }
 type webhookEventResolver struct{ *Resolver }
 type znsEventResolver struct{ *Resolver }
+type znsReportRowResolver struct{ *Resolver }

@@ -42,6 +42,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/metrics"
+	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/playground"
 	"github.com/dakenh/dakenh/internal/presence"
@@ -252,7 +253,10 @@ func sealedColumns() []keyring.Column {
 // URLs, keeping whatever the test options already set.
 func inboxOptions(cfg Config, logger *slog.Logger, o inbox.Options) inbox.Options {
 	if o.Zalo == nil {
-		o.Zalo = zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, ZNSURL: cfg.ZNSAPIURL, Now: o.Now})
+		o.Zalo = zalo.New(zalo.Config{
+			OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, ZNSURL: cfg.ZNSAPIURL,
+			TemplateMessagePath: cfg.ZaloTemplateMessagePath, Now: o.Now,
+		})
 	}
 	if o.Facebook == nil {
 		o.Facebook = facebook.New(facebook.Config{GraphURL: cfg.FacebookGraphURL})
@@ -362,6 +366,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Reports:    report.New(a.db.Client, a.db.Dialect),
 		Connect:    a.connect,
 		ZNS:        a.zns,
+		OAMessages: oamessage.New(a.db.Client, a.inbox, a.now),
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

@@ -176,6 +176,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": vc}},
 		{"sendZnsForeignCustomer", `mutation($c: ID!, $u: ID!) { sendZns(input: {channelId: $c, templateId: "231456", customerId: $u, params: {}, trackingId: "x"}) { id } }`,
 			map[string]any{"c": own, "u": custA}},
+		{"znsReportOnForeignChannel", `query($c: ID!) { znsReport(from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z", channelId: $c, groupBy: TEMPLATE) { key } }`,
+			map[string]any{"c": vc}},
+		{"sendOAMessageOnForeignChannel", `mutation($c: ID!, $u: ID!) { sendOAMessage(input: {channelId: $c, customerId: $u, kind: TEXT, text: "x"}) { id } }`,
+			map[string]any{"c": vc, "u": mine}},
+		{"sendOAMessageForeignCustomer", `mutation($c: ID!, $u: ID!) { sendOAMessage(input: {channelId: $c, customerId: $u, kind: TRANSACTION, templateId: "231456", templateData: {}}) { id } }`,
+			map[string]any{"c": ownOA.ConnectZaloOA.ID, "u": custA}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
 	}

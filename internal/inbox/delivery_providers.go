@@ -50,6 +50,14 @@ func (s *Service) sendZalo(ctx context.Context, m *ent.Message, ch *ent.Channel)
 	}
 	var send func(token string) (string, error)
 	switch {
+	case m.Kind == message.KindFORM && m.Content != nil:
+		title, image := m.Text, m.Content.ImageURL
+		send = func(token string) (string, error) { return s.out.zalo.SendForm(ctx, token, userID, title, image) }
+	case (m.Kind == message.KindPROMOTION || m.Kind == message.KindTRANSACTION) && m.Content != nil:
+		tpl, data := m.Content.TemplateID, m.Content.TemplateData
+		send = func(token string) (string, error) {
+			return s.out.zalo.SendTemplateMessage(ctx, token, userID, tpl, data)
+		}
 	case len(m.Attachments) == 0:
 		send = func(token string) (string, error) { return s.out.zalo.SendText(ctx, token, userID, m.Text) }
 	case m.Attachments[0].Type == AttachmentImage:
@@ -157,6 +165,9 @@ func zaloReason(err error) string {
 			return "Zalo is limiting how fast this OA can send (error -32)."
 		case zalo.CodeTokenInvalid:
 			return "Zalo refused the OA's access token even after it was refreshed; reconnect the OA."
+		}
+		if reason, ok := zalo.TemplateFailureReason(e.Code); ok {
+			return reason
 		}
 		msg := strings.TrimSuffix(delivery.Truncate(strings.TrimSpace(e.Message), 200), ".")
 		if msg == "" {
