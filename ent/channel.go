@@ -61,6 +61,8 @@ type Channel struct {
 	ConnectedByID gid.ID `json:"connected_by_id,omitempty"`
 	// LastConnectedAt holds the value of the "last_connected_at" field.
 	LastConnectedAt time.Time `json:"last_connected_at,omitempty"`
+	// ConnectionLostAt holds the value of the "connection_lost_at" field.
+	ConnectionLostAt *time.Time `json:"connection_lost_at,omitempty"`
 	// RuleID holds the value of the "rule_id" field.
 	RuleID *gid.ID `json:"rule_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -169,7 +171,7 @@ func (*Channel) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case channel.FieldKind, channel.FieldExternalID, channel.FieldName, channel.FieldStatus, channel.FieldStatusReason, channel.FieldChatPermission, channel.FieldDescription, channel.FieldAppID:
 			values[i] = new(sql.NullString)
-		case channel.FieldCreatedAt, channel.FieldUpdatedAt, channel.FieldAccessTokenExpiresAt, channel.FieldLastConnectedAt:
+		case channel.FieldCreatedAt, channel.FieldUpdatedAt, channel.FieldAccessTokenExpiresAt, channel.FieldLastConnectedAt, channel.FieldConnectionLostAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -313,6 +315,13 @@ func (_m *Channel) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.LastConnectedAt = value.Time
 			}
+		case channel.FieldConnectionLostAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field connection_lost_at", values[i])
+			} else if value.Valid {
+				_m.ConnectionLostAt = new(time.Time)
+				*_m.ConnectionLostAt = value.Time
+			}
 		case channel.FieldRuleID:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
 				return fmt.Errorf("unexpected type %T for field rule_id", values[i])
@@ -443,6 +452,11 @@ func (_m *Channel) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_connected_at=")
 	builder.WriteString(_m.LastConnectedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.ConnectionLostAt; v != nil {
+		builder.WriteString("connection_lost_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	if v := _m.RuleID; v != nil {
 		builder.WriteString("rule_id=")

@@ -238,6 +238,20 @@ func (_c *ChannelCreate) SetLastConnectedAt(v time.Time) *ChannelCreate {
 	return _c
 }
 
+// SetConnectionLostAt sets the "connection_lost_at" field.
+func (_c *ChannelCreate) SetConnectionLostAt(v time.Time) *ChannelCreate {
+	_c.mutation.SetConnectionLostAt(v)
+	return _c
+}
+
+// SetNillableConnectionLostAt sets the "connection_lost_at" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillableConnectionLostAt(v *time.Time) *ChannelCreate {
+	if v != nil {
+		_c.SetConnectionLostAt(*v)
+	}
+	return _c
+}
+
 // SetRuleID sets the "rule_id" field.
 func (_c *ChannelCreate) SetRuleID(v gid.ID) *ChannelCreate {
 	_c.mutation.SetRuleID(v)
@@ -598,6 +612,10 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastConnectedAt(); ok {
 		_spec.SetField(channel.FieldLastConnectedAt, field.TypeTime, value)
 		_node.LastConnectedAt = value
+	}
+	if value, ok := _c.mutation.ConnectionLostAt(); ok {
+		_spec.SetField(channel.FieldConnectionLostAt, field.TypeTime, value)
+		_node.ConnectionLostAt = &value
 	}
 	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -996,6 +1014,24 @@ func (u *ChannelUpsert) UpdateLastConnectedAt() *ChannelUpsert {
 	return u
 }
 
+// SetConnectionLostAt sets the "connection_lost_at" field.
+func (u *ChannelUpsert) SetConnectionLostAt(v time.Time) *ChannelUpsert {
+	u.Set(channel.FieldConnectionLostAt, v)
+	return u
+}
+
+// UpdateConnectionLostAt sets the "connection_lost_at" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateConnectionLostAt() *ChannelUpsert {
+	u.SetExcluded(channel.FieldConnectionLostAt)
+	return u
+}
+
+// ClearConnectionLostAt clears the value of the "connection_lost_at" field.
+func (u *ChannelUpsert) ClearConnectionLostAt() *ChannelUpsert {
+	u.SetNull(channel.FieldConnectionLostAt)
+	return u
+}
+
 // SetRuleID sets the "rule_id" field.
 func (u *ChannelUpsert) SetRuleID(v gid.ID) *ChannelUpsert {
 	u.Set(channel.FieldRuleID, v)
@@ -1358,6 +1394,27 @@ func (u *ChannelUpsertOne) SetLastConnectedAt(v time.Time) *ChannelUpsertOne {
 func (u *ChannelUpsertOne) UpdateLastConnectedAt() *ChannelUpsertOne {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateLastConnectedAt()
+	})
+}
+
+// SetConnectionLostAt sets the "connection_lost_at" field.
+func (u *ChannelUpsertOne) SetConnectionLostAt(v time.Time) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetConnectionLostAt(v)
+	})
+}
+
+// UpdateConnectionLostAt sets the "connection_lost_at" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateConnectionLostAt() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateConnectionLostAt()
+	})
+}
+
+// ClearConnectionLostAt clears the value of the "connection_lost_at" field.
+func (u *ChannelUpsertOne) ClearConnectionLostAt() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearConnectionLostAt()
 	})
 }
 
@@ -1893,6 +1950,27 @@ func (u *ChannelUpsertBulk) SetLastConnectedAt(v time.Time) *ChannelUpsertBulk {
 func (u *ChannelUpsertBulk) UpdateLastConnectedAt() *ChannelUpsertBulk {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateLastConnectedAt()
+	})
+}
+
+// SetConnectionLostAt sets the "connection_lost_at" field.
+func (u *ChannelUpsertBulk) SetConnectionLostAt(v time.Time) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetConnectionLostAt(v)
+	})
+}
+
+// UpdateConnectionLostAt sets the "connection_lost_at" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateConnectionLostAt() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateConnectionLostAt()
+	})
+}
+
+// ClearConnectionLostAt clears the value of the "connection_lost_at" field.
+func (u *ChannelUpsertBulk) ClearConnectionLostAt() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearConnectionLostAt()
 	})
 }
 

@@ -273,6 +273,26 @@ func (_u *ChannelUpdate) SetNillableLastConnectedAt(v *time.Time) *ChannelUpdate
 	return _u
 }
 
+// SetConnectionLostAt sets the "connection_lost_at" field.
+func (_u *ChannelUpdate) SetConnectionLostAt(v time.Time) *ChannelUpdate {
+	_u.mutation.SetConnectionLostAt(v)
+	return _u
+}
+
+// SetNillableConnectionLostAt sets the "connection_lost_at" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillableConnectionLostAt(v *time.Time) *ChannelUpdate {
+	if v != nil {
+		_u.SetConnectionLostAt(*v)
+	}
+	return _u
+}
+
+// ClearConnectionLostAt clears the value of the "connection_lost_at" field.
+func (_u *ChannelUpdate) ClearConnectionLostAt() *ChannelUpdate {
+	_u.mutation.ClearConnectionLostAt()
+	return _u
+}
+
 // SetRuleID sets the "rule_id" field.
 func (_u *ChannelUpdate) SetRuleID(v gid.ID) *ChannelUpdate {
 	_u.mutation.SetRuleID(v)
@@ -594,6 +614,12 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.LastConnectedAt(); ok {
 		_spec.SetField(channel.FieldLastConnectedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.ConnectionLostAt(); ok {
+		_spec.SetField(channel.FieldConnectionLostAt, field.TypeTime, value)
+	}
+	if _u.mutation.ConnectionLostAtCleared() {
+		_spec.ClearField(channel.FieldConnectionLostAt, field.TypeTime)
 	}
 	if _u.mutation.ConnectedByCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1048,6 +1074,26 @@ func (_u *ChannelUpdateOne) SetNillableLastConnectedAt(v *time.Time) *ChannelUpd
 	return _u
 }
 
+// SetConnectionLostAt sets the "connection_lost_at" field.
+func (_u *ChannelUpdateOne) SetConnectionLostAt(v time.Time) *ChannelUpdateOne {
+	_u.mutation.SetConnectionLostAt(v)
+	return _u
+}
+
+// SetNillableConnectionLostAt sets the "connection_lost_at" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillableConnectionLostAt(v *time.Time) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetConnectionLostAt(*v)
+	}
+	return _u
+}
+
+// ClearConnectionLostAt clears the value of the "connection_lost_at" field.
+func (_u *ChannelUpdateOne) ClearConnectionLostAt() *ChannelUpdateOne {
+	_u.mutation.ClearConnectionLostAt()
+	return _u
+}
+
 // SetRuleID sets the "rule_id" field.
 func (_u *ChannelUpdateOne) SetRuleID(v gid.ID) *ChannelUpdateOne {
 	_u.mutation.SetRuleID(v)
@@ -1399,6 +1445,12 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 	}
 	if value, ok := _u.mutation.LastConnectedAt(); ok {
 		_spec.SetField(channel.FieldLastConnectedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.ConnectionLostAt(); ok {
+		_spec.SetField(channel.FieldConnectionLostAt, field.TypeTime, value)
+	}
+	if _u.mutation.ConnectionLostAtCleared() {
+		_spec.ClearField(channel.FieldConnectionLostAt, field.TypeTime)
 	}
 	if _u.mutation.ConnectedByCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -250,6 +250,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldAccessTokenExpiresAt: {Type: field.TypeTime, Column: channel.FieldAccessTokenExpiresAt},
 			channel.FieldConnectedByID:        {Type: field.TypeString, Column: channel.FieldConnectedByID},
 			channel.FieldLastConnectedAt:      {Type: field.TypeTime, Column: channel.FieldLastConnectedAt},
+			channel.FieldConnectionLostAt:     {Type: field.TypeTime, Column: channel.FieldConnectionLostAt},
 			channel.FieldRuleID:               {Type: field.TypeString, Column: channel.FieldRuleID},
 		},
 	}
@@ -475,6 +476,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldKind:              {Type: field.TypeEnum, Column: message.FieldKind},
 			message.FieldText:              {Type: field.TypeString, Column: message.FieldText},
 			message.FieldAttachments:       {Type: field.TypeJSON, Column: message.FieldAttachments},
+			message.FieldContent:           {Type: field.TypeJSON, Column: message.FieldContent},
 			message.FieldProviderMessageID: {Type: field.TypeString, Column: message.FieldProviderMessageID},
 			message.FieldStatus:            {Type: field.TypeEnum, Column: message.FieldStatus},
 			message.FieldFailureReason:     {Type: field.TypeString, Column: message.FieldFailureReason},
@@ -3068,6 +3070,11 @@ func (f *ChannelFilter) WhereLastConnectedAt(p entql.TimeP) {
 	f.Where(p.Field(channel.FieldLastConnectedAt))
 }
 
+// WhereConnectionLostAt applies the entql time.Time predicate on the connection_lost_at field.
+func (f *ChannelFilter) WhereConnectionLostAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldConnectionLostAt))
+}
+
 // WhereRuleID applies the entql string predicate on the rule_id field.
 func (f *ChannelFilter) WhereRuleID(p entql.StringP) {
 	f.Where(p.Field(channel.FieldRuleID))
@@ -4389,6 +4396,11 @@ func (f *MessageFilter) WhereText(p entql.StringP) {
 // WhereAttachments applies the entql json.RawMessage predicate on the attachments field.
 func (f *MessageFilter) WhereAttachments(p entql.BytesP) {
 	f.Where(p.Field(message.FieldAttachments))
+}
+
+// WhereContent applies the entql json.RawMessage predicate on the content field.
+func (f *MessageFilter) WhereContent(p entql.BytesP) {
+	f.Where(p.Field(message.FieldContent))
 }
 
 // WhereProviderMessageID applies the entql string predicate on the provider_message_id field.

@@ -2095,6 +2095,11 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, message.FieldAttachments)
 				fieldSeen[message.FieldAttachments] = struct{}{}
 			}
+		case "content":
+			if _, ok := fieldSeen[message.FieldContent]; !ok {
+				selectedFields = append(selectedFields, message.FieldContent)
+				fieldSeen[message.FieldContent] = struct{}{}
+			}
 		case "status":
 			if _, ok := fieldSeen[message.FieldStatus]; !ok {
 				selectedFields = append(selectedFields, message.FieldStatus)

@@ -43,6 +43,8 @@ type Message struct {
 	Text string `json:"text,omitempty"`
 	// Attachments holds the value of the "attachments" field.
 	Attachments []schematype.Attachment `json:"attachments,omitempty"`
+	// Content holds the value of the "content" field.
+	Content *schematype.OAContent `json:"content,omitempty"`
 	// ProviderMessageID holds the value of the "provider_message_id" field.
 	ProviderMessageID *string `json:"provider_message_id,omitempty"`
 	// Status holds the value of the "status" field.
@@ -156,7 +158,7 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case message.FieldSenderUserID, message.FieldAutoMessageID:
 			values[i] = &sql.NullScanner{S: new(gid.ID)}
-		case message.FieldAttachments:
+		case message.FieldAttachments, message.FieldContent:
 			values[i] = new([]byte)
 		case message.FieldID, message.FieldOrganizationID, message.FieldConversationID, message.FieldChannelID:
 			values[i] = new(gid.ID)
@@ -241,6 +243,14 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 			} else if value != nil && len(*value) > 0 {
 				if err := json.Unmarshal(*value, &_m.Attachments); err != nil {
 					return fmt.Errorf("unmarshal field attachments: %w", err)
+				}
+			}
+		case message.FieldContent:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field content", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Content); err != nil {
+					return fmt.Errorf("unmarshal field content: %w", err)
 				}
 			}
 		case message.FieldProviderMessageID:
@@ -417,6 +427,9 @@ func (_m *Message) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("attachments=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Attachments))
+	builder.WriteString(", ")
+	builder.WriteString("content=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Content))
 	builder.WriteString(", ")
 	if v := _m.ProviderMessageID; v != nil {
 		builder.WriteString("provider_message_id=")

@@ -116,6 +116,12 @@ func (_c *MessageCreate) SetAttachments(v []schematype.Attachment) *MessageCreat
 	return _c
 }
 
+// SetContent sets the "content" field.
+func (_c *MessageCreate) SetContent(v *schematype.OAContent) *MessageCreate {
+	_c.mutation.SetContent(v)
+	return _c
+}
+
 // SetProviderMessageID sets the "provider_message_id" field.
 func (_c *MessageCreate) SetProviderMessageID(v string) *MessageCreate {
 	_c.mutation.SetProviderMessageID(v)
@@ -536,6 +542,10 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 		_spec.SetField(message.FieldAttachments, field.TypeJSON, value)
 		_node.Attachments = value
 	}
+	if value, ok := _c.mutation.Content(); ok {
+		_spec.SetField(message.FieldContent, field.TypeJSON, value)
+		_node.Content = value
+	}
 	if value, ok := _c.mutation.ProviderMessageID(); ok {
 		_spec.SetField(message.FieldProviderMessageID, field.TypeString, value)
 		_node.ProviderMessageID = &value
@@ -774,6 +784,24 @@ func (u *MessageUpsert) UpdateAttachments() *MessageUpsert {
 // ClearAttachments clears the value of the "attachments" field.
 func (u *MessageUpsert) ClearAttachments() *MessageUpsert {
 	u.SetNull(message.FieldAttachments)
+	return u
+}
+
+// SetContent sets the "content" field.
+func (u *MessageUpsert) SetContent(v *schematype.OAContent) *MessageUpsert {
+	u.Set(message.FieldContent, v)
+	return u
+}
+
+// UpdateContent sets the "content" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateContent() *MessageUpsert {
+	u.SetExcluded(message.FieldContent)
+	return u
+}
+
+// ClearContent clears the value of the "content" field.
+func (u *MessageUpsert) ClearContent() *MessageUpsert {
+	u.SetNull(message.FieldContent)
 	return u
 }
 
@@ -1090,6 +1118,27 @@ func (u *MessageUpsertOne) UpdateAttachments() *MessageUpsertOne {
 func (u *MessageUpsertOne) ClearAttachments() *MessageUpsertOne {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearAttachments()
+	})
+}
+
+// SetContent sets the "content" field.
+func (u *MessageUpsertOne) SetContent(v *schematype.OAContent) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetContent(v)
+	})
+}
+
+// UpdateContent sets the "content" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateContent() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateContent()
+	})
+}
+
+// ClearContent clears the value of the "content" field.
+func (u *MessageUpsertOne) ClearContent() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearContent()
 	})
 }
 
@@ -1602,6 +1651,27 @@ func (u *MessageUpsertBulk) UpdateAttachments() *MessageUpsertBulk {
 func (u *MessageUpsertBulk) ClearAttachments() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearAttachments()
+	})
+}
+
+// SetContent sets the "content" field.
+func (u *MessageUpsertBulk) SetContent(v *schematype.OAContent) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetContent(v)
+	})
+}
+
+// UpdateContent sets the "content" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateContent() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateContent()
+	})
+}
+
+// ClearContent clears the value of the "content" field.
+func (u *MessageUpsertBulk) ClearContent() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearContent()
 	})
 }
 

@@ -89,6 +89,18 @@ func (_u *MessageUpdate) ClearAttachments() *MessageUpdate {
 	return _u
 }
 
+// SetContent sets the "content" field.
+func (_u *MessageUpdate) SetContent(v *schematype.OAContent) *MessageUpdate {
+	_u.mutation.SetContent(v)
+	return _u
+}
+
+// ClearContent clears the value of the "content" field.
+func (_u *MessageUpdate) ClearContent() *MessageUpdate {
+	_u.mutation.ClearContent()
+	return _u
+}
+
 // SetProviderMessageID sets the "provider_message_id" field.
 func (_u *MessageUpdate) SetProviderMessageID(v string) *MessageUpdate {
 	_u.mutation.SetProviderMessageID(v)
@@ -411,6 +423,12 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.AttachmentsCleared() {
 		_spec.ClearField(message.FieldAttachments, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.Content(); ok {
+		_spec.SetField(message.FieldContent, field.TypeJSON, value)
+	}
+	if _u.mutation.ContentCleared() {
+		_spec.ClearField(message.FieldContent, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.ProviderMessageID(); ok {
 		_spec.SetField(message.FieldProviderMessageID, field.TypeString, value)
 	}
@@ -545,6 +563,18 @@ func (_u *MessageUpdateOne) AppendAttachments(v []schematype.Attachment) *Messag
 // ClearAttachments clears the value of the "attachments" field.
 func (_u *MessageUpdateOne) ClearAttachments() *MessageUpdateOne {
 	_u.mutation.ClearAttachments()
+	return _u
+}
+
+// SetContent sets the "content" field.
+func (_u *MessageUpdateOne) SetContent(v *schematype.OAContent) *MessageUpdateOne {
+	_u.mutation.SetContent(v)
+	return _u
+}
+
+// ClearContent clears the value of the "content" field.
+func (_u *MessageUpdateOne) ClearContent() *MessageUpdateOne {
+	_u.mutation.ClearContent()
 	return _u
 }
 
@@ -899,6 +929,12 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if _u.mutation.AttachmentsCleared() {
 		_spec.ClearField(message.FieldAttachments, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Content(); ok {
+		_spec.SetField(message.FieldContent, field.TypeJSON, value)
+	}
+	if _u.mutation.ContentCleared() {
+		_spec.ClearField(message.FieldContent, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.ProviderMessageID(); ok {
 		_spec.SetField(message.FieldProviderMessageID, field.TypeString, value)

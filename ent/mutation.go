@@ -8234,6 +8234,7 @@ type ChannelMutation struct {
 	webhook_secret          *[]byte
 	access_token_expires_at *time.Time
 	last_connected_at       *time.Time
+	connection_lost_at      *time.Time
 	clearedFields           map[string]struct{}
 	organization            *gid.ID
 	clearedorganization     bool
@@ -9196,6 +9197,55 @@ func (m *ChannelMutation) ResetLastConnectedAt() {
 	m.last_connected_at = nil
 }
 
+// SetConnectionLostAt sets the "connection_lost_at" field.
+func (m *ChannelMutation) SetConnectionLostAt(t time.Time) {
+	m.connection_lost_at = &t
+}
+
+// ConnectionLostAt returns the value of the "connection_lost_at" field in the mutation.
+func (m *ChannelMutation) ConnectionLostAt() (r time.Time, exists bool) {
+	v := m.connection_lost_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectionLostAt returns the old "connection_lost_at" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldConnectionLostAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectionLostAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectionLostAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectionLostAt: %w", err)
+	}
+	return oldValue.ConnectionLostAt, nil
+}
+
+// ClearConnectionLostAt clears the value of the "connection_lost_at" field.
+func (m *ChannelMutation) ClearConnectionLostAt() {
+	m.connection_lost_at = nil
+	m.clearedFields[channel.FieldConnectionLostAt] = struct{}{}
+}
+
+// ConnectionLostAtCleared returns if the "connection_lost_at" field was cleared in this mutation.
+func (m *ChannelMutation) ConnectionLostAtCleared() bool {
+	_, ok := m.clearedFields[channel.FieldConnectionLostAt]
+	return ok
+}
+
+// ResetConnectionLostAt resets all changes to the "connection_lost_at" field.
+func (m *ChannelMutation) ResetConnectionLostAt() {
+	m.connection_lost_at = nil
+	delete(m.clearedFields, channel.FieldConnectionLostAt)
+}
+
 // SetRuleID sets the "rule_id" field.
 func (m *ChannelMutation) SetRuleID(gi gid.ID) {
 	m.rule = &gi
@@ -9522,7 +9572,7 @@ func (m *ChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChannelMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, channel.FieldCreatedAt)
 	}
@@ -9583,6 +9633,9 @@ func (m *ChannelMutation) Fields() []string {
 	if m.last_connected_at != nil {
 		fields = append(fields, channel.FieldLastConnectedAt)
 	}
+	if m.connection_lost_at != nil {
+		fields = append(fields, channel.FieldConnectionLostAt)
+	}
 	if m.rule != nil {
 		fields = append(fields, channel.FieldRuleID)
 	}
@@ -9634,6 +9687,8 @@ func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.ConnectedByID()
 	case channel.FieldLastConnectedAt:
 		return m.LastConnectedAt()
+	case channel.FieldConnectionLostAt:
+		return m.ConnectionLostAt()
 	case channel.FieldRuleID:
 		return m.RuleID()
 	}
@@ -9685,6 +9740,8 @@ func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldConnectedByID(ctx)
 	case channel.FieldLastConnectedAt:
 		return m.OldLastConnectedAt(ctx)
+	case channel.FieldConnectionLostAt:
+		return m.OldConnectionLostAt(ctx)
 	case channel.FieldRuleID:
 		return m.OldRuleID(ctx)
 	}
@@ -9836,6 +9893,13 @@ func (m *ChannelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastConnectedAt(v)
 		return nil
+	case channel.FieldConnectionLostAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectionLostAt(v)
+		return nil
 	case channel.FieldRuleID:
 		v, ok := value.(gid.ID)
 		if !ok {
@@ -9900,6 +9964,9 @@ func (m *ChannelMutation) ClearedFields() []string {
 	if m.FieldCleared(channel.FieldConnectedByID) {
 		fields = append(fields, channel.FieldConnectedByID)
 	}
+	if m.FieldCleared(channel.FieldConnectionLostAt) {
+		fields = append(fields, channel.FieldConnectionLostAt)
+	}
 	if m.FieldCleared(channel.FieldRuleID) {
 		fields = append(fields, channel.FieldRuleID)
 	}
@@ -9943,6 +10010,9 @@ func (m *ChannelMutation) ClearField(name string) error {
 		return nil
 	case channel.FieldConnectedByID:
 		m.ClearConnectedByID()
+		return nil
+	case channel.FieldConnectionLostAt:
+		m.ClearConnectionLostAt()
 		return nil
 	case channel.FieldRuleID:
 		m.ClearRuleID()
@@ -10014,6 +10084,9 @@ func (m *ChannelMutation) ResetField(name string) error {
 		return nil
 	case channel.FieldLastConnectedAt:
 		m.ResetLastConnectedAt()
+		return nil
+	case channel.FieldConnectionLostAt:
+		m.ResetConnectionLostAt()
 		return nil
 	case channel.FieldRuleID:
 		m.ResetRuleID()
@@ -19686,6 +19759,7 @@ type MessageMutation struct {
 	text                *string
 	attachments         *[]schematype.Attachment
 	appendattachments   []schematype.Attachment
+	content             **schematype.OAContent
 	provider_message_id *string
 	status              *message.Status
 	failure_reason      *string
@@ -20182,6 +20256,55 @@ func (m *MessageMutation) ResetAttachments() {
 	m.attachments = nil
 	m.appendattachments = nil
 	delete(m.clearedFields, message.FieldAttachments)
+}
+
+// SetContent sets the "content" field.
+func (m *MessageMutation) SetContent(sc *schematype.OAContent) {
+	m.content = &sc
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *MessageMutation) Content() (r *schematype.OAContent, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldContent(ctx context.Context) (v *schematype.OAContent, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// ClearContent clears the value of the "content" field.
+func (m *MessageMutation) ClearContent() {
+	m.content = nil
+	m.clearedFields[message.FieldContent] = struct{}{}
+}
+
+// ContentCleared returns if the "content" field was cleared in this mutation.
+func (m *MessageMutation) ContentCleared() bool {
+	_, ok := m.clearedFields[message.FieldContent]
+	return ok
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *MessageMutation) ResetContent() {
+	m.content = nil
+	delete(m.clearedFields, message.FieldContent)
 }
 
 // SetProviderMessageID sets the "provider_message_id" field.
@@ -20971,7 +21094,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 23)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -20998,6 +21121,9 @@ func (m *MessageMutation) Fields() []string {
 	}
 	if m.attachments != nil {
 		fields = append(fields, message.FieldAttachments)
+	}
+	if m.content != nil {
+		fields = append(fields, message.FieldContent)
 	}
 	if m.provider_message_id != nil {
 		fields = append(fields, message.FieldProviderMessageID)
@@ -21064,6 +21190,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Text()
 	case message.FieldAttachments:
 		return m.Attachments()
+	case message.FieldContent:
+		return m.Content()
 	case message.FieldProviderMessageID:
 		return m.ProviderMessageID()
 	case message.FieldStatus:
@@ -21117,6 +21245,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldText(ctx)
 	case message.FieldAttachments:
 		return m.OldAttachments(ctx)
+	case message.FieldContent:
+		return m.OldContent(ctx)
 	case message.FieldProviderMessageID:
 		return m.OldProviderMessageID(ctx)
 	case message.FieldStatus:
@@ -21214,6 +21344,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAttachments(v)
+		return nil
+	case message.FieldContent:
+		v, ok := value.(*schematype.OAContent)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
 		return nil
 	case message.FieldProviderMessageID:
 		v, ok := value.(string)
@@ -21357,6 +21494,9 @@ func (m *MessageMutation) ClearedFields() []string {
 	if m.FieldCleared(message.FieldAttachments) {
 		fields = append(fields, message.FieldAttachments)
 	}
+	if m.FieldCleared(message.FieldContent) {
+		fields = append(fields, message.FieldContent)
+	}
 	if m.FieldCleared(message.FieldProviderMessageID) {
 		fields = append(fields, message.FieldProviderMessageID)
 	}
@@ -21406,6 +21546,9 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldAttachments:
 		m.ClearAttachments()
+		return nil
+	case message.FieldContent:
+		m.ClearContent()
 		return nil
 	case message.FieldProviderMessageID:
 		m.ClearProviderMessageID()
@@ -21471,6 +21614,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldAttachments:
 		m.ResetAttachments()
+		return nil
+	case message.FieldContent:
+		m.ResetContent()
 		return nil
 	case message.FieldProviderMessageID:
 		m.ResetProviderMessageID()

@@ -108,6 +108,9 @@ func (r *znsMessageResolver) Params(ctx context.Context, obj *ent.ZnsMessage) (m
 // AutoMessage returns AutoMessageResolver implementation.
 func (r *Resolver) AutoMessage() AutoMessageResolver { return &autoMessageResolver{r} }
 
+// Channel returns ChannelResolver implementation.
+func (r *Resolver) Channel() ChannelResolver { return &channelResolver{r} }
+
 // Conversation returns ConversationResolver implementation.
 func (r *Resolver) Conversation() ConversationResolver { return &conversationResolver{r} }
 
@@ -132,7 +135,13 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 // ZnsMessage returns ZnsMessageResolver implementation.
 func (r *Resolver) ZnsMessage() ZnsMessageResolver { return &znsMessageResolver{r} }
 
+// ChannelWhereInput returns ChannelWhereInputResolver implementation.
+func (r *Resolver) ChannelWhereInput() ChannelWhereInputResolver {
+	return &channelWhereInputResolver{r}
+}
+
 type autoMessageResolver struct{ *Resolver }
+type channelResolver struct{ *Resolver }
 type conversationResolver struct{ *Resolver }
 type customerResolver struct{ *Resolver }
 type departmentResolver struct{ *Resolver }
@@ -141,3 +150,4 @@ type queryResolver struct{ *Resolver }
 type ruleResolver struct{ *Resolver }
 type userResolver struct{ *Resolver }
 type znsMessageResolver struct{ *Resolver }
+type channelWhereInputResolver struct{ *Resolver }

@@ -39,6 +39,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -61,6 +62,7 @@ type ResolverRoot interface {
 	CallEvent() CallEventResolver
 	CallReportRow() CallReportRowResolver
 	CallSettings() CallSettingsResolver
+	Channel() ChannelResolver
 	Conversation() ConversationResolver
 	ConversationEvent() ConversationEventResolver
 	ConversationReportRow() ConversationReportRowResolver
@@ -69,6 +71,7 @@ type ResolverRoot interface {
 	Message() MessageResolver
 	MessageEvent() MessageEventResolver
 	Mutation() MutationResolver
+	OAMessageContent() OAMessageContentResolver
 	Query() QueryResolver
 	Rule() RuleResolver
 	Subscription() SubscriptionResolver
@@ -77,6 +80,8 @@ type ResolverRoot interface {
 	WebhookEvent() WebhookEventResolver
 	ZnsEvent() ZnsEventResolver
 	ZnsMessage() ZnsMessageResolver
+	ZnsReportRow() ZnsReportRowResolver
+	ChannelWhereInput() ChannelWhereInputResolver
 }
 
 type DirectiveRoot struct {
@@ -268,22 +273,24 @@ type ComplexityRoot struct {
 	}
 
 	Channel struct {
-		AutoMessages    func(childComplexity int) int
-		ChatPermission  func(childComplexity int) int
-		ConnectedBy     func(childComplexity int) int
-		CreatedAt       func(childComplexity int) int
-		Description     func(childComplexity int) int
-		ExternalID      func(childComplexity int) int
-		ID              func(childComplexity int) int
-		IsTesting       func(childComplexity int) int
-		Kind            func(childComplexity int) int
-		LastConnectedAt func(childComplexity int) int
-		Name            func(childComplexity int) int
-		Published       func(childComplexity int) int
-		Rule            func(childComplexity int) int
-		Status          func(childComplexity int) int
-		StatusReason    func(childComplexity int) int
-		UpdatedAt       func(childComplexity int) int
+		AutoMessages     func(childComplexity int) int
+		ChatPermission   func(childComplexity int) int
+		ConnectedBy      func(childComplexity int) int
+		ConnectionStatus func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		ExternalID       func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IsTesting        func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		LastConnectedAt  func(childComplexity int) int
+		Mine             func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Published        func(childComplexity int) int
+		Rule             func(childComplexity int) int
+		Status           func(childComplexity int) int
+		StatusReason     func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
 	}
 
 	ChannelConnection struct {
@@ -436,6 +443,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FacebookPage struct {
+		Channel          func(childComplexity int) int
+		Connected        func(childComplexity int) int
+		ConnectionStatus func(childComplexity int) int
+		Name             func(childComplexity int) int
+		PageID           func(childComplexity int) int
+	}
+
 	Identity struct {
 		AvatarURL   func(childComplexity int) int
 		Channel     func(childComplexity int) int
@@ -474,6 +489,7 @@ type ComplexityRoot struct {
 		Attachments   func(childComplexity int) int
 		Attempts      func(childComplexity int) int
 		AutoMessage   func(childComplexity int) int
+		Content       func(childComplexity int) int
 		Conversation  func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		DeliveredAt   func(childComplexity int) int
@@ -535,6 +551,7 @@ type ComplexityRoot struct {
 		CancelMessage            func(childComplexity int, id gid.ID) int
 		ClaimConversation        func(childComplexity int, id gid.ID) int
 		ConnectFacebookPage      func(childComplexity int, input model.ConnectFacebookPageInput) int
+		ConnectFacebookPages     func(childComplexity int, input model.ConnectFacebookPagesInput) int
 		ConnectZaloOa            func(childComplexity int, input model.ConnectZaloOAInput) int
 		CreateAPIKey             func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateAutoMessage        func(childComplexity int, input automessage.CreateInput) int
@@ -570,6 +587,7 @@ type ComplexityRoot struct {
 		RevokeAPIKey             func(childComplexity int, id gid.ID) int
 		RotateWebhookSecret      func(childComplexity int, id gid.ID) int
 		SendMessage              func(childComplexity int, input inbox.SendMessageInput) int
+		SendOAMessage            func(childComplexity int, input oamessage.Input) int
 		SendZns                  func(childComplexity int, input zns.SendInput) int
 		SetChannelChatPermission func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
 		SetConversationStatus    func(childComplexity int, id gid.ID, status conversation.Status) int
@@ -588,6 +606,12 @@ type ComplexityRoot struct {
 		UpdateTag                func(childComplexity int, id gid.ID, input ent.UpdateTagInput) int
 		UpdateUser               func(childComplexity int, id gid.ID, input model.UpdateUserInput) int
 		UpdateWebhookEndpoint    func(childComplexity int, id gid.ID, input partner.UpdateEndpointInput) int
+	}
+
+	OAMessageContent struct {
+		ImageURL     func(childComplexity int) int
+		TemplateData func(childComplexity int) int
+		TemplateID   func(childComplexity int) int
 	}
 
 	Organization struct {
@@ -621,6 +645,7 @@ type ComplexityRoot struct {
 		DeadWebhookEvents  func(childComplexity int, channelID *gid.ID, first int) int
 		Departments        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.DepartmentOrder, where *ent.DepartmentWhereInput) int
 		ExportCustomers    func(childComplexity int, where *ent.CustomerWhereInput, search *string) int
+		FacebookPages      func(childComplexity int, userAccessToken string) int
 		Me                 func(childComplexity int) int
 		MessageTemplates   func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageTemplateOrder, where *ent.MessageTemplateWhereInput) int
 		Node               func(childComplexity int, id gid.ID) int
@@ -632,6 +657,7 @@ type ComplexityRoot struct {
 		WebhookEndpoints   func(childComplexity int) int
 		WebhookEventTypes  func(childComplexity int) int
 		ZnsMessages        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) int
+		ZnsReport          func(childComplexity int, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) int
 		ZnsTemplates       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) int
 	}
 
@@ -827,6 +853,16 @@ type ComplexityRoot struct {
 		Type       func(childComplexity int) int
 	}
 
+	ZnsReportRow struct {
+		Cost      func(childComplexity int) int
+		Day       func(childComplexity int) int
+		Delivered func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Key       func(childComplexity int) int
+		Sent      func(childComplexity int) int
+		Template  func(childComplexity int) int
+	}
+
 	ZnsTemplate struct {
 		Channel        func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
@@ -870,6 +906,10 @@ type CallReportRowResolver interface {
 }
 type CallSettingsResolver interface {
 	Channel(ctx context.Context, obj *ent.CallSettings) (*ent.Channel, error)
+}
+type ChannelResolver interface {
+	ConnectionStatus(ctx context.Context, obj *ent.Channel) (model.ConnectionStatus, error)
+	Mine(ctx context.Context, obj *ent.Channel) (bool, error)
 }
 type ConversationResolver interface {
 	OfferedTo(ctx context.Context, obj *ent.Conversation) ([]*ent.User, error)
@@ -919,6 +959,7 @@ type MutationResolver interface {
 	ConnectZaloOa(ctx context.Context, input model.ConnectZaloOAInput) (*ent.Channel, error)
 	ConnectFacebookPage(ctx context.Context, input model.ConnectFacebookPageInput) (*ent.Channel, error)
 	StartZaloConnect(ctx context.Context, redirectURI string) (*model.ZaloConnectStart, error)
+	ConnectFacebookPages(ctx context.Context, input model.ConnectFacebookPagesInput) ([]*ent.Channel, error)
 	DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error)
 	SetChannelChatPermission(ctx context.Context, id gid.ID, permission channel.ChatPermission) (*ent.Channel, error)
 	CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error)
@@ -959,6 +1000,10 @@ type MutationResolver interface {
 	RedeliverWebhook(ctx context.Context, deliveryID gid.ID) (*ent.WebhookDelivery, error)
 	SyncZnsTemplates(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplate, error)
 	SendZns(ctx context.Context, input zns.SendInput) (*ent.ZnsMessage, error)
+	SendOAMessage(ctx context.Context, input oamessage.Input) (*ent.Message, error)
+}
+type OAMessageContentResolver interface {
+	TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id gid.ID) (ent.Noder, error)
@@ -975,6 +1020,7 @@ type QueryResolver interface {
 	ZnsMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) (*ent.ZnsMessageConnection, error)
 	ZnsTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) (*ent.ZnsTemplateConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
+	FacebookPages(ctx context.Context, userAccessToken string) ([]*model.FacebookPage, error)
 	Customers(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput, search *string) (*ent.CustomerConnection, error)
 	Conversations(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) (*ent.ConversationConnection, error)
 	ActivityLog(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) (*ent.ActivityConnection, error)
@@ -989,6 +1035,7 @@ type QueryResolver interface {
 	WebhookEventTypes(ctx context.Context) ([]string, error)
 	WebhookDeliveries(ctx context.Context, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) (*ent.WebhookDeliveryConnection, error)
 	ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error)
+	ZnsReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) ([]*report.ZnsRow, error)
 }
 type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
@@ -1024,6 +1071,13 @@ type ZnsEventResolver interface {
 }
 type ZnsMessageResolver interface {
 	Params(ctx context.Context, obj *ent.ZnsMessage) (map[string]any, error)
+}
+type ZnsReportRowResolver interface {
+	Template(ctx context.Context, obj *report.ZnsRow) (*ent.ZnsTemplate, error)
+}
+
+type ChannelWhereInputResolver interface {
+	ConnectedByMe(ctx context.Context, obj *ent.ChannelWhereInput, data *bool) error
 }
 
 type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
@@ -1805,6 +1859,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.ConnectedBy(childComplexity), true
+	case "Channel.connectionStatus":
+		if e.ComplexityRoot.Channel.ConnectionStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.ConnectionStatus(childComplexity), true
 	case "Channel.createdAt":
 		if e.ComplexityRoot.Channel.CreatedAt == nil {
 			break
@@ -1847,6 +1907,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.LastConnectedAt(childComplexity), true
+	case "Channel.mine":
+		if e.ComplexityRoot.Channel.Mine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.Mine(childComplexity), true
 	case "Channel.name":
 		if e.ComplexityRoot.Channel.Name == nil {
 			break
@@ -2493,6 +2559,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DepartmentEdge.Node(childComplexity), true
 
+	case "FacebookPage.channel":
+		if e.ComplexityRoot.FacebookPage.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.Channel(childComplexity), true
+	case "FacebookPage.connected":
+		if e.ComplexityRoot.FacebookPage.Connected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.Connected(childComplexity), true
+	case "FacebookPage.connectionStatus":
+		if e.ComplexityRoot.FacebookPage.ConnectionStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.ConnectionStatus(childComplexity), true
+	case "FacebookPage.name":
+		if e.ComplexityRoot.FacebookPage.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.Name(childComplexity), true
+	case "FacebookPage.pageId":
+		if e.ComplexityRoot.FacebookPage.PageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookPage.PageID(childComplexity), true
+
 	case "Identity.avatarURL":
 		if e.ComplexityRoot.Identity.AvatarURL == nil {
 			break
@@ -2630,6 +2727,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.AutoMessage(childComplexity), true
+	case "Message.content":
+		if e.ComplexityRoot.Message.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Content(childComplexity), true
 	case "Message.conversation":
 		if e.ComplexityRoot.Message.Conversation == nil {
 			break
@@ -2907,6 +3010,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ConnectFacebookPage(childComplexity, args["input"].(model.ConnectFacebookPageInput)), true
+	case "Mutation.connectFacebookPages":
+		if e.ComplexityRoot.Mutation.ConnectFacebookPages == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_connectFacebookPages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConnectFacebookPages(childComplexity, args["input"].(model.ConnectFacebookPagesInput)), true
 	case "Mutation.connectZaloOA":
 		if e.ComplexityRoot.Mutation.ConnectZaloOa == nil {
 			break
@@ -3287,6 +3401,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(inbox.SendMessageInput)), true
+	case "Mutation.sendOAMessage":
+		if e.ComplexityRoot.Mutation.SendOAMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendOAMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendOAMessage(childComplexity, args["input"].(oamessage.Input)), true
 	case "Mutation.sendZns":
 		if e.ComplexityRoot.Mutation.SendZns == nil {
 			break
@@ -3485,6 +3610,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateWebhookEndpoint(childComplexity, args["id"].(gid.ID), args["input"].(partner.UpdateEndpointInput)), true
+
+	case "OAMessageContent.imageUrl":
+		if e.ComplexityRoot.OAMessageContent.ImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAMessageContent.ImageURL(childComplexity), true
+	case "OAMessageContent.templateData":
+		if e.ComplexityRoot.OAMessageContent.TemplateData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAMessageContent.TemplateData(childComplexity), true
+	case "OAMessageContent.templateId":
+		if e.ComplexityRoot.OAMessageContent.TemplateID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAMessageContent.TemplateID(childComplexity), true
 
 	case "Organization.createdAt":
 		if e.ComplexityRoot.Organization.CreatedAt == nil {
@@ -3712,6 +3856,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ExportCustomers(childComplexity, args["where"].(*ent.CustomerWhereInput), args["search"].(*string)), true
+	case "Query.facebookPages":
+		if e.ComplexityRoot.Query.FacebookPages == nil {
+			break
+		}
+
+		args, err := ec.field_Query_facebookPages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FacebookPages(childComplexity, args["userAccessToken"].(string)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -3819,6 +3974,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ZnsMessages(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.ZnsMessageOrder), args["where"].(*ent.ZnsMessageWhereInput)), true
+	case "Query.znsReport":
+		if e.ComplexityRoot.Query.ZnsReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_znsReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ZnsReport(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["channelId"].(*gid.ID), args["groupBy"].(report.ZnsGrouping)), true
 	case "Query.znsTemplates":
 		if e.ComplexityRoot.Query.ZnsTemplates == nil {
 			break
@@ -4622,6 +4788,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ZnsParam.Type(childComplexity), true
 
+	case "ZnsReportRow.cost":
+		if e.ComplexityRoot.ZnsReportRow.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Cost(childComplexity), true
+	case "ZnsReportRow.day":
+		if e.ComplexityRoot.ZnsReportRow.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Day(childComplexity), true
+	case "ZnsReportRow.delivered":
+		if e.ComplexityRoot.ZnsReportRow.Delivered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Delivered(childComplexity), true
+	case "ZnsReportRow.failed":
+		if e.ComplexityRoot.ZnsReportRow.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Failed(childComplexity), true
+	case "ZnsReportRow.key":
+		if e.ComplexityRoot.ZnsReportRow.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Key(childComplexity), true
+	case "ZnsReportRow.sent":
+		if e.ComplexityRoot.ZnsReportRow.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Sent(childComplexity), true
+	case "ZnsReportRow.template":
+		if e.ComplexityRoot.ZnsReportRow.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsReportRow.Template(childComplexity), true
+
 	case "ZnsTemplate.channel":
 		if e.ComplexityRoot.ZnsTemplate.Channel == nil {
 			break
@@ -4777,6 +4986,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputChannelWhereInput,
 		ec.unmarshalInputConnectFacebookPageInput,
+		ec.unmarshalInputConnectFacebookPagesInput,
 		ec.unmarshalInputConnectZaloOAInput,
 		ec.unmarshalInputConversationOrder,
 		ec.unmarshalInputConversationWhereInput,
@@ -4806,6 +5016,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRuleOrder,
 		ec.unmarshalInputRuleWhereInput,
 		ec.unmarshalInputSendMessageInput,
+		ec.unmarshalInputSendOAMessageInput,
 		ec.unmarshalInputSendZnsInput,
 		ec.unmarshalInputSignUpInput,
 		ec.unmarshalInputStartCallInput,
@@ -5010,6 +5221,49 @@ type ZaloConnectStart {
 }
 
 """
+Whether a channel works: CONNECTED; CONNECTION_LOST when the provider
+refused its token (Zalo refresh refused, or -216 after a refresh; Facebook
+code 190) or the page stopped sending its webhooks to the app, until an
+admin reconnects it; NOT_CONNECTED for a page Facebook lists that is not
+connected, or a channel an admin disconnected.
+"""
+enum ConnectionStatus {
+  NOT_CONNECTED
+  CONNECTED
+  CONNECTION_LOST
+}
+
+"A page the Facebook user administers, and whether the organization has it already."
+type FacebookPage {
+  pageId: String!
+  name: String!
+  "Whether the organization has the page connected and working."
+  connected: Boolean!
+  connectionStatus: ConnectionStatus!
+  "The organization's channel of the page, if it has one."
+  channel: Channel
+}
+
+"""
+Connects the chosen pages of the Facebook user whose short-lived token
+Facebook Login gave the frontend, with the chat permission of new channels.
+"""
+input ConnectFacebookPagesInput {
+  userAccessToken: String!
+  pageIds: [String!]!
+  chatPermission: ChatPermission
+}
+
+extend input ChannelWhereInput {
+  """
+  true: the channels the viewer connected ("Trang của tôi"); false: the
+  SHARED channels connected by others in a rule or department the viewer
+  belongs to ("Được chia sẻ với tôi").
+  """
+  connectedByMe: Boolean
+}
+
+"""
 Connects a Zalo Official Account (OAuth v4 tokens of the app it authorized).
 ` + "`" + `webhookSecret` + "`" + ` verifies the X-ZEvent-Signature of its webhooks; ` + "`" + `appSecret` + "`" + `
 lets the server refresh the access token before it expires.
@@ -5121,6 +5375,9 @@ extend type AutoMessage {
 extend type Channel {
   "The OA ID or page ID."
   externalId: String! @goField(name: "ExternalID")
+  connectionStatus: ConnectionStatus!
+  "Whether the viewer connected the channel."
+  mine: Boolean!
 }
 
 extend type Customer {
@@ -5254,6 +5511,13 @@ input UpdateDepartmentInput @goModel(model: "github.com/dakenh/dakenh/internal/d
 extend type Query {
   "The signed-in user. API keys have no user and get UNAUTHENTICATED."
   me: User!
+  """
+  The pages the Facebook user administers (admins), from the short-lived
+  user token Facebook Login gave the frontend, each with whether the
+  organization has it connected. FAILED_PRECONDITION reason NOT_CONFIGURED
+  without a Facebook app.
+  """
+  facebookPages(userAccessToken: String!): [FacebookPage!]!
 
   """
   Customers of the viewer's organization. ` + "`" + `search` + "`" + ` matches name, phone or
@@ -5366,6 +5630,14 @@ type Mutation {
   the server has no Zalo app.
   """
   startZaloConnect(redirectUri: String!): ZaloConnectStart!
+  """
+  Connects the chosen pages (admins) with the server's Facebook app: each
+  page's token is stored and the app subscribed to its messaging webhooks.
+  A page that fails is an error whose extensions.field is pageIds.<id>; the
+  others are connected and returned. Only pages the user administers can be
+  connected. FAILED_PRECONDITION reason NOT_CONFIGURED without a Facebook app.
+  """
+  connectFacebookPages(input: ConnectFacebookPagesInput!): [Channel!]!
   "Disconnects a channel (admins): its tokens are erased, its conversations stay."
   disconnectChannel(id: ID!): Channel!
   setChannelChatPermission(id: ID!, permission: ChatPermission!): Channel!
@@ -5940,6 +6212,97 @@ extend type Subscription {
   "The organization's ZNS messages as they are queued, sent, delivered or fail."
   znsEvents(after: Cursor): ZnsEvent!
 }
+
+# The ZNS report (README.md, "ZNS report").
+
+"How znsReport groups."
+enum ZnsReportGrouping @goModel(model: "github.com/dakenh/dakenh/internal/report.ZnsGrouping") {
+  TEMPLATE
+  DAY
+}
+
+"""
+One row of znsReport, for one template (key: the ZnsTemplate's ID) or one
+local day in Asia/Ho_Chi_Minh (key: 2026-12-03), over the ZNS messages
+created in [from, to):
+
+- sent: the messages Zalo accepted, the delivered ones included.
+- delivered: the messages with a delivery receipt.
+- failed: the messages that will not be sent.
+- cost: the sum of the sent messages' costs, in VND (each the template's
+  price when it was sent).
+
+Messages still QUEUED count nowhere.
+"""
+type ZnsReportRow @goModel(model: "github.com/dakenh/dakenh/internal/report.ZnsRow") {
+  key: String!
+  template: ZnsTemplate
+  day: String
+  sent: Int!
+  delivered: Int!
+  failed: Int!
+  cost: Int!
+}
+
+extend type Query {
+  """
+  The ZNS figures of [from, to) (at most 366 days), per template (most sent
+  first) or per day (in order), of one OA or of all. Owners, admins and API
+  keys with READ. Computed by the database in one statement.
+  """
+  znsReport(from: Time!, to: Time!, channelId: ID, groupBy: ZnsReportGrouping!): [ZnsReportRow!]!
+}
+
+# OA messages (README.md, "OA messages").
+
+"""
+What an OA message carries besides its text and attachments: the picture
+of a FORM, the template and data of a PROMOTION or TRANSACTION.
+"""
+type OAMessageContent @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.OAContent") {
+  imageUrl: String
+  templateId: String
+  templateData: Map
+}
+
+"The kinds of sendOAMessage."
+enum OAMessageKind @goModel(model: "github.com/dakenh/dakenh/internal/oamessage.Kind") {
+  TEXT
+  IMAGE
+  FORM
+  PROMOTION
+  TRANSACTION
+}
+
+input SendOAMessageInput @goModel(model: "github.com/dakenh/dakenh/internal/oamessage.Input") {
+  "A connected Zalo OA."
+  channelId: ID!
+  "A customer who has a Zalo ID on that OA (a follower)."
+  customerId: ID!
+  kind: OAMessageKind!
+  "TEXT: the message; IMAGE: an optional caption; FORM: its title."
+  text: String
+  "IMAGE: the picture (required); FORM: its picture (required)."
+  imageUrl: String
+  "PROMOTION and TRANSACTION: Zalo's ID of an ENABLE template of the OA."
+  templateId: String
+  "PROMOTION and TRANSACTION: the template's parameters by name."
+  templateData: Map
+}
+
+extend type Mutation {
+  """
+  Queues an OA message to a follower, in the customer's Zalo conversation,
+  sent by the delivery queue as replies are (members who may see the
+  customer, WRITE keys). TEXT, IMAGE and FORM are consultation messages;
+  PROMOTION and TRANSACTION are template messages by Zalo user ID. A field
+  the kind refuses is BAD_USER_INPUT with extensions.field, nothing stored.
+  FAILED_PRECONDITION reasons: NOT_A_FOLLOWER, OUTSIDE_MESSAGING_WINDOW
+  (no interaction in 7 days), DO_NOT_CONTACT, TEMPLATE_NOT_ENABLED,
+  QUOTA_EXHAUSTED, CHANNEL_DISCONNECTED, CHANNEL_UNSUPPORTED.
+  """
+  sendOAMessage(input: SendOAMessageInput!): Message!
+}
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 }
@@ -6351,6 +6714,10 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_autoMessages(ctx, field)
 	case "externalId":
 		return ec.fieldContext_Channel_externalId(ctx, field)
+	case "connectionStatus":
+		return ec.fieldContext_Channel_connectionStatus(ctx, field)
+	case "mine":
+		return ec.fieldContext_Channel_mine(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Channel", field.Name)
 }
@@ -6655,6 +7022,22 @@ func (ec *executionContext) childFields_DepartmentEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type DepartmentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FacebookPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageId":
+		return ec.fieldContext_FacebookPage_pageId(ctx, field)
+	case "name":
+		return ec.fieldContext_FacebookPage_name(ctx, field)
+	case "connected":
+		return ec.fieldContext_FacebookPage_connected(ctx, field)
+	case "connectionStatus":
+		return ec.fieldContext_FacebookPage_connectionStatus(ctx, field)
+	case "channel":
+		return ec.fieldContext_FacebookPage_channel(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FacebookPage", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportCustomersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "imported":
@@ -6715,6 +7098,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_text(ctx, field)
 	case "attachments":
 		return ec.fieldContext_Message_attachments(ctx, field)
+	case "content":
+		return ec.fieldContext_Message_content(ctx, field)
 	case "status":
 		return ec.fieldContext_Message_status(ctx, field)
 	case "failureReason":
@@ -6813,6 +7198,18 @@ func (ec *executionContext) childFields_MessageTemplateEdge(ctx context.Context,
 		return ec.fieldContext_MessageTemplateEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MessageTemplateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OAMessageContent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "imageUrl":
+		return ec.fieldContext_OAMessageContent_imageUrl(ctx, field)
+	case "templateId":
+		return ec.fieldContext_OAMessageContent_templateId(ctx, field)
+	case "templateData":
+		return ec.fieldContext_OAMessageContent_templateData(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OAMessageContent", field.Name)
 }
 
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7211,6 +7608,26 @@ func (ec *executionContext) childFields_ZnsParam(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type ZnsParam", field.Name)
 }
 
+func (ec *executionContext) childFields_ZnsReportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ZnsReportRow_key(ctx, field)
+	case "template":
+		return ec.fieldContext_ZnsReportRow_template(ctx, field)
+	case "day":
+		return ec.fieldContext_ZnsReportRow_day(ctx, field)
+	case "sent":
+		return ec.fieldContext_ZnsReportRow_sent(ctx, field)
+	case "delivered":
+		return ec.fieldContext_ZnsReportRow_delivered(ctx, field)
+	case "failed":
+		return ec.fieldContext_ZnsReportRow_failed(ctx, field)
+	case "cost":
+		return ec.fieldContext_ZnsReportRow_cost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsReportRow", field.Name)
+}
+
 func (ec *executionContext) childFields_ZnsTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -7601,6 +8018,20 @@ func (ec *executionContext) field_Mutation_connectFacebookPage_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ConnectFacebookPageInput, error) {
 			return ec.unmarshalNConnectFacebookPageInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectFacebookPageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_connectFacebookPages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConnectFacebookPagesInput, error) {
+			return ec.unmarshalNConnectFacebookPagesInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectFacebookPagesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8093,6 +8524,20 @@ func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (inbox.SendMessageInput, error) {
 			return ec.unmarshalNSendMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinboxᚐSendMessageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendOAMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (oamessage.Input, error) {
+			return ec.unmarshalNSendOAMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9127,6 +9572,20 @@ func (ec *executionContext) field_Query_exportCustomers_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_facebookPages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userAccessToken",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userAccessToken"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_messageTemplates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9452,6 +9911,44 @@ func (ec *executionContext) field_Query_znsMessages_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_znsReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (*gid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (report.ZnsGrouping, error) {
+			return ec.unmarshalNZnsReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsGrouping(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg3
 	return args, nil
 }
 
@@ -13180,6 +13677,52 @@ func (ec *executionContext) fieldContext_Channel_externalId(_ context.Context, f
 	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
 }
 
+func (ec *executionContext) _Channel_connectionStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_connectionStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Channel().ConnectionStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ConnectionStatus) graphql.Marshaler {
+			return ec.marshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_connectionStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("Channel", field, true, true, noChildFieldsConnectionStatus)
+}
+
+func (ec *executionContext) _Channel_mine(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_mine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Channel().Mine(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_mine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("Channel", field, true, true, noChildFieldsBoolean)
+}
+
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -15730,6 +16273,130 @@ func (ec *executionContext) fieldContext_DepartmentEdge_cursor(_ context.Context
 	return scalarFieldContext("DepartmentEdge", field, false, false, noChildFieldsCursor)
 }
 
+func (ec *executionContext) _FacebookPage_pageId(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_pageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_pageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("FacebookPage", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _FacebookPage_name(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("FacebookPage", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _FacebookPage_connected(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_connected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_connected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("FacebookPage", field, false, false, noChildFieldsBoolean)
+}
+
+func (ec *executionContext) _FacebookPage_connectionStatus(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_connectionStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ConnectionStatus) graphql.Marshaler {
+			return ec.marshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_connectionStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("FacebookPage", field, false, false, noChildFieldsConnectionStatus)
+}
+
+func (ec *executionContext) _FacebookPage_channel(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookPage_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalOChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookPage_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FacebookPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -16377,6 +17044,38 @@ func (ec *executionContext) fieldContext_Message_attachments(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Attachment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Message_content(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.OAContent) graphql.Marshaler {
+			return ec.marshalOOAMessageContent2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐOAContent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAMessageContent(ctx, field)
 		},
 	}
 	return fc, nil
@@ -17971,6 +18670,50 @@ func (ec *executionContext) fieldContext_Mutation_startZaloConnect(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_startZaloConnect_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_connectFacebookPages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_connectFacebookPages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConnectFacebookPages(ctx, fc.Args["input"].(model.ConnectFacebookPagesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_connectFacebookPages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_connectFacebookPages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19737,6 +20480,119 @@ func (ec *executionContext) fieldContext_Mutation_sendZns(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_sendOAMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendOAMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendOAMessage(ctx, fc.Args["input"].(oamessage.Input))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendOAMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendOAMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OAMessageContent_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAMessageContent_imageUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OAMessageContent_imageUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("OAMessageContent", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _OAMessageContent_templateId(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAMessageContent_templateId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TemplateID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OAMessageContent_templateId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("OAMessageContent", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _OAMessageContent_templateData(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAMessageContent_templateData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OAMessageContent().TemplateData(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OAMessageContent_templateData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("OAMessageContent", field, true, true, noChildFieldsMap)
+}
+
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -20525,6 +21381,50 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_facebookPages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_facebookPages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FacebookPages(ctx, fc.Args["userAccessToken"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FacebookPage) graphql.Marshaler {
+			return ec.marshalNFacebookPage2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐFacebookPageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_facebookPages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FacebookPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_facebookPages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -21102,6 +22002,50 @@ func (ec *executionContext) fieldContext_Query_conversationReport(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_conversationReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_znsReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_znsReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ZnsReport(ctx, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["channelId"].(*gid.ID), fc.Args["groupBy"].(report.ZnsGrouping))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*report.ZnsRow) graphql.Marshaler {
+			return ec.marshalNZnsReportRow2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_znsReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsReportRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_znsReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24389,6 +25333,176 @@ func (ec *executionContext) _ZnsParam_acceptNull(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ZnsParam_acceptNull(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return scalarFieldContext("ZnsParam", field, false, false, noChildFieldsBoolean)
+}
+
+func (ec *executionContext) _ZnsReportRow_key(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsReportRow_template(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsReportRow().Template(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsTemplate) graphql.Marshaler {
+			return ec.marshalOZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsReportRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsReportRow_day(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsReportRow_sent(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_sent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsReportRow_delivered(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_delivered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Delivered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_delivered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsReportRow_failed(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsReportRow_cost(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsReportRow_cost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsReportRow_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsReportRow", field, false, false, noChildFieldsInt)
 }
 
 func (ec *executionContext) _ZnsTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
@@ -29311,7 +30425,7 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "chatPermission", "chatPermissionNEQ", "chatPermissionIn", "chatPermissionNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "published", "publishedNEQ", "isTesting", "isTestingNEQ", "lastConnectedAt", "lastConnectedAtNEQ", "lastConnectedAtIn", "lastConnectedAtNotIn", "lastConnectedAtGT", "lastConnectedAtGTE", "lastConnectedAtLT", "lastConnectedAtLTE", "hasConnectedBy", "hasConnectedByWith", "hasRule", "hasRuleWith", "hasAutoMessages", "hasAutoMessagesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "chatPermission", "chatPermissionNEQ", "chatPermissionIn", "chatPermissionNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "published", "publishedNEQ", "isTesting", "isTestingNEQ", "lastConnectedAt", "lastConnectedAtNEQ", "lastConnectedAtIn", "lastConnectedAtNotIn", "lastConnectedAtGT", "lastConnectedAtGTE", "lastConnectedAtLT", "lastConnectedAtLTE", "hasConnectedBy", "hasConnectedByWith", "hasRule", "hasRuleWith", "hasAutoMessages", "hasAutoMessagesWith", "connectedByMe"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30018,6 +31132,15 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasAutoMessagesWith = data
+		case "connectedByMe":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectedByMe"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ChannelWhereInput().ConnectedByMe(ctx, &it, data); err != nil {
+				return it, err
+			}
 		}
 	}
 	return it, nil
@@ -30076,6 +31199,50 @@ func (ec *executionContext) unmarshalInputConnectFacebookPageInput(ctx context.C
 				return it, err
 			}
 			it.VerifyToken = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputConnectFacebookPagesInput(ctx context.Context, obj any) (model.ConnectFacebookPagesInput, error) {
+	var it model.ConnectFacebookPagesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userAccessToken", "pageIds", "chatPermission"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userAccessToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userAccessToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserAccessToken = data
+		case "pageIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pageIds"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PageIds = data
+		case "chatPermission":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chatPermission"))
+			data, err := ec.unmarshalOChatPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋchannelᚐChatPermission(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChatPermission = data
 		}
 	}
 	return it, nil
@@ -35327,6 +36494,78 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSendOAMessageInput(ctx context.Context, obj any) (oamessage.Input, error) {
+	var it oamessage.Input
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelId", "customerId", "kind", "text", "imageUrl", "templateId", "templateData"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNOAMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		case "imageUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageURL = data
+		case "templateId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "templateData":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateData"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateData = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSendZnsInput(ctx context.Context, obj any) (zns.SendInput, error) {
 	var it zns.SendInput
 	if obj == nil {
@@ -40450,6 +41689,16 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "connectionStatus":
+			out.Values[i] = ec._Channel_connectionStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mine":
+			out.Values[i] = ec._Channel_mine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -41457,6 +42706,62 @@ func (ec *executionContext) _DepartmentEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var facebookPageImplementors = []string{"FacebookPage"}
+
+func (ec *executionContext) _FacebookPage(ctx context.Context, sel ast.SelectionSet, obj *model.FacebookPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, facebookPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FacebookPage")
+		case "pageId":
+			out.Values[i] = ec._FacebookPage_pageId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._FacebookPage_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connected":
+			out.Values[i] = ec._FacebookPage_connected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connectionStatus":
+			out.Values[i] = ec._FacebookPage_connectionStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "channel":
+			out.Values[i] = ec._FacebookPage_channel(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var identityImplementors = []string{"Identity", "Node"}
 
 func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet, obj *ent.Identity) graphql.Marshaler {
@@ -41753,6 +43058,8 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			out.Values[i] = ec._Message_text(ctx, field, obj)
 		case "attachments":
 			out.Values[i] = ec._Message_attachments(ctx, field, obj)
+		case "content":
+			out.Values[i] = ec._Message_content(ctx, field, obj)
 		case "status":
 			out.Values[i] = ec._Message_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -42246,6 +43553,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "connectFacebookPages":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_connectFacebookPages(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "disconnectChannel":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_disconnectChannel(ctx, field)
@@ -42526,6 +43840,53 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "sendOAMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendOAMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var oAMessageContentImplementors = []string{"OAMessageContent"}
+
+func (ec *executionContext) _OAMessageContent(ctx context.Context, sel ast.SelectionSet, obj *schematype.OAContent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oAMessageContentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OAMessageContent")
+		case "imageUrl":
+			out.Values[i] = ec._OAMessageContent_imageUrl(ctx, field, obj)
+		case "templateId":
+			out.Values[i] = ec._OAMessageContent_templateId(ctx, field, obj)
+		case "templateData":
+			out.Values[i] = ec._OAMessageContent_templateData(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -42975,6 +44336,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "facebookPages":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_facebookPages(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "customers":
 			field := field
 
@@ -43268,6 +44651,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_conversationReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "znsReport":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_znsReport(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -44584,6 +45989,69 @@ func (ec *executionContext) _ZnsParam(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var znsReportRowImplementors = []string{"ZnsReportRow"}
+
+func (ec *executionContext) _ZnsReportRow(ctx context.Context, sel ast.SelectionSet, obj *report.ZnsRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsReportRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsReportRow")
+		case "key":
+			out.Values[i] = ec._ZnsReportRow_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "template":
+			out.Values[i] = ec._ZnsReportRow_template(ctx, field, obj)
+		case "day":
+			out.Values[i] = ec._ZnsReportRow_day(ctx, field, obj)
+		case "sent":
+			out.Values[i] = ec._ZnsReportRow_sent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delivered":
+			out.Values[i] = ec._ZnsReportRow_delivered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ZnsReportRow_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cost":
+			out.Values[i] = ec._ZnsReportRow_cost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var znsTemplateImplementors = []string{"ZnsTemplate", "Node"}
 
 func (ec *executionContext) _ZnsTemplate(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsTemplate) graphql.Marshaler {
@@ -45673,6 +47141,22 @@ func (ec *executionContext) marshalNChannel2githubᚗcomᚋdakenhᚋdakenhᚋent
 	return ec._Channel(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNChannel2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Channel) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx context.Context, sel ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -45753,9 +47237,24 @@ func (ec *executionContext) unmarshalNConnectFacebookPageInput2githubᚗcomᚋda
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNConnectFacebookPagesInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectFacebookPagesInput(ctx context.Context, v any) (model.ConnectFacebookPagesInput, error) {
+	res, err := ec.unmarshalInputConnectFacebookPagesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNConnectZaloOAInput2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectZaloOAInput(ctx context.Context, v any) (model.ConnectZaloOAInput, error) {
 	res, err := ec.unmarshalInputConnectZaloOAInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx context.Context, v any) (model.ConnectionStatus, error) {
+	var res model.ConnectionStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx context.Context, sel ast.SelectionSet, v model.ConnectionStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNConversation2githubᚗcomᚋdakenhᚋdakenhᚋentᚐConversation(ctx context.Context, sel ast.SelectionSet, v ent.Conversation) graphql.Marshaler {
@@ -46202,6 +47701,32 @@ func (ec *executionContext) marshalNDistributionState2githubᚗcomᚋdakenhᚋda
 	return v
 }
 
+func (ec *executionContext) marshalNFacebookPage2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐFacebookPageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FacebookPage) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFacebookPage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐFacebookPage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFacebookPage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐFacebookPage(ctx context.Context, sel ast.SelectionSet, v *model.FacebookPage) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._FacebookPage(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -46564,6 +48089,23 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋent
 	return ret
 }
 
+func (ec *executionContext) unmarshalNOAMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐKind(ctx context.Context, v any) (oamessage.Kind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := oamessage.Kind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOAMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐKind(ctx context.Context, sel ast.SelectionSet, v oamessage.Kind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNOldConversationPolicy2githubᚗcomᚋdakenhᚋdakenhᚋentᚋruleᚐOldConversations(ctx context.Context, v any) (rule.OldConversations, error) {
 	var res rule.OldConversations
 	err := res.UnmarshalGQL(v)
@@ -46694,6 +48236,11 @@ func (ec *executionContext) unmarshalNRuleWhereInput2ᚖgithubᚗcomᚋdakenhᚋ
 
 func (ec *executionContext) unmarshalNSendMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinboxᚐSendMessageInput(ctx context.Context, v any) (inbox.SendMessageInput, error) {
 	res, err := ec.unmarshalInputSendMessageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSendOAMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋoamessageᚐInput(ctx context.Context, v any) (oamessage.Input, error) {
+	res, err := ec.unmarshalInputSendOAMessageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -47237,6 +48784,49 @@ func (ec *executionContext) marshalNZnsParam2ᚕgithubᚗcomᚋdakenhᚋdakenh�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNZnsReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsGrouping(ctx context.Context, v any) (report.ZnsGrouping, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := report.ZnsGrouping(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsReportGrouping2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsGrouping(ctx context.Context, sel ast.SelectionSet, v report.ZnsGrouping) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNZnsReportRow2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*report.ZnsRow) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsReportRow2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNZnsReportRow2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋreportᚐZnsRow(ctx context.Context, sel ast.SelectionSet, v *report.ZnsRow) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsReportRow(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNZnsTemplate2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ZnsTemplate) graphql.Marshaler {
@@ -49570,6 +51160,13 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋdakenhᚋdakenhᚋentᚐ
 	return ec._Node(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOOAMessageContent2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐOAContent(ctx context.Context, sel ast.SelectionSet, v *schematype.OAContent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OAMessageContent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOOldConversationPolicy2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋruleᚐOldConversationsᚄ(ctx context.Context, v any) ([]rule.OldConversations, error) {
 	if v == nil {
 		return nil, nil
@@ -50486,6 +52083,7 @@ var (
 	noChildFieldsChannelKind           = noChildFields("ChannelKind")
 	noChildFieldsChannelStatus         = noChildFields("ChannelStatus")
 	noChildFieldsChatPermission        = noChildFields("ChatPermission")
+	noChildFieldsConnectionStatus      = noChildFields("ConnectionStatus")
 	noChildFieldsConversationEventType = noChildFields("ConversationEventType")
 	noChildFieldsConversationStatus    = noChildFields("ConversationStatus")
 	noChildFieldsCursor                = noChildFields("Cursor")

@@ -14,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/zns"
@@ -37,6 +38,8 @@ type Resolver struct {
 	Connect *connect.Service
 	// ZNS syncs ZNS templates and sends ZNS messages.
 	ZNS *zns.Service
+	// OAMessages sends OA messages to followers.
+	OAMessages *oamessage.Service
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 	// StreamBuffer is each subscription's slow-consumer threshold (see

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/offer"
+	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/account"
@@ -25,12 +27,14 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/connect"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -67,6 +71,17 @@ func (r *callReportRowResolver) Operator(ctx context.Context, obj *call.ReportRo
 // Channel is the resolver for the channel field.
 func (r *callSettingsResolver) Channel(ctx context.Context, obj *ent.CallSettings) (*ent.Channel, error) {
 	return r.Client.Channel.Get(ctx, obj.ChannelID)
+}
+
+// ConnectionStatus is the resolver for the connectionStatus field.
+func (r *channelResolver) ConnectionStatus(ctx context.Context, obj *ent.Channel) (model.ConnectionStatus, error) {
+	return model.ConnectionStatus(connect.Status(obj)), nil
+}
+
+// Mine is the resolver for the mine field.
+func (r *channelResolver) Mine(ctx context.Context, obj *ent.Channel) (bool, error) {
+	v := viewer.FromContext(ctx)
+	return v.IsUser() && obj.ConnectedByID == v.UserID, nil
 }
 
 // OfferedTo is the resolver for the offeredTo field.
@@ -290,6 +305,23 @@ func (r *mutationResolver) StartZaloConnect(ctx context.Context, redirectURI str
 	return &model.ZaloConnectStart{URL: st.URL, State: st.State, ExpiresAt: st.ExpiresAt}, nil
 }
 
+// ConnectFacebookPages is the resolver for the connectFacebookPages field.
+func (r *mutationResolver) ConnectFacebookPages(ctx context.Context, input model.ConnectFacebookPagesInput) ([]*ent.Channel, error) {
+	in := connect.ConnectFacebookPages{UserAccessToken: input.UserAccessToken, PageIDs: input.PageIds}
+	if input.ChatPermission != nil {
+		in.ChatPermission = *input.ChatPermission
+	}
+	chans, perPage, err := r.Connect.ConnectFacebookPages(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	// The pages that failed are errors beside the ones connected.
+	for _, e := range perPage {
+		graphql.AddError(ctx, e)
+	}
+	return chans, nil
+}
+
 // DisconnectChannel is the resolver for the disconnectChannel field.
 func (r *mutationResolver) DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error) {
 	return r.Inbox.DisconnectChannel(ctx, id)
@@ -490,6 +522,23 @@ func (r *mutationResolver) SendZns(ctx context.Context, input zns.SendInput) (*e
 	return r.ZNS.Send(ctx, input)
 }
 
+// SendOAMessage is the resolver for the sendOAMessage field.
+func (r *mutationResolver) SendOAMessage(ctx context.Context, input oamessage.Input) (*ent.Message, error) {
+	return r.OAMessages.Send(ctx, input)
+}
+
+// TemplateData is the resolver for the templateData field.
+func (r *oAMessageContentResolver) TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error) {
+	if obj.TemplateData == nil {
+		return nil, nil
+	}
+	out := make(map[string]any, len(obj.TemplateData))
+	for k, v := range obj.TemplateData {
+		out[k] = v
+	}
+	return out, nil
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	v := viewer.FromContext(ctx)
@@ -497,6 +546,22 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 		return nil, apierr.NeedCredentials("sign in as a user to use me")
 	}
 	return r.Client.User.Get(ctx, v.UserID)
+}
+
+// FacebookPages is the resolver for the facebookPages field.
+func (r *queryResolver) FacebookPages(ctx context.Context, userAccessToken string) ([]*model.FacebookPage, error) {
+	pages, err := r.Connect.FacebookPages(ctx, userAccessToken)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.FacebookPage, len(pages))
+	for i, p := range pages {
+		out[i] = &model.FacebookPage{
+			PageID: p.PageID, Name: p.Name, Connected: p.Connected(),
+			ConnectionStatus: model.ConnectionStatus(connect.Status(p.Channel)), Channel: p.Channel,
+		}
+	}
+	return out, nil
 }
 
 // Customers is the resolver for the customers field.
@@ -593,6 +658,11 @@ func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID gid.ID
 // ConversationReport is the resolver for the conversationReport field.
 func (r *queryResolver) ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error) {
 	return r.Reports.Conversations(ctx, from, to, channelID, groupBy)
+}
+
+// ZnsReport is the resolver for the znsReport field.
+func (r *queryResolver) ZnsReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) ([]*report.ZnsRow, error) {
+	return r.Reports.Zns(ctx, from, to, channelID, groupBy)
 }
 
 // Agents is the resolver for the agents field.
@@ -751,6 +821,39 @@ func (r *znsEventResolver) Message(ctx context.Context, obj *model.ZnsEvent) (*e
 	return obj.Message, obj.Err
 }
 
+// Template is the resolver for the template field.
+func (r *znsReportRowResolver) Template(ctx context.Context, obj *report.ZnsRow) (*ent.ZnsTemplate, error) {
+	if obj.TemplateID == "" {
+		return nil, nil
+	}
+	t, err := r.Client.ZnsTemplate.Get(ctx, obj.TemplateID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return t, err
+}
+
+// ConnectedByMe is the resolver for the connectedByMe field.
+func (r *channelWhereInputResolver) ConnectedByMe(ctx context.Context, obj *ent.ChannelWhereInput, data *bool) error {
+	if data == nil {
+		return nil
+	}
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() {
+		return apierr.BadInput("where.connectedByMe", "connectedByMe needs a signed-in user")
+	}
+	if *data {
+		obj.AddPredicates(channel.ConnectedByID(v.UserID))
+		return nil
+	}
+	shared, err := distribute.SharedWith(ctx, r.Client, v.UserID)
+	if err != nil {
+		return err
+	}
+	obj.AddPredicates(channel.ConnectedByIDNEQ(v.UserID), shared)
+	return nil
+}
+
 // CallEvent returns CallEventResolver implementation.
 func (r *Resolver) CallEvent() CallEventResolver { return &callEventResolver{r} }
 
@@ -776,6 +879,9 @@ func (r *Resolver) MessageEvent() MessageEventResolver { return &messageEventRes
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
+// OAMessageContent returns OAMessageContentResolver implementation.
+func (r *Resolver) OAMessageContent() OAMessageContentResolver { return &oAMessageContentResolver{r} }
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
@@ -788,6 +894,9 @@ func (r *Resolver) WebhookEvent() WebhookEventResolver { return &webhookEventRes
 // ZnsEvent returns ZnsEventResolver implementation.
 func (r *Resolver) ZnsEvent() ZnsEventResolver { return &znsEventResolver{r} }
 
+// ZnsReportRow returns ZnsReportRowResolver implementation.
+func (r *Resolver) ZnsReportRow() ZnsReportRowResolver { return &znsReportRowResolver{r} }
+
 type callEventResolver struct{ *Resolver }
 type callReportRowResolver struct{ *Resolver }
 type callSettingsResolver struct{ *Resolver }
@@ -795,7 +904,9 @@ type conversationEventResolver struct{ *Resolver }
 type conversationReportRowResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
+type oAMessageContentResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
 type userEventResolver struct{ *Resolver }
 type webhookEventResolver struct{ *Resolver }
 type znsEventResolver struct{ *Resolver }
+type znsReportRowResolver struct{ *Resolver }

@@ -42,6 +42,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/metrics"
+	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/playground"
 	"github.com/dakenh/dakenh/internal/presence"
@@ -214,8 +215,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	a.zns.Register(a.timers)
 	a.inbox.HandleZNS(a.zns)
 	a.intake = inbox.NewInbound(a.inbox, inbox.InboundConfig{
-		Zalo:   zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
-		Logger: logger,
+		Zalo:                zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL}),
+		Logger:              logger,
+		FacebookVerifyToken: cfg.OAuth.FacebookVerifyToken,
 	})
 	if a.connect, err = connect.New(connect.Config{
 		Client: db.Client, Box: box, Inbox: a.inbox,
@@ -223,10 +225,15 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		App: connect.ZaloApp{
 			AppID: cfg.OAuth.ZaloAppID, AppSecret: cfg.OAuth.ZaloAppSecret, WebhookSecret: cfg.OAuth.ZaloWebhookSecret,
 		},
+		Facebook: facebook.New(facebook.Config{GraphURL: cfg.FacebookGraphURL}),
+		FacebookApp: connect.FacebookApp{
+			AppID: cfg.OAuth.FacebookAppID, AppSecret: cfg.OAuth.FacebookAppSecret, VerifyToken: cfg.OAuth.FacebookVerifyToken,
+		},
 		AppURL: cfg.OAuth.AppURL, Now: o.now, Logger: logger,
 	}); err != nil {
 		return nil, err
 	}
+	a.connect.Register(a.timers)
 	if a.playground, err = playground.Handler("/graphql"); err != nil {
 		return nil, err
 	}
@@ -246,7 +253,10 @@ func sealedColumns() []keyring.Column {
 // URLs, keeping whatever the test options already set.
 func inboxOptions(cfg Config, logger *slog.Logger, o inbox.Options) inbox.Options {
 	if o.Zalo == nil {
-		o.Zalo = zalo.New(zalo.Config{OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, ZNSURL: cfg.ZNSAPIURL, Now: o.Now})
+		o.Zalo = zalo.New(zalo.Config{
+			OpenAPIURL: cfg.ZaloOpenAPIURL, OAuthURL: cfg.ZaloOAuthURL, ZNSURL: cfg.ZNSAPIURL,
+			TemplateMessagePath: cfg.ZaloTemplateMessagePath, Now: o.Now,
+		})
 	}
 	if o.Facebook == nil {
 		o.Facebook = facebook.New(facebook.Config{GraphURL: cfg.FacebookGraphURL})
@@ -356,6 +366,7 @@ func (a *App) graphqlHandler() http.Handler {
 		Reports:    report.New(a.db.Client, a.db.Dialect),
 		Connect:    a.connect,
 		ZNS:        a.zns,
+		OAMessages: oamessage.New(a.db.Client, a.inbox, a.now),
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

@@ -38,6 +38,10 @@ type Config struct {
 	ZaloOAuthURL     string
 	ZNSAPIURL        string
 	FacebookGraphURL string
+	// ZaloTemplateMessagePath is the Open API path of template messages
+	// by user ID (ZALO_TEMPLATE_MESSAGE_PATH); empty means Zalo's
+	// documented one (zalo.DefaultTemplateMessagePath).
+	ZaloTemplateMessagePath string
 	// DebugAddr, when set, serves the Go profiler there (debug.go).
 	DebugAddr string
 	// AllowInsecureWebhooks lets partner webhook endpoints use http to
@@ -78,11 +82,12 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 		MaxBodyBytes:  32 << 20,
 		Introspection: true,
 
-		ZaloOpenAPIURL:   getenv("ZALO_OPENAPI_URL"),
-		ZaloOAuthURL:     getenv("ZALO_OAUTH_URL"),
-		ZNSAPIURL:        getenv("ZNS_API_URL"),
-		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
-		DebugAddr:        getenv("DAKENH_DEBUG_ADDR"),
+		ZaloOpenAPIURL:          getenv("ZALO_OPENAPI_URL"),
+		ZaloOAuthURL:            getenv("ZALO_OAUTH_URL"),
+		ZNSAPIURL:               getenv("ZNS_API_URL"),
+		FacebookGraphURL:        getenv("FACEBOOK_GRAPH_URL"),
+		ZaloTemplateMessagePath: getenv("ZALO_TEMPLATE_MESSAGE_PATH"),
+		DebugAddr:               getenv("DAKENH_DEBUG_ADDR"),
 		OAuth: OAuthConfig{
 			ZaloAppID:           strings.TrimSpace(getenv("ZALO_APP_ID")),
 			ZaloAppSecret:       getenv("ZALO_APP_SECRET"),

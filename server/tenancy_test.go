@@ -176,6 +176,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": vc}},
 		{"sendZnsForeignCustomer", `mutation($c: ID!, $u: ID!) { sendZns(input: {channelId: $c, templateId: "231456", customerId: $u, params: {}, trackingId: "x"}) { id } }`,
 			map[string]any{"c": own, "u": custA}},
+		{"znsReportOnForeignChannel", `query($c: ID!) { znsReport(from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z", channelId: $c, groupBy: TEMPLATE) { key } }`,
+			map[string]any{"c": vc}},
+		{"sendOAMessageOnForeignChannel", `mutation($c: ID!, $u: ID!) { sendOAMessage(input: {channelId: $c, customerId: $u, kind: TEXT, text: "x"}) { id } }`,
+			map[string]any{"c": vc, "u": mine}},
+		{"sendOAMessageForeignCustomer", `mutation($c: ID!, $u: ID!) { sendOAMessage(input: {channelId: $c, customerId: $u, kind: TRANSACTION, templateId: "231456", templateData: {}}) { id } }`,
+			map[string]any{"c": ownOA.ConnectZaloOA.ID, "u": custA}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
 	}
@@ -214,6 +220,26 @@ func TestCrossTenantMatrix(t *testing.T) {
 				}
 			})
 		}
+		t.Run(callerName+"/channelsConnectedByMe", func(t *testing.T) {
+			// "My pages" and "shared with me" hold no other organization's
+			// channel, and mine is never true of one.
+			if callerName == "APIKey" {
+				return // the filter needs a user
+			}
+			for _, m := range []bool{true, false} {
+				var out struct {
+					Channels struct {
+						Edges []struct{ Node struct{ ID string } }
+					}
+				}
+				e.must(token, `query($m: Boolean!) { channels(where: {connectedByMe: $m}) { edges { node { id } } } }`, map[string]any{"m": m}, &out)
+				for _, edge := range out.Channels.Edges {
+					if edge.Node.ID == string(victimChannel) {
+						t.Fatalf("connectedByMe %v lists the victim's channel", m)
+					}
+				}
+			}
+		})
 		t.Run(callerName+"/callsFilteredByForeignIDs", func(t *testing.T) {
 			// The history's filters take IDs inside where-inputs: another
 			// organization's channel, customer, operator or call matches

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/dakenh/dakenh/internal/connect"
 	"sync"
 	"time"
 
@@ -56,6 +57,9 @@ func (a *App) startWorkers() {
 	// Every connected OA has a periodic ZNS template sync; a newly
 	// connected one gets its own within zns.EnsureEvery.
 	a.every(ctx, "zns-sync-schedule", zns.EnsureEvery, a.zns.EnsureSyncs)
+	// Every page connected through the server's Facebook app has a
+	// periodic check that the app still receives its messages.
+	a.every(ctx, "facebook-subscription-schedule", connect.EnsureEvery, a.connect.EnsureSubscriptionChecks)
 	if a.box.Rotating() {
 		a.every(ctx, "reseal", resealEvery, a.reseal)
 	}

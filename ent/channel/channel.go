@@ -59,6 +59,8 @@ const (
 	FieldConnectedByID = "connected_by_id"
 	// FieldLastConnectedAt holds the string denoting the last_connected_at field in the database.
 	FieldLastConnectedAt = "last_connected_at"
+	// FieldConnectionLostAt holds the string denoting the connection_lost_at field in the database.
+	FieldConnectionLostAt = "connection_lost_at"
 	// FieldRuleID holds the string denoting the rule_id field in the database.
 	FieldRuleID = "rule_id"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
@@ -142,6 +144,7 @@ var Columns = []string{
 	FieldAccessTokenExpiresAt,
 	FieldConnectedByID,
 	FieldLastConnectedAt,
+	FieldConnectionLostAt,
 	FieldRuleID,
 }
 
@@ -353,6 +356,11 @@ func ByConnectedByID(opts ...sql.OrderTermOption) OrderOption {
 // ByLastConnectedAt orders the results by the last_connected_at field.
 func ByLastConnectedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastConnectedAt, opts...).ToFunc()
+}
+
+// ByConnectionLostAt orders the results by the connection_lost_at field.
+func ByConnectionLostAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldConnectionLostAt, opts...).ToFunc()
 }
 
 // ByRuleID orders the results by the rule_id field.

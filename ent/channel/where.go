@@ -141,6 +141,11 @@ func LastConnectedAt(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldLastConnectedAt, v))
 }
 
+// ConnectionLostAt applies equality check predicate on the "connection_lost_at" field. It's identical to ConnectionLostAtEQ.
+func ConnectionLostAt(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldConnectionLostAt, v))
+}
+
 // RuleID applies equality check predicate on the "rule_id" field. It's identical to RuleIDEQ.
 func RuleID(v gid.ID) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldRuleID, v))
@@ -1099,6 +1104,56 @@ func LastConnectedAtLT(v time.Time) predicate.Channel {
 // LastConnectedAtLTE applies the LTE predicate on the "last_connected_at" field.
 func LastConnectedAtLTE(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldLTE(FieldLastConnectedAt, v))
+}
+
+// ConnectionLostAtEQ applies the EQ predicate on the "connection_lost_at" field.
+func ConnectionLostAtEQ(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldConnectionLostAt, v))
+}
+
+// ConnectionLostAtNEQ applies the NEQ predicate on the "connection_lost_at" field.
+func ConnectionLostAtNEQ(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldConnectionLostAt, v))
+}
+
+// ConnectionLostAtIn applies the In predicate on the "connection_lost_at" field.
+func ConnectionLostAtIn(vs ...time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldConnectionLostAt, vs...))
+}
+
+// ConnectionLostAtNotIn applies the NotIn predicate on the "connection_lost_at" field.
+func ConnectionLostAtNotIn(vs ...time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldConnectionLostAt, vs...))
+}
+
+// ConnectionLostAtGT applies the GT predicate on the "connection_lost_at" field.
+func ConnectionLostAtGT(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldConnectionLostAt, v))
+}
+
+// ConnectionLostAtGTE applies the GTE predicate on the "connection_lost_at" field.
+func ConnectionLostAtGTE(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldConnectionLostAt, v))
+}
+
+// ConnectionLostAtLT applies the LT predicate on the "connection_lost_at" field.
+func ConnectionLostAtLT(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldConnectionLostAt, v))
+}
+
+// ConnectionLostAtLTE applies the LTE predicate on the "connection_lost_at" field.
+func ConnectionLostAtLTE(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldConnectionLostAt, v))
+}
+
+// ConnectionLostAtIsNil applies the IsNil predicate on the "connection_lost_at" field.
+func ConnectionLostAtIsNil() predicate.Channel {
+	return predicate.Channel(sql.FieldIsNull(FieldConnectionLostAt))
+}
+
+// ConnectionLostAtNotNil applies the NotNil predicate on the "connection_lost_at" field.
+func ConnectionLostAtNotNil() predicate.Channel {
+	return predicate.Channel(sql.FieldNotNull(FieldConnectionLostAt))
 }
 
 // RuleIDEQ applies the EQ predicate on the "rule_id" field.

@@ -37,6 +37,8 @@ const (
 	FieldText = "text"
 	// FieldAttachments holds the string denoting the attachments field in the database.
 	FieldAttachments = "attachments"
+	// FieldContent holds the string denoting the content field in the database.
+	FieldContent = "content"
 	// FieldProviderMessageID holds the string denoting the provider_message_id field in the database.
 	FieldProviderMessageID = "provider_message_id"
 	// FieldStatus holds the string denoting the status field in the database.
@@ -124,6 +126,7 @@ var Columns = []string{
 	FieldKind,
 	FieldText,
 	FieldAttachments,
+	FieldContent,
 	FieldProviderMessageID,
 	FieldStatus,
 	FieldFailureReason,
@@ -210,15 +213,18 @@ const DefaultKind = KindTEXT
 
 // Kind values.
 const (
-	KindTEXT     Kind = "TEXT"
-	KindIMAGE    Kind = "IMAGE"
-	KindFILE     Kind = "FILE"
-	KindSTICKER  Kind = "STICKER"
-	KindLINK     Kind = "LINK"
-	KindLOCATION Kind = "LOCATION"
-	KindAUDIO    Kind = "AUDIO"
-	KindVIDEO    Kind = "VIDEO"
-	KindOTHER    Kind = "OTHER"
+	KindTEXT        Kind = "TEXT"
+	KindIMAGE       Kind = "IMAGE"
+	KindFILE        Kind = "FILE"
+	KindSTICKER     Kind = "STICKER"
+	KindLINK        Kind = "LINK"
+	KindLOCATION    Kind = "LOCATION"
+	KindAUDIO       Kind = "AUDIO"
+	KindVIDEO       Kind = "VIDEO"
+	KindOTHER       Kind = "OTHER"
+	KindFORM        Kind = "FORM"
+	KindPROMOTION   Kind = "PROMOTION"
+	KindTRANSACTION Kind = "TRANSACTION"
 )
 
 func (k Kind) String() string {
@@ -228,7 +234,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindTEXT, KindIMAGE, KindFILE, KindSTICKER, KindLINK, KindLOCATION, KindAUDIO, KindVIDEO, KindOTHER:
+	case KindTEXT, KindIMAGE, KindFILE, KindSTICKER, KindLINK, KindLOCATION, KindAUDIO, KindVIDEO, KindOTHER, KindFORM, KindPROMOTION, KindTRANSACTION:
 		return nil
 	default:
 		return fmt.Errorf("message: invalid enum value for kind field: %q", k)

@@ -556,6 +556,16 @@ func AttachmentsNotNil() predicate.Message {
 	return predicate.Message(sql.FieldNotNull(FieldAttachments))
 }
 
+// ContentIsNil applies the IsNil predicate on the "content" field.
+func ContentIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldContent))
+}
+
+// ContentNotNil applies the NotNil predicate on the "content" field.
+func ContentNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldContent))
+}
+
 // ProviderMessageIDEQ applies the EQ predicate on the "provider_message_id" field.
 func ProviderMessageIDEQ(v string) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldProviderMessageID, v))

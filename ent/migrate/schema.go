@@ -468,6 +468,7 @@ var (
 		{Name: "webhook_secret", Type: field.TypeBytes, Nullable: true},
 		{Name: "access_token_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_connected_at", Type: field.TypeTime},
+		{Name: "connection_lost_at", Type: field.TypeTime, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 		{Name: "connected_by_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "rule_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -480,19 +481,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channels_organizations_organization",
-				Columns:    []*schema.Column{ChannelsColumns[19]},
+				Columns:    []*schema.Column{ChannelsColumns[20]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "channels_users_connected_by",
-				Columns:    []*schema.Column{ChannelsColumns[20]},
+				Columns:    []*schema.Column{ChannelsColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "channels_rules_rule",
-				Columns:    []*schema.Column{ChannelsColumns[21]},
+				Columns:    []*schema.Column{ChannelsColumns[22]},
 				RefColumns: []*schema.Column{RulesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -501,7 +502,7 @@ var (
 			{
 				Name:    "channel_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[19]},
+				Columns: []*schema.Column{ChannelsColumns[20]},
 			},
 			{
 				Name:    "channel_kind_external_id",
@@ -1011,9 +1012,10 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "direction", Type: field.TypeEnum, Enums: []string{"INBOUND", "OUTBOUND"}},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TEXT", "IMAGE", "FILE", "STICKER", "LINK", "LOCATION", "AUDIO", "VIDEO", "OTHER"}, Default: "TEXT"},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TEXT", "IMAGE", "FILE", "STICKER", "LINK", "LOCATION", "AUDIO", "VIDEO", "OTHER", "FORM", "PROMOTION", "TRANSACTION"}, Default: "TEXT"},
 		{Name: "text", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "attachments", Type: field.TypeJSON, Nullable: true},
+		{Name: "content", Type: field.TypeJSON, Nullable: true},
 		{Name: "provider_message_id", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"RECEIVED", "QUEUED", "SENT", "DELIVERED", "SEEN", "FAILED", "CANCELLED"}},
 		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 500},
@@ -1039,31 +1041,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_organizations_organization",
-				Columns:    []*schema.Column{MessagesColumns[18]},
+				Columns:    []*schema.Column{MessagesColumns[19]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_conversations_conversation",
-				Columns:    []*schema.Column{MessagesColumns[19]},
+				Columns:    []*schema.Column{MessagesColumns[20]},
 				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_channels_channel",
-				Columns:    []*schema.Column{MessagesColumns[20]},
+				Columns:    []*schema.Column{MessagesColumns[21]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_users_sender_user",
-				Columns:    []*schema.Column{MessagesColumns[21]},
+				Columns:    []*schema.Column{MessagesColumns[22]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "messages_auto_messages_auto_message",
-				Columns:    []*schema.Column{MessagesColumns[22]},
+				Columns:    []*schema.Column{MessagesColumns[23]},
 				RefColumns: []*schema.Column{AutoMessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1072,27 +1074,27 @@ var (
 			{
 				Name:    "message_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[18]},
+				Columns: []*schema.Column{MessagesColumns[19]},
 			},
 			{
 				Name:    "message_channel_id_provider_message_id",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[20], MessagesColumns[7]},
+				Columns: []*schema.Column{MessagesColumns[21], MessagesColumns[8]},
 			},
 			{
 				Name:    "message_conversation_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[19], MessagesColumns[1]},
+				Columns: []*schema.Column{MessagesColumns[20], MessagesColumns[1]},
 			},
 			{
 				Name:    "message_status_next_attempt_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[15]},
+				Columns: []*schema.Column{MessagesColumns[9], MessagesColumns[16]},
 			},
 			{
 				Name:    "message_organization_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[18], MessagesColumns[1]},
+				Columns: []*schema.Column{MessagesColumns[19], MessagesColumns[1]},
 			},
 		},
 	}

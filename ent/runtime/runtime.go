@@ -1103,19 +1103,19 @@ func init() {
 	// message.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
 	message.OrganizationIDValidator = messageDescOrganizationID.Validators[0].(func(string) error)
 	// messageDescProviderMessageID is the schema descriptor for provider_message_id field.
-	messageDescProviderMessageID := messageFields[6].Descriptor()
+	messageDescProviderMessageID := messageFields[7].Descriptor()
 	// message.ProviderMessageIDValidator is a validator for the "provider_message_id" field. It is called by the builders before save.
 	message.ProviderMessageIDValidator = messageDescProviderMessageID.Validators[0].(func(string) error)
 	// messageDescFailureReason is the schema descriptor for failure_reason field.
-	messageDescFailureReason := messageFields[8].Descriptor()
+	messageDescFailureReason := messageFields[9].Descriptor()
 	// message.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
 	message.FailureReasonValidator = messageDescFailureReason.Validators[0].(func(string) error)
 	// messageDescAttempts is the schema descriptor for attempts field.
-	messageDescAttempts := messageFields[15].Descriptor()
+	messageDescAttempts := messageFields[16].Descriptor()
 	// message.DefaultAttempts holds the default value on creation for the attempts field.
 	message.DefaultAttempts = messageDescAttempts.Default.(int)
 	// messageDescLastError is the schema descriptor for last_error field.
-	messageDescLastError := messageFields[17].Descriptor()
+	messageDescLastError := messageFields[18].Descriptor()
 	// message.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	message.LastErrorValidator = messageDescLastError.Validators[0].(func(string) error)
 	// messageDescID is the schema descriptor for id field.

@@ -63,6 +63,12 @@ func (Channel) Fields() []ent.Field {
 		field.String("connected_by_id").GoType(gid.ID("")).Optional().
 			Annotations(entgql.Skip()),
 		field.Time("last_connected_at"),
+		// connection_lost_at is when the provider last refused the
+		// channel's token or the page stopped sending it webhooks; a
+		// reconnect clears it. connectionStatus is CONNECTION_LOST while
+		// it is set.
+		field.Time("connection_lost_at").Optional().Nillable().
+			Annotations(entgql.Skip()),
 		// rule_id is the distribution rule of the channel's conversations,
 		// if any; set through the rule's channel list.
 		field.String("rule_id").GoType(gid.ID("")).Optional().Nillable().

@@ -37,12 +37,19 @@ func (Message) Fields() []ent.Field {
 		field.Enum("direction").Values("INBOUND", "OUTBOUND").Immutable().
 			Annotations(entgql.Type("MessageDirection")),
 		field.Enum("kind").
-			Values("TEXT", "IMAGE", "FILE", "STICKER", "LINK", "LOCATION", "AUDIO", "VIDEO", "OTHER").
+			// FORM, PROMOTION and TRANSACTION are OA messages
+			// (internal/oamessage).
+			Values("TEXT", "IMAGE", "FILE", "STICKER", "LINK", "LOCATION", "AUDIO", "VIDEO", "OTHER",
+				"FORM", "PROMOTION", "TRANSACTION").
 			Default("TEXT").
 			Annotations(entgql.Type("MessageKind")),
 		field.Text("text").Optional(),
 		field.JSON("attachments", []schematype.Attachment{}).Optional().
 			Annotations(entgql.Type("[Attachment!]")),
+		// content is what an OA message carries besides text and
+		// attachments: a form's picture, a template and its data.
+		field.JSON("content", &schematype.OAContent{}).Optional().
+			Annotations(entgql.Type("OAMessageContent"), entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)),
 		field.String("provider_message_id").Optional().Nillable().MaxLen(200).
 			Annotations(entgql.Skip()),
 		field.Enum("status").

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -27,6 +28,14 @@ type ConnectFacebookPageInput struct {
 	PageAccessToken string `json:"pageAccessToken"`
 	AppSecret       string `json:"appSecret"`
 	VerifyToken     string `json:"verifyToken"`
+}
+
+// Connects the chosen pages of the Facebook user whose short-lived token
+// Facebook Login gave the frontend, with the chat permission of new channels.
+type ConnectFacebookPagesInput struct {
+	UserAccessToken string                  `json:"userAccessToken"`
+	PageIds         []string                `json:"pageIds"`
+	ChatPermission  *channel.ChatPermission `json:"chatPermission,omitempty"`
 }
 
 // Connects a Zalo Official Account (OAuth v4 tokens of the app it authorized).
@@ -62,6 +71,17 @@ type CreateUserInput struct {
 	Email    string      `json:"email"`
 	Password string      `json:"password"`
 	Role     viewer.Role `json:"role"`
+}
+
+// A page the Facebook user administers, and whether the organization has it already.
+type FacebookPage struct {
+	PageID string `json:"pageId"`
+	Name   string `json:"name"`
+	// Whether the organization has the page connected and working.
+	Connected        bool             `json:"connected"`
+	ConnectionStatus ConnectionStatus `json:"connectionStatus"`
+	// The organization's channel of the page, if it has one.
+	Channel *ent.Channel `json:"channel,omitempty"`
 }
 
 type ImportCustomersPayload struct {
@@ -107,6 +127,68 @@ type ZaloConnectStart struct {
 	URL       string    `json:"url"`
 	State     string    `json:"state"`
 	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Whether a channel works: CONNECTED; CONNECTION_LOST when the provider
+// refused its token (Zalo refresh refused, or -216 after a refresh; Facebook
+// code 190) or the page stopped sending its webhooks to the app, until an
+// admin reconnects it; NOT_CONNECTED for a page Facebook lists that is not
+// connected, or a channel an admin disconnected.
+type ConnectionStatus string
+
+const (
+	ConnectionStatusNotConnected   ConnectionStatus = "NOT_CONNECTED"
+	ConnectionStatusConnected      ConnectionStatus = "CONNECTED"
+	ConnectionStatusConnectionLost ConnectionStatus = "CONNECTION_LOST"
+)
+
+var AllConnectionStatus = []ConnectionStatus{
+	ConnectionStatusNotConnected,
+	ConnectionStatusConnected,
+	ConnectionStatusConnectionLost,
+}
+
+func (e ConnectionStatus) IsValid() bool {
+	switch e {
+	case ConnectionStatusNotConnected, ConnectionStatusConnected, ConnectionStatusConnectionLost:
+		return true
+	}
+	return false
+}
+
+func (e ConnectionStatus) String() string {
+	return string(e)
+}
+
+func (e *ConnectionStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConnectionStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConnectionStatus", str)
+	}
+	return nil
+}
+
+func (e ConnectionStatus) MarshalGQL(w io.Writer) {
+	fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConnectionStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConnectionStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // CREATED, OFFERED (to the agents now offered it, and admins), ASSIGNED,

@@ -51,6 +51,10 @@ const (
 	ChannelConnected Action = "CHANNEL_CONNECTED"
 	// ChannelDisconnected: a channel was disconnected and its tokens erased.
 	ChannelDisconnected Action = "CHANNEL_DISCONNECTED"
+	// ChannelConnectionLost: the provider refused a channel's token, or a
+	// page stopped sending the app its webhooks; an admin must reconnect
+	// it. It has no actor.
+	ChannelConnectionLost Action = "CHANNEL_CONNECTION_LOST"
 	// ChatPermissionChanged: a channel's chat permission (ONLY_ME or
 	// SHARED) changed.
 	ChatPermissionChanged Action = "CHAT_PERMISSION_CHANGED"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/facebook"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -40,6 +41,9 @@ type Config struct {
 	Inbox *inbox.Service
 	Zalo  *zalo.Client
 	App   ZaloApp
+	// Facebook and FacebookApp connect pages by Facebook Login.
+	Facebook    *facebook.Client
+	FacebookApp FacebookApp
 	// AppURL is the frontend (DAKENH_APP_URL), the only place the callback
 	// redirects to.
 	AppURL string
@@ -64,6 +68,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Facebook == nil {
+		cfg.Facebook = facebook.New(facebook.Config{})
 	}
 	s := &Service{cfg: cfg}
 	if cfg.AppURL != "" {

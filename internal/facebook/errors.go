@@ -278,14 +278,14 @@ const maxErrorMessage = 500
 
 // newAPIError decodes a non-2xx answer, removing token from Facebook's
 // message: "Malformed access token …" quotes it.
-func newAPIError(status int, body []byte, token string) *APIError {
+func newAPIError(status int, body []byte, tokens ...string) *APIError {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil || env.Error == nil {
 		return &APIError{HTTPStatus: status}
 	}
 	return &APIError{
 		HTTPStatus: status,
-		Message:    truncate(redact(env.Error.Message, token), maxErrorMessage),
+		Message:    truncate(redact(env.Error.Message, tokens...), maxErrorMessage),
 		Type:       env.Error.Type,
 		Code:       env.Error.Code,
 		Subcode:    env.Error.Subcode,
@@ -300,9 +300,11 @@ var pageTokenPattern = regexp.MustCompile(`EAA[0-9A-Za-z_-]{16,}`)
 
 const redacted = "[REDACTED]"
 
-func redact(s, token string) string {
-	if token != "" {
-		s = strings.ReplaceAll(s, token, redacted)
+func redact(s string, tokens ...string) string {
+	for _, token := range tokens {
+		if token != "" {
+			s = strings.ReplaceAll(s, token, redacted)
+		}
 	}
 	return pageTokenPattern.ReplaceAllString(s, redacted)
 }

@@ -35,7 +35,8 @@
 //	2xx answer not as the contract says         permanent  IsPermanent        unexpected answer (may have been sent)
 //	any other Graph error or HTTP status        permanent  IsPermanent        Facebook's message and code
 //
-// A channel whose send fails with IsTokenInvalid must become DISCONNECTED. A
+// A channel whose send fails with IsTokenInvalid loses its connection
+// (CONNECTION_LOST) until an admin reconnects it. A
 // send failing with IsOutsideWindow (code 10/2018278) may be retried once
 // with SendOptions.HumanAgent when an agent wrote it.
 package facebook

@@ -152,16 +152,30 @@ func (c *Client) post(ctx context.Context, token, path string, in, out any) erro
 	if err != nil {
 		return fmt.Errorf("encode request: %w", err)
 	}
-	endpoint := c.baseURL + "/" + c.version + path + "?" + url.Values{"access_token": {token}}.Encode()
+	return c.do(ctx, http.MethodPost, path, url.Values{"access_token": {token}}, body, out, token)
+}
+
+// do sends one request to the versioned Graph API path with query, and a
+// JSON body when body is not nil, and decodes a 2xx answer into out. The
+// secrets are redacted from Facebook's error messages; the query, which
+// carries them, is never part of an error.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte, out any, secrets ...string) error {
+	endpoint := c.baseURL + "/" + c.version + path + "?" + query.Encode()
 
 	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, endpoint, bytes.NewReader(body))
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, method, endpoint, rd)
 	if err != nil {
 		// A bad GraphURL; the parse error quotes the URL, token included.
 		return fmt.Errorf("build request: %w", withoutURL(err))
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(req)
@@ -174,7 +188,7 @@ func (c *Client) post(ctx context.Context, token, path string, in, out any) erro
 		return c.transportError(ctx, reqCtx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newAPIError(resp.StatusCode, data, token)
+		return newAPIError(resp.StatusCode, data, secrets...)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnexpectedAnswer, err)

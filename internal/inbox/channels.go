@@ -109,6 +109,14 @@ type ConnectZaloOA struct {
 // ConnectFacebookPage is what connecting a Facebook page needs.
 type ConnectFacebookPage struct {
 	PageID, Name, PageAccessToken, AppSecret, VerifyToken string
+	// AppID is the server's Facebook app, for pages connected through it;
+	// the periodic subscription check asks Facebook about that app.
+	AppID string
+	// ChatPermission is a new channel's; empty means ONLY_ME. A reconnect
+	// keeps the channel's own.
+	ChatPermission channel.ChatPermission
+	// Via, when set, says in the activity entry how the page was connected.
+	Via string
 }
 
 // channelSpec is what both kinds of connection store.
@@ -121,6 +129,7 @@ type channelSpec struct {
 	published, isTesting    bool
 	keepSettings            bool
 	via                     string
+	chatPermission          channel.ChatPermission
 }
 
 // ConnectZaloOA connects an OA to the viewer's organization, or refreshes
@@ -154,9 +163,17 @@ func (s *Service) ConnectFacebookPage(ctx context.Context, in ConnectFacebookPag
 	); err != nil {
 		return nil, err
 	}
+	perm := in.ChatPermission
+	if perm == "" {
+		perm = channel.ChatPermissionONLY_ME
+	}
+	if err := channel.ChatPermissionValidator(perm); err != nil {
+		return nil, apierr.BadInput("chatPermission", "chatPermission must be ONLY_ME or SHARED")
+	}
 	return s.connect(ctx, channelSpec{
-		kind: channel.KindFACEBOOK_PAGE, externalID: in.PageID, name: in.Name,
-		creds: Credentials{AccessToken: in.PageAccessToken, AppSecret: in.AppSecret, WebhookSecret: in.VerifyToken},
+		kind: channel.KindFACEBOOK_PAGE, externalID: in.PageID, name: in.Name, appID: in.AppID,
+		creds:          Credentials{AccessToken: in.PageAccessToken, AppSecret: in.AppSecret, WebhookSecret: in.VerifyToken},
+		chatPermission: perm, via: in.Via,
 	})
 }
 
@@ -194,6 +211,7 @@ func (s *Service) connect(ctx context.Context, spec channelSpec) (*ent.Channel, 
 				SetName(strings.TrimSpace(spec.name)).
 				SetStatus(channel.StatusCONNECTED).
 				ClearStatusReason().
+				ClearConnectionLostAt().
 				SetLastConnectedAt(now).
 				SetAppID(spec.appID).
 				SetNillableAccessTokenExpiresAt(spec.expiresAt)
@@ -221,7 +239,7 @@ func (s *Service) connect(ctx context.Context, spec channelSpec) (*ent.Channel, 
 			SetKind(spec.kind).
 			SetExternalID(strings.TrimSpace(spec.externalID)).
 			SetName(strings.TrimSpace(spec.name)).
-			SetChatPermission(channel.ChatPermissionONLY_ME).
+			SetChatPermission(spec.newChatPermission()).
 			SetConnectedByID(v.UserID).
 			SetLastConnectedAt(now).
 			SetDescription(spec.description).
@@ -245,6 +263,15 @@ func (s *Service) connect(ctx context.Context, spec channelSpec) (*ent.Channel, 
 			}),
 		})
 	})
+}
+
+// newChatPermission is a new channel's chat permission: ONLY_ME unless the
+// connection chose one.
+func (spec channelSpec) newChatPermission() channel.ChatPermission {
+	if spec.chatPermission == "" {
+		return channel.ChatPermissionONLY_ME
+	}
+	return spec.chatPermission
 }
 
 // details adds how the channel was connected, when known, to an activity

@@ -57,17 +57,22 @@ type deliveryOutcome struct {
 	reason string
 	// cause is the underlying error, for the log only.
 	cause error
-	// disconnect, when set, is a Facebook page token the Graph API called
-	// invalid: the channel becomes DISCONNECTED unless it was reconnected
-	// with another token meanwhile.
-	disconnect *pageToken
+	// lost, when set, is a token the provider refused for good: the
+	// channel's connection is lost unless it was reconnected with another
+	// token meanwhile.
+	lost *lostToken
 }
 
-// pageToken names the token a send used on a channel.
-type pageToken struct {
-	channelID gid.ID
-	token     string
+// lostToken names the token a send used on a channel, and why the
+// provider's refusal of it loses the connection.
+type lostToken struct {
+	channelID     gid.ID
+	token, reason string
 }
+
+// connectionLostReason is the lastError of a reply waiting on a channel
+// whose connection is lost.
+const connectionLostReason = "The channel lost its connection; the message is sent when an admin reconnects it."
 
 func outcomeSent(id string) deliveryOutcome { return deliveryOutcome{providerID: id} }
 
@@ -196,6 +201,11 @@ func (s *Service) attempt(ctx context.Context, c delivery.Claim) deliveryOutcome
 		return outcomeRetry("The message could not be loaded.", err)
 	}
 	ch := m.Edges.Channel
+	if ch.Status != channel.StatusCONNECTED && ch.ConnectionLostAt != nil {
+		// Kept for when an admin reconnects the channel; the retry
+		// budget still bounds how long.
+		return outcomeRetry(connectionLostReason, ErrConnectionLost)
+	}
 	if ch.Status != channel.StatusCONNECTED {
 		return outcomeFailed("The channel is disconnected; reconnect it and send the message again.", ErrChannelDisconnected)
 	}
@@ -258,9 +268,8 @@ func (s *Service) recordOnce(ctx context.Context, c delivery.Claim, v deliveryOu
 	// The channel comes before the message event: Append locks the
 	// organization's event counter, which is always taken last so that
 	// this and a token refresh (channel, then counter) cannot deadlock.
-	if v.disconnect != nil {
-		if err := s.disconnectIfToken(sys, tx, *v.disconnect,
-			"Facebook no longer accepts the page's access token; reconnect the page."); err != nil {
+	if v.lost != nil {
+		if err := s.loseIfToken(sys, tx, *v.lost); err != nil {
 			return err
 		}
 	}
@@ -277,11 +286,11 @@ func (s *Service) recordOnce(ctx context.Context, c delivery.Claim, v deliveryOu
 	return tx.Commit()
 }
 
-// disconnectIfToken marks the channel DISCONNECTED, with its CHANNEL
-// DISCONNECTED event, if it is still connected with the token that was
-// refused; a channel reconnected meanwhile keeps working.
-func (s *Service) disconnectIfToken(ctx context.Context, tx *ent.Tx, pt pageToken, reason string) error {
-	q := tx.Channel.Query().Where(channel.ID(pt.channelID))
+// loseIfToken marks the channel's connection lost (markConnectionLost) if
+// it is still connected with the token that was refused; a channel
+// reconnected meanwhile keeps working.
+func (s *Service) loseIfToken(ctx context.Context, tx *ent.Tx, lt lostToken) error {
+	q := tx.Channel.Query().Where(channel.ID(lt.channelID))
 	q.Modify(database.LockRows())
 	ch, err := q.Only(ctx)
 	if err != nil {
@@ -294,21 +303,25 @@ func (s *Service) disconnectIfToken(ctx context.Context, tx *ent.Tx, pt pageToke
 	if err != nil {
 		return err
 	}
-	if creds.AccessToken != pt.token {
+	if creds.AccessToken != lt.token {
 		return nil
 	}
-	return markDisconnected(ctx, tx, ch, reason)
+	return markConnectionLost(ctx, tx, ch, lt.reason, s.now())
 }
 
-// markDisconnected marks ch DISCONNECTED with reason in tx and appends its
-// CHANNEL DISCONNECTED event and its activity entry, which has no actor:
-// the provider refused the channel's tokens. Its dead tokens are erased;
-// the app and webhook secrets stay so that late webhooks still verify.
-func markDisconnected(ctx context.Context, tx *ent.Tx, ch *ent.Channel, reason string) error {
+// markConnectionLost marks ch DISCONNECTED with reason and its connection
+// lost at now, in tx, and appends its CHANNEL DISCONNECTED event and its
+// CHANNEL_CONNECTION_LOST activity entry, which has no actor: the provider
+// refused the channel's tokens. Its dead tokens are erased; the app and
+// webhook secrets stay so that late webhooks still verify. The replies
+// queued on it stay queued (attempt) until a reconnect or their retry
+// budget's end.
+func markConnectionLost(ctx context.Context, tx *ent.Tx, ch *ent.Channel, reason string, now time.Time) error {
 	reason = delivery.Truncate(reason, 500)
 	if err := tx.Channel.UpdateOneID(ch.ID).
 		SetStatus(channel.StatusDISCONNECTED).
 		SetStatusReason(reason).
+		SetConnectionLostAt(now).
 		ClearAccessToken().
 		ClearRefreshToken().
 		ClearAccessTokenExpiresAt().
@@ -321,7 +334,7 @@ func markDisconnected(ctx context.Context, tx *ent.Tx, ch *ent.Channel, reason s
 		return err
 	}
 	return activity.Record(viewer.SystemContext(ctx, ch.OrganizationID), tx, activity.Entry{
-		Action: activity.ChannelDisconnected, ChannelID: ch.ID, SubjectID: ch.ID,
+		Action: activity.ChannelConnectionLost, ChannelID: ch.ID, SubjectID: ch.ID,
 		Details: map[string]any{
 			"kind": ch.Kind, "name": ch.Name, "automatic": true,
 			"changes": activity.Changes(
@@ -329,4 +342,15 @@ func markDisconnected(ctx context.Context, tx *ent.Tx, ch *ent.Channel, reason s
 				map[string]any{"status": channel.StatusDISCONNECTED, "statusReason": reason}),
 		},
 	})
+}
+
+// LoseConnection marks the channel's connection lost for reason, with its
+// CHANNEL DISCONNECTED event and CHANNEL_CONNECTION_LOST activity entry,
+// if it is still connected with token: a channel reconnected meanwhile
+// keeps working.
+func (s *Service) LoseConnection(ctx context.Context, channelID gid.ID, token, reason string) error {
+	_, err := database.InTx(ctx, s.client, func(tx *ent.Tx) (struct{}, error) {
+		return struct{}{}, s.loseIfToken(ctx, tx, lostToken{channelID: channelID, token: token, reason: reason})
+	})
+	return err
 }

@@ -50,6 +50,14 @@ func (s *Service) sendZalo(ctx context.Context, m *ent.Message, ch *ent.Channel)
 	}
 	var send func(token string) (string, error)
 	switch {
+	case m.Kind == message.KindFORM && m.Content != nil:
+		title, image := m.Text, m.Content.ImageURL
+		send = func(token string) (string, error) { return s.out.zalo.SendForm(ctx, token, userID, title, image) }
+	case (m.Kind == message.KindPROMOTION || m.Kind == message.KindTRANSACTION) && m.Content != nil:
+		tpl, data := m.Content.TemplateID, m.Content.TemplateData
+		send = func(token string) (string, error) {
+			return s.out.zalo.SendTemplateMessage(ctx, token, userID, tpl, data)
+		}
 	case len(m.Attachments) == 0:
 		send = func(token string) (string, error) { return s.out.zalo.SendText(ctx, token, userID, m.Text) }
 	case m.Attachments[0].Type == AttachmentImage:
@@ -84,6 +92,13 @@ func (s *Service) sendZalo(ctx context.Context, m *ent.Message, ch *ent.Channel)
 			return tokenOutcome(err)
 		}
 		id, err = send(token)
+		if zalo.IsTokenInvalid(err) {
+			// Refused right after a refresh: the OA revoked the app.
+			o := outcomeRetry(zaloReason(err), err)
+			o.lost = &lostToken{channelID: ch.ID, token: token,
+				reason: "Zalo refused the OA's access token even after it was refreshed; reconnect the OA."}
+			return o
+		}
 	}
 	switch {
 	case err == nil:
@@ -114,6 +129,9 @@ func (s *Service) zaloTokenForSend(ctx context.Context, ch *ent.Channel) (string
 // tokenOutcome turns a failure to obtain an access token into the message's
 // outcome: a disconnected channel fails it, anything else is retried.
 func tokenOutcome(err error) deliveryOutcome {
+	if errors.Is(err, ErrConnectionLost) {
+		return outcomeRetry(connectionLostReason, err)
+	}
 	if errors.Is(err, ErrChannelDisconnected) {
 		return outcomeFailed("The OA's authorization has expired and the channel was disconnected; reconnect the OA and send the message again.", err)
 	}
@@ -147,6 +165,9 @@ func zaloReason(err error) string {
 			return "Zalo is limiting how fast this OA can send (error -32)."
 		case zalo.CodeTokenInvalid:
 			return "Zalo refused the OA's access token even after it was refreshed; reconnect the OA."
+		}
+		if reason, ok := zalo.TemplateFailureReason(e.Code); ok {
+			return reason
 		}
 		msg := strings.TrimSuffix(delivery.Truncate(strings.TrimSpace(e.Message), 200), ".")
 		if msg == "" {
@@ -212,8 +233,10 @@ func (s *Service) sendFacebook(ctx context.Context, m *ent.Message, ch *ent.Chan
 	case err == nil:
 		return outcomeSent(id)
 	case facebook.IsTokenInvalid(err):
-		o := outcomeFailed(facebook.Reason(err), err)
-		o.disconnect = &pageToken{channelID: ch.ID, token: creds.AccessToken}
+		// Kept for the reconnect, like the page's other queued replies.
+		o := outcomeRetry(facebook.Reason(err), err)
+		o.lost = &lostToken{channelID: ch.ID, token: creds.AccessToken,
+			reason: "Facebook no longer accepts the page's access token; reconnect the page."}
 		return o
 	case facebook.IsTransient(err):
 		return outcomeRetry(facebook.Reason(err), err)

@@ -355,7 +355,7 @@ func TestDeliveryRefreshesARefusedZaloToken(t *testing.T) {
 			t.Errorf("stored tokens are not the refreshed pair")
 		}
 	})
-	t.Run("RefusedAgainFails", func(t *testing.T) {
+	t.Run("RefusedAgainLosesConnection", func(t *testing.T) {
 		o := newOutbox(t)
 		o.zalo.FailNext(zalofake.SendMessage, 2, zalofake.ErrorCode(-216))
 		m := o.send(o.oaConv, "Dạ vâng")
@@ -363,14 +363,17 @@ func TestDeliveryRefreshesARefusedZaloToken(t *testing.T) {
 		o.deliverAll(o.svc)
 
 		got := o.message(m.ID)
-		if got.Status != message.StatusFAILED || !strings.Contains(got.FailureReason, "even after it was refreshed") {
-			t.Fatalf("status %s reason %q", got.Status, got.FailureReason)
+		if got.Status != message.StatusQUEUED || !strings.Contains(deref(got.LastError), "even after it was refreshed") {
+			t.Fatalf("status %s lastError %q; want QUEUED for the reconnect", got.Status, deref(got.LastError))
+		}
+		if ch := o.channel(o.oa.ID); ch.Status != channel.StatusDISCONNECTED || ch.ConnectionLostAt == nil {
+			t.Errorf("channel is %s, lost at %v; want its connection lost", ch.Status, ch.ConnectionLostAt)
 		}
 		if o.zalo.RefreshCount() != 1 || len(o.zalo.Requests()) != 3 {
 			t.Errorf("%d refreshes, %d requests; want one refresh between two sends", o.zalo.RefreshCount(), len(o.zalo.Requests()))
 		}
 	})
-	t.Run("RefreshRejectedDisconnects", func(t *testing.T) {
+	t.Run("RefreshRejectedLosesConnection", func(t *testing.T) {
 		o := newOutbox(t)
 		o.zalo.ExpireToken(o.oa.ExternalID)
 		o.zalo.ExpireRefreshToken(o.oa.ExternalID)
@@ -378,16 +381,19 @@ func TestDeliveryRefreshesARefusedZaloToken(t *testing.T) {
 
 		o.deliverAll(o.svc)
 
-		if got := o.message(m.ID); got.Status != message.StatusFAILED || !strings.Contains(got.FailureReason, "reconnect the OA") {
-			t.Fatalf("status %s reason %q", got.Status, got.FailureReason)
+		if got := o.message(m.ID); got.Status != message.StatusQUEUED || !strings.Contains(deref(got.LastError), "reconnects it") {
+			t.Fatalf("status %s lastError %q; want QUEUED for the reconnect", got.Status, deref(got.LastError))
 		}
-		if ch := o.channel(o.oa.ID); ch.Status != channel.StatusDISCONNECTED {
-			t.Errorf("channel is %s, want DISCONNECTED", ch.Status)
+		if ch := o.channel(o.oa.ID); ch.Status != channel.StatusDISCONNECTED || ch.ConnectionLostAt == nil || !strings.Contains(ch.StatusReason, "reconnect the OA") {
+			t.Errorf("channel is %s (%q), lost at %v; want its connection lost", ch.Status, ch.StatusReason, ch.ConnectionLostAt)
 		}
 	})
 }
 
-func TestDeliveryFacebookInvalidTokenDisconnects(t *testing.T) {
+// TestDeliveryFacebookInvalidTokenLosesConnection: code 190 loses the
+// page's connection; its replies stay QUEUED for the reconnect without
+// calling Facebook, and fail only when their retry budget runs out.
+func TestDeliveryFacebookInvalidTokenLosesConnection(t *testing.T) {
 	o := newOutbox(t)
 	o.fb.FailNext(1, fbfake.GraphError(fbfake.CodeInvalidToken, 0))
 	m := o.send(o.pageConv, "Chào chị")
@@ -395,12 +401,12 @@ func TestDeliveryFacebookInvalidTokenDisconnects(t *testing.T) {
 	o.deliverAll(o.svc)
 
 	got := o.message(m.ID)
-	if got.Status != message.StatusFAILED || got.FailureReason != "The Facebook page's access token is no longer valid; reconnect the page." {
-		t.Fatalf("status %s reason %q", got.Status, got.FailureReason)
+	if got.Status != message.StatusQUEUED || deref(got.LastError) != "The Facebook page's access token is no longer valid; reconnect the page." {
+		t.Fatalf("status %s lastError %q; want QUEUED for the reconnect", got.Status, deref(got.LastError))
 	}
 	ch := o.channel(o.page.ID)
-	if ch.Status != channel.StatusDISCONNECTED || ch.StatusReason == "" || ch.AccessToken != nil {
-		t.Errorf("channel %s (%q), token kept %v; want DISCONNECTED with a reason and no token", ch.Status, ch.StatusReason, ch.AccessToken != nil)
+	if ch.Status != channel.StatusDISCONNECTED || ch.StatusReason == "" || ch.AccessToken != nil || ch.ConnectionLostAt == nil {
+		t.Errorf("channel %s (%q), token kept %v, lost at %v; want its connection lost with a reason and no token", ch.Status, ch.StatusReason, ch.AccessToken != nil, ch.ConnectionLostAt)
 	}
 	want := []string{"MESSAGE CREATED " + string(m.ID), "CHANNEL DISCONNECTED " + string(o.page.ID), "MESSAGE UPDATED " + string(m.ID)}
 	if evs := o.events(); !slices.Equal(evs, want) {
@@ -415,8 +421,20 @@ func TestDeliveryFacebookInvalidTokenDisconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.deliverAll(o.svc)
-	if got := o.message(later.ID); got.Status != message.StatusFAILED || !strings.Contains(got.FailureReason, "disconnected") || o.fb.Requests() != n {
-		t.Errorf("queued on a disconnected page: %s %q, %d more requests", got.Status, got.FailureReason, o.fb.Requests()-n)
+	if got := o.message(later.ID); got.Status != message.StatusQUEUED || o.fb.Requests() != n {
+		t.Errorf("queued on a lost page: %s %q, %d more requests", got.Status, deref(got.LastError), o.fb.Requests()-n)
+	}
+	// The retry budget still ends, one reply after the other (a
+	// conversation's replies go out in order): each round is due after
+	// its backoff.
+	for range 2*delivery.MaxAttempts + 2 {
+		o.clock.Advance(24 * time.Hour)
+		o.deliverAll(o.svc)
+	}
+	for _, id := range []gid.ID{m.ID, later.ID} {
+		if got := o.message(id); got.Status != message.StatusFAILED || !strings.Contains(deref(got.LastError), "lost its connection") || o.fb.Requests() != n {
+			t.Errorf("after the retry budget: %s %q, %d more requests; want FAILED without calling Facebook", got.Status, deref(got.LastError), o.fb.Requests()-n)
+		}
 	}
 }
 
@@ -679,4 +697,12 @@ func TestSendMessageRefusals(t *testing.T) {
 	if n := o.db.Client.Message.Query().CountX(o.sys()); n != 0 {
 		t.Errorf("%d messages stored by refused sends", n)
 	}
+}
+
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -72,6 +72,10 @@ type InboundConfig struct {
 	// PollInterval is how often Run looks for due events unprompted.
 	// Default DefaultPollInterval.
 	PollInterval time.Duration
+	// FacebookVerifyToken (FACEBOOK_VERIFY_TOKEN) answers the subscription
+	// handshake of the server's Facebook app, which Facebook runs before
+	// any page is connected; empty accepts only the pages' own tokens.
+	FacebookVerifyToken string
 }
 
 // Inbound is the inbox's intake: it stores provider webhooks as they
@@ -92,6 +96,8 @@ type Inbound struct {
 	log    *slog.Logger
 	batch  int
 	poll   time.Duration
+	// fbVerifyToken is InboundConfig.FacebookVerifyToken.
+	fbVerifyToken string
 	// nudge wakes Run after a webhook is stored. Its capacity is 1 and
 	// senders never block: one pending wake-up covers any number of
 	// events, since a round processes everything that is due.
@@ -116,6 +122,7 @@ func NewInbound(s *Service, cfg InboundConfig) *Inbound {
 		log:            cfg.Logger,
 		batch:          cfg.BatchSize,
 		poll:           cfg.PollInterval,
+		fbVerifyToken:  cfg.FacebookVerifyToken,
 		nudge:          make(chan struct{}, 1),
 		profileBlocked: map[gid.ID]time.Time{},
 	}

@@ -206,6 +206,9 @@ type Outgoing struct {
 	SenderUserID gid.ID
 	// AutoMessageID names the auto-message the system sends it for.
 	AutoMessageID gid.ID
+	// Content is an OA message's form picture or template
+	// (internal/oamessage); nil for replies.
+	Content *schematype.OAContent
 }
 
 // QueueMessage stores out in conv as QUEUED and due at now, and moves the
@@ -240,6 +243,9 @@ func (s *Service) QueueMessage(ctx context.Context, tx *ent.Tx, conv *ent.Conver
 	}
 	if out.AutoMessageID != "" {
 		create.SetAutoMessageID(out.AutoMessageID)
+	}
+	if out.Content != nil {
+		create.SetContent(out.Content)
 	}
 	msg, err := create.Save(ctx)
 	if err != nil {
@@ -344,3 +350,8 @@ func unsupportedChannel(k channel.Kind) error {
 // channel that is DISCONNECTED, or that it just disconnected because Zalo
 // rejected its refresh token.
 var ErrChannelDisconnected = errors.New("inbox: the channel is disconnected")
+
+// ErrConnectionLost wraps ErrChannelDisconnected for a channel whose
+// provider refused its token (connectionStatus CONNECTION_LOST): what waits
+// on it is kept for the reconnect.
+var ErrConnectionLost = fmt.Errorf("%w: the connection was lost", ErrChannelDisconnected)

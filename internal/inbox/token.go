@@ -125,6 +125,9 @@ func (s *Service) zaloToken(ctx context.Context, id gid.ID, refused string) (str
 		return "", fmt.Errorf("inbox: loading Zalo channel %s: %w", id, err)
 	}
 	sys = viewer.SystemContext(ctx, ch.OrganizationID)
+	if ch.Status != channel.StatusCONNECTED && ch.ConnectionLostAt != nil {
+		return "", fmt.Errorf("channel %s: %w", id, ErrConnectionLost)
+	}
 	if ch.Status != channel.StatusCONNECTED {
 		return "", fmt.Errorf("channel %s: %w", id, ErrChannelDisconnected)
 	}
@@ -143,13 +146,13 @@ func (s *Service) zaloToken(ctx context.Context, id gid.ID, refused string) (str
 			// Nothing can refresh it; it still works for a while.
 			return creds.AccessToken, nil
 		}
-		if err := markDisconnected(sys, tx, ch, "The OA's access token expired and no app secret is stored to refresh it; reconnect the OA with its app secret."); err != nil {
+		if err := markConnectionLost(sys, tx, ch, "The OA's access token expired and no app secret is stored to refresh it; reconnect the OA with its app secret.", now); err != nil {
 			return "", err
 		}
 		if err := tx.Commit(); err != nil {
 			return "", err
 		}
-		return "", fmt.Errorf("channel %s: no app secret to refresh with: %w", id, ErrChannelDisconnected)
+		return "", fmt.Errorf("channel %s: no app secret to refresh with: %w", id, ErrConnectionLost)
 	}
 
 	tok, err := s.out.zalo.RefreshToken(ctx, ch.AppID, creds.AppSecret, creds.RefreshToken)
@@ -159,13 +162,13 @@ func (s *Service) zaloToken(ctx context.Context, id gid.ID, refused string) (str
 		if e, ok := errors.AsType[*zalo.OAuthError](err); ok {
 			reason = fmt.Sprintf("Zalo rejected the OA's refresh token (error %d); reconnect the OA.", e.Code)
 		}
-		if err := markDisconnected(sys, tx, ch, reason); err != nil {
+		if err := markConnectionLost(sys, tx, ch, reason, now); err != nil {
 			return "", err
 		}
 		if err := tx.Commit(); err != nil {
 			return "", err
 		}
-		return "", fmt.Errorf("channel %s: %w: %w", id, ErrChannelDisconnected, err)
+		return "", fmt.Errorf("channel %s: %w: %w", id, ErrConnectionLost, err)
 	case err != nil:
 		return "", fmt.Errorf("inbox: refreshing the token of channel %s: %w", id, err)
 	}

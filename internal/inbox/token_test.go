@@ -112,7 +112,7 @@ func TestRefreshZaloTokens(t *testing.T) {
 			t.Errorf("%d refreshes, stored token current: %v", o.zalo.RefreshCount(), c.AccessToken == o.zalo.OA(o.oa.ExternalID).AccessToken)
 		}
 	})
-	t.Run("RejectedRefreshDisconnects", func(t *testing.T) {
+	t.Run("RejectedRefreshLosesConnection", func(t *testing.T) {
 		o := newOutbox(t)
 		o.expireSoon(10 * time.Minute)
 		o.zalo.ExpireRefreshToken(o.oa.ExternalID)
@@ -129,11 +129,11 @@ func TestRefreshZaloTokens(t *testing.T) {
 		if evs := o.events(); !slices.Equal(evs, []string{"CHANNEL DISCONNECTED " + string(o.oa.ID)}) {
 			t.Errorf("events = %v", evs)
 		}
-		// The activity log says the channel went, with no actor.
+		// The activity log says the channel's connection was lost, with no actor.
 		a := o.db.Client.Activity.Query().OnlyX(o.sys())
 		b, _ := json.Marshal(a.Details)
 		want := `{"automatic":true,"changes":{"status":{"from":"CONNECTED","to":"DISCONNECTED"},"statusReason":{"from":"","to":"` + ch.StatusReason + `"}},"kind":"ZALO_OA","name":"` + ch.Name + `"}`
-		if a.Action != "CHANNEL_DISCONNECTED" || a.ActorID != nil || a.APIKeyID != nil || *a.ChannelID != o.oa.ID || string(b) != want {
+		if a.Action != "CHANNEL_CONNECTION_LOST" || a.ActorID != nil || a.APIKeyID != nil || *a.ChannelID != o.oa.ID || string(b) != want {
 			t.Errorf("activity %s actor %v channel %v details %s", a.Action, a.ActorID, a.ChannelID, b)
 		}
 		if _, err := o.svc.ZaloAccessToken(context.Background(), o.oa.ID); !errors.Is(err, ErrChannelDisconnected) {

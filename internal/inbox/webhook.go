@@ -208,11 +208,17 @@ type fbSingleEntry struct {
 
 // VerifyFacebookSubscription answers Facebook's subscription handshake
 // (GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…): it returns
-// the challenge to echo when the token is the verify token of a connected
+// the challenge to echo when the token is the server app's
+// (InboundConfig.FacebookVerifyToken) or the verify token of a connected
 // page, and ErrWebhookUnauthenticated otherwise.
 func (in *Inbound) VerifyFacebookSubscription(ctx context.Context, query url.Values) (string, error) {
 	if query.Get("hub.mode") != "subscribe" || query.Get("hub.verify_token") == "" || query.Get("hub.challenge") == "" {
 		return "", fmt.Errorf("%w: not a subscription request", ErrWebhookUnauthenticated)
+	}
+	if token := in.fbVerifyToken; token != "" {
+		if challenge, ok := facebook.VerifyChallenge(query, token); ok {
+			return challenge, nil
+		}
 	}
 	chs, err := in.client.Channel.Query().
 		Where(channel.KindEQ(channel.KindFACEBOOK_PAGE), channel.StatusEQ(channel.StatusCONNECTED)).

@@ -211,12 +211,7 @@ type query struct {
 }
 
 // day is the local date of a time column, "2026-12-03".
-func (q query) day(col string) string {
-	if q.d == dialect.Postgres {
-		return "to_char(" + col + " AT TIME ZONE '" + Zone + "', 'YYYY-MM-DD')"
-	}
-	return "date(" + col + ", '+7 hours')"
-}
+func (q query) day(col string) string { return LocalDay(q.d, col) }
 
 // seconds is the time from column a to column b, in seconds to the
 // millisecond.

@@ -42,6 +42,11 @@ type Config struct {
 	// ZNSURL is the ZNS base URL, scheme and host only (ZNS_API_URL).
 	// Default DefaultZNSURL.
 	ZNSURL string
+	// TemplateMessagePath is the Open API path of template messages by
+	// user ID (ZALO_TEMPLATE_MESSAGE_PATH), which replaced the transaction
+	// and promotion endpoints on 2026-03-01. Default
+	// DefaultTemplateMessagePath.
+	TemplateMessagePath string
 	// HTTPClient sends the requests. Default: a client with
 	// http.DefaultTransport. Its CheckRedirect is replaced, see New.
 	HTTPClient *http.Client
@@ -60,9 +65,11 @@ type Client struct {
 	openAPIURL string
 	oauthURL   string
 	znsURL     string
-	hc         *http.Client
-	timeout    time.Duration
-	now        func() time.Time
+	// templatePath is Config.TemplateMessagePath.
+	templatePath string
+	hc           *http.Client
+	timeout      time.Duration
+	now          func() time.Time
 	// configErr is returned by every call when Config is unusable, so that
 	// New stays infallible and a bad setting surfaces as a permanent error
 	// instead of a connection error retried forever.
@@ -93,6 +100,10 @@ func New(cfg Config) *Client {
 	c.openAPIURL, errOpen = baseURL("OpenAPIURL", cfg.OpenAPIURL, DefaultOpenAPIURL)
 	c.oauthURL, errOAuth = baseURL("OAuthURL", cfg.OAuthURL, DefaultOAuthURL)
 	c.znsURL, errZNS = baseURL("ZNSURL", cfg.ZNSURL, DefaultZNSURL)
+	c.templatePath = DefaultTemplateMessagePath
+	if p := strings.TrimSpace(cfg.TemplateMessagePath); p != "" {
+		c.templatePath = "/" + strings.TrimLeft(p, "/")
+	}
 	c.configErr = errors.Join(errOpen, errOAuth, errZNS)
 	return c
 }

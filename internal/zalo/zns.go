@@ -45,6 +45,9 @@ const (
 	CodeZNSUserNotEligible       = -140
 	CodeZNSUserNotEligibleOther  = -141
 	CodeZNSDeprecatedTemplateAPI = -106
+	// CodeTemplateNotByUserID: a template approved before 2025-12-10 sent
+	// by user ID (SendTemplateMessage).
+	CodeTemplateNotByUserID = -249
 )
 
 // ZNSTemplateSummary is one item of the template list.

@@ -164,31 +164,11 @@ func (q znsQueue) Attempt(ctx context.Context, c delivery.Claim) (sent, delivery
 	return res, o
 }
 
-// znsFailures are the readable reasons of Zalo's ZNS refusals; every one
-// of them is permanent (docs/providers.md, "ZNS").
-var znsFailures = map[int]string{
-	zalo.CodeZNSInvalidPhone:          "Zalo says the phone number is not valid.",
-	zalo.CodeZNSParamTooLong:          "A parameter is longer than the template allows.",
-	zalo.CodeZNSParamMissing:          "A parameter the template requires is missing.",
-	zalo.CodeZNSOutOfBalance:          "The OA is out of ZNS quota or balance; top it up on Zalo.",
-	zalo.CodeZNSTokenInvalid:          "Zalo refused the OA's access token even after a refresh; reconnect the OA.",
-	zalo.CodeZNSTemplateNotApproved:   "The template is not approved on Zalo.",
-	zalo.CodeZNSQuietHours:            "Zalo does not send this kind of template between 22:00 and 06:00.",
-	zalo.CodeZNSDailyLimit:            "The OA reached its daily ZNS limit.",
-	zalo.CodeZNSTemplateLowQuality:    "Zalo disabled the template for low quality.",
-	zalo.CodeZNSTemplateDailyLimit:    "The template reached its daily limit.",
-	zalo.CodeZNSNoTemplatePermission:  "The OA has no permission to send this template.",
-	zalo.CodeZNSUserRefused:           "The recipient refused ZNS messages.",
-	zalo.CodeZNSUserNotEligible:       "The recipient cannot receive ZNS messages.",
-	zalo.CodeZNSUserNotEligibleOther:  "The recipient is not eligible for this ZNS message.",
-	zalo.CodeZNSDeprecatedTemplateAPI: "Zalo no longer serves the API this send used.",
-}
-
 // sendOutcome turns a failed send into the message's outcome.
 func sendOutcome(err error) delivery.Outcome {
 	var api *zalo.APIError
 	if errors.As(err, &api) {
-		if reason, ok := znsFailures[api.Code]; ok {
+		if reason, ok := zalo.TemplateFailureReason(api.Code); ok {
 			return delivery.Failed(reason, err)
 		}
 		if api.Transient() {

@@ -85,7 +85,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.ZnsMessage, erro
 	if m, err := s.byTrackingID(ctx, ch.ID, trackingID); m != nil || err != nil {
 		return m, err
 	}
-	if err := checkChannel(ch); err != nil {
+	if err := CheckChannel(ch); err != nil {
 		return nil, err
 	}
 	tpl, err := s.client.ZnsTemplate.Query().
@@ -224,11 +224,18 @@ var (
 // The template's order decides which refusal comes first; unknown names
 // come last, in alphabetical order.
 func CheckParams(spec []schematype.ZnsParam, values map[string]any) (map[string]string, error) {
+	return CheckParamsAt("params", spec, values)
+}
+
+// CheckParamsAt is CheckParams for parameters given under the input field
+// at (OA template messages take them as templateData): its refusals name
+// the field at.<name>.
+func CheckParamsAt(at string, spec []schematype.ZnsParam, values map[string]any) (map[string]string, error) {
 	out := make(map[string]string, len(spec))
 	known := make(map[string]bool, len(spec))
 	for _, p := range spec {
 		known[p.Name] = true
-		field := "params." + p.Name
+		field := at + "." + p.Name
 		v, present := values[p.Name]
 		if !present {
 			if p.Required {
@@ -279,7 +286,7 @@ func CheckParams(spec []schematype.ZnsParam, values map[string]any) (map[string]
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return nil, apierr.BadInput("params."+unknown[0], "the template has no parameter %q", unknown[0])
+		return nil, apierr.BadInput(at+"."+unknown[0], "the template has no parameter %q", unknown[0])
 	}
 	return out, nil
 }

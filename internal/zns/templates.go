@@ -38,7 +38,7 @@ func (s *Service) Sync(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplat
 	if err != nil {
 		return nil, err
 	}
-	if err := checkChannel(ch); err != nil {
+	if err := CheckChannel(ch); err != nil {
 		return nil, err
 	}
 	sys := viewer.SystemContext(ctx, ch.OrganizationID)
@@ -54,8 +54,9 @@ func (s *Service) Sync(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplat
 		All(ctx)
 }
 
-// checkChannel refuses what is not a connected Zalo OA.
-func checkChannel(ch *ent.Channel) error {
+// CheckChannel refuses what is not a connected Zalo OA: ZNS and OA
+// messages are sent from those only.
+func CheckChannel(ch *ent.Channel) error {
 	if ch.Kind != channel.KindZALO_OA {
 		return apierr.Precondition(ReasonChannelUnsupported, "ZNS is sent from Zalo OAs; this channel is %s", ch.Kind)
 	}
@@ -197,7 +198,7 @@ func clip(s string, n int) string {
 func (s *Service) periodicSync(ctx context.Context, tx *ent.Tx, t *ent.Timer) error {
 	chID := gid.ID(t.Key)
 	ch, err := tx.Channel.Query().Where(channel.ID(chID)).Only(ctx)
-	if ent.IsNotFound(err) || (err == nil && checkChannel(ch) != nil) {
+	if ent.IsNotFound(err) || (err == nil && CheckChannel(ch) != nil) {
 		return nil // gone or disconnected: a reconnection schedules it again
 	}
 	if err != nil {

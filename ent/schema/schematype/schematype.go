@@ -127,3 +127,16 @@ type ZnsParam struct {
 	MaxLength  int    `json:"maxLength"`
 	AcceptNull bool   `json:"acceptNull"`
 }
+
+// OAContent is the structured content of an OA message that text and
+// attachments do not carry (README.md, "OA messages"): the picture of a
+// FORM (Zalo's request_user_info), and the template and its data of a
+// PROMOTION or TRANSACTION message.
+type OAContent struct {
+	// ImageURL is the FORM's picture.
+	ImageURL string `json:"image_url,omitempty"`
+	// TemplateID is Zalo's ID of the template (ZnsTemplate.templateId).
+	TemplateID string `json:"template_id,omitempty"`
+	// TemplateData are the template's parameters by name.
+	TemplateData map[string]string `json:"template_data,omitempty"`
+}

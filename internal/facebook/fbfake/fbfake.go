@@ -1,4 +1,6 @@
-// Package fbfake is a local stand-in for the Facebook Graph API Send API. It
+// Package fbfake is a local stand-in for the Facebook Graph API: the Send
+// API, and Facebook Login's token exchange, /me/accounts and
+// subscribed_apps (pages.go). It
 // follows the Messenger contract of docs/providers.md over real HTTP, so that
 // tests anywhere run the facebook adapter unchanged against it:
 //
@@ -154,6 +156,13 @@ type Fake struct {
 	requests      int
 	messages      int // numbers message IDs
 	traces        int // numbers fbtrace IDs
+
+	// Facebook Login (pages.go).
+	appID, appSecret  string
+	users             map[string][]UserPage // short-lived user token → pages
+	pageSize          int
+	subscribeFailures map[string]Failure  // page ID → failure of subscribed_apps POST
+	subscriptions     map[string][]string // page ID → the app's subscribed fields
 }
 
 // New starts a fake that stops when tb's test ends.
@@ -164,9 +173,17 @@ func New(tb testing.TB) *Fake {
 		closing:       make(chan struct{}),
 		pageTokens:    make(map[string]string),
 		closedWindows: make(map[string]bool),
+
+		users:             make(map[string][]UserPage),
+		subscribeFailures: make(map[string]Failure),
+		subscriptions:     make(map[string][]string),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /"+APIVersion+"/{page}/messages", f.handleSend)
+	mux.HandleFunc("GET /"+APIVersion+"/oauth/access_token", f.handleExchange)
+	mux.HandleFunc("GET /"+APIVersion+"/me/accounts", f.handleAccounts)
+	mux.HandleFunc("GET /"+APIVersion+"/{page}/subscribed_apps", f.handleSubscribedApps)
+	mux.HandleFunc("POST /"+APIVersion+"/{page}/subscribed_apps", f.handleSubscribedApps)
 	mux.HandleFunc("/", f.handleUnknown)
 	f.srv = httptest.NewServer(mux)
 	tb.Cleanup(func() {

@@ -11,13 +11,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // method returns the HTTP method of the endpoint, and false for a path the
 // fake does not serve.
 func (ep Endpoint) method() (string, bool) {
 	switch ep {
-	case SendMessage, UploadFile, AccessToken, RequestConsent, CallOutbound, ZNSSend:
+	case SendMessage, UploadFile, AccessToken, RequestConsent, CallOutbound, ZNSSend, TemplateMessage:
 		return http.MethodPost, true
 	case UserDetail, Permission, OAProfile, ZNSTemplateList, ZNSTemplateDetail, ZNSTemplateDetailOld, ZNSQuota:
 		return http.MethodGet, true
@@ -75,6 +76,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch ep {
 	case SendMessage:
 		answer = s.sendLocked(r, body)
+	case TemplateMessage:
+		answer = s.templateMessageLocked(r, body)
 	case UploadFile:
 		answer = s.uploadLocked(r, body)
 	case UserDetail:
@@ -216,13 +219,26 @@ func (s *Server) parseAttachmentLocked(oaID, typ string, payload json.RawMessage
 			Elements     []struct {
 				MediaType string `json:"media_type"`
 				URL       string `json:"url"`
+				Title     string `json:"title"`
+				ImageURL  string `json:"image_url"`
 			} `json:"elements"`
 		}
 		if err := decodeStrict(payload, &p); err != nil {
 			return nil, "invalid template payload: " + err.Error()
 		}
+		if p.TemplateType == "request_user_info" {
+			if len(p.Elements) != 1 || p.Elements[0].Title == "" || p.Elements[0].ImageURL == "" ||
+				p.Elements[0].MediaType != "" || p.Elements[0].URL != "" {
+				return nil, "request_user_info must have one element with a title and an image_url"
+			}
+			if utf8.RuneCountInString(p.Elements[0].Title) > 100 {
+				return nil, "request_user_info title is at most 100 characters"
+			}
+			return &Attachment{Type: "form", Title: p.Elements[0].Title, URL: p.Elements[0].ImageURL}, ""
+		}
 		if p.TemplateType != "media" || len(p.Elements) != 1 ||
-			p.Elements[0].MediaType != "image" || p.Elements[0].URL == "" {
+			p.Elements[0].MediaType != "image" || p.Elements[0].URL == "" ||
+			p.Elements[0].Title != "" || p.Elements[0].ImageURL != "" {
 			return nil, "template must be media with one image element with a url"
 		}
 		return &Attachment{Type: "image", URL: p.Elements[0].URL}, ""

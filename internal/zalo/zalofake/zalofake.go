@@ -68,6 +68,9 @@ const (
 	Permission Endpoint = "/v4/oa/permission"
 	// OAProfile is GET /v2.0/oa/getoa, the OA's own profile.
 	OAProfile Endpoint = "/v2.0/oa/getoa"
+	// TemplateMessage is POST /v3.0/oa/message/template, a template
+	// message by Zalo user ID (oamessage.go).
+	TemplateMessage Endpoint = "/v3.0/oa/message/template"
 )
 
 // CallLinkTTL is the ttl, in seconds, of the call links the fake issues
@@ -132,10 +135,13 @@ type SentMessage struct {
 
 // Attachment is the attachment of a SentMessage.
 type Attachment struct {
-	// Type is "image" for a media template image, "file" for a file.
+	// Type is "image" for a media template image, "file" for a file,
+	// "form" for a request_user_info template.
 	Type string
-	// URL is the image URL.
+	// URL is the image URL (a form's image_url).
 	URL string
+	// Title is a form's title.
+	Title string
 	// FileToken is the token of the uploaded file.
 	FileToken string
 	// Filename is the name the file was uploaded under.
@@ -210,6 +216,7 @@ type Server struct {
 	zns           map[string]*znsState // by OA ID
 	refusedPhones map[string]int
 	znsSent       []ZNSMessage
+	templateSent  []TemplateSent
 	now           func() time.Time
 }
 

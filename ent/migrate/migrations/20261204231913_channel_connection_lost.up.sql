@@ -1,0 +1,2 @@
+-- modify "channels" table
+ALTER TABLE "channels" ADD COLUMN "connection_lost_at" timestamptz NULL;
