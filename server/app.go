@@ -239,7 +239,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	}
 	a.handler = a.routes()
 	a.deliveries = partner.NewDeliveries(a.partners, partner.DeliveryConfig{
-		Render: a.webhooks.render, Metrics: a.metrics, Logger: logger, Poll: o.webhookPoll,
+		Render: a.webhooks.render, Metrics: a.metrics, Logger: logger, Poll: o.webhookPoll, Bus: bus,
 	})
 	return a, nil
 }

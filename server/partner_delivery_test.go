@@ -120,14 +120,20 @@ func newHookEnvTB(t testing.TB, opts ...envOption) *hookEnv {
 // transaction each, and returns their seqs.
 func (h *hookEnv) touch(n int) []int64 {
 	h.t.Helper()
-	ctx := event.WithBus(viewer.SystemContext(context.Background(), h.org), h.app.bus)
+	return h.touchIn(h.org, h.conv, n)
+}
+
+// touchIn is touch for a conversation of any organization.
+func (h *hookEnv) touchIn(org, conv gid.ID, n int) []int64 {
+	h.t.Helper()
+	ctx := event.WithBus(viewer.SystemContext(context.Background(), org), h.app.bus)
 	var seqs []int64
 	for range n {
 		t, err := h.db.Client.Tx(ctx)
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		ev, err := event.Append(ctx, t, event.Entry{OrgID: h.org, Topic: event.TopicConversation, Type: event.TypeUpdated, ConversationID: h.conv})
+		ev, err := event.Append(ctx, t, event.Entry{OrgID: org, Topic: event.TopicConversation, Type: event.TypeUpdated, ConversationID: conv})
 		if err != nil {
 			h.t.Fatal(err)
 		}

@@ -25,8 +25,10 @@ const (
 	webhookCall = `id direction kind status result startedAt answeredAt endedAt durationSeconds
 		channel { id } customer { id name phone } operator { id name }`
 	webhookPermission = `id status reason callType requestedAt answeredAt grantedAt expiresAt channel { id } customer { id name phone }`
-	webhookChannel    = `id kind externalId name status statusReason chatPermission lastConnectedAt`
-	webhookUser       = `id name role presence active`
+	webhookZns        = `id createdAt updatedAt trackingId phone params status failureReason development cost
+		providerMessageId sentAt deliveredAt channel { id } template { id templateId name } customer { id name phone }`
+	webhookChannel = `id kind externalId name status statusReason chatPermission lastConnectedAt`
+	webhookUser    = `id name role presence active`
 )
 
 // webhookRenderer renders events' subjects for partner webhooks through
@@ -54,6 +56,8 @@ func (r webhookRenderer) render(ctx context.Context, ev *ent.Event) (map[string]
 		if ev.CallPermissionID != "" {
 			parts = append(parts, part{"permission", "CallPermission { " + webhookPermission + " }", ev.CallPermissionID})
 		}
+	case event.TopicZNS:
+		parts = []part{{"message", "ZnsMessage { " + webhookZns + " }", ev.ZnsMessageID}}
 	case event.TopicChannel:
 		parts = []part{{"channel", "Channel { " + webhookChannel + " }", ev.ChannelID}}
 	case event.TopicUser:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,5 +127,31 @@ console.log(JSON.stringify(out));
 		if err := verifySignature(tc.secret, tc.header, []byte(tc.body), now); (err == nil) != tc.ok {
 			t.Errorf("verifySignature(%s, %s) = %v", tc.secret, tc.header, err)
 		}
+	}
+}
+
+// TestREADMEEventTypes: README.md's table of event types for partners
+// names exactly the types an endpoint may choose.
+func TestREADMEEventTypes(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "## Partner webhooks")
+	table := snippet(t, section, "### Event types\n", "\n### ")
+	var listed []string
+	for _, line := range strings.Split(table, "\n") {
+		first, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " | ")
+		for _, f := range strings.Split(first, ", ") {
+			if strings.HasPrefix(f, "`") && strings.HasSuffix(f, "`") {
+				listed = append(listed, strings.Trim(f, "`"))
+			}
+		}
+	}
+	slices.Sort(listed)
+	want := partner.EventTypes()
+	slices.Sort(want)
+	if !slices.Equal(listed, want) {
+		t.Fatalf("README lists %v\nendpoints may choose %v", listed, want)
 	}
 }

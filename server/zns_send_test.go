@@ -45,9 +45,9 @@ func orderParams() map[string]any {
 }
 
 // newSyncedZnsEnv is a znsEnv whose templates are synced.
-func newSyncedZnsEnv(t *testing.T) *znsEnv {
+func newSyncedZnsEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *znsEnv {
 	t.Helper()
-	z := newZnsEnv(t)
+	z := newZnsEnv(t, opts...)
 	if _, r := z.sync(z.tn.adminToken); r.code() != "" {
 		t.Fatalf("sync: %+v", r.Errors)
 	}

@@ -44,9 +44,9 @@ var (
 	}
 )
 
-func newZnsEnv(t *testing.T) *znsEnv {
+func newZnsEnv(t *testing.T, opts ...func(*webhookEnv) envOption) *znsEnv {
 	t.Helper()
-	z := &znsEnv{webhookEnv: newWebhookEnv(t, onTheTestClock)}
+	z := &znsEnv{webhookEnv: newWebhookEnv(t, append([]func(*webhookEnv) envOption{onTheTestClock}, opts...)...)}
 	for _, tpl := range []zalofake.ZNSTemplate{orderConfirmed, flashSale, pendingOTP} {
 		z.zfake.SetZNSTemplate(testOAID, tpl)
 	}

@@ -65,6 +65,16 @@ func (WebhookDelivery) Indexes() []ent.Index {
 		index.Fields("endpoint_id", "event_seq").Unique(),
 		index.Fields("status", "next_attempt_at"),
 		index.Fields("created_at"),
+		// The claim's two look-ups per endpoint (internal/partner,
+		// deliveries.go): its oldest pending delivery, and whether one of
+		// its deliveries is in flight. Partial, so they hold only the few
+		// pending rows, not the log of delivered ones.
+		index.Fields("endpoint_id", "event_seq").
+			Annotations(entsql.IndexWhere("status = 'PENDING'")).
+			StorageKey("webhookdelivery_pending_endpoint_id_event_seq"),
+		index.Fields("endpoint_id").
+			Annotations(entsql.IndexWhere("status = 'PENDING' AND lease_until IS NOT NULL")).
+			StorageKey("webhookdelivery_leased_endpoint_id"),
 	}
 }
 

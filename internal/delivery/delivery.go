@@ -317,6 +317,17 @@ func (w *Worker[T]) Run(ctx context.Context) {
 			return
 		case <-done:
 			running--
+			// Every delivery finished meanwhile frees its slot too, so
+			// the next claim refills them all at once rather than one
+			// claim per slot.
+			for drained := false; !drained; {
+				select {
+				case <-done:
+					running--
+				default:
+					drained = true
+				}
+			}
 		case <-w.nudge:
 		case <-t.C:
 		}

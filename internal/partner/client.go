@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"github.com/dakenh/dakenh/internal/delivery"
 )
 
 // The bounds of one delivery attempt.
@@ -80,8 +82,11 @@ func NewClient(allowLoopback bool) *Client {
 		ForceAttemptHTTP2:     true,
 		TLSHandshakeTimeout:   AttemptTimeout,
 		ResponseHeaderTimeout: AttemptTimeout,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
+		// One connection per delivery slot, so that a host receiving
+		// several endpoints' deliveries at once reuses its connections
+		// rather than opening one per POST.
+		MaxIdleConnsPerHost: delivery.Slots,
+		IdleConnTimeout:     90 * time.Second,
 	}
 	return &Client{http: &http.Client{
 		Transport: transport,

@@ -32,6 +32,7 @@ import (
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/delivery"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -81,6 +82,9 @@ type DeliveryConfig struct {
 	// Poll is how often the log is looked at for new events and due
 	// retries; 0 means delivery.Poll.
 	Poll time.Duration
+	// Bus wakes the feed as soon as an organization with enabled
+	// endpoints appends to its log; nil leaves it to Poll.
+	Bus event.Bus
 }
 
 // Deliveries feeds the log's events to the endpoints and delivers them.
@@ -94,6 +98,7 @@ type Deliveries struct {
 	poll   time.Duration
 	now    func() time.Time
 	worker *delivery.Worker[attempt]
+	follow *follower
 }
 
 // NewDeliveries returns the deliveries of s's endpoints.
@@ -101,6 +106,7 @@ func NewDeliveries(s *Service, cfg DeliveryConfig) *Deliveries {
 	d := &Deliveries{
 		s: s, client: s.client, http: NewClient(s.insecure), render: cfg.Render,
 		rec: cfg.Metrics, log: cfg.Logger, poll: cfg.Poll, now: s.now,
+		follow: newFollower(cfg.Bus),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -123,27 +129,43 @@ func NewDeliveries(s *Service, cfg DeliveryConfig) *Deliveries {
 		Logger:     d.log,
 	})
 	s.nudge = d.worker.Nudge
+	s.wakeFeed = d.follow.poke
 	return d
 }
 
 // Run feeds and delivers until ctx is cancelled; deliveries already
-// started finish before it returns.
+// started finish before it returns. The feed runs when the bus says an
+// organization with enabled endpoints appended to its log, when an
+// endpoint is created or updated here, soon after it skipped an endpoint
+// being fed elsewhere or left more than a batch, and otherwise every Poll.
 func (d *Deliveries) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		d.worker.Run(ctx)
 	}()
+	defer d.follow.stop()
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
+	var retry <-chan time.Time
 	for {
-		if _, err := d.Feed(ctx); err != nil && ctx.Err() == nil {
+		if err := d.follow.refresh(ctx, d); err != nil && ctx.Err() == nil {
+			d.log.WarnContext(ctx, "following organizations for webhook deliveries failed", "err", err)
+		}
+		_, again, err := d.feed(ctx)
+		if err != nil && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "feeding webhook deliveries failed", "err", err)
+		}
+		retry = nil
+		if again {
+			retry = time.After(min(feedRetry, d.poll))
 		}
 		select {
 		case <-ctx.Done():
 			<-done
 			return
+		case <-d.follow.wake:
+		case <-retry:
 		case <-t.C:
 		}
 	}
@@ -178,81 +200,112 @@ func due(now time.Time) []predicate.WebhookDelivery {
 	}
 }
 
-// Claim leases up to limit due deliveries, the oldest pending of each
-// enabled endpoint that has none in flight.
-func (q deliveryQueue) Claim(ctx context.Context, now, leaseUntil time.Time, limit, maxInFlight int) ([]delivery.Claim, error) {
+// Claim leases up to limit due deliveries: of each enabled endpoint with
+// none in flight, its oldest pending delivery, if that one is due. One
+// select and one update: the select looks up each endpoint's oldest
+// pending delivery and its deliveries in flight through the two partial
+// indexes of webhook_deliveries, so its cost follows the endpoints, not
+// the pending rows. maxInFlight is 1 by construction (one delivery per
+// endpoint at a time keeps the log's order), whatever the worker passes.
+func (q deliveryQueue) Claim(ctx context.Context, now, leaseUntil time.Time, limit, _ int) ([]delivery.Claim, error) {
 	sys := viewer.SystemContext(ctx, "")
 	tx, err := q.d.client.Tx(sys)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	var leased []struct {
-		EndpointID gid.ID `json:"endpoint_id"`
-		Count      int    `json:"count"`
-	}
-	if err := tx.WebhookDelivery.Query().
-		Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING), webhookdelivery.LeaseUntilGT(now)).
-		GroupBy(webhookdelivery.FieldEndpointID).
-		Aggregate(ent.Count()).
-		Scan(sys, &leased); err != nil {
-		return nil, fmt.Errorf("partner: counting deliveries in flight: %w", err)
-	}
-	inFlight := make(map[gid.ID]int, len(leased))
-	for _, l := range leased {
-		inFlight[l.EndpointID] = l.Count
-	}
-	budget := delivery.NewBudget(maxInFlight, inFlight)
 	sel := tx.WebhookDelivery.Query().
 		Where(due(now)...).
-		Where(webhookdelivery.EndpointIDNotIn(budget.Full()...)).
-		Where(webhookdelivery.HasEndpointWith(webhookendpoint.Enabled(true))).
-		Where(oldestPendingOfEndpoint()).
+		Where(oldestOfIdleEndpoint(now)).
 		Order(webhookdelivery.ByNextAttemptAt(), webhookdelivery.ByID()).
 		Limit(limit).
 		Unique(false)
+	// On PostgreSQL two replicas claiming at once take disjoint rows; a
+	// row another claim locked is skipped, and one it leased meanwhile no
+	// longer passes due when re-read under the lock.
 	sel.Modify(database.LockRows(sql.WithLockAction(sql.SkipLocked)))
 	rows, err := sel.All(sys)
 	if err != nil {
 		return nil, fmt.Errorf("partner: selecting due deliveries: %w", err)
 	}
-	out := make([]delivery.Claim, 0, len(rows))
-	for _, r := range rows {
-		if !budget.Take(r.EndpointID) {
-			continue
-		}
-		n, err := tx.WebhookDelivery.Update().
-			Where(webhookdelivery.ID(r.ID), webhookdelivery.Tries(r.Tries)).
-			Where(due(now)...).
-			SetLeaseUntil(leaseUntil).
-			SetTries(r.Tries + 1).
-			Save(sys)
-		if err != nil {
-			return nil, fmt.Errorf("partner: leasing delivery %s: %w", r.ID, err)
-		}
-		if n == 1 {
-			out = append(out, delivery.Claim{ID: r.ID, OrgID: r.OrganizationID, Attempts: r.Tries + 1})
-		}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ids := make([]gid.ID, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	n, err := tx.WebhookDelivery.Update().
+		Where(webhookdelivery.IDIn(ids...)).
+		Where(due(now)...).
+		SetLeaseUntil(leaseUntil).
+		AddTries(1).
+		Save(sys)
+	if err != nil {
+		return nil, fmt.Errorf("partner: leasing deliveries: %w", err)
+	}
+	if n != len(rows) {
+		// The rows are locked (PostgreSQL) or the claim holds the write
+		// lock (SQLite), so this does not happen; should it, claiming
+		// nothing this round is always safe.
+		return nil, nil
+	}
+	out := make([]delivery.Claim, len(rows))
+	for i, r := range rows {
+		out[i] = delivery.Claim{ID: r.ID, OrgID: r.OrganizationID, Attempts: r.Tries + 1}
 	}
 	return out, tx.Commit()
 }
 
-// oldestPendingOfEndpoint keeps deliveries that no PENDING delivery of an
-// earlier event of their endpoint precedes.
-func oldestPendingOfEndpoint() predicate.WebhookDelivery {
+// oldestOfIdleEndpoint keeps the oldest PENDING delivery of each enabled
+// endpoint none of whose pending deliveries is leased at now:
+//
+//	id IN (SELECT (SELECT oldest.id FROM webhook_deliveries oldest
+//	               WHERE oldest.endpoint_id = e.id AND oldest.status = 'PENDING'
+//	               ORDER BY oldest.event_seq LIMIT 1)
+//	       FROM webhook_endpoints e
+//	       WHERE e.enabled AND NOT EXISTS (SELECT … leased
+//	             WHERE leased.endpoint_id = e.id AND leased.status = 'PENDING'
+//	             AND leased.lease_until > now))
+//
+// The in-flight check is not implied by the oldest one: a redelivered
+// delivery becomes its endpoint's oldest pending while a later one may
+// still be in flight.
+func oldestOfIdleEndpoint(now time.Time) predicate.WebhookDelivery {
 	return func(s *sql.Selector) {
-		earlier := sql.Table(webhookdelivery.Table).As("earlier")
-		s.Where(sql.NotExists(
-			sql.Dialect(s.Dialect()).
-				Select(earlier.C(webhookdelivery.FieldID)).
-				From(earlier).
-				Where(sql.And(
-					sql.ColumnsEQ(earlier.C(webhookdelivery.FieldEndpointID), s.C(webhookdelivery.FieldEndpointID)),
-					sql.EQ(earlier.C(webhookdelivery.FieldStatus), webhookdelivery.StatusPENDING.String()),
-					sql.ColumnsLT(earlier.C(webhookdelivery.FieldEventSeq), s.C(webhookdelivery.FieldEventSeq)),
-				)),
-		))
+		b := sql.Dialect(s.Dialect())
+		ep := sql.Table(webhookendpoint.Table).As("e")
+		oldest := sql.Table(webhookdelivery.Table).As("oldest")
+		leased := sql.Table(webhookdelivery.Table).As("leased")
+		first := b.Select(oldest.C(webhookdelivery.FieldID)).From(oldest).
+			Where(sql.And(
+				sql.ColumnsEQ(oldest.C(webhookdelivery.FieldEndpointID), ep.C(webhookendpoint.FieldID)),
+				isPending(oldest),
+			)).
+			OrderBy(oldest.C(webhookdelivery.FieldEventSeq)).
+			Limit(1)
+		inFlight := b.Select(leased.C(webhookdelivery.FieldID)).From(leased).
+			Where(sql.And(
+				sql.ColumnsEQ(leased.C(webhookdelivery.FieldEndpointID), ep.C(webhookendpoint.FieldID)),
+				isPending(leased),
+				sql.NotNull(leased.C(webhookdelivery.FieldLeaseUntil)),
+				sql.GT(leased.C(webhookdelivery.FieldLeaseUntil), now),
+			))
+		heads := b.Select().From(ep).
+			AppendSelectExprAs(first, webhookdelivery.FieldID).
+			Where(sql.And(
+				sql.EQ(ep.C(webhookendpoint.FieldEnabled), true),
+				sql.NotExists(inFlight),
+			))
+		s.Where(sql.In(s.C(webhookdelivery.FieldID), heads))
 	}
+}
+
+// isPending is "status = 'PENDING'" with the value written out rather
+// than bound: statements are prepared (internal/database), and a generic
+// plan may use a partial index only when its predicate is in the text.
+func isPending(t *sql.SelectTable) *sql.Predicate {
+	return sql.ExprP(t.C(webhookdelivery.FieldStatus) + " = '" + webhookdelivery.StatusPENDING.String() + "'")
 }
 
 // Renew extends c's lease if the delivery is still pending with c's tries.
@@ -401,33 +454,43 @@ func (q deliveryQueue) Record(ctx context.Context, c delivery.Claim, a attempt, 
 // endpointState moves the endpoint's failing state on an attempt's
 // outcome: a success ends it; the first failure starts it; a failure
 // FailingFor after it started disables the endpoint, with an activity
-// entry (no actor: the server did it) that admins see.
+// entry (no actor: the server did it) that admins see. Each step is an
+// update conditioned on the state it leaves, without reading or locking
+// the endpoint first: in the usual case (a success of an endpoint that
+// was not failing) it matches no row and locks nothing, so the deliveries
+// of one endpoint and its feed never queue behind each other here.
 func (q deliveryQueue) endpointState(ctx context.Context, tx *ent.Tx, id gid.ID, ok bool, now time.Time) error {
-	sel := tx.WebhookEndpoint.Query().Where(webhookendpoint.ID(id))
-	sel.Modify(database.LockRows())
-	ep, err := sel.Only(ctx)
+	if ok {
+		return tx.WebhookEndpoint.Update().
+			Where(webhookendpoint.ID(id), webhookendpoint.FailingSinceNotNil()).
+			ClearFailingSince().
+			Exec(ctx)
+	}
+	started, err := tx.WebhookEndpoint.Update().
+		Where(webhookendpoint.ID(id), webhookendpoint.FailingSinceIsNil()).
+		SetFailingSince(now).
+		Save(ctx)
+	if err != nil || started == 1 {
+		return err
+	}
+	disabled, err := tx.WebhookEndpoint.Update().
+		Where(webhookendpoint.ID(id), webhookendpoint.Enabled(true), webhookendpoint.FailingSinceLTE(now.Add(-FailingFor))).
+		SetEnabled(false).
+		SetDisabledReason(DisabledFailing).
+		Save(ctx)
+	if err != nil || disabled == 0 {
+		return err
+	}
+	// This transaction disabled it, so it alone writes the entry.
+	ep, err := tx.WebhookEndpoint.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	switch {
-	case ok:
-		if ep.FailingSince == nil {
-			return nil
-		}
-		return tx.WebhookEndpoint.UpdateOne(ep).ClearFailingSince().Exec(ctx)
-	case ep.FailingSince == nil:
-		return tx.WebhookEndpoint.UpdateOne(ep).SetFailingSince(now).Exec(ctx)
-	case ep.Enabled && now.Sub(*ep.FailingSince) >= FailingFor:
-		if err := tx.WebhookEndpoint.UpdateOne(ep).SetEnabled(false).SetDisabledReason(DisabledFailing).Exec(ctx); err != nil {
-			return err
-		}
-		q.d.log.WarnContext(ctx, "webhook endpoint disabled: every delivery failed for three days", "endpoint", ep.ID)
-		return activity.Record(ctx, tx, activity.Entry{
-			Action: EndpointDisabled, SubjectID: ep.ID,
-			Details: map[string]any{"url": ep.URL, "automatic": true, "reason": DisabledFailing, "failingSince": ep.FailingSince},
-		})
-	}
-	return nil
+	q.d.log.WarnContext(ctx, "webhook endpoint disabled: every delivery failed for three days", "endpoint", ep.ID)
+	return activity.Record(ctx, tx, activity.Entry{
+		Action: EndpointDisabled, SubjectID: ep.ID,
+		Details: map[string]any{"url": ep.URL, "automatic": true, "reason": DisabledFailing, "failingSince": ep.FailingSince},
+	})
 }
 
 // fitText returns the start of b as text, at most n bytes on a rune

@@ -131,6 +131,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, in CreateEndpointInput) (*
 	if err != nil {
 		return nil, err
 	}
+	s.wakeFeedNow()
 	return &EndpointSecret{Endpoint: e, Secret: sec}, nil
 }
 
@@ -160,6 +161,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id gid.ID, in UpdateEndpoi
 		}
 		in.Description = &d
 	}
+	defer s.wakeFeedNow()
 	return database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.WebhookEndpoint, error) {
 		before, err := lockEndpoint(ctx, tx, id)
 		if err != nil {
@@ -247,6 +249,7 @@ func (s *Service) RotateSecret(ctx context.Context, id gid.ID) (*EndpointSecret,
 	if err != nil {
 		return nil, err
 	}
+	s.wakeFeedNow()
 	return &EndpointSecret{Endpoint: e, Secret: sec}, nil
 }
 
@@ -350,4 +353,13 @@ func checkDescription(field string, d *string) (string, error) {
 		return "", apierr.BadInput(field, "description is longer than %d characters", maxDescription)
 	}
 	return out, nil
+}
+
+// wakeFeedNow wakes this replica's feed, so that it follows a new or
+// enabled endpoint's organization on the bus from now on; other replicas
+// do at their next poll.
+func (s *Service) wakeFeedNow() {
+	if s.wakeFeed != nil {
+		s.wakeFeed()
+	}
 }

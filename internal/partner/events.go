@@ -13,8 +13,8 @@ const AllEvents = "*"
 
 // eventTypes are the event types a partner may choose, as
 // "<topic>.<type>" in lower case: every event the subscriptions carry
-// (messageEvents, conversationEvents, callEvents, userEvents) and the
-// channel events of the log. README.md, "Partner webhooks", lists them
+// (messageEvents, conversationEvents, callEvents, znsEvents, userEvents)
+// and the channel events of the log. README.md, "Partner webhooks", lists them
 // for partners; a test keeps the two alike.
 var eventTypes = []string{
 	"message.created",
@@ -37,6 +37,11 @@ var eventTypes = []string{
 	"call.permission_granted",
 	"call.permission_denied",
 	"call.permission_expired",
+
+	"zns.queued",
+	"zns.sent",
+	"zns.delivered",
+	"zns.failed",
 
 	"channel.updated",
 	"channel.disconnected",

@@ -39,6 +39,14 @@ type Renderer func(ctx context.Context, ev *ent.Event) (fields map[string]json.R
 // PostgreSQL the endpoint's row is locked, SKIP LOCKED; on SQLite writes
 // are serialized).
 func (d *Deliveries) Feed(ctx context.Context) (int, error) {
+	n, _, err := d.feed(ctx)
+	return n, err
+}
+
+// feed is Feed, and also reports whether an endpoint should be fed again
+// soon: skipped because another replica was feeding it, or with more of
+// the log than one batch.
+func (d *Deliveries) feed(ctx context.Context) (made int, skipped bool, err error) {
 	sys := viewer.SystemContext(ctx, "")
 	// Endpoints behind their organization's log: the only ones with work.
 	ids, err := d.client.WebhookEndpoint.Query().
@@ -49,18 +57,18 @@ func (d *Deliveries) Feed(ctx context.Context) (int, error) {
 		}).
 		IDs(sys)
 	if err != nil {
-		return 0, fmt.Errorf("partner: endpoints to feed: %w", err)
+		return 0, false, fmt.Errorf("partner: endpoints to feed: %w", err)
 	}
-	made := 0
 	rendered := map[gid.ID]rendering{}
 	for _, id := range ids {
-		n, err := d.feedEndpoint(ctx, id, rendered)
+		n, locked, err := d.feedEndpoint(ctx, id, rendered)
 		made += n
+		skipped = skipped || locked
 		if err != nil {
-			return made, err
+			return made, skipped, err
 		}
 	}
-	return made, nil
+	return made, skipped, nil
 }
 
 // rendering is an event's rendered subject, shared by the endpoints fed
@@ -70,22 +78,26 @@ type rendering struct {
 	ok     bool
 }
 
-// feedEndpoint feeds one endpoint up to feedBatch events.
-func (d *Deliveries) feedEndpoint(ctx context.Context, id gid.ID, rendered map[gid.ID]rendering) (int, error) {
+// feedEndpoint feeds one endpoint up to feedBatch events; again says it
+// should be fed again soon: its row was locked (or it is gone) and nothing
+// was fed, or the batch was full.
+func (d *Deliveries) feedEndpoint(ctx context.Context, id gid.ID, rendered map[gid.ID]rendering) (_ int, again bool, _ error) {
 	sys := viewer.SystemContext(ctx, "")
 	tx, err := d.client.Tx(sys)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer func() { _ = tx.Rollback() }()
 	q := tx.WebhookEndpoint.Query().Where(webhookendpoint.ID(id), webhookendpoint.Enabled(true))
 	q.Modify(database.LockRows(sql.WithLockAction(sql.SkipLocked)))
 	ep, err := q.Only(sys)
 	if ent.IsNotFound(err) {
-		return 0, nil // fed by another replica right now, disabled or deleted
+		// Fed by another replica right now, disabled or deleted: look
+		// again soon, after that replica's feed.
+		return 0, true, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	org := viewer.SystemContext(ctx, ep.OrganizationID)
 	evs, err := tx.Event.Query().
@@ -94,10 +106,10 @@ func (d *Deliveries) feedEndpoint(ctx context.Context, id gid.ID, rendered map[g
 		Limit(feedBatch).
 		All(org)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if len(evs) == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
 	var creates []*ent.WebhookDeliveryCreate
 	for _, ev := range evs {
@@ -109,7 +121,7 @@ func (d *Deliveries) feedEndpoint(ctx context.Context, id gid.ID, rendered map[g
 		if !seen {
 			r.fields, r.ok, err = d.render(org, ev)
 			if err != nil {
-				return 0, fmt.Errorf("partner: rendering event %d of %s: %w", ev.Seq, ev.OrganizationID, err)
+				return 0, false, fmt.Errorf("partner: rendering event %d of %s: %w", ev.Seq, ev.OrganizationID, err)
 			}
 			rendered[ev.ID] = r
 		}
@@ -119,7 +131,7 @@ func (d *Deliveries) feedEndpoint(ctx context.Context, id gid.ID, rendered map[g
 		did := gid.New("WebhookDelivery")
 		body, err := payload(did, typ, ev, r.fields)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		creates = append(creates, tx.WebhookDelivery.Create().
 			SetID(did).
@@ -135,16 +147,18 @@ func (d *Deliveries) feedEndpoint(ctx context.Context, id gid.ID, rendered map[g
 		// The unique (endpoint, event) index makes a second feed of the
 		// same events a no-op, should the lock ever not hold.
 		if err := tx.WebhookDelivery.CreateBulk(creates...).OnConflict(sql.DoNothing()).Exec(org); err != nil {
-			return 0, fmt.Errorf("partner: storing deliveries: %w", err)
+			return 0, false, fmt.Errorf("partner: storing deliveries: %w", err)
 		}
 	}
 	if err := tx.WebhookEndpoint.UpdateOneID(ep.ID).SetEventCursor(evs[len(evs)-1].Seq).Exec(org); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if len(creates) > 0 {
 		d.worker.NudgeOnCommit(tx)
 	}
-	return len(creates), tx.Commit()
+	// A full batch leaves more of the log to feed: at once, not at the
+	// next poll.
+	return len(creates), len(evs) == feedBatch, tx.Commit()
 }
 
 // payload is a delivery's body: the subscription's payload (its cursor

@@ -43,6 +43,9 @@ type Service struct {
 	// nudge wakes the delivery worker (see NewDeliveries); nil until
 	// there is one.
 	nudge func()
+	// wakeFeed wakes the feed (see Deliveries.Run), which then follows an
+	// endpoint's organization on the bus; nil until there are deliveries.
+	wakeFeed func()
 }
 
 // New returns the service over client, sealing secrets with box.
