@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/znscampaign"
 	"github.com/dakenh/dakenh/ent/znsmessage"
+	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/zalo/zalofake"
 	"github.com/dakenh/dakenh/internal/zns"
@@ -83,7 +85,15 @@ func (z *znsEnv) runCampaigns() {
 	for range 200 {
 		n := z.runTimers(0)
 		before := len(z.zfake.ZNSSent())
-		z.deliverZns()
+		for range 1000 {
+			d, err := z.app.zns.DeliverDue(event.WithBus(context.Background(), z.app.bus))
+			if err != nil {
+				z.t.Fatalf("DeliverDue: %v", err)
+			}
+			if d == 0 {
+				break
+			}
+		}
 		if n == 0 && len(z.zfake.ZNSSent()) == before {
 			return
 		}
@@ -304,6 +314,7 @@ func TestZnsCampaignQuotaPacing(t *testing.T) {
 func TestZnsCampaignQuietHours(t *testing.T) {
 	z := newSyncedZnsEnv(t)
 	z.zfake.SetNow(z.clock.Now)
+	z.must(z.tn.ownerToken, `mutation { createCustomField(input: {key: "code", label: "Mã đơn", type: TEXT}) { id } }`, nil, nil)
 	z.addCustomers("KH", 3, 200)
 	z.clock.Advance(6*time.Hour + 30*time.Minute) // 22:30 in Vietnam
 	c, r := z.createCampaign(z.tn.adminToken, map[string]any{"templateId": flashSale.ID, "params": map[string]any{"customer_name": "{{name}}"}})
@@ -325,7 +336,6 @@ func TestZnsCampaignQuietHours(t *testing.T) {
 	}
 	// A transaction template is not held.
 	z.clock.Advance(16*time.Hour + 30*time.Minute) // 22:30 again
-	z.must(z.tn.ownerToken, `mutation { createCustomField(input: {key: "code", label: "Mã đơn", type: TEXT}) { id } }`, nil, nil)
 	c2, r := z.createCampaign(z.tn.adminToken, map[string]any{"params": map[string]any{"customer_name": "{{name}}", "order_code": "A1", "amount": 1, "order_date": "21/11/2026"}})
 	if r.code() != "" {
 		t.Fatal(r.Errors)
