@@ -47,6 +47,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 
@@ -120,6 +122,10 @@ type Client struct {
 	WebhookEndpoint *WebhookEndpointClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// ZnsCampaign is the client for interacting with the ZnsCampaign builders.
+	ZnsCampaign *ZnsCampaignClient
+	// ZnsCampaignRecipient is the client for interacting with the ZnsCampaignRecipient builders.
+	ZnsCampaignRecipient *ZnsCampaignRecipientClient
 	// ZnsMessage is the client for interacting with the ZnsMessage builders.
 	ZnsMessage *ZnsMessageClient
 	// ZnsTemplate is the client for interacting with the ZnsTemplate builders.
@@ -166,6 +172,8 @@ func (c *Client) init() {
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
 	c.WebhookEndpoint = NewWebhookEndpointClient(c.config)
 	c.WebhookEvent = NewWebhookEventClient(c.config)
+	c.ZnsCampaign = NewZnsCampaignClient(c.config)
+	c.ZnsCampaignRecipient = NewZnsCampaignRecipientClient(c.config)
 	c.ZnsMessage = NewZnsMessageClient(c.config)
 	c.ZnsTemplate = NewZnsTemplateClient(c.config)
 }
@@ -258,41 +266,43 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:             ctx,
-		config:          cfg,
-		APIKey:          NewAPIKeyClient(cfg),
-		Activity:        NewActivityClient(cfg),
-		AutoMessage:     NewAutoMessageClient(cfg),
-		Call:            NewCallClient(cfg),
-		CallOperator:    NewCallOperatorClient(cfg),
-		CallPermission:  NewCallPermissionClient(cfg),
-		CallSettings:    NewCallSettingsClient(cfg),
-		Channel:         NewChannelClient(cfg),
-		Conversation:    NewConversationClient(cfg),
-		CustomField:     NewCustomFieldClient(cfg),
-		Customer:        NewCustomerClient(cfg),
-		Department:      NewDepartmentClient(cfg),
-		Event:           NewEventClient(cfg),
-		Identity:        NewIdentityClient(cfg),
-		KeyCheck:        NewKeyCheckClient(cfg),
-		LoginAttempt:    NewLoginAttemptClient(cfg),
-		Member:          NewMemberClient(cfg),
-		Message:         NewMessageClient(cfg),
-		MessageTemplate: NewMessageTemplateClient(cfg),
-		OAuthState:      NewOAuthStateClient(cfg),
-		Offer:           NewOfferClient(cfg),
-		Organization:    NewOrganizationClient(cfg),
-		Rule:            NewRuleClient(cfg),
-		Session:         NewSessionClient(cfg),
-		Tag:             NewTagClient(cfg),
-		Timer:           NewTimerClient(cfg),
-		User:            NewUserClient(cfg),
-		WebhookAttempt:  NewWebhookAttemptClient(cfg),
-		WebhookDelivery: NewWebhookDeliveryClient(cfg),
-		WebhookEndpoint: NewWebhookEndpointClient(cfg),
-		WebhookEvent:    NewWebhookEventClient(cfg),
-		ZnsMessage:      NewZnsMessageClient(cfg),
-		ZnsTemplate:     NewZnsTemplateClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		APIKey:               NewAPIKeyClient(cfg),
+		Activity:             NewActivityClient(cfg),
+		AutoMessage:          NewAutoMessageClient(cfg),
+		Call:                 NewCallClient(cfg),
+		CallOperator:         NewCallOperatorClient(cfg),
+		CallPermission:       NewCallPermissionClient(cfg),
+		CallSettings:         NewCallSettingsClient(cfg),
+		Channel:              NewChannelClient(cfg),
+		Conversation:         NewConversationClient(cfg),
+		CustomField:          NewCustomFieldClient(cfg),
+		Customer:             NewCustomerClient(cfg),
+		Department:           NewDepartmentClient(cfg),
+		Event:                NewEventClient(cfg),
+		Identity:             NewIdentityClient(cfg),
+		KeyCheck:             NewKeyCheckClient(cfg),
+		LoginAttempt:         NewLoginAttemptClient(cfg),
+		Member:               NewMemberClient(cfg),
+		Message:              NewMessageClient(cfg),
+		MessageTemplate:      NewMessageTemplateClient(cfg),
+		OAuthState:           NewOAuthStateClient(cfg),
+		Offer:                NewOfferClient(cfg),
+		Organization:         NewOrganizationClient(cfg),
+		Rule:                 NewRuleClient(cfg),
+		Session:              NewSessionClient(cfg),
+		Tag:                  NewTagClient(cfg),
+		Timer:                NewTimerClient(cfg),
+		User:                 NewUserClient(cfg),
+		WebhookAttempt:       NewWebhookAttemptClient(cfg),
+		WebhookDelivery:      NewWebhookDeliveryClient(cfg),
+		WebhookEndpoint:      NewWebhookEndpointClient(cfg),
+		WebhookEvent:         NewWebhookEventClient(cfg),
+		ZnsCampaign:          NewZnsCampaignClient(cfg),
+		ZnsCampaignRecipient: NewZnsCampaignRecipientClient(cfg),
+		ZnsMessage:           NewZnsMessageClient(cfg),
+		ZnsTemplate:          NewZnsTemplateClient(cfg),
 	}, nil
 }
 
@@ -310,41 +320,43 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:             ctx,
-		config:          cfg,
-		APIKey:          NewAPIKeyClient(cfg),
-		Activity:        NewActivityClient(cfg),
-		AutoMessage:     NewAutoMessageClient(cfg),
-		Call:            NewCallClient(cfg),
-		CallOperator:    NewCallOperatorClient(cfg),
-		CallPermission:  NewCallPermissionClient(cfg),
-		CallSettings:    NewCallSettingsClient(cfg),
-		Channel:         NewChannelClient(cfg),
-		Conversation:    NewConversationClient(cfg),
-		CustomField:     NewCustomFieldClient(cfg),
-		Customer:        NewCustomerClient(cfg),
-		Department:      NewDepartmentClient(cfg),
-		Event:           NewEventClient(cfg),
-		Identity:        NewIdentityClient(cfg),
-		KeyCheck:        NewKeyCheckClient(cfg),
-		LoginAttempt:    NewLoginAttemptClient(cfg),
-		Member:          NewMemberClient(cfg),
-		Message:         NewMessageClient(cfg),
-		MessageTemplate: NewMessageTemplateClient(cfg),
-		OAuthState:      NewOAuthStateClient(cfg),
-		Offer:           NewOfferClient(cfg),
-		Organization:    NewOrganizationClient(cfg),
-		Rule:            NewRuleClient(cfg),
-		Session:         NewSessionClient(cfg),
-		Tag:             NewTagClient(cfg),
-		Timer:           NewTimerClient(cfg),
-		User:            NewUserClient(cfg),
-		WebhookAttempt:  NewWebhookAttemptClient(cfg),
-		WebhookDelivery: NewWebhookDeliveryClient(cfg),
-		WebhookEndpoint: NewWebhookEndpointClient(cfg),
-		WebhookEvent:    NewWebhookEventClient(cfg),
-		ZnsMessage:      NewZnsMessageClient(cfg),
-		ZnsTemplate:     NewZnsTemplateClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		APIKey:               NewAPIKeyClient(cfg),
+		Activity:             NewActivityClient(cfg),
+		AutoMessage:          NewAutoMessageClient(cfg),
+		Call:                 NewCallClient(cfg),
+		CallOperator:         NewCallOperatorClient(cfg),
+		CallPermission:       NewCallPermissionClient(cfg),
+		CallSettings:         NewCallSettingsClient(cfg),
+		Channel:              NewChannelClient(cfg),
+		Conversation:         NewConversationClient(cfg),
+		CustomField:          NewCustomFieldClient(cfg),
+		Customer:             NewCustomerClient(cfg),
+		Department:           NewDepartmentClient(cfg),
+		Event:                NewEventClient(cfg),
+		Identity:             NewIdentityClient(cfg),
+		KeyCheck:             NewKeyCheckClient(cfg),
+		LoginAttempt:         NewLoginAttemptClient(cfg),
+		Member:               NewMemberClient(cfg),
+		Message:              NewMessageClient(cfg),
+		MessageTemplate:      NewMessageTemplateClient(cfg),
+		OAuthState:           NewOAuthStateClient(cfg),
+		Offer:                NewOfferClient(cfg),
+		Organization:         NewOrganizationClient(cfg),
+		Rule:                 NewRuleClient(cfg),
+		Session:              NewSessionClient(cfg),
+		Tag:                  NewTagClient(cfg),
+		Timer:                NewTimerClient(cfg),
+		User:                 NewUserClient(cfg),
+		WebhookAttempt:       NewWebhookAttemptClient(cfg),
+		WebhookDelivery:      NewWebhookDeliveryClient(cfg),
+		WebhookEndpoint:      NewWebhookEndpointClient(cfg),
+		WebhookEvent:         NewWebhookEventClient(cfg),
+		ZnsCampaign:          NewZnsCampaignClient(cfg),
+		ZnsCampaignRecipient: NewZnsCampaignRecipientClient(cfg),
+		ZnsMessage:           NewZnsMessageClient(cfg),
+		ZnsTemplate:          NewZnsTemplateClient(cfg),
 	}, nil
 }
 
@@ -379,7 +391,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
 		c.Session, c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery,
-		c.WebhookEndpoint, c.WebhookEvent, c.ZnsMessage, c.ZnsTemplate,
+		c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign, c.ZnsCampaignRecipient,
+		c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Use(hooks...)
 	}
@@ -394,7 +407,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
 		c.Session, c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery,
-		c.WebhookEndpoint, c.WebhookEvent, c.ZnsMessage, c.ZnsTemplate,
+		c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign, c.ZnsCampaignRecipient,
+		c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -465,6 +479,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.WebhookEndpoint.mutate(ctx, m)
 	case *WebhookEventMutation:
 		return c.WebhookEvent.mutate(ctx, m)
+	case *ZnsCampaignMutation:
+		return c.ZnsCampaign.mutate(ctx, m)
+	case *ZnsCampaignRecipientMutation:
+		return c.ZnsCampaignRecipient.mutate(ctx, m)
 	case *ZnsMessageMutation:
 		return c.ZnsMessage.mutate(ctx, m)
 	case *ZnsTemplateMutation:
@@ -5956,6 +5974,418 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 	}
 }
 
+// ZnsCampaignClient is a client for the ZnsCampaign schema.
+type ZnsCampaignClient struct {
+	config
+}
+
+// NewZnsCampaignClient returns a client for the ZnsCampaign from the given config.
+func NewZnsCampaignClient(c config) *ZnsCampaignClient {
+	return &ZnsCampaignClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `znscampaign.Hooks(f(g(h())))`.
+func (c *ZnsCampaignClient) Use(hooks ...Hook) {
+	c.hooks.ZnsCampaign = append(c.hooks.ZnsCampaign, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `znscampaign.Intercept(f(g(h())))`.
+func (c *ZnsCampaignClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ZnsCampaign = append(c.inters.ZnsCampaign, interceptors...)
+}
+
+// Create returns a builder for creating a ZnsCampaign entity.
+func (c *ZnsCampaignClient) Create() *ZnsCampaignCreate {
+	mutation := newZnsCampaignMutation(c.config, OpCreate)
+	return &ZnsCampaignCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ZnsCampaign entities.
+func (c *ZnsCampaignClient) CreateBulk(builders ...*ZnsCampaignCreate) *ZnsCampaignCreateBulk {
+	return &ZnsCampaignCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ZnsCampaignClient) MapCreateBulk(slice any, setFunc func(*ZnsCampaignCreate, int)) *ZnsCampaignCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ZnsCampaignCreateBulk{err: fmt.Errorf("calling to ZnsCampaignClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ZnsCampaignCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ZnsCampaignCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ZnsCampaign.
+func (c *ZnsCampaignClient) Update() *ZnsCampaignUpdate {
+	mutation := newZnsCampaignMutation(c.config, OpUpdate)
+	return &ZnsCampaignUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ZnsCampaignClient) UpdateOne(_m *ZnsCampaign) *ZnsCampaignUpdateOne {
+	mutation := newZnsCampaignMutation(c.config, OpUpdateOne, withZnsCampaign(_m))
+	return &ZnsCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ZnsCampaignClient) UpdateOneID(id gid.ID) *ZnsCampaignUpdateOne {
+	mutation := newZnsCampaignMutation(c.config, OpUpdateOne, withZnsCampaignID(id))
+	return &ZnsCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ZnsCampaign.
+func (c *ZnsCampaignClient) Delete() *ZnsCampaignDelete {
+	mutation := newZnsCampaignMutation(c.config, OpDelete)
+	return &ZnsCampaignDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ZnsCampaignClient) DeleteOne(_m *ZnsCampaign) *ZnsCampaignDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ZnsCampaignClient) DeleteOneID(id gid.ID) *ZnsCampaignDeleteOne {
+	builder := c.Delete().Where(znscampaign.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ZnsCampaignDeleteOne{builder}
+}
+
+// Query returns a query builder for ZnsCampaign.
+func (c *ZnsCampaignClient) Query() *ZnsCampaignQuery {
+	return &ZnsCampaignQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeZnsCampaign},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ZnsCampaign entity by its id.
+func (c *ZnsCampaignClient) Get(ctx context.Context, id gid.ID) (*ZnsCampaign, error) {
+	return c.Query().Where(znscampaign.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ZnsCampaignClient) GetX(ctx context.Context, id gid.ID) *ZnsCampaign {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a ZnsCampaign.
+func (c *ZnsCampaignClient) QueryOrganization(_m *ZnsCampaign) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaign.Table, znscampaign.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znscampaign.OrganizationTable, znscampaign.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a ZnsCampaign.
+func (c *ZnsCampaignClient) QueryChannel(_m *ZnsCampaign) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaign.Table, znscampaign.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znscampaign.ChannelTable, znscampaign.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTemplate queries the template edge of a ZnsCampaign.
+func (c *ZnsCampaignClient) QueryTemplate(_m *ZnsCampaign) *ZnsTemplateQuery {
+	query := (&ZnsTemplateClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaign.Table, znscampaign.FieldID, id),
+			sqlgraph.To(znstemplate.Table, znstemplate.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znscampaign.TemplateTable, znscampaign.TemplateColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCreatedBy queries the created_by edge of a ZnsCampaign.
+func (c *ZnsCampaignClient) QueryCreatedBy(_m *ZnsCampaign) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaign.Table, znscampaign.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znscampaign.CreatedByTable, znscampaign.CreatedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRecipients queries the recipients edge of a ZnsCampaign.
+func (c *ZnsCampaignClient) QueryRecipients(_m *ZnsCampaign) *ZnsCampaignRecipientQuery {
+	query := (&ZnsCampaignRecipientClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaign.Table, znscampaign.FieldID, id),
+			sqlgraph.To(znscampaignrecipient.Table, znscampaignrecipient.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, znscampaign.RecipientsTable, znscampaign.RecipientsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ZnsCampaignClient) Hooks() []Hook {
+	hooks := c.hooks.ZnsCampaign
+	return append(hooks[:len(hooks):len(hooks)], znscampaign.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ZnsCampaignClient) Interceptors() []Interceptor {
+	return c.inters.ZnsCampaign
+}
+
+func (c *ZnsCampaignClient) mutate(ctx context.Context, m *ZnsCampaignMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ZnsCampaignCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ZnsCampaignUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ZnsCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ZnsCampaignDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ZnsCampaign mutation op: %q", m.Op())
+	}
+}
+
+// ZnsCampaignRecipientClient is a client for the ZnsCampaignRecipient schema.
+type ZnsCampaignRecipientClient struct {
+	config
+}
+
+// NewZnsCampaignRecipientClient returns a client for the ZnsCampaignRecipient from the given config.
+func NewZnsCampaignRecipientClient(c config) *ZnsCampaignRecipientClient {
+	return &ZnsCampaignRecipientClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `znscampaignrecipient.Hooks(f(g(h())))`.
+func (c *ZnsCampaignRecipientClient) Use(hooks ...Hook) {
+	c.hooks.ZnsCampaignRecipient = append(c.hooks.ZnsCampaignRecipient, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `znscampaignrecipient.Intercept(f(g(h())))`.
+func (c *ZnsCampaignRecipientClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ZnsCampaignRecipient = append(c.inters.ZnsCampaignRecipient, interceptors...)
+}
+
+// Create returns a builder for creating a ZnsCampaignRecipient entity.
+func (c *ZnsCampaignRecipientClient) Create() *ZnsCampaignRecipientCreate {
+	mutation := newZnsCampaignRecipientMutation(c.config, OpCreate)
+	return &ZnsCampaignRecipientCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ZnsCampaignRecipient entities.
+func (c *ZnsCampaignRecipientClient) CreateBulk(builders ...*ZnsCampaignRecipientCreate) *ZnsCampaignRecipientCreateBulk {
+	return &ZnsCampaignRecipientCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ZnsCampaignRecipientClient) MapCreateBulk(slice any, setFunc func(*ZnsCampaignRecipientCreate, int)) *ZnsCampaignRecipientCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ZnsCampaignRecipientCreateBulk{err: fmt.Errorf("calling to ZnsCampaignRecipientClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ZnsCampaignRecipientCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ZnsCampaignRecipientCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ZnsCampaignRecipient.
+func (c *ZnsCampaignRecipientClient) Update() *ZnsCampaignRecipientUpdate {
+	mutation := newZnsCampaignRecipientMutation(c.config, OpUpdate)
+	return &ZnsCampaignRecipientUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ZnsCampaignRecipientClient) UpdateOne(_m *ZnsCampaignRecipient) *ZnsCampaignRecipientUpdateOne {
+	mutation := newZnsCampaignRecipientMutation(c.config, OpUpdateOne, withZnsCampaignRecipient(_m))
+	return &ZnsCampaignRecipientUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ZnsCampaignRecipientClient) UpdateOneID(id gid.ID) *ZnsCampaignRecipientUpdateOne {
+	mutation := newZnsCampaignRecipientMutation(c.config, OpUpdateOne, withZnsCampaignRecipientID(id))
+	return &ZnsCampaignRecipientUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ZnsCampaignRecipient.
+func (c *ZnsCampaignRecipientClient) Delete() *ZnsCampaignRecipientDelete {
+	mutation := newZnsCampaignRecipientMutation(c.config, OpDelete)
+	return &ZnsCampaignRecipientDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ZnsCampaignRecipientClient) DeleteOne(_m *ZnsCampaignRecipient) *ZnsCampaignRecipientDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ZnsCampaignRecipientClient) DeleteOneID(id gid.ID) *ZnsCampaignRecipientDeleteOne {
+	builder := c.Delete().Where(znscampaignrecipient.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ZnsCampaignRecipientDeleteOne{builder}
+}
+
+// Query returns a query builder for ZnsCampaignRecipient.
+func (c *ZnsCampaignRecipientClient) Query() *ZnsCampaignRecipientQuery {
+	return &ZnsCampaignRecipientQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeZnsCampaignRecipient},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ZnsCampaignRecipient entity by its id.
+func (c *ZnsCampaignRecipientClient) Get(ctx context.Context, id gid.ID) (*ZnsCampaignRecipient, error) {
+	return c.Query().Where(znscampaignrecipient.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ZnsCampaignRecipientClient) GetX(ctx context.Context, id gid.ID) *ZnsCampaignRecipient {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a ZnsCampaignRecipient.
+func (c *ZnsCampaignRecipientClient) QueryOrganization(_m *ZnsCampaignRecipient) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaignrecipient.Table, znscampaignrecipient.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znscampaignrecipient.OrganizationTable, znscampaignrecipient.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCampaign queries the campaign edge of a ZnsCampaignRecipient.
+func (c *ZnsCampaignRecipientClient) QueryCampaign(_m *ZnsCampaignRecipient) *ZnsCampaignQuery {
+	query := (&ZnsCampaignClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaignrecipient.Table, znscampaignrecipient.FieldID, id),
+			sqlgraph.To(znscampaign.Table, znscampaign.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znscampaignrecipient.CampaignTable, znscampaignrecipient.CampaignColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a ZnsCampaignRecipient.
+func (c *ZnsCampaignRecipientClient) QueryCustomer(_m *ZnsCampaignRecipient) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaignrecipient.Table, znscampaignrecipient.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znscampaignrecipient.CustomerTable, znscampaignrecipient.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMessage queries the message edge of a ZnsCampaignRecipient.
+func (c *ZnsCampaignRecipientClient) QueryMessage(_m *ZnsCampaignRecipient) *ZnsMessageQuery {
+	query := (&ZnsMessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znscampaignrecipient.Table, znscampaignrecipient.FieldID, id),
+			sqlgraph.To(znsmessage.Table, znsmessage.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znscampaignrecipient.MessageTable, znscampaignrecipient.MessageColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ZnsCampaignRecipientClient) Hooks() []Hook {
+	hooks := c.hooks.ZnsCampaignRecipient
+	return append(hooks[:len(hooks):len(hooks)], znscampaignrecipient.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ZnsCampaignRecipientClient) Interceptors() []Interceptor {
+	return c.inters.ZnsCampaignRecipient
+}
+
+func (c *ZnsCampaignRecipientClient) mutate(ctx context.Context, m *ZnsCampaignRecipientMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ZnsCampaignRecipientCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ZnsCampaignRecipientUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ZnsCampaignRecipientUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ZnsCampaignRecipientDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ZnsCampaignRecipient mutation op: %q", m.Op())
+	}
+}
+
 // ZnsMessageClient is a client for the ZnsMessage schema.
 type ZnsMessageClient struct {
 	config
@@ -6121,6 +6551,22 @@ func (c *ZnsMessageClient) QueryCustomer(_m *ZnsMessage) *CustomerQuery {
 			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
 			sqlgraph.To(customer.Table, customer.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.CustomerTable, znsmessage.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCampaign queries the campaign edge of a ZnsMessage.
+func (c *ZnsMessageClient) QueryCampaign(_m *ZnsMessage) *ZnsCampaignQuery {
+	query := (&ZnsCampaignClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, id),
+			sqlgraph.To(znscampaign.Table, znscampaign.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.CampaignTable, znsmessage.CampaignColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -6343,14 +6789,16 @@ type (
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
 		Organization, Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
-		WebhookEndpoint, WebhookEvent, ZnsMessage, ZnsTemplate []ent.Hook
+		WebhookEndpoint, WebhookEvent, ZnsCampaign, ZnsCampaignRecipient, ZnsMessage,
+		ZnsTemplate []ent.Hook
 	}
 	inters struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
 		Organization, Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
-		WebhookEndpoint, WebhookEvent, ZnsMessage, ZnsTemplate []ent.Interceptor
+		WebhookEndpoint, WebhookEvent, ZnsCampaign, ZnsCampaignRecipient, ZnsMessage,
+		ZnsTemplate []ent.Interceptor
 	}
 )
 

@@ -43,6 +43,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 )
@@ -105,39 +107,41 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:          apikey.ValidColumn,
-			activity.Table:        activity.ValidColumn,
-			automessage.Table:     automessage.ValidColumn,
-			call.Table:            call.ValidColumn,
-			calloperator.Table:    calloperator.ValidColumn,
-			callpermission.Table:  callpermission.ValidColumn,
-			callsettings.Table:    callsettings.ValidColumn,
-			channel.Table:         channel.ValidColumn,
-			conversation.Table:    conversation.ValidColumn,
-			customfield.Table:     customfield.ValidColumn,
-			customer.Table:        customer.ValidColumn,
-			department.Table:      department.ValidColumn,
-			event.Table:           event.ValidColumn,
-			identity.Table:        identity.ValidColumn,
-			keycheck.Table:        keycheck.ValidColumn,
-			loginattempt.Table:    loginattempt.ValidColumn,
-			member.Table:          member.ValidColumn,
-			message.Table:         message.ValidColumn,
-			messagetemplate.Table: messagetemplate.ValidColumn,
-			oauthstate.Table:      oauthstate.ValidColumn,
-			offer.Table:           offer.ValidColumn,
-			organization.Table:    organization.ValidColumn,
-			rule.Table:            rule.ValidColumn,
-			session.Table:         session.ValidColumn,
-			tag.Table:             tag.ValidColumn,
-			timer.Table:           timer.ValidColumn,
-			user.Table:            user.ValidColumn,
-			webhookattempt.Table:  webhookattempt.ValidColumn,
-			webhookdelivery.Table: webhookdelivery.ValidColumn,
-			webhookendpoint.Table: webhookendpoint.ValidColumn,
-			webhookevent.Table:    webhookevent.ValidColumn,
-			znsmessage.Table:      znsmessage.ValidColumn,
-			znstemplate.Table:     znstemplate.ValidColumn,
+			apikey.Table:               apikey.ValidColumn,
+			activity.Table:             activity.ValidColumn,
+			automessage.Table:          automessage.ValidColumn,
+			call.Table:                 call.ValidColumn,
+			calloperator.Table:         calloperator.ValidColumn,
+			callpermission.Table:       callpermission.ValidColumn,
+			callsettings.Table:         callsettings.ValidColumn,
+			channel.Table:              channel.ValidColumn,
+			conversation.Table:         conversation.ValidColumn,
+			customfield.Table:          customfield.ValidColumn,
+			customer.Table:             customer.ValidColumn,
+			department.Table:           department.ValidColumn,
+			event.Table:                event.ValidColumn,
+			identity.Table:             identity.ValidColumn,
+			keycheck.Table:             keycheck.ValidColumn,
+			loginattempt.Table:         loginattempt.ValidColumn,
+			member.Table:               member.ValidColumn,
+			message.Table:              message.ValidColumn,
+			messagetemplate.Table:      messagetemplate.ValidColumn,
+			oauthstate.Table:           oauthstate.ValidColumn,
+			offer.Table:                offer.ValidColumn,
+			organization.Table:         organization.ValidColumn,
+			rule.Table:                 rule.ValidColumn,
+			session.Table:              session.ValidColumn,
+			tag.Table:                  tag.ValidColumn,
+			timer.Table:                timer.ValidColumn,
+			user.Table:                 user.ValidColumn,
+			webhookattempt.Table:       webhookattempt.ValidColumn,
+			webhookdelivery.Table:      webhookdelivery.ValidColumn,
+			webhookendpoint.Table:      webhookendpoint.ValidColumn,
+			webhookevent.Table:         webhookevent.ValidColumn,
+			znscampaign.Table:          znscampaign.ValidColumn,
+			znscampaignrecipient.Table: znscampaignrecipient.ValidColumn,
+			znsmessage.Table:           znsmessage.ValidColumn,
+			znstemplate.Table:          znstemplate.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -35,6 +35,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 
@@ -46,7 +48,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 35)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -773,6 +775,61 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   znscampaign.Table,
+			Columns: znscampaign.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: znscampaign.FieldID,
+			},
+		},
+		Type: "ZnsCampaign",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			znscampaign.FieldCreatedAt:      {Type: field.TypeTime, Column: znscampaign.FieldCreatedAt},
+			znscampaign.FieldUpdatedAt:      {Type: field.TypeTime, Column: znscampaign.FieldUpdatedAt},
+			znscampaign.FieldOrganizationID: {Type: field.TypeString, Column: znscampaign.FieldOrganizationID},
+			znscampaign.FieldName:           {Type: field.TypeString, Column: znscampaign.FieldName},
+			znscampaign.FieldChannelID:      {Type: field.TypeString, Column: znscampaign.FieldChannelID},
+			znscampaign.FieldTemplateID:     {Type: field.TypeString, Column: znscampaign.FieldTemplateID},
+			znscampaign.FieldParams:         {Type: field.TypeJSON, Column: znscampaign.FieldParams},
+			znscampaign.FieldStatus:         {Type: field.TypeEnum, Column: znscampaign.FieldStatus},
+			znscampaign.FieldWaitingFor:     {Type: field.TypeEnum, Column: znscampaign.FieldWaitingFor},
+			znscampaign.FieldTotal:          {Type: field.TypeInt, Column: znscampaign.FieldTotal},
+			znscampaign.FieldQueued:         {Type: field.TypeInt, Column: znscampaign.FieldQueued},
+			znscampaign.FieldSent:           {Type: field.TypeInt, Column: znscampaign.FieldSent},
+			znscampaign.FieldDelivered:      {Type: field.TypeInt, Column: znscampaign.FieldDelivered},
+			znscampaign.FieldFailed:         {Type: field.TypeInt, Column: znscampaign.FieldFailed},
+			znscampaign.FieldSkipped:        {Type: field.TypeInt, Column: znscampaign.FieldSkipped},
+			znscampaign.FieldFinishedAt:     {Type: field.TypeTime, Column: znscampaign.FieldFinishedAt},
+			znscampaign.FieldCreatedByID:    {Type: field.TypeString, Column: znscampaign.FieldCreatedByID},
+		},
+	}
+	graph.Nodes[32] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   znscampaignrecipient.Table,
+			Columns: znscampaignrecipient.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: znscampaignrecipient.FieldID,
+			},
+		},
+		Type: "ZnsCampaignRecipient",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			znscampaignrecipient.FieldCreatedAt:      {Type: field.TypeTime, Column: znscampaignrecipient.FieldCreatedAt},
+			znscampaignrecipient.FieldUpdatedAt:      {Type: field.TypeTime, Column: znscampaignrecipient.FieldUpdatedAt},
+			znscampaignrecipient.FieldOrganizationID: {Type: field.TypeString, Column: znscampaignrecipient.FieldOrganizationID},
+			znscampaignrecipient.FieldCampaignID:     {Type: field.TypeString, Column: znscampaignrecipient.FieldCampaignID},
+			znscampaignrecipient.FieldCustomerID:     {Type: field.TypeString, Column: znscampaignrecipient.FieldCustomerID},
+			znscampaignrecipient.FieldStatus:         {Type: field.TypeEnum, Column: znscampaignrecipient.FieldStatus},
+			znscampaignrecipient.FieldSkipReason:     {Type: field.TypeEnum, Column: znscampaignrecipient.FieldSkipReason},
+			znscampaignrecipient.FieldSkipDetail:     {Type: field.TypeString, Column: znscampaignrecipient.FieldSkipDetail},
+			znscampaignrecipient.FieldPhone:          {Type: field.TypeString, Column: znscampaignrecipient.FieldPhone},
+			znscampaignrecipient.FieldParams:         {Type: field.TypeJSON, Column: znscampaignrecipient.FieldParams},
+			znscampaignrecipient.FieldTrackingID:     {Type: field.TypeString, Column: znscampaignrecipient.FieldTrackingID},
+			znscampaignrecipient.FieldMessageID:      {Type: field.TypeString, Column: znscampaignrecipient.FieldMessageID},
+		},
+	}
+	graph.Nodes[33] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znsmessage.Table,
 			Columns: znsmessage.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -799,13 +856,14 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znsmessage.FieldCost:              {Type: field.TypeInt, Column: znsmessage.FieldCost},
 			znsmessage.FieldSentAt:            {Type: field.TypeTime, Column: znsmessage.FieldSentAt},
 			znsmessage.FieldDeliveredAt:       {Type: field.TypeTime, Column: znsmessage.FieldDeliveredAt},
+			znsmessage.FieldCampaignID:        {Type: field.TypeString, Column: znsmessage.FieldCampaignID},
 			znsmessage.FieldSenderUserID:      {Type: field.TypeString, Column: znsmessage.FieldSenderUserID},
 			znsmessage.FieldAttempts:          {Type: field.TypeInt, Column: znsmessage.FieldAttempts},
 			znsmessage.FieldNextAttemptAt:     {Type: field.TypeTime, Column: znsmessage.FieldNextAttemptAt},
 			znsmessage.FieldLeaseUntil:        {Type: field.TypeTime, Column: znsmessage.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znstemplate.Table,
 			Columns: znstemplate.Columns,
@@ -1835,6 +1893,114 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   znscampaign.OrganizationTable,
+			Columns: []string{znscampaign.OrganizationColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaign",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znscampaign.ChannelTable,
+			Columns: []string{znscampaign.ChannelColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaign",
+		"Channel",
+	)
+	graph.MustAddE(
+		"template",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znscampaign.TemplateTable,
+			Columns: []string{znscampaign.TemplateColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaign",
+		"ZnsTemplate",
+	)
+	graph.MustAddE(
+		"created_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znscampaign.CreatedByTable,
+			Columns: []string{znscampaign.CreatedByColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaign",
+		"User",
+	)
+	graph.MustAddE(
+		"recipients",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   znscampaign.RecipientsTable,
+			Columns: []string{znscampaign.RecipientsColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaign",
+		"ZnsCampaignRecipient",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znscampaignrecipient.OrganizationTable,
+			Columns: []string{znscampaignrecipient.OrganizationColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaignRecipient",
+		"Organization",
+	)
+	graph.MustAddE(
+		"campaign",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znscampaignrecipient.CampaignTable,
+			Columns: []string{znscampaignrecipient.CampaignColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaignRecipient",
+		"ZnsCampaign",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znscampaignrecipient.CustomerTable,
+			Columns: []string{znscampaignrecipient.CustomerColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaignRecipient",
+		"Customer",
+	)
+	graph.MustAddE(
+		"message",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znscampaignrecipient.MessageTable,
+			Columns: []string{znscampaignrecipient.MessageColumn},
+			Bidi:    false,
+		},
+		"ZnsCampaignRecipient",
+		"ZnsMessage",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   znsmessage.OrganizationTable,
 			Columns: []string{znsmessage.OrganizationColumn},
 			Bidi:    false,
@@ -1877,6 +2043,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"ZnsMessage",
 		"Customer",
+	)
+	graph.MustAddE(
+		"campaign",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znsmessage.CampaignTable,
+			Columns: []string{znsmessage.CampaignColumn},
+			Bidi:    false,
+		},
+		"ZnsMessage",
+		"ZnsCampaign",
 	)
 	graph.MustAddE(
 		"sender",
@@ -5931,6 +6109,357 @@ func (f *WebhookEventFilter) WhereDeadAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ZnsCampaignQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ZnsCampaignQuery builder.
+func (_q *ZnsCampaignQuery) Filter() *ZnsCampaignFilter {
+	return &ZnsCampaignFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ZnsCampaignMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ZnsCampaignMutation builder.
+func (m *ZnsCampaignMutation) Filter() *ZnsCampaignFilter {
+	return &ZnsCampaignFilter{config: m.config, predicateAdder: m}
+}
+
+// ZnsCampaignFilter provides a generic filtering capability at runtime for ZnsCampaignQuery.
+type ZnsCampaignFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ZnsCampaignFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ZnsCampaignFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(znscampaign.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ZnsCampaignFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(znscampaign.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ZnsCampaignFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(znscampaign.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *ZnsCampaignFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(znscampaign.FieldOrganizationID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ZnsCampaignFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(znscampaign.FieldName))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *ZnsCampaignFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(znscampaign.FieldChannelID))
+}
+
+// WhereTemplateID applies the entql string predicate on the template_id field.
+func (f *ZnsCampaignFilter) WhereTemplateID(p entql.StringP) {
+	f.Where(p.Field(znscampaign.FieldTemplateID))
+}
+
+// WhereParams applies the entql json.RawMessage predicate on the params field.
+func (f *ZnsCampaignFilter) WhereParams(p entql.BytesP) {
+	f.Where(p.Field(znscampaign.FieldParams))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ZnsCampaignFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(znscampaign.FieldStatus))
+}
+
+// WhereWaitingFor applies the entql string predicate on the waiting_for field.
+func (f *ZnsCampaignFilter) WhereWaitingFor(p entql.StringP) {
+	f.Where(p.Field(znscampaign.FieldWaitingFor))
+}
+
+// WhereTotal applies the entql int predicate on the total field.
+func (f *ZnsCampaignFilter) WhereTotal(p entql.IntP) {
+	f.Where(p.Field(znscampaign.FieldTotal))
+}
+
+// WhereQueued applies the entql int predicate on the queued field.
+func (f *ZnsCampaignFilter) WhereQueued(p entql.IntP) {
+	f.Where(p.Field(znscampaign.FieldQueued))
+}
+
+// WhereSent applies the entql int predicate on the sent field.
+func (f *ZnsCampaignFilter) WhereSent(p entql.IntP) {
+	f.Where(p.Field(znscampaign.FieldSent))
+}
+
+// WhereDelivered applies the entql int predicate on the delivered field.
+func (f *ZnsCampaignFilter) WhereDelivered(p entql.IntP) {
+	f.Where(p.Field(znscampaign.FieldDelivered))
+}
+
+// WhereFailed applies the entql int predicate on the failed field.
+func (f *ZnsCampaignFilter) WhereFailed(p entql.IntP) {
+	f.Where(p.Field(znscampaign.FieldFailed))
+}
+
+// WhereSkipped applies the entql int predicate on the skipped field.
+func (f *ZnsCampaignFilter) WhereSkipped(p entql.IntP) {
+	f.Where(p.Field(znscampaign.FieldSkipped))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *ZnsCampaignFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(znscampaign.FieldFinishedAt))
+}
+
+// WhereCreatedByID applies the entql string predicate on the created_by_id field.
+func (f *ZnsCampaignFilter) WhereCreatedByID(p entql.StringP) {
+	f.Where(p.Field(znscampaign.FieldCreatedByID))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *ZnsCampaignFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *ZnsCampaignFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *ZnsCampaignFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *ZnsCampaignFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTemplate applies a predicate to check if query has an edge template.
+func (f *ZnsCampaignFilter) WhereHasTemplate() {
+	f.Where(entql.HasEdge("template"))
+}
+
+// WhereHasTemplateWith applies a predicate to check if query has an edge template with a given conditions (other predicates).
+func (f *ZnsCampaignFilter) WhereHasTemplateWith(preds ...predicate.ZnsTemplate) {
+	f.Where(entql.HasEdgeWith("template", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCreatedBy applies a predicate to check if query has an edge created_by.
+func (f *ZnsCampaignFilter) WhereHasCreatedBy() {
+	f.Where(entql.HasEdge("created_by"))
+}
+
+// WhereHasCreatedByWith applies a predicate to check if query has an edge created_by with a given conditions (other predicates).
+func (f *ZnsCampaignFilter) WhereHasCreatedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("created_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRecipients applies a predicate to check if query has an edge recipients.
+func (f *ZnsCampaignFilter) WhereHasRecipients() {
+	f.Where(entql.HasEdge("recipients"))
+}
+
+// WhereHasRecipientsWith applies a predicate to check if query has an edge recipients with a given conditions (other predicates).
+func (f *ZnsCampaignFilter) WhereHasRecipientsWith(preds ...predicate.ZnsCampaignRecipient) {
+	f.Where(entql.HasEdgeWith("recipients", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ZnsCampaignRecipientQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ZnsCampaignRecipientQuery builder.
+func (_q *ZnsCampaignRecipientQuery) Filter() *ZnsCampaignRecipientFilter {
+	return &ZnsCampaignRecipientFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ZnsCampaignRecipientMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ZnsCampaignRecipientMutation builder.
+func (m *ZnsCampaignRecipientMutation) Filter() *ZnsCampaignRecipientFilter {
+	return &ZnsCampaignRecipientFilter{config: m.config, predicateAdder: m}
+}
+
+// ZnsCampaignRecipientFilter provides a generic filtering capability at runtime for ZnsCampaignRecipientQuery.
+type ZnsCampaignRecipientFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ZnsCampaignRecipientFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ZnsCampaignRecipientFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ZnsCampaignRecipientFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(znscampaignrecipient.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ZnsCampaignRecipientFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(znscampaignrecipient.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *ZnsCampaignRecipientFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldOrganizationID))
+}
+
+// WhereCampaignID applies the entql string predicate on the campaign_id field.
+func (f *ZnsCampaignRecipientFilter) WhereCampaignID(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldCampaignID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *ZnsCampaignRecipientFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldCustomerID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ZnsCampaignRecipientFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldStatus))
+}
+
+// WhereSkipReason applies the entql string predicate on the skip_reason field.
+func (f *ZnsCampaignRecipientFilter) WhereSkipReason(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldSkipReason))
+}
+
+// WhereSkipDetail applies the entql string predicate on the skip_detail field.
+func (f *ZnsCampaignRecipientFilter) WhereSkipDetail(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldSkipDetail))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *ZnsCampaignRecipientFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldPhone))
+}
+
+// WhereParams applies the entql json.RawMessage predicate on the params field.
+func (f *ZnsCampaignRecipientFilter) WhereParams(p entql.BytesP) {
+	f.Where(p.Field(znscampaignrecipient.FieldParams))
+}
+
+// WhereTrackingID applies the entql string predicate on the tracking_id field.
+func (f *ZnsCampaignRecipientFilter) WhereTrackingID(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldTrackingID))
+}
+
+// WhereMessageID applies the entql string predicate on the message_id field.
+func (f *ZnsCampaignRecipientFilter) WhereMessageID(p entql.StringP) {
+	f.Where(p.Field(znscampaignrecipient.FieldMessageID))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *ZnsCampaignRecipientFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *ZnsCampaignRecipientFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCampaign applies a predicate to check if query has an edge campaign.
+func (f *ZnsCampaignRecipientFilter) WhereHasCampaign() {
+	f.Where(entql.HasEdge("campaign"))
+}
+
+// WhereHasCampaignWith applies a predicate to check if query has an edge campaign with a given conditions (other predicates).
+func (f *ZnsCampaignRecipientFilter) WhereHasCampaignWith(preds ...predicate.ZnsCampaign) {
+	f.Where(entql.HasEdgeWith("campaign", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *ZnsCampaignRecipientFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *ZnsCampaignRecipientFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMessage applies a predicate to check if query has an edge message.
+func (f *ZnsCampaignRecipientFilter) WhereHasMessage() {
+	f.Where(entql.HasEdge("message"))
+}
+
+// WhereHasMessageWith applies a predicate to check if query has an edge message with a given conditions (other predicates).
+func (f *ZnsCampaignRecipientFilter) WhereHasMessageWith(preds ...predicate.ZnsMessage) {
+	f.Where(entql.HasEdgeWith("message", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ZnsMessageQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5959,7 +6488,7 @@ type ZnsMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6055,6 +6584,11 @@ func (f *ZnsMessageFilter) WhereDeliveredAt(p entql.TimeP) {
 	f.Where(p.Field(znsmessage.FieldDeliveredAt))
 }
 
+// WhereCampaignID applies the entql string predicate on the campaign_id field.
+func (f *ZnsMessageFilter) WhereCampaignID(p entql.StringP) {
+	f.Where(p.Field(znsmessage.FieldCampaignID))
+}
+
 // WhereSenderUserID applies the entql string predicate on the sender_user_id field.
 func (f *ZnsMessageFilter) WhereSenderUserID(p entql.StringP) {
 	f.Where(p.Field(znsmessage.FieldSenderUserID))
@@ -6131,6 +6665,20 @@ func (f *ZnsMessageFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
 	})))
 }
 
+// WhereHasCampaign applies a predicate to check if query has an edge campaign.
+func (f *ZnsMessageFilter) WhereHasCampaign() {
+	f.Where(entql.HasEdge("campaign"))
+}
+
+// WhereHasCampaignWith applies a predicate to check if query has an edge campaign with a given conditions (other predicates).
+func (f *ZnsMessageFilter) WhereHasCampaignWith(preds ...predicate.ZnsCampaign) {
+	f.Where(entql.HasEdgeWith("campaign", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasSender applies a predicate to check if query has an edge sender.
 func (f *ZnsMessageFilter) WhereHasSender() {
 	f.Where(entql.HasEdge("sender"))
@@ -6174,7 +6722,7 @@ type ZnsTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

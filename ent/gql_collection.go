@@ -31,6 +31,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -3241,6 +3243,453 @@ func newWebhookEndpointPaginateArgs(rv map[string]any) *webhookendpointPaginateA
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ZnsCampaignQuery) CollectFields(ctx context.Context, satisfies ...string) (*ZnsCampaignQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ZnsCampaignQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(znscampaign.Columns))
+		selectedFields = []string{znscampaign.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[znscampaign.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldChannelID)
+				fieldSeen[znscampaign.FieldChannelID] = struct{}{}
+			}
+
+		case "template":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ZnsTemplateClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, znstemplateImplementors)...); err != nil {
+				return err
+			}
+			_q.withTemplate = query
+			if _, ok := fieldSeen[znscampaign.FieldTemplateID]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldTemplateID)
+				fieldSeen[znscampaign.FieldTemplateID] = struct{}{}
+			}
+
+		case "createdBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withCreatedBy = query
+			if _, ok := fieldSeen[znscampaign.FieldCreatedByID]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldCreatedByID)
+				fieldSeen[znscampaign.FieldCreatedByID] = struct{}{}
+			}
+
+		case "recipients":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ZnsCampaignRecipientClient{config: _q.config}).Query()
+			)
+			args := newZnsCampaignRecipientPaginateArgs(fieldArgs(ctx, new(ZnsCampaignRecipientWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newZnsCampaignRecipientPager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*ZnsCampaign) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID gid.ID `sql:"campaign_id"`
+							Count  int    `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(znscampaign.RecipientsColumn), ids...))
+						})
+						if err := query.GroupBy(znscampaign.RecipientsColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[gid.ID]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[3] == nil {
+								nodes[i].Edges.totalCount[3] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[3][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*ZnsCampaign) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Recipients)
+							if nodes[i].Edges.totalCount[3] == nil {
+								nodes[i].Edges.totalCount[3] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[3][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, znscampaignrecipientImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(znscampaign.RecipientsColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedRecipients(alias, func(wq *ZnsCampaignRecipientQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[znscampaign.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldCreatedAt)
+				fieldSeen[znscampaign.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[znscampaign.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldUpdatedAt)
+				fieldSeen[znscampaign.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[znscampaign.FieldName]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldName)
+				fieldSeen[znscampaign.FieldName] = struct{}{}
+			}
+		case "params":
+			if _, ok := fieldSeen[znscampaign.FieldParams]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldParams)
+				fieldSeen[znscampaign.FieldParams] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[znscampaign.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldStatus)
+				fieldSeen[znscampaign.FieldStatus] = struct{}{}
+			}
+		case "waitingFor":
+			if _, ok := fieldSeen[znscampaign.FieldWaitingFor]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldWaitingFor)
+				fieldSeen[znscampaign.FieldWaitingFor] = struct{}{}
+			}
+		case "total":
+			if _, ok := fieldSeen[znscampaign.FieldTotal]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldTotal)
+				fieldSeen[znscampaign.FieldTotal] = struct{}{}
+			}
+		case "queued":
+			if _, ok := fieldSeen[znscampaign.FieldQueued]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldQueued)
+				fieldSeen[znscampaign.FieldQueued] = struct{}{}
+			}
+		case "sent":
+			if _, ok := fieldSeen[znscampaign.FieldSent]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldSent)
+				fieldSeen[znscampaign.FieldSent] = struct{}{}
+			}
+		case "delivered":
+			if _, ok := fieldSeen[znscampaign.FieldDelivered]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldDelivered)
+				fieldSeen[znscampaign.FieldDelivered] = struct{}{}
+			}
+		case "failed":
+			if _, ok := fieldSeen[znscampaign.FieldFailed]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldFailed)
+				fieldSeen[znscampaign.FieldFailed] = struct{}{}
+			}
+		case "skipped":
+			if _, ok := fieldSeen[znscampaign.FieldSkipped]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldSkipped)
+				fieldSeen[znscampaign.FieldSkipped] = struct{}{}
+			}
+		case "finishedAt":
+			if _, ok := fieldSeen[znscampaign.FieldFinishedAt]; !ok {
+				selectedFields = append(selectedFields, znscampaign.FieldFinishedAt)
+				fieldSeen[znscampaign.FieldFinishedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type znscampaignPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ZnsCampaignPaginateOption
+}
+
+func newZnsCampaignPaginateArgs(rv map[string]any) *znscampaignPaginateArgs {
+	args := &znscampaignPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ZnsCampaignOrder{Field: &ZnsCampaignOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithZnsCampaignOrder(order))
+			}
+		case *ZnsCampaignOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithZnsCampaignOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ZnsCampaignWhereInput); ok {
+		args.opts = append(args.opts, WithZnsCampaignFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ZnsCampaignRecipientQuery) CollectFields(ctx context.Context, satisfies ...string) (*ZnsCampaignRecipientQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ZnsCampaignRecipientQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(znscampaignrecipient.Columns))
+		selectedFields = []string{znscampaignrecipient.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "campaign":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ZnsCampaignClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, znscampaignImplementors)...); err != nil {
+				return err
+			}
+			_q.withCampaign = query
+			if _, ok := fieldSeen[znscampaignrecipient.FieldCampaignID]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldCampaignID)
+				fieldSeen[znscampaignrecipient.FieldCampaignID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[znscampaignrecipient.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldCustomerID)
+				fieldSeen[znscampaignrecipient.FieldCustomerID] = struct{}{}
+			}
+
+		case "message":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ZnsMessageClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, znsmessageImplementors)...); err != nil {
+				return err
+			}
+			_q.withMessage = query
+			if _, ok := fieldSeen[znscampaignrecipient.FieldMessageID]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldMessageID)
+				fieldSeen[znscampaignrecipient.FieldMessageID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[znscampaignrecipient.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldCreatedAt)
+				fieldSeen[znscampaignrecipient.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[znscampaignrecipient.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldUpdatedAt)
+				fieldSeen[znscampaignrecipient.FieldUpdatedAt] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[znscampaignrecipient.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldStatus)
+				fieldSeen[znscampaignrecipient.FieldStatus] = struct{}{}
+			}
+		case "skipReason":
+			if _, ok := fieldSeen[znscampaignrecipient.FieldSkipReason]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldSkipReason)
+				fieldSeen[znscampaignrecipient.FieldSkipReason] = struct{}{}
+			}
+		case "skipDetail":
+			if _, ok := fieldSeen[znscampaignrecipient.FieldSkipDetail]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldSkipDetail)
+				fieldSeen[znscampaignrecipient.FieldSkipDetail] = struct{}{}
+			}
+		case "phone":
+			if _, ok := fieldSeen[znscampaignrecipient.FieldPhone]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldPhone)
+				fieldSeen[znscampaignrecipient.FieldPhone] = struct{}{}
+			}
+		case "params":
+			if _, ok := fieldSeen[znscampaignrecipient.FieldParams]; !ok {
+				selectedFields = append(selectedFields, znscampaignrecipient.FieldParams)
+				fieldSeen[znscampaignrecipient.FieldParams] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type znscampaignrecipientPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ZnsCampaignRecipientPaginateOption
+}
+
+func newZnsCampaignRecipientPaginateArgs(rv map[string]any) *znscampaignrecipientPaginateArgs {
+	args := &znscampaignrecipientPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ZnsCampaignRecipientOrder{Field: &ZnsCampaignRecipientOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithZnsCampaignRecipientOrder(order))
+			}
+		case *ZnsCampaignRecipientOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithZnsCampaignRecipientOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ZnsCampaignRecipientWhereInput); ok {
+		args.opts = append(args.opts, WithZnsCampaignRecipientFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *ZnsMessageQuery) CollectFields(ctx context.Context, satisfies ...string) (*ZnsMessageQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -3305,6 +3754,21 @@ func (_q *ZnsMessageQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if _, ok := fieldSeen[znsmessage.FieldCustomerID]; !ok {
 				selectedFields = append(selectedFields, znsmessage.FieldCustomerID)
 				fieldSeen[znsmessage.FieldCustomerID] = struct{}{}
+			}
+
+		case "campaign":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ZnsCampaignClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, znscampaignImplementors)...); err != nil {
+				return err
+			}
+			_q.withCampaign = query
+			if _, ok := fieldSeen[znsmessage.FieldCampaignID]; !ok {
+				selectedFields = append(selectedFields, znsmessage.FieldCampaignID)
+				fieldSeen[znsmessage.FieldCampaignID] = struct{}{}
 			}
 		case "createdAt":
 			if _, ok := fieldSeen[znsmessage.FieldCreatedAt]; !ok {

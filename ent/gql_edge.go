@@ -346,6 +346,75 @@ func (_m *WebhookEndpoint) CreatedBy(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *ZnsCampaign) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ZnsCampaign) Template(ctx context.Context) (*ZnsTemplate, error) {
+	result, err := _m.Edges.TemplateOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTemplate().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ZnsCampaign) CreatedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.CreatedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCreatedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *ZnsCampaign) Recipients(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ZnsCampaignRecipientOrder, where *ZnsCampaignRecipientWhereInput,
+) (*ZnsCampaignRecipientConnection, error) {
+	opts := []ZnsCampaignRecipientPaginateOption{
+		WithZnsCampaignRecipientOrder(orderBy),
+		WithZnsCampaignRecipientFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[3][alias]
+	if nodes, err := _m.NamedRecipients(alias); err == nil || hasTotalCount {
+		pager, err := newZnsCampaignRecipientPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &ZnsCampaignRecipientConnection{Edges: []*ZnsCampaignRecipientEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryRecipients().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *ZnsCampaignRecipient) Campaign(ctx context.Context) (*ZnsCampaign, error) {
+	result, err := _m.Edges.CampaignOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCampaign().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *ZnsCampaignRecipient) Customer(ctx context.Context) (*Customer, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *ZnsCampaignRecipient) Message(ctx context.Context) (*ZnsMessage, error) {
+	result, err := _m.Edges.MessageOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMessage().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *ZnsMessage) Channel(ctx context.Context) (*Channel, error) {
 	result, err := _m.Edges.ChannelOrErr()
 	if IsNotLoaded(err) {
@@ -366,6 +435,14 @@ func (_m *ZnsMessage) Customer(ctx context.Context) (*Customer, error) {
 	result, err := _m.Edges.CustomerOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *ZnsMessage) Campaign(ctx context.Context) (*ZnsCampaign, error) {
+	result, err := _m.Edges.CampaignOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCampaign().Only(ctx)
 	}
 	return result, MaskNotFound(err)
 }

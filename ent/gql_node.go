@@ -29,6 +29,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -144,6 +146,16 @@ var webhookendpointImplementors = []string{"WebhookEndpoint", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*WebhookEndpoint) IsNode() {}
+
+var znscampaignImplementors = []string{"ZnsCampaign", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ZnsCampaign) IsNode() {}
+
+var znscampaignrecipientImplementors = []string{"ZnsCampaignRecipient", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ZnsCampaignRecipient) IsNode() {}
 
 var znsmessageImplementors = []string{"ZnsMessage", "Node"}
 
@@ -482,6 +494,32 @@ func (c *Client) noder(ctx context.Context, table string, id gid.ID) (Noder, err
 			Where(webhookendpoint.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, webhookendpointImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case znscampaign.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ZnsCampaign.Query().
+			Where(znscampaign.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, znscampaignImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case znscampaignrecipient.Table:
+		var uid gid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ZnsCampaignRecipient.Query().
+			Where(znscampaignrecipient.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, znscampaignrecipientImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -909,6 +947,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []gid.ID) ([]Node
 		query := c.WebhookEndpoint.Query().
 			Where(webhookendpoint.IDIn(ids...))
 		query, err := query.CollectFields(ctx, webhookendpointImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case znscampaign.Table:
+		query := c.ZnsCampaign.Query().
+			Where(znscampaign.IDIn(ids...))
+		query, err := query.CollectFields(ctx, znscampaignImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case znscampaignrecipient.Table:
+		query := c.ZnsCampaignRecipient.Query().
+			Where(znscampaignrecipient.IDIn(ids...))
+		query, err := query.CollectFields(ctx, znscampaignrecipientImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -35,6 +35,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -6986,6 +6988,634 @@ func (_m *WebhookEndpoint) ToEdge(order *WebhookEndpointOrder) *WebhookEndpointE
 		order = DefaultWebhookEndpointOrder
 	}
 	return &WebhookEndpointEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ZnsCampaignEdge is the edge representation of ZnsCampaign.
+type ZnsCampaignEdge struct {
+	Node   *ZnsCampaign `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// ZnsCampaignConnection is the connection containing edges to ZnsCampaign.
+type ZnsCampaignConnection struct {
+	Edges      []*ZnsCampaignEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *ZnsCampaignConnection) build(nodes []*ZnsCampaign, pager *znscampaignPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ZnsCampaign
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ZnsCampaign {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ZnsCampaign {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ZnsCampaignEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ZnsCampaignEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ZnsCampaignPaginateOption enables pagination customization.
+type ZnsCampaignPaginateOption func(*znscampaignPager) error
+
+// WithZnsCampaignOrder configures pagination ordering.
+func WithZnsCampaignOrder(order *ZnsCampaignOrder) ZnsCampaignPaginateOption {
+	if order == nil {
+		order = DefaultZnsCampaignOrder
+	}
+	o := *order
+	return func(pager *znscampaignPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultZnsCampaignOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithZnsCampaignFilter configures pagination filter.
+func WithZnsCampaignFilter(filter func(*ZnsCampaignQuery) (*ZnsCampaignQuery, error)) ZnsCampaignPaginateOption {
+	return func(pager *znscampaignPager) error {
+		if filter == nil {
+			return errors.New("ZnsCampaignQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type znscampaignPager struct {
+	reverse bool
+	order   *ZnsCampaignOrder
+	filter  func(*ZnsCampaignQuery) (*ZnsCampaignQuery, error)
+}
+
+func newZnsCampaignPager(opts []ZnsCampaignPaginateOption, reverse bool) (*znscampaignPager, error) {
+	pager := &znscampaignPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultZnsCampaignOrder
+	}
+	return pager, nil
+}
+
+func (p *znscampaignPager) applyFilter(query *ZnsCampaignQuery) (*ZnsCampaignQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *znscampaignPager) toCursor(_m *ZnsCampaign) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *znscampaignPager) applyCursors(query *ZnsCampaignQuery, after, before *Cursor) (*ZnsCampaignQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultZnsCampaignOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *znscampaignPager) applyOrder(query *ZnsCampaignQuery) *ZnsCampaignQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultZnsCampaignOrder.Field {
+		query = query.Order(DefaultZnsCampaignOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *znscampaignPager) orderExpr(query *ZnsCampaignQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultZnsCampaignOrder.Field {
+			b.Comma().Ident(DefaultZnsCampaignOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ZnsCampaign.
+func (_m *ZnsCampaignQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ZnsCampaignPaginateOption,
+) (*ZnsCampaignConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newZnsCampaignPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ZnsCampaignConnection{Edges: []*ZnsCampaignEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ZnsCampaignOrderFieldCreatedAt orders ZnsCampaign by created_at.
+	ZnsCampaignOrderFieldCreatedAt = &ZnsCampaignOrderField{
+		Value: func(_m *ZnsCampaign) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: znscampaign.FieldCreatedAt,
+		toTerm: znscampaign.ByCreatedAt,
+		toCursor: func(_m *ZnsCampaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ZnsCampaignOrderFieldUpdatedAt orders ZnsCampaign by updated_at.
+	ZnsCampaignOrderFieldUpdatedAt = &ZnsCampaignOrderField{
+		Value: func(_m *ZnsCampaign) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: znscampaign.FieldUpdatedAt,
+		toTerm: znscampaign.ByUpdatedAt,
+		toCursor: func(_m *ZnsCampaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ZnsCampaignOrderField) String() string {
+	var str string
+	switch f.column {
+	case ZnsCampaignOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ZnsCampaignOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ZnsCampaignOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ZnsCampaignOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ZnsCampaignOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ZnsCampaignOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ZnsCampaignOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ZnsCampaignOrderField", str)
+	}
+	return nil
+}
+
+// ZnsCampaignOrderField defines the ordering field of ZnsCampaign.
+type ZnsCampaignOrderField struct {
+	// Value extracts the ordering value from the given ZnsCampaign.
+	Value    func(*ZnsCampaign) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) znscampaign.OrderOption
+	toCursor func(*ZnsCampaign) Cursor
+}
+
+// ZnsCampaignOrder defines the ordering of ZnsCampaign.
+type ZnsCampaignOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *ZnsCampaignOrderField `json:"field"`
+}
+
+// DefaultZnsCampaignOrder is the default ordering of ZnsCampaign.
+var DefaultZnsCampaignOrder = &ZnsCampaignOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ZnsCampaignOrderField{
+		Value: func(_m *ZnsCampaign) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: znscampaign.FieldID,
+		toTerm: znscampaign.ByID,
+		toCursor: func(_m *ZnsCampaign) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ZnsCampaign into ZnsCampaignEdge.
+func (_m *ZnsCampaign) ToEdge(order *ZnsCampaignOrder) *ZnsCampaignEdge {
+	if order == nil {
+		order = DefaultZnsCampaignOrder
+	}
+	return &ZnsCampaignEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ZnsCampaignRecipientEdge is the edge representation of ZnsCampaignRecipient.
+type ZnsCampaignRecipientEdge struct {
+	Node   *ZnsCampaignRecipient `json:"node"`
+	Cursor Cursor                `json:"cursor"`
+}
+
+// ZnsCampaignRecipientConnection is the connection containing edges to ZnsCampaignRecipient.
+type ZnsCampaignRecipientConnection struct {
+	Edges      []*ZnsCampaignRecipientEdge `json:"edges"`
+	PageInfo   PageInfo                    `json:"pageInfo"`
+	TotalCount int                         `json:"totalCount"`
+}
+
+func (c *ZnsCampaignRecipientConnection) build(nodes []*ZnsCampaignRecipient, pager *znscampaignrecipientPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ZnsCampaignRecipient
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ZnsCampaignRecipient {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ZnsCampaignRecipient {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ZnsCampaignRecipientEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ZnsCampaignRecipientEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ZnsCampaignRecipientPaginateOption enables pagination customization.
+type ZnsCampaignRecipientPaginateOption func(*znscampaignrecipientPager) error
+
+// WithZnsCampaignRecipientOrder configures pagination ordering.
+func WithZnsCampaignRecipientOrder(order *ZnsCampaignRecipientOrder) ZnsCampaignRecipientPaginateOption {
+	if order == nil {
+		order = DefaultZnsCampaignRecipientOrder
+	}
+	o := *order
+	return func(pager *znscampaignrecipientPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultZnsCampaignRecipientOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithZnsCampaignRecipientFilter configures pagination filter.
+func WithZnsCampaignRecipientFilter(filter func(*ZnsCampaignRecipientQuery) (*ZnsCampaignRecipientQuery, error)) ZnsCampaignRecipientPaginateOption {
+	return func(pager *znscampaignrecipientPager) error {
+		if filter == nil {
+			return errors.New("ZnsCampaignRecipientQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type znscampaignrecipientPager struct {
+	reverse bool
+	order   *ZnsCampaignRecipientOrder
+	filter  func(*ZnsCampaignRecipientQuery) (*ZnsCampaignRecipientQuery, error)
+}
+
+func newZnsCampaignRecipientPager(opts []ZnsCampaignRecipientPaginateOption, reverse bool) (*znscampaignrecipientPager, error) {
+	pager := &znscampaignrecipientPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultZnsCampaignRecipientOrder
+	}
+	return pager, nil
+}
+
+func (p *znscampaignrecipientPager) applyFilter(query *ZnsCampaignRecipientQuery) (*ZnsCampaignRecipientQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *znscampaignrecipientPager) toCursor(_m *ZnsCampaignRecipient) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *znscampaignrecipientPager) applyCursors(query *ZnsCampaignRecipientQuery, after, before *Cursor) (*ZnsCampaignRecipientQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultZnsCampaignRecipientOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *znscampaignrecipientPager) applyOrder(query *ZnsCampaignRecipientQuery) *ZnsCampaignRecipientQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultZnsCampaignRecipientOrder.Field {
+		query = query.Order(DefaultZnsCampaignRecipientOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *znscampaignrecipientPager) orderExpr(query *ZnsCampaignRecipientQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultZnsCampaignRecipientOrder.Field {
+			b.Comma().Ident(DefaultZnsCampaignRecipientOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ZnsCampaignRecipient.
+func (_m *ZnsCampaignRecipientQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ZnsCampaignRecipientPaginateOption,
+) (*ZnsCampaignRecipientConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newZnsCampaignRecipientPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ZnsCampaignRecipientConnection{Edges: []*ZnsCampaignRecipientEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ZnsCampaignRecipientOrderFieldCreatedAt orders ZnsCampaignRecipient by created_at.
+	ZnsCampaignRecipientOrderFieldCreatedAt = &ZnsCampaignRecipientOrderField{
+		Value: func(_m *ZnsCampaignRecipient) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: znscampaignrecipient.FieldCreatedAt,
+		toTerm: znscampaignrecipient.ByCreatedAt,
+		toCursor: func(_m *ZnsCampaignRecipient) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ZnsCampaignRecipientOrderFieldUpdatedAt orders ZnsCampaignRecipient by updated_at.
+	ZnsCampaignRecipientOrderFieldUpdatedAt = &ZnsCampaignRecipientOrderField{
+		Value: func(_m *ZnsCampaignRecipient) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: znscampaignrecipient.FieldUpdatedAt,
+		toTerm: znscampaignrecipient.ByUpdatedAt,
+		toCursor: func(_m *ZnsCampaignRecipient) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ZnsCampaignRecipientOrderField) String() string {
+	var str string
+	switch f.column {
+	case ZnsCampaignRecipientOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ZnsCampaignRecipientOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ZnsCampaignRecipientOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ZnsCampaignRecipientOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ZnsCampaignRecipientOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ZnsCampaignRecipientOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ZnsCampaignRecipientOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ZnsCampaignRecipientOrderField", str)
+	}
+	return nil
+}
+
+// ZnsCampaignRecipientOrderField defines the ordering field of ZnsCampaignRecipient.
+type ZnsCampaignRecipientOrderField struct {
+	// Value extracts the ordering value from the given ZnsCampaignRecipient.
+	Value    func(*ZnsCampaignRecipient) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) znscampaignrecipient.OrderOption
+	toCursor func(*ZnsCampaignRecipient) Cursor
+}
+
+// ZnsCampaignRecipientOrder defines the ordering of ZnsCampaignRecipient.
+type ZnsCampaignRecipientOrder struct {
+	Direction OrderDirection                  `json:"direction"`
+	Field     *ZnsCampaignRecipientOrderField `json:"field"`
+}
+
+// DefaultZnsCampaignRecipientOrder is the default ordering of ZnsCampaignRecipient.
+var DefaultZnsCampaignRecipientOrder = &ZnsCampaignRecipientOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ZnsCampaignRecipientOrderField{
+		Value: func(_m *ZnsCampaignRecipient) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: znscampaignrecipient.FieldID,
+		toTerm: znscampaignrecipient.ByID,
+		toCursor: func(_m *ZnsCampaignRecipient) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ZnsCampaignRecipient into ZnsCampaignRecipientEdge.
+func (_m *ZnsCampaignRecipient) ToEdge(order *ZnsCampaignRecipientOrder) *ZnsCampaignRecipientEdge {
+	if order == nil {
+		order = DefaultZnsCampaignRecipientOrder
+	}
+	return &ZnsCampaignRecipientEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

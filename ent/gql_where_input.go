@@ -24,6 +24,8 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -6582,6 +6584,1102 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 	}
 }
 
+// ZnsCampaignWhereInput represents a where input for filtering ZnsCampaign queries.
+type ZnsCampaignWhereInput struct {
+	Predicates []predicate.ZnsCampaign  `json:"-"`
+	Not        *ZnsCampaignWhereInput   `json:"not,omitempty"`
+	Or         []*ZnsCampaignWhereInput `json:"or,omitempty"`
+	And        []*ZnsCampaignWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *znscampaign.Status  `json:"status,omitempty"`
+	StatusNEQ   *znscampaign.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []znscampaign.Status `json:"statusIn,omitempty"`
+	StatusNotIn []znscampaign.Status `json:"statusNotIn,omitempty"`
+
+	// "waiting_for" field predicates.
+	WaitingFor       *znscampaign.WaitingFor  `json:"waitingFor,omitempty"`
+	WaitingForNEQ    *znscampaign.WaitingFor  `json:"waitingForNEQ,omitempty"`
+	WaitingForIn     []znscampaign.WaitingFor `json:"waitingForIn,omitempty"`
+	WaitingForNotIn  []znscampaign.WaitingFor `json:"waitingForNotIn,omitempty"`
+	WaitingForIsNil  bool                     `json:"waitingForIsNil,omitempty"`
+	WaitingForNotNil bool                     `json:"waitingForNotNil,omitempty"`
+
+	// "total" field predicates.
+	Total      *int  `json:"total,omitempty"`
+	TotalNEQ   *int  `json:"totalNEQ,omitempty"`
+	TotalIn    []int `json:"totalIn,omitempty"`
+	TotalNotIn []int `json:"totalNotIn,omitempty"`
+	TotalGT    *int  `json:"totalGT,omitempty"`
+	TotalGTE   *int  `json:"totalGTE,omitempty"`
+	TotalLT    *int  `json:"totalLT,omitempty"`
+	TotalLTE   *int  `json:"totalLTE,omitempty"`
+
+	// "queued" field predicates.
+	Queued      *int  `json:"queued,omitempty"`
+	QueuedNEQ   *int  `json:"queuedNEQ,omitempty"`
+	QueuedIn    []int `json:"queuedIn,omitempty"`
+	QueuedNotIn []int `json:"queuedNotIn,omitempty"`
+	QueuedGT    *int  `json:"queuedGT,omitempty"`
+	QueuedGTE   *int  `json:"queuedGTE,omitempty"`
+	QueuedLT    *int  `json:"queuedLT,omitempty"`
+	QueuedLTE   *int  `json:"queuedLTE,omitempty"`
+
+	// "sent" field predicates.
+	Sent      *int  `json:"sent,omitempty"`
+	SentNEQ   *int  `json:"sentNEQ,omitempty"`
+	SentIn    []int `json:"sentIn,omitempty"`
+	SentNotIn []int `json:"sentNotIn,omitempty"`
+	SentGT    *int  `json:"sentGT,omitempty"`
+	SentGTE   *int  `json:"sentGTE,omitempty"`
+	SentLT    *int  `json:"sentLT,omitempty"`
+	SentLTE   *int  `json:"sentLTE,omitempty"`
+
+	// "delivered" field predicates.
+	Delivered      *int  `json:"delivered,omitempty"`
+	DeliveredNEQ   *int  `json:"deliveredNEQ,omitempty"`
+	DeliveredIn    []int `json:"deliveredIn,omitempty"`
+	DeliveredNotIn []int `json:"deliveredNotIn,omitempty"`
+	DeliveredGT    *int  `json:"deliveredGT,omitempty"`
+	DeliveredGTE   *int  `json:"deliveredGTE,omitempty"`
+	DeliveredLT    *int  `json:"deliveredLT,omitempty"`
+	DeliveredLTE   *int  `json:"deliveredLTE,omitempty"`
+
+	// "failed" field predicates.
+	Failed      *int  `json:"failed,omitempty"`
+	FailedNEQ   *int  `json:"failedNEQ,omitempty"`
+	FailedIn    []int `json:"failedIn,omitempty"`
+	FailedNotIn []int `json:"failedNotIn,omitempty"`
+	FailedGT    *int  `json:"failedGT,omitempty"`
+	FailedGTE   *int  `json:"failedGTE,omitempty"`
+	FailedLT    *int  `json:"failedLT,omitempty"`
+	FailedLTE   *int  `json:"failedLTE,omitempty"`
+
+	// "skipped" field predicates.
+	Skipped      *int  `json:"skipped,omitempty"`
+	SkippedNEQ   *int  `json:"skippedNEQ,omitempty"`
+	SkippedIn    []int `json:"skippedIn,omitempty"`
+	SkippedNotIn []int `json:"skippedNotIn,omitempty"`
+	SkippedGT    *int  `json:"skippedGT,omitempty"`
+	SkippedGTE   *int  `json:"skippedGTE,omitempty"`
+	SkippedLT    *int  `json:"skippedLT,omitempty"`
+	SkippedLTE   *int  `json:"skippedLTE,omitempty"`
+
+	// "finished_at" field predicates.
+	FinishedAt       *time.Time  `json:"finishedAt,omitempty"`
+	FinishedAtNEQ    *time.Time  `json:"finishedAtNEQ,omitempty"`
+	FinishedAtIn     []time.Time `json:"finishedAtIn,omitempty"`
+	FinishedAtNotIn  []time.Time `json:"finishedAtNotIn,omitempty"`
+	FinishedAtGT     *time.Time  `json:"finishedAtGT,omitempty"`
+	FinishedAtGTE    *time.Time  `json:"finishedAtGTE,omitempty"`
+	FinishedAtLT     *time.Time  `json:"finishedAtLT,omitempty"`
+	FinishedAtLTE    *time.Time  `json:"finishedAtLTE,omitempty"`
+	FinishedAtIsNil  bool        `json:"finishedAtIsNil,omitempty"`
+	FinishedAtNotNil bool        `json:"finishedAtNotNil,omitempty"`
+
+	// "channel" edge predicates.
+	HasChannel     *bool                `json:"hasChannel,omitempty"`
+	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
+
+	// "template" edge predicates.
+	HasTemplate     *bool                    `json:"hasTemplate,omitempty"`
+	HasTemplateWith []*ZnsTemplateWhereInput `json:"hasTemplateWith,omitempty"`
+
+	// "created_by" edge predicates.
+	HasCreatedBy     *bool             `json:"hasCreatedBy,omitempty"`
+	HasCreatedByWith []*UserWhereInput `json:"hasCreatedByWith,omitempty"`
+
+	// "recipients" edge predicates.
+	HasRecipients     *bool                             `json:"hasRecipients,omitempty"`
+	HasRecipientsWith []*ZnsCampaignRecipientWhereInput `json:"hasRecipientsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ZnsCampaignWhereInput) AddPredicates(predicates ...predicate.ZnsCampaign) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ZnsCampaignWhereInput filter on the ZnsCampaignQuery builder.
+func (i *ZnsCampaignWhereInput) Filter(q *ZnsCampaignQuery) (*ZnsCampaignQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyZnsCampaignWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyZnsCampaignWhereInput is returned in case the ZnsCampaignWhereInput is empty.
+var ErrEmptyZnsCampaignWhereInput = errors.New("ent: empty predicate ZnsCampaignWhereInput")
+
+// P returns a predicate for filtering znscampaigns.
+// An error is returned if the input is empty or invalid.
+func (i *ZnsCampaignWhereInput) P() (predicate.ZnsCampaign, error) {
+	var predicates []predicate.ZnsCampaign
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, znscampaign.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.ZnsCampaign, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, znscampaign.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.ZnsCampaign, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, znscampaign.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, znscampaign.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, znscampaign.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, znscampaign.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, znscampaign.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, znscampaign.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, znscampaign.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, znscampaign.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, znscampaign.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, znscampaign.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, znscampaign.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, znscampaign.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, znscampaign.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, znscampaign.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, znscampaign.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, znscampaign.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, znscampaign.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, znscampaign.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, znscampaign.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, znscampaign.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, znscampaign.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, znscampaign.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, znscampaign.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, znscampaign.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, znscampaign.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, znscampaign.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, znscampaign.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, znscampaign.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, znscampaign.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, znscampaign.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, znscampaign.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, znscampaign.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, znscampaign.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, znscampaign.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, znscampaign.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, znscampaign.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, znscampaign.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, znscampaign.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, znscampaign.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, znscampaign.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, znscampaign.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, znscampaign.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.WaitingFor != nil {
+		predicates = append(predicates, znscampaign.WaitingForEQ(*i.WaitingFor))
+	}
+	if i.WaitingForNEQ != nil {
+		predicates = append(predicates, znscampaign.WaitingForNEQ(*i.WaitingForNEQ))
+	}
+	if len(i.WaitingForIn) > 0 {
+		predicates = append(predicates, znscampaign.WaitingForIn(i.WaitingForIn...))
+	}
+	if len(i.WaitingForNotIn) > 0 {
+		predicates = append(predicates, znscampaign.WaitingForNotIn(i.WaitingForNotIn...))
+	}
+	if i.WaitingForIsNil {
+		predicates = append(predicates, znscampaign.WaitingForIsNil())
+	}
+	if i.WaitingForNotNil {
+		predicates = append(predicates, znscampaign.WaitingForNotNil())
+	}
+	if i.Total != nil {
+		predicates = append(predicates, znscampaign.TotalEQ(*i.Total))
+	}
+	if i.TotalNEQ != nil {
+		predicates = append(predicates, znscampaign.TotalNEQ(*i.TotalNEQ))
+	}
+	if len(i.TotalIn) > 0 {
+		predicates = append(predicates, znscampaign.TotalIn(i.TotalIn...))
+	}
+	if len(i.TotalNotIn) > 0 {
+		predicates = append(predicates, znscampaign.TotalNotIn(i.TotalNotIn...))
+	}
+	if i.TotalGT != nil {
+		predicates = append(predicates, znscampaign.TotalGT(*i.TotalGT))
+	}
+	if i.TotalGTE != nil {
+		predicates = append(predicates, znscampaign.TotalGTE(*i.TotalGTE))
+	}
+	if i.TotalLT != nil {
+		predicates = append(predicates, znscampaign.TotalLT(*i.TotalLT))
+	}
+	if i.TotalLTE != nil {
+		predicates = append(predicates, znscampaign.TotalLTE(*i.TotalLTE))
+	}
+	if i.Queued != nil {
+		predicates = append(predicates, znscampaign.QueuedEQ(*i.Queued))
+	}
+	if i.QueuedNEQ != nil {
+		predicates = append(predicates, znscampaign.QueuedNEQ(*i.QueuedNEQ))
+	}
+	if len(i.QueuedIn) > 0 {
+		predicates = append(predicates, znscampaign.QueuedIn(i.QueuedIn...))
+	}
+	if len(i.QueuedNotIn) > 0 {
+		predicates = append(predicates, znscampaign.QueuedNotIn(i.QueuedNotIn...))
+	}
+	if i.QueuedGT != nil {
+		predicates = append(predicates, znscampaign.QueuedGT(*i.QueuedGT))
+	}
+	if i.QueuedGTE != nil {
+		predicates = append(predicates, znscampaign.QueuedGTE(*i.QueuedGTE))
+	}
+	if i.QueuedLT != nil {
+		predicates = append(predicates, znscampaign.QueuedLT(*i.QueuedLT))
+	}
+	if i.QueuedLTE != nil {
+		predicates = append(predicates, znscampaign.QueuedLTE(*i.QueuedLTE))
+	}
+	if i.Sent != nil {
+		predicates = append(predicates, znscampaign.SentEQ(*i.Sent))
+	}
+	if i.SentNEQ != nil {
+		predicates = append(predicates, znscampaign.SentNEQ(*i.SentNEQ))
+	}
+	if len(i.SentIn) > 0 {
+		predicates = append(predicates, znscampaign.SentIn(i.SentIn...))
+	}
+	if len(i.SentNotIn) > 0 {
+		predicates = append(predicates, znscampaign.SentNotIn(i.SentNotIn...))
+	}
+	if i.SentGT != nil {
+		predicates = append(predicates, znscampaign.SentGT(*i.SentGT))
+	}
+	if i.SentGTE != nil {
+		predicates = append(predicates, znscampaign.SentGTE(*i.SentGTE))
+	}
+	if i.SentLT != nil {
+		predicates = append(predicates, znscampaign.SentLT(*i.SentLT))
+	}
+	if i.SentLTE != nil {
+		predicates = append(predicates, znscampaign.SentLTE(*i.SentLTE))
+	}
+	if i.Delivered != nil {
+		predicates = append(predicates, znscampaign.DeliveredEQ(*i.Delivered))
+	}
+	if i.DeliveredNEQ != nil {
+		predicates = append(predicates, znscampaign.DeliveredNEQ(*i.DeliveredNEQ))
+	}
+	if len(i.DeliveredIn) > 0 {
+		predicates = append(predicates, znscampaign.DeliveredIn(i.DeliveredIn...))
+	}
+	if len(i.DeliveredNotIn) > 0 {
+		predicates = append(predicates, znscampaign.DeliveredNotIn(i.DeliveredNotIn...))
+	}
+	if i.DeliveredGT != nil {
+		predicates = append(predicates, znscampaign.DeliveredGT(*i.DeliveredGT))
+	}
+	if i.DeliveredGTE != nil {
+		predicates = append(predicates, znscampaign.DeliveredGTE(*i.DeliveredGTE))
+	}
+	if i.DeliveredLT != nil {
+		predicates = append(predicates, znscampaign.DeliveredLT(*i.DeliveredLT))
+	}
+	if i.DeliveredLTE != nil {
+		predicates = append(predicates, znscampaign.DeliveredLTE(*i.DeliveredLTE))
+	}
+	if i.Failed != nil {
+		predicates = append(predicates, znscampaign.FailedEQ(*i.Failed))
+	}
+	if i.FailedNEQ != nil {
+		predicates = append(predicates, znscampaign.FailedNEQ(*i.FailedNEQ))
+	}
+	if len(i.FailedIn) > 0 {
+		predicates = append(predicates, znscampaign.FailedIn(i.FailedIn...))
+	}
+	if len(i.FailedNotIn) > 0 {
+		predicates = append(predicates, znscampaign.FailedNotIn(i.FailedNotIn...))
+	}
+	if i.FailedGT != nil {
+		predicates = append(predicates, znscampaign.FailedGT(*i.FailedGT))
+	}
+	if i.FailedGTE != nil {
+		predicates = append(predicates, znscampaign.FailedGTE(*i.FailedGTE))
+	}
+	if i.FailedLT != nil {
+		predicates = append(predicates, znscampaign.FailedLT(*i.FailedLT))
+	}
+	if i.FailedLTE != nil {
+		predicates = append(predicates, znscampaign.FailedLTE(*i.FailedLTE))
+	}
+	if i.Skipped != nil {
+		predicates = append(predicates, znscampaign.SkippedEQ(*i.Skipped))
+	}
+	if i.SkippedNEQ != nil {
+		predicates = append(predicates, znscampaign.SkippedNEQ(*i.SkippedNEQ))
+	}
+	if len(i.SkippedIn) > 0 {
+		predicates = append(predicates, znscampaign.SkippedIn(i.SkippedIn...))
+	}
+	if len(i.SkippedNotIn) > 0 {
+		predicates = append(predicates, znscampaign.SkippedNotIn(i.SkippedNotIn...))
+	}
+	if i.SkippedGT != nil {
+		predicates = append(predicates, znscampaign.SkippedGT(*i.SkippedGT))
+	}
+	if i.SkippedGTE != nil {
+		predicates = append(predicates, znscampaign.SkippedGTE(*i.SkippedGTE))
+	}
+	if i.SkippedLT != nil {
+		predicates = append(predicates, znscampaign.SkippedLT(*i.SkippedLT))
+	}
+	if i.SkippedLTE != nil {
+		predicates = append(predicates, znscampaign.SkippedLTE(*i.SkippedLTE))
+	}
+	if i.FinishedAt != nil {
+		predicates = append(predicates, znscampaign.FinishedAtEQ(*i.FinishedAt))
+	}
+	if i.FinishedAtNEQ != nil {
+		predicates = append(predicates, znscampaign.FinishedAtNEQ(*i.FinishedAtNEQ))
+	}
+	if len(i.FinishedAtIn) > 0 {
+		predicates = append(predicates, znscampaign.FinishedAtIn(i.FinishedAtIn...))
+	}
+	if len(i.FinishedAtNotIn) > 0 {
+		predicates = append(predicates, znscampaign.FinishedAtNotIn(i.FinishedAtNotIn...))
+	}
+	if i.FinishedAtGT != nil {
+		predicates = append(predicates, znscampaign.FinishedAtGT(*i.FinishedAtGT))
+	}
+	if i.FinishedAtGTE != nil {
+		predicates = append(predicates, znscampaign.FinishedAtGTE(*i.FinishedAtGTE))
+	}
+	if i.FinishedAtLT != nil {
+		predicates = append(predicates, znscampaign.FinishedAtLT(*i.FinishedAtLT))
+	}
+	if i.FinishedAtLTE != nil {
+		predicates = append(predicates, znscampaign.FinishedAtLTE(*i.FinishedAtLTE))
+	}
+	if i.FinishedAtIsNil {
+		predicates = append(predicates, znscampaign.FinishedAtIsNil())
+	}
+	if i.FinishedAtNotNil {
+		predicates = append(predicates, znscampaign.FinishedAtNotNil())
+	}
+
+	if i.HasChannel != nil {
+		p := znscampaign.HasChannel()
+		if !*i.HasChannel {
+			p = znscampaign.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasChannelWith) > 0 {
+		with := make([]predicate.Channel, 0, len(i.HasChannelWith))
+		for _, w := range i.HasChannelWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasChannelWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znscampaign.HasChannelWith(with...))
+	}
+	if i.HasTemplate != nil {
+		p := znscampaign.HasTemplate()
+		if !*i.HasTemplate {
+			p = znscampaign.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTemplateWith) > 0 {
+		with := make([]predicate.ZnsTemplate, 0, len(i.HasTemplateWith))
+		for _, w := range i.HasTemplateWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTemplateWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znscampaign.HasTemplateWith(with...))
+	}
+	if i.HasCreatedBy != nil {
+		p := znscampaign.HasCreatedBy()
+		if !*i.HasCreatedBy {
+			p = znscampaign.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCreatedByWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasCreatedByWith))
+		for _, w := range i.HasCreatedByWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCreatedByWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znscampaign.HasCreatedByWith(with...))
+	}
+	if i.HasRecipients != nil {
+		p := znscampaign.HasRecipients()
+		if !*i.HasRecipients {
+			p = znscampaign.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRecipientsWith) > 0 {
+		with := make([]predicate.ZnsCampaignRecipient, 0, len(i.HasRecipientsWith))
+		for _, w := range i.HasRecipientsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRecipientsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znscampaign.HasRecipientsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyZnsCampaignWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return znscampaign.And(predicates...), nil
+	}
+}
+
+// ZnsCampaignRecipientWhereInput represents a where input for filtering ZnsCampaignRecipient queries.
+type ZnsCampaignRecipientWhereInput struct {
+	Predicates []predicate.ZnsCampaignRecipient  `json:"-"`
+	Not        *ZnsCampaignRecipientWhereInput   `json:"not,omitempty"`
+	Or         []*ZnsCampaignRecipientWhereInput `json:"or,omitempty"`
+	And        []*ZnsCampaignRecipientWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *gid.ID  `json:"id,omitempty"`
+	IDNEQ   *gid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []gid.ID `json:"idIn,omitempty"`
+	IDNotIn []gid.ID `json:"idNotIn,omitempty"`
+	IDGT    *gid.ID  `json:"idGT,omitempty"`
+	IDGTE   *gid.ID  `json:"idGTE,omitempty"`
+	IDLT    *gid.ID  `json:"idLT,omitempty"`
+	IDLTE   *gid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "status" field predicates.
+	Status      *znscampaignrecipient.Status  `json:"status,omitempty"`
+	StatusNEQ   *znscampaignrecipient.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []znscampaignrecipient.Status `json:"statusIn,omitempty"`
+	StatusNotIn []znscampaignrecipient.Status `json:"statusNotIn,omitempty"`
+
+	// "skip_reason" field predicates.
+	SkipReason       *znscampaignrecipient.SkipReason  `json:"skipReason,omitempty"`
+	SkipReasonNEQ    *znscampaignrecipient.SkipReason  `json:"skipReasonNEQ,omitempty"`
+	SkipReasonIn     []znscampaignrecipient.SkipReason `json:"skipReasonIn,omitempty"`
+	SkipReasonNotIn  []znscampaignrecipient.SkipReason `json:"skipReasonNotIn,omitempty"`
+	SkipReasonIsNil  bool                              `json:"skipReasonIsNil,omitempty"`
+	SkipReasonNotNil bool                              `json:"skipReasonNotNil,omitempty"`
+
+	// "skip_detail" field predicates.
+	SkipDetail             *string  `json:"skipDetail,omitempty"`
+	SkipDetailNEQ          *string  `json:"skipDetailNEQ,omitempty"`
+	SkipDetailIn           []string `json:"skipDetailIn,omitempty"`
+	SkipDetailNotIn        []string `json:"skipDetailNotIn,omitempty"`
+	SkipDetailGT           *string  `json:"skipDetailGT,omitempty"`
+	SkipDetailGTE          *string  `json:"skipDetailGTE,omitempty"`
+	SkipDetailLT           *string  `json:"skipDetailLT,omitempty"`
+	SkipDetailLTE          *string  `json:"skipDetailLTE,omitempty"`
+	SkipDetailContains     *string  `json:"skipDetailContains,omitempty"`
+	SkipDetailHasPrefix    *string  `json:"skipDetailHasPrefix,omitempty"`
+	SkipDetailHasSuffix    *string  `json:"skipDetailHasSuffix,omitempty"`
+	SkipDetailIsNil        bool     `json:"skipDetailIsNil,omitempty"`
+	SkipDetailNotNil       bool     `json:"skipDetailNotNil,omitempty"`
+	SkipDetailEqualFold    *string  `json:"skipDetailEqualFold,omitempty"`
+	SkipDetailContainsFold *string  `json:"skipDetailContainsFold,omitempty"`
+
+	// "phone" field predicates.
+	Phone             *string  `json:"phone,omitempty"`
+	PhoneNEQ          *string  `json:"phoneNEQ,omitempty"`
+	PhoneIn           []string `json:"phoneIn,omitempty"`
+	PhoneNotIn        []string `json:"phoneNotIn,omitempty"`
+	PhoneGT           *string  `json:"phoneGT,omitempty"`
+	PhoneGTE          *string  `json:"phoneGTE,omitempty"`
+	PhoneLT           *string  `json:"phoneLT,omitempty"`
+	PhoneLTE          *string  `json:"phoneLTE,omitempty"`
+	PhoneContains     *string  `json:"phoneContains,omitempty"`
+	PhoneHasPrefix    *string  `json:"phoneHasPrefix,omitempty"`
+	PhoneHasSuffix    *string  `json:"phoneHasSuffix,omitempty"`
+	PhoneEqualFold    *string  `json:"phoneEqualFold,omitempty"`
+	PhoneContainsFold *string  `json:"phoneContainsFold,omitempty"`
+
+	// "tracking_id" field predicates.
+	TrackingID             *string  `json:"trackingID,omitempty"`
+	TrackingIDNEQ          *string  `json:"trackingIDNEQ,omitempty"`
+	TrackingIDIn           []string `json:"trackingIDIn,omitempty"`
+	TrackingIDNotIn        []string `json:"trackingIDNotIn,omitempty"`
+	TrackingIDGT           *string  `json:"trackingIDGT,omitempty"`
+	TrackingIDGTE          *string  `json:"trackingIDGTE,omitempty"`
+	TrackingIDLT           *string  `json:"trackingIDLT,omitempty"`
+	TrackingIDLTE          *string  `json:"trackingIDLTE,omitempty"`
+	TrackingIDContains     *string  `json:"trackingIDContains,omitempty"`
+	TrackingIDHasPrefix    *string  `json:"trackingIDHasPrefix,omitempty"`
+	TrackingIDHasSuffix    *string  `json:"trackingIDHasSuffix,omitempty"`
+	TrackingIDEqualFold    *string  `json:"trackingIDEqualFold,omitempty"`
+	TrackingIDContainsFold *string  `json:"trackingIDContainsFold,omitempty"`
+
+	// "campaign" edge predicates.
+	HasCampaign     *bool                    `json:"hasCampaign,omitempty"`
+	HasCampaignWith []*ZnsCampaignWhereInput `json:"hasCampaignWith,omitempty"`
+
+	// "customer" edge predicates.
+	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
+	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+
+	// "message" edge predicates.
+	HasMessage     *bool                   `json:"hasMessage,omitempty"`
+	HasMessageWith []*ZnsMessageWhereInput `json:"hasMessageWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ZnsCampaignRecipientWhereInput) AddPredicates(predicates ...predicate.ZnsCampaignRecipient) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ZnsCampaignRecipientWhereInput filter on the ZnsCampaignRecipientQuery builder.
+func (i *ZnsCampaignRecipientWhereInput) Filter(q *ZnsCampaignRecipientQuery) (*ZnsCampaignRecipientQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyZnsCampaignRecipientWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyZnsCampaignRecipientWhereInput is returned in case the ZnsCampaignRecipientWhereInput is empty.
+var ErrEmptyZnsCampaignRecipientWhereInput = errors.New("ent: empty predicate ZnsCampaignRecipientWhereInput")
+
+// P returns a predicate for filtering znscampaignrecipients.
+// An error is returned if the input is empty or invalid.
+func (i *ZnsCampaignRecipientWhereInput) P() (predicate.ZnsCampaignRecipient, error) {
+	var predicates []predicate.ZnsCampaignRecipient
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, znscampaignrecipient.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.ZnsCampaignRecipient, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, znscampaignrecipient.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.ZnsCampaignRecipient, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, znscampaignrecipient.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, znscampaignrecipient.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, znscampaignrecipient.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, znscampaignrecipient.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, znscampaignrecipient.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, znscampaignrecipient.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, znscampaignrecipient.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, znscampaignrecipient.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, znscampaignrecipient.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, znscampaignrecipient.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, znscampaignrecipient.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, znscampaignrecipient.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, znscampaignrecipient.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, znscampaignrecipient.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, znscampaignrecipient.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, znscampaignrecipient.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, znscampaignrecipient.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, znscampaignrecipient.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, znscampaignrecipient.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, znscampaignrecipient.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, znscampaignrecipient.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.SkipReason != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipReasonEQ(*i.SkipReason))
+	}
+	if i.SkipReasonNEQ != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipReasonNEQ(*i.SkipReasonNEQ))
+	}
+	if len(i.SkipReasonIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.SkipReasonIn(i.SkipReasonIn...))
+	}
+	if len(i.SkipReasonNotIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.SkipReasonNotIn(i.SkipReasonNotIn...))
+	}
+	if i.SkipReasonIsNil {
+		predicates = append(predicates, znscampaignrecipient.SkipReasonIsNil())
+	}
+	if i.SkipReasonNotNil {
+		predicates = append(predicates, znscampaignrecipient.SkipReasonNotNil())
+	}
+	if i.SkipDetail != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailEQ(*i.SkipDetail))
+	}
+	if i.SkipDetailNEQ != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailNEQ(*i.SkipDetailNEQ))
+	}
+	if len(i.SkipDetailIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailIn(i.SkipDetailIn...))
+	}
+	if len(i.SkipDetailNotIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailNotIn(i.SkipDetailNotIn...))
+	}
+	if i.SkipDetailGT != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailGT(*i.SkipDetailGT))
+	}
+	if i.SkipDetailGTE != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailGTE(*i.SkipDetailGTE))
+	}
+	if i.SkipDetailLT != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailLT(*i.SkipDetailLT))
+	}
+	if i.SkipDetailLTE != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailLTE(*i.SkipDetailLTE))
+	}
+	if i.SkipDetailContains != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailContains(*i.SkipDetailContains))
+	}
+	if i.SkipDetailHasPrefix != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailHasPrefix(*i.SkipDetailHasPrefix))
+	}
+	if i.SkipDetailHasSuffix != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailHasSuffix(*i.SkipDetailHasSuffix))
+	}
+	if i.SkipDetailIsNil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailIsNil())
+	}
+	if i.SkipDetailNotNil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailNotNil())
+	}
+	if i.SkipDetailEqualFold != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailEqualFold(*i.SkipDetailEqualFold))
+	}
+	if i.SkipDetailContainsFold != nil {
+		predicates = append(predicates, znscampaignrecipient.SkipDetailContainsFold(*i.SkipDetailContainsFold))
+	}
+	if i.Phone != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneEQ(*i.Phone))
+	}
+	if i.PhoneNEQ != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneNEQ(*i.PhoneNEQ))
+	}
+	if len(i.PhoneIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.PhoneIn(i.PhoneIn...))
+	}
+	if len(i.PhoneNotIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.PhoneNotIn(i.PhoneNotIn...))
+	}
+	if i.PhoneGT != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneGT(*i.PhoneGT))
+	}
+	if i.PhoneGTE != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneGTE(*i.PhoneGTE))
+	}
+	if i.PhoneLT != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneLT(*i.PhoneLT))
+	}
+	if i.PhoneLTE != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneLTE(*i.PhoneLTE))
+	}
+	if i.PhoneContains != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneContains(*i.PhoneContains))
+	}
+	if i.PhoneHasPrefix != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneHasPrefix(*i.PhoneHasPrefix))
+	}
+	if i.PhoneHasSuffix != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneHasSuffix(*i.PhoneHasSuffix))
+	}
+	if i.PhoneEqualFold != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneEqualFold(*i.PhoneEqualFold))
+	}
+	if i.PhoneContainsFold != nil {
+		predicates = append(predicates, znscampaignrecipient.PhoneContainsFold(*i.PhoneContainsFold))
+	}
+	if i.TrackingID != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDEQ(*i.TrackingID))
+	}
+	if i.TrackingIDNEQ != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDNEQ(*i.TrackingIDNEQ))
+	}
+	if len(i.TrackingIDIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDIn(i.TrackingIDIn...))
+	}
+	if len(i.TrackingIDNotIn) > 0 {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDNotIn(i.TrackingIDNotIn...))
+	}
+	if i.TrackingIDGT != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDGT(*i.TrackingIDGT))
+	}
+	if i.TrackingIDGTE != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDGTE(*i.TrackingIDGTE))
+	}
+	if i.TrackingIDLT != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDLT(*i.TrackingIDLT))
+	}
+	if i.TrackingIDLTE != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDLTE(*i.TrackingIDLTE))
+	}
+	if i.TrackingIDContains != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDContains(*i.TrackingIDContains))
+	}
+	if i.TrackingIDHasPrefix != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDHasPrefix(*i.TrackingIDHasPrefix))
+	}
+	if i.TrackingIDHasSuffix != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDHasSuffix(*i.TrackingIDHasSuffix))
+	}
+	if i.TrackingIDEqualFold != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDEqualFold(*i.TrackingIDEqualFold))
+	}
+	if i.TrackingIDContainsFold != nil {
+		predicates = append(predicates, znscampaignrecipient.TrackingIDContainsFold(*i.TrackingIDContainsFold))
+	}
+
+	if i.HasCampaign != nil {
+		p := znscampaignrecipient.HasCampaign()
+		if !*i.HasCampaign {
+			p = znscampaignrecipient.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCampaignWith) > 0 {
+		with := make([]predicate.ZnsCampaign, 0, len(i.HasCampaignWith))
+		for _, w := range i.HasCampaignWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCampaignWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znscampaignrecipient.HasCampaignWith(with...))
+	}
+	if i.HasCustomer != nil {
+		p := znscampaignrecipient.HasCustomer()
+		if !*i.HasCustomer {
+			p = znscampaignrecipient.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCustomerWith) > 0 {
+		with := make([]predicate.Customer, 0, len(i.HasCustomerWith))
+		for _, w := range i.HasCustomerWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCustomerWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znscampaignrecipient.HasCustomerWith(with...))
+	}
+	if i.HasMessage != nil {
+		p := znscampaignrecipient.HasMessage()
+		if !*i.HasMessage {
+			p = znscampaignrecipient.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasMessageWith) > 0 {
+		with := make([]predicate.ZnsMessage, 0, len(i.HasMessageWith))
+		for _, w := range i.HasMessageWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasMessageWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znscampaignrecipient.HasMessageWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyZnsCampaignRecipientWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return znscampaignrecipient.And(predicates...), nil
+	}
+}
+
 // ZnsMessageWhereInput represents a where input for filtering ZnsMessage queries.
 type ZnsMessageWhereInput struct {
 	Predicates []predicate.ZnsMessage  `json:"-"`
@@ -6738,6 +7836,10 @@ type ZnsMessageWhereInput struct {
 	// "customer" edge predicates.
 	HasCustomer     *bool                 `json:"hasCustomer,omitempty"`
 	HasCustomerWith []*CustomerWhereInput `json:"hasCustomerWith,omitempty"`
+
+	// "campaign" edge predicates.
+	HasCampaign     *bool                    `json:"hasCampaign,omitempty"`
+	HasCampaignWith []*ZnsCampaignWhereInput `json:"hasCampaignWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -7207,6 +8309,24 @@ func (i *ZnsMessageWhereInput) P() (predicate.ZnsMessage, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, znsmessage.HasCustomerWith(with...))
+	}
+	if i.HasCampaign != nil {
+		p := znsmessage.HasCampaign()
+		if !*i.HasCampaign {
+			p = znsmessage.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCampaignWith) > 0 {
+		with := make([]predicate.ZnsCampaign, 0, len(i.HasCampaignWith))
+		for _, w := range i.HasCampaignWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCampaignWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, znsmessage.HasCampaignWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

@@ -44,6 +44,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -59,39 +61,41 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey          = "APIKey"
-	TypeActivity        = "Activity"
-	TypeAutoMessage     = "AutoMessage"
-	TypeCall            = "Call"
-	TypeCallOperator    = "CallOperator"
-	TypeCallPermission  = "CallPermission"
-	TypeCallSettings    = "CallSettings"
-	TypeChannel         = "Channel"
-	TypeConversation    = "Conversation"
-	TypeCustomField     = "CustomField"
-	TypeCustomer        = "Customer"
-	TypeDepartment      = "Department"
-	TypeEvent           = "Event"
-	TypeIdentity        = "Identity"
-	TypeKeyCheck        = "KeyCheck"
-	TypeLoginAttempt    = "LoginAttempt"
-	TypeMember          = "Member"
-	TypeMessage         = "Message"
-	TypeMessageTemplate = "MessageTemplate"
-	TypeOAuthState      = "OAuthState"
-	TypeOffer           = "Offer"
-	TypeOrganization    = "Organization"
-	TypeRule            = "Rule"
-	TypeSession         = "Session"
-	TypeTag             = "Tag"
-	TypeTimer           = "Timer"
-	TypeUser            = "User"
-	TypeWebhookAttempt  = "WebhookAttempt"
-	TypeWebhookDelivery = "WebhookDelivery"
-	TypeWebhookEndpoint = "WebhookEndpoint"
-	TypeWebhookEvent    = "WebhookEvent"
-	TypeZnsMessage      = "ZnsMessage"
-	TypeZnsTemplate     = "ZnsTemplate"
+	TypeAPIKey               = "APIKey"
+	TypeActivity             = "Activity"
+	TypeAutoMessage          = "AutoMessage"
+	TypeCall                 = "Call"
+	TypeCallOperator         = "CallOperator"
+	TypeCallPermission       = "CallPermission"
+	TypeCallSettings         = "CallSettings"
+	TypeChannel              = "Channel"
+	TypeConversation         = "Conversation"
+	TypeCustomField          = "CustomField"
+	TypeCustomer             = "Customer"
+	TypeDepartment           = "Department"
+	TypeEvent                = "Event"
+	TypeIdentity             = "Identity"
+	TypeKeyCheck             = "KeyCheck"
+	TypeLoginAttempt         = "LoginAttempt"
+	TypeMember               = "Member"
+	TypeMessage              = "Message"
+	TypeMessageTemplate      = "MessageTemplate"
+	TypeOAuthState           = "OAuthState"
+	TypeOffer                = "Offer"
+	TypeOrganization         = "Organization"
+	TypeRule                 = "Rule"
+	TypeSession              = "Session"
+	TypeTag                  = "Tag"
+	TypeTimer                = "Timer"
+	TypeUser                 = "User"
+	TypeWebhookAttempt       = "WebhookAttempt"
+	TypeWebhookDelivery      = "WebhookDelivery"
+	TypeWebhookEndpoint      = "WebhookEndpoint"
+	TypeWebhookEvent         = "WebhookEvent"
+	TypeZnsCampaign          = "ZnsCampaign"
+	TypeZnsCampaignRecipient = "ZnsCampaignRecipient"
+	TypeZnsMessage           = "ZnsMessage"
+	TypeZnsTemplate          = "ZnsTemplate"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -33597,6 +33601,2956 @@ func (m *WebhookEventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown WebhookEvent edge %s", name)
 }
 
+// ZnsCampaignMutation represents an operation that mutates the ZnsCampaign nodes in the graph.
+type ZnsCampaignMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	name                *string
+	params              *map[string]interface{}
+	status              *znscampaign.Status
+	waiting_for         *znscampaign.WaitingFor
+	total               *int
+	addtotal            *int
+	queued              *int
+	addqueued           *int
+	sent                *int
+	addsent             *int
+	delivered           *int
+	adddelivered        *int
+	failed              *int
+	addfailed           *int
+	skipped             *int
+	addskipped          *int
+	finished_at         *time.Time
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	template            *gid.ID
+	clearedtemplate     bool
+	created_by          *gid.ID
+	clearedcreated_by   bool
+	recipients          map[gid.ID]struct{}
+	removedrecipients   map[gid.ID]struct{}
+	clearedrecipients   bool
+	done                bool
+	oldValue            func(context.Context) (*ZnsCampaign, error)
+	predicates          []predicate.ZnsCampaign
+}
+
+var _ ent.Mutation = (*ZnsCampaignMutation)(nil)
+
+// znscampaignOption allows management of the mutation configuration using functional options.
+type znscampaignOption func(*ZnsCampaignMutation)
+
+// newZnsCampaignMutation creates new mutation for the ZnsCampaign entity.
+func newZnsCampaignMutation(c config, op Op, opts ...znscampaignOption) *ZnsCampaignMutation {
+	m := &ZnsCampaignMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeZnsCampaign,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withZnsCampaignID sets the ID field of the mutation.
+func withZnsCampaignID(id gid.ID) znscampaignOption {
+	return func(m *ZnsCampaignMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ZnsCampaign
+		)
+		m.oldValue = func(ctx context.Context) (*ZnsCampaign, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ZnsCampaign.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withZnsCampaign sets the old ZnsCampaign of the mutation.
+func withZnsCampaign(node *ZnsCampaign) znscampaignOption {
+	return func(m *ZnsCampaignMutation) {
+		m.oldValue = func(context.Context) (*ZnsCampaign, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ZnsCampaignMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ZnsCampaignMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ZnsCampaign entities.
+func (m *ZnsCampaignMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ZnsCampaignMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ZnsCampaignMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ZnsCampaign.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ZnsCampaignMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ZnsCampaignMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ZnsCampaignMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ZnsCampaignMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ZnsCampaignMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ZnsCampaignMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *ZnsCampaignMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *ZnsCampaignMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *ZnsCampaignMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetName sets the "name" field.
+func (m *ZnsCampaignMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ZnsCampaignMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ZnsCampaignMutation) ResetName() {
+	m.name = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *ZnsCampaignMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *ZnsCampaignMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *ZnsCampaignMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetTemplateID sets the "template_id" field.
+func (m *ZnsCampaignMutation) SetTemplateID(gi gid.ID) {
+	m.template = &gi
+}
+
+// TemplateID returns the value of the "template_id" field in the mutation.
+func (m *ZnsCampaignMutation) TemplateID() (r gid.ID, exists bool) {
+	v := m.template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplateID returns the old "template_id" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldTemplateID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplateID: %w", err)
+	}
+	return oldValue.TemplateID, nil
+}
+
+// ResetTemplateID resets all changes to the "template_id" field.
+func (m *ZnsCampaignMutation) ResetTemplateID() {
+	m.template = nil
+}
+
+// SetParams sets the "params" field.
+func (m *ZnsCampaignMutation) SetParams(value map[string]interface{}) {
+	m.params = &value
+}
+
+// Params returns the value of the "params" field in the mutation.
+func (m *ZnsCampaignMutation) Params() (r map[string]interface{}, exists bool) {
+	v := m.params
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParams returns the old "params" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldParams(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParams is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParams requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParams: %w", err)
+	}
+	return oldValue.Params, nil
+}
+
+// ResetParams resets all changes to the "params" field.
+func (m *ZnsCampaignMutation) ResetParams() {
+	m.params = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ZnsCampaignMutation) SetStatus(z znscampaign.Status) {
+	m.status = &z
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ZnsCampaignMutation) Status() (r znscampaign.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldStatus(ctx context.Context) (v znscampaign.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ZnsCampaignMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetWaitingFor sets the "waiting_for" field.
+func (m *ZnsCampaignMutation) SetWaitingFor(zf znscampaign.WaitingFor) {
+	m.waiting_for = &zf
+}
+
+// WaitingFor returns the value of the "waiting_for" field in the mutation.
+func (m *ZnsCampaignMutation) WaitingFor() (r znscampaign.WaitingFor, exists bool) {
+	v := m.waiting_for
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWaitingFor returns the old "waiting_for" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldWaitingFor(ctx context.Context) (v *znscampaign.WaitingFor, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWaitingFor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWaitingFor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWaitingFor: %w", err)
+	}
+	return oldValue.WaitingFor, nil
+}
+
+// ClearWaitingFor clears the value of the "waiting_for" field.
+func (m *ZnsCampaignMutation) ClearWaitingFor() {
+	m.waiting_for = nil
+	m.clearedFields[znscampaign.FieldWaitingFor] = struct{}{}
+}
+
+// WaitingForCleared returns if the "waiting_for" field was cleared in this mutation.
+func (m *ZnsCampaignMutation) WaitingForCleared() bool {
+	_, ok := m.clearedFields[znscampaign.FieldWaitingFor]
+	return ok
+}
+
+// ResetWaitingFor resets all changes to the "waiting_for" field.
+func (m *ZnsCampaignMutation) ResetWaitingFor() {
+	m.waiting_for = nil
+	delete(m.clearedFields, znscampaign.FieldWaitingFor)
+}
+
+// SetTotal sets the "total" field.
+func (m *ZnsCampaignMutation) SetTotal(i int) {
+	m.total = &i
+	m.addtotal = nil
+}
+
+// Total returns the value of the "total" field in the mutation.
+func (m *ZnsCampaignMutation) Total() (r int, exists bool) {
+	v := m.total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotal returns the old "total" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldTotal(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotal: %w", err)
+	}
+	return oldValue.Total, nil
+}
+
+// AddTotal adds i to the "total" field.
+func (m *ZnsCampaignMutation) AddTotal(i int) {
+	if m.addtotal != nil {
+		*m.addtotal += i
+	} else {
+		m.addtotal = &i
+	}
+}
+
+// AddedTotal returns the value that was added to the "total" field in this mutation.
+func (m *ZnsCampaignMutation) AddedTotal() (r int, exists bool) {
+	v := m.addtotal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTotal resets all changes to the "total" field.
+func (m *ZnsCampaignMutation) ResetTotal() {
+	m.total = nil
+	m.addtotal = nil
+}
+
+// SetQueued sets the "queued" field.
+func (m *ZnsCampaignMutation) SetQueued(i int) {
+	m.queued = &i
+	m.addqueued = nil
+}
+
+// Queued returns the value of the "queued" field in the mutation.
+func (m *ZnsCampaignMutation) Queued() (r int, exists bool) {
+	v := m.queued
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQueued returns the old "queued" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldQueued(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQueued is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQueued requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQueued: %w", err)
+	}
+	return oldValue.Queued, nil
+}
+
+// AddQueued adds i to the "queued" field.
+func (m *ZnsCampaignMutation) AddQueued(i int) {
+	if m.addqueued != nil {
+		*m.addqueued += i
+	} else {
+		m.addqueued = &i
+	}
+}
+
+// AddedQueued returns the value that was added to the "queued" field in this mutation.
+func (m *ZnsCampaignMutation) AddedQueued() (r int, exists bool) {
+	v := m.addqueued
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQueued resets all changes to the "queued" field.
+func (m *ZnsCampaignMutation) ResetQueued() {
+	m.queued = nil
+	m.addqueued = nil
+}
+
+// SetSent sets the "sent" field.
+func (m *ZnsCampaignMutation) SetSent(i int) {
+	m.sent = &i
+	m.addsent = nil
+}
+
+// Sent returns the value of the "sent" field in the mutation.
+func (m *ZnsCampaignMutation) Sent() (r int, exists bool) {
+	v := m.sent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSent returns the old "sent" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldSent(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSent: %w", err)
+	}
+	return oldValue.Sent, nil
+}
+
+// AddSent adds i to the "sent" field.
+func (m *ZnsCampaignMutation) AddSent(i int) {
+	if m.addsent != nil {
+		*m.addsent += i
+	} else {
+		m.addsent = &i
+	}
+}
+
+// AddedSent returns the value that was added to the "sent" field in this mutation.
+func (m *ZnsCampaignMutation) AddedSent() (r int, exists bool) {
+	v := m.addsent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSent resets all changes to the "sent" field.
+func (m *ZnsCampaignMutation) ResetSent() {
+	m.sent = nil
+	m.addsent = nil
+}
+
+// SetDelivered sets the "delivered" field.
+func (m *ZnsCampaignMutation) SetDelivered(i int) {
+	m.delivered = &i
+	m.adddelivered = nil
+}
+
+// Delivered returns the value of the "delivered" field in the mutation.
+func (m *ZnsCampaignMutation) Delivered() (r int, exists bool) {
+	v := m.delivered
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDelivered returns the old "delivered" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldDelivered(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDelivered is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDelivered requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDelivered: %w", err)
+	}
+	return oldValue.Delivered, nil
+}
+
+// AddDelivered adds i to the "delivered" field.
+func (m *ZnsCampaignMutation) AddDelivered(i int) {
+	if m.adddelivered != nil {
+		*m.adddelivered += i
+	} else {
+		m.adddelivered = &i
+	}
+}
+
+// AddedDelivered returns the value that was added to the "delivered" field in this mutation.
+func (m *ZnsCampaignMutation) AddedDelivered() (r int, exists bool) {
+	v := m.adddelivered
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDelivered resets all changes to the "delivered" field.
+func (m *ZnsCampaignMutation) ResetDelivered() {
+	m.delivered = nil
+	m.adddelivered = nil
+}
+
+// SetFailed sets the "failed" field.
+func (m *ZnsCampaignMutation) SetFailed(i int) {
+	m.failed = &i
+	m.addfailed = nil
+}
+
+// Failed returns the value of the "failed" field in the mutation.
+func (m *ZnsCampaignMutation) Failed() (r int, exists bool) {
+	v := m.failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailed returns the old "failed" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldFailed(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailed: %w", err)
+	}
+	return oldValue.Failed, nil
+}
+
+// AddFailed adds i to the "failed" field.
+func (m *ZnsCampaignMutation) AddFailed(i int) {
+	if m.addfailed != nil {
+		*m.addfailed += i
+	} else {
+		m.addfailed = &i
+	}
+}
+
+// AddedFailed returns the value that was added to the "failed" field in this mutation.
+func (m *ZnsCampaignMutation) AddedFailed() (r int, exists bool) {
+	v := m.addfailed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailed resets all changes to the "failed" field.
+func (m *ZnsCampaignMutation) ResetFailed() {
+	m.failed = nil
+	m.addfailed = nil
+}
+
+// SetSkipped sets the "skipped" field.
+func (m *ZnsCampaignMutation) SetSkipped(i int) {
+	m.skipped = &i
+	m.addskipped = nil
+}
+
+// Skipped returns the value of the "skipped" field in the mutation.
+func (m *ZnsCampaignMutation) Skipped() (r int, exists bool) {
+	v := m.skipped
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSkipped returns the old "skipped" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldSkipped(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSkipped is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSkipped requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSkipped: %w", err)
+	}
+	return oldValue.Skipped, nil
+}
+
+// AddSkipped adds i to the "skipped" field.
+func (m *ZnsCampaignMutation) AddSkipped(i int) {
+	if m.addskipped != nil {
+		*m.addskipped += i
+	} else {
+		m.addskipped = &i
+	}
+}
+
+// AddedSkipped returns the value that was added to the "skipped" field in this mutation.
+func (m *ZnsCampaignMutation) AddedSkipped() (r int, exists bool) {
+	v := m.addskipped
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSkipped resets all changes to the "skipped" field.
+func (m *ZnsCampaignMutation) ResetSkipped() {
+	m.skipped = nil
+	m.addskipped = nil
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *ZnsCampaignMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *ZnsCampaignMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *ZnsCampaignMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[znscampaign.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *ZnsCampaignMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[znscampaign.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *ZnsCampaignMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, znscampaign.FieldFinishedAt)
+}
+
+// SetCreatedByID sets the "created_by_id" field.
+func (m *ZnsCampaignMutation) SetCreatedByID(gi gid.ID) {
+	m.created_by = &gi
+}
+
+// CreatedByID returns the value of the "created_by_id" field in the mutation.
+func (m *ZnsCampaignMutation) CreatedByID() (r gid.ID, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedByID returns the old "created_by_id" field's value of the ZnsCampaign entity.
+// If the ZnsCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignMutation) OldCreatedByID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedByID: %w", err)
+	}
+	return oldValue.CreatedByID, nil
+}
+
+// ClearCreatedByID clears the value of the "created_by_id" field.
+func (m *ZnsCampaignMutation) ClearCreatedByID() {
+	m.created_by = nil
+	m.clearedFields[znscampaign.FieldCreatedByID] = struct{}{}
+}
+
+// CreatedByIDCleared returns if the "created_by_id" field was cleared in this mutation.
+func (m *ZnsCampaignMutation) CreatedByIDCleared() bool {
+	_, ok := m.clearedFields[znscampaign.FieldCreatedByID]
+	return ok
+}
+
+// ResetCreatedByID resets all changes to the "created_by_id" field.
+func (m *ZnsCampaignMutation) ResetCreatedByID() {
+	m.created_by = nil
+	delete(m.clearedFields, znscampaign.FieldCreatedByID)
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *ZnsCampaignMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[znscampaign.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *ZnsCampaignMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *ZnsCampaignMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *ZnsCampaignMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *ZnsCampaignMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[znscampaign.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *ZnsCampaignMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *ZnsCampaignMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *ZnsCampaignMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearTemplate clears the "template" edge to the ZnsTemplate entity.
+func (m *ZnsCampaignMutation) ClearTemplate() {
+	m.clearedtemplate = true
+	m.clearedFields[znscampaign.FieldTemplateID] = struct{}{}
+}
+
+// TemplateCleared reports if the "template" edge to the ZnsTemplate entity was cleared.
+func (m *ZnsCampaignMutation) TemplateCleared() bool {
+	return m.clearedtemplate
+}
+
+// TemplateIDs returns the "template" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TemplateID instead. It exists only for internal usage by the builders.
+func (m *ZnsCampaignMutation) TemplateIDs() (ids []gid.ID) {
+	if id := m.template; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTemplate resets all changes to the "template" edge.
+func (m *ZnsCampaignMutation) ResetTemplate() {
+	m.template = nil
+	m.clearedtemplate = false
+}
+
+// ClearCreatedBy clears the "created_by" edge to the User entity.
+func (m *ZnsCampaignMutation) ClearCreatedBy() {
+	m.clearedcreated_by = true
+	m.clearedFields[znscampaign.FieldCreatedByID] = struct{}{}
+}
+
+// CreatedByCleared reports if the "created_by" edge to the User entity was cleared.
+func (m *ZnsCampaignMutation) CreatedByCleared() bool {
+	return m.CreatedByIDCleared() || m.clearedcreated_by
+}
+
+// CreatedByIDs returns the "created_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CreatedByID instead. It exists only for internal usage by the builders.
+func (m *ZnsCampaignMutation) CreatedByIDs() (ids []gid.ID) {
+	if id := m.created_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCreatedBy resets all changes to the "created_by" edge.
+func (m *ZnsCampaignMutation) ResetCreatedBy() {
+	m.created_by = nil
+	m.clearedcreated_by = false
+}
+
+// AddRecipientIDs adds the "recipients" edge to the ZnsCampaignRecipient entity by ids.
+func (m *ZnsCampaignMutation) AddRecipientIDs(ids ...gid.ID) {
+	if m.recipients == nil {
+		m.recipients = make(map[gid.ID]struct{})
+	}
+	for i := range ids {
+		m.recipients[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRecipients clears the "recipients" edge to the ZnsCampaignRecipient entity.
+func (m *ZnsCampaignMutation) ClearRecipients() {
+	m.clearedrecipients = true
+}
+
+// RecipientsCleared reports if the "recipients" edge to the ZnsCampaignRecipient entity was cleared.
+func (m *ZnsCampaignMutation) RecipientsCleared() bool {
+	return m.clearedrecipients
+}
+
+// RemoveRecipientIDs removes the "recipients" edge to the ZnsCampaignRecipient entity by IDs.
+func (m *ZnsCampaignMutation) RemoveRecipientIDs(ids ...gid.ID) {
+	if m.removedrecipients == nil {
+		m.removedrecipients = make(map[gid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.recipients, ids[i])
+		m.removedrecipients[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRecipients returns the removed IDs of the "recipients" edge to the ZnsCampaignRecipient entity.
+func (m *ZnsCampaignMutation) RemovedRecipientsIDs() (ids []gid.ID) {
+	for id := range m.removedrecipients {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RecipientsIDs returns the "recipients" edge IDs in the mutation.
+func (m *ZnsCampaignMutation) RecipientsIDs() (ids []gid.ID) {
+	for id := range m.recipients {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRecipients resets all changes to the "recipients" edge.
+func (m *ZnsCampaignMutation) ResetRecipients() {
+	m.recipients = nil
+	m.clearedrecipients = false
+	m.removedrecipients = nil
+}
+
+// Where appends a list predicates to the ZnsCampaignMutation builder.
+func (m *ZnsCampaignMutation) Where(ps ...predicate.ZnsCampaign) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ZnsCampaignMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ZnsCampaignMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ZnsCampaign, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ZnsCampaignMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ZnsCampaignMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ZnsCampaign).
+func (m *ZnsCampaignMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ZnsCampaignMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.created_at != nil {
+		fields = append(fields, znscampaign.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, znscampaign.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, znscampaign.FieldOrganizationID)
+	}
+	if m.name != nil {
+		fields = append(fields, znscampaign.FieldName)
+	}
+	if m.channel != nil {
+		fields = append(fields, znscampaign.FieldChannelID)
+	}
+	if m.template != nil {
+		fields = append(fields, znscampaign.FieldTemplateID)
+	}
+	if m.params != nil {
+		fields = append(fields, znscampaign.FieldParams)
+	}
+	if m.status != nil {
+		fields = append(fields, znscampaign.FieldStatus)
+	}
+	if m.waiting_for != nil {
+		fields = append(fields, znscampaign.FieldWaitingFor)
+	}
+	if m.total != nil {
+		fields = append(fields, znscampaign.FieldTotal)
+	}
+	if m.queued != nil {
+		fields = append(fields, znscampaign.FieldQueued)
+	}
+	if m.sent != nil {
+		fields = append(fields, znscampaign.FieldSent)
+	}
+	if m.delivered != nil {
+		fields = append(fields, znscampaign.FieldDelivered)
+	}
+	if m.failed != nil {
+		fields = append(fields, znscampaign.FieldFailed)
+	}
+	if m.skipped != nil {
+		fields = append(fields, znscampaign.FieldSkipped)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, znscampaign.FieldFinishedAt)
+	}
+	if m.created_by != nil {
+		fields = append(fields, znscampaign.FieldCreatedByID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ZnsCampaignMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case znscampaign.FieldCreatedAt:
+		return m.CreatedAt()
+	case znscampaign.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case znscampaign.FieldOrganizationID:
+		return m.OrganizationID()
+	case znscampaign.FieldName:
+		return m.Name()
+	case znscampaign.FieldChannelID:
+		return m.ChannelID()
+	case znscampaign.FieldTemplateID:
+		return m.TemplateID()
+	case znscampaign.FieldParams:
+		return m.Params()
+	case znscampaign.FieldStatus:
+		return m.Status()
+	case znscampaign.FieldWaitingFor:
+		return m.WaitingFor()
+	case znscampaign.FieldTotal:
+		return m.Total()
+	case znscampaign.FieldQueued:
+		return m.Queued()
+	case znscampaign.FieldSent:
+		return m.Sent()
+	case znscampaign.FieldDelivered:
+		return m.Delivered()
+	case znscampaign.FieldFailed:
+		return m.Failed()
+	case znscampaign.FieldSkipped:
+		return m.Skipped()
+	case znscampaign.FieldFinishedAt:
+		return m.FinishedAt()
+	case znscampaign.FieldCreatedByID:
+		return m.CreatedByID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ZnsCampaignMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case znscampaign.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case znscampaign.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case znscampaign.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case znscampaign.FieldName:
+		return m.OldName(ctx)
+	case znscampaign.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case znscampaign.FieldTemplateID:
+		return m.OldTemplateID(ctx)
+	case znscampaign.FieldParams:
+		return m.OldParams(ctx)
+	case znscampaign.FieldStatus:
+		return m.OldStatus(ctx)
+	case znscampaign.FieldWaitingFor:
+		return m.OldWaitingFor(ctx)
+	case znscampaign.FieldTotal:
+		return m.OldTotal(ctx)
+	case znscampaign.FieldQueued:
+		return m.OldQueued(ctx)
+	case znscampaign.FieldSent:
+		return m.OldSent(ctx)
+	case znscampaign.FieldDelivered:
+		return m.OldDelivered(ctx)
+	case znscampaign.FieldFailed:
+		return m.OldFailed(ctx)
+	case znscampaign.FieldSkipped:
+		return m.OldSkipped(ctx)
+	case znscampaign.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	case znscampaign.FieldCreatedByID:
+		return m.OldCreatedByID(ctx)
+	}
+	return nil, fmt.Errorf("unknown ZnsCampaign field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsCampaignMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case znscampaign.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case znscampaign.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case znscampaign.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case znscampaign.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case znscampaign.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case znscampaign.FieldTemplateID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplateID(v)
+		return nil
+	case znscampaign.FieldParams:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParams(v)
+		return nil
+	case znscampaign.FieldStatus:
+		v, ok := value.(znscampaign.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case znscampaign.FieldWaitingFor:
+		v, ok := value.(znscampaign.WaitingFor)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWaitingFor(v)
+		return nil
+	case znscampaign.FieldTotal:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotal(v)
+		return nil
+	case znscampaign.FieldQueued:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQueued(v)
+		return nil
+	case znscampaign.FieldSent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSent(v)
+		return nil
+	case znscampaign.FieldDelivered:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDelivered(v)
+		return nil
+	case znscampaign.FieldFailed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailed(v)
+		return nil
+	case znscampaign.FieldSkipped:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSkipped(v)
+		return nil
+	case znscampaign.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	case znscampaign.FieldCreatedByID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaign field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ZnsCampaignMutation) AddedFields() []string {
+	var fields []string
+	if m.addtotal != nil {
+		fields = append(fields, znscampaign.FieldTotal)
+	}
+	if m.addqueued != nil {
+		fields = append(fields, znscampaign.FieldQueued)
+	}
+	if m.addsent != nil {
+		fields = append(fields, znscampaign.FieldSent)
+	}
+	if m.adddelivered != nil {
+		fields = append(fields, znscampaign.FieldDelivered)
+	}
+	if m.addfailed != nil {
+		fields = append(fields, znscampaign.FieldFailed)
+	}
+	if m.addskipped != nil {
+		fields = append(fields, znscampaign.FieldSkipped)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ZnsCampaignMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case znscampaign.FieldTotal:
+		return m.AddedTotal()
+	case znscampaign.FieldQueued:
+		return m.AddedQueued()
+	case znscampaign.FieldSent:
+		return m.AddedSent()
+	case znscampaign.FieldDelivered:
+		return m.AddedDelivered()
+	case znscampaign.FieldFailed:
+		return m.AddedFailed()
+	case znscampaign.FieldSkipped:
+		return m.AddedSkipped()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsCampaignMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case znscampaign.FieldTotal:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTotal(v)
+		return nil
+	case znscampaign.FieldQueued:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQueued(v)
+		return nil
+	case znscampaign.FieldSent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSent(v)
+		return nil
+	case znscampaign.FieldDelivered:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDelivered(v)
+		return nil
+	case znscampaign.FieldFailed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailed(v)
+		return nil
+	case znscampaign.FieldSkipped:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSkipped(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaign numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ZnsCampaignMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(znscampaign.FieldWaitingFor) {
+		fields = append(fields, znscampaign.FieldWaitingFor)
+	}
+	if m.FieldCleared(znscampaign.FieldFinishedAt) {
+		fields = append(fields, znscampaign.FieldFinishedAt)
+	}
+	if m.FieldCleared(znscampaign.FieldCreatedByID) {
+		fields = append(fields, znscampaign.FieldCreatedByID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ZnsCampaignMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ZnsCampaignMutation) ClearField(name string) error {
+	switch name {
+	case znscampaign.FieldWaitingFor:
+		m.ClearWaitingFor()
+		return nil
+	case znscampaign.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	case znscampaign.FieldCreatedByID:
+		m.ClearCreatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaign nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ZnsCampaignMutation) ResetField(name string) error {
+	switch name {
+	case znscampaign.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case znscampaign.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case znscampaign.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case znscampaign.FieldName:
+		m.ResetName()
+		return nil
+	case znscampaign.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case znscampaign.FieldTemplateID:
+		m.ResetTemplateID()
+		return nil
+	case znscampaign.FieldParams:
+		m.ResetParams()
+		return nil
+	case znscampaign.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case znscampaign.FieldWaitingFor:
+		m.ResetWaitingFor()
+		return nil
+	case znscampaign.FieldTotal:
+		m.ResetTotal()
+		return nil
+	case znscampaign.FieldQueued:
+		m.ResetQueued()
+		return nil
+	case znscampaign.FieldSent:
+		m.ResetSent()
+		return nil
+	case znscampaign.FieldDelivered:
+		m.ResetDelivered()
+		return nil
+	case znscampaign.FieldFailed:
+		m.ResetFailed()
+		return nil
+	case znscampaign.FieldSkipped:
+		m.ResetSkipped()
+		return nil
+	case znscampaign.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	case znscampaign.FieldCreatedByID:
+		m.ResetCreatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaign field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ZnsCampaignMutation) AddedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.organization != nil {
+		edges = append(edges, znscampaign.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, znscampaign.EdgeChannel)
+	}
+	if m.template != nil {
+		edges = append(edges, znscampaign.EdgeTemplate)
+	}
+	if m.created_by != nil {
+		edges = append(edges, znscampaign.EdgeCreatedBy)
+	}
+	if m.recipients != nil {
+		edges = append(edges, znscampaign.EdgeRecipients)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ZnsCampaignMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case znscampaign.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case znscampaign.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case znscampaign.EdgeTemplate:
+		if id := m.template; id != nil {
+			return []ent.Value{*id}
+		}
+	case znscampaign.EdgeCreatedBy:
+		if id := m.created_by; id != nil {
+			return []ent.Value{*id}
+		}
+	case znscampaign.EdgeRecipients:
+		ids := make([]ent.Value, 0, len(m.recipients))
+		for id := range m.recipients {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ZnsCampaignMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.removedrecipients != nil {
+		edges = append(edges, znscampaign.EdgeRecipients)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ZnsCampaignMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case znscampaign.EdgeRecipients:
+		ids := make([]ent.Value, 0, len(m.removedrecipients))
+		for id := range m.removedrecipients {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ZnsCampaignMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.clearedorganization {
+		edges = append(edges, znscampaign.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, znscampaign.EdgeChannel)
+	}
+	if m.clearedtemplate {
+		edges = append(edges, znscampaign.EdgeTemplate)
+	}
+	if m.clearedcreated_by {
+		edges = append(edges, znscampaign.EdgeCreatedBy)
+	}
+	if m.clearedrecipients {
+		edges = append(edges, znscampaign.EdgeRecipients)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ZnsCampaignMutation) EdgeCleared(name string) bool {
+	switch name {
+	case znscampaign.EdgeOrganization:
+		return m.clearedorganization
+	case znscampaign.EdgeChannel:
+		return m.clearedchannel
+	case znscampaign.EdgeTemplate:
+		return m.clearedtemplate
+	case znscampaign.EdgeCreatedBy:
+		return m.clearedcreated_by
+	case znscampaign.EdgeRecipients:
+		return m.clearedrecipients
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ZnsCampaignMutation) ClearEdge(name string) error {
+	switch name {
+	case znscampaign.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case znscampaign.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case znscampaign.EdgeTemplate:
+		m.ClearTemplate()
+		return nil
+	case znscampaign.EdgeCreatedBy:
+		m.ClearCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaign unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ZnsCampaignMutation) ResetEdge(name string) error {
+	switch name {
+	case znscampaign.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case znscampaign.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case znscampaign.EdgeTemplate:
+		m.ResetTemplate()
+		return nil
+	case znscampaign.EdgeCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	case znscampaign.EdgeRecipients:
+		m.ResetRecipients()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaign edge %s", name)
+}
+
+// ZnsCampaignRecipientMutation represents an operation that mutates the ZnsCampaignRecipient nodes in the graph.
+type ZnsCampaignRecipientMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	status              *znscampaignrecipient.Status
+	skip_reason         *znscampaignrecipient.SkipReason
+	skip_detail         *string
+	phone               *string
+	params              *map[string]string
+	tracking_id         *string
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	campaign            *gid.ID
+	clearedcampaign     bool
+	customer            *gid.ID
+	clearedcustomer     bool
+	message             *gid.ID
+	clearedmessage      bool
+	done                bool
+	oldValue            func(context.Context) (*ZnsCampaignRecipient, error)
+	predicates          []predicate.ZnsCampaignRecipient
+}
+
+var _ ent.Mutation = (*ZnsCampaignRecipientMutation)(nil)
+
+// znscampaignrecipientOption allows management of the mutation configuration using functional options.
+type znscampaignrecipientOption func(*ZnsCampaignRecipientMutation)
+
+// newZnsCampaignRecipientMutation creates new mutation for the ZnsCampaignRecipient entity.
+func newZnsCampaignRecipientMutation(c config, op Op, opts ...znscampaignrecipientOption) *ZnsCampaignRecipientMutation {
+	m := &ZnsCampaignRecipientMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeZnsCampaignRecipient,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withZnsCampaignRecipientID sets the ID field of the mutation.
+func withZnsCampaignRecipientID(id gid.ID) znscampaignrecipientOption {
+	return func(m *ZnsCampaignRecipientMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ZnsCampaignRecipient
+		)
+		m.oldValue = func(ctx context.Context) (*ZnsCampaignRecipient, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ZnsCampaignRecipient.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withZnsCampaignRecipient sets the old ZnsCampaignRecipient of the mutation.
+func withZnsCampaignRecipient(node *ZnsCampaignRecipient) znscampaignrecipientOption {
+	return func(m *ZnsCampaignRecipientMutation) {
+		m.oldValue = func(context.Context) (*ZnsCampaignRecipient, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ZnsCampaignRecipientMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ZnsCampaignRecipientMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ZnsCampaignRecipient entities.
+func (m *ZnsCampaignRecipientMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ZnsCampaignRecipientMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ZnsCampaignRecipientMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ZnsCampaignRecipient.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ZnsCampaignRecipientMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ZnsCampaignRecipientMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ZnsCampaignRecipientMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ZnsCampaignRecipientMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *ZnsCampaignRecipientMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *ZnsCampaignRecipientMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetCampaignID sets the "campaign_id" field.
+func (m *ZnsCampaignRecipientMutation) SetCampaignID(gi gid.ID) {
+	m.campaign = &gi
+}
+
+// CampaignID returns the value of the "campaign_id" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) CampaignID() (r gid.ID, exists bool) {
+	v := m.campaign
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCampaignID returns the old "campaign_id" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldCampaignID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCampaignID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCampaignID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCampaignID: %w", err)
+	}
+	return oldValue.CampaignID, nil
+}
+
+// ResetCampaignID resets all changes to the "campaign_id" field.
+func (m *ZnsCampaignRecipientMutation) ResetCampaignID() {
+	m.campaign = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *ZnsCampaignRecipientMutation) SetCustomerID(gi gid.ID) {
+	m.customer = &gi
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) CustomerID() (r gid.ID, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldCustomerID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ClearCustomerID clears the value of the "customer_id" field.
+func (m *ZnsCampaignRecipientMutation) ClearCustomerID() {
+	m.customer = nil
+	m.clearedFields[znscampaignrecipient.FieldCustomerID] = struct{}{}
+}
+
+// CustomerIDCleared returns if the "customer_id" field was cleared in this mutation.
+func (m *ZnsCampaignRecipientMutation) CustomerIDCleared() bool {
+	_, ok := m.clearedFields[znscampaignrecipient.FieldCustomerID]
+	return ok
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *ZnsCampaignRecipientMutation) ResetCustomerID() {
+	m.customer = nil
+	delete(m.clearedFields, znscampaignrecipient.FieldCustomerID)
+}
+
+// SetStatus sets the "status" field.
+func (m *ZnsCampaignRecipientMutation) SetStatus(z znscampaignrecipient.Status) {
+	m.status = &z
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) Status() (r znscampaignrecipient.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldStatus(ctx context.Context) (v znscampaignrecipient.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ZnsCampaignRecipientMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetSkipReason sets the "skip_reason" field.
+func (m *ZnsCampaignRecipientMutation) SetSkipReason(zr znscampaignrecipient.SkipReason) {
+	m.skip_reason = &zr
+}
+
+// SkipReason returns the value of the "skip_reason" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) SkipReason() (r znscampaignrecipient.SkipReason, exists bool) {
+	v := m.skip_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSkipReason returns the old "skip_reason" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldSkipReason(ctx context.Context) (v *znscampaignrecipient.SkipReason, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSkipReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSkipReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSkipReason: %w", err)
+	}
+	return oldValue.SkipReason, nil
+}
+
+// ClearSkipReason clears the value of the "skip_reason" field.
+func (m *ZnsCampaignRecipientMutation) ClearSkipReason() {
+	m.skip_reason = nil
+	m.clearedFields[znscampaignrecipient.FieldSkipReason] = struct{}{}
+}
+
+// SkipReasonCleared returns if the "skip_reason" field was cleared in this mutation.
+func (m *ZnsCampaignRecipientMutation) SkipReasonCleared() bool {
+	_, ok := m.clearedFields[znscampaignrecipient.FieldSkipReason]
+	return ok
+}
+
+// ResetSkipReason resets all changes to the "skip_reason" field.
+func (m *ZnsCampaignRecipientMutation) ResetSkipReason() {
+	m.skip_reason = nil
+	delete(m.clearedFields, znscampaignrecipient.FieldSkipReason)
+}
+
+// SetSkipDetail sets the "skip_detail" field.
+func (m *ZnsCampaignRecipientMutation) SetSkipDetail(s string) {
+	m.skip_detail = &s
+}
+
+// SkipDetail returns the value of the "skip_detail" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) SkipDetail() (r string, exists bool) {
+	v := m.skip_detail
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSkipDetail returns the old "skip_detail" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldSkipDetail(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSkipDetail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSkipDetail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSkipDetail: %w", err)
+	}
+	return oldValue.SkipDetail, nil
+}
+
+// ClearSkipDetail clears the value of the "skip_detail" field.
+func (m *ZnsCampaignRecipientMutation) ClearSkipDetail() {
+	m.skip_detail = nil
+	m.clearedFields[znscampaignrecipient.FieldSkipDetail] = struct{}{}
+}
+
+// SkipDetailCleared returns if the "skip_detail" field was cleared in this mutation.
+func (m *ZnsCampaignRecipientMutation) SkipDetailCleared() bool {
+	_, ok := m.clearedFields[znscampaignrecipient.FieldSkipDetail]
+	return ok
+}
+
+// ResetSkipDetail resets all changes to the "skip_detail" field.
+func (m *ZnsCampaignRecipientMutation) ResetSkipDetail() {
+	m.skip_detail = nil
+	delete(m.clearedFields, znscampaignrecipient.FieldSkipDetail)
+}
+
+// SetPhone sets the "phone" field.
+func (m *ZnsCampaignRecipientMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *ZnsCampaignRecipientMutation) ResetPhone() {
+	m.phone = nil
+}
+
+// SetParams sets the "params" field.
+func (m *ZnsCampaignRecipientMutation) SetParams(value map[string]string) {
+	m.params = &value
+}
+
+// Params returns the value of the "params" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) Params() (r map[string]string, exists bool) {
+	v := m.params
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParams returns the old "params" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldParams(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParams is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParams requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParams: %w", err)
+	}
+	return oldValue.Params, nil
+}
+
+// ClearParams clears the value of the "params" field.
+func (m *ZnsCampaignRecipientMutation) ClearParams() {
+	m.params = nil
+	m.clearedFields[znscampaignrecipient.FieldParams] = struct{}{}
+}
+
+// ParamsCleared returns if the "params" field was cleared in this mutation.
+func (m *ZnsCampaignRecipientMutation) ParamsCleared() bool {
+	_, ok := m.clearedFields[znscampaignrecipient.FieldParams]
+	return ok
+}
+
+// ResetParams resets all changes to the "params" field.
+func (m *ZnsCampaignRecipientMutation) ResetParams() {
+	m.params = nil
+	delete(m.clearedFields, znscampaignrecipient.FieldParams)
+}
+
+// SetTrackingID sets the "tracking_id" field.
+func (m *ZnsCampaignRecipientMutation) SetTrackingID(s string) {
+	m.tracking_id = &s
+}
+
+// TrackingID returns the value of the "tracking_id" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) TrackingID() (r string, exists bool) {
+	v := m.tracking_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTrackingID returns the old "tracking_id" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldTrackingID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTrackingID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTrackingID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTrackingID: %w", err)
+	}
+	return oldValue.TrackingID, nil
+}
+
+// ResetTrackingID resets all changes to the "tracking_id" field.
+func (m *ZnsCampaignRecipientMutation) ResetTrackingID() {
+	m.tracking_id = nil
+}
+
+// SetMessageID sets the "message_id" field.
+func (m *ZnsCampaignRecipientMutation) SetMessageID(gi gid.ID) {
+	m.message = &gi
+}
+
+// MessageID returns the value of the "message_id" field in the mutation.
+func (m *ZnsCampaignRecipientMutation) MessageID() (r gid.ID, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessageID returns the old "message_id" field's value of the ZnsCampaignRecipient entity.
+// If the ZnsCampaignRecipient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsCampaignRecipientMutation) OldMessageID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessageID: %w", err)
+	}
+	return oldValue.MessageID, nil
+}
+
+// ClearMessageID clears the value of the "message_id" field.
+func (m *ZnsCampaignRecipientMutation) ClearMessageID() {
+	m.message = nil
+	m.clearedFields[znscampaignrecipient.FieldMessageID] = struct{}{}
+}
+
+// MessageIDCleared returns if the "message_id" field was cleared in this mutation.
+func (m *ZnsCampaignRecipientMutation) MessageIDCleared() bool {
+	_, ok := m.clearedFields[znscampaignrecipient.FieldMessageID]
+	return ok
+}
+
+// ResetMessageID resets all changes to the "message_id" field.
+func (m *ZnsCampaignRecipientMutation) ResetMessageID() {
+	m.message = nil
+	delete(m.clearedFields, znscampaignrecipient.FieldMessageID)
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *ZnsCampaignRecipientMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[znscampaignrecipient.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *ZnsCampaignRecipientMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *ZnsCampaignRecipientMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *ZnsCampaignRecipientMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearCampaign clears the "campaign" edge to the ZnsCampaign entity.
+func (m *ZnsCampaignRecipientMutation) ClearCampaign() {
+	m.clearedcampaign = true
+	m.clearedFields[znscampaignrecipient.FieldCampaignID] = struct{}{}
+}
+
+// CampaignCleared reports if the "campaign" edge to the ZnsCampaign entity was cleared.
+func (m *ZnsCampaignRecipientMutation) CampaignCleared() bool {
+	return m.clearedcampaign
+}
+
+// CampaignIDs returns the "campaign" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CampaignID instead. It exists only for internal usage by the builders.
+func (m *ZnsCampaignRecipientMutation) CampaignIDs() (ids []gid.ID) {
+	if id := m.campaign; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCampaign resets all changes to the "campaign" edge.
+func (m *ZnsCampaignRecipientMutation) ResetCampaign() {
+	m.campaign = nil
+	m.clearedcampaign = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *ZnsCampaignRecipientMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[znscampaignrecipient.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *ZnsCampaignRecipientMutation) CustomerCleared() bool {
+	return m.CustomerIDCleared() || m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *ZnsCampaignRecipientMutation) CustomerIDs() (ids []gid.ID) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *ZnsCampaignRecipientMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearMessage clears the "message" edge to the ZnsMessage entity.
+func (m *ZnsCampaignRecipientMutation) ClearMessage() {
+	m.clearedmessage = true
+	m.clearedFields[znscampaignrecipient.FieldMessageID] = struct{}{}
+}
+
+// MessageCleared reports if the "message" edge to the ZnsMessage entity was cleared.
+func (m *ZnsCampaignRecipientMutation) MessageCleared() bool {
+	return m.MessageIDCleared() || m.clearedmessage
+}
+
+// MessageIDs returns the "message" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MessageID instead. It exists only for internal usage by the builders.
+func (m *ZnsCampaignRecipientMutation) MessageIDs() (ids []gid.ID) {
+	if id := m.message; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMessage resets all changes to the "message" edge.
+func (m *ZnsCampaignRecipientMutation) ResetMessage() {
+	m.message = nil
+	m.clearedmessage = false
+}
+
+// Where appends a list predicates to the ZnsCampaignRecipientMutation builder.
+func (m *ZnsCampaignRecipientMutation) Where(ps ...predicate.ZnsCampaignRecipient) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ZnsCampaignRecipientMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ZnsCampaignRecipientMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ZnsCampaignRecipient, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ZnsCampaignRecipientMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ZnsCampaignRecipientMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ZnsCampaignRecipient).
+func (m *ZnsCampaignRecipientMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ZnsCampaignRecipientMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.created_at != nil {
+		fields = append(fields, znscampaignrecipient.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, znscampaignrecipient.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, znscampaignrecipient.FieldOrganizationID)
+	}
+	if m.campaign != nil {
+		fields = append(fields, znscampaignrecipient.FieldCampaignID)
+	}
+	if m.customer != nil {
+		fields = append(fields, znscampaignrecipient.FieldCustomerID)
+	}
+	if m.status != nil {
+		fields = append(fields, znscampaignrecipient.FieldStatus)
+	}
+	if m.skip_reason != nil {
+		fields = append(fields, znscampaignrecipient.FieldSkipReason)
+	}
+	if m.skip_detail != nil {
+		fields = append(fields, znscampaignrecipient.FieldSkipDetail)
+	}
+	if m.phone != nil {
+		fields = append(fields, znscampaignrecipient.FieldPhone)
+	}
+	if m.params != nil {
+		fields = append(fields, znscampaignrecipient.FieldParams)
+	}
+	if m.tracking_id != nil {
+		fields = append(fields, znscampaignrecipient.FieldTrackingID)
+	}
+	if m.message != nil {
+		fields = append(fields, znscampaignrecipient.FieldMessageID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ZnsCampaignRecipientMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case znscampaignrecipient.FieldCreatedAt:
+		return m.CreatedAt()
+	case znscampaignrecipient.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case znscampaignrecipient.FieldOrganizationID:
+		return m.OrganizationID()
+	case znscampaignrecipient.FieldCampaignID:
+		return m.CampaignID()
+	case znscampaignrecipient.FieldCustomerID:
+		return m.CustomerID()
+	case znscampaignrecipient.FieldStatus:
+		return m.Status()
+	case znscampaignrecipient.FieldSkipReason:
+		return m.SkipReason()
+	case znscampaignrecipient.FieldSkipDetail:
+		return m.SkipDetail()
+	case znscampaignrecipient.FieldPhone:
+		return m.Phone()
+	case znscampaignrecipient.FieldParams:
+		return m.Params()
+	case znscampaignrecipient.FieldTrackingID:
+		return m.TrackingID()
+	case znscampaignrecipient.FieldMessageID:
+		return m.MessageID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ZnsCampaignRecipientMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case znscampaignrecipient.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case znscampaignrecipient.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case znscampaignrecipient.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case znscampaignrecipient.FieldCampaignID:
+		return m.OldCampaignID(ctx)
+	case znscampaignrecipient.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case znscampaignrecipient.FieldStatus:
+		return m.OldStatus(ctx)
+	case znscampaignrecipient.FieldSkipReason:
+		return m.OldSkipReason(ctx)
+	case znscampaignrecipient.FieldSkipDetail:
+		return m.OldSkipDetail(ctx)
+	case znscampaignrecipient.FieldPhone:
+		return m.OldPhone(ctx)
+	case znscampaignrecipient.FieldParams:
+		return m.OldParams(ctx)
+	case znscampaignrecipient.FieldTrackingID:
+		return m.OldTrackingID(ctx)
+	case znscampaignrecipient.FieldMessageID:
+		return m.OldMessageID(ctx)
+	}
+	return nil, fmt.Errorf("unknown ZnsCampaignRecipient field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsCampaignRecipientMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case znscampaignrecipient.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case znscampaignrecipient.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case znscampaignrecipient.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case znscampaignrecipient.FieldCampaignID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCampaignID(v)
+		return nil
+	case znscampaignrecipient.FieldCustomerID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case znscampaignrecipient.FieldStatus:
+		v, ok := value.(znscampaignrecipient.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case znscampaignrecipient.FieldSkipReason:
+		v, ok := value.(znscampaignrecipient.SkipReason)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSkipReason(v)
+		return nil
+	case znscampaignrecipient.FieldSkipDetail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSkipDetail(v)
+		return nil
+	case znscampaignrecipient.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case znscampaignrecipient.FieldParams:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParams(v)
+		return nil
+	case znscampaignrecipient.FieldTrackingID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTrackingID(v)
+		return nil
+	case znscampaignrecipient.FieldMessageID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessageID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaignRecipient field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ZnsCampaignRecipientMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ZnsCampaignRecipientMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ZnsCampaignRecipientMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ZnsCampaignRecipient numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ZnsCampaignRecipientMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(znscampaignrecipient.FieldCustomerID) {
+		fields = append(fields, znscampaignrecipient.FieldCustomerID)
+	}
+	if m.FieldCleared(znscampaignrecipient.FieldSkipReason) {
+		fields = append(fields, znscampaignrecipient.FieldSkipReason)
+	}
+	if m.FieldCleared(znscampaignrecipient.FieldSkipDetail) {
+		fields = append(fields, znscampaignrecipient.FieldSkipDetail)
+	}
+	if m.FieldCleared(znscampaignrecipient.FieldParams) {
+		fields = append(fields, znscampaignrecipient.FieldParams)
+	}
+	if m.FieldCleared(znscampaignrecipient.FieldMessageID) {
+		fields = append(fields, znscampaignrecipient.FieldMessageID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ZnsCampaignRecipientMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ZnsCampaignRecipientMutation) ClearField(name string) error {
+	switch name {
+	case znscampaignrecipient.FieldCustomerID:
+		m.ClearCustomerID()
+		return nil
+	case znscampaignrecipient.FieldSkipReason:
+		m.ClearSkipReason()
+		return nil
+	case znscampaignrecipient.FieldSkipDetail:
+		m.ClearSkipDetail()
+		return nil
+	case znscampaignrecipient.FieldParams:
+		m.ClearParams()
+		return nil
+	case znscampaignrecipient.FieldMessageID:
+		m.ClearMessageID()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaignRecipient nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ZnsCampaignRecipientMutation) ResetField(name string) error {
+	switch name {
+	case znscampaignrecipient.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case znscampaignrecipient.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case znscampaignrecipient.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case znscampaignrecipient.FieldCampaignID:
+		m.ResetCampaignID()
+		return nil
+	case znscampaignrecipient.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case znscampaignrecipient.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case znscampaignrecipient.FieldSkipReason:
+		m.ResetSkipReason()
+		return nil
+	case znscampaignrecipient.FieldSkipDetail:
+		m.ResetSkipDetail()
+		return nil
+	case znscampaignrecipient.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case znscampaignrecipient.FieldParams:
+		m.ResetParams()
+		return nil
+	case znscampaignrecipient.FieldTrackingID:
+		m.ResetTrackingID()
+		return nil
+	case znscampaignrecipient.FieldMessageID:
+		m.ResetMessageID()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaignRecipient field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ZnsCampaignRecipientMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.organization != nil {
+		edges = append(edges, znscampaignrecipient.EdgeOrganization)
+	}
+	if m.campaign != nil {
+		edges = append(edges, znscampaignrecipient.EdgeCampaign)
+	}
+	if m.customer != nil {
+		edges = append(edges, znscampaignrecipient.EdgeCustomer)
+	}
+	if m.message != nil {
+		edges = append(edges, znscampaignrecipient.EdgeMessage)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ZnsCampaignRecipientMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case znscampaignrecipient.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case znscampaignrecipient.EdgeCampaign:
+		if id := m.campaign; id != nil {
+			return []ent.Value{*id}
+		}
+	case znscampaignrecipient.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case znscampaignrecipient.EdgeMessage:
+		if id := m.message; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ZnsCampaignRecipientMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ZnsCampaignRecipientMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ZnsCampaignRecipientMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedorganization {
+		edges = append(edges, znscampaignrecipient.EdgeOrganization)
+	}
+	if m.clearedcampaign {
+		edges = append(edges, znscampaignrecipient.EdgeCampaign)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, znscampaignrecipient.EdgeCustomer)
+	}
+	if m.clearedmessage {
+		edges = append(edges, znscampaignrecipient.EdgeMessage)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ZnsCampaignRecipientMutation) EdgeCleared(name string) bool {
+	switch name {
+	case znscampaignrecipient.EdgeOrganization:
+		return m.clearedorganization
+	case znscampaignrecipient.EdgeCampaign:
+		return m.clearedcampaign
+	case znscampaignrecipient.EdgeCustomer:
+		return m.clearedcustomer
+	case znscampaignrecipient.EdgeMessage:
+		return m.clearedmessage
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ZnsCampaignRecipientMutation) ClearEdge(name string) error {
+	switch name {
+	case znscampaignrecipient.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case znscampaignrecipient.EdgeCampaign:
+		m.ClearCampaign()
+		return nil
+	case znscampaignrecipient.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case znscampaignrecipient.EdgeMessage:
+		m.ClearMessage()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaignRecipient unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ZnsCampaignRecipientMutation) ResetEdge(name string) error {
+	switch name {
+	case znscampaignrecipient.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case znscampaignrecipient.EdgeCampaign:
+		m.ResetCampaign()
+		return nil
+	case znscampaignrecipient.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case znscampaignrecipient.EdgeMessage:
+		m.ResetMessage()
+		return nil
+	}
+	return fmt.Errorf("unknown ZnsCampaignRecipient edge %s", name)
+}
+
 // ZnsMessageMutation represents an operation that mutates the ZnsMessage nodes in the graph.
 type ZnsMessageMutation struct {
 	config
@@ -33630,6 +36584,8 @@ type ZnsMessageMutation struct {
 	clearedtemplate     bool
 	customer            *gid.ID
 	clearedcustomer     bool
+	campaign            *gid.ID
+	clearedcampaign     bool
 	sender              *gid.ID
 	clearedsender       bool
 	done                bool
@@ -34451,6 +37407,55 @@ func (m *ZnsMessageMutation) ResetDeliveredAt() {
 	delete(m.clearedFields, znsmessage.FieldDeliveredAt)
 }
 
+// SetCampaignID sets the "campaign_id" field.
+func (m *ZnsMessageMutation) SetCampaignID(gi gid.ID) {
+	m.campaign = &gi
+}
+
+// CampaignID returns the value of the "campaign_id" field in the mutation.
+func (m *ZnsMessageMutation) CampaignID() (r gid.ID, exists bool) {
+	v := m.campaign
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCampaignID returns the old "campaign_id" field's value of the ZnsMessage entity.
+// If the ZnsMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ZnsMessageMutation) OldCampaignID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCampaignID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCampaignID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCampaignID: %w", err)
+	}
+	return oldValue.CampaignID, nil
+}
+
+// ClearCampaignID clears the value of the "campaign_id" field.
+func (m *ZnsMessageMutation) ClearCampaignID() {
+	m.campaign = nil
+	m.clearedFields[znsmessage.FieldCampaignID] = struct{}{}
+}
+
+// CampaignIDCleared returns if the "campaign_id" field was cleared in this mutation.
+func (m *ZnsMessageMutation) CampaignIDCleared() bool {
+	_, ok := m.clearedFields[znsmessage.FieldCampaignID]
+	return ok
+}
+
+// ResetCampaignID resets all changes to the "campaign_id" field.
+func (m *ZnsMessageMutation) ResetCampaignID() {
+	m.campaign = nil
+	delete(m.clearedFields, znsmessage.FieldCampaignID)
+}
+
 // SetSenderUserID sets the "sender_user_id" field.
 func (m *ZnsMessageMutation) SetSenderUserID(gi gid.ID) {
 	m.sender = &gi
@@ -34762,6 +37767,33 @@ func (m *ZnsMessageMutation) ResetCustomer() {
 	m.clearedcustomer = false
 }
 
+// ClearCampaign clears the "campaign" edge to the ZnsCampaign entity.
+func (m *ZnsMessageMutation) ClearCampaign() {
+	m.clearedcampaign = true
+	m.clearedFields[znsmessage.FieldCampaignID] = struct{}{}
+}
+
+// CampaignCleared reports if the "campaign" edge to the ZnsCampaign entity was cleared.
+func (m *ZnsMessageMutation) CampaignCleared() bool {
+	return m.CampaignIDCleared() || m.clearedcampaign
+}
+
+// CampaignIDs returns the "campaign" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CampaignID instead. It exists only for internal usage by the builders.
+func (m *ZnsMessageMutation) CampaignIDs() (ids []gid.ID) {
+	if id := m.campaign; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCampaign resets all changes to the "campaign" edge.
+func (m *ZnsMessageMutation) ResetCampaign() {
+	m.campaign = nil
+	m.clearedcampaign = false
+}
+
 // SetSenderID sets the "sender" edge to the User entity by id.
 func (m *ZnsMessageMutation) SetSenderID(id gid.ID) {
 	m.sender = &id
@@ -34836,7 +37868,7 @@ func (m *ZnsMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ZnsMessageMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, znsmessage.FieldCreatedAt)
 	}
@@ -34887,6 +37919,9 @@ func (m *ZnsMessageMutation) Fields() []string {
 	}
 	if m.delivered_at != nil {
 		fields = append(fields, znsmessage.FieldDeliveredAt)
+	}
+	if m.campaign != nil {
+		fields = append(fields, znsmessage.FieldCampaignID)
 	}
 	if m.sender != nil {
 		fields = append(fields, znsmessage.FieldSenderUserID)
@@ -34942,6 +37977,8 @@ func (m *ZnsMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.SentAt()
 	case znsmessage.FieldDeliveredAt:
 		return m.DeliveredAt()
+	case znsmessage.FieldCampaignID:
+		return m.CampaignID()
 	case znsmessage.FieldSenderUserID:
 		return m.SenderUserID()
 	case znsmessage.FieldAttempts:
@@ -34993,6 +38030,8 @@ func (m *ZnsMessageMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldSentAt(ctx)
 	case znsmessage.FieldDeliveredAt:
 		return m.OldDeliveredAt(ctx)
+	case znsmessage.FieldCampaignID:
+		return m.OldCampaignID(ctx)
 	case znsmessage.FieldSenderUserID:
 		return m.OldSenderUserID(ctx)
 	case znsmessage.FieldAttempts:
@@ -35129,6 +38168,13 @@ func (m *ZnsMessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDeliveredAt(v)
 		return nil
+	case znsmessage.FieldCampaignID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCampaignID(v)
+		return nil
 	case znsmessage.FieldSenderUserID:
 		v, ok := value.(gid.ID)
 		if !ok {
@@ -35232,6 +38278,9 @@ func (m *ZnsMessageMutation) ClearedFields() []string {
 	if m.FieldCleared(znsmessage.FieldDeliveredAt) {
 		fields = append(fields, znsmessage.FieldDeliveredAt)
 	}
+	if m.FieldCleared(znsmessage.FieldCampaignID) {
+		fields = append(fields, znsmessage.FieldCampaignID)
+	}
 	if m.FieldCleared(znsmessage.FieldSenderUserID) {
 		fields = append(fields, znsmessage.FieldSenderUserID)
 	}
@@ -35272,6 +38321,9 @@ func (m *ZnsMessageMutation) ClearField(name string) error {
 		return nil
 	case znsmessage.FieldDeliveredAt:
 		m.ClearDeliveredAt()
+		return nil
+	case znsmessage.FieldCampaignID:
+		m.ClearCampaignID()
 		return nil
 	case znsmessage.FieldSenderUserID:
 		m.ClearSenderUserID()
@@ -35341,6 +38393,9 @@ func (m *ZnsMessageMutation) ResetField(name string) error {
 	case znsmessage.FieldDeliveredAt:
 		m.ResetDeliveredAt()
 		return nil
+	case znsmessage.FieldCampaignID:
+		m.ResetCampaignID()
+		return nil
 	case znsmessage.FieldSenderUserID:
 		m.ResetSenderUserID()
 		return nil
@@ -35359,7 +38414,7 @@ func (m *ZnsMessageMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ZnsMessageMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.organization != nil {
 		edges = append(edges, znsmessage.EdgeOrganization)
 	}
@@ -35371,6 +38426,9 @@ func (m *ZnsMessageMutation) AddedEdges() []string {
 	}
 	if m.customer != nil {
 		edges = append(edges, znsmessage.EdgeCustomer)
+	}
+	if m.campaign != nil {
+		edges = append(edges, znsmessage.EdgeCampaign)
 	}
 	if m.sender != nil {
 		edges = append(edges, znsmessage.EdgeSender)
@@ -35398,6 +38456,10 @@ func (m *ZnsMessageMutation) AddedIDs(name string) []ent.Value {
 		if id := m.customer; id != nil {
 			return []ent.Value{*id}
 		}
+	case znsmessage.EdgeCampaign:
+		if id := m.campaign; id != nil {
+			return []ent.Value{*id}
+		}
 	case znsmessage.EdgeSender:
 		if id := m.sender; id != nil {
 			return []ent.Value{*id}
@@ -35408,7 +38470,7 @@ func (m *ZnsMessageMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ZnsMessageMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	return edges
 }
 
@@ -35420,7 +38482,7 @@ func (m *ZnsMessageMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ZnsMessageMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedorganization {
 		edges = append(edges, znsmessage.EdgeOrganization)
 	}
@@ -35432,6 +38494,9 @@ func (m *ZnsMessageMutation) ClearedEdges() []string {
 	}
 	if m.clearedcustomer {
 		edges = append(edges, znsmessage.EdgeCustomer)
+	}
+	if m.clearedcampaign {
+		edges = append(edges, znsmessage.EdgeCampaign)
 	}
 	if m.clearedsender {
 		edges = append(edges, znsmessage.EdgeSender)
@@ -35451,6 +38516,8 @@ func (m *ZnsMessageMutation) EdgeCleared(name string) bool {
 		return m.clearedtemplate
 	case znsmessage.EdgeCustomer:
 		return m.clearedcustomer
+	case znsmessage.EdgeCampaign:
+		return m.clearedcampaign
 	case znsmessage.EdgeSender:
 		return m.clearedsender
 	}
@@ -35472,6 +38539,9 @@ func (m *ZnsMessageMutation) ClearEdge(name string) error {
 		return nil
 	case znsmessage.EdgeCustomer:
 		m.ClearCustomer()
+		return nil
+	case znsmessage.EdgeCampaign:
+		m.ClearCampaign()
 		return nil
 	case znsmessage.EdgeSender:
 		m.ClearSender()
@@ -35495,6 +38565,9 @@ func (m *ZnsMessageMutation) ResetEdge(name string) error {
 		return nil
 	case znsmessage.EdgeCustomer:
 		m.ResetCustomer()
+		return nil
+	case znsmessage.EdgeCampaign:
+		m.ResetCampaign()
 		return nil
 	case znsmessage.EdgeSender:
 		m.ResetSender()

@@ -76,6 +76,10 @@ type Tx struct {
 	WebhookEndpoint *WebhookEndpointClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// ZnsCampaign is the client for interacting with the ZnsCampaign builders.
+	ZnsCampaign *ZnsCampaignClient
+	// ZnsCampaignRecipient is the client for interacting with the ZnsCampaignRecipient builders.
+	ZnsCampaignRecipient *ZnsCampaignRecipientClient
 	// ZnsMessage is the client for interacting with the ZnsMessage builders.
 	ZnsMessage *ZnsMessageClient
 	// ZnsTemplate is the client for interacting with the ZnsTemplate builders.
@@ -242,6 +246,8 @@ func (tx *Tx) init() {
 	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
 	tx.WebhookEndpoint = NewWebhookEndpointClient(tx.config)
 	tx.WebhookEvent = NewWebhookEventClient(tx.config)
+	tx.ZnsCampaign = NewZnsCampaignClient(tx.config)
+	tx.ZnsCampaignRecipient = NewZnsCampaignRecipientClient(tx.config)
 	tx.ZnsMessage = NewZnsMessageClient(tx.config)
 	tx.ZnsTemplate = NewZnsTemplateClient(tx.config)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znscampaign"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -58,6 +59,8 @@ type ZnsMessage struct {
 	SentAt *time.Time `json:"sent_at,omitempty"`
 	// DeliveredAt holds the value of the "delivered_at" field.
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	// CampaignID holds the value of the "campaign_id" field.
+	CampaignID *gid.ID `json:"campaign_id,omitempty"`
 	// SenderUserID holds the value of the "sender_user_id" field.
 	SenderUserID *gid.ID `json:"sender_user_id,omitempty"`
 	// Attempts holds the value of the "attempts" field.
@@ -82,13 +85,15 @@ type ZnsMessageEdges struct {
 	Template *ZnsTemplate `json:"template,omitempty"`
 	// Customer holds the value of the customer edge.
 	Customer *Customer `json:"customer,omitempty"`
+	// Campaign holds the value of the campaign edge.
+	Campaign *ZnsCampaign `json:"campaign,omitempty"`
 	// Sender holds the value of the sender edge.
 	Sender *User `json:"sender,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [3]map[string]int
+	totalCount [4]map[string]int
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -135,12 +140,23 @@ func (e ZnsMessageEdges) CustomerOrErr() (*Customer, error) {
 	return nil, &NotLoadedError{edge: "customer"}
 }
 
+// CampaignOrErr returns the Campaign value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ZnsMessageEdges) CampaignOrErr() (*ZnsCampaign, error) {
+	if e.Campaign != nil {
+		return e.Campaign, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: znscampaign.Label}
+	}
+	return nil, &NotLoadedError{edge: "campaign"}
+}
+
 // SenderOrErr returns the Sender value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e ZnsMessageEdges) SenderOrErr() (*User, error) {
 	if e.Sender != nil {
 		return e.Sender, nil
-	} else if e.loadedTypes[4] {
+	} else if e.loadedTypes[5] {
 		return nil, &NotFoundError{label: user.Label}
 	}
 	return nil, &NotLoadedError{edge: "sender"}
@@ -151,7 +167,7 @@ func (*ZnsMessage) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case znsmessage.FieldCustomerID, znsmessage.FieldSenderUserID:
+		case znsmessage.FieldCustomerID, znsmessage.FieldCampaignID, znsmessage.FieldSenderUserID:
 			values[i] = &sql.NullScanner{S: new(gid.ID)}
 		case znsmessage.FieldParams:
 			values[i] = new([]byte)
@@ -296,6 +312,13 @@ func (_m *ZnsMessage) assignValues(columns []string, values []any) error {
 				_m.DeliveredAt = new(time.Time)
 				*_m.DeliveredAt = value.Time
 			}
+		case znsmessage.FieldCampaignID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field campaign_id", values[i])
+			} else if value.Valid {
+				_m.CampaignID = new(gid.ID)
+				*_m.CampaignID = *value.S.(*gid.ID)
+			}
 		case znsmessage.FieldSenderUserID:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
 				return fmt.Errorf("unexpected type %T for field sender_user_id", values[i])
@@ -354,6 +377,11 @@ func (_m *ZnsMessage) QueryTemplate() *ZnsTemplateQuery {
 // QueryCustomer queries the "customer" edge of the ZnsMessage entity.
 func (_m *ZnsMessage) QueryCustomer() *CustomerQuery {
 	return NewZnsMessageClient(_m.config).QueryCustomer(_m)
+}
+
+// QueryCampaign queries the "campaign" edge of the ZnsMessage entity.
+func (_m *ZnsMessage) QueryCampaign() *ZnsCampaignQuery {
+	return NewZnsMessageClient(_m.config).QueryCampaign(_m)
 }
 
 // QuerySender queries the "sender" edge of the ZnsMessage entity.
@@ -445,6 +473,11 @@ func (_m *ZnsMessage) String() string {
 	if v := _m.DeliveredAt; v != nil {
 		builder.WriteString("delivered_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.CampaignID; v != nil {
+		builder.WriteString("campaign_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	if v := _m.SenderUserID; v != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znscampaign"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -219,6 +220,20 @@ func (_c *ZnsMessageCreate) SetNillableDeliveredAt(v *time.Time) *ZnsMessageCrea
 	return _c
 }
 
+// SetCampaignID sets the "campaign_id" field.
+func (_c *ZnsMessageCreate) SetCampaignID(v gid.ID) *ZnsMessageCreate {
+	_c.mutation.SetCampaignID(v)
+	return _c
+}
+
+// SetNillableCampaignID sets the "campaign_id" field if the given value is not nil.
+func (_c *ZnsMessageCreate) SetNillableCampaignID(v *gid.ID) *ZnsMessageCreate {
+	if v != nil {
+		_c.SetCampaignID(*v)
+	}
+	return _c
+}
+
 // SetSenderUserID sets the "sender_user_id" field.
 func (_c *ZnsMessageCreate) SetSenderUserID(v gid.ID) *ZnsMessageCreate {
 	_c.mutation.SetSenderUserID(v)
@@ -307,6 +322,11 @@ func (_c *ZnsMessageCreate) SetTemplate(v *ZnsTemplate) *ZnsMessageCreate {
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_c *ZnsMessageCreate) SetCustomer(v *Customer) *ZnsMessageCreate {
 	return _c.SetCustomerID(v.ID)
+}
+
+// SetCampaign sets the "campaign" edge to the ZnsCampaign entity.
+func (_c *ZnsMessageCreate) SetCampaign(v *ZnsCampaign) *ZnsMessageCreate {
+	return _c.SetCampaignID(v.ID)
 }
 
 // SetSenderID sets the "sender" edge to the User entity by ID.
@@ -670,6 +690,23 @@ func (_c *ZnsMessageCreate) createSpec() (*ZnsMessage, *sqlgraph.CreateSpec) {
 		_node.CustomerID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.CampaignIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   znsmessage.CampaignTable,
+			Columns: []string{znsmessage.CampaignColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(znscampaign.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.CampaignID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	if nodes := _c.mutation.SenderIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -983,6 +1020,9 @@ func (u *ZnsMessageUpsertOne) UpdateNewValues() *ZnsMessageUpsertOne {
 		}
 		if _, exists := u.create.mutation.Development(); exists {
 			s.SetIgnore(znsmessage.FieldDevelopment)
+		}
+		if _, exists := u.create.mutation.CampaignID(); exists {
+			s.SetIgnore(znsmessage.FieldCampaignID)
 		}
 		if _, exists := u.create.mutation.SenderUserID(); exists {
 			s.SetIgnore(znsmessage.FieldSenderUserID)
@@ -1462,6 +1502,9 @@ func (u *ZnsMessageUpsertBulk) UpdateNewValues() *ZnsMessageUpsertBulk {
 			}
 			if _, exists := b.mutation.Development(); exists {
 				s.SetIgnore(znsmessage.FieldDevelopment)
+			}
+			if _, exists := b.mutation.CampaignID(); exists {
+				s.SetIgnore(znsmessage.FieldCampaignID)
 			}
 			if _, exists := b.mutation.SenderUserID(); exists {
 				s.SetIgnore(znsmessage.FieldSenderUserID)

@@ -18,6 +18,7 @@ import (
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znscampaign"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -34,6 +35,7 @@ type ZnsMessageQuery struct {
 	withChannel      *ChannelQuery
 	withTemplate     *ZnsTemplateQuery
 	withCustomer     *CustomerQuery
+	withCampaign     *ZnsCampaignQuery
 	withSender       *UserQuery
 	loadTotal        []func(context.Context, []*ZnsMessage) error
 	modifiers        []func(*sql.Selector)
@@ -154,6 +156,28 @@ func (_q *ZnsMessageQuery) QueryCustomer() *CustomerQuery {
 			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, selector),
 			sqlgraph.To(customer.Table, customer.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.CustomerTable, znsmessage.CustomerColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCampaign chains the current query on the "campaign" edge.
+func (_q *ZnsMessageQuery) QueryCampaign() *ZnsCampaignQuery {
+	query := (&ZnsCampaignClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(znsmessage.Table, znsmessage.FieldID, selector),
+			sqlgraph.To(znscampaign.Table, znscampaign.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, znsmessage.CampaignTable, znsmessage.CampaignColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -379,6 +403,7 @@ func (_q *ZnsMessageQuery) Clone() *ZnsMessageQuery {
 		withChannel:      _q.withChannel.Clone(),
 		withTemplate:     _q.withTemplate.Clone(),
 		withCustomer:     _q.withCustomer.Clone(),
+		withCampaign:     _q.withCampaign.Clone(),
 		withSender:       _q.withSender.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -428,6 +453,17 @@ func (_q *ZnsMessageQuery) WithCustomer(opts ...func(*CustomerQuery)) *ZnsMessag
 		opt(query)
 	}
 	_q.withCustomer = query
+	return _q
+}
+
+// WithCampaign tells the query-builder to eager-load the nodes that are connected to
+// the "campaign" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ZnsMessageQuery) WithCampaign(opts ...func(*ZnsCampaignQuery)) *ZnsMessageQuery {
+	query := (&ZnsCampaignClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCampaign = query
 	return _q
 }
 
@@ -526,11 +562,12 @@ func (_q *ZnsMessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Z
 	var (
 		nodes       = []*ZnsMessage{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withOrganization != nil,
 			_q.withChannel != nil,
 			_q.withTemplate != nil,
 			_q.withCustomer != nil,
+			_q.withCampaign != nil,
 			_q.withSender != nil,
 		}
 	)
@@ -576,6 +613,12 @@ func (_q *ZnsMessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Z
 	if query := _q.withCustomer; query != nil {
 		if err := _q.loadCustomer(ctx, query, nodes, nil,
 			func(n *ZnsMessage, e *Customer) { n.Edges.Customer = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withCampaign; query != nil {
+		if err := _q.loadCampaign(ctx, query, nodes, nil,
+			func(n *ZnsMessage, e *ZnsCampaign) { n.Edges.Campaign = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -712,6 +755,38 @@ func (_q *ZnsMessageQuery) loadCustomer(ctx context.Context, query *CustomerQuer
 	}
 	return nil
 }
+func (_q *ZnsMessageQuery) loadCampaign(ctx context.Context, query *ZnsCampaignQuery, nodes []*ZnsMessage, init func(*ZnsMessage), assign func(*ZnsMessage, *ZnsCampaign)) error {
+	ids := make([]gid.ID, 0, len(nodes))
+	nodeids := make(map[gid.ID][]*ZnsMessage)
+	for i := range nodes {
+		if nodes[i].CampaignID == nil {
+			continue
+		}
+		fk := *nodes[i].CampaignID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(znscampaign.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "campaign_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 func (_q *ZnsMessageQuery) loadSender(ctx context.Context, query *UserQuery, nodes []*ZnsMessage, init func(*ZnsMessage), assign func(*ZnsMessage, *User)) error {
 	ids := make([]gid.ID, 0, len(nodes))
 	nodeids := make(map[gid.ID][]*ZnsMessage)
@@ -784,6 +859,9 @@ func (_q *ZnsMessageQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withCustomer != nil {
 			_spec.Node.AddColumnOnce(znsmessage.FieldCustomerID)
+		}
+		if _q.withCampaign != nil {
+			_spec.Node.AddColumnOnce(znsmessage.FieldCampaignID)
 		}
 		if _q.withSender != nil {
 			_spec.Node.AddColumnOnce(znsmessage.FieldSenderUserID)

@@ -84,6 +84,12 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[gid.ID],
 		ent.WithUserOrder(orderBy), ent.WithUserFilter(where.Filter))
 }
 
+// ZnsCampaigns is the resolver for the znsCampaigns field.
+func (r *queryResolver) ZnsCampaigns(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsCampaignOrder, where *ent.ZnsCampaignWhereInput) (*ent.ZnsCampaignConnection, error) {
+	return r.Client.ZnsCampaign.Query().Paginate(ctx, after, first, before, last,
+		ent.WithZnsCampaignOrder(orderBy), ent.WithZnsCampaignFilter(where.Filter))
+}
+
 // ZnsMessages is the resolver for the znsMessages field.
 func (r *queryResolver) ZnsMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) (*ent.ZnsMessageConnection, error) {
 	return r.Client.ZnsMessage.Query().Paginate(ctx, after, first, before, last,
@@ -94,6 +100,15 @@ func (r *queryResolver) ZnsMessages(ctx context.Context, after *entgql.Cursor[gi
 func (r *queryResolver) ZnsTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) (*ent.ZnsTemplateConnection, error) {
 	return r.Client.ZnsTemplate.Query().Paginate(ctx, after, first, before, last,
 		ent.WithZnsTemplateOrder(orderBy), ent.WithZnsTemplateFilter(where.Filter))
+}
+
+// Params is the resolver for the params field.
+func (r *znsCampaignRecipientResolver) Params(ctx context.Context, obj *ent.ZnsCampaignRecipient) (map[string]any, error) {
+	out := make(map[string]any, len(obj.Params))
+	for k, v := range obj.Params {
+		out[k] = v
+	}
+	return out, nil
 }
 
 // Params is the resolver for the params field.
@@ -132,6 +147,11 @@ func (r *Resolver) Rule() RuleResolver { return &ruleResolver{r} }
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
+// ZnsCampaignRecipient returns ZnsCampaignRecipientResolver implementation.
+func (r *Resolver) ZnsCampaignRecipient() ZnsCampaignRecipientResolver {
+	return &znsCampaignRecipientResolver{r}
+}
+
 // ZnsMessage returns ZnsMessageResolver implementation.
 func (r *Resolver) ZnsMessage() ZnsMessageResolver { return &znsMessageResolver{r} }
 
@@ -149,5 +169,6 @@ type messageResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type ruleResolver struct{ *Resolver }
 type userResolver struct{ *Resolver }
+type znsCampaignRecipientResolver struct{ *Resolver }
 type znsMessageResolver struct{ *Resolver }
 type channelWhereInputResolver struct{ *Resolver }

@@ -30,6 +30,8 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/graph/model"
@@ -78,6 +80,7 @@ type ResolverRoot interface {
 	User() UserResolver
 	UserEvent() UserEventResolver
 	WebhookEvent() WebhookEventResolver
+	ZnsCampaignRecipient() ZnsCampaignRecipientResolver
 	ZnsEvent() ZnsEventResolver
 	ZnsMessage() ZnsMessageResolver
 	ZnsReportRow() ZnsReportRowResolver
@@ -549,6 +552,7 @@ type ComplexityRoot struct {
 		AddCallOperator          func(childComplexity int, input call.AddOperatorInput) int
 		AssignConversation       func(childComplexity int, id gid.ID, userID *gid.ID) int
 		CancelMessage            func(childComplexity int, id gid.ID) int
+		CancelZnsCampaign        func(childComplexity int, id gid.ID) int
 		ClaimConversation        func(childComplexity int, id gid.ID) int
 		ConnectFacebookPage      func(childComplexity int, input model.ConnectFacebookPageInput) int
 		ConnectFacebookPages     func(childComplexity int, input model.ConnectFacebookPagesInput) int
@@ -563,6 +567,7 @@ type ComplexityRoot struct {
 		CreateTag                func(childComplexity int, input ent.CreateTagInput) int
 		CreateUser               func(childComplexity int, input model.CreateUserInput) int
 		CreateWebhookEndpoint    func(childComplexity int, input partner.CreateEndpointInput) int
+		CreateZnsCampaign        func(childComplexity int, input zns.CampaignInput) int
 		DeactivateUser           func(childComplexity int, id gid.ID) int
 		DeclineConversationOffer func(childComplexity int, id gid.ID) int
 		DeleteAutoMessage        func(childComplexity int, id gid.ID) int
@@ -579,10 +584,12 @@ type ComplexityRoot struct {
 		Logout                   func(childComplexity int) int
 		MarkConversationRead     func(childComplexity int, id gid.ID) int
 		MergeCustomers           func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
+		PauseZnsCampaign         func(childComplexity int, id gid.ID) int
 		RedeliverWebhook         func(childComplexity int, deliveryID gid.ID) int
 		RemoveCallOperator       func(childComplexity int, id gid.ID) int
 		ReplayWebhookEvent       func(childComplexity int, id gid.ID) int
 		RequestCallPermission    func(childComplexity int, input call.PermissionRequest) int
+		ResumeZnsCampaign        func(childComplexity int, id gid.ID) int
 		RetryMessage             func(childComplexity int, id gid.ID) int
 		RevokeAPIKey             func(childComplexity int, id gid.ID) int
 		RotateWebhookSecret      func(childComplexity int, id gid.ID) int
@@ -656,6 +663,7 @@ type ComplexityRoot struct {
 		WebhookDeliveries  func(childComplexity int, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) int
 		WebhookEndpoints   func(childComplexity int) int
 		WebhookEventTypes  func(childComplexity int) int
+		ZnsCampaigns       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsCampaignOrder, where *ent.ZnsCampaignWhereInput) int
 		ZnsMessages        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) int
 		ZnsReport          func(childComplexity int, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) int
 		ZnsTemplates       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) int
@@ -808,6 +816,64 @@ type ComplexityRoot struct {
 		URL       func(childComplexity int) int
 	}
 
+	ZnsCampaign struct {
+		Channel    func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		CreatedBy  func(childComplexity int) int
+		Delivered  func(childComplexity int) int
+		Failed     func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Params     func(childComplexity int) int
+		Queued     func(childComplexity int) int
+		Recipients func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsCampaignRecipientOrder, where *ent.ZnsCampaignRecipientWhereInput) int
+		Sent       func(childComplexity int) int
+		Skipped    func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Template   func(childComplexity int) int
+		Total      func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+		WaitingFor func(childComplexity int) int
+	}
+
+	ZnsCampaignConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ZnsCampaignEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ZnsCampaignRecipient struct {
+		Campaign   func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		Customer   func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Message    func(childComplexity int) int
+		Params     func(childComplexity int) int
+		Phone      func(childComplexity int) int
+		SkipDetail func(childComplexity int) int
+		SkipReason func(childComplexity int) int
+		Status     func(childComplexity int) int
+		TrackingID func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+	}
+
+	ZnsCampaignRecipientConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ZnsCampaignRecipientEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	ZnsEvent struct {
 		Cursor  func(childComplexity int) int
 		Message func(childComplexity int) int
@@ -815,6 +881,7 @@ type ComplexityRoot struct {
 	}
 
 	ZnsMessage struct {
+		Campaign          func(childComplexity int) int
 		Channel           func(childComplexity int) int
 		Cost              func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
@@ -1001,6 +1068,10 @@ type MutationResolver interface {
 	SyncZnsTemplates(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplate, error)
 	SendZns(ctx context.Context, input zns.SendInput) (*ent.ZnsMessage, error)
 	SendOAMessage(ctx context.Context, input oamessage.Input) (*ent.Message, error)
+	CreateZnsCampaign(ctx context.Context, input zns.CampaignInput) (*ent.ZnsCampaign, error)
+	PauseZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error)
+	ResumeZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error)
+	CancelZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error)
 }
 type OAMessageContentResolver interface {
 	TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error)
@@ -1017,6 +1088,7 @@ type QueryResolver interface {
 	Rules(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) (*ent.RuleConnection, error)
 	Tags(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.TagOrder, where *ent.TagWhereInput) (*ent.TagConnection, error)
 	Users(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error)
+	ZnsCampaigns(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsCampaignOrder, where *ent.ZnsCampaignWhereInput) (*ent.ZnsCampaignConnection, error)
 	ZnsMessages(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsMessageOrder, where *ent.ZnsMessageWhereInput) (*ent.ZnsMessageConnection, error)
 	ZnsTemplates(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ZnsTemplateOrder, where *ent.ZnsTemplateWhereInput) (*ent.ZnsTemplateConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
@@ -1063,6 +1135,9 @@ type WebhookEventResolver interface {
 	LastError(ctx context.Context, obj *ent.WebhookEvent) (*string, error)
 
 	Payload(ctx context.Context, obj *ent.WebhookEvent) (string, error)
+}
+type ZnsCampaignRecipientResolver interface {
+	Params(ctx context.Context, obj *ent.ZnsCampaignRecipient) (map[string]any, error)
 }
 type ZnsEventResolver interface {
 	Cursor(ctx context.Context, obj *model.ZnsEvent) (*entgql.Cursor[gid.ID], error)
@@ -2988,6 +3063,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelMessage(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.cancelZnsCampaign":
+		if e.ComplexityRoot.Mutation.CancelZnsCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelZnsCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelZnsCampaign(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.claimConversation":
 		if e.ComplexityRoot.Mutation.ClaimConversation == nil {
 			break
@@ -3142,6 +3228,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateWebhookEndpoint(childComplexity, args["input"].(partner.CreateEndpointInput)), true
+	case "Mutation.createZnsCampaign":
+		if e.ComplexityRoot.Mutation.CreateZnsCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createZnsCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateZnsCampaign(childComplexity, args["input"].(zns.CampaignInput)), true
 	case "Mutation.deactivateUser":
 		if e.ComplexityRoot.Mutation.DeactivateUser == nil {
 			break
@@ -3313,6 +3410,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MergeCustomers(childComplexity, args["sourceId"].(gid.ID), args["targetId"].(gid.ID)), true
+	case "Mutation.pauseZnsCampaign":
+		if e.ComplexityRoot.Mutation.PauseZnsCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseZnsCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseZnsCampaign(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.redeliverWebhook":
 		if e.ComplexityRoot.Mutation.RedeliverWebhook == nil {
 			break
@@ -3357,6 +3465,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestCallPermission(childComplexity, args["input"].(call.PermissionRequest)), true
+	case "Mutation.resumeZnsCampaign":
+		if e.ComplexityRoot.Mutation.ResumeZnsCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeZnsCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeZnsCampaign(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.retryMessage":
 		if e.ComplexityRoot.Mutation.RetryMessage == nil {
 			break
@@ -3963,6 +4082,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WebhookEventTypes(childComplexity), true
+	case "Query.znsCampaigns":
+		if e.ComplexityRoot.Query.ZnsCampaigns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_znsCampaigns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ZnsCampaigns(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.ZnsCampaignOrder), args["where"].(*ent.ZnsCampaignWhereInput)), true
 	case "Query.znsMessages":
 		if e.ComplexityRoot.Query.ZnsMessages == nil {
 			break
@@ -4603,6 +4733,257 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ZaloConnectStart.URL(childComplexity), true
 
+	case "ZnsCampaign.channel":
+		if e.ComplexityRoot.ZnsCampaign.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Channel(childComplexity), true
+	case "ZnsCampaign.createdAt":
+		if e.ComplexityRoot.ZnsCampaign.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.CreatedAt(childComplexity), true
+	case "ZnsCampaign.createdBy":
+		if e.ComplexityRoot.ZnsCampaign.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.CreatedBy(childComplexity), true
+	case "ZnsCampaign.delivered":
+		if e.ComplexityRoot.ZnsCampaign.Delivered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Delivered(childComplexity), true
+	case "ZnsCampaign.failed":
+		if e.ComplexityRoot.ZnsCampaign.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Failed(childComplexity), true
+	case "ZnsCampaign.finishedAt":
+		if e.ComplexityRoot.ZnsCampaign.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.FinishedAt(childComplexity), true
+	case "ZnsCampaign.id":
+		if e.ComplexityRoot.ZnsCampaign.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.ID(childComplexity), true
+	case "ZnsCampaign.name":
+		if e.ComplexityRoot.ZnsCampaign.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Name(childComplexity), true
+	case "ZnsCampaign.params":
+		if e.ComplexityRoot.ZnsCampaign.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Params(childComplexity), true
+	case "ZnsCampaign.queued":
+		if e.ComplexityRoot.ZnsCampaign.Queued == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Queued(childComplexity), true
+	case "ZnsCampaign.recipients":
+		if e.ComplexityRoot.ZnsCampaign.Recipients == nil {
+			break
+		}
+
+		args, err := ec.field_ZnsCampaign_recipients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Recipients(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.ZnsCampaignRecipientOrder), args["where"].(*ent.ZnsCampaignRecipientWhereInput)), true
+	case "ZnsCampaign.sent":
+		if e.ComplexityRoot.ZnsCampaign.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Sent(childComplexity), true
+	case "ZnsCampaign.skipped":
+		if e.ComplexityRoot.ZnsCampaign.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Skipped(childComplexity), true
+	case "ZnsCampaign.status":
+		if e.ComplexityRoot.ZnsCampaign.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Status(childComplexity), true
+	case "ZnsCampaign.template":
+		if e.ComplexityRoot.ZnsCampaign.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Template(childComplexity), true
+	case "ZnsCampaign.total":
+		if e.ComplexityRoot.ZnsCampaign.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.Total(childComplexity), true
+	case "ZnsCampaign.updatedAt":
+		if e.ComplexityRoot.ZnsCampaign.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.UpdatedAt(childComplexity), true
+	case "ZnsCampaign.waitingFor":
+		if e.ComplexityRoot.ZnsCampaign.WaitingFor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaign.WaitingFor(childComplexity), true
+
+	case "ZnsCampaignConnection.edges":
+		if e.ComplexityRoot.ZnsCampaignConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignConnection.Edges(childComplexity), true
+	case "ZnsCampaignConnection.pageInfo":
+		if e.ComplexityRoot.ZnsCampaignConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignConnection.PageInfo(childComplexity), true
+	case "ZnsCampaignConnection.totalCount":
+		if e.ComplexityRoot.ZnsCampaignConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignConnection.TotalCount(childComplexity), true
+
+	case "ZnsCampaignEdge.cursor":
+		if e.ComplexityRoot.ZnsCampaignEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignEdge.Cursor(childComplexity), true
+	case "ZnsCampaignEdge.node":
+		if e.ComplexityRoot.ZnsCampaignEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignEdge.Node(childComplexity), true
+
+	case "ZnsCampaignRecipient.campaign":
+		if e.ComplexityRoot.ZnsCampaignRecipient.Campaign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.Campaign(childComplexity), true
+	case "ZnsCampaignRecipient.createdAt":
+		if e.ComplexityRoot.ZnsCampaignRecipient.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.CreatedAt(childComplexity), true
+	case "ZnsCampaignRecipient.customer":
+		if e.ComplexityRoot.ZnsCampaignRecipient.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.Customer(childComplexity), true
+	case "ZnsCampaignRecipient.id":
+		if e.ComplexityRoot.ZnsCampaignRecipient.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.ID(childComplexity), true
+	case "ZnsCampaignRecipient.message":
+		if e.ComplexityRoot.ZnsCampaignRecipient.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.Message(childComplexity), true
+	case "ZnsCampaignRecipient.params":
+		if e.ComplexityRoot.ZnsCampaignRecipient.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.Params(childComplexity), true
+	case "ZnsCampaignRecipient.phone":
+		if e.ComplexityRoot.ZnsCampaignRecipient.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.Phone(childComplexity), true
+	case "ZnsCampaignRecipient.skipDetail":
+		if e.ComplexityRoot.ZnsCampaignRecipient.SkipDetail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.SkipDetail(childComplexity), true
+	case "ZnsCampaignRecipient.skipReason":
+		if e.ComplexityRoot.ZnsCampaignRecipient.SkipReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.SkipReason(childComplexity), true
+	case "ZnsCampaignRecipient.status":
+		if e.ComplexityRoot.ZnsCampaignRecipient.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.Status(childComplexity), true
+	case "ZnsCampaignRecipient.trackingId":
+		if e.ComplexityRoot.ZnsCampaignRecipient.TrackingID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.TrackingID(childComplexity), true
+	case "ZnsCampaignRecipient.updatedAt":
+		if e.ComplexityRoot.ZnsCampaignRecipient.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipient.UpdatedAt(childComplexity), true
+
+	case "ZnsCampaignRecipientConnection.edges":
+		if e.ComplexityRoot.ZnsCampaignRecipientConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipientConnection.Edges(childComplexity), true
+	case "ZnsCampaignRecipientConnection.pageInfo":
+		if e.ComplexityRoot.ZnsCampaignRecipientConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipientConnection.PageInfo(childComplexity), true
+	case "ZnsCampaignRecipientConnection.totalCount":
+		if e.ComplexityRoot.ZnsCampaignRecipientConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipientConnection.TotalCount(childComplexity), true
+
+	case "ZnsCampaignRecipientEdge.cursor":
+		if e.ComplexityRoot.ZnsCampaignRecipientEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipientEdge.Cursor(childComplexity), true
+	case "ZnsCampaignRecipientEdge.node":
+		if e.ComplexityRoot.ZnsCampaignRecipientEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsCampaignRecipientEdge.Node(childComplexity), true
+
 	case "ZnsEvent.cursor":
 		if e.ComplexityRoot.ZnsEvent.Cursor == nil {
 			break
@@ -4622,6 +5003,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ZnsEvent.Type(childComplexity), true
 
+	case "ZnsMessage.campaign":
+		if e.ComplexityRoot.ZnsMessage.Campaign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ZnsMessage.Campaign(childComplexity), true
 	case "ZnsMessage.channel":
 		if e.ComplexityRoot.ZnsMessage.Channel == nil {
 			break
@@ -5000,6 +5387,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateTagInput,
 		ec.unmarshalInputCreateUserInput,
 		ec.unmarshalInputCreateWebhookEndpointInput,
+		ec.unmarshalInputCreateZnsCampaignInput,
 		ec.unmarshalInputCustomFieldOrder,
 		ec.unmarshalInputCustomFieldWhereInput,
 		ec.unmarshalInputCustomerOrder,
@@ -5034,6 +5422,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUserOrder,
 		ec.unmarshalInputUserWhereInput,
 		ec.unmarshalInputWebhookDeliveryOrder,
+		ec.unmarshalInputZnsCampaignOrder,
+		ec.unmarshalInputZnsCampaignRecipientOrder,
+		ec.unmarshalInputZnsCampaignRecipientWhereInput,
+		ec.unmarshalInputZnsCampaignWhereInput,
 		ec.unmarshalInputZnsMessageOrder,
 		ec.unmarshalInputZnsMessageWhereInput,
 		ec.unmarshalInputZnsTemplateOrder,
@@ -6290,6 +6682,27 @@ input SendOAMessageInput @goModel(model: "github.com/dakenh/dakenh/internal/oame
   templateData: Map
 }
 
+input CreateZnsCampaignInput @goModel(model: "github.com/dakenh/dakenh/internal/zns.CampaignInput") {
+  name: String!
+  "A connected Zalo OA."
+  channelId: ID!
+  "Zalo's ID of an ENABLE template of that OA (ZnsTemplate.templateId)."
+  templateId: String!
+  "The segment, as the customers query takes it."
+  where: CustomerWhereInput
+  search: String
+  """
+  The template's parameters by name; a value may name customer fields:
+  "{{name}}", "{{phone}}", "{{customFields.<key>}}", alone or within text.
+  """
+  params: Map!
+}
+
+extend type ZnsCampaignRecipient {
+  "The trackingId of the recipient's message, derived from campaign and customer."
+  trackingId: String!
+}
+
 extend type Mutation {
   """
   Queues an OA message to a follower, in the customer's Zalo conversation,
@@ -6302,6 +6715,22 @@ extend type Mutation {
   QUOTA_EXHAUSTED, CHANNEL_DISCONNECTED, CHANNEL_UNSUPPORTED.
   """
   sendOAMessage(input: SendOAMessageInput!): Message!
+  """
+  Sends one template to a customer segment (admins and WRITE keys). The
+  recipients are fixed now: customers without a phone, marked doNotContact
+  or whose filled parameters the template refuses are skipped with a reason;
+  the others are queued in batches paced to the template's daily quota, and
+  promotions wait out 22:00–06:00 Vietnam time. A placeholder naming no
+  customer field is BAD_USER_INPUT on "params.<name>". FAILED_PRECONDITION
+  reasons: TEMPLATE_NOT_ENABLED, CHANNEL_DISCONNECTED, CHANNEL_UNSUPPORTED.
+  """
+  createZnsCampaign(input: CreateZnsCampaignInput!): ZnsCampaign!
+  "Stops queueing a RUNNING campaign; what is queued still goes. FAILED_PRECONDITION CAMPAIGN_NOT_RUNNING."
+  pauseZnsCampaign(id: ID!): ZnsCampaign!
+  "Queues a PAUSED campaign's pending recipients again. FAILED_PRECONDITION CAMPAIGN_NOT_PAUSED."
+  resumeZnsCampaign(id: ID!): ZnsCampaign!
+  "Stops a RUNNING or PAUSED campaign for good. FAILED_PRECONDITION CAMPAIGN_FINISHED."
+  cancelZnsCampaign(id: ID!): ZnsCampaign!
 }
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
@@ -7518,6 +7947,122 @@ func (ec *executionContext) childFields_ZaloConnectStart(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ZaloConnectStart", field.Name)
 }
 
+func (ec *executionContext) childFields_ZnsCampaign(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ZnsCampaign_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ZnsCampaign_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ZnsCampaign_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_ZnsCampaign_name(ctx, field)
+	case "params":
+		return ec.fieldContext_ZnsCampaign_params(ctx, field)
+	case "status":
+		return ec.fieldContext_ZnsCampaign_status(ctx, field)
+	case "waitingFor":
+		return ec.fieldContext_ZnsCampaign_waitingFor(ctx, field)
+	case "total":
+		return ec.fieldContext_ZnsCampaign_total(ctx, field)
+	case "queued":
+		return ec.fieldContext_ZnsCampaign_queued(ctx, field)
+	case "sent":
+		return ec.fieldContext_ZnsCampaign_sent(ctx, field)
+	case "delivered":
+		return ec.fieldContext_ZnsCampaign_delivered(ctx, field)
+	case "failed":
+		return ec.fieldContext_ZnsCampaign_failed(ctx, field)
+	case "skipped":
+		return ec.fieldContext_ZnsCampaign_skipped(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ZnsCampaign_finishedAt(ctx, field)
+	case "channel":
+		return ec.fieldContext_ZnsCampaign_channel(ctx, field)
+	case "template":
+		return ec.fieldContext_ZnsCampaign_template(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_ZnsCampaign_createdBy(ctx, field)
+	case "recipients":
+		return ec.fieldContext_ZnsCampaign_recipients(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsCampaign", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsCampaignConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ZnsCampaignConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ZnsCampaignConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ZnsCampaignConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsCampaignConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsCampaignEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ZnsCampaignEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ZnsCampaignEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsCampaignEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsCampaignRecipient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ZnsCampaignRecipient_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ZnsCampaignRecipient_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ZnsCampaignRecipient_updatedAt(ctx, field)
+	case "status":
+		return ec.fieldContext_ZnsCampaignRecipient_status(ctx, field)
+	case "skipReason":
+		return ec.fieldContext_ZnsCampaignRecipient_skipReason(ctx, field)
+	case "skipDetail":
+		return ec.fieldContext_ZnsCampaignRecipient_skipDetail(ctx, field)
+	case "phone":
+		return ec.fieldContext_ZnsCampaignRecipient_phone(ctx, field)
+	case "params":
+		return ec.fieldContext_ZnsCampaignRecipient_params(ctx, field)
+	case "campaign":
+		return ec.fieldContext_ZnsCampaignRecipient_campaign(ctx, field)
+	case "customer":
+		return ec.fieldContext_ZnsCampaignRecipient_customer(ctx, field)
+	case "message":
+		return ec.fieldContext_ZnsCampaignRecipient_message(ctx, field)
+	case "trackingId":
+		return ec.fieldContext_ZnsCampaignRecipient_trackingId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsCampaignRecipient", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsCampaignRecipientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ZnsCampaignRecipientConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ZnsCampaignRecipientConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ZnsCampaignRecipientConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsCampaignRecipientConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ZnsCampaignRecipientEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ZnsCampaignRecipientEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ZnsCampaignRecipientEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ZnsCampaignRecipientEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_ZnsEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cursor":
@@ -7560,6 +8105,8 @@ func (ec *executionContext) childFields_ZnsMessage(ctx context.Context, field gr
 		return ec.fieldContext_ZnsMessage_template(ctx, field)
 	case "customer":
 		return ec.fieldContext_ZnsMessage_customer(ctx, field)
+	case "campaign":
+		return ec.fieldContext_ZnsMessage_campaign(ctx, field)
 	case "trackingId":
 		return ec.fieldContext_ZnsMessage_trackingId(ctx, field)
 	case "providerMessageId":
@@ -7998,6 +8545,20 @@ func (ec *executionContext) field_Mutation_cancelMessage_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelZnsCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_claimConversation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8186,6 +8747,20 @@ func (ec *executionContext) field_Mutation_createWebhookEndpoint_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (partner.CreateEndpointInput, error) {
 			return ec.unmarshalNCreateWebhookEndpointInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋpartnerᚐCreateEndpointInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createZnsCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (zns.CampaignInput, error) {
+			return ec.unmarshalNCreateZnsCampaignInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋznsᚐCampaignInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8420,6 +8995,20 @@ func (ec *executionContext) field_Mutation_mergeCustomers_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pauseZnsCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_redeliverWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8473,6 +9062,20 @@ func (ec *executionContext) field_Mutation_requestCallPermission_args(ctx contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeZnsCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -9860,6 +10463,60 @@ func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_znsCampaigns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.ZnsCampaignOrder, error) {
+			return ec.unmarshalOZnsCampaignOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.ZnsCampaignWhereInput, error) {
+			return ec.unmarshalOZnsCampaignWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_znsMessages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10130,6 +10787,60 @@ func (ec *executionContext) field_Tag_customers_args(ctx context.Context, rawArg
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
 		func(ctx context.Context, v any) (*ent.CustomerWhereInput, error) {
 			return ec.unmarshalOCustomerWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomerWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_ZnsCampaign_recipients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[gid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.ZnsCampaignRecipientOrder, error) {
+			return ec.unmarshalOZnsCampaignRecipientOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.ZnsCampaignRecipientWhereInput, error) {
+			return ec.unmarshalOZnsCampaignRecipientWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -20524,6 +21235,182 @@ func (ec *executionContext) fieldContext_Mutation_sendOAMessage(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createZnsCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createZnsCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateZnsCampaign(ctx, fc.Args["input"].(zns.CampaignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+			return ec.marshalNZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createZnsCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createZnsCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseZnsCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseZnsCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseZnsCampaign(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+			return ec.marshalNZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseZnsCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseZnsCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeZnsCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeZnsCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeZnsCampaign(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+			return ec.marshalNZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeZnsCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeZnsCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelZnsCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelZnsCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelZnsCampaign(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+			return ec.marshalNZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelZnsCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelZnsCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OAMessageContent_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -21255,6 +22142,50 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_users_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_znsCampaigns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_znsCampaigns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ZnsCampaigns(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[gid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ZnsCampaignOrder), fc.Args["where"].(*ent.ZnsCampaignWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaignConnection) graphql.Marshaler {
+			return ec.marshalNZnsCampaignConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_znsCampaigns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaignConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_znsCampaigns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24582,6 +25513,1055 @@ func (ec *executionContext) fieldContext_ZaloConnectStart_expiresAt(_ context.Co
 	return scalarFieldContext("ZaloConnectStart", field, false, false, noChildFieldsTime)
 }
 
+func (ec *executionContext) _ZnsCampaign_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _ZnsCampaign_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsCampaign_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsCampaign_name(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsCampaign_params(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_params(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Params, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsMap)
+}
+
+func (ec *executionContext) _ZnsCampaign_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v znscampaign.Status) graphql.Marshaler {
+			return ec.marshalNZnsCampaignStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsZnsCampaignStatus)
+}
+
+func (ec *executionContext) _ZnsCampaign_waitingFor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_waitingFor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaitingFor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *znscampaign.WaitingFor) graphql.Marshaler {
+			return ec.marshalOZnsCampaignWait2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_waitingFor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsZnsCampaignWait)
+}
+
+func (ec *executionContext) _ZnsCampaign_total(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsCampaign_queued(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_queued(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Queued, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_queued(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsCampaign_sent(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_sent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsCampaign_delivered(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_delivered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Delivered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_delivered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsCampaign_failed(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsCampaign_skipped(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsCampaign_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaign", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsCampaign_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaign_template(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsTemplate) graphql.Marshaler {
+			return ec.marshalNZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaign_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaign_recipients(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaign_recipients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Recipients(ctx, fc.Args["after"].(*entgql.Cursor[gid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[gid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ZnsCampaignRecipientOrder), fc.Args["where"].(*ent.ZnsCampaignRecipientWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaignRecipientConnection) graphql.Marshaler {
+			return ec.marshalNZnsCampaignRecipientConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaign_recipients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaignRecipientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ZnsCampaign_recipients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ZnsCampaignEdge) graphql.Marshaler {
+			return ec.marshalOZnsCampaignEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaignEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[gid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignConnection", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsCampaignEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignEdge) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+			return ec.marshalOZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaign(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignEdge) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignEdge", field, false, false, noChildFieldsCursor)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v znscampaignrecipient.Status) graphql.Marshaler {
+			return ec.marshalNZnsCampaignRecipientStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, false, false, noChildFieldsZnsCampaignRecipientStatus)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_skipReason(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_skipReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkipReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *znscampaignrecipient.SkipReason) graphql.Marshaler {
+			return ec.marshalOZnsSkipReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_skipReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, false, false, noChildFieldsZnsSkipReason)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_skipDetail(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_skipDetail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkipDetail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_skipDetail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_phone(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_params(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_params(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ZnsCampaignRecipient().Params(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, true, true, noChildFieldsMap)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_campaign(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Campaign(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+			return ec.marshalNZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_campaign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignRecipient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaign(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_customer(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignRecipient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_message(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsMessage) graphql.Marshaler {
+			return ec.marshalOZnsMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignRecipient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsMessage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignRecipient_trackingId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipient_trackingId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrackingID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipient_trackingId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipient", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipientConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipientConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ZnsCampaignRecipientEdge) graphql.Marshaler {
+			return ec.marshalOZnsCampaignRecipientEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipientConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignRecipientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaignRecipientEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignRecipientConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipientConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipientConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[gid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipientConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignRecipientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignRecipientConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipientConnection) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipientConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipientConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipientConnection", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _ZnsCampaignRecipientEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipientEdge) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipientEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaignRecipient) graphql.Marshaler {
+			return ec.marshalOZnsCampaignRecipient2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipientEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsCampaignRecipientEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaignRecipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsCampaignRecipientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipientEdge) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsCampaignRecipientEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsCampaignRecipientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("ZnsCampaignRecipientEdge", field, false, false, noChildFieldsCursor)
+}
+
 func (ec *executionContext) _ZnsEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ZnsEvent) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -25004,6 +26984,38 @@ func (ec *executionContext) fieldContext_ZnsMessage_customer(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ZnsMessage_campaign(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ZnsMessage_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Campaign(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+			return ec.marshalOZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ZnsMessage_campaign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ZnsMessage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ZnsCampaign(ctx, field)
 		},
 	}
 	return fc, nil
@@ -32664,6 +34676,71 @@ func (ec *executionContext) unmarshalInputCreateWebhookEndpointInput(ctx context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCreateZnsCampaignInput(ctx context.Context, obj any) (zns.CampaignInput, error) {
+	var it zns.CampaignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "channelId", "templateId", "where", "search", "params"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "channelId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelID = data
+		case "templateId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "where":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("where"))
+			data, err := ec.unmarshalOCustomerWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomerWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Where = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalNMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCustomFieldOrder(ctx context.Context, obj any) (ent.CustomFieldOrder, error) {
 	var it ent.CustomFieldOrder
 	if obj == nil {
@@ -38439,6 +40516,1534 @@ func (ec *executionContext) unmarshalInputWebhookDeliveryOrder(ctx context.Conte
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputZnsCampaignOrder(ctx context.Context, obj any) (ent.ZnsCampaignOrder, error) {
+	var it ent.ZnsCampaignOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNZnsCampaignOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputZnsCampaignRecipientOrder(ctx context.Context, obj any) (ent.ZnsCampaignRecipientOrder, error) {
+	var it ent.ZnsCampaignRecipientOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNZnsCampaignRecipientOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputZnsCampaignRecipientWhereInput(ctx context.Context, obj any) (ent.ZnsCampaignRecipientWhereInput, error) {
+	var it ent.ZnsCampaignRecipientWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "skipReason", "skipReasonNEQ", "skipReasonIn", "skipReasonNotIn", "skipReasonIsNil", "skipReasonNotNil", "skipDetail", "skipDetailNEQ", "skipDetailIn", "skipDetailNotIn", "skipDetailGT", "skipDetailGTE", "skipDetailLT", "skipDetailLTE", "skipDetailContains", "skipDetailHasPrefix", "skipDetailHasSuffix", "skipDetailIsNil", "skipDetailNotNil", "skipDetailEqualFold", "skipDetailContainsFold", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneEqualFold", "phoneContainsFold", "trackingID", "trackingIDNEQ", "trackingIDIn", "trackingIDNotIn", "trackingIDGT", "trackingIDGTE", "trackingIDLT", "trackingIDLTE", "trackingIDContains", "trackingIDHasPrefix", "trackingIDHasSuffix", "trackingIDEqualFold", "trackingIDContainsFold", "hasCampaign", "hasCampaignWith", "hasCustomer", "hasCustomerWith", "hasMessage", "hasMessageWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOZnsCampaignRecipientWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOZnsCampaignRecipientWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOZnsCampaignRecipientWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOZnsCampaignRecipientStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOZnsCampaignRecipientStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOZnsCampaignRecipientStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOZnsCampaignRecipientStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "skipReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipReason"))
+			data, err := ec.unmarshalOZnsSkipReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipReason = data
+		case "skipReasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipReasonNEQ"))
+			data, err := ec.unmarshalOZnsSkipReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipReasonNEQ = data
+		case "skipReasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipReasonIn"))
+			data, err := ec.unmarshalOZnsSkipReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReasonᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipReasonIn = data
+		case "skipReasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipReasonNotIn"))
+			data, err := ec.unmarshalOZnsSkipReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReasonᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipReasonNotIn = data
+		case "skipReasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipReasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipReasonIsNil = data
+		case "skipReasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipReasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipReasonNotNil = data
+		case "skipDetail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetail"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetail = data
+		case "skipDetailNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailNEQ = data
+		case "skipDetailIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailIn = data
+		case "skipDetailNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailNotIn = data
+		case "skipDetailGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailGT = data
+		case "skipDetailGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailGTE = data
+		case "skipDetailLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailLT = data
+		case "skipDetailLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailLTE = data
+		case "skipDetailContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailContains = data
+		case "skipDetailHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailHasPrefix = data
+		case "skipDetailHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailHasSuffix = data
+		case "skipDetailIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailIsNil = data
+		case "skipDetailNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailNotNil = data
+		case "skipDetailEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailEqualFold = data
+		case "skipDetailContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipDetailContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipDetailContainsFold = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "phoneNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNEQ = data
+		case "phoneIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneIn = data
+		case "phoneNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNotIn = data
+		case "phoneGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneGT = data
+		case "phoneGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneGTE = data
+		case "phoneLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneLT = data
+		case "phoneLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneLTE = data
+		case "phoneContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneContains = data
+		case "phoneHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneHasPrefix = data
+		case "phoneHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneHasSuffix = data
+		case "phoneEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneEqualFold = data
+		case "phoneContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneContainsFold = data
+		case "trackingID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingID = data
+		case "trackingIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDNEQ = data
+		case "trackingIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDIn = data
+		case "trackingIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDNotIn = data
+		case "trackingIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDGT = data
+		case "trackingIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDGTE = data
+		case "trackingIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDLT = data
+		case "trackingIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDLTE = data
+		case "trackingIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDContains = data
+		case "trackingIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDHasPrefix = data
+		case "trackingIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDHasSuffix = data
+		case "trackingIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDEqualFold = data
+		case "trackingIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingIDContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingIDContainsFold = data
+		case "hasCampaign":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaign"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCampaign = data
+		case "hasCampaignWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaignWith"))
+			data, err := ec.unmarshalOZnsCampaignWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCampaignWith = data
+		case "hasCustomer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomer"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomer = data
+		case "hasCustomerWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCustomerWith"))
+			data, err := ec.unmarshalOCustomerWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCustomerWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCustomerWith = data
+		case "hasMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMessage"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasMessage = data
+		case "hasMessageWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMessageWith"))
+			data, err := ec.unmarshalOZnsMessageWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasMessageWith = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputZnsCampaignWhereInput(ctx context.Context, obj any) (ent.ZnsCampaignWhereInput, error) {
+	var it ent.ZnsCampaignWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "waitingFor", "waitingForNEQ", "waitingForIn", "waitingForNotIn", "waitingForIsNil", "waitingForNotNil", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "queued", "queuedNEQ", "queuedIn", "queuedNotIn", "queuedGT", "queuedGTE", "queuedLT", "queuedLTE", "sent", "sentNEQ", "sentIn", "sentNotIn", "sentGT", "sentGTE", "sentLT", "sentLTE", "delivered", "deliveredNEQ", "deliveredIn", "deliveredNotIn", "deliveredGT", "deliveredGTE", "deliveredLT", "deliveredLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "skipped", "skippedNEQ", "skippedIn", "skippedNotIn", "skippedGT", "skippedGTE", "skippedLT", "skippedLTE", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "hasChannel", "hasChannelWith", "hasTemplate", "hasTemplateWith", "hasCreatedBy", "hasCreatedByWith", "hasRecipients", "hasRecipientsWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOZnsCampaignWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOZnsCampaignWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOZnsCampaignWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOZnsCampaignStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOZnsCampaignStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOZnsCampaignStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOZnsCampaignStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "waitingFor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingFor"))
+			data, err := ec.unmarshalOZnsCampaignWait2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingFor = data
+		case "waitingForNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForNEQ"))
+			data, err := ec.unmarshalOZnsCampaignWait2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForNEQ = data
+		case "waitingForIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForIn"))
+			data, err := ec.unmarshalOZnsCampaignWait2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingForᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForIn = data
+		case "waitingForNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForNotIn"))
+			data, err := ec.unmarshalOZnsCampaignWait2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingForᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForNotIn = data
+		case "waitingForIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForIsNil = data
+		case "waitingForNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForNotNil = data
+		case "total":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("total"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Total = data
+		case "totalNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalNEQ = data
+		case "totalIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalIn = data
+		case "totalNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalNotIn = data
+		case "totalGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalGT = data
+		case "totalGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalGTE = data
+		case "totalLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalLT = data
+		case "totalLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totalLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotalLTE = data
+		case "queued":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queued"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Queued = data
+		case "queuedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queuedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QueuedNEQ = data
+		case "queuedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queuedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QueuedIn = data
+		case "queuedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queuedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QueuedNotIn = data
+		case "queuedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queuedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QueuedGT = data
+		case "queuedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queuedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QueuedGTE = data
+		case "queuedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queuedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QueuedLT = data
+		case "queuedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("queuedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QueuedLTE = data
+		case "sent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sent"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sent = data
+		case "sentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentNEQ = data
+		case "sentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentIn = data
+		case "sentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentNotIn = data
+		case "sentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentGT = data
+		case "sentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentGTE = data
+		case "sentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentLT = data
+		case "sentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentLTE = data
+		case "delivered":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delivered"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Delivered = data
+		case "deliveredNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredNEQ = data
+		case "deliveredIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredIn = data
+		case "deliveredNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredNotIn = data
+		case "deliveredGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredGT = data
+		case "deliveredGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredGTE = data
+		case "deliveredLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredLT = data
+		case "deliveredLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveredLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveredLTE = data
+		case "failed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failed"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Failed = data
+		case "failedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedNEQ = data
+		case "failedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedIn = data
+		case "failedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedNotIn = data
+		case "failedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedGT = data
+		case "failedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedGTE = data
+		case "failedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedLT = data
+		case "failedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("failedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FailedLTE = data
+		case "skipped":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipped"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Skipped = data
+		case "skippedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNEQ = data
+		case "skippedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedIn = data
+		case "skippedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNotIn = data
+		case "skippedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedGT = data
+		case "skippedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedGTE = data
+		case "skippedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedLT = data
+		case "skippedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedLTE = data
+		case "finishedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAt = data
+		case "finishedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtNEQ = data
+		case "finishedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtIn = data
+		case "finishedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtNotIn = data
+		case "finishedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtGT = data
+		case "finishedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtGTE = data
+		case "finishedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtLT = data
+		case "finishedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtLTE = data
+		case "finishedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtIsNil = data
+		case "finishedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FinishedAtNotNil = data
+		case "hasChannel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannel = data
+		case "hasChannelWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannelWith"))
+			data, err := ec.unmarshalOChannelWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannelWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasChannelWith = data
+		case "hasTemplate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTemplate"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTemplate = data
+		case "hasTemplateWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTemplateWith"))
+			data, err := ec.unmarshalOZnsTemplateWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTemplateWith = data
+		case "hasCreatedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCreatedBy"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCreatedBy = data
+		case "hasCreatedByWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCreatedByWith"))
+			data, err := ec.unmarshalOUserWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUserWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCreatedByWith = data
+		case "hasRecipients":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRecipients"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRecipients = data
+		case "hasRecipientsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRecipientsWith"))
+			data, err := ec.unmarshalOZnsCampaignRecipientWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRecipientsWith = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputZnsMessageOrder(ctx context.Context, obj any) (ent.ZnsMessageOrder, error) {
 	var it ent.ZnsMessageOrder
 	if obj == nil {
@@ -38491,7 +42096,7 @@ func (ec *executionContext) unmarshalInputZnsMessageWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneEqualFold", "phoneContainsFold", "trackingID", "trackingIDNEQ", "trackingIDIn", "trackingIDNotIn", "trackingIDGT", "trackingIDGTE", "trackingIDLT", "trackingIDLTE", "trackingIDContains", "trackingIDHasPrefix", "trackingIDHasSuffix", "trackingIDEqualFold", "trackingIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "failureReason", "failureReasonNEQ", "failureReasonIn", "failureReasonNotIn", "failureReasonGT", "failureReasonGTE", "failureReasonLT", "failureReasonLTE", "failureReasonContains", "failureReasonHasPrefix", "failureReasonHasSuffix", "failureReasonIsNil", "failureReasonNotNil", "failureReasonEqualFold", "failureReasonContainsFold", "providerMessageID", "providerMessageIDNEQ", "providerMessageIDIn", "providerMessageIDNotIn", "providerMessageIDGT", "providerMessageIDGTE", "providerMessageIDLT", "providerMessageIDLTE", "providerMessageIDContains", "providerMessageIDHasPrefix", "providerMessageIDHasSuffix", "providerMessageIDIsNil", "providerMessageIDNotNil", "providerMessageIDEqualFold", "providerMessageIDContainsFold", "development", "developmentNEQ", "cost", "costNEQ", "costIn", "costNotIn", "costGT", "costGTE", "costLT", "costLTE", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "hasChannel", "hasChannelWith", "hasTemplate", "hasTemplateWith", "hasCustomer", "hasCustomerWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneEqualFold", "phoneContainsFold", "trackingID", "trackingIDNEQ", "trackingIDIn", "trackingIDNotIn", "trackingIDGT", "trackingIDGTE", "trackingIDLT", "trackingIDLTE", "trackingIDContains", "trackingIDHasPrefix", "trackingIDHasSuffix", "trackingIDEqualFold", "trackingIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "failureReason", "failureReasonNEQ", "failureReasonIn", "failureReasonNotIn", "failureReasonGT", "failureReasonGTE", "failureReasonLT", "failureReasonLTE", "failureReasonContains", "failureReasonHasPrefix", "failureReasonHasSuffix", "failureReasonIsNil", "failureReasonNotNil", "failureReasonEqualFold", "failureReasonContainsFold", "providerMessageID", "providerMessageIDNEQ", "providerMessageIDIn", "providerMessageIDNotIn", "providerMessageIDGT", "providerMessageIDGTE", "providerMessageIDLT", "providerMessageIDLTE", "providerMessageIDContains", "providerMessageIDHasPrefix", "providerMessageIDHasSuffix", "providerMessageIDIsNil", "providerMessageIDNotNil", "providerMessageIDEqualFold", "providerMessageIDContainsFold", "development", "developmentNEQ", "cost", "costNEQ", "costIn", "costNotIn", "costGT", "costGTE", "costLT", "costLTE", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "hasChannel", "hasChannelWith", "hasTemplate", "hasTemplateWith", "hasCustomer", "hasCustomerWith", "hasCampaign", "hasCampaignWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -39359,6 +42964,20 @@ func (ec *executionContext) unmarshalInputZnsMessageWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.HasCustomerWith = data
+		case "hasCampaign":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaign"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCampaign = data
+		case "hasCampaignWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaignWith"))
+			data, err := ec.unmarshalOZnsCampaignWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasCampaignWith = data
 		}
 	}
 	return it, nil
@@ -40293,6 +43912,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ZnsMessage(ctx, sel, obj)
+	case *ent.ZnsCampaignRecipient:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ZnsCampaignRecipient(ctx, sel, obj)
+	case *ent.ZnsCampaign:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ZnsCampaign(ctx, sel, obj)
 	case *ent.WebhookEndpoint:
 		if obj == nil {
 			return graphql.Null
@@ -43847,6 +47476,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createZnsCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createZnsCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseZnsCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseZnsCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeZnsCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeZnsCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelZnsCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelZnsCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -44258,6 +47915,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_users(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "znsCampaigns":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_znsCampaigns(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -45690,6 +49369,374 @@ func (ec *executionContext) _ZaloConnectStart(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var znsCampaignImplementors = []string{"ZnsCampaign", "Node"}
+
+func (ec *executionContext) _ZnsCampaign(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsCampaign) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsCampaignImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsCampaign")
+		case "id":
+			out.Values[i] = ec._ZnsCampaign_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ZnsCampaign_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ZnsCampaign_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._ZnsCampaign_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "params":
+			out.Values[i] = ec._ZnsCampaign_params(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ZnsCampaign_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "waitingFor":
+			out.Values[i] = ec._ZnsCampaign_waitingFor(ctx, field, obj)
+		case "total":
+			out.Values[i] = ec._ZnsCampaign_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "queued":
+			out.Values[i] = ec._ZnsCampaign_queued(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sent":
+			out.Values[i] = ec._ZnsCampaign_sent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delivered":
+			out.Values[i] = ec._ZnsCampaign_delivered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ZnsCampaign_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._ZnsCampaign_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ZnsCampaign_finishedAt(ctx, field, obj)
+		case "channel":
+			out.Values[i] = ec._ZnsCampaign_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "template":
+			out.Values[i] = ec._ZnsCampaign_template(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdBy":
+			out.Values[i] = ec._ZnsCampaign_createdBy(ctx, field, obj)
+		case "recipients":
+			out.Values[i] = ec._ZnsCampaign_recipients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsCampaignConnectionImplementors = []string{"ZnsCampaignConnection"}
+
+func (ec *executionContext) _ZnsCampaignConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsCampaignConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsCampaignConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsCampaignConnection")
+		case "edges":
+			out.Values[i] = ec._ZnsCampaignConnection_edges(ctx, field, obj)
+		case "pageInfo":
+			out.Values[i] = ec._ZnsCampaignConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ZnsCampaignConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsCampaignEdgeImplementors = []string{"ZnsCampaignEdge"}
+
+func (ec *executionContext) _ZnsCampaignEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsCampaignEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsCampaignEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsCampaignEdge")
+		case "node":
+			out.Values[i] = ec._ZnsCampaignEdge_node(ctx, field, obj)
+		case "cursor":
+			out.Values[i] = ec._ZnsCampaignEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsCampaignRecipientImplementors = []string{"ZnsCampaignRecipient", "Node"}
+
+func (ec *executionContext) _ZnsCampaignRecipient(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsCampaignRecipient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsCampaignRecipientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsCampaignRecipient")
+		case "id":
+			out.Values[i] = ec._ZnsCampaignRecipient_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ZnsCampaignRecipient_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ZnsCampaignRecipient_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ZnsCampaignRecipient_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipReason":
+			out.Values[i] = ec._ZnsCampaignRecipient_skipReason(ctx, field, obj)
+		case "skipDetail":
+			out.Values[i] = ec._ZnsCampaignRecipient_skipDetail(ctx, field, obj)
+		case "phone":
+			out.Values[i] = ec._ZnsCampaignRecipient_phone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "params":
+			out.Values[i] = ec._ZnsCampaignRecipient_params(ctx, field, obj)
+		case "campaign":
+			out.Values[i] = ec._ZnsCampaignRecipient_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customer":
+			out.Values[i] = ec._ZnsCampaignRecipient_customer(ctx, field, obj)
+		case "message":
+			out.Values[i] = ec._ZnsCampaignRecipient_message(ctx, field, obj)
+		case "trackingId":
+			out.Values[i] = ec._ZnsCampaignRecipient_trackingId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsCampaignRecipientConnectionImplementors = []string{"ZnsCampaignRecipientConnection"}
+
+func (ec *executionContext) _ZnsCampaignRecipientConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsCampaignRecipientConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsCampaignRecipientConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsCampaignRecipientConnection")
+		case "edges":
+			out.Values[i] = ec._ZnsCampaignRecipientConnection_edges(ctx, field, obj)
+		case "pageInfo":
+			out.Values[i] = ec._ZnsCampaignRecipientConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ZnsCampaignRecipientConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var znsCampaignRecipientEdgeImplementors = []string{"ZnsCampaignRecipientEdge"}
+
+func (ec *executionContext) _ZnsCampaignRecipientEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ZnsCampaignRecipientEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, znsCampaignRecipientEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ZnsCampaignRecipientEdge")
+		case "node":
+			out.Values[i] = ec._ZnsCampaignRecipientEdge_node(ctx, field, obj)
+		case "cursor":
+			out.Values[i] = ec._ZnsCampaignRecipientEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var znsEventImplementors = []string{"ZnsEvent"}
 
 func (ec *executionContext) _ZnsEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ZnsEvent) graphql.Marshaler {
@@ -45808,6 +49855,8 @@ func (ec *executionContext) _ZnsMessage(ctx context.Context, sel ast.SelectionSe
 			}
 		case "customer":
 			out.Values[i] = ec._ZnsMessage_customer(ctx, field, obj)
+		case "campaign":
+			out.Values[i] = ec._ZnsMessage_campaign(ctx, field, obj)
 		case "trackingId":
 			out.Values[i] = ec._ZnsMessage_trackingId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -47461,6 +51510,11 @@ func (ec *executionContext) marshalNCreateWebhookEndpointPayload2ᚖgithubᚗcom
 	return ec._CreateWebhookEndpointPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateZnsCampaignInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋznsᚐCampaignInput(ctx context.Context, v any) (zns.CampaignInput, error) {
+	res, err := ec.unmarshalInputCreateZnsCampaignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[gid.ID], error) {
 	res, err := model.UnmarshalCursor(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -48693,6 +52747,116 @@ func (ec *executionContext) marshalNZaloConnectStart2ᚖgithubᚗcomᚋdakenhᚋ
 	return ec._ZaloConnectStart(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNZnsCampaign2githubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx context.Context, sel ast.SelectionSet, v ent.ZnsCampaign) graphql.Marshaler {
+	return ec._ZnsCampaign(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsCampaign(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNZnsCampaignConnection2githubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignConnection(ctx context.Context, sel ast.SelectionSet, v ent.ZnsCampaignConnection) graphql.Marshaler {
+	return ec._ZnsCampaignConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNZnsCampaignConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaignConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsCampaignConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNZnsCampaignOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignOrderField(ctx context.Context, v any) (*ent.ZnsCampaignOrderField, error) {
+	var res = new(ent.ZnsCampaignOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsCampaignOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaignOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNZnsCampaignRecipientConnection2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaignRecipientConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ZnsCampaignRecipientConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNZnsCampaignRecipientOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientOrderField(ctx context.Context, v any) (*ent.ZnsCampaignRecipientOrderField, error) {
+	var res = new(ent.ZnsCampaignRecipientOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsCampaignRecipientOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaignRecipientOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNZnsCampaignRecipientStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx context.Context, v any) (znscampaignrecipient.Status, error) {
+	var res znscampaignrecipient.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsCampaignRecipientStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx context.Context, sel ast.SelectionSet, v znscampaignrecipient.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNZnsCampaignRecipientWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInput(ctx context.Context, v any) (*ent.ZnsCampaignRecipientWhereInput, error) {
+	res, err := ec.unmarshalInputZnsCampaignRecipientWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNZnsCampaignStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx context.Context, v any) (znscampaign.Status, error) {
+	var res znscampaign.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsCampaignStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx context.Context, sel ast.SelectionSet, v znscampaign.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNZnsCampaignWait2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx context.Context, v any) (znscampaign.WaitingFor, error) {
+	var res znscampaign.WaitingFor
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsCampaignWait2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx context.Context, sel ast.SelectionSet, v znscampaign.WaitingFor) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNZnsCampaignWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInput(ctx context.Context, v any) (*ent.ZnsCampaignWhereInput, error) {
+	res, err := ec.unmarshalInputZnsCampaignWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNZnsEvent2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐZnsEvent(ctx context.Context, sel ast.SelectionSet, v model.ZnsEvent) graphql.Marshaler {
 	return ec._ZnsEvent(ctx, sel, &v)
 }
@@ -48827,6 +52991,16 @@ func (ec *executionContext) marshalNZnsReportRow2ᚖgithubᚗcomᚋdakenhᚋdake
 		return graphql.Null
 	}
 	return ec._ZnsReportRow(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNZnsSkipReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx context.Context, v any) (znscampaignrecipient.SkipReason, error) {
+	var res znscampaignrecipient.SkipReason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNZnsSkipReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx context.Context, sel ast.SelectionSet, v znscampaignrecipient.SkipReason) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNZnsTemplate2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ZnsTemplate) graphql.Marshaler {
@@ -51747,6 +55921,287 @@ func (ec *executionContext) marshalOWebhookDeliveryEdge2ᚖgithubᚗcomᚋdakenh
 	return ec._WebhookDeliveryEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOZnsCampaign2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaign) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ZnsCampaign(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOZnsCampaignEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ZnsCampaignEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOZnsCampaignEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOZnsCampaignEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaignEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ZnsCampaignEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignOrder(ctx context.Context, v any) (*ent.ZnsCampaignOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputZnsCampaignOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOZnsCampaignRecipient2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipient(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaignRecipient) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ZnsCampaignRecipient(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOZnsCampaignRecipientEdge2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ZnsCampaignRecipientEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOZnsCampaignRecipientEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOZnsCampaignRecipientEdge2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsCampaignRecipientEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ZnsCampaignRecipientEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignRecipientOrder2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientOrder(ctx context.Context, v any) (*ent.ZnsCampaignRecipientOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputZnsCampaignRecipientOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignRecipientStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatusᚄ(ctx context.Context, v any) ([]znscampaignrecipient.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]znscampaignrecipient.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsCampaignRecipientStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOZnsCampaignRecipientStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []znscampaignrecipient.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsCampaignRecipientStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignRecipientStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx context.Context, v any) (*znscampaignrecipient.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(znscampaignrecipient.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOZnsCampaignRecipientStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx context.Context, sel ast.SelectionSet, v *znscampaignrecipient.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignRecipientWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInputᚄ(ctx context.Context, v any) ([]*ent.ZnsCampaignRecipientWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ZnsCampaignRecipientWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsCampaignRecipientWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignRecipientWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignRecipientWhereInput(ctx context.Context, v any) (*ent.ZnsCampaignRecipientWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputZnsCampaignRecipientWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatusᚄ(ctx context.Context, v any) ([]znscampaign.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]znscampaign.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsCampaignStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOZnsCampaignStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []znscampaign.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsCampaignStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx context.Context, v any) (*znscampaign.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(znscampaign.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOZnsCampaignStatus2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx context.Context, sel ast.SelectionSet, v *znscampaign.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignWait2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingForᚄ(ctx context.Context, v any) ([]znscampaign.WaitingFor, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]znscampaign.WaitingFor, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsCampaignWait2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOZnsCampaignWait2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingForᚄ(ctx context.Context, sel ast.SelectionSet, v []znscampaign.WaitingFor) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsCampaignWait2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignWait2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx context.Context, v any) (*znscampaign.WaitingFor, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(znscampaign.WaitingFor)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOZnsCampaignWait2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx context.Context, sel ast.SelectionSet, v *znscampaign.WaitingFor) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInputᚄ(ctx context.Context, v any) ([]*ent.ZnsCampaignWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ZnsCampaignWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsCampaignWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOZnsCampaignWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsCampaignWhereInput(ctx context.Context, v any) (*ent.ZnsCampaignWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputZnsCampaignWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOZnsMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsMessage(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsMessage) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -51859,6 +56314,59 @@ func (ec *executionContext) unmarshalOZnsMessageWhereInput2ᚖgithubᚗcomᚋdak
 	}
 	res, err := ec.unmarshalInputZnsMessageWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOZnsSkipReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReasonᚄ(ctx context.Context, v any) ([]znscampaignrecipient.SkipReason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]znscampaignrecipient.SkipReason, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNZnsSkipReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOZnsSkipReason2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReasonᚄ(ctx context.Context, sel ast.SelectionSet, v []znscampaignrecipient.SkipReason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNZnsSkipReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOZnsSkipReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx context.Context, v any) (*znscampaignrecipient.SkipReason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(znscampaignrecipient.SkipReason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOZnsSkipReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx context.Context, sel ast.SelectionSet, v *znscampaignrecipient.SkipReason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOZnsTemplate2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐZnsTemplate(ctx context.Context, sel ast.SelectionSet, v *ent.ZnsTemplate) graphql.Marshaler {
@@ -52069,49 +56577,53 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 
 // The Child of the scalar fields of each type (graph/gqlgen).
 var (
-	noChildFieldsApiKeyScope           = noChildFields("ApiKeyScope")
-	noChildFieldsAutoMessageKind       = noChildFields("AutoMessageKind")
-	noChildFieldsBoolean               = noChildFields("Boolean")
-	noChildFieldsCallDirection         = noChildFields("CallDirection")
-	noChildFieldsCallKind              = noChildFields("CallKind")
-	noChildFieldsCallOperatorRole      = noChildFields("CallOperatorRole")
-	noChildFieldsCallPermissionReason  = noChildFields("CallPermissionReason")
-	noChildFieldsCallPermissionStatus  = noChildFields("CallPermissionStatus")
-	noChildFieldsCallResult            = noChildFields("CallResult")
-	noChildFieldsCallStatus            = noChildFields("CallStatus")
-	noChildFieldsCallType              = noChildFields("CallType")
-	noChildFieldsChannelKind           = noChildFields("ChannelKind")
-	noChildFieldsChannelStatus         = noChildFields("ChannelStatus")
-	noChildFieldsChatPermission        = noChildFields("ChatPermission")
-	noChildFieldsConnectionStatus      = noChildFields("ConnectionStatus")
-	noChildFieldsConversationEventType = noChildFields("ConversationEventType")
-	noChildFieldsConversationStatus    = noChildFields("ConversationStatus")
-	noChildFieldsCursor                = noChildFields("Cursor")
-	noChildFieldsCustomFieldType       = noChildFields("CustomFieldType")
-	noChildFieldsCustomerGender        = noChildFields("CustomerGender")
-	noChildFieldsCustomerStage         = noChildFields("CustomerStage")
-	noChildFieldsDistributionMethod    = noChildFields("DistributionMethod")
-	noChildFieldsDistributionState     = noChildFields("DistributionState")
-	noChildFieldsFloat                 = noChildFields("Float")
-	noChildFieldsID                    = noChildFields("ID")
-	noChildFieldsInt                   = noChildFields("Int")
-	noChildFieldsInteraction           = noChildFields("Interaction")
-	noChildFieldsMap                   = noChildFields("Map")
-	noChildFieldsMessageDirection      = noChildFields("MessageDirection")
-	noChildFieldsMessageEventType      = noChildFields("MessageEventType")
-	noChildFieldsMessageKind           = noChildFields("MessageKind")
-	noChildFieldsMessageStatus         = noChildFields("MessageStatus")
-	noChildFieldsOldConversationPolicy = noChildFields("OldConversationPolicy")
-	noChildFieldsPresence              = noChildFields("Presence")
-	noChildFieldsRole                  = noChildFields("Role")
-	noChildFieldsSenderType            = noChildFields("SenderType")
-	noChildFieldsString                = noChildFields("String")
-	noChildFieldsTime                  = noChildFields("Time")
-	noChildFieldsUserEventType         = noChildFields("UserEventType")
-	noChildFieldsWebhookDeliveryStatus = noChildFields("WebhookDeliveryStatus")
-	noChildFieldsWeekday               = noChildFields("Weekday")
-	noChildFieldsZnsMessageStatus      = noChildFields("ZnsMessageStatus")
-	noChildFieldsZnsTemplateStatus     = noChildFields("ZnsTemplateStatus")
-	noChildFields__DirectiveLocation   = noChildFields("__DirectiveLocation")
-	noChildFields__TypeKind            = noChildFields("__TypeKind")
+	noChildFieldsApiKeyScope                = noChildFields("ApiKeyScope")
+	noChildFieldsAutoMessageKind            = noChildFields("AutoMessageKind")
+	noChildFieldsBoolean                    = noChildFields("Boolean")
+	noChildFieldsCallDirection              = noChildFields("CallDirection")
+	noChildFieldsCallKind                   = noChildFields("CallKind")
+	noChildFieldsCallOperatorRole           = noChildFields("CallOperatorRole")
+	noChildFieldsCallPermissionReason       = noChildFields("CallPermissionReason")
+	noChildFieldsCallPermissionStatus       = noChildFields("CallPermissionStatus")
+	noChildFieldsCallResult                 = noChildFields("CallResult")
+	noChildFieldsCallStatus                 = noChildFields("CallStatus")
+	noChildFieldsCallType                   = noChildFields("CallType")
+	noChildFieldsChannelKind                = noChildFields("ChannelKind")
+	noChildFieldsChannelStatus              = noChildFields("ChannelStatus")
+	noChildFieldsChatPermission             = noChildFields("ChatPermission")
+	noChildFieldsConnectionStatus           = noChildFields("ConnectionStatus")
+	noChildFieldsConversationEventType      = noChildFields("ConversationEventType")
+	noChildFieldsConversationStatus         = noChildFields("ConversationStatus")
+	noChildFieldsCursor                     = noChildFields("Cursor")
+	noChildFieldsCustomFieldType            = noChildFields("CustomFieldType")
+	noChildFieldsCustomerGender             = noChildFields("CustomerGender")
+	noChildFieldsCustomerStage              = noChildFields("CustomerStage")
+	noChildFieldsDistributionMethod         = noChildFields("DistributionMethod")
+	noChildFieldsDistributionState          = noChildFields("DistributionState")
+	noChildFieldsFloat                      = noChildFields("Float")
+	noChildFieldsID                         = noChildFields("ID")
+	noChildFieldsInt                        = noChildFields("Int")
+	noChildFieldsInteraction                = noChildFields("Interaction")
+	noChildFieldsMap                        = noChildFields("Map")
+	noChildFieldsMessageDirection           = noChildFields("MessageDirection")
+	noChildFieldsMessageEventType           = noChildFields("MessageEventType")
+	noChildFieldsMessageKind                = noChildFields("MessageKind")
+	noChildFieldsMessageStatus              = noChildFields("MessageStatus")
+	noChildFieldsOldConversationPolicy      = noChildFields("OldConversationPolicy")
+	noChildFieldsPresence                   = noChildFields("Presence")
+	noChildFieldsRole                       = noChildFields("Role")
+	noChildFieldsSenderType                 = noChildFields("SenderType")
+	noChildFieldsString                     = noChildFields("String")
+	noChildFieldsTime                       = noChildFields("Time")
+	noChildFieldsUserEventType              = noChildFields("UserEventType")
+	noChildFieldsWebhookDeliveryStatus      = noChildFields("WebhookDeliveryStatus")
+	noChildFieldsWeekday                    = noChildFields("Weekday")
+	noChildFieldsZnsCampaignRecipientStatus = noChildFields("ZnsCampaignRecipientStatus")
+	noChildFieldsZnsCampaignStatus          = noChildFields("ZnsCampaignStatus")
+	noChildFieldsZnsCampaignWait            = noChildFields("ZnsCampaignWait")
+	noChildFieldsZnsMessageStatus           = noChildFields("ZnsMessageStatus")
+	noChildFieldsZnsSkipReason              = noChildFields("ZnsSkipReason")
+	noChildFieldsZnsTemplateStatus          = noChildFields("ZnsTemplateStatus")
+	noChildFields__DirectiveLocation        = noChildFields("__DirectiveLocation")
+	noChildFields__TypeKind                 = noChildFields("__TypeKind")
 )

@@ -21,6 +21,7 @@ import (
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/znscampaign"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -49,6 +50,7 @@ var nodeTables = map[string]string{
 	"Call":            entcall.Table,
 	"ZnsTemplate":     znstemplate.Table,
 	"ZnsMessage":      znsmessage.Table,
+	"ZnsCampaign":     znscampaign.Table,
 }
 
 // nodeTable finds the table of a global ID from its prefix, so `node` costs

@@ -527,6 +527,26 @@ func (r *mutationResolver) SendOAMessage(ctx context.Context, input oamessage.In
 	return r.OAMessages.Send(ctx, input)
 }
 
+// CreateZnsCampaign is the resolver for the createZnsCampaign field.
+func (r *mutationResolver) CreateZnsCampaign(ctx context.Context, input zns.CampaignInput) (*ent.ZnsCampaign, error) {
+	return r.ZNS.CreateCampaign(ctx, input)
+}
+
+// PauseZnsCampaign is the resolver for the pauseZnsCampaign field.
+func (r *mutationResolver) PauseZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error) {
+	return r.ZNS.PauseCampaign(ctx, id)
+}
+
+// ResumeZnsCampaign is the resolver for the resumeZnsCampaign field.
+func (r *mutationResolver) ResumeZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error) {
+	return r.ZNS.ResumeCampaign(ctx, id)
+}
+
+// CancelZnsCampaign is the resolver for the cancelZnsCampaign field.
+func (r *mutationResolver) CancelZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error) {
+	return r.ZNS.CancelCampaign(ctx, id)
+}
+
 // TemplateData is the resolver for the templateData field.
 func (r *oAMessageContentResolver) TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error) {
 	if obj.TemplateData == nil {
@@ -566,12 +586,11 @@ func (r *queryResolver) FacebookPages(ctx context.Context, userAccessToken strin
 
 // Customers is the resolver for the customers field.
 func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy []*ent.CustomerOrder, where *ent.CustomerWhereInput, search *string) (*ent.CustomerConnection, error) {
-	return r.Client.Customer.Query().
-		Where(crm.SearchPredicate(deref(search))).
-		Paginate(ctx, after, first, before, last,
-			ent.WithCustomerOrder(orderBy),
-			ent.WithCustomerFilter(where.Filter),
-		)
+	q, err := crm.Segment(r.Client, where, deref(search))
+	if err != nil {
+		return nil, err
+	}
+	return q.Paginate(ctx, after, first, before, last, ent.WithCustomerOrder(orderBy))
 }
 
 // Conversations is the resolver for the conversations field.

@@ -101,6 +101,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 		SetStatus("ENABLE").SetParams(nil).SetSyncedAt(time.Now()).SetRemainingQuota(100).SaveX(victimSys)
 	victimZns := e.db.Client.ZnsMessage.Create().SetChannelID(victimChannel).SetTemplateID(victimTemplate.ID).SetPhone("+84912345678").
 		SetParams(map[string]string{}).SetTrackingID("victim-1").SetCustomerID(gid.ID(custA)).SaveX(victimSys)
+	victimCampaign := e.db.Client.ZnsCampaign.Create().SetName("Victim campaign").SetChannelID(victimChannel).
+		SetTemplateID(victimTemplate.ID).SetParams(map[string]any{}).SetStatus("PAUSED").SaveX(victimSys)
 	// The intruder's own OA has the same template, so only the customer is foreign.
 	ownOARow := e.db.Client.Channel.GetX(viewer.SystemContext(context.Background(), ""), gid.ID(ownOA.ConnectZaloOA.ID))
 	e.db.Client.ZnsTemplate.Create().SetChannelID(ownOARow.ID).SetTemplateID("231456").SetName("Own template").
@@ -174,6 +176,11 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"syncZnsTemplates", `mutation($c: ID!) { syncZnsTemplates(channelId: $c) { id } }`, map[string]any{"c": vc}},
 		{"sendZnsOnForeignChannel", `mutation($c: ID!) { sendZns(input: {channelId: $c, templateId: "231456", phone: "0912345678", params: {}, trackingId: "victim-1"}) { id } }`,
 			map[string]any{"c": vc}},
+		{"createZnsCampaignOnForeignChannel", `mutation($c: ID!) { createZnsCampaign(input: {name: "x", channelId: $c, templateId: "231456", params: {}}) { id } }`,
+			map[string]any{"c": vc}},
+		{"pauseZnsCampaign", `mutation($k: ID!) { pauseZnsCampaign(id: $k) { id } }`, map[string]any{"k": victimCampaign.ID}},
+		{"resumeZnsCampaign", `mutation($k: ID!) { resumeZnsCampaign(id: $k) { id } }`, map[string]any{"k": victimCampaign.ID}},
+		{"cancelZnsCampaign", `mutation($k: ID!) { cancelZnsCampaign(id: $k) { id } }`, map[string]any{"k": victimCampaign.ID}},
 		{"sendZnsForeignCustomer", `mutation($c: ID!, $u: ID!) { sendZns(input: {channelId: $c, templateId: "231456", customerId: $u, params: {}, trackingId: "x"}) { id } }`,
 			map[string]any{"c": own, "u": custA}},
 		{"znsReportOnForeignChannel", `query($c: ID!) { znsReport(from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z", channelId: $c, groupBy: TEMPLATE) { key } }`,
@@ -273,6 +280,13 @@ func TestCrossTenantMatrix(t *testing.T) {
 				map[string]any{"c": vc, "k": victimZns.ID, "u": custA}, &out)
 			if out.All.TotalCount != 0 || out.Filtered.TotalCount != 0 {
 				t.Fatalf("the intruder sees ZNS messages %+v", out)
+			}
+			e.must(token, `query($c: ID!, $k: ID!) {
+				all: znsCampaigns { totalCount }
+				filtered: znsCampaigns(where: {or: [{hasChannelWith: [{id: $c}]}, {id: $k}]}) { totalCount } }`,
+				map[string]any{"c": vc, "k": victimCampaign.ID}, &out)
+			if out.All.TotalCount != 0 || out.Filtered.TotalCount != 0 {
+				t.Fatalf("the intruder sees ZNS campaigns %+v", out)
 			}
 		})
 		t.Run(callerName+"/listsAreIsolated", func(t *testing.T) {

@@ -381,6 +381,30 @@ func (f WebhookEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebhookEventMutation", m)
 }
 
+// The ZnsCampaignFunc type is an adapter to allow the use of ordinary
+// function as ZnsCampaign mutator.
+type ZnsCampaignFunc func(context.Context, *ent.ZnsCampaignMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ZnsCampaignFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ZnsCampaignMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ZnsCampaignMutation", m)
+}
+
+// The ZnsCampaignRecipientFunc type is an adapter to allow the use of ordinary
+// function as ZnsCampaignRecipient mutator.
+type ZnsCampaignRecipientFunc func(context.Context, *ent.ZnsCampaignRecipientMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ZnsCampaignRecipientFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ZnsCampaignRecipientMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ZnsCampaignRecipientMutation", m)
+}
+
 // The ZnsMessageFunc type is an adapter to allow the use of ordinary
 // function as ZnsMessage mutator.
 type ZnsMessageFunc func(context.Context, *ent.ZnsMessageMutation) (ent.Value, error)

@@ -40,6 +40,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 )
@@ -937,6 +939,60 @@ func (f TraverseWebhookEvent) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.WebhookEventQuery", q)
 }
 
+// The ZnsCampaignFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ZnsCampaignFunc func(context.Context, *ent.ZnsCampaignQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ZnsCampaignFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ZnsCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ZnsCampaignQuery", q)
+}
+
+// The TraverseZnsCampaign type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseZnsCampaign func(context.Context, *ent.ZnsCampaignQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseZnsCampaign) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseZnsCampaign) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ZnsCampaignQuery", q)
+}
+
+// The ZnsCampaignRecipientFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ZnsCampaignRecipientFunc func(context.Context, *ent.ZnsCampaignRecipientQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ZnsCampaignRecipientFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ZnsCampaignRecipientQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ZnsCampaignRecipientQuery", q)
+}
+
+// The TraverseZnsCampaignRecipient type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseZnsCampaignRecipient func(context.Context, *ent.ZnsCampaignRecipientQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseZnsCampaignRecipient) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseZnsCampaignRecipient) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsCampaignRecipientQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ZnsCampaignRecipientQuery", q)
+}
+
 // The ZnsMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ZnsMessageFunc func(context.Context, *ent.ZnsMessageQuery) (ent.Value, error)
 
@@ -1056,6 +1112,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.WebhookEndpointQuery, predicate.WebhookEndpoint, webhookendpoint.OrderOption]{typ: ent.TypeWebhookEndpoint, tq: q}, nil
 	case *ent.WebhookEventQuery:
 		return &query[*ent.WebhookEventQuery, predicate.WebhookEvent, webhookevent.OrderOption]{typ: ent.TypeWebhookEvent, tq: q}, nil
+	case *ent.ZnsCampaignQuery:
+		return &query[*ent.ZnsCampaignQuery, predicate.ZnsCampaign, znscampaign.OrderOption]{typ: ent.TypeZnsCampaign, tq: q}, nil
+	case *ent.ZnsCampaignRecipientQuery:
+		return &query[*ent.ZnsCampaignRecipientQuery, predicate.ZnsCampaignRecipient, znscampaignrecipient.OrderOption]{typ: ent.TypeZnsCampaignRecipient, tq: q}, nil
 	case *ent.ZnsMessageQuery:
 		return &query[*ent.ZnsMessageQuery, predicate.ZnsMessage, znsmessage.OrderOption]{typ: ent.TypeZnsMessage, tq: q}, nil
 	case *ent.ZnsTemplateQuery:

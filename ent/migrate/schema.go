@@ -1634,6 +1634,141 @@ var (
 			},
 		},
 	}
+	// ZnsCampaignsColumns holds the columns for the "zns_campaigns" table.
+	ZnsCampaignsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "params", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"RUNNING", "PAUSED", "DONE", "CANCELLED"}, Default: "RUNNING"},
+		{Name: "waiting_for", Type: field.TypeEnum, Nullable: true, Enums: []string{"QUOTA", "QUIET_HOURS", "TEMPLATE", "CHANNEL"}},
+		{Name: "total", Type: field.TypeInt, Default: 0},
+		{Name: "queued", Type: field.TypeInt, Default: 0},
+		{Name: "sent", Type: field.TypeInt, Default: 0},
+		{Name: "delivered", Type: field.TypeInt, Default: 0},
+		{Name: "failed", Type: field.TypeInt, Default: 0},
+		{Name: "skipped", Type: field.TypeInt, Default: 0},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "template_id", Type: field.TypeString, Size: 40},
+		{Name: "created_by_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// ZnsCampaignsTable holds the schema information for the "zns_campaigns" table.
+	ZnsCampaignsTable = &schema.Table{
+		Name:       "zns_campaigns",
+		Columns:    ZnsCampaignsColumns,
+		PrimaryKey: []*schema.Column{ZnsCampaignsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "zns_campaigns_organizations_organization",
+				Columns:    []*schema.Column{ZnsCampaignsColumns[14]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_campaigns_channels_channel",
+				Columns:    []*schema.Column{ZnsCampaignsColumns[15]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_campaigns_zns_templates_template",
+				Columns:    []*schema.Column{ZnsCampaignsColumns[16]},
+				RefColumns: []*schema.Column{ZnsTemplatesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_campaigns_users_created_by",
+				Columns:    []*schema.Column{ZnsCampaignsColumns[17]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "znscampaign_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsCampaignsColumns[14]},
+			},
+			{
+				Name:    "znscampaign_organization_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsCampaignsColumns[14], ZnsCampaignsColumns[1]},
+			},
+		},
+	}
+	// ZnsCampaignRecipientsColumns holds the columns for the "zns_campaign_recipients" table.
+	ZnsCampaignRecipientsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "QUEUED", "SKIPPED"}},
+		{Name: "skip_reason", Type: field.TypeEnum, Nullable: true, Enums: []string{"NO_PHONE", "INVALID_PHONE", "DO_NOT_CONTACT", "INVALID_PARAMS"}},
+		{Name: "skip_detail", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "phone", Type: field.TypeString, Size: 20, Default: ""},
+		{Name: "params", Type: field.TypeJSON, Nullable: true},
+		{Name: "tracking_id", Type: field.TypeString, Size: 48},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "campaign_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "message_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// ZnsCampaignRecipientsTable holds the schema information for the "zns_campaign_recipients" table.
+	ZnsCampaignRecipientsTable = &schema.Table{
+		Name:       "zns_campaign_recipients",
+		Columns:    ZnsCampaignRecipientsColumns,
+		PrimaryKey: []*schema.Column{ZnsCampaignRecipientsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "zns_campaign_recipients_organizations_organization",
+				Columns:    []*schema.Column{ZnsCampaignRecipientsColumns[9]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "zns_campaign_recipients_zns_campaigns_campaign",
+				Columns:    []*schema.Column{ZnsCampaignRecipientsColumns[10]},
+				RefColumns: []*schema.Column{ZnsCampaignsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "zns_campaign_recipients_customers_customer",
+				Columns:    []*schema.Column{ZnsCampaignRecipientsColumns[11]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "zns_campaign_recipients_zns_messages_message",
+				Columns:    []*schema.Column{ZnsCampaignRecipientsColumns[12]},
+				RefColumns: []*schema.Column{ZnsMessagesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "znscampaignrecipient_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsCampaignRecipientsColumns[9]},
+			},
+			{
+				Name:    "znscampaignrecipient_campaign_id_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsCampaignRecipientsColumns[10], ZnsCampaignRecipientsColumns[3], ZnsCampaignRecipientsColumns[0]},
+			},
+			{
+				Name:    "znscampaignrecipient_campaign_id_tracking_id",
+				Unique:  true,
+				Columns: []*schema.Column{ZnsCampaignRecipientsColumns[10], ZnsCampaignRecipientsColumns[8]},
+			},
+			{
+				Name:    "znscampaignrecipient_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{ZnsCampaignRecipientsColumns[11]},
+			},
+		},
+	}
 	// ZnsMessagesColumns holds the columns for the "zns_messages" table.
 	ZnsMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1657,6 +1792,7 @@ var (
 		{Name: "channel_id", Type: field.TypeString, Size: 40},
 		{Name: "template_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "campaign_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "sender_user_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// ZnsMessagesTable holds the schema information for the "zns_messages" table.
@@ -1690,8 +1826,14 @@ var (
 				OnDelete:   schema.SetNull,
 			},
 			{
-				Symbol:     "zns_messages_users_sender",
+				Symbol:     "zns_messages_zns_campaigns_campaign",
 				Columns:    []*schema.Column{ZnsMessagesColumns[21]},
+				RefColumns: []*schema.Column{ZnsCampaignsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "zns_messages_users_sender",
+				Columns:    []*schema.Column{ZnsMessagesColumns[22]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1844,6 +1986,8 @@ var (
 		WebhookDeliveriesTable,
 		WebhookEndpointsTable,
 		WebhookEventsTable,
+		ZnsCampaignsTable,
+		ZnsCampaignRecipientsTable,
 		ZnsMessagesTable,
 		ZnsTemplatesTable,
 		CustomerTagsTable,
@@ -1918,11 +2062,20 @@ func init() {
 	WebhookDeliveriesTable.ForeignKeys[1].RefTable = WebhookEndpointsTable
 	WebhookEndpointsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	WebhookEndpointsTable.ForeignKeys[1].RefTable = UsersTable
+	ZnsCampaignsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ZnsCampaignsTable.ForeignKeys[1].RefTable = ChannelsTable
+	ZnsCampaignsTable.ForeignKeys[2].RefTable = ZnsTemplatesTable
+	ZnsCampaignsTable.ForeignKeys[3].RefTable = UsersTable
+	ZnsCampaignRecipientsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	ZnsCampaignRecipientsTable.ForeignKeys[1].RefTable = ZnsCampaignsTable
+	ZnsCampaignRecipientsTable.ForeignKeys[2].RefTable = CustomersTable
+	ZnsCampaignRecipientsTable.ForeignKeys[3].RefTable = ZnsMessagesTable
 	ZnsMessagesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ZnsMessagesTable.ForeignKeys[1].RefTable = ChannelsTable
 	ZnsMessagesTable.ForeignKeys[2].RefTable = ZnsTemplatesTable
 	ZnsMessagesTable.ForeignKeys[3].RefTable = CustomersTable
-	ZnsMessagesTable.ForeignKeys[4].RefTable = UsersTable
+	ZnsMessagesTable.ForeignKeys[4].RefTable = ZnsCampaignsTable
+	ZnsMessagesTable.ForeignKeys[5].RefTable = UsersTable
 	ZnsTemplatesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	ZnsTemplatesTable.ForeignKeys[1].RefTable = ChannelsTable
 	CustomerTagsTable.ForeignKeys[0].RefTable = CustomersTable

@@ -99,6 +99,12 @@ type WebhookEndpoint func(*sql.Selector)
 // WebhookEvent is the predicate function for webhookevent builders.
 type WebhookEvent func(*sql.Selector)
 
+// ZnsCampaign is the predicate function for znscampaign builders.
+type ZnsCampaign func(*sql.Selector)
+
+// ZnsCampaignRecipient is the predicate function for znscampaignrecipient builders.
+type ZnsCampaignRecipient func(*sql.Selector)
+
 // ZnsMessage is the predicate function for znsmessage builders.
 type ZnsMessage func(*sql.Selector)
 

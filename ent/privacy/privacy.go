@@ -855,6 +855,54 @@ func (f WebhookEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebhookEventMutation", m)
 }
 
+// The ZnsCampaignQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ZnsCampaignQueryRuleFunc func(context.Context, *ent.ZnsCampaignQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ZnsCampaignQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ZnsCampaignQuery", q)
+}
+
+// The ZnsCampaignMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ZnsCampaignMutationRuleFunc func(context.Context, *ent.ZnsCampaignMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ZnsCampaignMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ZnsCampaignMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ZnsCampaignMutation", m)
+}
+
+// The ZnsCampaignRecipientQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ZnsCampaignRecipientQueryRuleFunc func(context.Context, *ent.ZnsCampaignRecipientQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ZnsCampaignRecipientQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ZnsCampaignRecipientQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ZnsCampaignRecipientQuery", q)
+}
+
+// The ZnsCampaignRecipientMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ZnsCampaignRecipientMutationRuleFunc func(context.Context, *ent.ZnsCampaignRecipientMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ZnsCampaignRecipientMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ZnsCampaignRecipientMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ZnsCampaignRecipientMutation", m)
+}
+
 // The ZnsMessageQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ZnsMessageQueryRuleFunc func(context.Context, *ent.ZnsMessageQuery) error
@@ -1000,6 +1048,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.WebhookEventQuery:
 		return q.Filter(), nil
+	case *ent.ZnsCampaignQuery:
+		return q.Filter(), nil
+	case *ent.ZnsCampaignRecipientQuery:
+		return q.Filter(), nil
 	case *ent.ZnsMessageQuery:
 		return q.Filter(), nil
 	case *ent.ZnsTemplateQuery:
@@ -1072,6 +1124,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.WebhookEndpointMutation:
 		return m.Filter(), nil
 	case *ent.WebhookEventMutation:
+		return m.Filter(), nil
+	case *ent.ZnsCampaignMutation:
+		return m.Filter(), nil
+	case *ent.ZnsCampaignRecipientMutation:
 		return m.Filter(), nil
 	case *ent.ZnsMessageMutation:
 		return m.Filter(), nil

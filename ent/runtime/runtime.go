@@ -38,6 +38,8 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/webhookevent"
+	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -1874,6 +1876,156 @@ func init() {
 	webhookevent.DefaultID = webhookeventDescID.Default.(func() gid.ID)
 	// webhookevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	webhookevent.IDValidator = webhookeventDescID.Validators[0].(func(string) error)
+	znscampaignMixin := schema.ZnsCampaign{}.Mixin()
+	znscampaign.Policy = privacy.NewPolicies(znscampaignMixin[2], schema.ZnsCampaign{})
+	znscampaign.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := znscampaign.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	znscampaignMixinHooks2 := znscampaignMixin[2].Hooks()
+
+	znscampaign.Hooks[1] = znscampaignMixinHooks2[0]
+	znscampaignMixinFields0 := znscampaignMixin[0].Fields()
+	_ = znscampaignMixinFields0
+	znscampaignMixinFields1 := znscampaignMixin[1].Fields()
+	_ = znscampaignMixinFields1
+	znscampaignMixinFields2 := znscampaignMixin[2].Fields()
+	_ = znscampaignMixinFields2
+	znscampaignFields := schema.ZnsCampaign{}.Fields()
+	_ = znscampaignFields
+	// znscampaignDescCreatedAt is the schema descriptor for created_at field.
+	znscampaignDescCreatedAt := znscampaignMixinFields1[0].Descriptor()
+	// znscampaign.DefaultCreatedAt holds the default value on creation for the created_at field.
+	znscampaign.DefaultCreatedAt = znscampaignDescCreatedAt.Default.(func() time.Time)
+	// znscampaignDescUpdatedAt is the schema descriptor for updated_at field.
+	znscampaignDescUpdatedAt := znscampaignMixinFields1[1].Descriptor()
+	// znscampaign.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	znscampaign.DefaultUpdatedAt = znscampaignDescUpdatedAt.Default.(func() time.Time)
+	// znscampaign.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	znscampaign.UpdateDefaultUpdatedAt = znscampaignDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// znscampaignDescOrganizationID is the schema descriptor for organization_id field.
+	znscampaignDescOrganizationID := znscampaignMixinFields2[0].Descriptor()
+	// znscampaign.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	znscampaign.OrganizationIDValidator = znscampaignDescOrganizationID.Validators[0].(func(string) error)
+	// znscampaignDescName is the schema descriptor for name field.
+	znscampaignDescName := znscampaignFields[0].Descriptor()
+	// znscampaign.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	znscampaign.NameValidator = func() func(string) error {
+		validators := znscampaignDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// znscampaignDescTotal is the schema descriptor for total field.
+	znscampaignDescTotal := znscampaignFields[6].Descriptor()
+	// znscampaign.DefaultTotal holds the default value on creation for the total field.
+	znscampaign.DefaultTotal = znscampaignDescTotal.Default.(int)
+	// znscampaign.TotalValidator is a validator for the "total" field. It is called by the builders before save.
+	znscampaign.TotalValidator = znscampaignDescTotal.Validators[0].(func(int) error)
+	// znscampaignDescQueued is the schema descriptor for queued field.
+	znscampaignDescQueued := znscampaignFields[7].Descriptor()
+	// znscampaign.DefaultQueued holds the default value on creation for the queued field.
+	znscampaign.DefaultQueued = znscampaignDescQueued.Default.(int)
+	// znscampaign.QueuedValidator is a validator for the "queued" field. It is called by the builders before save.
+	znscampaign.QueuedValidator = znscampaignDescQueued.Validators[0].(func(int) error)
+	// znscampaignDescSent is the schema descriptor for sent field.
+	znscampaignDescSent := znscampaignFields[8].Descriptor()
+	// znscampaign.DefaultSent holds the default value on creation for the sent field.
+	znscampaign.DefaultSent = znscampaignDescSent.Default.(int)
+	// znscampaign.SentValidator is a validator for the "sent" field. It is called by the builders before save.
+	znscampaign.SentValidator = znscampaignDescSent.Validators[0].(func(int) error)
+	// znscampaignDescDelivered is the schema descriptor for delivered field.
+	znscampaignDescDelivered := znscampaignFields[9].Descriptor()
+	// znscampaign.DefaultDelivered holds the default value on creation for the delivered field.
+	znscampaign.DefaultDelivered = znscampaignDescDelivered.Default.(int)
+	// znscampaign.DeliveredValidator is a validator for the "delivered" field. It is called by the builders before save.
+	znscampaign.DeliveredValidator = znscampaignDescDelivered.Validators[0].(func(int) error)
+	// znscampaignDescFailed is the schema descriptor for failed field.
+	znscampaignDescFailed := znscampaignFields[10].Descriptor()
+	// znscampaign.DefaultFailed holds the default value on creation for the failed field.
+	znscampaign.DefaultFailed = znscampaignDescFailed.Default.(int)
+	// znscampaign.FailedValidator is a validator for the "failed" field. It is called by the builders before save.
+	znscampaign.FailedValidator = znscampaignDescFailed.Validators[0].(func(int) error)
+	// znscampaignDescSkipped is the schema descriptor for skipped field.
+	znscampaignDescSkipped := znscampaignFields[11].Descriptor()
+	// znscampaign.DefaultSkipped holds the default value on creation for the skipped field.
+	znscampaign.DefaultSkipped = znscampaignDescSkipped.Default.(int)
+	// znscampaign.SkippedValidator is a validator for the "skipped" field. It is called by the builders before save.
+	znscampaign.SkippedValidator = znscampaignDescSkipped.Validators[0].(func(int) error)
+	// znscampaignDescID is the schema descriptor for id field.
+	znscampaignDescID := znscampaignMixinFields0[0].Descriptor()
+	// znscampaign.DefaultID holds the default value on creation for the id field.
+	znscampaign.DefaultID = znscampaignDescID.Default.(func() gid.ID)
+	// znscampaign.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	znscampaign.IDValidator = znscampaignDescID.Validators[0].(func(string) error)
+	znscampaignrecipientMixin := schema.ZnsCampaignRecipient{}.Mixin()
+	znscampaignrecipient.Policy = privacy.NewPolicies(znscampaignrecipientMixin[2], schema.ZnsCampaignRecipient{})
+	znscampaignrecipient.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := znscampaignrecipient.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	znscampaignrecipientMixinHooks2 := znscampaignrecipientMixin[2].Hooks()
+
+	znscampaignrecipient.Hooks[1] = znscampaignrecipientMixinHooks2[0]
+	znscampaignrecipientMixinFields0 := znscampaignrecipientMixin[0].Fields()
+	_ = znscampaignrecipientMixinFields0
+	znscampaignrecipientMixinFields1 := znscampaignrecipientMixin[1].Fields()
+	_ = znscampaignrecipientMixinFields1
+	znscampaignrecipientMixinFields2 := znscampaignrecipientMixin[2].Fields()
+	_ = znscampaignrecipientMixinFields2
+	znscampaignrecipientFields := schema.ZnsCampaignRecipient{}.Fields()
+	_ = znscampaignrecipientFields
+	// znscampaignrecipientDescCreatedAt is the schema descriptor for created_at field.
+	znscampaignrecipientDescCreatedAt := znscampaignrecipientMixinFields1[0].Descriptor()
+	// znscampaignrecipient.DefaultCreatedAt holds the default value on creation for the created_at field.
+	znscampaignrecipient.DefaultCreatedAt = znscampaignrecipientDescCreatedAt.Default.(func() time.Time)
+	// znscampaignrecipientDescUpdatedAt is the schema descriptor for updated_at field.
+	znscampaignrecipientDescUpdatedAt := znscampaignrecipientMixinFields1[1].Descriptor()
+	// znscampaignrecipient.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	znscampaignrecipient.DefaultUpdatedAt = znscampaignrecipientDescUpdatedAt.Default.(func() time.Time)
+	// znscampaignrecipient.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	znscampaignrecipient.UpdateDefaultUpdatedAt = znscampaignrecipientDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// znscampaignrecipientDescOrganizationID is the schema descriptor for organization_id field.
+	znscampaignrecipientDescOrganizationID := znscampaignrecipientMixinFields2[0].Descriptor()
+	// znscampaignrecipient.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	znscampaignrecipient.OrganizationIDValidator = znscampaignrecipientDescOrganizationID.Validators[0].(func(string) error)
+	// znscampaignrecipientDescSkipDetail is the schema descriptor for skip_detail field.
+	znscampaignrecipientDescSkipDetail := znscampaignrecipientFields[4].Descriptor()
+	// znscampaignrecipient.SkipDetailValidator is a validator for the "skip_detail" field. It is called by the builders before save.
+	znscampaignrecipient.SkipDetailValidator = znscampaignrecipientDescSkipDetail.Validators[0].(func(string) error)
+	// znscampaignrecipientDescPhone is the schema descriptor for phone field.
+	znscampaignrecipientDescPhone := znscampaignrecipientFields[5].Descriptor()
+	// znscampaignrecipient.DefaultPhone holds the default value on creation for the phone field.
+	znscampaignrecipient.DefaultPhone = znscampaignrecipientDescPhone.Default.(string)
+	// znscampaignrecipient.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	znscampaignrecipient.PhoneValidator = znscampaignrecipientDescPhone.Validators[0].(func(string) error)
+	// znscampaignrecipientDescTrackingID is the schema descriptor for tracking_id field.
+	znscampaignrecipientDescTrackingID := znscampaignrecipientFields[7].Descriptor()
+	// znscampaignrecipient.TrackingIDValidator is a validator for the "tracking_id" field. It is called by the builders before save.
+	znscampaignrecipient.TrackingIDValidator = znscampaignrecipientDescTrackingID.Validators[0].(func(string) error)
+	// znscampaignrecipientDescID is the schema descriptor for id field.
+	znscampaignrecipientDescID := znscampaignrecipientMixinFields0[0].Descriptor()
+	// znscampaignrecipient.DefaultID holds the default value on creation for the id field.
+	znscampaignrecipient.DefaultID = znscampaignrecipientDescID.Default.(func() gid.ID)
+	// znscampaignrecipient.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	znscampaignrecipient.IDValidator = znscampaignrecipientDescID.Validators[0].(func(string) error)
 	znsmessageMixin := schema.ZnsMessage{}.Mixin()
 	znsmessage.Policy = privacy.NewPolicies(znsmessageMixin[2], schema.ZnsMessage{})
 	znsmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1968,7 +2120,7 @@ func init() {
 	// znsmessage.CostValidator is a validator for the "cost" field. It is called by the builders before save.
 	znsmessage.CostValidator = znsmessageDescCost.Validators[0].(func(int) error)
 	// znsmessageDescAttempts is the schema descriptor for attempts field.
-	znsmessageDescAttempts := znsmessageFields[15].Descriptor()
+	znsmessageDescAttempts := znsmessageFields[16].Descriptor()
 	// znsmessage.DefaultAttempts holds the default value on creation for the attempts field.
 	znsmessage.DefaultAttempts = znsmessageDescAttempts.Default.(int)
 	// znsmessage.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.

@@ -59,6 +59,9 @@ func (ZnsMessage) Fields() []ent.Field {
 		field.Int("cost").NonNegative().Default(0),
 		field.Time("sent_at").Optional().Nillable(),
 		field.Time("delivered_at").Optional().Nillable(),
+		// campaign_id is the campaign that queued the message, if any.
+		field.String("campaign_id").GoType(gid.ID("")).Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
 		field.String("sender_user_id").GoType(gid.ID("")).Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()),
 		field.Int("attempts").NonNegative().Default(0).
@@ -76,6 +79,8 @@ func (ZnsMessage) Edges() []ent.Edge {
 		edge.To("channel", Channel.Type).Field("channel_id").Unique().Required().Immutable(),
 		edge.To("template", ZnsTemplate.Type).Field("template_id").Unique().Required().Immutable(),
 		edge.To("customer", Customer.Type).Field("customer_id").Unique().
+			Annotations(entsql.OnDelete(entsql.SetNull)),
+		edge.To("campaign", ZnsCampaign.Type).Field("campaign_id").Unique().Immutable().
 			Annotations(entsql.OnDelete(entsql.SetNull)),
 		edge.To("sender", User.Type).Field("sender_user_id").Unique().Immutable().
 			Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),

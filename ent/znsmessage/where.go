@@ -131,6 +131,11 @@ func DeliveredAt(v time.Time) predicate.ZnsMessage {
 	return predicate.ZnsMessage(sql.FieldEQ(FieldDeliveredAt, v))
 }
 
+// CampaignID applies equality check predicate on the "campaign_id" field. It's identical to CampaignIDEQ.
+func CampaignID(v gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldEQ(FieldCampaignID, v))
+}
+
 // SenderUserID applies equality check predicate on the "sender_user_id" field. It's identical to SenderUserIDEQ.
 func SenderUserID(v gid.ID) predicate.ZnsMessage {
 	return predicate.ZnsMessage(sql.FieldEQ(FieldSenderUserID, v))
@@ -1046,6 +1051,86 @@ func DeliveredAtNotNil() predicate.ZnsMessage {
 	return predicate.ZnsMessage(sql.FieldNotNull(FieldDeliveredAt))
 }
 
+// CampaignIDEQ applies the EQ predicate on the "campaign_id" field.
+func CampaignIDEQ(v gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldEQ(FieldCampaignID, v))
+}
+
+// CampaignIDNEQ applies the NEQ predicate on the "campaign_id" field.
+func CampaignIDNEQ(v gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldNEQ(FieldCampaignID, v))
+}
+
+// CampaignIDIn applies the In predicate on the "campaign_id" field.
+func CampaignIDIn(vs ...gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldIn(FieldCampaignID, vs...))
+}
+
+// CampaignIDNotIn applies the NotIn predicate on the "campaign_id" field.
+func CampaignIDNotIn(vs ...gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldNotIn(FieldCampaignID, vs...))
+}
+
+// CampaignIDGT applies the GT predicate on the "campaign_id" field.
+func CampaignIDGT(v gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldGT(FieldCampaignID, v))
+}
+
+// CampaignIDGTE applies the GTE predicate on the "campaign_id" field.
+func CampaignIDGTE(v gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldGTE(FieldCampaignID, v))
+}
+
+// CampaignIDLT applies the LT predicate on the "campaign_id" field.
+func CampaignIDLT(v gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldLT(FieldCampaignID, v))
+}
+
+// CampaignIDLTE applies the LTE predicate on the "campaign_id" field.
+func CampaignIDLTE(v gid.ID) predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldLTE(FieldCampaignID, v))
+}
+
+// CampaignIDContains applies the Contains predicate on the "campaign_id" field.
+func CampaignIDContains(v gid.ID) predicate.ZnsMessage {
+	vc := string(v)
+	return predicate.ZnsMessage(sql.FieldContains(FieldCampaignID, vc))
+}
+
+// CampaignIDHasPrefix applies the HasPrefix predicate on the "campaign_id" field.
+func CampaignIDHasPrefix(v gid.ID) predicate.ZnsMessage {
+	vc := string(v)
+	return predicate.ZnsMessage(sql.FieldHasPrefix(FieldCampaignID, vc))
+}
+
+// CampaignIDHasSuffix applies the HasSuffix predicate on the "campaign_id" field.
+func CampaignIDHasSuffix(v gid.ID) predicate.ZnsMessage {
+	vc := string(v)
+	return predicate.ZnsMessage(sql.FieldHasSuffix(FieldCampaignID, vc))
+}
+
+// CampaignIDIsNil applies the IsNil predicate on the "campaign_id" field.
+func CampaignIDIsNil() predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldIsNull(FieldCampaignID))
+}
+
+// CampaignIDNotNil applies the NotNil predicate on the "campaign_id" field.
+func CampaignIDNotNil() predicate.ZnsMessage {
+	return predicate.ZnsMessage(sql.FieldNotNull(FieldCampaignID))
+}
+
+// CampaignIDEqualFold applies the EqualFold predicate on the "campaign_id" field.
+func CampaignIDEqualFold(v gid.ID) predicate.ZnsMessage {
+	vc := string(v)
+	return predicate.ZnsMessage(sql.FieldEqualFold(FieldCampaignID, vc))
+}
+
+// CampaignIDContainsFold applies the ContainsFold predicate on the "campaign_id" field.
+func CampaignIDContainsFold(v gid.ID) predicate.ZnsMessage {
+	vc := string(v)
+	return predicate.ZnsMessage(sql.FieldContainsFold(FieldCampaignID, vc))
+}
+
 // SenderUserIDEQ applies the EQ predicate on the "sender_user_id" field.
 func SenderUserIDEQ(v gid.ID) predicate.ZnsMessage {
 	return predicate.ZnsMessage(sql.FieldEQ(FieldSenderUserID, v))
@@ -1350,6 +1435,29 @@ func HasCustomer() predicate.ZnsMessage {
 func HasCustomerWith(preds ...predicate.Customer) predicate.ZnsMessage {
 	return predicate.ZnsMessage(func(s *sql.Selector) {
 		step := newCustomerStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCampaign applies the HasEdge predicate on the "campaign" edge.
+func HasCampaign() predicate.ZnsMessage {
+	return predicate.ZnsMessage(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, CampaignTable, CampaignColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCampaignWith applies the HasEdge predicate on the "campaign" edge with a given conditions (other predicates).
+func HasCampaignWith(preds ...predicate.ZnsCampaign) predicate.ZnsMessage {
+	return predicate.ZnsMessage(func(s *sql.Selector) {
+		step := newCampaignStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -53,6 +53,8 @@ const (
 	FieldSentAt = "sent_at"
 	// FieldDeliveredAt holds the string denoting the delivered_at field in the database.
 	FieldDeliveredAt = "delivered_at"
+	// FieldCampaignID holds the string denoting the campaign_id field in the database.
+	FieldCampaignID = "campaign_id"
 	// FieldSenderUserID holds the string denoting the sender_user_id field in the database.
 	FieldSenderUserID = "sender_user_id"
 	// FieldAttempts holds the string denoting the attempts field in the database.
@@ -69,6 +71,8 @@ const (
 	EdgeTemplate = "template"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
 	EdgeCustomer = "customer"
+	// EdgeCampaign holds the string denoting the campaign edge name in mutations.
+	EdgeCampaign = "campaign"
 	// EdgeSender holds the string denoting the sender edge name in mutations.
 	EdgeSender = "sender"
 	// Table holds the table name of the znsmessage in the database.
@@ -101,6 +105,13 @@ const (
 	CustomerInverseTable = "customers"
 	// CustomerColumn is the table column denoting the customer relation/edge.
 	CustomerColumn = "customer_id"
+	// CampaignTable is the table that holds the campaign relation/edge.
+	CampaignTable = "zns_messages"
+	// CampaignInverseTable is the table name for the ZnsCampaign entity.
+	// It exists in this package in order to avoid circular dependency with the "znscampaign" package.
+	CampaignInverseTable = "zns_campaigns"
+	// CampaignColumn is the table column denoting the campaign relation/edge.
+	CampaignColumn = "campaign_id"
 	// SenderTable is the table that holds the sender relation/edge.
 	SenderTable = "zns_messages"
 	// SenderInverseTable is the table name for the User entity.
@@ -130,6 +141,7 @@ var Columns = []string{
 	FieldCost,
 	FieldSentAt,
 	FieldDeliveredAt,
+	FieldCampaignID,
 	FieldSenderUserID,
 	FieldAttempts,
 	FieldNextAttemptAt,
@@ -304,6 +316,11 @@ func ByDeliveredAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeliveredAt, opts...).ToFunc()
 }
 
+// ByCampaignID orders the results by the campaign_id field.
+func ByCampaignID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCampaignID, opts...).ToFunc()
+}
+
 // BySenderUserID orders the results by the sender_user_id field.
 func BySenderUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSenderUserID, opts...).ToFunc()
@@ -352,6 +369,13 @@ func ByCustomerField(field string, opts ...sql.OrderTermOption) OrderOption {
 	}
 }
 
+// ByCampaignField orders the results by campaign field.
+func ByCampaignField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCampaignStep(), sql.OrderByField(field, opts...))
+	}
+}
+
 // BySenderField orders the results by sender field.
 func BySenderField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -384,6 +408,13 @@ func newCustomerStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(CustomerInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, CustomerTable, CustomerColumn),
+	)
+}
+func newCampaignStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CampaignInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, CampaignTable, CampaignColumn),
 	)
 }
 func newSenderStep() *sqlgraph.Step {

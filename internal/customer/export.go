@@ -13,7 +13,6 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/customer"
-	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/phone"
 	"github.com/dakenh/dakenh/internal/viewer"
@@ -39,11 +38,10 @@ func Export(ctx context.Context, client *ent.Client, w io.Writer, where *ent.Cus
 	if err != nil {
 		return err
 	}
-	base, err := where.Filter(client.Customer.Query())
+	base, err := Segment(client, where, search)
 	if err != nil {
-		return apierr.BadInput("where", "invalid filter: %v", err)
+		return err
 	}
-	base = base.Where(SearchPredicate(search))
 
 	defs, err := loadDefinitions(ctx, client, v.OrgID)
 	if err != nil {

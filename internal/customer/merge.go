@@ -14,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/tag"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -134,12 +135,19 @@ type referenceMover func(ctx context.Context, tx *ent.Tx, from, to gid.ID) error
 // customers (channel identities, conversations, calls, ZNS sends…) fails the
 // build until merge knows how to move it.
 var referenceMovers = map[string]referenceMover{
-	"customer_tags.customer_id":    moveTags,
-	"identities.customer_id":       moveIdentities,
-	"conversations.customer_id":    moveConversations,
-	"calls.customer_id":            moveCalls,
-	"call_permissions.customer_id": moveCallPermissions,
-	"zns_messages.customer_id":     moveZnsMessages,
+	"customer_tags.customer_id":           moveTags,
+	"identities.customer_id":              moveIdentities,
+	"conversations.customer_id":           moveConversations,
+	"calls.customer_id":                   moveCalls,
+	"call_permissions.customer_id":        moveCallPermissions,
+	"zns_messages.customer_id":            moveZnsMessages,
+	"zns_campaign_recipients.customer_id": moveZnsCampaignRecipients,
+}
+
+// moveZnsCampaignRecipients makes the source's places in ZNS campaigns the
+// target's; their tracking IDs stay, so nobody is sent to twice.
+func moveZnsCampaignRecipients(ctx context.Context, tx *ent.Tx, from, to gid.ID) error {
+	return tx.ZnsCampaignRecipient.Update().Where(znscampaignrecipient.CustomerID(from)).SetCustomerID(to).Exec(trustedRead(ctx))
 }
 
 // moveZnsMessages gives the source's ZNS messages to the target, so they

@@ -3,8 +3,10 @@ package customer
 import (
 	"entgo.io/ent/dialect/sql"
 
+	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/fold"
 	"github.com/dakenh/dakenh/internal/phone"
 )
@@ -31,4 +33,16 @@ func SearchPredicate(q string) predicate.Customer {
 		return customer.Or(customer.PhoneEQ(n), text)
 	}
 	return text
+}
+
+// Segment returns the query of the viewer's customers that match where and
+// search (SearchPredicate): the one filter of the customers query,
+// exportCustomers and ZNS campaigns. A where the schema cannot apply is
+// BAD_USER_INPUT on field where.
+func Segment(client *ent.Client, where *ent.CustomerWhereInput, search string) (*ent.CustomerQuery, error) {
+	q, err := where.Filter(client.Customer.Query())
+	if err != nil {
+		return nil, apierr.BadInput("where", "invalid filter: %v", err)
+	}
+	return q.Where(SearchPredicate(search)), nil
 }

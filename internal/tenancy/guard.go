@@ -34,6 +34,7 @@ import (
 	"github.com/dakenh/dakenh/ent/user"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
+	"github.com/dakenh/dakenh/ent/znscampaign"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -118,6 +119,9 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"ZnsMessage": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.ZnsMessage.Query().Where(znsmessage.IDIn(ids...)).Count(ctx)
+	},
+	"ZnsCampaign": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.ZnsCampaign.Query().Where(znscampaign.IDIn(ids...)).Count(ctx)
 	},
 }
 

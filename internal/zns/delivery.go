@@ -231,6 +231,9 @@ func (q znsQueue) Record(ctx context.Context, c delivery.Claim, v sent, _ delive
 		if err != nil {
 			return err
 		}
+		if err := q.s.countCampaign(sys, tx, m.CampaignID, m.Status); err != nil {
+			return err
+		}
 		if err := appendEvent(sys, tx, m, typ); err != nil {
 			return err
 		}

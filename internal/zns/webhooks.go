@@ -97,6 +97,9 @@ func (s *Service) delivered(ctx context.Context, tx *ent.Tx, ch *ent.Channel, e 
 	if err != nil || n == 0 {
 		return err
 	}
+	if err := s.countCampaign(ctx, tx, m.CampaignID, znsmessage.StatusDELIVERED); err != nil {
+		return err
+	}
 	return appendEvent(ctx, tx, m, EventDelivered)
 }
 

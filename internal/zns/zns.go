@@ -89,10 +89,11 @@ func New(client *ent.Client, o Options) *Service {
 	return s
 }
 
-// Register gives w the handler of the periodic template sync. Call it once
-// at start-up, before w runs.
+// Register gives w the handlers of the periodic template sync and of the
+// campaign runner. Call it once at start-up, before w runs.
 func (s *Service) Register(w *timer.Worker) {
 	w.Handle(timerSync, s.periodicSync)
+	w.Handle(timerCampaign, s.runCampaign)
 }
 
 // requireSyncer returns the viewer when they may sync templates: an OWNER
