@@ -70,6 +70,13 @@ func quietHoursEnd(t time.Time) time.Time {
 	return end
 }
 
+// quotaDayStart is the midnight in Vietnam at or before t, when the
+// daily quotas of t's day started.
+func quotaDayStart(t time.Time) time.Time {
+	l := t.In(vietnam)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, vietnam)
+}
+
 // nextQuotaReset is the next midnight in Vietnam after t, when Zalo's
 // daily quotas start over.
 func nextQuotaReset(t time.Time) time.Time {

@@ -216,8 +216,17 @@ func (q znsQueue) Record(ctx context.Context, c delivery.Claim, v sent, _ delive
 	}
 	switch {
 	case r.State == delivery.StateSent && v.quota.Daily > 0:
-		err = tx.ZnsTemplate.UpdateOneID(v.templateID).
-			SetDailyQuota(v.quota.Daily).SetRemainingQuota(max(v.quota.Remaining, 0)).Exec(sys)
+		// Answers of concurrent sends arrive in any order: within a
+		// Vietnam day the quota only goes down, so an answer replaces
+		// what is stored only when it is lower or the stored one is from
+		// an earlier day (before the reset).
+		remaining := max(v.quota.Remaining, 0)
+		err = tx.ZnsTemplate.Update().
+			Where(znstemplate.ID(v.templateID), znstemplate.Or(
+				znstemplate.RemainingQuotaGT(remaining),
+				znstemplate.UpdatedAtLT(quotaDayStart(now)),
+			)).
+			SetDailyQuota(v.quota.Daily).SetRemainingQuota(remaining).SetUpdatedAt(now).Exec(sys)
 	case v.exhausted:
 		err = tx.ZnsTemplate.Update().Where(znstemplate.ID(v.templateID)).SetRemainingQuota(0).Exec(sys)
 	}
