@@ -35,6 +35,7 @@ import (
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/znscampaign"
+	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -122,6 +123,9 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"ZnsCampaign": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.ZnsCampaign.Query().Where(znscampaign.IDIn(ids...)).Count(ctx)
+	},
+	"ZnsCampaignRecipient": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.ZnsCampaignRecipient.Query().Where(znscampaignrecipient.IDIn(ids...)).Count(ctx)
 	},
 }
 
