@@ -74,11 +74,10 @@ func New(client *ent.Client, dialect string) *Reporter {
 	return &Reporter{client: client, dialect: dialect}
 }
 
-// Conversations computes the report of [from, to) for the viewer's
-// organization, of one channel or of all, grouped by by. Owners, admins
-// and API keys with READ may run it; it covers the SHARED channels and the
-// ONLY_ME channels the viewer connected, as the inbox does.
-func (r *Reporter) Conversations(ctx context.Context, from, to time.Time, channelID *gid.ID, by Grouping) ([]*Row, error) {
+// authorize returns the viewer when they may read a report over
+// [from, to), what being the report's name for the refusal: owners,
+// admins and API keys with READ, over at most maxSpan.
+func authorize(ctx context.Context, from, to time.Time, what string) (*viewer.Viewer, error) {
 	v := viewer.FromContext(ctx)
 	switch {
 	case v == nil || v.OrgID == "":
@@ -86,13 +85,35 @@ func (r *Reporter) Conversations(ctx context.Context, from, to time.Time, channe
 	case v.IsAPIKey() && !v.Has(viewer.ScopeRead):
 		return nil, apierr.New(apierr.Forbidden, "this API key lacks the READ scope")
 	case !v.IsAdmin() && !v.IsAPIKey():
-		return nil, apierr.New(apierr.Forbidden, "only an OWNER or ADMIN, or an API key, can read the conversation report")
+		return nil, apierr.New(apierr.Forbidden, "only an OWNER or ADMIN, or an API key, can read %s", what)
 	}
 	if !to.After(from) {
 		return nil, apierr.BadInput("to", "to must be after from")
 	}
 	if to.Sub(from) > maxSpan {
 		return nil, apierr.BadInput("to", "a report spans at most 366 days")
+	}
+	return v, nil
+}
+
+// channel is the channel a report is narrowed to, read with the viewer's
+// rules: one they may not see is NOT_FOUND.
+func (r *Reporter) channel(ctx context.Context, id gid.ID) (*ent.Channel, error) {
+	ch, err := r.client.Channel.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apierr.New(apierr.NotFound, "channel not found")
+	}
+	return ch, err
+}
+
+// Conversations computes the report of [from, to) for the viewer's
+// organization, of one channel or of all, grouped by by. Owners, admins
+// and API keys with READ may run it; it covers the SHARED channels and the
+// ONLY_ME channels the viewer connected, as the inbox does.
+func (r *Reporter) Conversations(ctx context.Context, from, to time.Time, channelID *gid.ID, by Grouping) ([]*Row, error) {
+	v, err := authorize(ctx, from, to, "the conversation report")
+	if err != nil {
+		return nil, err
 	}
 	if by != ByAgent && by != ByChannel && by != ByDay {
 		return nil, apierr.BadInput("groupBy", "groupBy must be AGENT, CHANNEL or DAY")
@@ -101,10 +122,7 @@ func (r *Reporter) Conversations(ctx context.Context, from, to time.Time, channe
 	if channelID != nil {
 		// Another organization's channel, or an ONLY_ME one of someone
 		// else, is NOT_FOUND, as everywhere.
-		ch, err := r.client.Channel.Get(ctx, *channelID)
-		if ent.IsNotFound(err) {
-			return nil, apierr.New(apierr.NotFound, "channel not found")
-		}
+		ch, err := r.channel(ctx, *channelID)
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +150,7 @@ func (r *Reporter) Conversations(ctx context.Context, from, to time.Time, channe
 		return x
 	}
 	stmt, args := q.counts()
-	err := r.scan(ctx, stmt, args, func(s scanner) error {
+	err = r.scan(ctx, stmt, args, func(s scanner) error {
 		var key string
 		var opened, resolved, in, out int
 		if err := s.Scan(&key, &opened, &resolved, &in, &out); err != nil {

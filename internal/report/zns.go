@@ -5,10 +5,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
-	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 // ZnsGrouping is how znsReport groups (ZnsReportGrouping).
@@ -40,20 +38,9 @@ type ZnsRow struct {
 // local day (in order), in one statement. Owners, admins and API keys
 // with READ may run it.
 func (r *Reporter) Zns(ctx context.Context, from, to time.Time, channelID *gid.ID, by ZnsGrouping) ([]*ZnsRow, error) {
-	v := viewer.FromContext(ctx)
-	switch {
-	case v == nil || v.OrgID == "":
-		return nil, apierr.NeedCredentials("authentication required")
-	case v.IsAPIKey() && !v.Has(viewer.ScopeRead):
-		return nil, apierr.New(apierr.Forbidden, "this API key lacks the READ scope")
-	case !v.IsAdmin() && !v.IsAPIKey():
-		return nil, apierr.New(apierr.Forbidden, "only an OWNER or ADMIN, or an API key, can read the ZNS report")
-	}
-	if !to.After(from) {
-		return nil, apierr.BadInput("to", "to must be after from")
-	}
-	if to.Sub(from) > maxSpan {
-		return nil, apierr.BadInput("to", "a report spans at most 366 days")
+	v, err := authorize(ctx, from, to, "the ZNS report")
+	if err != nil {
+		return nil, err
 	}
 	var key string
 	switch by {
@@ -68,10 +55,7 @@ func (r *Reporter) Zns(ctx context.Context, from, to time.Time, channelID *gid.I
 	where := "m.organization_id = $1 AND m.created_at >= $2 AND m.created_at < $3 AND m.status <> 'QUEUED'"
 	if channelID != nil {
 		// Another organization's channel is NOT_FOUND, as everywhere.
-		ch, err := r.client.Channel.Get(ctx, *channelID)
-		if ent.IsNotFound(err) {
-			return nil, apierr.New(apierr.NotFound, "channel not found")
-		}
+		ch, err := r.channel(ctx, *channelID)
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +64,7 @@ func (r *Reporter) Zns(ctx context.Context, from, to time.Time, channelID *gid.I
 	}
 	stmt := ZnsStatement(key, where)
 	var out []*ZnsRow
-	err := r.scan(ctx, stmt, args, func(s scanner) error {
+	err = r.scan(ctx, stmt, args, func(s scanner) error {
 		x := &ZnsRow{}
 		if err := s.Scan(&x.Key, &x.Sent, &x.Delivered, &x.Failed, &x.Cost); err != nil {
 			return err
