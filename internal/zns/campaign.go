@@ -24,7 +24,6 @@ import (
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/znscampaign"
 	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
-	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/apierr"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -66,25 +65,12 @@ type CampaignInput struct {
 // {{phone}} or {{customFields.<key>}}, spaces inside the braces allowed.
 var placeholder = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
 
-// requireCampaigner returns the viewer when they may run campaigns: an
-// OWNER or ADMIN, or an API key with the WRITE scope.
-func requireCampaigner(ctx context.Context) (*viewer.Viewer, error) {
-	v := viewer.FromContext(ctx)
-	switch {
-	case v == nil || v.OrgID == "":
-		return nil, apierr.NeedCredentials("authentication required")
-	case v.IsAdmin(), v.IsAPIKey() && v.Has(viewer.ScopeWrite), v.System:
-		return v, nil
-	}
-	return nil, &apierr.Error{Code: apierr.Forbidden, Message: "only an OWNER or ADMIN, or a WRITE API key, can run ZNS campaigns"}
-}
-
 // CreateCampaign checks a campaign, fixes its recipients and starts it, in
 // one transaction: the segment's customers are read in it, each becomes a
 // recipient (skipped with a reason, or pending), and the runner's timer is
 // due at once. Nothing is stored when a rule refuses the campaign.
 func (s *Service) CreateCampaign(ctx context.Context, in CampaignInput) (*ent.ZnsCampaign, error) {
-	v, err := requireCampaigner(ctx)
+	v, err := requireAdmin(ctx, "run ZNS campaigns")
 	if err != nil {
 		return nil, err
 	}
@@ -95,27 +81,16 @@ func (s *Service) CreateCampaign(ctx context.Context, in CampaignInput) (*ent.Zn
 	case utf8.RuneCountInString(name) > maxCampaignName:
 		return nil, apierr.BadInput("name", "the name is at most %d characters", maxCampaignName)
 	}
-	ch, err := s.client.Channel.Get(ctx, in.ChannelID)
-	if ent.IsNotFound(err) {
-		return nil, apierr.New(apierr.NotFound, "channel not found")
-	}
+	ch, err := s.channel(ctx, in.ChannelID)
 	if err != nil {
 		return nil, err
 	}
 	if err := CheckChannel(ch); err != nil {
 		return nil, err
 	}
-	tpl, err := s.client.ZnsTemplate.Query().
-		Where(znstemplate.ChannelID(ch.ID), znstemplate.TemplateID(in.TemplateID)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apierr.BadInput("templateId", "the OA has no template %q; sync its templates first", in.TemplateID)
-	}
+	tpl, err := s.enabledTemplate(ctx, ch, in.TemplateID)
 	if err != nil {
 		return nil, err
-	}
-	if tpl.Status != znstemplate.StatusENABLE {
-		return nil, apierr.Precondition(ReasonTemplateNotEnabled, "the template is %s; only an ENABLE template can be sent", tpl.Status)
 	}
 	keys, err := s.client.CustomField.Query().Select(customfield.FieldKey).Strings(ctx)
 	if err != nil {
@@ -395,7 +370,7 @@ func (s *Service) CancelCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampai
 // scheduled before the campaign row is written: the runner holds its
 // timer, then the campaign, and so must everyone.
 func (s *Service) setCampaignStatus(ctx context.Context, id gid.ID, to znscampaign.Status, reason, msg string, from ...znscampaign.Status) (*ent.ZnsCampaign, error) {
-	if _, err := requireCampaigner(ctx); err != nil {
+	if _, err := requireAdmin(ctx, "run ZNS campaigns"); err != nil {
 		return nil, err
 	}
 	c, err := s.client.ZnsCampaign.Get(ctx, id)

@@ -16,7 +16,6 @@ import (
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/ent/znsmessage"
-	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/phone"
@@ -75,10 +74,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.ZnsMessage, erro
 	case len(trackingID) > MaxTrackingID:
 		return nil, apierr.BadInput("trackingId", "trackingId is at most %d characters", MaxTrackingID)
 	}
-	ch, err := s.client.Channel.Get(ctx, in.ChannelID)
-	if ent.IsNotFound(err) {
-		return nil, apierr.New(apierr.NotFound, "channel not found")
-	}
+	ch, err := s.channel(ctx, in.ChannelID)
 	if err != nil {
 		return nil, err
 	}
@@ -88,17 +84,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.ZnsMessage, erro
 	if err := CheckChannel(ch); err != nil {
 		return nil, err
 	}
-	tpl, err := s.client.ZnsTemplate.Query().
-		Where(znstemplate.ChannelID(ch.ID), znstemplate.TemplateID(in.TemplateID)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apierr.BadInput("templateId", "the OA has no template %q; sync its templates first", in.TemplateID)
-	}
+	tpl, err := s.enabledTemplate(ctx, ch, in.TemplateID)
 	if err != nil {
 		return nil, err
-	}
-	if tpl.Status != znstemplate.StatusENABLE {
-		return nil, apierr.Precondition(ReasonTemplateNotEnabled, "the template is %s; only an ENABLE template can be sent", tpl.Status)
 	}
 	params, err := CheckParams(tpl.Params, in.Params)
 	if err != nil {

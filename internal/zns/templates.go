@@ -28,13 +28,10 @@ const maxTemplateDetails = 2000
 // may not see is NOT_FOUND. Zalo is called before any transaction opens,
 // and the rows are written in one.
 func (s *Service) Sync(ctx context.Context, channelID gid.ID) ([]*ent.ZnsTemplate, error) {
-	if _, err := requireSyncer(ctx); err != nil {
+	if _, err := requireAdmin(ctx, "sync ZNS templates"); err != nil {
 		return nil, err
 	}
-	ch, err := s.client.Channel.Get(ctx, channelID)
-	if ent.IsNotFound(err) {
-		return nil, apierr.New(apierr.NotFound, "channel not found")
-	}
+	ch, err := s.channel(ctx, channelID)
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/delivery"
+	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/timer"
 	"github.com/dakenh/dakenh/internal/viewer"
 	"github.com/dakenh/dakenh/internal/zalo"
@@ -96,9 +98,10 @@ func (s *Service) Register(w *timer.Worker) {
 	w.Handle(timerCampaign, s.runCampaign)
 }
 
-// requireSyncer returns the viewer when they may sync templates: an OWNER
-// or ADMIN, or an API key with the WRITE scope.
-func requireSyncer(ctx context.Context) (*viewer.Viewer, error) {
+// requireAdmin returns the viewer when they may do what (for the
+// refusal: "sync ZNS templates", "run ZNS campaigns"): an OWNER or ADMIN,
+// or an API key with the WRITE scope.
+func requireAdmin(ctx context.Context, what string) (*viewer.Viewer, error) {
 	v := viewer.FromContext(ctx)
 	switch {
 	case v == nil || v.OrgID == "":
@@ -106,7 +109,35 @@ func requireSyncer(ctx context.Context) (*viewer.Viewer, error) {
 	case v.IsAdmin(), v.IsAPIKey() && v.Has(viewer.ScopeWrite), v.System:
 		return v, nil
 	}
-	return nil, &apierr.Error{Code: apierr.Forbidden, Message: "only an OWNER or ADMIN, or a WRITE API key, can sync ZNS templates"}
+	return nil, apierr.New(apierr.Forbidden, "only an OWNER or ADMIN, or a WRITE API key, can %s", what)
+}
+
+// channel reads channel id with the viewer's rules: one they may not see
+// is NOT_FOUND.
+func (s *Service) channel(ctx context.Context, id gid.ID) (*ent.Channel, error) {
+	ch, err := s.client.Channel.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apierr.New(apierr.NotFound, "channel not found")
+	}
+	return ch, err
+}
+
+// enabledTemplate is the OA ch's template of Zalo ID templateID, refused
+// unless it is ENABLE.
+func (s *Service) enabledTemplate(ctx context.Context, ch *ent.Channel, templateID string) (*ent.ZnsTemplate, error) {
+	tpl, err := s.client.ZnsTemplate.Query().
+		Where(znstemplate.ChannelID(ch.ID), znstemplate.TemplateID(templateID)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apierr.BadInput("templateId", "the OA has no template %q; sync its templates first", templateID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tpl.Status != znstemplate.StatusENABLE {
+		return nil, apierr.Precondition(ReasonTemplateNotEnabled, "the template is %s; only an ENABLE template can be sent", tpl.Status)
+	}
+	return tpl, nil
 }
 
 // withToken runs f with the OA's access token, and once more with a
