@@ -157,7 +157,7 @@ func (s *Service) ConnectFacebookPages(ctx context.Context, in ConnectFacebookPa
 			perPage = append(perPage, &apierr.Error{Code: apierr.Internal, Field: field, Err: err})
 			continue
 		}
-		if err := s.scheduleSubscriptionCheck(ctx, ch); err != nil {
+		if err := s.scheduleSubscriptionCheck(ctx, ch, SubscriptionCheckEvery); err != nil {
 			// The page works; a start-up or periodic EnsureSubscriptionChecks
 			// schedules its check again.
 			log.Error("scheduling a page's subscription check failed", "channel", ch.ID, "error", err)

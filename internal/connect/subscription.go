@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/dakenh/dakenh/ent"
@@ -42,9 +41,10 @@ func checked(ch *ent.Channel) bool {
 	return ch.Kind == channel.KindFACEBOOK_PAGE && ch.Status == channel.StatusCONNECTED && ch.AppID != ""
 }
 
-// scheduleSubscriptionCheck gives a page just connected its next check,
-// replacing any pending one.
-func (s *Service) scheduleSubscriptionCheck(ctx context.Context, ch *ent.Channel) error {
+// scheduleSubscriptionCheck makes ch's next check due in after from now,
+// replacing any pending one: SubscriptionCheckEvery for a page just
+// connected, subscriptionRetry after a check that could not conclude.
+func (s *Service) scheduleSubscriptionCheck(ctx context.Context, ch *ent.Channel, after time.Duration) error {
 	sys := viewer.SystemContext(ctx, ch.OrganizationID)
 	tx, err := s.cfg.Client.Tx(sys)
 	if err != nil {
@@ -52,7 +52,7 @@ func (s *Service) scheduleSubscriptionCheck(ctx context.Context, ch *ent.Channel
 	}
 	defer func() { _ = tx.Rollback() }()
 	if err := timer.Schedule(sys, tx, timer.Spec{
-		OrgID: ch.OrganizationID, Kind: timerSubscriptionCheck, Key: string(ch.ID), Due: s.cfg.Now().Add(SubscriptionCheckEvery),
+		OrgID: ch.OrganizationID, Kind: timerSubscriptionCheck, Key: string(ch.ID), Due: s.cfg.Now().Add(after),
 	}); err != nil {
 		return err
 	}
@@ -70,24 +70,11 @@ func (s *Service) EnsureSubscriptionChecks(ctx context.Context) error {
 		return err
 	}
 	due := s.cfg.Now().Add(SubscriptionCheckEvery)
-	var errs []error
-	for _, ch := range chans {
-		sys := viewer.SystemContext(ctx, ch.OrganizationID)
-		tx, err := s.cfg.Client.Tx(sys)
-		if err != nil {
-			return err
-		}
-		err = timer.ScheduleIfAbsent(sys, tx, timer.Spec{OrgID: ch.OrganizationID, Kind: timerSubscriptionCheck, Key: string(ch.ID), Due: due})
-		if err == nil {
-			err = tx.Commit()
-		} else {
-			_ = tx.Rollback()
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
+	specs := make([]timer.Spec, len(chans))
+	for i, ch := range chans {
+		specs[i] = timer.Spec{OrgID: ch.OrganizationID, Kind: timerSubscriptionCheck, Key: string(ch.ID), Due: due}
 	}
-	return errors.Join(errs...)
+	return timer.EnsureAll(ctx, s.cfg.Client, specs)
 }
 
 // checkSubscription is a page's timer. It schedules the next check in the
@@ -153,20 +140,7 @@ func (s *Service) askSubscription(ctx context.Context, ch *ent.Channel) {
 
 // retrySubscriptionCheck moves ch's next check to subscriptionRetry from now.
 func (s *Service) retrySubscriptionCheck(ctx context.Context, ch *ent.Channel) {
-	err := func() error {
-		tx, err := s.cfg.Client.Tx(ctx)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = tx.Rollback() }()
-		if err := timer.Schedule(ctx, tx, timer.Spec{
-			OrgID: ch.OrganizationID, Kind: timerSubscriptionCheck, Key: string(ch.ID), Due: s.cfg.Now().Add(subscriptionRetry),
-		}); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}()
-	if err != nil {
+	if err := s.scheduleSubscriptionCheck(ctx, ch, subscriptionRetry); err != nil {
 		s.cfg.Logger.WarnContext(ctx, "rescheduling a page's subscription check failed", "channel", ch.ID, "error", err)
 	}
 }

@@ -153,6 +153,27 @@ func ScheduleIfAbsent(ctx context.Context, tx *ent.Tx, s Spec) error {
 	return nil
 }
 
+// EnsureAll makes sure each of specs has a pending timer, creating those
+// that have none (as ScheduleIfAbsent) in one transaction: for the timers
+// every replica makes sure of at start-up and now and again, one per
+// channel or organization.
+func EnsureAll(ctx context.Context, client *ent.Client, specs []Spec) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	tx, err := client.Tx(viewer.SystemContext(ctx, ""))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, s := range specs {
+		if err := ScheduleIfAbsent(ctx, tx, s); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // Cancel deletes the pending timer of (orgID, kind, key) in tx; there is no
 // error when there is none. A worker running that timer at this moment
 // holds its row: on PostgreSQL Cancel waits for it and then finds nothing,

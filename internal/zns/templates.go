@@ -250,20 +250,9 @@ func (s *Service) EnsureSyncs(ctx context.Context) error {
 		return err
 	}
 	due := s.now().Add(firstSync)
-	for _, ch := range chans {
-		osys := viewer.SystemContext(ctx, ch.OrganizationID)
-		tx, err := s.client.Tx(osys)
-		if err != nil {
-			return err
-		}
-		err = timer.ScheduleIfAbsent(osys, tx, timer.Spec{OrgID: ch.OrganizationID, Kind: timerSync, Key: string(ch.ID), Due: due})
-		if err == nil {
-			err = tx.Commit()
-		}
-		_ = tx.Rollback()
-		if err != nil {
-			return err
-		}
+	specs := make([]timer.Spec, len(chans))
+	for i, ch := range chans {
+		specs[i] = timer.Spec{OrgID: ch.OrganizationID, Kind: timerSync, Key: string(ch.ID), Due: due}
 	}
-	return nil
+	return timer.EnsureAll(ctx, s.client, specs)
 }
