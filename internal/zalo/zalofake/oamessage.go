@@ -66,12 +66,8 @@ func (s *Server) templateMessageLocked(r *http.Request, body []byte) any {
 	}
 	t := s.znsTemplateLocked(oa.ID, b.TemplateID)
 	switch {
-	case t == nil:
-		return apiError(-117, "No permission to send this template")
-	case t.Status == "DISABLE":
-		return apiError(-146, "Template is disabled because of low quality")
-	case t.Status != "ENABLE":
-		return apiError(-131, "Template is not approved")
+	case t == nil || t.Status != "ENABLE":
+		return templateRefusal(t)
 	case t.CreatedTime.Before(byUserIDSince):
 		return apiError(-249, "This template cannot be sent by user_id")
 	}
@@ -84,8 +80,8 @@ func (s *Server) templateMessageLocked(r *http.Request, body []byte) any {
 			return apiError(-1121, "Parameter is too long: "+p.Name)
 		}
 	}
-	if h := s.nowLocked().In(vietnam).Hour(); t.Tag == "PROMOTION" && (h >= 22 || h < 6) {
-		return apiError(-133, "Sending this kind of template is not allowed from 22:00 to 06:00")
+	if quietHours(t, s.nowLocked()) {
+		return apiError(-133, quietHoursMessage)
 	}
 	if t.RemainingQuota <= 0 {
 		return apiError(-147, "Template daily quota reached")

@@ -292,6 +292,28 @@ func (s *Server) znsTemplateDetailLocked(r *http.Request) any {
 	})
 }
 
+// templateRefusal is Zalo's answer to a send with template t when t is
+// unknown to the OA or not ENABLE.
+func templateRefusal(t *ZNSTemplate) map[string]any {
+	switch {
+	case t == nil:
+		return apiError(-117, "No permission to send this template")
+	case t.Status == "DISABLE":
+		return apiError(-146, "Template is disabled because of low quality")
+	}
+	return apiError(-131, "Template is not approved")
+}
+
+// quietHoursMessage is Zalo's answer (-133) to a promotion sent in quiet hours.
+const quietHoursMessage = "Sending this kind of template is not allowed from 22:00 to 06:00"
+
+// quietHours reports whether t is a promotion template, which Zalo
+// refuses from 22:00 to 06:00 Vietnam time, and now is within those hours.
+func quietHours(t *ZNSTemplate, now time.Time) bool {
+	h := now.In(vietnam).Hour()
+	return t.Tag == "PROMOTION" && (h >= 22 || h < 6)
+}
+
 func (s *Server) znsTemplateLocked(oaID, id string) *ZNSTemplate {
 	for _, t := range s.znsLocked(oaID).templates {
 		if t.ID == id {
@@ -333,12 +355,8 @@ func (s *Server) znsSendLocked(r *http.Request, body []byte) any {
 	z := s.znsLocked(oa.ID)
 	t := s.znsTemplateLocked(oa.ID, id)
 	switch {
-	case t == nil:
-		return apiError(-117, "No permission to send this template")
-	case t.Status == "DISABLE":
-		return apiError(-146, "Template is disabled because of low quality")
-	case t.Status != "ENABLE":
-		return apiError(-131, "Template is not approved")
+	case t == nil || t.Status != "ENABLE":
+		return templateRefusal(t)
 	}
 	for _, p := range t.Params {
 		v, ok := b.TemplateData[p.Name]
@@ -357,8 +375,8 @@ func (s *Server) znsSendLocked(r *http.Request, body []byte) any {
 		return apiError(code, "The user cannot receive this message")
 	}
 	now := s.nowLocked()
-	if h := now.In(vietnam).Hour(); t.Tag == "PROMOTION" && (h >= 22 || h < 6) {
-		return apiError(-133, "Sending this kind of template is not allowed from 22:00 to 06:00")
+	if quietHours(t, now) {
+		return apiError(-133, quietHoursMessage)
 	}
 	switch {
 	case t.RemainingQuota <= 0:
