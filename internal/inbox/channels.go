@@ -163,17 +163,15 @@ func (s *Service) ConnectFacebookPage(ctx context.Context, in ConnectFacebookPag
 	); err != nil {
 		return nil, err
 	}
-	perm := in.ChatPermission
-	if perm == "" {
-		perm = channel.ChatPermissionONLY_ME
-	}
-	if err := channel.ChatPermissionValidator(perm); err != nil {
-		return nil, apierr.BadInput("chatPermission", "chatPermission must be ONLY_ME or SHARED")
+	if perm := in.ChatPermission; perm != "" {
+		if err := channel.ChatPermissionValidator(perm); err != nil {
+			return nil, apierr.BadInput("chatPermission", "chatPermission must be ONLY_ME or SHARED")
+		}
 	}
 	return s.connect(ctx, channelSpec{
 		kind: channel.KindFACEBOOK_PAGE, externalID: in.PageID, name: in.Name, appID: in.AppID,
 		creds:          Credentials{AccessToken: in.PageAccessToken, AppSecret: in.AppSecret, WebhookSecret: in.VerifyToken},
-		chatPermission: perm, via: in.Via,
+		chatPermission: in.ChatPermission, via: in.Via,
 	})
 }
 
