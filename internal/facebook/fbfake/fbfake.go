@@ -320,11 +320,7 @@ func (f *Fake) handleSend(w http.ResponseWriter, r *http.Request) {
 	pageID := r.PathValue("page")
 	token := r.URL.Query().Get("access_token")
 	f.mu.Lock()
-	pageToken, pageKnown := f.pageTokens[pageID]
-	tokenKnown := false
-	for _, t := range f.pageTokens {
-		tokenKnown = tokenKnown || (token != "" && t == token)
-	}
+	pageToken, pageKnown, tokenKnown := f.pageTokenLocked(pageID, token)
 	f.mu.Unlock()
 	switch {
 	case !tokenKnown:

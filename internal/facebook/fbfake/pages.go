@@ -161,11 +161,7 @@ func (f *Fake) handleSubscribedApps(w http.ResponseWriter, r *http.Request) {
 	pageID := r.PathValue("page")
 	token := r.URL.Query().Get("access_token")
 	f.mu.Lock()
-	pageToken, pageKnown := f.pageTokens[pageID]
-	tokenKnown := false
-	for _, t := range f.pageTokens {
-		tokenKnown = tokenKnown || (token != "" && t == token)
-	}
+	pageToken, pageKnown, tokenKnown := f.pageTokenLocked(pageID, token)
 	failure, failing := f.subscribeFailures[pageID]
 	f.mu.Unlock()
 	switch {
@@ -201,4 +197,14 @@ func (f *Fake) handleSubscribedApps(w http.ResponseWriter, r *http.Request) {
 	f.subscriptions[pageID] = fields
 	f.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+// pageTokenLocked is page pageID's token and whether the page is known,
+// and whether token is any known page's token.
+func (f *Fake) pageTokenLocked(pageID, token string) (pageToken string, pageKnown, tokenKnown bool) {
+	pageToken, pageKnown = f.pageTokens[pageID]
+	for _, t := range f.pageTokens {
+		tokenKnown = tokenKnown || (token != "" && t == token)
+	}
+	return pageToken, pageKnown, tokenKnown
 }
