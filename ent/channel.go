@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -65,6 +66,10 @@ type Channel struct {
 	ConnectionLostAt *time.Time `json:"connection_lost_at,omitempty"`
 	// RuleID holds the value of the "rule_id" field.
 	RuleID *gid.ID `json:"rule_id,omitempty"`
+	// WidgetKey holds the value of the "widget_key" field.
+	WidgetKey *string `json:"widget_key,omitempty"`
+	// AllowedOrigins holds the value of the "allowed_origins" field.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ChannelQuery when eager-loading is set.
 	Edges        ChannelEdges `json:"edges"`
@@ -163,13 +168,13 @@ func (*Channel) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case channel.FieldRuleID:
 			values[i] = &sql.NullScanner{S: new(gid.ID)}
-		case channel.FieldAccessToken, channel.FieldRefreshToken, channel.FieldAppSecret, channel.FieldWebhookSecret:
+		case channel.FieldAccessToken, channel.FieldRefreshToken, channel.FieldAppSecret, channel.FieldWebhookSecret, channel.FieldAllowedOrigins:
 			values[i] = new([]byte)
 		case channel.FieldID, channel.FieldOrganizationID, channel.FieldConnectedByID:
 			values[i] = new(gid.ID)
 		case channel.FieldPublished, channel.FieldIsTesting:
 			values[i] = new(sql.NullBool)
-		case channel.FieldKind, channel.FieldExternalID, channel.FieldName, channel.FieldStatus, channel.FieldStatusReason, channel.FieldChatPermission, channel.FieldDescription, channel.FieldAppID:
+		case channel.FieldKind, channel.FieldExternalID, channel.FieldName, channel.FieldStatus, channel.FieldStatusReason, channel.FieldChatPermission, channel.FieldDescription, channel.FieldAppID, channel.FieldWidgetKey:
 			values[i] = new(sql.NullString)
 		case channel.FieldCreatedAt, channel.FieldUpdatedAt, channel.FieldAccessTokenExpiresAt, channel.FieldLastConnectedAt, channel.FieldConnectionLostAt:
 			values[i] = new(sql.NullTime)
@@ -329,6 +334,21 @@ func (_m *Channel) assignValues(columns []string, values []any) error {
 				_m.RuleID = new(gid.ID)
 				*_m.RuleID = *value.S.(*gid.ID)
 			}
+		case channel.FieldWidgetKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field widget_key", values[i])
+			} else if value.Valid {
+				_m.WidgetKey = new(string)
+				*_m.WidgetKey = value.String
+			}
+		case channel.FieldAllowedOrigins:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field allowed_origins", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.AllowedOrigins); err != nil {
+					return fmt.Errorf("unmarshal field allowed_origins: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -462,6 +482,14 @@ func (_m *Channel) String() string {
 		builder.WriteString("rule_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	if v := _m.WidgetKey; v != nil {
+		builder.WriteString("widget_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("allowed_origins=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AllowedOrigins))
 	builder.WriteByte(')')
 	return builder.String()
 }

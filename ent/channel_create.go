@@ -266,6 +266,26 @@ func (_c *ChannelCreate) SetNillableRuleID(v *gid.ID) *ChannelCreate {
 	return _c
 }
 
+// SetWidgetKey sets the "widget_key" field.
+func (_c *ChannelCreate) SetWidgetKey(v string) *ChannelCreate {
+	_c.mutation.SetWidgetKey(v)
+	return _c
+}
+
+// SetNillableWidgetKey sets the "widget_key" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillableWidgetKey(v *string) *ChannelCreate {
+	if v != nil {
+		_c.SetWidgetKey(*v)
+	}
+	return _c
+}
+
+// SetAllowedOrigins sets the "allowed_origins" field.
+func (_c *ChannelCreate) SetAllowedOrigins(v []string) *ChannelCreate {
+	_c.mutation.SetAllowedOrigins(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ChannelCreate) SetID(v gid.ID) *ChannelCreate {
 	_c.mutation.SetID(v)
@@ -497,6 +517,11 @@ func (_c *ChannelCreate) check() error {
 	if _, ok := _c.mutation.LastConnectedAt(); !ok {
 		return &ValidationError{Name: "last_connected_at", err: errors.New(`ent: missing required field "Channel.last_connected_at"`)}
 	}
+	if v, ok := _c.mutation.WidgetKey(); ok {
+		if err := channel.WidgetKeyValidator(v); err != nil {
+			return &ValidationError{Name: "widget_key", err: fmt.Errorf(`ent: validator failed for field "Channel.widget_key": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := channel.IDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Channel.id": %w`, err)}
@@ -616,6 +641,14 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ConnectionLostAt(); ok {
 		_spec.SetField(channel.FieldConnectionLostAt, field.TypeTime, value)
 		_node.ConnectionLostAt = &value
+	}
+	if value, ok := _c.mutation.WidgetKey(); ok {
+		_spec.SetField(channel.FieldWidgetKey, field.TypeString, value)
+		_node.WidgetKey = &value
+	}
+	if value, ok := _c.mutation.AllowedOrigins(); ok {
+		_spec.SetField(channel.FieldAllowedOrigins, field.TypeJSON, value)
+		_node.AllowedOrigins = value
 	}
 	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1050,6 +1083,42 @@ func (u *ChannelUpsert) ClearRuleID() *ChannelUpsert {
 	return u
 }
 
+// SetWidgetKey sets the "widget_key" field.
+func (u *ChannelUpsert) SetWidgetKey(v string) *ChannelUpsert {
+	u.Set(channel.FieldWidgetKey, v)
+	return u
+}
+
+// UpdateWidgetKey sets the "widget_key" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateWidgetKey() *ChannelUpsert {
+	u.SetExcluded(channel.FieldWidgetKey)
+	return u
+}
+
+// ClearWidgetKey clears the value of the "widget_key" field.
+func (u *ChannelUpsert) ClearWidgetKey() *ChannelUpsert {
+	u.SetNull(channel.FieldWidgetKey)
+	return u
+}
+
+// SetAllowedOrigins sets the "allowed_origins" field.
+func (u *ChannelUpsert) SetAllowedOrigins(v []string) *ChannelUpsert {
+	u.Set(channel.FieldAllowedOrigins, v)
+	return u
+}
+
+// UpdateAllowedOrigins sets the "allowed_origins" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateAllowedOrigins() *ChannelUpsert {
+	u.SetExcluded(channel.FieldAllowedOrigins)
+	return u
+}
+
+// ClearAllowedOrigins clears the value of the "allowed_origins" field.
+func (u *ChannelUpsert) ClearAllowedOrigins() *ChannelUpsert {
+	u.SetNull(channel.FieldAllowedOrigins)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1436,6 +1505,48 @@ func (u *ChannelUpsertOne) UpdateRuleID() *ChannelUpsertOne {
 func (u *ChannelUpsertOne) ClearRuleID() *ChannelUpsertOne {
 	return u.Update(func(s *ChannelUpsert) {
 		s.ClearRuleID()
+	})
+}
+
+// SetWidgetKey sets the "widget_key" field.
+func (u *ChannelUpsertOne) SetWidgetKey(v string) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetWidgetKey(v)
+	})
+}
+
+// UpdateWidgetKey sets the "widget_key" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateWidgetKey() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateWidgetKey()
+	})
+}
+
+// ClearWidgetKey clears the value of the "widget_key" field.
+func (u *ChannelUpsertOne) ClearWidgetKey() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearWidgetKey()
+	})
+}
+
+// SetAllowedOrigins sets the "allowed_origins" field.
+func (u *ChannelUpsertOne) SetAllowedOrigins(v []string) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetAllowedOrigins(v)
+	})
+}
+
+// UpdateAllowedOrigins sets the "allowed_origins" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateAllowedOrigins() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateAllowedOrigins()
+	})
+}
+
+// ClearAllowedOrigins clears the value of the "allowed_origins" field.
+func (u *ChannelUpsertOne) ClearAllowedOrigins() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearAllowedOrigins()
 	})
 }
 
@@ -1992,6 +2103,48 @@ func (u *ChannelUpsertBulk) UpdateRuleID() *ChannelUpsertBulk {
 func (u *ChannelUpsertBulk) ClearRuleID() *ChannelUpsertBulk {
 	return u.Update(func(s *ChannelUpsert) {
 		s.ClearRuleID()
+	})
+}
+
+// SetWidgetKey sets the "widget_key" field.
+func (u *ChannelUpsertBulk) SetWidgetKey(v string) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetWidgetKey(v)
+	})
+}
+
+// UpdateWidgetKey sets the "widget_key" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateWidgetKey() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateWidgetKey()
+	})
+}
+
+// ClearWidgetKey clears the value of the "widget_key" field.
+func (u *ChannelUpsertBulk) ClearWidgetKey() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearWidgetKey()
+	})
+}
+
+// SetAllowedOrigins sets the "allowed_origins" field.
+func (u *ChannelUpsertBulk) SetAllowedOrigins(v []string) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetAllowedOrigins(v)
+	})
+}
+
+// UpdateAllowedOrigins sets the "allowed_origins" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateAllowedOrigins() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateAllowedOrigins()
+	})
+}
+
+// ClearAllowedOrigins clears the value of the "allowed_origins" field.
+func (u *ChannelUpsertBulk) ClearAllowedOrigins() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearAllowedOrigins()
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/calloperator"
@@ -313,6 +314,44 @@ func (_u *ChannelUpdate) ClearRuleID() *ChannelUpdate {
 	return _u
 }
 
+// SetWidgetKey sets the "widget_key" field.
+func (_u *ChannelUpdate) SetWidgetKey(v string) *ChannelUpdate {
+	_u.mutation.SetWidgetKey(v)
+	return _u
+}
+
+// SetNillableWidgetKey sets the "widget_key" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillableWidgetKey(v *string) *ChannelUpdate {
+	if v != nil {
+		_u.SetWidgetKey(*v)
+	}
+	return _u
+}
+
+// ClearWidgetKey clears the value of the "widget_key" field.
+func (_u *ChannelUpdate) ClearWidgetKey() *ChannelUpdate {
+	_u.mutation.ClearWidgetKey()
+	return _u
+}
+
+// SetAllowedOrigins sets the "allowed_origins" field.
+func (_u *ChannelUpdate) SetAllowedOrigins(v []string) *ChannelUpdate {
+	_u.mutation.SetAllowedOrigins(v)
+	return _u
+}
+
+// AppendAllowedOrigins appends value to the "allowed_origins" field.
+func (_u *ChannelUpdate) AppendAllowedOrigins(v []string) *ChannelUpdate {
+	_u.mutation.AppendAllowedOrigins(v)
+	return _u
+}
+
+// ClearAllowedOrigins clears the value of the "allowed_origins" field.
+func (_u *ChannelUpdate) ClearAllowedOrigins() *ChannelUpdate {
+	_u.mutation.ClearAllowedOrigins()
+	return _u
+}
+
 // SetConnectedBy sets the "connected_by" edge to the User entity.
 func (_u *ChannelUpdate) SetConnectedBy(v *User) *ChannelUpdate {
 	return _u.SetConnectedByID(v.ID)
@@ -522,6 +561,11 @@ func (_u *ChannelUpdate) check() error {
 			return &ValidationError{Name: "app_id", err: fmt.Errorf(`ent: validator failed for field "Channel.app_id": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.WidgetKey(); ok {
+		if err := channel.WidgetKeyValidator(v); err != nil {
+			return &ValidationError{Name: "widget_key", err: fmt.Errorf(`ent: validator failed for field "Channel.widget_key": %w`, err)}
+		}
+	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Channel.organization"`)
 	}
@@ -620,6 +664,23 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ConnectionLostAtCleared() {
 		_spec.ClearField(channel.FieldConnectionLostAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.WidgetKey(); ok {
+		_spec.SetField(channel.FieldWidgetKey, field.TypeString, value)
+	}
+	if _u.mutation.WidgetKeyCleared() {
+		_spec.ClearField(channel.FieldWidgetKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.AllowedOrigins(); ok {
+		_spec.SetField(channel.FieldAllowedOrigins, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAllowedOrigins(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, channel.FieldAllowedOrigins, value)
+		})
+	}
+	if _u.mutation.AllowedOriginsCleared() {
+		_spec.ClearField(channel.FieldAllowedOrigins, field.TypeJSON)
 	}
 	if _u.mutation.ConnectedByCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1114,6 +1175,44 @@ func (_u *ChannelUpdateOne) ClearRuleID() *ChannelUpdateOne {
 	return _u
 }
 
+// SetWidgetKey sets the "widget_key" field.
+func (_u *ChannelUpdateOne) SetWidgetKey(v string) *ChannelUpdateOne {
+	_u.mutation.SetWidgetKey(v)
+	return _u
+}
+
+// SetNillableWidgetKey sets the "widget_key" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillableWidgetKey(v *string) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetWidgetKey(*v)
+	}
+	return _u
+}
+
+// ClearWidgetKey clears the value of the "widget_key" field.
+func (_u *ChannelUpdateOne) ClearWidgetKey() *ChannelUpdateOne {
+	_u.mutation.ClearWidgetKey()
+	return _u
+}
+
+// SetAllowedOrigins sets the "allowed_origins" field.
+func (_u *ChannelUpdateOne) SetAllowedOrigins(v []string) *ChannelUpdateOne {
+	_u.mutation.SetAllowedOrigins(v)
+	return _u
+}
+
+// AppendAllowedOrigins appends value to the "allowed_origins" field.
+func (_u *ChannelUpdateOne) AppendAllowedOrigins(v []string) *ChannelUpdateOne {
+	_u.mutation.AppendAllowedOrigins(v)
+	return _u
+}
+
+// ClearAllowedOrigins clears the value of the "allowed_origins" field.
+func (_u *ChannelUpdateOne) ClearAllowedOrigins() *ChannelUpdateOne {
+	_u.mutation.ClearAllowedOrigins()
+	return _u
+}
+
 // SetConnectedBy sets the "connected_by" edge to the User entity.
 func (_u *ChannelUpdateOne) SetConnectedBy(v *User) *ChannelUpdateOne {
 	return _u.SetConnectedByID(v.ID)
@@ -1336,6 +1435,11 @@ func (_u *ChannelUpdateOne) check() error {
 			return &ValidationError{Name: "app_id", err: fmt.Errorf(`ent: validator failed for field "Channel.app_id": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.WidgetKey(); ok {
+		if err := channel.WidgetKeyValidator(v); err != nil {
+			return &ValidationError{Name: "widget_key", err: fmt.Errorf(`ent: validator failed for field "Channel.widget_key": %w`, err)}
+		}
+	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Channel.organization"`)
 	}
@@ -1451,6 +1555,23 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 	}
 	if _u.mutation.ConnectionLostAtCleared() {
 		_spec.ClearField(channel.FieldConnectionLostAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.WidgetKey(); ok {
+		_spec.SetField(channel.FieldWidgetKey, field.TypeString, value)
+	}
+	if _u.mutation.WidgetKeyCleared() {
+		_spec.ClearField(channel.FieldWidgetKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.AllowedOrigins(); ok {
+		_spec.SetField(channel.FieldAllowedOrigins, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAllowedOrigins(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, channel.FieldAllowedOrigins, value)
+		})
+	}
+	if _u.mutation.AllowedOriginsCleared() {
+		_spec.ClearField(channel.FieldAllowedOrigins, field.TypeJSON)
 	}
 	if _u.mutation.ConnectedByCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -43,6 +43,7 @@ import (
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/visitorsession"
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
@@ -114,6 +115,8 @@ type Client struct {
 	Timer *TimerClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// VisitorSession is the client for interacting with the VisitorSession builders.
+	VisitorSession *VisitorSessionClient
 	// WebhookAttempt is the client for interacting with the WebhookAttempt builders.
 	WebhookAttempt *WebhookAttemptClient
 	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
@@ -168,6 +171,7 @@ func (c *Client) init() {
 	c.Tag = NewTagClient(c.config)
 	c.Timer = NewTimerClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.VisitorSession = NewVisitorSessionClient(c.config)
 	c.WebhookAttempt = NewWebhookAttemptClient(c.config)
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
 	c.WebhookEndpoint = NewWebhookEndpointClient(c.config)
@@ -295,6 +299,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Tag:                  NewTagClient(cfg),
 		Timer:                NewTimerClient(cfg),
 		User:                 NewUserClient(cfg),
+		VisitorSession:       NewVisitorSessionClient(cfg),
 		WebhookAttempt:       NewWebhookAttemptClient(cfg),
 		WebhookDelivery:      NewWebhookDeliveryClient(cfg),
 		WebhookEndpoint:      NewWebhookEndpointClient(cfg),
@@ -349,6 +354,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Tag:                  NewTagClient(cfg),
 		Timer:                NewTimerClient(cfg),
 		User:                 NewUserClient(cfg),
+		VisitorSession:       NewVisitorSessionClient(cfg),
 		WebhookAttempt:       NewWebhookAttemptClient(cfg),
 		WebhookDelivery:      NewWebhookDeliveryClient(cfg),
 		WebhookEndpoint:      NewWebhookEndpointClient(cfg),
@@ -390,9 +396,9 @@ func (c *Client) Use(hooks ...Hook) {
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
-		c.Session, c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery,
-		c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign, c.ZnsCampaignRecipient,
-		c.ZnsMessage, c.ZnsTemplate,
+		c.Session, c.Tag, c.Timer, c.User, c.VisitorSession, c.WebhookAttempt,
+		c.WebhookDelivery, c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign,
+		c.ZnsCampaignRecipient, c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Use(hooks...)
 	}
@@ -406,9 +412,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
 		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
 		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
-		c.Session, c.Tag, c.Timer, c.User, c.WebhookAttempt, c.WebhookDelivery,
-		c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign, c.ZnsCampaignRecipient,
-		c.ZnsMessage, c.ZnsTemplate,
+		c.Session, c.Tag, c.Timer, c.User, c.VisitorSession, c.WebhookAttempt,
+		c.WebhookDelivery, c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign,
+		c.ZnsCampaignRecipient, c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -471,6 +477,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Timer.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *VisitorSessionMutation:
+		return c.VisitorSession.mutate(ctx, m)
 	case *WebhookAttemptMutation:
 		return c.WebhookAttempt.mutate(ctx, m)
 	case *WebhookDeliveryMutation:
@@ -5310,6 +5318,188 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// VisitorSessionClient is a client for the VisitorSession schema.
+type VisitorSessionClient struct {
+	config
+}
+
+// NewVisitorSessionClient returns a client for the VisitorSession from the given config.
+func NewVisitorSessionClient(c config) *VisitorSessionClient {
+	return &VisitorSessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `visitorsession.Hooks(f(g(h())))`.
+func (c *VisitorSessionClient) Use(hooks ...Hook) {
+	c.hooks.VisitorSession = append(c.hooks.VisitorSession, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `visitorsession.Intercept(f(g(h())))`.
+func (c *VisitorSessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.VisitorSession = append(c.inters.VisitorSession, interceptors...)
+}
+
+// Create returns a builder for creating a VisitorSession entity.
+func (c *VisitorSessionClient) Create() *VisitorSessionCreate {
+	mutation := newVisitorSessionMutation(c.config, OpCreate)
+	return &VisitorSessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of VisitorSession entities.
+func (c *VisitorSessionClient) CreateBulk(builders ...*VisitorSessionCreate) *VisitorSessionCreateBulk {
+	return &VisitorSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VisitorSessionClient) MapCreateBulk(slice any, setFunc func(*VisitorSessionCreate, int)) *VisitorSessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VisitorSessionCreateBulk{err: fmt.Errorf("calling to VisitorSessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VisitorSessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VisitorSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for VisitorSession.
+func (c *VisitorSessionClient) Update() *VisitorSessionUpdate {
+	mutation := newVisitorSessionMutation(c.config, OpUpdate)
+	return &VisitorSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VisitorSessionClient) UpdateOne(_m *VisitorSession) *VisitorSessionUpdateOne {
+	mutation := newVisitorSessionMutation(c.config, OpUpdateOne, withVisitorSession(_m))
+	return &VisitorSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VisitorSessionClient) UpdateOneID(id gid.ID) *VisitorSessionUpdateOne {
+	mutation := newVisitorSessionMutation(c.config, OpUpdateOne, withVisitorSessionID(id))
+	return &VisitorSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for VisitorSession.
+func (c *VisitorSessionClient) Delete() *VisitorSessionDelete {
+	mutation := newVisitorSessionMutation(c.config, OpDelete)
+	return &VisitorSessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VisitorSessionClient) DeleteOne(_m *VisitorSession) *VisitorSessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VisitorSessionClient) DeleteOneID(id gid.ID) *VisitorSessionDeleteOne {
+	builder := c.Delete().Where(visitorsession.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VisitorSessionDeleteOne{builder}
+}
+
+// Query returns a query builder for VisitorSession.
+func (c *VisitorSessionClient) Query() *VisitorSessionQuery {
+	return &VisitorSessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVisitorSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a VisitorSession entity by its id.
+func (c *VisitorSessionClient) Get(ctx context.Context, id gid.ID) (*VisitorSession, error) {
+	return c.Query().Where(visitorsession.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VisitorSessionClient) GetX(ctx context.Context, id gid.ID) *VisitorSession {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a VisitorSession.
+func (c *VisitorSessionClient) QueryOrganization(_m *VisitorSession) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(visitorsession.Table, visitorsession.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, visitorsession.OrganizationTable, visitorsession.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a VisitorSession.
+func (c *VisitorSessionClient) QueryChannel(_m *VisitorSession) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(visitorsession.Table, visitorsession.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, visitorsession.ChannelTable, visitorsession.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryConversation queries the conversation edge of a VisitorSession.
+func (c *VisitorSessionClient) QueryConversation(_m *VisitorSession) *ConversationQuery {
+	query := (&ConversationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(visitorsession.Table, visitorsession.FieldID, id),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, visitorsession.ConversationTable, visitorsession.ConversationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *VisitorSessionClient) Hooks() []Hook {
+	hooks := c.hooks.VisitorSession
+	return append(hooks[:len(hooks):len(hooks)], visitorsession.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *VisitorSessionClient) Interceptors() []Interceptor {
+	return c.inters.VisitorSession
+}
+
+func (c *VisitorSessionClient) mutate(ctx context.Context, m *VisitorSessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VisitorSessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VisitorSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VisitorSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VisitorSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown VisitorSession mutation op: %q", m.Op())
+	}
+}
+
 // WebhookAttemptClient is a client for the WebhookAttempt schema.
 type WebhookAttemptClient struct {
 	config
@@ -6788,17 +6978,17 @@ type (
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
-		Organization, Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
-		WebhookEndpoint, WebhookEvent, ZnsCampaign, ZnsCampaignRecipient, ZnsMessage,
-		ZnsTemplate []ent.Hook
+		Organization, Rule, Session, Tag, Timer, User, VisitorSession, WebhookAttempt,
+		WebhookDelivery, WebhookEndpoint, WebhookEvent, ZnsCampaign,
+		ZnsCampaignRecipient, ZnsMessage, ZnsTemplate []ent.Hook
 	}
 	inters struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
 		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
-		Organization, Rule, Session, Tag, Timer, User, WebhookAttempt, WebhookDelivery,
-		WebhookEndpoint, WebhookEvent, ZnsCampaign, ZnsCampaignRecipient, ZnsMessage,
-		ZnsTemplate []ent.Interceptor
+		Organization, Rule, Session, Tag, Timer, User, VisitorSession, WebhookAttempt,
+		WebhookDelivery, WebhookEndpoint, WebhookEvent, ZnsCampaign,
+		ZnsCampaignRecipient, ZnsMessage, ZnsTemplate []ent.Interceptor
 	}
 )
 

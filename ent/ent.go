@@ -39,6 +39,7 @@ import (
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/visitorsession"
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
@@ -134,6 +135,7 @@ func checkColumn(t, c string) error {
 			tag.Table:                  tag.ValidColumn,
 			timer.Table:                timer.ValidColumn,
 			user.Table:                 user.ValidColumn,
+			visitorsession.Table:       visitorsession.ValidColumn,
 			webhookattempt.Table:       webhookattempt.ValidColumn,
 			webhookdelivery.Table:      webhookdelivery.ValidColumn,
 			webhookendpoint.Table:      webhookendpoint.ValidColumn,

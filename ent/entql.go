@@ -31,6 +31,7 @@ import (
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/visitorsession"
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
@@ -48,7 +49,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 35)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 36)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -254,6 +255,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldLastConnectedAt:      {Type: field.TypeTime, Column: channel.FieldLastConnectedAt},
 			channel.FieldConnectionLostAt:     {Type: field.TypeTime, Column: channel.FieldConnectionLostAt},
 			channel.FieldRuleID:               {Type: field.TypeString, Column: channel.FieldRuleID},
+			channel.FieldWidgetKey:            {Type: field.TypeString, Column: channel.FieldWidgetKey},
+			channel.FieldAllowedOrigins:       {Type: field.TypeJSON, Column: channel.FieldAllowedOrigins},
 		},
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
@@ -676,6 +679,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   visitorsession.Table,
+			Columns: visitorsession.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: visitorsession.FieldID,
+			},
+		},
+		Type: "VisitorSession",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			visitorsession.FieldCreatedAt:      {Type: field.TypeTime, Column: visitorsession.FieldCreatedAt},
+			visitorsession.FieldUpdatedAt:      {Type: field.TypeTime, Column: visitorsession.FieldUpdatedAt},
+			visitorsession.FieldOrganizationID: {Type: field.TypeString, Column: visitorsession.FieldOrganizationID},
+			visitorsession.FieldChannelID:      {Type: field.TypeString, Column: visitorsession.FieldChannelID},
+			visitorsession.FieldConversationID: {Type: field.TypeString, Column: visitorsession.FieldConversationID},
+			visitorsession.FieldVisitorID:      {Type: field.TypeString, Column: visitorsession.FieldVisitorID},
+			visitorsession.FieldTokenHash:      {Type: field.TypeBytes, Column: visitorsession.FieldTokenHash},
+			visitorsession.FieldExpiresAt:      {Type: field.TypeTime, Column: visitorsession.FieldExpiresAt},
+			visitorsession.FieldPageURL:        {Type: field.TypeString, Column: visitorsession.FieldPageURL},
+		},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -694,7 +719,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldResponse:       {Type: field.TypeString, Column: webhookattempt.FieldResponse},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -721,7 +746,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -748,7 +773,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookendpoint.FieldCreatedByID:             {Type: field.TypeString, Column: webhookendpoint.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -773,7 +798,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldDeadAt:         {Type: field.TypeTime, Column: webhookevent.FieldDeadAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znscampaign.Table,
 			Columns: znscampaign.Columns,
@@ -803,7 +828,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znscampaign.FieldCreatedByID:    {Type: field.TypeString, Column: znscampaign.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znscampaignrecipient.Table,
 			Columns: znscampaignrecipient.Columns,
@@ -828,7 +853,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znscampaignrecipient.FieldMessageID:      {Type: field.TypeString, Column: znscampaignrecipient.FieldMessageID},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znsmessage.Table,
 			Columns: znsmessage.Columns,
@@ -863,7 +888,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znsmessage.FieldLeaseUntil:        {Type: field.TypeTime, Column: znsmessage.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znstemplate.Table,
 			Columns: znstemplate.Columns,
@@ -1791,6 +1816,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Customer",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   visitorsession.OrganizationTable,
+			Columns: []string{visitorsession.OrganizationColumn},
+			Bidi:    false,
+		},
+		"VisitorSession",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   visitorsession.ChannelTable,
+			Columns: []string{visitorsession.ChannelColumn},
+			Bidi:    false,
+		},
+		"VisitorSession",
+		"Channel",
+	)
+	graph.MustAddE(
+		"conversation",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   visitorsession.ConversationTable,
+			Columns: []string{visitorsession.ConversationColumn},
+			Bidi:    false,
+		},
+		"VisitorSession",
+		"Conversation",
 	)
 	graph.MustAddE(
 		"organization",
@@ -3256,6 +3317,16 @@ func (f *ChannelFilter) WhereConnectionLostAt(p entql.TimeP) {
 // WhereRuleID applies the entql string predicate on the rule_id field.
 func (f *ChannelFilter) WhereRuleID(p entql.StringP) {
 	f.Where(p.Field(channel.FieldRuleID))
+}
+
+// WhereWidgetKey applies the entql string predicate on the widget_key field.
+func (f *ChannelFilter) WhereWidgetKey(p entql.StringP) {
+	f.Where(p.Field(channel.FieldWidgetKey))
+}
+
+// WhereAllowedOrigins applies the entql json.RawMessage predicate on the allowed_origins field.
+func (f *ChannelFilter) WhereAllowedOrigins(p entql.BytesP) {
+	f.Where(p.Field(channel.FieldAllowedOrigins))
 }
 
 // WhereHasOrganization applies a predicate to check if query has an edge organization.
@@ -5602,6 +5673,133 @@ func (f *UserFilter) WhereHasCustomersWith(preds ...predicate.Customer) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *VisitorSessionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the VisitorSessionQuery builder.
+func (_q *VisitorSessionQuery) Filter() *VisitorSessionFilter {
+	return &VisitorSessionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *VisitorSessionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the VisitorSessionMutation builder.
+func (m *VisitorSessionMutation) Filter() *VisitorSessionFilter {
+	return &VisitorSessionFilter{config: m.config, predicateAdder: m}
+}
+
+// VisitorSessionFilter provides a generic filtering capability at runtime for VisitorSessionQuery.
+type VisitorSessionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *VisitorSessionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *VisitorSessionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(visitorsession.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *VisitorSessionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(visitorsession.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *VisitorSessionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(visitorsession.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *VisitorSessionFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(visitorsession.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *VisitorSessionFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(visitorsession.FieldChannelID))
+}
+
+// WhereConversationID applies the entql string predicate on the conversation_id field.
+func (f *VisitorSessionFilter) WhereConversationID(p entql.StringP) {
+	f.Where(p.Field(visitorsession.FieldConversationID))
+}
+
+// WhereVisitorID applies the entql string predicate on the visitor_id field.
+func (f *VisitorSessionFilter) WhereVisitorID(p entql.StringP) {
+	f.Where(p.Field(visitorsession.FieldVisitorID))
+}
+
+// WhereTokenHash applies the entql []byte predicate on the token_hash field.
+func (f *VisitorSessionFilter) WhereTokenHash(p entql.BytesP) {
+	f.Where(p.Field(visitorsession.FieldTokenHash))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *VisitorSessionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(visitorsession.FieldExpiresAt))
+}
+
+// WherePageURL applies the entql string predicate on the page_url field.
+func (f *VisitorSessionFilter) WherePageURL(p entql.StringP) {
+	f.Where(p.Field(visitorsession.FieldPageURL))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *VisitorSessionFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *VisitorSessionFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *VisitorSessionFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *VisitorSessionFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversation applies a predicate to check if query has an edge conversation.
+func (f *VisitorSessionFilter) WhereHasConversation() {
+	f.Where(entql.HasEdge("conversation"))
+}
+
+// WhereHasConversationWith applies a predicate to check if query has an edge conversation with a given conditions (other predicates).
+func (f *VisitorSessionFilter) WhereHasConversationWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversation", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *WebhookAttemptQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5630,7 +5828,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5733,7 +5931,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5885,7 +6083,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6037,7 +6235,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6137,7 +6335,7 @@ type ZnsCampaignFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsCampaignFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6332,7 +6530,7 @@ type ZnsCampaignRecipientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsCampaignRecipientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6488,7 +6686,7 @@ type ZnsMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6722,7 +6920,7 @@ type ZnsTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -40,6 +40,7 @@ import (
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/visitorsession"
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
@@ -88,6 +89,7 @@ const (
 	TypeTag                  = "Tag"
 	TypeTimer                = "Timer"
 	TypeUser                 = "User"
+	TypeVisitorSession       = "VisitorSession"
 	TypeWebhookAttempt       = "WebhookAttempt"
 	TypeWebhookDelivery      = "WebhookDelivery"
 	TypeWebhookEndpoint      = "WebhookEndpoint"
@@ -8239,6 +8241,9 @@ type ChannelMutation struct {
 	access_token_expires_at *time.Time
 	last_connected_at       *time.Time
 	connection_lost_at      *time.Time
+	widget_key              *string
+	allowed_origins         *[]string
+	appendallowed_origins   []string
 	clearedFields           map[string]struct{}
 	organization            *gid.ID
 	clearedorganization     bool
@@ -9299,6 +9304,120 @@ func (m *ChannelMutation) ResetRuleID() {
 	delete(m.clearedFields, channel.FieldRuleID)
 }
 
+// SetWidgetKey sets the "widget_key" field.
+func (m *ChannelMutation) SetWidgetKey(s string) {
+	m.widget_key = &s
+}
+
+// WidgetKey returns the value of the "widget_key" field in the mutation.
+func (m *ChannelMutation) WidgetKey() (r string, exists bool) {
+	v := m.widget_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWidgetKey returns the old "widget_key" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldWidgetKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWidgetKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWidgetKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWidgetKey: %w", err)
+	}
+	return oldValue.WidgetKey, nil
+}
+
+// ClearWidgetKey clears the value of the "widget_key" field.
+func (m *ChannelMutation) ClearWidgetKey() {
+	m.widget_key = nil
+	m.clearedFields[channel.FieldWidgetKey] = struct{}{}
+}
+
+// WidgetKeyCleared returns if the "widget_key" field was cleared in this mutation.
+func (m *ChannelMutation) WidgetKeyCleared() bool {
+	_, ok := m.clearedFields[channel.FieldWidgetKey]
+	return ok
+}
+
+// ResetWidgetKey resets all changes to the "widget_key" field.
+func (m *ChannelMutation) ResetWidgetKey() {
+	m.widget_key = nil
+	delete(m.clearedFields, channel.FieldWidgetKey)
+}
+
+// SetAllowedOrigins sets the "allowed_origins" field.
+func (m *ChannelMutation) SetAllowedOrigins(s []string) {
+	m.allowed_origins = &s
+	m.appendallowed_origins = nil
+}
+
+// AllowedOrigins returns the value of the "allowed_origins" field in the mutation.
+func (m *ChannelMutation) AllowedOrigins() (r []string, exists bool) {
+	v := m.allowed_origins
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAllowedOrigins returns the old "allowed_origins" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldAllowedOrigins(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAllowedOrigins is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAllowedOrigins requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAllowedOrigins: %w", err)
+	}
+	return oldValue.AllowedOrigins, nil
+}
+
+// AppendAllowedOrigins adds s to the "allowed_origins" field.
+func (m *ChannelMutation) AppendAllowedOrigins(s []string) {
+	m.appendallowed_origins = append(m.appendallowed_origins, s...)
+}
+
+// AppendedAllowedOrigins returns the list of values that were appended to the "allowed_origins" field in this mutation.
+func (m *ChannelMutation) AppendedAllowedOrigins() ([]string, bool) {
+	if len(m.appendallowed_origins) == 0 {
+		return nil, false
+	}
+	return m.appendallowed_origins, true
+}
+
+// ClearAllowedOrigins clears the value of the "allowed_origins" field.
+func (m *ChannelMutation) ClearAllowedOrigins() {
+	m.allowed_origins = nil
+	m.appendallowed_origins = nil
+	m.clearedFields[channel.FieldAllowedOrigins] = struct{}{}
+}
+
+// AllowedOriginsCleared returns if the "allowed_origins" field was cleared in this mutation.
+func (m *ChannelMutation) AllowedOriginsCleared() bool {
+	_, ok := m.clearedFields[channel.FieldAllowedOrigins]
+	return ok
+}
+
+// ResetAllowedOrigins resets all changes to the "allowed_origins" field.
+func (m *ChannelMutation) ResetAllowedOrigins() {
+	m.allowed_origins = nil
+	m.appendallowed_origins = nil
+	delete(m.clearedFields, channel.FieldAllowedOrigins)
+}
+
 // ClearOrganization clears the "organization" edge to the Organization entity.
 func (m *ChannelMutation) ClearOrganization() {
 	m.clearedorganization = true
@@ -9576,7 +9695,7 @@ func (m *ChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChannelMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 24)
 	if m.created_at != nil {
 		fields = append(fields, channel.FieldCreatedAt)
 	}
@@ -9643,6 +9762,12 @@ func (m *ChannelMutation) Fields() []string {
 	if m.rule != nil {
 		fields = append(fields, channel.FieldRuleID)
 	}
+	if m.widget_key != nil {
+		fields = append(fields, channel.FieldWidgetKey)
+	}
+	if m.allowed_origins != nil {
+		fields = append(fields, channel.FieldAllowedOrigins)
+	}
 	return fields
 }
 
@@ -9695,6 +9820,10 @@ func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.ConnectionLostAt()
 	case channel.FieldRuleID:
 		return m.RuleID()
+	case channel.FieldWidgetKey:
+		return m.WidgetKey()
+	case channel.FieldAllowedOrigins:
+		return m.AllowedOrigins()
 	}
 	return nil, false
 }
@@ -9748,6 +9877,10 @@ func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldConnectionLostAt(ctx)
 	case channel.FieldRuleID:
 		return m.OldRuleID(ctx)
+	case channel.FieldWidgetKey:
+		return m.OldWidgetKey(ctx)
+	case channel.FieldAllowedOrigins:
+		return m.OldAllowedOrigins(ctx)
 	}
 	return nil, fmt.Errorf("unknown Channel field %s", name)
 }
@@ -9911,6 +10044,20 @@ func (m *ChannelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRuleID(v)
 		return nil
+	case channel.FieldWidgetKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWidgetKey(v)
+		return nil
+	case channel.FieldAllowedOrigins:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAllowedOrigins(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Channel field %s", name)
 }
@@ -9974,6 +10121,12 @@ func (m *ChannelMutation) ClearedFields() []string {
 	if m.FieldCleared(channel.FieldRuleID) {
 		fields = append(fields, channel.FieldRuleID)
 	}
+	if m.FieldCleared(channel.FieldWidgetKey) {
+		fields = append(fields, channel.FieldWidgetKey)
+	}
+	if m.FieldCleared(channel.FieldAllowedOrigins) {
+		fields = append(fields, channel.FieldAllowedOrigins)
+	}
 	return fields
 }
 
@@ -10020,6 +10173,12 @@ func (m *ChannelMutation) ClearField(name string) error {
 		return nil
 	case channel.FieldRuleID:
 		m.ClearRuleID()
+		return nil
+	case channel.FieldWidgetKey:
+		m.ClearWidgetKey()
+		return nil
+	case channel.FieldAllowedOrigins:
+		m.ClearAllowedOrigins()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel nullable field %s", name)
@@ -10094,6 +10253,12 @@ func (m *ChannelMutation) ResetField(name string) error {
 		return nil
 	case channel.FieldRuleID:
 		m.ResetRuleID()
+		return nil
+	case channel.FieldWidgetKey:
+		m.ResetWidgetKey()
+		return nil
+	case channel.FieldAllowedOrigins:
+		m.ResetAllowedOrigins()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel field %s", name)
@@ -28917,6 +29082,938 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)
+}
+
+// VisitorSessionMutation represents an operation that mutates the VisitorSession nodes in the graph.
+type VisitorSessionMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	visitor_id          *string
+	token_hash          *[]byte
+	expires_at          *time.Time
+	page_url            *string
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	channel             *gid.ID
+	clearedchannel      bool
+	conversation        *gid.ID
+	clearedconversation bool
+	done                bool
+	oldValue            func(context.Context) (*VisitorSession, error)
+	predicates          []predicate.VisitorSession
+}
+
+var _ ent.Mutation = (*VisitorSessionMutation)(nil)
+
+// visitorsessionOption allows management of the mutation configuration using functional options.
+type visitorsessionOption func(*VisitorSessionMutation)
+
+// newVisitorSessionMutation creates new mutation for the VisitorSession entity.
+func newVisitorSessionMutation(c config, op Op, opts ...visitorsessionOption) *VisitorSessionMutation {
+	m := &VisitorSessionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeVisitorSession,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withVisitorSessionID sets the ID field of the mutation.
+func withVisitorSessionID(id gid.ID) visitorsessionOption {
+	return func(m *VisitorSessionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *VisitorSession
+		)
+		m.oldValue = func(ctx context.Context) (*VisitorSession, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().VisitorSession.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withVisitorSession sets the old VisitorSession of the mutation.
+func withVisitorSession(node *VisitorSession) visitorsessionOption {
+	return func(m *VisitorSessionMutation) {
+		m.oldValue = func(context.Context) (*VisitorSession, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m VisitorSessionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m VisitorSessionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of VisitorSession entities.
+func (m *VisitorSessionMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *VisitorSessionMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *VisitorSessionMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().VisitorSession.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *VisitorSessionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *VisitorSessionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *VisitorSessionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *VisitorSessionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *VisitorSessionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *VisitorSessionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *VisitorSessionMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *VisitorSessionMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *VisitorSessionMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *VisitorSessionMutation) SetChannelID(gi gid.ID) {
+	m.channel = &gi
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *VisitorSessionMutation) ChannelID() (r gid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldChannelID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *VisitorSessionMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetConversationID sets the "conversation_id" field.
+func (m *VisitorSessionMutation) SetConversationID(gi gid.ID) {
+	m.conversation = &gi
+}
+
+// ConversationID returns the value of the "conversation_id" field in the mutation.
+func (m *VisitorSessionMutation) ConversationID() (r gid.ID, exists bool) {
+	v := m.conversation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConversationID returns the old "conversation_id" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldConversationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConversationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConversationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConversationID: %w", err)
+	}
+	return oldValue.ConversationID, nil
+}
+
+// ResetConversationID resets all changes to the "conversation_id" field.
+func (m *VisitorSessionMutation) ResetConversationID() {
+	m.conversation = nil
+}
+
+// SetVisitorID sets the "visitor_id" field.
+func (m *VisitorSessionMutation) SetVisitorID(s string) {
+	m.visitor_id = &s
+}
+
+// VisitorID returns the value of the "visitor_id" field in the mutation.
+func (m *VisitorSessionMutation) VisitorID() (r string, exists bool) {
+	v := m.visitor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVisitorID returns the old "visitor_id" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldVisitorID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVisitorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVisitorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVisitorID: %w", err)
+	}
+	return oldValue.VisitorID, nil
+}
+
+// ResetVisitorID resets all changes to the "visitor_id" field.
+func (m *VisitorSessionMutation) ResetVisitorID() {
+	m.visitor_id = nil
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *VisitorSessionMutation) SetTokenHash(b []byte) {
+	m.token_hash = &b
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *VisitorSessionMutation) TokenHash() (r []byte, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldTokenHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *VisitorSessionMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *VisitorSessionMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *VisitorSessionMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *VisitorSessionMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetPageURL sets the "page_url" field.
+func (m *VisitorSessionMutation) SetPageURL(s string) {
+	m.page_url = &s
+}
+
+// PageURL returns the value of the "page_url" field in the mutation.
+func (m *VisitorSessionMutation) PageURL() (r string, exists bool) {
+	v := m.page_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPageURL returns the old "page_url" field's value of the VisitorSession entity.
+// If the VisitorSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VisitorSessionMutation) OldPageURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPageURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPageURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPageURL: %w", err)
+	}
+	return oldValue.PageURL, nil
+}
+
+// ClearPageURL clears the value of the "page_url" field.
+func (m *VisitorSessionMutation) ClearPageURL() {
+	m.page_url = nil
+	m.clearedFields[visitorsession.FieldPageURL] = struct{}{}
+}
+
+// PageURLCleared returns if the "page_url" field was cleared in this mutation.
+func (m *VisitorSessionMutation) PageURLCleared() bool {
+	_, ok := m.clearedFields[visitorsession.FieldPageURL]
+	return ok
+}
+
+// ResetPageURL resets all changes to the "page_url" field.
+func (m *VisitorSessionMutation) ResetPageURL() {
+	m.page_url = nil
+	delete(m.clearedFields, visitorsession.FieldPageURL)
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *VisitorSessionMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[visitorsession.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *VisitorSessionMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *VisitorSessionMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *VisitorSessionMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *VisitorSessionMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[visitorsession.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *VisitorSessionMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *VisitorSessionMutation) ChannelIDs() (ids []gid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *VisitorSessionMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearConversation clears the "conversation" edge to the Conversation entity.
+func (m *VisitorSessionMutation) ClearConversation() {
+	m.clearedconversation = true
+	m.clearedFields[visitorsession.FieldConversationID] = struct{}{}
+}
+
+// ConversationCleared reports if the "conversation" edge to the Conversation entity was cleared.
+func (m *VisitorSessionMutation) ConversationCleared() bool {
+	return m.clearedconversation
+}
+
+// ConversationIDs returns the "conversation" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ConversationID instead. It exists only for internal usage by the builders.
+func (m *VisitorSessionMutation) ConversationIDs() (ids []gid.ID) {
+	if id := m.conversation; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetConversation resets all changes to the "conversation" edge.
+func (m *VisitorSessionMutation) ResetConversation() {
+	m.conversation = nil
+	m.clearedconversation = false
+}
+
+// Where appends a list predicates to the VisitorSessionMutation builder.
+func (m *VisitorSessionMutation) Where(ps ...predicate.VisitorSession) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the VisitorSessionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *VisitorSessionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.VisitorSession, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *VisitorSessionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *VisitorSessionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (VisitorSession).
+func (m *VisitorSessionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *VisitorSessionMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, visitorsession.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, visitorsession.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, visitorsession.FieldOrganizationID)
+	}
+	if m.channel != nil {
+		fields = append(fields, visitorsession.FieldChannelID)
+	}
+	if m.conversation != nil {
+		fields = append(fields, visitorsession.FieldConversationID)
+	}
+	if m.visitor_id != nil {
+		fields = append(fields, visitorsession.FieldVisitorID)
+	}
+	if m.token_hash != nil {
+		fields = append(fields, visitorsession.FieldTokenHash)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, visitorsession.FieldExpiresAt)
+	}
+	if m.page_url != nil {
+		fields = append(fields, visitorsession.FieldPageURL)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *VisitorSessionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case visitorsession.FieldCreatedAt:
+		return m.CreatedAt()
+	case visitorsession.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case visitorsession.FieldOrganizationID:
+		return m.OrganizationID()
+	case visitorsession.FieldChannelID:
+		return m.ChannelID()
+	case visitorsession.FieldConversationID:
+		return m.ConversationID()
+	case visitorsession.FieldVisitorID:
+		return m.VisitorID()
+	case visitorsession.FieldTokenHash:
+		return m.TokenHash()
+	case visitorsession.FieldExpiresAt:
+		return m.ExpiresAt()
+	case visitorsession.FieldPageURL:
+		return m.PageURL()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *VisitorSessionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case visitorsession.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case visitorsession.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case visitorsession.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case visitorsession.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case visitorsession.FieldConversationID:
+		return m.OldConversationID(ctx)
+	case visitorsession.FieldVisitorID:
+		return m.OldVisitorID(ctx)
+	case visitorsession.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case visitorsession.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case visitorsession.FieldPageURL:
+		return m.OldPageURL(ctx)
+	}
+	return nil, fmt.Errorf("unknown VisitorSession field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VisitorSessionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case visitorsession.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case visitorsession.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case visitorsession.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case visitorsession.FieldChannelID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case visitorsession.FieldConversationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConversationID(v)
+		return nil
+	case visitorsession.FieldVisitorID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVisitorID(v)
+		return nil
+	case visitorsession.FieldTokenHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case visitorsession.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case visitorsession.FieldPageURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPageURL(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VisitorSession field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *VisitorSessionMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *VisitorSessionMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VisitorSessionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown VisitorSession numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *VisitorSessionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(visitorsession.FieldPageURL) {
+		fields = append(fields, visitorsession.FieldPageURL)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *VisitorSessionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *VisitorSessionMutation) ClearField(name string) error {
+	switch name {
+	case visitorsession.FieldPageURL:
+		m.ClearPageURL()
+		return nil
+	}
+	return fmt.Errorf("unknown VisitorSession nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *VisitorSessionMutation) ResetField(name string) error {
+	switch name {
+	case visitorsession.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case visitorsession.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case visitorsession.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case visitorsession.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case visitorsession.FieldConversationID:
+		m.ResetConversationID()
+		return nil
+	case visitorsession.FieldVisitorID:
+		m.ResetVisitorID()
+		return nil
+	case visitorsession.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case visitorsession.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case visitorsession.FieldPageURL:
+		m.ResetPageURL()
+		return nil
+	}
+	return fmt.Errorf("unknown VisitorSession field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *VisitorSessionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.organization != nil {
+		edges = append(edges, visitorsession.EdgeOrganization)
+	}
+	if m.channel != nil {
+		edges = append(edges, visitorsession.EdgeChannel)
+	}
+	if m.conversation != nil {
+		edges = append(edges, visitorsession.EdgeConversation)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *VisitorSessionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case visitorsession.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	case visitorsession.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case visitorsession.EdgeConversation:
+		if id := m.conversation; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *VisitorSessionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *VisitorSessionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *VisitorSessionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedorganization {
+		edges = append(edges, visitorsession.EdgeOrganization)
+	}
+	if m.clearedchannel {
+		edges = append(edges, visitorsession.EdgeChannel)
+	}
+	if m.clearedconversation {
+		edges = append(edges, visitorsession.EdgeConversation)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *VisitorSessionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case visitorsession.EdgeOrganization:
+		return m.clearedorganization
+	case visitorsession.EdgeChannel:
+		return m.clearedchannel
+	case visitorsession.EdgeConversation:
+		return m.clearedconversation
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *VisitorSessionMutation) ClearEdge(name string) error {
+	switch name {
+	case visitorsession.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	case visitorsession.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case visitorsession.EdgeConversation:
+		m.ClearConversation()
+		return nil
+	}
+	return fmt.Errorf("unknown VisitorSession unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *VisitorSessionMutation) ResetEdge(name string) error {
+	switch name {
+	case visitorsession.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	case visitorsession.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case visitorsession.EdgeConversation:
+		m.ResetConversation()
+		return nil
+	}
+	return fmt.Errorf("unknown VisitorSession edge %s", name)
 }
 
 // WebhookAttemptMutation represents an operation that mutates the WebhookAttempt nodes in the graph.

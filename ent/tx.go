@@ -68,6 +68,8 @@ type Tx struct {
 	Timer *TimerClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// VisitorSession is the client for interacting with the VisitorSession builders.
+	VisitorSession *VisitorSessionClient
 	// WebhookAttempt is the client for interacting with the WebhookAttempt builders.
 	WebhookAttempt *WebhookAttemptClient
 	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
@@ -242,6 +244,7 @@ func (tx *Tx) init() {
 	tx.Tag = NewTagClient(tx.config)
 	tx.Timer = NewTimerClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.VisitorSession = NewVisitorSessionClient(tx.config)
 	tx.WebhookAttempt = NewWebhookAttemptClient(tx.config)
 	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
 	tx.WebhookEndpoint = NewWebhookEndpointClient(tx.config)

@@ -41,6 +41,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
@@ -276,24 +277,27 @@ type ComplexityRoot struct {
 	}
 
 	Channel struct {
-		AutoMessages     func(childComplexity int) int
-		ChatPermission   func(childComplexity int) int
-		ConnectedBy      func(childComplexity int) int
-		ConnectionStatus func(childComplexity int) int
-		CreatedAt        func(childComplexity int) int
-		Description      func(childComplexity int) int
-		ExternalID       func(childComplexity int) int
-		ID               func(childComplexity int) int
-		IsTesting        func(childComplexity int) int
-		Kind             func(childComplexity int) int
-		LastConnectedAt  func(childComplexity int) int
-		Mine             func(childComplexity int) int
-		Name             func(childComplexity int) int
-		Published        func(childComplexity int) int
-		Rule             func(childComplexity int) int
-		Status           func(childComplexity int) int
-		StatusReason     func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
+		AllowedOrigins     func(childComplexity int) int
+		AutoMessages       func(childComplexity int) int
+		ChatPermission     func(childComplexity int) int
+		ConnectedBy        func(childComplexity int) int
+		ConnectionStatus   func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		Description        func(childComplexity int) int
+		ExternalID         func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		IntegrationSnippet func(childComplexity int) int
+		IsTesting          func(childComplexity int) int
+		Kind               func(childComplexity int) int
+		LastConnectedAt    func(childComplexity int) int
+		Mine               func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Published          func(childComplexity int) int
+		Rule               func(childComplexity int) int
+		Status             func(childComplexity int) int
+		StatusReason       func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+		WidgetKey          func(childComplexity int) int
 	}
 
 	ChannelConnection struct {
@@ -548,71 +552,74 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptConversationOffer  func(childComplexity int, id gid.ID) int
-		AddCallOperator          func(childComplexity int, input call.AddOperatorInput) int
-		AssignConversation       func(childComplexity int, id gid.ID, userID *gid.ID) int
-		CancelMessage            func(childComplexity int, id gid.ID) int
-		CancelZnsCampaign        func(childComplexity int, id gid.ID) int
-		ClaimConversation        func(childComplexity int, id gid.ID) int
-		ConnectFacebookPage      func(childComplexity int, input model.ConnectFacebookPageInput) int
-		ConnectFacebookPages     func(childComplexity int, input model.ConnectFacebookPagesInput) int
-		ConnectZaloOa            func(childComplexity int, input model.ConnectZaloOAInput) int
-		CreateAPIKey             func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateAutoMessage        func(childComplexity int, input automessage.CreateInput) int
-		CreateCustomField        func(childComplexity int, input ent.CreateCustomFieldInput) int
-		CreateCustomer           func(childComplexity int, input ent.CreateCustomerInput) int
-		CreateDepartment         func(childComplexity int, input distribute.DepartmentInput) int
-		CreateMessageTemplate    func(childComplexity int, input ent.CreateMessageTemplateInput) int
-		CreateRule               func(childComplexity int, input distribute.RuleInput) int
-		CreateTag                func(childComplexity int, input ent.CreateTagInput) int
-		CreateUser               func(childComplexity int, input model.CreateUserInput) int
-		CreateWebhookEndpoint    func(childComplexity int, input partner.CreateEndpointInput) int
-		CreateZnsCampaign        func(childComplexity int, input zns.CampaignInput) int
-		DeactivateUser           func(childComplexity int, id gid.ID) int
-		DeclineConversationOffer func(childComplexity int, id gid.ID) int
-		DeleteAutoMessage        func(childComplexity int, id gid.ID) int
-		DeleteCustomField        func(childComplexity int, id gid.ID) int
-		DeleteCustomer           func(childComplexity int, id gid.ID) int
-		DeleteDepartment         func(childComplexity int, id gid.ID) int
-		DeleteMessageTemplates   func(childComplexity int, ids []gid.ID) int
-		DeleteRule               func(childComplexity int, id gid.ID) int
-		DeleteTag                func(childComplexity int, id gid.ID) int
-		DeleteWebhookEndpoint    func(childComplexity int, id gid.ID) int
-		DisconnectChannel        func(childComplexity int, id gid.ID) int
-		ImportCustomers          func(childComplexity int, csv string) int
-		Login                    func(childComplexity int, email string, password string) int
-		Logout                   func(childComplexity int) int
-		MarkConversationRead     func(childComplexity int, id gid.ID) int
-		MergeCustomers           func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
-		PauseZnsCampaign         func(childComplexity int, id gid.ID) int
-		RedeliverWebhook         func(childComplexity int, deliveryID gid.ID) int
-		RemoveCallOperator       func(childComplexity int, id gid.ID) int
-		ReplayWebhookEvent       func(childComplexity int, id gid.ID) int
-		RequestCallPermission    func(childComplexity int, input call.PermissionRequest) int
-		ResumeZnsCampaign        func(childComplexity int, id gid.ID) int
-		RetryMessage             func(childComplexity int, id gid.ID) int
-		RevokeAPIKey             func(childComplexity int, id gid.ID) int
-		RotateWebhookSecret      func(childComplexity int, id gid.ID) int
-		SendMessage              func(childComplexity int, input inbox.SendMessageInput) int
-		SendOAMessage            func(childComplexity int, input oamessage.Input) int
-		SendZns                  func(childComplexity int, input zns.SendInput) int
-		SetChannelChatPermission func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
-		SetConversationStatus    func(childComplexity int, id gid.ID, status conversation.Status) int
-		SetPresence              func(childComplexity int, status user.Presence) int
-		SignUp                   func(childComplexity int, input model.SignUpInput) int
-		StartCall                func(childComplexity int, input call.StartCallInput) int
-		StartZaloConnect         func(childComplexity int, redirectURI string) int
-		SyncZnsTemplates         func(childComplexity int, channelID gid.ID) int
-		UpdateAutoMessage        func(childComplexity int, id gid.ID, input automessage.UpdateInput) int
-		UpdateCallSettings       func(childComplexity int, channelID gid.ID, input call.SettingsInput) int
-		UpdateCustomField        func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
-		UpdateCustomer           func(childComplexity int, id gid.ID, input ent.UpdateCustomerInput) int
-		UpdateDepartment         func(childComplexity int, id gid.ID, input distribute.DepartmentUpdate) int
-		UpdateMessageTemplate    func(childComplexity int, id gid.ID, input ent.UpdateMessageTemplateInput) int
-		UpdateRule               func(childComplexity int, id gid.ID, input distribute.RuleUpdate) int
-		UpdateTag                func(childComplexity int, id gid.ID, input ent.UpdateTagInput) int
-		UpdateUser               func(childComplexity int, id gid.ID, input model.UpdateUserInput) int
-		UpdateWebhookEndpoint    func(childComplexity int, id gid.ID, input partner.UpdateEndpointInput) int
+		AcceptConversationOffer      func(childComplexity int, id gid.ID) int
+		AddCallOperator              func(childComplexity int, input call.AddOperatorInput) int
+		AssignConversation           func(childComplexity int, id gid.ID, userID *gid.ID) int
+		CancelMessage                func(childComplexity int, id gid.ID) int
+		CancelZnsCampaign            func(childComplexity int, id gid.ID) int
+		ClaimConversation            func(childComplexity int, id gid.ID) int
+		ConnectFacebookPage          func(childComplexity int, input model.ConnectFacebookPageInput) int
+		ConnectFacebookPages         func(childComplexity int, input model.ConnectFacebookPagesInput) int
+		ConnectZaloOa                func(childComplexity int, input model.ConnectZaloOAInput) int
+		CreateAPIKey                 func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateAutoMessage            func(childComplexity int, input automessage.CreateInput) int
+		CreateCustomField            func(childComplexity int, input ent.CreateCustomFieldInput) int
+		CreateCustomer               func(childComplexity int, input ent.CreateCustomerInput) int
+		CreateDepartment             func(childComplexity int, input distribute.DepartmentInput) int
+		CreateLiveTalkChannel        func(childComplexity int, input livetalk.CreateChannelInput) int
+		CreateMessageTemplate        func(childComplexity int, input ent.CreateMessageTemplateInput) int
+		CreateRule                   func(childComplexity int, input distribute.RuleInput) int
+		CreateTag                    func(childComplexity int, input ent.CreateTagInput) int
+		CreateUser                   func(childComplexity int, input model.CreateUserInput) int
+		CreateWebhookEndpoint        func(childComplexity int, input partner.CreateEndpointInput) int
+		CreateZnsCampaign            func(childComplexity int, input zns.CampaignInput) int
+		DeactivateUser               func(childComplexity int, id gid.ID) int
+		DeclineConversationOffer     func(childComplexity int, id gid.ID) int
+		DeleteAutoMessage            func(childComplexity int, id gid.ID) int
+		DeleteCustomField            func(childComplexity int, id gid.ID) int
+		DeleteCustomer               func(childComplexity int, id gid.ID) int
+		DeleteDepartment             func(childComplexity int, id gid.ID) int
+		DeleteMessageTemplates       func(childComplexity int, ids []gid.ID) int
+		DeleteRule                   func(childComplexity int, id gid.ID) int
+		DeleteTag                    func(childComplexity int, id gid.ID) int
+		DeleteWebhookEndpoint        func(childComplexity int, id gid.ID) int
+		DisconnectChannel            func(childComplexity int, id gid.ID) int
+		ImportCustomers              func(childComplexity int, csv string) int
+		Login                        func(childComplexity int, email string, password string) int
+		Logout                       func(childComplexity int) int
+		MarkConversationRead         func(childComplexity int, id gid.ID) int
+		MergeCustomers               func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
+		PauseZnsCampaign             func(childComplexity int, id gid.ID) int
+		RedeliverWebhook             func(childComplexity int, deliveryID gid.ID) int
+		RemoveCallOperator           func(childComplexity int, id gid.ID) int
+		ReplayWebhookEvent           func(childComplexity int, id gid.ID) int
+		RequestCallPermission        func(childComplexity int, input call.PermissionRequest) int
+		ResumeZnsCampaign            func(childComplexity int, id gid.ID) int
+		RetryMessage                 func(childComplexity int, id gid.ID) int
+		RevokeAPIKey                 func(childComplexity int, id gid.ID) int
+		RotateLiveTalkWidgetKey      func(childComplexity int, channelID gid.ID) int
+		RotateWebhookSecret          func(childComplexity int, id gid.ID) int
+		SendMessage                  func(childComplexity int, input inbox.SendMessageInput) int
+		SendOAMessage                func(childComplexity int, input oamessage.Input) int
+		SendZns                      func(childComplexity int, input zns.SendInput) int
+		SetChannelChatPermission     func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
+		SetConversationStatus        func(childComplexity int, id gid.ID, status conversation.Status) int
+		SetPresence                  func(childComplexity int, status user.Presence) int
+		SignUp                       func(childComplexity int, input model.SignUpInput) int
+		StartCall                    func(childComplexity int, input call.StartCallInput) int
+		StartZaloConnect             func(childComplexity int, redirectURI string) int
+		SyncZnsTemplates             func(childComplexity int, channelID gid.ID) int
+		UpdateAutoMessage            func(childComplexity int, id gid.ID, input automessage.UpdateInput) int
+		UpdateCallSettings           func(childComplexity int, channelID gid.ID, input call.SettingsInput) int
+		UpdateCustomField            func(childComplexity int, id gid.ID, input ent.UpdateCustomFieldInput) int
+		UpdateCustomer               func(childComplexity int, id gid.ID, input ent.UpdateCustomerInput) int
+		UpdateDepartment             func(childComplexity int, id gid.ID, input distribute.DepartmentUpdate) int
+		UpdateLiveTalkAllowedOrigins func(childComplexity int, channelID gid.ID, allowedOrigins []string) int
+		UpdateMessageTemplate        func(childComplexity int, id gid.ID, input ent.UpdateMessageTemplateInput) int
+		UpdateRule                   func(childComplexity int, id gid.ID, input distribute.RuleUpdate) int
+		UpdateTag                    func(childComplexity int, id gid.ID, input ent.UpdateTagInput) int
+		UpdateUser                   func(childComplexity int, id gid.ID, input model.UpdateUserInput) int
+		UpdateWebhookEndpoint        func(childComplexity int, id gid.ID, input partner.UpdateEndpointInput) int
 	}
 
 	OAMessageContent struct {
@@ -977,6 +984,9 @@ type CallSettingsResolver interface {
 type ChannelResolver interface {
 	ConnectionStatus(ctx context.Context, obj *ent.Channel) (model.ConnectionStatus, error)
 	Mine(ctx context.Context, obj *ent.Channel) (bool, error)
+
+	AllowedOrigins(ctx context.Context, obj *ent.Channel) ([]string, error)
+	IntegrationSnippet(ctx context.Context, obj *ent.Channel) (*string, error)
 }
 type ConversationResolver interface {
 	OfferedTo(ctx context.Context, obj *ent.Conversation) ([]*ent.User, error)
@@ -1029,6 +1039,9 @@ type MutationResolver interface {
 	ConnectFacebookPages(ctx context.Context, input model.ConnectFacebookPagesInput) ([]*ent.Channel, error)
 	DisconnectChannel(ctx context.Context, id gid.ID) (*ent.Channel, error)
 	SetChannelChatPermission(ctx context.Context, id gid.ID, permission channel.ChatPermission) (*ent.Channel, error)
+	CreateLiveTalkChannel(ctx context.Context, input livetalk.CreateChannelInput) (*ent.Channel, error)
+	RotateLiveTalkWidgetKey(ctx context.Context, channelID gid.ID) (*ent.Channel, error)
+	UpdateLiveTalkAllowedOrigins(ctx context.Context, channelID gid.ID, allowedOrigins []string) (*ent.Channel, error)
 	CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error)
 	UpdateMessageTemplate(ctx context.Context, id gid.ID, input ent.UpdateMessageTemplateInput) (*ent.MessageTemplate, error)
 	DeleteMessageTemplates(ctx context.Context, ids []gid.ID) (int, error)
@@ -1916,6 +1929,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CallWindow.Weekdays(childComplexity), true
 
+	case "Channel.allowedOrigins":
+		if e.ComplexityRoot.Channel.AllowedOrigins == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.AllowedOrigins(childComplexity), true
 	case "Channel.autoMessages":
 		if e.ComplexityRoot.Channel.AutoMessages == nil {
 			break
@@ -1964,6 +1983,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.ID(childComplexity), true
+	case "Channel.integrationSnippet":
+		if e.ComplexityRoot.Channel.IntegrationSnippet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.IntegrationSnippet(childComplexity), true
 	case "Channel.isTesting":
 		if e.ComplexityRoot.Channel.IsTesting == nil {
 			break
@@ -2024,6 +2049,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.UpdatedAt(childComplexity), true
+	case "Channel.widgetKey":
+		if e.ComplexityRoot.Channel.WidgetKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.WidgetKey(childComplexity), true
 
 	case "ChannelConnection.edges":
 		if e.ComplexityRoot.ChannelConnection.Edges == nil {
@@ -3173,6 +3204,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateDepartment(childComplexity, args["input"].(distribute.DepartmentInput)), true
+	case "Mutation.createLiveTalkChannel":
+		if e.ComplexityRoot.Mutation.CreateLiveTalkChannel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createLiveTalkChannel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateLiveTalkChannel(childComplexity, args["input"].(livetalk.CreateChannelInput)), true
 	case "Mutation.createMessageTemplate":
 		if e.ComplexityRoot.Mutation.CreateMessageTemplate == nil {
 			break
@@ -3498,6 +3540,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.rotateLiveTalkWidgetKey":
+		if e.ComplexityRoot.Mutation.RotateLiveTalkWidgetKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateLiveTalkWidgetKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateLiveTalkWidgetKey(childComplexity, args["channelId"].(gid.ID)), true
 	case "Mutation.rotateWebhookSecret":
 		if e.ComplexityRoot.Mutation.RotateWebhookSecret == nil {
 			break
@@ -3674,6 +3727,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateDepartment(childComplexity, args["id"].(gid.ID), args["input"].(distribute.DepartmentUpdate)), true
+	case "Mutation.updateLiveTalkAllowedOrigins":
+		if e.ComplexityRoot.Mutation.UpdateLiveTalkAllowedOrigins == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLiveTalkAllowedOrigins_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLiveTalkAllowedOrigins(childComplexity, args["channelId"].(gid.ID), args["allowedOrigins"].([]string)), true
 	case "Mutation.updateMessageTemplate":
 		if e.ComplexityRoot.Mutation.UpdateMessageTemplate == nil {
 			break
@@ -5382,6 +5446,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateCustomFieldInput,
 		ec.unmarshalInputCreateCustomerInput,
 		ec.unmarshalInputCreateDepartmentInput,
+		ec.unmarshalInputCreateLiveTalkChannelInput,
 		ec.unmarshalInputCreateMessageTemplateInput,
 		ec.unmarshalInputCreateRuleInput,
 		ec.unmarshalInputCreateTagInput,
@@ -5674,6 +5739,14 @@ input ConnectZaloOAInput {
   isTesting: Boolean
 }
 
+"A LiveTalk website widget channel: its name and the origins of the website(s) it is embedded on."
+input CreateLiveTalkChannelInput {
+  name: String!
+  allowedOrigins: [String!]!
+  "Defaults to SHARED."
+  chatPermission: ChatPermission
+}
+
 "Connects a Facebook page: its page access token, the app's secret (it signs webhooks) and the webhook verify token."
 input ConnectFacebookPageInput {
   pageId: String!
@@ -5770,6 +5843,15 @@ extend type Channel {
   connectionStatus: ConnectionStatus!
   "Whether the viewer connected the channel."
   mine: Boolean!
+  "A LIVETALK channel's public widget key (it is in the website's page); null for other kinds."
+  widgetKey: String
+  "The website origins a LIVETALK channel's widget may be used from; empty for other kinds."
+  allowedOrigins: [String!]!
+  """
+  The tag to paste into the website for a LIVETALK channel, loading the
+  server's widget script with the channel's key; null for other kinds.
+  """
+  integrationSnippet: String
 }
 
 extend type Customer {
@@ -6033,6 +6115,21 @@ type Mutation {
   "Disconnects a channel (admins): its tokens are erased, its conversations stay."
   disconnectChannel(id: ID!): Channel!
   setChannelChatPermission(id: ID!, permission: ChatPermission!): Channel!
+  """
+  Creates a LiveTalk website widget channel (admins), with a new public
+  widget key and the website origins (scheme://host[:port]) its visitor
+  API answers; a bad origin is BAD_USER_INPUT on input.allowedOrigins. Its
+  chat permission defaults to SHARED. Paste the channel's
+  integrationSnippet into the website.
+  """
+  createLiveTalkChannel(input: CreateLiveTalkChannelInput!): Channel!
+  """
+  Gives a LiveTalk channel a new widget key (admins): pages with the old
+  snippet stop opening the widget; chats already open go on.
+  """
+  rotateLiveTalkWidgetKey(channelId: ID!): Channel!
+  "Replaces a LiveTalk channel's allowed origins (admins)."
+  updateLiveTalkAllowedOrigins(channelId: ID!, allowedOrigins: [String!]!): Channel!
 
   createMessageTemplate(input: CreateMessageTemplateInput!): MessageTemplate!
   updateMessageTemplate(id: ID!, input: UpdateMessageTemplateInput!): MessageTemplate!
@@ -7147,6 +7244,12 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_connectionStatus(ctx, field)
 	case "mine":
 		return ec.fieldContext_Channel_mine(ctx, field)
+	case "widgetKey":
+		return ec.fieldContext_Channel_widgetKey(ctx, field)
+	case "allowedOrigins":
+		return ec.fieldContext_Channel_allowedOrigins(ctx, field)
+	case "integrationSnippet":
+		return ec.fieldContext_Channel_integrationSnippet(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Channel", field.Name)
 }
@@ -8685,6 +8788,20 @@ func (ec *executionContext) field_Mutation_createDepartment_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createLiveTalkChannel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (livetalk.CreateChannelInput, error) {
+			return ec.unmarshalNCreateLiveTalkChannelInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐCreateChannelInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createMessageTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9107,6 +9224,20 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rotateLiveTalkWidgetKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_rotateWebhookSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9384,6 +9515,28 @@ func (ec *executionContext) field_Mutation_updateDepartment_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateLiveTalkAllowedOrigins_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "allowedOrigins",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["allowedOrigins"] = arg1
 	return args, nil
 }
 
@@ -14432,6 +14585,75 @@ func (ec *executionContext) _Channel_mine(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_Channel_mine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return scalarFieldContext("Channel", field, true, true, noChildFieldsBoolean)
+}
+
+func (ec *executionContext) _Channel_widgetKey(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_widgetKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WidgetKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_widgetKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("Channel", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _Channel_allowedOrigins(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_allowedOrigins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Channel().AllowedOrigins(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_allowedOrigins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("Channel", field, true, true, noChildFieldsString)
+}
+
+func (ec *executionContext) _Channel_integrationSnippet(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_integrationSnippet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Channel().IntegrationSnippet(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_integrationSnippet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("Channel", field, true, true, noChildFieldsString)
 }
 
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
@@ -19513,6 +19735,138 @@ func (ec *executionContext) fieldContext_Mutation_setChannelChatPermission(ctx c
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_setChannelChatPermission_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createLiveTalkChannel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createLiveTalkChannel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateLiveTalkChannel(ctx, fc.Args["input"].(livetalk.CreateChannelInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createLiveTalkChannel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createLiveTalkChannel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateLiveTalkWidgetKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateLiveTalkWidgetKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateLiveTalkWidgetKey(ctx, fc.Args["channelId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateLiveTalkWidgetKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateLiveTalkWidgetKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateLiveTalkAllowedOrigins(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateLiveTalkAllowedOrigins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateLiveTalkAllowedOrigins(ctx, fc.Args["channelId"].(gid.ID), fc.Args["allowedOrigins"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateLiveTalkAllowedOrigins(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateLiveTalkAllowedOrigins_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -34435,6 +34789,50 @@ func (ec *executionContext) unmarshalInputCreateDepartmentInput(ctx context.Cont
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCreateLiveTalkChannelInput(ctx context.Context, obj any) (livetalk.CreateChannelInput, error) {
+	var it livetalk.CreateChannelInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "allowedOrigins", "chatPermission"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "allowedOrigins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowedOrigins"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowedOrigins = data
+		case "chatPermission":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chatPermission"))
+			data, err := ec.unmarshalOChatPermission2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋchannelᚐChatPermission(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChatPermission = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateMessageTemplateInput(ctx context.Context, obj any) (ent.CreateMessageTemplateInput, error) {
 	var it ent.CreateMessageTemplateInput
 	if obj == nil {
@@ -45328,6 +45726,15 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "widgetKey":
+			out.Values[i] = ec._Channel_widgetKey(ctx, field, obj)
+		case "allowedOrigins":
+			out.Values[i] = ec._Channel_allowedOrigins(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "integrationSnippet":
+			out.Values[i] = ec._Channel_integrationSnippet(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -47199,6 +47606,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "setChannelChatPermission":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setChannelChatPermission(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createLiveTalkChannel":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createLiveTalkChannel(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateLiveTalkWidgetKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateLiveTalkWidgetKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateLiveTalkAllowedOrigins":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateLiveTalkAllowedOrigins(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -51468,6 +51896,11 @@ func (ec *executionContext) unmarshalNCreateCustomerInput2githubᚗcomᚋdakenh�
 
 func (ec *executionContext) unmarshalNCreateDepartmentInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋdistributeᚐDepartmentInput(ctx context.Context, v any) (distribute.DepartmentInput, error) {
 	res, err := ec.unmarshalInputCreateDepartmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateLiveTalkChannelInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐCreateChannelInput(ctx context.Context, v any) (livetalk.CreateChannelInput, error) {
+	res, err := ec.unmarshalInputCreateLiveTalkChannelInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
@@ -40,6 +41,10 @@ type Resolver struct {
 	ZNS *zns.Service
 	// OAMessages sends OA messages to followers.
 	OAMessages *oamessage.Service
+	// LiveTalk runs LiveTalk website widget channels.
+	LiveTalk *livetalk.Service
+	// PublicURL is the server's public base URL, for LiveTalk snippets.
+	PublicURL string
 	// Bus announces committed events to the subscriptions.
 	Bus event.Bus
 	// StreamBuffer is each subscription's slow-consumer threshold (see

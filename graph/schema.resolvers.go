@@ -34,6 +34,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
@@ -82,6 +83,22 @@ func (r *channelResolver) ConnectionStatus(ctx context.Context, obj *ent.Channel
 func (r *channelResolver) Mine(ctx context.Context, obj *ent.Channel) (bool, error) {
 	v := viewer.FromContext(ctx)
 	return v.IsUser() && obj.ConnectedByID == v.UserID, nil
+}
+
+// AllowedOrigins is the resolver for the allowedOrigins field.
+func (r *channelResolver) AllowedOrigins(ctx context.Context, obj *ent.Channel) ([]string, error) {
+	if obj.AllowedOrigins == nil {
+		return []string{}, nil
+	}
+	return obj.AllowedOrigins, nil
+}
+
+// IntegrationSnippet is the resolver for the integrationSnippet field.
+func (r *channelResolver) IntegrationSnippet(ctx context.Context, obj *ent.Channel) (*string, error) {
+	if sn := livetalk.Snippet(r.PublicURL, obj); sn != "" {
+		return &sn, nil
+	}
+	return nil, nil
 }
 
 // OfferedTo is the resolver for the offeredTo field.
@@ -330,6 +347,21 @@ func (r *mutationResolver) DisconnectChannel(ctx context.Context, id gid.ID) (*e
 // SetChannelChatPermission is the resolver for the setChannelChatPermission field.
 func (r *mutationResolver) SetChannelChatPermission(ctx context.Context, id gid.ID, permission channel.ChatPermission) (*ent.Channel, error) {
 	return r.Inbox.SetChatPermission(ctx, id, permission)
+}
+
+// CreateLiveTalkChannel is the resolver for the createLiveTalkChannel field.
+func (r *mutationResolver) CreateLiveTalkChannel(ctx context.Context, input livetalk.CreateChannelInput) (*ent.Channel, error) {
+	return r.LiveTalk.CreateChannel(ctx, input)
+}
+
+// RotateLiveTalkWidgetKey is the resolver for the rotateLiveTalkWidgetKey field.
+func (r *mutationResolver) RotateLiveTalkWidgetKey(ctx context.Context, channelID gid.ID) (*ent.Channel, error) {
+	return r.LiveTalk.RotateWidgetKey(ctx, channelID)
+}
+
+// UpdateLiveTalkAllowedOrigins is the resolver for the updateLiveTalkAllowedOrigins field.
+func (r *mutationResolver) UpdateLiveTalkAllowedOrigins(ctx context.Context, channelID gid.ID, allowedOrigins []string) (*ent.Channel, error) {
+	return r.LiveTalk.SetAllowedOrigins(ctx, channelID, allowedOrigins)
 }
 
 // CreateMessageTemplate is the resolver for the createMessageTemplate field.

@@ -41,6 +41,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gqlws"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
+	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
@@ -97,6 +98,8 @@ type App struct {
 	connect *connect.Service
 	// zns sends ZNS messages and keeps the OAs' templates in step.
 	zns *zns.Service
+	// livetalk runs LiveTalk channels and the visitor API.
+	livetalk *livetalk.Service
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -126,6 +129,9 @@ type appOptions struct {
 	// extensions are added to the GraphQL handler after its own, so that
 	// tests can observe or hold up fields.
 	extensions []graphql.HandlerExtension
+	// livetalk overrides the visitor API's rate limits and token life;
+	// its clock is now's.
+	livetalk livetalk.Options
 }
 
 // newApp opens the database (migrating it) and builds the HTTP handler.
@@ -234,6 +240,8 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		return nil, err
 	}
 	a.connect.Register(a.timers)
+	o.livetalk.Now = o.now
+	a.livetalk = livetalk.New(db.Client, a.inbox, bus, o.livetalk)
 	if a.playground, err = playground.Handler("/graphql"); err != nil {
 		return nil, err
 	}
@@ -325,7 +333,12 @@ func (a *App) routes() http.Handler {
 		ExposedHeaders: []string{"X-Request-ID"},
 		MaxAge:         600,
 	})
-	return requestlog.Middleware(a.logger)(c.Handler(a.withBus(mux)))
+	// The visitor API answers the origins of LiveTalk channels, not the
+	// staff API's CORS list (livetalk.go).
+	top := http.NewServeMux()
+	top.Handle("/livetalk/", a.withBus(a.livetalkRoutes()))
+	top.Handle("/", c.Handler(a.withBus(mux)))
+	return requestlog.Middleware(a.logger)(top)
 }
 
 // limitBody answers 413 for a body declared too large and caps the bytes
@@ -367,6 +380,8 @@ func (a *App) graphqlHandler() http.Handler {
 		Connect:    a.connect,
 		ZNS:        a.zns,
 		OAMessages: oamessage.New(a.db.Client, a.inbox, a.now),
+		LiveTalk:   a.livetalk,
+		PublicURL:  a.cfg.PublicURL,
 		Bus:        a.bus,
 
 		StreamBuffer: a.streamBuffer,

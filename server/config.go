@@ -50,6 +50,9 @@ type Config struct {
 	// OAuth holds the server's provider apps, for channels connected by
 	// consent rather than pasted tokens.
 	OAuth OAuthConfig
+	// PublicURL is the server's public base URL (DAKENH_PUBLIC_URL), as
+	// websites reach it: LiveTalk snippets load the widget from it.
+	PublicURL string
 }
 
 // OAuthConfig is the business's (or the host's) Zalo and Facebook apps and
@@ -97,6 +100,10 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 			FacebookVerifyToken: getenv("FACEBOOK_VERIFY_TOKEN"),
 			AppURL:              strings.TrimSpace(getenv("DAKENH_APP_URL")),
 		},
+	}
+	c.PublicURL = strings.TrimRight(strings.TrimSpace(or(getenv("DAKENH_PUBLIC_URL"), "http://localhost"+portOf(c.Addr))), "/")
+	if p, err := url.Parse(c.PublicURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || (p.Path != "" && p.Path != "/") {
+		return c, errors.New("DAKENH_PUBLIC_URL must be an http(s) URL with a host and no path, such as https://crm.example.com")
 	}
 	if u := c.OAuth.AppURL; u != "" {
 		p, err := url.Parse(u)
@@ -195,4 +202,12 @@ func boolEnv(getenv func(string) string, name string, def bool) (bool, error) {
 		return false, fmt.Errorf("%s: %q is not a boolean", name, s)
 	}
 	return b, nil
+}
+
+// portOf is the ":port" of a listen address, "" when it has none.
+func portOf(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[i:]
+	}
+	return ""
 }

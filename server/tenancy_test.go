@@ -109,6 +109,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		SetStatus("ENABLE").SetParams(nil).SetSyncedAt(time.Now()).SetRemainingQuota(100).
 		SaveX(viewer.SystemContext(context.Background(), ownOARow.OrganizationID))
 
+	victimLiveTalk := e.createLiveTalk(victim.adminToken, "Victim website", "https://victim.example.vn")
 	cases := []struct {
 		name, query string
 		vars        map[string]any
@@ -191,6 +192,9 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": ownOA.ConnectZaloOA.ID, "u": custA}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
+		{"rotateLiveTalkWidgetKey", `mutation($c: ID!) { rotateLiveTalkWidgetKey(channelId: $c) { widgetKey } }`, map[string]any{"c": victimLiveTalk.ID}},
+		{"updateLiveTalkAllowedOrigins", `mutation($c: ID!) { updateLiveTalkAllowedOrigins(channelId: $c, allowedOrigins: ["https://intruder.example.vn"]) { id } }`,
+			map[string]any{"c": victimLiveTalk.ID}},
 	}
 	callers := map[string]string{"OWNER": intruder.ownerToken, "AGENT": intruder.agentToken, "APIKey": intruder.apiKey}
 

@@ -63,6 +63,10 @@ const (
 	FieldConnectionLostAt = "connection_lost_at"
 	// FieldRuleID holds the string denoting the rule_id field in the database.
 	FieldRuleID = "rule_id"
+	// FieldWidgetKey holds the string denoting the widget_key field in the database.
+	FieldWidgetKey = "widget_key"
+	// FieldAllowedOrigins holds the string denoting the allowed_origins field in the database.
+	FieldAllowedOrigins = "allowed_origins"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
 	EdgeOrganization = "organization"
 	// EdgeConnectedBy holds the string denoting the connected_by edge name in mutations.
@@ -146,6 +150,8 @@ var Columns = []string{
 	FieldLastConnectedAt,
 	FieldConnectionLostAt,
 	FieldRuleID,
+	FieldWidgetKey,
+	FieldAllowedOrigins,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -188,6 +194,8 @@ var (
 	DefaultIsTesting bool
 	// AppIDValidator is a validator for the "app_id" field. It is called by the builders before save.
 	AppIDValidator func(string) error
+	// WidgetKeyValidator is a validator for the "widget_key" field. It is called by the builders before save.
+	WidgetKeyValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() gid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -366,6 +374,11 @@ func ByConnectionLostAt(opts ...sql.OrderTermOption) OrderOption {
 // ByRuleID orders the results by the rule_id field.
 func ByRuleID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRuleID, opts...).ToFunc()
+}
+
+// ByWidgetKey orders the results by the widget_key field.
+func ByWidgetKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWidgetKey, opts...).ToFunc()
 }
 
 // ByOrganizationField orders the results by organization field.

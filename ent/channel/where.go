@@ -151,6 +151,11 @@ func RuleID(v gid.ID) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldRuleID, v))
 }
 
+// WidgetKey applies equality check predicate on the "widget_key" field. It's identical to WidgetKeyEQ.
+func WidgetKey(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldWidgetKey, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldCreatedAt, v))
@@ -1234,6 +1239,91 @@ func RuleIDEqualFold(v gid.ID) predicate.Channel {
 func RuleIDContainsFold(v gid.ID) predicate.Channel {
 	vc := string(v)
 	return predicate.Channel(sql.FieldContainsFold(FieldRuleID, vc))
+}
+
+// WidgetKeyEQ applies the EQ predicate on the "widget_key" field.
+func WidgetKeyEQ(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldWidgetKey, v))
+}
+
+// WidgetKeyNEQ applies the NEQ predicate on the "widget_key" field.
+func WidgetKeyNEQ(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldWidgetKey, v))
+}
+
+// WidgetKeyIn applies the In predicate on the "widget_key" field.
+func WidgetKeyIn(vs ...string) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldWidgetKey, vs...))
+}
+
+// WidgetKeyNotIn applies the NotIn predicate on the "widget_key" field.
+func WidgetKeyNotIn(vs ...string) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldWidgetKey, vs...))
+}
+
+// WidgetKeyGT applies the GT predicate on the "widget_key" field.
+func WidgetKeyGT(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldWidgetKey, v))
+}
+
+// WidgetKeyGTE applies the GTE predicate on the "widget_key" field.
+func WidgetKeyGTE(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldWidgetKey, v))
+}
+
+// WidgetKeyLT applies the LT predicate on the "widget_key" field.
+func WidgetKeyLT(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldWidgetKey, v))
+}
+
+// WidgetKeyLTE applies the LTE predicate on the "widget_key" field.
+func WidgetKeyLTE(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldWidgetKey, v))
+}
+
+// WidgetKeyContains applies the Contains predicate on the "widget_key" field.
+func WidgetKeyContains(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldContains(FieldWidgetKey, v))
+}
+
+// WidgetKeyHasPrefix applies the HasPrefix predicate on the "widget_key" field.
+func WidgetKeyHasPrefix(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldHasPrefix(FieldWidgetKey, v))
+}
+
+// WidgetKeyHasSuffix applies the HasSuffix predicate on the "widget_key" field.
+func WidgetKeyHasSuffix(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldHasSuffix(FieldWidgetKey, v))
+}
+
+// WidgetKeyIsNil applies the IsNil predicate on the "widget_key" field.
+func WidgetKeyIsNil() predicate.Channel {
+	return predicate.Channel(sql.FieldIsNull(FieldWidgetKey))
+}
+
+// WidgetKeyNotNil applies the NotNil predicate on the "widget_key" field.
+func WidgetKeyNotNil() predicate.Channel {
+	return predicate.Channel(sql.FieldNotNull(FieldWidgetKey))
+}
+
+// WidgetKeyEqualFold applies the EqualFold predicate on the "widget_key" field.
+func WidgetKeyEqualFold(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldEqualFold(FieldWidgetKey, v))
+}
+
+// WidgetKeyContainsFold applies the ContainsFold predicate on the "widget_key" field.
+func WidgetKeyContainsFold(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldContainsFold(FieldWidgetKey, v))
+}
+
+// AllowedOriginsIsNil applies the IsNil predicate on the "allowed_origins" field.
+func AllowedOriginsIsNil() predicate.Channel {
+	return predicate.Channel(sql.FieldIsNull(FieldAllowedOrigins))
+}
+
+// AllowedOriginsNotNil applies the NotNil predicate on the "allowed_origins" field.
+func AllowedOriginsNotNil() predicate.Channel {
+	return predicate.Channel(sql.FieldNotNull(FieldAllowedOrigins))
 }
 
 // HasOrganization applies the HasEdge predicate on the "organization" edge.

@@ -333,6 +333,18 @@ func (f UserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserMutation", m)
 }
 
+// The VisitorSessionFunc type is an adapter to allow the use of ordinary
+// function as VisitorSession mutator.
+type VisitorSessionFunc func(context.Context, *ent.VisitorSessionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f VisitorSessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.VisitorSessionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VisitorSessionMutation", m)
+}
+
 // The WebhookAttemptFunc type is an adapter to allow the use of ordinary
 // function as WebhookAttempt mutator.
 type WebhookAttemptFunc func(context.Context, *ent.WebhookAttemptMutation) (ent.Value, error)

@@ -36,6 +36,7 @@ import (
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/visitorsession"
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
@@ -831,6 +832,33 @@ func (f TraverseUser) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.UserQuery", q)
 }
 
+// The VisitorSessionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type VisitorSessionFunc func(context.Context, *ent.VisitorSessionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f VisitorSessionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.VisitorSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.VisitorSessionQuery", q)
+}
+
+// The TraverseVisitorSession type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseVisitorSession func(context.Context, *ent.VisitorSessionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseVisitorSession) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseVisitorSession) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.VisitorSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.VisitorSessionQuery", q)
+}
+
 // The WebhookAttemptFunc type is an adapter to allow the use of ordinary function as a Querier.
 type WebhookAttemptFunc func(context.Context, *ent.WebhookAttemptQuery) (ent.Value, error)
 
@@ -1104,6 +1132,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.TimerQuery, predicate.Timer, timer.OrderOption]{typ: ent.TypeTimer, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
+	case *ent.VisitorSessionQuery:
+		return &query[*ent.VisitorSessionQuery, predicate.VisitorSession, visitorsession.OrderOption]{typ: ent.TypeVisitorSession, tq: q}, nil
 	case *ent.WebhookAttemptQuery:
 		return &query[*ent.WebhookAttemptQuery, predicate.WebhookAttempt, webhookattempt.OrderOption]{typ: ent.TypeWebhookAttempt, tq: q}, nil
 	case *ent.WebhookDeliveryQuery:

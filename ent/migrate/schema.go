@@ -469,6 +469,8 @@ var (
 		{Name: "access_token_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_connected_at", Type: field.TypeTime},
 		{Name: "connection_lost_at", Type: field.TypeTime, Nullable: true},
+		{Name: "widget_key", Type: field.TypeString, Unique: true, Nullable: true, Size: 64},
+		{Name: "allowed_origins", Type: field.TypeJSON, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 		{Name: "connected_by_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "rule_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -481,19 +483,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channels_organizations_organization",
-				Columns:    []*schema.Column{ChannelsColumns[20]},
+				Columns:    []*schema.Column{ChannelsColumns[22]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "channels_users_connected_by",
-				Columns:    []*schema.Column{ChannelsColumns[21]},
+				Columns:    []*schema.Column{ChannelsColumns[23]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "channels_rules_rule",
-				Columns:    []*schema.Column{ChannelsColumns[22]},
+				Columns:    []*schema.Column{ChannelsColumns[24]},
 				RefColumns: []*schema.Column{RulesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -502,7 +504,7 @@ var (
 			{
 				Name:    "channel_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[20]},
+				Columns: []*schema.Column{ChannelsColumns[22]},
 			},
 			{
 				Name:    "channel_kind_external_id",
@@ -1426,6 +1428,62 @@ var (
 			},
 		},
 	}
+	// VisitorSessionsColumns holds the columns for the "visitor_sessions" table.
+	VisitorSessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "visitor_id", Type: field.TypeString, Size: 100},
+		{Name: "token_hash", Type: field.TypeBytes, Unique: true},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "page_url", Type: field.TypeString, Nullable: true, Size: 2000},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+		{Name: "conversation_id", Type: field.TypeString, Size: 40},
+	}
+	// VisitorSessionsTable holds the schema information for the "visitor_sessions" table.
+	VisitorSessionsTable = &schema.Table{
+		Name:       "visitor_sessions",
+		Columns:    VisitorSessionsColumns,
+		PrimaryKey: []*schema.Column{VisitorSessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "visitor_sessions_organizations_organization",
+				Columns:    []*schema.Column{VisitorSessionsColumns[7]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "visitor_sessions_channels_channel",
+				Columns:    []*schema.Column{VisitorSessionsColumns[8]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "visitor_sessions_conversations_conversation",
+				Columns:    []*schema.Column{VisitorSessionsColumns[9]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "visitorsession_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{VisitorSessionsColumns[7]},
+			},
+			{
+				Name:    "visitorsession_conversation_id",
+				Unique:  false,
+				Columns: []*schema.Column{VisitorSessionsColumns[9]},
+			},
+			{
+				Name:    "visitorsession_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{VisitorSessionsColumns[5]},
+			},
+		},
+	}
 	// WebhookAttemptsColumns holds the columns for the "webhook_attempts" table.
 	WebhookAttemptsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1982,6 +2040,7 @@ var (
 		TagsTable,
 		TimersTable,
 		UsersTable,
+		VisitorSessionsTable,
 		WebhookAttemptsTable,
 		WebhookDeliveriesTable,
 		WebhookEndpointsTable,
@@ -2056,6 +2115,9 @@ func init() {
 	TagsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	TimersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	UsersTable.ForeignKeys[0].RefTable = OrganizationsTable
+	VisitorSessionsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	VisitorSessionsTable.ForeignKeys[1].RefTable = ChannelsTable
+	VisitorSessionsTable.ForeignKeys[2].RefTable = ConversationsTable
 	WebhookAttemptsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	WebhookAttemptsTable.ForeignKeys[1].RefTable = WebhookDeliveriesTable
 	WebhookDeliveriesTable.ForeignKeys[0].RefTable = OrganizationsTable

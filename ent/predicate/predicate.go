@@ -87,6 +87,9 @@ type Timer func(*sql.Selector)
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
 
+// VisitorSession is the predicate function for visitorsession builders.
+type VisitorSession func(*sql.Selector)
+
 // WebhookAttempt is the predicate function for webhookattempt builders.
 type WebhookAttempt func(*sql.Selector)
 

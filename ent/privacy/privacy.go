@@ -759,6 +759,30 @@ func (f UserMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UserMutation", m)
 }
 
+// The VisitorSessionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type VisitorSessionQueryRuleFunc func(context.Context, *ent.VisitorSessionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f VisitorSessionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.VisitorSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.VisitorSessionQuery", q)
+}
+
+// The VisitorSessionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type VisitorSessionMutationRuleFunc func(context.Context, *ent.VisitorSessionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f VisitorSessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.VisitorSessionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.VisitorSessionMutation", m)
+}
+
 // The WebhookAttemptQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type WebhookAttemptQueryRuleFunc func(context.Context, *ent.WebhookAttemptQuery) error
@@ -1040,6 +1064,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.UserQuery:
 		return q.Filter(), nil
+	case *ent.VisitorSessionQuery:
+		return q.Filter(), nil
 	case *ent.WebhookAttemptQuery:
 		return q.Filter(), nil
 	case *ent.WebhookDeliveryQuery:
@@ -1116,6 +1142,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.TimerMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
+		return m.Filter(), nil
+	case *ent.VisitorSessionMutation:
 		return m.Filter(), nil
 	case *ent.WebhookAttemptMutation:
 		return m.Filter(), nil

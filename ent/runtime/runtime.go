@@ -34,6 +34,7 @@ import (
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/timer"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/visitorsession"
 	"github.com/dakenh/dakenh/ent/webhookattempt"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
@@ -551,6 +552,10 @@ func init() {
 	channelDescAppID := channelFields[9].Descriptor()
 	// channel.AppIDValidator is a validator for the "app_id" field. It is called by the builders before save.
 	channel.AppIDValidator = channelDescAppID.Validators[0].(func(string) error)
+	// channelDescWidgetKey is the schema descriptor for widget_key field.
+	channelDescWidgetKey := channelFields[19].Descriptor()
+	// channel.WidgetKeyValidator is a validator for the "widget_key" field. It is called by the builders before save.
+	channel.WidgetKeyValidator = channelDescWidgetKey.Validators[0].(func(string) error)
 	// channelDescID is the schema descriptor for id field.
 	channelDescID := channelMixinFields0[0].Descriptor()
 	// channel.DefaultID holds the default value on creation for the id field.
@@ -1657,6 +1662,69 @@ func init() {
 	user.DefaultID = userDescID.Default.(func() gid.ID)
 	// user.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	user.IDValidator = userDescID.Validators[0].(func(string) error)
+	visitorsessionMixin := schema.VisitorSession{}.Mixin()
+	visitorsession.Policy = privacy.NewPolicies(visitorsessionMixin[2], schema.VisitorSession{})
+	visitorsession.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := visitorsession.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	visitorsessionMixinHooks2 := visitorsessionMixin[2].Hooks()
+
+	visitorsession.Hooks[1] = visitorsessionMixinHooks2[0]
+	visitorsessionMixinFields0 := visitorsessionMixin[0].Fields()
+	_ = visitorsessionMixinFields0
+	visitorsessionMixinFields1 := visitorsessionMixin[1].Fields()
+	_ = visitorsessionMixinFields1
+	visitorsessionMixinFields2 := visitorsessionMixin[2].Fields()
+	_ = visitorsessionMixinFields2
+	visitorsessionFields := schema.VisitorSession{}.Fields()
+	_ = visitorsessionFields
+	// visitorsessionDescCreatedAt is the schema descriptor for created_at field.
+	visitorsessionDescCreatedAt := visitorsessionMixinFields1[0].Descriptor()
+	// visitorsession.DefaultCreatedAt holds the default value on creation for the created_at field.
+	visitorsession.DefaultCreatedAt = visitorsessionDescCreatedAt.Default.(func() time.Time)
+	// visitorsessionDescUpdatedAt is the schema descriptor for updated_at field.
+	visitorsessionDescUpdatedAt := visitorsessionMixinFields1[1].Descriptor()
+	// visitorsession.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	visitorsession.DefaultUpdatedAt = visitorsessionDescUpdatedAt.Default.(func() time.Time)
+	// visitorsession.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	visitorsession.UpdateDefaultUpdatedAt = visitorsessionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// visitorsessionDescOrganizationID is the schema descriptor for organization_id field.
+	visitorsessionDescOrganizationID := visitorsessionMixinFields2[0].Descriptor()
+	// visitorsession.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	visitorsession.OrganizationIDValidator = visitorsessionDescOrganizationID.Validators[0].(func(string) error)
+	// visitorsessionDescVisitorID is the schema descriptor for visitor_id field.
+	visitorsessionDescVisitorID := visitorsessionFields[2].Descriptor()
+	// visitorsession.VisitorIDValidator is a validator for the "visitor_id" field. It is called by the builders before save.
+	visitorsession.VisitorIDValidator = func() func(string) error {
+		validators := visitorsessionDescVisitorID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(visitor_id string) error {
+			for _, fn := range fns {
+				if err := fn(visitor_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// visitorsessionDescPageURL is the schema descriptor for page_url field.
+	visitorsessionDescPageURL := visitorsessionFields[5].Descriptor()
+	// visitorsession.PageURLValidator is a validator for the "page_url" field. It is called by the builders before save.
+	visitorsession.PageURLValidator = visitorsessionDescPageURL.Validators[0].(func(string) error)
+	// visitorsessionDescID is the schema descriptor for id field.
+	visitorsessionDescID := visitorsessionMixinFields0[0].Descriptor()
+	// visitorsession.DefaultID holds the default value on creation for the id field.
+	visitorsession.DefaultID = visitorsessionDescID.Default.(func() gid.ID)
+	// visitorsession.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	visitorsession.IDValidator = visitorsessionDescID.Validators[0].(func(string) error)
 	webhookattemptMixin := schema.WebhookAttempt{}.Mixin()
 	webhookattempt.Policy = privacy.NewPolicies(webhookattemptMixin[1], schema.WebhookAttempt{})
 	webhookattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {

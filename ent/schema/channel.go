@@ -73,6 +73,15 @@ func (Channel) Fields() []ent.Field {
 		// if any; set through the rule's channel list.
 		field.String("rule_id").GoType(gid.ID("")).Optional().Nillable().
 			Annotations(entgql.Skip()),
+		// widget_key is a LIVETALK channel's public key: the website's
+		// widget names its channel by it (internal/livetalk). It is in the
+		// page, so it is no secret; rotating it retires the old one.
+		field.String("widget_key").Optional().Nillable().Unique().MaxLen(64).
+			Annotations(entgql.Skip()),
+		// allowed_origins are the website origins (scheme://host[:port])
+		// a LIVETALK channel's visitor API answers.
+		field.JSON("allowed_origins", []string{}).Optional().
+			Annotations(entgql.Skip()),
 	}
 }
 

@@ -25,7 +25,7 @@ type Conversation struct{ ent.Schema }
 
 // Mixin returns the conversation's mixins.
 func (Conversation) Mixin() []ent.Mixin {
-	return []ent.Mixin{idMixin("Conversation"), TimeMixin{}, TenantMixin{}}
+	return []ent.Mixin{idMixin("Conversation"), TimeMixin{}, TenantMixin{Visitor: policy.VisitorOwnConversation}}
 }
 
 // Fields returns the conversation's fields.

@@ -22,7 +22,7 @@ type Message struct{ ent.Schema }
 
 // Mixin returns the message's mixins.
 func (Message) Mixin() []ent.Mixin {
-	return []ent.Mixin{idMixin("Message"), TimeMixin{}, TenantMixin{}}
+	return []ent.Mixin{idMixin("Message"), TimeMixin{}, TenantMixin{Visitor: policy.VisitorOwnMessages}}
 }
 
 // Fields returns the message's fields.

@@ -66,7 +66,13 @@ func (TimeMixin) Fields() []ent.Field {
 // TenantMixin makes an entity belong to exactly one organization. Its policy
 // filters every read and write to the viewer's organization and its hook
 // stamps new rows with it, so no caller can forget either.
-type TenantMixin struct{ mixin.Schema }
+//
+// Visitor says what of the entity a LiveTalk visitor may read; the zero
+// value is nothing (policy.TenantFor).
+type TenantMixin struct {
+	mixin.Schema
+	Visitor policy.VisitorAccess
+}
 
 // Fields returns the organization_id column.
 func (TenantMixin) Fields() []ent.Field {
@@ -98,7 +104,7 @@ func (TenantMixin) Indexes() []ent.Index {
 }
 
 // Policy applies tenant isolation.
-func (TenantMixin) Policy() ent.Policy { return policy.Tenant() }
+func (m TenantMixin) Policy() ent.Policy { return policy.TenantFor(m.Visitor) }
 
 // Hooks stamps created rows with the viewer's organization.
 func (TenantMixin) Hooks() []ent.Hook {

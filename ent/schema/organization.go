@@ -48,12 +48,14 @@ func (Organization) Policy() ent.Policy {
 	})
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
+			policy.DenyVisitors(),
 			own,
 			policy.RequireScope(),
 			policy.AllowQuery(),
 		},
 		Mutation: privacy.MutationPolicy{
 			policy.DenyIfNoViewer(),
+			policy.DenyVisitors(),
 			policy.AllowIfSystem(),
 			privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
 				if m.Op().Is(ent.OpCreate) {

@@ -28,6 +28,7 @@ var prefixes = map[string]string{
 	"Organization":         "org",
 	"User":                 "usr",
 	"Session":              "ses",
+	"VisitorSession":       "vss",
 	"APIKey":               "key",
 	"Customer":             "cus",
 	"Tag":                  "tag",

@@ -68,6 +68,12 @@ type processing struct {
 	zns    ZNS
 	// queue queues a message for delivery (Service.QueueMessage).
 	queue func(ctx context.Context, tx *ent.Tx, conv *ent.Conversation, out Outgoing, now time.Time) (*ent.Message, event.Entry, error)
+	// stored are the conversation and the ID of the last message that
+	// message stored, for callers that answer with them (ReceiveLiveTalk).
+	stored struct {
+		conv  *ent.Conversation
+		msgID gid.ID
+	}
 }
 
 // at returns when something the provider reports happened: its timestamp,
@@ -208,6 +214,7 @@ func (p *processing) message(ctx context.Context, m incoming) error {
 	if err != nil {
 		return err
 	}
+	p.stored.conv, p.stored.msgID = conv, msgID
 
 	// The values are known: no read-back.
 	upd := p.tx.Conversation.Update().Where(conversation.ID(conv.ID))
@@ -356,6 +363,8 @@ func placeholderName(kind channel.Kind, externalID string) string {
 		provider = "Khách Zalo"
 	case channel.KindFACEBOOK_PAGE:
 		provider = "Khách Facebook"
+	case channel.KindLIVETALK:
+		provider = "Khách LiveTalk"
 	}
 	tail := externalID
 	if r := []rune(tail); len(r) > 4 {

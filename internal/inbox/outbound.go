@@ -121,7 +121,7 @@ const (
 	// DISCONNECTED; reconnect it first.
 	ReasonChannelDisconnected = "CHANNEL_DISCONNECTED"
 	// ReasonChannelUnsupported: the channel kind has no outbound provider
-	// here (LIVETALK).
+	// here.
 	ReasonChannelUnsupported = "CHANNEL_UNSUPPORTED"
 )
 
@@ -316,10 +316,8 @@ func checkChannelCanSend(ch *ent.Channel, text string, atts []schematype.Attachm
 		return &apierr.Error{Code: apierr.FailedPrecondition, Reason: ReasonChannelDisconnected,
 			Message: "the conversation's channel is disconnected; reconnect it to send messages"}
 	}
-	if len(atts) == 0 {
-		if ch.Kind == channel.KindLIVETALK {
-			return unsupportedChannel(ch.Kind)
-		}
+	if len(atts) == 0 || ch.Kind == channel.KindLIVETALK {
+		// The website widget shows text and any attachment together.
 		return nil
 	}
 	typ, hasText := atts[0].Type, strings.TrimSpace(text) != ""

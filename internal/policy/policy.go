@@ -214,15 +214,87 @@ func AllowQueryIf(ok func(*viewer.Viewer) bool) privacy.QueryRule {
 // Tenant is the policy of every tenant-owned entity: an identity is required,
 // rows are filtered to the viewer's organization, API keys need their scope,
 // and system work is then allowed. Entity policies follow with role rules.
-func Tenant() ent.Policy {
+//
+// A LiveTalk visitor is refused everything (see TenantFor).
+func Tenant() ent.Policy { return TenantFor(VisitorNone) }
+
+// TenantFor is Tenant for an entity a LiveTalk visitor may read some of, as
+// a says (FilterVisitor).
+func TenantFor(a VisitorAccess) ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			DenyIfNoViewer(), FilterTenant(), RequireScope(), AllowIfSystem(),
+			DenyIfNoViewer(), FilterTenant(), FilterVisitor(a), RequireScope(), AllowIfSystem(),
 		},
 		Mutation: privacy.MutationPolicy{
-			DenyIfNoViewer(), FilterTenant(), RequireScope(), AllowIfSystem(),
+			DenyIfNoViewer(), FilterTenant(), FilterVisitor(a), RequireScope(), AllowIfSystem(),
 		},
 	}
+}
+
+// VisitorAccess is what of an entity a LiveTalk visitor may read.
+type VisitorAccess int
+
+// The kinds of VisitorAccess.
+const (
+	// VisitorNone: nothing; every query and mutation is refused.
+	VisitorNone VisitorAccess = iota
+	// VisitorOwnConversation: the visitor's conversation (the row whose
+	// id is theirs).
+	VisitorOwnConversation
+	// VisitorOwnMessages: the rows of the visitor's conversation (its
+	// conversation_id column).
+	VisitorOwnMessages
+)
+
+// FilterVisitor confines a LiveTalk visitor (viewer.Visitor) to their own
+// conversation, as FilterTenant confines staff to their organization:
+// queries of an entity with access a are narrowed to the visitor's
+// conversation and then allowed, so no later rule widens or narrows them
+// (a visitor is nobody on the staff); queries of any other entity and
+// every mutation are refused. Visitors' writes (their messages, their
+// chat's opening) are made by internal/livetalk as the system, after it
+// has authenticated the visitor's token. Other viewers pass through.
+func FilterVisitor(a VisitorAccess) privacy.QueryMutationRule {
+	filter := FilterWhere(func(v *viewer.Viewer, f entprivacy.Filter) error {
+		if !v.IsVisitor() {
+			return privacy.Skip
+		}
+		conv := string(v.Visitor.ConversationID)
+		switch a {
+		case VisitorOwnConversation:
+			f.Where(entql.FieldEQ("id", conv))
+		case VisitorOwnMessages:
+			f.Where(entql.FieldEQ("conversation_id", conv))
+		default:
+			return Forbidden("a visitor cannot read this")
+		}
+		return privacy.Allow
+	})
+	return rule{
+		query: func(ctx context.Context, q ent.Query) error {
+			if !viewer.FromContext(ctx).IsVisitor() {
+				return privacy.Skip
+			}
+			return filter.EvalQuery(ctx, q)
+		},
+		mutation: func(ctx context.Context, _ ent.Mutation) error {
+			if viewer.FromContext(ctx).IsVisitor() {
+				return Forbidden("a visitor cannot change anything")
+			}
+			return privacy.Skip
+		},
+	}
+}
+
+// DenyVisitors refuses LiveTalk visitors, for the entities outside
+// TenantFor's policy.
+func DenyVisitors() privacy.QueryMutationRule {
+	return viewerRule(func(v *viewer.Viewer) error {
+		if v.IsVisitor() {
+			return Forbidden("a visitor cannot reach this")
+		}
+		return privacy.Skip
+	})
 }
 
 // FilterConversations narrows conversations (path "") or the entities

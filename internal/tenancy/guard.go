@@ -32,6 +32,7 @@ import (
 	"github.com/dakenh/dakenh/ent/session"
 	"github.com/dakenh/dakenh/ent/tag"
 	"github.com/dakenh/dakenh/ent/user"
+	"github.com/dakenh/dakenh/ent/visitorsession"
 	"github.com/dakenh/dakenh/ent/webhookdelivery"
 	"github.com/dakenh/dakenh/ent/webhookendpoint"
 	"github.com/dakenh/dakenh/ent/znscampaign"
@@ -60,6 +61,9 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"Session": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.Session.Query().Where(session.IDIn(ids...)).Count(ctx)
+	},
+	"VisitorSession": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.VisitorSession.Query().Where(visitorsession.IDIn(ids...)).Count(ctx)
 	},
 	"Tag": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.Tag.Query().Where(tag.IDIn(ids...)).Count(ctx)

@@ -70,8 +70,8 @@ func unmarshalEnum[T ~string](v any, dst *T, values []string) error {
 	return nil
 }
 
-// Viewer is the identity behind a request. Exactly one of UserID and APIKeyID
-// is set for a caller; System marks trusted background work.
+// Viewer is the identity behind a request. Exactly one of UserID, APIKeyID
+// and Visitor is set for a caller; System marks trusted background work.
 type Viewer struct {
 	OrgID    gid.ID
 	UserID   gid.ID
@@ -82,7 +82,23 @@ type Viewer struct {
 	// SessionID is the session a user authenticated with, so logout can
 	// revoke exactly it.
 	SessionID gid.ID
+	// Visitor, when set, is a LiveTalk website visitor: someone outside the
+	// organization who reaches only their own conversation
+	// (policy.FilterVisitor) and holds no scope.
+	Visitor *Visitor
 }
+
+// Visitor is what a visitor token grants: one conversation of one LiveTalk
+// channel.
+type Visitor struct {
+	// SessionID is the visitor session the token opened.
+	SessionID gid.ID
+	// ChannelID and ConversationID are the visitor's channel and chat.
+	ChannelID, ConversationID gid.ID
+}
+
+// IsVisitor reports whether a LiveTalk visitor is acting.
+func (v *Viewer) IsVisitor() bool { return v != nil && v.Visitor != nil }
 
 // IsUser reports whether a staff user is acting.
 func (v *Viewer) IsUser() bool { return v != nil && v.UserID != "" }
@@ -97,6 +113,9 @@ func (v *Viewer) IsAdmin() bool { return v.IsUser() && v.Role.IsAdmin() }
 // their session, and EVENTS for the subscriptions their role allows.
 func (v *Viewer) Has(s Scope) bool {
 	if v == nil {
+		return false
+	}
+	if v.IsVisitor() {
 		return false
 	}
 	if v.System || v.IsUser() {

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dakenh/dakenh/internal/event"
+)
+
+const (
+	liveTalkOrigin  = "https://shop.example.vn"
+	sendVisitorText = `mutation($t: String) { sendVisitorMessage(text: $t) { id author text } }`
+)
+
+// TestLiveTalkVisitorChat is a visitor's chat end to end over real HTTP and
+// WebSockets: the widget, startChat (customer, conversation, START
+// auto-message), the visitor's message in the agent's staff subscription,
+// the agent's reply through sendMessage on the visitor's visitorEvents,
+// marked DELIVERED, an agent joining, the history, and a resume from a
+// cursor.
+func TestLiveTalkVisitorChat(t *testing.T) {
+	e := newEnv(t)
+	e.app.startWorkers()
+	tn := e.newTenant("LiveTalk Chat")
+	ch := e.createLiveTalk(tn.adminToken, "Website", liveTalkOrigin)
+	e.must(tn.adminToken, createAutoMessageMutation, map[string]any{"in": map[string]any{
+		"channelId": ch.ID, "kind": "START", "contents": []string{"Cảm ơn bạn đã liên hệ!"},
+	}}, nil)
+	e.must(tn.adminToken, createAutoMessageMutation, map[string]any{"in": map[string]any{
+		"channelId": ch.ID, "kind": "GREETING", "title": "Chào bạn", "path": "/pricing", "contents": []string{"Cần tư vấn giá?"}, "delaySeconds": 3,
+	}}, nil)
+
+	// The widget: the default look, the greeting of the page, the agents.
+	var w struct {
+		Widget struct {
+			Title          string
+			RequiredFields []string
+			Greeting       *struct {
+				Title        string
+				Contents     []string
+				DelaySeconds int
+			}
+			Agents      []struct{ ID, Name string }
+			Departments []struct{ ID string }
+		}
+	}
+	e.visitorGQL(liveTalkOrigin, "", `query($k: String!, $p: String) { widget(key: $k, path: $p) {
+		title requiredFields greeting { title contents delaySeconds } agents { id name online } departments { id } } }`,
+		map[string]any{"k": *ch.WidgetKey, "p": "/pricing/"}).decode(t, &w)
+	if w.Widget.Title == "" || strings.Join(w.Widget.RequiredFields, ",") != "NAME" || w.Widget.Greeting == nil ||
+		w.Widget.Greeting.Contents[0] != "Cần tư vấn giá?" || w.Widget.Greeting.DelaySeconds != 3 || len(w.Widget.Agents) != 3 {
+		t.Fatalf("widget %+v", w.Widget)
+	}
+
+	// The agent follows the organization's messages.
+	staff := subscribe(t, e, tn.agentToken, messageEventsQuery, map[string]any{"after": event.Start.String()})
+
+	// The name is required; a bad phone is refused as for customers.
+	const start = `mutation($in: StartChatInput!) { startChat(input: $in) { token conversationId } }`
+	if r := e.visitorGQL(liveTalkOrigin, "", start, map[string]any{"in": map[string]any{"key": *ch.WidgetKey}}); r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "input.name" {
+		t.Fatalf("no name: %+v", r.Errors)
+	}
+	if r := e.visitorGQL(liveTalkOrigin, "", start, map[string]any{"in": map[string]any{"key": *ch.WidgetKey, "name": "Lan", "phone": "12ab"}}); r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "input.phone" {
+		t.Fatalf("bad phone: %+v", r.Errors)
+	}
+	vs := e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Lan", "phone": "0912 345 678", "email": "Lan@Example.vn", "pageUrl": liveTalkOrigin + "/pricing"})
+	if !strings.HasPrefix(vs.Token, "dkv_") || vs.ConversationID == "" {
+		t.Fatalf("session %+v", vs)
+	}
+	// The customer is normalized like any other, and the conversation is
+	// the agent's to see.
+	var conv struct {
+		Node struct {
+			Channel  struct{ ID string }
+			Customer struct{ ID, Name, Phone, Email string }
+		}
+	}
+	e.must(tn.agentToken, `query($id: ID!) { node(id: $id) { ... on Conversation { channel { id } customer { id name phone email } } } }`,
+		map[string]any{"id": vs.ConversationID}, &conv)
+	if c := conv.Node.Customer; conv.Node.Channel.ID != ch.ID || c.Name != "Lan" || c.Phone != "+84912345678" || c.Email != "lan@example.vn" {
+		t.Fatalf("conversation %+v", conv)
+	}
+	// The same phone again finds the customer and their open chat.
+	again := e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Lan B", "phone": "+84912345678"})
+	if again.ConversationID != vs.ConversationID || again.Token == vs.Token {
+		t.Fatalf("second start %+v, first %+v", again, vs)
+	}
+
+	visitor := visitorEvents(t, e, liveTalkOrigin, vs.Token, event.Start.String())
+	// START's content comes from the channel.
+	if ev := visitor.waitMessage("Cảm ơn bạn đã liên hệ!"); ev.Message.Author != "SYSTEM" {
+		t.Fatalf("start auto-message %+v", ev)
+	}
+
+	var sent struct {
+		SendVisitorMessage struct{ ID, Author, Text string }
+	}
+	e.visitorGQL(liveTalkOrigin, vs.Token, sendVisitorText, map[string]any{"t": " Xin chào "}).decode(t, &sent)
+	if sent.SendVisitorMessage.Author != "VISITOR" || sent.SendVisitorMessage.Text != "Xin chào" {
+		t.Fatalf("sent %+v", sent)
+	}
+	// The agent's staff subscription has it.
+	for {
+		var ev messageEventOut
+		staff.next(&ev)
+		if ev.MessageEvents.Message.Text == "Xin chào" {
+			break
+		}
+	}
+	// And so does the inbox's search.
+	var found struct{ Conversations struct{ TotalCount int } }
+	e.must(tn.agentToken, `{ conversations(search: "Lan") { totalCount } }`, nil, &found)
+	if found.Conversations.TotalCount != 1 {
+		t.Fatalf("search found %d", found.Conversations.TotalCount)
+	}
+
+	// The agent replies with the reply mutation of every channel.
+	const reply = `mutation($c: ID!, $t: String!) { sendMessage(input: {conversationId: $c, text: $t}) { id status } }`
+	var out struct{ SendMessage struct{ ID, Status string } }
+	e.must(tn.agentToken, reply, map[string]any{"c": vs.ConversationID, "t": "Chào Lan, mình giúp gì được?"}, &out)
+	ev := visitor.waitMessage("Chào Lan, mình giúp gì được?")
+	if ev.Message.Author != "AGENT" || ev.Message.AuthorName == nil || *ev.Message.AuthorName != "User AGENT" || ev.Message.ID != out.SendMessage.ID {
+		t.Fatalf("reply event %+v", ev)
+	}
+	e.waitMessageStatus(tn.agentToken, out.SendMessage.ID, "DELIVERED")
+
+	// An agent joining is announced with their name.
+	e.must(tn.adminToken, `mutation($id: ID!, $u: ID) { assignConversation(id: $id, userId: $u) { id } }`,
+		map[string]any{"id": vs.ConversationID, "u": tn.agentID}, nil)
+	var joined visitorEvent
+	for joined.Type != "AGENT_JOINED" {
+		joined = visitor.nextEvent()
+	}
+	if joined.Agent == nil || joined.Agent.ID != tn.agentID || joined.Agent.Name != "User AGENT" {
+		t.Fatalf("joined %+v", joined)
+	}
+
+	// The visitor goes away; a reply waits for them; they resume from
+	// their last cursor and get it, and nothing from before.
+	cursor := joined.Cursor
+	visitor.conn.Close()
+	e.must(tn.agentToken, reply, map[string]any{"c": vs.ConversationID, "t": "Bạn còn đó không?"}, &out)
+	e.waitMessageStatus(tn.agentToken, out.SendMessage.ID, "SENT")
+	resumed := visitorEvents(t, e, liveTalkOrigin, vs.Token, cursor)
+	for {
+		ev := resumed.nextEvent()
+		if ev.Message != nil && (ev.Message.Text == "Xin chào" || ev.Message.Text == "Chào Lan, mình giúp gì được?") {
+			t.Fatalf("resumed stream replayed %+v", ev)
+		}
+		if ev.Message != nil && ev.Message.Text == "Bạn còn đó không?" {
+			break
+		}
+	}
+	e.waitMessageStatus(tn.agentToken, out.SendMessage.ID, "DELIVERED")
+
+	// The history, oldest first.
+	var hist struct {
+		Messages []struct {
+			Author, Text string
+			Delivered    bool
+		}
+	}
+	e.visitorGQL(liveTalkOrigin, vs.Token, `{ messages(last: 10) { author text delivered } }`, nil).decode(t, &hist)
+	var got []string
+	for _, m := range hist.Messages {
+		got = append(got, m.Author+":"+m.Text)
+	}
+	want := "SYSTEM:Cảm ơn bạn đã liên hệ!|VISITOR:Xin chào|AGENT:Chào Lan, mình giúp gì được?|AGENT:Bạn còn đó không?"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("history %v\nwant %s", got, want)
+	}
+}
+
+// waitMessageStatus waits until the message has status, as token sees it.
+func (e *env) waitMessageStatus(token, id, status string) {
+	e.t.Helper()
+	deadline := time.Now().Add(patience)
+	var last string
+	for time.Now().Before(deadline) {
+		var m struct{ Node struct{ Status string } }
+		e.must(token, `query($id: ID!) { node(id: $id) { ... on Message { status } } }`, map[string]any{"id": id}, &m)
+		if last = m.Node.Status; last == status {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("message %s stayed %s, want %s", id, last, status)
+}
