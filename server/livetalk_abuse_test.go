@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/customer"
+	"github.com/dakenh/dakenh/internal/clocktest"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/livetalk"
@@ -320,5 +324,51 @@ func TestLiveTalkUnknownKey(t *testing.T) {
 	}
 	if r := e.visitorGQL(liveTalkOrigin, vs.Token, `{ messages { text } }`, nil); r.code() != "UNAUTHENTICATED" {
 		t.Fatalf("token of a disconnected channel: %+v", r.Errors)
+	}
+}
+
+// TestLiveTalkTokenExpires: a visitor token is stored as its SHA-256 and
+// opens its chat until it expires, by the server's clock.
+func TestLiveTalkTokenExpires(t *testing.T) {
+	clock := clocktest.New(time.Now().UTC().Truncate(time.Second))
+	e := newEnv(t, func(_ *Config, o *appOptions) {
+		o.now = clock.Now
+		o.livetalk = livetalk.Options{TokenTTL: time.Hour}
+	})
+	tn := e.newTenant("LiveTalk Expiry")
+	ch := e.createLiveTalk(tn.adminToken, "Website", liveTalkOrigin)
+	vs := e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Lan"})
+
+	rows := e.db.Client.VisitorSession.Query().AllX(viewer.SystemContext(context.Background(), ""))
+	sum := sha256.Sum256([]byte(vs.Token))
+	if len(rows) != 1 || !bytes.Equal(rows[0].TokenHash, sum[:]) || !rows[0].ExpiresAt.Equal(clock.Now().Add(time.Hour)) {
+		t.Fatalf("stored session %+v", rows)
+	}
+
+	clock.Advance(59 * time.Minute)
+	if r := e.visitorGQL(liveTalkOrigin, vs.Token, `{ messages { text } }`, nil); r.code() != "" {
+		t.Fatalf("before expiry: %+v", r.Errors)
+	}
+	clock.Advance(2 * time.Minute)
+	if r := e.visitorGQL(liveTalkOrigin, vs.Token, `{ messages { text } }`, nil); r.Status != http.StatusUnauthorized || r.code() != "UNAUTHENTICATED" {
+		t.Fatalf("after expiry: %d %+v", r.Status, r.Errors)
+	}
+	c, _, err := visitorDial(t, e, liveTalkOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Visitor " + vs.Token}})
+	for {
+		var m map[string]any
+		if err := c.ReadJSON(&m); err != nil {
+			if !websocket.IsCloseError(err, 4401) {
+				t.Fatalf("closed with %v, want 4401", err)
+			}
+			return
+		}
+		if m["type"] == "connection_ack" {
+			t.Fatal("an expired token was acknowledged")
+		}
 	}
 }

@@ -405,6 +405,10 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if n := e.db.Client.CallPermission.Query().CountX(victimSys); n != 1 {
 		t.Fatalf("victim has %d call permissions", n)
 	}
+	lt := e.db.Client.Channel.GetX(victimSys, gid.ID(victimLiveTalk.ID))
+	if *lt.WidgetKey != *victimLiveTalk.WidgetKey || len(lt.AllowedOrigins) != 1 || lt.AllowedOrigins[0] != "https://victim.example.vn" {
+		t.Fatalf("victim's LiveTalk channel changed: %v %v", *lt.WidgetKey, lt.AllowedOrigins)
+	}
 }
 
 // sameAsMissing reports whether the caller gets the same answer for an ID

@@ -10,8 +10,6 @@ package livetalk
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"html"
 	"net"
@@ -276,13 +274,7 @@ func OriginAllowed(ch *ent.Channel, origin string) bool {
 }
 
 // newWidgetKey returns a new random widget key: 24 random bytes, URL-safe.
-func newWidgetKey() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return "lt_" + base64.RawURLEncoding.EncodeToString(b), nil
-}
+func newWidgetKey() (string, error) { return newSecret("lt_", 24) }
 
 // Snippet is the tag an admin pastes into their website for ch: the
 // widget script served by the server at baseURL, with the channel's key.
@@ -293,10 +285,6 @@ func Snippet(baseURL string, ch *ent.Channel) string {
 	src := strings.TrimRight(baseURL, "/") + "/livetalk/widget.js"
 	return fmt.Sprintf(`<script src="%s" data-key="%s" async></script>`, html.EscapeString(src), html.EscapeString(*ch.WidgetKey))
 }
-
-// WidgetKey is a channel's widget key for the staff API: set on LIVETALK
-// channels only.
-func WidgetKey(ch *ent.Channel) *string { return ch.WidgetKey }
 
 // clip cuts s to n bytes at most, for echoing input in messages.
 func clip(s string, n int) string {

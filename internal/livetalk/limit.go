@@ -20,8 +20,8 @@ const (
 	DefaultAddressBurst = 60
 )
 
-// ReasonRateLimited is what a refused request's error says, extensions
-// code RATE_LIMITED.
+// rateLimitedMessage is the message of a refused request's RATE_LIMITED
+// error.
 const rateLimitedMessage = "too many requests; slow down and try again in a moment"
 
 // limiterIdle is how long a key's limiter is kept unused; it has refilled
