@@ -93,7 +93,7 @@ func TestKill9DuringZnsCampaign(t *testing.T) {
 			creates[i] = c
 		}
 		for start := 0; start < customers; start += 500 {
-			for i, c := range db.Client.Customer.CreateBulk(creates[start:start+500]...).SaveX(sys) {
+			for i, c := range db.Client.Customer.CreateBulk(creates[start : start+500]...).SaveX(sys) {
 				want[c.ID] = map[int]string{0: "NO_PHONE", 1: "DO_NOT_CONTACT", 2: "INVALID_PARAMS"}[(start+i)%10]
 			}
 		}
