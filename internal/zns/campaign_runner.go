@@ -63,8 +63,8 @@ func InQuietHours(t time.Time) bool {
 	return h >= quietFrom || h < quietUntil
 }
 
-// quietHoursEnd is the first 06:00 in Vietnam at or after t.
-func quietHoursEnd(t time.Time) time.Time {
+// QuietHoursEnd is the first 06:00 in Vietnam at or after t.
+func QuietHoursEnd(t time.Time) time.Time {
 	l := t.In(vietnam)
 	end := time.Date(l.Year(), l.Month(), l.Day(), quietUntil, 0, 0, 0, vietnam)
 	if end.Before(l) {
@@ -129,7 +129,7 @@ func (s *Service) runCampaign(ctx context.Context, tx *ent.Tx, t *ent.Timer) err
 	case tpl.Status != znstemplate.StatusENABLE:
 		return wait(znscampaign.WaitingForTEMPLATE, now.Add(campaignRecheck))
 	case tpl.Tag == tagPromotion && InQuietHours(now):
-		return wait(znscampaign.WaitingForQUIET_HOURS, quietHoursEnd(now))
+		return wait(znscampaign.WaitingForQUIET_HOURS, QuietHoursEnd(now))
 	case tpl.RemainingQuota <= 0:
 		// The OA's sync at the reset brings the new quota; the campaign
 		// looks a minute later, and every campaignRecheck in case a
