@@ -136,13 +136,15 @@ func TestKill9DuringZnsCampaign(t *testing.T) {
 		}
 	}
 
-	// A third of the way, Zalo holds the next sends without answering;
-	// once it holds the channel's four deliveries in flight and every
-	// answered send is recorded, the server is killed.
+	// A third of the way, Zalo holds the next four sends without
+	// answering. Once they are taken, they are the channel's four
+	// deliveries in flight (no fifth can start), and once every answered
+	// send is recorded, the server is killed.
 	waitFor("a third of the campaign sent", func() bool { return len(zfake.ZNSSent()) >= eligible/3 })
 	zfake.FailNext(zalofake.ZNSSend, delivery.MaxInFlightPerKey, zalofake.Slow(time.Hour))
 	waitFor("the deliveries in flight held and the answered ones recorded", func() bool {
-		return heldSends() == delivery.MaxInFlightPerKey && campaign(srv).Sent == len(zfake.ZNSSent())
+		return zfake.PendingFailures(zalofake.ZNSSend) == 0 && heldSends() == delivery.MaxInFlightPerKey &&
+			campaign(srv).Sent == len(zfake.ZNSSent())
 	})
 	srv.kill()
 	sentAtKill := len(zfake.ZNSSent())
