@@ -465,3 +465,46 @@ func TestZnsCampaignQuotaAcrossReplicas(t *testing.T) {
 		t.Errorf("%d messages not sent", n)
 	}
 }
+
+// TestZnsCampaignWaitsOutZalosQuota: when Zalo's quota for the template is
+// lower than the one stored (other sends used it), the campaign's messages
+// Zalo refuses for the daily limit (-147) wait for the reset instead of
+// failing, and go out after it; the campaign waits with them.
+func TestZnsCampaignWaitsOutZalosQuota(t *testing.T) {
+	z := newSyncedZnsEnv(t) // 1,000 remaining stored
+	z.must(z.tn.ownerToken, `mutation { createCustomField(input: {key: "code", label: "Mã đơn", type: TEXT}) { id } }`, nil, nil)
+	z.addCustomers("KH", 5, 500)
+	low := orderConfirmed
+	low.RemainingQuota = 2
+	z.zfake.SetZNSTemplate(testOAID, low)
+	c, r := z.createCampaign(z.tn.adminToken, nil)
+	if r.code() != "" {
+		t.Fatal(r.Errors)
+	}
+	z.runCampaigns()
+	z.runTimers(3 * time.Second)
+	got := z.campaign(c.ID)
+	if got.Status != "RUNNING" || got.Queued != 5 || got.Sent != 2 || got.Failed != 0 || got.WaitingFor == nil || *got.WaitingFor != "QUOTA" {
+		t.Fatalf("at Zalo's limit %+v", got)
+	}
+	waiting := z.db.Client.ZnsMessage.Query().Where(znsmessage.StatusEQ(znsmessage.StatusQUEUED)).AllX(z.sys())
+	if len(waiting) != 3 || waiting[0].LastError == nil || *waiting[0].LastError != "The template reached its daily limit." {
+		t.Fatalf("waiting messages %+v", waiting)
+	}
+	// Midnight in Vietnam (17:00 UTC): the sync brings the new quota and
+	// the waiting messages go.
+	z.zfake.SetZNSTemplate(testOAID, orderConfirmed)
+	z.runTimers(8*time.Hour + time.Minute)
+	z.runTimers(time.Minute)
+	z.runCampaigns()
+	if got := z.campaign(c.ID); got.Status != "DONE" || got.Sent != 5 || got.Failed != 0 {
+		t.Fatalf("after the reset %+v", got)
+	}
+	sent := map[string]int{}
+	for _, m := range z.zfake.ZNSSent() {
+		sent[m.TrackingID]++
+	}
+	if len(sent) != 5 || len(z.zfake.ZNSSent()) != 5 {
+		t.Fatalf("Zalo took %d sends for %d trackingIds", len(z.zfake.ZNSSent()), len(sent))
+	}
+}
