@@ -5,8 +5,10 @@ package zns
 // messages in the timer's transaction, the one that marks them QUEUED, so a
 // crash rolls both back and a retry or a resume finds them pending again:
 // nobody is queued twice, and the channel's unique trackingIds hold even
-// against a bug. The counts follow the messages in the transactions that
-// change them (countCampaign).
+// against a bug. A run holds its template's row, so runners of one
+// template on any replica queue one after the other and never past its
+// remaining quota together. The counts follow the messages in the
+// transactions that change them (countCampaign).
 
 import (
 	"context"
@@ -20,6 +22,7 @@ import (
 	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/timer"
@@ -60,8 +63,8 @@ func InQuietHours(t time.Time) bool {
 	return h >= quietFrom || h < quietUntil
 }
 
-// quietHoursEnd is the first 06:00 in Vietnam at or after t.
-func quietHoursEnd(t time.Time) time.Time {
+// QuietHoursEnd is the first 06:00 in Vietnam at or after t.
+func QuietHoursEnd(t time.Time) time.Time {
 	l := t.In(vietnam)
 	end := time.Date(l.Year(), l.Month(), l.Day(), quietUntil, 0, 0, 0, vietnam)
 	if end.Before(l) {
@@ -93,7 +96,7 @@ func nextQuotaReset(t time.Time) time.Time {
 func (s *Service) runCampaign(ctx context.Context, tx *ent.Tx, t *ent.Timer) error {
 	c, err := tx.ZnsCampaign.Query().
 		Where(znscampaign.ID(gid.ID(t.Key))).
-		WithChannel().WithTemplate().
+		WithChannel().
 		Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil
@@ -101,8 +104,19 @@ func (s *Service) runCampaign(ctx context.Context, tx *ent.Tx, t *ent.Timer) err
 	if err != nil || c.Status != znscampaign.StatusRUNNING {
 		return err
 	}
+	// The template's row is locked for the rest of the run: the runners
+	// of its campaigns, on any replica, read its remaining quota and the
+	// messages in flight one after the other, each seeing what the
+	// previous one queued, so together they never queue past the quota.
+	// (SQLite's transactions are serial already.)
+	sel := tx.ZnsTemplate.Query().Where(znstemplate.ID(c.TemplateID))
+	sel.Modify(database.LockRows())
+	tpl, err := sel.Only(ctx)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	ch, tpl := c.Edges.Channel, c.Edges.Template
+	ch := c.Edges.Channel
 	wait := func(why znscampaign.WaitingFor, until time.Time) error {
 		if err := tx.ZnsCampaign.UpdateOneID(c.ID).SetWaitingFor(why).Exec(ctx); err != nil {
 			return err
@@ -115,7 +129,7 @@ func (s *Service) runCampaign(ctx context.Context, tx *ent.Tx, t *ent.Timer) err
 	case tpl.Status != znstemplate.StatusENABLE:
 		return wait(znscampaign.WaitingForTEMPLATE, now.Add(campaignRecheck))
 	case tpl.Tag == tagPromotion && InQuietHours(now):
-		return wait(znscampaign.WaitingForQUIET_HOURS, quietHoursEnd(now))
+		return wait(znscampaign.WaitingForQUIET_HOURS, QuietHoursEnd(now))
 	case tpl.RemainingQuota <= 0:
 		// The OA's sync at the reset brings the new quota; the campaign
 		// looks a minute later, and every campaignRecheck in case a

@@ -29,6 +29,9 @@ const (
 	// ReasonQuotaExhausted: the template's remaining daily quota is 0;
 	// Zalo would refuse the send.
 	ReasonQuotaExhausted = "QUOTA_EXHAUSTED"
+	// ReasonQuietHours: a promotion template between 22:00 and 06:00
+	// Vietnam time (InQuietHours), when Zalo refuses it (-133).
+	ReasonQuietHours = "QUIET_HOURS"
 )
 
 // MaxTrackingID is the longest trackingId Zalo takes.
