@@ -187,3 +187,36 @@ func (e *env) waitMessageStatus(token, id, status string) {
 	}
 	e.t.Fatalf("message %s stayed %s, want %s", id, last, status)
 }
+
+// TestLiveTalkFindsCustomer: a visitor is the customer with their phone,
+// else the one with their email (both normalized as customers' are), else
+// a new one whose source is the channel.
+func TestLiveTalkFindsCustomer(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("LiveTalk Customers")
+	ch := e.createLiveTalk(tn.adminToken, "Website", liveTalkOrigin)
+	byPhone := e.createCustomer(tn.ownerToken, map[string]any{"name": "Chị Hoa", "phone": "0987654321"})
+	byEmail := e.createCustomer(tn.ownerToken, map[string]any{"name": "Anh Minh", "email": "minh@example.vn"})
+	customerOf := func(vs visitorSession) string {
+		var out struct {
+			Node struct{ Customer struct{ ID string } }
+		}
+		e.must(tn.ownerToken, `query($id: ID!) { node(id: $id) { ... on Conversation { customer { id } } } }`, map[string]any{"id": vs.ConversationID}, &out)
+		return out.Node.Customer.ID
+	}
+	if got := customerOf(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Hoa", "phone": "+84 987 654 321", "email": "minh@example.vn"})); got != byPhone {
+		t.Fatalf("by phone: %s, want %s", got, byPhone)
+	}
+	if got := customerOf(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Minh", "email": " MINH@Example.VN "})); got != byEmail {
+		t.Fatalf("by email: %s, want %s", got, byEmail)
+	}
+	fresh := customerOf(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Người mới"}))
+	if fresh == byPhone || fresh == byEmail || fresh == "" {
+		t.Fatalf("new visitor: %s", fresh)
+	}
+	var c struct{ Node struct{ Name string } }
+	e.must(tn.ownerToken, `query($id: ID!) { node(id: $id) { ... on Customer { name } } }`, map[string]any{"id": fresh}, &c)
+	if c.Node.Name != "Người mới" {
+		t.Fatalf("new customer %+v", c)
+	}
+}

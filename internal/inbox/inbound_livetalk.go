@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/dakenh/dakenh/ent"
@@ -57,12 +58,15 @@ func (s *Service) OpenLiveTalk(ctx context.Context, tx *ent.Tx, ch *ent.Channel,
 		return nil, nil, apierr.New(apierr.NotFound, "channel not found")
 	}
 	ctx = tenancy.WithKnown(ctx, ch.ID)
-	name, err := crm.NormalizeName(v.Name)
-	if v.Name == "" {
-		name, err = "", nil
-	}
-	if err != nil {
-		return nil, nil, err
+	// A visitor need not give a name (the widget's settings say): the
+	// customer then has the placeholder.
+	var name string
+	if strings.TrimSpace(v.Name) != "" {
+		n, err := crm.NormalizeName(v.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		name = n
 	}
 	phone, err := crm.NormalizePhone(v.Phone)
 	if err != nil {
