@@ -601,6 +601,7 @@ type ComplexityRoot struct {
 		RotateWebhookSecret          func(childComplexity int, id gid.ID) int
 		SendMessage                  func(childComplexity int, input inbox.SendMessageInput) int
 		SendOAMessage                func(childComplexity int, input oamessage.Input) int
+		SendTypingIndicator          func(childComplexity int, conversationID gid.ID) int
 		SendZns                      func(childComplexity int, input zns.SendInput) int
 		SetChannelChatPermission     func(childComplexity int, id gid.ID, permission channel.ChatPermission) int
 		SetConversationStatus        func(childComplexity int, id gid.ID, status conversation.Status) int
@@ -1042,6 +1043,7 @@ type MutationResolver interface {
 	CreateLiveTalkChannel(ctx context.Context, input livetalk.CreateChannelInput) (*ent.Channel, error)
 	RotateLiveTalkWidgetKey(ctx context.Context, channelID gid.ID) (*ent.Channel, error)
 	UpdateLiveTalkAllowedOrigins(ctx context.Context, channelID gid.ID, allowedOrigins []string) (*ent.Channel, error)
+	SendTypingIndicator(ctx context.Context, conversationID gid.ID) (bool, error)
 	CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error)
 	UpdateMessageTemplate(ctx context.Context, id gid.ID, input ent.UpdateMessageTemplateInput) (*ent.MessageTemplate, error)
 	DeleteMessageTemplates(ctx context.Context, ids []gid.ID) (int, error)
@@ -3584,6 +3586,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendOAMessage(childComplexity, args["input"].(oamessage.Input)), true
+	case "Mutation.sendTypingIndicator":
+		if e.ComplexityRoot.Mutation.SendTypingIndicator == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendTypingIndicator_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendTypingIndicator(childComplexity, args["conversationId"].(gid.ID)), true
 	case "Mutation.sendZns":
 		if e.ComplexityRoot.Mutation.SendZns == nil {
 			break
@@ -6130,6 +6143,13 @@ type Mutation {
   rotateLiveTalkWidgetKey(channelId: ID!): Channel!
   "Replaces a LiveTalk channel's allowed origins (admins)."
   updateLiveTalkAllowedOrigins(channelId: ID!, allowedOrigins: [String!]!): Channel!
+  """
+  Tells the visitor of a LiveTalk conversation that the viewer (a user who
+  may see it) is typing; send it at most every few seconds while typing.
+  Another channel's conversation is FAILED_PRECONDITION reason
+  CHANNEL_UNSUPPORTED.
+  """
+  sendTypingIndicator(conversationId: ID!): Boolean!
 
   createMessageTemplate(input: CreateMessageTemplateInput!): MessageTemplate!
   updateMessageTemplate(id: ID!, input: UpdateMessageTemplateInput!): MessageTemplate!
@@ -9277,6 +9297,20 @@ func (ec *executionContext) field_Mutation_sendOAMessage_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendTypingIndicator_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
 	return args, nil
 }
 
@@ -19867,6 +19901,50 @@ func (ec *executionContext) fieldContext_Mutation_updateLiveTalkAllowedOrigins(c
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateLiveTalkAllowedOrigins_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendTypingIndicator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendTypingIndicator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendTypingIndicator(ctx, fc.Args["conversationId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendTypingIndicator(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendTypingIndicator_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -47627,6 +47705,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateLiveTalkAllowedOrigins":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateLiveTalkAllowedOrigins(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendTypingIndicator":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendTypingIndicator(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -364,6 +364,14 @@ func (r *mutationResolver) UpdateLiveTalkAllowedOrigins(ctx context.Context, cha
 	return r.LiveTalk.SetAllowedOrigins(ctx, channelID, allowedOrigins)
 }
 
+// SendTypingIndicator is the resolver for the sendTypingIndicator field.
+func (r *mutationResolver) SendTypingIndicator(ctx context.Context, conversationID gid.ID) (bool, error) {
+	if err := r.LiveTalk.AgentTyping(ctx, conversationID); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // CreateMessageTemplate is the resolver for the createMessageTemplate field.
 func (r *mutationResolver) CreateMessageTemplate(ctx context.Context, input ent.CreateMessageTemplateInput) (*ent.MessageTemplate, error) {
 	return inbox.CreateTemplate(ctx, r.Client, input)

@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/gid"
 )
 
 const (
@@ -135,6 +137,22 @@ func TestLiveTalkVisitorChat(t *testing.T) {
 	if joined.Agent == nil || joined.Agent.ID != tn.agentID || joined.Agent.Name != "User AGENT" {
 		t.Fatalf("joined %+v", joined)
 	}
+
+	// The agent types: the visitor sees who. Only a LiveTalk chat takes it.
+	const typing = `mutation($c: ID!) { sendTypingIndicator(conversationId: $c) }`
+	e.must(tn.agentToken, typing, map[string]any{"c": vs.ConversationID}, nil)
+	var typed visitorEvent
+	for typed.Type != "TYPING" {
+		typed = visitor.nextEvent()
+	}
+	if typed.Agent == nil || typed.Agent.ID != tn.agentID || typed.Agent.Name != "User AGENT" {
+		t.Fatalf("typing %+v", typed)
+	}
+	zalo := newInboxFixture(t, e, orgOf(t, e, tn), gid.ID(tn.ownerID), channel.ChatPermissionSHARED)
+	if r := e.gql(tn.ownerToken, typing, map[string]any{"c": zalo.conversation}); r.code() != "FAILED_PRECONDITION" || r.Errors[0].Extensions["reason"] != "CHANNEL_UNSUPPORTED" {
+		t.Fatalf("typing on another channel: %+v", r.Errors)
+	}
+	joined = typed
 
 	// The visitor goes away; a reply waits for them; they resume from
 	// their last cursor and get it, and nothing from before.

@@ -192,6 +192,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": ownOA.ConnectZaloOA.ID, "u": custA}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
+		{"sendTypingIndicator", `mutation($c: ID!) { sendTypingIndicator(conversationId: $c) }`, map[string]any{"c": conv}},
 		{"rotateLiveTalkWidgetKey", `mutation($c: ID!) { rotateLiveTalkWidgetKey(channelId: $c) { widgetKey } }`, map[string]any{"c": victimLiveTalk.ID}},
 		{"updateLiveTalkAllowedOrigins", `mutation($c: ID!) { updateLiveTalkAllowedOrigins(channelId: $c, allowedOrigins: ["https://intruder.example.vn"]) { id } }`,
 			map[string]any{"c": victimLiveTalk.ID}},

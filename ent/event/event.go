@@ -114,6 +114,7 @@ const (
 	TopicCHANNEL      Topic = "CHANNEL"
 	TopicUSER         Topic = "USER"
 	TopicZNS          Topic = "ZNS"
+	TopicLIVETALK     Topic = "LIVETALK"
 )
 
 func (t Topic) String() string {
@@ -123,7 +124,7 @@ func (t Topic) String() string {
 // TopicValidator is a validator for the "topic" field enum values. It is called by the builders before save.
 func TopicValidator(t Topic) error {
 	switch t {
-	case TopicMESSAGE, TopicCONVERSATION, TopicCALL, TopicCHANNEL, TopicUSER, TopicZNS:
+	case TopicMESSAGE, TopicCONVERSATION, TopicCALL, TopicCHANNEL, TopicUSER, TopicZNS, TopicLIVETALK:
 		return nil
 	default:
 		return fmt.Errorf("event: invalid enum value for topic field: %q", t)

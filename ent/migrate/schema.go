@@ -806,7 +806,7 @@ var (
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "seq", Type: field.TypeInt64},
-		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER", "ZNS"}},
+		{Name: "topic", Type: field.TypeEnum, Enums: []string{"MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER", "ZNS", "LIVETALK"}},
 		{Name: "type", Type: field.TypeString, Size: 40},
 		{Name: "channel_id", Type: field.TypeString, Nullable: true},
 		{Name: "conversation_id", Type: field.TypeString, Nullable: true},

@@ -34,7 +34,9 @@ func (Event) Fields() []ent.Field {
 		// organization's counter, taken in the writing transaction, so
 		// events commit in seq order.
 		field.Int64("seq").Immutable(),
-		field.Enum("topic").Values("MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER", "ZNS").Immutable(),
+		// LIVETALK events are a LiveTalk chat's live signals (an agent
+		// typing), for the visitor's stream only (internal/livetalk).
+		field.Enum("topic").Values("MESSAGE", "CONVERSATION", "CALL", "CHANNEL", "USER", "ZNS", "LIVETALK").Immutable(),
 		field.String("type").NotEmpty().MaxLen(40).Immutable(),
 		id("channel_id"),
 		id("conversation_id"),

@@ -81,16 +81,19 @@ type VisitorEventType string
 const (
 	VisitorEventTypeMessage     VisitorEventType = "MESSAGE"
 	VisitorEventTypeAgentJoined VisitorEventType = "AGENT_JOINED"
+	// An agent is typing; show it for a few seconds.
+	VisitorEventTypeTyping VisitorEventType = "TYPING"
 )
 
 var AllVisitorEventType = []VisitorEventType{
 	VisitorEventTypeMessage,
 	VisitorEventTypeAgentJoined,
+	VisitorEventTypeTyping,
 }
 
 func (e VisitorEventType) IsValid() bool {
 	switch e {
-	case VisitorEventTypeMessage, VisitorEventTypeAgentJoined:
+	case VisitorEventTypeMessage, VisitorEventTypeAgentJoined, VisitorEventTypeTyping:
 		return true
 	}
 	return false

@@ -60,6 +60,10 @@ const (
 	// TopicUser events are about one user of the organization, such as a
 	// presence change; they must name the user.
 	TopicUser Topic = entevent.TopicUSER
+	// TopicLiveTalk events are a LiveTalk chat's live signals (an agent
+	// typing), which only the visitor's stream reads (internal/livetalk);
+	// they must name the conversation.
+	TopicLiveTalk Topic = entevent.TopicLIVETALK
 )
 
 // Event types used across topics. Type is free text in the log (at most 40
@@ -243,7 +247,7 @@ func (e Entry) check(ctx context.Context) error {
 	if err := entevent.TopicValidator(e.Topic); err != nil {
 		return fmt.Errorf("event: %w", err)
 	}
-	if (e.Topic == TopicMessage || e.Topic == TopicConversation) && e.ConversationID == "" {
+	if (e.Topic == TopicMessage || e.Topic == TopicConversation || e.Topic == TopicLiveTalk) && e.ConversationID == "" {
 		// Without its conversation nobody could tell who may see the event,
 		// and it would reach everyone.
 		return fmt.Errorf("event: a %s event must name its conversation", e.Topic)

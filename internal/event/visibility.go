@@ -137,12 +137,12 @@ func (c *visibilityCache) invalidate(org orgKey, page []*ent.Event) {
 }
 
 // changesVisibility reports whether an event may change who sees a
-// conversation: any but a MESSAGE, a USER, a CALL or a ZNS event (calls,
+// conversation: any but a MESSAGE, a USER, a CALL, a ZNS or a LIVETALK event (calls,
 // call permissions and ZNS messages name no conversation, and would
 // otherwise make every stream of the organization ask again about every
 // conversation).
 func changesVisibility(e *ent.Event) bool {
-	return e.Topic != TopicMessage && e.Topic != TopicUser && e.Topic != TopicCall && e.Topic != TopicZNS
+	return e.Topic != TopicMessage && e.Topic != TopicUser && e.Topic != TopicCall && e.Topic != TopicZNS && e.Topic != TopicLiveTalk
 }
 
 // canSee reports whether v may see conversation conv, from an answer asked

@@ -28,7 +28,8 @@ type VisitorEvent struct {
 	Type   string
 	// Message is the message of an EventMessage.
 	Message *ent.Message
-	// Agent is who joined, for EventAgentJoined: their name and presence.
+	// Agent is who joined (EventAgentJoined) or is typing (EventTyping):
+	// their name and presence.
 	Agent *Choice
 	// Extra is what a Loader registered with HandleEvents returned, for
 	// the event types of other features (call signalling).
@@ -50,8 +51,10 @@ type handlers struct {
 }
 
 // HandleEvents makes visitorEvents hand the events of topic to load.
-// MESSAGE and CONVERSATION events are the Service's own; call it at
-// start-up, before the visitor API serves requests.
+// MESSAGE and CONVERSATION events, and LIVETALK TYPING ones, are the
+// Service's own; LIVETALK events of other types reach the loader of
+// TopicLiveTalk. Call it at start-up, before the visitor API serves
+// requests.
 func (s *Service) HandleEvents(topic event.Topic, load Loader) {
 	s.handlers.mu.Lock()
 	defer s.handlers.mu.Unlock()
@@ -67,7 +70,7 @@ func (s *Service) HandleEvents(topic event.Topic, load Loader) {
 // marked DELIVERED. The channel closes when ctx ends or the stream fails;
 // the error function then says why (nil when ctx ended it).
 func (s *Service) Events(ctx context.Context, v *Visitor, after event.Cursor) (<-chan *VisitorEvent, func() error, error) {
-	topics := []event.Topic{event.TopicMessage, event.TopicConversation}
+	topics := []event.Topic{event.TopicMessage, event.TopicConversation, event.TopicLiveTalk}
 	s.handlers.mu.RLock()
 	for t := range s.handlers.m {
 		topics = append(topics, t)
@@ -169,6 +172,15 @@ func (s *Service) load(ctx context.Context, v *Visitor, d event.Delivery, sent m
 		}
 		return &VisitorEvent{Cursor: d.Cursor, Type: EventAgentJoined,
 			Agent: &Choice{ID: u.ID, Name: u.Name, Online: u.Presence == "ONLINE"}}, nil
+	case event.TopicLiveTalk:
+		if e.Type == EventTyping && e.UserID != "" {
+			u, err := s.client.User.Get(systemOf(ctx, v.Viewer.OrgID), e.UserID)
+			if err != nil {
+				return nil, err
+			}
+			return &VisitorEvent{Cursor: d.Cursor, Type: EventTyping,
+				Agent: &Choice{ID: u.ID, Name: u.Name, Online: u.Presence == "ONLINE"}}, nil
+		}
 	}
 	s.handlers.mu.RLock()
 	load := s.handlers.m[e.Topic]
