@@ -238,3 +238,78 @@ func TestLiveTalkFindsCustomer(t *testing.T) {
 		t.Fatalf("new customer %+v", c)
 	}
 }
+
+// TestLiveTalkDistribution: a LiveTalk chat is distributed like any
+// channel's, by the channel's rule, or to the department or agent the
+// visitor chose in the widget.
+func TestLiveTalkDistribution(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("LiveTalk Rules")
+	ch := e.createLiveTalk(tn.adminToken, "Website", liveTalkOrigin)
+	agent2, agent2Token, _ := e.createUser(tn.ownerToken, "AGENT")
+	for _, tok := range []string{tn.agentToken, agent2Token} {
+		e.must(tok, `mutation { setPresence(status: ONLINE) { presence } }`, nil, nil)
+	}
+	var dep struct{ CreateDepartment struct{ ID string } }
+	e.must(tn.adminToken, `mutation($a: ID!) { createDepartment(input: {name: "Bán hàng", agentIds: [$a], method: SEQUENTIAL}) { id } }`,
+		map[string]any{"a": agent2}, &dep)
+	state := func(vs visitorSession) (string, string) {
+		var out struct {
+			Node struct {
+				DistributionState string
+				Assignee          *struct{ ID string }
+				OfferedTo         []struct{ ID string }
+			}
+		}
+		e.must(tn.ownerToken, `query($id: ID!) { node(id: $id) { ... on Conversation { distributionState assignee { id } offeredTo { id } } } }`,
+			map[string]any{"id": vs.ConversationID}, &out)
+		who := ""
+		switch n := out.Node; {
+		case n.Assignee != nil:
+			who = n.Assignee.ID
+		case len(n.OfferedTo) > 0:
+			who = n.OfferedTo[0].ID
+		}
+		return out.Node.DistributionState, who
+	}
+
+	// The widget offers the department (online: its agent is) and the agents.
+	var w struct {
+		Widget struct {
+			Departments []struct {
+				ID     string
+				Online bool
+			}
+		}
+	}
+	e.visitorGQL(liveTalkOrigin, "", `query($k: String!) { widget(key: $k) { departments { id online } } }`, map[string]any{"k": *ch.WidgetKey}).decode(t, &w)
+	if len(w.Widget.Departments) != 1 || w.Widget.Departments[0].ID != dep.CreateDepartment.ID || !w.Widget.Departments[0].Online {
+		t.Fatalf("departments %+v", w.Widget.Departments)
+	}
+	// The visitor's choice of agent assigns them; of department, offers it
+	// by the department's method.
+	if s, who := state(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Một", "agentId": tn.agentID})); s != "ASSIGNED" || who != tn.agentID {
+		t.Fatalf("chosen agent: %s %s", s, who)
+	}
+	if s, who := state(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Hai", "departmentId": dep.CreateDepartment.ID})); s != "OFFERED" || who != agent2 {
+		t.Fatalf("chosen department: %s %s", s, who)
+	}
+	// An agent or department the widget does not offer is refused.
+	const start = `mutation($in: StartChatInput!) { startChat(input: $in) { token } }`
+	other := e.newTenant("LiveTalk Rules Other")
+	for field, in := range map[string]map[string]any{
+		"input.agentId":      {"key": *ch.WidgetKey, "name": "Ba", "agentId": other.agentID},
+		"input.departmentId": {"key": *ch.WidgetKey, "name": "Ba", "departmentId": "dep_01JD3Q2V5Z8N4M7K1P6R9T0W2X"},
+	} {
+		if r := e.visitorGQL(liveTalkOrigin, "", start, map[string]any{"in": in}); r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != field {
+			t.Fatalf("%s: %+v", field, r.Errors)
+		}
+	}
+	// The channel's rule distributes the chats of visitors who chose no one.
+	e.must(tn.adminToken, `mutation($in: CreateRuleInput!) { createRule(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"name": "Website", "channelIds": []string{ch.ID}, "agentIds": []string{agent2}, "method": "ROUND_ROBIN",
+	}}, nil)
+	if s, who := state(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Bốn"})); s != "ASSIGNED" || who != agent2 {
+		t.Fatalf("rule: %s %s", s, who)
+	}
+}
