@@ -41,12 +41,15 @@ const maxVisitorBody = 64 << 10
 // visitorScheme is the Authorization scheme of visitor tokens.
 const visitorScheme = "visitor "
 
-// livetalkRoutes serves the visitor API.
+// livetalkRoutes serves what websites' pages load under /livetalk/: the
+// visitor API, behind its origin gate. Other routes added here (the
+// widget's script) are outside the gate: a page's <script> sends no
+// Origin.
 func (a *App) livetalkRoutes() http.Handler {
 	mux := http.NewServeMux()
 	gql := captureWebSocket(a.visitorAuth(limitBody(a.visitorHandler(), maxVisitorBody)), a.ws.init, a.livetalkOriginKnown)
-	mux.Handle(livetalkPath, a.metrics.Instrument("livetalk", gql))
-	return a.visitorGate(mux)
+	mux.Handle(livetalkPath, a.metrics.Instrument("livetalk", a.visitorGate(gql)))
+	return mux
 }
 
 // visitorGate answers what the visitor API refuses before any GraphQL:
