@@ -354,9 +354,9 @@ func (s *Service) template(ctx context.Context, channelID gid.ID, c checked, in 
 		return nil, apierr.BadInput("templateId", "a TRANSACTION message cannot send a PROMOTION template")
 	case tpl.Status != znstemplate.StatusENABLE:
 		return nil, apierr.Precondition(zns.ReasonTemplateNotEnabled, "the template is %s; only an ENABLE template can be sent", tpl.Status)
-	case promotion && zns.InQuietHours(now):
-		return nil, apierr.Precondition(zns.ReasonQuietHours, "Zalo does not send promotions between 22:00 and 06:00 Vietnam time; send it from %s",
-			zns.QuietHoursEnd(now).Format("15:04 on 2006-01-02 (Asia/Ho_Chi_Minh)"))
+	}
+	if err := zns.CheckQuietHours(strings.ToUpper(tpl.Tag), now); err != nil {
+		return nil, err
 	}
 	data, err := zns.CheckParamsAt("templateData", tpl.Params, in.TemplateData)
 	if err != nil {

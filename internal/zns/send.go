@@ -105,6 +105,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.ZnsMessage, erro
 	if tpl.RemainingQuota <= 0 {
 		return nil, apierr.Precondition(ReasonQuotaExhausted, "the template's daily quota is used up; it resets tomorrow")
 	}
+	if err := CheckQuietHours(tpl.Tag, s.now()); err != nil {
+		return nil, err
+	}
 
 	sys := viewer.SystemContext(ctx, ch.OrganizationID)
 	tx, err := s.client.Tx(sys)
