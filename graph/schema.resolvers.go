@@ -34,6 +34,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
@@ -82,6 +83,11 @@ func (r *channelResolver) ConnectionStatus(ctx context.Context, obj *ent.Channel
 func (r *channelResolver) Mine(ctx context.Context, obj *ent.Channel) (bool, error) {
 	v := viewer.FromContext(ctx)
 	return v.IsUser() && obj.ConnectedByID == v.UserID, nil
+}
+
+// LiveTalkSettings is the resolver for the liveTalkSettings field.
+func (r *channelResolver) LiveTalkSettings(ctx context.Context, obj *ent.Channel) (*livetalk.Settings, error) {
+	return livetalk.SettingsOf(ctx, r.Client, obj)
 }
 
 // OfferedTo is the resolver for the offeredTo field.
@@ -156,6 +162,11 @@ func (r *customerResolver) Interactions(ctx context.Context, obj *ent.Customer, 
 // Agents is the resolver for the agents field.
 func (r *departmentResolver) Agents(ctx context.Context, obj *ent.Department) ([]*ent.User, error) {
 	return agents(ctx, r.Client, member.DepartmentID(obj.ID))
+}
+
+// Channel is the resolver for the channel field.
+func (r *liveTalkSettingsResolver) Channel(ctx context.Context, obj *livetalk.Settings) (*ent.Channel, error) {
+	return r.Client.Channel.Get(ctx, obj.ChannelID)
 }
 
 // Cursor is the resolver for the cursor field.
@@ -547,6 +558,11 @@ func (r *mutationResolver) CancelZnsCampaign(ctx context.Context, id gid.ID) (*e
 	return r.ZNS.CancelCampaign(ctx, id)
 }
 
+// UpdateLiveTalkSettings is the resolver for the updateLiveTalkSettings field.
+func (r *mutationResolver) UpdateLiveTalkSettings(ctx context.Context, channelID gid.ID, input livetalk.SettingsInput) (*livetalk.Settings, error) {
+	return livetalk.UpdateSettings(ctx, r.Client, channelID, input)
+}
+
 // TemplateData is the resolver for the templateData field.
 func (r *oAMessageContentResolver) TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error) {
 	if obj.TemplateData == nil {
@@ -892,6 +908,9 @@ func (r *Resolver) ConversationReportRow() ConversationReportRowResolver {
 	return &conversationReportRowResolver{r}
 }
 
+// LiveTalkSettings returns LiveTalkSettingsResolver implementation.
+func (r *Resolver) LiveTalkSettings() LiveTalkSettingsResolver { return &liveTalkSettingsResolver{r} }
+
 // MessageEvent returns MessageEventResolver implementation.
 func (r *Resolver) MessageEvent() MessageEventResolver { return &messageEventResolver{r} }
 
@@ -921,6 +940,7 @@ type callReportRowResolver struct{ *Resolver }
 type callSettingsResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
 type conversationReportRowResolver struct{ *Resolver }
+type liveTalkSettingsResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type oAMessageContentResolver struct{ *Resolver }
