@@ -177,8 +177,9 @@ func updateInTx(ctx, sys context.Context, tx *ent.Tx, v *viewer.Viewer, ch *ent.
 	}); err != nil {
 		return nil, err
 	}
-	at := row.UpdatedAt
-	return &Settings{ChannelID: ch.ID, LiveTalkSettings: row.Settings, UpdatedAt: &at}, nil
+	// What PostgreSQL keeps, and so what a later read shows.
+	at := row.UpdatedAt.Truncate(time.Microsecond)
+	return &Settings{ChannelID: ch.ID, LiveTalkSettings: row.Settings, UpdatedAt: &at, rowID: row.ID}, nil
 }
 
 // contains reports whether list holds s.
