@@ -211,7 +211,9 @@ func TestMediaUpload(t *testing.T) {
 			}
 		})
 	}
-	big := func(head []byte, n int) []byte { return append(append([]byte{}, head...), make([]byte, n-len(head))...) }
+	big := func(head []byte, n int) []byte {
+		return append(append([]byte{}, head...), make([]byte, n-len(head))...)
+	}
 	refused := []struct {
 		name      string
 		token     string
@@ -330,7 +332,9 @@ func TestLiveTalkSettingsDefaults(t *testing.T) {
 	var oa struct{ ConnectZaloOA struct{ ID gid.ID } }
 	l.must(l.tn.ownerToken, `mutation($in: ConnectZaloOAInput!) { connectZaloOA(input: $in) { id } }`,
 		map[string]any{"in": zaloInput("oa-lt-defaults")}, &oa)
-	var out struct{ Node struct{ LiveTalkSettings *map[string]any } }
+	var out struct {
+		Node struct{ LiveTalkSettings *map[string]any }
+	}
 	l.must(l.tn.ownerToken, liveTalkQuery, map[string]any{"c": oa.ConnectZaloOA.ID}, &out)
 	if out.Node.LiveTalkSettings != nil {
 		t.Fatalf("a Zalo OA has LiveTalk settings %v", *out.Node.LiveTalkSettings)

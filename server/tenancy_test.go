@@ -109,6 +109,14 @@ func TestCrossTenantMatrix(t *testing.T) {
 		SetStatus("ENABLE").SetParams(nil).SetSyncedAt(time.Now()).SetRemainingQuota(100).
 		SaveX(viewer.SystemContext(context.Background(), ownOARow.OrganizationID))
 
+	// LiveTalk: the victim's widget channel and an uploaded image and
+	// sound; the intruder's own widget channel.
+	victimLT := e.liveTalkChannel(gid.ID(orgID), victim.ownerID, "Victim widget")
+	ownLT := e.liveTalkChannel(e.orgOf(intruder.ownerToken), intruder.ownerID, "Intruder widget")
+	victimImage := e.upload(victim.ownerToken, pngBytes(t, 7), "", false).ID
+	victimSound := e.upload(victim.ownerToken, oggBytes, "", false).ID
+	const updateLT = `mutation($c: ID!, $in: LiveTalkSettingsInput!) { updateLiveTalkSettings(channelId: $c, input: $in) { title } }`
+
 	cases := []struct {
 		name, query string
 		vars        map[string]any
@@ -189,6 +197,13 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": vc, "u": mine}},
 		{"sendOAMessageForeignCustomer", `mutation($c: ID!, $u: ID!) { sendOAMessage(input: {channelId: $c, customerId: $u, kind: TRANSACTION, templateId: "231456", templateData: {}}) { id } }`,
 			map[string]any{"c": ownOA.ConnectZaloOA.ID, "u": custA}},
+		{"updateLiveTalkSettings", updateLT, map[string]any{"c": victimLT, "in": map[string]any{"title": "pwned"}}},
+		{"liveTalkSettingsOfForeignChannel", `query($c: ID!) { node(id: $c) { ... on Channel { liveTalkSettings { title } } } }`, map[string]any{"c": victimLT}},
+		{"updateLiveTalkSettingsForeignDepartment", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"departmentIds": []string{depID}}}},
+		{"updateLiveTalkSettingsForeignAgent", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"agentIds": []string{victim.agentID}}}},
+		{"updateLiveTalkSettingsForeignImage", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"popup": map[string]any{"avatarId": victimImage}}}},
+		{"updateLiveTalkSettingsForeignButtonImage", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"buttonStyle": map[string]any{"kind": "IMAGE", "imageId": victimImage}}}},
+		{"updateLiveTalkSettingsForeignSound", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"sounds": map[string]any{"holdMusic": map[string]any{"mediaId": victimSound}}}}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
 	}
@@ -397,6 +412,16 @@ func TestCrossTenantMatrix(t *testing.T) {
 		map[string]any{"c": vc}, &calls)
 	if calls.CallSettings.Enabled || len(calls.CallOperators) != 1 || calls.CallOperators[0].ID != opID {
 		t.Fatalf("victim's calls changed: %+v", calls)
+	}
+	var lt struct {
+		Node struct{ LiveTalkSettings struct{ Title string } }
+	}
+	e.must(victim.ownerToken, `query($c: ID!) { node(id: $c) { ... on Channel { liveTalkSettings { title } } } }`, map[string]any{"c": victimLT}, &lt)
+	if lt.Node.LiveTalkSettings.Title != "Victim widget" {
+		t.Fatalf("victim's LiveTalk settings changed: %+v", lt)
+	}
+	if n := e.db.Client.LiveTalkSettings.Query().CountX(viewer.SystemContext(context.Background(), "")); n != 0 {
+		t.Fatalf("%d LiveTalk settings saved by the intruder", n)
 	}
 	if n := e.db.Client.CallPermission.Query().CountX(victimSys); n != 1 {
 		t.Fatalf("victim has %d call permissions", n)
