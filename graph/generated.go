@@ -7254,6 +7254,15 @@ enum LiveTalkButtonKind @goModel(model: "github.com/99designs/gqlgen/graphql.Str
   IMAGE
 }
 
+"The start buttons' preset icons."
+enum LiveTalkButtonIcon @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  CHAT_BUBBLE
+  HEADSET
+  PHONE
+  VIDEO_CAMERA
+  MESSAGE
+}
+
 "Which start buttons show: all alike, one only, or all with one standing out."
 enum LiveTalkButtonDisplayMode @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
   EQUAL
@@ -7347,8 +7356,7 @@ type LiveTalkSignature @goModel(model: "github.com/dakenh/dakenh/ent/schema/sche
 
 type LiveTalkButtonStyle @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.LiveTalkButtonStyle") {
   kind: LiveTalkButtonKind!
-  "One of CHAT_BUBBLE, HEADSET, PHONE, VIDEO_CAMERA, MESSAGE."
-  icon: String!
+  icon: LiveTalkButtonIcon!
   backgroundColor: String!
   iconColor: String!
   imageId: ID @goField(name: "ImageID")
@@ -7458,7 +7466,7 @@ input LiveTalkSignatureInput @goModel(model: "github.com/dakenh/dakenh/internal/
 
 input LiveTalkButtonStyleInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.ButtonStyleInput") {
   kind: LiveTalkButtonKind
-  icon: String
+  icon: LiveTalkButtonIcon
   backgroundColor: String
   iconColor: String
   "An uploaded IMAGE; \"\" removes it. An IMAGE style needs one."
@@ -18665,14 +18673,14 @@ func (ec *executionContext) _LiveTalkButtonStyle_icon(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNLiveTalkButtonIcon2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_LiveTalkButtonStyle_icon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return scalarFieldContext("LiveTalkButtonStyle", field, false, false, noChildFieldsString)
+	return scalarFieldContext("LiveTalkButtonStyle", field, false, false, noChildFieldsLiveTalkButtonIcon)
 }
 
 func (ec *executionContext) _LiveTalkButtonStyle_backgroundColor(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
@@ -39246,7 +39254,7 @@ func (ec *executionContext) unmarshalInputLiveTalkButtonStyleInput(ctx context.C
 			it.Kind = data
 		case "icon":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("icon"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLiveTalkButtonIcon2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -55544,6 +55552,22 @@ func (ec *executionContext) marshalNLiveTalkButtonDisplayMode2string(ctx context
 	return res
 }
 
+func (ec *executionContext) unmarshalNLiveTalkButtonIcon2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkButtonIcon2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNLiveTalkButtonKind2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -58925,6 +58949,24 @@ func (ec *executionContext) marshalOLiveTalkButtonDisplayMode2ᚖstring(ctx cont
 	return res
 }
 
+func (ec *executionContext) unmarshalOLiveTalkButtonIcon2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkButtonIcon2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOLiveTalkButtonKind2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -60785,6 +60827,7 @@ var (
 	noChildFieldsInt                        = noChildFields("Int")
 	noChildFieldsInteraction                = noChildFields("Interaction")
 	noChildFieldsLiveTalkButtonDisplayMode  = noChildFields("LiveTalkButtonDisplayMode")
+	noChildFieldsLiveTalkButtonIcon         = noChildFields("LiveTalkButtonIcon")
 	noChildFieldsLiveTalkButtonKind         = noChildFields("LiveTalkButtonKind")
 	noChildFieldsLiveTalkFunction           = noChildFields("LiveTalkFunction")
 	noChildFieldsLiveTalkLinkKind           = noChildFields("LiveTalkLinkKind")

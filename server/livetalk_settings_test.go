@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -211,6 +212,15 @@ func TestMediaUpload(t *testing.T) {
 			}
 		})
 	}
+	t.Run("SameBytesOtherOrganization", func(t *testing.T) {
+		// Another organization gets its own file over the same bytes.
+		other := e.newTenant("Other Media Org")
+		mine := e.upload(tn.adminToken, wavBytes, "", false)
+		theirs := e.upload(other.adminToken, wavBytes, "", true)
+		if theirs.Status != http.StatusCreated || theirs.ID == mine.ID || theirs.URL != mine.URL {
+			t.Fatalf("mine %+v, theirs %+v", mine, theirs)
+		}
+	})
 	big := func(head []byte, n int) []byte {
 		return append(append([]byte{}, head...), make([]byte, n-len(head))...)
 	}
@@ -247,8 +257,8 @@ func TestMediaUpload(t *testing.T) {
 		sys := viewer.SystemContext(context.Background(), "")
 		files := e.db.Client.MediaFile.Query().CountX(sys)
 		blobs := e.db.Client.MediaBlob.Query().CountX(sys)
-		if files != len(accepted) || blobs != len(accepted) {
-			t.Fatalf("%d files and %d blobs, want %d of each", files, blobs, len(accepted))
+		if files != len(accepted)+1 || blobs != len(accepted) {
+			t.Fatalf("%d files and %d blobs, want %d and %d", files, blobs, len(accepted)+1, len(accepted))
 		}
 	})
 	t.Run("ServedWithCacheHeadersByEveryReplica", func(t *testing.T) {
@@ -555,7 +565,6 @@ func TestLiveTalkSettingsValidation(t *testing.T) {
 		{"SignatureLinkWithoutURL", "input.signature.linkUrl", "BAD_USER_INPUT", map[string]any{"signature": map[string]any{"linkUrl": ""}}},
 		{"SignatureURLNotHTTP", "input.signature.linkUrl", "BAD_USER_INPUT", map[string]any{"signature": map[string]any{"linkUrl": "javascript:alert(1)"}}},
 		{"SignatureLong", "input.signature.text", "BAD_USER_INPUT", map[string]any{"signature": map[string]any{"text": strings.Repeat("x", 201)}}},
-		{"ButtonIconUnknown", "input.buttonStyle.icon", "BAD_USER_INPUT", map[string]any{"buttonStyle": map[string]any{"icon": "SKULL"}}},
 		{"ButtonBackgroundColor", "input.buttonStyle.backgroundColor", "BAD_USER_INPUT", map[string]any{"buttonStyle": map[string]any{"backgroundColor": "blue"}}},
 		{"ButtonIconColor", "input.buttonStyle.iconColor", "BAD_USER_INPUT", map[string]any{"buttonStyle": map[string]any{"iconColor": "#12345"}}},
 		{"ButtonImageKindWithoutImage", "input.buttonStyle.kind", "BAD_USER_INPUT", map[string]any{"buttonStyle": map[string]any{"kind": "IMAGE"}}},
@@ -593,5 +602,36 @@ func TestLiveTalkSettingsValidation(t *testing.T) {
 	}
 	if n := l.activityLog(l.tn.ownerToken, nil, 1, "").total; n != entries {
 		t.Fatalf("refused updates logged %d entries", n-entries)
+	}
+}
+
+// TestREADMELiveTalkSettings runs README.md's updateLiveTalkSettings
+// example, with real IDs in place of its placeholders.
+func TestREADMELiveTalkSettings(t *testing.T) {
+	l := newLiveTalkEnv(t)
+	avatar := l.upload(l.tn.adminToken, gifBytes(t), "", false)
+	snd := l.upload(l.tn.adminToken, mp3ID3Bytes, "", false)
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i := strings.Index(s, "mutation {\n  updateLiveTalkSettings")
+	if i < 0 {
+		t.Fatal("README.md has no updateLiveTalkSettings example")
+	}
+	q := s[i : i+strings.Index(s[i:], "\n```")]
+	q = strings.NewReplacer(`"cha_…"`, `"`+string(l.channel)+`"`, `avatarId: "mdf_…"`, `avatarId: "`+avatar.ID+`"`,
+		`mediaId: "mdf_…"`, `mediaId: "`+snd.ID+`"`, `["dep_…", "dep_…"]`, `["`+l.dep+`"]`).Replace(q)
+	var out struct {
+		UpdateLiveTalkSettings struct {
+			Title  string
+			Popup  struct{ AvatarURL string }
+			Sounds struct{ HoldMusic struct{ URL string } }
+		}
+	}
+	l.must(l.tn.adminToken, q, nil, &out)
+	if got := out.UpdateLiveTalkSettings; got.Title != "Shop Hoa Lan" || got.Popup.AvatarURL != avatar.URL || got.Sounds.HoldMusic.URL != snd.URL {
+		t.Fatalf("README's example saved %+v", got)
 	}
 }

@@ -161,11 +161,10 @@ func updateInTx(ctx, sys context.Context, tx *ent.Tx, v *viewer.Viewer, ch *ent.
 	if err != nil {
 		return nil, err
 	}
-	var row *ent.LiveTalkSettings
 	if cur.rowID == "" {
-		row, err = tx.LiveTalkSettings.Create().SetChannelID(ch.ID).SetSettings(next).Save(actx)
+		_, err = tx.LiveTalkSettings.Create().SetChannelID(ch.ID).SetSettings(next).Save(actx)
 	} else {
-		row, err = tx.LiveTalkSettings.UpdateOneID(cur.rowID).SetSettings(next).Save(actx)
+		_, err = tx.LiveTalkSettings.UpdateOneID(cur.rowID).SetSettings(next).Save(actx)
 	}
 	if err != nil {
 		return nil, err
@@ -177,9 +176,9 @@ func updateInTx(ctx, sys context.Context, tx *ent.Tx, v *viewer.Viewer, ch *ent.
 	}); err != nil {
 		return nil, err
 	}
-	// What PostgreSQL keeps, and so what a later read shows.
-	at := row.UpdatedAt.Truncate(time.Microsecond)
-	return &Settings{ChannelID: ch.ID, LiveTalkSettings: row.Settings, UpdatedAt: &at, rowID: row.ID}, nil
+	// Read back what was stored, so that updatedAt has the database's
+	// precision, as every later read does.
+	return settingsRow(actx, tx.Client(), ch)
 }
 
 // contains reports whether list holds s.
