@@ -461,18 +461,26 @@ func TestLiveTalkSettingsUpdate(t *testing.T) {
 	})
 
 	t.Run("ActivityLogged", func(t *testing.T) {
-		page := l.activityLog(l.tn.ownerToken, nil, 10, "")
-		n := 0
+		page := l.activityLog(l.tn.ownerToken, map[string]any{"action": "LIVETALK_SETTINGS_UPDATED"}, 10, "")
+		if len(page.rows) != 2 {
+			t.Fatalf("%d LIVETALK_SETTINGS_UPDATED entries, want 2: %s", len(page.rows), page.raw)
+		}
 		for _, row := range page.rows {
-			if row.Action == "LIVETALK_SETTINGS_UPDATED" {
-				n++
-				if row.Actor == nil || row.Actor.ID != l.tn.adminID || row.Channel == nil || row.Channel.ID != string(l.channel) || row.Details["changes"] == nil {
-					t.Fatalf("entry %+v", row)
-				}
+			if row.Actor == nil || row.Actor.ID != l.tn.adminID || row.Channel == nil || row.Channel.ID != string(l.channel) ||
+				row.SubjectID == nil || *row.SubjectID != string(l.channel) || row.Details["name"] != "Website Hoa" {
+				t.Fatalf("entry %+v", row)
 			}
 		}
-		if n != 2 {
-			t.Fatalf("%d LIVETALK_SETTINGS_UPDATED entries, want 2: %s", n, page.raw)
+		// Newest first: the partial update changed the header colour and
+		// left the title alone.
+		changes, _ := page.rows[0].Details["changes"].(map[string]any)
+		if hc, _ := changes["headerColor"].(map[string]any); hc["from"] != "#ff6600" || hc["to"] != "#000000" || changes["title"] != nil {
+			t.Fatalf("partial update's changes = %v", changes)
+		}
+		first, _ := page.rows[1].Details["changes"].(map[string]any)
+		if tc, _ := first["title"].(map[string]any); tc["from"] != "Website Hoa" || tc["to"] != "Cửa hàng Hoa" ||
+			!reflect.DeepEqual(page.rows[1].Details["alsoChanged"], []any{"signature"}) {
+			t.Fatalf("full update's details = %v", page.rows[1].Details)
 		}
 	})
 

@@ -169,10 +169,16 @@ func updateInTx(ctx, sys context.Context, tx *ent.Tx, v *viewer.Viewer, ch *ent.
 	if err != nil {
 		return nil, err
 	}
+	details := map[string]any{"name": ch.Name, "changes": activity.Changes(cur.LiveTalkSettings, next)}
+	// The log keeps names like "signature" out of changes, as it would a
+	// webhook signature; this one is text shown on the widget, so it is
+	// named without its value.
+	if cur.Signature != next.Signature {
+		details["alsoChanged"] = []string{"signature"}
+	}
 	if err := activity.Record(ctx, tx, activity.Entry{
 		// The settings are the channel's; their row has no GraphQL ID.
-		Action: activity.LiveTalkSettingsUpdated, ChannelID: ch.ID, SubjectID: ch.ID,
-		Details: map[string]any{"name": ch.Name, "changes": activity.Changes(cur.LiveTalkSettings, next)},
+		Action: activity.LiveTalkSettingsUpdated, ChannelID: ch.ID, SubjectID: ch.ID, Details: details,
 	}); err != nil {
 		return nil, err
 	}
