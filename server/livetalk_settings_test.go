@@ -59,7 +59,7 @@ func newLiveTalkEnv(t *testing.T) *liveTalkEnv {
 	e := newEnv(t)
 	l := &liveTalkEnv{env: e, tn: e.newTenant("Cửa hàng Hoa")}
 	l.orgID = e.orgOf(l.tn.ownerToken)
-	l.channel = e.liveTalkChannel(l.orgID, l.tn.ownerID, "Website Hoa")
+	l.channel = e.seedLiveTalkChannel(l.orgID, l.tn.ownerID, "Website Hoa")
 	var dep struct{ CreateDepartment struct{ ID string } }
 	e.must(l.tn.ownerToken, `mutation($in: CreateDepartmentInput!) { createDepartment(input: $in) { id } }`, map[string]any{"in": map[string]any{
 		"name": "Bán hàng", "agentIds": []string{l.tn.agentID}, "method": "BROADCAST",
@@ -78,8 +78,8 @@ func (e *env) orgOf(token string) gid.ID {
 	return me.Me.Organization.ID
 }
 
-// liveTalkChannel creates a LIVETALK channel of the organization.
-func (e *env) liveTalkChannel(orgID gid.ID, ownerID, name string) gid.ID {
+// seedLiveTalkChannel creates a LIVETALK channel of the organization.
+func (e *env) seedLiveTalkChannel(orgID gid.ID, ownerID, name string) gid.ID {
 	e.t.Helper()
 	return e.db.Client.Channel.Create().SetKind(channel.KindLIVETALK).SetExternalID("lt-" + string(gid.New("Channel"))).
 		SetName(name).SetConnectedByID(gid.ID(ownerID)).SetLastConnectedAt(time.Now()).

@@ -111,8 +111,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 
 	// LiveTalk: the victim's widget channel and an uploaded image and
 	// sound; the intruder's own widget channel.
-	victimLT := e.liveTalkChannel(gid.ID(orgID), victim.ownerID, "Victim widget")
-	ownLT := e.liveTalkChannel(e.orgOf(intruder.ownerToken), intruder.ownerID, "Intruder widget")
+	victimLT := e.seedLiveTalkChannel(gid.ID(orgID), victim.ownerID, "Victim widget")
+	ownLT := e.seedLiveTalkChannel(e.orgOf(intruder.ownerToken), intruder.ownerID, "Intruder widget")
 	victimImage := e.upload(victim.ownerToken, pngBytes(t, 7), "", false).ID
 	victimSound := e.upload(victim.ownerToken, oggBytes, "", false).ID
 	const updateLT = `mutation($c: ID!, $in: LiveTalkSettingsInput!) { updateLiveTalkSettings(channelId: $c, input: $in) { title } }`

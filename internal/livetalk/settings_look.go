@@ -11,10 +11,10 @@ import (
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
-// Look is the public look and behaviour of a channel's widget: what a
+// WidgetLook is the public look and behaviour of a channel's widget: what a
 // website visitor's browser may see, and nothing else (no agent sounds,
 // no upload IDs). Media URLs are paths on this server ("/media/<sha256>").
-type Look struct {
+type WidgetLook struct {
 	Title          string                           `json:"title"`
 	Description    string                           `json:"description"`
 	HeaderColor    string                           `json:"headerColor"`
@@ -72,31 +72,40 @@ type LookSound struct {
 // the visitor API, which has no signed-in viewer: it reads as the system,
 // so the caller must have found channelID from the widget's key. A channel
 // that does not exist or is not LIVETALK is NOT_FOUND.
-func PublicLook(ctx context.Context, c *ent.Client, channelID gid.ID) (Look, error) {
+func PublicLook(ctx context.Context, c *ent.Client, channelID gid.ID) (WidgetLook, error) {
 	ch, err := c.Channel.Query().Where(channel.ID(channelID), channel.KindEQ(channel.KindLIVETALK)).
 		Only(viewer.SystemContext(ctx, ""))
 	if ent.IsNotFound(err) {
-		return Look{}, apierr.New(apierr.NotFound, "no LiveTalk channel %s", channelID)
+		return WidgetLook{}, apierr.New(apierr.NotFound, "no LiveTalk channel %s", channelID)
 	}
 	if err != nil {
-		return Look{}, err
+		return WidgetLook{}, err
+	}
+	return PublicLookOf(ctx, c, ch)
+}
+
+// PublicLookOf is PublicLook for a channel already loaded (by its widget
+// key, say); a channel that is not LIVETALK is NOT_FOUND.
+func PublicLookOf(ctx context.Context, c *ent.Client, ch *ent.Channel) (WidgetLook, error) {
+	if ch.Kind != channel.KindLIVETALK {
+		return WidgetLook{}, apierr.New(apierr.NotFound, "no LiveTalk channel %s", ch.ID)
 	}
 	s, err := settingsRow(viewer.SystemContext(ctx, ch.OrganizationID), c, ch)
 	if err != nil {
-		return Look{}, err
+		return WidgetLook{}, err
 	}
 	return lookOf(s.LiveTalkSettings), nil
 }
 
 // lookOf keeps the public part of s.
-func lookOf(s schematype.LiveTalkSettings) Look {
+func lookOf(s schematype.LiveTalkSettings) WidgetLook {
 	str := func(p *string) string {
 		if p == nil {
 			return ""
 		}
 		return *p
 	}
-	return Look{
+	return WidgetLook{
 		Title: s.Title, Description: s.Description, HeaderColor: s.HeaderColor, TextColor: s.TextColor,
 		Width: s.Width, Height: s.Height, Position: s.Position, OffsetX: s.OffsetX, OffsetY: s.OffsetY,
 		ButtonText: s.ButtonText,
