@@ -25,6 +25,7 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
@@ -72,6 +73,7 @@ type ResolverRoot interface {
 	Customer() CustomerResolver
 	Department() DepartmentResolver
 	LiveTalkSettings() LiveTalkSettingsResolver
+	MediaFile() MediaFileResolver
 	Message() MessageResolver
 	MessageEvent() MessageEventResolver
 	Mutation() MutationResolver
@@ -573,6 +575,16 @@ type ComplexityRoot struct {
 		Volume        func(childComplexity int) int
 	}
 
+	MediaFile struct {
+		ContentType func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Size        func(childComplexity int) int
+		URL         func(childComplexity int) int
+		UploadedBy  func(childComplexity int) int
+	}
+
 	Message struct {
 		Attachments   func(childComplexity int) int
 		Attempts      func(childComplexity int) int
@@ -740,6 +752,7 @@ type ComplexityRoot struct {
 		ExportCustomers    func(childComplexity int, where *ent.CustomerWhereInput, search *string) int
 		FacebookPages      func(childComplexity int, userAccessToken string) int
 		Me                 func(childComplexity int) int
+		MediaFiles         func(childComplexity int, kind *mediafile.Kind) int
 		MessageTemplates   func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageTemplateOrder, where *ent.MessageTemplateWhereInput) int
 		Node               func(childComplexity int, id gid.ID) int
 		Nodes              func(childComplexity int, ids []gid.ID) int
@@ -1088,6 +1101,10 @@ type DepartmentResolver interface {
 type LiveTalkSettingsResolver interface {
 	Channel(ctx context.Context, obj *livetalk.Settings) (*ent.Channel, error)
 }
+type MediaFileResolver interface {
+	URL(ctx context.Context, obj *ent.MediaFile) (string, error)
+	UploadedBy(ctx context.Context, obj *ent.MediaFile) (*ent.User, error)
+}
 type MessageResolver interface {
 	FailureReason(ctx context.Context, obj *ent.Message) (*string, error)
 }
@@ -1199,6 +1216,7 @@ type QueryResolver interface {
 	WebhookDeliveries(ctx context.Context, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) (*ent.WebhookDeliveryConnection, error)
 	ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error)
 	ZnsReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) ([]*report.ZnsRow, error)
+	MediaFiles(ctx context.Context, kind *mediafile.Kind) ([]*ent.MediaFile, error)
 }
 type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
@@ -3237,6 +3255,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LiveTalkSounds.Volume(childComplexity), true
 
+	case "MediaFile.contentType":
+		if e.ComplexityRoot.MediaFile.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.ContentType(childComplexity), true
+	case "MediaFile.createdAt":
+		if e.ComplexityRoot.MediaFile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.CreatedAt(childComplexity), true
+	case "MediaFile.id":
+		if e.ComplexityRoot.MediaFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.ID(childComplexity), true
+	case "MediaFile.kind":
+		if e.ComplexityRoot.MediaFile.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.Kind(childComplexity), true
+	case "MediaFile.size":
+		if e.ComplexityRoot.MediaFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.Size(childComplexity), true
+	case "MediaFile.url":
+		if e.ComplexityRoot.MediaFile.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.URL(childComplexity), true
+	case "MediaFile.uploadedBy":
+		if e.ComplexityRoot.MediaFile.UploadedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.UploadedBy(childComplexity), true
+
 	case "Message.attachments":
 		if e.ComplexityRoot.Message.Attachments == nil {
 			break
@@ -4457,6 +4518,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.mediaFiles":
+		if e.ComplexityRoot.Query.MediaFiles == nil {
+			break
+		}
+
+		args, err := ec.field_Query_mediaFiles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MediaFiles(childComplexity, args["kind"].(*mediafile.Kind)), true
 	case "Query.messageTemplates":
 		if e.ComplexityRoot.Query.MessageTemplates == nil {
 			break
@@ -7504,6 +7576,32 @@ input LiveTalkSoundInput @goModel(model: "github.com/dakenh/dakenh/internal/live
   mediaId: ID @goField(name: "MediaID")
 }
 
+enum MediaKind @goModel(model: "github.com/dakenh/dakenh/ent/mediafile.Kind") {
+  IMAGE
+  SOUND
+}
+
+"""
+An image or a sound uploaded with POST /media (README.md, "LiveTalk
+settings"), which settings reference by id.
+"""
+type MediaFile {
+  id: ID!
+  kind: MediaKind!
+  "What the bytes were sniffed as: image/png, audio/mpeg..."
+  contentType: String!
+  size: Int!
+  "The public path of the bytes, /media/<sha256>: cacheable forever."
+  url: String!
+  uploadedBy: User
+  createdAt: Time!
+}
+
+extend type Query {
+  "The organization's uploaded media, newest first, at most 200 (members)."
+  mediaFiles(kind: MediaKind): [MediaFile!]!
+}
+
 extend type Channel {
   "A LIVETALK channel's widget settings (defaults when never set); null for other kinds."
   liveTalkSettings: LiveTalkSettings
@@ -8456,6 +8554,26 @@ func (ec *executionContext) childFields_LiveTalkSounds(ctx context.Context, fiel
 		return ec.fieldContext_LiveTalkSounds_volume(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LiveTalkSounds", field.Name)
+}
+
+func (ec *executionContext) childFields_MediaFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_MediaFile_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_MediaFile_kind(ctx, field)
+	case "contentType":
+		return ec.fieldContext_MediaFile_contentType(ctx, field)
+	case "size":
+		return ec.fieldContext_MediaFile_size(ctx, field)
+	case "url":
+		return ec.fieldContext_MediaFile_url(ctx, field)
+	case "uploadedBy":
+		return ec.fieldContext_MediaFile_uploadedBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_MediaFile_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MediaFile", field.Name)
 }
 
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11155,6 +11273,20 @@ func (ec *executionContext) field_Query_facebookPages_args(ctx context.Context, 
 		return nil, err
 	}
 	args["userAccessToken"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_mediaFiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*mediafile.Kind, error) {
+			return ec.unmarshalOMediaKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg0
 	return args, nil
 }
 
@@ -20033,6 +20165,176 @@ func (ec *executionContext) fieldContext_LiveTalkSounds_volume(_ context.Context
 	return scalarFieldContext("LiveTalkSounds", field, false, false, noChildFieldsInt)
 }
 
+func (ec *executionContext) _MediaFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _MediaFile_kind(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v mediafile.Kind) graphql.Marshaler {
+			return ec.marshalNMediaKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsMediaKind)
+}
+
+func (ec *executionContext) _MediaFile_contentType(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _MediaFile_size(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _MediaFile_url(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MediaFile().URL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, true, true, noChildFieldsString)
+}
+
+func (ec *executionContext) _MediaFile_uploadedBy(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_uploadedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MediaFile().UploadedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_uploadedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MediaFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MediaFile_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsTime)
+}
+
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -25464,6 +25766,50 @@ func (ec *executionContext) fieldContext_Query_znsReport(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_znsReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_mediaFiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mediaFiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MediaFiles(ctx, fc.Args["kind"].(*mediafile.Kind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MediaFile) graphql.Marshaler {
+			return ec.marshalNMediaFile2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMediaFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_mediaFiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MediaFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_mediaFiles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -50213,6 +50559,72 @@ func (ec *executionContext) _LiveTalkSounds(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var mediaFileImplementors = []string{"MediaFile"}
+
+func (ec *executionContext) _MediaFile(ctx context.Context, sel ast.SelectionSet, obj *ent.MediaFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mediaFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MediaFile")
+		case "id":
+			out.Values[i] = ec._MediaFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._MediaFile_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._MediaFile_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._MediaFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._MediaFile_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadedBy":
+			out.Values[i] = ec._MediaFile_uploadedBy(ctx, field, obj)
+		case "createdAt":
+			out.Values[i] = ec._MediaFile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var messageImplementors = []string{"Message", "Interaction", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
@@ -51925,6 +52337,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_znsReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "mediaFiles":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_mediaFiles(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -55482,6 +55916,22 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNInteraction2githubᚗcomᚋdakenhᚋdakenhᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -55874,6 +56324,42 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNMediaFile2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMediaFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MediaFile) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMediaFile2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMediaFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMediaFile2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMediaFile(ctx context.Context, sel ast.SelectionSet, v *ent.MediaFile) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MediaFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMediaKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx context.Context, v any) (mediafile.Kind, error) {
+	var res mediafile.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMediaKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx context.Context, sel ast.SelectionSet, v mediafile.Kind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNMessage2githubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v ent.Message) graphql.Marshaler {
@@ -59268,6 +59754,22 @@ func (ec *executionContext) marshalOMap2map(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalOMediaKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx context.Context, v any) (*mediafile.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(mediafile.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMediaKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx context.Context, sel ast.SelectionSet, v *mediafile.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v *ent.Message) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -60839,6 +61341,7 @@ var (
 	noChildFieldsLiveTalkStartBy            = noChildFields("LiveTalkStartBy")
 	noChildFieldsLiveTalkVisitorField       = noChildFields("LiveTalkVisitorField")
 	noChildFieldsMap                        = noChildFields("Map")
+	noChildFieldsMediaKind                  = noChildFields("MediaKind")
 	noChildFieldsMessageDirection           = noChildFields("MessageDirection")
 	noChildFieldsMessageEventType           = noChildFields("MessageEventType")
 	noChildFieldsMessageKind                = noChildFields("MessageKind")

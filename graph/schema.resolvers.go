@@ -15,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/offer"
@@ -35,6 +36,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
 	"github.com/dakenh/dakenh/internal/livetalk"
+	"github.com/dakenh/dakenh/internal/media"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
@@ -167,6 +169,19 @@ func (r *departmentResolver) Agents(ctx context.Context, obj *ent.Department) ([
 // Channel is the resolver for the channel field.
 func (r *liveTalkSettingsResolver) Channel(ctx context.Context, obj *livetalk.Settings) (*ent.Channel, error) {
 	return r.Client.Channel.Get(ctx, obj.ChannelID)
+}
+
+// URL is the resolver for the url field.
+func (r *mediaFileResolver) URL(ctx context.Context, obj *ent.MediaFile) (string, error) {
+	return media.URL(obj.Sha256), nil
+}
+
+// UploadedBy is the resolver for the uploadedBy field.
+func (r *mediaFileResolver) UploadedBy(ctx context.Context, obj *ent.MediaFile) (*ent.User, error) {
+	if obj.UploadedByID == "" {
+		return nil, nil
+	}
+	return r.Client.User.Get(ctx, obj.UploadedByID)
 }
 
 // Cursor is the resolver for the cursor field.
@@ -700,6 +715,11 @@ func (r *queryResolver) ZnsReport(ctx context.Context, from time.Time, to time.T
 	return r.Reports.Zns(ctx, from, to, channelID, groupBy)
 }
 
+// MediaFiles is the resolver for the mediaFiles field.
+func (r *queryResolver) MediaFiles(ctx context.Context, kind *mediafile.Kind) ([]*ent.MediaFile, error) {
+	return media.List(ctx, r.Client, kind)
+}
+
 // Agents is the resolver for the agents field.
 func (r *ruleResolver) Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error) {
 	return agents(ctx, r.Client, member.RuleID(obj.ID))
@@ -911,6 +931,9 @@ func (r *Resolver) ConversationReportRow() ConversationReportRowResolver {
 // LiveTalkSettings returns LiveTalkSettingsResolver implementation.
 func (r *Resolver) LiveTalkSettings() LiveTalkSettingsResolver { return &liveTalkSettingsResolver{r} }
 
+// MediaFile returns MediaFileResolver implementation.
+func (r *Resolver) MediaFile() MediaFileResolver { return &mediaFileResolver{r} }
+
 // MessageEvent returns MessageEventResolver implementation.
 func (r *Resolver) MessageEvent() MessageEventResolver { return &messageEventResolver{r} }
 
@@ -941,6 +964,7 @@ type callSettingsResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
 type conversationReportRowResolver struct{ *Resolver }
 type liveTalkSettingsResolver struct{ *Resolver }
+type mediaFileResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type oAMessageContentResolver struct{ *Resolver }

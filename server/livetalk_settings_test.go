@@ -261,6 +261,35 @@ func TestMediaUpload(t *testing.T) {
 			t.Fatalf("%d files and %d blobs, want %d and %d", files, blobs, len(accepted)+1, len(accepted))
 		}
 	})
+	t.Run("Listed", func(t *testing.T) {
+		type file struct {
+			ID, Kind, ContentType, URL string
+			Size                       int64
+			UploadedBy                 *struct{ ID string }
+		}
+		var out struct{ All, Sounds []file }
+		e.must(tn.agentToken, `{ all: mediaFiles { id kind contentType size url uploadedBy { id } }
+			sounds: mediaFiles(kind: SOUND) { id kind contentType size url uploadedBy { id } } }`, nil, &out)
+		if len(out.All) != len(accepted) || len(out.Sounds) != 4 {
+			t.Fatalf("listed %d files and %d sounds", len(out.All), len(out.Sounds))
+		}
+		// Newest first: the WAV, uploaded last by the admin.
+		if f := out.All[0]; f.Kind != "SOUND" || f.ContentType != "audio/wav" || f.Size != int64(len(wavBytes)) ||
+			!strings.HasPrefix(f.URL, "/media/") || f.UploadedBy == nil || f.UploadedBy.ID != tn.adminID {
+			t.Fatalf("newest file %+v", f)
+		}
+		for _, f := range out.Sounds {
+			if f.Kind != "SOUND" {
+				t.Fatalf("sounds list %+v", f)
+			}
+		}
+		// Another organization's list holds only its own.
+		var other struct{ MediaFiles []file }
+		e.must(e.newTenant("Stranger Org").ownerToken, `{ mediaFiles { id } }`, nil, &other)
+		if len(other.MediaFiles) != 0 {
+			t.Fatalf("a stranger lists %+v", other.MediaFiles)
+		}
+	})
 	t.Run("ServedWithCacheHeadersByEveryReplica", func(t *testing.T) {
 		data := pngBytes(t, 9)
 		up := e.upload(tn.adminToken, data, "image/png", false)

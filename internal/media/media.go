@@ -116,3 +116,16 @@ func requireAdmin(ctx context.Context) error {
 	_, err := policy.RequireAdmin(ctx, "upload media")
 	return err
 }
+
+// MaxListed is how many files List returns.
+const MaxListed = 200
+
+// List returns the viewer's organization's media files, newest first, of
+// one kind when kind is set; at most MaxListed.
+func List(ctx context.Context, c *ent.Client, kind *mediafile.Kind) ([]*ent.MediaFile, error) {
+	q := c.MediaFile.Query()
+	if kind != nil {
+		q.Where(mediafile.KindEQ(*kind))
+	}
+	return q.Order(ent.Desc(mediafile.FieldCreatedAt), ent.Desc(mediafile.FieldID)).Limit(MaxListed).All(ctx)
+}
