@@ -31,7 +31,10 @@ import (
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/keycheck"
+	"github.com/dakenh/dakenh/ent/livetalksettings"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/mediablob"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
@@ -91,8 +94,14 @@ type Client struct {
 	Identity *IdentityClient
 	// KeyCheck is the client for interacting with the KeyCheck builders.
 	KeyCheck *KeyCheckClient
+	// LiveTalkSettings is the client for interacting with the LiveTalkSettings builders.
+	LiveTalkSettings *LiveTalkSettingsClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
+	// MediaBlob is the client for interacting with the MediaBlob builders.
+	MediaBlob *MediaBlobClient
+	// MediaFile is the client for interacting with the MediaFile builders.
+	MediaFile *MediaFileClient
 	// Member is the client for interacting with the Member builders.
 	Member *MemberClient
 	// Message is the client for interacting with the Message builders.
@@ -159,7 +168,10 @@ func (c *Client) init() {
 	c.Event = NewEventClient(c.config)
 	c.Identity = NewIdentityClient(c.config)
 	c.KeyCheck = NewKeyCheckClient(c.config)
+	c.LiveTalkSettings = NewLiveTalkSettingsClient(c.config)
 	c.LoginAttempt = NewLoginAttemptClient(c.config)
+	c.MediaBlob = NewMediaBlobClient(c.config)
+	c.MediaFile = NewMediaFileClient(c.config)
 	c.Member = NewMemberClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.MessageTemplate = NewMessageTemplateClient(c.config)
@@ -287,7 +299,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Event:                NewEventClient(cfg),
 		Identity:             NewIdentityClient(cfg),
 		KeyCheck:             NewKeyCheckClient(cfg),
+		LiveTalkSettings:     NewLiveTalkSettingsClient(cfg),
 		LoginAttempt:         NewLoginAttemptClient(cfg),
+		MediaBlob:            NewMediaBlobClient(cfg),
+		MediaFile:            NewMediaFileClient(cfg),
 		Member:               NewMemberClient(cfg),
 		Message:              NewMessageClient(cfg),
 		MessageTemplate:      NewMessageTemplateClient(cfg),
@@ -342,7 +357,10 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Event:                NewEventClient(cfg),
 		Identity:             NewIdentityClient(cfg),
 		KeyCheck:             NewKeyCheckClient(cfg),
+		LiveTalkSettings:     NewLiveTalkSettingsClient(cfg),
 		LoginAttempt:         NewLoginAttemptClient(cfg),
+		MediaBlob:            NewMediaBlobClient(cfg),
+		MediaFile:            NewMediaFileClient(cfg),
 		Member:               NewMemberClient(cfg),
 		Message:              NewMessageClient(cfg),
 		MessageTemplate:      NewMessageTemplateClient(cfg),
@@ -394,11 +412,12 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallOperator, c.CallPermission,
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
-		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
-		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
-		c.Session, c.Tag, c.Timer, c.User, c.VisitorSession, c.WebhookAttempt,
-		c.WebhookDelivery, c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign,
-		c.ZnsCampaignRecipient, c.ZnsMessage, c.ZnsTemplate,
+		c.Department, c.Event, c.Identity, c.KeyCheck, c.LiveTalkSettings,
+		c.LoginAttempt, c.MediaBlob, c.MediaFile, c.Member, c.Message,
+		c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule, c.Session,
+		c.Tag, c.Timer, c.User, c.VisitorSession, c.WebhookAttempt, c.WebhookDelivery,
+		c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign, c.ZnsCampaignRecipient,
+		c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Use(hooks...)
 	}
@@ -410,11 +429,12 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallOperator, c.CallPermission,
 		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
-		c.Department, c.Event, c.Identity, c.KeyCheck, c.LoginAttempt, c.Member,
-		c.Message, c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule,
-		c.Session, c.Tag, c.Timer, c.User, c.VisitorSession, c.WebhookAttempt,
-		c.WebhookDelivery, c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign,
-		c.ZnsCampaignRecipient, c.ZnsMessage, c.ZnsTemplate,
+		c.Department, c.Event, c.Identity, c.KeyCheck, c.LiveTalkSettings,
+		c.LoginAttempt, c.MediaBlob, c.MediaFile, c.Member, c.Message,
+		c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule, c.Session,
+		c.Tag, c.Timer, c.User, c.VisitorSession, c.WebhookAttempt, c.WebhookDelivery,
+		c.WebhookEndpoint, c.WebhookEvent, c.ZnsCampaign, c.ZnsCampaignRecipient,
+		c.ZnsMessage, c.ZnsTemplate,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -453,8 +473,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Identity.mutate(ctx, m)
 	case *KeyCheckMutation:
 		return c.KeyCheck.mutate(ctx, m)
+	case *LiveTalkSettingsMutation:
+		return c.LiveTalkSettings.mutate(ctx, m)
 	case *LoginAttemptMutation:
 		return c.LoginAttempt.mutate(ctx, m)
+	case *MediaBlobMutation:
+		return c.MediaBlob.mutate(ctx, m)
+	case *MediaFileMutation:
+		return c.MediaFile.mutate(ctx, m)
 	case *MemberMutation:
 		return c.Member.mutate(ctx, m)
 	case *MessageMutation:
@@ -3326,6 +3352,172 @@ func (c *KeyCheckClient) mutate(ctx context.Context, m *KeyCheckMutation) (Value
 	}
 }
 
+// LiveTalkSettingsClient is a client for the LiveTalkSettings schema.
+type LiveTalkSettingsClient struct {
+	config
+}
+
+// NewLiveTalkSettingsClient returns a client for the LiveTalkSettings from the given config.
+func NewLiveTalkSettingsClient(c config) *LiveTalkSettingsClient {
+	return &LiveTalkSettingsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `livetalksettings.Hooks(f(g(h())))`.
+func (c *LiveTalkSettingsClient) Use(hooks ...Hook) {
+	c.hooks.LiveTalkSettings = append(c.hooks.LiveTalkSettings, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `livetalksettings.Intercept(f(g(h())))`.
+func (c *LiveTalkSettingsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LiveTalkSettings = append(c.inters.LiveTalkSettings, interceptors...)
+}
+
+// Create returns a builder for creating a LiveTalkSettings entity.
+func (c *LiveTalkSettingsClient) Create() *LiveTalkSettingsCreate {
+	mutation := newLiveTalkSettingsMutation(c.config, OpCreate)
+	return &LiveTalkSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LiveTalkSettings entities.
+func (c *LiveTalkSettingsClient) CreateBulk(builders ...*LiveTalkSettingsCreate) *LiveTalkSettingsCreateBulk {
+	return &LiveTalkSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LiveTalkSettingsClient) MapCreateBulk(slice any, setFunc func(*LiveTalkSettingsCreate, int)) *LiveTalkSettingsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LiveTalkSettingsCreateBulk{err: fmt.Errorf("calling to LiveTalkSettingsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LiveTalkSettingsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LiveTalkSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LiveTalkSettings.
+func (c *LiveTalkSettingsClient) Update() *LiveTalkSettingsUpdate {
+	mutation := newLiveTalkSettingsMutation(c.config, OpUpdate)
+	return &LiveTalkSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LiveTalkSettingsClient) UpdateOne(_m *LiveTalkSettings) *LiveTalkSettingsUpdateOne {
+	mutation := newLiveTalkSettingsMutation(c.config, OpUpdateOne, withLiveTalkSettings(_m))
+	return &LiveTalkSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LiveTalkSettingsClient) UpdateOneID(id gid.ID) *LiveTalkSettingsUpdateOne {
+	mutation := newLiveTalkSettingsMutation(c.config, OpUpdateOne, withLiveTalkSettingsID(id))
+	return &LiveTalkSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LiveTalkSettings.
+func (c *LiveTalkSettingsClient) Delete() *LiveTalkSettingsDelete {
+	mutation := newLiveTalkSettingsMutation(c.config, OpDelete)
+	return &LiveTalkSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LiveTalkSettingsClient) DeleteOne(_m *LiveTalkSettings) *LiveTalkSettingsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LiveTalkSettingsClient) DeleteOneID(id gid.ID) *LiveTalkSettingsDeleteOne {
+	builder := c.Delete().Where(livetalksettings.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LiveTalkSettingsDeleteOne{builder}
+}
+
+// Query returns a query builder for LiveTalkSettings.
+func (c *LiveTalkSettingsClient) Query() *LiveTalkSettingsQuery {
+	return &LiveTalkSettingsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLiveTalkSettings},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LiveTalkSettings entity by its id.
+func (c *LiveTalkSettingsClient) Get(ctx context.Context, id gid.ID) (*LiveTalkSettings, error) {
+	return c.Query().Where(livetalksettings.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LiveTalkSettingsClient) GetX(ctx context.Context, id gid.ID) *LiveTalkSettings {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a LiveTalkSettings.
+func (c *LiveTalkSettingsClient) QueryOrganization(_m *LiveTalkSettings) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(livetalksettings.Table, livetalksettings.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, livetalksettings.OrganizationTable, livetalksettings.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a LiveTalkSettings.
+func (c *LiveTalkSettingsClient) QueryChannel(_m *LiveTalkSettings) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(livetalksettings.Table, livetalksettings.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, livetalksettings.ChannelTable, livetalksettings.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LiveTalkSettingsClient) Hooks() []Hook {
+	hooks := c.hooks.LiveTalkSettings
+	return append(hooks[:len(hooks):len(hooks)], livetalksettings.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LiveTalkSettingsClient) Interceptors() []Interceptor {
+	return c.inters.LiveTalkSettings
+}
+
+func (c *LiveTalkSettingsClient) mutate(ctx context.Context, m *LiveTalkSettingsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LiveTalkSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LiveTalkSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LiveTalkSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LiveTalkSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LiveTalkSettings mutation op: %q", m.Op())
+	}
+}
+
 // LoginAttemptClient is a client for the LoginAttempt schema.
 type LoginAttemptClient struct {
 	config
@@ -3457,6 +3649,306 @@ func (c *LoginAttemptClient) mutate(ctx context.Context, m *LoginAttemptMutation
 		return (&LoginAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown LoginAttempt mutation op: %q", m.Op())
+	}
+}
+
+// MediaBlobClient is a client for the MediaBlob schema.
+type MediaBlobClient struct {
+	config
+}
+
+// NewMediaBlobClient returns a client for the MediaBlob from the given config.
+func NewMediaBlobClient(c config) *MediaBlobClient {
+	return &MediaBlobClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `mediablob.Hooks(f(g(h())))`.
+func (c *MediaBlobClient) Use(hooks ...Hook) {
+	c.hooks.MediaBlob = append(c.hooks.MediaBlob, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `mediablob.Intercept(f(g(h())))`.
+func (c *MediaBlobClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MediaBlob = append(c.inters.MediaBlob, interceptors...)
+}
+
+// Create returns a builder for creating a MediaBlob entity.
+func (c *MediaBlobClient) Create() *MediaBlobCreate {
+	mutation := newMediaBlobMutation(c.config, OpCreate)
+	return &MediaBlobCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MediaBlob entities.
+func (c *MediaBlobClient) CreateBulk(builders ...*MediaBlobCreate) *MediaBlobCreateBulk {
+	return &MediaBlobCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MediaBlobClient) MapCreateBulk(slice any, setFunc func(*MediaBlobCreate, int)) *MediaBlobCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MediaBlobCreateBulk{err: fmt.Errorf("calling to MediaBlobClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MediaBlobCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MediaBlobCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MediaBlob.
+func (c *MediaBlobClient) Update() *MediaBlobUpdate {
+	mutation := newMediaBlobMutation(c.config, OpUpdate)
+	return &MediaBlobUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MediaBlobClient) UpdateOne(_m *MediaBlob) *MediaBlobUpdateOne {
+	mutation := newMediaBlobMutation(c.config, OpUpdateOne, withMediaBlob(_m))
+	return &MediaBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MediaBlobClient) UpdateOneID(id gid.ID) *MediaBlobUpdateOne {
+	mutation := newMediaBlobMutation(c.config, OpUpdateOne, withMediaBlobID(id))
+	return &MediaBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MediaBlob.
+func (c *MediaBlobClient) Delete() *MediaBlobDelete {
+	mutation := newMediaBlobMutation(c.config, OpDelete)
+	return &MediaBlobDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MediaBlobClient) DeleteOne(_m *MediaBlob) *MediaBlobDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MediaBlobClient) DeleteOneID(id gid.ID) *MediaBlobDeleteOne {
+	builder := c.Delete().Where(mediablob.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MediaBlobDeleteOne{builder}
+}
+
+// Query returns a query builder for MediaBlob.
+func (c *MediaBlobClient) Query() *MediaBlobQuery {
+	return &MediaBlobQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMediaBlob},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MediaBlob entity by its id.
+func (c *MediaBlobClient) Get(ctx context.Context, id gid.ID) (*MediaBlob, error) {
+	return c.Query().Where(mediablob.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MediaBlobClient) GetX(ctx context.Context, id gid.ID) *MediaBlob {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *MediaBlobClient) Hooks() []Hook {
+	hooks := c.hooks.MediaBlob
+	return append(hooks[:len(hooks):len(hooks)], mediablob.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MediaBlobClient) Interceptors() []Interceptor {
+	return c.inters.MediaBlob
+}
+
+func (c *MediaBlobClient) mutate(ctx context.Context, m *MediaBlobMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MediaBlobCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MediaBlobUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MediaBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MediaBlobDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MediaBlob mutation op: %q", m.Op())
+	}
+}
+
+// MediaFileClient is a client for the MediaFile schema.
+type MediaFileClient struct {
+	config
+}
+
+// NewMediaFileClient returns a client for the MediaFile from the given config.
+func NewMediaFileClient(c config) *MediaFileClient {
+	return &MediaFileClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `mediafile.Hooks(f(g(h())))`.
+func (c *MediaFileClient) Use(hooks ...Hook) {
+	c.hooks.MediaFile = append(c.hooks.MediaFile, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `mediafile.Intercept(f(g(h())))`.
+func (c *MediaFileClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MediaFile = append(c.inters.MediaFile, interceptors...)
+}
+
+// Create returns a builder for creating a MediaFile entity.
+func (c *MediaFileClient) Create() *MediaFileCreate {
+	mutation := newMediaFileMutation(c.config, OpCreate)
+	return &MediaFileCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MediaFile entities.
+func (c *MediaFileClient) CreateBulk(builders ...*MediaFileCreate) *MediaFileCreateBulk {
+	return &MediaFileCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MediaFileClient) MapCreateBulk(slice any, setFunc func(*MediaFileCreate, int)) *MediaFileCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MediaFileCreateBulk{err: fmt.Errorf("calling to MediaFileClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MediaFileCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MediaFileCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MediaFile.
+func (c *MediaFileClient) Update() *MediaFileUpdate {
+	mutation := newMediaFileMutation(c.config, OpUpdate)
+	return &MediaFileUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MediaFileClient) UpdateOne(_m *MediaFile) *MediaFileUpdateOne {
+	mutation := newMediaFileMutation(c.config, OpUpdateOne, withMediaFile(_m))
+	return &MediaFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MediaFileClient) UpdateOneID(id gid.ID) *MediaFileUpdateOne {
+	mutation := newMediaFileMutation(c.config, OpUpdateOne, withMediaFileID(id))
+	return &MediaFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MediaFile.
+func (c *MediaFileClient) Delete() *MediaFileDelete {
+	mutation := newMediaFileMutation(c.config, OpDelete)
+	return &MediaFileDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MediaFileClient) DeleteOne(_m *MediaFile) *MediaFileDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MediaFileClient) DeleteOneID(id gid.ID) *MediaFileDeleteOne {
+	builder := c.Delete().Where(mediafile.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MediaFileDeleteOne{builder}
+}
+
+// Query returns a query builder for MediaFile.
+func (c *MediaFileClient) Query() *MediaFileQuery {
+	return &MediaFileQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMediaFile},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MediaFile entity by its id.
+func (c *MediaFileClient) Get(ctx context.Context, id gid.ID) (*MediaFile, error) {
+	return c.Query().Where(mediafile.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MediaFileClient) GetX(ctx context.Context, id gid.ID) *MediaFile {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a MediaFile.
+func (c *MediaFileClient) QueryOrganization(_m *MediaFile) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(mediafile.Table, mediafile.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, mediafile.OrganizationTable, mediafile.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUploadedBy queries the uploaded_by edge of a MediaFile.
+func (c *MediaFileClient) QueryUploadedBy(_m *MediaFile) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(mediafile.Table, mediafile.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, mediafile.UploadedByTable, mediafile.UploadedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MediaFileClient) Hooks() []Hook {
+	hooks := c.hooks.MediaFile
+	return append(hooks[:len(hooks):len(hooks)], mediafile.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MediaFileClient) Interceptors() []Interceptor {
+	return c.inters.MediaFile
+}
+
+func (c *MediaFileClient) mutate(ctx context.Context, m *MediaFileMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MediaFileCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MediaFileUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MediaFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MediaFileDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MediaFile mutation op: %q", m.Op())
 	}
 }
 
@@ -6977,18 +7469,20 @@ type (
 	hooks struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
-		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
-		Organization, Rule, Session, Tag, Timer, User, VisitorSession, WebhookAttempt,
-		WebhookDelivery, WebhookEndpoint, WebhookEvent, ZnsCampaign,
-		ZnsCampaignRecipient, ZnsMessage, ZnsTemplate []ent.Hook
+		KeyCheck, LiveTalkSettings, LoginAttempt, MediaBlob, MediaFile, Member,
+		Message, MessageTemplate, OAuthState, Offer, Organization, Rule, Session, Tag,
+		Timer, User, VisitorSession, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
+		WebhookEvent, ZnsCampaign, ZnsCampaignRecipient, ZnsMessage,
+		ZnsTemplate []ent.Hook
 	}
 	inters struct {
 		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
 		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
-		KeyCheck, LoginAttempt, Member, Message, MessageTemplate, OAuthState, Offer,
-		Organization, Rule, Session, Tag, Timer, User, VisitorSession, WebhookAttempt,
-		WebhookDelivery, WebhookEndpoint, WebhookEvent, ZnsCampaign,
-		ZnsCampaignRecipient, ZnsMessage, ZnsTemplate []ent.Interceptor
+		KeyCheck, LiveTalkSettings, LoginAttempt, MediaBlob, MediaFile, Member,
+		Message, MessageTemplate, OAuthState, Offer, Organization, Rule, Session, Tag,
+		Timer, User, VisitorSession, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
+		WebhookEvent, ZnsCampaign, ZnsCampaignRecipient, ZnsMessage,
+		ZnsTemplate []ent.Interceptor
 	}
 )
 

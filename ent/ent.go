@@ -27,7 +27,10 @@ import (
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/keycheck"
+	"github.com/dakenh/dakenh/ent/livetalksettings"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/mediablob"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
@@ -123,7 +126,10 @@ func checkColumn(t, c string) error {
 			event.Table:                event.ValidColumn,
 			identity.Table:             identity.ValidColumn,
 			keycheck.Table:             keycheck.ValidColumn,
+			livetalksettings.Table:     livetalksettings.ValidColumn,
 			loginattempt.Table:         loginattempt.ValidColumn,
+			mediablob.Table:            mediablob.ValidColumn,
+			mediafile.Table:            mediafile.ValidColumn,
 			member.Table:               member.ValidColumn,
 			message.Table:              message.ValidColumn,
 			messagetemplate.Table:      messagetemplate.ValidColumn,

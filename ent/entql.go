@@ -18,7 +18,10 @@ import (
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/keycheck"
+	"github.com/dakenh/dakenh/ent/livetalksettings"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/mediablob"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
@@ -49,7 +52,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 36)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 39)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -428,6 +431,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   livetalksettings.Table,
+			Columns: livetalksettings.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: livetalksettings.FieldID,
+			},
+		},
+		Type: "LiveTalkSettings",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			livetalksettings.FieldCreatedAt:      {Type: field.TypeTime, Column: livetalksettings.FieldCreatedAt},
+			livetalksettings.FieldUpdatedAt:      {Type: field.TypeTime, Column: livetalksettings.FieldUpdatedAt},
+			livetalksettings.FieldOrganizationID: {Type: field.TypeString, Column: livetalksettings.FieldOrganizationID},
+			livetalksettings.FieldChannelID:      {Type: field.TypeString, Column: livetalksettings.FieldChannelID},
+			livetalksettings.FieldSettings:       {Type: field.TypeJSON, Column: livetalksettings.FieldSettings},
+		},
+	}
+	graph.Nodes[16] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -441,7 +462,45 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   mediablob.Table,
+			Columns: mediablob.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: mediablob.FieldID,
+			},
+		},
+		Type: "MediaBlob",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			mediablob.FieldSha256:      {Type: field.TypeString, Column: mediablob.FieldSha256},
+			mediablob.FieldContentType: {Type: field.TypeString, Column: mediablob.FieldContentType},
+			mediablob.FieldData:        {Type: field.TypeBytes, Column: mediablob.FieldData},
+			mediablob.FieldCreatedAt:   {Type: field.TypeTime, Column: mediablob.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[18] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   mediafile.Table,
+			Columns: mediafile.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: mediafile.FieldID,
+			},
+		},
+		Type: "MediaFile",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			mediafile.FieldCreatedAt:      {Type: field.TypeTime, Column: mediafile.FieldCreatedAt},
+			mediafile.FieldUpdatedAt:      {Type: field.TypeTime, Column: mediafile.FieldUpdatedAt},
+			mediafile.FieldOrganizationID: {Type: field.TypeString, Column: mediafile.FieldOrganizationID},
+			mediafile.FieldKind:           {Type: field.TypeEnum, Column: mediafile.FieldKind},
+			mediafile.FieldContentType:    {Type: field.TypeString, Column: mediafile.FieldContentType},
+			mediafile.FieldSize:           {Type: field.TypeInt64, Column: mediafile.FieldSize},
+			mediafile.FieldSha256:         {Type: field.TypeString, Column: mediafile.FieldSha256},
+			mediafile.FieldUploadedByID:   {Type: field.TypeString, Column: mediafile.FieldUploadedByID},
+		},
+	}
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   member.Table,
 			Columns: member.Columns,
@@ -461,7 +520,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldPosition:       {Type: field.TypeInt, Column: member.FieldPosition},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -497,7 +556,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   messagetemplate.Table,
 			Columns: messagetemplate.Columns,
@@ -515,7 +574,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messagetemplate.FieldContent:        {Type: field.TypeString, Column: messagetemplate.FieldContent},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   oauthstate.Table,
 			Columns: oauthstate.Columns,
@@ -536,7 +595,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			oauthstate.FieldExpiresAt:      {Type: field.TypeTime, Column: oauthstate.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -555,7 +614,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldStatus:         {Type: field.TypeEnum, Column: offer.FieldStatus},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -572,7 +631,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			organization.FieldEventSeq:  {Type: field.TypeInt64, Column: organization.FieldEventSeq},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rule.Table,
 			Columns: rule.Columns,
@@ -593,7 +652,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldTurn:                {Type: field.TypeInt, Column: rule.FieldTurn},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -613,7 +672,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -631,7 +690,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:          {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   timer.Table,
 			Columns: timer.Columns,
@@ -653,7 +712,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			timer.FieldLastError:      {Type: field.TypeString, Column: timer.FieldLastError},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -677,7 +736,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   visitorsession.Table,
 			Columns: visitorsession.Columns,
@@ -699,7 +758,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			visitorsession.FieldPageURL:        {Type: field.TypeString, Column: visitorsession.FieldPageURL},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -719,7 +778,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldResponse:       {Type: field.TypeString, Column: webhookattempt.FieldResponse},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -746,7 +805,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -773,7 +832,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookendpoint.FieldCreatedByID:             {Type: field.TypeString, Column: webhookendpoint.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -798,7 +857,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldDeadAt:         {Type: field.TypeTime, Column: webhookevent.FieldDeadAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znscampaign.Table,
 			Columns: znscampaign.Columns,
@@ -828,7 +887,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znscampaign.FieldCreatedByID:    {Type: field.TypeString, Column: znscampaign.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znscampaignrecipient.Table,
 			Columns: znscampaignrecipient.Columns,
@@ -853,7 +912,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znscampaignrecipient.FieldMessageID:      {Type: field.TypeString, Column: znscampaignrecipient.FieldMessageID},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znsmessage.Table,
 			Columns: znsmessage.Columns,
@@ -888,7 +947,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znsmessage.FieldLeaseUntil:        {Type: field.TypeTime, Column: znsmessage.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znstemplate.Table,
 			Columns: znstemplate.Columns,
@@ -1528,6 +1587,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Identity",
 		"Customer",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   livetalksettings.OrganizationTable,
+			Columns: []string{livetalksettings.OrganizationColumn},
+			Bidi:    false,
+		},
+		"LiveTalkSettings",
+		"Organization",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   livetalksettings.ChannelTable,
+			Columns: []string{livetalksettings.ChannelColumn},
+			Bidi:    false,
+		},
+		"LiveTalkSettings",
+		"Channel",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   mediafile.OrganizationTable,
+			Columns: []string{mediafile.OrganizationColumn},
+			Bidi:    false,
+		},
+		"MediaFile",
+		"Organization",
+	)
+	graph.MustAddE(
+		"uploaded_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   mediafile.UploadedByTable,
+			Columns: []string{mediafile.UploadedByColumn},
+			Bidi:    false,
+		},
+		"MediaFile",
+		"User",
 	)
 	graph.MustAddE(
 		"organization",
@@ -4382,6 +4489,99 @@ func (f *KeyCheckFilter) WhereUpdatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *LiveTalkSettingsQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LiveTalkSettingsQuery builder.
+func (_q *LiveTalkSettingsQuery) Filter() *LiveTalkSettingsFilter {
+	return &LiveTalkSettingsFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LiveTalkSettingsMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LiveTalkSettingsMutation builder.
+func (m *LiveTalkSettingsMutation) Filter() *LiveTalkSettingsFilter {
+	return &LiveTalkSettingsFilter{config: m.config, predicateAdder: m}
+}
+
+// LiveTalkSettingsFilter provides a generic filtering capability at runtime for LiveTalkSettingsQuery.
+type LiveTalkSettingsFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LiveTalkSettingsFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LiveTalkSettingsFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(livetalksettings.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LiveTalkSettingsFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(livetalksettings.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *LiveTalkSettingsFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(livetalksettings.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *LiveTalkSettingsFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(livetalksettings.FieldOrganizationID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *LiveTalkSettingsFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(livetalksettings.FieldChannelID))
+}
+
+// WhereSettings applies the entql json.RawMessage predicate on the settings field.
+func (f *LiveTalkSettingsFilter) WhereSettings(p entql.BytesP) {
+	f.Where(p.Field(livetalksettings.FieldSettings))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *LiveTalkSettingsFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *LiveTalkSettingsFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *LiveTalkSettingsFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *LiveTalkSettingsFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LoginAttemptQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4410,7 +4610,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4429,6 +4629,174 @@ func (f *LoginAttemptFilter) WhereKey(p entql.StringP) {
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
 func (f *LoginAttemptFilter) WhereCreatedAt(p entql.TimeP) {
 	f.Where(p.Field(loginattempt.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MediaBlobQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MediaBlobQuery builder.
+func (_q *MediaBlobQuery) Filter() *MediaBlobFilter {
+	return &MediaBlobFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MediaBlobMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MediaBlobMutation builder.
+func (m *MediaBlobMutation) Filter() *MediaBlobFilter {
+	return &MediaBlobFilter{config: m.config, predicateAdder: m}
+}
+
+// MediaBlobFilter provides a generic filtering capability at runtime for MediaBlobQuery.
+type MediaBlobFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MediaBlobFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MediaBlobFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(mediablob.FieldID))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *MediaBlobFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(mediablob.FieldSha256))
+}
+
+// WhereContentType applies the entql string predicate on the content_type field.
+func (f *MediaBlobFilter) WhereContentType(p entql.StringP) {
+	f.Where(p.Field(mediablob.FieldContentType))
+}
+
+// WhereData applies the entql []byte predicate on the data field.
+func (f *MediaBlobFilter) WhereData(p entql.BytesP) {
+	f.Where(p.Field(mediablob.FieldData))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MediaBlobFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(mediablob.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MediaFileQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MediaFileQuery builder.
+func (_q *MediaFileQuery) Filter() *MediaFileFilter {
+	return &MediaFileFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MediaFileMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MediaFileMutation builder.
+func (m *MediaFileMutation) Filter() *MediaFileFilter {
+	return &MediaFileFilter{config: m.config, predicateAdder: m}
+}
+
+// MediaFileFilter provides a generic filtering capability at runtime for MediaFileQuery.
+type MediaFileFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MediaFileFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MediaFileFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(mediafile.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MediaFileFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(mediafile.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MediaFileFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(mediafile.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *MediaFileFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(mediafile.FieldOrganizationID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *MediaFileFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(mediafile.FieldKind))
+}
+
+// WhereContentType applies the entql string predicate on the content_type field.
+func (f *MediaFileFilter) WhereContentType(p entql.StringP) {
+	f.Where(p.Field(mediafile.FieldContentType))
+}
+
+// WhereSize applies the entql int64 predicate on the size field.
+func (f *MediaFileFilter) WhereSize(p entql.Int64P) {
+	f.Where(p.Field(mediafile.FieldSize))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *MediaFileFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(mediafile.FieldSha256))
+}
+
+// WhereUploadedByID applies the entql string predicate on the uploaded_by_id field.
+func (f *MediaFileFilter) WhereUploadedByID(p entql.StringP) {
+	f.Where(p.Field(mediafile.FieldUploadedByID))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *MediaFileFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *MediaFileFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUploadedBy applies a predicate to check if query has an edge uploaded_by.
+func (f *MediaFileFilter) WhereHasUploadedBy() {
+	f.Where(entql.HasEdge("uploaded_by"))
+}
+
+// WhereHasUploadedByWith applies a predicate to check if query has an edge uploaded_by with a given conditions (other predicates).
+func (f *MediaFileFilter) WhereHasUploadedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("uploaded_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -4460,7 +4828,7 @@ type MemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4591,7 +4959,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4816,7 +5184,7 @@ type MessageTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4895,7 +5263,7 @@ type OAuthStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OAuthStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4975,7 +5343,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5087,7 +5455,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5147,7 +5515,7 @@ type RuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5283,7 +5651,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5386,7 +5754,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5479,7 +5847,7 @@ type TimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5578,7 +5946,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5701,7 +6069,7 @@ type VisitorSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VisitorSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5828,7 +6196,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5931,7 +6299,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6083,7 +6451,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6235,7 +6603,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6335,7 +6703,7 @@ type ZnsCampaignFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsCampaignFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6530,7 +6898,7 @@ type ZnsCampaignRecipientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsCampaignRecipientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6686,7 +7054,7 @@ type ZnsMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6920,7 +7288,7 @@ type ZnsTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -44,8 +44,14 @@ type Tx struct {
 	Identity *IdentityClient
 	// KeyCheck is the client for interacting with the KeyCheck builders.
 	KeyCheck *KeyCheckClient
+	// LiveTalkSettings is the client for interacting with the LiveTalkSettings builders.
+	LiveTalkSettings *LiveTalkSettingsClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
+	// MediaBlob is the client for interacting with the MediaBlob builders.
+	MediaBlob *MediaBlobClient
+	// MediaFile is the client for interacting with the MediaFile builders.
+	MediaFile *MediaFileClient
 	// Member is the client for interacting with the Member builders.
 	Member *MemberClient
 	// Message is the client for interacting with the Message builders.
@@ -232,7 +238,10 @@ func (tx *Tx) init() {
 	tx.Event = NewEventClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.KeyCheck = NewKeyCheckClient(tx.config)
+	tx.LiveTalkSettings = NewLiveTalkSettingsClient(tx.config)
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
+	tx.MediaBlob = NewMediaBlobClient(tx.config)
+	tx.MediaFile = NewMediaFileClient(tx.config)
 	tx.Member = NewMemberClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.MessageTemplate = NewMessageTemplateClient(tx.config)

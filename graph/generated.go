@@ -25,6 +25,7 @@ import (
 	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/customfield"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/rule"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
@@ -71,6 +72,8 @@ type ResolverRoot interface {
 	ConversationReportRow() ConversationReportRowResolver
 	Customer() CustomerResolver
 	Department() DepartmentResolver
+	LiveTalkSettings() LiveTalkSettingsResolver
+	MediaFile() MediaFileResolver
 	Message() MessageResolver
 	MessageEvent() MessageEventResolver
 	Mutation() MutationResolver
@@ -290,6 +293,7 @@ type ComplexityRoot struct {
 		IsTesting          func(childComplexity int) int
 		Kind               func(childComplexity int) int
 		LastConnectedAt    func(childComplexity int) int
+		LiveTalkSettings   func(childComplexity int) int
 		Mine               func(childComplexity int) int
 		Name               func(childComplexity int) int
 		Published          func(childComplexity int) int
@@ -492,6 +496,98 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	LiveTalkButtonDisplay struct {
+		Highlight func(childComplexity int) int
+		Mode      func(childComplexity int) int
+	}
+
+	LiveTalkButtonStyle struct {
+		BackgroundColor func(childComplexity int) int
+		Icon            func(childComplexity int) int
+		IconColor       func(childComplexity int) int
+		ImageID         func(childComplexity int) int
+		ImageURL        func(childComplexity int) int
+		Kind            func(childComplexity int) int
+	}
+
+	LiveTalkLink struct {
+		Description func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Target      func(childComplexity int) int
+		URL         func(childComplexity int) int
+	}
+
+	LiveTalkPopup struct {
+		AvatarID     func(childComplexity int) int
+		AvatarURL    func(childComplexity int) int
+		Content      func(childComplexity int) int
+		DelaySeconds func(childComplexity int) int
+		ImageID      func(childComplexity int) int
+		ImageURL     func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Title        func(childComplexity int) int
+	}
+
+	LiveTalkSettings struct {
+		AgentIDs       func(childComplexity int) int
+		ButtonDisplay  func(childComplexity int) int
+		ButtonStyle    func(childComplexity int) int
+		ButtonText     func(childComplexity int) int
+		Channel        func(childComplexity int) int
+		DepartmentIDs  func(childComplexity int) int
+		Description    func(childComplexity int) int
+		Functions      func(childComplexity int) int
+		HeaderColor    func(childComplexity int) int
+		Height         func(childComplexity int) int
+		Links          func(childComplexity int) int
+		OffsetX        func(childComplexity int) int
+		OffsetY        func(childComplexity int) int
+		Popup          func(childComplexity int) int
+		Position       func(childComplexity int) int
+		Representative func(childComplexity int) int
+		RequiredFields func(childComplexity int) int
+		Signature      func(childComplexity int) int
+		Sounds         func(childComplexity int) int
+		StartButtons   func(childComplexity int) int
+		StartBy        func(childComplexity int) int
+		TextColor      func(childComplexity int) int
+		Title          func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		VisibleFields  func(childComplexity int) int
+		Width          func(childComplexity int) int
+	}
+
+	LiveTalkSignature struct {
+		LinkURL func(childComplexity int) int
+		Text    func(childComplexity int) int
+	}
+
+	LiveTalkSound struct {
+		Builtin func(childComplexity int) int
+		MediaID func(childComplexity int) int
+		URL     func(childComplexity int) int
+	}
+
+	LiveTalkSounds struct {
+		AudioRingtone func(childComplexity int) int
+		HoldMusic     func(childComplexity int) int
+		NewMessage    func(childComplexity int) int
+		NewRoom       func(childComplexity int) int
+		VideoRingtone func(childComplexity int) int
+		Volume        func(childComplexity int) int
+	}
+
+	MediaFile struct {
+		ContentType func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Size        func(childComplexity int) int
+		URL         func(childComplexity int) int
+		UploadedBy  func(childComplexity int) int
+	}
+
 	Message struct {
 		Attachments   func(childComplexity int) int
 		Attempts      func(childComplexity int) int
@@ -616,6 +712,7 @@ type ComplexityRoot struct {
 		UpdateCustomer               func(childComplexity int, id gid.ID, input ent.UpdateCustomerInput) int
 		UpdateDepartment             func(childComplexity int, id gid.ID, input distribute.DepartmentUpdate) int
 		UpdateLiveTalkAllowedOrigins func(childComplexity int, channelID gid.ID, allowedOrigins []string) int
+		UpdateLiveTalkSettings       func(childComplexity int, channelID gid.ID, input livetalk.SettingsInput) int
 		UpdateMessageTemplate        func(childComplexity int, id gid.ID, input ent.UpdateMessageTemplateInput) int
 		UpdateRule                   func(childComplexity int, id gid.ID, input distribute.RuleUpdate) int
 		UpdateTag                    func(childComplexity int, id gid.ID, input ent.UpdateTagInput) int
@@ -662,6 +759,7 @@ type ComplexityRoot struct {
 		ExportCustomers    func(childComplexity int, where *ent.CustomerWhereInput, search *string) int
 		FacebookPages      func(childComplexity int, userAccessToken string) int
 		Me                 func(childComplexity int) int
+		MediaFiles         func(childComplexity int, kind *mediafile.Kind) int
 		MessageTemplates   func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.MessageTemplateOrder, where *ent.MessageTemplateWhereInput) int
 		Node               func(childComplexity int, id gid.ID) int
 		Nodes              func(childComplexity int, ids []gid.ID) int
@@ -988,6 +1086,7 @@ type ChannelResolver interface {
 
 	AllowedOrigins(ctx context.Context, obj *ent.Channel) ([]string, error)
 	IntegrationSnippet(ctx context.Context, obj *ent.Channel) (*string, error)
+	LiveTalkSettings(ctx context.Context, obj *ent.Channel) (*livetalk.Settings, error)
 }
 type ConversationResolver interface {
 	OfferedTo(ctx context.Context, obj *ent.Conversation) ([]*ent.User, error)
@@ -1008,6 +1107,13 @@ type CustomerResolver interface {
 }
 type DepartmentResolver interface {
 	Agents(ctx context.Context, obj *ent.Department) ([]*ent.User, error)
+}
+type LiveTalkSettingsResolver interface {
+	Channel(ctx context.Context, obj *livetalk.Settings) (*ent.Channel, error)
+}
+type MediaFileResolver interface {
+	URL(ctx context.Context, obj *ent.MediaFile) (string, error)
+	UploadedBy(ctx context.Context, obj *ent.MediaFile) (*ent.User, error)
 }
 type MessageResolver interface {
 	FailureReason(ctx context.Context, obj *ent.Message) (*string, error)
@@ -1087,6 +1193,7 @@ type MutationResolver interface {
 	PauseZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error)
 	ResumeZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error)
 	CancelZnsCampaign(ctx context.Context, id gid.ID) (*ent.ZnsCampaign, error)
+	UpdateLiveTalkSettings(ctx context.Context, channelID gid.ID, input livetalk.SettingsInput) (*livetalk.Settings, error)
 }
 type OAMessageContentResolver interface {
 	TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error)
@@ -1123,6 +1230,7 @@ type QueryResolver interface {
 	WebhookDeliveries(ctx context.Context, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) (*ent.WebhookDeliveryConnection, error)
 	ConversationReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.Grouping) ([]*report.Row, error)
 	ZnsReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) ([]*report.ZnsRow, error)
+	MediaFiles(ctx context.Context, kind *mediafile.Kind) ([]*ent.MediaFile, error)
 }
 type RuleResolver interface {
 	Agents(ctx context.Context, obj *ent.Rule) ([]*ent.User, error)
@@ -2009,6 +2117,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.LastConnectedAt(childComplexity), true
+	case "Channel.liveTalkSettings":
+		if e.ComplexityRoot.Channel.LiveTalkSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.LiveTalkSettings(childComplexity), true
 	case "Channel.mine":
 		if e.ComplexityRoot.Channel.Mine == nil {
 			break
@@ -2816,6 +2930,405 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InteractionEdge.Node(childComplexity), true
+
+	case "LiveTalkButtonDisplay.highlight":
+		if e.ComplexityRoot.LiveTalkButtonDisplay.Highlight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkButtonDisplay.Highlight(childComplexity), true
+	case "LiveTalkButtonDisplay.mode":
+		if e.ComplexityRoot.LiveTalkButtonDisplay.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkButtonDisplay.Mode(childComplexity), true
+
+	case "LiveTalkButtonStyle.backgroundColor":
+		if e.ComplexityRoot.LiveTalkButtonStyle.BackgroundColor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkButtonStyle.BackgroundColor(childComplexity), true
+	case "LiveTalkButtonStyle.icon":
+		if e.ComplexityRoot.LiveTalkButtonStyle.Icon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkButtonStyle.Icon(childComplexity), true
+	case "LiveTalkButtonStyle.iconColor":
+		if e.ComplexityRoot.LiveTalkButtonStyle.IconColor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkButtonStyle.IconColor(childComplexity), true
+	case "LiveTalkButtonStyle.imageId":
+		if e.ComplexityRoot.LiveTalkButtonStyle.ImageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkButtonStyle.ImageID(childComplexity), true
+	case "LiveTalkButtonStyle.imageUrl":
+		if e.ComplexityRoot.LiveTalkButtonStyle.ImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkButtonStyle.ImageURL(childComplexity), true
+	case "LiveTalkButtonStyle.kind":
+		if e.ComplexityRoot.LiveTalkButtonStyle.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkButtonStyle.Kind(childComplexity), true
+
+	case "LiveTalkLink.description":
+		if e.ComplexityRoot.LiveTalkLink.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkLink.Description(childComplexity), true
+	case "LiveTalkLink.kind":
+		if e.ComplexityRoot.LiveTalkLink.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkLink.Kind(childComplexity), true
+	case "LiveTalkLink.target":
+		if e.ComplexityRoot.LiveTalkLink.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkLink.Target(childComplexity), true
+	case "LiveTalkLink.url":
+		if e.ComplexityRoot.LiveTalkLink.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkLink.URL(childComplexity), true
+
+	case "LiveTalkPopup.avatarId":
+		if e.ComplexityRoot.LiveTalkPopup.AvatarID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.AvatarID(childComplexity), true
+	case "LiveTalkPopup.avatarUrl":
+		if e.ComplexityRoot.LiveTalkPopup.AvatarURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.AvatarURL(childComplexity), true
+	case "LiveTalkPopup.content":
+		if e.ComplexityRoot.LiveTalkPopup.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.Content(childComplexity), true
+	case "LiveTalkPopup.delaySeconds":
+		if e.ComplexityRoot.LiveTalkPopup.DelaySeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.DelaySeconds(childComplexity), true
+	case "LiveTalkPopup.imageId":
+		if e.ComplexityRoot.LiveTalkPopup.ImageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.ImageID(childComplexity), true
+	case "LiveTalkPopup.imageUrl":
+		if e.ComplexityRoot.LiveTalkPopup.ImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.ImageURL(childComplexity), true
+	case "LiveTalkPopup.kind":
+		if e.ComplexityRoot.LiveTalkPopup.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.Kind(childComplexity), true
+	case "LiveTalkPopup.name":
+		if e.ComplexityRoot.LiveTalkPopup.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.Name(childComplexity), true
+	case "LiveTalkPopup.title":
+		if e.ComplexityRoot.LiveTalkPopup.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkPopup.Title(childComplexity), true
+
+	case "LiveTalkSettings.agentIds":
+		if e.ComplexityRoot.LiveTalkSettings.AgentIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.AgentIDs(childComplexity), true
+	case "LiveTalkSettings.buttonDisplay":
+		if e.ComplexityRoot.LiveTalkSettings.ButtonDisplay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.ButtonDisplay(childComplexity), true
+	case "LiveTalkSettings.buttonStyle":
+		if e.ComplexityRoot.LiveTalkSettings.ButtonStyle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.ButtonStyle(childComplexity), true
+	case "LiveTalkSettings.buttonText":
+		if e.ComplexityRoot.LiveTalkSettings.ButtonText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.ButtonText(childComplexity), true
+	case "LiveTalkSettings.channel":
+		if e.ComplexityRoot.LiveTalkSettings.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Channel(childComplexity), true
+	case "LiveTalkSettings.departmentIds":
+		if e.ComplexityRoot.LiveTalkSettings.DepartmentIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.DepartmentIDs(childComplexity), true
+	case "LiveTalkSettings.description":
+		if e.ComplexityRoot.LiveTalkSettings.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Description(childComplexity), true
+	case "LiveTalkSettings.functions":
+		if e.ComplexityRoot.LiveTalkSettings.Functions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Functions(childComplexity), true
+	case "LiveTalkSettings.headerColor":
+		if e.ComplexityRoot.LiveTalkSettings.HeaderColor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.HeaderColor(childComplexity), true
+	case "LiveTalkSettings.height":
+		if e.ComplexityRoot.LiveTalkSettings.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Height(childComplexity), true
+	case "LiveTalkSettings.links":
+		if e.ComplexityRoot.LiveTalkSettings.Links == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Links(childComplexity), true
+	case "LiveTalkSettings.offsetX":
+		if e.ComplexityRoot.LiveTalkSettings.OffsetX == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.OffsetX(childComplexity), true
+	case "LiveTalkSettings.offsetY":
+		if e.ComplexityRoot.LiveTalkSettings.OffsetY == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.OffsetY(childComplexity), true
+	case "LiveTalkSettings.popup":
+		if e.ComplexityRoot.LiveTalkSettings.Popup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Popup(childComplexity), true
+	case "LiveTalkSettings.position":
+		if e.ComplexityRoot.LiveTalkSettings.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Position(childComplexity), true
+	case "LiveTalkSettings.representative":
+		if e.ComplexityRoot.LiveTalkSettings.Representative == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Representative(childComplexity), true
+	case "LiveTalkSettings.requiredFields":
+		if e.ComplexityRoot.LiveTalkSettings.RequiredFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.RequiredFields(childComplexity), true
+	case "LiveTalkSettings.signature":
+		if e.ComplexityRoot.LiveTalkSettings.Signature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Signature(childComplexity), true
+	case "LiveTalkSettings.sounds":
+		if e.ComplexityRoot.LiveTalkSettings.Sounds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Sounds(childComplexity), true
+	case "LiveTalkSettings.startButtons":
+		if e.ComplexityRoot.LiveTalkSettings.StartButtons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.StartButtons(childComplexity), true
+	case "LiveTalkSettings.startBy":
+		if e.ComplexityRoot.LiveTalkSettings.StartBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.StartBy(childComplexity), true
+	case "LiveTalkSettings.textColor":
+		if e.ComplexityRoot.LiveTalkSettings.TextColor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.TextColor(childComplexity), true
+	case "LiveTalkSettings.title":
+		if e.ComplexityRoot.LiveTalkSettings.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Title(childComplexity), true
+	case "LiveTalkSettings.updatedAt":
+		if e.ComplexityRoot.LiveTalkSettings.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.UpdatedAt(childComplexity), true
+	case "LiveTalkSettings.visibleFields":
+		if e.ComplexityRoot.LiveTalkSettings.VisibleFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.VisibleFields(childComplexity), true
+	case "LiveTalkSettings.width":
+		if e.ComplexityRoot.LiveTalkSettings.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSettings.Width(childComplexity), true
+
+	case "LiveTalkSignature.linkUrl":
+		if e.ComplexityRoot.LiveTalkSignature.LinkURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSignature.LinkURL(childComplexity), true
+	case "LiveTalkSignature.text":
+		if e.ComplexityRoot.LiveTalkSignature.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSignature.Text(childComplexity), true
+
+	case "LiveTalkSound.builtin":
+		if e.ComplexityRoot.LiveTalkSound.Builtin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSound.Builtin(childComplexity), true
+	case "LiveTalkSound.mediaId":
+		if e.ComplexityRoot.LiveTalkSound.MediaID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSound.MediaID(childComplexity), true
+	case "LiveTalkSound.url":
+		if e.ComplexityRoot.LiveTalkSound.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSound.URL(childComplexity), true
+
+	case "LiveTalkSounds.audioRingtone":
+		if e.ComplexityRoot.LiveTalkSounds.AudioRingtone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSounds.AudioRingtone(childComplexity), true
+	case "LiveTalkSounds.holdMusic":
+		if e.ComplexityRoot.LiveTalkSounds.HoldMusic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSounds.HoldMusic(childComplexity), true
+	case "LiveTalkSounds.newMessage":
+		if e.ComplexityRoot.LiveTalkSounds.NewMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSounds.NewMessage(childComplexity), true
+	case "LiveTalkSounds.newRoom":
+		if e.ComplexityRoot.LiveTalkSounds.NewRoom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSounds.NewRoom(childComplexity), true
+	case "LiveTalkSounds.videoRingtone":
+		if e.ComplexityRoot.LiveTalkSounds.VideoRingtone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSounds.VideoRingtone(childComplexity), true
+	case "LiveTalkSounds.volume":
+		if e.ComplexityRoot.LiveTalkSounds.Volume == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveTalkSounds.Volume(childComplexity), true
+
+	case "MediaFile.contentType":
+		if e.ComplexityRoot.MediaFile.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.ContentType(childComplexity), true
+	case "MediaFile.createdAt":
+		if e.ComplexityRoot.MediaFile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.CreatedAt(childComplexity), true
+	case "MediaFile.id":
+		if e.ComplexityRoot.MediaFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.ID(childComplexity), true
+	case "MediaFile.kind":
+		if e.ComplexityRoot.MediaFile.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.Kind(childComplexity), true
+	case "MediaFile.size":
+		if e.ComplexityRoot.MediaFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.Size(childComplexity), true
+	case "MediaFile.url":
+		if e.ComplexityRoot.MediaFile.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.URL(childComplexity), true
+	case "MediaFile.uploadedBy":
+		if e.ComplexityRoot.MediaFile.UploadedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MediaFile.UploadedBy(childComplexity), true
 
 	case "Message.attachments":
 		if e.ComplexityRoot.Message.Attachments == nil {
@@ -3751,6 +4264,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateLiveTalkAllowedOrigins(childComplexity, args["channelId"].(gid.ID), args["allowedOrigins"].([]string)), true
+	case "Mutation.updateLiveTalkSettings":
+		if e.ComplexityRoot.Mutation.UpdateLiveTalkSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLiveTalkSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLiveTalkSettings(childComplexity, args["channelId"].(gid.ID), args["input"].(livetalk.SettingsInput)), true
 	case "Mutation.updateMessageTemplate":
 		if e.ComplexityRoot.Mutation.UpdateMessageTemplate == nil {
 			break
@@ -4070,6 +4594,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.mediaFiles":
+		if e.ComplexityRoot.Query.MediaFiles == nil {
+			break
+		}
+
+		args, err := ec.field_Query_mediaFiles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MediaFiles(childComplexity, args["kind"].(*mediafile.Kind)), true
 	case "Query.messageTemplates":
 		if e.ComplexityRoot.Query.MessageTemplates == nil {
 			break
@@ -5473,6 +6008,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputDepartmentOrder,
 		ec.unmarshalInputDepartmentWhereInput,
 		ec.unmarshalInputIdentityOrder,
+		ec.unmarshalInputLiveTalkButtonDisplayInput,
+		ec.unmarshalInputLiveTalkButtonStyleInput,
+		ec.unmarshalInputLiveTalkLinkInput,
+		ec.unmarshalInputLiveTalkPopupInput,
+		ec.unmarshalInputLiveTalkSettingsInput,
+		ec.unmarshalInputLiveTalkSignatureInput,
+		ec.unmarshalInputLiveTalkSoundInput,
+		ec.unmarshalInputLiveTalkSoundsInput,
 		ec.unmarshalInputMessageOrder,
 		ec.unmarshalInputMessageTemplateOrder,
 		ec.unmarshalInputMessageTemplateWhereInput,
@@ -6849,6 +7392,341 @@ extend type Mutation {
   "Stops a RUNNING or PAUSED campaign for good. FAILED_PRECONDITION CAMPAIGN_FINISHED."
   cancelZnsCampaign(id: ID!): ZnsCampaign!
 }
+
+# ---------------------------------------------------------------------------
+# LiveTalk settings (README.md, "LiveTalk settings")
+
+"The functions of a LiveTalk widget; CHAT is always on."
+enum LiveTalkFunction @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  CHAT
+  AUDIO
+  VIDEO
+}
+
+"A field a visitor fills before a chat starts."
+enum LiveTalkVisitorField @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  NAME
+  PHONE
+  EMAIL
+}
+
+enum LiveTalkPosition @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  BOTTOM_RIGHT
+  BOTTOM_LEFT
+}
+
+"What a visitor chooses to start a chat with."
+enum LiveTalkStartBy @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  DEPARTMENT
+  AGENT
+}
+
+"""
+Who stands for the chat window: the DEPARTMENT (its name and avatar), or the
+AGENTS themselves, with a system message when another agent joins.
+"""
+enum LiveTalkRepresentative @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  DEPARTMENT
+  AGENTS
+}
+
+"The greeting popup shows its content (TEXT) or its image (IMAGE)."
+enum LiveTalkPopupKind @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  TEXT
+  IMAGE
+}
+
+"Start buttons with a PRESET icon in colours, or a custom IMAGE."
+enum LiveTalkButtonKind @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  PRESET
+  IMAGE
+}
+
+"The start buttons' preset icons."
+enum LiveTalkButtonIcon @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  CHAT_BUBBLE
+  HEADSET
+  PHONE
+  VIDEO_CAMERA
+  MESSAGE
+}
+
+"Which start buttons show: all alike, one only, or all with one standing out."
+enum LiveTalkButtonDisplayMode @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  EQUAL
+  ONLY_CHAT
+  ONLY_AUDIO
+  ONLY_VIDEO
+  HIGHLIGHT
+}
+
+"Labelled start buttons (FULL) or one button that opens them (COLLAPSED)."
+enum LiveTalkStartButtons @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  FULL
+  COLLAPSED
+}
+
+enum LiveTalkLinkKind @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  FACEBOOK
+  ZALO
+  SKYPE
+}
+
+enum LiveTalkLinkTarget @goModel(model: "github.com/99designs/gqlgen/graphql.String") {
+  NEW_TAB
+  SAME_TAB
+}
+
+"""
+The website widget of a LIVETALK channel. A channel never configured has
+defaults: BOTTOM_RIGHT, 360×520, header #0a7cff, text #ffffff, the channel's
+name as title, CHAT only, NAME and PHONE shown, NAME required, start by
+DEPARTMENT, built-in sounds at volume 80. Media URLs are paths on this server
+(/media/<sha256>), public and cacheable forever.
+"""
+type LiveTalkSettings @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.Settings") {
+  channel: Channel!
+  "The start button's label."
+  buttonText: String!
+  popup: LiveTalkPopup!
+  position: LiveTalkPosition!
+  "The widget's distance from its corner, in CSS pixels (0–200)."
+  offsetX: Int!
+  offsetY: Int!
+  headerColor: String!
+  textColor: String!
+  title: String!
+  description: String!
+  "The chat window's size in CSS pixels: width 280–800, height 360–1000."
+  width: Int!
+  height: Int!
+  functions: [LiveTalkFunction!]!
+  visibleFields: [LiveTalkVisitorField!]!
+  "A subset of visibleFields that must be filled before a chat starts."
+  requiredFields: [LiveTalkVisitorField!]!
+  startBy: LiveTalkStartBy!
+  "The departments (startBy DEPARTMENT) a visitor chooses from; empty offers no choice."
+  departmentIds: [ID!]! @goField(name: "DepartmentIDs")
+  "The agents (startBy AGENT) a visitor chooses from; empty offers no choice."
+  agentIds: [ID!]! @goField(name: "AgentIDs")
+  representative: LiveTalkRepresentative!
+  signature: LiveTalkSignature!
+  buttonStyle: LiveTalkButtonStyle!
+  buttonDisplay: LiveTalkButtonDisplay!
+  "At most 5."
+  links: [LiveTalkLink!]!
+  startButtons: LiveTalkStartButtons!
+  sounds: LiveTalkSounds!
+  "When they were last saved; null while they are the defaults."
+  updatedAt: Time
+}
+
+type LiveTalkPopup @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.LiveTalkPopup") {
+  kind: LiveTalkPopupKind!
+  content: String!
+  imageId: ID @goField(name: "ImageID")
+  imageUrl: String @goField(name: "ImageURL")
+  "The avatar beside the popup: an image or an animated GIF."
+  avatarId: ID @goField(name: "AvatarID")
+  avatarUrl: String @goField(name: "AvatarURL")
+  "The popup's title and name when no greeting auto-message matches the page."
+  title: String!
+  name: String!
+  "Seconds before the popup shows, unless a matching greeting says otherwise; 0 hides it."
+  delaySeconds: Int!
+}
+
+"The line under the chat window; one [[link text]] in text links to linkUrl."
+type LiveTalkSignature @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.LiveTalkSignature") {
+  text: String!
+  linkUrl: String! @goField(name: "LinkURL")
+}
+
+type LiveTalkButtonStyle @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.LiveTalkButtonStyle") {
+  kind: LiveTalkButtonKind!
+  icon: LiveTalkButtonIcon!
+  backgroundColor: String!
+  iconColor: String!
+  imageId: ID @goField(name: "ImageID")
+  imageUrl: String @goField(name: "ImageURL")
+}
+
+type LiveTalkButtonDisplay @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.LiveTalkButtonDisplay") {
+  mode: LiveTalkButtonDisplayMode!
+  "The function that stands out, for HIGHLIGHT."
+  highlight: LiveTalkFunction
+}
+
+type LiveTalkLink @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.LiveTalkLink") {
+  kind: LiveTalkLinkKind!
+  url: String! @goField(name: "URL")
+  description: String!
+  target: LiveTalkLinkTarget!
+}
+
+"The agents' notification sounds and the visitor's hold music."
+type LiveTalkSounds @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.LiveTalkSounds") {
+  "A new message from LiveTalk, Facebook or Zalo."
+  newMessage: LiveTalkSound!
+  "A new LiveTalk chat room."
+  newRoom: LiveTalkSound!
+  audioRingtone: LiveTalkSound!
+  videoRingtone: LiveTalkSound!
+  "What the visitor hears while waiting for an agent to join a call."
+  holdMusic: LiveTalkSound!
+  "0–100."
+  volume: Int!
+}
+
+"""
+A built-in sound by name (ding, pop, chime, bell, classic-ring, digital-ring,
+soft-melody, silence), which the apps ship, or an uploaded one with its URL.
+"""
+type LiveTalkSound @goModel(model: "github.com/dakenh/dakenh/ent/schema/schematype.LiveTalkSound") {
+  builtin: String
+  mediaId: ID @goField(name: "MediaID")
+  url: String @goField(name: "URL")
+}
+
+"""
+Changes LiveTalk settings. A field left out (or null) keeps its value; a
+nested object given changes only the fields it gives, the same way; a list
+given replaces the old list whole. A media ID given as "" removes the image.
+CHAT is always among the functions. A bad value is BAD_USER_INPUT naming the
+field (input.headerColor, input.links.5, input.popup.imageId,
+input.sounds.holdMusic.mediaId); a department, agent or media file the
+organization does not have is NOT_FOUND naming the field; either changes
+nothing. Colours are #rrggbb, URLs http(s), text trimmed.
+"""
+input LiveTalkSettingsInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.SettingsInput") {
+  "1–40 characters."
+  buttonText: String
+  popup: LiveTalkPopupInput
+  position: LiveTalkPosition
+  offsetX: Int
+  offsetY: Int
+  headerColor: String
+  textColor: String
+  "1–100 characters."
+  title: String
+  "At most 500 characters."
+  description: String
+  width: Int
+  height: Int
+  functions: [LiveTalkFunction!]
+  visibleFields: [LiveTalkVisitorField!]
+  requiredFields: [LiveTalkVisitorField!]
+  startBy: LiveTalkStartBy
+  "At most 20 of the organization's departments."
+  departmentIds: [ID!] @goField(name: "DepartmentIDs")
+  "At most 20 of the organization's active users."
+  agentIds: [ID!] @goField(name: "AgentIDs")
+  representative: LiveTalkRepresentative
+  signature: LiveTalkSignatureInput
+  buttonStyle: LiveTalkButtonStyleInput
+  buttonDisplay: LiveTalkButtonDisplayInput
+  "At most 5."
+  links: [LiveTalkLinkInput!]
+  startButtons: LiveTalkStartButtons
+  sounds: LiveTalkSoundsInput
+}
+
+input LiveTalkPopupInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.PopupInput") {
+  kind: LiveTalkPopupKind
+  "At most 500 characters."
+  content: String
+  "An uploaded IMAGE; \"\" removes it. An IMAGE popup needs one."
+  imageId: ID @goField(name: "ImageID")
+  "An uploaded IMAGE (a GIF animates); \"\" removes it."
+  avatarId: ID @goField(name: "AvatarID")
+  title: String
+  name: String
+  "0–3600."
+  delaySeconds: Int
+}
+
+input LiveTalkSignatureInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.SignatureInput") {
+  "At most 200 characters, with at most one [[link text]] and no other brackets."
+  text: String
+  "Needed when text has a [[link text]]; \"\" removes it."
+  linkUrl: String @goField(name: "LinkURL")
+}
+
+input LiveTalkButtonStyleInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.ButtonStyleInput") {
+  kind: LiveTalkButtonKind
+  icon: LiveTalkButtonIcon
+  backgroundColor: String
+  iconColor: String
+  "An uploaded IMAGE; \"\" removes it. An IMAGE style needs one."
+  imageId: ID @goField(name: "ImageID")
+}
+
+input LiveTalkButtonDisplayInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.ButtonDisplayInput") {
+  "ONLY_AUDIO and ONLY_VIDEO need that function on."
+  mode: LiveTalkButtonDisplayMode
+  "For HIGHLIGHT: an enabled function."
+  highlight: LiveTalkFunction
+}
+
+input LiveTalkLinkInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.LinkInput") {
+  kind: LiveTalkLinkKind!
+  url: String! @goField(name: "URL")
+  "At most 100 characters."
+  description: String
+  "NEW_TAB unless given."
+  target: LiveTalkLinkTarget
+}
+
+input LiveTalkSoundsInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.SoundsInput") {
+  newMessage: LiveTalkSoundInput
+  newRoom: LiveTalkSoundInput
+  audioRingtone: LiveTalkSoundInput
+  videoRingtone: LiveTalkSoundInput
+  holdMusic: LiveTalkSoundInput
+  volume: Int
+}
+
+"Exactly one of builtin and mediaId (an uploaded SOUND)."
+input LiveTalkSoundInput @goModel(model: "github.com/dakenh/dakenh/internal/livetalk.SoundInput") {
+  builtin: String
+  mediaId: ID @goField(name: "MediaID")
+}
+
+enum MediaKind @goModel(model: "github.com/dakenh/dakenh/ent/mediafile.Kind") {
+  IMAGE
+  SOUND
+}
+
+"""
+An image or a sound uploaded with POST /media (README.md, "LiveTalk
+settings"), which settings reference by id.
+"""
+type MediaFile {
+  id: ID!
+  kind: MediaKind!
+  "What the bytes were sniffed as: image/png, audio/mpeg..."
+  contentType: String!
+  size: Int!
+  "The public path of the bytes, /media/<sha256>: cacheable forever."
+  url: String!
+  uploadedBy: User
+  createdAt: Time!
+}
+
+extend type Query {
+  "The organization's uploaded media, newest first, at most 200 (members)."
+  mediaFiles(kind: MediaKind): [MediaFile!]!
+}
+
+extend type Channel {
+  "A LIVETALK channel's widget settings (defaults when never set); null for other kinds."
+  liveTalkSettings: LiveTalkSettings
+}
+
+extend type Mutation {
+  "Changes a LIVETALK channel's widget settings (admins); see LiveTalkSettingsInput."
+  updateLiveTalkSettings(channelId: ID!, input: LiveTalkSettingsInput!): LiveTalkSettings!
+}
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 }
@@ -7270,6 +8148,8 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_allowedOrigins(ctx, field)
 	case "integrationSnippet":
 		return ec.fieldContext_Channel_integrationSnippet(ctx, field)
+	case "liveTalkSettings":
+		return ec.fieldContext_Channel_liveTalkSettings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Channel", field.Name)
 }
@@ -7632,6 +8512,190 @@ func (ec *executionContext) childFields_InteractionEdge(ctx context.Context, fie
 		return ec.fieldContext_InteractionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InteractionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveTalkButtonDisplay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_LiveTalkButtonDisplay_mode(ctx, field)
+	case "highlight":
+		return ec.fieldContext_LiveTalkButtonDisplay_highlight(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveTalkButtonDisplay", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveTalkButtonStyle(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_LiveTalkButtonStyle_kind(ctx, field)
+	case "icon":
+		return ec.fieldContext_LiveTalkButtonStyle_icon(ctx, field)
+	case "backgroundColor":
+		return ec.fieldContext_LiveTalkButtonStyle_backgroundColor(ctx, field)
+	case "iconColor":
+		return ec.fieldContext_LiveTalkButtonStyle_iconColor(ctx, field)
+	case "imageId":
+		return ec.fieldContext_LiveTalkButtonStyle_imageId(ctx, field)
+	case "imageUrl":
+		return ec.fieldContext_LiveTalkButtonStyle_imageUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveTalkButtonStyle", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveTalkLink(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_LiveTalkLink_kind(ctx, field)
+	case "url":
+		return ec.fieldContext_LiveTalkLink_url(ctx, field)
+	case "description":
+		return ec.fieldContext_LiveTalkLink_description(ctx, field)
+	case "target":
+		return ec.fieldContext_LiveTalkLink_target(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveTalkLink", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveTalkPopup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_LiveTalkPopup_kind(ctx, field)
+	case "content":
+		return ec.fieldContext_LiveTalkPopup_content(ctx, field)
+	case "imageId":
+		return ec.fieldContext_LiveTalkPopup_imageId(ctx, field)
+	case "imageUrl":
+		return ec.fieldContext_LiveTalkPopup_imageUrl(ctx, field)
+	case "avatarId":
+		return ec.fieldContext_LiveTalkPopup_avatarId(ctx, field)
+	case "avatarUrl":
+		return ec.fieldContext_LiveTalkPopup_avatarUrl(ctx, field)
+	case "title":
+		return ec.fieldContext_LiveTalkPopup_title(ctx, field)
+	case "name":
+		return ec.fieldContext_LiveTalkPopup_name(ctx, field)
+	case "delaySeconds":
+		return ec.fieldContext_LiveTalkPopup_delaySeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveTalkPopup", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveTalkSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "channel":
+		return ec.fieldContext_LiveTalkSettings_channel(ctx, field)
+	case "buttonText":
+		return ec.fieldContext_LiveTalkSettings_buttonText(ctx, field)
+	case "popup":
+		return ec.fieldContext_LiveTalkSettings_popup(ctx, field)
+	case "position":
+		return ec.fieldContext_LiveTalkSettings_position(ctx, field)
+	case "offsetX":
+		return ec.fieldContext_LiveTalkSettings_offsetX(ctx, field)
+	case "offsetY":
+		return ec.fieldContext_LiveTalkSettings_offsetY(ctx, field)
+	case "headerColor":
+		return ec.fieldContext_LiveTalkSettings_headerColor(ctx, field)
+	case "textColor":
+		return ec.fieldContext_LiveTalkSettings_textColor(ctx, field)
+	case "title":
+		return ec.fieldContext_LiveTalkSettings_title(ctx, field)
+	case "description":
+		return ec.fieldContext_LiveTalkSettings_description(ctx, field)
+	case "width":
+		return ec.fieldContext_LiveTalkSettings_width(ctx, field)
+	case "height":
+		return ec.fieldContext_LiveTalkSettings_height(ctx, field)
+	case "functions":
+		return ec.fieldContext_LiveTalkSettings_functions(ctx, field)
+	case "visibleFields":
+		return ec.fieldContext_LiveTalkSettings_visibleFields(ctx, field)
+	case "requiredFields":
+		return ec.fieldContext_LiveTalkSettings_requiredFields(ctx, field)
+	case "startBy":
+		return ec.fieldContext_LiveTalkSettings_startBy(ctx, field)
+	case "departmentIds":
+		return ec.fieldContext_LiveTalkSettings_departmentIds(ctx, field)
+	case "agentIds":
+		return ec.fieldContext_LiveTalkSettings_agentIds(ctx, field)
+	case "representative":
+		return ec.fieldContext_LiveTalkSettings_representative(ctx, field)
+	case "signature":
+		return ec.fieldContext_LiveTalkSettings_signature(ctx, field)
+	case "buttonStyle":
+		return ec.fieldContext_LiveTalkSettings_buttonStyle(ctx, field)
+	case "buttonDisplay":
+		return ec.fieldContext_LiveTalkSettings_buttonDisplay(ctx, field)
+	case "links":
+		return ec.fieldContext_LiveTalkSettings_links(ctx, field)
+	case "startButtons":
+		return ec.fieldContext_LiveTalkSettings_startButtons(ctx, field)
+	case "sounds":
+		return ec.fieldContext_LiveTalkSettings_sounds(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_LiveTalkSettings_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveTalkSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveTalkSignature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "text":
+		return ec.fieldContext_LiveTalkSignature_text(ctx, field)
+	case "linkUrl":
+		return ec.fieldContext_LiveTalkSignature_linkUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveTalkSignature", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveTalkSound(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "builtin":
+		return ec.fieldContext_LiveTalkSound_builtin(ctx, field)
+	case "mediaId":
+		return ec.fieldContext_LiveTalkSound_mediaId(ctx, field)
+	case "url":
+		return ec.fieldContext_LiveTalkSound_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveTalkSound", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveTalkSounds(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "newMessage":
+		return ec.fieldContext_LiveTalkSounds_newMessage(ctx, field)
+	case "newRoom":
+		return ec.fieldContext_LiveTalkSounds_newRoom(ctx, field)
+	case "audioRingtone":
+		return ec.fieldContext_LiveTalkSounds_audioRingtone(ctx, field)
+	case "videoRingtone":
+		return ec.fieldContext_LiveTalkSounds_videoRingtone(ctx, field)
+	case "holdMusic":
+		return ec.fieldContext_LiveTalkSounds_holdMusic(ctx, field)
+	case "volume":
+		return ec.fieldContext_LiveTalkSounds_volume(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveTalkSounds", field.Name)
+}
+
+func (ec *executionContext) childFields_MediaFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_MediaFile_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_MediaFile_kind(ctx, field)
+	case "contentType":
+		return ec.fieldContext_MediaFile_contentType(ctx, field)
+	case "size":
+		return ec.fieldContext_MediaFile_size(ctx, field)
+	case "url":
+		return ec.fieldContext_MediaFile_url(ctx, field)
+	case "uploadedBy":
+		return ec.fieldContext_MediaFile_uploadedBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_MediaFile_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MediaFile", field.Name)
 }
 
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9574,6 +10638,28 @@ func (ec *executionContext) field_Mutation_updateLiveTalkAllowedOrigins_args(ctx
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateLiveTalkSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (livetalk.SettingsInput, error) {
+			return ec.unmarshalNLiveTalkSettingsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateMessageTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10373,6 +11459,20 @@ func (ec *executionContext) field_Query_facebookPages_args(ctx context.Context, 
 		return nil, err
 	}
 	args["userAccessToken"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_mediaFiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*mediafile.Kind, error) {
+			return ec.unmarshalOMediaKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg0
 	return args, nil
 }
 
@@ -14690,6 +15790,38 @@ func (ec *executionContext) fieldContext_Channel_integrationSnippet(_ context.Co
 	return scalarFieldContext("Channel", field, true, true, noChildFieldsString)
 }
 
+func (ec *executionContext) _Channel_liveTalkSettings(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_liveTalkSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Channel().LiveTalkSettings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *livetalk.Settings) graphql.Marshaler {
+			return ec.marshalOLiveTalkSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_liveTalkSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Channel",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -17844,6 +18976,1618 @@ func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_InteractionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return scalarFieldContext("InteractionEdge", field, false, false, noChildFieldsCursor)
+}
+
+func (ec *executionContext) _LiveTalkButtonDisplay_mode(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonDisplay) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkButtonDisplay_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkButtonDisplayMode2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkButtonDisplay_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkButtonDisplay", field, false, false, noChildFieldsLiveTalkButtonDisplayMode)
+}
+
+func (ec *executionContext) _LiveTalkButtonDisplay_highlight(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonDisplay) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkButtonDisplay_highlight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Highlight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOLiveTalkFunction2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkButtonDisplay_highlight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkButtonDisplay", field, false, false, noChildFieldsLiveTalkFunction)
+}
+
+func (ec *executionContext) _LiveTalkButtonStyle_kind(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkButtonStyle_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkButtonKind2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkButtonStyle_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkButtonStyle", field, false, false, noChildFieldsLiveTalkButtonKind)
+}
+
+func (ec *executionContext) _LiveTalkButtonStyle_icon(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkButtonStyle_icon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Icon, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkButtonIcon2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkButtonStyle_icon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkButtonStyle", field, false, false, noChildFieldsLiveTalkButtonIcon)
+}
+
+func (ec *executionContext) _LiveTalkButtonStyle_backgroundColor(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkButtonStyle_backgroundColor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackgroundColor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkButtonStyle_backgroundColor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkButtonStyle", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkButtonStyle_iconColor(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkButtonStyle_iconColor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IconColor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkButtonStyle_iconColor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkButtonStyle", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkButtonStyle_imageId(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkButtonStyle_imageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkButtonStyle_imageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkButtonStyle", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _LiveTalkButtonStyle_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkButtonStyle_imageUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkButtonStyle_imageUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkButtonStyle", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkLink_kind(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkLink_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkLinkKind2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkLink_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkLink", field, false, false, noChildFieldsLiveTalkLinkKind)
+}
+
+func (ec *executionContext) _LiveTalkLink_url(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkLink_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkLink_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkLink", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkLink_description(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkLink_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkLink_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkLink", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkLink_target(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkLink_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkLinkTarget2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkLink_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkLink", field, false, false, noChildFieldsLiveTalkLinkTarget)
+}
+
+func (ec *executionContext) _LiveTalkPopup_kind(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkPopupKind2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsLiveTalkPopupKind)
+}
+
+func (ec *executionContext) _LiveTalkPopup_content(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkPopup_imageId(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_imageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_imageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _LiveTalkPopup_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_imageUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_imageUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkPopup_avatarId(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_avatarId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvatarID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_avatarId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _LiveTalkPopup_avatarUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_avatarUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvatarURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_avatarUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkPopup_title(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkPopup_name(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkPopup_delaySeconds(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkPopup_delaySeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DelaySeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkPopup_delaySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkPopup", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _LiveTalkSettings_channel(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LiveTalkSettings().Channel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSettings",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSettings_buttonText(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_buttonText(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ButtonText, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_buttonText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSettings_popup(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_popup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Popup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkPopup) graphql.Marshaler {
+			return ec.marshalNLiveTalkPopup2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkPopup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_popup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkPopup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSettings_position(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkPosition2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsLiveTalkPosition)
+}
+
+func (ec *executionContext) _LiveTalkSettings_offsetX(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_offsetX(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OffsetX, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_offsetX(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _LiveTalkSettings_offsetY(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_offsetY(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OffsetY, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_offsetY(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _LiveTalkSettings_headerColor(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_headerColor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeaderColor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_headerColor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSettings_textColor(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_textColor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TextColor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_textColor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSettings_title(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSettings_description(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSettings_width(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Width, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _LiveTalkSettings_height(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Height, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _LiveTalkSettings_functions(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_functions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Functions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNLiveTalkFunction2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_functions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsLiveTalkFunction)
+}
+
+func (ec *executionContext) _LiveTalkSettings_visibleFields(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_visibleFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VisibleFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNLiveTalkVisitorField2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_visibleFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsLiveTalkVisitorField)
+}
+
+func (ec *executionContext) _LiveTalkSettings_requiredFields(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_requiredFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequiredFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNLiveTalkVisitorField2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_requiredFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsLiveTalkVisitorField)
+}
+
+func (ec *executionContext) _LiveTalkSettings_startBy(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_startBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkStartBy2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_startBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsLiveTalkStartBy)
+}
+
+func (ec *executionContext) _LiveTalkSettings_departmentIds(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_departmentIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DepartmentIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gid.ID) graphql.Marshaler {
+			return ec.marshalNID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_departmentIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _LiveTalkSettings_agentIds(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_agentIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgentIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gid.ID) graphql.Marshaler {
+			return ec.marshalNID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_agentIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _LiveTalkSettings_representative(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_representative(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Representative, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkRepresentative2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_representative(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsLiveTalkRepresentative)
+}
+
+func (ec *executionContext) _LiveTalkSettings_signature(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_signature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signature, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkSignature) graphql.Marshaler {
+			return ec.marshalNLiveTalkSignature2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSignature(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_signature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSignature(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSettings_buttonStyle(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_buttonStyle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ButtonStyle, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkButtonStyle) graphql.Marshaler {
+			return ec.marshalNLiveTalkButtonStyle2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkButtonStyle(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_buttonStyle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkButtonStyle(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSettings_buttonDisplay(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_buttonDisplay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ButtonDisplay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkButtonDisplay) graphql.Marshaler {
+			return ec.marshalNLiveTalkButtonDisplay2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkButtonDisplay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_buttonDisplay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkButtonDisplay(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSettings_links(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_links(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Links, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.LiveTalkLink) graphql.Marshaler {
+			return ec.marshalNLiveTalkLink2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkLinkᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_links(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkLink(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSettings_startButtons(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_startButtons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartButtons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLiveTalkStartButtons2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_startButtons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsLiveTalkStartButtons)
+}
+
+func (ec *executionContext) _LiveTalkSettings_sounds(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_sounds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sounds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkSounds) graphql.Marshaler {
+			return ec.marshalNLiveTalkSounds2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSounds(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_sounds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSounds(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSettings_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSettings_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSettings", field, false, false, noChildFieldsTime)
+}
+
+func (ec *executionContext) _LiveTalkSignature_text(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSignature) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSignature_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSignature_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSignature", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSignature_linkUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSignature) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSignature_linkUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LinkURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSignature_linkUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSignature", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSound_builtin(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSound) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSound_builtin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Builtin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSound_builtin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSound", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSound_mediaId(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSound) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSound_mediaId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MediaID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSound_mediaId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSound", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _LiveTalkSound_url(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSound) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSound_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSound_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSound", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _LiveTalkSounds_newMessage(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSounds) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSounds_newMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkSound) graphql.Marshaler {
+			return ec.marshalNLiveTalkSound2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSounds_newMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSounds",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSound(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSounds_newRoom(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSounds) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSounds_newRoom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewRoom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkSound) graphql.Marshaler {
+			return ec.marshalNLiveTalkSound2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSounds_newRoom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSounds",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSound(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSounds_audioRingtone(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSounds) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSounds_audioRingtone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AudioRingtone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkSound) graphql.Marshaler {
+			return ec.marshalNLiveTalkSound2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSounds_audioRingtone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSounds",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSound(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSounds_videoRingtone(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSounds) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSounds_videoRingtone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VideoRingtone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkSound) graphql.Marshaler {
+			return ec.marshalNLiveTalkSound2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSounds_videoRingtone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSounds",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSound(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSounds_holdMusic(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSounds) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSounds_holdMusic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HoldMusic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkSound) graphql.Marshaler {
+			return ec.marshalNLiveTalkSound2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSounds_holdMusic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveTalkSounds",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSound(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveTalkSounds_volume(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSounds) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveTalkSounds_volume(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Volume, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveTalkSounds_volume(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("LiveTalkSounds", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _MediaFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsID)
+}
+
+func (ec *executionContext) _MediaFile_kind(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v mediafile.Kind) graphql.Marshaler {
+			return ec.marshalNMediaKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsMediaKind)
+}
+
+func (ec *executionContext) _MediaFile_contentType(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _MediaFile_size(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _MediaFile_url(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MediaFile().URL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, true, true, noChildFieldsString)
+}
+
+func (ec *executionContext) _MediaFile_uploadedBy(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_uploadedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MediaFile().UploadedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_uploadedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MediaFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MediaFile_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MediaFile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MediaFile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("MediaFile", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
@@ -21843,6 +24587,50 @@ func (ec *executionContext) fieldContext_Mutation_cancelZnsCampaign(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateLiveTalkSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateLiveTalkSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateLiveTalkSettings(ctx, fc.Args["channelId"].(gid.ID), fc.Args["input"].(livetalk.SettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *livetalk.Settings) graphql.Marshaler {
+			return ec.marshalNLiveTalkSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateLiveTalkSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveTalkSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateLiveTalkSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OAMessageContent_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -23409,6 +26197,50 @@ func (ec *executionContext) fieldContext_Query_znsReport(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_znsReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_mediaFiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mediaFiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MediaFiles(ctx, fc.Args["kind"].(*mediafile.Kind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MediaFile) graphql.Marshaler {
+			return ec.marshalNMediaFile2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMediaFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_mediaFiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MediaFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_mediaFiles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -37179,6 +40011,554 @@ func (ec *executionContext) unmarshalInputIdentityOrder(ctx context.Context, obj
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputLiveTalkButtonDisplayInput(ctx context.Context, obj any) (livetalk.ButtonDisplayInput, error) {
+	var it livetalk.ButtonDisplayInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"mode", "highlight"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalOLiveTalkButtonDisplayMode2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "highlight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("highlight"))
+			data, err := ec.unmarshalOLiveTalkFunction2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Highlight = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLiveTalkButtonStyleInput(ctx context.Context, obj any) (livetalk.ButtonStyleInput, error) {
+	var it livetalk.ButtonStyleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "icon", "backgroundColor", "iconColor", "imageId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOLiveTalkButtonKind2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "icon":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("icon"))
+			data, err := ec.unmarshalOLiveTalkButtonIcon2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Icon = data
+		case "backgroundColor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backgroundColor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackgroundColor = data
+		case "iconColor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconColor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconColor = data
+		case "imageId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLiveTalkLinkInput(ctx context.Context, obj any) (livetalk.LinkInput, error) {
+	var it livetalk.LinkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "url", "description", "target"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNLiveTalkLinkKind2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "target":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("target"))
+			data, err := ec.unmarshalOLiveTalkLinkTarget2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Target = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLiveTalkPopupInput(ctx context.Context, obj any) (livetalk.PopupInput, error) {
+	var it livetalk.PopupInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "content", "imageId", "avatarId", "title", "name", "delaySeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOLiveTalkPopupKind2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "content":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("content"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Content = data
+		case "imageId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageID = data
+		case "avatarId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("avatarId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AvatarID = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "delaySeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delaySeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelaySeconds = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLiveTalkSettingsInput(ctx context.Context, obj any) (livetalk.SettingsInput, error) {
+	var it livetalk.SettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"buttonText", "popup", "position", "offsetX", "offsetY", "headerColor", "textColor", "title", "description", "width", "height", "functions", "visibleFields", "requiredFields", "startBy", "departmentIds", "agentIds", "representative", "signature", "buttonStyle", "buttonDisplay", "links", "startButtons", "sounds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "buttonText":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buttonText"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ButtonText = data
+		case "popup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("popup"))
+			data, err := ec.unmarshalOLiveTalkPopupInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐPopupInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Popup = data
+		case "position":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("position"))
+			data, err := ec.unmarshalOLiveTalkPosition2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Position = data
+		case "offsetX":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offsetX"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OffsetX = data
+		case "offsetY":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offsetY"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OffsetY = data
+		case "headerColor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("headerColor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HeaderColor = data
+		case "textColor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("textColor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TextColor = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "width":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("width"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Width = data
+		case "height":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("height"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Height = data
+		case "functions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("functions"))
+			data, err := ec.unmarshalOLiveTalkFunction2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Functions = data
+		case "visibleFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visibleFields"))
+			data, err := ec.unmarshalOLiveTalkVisitorField2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VisibleFields = data
+		case "requiredFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requiredFields"))
+			data, err := ec.unmarshalOLiveTalkVisitorField2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequiredFields = data
+		case "startBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startBy"))
+			data, err := ec.unmarshalOLiveTalkStartBy2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartBy = data
+		case "departmentIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("departmentIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DepartmentIDs = data
+		case "agentIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agentIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AgentIDs = data
+		case "representative":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("representative"))
+			data, err := ec.unmarshalOLiveTalkRepresentative2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Representative = data
+		case "signature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signature"))
+			data, err := ec.unmarshalOLiveTalkSignatureInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSignatureInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Signature = data
+		case "buttonStyle":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buttonStyle"))
+			data, err := ec.unmarshalOLiveTalkButtonStyleInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐButtonStyleInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ButtonStyle = data
+		case "buttonDisplay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buttonDisplay"))
+			data, err := ec.unmarshalOLiveTalkButtonDisplayInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐButtonDisplayInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ButtonDisplay = data
+		case "links":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("links"))
+			data, err := ec.unmarshalOLiveTalkLinkInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLinkInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Links = data
+		case "startButtons":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startButtons"))
+			data, err := ec.unmarshalOLiveTalkStartButtons2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartButtons = data
+		case "sounds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sounds"))
+			data, err := ec.unmarshalOLiveTalkSoundsInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSoundsInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sounds = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLiveTalkSignatureInput(ctx context.Context, obj any) (livetalk.SignatureInput, error) {
+	var it livetalk.SignatureInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"text", "linkUrl"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		case "linkUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("linkUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LinkURL = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLiveTalkSoundInput(ctx context.Context, obj any) (livetalk.SoundInput, error) {
+	var it livetalk.SoundInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"builtin", "mediaId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "builtin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("builtin"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Builtin = data
+		case "mediaId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mediaId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MediaID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLiveTalkSoundsInput(ctx context.Context, obj any) (livetalk.SoundsInput, error) {
+	var it livetalk.SoundsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"newMessage", "newRoom", "audioRingtone", "videoRingtone", "holdMusic", "volume"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "newMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newMessage"))
+			data, err := ec.unmarshalOLiveTalkSoundInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSoundInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewMessage = data
+		case "newRoom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newRoom"))
+			data, err := ec.unmarshalOLiveTalkSoundInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSoundInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewRoom = data
+		case "audioRingtone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audioRingtone"))
+			data, err := ec.unmarshalOLiveTalkSoundInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSoundInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AudioRingtone = data
+		case "videoRingtone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("videoRingtone"))
+			data, err := ec.unmarshalOLiveTalkSoundInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSoundInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VideoRingtone = data
+		case "holdMusic":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holdMusic"))
+			data, err := ec.unmarshalOLiveTalkSoundInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSoundInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HoldMusic = data
+		case "volume":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("volume"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Volume = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputMessageOrder(ctx context.Context, obj any) (ent.MessageOrder, error) {
 	var it ent.MessageOrder
 	if obj == nil {
@@ -45813,6 +49193,8 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "integrationSnippet":
 			out.Values[i] = ec._Channel_integrationSnippet(ctx, field, obj)
+		case "liveTalkSettings":
+			out.Values[i] = ec._Channel_liveTalkSettings(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -47132,6 +50514,601 @@ func (ec *executionContext) _InteractionEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
+var liveTalkButtonDisplayImplementors = []string{"LiveTalkButtonDisplay"}
+
+func (ec *executionContext) _LiveTalkButtonDisplay(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkButtonDisplay) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveTalkButtonDisplayImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveTalkButtonDisplay")
+		case "mode":
+			out.Values[i] = ec._LiveTalkButtonDisplay_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "highlight":
+			out.Values[i] = ec._LiveTalkButtonDisplay_highlight(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var liveTalkButtonStyleImplementors = []string{"LiveTalkButtonStyle"}
+
+func (ec *executionContext) _LiveTalkButtonStyle(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkButtonStyle) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveTalkButtonStyleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveTalkButtonStyle")
+		case "kind":
+			out.Values[i] = ec._LiveTalkButtonStyle_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "icon":
+			out.Values[i] = ec._LiveTalkButtonStyle_icon(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backgroundColor":
+			out.Values[i] = ec._LiveTalkButtonStyle_backgroundColor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "iconColor":
+			out.Values[i] = ec._LiveTalkButtonStyle_iconColor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "imageId":
+			out.Values[i] = ec._LiveTalkButtonStyle_imageId(ctx, field, obj)
+		case "imageUrl":
+			out.Values[i] = ec._LiveTalkButtonStyle_imageUrl(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var liveTalkLinkImplementors = []string{"LiveTalkLink"}
+
+func (ec *executionContext) _LiveTalkLink(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkLink) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveTalkLinkImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveTalkLink")
+		case "kind":
+			out.Values[i] = ec._LiveTalkLink_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._LiveTalkLink_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._LiveTalkLink_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "target":
+			out.Values[i] = ec._LiveTalkLink_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var liveTalkPopupImplementors = []string{"LiveTalkPopup"}
+
+func (ec *executionContext) _LiveTalkPopup(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkPopup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveTalkPopupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveTalkPopup")
+		case "kind":
+			out.Values[i] = ec._LiveTalkPopup_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "content":
+			out.Values[i] = ec._LiveTalkPopup_content(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "imageId":
+			out.Values[i] = ec._LiveTalkPopup_imageId(ctx, field, obj)
+		case "imageUrl":
+			out.Values[i] = ec._LiveTalkPopup_imageUrl(ctx, field, obj)
+		case "avatarId":
+			out.Values[i] = ec._LiveTalkPopup_avatarId(ctx, field, obj)
+		case "avatarUrl":
+			out.Values[i] = ec._LiveTalkPopup_avatarUrl(ctx, field, obj)
+		case "title":
+			out.Values[i] = ec._LiveTalkPopup_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._LiveTalkPopup_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delaySeconds":
+			out.Values[i] = ec._LiveTalkPopup_delaySeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var liveTalkSettingsImplementors = []string{"LiveTalkSettings"}
+
+func (ec *executionContext) _LiveTalkSettings(ctx context.Context, sel ast.SelectionSet, obj *livetalk.Settings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveTalkSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveTalkSettings")
+		case "channel":
+			out.Values[i] = ec._LiveTalkSettings_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buttonText":
+			out.Values[i] = ec._LiveTalkSettings_buttonText(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "popup":
+			out.Values[i] = ec._LiveTalkSettings_popup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._LiveTalkSettings_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offsetX":
+			out.Values[i] = ec._LiveTalkSettings_offsetX(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offsetY":
+			out.Values[i] = ec._LiveTalkSettings_offsetY(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headerColor":
+			out.Values[i] = ec._LiveTalkSettings_headerColor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "textColor":
+			out.Values[i] = ec._LiveTalkSettings_textColor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._LiveTalkSettings_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._LiveTalkSettings_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "width":
+			out.Values[i] = ec._LiveTalkSettings_width(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "height":
+			out.Values[i] = ec._LiveTalkSettings_height(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "functions":
+			out.Values[i] = ec._LiveTalkSettings_functions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visibleFields":
+			out.Values[i] = ec._LiveTalkSettings_visibleFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requiredFields":
+			out.Values[i] = ec._LiveTalkSettings_requiredFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startBy":
+			out.Values[i] = ec._LiveTalkSettings_startBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "departmentIds":
+			out.Values[i] = ec._LiveTalkSettings_departmentIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "agentIds":
+			out.Values[i] = ec._LiveTalkSettings_agentIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "representative":
+			out.Values[i] = ec._LiveTalkSettings_representative(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signature":
+			out.Values[i] = ec._LiveTalkSettings_signature(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buttonStyle":
+			out.Values[i] = ec._LiveTalkSettings_buttonStyle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buttonDisplay":
+			out.Values[i] = ec._LiveTalkSettings_buttonDisplay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "links":
+			out.Values[i] = ec._LiveTalkSettings_links(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startButtons":
+			out.Values[i] = ec._LiveTalkSettings_startButtons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sounds":
+			out.Values[i] = ec._LiveTalkSettings_sounds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._LiveTalkSettings_updatedAt(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var liveTalkSignatureImplementors = []string{"LiveTalkSignature"}
+
+func (ec *executionContext) _LiveTalkSignature(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkSignature) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveTalkSignatureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveTalkSignature")
+		case "text":
+			out.Values[i] = ec._LiveTalkSignature_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkUrl":
+			out.Values[i] = ec._LiveTalkSignature_linkUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var liveTalkSoundImplementors = []string{"LiveTalkSound"}
+
+func (ec *executionContext) _LiveTalkSound(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkSound) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveTalkSoundImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveTalkSound")
+		case "builtin":
+			out.Values[i] = ec._LiveTalkSound_builtin(ctx, field, obj)
+		case "mediaId":
+			out.Values[i] = ec._LiveTalkSound_mediaId(ctx, field, obj)
+		case "url":
+			out.Values[i] = ec._LiveTalkSound_url(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var liveTalkSoundsImplementors = []string{"LiveTalkSounds"}
+
+func (ec *executionContext) _LiveTalkSounds(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkSounds) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveTalkSoundsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveTalkSounds")
+		case "newMessage":
+			out.Values[i] = ec._LiveTalkSounds_newMessage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newRoom":
+			out.Values[i] = ec._LiveTalkSounds_newRoom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "audioRingtone":
+			out.Values[i] = ec._LiveTalkSounds_audioRingtone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "videoRingtone":
+			out.Values[i] = ec._LiveTalkSounds_videoRingtone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "holdMusic":
+			out.Values[i] = ec._LiveTalkSounds_holdMusic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "volume":
+			out.Values[i] = ec._LiveTalkSounds_volume(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var mediaFileImplementors = []string{"MediaFile"}
+
+func (ec *executionContext) _MediaFile(ctx context.Context, sel ast.SelectionSet, obj *ent.MediaFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mediaFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MediaFile")
+		case "id":
+			out.Values[i] = ec._MediaFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._MediaFile_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._MediaFile_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._MediaFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._MediaFile_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadedBy":
+			out.Values[i] = ec._MediaFile_uploadedBy(ctx, field, obj)
+		case "createdAt":
+			out.Values[i] = ec._MediaFile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var messageImplementors = []string{"Message", "Interaction", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
@@ -48017,6 +51994,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateLiveTalkSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateLiveTalkSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -48865,6 +52849,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_znsReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "mediaFiles":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_mediaFiles(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -52427,6 +56433,22 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNInteraction2githubᚗcomᚋdakenhᚋdakenhᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -52477,6 +56499,328 @@ func (ec *executionContext) marshalNInteractionEdge2ᚖgithubᚗcomᚋdakenhᚋd
 	return ec._InteractionEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNLiveTalkButtonDisplay2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkButtonDisplay(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkButtonDisplay) graphql.Marshaler {
+	return ec._LiveTalkButtonDisplay(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNLiveTalkButtonDisplayMode2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkButtonDisplayMode2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkButtonIcon2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkButtonIcon2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkButtonKind2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkButtonKind2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNLiveTalkButtonStyle2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkButtonStyle(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkButtonStyle) graphql.Marshaler {
+	return ec._LiveTalkButtonStyle(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNLiveTalkFunction2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkFunction2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkFunction2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLiveTalkFunction2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNLiveTalkFunction2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLiveTalkFunction2string(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLiveTalkLink2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkLink(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkLink) graphql.Marshaler {
+	return ec._LiveTalkLink(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLiveTalkLink2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkLinkᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.LiveTalkLink) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLiveTalkLink2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkLink(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNLiveTalkLinkInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLinkInput(ctx context.Context, v any) (livetalk.LinkInput, error) {
+	res, err := ec.unmarshalInputLiveTalkLinkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNLiveTalkLinkKind2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkLinkKind2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkLinkTarget2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkLinkTarget2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNLiveTalkPopup2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkPopup(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkPopup) graphql.Marshaler {
+	return ec._LiveTalkPopup(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNLiveTalkPopupKind2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkPopupKind2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkPosition2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkPosition2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkRepresentative2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkRepresentative2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNLiveTalkSettings2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSettings(ctx context.Context, sel ast.SelectionSet, v livetalk.Settings) graphql.Marshaler {
+	return ec._LiveTalkSettings(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLiveTalkSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSettings(ctx context.Context, sel ast.SelectionSet, v *livetalk.Settings) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._LiveTalkSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLiveTalkSettingsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSettingsInput(ctx context.Context, v any) (livetalk.SettingsInput, error) {
+	res, err := ec.unmarshalInputLiveTalkSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkSignature2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSignature(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkSignature) graphql.Marshaler {
+	return ec._LiveTalkSignature(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLiveTalkSound2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSound(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkSound) graphql.Marshaler {
+	return ec._LiveTalkSound(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNLiveTalkSounds2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSounds(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkSounds) graphql.Marshaler {
+	return ec._LiveTalkSounds(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNLiveTalkStartButtons2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkStartButtons2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkStartBy2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkStartBy2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkVisitorField2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveTalkVisitorField2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNLiveTalkVisitorField2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLiveTalkVisitorField2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNLiveTalkVisitorField2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLiveTalkVisitorField2string(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNMap2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := graphql.UnmarshalMap(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -52497,6 +56841,42 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNMediaFile2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMediaFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MediaFile) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMediaFile2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMediaFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMediaFile2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMediaFile(ctx context.Context, sel ast.SelectionSet, v *ent.MediaFile) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MediaFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMediaKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx context.Context, v any) (mediafile.Kind, error) {
+	var res mediafile.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMediaKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx context.Context, sel ast.SelectionSet, v mediafile.Kind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNMessage2githubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v ent.Message) graphql.Marshaler {
@@ -55546,6 +59926,333 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) unmarshalOLiveTalkButtonDisplayInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐButtonDisplayInput(ctx context.Context, v any) (*livetalk.ButtonDisplayInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLiveTalkButtonDisplayInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLiveTalkButtonDisplayMode2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkButtonDisplayMode2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkButtonIcon2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkButtonIcon2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkButtonKind2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkButtonKind2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkButtonStyleInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐButtonStyleInput(ctx context.Context, v any) (*livetalk.ButtonStyleInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLiveTalkButtonStyleInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLiveTalkFunction2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLiveTalkFunction2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOLiveTalkFunction2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLiveTalkFunction2string(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOLiveTalkFunction2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkFunction2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkLinkInput2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLinkInputᚄ(ctx context.Context, v any) ([]livetalk.LinkInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]livetalk.LinkInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLiveTalkLinkInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLinkInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOLiveTalkLinkTarget2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkLinkTarget2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkPopupInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐPopupInput(ctx context.Context, v any) (*livetalk.PopupInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLiveTalkPopupInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLiveTalkPopupKind2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkPopupKind2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkPosition2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkPosition2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkRepresentative2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkRepresentative2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) marshalOLiveTalkSettings2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSettings(ctx context.Context, sel ast.SelectionSet, v *livetalk.Settings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LiveTalkSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOLiveTalkSignatureInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSignatureInput(ctx context.Context, v any) (*livetalk.SignatureInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLiveTalkSignatureInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLiveTalkSoundInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSoundInput(ctx context.Context, v any) (*livetalk.SoundInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLiveTalkSoundInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLiveTalkSoundsInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐSoundsInput(ctx context.Context, v any) (*livetalk.SoundsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLiveTalkSoundsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLiveTalkStartButtons2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkStartButtons2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkStartBy2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLiveTalkStartBy2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLiveTalkVisitorField2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var vSlice []any
+	vSlice = graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLiveTalkVisitorField2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOLiveTalkVisitorField2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLiveTalkVisitorField2string(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOMap2map(ctx context.Context, v any) (map[string]any, error) {
 	if v == nil {
 		return nil, nil
@@ -55562,6 +60269,22 @@ func (ec *executionContext) marshalOMap2map(ctx context.Context, sel ast.Selecti
 	_ = ctx
 	res := graphql.MarshalMap(v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOMediaKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx context.Context, v any) (*mediafile.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(mediafile.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMediaKind2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx context.Context, sel ast.SelectionSet, v *mediafile.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v *ent.Message) graphql.Marshaler {
@@ -57122,7 +61845,20 @@ var (
 	noChildFieldsID                         = noChildFields("ID")
 	noChildFieldsInt                        = noChildFields("Int")
 	noChildFieldsInteraction                = noChildFields("Interaction")
+	noChildFieldsLiveTalkButtonDisplayMode  = noChildFields("LiveTalkButtonDisplayMode")
+	noChildFieldsLiveTalkButtonIcon         = noChildFields("LiveTalkButtonIcon")
+	noChildFieldsLiveTalkButtonKind         = noChildFields("LiveTalkButtonKind")
+	noChildFieldsLiveTalkFunction           = noChildFields("LiveTalkFunction")
+	noChildFieldsLiveTalkLinkKind           = noChildFields("LiveTalkLinkKind")
+	noChildFieldsLiveTalkLinkTarget         = noChildFields("LiveTalkLinkTarget")
+	noChildFieldsLiveTalkPopupKind          = noChildFields("LiveTalkPopupKind")
+	noChildFieldsLiveTalkPosition           = noChildFields("LiveTalkPosition")
+	noChildFieldsLiveTalkRepresentative     = noChildFields("LiveTalkRepresentative")
+	noChildFieldsLiveTalkStartButtons       = noChildFields("LiveTalkStartButtons")
+	noChildFieldsLiveTalkStartBy            = noChildFields("LiveTalkStartBy")
+	noChildFieldsLiveTalkVisitorField       = noChildFields("LiveTalkVisitorField")
 	noChildFieldsMap                        = noChildFields("Map")
+	noChildFieldsMediaKind                  = noChildFields("MediaKind")
 	noChildFieldsMessageDirection           = noChildFields("MessageDirection")
 	noChildFieldsMessageEventType           = noChildFields("MessageEventType")
 	noChildFieldsMessageKind                = noChildFields("MessageKind")

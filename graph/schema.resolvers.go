@@ -15,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/conversation"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/offer"
@@ -35,6 +36,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
 	"github.com/dakenh/dakenh/internal/livetalk"
+	"github.com/dakenh/dakenh/internal/media"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
 	"github.com/dakenh/dakenh/internal/report"
@@ -99,6 +101,11 @@ func (r *channelResolver) IntegrationSnippet(ctx context.Context, obj *ent.Chann
 		return &sn, nil
 	}
 	return nil, nil
+}
+
+// LiveTalkSettings is the resolver for the liveTalkSettings field.
+func (r *channelResolver) LiveTalkSettings(ctx context.Context, obj *ent.Channel) (*livetalk.Settings, error) {
+	return livetalk.SettingsOf(ctx, r.Client, obj)
 }
 
 // OfferedTo is the resolver for the offeredTo field.
@@ -173,6 +180,24 @@ func (r *customerResolver) Interactions(ctx context.Context, obj *ent.Customer, 
 // Agents is the resolver for the agents field.
 func (r *departmentResolver) Agents(ctx context.Context, obj *ent.Department) ([]*ent.User, error) {
 	return agents(ctx, r.Client, member.DepartmentID(obj.ID))
+}
+
+// Channel is the resolver for the channel field.
+func (r *liveTalkSettingsResolver) Channel(ctx context.Context, obj *livetalk.Settings) (*ent.Channel, error) {
+	return r.Client.Channel.Get(ctx, obj.ChannelID)
+}
+
+// URL is the resolver for the url field.
+func (r *mediaFileResolver) URL(ctx context.Context, obj *ent.MediaFile) (string, error) {
+	return media.URL(obj.Sha256), nil
+}
+
+// UploadedBy is the resolver for the uploadedBy field.
+func (r *mediaFileResolver) UploadedBy(ctx context.Context, obj *ent.MediaFile) (*ent.User, error) {
+	if obj.UploadedByID == "" {
+		return nil, nil
+	}
+	return r.Client.User.Get(ctx, obj.UploadedByID)
 }
 
 // Cursor is the resolver for the cursor field.
@@ -587,6 +612,11 @@ func (r *mutationResolver) CancelZnsCampaign(ctx context.Context, id gid.ID) (*e
 	return r.ZNS.CancelCampaign(ctx, id)
 }
 
+// UpdateLiveTalkSettings is the resolver for the updateLiveTalkSettings field.
+func (r *mutationResolver) UpdateLiveTalkSettings(ctx context.Context, channelID gid.ID, input livetalk.SettingsInput) (*livetalk.Settings, error) {
+	return livetalk.UpdateSettings(ctx, r.Client, channelID, input)
+}
+
 // TemplateData is the resolver for the templateData field.
 func (r *oAMessageContentResolver) TemplateData(ctx context.Context, obj *schematype.OAContent) (map[string]any, error) {
 	if obj.TemplateData == nil {
@@ -722,6 +752,11 @@ func (r *queryResolver) ConversationReport(ctx context.Context, from time.Time, 
 // ZnsReport is the resolver for the znsReport field.
 func (r *queryResolver) ZnsReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy report.ZnsGrouping) ([]*report.ZnsRow, error) {
 	return r.Reports.Zns(ctx, from, to, channelID, groupBy)
+}
+
+// MediaFiles is the resolver for the mediaFiles field.
+func (r *queryResolver) MediaFiles(ctx context.Context, kind *mediafile.Kind) ([]*ent.MediaFile, error) {
+	return media.List(ctx, r.Client, kind)
 }
 
 // Agents is the resolver for the agents field.
@@ -932,6 +967,12 @@ func (r *Resolver) ConversationReportRow() ConversationReportRowResolver {
 	return &conversationReportRowResolver{r}
 }
 
+// LiveTalkSettings returns LiveTalkSettingsResolver implementation.
+func (r *Resolver) LiveTalkSettings() LiveTalkSettingsResolver { return &liveTalkSettingsResolver{r} }
+
+// MediaFile returns MediaFileResolver implementation.
+func (r *Resolver) MediaFile() MediaFileResolver { return &mediaFileResolver{r} }
+
 // MessageEvent returns MessageEventResolver implementation.
 func (r *Resolver) MessageEvent() MessageEventResolver { return &messageEventResolver{r} }
 
@@ -961,6 +1002,8 @@ type callReportRowResolver struct{ *Resolver }
 type callSettingsResolver struct{ *Resolver }
 type conversationEventResolver struct{ *Resolver }
 type conversationReportRowResolver struct{ *Resolver }
+type liveTalkSettingsResolver struct{ *Resolver }
+type mediaFileResolver struct{ *Resolver }
 type messageEventResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type oAMessageContentResolver struct{ *Resolver }

@@ -42,6 +42,7 @@ import (
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/livetalk"
+	"github.com/dakenh/dakenh/internal/media"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
@@ -100,6 +101,8 @@ type App struct {
 	zns *zns.Service
 	// livetalk runs LiveTalk channels and the visitor API.
 	livetalk *livetalk.Service
+	// media uploads and serves the images and sounds of the settings.
+	media *media.Service
 	// now is the clock of timers, distribution and presence.
 	now func() time.Time
 	// maxResponseBytes bounds one operation's response (appOptions).
@@ -242,6 +245,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	a.connect.Register(a.timers)
 	o.livetalk.Now = o.now
 	a.livetalk = livetalk.New(db.Client, a.inbox, bus, o.livetalk)
+	a.media = media.New(db.Client, mediaStore(cfg, db), logger)
 	if a.playground, err = playground.Handler("/graphql"); err != nil {
 		return nil, err
 	}
@@ -250,6 +254,15 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		Render: a.webhooks.render, Metrics: a.metrics, Logger: logger, Poll: o.webhookPoll, Bus: bus,
 	})
 	return a, nil
+}
+
+// mediaStore keeps uploads in the database unless DAKENH_MEDIA_DIR names
+// a directory the replicas share.
+func mediaStore(cfg Config, db *database.DB) media.Store {
+	if cfg.MediaDir != "" {
+		return media.DirStore{Dir: cfg.MediaDir}
+	}
+	return media.DBStore{Client: db.Client}
 }
 
 // sealedColumns are every column sealed under the server secret.
@@ -325,6 +338,8 @@ func (a *App) routes() http.Handler {
 	}
 	a.webhookRoutes(mux)
 	mux.Handle("GET /oauth/zalo/callback", a.metrics.Instrument("oauth", a.connect.ZaloCallback()))
+	mux.Handle("POST /media", a.metrics.Instrument("media", a.auth.Middleware(a.media.UploadHandler())))
+	mux.Handle("GET "+media.PathPrefix+"{sha256}", a.metrics.Instrument("media", a.media.ServeHandler()))
 
 	c := cors.New(cors.Options{
 		AllowedOrigins: a.cfg.CORSOrigins,

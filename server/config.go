@@ -47,6 +47,10 @@ type Config struct {
 	// AllowInsecureWebhooks lets partner webhook endpoints use http to
 	// loopback and deliveries reach loopback addresses, for development.
 	AllowInsecureWebhooks bool
+	// MediaDir, when set, keeps uploaded media as files there
+	// (DAKENH_MEDIA_DIR), a directory every replica must share; unset,
+	// they are kept in the database.
+	MediaDir string
 	// OAuth holds the server's provider apps, for channels connected by
 	// consent rather than pasted tokens.
 	OAuth OAuthConfig
@@ -91,6 +95,7 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 		FacebookGraphURL:        getenv("FACEBOOK_GRAPH_URL"),
 		ZaloTemplateMessagePath: getenv("ZALO_TEMPLATE_MESSAGE_PATH"),
 		DebugAddr:               getenv("DAKENH_DEBUG_ADDR"),
+		MediaDir:                strings.TrimSpace(getenv("DAKENH_MEDIA_DIR")),
 		OAuth: OAuthConfig{
 			ZaloAppID:           strings.TrimSpace(getenv("ZALO_APP_ID")),
 			ZaloAppSecret:       getenv("ZALO_APP_SECRET"),

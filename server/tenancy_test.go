@@ -110,6 +110,14 @@ func TestCrossTenantMatrix(t *testing.T) {
 		SaveX(viewer.SystemContext(context.Background(), ownOARow.OrganizationID))
 
 	victimLiveTalk := e.createLiveTalk(victim.adminToken, "Victim website", "https://victim.example.vn")
+	// LiveTalk: the victim's widget channel and an uploaded image and
+	// sound; the intruder's own widget channel.
+	victimLT := victimLiveTalk.ID
+	ownLT := e.createLiveTalk(intruder.adminToken, "Intruder widget", "https://intruder.example.vn").ID
+	victimImage := e.upload(victim.ownerToken, pngBytes(t, 7), "", false).ID
+	victimSound := e.upload(victim.ownerToken, oggBytes, "", false).ID
+	const updateLT = `mutation($c: ID!, $in: LiveTalkSettingsInput!) { updateLiveTalkSettings(channelId: $c, input: $in) { title } }`
+
 	cases := []struct {
 		name, query string
 		vars        map[string]any
@@ -190,6 +198,13 @@ func TestCrossTenantMatrix(t *testing.T) {
 			map[string]any{"c": vc, "u": mine}},
 		{"sendOAMessageForeignCustomer", `mutation($c: ID!, $u: ID!) { sendOAMessage(input: {channelId: $c, customerId: $u, kind: TRANSACTION, templateId: "231456", templateData: {}}) { id } }`,
 			map[string]any{"c": ownOA.ConnectZaloOA.ID, "u": custA}},
+		{"updateLiveTalkSettings", updateLT, map[string]any{"c": victimLT, "in": map[string]any{"title": "pwned"}}},
+		{"liveTalkSettingsOfForeignChannel", `query($c: ID!) { node(id: $c) { ... on Channel { liveTalkSettings { title } } } }`, map[string]any{"c": victimLT}},
+		{"updateLiveTalkSettingsForeignDepartment", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"departmentIds": []string{depID}}}},
+		{"updateLiveTalkSettingsForeignAgent", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"agentIds": []string{victim.agentID}}}},
+		{"updateLiveTalkSettingsForeignImage", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"popup": map[string]any{"avatarId": victimImage}}}},
+		{"updateLiveTalkSettingsForeignButtonImage", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"buttonStyle": map[string]any{"kind": "IMAGE", "imageId": victimImage}}}},
+		{"updateLiveTalkSettingsForeignSound", updateLT, map[string]any{"c": ownLT, "in": map[string]any{"sounds": map[string]any{"holdMusic": map[string]any{"mediaId": victimSound}}}}},
 		{"startCallForeignCustomer", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": own, "u": custA}},
 		{"sendTypingIndicator", `mutation($c: ID!) { sendTypingIndicator(conversationId: $c) }`, map[string]any{"c": conv}},
@@ -403,12 +418,22 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if calls.CallSettings.Enabled || len(calls.CallOperators) != 1 || calls.CallOperators[0].ID != opID {
 		t.Fatalf("victim's calls changed: %+v", calls)
 	}
+	var lt struct {
+		Node struct{ LiveTalkSettings struct{ Title string } }
+	}
+	e.must(victim.ownerToken, `query($c: ID!) { node(id: $c) { ... on Channel { liveTalkSettings { title } } } }`, map[string]any{"c": victimLT}, &lt)
+	if lt.Node.LiveTalkSettings.Title != "Victim website" {
+		t.Fatalf("victim's LiveTalk settings changed: %+v", lt)
+	}
+	if n := e.db.Client.LiveTalkSettings.Query().CountX(viewer.SystemContext(context.Background(), "")); n != 0 {
+		t.Fatalf("%d LiveTalk settings saved by the intruder", n)
+	}
 	if n := e.db.Client.CallPermission.Query().CountX(victimSys); n != 1 {
 		t.Fatalf("victim has %d call permissions", n)
 	}
-	lt := e.db.Client.Channel.GetX(victimSys, gid.ID(victimLiveTalk.ID))
-	if *lt.WidgetKey != *victimLiveTalk.WidgetKey || len(lt.AllowedOrigins) != 1 || lt.AllowedOrigins[0] != "https://victim.example.vn" {
-		t.Fatalf("victim's LiveTalk channel changed: %v %v", *lt.WidgetKey, lt.AllowedOrigins)
+	ltc := e.db.Client.Channel.GetX(victimSys, gid.ID(victimLiveTalk.ID))
+	if *ltc.WidgetKey != *victimLiveTalk.WidgetKey || len(ltc.AllowedOrigins) != 1 || ltc.AllowedOrigins[0] != "https://victim.example.vn" {
+		t.Fatalf("victim's LiveTalk channel changed: %v %v", *ltc.WidgetKey, ltc.AllowedOrigins)
 	}
 }
 

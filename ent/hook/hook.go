@@ -189,6 +189,18 @@ func (f KeyCheckFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.KeyCheckMutation", m)
 }
 
+// The LiveTalkSettingsFunc type is an adapter to allow the use of ordinary
+// function as LiveTalkSettings mutator.
+type LiveTalkSettingsFunc func(context.Context, *ent.LiveTalkSettingsMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LiveTalkSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LiveTalkSettingsMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LiveTalkSettingsMutation", m)
+}
+
 // The LoginAttemptFunc type is an adapter to allow the use of ordinary
 // function as LoginAttempt mutator.
 type LoginAttemptFunc func(context.Context, *ent.LoginAttemptMutation) (ent.Value, error)
@@ -199,6 +211,30 @@ func (f LoginAttemptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoginAttemptMutation", m)
+}
+
+// The MediaBlobFunc type is an adapter to allow the use of ordinary
+// function as MediaBlob mutator.
+type MediaBlobFunc func(context.Context, *ent.MediaBlobMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MediaBlobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MediaBlobMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MediaBlobMutation", m)
+}
+
+// The MediaFileFunc type is an adapter to allow the use of ordinary
+// function as MediaFile mutator.
+type MediaFileFunc func(context.Context, *ent.MediaFileMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MediaFileFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MediaFileMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MediaFileMutation", m)
 }
 
 // The MemberFunc type is an adapter to allow the use of ordinary

@@ -23,7 +23,10 @@ import (
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/keycheck"
+	"github.com/dakenh/dakenh/ent/livetalksettings"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/mediablob"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
@@ -508,6 +511,33 @@ func (f TraverseKeyCheck) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.KeyCheckQuery", q)
 }
 
+// The LiveTalkSettingsFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LiveTalkSettingsFunc func(context.Context, *ent.LiveTalkSettingsQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LiveTalkSettingsFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LiveTalkSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LiveTalkSettingsQuery", q)
+}
+
+// The TraverseLiveTalkSettings type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLiveTalkSettings func(context.Context, *ent.LiveTalkSettingsQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLiveTalkSettings) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLiveTalkSettings) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LiveTalkSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LiveTalkSettingsQuery", q)
+}
+
 // The LoginAttemptFunc type is an adapter to allow the use of ordinary function as a Querier.
 type LoginAttemptFunc func(context.Context, *ent.LoginAttemptQuery) (ent.Value, error)
 
@@ -533,6 +563,60 @@ func (f TraverseLoginAttempt) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.LoginAttemptQuery", q)
+}
+
+// The MediaBlobFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MediaBlobFunc func(context.Context, *ent.MediaBlobQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MediaBlobFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MediaBlobQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MediaBlobQuery", q)
+}
+
+// The TraverseMediaBlob type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMediaBlob func(context.Context, *ent.MediaBlobQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMediaBlob) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMediaBlob) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MediaBlobQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MediaBlobQuery", q)
+}
+
+// The MediaFileFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MediaFileFunc func(context.Context, *ent.MediaFileQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MediaFileFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MediaFileQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MediaFileQuery", q)
+}
+
+// The TraverseMediaFile type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMediaFile func(context.Context, *ent.MediaFileQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMediaFile) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMediaFile) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MediaFileQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MediaFileQuery", q)
 }
 
 // The MemberFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1108,8 +1192,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.IdentityQuery, predicate.Identity, identity.OrderOption]{typ: ent.TypeIdentity, tq: q}, nil
 	case *ent.KeyCheckQuery:
 		return &query[*ent.KeyCheckQuery, predicate.KeyCheck, keycheck.OrderOption]{typ: ent.TypeKeyCheck, tq: q}, nil
+	case *ent.LiveTalkSettingsQuery:
+		return &query[*ent.LiveTalkSettingsQuery, predicate.LiveTalkSettings, livetalksettings.OrderOption]{typ: ent.TypeLiveTalkSettings, tq: q}, nil
 	case *ent.LoginAttemptQuery:
 		return &query[*ent.LoginAttemptQuery, predicate.LoginAttempt, loginattempt.OrderOption]{typ: ent.TypeLoginAttempt, tq: q}, nil
+	case *ent.MediaBlobQuery:
+		return &query[*ent.MediaBlobQuery, predicate.MediaBlob, mediablob.OrderOption]{typ: ent.TypeMediaBlob, tq: q}, nil
+	case *ent.MediaFileQuery:
+		return &query[*ent.MediaFileQuery, predicate.MediaFile, mediafile.OrderOption]{typ: ent.TypeMediaFile, tq: q}, nil
 	case *ent.MemberQuery:
 		return &query[*ent.MemberQuery, predicate.Member, member.OrderOption]{typ: ent.TypeMember, tq: q}, nil
 	case *ent.MessageQuery:

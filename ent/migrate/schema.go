@@ -924,6 +924,47 @@ var (
 		Columns:    KeyChecksColumns,
 		PrimaryKey: []*schema.Column{KeyChecksColumns[0]},
 	}
+	// LiveTalkSettingsColumns holds the columns for the "live_talk_settings" table.
+	LiveTalkSettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "settings", Type: field.TypeJSON},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "channel_id", Type: field.TypeString, Size: 40},
+	}
+	// LiveTalkSettingsTable holds the schema information for the "live_talk_settings" table.
+	LiveTalkSettingsTable = &schema.Table{
+		Name:       "live_talk_settings",
+		Columns:    LiveTalkSettingsColumns,
+		PrimaryKey: []*schema.Column{LiveTalkSettingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "live_talk_settings_organizations_organization",
+				Columns:    []*schema.Column{LiveTalkSettingsColumns[4]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "live_talk_settings_channels_channel",
+				Columns:    []*schema.Column{LiveTalkSettingsColumns[5]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "livetalksettings_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{LiveTalkSettingsColumns[4]},
+			},
+			{
+				Name:    "livetalksettings_channel_id",
+				Unique:  true,
+				Columns: []*schema.Column{LiveTalkSettingsColumns[5]},
+			},
+		},
+	}
 	// LoginAttemptsColumns holds the columns for the "login_attempts" table.
 	LoginAttemptsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -940,6 +981,64 @@ var (
 				Name:    "loginattempt_key_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{LoginAttemptsColumns[1], LoginAttemptsColumns[2]},
+			},
+		},
+	}
+	// MediaBlobsColumns holds the columns for the "media_blobs" table.
+	MediaBlobsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "sha256", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "content_type", Type: field.TypeString, Size: 100},
+		{Name: "data", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// MediaBlobsTable holds the schema information for the "media_blobs" table.
+	MediaBlobsTable = &schema.Table{
+		Name:       "media_blobs",
+		Columns:    MediaBlobsColumns,
+		PrimaryKey: []*schema.Column{MediaBlobsColumns[0]},
+	}
+	// MediaFilesColumns holds the columns for the "media_files" table.
+	MediaFilesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"IMAGE", "SOUND"}},
+		{Name: "content_type", Type: field.TypeString, Size: 100},
+		{Name: "size", Type: field.TypeInt64},
+		{Name: "sha256", Type: field.TypeString, Size: 64},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+		{Name: "uploaded_by_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// MediaFilesTable holds the schema information for the "media_files" table.
+	MediaFilesTable = &schema.Table{
+		Name:       "media_files",
+		Columns:    MediaFilesColumns,
+		PrimaryKey: []*schema.Column{MediaFilesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "media_files_organizations_organization",
+				Columns:    []*schema.Column{MediaFilesColumns[7]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "media_files_users_uploaded_by",
+				Columns:    []*schema.Column{MediaFilesColumns[8]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "mediafile_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{MediaFilesColumns[7]},
+			},
+			{
+				Name:    "mediafile_organization_id_sha256",
+				Unique:  true,
+				Columns: []*schema.Column{MediaFilesColumns[7], MediaFilesColumns[6]},
 			},
 		},
 	}
@@ -2028,7 +2127,10 @@ var (
 		EventsTable,
 		IdentitiesTable,
 		KeyChecksTable,
+		LiveTalkSettingsTable,
 		LoginAttemptsTable,
+		MediaBlobsTable,
+		MediaFilesTable,
 		MembersTable,
 		MessagesTable,
 		MessageTemplatesTable,
@@ -2096,6 +2198,10 @@ func init() {
 	IdentitiesTable.ForeignKeys[0].RefTable = OrganizationsTable
 	IdentitiesTable.ForeignKeys[1].RefTable = ChannelsTable
 	IdentitiesTable.ForeignKeys[2].RefTable = CustomersTable
+	LiveTalkSettingsTable.ForeignKeys[0].RefTable = OrganizationsTable
+	LiveTalkSettingsTable.ForeignKeys[1].RefTable = ChannelsTable
+	MediaFilesTable.ForeignKeys[0].RefTable = OrganizationsTable
+	MediaFilesTable.ForeignKeys[1].RefTable = UsersTable
 	MembersTable.ForeignKeys[0].RefTable = OrganizationsTable
 	MembersTable.ForeignKeys[1].RefTable = RulesTable
 	MembersTable.ForeignKeys[2].RefTable = DepartmentsTable

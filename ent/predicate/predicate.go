@@ -51,8 +51,17 @@ type Identity func(*sql.Selector)
 // KeyCheck is the predicate function for keycheck builders.
 type KeyCheck func(*sql.Selector)
 
+// LiveTalkSettings is the predicate function for livetalksettings builders.
+type LiveTalkSettings func(*sql.Selector)
+
 // LoginAttempt is the predicate function for loginattempt builders.
 type LoginAttempt func(*sql.Selector)
+
+// MediaBlob is the predicate function for mediablob builders.
+type MediaBlob func(*sql.Selector)
+
+// MediaFile is the predicate function for mediafile builders.
+type MediaFile func(*sql.Selector)
 
 // Member is the predicate function for member builders.
 type Member func(*sql.Selector)

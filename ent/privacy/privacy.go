@@ -471,6 +471,30 @@ func (f KeyCheckMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.KeyCheckMutation", m)
 }
 
+// The LiveTalkSettingsQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LiveTalkSettingsQueryRuleFunc func(context.Context, *ent.LiveTalkSettingsQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LiveTalkSettingsQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LiveTalkSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LiveTalkSettingsQuery", q)
+}
+
+// The LiveTalkSettingsMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LiveTalkSettingsMutationRuleFunc func(context.Context, *ent.LiveTalkSettingsMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LiveTalkSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LiveTalkSettingsMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LiveTalkSettingsMutation", m)
+}
+
 // The LoginAttemptQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LoginAttemptQueryRuleFunc func(context.Context, *ent.LoginAttemptQuery) error
@@ -493,6 +517,54 @@ func (f LoginAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoginAttemptMutation", m)
+}
+
+// The MediaBlobQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MediaBlobQueryRuleFunc func(context.Context, *ent.MediaBlobQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MediaBlobQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MediaBlobQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MediaBlobQuery", q)
+}
+
+// The MediaBlobMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MediaBlobMutationRuleFunc func(context.Context, *ent.MediaBlobMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MediaBlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MediaBlobMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MediaBlobMutation", m)
+}
+
+// The MediaFileQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MediaFileQueryRuleFunc func(context.Context, *ent.MediaFileQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MediaFileQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MediaFileQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MediaFileQuery", q)
+}
+
+// The MediaFileMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MediaFileMutationRuleFunc func(context.Context, *ent.MediaFileMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MediaFileMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MediaFileMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MediaFileMutation", m)
 }
 
 // The MemberQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1040,7 +1112,13 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.KeyCheckQuery:
 		return q.Filter(), nil
+	case *ent.LiveTalkSettingsQuery:
+		return q.Filter(), nil
 	case *ent.LoginAttemptQuery:
+		return q.Filter(), nil
+	case *ent.MediaBlobQuery:
+		return q.Filter(), nil
+	case *ent.MediaFileQuery:
 		return q.Filter(), nil
 	case *ent.MemberQuery:
 		return q.Filter(), nil
@@ -1119,7 +1197,13 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.KeyCheckMutation:
 		return m.Filter(), nil
+	case *ent.LiveTalkSettingsMutation:
+		return m.Filter(), nil
 	case *ent.LoginAttemptMutation:
+		return m.Filter(), nil
+	case *ent.MediaBlobMutation:
+		return m.Filter(), nil
+	case *ent.MediaFileMutation:
 		return m.Filter(), nil
 	case *ent.MemberMutation:
 		return m.Filter(), nil

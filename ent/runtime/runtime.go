@@ -21,7 +21,10 @@ import (
 	"github.com/dakenh/dakenh/ent/event"
 	"github.com/dakenh/dakenh/ent/identity"
 	"github.com/dakenh/dakenh/ent/keycheck"
+	"github.com/dakenh/dakenh/ent/livetalksettings"
 	"github.com/dakenh/dakenh/ent/loginattempt"
+	"github.com/dakenh/dakenh/ent/mediablob"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
@@ -1001,6 +1004,47 @@ func init() {
 	keycheck.DefaultID = keycheckDescID.Default.(func() gid.ID)
 	// keycheck.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	keycheck.IDValidator = keycheckDescID.Validators[0].(func(string) error)
+	livetalksettingsMixin := schema.LiveTalkSettings{}.Mixin()
+	livetalksettings.Policy = privacy.NewPolicies(livetalksettingsMixin[2], schema.LiveTalkSettings{})
+	livetalksettings.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := livetalksettings.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	livetalksettingsMixinHooks2 := livetalksettingsMixin[2].Hooks()
+
+	livetalksettings.Hooks[1] = livetalksettingsMixinHooks2[0]
+	livetalksettingsMixinFields0 := livetalksettingsMixin[0].Fields()
+	_ = livetalksettingsMixinFields0
+	livetalksettingsMixinFields1 := livetalksettingsMixin[1].Fields()
+	_ = livetalksettingsMixinFields1
+	livetalksettingsMixinFields2 := livetalksettingsMixin[2].Fields()
+	_ = livetalksettingsMixinFields2
+	livetalksettingsFields := schema.LiveTalkSettings{}.Fields()
+	_ = livetalksettingsFields
+	// livetalksettingsDescCreatedAt is the schema descriptor for created_at field.
+	livetalksettingsDescCreatedAt := livetalksettingsMixinFields1[0].Descriptor()
+	// livetalksettings.DefaultCreatedAt holds the default value on creation for the created_at field.
+	livetalksettings.DefaultCreatedAt = livetalksettingsDescCreatedAt.Default.(func() time.Time)
+	// livetalksettingsDescUpdatedAt is the schema descriptor for updated_at field.
+	livetalksettingsDescUpdatedAt := livetalksettingsMixinFields1[1].Descriptor()
+	// livetalksettings.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	livetalksettings.DefaultUpdatedAt = livetalksettingsDescUpdatedAt.Default.(func() time.Time)
+	// livetalksettings.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	livetalksettings.UpdateDefaultUpdatedAt = livetalksettingsDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// livetalksettingsDescOrganizationID is the schema descriptor for organization_id field.
+	livetalksettingsDescOrganizationID := livetalksettingsMixinFields2[0].Descriptor()
+	// livetalksettings.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	livetalksettings.OrganizationIDValidator = livetalksettingsDescOrganizationID.Validators[0].(func(string) error)
+	// livetalksettingsDescID is the schema descriptor for id field.
+	livetalksettingsDescID := livetalksettingsMixinFields0[0].Descriptor()
+	// livetalksettings.DefaultID holds the default value on creation for the id field.
+	livetalksettings.DefaultID = livetalksettingsDescID.Default.(func() gid.ID)
+	// livetalksettings.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	livetalksettings.IDValidator = livetalksettingsDescID.Validators[0].(func(string) error)
 	loginattemptMixin := schema.LoginAttempt{}.Mixin()
 	loginattempt.Policy = privacy.NewPolicies(schema.LoginAttempt{})
 	loginattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1029,6 +1073,91 @@ func init() {
 	loginattempt.DefaultID = loginattemptDescID.Default.(func() gid.ID)
 	// loginattempt.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	loginattempt.IDValidator = loginattemptDescID.Validators[0].(func(string) error)
+	mediablobMixin := schema.MediaBlob{}.Mixin()
+	mediablob.Policy = privacy.NewPolicies(schema.MediaBlob{})
+	mediablob.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := mediablob.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	mediablobMixinFields0 := mediablobMixin[0].Fields()
+	_ = mediablobMixinFields0
+	mediablobFields := schema.MediaBlob{}.Fields()
+	_ = mediablobFields
+	// mediablobDescSha256 is the schema descriptor for sha256 field.
+	mediablobDescSha256 := mediablobFields[0].Descriptor()
+	// mediablob.Sha256Validator is a validator for the "sha256" field. It is called by the builders before save.
+	mediablob.Sha256Validator = mediablobDescSha256.Validators[0].(func(string) error)
+	// mediablobDescContentType is the schema descriptor for content_type field.
+	mediablobDescContentType := mediablobFields[1].Descriptor()
+	// mediablob.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
+	mediablob.ContentTypeValidator = mediablobDescContentType.Validators[0].(func(string) error)
+	// mediablobDescCreatedAt is the schema descriptor for created_at field.
+	mediablobDescCreatedAt := mediablobFields[3].Descriptor()
+	// mediablob.DefaultCreatedAt holds the default value on creation for the created_at field.
+	mediablob.DefaultCreatedAt = mediablobDescCreatedAt.Default.(func() time.Time)
+	// mediablobDescID is the schema descriptor for id field.
+	mediablobDescID := mediablobMixinFields0[0].Descriptor()
+	// mediablob.DefaultID holds the default value on creation for the id field.
+	mediablob.DefaultID = mediablobDescID.Default.(func() gid.ID)
+	// mediablob.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	mediablob.IDValidator = mediablobDescID.Validators[0].(func(string) error)
+	mediafileMixin := schema.MediaFile{}.Mixin()
+	mediafile.Policy = privacy.NewPolicies(mediafileMixin[2], schema.MediaFile{})
+	mediafile.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := mediafile.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	mediafileMixinHooks2 := mediafileMixin[2].Hooks()
+
+	mediafile.Hooks[1] = mediafileMixinHooks2[0]
+	mediafileMixinFields0 := mediafileMixin[0].Fields()
+	_ = mediafileMixinFields0
+	mediafileMixinFields1 := mediafileMixin[1].Fields()
+	_ = mediafileMixinFields1
+	mediafileMixinFields2 := mediafileMixin[2].Fields()
+	_ = mediafileMixinFields2
+	mediafileFields := schema.MediaFile{}.Fields()
+	_ = mediafileFields
+	// mediafileDescCreatedAt is the schema descriptor for created_at field.
+	mediafileDescCreatedAt := mediafileMixinFields1[0].Descriptor()
+	// mediafile.DefaultCreatedAt holds the default value on creation for the created_at field.
+	mediafile.DefaultCreatedAt = mediafileDescCreatedAt.Default.(func() time.Time)
+	// mediafileDescUpdatedAt is the schema descriptor for updated_at field.
+	mediafileDescUpdatedAt := mediafileMixinFields1[1].Descriptor()
+	// mediafile.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	mediafile.DefaultUpdatedAt = mediafileDescUpdatedAt.Default.(func() time.Time)
+	// mediafile.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	mediafile.UpdateDefaultUpdatedAt = mediafileDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// mediafileDescOrganizationID is the schema descriptor for organization_id field.
+	mediafileDescOrganizationID := mediafileMixinFields2[0].Descriptor()
+	// mediafile.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	mediafile.OrganizationIDValidator = mediafileDescOrganizationID.Validators[0].(func(string) error)
+	// mediafileDescContentType is the schema descriptor for content_type field.
+	mediafileDescContentType := mediafileFields[1].Descriptor()
+	// mediafile.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
+	mediafile.ContentTypeValidator = mediafileDescContentType.Validators[0].(func(string) error)
+	// mediafileDescSize is the schema descriptor for size field.
+	mediafileDescSize := mediafileFields[2].Descriptor()
+	// mediafile.SizeValidator is a validator for the "size" field. It is called by the builders before save.
+	mediafile.SizeValidator = mediafileDescSize.Validators[0].(func(int64) error)
+	// mediafileDescSha256 is the schema descriptor for sha256 field.
+	mediafileDescSha256 := mediafileFields[3].Descriptor()
+	// mediafile.Sha256Validator is a validator for the "sha256" field. It is called by the builders before save.
+	mediafile.Sha256Validator = mediafileDescSha256.Validators[0].(func(string) error)
+	// mediafileDescID is the schema descriptor for id field.
+	mediafileDescID := mediafileMixinFields0[0].Descriptor()
+	// mediafile.DefaultID holds the default value on creation for the id field.
+	mediafile.DefaultID = mediafileDescID.Default.(func() gid.ID)
+	// mediafile.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	mediafile.IDValidator = mediafileDescID.Validators[0].(func(string) error)
 	memberMixin := schema.Member{}.Mixin()
 	member.Policy = privacy.NewPolicies(memberMixin[2], schema.Member{})
 	member.Hooks[0] = func(next ent.Mutator) ent.Mutator {

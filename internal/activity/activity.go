@@ -45,6 +45,9 @@ const (
 	CallOperatorRemoved Action = "CALL_OPERATOR_REMOVED"
 	// CallSettingsUpdated: a Zalo OA's call settings changed.
 	CallSettingsUpdated Action = "CALL_SETTINGS_UPDATED"
+	// LiveTalkSettingsUpdated: a LIVETALK channel's widget settings
+	// changed.
+	LiveTalkSettingsUpdated Action = "LIVETALK_SETTINGS_UPDATED"
 
 	// ChannelConnected: a channel was connected, or reconnected with new
 	// credentials (details.reconnected is then true).

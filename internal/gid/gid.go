@@ -61,6 +61,9 @@ var prefixes = map[string]string{
 	"ZnsMessage":           "znm",
 	"ZnsCampaign":          "znc",
 	"ZnsCampaignRecipient": "znr",
+	"LiveTalkSettings":     "lts",
+	"MediaFile":            "mdf",
+	"MediaBlob":            "mdb",
 }
 
 var types = func() map[string]string {

@@ -23,6 +23,8 @@ import (
 	"github.com/dakenh/dakenh/ent/customfield"
 	"github.com/dakenh/dakenh/ent/department"
 	"github.com/dakenh/dakenh/ent/identity"
+	"github.com/dakenh/dakenh/ent/livetalksettings"
+	"github.com/dakenh/dakenh/ent/mediafile"
 	"github.com/dakenh/dakenh/ent/member"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/messagetemplate"
@@ -104,6 +106,12 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	"CallSettings": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.CallSettings.Query().Where(callsettings.IDIn(ids...)).Count(ctx)
 	},
+	"LiveTalkSettings": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.LiveTalkSettings.Query().Where(livetalksettings.IDIn(ids...)).Count(ctx)
+	},
+	"MediaFile": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.MediaFile.Query().Where(mediafile.IDIn(ids...)).Count(ctx)
+	},
 	"CallOperator": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.CallOperator.Query().Where(calloperator.IDIn(ids...)).Count(ctx)
 	},
@@ -134,7 +142,7 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 }
 
 // unlinkable are the types no edge points to: they need no counter.
-var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true, "Timer": true, "KeyCheck": true, "Activity": true, "WebhookAttempt": true, "OAuthState": true}
+var unlinkable = map[string]bool{"LoginAttempt": true, "Event": true, "WebhookEvent": true, "Timer": true, "KeyCheck": true, "Activity": true, "WebhookAttempt": true, "OAuthState": true, "MediaBlob": true}
 
 // NotFoundError is returned for a link to a row the tenant cannot see.
 type NotFoundError struct {
