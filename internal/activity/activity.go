@@ -45,6 +45,13 @@ const (
 	CallOperatorRemoved Action = "CALL_OPERATOR_REMOVED"
 	// CallSettingsUpdated: a Zalo OA's call settings changed.
 	CallSettingsUpdated Action = "CALL_SETTINGS_UPDATED"
+	// CallMinutesPlanChanged: the organization's monthly LiveTalk call
+	// minutes changed (details.quotaMinutes, null for the server's
+	// default). CallBonusMinutesGranted: bonus call minutes were added
+	// (details.minutes, details.note, details.balance). Both are the
+	// server operator's, so they have no actor.
+	CallMinutesPlanChanged  Action = "CALL_MINUTES_PLAN_CHANGED"
+	CallBonusMinutesGranted Action = "CALL_BONUS_MINUTES_GRANTED"
 
 	// ChannelConnected: a channel was connected, or reconnected with new
 	// credentials (details.reconnected is then true).

@@ -60,6 +60,7 @@ var prefixes = map[string]string{
 	"ZnsMessage":           "znm",
 	"ZnsCampaign":          "znc",
 	"ZnsCampaignRecipient": "znr",
+	"CallMinuteMonth":      "cmm",
 }
 
 var types = func() map[string]string {
