@@ -86,7 +86,7 @@ func (e *Engine) Answer(ctx context.Context, id gid.ID) (*ent.Call, error) {
 		}
 		return announce(sys, tx, out, event.TypeAnswered)
 	})
-	return out, err
+	return unwrap(out, err)
 }
 
 // Reject is the agent of ctx declining a call ringing for them: it stops
@@ -123,7 +123,7 @@ func (e *Engine) Reject(ctx context.Context, id gid.ID) (*ent.Call, error) {
 		out, err = tx.Call.UpdateOne(c).SetRingingUserIds(left).Save(sys)
 		return err
 	})
-	return out, err
+	return unwrap(out, err)
 }
 
 // HangUp is the agent of ctx ending their answered call (ANSWERED, with its
@@ -157,7 +157,7 @@ func (e *Engine) HangUp(ctx context.Context, id gid.ID) (*ent.Call, error) {
 	if ringing {
 		return e.Reject(ctx, id)
 	}
-	return out, err
+	return unwrap(out, err)
 }
 
 // VisitorHangUp is the visitor of conversationID hanging up their call: an
@@ -188,7 +188,7 @@ func (e *Engine) VisitorHangUp(ctx context.Context, conversationID, callID gid.I
 		}
 		return err
 	})
-	return out, err
+	return unwrap(out, err)
 }
 
 // Call returns a call of the visitor of conversationID (for its status,
@@ -236,4 +236,13 @@ func (e *Engine) end(ctx context.Context, tx *ent.Tx, c *ent.Call, result entcal
 		return nil, err
 	}
 	return out, announce(ctx, tx, out, event.TypeEnded)
+}
+
+// unwrap detaches a call loaded in a committed transaction from it, so
+// that its edges load through the client.
+func unwrap(c *ent.Call, err error) (*ent.Call, error) {
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return c.Unwrap(), nil
 }

@@ -112,10 +112,7 @@ func (e *Engine) Start(ctx context.Context, conversationID gid.ID, kind entcall.
 		}
 		return announce(ctx, tx, out, event.TypeRinging)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return unwrap(out, err)
 }
 
 // ringTimedOut is the handler of the ring timeout: a call still RINGING
