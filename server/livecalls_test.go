@@ -148,9 +148,9 @@ func (l *liveEnv) minutes(token string) callMinutesOut {
 }
 
 type callMinutesOut struct {
-	Month                                                    string
+	Month                                                     string
 	QuotaMinutes, BonusMinutes, UsedMinutes, RemainingMinutes int
-	ResetsAt                                                 time.Time
+	ResetsAt                                                  time.Time
 }
 
 // talk answers a new call of conv as the agent, lets it run d and hangs
@@ -281,7 +281,9 @@ func TestLiveTalkCall(t *testing.T) {
 	// The agent's answer and candidate go to the visitor, not back to the
 	// agent: the next event on the agent's stream is the visitor's
 	// candidate.
-	var sent struct{ SendCallSignal struct{ From, Kind, Data string } }
+	var sent struct {
+		SendCallSignal struct{ From, Kind, Data string }
+	}
 	l.must(l.tn.agentToken, sendSignal, map[string]any{"in": map[string]any{"callId": c.ID, "kind": "ANSWER", "data": "v=0 agent-answer"}}, &sent)
 	if sent.SendCallSignal.From != "AGENT" || sent.SendCallSignal.Kind != "ANSWER" {
 		t.Fatalf("sent %+v", sent)
