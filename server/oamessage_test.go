@@ -301,3 +301,46 @@ func TestSendOAMessageProvider(t *testing.T) {
 		}
 	})
 }
+
+// TestSendOAMessagePromotionQuietHours: a PROMOTION is refused up front
+// from 22:00 to 06:00 Vietnam time, when Zalo would refuse it (-133),
+// storing nothing; a TRANSACTION goes at any hour.
+func TestSendOAMessagePromotionQuietHours(t *testing.T) {
+	o := newOAEnv(t) // 16:00 in Vietnam
+	promotion := map[string]any{"kind": "PROMOTION", "templateId": flashSale.ID, "templateData": map[string]any{"customer_name": "Bích"}}
+	sent := func(at string) {
+		t.Helper()
+		m, r := o.send(o.tn.adminToken, promotion)
+		if m == nil {
+			t.Fatalf("at %s: %+v", at, r.Errors)
+		}
+		o.deliver()
+		if got := o.message(m.ID); got.Status != "SENT" {
+			t.Fatalf("at %s: %+v", at, got)
+		}
+	}
+	refused := func(at string) {
+		t.Helper()
+		before := o.db.Client.Message.Query().CountX(o.sys())
+		_, r := o.send(o.tn.adminToken, promotion)
+		if codeField(r) != "FAILED_PRECONDITION QUIET_HOURS" || !strings.Contains(r.Errors[0].Message, "from 06:00") {
+			t.Fatalf("at %s: %+v", at, r.Errors)
+		}
+		if after := o.db.Client.Message.Query().CountX(o.sys()); after != before {
+			t.Fatalf("at %s the refusal stored %d messages", at, after-before)
+		}
+	}
+	o.clock.Advance(5*time.Hour + 59*time.Minute)
+	sent("21:59")
+	o.clock.Advance(time.Minute)
+	refused("22:00")
+	if m, r := o.send(o.tn.adminToken, map[string]any{"kind": "TRANSACTION", "templateId": orderConfirmed.ID, "templateData": orderParams()}); m == nil {
+		t.Fatalf("a transaction at 22:00: %+v", r.Errors)
+	} else if o.deliver(); o.message(m.ID).Status != "SENT" {
+		t.Fatalf("a transaction at 22:00: %+v", o.message(m.ID))
+	}
+	o.clock.Advance(7*time.Hour + 59*time.Minute)
+	refused("05:59")
+	o.clock.Advance(time.Minute)
+	sent("06:00")
+}

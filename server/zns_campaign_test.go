@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -402,5 +403,108 @@ func TestZnsCampaignPauseResumeCancel(t *testing.T) {
 	total := z.db.Client.ZnsMessage.Query().CountX(z.sys())
 	if n != 250 || total != 250 || len(z.zfake.ZNSSent()) != 250 {
 		t.Fatalf("%d messages of the campaign, %d stored, %d sent", n, total, len(z.zfake.ZNSSent()))
+	}
+}
+
+// TestZnsCampaignQuotaAcrossReplicas runs two campaigns of one template on
+// two server instances at the same moment: together they never queue more
+// than the template's remaining quota, and Zalo refuses none for it.
+func TestZnsCampaignQuotaAcrossReplicas(t *testing.T) {
+	z := newZnsEnv(t)
+	second := newEnvOn(t, z.db, z.zaloURLs(), withSecret(testSecret), onTheTestClock(z.webhookEnv))
+	tpl := orderConfirmed
+	tpl.DailyQuota, tpl.RemainingQuota = 1000, 150
+	z.zfake.SetZNSTemplate(testOAID, tpl)
+	if _, r := z.sync(z.tn.adminToken); r.code() != "" {
+		t.Fatal(r.Errors)
+	}
+	z.must(z.tn.ownerToken, `mutation { createCustomField(input: {key: "code", label: "Mã đơn", type: TEXT}) { id } }`, nil, nil)
+	z.addCustomers("KH", 200, 400)
+	var campaigns []gid.ID
+	for _, name := range []string{"Đợt 1", "Đợt 2"} {
+		c, r := z.createCampaign(z.tn.adminToken, map[string]any{"name": name})
+		if r.code() != "" {
+			t.Fatal(r.Errors)
+		}
+		campaigns = append(campaigns, c.ID)
+	}
+	// Each instance's timer worker claims one campaign's runner; both
+	// run at once.
+	for range 3 {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, a := range []*App{z.app, second.app} {
+			wg.Go(func() {
+				<-start
+				if _, err := a.timers.RunDue(context.Background()); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if n := z.db.Client.ZnsMessage.Query().CountX(z.sys()); n > tpl.RemainingQuota {
+			t.Fatalf("%d messages queued for a remaining quota of %d", n, tpl.RemainingQuota)
+		}
+	}
+	z.runCampaigns()
+	z.runTimers(3 * time.Second) // past the in-flight wait: the quota is 0
+	queued, sent := 0, 0
+	for _, id := range campaigns {
+		got := z.campaign(id)
+		if got.Status != "RUNNING" || got.Failed != 0 || got.WaitingFor == nil || *got.WaitingFor != "QUOTA" {
+			t.Errorf("campaign %+v", got)
+		}
+		queued += got.Queued
+		sent += got.Sent
+	}
+	if queued != tpl.RemainingQuota || sent != tpl.RemainingQuota || len(z.zfake.ZNSSent()) != tpl.RemainingQuota {
+		t.Errorf("%d queued, %d sent, Zalo got %d, for a quota of %d", queued, sent, len(z.zfake.ZNSSent()), tpl.RemainingQuota)
+	}
+	if n := z.db.Client.ZnsMessage.Query().Where(znsmessage.StatusNEQ(znsmessage.StatusSENT)).CountX(z.sys()); n != 0 {
+		t.Errorf("%d messages not sent", n)
+	}
+}
+
+// TestZnsCampaignWaitsOutZalosQuota: when Zalo's quota for the template is
+// lower than the one stored (other sends used it), the campaign's messages
+// Zalo refuses for the daily limit (-147) wait for the reset instead of
+// failing, and go out after it; the campaign waits with them.
+func TestZnsCampaignWaitsOutZalosQuota(t *testing.T) {
+	z := newSyncedZnsEnv(t) // 1,000 remaining stored
+	z.must(z.tn.ownerToken, `mutation { createCustomField(input: {key: "code", label: "Mã đơn", type: TEXT}) { id } }`, nil, nil)
+	z.addCustomers("KH", 5, 500)
+	low := orderConfirmed
+	low.RemainingQuota = 2
+	z.zfake.SetZNSTemplate(testOAID, low)
+	c, r := z.createCampaign(z.tn.adminToken, nil)
+	if r.code() != "" {
+		t.Fatal(r.Errors)
+	}
+	z.runCampaigns()
+	z.runTimers(3 * time.Second)
+	got := z.campaign(c.ID)
+	if got.Status != "RUNNING" || got.Queued != 5 || got.Sent != 2 || got.Failed != 0 || got.WaitingFor == nil || *got.WaitingFor != "QUOTA" {
+		t.Fatalf("at Zalo's limit %+v", got)
+	}
+	waiting := z.db.Client.ZnsMessage.Query().Where(znsmessage.StatusEQ(znsmessage.StatusQUEUED)).AllX(z.sys())
+	if len(waiting) != 3 || waiting[0].LastError == nil || *waiting[0].LastError != "The template reached its daily limit." {
+		t.Fatalf("waiting messages %+v", waiting)
+	}
+	// Midnight in Vietnam (17:00 UTC): the sync brings the new quota and
+	// the waiting messages go.
+	z.zfake.SetZNSTemplate(testOAID, orderConfirmed)
+	z.runTimers(8*time.Hour + time.Minute)
+	z.runTimers(time.Minute)
+	z.runCampaigns()
+	if got := z.campaign(c.ID); got.Status != "DONE" || got.Sent != 5 || got.Failed != 0 {
+		t.Fatalf("after the reset %+v", got)
+	}
+	sent := map[string]int{}
+	for _, m := range z.zfake.ZNSSent() {
+		sent[m.TrackingID]++
+	}
+	if len(sent) != 5 || len(z.zfake.ZNSSent()) != 5 {
+		t.Fatalf("Zalo took %d sends for %d trackingIds", len(z.zfake.ZNSSent()), len(sent))
 	}
 }

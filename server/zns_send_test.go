@@ -406,6 +406,37 @@ func TestSendZnsQuotaExhausted(t *testing.T) {
 	}
 }
 
+// TestSendZnsPromotionQuietHours: a promotion template is refused up front
+// from 22:00 to 06:00 Vietnam time, when Zalo would refuse it (-133),
+// storing nothing; a transaction template goes at any hour.
+func TestSendZnsPromotionQuietHours(t *testing.T) {
+	z := newZnsEnv(t) // 16:00 in Vietnam
+	if _, r := z.sync(z.tn.adminToken); r.code() != "" {
+		t.Fatal(r.Errors)
+	}
+	promotion := map[string]any{"templateId": flashSale.ID, "params": map[string]any{"customer_name": "Bích"}}
+	z.clock.Advance(5*time.Hour + 59*time.Minute)
+	if _, r := z.sendZns(z.env, z.tn.agentToken, promotion); r.code() != "" {
+		t.Fatalf("at 21:59: %+v", r.Errors)
+	}
+	z.clock.Advance(time.Minute)
+	_, r := z.sendZns(z.env, z.tn.agentToken, promotion)
+	if reason, _ := r.Errors[0].Extensions["reason"].(string); r.code() != "FAILED_PRECONDITION" || reason != "QUIET_HOURS" ||
+		!strings.Contains(r.Errors[0].Message, "from 06:00") {
+		t.Fatalf("at 22:00: %+v, want QUIET_HOURS", r.Errors)
+	}
+	if n := z.znsMessageCount(); n != 1 {
+		t.Fatalf("%d messages stored, want the one of 21:59", n)
+	}
+	if _, r := z.sendZns(z.env, z.tn.agentToken, nil); r.code() != "" {
+		t.Fatalf("a transaction at 22:00: %+v", r.Errors)
+	}
+	z.clock.Advance(8 * time.Hour)
+	if _, r := z.sendZns(z.env, z.tn.agentToken, promotion); r.code() != "" {
+		t.Fatalf("at 06:00: %+v", r.Errors)
+	}
+}
+
 // TestZnsInInteractionsAndMerge: a customer's ZNS messages are among their
 // interactions, and a merge gives them to the survivor.
 func TestZnsInInteractionsAndMerge(t *testing.T) {

@@ -49,7 +49,8 @@ const (
 // Reasons of sendOAMessage's FAILED_PRECONDITION errors, besides the
 // channel's (zns.ReasonChannelDisconnected, zns.ReasonChannelUnsupported)
 // and the template's (zns.ReasonTemplateNotEnabled,
-// zns.ReasonQuotaExhausted, zns.ReasonDoNotContact).
+// zns.ReasonQuotaExhausted, zns.ReasonDoNotContact, and for a PROMOTION
+// zns.ReasonQuietHours).
 const (
 	// ReasonNotAFollower: the customer has no Zalo conversation on the
 	// OA, or Zalo told us they no longer follow it.
@@ -178,7 +179,7 @@ func (s *Service) Send(ctx context.Context, in Input) (*ent.Message, error) {
 			return nil, err
 		}
 	} else {
-		if tpl, err = s.template(sys, ch.ID, c, in); err != nil {
+		if tpl, err = s.template(sys, ch.ID, c, in, now); err != nil {
 			return nil, err
 		}
 	}
@@ -332,8 +333,10 @@ func (s *Service) checkWindow(ctx context.Context, channelID, customerID gid.ID,
 }
 
 // template returns the ENABLE template of the OA a PROMOTION or
-// TRANSACTION message sends, with its data checked and stored in c.
-func (s *Service) template(ctx context.Context, channelID gid.ID, c checked, in Input) (*ent.ZnsTemplate, error) {
+// TRANSACTION message sends, with its data checked and stored in c. A
+// PROMOTION is refused at now within Zalo's quiet hours, which it would
+// refuse (-133), instead of failing once queued.
+func (s *Service) template(ctx context.Context, channelID gid.ID, c checked, in Input, now time.Time) (*ent.ZnsTemplate, error) {
 	tpl, err := s.client.ZnsTemplate.Query().
 		Where(znstemplate.ChannelID(channelID), znstemplate.TemplateID(c.template)).
 		Only(ctx)
@@ -351,6 +354,9 @@ func (s *Service) template(ctx context.Context, channelID gid.ID, c checked, in 
 		return nil, apierr.BadInput("templateId", "a TRANSACTION message cannot send a PROMOTION template")
 	case tpl.Status != znstemplate.StatusENABLE:
 		return nil, apierr.Precondition(zns.ReasonTemplateNotEnabled, "the template is %s; only an ENABLE template can be sent", tpl.Status)
+	}
+	if err := zns.CheckQuietHours(strings.ToUpper(tpl.Tag), now); err != nil {
+		return nil, err
 	}
 	data, err := zns.CheckParamsAt("templateData", tpl.Params, in.TemplateData)
 	if err != nil {

@@ -5,8 +5,10 @@ package zns
 // messages in the timer's transaction, the one that marks them QUEUED, so a
 // crash rolls both back and a retry or a resume finds them pending again:
 // nobody is queued twice, and the channel's unique trackingIds hold even
-// against a bug. The counts follow the messages in the transactions that
-// change them (countCampaign).
+// against a bug. A run holds its template's row, so runners of one
+// template on any replica queue one after the other and never past its
+// remaining quota together. The counts follow the messages in the
+// transactions that change them (countCampaign).
 
 import (
 	"context"
@@ -20,6 +22,7 @@ import (
 	"github.com/dakenh/dakenh/ent/znscampaignrecipient"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
+	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/timer"
@@ -36,53 +39,9 @@ const (
 	// campaignRecheck is how often a campaign waiting for its template,
 	// its OA or a quota that did not come back at the reset looks again.
 	campaignRecheck = 15 * time.Minute
-	// quietFrom and quietUntil bound the hours, Vietnam time, in which
-	// Zalo refuses promotion templates (-133).
-	quietFrom, quietUntil = 22, 6
-	// tagPromotion is the tag of the templates quiet hours hold.
-	tagPromotion = "PROMOTION"
 	// timerCampaign is the runner's timer kind, keyed by campaign.
 	timerCampaign = "zns.campaign"
 )
-
-// vietnam is the zone of Zalo's quiet hours and daily quota resets.
-var vietnam = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
-	if err != nil {
-		return time.FixedZone("ICT", 7*3600) // no DST there
-	}
-	return loc
-}()
-
-// InQuietHours reports whether t is within promotions' quiet hours.
-func InQuietHours(t time.Time) bool {
-	h := t.In(vietnam).Hour()
-	return h >= quietFrom || h < quietUntil
-}
-
-// quietHoursEnd is the first 06:00 in Vietnam at or after t.
-func quietHoursEnd(t time.Time) time.Time {
-	l := t.In(vietnam)
-	end := time.Date(l.Year(), l.Month(), l.Day(), quietUntil, 0, 0, 0, vietnam)
-	if end.Before(l) {
-		end = end.AddDate(0, 0, 1)
-	}
-	return end
-}
-
-// quotaDayStart is the midnight in Vietnam at or before t, when the
-// daily quotas of t's day started.
-func quotaDayStart(t time.Time) time.Time {
-	l := t.In(vietnam)
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, vietnam)
-}
-
-// nextQuotaReset is the next midnight in Vietnam after t, when Zalo's
-// daily quotas start over.
-func nextQuotaReset(t time.Time) time.Time {
-	l := t.In(vietnam)
-	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, vietnam)
-}
 
 // runCampaign is one run of a campaign's timer, in its transaction: it
 // queues the next batch, as many as the template's remaining quota allows
@@ -93,7 +52,7 @@ func nextQuotaReset(t time.Time) time.Time {
 func (s *Service) runCampaign(ctx context.Context, tx *ent.Tx, t *ent.Timer) error {
 	c, err := tx.ZnsCampaign.Query().
 		Where(znscampaign.ID(gid.ID(t.Key))).
-		WithChannel().WithTemplate().
+		WithChannel().
 		Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil
@@ -101,8 +60,19 @@ func (s *Service) runCampaign(ctx context.Context, tx *ent.Tx, t *ent.Timer) err
 	if err != nil || c.Status != znscampaign.StatusRUNNING {
 		return err
 	}
+	// The template's row is locked for the rest of the run: the runners
+	// of its campaigns, on any replica, read its remaining quota and the
+	// messages in flight one after the other, each seeing what the
+	// previous one queued, so together they never queue past the quota.
+	// (SQLite's transactions are serial already.)
+	sel := tx.ZnsTemplate.Query().Where(znstemplate.ID(c.TemplateID))
+	sel.Modify(database.LockRows())
+	tpl, err := sel.Only(ctx)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	ch, tpl := c.Edges.Channel, c.Edges.Template
+	ch := c.Edges.Channel
 	wait := func(why znscampaign.WaitingFor, until time.Time) error {
 		if err := tx.ZnsCampaign.UpdateOneID(c.ID).SetWaitingFor(why).Exec(ctx); err != nil {
 			return err
@@ -115,7 +85,7 @@ func (s *Service) runCampaign(ctx context.Context, tx *ent.Tx, t *ent.Timer) err
 	case tpl.Status != znstemplate.StatusENABLE:
 		return wait(znscampaign.WaitingForTEMPLATE, now.Add(campaignRecheck))
 	case tpl.Tag == tagPromotion && InQuietHours(now):
-		return wait(znscampaign.WaitingForQUIET_HOURS, quietHoursEnd(now))
+		return wait(znscampaign.WaitingForQUIET_HOURS, QuietHoursEnd(now))
 	case tpl.RemainingQuota <= 0:
 		// The OA's sync at the reset brings the new quota; the campaign
 		// looks a minute later, and every campaignRecheck in case a

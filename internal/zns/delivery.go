@@ -17,6 +17,7 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
 	"github.com/dakenh/dakenh/ent/predicate"
+	"github.com/dakenh/dakenh/ent/znscampaign"
 	"github.com/dakenh/dakenh/ent/znsmessage"
 	"github.com/dakenh/dakenh/ent/znstemplate"
 	"github.com/dakenh/dakenh/internal/database"
@@ -47,6 +48,10 @@ type sent struct {
 	// exhausted marks a refusal for the template's daily limit: its
 	// remaining quota is 0.
 	exhausted bool
+	// campaignID is the message's campaign, nil for none: a campaign's
+	// message waits for the quota's reset rather than failing when
+	// exhausted.
+	campaignID *gid.ID
 }
 
 // znsQueue is the ZNS message table as a delivery.Queue.
@@ -132,7 +137,7 @@ func (q znsQueue) Attempt(ctx context.Context, c delivery.Claim) (sent, delivery
 		return sent{}, delivery.Retry("The message could not be loaded.", err)
 	}
 	ch, tpl := m.Edges.Channel, m.Edges.Template
-	res := sent{price: tpl.Price, templateID: tpl.ID}
+	res := sent{price: tpl.Price, templateID: tpl.ID, campaignID: m.CampaignID}
 	if ch.Status != channel.StatusCONNECTED {
 		return res, delivery.Failed("The OA is disconnected; reconnect it and send the message again.", nil)
 	}
@@ -184,10 +189,18 @@ func sendOutcome(err error) delivery.Outcome {
 
 // Record writes the outcome of the attempt c holds in one transaction: the
 // message's status, and for an accepted send its cost and the template's
-// quota from Zalo's answer.
+// quota from Zalo's answer. A campaign's message refused for the
+// template's daily limit stays QUEUED until a minute after the quota's
+// reset, as its campaign waits (campaign_runner.go), instead of failing:
+// a campaign paces itself to the quota, and a stale quota must not cost
+// it its recipients.
 func (q znsQueue) Record(ctx context.Context, c delivery.Claim, v sent, _ delivery.Outcome, r delivery.Result) error {
 	sys := viewer.SystemContext(ctx, c.OrgID)
 	now := q.s.now()
+	deferred := r.State == delivery.StateFailed && v.exhausted && v.campaignID != nil
+	if deferred {
+		r = delivery.Result{State: delivery.StateQueued, LastError: r.FailureReason, NextAttemptAt: nextQuotaReset(now).Add(time.Minute)}
+	}
 	tx, err := q.s.client.Tx(sys)
 	if err != nil {
 		return err
@@ -232,6 +245,15 @@ func (q znsQueue) Record(ctx context.Context, c delivery.Claim, v sent, _ delive
 	}
 	if err != nil {
 		return err
+	}
+	if deferred {
+		err := tx.ZnsCampaign.Update().
+			Where(znscampaign.ID(*v.campaignID), znscampaign.StatusEQ(znscampaign.StatusRUNNING)).
+			SetWaitingFor(znscampaign.WaitingForQUOTA).
+			Exec(sys)
+		if err != nil {
+			return err
+		}
 	}
 	// The event comes last: Append takes the organization's event
 	// counter, which every writer takes last.

@@ -29,6 +29,9 @@ const (
 	// ReasonQuotaExhausted: the template's remaining daily quota is 0;
 	// Zalo would refuse the send.
 	ReasonQuotaExhausted = "QUOTA_EXHAUSTED"
+	// ReasonQuietHours: a promotion template between 22:00 and 06:00
+	// Vietnam time (InQuietHours), when Zalo refuses it (-133).
+	ReasonQuietHours = "QUIET_HOURS"
 )
 
 // MaxTrackingID is the longest trackingId Zalo takes.
@@ -101,6 +104,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.ZnsMessage, erro
 	}
 	if tpl.RemainingQuota <= 0 {
 		return nil, apierr.Precondition(ReasonQuotaExhausted, "the template's daily quota is used up; it resets tomorrow")
+	}
+	if err := CheckQuietHours(tpl.Tag, s.now()); err != nil {
+		return nil, err
 	}
 
 	sys := viewer.SystemContext(ctx, ch.OrganizationID)

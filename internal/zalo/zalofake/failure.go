@@ -79,6 +79,14 @@ func (s *Server) FailNext(endpoint Endpoint, n int, f Failure) {
 	}
 }
 
+// PendingFailures is how many of the failures queued for endpoint no
+// request has taken yet.
+func (s *Server) PendingFailures(endpoint Endpoint) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.failures[endpoint])
+}
+
 // takeFailureLocked pops the next failure queued for endpoint.
 func (s *Server) takeFailureLocked(endpoint Endpoint) (Failure, bool) {
 	q := s.failures[endpoint]
