@@ -37,15 +37,7 @@ const ReasonNoCallMinutes = "NO_CALL_MINUTES"
 const MaxGrant = 1_000_000
 
 // zone is where months begin: Vietnam, as the reports' days.
-var zone = func() *time.Location {
-	loc, err := time.LoadLocation(report.Zone)
-	if err != nil {
-		// Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since
-		// 1975; time/tzdata is not needed for that.
-		return time.FixedZone(report.Zone, 7*3600)
-	}
-	return loc
-}()
+var zone = report.Location
 
 // Options configures New.
 type Options struct {
