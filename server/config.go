@@ -58,9 +58,9 @@ type Config struct {
 	// CallMinutesQuota is the monthly LiveTalk call minutes of an
 	// organization whose plan sets none (DAKENH_CALL_MINUTES_QUOTA).
 	CallMinutesQuota int
-	// LiveCalls is the LiveTalk calls' ring timeout and STUN/TURN servers
-	// (DAKENH_CALL_RING_SECONDS, DAKENH_STUN_URLS, DAKENH_TURN_URLS,
-	// DAKENH_TURN_SECRET).
+	// LiveCalls is the LiveTalk calls' ring timeout, maximum duration and
+	// STUN/TURN servers (DAKENH_CALL_RING_SECONDS, DAKENH_CALL_MAX_MINUTES,
+	// DAKENH_STUN_URLS, DAKENH_TURN_URLS, DAKENH_TURN_SECRET).
 	LiveCalls livecall.Config
 }
 
@@ -136,8 +136,13 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 	if err != nil {
 		return c, err
 	}
+	maxMinutes, err := intEnv(getenv, "DAKENH_CALL_MAX_MINUTES", int(livecall.DefaultMaxDuration/time.Minute), 1, 1440)
+	if err != nil {
+		return c, err
+	}
 	c.LiveCalls = livecall.Config{
 		RingTimeout: time.Duration(ring) * time.Second,
+		MaxDuration: time.Duration(maxMinutes) * time.Minute,
 		StunURLs:    splitList(getenv("DAKENH_STUN_URLS")),
 		TurnURLs:    splitList(getenv("DAKENH_TURN_URLS")),
 		TurnSecret:  []byte(getenv("DAKENH_TURN_SECRET")),

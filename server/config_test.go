@@ -45,17 +45,18 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 		}},
 		{name: "OKLiveCallsDefaults", env: map[string]string{}, check: func(t *testing.T, c Config) {
-			if c.CallMinutesQuota != DefaultCallMinutesQuota || c.LiveCalls.RingTimeout != 45*time.Second || c.LiveCalls.StunURLs != nil {
+			if c.CallMinutesQuota != DefaultCallMinutesQuota || c.LiveCalls.RingTimeout != 45*time.Second ||
+				c.LiveCalls.MaxDuration != 2*time.Hour || c.LiveCalls.StunURLs != nil {
 				t.Fatalf("quota %d, calls %+v", c.CallMinutesQuota, c.LiveCalls)
 			}
 		}},
 		{name: "OKLiveCalls", env: map[string]string{
-			"DAKENH_CALL_MINUTES_QUOTA": "250", "DAKENH_CALL_RING_SECONDS": "20",
+			"DAKENH_CALL_MINUTES_QUOTA": "250", "DAKENH_CALL_RING_SECONDS": "20", "DAKENH_CALL_MAX_MINUTES": "30",
 			"DAKENH_STUN_URLS": "stun:stun.example.vn:3478", "DAKENH_TURN_URLS": "turn:turn.example.vn:3478, turns:turn.example.vn:5349",
 			"DAKENH_TURN_SECRET": "coturn-secret",
 		}, check: func(t *testing.T, c Config) {
 			l := c.LiveCalls
-			if c.CallMinutesQuota != 250 || l.RingTimeout != 20*time.Second || len(l.StunURLs) != 1 || len(l.TurnURLs) != 2 ||
+			if c.CallMinutesQuota != 250 || l.RingTimeout != 20*time.Second || l.MaxDuration != 30*time.Minute || len(l.StunURLs) != 1 || len(l.TurnURLs) != 2 ||
 				l.TurnURLs[1] != "turns:turn.example.vn:5349" || string(l.TurnSecret) != "coturn-secret" {
 				t.Fatalf("quota %d, calls %+v", c.CallMinutesQuota, l)
 			}

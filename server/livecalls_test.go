@@ -53,6 +53,7 @@ func newLiveEnv(t *testing.T) *liveEnv {
 		c.CallMinutesQuota = liveQuota
 		c.LiveCalls = livecall.Config{
 			RingTimeout: 30 * time.Second,
+			MaxDuration: 10 * time.Minute,
 			StunURLs:    []string{"stun:stun.dakenh.test:3478"},
 			TurnURLs:    []string{"turn:turn.dakenh.test:3478?transport=udp", "turns:turn.dakenh.test:5349"},
 			TurnSecret:  []byte(testTurnSecret),
@@ -590,6 +591,27 @@ func TestLiveTalkCallEndings(t *testing.T) {
 			t.Fatalf("foreign %s: %+v", q, r.Errors)
 		}
 	}
+
+	// An answered call nobody hangs up ends at its maximum duration,
+	// charged for it, and the conversation may call again.
+	if _, err := l.app.minutes.Grant(l.sys(), l.org, 20, "long call"); err != nil {
+		t.Fatal(err)
+	}
+	c = l.start(l.conv, entcall.KindAUDIO)
+	l.must(l.tn.agentToken, answerLiveCall, map[string]any{"id": c.ID}, nil)
+	l.clock.Advance(9*time.Minute + 59*time.Second)
+	if n, _ := l.app.timers.RunDue(context.Background()); n != 0 {
+		t.Fatalf("%d timers ran before the maximum duration", n)
+	}
+	l.clock.Advance(time.Second)
+	if n, err := l.app.timers.RunDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("at the maximum duration: %d %v", n, err)
+	}
+	if got := l.call(c.ID); got.Status != entcall.StatusENDED || *got.Result != entcall.ResultANSWERED ||
+		*got.DurationSeconds != 600 || *got.BilledMinutes != 10 {
+		t.Fatalf("ended at the maximum %+v", got)
+	}
+	l.talk(l.conv, l.tn.agentToken, time.Second)
 
 	// A Zalo conversation is not for the widget's calls.
 	zaloConv := seedConversation(t, l.env, l.org, gid.ID(l.tn.ownerID), channel.ChatPermissionSHARED, "zalo")

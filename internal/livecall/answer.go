@@ -84,6 +84,11 @@ func (e *Engine) Answer(ctx context.Context, id gid.ID) (*ent.Call, error) {
 		if err := timer.Cancel(sys, tx, v.OrgID, timerRingTimeout, string(id)); err != nil {
 			return err
 		}
+		if err := timer.Schedule(sys, tx, timer.Spec{
+			OrgID: v.OrgID, Kind: timerMaxDuration, Key: string(id), Due: out.AnsweredAt.Add(e.cfg.MaxDuration),
+		}); err != nil {
+			return err
+		}
 		return announce(sys, tx, out, event.TypeAnswered)
 	})
 	return unwrap(out, err)
@@ -208,10 +213,25 @@ func (e *Engine) Call(ctx context.Context, conversationID, callID gid.ID) (*ent.
 	return c, err
 }
 
+// ranTooLong is the handler of the maximum duration: a call still in
+// progress ends ANSWERED, charged up to now.
+func (e *Engine) ranTooLong(ctx context.Context, tx *ent.Tx, t *ent.Timer) error {
+	c, err := e.lockCall(ctx, tx, t.OrganizationID, gid.ID(t.Key))
+	if apierr.CodeOf(err) == apierr.NotFound {
+		return nil
+	}
+	if err != nil || c.Status != entcall.StatusIN_PROGRESS {
+		return err
+	}
+	e.log.InfoContext(ctx, "livecall: ending a call that reached its maximum duration", "call", c.ID, "max", e.cfg.MaxDuration)
+	_, err = e.end(ctx, tx, c, entcall.ResultANSWERED)
+	return err
+}
+
 // end ends c, locked in tx, with result: an answered call gets its
 // duration, in whole seconds rounded up, and consumes its minutes
-// (callminutes.Minutes of that duration), recorded as billed_minutes. The
-// ring timer goes and ENDED is announced.
+// (callminutes.Minutes of that duration), recorded as billed_minutes. Its
+// timers go and ENDED is announced.
 func (e *Engine) end(ctx context.Context, tx *ent.Tx, c *ent.Call, result entcall.Result) (*ent.Call, error) {
 	now := e.now()
 	upd := tx.Call.UpdateOne(c).
@@ -232,8 +252,10 @@ func (e *Engine) end(ctx context.Context, tx *ent.Tx, c *ent.Call, result entcal
 	if err != nil {
 		return nil, fmt.Errorf("livecall: ending the call: %w", err)
 	}
-	if err := timer.Cancel(ctx, tx, c.OrganizationID, timerRingTimeout, string(c.ID)); err != nil {
-		return nil, err
+	for _, kind := range []string{timerRingTimeout, timerMaxDuration} {
+		if err := timer.Cancel(ctx, tx, c.OrganizationID, kind, string(c.ID)); err != nil {
+			return nil, err
+		}
 	}
 	return out, announce(ctx, tx, out, event.TypeEnded)
 }

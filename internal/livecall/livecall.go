@@ -42,6 +42,11 @@ const (
 	// DefaultRingTimeout is how long a call rings before it ends
 	// NO_ANSWER (DAKENH_CALL_RING_SECONDS).
 	DefaultRingTimeout = 45 * time.Second
+	// DefaultMaxDuration is how long an answered call may last before the
+	// server ends it (DAKENH_CALL_MAX_MINUTES): a call whose two browsers
+	// vanished without hanging up ends then, is charged, and frees its
+	// conversation for the next call.
+	DefaultMaxDuration = 2 * time.Hour
 	// MaxSignalBytes bounds a signal's data: an SDP offer with video is a
 	// few kilobytes.
 	MaxSignalBytes = 16384
@@ -65,7 +70,11 @@ const (
 	ReasonCallNotAnswered = "CALL_NOT_ANSWERED"
 )
 
-const timerRingTimeout = "livecall.ring_timeout"
+// The kinds of this package's durable timers, keyed by the call's ID.
+const (
+	timerRingTimeout = "livecall.ring_timeout"
+	timerMaxDuration = "livecall.max_duration"
+)
 
 // KindPolicy reports whether a LiveTalk channel takes calls of kind: its
 // widget's enabled functions (audio and video calls are optional). With no
@@ -76,6 +85,9 @@ type KindPolicy func(ctx context.Context, ch *ent.Channel, kind entcall.Kind) (b
 type Config struct {
 	// RingTimeout is how long a call rings (DefaultRingTimeout when 0).
 	RingTimeout time.Duration
+	// MaxDuration is how long an answered call may last
+	// (DefaultMaxDuration when 0).
+	MaxDuration time.Duration
 	// StunURLs are STUN servers (DAKENH_STUN_URLS), "stun:host:3478".
 	StunURLs []string
 	// TurnURLs are TURN servers (DAKENH_TURN_URLS), "turn:host:3478".
@@ -119,6 +131,9 @@ func New(client *ent.Client, o Options) *Engine {
 	if o.RingTimeout <= 0 {
 		o.RingTimeout = DefaultRingTimeout
 	}
+	if o.MaxDuration <= 0 {
+		o.MaxDuration = DefaultMaxDuration
+	}
 	return &Engine{client: client, cfg: o.Config, minutes: o.Minutes, kinds: o.Kinds, now: o.Now, log: o.Logger}
 }
 
@@ -126,10 +141,11 @@ func New(client *ent.Client, o Options) *Engine {
 // Call it at start-up, before the engine is used.
 func (e *Engine) SetKindPolicy(p KindPolicy) { e.kinds = p }
 
-// Register gives w the handler of the ring timeout. Call it once at
-// start-up, before w runs.
+// Register gives w the handlers of the ring timeout and the maximum
+// duration. Call it once at start-up, before w runs.
 func (e *Engine) Register(w *timer.Worker) {
 	w.Handle(timerRingTimeout, e.ringTimedOut)
+	w.Handle(timerMaxDuration, e.ranTooLong)
 }
 
 // inTx runs f in a transaction of the system of the organization, rolling
@@ -156,12 +172,14 @@ func orgOf(ctx context.Context) (*viewer.Viewer, error) {
 	return v, nil
 }
 
-// lockCall holds the call's ring timer, then locks the call's row, until
-// tx ends (the order of the timer worker: see timer.Hold). Another
+// lockCall holds the call's timers, then locks the call's row, until tx
+// ends (the order of the timer worker: see timer.Hold). Another
 // organization's call, or a Zalo call, is NOT_FOUND.
 func (e *Engine) lockCall(ctx context.Context, tx *ent.Tx, orgID, id gid.ID) (*ent.Call, error) {
-	if err := timer.Hold(ctx, tx, orgID, timerRingTimeout, string(id)); err != nil {
-		return nil, err
+	for _, kind := range []string{timerRingTimeout, timerMaxDuration} {
+		if err := timer.Hold(ctx, tx, orgID, kind, string(id)); err != nil {
+			return nil, err
+		}
 	}
 	q := tx.Call.Query().Where(entcall.ID(id), entcall.ConversationIDNotNil())
 	q.Modify(database.LockRows())
