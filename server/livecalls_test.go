@@ -32,7 +32,7 @@ import (
 // 2026-12-07, 10:00 in Vietnam.
 type liveEnv struct {
 	*env
-	t     *testing.T
+	t     testing.TB
 	clock *clocktest.Clock
 	tn    *tenant
 	org   gid.ID
@@ -45,7 +45,7 @@ const (
 	liveQuota      = 3
 )
 
-func newLiveEnv(t *testing.T) *liveEnv {
+func newLiveEnv(t testing.TB) *liveEnv {
 	t.Helper()
 	clock := clocktest.New(time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC))
 	e := newEnv(t, func(c *Config, o *appOptions) {
@@ -104,8 +104,8 @@ func (l *liveEnv) start(conv gid.ID, kind entcall.Kind) *ent.Call {
 
 // follow subscribes to callEvents from the start of the log, so the test
 // does not depend on when the server registers the subscription.
-func (l *liveEnv) follow(token string) *subscriber {
-	return subscribe(l.t, l.env, token, liveCallEventsQ, map[string]any{"after": event.Start.String()})
+func (l *liveEnv) follow(t *testing.T, token string) *subscriber {
+	return subscribe(t, l.env, token, liveCallEventsQ, map[string]any{"after": event.Start.String()})
 }
 
 func (l *liveEnv) call(id gid.ID) *ent.Call {
@@ -219,8 +219,8 @@ func TestLiveTalkCall(t *testing.T) {
 	l := newLiveEnv(t)
 	l.online(l.tn.agentID, l.tn.adminID)
 	l.assign(l.conv, l.tn.agentID) // the conversation's agent is rung, nobody else
-	agent := l.follow(l.tn.agentToken)
-	admin := l.follow(l.tn.adminToken)
+	agent := l.follow(t, l.tn.agentToken)
+	admin := l.follow(t, l.tn.adminToken)
 
 	c := l.start(l.conv, entcall.KindVIDEO)
 	if c.Status != entcall.StatusRINGING || c.Direction != entcall.DirectionINBOUND || c.ChannelID != l.ch ||
@@ -532,7 +532,7 @@ func TestLiveTalkCallEndings(t *testing.T) {
 
 	l.online(l.tn.agentID, l.tn.adminID)
 	l.assign(l.conv, l.tn.agentID)
-	agent := l.follow(l.tn.agentToken)
+	agent := l.follow(t, l.tn.agentToken)
 
 	// Ring timeout.
 	c = l.start(l.conv, entcall.KindAUDIO)
