@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/user"
@@ -63,6 +65,12 @@ type Call struct {
 	TicketExpiresAt *time.Time `json:"ticket_expires_at,omitempty"`
 	// PermissionID holds the value of the "permission_id" field.
 	PermissionID *gid.ID `json:"permission_id,omitempty"`
+	// ConversationID holds the value of the "conversation_id" field.
+	ConversationID *gid.ID `json:"conversation_id,omitempty"`
+	// RingingUserIds holds the value of the "ringing_user_ids" field.
+	RingingUserIds []string `json:"ringing_user_ids,omitempty"`
+	// BilledMinutes holds the value of the "billed_minutes" field.
+	BilledMinutes *int `json:"billed_minutes,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CallQuery when eager-loading is set.
 	Edges        CallEdges `json:"edges"`
@@ -81,11 +89,13 @@ type CallEdges struct {
 	Operator *User `json:"operator,omitempty"`
 	// Permission holds the value of the permission edge.
 	Permission *CallPermission `json:"permission,omitempty"`
+	// Conversation holds the value of the conversation edge.
+	Conversation *Conversation `json:"conversation,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [3]map[string]int
+	totalCount [4]map[string]int
 }
 
 // OrganizationOrErr returns the Organization value or an error if the edge
@@ -143,16 +153,29 @@ func (e CallEdges) PermissionOrErr() (*CallPermission, error) {
 	return nil, &NotLoadedError{edge: "permission"}
 }
 
+// ConversationOrErr returns the Conversation value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e CallEdges) ConversationOrErr() (*Conversation, error) {
+	if e.Conversation != nil {
+		return e.Conversation, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: conversation.Label}
+	}
+	return nil, &NotLoadedError{edge: "conversation"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Call) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case call.FieldOperatorID, call.FieldPermissionID:
+		case call.FieldOperatorID, call.FieldPermissionID, call.FieldConversationID:
 			values[i] = &sql.NullScanner{S: new(gid.ID)}
+		case call.FieldRingingUserIds:
+			values[i] = new([]byte)
 		case call.FieldID, call.FieldOrganizationID, call.FieldChannelID, call.FieldCustomerID:
 			values[i] = new(gid.ID)
-		case call.FieldDurationSeconds:
+		case call.FieldDurationSeconds, call.FieldBilledMinutes:
 			values[i] = new(sql.NullInt64)
 		case call.FieldDirection, call.FieldKind, call.FieldStatus, call.FieldResult, call.FieldProviderCallID, call.FieldRecordingURL, call.FieldTicketLink, call.FieldTicketQrCode:
 			values[i] = new(sql.NullString)
@@ -308,6 +331,28 @@ func (_m *Call) assignValues(columns []string, values []any) error {
 				_m.PermissionID = new(gid.ID)
 				*_m.PermissionID = *value.S.(*gid.ID)
 			}
+		case call.FieldConversationID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field conversation_id", values[i])
+			} else if value.Valid {
+				_m.ConversationID = new(gid.ID)
+				*_m.ConversationID = *value.S.(*gid.ID)
+			}
+		case call.FieldRingingUserIds:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field ringing_user_ids", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.RingingUserIds); err != nil {
+					return fmt.Errorf("unmarshal field ringing_user_ids: %w", err)
+				}
+			}
+		case call.FieldBilledMinutes:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field billed_minutes", values[i])
+			} else if value.Valid {
+				_m.BilledMinutes = new(int)
+				*_m.BilledMinutes = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -344,6 +389,11 @@ func (_m *Call) QueryOperator() *UserQuery {
 // QueryPermission queries the "permission" edge of the Call entity.
 func (_m *Call) QueryPermission() *CallPermissionQuery {
 	return NewCallClient(_m.config).QueryPermission(_m)
+}
+
+// QueryConversation queries the "conversation" edge of the Call entity.
+func (_m *Call) QueryConversation() *ConversationQuery {
+	return NewCallClient(_m.config).QueryConversation(_m)
 }
 
 // Update returns a builder for updating this Call.
@@ -444,6 +494,19 @@ func (_m *Call) String() string {
 	builder.WriteString(", ")
 	if v := _m.PermissionID; v != nil {
 		builder.WriteString("permission_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ConversationID; v != nil {
+		builder.WriteString("conversation_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("ringing_user_ids=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RingingUserIds))
+	builder.WriteString(", ")
+	if v := _m.BilledMinutes; v != nil {
+		builder.WriteString("billed_minutes=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')

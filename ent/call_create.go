@@ -15,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/user"
@@ -269,6 +270,40 @@ func (_c *CallCreate) SetNillablePermissionID(v *gid.ID) *CallCreate {
 	return _c
 }
 
+// SetConversationID sets the "conversation_id" field.
+func (_c *CallCreate) SetConversationID(v gid.ID) *CallCreate {
+	_c.mutation.SetConversationID(v)
+	return _c
+}
+
+// SetNillableConversationID sets the "conversation_id" field if the given value is not nil.
+func (_c *CallCreate) SetNillableConversationID(v *gid.ID) *CallCreate {
+	if v != nil {
+		_c.SetConversationID(*v)
+	}
+	return _c
+}
+
+// SetRingingUserIds sets the "ringing_user_ids" field.
+func (_c *CallCreate) SetRingingUserIds(v []string) *CallCreate {
+	_c.mutation.SetRingingUserIds(v)
+	return _c
+}
+
+// SetBilledMinutes sets the "billed_minutes" field.
+func (_c *CallCreate) SetBilledMinutes(v int) *CallCreate {
+	_c.mutation.SetBilledMinutes(v)
+	return _c
+}
+
+// SetNillableBilledMinutes sets the "billed_minutes" field if the given value is not nil.
+func (_c *CallCreate) SetNillableBilledMinutes(v *int) *CallCreate {
+	if v != nil {
+		_c.SetBilledMinutes(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *CallCreate) SetID(v gid.ID) *CallCreate {
 	_c.mutation.SetID(v)
@@ -306,6 +341,11 @@ func (_c *CallCreate) SetOperator(v *User) *CallCreate {
 // SetPermission sets the "permission" edge to the CallPermission entity.
 func (_c *CallCreate) SetPermission(v *CallPermission) *CallCreate {
 	return _c.SetPermissionID(v.ID)
+}
+
+// SetConversation sets the "conversation" edge to the Conversation entity.
+func (_c *CallCreate) SetConversation(v *Conversation) *CallCreate {
+	return _c.SetConversationID(v.ID)
 }
 
 // Mutation returns the CallMutation object of the builder.
@@ -451,6 +491,11 @@ func (_c *CallCreate) check() error {
 			return &ValidationError{Name: "ticket_link", err: fmt.Errorf(`ent: validator failed for field "Call.ticket_link": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.BilledMinutes(); ok {
+		if err := call.BilledMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "billed_minutes", err: fmt.Errorf(`ent: validator failed for field "Call.billed_minutes": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := call.IDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Call.id": %w`, err)}
@@ -561,6 +606,14 @@ func (_c *CallCreate) createSpec() (*Call, *sqlgraph.CreateSpec) {
 		_spec.SetField(call.FieldTicketExpiresAt, field.TypeTime, value)
 		_node.TicketExpiresAt = &value
 	}
+	if value, ok := _c.mutation.RingingUserIds(); ok {
+		_spec.SetField(call.FieldRingingUserIds, field.TypeJSON, value)
+		_node.RingingUserIds = value
+	}
+	if value, ok := _c.mutation.BilledMinutes(); ok {
+		_spec.SetField(call.FieldBilledMinutes, field.TypeInt, value)
+		_node.BilledMinutes = &value
+	}
 	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -644,6 +697,23 @@ func (_c *CallCreate) createSpec() (*Call, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.PermissionID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ConversationIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   call.ConversationTable,
+			Columns: []string{call.ConversationColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(conversation.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.ConversationID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -962,6 +1032,48 @@ func (u *CallUpsert) ClearPermissionID() *CallUpsert {
 	return u
 }
 
+// SetRingingUserIds sets the "ringing_user_ids" field.
+func (u *CallUpsert) SetRingingUserIds(v []string) *CallUpsert {
+	u.Set(call.FieldRingingUserIds, v)
+	return u
+}
+
+// UpdateRingingUserIds sets the "ringing_user_ids" field to the value that was provided on create.
+func (u *CallUpsert) UpdateRingingUserIds() *CallUpsert {
+	u.SetExcluded(call.FieldRingingUserIds)
+	return u
+}
+
+// ClearRingingUserIds clears the value of the "ringing_user_ids" field.
+func (u *CallUpsert) ClearRingingUserIds() *CallUpsert {
+	u.SetNull(call.FieldRingingUserIds)
+	return u
+}
+
+// SetBilledMinutes sets the "billed_minutes" field.
+func (u *CallUpsert) SetBilledMinutes(v int) *CallUpsert {
+	u.Set(call.FieldBilledMinutes, v)
+	return u
+}
+
+// UpdateBilledMinutes sets the "billed_minutes" field to the value that was provided on create.
+func (u *CallUpsert) UpdateBilledMinutes() *CallUpsert {
+	u.SetExcluded(call.FieldBilledMinutes)
+	return u
+}
+
+// AddBilledMinutes adds v to the "billed_minutes" field.
+func (u *CallUpsert) AddBilledMinutes(v int) *CallUpsert {
+	u.Add(call.FieldBilledMinutes, v)
+	return u
+}
+
+// ClearBilledMinutes clears the value of the "billed_minutes" field.
+func (u *CallUpsert) ClearBilledMinutes() *CallUpsert {
+	u.SetNull(call.FieldBilledMinutes)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -990,6 +1102,9 @@ func (u *CallUpsertOne) UpdateNewValues() *CallUpsertOne {
 		}
 		if _, exists := u.create.mutation.Direction(); exists {
 			s.SetIgnore(call.FieldDirection)
+		}
+		if _, exists := u.create.mutation.ConversationID(); exists {
+			s.SetIgnore(call.FieldConversationID)
 		}
 	}))
 	return u
@@ -1330,6 +1445,55 @@ func (u *CallUpsertOne) ClearPermissionID() *CallUpsertOne {
 	})
 }
 
+// SetRingingUserIds sets the "ringing_user_ids" field.
+func (u *CallUpsertOne) SetRingingUserIds(v []string) *CallUpsertOne {
+	return u.Update(func(s *CallUpsert) {
+		s.SetRingingUserIds(v)
+	})
+}
+
+// UpdateRingingUserIds sets the "ringing_user_ids" field to the value that was provided on create.
+func (u *CallUpsertOne) UpdateRingingUserIds() *CallUpsertOne {
+	return u.Update(func(s *CallUpsert) {
+		s.UpdateRingingUserIds()
+	})
+}
+
+// ClearRingingUserIds clears the value of the "ringing_user_ids" field.
+func (u *CallUpsertOne) ClearRingingUserIds() *CallUpsertOne {
+	return u.Update(func(s *CallUpsert) {
+		s.ClearRingingUserIds()
+	})
+}
+
+// SetBilledMinutes sets the "billed_minutes" field.
+func (u *CallUpsertOne) SetBilledMinutes(v int) *CallUpsertOne {
+	return u.Update(func(s *CallUpsert) {
+		s.SetBilledMinutes(v)
+	})
+}
+
+// AddBilledMinutes adds v to the "billed_minutes" field.
+func (u *CallUpsertOne) AddBilledMinutes(v int) *CallUpsertOne {
+	return u.Update(func(s *CallUpsert) {
+		s.AddBilledMinutes(v)
+	})
+}
+
+// UpdateBilledMinutes sets the "billed_minutes" field to the value that was provided on create.
+func (u *CallUpsertOne) UpdateBilledMinutes() *CallUpsertOne {
+	return u.Update(func(s *CallUpsert) {
+		s.UpdateBilledMinutes()
+	})
+}
+
+// ClearBilledMinutes clears the value of the "billed_minutes" field.
+func (u *CallUpsertOne) ClearBilledMinutes() *CallUpsertOne {
+	return u.Update(func(s *CallUpsert) {
+		s.ClearBilledMinutes()
+	})
+}
+
 // Exec executes the query.
 func (u *CallUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -1524,6 +1688,9 @@ func (u *CallUpsertBulk) UpdateNewValues() *CallUpsertBulk {
 			}
 			if _, exists := b.mutation.Direction(); exists {
 				s.SetIgnore(call.FieldDirection)
+			}
+			if _, exists := b.mutation.ConversationID(); exists {
+				s.SetIgnore(call.FieldConversationID)
 			}
 		}
 	}))
@@ -1862,6 +2029,55 @@ func (u *CallUpsertBulk) UpdatePermissionID() *CallUpsertBulk {
 func (u *CallUpsertBulk) ClearPermissionID() *CallUpsertBulk {
 	return u.Update(func(s *CallUpsert) {
 		s.ClearPermissionID()
+	})
+}
+
+// SetRingingUserIds sets the "ringing_user_ids" field.
+func (u *CallUpsertBulk) SetRingingUserIds(v []string) *CallUpsertBulk {
+	return u.Update(func(s *CallUpsert) {
+		s.SetRingingUserIds(v)
+	})
+}
+
+// UpdateRingingUserIds sets the "ringing_user_ids" field to the value that was provided on create.
+func (u *CallUpsertBulk) UpdateRingingUserIds() *CallUpsertBulk {
+	return u.Update(func(s *CallUpsert) {
+		s.UpdateRingingUserIds()
+	})
+}
+
+// ClearRingingUserIds clears the value of the "ringing_user_ids" field.
+func (u *CallUpsertBulk) ClearRingingUserIds() *CallUpsertBulk {
+	return u.Update(func(s *CallUpsert) {
+		s.ClearRingingUserIds()
+	})
+}
+
+// SetBilledMinutes sets the "billed_minutes" field.
+func (u *CallUpsertBulk) SetBilledMinutes(v int) *CallUpsertBulk {
+	return u.Update(func(s *CallUpsert) {
+		s.SetBilledMinutes(v)
+	})
+}
+
+// AddBilledMinutes adds v to the "billed_minutes" field.
+func (u *CallUpsertBulk) AddBilledMinutes(v int) *CallUpsertBulk {
+	return u.Update(func(s *CallUpsert) {
+		s.AddBilledMinutes(v)
+	})
+}
+
+// UpdateBilledMinutes sets the "billed_minutes" field to the value that was provided on create.
+func (u *CallUpsertBulk) UpdateBilledMinutes() *CallUpsertBulk {
+	return u.Update(func(s *CallUpsert) {
+		s.UpdateBilledMinutes()
+	})
+}
+
+// ClearBilledMinutes clears the value of the "billed_minutes" field.
+func (u *CallUpsertBulk) ClearBilledMinutes() *CallUpsertBulk {
+	return u.Update(func(s *CallUpsert) {
+		s.ClearBilledMinutes()
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/customer"
 	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/ent/predicate"
@@ -35,6 +36,7 @@ type CallQuery struct {
 	withCustomer     *CustomerQuery
 	withOperator     *UserQuery
 	withPermission   *CallPermissionQuery
+	withConversation *ConversationQuery
 	loadTotal        []func(context.Context, []*Call) error
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -176,6 +178,28 @@ func (_q *CallQuery) QueryPermission() *CallPermissionQuery {
 			sqlgraph.From(call.Table, call.FieldID, selector),
 			sqlgraph.To(callpermission.Table, callpermission.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, call.PermissionTable, call.PermissionColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryConversation chains the current query on the "conversation" edge.
+func (_q *CallQuery) QueryConversation() *ConversationQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(call.Table, call.FieldID, selector),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, call.ConversationTable, call.ConversationColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -380,6 +404,7 @@ func (_q *CallQuery) Clone() *CallQuery {
 		withCustomer:     _q.withCustomer.Clone(),
 		withOperator:     _q.withOperator.Clone(),
 		withPermission:   _q.withPermission.Clone(),
+		withConversation: _q.withConversation.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -439,6 +464,17 @@ func (_q *CallQuery) WithPermission(opts ...func(*CallPermissionQuery)) *CallQue
 		opt(query)
 	}
 	_q.withPermission = query
+	return _q
+}
+
+// WithConversation tells the query-builder to eager-load the nodes that are connected to
+// the "conversation" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CallQuery) WithConversation(opts ...func(*ConversationQuery)) *CallQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withConversation = query
 	return _q
 }
 
@@ -526,12 +562,13 @@ func (_q *CallQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Call, e
 	var (
 		nodes       = []*Call{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withOrganization != nil,
 			_q.withChannel != nil,
 			_q.withCustomer != nil,
 			_q.withOperator != nil,
 			_q.withPermission != nil,
+			_q.withConversation != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -582,6 +619,12 @@ func (_q *CallQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Call, e
 	if query := _q.withPermission; query != nil {
 		if err := _q.loadPermission(ctx, query, nodes, nil,
 			func(n *Call, e *CallPermission) { n.Edges.Permission = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withConversation; query != nil {
+		if err := _q.loadConversation(ctx, query, nodes, nil,
+			func(n *Call, e *Conversation) { n.Edges.Conversation = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -744,6 +787,38 @@ func (_q *CallQuery) loadPermission(ctx context.Context, query *CallPermissionQu
 	}
 	return nil
 }
+func (_q *CallQuery) loadConversation(ctx context.Context, query *ConversationQuery, nodes []*Call, init func(*Call), assign func(*Call, *Conversation)) error {
+	ids := make([]gid.ID, 0, len(nodes))
+	nodeids := make(map[gid.ID][]*Call)
+	for i := range nodes {
+		if nodes[i].ConversationID == nil {
+			continue
+		}
+		fk := *nodes[i].ConversationID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(conversation.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "conversation_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *CallQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -787,6 +862,9 @@ func (_q *CallQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withPermission != nil {
 			_spec.Node.AddColumnOnce(call.FieldPermissionID)
+		}
+		if _q.withConversation != nil {
+			_spec.Node.AddColumnOnce(call.FieldConversationID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/callpermission"
@@ -322,6 +323,51 @@ func (_u *CallUpdate) ClearPermissionID() *CallUpdate {
 	return _u
 }
 
+// SetRingingUserIds sets the "ringing_user_ids" field.
+func (_u *CallUpdate) SetRingingUserIds(v []string) *CallUpdate {
+	_u.mutation.SetRingingUserIds(v)
+	return _u
+}
+
+// AppendRingingUserIds appends value to the "ringing_user_ids" field.
+func (_u *CallUpdate) AppendRingingUserIds(v []string) *CallUpdate {
+	_u.mutation.AppendRingingUserIds(v)
+	return _u
+}
+
+// ClearRingingUserIds clears the value of the "ringing_user_ids" field.
+func (_u *CallUpdate) ClearRingingUserIds() *CallUpdate {
+	_u.mutation.ClearRingingUserIds()
+	return _u
+}
+
+// SetBilledMinutes sets the "billed_minutes" field.
+func (_u *CallUpdate) SetBilledMinutes(v int) *CallUpdate {
+	_u.mutation.ResetBilledMinutes()
+	_u.mutation.SetBilledMinutes(v)
+	return _u
+}
+
+// SetNillableBilledMinutes sets the "billed_minutes" field if the given value is not nil.
+func (_u *CallUpdate) SetNillableBilledMinutes(v *int) *CallUpdate {
+	if v != nil {
+		_u.SetBilledMinutes(*v)
+	}
+	return _u
+}
+
+// AddBilledMinutes adds value to the "billed_minutes" field.
+func (_u *CallUpdate) AddBilledMinutes(v int) *CallUpdate {
+	_u.mutation.AddBilledMinutes(v)
+	return _u
+}
+
+// ClearBilledMinutes clears the value of the "billed_minutes" field.
+func (_u *CallUpdate) ClearBilledMinutes() *CallUpdate {
+	_u.mutation.ClearBilledMinutes()
+	return _u
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_u *CallUpdate) SetCustomer(v *Customer) *CallUpdate {
 	return _u.SetCustomerID(v.ID)
@@ -439,6 +485,11 @@ func (_u *CallUpdate) check() error {
 			return &ValidationError{Name: "ticket_link", err: fmt.Errorf(`ent: validator failed for field "Call.ticket_link": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.BilledMinutes(); ok {
+		if err := call.BilledMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "billed_minutes", err: fmt.Errorf(`ent: validator failed for field "Call.billed_minutes": %w`, err)}
+		}
+	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Call.organization"`)
 	}
@@ -537,6 +588,26 @@ func (_u *CallUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.TicketExpiresAtCleared() {
 		_spec.ClearField(call.FieldTicketExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RingingUserIds(); ok {
+		_spec.SetField(call.FieldRingingUserIds, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRingingUserIds(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, call.FieldRingingUserIds, value)
+		})
+	}
+	if _u.mutation.RingingUserIdsCleared() {
+		_spec.ClearField(call.FieldRingingUserIds, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.BilledMinutes(); ok {
+		_spec.SetField(call.FieldBilledMinutes, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedBilledMinutes(); ok {
+		_spec.AddField(call.FieldBilledMinutes, field.TypeInt, value)
+	}
+	if _u.mutation.BilledMinutesCleared() {
+		_spec.ClearField(call.FieldBilledMinutes, field.TypeInt)
 	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -936,6 +1007,51 @@ func (_u *CallUpdateOne) ClearPermissionID() *CallUpdateOne {
 	return _u
 }
 
+// SetRingingUserIds sets the "ringing_user_ids" field.
+func (_u *CallUpdateOne) SetRingingUserIds(v []string) *CallUpdateOne {
+	_u.mutation.SetRingingUserIds(v)
+	return _u
+}
+
+// AppendRingingUserIds appends value to the "ringing_user_ids" field.
+func (_u *CallUpdateOne) AppendRingingUserIds(v []string) *CallUpdateOne {
+	_u.mutation.AppendRingingUserIds(v)
+	return _u
+}
+
+// ClearRingingUserIds clears the value of the "ringing_user_ids" field.
+func (_u *CallUpdateOne) ClearRingingUserIds() *CallUpdateOne {
+	_u.mutation.ClearRingingUserIds()
+	return _u
+}
+
+// SetBilledMinutes sets the "billed_minutes" field.
+func (_u *CallUpdateOne) SetBilledMinutes(v int) *CallUpdateOne {
+	_u.mutation.ResetBilledMinutes()
+	_u.mutation.SetBilledMinutes(v)
+	return _u
+}
+
+// SetNillableBilledMinutes sets the "billed_minutes" field if the given value is not nil.
+func (_u *CallUpdateOne) SetNillableBilledMinutes(v *int) *CallUpdateOne {
+	if v != nil {
+		_u.SetBilledMinutes(*v)
+	}
+	return _u
+}
+
+// AddBilledMinutes adds value to the "billed_minutes" field.
+func (_u *CallUpdateOne) AddBilledMinutes(v int) *CallUpdateOne {
+	_u.mutation.AddBilledMinutes(v)
+	return _u
+}
+
+// ClearBilledMinutes clears the value of the "billed_minutes" field.
+func (_u *CallUpdateOne) ClearBilledMinutes() *CallUpdateOne {
+	_u.mutation.ClearBilledMinutes()
+	return _u
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_u *CallUpdateOne) SetCustomer(v *Customer) *CallUpdateOne {
 	return _u.SetCustomerID(v.ID)
@@ -1066,6 +1182,11 @@ func (_u *CallUpdateOne) check() error {
 			return &ValidationError{Name: "ticket_link", err: fmt.Errorf(`ent: validator failed for field "Call.ticket_link": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.BilledMinutes(); ok {
+		if err := call.BilledMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "billed_minutes", err: fmt.Errorf(`ent: validator failed for field "Call.billed_minutes": %w`, err)}
+		}
+	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Call.organization"`)
 	}
@@ -1181,6 +1302,26 @@ func (_u *CallUpdateOne) sqlSave(ctx context.Context) (_node *Call, err error) {
 	}
 	if _u.mutation.TicketExpiresAtCleared() {
 		_spec.ClearField(call.FieldTicketExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RingingUserIds(); ok {
+		_spec.SetField(call.FieldRingingUserIds, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRingingUserIds(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, call.FieldRingingUserIds, value)
+		})
+	}
+	if _u.mutation.RingingUserIdsCleared() {
+		_spec.ClearField(call.FieldRingingUserIds, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.BilledMinutes(); ok {
+		_spec.SetField(call.FieldBilledMinutes, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedBilledMinutes(); ok {
+		_spec.AddField(call.FieldBilledMinutes, field.TypeInt, value)
+	}
+	if _u.mutation.BilledMinutesCleared() {
+		_spec.ClearField(call.FieldBilledMinutes, field.TypeInt)
 	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{

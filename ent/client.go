@@ -20,6 +20,7 @@ import (
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/callminutemonth"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/callsettings"
@@ -72,6 +73,8 @@ type Client struct {
 	AutoMessage *AutoMessageClient
 	// Call is the client for interacting with the Call builders.
 	Call *CallClient
+	// CallMinuteMonth is the client for interacting with the CallMinuteMonth builders.
+	CallMinuteMonth *CallMinuteMonthClient
 	// CallOperator is the client for interacting with the CallOperator builders.
 	CallOperator *CallOperatorClient
 	// CallPermission is the client for interacting with the CallPermission builders.
@@ -157,6 +160,7 @@ func (c *Client) init() {
 	c.Activity = NewActivityClient(c.config)
 	c.AutoMessage = NewAutoMessageClient(c.config)
 	c.Call = NewCallClient(c.config)
+	c.CallMinuteMonth = NewCallMinuteMonthClient(c.config)
 	c.CallOperator = NewCallOperatorClient(c.config)
 	c.CallPermission = NewCallPermissionClient(c.config)
 	c.CallSettings = NewCallSettingsClient(c.config)
@@ -288,6 +292,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Activity:             NewActivityClient(cfg),
 		AutoMessage:          NewAutoMessageClient(cfg),
 		Call:                 NewCallClient(cfg),
+		CallMinuteMonth:      NewCallMinuteMonthClient(cfg),
 		CallOperator:         NewCallOperatorClient(cfg),
 		CallPermission:       NewCallPermissionClient(cfg),
 		CallSettings:         NewCallSettingsClient(cfg),
@@ -346,6 +351,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Activity:             NewActivityClient(cfg),
 		AutoMessage:          NewAutoMessageClient(cfg),
 		Call:                 NewCallClient(cfg),
+		CallMinuteMonth:      NewCallMinuteMonthClient(cfg),
 		CallOperator:         NewCallOperatorClient(cfg),
 		CallPermission:       NewCallPermissionClient(cfg),
 		CallSettings:         NewCallSettingsClient(cfg),
@@ -410,9 +416,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallOperator, c.CallPermission,
-		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
-		c.Department, c.Event, c.Identity, c.KeyCheck, c.LiveTalkSettings,
+		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallMinuteMonth, c.CallOperator,
+		c.CallPermission, c.CallSettings, c.Channel, c.Conversation, c.CustomField,
+		c.Customer, c.Department, c.Event, c.Identity, c.KeyCheck, c.LiveTalkSettings,
 		c.LoginAttempt, c.MediaBlob, c.MediaFile, c.Member, c.Message,
 		c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule, c.Session,
 		c.Tag, c.Timer, c.User, c.VisitorSession, c.WebhookAttempt, c.WebhookDelivery,
@@ -427,9 +433,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallOperator, c.CallPermission,
-		c.CallSettings, c.Channel, c.Conversation, c.CustomField, c.Customer,
-		c.Department, c.Event, c.Identity, c.KeyCheck, c.LiveTalkSettings,
+		c.APIKey, c.Activity, c.AutoMessage, c.Call, c.CallMinuteMonth, c.CallOperator,
+		c.CallPermission, c.CallSettings, c.Channel, c.Conversation, c.CustomField,
+		c.Customer, c.Department, c.Event, c.Identity, c.KeyCheck, c.LiveTalkSettings,
 		c.LoginAttempt, c.MediaBlob, c.MediaFile, c.Member, c.Message,
 		c.MessageTemplate, c.OAuthState, c.Offer, c.Organization, c.Rule, c.Session,
 		c.Tag, c.Timer, c.User, c.VisitorSession, c.WebhookAttempt, c.WebhookDelivery,
@@ -451,6 +457,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AutoMessage.mutate(ctx, m)
 	case *CallMutation:
 		return c.Call.mutate(ctx, m)
+	case *CallMinuteMonthMutation:
+		return c.CallMinuteMonth.mutate(ctx, m)
 	case *CallOperatorMutation:
 		return c.CallOperator.mutate(ctx, m)
 	case *CallPermissionMutation:
@@ -1244,6 +1252,22 @@ func (c *CallClient) QueryPermission(_m *Call) *CallPermissionQuery {
 	return query
 }
 
+// QueryConversation queries the conversation edge of a Call.
+func (c *CallClient) QueryConversation(_m *Call) *ConversationQuery {
+	query := (&ConversationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(call.Table, call.FieldID, id),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, call.ConversationTable, call.ConversationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *CallClient) Hooks() []Hook {
 	hooks := c.hooks.Call
@@ -1267,6 +1291,156 @@ func (c *CallClient) mutate(ctx context.Context, m *CallMutation) (Value, error)
 		return (&CallDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Call mutation op: %q", m.Op())
+	}
+}
+
+// CallMinuteMonthClient is a client for the CallMinuteMonth schema.
+type CallMinuteMonthClient struct {
+	config
+}
+
+// NewCallMinuteMonthClient returns a client for the CallMinuteMonth from the given config.
+func NewCallMinuteMonthClient(c config) *CallMinuteMonthClient {
+	return &CallMinuteMonthClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `callminutemonth.Hooks(f(g(h())))`.
+func (c *CallMinuteMonthClient) Use(hooks ...Hook) {
+	c.hooks.CallMinuteMonth = append(c.hooks.CallMinuteMonth, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `callminutemonth.Intercept(f(g(h())))`.
+func (c *CallMinuteMonthClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CallMinuteMonth = append(c.inters.CallMinuteMonth, interceptors...)
+}
+
+// Create returns a builder for creating a CallMinuteMonth entity.
+func (c *CallMinuteMonthClient) Create() *CallMinuteMonthCreate {
+	mutation := newCallMinuteMonthMutation(c.config, OpCreate)
+	return &CallMinuteMonthCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CallMinuteMonth entities.
+func (c *CallMinuteMonthClient) CreateBulk(builders ...*CallMinuteMonthCreate) *CallMinuteMonthCreateBulk {
+	return &CallMinuteMonthCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CallMinuteMonthClient) MapCreateBulk(slice any, setFunc func(*CallMinuteMonthCreate, int)) *CallMinuteMonthCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CallMinuteMonthCreateBulk{err: fmt.Errorf("calling to CallMinuteMonthClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CallMinuteMonthCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CallMinuteMonthCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CallMinuteMonth.
+func (c *CallMinuteMonthClient) Update() *CallMinuteMonthUpdate {
+	mutation := newCallMinuteMonthMutation(c.config, OpUpdate)
+	return &CallMinuteMonthUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CallMinuteMonthClient) UpdateOne(_m *CallMinuteMonth) *CallMinuteMonthUpdateOne {
+	mutation := newCallMinuteMonthMutation(c.config, OpUpdateOne, withCallMinuteMonth(_m))
+	return &CallMinuteMonthUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CallMinuteMonthClient) UpdateOneID(id gid.ID) *CallMinuteMonthUpdateOne {
+	mutation := newCallMinuteMonthMutation(c.config, OpUpdateOne, withCallMinuteMonthID(id))
+	return &CallMinuteMonthUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CallMinuteMonth.
+func (c *CallMinuteMonthClient) Delete() *CallMinuteMonthDelete {
+	mutation := newCallMinuteMonthMutation(c.config, OpDelete)
+	return &CallMinuteMonthDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CallMinuteMonthClient) DeleteOne(_m *CallMinuteMonth) *CallMinuteMonthDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CallMinuteMonthClient) DeleteOneID(id gid.ID) *CallMinuteMonthDeleteOne {
+	builder := c.Delete().Where(callminutemonth.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CallMinuteMonthDeleteOne{builder}
+}
+
+// Query returns a query builder for CallMinuteMonth.
+func (c *CallMinuteMonthClient) Query() *CallMinuteMonthQuery {
+	return &CallMinuteMonthQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCallMinuteMonth},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CallMinuteMonth entity by its id.
+func (c *CallMinuteMonthClient) Get(ctx context.Context, id gid.ID) (*CallMinuteMonth, error) {
+	return c.Query().Where(callminutemonth.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CallMinuteMonthClient) GetX(ctx context.Context, id gid.ID) *CallMinuteMonth {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrganization queries the organization edge of a CallMinuteMonth.
+func (c *CallMinuteMonthClient) QueryOrganization(_m *CallMinuteMonth) *OrganizationQuery {
+	query := (&OrganizationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(callminutemonth.Table, callminutemonth.FieldID, id),
+			sqlgraph.To(organization.Table, organization.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, callminutemonth.OrganizationTable, callminutemonth.OrganizationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CallMinuteMonthClient) Hooks() []Hook {
+	hooks := c.hooks.CallMinuteMonth
+	return append(hooks[:len(hooks):len(hooks)], callminutemonth.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CallMinuteMonthClient) Interceptors() []Interceptor {
+	return c.inters.CallMinuteMonth
+}
+
+func (c *CallMinuteMonthClient) mutate(ctx context.Context, m *CallMinuteMonthMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CallMinuteMonthCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CallMinuteMonthUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CallMinuteMonthUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CallMinuteMonthDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CallMinuteMonth mutation op: %q", m.Op())
 	}
 }
 
@@ -7467,22 +7641,22 @@ func (c *ZnsTemplateClient) mutate(ctx context.Context, m *ZnsTemplateMutation) 
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
-		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
-		KeyCheck, LiveTalkSettings, LoginAttempt, MediaBlob, MediaFile, Member,
-		Message, MessageTemplate, OAuthState, Offer, Organization, Rule, Session, Tag,
-		Timer, User, VisitorSession, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
-		WebhookEvent, ZnsCampaign, ZnsCampaignRecipient, ZnsMessage,
-		ZnsTemplate []ent.Hook
+		APIKey, Activity, AutoMessage, Call, CallMinuteMonth, CallOperator,
+		CallPermission, CallSettings, Channel, Conversation, CustomField, Customer,
+		Department, Event, Identity, KeyCheck, LiveTalkSettings, LoginAttempt,
+		MediaBlob, MediaFile, Member, Message, MessageTemplate, OAuthState, Offer,
+		Organization, Rule, Session, Tag, Timer, User, VisitorSession, WebhookAttempt,
+		WebhookDelivery, WebhookEndpoint, WebhookEvent, ZnsCampaign,
+		ZnsCampaignRecipient, ZnsMessage, ZnsTemplate []ent.Hook
 	}
 	inters struct {
-		APIKey, Activity, AutoMessage, Call, CallOperator, CallPermission, CallSettings,
-		Channel, Conversation, CustomField, Customer, Department, Event, Identity,
-		KeyCheck, LiveTalkSettings, LoginAttempt, MediaBlob, MediaFile, Member,
-		Message, MessageTemplate, OAuthState, Offer, Organization, Rule, Session, Tag,
-		Timer, User, VisitorSession, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
-		WebhookEvent, ZnsCampaign, ZnsCampaignRecipient, ZnsMessage,
-		ZnsTemplate []ent.Interceptor
+		APIKey, Activity, AutoMessage, Call, CallMinuteMonth, CallOperator,
+		CallPermission, CallSettings, Channel, Conversation, CustomField, Customer,
+		Department, Event, Identity, KeyCheck, LiveTalkSettings, LoginAttempt,
+		MediaBlob, MediaFile, Member, Message, MessageTemplate, OAuthState, Offer,
+		Organization, Rule, Session, Tag, Timer, User, VisitorSession, WebhookAttempt,
+		WebhookDelivery, WebhookEndpoint, WebhookEvent, ZnsCampaign,
+		ZnsCampaignRecipient, ZnsMessage, ZnsTemplate []ent.Interceptor
 	}
 )
 

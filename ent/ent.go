@@ -16,6 +16,7 @@ import (
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/callminutemonth"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/callsettings"
@@ -115,6 +116,7 @@ func checkColumn(t, c string) error {
 			activity.Table:             activity.ValidColumn,
 			automessage.Table:          automessage.ValidColumn,
 			call.Table:                 call.ValidColumn,
+			callminutemonth.Table:      callminutemonth.ValidColumn,
 			calloperator.Table:         calloperator.ValidColumn,
 			callpermission.Table:       callpermission.ValidColumn,
 			callsettings.Table:         callsettings.ValidColumn,

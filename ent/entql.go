@@ -7,6 +7,7 @@ import (
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/callminutemonth"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/callsettings"
@@ -52,7 +53,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 39)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 40)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -153,9 +154,31 @@ var schemaGraph = func() *sqlgraph.Schema {
 			call.FieldTicketQrCode:    {Type: field.TypeString, Column: call.FieldTicketQrCode},
 			call.FieldTicketExpiresAt: {Type: field.TypeTime, Column: call.FieldTicketExpiresAt},
 			call.FieldPermissionID:    {Type: field.TypeString, Column: call.FieldPermissionID},
+			call.FieldConversationID:  {Type: field.TypeString, Column: call.FieldConversationID},
+			call.FieldRingingUserIds:  {Type: field.TypeJSON, Column: call.FieldRingingUserIds},
+			call.FieldBilledMinutes:   {Type: field.TypeInt, Column: call.FieldBilledMinutes},
 		},
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   callminutemonth.Table,
+			Columns: callminutemonth.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: callminutemonth.FieldID,
+			},
+		},
+		Type: "CallMinuteMonth",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			callminutemonth.FieldCreatedAt:      {Type: field.TypeTime, Column: callminutemonth.FieldCreatedAt},
+			callminutemonth.FieldUpdatedAt:      {Type: field.TypeTime, Column: callminutemonth.FieldUpdatedAt},
+			callminutemonth.FieldOrganizationID: {Type: field.TypeString, Column: callminutemonth.FieldOrganizationID},
+			callminutemonth.FieldMonth:          {Type: field.TypeString, Column: callminutemonth.FieldMonth},
+			callminutemonth.FieldQuotaMinutes:   {Type: field.TypeInt, Column: callminutemonth.FieldQuotaMinutes},
+			callminutemonth.FieldBonusMinutes:   {Type: field.TypeInt, Column: callminutemonth.FieldBonusMinutes},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   calloperator.Table,
 			Columns: calloperator.Columns,
@@ -175,7 +198,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			calloperator.FieldAddedByID:      {Type: field.TypeString, Column: calloperator.FieldAddedByID},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   callpermission.Table,
 			Columns: callpermission.Columns,
@@ -202,7 +225,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			callpermission.FieldExpiresAt:      {Type: field.TypeTime, Column: callpermission.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   callsettings.Table,
 			Columns: callsettings.Columns,
@@ -225,7 +248,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			callsettings.FieldBusyReply:       {Type: field.TypeString, Column: callsettings.FieldBusyReply},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -262,7 +285,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldAllowedOrigins:       {Type: field.TypeJSON, Column: channel.FieldAllowedOrigins},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -292,7 +315,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldOfferExpiresAt:    {Type: field.TypeTime, Column: conversation.FieldOfferExpiresAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customfield.Table,
 			Columns: customfield.Columns,
@@ -312,7 +335,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customfield.FieldOptions:        {Type: field.TypeJSON, Column: customfield.FieldOptions},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -342,7 +365,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldSearchText:      {Type: field.TypeString, Column: customer.FieldSearchText},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   department.Table,
 			Columns: department.Columns,
@@ -363,7 +386,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			department.FieldTurn:                {Type: field.TypeInt, Column: department.FieldTurn},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -386,10 +409,11 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldCallPermissionID: {Type: field.TypeString, Column: event.FieldCallPermissionID},
 			event.FieldZnsMessageID:     {Type: field.TypeString, Column: event.FieldZnsMessageID},
 			event.FieldAudienceUserID:   {Type: field.TypeString, Column: event.FieldAudienceUserID},
+			event.FieldPayload:          {Type: field.TypeString, Column: event.FieldPayload},
 			event.FieldCreatedAt:        {Type: field.TypeTime, Column: event.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -412,7 +436,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identity.FieldProfileFetchedAt: {Type: field.TypeTime, Column: identity.FieldProfileFetchedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keycheck.Table,
 			Columns: keycheck.Columns,
@@ -429,7 +453,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keycheck.FieldUpdatedAt: {Type: field.TypeTime, Column: keycheck.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   livetalksettings.Table,
 			Columns: livetalksettings.Columns,
@@ -447,7 +471,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			livetalksettings.FieldSettings:       {Type: field.TypeJSON, Column: livetalksettings.FieldSettings},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -462,7 +486,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   mediablob.Table,
 			Columns: mediablob.Columns,
@@ -479,7 +503,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			mediablob.FieldCreatedAt:   {Type: field.TypeTime, Column: mediablob.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   mediafile.Table,
 			Columns: mediafile.Columns,
@@ -500,7 +524,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			mediafile.FieldUploadedByID:   {Type: field.TypeString, Column: mediafile.FieldUploadedByID},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   member.Table,
 			Columns: member.Columns,
@@ -520,7 +544,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			member.FieldPosition:       {Type: field.TypeInt, Column: member.FieldPosition},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -556,7 +580,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldLeaseUntil:        {Type: field.TypeTime, Column: message.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   messagetemplate.Table,
 			Columns: messagetemplate.Columns,
@@ -574,7 +598,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messagetemplate.FieldContent:        {Type: field.TypeString, Column: messagetemplate.FieldContent},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   oauthstate.Table,
 			Columns: oauthstate.Columns,
@@ -595,7 +619,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			oauthstate.FieldExpiresAt:      {Type: field.TypeTime, Column: oauthstate.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   offer.Table,
 			Columns: offer.Columns,
@@ -614,7 +638,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			offer.FieldStatus:         {Type: field.TypeEnum, Column: offer.FieldStatus},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -625,13 +649,15 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Organization",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			organization.FieldCreatedAt: {Type: field.TypeTime, Column: organization.FieldCreatedAt},
-			organization.FieldUpdatedAt: {Type: field.TypeTime, Column: organization.FieldUpdatedAt},
-			organization.FieldName:      {Type: field.TypeString, Column: organization.FieldName},
-			organization.FieldEventSeq:  {Type: field.TypeInt64, Column: organization.FieldEventSeq},
+			organization.FieldCreatedAt:        {Type: field.TypeTime, Column: organization.FieldCreatedAt},
+			organization.FieldUpdatedAt:        {Type: field.TypeTime, Column: organization.FieldUpdatedAt},
+			organization.FieldName:             {Type: field.TypeString, Column: organization.FieldName},
+			organization.FieldEventSeq:         {Type: field.TypeInt64, Column: organization.FieldEventSeq},
+			organization.FieldCallMinutesQuota: {Type: field.TypeInt, Column: organization.FieldCallMinutesQuota},
+			organization.FieldCallBonusMinutes: {Type: field.TypeInt, Column: organization.FieldCallBonusMinutes},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rule.Table,
 			Columns: rule.Columns,
@@ -652,7 +678,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldTurn:                {Type: field.TypeInt, Column: rule.FieldTurn},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -672,7 +698,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:      {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tag.Table,
 			Columns: tag.Columns,
@@ -690,7 +716,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tag.FieldColor:          {Type: field.TypeString, Column: tag.FieldColor},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   timer.Table,
 			Columns: timer.Columns,
@@ -712,7 +738,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			timer.FieldLastError:      {Type: field.TypeString, Column: timer.FieldLastError},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -736,7 +762,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastLoginAt:    {Type: field.TypeTime, Column: user.FieldLastLoginAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   visitorsession.Table,
 			Columns: visitorsession.Columns,
@@ -758,7 +784,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			visitorsession.FieldPageURL:        {Type: field.TypeString, Column: visitorsession.FieldPageURL},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -778,7 +804,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldResponse:       {Type: field.TypeString, Column: webhookattempt.FieldResponse},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -805,7 +831,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -832,7 +858,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookendpoint.FieldCreatedByID:             {Type: field.TypeString, Column: webhookendpoint.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -857,7 +883,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldDeadAt:         {Type: field.TypeTime, Column: webhookevent.FieldDeadAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znscampaign.Table,
 			Columns: znscampaign.Columns,
@@ -887,7 +913,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znscampaign.FieldCreatedByID:    {Type: field.TypeString, Column: znscampaign.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znscampaignrecipient.Table,
 			Columns: znscampaignrecipient.Columns,
@@ -912,7 +938,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znscampaignrecipient.FieldMessageID:      {Type: field.TypeString, Column: znscampaignrecipient.FieldMessageID},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znsmessage.Table,
 			Columns: znsmessage.Columns,
@@ -947,7 +973,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			znsmessage.FieldLeaseUntil:        {Type: field.TypeTime, Column: znsmessage.FieldLeaseUntil},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   znstemplate.Table,
 			Columns: znstemplate.Columns,
@@ -1131,6 +1157,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Call",
 		"CallPermission",
+	)
+	graph.MustAddE(
+		"conversation",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   call.ConversationTable,
+			Columns: []string{call.ConversationColumn},
+			Bidi:    false,
+		},
+		"Call",
+		"Conversation",
+	)
+	graph.MustAddE(
+		"organization",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   callminutemonth.OrganizationTable,
+			Columns: []string{callminutemonth.OrganizationColumn},
+			Bidi:    false,
+		},
+		"CallMinuteMonth",
+		"Organization",
 	)
 	graph.MustAddE(
 		"organization",
@@ -2791,6 +2841,21 @@ func (f *CallFilter) WherePermissionID(p entql.StringP) {
 	f.Where(p.Field(call.FieldPermissionID))
 }
 
+// WhereConversationID applies the entql string predicate on the conversation_id field.
+func (f *CallFilter) WhereConversationID(p entql.StringP) {
+	f.Where(p.Field(call.FieldConversationID))
+}
+
+// WhereRingingUserIds applies the entql json.RawMessage predicate on the ringing_user_ids field.
+func (f *CallFilter) WhereRingingUserIds(p entql.BytesP) {
+	f.Where(p.Field(call.FieldRingingUserIds))
+}
+
+// WhereBilledMinutes applies the entql int predicate on the billed_minutes field.
+func (f *CallFilter) WhereBilledMinutes(p entql.IntP) {
+	f.Where(p.Field(call.FieldBilledMinutes))
+}
+
 // WhereHasOrganization applies a predicate to check if query has an edge organization.
 func (f *CallFilter) WhereHasOrganization() {
 	f.Where(entql.HasEdge("organization"))
@@ -2861,6 +2926,104 @@ func (f *CallFilter) WhereHasPermissionWith(preds ...predicate.CallPermission) {
 	})))
 }
 
+// WhereHasConversation applies a predicate to check if query has an edge conversation.
+func (f *CallFilter) WhereHasConversation() {
+	f.Where(entql.HasEdge("conversation"))
+}
+
+// WhereHasConversationWith applies a predicate to check if query has an edge conversation with a given conditions (other predicates).
+func (f *CallFilter) WhereHasConversationWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversation", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CallMinuteMonthQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CallMinuteMonthQuery builder.
+func (_q *CallMinuteMonthQuery) Filter() *CallMinuteMonthFilter {
+	return &CallMinuteMonthFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CallMinuteMonthMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CallMinuteMonthMutation builder.
+func (m *CallMinuteMonthMutation) Filter() *CallMinuteMonthFilter {
+	return &CallMinuteMonthFilter{config: m.config, predicateAdder: m}
+}
+
+// CallMinuteMonthFilter provides a generic filtering capability at runtime for CallMinuteMonthQuery.
+type CallMinuteMonthFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CallMinuteMonthFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CallMinuteMonthFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(callminutemonth.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CallMinuteMonthFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(callminutemonth.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CallMinuteMonthFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(callminutemonth.FieldUpdatedAt))
+}
+
+// WhereOrganizationID applies the entql string predicate on the organization_id field.
+func (f *CallMinuteMonthFilter) WhereOrganizationID(p entql.StringP) {
+	f.Where(p.Field(callminutemonth.FieldOrganizationID))
+}
+
+// WhereMonth applies the entql string predicate on the month field.
+func (f *CallMinuteMonthFilter) WhereMonth(p entql.StringP) {
+	f.Where(p.Field(callminutemonth.FieldMonth))
+}
+
+// WhereQuotaMinutes applies the entql int predicate on the quota_minutes field.
+func (f *CallMinuteMonthFilter) WhereQuotaMinutes(p entql.IntP) {
+	f.Where(p.Field(callminutemonth.FieldQuotaMinutes))
+}
+
+// WhereBonusMinutes applies the entql int predicate on the bonus_minutes field.
+func (f *CallMinuteMonthFilter) WhereBonusMinutes(p entql.IntP) {
+	f.Where(p.Field(callminutemonth.FieldBonusMinutes))
+}
+
+// WhereHasOrganization applies a predicate to check if query has an edge organization.
+func (f *CallMinuteMonthFilter) WhereHasOrganization() {
+	f.Where(entql.HasEdge("organization"))
+}
+
+// WhereHasOrganizationWith applies a predicate to check if query has an edge organization with a given conditions (other predicates).
+func (f *CallMinuteMonthFilter) WhereHasOrganizationWith(preds ...predicate.Organization) {
+	f.Where(entql.HasEdgeWith("organization", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *CallOperatorQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2890,7 +3053,7 @@ type CallOperatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CallOperatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3021,7 +3184,7 @@ type CallPermissionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CallPermissionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3187,7 +3350,7 @@ type CallSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CallSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3305,7 +3468,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3549,7 +3712,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3800,7 +3963,7 @@ type CustomFieldFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomFieldFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3889,7 +4052,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4084,7 +4247,7 @@ type DepartmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DepartmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4206,7 +4369,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4277,6 +4440,11 @@ func (f *EventFilter) WhereAudienceUserID(p entql.StringP) {
 	f.Where(p.Field(event.FieldAudienceUserID))
 }
 
+// WherePayload applies the entql string predicate on the payload field.
+func (f *EventFilter) WherePayload(p entql.StringP) {
+	f.Where(p.Field(event.FieldPayload))
+}
+
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
 func (f *EventFilter) WhereCreatedAt(p entql.TimeP) {
 	f.Where(p.Field(event.FieldCreatedAt))
@@ -4325,7 +4493,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4457,7 +4625,7 @@ type KeyCheckFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeyCheckFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4517,7 +4685,7 @@ type LiveTalkSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LiveTalkSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4610,7 +4778,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4660,7 +4828,7 @@ type MediaBlobFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MediaBlobFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4720,7 +4888,7 @@ type MediaFileFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MediaFileFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4828,7 +4996,7 @@ type MemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4959,7 +5127,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5184,7 +5352,7 @@ type MessageTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5263,7 +5431,7 @@ type OAuthStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OAuthStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5343,7 +5511,7 @@ type OfferFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OfferFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5455,7 +5623,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5484,6 +5652,16 @@ func (f *OrganizationFilter) WhereName(p entql.StringP) {
 // WhereEventSeq applies the entql int64 predicate on the event_seq field.
 func (f *OrganizationFilter) WhereEventSeq(p entql.Int64P) {
 	f.Where(p.Field(organization.FieldEventSeq))
+}
+
+// WhereCallMinutesQuota applies the entql int predicate on the call_minutes_quota field.
+func (f *OrganizationFilter) WhereCallMinutesQuota(p entql.IntP) {
+	f.Where(p.Field(organization.FieldCallMinutesQuota))
+}
+
+// WhereCallBonusMinutes applies the entql int predicate on the call_bonus_minutes field.
+func (f *OrganizationFilter) WhereCallBonusMinutes(p entql.IntP) {
+	f.Where(p.Field(organization.FieldCallBonusMinutes))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -5515,7 +5693,7 @@ type RuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5651,7 +5829,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5754,7 +5932,7 @@ type TagFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TagFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5847,7 +6025,7 @@ type TimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5946,7 +6124,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6069,7 +6247,7 @@ type VisitorSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VisitorSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6196,7 +6374,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6299,7 +6477,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6451,7 +6629,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6603,7 +6781,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6703,7 +6881,7 @@ type ZnsCampaignFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsCampaignFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6898,7 +7076,7 @@ type ZnsCampaignRecipientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsCampaignRecipientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7054,7 +7232,7 @@ type ZnsMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7288,7 +7466,7 @@ type ZnsTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ZnsTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -43,6 +43,8 @@ type Event struct {
 	ZnsMessageID gid.ID `json:"zns_message_id,omitempty"`
 	// AudienceUserID holds the value of the "audience_user_id" field.
 	AudienceUserID gid.ID `json:"audience_user_id,omitempty"`
+	// Payload holds the value of the "payload" field.
+	Payload string `json:"payload,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -80,7 +82,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 			values[i] = new(gid.ID)
 		case event.FieldSeq:
 			values[i] = new(sql.NullInt64)
-		case event.FieldTopic, event.FieldType:
+		case event.FieldTopic, event.FieldType, event.FieldPayload:
 			values[i] = new(sql.NullString)
 		case event.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -177,6 +179,12 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.AudienceUserID = *value
 			}
+		case event.FieldPayload:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field payload", values[i])
+			} else if value.Valid {
+				_m.Payload = value.String
+			}
 		case event.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
@@ -259,6 +267,9 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("audience_user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AudienceUserID))
+	builder.WriteString(", ")
+	builder.WriteString("payload=")
+	builder.WriteString(_m.Payload)
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

@@ -161,6 +161,20 @@ func (_c *EventCreate) SetNillableAudienceUserID(v *gid.ID) *EventCreate {
 	return _c
 }
 
+// SetPayload sets the "payload" field.
+func (_c *EventCreate) SetPayload(v string) *EventCreate {
+	_c.mutation.SetPayload(v)
+	return _c
+}
+
+// SetNillablePayload sets the "payload" field if the given value is not nil.
+func (_c *EventCreate) SetNillablePayload(v *string) *EventCreate {
+	if v != nil {
+		_c.SetPayload(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *EventCreate) SetCreatedAt(v time.Time) *EventCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -353,6 +367,10 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldAudienceUserID, field.TypeString, value)
 		_node.AudienceUserID = value
 	}
+	if value, ok := _c.mutation.Payload(); ok {
+		_spec.SetField(event.FieldPayload, field.TypeString, value)
+		_node.Payload = value
+	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(event.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -478,6 +496,9 @@ func (u *EventUpsertOne) UpdateNewValues() *EventUpsertOne {
 		}
 		if _, exists := u.create.mutation.AudienceUserID(); exists {
 			s.SetIgnore(event.FieldAudienceUserID)
+		}
+		if _, exists := u.create.mutation.Payload(); exists {
+			s.SetIgnore(event.FieldPayload)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(event.FieldCreatedAt)
@@ -731,6 +752,9 @@ func (u *EventUpsertBulk) UpdateNewValues() *EventUpsertBulk {
 			}
 			if _, exists := b.mutation.AudienceUserID(); exists {
 				s.SetIgnore(event.FieldAudienceUserID)
+			}
+			if _, exists := b.mutation.Payload(); exists {
+				s.SetIgnore(event.FieldPayload)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(event.FieldCreatedAt)

@@ -110,6 +110,9 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.AudienceUserIDCleared() {
 		_spec.ClearField(event.FieldAudienceUserID, field.TypeString)
 	}
+	if _u.mutation.PayloadCleared() {
+		_spec.ClearField(event.FieldPayload, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -243,6 +246,9 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.AudienceUserIDCleared() {
 		_spec.ClearField(event.FieldAudienceUserID, field.TypeString)
+	}
+	if _u.mutation.PayloadCleared() {
+		_spec.ClearField(event.FieldPayload, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Event{config: _u.config}

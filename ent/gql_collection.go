@@ -528,6 +528,21 @@ func (_q *CallQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, call.FieldOperatorID)
 				fieldSeen[call.FieldOperatorID] = struct{}{}
 			}
+
+		case "conversation":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ConversationClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+				return err
+			}
+			_q.withConversation = query
+			if _, ok := fieldSeen[call.FieldConversationID]; !ok {
+				selectedFields = append(selectedFields, call.FieldConversationID)
+				fieldSeen[call.FieldConversationID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[call.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, call.FieldCreatedAt)
@@ -577,6 +592,11 @@ func (_q *CallQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[call.FieldDurationSeconds]; !ok {
 				selectedFields = append(selectedFields, call.FieldDurationSeconds)
 				fieldSeen[call.FieldDurationSeconds] = struct{}{}
+			}
+		case "billedMinutes":
+			if _, ok := fieldSeen[call.FieldBilledMinutes]; !ok {
+				selectedFields = append(selectedFields, call.FieldBilledMinutes)
+				fieldSeen[call.FieldBilledMinutes] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -1089,6 +1089,18 @@ type CallWhereInput struct {
 	DurationSecondsIsNil  bool  `json:"durationSecondsIsNil,omitempty"`
 	DurationSecondsNotNil bool  `json:"durationSecondsNotNil,omitempty"`
 
+	// "billed_minutes" field predicates.
+	BilledMinutes       *int  `json:"billedMinutes,omitempty"`
+	BilledMinutesNEQ    *int  `json:"billedMinutesNEQ,omitempty"`
+	BilledMinutesIn     []int `json:"billedMinutesIn,omitempty"`
+	BilledMinutesNotIn  []int `json:"billedMinutesNotIn,omitempty"`
+	BilledMinutesGT     *int  `json:"billedMinutesGT,omitempty"`
+	BilledMinutesGTE    *int  `json:"billedMinutesGTE,omitempty"`
+	BilledMinutesLT     *int  `json:"billedMinutesLT,omitempty"`
+	BilledMinutesLTE    *int  `json:"billedMinutesLTE,omitempty"`
+	BilledMinutesIsNil  bool  `json:"billedMinutesIsNil,omitempty"`
+	BilledMinutesNotNil bool  `json:"billedMinutesNotNil,omitempty"`
+
 	// "channel" edge predicates.
 	HasChannel     *bool                `json:"hasChannel,omitempty"`
 	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
@@ -1100,6 +1112,10 @@ type CallWhereInput struct {
 	// "operator" edge predicates.
 	HasOperator     *bool             `json:"hasOperator,omitempty"`
 	HasOperatorWith []*UserWhereInput `json:"hasOperatorWith,omitempty"`
+
+	// "conversation" edge predicates.
+	HasConversation     *bool                     `json:"hasConversation,omitempty"`
+	HasConversationWith []*ConversationWhereInput `json:"hasConversationWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1413,6 +1429,36 @@ func (i *CallWhereInput) P() (predicate.Call, error) {
 	if i.DurationSecondsNotNil {
 		predicates = append(predicates, call.DurationSecondsNotNil())
 	}
+	if i.BilledMinutes != nil {
+		predicates = append(predicates, call.BilledMinutesEQ(*i.BilledMinutes))
+	}
+	if i.BilledMinutesNEQ != nil {
+		predicates = append(predicates, call.BilledMinutesNEQ(*i.BilledMinutesNEQ))
+	}
+	if len(i.BilledMinutesIn) > 0 {
+		predicates = append(predicates, call.BilledMinutesIn(i.BilledMinutesIn...))
+	}
+	if len(i.BilledMinutesNotIn) > 0 {
+		predicates = append(predicates, call.BilledMinutesNotIn(i.BilledMinutesNotIn...))
+	}
+	if i.BilledMinutesGT != nil {
+		predicates = append(predicates, call.BilledMinutesGT(*i.BilledMinutesGT))
+	}
+	if i.BilledMinutesGTE != nil {
+		predicates = append(predicates, call.BilledMinutesGTE(*i.BilledMinutesGTE))
+	}
+	if i.BilledMinutesLT != nil {
+		predicates = append(predicates, call.BilledMinutesLT(*i.BilledMinutesLT))
+	}
+	if i.BilledMinutesLTE != nil {
+		predicates = append(predicates, call.BilledMinutesLTE(*i.BilledMinutesLTE))
+	}
+	if i.BilledMinutesIsNil {
+		predicates = append(predicates, call.BilledMinutesIsNil())
+	}
+	if i.BilledMinutesNotNil {
+		predicates = append(predicates, call.BilledMinutesNotNil())
+	}
 
 	if i.HasChannel != nil {
 		p := call.HasChannel()
@@ -1467,6 +1513,24 @@ func (i *CallWhereInput) P() (predicate.Call, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, call.HasOperatorWith(with...))
+	}
+	if i.HasConversation != nil {
+		p := call.HasConversation()
+		if !*i.HasConversation {
+			p = call.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasConversationWith) > 0 {
+		with := make([]predicate.Conversation, 0, len(i.HasConversationWith))
+		for _, w := range i.HasConversationWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasConversationWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, call.HasConversationWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

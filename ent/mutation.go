@@ -15,6 +15,7 @@ import (
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/callminutemonth"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/callsettings"
@@ -69,6 +70,7 @@ const (
 	TypeActivity             = "Activity"
 	TypeAutoMessage          = "AutoMessage"
 	TypeCall                 = "Call"
+	TypeCallMinuteMonth      = "CallMinuteMonth"
 	TypeCallOperator         = "CallOperator"
 	TypeCallPermission       = "CallPermission"
 	TypeCallSettings         = "CallSettings"
@@ -3255,39 +3257,45 @@ func (m *AutoMessageMutation) ResetEdge(name string) error {
 // CallMutation represents an operation that mutates the Call nodes in the graph.
 type CallMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *gid.ID
-	created_at          *time.Time
-	updated_at          *time.Time
-	direction           *call.Direction
-	kind                *call.Kind
-	status              *call.Status
-	result              *call.Result
-	provider_call_id    *string
-	started_at          *time.Time
-	answered_at         *time.Time
-	ended_at            *time.Time
-	duration_seconds    *int
-	addduration_seconds *int
-	recording_url       *string
-	ticket_link         *string
-	ticket_qr_code      *string
-	ticket_expires_at   *time.Time
-	clearedFields       map[string]struct{}
-	organization        *gid.ID
-	clearedorganization bool
-	channel             *gid.ID
-	clearedchannel      bool
-	customer            *gid.ID
-	clearedcustomer     bool
-	operator            *gid.ID
-	clearedoperator     bool
-	permission          *gid.ID
-	clearedpermission   bool
-	done                bool
-	oldValue            func(context.Context) (*Call, error)
-	predicates          []predicate.Call
+	op                     Op
+	typ                    string
+	id                     *gid.ID
+	created_at             *time.Time
+	updated_at             *time.Time
+	direction              *call.Direction
+	kind                   *call.Kind
+	status                 *call.Status
+	result                 *call.Result
+	provider_call_id       *string
+	started_at             *time.Time
+	answered_at            *time.Time
+	ended_at               *time.Time
+	duration_seconds       *int
+	addduration_seconds    *int
+	recording_url          *string
+	ticket_link            *string
+	ticket_qr_code         *string
+	ticket_expires_at      *time.Time
+	ringing_user_ids       *[]string
+	appendringing_user_ids []string
+	billed_minutes         *int
+	addbilled_minutes      *int
+	clearedFields          map[string]struct{}
+	organization           *gid.ID
+	clearedorganization    bool
+	channel                *gid.ID
+	clearedchannel         bool
+	customer               *gid.ID
+	clearedcustomer        bool
+	operator               *gid.ID
+	clearedoperator        bool
+	permission             *gid.ID
+	clearedpermission      bool
+	conversation           *gid.ID
+	clearedconversation    bool
+	done                   bool
+	oldValue               func(context.Context) (*Call, error)
+	predicates             []predicate.Call
 }
 
 var _ ent.Mutation = (*CallMutation)(nil)
@@ -4278,6 +4286,190 @@ func (m *CallMutation) ResetPermissionID() {
 	delete(m.clearedFields, call.FieldPermissionID)
 }
 
+// SetConversationID sets the "conversation_id" field.
+func (m *CallMutation) SetConversationID(gi gid.ID) {
+	m.conversation = &gi
+}
+
+// ConversationID returns the value of the "conversation_id" field in the mutation.
+func (m *CallMutation) ConversationID() (r gid.ID, exists bool) {
+	v := m.conversation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConversationID returns the old "conversation_id" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldConversationID(ctx context.Context) (v *gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConversationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConversationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConversationID: %w", err)
+	}
+	return oldValue.ConversationID, nil
+}
+
+// ClearConversationID clears the value of the "conversation_id" field.
+func (m *CallMutation) ClearConversationID() {
+	m.conversation = nil
+	m.clearedFields[call.FieldConversationID] = struct{}{}
+}
+
+// ConversationIDCleared returns if the "conversation_id" field was cleared in this mutation.
+func (m *CallMutation) ConversationIDCleared() bool {
+	_, ok := m.clearedFields[call.FieldConversationID]
+	return ok
+}
+
+// ResetConversationID resets all changes to the "conversation_id" field.
+func (m *CallMutation) ResetConversationID() {
+	m.conversation = nil
+	delete(m.clearedFields, call.FieldConversationID)
+}
+
+// SetRingingUserIds sets the "ringing_user_ids" field.
+func (m *CallMutation) SetRingingUserIds(s []string) {
+	m.ringing_user_ids = &s
+	m.appendringing_user_ids = nil
+}
+
+// RingingUserIds returns the value of the "ringing_user_ids" field in the mutation.
+func (m *CallMutation) RingingUserIds() (r []string, exists bool) {
+	v := m.ringing_user_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRingingUserIds returns the old "ringing_user_ids" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldRingingUserIds(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRingingUserIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRingingUserIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRingingUserIds: %w", err)
+	}
+	return oldValue.RingingUserIds, nil
+}
+
+// AppendRingingUserIds adds s to the "ringing_user_ids" field.
+func (m *CallMutation) AppendRingingUserIds(s []string) {
+	m.appendringing_user_ids = append(m.appendringing_user_ids, s...)
+}
+
+// AppendedRingingUserIds returns the list of values that were appended to the "ringing_user_ids" field in this mutation.
+func (m *CallMutation) AppendedRingingUserIds() ([]string, bool) {
+	if len(m.appendringing_user_ids) == 0 {
+		return nil, false
+	}
+	return m.appendringing_user_ids, true
+}
+
+// ClearRingingUserIds clears the value of the "ringing_user_ids" field.
+func (m *CallMutation) ClearRingingUserIds() {
+	m.ringing_user_ids = nil
+	m.appendringing_user_ids = nil
+	m.clearedFields[call.FieldRingingUserIds] = struct{}{}
+}
+
+// RingingUserIdsCleared returns if the "ringing_user_ids" field was cleared in this mutation.
+func (m *CallMutation) RingingUserIdsCleared() bool {
+	_, ok := m.clearedFields[call.FieldRingingUserIds]
+	return ok
+}
+
+// ResetRingingUserIds resets all changes to the "ringing_user_ids" field.
+func (m *CallMutation) ResetRingingUserIds() {
+	m.ringing_user_ids = nil
+	m.appendringing_user_ids = nil
+	delete(m.clearedFields, call.FieldRingingUserIds)
+}
+
+// SetBilledMinutes sets the "billed_minutes" field.
+func (m *CallMutation) SetBilledMinutes(i int) {
+	m.billed_minutes = &i
+	m.addbilled_minutes = nil
+}
+
+// BilledMinutes returns the value of the "billed_minutes" field in the mutation.
+func (m *CallMutation) BilledMinutes() (r int, exists bool) {
+	v := m.billed_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBilledMinutes returns the old "billed_minutes" field's value of the Call entity.
+// If the Call object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMutation) OldBilledMinutes(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBilledMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBilledMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBilledMinutes: %w", err)
+	}
+	return oldValue.BilledMinutes, nil
+}
+
+// AddBilledMinutes adds i to the "billed_minutes" field.
+func (m *CallMutation) AddBilledMinutes(i int) {
+	if m.addbilled_minutes != nil {
+		*m.addbilled_minutes += i
+	} else {
+		m.addbilled_minutes = &i
+	}
+}
+
+// AddedBilledMinutes returns the value that was added to the "billed_minutes" field in this mutation.
+func (m *CallMutation) AddedBilledMinutes() (r int, exists bool) {
+	v := m.addbilled_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearBilledMinutes clears the value of the "billed_minutes" field.
+func (m *CallMutation) ClearBilledMinutes() {
+	m.billed_minutes = nil
+	m.addbilled_minutes = nil
+	m.clearedFields[call.FieldBilledMinutes] = struct{}{}
+}
+
+// BilledMinutesCleared returns if the "billed_minutes" field was cleared in this mutation.
+func (m *CallMutation) BilledMinutesCleared() bool {
+	_, ok := m.clearedFields[call.FieldBilledMinutes]
+	return ok
+}
+
+// ResetBilledMinutes resets all changes to the "billed_minutes" field.
+func (m *CallMutation) ResetBilledMinutes() {
+	m.billed_minutes = nil
+	m.addbilled_minutes = nil
+	delete(m.clearedFields, call.FieldBilledMinutes)
+}
+
 // ClearOrganization clears the "organization" edge to the Organization entity.
 func (m *CallMutation) ClearOrganization() {
 	m.clearedorganization = true
@@ -4413,6 +4605,33 @@ func (m *CallMutation) ResetPermission() {
 	m.clearedpermission = false
 }
 
+// ClearConversation clears the "conversation" edge to the Conversation entity.
+func (m *CallMutation) ClearConversation() {
+	m.clearedconversation = true
+	m.clearedFields[call.FieldConversationID] = struct{}{}
+}
+
+// ConversationCleared reports if the "conversation" edge to the Conversation entity was cleared.
+func (m *CallMutation) ConversationCleared() bool {
+	return m.ConversationIDCleared() || m.clearedconversation
+}
+
+// ConversationIDs returns the "conversation" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ConversationID instead. It exists only for internal usage by the builders.
+func (m *CallMutation) ConversationIDs() (ids []gid.ID) {
+	if id := m.conversation; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetConversation resets all changes to the "conversation" edge.
+func (m *CallMutation) ResetConversation() {
+	m.conversation = nil
+	m.clearedconversation = false
+}
+
 // Where appends a list predicates to the CallMutation builder.
 func (m *CallMutation) Where(ps ...predicate.Call) {
 	m.predicates = append(m.predicates, ps...)
@@ -4447,7 +4666,7 @@ func (m *CallMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CallMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 23)
 	if m.created_at != nil {
 		fields = append(fields, call.FieldCreatedAt)
 	}
@@ -4508,6 +4727,15 @@ func (m *CallMutation) Fields() []string {
 	if m.permission != nil {
 		fields = append(fields, call.FieldPermissionID)
 	}
+	if m.conversation != nil {
+		fields = append(fields, call.FieldConversationID)
+	}
+	if m.ringing_user_ids != nil {
+		fields = append(fields, call.FieldRingingUserIds)
+	}
+	if m.billed_minutes != nil {
+		fields = append(fields, call.FieldBilledMinutes)
+	}
 	return fields
 }
 
@@ -4556,6 +4784,12 @@ func (m *CallMutation) Field(name string) (ent.Value, bool) {
 		return m.TicketExpiresAt()
 	case call.FieldPermissionID:
 		return m.PermissionID()
+	case call.FieldConversationID:
+		return m.ConversationID()
+	case call.FieldRingingUserIds:
+		return m.RingingUserIds()
+	case call.FieldBilledMinutes:
+		return m.BilledMinutes()
 	}
 	return nil, false
 }
@@ -4605,6 +4839,12 @@ func (m *CallMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldTicketExpiresAt(ctx)
 	case call.FieldPermissionID:
 		return m.OldPermissionID(ctx)
+	case call.FieldConversationID:
+		return m.OldConversationID(ctx)
+	case call.FieldRingingUserIds:
+		return m.OldRingingUserIds(ctx)
+	case call.FieldBilledMinutes:
+		return m.OldBilledMinutes(ctx)
 	}
 	return nil, fmt.Errorf("unknown Call field %s", name)
 }
@@ -4754,6 +4994,27 @@ func (m *CallMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPermissionID(v)
 		return nil
+	case call.FieldConversationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConversationID(v)
+		return nil
+	case call.FieldRingingUserIds:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRingingUserIds(v)
+		return nil
+	case call.FieldBilledMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBilledMinutes(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Call field %s", name)
 }
@@ -4765,6 +5026,9 @@ func (m *CallMutation) AddedFields() []string {
 	if m.addduration_seconds != nil {
 		fields = append(fields, call.FieldDurationSeconds)
 	}
+	if m.addbilled_minutes != nil {
+		fields = append(fields, call.FieldBilledMinutes)
+	}
 	return fields
 }
 
@@ -4775,6 +5039,8 @@ func (m *CallMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case call.FieldDurationSeconds:
 		return m.AddedDurationSeconds()
+	case call.FieldBilledMinutes:
+		return m.AddedBilledMinutes()
 	}
 	return nil, false
 }
@@ -4790,6 +5056,13 @@ func (m *CallMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddDurationSeconds(v)
+		return nil
+	case call.FieldBilledMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBilledMinutes(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Call numeric field %s", name)
@@ -4831,6 +5104,15 @@ func (m *CallMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(call.FieldPermissionID) {
 		fields = append(fields, call.FieldPermissionID)
+	}
+	if m.FieldCleared(call.FieldConversationID) {
+		fields = append(fields, call.FieldConversationID)
+	}
+	if m.FieldCleared(call.FieldRingingUserIds) {
+		fields = append(fields, call.FieldRingingUserIds)
+	}
+	if m.FieldCleared(call.FieldBilledMinutes) {
+		fields = append(fields, call.FieldBilledMinutes)
 	}
 	return fields
 }
@@ -4878,6 +5160,15 @@ func (m *CallMutation) ClearField(name string) error {
 		return nil
 	case call.FieldPermissionID:
 		m.ClearPermissionID()
+		return nil
+	case call.FieldConversationID:
+		m.ClearConversationID()
+		return nil
+	case call.FieldRingingUserIds:
+		m.ClearRingingUserIds()
+		return nil
+	case call.FieldBilledMinutes:
+		m.ClearBilledMinutes()
 		return nil
 	}
 	return fmt.Errorf("unknown Call nullable field %s", name)
@@ -4947,13 +5238,22 @@ func (m *CallMutation) ResetField(name string) error {
 	case call.FieldPermissionID:
 		m.ResetPermissionID()
 		return nil
+	case call.FieldConversationID:
+		m.ResetConversationID()
+		return nil
+	case call.FieldRingingUserIds:
+		m.ResetRingingUserIds()
+		return nil
+	case call.FieldBilledMinutes:
+		m.ResetBilledMinutes()
+		return nil
 	}
 	return fmt.Errorf("unknown Call field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CallMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.organization != nil {
 		edges = append(edges, call.EdgeOrganization)
 	}
@@ -4968,6 +5268,9 @@ func (m *CallMutation) AddedEdges() []string {
 	}
 	if m.permission != nil {
 		edges = append(edges, call.EdgePermission)
+	}
+	if m.conversation != nil {
+		edges = append(edges, call.EdgeConversation)
 	}
 	return edges
 }
@@ -4996,13 +5299,17 @@ func (m *CallMutation) AddedIDs(name string) []ent.Value {
 		if id := m.permission; id != nil {
 			return []ent.Value{*id}
 		}
+	case call.EdgeConversation:
+		if id := m.conversation; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CallMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	return edges
 }
 
@@ -5014,7 +5321,7 @@ func (m *CallMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CallMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedorganization {
 		edges = append(edges, call.EdgeOrganization)
 	}
@@ -5029,6 +5336,9 @@ func (m *CallMutation) ClearedEdges() []string {
 	}
 	if m.clearedpermission {
 		edges = append(edges, call.EdgePermission)
+	}
+	if m.clearedconversation {
+		edges = append(edges, call.EdgeConversation)
 	}
 	return edges
 }
@@ -5047,6 +5357,8 @@ func (m *CallMutation) EdgeCleared(name string) bool {
 		return m.clearedoperator
 	case call.EdgePermission:
 		return m.clearedpermission
+	case call.EdgeConversation:
+		return m.clearedconversation
 	}
 	return false
 }
@@ -5069,6 +5381,9 @@ func (m *CallMutation) ClearEdge(name string) error {
 		return nil
 	case call.EdgePermission:
 		m.ClearPermission()
+		return nil
+	case call.EdgeConversation:
+		m.ClearConversation()
 		return nil
 	}
 	return fmt.Errorf("unknown Call unique edge %s", name)
@@ -5093,8 +5408,736 @@ func (m *CallMutation) ResetEdge(name string) error {
 	case call.EdgePermission:
 		m.ResetPermission()
 		return nil
+	case call.EdgeConversation:
+		m.ResetConversation()
+		return nil
 	}
 	return fmt.Errorf("unknown Call edge %s", name)
+}
+
+// CallMinuteMonthMutation represents an operation that mutates the CallMinuteMonth nodes in the graph.
+type CallMinuteMonthMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *gid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	month               *string
+	quota_minutes       *int
+	addquota_minutes    *int
+	bonus_minutes       *int
+	addbonus_minutes    *int
+	clearedFields       map[string]struct{}
+	organization        *gid.ID
+	clearedorganization bool
+	done                bool
+	oldValue            func(context.Context) (*CallMinuteMonth, error)
+	predicates          []predicate.CallMinuteMonth
+}
+
+var _ ent.Mutation = (*CallMinuteMonthMutation)(nil)
+
+// callminutemonthOption allows management of the mutation configuration using functional options.
+type callminutemonthOption func(*CallMinuteMonthMutation)
+
+// newCallMinuteMonthMutation creates new mutation for the CallMinuteMonth entity.
+func newCallMinuteMonthMutation(c config, op Op, opts ...callminutemonthOption) *CallMinuteMonthMutation {
+	m := &CallMinuteMonthMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCallMinuteMonth,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCallMinuteMonthID sets the ID field of the mutation.
+func withCallMinuteMonthID(id gid.ID) callminutemonthOption {
+	return func(m *CallMinuteMonthMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CallMinuteMonth
+		)
+		m.oldValue = func(ctx context.Context) (*CallMinuteMonth, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CallMinuteMonth.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCallMinuteMonth sets the old CallMinuteMonth of the mutation.
+func withCallMinuteMonth(node *CallMinuteMonth) callminutemonthOption {
+	return func(m *CallMinuteMonthMutation) {
+		m.oldValue = func(context.Context) (*CallMinuteMonth, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CallMinuteMonthMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CallMinuteMonthMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CallMinuteMonth entities.
+func (m *CallMinuteMonthMutation) SetID(id gid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CallMinuteMonthMutation) ID() (id gid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CallMinuteMonthMutation) IDs(ctx context.Context) ([]gid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []gid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CallMinuteMonth.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CallMinuteMonthMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CallMinuteMonthMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CallMinuteMonth entity.
+// If the CallMinuteMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMinuteMonthMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CallMinuteMonthMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CallMinuteMonthMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CallMinuteMonthMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CallMinuteMonth entity.
+// If the CallMinuteMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMinuteMonthMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CallMinuteMonthMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *CallMinuteMonthMutation) SetOrganizationID(gi gid.ID) {
+	m.organization = &gi
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *CallMinuteMonthMutation) OrganizationID() (r gid.ID, exists bool) {
+	v := m.organization
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the CallMinuteMonth entity.
+// If the CallMinuteMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMinuteMonthMutation) OldOrganizationID(ctx context.Context) (v gid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *CallMinuteMonthMutation) ResetOrganizationID() {
+	m.organization = nil
+}
+
+// SetMonth sets the "month" field.
+func (m *CallMinuteMonthMutation) SetMonth(s string) {
+	m.month = &s
+}
+
+// Month returns the value of the "month" field in the mutation.
+func (m *CallMinuteMonthMutation) Month() (r string, exists bool) {
+	v := m.month
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMonth returns the old "month" field's value of the CallMinuteMonth entity.
+// If the CallMinuteMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMinuteMonthMutation) OldMonth(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMonth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMonth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMonth: %w", err)
+	}
+	return oldValue.Month, nil
+}
+
+// ResetMonth resets all changes to the "month" field.
+func (m *CallMinuteMonthMutation) ResetMonth() {
+	m.month = nil
+}
+
+// SetQuotaMinutes sets the "quota_minutes" field.
+func (m *CallMinuteMonthMutation) SetQuotaMinutes(i int) {
+	m.quota_minutes = &i
+	m.addquota_minutes = nil
+}
+
+// QuotaMinutes returns the value of the "quota_minutes" field in the mutation.
+func (m *CallMinuteMonthMutation) QuotaMinutes() (r int, exists bool) {
+	v := m.quota_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuotaMinutes returns the old "quota_minutes" field's value of the CallMinuteMonth entity.
+// If the CallMinuteMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMinuteMonthMutation) OldQuotaMinutes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuotaMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuotaMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuotaMinutes: %w", err)
+	}
+	return oldValue.QuotaMinutes, nil
+}
+
+// AddQuotaMinutes adds i to the "quota_minutes" field.
+func (m *CallMinuteMonthMutation) AddQuotaMinutes(i int) {
+	if m.addquota_minutes != nil {
+		*m.addquota_minutes += i
+	} else {
+		m.addquota_minutes = &i
+	}
+}
+
+// AddedQuotaMinutes returns the value that was added to the "quota_minutes" field in this mutation.
+func (m *CallMinuteMonthMutation) AddedQuotaMinutes() (r int, exists bool) {
+	v := m.addquota_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQuotaMinutes resets all changes to the "quota_minutes" field.
+func (m *CallMinuteMonthMutation) ResetQuotaMinutes() {
+	m.quota_minutes = nil
+	m.addquota_minutes = nil
+}
+
+// SetBonusMinutes sets the "bonus_minutes" field.
+func (m *CallMinuteMonthMutation) SetBonusMinutes(i int) {
+	m.bonus_minutes = &i
+	m.addbonus_minutes = nil
+}
+
+// BonusMinutes returns the value of the "bonus_minutes" field in the mutation.
+func (m *CallMinuteMonthMutation) BonusMinutes() (r int, exists bool) {
+	v := m.bonus_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBonusMinutes returns the old "bonus_minutes" field's value of the CallMinuteMonth entity.
+// If the CallMinuteMonth object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallMinuteMonthMutation) OldBonusMinutes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBonusMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBonusMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBonusMinutes: %w", err)
+	}
+	return oldValue.BonusMinutes, nil
+}
+
+// AddBonusMinutes adds i to the "bonus_minutes" field.
+func (m *CallMinuteMonthMutation) AddBonusMinutes(i int) {
+	if m.addbonus_minutes != nil {
+		*m.addbonus_minutes += i
+	} else {
+		m.addbonus_minutes = &i
+	}
+}
+
+// AddedBonusMinutes returns the value that was added to the "bonus_minutes" field in this mutation.
+func (m *CallMinuteMonthMutation) AddedBonusMinutes() (r int, exists bool) {
+	v := m.addbonus_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBonusMinutes resets all changes to the "bonus_minutes" field.
+func (m *CallMinuteMonthMutation) ResetBonusMinutes() {
+	m.bonus_minutes = nil
+	m.addbonus_minutes = nil
+}
+
+// ClearOrganization clears the "organization" edge to the Organization entity.
+func (m *CallMinuteMonthMutation) ClearOrganization() {
+	m.clearedorganization = true
+	m.clearedFields[callminutemonth.FieldOrganizationID] = struct{}{}
+}
+
+// OrganizationCleared reports if the "organization" edge to the Organization entity was cleared.
+func (m *CallMinuteMonthMutation) OrganizationCleared() bool {
+	return m.clearedorganization
+}
+
+// OrganizationIDs returns the "organization" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrganizationID instead. It exists only for internal usage by the builders.
+func (m *CallMinuteMonthMutation) OrganizationIDs() (ids []gid.ID) {
+	if id := m.organization; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrganization resets all changes to the "organization" edge.
+func (m *CallMinuteMonthMutation) ResetOrganization() {
+	m.organization = nil
+	m.clearedorganization = false
+}
+
+// Where appends a list predicates to the CallMinuteMonthMutation builder.
+func (m *CallMinuteMonthMutation) Where(ps ...predicate.CallMinuteMonth) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CallMinuteMonthMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CallMinuteMonthMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CallMinuteMonth, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CallMinuteMonthMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CallMinuteMonthMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CallMinuteMonth).
+func (m *CallMinuteMonthMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CallMinuteMonthMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, callminutemonth.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, callminutemonth.FieldUpdatedAt)
+	}
+	if m.organization != nil {
+		fields = append(fields, callminutemonth.FieldOrganizationID)
+	}
+	if m.month != nil {
+		fields = append(fields, callminutemonth.FieldMonth)
+	}
+	if m.quota_minutes != nil {
+		fields = append(fields, callminutemonth.FieldQuotaMinutes)
+	}
+	if m.bonus_minutes != nil {
+		fields = append(fields, callminutemonth.FieldBonusMinutes)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CallMinuteMonthMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case callminutemonth.FieldCreatedAt:
+		return m.CreatedAt()
+	case callminutemonth.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case callminutemonth.FieldOrganizationID:
+		return m.OrganizationID()
+	case callminutemonth.FieldMonth:
+		return m.Month()
+	case callminutemonth.FieldQuotaMinutes:
+		return m.QuotaMinutes()
+	case callminutemonth.FieldBonusMinutes:
+		return m.BonusMinutes()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CallMinuteMonthMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case callminutemonth.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case callminutemonth.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case callminutemonth.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case callminutemonth.FieldMonth:
+		return m.OldMonth(ctx)
+	case callminutemonth.FieldQuotaMinutes:
+		return m.OldQuotaMinutes(ctx)
+	case callminutemonth.FieldBonusMinutes:
+		return m.OldBonusMinutes(ctx)
+	}
+	return nil, fmt.Errorf("unknown CallMinuteMonth field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallMinuteMonthMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case callminutemonth.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case callminutemonth.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case callminutemonth.FieldOrganizationID:
+		v, ok := value.(gid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case callminutemonth.FieldMonth:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMonth(v)
+		return nil
+	case callminutemonth.FieldQuotaMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuotaMinutes(v)
+		return nil
+	case callminutemonth.FieldBonusMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBonusMinutes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CallMinuteMonth field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CallMinuteMonthMutation) AddedFields() []string {
+	var fields []string
+	if m.addquota_minutes != nil {
+		fields = append(fields, callminutemonth.FieldQuotaMinutes)
+	}
+	if m.addbonus_minutes != nil {
+		fields = append(fields, callminutemonth.FieldBonusMinutes)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CallMinuteMonthMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case callminutemonth.FieldQuotaMinutes:
+		return m.AddedQuotaMinutes()
+	case callminutemonth.FieldBonusMinutes:
+		return m.AddedBonusMinutes()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CallMinuteMonthMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case callminutemonth.FieldQuotaMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQuotaMinutes(v)
+		return nil
+	case callminutemonth.FieldBonusMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBonusMinutes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CallMinuteMonth numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CallMinuteMonthMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CallMinuteMonthMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CallMinuteMonthMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CallMinuteMonth nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CallMinuteMonthMutation) ResetField(name string) error {
+	switch name {
+	case callminutemonth.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case callminutemonth.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case callminutemonth.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case callminutemonth.FieldMonth:
+		m.ResetMonth()
+		return nil
+	case callminutemonth.FieldQuotaMinutes:
+		m.ResetQuotaMinutes()
+		return nil
+	case callminutemonth.FieldBonusMinutes:
+		m.ResetBonusMinutes()
+		return nil
+	}
+	return fmt.Errorf("unknown CallMinuteMonth field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CallMinuteMonthMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.organization != nil {
+		edges = append(edges, callminutemonth.EdgeOrganization)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CallMinuteMonthMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case callminutemonth.EdgeOrganization:
+		if id := m.organization; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CallMinuteMonthMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CallMinuteMonthMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CallMinuteMonthMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedorganization {
+		edges = append(edges, callminutemonth.EdgeOrganization)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CallMinuteMonthMutation) EdgeCleared(name string) bool {
+	switch name {
+	case callminutemonth.EdgeOrganization:
+		return m.clearedorganization
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CallMinuteMonthMutation) ClearEdge(name string) error {
+	switch name {
+	case callminutemonth.EdgeOrganization:
+		m.ClearOrganization()
+		return nil
+	}
+	return fmt.Errorf("unknown CallMinuteMonth unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CallMinuteMonthMutation) ResetEdge(name string) error {
+	switch name {
+	case callminutemonth.EdgeOrganization:
+		m.ResetOrganization()
+		return nil
+	}
+	return fmt.Errorf("unknown CallMinuteMonth edge %s", name)
 }
 
 // CallOperatorMutation represents an operation that mutates the CallOperator nodes in the graph.
@@ -15866,6 +16909,7 @@ type EventMutation struct {
 	call_permission_id  *gid.ID
 	zns_message_id      *gid.ID
 	audience_user_id    *gid.ID
+	payload             *string
 	created_at          *time.Time
 	clearedFields       map[string]struct{}
 	organization        *gid.ID
@@ -16535,6 +17579,55 @@ func (m *EventMutation) ResetAudienceUserID() {
 	delete(m.clearedFields, event.FieldAudienceUserID)
 }
 
+// SetPayload sets the "payload" field.
+func (m *EventMutation) SetPayload(s string) {
+	m.payload = &s
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *EventMutation) Payload() (r string, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldPayload(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (m *EventMutation) ClearPayload() {
+	m.payload = nil
+	m.clearedFields[event.FieldPayload] = struct{}{}
+}
+
+// PayloadCleared returns if the "payload" field was cleared in this mutation.
+func (m *EventMutation) PayloadCleared() bool {
+	_, ok := m.clearedFields[event.FieldPayload]
+	return ok
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *EventMutation) ResetPayload() {
+	m.payload = nil
+	delete(m.clearedFields, event.FieldPayload)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *EventMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -16632,7 +17725,7 @@ func (m *EventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EventMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m.organization != nil {
 		fields = append(fields, event.FieldOrganizationID)
 	}
@@ -16669,6 +17762,9 @@ func (m *EventMutation) Fields() []string {
 	if m.audience_user_id != nil {
 		fields = append(fields, event.FieldAudienceUserID)
 	}
+	if m.payload != nil {
+		fields = append(fields, event.FieldPayload)
+	}
 	if m.created_at != nil {
 		fields = append(fields, event.FieldCreatedAt)
 	}
@@ -16704,6 +17800,8 @@ func (m *EventMutation) Field(name string) (ent.Value, bool) {
 		return m.ZnsMessageID()
 	case event.FieldAudienceUserID:
 		return m.AudienceUserID()
+	case event.FieldPayload:
+		return m.Payload()
 	case event.FieldCreatedAt:
 		return m.CreatedAt()
 	}
@@ -16739,6 +17837,8 @@ func (m *EventMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldZnsMessageID(ctx)
 	case event.FieldAudienceUserID:
 		return m.OldAudienceUserID(ctx)
+	case event.FieldPayload:
+		return m.OldPayload(ctx)
 	case event.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	}
@@ -16834,6 +17934,13 @@ func (m *EventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAudienceUserID(v)
 		return nil
+	case event.FieldPayload:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
 	case event.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -16910,6 +18017,9 @@ func (m *EventMutation) ClearedFields() []string {
 	if m.FieldCleared(event.FieldAudienceUserID) {
 		fields = append(fields, event.FieldAudienceUserID)
 	}
+	if m.FieldCleared(event.FieldPayload) {
+		fields = append(fields, event.FieldPayload)
+	}
 	return fields
 }
 
@@ -16947,6 +18057,9 @@ func (m *EventMutation) ClearField(name string) error {
 		return nil
 	case event.FieldAudienceUserID:
 		m.ClearAudienceUserID()
+		return nil
+	case event.FieldPayload:
+		m.ClearPayload()
 		return nil
 	}
 	return fmt.Errorf("unknown Event nullable field %s", name)
@@ -16991,6 +18104,9 @@ func (m *EventMutation) ResetField(name string) error {
 		return nil
 	case event.FieldAudienceUserID:
 		m.ResetAudienceUserID()
+		return nil
+	case event.FieldPayload:
+		m.ResetPayload()
 		return nil
 	case event.FieldCreatedAt:
 		m.ResetCreatedAt()
@@ -26055,18 +27171,22 @@ func (m *OfferMutation) ResetEdge(name string) error {
 // OrganizationMutation represents an operation that mutates the Organization nodes in the graph.
 type OrganizationMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *gid.ID
-	created_at    *time.Time
-	updated_at    *time.Time
-	name          *string
-	event_seq     *int64
-	addevent_seq  *int64
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*Organization, error)
-	predicates    []predicate.Organization
+	op                    Op
+	typ                   string
+	id                    *gid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	name                  *string
+	event_seq             *int64
+	addevent_seq          *int64
+	call_minutes_quota    *int
+	addcall_minutes_quota *int
+	call_bonus_minutes    *int
+	addcall_bonus_minutes *int
+	clearedFields         map[string]struct{}
+	done                  bool
+	oldValue              func(context.Context) (*Organization, error)
+	predicates            []predicate.Organization
 }
 
 var _ ent.Mutation = (*OrganizationMutation)(nil)
@@ -26337,6 +27457,132 @@ func (m *OrganizationMutation) ResetEventSeq() {
 	m.addevent_seq = nil
 }
 
+// SetCallMinutesQuota sets the "call_minutes_quota" field.
+func (m *OrganizationMutation) SetCallMinutesQuota(i int) {
+	m.call_minutes_quota = &i
+	m.addcall_minutes_quota = nil
+}
+
+// CallMinutesQuota returns the value of the "call_minutes_quota" field in the mutation.
+func (m *OrganizationMutation) CallMinutesQuota() (r int, exists bool) {
+	v := m.call_minutes_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCallMinutesQuota returns the old "call_minutes_quota" field's value of the Organization entity.
+// If the Organization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrganizationMutation) OldCallMinutesQuota(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCallMinutesQuota is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCallMinutesQuota requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCallMinutesQuota: %w", err)
+	}
+	return oldValue.CallMinutesQuota, nil
+}
+
+// AddCallMinutesQuota adds i to the "call_minutes_quota" field.
+func (m *OrganizationMutation) AddCallMinutesQuota(i int) {
+	if m.addcall_minutes_quota != nil {
+		*m.addcall_minutes_quota += i
+	} else {
+		m.addcall_minutes_quota = &i
+	}
+}
+
+// AddedCallMinutesQuota returns the value that was added to the "call_minutes_quota" field in this mutation.
+func (m *OrganizationMutation) AddedCallMinutesQuota() (r int, exists bool) {
+	v := m.addcall_minutes_quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCallMinutesQuota clears the value of the "call_minutes_quota" field.
+func (m *OrganizationMutation) ClearCallMinutesQuota() {
+	m.call_minutes_quota = nil
+	m.addcall_minutes_quota = nil
+	m.clearedFields[organization.FieldCallMinutesQuota] = struct{}{}
+}
+
+// CallMinutesQuotaCleared returns if the "call_minutes_quota" field was cleared in this mutation.
+func (m *OrganizationMutation) CallMinutesQuotaCleared() bool {
+	_, ok := m.clearedFields[organization.FieldCallMinutesQuota]
+	return ok
+}
+
+// ResetCallMinutesQuota resets all changes to the "call_minutes_quota" field.
+func (m *OrganizationMutation) ResetCallMinutesQuota() {
+	m.call_minutes_quota = nil
+	m.addcall_minutes_quota = nil
+	delete(m.clearedFields, organization.FieldCallMinutesQuota)
+}
+
+// SetCallBonusMinutes sets the "call_bonus_minutes" field.
+func (m *OrganizationMutation) SetCallBonusMinutes(i int) {
+	m.call_bonus_minutes = &i
+	m.addcall_bonus_minutes = nil
+}
+
+// CallBonusMinutes returns the value of the "call_bonus_minutes" field in the mutation.
+func (m *OrganizationMutation) CallBonusMinutes() (r int, exists bool) {
+	v := m.call_bonus_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCallBonusMinutes returns the old "call_bonus_minutes" field's value of the Organization entity.
+// If the Organization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrganizationMutation) OldCallBonusMinutes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCallBonusMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCallBonusMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCallBonusMinutes: %w", err)
+	}
+	return oldValue.CallBonusMinutes, nil
+}
+
+// AddCallBonusMinutes adds i to the "call_bonus_minutes" field.
+func (m *OrganizationMutation) AddCallBonusMinutes(i int) {
+	if m.addcall_bonus_minutes != nil {
+		*m.addcall_bonus_minutes += i
+	} else {
+		m.addcall_bonus_minutes = &i
+	}
+}
+
+// AddedCallBonusMinutes returns the value that was added to the "call_bonus_minutes" field in this mutation.
+func (m *OrganizationMutation) AddedCallBonusMinutes() (r int, exists bool) {
+	v := m.addcall_bonus_minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCallBonusMinutes resets all changes to the "call_bonus_minutes" field.
+func (m *OrganizationMutation) ResetCallBonusMinutes() {
+	m.call_bonus_minutes = nil
+	m.addcall_bonus_minutes = nil
+}
+
 // Where appends a list predicates to the OrganizationMutation builder.
 func (m *OrganizationMutation) Where(ps ...predicate.Organization) {
 	m.predicates = append(m.predicates, ps...)
@@ -26371,7 +27617,7 @@ func (m *OrganizationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrganizationMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, organization.FieldCreatedAt)
 	}
@@ -26383,6 +27629,12 @@ func (m *OrganizationMutation) Fields() []string {
 	}
 	if m.event_seq != nil {
 		fields = append(fields, organization.FieldEventSeq)
+	}
+	if m.call_minutes_quota != nil {
+		fields = append(fields, organization.FieldCallMinutesQuota)
+	}
+	if m.call_bonus_minutes != nil {
+		fields = append(fields, organization.FieldCallBonusMinutes)
 	}
 	return fields
 }
@@ -26400,6 +27652,10 @@ func (m *OrganizationMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case organization.FieldEventSeq:
 		return m.EventSeq()
+	case organization.FieldCallMinutesQuota:
+		return m.CallMinutesQuota()
+	case organization.FieldCallBonusMinutes:
+		return m.CallBonusMinutes()
 	}
 	return nil, false
 }
@@ -26417,6 +27673,10 @@ func (m *OrganizationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldName(ctx)
 	case organization.FieldEventSeq:
 		return m.OldEventSeq(ctx)
+	case organization.FieldCallMinutesQuota:
+		return m.OldCallMinutesQuota(ctx)
+	case organization.FieldCallBonusMinutes:
+		return m.OldCallBonusMinutes(ctx)
 	}
 	return nil, fmt.Errorf("unknown Organization field %s", name)
 }
@@ -26454,6 +27714,20 @@ func (m *OrganizationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEventSeq(v)
 		return nil
+	case organization.FieldCallMinutesQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCallMinutesQuota(v)
+		return nil
+	case organization.FieldCallBonusMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCallBonusMinutes(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Organization field %s", name)
 }
@@ -26465,6 +27739,12 @@ func (m *OrganizationMutation) AddedFields() []string {
 	if m.addevent_seq != nil {
 		fields = append(fields, organization.FieldEventSeq)
 	}
+	if m.addcall_minutes_quota != nil {
+		fields = append(fields, organization.FieldCallMinutesQuota)
+	}
+	if m.addcall_bonus_minutes != nil {
+		fields = append(fields, organization.FieldCallBonusMinutes)
+	}
 	return fields
 }
 
@@ -26475,6 +27755,10 @@ func (m *OrganizationMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case organization.FieldEventSeq:
 		return m.AddedEventSeq()
+	case organization.FieldCallMinutesQuota:
+		return m.AddedCallMinutesQuota()
+	case organization.FieldCallBonusMinutes:
+		return m.AddedCallBonusMinutes()
 	}
 	return nil, false
 }
@@ -26491,6 +27775,20 @@ func (m *OrganizationMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddEventSeq(v)
 		return nil
+	case organization.FieldCallMinutesQuota:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCallMinutesQuota(v)
+		return nil
+	case organization.FieldCallBonusMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCallBonusMinutes(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Organization numeric field %s", name)
 }
@@ -26498,7 +27796,11 @@ func (m *OrganizationMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *OrganizationMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(organization.FieldCallMinutesQuota) {
+		fields = append(fields, organization.FieldCallMinutesQuota)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -26511,6 +27813,11 @@ func (m *OrganizationMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *OrganizationMutation) ClearField(name string) error {
+	switch name {
+	case organization.FieldCallMinutesQuota:
+		m.ClearCallMinutesQuota()
+		return nil
+	}
 	return fmt.Errorf("unknown Organization nullable field %s", name)
 }
 
@@ -26529,6 +27836,12 @@ func (m *OrganizationMutation) ResetField(name string) error {
 		return nil
 	case organization.FieldEventSeq:
 		m.ResetEventSeq()
+		return nil
+	case organization.FieldCallMinutesQuota:
+		m.ResetCallMinutesQuota()
+		return nil
+	case organization.FieldCallBonusMinutes:
+		m.ResetCallBonusMinutes()
 		return nil
 	}
 	return fmt.Errorf("unknown Organization field %s", name)

@@ -25,8 +25,12 @@ type Organization struct {
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
 	// EventSeq holds the value of the "event_seq" field.
-	EventSeq     int64 `json:"event_seq,omitempty"`
-	selectValues sql.SelectValues
+	EventSeq int64 `json:"event_seq,omitempty"`
+	// CallMinutesQuota holds the value of the "call_minutes_quota" field.
+	CallMinutesQuota *int `json:"call_minutes_quota,omitempty"`
+	// CallBonusMinutes holds the value of the "call_bonus_minutes" field.
+	CallBonusMinutes int `json:"call_bonus_minutes,omitempty"`
+	selectValues     sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -36,7 +40,7 @@ func (*Organization) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case organization.FieldID:
 			values[i] = new(gid.ID)
-		case organization.FieldEventSeq:
+		case organization.FieldEventSeq, organization.FieldCallMinutesQuota, organization.FieldCallBonusMinutes:
 			values[i] = new(sql.NullInt64)
 		case organization.FieldName:
 			values[i] = new(sql.NullString)
@@ -87,6 +91,19 @@ func (_m *Organization) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.EventSeq = value.Int64
 			}
+		case organization.FieldCallMinutesQuota:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field call_minutes_quota", values[i])
+			} else if value.Valid {
+				_m.CallMinutesQuota = new(int)
+				*_m.CallMinutesQuota = int(value.Int64)
+			}
+		case organization.FieldCallBonusMinutes:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field call_bonus_minutes", values[i])
+			} else if value.Valid {
+				_m.CallBonusMinutes = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -134,6 +151,14 @@ func (_m *Organization) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("event_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.EventSeq))
+	builder.WriteString(", ")
+	if v := _m.CallMinutesQuota; v != nil {
+		builder.WriteString("call_minutes_quota=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("call_bonus_minutes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CallBonusMinutes))
 	builder.WriteByte(')')
 	return builder.String()
 }

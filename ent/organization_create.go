@@ -72,6 +72,34 @@ func (_c *OrganizationCreate) SetNillableEventSeq(v *int64) *OrganizationCreate 
 	return _c
 }
 
+// SetCallMinutesQuota sets the "call_minutes_quota" field.
+func (_c *OrganizationCreate) SetCallMinutesQuota(v int) *OrganizationCreate {
+	_c.mutation.SetCallMinutesQuota(v)
+	return _c
+}
+
+// SetNillableCallMinutesQuota sets the "call_minutes_quota" field if the given value is not nil.
+func (_c *OrganizationCreate) SetNillableCallMinutesQuota(v *int) *OrganizationCreate {
+	if v != nil {
+		_c.SetCallMinutesQuota(*v)
+	}
+	return _c
+}
+
+// SetCallBonusMinutes sets the "call_bonus_minutes" field.
+func (_c *OrganizationCreate) SetCallBonusMinutes(v int) *OrganizationCreate {
+	_c.mutation.SetCallBonusMinutes(v)
+	return _c
+}
+
+// SetNillableCallBonusMinutes sets the "call_bonus_minutes" field if the given value is not nil.
+func (_c *OrganizationCreate) SetNillableCallBonusMinutes(v *int) *OrganizationCreate {
+	if v != nil {
+		_c.SetCallBonusMinutes(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *OrganizationCreate) SetID(v gid.ID) *OrganizationCreate {
 	_c.mutation.SetID(v)
@@ -141,6 +169,10 @@ func (_c *OrganizationCreate) defaults() error {
 		v := organization.DefaultEventSeq
 		_c.mutation.SetEventSeq(v)
 	}
+	if _, ok := _c.mutation.CallBonusMinutes(); !ok {
+		v := organization.DefaultCallBonusMinutes
+		_c.mutation.SetCallBonusMinutes(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if organization.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized organization.DefaultID (forgotten import ent/runtime?)")
@@ -169,6 +201,19 @@ func (_c *OrganizationCreate) check() error {
 	}
 	if _, ok := _c.mutation.EventSeq(); !ok {
 		return &ValidationError{Name: "event_seq", err: errors.New(`ent: missing required field "Organization.event_seq"`)}
+	}
+	if v, ok := _c.mutation.CallMinutesQuota(); ok {
+		if err := organization.CallMinutesQuotaValidator(v); err != nil {
+			return &ValidationError{Name: "call_minutes_quota", err: fmt.Errorf(`ent: validator failed for field "Organization.call_minutes_quota": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.CallBonusMinutes(); !ok {
+		return &ValidationError{Name: "call_bonus_minutes", err: errors.New(`ent: missing required field "Organization.call_bonus_minutes"`)}
+	}
+	if v, ok := _c.mutation.CallBonusMinutes(); ok {
+		if err := organization.CallBonusMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "call_bonus_minutes", err: fmt.Errorf(`ent: validator failed for field "Organization.call_bonus_minutes": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := organization.IDValidator(string(v)); err != nil {
@@ -226,6 +271,14 @@ func (_c *OrganizationCreate) createSpec() (*Organization, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.EventSeq(); ok {
 		_spec.SetField(organization.FieldEventSeq, field.TypeInt64, value)
 		_node.EventSeq = value
+	}
+	if value, ok := _c.mutation.CallMinutesQuota(); ok {
+		_spec.SetField(organization.FieldCallMinutesQuota, field.TypeInt, value)
+		_node.CallMinutesQuota = &value
+	}
+	if value, ok := _c.mutation.CallBonusMinutes(); ok {
+		_spec.SetField(organization.FieldCallBonusMinutes, field.TypeInt, value)
+		_node.CallBonusMinutes = value
 	}
 	return _node, _spec
 }
@@ -318,6 +371,48 @@ func (u *OrganizationUpsert) UpdateEventSeq() *OrganizationUpsert {
 // AddEventSeq adds v to the "event_seq" field.
 func (u *OrganizationUpsert) AddEventSeq(v int64) *OrganizationUpsert {
 	u.Add(organization.FieldEventSeq, v)
+	return u
+}
+
+// SetCallMinutesQuota sets the "call_minutes_quota" field.
+func (u *OrganizationUpsert) SetCallMinutesQuota(v int) *OrganizationUpsert {
+	u.Set(organization.FieldCallMinutesQuota, v)
+	return u
+}
+
+// UpdateCallMinutesQuota sets the "call_minutes_quota" field to the value that was provided on create.
+func (u *OrganizationUpsert) UpdateCallMinutesQuota() *OrganizationUpsert {
+	u.SetExcluded(organization.FieldCallMinutesQuota)
+	return u
+}
+
+// AddCallMinutesQuota adds v to the "call_minutes_quota" field.
+func (u *OrganizationUpsert) AddCallMinutesQuota(v int) *OrganizationUpsert {
+	u.Add(organization.FieldCallMinutesQuota, v)
+	return u
+}
+
+// ClearCallMinutesQuota clears the value of the "call_minutes_quota" field.
+func (u *OrganizationUpsert) ClearCallMinutesQuota() *OrganizationUpsert {
+	u.SetNull(organization.FieldCallMinutesQuota)
+	return u
+}
+
+// SetCallBonusMinutes sets the "call_bonus_minutes" field.
+func (u *OrganizationUpsert) SetCallBonusMinutes(v int) *OrganizationUpsert {
+	u.Set(organization.FieldCallBonusMinutes, v)
+	return u
+}
+
+// UpdateCallBonusMinutes sets the "call_bonus_minutes" field to the value that was provided on create.
+func (u *OrganizationUpsert) UpdateCallBonusMinutes() *OrganizationUpsert {
+	u.SetExcluded(organization.FieldCallBonusMinutes)
+	return u
+}
+
+// AddCallBonusMinutes adds v to the "call_bonus_minutes" field.
+func (u *OrganizationUpsert) AddCallBonusMinutes(v int) *OrganizationUpsert {
+	u.Add(organization.FieldCallBonusMinutes, v)
 	return u
 }
 
@@ -418,6 +513,55 @@ func (u *OrganizationUpsertOne) AddEventSeq(v int64) *OrganizationUpsertOne {
 func (u *OrganizationUpsertOne) UpdateEventSeq() *OrganizationUpsertOne {
 	return u.Update(func(s *OrganizationUpsert) {
 		s.UpdateEventSeq()
+	})
+}
+
+// SetCallMinutesQuota sets the "call_minutes_quota" field.
+func (u *OrganizationUpsertOne) SetCallMinutesQuota(v int) *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.SetCallMinutesQuota(v)
+	})
+}
+
+// AddCallMinutesQuota adds v to the "call_minutes_quota" field.
+func (u *OrganizationUpsertOne) AddCallMinutesQuota(v int) *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.AddCallMinutesQuota(v)
+	})
+}
+
+// UpdateCallMinutesQuota sets the "call_minutes_quota" field to the value that was provided on create.
+func (u *OrganizationUpsertOne) UpdateCallMinutesQuota() *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.UpdateCallMinutesQuota()
+	})
+}
+
+// ClearCallMinutesQuota clears the value of the "call_minutes_quota" field.
+func (u *OrganizationUpsertOne) ClearCallMinutesQuota() *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.ClearCallMinutesQuota()
+	})
+}
+
+// SetCallBonusMinutes sets the "call_bonus_minutes" field.
+func (u *OrganizationUpsertOne) SetCallBonusMinutes(v int) *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.SetCallBonusMinutes(v)
+	})
+}
+
+// AddCallBonusMinutes adds v to the "call_bonus_minutes" field.
+func (u *OrganizationUpsertOne) AddCallBonusMinutes(v int) *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.AddCallBonusMinutes(v)
+	})
+}
+
+// UpdateCallBonusMinutes sets the "call_bonus_minutes" field to the value that was provided on create.
+func (u *OrganizationUpsertOne) UpdateCallBonusMinutes() *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.UpdateCallBonusMinutes()
 	})
 }
 
@@ -685,6 +829,55 @@ func (u *OrganizationUpsertBulk) AddEventSeq(v int64) *OrganizationUpsertBulk {
 func (u *OrganizationUpsertBulk) UpdateEventSeq() *OrganizationUpsertBulk {
 	return u.Update(func(s *OrganizationUpsert) {
 		s.UpdateEventSeq()
+	})
+}
+
+// SetCallMinutesQuota sets the "call_minutes_quota" field.
+func (u *OrganizationUpsertBulk) SetCallMinutesQuota(v int) *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.SetCallMinutesQuota(v)
+	})
+}
+
+// AddCallMinutesQuota adds v to the "call_minutes_quota" field.
+func (u *OrganizationUpsertBulk) AddCallMinutesQuota(v int) *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.AddCallMinutesQuota(v)
+	})
+}
+
+// UpdateCallMinutesQuota sets the "call_minutes_quota" field to the value that was provided on create.
+func (u *OrganizationUpsertBulk) UpdateCallMinutesQuota() *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.UpdateCallMinutesQuota()
+	})
+}
+
+// ClearCallMinutesQuota clears the value of the "call_minutes_quota" field.
+func (u *OrganizationUpsertBulk) ClearCallMinutesQuota() *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.ClearCallMinutesQuota()
+	})
+}
+
+// SetCallBonusMinutes sets the "call_bonus_minutes" field.
+func (u *OrganizationUpsertBulk) SetCallBonusMinutes(v int) *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.SetCallBonusMinutes(v)
+	})
+}
+
+// AddCallBonusMinutes adds v to the "call_bonus_minutes" field.
+func (u *OrganizationUpsertBulk) AddCallBonusMinutes(v int) *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.AddCallBonusMinutes(v)
+	})
+}
+
+// UpdateCallBonusMinutes sets the "call_bonus_minutes" field to the value that was provided on create.
+func (u *OrganizationUpsertBulk) UpdateCallBonusMinutes() *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.UpdateCallBonusMinutes()
 	})
 }
 

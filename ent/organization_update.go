@@ -70,6 +70,54 @@ func (_u *OrganizationUpdate) AddEventSeq(v int64) *OrganizationUpdate {
 	return _u
 }
 
+// SetCallMinutesQuota sets the "call_minutes_quota" field.
+func (_u *OrganizationUpdate) SetCallMinutesQuota(v int) *OrganizationUpdate {
+	_u.mutation.ResetCallMinutesQuota()
+	_u.mutation.SetCallMinutesQuota(v)
+	return _u
+}
+
+// SetNillableCallMinutesQuota sets the "call_minutes_quota" field if the given value is not nil.
+func (_u *OrganizationUpdate) SetNillableCallMinutesQuota(v *int) *OrganizationUpdate {
+	if v != nil {
+		_u.SetCallMinutesQuota(*v)
+	}
+	return _u
+}
+
+// AddCallMinutesQuota adds value to the "call_minutes_quota" field.
+func (_u *OrganizationUpdate) AddCallMinutesQuota(v int) *OrganizationUpdate {
+	_u.mutation.AddCallMinutesQuota(v)
+	return _u
+}
+
+// ClearCallMinutesQuota clears the value of the "call_minutes_quota" field.
+func (_u *OrganizationUpdate) ClearCallMinutesQuota() *OrganizationUpdate {
+	_u.mutation.ClearCallMinutesQuota()
+	return _u
+}
+
+// SetCallBonusMinutes sets the "call_bonus_minutes" field.
+func (_u *OrganizationUpdate) SetCallBonusMinutes(v int) *OrganizationUpdate {
+	_u.mutation.ResetCallBonusMinutes()
+	_u.mutation.SetCallBonusMinutes(v)
+	return _u
+}
+
+// SetNillableCallBonusMinutes sets the "call_bonus_minutes" field if the given value is not nil.
+func (_u *OrganizationUpdate) SetNillableCallBonusMinutes(v *int) *OrganizationUpdate {
+	if v != nil {
+		_u.SetCallBonusMinutes(*v)
+	}
+	return _u
+}
+
+// AddCallBonusMinutes adds value to the "call_bonus_minutes" field.
+func (_u *OrganizationUpdate) AddCallBonusMinutes(v int) *OrganizationUpdate {
+	_u.mutation.AddCallBonusMinutes(v)
+	return _u
+}
+
 // Mutation returns the OrganizationMutation object of the builder.
 func (_u *OrganizationUpdate) Mutation() *OrganizationMutation {
 	return _u.mutation
@@ -124,6 +172,16 @@ func (_u *OrganizationUpdate) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Organization.name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CallMinutesQuota(); ok {
+		if err := organization.CallMinutesQuotaValidator(v); err != nil {
+			return &ValidationError{Name: "call_minutes_quota", err: fmt.Errorf(`ent: validator failed for field "Organization.call_minutes_quota": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.CallBonusMinutes(); ok {
+		if err := organization.CallBonusMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "call_bonus_minutes", err: fmt.Errorf(`ent: validator failed for field "Organization.call_bonus_minutes": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -156,6 +214,21 @@ func (_u *OrganizationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.AddedEventSeq(); ok {
 		_spec.AddField(organization.FieldEventSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.CallMinutesQuota(); ok {
+		_spec.SetField(organization.FieldCallMinutesQuota, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCallMinutesQuota(); ok {
+		_spec.AddField(organization.FieldCallMinutesQuota, field.TypeInt, value)
+	}
+	if _u.mutation.CallMinutesQuotaCleared() {
+		_spec.ClearField(organization.FieldCallMinutesQuota, field.TypeInt)
+	}
+	if value, ok := _u.mutation.CallBonusMinutes(); ok {
+		_spec.SetField(organization.FieldCallBonusMinutes, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCallBonusMinutes(); ok {
+		_spec.AddField(organization.FieldCallBonusMinutes, field.TypeInt, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -217,6 +290,54 @@ func (_u *OrganizationUpdateOne) SetNillableEventSeq(v *int64) *OrganizationUpda
 // AddEventSeq adds value to the "event_seq" field.
 func (_u *OrganizationUpdateOne) AddEventSeq(v int64) *OrganizationUpdateOne {
 	_u.mutation.AddEventSeq(v)
+	return _u
+}
+
+// SetCallMinutesQuota sets the "call_minutes_quota" field.
+func (_u *OrganizationUpdateOne) SetCallMinutesQuota(v int) *OrganizationUpdateOne {
+	_u.mutation.ResetCallMinutesQuota()
+	_u.mutation.SetCallMinutesQuota(v)
+	return _u
+}
+
+// SetNillableCallMinutesQuota sets the "call_minutes_quota" field if the given value is not nil.
+func (_u *OrganizationUpdateOne) SetNillableCallMinutesQuota(v *int) *OrganizationUpdateOne {
+	if v != nil {
+		_u.SetCallMinutesQuota(*v)
+	}
+	return _u
+}
+
+// AddCallMinutesQuota adds value to the "call_minutes_quota" field.
+func (_u *OrganizationUpdateOne) AddCallMinutesQuota(v int) *OrganizationUpdateOne {
+	_u.mutation.AddCallMinutesQuota(v)
+	return _u
+}
+
+// ClearCallMinutesQuota clears the value of the "call_minutes_quota" field.
+func (_u *OrganizationUpdateOne) ClearCallMinutesQuota() *OrganizationUpdateOne {
+	_u.mutation.ClearCallMinutesQuota()
+	return _u
+}
+
+// SetCallBonusMinutes sets the "call_bonus_minutes" field.
+func (_u *OrganizationUpdateOne) SetCallBonusMinutes(v int) *OrganizationUpdateOne {
+	_u.mutation.ResetCallBonusMinutes()
+	_u.mutation.SetCallBonusMinutes(v)
+	return _u
+}
+
+// SetNillableCallBonusMinutes sets the "call_bonus_minutes" field if the given value is not nil.
+func (_u *OrganizationUpdateOne) SetNillableCallBonusMinutes(v *int) *OrganizationUpdateOne {
+	if v != nil {
+		_u.SetCallBonusMinutes(*v)
+	}
+	return _u
+}
+
+// AddCallBonusMinutes adds value to the "call_bonus_minutes" field.
+func (_u *OrganizationUpdateOne) AddCallBonusMinutes(v int) *OrganizationUpdateOne {
+	_u.mutation.AddCallBonusMinutes(v)
 	return _u
 }
 
@@ -287,6 +408,16 @@ func (_u *OrganizationUpdateOne) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Organization.name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CallMinutesQuota(); ok {
+		if err := organization.CallMinutesQuotaValidator(v); err != nil {
+			return &ValidationError{Name: "call_minutes_quota", err: fmt.Errorf(`ent: validator failed for field "Organization.call_minutes_quota": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.CallBonusMinutes(); ok {
+		if err := organization.CallBonusMinutesValidator(v); err != nil {
+			return &ValidationError{Name: "call_bonus_minutes", err: fmt.Errorf(`ent: validator failed for field "Organization.call_bonus_minutes": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -336,6 +467,21 @@ func (_u *OrganizationUpdateOne) sqlSave(ctx context.Context) (_node *Organizati
 	}
 	if value, ok := _u.mutation.AddedEventSeq(); ok {
 		_spec.AddField(organization.FieldEventSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.CallMinutesQuota(); ok {
+		_spec.SetField(organization.FieldCallMinutesQuota, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCallMinutesQuota(); ok {
+		_spec.AddField(organization.FieldCallMinutesQuota, field.TypeInt, value)
+	}
+	if _u.mutation.CallMinutesQuotaCleared() {
+		_spec.ClearField(organization.FieldCallMinutesQuota, field.TypeInt)
+	}
+	if value, ok := _u.mutation.CallBonusMinutes(); ok {
+		_spec.SetField(organization.FieldCallBonusMinutes, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCallBonusMinutes(); ok {
+		_spec.AddField(organization.FieldCallBonusMinutes, field.TypeInt, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Organization{config: _u.config}

@@ -22,6 +22,8 @@ type Tx struct {
 	AutoMessage *AutoMessageClient
 	// Call is the client for interacting with the Call builders.
 	Call *CallClient
+	// CallMinuteMonth is the client for interacting with the CallMinuteMonth builders.
+	CallMinuteMonth *CallMinuteMonthClient
 	// CallOperator is the client for interacting with the CallOperator builders.
 	CallOperator *CallOperatorClient
 	// CallPermission is the client for interacting with the CallPermission builders.
@@ -227,6 +229,7 @@ func (tx *Tx) init() {
 	tx.Activity = NewActivityClient(tx.config)
 	tx.AutoMessage = NewAutoMessageClient(tx.config)
 	tx.Call = NewCallClient(tx.config)
+	tx.CallMinuteMonth = NewCallMinuteMonthClient(tx.config)
 	tx.CallOperator = NewCallOperatorClient(tx.config)
 	tx.CallPermission = NewCallPermissionClient(tx.config)
 	tx.CallSettings = NewCallSettingsClient(tx.config)

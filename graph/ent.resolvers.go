@@ -123,6 +123,9 @@ func (r *znsMessageResolver) Params(ctx context.Context, obj *ent.ZnsMessage) (m
 // AutoMessage returns AutoMessageResolver implementation.
 func (r *Resolver) AutoMessage() AutoMessageResolver { return &autoMessageResolver{r} }
 
+// Call returns CallResolver implementation.
+func (r *Resolver) Call() CallResolver { return &callResolver{r} }
+
 // Channel returns ChannelResolver implementation.
 func (r *Resolver) Channel() ChannelResolver { return &channelResolver{r} }
 
@@ -161,6 +164,7 @@ func (r *Resolver) ChannelWhereInput() ChannelWhereInputResolver {
 }
 
 type autoMessageResolver struct{ *Resolver }
+type callResolver struct{ *Resolver }
 type channelResolver struct{ *Resolver }
 type conversationResolver struct{ *Resolver }
 type customerResolver struct{ *Resolver }

@@ -38,10 +38,12 @@ import (
 	"github.com/dakenh/dakenh/graph/model"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/callminutes"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/livecall"
 	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
@@ -63,6 +65,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AutoMessage() AutoMessageResolver
+	Call() CallResolver
 	CallEvent() CallEventResolver
 	CallReportRow() CallReportRowResolver
 	CallSettings() CallSettingsResolver
@@ -184,13 +187,16 @@ type ComplexityRoot struct {
 
 	Call struct {
 		AnsweredAt      func(childComplexity int) int
+		BilledMinutes   func(childComplexity int) int
 		Channel         func(childComplexity int) int
+		Conversation    func(childComplexity int) int
 		CreatedAt       func(childComplexity int) int
 		Customer        func(childComplexity int) int
 		Direction       func(childComplexity int) int
 		DurationSeconds func(childComplexity int) int
 		EndedAt         func(childComplexity int) int
 		ID              func(childComplexity int) int
+		IceServers      func(childComplexity int) int
 		Kind            func(childComplexity int) int
 		Operator        func(childComplexity int) int
 		ProviderCallID  func(childComplexity int) int
@@ -216,7 +222,17 @@ type ComplexityRoot struct {
 		Call       func(childComplexity int) int
 		Cursor     func(childComplexity int) int
 		Permission func(childComplexity int) int
+		Signal     func(childComplexity int) int
 		Type       func(childComplexity int) int
+	}
+
+	CallMinutes struct {
+		BonusMinutes     func(childComplexity int) int
+		Month            func(childComplexity int) int
+		QuotaMinutes     func(childComplexity int) int
+		RemainingMinutes func(childComplexity int) int
+		ResetsAt         func(childComplexity int) int
+		UsedMinutes      func(childComplexity int) int
 	}
 
 	CallOperator struct {
@@ -264,6 +280,12 @@ type ComplexityRoot struct {
 		OutOfHoursReply func(childComplexity int) int
 		Timezone        func(childComplexity int) int
 		Windows         func(childComplexity int) int
+	}
+
+	CallSignal struct {
+		Data func(childComplexity int) int
+		From func(childComplexity int) int
+		Kind func(childComplexity int) int
 	}
 
 	CallTicket struct {
@@ -462,6 +484,12 @@ type ComplexityRoot struct {
 		PageID           func(childComplexity int) int
 	}
 
+	IceServer struct {
+		Credential func(childComplexity int) int
+		URLs       func(childComplexity int) int
+		Username   func(childComplexity int) int
+	}
+
 	Identity struct {
 		AvatarURL   func(childComplexity int) int
 		Channel     func(childComplexity int) int
@@ -650,6 +678,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptConversationOffer      func(childComplexity int, id gid.ID) int
 		AddCallOperator              func(childComplexity int, input call.AddOperatorInput) int
+		AnswerLiveTalkCall           func(childComplexity int, id gid.ID) int
 		AssignConversation           func(childComplexity int, id gid.ID, userID *gid.ID) int
 		CancelMessage                func(childComplexity int, id gid.ID) int
 		CancelZnsCampaign            func(childComplexity int, id gid.ID) int
@@ -680,6 +709,7 @@ type ComplexityRoot struct {
 		DeleteTag                    func(childComplexity int, id gid.ID) int
 		DeleteWebhookEndpoint        func(childComplexity int, id gid.ID) int
 		DisconnectChannel            func(childComplexity int, id gid.ID) int
+		HangUpLiveTalkCall           func(childComplexity int, id gid.ID) int
 		ImportCustomers              func(childComplexity int, csv string) int
 		Login                        func(childComplexity int, email string, password string) int
 		Logout                       func(childComplexity int) int
@@ -687,6 +717,7 @@ type ComplexityRoot struct {
 		MergeCustomers               func(childComplexity int, sourceID gid.ID, targetID gid.ID) int
 		PauseZnsCampaign             func(childComplexity int, id gid.ID) int
 		RedeliverWebhook             func(childComplexity int, deliveryID gid.ID) int
+		RejectLiveTalkCall           func(childComplexity int, id gid.ID) int
 		RemoveCallOperator           func(childComplexity int, id gid.ID) int
 		ReplayWebhookEvent           func(childComplexity int, id gid.ID) int
 		RequestCallPermission        func(childComplexity int, input call.PermissionRequest) int
@@ -695,6 +726,7 @@ type ComplexityRoot struct {
 		RevokeAPIKey                 func(childComplexity int, id gid.ID) int
 		RotateLiveTalkWidgetKey      func(childComplexity int, channelID gid.ID) int
 		RotateWebhookSecret          func(childComplexity int, id gid.ID) int
+		SendCallSignal               func(childComplexity int, input livecall.SignalInput) int
 		SendMessage                  func(childComplexity int, input inbox.SendMessageInput) int
 		SendOAMessage                func(childComplexity int, input oamessage.Input) int
 		SendTypingIndicator          func(childComplexity int, conversationID gid.ID) int
@@ -744,6 +776,7 @@ type ComplexityRoot struct {
 		APIKeys            func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.ApiKeyOrder) int
 		ActivityLog        func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, where *ent.ActivityWhereInput) int
 		AutoMessages       func(childComplexity int, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.AutoMessageOrder, where *ent.AutoMessageWhereInput) int
+		CallMinutes        func(childComplexity int) int
 		CallOperators      func(childComplexity int, channelID gid.ID) int
 		CallPermission     func(childComplexity int, channelID gid.ID, customerID gid.ID) int
 		CallReport         func(childComplexity int, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) int
@@ -1070,6 +1103,9 @@ type ComplexityRoot struct {
 type AutoMessageResolver interface {
 	ShowsPopup(ctx context.Context, obj *ent.AutoMessage) (bool, error)
 }
+type CallResolver interface {
+	IceServers(ctx context.Context, obj *ent.Call) ([]*livecall.IceServer, error)
+}
 type CallEventResolver interface {
 	Cursor(ctx context.Context, obj *model.CallEvent) (*entgql.Cursor[gid.ID], error)
 	Type(ctx context.Context, obj *model.CallEvent) (string, error)
@@ -1181,6 +1217,10 @@ type MutationResolver interface {
 	RemoveCallOperator(ctx context.Context, id gid.ID) (gid.ID, error)
 	RequestCallPermission(ctx context.Context, input call.PermissionRequest) (*ent.CallPermission, error)
 	StartCall(ctx context.Context, input call.StartCallInput) (*call.Ticket, error)
+	AnswerLiveTalkCall(ctx context.Context, id gid.ID) (*ent.Call, error)
+	RejectLiveTalkCall(ctx context.Context, id gid.ID) (*ent.Call, error)
+	HangUpLiveTalkCall(ctx context.Context, id gid.ID) (*ent.Call, error)
+	SendCallSignal(ctx context.Context, input livecall.SignalInput) (*livecall.Signal, error)
 	CreateWebhookEndpoint(ctx context.Context, input partner.CreateEndpointInput) (*partner.EndpointSecret, error)
 	UpdateWebhookEndpoint(ctx context.Context, id gid.ID, input partner.UpdateEndpointInput) (*ent.WebhookEndpoint, error)
 	DeleteWebhookEndpoint(ctx context.Context, id gid.ID) (gid.ID, error)
@@ -1225,6 +1265,7 @@ type QueryResolver interface {
 	CallPermission(ctx context.Context, channelID gid.ID, customerID gid.ID) (*ent.CallPermission, error)
 	Calls(ctx context.Context, after *entgql.Cursor[gid.ID], first *int, before *entgql.Cursor[gid.ID], last *int, orderBy *ent.CallOrder, where *ent.CallWhereInput, search *string) (*ent.CallConnection, error)
 	CallReport(ctx context.Context, from time.Time, to time.Time, channelID *gid.ID, groupBy call.ReportGrouping) ([]*call.ReportRow, error)
+	CallMinutes(ctx context.Context) (*callminutes.Balance, error)
 	WebhookEndpoints(ctx context.Context) ([]*ent.WebhookEndpoint, error)
 	WebhookEventTypes(ctx context.Context) ([]string, error)
 	WebhookDeliveries(ctx context.Context, endpointID gid.ID, first *int, after *entgql.Cursor[gid.ID]) (*ent.WebhookDeliveryConnection, error)
@@ -1633,12 +1674,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Call.AnsweredAt(childComplexity), true
+	case "Call.billedMinutes":
+		if e.ComplexityRoot.Call.BilledMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.BilledMinutes(childComplexity), true
 	case "Call.channel":
 		if e.ComplexityRoot.Call.Channel == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Call.Channel(childComplexity), true
+	case "Call.conversation":
+		if e.ComplexityRoot.Call.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.Conversation(childComplexity), true
 	case "Call.createdAt":
 		if e.ComplexityRoot.Call.CreatedAt == nil {
 			break
@@ -1675,6 +1728,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Call.ID(childComplexity), true
+	case "Call.iceServers":
+		if e.ComplexityRoot.Call.IceServers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Call.IceServers(childComplexity), true
 	case "Call.kind":
 		if e.ComplexityRoot.Call.Kind == nil {
 			break
@@ -1774,12 +1833,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallEvent.Permission(childComplexity), true
+	case "CallEvent.signal":
+		if e.ComplexityRoot.CallEvent.Signal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallEvent.Signal(childComplexity), true
 	case "CallEvent.type":
 		if e.ComplexityRoot.CallEvent.Type == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CallEvent.Type(childComplexity), true
+
+	case "CallMinutes.bonusMinutes":
+		if e.ComplexityRoot.CallMinutes.BonusMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallMinutes.BonusMinutes(childComplexity), true
+	case "CallMinutes.month":
+		if e.ComplexityRoot.CallMinutes.Month == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallMinutes.Month(childComplexity), true
+	case "CallMinutes.quotaMinutes":
+		if e.ComplexityRoot.CallMinutes.QuotaMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallMinutes.QuotaMinutes(childComplexity), true
+	case "CallMinutes.remainingMinutes":
+		if e.ComplexityRoot.CallMinutes.RemainingMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallMinutes.RemainingMinutes(childComplexity), true
+	case "CallMinutes.resetsAt":
+		if e.ComplexityRoot.CallMinutes.ResetsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallMinutes.ResetsAt(childComplexity), true
+	case "CallMinutes.usedMinutes":
+		if e.ComplexityRoot.CallMinutes.UsedMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallMinutes.UsedMinutes(childComplexity), true
 
 	case "CallOperator.addedBy":
 		if e.ComplexityRoot.CallOperator.AddedBy == nil {
@@ -1994,6 +2096,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallSettings.Windows(childComplexity), true
+
+	case "CallSignal.data":
+		if e.ComplexityRoot.CallSignal.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSignal.Data(childComplexity), true
+	case "CallSignal.from":
+		if e.ComplexityRoot.CallSignal.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSignal.From(childComplexity), true
+	case "CallSignal.kind":
+		if e.ComplexityRoot.CallSignal.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallSignal.Kind(childComplexity), true
 
 	case "CallTicket.call":
 		if e.ComplexityRoot.CallTicket.Call == nil {
@@ -2812,6 +2933,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FacebookPage.PageID(childComplexity), true
 
+	case "IceServer.credential":
+		if e.ComplexityRoot.IceServer.Credential == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IceServer.Credential(childComplexity), true
+	case "IceServer.urls":
+		if e.ComplexityRoot.IceServer.URLs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IceServer.URLs(childComplexity), true
+	case "IceServer.username":
+		if e.ComplexityRoot.IceServer.Username == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IceServer.Username(childComplexity), true
+
 	case "Identity.avatarURL":
 		if e.ComplexityRoot.Identity.AvatarURL == nil {
 			break
@@ -3587,6 +3727,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddCallOperator(childComplexity, args["input"].(call.AddOperatorInput)), true
+	case "Mutation.answerLiveTalkCall":
+		if e.ComplexityRoot.Mutation.AnswerLiveTalkCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_answerLiveTalkCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AnswerLiveTalkCall(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.assignConversation":
 		if e.ComplexityRoot.Mutation.AssignConversation == nil {
 			break
@@ -3917,6 +4068,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisconnectChannel(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.hangUpLiveTalkCall":
+		if e.ComplexityRoot.Mutation.HangUpLiveTalkCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_hangUpLiveTalkCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.HangUpLiveTalkCall(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.importCustomers":
 		if e.ComplexityRoot.Mutation.ImportCustomers == nil {
 			break
@@ -3989,6 +4151,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedeliverWebhook(childComplexity, args["deliveryId"].(gid.ID)), true
+	case "Mutation.rejectLiveTalkCall":
+		if e.ComplexityRoot.Mutation.RejectLiveTalkCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectLiveTalkCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectLiveTalkCall(childComplexity, args["id"].(gid.ID)), true
 	case "Mutation.removeCallOperator":
 		if e.ComplexityRoot.Mutation.RemoveCallOperator == nil {
 			break
@@ -4077,6 +4250,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(gid.ID)), true
+	case "Mutation.sendCallSignal":
+		if e.ComplexityRoot.Mutation.SendCallSignal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendCallSignal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendCallSignal(childComplexity, args["input"].(livecall.SignalInput)), true
 	case "Mutation.sendMessage":
 		if e.ComplexityRoot.Mutation.SendMessage == nil {
 			break
@@ -4433,6 +4617,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AutoMessages(childComplexity, args["after"].(*entgql.Cursor[gid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[gid.ID]), args["last"].(*int), args["orderBy"].(*ent.AutoMessageOrder), args["where"].(*ent.AutoMessageWhereInput)), true
+	case "Query.callMinutes":
+		if e.ComplexityRoot.Query.CallMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CallMinutes(childComplexity), true
 	case "Query.callOperators":
 		if e.ComplexityRoot.Query.CallOperators == nil {
 			break
@@ -6024,6 +6214,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRequestCallPermissionInput,
 		ec.unmarshalInputRuleOrder,
 		ec.unmarshalInputRuleWhereInput,
+		ec.unmarshalInputSendCallSignalInput,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSendOAMessageInput,
 		ec.unmarshalInputSendZnsInput,
@@ -6838,7 +7029,10 @@ A voice-call event: RINGING, ANSWERED, ENDED with its call;
 PERMISSION_REQUESTED, PERMISSION_GRANTED, PERMISSION_DENIED,
 PERMISSION_EXPIRED with its permission. Owners, admins and EVENTS keys
 receive every one; an agent those of the OAs they operate and of customers
-whose conversations they may see.
+whose conversations they may see. A LiveTalk call's RINGING, ANSWERED,
+REJECTED and ENDED reach the agents it rang (and owners, admins and keys who
+may see its conversation); its SIGNAL events (the visitor's WebRTC signals,
+in signal) reach only the agent who answered.
 """
 type CallEvent {
   "Pass it as ` + "`" + `after` + "`" + ` to resume right after this event."
@@ -7049,6 +7243,106 @@ extend type Call {
   providerCallId: String
   "Where the call's recording can be played, when Zalo gave one."
   recordingUrl: String
+  """
+  The STUN and TURN servers a LiveTalk call's peers connect through (the
+  server's configuration, with short-lived TURN credentials); empty for Zalo
+  calls.
+  """
+  iceServers: [IceServer!]!
+}
+
+# Call minutes and LiveTalk calls (README.md, "Call minutes and LiveTalk calls").
+
+"""
+The organization's LiveTalk call minutes for the current month of Vietnam
+time. remainingMinutes = max(0, quotaMinutes - minutes charged to the quota)
++ bonusMinutes; with none left a new call is refused with FAILED_PRECONDITION,
+reason NO_CALL_MINUTES.
+"""
+type CallMinutes @goModel(model: "github.com/dakenh/dakenh/internal/callminutes.Balance") {
+  "2026-12, in Asia/Ho_Chi_Minh."
+  month: String!
+  "The plan's monthly minutes, given again on the 1st."
+  quotaMinutes: Int!
+  "The bonus balance left; it carries over from month to month until used."
+  bonusMinutes: Int!
+  "Minutes consumed this month (from the quota and the bonus together)."
+  usedMinutes: Int!
+  remainingMinutes: Int!
+  "When the quota is given again: the 1st of next month, 00:00 in Vietnam."
+  resetsAt: Time!
+}
+
+"A STUN or TURN server, as RTCPeerConnection's iceServers take it."
+type IceServer @goModel(model: "github.com/dakenh/dakenh/internal/livecall.IceServer") {
+  urls: [String!]!
+  username: String
+  credential: String
+}
+
+"Who sent a LiveTalk call signal."
+enum CallSide @goModel(model: "github.com/dakenh/dakenh/internal/livecall.Side") {
+  VISITOR
+  AGENT
+}
+
+"A WebRTC signal: an SDP offer or answer, an ICE candidate, or a hang-up."
+enum CallSignalKind @goModel(model: "github.com/dakenh/dakenh/internal/livecall.SignalKind") {
+  OFFER
+  ANSWER
+  ICE_CANDIDATE
+  HANGUP
+}
+
+"A WebRTC signal relayed between a LiveTalk visitor and the agent who answered."
+type CallSignal @goModel(model: "github.com/dakenh/dakenh/internal/livecall.Signal") {
+  from: CallSide!
+  kind: CallSignalKind!
+  "The SDP text, or the ICE candidate as JSON; empty for HANGUP."
+  data: String!
+}
+
+input SendCallSignalInput @goModel(model: "github.com/dakenh/dakenh/internal/livecall.SignalInput") {
+  callId: ID!
+  kind: CallSignalKind!
+  "At most 16384 bytes."
+  data: String!
+}
+
+extend type CallEvent {
+  "The visitor's signal of a SIGNAL event, for the agent who answered."
+  signal: CallSignal
+}
+
+extend type Query {
+  "The organization's LiveTalk call minutes this month (any member)."
+  callMinutes: CallMinutes!
+}
+
+extend type Mutation {
+  """
+  Answers a LiveTalk call ringing for the viewer: the first answer wins; a
+  call answered by someone else is CONFLICT, one that stopped ringing
+  FAILED_PRECONDITION with reason CALL_ENDED, one not ringing for the viewer
+  FORBIDDEN.
+  """
+  answerLiveTalkCall(id: ID!): Call!
+  """
+  Declines a LiveTalk call ringing for the viewer; when every agent it rang
+  declined, it ends REJECTED.
+  """
+  rejectLiveTalkCall(id: ID!): Call!
+  """
+  Ends the viewer's LiveTalk call (the agent who answered it): the call ends
+  ANSWERED with its duration and consumes its minutes, rounded up. Hanging up
+  an ended call returns it unchanged.
+  """
+  hangUpLiveTalkCall(id: ID!): Call!
+  """
+  Relays a WebRTC signal to the visitor of the viewer's answered LiveTalk
+  call; HANGUP hangs up. Payloads over 16384 bytes are BAD_USER_INPUT.
+  """
+  sendCallSignal(input: SendCallSignalInput!): CallSignal!
 }
 
 # Partner webhooks (README.md, "Partner webhooks").
@@ -7934,16 +8228,22 @@ func (ec *executionContext) childFields_Call(ctx context.Context, field graphql.
 		return ec.fieldContext_Call_endedAt(ctx, field)
 	case "durationSeconds":
 		return ec.fieldContext_Call_durationSeconds(ctx, field)
+	case "billedMinutes":
+		return ec.fieldContext_Call_billedMinutes(ctx, field)
 	case "channel":
 		return ec.fieldContext_Call_channel(ctx, field)
 	case "customer":
 		return ec.fieldContext_Call_customer(ctx, field)
 	case "operator":
 		return ec.fieldContext_Call_operator(ctx, field)
+	case "conversation":
+		return ec.fieldContext_Call_conversation(ctx, field)
 	case "providerCallId":
 		return ec.fieldContext_Call_providerCallId(ctx, field)
 	case "recordingUrl":
 		return ec.fieldContext_Call_recordingUrl(ctx, field)
+	case "iceServers":
+		return ec.fieldContext_Call_iceServers(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Call", field.Name)
 }
@@ -7980,8 +8280,28 @@ func (ec *executionContext) childFields_CallEvent(ctx context.Context, field gra
 		return ec.fieldContext_CallEvent_call(ctx, field)
 	case "permission":
 		return ec.fieldContext_CallEvent_permission(ctx, field)
+	case "signal":
+		return ec.fieldContext_CallEvent_signal(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_CallMinutes(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "month":
+		return ec.fieldContext_CallMinutes_month(ctx, field)
+	case "quotaMinutes":
+		return ec.fieldContext_CallMinutes_quotaMinutes(ctx, field)
+	case "bonusMinutes":
+		return ec.fieldContext_CallMinutes_bonusMinutes(ctx, field)
+	case "usedMinutes":
+		return ec.fieldContext_CallMinutes_usedMinutes(ctx, field)
+	case "remainingMinutes":
+		return ec.fieldContext_CallMinutes_remainingMinutes(ctx, field)
+	case "resetsAt":
+		return ec.fieldContext_CallMinutes_resetsAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallMinutes", field.Name)
 }
 
 func (ec *executionContext) childFields_CallOperator(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8076,6 +8396,18 @@ func (ec *executionContext) childFields_CallSettings(ctx context.Context, field 
 		return ec.fieldContext_CallSettings_busyReply(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CallSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_CallSignal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_CallSignal_from(ctx, field)
+	case "kind":
+		return ec.fieldContext_CallSignal_kind(ctx, field)
+	case "data":
+		return ec.fieldContext_CallSignal_data(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallSignal", field.Name)
 }
 
 func (ec *executionContext) childFields_CallTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8468,6 +8800,18 @@ func (ec *executionContext) childFields_FacebookPage(ctx context.Context, field 
 		return ec.fieldContext_FacebookPage_channel(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FacebookPage", field.Name)
+}
+
+func (ec *executionContext) childFields_IceServer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "urls":
+		return ec.fieldContext_IceServer_urls(ctx, field)
+	case "username":
+		return ec.fieldContext_IceServer_username(ctx, field)
+	case "credential":
+		return ec.fieldContext_IceServer_credential(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IceServer", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportCustomersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9696,6 +10040,20 @@ func (ec *executionContext) field_Mutation_addCallOperator_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_answerLiveTalkCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_assignConversation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10124,6 +10482,20 @@ func (ec *executionContext) field_Mutation_disconnectChannel_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_hangUpLiveTalkCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_importCustomers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10221,6 +10593,20 @@ func (ec *executionContext) field_Mutation_redeliverWebhook_args(ctx context.Con
 		return nil, err
 	}
 	args["deliveryId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejectLiveTalkCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -10333,6 +10719,20 @@ func (ec *executionContext) field_Mutation_rotateWebhookSecret_args(ctx context.
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendCallSignal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (livecall.SignalInput, error) {
+			return ec.unmarshalNSendCallSignalInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -13830,6 +14230,29 @@ func (ec *executionContext) fieldContext_Call_durationSeconds(_ context.Context,
 	return scalarFieldContext("Call", field, false, false, noChildFieldsInt)
 }
 
+func (ec *executionContext) _Call_billedMinutes(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_billedMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BilledMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_billedMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("Call", field, false, false, noChildFieldsInt)
+}
+
 func (ec *executionContext) _Call_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -13926,6 +14349,38 @@ func (ec *executionContext) fieldContext_Call_operator(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Call_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversation(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Conversation) graphql.Marshaler {
+			return ec.marshalOConversation2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐConversation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Call_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Call",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Call_providerCallId(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -13970,6 +14425,38 @@ func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Call_recordingUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return scalarFieldContext("Call", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _Call_iceServers(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Call_iceServers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Call().IceServers(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*livecall.IceServer) graphql.Marshaler {
+			return ec.marshalNIceServer2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐIceServerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Call_iceServers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Call",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IceServer(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CallConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
@@ -14222,6 +14709,176 @@ func (ec *executionContext) fieldContext_CallEvent_permission(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CallEvent_signal(ctx context.Context, field graphql.CollectedField, obj *model.CallEvent) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallEvent_signal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *livecall.Signal) graphql.Marshaler {
+			return ec.marshalOCallSignal2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallEvent_signal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CallEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallSignal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CallMinutes_month(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallMinutes_month(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Month, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallMinutes_month(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallMinutes", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _CallMinutes_quotaMinutes(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallMinutes_quotaMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuotaMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallMinutes_quotaMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallMinutes", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _CallMinutes_bonusMinutes(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallMinutes_bonusMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BonusMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallMinutes_bonusMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallMinutes", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _CallMinutes_usedMinutes(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallMinutes_usedMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsedMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallMinutes_usedMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallMinutes", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _CallMinutes_remainingMinutes(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallMinutes_remainingMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemainingMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallMinutes_remainingMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallMinutes", field, false, false, noChildFieldsInt)
+}
+
+func (ec *executionContext) _CallMinutes_resetsAt(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallMinutes_resetsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResetsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallMinutes_resetsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallMinutes", field, false, false, noChildFieldsTime)
 }
 
 func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
@@ -15108,6 +15765,75 @@ func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_CallSettings_busyReply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return scalarFieldContext("CallSettings", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _CallSignal_from(ctx context.Context, field graphql.CollectedField, obj *livecall.Signal) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSignal_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v livecall.Side) graphql.Marshaler {
+			return ec.marshalNCallSide2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSide(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSignal_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallSignal", field, false, false, noChildFieldsCallSide)
+}
+
+func (ec *executionContext) _CallSignal_kind(ctx context.Context, field graphql.CollectedField, obj *livecall.Signal) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSignal_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v livecall.SignalKind) graphql.Marshaler {
+			return ec.marshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSignal_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallSignal", field, false, false, noChildFieldsCallSignalKind)
+}
+
+func (ec *executionContext) _CallSignal_data(ctx context.Context, field graphql.CollectedField, obj *livecall.Signal) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallSignal_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Data, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallSignal_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("CallSignal", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _CallTicket_call(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
@@ -18494,6 +19220,75 @@ func (ec *executionContext) fieldContext_FacebookPage_channel(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _IceServer_urls(ctx context.Context, field graphql.CollectedField, obj *livecall.IceServer) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IceServer_urls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URLs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IceServer_urls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("IceServer", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _IceServer_username(ctx context.Context, field graphql.CollectedField, obj *livecall.IceServer) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IceServer_username(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Username, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IceServer_username(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("IceServer", field, false, false, noChildFieldsString)
+}
+
+func (ec *executionContext) _IceServer_credential(ctx context.Context, field graphql.CollectedField, obj *livecall.IceServer) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IceServer_credential(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credential, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IceServer_credential(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return scalarFieldContext("IceServer", field, false, false, noChildFieldsString)
 }
 
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
@@ -24059,6 +24854,182 @@ func (ec *executionContext) fieldContext_Mutation_startCall(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_answerLiveTalkCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_answerLiveTalkCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AnswerLiveTalkCall(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalNCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_answerLiveTalkCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Call(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_answerLiveTalkCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectLiveTalkCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectLiveTalkCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectLiveTalkCall(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalNCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectLiveTalkCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Call(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectLiveTalkCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_hangUpLiveTalkCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_hangUpLiveTalkCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().HangUpLiveTalkCall(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalNCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_hangUpLiveTalkCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Call(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_hangUpLiveTalkCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendCallSignal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendCallSignal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendCallSignal(ctx, fc.Args["input"].(livecall.SignalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *livecall.Signal) graphql.Marshaler {
+			return ec.marshalNCallSignal2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendCallSignal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallSignal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendCallSignal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createWebhookEndpoint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return resolveField(
 		ctx,
@@ -26012,6 +26983,38 @@ func (ec *executionContext) fieldContext_Query_callReport(ctx context.Context, f
 	if fc.Args, err = ec.field_Query_callReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callMinutes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CallMinutes(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *callminutes.Balance) graphql.Marshaler {
+			return ec.marshalNCallMinutes2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallminutesᚐBalance(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallMinutes(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -34970,7 +35973,7 @@ func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "direction", "directionNEQ", "directionIn", "directionNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "result", "resultNEQ", "resultIn", "resultNotIn", "resultIsNil", "resultNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "answeredAt", "answeredAtNEQ", "answeredAtIn", "answeredAtNotIn", "answeredAtGT", "answeredAtGTE", "answeredAtLT", "answeredAtLTE", "answeredAtIsNil", "answeredAtNotNil", "endedAt", "endedAtNEQ", "endedAtIn", "endedAtNotIn", "endedAtGT", "endedAtGTE", "endedAtLT", "endedAtLTE", "endedAtIsNil", "endedAtNotNil", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "durationSecondsIsNil", "durationSecondsNotNil", "hasChannel", "hasChannelWith", "hasCustomer", "hasCustomerWith", "hasOperator", "hasOperatorWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "direction", "directionNEQ", "directionIn", "directionNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "result", "resultNEQ", "resultIn", "resultNotIn", "resultIsNil", "resultNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "answeredAt", "answeredAtNEQ", "answeredAtIn", "answeredAtNotIn", "answeredAtGT", "answeredAtGTE", "answeredAtLT", "answeredAtLTE", "answeredAtIsNil", "answeredAtNotNil", "endedAt", "endedAtNEQ", "endedAtIn", "endedAtNotIn", "endedAtGT", "endedAtGTE", "endedAtLT", "endedAtLTE", "endedAtIsNil", "endedAtNotNil", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "durationSecondsIsNil", "durationSecondsNotNil", "billedMinutes", "billedMinutesNEQ", "billedMinutesIn", "billedMinutesNotIn", "billedMinutesGT", "billedMinutesGTE", "billedMinutesLT", "billedMinutesLTE", "billedMinutesIsNil", "billedMinutesNotNil", "hasChannel", "hasChannelWith", "hasCustomer", "hasCustomerWith", "hasOperator", "hasOperatorWith", "hasConversation", "hasConversationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35558,6 +36561,76 @@ func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.DurationSecondsNotNil = data
+		case "billedMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutes"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutes = data
+		case "billedMinutesNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesNEQ = data
+		case "billedMinutesIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesIn = data
+		case "billedMinutesNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesNotIn = data
+		case "billedMinutesGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesGT = data
+		case "billedMinutesGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesGTE = data
+		case "billedMinutesLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesLT = data
+		case "billedMinutesLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesLTE = data
+		case "billedMinutesIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesIsNil = data
+		case "billedMinutesNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billedMinutesNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BilledMinutesNotNil = data
 		case "hasChannel":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -35600,6 +36673,20 @@ func (ec *executionContext) unmarshalInputCallWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.HasOperatorWith = data
+		case "hasConversation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConversation"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasConversation = data
+		case "hasConversationWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConversationWith"))
+			data, err := ec.unmarshalOConversationWhereInput2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐConversationWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasConversationWith = data
 		}
 	}
 	return it, nil
@@ -42383,6 +43470,50 @@ func (ec *executionContext) unmarshalInputRuleWhereInput(ctx context.Context, ob
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputSendCallSignalInput(ctx context.Context, obj any) (livecall.SignalInput, error) {
+	var it livecall.SignalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"callId", "kind", "data"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "callId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "data":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("data"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Data = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, obj any) (inbox.SendMessageInput, error) {
 	var it inbox.SendMessageInput
 	if obj == nil {
@@ -48531,6 +49662,8 @@ func (ec *executionContext) _Call(ctx context.Context, sel ast.SelectionSet, obj
 			out.Values[i] = ec._Call_endedAt(ctx, field, obj)
 		case "durationSeconds":
 			out.Values[i] = ec._Call_durationSeconds(ctx, field, obj)
+		case "billedMinutes":
+			out.Values[i] = ec._Call_billedMinutes(ctx, field, obj)
 		case "channel":
 			out.Values[i] = ec._Call_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -48543,10 +49676,17 @@ func (ec *executionContext) _Call(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "operator":
 			out.Values[i] = ec._Call_operator(ctx, field, obj)
+		case "conversation":
+			out.Values[i] = ec._Call_conversation(ctx, field, obj)
 		case "providerCallId":
 			out.Values[i] = ec._Call_providerCallId(ctx, field, obj)
 		case "recordingUrl":
 			out.Values[i] = ec._Call_recordingUrl(ctx, field, obj)
+		case "iceServers":
+			out.Values[i] = ec._Call_iceServers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -48682,6 +49822,72 @@ func (ec *executionContext) _CallEvent(ctx context.Context, sel ast.SelectionSet
 			out.Values[i] = ec._CallEvent_call(ctx, field, obj)
 		case "permission":
 			out.Values[i] = ec._CallEvent_permission(ctx, field, obj)
+		case "signal":
+			out.Values[i] = ec._CallEvent_signal(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callMinutesImplementors = []string{"CallMinutes"}
+
+func (ec *executionContext) _CallMinutes(ctx context.Context, sel ast.SelectionSet, obj *callminutes.Balance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callMinutesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallMinutes")
+		case "month":
+			out.Values[i] = ec._CallMinutes_month(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quotaMinutes":
+			out.Values[i] = ec._CallMinutes_quotaMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bonusMinutes":
+			out.Values[i] = ec._CallMinutes_bonusMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "usedMinutes":
+			out.Values[i] = ec._CallMinutes_usedMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remainingMinutes":
+			out.Values[i] = ec._CallMinutes_remainingMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetsAt":
+			out.Values[i] = ec._CallMinutes_resetsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -48969,6 +50175,55 @@ func (ec *executionContext) _CallSettings(ctx context.Context, sel ast.Selection
 			}
 		case "busyReply":
 			out.Values[i] = ec._CallSettings_busyReply(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var callSignalImplementors = []string{"CallSignal"}
+
+func (ec *executionContext) _CallSignal(ctx context.Context, sel ast.SelectionSet, obj *livecall.Signal) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callSignalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallSignal")
+		case "from":
+			out.Values[i] = ec._CallSignal_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._CallSignal_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "data":
+			out.Values[i] = ec._CallSignal_data(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -50235,6 +51490,49 @@ func (ec *executionContext) _FacebookPage(ctx context.Context, sel ast.Selection
 			}
 		case "channel":
 			out.Values[i] = ec._FacebookPage_channel(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var iceServerImplementors = []string{"IceServer"}
+
+func (ec *executionContext) _IceServer(ctx context.Context, sel ast.SelectionSet, obj *livecall.IceServer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, iceServerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IceServer")
+		case "urls":
+			out.Values[i] = ec._IceServer_urls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "username":
+			out.Values[i] = ec._IceServer_username(ctx, field, obj)
+		case "credential":
+			out.Values[i] = ec._IceServer_credential(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -51910,6 +53208,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "answerLiveTalkCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_answerLiveTalkCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectLiveTalkCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectLiveTalkCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hangUpLiveTalkCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_hangUpLiveTalkCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendCallSignal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendCallSignal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createWebhookEndpoint":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createWebhookEndpoint(ctx, field)
@@ -52739,6 +54065,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_callReport(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "callMinutes":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_callMinutes(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -55379,6 +56727,10 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCall2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx context.Context, sel ast.SelectionSet, v ent.Call) graphql.Marshaler {
+	return ec._Call(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx context.Context, sel ast.SelectionSet, v *ent.Call) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -55435,6 +56787,20 @@ func (ec *executionContext) unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋ
 
 func (ec *executionContext) marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, sel ast.SelectionSet, v call1.Kind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNCallMinutes2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallminutesᚐBalance(ctx context.Context, sel ast.SelectionSet, v callminutes.Balance) graphql.Marshaler {
+	return ec._CallMinutes(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallMinutes2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallminutesᚐBalance(ctx context.Context, sel ast.SelectionSet, v *callminutes.Balance) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallMinutes(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNCallOperator2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCallOperator(ctx context.Context, sel ast.SelectionSet, v ent.CallOperator) graphql.Marshaler {
@@ -55639,6 +57005,40 @@ func (ec *executionContext) marshalNCallSettings2ᚖgithubᚗcomᚋdakenhᚋdake
 func (ec *executionContext) unmarshalNCallSettingsInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋcallᚐSettingsInput(ctx context.Context, v any) (call.SettingsInput, error) {
 	res, err := ec.unmarshalInputCallSettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCallSide2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSide(ctx context.Context, v any) (livecall.Side, error) {
+	var res livecall.Side
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallSide2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSide(ctx context.Context, sel ast.SelectionSet, v livecall.Side) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCallSignal2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx context.Context, sel ast.SelectionSet, v livecall.Signal) graphql.Marshaler {
+	return ec._CallSignal(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCallSignal2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx context.Context, sel ast.SelectionSet, v *livecall.Signal) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CallSignal(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx context.Context, v any) (livecall.SignalKind, error) {
+	var res livecall.SignalKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx context.Context, sel ast.SelectionSet, v livecall.SignalKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, v any) (call1.Status, error) {
@@ -56359,6 +57759,32 @@ func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋinter
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNIceServer2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐIceServerᚄ(ctx context.Context, sel ast.SelectionSet, v []*livecall.IceServer) graphql.Marshaler {
+	ret := marshalSliceInline(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIceServer2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐIceServer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIceServer2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐIceServer(ctx context.Context, sel ast.SelectionSet, v *livecall.IceServer) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._IceServer(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNIdentityOrderField2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐIdentityOrderField(ctx context.Context, v any) (*ent.IdentityOrderField, error) {
@@ -57184,6 +58610,11 @@ func (ec *executionContext) marshalNRuleOrderField2ᚖgithubᚗcomᚋdakenhᚋda
 func (ec *executionContext) unmarshalNRuleWhereInput2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐRuleWhereInput(ctx context.Context, v any) (*ent.RuleWhereInput, error) {
 	res, err := ec.unmarshalInputRuleWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSendCallSignalInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalInput(ctx context.Context, v any) (livecall.SignalInput, error) {
+	res, err := ec.unmarshalInputSendCallSignalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSendMessageInput2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋinboxᚐSendMessageInput(ctx context.Context, v any) (inbox.SendMessageInput, error) {
@@ -58811,6 +60242,13 @@ func (ec *executionContext) marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenh
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOCallSignal2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx context.Context, sel ast.SelectionSet, v *livecall.Signal) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CallSignal(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCallStatus2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatusᚄ(ctx context.Context, v any) ([]call1.Status, error) {
@@ -61827,6 +63265,8 @@ var (
 	noChildFieldsCallPermissionReason       = noChildFields("CallPermissionReason")
 	noChildFieldsCallPermissionStatus       = noChildFields("CallPermissionStatus")
 	noChildFieldsCallResult                 = noChildFields("CallResult")
+	noChildFieldsCallSide                   = noChildFields("CallSide")
+	noChildFieldsCallSignalKind             = noChildFields("CallSignalKind")
 	noChildFieldsCallStatus                 = noChildFields("CallStatus")
 	noChildFieldsCallType                   = noChildFields("CallType")
 	noChildFieldsChannelKind                = noChildFields("ChannelKind")

@@ -10,10 +10,12 @@ import (
 	"github.com/dakenh/dakenh/internal/account"
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/callminutes"
 	"github.com/dakenh/dakenh/internal/connect"
 	"github.com/dakenh/dakenh/internal/distribute"
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/livecall"
 	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/oamessage"
 	"github.com/dakenh/dakenh/internal/partner"
@@ -31,6 +33,10 @@ type Resolver struct {
 	Distribute *distribute.Engine
 	// Calls runs voice calls: settings, operators, permissions, tickets.
 	Calls *call.Service
+	// LiveCalls runs LiveTalk audio and video calls and their signalling.
+	LiveCalls *livecall.Engine
+	// Minutes keeps the organization's LiveTalk call minutes.
+	Minutes *callminutes.Service
 	// Partners runs partner webhooks: endpoints, secrets, deliveries.
 	Partners *partner.Service
 	// Reports computes the dashboard's reports.

@@ -28,6 +28,7 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/callminutes"
 	"github.com/dakenh/dakenh/internal/connect"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/distribute"
@@ -35,6 +36,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/interaction"
+	"github.com/dakenh/dakenh/internal/livecall"
 	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/media"
 	"github.com/dakenh/dakenh/internal/oamessage"
@@ -47,6 +49,16 @@ import (
 // ShowsPopup is the resolver for the showsPopup field.
 func (r *autoMessageResolver) ShowsPopup(ctx context.Context, obj *ent.AutoMessage) (bool, error) {
 	return automessage.ShowsPopup(obj), nil
+}
+
+// IceServers is the resolver for the iceServers field.
+func (r *callResolver) IceServers(ctx context.Context, obj *ent.Call) ([]*livecall.IceServer, error) {
+	servers := r.LiveCalls.IceServers(obj)
+	out := make([]*livecall.IceServer, len(servers))
+	for i := range servers {
+		out[i] = &servers[i]
+	}
+	return out, nil
 }
 
 // Cursor is the resolver for the cursor field.
@@ -552,6 +564,26 @@ func (r *mutationResolver) StartCall(ctx context.Context, input call.StartCallIn
 	return r.Resolver.Calls.StartCall(ctx, input)
 }
 
+// AnswerLiveTalkCall is the resolver for the answerLiveTalkCall field.
+func (r *mutationResolver) AnswerLiveTalkCall(ctx context.Context, id gid.ID) (*ent.Call, error) {
+	return r.LiveCalls.Answer(ctx, id)
+}
+
+// RejectLiveTalkCall is the resolver for the rejectLiveTalkCall field.
+func (r *mutationResolver) RejectLiveTalkCall(ctx context.Context, id gid.ID) (*ent.Call, error) {
+	return r.LiveCalls.Reject(ctx, id)
+}
+
+// HangUpLiveTalkCall is the resolver for the hangUpLiveTalkCall field.
+func (r *mutationResolver) HangUpLiveTalkCall(ctx context.Context, id gid.ID) (*ent.Call, error) {
+	return r.LiveCalls.HangUp(ctx, id)
+}
+
+// SendCallSignal is the resolver for the sendCallSignal field.
+func (r *mutationResolver) SendCallSignal(ctx context.Context, input livecall.SignalInput) (*livecall.Signal, error) {
+	return r.LiveCalls.AgentSignal(ctx, input)
+}
+
 // CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
 func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input partner.CreateEndpointInput) (*partner.EndpointSecret, error) {
 	return r.Partners.CreateEndpoint(ctx, input)
@@ -729,6 +761,11 @@ func (r *queryResolver) CallReport(ctx context.Context, from time.Time, to time.
 	return r.Resolver.Calls.Report(ctx, from, to, channelID, groupBy)
 }
 
+// CallMinutes is the resolver for the callMinutes field.
+func (r *queryResolver) CallMinutes(ctx context.Context) (*callminutes.Balance, error) {
+	return r.Minutes.Get(ctx)
+}
+
 // WebhookEndpoints is the resolver for the webhookEndpoints field.
 func (r *queryResolver) WebhookEndpoints(ctx context.Context) ([]*ent.WebhookEndpoint, error) {
 	return r.Partners.Endpoints(ctx)
@@ -797,6 +834,9 @@ func (r *subscriptionResolver) CallEvents(ctx context.Context, after *entgql.Cur
 	return follow(ctx, r.Resolver, after, opts,
 		func(ctx context.Context, e *ent.Event, cursor event.Cursor) (*model.CallEvent, error) {
 			out := &model.CallEvent{Cursor: cursor, Type: e.Type}
+			if e.ConversationID != "" {
+				return r.liveCallEvent(ctx, e, out)
+			}
 			var channelID, customerID gid.ID
 			var err error
 			switch {

@@ -30,6 +30,7 @@ import (
 	"github.com/dakenh/dakenh/internal/auth"
 	"github.com/dakenh/dakenh/internal/automessage"
 	"github.com/dakenh/dakenh/internal/call"
+	"github.com/dakenh/dakenh/internal/callminutes"
 	"github.com/dakenh/dakenh/internal/connect"
 	crm "github.com/dakenh/dakenh/internal/customer"
 	"github.com/dakenh/dakenh/internal/database"
@@ -41,6 +42,7 @@ import (
 	"github.com/dakenh/dakenh/internal/gqlws"
 	"github.com/dakenh/dakenh/internal/inbox"
 	"github.com/dakenh/dakenh/internal/keyring"
+	"github.com/dakenh/dakenh/internal/livecall"
 	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/media"
 	"github.com/dakenh/dakenh/internal/metrics"
@@ -90,6 +92,10 @@ type App struct {
 	presence   *presence.Tracker
 	// calls runs voice calls; its timers run on timers.
 	calls *call.Service
+	// liveCalls runs LiveTalk calls, charging minutes; its ring timers
+	// run on timers.
+	liveCalls *livecall.Engine
+	minutes   *callminutes.Service
 	// partners runs partner webhooks: the endpoints; deliveries feeds and
 	// sends their events, rendered by webhooks.
 	partners   *partner.Service
@@ -212,6 +218,9 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 		Logger: logger,
 	})
 	a.calls.Register(a.timers)
+	a.minutes = callminutes.New(db.Client, callminutes.Options{DefaultQuota: cfg.CallMinutesQuota, Now: o.now})
+	a.liveCalls = livecall.New(db.Client, livecall.Options{Config: cfg.LiveCalls, Minutes: a.minutes, Now: o.now, Logger: logger})
+	a.liveCalls.Register(a.timers)
 	a.partners = partner.New(db.Client, box, partner.Options{AllowInsecure: cfg.AllowInsecureWebhooks, Now: o.now})
 	a.inbox.HandleCalls(a.calls)
 	// ZNS: tokens from the inbox too, which hands it the ZNS webhooks.
@@ -390,6 +399,8 @@ func (a *App) graphqlHandler() http.Handler {
 		Inbox:      a.inbox,
 		Distribute: a.distribute,
 		Calls:      a.calls,
+		LiveCalls:  a.liveCalls,
+		Minutes:    a.minutes,
 		Partners:   a.partners,
 		Reports:    report.New(a.db.Client, a.db.Dialect),
 		Connect:    a.connect,

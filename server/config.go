@@ -9,8 +9,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/dakenh/dakenh/internal/callminutes"
+	"github.com/dakenh/dakenh/internal/livecall"
 )
 
 // Config is the server's configuration, read from the environment (the
@@ -57,7 +62,17 @@ type Config struct {
 	// PublicURL is the server's public base URL (DAKENH_PUBLIC_URL), as
 	// websites reach it: LiveTalk snippets load the widget from it.
 	PublicURL string
+	// CallMinutesQuota is the monthly LiveTalk call minutes of an
+	// organization whose plan sets none (DAKENH_CALL_MINUTES_QUOTA).
+	CallMinutesQuota int
+	// LiveCalls is the LiveTalk calls' ring timeout, maximum duration and
+	// STUN/TURN servers (DAKENH_CALL_RING_SECONDS, DAKENH_CALL_MAX_MINUTES,
+	// DAKENH_STUN_URLS, DAKENH_TURN_URLS, DAKENH_TURN_SECRET).
+	LiveCalls livecall.Config
 }
+
+// DefaultCallMinutesQuota is DAKENH_CALL_MINUTES_QUOTA's default.
+const DefaultCallMinutesQuota = 1000
 
 // OAuthConfig is the business's (or the host's) Zalo and Facebook apps and
 // the frontend the consent flows send the admin back to. Channels connected
@@ -125,6 +140,32 @@ func configFromEnv(getenv func(string) string, warn func(string, ...any)) (Confi
 	}
 	if c.AllowInsecureWebhooks, err = boolEnv(getenv, "DAKENH_ALLOW_INSECURE_WEBHOOKS", false); err != nil {
 		return c, err
+	}
+	if c.CallMinutesQuota, err = intEnv(getenv, "DAKENH_CALL_MINUTES_QUOTA", DefaultCallMinutesQuota, 0, callminutes.MaxGrant); err != nil {
+		return c, err
+	}
+	ring, err := intEnv(getenv, "DAKENH_CALL_RING_SECONDS", int(livecall.DefaultRingTimeout/time.Second), 5, 600)
+	if err != nil {
+		return c, err
+	}
+	maxMinutes, err := intEnv(getenv, "DAKENH_CALL_MAX_MINUTES", int(livecall.DefaultMaxDuration/time.Minute), 1, 1440)
+	if err != nil {
+		return c, err
+	}
+	c.LiveCalls = livecall.Config{
+		RingTimeout: time.Duration(ring) * time.Second,
+		MaxDuration: time.Duration(maxMinutes) * time.Minute,
+		StunURLs:    splitList(getenv("DAKENH_STUN_URLS")),
+		TurnURLs:    splitList(getenv("DAKENH_TURN_URLS")),
+		TurnSecret:  []byte(getenv("DAKENH_TURN_SECRET")),
+	}
+	for _, u := range append(slices.Clone(c.LiveCalls.StunURLs), c.LiveCalls.TurnURLs...) {
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			return c, fmt.Errorf("DAKENH_STUN_URLS and DAKENH_TURN_URLS take stun:, stuns:, turn: or turns: URLs, not %q", u)
+		}
+	}
+	if len(c.LiveCalls.TurnURLs) > 0 && len(c.LiveCalls.TurnSecret) == 0 {
+		return c, errors.New("DAKENH_TURN_URLS needs DAKENH_TURN_SECRET, the TURN servers' shared secret")
 	}
 	if lvl := getenv("DAKENH_LOG_LEVEL"); lvl != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
@@ -195,6 +236,20 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// intEnv reads the integer variable name, def when unset, refusing one
+// outside [lo, hi].
+func intEnv(getenv func(string) string, name string, def, lo, hi int) (int, error) {
+	s := strings.TrimSpace(getenv(name))
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a whole number from %d to %d", name, lo, hi)
+	}
+	return n, nil
 }
 
 func boolEnv(getenv func(string) string, name string, def bool) (bool, error) {

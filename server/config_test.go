@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -43,6 +44,27 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Fatalf("OAuth = %+v, want %+v", c.OAuth, want)
 			}
 		}},
+		{name: "OKLiveCallsDefaults", env: map[string]string{}, check: func(t *testing.T, c Config) {
+			if c.CallMinutesQuota != DefaultCallMinutesQuota || c.LiveCalls.RingTimeout != 45*time.Second ||
+				c.LiveCalls.MaxDuration != 2*time.Hour || c.LiveCalls.StunURLs != nil {
+				t.Fatalf("quota %d, calls %+v", c.CallMinutesQuota, c.LiveCalls)
+			}
+		}},
+		{name: "OKLiveCalls", env: map[string]string{
+			"DAKENH_CALL_MINUTES_QUOTA": "250", "DAKENH_CALL_RING_SECONDS": "20", "DAKENH_CALL_MAX_MINUTES": "30",
+			"DAKENH_STUN_URLS": "stun:stun.example.vn:3478", "DAKENH_TURN_URLS": "turn:turn.example.vn:3478, turns:turn.example.vn:5349",
+			"DAKENH_TURN_SECRET": "coturn-secret",
+		}, check: func(t *testing.T, c Config) {
+			l := c.LiveCalls
+			if c.CallMinutesQuota != 250 || l.RingTimeout != 20*time.Second || l.MaxDuration != 30*time.Minute || len(l.StunURLs) != 1 || len(l.TurnURLs) != 2 ||
+				l.TurnURLs[1] != "turns:turn.example.vn:5349" || string(l.TurnSecret) != "coturn-secret" {
+				t.Fatalf("quota %d, calls %+v", c.CallMinutesQuota, l)
+			}
+		}},
+		{name: "ErrCallMinutesQuota", env: map[string]string{"DAKENH_CALL_MINUTES_QUOTA": "-1"}, wantErr: "DAKENH_CALL_MINUTES_QUOTA must be a whole number"},
+		{name: "ErrRingSeconds", env: map[string]string{"DAKENH_CALL_RING_SECONDS": "2"}, wantErr: "DAKENH_CALL_RING_SECONDS must be a whole number from 5"},
+		{name: "ErrStunURL", env: map[string]string{"DAKENH_STUN_URLS": "https://stun.example.vn"}, wantErr: "stun:, stuns:, turn: or turns:"},
+		{name: "ErrTurnWithoutSecret", env: map[string]string{"DAKENH_TURN_URLS": "turn:turn.example.vn"}, wantErr: "DAKENH_TURN_URLS needs DAKENH_TURN_SECRET"},
 		{name: "ErrAppURL", env: map[string]string{"DAKENH_APP_URL": "javascript:alert(1)"}, wantErr: "DAKENH_APP_URL must be an http(s) URL"},
 		{name: "ErrPostgresWithoutSecret", env: map[string]string{"DATABASE_URL": pg}, wantErr: "DAKENH_SECRET must be set when DATABASE_URL is"},
 		{name: "ErrShortSecret", env: map[string]string{"DAKENH_SECRET": "short"}, wantErr: "DAKENH_SECRET must be at least 32"},

@@ -90,6 +90,19 @@ func TestCrossTenantMatrix(t *testing.T) {
 		SetGrantedAt(time.Now()).SetExpiresAt(time.Now().Add(time.Hour)).SaveX(victimSys)
 	victimCall := e.db.Client.Call.Create().SetChannelID(victimChannel).SetCustomerID(gid.ID(custA)).SetDirection("INBOUND").
 		SetStartedAt(time.Now()).SaveX(victimSys)
+	// LiveTalk: a call ringing the victim's agent from a visitor's
+	// conversation.
+	liveChannel := e.db.Client.Channel.Create().SetKind(channel.KindLIVETALK).SetExternalID("lt-victim").SetName("Victim site").
+		SetChatPermission(channel.ChatPermissionSHARED).SetConnectedByID(gid.ID(victim.ownerID)).SetLastConnectedAt(time.Now()).SaveX(victimSys)
+	liveConv := e.db.Client.Conversation.Create().SetChannelID(liveChannel.ID).SetCustomerID(gid.ID(custB)).SaveX(victimSys)
+	e.db.Client.User.UpdateOneID(gid.ID(victim.agentID)).SetPresence("ONLINE").ExecX(victimSys)
+	if _, err := e.app.minutes.Grant(victimSys, gid.ID(orgID), 60, "matrix"); err != nil {
+		t.Fatal(err)
+	}
+	liveCall, err := e.app.liveCalls.Start(victimSys, liveConv.ID, "VIDEO")
+	if err != nil || len(liveCall.RingingUserIds) == 0 {
+		t.Fatalf("victim's LiveTalk call: %+v %v", liveCall, err)
+	}
 	vc, own := string(victimChannel), ownOA.ConnectZaloOA.ID
 	var hook struct {
 		CreateWebhookEndpoint struct{ Endpoint struct{ ID string } }
@@ -180,6 +193,10 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"rotateWebhookSecret", `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, map[string]any{"id": hookID}},
 		{"conversationReportOnForeignChannel", `query($c: ID!) { conversationReport(from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z", channelId: $c, groupBy: DAY) { key } }`,
 			map[string]any{"c": vc}},
+		{"answerLiveTalkCall", `mutation($id: ID!) { answerLiveTalkCall(id: $id) { id } }`, map[string]any{"id": liveCall.ID}},
+		{"rejectLiveTalkCall", `mutation($id: ID!) { rejectLiveTalkCall(id: $id) { id } }`, map[string]any{"id": liveCall.ID}},
+		{"hangUpLiveTalkCall", `mutation($id: ID!) { hangUpLiveTalkCall(id: $id) { id } }`, map[string]any{"id": liveCall.ID}},
+		{"sendCallSignal", `mutation($id: ID!) { sendCallSignal(input: {callId: $id, kind: OFFER, data: "v=0"}) { kind } }`, map[string]any{"id": liveCall.ID}},
 		{"startCallOnForeignChannel", `mutation($c: ID!, $u: ID!) { startCall(input: {channelId: $c, customerId: $u, kind: AUDIO}) { link } }`,
 			map[string]any{"c": vc, "u": mine}},
 		{"syncZnsTemplates", `mutation($c: ID!) { syncZnsTemplates(channelId: $c) { id } }`, map[string]any{"c": vc}},
@@ -216,7 +233,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 
 	for callerName, token := range callers {
 		for _, id := range []string{custA, victim.agentID, keyID, tag.CreateTag.ID, field.CreateCustomField.ID, orgID, auto.CreateAutoMessage.ID, ruleID, depID, conv,
-			opID, string(perm.ID), string(victimCall.ID), entry, hookID, string(victimTemplate.ID), string(victimZns.ID)} {
+			opID, string(perm.ID), string(victimCall.ID), string(liveCall.ID), entry, hookID, string(victimTemplate.ID), string(victimZns.ID)} {
 			t.Run(callerName+"/node/"+id[:3], func(t *testing.T) {
 				r := e.gql(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 				var out struct{ Node *struct{ ID string } }
@@ -434,6 +451,10 @@ func TestCrossTenantMatrix(t *testing.T) {
 	ltc := e.db.Client.Channel.GetX(victimSys, gid.ID(victimLiveTalk.ID))
 	if *ltc.WidgetKey != *victimLiveTalk.WidgetKey || len(ltc.AllowedOrigins) != 1 || ltc.AllowedOrigins[0] != "https://victim.example.vn" {
 		t.Fatalf("victim's LiveTalk channel changed: %v %v", *ltc.WidgetKey, ltc.AllowedOrigins)
+	}
+	if lc := e.db.Client.Call.GetX(victimSys, liveCall.ID); lc.Status != "RINGING" || lc.OperatorID != nil ||
+		len(lc.RingingUserIds) != len(liveCall.RingingUserIds) {
+		t.Fatalf("victim's LiveTalk call changed: %+v", lc)
 	}
 }
 

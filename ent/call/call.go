@@ -59,6 +59,12 @@ const (
 	FieldTicketExpiresAt = "ticket_expires_at"
 	// FieldPermissionID holds the string denoting the permission_id field in the database.
 	FieldPermissionID = "permission_id"
+	// FieldConversationID holds the string denoting the conversation_id field in the database.
+	FieldConversationID = "conversation_id"
+	// FieldRingingUserIds holds the string denoting the ringing_user_ids field in the database.
+	FieldRingingUserIds = "ringing_user_ids"
+	// FieldBilledMinutes holds the string denoting the billed_minutes field in the database.
+	FieldBilledMinutes = "billed_minutes"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
 	EdgeOrganization = "organization"
 	// EdgeChannel holds the string denoting the channel edge name in mutations.
@@ -69,6 +75,8 @@ const (
 	EdgeOperator = "operator"
 	// EdgePermission holds the string denoting the permission edge name in mutations.
 	EdgePermission = "permission"
+	// EdgeConversation holds the string denoting the conversation edge name in mutations.
+	EdgeConversation = "conversation"
 	// Table holds the table name of the call in the database.
 	Table = "calls"
 	// OrganizationTable is the table that holds the organization relation/edge.
@@ -106,6 +114,13 @@ const (
 	PermissionInverseTable = "call_permissions"
 	// PermissionColumn is the table column denoting the permission relation/edge.
 	PermissionColumn = "permission_id"
+	// ConversationTable is the table that holds the conversation relation/edge.
+	ConversationTable = "calls"
+	// ConversationInverseTable is the table name for the Conversation entity.
+	// It exists in this package in order to avoid circular dependency with the "conversation" package.
+	ConversationInverseTable = "conversations"
+	// ConversationColumn is the table column denoting the conversation relation/edge.
+	ConversationColumn = "conversation_id"
 )
 
 // Columns holds all SQL columns for call fields.
@@ -131,6 +146,9 @@ var Columns = []string{
 	FieldTicketQrCode,
 	FieldTicketExpiresAt,
 	FieldPermissionID,
+	FieldConversationID,
+	FieldRingingUserIds,
+	FieldBilledMinutes,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -167,6 +185,8 @@ var (
 	RecordingURLValidator func(string) error
 	// TicketLinkValidator is a validator for the "ticket_link" field. It is called by the builders before save.
 	TicketLinkValidator func(string) error
+	// BilledMinutesValidator is a validator for the "billed_minutes" field. It is called by the builders before save.
+	BilledMinutesValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() gid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -385,6 +405,16 @@ func ByPermissionID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPermissionID, opts...).ToFunc()
 }
 
+// ByConversationID orders the results by the conversation_id field.
+func ByConversationID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldConversationID, opts...).ToFunc()
+}
+
+// ByBilledMinutes orders the results by the billed_minutes field.
+func ByBilledMinutes(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBilledMinutes, opts...).ToFunc()
+}
+
 // ByOrganizationField orders the results by organization field.
 func ByOrganizationField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -417,6 +447,13 @@ func ByOperatorField(field string, opts ...sql.OrderTermOption) OrderOption {
 func ByPermissionField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newPermissionStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByConversationField orders the results by conversation field.
+func ByConversationField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newConversationStep(), sql.OrderByField(field, opts...))
 	}
 }
 func newOrganizationStep() *sqlgraph.Step {
@@ -452,6 +489,13 @@ func newPermissionStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PermissionInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, PermissionTable, PermissionColumn),
+	)
+}
+func newConversationStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ConversationInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, ConversationTable, ConversationColumn),
 	)
 }
 

@@ -136,6 +136,16 @@ func PermissionID(v gid.ID) predicate.Call {
 	return predicate.Call(sql.FieldEQ(FieldPermissionID, v))
 }
 
+// ConversationID applies equality check predicate on the "conversation_id" field. It's identical to ConversationIDEQ.
+func ConversationID(v gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldEQ(FieldConversationID, v))
+}
+
+// BilledMinutes applies equality check predicate on the "billed_minutes" field. It's identical to BilledMinutesEQ.
+func BilledMinutes(v int) predicate.Call {
+	return predicate.Call(sql.FieldEQ(FieldBilledMinutes, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Call {
 	return predicate.Call(sql.FieldEQ(FieldCreatedAt, v))
@@ -1216,6 +1226,146 @@ func PermissionIDContainsFold(v gid.ID) predicate.Call {
 	return predicate.Call(sql.FieldContainsFold(FieldPermissionID, vc))
 }
 
+// ConversationIDEQ applies the EQ predicate on the "conversation_id" field.
+func ConversationIDEQ(v gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldEQ(FieldConversationID, v))
+}
+
+// ConversationIDNEQ applies the NEQ predicate on the "conversation_id" field.
+func ConversationIDNEQ(v gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldNEQ(FieldConversationID, v))
+}
+
+// ConversationIDIn applies the In predicate on the "conversation_id" field.
+func ConversationIDIn(vs ...gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldIn(FieldConversationID, vs...))
+}
+
+// ConversationIDNotIn applies the NotIn predicate on the "conversation_id" field.
+func ConversationIDNotIn(vs ...gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldNotIn(FieldConversationID, vs...))
+}
+
+// ConversationIDGT applies the GT predicate on the "conversation_id" field.
+func ConversationIDGT(v gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldGT(FieldConversationID, v))
+}
+
+// ConversationIDGTE applies the GTE predicate on the "conversation_id" field.
+func ConversationIDGTE(v gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldGTE(FieldConversationID, v))
+}
+
+// ConversationIDLT applies the LT predicate on the "conversation_id" field.
+func ConversationIDLT(v gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldLT(FieldConversationID, v))
+}
+
+// ConversationIDLTE applies the LTE predicate on the "conversation_id" field.
+func ConversationIDLTE(v gid.ID) predicate.Call {
+	return predicate.Call(sql.FieldLTE(FieldConversationID, v))
+}
+
+// ConversationIDContains applies the Contains predicate on the "conversation_id" field.
+func ConversationIDContains(v gid.ID) predicate.Call {
+	vc := string(v)
+	return predicate.Call(sql.FieldContains(FieldConversationID, vc))
+}
+
+// ConversationIDHasPrefix applies the HasPrefix predicate on the "conversation_id" field.
+func ConversationIDHasPrefix(v gid.ID) predicate.Call {
+	vc := string(v)
+	return predicate.Call(sql.FieldHasPrefix(FieldConversationID, vc))
+}
+
+// ConversationIDHasSuffix applies the HasSuffix predicate on the "conversation_id" field.
+func ConversationIDHasSuffix(v gid.ID) predicate.Call {
+	vc := string(v)
+	return predicate.Call(sql.FieldHasSuffix(FieldConversationID, vc))
+}
+
+// ConversationIDIsNil applies the IsNil predicate on the "conversation_id" field.
+func ConversationIDIsNil() predicate.Call {
+	return predicate.Call(sql.FieldIsNull(FieldConversationID))
+}
+
+// ConversationIDNotNil applies the NotNil predicate on the "conversation_id" field.
+func ConversationIDNotNil() predicate.Call {
+	return predicate.Call(sql.FieldNotNull(FieldConversationID))
+}
+
+// ConversationIDEqualFold applies the EqualFold predicate on the "conversation_id" field.
+func ConversationIDEqualFold(v gid.ID) predicate.Call {
+	vc := string(v)
+	return predicate.Call(sql.FieldEqualFold(FieldConversationID, vc))
+}
+
+// ConversationIDContainsFold applies the ContainsFold predicate on the "conversation_id" field.
+func ConversationIDContainsFold(v gid.ID) predicate.Call {
+	vc := string(v)
+	return predicate.Call(sql.FieldContainsFold(FieldConversationID, vc))
+}
+
+// RingingUserIdsIsNil applies the IsNil predicate on the "ringing_user_ids" field.
+func RingingUserIdsIsNil() predicate.Call {
+	return predicate.Call(sql.FieldIsNull(FieldRingingUserIds))
+}
+
+// RingingUserIdsNotNil applies the NotNil predicate on the "ringing_user_ids" field.
+func RingingUserIdsNotNil() predicate.Call {
+	return predicate.Call(sql.FieldNotNull(FieldRingingUserIds))
+}
+
+// BilledMinutesEQ applies the EQ predicate on the "billed_minutes" field.
+func BilledMinutesEQ(v int) predicate.Call {
+	return predicate.Call(sql.FieldEQ(FieldBilledMinutes, v))
+}
+
+// BilledMinutesNEQ applies the NEQ predicate on the "billed_minutes" field.
+func BilledMinutesNEQ(v int) predicate.Call {
+	return predicate.Call(sql.FieldNEQ(FieldBilledMinutes, v))
+}
+
+// BilledMinutesIn applies the In predicate on the "billed_minutes" field.
+func BilledMinutesIn(vs ...int) predicate.Call {
+	return predicate.Call(sql.FieldIn(FieldBilledMinutes, vs...))
+}
+
+// BilledMinutesNotIn applies the NotIn predicate on the "billed_minutes" field.
+func BilledMinutesNotIn(vs ...int) predicate.Call {
+	return predicate.Call(sql.FieldNotIn(FieldBilledMinutes, vs...))
+}
+
+// BilledMinutesGT applies the GT predicate on the "billed_minutes" field.
+func BilledMinutesGT(v int) predicate.Call {
+	return predicate.Call(sql.FieldGT(FieldBilledMinutes, v))
+}
+
+// BilledMinutesGTE applies the GTE predicate on the "billed_minutes" field.
+func BilledMinutesGTE(v int) predicate.Call {
+	return predicate.Call(sql.FieldGTE(FieldBilledMinutes, v))
+}
+
+// BilledMinutesLT applies the LT predicate on the "billed_minutes" field.
+func BilledMinutesLT(v int) predicate.Call {
+	return predicate.Call(sql.FieldLT(FieldBilledMinutes, v))
+}
+
+// BilledMinutesLTE applies the LTE predicate on the "billed_minutes" field.
+func BilledMinutesLTE(v int) predicate.Call {
+	return predicate.Call(sql.FieldLTE(FieldBilledMinutes, v))
+}
+
+// BilledMinutesIsNil applies the IsNil predicate on the "billed_minutes" field.
+func BilledMinutesIsNil() predicate.Call {
+	return predicate.Call(sql.FieldIsNull(FieldBilledMinutes))
+}
+
+// BilledMinutesNotNil applies the NotNil predicate on the "billed_minutes" field.
+func BilledMinutesNotNil() predicate.Call {
+	return predicate.Call(sql.FieldNotNull(FieldBilledMinutes))
+}
+
 // HasOrganization applies the HasEdge predicate on the "organization" edge.
 func HasOrganization() predicate.Call {
 	return predicate.Call(func(s *sql.Selector) {
@@ -1323,6 +1473,29 @@ func HasPermission() predicate.Call {
 func HasPermissionWith(preds ...predicate.CallPermission) predicate.Call {
 	return predicate.Call(func(s *sql.Selector) {
 		step := newPermissionStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasConversation applies the HasEdge predicate on the "conversation" edge.
+func HasConversation() predicate.Call {
+	return predicate.Call(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ConversationTable, ConversationColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasConversationWith applies the HasEdge predicate on the "conversation" edge with a given conditions (other predicates).
+func HasConversationWith(preds ...predicate.Conversation) predicate.Call {
+	return predicate.Call(func(s *sql.Selector) {
+		step := newConversationStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -42,6 +42,8 @@ const (
 	FieldZnsMessageID = "zns_message_id"
 	// FieldAudienceUserID holds the string denoting the audience_user_id field in the database.
 	FieldAudienceUserID = "audience_user_id"
+	// FieldPayload holds the string denoting the payload field in the database.
+	FieldPayload = "payload"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
@@ -72,6 +74,7 @@ var Columns = []string{
 	FieldCallPermissionID,
 	FieldZnsMessageID,
 	FieldAudienceUserID,
+	FieldPayload,
 	FieldCreatedAt,
 }
 
@@ -197,6 +200,11 @@ func ByZnsMessageID(opts ...sql.OrderTermOption) OrderOption {
 // ByAudienceUserID orders the results by the audience_user_id field.
 func ByAudienceUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAudienceUserID, opts...).ToFunc()
+}
+
+// ByPayload orders the results by the payload field.
+func ByPayload(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPayload, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

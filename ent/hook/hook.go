@@ -57,6 +57,18 @@ func (f CallFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CallMutation", m)
 }
 
+// The CallMinuteMonthFunc type is an adapter to allow the use of ordinary
+// function as CallMinuteMonth mutator.
+type CallMinuteMonthFunc func(context.Context, *ent.CallMinuteMonthMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CallMinuteMonthFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CallMinuteMonthMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CallMinuteMonthMutation", m)
+}
+
 // The CallOperatorFunc type is an adapter to allow the use of ordinary
 // function as CallOperator mutator.
 type CallOperatorFunc func(context.Context, *ent.CallOperatorMutation) (ent.Value, error)

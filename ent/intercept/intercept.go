@@ -12,6 +12,7 @@ import (
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/callminutemonth"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/callsettings"
@@ -212,6 +213,33 @@ func (f TraverseCall) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CallQuery", q)
+}
+
+// The CallMinuteMonthFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CallMinuteMonthFunc func(context.Context, *ent.CallMinuteMonthQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CallMinuteMonthFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CallMinuteMonthQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CallMinuteMonthQuery", q)
+}
+
+// The TraverseCallMinuteMonth type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCallMinuteMonth func(context.Context, *ent.CallMinuteMonthQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCallMinuteMonth) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCallMinuteMonth) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallMinuteMonthQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CallMinuteMonthQuery", q)
 }
 
 // The CallOperatorFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1170,6 +1198,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AutoMessageQuery, predicate.AutoMessage, automessage.OrderOption]{typ: ent.TypeAutoMessage, tq: q}, nil
 	case *ent.CallQuery:
 		return &query[*ent.CallQuery, predicate.Call, call.OrderOption]{typ: ent.TypeCall, tq: q}, nil
+	case *ent.CallMinuteMonthQuery:
+		return &query[*ent.CallMinuteMonthQuery, predicate.CallMinuteMonth, callminutemonth.OrderOption]{typ: ent.TypeCallMinuteMonth, tq: q}, nil
 	case *ent.CallOperatorQuery:
 		return &query[*ent.CallOperatorQuery, predicate.CallOperator, calloperator.OrderOption]{typ: ent.TypeCallOperator, tq: q}, nil
 	case *ent.CallPermissionQuery:

@@ -198,11 +198,14 @@ var (
 		{Name: "ticket_link", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "ticket_qr_code", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "ticket_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "ringing_user_ids", Type: field.TypeJSON, Nullable: true},
+		{Name: "billed_minutes", Type: field.TypeInt, Nullable: true},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 		{Name: "channel_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Size: 40},
 		{Name: "operator_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "permission_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "conversation_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// CallsTable holds the schema information for the "calls" table.
 	CallsTable = &schema.Table{
@@ -212,32 +215,38 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "calls_organizations_organization",
-				Columns:    []*schema.Column{CallsColumns[16]},
+				Columns:    []*schema.Column{CallsColumns[18]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "calls_channels_channel",
-				Columns:    []*schema.Column{CallsColumns[17]},
+				Columns:    []*schema.Column{CallsColumns[19]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "calls_customers_customer",
-				Columns:    []*schema.Column{CallsColumns[18]},
+				Columns:    []*schema.Column{CallsColumns[20]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "calls_users_operator",
-				Columns:    []*schema.Column{CallsColumns[19]},
+				Columns:    []*schema.Column{CallsColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "calls_call_permissions_permission",
-				Columns:    []*schema.Column{CallsColumns[20]},
+				Columns:    []*schema.Column{CallsColumns[22]},
 				RefColumns: []*schema.Column{CallPermissionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "calls_conversations_conversation",
+				Columns:    []*schema.Column{CallsColumns[23]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -245,27 +254,68 @@ var (
 			{
 				Name:    "call_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{CallsColumns[16]},
+				Columns: []*schema.Column{CallsColumns[18]},
 			},
 			{
 				Name:    "call_channel_id_provider_call_id",
 				Unique:  true,
-				Columns: []*schema.Column{CallsColumns[17], CallsColumns[7]},
+				Columns: []*schema.Column{CallsColumns[19], CallsColumns[7]},
 			},
 			{
 				Name:    "call_organization_id_started_at",
 				Unique:  false,
-				Columns: []*schema.Column{CallsColumns[16], CallsColumns[8]},
+				Columns: []*schema.Column{CallsColumns[18], CallsColumns[8]},
 			},
 			{
 				Name:    "call_customer_id_started_at",
 				Unique:  false,
-				Columns: []*schema.Column{CallsColumns[18], CallsColumns[8]},
+				Columns: []*schema.Column{CallsColumns[20], CallsColumns[8]},
 			},
 			{
 				Name:    "call_operator_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{CallsColumns[19], CallsColumns[5]},
+				Columns: []*schema.Column{CallsColumns[21], CallsColumns[5]},
+			},
+			{
+				Name:    "call_conversation_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{CallsColumns[23], CallsColumns[5]},
+			},
+		},
+	}
+	// CallMinuteMonthsColumns holds the columns for the "call_minute_months" table.
+	CallMinuteMonthsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "month", Type: field.TypeString, Size: 7},
+		{Name: "quota_minutes", Type: field.TypeInt, Default: 0},
+		{Name: "bonus_minutes", Type: field.TypeInt, Default: 0},
+		{Name: "organization_id", Type: field.TypeString, Size: 40},
+	}
+	// CallMinuteMonthsTable holds the schema information for the "call_minute_months" table.
+	CallMinuteMonthsTable = &schema.Table{
+		Name:       "call_minute_months",
+		Columns:    CallMinuteMonthsColumns,
+		PrimaryKey: []*schema.Column{CallMinuteMonthsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "call_minute_months_organizations_organization",
+				Columns:    []*schema.Column{CallMinuteMonthsColumns[6]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "callminutemonth_organization_id",
+				Unique:  false,
+				Columns: []*schema.Column{CallMinuteMonthsColumns[6]},
+			},
+			{
+				Name:    "callminutemonth_organization_id_month",
+				Unique:  true,
+				Columns: []*schema.Column{CallMinuteMonthsColumns[6], CallMinuteMonthsColumns[3]},
 			},
 		},
 	}
@@ -816,6 +866,7 @@ var (
 		{Name: "call_permission_id", Type: field.TypeString, Nullable: true},
 		{Name: "zns_message_id", Type: field.TypeString, Nullable: true},
 		{Name: "audience_user_id", Type: field.TypeString, Nullable: true},
+		{Name: "payload", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "organization_id", Type: field.TypeString, Size: 40},
 	}
@@ -827,7 +878,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "events_organizations_organization",
-				Columns:    []*schema.Column{EventsColumns[13]},
+				Columns:    []*schema.Column{EventsColumns[14]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -836,12 +887,12 @@ var (
 			{
 				Name:    "event_organization_id",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[13]},
+				Columns: []*schema.Column{EventsColumns[14]},
 			},
 			{
 				Name:    "event_organization_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{EventsColumns[13], EventsColumns[1]},
+				Columns: []*schema.Column{EventsColumns[14], EventsColumns[1]},
 			},
 		},
 	}
@@ -1319,6 +1370,8 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "event_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "call_minutes_quota", Type: field.TypeInt, Nullable: true},
+		{Name: "call_bonus_minutes", Type: field.TypeInt, Default: 0},
 	}
 	// OrganizationsTable holds the schema information for the "organizations" table.
 	OrganizationsTable = &schema.Table{
@@ -2116,6 +2169,7 @@ var (
 		ActivitiesTable,
 		AutoMessagesTable,
 		CallsTable,
+		CallMinuteMonthsTable,
 		CallOperatorsTable,
 		CallPermissionsTable,
 		CallSettingsTable,
@@ -2169,6 +2223,8 @@ func init() {
 	CallsTable.ForeignKeys[2].RefTable = CustomersTable
 	CallsTable.ForeignKeys[3].RefTable = UsersTable
 	CallsTable.ForeignKeys[4].RefTable = CallPermissionsTable
+	CallsTable.ForeignKeys[5].RefTable = ConversationsTable
+	CallMinuteMonthsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CallOperatorsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	CallOperatorsTable.ForeignKeys[1].RefTable = ChannelsTable
 	CallOperatorsTable.ForeignKeys[2].RefTable = UsersTable

@@ -23,6 +23,10 @@ const (
 	FieldName = "name"
 	// FieldEventSeq holds the string denoting the event_seq field in the database.
 	FieldEventSeq = "event_seq"
+	// FieldCallMinutesQuota holds the string denoting the call_minutes_quota field in the database.
+	FieldCallMinutesQuota = "call_minutes_quota"
+	// FieldCallBonusMinutes holds the string denoting the call_bonus_minutes field in the database.
+	FieldCallBonusMinutes = "call_bonus_minutes"
 	// Table holds the table name of the organization in the database.
 	Table = "organizations"
 )
@@ -34,6 +38,8 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldName,
 	FieldEventSeq,
+	FieldCallMinutesQuota,
+	FieldCallBonusMinutes,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -64,6 +70,12 @@ var (
 	NameValidator func(string) error
 	// DefaultEventSeq holds the default value on creation for the "event_seq" field.
 	DefaultEventSeq int64
+	// CallMinutesQuotaValidator is a validator for the "call_minutes_quota" field. It is called by the builders before save.
+	CallMinutesQuotaValidator func(int) error
+	// DefaultCallBonusMinutes holds the default value on creation for the "call_bonus_minutes" field.
+	DefaultCallBonusMinutes int
+	// CallBonusMinutesValidator is a validator for the "call_bonus_minutes" field. It is called by the builders before save.
+	CallBonusMinutesValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() gid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -96,4 +108,14 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 // ByEventSeq orders the results by the event_seq field.
 func ByEventSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEventSeq, opts...).ToFunc()
+}
+
+// ByCallMinutesQuota orders the results by the call_minutes_quota field.
+func ByCallMinutesQuota(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCallMinutesQuota, opts...).ToFunc()
+}
+
+// ByCallBonusMinutes orders the results by the call_bonus_minutes field.
+func ByCallBonusMinutes(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCallBonusMinutes, opts...).ToFunc()
 }

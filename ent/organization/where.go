@@ -75,6 +75,16 @@ func EventSeq(v int64) predicate.Organization {
 	return predicate.Organization(sql.FieldEQ(FieldEventSeq, v))
 }
 
+// CallMinutesQuota applies equality check predicate on the "call_minutes_quota" field. It's identical to CallMinutesQuotaEQ.
+func CallMinutesQuota(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldEQ(FieldCallMinutesQuota, v))
+}
+
+// CallBonusMinutes applies equality check predicate on the "call_bonus_minutes" field. It's identical to CallBonusMinutesEQ.
+func CallBonusMinutes(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldEQ(FieldCallBonusMinutes, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Organization {
 	return predicate.Organization(sql.FieldEQ(FieldCreatedAt, v))
@@ -258,6 +268,96 @@ func EventSeqLT(v int64) predicate.Organization {
 // EventSeqLTE applies the LTE predicate on the "event_seq" field.
 func EventSeqLTE(v int64) predicate.Organization {
 	return predicate.Organization(sql.FieldLTE(FieldEventSeq, v))
+}
+
+// CallMinutesQuotaEQ applies the EQ predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaEQ(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldEQ(FieldCallMinutesQuota, v))
+}
+
+// CallMinutesQuotaNEQ applies the NEQ predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaNEQ(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldNEQ(FieldCallMinutesQuota, v))
+}
+
+// CallMinutesQuotaIn applies the In predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaIn(vs ...int) predicate.Organization {
+	return predicate.Organization(sql.FieldIn(FieldCallMinutesQuota, vs...))
+}
+
+// CallMinutesQuotaNotIn applies the NotIn predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaNotIn(vs ...int) predicate.Organization {
+	return predicate.Organization(sql.FieldNotIn(FieldCallMinutesQuota, vs...))
+}
+
+// CallMinutesQuotaGT applies the GT predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaGT(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldGT(FieldCallMinutesQuota, v))
+}
+
+// CallMinutesQuotaGTE applies the GTE predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaGTE(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldGTE(FieldCallMinutesQuota, v))
+}
+
+// CallMinutesQuotaLT applies the LT predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaLT(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldLT(FieldCallMinutesQuota, v))
+}
+
+// CallMinutesQuotaLTE applies the LTE predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaLTE(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldLTE(FieldCallMinutesQuota, v))
+}
+
+// CallMinutesQuotaIsNil applies the IsNil predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaIsNil() predicate.Organization {
+	return predicate.Organization(sql.FieldIsNull(FieldCallMinutesQuota))
+}
+
+// CallMinutesQuotaNotNil applies the NotNil predicate on the "call_minutes_quota" field.
+func CallMinutesQuotaNotNil() predicate.Organization {
+	return predicate.Organization(sql.FieldNotNull(FieldCallMinutesQuota))
+}
+
+// CallBonusMinutesEQ applies the EQ predicate on the "call_bonus_minutes" field.
+func CallBonusMinutesEQ(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldEQ(FieldCallBonusMinutes, v))
+}
+
+// CallBonusMinutesNEQ applies the NEQ predicate on the "call_bonus_minutes" field.
+func CallBonusMinutesNEQ(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldNEQ(FieldCallBonusMinutes, v))
+}
+
+// CallBonusMinutesIn applies the In predicate on the "call_bonus_minutes" field.
+func CallBonusMinutesIn(vs ...int) predicate.Organization {
+	return predicate.Organization(sql.FieldIn(FieldCallBonusMinutes, vs...))
+}
+
+// CallBonusMinutesNotIn applies the NotIn predicate on the "call_bonus_minutes" field.
+func CallBonusMinutesNotIn(vs ...int) predicate.Organization {
+	return predicate.Organization(sql.FieldNotIn(FieldCallBonusMinutes, vs...))
+}
+
+// CallBonusMinutesGT applies the GT predicate on the "call_bonus_minutes" field.
+func CallBonusMinutesGT(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldGT(FieldCallBonusMinutes, v))
+}
+
+// CallBonusMinutesGTE applies the GTE predicate on the "call_bonus_minutes" field.
+func CallBonusMinutesGTE(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldGTE(FieldCallBonusMinutes, v))
+}
+
+// CallBonusMinutesLT applies the LT predicate on the "call_bonus_minutes" field.
+func CallBonusMinutesLT(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldLT(FieldCallBonusMinutes, v))
+}
+
+// CallBonusMinutesLTE applies the LTE predicate on the "call_bonus_minutes" field.
+func CallBonusMinutesLTE(v int) predicate.Organization {
+	return predicate.Organization(sql.FieldLTE(FieldCallBonusMinutes, v))
 }
 
 // And groups predicates with the AND operator between them.

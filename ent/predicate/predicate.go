@@ -18,6 +18,9 @@ type AutoMessage func(*sql.Selector)
 // Call is the predicate function for call builders.
 type Call func(*sql.Selector)
 
+// CallMinuteMonth is the predicate function for callminutemonth builders.
+type CallMinuteMonth func(*sql.Selector)
+
 // CallOperator is the predicate function for calloperator builders.
 type CallOperator func(*sql.Selector)
 

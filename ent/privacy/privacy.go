@@ -207,6 +207,30 @@ func (f CallMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CallMutation", m)
 }
 
+// The CallMinuteMonthQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CallMinuteMonthQueryRuleFunc func(context.Context, *ent.CallMinuteMonthQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CallMinuteMonthQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CallMinuteMonthQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CallMinuteMonthQuery", q)
+}
+
+// The CallMinuteMonthMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CallMinuteMonthMutationRuleFunc func(context.Context, *ent.CallMinuteMonthMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CallMinuteMonthMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CallMinuteMonthMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CallMinuteMonthMutation", m)
+}
+
 // The CallOperatorQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CallOperatorQueryRuleFunc func(context.Context, *ent.CallOperatorQuery) error
@@ -1090,6 +1114,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CallQuery:
 		return q.Filter(), nil
+	case *ent.CallMinuteMonthQuery:
+		return q.Filter(), nil
 	case *ent.CallOperatorQuery:
 		return q.Filter(), nil
 	case *ent.CallPermissionQuery:
@@ -1174,6 +1200,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.AutoMessageMutation:
 		return m.Filter(), nil
 	case *ent.CallMutation:
+		return m.Filter(), nil
+	case *ent.CallMinuteMonthMutation:
 		return m.Filter(), nil
 	case *ent.CallOperatorMutation:
 		return m.Filter(), nil

@@ -10,6 +10,7 @@ import (
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	"github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/callminutemonth"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/callsettings"
@@ -285,12 +286,87 @@ func init() {
 	callDescTicketLink := callFields[13].Descriptor()
 	// call.TicketLinkValidator is a validator for the "ticket_link" field. It is called by the builders before save.
 	call.TicketLinkValidator = callDescTicketLink.Validators[0].(func(string) error)
+	// callDescBilledMinutes is the schema descriptor for billed_minutes field.
+	callDescBilledMinutes := callFields[19].Descriptor()
+	// call.BilledMinutesValidator is a validator for the "billed_minutes" field. It is called by the builders before save.
+	call.BilledMinutesValidator = callDescBilledMinutes.Validators[0].(func(int) error)
 	// callDescID is the schema descriptor for id field.
 	callDescID := callMixinFields0[0].Descriptor()
 	// call.DefaultID holds the default value on creation for the id field.
 	call.DefaultID = callDescID.Default.(func() gid.ID)
 	// call.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	call.IDValidator = callDescID.Validators[0].(func(string) error)
+	callminutemonthMixin := schema.CallMinuteMonth{}.Mixin()
+	callminutemonth.Policy = privacy.NewPolicies(callminutemonthMixin[2], schema.CallMinuteMonth{})
+	callminutemonth.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := callminutemonth.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	callminutemonthMixinHooks2 := callminutemonthMixin[2].Hooks()
+
+	callminutemonth.Hooks[1] = callminutemonthMixinHooks2[0]
+	callminutemonthMixinFields0 := callminutemonthMixin[0].Fields()
+	_ = callminutemonthMixinFields0
+	callminutemonthMixinFields1 := callminutemonthMixin[1].Fields()
+	_ = callminutemonthMixinFields1
+	callminutemonthMixinFields2 := callminutemonthMixin[2].Fields()
+	_ = callminutemonthMixinFields2
+	callminutemonthFields := schema.CallMinuteMonth{}.Fields()
+	_ = callminutemonthFields
+	// callminutemonthDescCreatedAt is the schema descriptor for created_at field.
+	callminutemonthDescCreatedAt := callminutemonthMixinFields1[0].Descriptor()
+	// callminutemonth.DefaultCreatedAt holds the default value on creation for the created_at field.
+	callminutemonth.DefaultCreatedAt = callminutemonthDescCreatedAt.Default.(func() time.Time)
+	// callminutemonthDescUpdatedAt is the schema descriptor for updated_at field.
+	callminutemonthDescUpdatedAt := callminutemonthMixinFields1[1].Descriptor()
+	// callminutemonth.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	callminutemonth.DefaultUpdatedAt = callminutemonthDescUpdatedAt.Default.(func() time.Time)
+	// callminutemonth.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	callminutemonth.UpdateDefaultUpdatedAt = callminutemonthDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// callminutemonthDescOrganizationID is the schema descriptor for organization_id field.
+	callminutemonthDescOrganizationID := callminutemonthMixinFields2[0].Descriptor()
+	// callminutemonth.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	callminutemonth.OrganizationIDValidator = callminutemonthDescOrganizationID.Validators[0].(func(string) error)
+	// callminutemonthDescMonth is the schema descriptor for month field.
+	callminutemonthDescMonth := callminutemonthFields[0].Descriptor()
+	// callminutemonth.MonthValidator is a validator for the "month" field. It is called by the builders before save.
+	callminutemonth.MonthValidator = func() func(string) error {
+		validators := callminutemonthDescMonth.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(month string) error {
+			for _, fn := range fns {
+				if err := fn(month); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// callminutemonthDescQuotaMinutes is the schema descriptor for quota_minutes field.
+	callminutemonthDescQuotaMinutes := callminutemonthFields[1].Descriptor()
+	// callminutemonth.DefaultQuotaMinutes holds the default value on creation for the quota_minutes field.
+	callminutemonth.DefaultQuotaMinutes = callminutemonthDescQuotaMinutes.Default.(int)
+	// callminutemonth.QuotaMinutesValidator is a validator for the "quota_minutes" field. It is called by the builders before save.
+	callminutemonth.QuotaMinutesValidator = callminutemonthDescQuotaMinutes.Validators[0].(func(int) error)
+	// callminutemonthDescBonusMinutes is the schema descriptor for bonus_minutes field.
+	callminutemonthDescBonusMinutes := callminutemonthFields[2].Descriptor()
+	// callminutemonth.DefaultBonusMinutes holds the default value on creation for the bonus_minutes field.
+	callminutemonth.DefaultBonusMinutes = callminutemonthDescBonusMinutes.Default.(int)
+	// callminutemonth.BonusMinutesValidator is a validator for the "bonus_minutes" field. It is called by the builders before save.
+	callminutemonth.BonusMinutesValidator = callminutemonthDescBonusMinutes.Validators[0].(func(int) error)
+	// callminutemonthDescID is the schema descriptor for id field.
+	callminutemonthDescID := callminutemonthMixinFields0[0].Descriptor()
+	// callminutemonth.DefaultID holds the default value on creation for the id field.
+	callminutemonth.DefaultID = callminutemonthDescID.Default.(func() gid.ID)
+	// callminutemonth.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	callminutemonth.IDValidator = callminutemonthDescID.Validators[0].(func(string) error)
 	calloperatorMixin := schema.CallOperator{}.Mixin()
 	calloperator.Policy = privacy.NewPolicies(calloperatorMixin[2], schema.CallOperator{})
 	calloperator.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1458,6 +1534,16 @@ func init() {
 	organizationDescEventSeq := organizationFields[1].Descriptor()
 	// organization.DefaultEventSeq holds the default value on creation for the event_seq field.
 	organization.DefaultEventSeq = organizationDescEventSeq.Default.(int64)
+	// organizationDescCallMinutesQuota is the schema descriptor for call_minutes_quota field.
+	organizationDescCallMinutesQuota := organizationFields[2].Descriptor()
+	// organization.CallMinutesQuotaValidator is a validator for the "call_minutes_quota" field. It is called by the builders before save.
+	organization.CallMinutesQuotaValidator = organizationDescCallMinutesQuota.Validators[0].(func(int) error)
+	// organizationDescCallBonusMinutes is the schema descriptor for call_bonus_minutes field.
+	organizationDescCallBonusMinutes := organizationFields[3].Descriptor()
+	// organization.DefaultCallBonusMinutes holds the default value on creation for the call_bonus_minutes field.
+	organization.DefaultCallBonusMinutes = organizationDescCallBonusMinutes.Default.(int)
+	// organization.CallBonusMinutesValidator is a validator for the "call_bonus_minutes" field. It is called by the builders before save.
+	organization.CallBonusMinutesValidator = organizationDescCallBonusMinutes.Validators[0].(func(int) error)
 	// organizationDescID is the schema descriptor for id field.
 	organizationDescID := organizationMixinFields0[0].Descriptor()
 	// organization.DefaultID holds the default value on creation for the id field.

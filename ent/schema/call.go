@@ -15,10 +15,12 @@ import (
 )
 
 // Call is one voice call of a Zalo OA with a customer (README.md, "Voice
-// calls"). An outbound call starts as the ticket an operator is given
-// (RINGING, with the provider's link, until ticket_expires_at); the
-// provider's call webhooks, sent when a call ends, complete it or record an
-// inbound one. An ENDED call is never reopened.
+// calls"), or one audio or video call of a LiveTalk visitor (README.md,
+// "Call minutes and LiveTalk calls"). An outbound call starts as the ticket
+// an operator is given (RINGING, with the provider's link, until
+// ticket_expires_at); the provider's call webhooks, sent when a call ends,
+// complete it or record an inbound one. A LiveTalk call rings the agents
+// in ringing_user_ids until one answers. An ENDED call is never reopened.
 type Call struct{ ent.Schema }
 
 // Mixin returns the call's mixins.
@@ -70,6 +72,18 @@ func (Call) Fields() []ent.Field {
 		// permission_id is the grant an outbound call was placed under.
 		field.String("permission_id").GoType(gid.ID("")).Optional().Nillable().
 			Annotations(entgql.Skip()),
+		// conversation_id is the LiveTalk conversation a visitor called
+		// from.
+		field.String("conversation_id").GoType(gid.ID("")).Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
+		// ringing_user_ids are the agents a LiveTalk call rang; those who
+		// rejected it are removed while it rings.
+		field.Strings("ringing_user_ids").Optional().
+			Annotations(entgql.Skip()),
+		// billed_minutes is what an answered LiveTalk call consumed of the
+		// organization's call minutes: its duration rounded up to the
+		// minute (internal/callminutes).
+		field.Int("billed_minutes").Optional().Nillable().NonNegative(),
 	}
 }
 
@@ -82,6 +96,8 @@ func (Call) Edges() []ent.Edge {
 			Annotations(entsql.OnDelete(entsql.SetNull)),
 		edge.To("permission", CallPermission.Type).Field("permission_id").Unique().
 			Annotations(entsql.OnDelete(entsql.SetNull), entgql.Skip()),
+		edge.To("conversation", Conversation.Type).Field("conversation_id").Unique().Immutable().
+			Annotations(entsql.OnDelete(entsql.SetNull)),
 	}
 }
 
@@ -94,6 +110,8 @@ func (Call) Indexes() []ent.Index {
 		index.Fields("customer_id", "started_at"),
 		// An operator's open calls and tickets (busy, matching webhooks).
 		index.Fields("operator_id", "status"),
+		// A conversation's open LiveTalk call.
+		index.Fields("conversation_id", "status"),
 	}
 }
 

@@ -52,6 +52,10 @@ func (Event) Fields() []ent.Field {
 		// audience_user_id limits the event to one user (an ONLY_ME
 		// channel's owner); empty means whoever may see the subject.
 		id("audience_user_id"),
+		// payload is the data of an event whose subject is not a row,
+		// such as a LiveTalk call's WebRTC signal (internal/livecall); it
+		// is JSON, at most a few kilobytes.
+		field.Text("payload").Optional().Immutable(),
 		field.Time("created_at").Immutable(),
 	}
 }

@@ -31,6 +31,15 @@ func (Organization) Fields() []ent.Field {
 		// log; incrementing it in a transaction orders that transaction's
 		// events after every committed one.
 		field.Int64("event_seq").Default(0).Annotations(entgql.Skip()),
+		// call_minutes_quota is the monthly LiveTalk call minutes of the
+		// organization's plan; null means the server's default
+		// (internal/callminutes).
+		field.Int("call_minutes_quota").Optional().Nillable().NonNegative().
+			Annotations(entgql.Skip()),
+		// call_bonus_minutes is the balance of bonus call minutes; it
+		// carries over from month to month until used.
+		field.Int("call_bonus_minutes").Default(0).NonNegative().
+			Annotations(entgql.Skip()),
 	}
 }
 

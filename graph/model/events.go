@@ -3,6 +3,7 @@ package model
 import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/event"
+	"github.com/dakenh/dakenh/internal/livecall"
 )
 
 // MessageEvent is one payload of the messageEvents subscription. Err, when
@@ -33,7 +34,9 @@ type CallEvent struct {
 	Type       string
 	Call       *ent.Call
 	Permission *ent.CallPermission
-	Err        error
+	// Signal is a LiveTalk call's SIGNAL (internal/livecall).
+	Signal *livecall.Signal
+	Err    error
 }
 
 // ZnsEvent is one payload of the znsEvents subscription; Err is as for

@@ -48,6 +48,13 @@ const (
 	// LiveTalkSettingsUpdated: a LIVETALK channel's widget settings
 	// changed.
 	LiveTalkSettingsUpdated Action = "LIVETALK_SETTINGS_UPDATED"
+	// CallMinutesPlanChanged: the organization's monthly LiveTalk call
+	// minutes changed (details.quotaMinutes, null for the server's
+	// default). CallBonusMinutesGranted: bonus call minutes were added
+	// (details.minutes, details.note, details.balance). Both are the
+	// server operator's, so they have no actor.
+	CallMinutesPlanChanged  Action = "CALL_MINUTES_PLAN_CHANGED"
+	CallBonusMinutesGranted Action = "CALL_BONUS_MINUTES_GRANTED"
 
 	// ChannelConnected: a channel was connected, or reconnected with new
 	// credentials (details.reconnected is then true).

@@ -83,8 +83,11 @@ const (
 	TypeWaiting         = "WAITING"
 	TypePresenceChanged = "PRESENCE_CHANGED"
 	// Voice calls (internal/call): a CALL event names its call or its
-	// call permission.
+	// call permission. A LiveTalk call's events (internal/livecall) also
+	// name its conversation; REJECTED and SIGNAL are theirs.
 	TypeRinging             = "RINGING"
+	TypeRejected            = "REJECTED"
+	TypeSignal              = "SIGNAL"
 	TypeAnswered            = "ANSWERED"
 	TypeEnded               = "ENDED"
 	TypePermissionRequested = "PERMISSION_REQUESTED"
@@ -109,6 +112,10 @@ type Entry struct {
 	CallID, CallPermissionID gid.ID
 	// ZnsMessageID names the subject of a ZNS event.
 	ZnsMessageID gid.ID
+	// Payload is the data of an event whose subject is not a row (a
+	// LiveTalk call's WebRTC signal, internal/livecall), JSON; empty
+	// stores none.
+	Payload string
 	// AudienceUserID, when set, limits the event to that user, e.g. an
 	// offer made to one agent; it reaches them even if they cannot see
 	// the conversation (any more), so subjects must be loaded for them
@@ -208,6 +215,7 @@ func AppendAll(ctx context.Context, tx *ent.Tx, entries ...Entry) ([]*ent.Event,
 			SetNillableCallPermissionID(nonEmpty(e.CallPermissionID)).
 			SetNillableZnsMessageID(nonEmpty(e.ZnsMessageID)).
 			SetNillableAudienceUserID(nonEmpty(e.AudienceUserID)).
+			SetNillablePayload(nonEmptyString(e.Payload)).
 			SetCreatedAt(now)
 	}
 	evs, err := tx.Event.CreateBulk(creates...).Save(sys)
@@ -292,4 +300,12 @@ func nonEmpty(id gid.ID) *gid.ID {
 		return nil
 	}
 	return &id
+}
+
+// nonEmptyString returns a pointer to s, or nil for "".
+func nonEmptyString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -543,6 +543,9 @@ func (r *reader) wants(ctx context.Context, e *ent.Event) (bool, error) {
 	if e.Type == TypeOffered && e.Topic == TopicConversation {
 		return r.wantsOffer(ctx, e)
 	}
+	if e.Topic == TopicCall && e.ConversationID != "" {
+		return r.wantsLiveCall(ctx, e)
+	}
 	if e.AudienceUserID != "" {
 		// The writer chose the audience, which may concern a conversation
 		// the user no longer sees: the offer that expired, the claim lost.
@@ -566,6 +569,22 @@ func (r *reader) wantsOffer(ctx context.Context, e *ent.Event) (bool, error) {
 		return e.AudienceUserID == r.viewer.UserID, nil
 	}
 	if e.AudienceUserID != "" {
+		return false, nil
+	}
+	return r.canSee(ctx, e.ConversationID)
+}
+
+// wantsLiveCall decides for an event of a LiveTalk call (a CALL event
+// naming its conversation, internal/livecall). Like an offer it is
+// announced to each agent it rang (and to the agent who answered, for
+// signals), addressed to them, and once unaddressed for whoever else may
+// see the conversation; an agent takes only the addressed ones, so a rung
+// agent who can see the conversation is not told twice.
+func (r *reader) wantsLiveCall(ctx context.Context, e *ent.Event) (bool, error) {
+	if e.AudienceUserID != "" {
+		return r.viewer.System || e.AudienceUserID == r.viewer.UserID, nil
+	}
+	if r.viewer.IsUser() && r.viewer.Role == viewer.RoleAgent {
 		return false, nil
 	}
 	return r.canSee(ctx, e.ConversationID)

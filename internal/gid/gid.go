@@ -64,6 +64,7 @@ var prefixes = map[string]string{
 	"LiveTalkSettings":     "lts",
 	"MediaFile":            "mdf",
 	"MediaBlob":            "mdb",
+	"CallMinuteMonth":      "cmm",
 }
 
 var types = func() map[string]string {

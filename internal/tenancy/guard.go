@@ -14,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/ent/apikey"
 	"github.com/dakenh/dakenh/ent/automessage"
 	entcall "github.com/dakenh/dakenh/ent/call"
+	"github.com/dakenh/dakenh/ent/callminutemonth"
 	"github.com/dakenh/dakenh/ent/calloperator"
 	"github.com/dakenh/dakenh/ent/callpermission"
 	"github.com/dakenh/dakenh/ent/callsettings"
@@ -114,6 +115,9 @@ var counters = map[string]func(context.Context, *ent.Client, []gid.ID) (int, err
 	},
 	"CallOperator": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.CallOperator.Query().Where(calloperator.IDIn(ids...)).Count(ctx)
+	},
+	"CallMinuteMonth": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
+		return c.CallMinuteMonth.Query().Where(callminutemonth.IDIn(ids...)).Count(ctx)
 	},
 	"CallPermission": func(ctx context.Context, c *ent.Client, ids []gid.ID) (int, error) {
 		return c.CallPermission.Query().Where(callpermission.IDIn(ids...)).Count(ctx)
