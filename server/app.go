@@ -44,6 +44,7 @@ import (
 	"github.com/dakenh/dakenh/internal/keyring"
 	"github.com/dakenh/dakenh/internal/livecall"
 	"github.com/dakenh/dakenh/internal/livetalk"
+	"github.com/dakenh/dakenh/internal/livetalk/widget"
 	"github.com/dakenh/dakenh/internal/media"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/oamessage"
@@ -360,6 +361,9 @@ func (a *App) routes() http.Handler {
 	// The visitor API answers the origins of LiveTalk channels, not the
 	// staff API's CORS list (livetalk.go).
 	top := http.NewServeMux()
+	// The widget's script loads on any page; the visitor API it talks to
+	// checks the page's origin.
+	top.Handle(widget.Path, widget.Handler())
 	top.Handle("/livetalk/", a.withBus(a.livetalkRoutes()))
 	top.Handle("/", c.Handler(a.withBus(mux)))
 	return requestlog.Middleware(a.logger)(top)

@@ -33,7 +33,8 @@ func TestLiveTalkVisitorChat(t *testing.T) {
 		"channelId": ch.ID, "kind": "GREETING", "title": "Chào bạn", "path": "/pricing", "contents": []string{"Cần tư vấn giá?"}, "delaySeconds": 3,
 	}}, nil)
 
-	// The widget: the default look, the greeting of the page, the agents.
+	// The widget: the default look, the greeting of the page, no choice
+	// of agent until the settings list some.
 	var w struct {
 		Widget struct {
 			Title          string
@@ -51,7 +52,7 @@ func TestLiveTalkVisitorChat(t *testing.T) {
 		title requiredFields greeting { title contents delaySeconds } agents { id name online } departments { id } } }`,
 		map[string]any{"k": *ch.WidgetKey, "p": "/pricing/"}).decode(t, &w)
 	if w.Widget.Title == "" || strings.Join(w.Widget.RequiredFields, ",") != "NAME" || w.Widget.Greeting == nil ||
-		w.Widget.Greeting.Contents[0] != "Cần tư vấn giá?" || w.Widget.Greeting.DelaySeconds != 3 || len(w.Widget.Agents) != 3 {
+		w.Widget.Greeting.Contents[0] != "Cần tư vấn giá?" || w.Widget.Greeting.DelaySeconds != 3 || len(w.Widget.Agents) != 0 {
 		t.Fatalf("widget %+v", w.Widget)
 	}
 
@@ -273,38 +274,60 @@ func TestLiveTalkDistribution(t *testing.T) {
 		return out.Node.DistributionState, who
 	}
 
-	// The widget offers the department (online: its agent is) and the agents.
+	type choice struct {
+		ID     string
+		Online bool
+	}
 	var w struct {
-		Widget struct {
-			Departments []struct {
-				ID     string
-				Online bool
-			}
-		}
+		Widget struct{ Departments, Agents []choice }
 	}
-	e.visitorGQL(liveTalkOrigin, "", `query($k: String!) { widget(key: $k) { departments { id online } } }`, map[string]any{"k": *ch.WidgetKey}).decode(t, &w)
-	if len(w.Widget.Departments) != 1 || w.Widget.Departments[0].ID != dep.CreateDepartment.ID || !w.Widget.Departments[0].Online {
-		t.Fatalf("departments %+v", w.Widget.Departments)
+	widget := func() {
+		t.Helper()
+		e.visitorGQL(liveTalkOrigin, "", `query($k: String!) { widget(key: $k) { departments { id online } agents { id online } } }`,
+			map[string]any{"k": *ch.WidgetKey}).decode(t, &w)
 	}
-	// The visitor's choice of agent assigns them; of department, offers it
-	// by the department's method.
-	if s, who := state(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Một", "agentId": tn.agentID})); s != "ASSIGNED" || who != tn.agentID {
-		t.Fatalf("chosen agent: %s %s", s, who)
+	settings := func(in map[string]any) {
+		t.Helper()
+		e.must(tn.adminToken, `mutation($c: ID!, $in: LiveTalkSettingsInput!) { updateLiveTalkSettings(channelId: $c, input: $in) { startBy } }`,
+			map[string]any{"c": ch.ID, "in": in}, nil)
 	}
-	if s, who := state(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Hai", "departmentId": dep.CreateDepartment.ID})); s != "OFFERED" || who != agent2 {
-		t.Fatalf("chosen department: %s %s", s, who)
-	}
-	// An agent or department the widget does not offer is refused.
 	const start = `mutation($in: StartChatInput!) { startChat(input: $in) { token } }`
-	other := e.newTenant("LiveTalk Rules Other")
-	for field, in := range map[string]map[string]any{
-		"input.agentId":      {"key": *ch.WidgetKey, "name": "Ba", "agentId": other.agentID},
-		"input.departmentId": {"key": *ch.WidgetKey, "name": "Ba", "departmentId": "dep_01JD3Q2V5Z8N4M7K1P6R9T0W2X"},
-	} {
+	refused := func(field string, in map[string]any) {
+		t.Helper()
+		in["key"], in["name"] = *ch.WidgetKey, "Ba"
 		if r := e.visitorGQL(liveTalkOrigin, "", start, map[string]any{"in": in}); r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != field {
 			t.Fatalf("%s: %+v", field, r.Errors)
 		}
 	}
+	// Until the settings list some, the widget offers no choice.
+	if widget(); len(w.Widget.Departments)+len(w.Widget.Agents) != 0 {
+		t.Fatalf("choices by default %+v", w.Widget)
+	}
+	// Start by department: the widget offers the departments the settings
+	// list (online: an agent of theirs is), and choosing one offers the
+	// chat by the department's method.
+	settings(map[string]any{"startBy": "DEPARTMENT", "departmentIds": []string{dep.CreateDepartment.ID}})
+	if widget(); len(w.Widget.Departments) != 1 || w.Widget.Departments[0].ID != dep.CreateDepartment.ID ||
+		!w.Widget.Departments[0].Online || len(w.Widget.Agents) != 0 {
+		t.Fatalf("choices by department %+v", w.Widget)
+	}
+	if s, who := state(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Hai", "departmentId": dep.CreateDepartment.ID})); s != "OFFERED" || who != agent2 {
+		t.Fatalf("chosen department: %s %s", s, who)
+	}
+	refused("input.agentId", map[string]any{"agentId": tn.agentID})
+	refused("input.departmentId", map[string]any{"departmentId": "dep_01JD3Q2V5Z8N4M7K1P6R9T0W2X"})
+	// Start by agent: choosing one of the agents listed assigns them.
+	settings(map[string]any{"startBy": "AGENT", "agentIds": []string{tn.agentID}})
+	if widget(); len(w.Widget.Agents) != 1 || w.Widget.Agents[0].ID != tn.agentID || len(w.Widget.Departments) != 0 {
+		t.Fatalf("choices by agent %+v", w.Widget)
+	}
+	if s, who := state(e.startChat(liveTalkOrigin, *ch.WidgetKey, map[string]any{"name": "Một", "agentId": tn.agentID})); s != "ASSIGNED" || who != tn.agentID {
+		t.Fatalf("chosen agent: %s %s", s, who)
+	}
+	other := e.newTenant("LiveTalk Rules Other")
+	refused("input.agentId", map[string]any{"agentId": other.agentID})
+	refused("input.agentId", map[string]any{"agentId": agent2})
+	refused("input.departmentId", map[string]any{"departmentId": dep.CreateDepartment.ID})
 	// The channel's rule distributes the chats of visitors who chose no one.
 	e.must(tn.adminToken, `mutation($in: CreateRuleInput!) { createRule(input: $in) { id } }`, map[string]any{"in": map[string]any{
 		"name": "Website", "channelIds": []string{ch.ID}, "agentIds": []string{agent2}, "method": "ROUND_ROBIN",

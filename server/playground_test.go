@@ -35,14 +35,13 @@ func browser(t *testing.T) string {
 	return ""
 }
 
-// TestPlaygroundOfflineUnderCSP opens the playground in headless Chromium
-// with every request to anywhere but the server refused, renders it and
-// runs a mutation through it: nothing is fetched from elsewhere, the
-// Content-Security-Policy is never violated, and the answer shows.
-func TestPlaygroundOfflineUnderCSP(t *testing.T) {
+// browserTab starts a headless Chromium (browser) with opts and returns a
+// tab's context, closed with the test, within three minutes (a cold
+// start on a loaded machine takes most of one).
+func browserTab(t *testing.T, opts ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	bin := browser(t)
-	e := newEnv(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+	opts = append(append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -50,16 +49,25 @@ func TestPlaygroundOfflineUnderCSP(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true),
-		// No name resolves: an attempt to reach a CDN fails even if the
-		// interception below missed it.
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	), opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
 	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	t.Cleanup(cancelTab)
+	return ctx
+}
+
+// TestPlaygroundOfflineUnderCSP opens the playground in headless Chromium
+// with every request to anywhere but the server refused, renders it and
+// runs a mutation through it: nothing is fetched from elsewhere, the
+// Content-Security-Policy is never violated, and the answer shows.
+func TestPlaygroundOfflineUnderCSP(t *testing.T) {
+	e := newEnv(t)
+	// No name resolves: an attempt to reach a CDN fails even if the
+	// interception below missed it.
+	ctx := browserTab(t, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"))
 
 	// Every request is paused: the server's go on, any other is refused
 	// and remembered.

@@ -38,6 +38,7 @@ type ResolverRoot interface {
 	Subscription() SubscriptionResolver
 	VisitorEvent() VisitorEventResolver
 	VisitorMessage() VisitorMessageResolver
+	VisitorSession() VisitorSessionResolver
 }
 
 type DirectiveRoot struct {
@@ -90,6 +91,7 @@ type ComplexityRoot struct {
 
 	VisitorSession struct {
 		ConversationID func(childComplexity int) int
+		Cursor         func(childComplexity int) int
 		Token          func(childComplexity int) int
 	}
 
@@ -101,14 +103,74 @@ type ComplexityRoot struct {
 		Greeting       func(childComplexity int) int
 		HeaderColor    func(childComplexity int) int
 		RequiredFields func(childComplexity int) int
+		Settings       func(childComplexity int) int
 		TextColor      func(childComplexity int) int
 		Title          func(childComplexity int) int
+	}
+
+	WidgetButtonDisplay struct {
+		Highlight func(childComplexity int) int
+		Mode      func(childComplexity int) int
+	}
+
+	WidgetButtonStyle struct {
+		BackgroundColor func(childComplexity int) int
+		Icon            func(childComplexity int) int
+		IconColor       func(childComplexity int) int
+		ImageURL        func(childComplexity int) int
+		Kind            func(childComplexity int) int
 	}
 
 	WidgetChoice struct {
 		ID     func(childComplexity int) int
 		Name   func(childComplexity int) int
 		Online func(childComplexity int) int
+	}
+
+	WidgetLink struct {
+		Description func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Target      func(childComplexity int) int
+		URL         func(childComplexity int) int
+	}
+
+	WidgetPopup struct {
+		AvatarURL    func(childComplexity int) int
+		Content      func(childComplexity int) int
+		DelaySeconds func(childComplexity int) int
+		ImageURL     func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Title        func(childComplexity int) int
+	}
+
+	WidgetSettings struct {
+		ButtonDisplay  func(childComplexity int) int
+		ButtonStyle    func(childComplexity int) int
+		ButtonText     func(childComplexity int) int
+		Height         func(childComplexity int) int
+		HoldMusic      func(childComplexity int) int
+		Links          func(childComplexity int) int
+		OffsetX        func(childComplexity int) int
+		OffsetY        func(childComplexity int) int
+		Popup          func(childComplexity int) int
+		Position       func(childComplexity int) int
+		Representative func(childComplexity int) int
+		Signature      func(childComplexity int) int
+		StartButtons   func(childComplexity int) int
+		StartBy        func(childComplexity int) int
+		VisibleFields  func(childComplexity int) int
+		Width          func(childComplexity int) int
+	}
+
+	WidgetSignature struct {
+		LinkURL func(childComplexity int) int
+		Text    func(childComplexity int) int
+	}
+
+	WidgetSound struct {
+		Builtin func(childComplexity int) int
+		URL     func(childComplexity int) int
 	}
 }
 
@@ -134,6 +196,9 @@ type VisitorMessageResolver interface {
 	Attachments(ctx context.Context, obj *ent.Message) ([]*schematype.Attachment, error)
 
 	Delivered(ctx context.Context, obj *ent.Message) (bool, error)
+}
+type VisitorSessionResolver interface {
+	Cursor(ctx context.Context, obj *livetalk.VisitorSession) (*Cursor, error)
 }
 
 type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
@@ -326,6 +391,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VisitorSession.ConversationID(childComplexity), true
+	case "VisitorSession.cursor":
+		if e.ComplexityRoot.VisitorSession.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorSession.Cursor(childComplexity), true
 	case "VisitorSession.token":
 		if e.ComplexityRoot.VisitorSession.Token == nil {
 			break
@@ -375,6 +446,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Widget.RequiredFields(childComplexity), true
+	case "Widget.settings":
+		if e.ComplexityRoot.Widget.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Widget.Settings(childComplexity), true
 	case "Widget.textColor":
 		if e.ComplexityRoot.Widget.TextColor == nil {
 			break
@@ -387,6 +464,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Widget.Title(childComplexity), true
+
+	case "WidgetButtonDisplay.highlight":
+		if e.ComplexityRoot.WidgetButtonDisplay.Highlight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetButtonDisplay.Highlight(childComplexity), true
+	case "WidgetButtonDisplay.mode":
+		if e.ComplexityRoot.WidgetButtonDisplay.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetButtonDisplay.Mode(childComplexity), true
+
+	case "WidgetButtonStyle.backgroundColor":
+		if e.ComplexityRoot.WidgetButtonStyle.BackgroundColor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetButtonStyle.BackgroundColor(childComplexity), true
+	case "WidgetButtonStyle.icon":
+		if e.ComplexityRoot.WidgetButtonStyle.Icon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetButtonStyle.Icon(childComplexity), true
+	case "WidgetButtonStyle.iconColor":
+		if e.ComplexityRoot.WidgetButtonStyle.IconColor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetButtonStyle.IconColor(childComplexity), true
+	case "WidgetButtonStyle.imageUrl":
+		if e.ComplexityRoot.WidgetButtonStyle.ImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetButtonStyle.ImageURL(childComplexity), true
+	case "WidgetButtonStyle.kind":
+		if e.ComplexityRoot.WidgetButtonStyle.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetButtonStyle.Kind(childComplexity), true
 
 	case "WidgetChoice.id":
 		if e.ComplexityRoot.WidgetChoice.ID == nil {
@@ -406,6 +527,197 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WidgetChoice.Online(childComplexity), true
+
+	case "WidgetLink.description":
+		if e.ComplexityRoot.WidgetLink.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetLink.Description(childComplexity), true
+	case "WidgetLink.kind":
+		if e.ComplexityRoot.WidgetLink.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetLink.Kind(childComplexity), true
+	case "WidgetLink.target":
+		if e.ComplexityRoot.WidgetLink.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetLink.Target(childComplexity), true
+	case "WidgetLink.url":
+		if e.ComplexityRoot.WidgetLink.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetLink.URL(childComplexity), true
+
+	case "WidgetPopup.avatarUrl":
+		if e.ComplexityRoot.WidgetPopup.AvatarURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetPopup.AvatarURL(childComplexity), true
+	case "WidgetPopup.content":
+		if e.ComplexityRoot.WidgetPopup.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetPopup.Content(childComplexity), true
+	case "WidgetPopup.delaySeconds":
+		if e.ComplexityRoot.WidgetPopup.DelaySeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetPopup.DelaySeconds(childComplexity), true
+	case "WidgetPopup.imageUrl":
+		if e.ComplexityRoot.WidgetPopup.ImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetPopup.ImageURL(childComplexity), true
+	case "WidgetPopup.kind":
+		if e.ComplexityRoot.WidgetPopup.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetPopup.Kind(childComplexity), true
+	case "WidgetPopup.name":
+		if e.ComplexityRoot.WidgetPopup.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetPopup.Name(childComplexity), true
+	case "WidgetPopup.title":
+		if e.ComplexityRoot.WidgetPopup.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetPopup.Title(childComplexity), true
+
+	case "WidgetSettings.buttonDisplay":
+		if e.ComplexityRoot.WidgetSettings.ButtonDisplay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.ButtonDisplay(childComplexity), true
+	case "WidgetSettings.buttonStyle":
+		if e.ComplexityRoot.WidgetSettings.ButtonStyle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.ButtonStyle(childComplexity), true
+	case "WidgetSettings.buttonText":
+		if e.ComplexityRoot.WidgetSettings.ButtonText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.ButtonText(childComplexity), true
+	case "WidgetSettings.height":
+		if e.ComplexityRoot.WidgetSettings.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.Height(childComplexity), true
+	case "WidgetSettings.holdMusic":
+		if e.ComplexityRoot.WidgetSettings.HoldMusic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.HoldMusic(childComplexity), true
+	case "WidgetSettings.links":
+		if e.ComplexityRoot.WidgetSettings.Links == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.Links(childComplexity), true
+	case "WidgetSettings.offsetX":
+		if e.ComplexityRoot.WidgetSettings.OffsetX == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.OffsetX(childComplexity), true
+	case "WidgetSettings.offsetY":
+		if e.ComplexityRoot.WidgetSettings.OffsetY == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.OffsetY(childComplexity), true
+	case "WidgetSettings.popup":
+		if e.ComplexityRoot.WidgetSettings.Popup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.Popup(childComplexity), true
+	case "WidgetSettings.position":
+		if e.ComplexityRoot.WidgetSettings.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.Position(childComplexity), true
+	case "WidgetSettings.representative":
+		if e.ComplexityRoot.WidgetSettings.Representative == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.Representative(childComplexity), true
+	case "WidgetSettings.signature":
+		if e.ComplexityRoot.WidgetSettings.Signature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.Signature(childComplexity), true
+	case "WidgetSettings.startButtons":
+		if e.ComplexityRoot.WidgetSettings.StartButtons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.StartButtons(childComplexity), true
+	case "WidgetSettings.startBy":
+		if e.ComplexityRoot.WidgetSettings.StartBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.StartBy(childComplexity), true
+	case "WidgetSettings.visibleFields":
+		if e.ComplexityRoot.WidgetSettings.VisibleFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.VisibleFields(childComplexity), true
+	case "WidgetSettings.width":
+		if e.ComplexityRoot.WidgetSettings.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSettings.Width(childComplexity), true
+
+	case "WidgetSignature.linkUrl":
+		if e.ComplexityRoot.WidgetSignature.LinkURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSignature.LinkURL(childComplexity), true
+	case "WidgetSignature.text":
+		if e.ComplexityRoot.WidgetSignature.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSignature.Text(childComplexity), true
+
+	case "WidgetSound.builtin":
+		if e.ComplexityRoot.WidgetSound.Builtin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSound.Builtin(childComplexity), true
+	case "WidgetSound.url":
+		if e.ComplexityRoot.WidgetSound.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WidgetSound.URL(childComplexity), true
 
 	}
 	return 0, false
@@ -594,6 +906,8 @@ func (ec *executionContext) childFields_VisitorSession(ctx context.Context, fiel
 		return ec.fieldContext_VisitorSession_token(ctx, field)
 	case "conversationId":
 		return ec.fieldContext_VisitorSession_conversationId(ctx, field)
+	case "cursor":
+		return ec.fieldContext_VisitorSession_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VisitorSession", field.Name)
 }
@@ -618,8 +932,36 @@ func (ec *executionContext) childFields_Widget(ctx context.Context, field graphq
 		return ec.fieldContext_Widget_agents(ctx, field)
 	case "greeting":
 		return ec.fieldContext_Widget_greeting(ctx, field)
+	case "settings":
+		return ec.fieldContext_Widget_settings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Widget", field.Name)
+}
+
+func (ec *executionContext) childFields_WidgetButtonDisplay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_WidgetButtonDisplay_mode(ctx, field)
+	case "highlight":
+		return ec.fieldContext_WidgetButtonDisplay_highlight(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WidgetButtonDisplay", field.Name)
+}
+
+func (ec *executionContext) childFields_WidgetButtonStyle(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_WidgetButtonStyle_kind(ctx, field)
+	case "icon":
+		return ec.fieldContext_WidgetButtonStyle_icon(ctx, field)
+	case "backgroundColor":
+		return ec.fieldContext_WidgetButtonStyle_backgroundColor(ctx, field)
+	case "iconColor":
+		return ec.fieldContext_WidgetButtonStyle_iconColor(ctx, field)
+	case "imageUrl":
+		return ec.fieldContext_WidgetButtonStyle_imageUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WidgetButtonStyle", field.Name)
 }
 
 func (ec *executionContext) childFields_WidgetChoice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -632,6 +974,98 @@ func (ec *executionContext) childFields_WidgetChoice(ctx context.Context, field 
 		return ec.fieldContext_WidgetChoice_online(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WidgetChoice", field.Name)
+}
+
+func (ec *executionContext) childFields_WidgetLink(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_WidgetLink_kind(ctx, field)
+	case "url":
+		return ec.fieldContext_WidgetLink_url(ctx, field)
+	case "description":
+		return ec.fieldContext_WidgetLink_description(ctx, field)
+	case "target":
+		return ec.fieldContext_WidgetLink_target(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WidgetLink", field.Name)
+}
+
+func (ec *executionContext) childFields_WidgetPopup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_WidgetPopup_kind(ctx, field)
+	case "content":
+		return ec.fieldContext_WidgetPopup_content(ctx, field)
+	case "imageUrl":
+		return ec.fieldContext_WidgetPopup_imageUrl(ctx, field)
+	case "avatarUrl":
+		return ec.fieldContext_WidgetPopup_avatarUrl(ctx, field)
+	case "title":
+		return ec.fieldContext_WidgetPopup_title(ctx, field)
+	case "name":
+		return ec.fieldContext_WidgetPopup_name(ctx, field)
+	case "delaySeconds":
+		return ec.fieldContext_WidgetPopup_delaySeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WidgetPopup", field.Name)
+}
+
+func (ec *executionContext) childFields_WidgetSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "width":
+		return ec.fieldContext_WidgetSettings_width(ctx, field)
+	case "height":
+		return ec.fieldContext_WidgetSettings_height(ctx, field)
+	case "position":
+		return ec.fieldContext_WidgetSettings_position(ctx, field)
+	case "offsetX":
+		return ec.fieldContext_WidgetSettings_offsetX(ctx, field)
+	case "offsetY":
+		return ec.fieldContext_WidgetSettings_offsetY(ctx, field)
+	case "buttonText":
+		return ec.fieldContext_WidgetSettings_buttonText(ctx, field)
+	case "popup":
+		return ec.fieldContext_WidgetSettings_popup(ctx, field)
+	case "visibleFields":
+		return ec.fieldContext_WidgetSettings_visibleFields(ctx, field)
+	case "startBy":
+		return ec.fieldContext_WidgetSettings_startBy(ctx, field)
+	case "representative":
+		return ec.fieldContext_WidgetSettings_representative(ctx, field)
+	case "signature":
+		return ec.fieldContext_WidgetSettings_signature(ctx, field)
+	case "buttonStyle":
+		return ec.fieldContext_WidgetSettings_buttonStyle(ctx, field)
+	case "buttonDisplay":
+		return ec.fieldContext_WidgetSettings_buttonDisplay(ctx, field)
+	case "startButtons":
+		return ec.fieldContext_WidgetSettings_startButtons(ctx, field)
+	case "links":
+		return ec.fieldContext_WidgetSettings_links(ctx, field)
+	case "holdMusic":
+		return ec.fieldContext_WidgetSettings_holdMusic(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WidgetSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_WidgetSignature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "text":
+		return ec.fieldContext_WidgetSignature_text(ctx, field)
+	case "linkUrl":
+		return ec.fieldContext_WidgetSignature_linkUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WidgetSignature", field.Name)
+}
+
+func (ec *executionContext) childFields_WidgetSound(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "builtin":
+		return ec.fieldContext_WidgetSound_builtin(ctx, field)
+	case "url":
+		return ec.fieldContext_WidgetSound_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WidgetSound", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1697,6 +2131,29 @@ func (ec *executionContext) fieldContext_VisitorSession_conversationId(_ context
 	return graphql.NewScalarFieldContext("VisitorSession", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
+func (ec *executionContext) _VisitorSession_cursor(ctx context.Context, field graphql.CollectedField, obj *livetalk.VisitorSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorSession_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitorSession().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Cursor) graphql.Marshaler {
+			return ec.marshalNCursor2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋvisitorᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorSession_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorSession", field, true, true, errors.New("field of type Cursor does not have child fields"))
+}
+
 func (ec *executionContext) _Widget_title(ctx context.Context, field graphql.CollectedField, obj *livetalk.Widget) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1931,6 +2388,199 @@ func (ec *executionContext) fieldContext_Widget_greeting(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Widget_settings(ctx context.Context, field graphql.CollectedField, obj *livetalk.Widget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Widget_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Settings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v livetalk.WidgetLook) graphql.Marshaler {
+			return ec.marshalNWidgetSettings2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐWidgetLook(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Widget_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Widget",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WidgetSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WidgetButtonDisplay_mode(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonDisplay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetButtonDisplay_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetButtonDisplay_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetButtonDisplay", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetButtonDisplay_highlight(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonDisplay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetButtonDisplay_highlight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Highlight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetButtonDisplay_highlight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetButtonDisplay", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetButtonStyle_kind(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookButtonStyle) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetButtonStyle_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetButtonStyle_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetButtonStyle", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetButtonStyle_icon(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookButtonStyle) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetButtonStyle_icon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Icon, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetButtonStyle_icon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetButtonStyle", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetButtonStyle_backgroundColor(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookButtonStyle) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetButtonStyle_backgroundColor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackgroundColor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetButtonStyle_backgroundColor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetButtonStyle", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetButtonStyle_iconColor(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookButtonStyle) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetButtonStyle_iconColor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IconColor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetButtonStyle_iconColor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetButtonStyle", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetButtonStyle_imageUrl(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookButtonStyle) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetButtonStyle_imageUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetButtonStyle_imageUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetButtonStyle", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _WidgetChoice_id(ctx context.Context, field graphql.CollectedField, obj *livetalk.Choice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1998,6 +2648,773 @@ func (ec *executionContext) _WidgetChoice_online(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_WidgetChoice_online(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WidgetChoice", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetLink_kind(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetLink_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetLink_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetLink", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetLink_url(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetLink_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetLink_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetLink", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetLink_description(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetLink_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetLink_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetLink", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetLink_target(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetLink_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetLink_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetLink", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetPopup_kind(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookPopup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetPopup_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetPopup_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetPopup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetPopup_content(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookPopup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetPopup_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetPopup_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetPopup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetPopup_imageUrl(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookPopup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetPopup_imageUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImageURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetPopup_imageUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetPopup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetPopup_avatarUrl(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookPopup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetPopup_avatarUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvatarURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetPopup_avatarUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetPopup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetPopup_title(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookPopup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetPopup_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetPopup_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetPopup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetPopup_name(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookPopup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetPopup_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetPopup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetPopup", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetPopup_delaySeconds(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookPopup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetPopup_delaySeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DelaySeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetPopup_delaySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetPopup", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_width(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Width, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_height(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Height, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_position(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_offsetX(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_offsetX(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OffsetX, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_offsetX(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_offsetY(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_offsetY(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OffsetY, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_offsetY(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_buttonText(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_buttonText(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ButtonText, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_buttonText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_popup(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_popup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Popup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v livetalk.LookPopup) graphql.Marshaler {
+			return ec.marshalNWidgetPopup2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLookPopup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_popup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WidgetSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WidgetPopup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WidgetSettings_visibleFields(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_visibleFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VisibleFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_visibleFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_startBy(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_startBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_startBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_representative(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_representative(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Representative, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_representative(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_signature(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_signature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signature, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkSignature) graphql.Marshaler {
+			return ec.marshalNWidgetSignature2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSignature(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_signature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WidgetSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WidgetSignature(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WidgetSettings_buttonStyle(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_buttonStyle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ButtonStyle, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v livetalk.LookButtonStyle) graphql.Marshaler {
+			return ec.marshalNWidgetButtonStyle2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLookButtonStyle(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_buttonStyle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WidgetSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WidgetButtonStyle(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WidgetSettings_buttonDisplay(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_buttonDisplay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ButtonDisplay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.LiveTalkButtonDisplay) graphql.Marshaler {
+			return ec.marshalNWidgetButtonDisplay2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkButtonDisplay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_buttonDisplay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WidgetSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WidgetButtonDisplay(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WidgetSettings_startButtons(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_startButtons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartButtons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_startButtons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSettings_links(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_links(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Links, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.LiveTalkLink) graphql.Marshaler {
+			return ec.marshalNWidgetLink2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkLinkᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_links(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WidgetSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WidgetLink(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WidgetSettings_holdMusic(ctx context.Context, field graphql.CollectedField, obj *livetalk.WidgetLook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSettings_holdMusic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HoldMusic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v livetalk.LookSound) graphql.Marshaler {
+			return ec.marshalNWidgetSound2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLookSound(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSettings_holdMusic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WidgetSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WidgetSound(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WidgetSignature_text(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSignature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSignature_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSignature_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSignature", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSignature_linkUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSignature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSignature_linkUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LinkURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSignature_linkUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSignature", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSound_builtin(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookSound) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSound_builtin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Builtin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSound_builtin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSound", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WidgetSound_url(ctx context.Context, field graphql.CollectedField, obj *livetalk.LookSound) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WidgetSound_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WidgetSound_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WidgetSound", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -3765,13 +5182,49 @@ func (ec *executionContext) _VisitorSession(ctx context.Context, sel ast.Selecti
 		case "token":
 			out.Values[i] = ec._VisitorSession_token(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conversationId":
 			out.Values[i] = ec._VisitorSession_conversationId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "cursor":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VisitorSession_cursor(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3848,6 +5301,108 @@ func (ec *executionContext) _Widget(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "greeting":
 			out.Values[i] = ec._Widget_greeting(ctx, field, obj)
+		case "settings":
+			out.Values[i] = ec._Widget_settings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var widgetButtonDisplayImplementors = []string{"WidgetButtonDisplay"}
+
+func (ec *executionContext) _WidgetButtonDisplay(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkButtonDisplay) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, widgetButtonDisplayImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WidgetButtonDisplay")
+		case "mode":
+			out.Values[i] = ec._WidgetButtonDisplay_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "highlight":
+			out.Values[i] = ec._WidgetButtonDisplay_highlight(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var widgetButtonStyleImplementors = []string{"WidgetButtonStyle"}
+
+func (ec *executionContext) _WidgetButtonStyle(ctx context.Context, sel ast.SelectionSet, obj *livetalk.LookButtonStyle) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, widgetButtonStyleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WidgetButtonStyle")
+		case "kind":
+			out.Values[i] = ec._WidgetButtonStyle_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "icon":
+			out.Values[i] = ec._WidgetButtonStyle_icon(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backgroundColor":
+			out.Values[i] = ec._WidgetButtonStyle_backgroundColor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "iconColor":
+			out.Values[i] = ec._WidgetButtonStyle_iconColor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "imageUrl":
+			out.Values[i] = ec._WidgetButtonStyle_imageUrl(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3897,6 +5452,319 @@ func (ec *executionContext) _WidgetChoice(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var widgetLinkImplementors = []string{"WidgetLink"}
+
+func (ec *executionContext) _WidgetLink(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkLink) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, widgetLinkImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WidgetLink")
+		case "kind":
+			out.Values[i] = ec._WidgetLink_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._WidgetLink_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._WidgetLink_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "target":
+			out.Values[i] = ec._WidgetLink_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var widgetPopupImplementors = []string{"WidgetPopup"}
+
+func (ec *executionContext) _WidgetPopup(ctx context.Context, sel ast.SelectionSet, obj *livetalk.LookPopup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, widgetPopupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WidgetPopup")
+		case "kind":
+			out.Values[i] = ec._WidgetPopup_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "content":
+			out.Values[i] = ec._WidgetPopup_content(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "imageUrl":
+			out.Values[i] = ec._WidgetPopup_imageUrl(ctx, field, obj)
+		case "avatarUrl":
+			out.Values[i] = ec._WidgetPopup_avatarUrl(ctx, field, obj)
+		case "title":
+			out.Values[i] = ec._WidgetPopup_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._WidgetPopup_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delaySeconds":
+			out.Values[i] = ec._WidgetPopup_delaySeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var widgetSettingsImplementors = []string{"WidgetSettings"}
+
+func (ec *executionContext) _WidgetSettings(ctx context.Context, sel ast.SelectionSet, obj *livetalk.WidgetLook) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, widgetSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WidgetSettings")
+		case "width":
+			out.Values[i] = ec._WidgetSettings_width(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "height":
+			out.Values[i] = ec._WidgetSettings_height(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._WidgetSettings_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offsetX":
+			out.Values[i] = ec._WidgetSettings_offsetX(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offsetY":
+			out.Values[i] = ec._WidgetSettings_offsetY(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buttonText":
+			out.Values[i] = ec._WidgetSettings_buttonText(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "popup":
+			out.Values[i] = ec._WidgetSettings_popup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visibleFields":
+			out.Values[i] = ec._WidgetSettings_visibleFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startBy":
+			out.Values[i] = ec._WidgetSettings_startBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "representative":
+			out.Values[i] = ec._WidgetSettings_representative(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signature":
+			out.Values[i] = ec._WidgetSettings_signature(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buttonStyle":
+			out.Values[i] = ec._WidgetSettings_buttonStyle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buttonDisplay":
+			out.Values[i] = ec._WidgetSettings_buttonDisplay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startButtons":
+			out.Values[i] = ec._WidgetSettings_startButtons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "links":
+			out.Values[i] = ec._WidgetSettings_links(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "holdMusic":
+			out.Values[i] = ec._WidgetSettings_holdMusic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var widgetSignatureImplementors = []string{"WidgetSignature"}
+
+func (ec *executionContext) _WidgetSignature(ctx context.Context, sel ast.SelectionSet, obj *schematype.LiveTalkSignature) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, widgetSignatureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WidgetSignature")
+		case "text":
+			out.Values[i] = ec._WidgetSignature_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkUrl":
+			out.Values[i] = ec._WidgetSignature_linkUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var widgetSoundImplementors = []string{"WidgetSound"}
+
+func (ec *executionContext) _WidgetSound(ctx context.Context, sel ast.SelectionSet, obj *livetalk.LookSound) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, widgetSoundImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WidgetSound")
+		case "builtin":
+			out.Values[i] = ec._WidgetSound_builtin(ctx, field, obj)
+		case "url":
+			out.Values[i] = ec._WidgetSound_url(ctx, field, obj)
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4540,6 +6408,14 @@ func (ec *executionContext) marshalNVisitorSession2ᚖgithubᚗcomᚋdakenhᚋda
 	return ec._VisitorSession(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNWidgetButtonDisplay2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkButtonDisplay(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkButtonDisplay) graphql.Marshaler {
+	return ec._WidgetButtonDisplay(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWidgetButtonStyle2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLookButtonStyle(ctx context.Context, sel ast.SelectionSet, v livetalk.LookButtonStyle) graphql.Marshaler {
+	return ec._WidgetButtonStyle(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNWidgetChoice2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐChoice(ctx context.Context, sel ast.SelectionSet, v livetalk.Choice) graphql.Marshaler {
 	return ec._WidgetChoice(ctx, sel, &v)
 }
@@ -4599,6 +6475,42 @@ func (ec *executionContext) marshalNWidgetFunction2ᚕgithubᚗcomᚋdakenhᚋda
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNWidgetLink2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkLink(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkLink) graphql.Marshaler {
+	return ec._WidgetLink(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWidgetLink2ᚕgithubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkLinkᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.LiveTalkLink) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWidgetLink2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkLink(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWidgetPopup2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLookPopup(ctx context.Context, sel ast.SelectionSet, v livetalk.LookPopup) graphql.Marshaler {
+	return ec._WidgetPopup(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWidgetSettings2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐWidgetLook(ctx context.Context, sel ast.SelectionSet, v livetalk.WidgetLook) graphql.Marshaler {
+	return ec._WidgetSettings(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWidgetSignature2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐLiveTalkSignature(ctx context.Context, sel ast.SelectionSet, v schematype.LiveTalkSignature) graphql.Marshaler {
+	return ec._WidgetSignature(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWidgetSound2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐLookSound(ctx context.Context, sel ast.SelectionSet, v livetalk.LookSound) graphql.Marshaler {
+	return ec._WidgetSound(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

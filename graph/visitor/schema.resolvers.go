@@ -133,6 +133,11 @@ func (r *visitorMessageResolver) Delivered(ctx context.Context, obj *ent.Message
 		(obj.Status == message.StatusDELIVERED || obj.Status == message.StatusSEEN), nil
 }
 
+// Cursor is the resolver for the cursor field.
+func (r *visitorSessionResolver) Cursor(ctx context.Context, obj *livetalk.VisitorSession) (*Cursor, error) {
+	return &Cursor{obj.Cursor}, nil
+}
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -148,8 +153,12 @@ func (r *Resolver) VisitorEvent() VisitorEventResolver { return &visitorEventRes
 // VisitorMessage returns VisitorMessageResolver implementation.
 func (r *Resolver) VisitorMessage() VisitorMessageResolver { return &visitorMessageResolver{r} }
 
+// VisitorSession returns VisitorSessionResolver implementation.
+func (r *Resolver) VisitorSession() VisitorSessionResolver { return &visitorSessionResolver{r} }
+
 type mutationResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
 type visitorEventResolver struct{ *Resolver }
 type visitorMessageResolver struct{ *Resolver }
+type visitorSessionResolver struct{ *Resolver }

@@ -1,11 +1,16 @@
 package event
 
 import (
+	"context"
 	"encoding/base64"
 	"strconv"
 	"strings"
 
+	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/organization"
 	"github.com/dakenh/dakenh/internal/apierr"
+	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/viewer"
 )
 
 // cursorVersion prefixes the encoded form, so the encoding can change later
@@ -81,3 +86,16 @@ func ParseCursor(s string) (Cursor, error) {
 // subscription's event carries as its cursor, for those who hand events on
 // by other means (partner webhooks) and let clients resume a stream there.
 func CursorAfter(seq int64) Cursor { return cursorAt(seq) }
+
+// Latest returns the cursor after orgID's last event committed when tx
+// reads it: a stream from there misses nothing committed later, tx's own
+// events included, so a client can take it with what it reads in tx and
+// follow from it.
+func Latest(ctx context.Context, tx *ent.Tx, orgID gid.ID) (Cursor, error) {
+	seq, err := tx.Organization.Query().Where(organization.ID(orgID)).
+		Select(organization.FieldEventSeq).Int(viewer.SystemContext(ctx, orgID))
+	if err != nil {
+		return Cursor{}, err
+	}
+	return cursorAt(int64(seq)), nil
+}

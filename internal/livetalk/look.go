@@ -33,17 +33,20 @@ const (
 )
 
 // Look is a channel's widget as visitors see it: widget(key, path)
-// answers it, and startChat holds visitors to its RequiredFields. The
-// channel's LiveTalk settings decide it (Options.Look); DefaultLook is
-// what a channel without settings shows.
+// answers it, and startChat holds visitors to its RequiredFields. It is
+// the public part of the channel's LiveTalk settings (Settings, with
+// their defaults until an admin saves some) and the greeting of the page.
 type Look struct {
 	Title, Description     string
 	HeaderColor, TextColor string
 	// RequiredFields must be filled before a chat starts.
 	RequiredFields []Field
 	Functions      []Function
-	// Greeting is the greeting popup of the page's path, if any.
+	// Greeting is the greeting popup of the page's path, if any: its
+	// delay wins over the settings' popup delay there.
 	Greeting *Greeting
+	// Settings are the rest of the window's look and behaviour.
+	Settings WidgetLook
 }
 
 // Greeting is a greeting popup: its contents, shown after DelaySeconds.
@@ -53,37 +56,26 @@ type Greeting struct {
 	DelaySeconds int
 }
 
-// LookFunc returns the look of ch's widget on the page path ("" when the
-// widget named none). It runs as the system of ch's organization, and its
-// error fails the widget query (an *apierr.Error is shown as it is).
-type LookFunc func(ctx context.Context, client *ent.Client, ch *ent.Channel, path string) (Look, error)
-
-// Default look.
-const (
-	DefaultTitle       = "Chat with us"
-	DefaultDescription = "We usually answer within minutes."
-	DefaultHeaderColor = "#0068FF"
-	DefaultTextColor   = "#FFFFFF"
-)
-
-// DefaultLook is the look of a channel without LiveTalk settings: the
-// channel's description (or a generic one) under a generic title, the
-// name asked for, chat only, and the channel's enabled GREETING
-// auto-message for the path as the greeting.
-func DefaultLook(ctx context.Context, client *ent.Client, ch *ent.Channel, path string) (Look, error) {
+// lookOf returns the look of ch's widget on the page path ("" when the
+// widget named none), reading as the system of ch's organization.
+func lookOf(ctx context.Context, client *ent.Client, ch *ent.Channel, path string) (Look, error) {
+	w, err := PublicLookOf(ctx, client, ch)
+	if err != nil {
+		return Look{}, err
+	}
 	l := Look{
-		Title:          DefaultTitle,
-		Description:    DefaultDescription,
-		HeaderColor:    DefaultHeaderColor,
-		TextColor:      DefaultTextColor,
-		RequiredFields: []Field{FieldName},
-		Functions:      []Function{FunctionChat},
+		Title: w.Title, Description: w.Description, HeaderColor: w.HeaderColor, TextColor: w.TextColor,
+		RequiredFields: make([]Field, 0, len(w.RequiredFields)),
+		Functions:      make([]Function, 0, len(w.Functions)),
+		Settings:       w,
 	}
-	if d := strings.TrimSpace(ch.Description); d != "" {
-		l.Description = d
+	for _, f := range w.RequiredFields {
+		l.RequiredFields = append(l.RequiredFields, Field(f))
 	}
-	g, err := GreetingFor(ctx, client, ch, path)
-	l.Greeting = g
+	for _, f := range w.Functions {
+		l.Functions = append(l.Functions, Function(f))
+	}
+	l.Greeting, err = GreetingFor(ctx, client, ch, path)
 	return l, err
 }
 

@@ -94,11 +94,11 @@ func PublicLookOf(ctx context.Context, c *ent.Client, ch *ent.Channel) (WidgetLo
 	if err != nil {
 		return WidgetLook{}, err
 	}
-	return lookOf(s.LiveTalkSettings), nil
+	return publicPart(s.LiveTalkSettings), nil
 }
 
-// lookOf keeps the public part of s.
-func lookOf(s schematype.LiveTalkSettings) WidgetLook {
+// publicPart keeps the public part of s.
+func publicPart(s schematype.LiveTalkSettings) WidgetLook {
 	str := func(p *string) string {
 		if p == nil {
 			return ""

@@ -39,9 +39,6 @@ type Options struct {
 	// Now is the clock of tokens, messages and rate limits; nil is
 	// time.Now.
 	Now func() time.Time
-	// Look returns a channel's widget look (the LiveTalk settings); nil is
-	// DefaultLook.
-	Look LookFunc
 	// TokenTTL is how long a visitor token lasts; 0 is DefaultTokenTTL.
 	TokenTTL time.Duration
 	// VisitorRate and VisitorBurst limit one visitor's messages,
@@ -60,7 +57,6 @@ type Service struct {
 	inbox      *inbox.Service
 	bus        event.Bus
 	now        func() time.Time
-	look       LookFunc
 	ttl        time.Duration
 	perVisitor *limiters
 	perAddress *limiters
@@ -73,9 +69,6 @@ type Service struct {
 func New(client *ent.Client, in *inbox.Service, bus event.Bus, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.Look == nil {
-		o.Look = DefaultLook
 	}
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = DefaultTokenTTL
@@ -93,19 +86,10 @@ func New(client *ent.Client, in *inbox.Service, bus event.Bus, o Options) *Servi
 		o.AddressBurst = DefaultAddressBurst
 	}
 	return &Service{
-		client: client, inbox: in, bus: bus, now: o.Now, look: o.Look, ttl: o.TokenTTL,
+		client: client, inbox: in, bus: bus, now: o.Now, ttl: o.TokenTTL,
 		perVisitor: newLimiters(o.VisitorRate, o.VisitorBurst, o.Now),
 		perAddress: newLimiters(o.AddressRate, o.AddressBurst, o.Now),
 	}
-}
-
-// SetLook replaces the widget look (the LiveTalk settings' hook). Call it
-// at start-up, before the visitor API serves requests.
-func (s *Service) SetLook(f LookFunc) {
-	if f == nil {
-		f = DefaultLook
-	}
-	s.look = f
 }
 
 // AllowAddress takes one request of the network address addr from its
@@ -150,18 +134,43 @@ type Widget struct {
 // Widget returns ch's widget as shown on the page path.
 func (s *Service) Widget(ctx context.Context, ch *ent.Channel, path string) (*Widget, error) {
 	sys := systemOf(ctx, ch.OrganizationID)
-	look, err := s.look(sys, s.client, ch, path)
+	look, err := lookOf(sys, s.client, ch, path)
 	if err != nil {
 		return nil, err
 	}
-	w := &Widget{Look: look}
-	if w.Departments, err = s.departments(sys, ch); err != nil {
-		return nil, err
-	}
-	if w.Agents, err = s.agents(sys, ch); err != nil {
-		return nil, err
+	// The visitor chooses among the departments or the agents the
+	// settings list (none listed: no choice), those still there.
+	w := &Widget{Look: look, Departments: []Choice{}, Agents: []Choice{}}
+	switch look.Settings.StartBy {
+	case "AGENT":
+		if len(look.Settings.AgentIDs) > 0 {
+			all, err := s.agents(sys, ch)
+			if err != nil {
+				return nil, err
+			}
+			w.Agents = chosen(all, look.Settings.AgentIDs)
+		}
+	default:
+		if len(look.Settings.DepartmentIDs) > 0 {
+			all, err := s.departments(sys, ch)
+			if err != nil {
+				return nil, err
+			}
+			w.Departments = chosen(all, look.Settings.DepartmentIDs)
+		}
 	}
 	return w, nil
+}
+
+// chosen keeps the choices of all listed in ids, in the order of ids.
+func chosen(all []Choice, ids []gid.ID) []Choice {
+	out := make([]Choice, 0, len(ids))
+	for _, id := range ids {
+		if i := slices.IndexFunc(all, func(c Choice) bool { return c.ID == id }); i >= 0 {
+			out = append(out, all[i])
+		}
+	}
+	return out
 }
 
 // departments are the organization's departments of a SHARED channel,
@@ -224,6 +233,9 @@ type StartChatInput struct {
 type VisitorSession struct {
 	Token          string
 	ConversationID gid.ID
+	// Cursor is where the chat's visitorEvents start: following from it
+	// misses nothing of the chat that the history did not show.
+	Cursor event.Cursor
 }
 
 // StartChat opens a visitor's chat on ch: it checks the fields the widget
@@ -234,7 +246,7 @@ type VisitorSession struct {
 // auto-messages; then it issues the visitor's token.
 func (s *Service) StartChat(ctx context.Context, ch *ent.Channel, in StartChatInput) (*VisitorSession, error) {
 	sys := systemOf(ctx, ch.OrganizationID)
-	look, err := s.look(sys, s.client, ch, pathOf(in.PageURL))
+	look, err := lookOf(sys, s.client, ch, pathOf(in.PageURL))
 	if err != nil {
 		return nil, err
 	}
@@ -313,10 +325,16 @@ func (s *Service) StartChat(ctx context.Context, ch *ent.Channel, in StartChatIn
 			Exec(sys); err != nil {
 			return nil, err
 		}
+		// The chat's events, this transaction's and later ones, come
+		// after the cursor read before they are appended.
+		from, err := event.Latest(sys, tx, ch.OrganizationID)
+		if err != nil {
+			return nil, err
+		}
 		if err := inbox.AppendLiveTalkEvents(sys, tx, ch.OrganizationID, entries); err != nil {
 			return nil, err
 		}
-		return &VisitorSession{Token: token, ConversationID: conv.ID}, nil
+		return &VisitorSession{Token: token, ConversationID: conv.ID, Cursor: from}, nil
 	})
 }
 
