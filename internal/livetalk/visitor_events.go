@@ -116,7 +116,11 @@ func (s *Service) Events(ctx context.Context, v *Visitor, after event.Cursor) (<
 			}
 			if item.Message != nil {
 				sent[item.Message.ID] = true
-				if err := s.delivered(ctx, v, item.Message); err != nil && ctx.Err() == nil {
+				// The message handed over is the subscription's to render
+				// now: delivered marks a copy, and the visitor learns of
+				// the DELIVERED state from its own event.
+				m := *item.Message
+				if err := s.delivered(ctx, v, &m); err != nil && ctx.Err() == nil {
 					failure = event.Resumable(err)
 					return
 				}
