@@ -99,6 +99,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if _, err := e.app.minutes.Grant(victimSys, gid.ID(orgID), 60, "matrix"); err != nil {
 		t.Fatal(err)
 	}
+	e.must(victim.adminToken, updateLiveTalkMutation, map[string]any{"c": liveChannel.ID, "in": map[string]any{"functions": []string{"VIDEO"}}}, nil)
 	liveCall, err := e.app.liveCalls.Start(victimSys, liveConv.ID, "VIDEO")
 	if err != nil || len(liveCall.RingingUserIds) == 0 {
 		t.Fatalf("victim's LiveTalk call: %+v %v", liveCall, err)

@@ -148,8 +148,12 @@ func (r *Resolver) VisitorEvent() VisitorEventResolver { return &visitorEventRes
 // VisitorMessage returns VisitorMessageResolver implementation.
 func (r *Resolver) VisitorMessage() VisitorMessageResolver { return &visitorMessageResolver{r} }
 
+// Widget returns WidgetResolver implementation.
+func (r *Resolver) Widget() WidgetResolver { return &widgetResolver{r} }
+
 type mutationResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
 type visitorEventResolver struct{ *Resolver }
 type visitorMessageResolver struct{ *Resolver }
+type widgetResolver struct{ *Resolver }
