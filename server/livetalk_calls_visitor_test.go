@@ -25,10 +25,10 @@ const (
 )
 
 type visitorCallOut struct {
-	ID              gid.ID
-	Kind, Status    string
-	Result          *string
-	IceServers      []struct {
+	ID           gid.ID
+	Kind, Status string
+	Result       *string
+	IceServers   []struct {
 		URLs                 []string `json:"urls"`
 		Username, Credential *string
 	}
