@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
-
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/internal/gid"
