@@ -45,6 +45,7 @@ import (
 	"github.com/dakenh/dakenh/internal/livecall"
 	"github.com/dakenh/dakenh/internal/livetalk"
 	"github.com/dakenh/dakenh/internal/livetalk/widget"
+	"github.com/dakenh/dakenh/internal/livetalkcall"
 	"github.com/dakenh/dakenh/internal/media"
 	"github.com/dakenh/dakenh/internal/metrics"
 	"github.com/dakenh/dakenh/internal/oamessage"
@@ -97,6 +98,8 @@ type App struct {
 	// run on timers.
 	liveCalls *livecall.Engine
 	minutes   *callminutes.Service
+	// visitorCalls is the visitor's side of LiveTalk calls.
+	visitorCalls *livetalkcall.Service
 	// partners runs partner webhooks: the endpoints; deliveries feeds and
 	// sends their events, rendered by webhooks.
 	partners   *partner.Service
@@ -255,6 +258,10 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, opts ...func(*
 	a.connect.Register(a.timers)
 	o.livetalk.Now = o.now
 	a.livetalk = livetalk.New(db.Client, a.inbox, bus, o.livetalk)
+	// Visitors call from their chat: the widget's settings decide the
+	// kinds, and the calls' events reach the visitor's stream.
+	a.visitorCalls = livetalkcall.New(db.Client, a.liveCalls, a.minutes)
+	a.visitorCalls.Register(a.livetalk)
 	a.media = media.New(db.Client, mediaStore(cfg, db), logger)
 	if a.playground, err = playground.Handler("/graphql"); err != nil {
 		return nil, err

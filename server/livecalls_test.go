@@ -28,8 +28,8 @@ import (
 )
 
 // liveEnv is a server on a test clock with a LiveTalk channel (SHARED, in
-// no rule) and one visitor's conversation on it. The clock shows Monday
-// 2026-12-07, 10:00 in Vietnam.
+// no rule, offering audio and video calls) and one visitor's conversation
+// on it. The clock shows Monday 2026-12-07, 10:00 in Vietnam.
 type liveEnv struct {
 	*env
 	t     testing.TB
@@ -66,6 +66,8 @@ func newLiveEnv(t testing.TB) *liveEnv {
 		SetName("Website").SetChatPermission(channel.ChatPermissionSHARED).SetConnectedByID(gid.ID(l.tn.ownerID)).
 		SetLastConnectedAt(clock.Now()).SaveX(sys)
 	l.ch = ch.ID
+	// The widget offers both kinds of call (chat only by default).
+	e.must(l.tn.adminToken, updateLiveTalkMutation, map[string]any{"c": ch.ID, "in": map[string]any{"functions": []string{"AUDIO", "VIDEO"}}}, nil)
 	l.conv = l.visitor("Khách web")
 	return l
 }

@@ -145,7 +145,7 @@ func visitorToken(header string) (string, bool) {
 // visitorHandler is the visitor schema's GraphQL handler, with the staff
 // API's document limits and error presenter.
 func (a *App) visitorHandler() http.Handler {
-	srv := handler.New(visitor.NewSchema(&visitor.Resolver{Client: a.db.Client, LiveTalk: a.livetalk}))
+	srv := handler.New(visitor.NewSchema(&visitor.Resolver{Client: a.db.Client, LiveTalk: a.livetalk, Calls: a.visitorCalls}))
 	srv.AddTransport(transport.Websocket{
 		Upgrader: websocket.Upgrader{
 			CheckOrigin:     a.livetalkOriginKnown,

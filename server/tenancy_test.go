@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/livetalksettings"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/ent/webhookevent"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -99,6 +100,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if _, err := e.app.minutes.Grant(victimSys, gid.ID(orgID), 60, "matrix"); err != nil {
 		t.Fatal(err)
 	}
+	e.must(victim.adminToken, updateLiveTalkMutation, map[string]any{"c": liveChannel.ID, "in": map[string]any{"functions": []string{"VIDEO"}}}, nil)
 	liveCall, err := e.app.liveCalls.Start(victimSys, liveConv.ID, "VIDEO")
 	if err != nil || len(liveCall.RingingUserIds) == 0 {
 		t.Fatalf("victim's LiveTalk call: %+v %v", liveCall, err)
@@ -442,7 +444,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if lt.Node.LiveTalkSettings.Title != "Victim website" {
 		t.Fatalf("victim's LiveTalk settings changed: %+v", lt)
 	}
-	if n := e.db.Client.LiveTalkSettings.Query().CountX(viewer.SystemContext(context.Background(), "")); n != 0 {
+	// The only settings are the victim's own, of the channel that calls.
+	if n := e.db.Client.LiveTalkSettings.Query().Where(livetalksettings.ChannelIDNEQ(liveChannel.ID)).CountX(viewer.SystemContext(context.Background(), "")); n != 0 {
 		t.Fatalf("%d LiveTalk settings saved by the intruder", n)
 	}
 	if n := e.db.Client.CallPermission.Query().CountX(victimSys); n != 1 {
@@ -451,6 +454,20 @@ func TestCrossTenantMatrix(t *testing.T) {
 	ltc := e.db.Client.Channel.GetX(victimSys, gid.ID(victimLiveTalk.ID))
 	if *ltc.WidgetKey != *victimLiveTalk.WidgetKey || len(ltc.AllowedOrigins) != 1 || ltc.AllowedOrigins[0] != "https://victim.example.vn" {
 		t.Fatalf("victim's LiveTalk channel changed: %v %v", *ltc.WidgetKey, ltc.AllowedOrigins)
+	}
+	// The visitor API: a visitor of the intruder's widget reaches nothing
+	// of the victim's call (checked unchanged below).
+	intruderWidget := e.db.Client.Channel.GetX(viewer.SystemContext(context.Background(), ""), gid.ID(ownLT))
+	iv := e.startChat("https://intruder.example.vn", *intruderWidget.WidgetKey, map[string]any{"name": "Kẻ lạ"})
+	for name, q := range map[string]string{
+		"visitor/sendCallSignal": `mutation($c: ID!) { sendCallSignal(callId: $c, kind: OFFER, data: "v=0") { kind } }`,
+		"visitor/sendCallHangUp": `mutation($c: ID!) { sendCallSignal(callId: $c, kind: HANGUP) { kind } }`,
+		"visitor/hangUpCall":     `mutation($c: ID!) { hangUpCall(callId: $c) { id } }`,
+		"visitor/call":           `query($c: ID!) { call(id: $c) { id } }`,
+	} {
+		if r := e.visitorGQL("https://intruder.example.vn", iv.Token, q, map[string]any{"c": liveCall.ID}); r.code() != "NOT_FOUND" {
+			t.Fatalf("%s: %s %+v", name, r.Data, r.Errors)
+		}
 	}
 	if lc := e.db.Client.Call.GetX(victimSys, liveCall.ID); lc.Status != "RINGING" || lc.OperatorID != nil ||
 		len(lc.RingingUserIds) != len(liveCall.RingingUserIds) {

@@ -16,8 +16,10 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/dakenh/dakenh/ent"
+	"github.com/dakenh/dakenh/ent/call"
 	"github.com/dakenh/dakenh/ent/schema/schematype"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/livecall"
 	"github.com/dakenh/dakenh/internal/livetalk"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -36,9 +38,11 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	VisitorCall() VisitorCallResolver
 	VisitorEvent() VisitorEventResolver
 	VisitorMessage() VisitorMessageResolver
 	VisitorSession() VisitorSessionResolver
+	Widget() WidgetResolver
 }
 
 type DirectiveRoot struct {
@@ -58,12 +62,22 @@ type ComplexityRoot struct {
 		Title        func(childComplexity int) int
 	}
 
+	IceServer struct {
+		Credential func(childComplexity int) int
+		URLs       func(childComplexity int) int
+		Username   func(childComplexity int) int
+	}
+
 	Mutation struct {
+		HangUpCall         func(childComplexity int, callID gid.ID) int
+		SendCallSignal     func(childComplexity int, callID gid.ID, kind livecall.SignalKind, data *string) int
 		SendVisitorMessage func(childComplexity int, text *string, attachments []*schematype.Attachment) int
+		StartCall          func(childComplexity int, kind call.Kind) int
 		StartChat          func(childComplexity int, input livetalk.StartChatInput) int
 	}
 
 	Query struct {
+		Call     func(childComplexity int, id gid.ID) int
 		Messages func(childComplexity int, last *int) int
 		Widget   func(childComplexity int, key string, path *string) int
 	}
@@ -72,10 +86,29 @@ type ComplexityRoot struct {
 		VisitorEvents func(childComplexity int, after *Cursor) int
 	}
 
+	VisitorCall struct {
+		AnsweredAt      func(childComplexity int) int
+		DurationSeconds func(childComplexity int) int
+		EndedAt         func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IceServers      func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Result          func(childComplexity int) int
+		StartedAt       func(childComplexity int) int
+		Status          func(childComplexity int) int
+	}
+
+	VisitorCallSignal struct {
+		Data func(childComplexity int) int
+		Kind func(childComplexity int) int
+	}
+
 	VisitorEvent struct {
 		Agent   func(childComplexity int) int
+		Call    func(childComplexity int) int
 		Cursor  func(childComplexity int) int
 		Message func(childComplexity int) int
+		Signal  func(childComplexity int) int
 		Type    func(childComplexity int) int
 	}
 
@@ -97,6 +130,7 @@ type ComplexityRoot struct {
 
 	Widget struct {
 		Agents         func(childComplexity int) int
+		CallsAvailable func(childComplexity int) int
 		Departments    func(childComplexity int) int
 		Description    func(childComplexity int) int
 		Functions      func(childComplexity int) int
@@ -177,17 +211,27 @@ type ComplexityRoot struct {
 type MutationResolver interface {
 	StartChat(ctx context.Context, input livetalk.StartChatInput) (*livetalk.VisitorSession, error)
 	SendVisitorMessage(ctx context.Context, text *string, attachments []*schematype.Attachment) (*ent.Message, error)
+	StartCall(ctx context.Context, kind call.Kind) (*ent.Call, error)
+	SendCallSignal(ctx context.Context, callID gid.ID, kind livecall.SignalKind, data *string) (*livecall.Signal, error)
+	HangUpCall(ctx context.Context, callID gid.ID) (*ent.Call, error)
 }
 type QueryResolver interface {
 	Widget(ctx context.Context, key string, path *string) (*livetalk.Widget, error)
 	Messages(ctx context.Context, last *int) ([]*ent.Message, error)
+	Call(ctx context.Context, id gid.ID) (*ent.Call, error)
 }
 type SubscriptionResolver interface {
 	VisitorEvents(ctx context.Context, after *Cursor) (<-chan *livetalk.VisitorEvent, error)
 }
+type VisitorCallResolver interface {
+	IceServers(ctx context.Context, obj *ent.Call) ([]*livecall.IceServer, error)
+}
 type VisitorEventResolver interface {
 	Cursor(ctx context.Context, obj *livetalk.VisitorEvent) (*Cursor, error)
 	Type(ctx context.Context, obj *livetalk.VisitorEvent) (VisitorEventType, error)
+
+	Call(ctx context.Context, obj *livetalk.VisitorEvent) (*ent.Call, error)
+	Signal(ctx context.Context, obj *livetalk.VisitorEvent) (*livecall.Signal, error)
 }
 type VisitorMessageResolver interface {
 	Author(ctx context.Context, obj *ent.Message) (MessageAuthor, error)
@@ -199,6 +243,9 @@ type VisitorMessageResolver interface {
 }
 type VisitorSessionResolver interface {
 	Cursor(ctx context.Context, obj *livetalk.VisitorSession) (*Cursor, error)
+}
+type WidgetResolver interface {
+	CallsAvailable(ctx context.Context, obj *livetalk.Widget) (bool, error)
 }
 
 type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
@@ -259,6 +306,47 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Greeting.Title(childComplexity), true
 
+	case "IceServer.credential":
+		if e.ComplexityRoot.IceServer.Credential == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IceServer.Credential(childComplexity), true
+	case "IceServer.urls":
+		if e.ComplexityRoot.IceServer.URLs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IceServer.URLs(childComplexity), true
+	case "IceServer.username":
+		if e.ComplexityRoot.IceServer.Username == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IceServer.Username(childComplexity), true
+
+	case "Mutation.hangUpCall":
+		if e.ComplexityRoot.Mutation.HangUpCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_hangUpCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.HangUpCall(childComplexity, args["callId"].(gid.ID)), true
+	case "Mutation.sendCallSignal":
+		if e.ComplexityRoot.Mutation.SendCallSignal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendCallSignal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendCallSignal(childComplexity, args["callId"].(gid.ID), args["kind"].(livecall.SignalKind), args["data"].(*string)), true
 	case "Mutation.sendVisitorMessage":
 		if e.ComplexityRoot.Mutation.SendVisitorMessage == nil {
 			break
@@ -270,6 +358,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendVisitorMessage(childComplexity, args["text"].(*string), args["attachments"].([]*schematype.Attachment)), true
+	case "Mutation.startCall":
+		if e.ComplexityRoot.Mutation.StartCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartCall(childComplexity, args["kind"].(call.Kind)), true
 	case "Mutation.startChat":
 		if e.ComplexityRoot.Mutation.StartChat == nil {
 			break
@@ -281,6 +380,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartChat(childComplexity, args["input"].(livetalk.StartChatInput)), true
+
+	case "Query.call":
+		if e.ComplexityRoot.Query.Call == nil {
+			break
+		}
+
+		args, err := ec.field_Query_call_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Call(childComplexity, args["id"].(gid.ID)), true
 
 	case "Query.messages":
 		if e.ComplexityRoot.Query.Messages == nil {
@@ -317,12 +428,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.VisitorEvents(childComplexity, args["after"].(*Cursor)), true
 
+	case "VisitorCall.answeredAt":
+		if e.ComplexityRoot.VisitorCall.AnsweredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.AnsweredAt(childComplexity), true
+	case "VisitorCall.durationSeconds":
+		if e.ComplexityRoot.VisitorCall.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.DurationSeconds(childComplexity), true
+	case "VisitorCall.endedAt":
+		if e.ComplexityRoot.VisitorCall.EndedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.EndedAt(childComplexity), true
+	case "VisitorCall.id":
+		if e.ComplexityRoot.VisitorCall.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.ID(childComplexity), true
+	case "VisitorCall.iceServers":
+		if e.ComplexityRoot.VisitorCall.IceServers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.IceServers(childComplexity), true
+	case "VisitorCall.kind":
+		if e.ComplexityRoot.VisitorCall.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.Kind(childComplexity), true
+	case "VisitorCall.result":
+		if e.ComplexityRoot.VisitorCall.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.Result(childComplexity), true
+	case "VisitorCall.startedAt":
+		if e.ComplexityRoot.VisitorCall.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.StartedAt(childComplexity), true
+	case "VisitorCall.status":
+		if e.ComplexityRoot.VisitorCall.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCall.Status(childComplexity), true
+
+	case "VisitorCallSignal.data":
+		if e.ComplexityRoot.VisitorCallSignal.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCallSignal.Data(childComplexity), true
+	case "VisitorCallSignal.kind":
+		if e.ComplexityRoot.VisitorCallSignal.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorCallSignal.Kind(childComplexity), true
+
 	case "VisitorEvent.agent":
 		if e.ComplexityRoot.VisitorEvent.Agent == nil {
 			break
 		}
 
 		return e.ComplexityRoot.VisitorEvent.Agent(childComplexity), true
+	case "VisitorEvent.call":
+		if e.ComplexityRoot.VisitorEvent.Call == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorEvent.Call(childComplexity), true
 	case "VisitorEvent.cursor":
 		if e.ComplexityRoot.VisitorEvent.Cursor == nil {
 			break
@@ -335,6 +520,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VisitorEvent.Message(childComplexity), true
+	case "VisitorEvent.signal":
+		if e.ComplexityRoot.VisitorEvent.Signal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitorEvent.Signal(childComplexity), true
 	case "VisitorEvent.type":
 		if e.ComplexityRoot.VisitorEvent.Type == nil {
 			break
@@ -410,6 +601,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Widget.Agents(childComplexity), true
+	case "Widget.callsAvailable":
+		if e.ComplexityRoot.Widget.CallsAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Widget.CallsAvailable(childComplexity), true
 	case "Widget.departments":
 		if e.ComplexityRoot.Widget.Departments == nil {
 			break
@@ -820,7 +1017,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema.graphqls"
+//go:embed "schema.graphqls" "calls.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -833,6 +1030,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
+	{Name: "calls.graphqls", Input: sourceData("calls.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -866,6 +1064,52 @@ func (ec *executionContext) childFields_Greeting(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Greeting", field.Name)
 }
 
+func (ec *executionContext) childFields_IceServer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "urls":
+		return ec.fieldContext_IceServer_urls(ctx, field)
+	case "username":
+		return ec.fieldContext_IceServer_username(ctx, field)
+	case "credential":
+		return ec.fieldContext_IceServer_credential(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IceServer", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitorCall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_VisitorCall_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_VisitorCall_kind(ctx, field)
+	case "status":
+		return ec.fieldContext_VisitorCall_status(ctx, field)
+	case "result":
+		return ec.fieldContext_VisitorCall_result(ctx, field)
+	case "iceServers":
+		return ec.fieldContext_VisitorCall_iceServers(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_VisitorCall_startedAt(ctx, field)
+	case "answeredAt":
+		return ec.fieldContext_VisitorCall_answeredAt(ctx, field)
+	case "endedAt":
+		return ec.fieldContext_VisitorCall_endedAt(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_VisitorCall_durationSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitorCall", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitorCallSignal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_VisitorCallSignal_kind(ctx, field)
+	case "data":
+		return ec.fieldContext_VisitorCallSignal_data(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitorCallSignal", field.Name)
+}
+
 func (ec *executionContext) childFields_VisitorEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cursor":
@@ -876,6 +1120,10 @@ func (ec *executionContext) childFields_VisitorEvent(ctx context.Context, field 
 		return ec.fieldContext_VisitorEvent_message(ctx, field)
 	case "agent":
 		return ec.fieldContext_VisitorEvent_agent(ctx, field)
+	case "call":
+		return ec.fieldContext_VisitorEvent_call(ctx, field)
+	case "signal":
+		return ec.fieldContext_VisitorEvent_signal(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VisitorEvent", field.Name)
 }
@@ -934,6 +1182,8 @@ func (ec *executionContext) childFields_Widget(ctx context.Context, field graphq
 		return ec.fieldContext_Widget_greeting(ctx, field)
 	case "settings":
 		return ec.fieldContext_Widget_settings(ctx, field)
+	case "callsAvailable":
+		return ec.fieldContext_Widget_callsAvailable(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Widget", field.Name)
 }
@@ -1184,6 +1434,50 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_hangUpCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "callId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["callId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendCallSignal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "callId",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["callId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (livecall.SignalKind, error) {
+			return ec.unmarshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "data",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["data"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_sendVisitorMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1203,6 +1497,20 @@ func (ec *executionContext) field_Mutation_sendVisitorMessage_args(ctx context.C
 		return nil, err
 	}
 	args["attachments"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (call.Kind, error) {
+			return ec.unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg0
 	return args, nil
 }
 
@@ -1231,6 +1539,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_call_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (gid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -1509,6 +1831,75 @@ func (ec *executionContext) fieldContext_Greeting_delaySeconds(_ context.Context
 	return graphql.NewScalarFieldContext("Greeting", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _IceServer_urls(ctx context.Context, field graphql.CollectedField, obj *livecall.IceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IceServer_urls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URLs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IceServer_urls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IceServer", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IceServer_username(ctx context.Context, field graphql.CollectedField, obj *livecall.IceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IceServer_username(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Username, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IceServer_username(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IceServer", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _IceServer_credential(ctx context.Context, field graphql.CollectedField, obj *livecall.IceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IceServer_credential(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credential, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IceServer_credential(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IceServer", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Mutation_startChat(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1597,6 +1988,138 @@ func (ec *executionContext) fieldContext_Mutation_sendVisitorMessage(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartCall(ctx, fc.Args["kind"].(call.Kind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalNVisitorCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitorCall(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendCallSignal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendCallSignal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendCallSignal(ctx, fc.Args["callId"].(gid.ID), fc.Args["kind"].(livecall.SignalKind), fc.Args["data"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *livecall.Signal) graphql.Marshaler {
+			return ec.marshalNVisitorCallSignal2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendCallSignal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitorCallSignal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendCallSignal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_hangUpCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_hangUpCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().HangUpCall(ctx, fc.Args["callId"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalNVisitorCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_hangUpCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitorCall(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_hangUpCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_widget(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1679,6 +2202,50 @@ func (ec *executionContext) fieldContext_Query_messages(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_call(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_call(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Call(ctx, fc.Args["id"].(gid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalOVisitorCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_call(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitorCall(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_call_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1805,6 +2372,268 @@ func (ec *executionContext) fieldContext_Subscription_visitorEvents(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _VisitorCall_id(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCall", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCall_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v call.Kind) graphql.Marshaler {
+			return ec.marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCall", field, false, false, errors.New("field of type CallKind does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCall_status(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v call.Status) graphql.Marshaler {
+			return ec.marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCall", field, false, false, errors.New("field of type CallStatus does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCall_result(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *call.Result) graphql.Marshaler {
+			return ec.marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCall", field, false, false, errors.New("field of type CallResult does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCall_iceServers(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_iceServers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitorCall().IceServers(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*livecall.IceServer) graphql.Marshaler {
+			return ec.marshalNIceServer2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐIceServerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_iceServers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitorCall",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IceServer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitorCall_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCall", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCall_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_answeredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AnsweredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_answeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCall", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCall_endedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_endedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCall", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCall_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCall_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCall_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCall", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCallSignal_kind(ctx context.Context, field graphql.CollectedField, obj *livecall.Signal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCallSignal_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v livecall.SignalKind) graphql.Marshaler {
+			return ec.marshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCallSignal_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCallSignal", field, false, false, errors.New("field of type CallSignalKind does not have child fields"))
+}
+
+func (ec *executionContext) _VisitorCallSignal_data(ctx context.Context, field graphql.CollectedField, obj *livecall.Signal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorCallSignal_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Data, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorCallSignal_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitorCallSignal", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _VisitorEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *livetalk.VisitorEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1910,6 +2739,70 @@ func (ec *executionContext) fieldContext_VisitorEvent_agent(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_WidgetChoice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitorEvent_call(ctx context.Context, field graphql.CollectedField, obj *livetalk.VisitorEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorEvent_call(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitorEvent().Call(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+			return ec.marshalOVisitorCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorEvent_call(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitorEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitorCall(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitorEvent_signal(ctx context.Context, field graphql.CollectedField, obj *livetalk.VisitorEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitorEvent_signal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitorEvent().Signal(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *livecall.Signal) graphql.Marshaler {
+			return ec.marshalOVisitorCallSignal2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitorEvent_signal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitorEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitorCallSignal(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2418,6 +3311,29 @@ func (ec *executionContext) fieldContext_Widget_settings(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Widget_callsAvailable(ctx context.Context, field graphql.CollectedField, obj *livetalk.Widget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Widget_callsAvailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Widget().CallsAvailable(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Widget_callsAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Widget", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _WidgetButtonDisplay_mode(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonDisplay) (ret graphql.Marshaler) {
@@ -4704,6 +5620,49 @@ func (ec *executionContext) _Greeting(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var iceServerImplementors = []string{"IceServer"}
+
+func (ec *executionContext) _IceServer(ctx context.Context, sel ast.SelectionSet, obj *livecall.IceServer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, iceServerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IceServer")
+		case "urls":
+			out.Values[i] = ec._IceServer_urls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "username":
+			out.Values[i] = ec._IceServer_username(ctx, field, obj)
+		case "credential":
+			out.Values[i] = ec._IceServer_credential(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -4733,6 +5692,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "sendVisitorMessage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendVisitorMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendCallSignal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendCallSignal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hangUpCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_hangUpCall(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -4820,6 +5800,25 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "call":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_call(ctx, field)
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -4869,6 +5868,148 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var visitorCallImplementors = []string{"VisitorCall"}
+
+func (ec *executionContext) _VisitorCall(ctx context.Context, sel ast.SelectionSet, obj *ent.Call) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitorCallImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitorCall")
+		case "id":
+			out.Values[i] = ec._VisitorCall_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._VisitorCall_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._VisitorCall_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "result":
+			out.Values[i] = ec._VisitorCall_result(ctx, field, obj)
+		case "iceServers":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VisitorCall_iceServers(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "startedAt":
+			out.Values[i] = ec._VisitorCall_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "answeredAt":
+			out.Values[i] = ec._VisitorCall_answeredAt(ctx, field, obj)
+		case "endedAt":
+			out.Values[i] = ec._VisitorCall_endedAt(ctx, field, obj)
+		case "durationSeconds":
+			out.Values[i] = ec._VisitorCall_durationSeconds(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var visitorCallSignalImplementors = []string{"VisitorCallSignal"}
+
+func (ec *executionContext) _VisitorCallSignal(ctx context.Context, sel ast.SelectionSet, obj *livecall.Signal) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitorCallSignalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitorCallSignal")
+		case "kind":
+			out.Values[i] = ec._VisitorCallSignal_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "data":
+			out.Values[i] = ec._VisitorCallSignal_data(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
 }
 
 var visitorEventImplementors = []string{"VisitorEvent"}
@@ -4958,6 +6099,72 @@ func (ec *executionContext) _VisitorEvent(ctx context.Context, sel ast.Selection
 			out.Values[i] = ec._VisitorEvent_message(ctx, field, obj)
 		case "agent":
 			out.Values[i] = ec._VisitorEvent_agent(ctx, field, obj)
+		case "call":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VisitorEvent_call(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "signal":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._VisitorEvent_signal(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5262,50 +6469,86 @@ func (ec *executionContext) _Widget(ctx context.Context, sel ast.SelectionSet, o
 		case "title":
 			out.Values[i] = ec._Widget_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":
 			out.Values[i] = ec._Widget_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "headerColor":
 			out.Values[i] = ec._Widget_headerColor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "textColor":
 			out.Values[i] = ec._Widget_textColor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requiredFields":
 			out.Values[i] = ec._Widget_requiredFields(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "functions":
 			out.Values[i] = ec._Widget_functions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "departments":
 			out.Values[i] = ec._Widget_departments(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "agents":
 			out.Values[i] = ec._Widget_agents(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "greeting":
 			out.Values[i] = ec._Widget_greeting(ctx, field, obj)
 		case "settings":
 			out.Values[i] = ec._Widget_settings(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "callsAvailable":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Widget_callsAvailable(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6170,6 +7413,36 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, v any) (call.Kind, error) {
+	var res call.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx context.Context, sel ast.SelectionSet, v call.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx context.Context, v any) (livecall.SignalKind, error) {
+	var res livecall.SignalKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx context.Context, sel ast.SelectionSet, v livecall.SignalKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, v any) (call.Status, error) {
+	var res call.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx context.Context, sel ast.SelectionSet, v call.Status) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNCursor2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋvisitorᚐCursor(ctx context.Context, v any) (Cursor, error) {
 	var res Cursor
 	err := res.UnmarshalGQL(v)
@@ -6204,6 +7477,32 @@ func (ec *executionContext) unmarshalNID2githubᚗcomᚋdakenhᚋdakenhᚋintern
 
 func (ec *executionContext) marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx context.Context, sel ast.SelectionSet, v gid.ID) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNIceServer2ᚕᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐIceServerᚄ(ctx context.Context, sel ast.SelectionSet, v []*livecall.IceServer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIceServer2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐIceServer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIceServer2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐIceServer(ctx context.Context, sel ast.SelectionSet, v *livecall.IceServer) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._IceServer(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -6297,6 +7596,34 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNVisitorCall2githubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx context.Context, sel ast.SelectionSet, v ent.Call) graphql.Marshaler {
+	return ec._VisitorCall(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNVisitorCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx context.Context, sel ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VisitorCall(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVisitorCallSignal2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx context.Context, sel ast.SelectionSet, v livecall.Signal) graphql.Marshaler {
+	return ec._VisitorCallSignal(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNVisitorCallSignal2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx context.Context, sel ast.SelectionSet, v *livecall.Signal) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VisitorCallSignal(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNVisitorEvent2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivetalkᚐVisitorEvent(ctx context.Context, sel ast.SelectionSet, v livetalk.VisitorEvent) graphql.Marshaler {
@@ -6702,6 +8029,22 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, v any) (*call.Result, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(call.Result)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx context.Context, sel ast.SelectionSet, v *call.Result) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOCursor2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋgraphᚋvisitorᚐCursor(ctx context.Context, v any) (*Cursor, error) {
 	if v == nil {
 		return nil, nil
@@ -6799,6 +8142,38 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalTime(*v)
+	return res
+}
+
+func (ec *executionContext) marshalOVisitorCall2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐCall(ctx context.Context, sel ast.SelectionSet, v *ent.Call) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VisitorCall(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOVisitorCallSignal2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignal(ctx context.Context, sel ast.SelectionSet, v *livecall.Signal) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VisitorCallSignal(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOVisitorMessage2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v *ent.Message) graphql.Marshaler {

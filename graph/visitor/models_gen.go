@@ -83,17 +83,29 @@ const (
 	VisitorEventTypeAgentJoined VisitorEventType = "AGENT_JOINED"
 	// An agent is typing; show it for a few seconds.
 	VisitorEventTypeTyping VisitorEventType = "TYPING"
+	// The visitor's call rings the agents: call.
+	VisitorEventTypeCallRinging VisitorEventType = "CALL_RINGING"
+	// An agent answered the call: call; signals now flow.
+	VisitorEventTypeCallAnswered VisitorEventType = "CALL_ANSWERED"
+	// The call ended: call, with its result and duration.
+	VisitorEventTypeCallEnded VisitorEventType = "CALL_ENDED"
+	// The agent's signal on the call: signal (and call).
+	VisitorEventTypeCallSignal VisitorEventType = "CALL_SIGNAL"
 )
 
 var AllVisitorEventType = []VisitorEventType{
 	VisitorEventTypeMessage,
 	VisitorEventTypeAgentJoined,
 	VisitorEventTypeTyping,
+	VisitorEventTypeCallRinging,
+	VisitorEventTypeCallAnswered,
+	VisitorEventTypeCallEnded,
+	VisitorEventTypeCallSignal,
 }
 
 func (e VisitorEventType) IsValid() bool {
 	switch e {
-	case VisitorEventTypeMessage, VisitorEventTypeAgentJoined, VisitorEventTypeTyping:
+	case VisitorEventTypeMessage, VisitorEventTypeAgentJoined, VisitorEventTypeTyping, VisitorEventTypeCallRinging, VisitorEventTypeCallAnswered, VisitorEventTypeCallEnded, VisitorEventTypeCallSignal:
 		return true
 	}
 	return false

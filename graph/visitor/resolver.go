@@ -8,12 +8,15 @@ import (
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/internal/apierr"
 	"github.com/dakenh/dakenh/internal/livetalk"
+	"github.com/dakenh/dakenh/internal/livetalkcall"
 )
 
 // Resolver holds what the visitor API's resolvers call.
 type Resolver struct {
 	Client   *ent.Client
 	LiveTalk *livetalk.Service
+	// Calls is the visitor's side of LiveTalk calls.
+	Calls *livetalkcall.Service
 }
 
 // NewSchema returns the executable visitor schema over r.

@@ -156,9 +156,13 @@ func (r *Resolver) VisitorMessage() VisitorMessageResolver { return &visitorMess
 // VisitorSession returns VisitorSessionResolver implementation.
 func (r *Resolver) VisitorSession() VisitorSessionResolver { return &visitorSessionResolver{r} }
 
+// Widget returns WidgetResolver implementation.
+func (r *Resolver) Widget() WidgetResolver { return &widgetResolver{r} }
+
 type mutationResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
 type visitorEventResolver struct{ *Resolver }
 type visitorMessageResolver struct{ *Resolver }
 type visitorSessionResolver struct{ *Resolver }
+type widgetResolver struct{ *Resolver }

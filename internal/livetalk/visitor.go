@@ -129,6 +129,9 @@ type Widget struct {
 	Look
 	Departments []Choice
 	Agents      []Choice
+	// Channel is the widget's channel, for what other packages add to the
+	// widget (the calls' availability).
+	Channel *ent.Channel
 }
 
 // Widget returns ch's widget as shown on the page path.
@@ -140,7 +143,7 @@ func (s *Service) Widget(ctx context.Context, ch *ent.Channel, path string) (*Wi
 	}
 	// The visitor chooses among the departments or the agents the
 	// settings list (none listed: no choice), those still there.
-	w := &Widget{Look: look, Departments: []Choice{}, Agents: []Choice{}}
+	w := &Widget{Look: look, Departments: []Choice{}, Agents: []Choice{}, Channel: ch}
 	switch look.Settings.StartBy {
 	case "AGENT":
 		if len(look.Settings.AgentIDs) > 0 {
