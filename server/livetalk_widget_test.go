@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/dakenh/dakenh/internal/gid"
 )
 
 // shopPage serves a business's website: any path is a page with the
@@ -273,5 +275,102 @@ func TestLiveTalkWidgetScript(t *testing.T) {
 	post.Body.Close()
 	if post.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST: %d", post.StatusCode)
+	}
+}
+
+// TestLiveTalkWidgetCallInBrowser: a visitor calls from the widget in
+// headless Chromium (fake camera and microphone). The widget shows the
+// call buttons the settings enable; the agent is rung and answers; the
+// browser's real SDP offer reaches the agent's callEvents and its ICE
+// candidates follow; the agent hangs up and the widget shows the call
+// ended. That call used the month's last minutes: the widget hides its
+// call buttons.
+func TestLiveTalkWidgetCallInBrowser(t *testing.T) {
+	l := newLiveEnv(t)
+	l.app.startWorkers()
+	src := l.srv.URL + "/livetalk/widget.js"
+	var key atomic.Pointer[string]
+	shop := shopPage(t, src, &key)
+	ch := l.createLiveTalk(l.tn.adminToken, "Website calls", shop.URL)
+	key.Store(ch.WidgetKey)
+	l.must(l.tn.adminToken, updateLiveTalkMutation, map[string]any{"c": ch.ID, "in": map[string]any{"functions": []string{"CHAT", "AUDIO"}}}, nil)
+	l.online(l.tn.agentID)
+	agent := l.follow(t, l.tn.agentToken)
+
+	ctx := browserTab(t,
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+	)
+	fail := func(step string, err error) {
+		t.Helper()
+		html, _ := chromedp.Run(ctx, inWidget[string](`return r ? r.innerHTML : document.body.innerHTML;`))
+		t.Fatalf("%s: %v (widget: %s)", step, err, html)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(shop.URL+"/"),
+		pollWidget(`return !!r.querySelector(".start");`),
+		inWidget[chromedp.Void](`r.querySelector(".start").click();
+			r.querySelector("input[name=name]").value = "Anh Tuấn";
+			r.querySelector(".start-form button[type=submit]").click();`),
+		pollWidget(`const a = r.querySelector(".call-audio"), v = r.querySelector(".call-video"); return !!a && !a.hidden && v.hidden;`),
+	)
+	if err != nil {
+		fail("the call buttons", err)
+	}
+	// The agent takes the chat, so the agent alone is rung.
+	var convs struct {
+		Conversations struct {
+			Edges []struct{ Node struct{ ID gid.ID } }
+		}
+	}
+	l.must(l.tn.ownerToken, `query($c: ID!) { conversations(first: 1, where: {hasChannelWith: {id: $c}}) { edges { node { id } } } }`,
+		map[string]any{"c": ch.ID}, &convs)
+	if len(convs.Conversations.Edges) != 1 {
+		t.Fatalf("conversations %+v", convs)
+	}
+	l.assign(convs.Conversations.Edges[0].Node.ID, l.tn.agentID)
+
+	if err := chromedp.Do(ctx, inWidget[chromedp.Void](`r.querySelector(".call-audio").click();`)); err != nil {
+		fail("calling", err)
+	}
+	var ev liveEventOut
+	agent.next(&ev)
+	if ev.CallEvents.Type != "RINGING" || ev.CallEvents.Call.Kind != "AUDIO" {
+		t.Fatalf("agent rung %+v", ev.CallEvents)
+	}
+	callID := ev.CallEvents.Call.ID
+	l.clock.Advance(2 * time.Second)
+	l.must(l.tn.agentToken, answerLiveCall, map[string]any{"id": callID}, nil)
+	var offer, candidates int
+	for offer == 0 || candidates == 0 {
+		agent.next(&ev)
+		s := ev.CallEvents.Signal
+		switch {
+		case ev.CallEvents.Type == "ANSWERED":
+		case ev.CallEvents.Type == "SIGNAL" && s != nil && s.From == "VISITOR" && s.Kind == "OFFER" && strings.HasPrefix(s.Data, "v=0") && strings.Contains(s.Data, "m=audio"):
+			offer++
+		case ev.CallEvents.Type == "SIGNAL" && s != nil && s.From == "VISITOR" && s.Kind == "ICE_CANDIDATE" && strings.Contains(s.Data, `"candidate"`):
+			candidates++
+		default:
+			t.Fatalf("agent's event %+v", ev.CallEvents)
+		}
+	}
+	if err := chromedp.Do(ctx, pollWidget(`return r.querySelector(".call-state").textContent === "Đã kết nối" && !r.querySelector(".hang-up").hidden;`)); err != nil {
+		fail("the answered call", err)
+	}
+	// Three minutes of talk use the month's three.
+	l.clock.Advance(3 * time.Minute)
+	l.must(l.tn.agentToken, hangUpLiveCall, map[string]any{"id": callID}, nil)
+	if err := chromedp.Do(ctx, pollWidget(`return r.querySelector(".call-state").textContent === "Cuộc gọi đã kết thúc" &&
+		r.querySelector(".hang-up").hidden && r.querySelector(".call-audio").hidden;`)); err != nil {
+		fail("the ended call", err)
+	}
+	if c := l.call(callID); c.Status != "ENDED" || c.Result == nil || *c.Result != "ANSWERED" || c.DurationSeconds == nil || *c.DurationSeconds != 180 {
+		t.Fatalf("call %+v", c)
+	}
+	var w struct{ Widget struct{ CallsAvailable bool } }
+	l.visitorGQL(shop.URL, "", callsAvailableQ, map[string]any{"k": *ch.WidgetKey}).decode(t, &w)
+	if w.Widget.CallsAvailable {
+		t.Fatal("calls still available with no minutes left")
 	}
 }

@@ -122,6 +122,7 @@
       ".error{color:#b00020;font-size:12px}" +
       ".foot{padding:4px 10px;font-size:12px;color:#777;border-top:1px solid #eee}.foot a{color:inherit}" +
       ".links{display:flex;gap:8px;flex-wrap:wrap}" +
+      ".call-bar{display:flex;gap:6px;align-items:center;padding:4px 10px;font-size:12px}.call-bar .remote{max-width:100%}" +
       "[hidden]{display:none!important}"
     );
   }
@@ -236,6 +237,7 @@
           showError(error, err);
         });
     });
+    ui.content.appendChild(callBar());
     ui.content.appendChild(ui.body);
     ui.content.appendChild(error);
     ui.content.appendChild(form);
@@ -278,7 +280,8 @@
           id: "1",
           type: "subscribe",
           payload: {
-            query: "subscription($after: Cursor){visitorEvents(after:$after){cursor type message{" + MESSAGE + "} agent{name}}}",
+            query: "subscription($after: Cursor){visitorEvents(after:$after){cursor type message{" + MESSAGE + "} agent{name} " +
+              "call{" + CALL + "} signal{kind data}}}",
             variables: { after: state.cursor || null },
           },
         }));
@@ -303,6 +306,139 @@
       addMessage(e.message);
     } else if (e.type === "AGENT_JOINED" && e.agent) {
       addMessage({ author: "NOTICE", text: e.agent.name + " đã tham gia cuộc trò chuyện" });
+    } else if (e.call) {
+      onCall(e);
+    }
+  }
+
+  // ---- audio and video calls (WebRTC; the server relays the signals) -----
+
+  var CALL = "id kind status result iceServers{urls username credential}";
+  var call = null; // {id, kind, pc, stream}
+
+  // callBar holds the call buttons the widget offers (callsAvailable and
+  // the functions enabled) and the state of a call.
+  function callBar() {
+    ui.calls = el("div", { class: "calls" });
+    ui.callState = el("span", { class: "call-state" });
+    ui.hangUp = el("button", { type: "button", class: "hang-up", hidden: "", text: "Kết thúc", onclick: hangUp });
+    ui.remote = el("video", { class: "remote", autoplay: "", playsinline: "", hidden: "" });
+    [["AUDIO", "Gọi thoại"], ["VIDEO", "Gọi video"]].forEach(function (k) {
+      ui.calls.appendChild(el("button", { type: "button", class: "call-" + k[0].toLowerCase(), "data-kind": k[0], text: k[1], hidden: "",
+        onclick: function () { startCall(k[0]); } }));
+    });
+    showCallButtons();
+    return el("div", { class: "call-bar" }, [ui.calls, ui.callState, ui.hangUp, ui.remote]);
+  }
+
+  function showCallButtons() {
+    var only = look.settings.buttonDisplay && look.settings.buttonDisplay.mode;
+    [].forEach.call(ui.calls.children, function (b) {
+      var kind = b.getAttribute("data-kind");
+      b.hidden = !!call || !look.callsAvailable || look.functions.indexOf(kind) < 0 ||
+        only === "ONLY_CHAT" || (only === "ONLY_AUDIO" && kind !== "AUDIO") || (only === "ONLY_VIDEO" && kind !== "VIDEO");
+    });
+  }
+
+  function callStatus(text) {
+    ui.callState.textContent = text;
+    ui.hangUp.hidden = !call;
+    showCallButtons();
+  }
+
+  function startCall(kind) {
+    gql("mutation($k: CallKind!){startCall(kind:$k){" + CALL + "}}", { k: kind })
+      .then(function (d) {
+        call = { id: d.startCall.id, kind: kind, iceServers: d.startCall.iceServers };
+        callStatus("Đang gọi…");
+      })
+      .catch(function (err) {
+        callStatus(err.message);
+      });
+  }
+
+  function signal(kind, data) {
+    return gql("mutation($c: ID!, $k: CallSignalKind!, $d: String){sendCallSignal(callId:$c, kind:$k, data:$d){kind}}",
+      { c: call.id, k: kind, d: data });
+  }
+
+  function hangUp() {
+    if (call) {
+      gql("mutation($c: ID!){hangUpCall(callId:$c){id}}", { c: call.id });
+    }
+  }
+
+  // answered connects the media once an agent answered: the visitor
+  // offers, the agent answers, both trade ICE candidates.
+  function answered() {
+    var c = call;
+    var servers = (c.iceServers || []).map(function (s) {
+      return { urls: s.urls, username: s.username || undefined, credential: s.credential || undefined };
+    });
+    c.pc = new RTCPeerConnection({ iceServers: servers });
+    c.pc.onicecandidate = function (ev) {
+      if (ev.candidate && call === c) {
+        signal("ICE_CANDIDATE", JSON.stringify(ev.candidate));
+      }
+    };
+    c.pc.ontrack = function (ev) {
+      ui.remote.srcObject = ev.streams[0];
+      ui.remote.hidden = c.kind !== "VIDEO";
+    };
+    navigator.mediaDevices.getUserMedia({ audio: true, video: c.kind === "VIDEO" })
+      .then(function (stream) {
+        c.stream = stream;
+        stream.getTracks().forEach(function (t) {
+          c.pc.addTrack(t, stream);
+        });
+        return c.pc.createOffer();
+      })
+      .then(function (offer) {
+        return c.pc.setLocalDescription(offer);
+      })
+      .then(function () {
+        return signal("OFFER", c.pc.localDescription.sdp);
+      })
+      .catch(function (err) {
+        callStatus(err.message);
+        hangUp();
+      });
+  }
+
+  function ended() {
+    if (call && call.pc) {
+      call.pc.close();
+    }
+    if (call && call.stream) {
+      call.stream.getTracks().forEach(function (t) {
+        t.stop();
+      });
+    }
+    call = null;
+    ui.remote.hidden = true;
+    callStatus("Cuộc gọi đã kết thúc");
+    // The call may have used the month's last minutes.
+    gql("query($key: String!){widget(key:$key){callsAvailable}}", { key: key }).then(function (d) {
+      look.callsAvailable = d.widget.callsAvailable;
+      showCallButtons();
+    });
+  }
+
+  function onCall(e) {
+    if (!call || e.call.id !== call.id) {
+      return;
+    }
+    if (e.type === "CALL_ANSWERED") {
+      callStatus("Đã kết nối");
+      answered();
+    } else if (e.type === "CALL_ENDED") {
+      ended();
+    } else if (e.type === "CALL_SIGNAL" && e.signal && call.pc) {
+      if (e.signal.kind === "ANSWER") {
+        call.pc.setRemoteDescription({ type: "answer", sdp: e.signal.data });
+      } else if (e.signal.kind === "ICE_CANDIDATE") {
+        call.pc.addIceCandidate(JSON.parse(e.signal.data));
+      }
     }
   }
 
@@ -396,10 +532,10 @@
 
   gql(
     "query($key: String!, $path: String){widget(key:$key, path:$path){title description headerColor textColor requiredFields functions " +
-      "departments{id name online} agents{id name online} greeting{title contents delaySeconds} " +
+      "departments{id name online} agents{id name online} greeting{title contents delaySeconds} callsAvailable " +
       "settings{width height position offsetX offsetY buttonText visibleFields startBy representative " +
       "popup{kind content imageUrl avatarUrl title name delaySeconds} signature{text linkUrl} " +
-      "buttonStyle{kind icon backgroundColor iconColor imageUrl} links{kind url description target}}}}",
+      "buttonStyle{kind icon backgroundColor iconColor imageUrl} buttonDisplay{mode highlight} links{kind url description target}}}}",
     { key: key, path: location.pathname }
   )
     .then(function (d) {
