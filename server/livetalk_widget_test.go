@@ -99,7 +99,7 @@ func TestLiveTalkWidgetInBrowser(t *testing.T) {
 	// a signature with its link and a Zalo link.
 	e.must(tn.adminToken, `mutation($c: ID!, $in: LiveTalkSettingsInput!) { updateLiveTalkSettings(channelId: $c, input: $in) { title } }`,
 		map[string]any{"c": ch.ID, "in": map[string]any{
-			"title": "Cửa hàng Hoa", "position": "BOTTOM_LEFT", "buttonText": "Nhắn cho shop",
+			"title": "Cửa hàng Hoa", "position": "BOTTOM_LEFT", "buttonText": "Nhắn cho shop", "representative": "AGENTS",
 			"visibleFields": []string{"NAME", "PHONE"}, "requiredFields": []string{"NAME"},
 			"signature": map[string]any{"text": "Hỗ trợ bởi [[Hoa]]", "linkUrl": "https://hoa.example.vn/about"},
 			"links":     []map[string]any{{"kind": "ZALO", "url": "https://zalo.me/0903123456", "description": "Zalo của shop"}},
@@ -205,6 +205,11 @@ func TestLiveTalkWidgetInBrowser(t *testing.T) {
 		map[string]any{"c": c.ID, "t": "Dạ, áo dài giá 850.000đ ạ"}, nil)
 	if err := chromedp.Do(ctx, pollWidget(chatShows("Dạ, áo dài giá 850.000đ ạ"))); err != nil {
 		fail("the agent's reply", err)
+	}
+	// The agents represent the window: the reply says who wrote it.
+	who, err := chromedp.Run(ctx, inWidget[string](`const w = r.querySelector(".body .who"); return w ? w.textContent : "";`))
+	if err != nil || who != "User AGENT" {
+		fail("the reply's author", fmt.Errorf("%q, %v", who, err))
 	}
 
 	// A reload resumes the chat: its history, and what comes next.

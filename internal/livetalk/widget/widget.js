@@ -115,7 +115,7 @@
       ".body{flex:1;overflow-y:auto;padding:10px}" +
       ".msg{margin:4px 0;padding:6px 10px;border-radius:12px;max-width:80%;white-space:pre-wrap;word-wrap:break-word}" +
       ".in{background:#eee}.out{background:" + l.headerColor + ";color:" + l.textColor + ";margin-left:auto}" +
-      ".sys{color:#777;font-size:12px;text-align:center}" +
+      ".sys{color:#777;font-size:12px;text-align:center}.who{color:#777;font-size:11px;margin-top:6px}" +
       "form{display:flex;flex-direction:column;gap:6px;padding:10px}" +
       "input,select,textarea{padding:6px;border:1px solid #ccc;border-radius:4px}" +
       ".send{display:flex;border-top:1px solid #eee}.send input{flex:1;border:0}" +
@@ -139,6 +139,11 @@
     (m.attachments || []).forEach(function (a) {
       text += (text ? "\n" : "") + (a.name || a.url);
     });
+    // When the agents represent the window, each reply says who wrote it;
+    // otherwise the department speaks for them all.
+    if (m.author === "AGENT" && m.authorName && look.settings.representative === "AGENTS") {
+      ui.body.appendChild(el("div", { class: "who", text: m.authorName }));
+    }
     ui.body.appendChild(el("div", { class: "msg " + cls, "data-author": m.author || "", text: text }));
     ui.body.scrollTop = ui.body.scrollHeight;
   }
@@ -304,7 +309,7 @@
   function onEvent(e) {
     if (e.message) {
       addMessage(e.message);
-    } else if (e.type === "AGENT_JOINED" && e.agent) {
+    } else if (e.type === "AGENT_JOINED" && e.agent && look.settings.representative === "AGENTS") {
       addMessage({ author: "NOTICE", text: e.agent.name + " đã tham gia cuộc trò chuyện" });
     } else if (e.call) {
       onCall(e);
@@ -351,6 +356,13 @@
       .then(function (d) {
         call = { id: d.startCall.id, kind: kind, iceServers: d.startCall.iceServers };
         callStatus("Đang gọi…");
+        // The hold music the settings chose plays while the agents are rung.
+        var music = look.settings.holdMusic && look.settings.holdMusic.url;
+        if (music) {
+          call.hold = new Audio(media(music));
+          call.hold.loop = true;
+          call.hold.play().catch(function () {});
+        }
       })
       .catch(function (err) {
         callStatus(err.message);
@@ -427,6 +439,10 @@
   function onCall(e) {
     if (!call || e.call.id !== call.id) {
       return;
+    }
+    if (call.hold && e.type !== "CALL_RINGING") {
+      call.hold.pause();
+      call.hold = null;
     }
     if (e.type === "CALL_ANSWERED") {
       callStatus("Đã kết nối");
@@ -535,7 +551,7 @@
       "departments{id name online} agents{id name online} greeting{title contents delaySeconds} callsAvailable " +
       "settings{width height position offsetX offsetY buttonText visibleFields startBy representative " +
       "popup{kind content imageUrl avatarUrl title name delaySeconds} signature{text linkUrl} " +
-      "buttonStyle{kind icon backgroundColor iconColor imageUrl} buttonDisplay{mode highlight} links{kind url description target}}}}",
+      "buttonStyle{kind icon backgroundColor iconColor imageUrl} buttonDisplay{mode highlight} links{kind url description target} holdMusic{url}}}}",
     { key: key, path: location.pathname }
   )
     .then(function (d) {
