@@ -29,6 +29,9 @@ func main() {
 	}
 	tuneGC(os.Getenv)
 	logger := requestlog.NewLogger(os.Stderr, cfg.LogLevel)
+	if len(os.Args) > 1 && os.Args[1] == "minutes" {
+		os.Exit(runMinutes(cfg, logger, os.Args[2:]))
+	}
 	// Libraries that print with the standard log package write JSON too.
 	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
