@@ -2,10 +2,9 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"strings"
+
+	"github.com/dakenh/dakenh/internal/secret"
 )
 
 // Token prefixes tell a session from an API key without a lookup, and make
@@ -17,21 +16,10 @@ const (
 
 // newToken returns a random token with the given prefix: 32 bytes of
 // entropy, URL-safe.
-func newToken(prefix string) string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("auth: no randomness: " + err.Error()) // crypto/rand never fails on supported platforms
-	}
-	return prefix + base64.RawURLEncoding.EncodeToString(b)
-}
+func newToken(prefix string) string { return secret.Token(prefix, 32) }
 
-// hashToken is how tokens are stored: a stolen database cannot be replayed.
-// SHA-256 suffices because tokens carry 256 bits of entropy; a slow hash is
-// for low-entropy passwords.
-func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
+// hashToken is how tokens are stored (secret.TokenHash).
+func hashToken(token string) []byte { return secret.TokenHash(token) }
 
 // BearerToken extracts the token from an Authorization header value; it
 // accepts the bare token too, as some WebSocket clients send it that way.

@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -15,6 +14,7 @@ import (
 	"github.com/dakenh/dakenh/ent/oauthstate"
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
+	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -32,11 +32,7 @@ var (
 
 // randomToken returns 32 random bytes, base64url without padding (43
 // characters: a valid PKCE verifier, and an unguessable state).
-func randomToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func randomToken() string { return secret.Token("", 32) }
 
 // hashState is what is stored of a state.
 func hashState(state string) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/policy"
+	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -78,10 +79,7 @@ func (s *Service) CreateChannel(ctx context.Context, in CreateChannelInput) (*en
 	if in.ChatPermission != nil {
 		perm = *in.ChatPermission
 	}
-	key, err := newWidgetKey()
-	if err != nil {
-		return nil, err
-	}
+	key := newWidgetKey()
 	return database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.Channel, error) {
 		id := gid.New("Channel")
 		ch, err := tx.Channel.Create().
@@ -116,10 +114,7 @@ func (s *Service) RotateWidgetKey(ctx context.Context, id gid.ID) (*ent.Channel,
 	if _, err := policy.RequireAdmin(ctx, "rotate widget keys"); err != nil {
 		return nil, err
 	}
-	key, err := newWidgetKey()
-	if err != nil {
-		return nil, err
-	}
+	key := newWidgetKey()
 	return database.InTx(ctx, s.client, func(tx *ent.Tx) (*ent.Channel, error) {
 		if _, err := liveTalkChannel(ctx, tx, id); err != nil {
 			return nil, err
@@ -274,7 +269,7 @@ func OriginAllowed(ch *ent.Channel, origin string) bool {
 }
 
 // newWidgetKey returns a new random widget key: 24 random bytes, URL-safe.
-func newWidgetKey() (string, error) { return newSecret("lt_", 24) }
+func newWidgetKey() string { return secret.Token("lt_", 24) }
 
 // Snippet is the tag an admin pastes into their website for ch: the
 // widget script served by the server at baseURL, with the channel's key.

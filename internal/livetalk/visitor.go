@@ -2,10 +2,6 @@ package livetalk
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +21,7 @@ import (
 	"github.com/dakenh/dakenh/internal/event"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/inbox"
+	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -301,14 +298,8 @@ func (s *Service) StartChat(ctx context.Context, ch *ent.Channel, in StartChatIn
 			}
 		}
 	}
-	token, err := newSecret(visitorTokenPrefix, 32)
-	if err != nil {
-		return nil, err
-	}
-	visitorID, err := newSecret("v_", 16)
-	if err != nil {
-		return nil, err
-	}
+	token := secret.Token(visitorTokenPrefix, 32)
+	visitorID := secret.Token("v_", 16)
 	now := s.now()
 	return database.InTx(sys, s.client, func(tx *ent.Tx) (*VisitorSession, error) {
 		conv, entries, err := s.inbox.OpenLiveTalk(sys, tx, ch, inbox.LiveTalkVisitor{
@@ -322,7 +313,7 @@ func (s *Service) StartChat(ctx context.Context, ch *ent.Channel, in StartChatIn
 			SetChannelID(ch.ID).
 			SetConversationID(conv.ID).
 			SetVisitorID(visitorID).
-			SetTokenHash(hashToken(token)).
+			SetTokenHash(secret.TokenHash(token)).
 			SetExpiresAt(now.Add(s.ttl)).
 			SetPageURL(in.PageURL).
 			Exec(sys); err != nil {
@@ -385,7 +376,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Visitor, err
 		return nil, errBadToken
 	}
 	vs, err := s.client.VisitorSession.Query().
-		Where(visitorsession.TokenHash(hashToken(token)), visitorsession.ExpiresAtGT(s.now())).
+		Where(visitorsession.TokenHash(secret.TokenHash(token)), visitorsession.ExpiresAtGT(s.now())).
 		WithChannel().
 		Only(viewer.SystemContext(ctx, ""))
 	if ent.IsNotFound(err) {
@@ -510,20 +501,4 @@ func audienceOf(ch *ent.Channel) gid.ID {
 		return ch.ConnectedByID
 	}
 	return ""
-}
-
-// newSecret returns prefix and n random bytes, URL-safe.
-func newSecret(prefix string, n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", errors.New("livetalk: no randomness")
-	}
-	return prefix + base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// hashToken is how visitor tokens are stored, as sessions' are: a stolen
-// database cannot be replayed, and 256 random bits need no slow hash.
-func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
 }

@@ -2,8 +2,6 @@ package partner
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"slices"
 	"strings"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/dakenh/dakenh/internal/database"
 	"github.com/dakenh/dakenh/internal/gid"
 	"github.com/dakenh/dakenh/internal/keyring"
+	"github.com/dakenh/dakenh/internal/secret"
 	"github.com/dakenh/dakenh/internal/viewer"
 )
 
@@ -302,11 +301,7 @@ func sealContext(id gid.ID, column string) string {
 }
 
 // newSecret returns a fresh signing secret: 32 random bytes, printable.
-func newSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return secretPrefix + base64.RawURLEncoding.EncodeToString(b)
-}
+func newSecret() string { return secret.Token(secretPrefix, 32) }
 
 // userOf returns the user acting in ctx, or nil for an API key.
 func userOf(ctx context.Context) *gid.ID {
