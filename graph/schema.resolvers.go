@@ -701,12 +701,11 @@ func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[
 	if s := deref(search); s != "" {
 		q.Where(conversation.HasCustomerWith(crm.SearchPredicate(s)))
 	}
-	page, err := q.Paginate(lastMessageColumns(ctx, q), after, first, before, last,
-		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
-	if err != nil {
+	if err := withLastMessages(ctx, q); err != nil {
 		return nil, err
 	}
-	return page, loadLastMessages(ctx, r.Client, page)
+	return q.Paginate(lastMessageColumns(ctx, q), after, first, before, last,
+		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
 }
 
 // ActivityLog is the resolver for the activityLog field.
