@@ -12601,17 +12601,14 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Activity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Activity_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -12624,17 +12621,14 @@ func (ec *executionContext) fieldContext_Activity_id(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Activity_action(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Activity_action(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Action, nil
-		},
-		nil,
+		obj.Action,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -12647,17 +12641,14 @@ func (ec *executionContext) fieldContext_Activity_action(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Activity_details(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Activity_details(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Details, nil
-		},
-		nil,
+		obj.Details,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
 			return ec.marshalOMap2map(ctx, selections, v)
 		},
@@ -12670,17 +12661,14 @@ func (ec *executionContext) fieldContext_Activity_details(_ context.Context, fie
 }
 
 func (ec *executionContext) _Activity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Activity_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -12789,17 +12777,14 @@ func (ec *executionContext) fieldContext_Activity_channel(_ context.Context, fie
 }
 
 func (ec *executionContext) _Activity_subjectId(ctx context.Context, field graphql.CollectedField, obj *ent.Activity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Activity_subjectId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.SubjectID, nil
-		},
-		nil,
+		obj.SubjectID,
 		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
 			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -12876,17 +12861,14 @@ func (ec *executionContext) fieldContext_ActivityConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _ActivityConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ActivityConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -12931,17 +12913,14 @@ func (ec *executionContext) fieldContext_ActivityEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _ActivityEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ActivityEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -12954,17 +12933,14 @@ func (ec *executionContext) fieldContext_ActivityEdge_cursor(_ context.Context, 
 }
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKey_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -12977,17 +12953,14 @@ func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field grap
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKey_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -13000,17 +12973,14 @@ func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKey_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -13023,17 +12993,14 @@ func (ec *executionContext) fieldContext_ApiKey_updatedAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKey_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -13046,17 +13013,14 @@ func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKey_prefix(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Prefix, nil
-		},
-		nil,
+		obj.Prefix,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -13092,17 +13056,14 @@ func (ec *executionContext) fieldContext_ApiKey_scopes(_ context.Context, field 
 }
 
 func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKey_lastUsedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.LastUsedAt, nil
-		},
-		nil,
+		obj.LastUsedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -13115,17 +13076,14 @@ func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKey_revokedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.RevokedAt, nil
-		},
-		nil,
+		obj.RevokedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -13234,17 +13192,14 @@ func (ec *executionContext) fieldContext_ApiKeyConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _ApiKeyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKeyConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -13289,17 +13244,14 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKeyEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ApiKeyEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -13312,17 +13264,14 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_cursor(_ context.Context, fi
 }
 
 func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Attachment_type(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
-		},
-		nil,
+		obj.Type,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -13335,17 +13284,14 @@ func (ec *executionContext) fieldContext_Attachment_type(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Attachment_url(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Attachment_url(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.URL, nil
-		},
-		nil,
+		obj.URL,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -13358,17 +13304,14 @@ func (ec *executionContext) fieldContext_Attachment_url(_ context.Context, field
 }
 
 func (ec *executionContext) _Attachment_name(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Attachment_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -13381,17 +13324,14 @@ func (ec *executionContext) fieldContext_Attachment_name(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Attachment_size(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Attachment_size(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Size, nil
-		},
-		nil,
+		obj.Size,
 		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
 			return ec.marshalOInt2int64(ctx, selections, v)
 		},
@@ -13404,17 +13344,14 @@ func (ec *executionContext) fieldContext_Attachment_size(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Attachment_latitude(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Attachment_latitude(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Latitude, nil
-		},
-		nil,
+		obj.Latitude,
 		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
 			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
 		},
@@ -13427,17 +13364,14 @@ func (ec *executionContext) fieldContext_Attachment_latitude(_ context.Context, 
 }
 
 func (ec *executionContext) _Attachment_longitude(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Attachment_longitude(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Longitude, nil
-		},
-		nil,
+		obj.Longitude,
 		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
 			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
 		},
@@ -13450,17 +13384,14 @@ func (ec *executionContext) fieldContext_Attachment_longitude(_ context.Context,
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AuthPayload_token(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Token, nil
-		},
-		nil,
+		obj.Token,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -13473,17 +13404,14 @@ func (ec *executionContext) fieldContext_AuthPayload_token(_ context.Context, fi
 }
 
 func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AuthPayload_expiresAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ExpiresAt, nil
-		},
-		nil,
+		obj.ExpiresAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -13528,17 +13456,14 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 }
 
 func (ec *executionContext) _AutoMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -13551,17 +13476,14 @@ func (ec *executionContext) fieldContext_AutoMessage_id(_ context.Context, field
 }
 
 func (ec *executionContext) _AutoMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -13574,17 +13496,14 @@ func (ec *executionContext) fieldContext_AutoMessage_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _AutoMessage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -13597,17 +13516,14 @@ func (ec *executionContext) fieldContext_AutoMessage_updatedAt(_ context.Context
 }
 
 func (ec *executionContext) _AutoMessage_kind(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v automessage1.Kind) graphql.Marshaler {
 			return ec.marshalNAutoMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋautomessageᚐKind(ctx, selections, v)
 		},
@@ -13620,17 +13536,14 @@ func (ec *executionContext) fieldContext_AutoMessage_kind(_ context.Context, fie
 }
 
 func (ec *executionContext) _AutoMessage_title(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_title(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Title, nil
-		},
-		nil,
+		obj.Title,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -13643,17 +13556,14 @@ func (ec *executionContext) fieldContext_AutoMessage_title(_ context.Context, fi
 }
 
 func (ec *executionContext) _AutoMessage_path(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_path(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Path, nil
-		},
-		nil,
+		obj.Path,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -13689,17 +13599,14 @@ func (ec *executionContext) fieldContext_AutoMessage_contents(_ context.Context,
 }
 
 func (ec *executionContext) _AutoMessage_delaySeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_delaySeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DelaySeconds, nil
-		},
-		nil,
+		obj.DelaySeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -13712,17 +13619,14 @@ func (ec *executionContext) fieldContext_AutoMessage_delaySeconds(_ context.Cont
 }
 
 func (ec *executionContext) _AutoMessage_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_intervalSeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.IntervalSeconds, nil
-		},
-		nil,
+		obj.IntervalSeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -13735,17 +13639,14 @@ func (ec *executionContext) fieldContext_AutoMessage_intervalSeconds(_ context.C
 }
 
 func (ec *executionContext) _AutoMessage_resendAsMessage(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_resendAsMessage(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ResendAsMessage, nil
-		},
-		nil,
+		obj.ResendAsMessage,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -13758,17 +13659,14 @@ func (ec *executionContext) fieldContext_AutoMessage_resendAsMessage(_ context.C
 }
 
 func (ec *executionContext) _AutoMessage_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessage_enabled(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Enabled, nil
-		},
-		nil,
+		obj.Enabled,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -13900,17 +13798,14 @@ func (ec *executionContext) fieldContext_AutoMessageConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _AutoMessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessageConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -13955,17 +13850,14 @@ func (ec *executionContext) fieldContext_AutoMessageEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _AutoMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AutoMessageEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_AutoMessageEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -13978,17 +13870,14 @@ func (ec *executionContext) fieldContext_AutoMessageEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) _Call_id(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -14001,17 +13890,14 @@ func (ec *executionContext) fieldContext_Call_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _Call_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -14024,17 +13910,14 @@ func (ec *executionContext) fieldContext_Call_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Call_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -14047,17 +13930,14 @@ func (ec *executionContext) fieldContext_Call_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Call_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_direction(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Direction, nil
-		},
-		nil,
+		obj.Direction,
 		func(ctx context.Context, selections ast.SelectionSet, v call1.Direction) graphql.Marshaler {
 			return ec.marshalNCallDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐDirection(ctx, selections, v)
 		},
@@ -14070,17 +13950,14 @@ func (ec *executionContext) fieldContext_Call_direction(_ context.Context, field
 }
 
 func (ec *executionContext) _Call_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v call1.Kind) graphql.Marshaler {
 			return ec.marshalNCallKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐKind(ctx, selections, v)
 		},
@@ -14093,17 +13970,14 @@ func (ec *executionContext) fieldContext_Call_kind(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Call_status(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v call1.Status) graphql.Marshaler {
 			return ec.marshalNCallStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐStatus(ctx, selections, v)
 		},
@@ -14116,17 +13990,14 @@ func (ec *executionContext) fieldContext_Call_status(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Call_result(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_result(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Result, nil
-		},
-		nil,
+		obj.Result,
 		func(ctx context.Context, selections ast.SelectionSet, v *call1.Result) graphql.Marshaler {
 			return ec.marshalOCallResult2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcallᚐResult(ctx, selections, v)
 		},
@@ -14139,17 +14010,14 @@ func (ec *executionContext) fieldContext_Call_result(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Call_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_startedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.StartedAt, nil
-		},
-		nil,
+		obj.StartedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -14162,17 +14030,14 @@ func (ec *executionContext) fieldContext_Call_startedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Call_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_answeredAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.AnsweredAt, nil
-		},
-		nil,
+		obj.AnsweredAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -14185,17 +14050,14 @@ func (ec *executionContext) fieldContext_Call_answeredAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Call_endedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_endedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.EndedAt, nil
-		},
-		nil,
+		obj.EndedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -14208,17 +14070,14 @@ func (ec *executionContext) fieldContext_Call_endedAt(_ context.Context, field g
 }
 
 func (ec *executionContext) _Call_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_durationSeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DurationSeconds, nil
-		},
-		nil,
+		obj.DurationSeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
 			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
@@ -14231,17 +14090,14 @@ func (ec *executionContext) fieldContext_Call_durationSeconds(_ context.Context,
 }
 
 func (ec *executionContext) _Call_billedMinutes(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_billedMinutes(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.BilledMinutes, nil
-		},
-		nil,
+		obj.BilledMinutes,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
 			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
@@ -14382,17 +14238,14 @@ func (ec *executionContext) fieldContext_Call_conversation(_ context.Context, fi
 }
 
 func (ec *executionContext) _Call_providerCallId(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_providerCallId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ProviderCallID, nil
-		},
-		nil,
+		obj.ProviderCallID,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -14405,17 +14258,14 @@ func (ec *executionContext) fieldContext_Call_providerCallId(_ context.Context, 
 }
 
 func (ec *executionContext) _Call_recordingUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Call) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Call_recordingUrl(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.RecordingURL, nil
-		},
-		nil,
+		obj.RecordingURL,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -14524,17 +14374,14 @@ func (ec *executionContext) fieldContext_CallConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _CallConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CallConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14579,17 +14426,14 @@ func (ec *executionContext) fieldContext_CallEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _CallEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CallEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -14744,17 +14588,14 @@ func (ec *executionContext) fieldContext_CallEvent_signal(_ context.Context, fie
 }
 
 func (ec *executionContext) _CallMinutes_month(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallMinutes_month(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Month, nil
-		},
-		nil,
+		obj.Month,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -14767,17 +14608,14 @@ func (ec *executionContext) fieldContext_CallMinutes_month(_ context.Context, fi
 }
 
 func (ec *executionContext) _CallMinutes_quotaMinutes(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallMinutes_quotaMinutes(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.QuotaMinutes, nil
-		},
-		nil,
+		obj.QuotaMinutes,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14790,17 +14628,14 @@ func (ec *executionContext) fieldContext_CallMinutes_quotaMinutes(_ context.Cont
 }
 
 func (ec *executionContext) _CallMinutes_bonusMinutes(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallMinutes_bonusMinutes(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.BonusMinutes, nil
-		},
-		nil,
+		obj.BonusMinutes,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14813,17 +14648,14 @@ func (ec *executionContext) fieldContext_CallMinutes_bonusMinutes(_ context.Cont
 }
 
 func (ec *executionContext) _CallMinutes_usedMinutes(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallMinutes_usedMinutes(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UsedMinutes, nil
-		},
-		nil,
+		obj.UsedMinutes,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14836,17 +14668,14 @@ func (ec *executionContext) fieldContext_CallMinutes_usedMinutes(_ context.Conte
 }
 
 func (ec *executionContext) _CallMinutes_remainingMinutes(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallMinutes_remainingMinutes(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.RemainingMinutes, nil
-		},
-		nil,
+		obj.RemainingMinutes,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14859,17 +14688,14 @@ func (ec *executionContext) fieldContext_CallMinutes_remainingMinutes(_ context.
 }
 
 func (ec *executionContext) _CallMinutes_resetsAt(ctx context.Context, field graphql.CollectedField, obj *callminutes.Balance) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallMinutes_resetsAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ResetsAt, nil
-		},
-		nil,
+		obj.ResetsAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -14882,17 +14708,14 @@ func (ec *executionContext) fieldContext_CallMinutes_resetsAt(_ context.Context,
 }
 
 func (ec *executionContext) _CallOperator_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallOperator_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -14905,17 +14728,14 @@ func (ec *executionContext) fieldContext_CallOperator_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CallOperator_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallOperator_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -14928,17 +14748,14 @@ func (ec *executionContext) fieldContext_CallOperator_createdAt(_ context.Contex
 }
 
 func (ec *executionContext) _CallOperator_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallOperator_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -14951,17 +14768,14 @@ func (ec *executionContext) fieldContext_CallOperator_updatedAt(_ context.Contex
 }
 
 func (ec *executionContext) _CallOperator_role(ctx context.Context, field graphql.CollectedField, obj *ent.CallOperator) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallOperator_role(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Role, nil
-		},
-		nil,
+		obj.Role,
 		func(ctx context.Context, selections ast.SelectionSet, v calloperator.Role) graphql.Marshaler {
 			return ec.marshalNCallOperatorRole2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcalloperatorᚐRole(ctx, selections, v)
 		},
@@ -15070,17 +14884,14 @@ func (ec *executionContext) fieldContext_CallOperator_addedBy(_ context.Context,
 }
 
 func (ec *executionContext) _CallPermission_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -15093,17 +14904,14 @@ func (ec *executionContext) fieldContext_CallPermission_id(_ context.Context, fi
 }
 
 func (ec *executionContext) _CallPermission_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -15116,17 +14924,14 @@ func (ec *executionContext) fieldContext_CallPermission_createdAt(_ context.Cont
 }
 
 func (ec *executionContext) _CallPermission_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -15139,17 +14944,14 @@ func (ec *executionContext) fieldContext_CallPermission_updatedAt(_ context.Cont
 }
 
 func (ec *executionContext) _CallPermission_status(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v callpermission.Status) graphql.Marshaler {
 			return ec.marshalNCallPermissionStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐStatus(ctx, selections, v)
 		},
@@ -15162,17 +14964,14 @@ func (ec *executionContext) fieldContext_CallPermission_status(_ context.Context
 }
 
 func (ec *executionContext) _CallPermission_reason(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_reason(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Reason, nil
-		},
-		nil,
+		obj.Reason,
 		func(ctx context.Context, selections ast.SelectionSet, v callpermission.Reason) graphql.Marshaler {
 			return ec.marshalNCallPermissionReason2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐReason(ctx, selections, v)
 		},
@@ -15185,17 +14984,14 @@ func (ec *executionContext) fieldContext_CallPermission_reason(_ context.Context
 }
 
 func (ec *executionContext) _CallPermission_callType(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_callType(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CallType, nil
-		},
-		nil,
+		obj.CallType,
 		func(ctx context.Context, selections ast.SelectionSet, v callpermission.CallType) graphql.Marshaler {
 			return ec.marshalNCallType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcallpermissionᚐCallType(ctx, selections, v)
 		},
@@ -15208,17 +15004,14 @@ func (ec *executionContext) fieldContext_CallPermission_callType(_ context.Conte
 }
 
 func (ec *executionContext) _CallPermission_requestedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_requestedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.RequestedAt, nil
-		},
-		nil,
+		obj.RequestedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -15231,17 +15024,14 @@ func (ec *executionContext) fieldContext_CallPermission_requestedAt(_ context.Co
 }
 
 func (ec *executionContext) _CallPermission_answeredAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_answeredAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.AnsweredAt, nil
-		},
-		nil,
+		obj.AnsweredAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -15254,17 +15044,14 @@ func (ec *executionContext) fieldContext_CallPermission_answeredAt(_ context.Con
 }
 
 func (ec *executionContext) _CallPermission_grantedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_grantedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.GrantedAt, nil
-		},
-		nil,
+		obj.GrantedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -15277,17 +15064,14 @@ func (ec *executionContext) fieldContext_CallPermission_grantedAt(_ context.Cont
 }
 
 func (ec *executionContext) _CallPermission_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallPermission) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallPermission_expiresAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ExpiresAt, nil
-		},
-		nil,
+		obj.ExpiresAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -15396,17 +15180,14 @@ func (ec *executionContext) fieldContext_CallPermission_requestedBy(_ context.Co
 }
 
 func (ec *executionContext) _CallReportRow_key(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallReportRow_key(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Key, nil
-		},
-		nil,
+		obj.Key,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -15451,17 +15232,14 @@ func (ec *executionContext) fieldContext_CallReportRow_operator(_ context.Contex
 }
 
 func (ec *executionContext) _CallReportRow_day(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallReportRow_day(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Day, nil
-		},
-		nil,
+		obj.Day,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -15474,17 +15252,14 @@ func (ec *executionContext) fieldContext_CallReportRow_day(_ context.Context, fi
 }
 
 func (ec *executionContext) _CallReportRow_total(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallReportRow_total(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Total, nil
-		},
-		nil,
+		obj.Total,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -15497,17 +15272,14 @@ func (ec *executionContext) fieldContext_CallReportRow_total(_ context.Context, 
 }
 
 func (ec *executionContext) _CallReportRow_answered(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallReportRow_answered(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Answered, nil
-		},
-		nil,
+		obj.Answered,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -15520,17 +15292,14 @@ func (ec *executionContext) fieldContext_CallReportRow_answered(_ context.Contex
 }
 
 func (ec *executionContext) _CallReportRow_missed(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallReportRow_missed(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Missed, nil
-		},
-		nil,
+		obj.Missed,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -15543,17 +15312,14 @@ func (ec *executionContext) fieldContext_CallReportRow_missed(_ context.Context,
 }
 
 func (ec *executionContext) _CallReportRow_talkSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallReportRow_talkSeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TalkSeconds, nil
-		},
-		nil,
+		obj.TalkSeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -15566,17 +15332,14 @@ func (ec *executionContext) fieldContext_CallReportRow_talkSeconds(_ context.Con
 }
 
 func (ec *executionContext) _CallReportRow_averageSeconds(ctx context.Context, field graphql.CollectedField, obj *call.ReportRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallReportRow_averageSeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.AverageSeconds, nil
-		},
-		nil,
+		obj.AverageSeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
 			return ec.marshalNFloat2float64(ctx, selections, v)
 		},
@@ -15621,17 +15384,14 @@ func (ec *executionContext) fieldContext_CallSettings_channel(_ context.Context,
 }
 
 func (ec *executionContext) _CallSettings_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallSettings_enabled(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Enabled, nil
-		},
-		nil,
+		obj.Enabled,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -15644,17 +15404,14 @@ func (ec *executionContext) fieldContext_CallSettings_enabled(_ context.Context,
 }
 
 func (ec *executionContext) _CallSettings_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallSettings_timezone(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Timezone, nil
-		},
-		nil,
+		obj.Timezone,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -15722,17 +15479,14 @@ func (ec *executionContext) fieldContext_CallSettings_closedDates(_ context.Cont
 }
 
 func (ec *executionContext) _CallSettings_outOfHoursReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallSettings_outOfHoursReply(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.OutOfHoursReply, nil
-		},
-		nil,
+		obj.OutOfHoursReply,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -15745,17 +15499,14 @@ func (ec *executionContext) fieldContext_CallSettings_outOfHoursReply(_ context.
 }
 
 func (ec *executionContext) _CallSettings_busyReply(ctx context.Context, field graphql.CollectedField, obj *ent.CallSettings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallSettings_busyReply(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.BusyReply, nil
-		},
-		nil,
+		obj.BusyReply,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -15768,17 +15519,14 @@ func (ec *executionContext) fieldContext_CallSettings_busyReply(_ context.Contex
 }
 
 func (ec *executionContext) _CallSignal_from(ctx context.Context, field graphql.CollectedField, obj *livecall.Signal) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallSignal_from(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.From, nil
-		},
-		nil,
+		obj.From,
 		func(ctx context.Context, selections ast.SelectionSet, v livecall.Side) graphql.Marshaler {
 			return ec.marshalNCallSide2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSide(ctx, selections, v)
 		},
@@ -15791,17 +15539,14 @@ func (ec *executionContext) fieldContext_CallSignal_from(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CallSignal_kind(ctx context.Context, field graphql.CollectedField, obj *livecall.Signal) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallSignal_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v livecall.SignalKind) graphql.Marshaler {
 			return ec.marshalNCallSignalKind2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋlivecallᚐSignalKind(ctx, selections, v)
 		},
@@ -15814,17 +15559,14 @@ func (ec *executionContext) fieldContext_CallSignal_kind(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CallSignal_data(ctx context.Context, field graphql.CollectedField, obj *livecall.Signal) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallSignal_data(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Data, nil
-		},
-		nil,
+		obj.Data,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -15869,17 +15611,14 @@ func (ec *executionContext) fieldContext_CallTicket_call(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CallTicket_link(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallTicket_link(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Link, nil
-		},
-		nil,
+		obj.Link,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -15892,17 +15631,14 @@ func (ec *executionContext) fieldContext_CallTicket_link(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CallTicket_qrCode(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallTicket_qrCode(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.QRCode, nil
-		},
-		nil,
+		obj.QRCode,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -15915,17 +15651,14 @@ func (ec *executionContext) fieldContext_CallTicket_qrCode(_ context.Context, fi
 }
 
 func (ec *executionContext) _CallTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *call.Ticket) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallTicket_expiresAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ExpiresAt, nil
-		},
-		nil,
+		obj.ExpiresAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -15961,17 +15694,14 @@ func (ec *executionContext) fieldContext_CallWindow_weekdays(_ context.Context, 
 }
 
 func (ec *executionContext) _CallWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallWindow_start(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Start, nil
-		},
-		nil,
+		obj.Start,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -15984,17 +15714,14 @@ func (ec *executionContext) fieldContext_CallWindow_start(_ context.Context, fie
 }
 
 func (ec *executionContext) _CallWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.CallWindow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CallWindow_end(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.End, nil
-		},
-		nil,
+		obj.End,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -16007,17 +15734,14 @@ func (ec *executionContext) fieldContext_CallWindow_end(_ context.Context, field
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -16030,17 +15754,14 @@ func (ec *executionContext) fieldContext_Channel_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Channel_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -16053,17 +15774,14 @@ func (ec *executionContext) fieldContext_Channel_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Channel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -16076,17 +15794,14 @@ func (ec *executionContext) fieldContext_Channel_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Channel_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v channel.Kind) graphql.Marshaler {
 			return ec.marshalNChannelKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋchannelᚐKind(ctx, selections, v)
 		},
@@ -16099,17 +15814,14 @@ func (ec *executionContext) fieldContext_Channel_kind(_ context.Context, field g
 }
 
 func (ec *executionContext) _Channel_name(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -16122,17 +15834,14 @@ func (ec *executionContext) fieldContext_Channel_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Channel_status(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v channel.Status) graphql.Marshaler {
 			return ec.marshalNChannelStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋchannelᚐStatus(ctx, selections, v)
 		},
@@ -16145,17 +15854,14 @@ func (ec *executionContext) fieldContext_Channel_status(_ context.Context, field
 }
 
 func (ec *executionContext) _Channel_statusReason(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_statusReason(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.StatusReason, nil
-		},
-		nil,
+		obj.StatusReason,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -16168,17 +15874,14 @@ func (ec *executionContext) fieldContext_Channel_statusReason(_ context.Context,
 }
 
 func (ec *executionContext) _Channel_chatPermission(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_chatPermission(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ChatPermission, nil
-		},
-		nil,
+		obj.ChatPermission,
 		func(ctx context.Context, selections ast.SelectionSet, v channel.ChatPermission) graphql.Marshaler {
 			return ec.marshalNChatPermission2githubᚗcomᚋdakenhᚋdakenhᚋentᚋchannelᚐChatPermission(ctx, selections, v)
 		},
@@ -16191,17 +15894,14 @@ func (ec *executionContext) fieldContext_Channel_chatPermission(_ context.Contex
 }
 
 func (ec *executionContext) _Channel_description(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_description(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Description, nil
-		},
-		nil,
+		obj.Description,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -16214,17 +15914,14 @@ func (ec *executionContext) fieldContext_Channel_description(_ context.Context, 
 }
 
 func (ec *executionContext) _Channel_published(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_published(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Published, nil
-		},
-		nil,
+		obj.Published,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -16237,17 +15934,14 @@ func (ec *executionContext) fieldContext_Channel_published(_ context.Context, fi
 }
 
 func (ec *executionContext) _Channel_isTesting(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_isTesting(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsTesting, nil
-		},
-		nil,
+		obj.IsTesting,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -16260,17 +15954,14 @@ func (ec *executionContext) fieldContext_Channel_isTesting(_ context.Context, fi
 }
 
 func (ec *executionContext) _Channel_lastConnectedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_lastConnectedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.LastConnectedAt, nil
-		},
-		nil,
+		obj.LastConnectedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -16379,17 +16070,14 @@ func (ec *executionContext) fieldContext_Channel_autoMessages(_ context.Context,
 }
 
 func (ec *executionContext) _Channel_externalId(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_externalId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ExternalID, nil
-		},
-		nil,
+		obj.ExternalID,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -16448,17 +16136,14 @@ func (ec *executionContext) fieldContext_Channel_mine(_ context.Context, field g
 }
 
 func (ec *executionContext) _Channel_widgetKey(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Channel_widgetKey(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.WidgetKey, nil
-		},
-		nil,
+		obj.WidgetKey,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -16613,17 +16298,14 @@ func (ec *executionContext) fieldContext_ChannelConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _ChannelConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ChannelConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -16668,17 +16350,14 @@ func (ec *executionContext) fieldContext_ChannelEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _ChannelEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ChannelEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -16691,17 +16370,14 @@ func (ec *executionContext) fieldContext_ChannelEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -16714,17 +16390,14 @@ func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Conversation_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -16737,17 +16410,14 @@ func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Contex
 }
 
 func (ec *executionContext) _Conversation_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -16760,17 +16430,14 @@ func (ec *executionContext) fieldContext_Conversation_updatedAt(_ context.Contex
 }
 
 func (ec *executionContext) _Conversation_status(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v conversation.Status) graphql.Marshaler {
 			return ec.marshalNConversationStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋconversationᚐStatus(ctx, selections, v)
 		},
@@ -16783,17 +16450,14 @@ func (ec *executionContext) fieldContext_Conversation_status(_ context.Context, 
 }
 
 func (ec *executionContext) _Conversation_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_resolvedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ResolvedAt, nil
-		},
-		nil,
+		obj.ResolvedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -16806,17 +16470,14 @@ func (ec *executionContext) fieldContext_Conversation_resolvedAt(_ context.Conte
 }
 
 func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_unreadCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UnreadCount, nil
-		},
-		nil,
+		obj.UnreadCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -16829,17 +16490,14 @@ func (ec *executionContext) fieldContext_Conversation_unreadCount(_ context.Cont
 }
 
 func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_lastMessageAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.LastMessageAt, nil
-		},
-		nil,
+		obj.LastMessageAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -16852,17 +16510,14 @@ func (ec *executionContext) fieldContext_Conversation_lastMessageAt(_ context.Co
 }
 
 func (ec *executionContext) _Conversation_lastInboundAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_lastInboundAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.LastInboundAt, nil
-		},
-		nil,
+		obj.LastInboundAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -16875,17 +16530,14 @@ func (ec *executionContext) fieldContext_Conversation_lastInboundAt(_ context.Co
 }
 
 func (ec *executionContext) _Conversation_distributionState(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_distributionState(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DistributionState, nil
-		},
-		nil,
+		obj.DistributionState,
 		func(ctx context.Context, selections ast.SelectionSet, v conversation.DistributionState) graphql.Marshaler {
 			return ec.marshalNDistributionState2githubᚗcomᚋdakenhᚋdakenhᚋentᚋconversationᚐDistributionState(ctx, selections, v)
 		},
@@ -16898,17 +16550,14 @@ func (ec *executionContext) fieldContext_Conversation_distributionState(_ contex
 }
 
 func (ec *executionContext) _Conversation_offerExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Conversation_offerExpiresAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.OfferExpiresAt, nil
-		},
-		nil,
+		obj.OfferExpiresAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -17253,17 +16902,14 @@ func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -17308,17 +16954,14 @@ func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context
 }
 
 func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -17409,17 +17052,14 @@ func (ec *executionContext) fieldContext_ConversationEvent_conversation(_ contex
 }
 
 func (ec *executionContext) _ConversationReportRow_key(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_key(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Key, nil
-		},
-		nil,
+		obj.Key,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -17496,17 +17136,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_channel(_ context
 }
 
 func (ec *executionContext) _ConversationReportRow_day(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_day(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Day, nil
-		},
-		nil,
+		obj.Day,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -17519,17 +17156,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_day(_ context.Con
 }
 
 func (ec *executionContext) _ConversationReportRow_opened(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_opened(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Opened, nil
-		},
-		nil,
+		obj.Opened,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -17542,17 +17176,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_opened(_ context.
 }
 
 func (ec *executionContext) _ConversationReportRow_resolved(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_resolved(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Resolved, nil
-		},
-		nil,
+		obj.Resolved,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -17565,17 +17196,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_resolved(_ contex
 }
 
 func (ec *executionContext) _ConversationReportRow_messagesIn(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_messagesIn(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.MessagesIn, nil
-		},
-		nil,
+		obj.MessagesIn,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -17588,17 +17216,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_messagesIn(_ cont
 }
 
 func (ec *executionContext) _ConversationReportRow_messagesOut(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_messagesOut(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.MessagesOut, nil
-		},
-		nil,
+		obj.MessagesOut,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -17611,17 +17236,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_messagesOut(_ con
 }
 
 func (ec *executionContext) _ConversationReportRow_firstResponseMedianSeconds(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_firstResponseMedianSeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.FirstResponseMedianSeconds, nil
-		},
-		nil,
+		obj.FirstResponseMedianSeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
 			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
 		},
@@ -17634,17 +17256,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_firstResponseMedi
 }
 
 func (ec *executionContext) _ConversationReportRow_firstResponseP90Seconds(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_firstResponseP90Seconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.FirstResponseP90Seconds, nil
-		},
-		nil,
+		obj.FirstResponseP90Seconds,
 		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
 			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
 		},
@@ -17657,17 +17276,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_firstResponseP90S
 }
 
 func (ec *executionContext) _ConversationReportRow_resolutionMedianSeconds(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_resolutionMedianSeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ResolutionMedianSeconds, nil
-		},
-		nil,
+		obj.ResolutionMedianSeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
 			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
 		},
@@ -17680,17 +17296,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_resolutionMedianS
 }
 
 func (ec *executionContext) _ConversationReportRow_resolutionP90Seconds(ctx context.Context, field graphql.CollectedField, obj *report.Row) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ConversationReportRow_resolutionP90Seconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ResolutionP90Seconds, nil
-		},
-		nil,
+		obj.ResolutionP90Seconds,
 		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
 			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
 		},
@@ -17703,17 +17316,14 @@ func (ec *executionContext) fieldContext_ConversationReportRow_resolutionP90Seco
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CreateApiKeyPayload_key(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Key, nil
-		},
-		nil,
+		obj.Key,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -17790,17 +17400,14 @@ func (ec *executionContext) fieldContext_CreateWebhookEndpointPayload_endpoint(_
 }
 
 func (ec *executionContext) _CreateWebhookEndpointPayload_secret(ctx context.Context, field graphql.CollectedField, obj *partner.EndpointSecret) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CreateWebhookEndpointPayload_secret(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Secret, nil
-		},
-		nil,
+		obj.Secret,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -17813,17 +17420,14 @@ func (ec *executionContext) fieldContext_CreateWebhookEndpointPayload_secret(_ c
 }
 
 func (ec *executionContext) _CustomField_id(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomField_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -17836,17 +17440,14 @@ func (ec *executionContext) fieldContext_CustomField_id(_ context.Context, field
 }
 
 func (ec *executionContext) _CustomField_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomField_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -17859,17 +17460,14 @@ func (ec *executionContext) fieldContext_CustomField_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _CustomField_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomField_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -17882,17 +17480,14 @@ func (ec *executionContext) fieldContext_CustomField_updatedAt(_ context.Context
 }
 
 func (ec *executionContext) _CustomField_key(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomField_key(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Key, nil
-		},
-		nil,
+		obj.Key,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -17905,17 +17500,14 @@ func (ec *executionContext) fieldContext_CustomField_key(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CustomField_label(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomField_label(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Label, nil
-		},
-		nil,
+		obj.Label,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -17928,17 +17520,14 @@ func (ec *executionContext) fieldContext_CustomField_label(_ context.Context, fi
 }
 
 func (ec *executionContext) _CustomField_type(ctx context.Context, field graphql.CollectedField, obj *ent.CustomField) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomField_type(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
-		},
-		nil,
+		obj.Type,
 		func(ctx context.Context, selections ast.SelectionSet, v customfield.Type) graphql.Marshaler {
 			return ec.marshalNCustomFieldType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcustomfieldᚐType(ctx, selections, v)
 		},
@@ -18038,17 +17627,14 @@ func (ec *executionContext) fieldContext_CustomFieldConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _CustomFieldConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomFieldConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -18093,17 +17679,14 @@ func (ec *executionContext) fieldContext_CustomFieldEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _CustomFieldEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CustomFieldEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomFieldEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -18116,17 +17699,14 @@ func (ec *executionContext) fieldContext_CustomFieldEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -18139,17 +17719,14 @@ func (ec *executionContext) fieldContext_Customer_id(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Customer_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -18162,17 +17739,14 @@ func (ec *executionContext) fieldContext_Customer_createdAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Customer_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -18185,17 +17759,14 @@ func (ec *executionContext) fieldContext_Customer_updatedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Customer_name(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -18208,17 +17779,14 @@ func (ec *executionContext) fieldContext_Customer_name(_ context.Context, field 
 }
 
 func (ec *executionContext) _Customer_phone(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_phone(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Phone, nil
-		},
-		nil,
+		obj.Phone,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -18231,17 +17799,14 @@ func (ec *executionContext) fieldContext_Customer_phone(_ context.Context, field
 }
 
 func (ec *executionContext) _Customer_email(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_email(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Email, nil
-		},
-		nil,
+		obj.Email,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -18254,17 +17819,14 @@ func (ec *executionContext) fieldContext_Customer_email(_ context.Context, field
 }
 
 func (ec *executionContext) _Customer_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_avatarURL(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvatarURL, nil
-		},
-		nil,
+		obj.AvatarURL,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -18277,17 +17839,14 @@ func (ec *executionContext) fieldContext_Customer_avatarURL(_ context.Context, f
 }
 
 func (ec *executionContext) _Customer_gender(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_gender(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Gender, nil
-		},
-		nil,
+		obj.Gender,
 		func(ctx context.Context, selections ast.SelectionSet, v *customer.Gender) graphql.Marshaler {
 			return ec.marshalOCustomerGender2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋcustomerᚐGender(ctx, selections, v)
 		},
@@ -18300,17 +17859,14 @@ func (ec *executionContext) fieldContext_Customer_gender(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Customer_birthday(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_birthday(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Birthday, nil
-		},
-		nil,
+		obj.Birthday,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -18323,17 +17879,14 @@ func (ec *executionContext) fieldContext_Customer_birthday(_ context.Context, fi
 }
 
 func (ec *executionContext) _Customer_address(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_address(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Address, nil
-		},
-		nil,
+		obj.Address,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -18346,17 +17899,14 @@ func (ec *executionContext) fieldContext_Customer_address(_ context.Context, fie
 }
 
 func (ec *executionContext) _Customer_stage(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_stage(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Stage, nil
-		},
-		nil,
+		obj.Stage,
 		func(ctx context.Context, selections ast.SelectionSet, v customer.Stage) graphql.Marshaler {
 			return ec.marshalNCustomerStage2githubᚗcomᚋdakenhᚋdakenhᚋentᚋcustomerᚐStage(ctx, selections, v)
 		},
@@ -18369,17 +17919,14 @@ func (ec *executionContext) fieldContext_Customer_stage(_ context.Context, field
 }
 
 func (ec *executionContext) _Customer_score(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_score(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Score, nil
-		},
-		nil,
+		obj.Score,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -18392,17 +17939,14 @@ func (ec *executionContext) fieldContext_Customer_score(_ context.Context, field
 }
 
 func (ec *executionContext) _Customer_customFields(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_customFields(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CustomFields, nil
-		},
-		nil,
+		obj.CustomFields,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
 			return ec.marshalOMap2map(ctx, selections, v)
 		},
@@ -18415,17 +17959,14 @@ func (ec *executionContext) fieldContext_Customer_customFields(_ context.Context
 }
 
 func (ec *executionContext) _Customer_doNotContact(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Customer_doNotContact(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DoNotContact, nil
-		},
-		nil,
+		obj.DoNotContact,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -18686,17 +18227,14 @@ func (ec *executionContext) fieldContext_CustomerConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _CustomerConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomerConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -18741,17 +18279,14 @@ func (ec *executionContext) fieldContext_CustomerEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_CustomerEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -18764,17 +18299,14 @@ func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, 
 }
 
 func (ec *executionContext) _Department_id(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Department_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -18787,17 +18319,14 @@ func (ec *executionContext) fieldContext_Department_id(_ context.Context, field 
 }
 
 func (ec *executionContext) _Department_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Department_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -18810,17 +18339,14 @@ func (ec *executionContext) fieldContext_Department_createdAt(_ context.Context,
 }
 
 func (ec *executionContext) _Department_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Department_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -18833,17 +18359,14 @@ func (ec *executionContext) fieldContext_Department_updatedAt(_ context.Context,
 }
 
 func (ec *executionContext) _Department_name(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Department_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -18856,17 +18379,14 @@ func (ec *executionContext) fieldContext_Department_name(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Department_method(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Department_method(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Method, nil
-		},
-		nil,
+		obj.Method,
 		func(ctx context.Context, selections ast.SelectionSet, v schematype.DistributionMethod) graphql.Marshaler {
 			return ec.marshalNDistributionMethod2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐDistributionMethod(ctx, selections, v)
 		},
@@ -18879,17 +18399,14 @@ func (ec *executionContext) fieldContext_Department_method(_ context.Context, fi
 }
 
 func (ec *executionContext) _Department_offerTimeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Department_offerTimeoutSeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.OfferTimeoutSeconds, nil
-		},
-		nil,
+		obj.OfferTimeoutSeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -18902,17 +18419,14 @@ func (ec *executionContext) fieldContext_Department_offerTimeoutSeconds(_ contex
 }
 
 func (ec *executionContext) _Department_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.Department) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Department_isDefault(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsDefault, nil
-		},
-		nil,
+		obj.IsDefault,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -19021,17 +18535,14 @@ func (ec *executionContext) fieldContext_DepartmentConnection_pageInfo(_ context
 }
 
 func (ec *executionContext) _DepartmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_DepartmentConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -19076,17 +18587,14 @@ func (ec *executionContext) fieldContext_DepartmentEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _DepartmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DepartmentEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_DepartmentEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -19099,17 +18607,14 @@ func (ec *executionContext) fieldContext_DepartmentEdge_cursor(_ context.Context
 }
 
 func (ec *executionContext) _FacebookPage_pageId(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_FacebookPage_pageId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageID, nil
-		},
-		nil,
+		obj.PageID,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -19122,17 +18627,14 @@ func (ec *executionContext) fieldContext_FacebookPage_pageId(_ context.Context, 
 }
 
 func (ec *executionContext) _FacebookPage_name(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_FacebookPage_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -19145,17 +18647,14 @@ func (ec *executionContext) fieldContext_FacebookPage_name(_ context.Context, fi
 }
 
 func (ec *executionContext) _FacebookPage_connected(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_FacebookPage_connected(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Connected, nil
-		},
-		nil,
+		obj.Connected,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -19168,17 +18667,14 @@ func (ec *executionContext) fieldContext_FacebookPage_connected(_ context.Contex
 }
 
 func (ec *executionContext) _FacebookPage_connectionStatus(ctx context.Context, field graphql.CollectedField, obj *model.FacebookPage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_FacebookPage_connectionStatus(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ConnectionStatus, nil
-		},
-		nil,
+		obj.ConnectionStatus,
 		func(ctx context.Context, selections ast.SelectionSet, v model.ConnectionStatus) graphql.Marshaler {
 			return ec.marshalNConnectionStatus2githubᚗcomᚋdakenhᚋdakenhᚋgraphᚋmodelᚐConnectionStatus(ctx, selections, v)
 		},
@@ -19246,17 +18742,14 @@ func (ec *executionContext) fieldContext_IceServer_urls(_ context.Context, field
 }
 
 func (ec *executionContext) _IceServer_username(ctx context.Context, field graphql.CollectedField, obj *livecall.IceServer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_IceServer_username(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Username, nil
-		},
-		nil,
+		obj.Username,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -19269,17 +18762,14 @@ func (ec *executionContext) fieldContext_IceServer_username(_ context.Context, f
 }
 
 func (ec *executionContext) _IceServer_credential(ctx context.Context, field graphql.CollectedField, obj *livecall.IceServer) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_IceServer_credential(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Credential, nil
-		},
-		nil,
+		obj.Credential,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -19292,17 +18782,14 @@ func (ec *executionContext) fieldContext_IceServer_credential(_ context.Context,
 }
 
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Identity_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -19315,17 +18802,14 @@ func (ec *executionContext) fieldContext_Identity_id(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Identity_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -19338,17 +18822,14 @@ func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Identity_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Identity_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -19361,17 +18842,14 @@ func (ec *executionContext) fieldContext_Identity_updatedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Identity_externalID(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Identity_externalID(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ExternalID, nil
-		},
-		nil,
+		obj.ExternalID,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -19384,17 +18862,14 @@ func (ec *executionContext) fieldContext_Identity_externalID(_ context.Context, 
 }
 
 func (ec *executionContext) _Identity_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Identity_displayName(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DisplayName, nil
-		},
-		nil,
+		obj.DisplayName,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -19407,17 +18882,14 @@ func (ec *executionContext) fieldContext_Identity_displayName(_ context.Context,
 }
 
 func (ec *executionContext) _Identity_avatarURL(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Identity_avatarURL(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvatarURL, nil
-		},
-		nil,
+		obj.AvatarURL,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -19430,17 +18902,14 @@ func (ec *executionContext) fieldContext_Identity_avatarURL(_ context.Context, f
 }
 
 func (ec *executionContext) _Identity_follower(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Identity_follower(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Follower, nil
-		},
-		nil,
+		obj.Follower,
 		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
 			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
 		},
@@ -19517,17 +18986,14 @@ func (ec *executionContext) fieldContext_Identity_customer(_ context.Context, fi
 }
 
 func (ec *executionContext) _ImportCustomersPayload_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ImportCustomersPayload_imported(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Imported, nil
-		},
-		nil,
+		obj.Imported,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -19540,17 +19006,14 @@ func (ec *executionContext) fieldContext_ImportCustomersPayload_imported(_ conte
 }
 
 func (ec *executionContext) _ImportCustomersPayload_updated(ctx context.Context, field graphql.CollectedField, obj *model.ImportCustomersPayload) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ImportCustomersPayload_updated(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Updated, nil
-		},
-		nil,
+		obj.Updated,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -19595,17 +19058,14 @@ func (ec *executionContext) fieldContext_ImportCustomersPayload_errors(_ context
 }
 
 func (ec *executionContext) _ImportError_line(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ImportError_line(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Line, nil
-		},
-		nil,
+		obj.Line,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -19618,17 +19078,14 @@ func (ec *executionContext) fieldContext_ImportError_line(_ context.Context, fie
 }
 
 func (ec *executionContext) _ImportError_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ImportError_message(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Message, nil
-		},
-		nil,
+		obj.Message,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -19728,17 +19185,14 @@ func (ec *executionContext) fieldContext_InteractionConnection_totalCount(_ cont
 }
 
 func (ec *executionContext) _InteractionEdge_node(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_InteractionEdge_node(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
+		obj.Node,
 		func(ctx context.Context, selections ast.SelectionSet, v ent.Noder) graphql.Marshaler {
 			return ec.marshalNInteraction2githubᚗcomᚋdakenhᚋdakenhᚋentᚐNoder(ctx, selections, v)
 		},
@@ -19751,17 +19205,14 @@ func (ec *executionContext) fieldContext_InteractionEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _InteractionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *interaction.Edge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_InteractionEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -19774,17 +19225,14 @@ func (ec *executionContext) fieldContext_InteractionEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) _LiveTalkButtonDisplay_mode(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonDisplay) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkButtonDisplay_mode(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Mode, nil
-		},
-		nil,
+		obj.Mode,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkButtonDisplayMode2string(ctx, selections, v)
 		},
@@ -19797,17 +19245,14 @@ func (ec *executionContext) fieldContext_LiveTalkButtonDisplay_mode(_ context.Co
 }
 
 func (ec *executionContext) _LiveTalkButtonDisplay_highlight(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonDisplay) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkButtonDisplay_highlight(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Highlight, nil
-		},
-		nil,
+		obj.Highlight,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOLiveTalkFunction2ᚖstring(ctx, selections, v)
 		},
@@ -19820,17 +19265,14 @@ func (ec *executionContext) fieldContext_LiveTalkButtonDisplay_highlight(_ conte
 }
 
 func (ec *executionContext) _LiveTalkButtonStyle_kind(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkButtonStyle_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkButtonKind2string(ctx, selections, v)
 		},
@@ -19843,17 +19285,14 @@ func (ec *executionContext) fieldContext_LiveTalkButtonStyle_kind(_ context.Cont
 }
 
 func (ec *executionContext) _LiveTalkButtonStyle_icon(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkButtonStyle_icon(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Icon, nil
-		},
-		nil,
+		obj.Icon,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkButtonIcon2string(ctx, selections, v)
 		},
@@ -19866,17 +19305,14 @@ func (ec *executionContext) fieldContext_LiveTalkButtonStyle_icon(_ context.Cont
 }
 
 func (ec *executionContext) _LiveTalkButtonStyle_backgroundColor(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkButtonStyle_backgroundColor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.BackgroundColor, nil
-		},
-		nil,
+		obj.BackgroundColor,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -19889,17 +19325,14 @@ func (ec *executionContext) fieldContext_LiveTalkButtonStyle_backgroundColor(_ c
 }
 
 func (ec *executionContext) _LiveTalkButtonStyle_iconColor(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkButtonStyle_iconColor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.IconColor, nil
-		},
-		nil,
+		obj.IconColor,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -19912,17 +19345,14 @@ func (ec *executionContext) fieldContext_LiveTalkButtonStyle_iconColor(_ context
 }
 
 func (ec *executionContext) _LiveTalkButtonStyle_imageId(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkButtonStyle_imageId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ImageID, nil
-		},
-		nil,
+		obj.ImageID,
 		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
 			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -19935,17 +19365,14 @@ func (ec *executionContext) fieldContext_LiveTalkButtonStyle_imageId(_ context.C
 }
 
 func (ec *executionContext) _LiveTalkButtonStyle_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkButtonStyle) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkButtonStyle_imageUrl(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ImageURL, nil
-		},
-		nil,
+		obj.ImageURL,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -19958,17 +19385,14 @@ func (ec *executionContext) fieldContext_LiveTalkButtonStyle_imageUrl(_ context.
 }
 
 func (ec *executionContext) _LiveTalkLink_kind(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkLink_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkLinkKind2string(ctx, selections, v)
 		},
@@ -19981,17 +19405,14 @@ func (ec *executionContext) fieldContext_LiveTalkLink_kind(_ context.Context, fi
 }
 
 func (ec *executionContext) _LiveTalkLink_url(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkLink_url(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.URL, nil
-		},
-		nil,
+		obj.URL,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20004,17 +19425,14 @@ func (ec *executionContext) fieldContext_LiveTalkLink_url(_ context.Context, fie
 }
 
 func (ec *executionContext) _LiveTalkLink_description(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkLink_description(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Description, nil
-		},
-		nil,
+		obj.Description,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20027,17 +19445,14 @@ func (ec *executionContext) fieldContext_LiveTalkLink_description(_ context.Cont
 }
 
 func (ec *executionContext) _LiveTalkLink_target(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkLink) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkLink_target(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Target, nil
-		},
-		nil,
+		obj.Target,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkLinkTarget2string(ctx, selections, v)
 		},
@@ -20050,17 +19465,14 @@ func (ec *executionContext) fieldContext_LiveTalkLink_target(_ context.Context, 
 }
 
 func (ec *executionContext) _LiveTalkPopup_kind(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkPopupKind2string(ctx, selections, v)
 		},
@@ -20073,17 +19485,14 @@ func (ec *executionContext) fieldContext_LiveTalkPopup_kind(_ context.Context, f
 }
 
 func (ec *executionContext) _LiveTalkPopup_content(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_content(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Content, nil
-		},
-		nil,
+		obj.Content,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20096,17 +19505,14 @@ func (ec *executionContext) fieldContext_LiveTalkPopup_content(_ context.Context
 }
 
 func (ec *executionContext) _LiveTalkPopup_imageId(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_imageId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ImageID, nil
-		},
-		nil,
+		obj.ImageID,
 		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
 			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -20119,17 +19525,14 @@ func (ec *executionContext) fieldContext_LiveTalkPopup_imageId(_ context.Context
 }
 
 func (ec *executionContext) _LiveTalkPopup_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_imageUrl(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ImageURL, nil
-		},
-		nil,
+		obj.ImageURL,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -20142,17 +19545,14 @@ func (ec *executionContext) fieldContext_LiveTalkPopup_imageUrl(_ context.Contex
 }
 
 func (ec *executionContext) _LiveTalkPopup_avatarId(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_avatarId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvatarID, nil
-		},
-		nil,
+		obj.AvatarID,
 		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
 			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -20165,17 +19565,14 @@ func (ec *executionContext) fieldContext_LiveTalkPopup_avatarId(_ context.Contex
 }
 
 func (ec *executionContext) _LiveTalkPopup_avatarUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_avatarUrl(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.AvatarURL, nil
-		},
-		nil,
+		obj.AvatarURL,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -20188,17 +19585,14 @@ func (ec *executionContext) fieldContext_LiveTalkPopup_avatarUrl(_ context.Conte
 }
 
 func (ec *executionContext) _LiveTalkPopup_title(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_title(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Title, nil
-		},
-		nil,
+		obj.Title,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20211,17 +19605,14 @@ func (ec *executionContext) fieldContext_LiveTalkPopup_title(_ context.Context, 
 }
 
 func (ec *executionContext) _LiveTalkPopup_name(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20234,17 +19625,14 @@ func (ec *executionContext) fieldContext_LiveTalkPopup_name(_ context.Context, f
 }
 
 func (ec *executionContext) _LiveTalkPopup_delaySeconds(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkPopup) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkPopup_delaySeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DelaySeconds, nil
-		},
-		nil,
+		obj.DelaySeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -20289,17 +19677,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_channel(_ context.Cont
 }
 
 func (ec *executionContext) _LiveTalkSettings_buttonText(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_buttonText(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ButtonText, nil
-		},
-		nil,
+		obj.ButtonText,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20344,17 +19729,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_popup(_ context.Contex
 }
 
 func (ec *executionContext) _LiveTalkSettings_position(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_position(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Position, nil
-		},
-		nil,
+		obj.Position,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkPosition2string(ctx, selections, v)
 		},
@@ -20367,17 +19749,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_position(_ context.Con
 }
 
 func (ec *executionContext) _LiveTalkSettings_offsetX(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_offsetX(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.OffsetX, nil
-		},
-		nil,
+		obj.OffsetX,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -20390,17 +19769,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_offsetX(_ context.Cont
 }
 
 func (ec *executionContext) _LiveTalkSettings_offsetY(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_offsetY(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.OffsetY, nil
-		},
-		nil,
+		obj.OffsetY,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -20413,17 +19789,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_offsetY(_ context.Cont
 }
 
 func (ec *executionContext) _LiveTalkSettings_headerColor(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_headerColor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.HeaderColor, nil
-		},
-		nil,
+		obj.HeaderColor,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20436,17 +19809,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_headerColor(_ context.
 }
 
 func (ec *executionContext) _LiveTalkSettings_textColor(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_textColor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TextColor, nil
-		},
-		nil,
+		obj.TextColor,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20459,17 +19829,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_textColor(_ context.Co
 }
 
 func (ec *executionContext) _LiveTalkSettings_title(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_title(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Title, nil
-		},
-		nil,
+		obj.Title,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20482,17 +19849,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_title(_ context.Contex
 }
 
 func (ec *executionContext) _LiveTalkSettings_description(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_description(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Description, nil
-		},
-		nil,
+		obj.Description,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20505,17 +19869,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_description(_ context.
 }
 
 func (ec *executionContext) _LiveTalkSettings_width(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_width(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Width, nil
-		},
-		nil,
+		obj.Width,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -20528,17 +19889,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_width(_ context.Contex
 }
 
 func (ec *executionContext) _LiveTalkSettings_height(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_height(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Height, nil
-		},
-		nil,
+		obj.Height,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -20620,17 +19978,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_requiredFields(_ conte
 }
 
 func (ec *executionContext) _LiveTalkSettings_startBy(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_startBy(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.StartBy, nil
-		},
-		nil,
+		obj.StartBy,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkStartBy2string(ctx, selections, v)
 		},
@@ -20689,17 +20044,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_agentIds(_ context.Con
 }
 
 func (ec *executionContext) _LiveTalkSettings_representative(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_representative(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Representative, nil
-		},
-		nil,
+		obj.Representative,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkRepresentative2string(ctx, selections, v)
 		},
@@ -20840,17 +20192,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_links(_ context.Contex
 }
 
 func (ec *executionContext) _LiveTalkSettings_startButtons(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_startButtons(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.StartButtons, nil
-		},
-		nil,
+		obj.StartButtons,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNLiveTalkStartButtons2string(ctx, selections, v)
 		},
@@ -20895,17 +20244,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_sounds(_ context.Conte
 }
 
 func (ec *executionContext) _LiveTalkSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *livetalk.Settings) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSettings_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -20918,17 +20264,14 @@ func (ec *executionContext) fieldContext_LiveTalkSettings_updatedAt(_ context.Co
 }
 
 func (ec *executionContext) _LiveTalkSignature_text(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSignature) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSignature_text(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Text, nil
-		},
-		nil,
+		obj.Text,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20941,17 +20284,14 @@ func (ec *executionContext) fieldContext_LiveTalkSignature_text(_ context.Contex
 }
 
 func (ec *executionContext) _LiveTalkSignature_linkUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSignature) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSignature_linkUrl(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.LinkURL, nil
-		},
-		nil,
+		obj.LinkURL,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -20964,17 +20304,14 @@ func (ec *executionContext) fieldContext_LiveTalkSignature_linkUrl(_ context.Con
 }
 
 func (ec *executionContext) _LiveTalkSound_builtin(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSound) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSound_builtin(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Builtin, nil
-		},
-		nil,
+		obj.Builtin,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -20987,17 +20324,14 @@ func (ec *executionContext) fieldContext_LiveTalkSound_builtin(_ context.Context
 }
 
 func (ec *executionContext) _LiveTalkSound_mediaId(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSound) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSound_mediaId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.MediaID, nil
-		},
-		nil,
+		obj.MediaID,
 		func(ctx context.Context, selections ast.SelectionSet, v *gid.ID) graphql.Marshaler {
 			return ec.marshalOID2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -21010,17 +20344,14 @@ func (ec *executionContext) fieldContext_LiveTalkSound_mediaId(_ context.Context
 }
 
 func (ec *executionContext) _LiveTalkSound_url(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSound) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSound_url(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.URL, nil
-		},
-		nil,
+		obj.URL,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -21193,17 +20524,14 @@ func (ec *executionContext) fieldContext_LiveTalkSounds_holdMusic(_ context.Cont
 }
 
 func (ec *executionContext) _LiveTalkSounds_volume(ctx context.Context, field graphql.CollectedField, obj *schematype.LiveTalkSounds) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_LiveTalkSounds_volume(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Volume, nil
-		},
-		nil,
+		obj.Volume,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -21216,17 +20544,14 @@ func (ec *executionContext) fieldContext_LiveTalkSounds_volume(_ context.Context
 }
 
 func (ec *executionContext) _MediaFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MediaFile_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -21239,17 +20564,14 @@ func (ec *executionContext) fieldContext_MediaFile_id(_ context.Context, field g
 }
 
 func (ec *executionContext) _MediaFile_kind(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MediaFile_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v mediafile.Kind) graphql.Marshaler {
 			return ec.marshalNMediaKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmediafileᚐKind(ctx, selections, v)
 		},
@@ -21262,17 +20584,14 @@ func (ec *executionContext) fieldContext_MediaFile_kind(_ context.Context, field
 }
 
 func (ec *executionContext) _MediaFile_contentType(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MediaFile_contentType(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ContentType, nil
-		},
-		nil,
+		obj.ContentType,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -21285,17 +20604,14 @@ func (ec *executionContext) fieldContext_MediaFile_contentType(_ context.Context
 }
 
 func (ec *executionContext) _MediaFile_size(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MediaFile_size(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Size, nil
-		},
-		nil,
+		obj.Size,
 		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
 			return ec.marshalNInt2int64(ctx, selections, v)
 		},
@@ -21363,17 +20679,14 @@ func (ec *executionContext) fieldContext_MediaFile_uploadedBy(_ context.Context,
 }
 
 func (ec *executionContext) _MediaFile_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MediaFile) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MediaFile_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -21386,17 +20699,14 @@ func (ec *executionContext) fieldContext_MediaFile_createdAt(_ context.Context, 
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -21409,17 +20719,14 @@ func (ec *executionContext) fieldContext_Message_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -21432,17 +20739,14 @@ func (ec *executionContext) fieldContext_Message_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Message_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -21455,17 +20759,14 @@ func (ec *executionContext) fieldContext_Message_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Message_direction(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_direction(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Direction, nil
-		},
-		nil,
+		obj.Direction,
 		func(ctx context.Context, selections ast.SelectionSet, v message.Direction) graphql.Marshaler {
 			return ec.marshalNMessageDirection2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmessageᚐDirection(ctx, selections, v)
 		},
@@ -21478,17 +20779,14 @@ func (ec *executionContext) fieldContext_Message_direction(_ context.Context, fi
 }
 
 func (ec *executionContext) _Message_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_kind(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Kind, nil
-		},
-		nil,
+		obj.Kind,
 		func(ctx context.Context, selections ast.SelectionSet, v message.Kind) graphql.Marshaler {
 			return ec.marshalNMessageKind2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmessageᚐKind(ctx, selections, v)
 		},
@@ -21501,17 +20799,14 @@ func (ec *executionContext) fieldContext_Message_kind(_ context.Context, field g
 }
 
 func (ec *executionContext) _Message_text(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_text(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Text, nil
-		},
-		nil,
+		obj.Text,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -21588,17 +20883,14 @@ func (ec *executionContext) fieldContext_Message_content(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Message_status(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v message.Status) graphql.Marshaler {
 			return ec.marshalNMessageStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmessageᚐStatus(ctx, selections, v)
 		},
@@ -21634,17 +20926,14 @@ func (ec *executionContext) fieldContext_Message_failureReason(_ context.Context
 }
 
 func (ec *executionContext) _Message_senderType(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_senderType(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.SenderType, nil
-		},
-		nil,
+		obj.SenderType,
 		func(ctx context.Context, selections ast.SelectionSet, v message.SenderType) graphql.Marshaler {
 			return ec.marshalNSenderType2githubᚗcomᚋdakenhᚋdakenhᚋentᚋmessageᚐSenderType(ctx, selections, v)
 		},
@@ -21657,17 +20946,14 @@ func (ec *executionContext) fieldContext_Message_senderType(_ context.Context, f
 }
 
 func (ec *executionContext) _Message_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_sentAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.SentAt, nil
-		},
-		nil,
+		obj.SentAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -21680,17 +20966,14 @@ func (ec *executionContext) fieldContext_Message_sentAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Message_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_deliveredAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DeliveredAt, nil
-		},
-		nil,
+		obj.DeliveredAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -21703,17 +20986,14 @@ func (ec *executionContext) fieldContext_Message_deliveredAt(_ context.Context, 
 }
 
 func (ec *executionContext) _Message_seenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_seenAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.SeenAt, nil
-		},
-		nil,
+		obj.SeenAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -21726,17 +21006,14 @@ func (ec *executionContext) fieldContext_Message_seenAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Message_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_attempts(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Attempts, nil
-		},
-		nil,
+		obj.Attempts,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -21749,17 +21026,14 @@ func (ec *executionContext) fieldContext_Message_attempts(_ context.Context, fie
 }
 
 func (ec *executionContext) _Message_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_nextAttemptAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.NextAttemptAt, nil
-		},
-		nil,
+		obj.NextAttemptAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -21772,17 +21046,14 @@ func (ec *executionContext) fieldContext_Message_nextAttemptAt(_ context.Context
 }
 
 func (ec *executionContext) _Message_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Message_lastError(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.LastError, nil
-		},
-		nil,
+		obj.LastError,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -21955,17 +21226,14 @@ func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -22010,17 +21278,14 @@ func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -22111,17 +21376,14 @@ func (ec *executionContext) fieldContext_MessageEvent_message(_ context.Context,
 }
 
 func (ec *executionContext) _MessageTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageTemplate_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -22134,17 +21396,14 @@ func (ec *executionContext) fieldContext_MessageTemplate_id(_ context.Context, f
 }
 
 func (ec *executionContext) _MessageTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageTemplate_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -22157,17 +21416,14 @@ func (ec *executionContext) fieldContext_MessageTemplate_createdAt(_ context.Con
 }
 
 func (ec *executionContext) _MessageTemplate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageTemplate_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -22180,17 +21436,14 @@ func (ec *executionContext) fieldContext_MessageTemplate_updatedAt(_ context.Con
 }
 
 func (ec *executionContext) _MessageTemplate_name(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageTemplate_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -22203,17 +21456,14 @@ func (ec *executionContext) fieldContext_MessageTemplate_name(_ context.Context,
 }
 
 func (ec *executionContext) _MessageTemplate_content(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageTemplate_content(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Content, nil
-		},
-		nil,
+		obj.Content,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -22290,17 +21540,14 @@ func (ec *executionContext) fieldContext_MessageTemplateConnection_pageInfo(_ co
 }
 
 func (ec *executionContext) _MessageTemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageTemplateConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -22345,17 +21592,14 @@ func (ec *executionContext) fieldContext_MessageTemplateEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _MessageTemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MessageTemplateEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_MessageTemplateEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -25603,17 +24847,14 @@ func (ec *executionContext) fieldContext_Mutation_updateLiveTalkSettings(ctx con
 }
 
 func (ec *executionContext) _OAMessageContent_imageUrl(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_OAMessageContent_imageUrl(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ImageURL, nil
-		},
-		nil,
+		obj.ImageURL,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -25626,17 +24867,14 @@ func (ec *executionContext) fieldContext_OAMessageContent_imageUrl(_ context.Con
 }
 
 func (ec *executionContext) _OAMessageContent_templateId(ctx context.Context, field graphql.CollectedField, obj *schematype.OAContent) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_OAMessageContent_templateId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TemplateID, nil
-		},
-		nil,
+		obj.TemplateID,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -25672,17 +24910,14 @@ func (ec *executionContext) fieldContext_OAMessageContent_templateData(_ context
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Organization_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -25695,17 +24930,14 @@ func (ec *executionContext) fieldContext_Organization_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Organization_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -25718,17 +24950,14 @@ func (ec *executionContext) fieldContext_Organization_createdAt(_ context.Contex
 }
 
 func (ec *executionContext) _Organization_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Organization_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -25741,17 +24970,14 @@ func (ec *executionContext) fieldContext_Organization_updatedAt(_ context.Contex
 }
 
 func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Organization_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -25764,17 +24990,14 @@ func (ec *executionContext) fieldContext_Organization_name(_ context.Context, fi
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.HasNextPage, nil
-		},
-		nil,
+		obj.HasNextPage,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -25787,17 +25010,14 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.HasPreviousPage, nil
-		},
-		nil,
+		obj.HasPreviousPage,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -25810,17 +25030,14 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_PageInfo_startCursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.StartCursor, nil
-		},
-		nil,
+		obj.StartCursor,
 		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -25833,17 +25050,14 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[gid.ID]) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_PageInfo_endCursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.EndCursor, nil
-		},
-		nil,
+		obj.EndCursor,
 		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -27327,17 +26541,14 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Rule_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -27350,17 +26561,14 @@ func (ec *executionContext) fieldContext_Rule_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _Rule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Rule_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -27373,17 +26581,14 @@ func (ec *executionContext) fieldContext_Rule_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Rule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Rule_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -27396,17 +26601,14 @@ func (ec *executionContext) fieldContext_Rule_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _Rule_name(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Rule_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -27419,17 +26621,14 @@ func (ec *executionContext) fieldContext_Rule_name(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Rule_method(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Rule_method(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Method, nil
-		},
-		nil,
+		obj.Method,
 		func(ctx context.Context, selections ast.SelectionSet, v schematype.DistributionMethod) graphql.Marshaler {
 			return ec.marshalNDistributionMethod2githubᚗcomᚋdakenhᚋdakenhᚋentᚋschemaᚋschematypeᚐDistributionMethod(ctx, selections, v)
 		},
@@ -27442,17 +26641,14 @@ func (ec *executionContext) fieldContext_Rule_method(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Rule_offerTimeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Rule_offerTimeoutSeconds(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.OfferTimeoutSeconds, nil
-		},
-		nil,
+		obj.OfferTimeoutSeconds,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -27465,17 +26661,14 @@ func (ec *executionContext) fieldContext_Rule_offerTimeoutSeconds(_ context.Cont
 }
 
 func (ec *executionContext) _Rule_oldConversations(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Rule_oldConversations(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.OldConversations, nil
-		},
-		nil,
+		obj.OldConversations,
 		func(ctx context.Context, selections ast.SelectionSet, v rule.OldConversations) graphql.Marshaler {
 			return ec.marshalNOldConversationPolicy2githubᚗcomᚋdakenhᚋdakenhᚋentᚋruleᚐOldConversations(ctx, selections, v)
 		},
@@ -27616,17 +26809,14 @@ func (ec *executionContext) fieldContext_RuleConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _RuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_RuleConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -27671,17 +26861,14 @@ func (ec *executionContext) fieldContext_RuleEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_RuleEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -27914,17 +27101,14 @@ func (ec *executionContext) fieldContext_Subscription_znsEvents(ctx context.Cont
 }
 
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Tag_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -27937,17 +27121,14 @@ func (ec *executionContext) fieldContext_Tag_id(_ context.Context, field graphql
 }
 
 func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Tag_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -27960,17 +27141,14 @@ func (ec *executionContext) fieldContext_Tag_createdAt(_ context.Context, field 
 }
 
 func (ec *executionContext) _Tag_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Tag_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -27983,17 +27161,14 @@ func (ec *executionContext) fieldContext_Tag_updatedAt(_ context.Context, field 
 }
 
 func (ec *executionContext) _Tag_name(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Tag_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -28006,17 +27181,14 @@ func (ec *executionContext) fieldContext_Tag_name(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Tag_color(ctx context.Context, field graphql.CollectedField, obj *ent.Tag) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_Tag_color(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Color, nil
-		},
-		nil,
+		obj.Color,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalOString2string(ctx, selections, v)
 		},
@@ -28137,17 +27309,14 @@ func (ec *executionContext) fieldContext_TagConnection_pageInfo(_ context.Contex
 }
 
 func (ec *executionContext) _TagConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TagConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_TagConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -28192,17 +27361,14 @@ func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field g
 }
 
 func (ec *executionContext) _TagEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TagEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_TagEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -28215,17 +27381,14 @@ func (ec *executionContext) fieldContext_TagEdge_cursor(_ context.Context, field
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -28238,17 +27401,14 @@ func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -28261,17 +27421,14 @@ func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -28284,17 +27441,14 @@ func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -28307,17 +27461,14 @@ func (ec *executionContext) fieldContext_User_name(_ context.Context, field grap
 }
 
 func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_email(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Email, nil
-		},
-		nil,
+		obj.Email,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -28330,17 +27481,14 @@ func (ec *executionContext) fieldContext_User_email(_ context.Context, field gra
 }
 
 func (ec *executionContext) _User_role(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_role(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Role, nil
-		},
-		nil,
+		obj.Role,
 		func(ctx context.Context, selections ast.SelectionSet, v viewer.Role) graphql.Marshaler {
 			return ec.marshalNRole2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋviewerᚐRole(ctx, selections, v)
 		},
@@ -28353,17 +27501,14 @@ func (ec *executionContext) fieldContext_User_role(_ context.Context, field grap
 }
 
 func (ec *executionContext) _User_presence(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_presence(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Presence, nil
-		},
-		nil,
+		obj.Presence,
 		func(ctx context.Context, selections ast.SelectionSet, v user.Presence) graphql.Marshaler {
 			return ec.marshalNPresence2githubᚗcomᚋdakenhᚋdakenhᚋentᚋuserᚐPresence(ctx, selections, v)
 		},
@@ -28376,17 +27521,14 @@ func (ec *executionContext) fieldContext_User_presence(_ context.Context, field 
 }
 
 func (ec *executionContext) _User_active(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_active(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Active, nil
-		},
-		nil,
+		obj.Active,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -28399,17 +27541,14 @@ func (ec *executionContext) fieldContext_User_active(_ context.Context, field gr
 }
 
 func (ec *executionContext) _User_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_User_lastLoginAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.LastLoginAt, nil
-		},
-		nil,
+		obj.LastLoginAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -28518,17 +27657,14 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_UserConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -28573,17 +27709,14 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_UserEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -28674,17 +27807,14 @@ func (ec *executionContext) fieldContext_UserEvent_user(_ context.Context, field
 }
 
 func (ec *executionContext) _WebhookAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookAttempt_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -28697,17 +27827,14 @@ func (ec *executionContext) fieldContext_WebhookAttempt_id(_ context.Context, fi
 }
 
 func (ec *executionContext) _WebhookAttempt_at(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookAttempt_at(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.At, nil
-		},
-		nil,
+		obj.At,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -28720,17 +27847,14 @@ func (ec *executionContext) fieldContext_WebhookAttempt_at(_ context.Context, fi
 }
 
 func (ec *executionContext) _WebhookAttempt_statusCode(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookAttempt_statusCode(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.StatusCode, nil
-		},
-		nil,
+		obj.StatusCode,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
 			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
@@ -28743,17 +27867,14 @@ func (ec *executionContext) fieldContext_WebhookAttempt_statusCode(_ context.Con
 }
 
 func (ec *executionContext) _WebhookAttempt_durationMs(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookAttempt_durationMs(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DurationMs, nil
-		},
-		nil,
+		obj.DurationMs,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -28766,17 +27887,14 @@ func (ec *executionContext) fieldContext_WebhookAttempt_durationMs(_ context.Con
 }
 
 func (ec *executionContext) _WebhookAttempt_error(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookAttempt_error(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Error, nil
-		},
-		nil,
+		obj.Error,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -28789,17 +27907,14 @@ func (ec *executionContext) fieldContext_WebhookAttempt_error(_ context.Context,
 }
 
 func (ec *executionContext) _WebhookAttempt_response(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookAttempt_response(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Response, nil
-		},
-		nil,
+		obj.Response,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -28844,17 +27959,14 @@ func (ec *executionContext) fieldContext_WebhookAttempt_delivery(_ context.Conte
 }
 
 func (ec *executionContext) _WebhookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDelivery_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -28867,17 +27979,14 @@ func (ec *executionContext) fieldContext_WebhookDelivery_id(_ context.Context, f
 }
 
 func (ec *executionContext) _WebhookDelivery_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDelivery_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -28890,17 +27999,14 @@ func (ec *executionContext) fieldContext_WebhookDelivery_createdAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDelivery_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -28913,17 +28019,14 @@ func (ec *executionContext) fieldContext_WebhookDelivery_updatedAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_eventType(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDelivery_eventType(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.EventType, nil
-		},
-		nil,
+		obj.EventType,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -28936,17 +28039,14 @@ func (ec *executionContext) fieldContext_WebhookDelivery_eventType(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_status(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDelivery_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v webhookdelivery.Status) graphql.Marshaler {
 			return ec.marshalNWebhookDeliveryStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋwebhookdeliveryᚐStatus(ctx, selections, v)
 		},
@@ -28959,17 +28059,14 @@ func (ec *executionContext) fieldContext_WebhookDelivery_status(_ context.Contex
 }
 
 func (ec *executionContext) _WebhookDelivery_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDelivery_nextAttemptAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.NextAttemptAt, nil
-		},
-		nil,
+		obj.NextAttemptAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -28982,17 +28079,14 @@ func (ec *executionContext) fieldContext_WebhookDelivery_nextAttemptAt(_ context
 }
 
 func (ec *executionContext) _WebhookDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDelivery_lastError(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.LastError, nil
-		},
-		nil,
+		obj.LastError,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -29005,17 +28099,14 @@ func (ec *executionContext) fieldContext_WebhookDelivery_lastError(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDelivery_deliveredAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DeliveredAt, nil
-		},
-		nil,
+		obj.DeliveredAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -29156,17 +28247,14 @@ func (ec *executionContext) fieldContext_WebhookDeliveryConnection_pageInfo(_ co
 }
 
 func (ec *executionContext) _WebhookDeliveryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDeliveryConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -29211,17 +28299,14 @@ func (ec *executionContext) fieldContext_WebhookDeliveryEdge_node(_ context.Cont
 }
 
 func (ec *executionContext) _WebhookDeliveryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDeliveryEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookDeliveryEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -29234,17 +28319,14 @@ func (ec *executionContext) fieldContext_WebhookDeliveryEdge_cursor(_ context.Co
 }
 
 func (ec *executionContext) _WebhookEndpoint_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -29257,17 +28339,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_id(_ context.Context, f
 }
 
 func (ec *executionContext) _WebhookEndpoint_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -29280,17 +28359,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_createdAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookEndpoint_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -29303,17 +28379,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_updatedAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookEndpoint_url(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_url(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.URL, nil
-		},
-		nil,
+		obj.URL,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -29349,17 +28422,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_events(_ context.Contex
 }
 
 func (ec *executionContext) _WebhookEndpoint_description(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_description(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Description, nil
-		},
-		nil,
+		obj.Description,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -29372,17 +28442,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_description(_ context.C
 }
 
 func (ec *executionContext) _WebhookEndpoint_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_enabled(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Enabled, nil
-		},
-		nil,
+		obj.Enabled,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -29395,17 +28462,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_enabled(_ context.Conte
 }
 
 func (ec *executionContext) _WebhookEndpoint_previousSecretExpiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_previousSecretExpiresAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.PreviousSecretExpiresAt, nil
-		},
-		nil,
+		obj.PreviousSecretExpiresAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -29418,17 +28482,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_previousSecretExpiresAt
 }
 
 func (ec *executionContext) _WebhookEndpoint_disabledReason(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_disabledReason(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DisabledReason, nil
-		},
-		nil,
+		obj.DisabledReason,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -29441,17 +28502,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_disabledReason(_ contex
 }
 
 func (ec *executionContext) _WebhookEndpoint_failingSince(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEndpoint_failingSince(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.FailingSince, nil
-		},
-		nil,
+		obj.FailingSince,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -29496,17 +28554,14 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_createdBy(_ context.Con
 }
 
 func (ec *executionContext) _WebhookEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEvent_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -29542,17 +28597,14 @@ func (ec *executionContext) fieldContext_WebhookEvent_provider(_ context.Context
 }
 
 func (ec *executionContext) _WebhookEvent_eventName(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEvent_eventName(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.EventName, nil
-		},
-		nil,
+		obj.EventName,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -29597,17 +28649,14 @@ func (ec *executionContext) fieldContext_WebhookEvent_channel(_ context.Context,
 }
 
 func (ec *executionContext) _WebhookEvent_receivedAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEvent_receivedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ReceivedAt, nil
-		},
-		nil,
+		obj.ReceivedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -29620,17 +28669,14 @@ func (ec *executionContext) fieldContext_WebhookEvent_receivedAt(_ context.Conte
 }
 
 func (ec *executionContext) _WebhookEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEvent_attempts(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Attempts, nil
-		},
-		nil,
+		obj.Attempts,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -29666,17 +28712,14 @@ func (ec *executionContext) fieldContext_WebhookEvent_lastError(_ context.Contex
 }
 
 func (ec *executionContext) _WebhookEvent_deadAt(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_WebhookEvent_deadAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DeadAt, nil
-		},
-		nil,
+		obj.DeadAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -29712,17 +28755,14 @@ func (ec *executionContext) fieldContext_WebhookEvent_payload(_ context.Context,
 }
 
 func (ec *executionContext) _ZaloConnectStart_url(ctx context.Context, field graphql.CollectedField, obj *model.ZaloConnectStart) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZaloConnectStart_url(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.URL, nil
-		},
-		nil,
+		obj.URL,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -29735,17 +28775,14 @@ func (ec *executionContext) fieldContext_ZaloConnectStart_url(_ context.Context,
 }
 
 func (ec *executionContext) _ZaloConnectStart_state(ctx context.Context, field graphql.CollectedField, obj *model.ZaloConnectStart) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZaloConnectStart_state(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.State, nil
-		},
-		nil,
+		obj.State,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -29758,17 +28795,14 @@ func (ec *executionContext) fieldContext_ZaloConnectStart_state(_ context.Contex
 }
 
 func (ec *executionContext) _ZaloConnectStart_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.ZaloConnectStart) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZaloConnectStart_expiresAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ExpiresAt, nil
-		},
-		nil,
+		obj.ExpiresAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -29781,17 +28815,14 @@ func (ec *executionContext) fieldContext_ZaloConnectStart_expiresAt(_ context.Co
 }
 
 func (ec *executionContext) _ZnsCampaign_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -29804,17 +28835,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_id(_ context.Context, field
 }
 
 func (ec *executionContext) _ZnsCampaign_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -29827,17 +28855,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _ZnsCampaign_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -29850,17 +28875,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_updatedAt(_ context.Context
 }
 
 func (ec *executionContext) _ZnsCampaign_name(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -29873,17 +28895,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_name(_ context.Context, fie
 }
 
 func (ec *executionContext) _ZnsCampaign_params(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_params(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Params, nil
-		},
-		nil,
+		obj.Params,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
 			return ec.marshalNMap2map(ctx, selections, v)
 		},
@@ -29896,17 +28915,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_params(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsCampaign_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v znscampaign.Status) graphql.Marshaler {
 			return ec.marshalNZnsCampaignStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐStatus(ctx, selections, v)
 		},
@@ -29919,17 +28935,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_status(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsCampaign_waitingFor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_waitingFor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.WaitingFor, nil
-		},
-		nil,
+		obj.WaitingFor,
 		func(ctx context.Context, selections ast.SelectionSet, v *znscampaign.WaitingFor) graphql.Marshaler {
 			return ec.marshalOZnsCampaignWait2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignᚐWaitingFor(ctx, selections, v)
 		},
@@ -29942,17 +28955,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_waitingFor(_ context.Contex
 }
 
 func (ec *executionContext) _ZnsCampaign_total(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_total(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Total, nil
-		},
-		nil,
+		obj.Total,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -29965,17 +28975,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_total(_ context.Context, fi
 }
 
 func (ec *executionContext) _ZnsCampaign_queued(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_queued(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Queued, nil
-		},
-		nil,
+		obj.Queued,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -29988,17 +28995,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_queued(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsCampaign_sent(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_sent(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Sent, nil
-		},
-		nil,
+		obj.Sent,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -30011,17 +29015,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_sent(_ context.Context, fie
 }
 
 func (ec *executionContext) _ZnsCampaign_delivered(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_delivered(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Delivered, nil
-		},
-		nil,
+		obj.Delivered,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -30034,17 +29035,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_delivered(_ context.Context
 }
 
 func (ec *executionContext) _ZnsCampaign_failed(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_failed(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Failed, nil
-		},
-		nil,
+		obj.Failed,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -30057,17 +29055,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_failed(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsCampaign_skipped(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_skipped(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Skipped, nil
-		},
-		nil,
+		obj.Skipped,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -30080,17 +29075,14 @@ func (ec *executionContext) fieldContext_ZnsCampaign_skipped(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsCampaign_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaign) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaign_finishedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.FinishedAt, nil
-		},
-		nil,
+		obj.FinishedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -30307,17 +29299,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _ZnsCampaignConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -30362,17 +29351,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _ZnsCampaignEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -30385,17 +29371,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) _ZnsCampaignRecipient_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipient_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -30408,17 +29391,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipient_id(_ context.Conte
 }
 
 func (ec *executionContext) _ZnsCampaignRecipient_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipient_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -30431,17 +29411,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipient_createdAt(_ contex
 }
 
 func (ec *executionContext) _ZnsCampaignRecipient_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipient_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -30454,17 +29431,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipient_updatedAt(_ contex
 }
 
 func (ec *executionContext) _ZnsCampaignRecipient_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipient_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v znscampaignrecipient.Status) graphql.Marshaler {
 			return ec.marshalNZnsCampaignRecipientStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐStatus(ctx, selections, v)
 		},
@@ -30477,17 +29451,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipient_status(_ context.C
 }
 
 func (ec *executionContext) _ZnsCampaignRecipient_skipReason(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipient_skipReason(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.SkipReason, nil
-		},
-		nil,
+		obj.SkipReason,
 		func(ctx context.Context, selections ast.SelectionSet, v *znscampaignrecipient.SkipReason) graphql.Marshaler {
 			return ec.marshalOZnsSkipReason2ᚖgithubᚗcomᚋdakenhᚋdakenhᚋentᚋznscampaignrecipientᚐSkipReason(ctx, selections, v)
 		},
@@ -30500,17 +29471,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipient_skipReason(_ conte
 }
 
 func (ec *executionContext) _ZnsCampaignRecipient_skipDetail(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipient_skipDetail(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.SkipDetail, nil
-		},
-		nil,
+		obj.SkipDetail,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -30523,17 +29491,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipient_skipDetail(_ conte
 }
 
 func (ec *executionContext) _ZnsCampaignRecipient_phone(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipient_phone(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Phone, nil
-		},
-		nil,
+		obj.Phone,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -30665,17 +29630,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipient_message(_ context.
 }
 
 func (ec *executionContext) _ZnsCampaignRecipient_trackingId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipient) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipient_trackingId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TrackingID, nil
-		},
-		nil,
+		obj.TrackingID,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -30752,17 +29714,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipientConnection_pageInfo
 }
 
 func (ec *executionContext) _ZnsCampaignRecipientConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipientConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipientConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -30807,17 +29766,14 @@ func (ec *executionContext) fieldContext_ZnsCampaignRecipientEdge_node(_ context
 }
 
 func (ec *executionContext) _ZnsCampaignRecipientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsCampaignRecipientEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsCampaignRecipientEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -30908,17 +29864,14 @@ func (ec *executionContext) fieldContext_ZnsEvent_message(_ context.Context, fie
 }
 
 func (ec *executionContext) _ZnsMessage_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -30931,17 +29884,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_id(_ context.Context, field 
 }
 
 func (ec *executionContext) _ZnsMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -30954,17 +29904,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_createdAt(_ context.Context,
 }
 
 func (ec *executionContext) _ZnsMessage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -30977,17 +29924,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_updatedAt(_ context.Context,
 }
 
 func (ec *executionContext) _ZnsMessage_phone(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_phone(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Phone, nil
-		},
-		nil,
+		obj.Phone,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -31023,17 +29967,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_params(_ context.Context, fi
 }
 
 func (ec *executionContext) _ZnsMessage_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v znsmessage.Status) graphql.Marshaler {
 			return ec.marshalNZnsMessageStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznsmessageᚐStatus(ctx, selections, v)
 		},
@@ -31046,17 +29987,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_status(_ context.Context, fi
 }
 
 func (ec *executionContext) _ZnsMessage_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_failureReason(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.FailureReason, nil
-		},
-		nil,
+		obj.FailureReason,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -31069,17 +30007,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_failureReason(_ context.Cont
 }
 
 func (ec *executionContext) _ZnsMessage_development(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_development(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Development, nil
-		},
-		nil,
+		obj.Development,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -31092,17 +30027,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_development(_ context.Contex
 }
 
 func (ec *executionContext) _ZnsMessage_cost(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_cost(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cost, nil
-		},
-		nil,
+		obj.Cost,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31115,17 +30047,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_cost(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ZnsMessage_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_sentAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.SentAt, nil
-		},
-		nil,
+		obj.SentAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -31138,17 +30067,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_sentAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _ZnsMessage_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_deliveredAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DeliveredAt, nil
-		},
-		nil,
+		obj.DeliveredAt,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -31289,17 +30215,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_campaign(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsMessage_trackingId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_trackingId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TrackingID, nil
-		},
-		nil,
+		obj.TrackingID,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -31312,17 +30235,14 @@ func (ec *executionContext) fieldContext_ZnsMessage_trackingId(_ context.Context
 }
 
 func (ec *executionContext) _ZnsMessage_providerMessageId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessage) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessage_providerMessageId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ProviderMessageID, nil
-		},
-		nil,
+		obj.ProviderMessageID,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -31399,17 +30319,14 @@ func (ec *executionContext) fieldContext_ZnsMessageConnection_pageInfo(_ context
 }
 
 func (ec *executionContext) _ZnsMessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessageConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31454,17 +30371,14 @@ func (ec *executionContext) fieldContext_ZnsMessageEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsMessageEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsMessageEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -31477,17 +30391,14 @@ func (ec *executionContext) fieldContext_ZnsMessageEdge_cursor(_ context.Context
 }
 
 func (ec *executionContext) _ZnsParam_name(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsParam_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -31500,17 +30411,14 @@ func (ec *executionContext) fieldContext_ZnsParam_name(_ context.Context, field 
 }
 
 func (ec *executionContext) _ZnsParam_type(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsParam_type(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
-		},
-		nil,
+		obj.Type,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -31523,17 +30431,14 @@ func (ec *executionContext) fieldContext_ZnsParam_type(_ context.Context, field 
 }
 
 func (ec *executionContext) _ZnsParam_required(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsParam_required(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Required, nil
-		},
-		nil,
+		obj.Required,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -31546,17 +30451,14 @@ func (ec *executionContext) fieldContext_ZnsParam_required(_ context.Context, fi
 }
 
 func (ec *executionContext) _ZnsParam_minLength(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsParam_minLength(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.MinLength, nil
-		},
-		nil,
+		obj.MinLength,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31569,17 +30471,14 @@ func (ec *executionContext) fieldContext_ZnsParam_minLength(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsParam_maxLength(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsParam_maxLength(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.MaxLength, nil
-		},
-		nil,
+		obj.MaxLength,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31592,17 +30491,14 @@ func (ec *executionContext) fieldContext_ZnsParam_maxLength(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsParam_acceptNull(ctx context.Context, field graphql.CollectedField, obj *schematype.ZnsParam) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsParam_acceptNull(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.AcceptNull, nil
-		},
-		nil,
+		obj.AcceptNull,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -31615,17 +30511,14 @@ func (ec *executionContext) fieldContext_ZnsParam_acceptNull(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsReportRow_key(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsReportRow_key(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Key, nil
-		},
-		nil,
+		obj.Key,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -31670,17 +30563,14 @@ func (ec *executionContext) fieldContext_ZnsReportRow_template(_ context.Context
 }
 
 func (ec *executionContext) _ZnsReportRow_day(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsReportRow_day(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Day, nil
-		},
-		nil,
+		obj.Day,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -31693,17 +30583,14 @@ func (ec *executionContext) fieldContext_ZnsReportRow_day(_ context.Context, fie
 }
 
 func (ec *executionContext) _ZnsReportRow_sent(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsReportRow_sent(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Sent, nil
-		},
-		nil,
+		obj.Sent,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31716,17 +30603,14 @@ func (ec *executionContext) fieldContext_ZnsReportRow_sent(_ context.Context, fi
 }
 
 func (ec *executionContext) _ZnsReportRow_delivered(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsReportRow_delivered(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Delivered, nil
-		},
-		nil,
+		obj.Delivered,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31739,17 +30623,14 @@ func (ec *executionContext) fieldContext_ZnsReportRow_delivered(_ context.Contex
 }
 
 func (ec *executionContext) _ZnsReportRow_failed(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsReportRow_failed(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Failed, nil
-		},
-		nil,
+		obj.Failed,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31762,17 +30643,14 @@ func (ec *executionContext) fieldContext_ZnsReportRow_failed(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsReportRow_cost(ctx context.Context, field graphql.CollectedField, obj *report.ZnsRow) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsReportRow_cost(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cost, nil
-		},
-		nil,
+		obj.Cost,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31785,17 +30663,14 @@ func (ec *executionContext) fieldContext_ZnsReportRow_cost(_ context.Context, fi
 }
 
 func (ec *executionContext) _ZnsTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_id(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
+		obj.ID,
 		func(ctx context.Context, selections ast.SelectionSet, v gid.ID) graphql.Marshaler {
 			return ec.marshalNID2githubᚗcomᚋdakenhᚋdakenhᚋinternalᚋgidᚐID(ctx, selections, v)
 		},
@@ -31808,17 +30683,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_id(_ context.Context, field
 }
 
 func (ec *executionContext) _ZnsTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_createdAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
+		obj.CreatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -31831,17 +30703,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _ZnsTemplate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_updatedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
+		obj.UpdatedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -31854,17 +30723,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_updatedAt(_ context.Context
 }
 
 func (ec *executionContext) _ZnsTemplate_name(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -31877,17 +30743,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_name(_ context.Context, fie
 }
 
 func (ec *executionContext) _ZnsTemplate_status(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_status(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
-		},
-		nil,
+		obj.Status,
 		func(ctx context.Context, selections ast.SelectionSet, v znstemplate.Status) graphql.Marshaler {
 			return ec.marshalNZnsTemplateStatus2githubᚗcomᚋdakenhᚋdakenhᚋentᚋznstemplateᚐStatus(ctx, selections, v)
 		},
@@ -31900,17 +30763,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_status(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsTemplate_tag(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_tag(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Tag, nil
-		},
-		nil,
+		obj.Tag,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -31955,17 +30815,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_params(_ context.Context, f
 }
 
 func (ec *executionContext) _ZnsTemplate_price(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_price(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Price, nil
-		},
-		nil,
+		obj.Price,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -31978,17 +30835,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_price(_ context.Context, fi
 }
 
 func (ec *executionContext) _ZnsTemplate_quality(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_quality(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Quality, nil
-		},
-		nil,
+		obj.Quality,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -32001,17 +30855,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_quality(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsTemplate_dailyQuota(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_dailyQuota(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DailyQuota, nil
-		},
-		nil,
+		obj.DailyQuota,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -32024,17 +30875,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_dailyQuota(_ context.Contex
 }
 
 func (ec *executionContext) _ZnsTemplate_remainingQuota(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_remainingQuota(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.RemainingQuota, nil
-		},
-		nil,
+		obj.RemainingQuota,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -32047,17 +30895,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_remainingQuota(_ context.Co
 }
 
 func (ec *executionContext) _ZnsTemplate_syncedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_syncedAt(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.SyncedAt, nil
-		},
-		nil,
+		obj.SyncedAt,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -32102,17 +30947,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_channel(_ context.Context, 
 }
 
 func (ec *executionContext) _ZnsTemplate_templateId(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_templateId(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TemplateID, nil
-		},
-		nil,
+		obj.TemplateID,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -32125,17 +30967,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_templateId(_ context.Contex
 }
 
 func (ec *executionContext) _ZnsTemplate_previewUrl(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_previewUrl(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.PreviewURL, nil
-		},
-		nil,
+		obj.PreviewURL,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -32148,17 +30987,14 @@ func (ec *executionContext) fieldContext_ZnsTemplate_previewUrl(_ context.Contex
 }
 
 func (ec *executionContext) _ZnsTemplate_timeoutMs(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplate) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplate_timeoutMs(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TimeoutMs, nil
-		},
-		nil,
+		obj.TimeoutMs,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -32235,17 +31071,14 @@ func (ec *executionContext) fieldContext_ZnsTemplateConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _ZnsTemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateConnection) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplateConnection_totalCount(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
+		obj.TotalCount,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -32290,17 +31123,14 @@ func (ec *executionContext) fieldContext_ZnsTemplateEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _ZnsTemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ZnsTemplateEdge) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext_ZnsTemplateEdge_cursor(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
+		obj.Cursor,
 		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[gid.ID]) graphql.Marshaler {
 			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
 		},
@@ -32313,17 +31143,14 @@ func (ec *executionContext) fieldContext_ZnsTemplateEdge_cursor(_ context.Contex
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext___Directive_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -32359,17 +31186,14 @@ func (ec *executionContext) fieldContext___Directive_description(_ context.Conte
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext___Directive_isRepeatable(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsRepeatable, nil
-		},
-		nil,
+		obj.IsRepeatable,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -32448,17 +31272,14 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext___EnumValue_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -32540,17 +31361,14 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext___Field_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -32707,17 +31525,14 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext___InputValue_name(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
-		},
-		nil,
+		obj.Name,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -32785,17 +31600,14 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return resolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.fieldContext___InputValue_defaultValue(ctx, field)
 		},
-		func(ctx context.Context) (any, error) {
-			return obj.DefaultValue, nil
-		},
-		nil,
+		obj.DefaultValue,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},

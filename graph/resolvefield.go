@@ -101,3 +101,59 @@ func noChildFields(typ string) childFunc {
 func scalarFieldContext(object string, field graphql.CollectedField, isMethod, isResolver bool, child childFunc) (*graphql.FieldContext, error) {
 	return &graphql.FieldContext{Object: object, Field: field, IsMethod: isMethod, IsResolver: isResolver, Child: child}, nil
 }
+
+// resolvePlainField resolves a scalar field that reads its object's struct
+// field (no resolver, no method, no directive; graph/gqlgen picks them):
+// most of a page's fields. It does what resolveField does for such a field
+// without a field context, a closure or a boxed result per field: the value
+// is marshaled in the parent's context, which a scalar's marshaler does
+// not read, and the field context is made only for an error. It skips
+// field middleware only in an operation marked by WithPlainFields, which
+// no extension intercepts fields of; otherwise it is resolveField.
+func resolvePlainField[T any](
+	ctx context.Context,
+	oc *graphql.OperationContext,
+	field graphql.CollectedField,
+	initializeFieldContext func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error),
+	value T,
+	marshal func(ctx context.Context, sel ast.SelectionSet, v T) graphql.Marshaler,
+	recoverFromPanic bool,
+	nonNull bool,
+) (ret graphql.Marshaler) {
+	if ctx.Value(plainFieldsKey{}) == nil {
+		return resolveField(ctx, oc, field, initializeFieldContext,
+			func(context.Context) (any, error) { return value, nil }, nil, marshal, recoverFromPanic, nonNull)
+	}
+	fieldCtx := func() context.Context {
+		if fc, err := initializeFieldContext(ctx, field); err == nil {
+			return graphql.WithFieldContext(ctx, fc)
+		}
+		return ctx
+	}
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				ctx := fieldCtx()
+				oc.Error(ctx, oc.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	budget := gqllimit.FieldBudget(ctx)
+	if err := budget.Stopped(ctx); err != nil {
+		ctx := fieldCtx()
+		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	budget.Count(field.Alias, value)
+	return marshal(ctx, field.Selections, value)
+}
+
+type plainFieldsKey struct{}
+
+// WithPlainFields marks an operation's context: no extension intercepts
+// its fields, so its plain fields need not pass through field middleware
+// (resolvePlainField).
+func WithPlainFields(ctx context.Context) context.Context {
+	return context.WithValue(ctx, plainFieldsKey{}, true)
+}

@@ -463,8 +463,18 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.Use(auth.Challenge{})
 	// After the metrics, which count the one error of a stopped operation.
 	srv.Use(gqllimit.Response{MaxBytes: a.maxResponseBytes, Stopped: a.metrics.OperationStopped})
+	intercepted := false
 	for _, ext := range a.extensions {
 		srv.Use(ext)
+		_, fields := ext.(graphql.FieldInterceptor)
+		intercepted = intercepted || fields
+	}
+	if !intercepted {
+		// No extension watches fields: plain fields resolve without field
+		// middleware (the page size check wraps only connection fields).
+		srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+			return next(graph.WithPlainFields(ctx))
+		})
 	}
 	srv.SetErrorPresenter(apierr.Presenter(a.logger, graph.ClassifyError))
 	srv.SetRecoverFunc(apierr.Recover(a.logger))

@@ -27,6 +27,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
@@ -90,6 +91,9 @@ func rewrite(path string) error {
 	if src, err = resolveFields(path, src); err != nil {
 		return err
 	}
+	if src, err = plainFields(path, src); err != nil {
+		return err
+	}
 	if src, err = format.Source(src); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -142,4 +146,41 @@ func resolveFields(path string, src []byte) ([]byte, error) {
 		out = fmt.Appendf(out, "\tnoChildFields%s = noChildFields(%q)\n", typ, typ)
 	}
 	return append(out, ")\n"...), nil
+}
+
+var (
+	// plainContext is the context of a scalar field that is neither a
+	// method nor a resolver, after resolveFields.
+	plainContext = regexp.MustCompile(`func \(ec \*executionContext\) (fieldContext_\w+)\(_ context\.Context, field graphql\.CollectedField\) \(fc \*graphql\.FieldContext, err error\) \{\n\treturn scalarFieldContext\("\w+", field, false, false, \w+\)\n\}`)
+	// plainCall is how gqlgen's template resolves a field that reads its
+	// object's struct field, with no directive.
+	plainCall = regexp.MustCompile(`resolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
+		`(\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.(fieldContext_\w+)\(ctx, field\)\n\t\t\},\n)` +
+		`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (obj\.\w+), nil\n\t\t\},\n\t\tnil,\n` +
+		`(\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v [^\n]*\) graphql\.Marshaler \{\n\t\t\treturn ec\.(marshal[^(]+)\(ctx, selections, v\)\n\t\t\},\n)`)
+)
+
+// plainFields points the scalar fields that read a struct field at
+// resolvePlainField, except lists (their elements' paths need the field's
+// context) and non-null pointers (a nil one is an error on the field's
+// path).
+func plainFields(path string, src []byte) ([]byte, error) {
+	plain := map[string]bool{}
+	for _, m := range plainContext.FindAllSubmatch(src, -1) {
+		plain[string(m[1])] = true
+	}
+	n := 0
+	out := plainCall.ReplaceAllFunc(src, func(m []byte) []byte {
+		sub := plainCall.FindSubmatch(m)
+		marshal := string(sub[5])
+		if !plain[string(sub[2])] || strings.Contains(marshal, "ᚕ") || strings.HasPrefix(marshal, "marshalN") && strings.Contains(marshal, "ᚖ") {
+			return m
+		}
+		n++
+		return fmt.Appendf(nil, "resolvePlainField(\n\t\tctx,\n\t\tec.OperationContext,\n\t\tfield,\n%s\t\t%s,\n%s", sub[1], sub[3], sub[4])
+	})
+	if n == 0 {
+		return nil, fmt.Errorf("%s: no plain scalar field recognized: gqlgen's field resolution changed; update graph/gqlgen", path)
+	}
+	return out, nil
 }
