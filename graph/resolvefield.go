@@ -3,6 +3,9 @@ package graph
 import (
 	"context"
 	"errors"
+	"reflect"
+	"time"
+	"unsafe"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -145,9 +148,31 @@ func resolvePlainField[T any](
 		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
 		return graphql.Null
 	}
-	budget.Count(field.Alias, value)
+	if budget != nil {
+		budget.CountBytes(field.Alias, plainBytes(value))
+	}
 	return marshal(ctx, field.Selections, value)
 }
+
+// plainBytes is gqllimit.ValueBytes without boxing the value for the kinds
+// most fields have (IDs, enums, text, numbers, flags, times).
+func plainBytes[T any](v T) int64 {
+	t := reflect.TypeFor[T]()
+	switch t.Kind() {
+	case reflect.String:
+		return int64(len(*(*string)(unsafe.Pointer(&v)))) + 2
+	case reflect.Bool:
+		return 5
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float64:
+		return 8
+	}
+	if t == timeType {
+		return 32
+	}
+	return gqllimit.ValueBytes(v)
+}
+
+var timeType = reflect.TypeFor[time.Time]()
 
 type plainFieldsKey struct{}
 

@@ -161,11 +161,22 @@ func (b *Budget) Count(alias string, v any) {
 	if b == nil {
 		return
 	}
-	n := int64(4) + int64(len(alias)) + valueBytes(v) // quotes, colon, comma
-	if b.written.Add(n) > b.max {
+	b.CountBytes(alias, valueBytes(v))
+}
+
+// CountBytes is Count for a value whose size the caller estimated (with
+// ValueBytes, or as it does for kinds it knows without boxing them).
+func (b *Budget) CountBytes(alias string, n int64) {
+	if b == nil {
+		return
+	}
+	if b.written.Add(4+int64(len(alias))+n) > b.max { // quotes, colon, comma
 		b.cancel(errTooLarge) // at once: the next field stops
 	}
 }
+
+// ValueBytes is the estimate Count makes of a resolved value.
+func ValueBytes(v any) int64 { return valueBytes(v) }
 
 // valueBytes estimates the JSON bytes of a resolved value on its own: a
 // scalar's text, or the brackets of an object or a list, whose items are
