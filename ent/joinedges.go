@@ -80,29 +80,21 @@ func (j *joinEdges) Intercept(next Querier) Querier {
 		if len(joined) == 0 {
 			return next.Query(ctx, query)
 		}
-		var rows [][]scannedNode // per row, the joined edges' entities
+		width := 0
+		for _, je := range joined {
+			width += len(je.slots)
+		}
+		var edges []scannedNode // row by row, the joined edges' entities
 		nodes, err := q.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
 			scan, assign := spec.ScanValues, spec.Assign
-			width := 0
-			for _, je := range joined {
-				width += len(je.columns)
-			}
 			spec.ScanValues = func(columns []string) ([]any, error) {
-				own := len(columns) - width
-				values, err := scan(columns[:own])
+				own, err := scan(columns[:len(columns)-width])
 				if err != nil {
 					return nil, err
 				}
-				slots := make([]nullable, 0, width)
+				values := append(make([]any, 0, len(columns)), own...)
 				for _, je := range joined {
-					dest, err := je.newNode().scanValues(je.columns)
-					if err != nil {
-						return nil, err
-					}
-					for _, d := range dest {
-						slots = append(slots, nullable{dest: d})
-						values = append(values, &slots[len(slots)-1])
-					}
+					values = append(values, je.reset()...)
 				}
 				return values, nil
 			}
@@ -111,18 +103,13 @@ func (j *joinEdges) Intercept(next Querier) Querier {
 				if err := assign(columns[:own], values[:own]); err != nil {
 					return err
 				}
-				row := make([]scannedNode, len(joined))
-				values = values[own:]
-				for i, je := range joined {
-					vs := values[:len(je.columns)]
-					values = values[len(je.columns):]
-					n, err := je.node(vs)
+				for _, je := range joined {
+					n, err := je.node()
 					if err != nil {
 						return err
 					}
-					row[i] = n
+					edges = append(edges, n)
 				}
-				rows = append(rows, row)
 				return nil
 			}
 		})
@@ -131,7 +118,7 @@ func (j *joinEdges) Intercept(next Querier) Querier {
 		}
 		for i, n := range nodes {
 			for k, je := range joined {
-				if e := rows[i][k]; e != nil {
+				if e := edges[i*len(joined)+k]; e != nil {
 					je.edge.set(n, e)
 				}
 				n.Edges.loadedTypes[je.edge.loaded] = true
@@ -241,7 +228,12 @@ type joinedEdge struct {
 	columns []string // the edge's columns, in the order they are selected
 	id      int      // the index of its key
 	newNode func() scannedNode
-	seen    map[any]scannedNode // the entities read, by key
+	// Every row scans the edge's columns into the same slots: an entity
+	// copies their values out (assignValues) before the next row.
+	slots []nullable
+	scan  []any               // pointers to the slots, for the row's scan
+	dest  []any               // the slots' destinations, for assignValues
+	seen  map[any]scannedNode // the entities read, by key
 }
 
 // joinEdge prepares eq and returns it as a join on the parent's column, or
@@ -264,11 +256,22 @@ func joinEdge[Q edgeQuery, N any, PN interface {
 		qc.AppendFieldOnce(id)
 		columns = qc.Fields
 	}
+	dest, err := PN(nil).scanValues(columns)
+	if err != nil {
+		return nil, err
+	}
 	sub := eq.sqlQuery(ctx).As(alias)
 	j := &joinedEdge{
 		columns: columns,
 		id:      slices.Index(columns, id),
 		newNode: func() scannedNode { return PN(new(N)) },
+		slots:   make([]nullable, len(columns)),
+		scan:    make([]any, len(columns)),
+		dest:    dest,
+	}
+	for i := range j.slots {
+		j.slots[i].dest = dest[i]
+		j.scan[i] = &j.slots[i]
 	}
 	j.modify = func(s *sql.Selector) {
 		s.LeftJoin(sub).On(s.C(column), sub.C(id))
@@ -279,12 +282,20 @@ func joinEdge[Q edgeQuery, N any, PN interface {
 	return j, nil
 }
 
-// node builds the edge's entity from one row's values, or returns nil when
-// the join matched no row (no key, or hidden by the edge's rules), as an
-// eager load leaves the edge. Rows with the same edge share its entity, as
-// after an eager load.
-func (j *joinedEdge) node(values []any) (scannedNode, error) {
-	id := values[j.id].(*nullable)
+// reset readies the slots for the next row and returns them for its scan.
+func (j *joinedEdge) reset() []any {
+	for i := range j.slots {
+		j.slots[i].valid = false
+	}
+	return j.scan
+}
+
+// node builds the edge's entity from the row just scanned, or returns nil
+// when the join matched no row (no key, or hidden by the edge's rules), as
+// an eager load leaves the edge. Rows with the same edge share its entity,
+// as after an eager load.
+func (j *joinedEdge) node() (scannedNode, error) {
+	id := &j.slots[j.id]
 	if !id.valid {
 		return nil, nil
 	}
@@ -292,12 +303,8 @@ func (j *joinedEdge) node(values []any) (scannedNode, error) {
 	if n, ok := j.seen[key]; ok {
 		return n, nil
 	}
-	dest := make([]any, len(values))
-	for i, v := range values {
-		dest[i] = v.(*nullable).dest
-	}
 	n := j.newNode()
-	if err := n.assignValues(j.columns, dest); err != nil {
+	if err := n.assignValues(j.columns, j.dest); err != nil {
 		return nil, err
 	}
 	if j.seen == nil {
@@ -308,8 +315,8 @@ func (j *joinedEdge) node(values []any) (scannedNode, error) {
 }
 
 // nullable scans a joined column into the destination its entity chose,
-// unless it is NULL: a join that matched no row reads NULL in every
-// column, which a key's type may refuse.
+// and a NULL as the destination's zero value: a join that matched no row
+// reads NULL in every column, which a key's type may refuse.
 type nullable struct {
 	dest  any
 	valid bool
@@ -318,6 +325,8 @@ type nullable struct {
 // Scan implements sql.Scanner.
 func (n *nullable) Scan(v any) error {
 	if v == nil {
+		// The slot served an earlier row: clear what it read.
+		reflect.ValueOf(n.dest).Elem().SetZero()
 		return nil
 	}
 	n.valid = true

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dakenh/dakenh/ent"
 	"github.com/dakenh/dakenh/ent/channel"
+	"github.com/dakenh/dakenh/ent/conversation"
 	"github.com/dakenh/dakenh/ent/message"
 	"github.com/dakenh/dakenh/internal/dbtest"
 	"github.com/dakenh/dakenh/internal/gid"
@@ -189,6 +190,31 @@ func TestInboxPageStatementCount(t *testing.T) {
 					t.Errorf("%s, first %d: the page reads %s", who.name, n, page)
 				}
 			}
+		}
+	}
+
+	// Joined columns that are NULL in one row and not in the next (every
+	// row is scanned into the same slots): each customer's email as stored.
+	for i, cu := range c.Customer.Query().AllX(sys) {
+		if i%2 == 0 {
+			cu.Update().SetEmail(fmt.Sprintf("khach%d@example.com", i)).ExecX(sys)
+		}
+	}
+	var emails struct {
+		Conversations struct {
+			Edges []struct {
+				Node struct {
+					ID       gid.ID
+					Customer struct{ Email *string }
+				}
+			}
+		}
+	}
+	e.must(tn.agentToken, `{ conversations(first: 50) { edges { node { id customer { name email } } } } }`, nil, &emails)
+	for _, edge := range emails.Conversations.Edges {
+		want := c.Conversation.Query().Where(conversation.ID(edge.Node.ID)).QueryCustomer().OnlyX(sys)
+		if got := edge.Node.Customer.Email; (got == nil) != (want.Email == nil) || got != nil && *got != *want.Email {
+			t.Fatalf("conversation %s: customer email %v, stored %v", edge.Node.ID, got, want.Email)
 		}
 	}
 
