@@ -129,6 +129,7 @@ func Import(ctx context.Context, client *ent.Client, csvText string) (*ImportRes
 	}
 
 	batch := make([]rawRow, 0, importBatchSize)
+	analyzed := 0 // rows imported at the last ANALYZE
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -149,6 +150,10 @@ func Import(ctx context.Context, client *ent.Client, csvText string) (*ImportRes
 				return nil, err
 			}
 			batch = batch[:0]
+			if n := im.result.Imported + im.result.Updated; n >= analyzed*2 && n >= analyzeAfterRows {
+				analyze(ctx, client)
+				analyzed = n
+			}
 		}
 	}
 	if err := im.importBatch(batch); err != nil {
@@ -156,21 +161,29 @@ func Import(ctx context.Context, client *ent.Client, csvText string) (*ImportRes
 	}
 	slices.SortStableFunc(im.result.Errors, func(a, b RowError) int { return a.Line - b.Line })
 	if im.result.Imported+im.result.Updated >= analyzeAfterRows {
-		// The planner's statistics still describe the table before the
-		// import until autovacuum catches up; searching a freshly imported
-		// table would scan it instead of using the trigram index. ANALYZE
-		// is the same statement on PostgreSQL and SQLite. A failure only
-		// delays better plans, so it does not fail the import.
-		if _, err := client.ExecContext(ctx, "ANALYZE customers"); err != nil {
-			requestlog.FromContext(ctx).Warn("analyzing customers after an import failed", "err", err)
-		}
+		analyze(ctx, client)
 	}
 	return im.result, nil
 }
 
 // analyzeAfterRows is the import size after which table statistics are
-// refreshed at once.
+// refreshed, and again each time the import has doubled it.
 const analyzeAfterRows = 5000
+
+// analyze refreshes the planner's statistics of customers. Until
+// autovacuum catches up they describe the table before the import: a
+// search of a freshly imported table would scan it instead of using the
+// trigram index, and the import's own lookups by phone and email, prepared
+// once per connection (database's prepared statements) with a plan made
+// for the table as it was, would read every customer of the organization
+// per batch. ANALYZE makes PostgreSQL plan those statements anew; it is the
+// same statement on SQLite. A failure only delays better plans, so it does
+// not fail the import.
+func analyze(ctx context.Context, client *ent.Client) {
+	if _, err := client.ExecContext(ctx, "ANALYZE customers"); err != nil {
+		requestlog.FromContext(ctx).Warn("analyzing customers during an import failed", "err", err)
+	}
+}
 
 // newCSVReader returns the reader Import uses for both of its passes.
 func newCSVReader(text string) *csv.Reader {
