@@ -129,7 +129,7 @@ func Import(ctx context.Context, client *ent.Client, csvText string) (*ImportRes
 	}
 
 	batch := make([]rawRow, 0, importBatchSize)
-	analyzed := 0 // rows imported at the last ANALYZE
+	analyzed := 0 // new customers at the last ANALYZE
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -150,7 +150,7 @@ func Import(ctx context.Context, client *ent.Client, csvText string) (*ImportRes
 				return nil, err
 			}
 			batch = batch[:0]
-			if n := im.result.Imported + im.result.Updated; n >= analyzed*2 && n >= analyzeAfterRows {
+			if n := im.result.Imported; n >= analyzed*2 && n >= analyzeAfterRows {
 				analyze(ctx, client)
 				analyzed = n
 			}
@@ -167,7 +167,8 @@ func Import(ctx context.Context, client *ent.Client, csvText string) (*ImportRes
 }
 
 // analyzeAfterRows is the import size after which table statistics are
-// refreshed, and again each time the import has doubled it.
+// refreshed at the end; an import refreshes them as well when it has
+// created that many customers, and again each time it has doubled them.
 const analyzeAfterRows = 5000
 
 // analyze refreshes the planner's statistics of customers. Until
