@@ -65,7 +65,7 @@ func (j *joinEdges) Intercept(next Querier) Querier {
 			if f := j.contexts[e.name]; f != nil {
 				ectx = f(ctx)
 			}
-			je, err := e.join(ectx, eq, "e_"+e.name, e.column)
+			je, err := e.join(ectx, eq)
 			if err != nil {
 				return nil, err
 			}
@@ -129,14 +129,13 @@ func (j *joinEdges) Intercept(next Querier) Querier {
 }
 
 // joinableEdge is one to-one edge of a conversation whose key is a column
-// of the conversation.
+// of the conversation (its join knows which).
 type joinableEdge struct {
 	name   string // the edge's name
-	column string // the conversation's foreign key column
 	loaded int    // the edge's index in ConversationEdges' loadedTypes
 	take   func(*ConversationQuery) any
 	drop   func(*ConversationQuery)
-	join   func(ctx context.Context, eq any, alias, column string) (*joinedEdge, error)
+	join   func(ctx context.Context, eq any) (*joinedEdge, error)
 	set    func(*Conversation, scannedNode)
 }
 
@@ -206,7 +205,7 @@ func conversationJoin[Q edgeQuery, N any, PN interface {
 		panic(fmt.Sprintf("ent: no loaded flag for the conversation's edge %s", name))
 	}
 	return joinableEdge{
-		name: name, column: column, loaded: loaded,
+		name: name, loaded: loaded,
 		take: func(q *ConversationQuery) any {
 			if eq := *with(q); !isNil(eq) {
 				return eq
@@ -214,8 +213,8 @@ func conversationJoin[Q edgeQuery, N any, PN interface {
 			return nil
 		},
 		drop: func(q *ConversationQuery) { var zero Q; *with(q) = zero },
-		join: func(ctx context.Context, eq any, alias, column string) (*joinedEdge, error) {
-			return joinEdge[Q, N, PN](ctx, eq.(Q), alias, column)
+		join: func(ctx context.Context, eq any) (*joinedEdge, error) {
+			return joinEdge[Q, N, PN](ctx, eq.(Q), "e_"+name, column)
 		},
 		set: func(c *Conversation, n scannedNode) { set(c, n.(PN)) },
 	}
@@ -248,10 +247,10 @@ func joinEdge[Q edgeQuery, N any, PN interface {
 	if err := eq.prepareQuery(ctx); err != nil {
 		return nil, err
 	}
-	if qc, _, _ := eq.columns(); !plainQuery(eq) || qc.Limit != nil || qc.Offset != nil || qc.Unique != nil && *qc.Unique {
+	qc, columns, id := eq.columns()
+	if !plainQuery(eq) || qc.Limit != nil || qc.Offset != nil || qc.Unique != nil && *qc.Unique {
 		return nil, nil
 	}
-	qc, columns, id := eq.columns()
 	if len(qc.Fields) > 0 {
 		qc.AppendFieldOnce(id)
 		columns = qc.Fields

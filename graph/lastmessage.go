@@ -18,17 +18,15 @@ import (
 // policy.VisibilityChecked: tenant, scope and role rules apply as always,
 // but each message is not checked against the visibility rules again.
 
-// joinedContexts are the contexts of the page's joined edges.
+// joinedContexts are the contexts of a page's joined edges (JoinEdges).
 var joinedContexts = map[string]func(context.Context) context.Context{
 	conversation.EdgeLastMessage: policy.VisibilityChecked,
 }
 
 // withLastMessages makes a page of conversations load their last messages
 // when the operation asks for them, with the columns and edges the
-// operation asks for (entgql's field collection), and join its to-one
-// edges.
+// operation asks for (entgql's field collection).
 func withLastMessages(ctx context.Context, q *ent.ConversationQuery) error {
-	q.JoinEdges(joinedContexts)
 	fields := selected(ctx, "edges", "node", "lastMessage")
 	if len(fields) == 0 {
 		return nil

@@ -701,7 +701,7 @@ func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[
 	if s := deref(search); s != "" {
 		q.Where(conversation.HasCustomerWith(crm.SearchPredicate(s)))
 	}
-	if err := withLastMessages(ctx, q); err != nil {
+	if err := withLastMessages(ctx, q.JoinEdges(joinedContexts)); err != nil {
 		return nil, err
 	}
 	return q.Paginate(lastMessageColumns(ctx, q), after, first, before, last,

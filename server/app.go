@@ -450,28 +450,33 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.SetValidationRulesFn(graph.ValidationRules)
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
+	var exts []graphql.HandlerExtension
 	if a.cfg.Introspection {
-		srv.Use(extension.Introspection{})
+		exts = append(exts, extension.Introspection{})
 	}
-	srv.Use(gqlhttp.PersistedQueries{AutomaticPersistedQuery: extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}})
-	srv.Use(gqllimit.Document{MaxTokens: maxTokens, MaxFields: maxFields, MaxAliases: maxAliases, MaxSpreads: maxSpreads, Cache: queries})
-	srv.Use(&gqllimit.Complexity{Max: maxComplexity, DefaultPage: maxPageSize})
-	srv.Use(gqllimit.Depth{Max: maxDepth})
-	srv.Use(gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize})
-	srv.Use(&gqllimit.Arguments{MaxList: maxListItems, MaxString: maxStringChars, Lists: listBounds, Strings: stringBounds})
-	srv.Use(a.metrics.GraphQL())
-	srv.Use(auth.Challenge{})
-	// After the metrics, which count the one error of a stopped operation.
-	srv.Use(gqllimit.Response{MaxBytes: a.maxResponseBytes, Stopped: a.metrics.OperationStopped})
+	exts = append(exts,
+		gqlhttp.PersistedQueries{AutomaticPersistedQuery: extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}},
+		gqllimit.Document{MaxTokens: maxTokens, MaxFields: maxFields, MaxAliases: maxAliases, MaxSpreads: maxSpreads, Cache: queries},
+		&gqllimit.Complexity{Max: maxComplexity, DefaultPage: maxPageSize},
+		gqllimit.Depth{Max: maxDepth},
+		gqllimit.PageSize{Max: maxPageSize, Default: maxPageSize},
+		&gqllimit.Arguments{MaxList: maxListItems, MaxString: maxStringChars, Lists: listBounds, Strings: stringBounds},
+		a.metrics.GraphQL(),
+		auth.Challenge{},
+		// After the metrics, which count the one error of a stopped operation.
+		gqllimit.Response{MaxBytes: a.maxResponseBytes, Stopped: a.metrics.OperationStopped},
+	)
+	exts = append(exts, a.extensions...)
 	intercepted := false
-	for _, ext := range a.extensions {
+	for _, ext := range exts {
 		srv.Use(ext)
 		_, fields := ext.(graphql.FieldInterceptor)
 		intercepted = intercepted || fields
 	}
 	if !intercepted {
 		// No extension watches fields: plain fields resolve without field
-		// middleware (the page size check wraps only connection fields).
+		// middleware (the page size check replaces the operation's resolver
+		// middleware, and acts only on connection fields).
 		srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 			return next(graph.WithPlainFields(ctx))
 		})
